@@ -1,0 +1,70 @@
+// The one place OpenAI's error envelope is built: `{"error":{message,type,param,code}}`.
+// Used by every route, the upstream adapters (to map upstream failures) and the router's catch-all.
+
+export type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "server_error"
+  | (string & {});
+
+export interface ErrorBody {
+  message: string;
+  type: ErrorType;
+  param: string | null;
+  code: string | null;
+}
+
+/** An error the client is meant to see, with the HTTP status it is sent with. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    message: string,
+    options: { type?: ErrorType; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.type = options.type ?? defaultType(status);
+    this.param = options.param ?? null;
+    this.code = options.code ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  body(): { error: ErrorBody } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+function defaultType(status: number): ErrorType {
+  if (status === 401) return "invalid_request_error";
+  if (status === 429) return "rate_limit_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null): ApiError =>
+  new ApiError(400, message, { param, code });
+
+export const responseNotFound = (id: string): ApiError =>
+  new ApiError(404, `Response with id '${id}' not found.`, { param: null, code: null });
+
+/** A plain 500 that says nothing about internals; the cause is logged, never sent. */
+export const internalError = (): ApiError =>
+  new ApiError(500, "The server had an error while processing your request. Sorry about that!", { type: "server_error" });
+
+/** Builds the JSON error response; `requestId` is echoed in `x-request-id`. */
+export function errorResponse(error: ApiError, requestId: string): Response {
+  return new Response(JSON.stringify(error.body()), {
+    status: error.status,
+    headers: { "content-type": "application/json", "x-request-id": requestId, ...error.headers },
+  });
+}

@@ -1,0 +1,193 @@
+// Validates a `POST /v1/responses` body (OpenAPI `CreateResponse`) before anything is written.
+// Known fields are type-checked with OpenAI's wording; unknown fields are kept and forwarded.
+
+import { invalidRequest } from "../errors";
+import type { InputItem, JsonObject } from "./types";
+import { checkEnum, checkRange, invalidType, isPlainObject, missing, optional } from "./validation";
+
+/** OpenAI's metadata limits: 16 pairs, 64-character keys, 512-character values. */
+export const METADATA_MAX_KEYS = 16;
+export const METADATA_MAX_KEY_LENGTH = 64;
+export const METADATA_MAX_VALUE_LENGTH = 512;
+/** Items a single request may carry in `input` (OpenAI documents no number; this bounds storage work). */
+export const INPUT_MAX_ITEMS = 2048;
+
+export interface CreateRequest {
+  /** The body as the client sent it, for forwarding unknown and pass-through fields. */
+  body: JsonObject;
+  model: string;
+  /** `input` as a list of items (a string becomes one user message). */
+  input: InputItem[];
+  instructions: string | null;
+  stream: boolean;
+  store: boolean;
+  background: boolean;
+  previousResponseId: string | null;
+  conversationId: string | null;
+  metadata: Record<string, string>;
+  include: string[];
+}
+
+export function validateMetadata(value: unknown, param = "metadata"): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) throw invalidType(param, "an object", value);
+  const entries = Object.entries(value);
+  if (entries.length > METADATA_MAX_KEYS)
+    throw invalidRequest(
+      `Invalid '${param}': too many properties. Expected an object with at most ${METADATA_MAX_KEYS} properties, but got an object with ${entries.length} properties instead.`,
+      param,
+      "object_above_max_properties",
+    );
+  for (const [key, item] of entries) {
+    if (key.length > METADATA_MAX_KEY_LENGTH)
+      throw invalidRequest(
+        `Invalid '${param}': string too long. Expected a string with maximum length ${METADATA_MAX_KEY_LENGTH}, but got a string with length ${key.length} instead.`,
+        param,
+        "string_above_max_length",
+      );
+    if (typeof item !== "string") throw invalidType(`${param}.${key}`, "a string", item);
+    if (item.length > METADATA_MAX_VALUE_LENGTH)
+      throw invalidRequest(
+        `Invalid '${param}.${key}': string too long. Expected a string with maximum length ${METADATA_MAX_VALUE_LENGTH}, but got a string with length ${item.length} instead.`,
+        `${param}.${key}`,
+        "string_above_max_length",
+      );
+  }
+  return value as Record<string, string>;
+}
+
+const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
+
+function validateInputItem(item: unknown, index: number): InputItem {
+  const param = `input[${index}]`;
+  if (!isPlainObject(item)) throw invalidType(param, "an object", item);
+  const type = item.type ?? (item.role !== undefined ? "message" : undefined);
+  if (type === undefined) throw missing(`${param}.type`);
+  if (typeof type !== "string") throw invalidType(`${param}.type`, "a string", type);
+  switch (type) {
+    case "message": {
+      if (item.role === undefined) throw missing(`${param}.role`);
+      if (typeof item.role !== "string") throw invalidType(`${param}.role`, "a string", item.role);
+      checkEnum(`${param}.role`, item.role, MESSAGE_ROLES);
+      const content = item.content;
+      if (content === undefined) throw missing(`${param}.content`);
+      if (typeof content !== "string" && !Array.isArray(content))
+        throw invalidType(`${param}.content`, "one of a string or an array", content);
+      if (Array.isArray(content))
+        content.forEach((part, partIndex) => {
+          const partParam = `${param}.content[${partIndex}]`;
+          if (!isPlainObject(part)) throw invalidType(partParam, "an object", part);
+          if (typeof part.type !== "string") throw missing(`${partParam}.type`);
+          if (item.role === "assistant" && part.type === "input_text")
+            throw invalidRequest(
+              `Invalid value: 'input_text'. Supported values are: 'output_text' and 'refusal'.`,
+              `${partParam}.type`,
+              "invalid_value",
+            );
+        });
+      break;
+    }
+    case "function_call_output":
+    case "custom_tool_call_output":
+      if (typeof item.call_id !== "string") throw missing(`${param}.call_id`);
+      if (item.output === undefined) throw missing(`${param}.output`);
+      break;
+    case "function_call":
+      if (typeof item.call_id !== "string") throw missing(`${param}.call_id`);
+      if (typeof item.name !== "string") throw missing(`${param}.name`);
+      if (typeof item.arguments !== "string") throw invalidType(`${param}.arguments`, "a string", item.arguments);
+      break;
+    case "item_reference":
+      if (typeof item.id !== "string") throw missing(`${param}.id`);
+      break;
+    default:
+      break;
+  }
+  return item;
+}
+
+function validateInput(input: unknown): InputItem[] {
+  if (input === undefined || input === null) return [];
+  if (typeof input === "string") return [{ role: "user", content: input }];
+  if (!Array.isArray(input)) throw invalidType("input", "one of a string or an array", input);
+  if (input.length > INPUT_MAX_ITEMS)
+    throw invalidRequest(
+      `Invalid 'input': array too long. Expected an array with maximum length ${INPUT_MAX_ITEMS}, but got an array with length ${input.length} instead.`,
+      "input",
+      "array_above_max_length",
+    );
+  return input.map(validateInputItem);
+}
+
+function validateConversation(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string") return value;
+  if (isPlainObject(value) && typeof value.id === "string") return value.id;
+  throw invalidType("conversation", "one of a string or an object", value);
+}
+
+export function validateCreateRequest(raw: unknown): CreateRequest {
+  if (!isPlainObject(raw)) throw invalidType("body", "an object", raw);
+  const body = raw;
+
+  const model = optional<string>(body, "model", "string", false);
+  if (model === undefined && body.prompt === undefined) throw missing("model");
+
+  const instructions = optional<string>(body, "instructions", "string") ?? null;
+  const stream = optional<boolean>(body, "stream", "boolean") ?? false;
+  const store = optional<boolean>(body, "store", "boolean") ?? true;
+  const background = optional<boolean>(body, "background", "boolean") ?? false;
+  optional(body, "parallel_tool_calls", "boolean");
+
+  checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2);
+  checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1);
+  checkRange("top_logprobs", optional<number>(body, "top_logprobs", "integer"), 0, 20);
+  checkRange("max_output_tokens", optional<number>(body, "max_output_tokens", "integer"), 1);
+  checkRange("max_tool_calls", optional<number>(body, "max_tool_calls", "integer"), 1);
+
+  for (const field of ["user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
+    optional(body, field, "string");
+  for (const field of ["text", "reasoning", "prompt", "stream_options", "prompt_cache_options", "moderation"])
+    optional(body, field, "object");
+  checkEnum("truncation", optional<string>(body, "truncation", "string"), ["auto", "disabled"]);
+
+  const tools = optional<unknown[]>(body, "tools", "array");
+  tools?.forEach((tool, index) => {
+    if (!isPlainObject(tool)) throw invalidType(`tools[${index}]`, "an object", tool);
+    if (typeof tool.type !== "string") throw missing(`tools[${index}].type`);
+  });
+  const toolChoice = body.tool_choice;
+  if (toolChoice !== undefined && toolChoice !== null) {
+    if (typeof toolChoice === "string") checkEnum("tool_choice", toolChoice, ["none", "auto", "required"]);
+    else if (!isPlainObject(toolChoice) || typeof toolChoice.type !== "string")
+      throw invalidType("tool_choice", "one of a string or an object", toolChoice);
+  }
+
+  const include = optional<unknown[]>(body, "include", "array") ?? [];
+  include.forEach((value, index) => {
+    if (typeof value !== "string") throw invalidType(`include[${index}]`, "a string", value);
+  });
+
+  const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
+  const conversationId = validateConversation(body.conversation);
+  if (previousResponseId !== null && conversationId !== null)
+    throw invalidRequest(
+      "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing one of these parameters.",
+      "previous_response_id",
+      "mutually_exclusive_parameters",
+    );
+
+  return {
+    body,
+    model: model ?? "",
+    input: validateInput(body.input),
+    instructions,
+    stream,
+    store,
+    background,
+    previousResponseId,
+    conversationId,
+    metadata: validateMetadata(body.metadata),
+    include: include as string[],
+  };
+}

@@ -1,0 +1,242 @@
+// Turns the adapter's event stream into the gateway's own: the gateway's response id and echoed
+// request fields on every snapshot, contiguous sequence numbers from 0, contiguous output indexes,
+// grammar enforced (a violation ends the response as failed), and exactly one terminal event.
+// Each event is serialized once, here. Used by the ResponseRun DO and the store:false path.
+
+import { GrammarError, ResponseFold } from "./fold";
+import { isKnownEventType } from "./event-types";
+import { newId } from "./ids";
+import { applyEcho, type ResponseEcho } from "./response-object";
+import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
+import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, textOf } from "./types";
+
+export interface NormalizedEvent {
+  seq: number;
+  type: string;
+  /** The event serialized as the `data:` line of its frame. */
+  json: string;
+  terminal: boolean;
+}
+
+export interface NormalizerOptions {
+  echo: ResponseEcho;
+  /** The snapshot announced before the upstream answers (background's `response.created`). */
+  initial: ResponseObject;
+  background: boolean;
+  /** Called for every event dropped or rewritten because the upstream broke the grammar. */
+  onAnomaly?: (message: string) => void;
+}
+
+const ID_PREFIXES: Record<string, string> = { message: "msg", reasoning: "rs", function_call: "fc" };
+
+export class StreamNormalizer {
+  readonly #options: NormalizerOptions;
+  readonly #fold = new ResponseFold();
+  #seq = 0;
+  #terminal = false;
+  #errorSent = false;
+  /** The last `error` event's payload: a stream cut right after it fails with that error. */
+  #lastError: ResponseError | undefined;
+  #inProgressSent = false;
+  /** Upstream output_index -> gateway output_index (gaps in upstream numbering are closed). */
+  readonly #outputIndex = new Map<number, number>();
+  /** Gateway output_index -> id minted for an item the upstream sent without one. */
+  readonly #mintedIds = new Map<number, string>();
+
+  constructor(options: NormalizerOptions) {
+    this.#options = options;
+  }
+
+  get terminal(): boolean {
+    return this.#terminal;
+  }
+
+  get nextSeq(): number {
+    return this.#seq;
+  }
+
+  /** The live snapshot: the fold of everything emitted so far. */
+  get snapshot(): ResponseObject {
+    return this.#fold.snapshot ?? this.#options.initial;
+  }
+
+  /** Background responses announce themselves before the upstream is called. */
+  begin(): NormalizedEvent[] {
+    if (!this.#options.background) return [];
+    const created = this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) });
+    const queued = this.#emit({ type: "response.queued", sequence_number: 0, response: structuredClone(this.#options.initial) });
+    return [created, queued];
+  }
+
+  /** Accepts one event from the adapter; returns what the client is sent (possibly nothing). */
+  accept(event: StreamEvent): NormalizedEvent[] {
+    if (this.#terminal) return [];
+    const type = event.type;
+    if (!isKnownEventType(type)) {
+      this.#options.onAnomaly?.(`dropped unknown event type '${type}'`);
+      return [];
+    }
+    try {
+      if (LIFECYCLE_EVENTS.has(type)) return this.#lifecycle(event);
+      const out = this.#ensureStarted();
+      if (type === "error") {
+        this.#errorSent = true;
+        const flat = flattenError(event);
+        this.#lastError = { code: textOf(flat.code) || "server_error", message: textOf(flat.message) };
+        return [...out, this.#emit(flat)];
+      }
+      this.#remapItemEvent(event);
+      out.push(this.#emit(event));
+      return out;
+    } catch (error) {
+      if (!(error instanceof GrammarError)) throw error;
+      this.#options.onAnomaly?.(error.message);
+      return this.fail({ code: "server_error", message: `The upstream stream broke the Responses event grammar: ${error.message}` });
+    }
+  }
+
+  /** The upstream body ended: a stream without a terminal event fails with its partial output. */
+  finish(): NormalizedEvent[] {
+    if (this.#terminal) return [];
+    return this.fail(
+      this.#lastError ?? { code: "server_error", message: "The upstream stream ended before the response was complete." },
+    );
+  }
+
+  /** Ends the response as `failed`: an `error` event (unless one was sent) and `response.failed`. */
+  fail(error: ResponseError): NormalizedEvent[] {
+    if (this.#terminal) return [];
+    const out = this.#ensureStarted();
+    if (!this.#errorSent) {
+      this.#errorSent = true;
+      out.push(
+        this.#emit({
+          type: "error",
+          sequence_number: 0,
+          code: error.code,
+          message: error.message,
+          param: null,
+          error: { type: "server_error", code: error.code, message: error.message, param: null },
+        }),
+      );
+    }
+    const response = this.#partialSnapshot("failed");
+    response.error = { code: error.code, message: error.message };
+    out.push(this.#emit({ type: "response.failed", sequence_number: 0, response }));
+    return out;
+  }
+
+  /** Ends the response as `cancelled` without any event (there is no `response.cancelled` event). */
+  cancel(): ResponseObject {
+    this.#terminal = true;
+    return this.#partialSnapshot("cancelled");
+  }
+
+  #partialSnapshot(status: string): ResponseObject {
+    const response = structuredClone(this.snapshot);
+    applyEcho(response, this.#options.echo);
+    response.status = status as ResponseObject["status"];
+    response.completed_at = null;
+    for (const index of this.#fold.openItems) {
+      const item = response.output[index];
+      if (item !== undefined && item.status === "in_progress") item.status = "incomplete";
+    }
+    return response;
+  }
+
+  #ensureStarted(): NormalizedEvent[] {
+    if (this.#fold.snapshot !== undefined) {
+      if (this.#options.background && !this.#inProgressSent) return [this.#inProgress(structuredClone(this.snapshot))];
+      return [];
+    }
+    const out = [this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) })];
+    if (!this.#inProgressSent) out.push(this.#inProgress(structuredClone(this.#options.initial)));
+    return out;
+  }
+
+  #inProgress(response: JsonObject): NormalizedEvent {
+    this.#inProgressSent = true;
+    response.status = "in_progress";
+    return this.#emit({ type: "response.in_progress", sequence_number: 0, response });
+  }
+
+  #lifecycle(event: StreamEvent): NormalizedEvent[] {
+    const response = event.response;
+    if (typeof response !== "object" || response === null || Array.isArray(response))
+      throw new GrammarError(`${event.type} has no response object`);
+    const snapshot = response as JsonObject;
+    applyEcho(snapshot, this.#options.echo);
+    switch (event.type) {
+      case "response.created":
+        if (this.#fold.snapshot === undefined) return [this.#emit(event)];
+        // Background already announced itself; the upstream's start is our move to in_progress.
+        return this.#inProgressSent ? [] : [this.#inProgress(snapshot)];
+      case "response.queued":
+        return [];
+      case "response.in_progress": {
+        const out = this.#ensureStarted();
+        if (this.#inProgressSent) return out;
+        return [...out, this.#inProgress(snapshot)];
+      }
+      default: {
+        // Terminal: the stored snapshot is exactly what this event carries, output included.
+        const out = this.#ensureStarted();
+        if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0))
+          snapshot.output = structuredClone(this.snapshot.output);
+        out.push(this.#emit(event));
+        return out;
+      }
+    }
+  }
+
+  #remapItemEvent(event: StreamEvent): void {
+    const wire = event.output_index;
+    if (typeof wire !== "number") return;
+    let index = this.#outputIndex.get(wire);
+    if (event.type === "response.output_item.added") {
+      if (index !== undefined) throw new GrammarError(`duplicate output index ${wire}`);
+      index = this.snapshot.output.length;
+      this.#outputIndex.set(wire, index);
+      const item = event.item as OutputItem | undefined;
+      if (item && typeof item === "object" && (item.id === undefined || item.id === "") && ID_PREFIXES[item.type] !== undefined) {
+        const minted = newId(ID_PREFIXES[item.type] as string);
+        item.id = minted;
+        this.#mintedIds.set(index, minted);
+      }
+    } else if (index === undefined) {
+      throw new GrammarError(`${event.type} refers to output index ${wire} that was never added`);
+    }
+    event.output_index = index;
+    const minted = this.#mintedIds.get(index);
+    if (minted !== undefined) {
+      if ("item_id" in event) event.item_id = minted;
+      const item = event.item as OutputItem | undefined;
+      if (event.type === "response.output_item.done" && item && typeof item === "object") item.id = minted;
+    }
+  }
+
+  /** Validates and folds the event, then numbers and serializes it. */
+  #emit(event: StreamEvent): NormalizedEvent {
+    this.#fold.apply(event);
+    event.sequence_number = this.#seq;
+    const terminal = TERMINAL_EVENTS.has(event.type);
+    if (terminal) this.#terminal = true;
+    return { seq: this.#seq++, type: event.type, json: JSON.stringify(event), terminal };
+  }
+}
+
+/** OpenAI's real `error` event nests the error; the spec's is flat. Send both shapes. */
+function flattenError(event: StreamEvent): StreamEvent {
+  const nested = (typeof event.error === "object" && event.error !== null ? event.error : {}) as JsonObject;
+  const message = textOf(event.message) || textOf(nested.message) || "Upstream error";
+  const code = (event.code ?? nested.code ?? null) as string | null;
+  const param = (event.param ?? nested.param ?? null) as string | null;
+  return {
+    type: "error",
+    sequence_number: 0,
+    code,
+    message,
+    param,
+    error: { type: nested.type ?? "server_error", code, message, param },
+  };
+}

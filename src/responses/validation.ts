@@ -1,0 +1,90 @@
+// Field checks that produce OpenAI's exact 400 wording (`invalid_type`, `*_below_min_value`...).
+// Used by the create-request validator and by the query-string parsers of the list routes.
+
+import { invalidRequest, type ApiError } from "../errors";
+
+export type Checked<T> = T | undefined;
+
+const typeNames: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  integer: "an integer",
+  boolean: "a boolean",
+  object: "an object",
+  array: "an array",
+};
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number") return Number.isInteger(value) ? "an integer" : "a decimal";
+  if (typeof value === "object") return "an object";
+  return `a ${typeof value}`;
+}
+
+export function invalidType(param: string, expected: string, value: unknown): ApiError {
+  return invalidRequest(
+    `Invalid type for '${param}': expected ${expected}, but got ${describe(value)} instead.`,
+    param,
+    "invalid_type",
+  );
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Reads an optional field of `body`, null allowed when `nullable`, else throws the OpenAI error. */
+export function optional<T>(
+  body: Record<string, unknown>,
+  field: string,
+  kind: "string" | "number" | "integer" | "boolean" | "object" | "array",
+  nullable = true,
+): T | undefined {
+  const value = body[field];
+  if (value === undefined) return undefined;
+  if (value === null) {
+    if (nullable) return undefined;
+    throw invalidType(field, typeNames[kind] ?? kind, value);
+  }
+  const ok =
+    kind === "integer"
+      ? typeof value === "number" && Number.isInteger(value)
+      : kind === "number"
+        ? typeof value === "number" && Number.isFinite(value)
+        : kind === "object"
+          ? isPlainObject(value)
+          : kind === "array"
+            ? Array.isArray(value)
+            : typeof value === kind;
+  if (!ok) throw invalidType(field, typeNames[kind] ?? kind, value);
+  return value as T;
+}
+
+export function checkRange(param: string, value: number | undefined, min: number, max?: number): void {
+  if (value === undefined) return;
+  const unit = Number.isInteger(min) && Number.isInteger(value) && (max === undefined || Number.isInteger(max)) ? "integer" : "decimal";
+  if (value < min)
+    throw invalidRequest(
+      `Invalid '${param}': ${unit} below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+      param,
+      `${unit}_below_min_value`,
+    );
+  if (max !== undefined && value > max)
+    throw invalidRequest(
+      `Invalid '${param}': ${unit} above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+      param,
+      `${unit}_above_max_value`,
+    );
+}
+
+export function checkEnum(param: string, value: string | undefined, allowed: readonly string[]): void {
+  if (value === undefined || allowed.includes(value)) return;
+  const list = allowed.map((v) => `'${v}'`);
+  const supported = list.length > 1 ? `${list.slice(0, -1).join(", ")} and ${list.at(-1)}` : list.join("");
+  throw invalidRequest(`Invalid value: '${value}'. Supported values are: ${supported}.`, param, "invalid_value");
+}
+
+export function missing(param: string): ApiError {
+  return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
+}

@@ -1,0 +1,35 @@
+// The seam between the gateway and a model server's wire protocol. One implementation per
+// protocol (`responses` pass-through, `chat_completions` translation); the run and the store:false
+// path only ever talk to this interface.
+
+import type { CreateRequest } from "../responses/create-request";
+import type { InputItem, JsonObject, ResponseObject, StreamEvent } from "../responses/types";
+import type { SseMessage } from "../sse";
+
+export type ProtocolName = "responses" | "chat_completions";
+
+export interface TranslationContext {
+  request: CreateRequest;
+  /** The gateway's Response before any output (every field set): translators spread it into snapshots. */
+  base: ResponseObject;
+}
+
+/** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */
+export interface EventTranslator {
+  push(message: SseMessage): StreamEvent[];
+  /** The upstream body ended; returns any closing events (a terminal one, if the protocol implies it). */
+  finish(): StreamEvent[];
+}
+
+export interface UpstreamProtocol {
+  readonly name: ProtocolName;
+  /** Path appended to the upstream base URL. */
+  readonly path: string;
+  /** Throws an `ApiError` (400) for requests this protocol cannot serve; runs before anything is stored. */
+  validate(request: CreateRequest): void;
+  /** The JSON body sent upstream; `input` is the full context (chain or conversation expanded). */
+  buildBody(request: CreateRequest, input: InputItem[]): JsonObject;
+  createTranslator(context: TranslationContext): EventTranslator;
+  /** Events for an upstream that answered with a complete JSON body instead of a stream. */
+  eventsFromBody(body: unknown, context: TranslationContext): StreamEvent[];
+}
