@@ -27,7 +27,7 @@ describe("fold", () => {
     const events = fixtureEvents("responses/azure-text.1.chunks.txt") as StreamEvent[];
     const fold = new ResponseFold();
     for (const event of events.slice(0, -3)) fold.apply(event);
-    const message = fold.snapshot?.output[0] as { content: { text: string }[] };
+    const message = fold.snapshot?.output[0] as unknown as { content: { text: string }[] };
     expect(message.content[0]?.text).toBe("Hello");
     expect([...fold.openItems]).toEqual([0]);
   });

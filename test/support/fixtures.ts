@@ -1,11 +1,11 @@
 /// <reference types="vite/client" />
 // Recorded upstream streams (see test/fixtures/LICENSES.md), bundled into the test worker as text.
 
-const raw = import.meta.glob("../fixtures/**/*.{txt,sse,json,jsonl,yaml}", {
+const raw = import.meta.glob<string>("../fixtures/**/*.{txt,sse,json,jsonl,yaml}", {
   query: "?raw",
   import: "default",
   eager: true,
-}) as Record<string, string>;
+});
 
 export function fixtureText(path: string): string {
   const text = raw[`../fixtures/${path}`];
