@@ -26,12 +26,12 @@ export function setup(body: JsonObject = {}): Setup {
     ...body,
   });
   const identity = { id: newResponseId(), createdAt: Math.floor(Date.now() / 1000) };
-  const base = newResponseObject(request, identity, "in_progress");
+  const base = newResponseObject(request, identity, request.background ? "queued" : "in_progress");
   const anomalies: string[] = [];
   const normalizer = new StreamNormalizer({
     echo: echoOf(request, identity),
     initial: base,
-    background: false,
+    background: request.background,
     onAnomaly: (message) => anomalies.push(message),
   });
   return { request, base, normalizer, anomalies };
