@@ -1,6 +1,5 @@
-// Maps a non-streaming chat completion body to a Response object by replaying it through the
-// stream translator as one chunk, so both paths share a single mapping. Used by `eventsFromBody`
-// and by anything else that holds a whole chat answer (exported for reuse).
+// Maps a non-streaming chat completion body to a Response by replaying it through the stream
+// translator as one chunk (one mapping for both paths). Used by `eventsFromBody`; exported for reuse.
 
 import { eventsFromResponse } from "../../responses/synthesize";
 import type { JsonObject, ResponseObject, StreamEvent } from "../../responses/types";

@@ -1,6 +1,5 @@
-// The `chat_completions` protocol: any `/chat/completions` model server (vLLM, Ollama, llama.cpp,
-// DeepSeek, Groq, OpenRouter, Mistral...) behind the gateway while clients speak Responses.
-// Used by the upstream client and the run, through the `UpstreamProtocol` seam.
+// The `chat_completions` protocol: any `/chat/completions` server (vLLM, Ollama, llama.cpp, DeepSeek,
+// Groq, OpenRouter, Mistral...) behind the gateway. Used by the run and the store:false path.
 
 import { invalidRequest } from "../../errors";
 import type { CreateRequest } from "../../responses/create-request";

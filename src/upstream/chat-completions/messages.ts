@@ -1,6 +1,5 @@
-// Lowers Responses input items (the full context: earlier turns' input and output, then this
-// request's input) to Chat Completions `messages`. Used by the request builder and, as a dry run
-// over the request's own input, by `validate` (so a 400 comes before anything is stored).
+// Lowers Responses input items (the full context: earlier turns, then this request) to chat
+// `messages`. Used by the request builder, and as a dry run by `validate` (400s before storage).
 
 import { invalidRequest } from "../../errors";
 import type { InputItem, JsonObject } from "../../responses/types";

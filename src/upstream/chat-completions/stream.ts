@@ -1,12 +1,12 @@
-// Translates a Chat Completions chunk stream into the Responses event grammar: reasoning, message
-// and tool-call items strictly one after another, then exactly one terminal event. Used by the
-// chat-completions protocol for streams, and by completion.ts for whole bodies (one chunk).
+// Translates a Chat Completions chunk stream into the Responses event grammar (items strictly one
+// after another, one terminal event). Used by the protocol's translator and by completion.ts.
 
 import { newId } from "../../responses/ids";
 import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
 import type { SseMessage } from "../../sse";
 import type { EventTranslator, TranslationContext } from "../protocol";
+import { argumentsComplete, customInput, newCallId, ToolCallAssembler, type ToolCall } from "./tool-calls";
 import { customToolNames } from "./tools";
 import { usageFromChat, type ResponseUsage } from "./usage";
 import {
@@ -59,39 +59,6 @@ interface MessageState {
   part: PartState | undefined;
 }
 
-interface ToolCallState {
-  /** The upstream's id (first non-empty one seen). */
-  id: string | undefined;
-  name: string;
-  args: string;
-  finished: boolean;
-  /** Set once the item is added to the output. */
-  item: { id: string; index: number; callId: string; custom: boolean; sent: number } | undefined;
-  /** `args.length` at the last completeness check, and its result (parsing is not repeated). */
-  checked: number;
-  complete: boolean;
-}
-
-const CALL_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/** A tool call id in OpenAI's style (`call_` + 24 alphanumerics) for calls the upstream left unnamed. */
-function newCallId(): string {
-  let id = "call_";
-  for (const byte of crypto.getRandomValues(new Uint8Array(24))) id += CALL_ID_ALPHABET[byte % CALL_ID_ALPHABET.length];
-  return id;
-}
-
-/** Custom tools were lowered to a function of `{input}`; anything else is passed on as the raw text. */
-function customInput(args: string): string {
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (isPlainObject(parsed) && typeof parsed.input === "string") return parsed.input;
-  } catch {
-    // not the JSON we asked for: the model's raw text is the best input there is
-  }
-  return args;
-}
-
 export class ChatStreamTranslator implements EventTranslator {
   readonly #base: ResponseObject;
   readonly #customTools: ReadonlySet<string>;
@@ -105,12 +72,10 @@ export class ChatStreamTranslator implements EventTranslator {
   readonly #output: OutputItem[] = [];
   /** The open reasoning or message item. Never open at the same time as a tool call. */
   #text: ReasoningState | MessageState | undefined;
-  /** Tool calls not finished yet, in order of first appearance; only the first one can be live. */
-  readonly #pending: ToolCallState[] = [];
-  readonly #byIndex = new Map<number, ToolCallState>();
-  readonly #byId = new Map<string, ToolCallState>();
+  /** Tool calls being reassembled; only the first pending one can be live. */
+  readonly #calls = new ToolCallAssembler();
+  /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
   readonly #callIds = new Set<string>();
-  #lastCall: ToolCallState | undefined;
 
   constructor(context: TranslationContext) {
     this.#base = context.base;
@@ -283,53 +248,9 @@ export class ChatStreamTranslator implements EventTranslator {
 
   // --- tool calls ---------------------------------------------------------------------------------
 
-  /**
-   * Finds the call a `tool_calls[]` delta belongs to. By `index` when present (a known index with a
-   * different non-empty id is a server reusing the index for a new call). Without `index`, a new
-   * id starts a call and anything else continues the last call. Empty ids and names on
-   * continuation deltas (DashScope, Mistral) never overwrite what the first delta said.
-   */
-  #callFor(delta: JsonObject): ToolCallState {
-    const id = nonEmpty(delta.id);
-    if (typeof delta.index === "number") {
-      const known = this.#byIndex.get(delta.index);
-      if (known !== undefined && (id === undefined || known.id === undefined || known.id === id)) return known;
-      const call = this.#newCall(id);
-      this.#byIndex.set(delta.index, call);
-      return call;
-    }
-    if (id !== undefined) return this.#byId.get(id) ?? this.#newCall(id);
-    return this.#lastCall ?? this.#newCall(undefined);
-  }
-
-  #newCall(id: string | undefined): ToolCallState {
-    const call: ToolCallState = {
-      id,
-      name: "",
-      args: "",
-      finished: false,
-      item: undefined,
-      checked: -1,
-      complete: false,
-    };
-    if (id !== undefined) this.#byId.set(id, call);
-    this.#pending.push(call);
-    return call;
-  }
-
-  #toolCallDelta(delta: JsonObject): void {
-    const call = this.#callFor(delta);
-    this.#lastCall = call;
-    if (call.id === undefined && nonEmpty(delta.id) !== undefined) {
-      call.id = nonEmpty(delta.id);
-      this.#byId.set(call.id as string, call);
-    }
-    // A fragment for a call already finished can only be whitespace after complete JSON (see #advance).
-    if (call.finished) return;
-    const fn = objectOr(delta.function) ?? {};
-    if (call.name === "") call.name = nonEmpty(fn.name) ?? "";
-    if (typeof fn.arguments === "string") call.args += fn.arguments;
-    else if (isPlainObject(fn.arguments)) call.args += JSON.stringify(fn.arguments);
+  #toolCallDelta(fragment: JsonObject): void {
+    const call = this.#calls.accept(fragment);
+    if (call === undefined) return;
     this.#closeText("completed");
     this.#advance(call);
   }
@@ -343,34 +264,22 @@ export class ChatStreamTranslator implements EventTranslator {
    * as one delta. This keeps sequential parallel calls (OpenAI, Groq, vLLM) fully live; calls that
    * truly interleave stay buffered until the stream ends.
    */
-  #advance(changed: ToolCallState): void {
+  #advance(changed: ToolCall): void {
     for (;;) {
-      const live = this.#pending[0];
+      const live = this.#calls.pending[0];
       if (live === undefined) return;
       if (live.item === undefined && !this.#startCall(live, false)) return;
       if (live === changed) {
         this.#sendArguments(live);
         return;
       }
-      if (!this.#argumentsComplete(live)) return;
+      if (!argumentsComplete(live)) return;
       this.#finishCall(live, "completed");
     }
   }
 
-  #argumentsComplete(call: ToolCallState): boolean {
-    if (call.checked === call.args.length) return call.complete;
-    call.checked = call.args.length;
-    try {
-      const parsed: unknown = JSON.parse(call.args);
-      call.complete = typeof parsed === "object" && parsed !== null;
-    } catch {
-      call.complete = false;
-    }
-    return call.complete;
-  }
-
   /** Adds the call's item (once its name is known, or when `force`d at the end) and flushes its buffer. */
-  #startCall(call: ToolCallState, force: boolean): boolean {
+  #startCall(call: ToolCall, force: boolean): boolean {
     if (call.name === "" && !force) return false;
     // The SDK rejects two items with one call_id; a server that repeats ids gets fresh ones.
     const callId = call.id !== undefined && !this.#callIds.has(call.id) ? call.id : newCallId();
@@ -386,7 +295,7 @@ export class ChatStreamTranslator implements EventTranslator {
   }
 
   /** Streams what the live call received since its last delta (custom calls wait: their input is decoded at the end). */
-  #sendArguments(call: ToolCallState): void {
+  #sendArguments(call: ToolCall): void {
     const item = call.item;
     if (item === undefined || item.custom || item.sent === call.args.length) return;
     const delta = call.args.slice(item.sent);
@@ -394,11 +303,10 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#emit({ type: "response.function_call_arguments.delta", item_id: item.id, output_index: item.index, delta });
   }
 
-  #finishCall(call: ToolCallState, status: ItemStatus): void {
+  #finishCall(call: ToolCall, status: ItemStatus): void {
     if (call.item === undefined) this.#startCall(call, true);
-    const item = call.item as NonNullable<ToolCallState["item"]>;
-    this.#pending.splice(this.#pending.indexOf(call), 1);
-    call.finished = true;
+    const item = call.item as NonNullable<ToolCall["item"]>;
+    this.#calls.finish(call);
     const at = { item_id: item.id, output_index: item.index };
     if (item.custom) {
       const input = customInput(call.args);
@@ -430,7 +338,8 @@ export class ChatStreamTranslator implements EventTranslator {
 
   #closeAll(status: ItemStatus): void {
     this.#closeText(status);
-    while (this.#pending[0] !== undefined) this.#finishCall(this.#pending[0], status);
+    for (let call = this.#calls.pending[0]; call !== undefined; call = this.#calls.pending[0])
+      this.#finishCall(call, status);
   }
 
   #fail(error: UpstreamError): void {

@@ -1,5 +1,5 @@
 // Readers for Chat Completions wire payloads (untrusted and loosely shaped: every server differs).
-// Used by the stream translator and the usage mapper; no other module reads raw chat JSON.
+// Used by the stream translator and the tool-call assembler; nothing else reads raw chat chunks.
 
 import { isPlainObject } from "../../responses/validation";
 import type { JsonObject, ResponseError } from "../../responses/types";
