@@ -31,16 +31,8 @@ export function responseFromCompletion(body: unknown, context: TranslationContex
   return events.at(-1)?.response as ResponseObject | undefined;
 }
 
-/** `eventsFromBody` of the protocol: the Response expanded to its events (a failure keeps its `error` event). */
+/** `eventsFromBody` of the protocol: the Response expanded to its events (the normalizer adds the `error` event of a failure). */
 export function eventsFromCompletion(body: unknown, context: TranslationContext): StreamEvent[] {
   const response = responseFromCompletion(body, context);
-  if (response === undefined) return [];
-  const events = eventsFromResponse(response);
-  const error = response.error;
-  if (response.status === "failed" && isPlainObject(error)) {
-    const { code, message } = error;
-    const failure = { type: "error", sequence_number: 0, code, message, param: null };
-    events.splice(-1, 0, { ...failure, error: { type: "server_error", code, message, param: null } });
-  }
-  return events;
+  return response === undefined ? [] : eventsFromResponse(response);
 }
