@@ -4,7 +4,7 @@
 import { openDb, type Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { responseNotFound } from "../errors";
-import { passthroughCaller, type Caller } from "../http/auth";
+import { authenticate, type Caller } from "../http/auth";
 import { isWellFormedId } from "../responses/ids";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
@@ -18,7 +18,7 @@ export interface Found {
 }
 
 export async function findOwnResponse({ request, env }: RouteContext): Promise<Found> {
-  const caller = await passthroughCaller(request);
+  const caller = await authenticate(request, env);
   const id = decodeURIComponent(String(request.params.id ?? ""));
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const db = openDb(env.DB);
