@@ -1,0 +1,40 @@
+// When a failed webhook delivery is tried again: exponential backoff with jitter from a
+// configurable base, capped at an hour, for up to 72 hours after the event (as OpenAI promises).
+// Used by the delivery outbox of the ResponseRun DO.
+
+/** Longest wait between two attempts. */
+export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
+/** How long a delivery is retried before it is given up as failed. */
+export const DELIVERY_WINDOW_MS = 72 * 60 * 60 * 1000;
+/** Time one attempt may take (OpenAI asks receivers to answer "within a few seconds"). */
+export const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/**
+ * The wait after the `failures`-th failed attempt (1, 2, ...): `base * 2^(failures-1)`, capped,
+ * then jittered into its upper half so retries of many deliveries do not arrive in step.
+ */
+export function retryDelayMs(failures: number, baseMs: number, random: () => number = Math.random): number {
+  const exponent = Math.min(Math.max(failures, 1) - 1, 40);
+  const delay = Math.min(Math.max(baseMs, 1) * 2 ** exponent, MAX_RETRY_DELAY_MS);
+  return Math.round(delay / 2 + (delay / 2) * random());
+}
+
+export interface NextStep {
+  status: "pending" | "delivered" | "failed";
+  nextAttemptAt: number | null;
+}
+
+/** What follows an attempt: delivered, another try after the backoff, or given up (permanent, or past `giveUpAt`). */
+export function afterAttempt(
+  failures: number,
+  outcome: { delivered: boolean; permanent: boolean },
+  now: number,
+  giveUpAt: number,
+  baseMs: number,
+  random: () => number = Math.random,
+): NextStep {
+  if (outcome.delivered) return { status: "delivered", nextAttemptAt: null };
+  const next = now + retryDelayMs(failures, baseMs, random);
+  if (outcome.permanent || next > giveUpAt) return { status: "failed", nextAttemptAt: null };
+  return { status: "pending", nextAttemptAt: next };
+}
