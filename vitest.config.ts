@@ -10,6 +10,9 @@ const OUTBOUND_GUARD = `export default {
   },
 };`;
 
+/** The deployment default webhook secret in tests (32 bytes of 0x2a, base64). */
+const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
@@ -23,6 +26,12 @@ export default defineConfig(async () => {
             UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
             UPSTREAM_IDLE_TIMEOUT_MS: "3000",
             UPSTREAM_RETRIES: "2",
+            // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
+            // retries start after 0.5-1 s so tests see several attempts quickly.
+            WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,
+            WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+            WEBHOOK_ALLOW_LOOPBACK: "true",
+            WEBHOOK_RETRY_BASE_SECONDS: "1",
           },
           outboundService: "outbound-guard",
           workers: [{ name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD }],

@@ -24,6 +24,20 @@ export interface GatewayConfig {
   upstreamRetries: number;
   /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
   retainRunLogMs: number;
+  /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
+  watchdogMs: number;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** Deployment-wide endpoint (var `WEBHOOK_URL`) for tenants without endpoints of their own; null = none. */
+  defaultUrl: string | null;
+  /** Its `whsec_` secret (secret `WEBHOOK_SECRET`). */
+  defaultSecret: string | null;
+  /** `WEBHOOK_ALLOW_LOOPBACK=true` allows http to 127.0.0.1/localhost/::1, for local development. */
+  allowLoopback: boolean;
+  /** First retry delay; each further one doubles (with jitter), capped at an hour. */
+  retryBaseMs: number;
 }
 
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
@@ -33,6 +47,10 @@ function number(value: unknown, fallback: number): number {
   if (typeof value !== "string" || value.trim() === "") return fallback;
   const parsed = Number(value);
   return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
 }
 
 function protocol(value: unknown): ProtocolName {
@@ -56,5 +74,13 @@ export function readConfig(env: Env): GatewayConfig {
     maxRunMs: number(vars.MAX_RUN_SECONDS, 3600) * 1000,
     upstreamRetries: number(vars.UPSTREAM_RETRIES, 2),
     retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
+    // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
+    watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
+    webhooks: {
+      defaultUrl: text(vars.WEBHOOK_URL),
+      defaultSecret: text(vars.WEBHOOK_SECRET),
+      allowLoopback: vars.WEBHOOK_ALLOW_LOOPBACK === "true",
+      retryBaseMs: number(vars.WEBHOOK_RETRY_BASE_SECONDS, 5) * 1000,
+    },
   };
 }

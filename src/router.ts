@@ -11,6 +11,21 @@ import { createResponse } from "./routes/create-response";
 import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
 import { retrieveResponse } from "./routes/retrieve-response";
+import {
+  listResponseWebhookDeliveries,
+  listWebhookDeliveries,
+  resendWebhookDelivery,
+  retrieveWebhookDelivery,
+} from "./routes/webhook-deliveries";
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  listWebhookEndpoints,
+  listWebhookEventTypes,
+  retrieveWebhookEndpoint,
+  rotateWebhookSecret,
+  updateWebhookEndpoint,
+} from "./routes/webhook-endpoints";
 
 type Handler = (route: RouteContext) => Promise<Response>;
 type Args = [env: Env, ctx: ExecutionContext, requestId: string];
@@ -25,7 +40,19 @@ const router = Router<IRequest, Args>()
   .get("/v1/responses/:id", route(retrieveResponse))
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))
-  .get("/v1/responses/:id/input_items", route(listInputItems));
+  .get("/v1/responses/:id/input_items", route(listInputItems))
+  // Webhooks (issue 3): the SDK's endpoint API, then the gateway's delivery records.
+  .post("/v1/webhook_endpoints", route(createWebhookEndpoint))
+  .get("/v1/webhook_endpoints", route(listWebhookEndpoints))
+  .get("/v1/webhook_endpoints/:id", route(retrieveWebhookEndpoint))
+  .post("/v1/webhook_endpoints/:id", route(updateWebhookEndpoint))
+  .delete("/v1/webhook_endpoints/:id", route(deleteWebhookEndpoint))
+  .post("/v1/webhook_endpoints/:id/rotate_secret", route(rotateWebhookSecret))
+  .get("/v1/webhook_event_types", route(listWebhookEventTypes))
+  .get("/v1/responses/:id/webhook_deliveries", route(listResponseWebhookDeliveries))
+  .get("/v1/webhook_deliveries", route(listWebhookDeliveries))
+  .get("/v1/webhook_deliveries/:id", route(retrieveWebhookDelivery))
+  .post("/v1/webhook_deliveries/:id/resend", route(resendWebhookDelivery));
 
 function invalidUrl(request: Request): ApiError {
   const url = new URL(request.url);

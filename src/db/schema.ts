@@ -121,6 +121,10 @@ export const webhookEndpoints = sqliteTable(
     secret: text("secret").notNull(),
     eventTypes: text("event_types").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** The endpoint's human-readable name (the SDK's `WebhookEndpoint.name`). */
+    name: text("name").notNull().default(""),
+    /** Last change of the configuration or the secret. */
+    updatedAt: integer("updated_at"),
   },
   (table) => [index("webhook_endpoints_tenant").on(table.tenantId)],
 );

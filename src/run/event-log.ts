@@ -3,11 +3,14 @@
 // synchronous and durable before any output leaves the object (output gates).
 
 import { splitText } from "../db/split";
+import { OUTBOX_TABLES } from "../webhooks/outbox";
 
-/** Versioned schema of the DO's SQLite; bump and add a step to migrate. */
+/** Versioned schema of the DO's SQLite; add a step at the end to migrate. */
 const MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS events (seq INTEGER NOT NULL, part INTEGER NOT NULL, frame TEXT NOT NULL, PRIMARY KEY (seq, part))`,
   `CREATE TABLE IF NOT EXISTS state (key TEXT NOT NULL, part INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, part))`,
+  // The webhook outbox (src/webhooks/outbox.ts): two steps, in this order.
+  ...OUTBOX_TABLES,
 ];
 
 export class EventLog {
@@ -60,6 +63,12 @@ export class EventLog {
       .exec<{ value: string }>(`SELECT value FROM state WHERE key = ? ORDER BY part`, key)
       .toArray();
     return rows.length === 0 ? undefined : (JSON.parse(rows.map((row) => row.value).join("")) as T);
+  }
+
+  /** Forgets the run (its events and state), keeping other tables such as the webhook outbox. */
+  clearRun(): void {
+    this.#sql.exec(`DELETE FROM events`);
+    this.#sql.exec(`DELETE FROM state`);
   }
 
   /** Stores `value` as JSON, split over rows when large; `undefined` removes it. */

@@ -7,6 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import { readConfig } from "../config";
 import { openDb } from "../db/client";
 import { insertResponseStatements, type NewResponseRow, type StoredItem } from "../db/responses";
+import type { DeliveryRow } from "../db/webhooks";
 import { ApiError, internalError } from "../errors";
 import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
@@ -18,6 +19,8 @@ import { encodeFrame } from "../sse";
 import { callUpstream } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
 import { targetOf } from "../upstream/registry";
+import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
+import { WebhookOutbox } from "../webhooks/outbox";
 import { expandContext } from "./context";
 import { EventLog } from "./event-log";
 import { LiveLog } from "./live-log";
@@ -25,8 +28,6 @@ import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
 import { D1Recorder } from "./recorder";
 import type { RunMode, RunSpec, RunState, StartResult } from "./spec";
 
-/** How often the alarm looks at a running response whose instance may have died. */
-const WATCHDOG_MS = 30_000;
 /** Retry pace for D1 writes refused during the run; the DO keeps its log until they land. */
 const D1_RETRY_MS = 30_000;
 
@@ -50,6 +51,8 @@ interface ActiveRun {
   /** Highest recorded sequence number readers may see (a terminal event waits for the D1 write). */
   publishable: number;
   finishing: Promise<ResponseObject> | undefined;
+  /** The terminal snapshot once the run is finishing (a cancel's is not in the fold). */
+  final: ResponseObject | undefined;
   done: Promise<ResponseObject>;
   resolveDone: (response: ResponseObject) => void;
 }
@@ -71,12 +74,18 @@ const eventOfFrame = (frame: string): StreamEvent =>
 
 export class ResponseRun extends DurableObject<Env> {
   readonly #log: EventLog;
+  readonly #outbox: WebhookOutbox;
+  readonly #webhooks: WebhookDispatcher;
   #active: ActiveRun | undefined;
   #live: LiveLog | undefined;
+  /** `deleteAll()` dropped the tables: reads find nothing, writes first recreate the schema. */
+  #wiped = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#log = new EventLog(ctx.storage.sql);
+    this.#outbox = new WebhookOutbox(ctx.storage.sql);
+    this.#webhooks = new WebhookDispatcher(this.#outbox, env);
     void ctx.blockConcurrencyWhile(() => {
       this.#log.migrate();
       return Promise.resolve();
@@ -89,6 +98,7 @@ export class ResponseRun extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/start") {
+      this.#unwipe();
       const mode = url.searchParams.get("mode") === "background" ? "background" : "stream";
       const started = await this.#start(await request.json<RunSpec>(), mode);
       if (!started.result.ok)
@@ -99,7 +109,7 @@ export class ResponseRun extends DurableObject<Env> {
       return new Response(this.#liveLog().tail(-1), { headers: SSE_HEADERS });
     }
     if (url.pathname === "/events") {
-      if (this.#log.getState<RunState>(STATE) === undefined) return new Response(null, { status: 404 });
+      if (this.#wiped || this.#log.getState<RunState>(STATE) === undefined) return new Response(null, { status: 404 });
       await this.#recoverIfOrphaned();
       return new Response(this.#liveLog().tail(Number(url.searchParams.get("after") ?? "-1")), {
         headers: SSE_HEADERS,
@@ -110,6 +120,7 @@ export class ResponseRun extends DurableObject<Env> {
 
   /** Starts a run answered when it ends (`wait`) or at once with its queued snapshot (`background`). */
   async start(spec: RunSpec, mode: "wait" | "background"): Promise<StartResult> {
+    this.#unwipe();
     const { result, active } = await this.#start(spec, mode);
     if (!result.ok || mode === "background" || active === undefined) return result;
     return { ok: true, response: await active.done };
@@ -117,8 +128,8 @@ export class ResponseRun extends DurableObject<Env> {
 
   /** The live snapshot, the final one once terminal, or null when this object holds no run. */
   async snapshot(): Promise<ResponseObject | null> {
-    if (this.#active !== undefined) return this.#active.normalizer.snapshot;
-    if (this.#log.getState<RunState>(STATE) === undefined) return null;
+    if (this.#active !== undefined) return this.#active.final ?? this.#active.normalizer.snapshot;
+    if (this.#wiped || this.#log.getState<RunState>(STATE) === undefined) return null;
     await this.#recoverIfOrphaned();
     return this.#log.getState<ResponseObject>(SNAPSHOT) ?? null;
   }
@@ -127,6 +138,7 @@ export class ResponseRun extends DurableObject<Env> {
   async cancel(): Promise<ResponseObject | null> {
     const active = this.#active;
     if (active === undefined) {
+      if (this.#wiped) return null;
       const state = this.#log.getState<RunState>(STATE);
       if (state === undefined) return null;
       if (!TERMINAL_STATUSES.has(state.status)) await this.#recover(state, "cancelled");
@@ -147,22 +159,44 @@ export class ResponseRun extends DurableObject<Env> {
       if (!active.normalizer.terminal) active.resolveDone(active.normalizer.cancel());
       this.#active = undefined;
     }
+    if (this.#wiped || this.#webhooks.idle()) return this.#wipe();
     this.#live?.close();
     this.#live = undefined;
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    // Deliveries already made for its end keep going: the event happened.
+    this.#log.clearRun();
+    await this.#schedule();
   }
 
+  /** Re-sends a webhook delivery by hand (same webhook-id and body); returns its record as it is now. */
+  async resendWebhook(record: DeliveryRow): Promise<DeliveryRow> {
+    this.#unwipe();
+    const delivery = this.#webhooks.resend(record);
+    await this.#schedule();
+    return deliveryRow(delivery);
+  }
+
+  /**
+   * The object's one alarm, with every job that outlives a request: the watchdog of a live run,
+   * the recovery of an orphaned one, D1 retries, and the cleanup once D1 has everything. Each job
+   * is short and idempotent; whatever happens, the alarm is set again for the next one due.
+   */
   override async alarm(): Promise<void> {
-    const state = this.#log.getState<RunState>(STATE);
-    if (state === undefined) return;
-    if (!TERMINAL_STATUSES.has(state.status)) return this.#watch(state);
-    if (!state.rowWritten || !state.finalWritten) return this.#retryD1(state);
-    const cleanupAt = (state.terminalAt ?? 0) + readConfig(this.env).retainRunLogMs;
-    if (Date.now() < cleanupAt) return this.ctx.storage.setAlarm(cleanupAt);
-    this.#live?.close();
-    this.#live = undefined;
-    await this.ctx.storage.deleteAll();
+    if (this.#wiped) return;
+    try {
+      // A dead man's switch: if this instance dies mid-job, this alarm brings a fresh one back.
+      await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+      const state = this.#log.getState<RunState>(STATE);
+      if (state !== undefined && !TERMINAL_STATUSES.has(state.status)) await this.#watch(state);
+      else if (state !== undefined && (!state.rowWritten || !state.finalWritten)) await this.#retryD1(state);
+      await this.#planWebhooks();
+      await this.#webhooks.deliverDue();
+      await this.#webhooks.sync();
+      await this.#cleanUpIfDone();
+    } catch (error) {
+      this.#logError("alarm job failed", error);
+    } finally {
+      await this.#schedule();
+    }
   }
 
   // ---- starting a run ----
@@ -202,6 +236,7 @@ export class ResponseRun extends DurableObject<Env> {
         rowWritten: false,
         finalWritten: false,
         terminalAt: null,
+        ...(background ? { webhooks: "pending" as const } : {}),
       };
       this.#log.setState(STATE, state);
       const active = this.#activate(state, this.#newNormalizer(state), abort);
@@ -234,7 +269,7 @@ export class ResponseRun extends DurableObject<Env> {
         }
         this.#record(active, active.normalizer.begin());
       }
-      await this.ctx.storage.setAlarm(Date.now());
+      await this.#schedule();
       this.ctx.waitUntil(this.#drive(active, upstream, { request, base }, target.protocol, body, spec));
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
@@ -296,6 +331,7 @@ export class ResponseRun extends DurableObject<Env> {
       },
       publishable: -1,
       finishing: undefined,
+      final: undefined,
       done,
       resolveDone,
     };
@@ -390,6 +426,7 @@ export class ResponseRun extends DurableObject<Env> {
     active.finishing ??= (async () => {
       const { state } = active;
       const snapshot = cancelled ?? active.normalizer.snapshot;
+      active.final = snapshot;
       const lastSeq = active.normalizer.nextSeq - 1;
       state.status = snapshot.status;
       state.terminalAt = Date.now();
@@ -403,9 +440,7 @@ export class ResponseRun extends DurableObject<Env> {
       live.publish(lastSeq);
       live.close();
       this.#active = undefined;
-      const config = readConfig(this.env);
-      const d1Done = state.rowWritten && state.finalWritten;
-      await this.ctx.storage.setAlarm(Date.now() + (d1Done ? config.retainRunLogMs : D1_RETRY_MS));
+      await this.#schedule();
       active.resolveDone(snapshot);
       return snapshot;
     })();
@@ -428,22 +463,15 @@ export class ResponseRun extends DurableObject<Env> {
 
   // ---- the alarm's jobs ----
 
-  /** Keeps a live run company until it ends or its deadline passes; ends an orphaned one. */
+  /**
+   * The watchdog: a run with no executing instance (evicted, restarted) is ended `failed`; a live
+   * one past its deadline is stopped. Runs every `watchdogMs` while a run is live, so the object
+   * also receives an event at least that often and is not evicted as idle.
+   */
   async #watch(state: RunState): Promise<void> {
     const active = this.#active;
     if (active === undefined) return this.#recover(state, "failed");
-    // Held open by this alarm, the run is not evicted for idleness; if the object dies anyway,
-    // this next alarm finds the run orphaned and ends it.
-    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = await Promise.race([
-      active.done.then(() => false),
-      new Promise<boolean>(
-        (resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, state.deadlineAt - Date.now()))),
-      ),
-    ]);
-    if (timer !== undefined) clearTimeout(timer);
-    if (!expired || active.normalizer.terminal || active.finishing !== undefined) return;
+    if (Date.now() < state.deadlineAt || active.normalizer.terminal || active.finishing !== undefined) return;
     active.abort.abort(new Error("deadline"));
     const seconds = Math.round((state.deadlineAt - state.startedAt) / 1000);
     this.#record(
@@ -454,6 +482,78 @@ export class ResponseRun extends DurableObject<Env> {
       }),
     );
     await this.#finish(active);
+  }
+
+  /** A finished background response's deliveries, planned once D1 has its terminal state. */
+  async #planWebhooks(): Promise<void> {
+    const state = this.#log.getState<RunState>(STATE);
+    if (state?.webhooks !== "pending" || !TERMINAL_STATUSES.has(state.status)) return;
+    if (!state.rowWritten || !state.finalWritten || this.#active !== undefined) return;
+    if ((state.webhooksPlanAt ?? 0) > Date.now()) return;
+    try {
+      const deliveries = await this.#webhooks.plan({
+        tenantId: state.tenantId,
+        responseId: state.responseId,
+        status: state.status,
+        endedAt: state.terminalAt ?? Date.now(),
+      });
+      // One synchronous step: the deliveries and the fact they were planned are stored together.
+      for (const delivery of deliveries) this.#outbox.put(delivery);
+      this.#log.setState(STATE, { ...state, webhooks: "planned", webhooksPlanAt: undefined });
+    } catch (error) {
+      this.#logError("webhook deliveries could not be planned; retrying", error);
+      this.#log.setState(STATE, { ...state, webhooksPlanAt: Date.now() + D1_RETRY_MS });
+    }
+  }
+
+  /** Deletes the object's storage once D1 has everything, the retention passed and no delivery is left. */
+  async #cleanUpIfDone(): Promise<void> {
+    if (!this.#webhooks.idle()) return;
+    const state = this.#log.getState<RunState>(STATE);
+    if (state !== undefined) {
+      if (!TERMINAL_STATUSES.has(state.status) || !state.rowWritten || !state.finalWritten) return;
+      if (state.webhooks === "pending") return;
+      if (Date.now() < (state.terminalAt ?? 0) + readConfig(this.env).retainRunLogMs) return;
+    }
+    await this.#wipe();
+  }
+
+  /** Deletes all of the object's storage (tables included) and its alarm. */
+  async #wipe(): Promise<void> {
+    this.#live?.close();
+    this.#live = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#wiped = true;
+  }
+
+  /** Recreates the schema before this instance writes again after a wipe. */
+  #unwipe(): void {
+    if (!this.#wiped) return;
+    this.#log.migrate();
+    this.#wiped = false;
+  }
+
+  /** When the next alarm job is due: watchdog, D1 retry, webhooks, cleanup; null once storage is empty. */
+  #nextAlarmAt(): number | null {
+    const now = Date.now();
+    const config = readConfig(this.env);
+    const hooks = this.#webhooks.nextWakeAt(now);
+    const times = hooks === null ? [] : [hooks];
+    const state = this.#log.getState<RunState>(STATE);
+    if (state === undefined) return hooks;
+    if (!TERMINAL_STATUSES.has(state.status)) times.push(Math.min(now + config.watchdogMs, state.deadlineAt));
+    else if (!state.rowWritten || !state.finalWritten) times.push(now + D1_RETRY_MS);
+    else if (state.webhooks === "pending") times.push(state.webhooksPlanAt ?? now);
+    else if (hooks === null) times.push((state.terminalAt ?? now) + config.retainRunLogMs);
+    return Math.min(...times);
+  }
+
+  async #schedule(): Promise<void> {
+    if (this.#wiped) return;
+    const at = this.#nextAlarmAt();
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 
   /** D1 refused the row or the terminal write during the run: try again from the DO's own record. */
@@ -475,10 +575,6 @@ export class ResponseRun extends DurableObject<Env> {
     if (state.rowWritten && snapshot !== undefined)
       state.finalWritten = await recorder.finalize(this.#finalState(state, snapshot), this.#log.lastSeq());
     this.#log.setState(STATE, state);
-    const config = readConfig(this.env);
-    await this.ctx.storage.setAlarm(
-      Date.now() + (state.rowWritten && state.finalWritten ? config.retainRunLogMs : D1_RETRY_MS),
-    );
   }
 
   async #recoverIfOrphaned(): Promise<void> {

@@ -36,6 +36,10 @@ export interface RunState {
   /** The terminal write reached D1. */
   finalWritten: boolean;
   terminalAt: number | null;
+  /** Background only: its webhook deliveries are still to be planned, or were planned. */
+  webhooks?: "pending" | "planned";
+  /** When planning is tried next (after the terminal D1 write; later again if D1 refused). */
+  webhooksPlanAt?: number;
 }
 
 export type StartResult =

@@ -4,7 +4,7 @@
 // everything after a `#` is a tag that keeps concurrent tests apart.
 
 import { readFileSync } from "node:fs";
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 
 type Json = Record<string, unknown>;
@@ -322,6 +322,40 @@ function serveChat(res: ServerResponse, body: Json) {
   res.end(sse);
 }
 
+// ---- webhook receivers: POST /__hooks/<scenario>/<tag> records the raw request and answers per
+// its scenario: `ok` (200), `fail:N` (500 the first N times, then 200), `status:CODE` (always CODE),
+// `redirect` (302 to `<this url>-moved`), `hold-fail:N` (the first N held until released, then 500).
+
+interface HookRequest {
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+}
+
+const hooks = new Map<string, HookRequest[]>();
+
+function receiveHook(url: URL, req: IncomingMessage, res: ServerResponse) {
+  const name = decodeURIComponent(url.pathname.slice("/__hooks/".length));
+  let body = "";
+  req.setEncoding("utf8");
+  req.on("data", (chunk: string) => (body += chunk));
+  req.on("end", () => {
+    const list = hooks.get(name) ?? [];
+    list.push({ headers: req.headers as Record<string, string>, body, at: Date.now() });
+    hooks.set(name, list);
+    const [kind = "ok", arg = "1"] = (name.split("/")[0] ?? "").split(":");
+    const answer = (status: number, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "text/plain", ...headers });
+      res.end(String(status));
+    };
+    if (kind === "fail") return answer(list.length <= Number(arg) ? 500 : 200);
+    if (kind === "status") return answer(Number(arg));
+    if (kind === "redirect") return answer(302, { location: `${url.pathname}-moved` });
+    if (kind === "hold-fail" && list.length <= Number(arg)) return void gate(name).promise.then(() => answer(500));
+    answer(200);
+  });
+}
+
 function control(url: URL, res: ServerResponse) {
   const model = url.searchParams.get("model") ?? "";
   res.setHeader("content-type", "application/json");
@@ -330,6 +364,8 @@ function control(url: URL, res: ServerResponse) {
       return res.end(JSON.stringify(requests.get(model) ?? []));
     case "/__mock/closed":
       return res.end(JSON.stringify({ closed: closedEarly.get(model) ?? 0 }));
+    case "/__mock/hooks":
+      return res.end(JSON.stringify(hooks.get(url.searchParams.get("name") ?? "") ?? []));
     case "/__mock/release":
       gate(model).release();
       return res.end("{}");
@@ -343,6 +379,7 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://mock");
     if (url.pathname.startsWith("/__mock/")) return control(url, res);
+    if (url.pathname.startsWith("/__hooks/")) return receiveHook(url, req, res);
     let raw = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => (raw += chunk));

@@ -1,0 +1,156 @@
+// The only D1 queries on webhooks: a tenant's endpoints (also for the admin API), and the record
+// of every delivery and attempt, which the ResponseRun DO writes and the delivery routes read.
+// Every query is scoped by tenant.
+
+import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { chunk, rowsPerStatement, type Db } from "./client";
+import type { Statement } from "./responses";
+import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "./schema";
+
+export type EndpointRow = typeof webhookEndpoints.$inferSelect;
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type AttemptRow = typeof webhookAttempts.$inferSelect;
+
+// ---- endpoints ----
+
+export async function insertEndpoint(db: Db, row: EndpointRow): Promise<void> {
+  await db.insert(webhookEndpoints).values(row);
+}
+
+export async function findEndpoint(db: Db, tenantId: string, id: string): Promise<EndpointRow | undefined> {
+  return db.query.webhookEndpoints.findFirst({
+    where: and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.tenantId, tenantId)),
+  });
+}
+
+/** A tenant's endpoints in the order they were created (`rowid` breaks ties within a second). */
+export async function listEndpoints(db: Db, tenantId: string): Promise<EndpointRow[]> {
+  return db
+    .select()
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.tenantId, tenantId))
+    .orderBy(asc(webhookEndpoints.createdAt), asc(sql`rowid`));
+}
+
+export async function updateEndpoint(
+  db: Db,
+  tenantId: string,
+  id: string,
+  changes: Partial<Pick<EndpointRow, "url" | "name" | "eventTypes" | "secret" | "updatedAt">>,
+): Promise<EndpointRow | undefined> {
+  const rows = await db
+    .update(webhookEndpoints)
+    .set(changes)
+    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.tenantId, tenantId)))
+    .returning();
+  return rows[0];
+}
+
+export async function deleteEndpoint(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const rows = await db
+    .delete(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.tenantId, tenantId)))
+    .returning({ id: webhookEndpoints.id });
+  return rows.length > 0;
+}
+
+/** The current URL and secret of each of a tenant's endpoints in `ids` (a deleted one is absent). */
+export async function endpointTargets(
+  db: Db,
+  tenantId: string,
+  ids: string[],
+): Promise<Map<string, { url: string; secret: string }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: webhookEndpoints.id, url: webhookEndpoints.url, secret: webhookEndpoints.secret })
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.tenantId, tenantId), inArray(webhookEndpoints.id, ids)));
+  return new Map(rows.map((row) => [row.id, { url: row.url, secret: row.secret }]));
+}
+
+// ---- deliveries and attempts ----
+
+/** Writes deliveries as they are now and their new attempts; idempotent, so a failed batch is simply sent again. */
+export function deliveryStatements(db: Db, deliveries: DeliveryRow[], attempts: AttemptRow[]): Statement[] {
+  const upserts = chunk(deliveries, rowsPerStatement(15)).map((group) =>
+    db
+      .insert(webhookDeliveries)
+      .values(group)
+      .onConflictDoUpdate({
+        target: webhookDeliveries.id,
+        set: {
+          status: sql`excluded.status`,
+          attempts: sql`excluded.attempts`,
+          nextAttemptAt: sql`excluded.next_attempt_at`,
+          lastAttemptAt: sql`excluded.last_attempt_at`,
+          lastStatusCode: sql`excluded.last_status_code`,
+          lastError: sql`excluded.last_error`,
+        },
+      }),
+  );
+  const inserts = chunk(attempts, rowsPerStatement(7)).map((group) =>
+    db.insert(webhookAttempts).values(group).onConflictDoNothing(),
+  );
+  return [...upserts, ...inserts];
+}
+
+export async function findDelivery(db: Db, tenantId: string, id: string): Promise<DeliveryRow | undefined> {
+  return db.query.webhookDeliveries.findFirst({
+    where: and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId)),
+  });
+}
+
+export async function attemptsOf(db: Db, tenantId: string, deliveryIds: string[]): Promise<Map<string, AttemptRow[]>> {
+  const byDelivery = new Map<string, AttemptRow[]>();
+  for (const ids of chunk(deliveryIds, 90)) {
+    const rows = await db
+      .select()
+      .from(webhookAttempts)
+      .where(and(eq(webhookAttempts.tenantId, tenantId), inArray(webhookAttempts.deliveryId, ids)))
+      .orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt));
+    for (const row of rows) byDelivery.set(row.deliveryId, [...(byDelivery.get(row.deliveryId) ?? []), row]);
+  }
+  return byDelivery;
+}
+
+/** The deliveries of one response, oldest first. */
+export async function deliveriesOfResponse(db: Db, tenantId: string, responseId: string): Promise<DeliveryRow[]> {
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.tenantId, tenantId), eq(webhookDeliveries.responseId, responseId)))
+    .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id));
+}
+
+export interface DeliveryPage {
+  items: DeliveryRow[];
+  hasMore: boolean;
+}
+
+/** A page of a tenant's deliveries, newest first, optionally of one status, after the delivery `after`. */
+export async function pageDeliveries(
+  db: Db,
+  tenantId: string,
+  options: { status: DeliveryRow["status"] | null; after: string | null; limit: number },
+): Promise<DeliveryPage | "after_not_found"> {
+  const scope = and(
+    eq(webhookDeliveries.tenantId, tenantId),
+    options.status === null ? undefined : eq(webhookDeliveries.status, options.status),
+  );
+  let cursor = undefined;
+  if (options.after !== null) {
+    const anchor = await findDelivery(db, tenantId, options.after);
+    if (anchor === undefined) return "after_not_found";
+    cursor = or(
+      lt(webhookDeliveries.createdAt, anchor.createdAt),
+      and(eq(webhookDeliveries.createdAt, anchor.createdAt), lt(webhookDeliveries.id, anchor.id)),
+    );
+  }
+  const rows = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(scope, cursor))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(options.limit + 1);
+  return { items: rows.slice(0, options.limit), hasMore: rows.length > options.limit };
+}

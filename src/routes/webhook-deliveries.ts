@@ -1,0 +1,124 @@
+// Webhook deliveries, as D1 records them (the ResponseRun DO writes them after every attempt):
+// a response's deliveries with their attempts, a tenant's deliveries by status, one delivery, and
+// re-sending one by hand. Every query is scoped by the caller's tenant.
+
+import { openDb } from "../db/client";
+import {
+  attemptsOf,
+  deliveriesOfResponse,
+  findDelivery,
+  findEndpoint,
+  pageDeliveries,
+  type DeliveryRow,
+} from "../db/webhooks";
+import { ApiError, invalidRequest } from "../errors";
+import { authenticate } from "../http/auth";
+import { isWellFormedId } from "../responses/ids";
+import { checkEnum } from "../responses/validation";
+import { deliveryResource, listResource } from "../webhooks/resources";
+import { json, type RouteContext } from "./context";
+import { parseLimit } from "./list-input-items";
+import { findOwnResponse } from "./lookup";
+
+const STATUSES = ["pending", "delivered", "failed"] as const;
+
+const deliveryNotFound = (id: string): ApiError =>
+  new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`, { type: "invalid_request_error" });
+
+async function ownDelivery(route: RouteContext) {
+  const caller = await authenticate(route.request, route.env);
+  const id = decodeURIComponent(String(route.request.params.id ?? ""));
+  if (!isWellFormedId(id, "wh")) throw deliveryNotFound(id);
+  const db = openDb(route.env.DB);
+  const row = await findDelivery(db, caller.tenantId, id);
+  if (row === undefined) throw deliveryNotFound(id);
+  return { caller, db, row };
+}
+
+/** GET /v1/responses/{id}/webhook_deliveries: every delivery of the response, oldest first, with attempts. */
+export async function listResponseWebhookDeliveries(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await findOwnResponse(route);
+  const deliveries = await deliveriesOfResponse(db, caller.tenantId, row.id);
+  const attempts = await attemptsOf(
+    db,
+    caller.tenantId,
+    deliveries.map((delivery) => delivery.id),
+  );
+  return json(
+    listResource(
+      deliveries.map((delivery) => deliveryResource(delivery, attempts.get(delivery.id) ?? [])),
+      false,
+    ),
+  );
+}
+
+/** GET /v1/webhook_deliveries?status=failed&after=&limit=: the tenant's deliveries, newest first. */
+export async function listWebhookDeliveries(route: RouteContext): Promise<Response> {
+  const url = new URL(route.request.url);
+  const limit = parseLimit(url.searchParams.get("limit"));
+  const status = url.searchParams.get("status") || null;
+  checkEnum("status", status ?? undefined, STATUSES);
+  const after = url.searchParams.get("after") || null;
+  const caller = await authenticate(route.request, route.env);
+  const page = await pageDeliveries(openDb(route.env.DB), caller.tenantId, {
+    status: status as DeliveryRow["status"] | null,
+    after,
+    limit,
+  });
+  if (page === "after_not_found")
+    throw invalidRequest(
+      `Invalid 'after': no webhook delivery with id '${(after ?? "").slice(0, 128)}'.`,
+      "after",
+      null,
+    );
+  return json(
+    listResource(
+      page.items.map((delivery) => deliveryResource(delivery)),
+      page.hasMore,
+    ),
+  );
+}
+
+/** GET /v1/webhook_deliveries/{id}: one delivery with its attempts. */
+export async function retrieveWebhookDelivery(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await ownDelivery(route);
+  const attempts = await attemptsOf(db, caller.tenantId, [row.id]);
+  return json(deliveryResource(row, attempts.get(row.id) ?? []));
+}
+
+/**
+ * POST /v1/webhook_deliveries/{id}/resend: sends a failed (or delivered) delivery again, same
+ * webhook-id and body, to its endpoint as it is now, with a fresh retry window. Its response's DO
+ * makes the attempts, as for every delivery.
+ */
+export async function resendWebhookDelivery(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await ownDelivery(route);
+  if (row.status === "pending")
+    throw invalidRequest(
+      "This delivery is still being attempted; it can be re-sent once it has failed or been delivered.",
+      null,
+      "delivery_pending",
+    );
+  let url: string;
+  if (row.endpointId === null) {
+    const { defaultUrl, defaultSecret } = route.config.webhooks;
+    if (defaultUrl === null || defaultSecret === null)
+      throw invalidRequest(
+        "This delivery went to the deployment's default webhook (WEBHOOK_URL), which is no longer configured.",
+        null,
+        "endpoint_not_found",
+      );
+    url = defaultUrl;
+  } else {
+    const endpoint = await findEndpoint(db, caller.tenantId, row.endpointId);
+    if (endpoint === undefined)
+      throw invalidRequest(
+        `The webhook endpoint of this delivery ('${row.endpointId}') was deleted; the delivery cannot be re-sent.`,
+        null,
+        "endpoint_not_found",
+      );
+    url = endpoint.url;
+  }
+  const updated = await route.env.RESPONSE_RUN.getByName(row.responseId).resendWebhook({ ...row, url });
+  return json(deliveryResource(updated));
+}

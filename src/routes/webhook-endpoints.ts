@@ -1,0 +1,146 @@
+// The caller's webhook endpoints, in the openai SDK's shape: `client.webhooks.create`, `retrieve`,
+// `update`, `list`, `delete`, `rotateSecret` and `client.webhooks.eventTypes.list`. Each handler
+// parses, validates and delegates; every query is scoped by the caller's tenant.
+
+import { openDb, type Db } from "../db/client";
+import {
+  deleteEndpoint,
+  findEndpoint,
+  insertEndpoint,
+  listEndpoints,
+  updateEndpoint,
+  type EndpointRow,
+} from "../db/webhooks";
+import { ApiError, invalidRequest } from "../errors";
+import { authenticate, type Caller } from "../http/auth";
+import { readJson } from "../http/json-body";
+import { isWellFormedId, newId } from "../responses/ids";
+import { isPlainObject, optional } from "../responses/validation";
+import { validateEndpointCreate, validateEndpointUpdate } from "../webhooks/endpoint-request";
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/event";
+import { endpointResource, endpointWithSecret, listResource } from "../webhooks/resources";
+import { newWebhookSecret } from "../webhooks/sign";
+import { json, type RouteContext } from "./context";
+import { parseLimit } from "./list-input-items";
+
+/** Endpoints per tenant: every terminal event fans out to each, so this bounds one alarm's work. */
+export const MAX_ENDPOINTS_PER_TENANT = 16;
+/** A URL, a name and a few event types fit easily. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+const endpointNotFound = (id: string): ApiError =>
+  new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`, { type: "invalid_request_error" });
+
+async function ownEndpoint(route: RouteContext): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
+  const caller = await authenticate(route.request, route.env);
+  const id = decodeURIComponent(String(route.request.params.id ?? ""));
+  if (!isWellFormedId(id, "whe")) throw endpointNotFound(id);
+  const db = openDb(route.env.DB);
+  const row = await findEndpoint(db, caller.tenantId, id);
+  if (row === undefined) throw endpointNotFound(id);
+  return { caller, db, row };
+}
+
+/** POST /v1/webhook_endpoints: `{url, name, event_types}`; the signing secret is returned this once. */
+export async function createWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const caller = await authenticate(route.request, route.env);
+  const input = validateEndpointCreate(
+    await readJson(route.request, MAX_BODY_BYTES),
+    route.config.webhooks.allowLoopback,
+  );
+  const db = openDb(route.env.DB);
+  if ((await listEndpoints(db, caller.tenantId)).length >= MAX_ENDPOINTS_PER_TENANT)
+    throw invalidRequest(
+      `You can have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first.`,
+      null,
+      "limit_exceeded",
+    );
+  const now = nowSeconds();
+  const row: EndpointRow = {
+    id: newId("whe"),
+    tenantId: caller.tenantId,
+    url: input.url,
+    secret: newWebhookSecret(),
+    eventTypes: JSON.stringify(input.eventTypes),
+    createdAt: now,
+    name: input.name,
+    updatedAt: now,
+  };
+  await insertEndpoint(db, row);
+  return json(endpointWithSecret(row));
+}
+
+/** GET /v1/webhook_endpoints: newest first, `after` and `limit` as the SDK's cursor pages send them. */
+export async function listWebhookEndpoints(route: RouteContext): Promise<Response> {
+  const url = new URL(route.request.url);
+  const limit = parseLimit(url.searchParams.get("limit"));
+  const after = url.searchParams.get("after") || null;
+  const caller = await authenticate(route.request, route.env);
+  const rows = (await listEndpoints(openDb(route.env.DB), caller.tenantId)).reverse();
+  let start = 0;
+  if (after !== null) {
+    start = rows.findIndex((row) => row.id === after) + 1;
+    if (start === 0)
+      throw invalidRequest(`Invalid 'after': no webhook endpoint with id '${after.slice(0, 128)}'.`, "after", null);
+  }
+  const page = rows.slice(start, start + limit);
+  return json(listResource(page.map(endpointResource), start + limit < rows.length));
+}
+
+/** GET /v1/webhook_endpoints/{id} */
+export async function retrieveWebhookEndpoint(route: RouteContext): Promise<Response> {
+  return json(endpointResource((await ownEndpoint(route)).row));
+}
+
+/** POST /v1/webhook_endpoints/{id}: any of `url`, `name`, `event_types`; an empty body changes nothing. */
+export async function updateWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const body = await readJson(route.request, MAX_BODY_BYTES);
+  const changes = validateEndpointUpdate(body, route.config.webhooks.allowLoopback);
+  const { caller, db, row } = await ownEndpoint(route);
+  const next = {
+    url: changes.url ?? row.url,
+    name: changes.name ?? row.name,
+    eventTypes: changes.eventTypes === undefined ? row.eventTypes : JSON.stringify(changes.eventTypes),
+  };
+  if (next.url === row.url && next.name === row.name && next.eventTypes === row.eventTypes)
+    return json(endpointResource(row));
+  const updated = await updateEndpoint(db, caller.tenantId, row.id, { ...next, updatedAt: nowSeconds() });
+  if (updated === undefined) throw endpointNotFound(row.id);
+  return json(endpointResource(updated));
+}
+
+/** DELETE /v1/webhook_endpoints/{id}: its pending deliveries are given up at their next attempt. */
+export async function deleteWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await ownEndpoint(route);
+  if (!(await deleteEndpoint(db, caller.tenantId, row.id))) throw endpointNotFound(row.id);
+  return json({ id: row.id, object: "webhook_endpoint.deleted", deleted: true });
+}
+
+/** POST /v1/webhook_endpoints/{id}/rotate_secret: a new secret, returned this once; the old one stops at once. */
+export async function rotateWebhookSecret(route: RouteContext): Promise<Response> {
+  const body = await readJson(route.request, MAX_BODY_BYTES);
+  const keepOld = isPlainObject(body)
+    ? optional<boolean>(body, "keep_old_secret_active_for_24_hours", "boolean")
+    : undefined;
+  if (keepOld === true)
+    throw invalidRequest(
+      "Keeping the old secret active is not supported by this gateway: the new secret replaces it at once.",
+      "keep_old_secret_active_for_24_hours",
+      "unsupported_value",
+    );
+  const { caller, db, row } = await ownEndpoint(route);
+  const updated = await updateEndpoint(db, caller.tenantId, row.id, {
+    secret: newWebhookSecret(),
+    updatedAt: nowSeconds(),
+  });
+  if (updated === undefined) throw endpointNotFound(row.id);
+  return json(endpointWithSecret(updated));
+}
+
+/** GET /v1/webhook_event_types: the events this gateway sends. */
+export async function listWebhookEventTypes(route: RouteContext): Promise<Response> {
+  await authenticate(route.request, route.env);
+  return json({ object: "list", data: [...WEBHOOK_EVENT_TYPES] });
+}

@@ -1,0 +1,67 @@
+// Validates the bodies of `POST /v1/webhook_endpoints` (create) and `POST /v1/webhook_endpoints/{id}`
+// (update), in the openai SDK's shape (`url`, `name`, `event_types`), with OpenAI's 400 wording.
+// Used by the webhook endpoint routes.
+
+import { invalidRequest } from "../errors";
+import { invalidType, isPlainObject, missing, optional } from "../responses/validation";
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./event";
+import { checkWebhookUrl } from "./target";
+
+/** Longest endpoint name (a label for people, not a payload). */
+export const MAX_ENDPOINT_NAME_CHARS = 256;
+
+export interface EndpointChanges {
+  url?: string;
+  name?: string;
+  eventTypes?: WebhookEventType[];
+}
+
+function eventTypes(value: unknown): WebhookEventType[] {
+  if (!Array.isArray(value)) throw invalidType("event_types", "an array", value);
+  if (value.length === 0)
+    throw invalidRequest("Invalid 'event_types': expected at least one event type.", "event_types", "empty_array");
+  const seen = new Set<WebhookEventType>();
+  value.forEach((type, index) => {
+    const param = `event_types[${index}]`;
+    if (typeof type !== "string") throw invalidType(param, "a string", type);
+    if (!isWebhookEventType(type))
+      throw invalidRequest(
+        `Invalid '${param}': '${type.slice(0, 64)}' is not sent by this gateway. Supported values are: ${WEBHOOK_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}.`,
+        param,
+        "invalid_value",
+      );
+    seen.add(type);
+  });
+  return [...seen];
+}
+
+function name(value: unknown): string {
+  if (typeof value !== "string") throw invalidType("name", "a string", value);
+  if (value.length > MAX_ENDPOINT_NAME_CHARS)
+    throw invalidRequest(
+      `Invalid 'name': string too long. Expected a string with maximum length ${MAX_ENDPOINT_NAME_CHARS}, but got a string with length ${value.length} instead.`,
+      "name",
+      "string_above_max_length",
+    );
+  return value;
+}
+
+function fields(body: unknown, allowLoopback: boolean): EndpointChanges {
+  if (!isPlainObject(body)) throw invalidType("body", "an object", body);
+  const changes: EndpointChanges = {};
+  const url = optional<string>(body, "url", "string", false);
+  if (url !== undefined) changes.url = checkWebhookUrl(url, allowLoopback);
+  if (body.name !== undefined) changes.name = name(body.name);
+  if (body.event_types !== undefined) changes.eventTypes = eventTypes(body.event_types);
+  return changes;
+}
+
+export function validateEndpointCreate(body: unknown, allowLoopback: boolean): Required<EndpointChanges> {
+  const changes = fields(body, allowLoopback);
+  if (changes.url === undefined) throw missing("url");
+  if (changes.name === undefined) throw missing("name");
+  if (changes.eventTypes === undefined) throw missing("event_types");
+  return { url: changes.url, name: changes.name, eventTypes: changes.eventTypes };
+}
+
+export const validateEndpointUpdate = fields;

@@ -1,0 +1,155 @@
+import type { ResponseStreamEvent } from "openai/resources/responses/responses";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { client, model, upstream, withoutParsed } from "../support/gateway";
+import { until } from "../support/hooks";
+
+async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
+  const events: ResponseStreamEvent[] = [];
+  for await (const event of stream) events.push(event);
+  return events;
+}
+
+const words = (count: number) => Array.from({ length: count }, (_, i) => `w${i} `).join("");
+
+describe("background responses", () => {
+  it("answers at once with status queued, then polling shows the live status, partial output and the end", async () => {
+    const openai = client();
+    const m = model("gate:6:8");
+    const created = await openai.responses.create({ model: m, input: "x", background: true });
+    expect(created).toMatchObject({
+      object: "response",
+      status: "queued",
+      background: true,
+      output: [],
+      usage: null,
+      completed_at: null,
+    });
+    // Held before its 7th event: two words are out, the run is in progress.
+    const running = await until(
+      () => openai.responses.retrieve(created.id),
+      (response) => response.output_text === "w0 w1 ",
+      "partial output",
+    );
+    expect(running.status).toBe("in_progress");
+    await upstream.release(m);
+    const done = await until(
+      () => openai.responses.retrieve(created.id),
+      (response) => response.status !== "in_progress",
+      "the end of the run",
+    );
+    expect(done.status).toBe("completed");
+    expect(done.output_text).toBe(words(8));
+    expect(done.background).toBe(true);
+    expect(typeof done.completed_at).toBe("number");
+    const row = await env.DB.prepare("SELECT status, background FROM responses WHERE id = ?").bind(created.id).first();
+    expect(row).toEqual({ status: "completed", background: 1 });
+  });
+
+  it("streams response.created (queued), response.queued, response.in_progress, ... accepted by the SDK's stream helper", async () => {
+    const openai = client();
+    const events: ResponseStreamEvent[] = [];
+    const stream = openai.responses.stream({ model: model("text:3"), input: "x", background: true });
+    stream.on("event", (event) => events.push(event));
+    const final = await stream.finalResponse();
+    expect(events.slice(0, 3).map((event) => event.type)).toEqual([
+      "response.created",
+      "response.queued",
+      "response.in_progress",
+    ]);
+    expect(events[0]).toMatchObject({ response: { status: "queued", background: true } });
+    expect(events[1]).toMatchObject({ response: { status: "queued" } });
+    expect(events[2]).toMatchObject({ response: { status: "in_progress" } });
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    expect(events.at(-1)?.type).toBe("response.completed");
+    expect(final.output_text).toBe(words(3));
+    expect(await openai.responses.retrieve(final.id)).toEqual(withoutParsed(final));
+  });
+
+  it("resumes from any place during and after the run: a disconnected client gets every event exactly once", async () => {
+    const openai = client();
+    const m = model("gate:7:10");
+    const abort = new AbortController();
+    const stream = await openai.responses.create(
+      { model: m, input: "x", background: true, stream: true },
+      { signal: abort.signal },
+    );
+    const seen: ResponseStreamEvent[] = [];
+    for await (const event of stream) {
+      seen.push(event);
+      if (seen.length === 4) break; // the SDK aborts the request: the client is gone
+    }
+    abort.abort();
+    const id = (seen[0] as { response: { id: string } }).response.id;
+    // During the run (held at the gate): resumes from several places follow it live.
+    const during = [-1, 0, 2, 3, 5].map(async (after) => ({
+      after,
+      events: await collect(
+        await openai.responses.retrieve(id, after < 0 ? { stream: true } : { stream: true, starting_after: after }),
+      ),
+    }));
+    await until(
+      () => openai.responses.retrieve(id),
+      (response) => response.output_text === "w0 w1 w2 ",
+      "partial output",
+    );
+    await upstream.release(m);
+    const resumed = await Promise.all(during);
+    const all = resumed.find((entry) => entry.after === -1)?.events ?? [];
+    expect(all.map((event) => event.sequence_number)).toEqual(all.map((_, index) => index));
+    expect(all.slice(0, seen.length)).toEqual(seen);
+    expect(all.at(-1)?.type).toBe("response.completed");
+    for (const { after, events } of resumed) expect(events).toEqual(all.filter((e) => e.sequence_number > after));
+    // The disconnected client resumes where it left: the rest, each event once.
+    const last = seen.at(-1)?.sequence_number ?? -1;
+    const rest = await collect(await openai.responses.retrieve(id, { stream: true, starting_after: last }));
+    expect([...seen, ...rest]).toEqual(all);
+    // After the run: from every place.
+    for (let after = -1; after < all.length; after++) {
+      const replay = await collect(
+        await openai.responses.retrieve(id, after < 0 ? { stream: true } : { stream: true, starting_after: after }),
+      );
+      expect(replay, `starting_after=${after}`).toEqual(all.filter((event) => event.sequence_number > after));
+    }
+    expect(await upstream.closedEarly(m)).toBe(0);
+  });
+
+  it("ends failed when the upstream refuses, and incomplete when it stops short, like a synchronous response", async () => {
+    const openai = client();
+    const failed = await openai.responses.create({ model: model("status:400"), input: "x", background: true });
+    expect(failed.status).toBe("queued");
+    const failedEnd = await until(
+      () => openai.responses.retrieve(failed.id),
+      (response) => response.status !== "queued" && response.status !== "in_progress",
+      "a failed end",
+    );
+    expect(failedEnd.status).toBe("failed");
+    expect(failedEnd.error).toMatchObject({ code: "mock_400" });
+    const incomplete = await openai.responses.create({ model: model("incomplete"), input: "x", background: true });
+    const incompleteEnd = await until(
+      () => openai.responses.retrieve(incomplete.id),
+      (response) => response.status !== "queued" && response.status !== "in_progress",
+      "an incomplete end",
+    );
+    expect(incompleteEnd).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
+  });
+
+  it("records a background response like any stored one: input items, chaining, replay from D1", async () => {
+    const openai = client();
+    const first = await openai.responses.create({ model: model("echo"), input: "one", background: true });
+    const firstEnd = await until(
+      () => openai.responses.retrieve(first.id),
+      (response) => response.status === "completed",
+      "completion",
+    );
+    expect(firstEnd.output_text).toBe("echo(1): one");
+    const items = await openai.responses.inputItems.list(first.id);
+    expect(items.data).toHaveLength(1);
+    const second = await openai.responses.create({
+      model: model("echo"),
+      input: "two",
+      previous_response_id: first.id,
+    });
+    expect(second.output_text).toBe("echo(3): two");
+  });
+});

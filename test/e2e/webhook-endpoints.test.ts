@@ -1,0 +1,178 @@
+// Managing webhook endpoints with the openai SDK's own methods (`client.webhooks.*`), tenant-scoped,
+// and the targets the gateway refuses.
+
+import { BadRequestError, NotFoundError } from "openai";
+import type OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { client, gatewayFetch, GATEWAY_URL } from "../support/gateway";
+import { hookUrl } from "../support/hooks";
+
+const tenantKey = () => `sk-test-endpoints-${crypto.randomUUID()}`;
+
+type EventTypes = OpenAI.Webhooks.WebhookCreateParams["event_types"];
+
+describe("webhook endpoints", () => {
+  it("creates, reads, updates, rotates, lists and deletes an endpoint; the secret is shown only when minted", async () => {
+    const openai = client(tenantKey());
+    const url = "https://hooks.example.com/openai";
+    const created = await openai.webhooks.create({ url, name: "production", event_types: ["response.completed"] });
+    expect(created).toMatchObject({
+      object: "webhook_endpoint",
+      name: "production",
+      url,
+      event_types: ["response.completed"],
+    });
+    expect(created.id).toMatch(/^whe_[0-9a-f]{48}$/);
+    expect(created.signing_secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created.signing_secret_hint).toBe(`whsec_…${created.signing_secret.slice(-4)}`);
+    expect(created.updated_at).toBe(created.created_at);
+
+    const read = await openai.webhooks.retrieve(created.id);
+    expect(read).not.toHaveProperty("signing_secret");
+    const { signing_secret: _secret, ...withoutSecret } = created;
+    expect(read).toEqual(withoutSecret);
+
+    const updated = await openai.webhooks.update(created.id, {
+      name: "renamed",
+      event_types: ["response.failed", "response.cancelled"],
+    });
+    expect(updated).toMatchObject({ name: "renamed", url, event_types: ["response.failed", "response.cancelled"] });
+    expect(updated).not.toHaveProperty("signing_secret");
+    expect(await openai.webhooks.update(created.id, {})).toEqual(updated);
+
+    const rotated = await openai.webhooks.rotateSecret(created.id);
+    expect(rotated.signing_secret).not.toBe(created.signing_secret);
+    expect(rotated.signing_secret_hint).toBe(`whsec_…${rotated.signing_secret.slice(-4)}`);
+    await expect(
+      openai.webhooks.rotateSecret(created.id, { keep_old_secret_active_for_24_hours: true }),
+    ).rejects.toMatchObject({ status: 400, param: "keep_old_secret_active_for_24_hours" });
+
+    const second = await openai.webhooks.create({
+      url: "https://other.example.com/x",
+      name: "b",
+      event_types: ["response.incomplete"],
+    });
+    const listed: string[] = [];
+    for await (const endpoint of openai.webhooks.list({ limit: 1 })) listed.push(endpoint.id);
+    expect(listed).toEqual([second.id, created.id]);
+
+    expect(await openai.webhooks.delete(created.id)).toEqual({
+      id: created.id,
+      object: "webhook_endpoint.deleted",
+      deleted: true,
+    });
+    await expect(openai.webhooks.retrieve(created.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(openai.webhooks.delete(created.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await openai.webhooks.eventTypes.list()).data).toEqual([
+      "response.completed",
+      "response.failed",
+      "response.cancelled",
+      "response.incomplete",
+    ]);
+  });
+
+  it("keeps each key's endpoints to itself", async () => {
+    const mine = client(tenantKey());
+    const theirs = client(tenantKey());
+    const endpoint = await mine.webhooks.create({
+      url: "https://hooks.example.com/a",
+      name: "a",
+      event_types: ["response.completed"],
+    });
+    await expect(theirs.webhooks.retrieve(endpoint.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(theirs.webhooks.update(endpoint.id, { name: "x" })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(theirs.webhooks.rotateSecret(endpoint.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(theirs.webhooks.delete(endpoint.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await theirs.webhooks.list()).data).toEqual([]);
+    expect((await mine.webhooks.list()).data.map((e) => e.id)).toEqual([endpoint.id]);
+    const anonymous = await gatewayFetch(`${GATEWAY_URL}/webhook_endpoints`);
+    expect(anonymous.status).toBe(401);
+  });
+
+  it.each([
+    ["http to a public host", "http://hooks.example.com/x", "must use https"],
+    ["a private IPv4 address", "https://10.0.0.7/x", "'10.0.0.7' is a private address"],
+    ["a private 192.168 address", "https://192.168.0.10/x", "private address"],
+    ["the metadata address", "http://169.254.169.254/latest", "link-local"],
+    ["a unique-local IPv6 address", "https://[fd00::1]/x", "unique local"],
+    ["an IPv4-mapped private address", "https://[::ffff:172.16.0.1]/x", "private address"],
+    ["an internal name", "https://db.internal/x", "private network"],
+    ["a malformed URL", "hooks example com", "not a valid absolute URL"],
+    ["another scheme", "ftp://hooks.example.com/x", "must use https"],
+    ["credentials in the URL", "https://user:secret@hooks.example.com/x", "credentials"],
+  ])("refuses %s with a clear 400", async (_what, url, reason) => {
+    const openai = client(tenantKey());
+    const error = (await openai.webhooks
+      .create({ url, name: "bad", event_types: ["response.completed"] })
+      .catch((e: unknown) => e)) as BadRequestError;
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toMatchObject({ type: "invalid_request_error", param: "url", code: "invalid_url" });
+    expect(error.message).toContain(reason);
+    expect((await openai.webhooks.list()).data).toEqual([]);
+  });
+
+  it("refuses a bad URL on update too, and leaves the endpoint as it was", async () => {
+    const openai = client(tenantKey());
+    const endpoint = await openai.webhooks.create({
+      url: "https://hooks.example.com/a",
+      name: "a",
+      event_types: ["response.completed"],
+    });
+    await expect(openai.webhooks.update(endpoint.id, { url: "http://hooks.example.com/a" })).rejects.toMatchObject({
+      status: 400,
+      param: "url",
+    });
+    expect((await openai.webhooks.retrieve(endpoint.id)).url).toBe("https://hooks.example.com/a");
+  });
+
+  it("accepts http to loopback only because WEBHOOK_ALLOW_LOOPBACK is true in tests", async () => {
+    const openai = client(tenantKey());
+    const endpoint = await openai.webhooks.create({
+      url: hookUrl("ok"),
+      name: "local",
+      event_types: ["response.completed"],
+    });
+    expect(endpoint.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/__hooks\/ok\//);
+  });
+
+  it.each([
+    ["no url", { name: "a", event_types: ["response.completed"] }, "url", "missing_required_parameter"],
+    [
+      "no name",
+      { url: "https://h.example.com/", event_types: ["response.completed"] },
+      "name",
+      "missing_required_parameter",
+    ],
+    ["no event types", { url: "https://h.example.com/", name: "a" }, "event_types", "missing_required_parameter"],
+    [
+      "an empty event list",
+      { url: "https://h.example.com/", name: "a", event_types: [] },
+      "event_types",
+      "empty_array",
+    ],
+    [
+      "an event this gateway never sends",
+      { url: "https://h.example.com/", name: "a", event_types: ["batch.completed"] },
+      "event_types[0]",
+      "invalid_value",
+    ],
+    ["a url of the wrong type", { url: 42, name: "a", event_types: ["response.completed"] }, "url", "invalid_type"],
+  ])("answers %s with OpenAI's 400", async (_what, body, param, code) => {
+    const openai = client(tenantKey());
+    const error = (await openai.webhooks
+      .create(body as unknown as OpenAI.Webhooks.WebhookCreateParams)
+      .catch((e: unknown) => e)) as BadRequestError;
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toMatchObject({ type: "invalid_request_error", param, code });
+  });
+
+  it("allows 16 endpoints per key", async () => {
+    const openai = client(tenantKey());
+    const types: EventTypes = ["response.completed"];
+    for (let i = 0; i < 16; i++)
+      await openai.webhooks.create({ url: `https://hooks.example.com/${i}`, name: `e${i}`, event_types: types });
+    await expect(
+      openai.webhooks.create({ url: "https://hooks.example.com/17", name: "e16", event_types: types }),
+    ).rejects.toMatchObject({ status: 400, code: "limit_exceeded" });
+  });
+});

@@ -1,0 +1,321 @@
+// Webhooks of background responses, end to end: receivers on the mock server verify every request
+// with the openai SDK's `client.webhooks.unwrap()`, as a user's server would.
+
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import OpenAI, { InvalidWebhookSignatureError } from "openai";
+import { describe, expect, it } from "vitest";
+import { client, model, upstream } from "../support/gateway";
+import {
+  DEFAULT_HOOK_SECRET,
+  DEFAULT_HOOK_URL,
+  hookUrl,
+  received,
+  receivedAtLeast,
+  releaseHook,
+  until,
+  type ReceivedHook,
+} from "../support/hooks";
+
+interface Attempt {
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+}
+
+interface Delivery {
+  id: string;
+  object: "webhook_delivery";
+  response_id: string;
+  endpoint_id: string | null;
+  url: string;
+  event: { id: string; type: string; created_at: number; data: { id: string } };
+  status: "pending" | "delivered" | "failed";
+  attempt_count: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  attempts?: Attempt[];
+}
+
+interface List<T> {
+  object: "list";
+  data: T[];
+  has_more: boolean;
+}
+
+const tenantKey = () => `sk-test-hooks-${crypto.randomUUID()}`;
+
+const deliveriesOf = (openai: OpenAI, responseId: string) =>
+  openai.get<List<Delivery>>(`/responses/${responseId}/webhook_deliveries`);
+
+/** Waits until every delivery of the response is settled (delivered or failed) in D1. */
+const settledDeliveries = (openai: OpenAI, responseId: string, count: number) =>
+  until(
+    () => deliveriesOf(openai, responseId),
+    (list) => list.data.length === count && list.data.every((delivery) => delivery.status !== "pending"),
+    `${count} settled deliveries of ${responseId}`,
+  );
+
+async function endpoint(openai: OpenAI, url: string, eventTypes: string[]) {
+  return openai.webhooks.create({
+    url,
+    name: "test receiver",
+    event_types: eventTypes as OpenAI.Webhooks.WebhookCreateParams["event_types"],
+  });
+}
+
+async function ended(openai: OpenAI, id: string) {
+  return until(
+    () => openai.responses.retrieve(id),
+    (response) => response.status !== "queued" && response.status !== "in_progress",
+    `the end of ${id}`,
+  );
+}
+
+const sdk = client();
+const unwrap = (hook: ReceivedHook, secret: string) => sdk.webhooks.unwrap(hook.body, hook.headers, secret);
+
+describe("webhooks of background responses", () => {
+  it("sends response.completed to the deployment default when the tenant has no endpoint, after D1 has the end", async () => {
+    const openai = client(tenantKey());
+    const created = await openai.responses.create({ model: model("text:2"), input: "x", background: true });
+    const hook = await until(
+      () => received(DEFAULT_HOOK_URL),
+      (list) => list.some((request) => request.body.includes(created.id)),
+      "the default webhook",
+    ).then((list) => list.find((request) => request.body.includes(created.id)) as ReceivedHook);
+    const event = await unwrap(hook, DEFAULT_HOOK_SECRET);
+    expect(event).toMatchObject({ object: "event", type: "response.completed", data: { id: created.id } });
+    expect(event.id).toMatch(/^evt_[0-9a-f]{48}$/);
+    expect(hook.headers["webhook-id"]).toMatch(/^wh_[0-9a-f]{48}$/);
+    expect(hook.headers["content-type"]).toBe("application/json");
+    // The receiver can retrieve the response it was told about, already in its final state.
+    const response = await openai.responses.retrieve(created.id);
+    expect(response.status).toBe("completed");
+    expect(event.created_at).toBeGreaterThanOrEqual(response.created_at);
+    const [delivery] = (await settledDeliveries(openai, created.id, 1)).data;
+    expect(delivery).toMatchObject({
+      id: hook.headers["webhook-id"],
+      endpoint_id: null,
+      url: DEFAULT_HOOK_URL,
+      status: "delivered",
+      attempt_count: 1,
+      event: JSON.parse(hook.body) as object,
+      attempts: [{ attempt: 1, status_code: 200, error: null }],
+    });
+    // A synchronous response sends nothing.
+    const sync = await openai.responses.create({ model: model("text:1"), input: "x" });
+    expect((await deliveriesOf(openai, sync.id)).data).toEqual([]);
+  });
+
+  it("sends each endpoint exactly the event types it subscribed to, and nothing to the default", async () => {
+    const openai = client(tenantKey());
+    const first = hookUrl("ok");
+    const second = hookUrl("ok");
+    const a = await endpoint(openai, first, ["response.completed", "response.cancelled"]);
+    const b = await endpoint(openai, second, ["response.failed", "response.incomplete"]);
+    const gated = model("gate:6:10");
+    const ids = {
+      completed: (await openai.responses.create({ model: model("text:1"), input: "x", background: true })).id,
+      failed: (await openai.responses.create({ model: model("status:400"), input: "x", background: true })).id,
+      incomplete: (await openai.responses.create({ model: model("incomplete"), input: "x", background: true })).id,
+      cancelled: (await openai.responses.create({ model: gated, input: "x", background: true })).id,
+    };
+    await until(
+      () => openai.responses.retrieve(ids.cancelled),
+      (response) => response.output_text === "w0 w1 ",
+      "partial output",
+    );
+    await openai.responses.cancel(ids.cancelled);
+    for (const [status, id] of Object.entries(ids)) {
+      expect((await ended(openai, id)).status).toBe(status);
+      await settledDeliveries(openai, id, 1);
+    }
+    const events = async (url: string, secret: string) =>
+      (await Promise.all((await received(url)).map((hook) => unwrap(hook, secret)))) as {
+        type: string;
+        data: { id: string };
+      }[];
+    const atA = await events(first, a.signing_secret);
+    const atB = await events(second, b.signing_secret);
+    expect(atA.map((event) => [event.type, event.data.id]).sort()).toEqual(
+      [
+        ["response.cancelled", ids.cancelled],
+        ["response.completed", ids.completed],
+      ].sort(),
+    );
+    expect(atB.map((event) => [event.type, event.data.id]).sort()).toEqual(
+      [
+        ["response.failed", ids.failed],
+        ["response.incomplete", ids.incomplete],
+      ].sort(),
+    );
+    const atDefault = await received(DEFAULT_HOOK_URL);
+    for (const id of Object.values(ids)) expect(atDefault.some((hook) => hook.body.includes(id))).toBe(false);
+    await upstream.release(gated);
+  });
+
+  it("retries a failing receiver with exponential backoff: the same webhook-id and body each time, until delivered", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("fail:2");
+    const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const hooks = await receivedAtLeast(url, 3);
+    expect(new Set(hooks.map((hook) => hook.headers["webhook-id"])).size).toBe(1);
+    expect(new Set(hooks.map((hook) => hook.body)).size).toBe(1);
+    for (const hook of hooks) expect(await unwrap(hook, secret)).toMatchObject({ data: { id: created.id } });
+    // WEBHOOK_RETRY_BASE_SECONDS is 1 in tests: waits of 0.5-1 s, then 1-2 s.
+    const [first, second, third] = hooks.map((hook) => hook.at) as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(450);
+    expect(third - second).toBeGreaterThanOrEqual(950);
+    const [delivery] = (await settledDeliveries(openai, created.id, 1)).data;
+    expect(delivery).toMatchObject({ status: "delivered", attempt_count: 3, last_status_code: 200 });
+    expect(delivery?.attempts?.map((attempt) => [attempt.attempt, attempt.status_code, attempt.error])).toEqual([
+      [1, 500, "HTTP 500"],
+      [2, 500, "HTTP 500"],
+      [3, 200, null],
+    ]);
+    expect((await received(url)).length).toBe(3);
+  });
+
+  it("counts a redirect as a failure and never follows it", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("redirect");
+    await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(url, 2);
+    expect(await received(`${url}-moved`)).toEqual([]);
+    const [delivery] = (await deliveriesOf(openai, created.id)).data;
+    expect(delivery).toMatchObject({ status: "pending", last_status_code: 302 });
+    expect(delivery?.last_error).toContain("redirects are not followed");
+  });
+
+  it("loses nothing to an eviction between retries: a fresh instance makes the retry", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("fail:1");
+    const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    // The first attempt failed and is on record; the retry is due 0.5-1 s after it.
+    await until(
+      () => deliveriesOf(openai, created.id),
+      (list) => list.data[0]?.attempt_count === 1,
+      "the first attempt on record",
+    );
+    await evictDurableObject(env.RESPONSE_RUN.getByName(created.id));
+    expect((await received(url)).length).toBe(1);
+    const [firstTry, retry] = await receivedAtLeast(url, 2);
+    expect(retry?.headers["webhook-id"]).toBe(firstTry?.headers["webhook-id"]);
+    expect(retry?.body).toBe(firstTry?.body);
+    expect(await unwrap(retry as ReceivedHook, secret)).toMatchObject({
+      type: "response.completed",
+      data: { id: created.id },
+    });
+    const [delivery] = (await settledDeliveries(openai, created.id, 1)).data;
+    expect(delivery?.attempts?.map((attempt) => attempt.status_code)).toEqual([500, 200]);
+  });
+
+  it("makes an attempt again when a reset cuts it short (at-least-once, same webhook-id)", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("hold-fail:1");
+    const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(url, 1);
+    // The receiver holds the first attempt while the object is reset (a deploy, a crash).
+    const stub = () => env.RESPONSE_RUN.getByName(created.id);
+    await runInDurableObject(stub(), (_instance, state) => state.abort("simulated reset")).catch(() => undefined);
+    await releaseHook(url);
+    // The alarm set when the cut job began (its dead man's switch, 30 s) brings a fresh instance back.
+    const switchAt = await runInDurableObject(stub(), (_instance, state) => state.storage.getAlarm());
+    expect(switchAt).not.toBeNull();
+    expect((switchAt as number) - Date.now()).toBeLessThanOrEqual(30_000);
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const [cut, again] = await receivedAtLeast(url, 2);
+    expect(again?.headers["webhook-id"]).toBe(cut?.headers["webhook-id"]);
+    expect(again?.body).toBe(cut?.body);
+    expect(await unwrap(again as ReceivedHook, secret)).toMatchObject({ data: { id: created.id } });
+    const [delivery] = (await settledDeliveries(openai, created.id, 1)).data;
+    // The cut attempt's outcome was never known: only the attempt that got an answer is on record.
+    expect(delivery).toMatchObject({ status: "delivered", attempt_count: 1, last_status_code: 200 });
+  });
+
+  it("fails verification with a wrong secret", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("ok");
+    const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
+    const other = await endpoint(openai, hookUrl("ok"), ["response.failed"]);
+    await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const [hook] = await receivedAtLeast(url, 1);
+    await expect(unwrap(hook as ReceivedHook, other.signing_secret)).rejects.toBeInstanceOf(
+      InvalidWebhookSignatureError,
+    );
+    await expect(unwrap(hook as ReceivedHook, DEFAULT_HOOK_SECRET)).rejects.toBeInstanceOf(
+      InvalidWebhookSignatureError,
+    );
+    await expect(unwrap(hook as ReceivedHook, secret)).resolves.toMatchObject({ type: "response.completed" });
+  });
+
+  it("gives a delivery up after its window, lists it among the tenant's failures, and re-sends it by hand", async () => {
+    const openai = client(tenantKey());
+    const failing = hookUrl("status:503");
+    const endpointCreated = await endpoint(openai, failing, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(failing, 1);
+    // Stands in for 72 hours passing: the delivery's window closes before its next attempt.
+    await runInDurableObject(env.RESPONSE_RUN.getByName(created.id), (_instance, state) => {
+      state.storage.sql.exec(`UPDATE webhook_outbox SET give_up_at = 0`);
+    });
+    const [failed] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];
+    expect(failed).toMatchObject({ status: "failed", last_status_code: 503 });
+    const failedList = await openai.get<List<Delivery>>("/webhook_deliveries", { query: { status: "failed" } });
+    expect(failedList.data.map((delivery) => delivery.id)).toEqual([failed.id]);
+    expect(
+      (await client(tenantKey()).get<List<Delivery>>("/webhook_deliveries", { query: { status: "failed" } })).data,
+    ).toEqual([]);
+    // The user fixes the endpoint, then re-sends: same webhook-id and body, attempts continue.
+    const fixed = hookUrl("ok");
+    await openai.webhooks.update(endpointCreated.id, { url: fixed });
+    const resent = await openai.post<Delivery>(`/webhook_deliveries/${failed.id}/resend`);
+    expect(resent).toMatchObject({ id: failed.id, status: "pending", url: fixed });
+    const [hook] = await receivedAtLeast(fixed, 1);
+    expect(hook?.headers["webhook-id"]).toBe(failed.id);
+    expect(await unwrap(hook as ReceivedHook, endpointCreated.signing_secret)).toEqual(failed.event);
+    const [delivered] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];
+    expect(delivered.status).toBe("delivered");
+    expect(delivered.attempts?.at(-1)).toMatchObject({ attempt: failed.attempt_count + 1, status_code: 200 });
+    expect((await openai.get<List<Delivery>>("/webhook_deliveries", { query: { status: "failed" } })).data).toEqual([]);
+    expect(await openai.get<Delivery>(`/webhook_deliveries/${failed.id}`)).toMatchObject({ status: "delivered" });
+  });
+
+  it("refuses to re-send a pending delivery, one whose endpoint was deleted, or another tenant's", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("status:500");
+    const made = await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(url, 1);
+    const [pending] = (
+      await until(
+        () => deliveriesOf(openai, created.id),
+        (list) => list.data[0]?.attempt_count === 1,
+        "the first attempt on record",
+      )
+    ).data as [Delivery];
+    await expect(openai.post(`/webhook_deliveries/${pending.id}/resend`)).rejects.toMatchObject({
+      status: 400,
+      code: "delivery_pending",
+    });
+    await expect(client(tenantKey()).post(`/webhook_deliveries/${pending.id}/resend`)).rejects.toMatchObject({
+      status: 404,
+    });
+    await expect(client(tenantKey()).get(`/responses/${created.id}/webhook_deliveries`)).rejects.toMatchObject({
+      status: 404,
+    });
+    // Deleting the endpoint gives its pending delivery up at the next attempt.
+    await openai.webhooks.delete(made.id);
+    const [given] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];
+    expect(given).toMatchObject({ status: "failed", last_error: "The webhook endpoint was deleted." });
+    await expect(openai.post(`/webhook_deliveries/${given.id}/resend`)).rejects.toMatchObject({
+      status: 400,
+      code: "endpoint_not_found",
+    });
+  });
+});

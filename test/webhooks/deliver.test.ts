@@ -1,0 +1,56 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { sendWebhook, WEBHOOK_USER_AGENT } from "../../src/webhooks/deliver";
+import { newWebhookSecret } from "../../src/webhooks/sign";
+import { hookUrl, received, releaseHook } from "../support/hooks";
+
+const sdk = new OpenAI({ apiKey: "unused", baseURL: "http://unused.test/v1" });
+const payload = '{"object":"event","id":"evt_1","type":"response.completed","created_at":1,"data":{"id":"resp_1"}}';
+
+describe("one webhook attempt", () => {
+  it("POSTs the exact body with Standard Webhooks headers; a 2xx is delivered", async () => {
+    const url = hookUrl("ok");
+    const secret = newWebhookSecret();
+    const outcome = await sendWebhook({ id: "wh_1", url, payload }, secret, { allowLoopback: true });
+    expect(outcome).toMatchObject({ delivered: true, statusCode: 200, error: null, permanent: false });
+    const [hook] = await received(url);
+    expect(hook?.body).toBe(payload);
+    expect(hook?.headers).toMatchObject({
+      "content-type": "application/json",
+      "user-agent": WEBHOOK_USER_AGENT,
+      "webhook-id": "wh_1",
+    });
+    expect(await sdk.webhooks.unwrap(hook?.body ?? "", hook?.headers ?? {}, secret)).toEqual(JSON.parse(payload));
+  });
+
+  it.each([
+    ["status:500", 500, "HTTP 500"],
+    ["status:404", 404, "HTTP 404"],
+    ["redirect", 302, "HTTP 302 (redirects are not followed)"],
+  ])("counts %s as a failure to retry", async (scenario, statusCode, error) => {
+    const url = hookUrl(scenario);
+    const outcome = await sendWebhook({ id: "wh_2", url, payload }, newWebhookSecret(), { allowLoopback: true });
+    expect(outcome).toEqual(expect.objectContaining({ delivered: false, permanent: false, statusCode, error }));
+    expect(await received(`${url}-moved`)).toEqual([]);
+  });
+
+  it("gives up on a receiver that does not answer in time (a failure to retry)", async () => {
+    const url = hookUrl("hold-fail:1");
+    const outcome = await sendWebhook({ id: "wh_3", url, payload }, newWebhookSecret(), {
+      allowLoopback: true,
+      timeoutMs: 200,
+    });
+    expect(outcome).toMatchObject({ delivered: false, permanent: false, statusCode: null });
+    expect(outcome.error).toBe("No answer within 0.2 seconds.");
+    expect(outcome.durationMs).toBeGreaterThanOrEqual(150);
+    await releaseHook(url);
+  });
+
+  it("refuses a target that is no longer allowed, for good, without sending anything", async () => {
+    const url = hookUrl("ok");
+    const outcome = await sendWebhook({ id: "wh_4", url, payload }, newWebhookSecret(), { allowLoopback: false });
+    expect(outcome).toMatchObject({ delivered: false, permanent: true, statusCode: null });
+    expect(outcome.error).toContain("loopback");
+    expect(await received(url)).toEqual([]);
+  });
+});
