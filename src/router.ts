@@ -7,6 +7,18 @@ import { ApiError, errorResponse, internalError } from "./errors";
 import { newId } from "./responses/ids";
 import { cancelResponse } from "./routes/cancel-response";
 import type { RouteContext } from "./routes/context";
+import {
+  createConversationItems,
+  deleteConversationItem,
+  listConversationItems,
+  retrieveConversationItem,
+} from "./routes/conversation-items";
+import {
+  createConversation,
+  deleteConversation,
+  retrieveConversation,
+  updateConversation,
+} from "./routes/conversations";
 import { createResponse } from "./routes/create-response";
 import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
@@ -25,7 +37,15 @@ const router = Router<IRequest, Args>()
   .get("/v1/responses/:id", route(retrieveResponse))
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))
-  .get("/v1/responses/:id/input_items", route(listInputItems));
+  .get("/v1/responses/:id/input_items", route(listInputItems))
+  .post("/v1/conversations", route(createConversation))
+  .get("/v1/conversations/:id", route(retrieveConversation))
+  .post("/v1/conversations/:id", route(updateConversation))
+  .delete("/v1/conversations/:id", route(deleteConversation))
+  .get("/v1/conversations/:id/items", route(listConversationItems))
+  .post("/v1/conversations/:id/items", route(createConversationItems))
+  .get("/v1/conversations/:id/items/:itemId", route(retrieveConversationItem))
+  .delete("/v1/conversations/:id/items/:itemId", route(deleteConversationItem));
 
 function invalidUrl(request: Request): ApiError {
   const url = new URL(request.url);
