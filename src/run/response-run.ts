@@ -74,6 +74,8 @@ export class ResponseRun extends DurableObject<Env> {
   readonly #log: EventLog;
   #active: ActiveRun | undefined;
   #live: LiveLog | undefined;
+  /** A start in progress: an idempotent retry of the same create joins it instead of starting again. */
+  #starting: Promise<{ result: StartResult; active?: ActiveRun }> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -169,7 +171,31 @@ export class ResponseRun extends DurableObject<Env> {
   // ---- starting a run ----
 
   async #start(spec: RunSpec, mode: RunMode): Promise<{ result: StartResult; active?: ActiveRun }> {
-    if (this.#log.getState<RunState>(STATE) !== undefined) return { result: errorResult(internalError()) };
+    // Only a retried create (same Idempotency-Key) reaches an object that already has a run.
+    if (this.#starting !== undefined || this.#log.getState<RunState>(STATE) !== undefined) return this.#join();
+    const starting = this.#startFresh(spec, mode);
+    this.#starting = starting;
+    try {
+      return await starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /** The run this object already has (or is starting): the same answer a new start would give. */
+  async #join(): Promise<{ result: StartResult; active?: ActiveRun }> {
+    const first = await this.#starting;
+    if (first !== undefined && !first.result.ok) return first;
+    await this.#recoverIfOrphaned();
+    const snapshot =
+      this.#active?.normalizer.snapshot ??
+      this.#log.getState<ResponseObject>(SNAPSHOT) ??
+      this.#log.getState<RunState>(STATE)?.initial;
+    if (snapshot === undefined) return { result: errorResult(internalError()) };
+    return { result: { ok: true, response: snapshot }, active: this.#active };
+  }
+
+  async #startFresh(spec: RunSpec, mode: RunMode): Promise<{ result: StartResult; active?: ActiveRun }> {
     const config = readConfig(this.env);
     const db = openDb(this.env.DB);
     const { request } = spec;
