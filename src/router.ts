@@ -22,6 +22,7 @@ import {
 import { createResponse } from "./routes/create-response";
 import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
+import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
 
 type Handler = (route: RouteContext) => Promise<Response>;
@@ -34,6 +35,9 @@ const route =
 
 const router = Router<IRequest, Args>()
   .post("/v1/responses", route(createResponse))
+  // Before /v1/responses/:id, which would take these names for ids.
+  .post("/v1/responses/input_tokens", route(countInputTokens))
+  .post("/v1/responses/compact", route(compactResponse))
   .get("/v1/responses/:id", route(retrieveResponse))
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))

@@ -19,6 +19,10 @@ export interface CallOptions {
   firstByteTimeoutMs: number;
   retries: number;
   requestId: string;
+  /** Path after the base URL when it is not the protocol's own (`/responses/input_tokens`...). */
+  path?: string;
+  /** What the caller expects back; an event stream unless told otherwise. */
+  accept?: string;
 }
 
 /** Longest `retry-after` the gateway waits out itself; longer ones go back to the client. */
@@ -85,10 +89,10 @@ export const timedOut = (ms: number) =>
 
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
-  const url = `${target.baseUrl}${target.protocol.path}`;
+  const url = `${target.baseUrl}${options.path ?? target.protocol.path}`;
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    accept: "text/event-stream",
+    accept: options.accept ?? "text/event-stream",
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;

@@ -322,6 +322,28 @@ function serveChat(res: ServerResponse, body: Json) {
   res.end(sse);
 }
 
+/** `/responses/input_tokens` counts the input items (10 tokens each); `/responses/compact` keeps
+ *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
+ *  `status:CODE` model answers that error. */
+function serveUtility(res: ServerResponse, path: string, body: Json) {
+  const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
+  if (kind === "status") return sendError(res, Number(code ?? 500));
+  const input = Array.isArray(body.input) ? (body.input as Json[]) : [{ role: "user", content: body.input }];
+  res.writeHead(200, { "content-type": "application/json" });
+  if (path.endsWith("/input_tokens"))
+    return res.end(JSON.stringify({ object: "response.input_tokens", input_tokens: input.length * 10 }));
+  const compaction = { type: "compaction", id: id("cmp"), encrypted_content: `mock:${input.length}` };
+  res.end(
+    JSON.stringify({
+      id: id("resp"),
+      object: "response.compaction",
+      created_at: 1_700_000_000,
+      output: [...input.filter((item) => item.role === "user"), compaction],
+      usage: { input_tokens: input.length * 10, output_tokens: 5, total_tokens: input.length * 10 + 5 },
+    }),
+  );
+}
+
 function control(url: URL, res: ServerResponse) {
   const model = url.searchParams.get("model") ?? "";
   res.setHeader("content-type", "application/json");
@@ -361,6 +383,8 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
         if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);
       });
       if (url.pathname === "/v1/chat/completions") return serveChat(res, body);
+      if (url.pathname === "/v1/responses/input_tokens" || url.pathname === "/v1/responses/compact")
+        return serveUtility(res, url.pathname, body);
       if (url.pathname !== "/v1/responses") return sendError(res, 404);
       serveResponses(res, body).catch(() => res.destroy());
     });
