@@ -1,20 +1,38 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { fetch as forward } from "miniflare";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: { UPSTREAM_BASE_URL: `http://127.0.0.1:${inject<number>("upstreamPort")}` },
-        outboundService: (request) => {
-          const url = new URL(request.url);
-          if (url.hostname === "127.0.0.1") return forward(request);
-          return new Response(`unmocked outbound request to ${url.host}`, { status: 599 });
+/** Outbound requests from the Worker reach loopback only; anything else fails the test (599). */
+const OUTBOUND_GUARD = `export default {
+  fetch(request) {
+    const { hostname, host } = new URL(request.url);
+    if (hostname === "127.0.0.1" || hostname === "localhost") return fetch(request);
+    return new Response("unmocked outbound request to " + host, { status: 599 });
+  },
+};`;
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            UPSTREAM_BASE_URL: `http://127.0.0.1:${inject("upstreamPort")}/v1`,
+            UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
+            UPSTREAM_IDLE_TIMEOUT_MS: "3000",
+            UPSTREAM_RETRIES: "2",
+          },
+          outboundService: "outbound-guard",
+          workers: [{ name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD }],
         },
-      },
-    })),
-  ],
-  test: { globalSetup: ["./test/node/global-setup.ts"] },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/node/global-setup.ts"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      testTimeout: 20_000,
+    },
+  };
 });

@@ -59,7 +59,9 @@ export const responseNotFound = (id: string): ApiError =>
 
 /** A plain 500 that says nothing about internals; the cause is logged, never sent. */
 export const internalError = (): ApiError =>
-  new ApiError(500, "The server had an error while processing your request. Sorry about that!", { type: "server_error" });
+  new ApiError(500, "The server had an error while processing your request. Sorry about that!", {
+    type: "server_error",
+  });
 
 /** Builds the JSON error response; `requestId` is echoed in `x-request-id`. */
 export function errorResponse(error: ApiError, requestId: string): Response {

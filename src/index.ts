@@ -1,9 +1,9 @@
-import { DurableObject } from "cloudflare:workers";
+// Worker entry: the HTTP surface and the per-response Durable Object class.
 
-export class ResponseRun extends DurableObject<Env> {}
+import { handle } from "./router";
+
+export { ResponseRun } from "./run/response-run";
 
 export default {
-  fetch() {
-    return new Response("not yet", { status: 503 });
-  },
+  fetch: handle,
 } satisfies ExportedHandler<Env>;

@@ -210,7 +210,10 @@ export const idempotencyKeys = sqliteTable(
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
   },
-  (table) => [primaryKey({ columns: [table.tenantId, table.key] }), index("idempotency_keys_expires").on(table.expiresAt)],
+  (table) => [
+    primaryKey({ columns: [table.tenantId, table.key] }),
+    index("idempotency_keys_expires").on(table.expiresAt),
+  ],
 );
 
 /** Token usage and response counts per tenant, key, model and UTC day; kept beyond retention. */

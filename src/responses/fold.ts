@@ -83,7 +83,12 @@ export class ResponseFold {
     const item = this.#item(index, type);
     if (typeof item.id === "string" && event.item_id !== item.id)
       throw new GrammarError(`${type} expected item_id '${item.id}', got '${String(event.item_id)}'`);
-    const expected = target === "*" ? (isObject(event.part) && event.part.type === "reasoning_text" ? "reasoning" : "message") : target;
+    const expected =
+      target === "*"
+        ? isObject(event.part) && event.part.type === "reasoning_text"
+          ? "reasoning"
+          : "message"
+        : target;
     if (item.type !== expected) throw new GrammarError(`${type} targets a '${item.type}' item, expected '${expected}'`);
     this.#applyToItem(event, item);
   }
@@ -221,8 +226,12 @@ export class ResponseFold {
   }
 
   #part(item: OutputItem, event: StreamEvent, partType: string): Part & { text: string; refusal: string } {
-    const part = this.#content(item, event)[asIndex(event, "content_index")] as Part & { text: string; refusal: string };
-    if (part.type !== partType) throw new GrammarError(`${event.type} expected a '${partType}' part, got '${part.type}'`);
+    const part = this.#content(item, event)[asIndex(event, "content_index")] as Part & {
+      text: string;
+      refusal: string;
+    };
+    if (part.type !== partType)
+      throw new GrammarError(`${event.type} expected a '${partType}' part, got '${part.type}'`);
     return part;
   }
 

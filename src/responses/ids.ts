@@ -17,4 +17,5 @@ export const newResponseId = (): string => newId("resp");
 /** Ids the gateway accepts in paths: a known prefix and a bounded run of safe characters. */
 const ID_PATTERN = /^[a-z]{2,8}_[A-Za-z0-9_-]{1,128}$/;
 
-export const isWellFormedId = (id: string, prefix: string): boolean => id.startsWith(`${prefix}_`) && ID_PATTERN.test(id);
+export const isWellFormedId = (id: string, prefix: string): boolean =>
+  id.startsWith(`${prefix}_`) && ID_PATTERN.test(id);

@@ -47,6 +47,21 @@ export class StreamNormalizer {
     this.#options = options;
   }
 
+  /** Rebuilds a normalizer from the events it already emitted (after its object restarted). */
+  static resume(options: NormalizerOptions, events: StreamEvent[]): StreamNormalizer {
+    const normalizer = new StreamNormalizer(options);
+    for (const event of events) normalizer.#replay(event);
+    return normalizer;
+  }
+
+  #replay(event: StreamEvent): void {
+    this.#fold.apply(event);
+    this.#seq = (event.sequence_number ?? this.#seq) + 1;
+    if (event.type === "response.in_progress") this.#inProgressSent = true;
+    if (event.type === "error") this.#errorSent = true;
+    if (TERMINAL_EVENTS.has(event.type)) this.#terminal = true;
+  }
+
   get terminal(): boolean {
     return this.#terminal;
   }
@@ -63,8 +78,16 @@ export class StreamNormalizer {
   /** Background responses announce themselves before the upstream is called. */
   begin(): NormalizedEvent[] {
     if (!this.#options.background) return [];
-    const created = this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) });
-    const queued = this.#emit({ type: "response.queued", sequence_number: 0, response: structuredClone(this.#options.initial) });
+    const created = this.#emit({
+      type: "response.created",
+      sequence_number: 0,
+      response: structuredClone(this.#options.initial),
+    });
+    const queued = this.#emit({
+      type: "response.queued",
+      sequence_number: 0,
+      response: structuredClone(this.#options.initial),
+    });
     return [created, queued];
   }
 
@@ -91,7 +114,10 @@ export class StreamNormalizer {
     } catch (error) {
       if (!(error instanceof GrammarError)) throw error;
       this.#options.onAnomaly?.(error.message);
-      return this.fail({ code: "server_error", message: `The upstream stream broke the Responses event grammar: ${error.message}` });
+      return this.fail({
+        code: "server_error",
+        message: `The upstream stream broke the Responses event grammar: ${error.message}`,
+      });
     }
   }
 
@@ -99,7 +125,10 @@ export class StreamNormalizer {
   finish(): NormalizedEvent[] {
     if (this.#terminal) return [];
     return this.fail(
-      this.#lastError ?? { code: "server_error", message: "The upstream stream ended before the response was complete." },
+      this.#lastError ?? {
+        code: "server_error",
+        message: "The upstream stream ended before the response was complete.",
+      },
     );
   }
 
@@ -149,7 +178,9 @@ export class StreamNormalizer {
       if (this.#options.background && !this.#inProgressSent) return [this.#inProgress(structuredClone(this.snapshot))];
       return [];
     }
-    const out = [this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) })];
+    const out = [
+      this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) }),
+    ];
     if (!this.#inProgressSent) out.push(this.#inProgress(structuredClone(this.#options.initial)));
     return out;
   }
@@ -198,7 +229,12 @@ export class StreamNormalizer {
       index = this.snapshot.output.length;
       this.#outputIndex.set(wire, index);
       const item = event.item as OutputItem | undefined;
-      if (item && typeof item === "object" && (item.id === undefined || item.id === "") && ID_PREFIXES[item.type] !== undefined) {
+      if (
+        item &&
+        typeof item === "object" &&
+        (item.id === undefined || item.id === "") &&
+        ID_PREFIXES[item.type] !== undefined
+      ) {
         const minted = newId(ID_PREFIXES[item.type] as string);
         item.id = minted;
         this.#mintedIds.set(index, minted);

@@ -14,21 +14,49 @@ function contentEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
     const at = { ...base, content_index: contentIndex };
     if (part.type === "output_text") {
       const text = textOf(part.text);
-      events.push({ type: "response.content_part.added", sequence_number: seq, ...at, part: { ...part, text: "", annotations: [] } });
-      if (text !== "") events.push({ type: "response.output_text.delta", sequence_number: seq, ...at, delta: text, logprobs: [] });
+      events.push({
+        type: "response.content_part.added",
+        sequence_number: seq,
+        ...at,
+        part: { ...part, text: "", annotations: [] },
+      });
+      if (text !== "")
+        events.push({ type: "response.output_text.delta", sequence_number: seq, ...at, delta: text, logprobs: [] });
       const annotations = Array.isArray(part.annotations) ? part.annotations : [];
       annotations.forEach((annotation, annotationIndex) =>
-        events.push({ type: "response.output_text.annotation.added", sequence_number: seq, ...at, annotation_index: annotationIndex, annotation }),
+        events.push({
+          type: "response.output_text.annotation.added",
+          sequence_number: seq,
+          ...at,
+          annotation_index: annotationIndex,
+          annotation,
+        }),
       );
-      events.push({ type: "response.output_text.done", sequence_number: seq, ...at, text, logprobs: part.logprobs ?? [] });
+      events.push({
+        type: "response.output_text.done",
+        sequence_number: seq,
+        ...at,
+        text,
+        logprobs: part.logprobs ?? [],
+      });
     } else if (part.type === "refusal") {
       const refusal = textOf(part.refusal);
-      events.push({ type: "response.content_part.added", sequence_number: seq, ...at, part: { type: "refusal", refusal: "" } });
+      events.push({
+        type: "response.content_part.added",
+        sequence_number: seq,
+        ...at,
+        part: { type: "refusal", refusal: "" },
+      });
       if (refusal !== "") events.push({ type: "response.refusal.delta", sequence_number: seq, ...at, delta: refusal });
       events.push({ type: "response.refusal.done", sequence_number: seq, ...at, refusal });
     } else if (part.type === "reasoning_text") {
       const text = textOf(part.text);
-      events.push({ type: "response.content_part.added", sequence_number: seq, ...at, part: { type: "reasoning_text", text: "" } });
+      events.push({
+        type: "response.content_part.added",
+        sequence_number: seq,
+        ...at,
+        part: { type: "reasoning_text", text: "" },
+      });
       if (text !== "") events.push({ type: "response.reasoning_text.delta", sequence_number: seq, ...at, delta: text });
       events.push({ type: "response.reasoning_text.done", sequence_number: seq, ...at, text });
     } else {
@@ -44,20 +72,38 @@ function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
   if (item.type === "message" || item.type === "reasoning") started.content = [];
   if (item.type === "reasoning") started.summary = [];
   if (item.type === "function_call") started.arguments = "";
-  const events: StreamEvent[] = [{ type: "response.output_item.added", sequence_number: seq, output_index: outputIndex, item: started }];
+  const events: StreamEvent[] = [
+    { type: "response.output_item.added", sequence_number: seq, output_index: outputIndex, item: started },
+  ];
   if (item.type === "message" || item.type === "reasoning") events.push(...contentEvents(item, outputIndex));
   if (item.type === "reasoning" && Array.isArray(item.summary))
     (item.summary as JsonObject[]).forEach((part, summaryIndex) => {
       const at = { item_id: item.id, output_index: outputIndex, summary_index: summaryIndex };
-      events.push({ type: "response.reasoning_summary_part.added", sequence_number: seq, ...at, part: { type: "summary_text", text: "" } });
-      events.push({ type: "response.reasoning_summary_text.delta", sequence_number: seq, ...at, delta: textOf(part.text) });
-      events.push({ type: "response.reasoning_summary_text.done", sequence_number: seq, ...at, text: textOf(part.text) });
+      events.push({
+        type: "response.reasoning_summary_part.added",
+        sequence_number: seq,
+        ...at,
+        part: { type: "summary_text", text: "" },
+      });
+      events.push({
+        type: "response.reasoning_summary_text.delta",
+        sequence_number: seq,
+        ...at,
+        delta: textOf(part.text),
+      });
+      events.push({
+        type: "response.reasoning_summary_text.done",
+        sequence_number: seq,
+        ...at,
+        text: textOf(part.text),
+      });
       events.push({ type: "response.reasoning_summary_part.done", sequence_number: seq, ...at, part });
     });
   if (item.type === "function_call") {
     const at = { item_id: item.id, output_index: outputIndex };
     const args = textOf(item.arguments);
-    if (args !== "") events.push({ type: "response.function_call_arguments.delta", sequence_number: seq, ...at, delta: args });
+    if (args !== "")
+      events.push({ type: "response.function_call_arguments.delta", sequence_number: seq, ...at, delta: args });
     events.push({ type: "response.function_call_arguments.done", sequence_number: seq, ...at, arguments: args });
   }
   events.push({ type: "response.output_item.done", sequence_number: seq, output_index: outputIndex, item });
@@ -73,7 +119,15 @@ const TERMINAL_TYPE: Record<string, string> = {
 /** The events of `response`, from `response.created` to its terminal event. */
 export function eventsFromResponse(response: ResponseObject): StreamEvent[] {
   const output = Array.isArray(response.output) ? response.output : [];
-  const opening = { ...response, status: "in_progress", output: [], usage: null, completed_at: null, error: null, incomplete_details: null };
+  const opening = {
+    ...response,
+    status: "in_progress",
+    output: [],
+    usage: null,
+    completed_at: null,
+    error: null,
+    incomplete_details: null,
+  };
   const events: StreamEvent[] = [
     { type: "response.created", sequence_number: seq, response: opening },
     { type: "response.in_progress", sequence_number: seq, response: { ...opening } },

@@ -63,7 +63,10 @@ export function optional<T>(
 
 export function checkRange(param: string, value: number | undefined, min: number, max?: number): void {
   if (value === undefined) return;
-  const unit = Number.isInteger(min) && Number.isInteger(value) && (max === undefined || Number.isInteger(max)) ? "integer" : "decimal";
+  const unit =
+    Number.isInteger(min) && Number.isInteger(value) && (max === undefined || Number.isInteger(max))
+      ? "integer"
+      : "decimal";
   if (value < min)
     throw invalidRequest(
       `Invalid '${param}': ${unit} below minimum value. Expected a value >= ${min}, but got ${value} instead.`,

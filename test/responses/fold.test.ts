@@ -42,7 +42,13 @@ describe("fold", () => {
     const fold = new ResponseFold();
     fold.apply(created as StreamEvent);
     expect(() =>
-      fold.apply({ type: "response.output_text.delta", item_id: "msg_1", output_index: 0, content_index: 0, delta: "x" }),
+      fold.apply({
+        type: "response.output_text.delta",
+        item_id: "msg_1",
+        output_index: 0,
+        content_index: 0,
+        delta: "x",
+      }),
     ).toThrow("missing output at index 0");
   });
 

@@ -1,0 +1,60 @@
+// Gateway configuration read from Worker vars and secrets, with defaults and their reasons.
+// Read once per request (no module-scope state); `wrangler dev --var NAME:VALUE` overrides vars.
+
+import type { ProtocolName } from "./upstream/protocol";
+
+export interface UpstreamConfig {
+  baseUrl: string;
+  protocol: ProtocolName;
+  /** Key sent upstream instead of the client's (secret `UPSTREAM_API_KEY`); null = pass-through. */
+  apiKey: string | null;
+}
+
+export interface GatewayConfig {
+  upstream: UpstreamConfig;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Time allowed for the upstream to answer with headers. */
+  firstByteTimeoutMs: number;
+  /** Longest silence allowed inside an upstream stream. */
+  idleTimeoutMs: number;
+  /** Longest a response may run before it is stopped and marked failed. */
+  maxRunMs: number;
+  /** Retries of an upstream call that failed before its first byte (connection errors, 429, 5xx). */
+  upstreamRetries: number;
+  /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
+  retainRunLogMs: number;
+}
+
+/** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+function number(value: unknown, fallback: number): number {
+  if (typeof value !== "string" || value.trim() === "") return fallback;
+  const parsed = Number(value);
+  return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+}
+
+function protocol(value: unknown): ProtocolName {
+  return value === "chat_completions" ? "chat_completions" : "responses";
+}
+
+export function readConfig(env: Env): GatewayConfig {
+  const vars = env as unknown as Record<string, unknown>;
+  return {
+    upstream: {
+      baseUrl: (typeof vars.UPSTREAM_BASE_URL === "string"
+        ? vars.UPSTREAM_BASE_URL
+        : "https://api.openai.com/v1"
+      ).replace(/\/+$/, ""),
+      protocol: protocol(vars.UPSTREAM_PROTOCOL),
+      apiKey: typeof vars.UPSTREAM_API_KEY === "string" && vars.UPSTREAM_API_KEY !== "" ? vars.UPSTREAM_API_KEY : null,
+    },
+    maxBodyBytes: number(vars.MAX_REQUEST_BYTES, DEFAULT_MAX_BODY_BYTES),
+    firstByteTimeoutMs: number(vars.UPSTREAM_FIRST_BYTE_TIMEOUT_MS, 120_000),
+    idleTimeoutMs: number(vars.UPSTREAM_IDLE_TIMEOUT_MS, 300_000),
+    maxRunMs: number(vars.MAX_RUN_SECONDS, 3600) * 1000,
+    upstreamRetries: number(vars.UPSTREAM_RETRIES, 2),
+    retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
+  };
+}

@@ -1,0 +1,40 @@
+// POST /v1/responses: authenticate, validate, then hand the run to its Durable Object (stored or
+// background) or stream it straight through the Worker (store:false).
+
+import { passthroughCaller } from "../http/auth";
+import { readJson } from "../http/json-body";
+import { validateCreateRequest } from "../responses/create-request";
+import { newResponseId } from "../responses/ids";
+import type { RunSpec, StartResult } from "../run/spec";
+import { runStateless } from "../run/stateless";
+import { chooseUpstream, protocolFor } from "../upstream/registry";
+import { json, type RouteContext } from "./context";
+
+export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
+  const caller = await passthroughCaller(request);
+  const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
+  const upstream = chooseUpstream(config, create.model, caller.upstreamKey);
+  protocolFor(upstream.protocol).validate(create);
+  const spec: RunSpec = {
+    responseId: newResponseId(),
+    tenantId: caller.tenantId,
+    apiKeyId: caller.apiKeyId,
+    requestId,
+    createdAt: Math.floor(Date.now() / 1000),
+    request: create,
+    upstream,
+  };
+  if (!create.store && !create.background) return runStateless(env, ctx, config, spec);
+
+  const run = env.RESPONSE_RUN.getByName(spec.responseId);
+  if (create.stream) {
+    const mode = create.background ? "background" : "stream";
+    return run.fetch(`https://run/start?mode=${mode}`, { method: "POST", body: JSON.stringify(spec) });
+  }
+  const result = (await run.start(spec, create.background ? "background" : "wait")) as StartResult;
+  if (result.ok) return json(result.response);
+  return new Response(JSON.stringify({ error: result.error }), {
+    status: result.status,
+    headers: { "content-type": "application/json", ...result.headers },
+  });
+}

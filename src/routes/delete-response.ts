@@ -1,0 +1,13 @@
+// DELETE /v1/responses/{id}: stops the run if it is still going and removes every row it owns.
+
+import { deleteResponse as deleteRows } from "../db/responses";
+import { responseNotFound } from "../errors";
+import { json, type RouteContext } from "./context";
+import { findOwnResponse } from "./lookup";
+
+export async function deleteResponse(route: RouteContext): Promise<Response> {
+  const { caller, db, row, run } = await findOwnResponse(route);
+  await run.discard();
+  if (!(await deleteRows(db, caller.tenantId, row.id))) throw responseNotFound(row.id);
+  return json({ id: row.id, object: "response.deleted", deleted: true });
+}

@@ -1,0 +1,528 @@
+// The ResponseRun Durable Object: one per stored response, named by its id. It is the only writer
+// of its response: it calls the upstream, numbers and records every event in its own SQLite log,
+// fans events out to live readers, flushes to D1 in batches, and owns status and cancellation.
+// An alarm watches every run, so none stays in progress after an eviction or a hung upstream.
+
+import { DurableObject } from "cloudflare:workers";
+import { readConfig } from "../config";
+import { openDb } from "../db/client";
+import { insertResponseStatements, type NewResponseRow, type StoredItem } from "../db/responses";
+import { ApiError, internalError } from "../errors";
+import { newId } from "../responses/ids";
+import { identifyItems } from "../responses/items";
+import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
+import { echoOf, newResponseObject } from "../responses/response-object";
+import type { JsonObject, ResponseError, ResponseObject, StreamEvent } from "../responses/types";
+import { TERMINAL_STATUSES } from "../responses/types";
+import { encodeFrame } from "../sse";
+import { callUpstream } from "../upstream/client";
+import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
+import { targetOf } from "../upstream/registry";
+import { expandContext } from "./context";
+import { EventLog } from "./event-log";
+import { LiveLog } from "./live-log";
+import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
+import { D1Recorder } from "./recorder";
+import type { RunMode, RunSpec, RunState, StartResult } from "./spec";
+
+/** How often the alarm looks at a running response whose instance may have died. */
+const WATCHDOG_MS = 30_000;
+/** Retry pace for D1 writes refused during the run; the DO keeps its log until they land. */
+const D1_RETRY_MS = 30_000;
+
+/** Keys of the DO's state record. */
+const STATE = "run";
+const SNAPSHOT = "snapshot";
+const PENDING_ROW = "pending_row";
+
+export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+
+/** A run held in memory by the instance executing it. */
+interface ActiveRun {
+  state: RunState;
+  normalizer: StreamNormalizer;
+  recorder: D1Recorder;
+  abort: AbortController;
+  /** Readers wait until the response row write settled, so a client never sees an id GET can't find. */
+  gateOpen: boolean;
+  gate: Promise<void>;
+  openGate: () => void;
+  /** Highest recorded sequence number readers may see (a terminal event waits for the D1 write). */
+  publishable: number;
+  finishing: Promise<ResponseObject> | undefined;
+  done: Promise<ResponseObject>;
+  resolveDone: (response: ResponseObject) => void;
+}
+
+interface PendingRow {
+  row: NewResponseRow;
+  inputItems: StoredItem[];
+}
+
+const errorResult = (error: ApiError): StartResult => ({
+  ok: false,
+  status: error.status,
+  error: error.body().error,
+  headers: error.headers,
+});
+
+const eventOfFrame = (frame: string): StreamEvent =>
+  JSON.parse(frame.slice(frame.indexOf("\ndata: ") + 7)) as StreamEvent;
+
+export class ResponseRun extends DurableObject<Env> {
+  readonly #log: EventLog;
+  #active: ActiveRun | undefined;
+  #live: LiveLog | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#log = new EventLog(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(() => {
+      this.#log.migrate();
+      return Promise.resolve();
+    });
+  }
+
+  // ---- public surface (RPC, and fetch where a stream is returned) ----
+
+  /** `POST /start?mode=stream|background` starts a run answered by its SSE stream; `GET /events?after=N` tails one. */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/start") {
+      const mode = url.searchParams.get("mode") === "background" ? "background" : "stream";
+      const started = await this.#start(await request.json<RunSpec>(), mode);
+      if (!started.result.ok)
+        return Response.json(
+          { error: started.result.error },
+          { status: started.result.status, headers: started.result.headers },
+        );
+      return new Response(this.#liveLog().tail(-1), { headers: SSE_HEADERS });
+    }
+    if (url.pathname === "/events") {
+      if (this.#log.getState<RunState>(STATE) === undefined) return new Response(null, { status: 404 });
+      await this.#recoverIfOrphaned();
+      return new Response(this.#liveLog().tail(Number(url.searchParams.get("after") ?? "-1")), {
+        headers: SSE_HEADERS,
+      });
+    }
+    return new Response(null, { status: 404 });
+  }
+
+  /** Starts a run answered when it ends (`wait`) or at once with its queued snapshot (`background`). */
+  async start(spec: RunSpec, mode: "wait" | "background"): Promise<StartResult> {
+    const { result, active } = await this.#start(spec, mode);
+    if (!result.ok || mode === "background" || active === undefined) return result;
+    return { ok: true, response: await active.done };
+  }
+
+  /** The live snapshot, the final one once terminal, or null when this object holds no run. */
+  async snapshot(): Promise<ResponseObject | null> {
+    if (this.#active !== undefined) return this.#active.normalizer.snapshot;
+    if (this.#log.getState<RunState>(STATE) === undefined) return null;
+    await this.#recoverIfOrphaned();
+    return this.#log.getState<ResponseObject>(SNAPSHOT) ?? null;
+  }
+
+  /** Cancels a running response; returns its final snapshot (unchanged if it had already ended). */
+  async cancel(): Promise<ResponseObject | null> {
+    const active = this.#active;
+    if (active === undefined) {
+      const state = this.#log.getState<RunState>(STATE);
+      if (state === undefined) return null;
+      if (!TERMINAL_STATUSES.has(state.status)) await this.#recover(state, "cancelled");
+      return this.#log.getState<ResponseObject>(SNAPSHOT) ?? null;
+    }
+    if (active.normalizer.terminal || active.finishing !== undefined) return active.done;
+    active.abort.abort(new Error("cancelled"));
+    return this.#finish(active, active.normalizer.cancel());
+  }
+
+  /** The response was deleted: stop the run and forget everything. */
+  async discard(): Promise<void> {
+    const active = this.#active;
+    if (active !== undefined) {
+      active.abort.abort(new Error("deleted"));
+      await active.gate;
+      await active.recorder.stop();
+      if (!active.normalizer.terminal) active.resolveDone(active.normalizer.cancel());
+      this.#active = undefined;
+    }
+    this.#live?.close();
+    this.#live = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+
+  override async alarm(): Promise<void> {
+    const state = this.#log.getState<RunState>(STATE);
+    if (state === undefined) return;
+    if (!TERMINAL_STATUSES.has(state.status)) return this.#watch(state);
+    if (!state.rowWritten || !state.finalWritten) return this.#retryD1(state);
+    const cleanupAt = (state.terminalAt ?? 0) + readConfig(this.env).retainRunLogMs;
+    if (Date.now() < cleanupAt) return this.ctx.storage.setAlarm(cleanupAt);
+    this.#live?.close();
+    this.#live = undefined;
+    await this.ctx.storage.deleteAll();
+  }
+
+  // ---- starting a run ----
+
+  async #start(spec: RunSpec, mode: RunMode): Promise<{ result: StartResult; active?: ActiveRun }> {
+    if (this.#log.getState<RunState>(STATE) !== undefined) return { result: errorResult(internalError()) };
+    const config = readConfig(this.env);
+    const db = openDb(this.env.DB);
+    const { request } = spec;
+    const target = targetOf(spec.upstream);
+    const background = mode === "background";
+    try {
+      target.protocol.validate(request);
+      const input = await expandContext(db, spec.tenantId, request);
+      const identity = { id: spec.responseId, createdAt: spec.createdAt };
+      const base = newResponseObject(request, identity, background ? "queued" : "in_progress");
+      const body = target.protocol.buildBody(request, input);
+      const abort = new AbortController();
+      // A synchronous request waits for the upstream's answer, so its errors reach the client as
+      // plain JSON before anything is written.
+      const upstream = background ? undefined : await this.#callUpstream(spec, body, abort.signal);
+      const inputItems: StoredItem[] = identifyItems(request.input).map(({ id, item }) => ({
+        itemId: id,
+        data: JSON.stringify(item),
+      }));
+      const state: RunState = {
+        responseId: spec.responseId,
+        tenantId: spec.tenantId,
+        background,
+        status: base.status,
+        startedAt: Date.now(),
+        deadlineAt: Date.now() + config.maxRunMs,
+        echo: echoOf(request, identity),
+        initial: base,
+        inputCount: inputItems.length,
+        flushedUpTo: -1,
+        rowWritten: false,
+        finalWritten: false,
+        terminalAt: null,
+      };
+      this.#log.setState(STATE, state);
+      const active = this.#activate(state, this.#newNormalizer(state), abort);
+      const row: NewResponseRow = {
+        id: spec.responseId,
+        tenantId: spec.tenantId,
+        apiKeyId: spec.apiKeyId,
+        status: base.status,
+        model: request.model,
+        background,
+        store: request.store,
+        createdAt: spec.createdAt,
+        previousResponseId: request.previousResponseId,
+        conversationId: request.conversationId,
+        metadata: request.metadata,
+        request: { ...request.body, input: undefined },
+        snapshot: base,
+      };
+      const rowWrite = this.#writeRow(active, { row, inputItems });
+      if (background) {
+        // The queued response must be readable the moment its id is returned.
+        await rowWrite;
+        if (!state.rowWritten) {
+          await this.discard();
+          return {
+            result: errorResult(
+              new ApiError(503, "The gateway could not record the response; try again.", { type: "server_error" }),
+            ),
+          };
+        }
+        this.#record(active, active.normalizer.begin());
+      }
+      await this.ctx.storage.setAlarm(Date.now());
+      this.ctx.waitUntil(this.#drive(active, upstream, { request, base }, target.protocol, body, spec));
+      return { result: { ok: true, response: active.normalizer.snapshot }, active };
+    } catch (error) {
+      if (error instanceof ApiError) return { result: errorResult(error) };
+      this.#logError("run failed to start", error);
+      return { result: errorResult(internalError()) };
+    }
+  }
+
+  #callUpstream(spec: RunSpec, body: JsonObject, signal: AbortSignal): Promise<Response> {
+    const config = readConfig(this.env);
+    return callUpstream(targetOf(spec.upstream), body, {
+      signal,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      retries: config.upstreamRetries,
+      requestId: spec.requestId,
+    });
+  }
+
+  /** Writes the response row; if D1 refuses, the row waits in the DO for the alarm and readers go on. */
+  async #writeRow(active: ActiveRun, pending: PendingRow): Promise<void> {
+    const db = openDb(this.env.DB);
+    try {
+      await active.recorder.write(insertResponseStatements(db, pending.row, pending.inputItems));
+      active.state.rowWritten = true;
+    } catch (error) {
+      this.#logError("response row write failed; the alarm will retry it", error);
+      this.#log.setState(PENDING_ROW, pending);
+    }
+    this.#log.setState(STATE, active.state);
+    active.openGate();
+  }
+
+  #newNormalizer(state: RunState): StreamNormalizer {
+    return new StreamNormalizer({
+      echo: state.echo,
+      initial: state.initial,
+      background: state.background,
+      onAnomaly: (message) => console.warn(`response ${state.responseId}: ${message}`),
+    });
+  }
+
+  #activate(state: RunState, normalizer: StreamNormalizer, abort: AbortController): ActiveRun {
+    let resolveDone: (response: ResponseObject) => void = () => undefined;
+    const done = new Promise<ResponseObject>((resolve) => (resolveDone = resolve));
+    let resolveGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (resolveGate = resolve));
+    const active: ActiveRun = {
+      state,
+      normalizer,
+      recorder: this.#recorder(state),
+      abort,
+      gateOpen: false,
+      gate,
+      openGate: () => {
+        active.gateOpen = true;
+        resolveGate();
+        this.#publish(active);
+      },
+      publishable: -1,
+      finishing: undefined,
+      done,
+      resolveDone,
+    };
+    this.#active = active;
+    const recorded = this.#log.lastSeq();
+    this.#live = new LiveLog((from, to) => this.#log.read(from, to), recorded, -1);
+    return active;
+  }
+
+  #recorder(state: RunState): D1Recorder {
+    return new D1Recorder({
+      db: openDb(this.env.DB),
+      responseId: state.responseId,
+      log: this.#log,
+      flushedUpTo: state.flushedUpTo,
+      canFlush: () => state.rowWritten,
+      onFlushed: (upTo) => {
+        state.flushedUpTo = upTo;
+        this.#log.setState(STATE, state);
+      },
+      onError: (error) => this.#logError("D1 write failed", error),
+    });
+  }
+
+  // ---- running ----
+
+  async #drive(
+    active: ActiveRun,
+    upstream: Response | undefined,
+    context: TranslationContext,
+    protocol: UpstreamProtocol,
+    body: JsonObject,
+    spec: RunSpec,
+  ): Promise<void> {
+    const config = readConfig(this.env);
+    try {
+      let response = upstream;
+      if (response === undefined) {
+        try {
+          response = await this.#callUpstream(spec, body, active.abort.signal);
+        } catch (error) {
+          if (active.abort.signal.aborted) return;
+          const failure: ResponseError =
+            error instanceof ApiError
+              ? { code: error.code ?? "server_error", message: error.message }
+              : { code: "server_error", message: "The upstream model server could not be reached." };
+          this.#record(active, active.normalizer.fail(failure));
+          await this.#finish(active);
+          return;
+        }
+      }
+      const end = await pump(response, protocol, context, active.normalizer, (events) => this.#record(active, events), {
+        abort: active.abort,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxBodyBytes: MAX_UPSTREAM_BODY_BYTES,
+        onAnomaly: (message) => console.warn(`response ${active.state.responseId}: ${message}`),
+      });
+      if (end === "aborted") return;
+    } catch (error) {
+      this.#logError("run failed", error);
+      if (!active.normalizer.terminal && active.finishing === undefined)
+        this.#record(
+          active,
+          active.normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
+        );
+    }
+    if (active.finishing === undefined && this.#active === active) await this.#finish(active);
+  }
+
+  /** Appends events to the log (synchronously; durable before any output leaves) and tells readers. */
+  #record(active: ActiveRun, events: NormalizedEvent[]): void {
+    if (this.#active !== active) return;
+    const live = this.#liveLog();
+    for (const event of events) {
+      const frame = encodeFrame(event.type, event.json);
+      this.#log.append(event.seq, frame);
+      live.remember(event.seq, frame);
+      if (!event.terminal) active.publishable = event.seq;
+      // D1 learns a terminal status only with the terminal write, never from a progress flush.
+      const status = active.normalizer.terminal ? active.state.status : active.normalizer.snapshot.status;
+      active.recorder.recorded(event.seq, frame.length, status);
+    }
+    this.#publish(active);
+  }
+
+  #publish(active: ActiveRun): void {
+    if (active.gateOpen && this.#active === active) this.#liveLog().publish(active.publishable);
+  }
+
+  /** Ends a run: the terminal D1 write (retried by the alarm if D1 refuses), then readers see the end. */
+  #finish(active: ActiveRun, cancelled?: ResponseObject): Promise<ResponseObject> {
+    active.finishing ??= (async () => {
+      const { state } = active;
+      const snapshot = cancelled ?? active.normalizer.snapshot;
+      const lastSeq = active.normalizer.nextSeq - 1;
+      state.status = snapshot.status;
+      state.terminalAt = Date.now();
+      this.#log.setState(SNAPSHOT, snapshot);
+      this.#log.setState(STATE, state);
+      await active.gate;
+      if (state.rowWritten)
+        state.finalWritten = await active.recorder.finalize(this.#finalState(state, snapshot), lastSeq);
+      this.#log.setState(STATE, state);
+      const live = this.#liveLog();
+      live.publish(lastSeq);
+      live.close();
+      this.#active = undefined;
+      const config = readConfig(this.env);
+      const d1Done = state.rowWritten && state.finalWritten;
+      await this.ctx.storage.setAlarm(Date.now() + (d1Done ? config.retainRunLogMs : D1_RETRY_MS));
+      active.resolveDone(snapshot);
+      return snapshot;
+    })();
+    return active.finishing;
+  }
+
+  #finalState(state: RunState, snapshot: ResponseObject) {
+    return {
+      responseId: state.responseId,
+      tenantId: state.tenantId,
+      snapshot,
+      eventCount: this.#log.lastSeq() + 1,
+      inputCount: state.inputCount,
+      outputItems: snapshot.output.map((item) => ({
+        itemId: typeof item.id === "string" ? item.id : newId("item"),
+        data: JSON.stringify(item),
+      })),
+    };
+  }
+
+  // ---- the alarm's jobs ----
+
+  /** Keeps a live run company until it ends or its deadline passes; ends an orphaned one. */
+  async #watch(state: RunState): Promise<void> {
+    const active = this.#active;
+    if (active === undefined) return this.#recover(state, "failed");
+    // Held open by this alarm, the run is not evicted for idleness; if the object dies anyway,
+    // this next alarm finds the run orphaned and ends it.
+    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = await Promise.race([
+      active.done.then(() => false),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, state.deadlineAt - Date.now()))),
+      ),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    if (!expired || active.normalizer.terminal || active.finishing !== undefined) return;
+    active.abort.abort(new Error("deadline"));
+    const seconds = Math.round((state.deadlineAt - state.startedAt) / 1000);
+    this.#record(
+      active,
+      active.normalizer.fail({
+        code: "server_error",
+        message: `The response exceeded the maximum run time of ${seconds} seconds.`,
+      }),
+    );
+    await this.#finish(active);
+  }
+
+  /** D1 refused the row or the terminal write during the run: try again from the DO's own record. */
+  async #retryD1(state: RunState): Promise<void> {
+    const snapshot = this.#log.getState<ResponseObject>(SNAPSHOT);
+    const recorder = this.#recorder(state);
+    if (!state.rowWritten) {
+      const pending = this.#log.getState<PendingRow>(PENDING_ROW);
+      if (pending !== undefined) {
+        try {
+          await recorder.write(insertResponseStatements(openDb(this.env.DB), pending.row, pending.inputItems));
+          state.rowWritten = true;
+          this.#log.setState(PENDING_ROW, undefined);
+        } catch (error) {
+          this.#logError("response row write failed again", error);
+        }
+      }
+    }
+    if (state.rowWritten && snapshot !== undefined)
+      state.finalWritten = await recorder.finalize(this.#finalState(state, snapshot), this.#log.lastSeq());
+    this.#log.setState(STATE, state);
+    const config = readConfig(this.env);
+    await this.ctx.storage.setAlarm(
+      Date.now() + (state.rowWritten && state.finalWritten ? config.retainRunLogMs : D1_RETRY_MS),
+    );
+  }
+
+  async #recoverIfOrphaned(): Promise<void> {
+    const state = this.#log.getState<RunState>(STATE);
+    if (state !== undefined && this.#active === undefined && !TERMINAL_STATUSES.has(state.status))
+      await this.#recover(state, "failed");
+  }
+
+  /** Ends a run whose executing instance is gone: `failed` (or `cancelled`), partial output kept. */
+  async #recover(state: RunState, status: "failed" | "cancelled"): Promise<void> {
+    const lastSeq = this.#log.lastSeq();
+    const events = this.#log.read(0, lastSeq).map(eventOfFrame);
+    const normalizer = StreamNormalizer.resume(
+      { echo: state.echo, initial: state.initial, background: state.background },
+      events,
+    );
+    const active = this.#activate(state, normalizer, new AbortController());
+    active.publishable = lastSeq;
+    active.openGate();
+    if (status === "cancelled") {
+      await this.#finish(active, normalizer.cancel());
+      return;
+    }
+    this.#record(
+      active,
+      normalizer.fail({
+        code: "server_error",
+        message: "The response was interrupted before it finished; its partial output is kept.",
+      }),
+    );
+    await this.#finish(active);
+  }
+
+  #liveLog(): LiveLog {
+    if (this.#live === undefined) {
+      const state = this.#log.getState<RunState>(STATE);
+      const ended = state !== undefined && TERMINAL_STATUSES.has(state.status) && this.#active === undefined;
+      const recorded = this.#log.lastSeq();
+      this.#live = new LiveLog((from, to) => this.#log.read(from, to), recorded, recorded, ended);
+    }
+    return this.#live;
+  }
+
+  #logError(message: string, error: unknown): void {
+    console.error(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

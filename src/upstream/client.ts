@@ -1,0 +1,125 @@
+// Calls an upstream model server: first-byte timeout, retries of failures before the first byte
+// (connection errors, 429, 5xx) with backoff that honours `retry-after`, and OpenAI-shaped errors.
+// Used by the ResponseRun DO and the store:false path.
+
+import { ApiError } from "../errors";
+import type { JsonObject } from "../responses/types";
+import { upstreamHttpError } from "./errors";
+import type { UpstreamProtocol } from "./protocol";
+
+export interface UpstreamTarget {
+  baseUrl: string;
+  protocol: UpstreamProtocol;
+  apiKey: string | null;
+}
+
+export interface CallOptions {
+  /** Aborts the call and, later, the body (cancel, idle timeout, max duration). */
+  signal: AbortSignal;
+  firstByteTimeoutMs: number;
+  retries: number;
+  requestId: string;
+}
+
+/** Longest `retry-after` the gateway waits out itself; longer ones go back to the client. */
+const MAX_RETRY_WAIT_MS = 10_000;
+/** Upstream error bodies read for the client's error message. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+export class UpstreamTimeout extends Error {
+  constructor(readonly phase: "first_byte" | "idle") {
+    super(phase === "first_byte" ? "upstream first-byte timeout" : "upstream idle timeout");
+  }
+}
+
+function retryDelay(attempt: number, response: Response | undefined): number | null {
+  const header = response?.headers.get("retry-after-ms") ?? null;
+  if (header !== null && Number.isFinite(Number(header))) return Number(header);
+  const seconds = response?.headers.get("retry-after") ?? null;
+  if (seconds !== null) {
+    const wait = Number.isFinite(Number(seconds)) ? Number(seconds) * 1000 : Date.parse(seconds) - Date.now();
+    return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
+  }
+  return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
+}
+
+async function readErrorBody(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (text.length > MAX_ERROR_BODY_BYTES) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return text;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+export const unreachable = () =>
+  new ApiError(502, "The upstream model server could not be reached.", {
+    type: "server_error",
+    code: "upstream_unreachable",
+  });
+
+export const timedOut = (ms: number) =>
+  new ApiError(504, `The upstream model server did not answer within ${Math.round(ms / 1000)} seconds.`, {
+    type: "server_error",
+    code: "upstream_timeout",
+  });
+
+/** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
+export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
+  const url = `${target.baseUrl}${target.protocol.path}`;
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "text/event-stream",
+    "x-client-request-id": options.requestId,
+  };
+  if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
+  const payload = JSON.stringify(body);
+  for (let attempt = 0; ; attempt++) {
+    const firstByte = new AbortController();
+    const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
+    let response: Response | undefined;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        headers,
+        body: payload,
+        signal: AbortSignal.any([options.signal, firstByte.signal]),
+      });
+    } catch (error) {
+      if (options.signal.aborted) throw error;
+      if (firstByte.signal.aborted) throw timedOut(options.firstByteTimeoutMs);
+      if (attempt >= options.retries) throw unreachable();
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response?.ok) return response;
+    if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
+      throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+    const wait = retryDelay(attempt, response);
+    if (response !== undefined) {
+      if (wait === null) throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+      await response.body?.cancel();
+    }
+    await sleep(wait ?? 0, options.signal);
+    if (options.signal.aborted) throw new DOMException("aborted", "AbortError");
+  }
+}

@@ -1,0 +1,348 @@
+// A model server on loopback for the end-to-end tests: it replays recorded fixtures and scripted
+// streams over real HTTP, records what it received, and can hold a stream open until a test
+// releases it (no sleeps needed to catch a run mid-stream). The scenario is chosen by `model`:
+// everything after a `#` is a tag that keeps concurrent tests apart.
+
+import { readFileSync } from "node:fs";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { join } from "node:path";
+
+type Json = Record<string, unknown>;
+
+interface Recorded {
+  path: string;
+  authorization: string | null;
+  body: Json;
+}
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures");
+
+const requests = new Map<string, Recorded[]>();
+const closedEarly = new Map<string, number>();
+const gates = new Map<string, { release: () => void; promise: Promise<void> }>();
+const attempts = new Map<string, number>();
+
+function gate(model: string) {
+  let entry = gates.get(model);
+  if (entry === undefined) {
+    let release: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    entry = { release, promise };
+    gates.set(model, entry);
+  }
+  return entry;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function lastUserText(input: unknown): string {
+  if (typeof input === "string") return input;
+  if (!Array.isArray(input)) return "";
+  for (let i = input.length - 1; i >= 0; i--) {
+    const item = input[i] as Json;
+    if (item.role !== "user") continue;
+    if (typeof item.content === "string") return item.content;
+    if (Array.isArray(item.content))
+      return (item.content as Json[]).map((part) => (typeof part.text === "string" ? part.text : "")).join("");
+  }
+  return "";
+}
+
+let counter = 0;
+const id = (prefix: string) => `${prefix}_mock${(++counter).toString(16).padStart(12, "0")}`;
+
+function baseResponse(model: string, status: string): Json {
+  return {
+    id: "resp_upstream_mock",
+    object: "response",
+    created_at: 1_700_000_000,
+    status,
+    background: false,
+    completed_at: null,
+    error: null,
+    incomplete_details: null,
+    instructions: null,
+    max_output_tokens: null,
+    max_tool_calls: null,
+    model,
+    output: [],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    prompt_cache_key: null,
+    reasoning: { effort: null, summary: null },
+    safety_identifier: null,
+    service_tier: "auto",
+    store: false,
+    temperature: 1,
+    text: { format: { type: "text" }, verbosity: "medium" },
+    tool_choice: "auto",
+    tools: [],
+    top_logprobs: 0,
+    top_p: 1,
+    truncation: "disabled",
+    usage: null,
+    user: null,
+    metadata: {},
+  };
+}
+
+/** A complete, grammatical Responses stream replying `pieces` as one message. */
+export function textEvents(model: string, pieces: string[], final: "completed" | "incomplete" = "completed"): Json[] {
+  const msgId = id("msg");
+  const text = pieces.join("");
+  const part = { type: "output_text", annotations: [], logprobs: [], text: "" };
+  const events: Json[] = [
+    { type: "response.created", response: baseResponse(model, "in_progress") },
+    { type: "response.in_progress", response: baseResponse(model, "in_progress") },
+    {
+      type: "response.output_item.added",
+      output_index: 0,
+      item: { id: msgId, type: "message", status: "in_progress", content: [], role: "assistant" },
+    },
+    { type: "response.content_part.added", item_id: msgId, output_index: 0, content_index: 0, part },
+    ...pieces.map((delta) => ({
+      type: "response.output_text.delta",
+      item_id: msgId,
+      output_index: 0,
+      content_index: 0,
+      delta,
+      logprobs: [],
+    })),
+    { type: "response.output_text.done", item_id: msgId, output_index: 0, content_index: 0, text, logprobs: [] },
+    { type: "response.content_part.done", item_id: msgId, output_index: 0, content_index: 0, part: { ...part, text } },
+  ];
+  const status = final === "completed" ? "completed" : "incomplete";
+  const item = { id: msgId, type: "message", status, content: [{ ...part, text }], role: "assistant" };
+  events.push({ type: "response.output_item.done", output_index: 0, item });
+  const usage = {
+    input_tokens: 10,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: pieces.length,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 10 + pieces.length,
+  };
+  events.push({
+    type: `response.${status}`,
+    response: {
+      ...baseResponse(model, status),
+      output: [item],
+      usage,
+      completed_at: final === "completed" ? 1_700_000_001 : null,
+      incomplete_details: final === "completed" ? null : { reason: "max_output_tokens" },
+    },
+  });
+  return events.map((event, index) => ({ ...event, sequence_number: index }));
+}
+
+function functionCallEvents(model: string, name: string, args: string): Json[] {
+  const fcId = id("fc");
+  const callId = id("call");
+  const item = { id: fcId, type: "function_call", status: "in_progress", arguments: "", call_id: callId, name };
+  const done = { ...item, status: "completed", arguments: args };
+  const events: Json[] = [
+    { type: "response.created", response: baseResponse(model, "in_progress") },
+    { type: "response.in_progress", response: baseResponse(model, "in_progress") },
+    { type: "response.output_item.added", output_index: 0, item },
+    { type: "response.function_call_arguments.delta", item_id: fcId, output_index: 0, delta: args.slice(0, 5) },
+    { type: "response.function_call_arguments.delta", item_id: fcId, output_index: 0, delta: args.slice(5) },
+    { type: "response.function_call_arguments.done", item_id: fcId, output_index: 0, arguments: args },
+    { type: "response.output_item.done", output_index: 0, item: done },
+    {
+      type: "response.completed",
+      response: { ...baseResponse(model, "completed"), output: [done], completed_at: 1_700_000_001 },
+    },
+  ];
+  return events.map((event, index) => ({ ...event, sequence_number: index }));
+}
+
+function fixtureEvents(name: string): Json[][] {
+  const lines = readFileSync(join(FIXTURES, "responses", name), "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "");
+  const runs: Json[][] = [];
+  for (const line of lines) {
+    const event = JSON.parse(line) as Json;
+    if (event.type === "response.created" || runs.length === 0) runs.push([]);
+    runs.at(-1)?.push(event);
+  }
+  return runs;
+}
+
+const frame = (event: Json) => `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`;
+
+function sendError(res: ServerResponse, status: number, extra: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...extra });
+  res.end(
+    JSON.stringify({
+      error: {
+        message: `mock upstream error ${status}`,
+        type: status === 429 ? "rate_limit_exceeded" : "invalid_request_error",
+        param: null,
+        code: `mock_${status}`,
+      },
+    }),
+  );
+}
+
+async function streamEvents(
+  res: ServerResponse,
+  events: Json[],
+  options: { pauseAfter?: number; gateKey?: string; paceMs?: number; hangAfter?: number; cutAfter?: number } = {},
+) {
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+  for (let index = 0; index < events.length; index++) {
+    if (res.destroyed) return;
+    if (options.cutAfter === index) return void res.destroy();
+    if (options.hangAfter === index) return; // leave the connection open, silent
+    if (options.pauseAfter === index && options.gateKey) await gate(options.gateKey).promise;
+    if (options.paceMs) await sleep(options.paceMs);
+    res.write(frame(events[index] as Json));
+  }
+  res.end();
+}
+
+async function serveResponses(res: ServerResponse, body: Json) {
+  const model = typeof body.model === "string" ? body.model : "";
+  const [scenario = "", tag] = model.split("#");
+  const [kind = "", ...args] = scenario.split(":");
+  void tag;
+  switch (kind) {
+    case "echo": {
+      const input = body.input as unknown[];
+      const text = `echo(${Array.isArray(input) ? input.length : 1}): ${lastUserText(body.input)}`;
+      return streamEvents(res, textEvents(model, text.match(/.{1,8}/gs) ?? [text]));
+    }
+    case "text": {
+      const count = Number(args[0] ?? 5);
+      return streamEvents(
+        res,
+        textEvents(
+          model,
+          Array.from({ length: count }, (_, i) => `w${i} `),
+        ),
+      );
+    }
+    case "incomplete":
+      return streamEvents(res, textEvents(model, ["cut ", "short"], "incomplete"));
+    case "gate": {
+      // gate:K:N  N deltas; pauses before event K until POST /__mock/release?model=...
+      const count = Number(args[1] ?? 10);
+      return streamEvents(
+        res,
+        textEvents(
+          model,
+          Array.from({ length: count }, (_, i) => `w${i} `),
+        ),
+        { pauseAfter: Number(args[0] ?? 3), gateKey: model },
+      );
+    }
+    case "paced":
+      return streamEvents(
+        res,
+        textEvents(
+          model,
+          Array.from({ length: Number(args[1] ?? 10) }, (_, i) => `w${i} `),
+        ),
+        { paceMs: Number(args[0] ?? 5) },
+      );
+    case "hang-after":
+      return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { hangAfter: Number(args[0] ?? 3) });
+    case "cut-after":
+      return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { cutAfter: Number(args[0] ?? 3) });
+    case "hang-headers":
+      return; // never answers; the client gives up
+    case "status":
+      return sendError(res, Number(args[0] ?? 500), args[1] ? { "retry-after": args[1] } : {});
+    case "flaky": {
+      // flaky:N  fails with 503 N times, then answers
+      const seen = (attempts.get(model) ?? 0) + 1;
+      attempts.set(model, seen);
+      if (seen <= Number(args[0] ?? 1)) return sendError(res, 503);
+      return streamEvents(res, textEvents(model, ["recovered"]));
+    }
+    case "malformed":
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(frame(textEvents(model, ["x"])[0] as Json));
+      res.end("event: response.in_progress\ndata: {not json\n\n");
+      return;
+    case "json": {
+      const events = textEvents(model, ["plain ", "json"]);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify((events.at(-1) as Json).response));
+      return;
+    }
+    case "function":
+      return streamEvents(res, functionCallEvents(model, args[0] ?? "get_weather", '{"city":"Paris"}'));
+    case "fixture": {
+      const runs = fixtureEvents(args[0] ?? "");
+      return streamEvents(res, runs[Number(args[1] ?? 0)] ?? []);
+    }
+    default:
+      return sendError(res, 404);
+  }
+}
+
+function serveChat(res: ServerResponse, body: Json) {
+  const model = typeof body.model === "string" ? body.model : "";
+  const [scenario = ""] = model.split("#");
+  const [kind = "", name = ""] = scenario.split(":");
+  if (kind !== "fixture") return sendError(res, 404);
+  const text = readFileSync(join(FIXTURES, "chat", name), "utf8");
+  const sse = name.endsWith(".sse")
+    ? text
+    : text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => `data: ${line}\n\n`)
+        .join("") + "data: [DONE]\n\n";
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  res.end(sse);
+}
+
+function control(url: URL, res: ServerResponse) {
+  const model = url.searchParams.get("model") ?? "";
+  res.setHeader("content-type", "application/json");
+  switch (url.pathname) {
+    case "/__mock/requests":
+      return res.end(JSON.stringify(requests.get(model) ?? []));
+    case "/__mock/closed":
+      return res.end(JSON.stringify({ closed: closedEarly.get(model) ?? 0 }));
+    case "/__mock/release":
+      gate(model).release();
+      return res.end("{}");
+    default:
+      res.statusCode = 404;
+      return res.end("{}");
+  }
+}
+
+export async function startMockUpstream(): Promise<{ port: number; server: Server }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://mock");
+    if (url.pathname.startsWith("/__mock/")) return control(url, res);
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => (raw += chunk));
+    req.on("end", () => {
+      let body: Json;
+      try {
+        body = JSON.parse(raw) as Json;
+      } catch {
+        return sendError(res, 400);
+      }
+      const model = typeof body.model === "string" ? body.model : "";
+      const list = requests.get(model) ?? [];
+      list.push({ path: url.pathname, authorization: req.headers.authorization ?? null, body });
+      requests.set(model, list);
+      res.on("close", () => {
+        if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);
+      });
+      if (url.pathname === "/v1/chat/completions") return serveChat(res, body);
+      if (url.pathname !== "/v1/responses") return sendError(res, 404);
+      serveResponses(res, body).catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return { port: typeof address === "object" && address !== null ? address.port : 0, server };
+}
