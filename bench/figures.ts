@@ -27,6 +27,8 @@ export interface CpuFigures {
   totalPerResponseMs: number;
   /** CPU ms spent by processes outside this run during the cell (other work on the machine: noise). */
   otherMs: number;
+  /** The span these readings cover: the load, then the wait for the processes to go quiet. */
+  windowMs: number;
 }
 
 export interface StoredFigures extends StoredCheck {
@@ -54,6 +56,8 @@ export interface CellResult {
   eventsPerSecond: number;
   responsesPerSecond: number;
   cpu?: CpuFigures;
+  /** How long the cell waited for other work on the machine to pass before it started. */
+  quietWaitMs?: number;
   peakRssMb?: number;
   stored?: StoredFigures;
 }
@@ -105,6 +109,7 @@ export function cpuFigures(
   upstreamMs: number,
   clientMs: number,
   machineMs: number,
+  windowMs: number,
   responses: number,
   events: number,
 ): CpuFigures {
@@ -112,6 +117,7 @@ export function cpuFigures(
     serverMs,
     upstreamMs,
     clientMs,
+    windowMs,
     otherMs: Math.max(0, machineMs - serverMs - upstreamMs - clientMs),
     perResponseMs: responses > 0 ? serverMs / responses : Number.NaN,
     perEventUs: events > 0 ? (serverMs * 1000) / events : Number.NaN,

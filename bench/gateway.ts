@@ -67,6 +67,8 @@ export interface Gateway {
   tableCounts(): Promise<Record<string, number>>;
   /** ResponseRun objects that exist (have storage). */
   durableObjects(): Promise<number | undefined>;
+  /** The first line of the last error the Worker logged since the previous call (explains a failed cell). */
+  takeLastError(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ async function migrate(mf: Miniflare, dir: string): Promise<void> {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   mkdirSync(options.persistDir, { recursive: true });
   const log = createWriteStream(options.logFile, { flags: "a" });
+  let lastError: string | undefined;
   // wrangler's own reading of wrangler.toml (bindings, D1, the SQLite-backed Durable Object); its types
   // come from wrangler's copy of Miniflare, so they are taken as plain data here.
   const fromConfig = {
@@ -110,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logRequests: false,
     handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
       log.write(`${level}: ${message}\n`);
+      if (level === "error") lastError = message.split("\n", 1)[0];
     },
   };
   const before = new Set(descendants(process.pid, "workerd"));
@@ -157,6 +161,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           names.map((name) => db.prepare(`SELECT count(*) AS n FROM "${name.replaceAll('"', '""')}"`)),
         );
         return Object.fromEntries(names.map((name, i) => [name, counts[i]?.results[0]?.n ?? 0]));
+      },
+      takeLastError() {
+        const taken = lastError;
+        lastError = undefined;
+        return taken;
       },
       async durableObjects() {
         try {

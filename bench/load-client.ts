@@ -24,7 +24,10 @@ export interface LoadSpec {
   mode: WireMode;
   expect: Expectation;
   concurrency: number;
+  /** Requests to send at least (unless `maxSeconds` passes first). */
   requests: number;
+  /** Keep sending past `requests` until this many seconds have passed (enough CPU ticks to measure). */
+  minSeconds: number;
   /** No new request starts after this many seconds. */
   maxSeconds: number;
   /** Spread the first request of each stream over this many ms (0 = all at once). */
@@ -344,10 +347,15 @@ export async function runLoad(spec: LoadSpec, dispatcher: Agent = newAgent(spec.
   let next = 0;
   const start = performance.now();
   const deadline = start + spec.maxSeconds * 1000;
+  const minimum = start + spec.minSeconds * 1000;
+  const more = (): boolean => {
+    const now = performance.now();
+    return (next < spec.requests || now < minimum) && now < deadline && !spec.signal?.aborted;
+  };
   const worker = async (index: number): Promise<void> => {
     const delay = spec.concurrency > 1 ? (spec.rampMs * index) / spec.concurrency : 0;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    while (next < spec.requests && performance.now() < deadline && !spec.signal?.aborted) {
+    while (more()) {
       next++;
       results.push(await once(spec, dispatcher));
     }

@@ -54,6 +54,17 @@ export function machineBusyMs(): number {
   return ((total - fields[3]! - fields[4]!) * 1000) / TICKS_PER_SECOND;
 }
 
+/** Cores' worth of CPU that processes other than `own` and this one used over the next `windowMs`. */
+export async function foreignLoad(own: number[], windowMs = 300): Promise<number> {
+  const machine = machineBusyMs();
+  const mine = cpuMs(own);
+  const self = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const selfUsage = process.cpuUsage(self);
+  const foreign = machineBusyMs() - machine - (cpuMs(own) - mine) - (selfUsage.user + selfUsage.system) / 1000;
+  return Math.max(0, foreign) / windowMs;
+}
+
 /** Every live descendant of `root` whose command name contains `name`. */
 export function descendants(root: number, name: string): number[] {
   const children = new Map<number, Stat[]>();

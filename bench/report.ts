@@ -47,6 +47,8 @@ export interface Results {
 }
 
 const CORES = cpus().length;
+/** Other processes using more than this share of the cores during a cell make its figures suspect. */
+const NOISY_PERCENT = 15;
 
 const LABEL: Record<TargetName, string> = {
   direct: "direct (mock)",
@@ -74,9 +76,12 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function summaryTable(results: Results): string {
+  const directTtfe = results.cells.find((c) => c.scenario === results.reference.ttfe && c.target === "direct")?.ttfeMs;
   const rows = results.summary.map((s) => [
     LABEL[s.target],
-    `${signed(s.ttfeAddedP50Ms)} / ${signed(s.ttfeAddedP99Ms)}`,
+    s.target === "direct"
+      ? `${num(directTtfe?.p50)} / ${num(directTtfe?.p99)} (itself)`
+      : `${signed(s.ttfeAddedP50Ms)} / ${signed(s.ttfeAddedP99Ms)}`,
     `${int(s.saturatedEventsPerSecond)} (${times(s.saturatedRatio)})`,
     num(s.cpuPerResponseMs, 2),
     num(s.cpuPerEventUs, 1),
@@ -99,6 +104,13 @@ function summaryTable(results: Results): string {
     ],
     rows,
   );
+}
+
+/** Share of all cores that other processes used during the cell; flagged when it can skew the figures. */
+function otherLoad(c: CellResult): string {
+  if (!c.cpu || c.cpu.windowMs <= 0) return "–";
+  const share = (100 * c.cpu.otherMs) / (c.cpu.windowMs * CORES);
+  return `${num(share, 0)}%${share > NOISY_PERCENT ? " ⚠" : ""}`;
 }
 
 function scenarioTable(cells: CellResult[]): string {
@@ -124,7 +136,7 @@ function scenarioTable(cells: CellResult[]): string {
       c.cpu ? `${num(c.cpu.perResponseMs, 2)} / ${num(c.cpu.perEventUs, 1)}` : "–",
       c.cpu ? ratioOf(c.cpu.totalPerResponseMs, direct?.cpu?.totalPerResponseMs) : "–",
       `${num(c.peakRssMb, 0)}`,
-      c.cpu && c.wallMs > 0 ? `${num((100 * c.cpu.otherMs) / (c.wallMs * CORES), 0)}%` : "–",
+      otherLoad(c),
       correctness,
     ];
   });
@@ -173,8 +185,9 @@ const HOW_MEASURED = `## How measured
   \`@portkey-ai/gateway\` from npm on Node (\`NODE_ENV=production\`), routed to the mock with
   \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Portkey records nothing: it is a pure proxy here, so
   its figures are the cost of proxying only, and it has no stored column.
-- **Cells run interleaved** (each scenario runs on every target before the next scenario), each after one unmeasured
-  request, and each bounded by a request count and a time limit.
+- **Cells run interleaved** (each scenario runs on every target before the next scenario), each after one short
+  unmeasured request of the same kind, and each bounded in time: requests keep starting for at least the minimum
+  (so a fast target still burns enough CPU ticks, 10 ms each, to measure) and none starts after the maximum.
 - **Time to first event (TTFE)**: from sending the request to the first complete SSE \`data:\` frame, seen by the
   client (non-streaming: to the response headers). *Added* = target percentile − direct percentile in the same
   scenario. **Total**: to the end of the body. Percentiles are nearest-rank over successful requests.
@@ -200,8 +213,10 @@ const HOW_MEASURED = `## How measured
   cells every response id is read back with \`GET /v1/responses/{id}\` and must be \`completed\` with the whole text.
   Each target's stream is also fed once to the official \`openai\` SDK's \`responses.stream()\` helper.
 - **Other load**: CPU the whole machine spent (first line of \`/proc/stat\`) minus the server, the mock and this
-  process, as a share of all cores over the cell. Anything above a few percent means something else (another
-  session's tests, a build) competed with the cell, and its figures are noisier.
+  process, as a share of all cores over the cell (kernel work for loopback traffic lands here too, so a few
+  percent is normal). Before each cell the run waits, within a budget, until other processes use less than a
+  fifth of a core; a cell marked ⚠ (over ${NOISY_PERCENT}%) still had company (another session's tests, a build),
+  and its figures are noisier.
 - **Caveats**: 2 cores shared by the client, the mock upstream and the target; everything on loopback (no network
   latency, no TLS); workerd runs JavaScript on one thread; Miniflare is a simulator (local D1 and Durable Objects
   are SQLite files on this disk), so absolute numbers are not Cloudflare's. Ratios between targets measured in the
@@ -256,7 +271,7 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
       "",
       `\`${scenario.id}\`: ${scenario.stream ? "stream:true" : "stream:false"}, ${k.events} deltas of ${k.size} characters` +
         `${k.pace > 0 ? `, ${k.pace} ms apart` : ", back to back"}${k.ttft > 0 ? `, first byte after ${k.ttft} ms` : ""}` +
-        `; ${scenario.concurrency} concurrent, up to ${scenario.requests} requests or ${scenario.maxSeconds} s` +
+        `; ${scenario.concurrency} concurrent; ${scenario.minSeconds > 0 ? `requests for ${scenario.minSeconds} to ${scenario.maxSeconds} s` : `${scenario.requests} requests (at most ${scenario.maxSeconds} s)`}` +
         `${scenario.protocol === "chat_completions" ? "; upstream speaks Chat Completions (direct and portkey call /chat/completions; the gateway translates to Responses)" : ""}.`,
       "",
       scenarioTable(cells),

@@ -27,8 +27,11 @@ export interface Scenario {
   stream: boolean;
   knobs: Knobs;
   concurrency: number;
+  /** Requests at least, unless maxSeconds passes first. */
   requests: number;
-  /** No new request starts after this many seconds (bounds a slow target). */
+  /** The cell goes on at least this long, so even a fast target burns enough CPU ticks to measure. */
+  minSeconds: number;
+  /** No new request starts after this many seconds (bounds a slow target); in-flight ones finish. */
   maxSeconds: number;
   /** Streams start spread over this many ms instead of all at once. */
   rampMs: number;
@@ -36,7 +39,13 @@ export interface Scenario {
 
 const SIZE = 8;
 
-function maxSpeed(events: number, concurrency: number, requests: number, maxSeconds: number): Scenario {
+/** How long a cell runs: at least `min` seconds, no new request after `max`. */
+interface Timing {
+  min: number;
+  max: number;
+}
+
+function maxSpeed(events: number, concurrency: number, time: Timing): Scenario {
   return {
     id: `max-e${events}-c${concurrency}`,
     group: "max-speed",
@@ -45,8 +54,9 @@ function maxSpeed(events: number, concurrency: number, requests: number, maxSeco
     stream: true,
     knobs: { events, pace: 0, ttft: 0, size: SIZE },
     concurrency,
-    requests,
-    maxSeconds,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
     rampMs: 0,
   };
 }
@@ -63,12 +73,13 @@ function paced(events: number, concurrency: number, requests: number, rampMs: nu
     knobs: { events, pace, ttft, size: SIZE },
     concurrency,
     requests,
+    minSeconds: 0,
     maxSeconds: 30,
     rampMs,
   };
 }
 
-function nonStreaming(concurrency: number, requests: number, maxSeconds: number): Scenario {
+function nonStreaming(concurrency: number, time: Timing): Scenario {
   return {
     id: `json-e100-c${concurrency}`,
     group: "non-streaming",
@@ -77,13 +88,14 @@ function nonStreaming(concurrency: number, requests: number, maxSeconds: number)
     stream: false,
     knobs: { events: 100, pace: 0, ttft: 0, size: SIZE },
     concurrency,
-    requests,
-    maxSeconds,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
     rampMs: 0,
   };
 }
 
-function chat(events: number, concurrency: number, requests: number, maxSeconds: number): Scenario {
+function chat(events: number, concurrency: number, time: Timing): Scenario {
   return {
     id: `chat-e${events}-c${concurrency}`,
     group: "chat",
@@ -92,33 +104,36 @@ function chat(events: number, concurrency: number, requests: number, maxSeconds:
     stream: true,
     knobs: { events, pace: 0, ttft: 0, size: SIZE },
     concurrency,
-    requests,
-    maxSeconds,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
     rampMs: 0,
   };
 }
 
-/** Every cell is bounded by `requests` and `maxSeconds`, so a slow target cannot stretch the run. */
+/** Every cell is bounded in time (in-flight streams finish), so a slow target cannot stretch the run. */
 export function scenarios(quick: boolean): Scenario[] {
   if (quick) {
+    const time = { min: 1, max: 2 };
     return [
-      maxSpeed(100, 1, 30, 2),
-      maxSpeed(1000, 1, 20, 2),
-      maxSpeed(100, 20, 200, 2),
-      maxSpeed(1000, 20, 100, 2),
+      maxSpeed(100, 1, time),
+      maxSpeed(1000, 1, time),
+      maxSpeed(100, 20, time),
+      maxSpeed(1000, 20, time),
       paced(100, 10, 10, 0),
-      nonStreaming(20, 200, 2),
-      chat(100, 20, 200, 2),
+      nonStreaming(20, time),
+      chat(100, 20, time),
     ];
   }
+  const time = { min: 3, max: 6 };
   const cells: Scenario[] = [];
   for (const events of [10, 100, 1000]) {
-    cells.push(maxSpeed(events, 1, 100, 8), maxSpeed(events, 20, 400, 8), maxSpeed(events, 100, 800, 8));
+    for (const concurrency of [1, 20, 100]) cells.push(maxSpeed(events, concurrency, time));
   }
   // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
   cells.push(paced(300, 10, 20, 3000), paced(300, 100, 200, 3000));
-  cells.push(nonStreaming(20, 400, 8));
-  cells.push(chat(100, 1, 100, 8), chat(100, 20, 400, 8));
+  cells.push(nonStreaming(20, time));
+  cells.push(chat(100, 1, time), chat(100, 20, time));
   return cells;
 }
 
