@@ -30,7 +30,12 @@ export async function sha256Hex(text: string): Promise<string> {
   return hex;
 }
 
-export async function passthroughCaller(request: Request): Promise<Caller> {
+/** The caller of a /v1 request (pass-through mode: the client's bearer key). */
+export async function authenticate(request: Request, _env: Env): Promise<Caller> {
+  return passthroughCaller(request);
+}
+
+async function passthroughCaller(request: Request): Promise<Caller> {
   const key = bearerToken(request);
   if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
   return { tenantId: `t_${(await sha256Hex(`tenant:${key}`)).slice(0, 32)}`, apiKeyId: null, upstreamKey: key };

@@ -139,8 +139,8 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const background = optional<boolean>(body, "background", "boolean") ?? false;
   optional(body, "parallel_tool_calls", "boolean");
 
-  checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2);
-  checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1);
+  checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2, "decimal");
+  checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1, "decimal");
   checkRange("top_logprobs", optional<number>(body, "top_logprobs", "integer"), 0, 20);
   checkRange("max_output_tokens", optional<number>(body, "max_output_tokens", "integer"), 1);
   checkRange("max_tool_calls", optional<number>(body, "max_tool_calls", "integer"), 1);

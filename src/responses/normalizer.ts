@@ -214,6 +214,25 @@ export class StreamNormalizer {
         const out = this.#ensureStarted();
         if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0))
           snapshot.output = structuredClone(this.snapshot.output);
+        // OpenAI precedes every `response.failed` with an `error` event; so do we.
+        if (event.type === "response.failed" && !this.#errorSent) {
+          const error = (
+            typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {}
+          ) as JsonObject;
+          const code = textOf(error.code) || "server_error";
+          const message = textOf(error.message) || "The response failed.";
+          this.#errorSent = true;
+          out.push(
+            this.#emit({
+              type: "error",
+              sequence_number: 0,
+              code,
+              message,
+              param: null,
+              error: { type: "server_error", code, message, param: null },
+            }),
+          );
+        }
         out.push(this.#emit(event));
         return out;
       }
@@ -265,7 +284,9 @@ export class StreamNormalizer {
 function flattenError(event: StreamEvent): StreamEvent {
   const nested = (typeof event.error === "object" && event.error !== null ? event.error : {}) as JsonObject;
   const message = textOf(event.message) || textOf(nested.message) || "Upstream error";
-  const code = (event.code ?? nested.code ?? null) as string | null;
+  const rawCode = event.code ?? nested.code ?? null;
+  // Some servers send numeric codes (OpenRouter: 400); the event's `code` is a string.
+  const code = typeof rawCode === "string" ? rawCode : typeof rawCode === "number" ? String(rawCode) : null;
   const param = (event.param ?? nested.param ?? null) as string | null;
   return {
     type: "error",

@@ -18,7 +18,7 @@ function contentEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
         type: "response.content_part.added",
         sequence_number: seq,
         ...at,
-        part: { ...part, text: "", annotations: [] },
+        part: { ...part, text: "", annotations: [], logprobs: [] },
       });
       if (text !== "")
         events.push({ type: "response.output_text.delta", sequence_number: seq, ...at, delta: text, logprobs: [] });
@@ -68,10 +68,12 @@ function contentEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
 }
 
 function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
-  const started: OutputItem = { ...item, status: "in_progress" };
+  const started: OutputItem = { ...item };
+  if (item.type !== "custom_tool_call") started.status = "in_progress";
   if (item.type === "message" || item.type === "reasoning") started.content = [];
   if (item.type === "reasoning") started.summary = [];
   if (item.type === "function_call") started.arguments = "";
+  if (item.type === "custom_tool_call") started.input = "";
   const events: StreamEvent[] = [
     { type: "response.output_item.added", sequence_number: seq, output_index: outputIndex, item: started },
   ];
@@ -105,6 +107,13 @@ function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
     if (args !== "")
       events.push({ type: "response.function_call_arguments.delta", sequence_number: seq, ...at, delta: args });
     events.push({ type: "response.function_call_arguments.done", sequence_number: seq, ...at, arguments: args });
+  }
+  if (item.type === "custom_tool_call") {
+    const at = { item_id: item.id, output_index: outputIndex };
+    const input = textOf(item.input);
+    if (input !== "")
+      events.push({ type: "response.custom_tool_call_input.delta", sequence_number: seq, ...at, delta: input });
+    events.push({ type: "response.custom_tool_call_input.done", sequence_number: seq, ...at, input });
   }
   events.push({ type: "response.output_item.done", sequence_number: seq, output_index: outputIndex, item });
   return events;

@@ -61,12 +61,14 @@ export function optional<T>(
   return value as T;
 }
 
-export function checkRange(param: string, value: number | undefined, min: number, max?: number): void {
+export function checkRange(
+  param: string,
+  value: number | undefined,
+  min: number,
+  max?: number,
+  unit: "integer" | "decimal" = "integer",
+): void {
   if (value === undefined) return;
-  const unit =
-    Number.isInteger(min) && Number.isInteger(value) && (max === undefined || Number.isInteger(max))
-      ? "integer"
-      : "decimal";
   if (value < min)
     throw invalidRequest(
       `Invalid '${param}': ${unit} below minimum value. Expected a value >= ${min}, but got ${value} instead.`,

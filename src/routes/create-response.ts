@@ -1,7 +1,7 @@
 // POST /v1/responses: authenticate, validate, then hand the run to its Durable Object (stored or
 // background) or stream it straight through the Worker (store:false).
 
-import { passthroughCaller } from "../http/auth";
+import { authenticate } from "../http/auth";
 import { readJson } from "../http/json-body";
 import { validateCreateRequest } from "../responses/create-request";
 import { newResponseId } from "../responses/ids";
@@ -11,7 +11,7 @@ import { chooseUpstream, protocolFor } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 
 export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
-  const caller = await passthroughCaller(request);
+  const caller = await authenticate(request, env);
   const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
   const upstream = chooseUpstream(config, create.model, caller.upstreamKey);
   protocolFor(upstream.protocol).validate(create);

@@ -4,11 +4,20 @@
 import { openDb, type Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { responseNotFound } from "../errors";
-import { passthroughCaller, type Caller } from "../http/auth";
+import { authenticate, type Caller } from "../http/auth";
 import { isWellFormedId } from "../responses/ids";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { RouteContext } from "./context";
+
+/** A decoded path parameter; a malformed percent-encoding is kept as it came (it matches no id). */
+export function pathParam(value: string | undefined): string {
+  try {
+    return decodeURIComponent(value ?? "");
+  } catch {
+    return value ?? "";
+  }
+}
 
 export interface Found {
   caller: Caller;
@@ -18,8 +27,8 @@ export interface Found {
 }
 
 export async function findOwnResponse({ request, env }: RouteContext): Promise<Found> {
-  const caller = await passthroughCaller(request);
-  const id = decodeURIComponent(String(request.params.id ?? ""));
+  const caller = await authenticate(request, env);
+  const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const db = openDb(env.DB);
   const row = await findResponse(db, caller.tenantId, id);

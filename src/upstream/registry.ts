@@ -3,6 +3,7 @@
 
 import type { GatewayConfig } from "../config";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
+import { chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
 
@@ -11,7 +12,7 @@ export function protocolFor(name: ProtocolName): UpstreamProtocol {
     case "responses":
       return responsesProtocol;
     case "chat_completions":
-      throw new Error("chat_completions upstreams are not available yet");
+      return chatCompletionsProtocol;
   }
 }
 

@@ -187,13 +187,25 @@ function sendError(res: ServerResponse, status: number, extra: Record<string, st
 async function streamEvents(
   res: ServerResponse,
   events: Json[],
-  options: { pauseAfter?: number; gateKey?: string; paceMs?: number; hangAfter?: number; cutAfter?: number } = {},
+  options: {
+    pauseAfter?: number;
+    gateKey?: string;
+    paceMs?: number;
+    hangAfter?: number;
+    cutAfter?: number;
+    endAfter?: number;
+  } = {},
 ) {
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
   for (let index = 0; index < events.length; index++) {
     if (res.destroyed) return;
-    if (options.cutAfter === index) return void res.destroy();
+    if (options.cutAfter === index) {
+      // Flush what was written, then drop the connection without a terminal event.
+      await new Promise((resolve) => res.write("", resolve));
+      return void res.socket?.destroy();
+    }
     if (options.hangAfter === index) return; // leave the connection open, silent
+    if (options.endAfter === index) return void res.end(); // a clean end without a terminal event
     if (options.pauseAfter === index && options.gateKey) await gate(options.gateKey).promise;
     if (options.paceMs) await sleep(options.paceMs);
     res.write(frame(events[index] as Json));
@@ -222,6 +234,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
         ),
       );
     }
+    case "big": {
+      // big:N  one message of N characters in 64 KiB deltas
+      const size = Number(args[0] ?? 1_000_000);
+      const piece = "x".repeat(65_536);
+      const pieces = Array.from({ length: Math.ceil(size / piece.length) }, (_, i) =>
+        piece.slice(0, Math.min(piece.length, size - i * piece.length)),
+      );
+      return streamEvents(res, textEvents(model, pieces));
+    }
     case "incomplete":
       return streamEvents(res, textEvents(model, ["cut ", "short"], "incomplete"));
     case "gate": {
@@ -247,6 +268,8 @@ async function serveResponses(res: ServerResponse, body: Json) {
       );
     case "hang-after":
       return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { hangAfter: Number(args[0] ?? 3) });
+    case "end-after":
+      return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { endAfter: Number(args[0] ?? 3) });
     case "cut-after":
       return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { cutAfter: Number(args[0] ?? 3) });
     case "hang-headers":

@@ -45,3 +45,12 @@ export async function readEvents(body: ReadableStream<Uint8Array> | null): Promi
     .filter((frame) => frame.includes("data: "))
     .map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as Record<string, unknown>);
 }
+
+/** Drops what the SDK adds to a parsed Response (`output_parsed`, parts' `parsed`), to compare with stored ones. */
+export function withoutParsed<T>(response: T): T {
+  return JSON.parse(
+    JSON.stringify(response, (key, value: unknown) =>
+      key === "output_parsed" || key === "parsed" ? undefined : value,
+    ),
+  ) as T;
+}

@@ -1,0 +1,187 @@
+// Lowers Responses input items (the full context: earlier turns, then this request) to chat
+// `messages`. Used by the request builder, and as a dry run by `validate` (400s before storage).
+
+import { invalidRequest } from "../../errors";
+import type { InputItem, JsonObject } from "../../responses/types";
+import { isPlainObject } from "../../responses/validation";
+
+/** Separator when several text parts become one string (vLLM joins text parts the same way). */
+const PART_SEPARATOR = "\n";
+
+const IMAGE_DETAILS: ReadonlySet<string> = new Set(["auto", "low", "high"]);
+
+const notSupported = (what: string, param: string) =>
+  invalidRequest(
+    `${what} cannot be sent to this model server: it speaks the Chat Completions protocol.`,
+    param,
+    "unsupported_value",
+  );
+
+const partsOf = (content: unknown): unknown[] => (Array.isArray(content) ? content : []);
+
+function textOf(part: JsonObject): string | undefined {
+  if (part.type === "input_text" || part.type === "output_text" || part.type === "text")
+    return typeof part.text === "string" ? part.text : "";
+  return undefined;
+}
+
+/** System and developer content: text only, as one string (the form every server accepts). */
+function systemContent(content: unknown, param: string): string {
+  if (typeof content === "string") return content;
+  return partsOf(content)
+    .map((part, index) => {
+      const text = isPlainObject(part) ? textOf(part) : undefined;
+      if (text === undefined)
+        throw notSupported(`A '${describe(part)}' part in a system message`, `${param}[${index}]`);
+      return text;
+    })
+    .join(PART_SEPARATOR);
+}
+
+const describe = (part: unknown): string => (isPlainObject(part) ? String(part.type) : typeof part);
+
+function userPart(part: unknown, param: string): JsonObject {
+  if (!isPlainObject(part)) throw notSupported(`A '${describe(part)}' content part`, param);
+  const text = textOf(part);
+  if (text !== undefined) return { type: "text", text };
+  if (part.type === "input_image") {
+    if (typeof part.image_url !== "string" || part.image_url === "")
+      throw notSupported("An image given by 'file_id' (use 'image_url' with a URL or a data URL)", `${param}.file_id`);
+    const detail = typeof part.detail === "string" && IMAGE_DETAILS.has(part.detail) ? part.detail : undefined;
+    return {
+      type: "image_url",
+      image_url: detail === undefined ? { url: part.image_url } : { url: part.image_url, detail },
+    };
+  }
+  if (part.type === "input_file") {
+    if (typeof part.file_data === "string" && part.file_data !== "") {
+      const file: JsonObject = { file_data: part.file_data };
+      if (typeof part.filename === "string") file.filename = part.filename;
+      return { type: "file", file };
+    }
+    // A file id can only name a file the upstream itself stores (OpenAI's chat API accepts it).
+    if (typeof part.file_id === "string" && part.file_id !== "")
+      return { type: "file", file: { file_id: part.file_id } };
+    throw notSupported("A file given by 'file_url' (send its bytes in 'file_data' as a data URL)", `${param}.file_url`);
+  }
+  throw notSupported(`A '${describe(part)}' content part`, param);
+}
+
+/** User content: a string when it is all text (the widest-accepted form), else chat content parts. */
+function userContent(content: unknown, param: string): string | JsonObject[] {
+  if (typeof content === "string") return content;
+  const parts = partsOf(content).map((part, index) => userPart(part, `${param}[${index}]`));
+  if (parts.every((part) => part.type === "text")) return parts.map((part) => part.text).join(PART_SEPARATOR);
+  return parts;
+}
+
+/**
+ * Assistant content as one string. A refusal part becomes text: it is what the assistant said, and
+ * the chat `refusal` message field is OpenAI-only (other servers reject or drop it).
+ */
+function assistantText(content: unknown, param: string): string {
+  if (typeof content === "string") return content;
+  return partsOf(content)
+    .map((part, index) => {
+      if (isPlainObject(part) && part.type === "refusal") return typeof part.refusal === "string" ? part.refusal : "";
+      const text = isPlainObject(part) ? textOf(part) : undefined;
+      if (text === undefined)
+        throw notSupported(`A '${describe(part)}' part in an assistant message`, `${param}[${index}]`);
+      return text;
+    })
+    .join(PART_SEPARATOR);
+}
+
+/** A tool result: a string, or its text parts joined (chat `tool` messages take text only). */
+function toolOutput(output: unknown, param: string): string {
+  if (typeof output === "string") return output;
+  if (!Array.isArray(output)) return JSON.stringify(output ?? "");
+  return output
+    .map((part, index) => {
+      const text = isPlainObject(part) ? textOf(part) : undefined;
+      if (text === undefined) throw notSupported(`A '${describe(part)}' part in a tool output`, `${param}[${index}]`);
+      return text;
+    })
+    .join(PART_SEPARATOR);
+}
+
+function toolCall(item: InputItem): JsonObject {
+  const args = item.type === "custom_tool_call" ? JSON.stringify({ input: item.input ?? "" }) : item.arguments;
+  return { id: item.call_id, type: "function", function: { name: item.name, arguments: args } };
+}
+
+/** The raw reasoning text of a `reasoning` item (`content[].reasoning_text`), or "" for summary-only items. */
+function reasoningOf(item: InputItem): string {
+  return partsOf(item.content)
+    .map((part) =>
+      isPlainObject(part) && part.type === "reasoning_text" && typeof part.text === "string" ? part.text : "",
+    )
+    .join("");
+}
+
+/**
+ * `instructions` become the first message with role `system`, and `developer` messages become
+ * `system` too: `developer` is an OpenAI-only role (OpenAI itself treats `system` as developer
+ * for reasoning models), while vLLM/llama.cpp chat templates, Ollama, DeepSeek and Mistral reject
+ * it or render it as plain text.
+ *
+ * Reasoning items are dropped (summaries and `encrypted_content` mean nothing to another server)
+ * unless they carry raw `reasoning_text`: that text is attached as `reasoning_content` to the
+ * assistant message that follows, the convention DeepSeek (thinking with tool calls) and vLLM read.
+ * Consecutive `function_call` / `custom_tool_call` items (and an assistant message right before
+ * them) become one assistant message with `tool_calls`; each output becomes a `tool` message.
+ */
+export function toMessages(instructions: string | null, input: InputItem[]): JsonObject[] {
+  const messages: JsonObject[] = [];
+  if (instructions !== null && instructions !== "") messages.push({ role: "system", content: instructions });
+  /** The assistant message that following tool calls join (only while it is the last message). */
+  let assistant: JsonObject | undefined;
+  let reasoning = "";
+
+  const pushAssistant = (message: JsonObject) => {
+    if (reasoning !== "") message.reasoning_content = reasoning;
+    reasoning = "";
+    messages.push(message);
+    assistant = message;
+  };
+  const push = (message: JsonObject) => {
+    reasoning = "";
+    assistant = undefined;
+    messages.push(message);
+  };
+
+  input.forEach((item, index) => {
+    const param = `input[${index}]`;
+    const type = item.type ?? (item.role !== undefined ? "message" : undefined);
+    switch (type) {
+      case "message":
+        if (item.role === "assistant")
+          pushAssistant({ role: "assistant", content: assistantText(item.content, `${param}.content`) });
+        else if (item.role === "user") push({ role: "user", content: userContent(item.content, `${param}.content`) });
+        else push({ role: "system", content: systemContent(item.content, `${param}.content`) });
+        return;
+      case "function_call":
+      case "custom_tool_call":
+        if (assistant !== undefined) {
+          const calls = (assistant.tool_calls ??= []) as JsonObject[];
+          calls.push(toolCall(item));
+        } else {
+          pushAssistant({ role: "assistant", content: null, tool_calls: [toolCall(item)] });
+        }
+        return;
+      case "function_call_output":
+      case "custom_tool_call_output":
+        push({ role: "tool", tool_call_id: item.call_id, content: toolOutput(item.output, `${param}.output`) });
+        return;
+      case "reasoning":
+        assistant = undefined;
+        reasoning += reasoningOf(item);
+        return;
+      case "item_reference":
+        throw notSupported("An 'item_reference' (send the referenced item itself)", param);
+      default:
+        throw notSupported(`An input item of type '${typeof type === "string" ? type : "unknown"}'`, param);
+    }
+  });
+  return messages;
+}

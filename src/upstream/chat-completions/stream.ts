@@ -1,0 +1,398 @@
+// Translates a Chat Completions chunk stream into the Responses event grammar (items strictly one
+// after another, one terminal event). Used by the protocol's translator and by completion.ts.
+
+import { newId } from "../../responses/ids";
+import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "../../responses/types";
+import { isPlainObject } from "../../responses/validation";
+import type { SseMessage } from "../../sse";
+import type { EventTranslator, TranslationContext } from "../protocol";
+import { argumentsComplete, customInput, newCallId, ToolCallAssembler, type ToolCall } from "./tool-calls";
+import { customToolNames } from "./tools";
+import { usageFromChat, type ResponseUsage } from "./usage";
+import {
+  contentText,
+  mapLogprobs,
+  nonEmpty,
+  objectOr,
+  reasoningText,
+  upstreamErrorOf,
+  type Logprob,
+  type UpstreamError,
+} from "./wire";
+
+type ItemStatus = "completed" | "incomplete";
+
+/** Longest piece of a non-JSON `event: error` payload quoted back to the client. */
+const MAX_ERROR_TEXT = 2000;
+
+const MALFORMED: UpstreamError = {
+  type: "server_error",
+  code: "server_error",
+  message: "The upstream model server sent a stream chunk that is not a JSON object.",
+  param: null,
+};
+
+const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
+  length: "max_output_tokens",
+  content_filter: "content_filter",
+};
+
+interface ReasoningState {
+  kind: "reasoning";
+  id: string;
+  index: number;
+  text: string;
+}
+
+interface PartState {
+  type: "output_text" | "refusal";
+  text: string;
+  logprobs: Logprob[];
+}
+
+interface MessageState {
+  kind: "message";
+  id: string;
+  index: number;
+  /** Finished content parts; the open one (if any) sits at index `parts.length`. */
+  parts: JsonObject[];
+  part: PartState | undefined;
+}
+
+export class ChatStreamTranslator implements EventTranslator {
+  readonly #base: ResponseObject;
+  readonly #customTools: ReadonlySet<string>;
+  #model: string | undefined;
+  #events: StreamEvent[] = [];
+  #started = false;
+  #ended = false;
+  #finishReason: string | undefined;
+  #usage: ResponseUsage | null = null;
+  /** Every item added so far, in output order (final values once done). */
+  readonly #output: OutputItem[] = [];
+  /** The open reasoning or message item. Never open at the same time as a tool call. */
+  #text: ReasoningState | MessageState | undefined;
+  /** Tool calls being reassembled; only the first pending one can be live. */
+  readonly #calls = new ToolCallAssembler();
+  /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
+  readonly #callIds = new Set<string>();
+
+  constructor(context: TranslationContext) {
+    this.#base = context.base;
+    this.#customTools = customToolNames(context.request.body);
+  }
+
+  push(message: SseMessage): StreamEvent[] {
+    if (this.#ended) return [];
+    const data = message.data.trim();
+    if (data === "") return [];
+    if (data === "[DONE]") return this.end();
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      chunk = message.event === "error" ? { error: { message: data.slice(0, MAX_ERROR_TEXT) } } : undefined;
+    }
+    if (!isPlainObject(chunk)) {
+      this.#fail(MALFORMED);
+      return this.#drain();
+    }
+    return this.pushChunk(chunk, message.event);
+  }
+
+  /** Translates one parsed chunk (`event` is the SSE event name, if any). */
+  pushChunk(chunk: JsonObject, event?: string): StreamEvent[] {
+    if (this.#ended) return [];
+    this.#model ??= nonEmpty(chunk.model);
+    // Usage may come on the finish chunk, on a later `choices: []` chunk, or twice (Groq also
+    // nests it in `x_groq`): the last one seen wins, and a chunk without usage keeps it.
+    const usage = objectOr(chunk.usage) ?? objectOr(objectOr(chunk.x_groq)?.usage);
+    if (usage !== undefined) this.#usage = usageFromChat(usage, chunk.timings);
+    const error = upstreamErrorOf(chunk, event);
+    if (error !== undefined) {
+      this.#fail(error);
+      return this.#drain();
+    }
+    for (const value of Array.isArray(chunk.choices) ? chunk.choices : []) {
+      const choice = objectOr(value);
+      // `n` is never sent, so only choice 0 exists; anything else is ignored.
+      if (choice === undefined || (typeof choice.index === "number" && choice.index !== 0)) continue;
+      const delta = objectOr(choice.delta) ?? objectOr(choice.message);
+      if (delta !== undefined) this.#delta(delta, objectOr(choice.logprobs));
+      // Some servers repeat the finish reason or follow it with `finish_reason: null`: keep the last real one.
+      this.#finishReason = nonEmpty(choice.finish_reason) ?? this.#finishReason;
+    }
+    return this.#drain();
+  }
+
+  /** The upstream said `[DONE]`: the terminal event, now that late usage chunks are in. */
+  end(): StreamEvent[] {
+    if (this.#ended) return [];
+    const reason = this.#finishReason === undefined ? undefined : INCOMPLETE_REASONS[this.#finishReason];
+    const status: ItemStatus = reason === undefined ? "completed" : "incomplete";
+    this.#closeAll(status);
+    this.#emit({
+      type: `response.${status}`,
+      response: this.#snapshot(status, {
+        completed_at: reason === undefined ? Math.floor(Date.now() / 1000) : null,
+        incomplete_details: reason === undefined ? null : { reason },
+      }),
+    });
+    this.#ended = true;
+    return this.#drain();
+  }
+
+  /**
+   * The body ended without `[DONE]`. With a finish reason the answer is whole (some servers never
+   * send `[DONE]`); without one it was cut off, and nothing is returned so the normalizer fails it.
+   */
+  finish(): StreamEvent[] {
+    if (this.#ended || this.#finishReason === undefined) return [];
+    return this.end();
+  }
+
+  #delta(delta: JsonObject, logprobs: JsonObject | undefined): void {
+    const reasoning = reasoningText(delta);
+    if (reasoning !== "") this.#reasoningDelta(reasoning);
+    const text = contentText(delta.content);
+    if (text !== "") this.#partDelta("output_text", text, mapLogprobs(logprobs?.content));
+    const refusal = nonEmpty(delta.refusal);
+    if (refusal !== undefined) this.#partDelta("refusal", refusal, []);
+    for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
+      const fields = objectOr(call);
+      if (fields !== undefined) this.#toolCallDelta(fields);
+    }
+    // The legacy single `function_call` (pre-`tools` servers) is one call at index 0.
+    const legacy = objectOr(delta.function_call);
+    if (legacy !== undefined) this.#toolCallDelta({ index: 0, function: legacy });
+  }
+
+  // --- reasoning and message items ---------------------------------------------------------------
+
+  #reasoningDelta(delta: string): void {
+    let state = this.#text;
+    if (state?.kind !== "reasoning") {
+      this.#closeAll("completed");
+      const id = newId("rs");
+      const index = this.#add({ id, type: "reasoning", summary: [], content: [], status: "in_progress" });
+      state = { kind: "reasoning", id, index, text: "" };
+      this.#text = state;
+      this.#emit({
+        type: "response.content_part.added",
+        ...this.#at(state, 0),
+        part: { type: "reasoning_text", text: "" },
+      });
+    }
+    state.text += delta;
+    this.#emit({ type: "response.reasoning_text.delta", ...this.#at(state, 0), delta });
+  }
+
+  #partDelta(type: PartState["type"], delta: string, logprobs: Logprob[]): void {
+    let message = this.#text;
+    if (message?.kind !== "message") {
+      this.#closeAll("completed");
+      const id = newId("msg");
+      const index = this.#add({ id, type: "message", status: "in_progress", content: [], role: "assistant" });
+      message = { kind: "message", id, index, parts: [], part: undefined };
+      this.#text = message;
+    }
+    let part = message.part;
+    if (part?.type !== type) {
+      this.#closePart(message);
+      part = { type, text: "", logprobs: [] };
+      message.part = part;
+      const empty = type === "output_text" ? { type, annotations: [], logprobs: [], text: "" } : { type, refusal: "" };
+      this.#emit({ type: "response.content_part.added", ...this.#at(message, message.parts.length), part: empty });
+    }
+    part.text += delta;
+    const at = this.#at(message, message.parts.length);
+    if (type === "refusal") {
+      this.#emit({ type: "response.refusal.delta", ...at, delta });
+      return;
+    }
+    part.logprobs.push(...logprobs);
+    this.#emit({ type: "response.output_text.delta", ...at, delta, logprobs });
+  }
+
+  #closePart(message: MessageState): void {
+    const part = message.part;
+    if (part === undefined) return;
+    const at = this.#at(message, message.parts.length);
+    let final: JsonObject;
+    if (part.type === "output_text") {
+      final = { type: "output_text", annotations: [], logprobs: part.logprobs, text: part.text };
+      this.#emit({ type: "response.output_text.done", ...at, text: part.text, logprobs: [...part.logprobs] });
+    } else {
+      final = { type: "refusal", refusal: part.text };
+      this.#emit({ type: "response.refusal.done", ...at, refusal: part.text });
+    }
+    this.#emit({ type: "response.content_part.done", ...at, part: structuredClone(final) });
+    message.parts.push(final);
+    message.part = undefined;
+  }
+
+  #closeText(status: ItemStatus): void {
+    const state = this.#text;
+    if (state === undefined) return;
+    this.#text = undefined;
+    if (state.kind === "reasoning") {
+      const part = { type: "reasoning_text", text: state.text };
+      this.#emit({ type: "response.reasoning_text.done", ...this.#at(state, 0), text: state.text });
+      this.#emit({ type: "response.content_part.done", ...this.#at(state, 0), part: { ...part } });
+      this.#done(state.index, { id: state.id, type: "reasoning", summary: [], content: [part], status });
+      return;
+    }
+    this.#closePart(state);
+    this.#done(state.index, { id: state.id, type: "message", status, content: state.parts, role: "assistant" });
+  }
+
+  // --- tool calls ---------------------------------------------------------------------------------
+
+  #toolCallDelta(fragment: JsonObject): void {
+    const call = this.#calls.accept(fragment);
+    if (call === undefined) return;
+    this.#closeText("completed");
+    this.#advance(call);
+  }
+
+  /**
+   * Tool-call deltas may interleave by `index`, but the Responses grammar wants each function_call
+   * item added, streamed and done before the next is added. So the first pending call streams
+   * live and fragments of any other call are buffered. When another call speaks and the live
+   * call's arguments already parse as a complete JSON object, the live call is over (a complete
+   * JSON value cannot grow), so it is finished and the next call goes live with its buffer flushed
+   * as one delta. This keeps sequential parallel calls (OpenAI, Groq, vLLM) fully live; calls that
+   * truly interleave stay buffered until the stream ends.
+   */
+  #advance(changed: ToolCall): void {
+    for (;;) {
+      const live = this.#calls.pending[0];
+      if (live === undefined) return;
+      if (live.item === undefined && !this.#startCall(live, false)) return;
+      if (live === changed) {
+        this.#sendArguments(live);
+        return;
+      }
+      if (!argumentsComplete(live)) return;
+      this.#finishCall(live, "completed");
+    }
+  }
+
+  /** Adds the call's item (once its name is known, or when `force`d at the end) and flushes its buffer. */
+  #startCall(call: ToolCall, force: boolean): boolean {
+    if (call.name === "" && !force) return false;
+    // The SDK rejects two items with one call_id; a server that repeats ids gets fresh ones.
+    const callId = call.id !== undefined && !this.#callIds.has(call.id) ? call.id : newCallId();
+    this.#callIds.add(callId);
+    const custom = this.#customTools.has(call.name);
+    const id = newId(custom ? "ctc" : "fc");
+    const item: OutputItem = custom
+      ? { id, type: "custom_tool_call", call_id: callId, name: call.name, input: "" }
+      : { id, type: "function_call", status: "in_progress", arguments: "", call_id: callId, name: call.name };
+    call.item = { id, index: this.#add(item), callId, custom, sent: 0 };
+    this.#sendArguments(call);
+    return true;
+  }
+
+  /** Streams what the live call received since its last delta (custom calls wait: their input is decoded at the end). */
+  #sendArguments(call: ToolCall): void {
+    const item = call.item;
+    if (item === undefined || item.custom || item.sent === call.args.length) return;
+    const delta = call.args.slice(item.sent);
+    item.sent = call.args.length;
+    this.#emit({ type: "response.function_call_arguments.delta", item_id: item.id, output_index: item.index, delta });
+  }
+
+  #finishCall(call: ToolCall, status: ItemStatus): void {
+    if (call.item === undefined) this.#startCall(call, true);
+    const item = call.item as NonNullable<ToolCall["item"]>;
+    this.#calls.finish(call);
+    const at = { item_id: item.id, output_index: item.index };
+    if (item.custom) {
+      const input = customInput(call.args);
+      if (input !== "") this.#emit({ type: "response.custom_tool_call_input.delta", ...at, delta: input });
+      this.#emit({ type: "response.custom_tool_call_input.done", ...at, input });
+      this.#done(item.index, { id: item.id, type: "custom_tool_call", call_id: item.callId, name: call.name, input });
+      return;
+    }
+    this.#sendArguments(call);
+    // A call without arguments is a call with no parameters: clients JSON.parse what they get.
+    let args = call.args;
+    if (args === "") {
+      args = "{}";
+      this.#emit({ type: "response.function_call_arguments.delta", ...at, delta: args });
+    }
+    this.#emit({ type: "response.function_call_arguments.done", ...at, name: call.name, arguments: args });
+    const final = {
+      id: item.id,
+      type: "function_call",
+      status,
+      arguments: args,
+      call_id: item.callId,
+      name: call.name,
+    };
+    this.#done(item.index, final);
+  }
+
+  // --- output and lifecycle -----------------------------------------------------------------------
+
+  #closeAll(status: ItemStatus): void {
+    this.#closeText(status);
+    for (let call = this.#calls.pending[0]; call !== undefined; call = this.#calls.pending[0])
+      this.#finishCall(call, status);
+  }
+
+  #fail(error: UpstreamError): void {
+    this.#closeAll("incomplete");
+    const { type, code, message, param } = error;
+    this.#emit({ type: "error", code, message, param, error: { type, code, message, param } });
+    const failure: ResponseError = { code, message };
+    this.#emit({ type: "response.failed", response: this.#snapshot("failed", { error: failure }) });
+    this.#ended = true;
+  }
+
+  #add(item: OutputItem): number {
+    const index = this.#output.length;
+    this.#output.push(item);
+    this.#emit({ type: "response.output_item.added", output_index: index, item: structuredClone(item) });
+    return index;
+  }
+
+  #done(index: number, item: OutputItem): void {
+    this.#output[index] = item;
+    this.#emit({ type: "response.output_item.done", output_index: index, item: structuredClone(item) });
+  }
+
+  #at(state: ReasoningState | MessageState, contentIndex: number) {
+    return { item_id: state.id, output_index: state.index, content_index: contentIndex };
+  }
+
+  #snapshot(status: string, fields: JsonObject): ResponseObject {
+    return {
+      ...structuredClone(this.#base),
+      model: this.#model ?? this.#base.model,
+      status: status as ResponseObject["status"],
+      output: structuredClone(this.#output),
+      usage: status === "in_progress" ? null : structuredClone(this.#usage),
+      ...fields,
+    };
+  }
+
+  /** Queues an event (`sequence_number` is a placeholder the normalizer replaces), opening the response first. */
+  #emit(event: StreamEvent): void {
+    if (!this.#started) {
+      this.#started = true;
+      const opening = this.#snapshot("in_progress", { output: [] });
+      this.#events.push({ type: "response.created", sequence_number: 0, response: opening });
+      this.#events.push({ type: "response.in_progress", sequence_number: 0, response: structuredClone(opening) });
+    }
+    const { type, ...fields } = event;
+    this.#events.push({ type, sequence_number: 0, ...fields });
+  }
+
+  #drain(): StreamEvent[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
+  }
+}

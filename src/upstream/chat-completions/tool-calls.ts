@@ -1,0 +1,118 @@
+// Reassembles streamed `tool_calls[]` fragments into whole calls: which call a fragment belongs to
+// (by index, by id, or neither), and its id, name and arguments. Used by the stream translator.
+
+import type { JsonObject } from "../../responses/types";
+import { isPlainObject } from "../../responses/validation";
+import { nonEmpty, objectOr } from "./wire";
+
+export interface ToolCall {
+  /** The upstream's id (the first non-empty one seen). */
+  id: string | undefined;
+  name: string;
+  args: string;
+  finished: boolean;
+  /** The output item, once the translator has added it. */
+  item: { id: string; index: number; callId: string; custom: boolean; sent: number } | undefined;
+  /** `args.length` at the last completeness check, and its result (parsing is not repeated). */
+  checked: number;
+  complete: boolean;
+}
+
+export class ToolCallAssembler {
+  /** Calls not finished yet, in order of first appearance. */
+  readonly pending: ToolCall[] = [];
+  readonly #byIndex = new Map<number, ToolCall>();
+  readonly #byId = new Map<string, ToolCall>();
+  #last: ToolCall | undefined;
+
+  /**
+   * Applies one fragment and returns its call, or undefined when the call was already finished (a
+   * late fragment can only be whitespace after complete JSON: see the translator's #advance).
+   * Empty ids and names on continuation fragments (DashScope, Mistral) never overwrite real ones.
+   */
+  accept(fragment: JsonObject): ToolCall | undefined {
+    const call = this.#callFor(fragment);
+    this.#last = call;
+    const id = nonEmpty(fragment.id);
+    if (call.id === undefined && id !== undefined) {
+      call.id = id;
+      this.#byId.set(id, call);
+    }
+    if (call.finished) return undefined;
+    const fn = objectOr(fragment.function) ?? {};
+    if (call.name === "") call.name = nonEmpty(fn.name) ?? "";
+    if (typeof fn.arguments === "string") call.args += fn.arguments;
+    else if (isPlainObject(fn.arguments)) call.args += JSON.stringify(fn.arguments);
+    return call;
+  }
+
+  finish(call: ToolCall): void {
+    call.finished = true;
+    this.pending.splice(this.pending.indexOf(call), 1);
+  }
+
+  /**
+   * By `index` when present (a known index with a different non-empty id is a server reusing the
+   * index for a new call, as older Ollama does). Without `index`, a new id starts a call and
+   * anything else continues the last call.
+   */
+  #callFor(fragment: JsonObject): ToolCall {
+    const id = nonEmpty(fragment.id);
+    if (typeof fragment.index === "number") {
+      const known = this.#byIndex.get(fragment.index);
+      if (known !== undefined && (id === undefined || known.id === undefined || known.id === id)) return known;
+      const call = this.#newCall();
+      this.#byIndex.set(fragment.index, call);
+      return call;
+    }
+    if (id !== undefined) return this.#byId.get(id) ?? this.#newCall();
+    return this.#last ?? this.#newCall();
+  }
+
+  #newCall(): ToolCall {
+    const call: ToolCall = {
+      id: undefined,
+      name: "",
+      args: "",
+      finished: false,
+      item: undefined,
+      checked: -1,
+      complete: false,
+    };
+    this.pending.push(call);
+    return call;
+  }
+}
+
+/** Whether the arguments already parse as a JSON object or array (such a value cannot grow). */
+export function argumentsComplete(call: ToolCall): boolean {
+  if (call.checked === call.args.length) return call.complete;
+  call.checked = call.args.length;
+  try {
+    const parsed: unknown = JSON.parse(call.args);
+    call.complete = typeof parsed === "object" && parsed !== null;
+  } catch {
+    call.complete = false;
+  }
+  return call.complete;
+}
+
+const CALL_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** A tool call id in OpenAI's style (`call_` + 24 alphanumerics) for calls the upstream left unnamed. */
+export function newCallId(): string {
+  let id = "call_";
+  for (const byte of crypto.getRandomValues(new Uint8Array(24))) id += CALL_ID_ALPHABET[byte % CALL_ID_ALPHABET.length];
+  return id;
+}
+
+/** Custom tools were lowered to a function of `{input}`; anything else is passed on as the raw text. */
+export function customInput(args: string): string {
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (isPlainObject(parsed) && typeof parsed.input === "string") return parsed.input;
+  } catch {
+    // not the JSON we asked for: the model's raw text is the best input there is
+  }
+  return args;
+}

@@ -1,0 +1,42 @@
+// Maps a Chat Completions `usage` object to the Responses `usage` shape, across server dialects.
+// Used by the stream translator (usage chunk or finish chunk) and thus by the completion mapper.
+
+import { isPlainObject } from "../../responses/validation";
+import type { JsonObject } from "../../responses/types";
+
+export interface ResponseUsage extends JsonObject {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+const count = (...values: unknown[]): number | undefined =>
+  values.find((value): value is number => typeof value === "number" && Number.isFinite(value));
+
+const details = (value: unknown): JsonObject => (isPlainObject(value) ? value : {});
+
+/**
+ * `usage` is the chunk's (or body's) usage object; `timings` is llama.cpp's sibling object, whose
+ * `cache_n` (prompt tokens served from the KV cache) stands in when no cached count is given.
+ * Cached tokens come from `prompt_tokens_details.cached_tokens` (OpenAI, vLLM, Groq) or DeepSeek's
+ * `prompt_cache_hit_tokens`; reasoning tokens from `completion_tokens_details.reasoning_tokens`.
+ */
+export function usageFromChat(usage: JsonObject, timings?: unknown): ResponseUsage {
+  const input = count(usage.prompt_tokens) ?? 0;
+  const output = count(usage.completion_tokens) ?? 0;
+  const cached =
+    count(
+      details(usage.prompt_tokens_details).cached_tokens,
+      usage.prompt_cache_hit_tokens,
+      details(timings).cache_n,
+    ) ?? 0;
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: Math.min(cached, input) },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: count(details(usage.completion_tokens_details).reasoning_tokens) ?? 0 },
+    total_tokens: count(usage.total_tokens) ?? input + output,
+  };
+}

@@ -1,0 +1,160 @@
+import { env } from "cloudflare:workers";
+import { APIError } from "openai";
+import { describe, expect, it } from "vitest";
+import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
+
+const post = (body: string, headers: Record<string, string> = {}) =>
+  gatewayFetch(`${GATEWAY_URL}/responses`, {
+    method: "POST",
+    headers: { authorization: "Bearer sk-test-errors", "content-type": "application/json", ...headers },
+    body,
+  });
+
+async function responseCount(): Promise<number> {
+  return (await env.DB.prepare("SELECT count(*) AS n FROM responses").first<{ n: number }>())?.n ?? 0;
+}
+
+describe("errors", () => {
+  it.each([
+    ["malformed JSON", "{nope", null, null],
+    [
+      "a wrong type",
+      JSON.stringify({ model: "m", input: "x", max_output_tokens: "8" }),
+      "max_output_tokens",
+      "invalid_type",
+    ],
+    ["a missing model", JSON.stringify({ input: "x" }), "model", "missing_required_parameter"],
+    [
+      "a temperature out of range",
+      JSON.stringify({ model: "m", input: "x", temperature: -1 }),
+      "temperature",
+      "decimal_below_min_value",
+    ],
+    [
+      "too much metadata",
+      JSON.stringify({
+        model: "m",
+        metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])),
+      }),
+      "metadata",
+      "object_above_max_properties",
+    ],
+    [
+      "conversation with previous_response_id",
+      JSON.stringify({ model: "m", conversation: "conv_1", previous_response_id: "resp_1" }),
+      "previous_response_id",
+      "mutually_exclusive_parameters",
+    ],
+    [
+      "an assistant message with input_text",
+      JSON.stringify({ model: "m", input: [{ role: "assistant", content: [{ type: "input_text", text: "x" }] }] }),
+      "input[0].content[0].type",
+      "invalid_value",
+    ],
+  ])("answers %s with a 400 in OpenAI's envelope and writes nothing", async (_name, body, param, code) => {
+    const before = await responseCount();
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    const payload = await res.json<{ error: Record<string, unknown> }>();
+    expect(payload.error).toMatchObject({ type: "invalid_request_error", param, code });
+    expect(typeof payload.error.message).toBe("string");
+    expect(await responseCount()).toBe(before);
+  });
+
+  it("answers an oversized body with a 413 and writes nothing", async () => {
+    const before = await responseCount();
+    const res = await post(JSON.stringify({ model: "m", input: "x".repeat(17 * 1024 * 1024) }));
+    expect(res.status).toBe(413);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe("request_too_large");
+    expect(await responseCount()).toBe(before);
+  });
+
+  it("passes an upstream 4xx through with its status and body, storing nothing", async () => {
+    const before = await responseCount();
+    const openai = client("sk-test-errors");
+    const error = (await openai.responses
+      .create({ model: model("status:400"), input: "x", stream: true })
+      .catch((e: unknown) => e)) as APIError;
+    expect(error).toBeInstanceOf(APIError);
+    expect(error.status).toBe(400);
+    expect(error.error).toEqual({
+      message: "mock upstream error 400",
+      type: "invalid_request_error",
+      param: null,
+      code: "mock_400",
+    });
+    expect(await responseCount()).toBe(before);
+  });
+
+  it("passes a 429 through with retry-after", async () => {
+    const res = await post(JSON.stringify({ model: model("status:429:30"), input: "x" }));
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("30");
+  });
+
+  it("retries an upstream 503 before the first byte", async () => {
+    const openai = client("sk-test-errors");
+    const response = await openai.responses.create({ model: model("flaky:1"), input: "x" });
+    expect(response.output_text).toBe("recovered");
+  });
+
+  it.each([
+    ["cut-after:5", "The upstream connection failed before the response was complete."],
+    ["end-after:5", "The upstream stream ended before the response was complete."],
+  ])(
+    "ends a stream broken by %s with error + response.failed, stored as failed with the partial output",
+    async (scenario, message) => {
+      const openai = client("sk-test-errors");
+      const stream = await openai.responses.create({ model: model(scenario), input: "x", stream: true });
+      const types: string[] = [];
+      let id = "";
+      const failure = await (async () => {
+        for await (const event of stream) {
+          types.push(event.type);
+          if (event.type === "response.created") id = event.response.id;
+        }
+      })().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(APIError);
+      expect(types.at(-1)).toBe("response.output_text.delta");
+      const stored = await openai.responses.retrieve(id);
+      expect(stored.status).toBe("failed");
+      expect(stored.error).toEqual({ code: "server_error", message });
+      expect(stored.output[0]).toMatchObject({
+        type: "message",
+        status: "incomplete",
+        content: [{ type: "output_text", text: "a" }],
+      });
+      const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+        headers: { authorization: "Bearer sk-test-errors" },
+      });
+      const text = await replay.text();
+      expect(text).toContain("event: error\n");
+      expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: response\.failed\n/);
+    },
+  );
+
+  it("fails a stream with invalid JSON in an event", async () => {
+    const openai = client("sk-test-errors");
+    const response = await openai.responses.create({ model: model("malformed"), input: "x" }).catch((e: unknown) => e);
+    expect(response).toMatchObject({
+      status: "failed",
+      error: { message: "The upstream sent an event that is not valid JSON." },
+    });
+  });
+
+  it("answers unknown routes with Invalid URL", async () => {
+    const res = await gatewayFetch(`${GATEWAY_URL}/nothing/here`, { headers: { authorization: "Bearer x" } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: { message: "Invalid URL (GET /v1/nothing/here)", type: "invalid_request_error", param: null, code: null },
+    });
+  });
+
+  it("answers a malformed or unknown response id with a 404", async () => {
+    const openai = client("sk-test-errors");
+    for (const id of ["resp_nope", "../../etc/passwd", "resp_" + "a".repeat(300)])
+      await expect(openai.responses.retrieve(id)).rejects.toMatchObject({ status: 404 });
+  });
+});

@@ -1,0 +1,73 @@
+// Replays real recorded upstream streams through the gateway: the client must see the same events
+// (only the gateway-owned fields rewritten), the stored snapshot must equal the terminal event's
+// response, and the replayed log must equal the stream.
+
+import { describe, expect, it } from "vitest";
+import { foldEvents } from "../../src/responses/fold";
+import type { StreamEvent } from "../../src/responses/types";
+import { fixtureEvents, splitResponses } from "../support/fixtures";
+import { gatewayFetch, GATEWAY_URL, model, readEvents } from "../support/gateway";
+
+type Event = Record<string, unknown>;
+
+const OWNED = [
+  "id",
+  "created_at",
+  "background",
+  "store",
+  "previous_response_id",
+  "metadata",
+  "instructions",
+  "conversation",
+];
+
+function comparable(event: Event): Event {
+  const { sequence_number: _seq, ...rest } = event;
+  if (typeof rest.response === "object" && rest.response !== null) {
+    const response = { ...(rest.response as Event) };
+    for (const field of OWNED) delete response[field];
+    rest.response = response;
+  }
+  if (rest.type === "error") {
+    const nested = (rest.error ?? {}) as Event;
+    return { type: "error", code: nested.code, message: nested.message, param: nested.param ?? null };
+  }
+  return rest;
+}
+
+const auth = { authorization: "Bearer sk-test-fixtures", "content-type": "application/json" };
+
+const cases: [string, number][] = [
+  ["azure-text.1.chunks.txt", 0],
+  ["azure-tool-call.1.chunks.txt", 0],
+  ["openai-web-search-tool.1.chunks.txt", 0],
+  ["openai-error.1.chunks.txt", 0],
+  ["openai-reasoning-encrypted-content.1.chunks.txt", 0],
+  ["openai-reasoning-encrypted-content.1.chunks.txt", 1],
+  ["openai-reasoning-encrypted-content.1.chunks.txt", 2],
+  ["openai-reasoning-encrypted-content.1.chunks.txt", 3],
+];
+
+describe("recorded Responses streams through the gateway", () => {
+  it.each(cases)("%s (response %i)", async (file, index) => {
+    const recorded = splitResponses(fixtureEvents(`responses/${file}`))[index] as Event[];
+    const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: model(`fixture:${file}:${index}`), input: "replay", stream: true }),
+    });
+    const received = await readEvents(res.body);
+
+    expect(received.map((event) => event.sequence_number)).toEqual(received.map((_, i) => i));
+    expect(received.map(comparable)).toEqual(recorded.map(comparable));
+
+    const id = (received[0]?.response as Event).id as string;
+    const terminal = received.at(-1)?.response as Event;
+    const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${id}`, { headers: auth })).json();
+    expect(stored).toEqual(terminal);
+    expect(foldEvents(received as StreamEvent[])).toEqual(stored);
+
+    const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, { headers: auth });
+    expect(await readEvents(replay.body)).toEqual(received);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
+
+describe("GET /v1/responses/{id}/input_items", () => {
+  const input = Array.from({ length: 7 }, (_, i) => ({ role: "user" as const, content: `m${i}` }));
+
+  it("lists input items newest first by default, with the list envelope", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input });
+    const page = await openai.responses.inputItems.list(response.id);
+    expect(page.data.map((item) => (item as { content: { text: string }[] }).content[0]?.text)).toEqual([
+      "m6",
+      "m5",
+      "m4",
+      "m3",
+      "m2",
+      "m1",
+      "m0",
+    ]);
+    expect(page.data[0]).toMatchObject({
+      type: "message",
+      role: "user",
+      status: "completed",
+      id: expect.stringMatching(/^msg_/) as string,
+    });
+    const raw = await gatewayFetch(`${GATEWAY_URL}/responses/${response.id}/input_items?limit=3`, {
+      headers: { authorization: "Bearer sk-test-tenant-a" },
+    });
+    const body = await raw.json<{
+      object: string;
+      data: unknown[];
+      first_id: string;
+      last_id: string;
+      has_more: boolean;
+    }>();
+    expect(body).toMatchObject({
+      object: "list",
+      first_id: page.data[0]?.id,
+      last_id: page.data[2]?.id,
+      has_more: true,
+    });
+    expect(body.data).toHaveLength(3);
+  });
+
+  it("auto-paginates with limit and order", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input });
+    const texts: string[] = [];
+    for await (const item of openai.responses.inputItems.list(response.id, { limit: 2, order: "asc" }))
+      texts.push((item as { content: { text: string }[] }).content[0]?.text ?? "");
+    expect(texts).toEqual(["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
+  });
+
+  it("lists a string input as one user message with input_text", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "just text" });
+    const page = await openai.responses.inputItems.list(response.id);
+    expect(page.data).toEqual([
+      {
+        id: expect.stringMatching(/^msg_[0-9a-f]{48}$/) as string,
+        type: "message",
+        role: "user",
+        status: "completed",
+        content: [{ type: "input_text", text: "just text" }],
+      },
+    ]);
+  });
+
+  it("validates limit and order", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    await expect(openai.responses.inputItems.list(response.id, { limit: 0 })).rejects.toMatchObject({
+      status: 400,
+      param: "limit",
+    });
+    await expect(openai.responses.inputItems.list(response.id, { limit: 101 })).rejects.toMatchObject({
+      status: 400,
+      param: "limit",
+    });
+    await expect(openai.responses.inputItems.list(response.id, { order: "sideways" as "asc" })).rejects.toMatchObject({
+      status: 400,
+      param: "order",
+    });
+  });
+});

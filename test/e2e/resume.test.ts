@@ -1,0 +1,98 @@
+import type { ResponseStreamEvent } from "openai/resources/responses/responses";
+import { describe, expect, it } from "vitest";
+import { client, model, upstream, withoutParsed } from "../support/gateway";
+
+async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
+  const events: ResponseStreamEvent[] = [];
+  for await (const event of stream) events.push(event);
+  return events;
+}
+
+describe("GET /v1/responses/{id}?stream=true", () => {
+  it("replays a finished response's recorded events with their original numbers", async () => {
+    const openai = client();
+    const created = await collect(await openai.responses.create({ model: model("text:4"), input: "x", stream: true }));
+    const id = (created[0] as { response: { id: string } }).response.id;
+    const replay = await collect(await openai.responses.retrieve(id, { stream: true }));
+    expect(replay).toEqual(created);
+    const after = await collect(await openai.responses.retrieve(id, { stream: true, starting_after: 5 }));
+    expect(after).toEqual(created.filter((event) => event.sequence_number > 5));
+  });
+
+  it("resumes with the stream helper (full replay filtered locally) to the same final response", async () => {
+    const openai = client();
+    const final = await openai.responses.stream({ model: model("text:3"), input: "x" }).finalResponse();
+    const resumed = openai.responses.stream({ response_id: final.id, starting_after: 2 });
+    const seen: number[] = [];
+    resumed.on("event", (event) => seen.push(event.sequence_number));
+    expect(withoutParsed(await resumed.finalResponse())).toEqual(withoutParsed(final));
+    expect(seen[0]).toBe(3);
+  });
+
+  it("a client that disconnects mid-stream resumes and gets every remaining event exactly once", async () => {
+    const openai = client();
+    const m = model("gate:5:12");
+    const abort = new AbortController();
+    const stream = await openai.responses.create({ model: m, input: "x", stream: true }, { signal: abort.signal });
+    const seen: ResponseStreamEvent[] = [];
+    for await (const event of stream) {
+      seen.push(event);
+      if (seen.length === 5) break; // leaves the loop: the SDK aborts the request
+    }
+    abort.abort();
+    const id = (seen[0] as { response: { id: string } }).response.id;
+    const last = seen.at(-1)?.sequence_number ?? -1;
+    // The run is still held at the gate: it keeps going after the client left.
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
+    await upstream.release(m);
+    const rest = await collect(await openai.responses.retrieve(id, { stream: true, starting_after: last }));
+    const all = [...seen, ...rest];
+    expect(all.map((event) => event.sequence_number)).toEqual(all.map((_, index) => index));
+    expect(all.at(-1)?.type).toBe("response.completed");
+    const stored = await openai.responses.retrieve(id);
+    expect(stored.status).toBe("completed");
+    expect(stored.output_text).toBe(Array.from({ length: 12 }, (_, i) => `w${i} `).join(""));
+    expect(await upstream.closedEarly(m)).toBe(0);
+  });
+
+  it("follows a running response live from a resume request", async () => {
+    const openai = client();
+    const m = model("gate:4:6");
+    const stream = await openai.responses.create({ model: m, input: "x", stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = (await iterator.next()).value as { response: { id: string } };
+    const follower = collect(await openai.responses.retrieve(first.response.id, { stream: true, starting_after: 0 }));
+    await upstream.release(m);
+    const rest: ResponseStreamEvent[] = [];
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+    const followed = await follower;
+    expect(followed).toEqual(rest);
+    expect(followed.at(-1)?.type).toBe("response.completed");
+  });
+
+  it("shows partial output when polled while running", async () => {
+    const openai = client();
+    const m = model("gate:6:8");
+    const stream = await openai.responses.create({ model: m, input: "x", stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    let id = "";
+    for (let i = 0; i < 6; i++) {
+      const event = (await iterator.next()).value as ResponseStreamEvent;
+      if (event.type === "response.created") id = event.response.id;
+    }
+    const polled = await openai.responses.retrieve(id);
+    expect(polled.status).toBe("in_progress");
+    expect(polled.output_text).toBe("w0 w1 ");
+    await upstream.release(m);
+    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    expect((await openai.responses.retrieve(id)).status).toBe("completed");
+  });
+
+  it("rejects a non-integer starting_after", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    await expect(
+      openai.responses.retrieve(response.id, { stream: true, starting_after: "x" as unknown as number }),
+    ).rejects.toMatchObject({ status: 400, param: "starting_after" });
+  });
+});

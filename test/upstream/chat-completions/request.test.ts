@@ -1,0 +1,536 @@
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../../../src/errors";
+import { validateCreateRequest } from "../../../src/responses/create-request";
+import type { InputItem, JsonObject } from "../../../src/responses/types";
+import { chatCompletionsProtocol } from "../../../src/upstream/chat-completions";
+
+/** The chat body for a Responses body whose `input` is the whole context. */
+function build(body: JsonObject): JsonObject {
+  const request = validateCreateRequest({ model: "m", ...body });
+  return chatCompletionsProtocol.buildBody(request, request.input);
+}
+
+const messagesOf = (input: InputItem[] | string, extra: JsonObject = {}) => build({ input, ...extra }).messages;
+
+/** The ApiError `action` throws (fails the test when it does not throw one). */
+function apiError(action: () => unknown): ApiError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected an ApiError");
+}
+
+const validate = (body: JsonObject) => () =>
+  chatCompletionsProtocol.validate(validateCreateRequest({ model: "m", ...body }));
+
+describe("request translation: messages", () => {
+  it("sends instructions as the first system message", () => {
+    expect(messagesOf("hi", { instructions: "Be brief." })).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "hi" },
+    ]);
+  });
+
+  it("sends developer messages as system messages", () => {
+    expect(messagesOf([{ role: "developer", content: "Rules." }])).toEqual([{ role: "system", content: "Rules." }]);
+  });
+
+  it("flattens system content parts into one string", () => {
+    const input = [
+      {
+        type: "message",
+        role: "system",
+        content: [
+          { type: "input_text", text: "a" },
+          { type: "input_text", text: "b" },
+        ],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([{ role: "system", content: "a\nb" }]);
+  });
+
+  it("sends a user message whose parts are all text as one string", () => {
+    const input = [
+      {
+        role: "user",
+        content: [
+          { type: "input_text", text: "Hello" },
+          { type: "input_text", text: "world" },
+        ],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([{ role: "user", content: "Hello\nworld" }]);
+  });
+
+  it("sends assistant output_text as assistant content", () => {
+    const input = [
+      {
+        type: "message",
+        role: "assistant",
+        id: "msg_1",
+        status: "completed",
+        content: [{ type: "output_text", text: "Hi!", annotations: [] }],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([{ role: "assistant", content: "Hi!" }]);
+  });
+
+  it("sends an assistant refusal as what the assistant said", () => {
+    const input = [{ role: "assistant", content: [{ type: "refusal", refusal: "I can't help with that." }] }];
+    expect(messagesOf(input)).toEqual([{ role: "assistant", content: "I can't help with that." }]);
+  });
+
+  it("sends input_image URLs and data URLs as image_url parts with their detail", () => {
+    const input = [
+      {
+        role: "user",
+        content: [
+          { type: "input_text", text: "What is this?" },
+          { type: "input_image", image_url: "https://example.com/cat.png", detail: "high" },
+          { type: "input_image", image_url: "data:image/png;base64,iVBORw0KGgo=", detail: "auto" },
+          { type: "input_image", image_url: "https://example.com/dog.png", detail: "original" },
+        ],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "What is this?" },
+          { type: "image_url", image_url: { url: "https://example.com/cat.png", detail: "high" } },
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "auto" } },
+          { type: "image_url", image_url: { url: "https://example.com/dog.png" } },
+        ],
+      },
+    ]);
+  });
+
+  it("refuses an input_image given only by file_id", () => {
+    const input = [{ role: "user", content: [{ type: "input_image", file_id: "file-abc", detail: "auto" }] }];
+    const error = apiError(() => messagesOf(input));
+    expect(error.status).toBe(400);
+    expect(error.param).toBe("input[0].content[0].file_id");
+  });
+
+  it("sends input_file data as a file part with its filename", () => {
+    const input = [
+      {
+        role: "user",
+        content: [{ type: "input_file", file_data: "data:application/pdf;base64,JVBERi0=", filename: "a.pdf" }],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([
+      {
+        role: "user",
+        content: [{ type: "file", file: { file_data: "data:application/pdf;base64,JVBERi0=", filename: "a.pdf" } }],
+      },
+    ]);
+  });
+
+  it("refuses an input_file given by URL", () => {
+    const input = [{ role: "user", content: [{ type: "input_file", file_url: "https://example.com/a.pdf" }] }];
+    const error = apiError(() => messagesOf(input));
+    expect([error.status, error.param]).toEqual([400, "input[0].content[0].file_url"]);
+    expect(error.message).toContain("file_url");
+  });
+
+  it("sends consecutive function calls as one assistant message, each output as a tool message", () => {
+    const input = [
+      { role: "user", content: "Weather in Paris and Rome?" },
+      { type: "function_call", id: "fc_1", call_id: "call_a", name: "weather", arguments: '{"city":"Paris"}' },
+      { type: "function_call", id: "fc_2", call_id: "call_b", name: "weather", arguments: '{"city":"Rome"}' },
+      { type: "function_call_output", call_id: "call_a", output: "18C" },
+      { type: "function_call_output", call_id: "call_b", output: "24C" },
+    ];
+    expect(messagesOf(input)).toEqual([
+      { role: "user", content: "Weather in Paris and Rome?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_a", type: "function", function: { name: "weather", arguments: '{"city":"Paris"}' } },
+          { id: "call_b", type: "function", function: { name: "weather", arguments: '{"city":"Rome"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_a", content: "18C" },
+      { role: "tool", tool_call_id: "call_b", content: "24C" },
+    ]);
+  });
+
+  it("joins function calls to the assistant message right before them, as the model produced them", () => {
+    const input = [
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: "Let me check." }] },
+      { type: "function_call", call_id: "call_a", name: "weather", arguments: "{}" },
+      { type: "function_call_output", call_id: "call_a", output: "sunny" },
+      { type: "function_call", call_id: "call_b", name: "time", arguments: "{}" },
+    ];
+    expect(messagesOf(input)).toEqual([
+      {
+        role: "assistant",
+        content: "Let me check.",
+        tool_calls: [{ id: "call_a", type: "function", function: { name: "weather", arguments: "{}" } }],
+      },
+      { role: "tool", tool_call_id: "call_a", content: "sunny" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_b", type: "function", function: { name: "time", arguments: "{}" } }],
+      },
+    ]);
+  });
+
+  it("joins the text parts of a function call output", () => {
+    const input = [
+      {
+        type: "function_call_output",
+        call_id: "call_a",
+        output: [
+          { type: "input_text", text: "line 1" },
+          { type: "input_text", text: "line 2" },
+        ],
+      },
+    ];
+    expect(messagesOf(input)).toEqual([{ role: "tool", tool_call_id: "call_a", content: "line 1\nline 2" }]);
+  });
+
+  it("refuses an image in a function call output", () => {
+    const input = [
+      {
+        type: "function_call_output",
+        call_id: "call_a",
+        output: [{ type: "input_image", image_url: "https://example.com/x.png" }],
+      },
+    ];
+    expect(apiError(() => messagesOf(input)).param).toBe("input[0].output[0]");
+  });
+
+  it("sends custom tool calls and outputs as function calls taking {input}", () => {
+    const input = [
+      { type: "custom_tool_call", call_id: "call_c", name: "run_sql", input: "SELECT 1" },
+      { type: "custom_tool_call_output", call_id: "call_c", output: "1" },
+    ];
+    expect(messagesOf(input)).toEqual([
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_c", type: "function", function: { name: "run_sql", arguments: '{"input":"SELECT 1"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_c", content: "1" },
+    ]);
+  });
+
+  it("drops reasoning items that carry only a summary or encrypted content", () => {
+    const input = [
+      { role: "user", content: "hi" },
+      {
+        type: "reasoning",
+        id: "rs_1",
+        summary: [{ type: "summary_text", text: "thinking" }],
+        encrypted_content: "gAAAA",
+      },
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: "Hello" }] },
+    ];
+    expect(messagesOf(input)).toEqual([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "Hello" },
+    ]);
+  });
+
+  it("attaches raw reasoning_text to the following assistant message as reasoning_content", () => {
+    const input = [
+      {
+        type: "reasoning",
+        id: "rs_1",
+        summary: [],
+        content: [{ type: "reasoning_text", text: "Need the weather tool." }],
+      },
+      { type: "function_call", call_id: "call_a", name: "weather", arguments: "{}" },
+      { type: "function_call_output", call_id: "call_a", output: "sunny" },
+      { type: "reasoning", id: "rs_2", summary: [], content: [{ type: "reasoning_text", text: "Now answer." }] },
+      { role: "assistant", content: "It is sunny." },
+    ];
+    expect(messagesOf(input)).toEqual([
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_a", type: "function", function: { name: "weather", arguments: "{}" } }],
+        reasoning_content: "Need the weather tool.",
+      },
+      { role: "tool", tool_call_id: "call_a", content: "sunny" },
+      { role: "assistant", content: "It is sunny.", reasoning_content: "Now answer." },
+    ]);
+  });
+
+  it("refuses item references", () => {
+    const error = apiError(() =>
+      messagesOf([
+        { role: "user", content: "hi" },
+        { type: "item_reference", id: "msg_1" },
+      ]),
+    );
+    expect([error.status, error.param]).toEqual([400, "input[1]"]);
+    expect(error.message).toContain("item_reference");
+  });
+
+  it("refuses input items that have no chat form", () => {
+    const error = apiError(() => messagesOf([{ type: "web_search_call", id: "ws_1", status: "completed" }]));
+    expect(error.message).toContain("'web_search_call'");
+  });
+});
+
+describe("request translation: tools", () => {
+  const weather = { type: "function", name: "weather", description: "Weather by city", parameters: { type: "object" } };
+
+  it("nests function tools under `function`, with strict only when set", () => {
+    const body = build({ input: "hi", tools: [weather, { ...weather, name: "strict_weather", strict: true }] });
+    expect(body.tools).toEqual([
+      {
+        type: "function",
+        function: { name: "weather", description: "Weather by city", parameters: { type: "object" } },
+      },
+      {
+        type: "function",
+        function: {
+          name: "strict_weather",
+          description: "Weather by city",
+          parameters: { type: "object" },
+          strict: true,
+        },
+      },
+    ]);
+  });
+
+  it("lowers a custom tool to a function taking {input: string}", () => {
+    const body = build({ input: "hi", tools: [{ type: "custom", name: "run_sql", description: "Runs SQL" }] });
+    expect(body.tools).toEqual([
+      {
+        type: "function",
+        function: {
+          name: "run_sql",
+          description: "Runs SQL",
+          parameters: {
+            type: "object",
+            properties: { input: { type: "string" } },
+            required: ["input"],
+            additionalProperties: false,
+          },
+        },
+      },
+    ]);
+  });
+
+  it.each(["none", "auto", "required"])("passes tool_choice %s through", (choice) => {
+    expect(build({ input: "hi", tools: [weather], tool_choice: choice }).tool_choice).toBe(choice);
+  });
+
+  it.each(["function", "custom"])("forces a %s tool as a function choice", (type) => {
+    const body = build({ input: "hi", tools: [weather], tool_choice: { type, name: "weather" } });
+    expect(body.tool_choice).toEqual({ type: "function", function: { name: "weather" } });
+  });
+
+  it("lowers allowed_tools to the allowed subset of tools and its mode", () => {
+    const tools = [weather, { ...weather, name: "time" }, { ...weather, name: "news" }];
+    const tool_choice = {
+      type: "allowed_tools",
+      mode: "required",
+      tools: [
+        { type: "function", name: "time" },
+        { type: "function", name: "news" },
+      ],
+    };
+    const body = build({ input: "hi", tools, tool_choice });
+    expect((body.tools as { function: { name: string } }[]).map((tool) => tool.function.name)).toEqual([
+      "time",
+      "news",
+    ]);
+    expect(body.tool_choice).toBe("required");
+    expect(build({ input: "hi", tools, tool_choice: { ...tool_choice, mode: "auto" } }).tool_choice).toBe("auto");
+  });
+
+  it("sends parallel_tool_calls with the tools", () => {
+    expect(build({ input: "hi", tools: [weather], parallel_tool_calls: false }).parallel_tool_calls).toBe(false);
+  });
+
+  it("sends no tool fields when there are no tools (OpenAI rejects them alone)", () => {
+    const body = build({ input: "hi", tool_choice: "none", parallel_tool_calls: true });
+    expect(body).not.toHaveProperty("tools");
+    expect(body).not.toHaveProperty("tool_choice");
+    expect(body).not.toHaveProperty("parallel_tool_calls");
+  });
+});
+
+describe("request translation: parameters", () => {
+  it("maps a json_schema text format to response_format", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } } };
+    const text = { format: { type: "json_schema", name: "place", description: "A place", schema, strict: true } };
+    expect(build({ input: "hi", text }).response_format).toEqual({
+      type: "json_schema",
+      json_schema: { name: "place", description: "A place", schema, strict: true },
+    });
+  });
+
+  it("maps a json_object text format to response_format, and plain text to nothing", () => {
+    expect(build({ input: "hi", text: { format: { type: "json_object" } } }).response_format).toEqual({
+      type: "json_object",
+    });
+    expect(build({ input: "hi", text: { format: { type: "text" } } })).not.toHaveProperty("response_format");
+  });
+
+  it("maps reasoning.effort to reasoning_effort", () => {
+    expect(build({ input: "hi", reasoning: { effort: "low", summary: "auto" } }).reasoning_effort).toBe("low");
+    expect(build({ input: "hi" })).not.toHaveProperty("reasoning_effort");
+  });
+
+  it("maps max_output_tokens to max_completion_tokens", () => {
+    const body = build({ input: "hi", max_output_tokens: 256 });
+    expect(body.max_completion_tokens).toBe(256);
+    expect(body).not.toHaveProperty("max_tokens");
+  });
+
+  it("lets a client that sends max_tokens itself (older servers) keep it, without max_completion_tokens", () => {
+    const body = build({ input: "hi", max_output_tokens: 256, max_tokens: 100 });
+    expect(body.max_tokens).toBe(100);
+    expect(body).not.toHaveProperty("max_completion_tokens");
+  });
+
+  it("passes temperature and top_p through", () => {
+    expect(build({ input: "hi", temperature: 0.2, top_p: 0.9 })).toMatchObject({ temperature: 0.2, top_p: 0.9 });
+  });
+
+  it("maps top_logprobs to logprobs and top_logprobs", () => {
+    expect(build({ input: "hi", top_logprobs: 3 })).toMatchObject({ logprobs: true, top_logprobs: 3 });
+  });
+
+  it("maps include message.output_text.logprobs to logprobs", () => {
+    const body = build({ input: "hi", include: ["message.output_text.logprobs"] });
+    expect(body.logprobs).toBe(true);
+    expect(body).not.toHaveProperty("top_logprobs");
+  });
+
+  it("sends safety_identifier, or else user, as user", () => {
+    expect(build({ input: "hi", user: "u-1" }).user).toBe("u-1");
+    expect(build({ input: "hi", user: "u-1", safety_identifier: "s-1" }).user).toBe("s-1");
+  });
+
+  it("never sends Responses-only or OpenAI-only fields", () => {
+    const body = build({
+      input: "hi",
+      metadata: { k: "v" },
+      store: true,
+      background: true,
+      truncation: "auto",
+      max_tool_calls: 3,
+      service_tier: "flex",
+      prompt_cache_key: "k",
+      text: { verbosity: "low" },
+      include: ["reasoning.encrypted_content"],
+      previous_response_id: "resp_1",
+      stream_options: { include_obfuscation: false },
+    });
+    expect(Object.keys(body).sort()).toEqual(["messages", "model", "stream", "stream_options"]);
+  });
+
+  it("sends the model, stream: true and stream_options.include_usage", () => {
+    const body = build({ input: "hi", stream: false });
+    expect(body).toMatchObject({ model: "m", stream: true, stream_options: { include_usage: true } });
+  });
+
+  it("forwards extra fields that are not Responses fields (vLLM and Ollama sampling knobs)", () => {
+    const body = build({
+      input: "hi",
+      top_k: 20,
+      min_p: 0.05,
+      chat_template_kwargs: { enable_thinking: false },
+      seed: 7,
+    });
+    expect(body).toMatchObject({ top_k: 20, min_p: 0.05, chat_template_kwargs: { enable_thinking: false }, seed: 7 });
+  });
+
+  it("never lets an extra field replace what the translation owns", () => {
+    const body = build({ input: "hi", messages: [{ role: "user", content: "injected" }], n: 3, stream_options: null });
+    expect(body.messages).toEqual([{ role: "user", content: "hi" }]);
+    expect(body).not.toHaveProperty("n");
+    expect(body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it("translates the whole context passed in, not only the request's own input", () => {
+    const request = validateCreateRequest({ model: "m", input: "and now?", previous_response_id: "resp_1" });
+    const context = [
+      { role: "user", content: "first" },
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: "ok" }] },
+      ...request.input,
+    ];
+    expect(chatCompletionsProtocol.buildBody(request, context).messages).toEqual([
+      { role: "user", content: "first" },
+      { role: "assistant", content: "ok" },
+      { role: "user", content: "and now?" },
+    ]);
+  });
+});
+
+describe("validate", () => {
+  const hosted = [
+    { type: "web_search" },
+    { type: "web_search_preview" },
+    { type: "file_search", vector_store_ids: ["vs_1"] },
+    { type: "code_interpreter", container: { type: "auto" } },
+    { type: "image_generation" },
+    { type: "computer_use_preview", display_width: 1024, display_height: 768, environment: "browser" },
+    { type: "computer" },
+    { type: "mcp", server_label: "deepwiki", server_url: "https://mcp.deepwiki.com/mcp" },
+    { type: "local_shell" },
+    { type: "shell" },
+    { type: "apply_patch" },
+    { type: "namespace", name: "crm", description: "CRM", tools: [] },
+  ];
+
+  it.each(hosted)("refuses a $type tool with a 400 naming it", (tool) => {
+    const error = apiError(validate({ input: "hi", tools: [{ type: "function", name: "f" }, tool] }));
+    expect(error.status).toBe(400);
+    expect(error.type).toBe("invalid_request_error");
+    expect(error.param).toBe("tools[1]");
+    expect(error.message).toContain(`'${tool.type}'`);
+  });
+
+  it.each(["web_search_preview", "file_search", "image_generation", "code_interpreter", "mcp"])(
+    "refuses a tool_choice forcing %s",
+    (type) => {
+      const error = apiError(validate({ input: "hi", tool_choice: { type } }));
+      expect([error.status, error.param]).toEqual([400, "tool_choice"]);
+      expect(error.message).toContain(`'${type}'`);
+    },
+  );
+
+  it("refuses allowed_tools that allow a hosted tool", () => {
+    const tool_choice = {
+      type: "allowed_tools",
+      mode: "auto",
+      tools: [{ type: "function", name: "f" }, { type: "web_search" }],
+    };
+    const error = apiError(validate({ input: "hi", tools: [{ type: "function", name: "f" }], tool_choice }));
+    expect([error.status, error.param]).toEqual([400, "tool_choice.tools[1]"]);
+  });
+
+  it("refuses prompt templates", () => {
+    expect(apiError(validate({ input: "hi", prompt: { id: "pmpt_1" } })).param).toBe("prompt");
+  });
+
+  it("refuses untranslatable input before anything is stored", () => {
+    const error = apiError(validate({ input: [{ type: "item_reference", id: "msg_1" }] }));
+    expect([error.status, error.param]).toEqual([400, "input[0]"]);
+  });
+
+  it("accepts function and custom tools with any tool choice that targets them", () => {
+    const tools = [
+      { type: "function", name: "f", parameters: { type: "object" }, strict: false },
+      { type: "custom", name: "c" },
+    ];
+    expect(validate({ input: "hi", tools, tool_choice: { type: "custom", name: "c" } })).not.toThrow();
+    expect(validate({ input: "hi", tools, tool_choice: "required" })).not.toThrow();
+  });
+});

@@ -1,0 +1,399 @@
+import { describe, expect, it } from "vitest";
+import type { JsonObject, OutputItem, StreamEvent } from "../../../src/responses/types";
+import type { SseMessage } from "../../../src/sse";
+import { chatCompletionsProtocol } from "../../../src/upstream/chat-completions";
+import { fixtureText } from "../../support/fixtures";
+import { run, sdkFromSse, setup, sseMessages, withoutSdkFields, type Run } from "./harness";
+
+const message = (chunk: JsonObject): SseMessage => ({ data: JSON.stringify(chunk) });
+const delta = (fields: JsonObject, choice: JsonObject = {}): SseMessage =>
+  message({
+    id: "chatcmpl-1",
+    model: "upstream-model",
+    choices: [{ index: 0, delta: fields, finish_reason: null, ...choice }],
+  });
+const finish = (reason: string, usage?: JsonObject): SseMessage =>
+  message({ id: "chatcmpl-1", choices: [{ index: 0, delta: {}, finish_reason: reason }], ...(usage ? { usage } : {}) });
+const usageChunk = (usage: JsonObject): SseMessage => message({ id: "chatcmpl-1", choices: [], usage });
+const DONE: SseMessage = { data: "[DONE]" };
+const call = (index: number | undefined, fields: JsonObject) => ({
+  ...(index === undefined ? {} : { index }),
+  ...fields,
+});
+
+const types = (events: StreamEvent[]) => events.map((event) => event.type);
+const outputOf = (result: Run) => result.final.output;
+
+/** Ids are random and timestamps are the clock: blank them so two runs compare. */
+const stable = (events: StreamEvent[]) =>
+  JSON.parse(
+    JSON.stringify(events)
+      .replace(/"(resp|msg|rs|fc|ctc)_[0-9a-f]{48}"/g, '"$1_x"')
+      .replace(/"(created_at|completed_at)":\d+/g, '"$1":0'),
+  ) as unknown;
+
+async function expectSdkAgrees(result: Run): Promise<void> {
+  expect(result.anomalies).toEqual([]);
+  expect(withoutSdkFields(await sdkFromSse(result))).toEqual(result.final);
+}
+
+describe("network chunking", () => {
+  const sseFixtures = [
+    "pydantic-ai__test_openrouter_streaming_reasoning.body.sse",
+    "pydantic-ai__test_openrouter_stream_error.body.sse",
+    "fantasy__groq-kimi-k2__multi_tool_streaming.i0.body.sse",
+    "openai-node__stream-refusal-logprobs.sse",
+    "pydantic-ai__test_tool_use_failed_error_streaming.i0.body.sse",
+  ];
+
+  it.each(sseFixtures)("translates %s the same whatever the byte boundaries", async (file) => {
+    const text = fixtureText(`chat/${file}`);
+    const whole = stable(run(await sseMessages(text)).events);
+    for (const pieceSize of [1, 2, 7, 61, 1024])
+      expect(stable(run(await sseMessages(text, pieceSize)).events)).toEqual(whole);
+  });
+
+  it("translates a stream whose JSON and multi-byte characters are split across network chunks", async () => {
+    const body = [
+      delta({ role: "assistant", content: "" }),
+      delta({ content: "Olá, " }),
+      delta({ content: "café ☕ " }),
+      delta({ content: "日本語" }),
+      finish("stop"),
+      DONE,
+    ]
+      .map((sse) => `data: ${sse.data}\n\n`)
+      .join("");
+    const result = run(await sseMessages(body, 3));
+    expect((outputOf(result)[0]?.content as JsonObject[])[0]?.text).toBe("Olá, café ☕ 日本語");
+    await expectSdkAgrees(result);
+  });
+});
+
+describe("tool calls", () => {
+  it("streams a lone call live, fragment by fragment", () => {
+    const translator = chatCompletionsProtocol.createTranslator(setup());
+    const first = translator.push(
+      delta({ tool_calls: [call(0, { id: "call_1", type: "function", function: { name: "f", arguments: "" } })] }),
+    );
+    expect(types(first)).toEqual(["response.created", "response.in_progress", "response.output_item.added"]);
+    const fragment = translator.push(delta({ tool_calls: [call(0, { function: { arguments: '{"a"' } })] }));
+    expect(fragment).toMatchObject([{ type: "response.function_call_arguments.delta", delta: '{"a"' }]);
+  });
+
+  it("buffers interleaved calls and emits each item whole, one after another, in order", async () => {
+    const messages = [
+      delta({
+        tool_calls: [call(0, { id: "call_a", type: "function", function: { name: "add", arguments: '{"x":' } })],
+      }),
+      delta({
+        tool_calls: [call(1, { id: "call_b", type: "function", function: { name: "mul", arguments: '{"y":' } })],
+      }),
+      delta({ tool_calls: [call(0, { function: { arguments: "1}" } })] }),
+      delta({ tool_calls: [call(1, { function: { arguments: "2}" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ];
+    const translator = chatCompletionsProtocol.createTranslator(setup());
+    const perPush = messages.map((sse) => translator.push(sse));
+    // The first call streams live; the second is held back while the first is unfinished.
+    expect(perPush[1]).toEqual([]);
+    expect(perPush[2]).toMatchObject([{ type: "response.function_call_arguments.delta", delta: "1}" }]);
+    const result = run(messages);
+    expect(outputOf(result)).toMatchObject([
+      { type: "function_call", call_id: "call_a", name: "add", arguments: '{"x":1}', status: "completed" },
+      { type: "function_call", call_id: "call_b", name: "mul", arguments: '{"y":2}', status: "completed" },
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("finishes a call as soon as the next one starts once its JSON is complete, keeping both live", () => {
+    const translator = chatCompletionsProtocol.createTranslator(setup());
+    translator.push(
+      delta({ tool_calls: [call(0, { id: "call_a", function: { name: "add", arguments: '{"x":1}' } })] }),
+    );
+    const next = translator.push(
+      delta({ tool_calls: [call(1, { id: "call_b", function: { name: "mul", arguments: '{"y"' } })] }),
+    );
+    expect(types(next)).toEqual([
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+    ]);
+    expect(translator.push(delta({ tool_calls: [call(1, { function: { arguments: ":2}" } })] }))).toMatchObject([
+      { type: "response.function_call_arguments.delta", delta: ":2}" },
+    ]);
+  });
+
+  it("follows calls without `index`: a new id starts a call, other deltas continue the last one", async () => {
+    const result = run([
+      delta({
+        tool_calls: [call(undefined, { id: "call_a", type: "function", function: { name: "add", arguments: '{"x"' } })],
+      }),
+      delta({ tool_calls: [call(undefined, { function: { arguments: ":1}" } })] }),
+      delta({
+        tool_calls: [call(undefined, { id: "call_b", type: "function", function: { name: "mul", arguments: "{}" } })],
+      }),
+      finish("tool_calls"),
+      DONE,
+    ]);
+    expect(outputOf(result)).toMatchObject([
+      { call_id: "call_a", name: "add", arguments: '{"x":1}' },
+      { call_id: "call_b", name: "mul", arguments: "{}" },
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("mints unique call ids when the upstream sends none, or repeats one", async () => {
+    const result = run([
+      delta({ tool_calls: [call(0, { function: { name: "a", arguments: "{}" } })] }),
+      delta({ tool_calls: [call(1, { id: "call_same", function: { name: "b", arguments: "{}" } })] }),
+      delta({ tool_calls: [call(2, { id: "call_same", function: { name: "c", arguments: "{}" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ]);
+    const ids = outputOf(result).map((item) => item.call_id as string);
+    expect(ids[0]).toMatch(/^call_[A-Za-z0-9]{24}$/);
+    expect(ids[1]).toBe("call_same");
+    expect(ids[2]).toMatch(/^call_[A-Za-z0-9]{24}$/);
+    expect(new Set(ids).size).toBe(3);
+    await expectSdkAgrees(result);
+  });
+
+  it("starts a new call when a server reuses an index with a new id", () => {
+    const result = run([
+      delta({ tool_calls: [call(0, { id: "call_a", function: { name: "a", arguments: "{}" } })] }),
+      delta({ tool_calls: [call(0, { id: "call_b", function: { name: "b", arguments: "{}" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ]);
+    expect(outputOf(result).map((item) => [item.call_id, item.name])).toEqual([
+      ["call_a", "a"],
+      ["call_b", "b"],
+    ]);
+  });
+
+  it("sends a call that got no arguments at all as `{}`", async () => {
+    const result = run([
+      delta({ tool_calls: [call(0, { id: "call_a", function: { name: "now" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ]);
+    expect(outputOf(result)).toMatchObject([{ arguments: "{}" }]);
+    await expectSdkAgrees(result);
+  });
+
+  it("returns calls of custom tools as custom_tool_call items with the decoded input", async () => {
+    const at = setup({ tools: [{ type: "custom", name: "run_sql" }] });
+    const result = run(
+      [
+        delta({ tool_calls: [call(0, { id: "call_s", function: { name: "run_sql", arguments: '{"input":' } })] }),
+        delta({ tool_calls: [call(0, { function: { arguments: '"SELECT 1"}' } })] }),
+        finish("tool_calls"),
+        DONE,
+      ],
+      at,
+    );
+    expect(outputOf(result)).toMatchObject([
+      { type: "custom_tool_call", call_id: "call_s", name: "run_sql", input: "SELECT 1" },
+    ]);
+    expect(outputOf(result)[0]?.id).toMatch(/^ctc_/);
+    expect(types(result.events)).toContain("response.custom_tool_call_input.done");
+    await expectSdkAgrees(result);
+  });
+
+  it("closes the call and opens a message when text follows a tool call", async () => {
+    const result = run([
+      delta({ tool_calls: [call(0, { id: "call_a", function: { name: "a", arguments: "{}" } })] }),
+      delta({ content: "Done." }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(outputOf(result).map((item) => item.type)).toEqual(["function_call", "message"]);
+    await expectSdkAgrees(result);
+  });
+});
+
+describe("text, reasoning and refusals", () => {
+  it("maps content logprobs onto output_text deltas and the final part", async () => {
+    const logprob = (token: string, logprob: number) => ({
+      token,
+      logprob,
+      bytes: null,
+      top_logprobs: [{ token, logprob, bytes: [65] }],
+    });
+    const result = run([
+      delta({ role: "assistant", content: "Hel" }, { logprobs: { content: [logprob("Hel", -0.1)] } }),
+      delta({ content: "lo" }, { logprobs: { content: [logprob("lo", -0.2)] } }),
+      finish("stop"),
+      DONE,
+    ]);
+    const expected = [
+      { token: "Hel", logprob: -0.1, bytes: [], top_logprobs: [{ token: "Hel", logprob: -0.1, bytes: [65] }] },
+      { token: "lo", logprob: -0.2, bytes: [], top_logprobs: [{ token: "lo", logprob: -0.2, bytes: [65] }] },
+    ];
+    const deltas = result.events.filter((event) => event.type === "response.output_text.delta");
+    expect(deltas.map((event) => event.logprobs)).toEqual([[expected[0]], [expected[1]]]);
+    expect((outputOf(result)[0]?.content as JsonObject[])[0]).toEqual({
+      type: "output_text",
+      annotations: [],
+      logprobs: expected,
+      text: "Hello",
+    });
+    await expectSdkAgrees(result);
+  });
+
+  it("sends text deltas with empty logprobs when the upstream sent none", () => {
+    const result = run([delta({ content: "Hi" }), finish("stop"), DONE]);
+    expect(result.events.find((event) => event.type === "response.output_text.delta")?.logprobs).toEqual([]);
+  });
+
+  it("keeps a refusal and the text after it as two parts of one message", async () => {
+    const result = run([delta({ refusal: "I can't" }), delta({ content: "But here is why." }), finish("stop"), DONE]);
+    expect(outputOf(result)).toHaveLength(1);
+    expect(outputOf(result)[0]?.content).toEqual([
+      { type: "refusal", refusal: "I can't" },
+      { type: "output_text", annotations: [], logprobs: [], text: "But here is why." },
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("reads reasoning once when a server sends it under two names (vLLM `reasoning` + `reasoning_content`)", () => {
+    const result = run([
+      delta({ reasoning: "Think", reasoning_content: "Think" }),
+      delta({ content: "Answer" }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(outputOf(result)[0]?.content).toEqual([{ type: "reasoning_text", text: "Think" }]);
+  });
+
+  it("reads OpenRouter reasoning_details when no plain reasoning field is set", () => {
+    const details = [{ type: "reasoning.text", text: "Step one.", format: "anthropic-claude-v1", index: 0 }];
+    const result = run([delta({ reasoning: null, reasoning_details: details }), finish("stop"), DONE]);
+    expect(outputOf(result)[0]?.content).toEqual([{ type: "reasoning_text", text: "Step one." }]);
+  });
+
+  it("opens a new reasoning item when reasoning resumes after text", async () => {
+    const result = run([
+      delta({ reasoning_content: "a" }),
+      delta({ content: "b" }),
+      delta({ reasoning_content: "c" }),
+      delta({ content: "d" }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(outputOf(result).map((item: OutputItem) => item.type)).toEqual([
+      "reasoning",
+      "message",
+      "reasoning",
+      "message",
+    ]);
+    await expectSdkAgrees(result);
+  });
+});
+
+describe("terminal events", () => {
+  it("waits for [DONE] so a usage chunk with empty choices after the finish reason is included", () => {
+    const translator = chatCompletionsProtocol.createTranslator(setup());
+    translator.push(delta({ content: "Hi" }));
+    expect(translator.push(finish("stop"))).toEqual([]);
+    expect(translator.push(usageChunk({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }))).toEqual([]);
+    const closing = translator.push(DONE);
+    expect(types(closing)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect((closing.at(-1)?.response as JsonObject).usage).toEqual({
+      input_tokens: 5,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 2,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 7,
+    });
+    expect(translator.push(delta({ content: "late" }))).toEqual([]);
+    expect(translator.finish()).toEqual([]);
+  });
+
+  it("keeps usage when a later choices:[] chunk carries none (OpenAI moderation chunk)", () => {
+    const result = run([
+      delta({ content: "Hi" }),
+      finish("stop"),
+      usageChunk({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_cache_hit_tokens: 3 }),
+      message({ id: "chatcmpl-1", choices: [], moderation: { input: {} } }),
+      DONE,
+    ]);
+    expect(result.final.usage).toMatchObject({ input_tokens: 5, input_tokens_details: { cached_tokens: 3 } });
+  });
+
+  it("ends as incomplete with reason content_filter", async () => {
+    const result = run([delta({ content: "Once upon" }), finish("content_filter"), DONE]);
+    expect(result.final).toMatchObject({
+      status: "incomplete",
+      incomplete_details: { reason: "content_filter" },
+      completed_at: null,
+    });
+    expect(outputOf(result)[0]?.status).toBe("incomplete");
+    await expectSdkAgrees(result);
+  });
+
+  it("completes a body that ends after its finish reason without [DONE]", () => {
+    const result = run([delta({ content: "Hi" }), finish("stop")]);
+    expect(result.final.status).toBe("completed");
+    expect(typeof result.final.completed_at).toBe("number");
+  });
+
+  it("returns nothing when the body is cut off with no [DONE] and no finish reason, so the response fails", () => {
+    const translator = chatCompletionsProtocol.createTranslator(setup());
+    translator.push(delta({ content: "Hel" }));
+    expect(translator.finish()).toEqual([]);
+    const result = run([delta({ content: "Hel" })]);
+    expect(result.final.status).toBe("failed");
+    expect(outputOf(result)).toMatchObject([{ type: "message", status: "incomplete", content: [{ text: "Hel" }] }]);
+  });
+
+  it("fails with the upstream's words on an `event: error` that is not JSON", () => {
+    const result = run([delta({ content: "Hi" }), { event: "error", data: "upstream exploded" }]);
+    expect(result.final).toMatchObject({
+      status: "failed",
+      error: { code: "server_error", message: "upstream exploded" },
+    });
+  });
+
+  it("fails on a data line that is not JSON", () => {
+    const result = run([delta({ content: "Hi" }), { data: "{not json" }, DONE]);
+    expect(result.final.status).toBe("failed");
+    expect(result.final.error).toMatchObject({ code: "server_error" });
+    expect(outputOf(result)).toMatchObject([{ status: "incomplete", content: [{ text: "Hi" }] }]);
+  });
+
+  it("uses the requested model when the upstream names none", () => {
+    const result = run([message({ choices: [{ index: 0, delta: { content: "Hi" } }] }), DONE]);
+    expect(result.final.model).toBe("requested-model");
+  });
+
+  it("completes an empty answer", async () => {
+    const result = run([finish("stop"), DONE]);
+    expect(result.final).toMatchObject({ status: "completed", output: [] });
+    await expectSdkAgrees(result);
+  });
+
+  it("passes a background normalizer too (created and queued come from the gateway)", () => {
+    const at = setup({ background: true });
+    const normalizer = at.normalizer;
+    const translator = chatCompletionsProtocol.createTranslator(at);
+    const sent = [...normalizer.begin()];
+    for (const sse of [delta({ content: "Hi" }), finish("stop"), DONE])
+      for (const event of translator.push(sse)) sent.push(...normalizer.accept(event));
+    expect(sent.slice(0, 3).map((event) => event.type)).toEqual([
+      "response.created",
+      "response.queued",
+      "response.in_progress",
+    ]);
+    expect(normalizer.snapshot).toMatchObject({ status: "completed", model: "upstream-model", background: true });
+    expect(at.anomalies).toEqual([]);
+  });
+});
