@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { firstJsonLine, spawnOwned, stopAll } from "#bench/children";
 import { cpuFigures, d1Rows, summarize, summarizeLoad, type CellResult, type ReferenceCells } from "#bench/figures";
@@ -38,6 +38,8 @@ const onlyScenarios = args
   .find((a) => a.startsWith("--scenarios="))
   ?.slice("--scenarios=".length)
   .split(",");
+/** A partial run (filtered targets or scenarios) must not replace the recorded results. */
+const OUT = onlyTargets || onlyScenarios ? WORK : BENCH;
 /** Other work on the machine (another session's tests) skews a cell: wait for it to pass, within a budget. */
 const QUIET_BELOW_CORES = 0.2;
 const QUIET_WAIT_PER_CELL_MS = 10_000;
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
     results.durationSeconds = (performance.now() - started) / 1000;
     results.interrupted = interrupted;
     results.summary = summarize(results.cells, reference, targets);
-    await writeReport(results, BENCH);
+    await writeReport(results, OUT);
   };
 
   try {
@@ -463,7 +465,7 @@ async function main(): Promise<void> {
     // Miniflare read the bundle into memory; a stray index.js under bench/ would only trip `eslint .`.
     rmSync(join(WORK, "bundle"), { recursive: true, force: true });
     await finish();
-    log(`wrote bench/RESULTS.md and bench/results.json (${Math.round(results.durationSeconds)} s)`);
+    log(`wrote ${relative(ROOT, join(OUT, "RESULTS.md"))} and results.json (${Math.round(results.durationSeconds)} s)`);
   }
 }
 
