@@ -56,6 +56,8 @@ export interface GatewayOptions {
   upstreamBaseUrl: string;
   protocol: "responses" | "chat_completions";
   logFile: string;
+  /** Opens workerd's V8 inspector on this port (bench/profile.ts takes CPU profiles through it). */
+  inspectorPort?: number;
 }
 
 export interface Gateway {
@@ -109,6 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       UPSTREAM_PROTOCOL: options.protocol,
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
     resourcePersistencePath: options.persistDir,
     logRequests: false,
     handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
