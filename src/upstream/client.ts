@@ -11,6 +11,8 @@ export interface UpstreamTarget {
   baseUrl: string;
   protocol: UpstreamProtocol;
   apiKey: string | null;
+  /** The model name this upstream knows the request's model by (a route's rewrite); null keeps it. */
+  model?: string | null;
 }
 
 export interface CallOptions {
@@ -29,6 +31,8 @@ export interface CallOptions {
 const MAX_RETRY_WAIT_MS = 10_000;
 /** Upstream error bodies read for the client's error message. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Shorter keys are not looked for in error bodies: replacing them would garble ordinary words. */
+const MIN_REDACTED_KEY_LENGTH = 8;
 
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -47,6 +51,11 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
     return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
   }
   return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
+}
+
+/** Some servers quote the key they refused; the client must never see the gateway's key. */
+function redact(text: string, key: string | null): string {
+  return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
 }
 
 async function readErrorBody(response: Response): Promise<string> {
@@ -96,7 +105,9 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
-  const payload = JSON.stringify(body);
+  const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
+  const httpError = async (response: Response) =>
+    upstreamHttpError(response.status, redact(await readErrorBody(response), target.apiKey), response.headers);
   for (let attempt = 0; ; attempt++) {
     const firstByte = new AbortController();
     const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
@@ -117,10 +128,10 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     }
     if (response?.ok) return response;
     if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
-      throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+      throw await httpError(response);
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {
-      if (wait === null) throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+      if (wait === null) throw await httpError(response);
       await response.body?.cancel();
     }
     await sleep(wait ?? 0, options.signal);
