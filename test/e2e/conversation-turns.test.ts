@@ -2,14 +2,10 @@
 // are appended when it ends (synchronous, streaming, background, store:false, Chat Completions),
 // and a second response while one runs is refused with OpenAI's `conversation_locked` 400.
 
-import { env } from "cloudflare:workers";
 import type OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
-import { authenticate } from "../../src/http/auth";
-import { validateCreateRequest } from "../../src/responses/create-request";
-import { newResponseId } from "../../src/responses/ids";
-import type { RunSpec, StartResult } from "../../src/run/spec";
+import { received, routed } from "../support/chat";
 import { client, model, upstream } from "../support/gateway";
 
 type Item = Record<string, unknown>;
@@ -263,40 +259,33 @@ describe("responses on a conversation", () => {
     expect(next.output_text).toBe("echo(1): y");
   });
 
-  it("appends a turn answered by a Chat Completions upstream, which received the earlier items", async () => {
-    const key = "sk-test-turns-chat";
-    const openai = client(key);
+  it("runs turns on a Chat Completions upstream too: it receives the earlier items, its answers are appended", async () => {
+    const openai = client("sk-test-turns-chat");
     const conversation = await openai.conversations.create({
       items: [
         { role: "developer", content: "be brief" },
         { role: "user", content: "earlier" },
       ],
     });
-    const m = model("fixture:vercel-ai__openai-text.chunks.txt");
-    const caller = await authenticate(new Request("http://x", { headers: { authorization: `Bearer ${key}` } }), env);
-    const spec: RunSpec = {
-      responseId: newResponseId(),
-      tenantId: caller.tenantId,
-      apiKeyId: null,
-      requestId: "req_chat_turn",
-      createdAt: Math.floor(Date.now() / 1000),
-      request: validateCreateRequest({ model: m, conversation: conversation.id, input: "now" }),
-      upstream: { baseUrl: env.UPSTREAM_BASE_URL, protocol: "chat_completions", apiKey: key },
-    };
-    const result = (await env.RESPONSE_RUN.getByName(spec.responseId).start(spec, "wait")) as StartResult;
-    expect(result.ok).toBe(true);
-    const response = (result as { response: { output: { id: string; type: string }[] } }).response;
+    const m = routed("echo");
+    const first = await openai.responses.create({ model: m.model, conversation: conversation.id, input: "now" });
+    expect(first.output_text).toBe("echo(3): now");
+    const streamed = await drain(
+      await openai.responses.create({ model: m.model, conversation: conversation.id, input: "next", stream: true }),
+    );
+    expect(streamed.at(-1)?.type).toBe("response.completed");
 
-    const [sent] = await upstream.requests(m);
-    expect(sent?.path).toBe("/v1/chat/completions");
-    expect(sent?.body.messages).toEqual([
+    const sent = await received(m);
+    expect(sent.map((request) => request.path)).toEqual(["/v1/chat/completions", "/v1/chat/completions"]);
+    expect(sent[1]?.body.messages).toEqual([
       expect.objectContaining({ content: "be brief" }),
       { role: "user", content: "earlier" },
       { role: "user", content: "now" },
+      expect.objectContaining({ role: "assistant", content: "echo(3): now" }),
+      { role: "user", content: "next" },
     ]);
     const all = await items(openai, conversation.id);
-    expect(all.map((item) => item.id).slice(3)).toEqual(response.output.map((item) => item.id));
-    expect(textOf(all[2])).toBe("now");
-    expect(all).toHaveLength(3 + response.output.length);
+    expect(all.map(textOf)).toEqual(["be brief", "earlier", "now", "echo(3): now", "next", "echo(5): next"]);
+    expect(all[3]?.id).toBe(first.output[0]?.id);
   });
 });

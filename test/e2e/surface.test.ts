@@ -4,9 +4,8 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readConfig } from "../../src/config";
-import { countInputTokens } from "../../src/routes/response-utilities";
-import { client, gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
+import { received, routed } from "../support/chat";
+import { client, gatewayFetch, model, upstream } from "../support/gateway";
 
 describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
   it("counts input tokens upstream, with a conversation's items expanded into the input", async () => {
@@ -73,27 +72,19 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     });
   });
 
-  it("answers a clear 400 when the upstream speaks Chat Completions", async () => {
-    const config = readConfig(env);
-    const response = await countInputTokens({
-      request: Object.assign(
-        new Request(`${GATEWAY_URL}/responses/input_tokens`, {
-          method: "POST",
-          headers: { authorization: "Bearer sk-test-surface", "content-type": "application/json" },
-          body: JSON.stringify({ model: "m", input: "x" }),
-        }),
-        { params: {}, query: {} },
-      ) as never,
-      env,
-      ctx: {} as ExecutionContext,
-      requestId: "req_test",
-      config: { ...config, upstream: { ...config.upstream, protocol: "chat_completions" } },
-    }).catch((error: unknown) => error);
-    expect(response).toMatchObject({
-      status: 400,
-      code: "unsupported_endpoint",
-      message: expect.stringContaining("Chat Completions") as string,
-    });
+  it("answers a clear 400 when the model's upstream speaks Chat Completions, calling nothing", async () => {
+    const openai = client("sk-test-surface");
+    const m = routed("echo");
+    for (const call of [
+      () => openai.responses.inputTokens.count({ model: m.model, input: "x" }),
+      () => openai.responses.compact({ model: m.model, input: "x" }),
+    ])
+      await expect(call()).rejects.toMatchObject({
+        status: 400,
+        code: "unsupported_endpoint",
+        message: expect.stringContaining("Chat Completions") as string,
+      });
+    expect(await received(m)).toEqual([]);
   });
 });
 
