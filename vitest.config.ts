@@ -10,6 +10,26 @@ const OUTBOUND_GUARD = `export default {
   },
 };`;
 
+/** The routing table the chat and mixed-deployment tests run against (see test/support/chat.ts). */
+const routes = (mock: string) =>
+  JSON.stringify([
+    { model: "chat:*", base_url: `${mock}/v1`, protocol: "chat_completions", strip_prefix: "chat:" },
+    {
+      model: "alt/*",
+      base_url: `${mock}/alt/v1`,
+      protocol: "chat_completions",
+      api_key_secret: "ALT_UPSTREAM_KEY",
+      strip_prefix: "alt/",
+    },
+    {
+      model: "alt-responses/*",
+      base_url: `${mock}/alt/v1`,
+      protocol: "responses",
+      api_key_secret: "ALT_UPSTREAM_KEY",
+      strip_prefix: "alt-responses/",
+    },
+    { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
+  ]);
 /** The deployment default webhook secret in tests (32 bytes of 0x2a, base64). */
 const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
 
@@ -26,6 +46,8 @@ export default defineConfig(async () => {
             UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
             UPSTREAM_IDLE_TIMEOUT_MS: "3000",
             UPSTREAM_RETRIES: "2",
+            UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
+            ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
             // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
             // retries start after 0.5-1 s so tests see several attempts quickly.
             WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,

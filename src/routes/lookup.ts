@@ -10,6 +10,15 @@ import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { RouteContext } from "./context";
 
+/** A decoded path parameter; a malformed percent-encoding is kept as it came (it matches no id). */
+export function pathParam(value: string | undefined): string {
+  try {
+    return decodeURIComponent(value ?? "");
+  } catch {
+    return value ?? "";
+  }
+}
+
 export interface Found {
   caller: Caller;
   db: Db;
@@ -19,7 +28,7 @@ export interface Found {
 
 export async function findOwnResponse({ request, env }: RouteContext): Promise<Found> {
   const caller = await authenticate(request, env);
-  const id = decodeURIComponent(String(request.params.id ?? ""));
+  const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const db = openDb(env.DB);
   const row = await findResponse(db, caller.tenantId, id);
