@@ -286,6 +286,48 @@ describe("webhooks of background responses", () => {
     expect(await openai.get<Delivery>(`/webhook_deliveries/${failed.id}`)).toMatchObject({ status: "delivered" });
   });
 
+  it("keeps delivering after the response is deleted: the event happened", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("fail:1");
+    const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(url, 1);
+    await openai.responses.delete(created.id);
+    const [first, retry] = await receivedAtLeast(url, 2);
+    expect(retry?.headers["webhook-id"]).toBe(first?.headers["webhook-id"]);
+    expect(await unwrap(retry as ReceivedHook, secret)).toMatchObject({ data: { id: created.id } });
+    await expect(deliveriesOf(openai, created.id)).rejects.toMatchObject({ status: 404 });
+    const delivered = await until(
+      () => openai.get<Delivery>(`/webhook_deliveries/${retry?.headers["webhook-id"]}`),
+      (delivery) => delivery.status === "delivered",
+      "the delivery on record",
+    );
+    expect(delivered).toMatchObject({ response_id: created.id, attempt_count: 2 });
+  });
+
+  it("lists a tenant's deliveries newest first, page by page", async () => {
+    const openai = client(tenantKey());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await openai.responses.create({ model: model("text:1"), input: "x", background: true })).id);
+    for (const id of ids) await settledDeliveries(openai, id, 1);
+    const all = await openai.get<List<Delivery>>("/webhook_deliveries", { query: { status: "delivered" } });
+    expect(all.data.map((delivery) => delivery.response_id).sort()).toEqual([...ids].sort());
+    const first = await openai.get<List<Delivery>>("/webhook_deliveries", { query: { limit: 2 } });
+    expect(first).toMatchObject({ object: "list", has_more: true });
+    const second = await openai.get<List<Delivery>>("/webhook_deliveries", {
+      query: { limit: 2, after: first.data.at(-1)?.id },
+    });
+    expect(second.has_more).toBe(false);
+    expect([...first.data, ...second.data].map((delivery) => delivery.id)).toEqual(
+      all.data.map((delivery) => delivery.id),
+    );
+    await expect(openai.get("/webhook_deliveries", { query: { status: "lost" } })).rejects.toMatchObject({
+      status: 400,
+      param: "status",
+    });
+  });
+
   it("refuses to re-send a pending delivery, one whose endpoint was deleted, or another tenant's", async () => {
     const openai = client(tenantKey());
     const url = hookUrl("status:500");
