@@ -7,6 +7,7 @@ import type { JsonObject, ResponseObject } from "../responses/types";
 import { chunk, rowsPerStatement, type Db } from "./client";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { splitText } from "./split";
+import { storedUsageStatement } from "./usage";
 
 export type Statement = BatchItem<"sqlite">;
 
@@ -167,6 +168,11 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
       .delete(responseItems)
       .where(and(eq(responseItems.responseId, final.responseId), gte(responseItems.position, final.inputCount))),
     ...insertItems(db, itemRows(final.responseId, final.tenantId, "output", final.inputCount, final.outputItems)),
+    // Before the status update: it counts the response only while its row is not yet terminal.
+    storedUsageStatement(db, final.responseId, final.tenantId, {
+      inputTokens: usageNumber(snapshot.usage, "input_tokens") ?? 0,
+      outputTokens: usageNumber(snapshot.usage, "output_tokens") ?? 0,
+    }),
     db
       .update(responses)
       .set({
@@ -178,7 +184,7 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
         eventCount: final.eventCount,
         updatedAt: nowSeconds(),
       })
-      .where(eq(responses.id, final.responseId)),
+      .where(and(eq(responses.id, final.responseId), eq(responses.tenantId, final.tenantId))),
   ];
 }
 
@@ -189,7 +195,7 @@ export async function findResponse(db: Db, tenantId: string, id: string): Promis
 }
 
 /** The stored snapshot of a row, reassembled from `blobs` when it was split. */
-export async function readSnapshot(db: Db, row: ResponseRow): Promise<ResponseObject> {
+export async function readSnapshot(db: Db, row: Pick<ResponseRow, "id" | "snapshot">): Promise<ResponseObject> {
   if (row.snapshot !== null) return JSON.parse(row.snapshot) as ResponseObject;
   const parts = await db
     .select({ data: blobs.data })

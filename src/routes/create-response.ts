@@ -11,7 +11,7 @@ import { chooseUpstream, protocolFor } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 
 export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
-  const caller = await authenticate(request, env);
+  const caller = await authenticate(request, env, ctx);
   const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
   const upstream = chooseUpstream(config, create.model, caller.upstreamKey);
   protocolFor(upstream.protocol).validate(create);

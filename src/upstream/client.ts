@@ -6,6 +6,7 @@ import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
 import { upstreamHttpError } from "./errors";
 import type { UpstreamProtocol } from "./protocol";
+import { redactKey } from "./redact";
 
 export interface UpstreamTarget {
   baseUrl: string;
@@ -113,10 +114,19 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     }
     if (response?.ok) return response;
     if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
-      throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+      throw upstreamHttpError(
+        response.status,
+        redactKey(await readErrorBody(response), target.apiKey),
+        response.headers,
+      );
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {
-      if (wait === null) throw upstreamHttpError(response.status, await readErrorBody(response), response.headers);
+      if (wait === null)
+        throw upstreamHttpError(
+          response.status,
+          redactKey(await readErrorBody(response), target.apiKey),
+          response.headers,
+        );
       await response.body?.cancel();
     }
     await sleep(wait ?? 0, options.signal);
