@@ -7,7 +7,7 @@ import { sweepExpired } from "./db/retention";
 
 const DAY_SECONDS = 86_400;
 
-export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
+export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const { retentionDays } = readConfig(env);
   if (retentionDays <= 0) return;
   const cutoff = Math.floor(controller.scheduledTime / 1000) - Math.round(retentionDays * DAY_SECONDS);

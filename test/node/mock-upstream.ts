@@ -276,6 +276,12 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return; // never answers; the client gives up
     case "status":
       return sendError(res, Number(args[0] ?? 500), args[1] ? { "retry-after": args[1] } : {});
+    case "unknown-event": {
+      // A stream with an event type no client knows, which the gateway drops (and logs).
+      const events = textEvents(model, ["a", "b"]);
+      events.splice(2, 0, { type: "response.mock_unknown" });
+      return streamEvents(res, events);
+    }
     case "echo-key": {
       // A careless upstream: a 401 whose message repeats the whole key it was sent.
       const authorization = requests.get(model)?.at(-1)?.authorization ?? "";

@@ -16,7 +16,10 @@ export function managedEnv(overrides: EnvOverrides = {}): Env {
   return { ...env, AUTH_MODE: "keys", ADMIN_TOKEN, UPSTREAM_API_KEY: UPSTREAM_KEY, ...overrides } as unknown as Env;
 }
 
-/** Sends a request to the keys-mode Worker and waits for its `waitUntil` work (e.g. last use). */
+/**
+ * Sends a request to the keys-mode Worker. For a JSON answer it also waits for the request's
+ * `waitUntil` work (e.g. recording the key's last use); a stream's work runs while it is read.
+ */
 export async function managedFetch(
   input: string | URL | Request,
   init?: RequestInit,
@@ -24,7 +27,7 @@ export async function managedFetch(
 ): Promise<Response> {
   const ctx = createExecutionContext();
   const response = await worker.fetch(new Request(input, init), managedEnv(overrides), ctx);
-  await waitOnExecutionContext(ctx);
+  if (!response.headers.get("content-type")?.startsWith("text/event-stream")) await waitOnExecutionContext(ctx);
   return response;
 }
 
