@@ -10,6 +10,27 @@ const OUTBOUND_GUARD = `export default {
   },
 };`;
 
+/** The routing table the chat and mixed-deployment tests run against (see test/support/chat.ts). */
+const routes = (mock: string) =>
+  JSON.stringify([
+    { model: "chat:*", base_url: `${mock}/v1`, protocol: "chat_completions", strip_prefix: "chat:" },
+    {
+      model: "alt/*",
+      base_url: `${mock}/alt/v1`,
+      protocol: "chat_completions",
+      api_key_secret: "ALT_UPSTREAM_KEY",
+      strip_prefix: "alt/",
+    },
+    {
+      model: "alt-responses/*",
+      base_url: `${mock}/alt/v1`,
+      protocol: "responses",
+      api_key_secret: "ALT_UPSTREAM_KEY",
+      strip_prefix: "alt-responses/",
+    },
+    { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
+  ]);
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
@@ -23,6 +44,8 @@ export default defineConfig(async () => {
             UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
             UPSTREAM_IDLE_TIMEOUT_MS: "3000",
             UPSTREAM_RETRIES: "2",
+            UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
+            ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
           },
           // The suite sends far more requests per key than a client would: the real limiter with a
           // limit no test reaches, and a strict one the rate-limit tests swap in.

@@ -2,6 +2,7 @@
 // Read once per request (no module-scope state); `wrangler dev --var NAME:VALUE` overrides vars.
 
 import type { ProtocolName } from "./upstream/protocol";
+import { readRoutes, type RoutingTable } from "./upstream/routes";
 
 export interface UpstreamConfig {
   baseUrl: string;
@@ -12,6 +13,8 @@ export interface UpstreamConfig {
 
 export interface GatewayConfig {
   upstream: UpstreamConfig;
+  /** Further upstreams by model name (`UPSTREAM_ROUTES`); the default upstream serves the rest. */
+  routes: RoutingTable;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Time allowed for the upstream to answer with headers. */
@@ -68,6 +71,7 @@ export function readConfig(env: Env): GatewayConfig {
       protocol: protocol(vars.UPSTREAM_PROTOCOL),
       apiKey: typeof vars.UPSTREAM_API_KEY === "string" && vars.UPSTREAM_API_KEY !== "" ? vars.UPSTREAM_API_KEY : null,
     },
+    routes: readRoutes(vars),
     maxBodyBytes: number(vars.MAX_REQUEST_BYTES, DEFAULT_MAX_BODY_BYTES),
     firstByteTimeoutMs: number(vars.UPSTREAM_FIRST_BYTE_TIMEOUT_MS, 120_000),
     idleTimeoutMs: number(vars.UPSTREAM_IDLE_TIMEOUT_MS, 300_000),

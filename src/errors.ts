@@ -57,6 +57,9 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const responseNotFound = (id: string): ApiError =>
   new ApiError(404, `Response with id '${id}' not found.`, { param: null, code: null });
 
+export const conversationNotFound = (id: string, param: string | null = null): ApiError =>
+  new ApiError(404, `Conversation with id '${id}' not found.`, { param, code: null });
+
 /** A plain 500 that says nothing about internals; the cause is logged, never sent. */
 export const internalError = (): ApiError =>
   new ApiError(500, "The server had an error while processing your request. Sorry about that!", {

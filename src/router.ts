@@ -7,9 +7,22 @@ import { ApiError, errorResponse, internalError } from "./errors";
 import { newId } from "./responses/ids";
 import { cancelResponse } from "./routes/cancel-response";
 import type { RouteContext } from "./routes/context";
+import {
+  createConversationItems,
+  deleteConversationItem,
+  listConversationItems,
+  retrieveConversationItem,
+} from "./routes/conversation-items";
+import {
+  createConversation,
+  deleteConversation,
+  retrieveConversation,
+  updateConversation,
+} from "./routes/conversations";
 import { createResponse } from "./routes/create-response";
 import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
+import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
 import { adminOnly } from "./http/admin-auth";
 import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
@@ -33,12 +46,23 @@ const route =
 
 const router = Router<IRequest, Args>()
   .post("/v1/responses", route(createResponse))
+  // Before /v1/responses/:id, which would take these names for ids.
+  .post("/v1/responses/input_tokens", route(countInputTokens))
+  .post("/v1/responses/compact", route(compactResponse))
   .get("/v1/responses/:id", route(retrieveResponse))
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))
   .get("/v1/responses/:id/input_items", route(listInputItems))
   .get("/v1/responses", route(listResponses))
   .get("/v1/usage", route(getUsage))
+  .post("/v1/conversations", route(createConversation))
+  .get("/v1/conversations/:id", route(retrieveConversation))
+  .post("/v1/conversations/:id", route(updateConversation))
+  .delete("/v1/conversations/:id", route(deleteConversation))
+  .get("/v1/conversations/:id/items", route(listConversationItems))
+  .post("/v1/conversations/:id/items", route(createConversationItems))
+  .get("/v1/conversations/:id/items/:itemId", route(retrieveConversationItem))
+  .delete("/v1/conversations/:id/items/:itemId", route(deleteConversationItem))
   // The admin API (404 unless the secret ADMIN_TOKEN is set).
   .post("/admin/tenants", route(adminOnly(createTenant)))
   .get("/admin/tenants", route(adminOnly(listTenants)))

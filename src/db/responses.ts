@@ -5,6 +5,7 @@ import { and, asc, desc, eq, gt, gte, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { JsonObject, ResponseObject } from "../responses/types";
 import { chunk, rowsPerStatement, type Db } from "./client";
+import { endTurnStatements } from "./conversations";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { splitText } from "./split";
 import { storedUsageStatement } from "./usage";
@@ -150,6 +151,8 @@ export interface FinalState {
   eventCount: number;
   inputCount: number;
   outputItems: StoredItem[];
+  /** The conversation the response ran on: its items join it, and it is released, in this batch. */
+  conversationId?: string | null;
 }
 
 const usageNumber = (usage: unknown, field: string): number | null => {
@@ -168,11 +171,14 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
       .delete(responseItems)
       .where(and(eq(responseItems.responseId, final.responseId), gte(responseItems.position, final.inputCount))),
     ...insertItems(db, itemRows(final.responseId, final.tenantId, "output", final.inputCount, final.outputItems)),
-    // Before the status update: it counts the response only while its row is not yet terminal.
+    // Before the status update: usage counts and the append run only while the row is not yet terminal.
     storedUsageStatement(db, final.responseId, final.tenantId, {
       inputTokens: usageNumber(snapshot.usage, "input_tokens") ?? 0,
       outputTokens: usageNumber(snapshot.usage, "output_tokens") ?? 0,
     }),
+    ...(final.conversationId
+      ? endTurnStatements(db, { ...final, conversationId: final.conversationId, snapshot })
+      : []),
     db
       .update(responses)
       .set({

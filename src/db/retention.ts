@@ -2,18 +2,11 @@
 // snapshots, webhook deliveries and their attempts) in bounded batches, and expired idempotency
 // keys. Used by the retention Cron Trigger (src/scheduled.ts). Usage rows are kept.
 
-import { and, asc, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, inArray, lt } from "drizzle-orm";
 import type { Db } from "./client";
+import { deleteExpiredIdempotencyKeys } from "./idempotency";
 import type { Statement } from "./responses";
-import {
-  blobs,
-  idempotencyKeys,
-  responseEvents,
-  responseItems,
-  responses,
-  webhookAttempts,
-  webhookDeliveries,
-} from "./schema";
+import { blobs, responseEvents, responseItems, responses, webhookAttempts, webhookDeliveries } from "./schema";
 
 /**
  * Responses per batch. A batch's widest statement binds each id and each distinct tenant once
@@ -77,15 +70,10 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
     deletedResponses += rows.length;
     more = rows.length === batchSize && batch === maxBatches - 1;
   }
-  const now = Math.floor(Date.now() / 1000);
-  const expiredKeys = db
-    .select({ rowid: sql`rowid` })
-    .from(idempotencyKeys)
-    .where(lt(idempotencyKeys.expiresAt, now))
-    .limit(IDEMPOTENCY_SWEEP_LIMIT);
-  const keys = await db
-    .delete(idempotencyKeys)
-    .where(inArray(sql`rowid`, expiredKeys))
-    .returning({ key: idempotencyKeys.key });
-  return { deletedResponses, deletedIdempotencyKeys: keys.length, more };
+  const deletedIdempotencyKeys = await deleteExpiredIdempotencyKeys(
+    db,
+    Math.floor(Date.now() / 1000),
+    IDEMPOTENCY_SWEEP_LIMIT,
+  );
+  return { deletedResponses, deletedIdempotencyKeys, more };
 }

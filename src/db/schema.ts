@@ -180,6 +180,10 @@ export const conversations = sqliteTable(
     metadata: text("metadata").notNull().default("{}"),
     /** Next item position: appends take positions from here, so items keep their order. */
     nextPosition: integer("next_position").notNull().default(0),
+    /** The response running a turn on this conversation; another one is refused until it ends. */
+    activeResponseId: text("active_response_id"),
+    /** When that claim lapses even if never released (unix seconds; past any run's deadline). */
+    activeUntil: integer("active_until"),
   },
   (table) => [index("conversations_tenant").on(table.tenantId, table.createdAt)],
 );

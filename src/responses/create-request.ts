@@ -58,8 +58,8 @@ export function validateMetadata(value: unknown, param = "metadata"): Record<str
 
 const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
 
-function validateInputItem(item: unknown, index: number): InputItem {
-  const param = `input[${index}]`;
+/** Validates one input item; `param` names it in errors (`input[3]`, `items[0]`). */
+export function validateInputItem(item: unknown, param: string): InputItem {
   if (!isPlainObject(item)) throw invalidType(param, "an object", item);
   const type = item.type ?? (item.role !== undefined ? "message" : undefined);
   if (type === undefined) throw missing(`${param}.type`);
@@ -106,7 +106,7 @@ function validateInputItem(item: unknown, index: number): InputItem {
   return item;
 }
 
-function validateInput(input: unknown): InputItem[] {
+export function validateInput(input: unknown): InputItem[] {
   if (input === undefined || input === null) return [];
   if (typeof input === "string") return [{ role: "user", content: input }];
   if (!Array.isArray(input)) throw invalidType("input", "one of a string or an array", input);
@@ -116,14 +116,31 @@ function validateInput(input: unknown): InputItem[] {
       "input",
       "array_above_max_length",
     );
-  return input.map(validateInputItem);
+  return input.map((item, index) => validateInputItem(item, `input[${index}]`));
 }
 
-function validateConversation(value: unknown): string | null {
+export function validateConversation(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === "string") return value;
-  if (isPlainObject(value) && typeof value.id === "string") return value.id;
-  throw invalidType("conversation", "one of a string or an object", value);
+  const id = typeof value === "string" ? value : isPlainObject(value) ? value.id : undefined;
+  if (id === undefined && isPlainObject(value)) throw missing("conversation.id");
+  if (typeof id !== "string") throw invalidType("conversation", "one of a string or an object", value);
+  if (!id.startsWith("conv"))
+    throw invalidRequest(
+      `Invalid 'conversation': '${id.slice(0, 128)}'. Expected an ID that begins with 'conv'.`,
+      "conversation",
+      "invalid_value",
+    );
+  return id;
+}
+
+/** `previous_response_id` and `conversation` are two ways to keep state: at most one per request. */
+export function checkOneContext(previousResponseId: string | null, conversationId: string | null): void {
+  if (previousResponseId !== null && conversationId !== null)
+    throw invalidRequest(
+      "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing one of these parameters.",
+      "previous_response_id",
+      "mutually_exclusive_parameters",
+    );
 }
 
 export function validateCreateRequest(raw: unknown): CreateRequest {
@@ -170,12 +187,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
 
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);
-  if (previousResponseId !== null && conversationId !== null)
-    throw invalidRequest(
-      "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing one of these parameters.",
-      "previous_response_id",
-      "mutually_exclusive_parameters",
-    );
+  checkOneContext(previousResponseId, conversationId);
 
   return {
     body,

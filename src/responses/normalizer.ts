@@ -197,6 +197,9 @@ export class StreamNormalizer {
       throw new GrammarError(`${event.type} has no response object`);
     const snapshot = response as JsonObject;
     applyEcho(snapshot, this.#options.echo);
+    // Every field OpenAI serializes is present, even when an upstream leaves some out.
+    for (const [field, value] of Object.entries(this.#options.initial))
+      if (!(field in snapshot)) snapshot[field] = structuredClone(value);
     switch (event.type) {
       case "response.created":
         if (this.#fold.snapshot === undefined) return [this.#emit(event)];

@@ -1,6 +1,8 @@
 // POST /v1/responses: authenticate, validate, then hand the run to its Durable Object (stored or
-// background) or stream it straight through the Worker (store:false).
+// background) or stream it straight through the Worker (store:false). An `Idempotency-Key` makes
+// a stored create safe to retry.
 
+import { openDb } from "../db/client";
 import { authenticate } from "../http/auth";
 import { readJson } from "../http/json-body";
 import { validateCreateRequest } from "../responses/create-request";
@@ -9,9 +11,11 @@ import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
 import { chooseUpstream, protocolFor } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
+import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
 
 export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
   const caller = await authenticate(request, env, ctx);
+  const key = idempotencyKeyOf(request);
   const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
   const upstream = chooseUpstream(config, create.model, caller.upstreamKey);
   protocolFor(upstream.protocol).validate(create);
@@ -24,8 +28,18 @@ export async function createResponse({ request, env, ctx, config, requestId }: R
     request: create,
     upstream,
   };
+  // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
   if (!create.store && !create.background) return runStateless(env, ctx, config, spec);
+  if (key === null) return startRun(env, spec);
+  const db = openDb(env.DB);
+  return startIdempotently({ env, db, caller, key, body: create.body, stream: create.stream }, spec, (retried) =>
+    startRun(env, retried),
+  );
+}
 
+/** Starts (or, for an idempotent retry, joins) the run in the response's Durable Object. */
+async function startRun(env: Env, spec: RunSpec): Promise<Response> {
+  const create = spec.request;
   const run = env.RESPONSE_RUN.getByName(spec.responseId);
   if (create.stream) {
     const mode = create.background ? "background" : "stream";

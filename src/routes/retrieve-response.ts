@@ -21,7 +21,7 @@ function parseStartingAfter(value: string | null): number {
   return Number(value);
 }
 
-function replayFromD1(found: Found, after: number): Response {
+export function replayFromD1(found: Found, after: number): Response {
   const frames = readFrames(found.db, found.row.id, after);
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -19,6 +19,7 @@ import { callUpstream } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
 import { targetOf } from "../upstream/registry";
 import { expandContext } from "./context";
+import { ConversationTurn } from "./conversation-turn";
 import { EventLog } from "./event-log";
 import { LiveLog } from "./live-log";
 import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
@@ -73,6 +74,8 @@ export class ResponseRun extends DurableObject<Env> {
   readonly #log: EventLog;
   #active: ActiveRun | undefined;
   #live: LiveLog | undefined;
+  /** A start in progress: an idempotent retry of the same create joins it instead of starting again. */
+  #starting: Promise<{ result: StartResult; active?: ActiveRun }> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -168,14 +171,48 @@ export class ResponseRun extends DurableObject<Env> {
   // ---- starting a run ----
 
   async #start(spec: RunSpec, mode: RunMode): Promise<{ result: StartResult; active?: ActiveRun }> {
-    if (this.#log.getState<RunState>(STATE) !== undefined) return { result: errorResult(internalError()) };
+    // Only a retried create (same Idempotency-Key) reaches an object that already has a run.
+    if (this.#starting !== undefined || this.#log.getState<RunState>(STATE) !== undefined) return this.#join();
+    const starting = this.#startFresh(spec, mode);
+    this.#starting = starting;
+    try {
+      return await starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /** The run this object already has (or is starting): the same answer a new start would give. */
+  async #join(): Promise<{ result: StartResult; active?: ActiveRun }> {
+    const first = await this.#starting;
+    if (first !== undefined && !first.result.ok) return first;
+    await this.#recoverIfOrphaned();
+    const snapshot =
+      this.#active?.normalizer.snapshot ??
+      this.#log.getState<ResponseObject>(SNAPSHOT) ??
+      this.#log.getState<RunState>(STATE)?.initial;
+    if (snapshot === undefined) return { result: errorResult(internalError()) };
+    return { result: { ok: true, response: snapshot }, active: this.#active };
+  }
+
+  async #startFresh(spec: RunSpec, mode: RunMode): Promise<{ result: StartResult; active?: ActiveRun }> {
     const config = readConfig(this.env);
     const db = openDb(this.env.DB);
     const { request } = spec;
     const target = targetOf(spec.upstream);
     const background = mode === "background";
+    let turn: ConversationTurn | undefined;
     try {
       target.protocol.validate(request);
+      // Claimed before its items are read: the context includes every turn that ended before.
+      if (request.conversationId !== null)
+        turn = await ConversationTurn.begin(
+          db,
+          spec.tenantId,
+          request.conversationId,
+          spec.responseId,
+          config.maxRunMs,
+        );
       const input = await expandContext(db, spec.tenantId, request);
       const identity = { id: spec.responseId, createdAt: spec.createdAt };
       const base = newResponseObject(request, identity, background ? "queued" : "in_progress");
@@ -225,6 +262,7 @@ export class ResponseRun extends DurableObject<Env> {
         // The queued response must be readable the moment its id is returned.
         await rowWrite;
         if (!state.rowWritten) {
+          await turn?.abandon();
           await this.discard();
           return {
             result: errorResult(
@@ -238,6 +276,8 @@ export class ResponseRun extends DurableObject<Env> {
       this.ctx.waitUntil(this.#drive(active, upstream, { request, base }, target.protocol, body, spec));
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
+      // Nothing started: the conversation is free again. (A started run releases it when it ends.)
+      if (this.#log.getState<RunState>(STATE) === undefined) await turn?.abandon();
       if (error instanceof ApiError) return { result: errorResult(error) };
       this.#logError("run failed to start", error);
       return { result: errorResult(internalError()) };
@@ -419,6 +459,7 @@ export class ResponseRun extends DurableObject<Env> {
       snapshot,
       eventCount: this.#log.lastSeq() + 1,
       inputCount: state.inputCount,
+      conversationId: state.echo.conversation?.id ?? null,
       outputItems: snapshot.output.map((item) => ({
         itemId: typeof item.id === "string" ? item.id : newId("item"),
         data: JSON.stringify(item),

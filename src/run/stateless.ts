@@ -1,6 +1,7 @@
 // store:false (and not background): the Worker calls the upstream and streams the normalized
-// events straight to the client, writing nothing. A client that goes away cancels the upstream
-// call, since nothing would record the rest.
+// events straight to the client, writing nothing of the response. A client that goes away cancels
+// the upstream call, since nothing would record the rest. With `conversation`, the turn's items
+// still join the conversation (as OpenAI does), before the client sees the terminal event.
 
 import type { GatewayConfig } from "../config";
 import { openDb } from "../db/client";
@@ -11,6 +12,7 @@ import { encodeFrame } from "../sse";
 import { callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { expandContext } from "./context";
+import { ConversationTurn } from "./conversation-turn";
 import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
 import { SSE_HEADERS } from "./response-run";
 import type { RunSpec } from "./spec";
@@ -25,17 +27,28 @@ export async function runStateless(
 ): Promise<Response> {
   const { request } = spec;
   const target = targetOf(spec.upstream);
-  const input = await expandContext(openDb(env.DB), spec.tenantId, request);
+  const db = openDb(env.DB);
+  const turn =
+    request.conversationId === null
+      ? null
+      : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId, config.maxRunMs);
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");
   const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
   const abort = new AbortController();
-  const upstream = await callUpstream(target, target.protocol.buildBody(request, input), {
-    signal: abort.signal,
-    firstByteTimeoutMs: config.firstByteTimeoutMs,
-    retries: config.upstreamRetries,
-    requestId: spec.requestId,
-  });
+  let upstream: Response;
+  try {
+    const input = await expandContext(db, spec.tenantId, request);
+    upstream = await callUpstream(target, target.protocol.buildBody(request, input), {
+      signal: abort.signal,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      retries: config.upstreamRetries,
+      requestId: spec.requestId,
+    });
+  } catch (error) {
+    await turn?.abandon();
+    throw error;
+  }
   const options = { abort, idleTimeoutMs: config.idleTimeoutMs, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES };
   const context = { request, base };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
@@ -51,7 +64,11 @@ export async function runStateless(
   };
 
   if (!request.stream) {
-    await pump(upstream, target.protocol, context, normalizer, () => undefined, options);
+    try {
+      await pump(upstream, target.protocol, context, normalizer, () => undefined, options);
+    } finally {
+      await turn?.end(request.input, normalizer.snapshot);
+    }
     ctx.waitUntil(countUsage());
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
   }
@@ -59,6 +76,8 @@ export async function runStateless(
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const send = async (events: NormalizedEvent[]) => {
+    // The conversation has the turn's items before the client learns the turn ended.
+    if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);
     let text = "";
     for (const event of events) text += encodeFrame(event.type, event.json);
     try {
@@ -68,10 +87,12 @@ export async function runStateless(
     }
   };
   ctx.waitUntil(
-    pump(upstream, target.protocol, context, normalizer, send, options).then(
-      () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
-      () => writer.abort().catch(() => undefined),
-    ),
+    pump(upstream, target.protocol, context, normalizer, send, options)
+      .then(
+        () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
+        () => writer.abort().catch(() => undefined),
+      )
+      .finally(() => turn?.abandon()),
   );
   return new Response(readable, { headers: SSE_HEADERS });
 }

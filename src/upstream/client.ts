@@ -6,12 +6,13 @@ import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
 import { upstreamHttpError } from "./errors";
 import type { UpstreamProtocol } from "./protocol";
-import { redactKey } from "./redact";
 
 export interface UpstreamTarget {
   baseUrl: string;
   protocol: UpstreamProtocol;
   apiKey: string | null;
+  /** The model name this upstream knows the request's model by (a route's rewrite); null keeps it. */
+  model?: string | null;
 }
 
 export interface CallOptions {
@@ -20,12 +21,18 @@ export interface CallOptions {
   firstByteTimeoutMs: number;
   retries: number;
   requestId: string;
+  /** Path after the base URL when it is not the protocol's own (`/responses/input_tokens`...). */
+  path?: string;
+  /** What the caller expects back; an event stream unless told otherwise. */
+  accept?: string;
 }
 
 /** Longest `retry-after` the gateway waits out itself; longer ones go back to the client. */
 const MAX_RETRY_WAIT_MS = 10_000;
 /** Upstream error bodies read for the client's error message. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Shorter keys are not looked for in error bodies: replacing them would garble ordinary words. */
+const MIN_REDACTED_KEY_LENGTH = 8;
 
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -44,6 +51,11 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
     return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
   }
   return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
+}
+
+/** Some servers quote the key they refused; the client must never see the gateway's key. */
+function redact(text: string, key: string | null): string {
+  return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
 }
 
 async function readErrorBody(response: Response): Promise<string> {
@@ -86,14 +98,16 @@ export const timedOut = (ms: number) =>
 
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
-  const url = `${target.baseUrl}${target.protocol.path}`;
+  const url = `${target.baseUrl}${options.path ?? target.protocol.path}`;
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    accept: "text/event-stream",
+    accept: options.accept ?? "text/event-stream",
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
-  const payload = JSON.stringify(body);
+  const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
+  const httpError = async (response: Response) =>
+    upstreamHttpError(response.status, redact(await readErrorBody(response), target.apiKey), response.headers);
   for (let attempt = 0; ; attempt++) {
     const firstByte = new AbortController();
     const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
@@ -114,19 +128,10 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     }
     if (response?.ok) return response;
     if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
-      throw upstreamHttpError(
-        response.status,
-        redactKey(await readErrorBody(response), target.apiKey),
-        response.headers,
-      );
+      throw await httpError(response);
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {
-      if (wait === null)
-        throw upstreamHttpError(
-          response.status,
-          redactKey(await readErrorBody(response), target.apiKey),
-          response.headers,
-        );
+      if (wait === null) throw await httpError(response);
       await response.body?.cancel();
     }
     await sleep(wait ?? 0, options.signal);

@@ -1,11 +1,14 @@
-// Chooses the upstream for a request: its base URL, protocol adapter and key.
-// Used by the create route (validation) and the ResponseRun DO (the call).
+// Chooses the upstream for a request: the first route whose pattern matches the model, else the
+// default upstream; its base URL, protocol adapter, key and model name. Used by the create route
+// (before anything is stored) and by the ResponseRun DO and the store:false path (the call).
 
 import type { GatewayConfig } from "../config";
+import { ApiError } from "../errors";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
 import { chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
+import { matchRoute } from "./routes";
 
 export function protocolFor(name: ProtocolName): UpstreamProtocol {
   switch (name) {
@@ -21,13 +24,45 @@ export interface UpstreamChoice {
   baseUrl: string;
   protocol: ProtocolName;
   apiKey: string | null;
+  /** The model name sent upstream when a route rewrites it; null sends the request's own. */
+  model?: string | null;
 }
 
-export function chooseUpstream(config: GatewayConfig, _model: string, clientKey: string | null): UpstreamChoice {
+/** The operator's configuration is at fault, not the request: nothing a retry would fix. */
+const misconfigured = (message: string) =>
+  new ApiError(503, message, {
+    type: "server_error",
+    code: "upstream_misconfigured",
+    headers: { "x-should-retry": "false" },
+  });
+
+/**
+ * A route's named secret is its key; without one the caller's own key goes upstream (pass-through),
+ * never the default upstream's `UPSTREAM_API_KEY`, which belongs to another server. A broken table
+ * or a named secret that is not set fails the request (503) instead of sending it, with a key it
+ * was not meant for, to a server it was not meant for.
+ */
+export function chooseUpstream(config: GatewayConfig, model: string, clientKey: string | null): UpstreamChoice {
+  if (!config.routes.ok)
+    throw misconfigured(`The gateway's upstream routing table is invalid: ${config.routes.problem}`);
+  const route = matchRoute(config.routes.routes, model);
+  if (route === undefined)
+    return {
+      baseUrl: config.upstream.baseUrl,
+      protocol: config.upstream.protocol,
+      apiKey: clientKey ?? config.upstream.apiKey,
+    };
+  if (route.apiKey === undefined)
+    throw misconfigured(
+      `The upstream for model '${model}' needs the secret '${route.apiKeySecret ?? ""}', which is not set.`,
+    );
+  const rewritten =
+    route.stripPrefix !== null && model.startsWith(route.stripPrefix) ? model.slice(route.stripPrefix.length) : null;
   return {
-    baseUrl: config.upstream.baseUrl,
-    protocol: config.upstream.protocol,
-    apiKey: clientKey ?? config.upstream.apiKey,
+    baseUrl: route.baseUrl,
+    protocol: route.protocol,
+    apiKey: route.apiKey ?? clientKey,
+    model: rewritten,
   };
 }
 
@@ -35,4 +70,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   baseUrl: choice.baseUrl,
   protocol: protocolFor(choice.protocol),
   apiKey: choice.apiKey,
+  model: choice.model ?? null,
 });

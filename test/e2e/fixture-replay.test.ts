@@ -19,6 +19,7 @@ const OWNED = [
   "metadata",
   "instructions",
   "conversation",
+  "prompt",
 ];
 
 function comparable(event: Event): Event {
@@ -26,6 +27,8 @@ function comparable(event: Event): Event {
   if (typeof rest.response === "object" && rest.response !== null) {
     const response = { ...(rest.response as Event) };
     for (const field of OWNED) delete response[field];
+    // The gateway serializes every field, as OpenAI does: a field an older recording omits is null.
+    for (const [field, value] of Object.entries(response)) if (value === null) delete response[field];
     rest.response = response;
   }
   if (rest.type === "error") {

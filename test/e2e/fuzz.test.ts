@@ -144,6 +144,12 @@ describe("hostile input", () => {
       (id: string) => ["DELETE", `/v1/responses/${id}`],
       (id: string) => ["POST", `/v1/responses/${id}/cancel`],
       (id: string, q: string) => ["GET", `/v1/${id}?${q}`],
+      (id: string) => ["GET", `/v1/conversations/${id}`],
+      (id: string) => ["DELETE", `/v1/conversations/${id}`],
+      (id: string, q: string) => ["GET", `/v1/conversations/${id}/items?${q}`],
+      (id: string) => ["POST", `/v1/conversations/${id}/items`],
+      (id: string, q: string) => ["GET", `/v1/conversations/conv_${"0".repeat(48)}/items/${id}?${q}`],
+      (id: string) => ["DELETE", `/v1/conversations/conv_${"0".repeat(48)}/items/${id}`],
     ] as const;
     await fc.assert(
       fc.asyncProperty(

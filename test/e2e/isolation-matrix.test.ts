@@ -30,8 +30,12 @@ const modes: Mode[] = [
   },
 ];
 
+type Kind = "response" | "conversation" | "response item" | "conversation item";
+
 interface Probe {
   route: string;
+  /** What kind of tenant A's id the probe puts in the request. */
+  kind: Kind;
   request: (id: string) => [path: string, init?: RequestInit];
 }
 
@@ -41,45 +45,124 @@ const json = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 
-/** Every route that takes a response id somewhere (path, query or body). */
-const probes = (ownResponseId: string, ownItemId: string): Probe[] => [
-  { route: "GET /responses/{id}", request: (id) => [`/responses/${id}`] },
-  { route: "GET /responses/{id}?stream=true", request: (id) => [`/responses/${id}?stream=true`] },
+const create = (extra: Record<string, unknown>) => json({ model: "echo#matrix", input: "x", ...extra });
+
+/** Every route that takes an id somewhere (path, query or body); `own*` are tenant B's own objects. */
+const probes = (own: { response: string; conversation: string; conversationItem: string }): Probe[] => [
+  { kind: "response", route: "GET /responses/{id}", request: (id) => [`/responses/${id}`] },
+  { kind: "response", route: "GET /responses/{id}?stream=true", request: (id) => [`/responses/${id}?stream=true`] },
   {
+    kind: "response",
     route: "GET /responses/{id}?stream=true&starting_after=2",
     request: (id) => [`/responses/${id}?stream=true&starting_after=2`],
   },
   {
+    kind: "response",
     route: "GET /responses/{id}?include[]=…",
     request: (id) => [`/responses/${id}?include%5B%5D=message.output_text.logprobs`],
   },
-  { route: "GET /responses/{id}/input_items", request: (id) => [`/responses/${id}/input_items?limit=5&order=asc`] },
-  { route: "POST /responses/{id}/cancel", request: (id) => [`/responses/${id}/cancel`, { method: "POST" }] },
-  { route: "DELETE /responses/{id}", request: (id) => [`/responses/${id}`, { method: "DELETE" }] },
   {
-    route: "POST /responses (previous_response_id)",
-    request: (id) => ["/responses", json({ model: "echo#matrix", input: "x", previous_response_id: id })],
+    kind: "response",
+    route: "GET /responses/{id}/input_items",
+    request: (id) => [`/responses/${id}/input_items?limit=5&order=asc`],
   },
   {
-    route: "POST /responses (stream, previous_response_id)",
-    request: (id) => ["/responses", json({ model: "echo#matrix", input: "x", stream: true, previous_response_id: id })],
+    kind: "response",
+    route: "POST /responses/{id}/cancel",
+    request: (id) => [`/responses/${id}/cancel`, { method: "POST" }],
+  },
+  { kind: "response", route: "DELETE /responses/{id}", request: (id) => [`/responses/${id}`, { method: "DELETE" }] },
+  {
+    kind: "response",
+    route: "POST /responses previous_response_id",
+    request: (id) => ["/responses", create({ previous_response_id: id })],
   },
   {
-    route: "POST /responses (background, previous_response_id)",
-    request: (id) => [
-      "/responses",
-      json({ model: "echo#matrix", input: "x", background: true, previous_response_id: id }),
-    ],
+    kind: "response",
+    route: "POST /responses stream previous_response_id",
+    request: (id) => ["/responses", create({ stream: true, previous_response_id: id })],
   },
   {
-    route: "POST /responses (store:false, previous_response_id)",
-    request: (id) => ["/responses", json({ model: "echo#matrix", input: "x", store: false, previous_response_id: id })],
+    kind: "response",
+    route: "POST /responses background previous_response_id",
+    request: (id) => ["/responses", create({ background: true, previous_response_id: id })],
   },
-  { route: "GET /responses?previous_response_id={id}", request: (id) => [`/responses?previous_response_id=${id}`] },
-  { route: "GET /responses?after={id}", request: (id) => [`/responses?after=${id}`] },
   {
-    route: "GET /responses/{own}/input_items?after={item of A}",
-    request: (id) => [`/responses/${ownResponseId}/input_items?after=${id === "__A_ITEM__" ? ownItemId : id}`],
+    kind: "response",
+    route: "POST /responses store:false previous_response_id",
+    request: (id) => ["/responses", create({ store: false, previous_response_id: id })],
+  },
+  {
+    kind: "response",
+    route: "POST /responses/input_tokens previous_response_id",
+    request: (id) => ["/responses/input_tokens", create({ previous_response_id: id })],
+  },
+  {
+    kind: "response",
+    route: "POST /responses/compact previous_response_id",
+    request: (id) => ["/responses/compact", create({ previous_response_id: id })],
+  },
+  {
+    kind: "response",
+    route: "GET /responses?previous_response_id={id}",
+    request: (id) => [`/responses?previous_response_id=${id}`],
+  },
+  { kind: "response", route: "GET /responses?after={id}", request: (id) => [`/responses?after=${id}`] },
+  {
+    kind: "response item",
+    route: "GET /responses/{own}/input_items?after={item}",
+    request: (id) => [`/responses/${own.response}/input_items?after=${id}`],
+  },
+  { kind: "conversation", route: "GET /conversations/{id}", request: (id) => [`/conversations/${id}`] },
+  {
+    kind: "conversation",
+    route: "POST /conversations/{id}",
+    request: (id) => [`/conversations/${id}`, json({ metadata: { taken: "yes" } })],
+  },
+  {
+    kind: "conversation",
+    route: "DELETE /conversations/{id}",
+    request: (id) => [`/conversations/${id}`, { method: "DELETE" }],
+  },
+  {
+    kind: "conversation",
+    route: "GET /conversations/{id}/items",
+    request: (id) => [`/conversations/${id}/items?limit=5`],
+  },
+  {
+    kind: "conversation",
+    route: "POST /conversations/{id}/items",
+    request: (id) => [`/conversations/${id}/items`, json({ items: [{ role: "user", content: "injected" }] })],
+  },
+  {
+    kind: "conversation",
+    route: "POST /responses conversation",
+    request: (id) => ["/responses", create({ conversation: id })],
+  },
+  {
+    kind: "conversation",
+    route: "POST /responses stream conversation",
+    request: (id) => ["/responses", create({ stream: true, conversation: { id } })],
+  },
+  {
+    kind: "conversation",
+    route: "POST /responses/input_tokens conversation",
+    request: (id) => ["/responses/input_tokens", create({ conversation: id })],
+  },
+  {
+    kind: "conversation item",
+    route: "GET /conversations/{own}/items/{item}",
+    request: (id) => [`/conversations/${own.conversation}/items/${id}`],
+  },
+  {
+    kind: "conversation item",
+    route: "DELETE /conversations/{own}/items/{item}",
+    request: (id) => [`/conversations/${own.conversation}/items/${id}`, { method: "DELETE" }],
+  },
+  {
+    kind: "conversation item",
+    route: "GET /conversations/{own}/items?after={item}",
+    request: (id) => [`/conversations/${own.conversation}/items?after=${id}`],
   },
 ];
 
@@ -119,22 +202,43 @@ describe.each(modes)("tenant isolation matrix, $name", ({ fetch, keys }) => {
     const held = model("gate:4:6");
     const running = await alice.responses.create({ model: held, input: "alice's job", background: true });
     const aliceItem = (await alice.responses.inputItems.list(finished.id)).data[0]?.id as string;
+    const aliceConversation = await alice.conversations.create({
+      items: [{ type: "message", role: "user", content: "alice's thread" }],
+      metadata: { owner: "alice" },
+    });
+    const aliceConversationItem = (await alice.conversations.items.list(aliceConversation.id)).data[0]?.id as string;
     const bobOwn = await bob.responses.create({ model: model("text:1"), input: "bob's" });
-    const before = { finished: await rowsOf(finished.id), running: await rowsOf(running.id) };
+    const bobConversation = await bob.conversations.create({
+      items: [{ type: "message", role: "user", content: "b" }],
+    });
+    const bobConversationItem = (await bob.conversations.items.list(bobConversation.id)).data[0]?.id as string;
+    const before = {
+      finished: await rowsOf(finished.id),
+      conversation: await alice.conversations.items.list(aliceConversation.id),
+    };
 
-    for (const target of [finished.id, running.id, "__A_ITEM__"]) {
-      for (const probe of probes(bobOwn.id, aliceItem)) {
-        if (target === "__A_ITEM__" && !probe.route.includes("{item of A}")) continue;
-        if (target !== "__A_ITEM__" && probe.route.includes("{item of A}")) continue;
-        const unknown = target === "__A_ITEM__" ? newId("msg") : newId("resp");
-        const blankA = target === "__A_ITEM__" ? aliceItem : target;
-        const seenForA = await observe(fetch, bobKey, probe.request(target), blankA);
+    const targets: [Kind, string, () => string][] = [
+      ["response", finished.id, () => newId("resp")],
+      ["response", running.id, () => newId("resp")],
+      ["response item", aliceItem, () => newId("msg")],
+      ["conversation", aliceConversation.id, () => newId("conv")],
+      ["conversation item", aliceConversationItem, () => newId("msg")],
+    ];
+    const own = { response: bobOwn.id, conversation: bobConversation.id, conversationItem: bobConversationItem };
+    let probed = 0;
+    for (const [kind, target, unknownId] of targets) {
+      for (const probe of probes(own).filter((p) => p.kind === kind)) {
+        const unknown = unknownId();
+        const seenForA = await observe(fetch, bobKey, probe.request(target), target);
         const seenForUnknown = await observe(fetch, bobKey, probe.request(unknown), unknown);
         expect(seenForA, `${probe.route} with ${target}`).toEqual(seenForUnknown);
-        expect(seenForA.status, probe.route).toBeGreaterThanOrEqual(200);
+        // Refused, or (a filter on the list) an empty page.
+        if (seenForA.status < 400) expect(JSON.parse(seenForA.body), probe.route).toMatchObject({ data: [] });
         expect(seenForA.body).not.toContain("alice");
+        probed += 1;
       }
     }
+    expect(probed).toBe(probes(own).length + probes(own).filter((p) => p.kind === "response").length);
 
     // B's own listing and usage hold nothing of A's.
     const listed = await observe(fetch, bobKey, ["/responses?limit=100"], "\u0000");
@@ -146,8 +250,10 @@ describe.each(modes)("tenant isolation matrix, $name", ({ fetch, keys }) => {
     };
     expect(usage.data.every((row) => row.model === bobOwn.model)).toBe(true);
 
-    // A's objects are as they were: nothing deleted, cancelled or chained onto.
+    // A's objects are as they were: nothing deleted, cancelled, chained onto or appended.
     expect(await rowsOf(finished.id)).toEqual(before.finished);
+    expect(await alice.conversations.retrieve(aliceConversation.id)).toMatchObject({ metadata: { owner: "alice" } });
+    expect((await alice.conversations.items.list(aliceConversation.id)).data).toEqual(before.conversation.data);
     expect((await alice.responses.retrieve(running.id)).status).not.toBe("cancelled");
     await upstream.release(held);
     // Following the stream to its end waits for the run to finish, without polling.

@@ -8,8 +8,10 @@ import { GATEWAY_URL, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 
 /** One request per /v1 route, with a well-formed body or id. */
-const everyRoute = (id: string): [string, string, string?][] => [
+const everyRoute = (id: string, conversation: string, item: string): [string, string, string?][] => [
   ["POST", "/responses", JSON.stringify({ model: "echo#revoked", input: "x" })],
+  ["POST", "/responses/input_tokens", JSON.stringify({ model: "echo#revoked", input: "x" })],
+  ["POST", "/responses/compact", JSON.stringify({ model: "echo#revoked", input: "x" })],
   ["GET", "/responses"],
   ["GET", `/responses/${id}`],
   ["GET", `/responses/${id}?stream=true`],
@@ -17,6 +19,14 @@ const everyRoute = (id: string): [string, string, string?][] => [
   ["POST", `/responses/${id}/cancel`],
   ["DELETE", `/responses/${id}`],
   ["GET", "/usage"],
+  ["POST", "/conversations", JSON.stringify({})],
+  ["GET", `/conversations/${conversation}`],
+  ["POST", `/conversations/${conversation}`, JSON.stringify({ metadata: {} })],
+  ["DELETE", `/conversations/${conversation}`],
+  ["GET", `/conversations/${conversation}/items`],
+  ["POST", `/conversations/${conversation}/items`, JSON.stringify({ items: [{ role: "user", content: "x" }] })],
+  ["GET", `/conversations/${conversation}/items/${item}`],
+  ["DELETE", `/conversations/${conversation}/items/${item}`],
 ];
 
 async function call(key: string, [method, path, body]: [string, string, string?]) {
@@ -30,8 +40,8 @@ async function call(key: string, [method, path, body]: [string, string, string?]
 
 async function tableCounts() {
   const rows = await env.DB.batch<{ n: number }>(
-    ["responses", "response_items", "response_events", "usage_daily"].map((table) =>
-      env.DB.prepare(`SELECT count(*) AS n FROM ${table}`),
+    ["responses", "response_items", "response_events", "usage_daily", "conversations", "conversation_items"].map(
+      (table) => env.DB.prepare(`SELECT count(*) AS n FROM ${table}`),
     ),
   );
   return rows.map((result) => result.results[0]?.n);
@@ -96,12 +106,16 @@ describe("keys mode", () => {
     const { key, keyId } = await newTenantKey();
     const openai = managedClient(key);
     const own = await openai.responses.create({ model: model("text:1"), input: "before" });
+    const conversation = await openai.conversations.create({
+      items: [{ type: "message", role: "user", content: "c" }],
+    });
+    const item = (await openai.conversations.items.list(conversation.id)).data[0]?.id as string;
     const revoked = await admin<{ revoked_at: number }>("POST", `/keys/${keyId}/revoke`);
     expect(revoked.status).toBe(200);
     expect(revoked.body.revoked_at).toBeGreaterThan(0);
     const never = `sk-gw-${"Z".repeat(39)}${key.slice(-4)}`;
     const before = await tableCounts();
-    for (const route of everyRoute(own.id)) {
+    for (const route of everyRoute(own.id, conversation.id, item)) {
       const seen = await call(key, route);
       const unknown = await call(never, route);
       expect(seen.status, route.join(" ")).toBe(401);

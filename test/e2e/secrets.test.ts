@@ -106,6 +106,14 @@ async function exercise(openai: OpenAI, fetch: ReturnType<typeof capturing>, key
     previous_response_id: created.id,
   });
   ids.push(chained.id);
+  const conversation = await openai.conversations.create({ items: [{ type: "message", role: "user", content: "c" }] });
+  const turn = await openai.responses.create({ model: model("echo"), input: "turn", conversation: conversation.id });
+  ids.push(turn.id);
+  await openai.conversations.items.list(conversation.id);
+  await openai.responses.create(
+    { model: model("text:1"), input: "once" },
+    { headers: { "idempotency-key": `secrets-${crypto.randomUUID()}` } },
+  );
   await openai.responses.retrieve(created.id);
   for await (const event of await openai.responses.retrieve(created.id, { stream: true, starting_after: 1 }))
     void event;
@@ -170,7 +178,7 @@ describe("secrets never leave", () => {
     ];
     expectNoSecrets(captured, secrets);
     // The upstream that echoed its key was answered, with the key taken out.
-    expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted key]");
+    expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted]");
     expectNoSecrets(await allD1Rows(), secrets);
     expectNoSecrets(await durableObjectRows(ids), secrets);
   });
@@ -183,7 +191,7 @@ describe("secrets never leave", () => {
     await Promise.all(reading);
     const secrets: [string, number][] = [[key, 3]];
     expectNoSecrets(captured, secrets);
-    expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted key]");
+    expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted]");
     expectNoSecrets(await allD1Rows(), secrets);
     expectNoSecrets(await durableObjectRows(ids), secrets);
   });

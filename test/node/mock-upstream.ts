@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { serveChat } from "./mock-chat";
 
 type Json = Record<string, unknown>;
 
@@ -327,21 +328,26 @@ async function serveResponses(res: ServerResponse, body: Json) {
   }
 }
 
-function serveChat(res: ServerResponse, body: Json) {
-  const model = typeof body.model === "string" ? body.model : "";
-  const [scenario = ""] = model.split("#");
-  const [kind = "", name = ""] = scenario.split(":");
-  if (kind !== "fixture") return sendError(res, 404);
-  const text = readFileSync(join(FIXTURES, "chat", name), "utf8");
-  const sse = name.endsWith(".sse")
-    ? text
-    : text
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => `data: ${line}\n\n`)
-        .join("") + "data: [DONE]\n\n";
-  res.writeHead(200, { "content-type": "text/event-stream" });
-  res.end(sse);
+/** `/responses/input_tokens` counts the input items (10 tokens each); `/responses/compact` keeps
+ *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
+ *  `status:CODE` model answers that error. */
+function serveUtility(res: ServerResponse, path: string, body: Json) {
+  const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
+  if (kind === "status") return sendError(res, Number(code ?? 500));
+  const input = Array.isArray(body.input) ? (body.input as Json[]) : [{ role: "user", content: body.input }];
+  res.writeHead(200, { "content-type": "application/json" });
+  if (path.endsWith("/input_tokens"))
+    return res.end(JSON.stringify({ object: "response.input_tokens", input_tokens: input.length * 10 }));
+  const compaction = { type: "compaction", id: id("cmp"), encrypted_content: `mock:${input.length}` };
+  res.end(
+    JSON.stringify({
+      id: id("resp"),
+      object: "response.compaction",
+      created_at: 1_700_000_000,
+      output: [...input.filter((item) => item.role === "user"), compaction],
+      usage: { input_tokens: input.length * 10, output_tokens: 5, total_tokens: input.length * 10 + 5 },
+    }),
+  );
 }
 
 function control(url: URL, res: ServerResponse) {
@@ -382,8 +388,14 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
       res.on("close", () => {
         if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);
       });
-      if (url.pathname === "/v1/chat/completions") return serveChat(res, body);
-      if (url.pathname !== "/v1/responses") return sendError(res, 404);
+      // `/alt/v1/...` is a second upstream (a route's base URL) served by the same handlers.
+      const path = url.pathname.replace(/^\/alt(?=\/v1\/)/, "");
+      const hold = () => gate(model).promise;
+      if (path === "/v1/chat/completions")
+        return void serveChat(res, body, req.headers.authorization ?? null, hold).catch(() => res.destroy());
+      if (path === "/v1/responses/input_tokens" || path === "/v1/responses/compact")
+        return serveUtility(res, path, body);
+      if (path !== "/v1/responses") return sendError(res, 404);
       serveResponses(res, body).catch(() => res.destroy());
     });
   });

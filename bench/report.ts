@@ -1,0 +1,283 @@
+// Writes a run's results: bench/results.json (everything, machine-readable) and bench/RESULTS.md (the
+// environment, the summary per target, a table per scenario with ratios to direct, how it was measured).
+// Used by bench/run.ts.
+
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import type { CellResult, ReferenceCells, TargetSummary } from "#bench/figures";
+import type { Scenario, TargetName } from "#bench/scenarios";
+
+export interface Environment {
+  node: string;
+  workerd: string;
+  miniflare: string;
+  wrangler: string;
+  portkey: string;
+  cores: number;
+  cpuModel: string;
+  memoryGb: number;
+  kernel: string;
+  gatewayCommit: string;
+}
+
+export interface StartupNote {
+  phase: string;
+  target: TargetName;
+  ok: boolean;
+  error?: string;
+  /** Whether the official `openai` SDK's `responses.stream()` helper accepted this target's stream. */
+  sdkCheck?: string;
+}
+
+export interface Results {
+  date: string;
+  mode: "full" | "quick";
+  durationSeconds: number;
+  interrupted: boolean;
+  fatal?: string;
+  environment: Environment;
+  reference: ReferenceCells;
+  startup: StartupNote[];
+  scenarios: Scenario[];
+  cells: CellResult[];
+  summary: TargetSummary[];
+  /** Requests the mock upstream served per path, and the last body a gateway sent it. */
+  upstream: unknown;
+}
+
+const CORES = cpus().length;
+/** Other processes using more than this share of the cores during a cell make its figures suspect. */
+const NOISY_PERCENT = 15;
+
+const LABEL: Record<TargetName, string> = {
+  direct: "direct (mock)",
+  gateway: "gateway store:false",
+  "gateway-stored": "gateway stored",
+  portkey: "portkey",
+};
+
+const num = (value: number | undefined, digits = 1): string =>
+  value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
+const int = (value: number | undefined): string =>
+  value === undefined || !Number.isFinite(value) ? "–" : Math.round(value).toLocaleString("en-US");
+const times = (value: number | undefined): string =>
+  value === undefined || !Number.isFinite(value) ? "–" : `${value.toFixed(2)}×`;
+const signed = (value: number | undefined): string =>
+  value === undefined || !Number.isFinite(value) ? "–" : `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
+const cell = (text: string): string => text.replaceAll("|", "\\|").replaceAll("\n", " ");
+
+function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ].join("\n");
+}
+
+function summaryTable(results: Results): string {
+  const directTtfe = results.cells.find((c) => c.scenario === results.reference.ttfe && c.target === "direct")?.ttfeMs;
+  const rows = results.summary.map((s) => [
+    LABEL[s.target],
+    s.target === "direct"
+      ? `${num(directTtfe?.p50)} / ${num(directTtfe?.p99)} (itself)`
+      : `${signed(s.ttfeAddedP50Ms)} / ${signed(s.ttfeAddedP99Ms)}`,
+    `${int(s.saturatedEventsPerSecond)} (${times(s.saturatedRatio)})`,
+    num(s.cpuPerResponseMs, 2),
+    num(s.cpuPerEventUs, 1),
+    times(s.totalCpuRatio),
+    `${num(s.peakRssMb, 0)} (${times(s.peakRssRatio)})`,
+    num(s.d1RowsPerResponse, 2),
+    `${s.correct.ok}/${s.correct.requests}${s.correct.cellsFailed > 0 ? `, ${s.correct.cellsFailed} cells failed` : ""}`,
+  ]);
+  return table(
+    [
+      `target`,
+      `added TTFE p50 / p99, ms (${results.reference.ttfe})`,
+      "events/s at saturation (× direct)",
+      "CPU ms per response",
+      "CPU µs per event",
+      `machine CPU per response × direct (${results.reference.cost})`,
+      "peak RSS MB (× direct)",
+      `D1 rows per response (${results.reference.cost})`,
+      "correct responses",
+    ],
+    rows,
+  );
+}
+
+/** Share of all cores that other processes used during the cell; flagged when it can skew the figures. */
+function otherLoad(c: CellResult): string {
+  if (!c.cpu || c.cpu.windowMs <= 0) return "–";
+  const share = (100 * c.cpu.otherMs) / (c.cpu.windowMs * CORES);
+  return `${num(share, 0)}%${share > NOISY_PERCENT ? " ⚠" : ""}`;
+}
+
+function scenarioTable(cells: CellResult[]): string {
+  const direct = cells.find((c) => c.target === "direct" && c.status === "ok");
+  const rows = cells.map((c) => {
+    if (c.status === "failed") return [LABEL[c.target], `failed: ${c.error ?? "?"}`, "", "", "", "", "", "", ""];
+    const ttfe = c.ttfeMs;
+    const ratioOf = (a: number | undefined, b: number | undefined): string =>
+      a !== undefined && b !== undefined && b > 0 ? times(a / b) : "–";
+    const correctness = [
+      `${c.ok}/${c.requests}`,
+      c.stored ? `; GET ${c.stored.completed}/${c.stored.checked} completed` : "",
+      c.failures.length > 0 ? `; ${c.failures[0]}` : "",
+    ].join("");
+    return [
+      LABEL[c.target],
+      ttfe ? `${num(ttfe.p50)} / ${num(ttfe.p99)}` : "–",
+      c.target === "direct" || !ttfe || !direct?.ttfeMs
+        ? "–"
+        : `${signed(ttfe.p50 - direct.ttfeMs.p50)} / ${signed(ttfe.p99 - direct.ttfeMs.p99)}`,
+      c.totalMs ? `${num(c.totalMs.p50)} / ${num(c.totalMs.p99)}` : "–",
+      `${int(c.eventsPerSecond)} (${ratioOf(c.eventsPerSecond, direct?.eventsPerSecond)})`,
+      c.cpu ? `${num(c.cpu.perResponseMs, 2)} / ${num(c.cpu.perEventUs, 1)}` : "–",
+      c.cpu ? ratioOf(c.cpu.totalPerResponseMs, direct?.cpu?.totalPerResponseMs) : "–",
+      `${num(c.peakRssMb, 0)}`,
+      otherLoad(c),
+      correctness,
+    ];
+  });
+  return table(
+    [
+      "target",
+      "TTFE p50 / p99 ms",
+      "added vs direct",
+      "total p50 / p99 ms",
+      "events/s (× direct)",
+      "server CPU ms/resp / µs/event",
+      "machine CPU/resp × direct",
+      "peak RSS MB",
+      "other load",
+      "ok / requests",
+    ],
+    rows,
+  );
+}
+
+function storedTable(cells: CellResult[]): string {
+  const stored = cells.filter((c) => c.stored !== undefined);
+  if (stored.length === 0) return "No stored cell ran.";
+  const tables = [...new Set(stored.flatMap((c) => Object.keys(c.stored!.d1RowsPerResponse)))].sort();
+  return table(
+    ["scenario", "responses", "GET completed", "D1 rows/response", ...tables, "DOs/response"],
+    stored.map((c) => [
+      c.scenario,
+      String(c.ok),
+      `${c.stored!.completed}/${c.stored!.checked}`,
+      num(c.stored!.d1RowsPerResponseTotal, 2),
+      ...tables.map((t) => num(c.stored!.d1RowsPerResponse[t], 2)),
+      num(c.stored!.durableObjectsPerResponse, 2),
+    ]),
+  );
+}
+
+const HOW_MEASURED = `## How measured
+
+- **Targets, side by side, same mock upstream.** *direct*: the client hits the mock upstream
+  (\`bench/mock-upstream.ts\`, a Node HTTP server serving pre-serialized SSE) with no gateway: the machine's limit.
+  *gateway*: this repository's Worker bundled by \`wrangler deploy --dry-run\` and run by Miniflare's API in workerd,
+  with a local D1 (temp dir, \`migrations/\` applied) and the SQLite-backed \`ResponseRun\` Durable Object; the client
+  talks to the Worker's own socket (\`unsafeGetDirectURL\`), not through Miniflare's entry worker. *store:false*
+  and *stored* are the same instance with \`store:false\` / \`store:true\` in the request. *portkey*:
+  \`@portkey-ai/gateway\` from npm on Node (\`NODE_ENV=production\`), routed to the mock with
+  \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Portkey records nothing: it is a pure proxy here, so
+  its figures are the cost of proxying only, and it has no stored column.
+- **Cells run interleaved** (each scenario runs on every target before the next scenario), each after one short
+  unmeasured request of the same kind, and each bounded in time: requests keep starting for at least the minimum
+  (so a fast target still burns enough CPU ticks, 10 ms each, to measure) and none starts after the maximum.
+- **Time to first event (TTFE)**: from sending the request to the first complete SSE \`data:\` frame, seen by the
+  client (non-streaming: to the response headers). *Added* = target percentile − direct percentile in the same
+  scenario. **Total**: to the end of the body. Percentiles are nearest-rank over successful requests.
+- **Events/s**: SSE frames received by all streams ÷ wall time of the cell. *At saturation* = the highest over the
+  max-speed cells.
+- **CPU**: utime+stime from \`/proc/<pid>/stat\` before and after the cell (after waiting for the process to go
+  quiet, so work done after the last byte, such as a final D1 flush, counts). Server = the workerd process(es)
+  Miniflare spawned (found in the process tree), Portkey's Node process, or for direct the mock. *Per response* /
+  *per event* in scenario tables: server CPU ÷ completed responses / ÷ events received. In the summary the split
+  comes from a least-squares fit over the max-speed cells: CPU per response ≈ fixed part + per-event part × events.
+  *Machine CPU* = server + mock upstream + this benchmark process (client), per completed response, over the same
+  figure for direct: what putting the target in the path costs the whole machine.
+- **Memory**: peak RSS of the server process(es) during the cell: VmHWM from \`/proc/<pid>/status\` after resetting
+  it through \`/proc/<pid>/clear_refs\`, or else the peak of VmRSS sampled every 100 ms. For direct it is the mock
+  upstream's, so "× direct" reads as "× a minimal Node HTTP server".
+- **D1 rows per response**: \`count(*)\` of every D1 table (\`mf.getD1Database("DB")\`) before and after a stored
+  cell, difference ÷ responses stored in it. This counts net new rows; updates of existing rows and rows deleted
+  again are not visible. DOs per response: \`listDurableObjectIds("ResponseRun")\` before and after.
+- **Correctness**, for every request: HTTP 200; SSE sequence numbers contiguous from 0 and in order; first event
+  \`response.created\`; exactly one terminal event, last, and it is \`response.completed\` with usage; the number of
+  text deltas and the text length as sent by the mock; the text in \`response.completed\` equal to the deltas; the
+  exact frame count where the stream should pass through unchanged (not for the chat translation). For stored
+  cells every response id is read back with \`GET /v1/responses/{id}\` and must be \`completed\` with the whole text.
+  Each target's stream is also fed once to the official \`openai\` SDK's \`responses.stream()\` helper.
+- **Other load**: CPU the whole machine spent (first line of \`/proc/stat\`) minus the server, the mock and this
+  process, as a share of all cores over the cell (kernel work for loopback traffic lands here too, so a few
+  percent is normal). Before each cell the run waits, within a budget, until other processes use less than a
+  fifth of a core; a cell marked ⚠ (over ${NOISY_PERCENT}%) still had company (another session's tests, a build),
+  and its figures are noisier.
+- **Caveats**: 2 cores shared by the client, the mock upstream and the target; everything on loopback (no network
+  latency, no TLS); workerd runs JavaScript on one thread; Miniflare is a simulator (local D1 and Durable Objects
+  are SQLite files on this disk), so absolute numbers are not Cloudflare's. Ratios between targets measured in the
+  same run are the meaningful figures.`;
+
+export async function writeReport(results: Results, dir: string): Promise<void> {
+  const jsonPath = join(dir, "results.json");
+  let json = `${JSON.stringify(results, null, 2)}\n`;
+  try {
+    // Formatted as the repository's `prettier --check` expects.
+    const prettier = await import("prettier");
+    json = await prettier.format(json, { ...(await prettier.resolveConfig(jsonPath)), filepath: jsonPath });
+  } catch {
+    // prettier is a dev dependency of the root; unformatted JSON is still JSON.
+  }
+  writeFileSync(jsonPath, json);
+  const env = results.environment;
+  const lines: string[] = [
+    "# Benchmark results",
+    "",
+    `Written by \`npm run bench${results.mode === "quick" ? " -- --quick" : ""}\` (bench/run.ts); see bench/README.md. Machine-readable: bench/results.json.`,
+    "",
+    `- Date: ${results.date} (${results.mode} run, ${Math.round(results.durationSeconds)} s${results.interrupted ? ", **interrupted**" : ""})`,
+    `- Gateway: ${env.gatewayCommit}`,
+    `- Node ${env.node}; workerd ${env.workerd}; Miniflare ${env.miniflare}; wrangler ${env.wrangler}; Portkey gateway ${env.portkey}`,
+    `- ${env.cores} cores, ${env.cpuModel}, ${env.memoryGb} GB RAM, Linux ${env.kernel}`,
+    "",
+  ];
+  if (results.fatal) lines.push(`**The run stopped early:** ${results.fatal}`, "");
+  const failedStarts = results.startup.filter((s) => !s.ok || (s.sdkCheck !== undefined && s.sdkCheck !== "ok"));
+  lines.push("## Summary", "", summaryTable(results), "");
+  lines.push(
+    "Added TTFE is against direct in the unloaded reference cell; events/s, CPU and memory are explained under " +
+      '"How measured". A dash means the target produced no figure (it failed or does not apply).',
+    "",
+  );
+  lines.push("## Targets", "");
+  lines.push(
+    table(
+      ["phase", "target", "started", "openai SDK `responses.stream()`"],
+      results.startup.map((s) => [s.phase, LABEL[s.target], s.ok ? "yes" : `no: ${s.error ?? "?"}`, s.sdkCheck ?? "–"]),
+    ),
+    "",
+  );
+  if (failedStarts.length > 0) lines.push("Failures are recorded, not fatal: the other targets ran.", "");
+  for (const scenario of results.scenarios) {
+    const cells = results.cells.filter((c) => c.scenario === scenario.id);
+    if (cells.length === 0) continue;
+    const k = scenario.knobs;
+    lines.push(
+      `## ${scenario.title}`,
+      "",
+      `\`${scenario.id}\`: ${scenario.stream ? "stream:true" : "stream:false"}, ${k.events} deltas of ${k.size} characters` +
+        `${k.pace > 0 ? `, ${k.pace} ms apart` : ", back to back"}${k.ttft > 0 ? `, first byte after ${k.ttft} ms` : ""}` +
+        `; ${scenario.concurrency} concurrent; ${scenario.minSeconds > 0 ? `requests for ${scenario.minSeconds} to ${scenario.maxSeconds} s` : `${scenario.requests} requests (at most ${scenario.maxSeconds} s)`}` +
+        `${scenario.protocol === "chat_completions" ? "; upstream speaks Chat Completions (direct and portkey call /chat/completions; the gateway translates to Responses)" : ""}.`,
+      "",
+      scenarioTable(cells),
+      "",
+    );
+  }
+  lines.push("## Storage per stored response", "", storedTable(results.cells), "", HOW_MEASURED, "");
+  writeFileSync(join(dir, "RESULTS.md"), lines.join("\n"));
+}

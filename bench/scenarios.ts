@@ -1,0 +1,190 @@
+// What a run measures: the scenarios (full and --quick) and, for each target, the request that exercises
+// a scenario and what its reply must look like. Used by bench/run.ts.
+
+import type { Expectation, WireMode } from "#bench/load-client";
+
+export type Protocol = "responses" | "chat_completions";
+export type TargetName = "direct" | "gateway" | "gateway-stored" | "portkey";
+export const TARGETS: TargetName[] = ["direct", "gateway", "gateway-stored", "portkey"];
+
+export interface Knobs {
+  /** Text deltas per response. */
+  events: number;
+  /** ms between deltas (0 = as fast as the sockets allow). */
+  pace: number;
+  /** ms before the upstream's first byte. */
+  ttft: number;
+  /** Characters per delta. */
+  size: number;
+}
+
+export interface Scenario {
+  id: string;
+  group: "max-speed" | "paced" | "non-streaming" | "chat";
+  title: string;
+  /** The upstream protocol: `chat_completions` runs the gateway in translation mode. */
+  protocol: Protocol;
+  stream: boolean;
+  knobs: Knobs;
+  concurrency: number;
+  /** Requests at least, unless maxSeconds passes first. */
+  requests: number;
+  /** The cell goes on at least this long, so even a fast target burns enough CPU ticks to measure. */
+  minSeconds: number;
+  /** No new request starts after this many seconds (bounds a slow target); in-flight ones finish. */
+  maxSeconds: number;
+  /** Streams start spread over this many ms instead of all at once. */
+  rampMs: number;
+}
+
+const SIZE = 8;
+
+/** How long a cell runs: at least `min` seconds, no new request after `max`. */
+interface Timing {
+  min: number;
+  max: number;
+}
+
+function maxSpeed(events: number, concurrency: number, time: Timing): Scenario {
+  return {
+    id: `max-e${events}-c${concurrency}`,
+    group: "max-speed",
+    title: `Max speed: ${events} events, concurrency ${concurrency}`,
+    protocol: "responses",
+    stream: true,
+    knobs: { events, pace: 0, ttft: 0, size: SIZE },
+    concurrency,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
+    rampMs: 0,
+  };
+}
+
+function paced(events: number, concurrency: number, requests: number, rampMs: number): Scenario {
+  const pace = 20;
+  const ttft = 300;
+  return {
+    id: `paced-e${events}-c${concurrency}`,
+    group: "paced",
+    title: `Paced: ${events} events ${pace} ms apart after ${ttft} ms, concurrency ${concurrency}`,
+    protocol: "responses",
+    stream: true,
+    knobs: { events, pace, ttft, size: SIZE },
+    concurrency,
+    requests,
+    minSeconds: 0,
+    maxSeconds: 30,
+    rampMs,
+  };
+}
+
+function nonStreaming(concurrency: number, time: Timing): Scenario {
+  return {
+    id: `json-e100-c${concurrency}`,
+    group: "non-streaming",
+    title: `Non-streaming (stream:false): 100 events' worth of text, concurrency ${concurrency}`,
+    protocol: "responses",
+    stream: false,
+    knobs: { events: 100, pace: 0, ttft: 0, size: SIZE },
+    concurrency,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
+    rampMs: 0,
+  };
+}
+
+function chat(events: number, concurrency: number, time: Timing): Scenario {
+  return {
+    id: `chat-e${events}-c${concurrency}`,
+    group: "chat",
+    title: `Chat Completions upstream (gateway translates): ${events} events, concurrency ${concurrency}`,
+    protocol: "chat_completions",
+    stream: true,
+    knobs: { events, pace: 0, ttft: 0, size: SIZE },
+    concurrency,
+    requests: concurrency,
+    minSeconds: time.min,
+    maxSeconds: time.max,
+    rampMs: 0,
+  };
+}
+
+/** Every cell is bounded in time (in-flight streams finish), so a slow target cannot stretch the run. */
+export function scenarios(quick: boolean): Scenario[] {
+  if (quick) {
+    const time = { min: 1, max: 2 };
+    return [
+      maxSpeed(100, 1, time),
+      maxSpeed(1000, 1, time),
+      maxSpeed(100, 20, time),
+      maxSpeed(1000, 20, time),
+      paced(100, 10, 10, 0),
+      nonStreaming(20, time),
+      chat(100, 20, time),
+    ];
+  }
+  const time = { min: 3, max: 6 };
+  const cells: Scenario[] = [];
+  for (const events of [10, 100, 1000]) {
+    for (const concurrency of [1, 20, 100]) cells.push(maxSpeed(events, concurrency, time));
+  }
+  // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
+  cells.push(paced(300, 10, 20, 3000), paced(300, 100, 200, 3000));
+  cells.push(nonStreaming(20, time));
+  cells.push(chat(100, 1, time), chat(100, 20, time));
+  return cells;
+}
+
+export function modelFor(knobs: Knobs): string {
+  return `bench:events=${knobs.events},pace=${knobs.pace},ttft=${knobs.ttft},size=${knobs.size}`;
+}
+
+export interface RequestShape {
+  path: "/responses" | "/chat/completions";
+  body: string;
+  mode: WireMode;
+  expect: Expectation;
+  timeoutMs: number;
+}
+
+/** Frames of a pass-through Responses stream: created, in_progress, item and part added, deltas, 4 closing. */
+const RESPONSES_FRAMES = 8;
+/** Chunks of a chat stream besides the deltas: the role chunk, the finish chunk, the usage chunk. */
+const CHAT_FRAMES = 3;
+
+/** The request a target gets for a scenario; the gateway always speaks Responses to its client. */
+export function requestFor(scenario: Scenario, target: TargetName): RequestShape {
+  const { knobs, stream } = scenario;
+  const model = modelFor(knobs);
+  const timeoutMs = knobs.ttft + knobs.events * knobs.pace + 60_000;
+  const expect: Expectation = { deltas: knobs.events, size: knobs.size };
+  const viaChat = scenario.protocol === "chat_completions";
+  if (viaChat && (target === "direct" || target === "portkey")) {
+    const body = {
+      model,
+      messages: [{ role: "user", content: "Say something." }],
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    };
+    if (stream) expect.frames = knobs.events + CHAT_FRAMES;
+    return {
+      path: "/chat/completions",
+      body: JSON.stringify(body),
+      mode: stream ? "chat-sse" : "chat-json",
+      expect,
+      timeoutMs,
+    };
+  }
+  const body = { model, input: "Say something.", stream, store: target === "gateway-stored" };
+  // A translated stream may differ in framing; text, order and the terminal event are still checked.
+  if (stream && !viaChat) expect.frames = knobs.events + RESPONSES_FRAMES;
+  return {
+    path: "/responses",
+    body: JSON.stringify(body),
+    mode: stream ? "responses-sse" : "responses-json",
+    expect,
+    timeoutMs,
+  };
+}

@@ -1,0 +1,2 @@
+ALTER TABLE `conversations` ADD `active_response_id` text;--> statement-breakpoint
+ALTER TABLE `conversations` ADD `active_until` integer;

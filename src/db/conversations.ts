@@ -1,0 +1,324 @@
+// The only D1 queries on conversations and their items. Items keep their order by position: every
+// append takes positions from the conversation's `next_position` inside the same batch, so two
+// appends never interleave. Used by the conversation routes, context expansion and the run's end.
+
+import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import type { ResponseObject } from "../responses/types";
+import { chunk, rowsPerStatement, type Db } from "./client";
+import type { Statement, StoredItem } from "./responses";
+import { conversationItems, conversations } from "./schema";
+import { splitText } from "./split";
+
+export type ConversationRow = typeof conversations.$inferSelect;
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** Statuses whose items join the conversation: the model finished a turn (fully or cut short). */
+export const APPENDED_STATUSES: ReadonlySet<string> = new Set(["completed", "incomplete"]);
+
+const TERMINAL_SQL = sql.raw(`('completed', 'failed', 'incomplete', 'cancelled')`);
+
+function itemRows(conversationId: string, tenantId: string, first: number, items: StoredItem[], createdAt: number) {
+  return items.flatMap((item, index) =>
+    splitText(item.data).map((data, part) => ({
+      conversationId,
+      tenantId,
+      position: first + index,
+      part,
+      itemId: item.itemId,
+      data,
+      createdAt,
+    })),
+  );
+}
+
+/** A new conversation with its first items (positions 0..n-1), in one batch. */
+export async function insertConversation(
+  db: Db,
+  row: { id: string; tenantId: string; createdAt: number; metadata: Record<string, string> },
+  items: StoredItem[],
+): Promise<ConversationRow> {
+  const values = {
+    id: row.id,
+    tenantId: row.tenantId,
+    createdAt: row.createdAt,
+    metadata: JSON.stringify(row.metadata),
+    nextPosition: items.length,
+    activeResponseId: null,
+    activeUntil: null,
+  };
+  const rows = itemRows(row.id, row.tenantId, 0, items, row.createdAt);
+  await db.batch([
+    db.insert(conversations).values(values),
+    ...chunk(rows, rowsPerStatement(7)).map((group) => db.insert(conversationItems).values(group)),
+  ]);
+  return values;
+}
+
+export async function findConversation(db: Db, tenantId: string, id: string): Promise<ConversationRow | undefined> {
+  return db.query.conversations.findFirst({
+    where: and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)),
+  });
+}
+
+export async function updateConversationMetadata(
+  db: Db,
+  tenantId: string,
+  id: string,
+  metadata: Record<string, string>,
+): Promise<ConversationRow | undefined> {
+  const rows = await db
+    .update(conversations)
+    .set({ metadata: JSON.stringify(metadata) })
+    .where(and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)))
+    .returning();
+  return rows[0];
+}
+
+/** Deletes a conversation and its items. False when the tenant has no such conversation. */
+export async function deleteConversation(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const [deleted] = await db.batch([
+    db
+      .delete(conversations)
+      .where(and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)))
+      .returning({ id: conversations.id }),
+    db
+      .delete(conversationItems)
+      .where(and(eq(conversationItems.conversationId, id), eq(conversationItems.tenantId, tenantId))),
+  ]);
+  return deleted.length > 0;
+}
+
+/** Item rows a multi-row append statement carries: 4 bound values a row, 4 for the statement. */
+const APPEND_ROWS_PER_STATEMENT = Math.floor((100 - 4) / 4);
+
+/**
+ * Appends `items` after the conversation's last item, then moves `next_position` past them. Rows of
+ * a conversation that is gone (deleted meanwhile) are simply not written. Run as one batch.
+ */
+export function appendItemsStatements(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  items: StoredItem[],
+): Statement[] {
+  if (items.length === 0) return [];
+  const now = nowSeconds();
+  const rows = items.flatMap((item, index) =>
+    splitText(item.data).map((data, part) => sql`(${index}, ${part}, ${item.itemId}, ${data})`),
+  );
+  return [
+    ...chunk(rows, APPEND_ROWS_PER_STATEMENT).map((group) =>
+      // Columns in the table's order: conversation_id, tenant_id, position, part, item_id, data, created_at.
+      db.insert(conversationItems).select(sql`
+        SELECT c.id, c.tenant_id, c.next_position + v.column1, v.column2, v.column3, v.column4, ${now}
+          FROM ${conversations} c, (VALUES ${sql.join(group, sql`, `)}) v
+         WHERE c.id = ${conversationId} AND c.tenant_id = ${tenantId}`),
+    ),
+    db
+      .update(conversations)
+      .set({ nextPosition: sql`${conversations.nextPosition} + ${items.length}` })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId))),
+  ];
+}
+
+/**
+ * The end of a stored response's turn, for its terminal batch: when the model finished the turn,
+ * the response's input and output items (already in `response_items`, written earlier in the same
+ * batch) are copied after the conversation's last item; then the conversation is released. A
+ * retried batch appends nothing twice: the copy only runs while the response row is not yet
+ * terminal, and the terminal status is written by the same batch, after it.
+ */
+export function endTurnStatements(
+  db: Db,
+  turn: { tenantId: string; conversationId: string; responseId: string; snapshot: ResponseObject },
+): Statement[] {
+  const { tenantId, conversationId, responseId } = turn;
+  const release = releaseConversationStatement(db, tenantId, conversationId, responseId);
+  if (!APPENDED_STATUSES.has(turn.snapshot.status)) return [release];
+  const stillRunning = sql`(SELECT status FROM responses WHERE id = ${responseId} AND tenant_id = ${tenantId}) NOT IN ${TERMINAL_SQL}`;
+  const now = nowSeconds();
+  return [
+    db.insert(conversationItems).select(sql`
+      SELECT c.id, c.tenant_id, c.next_position + ri.position, ri.part, ri.item_id, ri.data, ${now}
+        FROM response_items ri JOIN ${conversations} c ON c.id = ${conversationId} AND c.tenant_id = ${tenantId}
+       WHERE ri.response_id = ${responseId} AND ri.tenant_id = ${tenantId} AND ${stillRunning}`),
+    db
+      .update(conversations)
+      .set({
+        nextPosition: sql`${conversations.nextPosition} + (SELECT count(DISTINCT position) FROM response_items WHERE response_id = ${responseId} AND tenant_id = ${tenantId})`,
+      })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), stillRunning)),
+    release,
+  ];
+}
+
+export type ClaimOutcome = "claimed" | "busy" | "missing";
+
+/**
+ * Claims the conversation for one response's turn until `until` (unix seconds). The claim is one
+ * conditional UPDATE, so of two responses racing for it exactly one wins. The same response may
+ * claim again (an idempotent retry); a claim whose holder never released it lapses at its `until`.
+ */
+export async function claimConversation(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  responseId: string,
+  until: number,
+): Promise<ClaimOutcome> {
+  const now = nowSeconds();
+  const scope = and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId));
+  const claimed = await db
+    .update(conversations)
+    .set({ activeResponseId: responseId, activeUntil: until })
+    .where(
+      and(
+        scope,
+        sql`(${conversations.activeResponseId} IS NULL OR ${conversations.activeResponseId} = ${responseId} OR ${conversations.activeUntil} <= ${now})`,
+      ),
+    )
+    .returning({ id: conversations.id });
+  if (claimed.length > 0) return "claimed";
+  return (await findConversation(db, tenantId, conversationId)) === undefined ? "missing" : "busy";
+}
+
+/** Releases the conversation if `responseId` still holds it. */
+export function releaseConversationStatement(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  responseId: string,
+): Statement {
+  return db
+    .update(conversations)
+    .set({ activeResponseId: null, activeUntil: null })
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        eq(conversations.tenantId, tenantId),
+        eq(conversations.activeResponseId, responseId),
+      ),
+    );
+}
+
+/** Every item of a conversation in order, as stored (the item as it was sent upstream, JSON). */
+export async function readConversationItems(db: Db, tenantId: string, conversationId: string): Promise<string[]> {
+  const rows = await db
+    .select({ position: conversationItems.position, data: conversationItems.data })
+    .from(conversationItems)
+    .where(and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId)))
+    .orderBy(asc(conversationItems.position), asc(conversationItems.part));
+  const out: string[] = [];
+  let position = -1;
+  for (const row of rows) {
+    if (row.position === position) out[out.length - 1] += row.data;
+    else out.push(row.data);
+    position = row.position;
+  }
+  return out;
+}
+
+export interface ConversationItemPage {
+  items: StoredItem[];
+  hasMore: boolean;
+}
+
+function joinParts(rows: { position: number; itemId: string; data: string }[]): Map<number, StoredItem> {
+  const byPosition = new Map<number, StoredItem>();
+  for (const row of rows) {
+    const existing = byPosition.get(row.position);
+    if (existing) existing.data += row.data;
+    else byPosition.set(row.position, { itemId: row.itemId, data: row.data });
+  }
+  return byPosition;
+}
+
+/** A page of a conversation's items after the item `after` (exclusive), in `order`. */
+export async function pageConversationItems(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  options: { after: string | null; limit: number; order: "asc" | "desc" },
+): Promise<ConversationItemPage | "after_not_found"> {
+  const scope = and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
+  let bound: number | null = null;
+  if (options.after !== null) {
+    const anchor = await db
+      .select({ position: conversationItems.position })
+      .from(conversationItems)
+      .where(and(scope, eq(conversationItems.itemId, options.after)))
+      .orderBy(asc(conversationItems.position))
+      .limit(1);
+    if (anchor[0] === undefined) return "after_not_found";
+    bound = anchor[0].position;
+  }
+  const positionFilter =
+    bound === null
+      ? undefined
+      : options.order === "asc"
+        ? gt(conversationItems.position, bound)
+        : sql`${conversationItems.position} < ${bound}`;
+  const positions = await db
+    .selectDistinct({ position: conversationItems.position })
+    .from(conversationItems)
+    .where(and(scope, positionFilter))
+    .orderBy(options.order === "asc" ? asc(conversationItems.position) : desc(conversationItems.position))
+    .limit(options.limit + 1);
+  const wanted = positions.slice(0, options.limit).map((row) => row.position);
+  if (wanted.length === 0) return { items: [], hasMore: false };
+  const byPosition = joinParts(
+    await db
+      .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
+      .from(conversationItems)
+      .where(and(scope, inArray(conversationItems.position, wanted)))
+      .orderBy(asc(conversationItems.position), asc(conversationItems.part)),
+  );
+  return {
+    items: wanted.map((position) => byPosition.get(position)).filter((item) => item !== undefined),
+    hasMore: positions.length > options.limit,
+  };
+}
+
+/** One item of a conversation by id (the first, should a client have reused an id). */
+export async function findConversationItem(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  itemId: string,
+): Promise<StoredItem | undefined> {
+  const scope = and(
+    eq(conversationItems.conversationId, conversationId),
+    eq(conversationItems.tenantId, tenantId),
+    eq(conversationItems.itemId, itemId),
+  );
+  const rows = await db
+    .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
+    .from(conversationItems)
+    .where(scope)
+    .orderBy(asc(conversationItems.position), asc(conversationItems.part));
+  const first = rows[0];
+  return first === undefined
+    ? undefined
+    : joinParts(rows.filter((row) => row.position === first.position)).get(first.position);
+}
+
+/** Deletes an item (every row with its id). False when the conversation has no such item. */
+export async function deleteConversationItem(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  itemId: string,
+): Promise<boolean> {
+  const deleted = await db
+    .delete(conversationItems)
+    .where(
+      and(
+        eq(conversationItems.conversationId, conversationId),
+        eq(conversationItems.tenantId, tenantId),
+        eq(conversationItems.itemId, itemId),
+      ),
+    )
+    .returning({ position: conversationItems.position });
+  return deleted.length > 0;
+}

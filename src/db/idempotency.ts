@@ -1,0 +1,106 @@
+// The only D1 queries on `Idempotency-Key`s of `POST /v1/responses`: claim a key for a pre-minted
+// response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
+// for the retention job). Used by the idempotent create and the delete route.
+
+import { and, eq, inArray, lte, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import { idempotencyKeys } from "./schema";
+
+/** How long a key is remembered: a client retrying within a day gets the same response. */
+export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
+
+export interface IdempotencyClaim {
+  responseId: string;
+  requestHash: string;
+  /** True when this call claimed the key (the response id is the one it offered). */
+  fresh: boolean;
+}
+
+/**
+ * Claims `key` for `responseId` unless it is already claimed and unexpired: then returns what it
+ * was claimed for. One statement decides, so of two racing requests exactly one claims the key.
+ */
+export async function claimIdempotencyKey(
+  db: Db,
+  claim: { tenantId: string; key: string; requestHash: string; responseId: string },
+): Promise<IdempotencyClaim> {
+  const now = Math.floor(Date.now() / 1000);
+  const row = {
+    tenantId: claim.tenantId,
+    key: claim.key,
+    requestHash: claim.requestHash,
+    responseId: claim.responseId,
+    createdAt: now,
+    expiresAt: now + IDEMPOTENCY_WINDOW_SECONDS,
+  };
+  const inserted = await db
+    .insert(idempotencyKeys)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.tenantId, idempotencyKeys.key],
+      set: {
+        requestHash: row.requestHash,
+        responseId: row.responseId,
+        createdAt: row.createdAt,
+        expiresAt: row.expiresAt,
+      },
+      setWhere: lte(idempotencyKeys.expiresAt, now),
+    })
+    .returning({ responseId: idempotencyKeys.responseId });
+  if (inserted.length > 0) return { responseId: claim.responseId, requestHash: claim.requestHash, fresh: true };
+  const existing = await db
+    .select({ responseId: idempotencyKeys.responseId, requestHash: idempotencyKeys.requestHash })
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.tenantId, claim.tenantId), eq(idempotencyKeys.key, claim.key)))
+    .limit(1);
+  const found = existing[0];
+  // Deleted between the two statements (by an attempt that failed): the key is free again.
+  if (found === undefined) return claimIdempotencyKey(db, claim);
+  return { ...found, fresh: false };
+}
+
+/** Forgets a key whose attempt stored nothing, so a retry runs the request again. */
+export async function releaseIdempotencyKey(db: Db, tenantId: string, key: string, responseId: string): Promise<void> {
+  await db
+    .delete(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.tenantId, tenantId),
+        eq(idempotencyKeys.key, key),
+        eq(idempotencyKeys.responseId, responseId),
+      ),
+    );
+}
+
+/** Forgets every key of a deleted response, so a retry cannot bring its id back. */
+export async function forgetKeysOfResponse(db: Db, tenantId: string, responseId: string): Promise<void> {
+  await db
+    .delete(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.responseId, responseId)));
+}
+
+/**
+ * Deletes expired keys of every tenant, at most `limit` of them when given (for the scheduled
+ * retention job; a key is also replaced in place when it is reused after expiry). Returns how many
+ * were deleted.
+ */
+export async function deleteExpiredIdempotencyKeys(
+  db: Db,
+  now = Math.floor(Date.now() / 1000),
+  limit?: number,
+): Promise<number> {
+  const expired = lte(idempotencyKeys.expiresAt, now);
+  const where =
+    limit === undefined
+      ? expired
+      : inArray(
+          sql`rowid`,
+          db
+            .select({ rowid: sql`rowid` })
+            .from(idempotencyKeys)
+            .where(expired)
+            .limit(limit),
+        );
+  const result = await db.delete(idempotencyKeys).where(where);
+  return result.meta.changes;
+}

@@ -1,0 +1,102 @@
+// POST /v1/conversations, and GET, POST (metadata) and DELETE /v1/conversations/{id}: conversations
+// as OpenAI serves them, stored in D1 by tenant. Another tenant's conversation answers exactly like
+// an unknown one (404).
+
+import { openDb, type Db } from "../db/client";
+import {
+  deleteConversation as deleteConversationRows,
+  findConversation,
+  insertConversation,
+  updateConversationMetadata,
+  type ConversationRow,
+} from "../db/conversations";
+import { conversationNotFound, invalidRequest } from "../errors";
+import { authenticate, type Caller } from "../http/auth";
+import { readJson } from "../http/json-body";
+import { validateInputItem, validateMetadata } from "../responses/create-request";
+import { isWellFormedId, newId } from "../responses/ids";
+import { identifyItems } from "../responses/items";
+import type { InputItem, JsonObject } from "../responses/types";
+import { invalidType, isPlainObject, missing } from "../responses/validation";
+import { json, type RouteContext } from "./context";
+import { pathParam } from "./lookup";
+
+/** Items one request may add to a conversation (OpenAI: "up to 20 items at a time"). */
+export const CONVERSATION_ITEMS_PER_REQUEST = 20;
+
+export const conversationObject = (row: ConversationRow): JsonObject => ({
+  id: row.id,
+  object: "conversation",
+  created_at: row.createdAt,
+  metadata: JSON.parse(row.metadata) as unknown,
+});
+
+/** The `items` of a create body: each a valid input item, at most 20. */
+export function validateItems(value: unknown): InputItem[] {
+  if (!Array.isArray(value)) throw invalidType("items", "an array", value);
+  if (value.length > CONVERSATION_ITEMS_PER_REQUEST)
+    throw invalidRequest(
+      `Invalid 'items': array too long. Expected an array with maximum length ${CONVERSATION_ITEMS_PER_REQUEST}, but got an array with length ${value.length} instead.`,
+      "items",
+      "array_above_max_length",
+    );
+  return value.map((item, index) => validateInputItem(item, `items[${index}]`));
+}
+
+/** A JSON object body; an absent body counts as `{}`. */
+export async function readObjectBody(route: RouteContext): Promise<Record<string, unknown>> {
+  const { request, config } = route;
+  if (request.body === null || request.headers.get("content-length") === "0") return {};
+  const body = await readJson(request, config.maxBodyBytes);
+  if (!isPlainObject(body)) throw invalidType("body", "an object", body);
+  return body;
+}
+
+export interface FoundConversation {
+  caller: Caller;
+  db: Db;
+  row: ConversationRow;
+}
+
+/** The caller's conversation named by the path; unknown, malformed and foreign ids are one 404. */
+export async function findOwnConversation(route: RouteContext): Promise<FoundConversation> {
+  const caller = await authenticate(route.request, route.env);
+  const id = pathParam(route.request.params.id);
+  if (!isWellFormedId(id, "conv")) throw conversationNotFound(id.slice(0, 128));
+  const db = openDb(route.env.DB);
+  const row = await findConversation(db, caller.tenantId, id);
+  if (row === undefined) throw conversationNotFound(id);
+  return { caller, db, row };
+}
+
+export async function createConversation(route: RouteContext): Promise<Response> {
+  const caller = await authenticate(route.request, route.env);
+  const body = await readObjectBody(route);
+  const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
+  const metadata = validateMetadata(body.metadata);
+  const row = await insertConversation(
+    openDb(route.env.DB),
+    { id: newId("conv"), tenantId: caller.tenantId, createdAt: Math.floor(Date.now() / 1000), metadata },
+    identifyItems(items).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) })),
+  );
+  return json(conversationObject(row));
+}
+
+export async function retrieveConversation(route: RouteContext): Promise<Response> {
+  return json(conversationObject((await findOwnConversation(route)).row));
+}
+
+export async function updateConversation(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await findOwnConversation(route);
+  const body = await readObjectBody(route);
+  if (body.metadata === undefined) throw missing("metadata");
+  const updated = await updateConversationMetadata(db, caller.tenantId, row.id, validateMetadata(body.metadata));
+  if (updated === undefined) throw conversationNotFound(row.id);
+  return json(conversationObject(updated));
+}
+
+export async function deleteConversation(route: RouteContext): Promise<Response> {
+  const { caller, db, row } = await findOwnConversation(route);
+  if (!(await deleteConversationRows(db, caller.tenantId, row.id))) throw conversationNotFound(row.id);
+  return json({ id: row.id, object: "conversation.deleted", deleted: true });
+}

@@ -1,0 +1,56 @@
+// POST /v1/responses/input_tokens and POST /v1/responses/compact: forwarded to a `responses`
+// upstream, which is called statelessly, so `previous_response_id` or `conversation` is expanded
+// into `input` first. A Chat Completions upstream has neither endpoint: a clear 400. Nothing is stored.
+
+import { openDb } from "../db/client";
+import { invalidRequest } from "../errors";
+import { authenticate } from "../http/auth";
+import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
+import { missing, optional } from "../responses/validation";
+import { expandContext } from "../run/context";
+import { callUpstream } from "../upstream/client";
+import { chooseUpstream, targetOf } from "../upstream/registry";
+import type { RouteContext } from "./context";
+import { readObjectBody } from "./conversations";
+
+async function forward(route: RouteContext, path: "/responses/input_tokens" | "/responses/compact") {
+  const { env, config, requestId } = route;
+  const caller = await authenticate(route.request, env);
+  const body = await readObjectBody(route);
+  const model = optional<string>(body, "model", "string");
+  if (path === "/responses/compact" && model === undefined) throw missing("model");
+  const input = validateInput(body.input);
+  const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
+  const conversationId = validateConversation(body.conversation);
+  checkOneContext(previousResponseId, conversationId);
+  const upstream = chooseUpstream(config, model ?? "", caller.upstreamKey);
+  if (upstream.protocol !== "responses")
+    throw invalidRequest(
+      `POST /v1${path} is not supported by this model server: it speaks the Chat Completions protocol, which has no such endpoint.`,
+      null,
+      "unsupported_endpoint",
+    );
+  const forwarded = { ...body };
+  if (previousResponseId !== null || conversationId !== null) {
+    forwarded.input = await expandContext(openDb(env.DB), caller.tenantId, {
+      input,
+      previousResponseId,
+      conversationId,
+    });
+    delete forwarded.previous_response_id;
+    delete forwarded.conversation;
+  }
+  const answer = await callUpstream(targetOf(upstream), forwarded, {
+    signal: new AbortController().signal,
+    firstByteTimeoutMs: config.firstByteTimeoutMs,
+    retries: config.upstreamRetries,
+    requestId,
+    path,
+    accept: "application/json",
+  });
+  return new Response(answer.body, { status: answer.status, headers: { "content-type": "application/json" } });
+}
+
+export const countInputTokens = (route: RouteContext): Promise<Response> => forward(route, "/responses/input_tokens");
+
+export const compactResponse = (route: RouteContext): Promise<Response> => forward(route, "/responses/compact");

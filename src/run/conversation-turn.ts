@@ -1,0 +1,105 @@
+// A response's turn on a conversation: the conversation is claimed before its items are read, so a
+// second response on it is refused while one runs (OpenAI's `conversation_locked` 400), and the turn
+// ends by appending the response's items in one batch and releasing the claim. Used by the
+// ResponseRun DO (claim, abandon; its append rides the terminal D1 batch) and the store:false path.
+
+import type { Db } from "../db/client";
+import {
+  appendItemsStatements,
+  APPENDED_STATUSES,
+  claimConversation,
+  releaseConversationStatement,
+} from "../db/conversations";
+import type { Statement } from "../db/responses";
+import { ApiError, conversationNotFound } from "../errors";
+import { newId } from "../responses/ids";
+import { identifyItems } from "../responses/items";
+import type { InputItem, ResponseObject } from "../responses/types";
+
+/** OpenAI's wording for a conversation another response is running on. */
+export const CONVERSATION_LOCKED_MESSAGE =
+  "Another process is currently operating on this conversation. Please retry in a few seconds.";
+
+/** How long a claim outlives the run's own deadline: time for its terminal write. */
+const CLAIM_GRACE_MS = 5 * 60_000;
+/** Attempts of the store:false append before it is given up (nothing else would retry it). */
+const APPEND_ATTEMPTS = 3;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ConversationTurn {
+  #settled = false;
+
+  private constructor(
+    readonly db: Db,
+    readonly tenantId: string,
+    readonly conversationId: string,
+    readonly responseId: string,
+  ) {}
+
+  /** Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy. */
+  static async begin(
+    db: Db,
+    tenantId: string,
+    conversationId: string,
+    responseId: string,
+    maxRunMs: number,
+  ): Promise<ConversationTurn> {
+    const until = Math.ceil((Date.now() + maxRunMs + CLAIM_GRACE_MS) / 1000);
+    const outcome = await claimConversation(db, tenantId, conversationId, responseId, until);
+    if (outcome === "missing") throw conversationNotFound(conversationId.slice(0, 128), "conversation");
+    if (outcome === "busy")
+      throw new ApiError(400, CONVERSATION_LOCKED_MESSAGE, { param: "conversation", code: "conversation_locked" });
+    return new ConversationTurn(db, tenantId, conversationId, responseId);
+  }
+
+  /** Releases the conversation without appending (the run never started). Never throws. */
+  async abandon(): Promise<void> {
+    if (this.#settled) return;
+    this.#settled = true;
+    try {
+      await this.db.batch([this.#release()]);
+    } catch (error) {
+      // The claim lapses on its own at its deadline.
+      console.error(`conversation release failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /**
+   * Ends a store:false turn: if the model finished it, the request's input and the response's
+   * output join the conversation, in order, in the batch that releases it. Never throws.
+   */
+  async end(input: InputItem[], snapshot: ResponseObject): Promise<void> {
+    if (this.#settled) return;
+    this.#settled = true;
+    const statements: Statement[] = [];
+    if (APPENDED_STATUSES.has(snapshot.status)) {
+      const items = [
+        ...identifyItems(input).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) })),
+        ...snapshot.output.map((item) => ({
+          itemId: typeof item.id === "string" ? item.id : newId("item"),
+          data: JSON.stringify(item),
+        })),
+      ];
+      statements.push(...appendItemsStatements(this.db, this.tenantId, this.conversationId, items));
+    }
+    statements.push(this.#release());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.batch(statements as [Statement, ...Statement[]]);
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (attempt >= APPEND_ATTEMPTS) {
+          console.error(`conversation ${this.conversationId}: the turn's items could not be appended: ${message}`);
+          return;
+        }
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  #release(): Statement {
+    return releaseConversationStatement(this.db, this.tenantId, this.conversationId, this.responseId);
+  }
+}

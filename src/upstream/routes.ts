@@ -1,0 +1,152 @@
+// The routing table: further upstreams chosen by model name (`UPSTREAM_ROUTES`), parsed and checked
+// once per raw value, with each route's key resolved from its named secret. Used by config and registry.
+
+import type { ProtocolName } from "./protocol";
+
+/** One route as written by the operator: a glob on the model name and where such models go. */
+export interface UpstreamRoute {
+  /** The pattern as written (`*` matches any run of characters, everything else is literal). */
+  pattern: string;
+  matcher: RegExp;
+  baseUrl: string;
+  protocol: ProtocolName;
+  /** Name of the Worker secret holding the key for this upstream; null = the caller's key. */
+  apiKeySecret: string | null;
+  /** Removed from the front of the model name before it is sent upstream (`groq/llama-3` -> `llama-3`). */
+  stripPrefix: string | null;
+}
+
+/** A route with its key looked up for this request (never stored, logged or returned). */
+export interface ResolvedRoute extends UpstreamRoute {
+  /** The named secret's value; undefined when the route names a secret that is not set. */
+  apiKey: string | null | undefined;
+}
+
+/** What the gateway knows about its routes: the table, or why it could not be read. */
+export type RoutingTable = { ok: true; routes: ResolvedRoute[] } | { ok: false; problem: string };
+
+/** Matching is a linear scan per request; a table longer than this is a mistake, not a deployment. */
+const MAX_ROUTES = 256;
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(["model", "base_url", "protocol", "api_key_secret", "strip_prefix"]);
+const PROTOCOLS: ReadonlySet<string> = new Set<ProtocolName>(["responses", "chat_completions"]);
+/** What a Worker binding name may look like. */
+const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+class RouteProblem extends Error {}
+
+/** A glob where only `*` is special, anchored at both ends. */
+function globMatcher(pattern: string): RegExp {
+  const source = pattern
+    .split("*")
+    .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${source}$`, "s");
+}
+
+function baseUrl(value: unknown, at: string): string {
+  let url: URL;
+  try {
+    if (typeof value !== "string") throw new TypeError();
+    url = new URL(value);
+  } catch {
+    throw new RouteProblem(`${at}.base_url must be an absolute http(s) URL.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new RouteProblem(`${at}.base_url must be an absolute http(s) URL.`);
+  // Keys belong in a secret: a URL is logged, shown in dashboards and committed to wrangler.toml.
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "")
+    throw new RouteProblem(`${at}.base_url must not carry credentials, a query or a fragment.`);
+  return url.href.replace(/\/+$/, "");
+}
+
+function optionalString(entry: Record<string, unknown>, field: string, at: string): string | null {
+  const value = entry[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value === "") throw new RouteProblem(`${at}.${field} must be a non-empty string.`);
+  return value;
+}
+
+function parseRoute(entry: unknown, index: number): UpstreamRoute {
+  const at = `UPSTREAM_ROUTES[${index}]`;
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+    throw new RouteProblem(`${at} must be an object.`);
+  const fields = entry as Record<string, unknown>;
+  for (const field of Object.keys(fields))
+    if (!KNOWN_FIELDS.has(field))
+      throw new RouteProblem(
+        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix).`,
+      );
+  const pattern = optionalString(fields, "model", at);
+  if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
+  if (typeof fields.protocol !== "string" || !PROTOCOLS.has(fields.protocol))
+    throw new RouteProblem(`${at}.protocol must be 'responses' or 'chat_completions'.`);
+  const apiKeySecret = optionalString(fields, "api_key_secret", at);
+  if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
+    throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
+  return {
+    pattern,
+    matcher: globMatcher(pattern),
+    baseUrl: baseUrl(fields.base_url, at),
+    protocol: fields.protocol as ProtocolName,
+    apiKeySecret,
+    stripPrefix: optionalString(fields, "strip_prefix", at),
+  };
+}
+
+/**
+ * Parses the table: a JSON array as a string, or the array itself (a JSON value in `[vars]`
+ * arrives parsed). Unset or blank means no routes. Throws a `RouteProblem` whose message
+ * names the entry and field at fault but quotes no value (a misplaced key must not reach a log).
+ */
+function parseRoutes(value: unknown): UpstreamRoute[] {
+  if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return [];
+  let table: unknown = value;
+  if (typeof value === "string") {
+    try {
+      table = JSON.parse(value);
+    } catch {
+      throw new RouteProblem("UPSTREAM_ROUTES is not valid JSON.");
+    }
+  }
+  if (!Array.isArray(table)) throw new RouteProblem("UPSTREAM_ROUTES must be a JSON array of routes.");
+  if (table.length > MAX_ROUTES) throw new RouteProblem(`UPSTREAM_ROUTES has more than ${MAX_ROUTES} routes.`);
+  return table.map(parseRoute);
+}
+
+type Parsed = { ok: true; routes: UpstreamRoute[] } | { ok: false; problem: string };
+
+/** The last string parsed and its result: configuration, not request state (same input, same output). */
+let cached: { raw: string; parsed: Parsed } | undefined;
+
+function parsedTable(value: unknown): Parsed {
+  if (typeof value === "string" && cached?.raw === value) return cached.parsed;
+  let parsed: Parsed;
+  try {
+    parsed = { ok: true, routes: parseRoutes(value) };
+  } catch (error) {
+    if (!(error instanceof RouteProblem)) throw error;
+    parsed = { ok: false, problem: error.message };
+    console.error(`upstream routing disabled: ${error.message}`);
+  }
+  if (typeof value === "string") cached = { raw: value, parsed };
+  return parsed;
+}
+
+/** The routing table of these vars, each route's key read from the secret it names. */
+export function readRoutes(vars: Record<string, unknown>): RoutingTable {
+  const parsed = parsedTable(vars.UPSTREAM_ROUTES);
+  if (!parsed.ok) return parsed;
+  return {
+    ok: true,
+    routes: parsed.routes.map((route) => {
+      if (route.apiKeySecret === null) return { ...route, apiKey: null };
+      const secret = vars[route.apiKeySecret];
+      return { ...route, apiKey: typeof secret === "string" && secret !== "" ? secret : undefined };
+    }),
+  };
+}
+
+/** The first route whose pattern matches the whole model name. */
+export const matchRoute = (routes: readonly ResolvedRoute[], model: string): ResolvedRoute | undefined =>
+  routes.find((route) => route.matcher.test(model));

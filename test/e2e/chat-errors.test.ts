@@ -1,0 +1,198 @@
+// Errors and refusals over a Chat Completions upstream, through the real Worker: a provider's 4xx
+// body in whatever shape becomes OpenAI's envelope with the upstream's status; what the protocol
+// cannot carry (hosted tools, prompts, item references...) is a 400 before anything is stored or
+// sent; and a translatable request reaches the wire as the translation table says.
+
+import { APIError } from "openai";
+import type { ResponseCreateParams } from "openai/resources/responses/responses";
+import { describe, expect, it } from "vitest";
+import { received, routed, rowCount } from "../support/chat";
+import { client, gatewayFetch, GATEWAY_URL, readEvents } from "../support/gateway";
+
+const openai = client("sk-test-chat-errors");
+
+const failure = (promise: Promise<unknown>): Promise<APIError> =>
+  promise.then(
+    () => {
+      throw new Error("expected the request to fail");
+    },
+    (error: unknown) => error as APIError,
+  );
+
+describe("upstream 4xx bodies over Chat Completions", () => {
+  it.each([
+    [
+      "OpenAI's envelope",
+      "error:openai:400",
+      400,
+      { message: "mock chat error 400", type: "invalid_request_error", param: "messages", code: "bad_x" },
+    ],
+    [
+      "Ollama's {error: string}",
+      "error:ollama:404",
+      404,
+      {
+        message: 'model "llama9" not found, try pulling it first',
+        type: "invalid_request_error",
+        param: null,
+        code: null,
+      },
+    ],
+    [
+      "vLLM's {object: error, message}",
+      "error:vllm:404",
+      404,
+      { message: "The model `x` does not exist.", type: "invalid_request_error", param: null, code: null },
+    ],
+    [
+      "a plain-text body",
+      "error:text:422",
+      422,
+      { message: "upstream says no", type: "invalid_request_error", param: null, code: null },
+    ],
+  ])(
+    "maps %s to OpenAI's envelope with the upstream status, storing nothing",
+    async (_shape, scenario, status, error) => {
+      for (const stream of [false, true]) {
+        const m = routed(scenario);
+        const before = await rowCount("responses");
+        const caught = await failure(openai.responses.create({ model: m.model, input: "x", stream }));
+        expect(caught).toBeInstanceOf(APIError);
+        expect(caught.status).toBe(status);
+        expect(caught.error).toEqual(error);
+        expect(caught.headers?.get("content-type")).toBe("application/json");
+        expect(await rowCount("responses")).toBe(before);
+        expect(await received(m)).toHaveLength(1);
+      }
+    },
+  );
+
+  it("fails a background response on an upstream 4xx, with the upstream's code and message", async () => {
+    const m = routed("error:openai:400");
+    const queued = await openai.responses.create({ model: m.model, input: "x", background: true });
+    expect(queued.status).toBe("queued");
+    // Following the response's stream waits for its end.
+    const events = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${queued.id}?stream=true`, {
+          headers: { authorization: "Bearer sk-test-chat-errors" },
+        })
+      ).body,
+    );
+    expect(events.map((event) => event.type)).toEqual([
+      "response.created",
+      "response.queued",
+      "response.in_progress",
+      "error",
+      "response.failed",
+    ]);
+    expect((await openai.responses.retrieve(queued.id)).error).toEqual({
+      code: "bad_x",
+      message: "mock chat error 400",
+    });
+  });
+});
+
+const functionTool = { type: "function" as const, name: "f", parameters: { type: "object" }, strict: false };
+
+describe("what Chat Completions cannot carry is refused with a 400, nothing stored, upstream not called", () => {
+  const cases: [string, Partial<ResponseCreateParams> & Record<string, unknown>, string][] = [
+    ["a web_search tool", { tools: [functionTool, { type: "web_search" }] }, "tools[1]"],
+    ["a file_search tool", { tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }, "tools[0]"],
+    ["a code_interpreter tool", { tools: [{ type: "code_interpreter", container: { type: "auto" } }] }, "tools[0]"],
+    [
+      "an mcp tool",
+      { tools: [{ type: "mcp", server_label: "x", server_url: "https://mcp.example", require_approval: "never" }] },
+      "tools[0]",
+    ],
+    ["a hosted tool_choice", { tools: [functionTool], tool_choice: { type: "web_search_preview" } }, "tool_choice"],
+    ["a prompt template", { prompt: { id: "pmpt_1" } }, "prompt"],
+    ["an item_reference", { input: [{ type: "item_reference", id: "msg_1" }] }, "input[0]"],
+    [
+      "an image by file_id",
+      { input: [{ role: "user", content: [{ type: "input_image", file_id: "file_1", detail: "auto" }] }] },
+      "input[0].content[0].file_id",
+    ],
+  ];
+
+  it.each(cases)("%s", async (_name, fields, param) => {
+    for (const mode of [{}, { stream: true }, { background: true }, { store: false }]) {
+      const m = routed("text:1");
+      const before = await rowCount("responses");
+      const caught = await failure(
+        openai.responses.create({ model: m.model, input: "x", ...mode, ...fields } as never),
+      );
+      expect(caught.status).toBe(400);
+      expect(caught.error).toMatchObject({ type: "invalid_request_error", param });
+      expect(caught.message).toContain("Chat Completions");
+      expect(await rowCount("responses")).toBe(before);
+      expect(await received(m)).toEqual([]);
+    }
+  });
+});
+
+describe("the request translation on the wire", () => {
+  it("sends the chat body the translation table describes", async () => {
+    const m = routed("text:1");
+    await openai.responses.create({
+      model: m.model,
+      instructions: "Be terse.",
+      input: [
+        { role: "developer", content: "Use metric units." },
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "What is in" },
+            { type: "input_image", image_url: "data:image/png;base64,AAAA", detail: "low" },
+          ],
+        },
+      ],
+      max_output_tokens: 64,
+      temperature: 0.2,
+      top_p: 0.9,
+      reasoning: { effort: "low" },
+      text: { format: { type: "json_schema", name: "answer", schema: { type: "object" }, strict: true } },
+      tools: [functionTool],
+      tool_choice: { type: "function", name: "f" },
+      parallel_tool_calls: false,
+      metadata: { stays: "here" },
+      safety_identifier: "user-1",
+      top_logprobs: 2,
+      truncation: "auto",
+      seed: 7,
+    } as never);
+    const [sent] = await received(m);
+    expect(sent?.path).toBe("/v1/chat/completions");
+    expect(sent?.body).toEqual({
+      model: m.upstream,
+      messages: [
+        { role: "system", content: "Be terse." },
+        { role: "system", content: "Use metric units." },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is in" },
+            { type: "image_url", image_url: { url: "data:image/png;base64,AAAA", detail: "low" } },
+          ],
+        },
+      ],
+      seed: 7,
+      tools: [{ type: "function", function: { name: "f", parameters: { type: "object" }, strict: false } }],
+      tool_choice: { type: "function", function: { name: "f" } },
+      parallel_tool_calls: false,
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "answer", schema: { type: "object" }, strict: true },
+      },
+      reasoning_effort: "low",
+      max_completion_tokens: 64,
+      temperature: 0.2,
+      top_p: 0.9,
+      logprobs: true,
+      top_logprobs: 2,
+      user: "user-1",
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+});

@@ -1,0 +1,172 @@
+// A mixed deployment through the real Worker (routing table in vitest.config.ts): one client reaches
+// the default Responses upstream and routed upstreams of either protocol by model name, chains
+// across them, and a route's own key goes only to its upstream: never to the client, logs or storage.
+
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { ResponseFunctionToolCall } from "openai/resources/responses/responses";
+import { describe, expect, it } from "vitest";
+import { handle } from "../../src/router";
+import { ALT_KEY, received, routed, rowCount } from "../support/chat";
+import { client, GATEWAY_URL, model, upstream } from "../support/gateway";
+
+const KEY = "sk-test-chat-routing";
+const openai = client(KEY);
+
+/** Every stored byte of a tenant-independent dump of the history tables. */
+async function storedText(): Promise<string> {
+  const tables = ["responses", "response_items", "response_events", "blobs"];
+  const dumps = await Promise.all(tables.map((table) => env.DB.prepare(`SELECT * FROM ${table}`).all()));
+  return JSON.stringify(dumps.map((dump) => dump.results));
+}
+
+describe("a mixed deployment", () => {
+  it("routes models to upstreams of different protocols from one client", async () => {
+    const plain = model("text:3");
+    const chat = routed("text:2");
+    const alt = routed("text:4", "alt/");
+    const altResponses = routed("text:1", "alt-responses/");
+
+    const answers = await Promise.all([
+      openai.responses.create({ model: plain, input: "a" }),
+      openai.responses.create({ model: chat.model, input: "b" }),
+      openai.responses.stream({ model: alt.model, input: "c" }).finalResponse(),
+      openai.responses.create({ model: altResponses.model, input: "d" }),
+    ]);
+    expect(answers.map((answer) => [answer.status, answer.output_text])).toEqual([
+      ["completed", "w0 w1 w2 "],
+      ["completed", "w0 w1 "],
+      ["completed", "w0 w1 w2 w3 "],
+      ["completed", "w0 "],
+    ]);
+    for (const answer of answers)
+      expect((await openai.responses.retrieve(answer.id)).output_text).toBe(answer.output_text);
+
+    const [toDefault] = await upstream.requests(plain);
+    const [toChat] = await received(chat);
+    const [toAlt] = await received(alt);
+    const [toAltResponses] = await received(altResponses);
+    expect([toDefault, toChat, toAlt, toAltResponses].map((sent) => [sent?.path, sent?.authorization])).toEqual([
+      ["/v1/responses", `Bearer ${KEY}`],
+      ["/v1/chat/completions", `Bearer ${KEY}`],
+      ["/alt/v1/chat/completions", `Bearer ${ALT_KEY}`],
+      ["/alt/v1/responses", `Bearer ${ALT_KEY}`],
+    ]);
+    // The routes strip their prefix: each upstream sees the model name it knows.
+    expect([toDefault, toChat, toAlt, toAltResponses].map((sent) => sent?.body.model)).toEqual([
+      plain,
+      chat.upstream,
+      alt.upstream,
+      altResponses.upstream,
+    ]);
+    expect(toChat?.body).toHaveProperty("messages");
+    expect(toAltResponses?.body).toMatchObject({ store: false, input: [{ role: "user", content: "d" }] });
+  });
+
+  it("chains one conversation across protocols with previous_response_id", async () => {
+    const first = await openai.responses.create({ model: model("function:get_weather"), input: "Weather in Paris?" });
+    const call = first.output[0] as ResponseFunctionToolCall;
+    expect(call.type).toBe("function_call");
+
+    const chat = routed("echo", "alt/");
+    const second = await openai.responses.create({
+      model: chat.model,
+      previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+    });
+    expect(second.output_text).toBe("echo(3): Weather in Paris?");
+    const [sentChat] = await received(chat);
+    expect(sentChat?.body.messages).toEqual([
+      { role: "user", content: "Weather in Paris?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: call.call_id, type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: call.call_id, content: "sunny" },
+    ]);
+
+    const back = model("echo");
+    const third = await openai.responses.create({ model: back, previous_response_id: second.id, input: "Thanks" });
+    expect(third.output_text).toBe("echo(5): Thanks");
+    const [sentBack] = await upstream.requests(back);
+    expect((sentBack?.body.input as { type?: string; role?: string }[]).map((item) => item.type ?? item.role)).toEqual([
+      "user",
+      "function_call",
+      "function_call_output",
+      "message",
+      "user",
+    ]);
+  });
+
+  it("never returns or stores a route's key, even when the upstream quotes it", async () => {
+    const m = routed("error:echokey:401", "alt/");
+    const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 401, error: { message: "Incorrect API key provided: [redacted]." } });
+    const [sent] = await received(m);
+    expect(sent?.authorization).toBe(`Bearer ${ALT_KEY}`);
+
+    const ok = routed("text:2", "alt/");
+    const stored = await openai.responses.create({ model: ok.model, input: "x", background: true });
+    const replay = await openai.responses.retrieve(stored.id, { stream: true });
+    let text = "";
+    for await (const event of replay) text += JSON.stringify(event);
+    expect(text).not.toContain(ALT_KEY);
+    expect(await storedText()).not.toContain(ALT_KEY);
+  });
+
+  it("refuses a model whose route names an unset secret: 503, nothing stored, nothing sent", async () => {
+    const m = routed("text:1", "unkeyed/");
+    const before = await rowCount("responses");
+    const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({
+      status: 503,
+      error: {
+        type: "server_error",
+        code: "upstream_misconfigured",
+        message: `The upstream for model '${m.model}' needs the secret 'UNSET_KEY', which is not set.`,
+      },
+    });
+    expect((failure as { headers: Headers }).headers.get("x-should-retry")).toBe("false");
+    expect(await rowCount("responses")).toBe(before);
+    expect(await received(m)).toEqual([]);
+  });
+
+  it("answers a broken routing table with a clear 503 on create, while stored history stays readable", async () => {
+    const kept = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const broken = { ...env, UPSTREAM_ROUTES: '[{"model":"llama-*","protocol":"chat"}]' } as Env;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const ctx = createExecutionContext();
+      const response = await handle(
+        new Request(`${GATEWAY_URL}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        broken,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const m = model("text:1");
+    const refused = await call("POST", "/responses", { model: m, input: "x" });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("x-should-retry")).toBe("false");
+    expect(await refused.json()).toEqual({
+      error: {
+        message:
+          "The gateway's upstream routing table is invalid: UPSTREAM_ROUTES[0].protocol must be 'responses' or 'chat_completions'.",
+        type: "server_error",
+        param: null,
+        code: "upstream_misconfigured",
+      },
+    });
+    expect(await upstream.requests(m)).toEqual([]);
+    const read = await call("GET", `/responses/${kept.id}`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ id: kept.id, status: "completed" });
+  });
+});

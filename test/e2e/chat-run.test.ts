@@ -1,0 +1,151 @@
+// The gateway's run features over a Chat Completions upstream, exactly as over a Responses one:
+// background runs, resume and live follow, cancel, polling, a stream that breaks mid-way
+// (`error` + `response.failed`, partial output stored), and store:false.
+
+import { APIError } from "openai";
+import type { ResponseStreamEvent } from "openai/resources/responses/responses";
+import { describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
+import { client, gatewayFetch, GATEWAY_URL, readEvents, upstream } from "../support/gateway";
+import { withoutSdkFields } from "../upstream/chat-completions/harness";
+
+const KEY = "sk-test-chat-run";
+const openai = client(KEY);
+const words = (count: number) => Array.from({ length: count }, (_, i) => `w${i} `).join("");
+
+/** Reads events until one satisfies `until`; the iterator stays usable for the rest. */
+async function readUntil(
+  iterator: AsyncIterator<ResponseStreamEvent>,
+  until: (event: ResponseStreamEvent) => boolean,
+): Promise<ResponseStreamEvent[]> {
+  const seen: ResponseStreamEvent[] = [];
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    seen.push(next.value);
+    if (until(next.value)) break;
+  }
+  return seen;
+}
+
+async function rest(iterator: AsyncIterator<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
+  return readUntil(iterator, () => false);
+}
+
+const isDelta = (text: string) => (event: ResponseStreamEvent) =>
+  event.type === "response.output_text.delta" && event.delta === text;
+
+describe("runs over a Chat Completions upstream", () => {
+  it("runs a background response, followed live by a resume, to the same stored result", async () => {
+    // The chat stream is held before its fifth frame (role, w0, w1, w2 | w3 ...).
+    const m = routed("gate:4:8");
+    const queued = await openai.responses.create({ model: m.model, input: "go", background: true });
+    expect(queued).toMatchObject({ status: "queued", background: true, output: [] });
+
+    const follower = (await openai.responses.retrieve(queued.id, { stream: true }))[Symbol.asyncIterator]();
+    const early = await readUntil(follower, isDelta("w2 "));
+    expect(early.map((event) => event.type).slice(0, 3)).toEqual([
+      "response.created",
+      "response.queued",
+      "response.in_progress",
+    ]);
+    const polled = await openai.responses.retrieve(queued.id);
+    expect(polled.status).toBe("in_progress");
+    expect(polled.output_text).toBe(words(3));
+
+    await upstream.release(m.upstream);
+    const events = [...early, ...(await rest(follower))];
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    expect(events.at(-1)?.type).toBe("response.completed");
+
+    const stored = await openai.responses.retrieve(queued.id);
+    expect(stored).toMatchObject({ status: "completed", background: true, output_text: words(8) });
+    expect(stored.usage).toMatchObject({ input_tokens: 10, output_tokens: 8, total_tokens: 18 });
+    const final = (events.at(-1) as { response: unknown }).response;
+    expect(withoutSdkFields(stored)).toEqual(final);
+
+    // The stream helper resumes from any point with a full replay filtered locally.
+    const resumed = openai.responses.stream({ response_id: queued.id, starting_after: 5 });
+    const seen: number[] = [];
+    resumed.on("event", (event) => seen.push(event.sequence_number));
+    expect(withoutSdkFields(await resumed.finalResponse())).toEqual(final);
+    expect(seen[0]).toBe(6);
+    expect(await received(m)).toHaveLength(1);
+  });
+
+  it("cancels a background response mid-stream, keeping the partial output, and closes the upstream", async () => {
+    const m = routed("gate:3:6");
+    const queued = await openai.responses.create({ model: m.model, input: "go", background: true });
+    const follower = (await openai.responses.retrieve(queued.id, { stream: true }))[Symbol.asyncIterator]();
+    await readUntil(follower, isDelta("w1 "));
+
+    const cancelled = await openai.responses.cancel(queued.id);
+    expect(cancelled.status).toBe("cancelled");
+    expect(cancelled.output).toEqual([
+      expect.objectContaining({ type: "message", content: [expect.objectContaining({ text: words(2) })] }),
+    ]);
+    expect(await openai.responses.retrieve(queued.id)).toMatchObject({ status: "cancelled", output_text: words(2) });
+    await upstream.release(m.upstream);
+    await expect.poll(() => upstream.closedEarly(m.upstream)).toBe(1);
+  });
+
+  it.each([
+    ["cut-after:3", "The upstream connection failed before the response was complete."],
+    ["end-after:3", "The upstream stream ended before the response was complete."],
+  ])(
+    "ends a chat stream broken by %s with error + response.failed, partial output stored",
+    async (scenario, message) => {
+      const m = routed(scenario);
+      const stream = await openai.responses.create({ model: m.model, input: "x", stream: true });
+      const types: string[] = [];
+      let id = "";
+      const failure = await (async () => {
+        for await (const event of stream) {
+          types.push(event.type);
+          if (event.type === "response.created") id = event.response.id;
+        }
+      })().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(APIError);
+      expect((failure as APIError).message).toContain(message);
+
+      const stored = await openai.responses.retrieve(id);
+      expect(stored.status).toBe("failed");
+      expect(stored.error).toEqual({ code: "server_error", message });
+      expect(stored.output).toEqual([
+        expect.objectContaining({
+          type: "message",
+          status: "incomplete",
+          content: [expect.objectContaining({ text: "w0 w1 " })],
+        }),
+      ]);
+      const replay = await readEvents(
+        (
+          await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+            headers: { authorization: `Bearer ${KEY}` },
+          })
+        ).body,
+      );
+      // The SDK threw at the `error` event; the log holds it and the terminal event after what it read.
+      expect(replay.map((event) => event.type)).toEqual([...types, "error", "response.failed"]);
+    },
+  );
+
+  it("fails a background response whose chat stream breaks, keeping what arrived", async () => {
+    const m = routed("cut-after:3");
+    const queued = await openai.responses.create({ model: m.model, input: "x", background: true });
+    const events = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${queued.id}?stream=true`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).body,
+    );
+    expect(events.map((event) => event.type).slice(-2)).toEqual(["error", "response.failed"]);
+    expect(await openai.responses.retrieve(queued.id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
+  });
+
+  it("streams store:false straight through and stores nothing", async () => {
+    const m = routed("text:3");
+    const final = await openai.responses.stream({ model: m.model, input: "x", store: false }).finalResponse();
+    expect(final).toMatchObject({ status: "completed", store: false, output_text: words(3) });
+    await expect(openai.responses.retrieve(final.id)).rejects.toMatchObject({ status: 404 });
+  });
+});

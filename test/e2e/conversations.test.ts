@@ -1,0 +1,165 @@
+// The Conversations API through the openai SDK's `conversations` resource: create, retrieve,
+// update, delete, and items (create, list with auto-pagination, retrieve, delete), tenant walls.
+
+import { describe, expect, it } from "vitest";
+import { client, gatewayFetch, GATEWAY_URL } from "../support/gateway";
+
+const unknownId = "conv_" + "0".repeat(48);
+
+describe("conversations", () => {
+  it("creates, retrieves, updates and deletes a conversation", async () => {
+    const openai = client("sk-test-conversations");
+    const created = await openai.conversations.create({ metadata: { topic: "demo" } });
+    expect(created).toEqual({
+      id: expect.stringMatching(/^conv_[0-9a-f]{48}$/) as string,
+      object: "conversation",
+      created_at: expect.any(Number) as number,
+      metadata: { topic: "demo" },
+    });
+    expect(await openai.conversations.retrieve(created.id)).toEqual(created);
+
+    const updated = await openai.conversations.update(created.id, { metadata: { topic: "other", n: "2" } });
+    expect(updated).toEqual({ ...created, metadata: { topic: "other", n: "2" } });
+    expect(await openai.conversations.retrieve(created.id)).toEqual(updated);
+
+    expect(await openai.conversations.delete(created.id)).toEqual({
+      id: created.id,
+      object: "conversation.deleted",
+      deleted: true,
+    });
+    await expect(openai.conversations.retrieve(created.id)).rejects.toMatchObject({
+      status: 404,
+      error: { message: `Conversation with id '${created.id}' not found.`, type: "invalid_request_error" },
+    });
+    await expect(openai.conversations.items.list(created.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("creates a conversation without a body, with empty metadata", async () => {
+    const response = await gatewayFetch(`${GATEWAY_URL}/conversations`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk-test-conversations" },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ object: "conversation", metadata: {} });
+  });
+
+  it("keeps items in order and pages through them with the SDK's auto-pagination, both orders", async () => {
+    const openai = client("sk-test-conversations");
+    const initial = ["one", "two", "three"].map((text) => ({ role: "user" as const, content: text }));
+    const conversation = await openai.conversations.create({ items: initial });
+    const added = await openai.conversations.items.create(conversation.id, {
+      items: [
+        { type: "message", role: "assistant", content: "four" },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "five" }] },
+      ],
+    });
+    expect(added.object).toBe("list");
+    expect(added.has_more).toBe(false);
+    expect(added.data).toHaveLength(2);
+    expect(added.first_id).toBe(added.data[0]?.id);
+    expect(added.data[0]).toMatchObject({
+      type: "message",
+      role: "assistant",
+      content: [{ type: "output_text", text: "four", annotations: [] }],
+      status: "completed",
+    });
+
+    const asc = [];
+    for await (const item of openai.conversations.items.list(conversation.id, { limit: 2, order: "asc" }))
+      asc.push(item);
+    const texts = asc.map((item) => (item.type === "message" ? (item.content[0] as { text: string }).text : ""));
+    expect(texts).toEqual(["one", "two", "three", "four", "five"]);
+    expect(asc[0]).toEqual({
+      id: expect.stringMatching(/^msg_/) as string,
+      type: "message",
+      role: "user",
+      content: [{ type: "input_text", text: "one" }],
+      status: "completed",
+    });
+    expect(asc.slice(3).map((item) => item.id)).toEqual(added.data.map((item) => item.id));
+
+    const desc = [];
+    for await (const item of openai.conversations.items.list(conversation.id, { limit: 2 })) desc.push(item);
+    expect(desc.map((item) => item.id)).toEqual(asc.map((item) => item.id).reverse());
+
+    const firstPage = await openai.conversations.items.list(conversation.id, { limit: 2, order: "asc" });
+    expect(firstPage.has_more).toBe(true);
+    expect(firstPage.last_id).toBe(asc[1]?.id);
+  });
+
+  it("retrieves and deletes one item; deleting answers the conversation", async () => {
+    const openai = client("sk-test-conversations");
+    const conversation = await openai.conversations.create({
+      items: [
+        { role: "user", content: "keep" },
+        { role: "user", content: "drop" },
+      ],
+    });
+    const page = await openai.conversations.items.list(conversation.id, { order: "asc" });
+    const [keep, drop] = page.data;
+    expect(await openai.conversations.items.retrieve(drop?.id ?? "", { conversation_id: conversation.id })).toEqual(
+      drop,
+    );
+    expect(await openai.conversations.items.delete(drop?.id ?? "", { conversation_id: conversation.id })).toEqual(
+      conversation,
+    );
+    const after = await openai.conversations.items.list(conversation.id);
+    expect(after.data.map((item) => item.id)).toEqual([keep?.id]);
+    await expect(
+      openai.conversations.items.retrieve(drop?.id ?? "", { conversation_id: conversation.id }),
+    ).rejects.toMatchObject({ status: 404, error: { message: `Item with id '${drop?.id}' not found.` } });
+    await expect(
+      openai.conversations.items.delete(drop?.id ?? "", { conversation_id: conversation.id }),
+    ).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("refuses more than 20 items at a time, bad items and bad metadata with OpenAI's 400s", async () => {
+    const openai = client("sk-test-conversations");
+    const many = Array.from({ length: 21 }, () => ({ role: "user" as const, content: "x" }));
+    await expect(openai.conversations.create({ items: many })).rejects.toMatchObject({
+      status: 400,
+      param: "items",
+      code: "array_above_max_length",
+    });
+    const conversation = await openai.conversations.create();
+    await expect(openai.conversations.items.create(conversation.id, { items: many })).rejects.toMatchObject({
+      status: 400,
+      param: "items",
+    });
+    await expect(
+      openai.conversations.items.create(conversation.id, { items: [{ type: "message" } as never] }),
+    ).rejects.toMatchObject({ status: 400, param: "items[0].role", code: "missing_required_parameter" });
+    await expect(
+      openai.conversations.update(conversation.id, { metadata: { k: "v".repeat(513) } }),
+    ).rejects.toMatchObject({ status: 400, code: "string_above_max_length" });
+    await expect(openai.conversations.items.list(conversation.id, { after: "msg_nope" })).rejects.toMatchObject({
+      status: 400,
+      param: "after",
+    });
+    expect((await openai.conversations.items.list(conversation.id)).data).toEqual([]);
+  });
+
+  it("answers another key's conversation exactly like an unknown one, on every route", async () => {
+    const alice = client("sk-conv-alice");
+    const bob = client("sk-conv-bob");
+    const own = await alice.conversations.create({ items: [{ role: "user", content: "secret" }] });
+    const [item] = (await alice.conversations.items.list(own.id)).data;
+    for (const id of [own.id, unknownId]) {
+      const expected = { status: 404, error: { message: `Conversation with id '${id}' not found.`, param: null } };
+      await expect(bob.conversations.retrieve(id)).rejects.toMatchObject(expected);
+      await expect(bob.conversations.update(id, { metadata: {} })).rejects.toMatchObject(expected);
+      await expect(bob.conversations.delete(id)).rejects.toMatchObject(expected);
+      await expect(bob.conversations.items.list(id)).rejects.toMatchObject(expected);
+      await expect(
+        bob.conversations.items.create(id, { items: [{ role: "user", content: "x" }] }),
+      ).rejects.toMatchObject(expected);
+      await expect(bob.conversations.items.retrieve(item?.id ?? "", { conversation_id: id })).rejects.toMatchObject(
+        expected,
+      );
+      await expect(bob.conversations.items.delete(item?.id ?? "", { conversation_id: id })).rejects.toMatchObject(
+        expected,
+      );
+    }
+    expect((await alice.conversations.items.list(own.id)).data).toHaveLength(1);
+  });
+});

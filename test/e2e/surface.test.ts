@@ -1,0 +1,117 @@
+// The rest of the Responses surface: input_tokens and compact forwarded to a `responses` upstream
+// (context expanded first; a Chat Completions upstream gets a clear 400), `prompt` forwarded, and
+// OpenAI's 404 for unknown routes.
+
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
+import { client, gatewayFetch, model, upstream } from "../support/gateway";
+
+describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
+  it("counts input tokens upstream, with a conversation's items expanded into the input", async () => {
+    const openai = client("sk-test-surface");
+    const conversation = await openai.conversations.create({
+      items: [
+        { role: "user", content: "a" },
+        { role: "user", content: "b" },
+      ],
+    });
+    const m = model("echo");
+    const counted = await openai.responses.inputTokens.count({ model: m, conversation: conversation.id, input: "c" });
+    expect(counted).toEqual({ object: "response.input_tokens", input_tokens: 30 });
+    const [sent] = await upstream.requests(m);
+    expect(sent?.path).toBe("/v1/responses/input_tokens");
+    expect(sent?.body).toEqual({
+      model: m,
+      input: [
+        { role: "user", content: "a" },
+        { role: "user", content: "b" },
+        { role: "user", content: "c" },
+      ],
+    });
+    expect(sent?.authorization).toBe("Bearer sk-test-surface");
+  });
+
+  it("compacts upstream with the previous_response_id chain expanded, storing nothing", async () => {
+    const openai = client("sk-test-surface");
+    const first = await openai.responses.create({ model: model("text:1"), input: "hello" });
+    const m = model("echo");
+    const compacted = await openai.responses.compact({ model: m, previous_response_id: first.id, input: "next" });
+    expect(compacted).toMatchObject({
+      object: "response.compaction",
+      output: [
+        { role: "user", content: "hello" },
+        { role: "user", content: "next" },
+        { type: "compaction", encrypted_content: "mock:3" },
+      ],
+    });
+    const [sent] = await upstream.requests(m);
+    expect(sent?.path).toBe("/v1/responses/compact");
+    expect(sent?.body).not.toHaveProperty("previous_response_id");
+    expect((sent?.body.input as unknown[]).length).toBe(3);
+    const stored = await env.DB.prepare("SELECT count(*) AS n FROM responses WHERE model = ?").bind(m).first();
+    expect(stored).toEqual({ n: 0 });
+  });
+
+  it("validates like a create: model required for compact, context ids checked, upstream errors mapped", async () => {
+    const openai = client("sk-test-surface");
+    await expect(openai.responses.compact({ input: "x" } as never)).rejects.toMatchObject({
+      status: 400,
+      param: "model",
+      code: "missing_required_parameter",
+    });
+    await expect(
+      openai.responses.inputTokens.count({ model: "m", previous_response_id: "resp_" + "0".repeat(48) }),
+    ).rejects.toMatchObject({ status: 400, code: "previous_response_not_found" });
+    await expect(
+      openai.responses.inputTokens.count({ model: "m", conversation: "conv_" + "0".repeat(48) }),
+    ).rejects.toMatchObject({ status: 404, param: "conversation" });
+    await expect(openai.responses.inputTokens.count({ model: model("status:422") })).rejects.toMatchObject({
+      status: 422,
+      code: "mock_422",
+    });
+  });
+
+  it("answers a clear 400 when the model's upstream speaks Chat Completions, calling nothing", async () => {
+    const openai = client("sk-test-surface");
+    const m = routed("echo");
+    for (const call of [
+      () => openai.responses.inputTokens.count({ model: m.model, input: "x" }),
+      () => openai.responses.compact({ model: m.model, input: "x" }),
+    ])
+      await expect(call()).rejects.toMatchObject({
+        status: 400,
+        code: "unsupported_endpoint",
+        message: expect.stringContaining("Chat Completions") as string,
+      });
+    expect(await received(m)).toEqual([]);
+  });
+});
+
+describe("prompt and unknown routes", () => {
+  it("forwards a stored prompt reference upstream as it came", async () => {
+    const openai = client("sk-test-surface");
+    const m = model("text:1");
+    const prompt = { id: "pmpt_123", version: "2", variables: { city: "Paris" } };
+    const response = await openai.responses.create({ model: m, prompt, input: "x" });
+    expect(response.status).toBe("completed");
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.prompt).toEqual(prompt);
+  });
+
+  it.each([
+    ["GET", "/v1/nope"],
+    ["GET", "/v1/conversations"],
+    ["PUT", "/v1/conversations/conv_1"],
+    ["GET", "/v1/responses/input_tokens/extra"],
+  ])("answers %s %s with OpenAI's Invalid URL 404", async (method, path) => {
+    const response = await gatewayFetch(`http://gateway.test${path}`, {
+      method,
+      headers: { authorization: "Bearer sk-test-surface" },
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      error: { message: `Invalid URL (${method} ${path})`, type: "invalid_request_error", param: null, code: null },
+    });
+  });
+});

@@ -1,0 +1,213 @@
+// The loopback model server's `/chat/completions` side: recorded chat streams and bodies replayed
+// as-is, and scripted chat scenarios (text, a held stream, a cut, a tool loop, providers' error
+// bodies). Used by mock-upstream.ts; the scenario is chosen by `model`, as on the Responses side.
+
+import { readFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import { join } from "node:path";
+
+type Json = Record<string, unknown>;
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures", "chat");
+
+let counter = 0;
+
+function chunk(model: string, delta: Json, finish: string | null = null): Json {
+  return {
+    id: "chatcmpl-mock",
+    object: "chat.completion.chunk",
+    created: 1_700_000_000,
+    model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+function usageChunk(model: string, output: number): Json {
+  return {
+    id: "chatcmpl-mock",
+    object: "chat.completion.chunk",
+    created: 1_700_000_000,
+    model,
+    choices: [],
+    usage: { prompt_tokens: 10, completion_tokens: output, total_tokens: 10 + output },
+  };
+}
+
+/** A whole answer as chunks: role, one chunk per piece, finish, usage (as OpenAI sends with include_usage). */
+function textChunks(model: string, pieces: string[]): Json[] {
+  return [
+    chunk(model, { role: "assistant", content: "" }),
+    ...pieces.map((content) => chunk(model, { content })),
+    chunk(model, {}, "stop"),
+    usageChunk(model, pieces.length),
+  ];
+}
+
+function messageText(message: Json): string {
+  if (typeof message.content === "string") return message.content;
+  if (!Array.isArray(message.content)) return "";
+  return (message.content as Json[]).map((part) => (typeof part.text === "string" ? part.text : "")).join("");
+}
+
+/**
+ * A tool loop: after tool results, answer with them; otherwise call every tool offered (OpenAI's
+ * parallel form: each call opens with id and name, its arguments follow in fragments).
+ */
+function toolLoopChunks(model: string, body: Json): Json[] {
+  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  const results: string[] = [];
+  for (let i = messages.length - 1; i >= 0 && messages[i]?.role === "tool"; i--)
+    results.unshift(messageText(messages[i] as Json));
+  if (results.length > 0) return textChunks(model, ["results: ", results.join(" | ")]);
+  const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
+  const chunks: Json[] = [chunk(model, { role: "assistant", content: null })];
+  tools.forEach((tool, index) => {
+    const fn = (tool.function ?? {}) as Json;
+    const name = typeof fn.name === "string" ? fn.name : "tool";
+    const args = `{"city":"Paris","n":${index}}`;
+    const id = `call_mock${(++counter).toString(16).padStart(8, "0")}`;
+    const call = (fields: Json) => chunk(model, { tool_calls: [{ index, ...fields }] });
+    chunks.push(call({ id, type: "function", function: { name, arguments: "" } }));
+    chunks.push(call({ function: { arguments: args.slice(0, 7) } }));
+    chunks.push(call({ function: { arguments: args.slice(7) } }));
+  });
+  chunks.push(chunk(model, {}, "tool_calls"), usageChunk(model, 20));
+  return chunks;
+}
+
+const dataFrame = (value: Json) => `data: ${JSON.stringify(value)}\n\n`;
+
+/** Error bodies in the shapes real servers send them. */
+const ERROR_BODIES: Record<string, (status: number) => { type: string; body: string }> = {
+  openai: (status) => ({
+    type: "application/json",
+    body: JSON.stringify({
+      error: { message: `mock chat error ${status}`, type: "invalid_request_error", param: "messages", code: "bad_x" },
+    }),
+  }),
+  ollama: () => ({
+    type: "application/json",
+    body: JSON.stringify({ error: 'model "llama9" not found, try pulling it first' }),
+  }),
+  vllm: (status) => ({
+    type: "application/json",
+    body: JSON.stringify({
+      object: "error",
+      message: "The model `x` does not exist.",
+      type: "NotFoundError",
+      param: null,
+      code: status,
+    }),
+  }),
+  text: () => ({ type: "text/plain", body: "upstream says no" }),
+};
+
+interface StreamOptions {
+  /** Waits for the gate before sending frame K. */
+  pauseAfter?: number;
+  /** Drops the connection before frame K. */
+  cutAfter?: number;
+  /** Ends the body cleanly before frame K (no finish reason, no `[DONE]`). */
+  endAfter?: number;
+}
+
+async function streamFrames(
+  res: ServerResponse,
+  frames: string[],
+  hold: () => Promise<void>,
+  options: StreamOptions = {},
+): Promise<void> {
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  for (let index = 0; index < frames.length; index++) {
+    if (res.destroyed) return;
+    if (options.cutAfter === index) {
+      await new Promise((resolve) => res.write("", resolve));
+      return void res.socket?.destroy();
+    }
+    if (options.endAfter === index) return void res.end();
+    if (options.pauseAfter === index) await hold();
+    res.write(frames[index]);
+  }
+  res.end();
+}
+
+function sendBody(res: ServerResponse, status: number, type: string, body: string) {
+  res.writeHead(status, { "content-type": type });
+  res.end(body);
+}
+
+function replayFixture(res: ServerResponse, name: string) {
+  const text = readFileSync(join(FIXTURES, name), "utf8");
+  if (name.endsWith(".json")) return sendBody(res, 200, "application/json", text);
+  const sse = name.endsWith(".sse")
+    ? text
+    : text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => `data: ${line}\n\n`)
+        .join("") + "data: [DONE]\n\n";
+  sendBody(res, 200, "text/event-stream", sse);
+}
+
+/** Serves one `/chat/completions` request; `hold` resolves when the test releases this model's gate. */
+export async function serveChat(
+  res: ServerResponse,
+  body: Json,
+  authorization: string | null,
+  hold: () => Promise<void>,
+): Promise<void> {
+  const model = typeof body.model === "string" ? body.model : "";
+  const [scenario = ""] = model.split("#");
+  const [kind = "", ...args] = scenario.split(":");
+  const text = (count: number) =>
+    textChunks(
+      model,
+      Array.from({ length: count }, (_, i) => `w${i} `),
+    );
+  const frames = (chunks: Json[]) => [...chunks.map(dataFrame), "data: [DONE]\n\n"];
+  switch (kind) {
+    case "fixture":
+      return replayFixture(res, args.join(":"));
+    case "text":
+      return streamFrames(res, frames(text(Number(args[0] ?? 5))), hold);
+    case "gate":
+      // gate:K:N  N deltas; holds frame K until released
+      return streamFrames(res, frames(text(Number(args[1] ?? 10))), hold, { pauseAfter: Number(args[0] ?? 3) });
+    case "cut-after":
+      // cut-after:K  drops the connection before frame K of a four-piece answer
+      return streamFrames(res, frames(text(4)), hold, { cutAfter: Number(args[0] ?? 3) });
+    case "end-after":
+      // end-after:K  ends the body cleanly before frame K of a four-piece answer
+      return streamFrames(res, frames(text(4)), hold, { endAfter: Number(args[0] ?? 3) });
+    case "echo": {
+      const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+      const last = [...messages].reverse().find((message) => message.role === "user");
+      return streamFrames(
+        res,
+        frames(textChunks(model, [`echo(${messages.length}): `, last ? messageText(last) : ""])),
+        hold,
+      );
+    }
+    case "tools":
+      return streamFrames(res, frames(toolLoopChunks(model, body)), hold);
+    case "error": {
+      // error:SHAPE:STATUS  a provider's error body; `echokey` quotes the key it was sent
+      const status = Number(args[1] ?? 400);
+      if (args[0] === "echokey")
+        return sendBody(
+          res,
+          status,
+          "application/json",
+          JSON.stringify({
+            error: { message: `Incorrect API key provided: ${(authorization ?? "").replace(/^Bearer /, "")}.` },
+          }),
+        );
+      const shape = ERROR_BODIES[args[0] ?? ""];
+      if (shape === undefined) return sendBody(res, 500, "text/plain", `unknown error shape '${args[0] ?? ""}'`);
+      const error = shape(status);
+      return sendBody(res, status, error.type, error.body);
+    }
+    default:
+      return sendBody(res, 404, "application/json", JSON.stringify({ error: `unknown mock chat scenario '${kind}'` }));
+  }
+}

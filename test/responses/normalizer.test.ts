@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { validateCreateRequest } from "../../src/responses/create-request";
+import { StreamNormalizer, type NormalizedEvent } from "../../src/responses/normalizer";
+import { echoOf, newResponseObject } from "../../src/responses/response-object";
+import type { StreamEvent } from "../../src/responses/types";
+import { fixtureEvents } from "../support/fixtures";
+
+const identity = { id: "resp_gateway", createdAt: 1_800_000_000 };
+
+function normalizer(body: Record<string, unknown> = {}, background = false, anomalies: string[] = []) {
+  const request = validateCreateRequest({ model: "m", input: "x", metadata: { k: "v" }, ...body, background });
+  const initial = newResponseObject(request, identity, background ? "queued" : "in_progress");
+  return new StreamNormalizer({
+    echo: echoOf(request, identity),
+    initial,
+    background,
+    onAnomaly: (m) => anomalies.push(m),
+  });
+}
+
+const parse = (events: NormalizedEvent[]) => events.map((event) => JSON.parse(event.json) as StreamEvent);
+const feed = (n: StreamNormalizer, events: StreamEvent[]) =>
+  parse(events.flatMap((event) => n.accept(structuredClone(event))));
+
+const recorded = () => fixtureEvents("responses/azure-text.1.chunks.txt") as StreamEvent[];
+
+describe("StreamNormalizer", () => {
+  it("numbers events from 0 and puts the gateway's id and echoed fields on every snapshot", () => {
+    const out = feed(normalizer(), recorded());
+    expect(out.map((event) => event.sequence_number)).toEqual(out.map((_, i) => i));
+    for (const event of out.filter((e) => "response" in e)) {
+      const response = event.response as Record<string, unknown>;
+      expect(response).toMatchObject({
+        id: "resp_gateway",
+        created_at: 1_800_000_000,
+        store: true,
+        metadata: { k: "v" },
+        background: false,
+      });
+    }
+  });
+
+  it("fills fields an upstream left out of a snapshot from the gateway's own", () => {
+    const events = recorded();
+    for (const event of events) if (event.response) delete (event.response as Record<string, unknown>).prompt_cache_key;
+    const out = feed(normalizer({ prompt_cache_key: "pk" }), events);
+    expect((out.at(-1)?.response as Record<string, unknown>).prompt_cache_key).toBe("pk");
+  });
+
+  it("announces a background response as created (queued) then queued, and moves it to in_progress", () => {
+    const n = normalizer({}, true);
+    const begun = parse(n.begin());
+    expect(begun.map((e) => [e.type, (e.response as { status: string }).status])).toEqual([
+      ["response.created", "queued"],
+      ["response.queued", "queued"],
+    ]);
+    const out = feed(n, recorded());
+    expect(out.map((e) => e.type).slice(0, 2)).toEqual(["response.in_progress", "response.output_item.added"]);
+    expect(out.filter((e) => e.type === "response.created")).toHaveLength(0);
+    expect(out.at(-1)?.sequence_number).toBe(begun.length + out.length - 1);
+  });
+
+  it("closes gaps in upstream output indexes and mints ids for items that lack one", () => {
+    const events = recorded().map((event) => {
+      const copy = structuredClone(event);
+      if (typeof copy.output_index === "number") copy.output_index = 7;
+      if (copy.item) delete (copy.item as Record<string, unknown>).id;
+      if ("item_id" in copy) copy.item_id = "";
+      return copy;
+    });
+    const out = feed(normalizer(), events);
+    const itemEvents = out.filter((e) => typeof e.output_index === "number");
+    expect(new Set(itemEvents.map((e) => e.output_index))).toEqual(new Set([0]));
+    const added = out.find((e) => e.type === "response.output_item.added")?.item as { id: string };
+    expect(added.id).toMatch(/^msg_[0-9a-f]{48}$/);
+    for (const e of out.filter((e) => "item_id" in e)) expect(e.item_id).toBe(added.id);
+    expect(out.at(-1)?.type).toBe("response.completed");
+  });
+
+  it("drops event types the SDK does not know, and reports them", () => {
+    const anomalies: string[] = [];
+    const events = recorded();
+    events.splice(3, 0, { type: "response.vendor_extension", sequence_number: 3 });
+    const out = feed(normalizer({}, false, anomalies), events);
+    expect(out.map((e) => e.type)).not.toContain("response.vendor_extension");
+    expect(anomalies).toEqual(["dropped unknown event type 'response.vendor_extension'"]);
+  });
+
+  it("ends a stream that breaks the grammar with error + response.failed and the partial output", () => {
+    const events = recorded();
+    const broken = events.slice(0, 5);
+    broken.push({
+      type: "response.output_text.delta",
+      item_id: "msg_other",
+      output_index: 0,
+      content_index: 0,
+      delta: "x",
+    });
+    const out = feed(normalizer(), broken);
+    expect(out.slice(-2).map((e) => e.type)).toEqual(["error", "response.failed"]);
+    const failed = out.at(-1)?.response as { status: string; error: { code: string }; output: { status: string }[] };
+    expect(failed.status).toBe("failed");
+    expect(failed.error.code).toBe("server_error");
+    expect(failed.output[0]?.status).toBe("incomplete");
+  });
+
+  it("fails a stream that ends without a terminal event, once", () => {
+    const n = normalizer();
+    feed(n, recorded().slice(0, 6));
+    const end = parse(n.finish());
+    expect(end.map((e) => e.type)).toEqual(["error", "response.failed"]);
+    expect(n.finish()).toEqual([]);
+    expect(n.accept(recorded().at(-1) as StreamEvent)).toEqual([]);
+  });
+
+  it("precedes an upstream response.failed that came alone with an error event", () => {
+    const events = recorded().slice(0, 2);
+    const failed = structuredClone(events[1] as StreamEvent);
+    failed.type = "response.failed";
+    (failed.response as Record<string, unknown>).status = "failed";
+    (failed.response as Record<string, unknown>).error = { code: "rate_limit_exceeded", message: "slow down" };
+    const out = feed(normalizer(), [...events, failed]);
+    expect(out.slice(-2).map((e) => e.type)).toEqual(["error", "response.failed"]);
+    expect(out.at(-2)).toMatchObject({
+      code: "rate_limit_exceeded",
+      message: "slow down",
+      error: { code: "rate_limit_exceeded" },
+    });
+  });
+
+  it("cancels without an event and keeps the partial output", () => {
+    const n = normalizer({}, true);
+    n.begin();
+    feed(n, recorded().slice(0, 5));
+    const cancelled = n.cancel();
+    expect(cancelled.status).toBe("cancelled");
+    expect(cancelled.output).toHaveLength(1);
+    expect(n.terminal).toBe(true);
+  });
+
+  it("resumes from its recorded events and continues the numbering", () => {
+    const first = normalizer();
+    const out = feed(first, recorded().slice(0, 6));
+    const resumed = StreamNormalizer.resume(
+      {
+        echo: echoOf(validateCreateRequest({ model: "m", input: "x" }), identity),
+        initial: first.snapshot,
+        background: false,
+      },
+      out,
+    );
+    const failed = parse(resumed.fail({ code: "server_error", message: "interrupted" }));
+    expect(failed.map((e) => e.sequence_number)).toEqual([6, 7]);
+  });
+});

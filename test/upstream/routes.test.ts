@@ -1,0 +1,201 @@
+// The routing table (`UPSTREAM_ROUTES`) and the upstream choice: glob matching, first match wins,
+// key handling, prefix stripping, and the clear refusal of a broken table or a missing secret.
+
+import { describe, expect, it } from "vitest";
+import { readConfig } from "../../src/config";
+import { ApiError } from "../../src/errors";
+import { chooseUpstream } from "../../src/upstream/registry";
+import { matchRoute, readRoutes } from "../../src/upstream/routes";
+
+const route = (fields: Record<string, unknown> = {}) => ({
+  model: "llama-*",
+  base_url: "https://api.groq.com/openai/v1/",
+  protocol: "chat_completions",
+  ...fields,
+});
+
+function routesOf(table: unknown, secrets: Record<string, string> = {}) {
+  const read = readRoutes({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table), ...secrets });
+  if (!read.ok) throw new Error(read.problem);
+  return read.routes;
+}
+
+function problemOf(table: unknown): string {
+  const read = readRoutes({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table) });
+  if (read.ok) throw new Error("expected the table to be refused");
+  return read.problem;
+}
+
+function thrown(run: () => unknown): ApiError {
+  try {
+    run();
+  } catch (caught) {
+    return caught as ApiError;
+  }
+  throw new Error("expected an error");
+}
+
+const configOf = (vars: Record<string, string>) =>
+  readConfig({ UPSTREAM_BASE_URL: "https://api.openai.com/v1", UPSTREAM_PROTOCOL: "responses", ...vars } as never);
+
+describe("UPSTREAM_ROUTES parsing", () => {
+  it.each([undefined, "", "  ", "[]"])("reads %j as no routes", (value) => {
+    expect(readRoutes(value === undefined ? {} : { UPSTREAM_ROUTES: value })).toEqual({ ok: true, routes: [] });
+  });
+
+  it("reads a route, without the base URL's trailing slash", () => {
+    expect(routesOf([route()])).toEqual([
+      expect.objectContaining({
+        pattern: "llama-*",
+        baseUrl: "https://api.groq.com/openai/v1",
+        protocol: "chat_completions",
+        apiKeySecret: null,
+        stripPrefix: null,
+        apiKey: null,
+      }),
+    ]);
+  });
+
+  it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
+    const read = readRoutes({ UPSTREAM_ROUTES: [route()] });
+    expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
+  });
+
+  it("reads each route's key from the secret it names, at each read", () => {
+    const table = JSON.stringify([route({ api_key_secret: "GROQ_API_KEY" })]);
+    expect(readRoutes({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_one" })).toMatchObject({
+      routes: [{ apiKey: "gsk_one" }],
+    });
+    expect(readRoutes({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_two" })).toMatchObject({
+      routes: [{ apiKey: "gsk_two" }],
+    });
+    expect(readRoutes({ UPSTREAM_ROUTES: table })).toMatchObject({ routes: [{ apiKey: undefined }] });
+  });
+
+  it("answers each string on its own even when tables alternate", () => {
+    const a = JSON.stringify([route({ model: "a-*" })]);
+    const b = JSON.stringify([route({ model: "b-*" })]);
+    expect(
+      [a, b, a, "[", a].map((table) => {
+        const read = readRoutes({ UPSTREAM_ROUTES: table });
+        return read.ok ? read.routes[0]?.pattern : "broken";
+      }),
+    ).toEqual(["a-*", "b-*", "a-*", "broken", "a-*"]);
+  });
+
+  it.each([
+    ["not JSON", "[{", "UPSTREAM_ROUTES is not valid JSON."],
+    ["not an array", { model: "x" }, "UPSTREAM_ROUTES must be a JSON array of routes."],
+    ["an entry that is not an object", ["llama-*"], "UPSTREAM_ROUTES[0] must be an object."],
+    ["a missing model", [route(), route({ model: undefined })], "UPSTREAM_ROUTES[1].model must be a non-empty string"],
+    ["an empty model", [route({ model: "" })], "UPSTREAM_ROUTES[0].model must be a non-empty string"],
+    ["a missing protocol", [route({ protocol: undefined })], "UPSTREAM_ROUTES[0].protocol must be"],
+    ["an unknown protocol", [route({ protocol: "anthropic" })], "UPSTREAM_ROUTES[0].protocol must be"],
+    ["a relative base_url", [route({ base_url: "/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
+    ["a non-http base_url", [route({ base_url: "ftp://host/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
+    ["a misspelt field", [route({ apiKeySecret: "K" })], "UPSTREAM_ROUTES[0] has an unknown field"],
+    ["a bad secret name", [route({ api_key_secret: "GROQ KEY" })], "UPSTREAM_ROUTES[0].api_key_secret must be"],
+    ["an empty strip_prefix", [route({ strip_prefix: "" })], "UPSTREAM_ROUTES[0].strip_prefix must be"],
+    ["too many routes", Array(257).fill(route()), "UPSTREAM_ROUTES has more than 256 routes."],
+  ])("refuses %s, naming the entry and field", (_name, table, problem) => {
+    expect(problemOf(table)).toContain(problem);
+  });
+
+  it.each([
+    ["credentials", "https://user:sk-leak-1234@api.example/v1"],
+    ["a query", "https://api.example/v1?key=sk-leak-1234"],
+  ])("refuses a base_url carrying %s without quoting it", (_name, url) => {
+    const problem = problemOf([route({ base_url: url })]);
+    expect(problem).toBe("UPSTREAM_ROUTES[0].base_url must not carry credentials, a query or a fragment.");
+    expect(problem).not.toContain("sk-leak");
+  });
+
+  it("never quotes the table in a JSON error (a key pasted into it stays out of logs)", () => {
+    expect(problemOf('[{"model": "x", "api_key": sk-leak-1234}]')).toBe("UPSTREAM_ROUTES is not valid JSON.");
+  });
+});
+
+describe("matching a model to a route", () => {
+  const routes = routesOf([
+    route({ model: "llama-*", base_url: "https://first/v1" }),
+    route({ model: "*-70b*", base_url: "https://second/v1" }),
+    route({ model: "gpt-4.1", base_url: "https://exact/v1" }),
+    route({ model: "a+b(c)*", base_url: "https://literal/v1" }),
+    route({ model: "*", base_url: "https://last/v1" }),
+  ]);
+  const target = (model: string) => matchRoute(routes, model)?.baseUrl;
+
+  it.each([
+    ["llama-3.3-70b-versatile", "https://first/v1"], // first match wins over *-70b*
+    ["qwen-70b", "https://second/v1"],
+    ["gpt-4.1", "https://exact/v1"],
+    ["gpt-401", "https://last/v1"], // `.` is literal
+    ["gpt-4.1-mini", "https://last/v1"], // patterns match the whole name
+    ["a+b(c)-x", "https://literal/v1"], // regex characters are literal
+    ["aab(c)", "https://last/v1"],
+    ["", "https://last/v1"],
+  ])("%j goes to %s", (model, url) => {
+    expect(target(model)).toBe(url);
+  });
+
+  it("is case-sensitive, as model names are", () => {
+    expect(matchRoute(routesOf([route()]), "Llama-3")).toBeUndefined();
+  });
+});
+
+describe("chooseUpstream", () => {
+  const table = JSON.stringify([
+    route({ model: "groq/*", api_key_secret: "GROQ_API_KEY", strip_prefix: "groq/" }),
+    route({ model: "local-*", base_url: "http://127.0.0.1:11434/v1" }),
+    route({ model: "vllm/*", base_url: "http://vllm:8000/v1", protocol: "responses", api_key_secret: "VLLM_KEY" }),
+  ]);
+  const config = configOf({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_route_key", UPSTREAM_API_KEY: "sk-default" });
+
+  it("sends unmatched models to the default upstream with the caller's key, or the default key", () => {
+    expect(chooseUpstream(config, "gpt-4o", "sk-client")).toEqual({
+      baseUrl: "https://api.openai.com/v1",
+      protocol: "responses",
+      apiKey: "sk-client",
+    });
+    expect(chooseUpstream(config, "gpt-4o", null).apiKey).toBe("sk-default");
+  });
+
+  it("sends a route's named secret instead of the caller's key, and strips the model's prefix", () => {
+    expect(chooseUpstream(config, "groq/llama-3.3-70b", "sk-client")).toEqual({
+      baseUrl: "https://api.groq.com/openai/v1",
+      protocol: "chat_completions",
+      apiKey: "gsk_route_key",
+      model: "llama-3.3-70b",
+    });
+  });
+
+  it("sends the caller's key to a route without a named secret, never the default upstream's key", () => {
+    expect(chooseUpstream(config, "local-llama", "sk-client")).toMatchObject({ apiKey: "sk-client", model: null });
+    expect(chooseUpstream(config, "local-llama", null).apiKey).toBeNull();
+  });
+
+  it("refuses a model whose route names a secret that is not set (503, no retry)", () => {
+    const error = thrown(() => chooseUpstream(config, "vllm/qwen", "sk-client"));
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error.status).toBe(503);
+    expect(error.body().error).toEqual({
+      message: "The upstream for model 'vllm/qwen' needs the secret 'VLLM_KEY', which is not set.",
+      type: "server_error",
+      param: null,
+      code: "upstream_misconfigured",
+    });
+    expect(error.headers).toEqual({ "x-should-retry": "false" });
+  });
+
+  it("refuses every model while the table is broken, rather than guess where it should go", () => {
+    const broken = configOf({ UPSTREAM_ROUTES: '[{"model":"x"}]' });
+    for (const model of ["gpt-4o", "x"]) {
+      const error = thrown(() => chooseUpstream(broken, model, "sk-client"));
+      expect(error).toBeInstanceOf(ApiError);
+      expect([error.status, error.code]).toEqual([503, "upstream_misconfigured"]);
+      expect(error.message).toBe(
+        "The gateway's upstream routing table is invalid: UPSTREAM_ROUTES[0].protocol must be 'responses' or 'chat_completions'.",
+      );
+    }
+  });
+});
