@@ -55,6 +55,12 @@ export default defineConfig(async () => {
             WEBHOOK_ALLOW_LOOPBACK: "true",
             WEBHOOK_RETRY_BASE_SECONDS: "1",
           },
+          // The suite sends far more requests per key than a client would: the real limiter with a
+          // limit no test reaches, and a strict one the rate-limit tests swap in.
+          ratelimits: {
+            RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
+          },
           outboundService: "outbound-guard",
           workers: [{ name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD }],
         },

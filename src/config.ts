@@ -27,6 +27,17 @@ export interface GatewayConfig {
   upstreamRetries: number;
   /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
   retainRunLogMs: number;
+  /**
+   * `passthrough`: the client's key goes upstream; `keys`: gateway keys, upstream keys stay in
+   * secrets. Null when `AUTH_MODE` holds anything else: requests are refused, not let through.
+   */
+  authMode: AuthMode | null;
+  /** Secret `ADMIN_TOKEN` guarding `/admin/`; null: the admin API does not exist (404). */
+  adminToken: string | null;
+  /** Days a stored response is kept before the cron deletes it; 0 keeps responses forever. */
+  retentionDays: number;
+  /** The window of the `RATE_LIMITER` binding (10 or 60 s, as in wrangler.toml), for `retry-after`. */
+  rateLimitPeriodSeconds: number;
   /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
   watchdogMs: number;
   webhooks: WebhookConfig;
@@ -43,6 +54,8 @@ export interface WebhookConfig {
   retryBaseMs: number;
 }
 
+export type AuthMode = "passthrough" | "keys";
+
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -58,6 +71,11 @@ function text(value: unknown): string | null {
 
 function protocol(value: unknown): ProtocolName {
   return value === "chat_completions" ? "chat_completions" : "responses";
+}
+
+function authMode(value: unknown): AuthMode | null {
+  if (value === undefined || value === "" || value === "passthrough") return "passthrough";
+  return value === "keys" ? "keys" : null;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -78,6 +96,10 @@ export function readConfig(env: Env): GatewayConfig {
     maxRunMs: number(vars.MAX_RUN_SECONDS, 3600) * 1000,
     upstreamRetries: number(vars.UPSTREAM_RETRIES, 2),
     retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
+    authMode: authMode(vars.AUTH_MODE),
+    adminToken: typeof vars.ADMIN_TOKEN === "string" && vars.ADMIN_TOKEN !== "" ? vars.ADMIN_TOKEN : null,
+    retentionDays: number(vars.RETENTION_DAYS, 30),
+    rateLimitPeriodSeconds: vars.RATE_LIMIT_PERIOD_SECONDS === "10" ? 10 : 60,
     // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
     watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
     webhooks: {

@@ -24,6 +24,17 @@ import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
 import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
+import { adminOnly } from "./http/admin-auth";
+import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
+import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
+import { getAdminUsage } from "./routes/admin/usage";
+import {
+  createWebhookEndpoint as createTenantWebhookEndpoint,
+  deleteTenantWebhookEndpoint,
+  listTenantWebhookEndpoints,
+} from "./routes/admin/webhook-endpoints";
+import { listResponses } from "./routes/list-responses";
+import { getUsage } from "./routes/usage";
 import {
   listResponseWebhookDeliveries,
   listWebhookDeliveries,
@@ -57,6 +68,8 @@ const router = Router<IRequest, Args>()
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))
   .get("/v1/responses/:id/input_items", route(listInputItems))
+  .get("/v1/responses", route(listResponses))
+  .get("/v1/usage", route(getUsage))
   .post("/v1/conversations", route(createConversation))
   .get("/v1/conversations/:id", route(retrieveConversation))
   .post("/v1/conversations/:id", route(updateConversation))
@@ -76,7 +89,18 @@ const router = Router<IRequest, Args>()
   .get("/v1/responses/:id/webhook_deliveries", route(listResponseWebhookDeliveries))
   .get("/v1/webhook_deliveries", route(listWebhookDeliveries))
   .get("/v1/webhook_deliveries/:id", route(retrieveWebhookDelivery))
-  .post("/v1/webhook_deliveries/:id/resend", route(resendWebhookDelivery));
+  .post("/v1/webhook_deliveries/:id/resend", route(resendWebhookDelivery))
+  // The admin API (404 unless the secret ADMIN_TOKEN is set).
+  .post("/admin/tenants", route(adminOnly(createTenant)))
+  .get("/admin/tenants", route(adminOnly(listTenants)))
+  .get("/admin/tenants/:tenant_id", route(adminOnly(getTenant)))
+  .post("/admin/tenants/:tenant_id/keys", route(adminOnly(createKey)))
+  .get("/admin/tenants/:tenant_id/keys", route(adminOnly(listKeys)))
+  .post("/admin/keys/:key_id/revoke", route(adminOnly(revokeKey)))
+  .post("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(createTenantWebhookEndpoint)))
+  .get("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(listTenantWebhookEndpoints)))
+  .delete("/admin/tenants/:tenant_id/webhook_endpoints/:endpoint_id", route(adminOnly(deleteTenantWebhookEndpoint)))
+  .get("/admin/usage", route(adminOnly(getAdminUsage)));
 
 function invalidUrl(request: Request): ApiError {
   const url = new URL(request.url);

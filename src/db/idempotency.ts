@@ -2,7 +2,7 @@
 // response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
 // for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, lte } from "drizzle-orm";
+import { and, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { idempotencyKeys } from "./schema";
 
@@ -80,10 +80,27 @@ export async function forgetKeysOfResponse(db: Db, tenantId: string, responseId:
 }
 
 /**
- * Deletes expired keys of every tenant (for the scheduled retention job; a key is also replaced
- * in place when it is reused after expiry). Returns how many were deleted.
+ * Deletes expired keys of every tenant, at most `limit` of them when given (for the scheduled
+ * retention job; a key is also replaced in place when it is reused after expiry). Returns how many
+ * were deleted.
  */
-export async function deleteExpiredIdempotencyKeys(db: Db, now = Math.floor(Date.now() / 1000)): Promise<number> {
-  const result = await db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now));
+export async function deleteExpiredIdempotencyKeys(
+  db: Db,
+  now = Math.floor(Date.now() / 1000),
+  limit?: number,
+): Promise<number> {
+  const expired = lte(idempotencyKeys.expiresAt, now);
+  const where =
+    limit === undefined
+      ? expired
+      : inArray(
+          sql`rowid`,
+          db
+            .select({ rowid: sql`rowid` })
+            .from(idempotencyKeys)
+            .where(expired)
+            .limit(limit),
+        );
+  const result = await db.delete(idempotencyKeys).where(where);
   return result.meta.changes;
 }

@@ -8,6 +8,7 @@ import { chunk, rowsPerStatement, type Db } from "./client";
 import { endTurnStatements } from "./conversations";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { splitText } from "./split";
+import { storedUsageStatement } from "./usage";
 
 export type Statement = BatchItem<"sqlite">;
 
@@ -170,7 +171,11 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
       .delete(responseItems)
       .where(and(eq(responseItems.responseId, final.responseId), gte(responseItems.position, final.inputCount))),
     ...insertItems(db, itemRows(final.responseId, final.tenantId, "output", final.inputCount, final.outputItems)),
-    // Before the status update: the append only runs while the row is not yet terminal.
+    // Before the status update: usage counts and the append run only while the row is not yet terminal.
+    storedUsageStatement(db, final.responseId, final.tenantId, {
+      inputTokens: usageNumber(snapshot.usage, "input_tokens") ?? 0,
+      outputTokens: usageNumber(snapshot.usage, "output_tokens") ?? 0,
+    }),
     ...(final.conversationId
       ? endTurnStatements(db, { ...final, conversationId: final.conversationId, snapshot })
       : []),
@@ -185,7 +190,7 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
         eventCount: final.eventCount,
         updatedAt: nowSeconds(),
       })
-      .where(eq(responses.id, final.responseId)),
+      .where(and(eq(responses.id, final.responseId), eq(responses.tenantId, final.tenantId))),
   ];
 }
 
@@ -196,7 +201,7 @@ export async function findResponse(db: Db, tenantId: string, id: string): Promis
 }
 
 /** The stored snapshot of a row, reassembled from `blobs` when it was split. */
-export async function readSnapshot(db: Db, row: ResponseRow): Promise<ResponseObject> {
+export async function readSnapshot(db: Db, row: Pick<ResponseRow, "id" | "snapshot">): Promise<ResponseObject> {
   if (row.snapshot !== null) return JSON.parse(row.snapshot) as ResponseObject;
   const parts = await db
     .select({ data: blobs.data })

@@ -31,10 +31,13 @@ export const responses = sqliteTable(
     apiKeyId: text("api_key_id"),
   },
   (table) => [
+    // Each `GET /v1/responses` filter on one column is a seek in its (tenant, column, created_at, id)
+    // index, already in page order: no scan of the tenant's history, no sort.
     index("responses_tenant_created").on(table.tenantId, table.createdAt, table.id),
-    index("responses_tenant_status").on(table.tenantId, table.status, table.createdAt),
-    index("responses_tenant_model").on(table.tenantId, table.model, table.createdAt),
-    index("responses_tenant_previous").on(table.tenantId, table.previousResponseId),
+    index("responses_tenant_status").on(table.tenantId, table.status, table.createdAt, table.id),
+    index("responses_tenant_model").on(table.tenantId, table.model, table.createdAt, table.id),
+    index("responses_tenant_previous").on(table.tenantId, table.previousResponseId, table.createdAt, table.id),
+    index("responses_tenant_background").on(table.tenantId, table.background, table.createdAt, table.id),
     index("responses_created").on(table.createdAt),
   ],
 );

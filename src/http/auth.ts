@@ -1,8 +1,13 @@
 // Who is calling: the tenant a request acts for and the key sent upstream. In pass-through mode
 // the client's bearer key goes upstream and the tenant is a hash of it, so each key sees only
-// its own history. Used by every /v1 route.
+// its own history; in keys mode (`AUTH_MODE=keys`) the client presents a gateway key and the
+// upstream key comes from the Worker's secrets. Every caller is then rate limited. Used by every
+// /v1 route.
 
-import { ApiError } from "../errors";
+import { readConfig } from "../config";
+import { ApiError, internalError } from "../errors";
+import { managedCaller } from "./managed-keys";
+import { enforceRateLimit } from "./rate-limit";
 
 export interface Caller {
   tenantId: string;
@@ -30,13 +35,26 @@ export async function sha256Hex(text: string): Promise<string> {
   return hex;
 }
 
-/** The caller of a /v1 request (pass-through mode: the client's bearer key). */
-export async function authenticate(request: Request, _env: Env): Promise<Caller> {
-  return passthroughCaller(request);
+/**
+ * The caller of a /v1 request, refused with OpenAI's 401 (no or wrong key) or 429 (rate limited).
+ * `ctx` lets keys mode record the key's last use after the response.
+ */
+export async function authenticate(request: Request, env: Env, ctx?: ExecutionContext): Promise<Caller> {
+  const config = readConfig(env);
+  const key = bearerToken(request);
+  if (config.authMode === null) {
+    console.error("AUTH_MODE must be 'passthrough' or 'keys'; refusing every request until it is");
+    throw internalError();
+  }
+  if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
+  const caller: Caller =
+    config.authMode === "keys"
+      ? { ...(await managedCaller(key, env, ctx)), upstreamKey: null }
+      : await passthroughCaller(key);
+  await enforceRateLimit(env, caller, config.rateLimitPeriodSeconds);
+  return caller;
 }
 
-async function passthroughCaller(request: Request): Promise<Caller> {
-  const key = bearerToken(request);
-  if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
+async function passthroughCaller(key: string): Promise<Caller> {
   return { tenantId: `t_${(await sha256Hex(`tenant:${key}`)).slice(0, 32)}`, apiKeyId: null, upstreamKey: key };
 }

@@ -60,7 +60,7 @@ export interface FoundConversation {
 
 /** The caller's conversation named by the path; unknown, malformed and foreign ids are one 404. */
 export async function findOwnConversation(route: RouteContext): Promise<FoundConversation> {
-  const caller = await authenticate(route.request, route.env);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const id = pathParam(route.request.params.id);
   if (!isWellFormedId(id, "conv")) throw conversationNotFound(id.slice(0, 128));
   const db = openDb(route.env.DB);
@@ -70,7 +70,7 @@ export async function findOwnConversation(route: RouteContext): Promise<FoundCon
 }
 
 export async function createConversation(route: RouteContext): Promise<Response> {
-  const caller = await authenticate(route.request, route.env);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const body = await readObjectBody(route);
   const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
   const metadata = validateMetadata(body.metadata);

@@ -14,7 +14,7 @@ import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
 
 export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
-  const caller = await authenticate(request, env);
+  const caller = await authenticate(request, env, ctx);
   const key = idempotencyKeyOf(request);
   const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
   const upstream = chooseUpstream(config, create.model, caller.upstreamKey);

@@ -26,8 +26,8 @@ export interface Found {
   run: DurableObjectStub<import("../run/response-run").ResponseRun>;
 }
 
-export async function findOwnResponse({ request, env }: RouteContext): Promise<Found> {
-  const caller = await authenticate(request, env);
+export async function findOwnResponse({ request, env, ctx }: RouteContext): Promise<Found> {
+  const caller = await authenticate(request, env, ctx);
   const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const db = openDb(env.DB);

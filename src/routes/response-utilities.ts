@@ -15,7 +15,7 @@ import { readObjectBody } from "./conversations";
 
 async function forward(route: RouteContext, path: "/responses/input_tokens" | "/responses/compact") {
   const { env, config, requestId } = route;
-  const caller = await authenticate(route.request, env);
+  const caller = await authenticate(route.request, env, route.ctx);
   const body = await readObjectBody(route);
   const model = optional<string>(body, "model", "string");
   if (path === "/responses/compact" && model === undefined) throw missing("model");

@@ -36,7 +36,8 @@ const endpointNotFound = (id: string): ApiError =>
 async function ownEndpoint(route: RouteContext): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
   const caller = await authenticate(route.request, route.env);
   const id = decodeURIComponent(String(route.request.params.id ?? ""));
-  if (!isWellFormedId(id, "whe")) throw endpointNotFound(id);
+  // `whe_`: minted here; `we_`: minted by the admin API for the tenant.
+  if (!isWellFormedId(id, "whe") && !isWellFormedId(id, "we")) throw endpointNotFound(id);
   const db = openDb(route.env.DB);
   const row = await findEndpoint(db, caller.tenantId, id);
   if (row === undefined) throw endpointNotFound(id);

@@ -5,6 +5,7 @@
 
 import type { GatewayConfig } from "../config";
 import { openDb } from "../db/client";
+import { tokensOf, usageStatement } from "../db/usage";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame } from "../sse";
@@ -50,6 +51,17 @@ export async function runStateless(
   }
   const options = { abort, idleTimeoutMs: config.idleTimeoutMs, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES };
   const context = { request, base };
+  // Nothing of a store:false response is written, except what it adds to the tenant's usage.
+  const countUsage = async () => {
+    const { tenantId, apiKeyId, createdAt } = spec;
+    const entry = { tenantId, apiKeyId, createdAt, model: request.model, ...tokensOf(normalizer.snapshot.usage) };
+    try {
+      const db = openDb(env.DB);
+      await db.batch([usageStatement(db, entry)]);
+    } catch (error) {
+      console.warn(`usage of ${spec.responseId} not recorded: ${error instanceof Error ? error.message : "?"}`);
+    }
+  };
 
   if (!request.stream) {
     try {
@@ -57,6 +69,7 @@ export async function runStateless(
     } finally {
       await turn?.end(request.input, normalizer.snapshot);
     }
+    ctx.waitUntil(countUsage());
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
   }
 
@@ -76,7 +89,7 @@ export async function runStateless(
   ctx.waitUntil(
     pump(upstream, target.protocol, context, normalizer, send, options)
       .then(
-        () => writer.close().catch(() => undefined),
+        () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
         () => writer.abort().catch(() => undefined),
       )
       .finally(() => turn?.abandon()),

@@ -101,7 +101,6 @@ describe("prompt and unknown routes", () => {
 
   it.each([
     ["GET", "/v1/nope"],
-    ["GET", "/v1/responses"],
     ["GET", "/v1/conversations"],
     ["PUT", "/v1/conversations/conv_1"],
     ["GET", "/v1/responses/input_tokens/extra"],

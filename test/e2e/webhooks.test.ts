@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import OpenAI, { InvalidWebhookSignatureError } from "openai";
 import { describe, expect, it } from "vitest";
 import { client, model, upstream } from "../support/gateway";
+import { admin, managedClient, newTenantKey } from "../support/managed";
 import {
   DEFAULT_HOOK_SECRET,
   DEFAULT_HOOK_URL,
@@ -326,6 +327,25 @@ describe("webhooks of background responses", () => {
       status: 400,
       param: "status",
     });
+  });
+
+  it("delivers to an endpoint the admin API set for a tenant (keys mode), which the tenant also sees", async () => {
+    const { tenantId, key } = await newTenantKey("hooks");
+    const url = hookUrl("ok");
+    const set = await admin<{ id: string; secret: string }>("POST", `/tenants/${tenantId}/webhook_endpoints`, {
+      url,
+      event_types: ["response.completed"],
+    });
+    expect(set.status).toBe(200);
+    const openai = managedClient(key);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const [hook] = await receivedAtLeast(url, 1);
+    expect(await unwrap(hook as ReceivedHook, set.body.secret)).toMatchObject({
+      type: "response.completed",
+      data: { id: created.id },
+    });
+    expect((await openai.webhooks.list()).data.map((endpoint) => endpoint.id)).toEqual([set.body.id]);
+    expect(await openai.webhooks.retrieve(set.body.id)).toMatchObject({ url, event_types: ["response.completed"] });
   });
 
   it("refuses to re-send a pending delivery, one whose endpoint was deleted, or another tenant's", async () => {

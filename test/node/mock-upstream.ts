@@ -277,6 +277,28 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return; // never answers; the client gives up
     case "status":
       return sendError(res, Number(args[0] ?? 500), args[1] ? { "retry-after": args[1] } : {});
+    case "unknown-event": {
+      // A stream with an event type no client knows, which the gateway drops (and logs).
+      const events = textEvents(model, ["a", "b"]);
+      events.splice(2, 0, { type: "response.mock_unknown" });
+      return streamEvents(res, events);
+    }
+    case "echo-key": {
+      // A careless upstream: a 401 whose message repeats the whole key it was sent.
+      const authorization = requests.get(model)?.at(-1)?.authorization ?? "";
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          error: {
+            message: `Incorrect API key provided: ${authorization.replace(/^Bearer /, "")}`,
+            type: "invalid_request_error",
+            param: null,
+            code: "invalid_api_key",
+          },
+        }),
+      );
+      return;
+    }
     case "flaky": {
       // flaky:N  fails with 503 N times, then answers
       const seen = (attempts.get(model) ?? 0) + 1;

@@ -1,0 +1,108 @@
+// The query behind `GET /v1/responses`: a tenant's stored responses, keyset-paginated on
+// (created_at, id) and filtered. Which index serves which filter is in the README's table.
+// Used by the list route.
+
+import { and, asc, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "./client";
+import { responses } from "./schema";
+
+export interface ResponseFilters {
+  model?: string;
+  status?: string;
+  previousResponseId?: string;
+  background?: boolean;
+  /** Unix seconds, inclusive. */
+  createdAfter?: number;
+  /** Unix seconds, exclusive. */
+  createdBefore?: number;
+  /** `metadata[key]=value` pairs; all must match. */
+  metadata: [string, string][];
+}
+
+export interface ListOptions {
+  after: string | null;
+  limit: number;
+  order: "asc" | "desc";
+}
+
+export interface ListedRow {
+  id: string;
+  status: string;
+  createdAt: number;
+  snapshot: string | null;
+}
+
+function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
+  return [
+    eq(responses.tenantId, tenantId),
+    filters.model === undefined ? undefined : eq(responses.model, filters.model),
+    filters.status === undefined ? undefined : eq(responses.status, filters.status),
+    filters.previousResponseId === undefined ? undefined : eq(responses.previousResponseId, filters.previousResponseId),
+    filters.background === undefined ? undefined : eq(responses.background, filters.background),
+    filters.createdAfter === undefined ? undefined : gte(responses.createdAt, filters.createdAfter),
+    filters.createdBefore === undefined ? undefined : lt(responses.createdAt, filters.createdBefore),
+    ...filters.metadata.map(
+      ([key, value]) =>
+        sql`EXISTS (SELECT 1 FROM json_each(${responses.metadata}) WHERE json_each.key = ${key} AND json_each.value = ${value})`,
+    ),
+  ];
+}
+
+/**
+ * Rows after the response `after` in the page order: written as `created_at <= c AND (created_at < c
+ * OR id < i)` (desc) so SQLite uses it as a range on the created_at column of the index.
+ */
+export function keyset(anchor: { createdAt: number; id: string }, order: "asc" | "desc"): SQL | undefined {
+  if (order === "desc")
+    return and(
+      lte(responses.createdAt, anchor.createdAt),
+      or(lt(responses.createdAt, anchor.createdAt), lt(responses.id, anchor.id)),
+    );
+  return and(
+    gte(responses.createdAt, anchor.createdAt),
+    or(sql`${responses.createdAt} > ${anchor.createdAt}`, sql`${responses.id} > ${anchor.id}`),
+  );
+}
+
+/** The page query: exported so a test can check SQLite's plan for each filter. */
+export function pageQuery(
+  db: Db,
+  tenantId: string,
+  filters: ResponseFilters,
+  options: Pick<ListOptions, "limit" | "order">,
+  cursor?: SQL,
+) {
+  const direction = options.order === "desc" ? desc : asc;
+  return db
+    .select({
+      id: responses.id,
+      status: responses.status,
+      createdAt: responses.createdAt,
+      snapshot: responses.snapshot,
+    })
+    .from(responses)
+    .where(and(...filterConditions(tenantId, filters), cursor))
+    .orderBy(direction(responses.createdAt), direction(responses.id))
+    .limit(options.limit + 1);
+}
+
+/** A page of the tenant's responses; `after_not_found` when the cursor is not one of its responses. */
+export async function pageResponses(
+  db: Db,
+  tenantId: string,
+  filters: ResponseFilters,
+  options: ListOptions,
+): Promise<{ rows: ListedRow[]; hasMore: boolean } | "after_not_found"> {
+  let cursor: SQL | undefined;
+  if (options.after !== null) {
+    const [anchor] = await db
+      .select({ id: responses.id, createdAt: responses.createdAt })
+      .from(responses)
+      .where(and(eq(responses.id, options.after), eq(responses.tenantId, tenantId)))
+      .limit(1);
+    if (anchor === undefined) return "after_not_found";
+    cursor = keyset(anchor, options.order);
+  }
+  const rows = await pageQuery(db, tenantId, filters, options, cursor);
+  return { rows: rows.slice(0, options.limit), hasMore: rows.length > options.limit };
+}

@@ -1,0 +1,79 @@
+// Deletes expired responses with every row they own (input/output items, events, split
+// snapshots, webhook deliveries and their attempts) in bounded batches, and expired idempotency
+// keys. Used by the retention Cron Trigger (src/scheduled.ts). Usage rows are kept.
+
+import { and, asc, inArray, lt } from "drizzle-orm";
+import type { Db } from "./client";
+import { deleteExpiredIdempotencyKeys } from "./idempotency";
+import type { Statement } from "./responses";
+import { blobs, responseEvents, responseItems, responses, webhookAttempts, webhookDeliveries } from "./schema";
+
+/**
+ * Responses per batch. A batch's widest statement binds each id and each distinct tenant once
+ * (at most 2 x 48 = 96), within D1's 100 bound parameters per statement.
+ */
+export const RETENTION_BATCH_SIZE = 48;
+/** Batches per run: 2 queries each, so a run stays far below a Worker's subrequest limit. */
+export const RETENTION_MAX_BATCHES = 100;
+/** Expired idempotency keys deleted per run. */
+export const IDEMPOTENCY_SWEEP_LIMIT = 1000;
+
+export interface SweepOptions {
+  batchSize?: number;
+  maxBatches?: number;
+}
+
+export interface SweepResult {
+  deletedResponses: number;
+  deletedIdempotencyKeys: number;
+  /** The run stopped at its bound with expired responses left (the next run continues). */
+  more: boolean;
+}
+
+function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cutoff: number): Statement[] {
+  const ids = rows.map((row) => row.id);
+  const tenants = [...new Set(rows.map((row) => row.tenantId))];
+  const deliveries = and(inArray(webhookDeliveries.tenantId, tenants), inArray(webhookDeliveries.responseId, ids));
+  return [
+    db
+      .delete(webhookAttempts)
+      .where(
+        inArray(
+          webhookAttempts.deliveryId,
+          db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(deliveries),
+        ),
+      ),
+    db.delete(webhookDeliveries).where(deliveries),
+    db.delete(responseItems).where(inArray(responseItems.responseId, ids)),
+    db.delete(responseEvents).where(inArray(responseEvents.responseId, ids)),
+    db.delete(blobs).where(inArray(blobs.ownerId, ids)),
+    db.delete(responses).where(and(inArray(responses.id, ids), lt(responses.createdAt, cutoff))),
+  ];
+}
+
+/** Deletes responses created before `cutoff` (unix seconds), oldest first, within the bounds. */
+export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions = {}): Promise<SweepResult> {
+  const batchSize = Math.min(options.batchSize ?? RETENTION_BATCH_SIZE, RETENTION_BATCH_SIZE);
+  const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
+  let deletedResponses = 0;
+  let more = false;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    // The responses_created index: the oldest rows first, without a scan.
+    const rows = await db
+      .select({ id: responses.id, tenantId: responses.tenantId })
+      .from(responses)
+      .where(lt(responses.createdAt, cutoff))
+      .orderBy(asc(responses.createdAt))
+      .limit(batchSize);
+    if (rows.length === 0) break;
+    await db.batch(deleteStatements(db, rows, cutoff) as [Statement, ...Statement[]]);
+    deletedResponses += rows.length;
+    more = rows.length === batchSize && batch === maxBatches - 1;
+  }
+  const deletedIdempotencyKeys = await deleteExpiredIdempotencyKeys(
+    db,
+    Math.floor(Date.now() / 1000),
+    IDEMPOTENCY_SWEEP_LIMIT,
+  );
+  return { deletedResponses, deletedIdempotencyKeys, more };
+}

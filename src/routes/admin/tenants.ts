@@ -1,0 +1,60 @@
+// Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id}.
+
+import { openDb } from "../../db/client";
+import { findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
+import { ApiError, invalidRequest } from "../../errors";
+import { readJson } from "../../http/json-body";
+import { newId } from "../../responses/ids";
+import { json, type RouteContext } from "../context";
+import { parseLimit } from "../list-input-items";
+import { pathParam } from "../lookup";
+import { readName } from "./body";
+
+export const tenantObject = (row: TenantRow) => ({
+  object: "tenant",
+  id: row.id,
+  name: row.name,
+  created_at: row.createdAt,
+});
+
+export const tenantNotFound = (id: string) =>
+  new ApiError(404, `No tenant with id '${id.slice(0, 128)}'.`, { param: "tenant_id" });
+
+/** The tenant named by the path's `:tenant_id`, or a 404. */
+export async function pathTenant(route: RouteContext): Promise<TenantRow> {
+  const id = pathParam(route.request.params.tenant_id);
+  const row = await findTenant(openDb(route.env.DB), id);
+  if (row === undefined) throw tenantNotFound(id);
+  return row;
+}
+
+export async function createTenant({ request, env, config }: RouteContext): Promise<Response> {
+  const body = await readJson(request, config.maxBodyBytes);
+  const row: TenantRow = {
+    id: newId("tenant"),
+    name: readName(body),
+    createdAt: Math.floor(Date.now() / 1000),
+  };
+  await insertTenant(openDb(env.DB), row);
+  return json(tenantObject(row));
+}
+
+export async function getTenant(route: RouteContext): Promise<Response> {
+  return json(tenantObject(await pathTenant(route)));
+}
+
+export async function listTenants({ request, env }: RouteContext): Promise<Response> {
+  const params = new URL(request.url).searchParams;
+  const after = params.get("after") || null;
+  const page = await pageTenants(openDb(env.DB), { after, limit: parseLimit(params.get("limit")) });
+  if (page === null)
+    throw invalidRequest(`Invalid 'after': no tenant with id '${(after ?? "").slice(0, 128)}'.`, "after");
+  const data = page.rows.map(tenantObject);
+  return json({
+    object: "list",
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: page.hasMore,
+  });
+}

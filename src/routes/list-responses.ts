@@ -1,0 +1,114 @@
+// GET /v1/responses (not in OpenAI's API): the caller's stored responses, newest first by default,
+// in OpenAI's list envelope with cursor pagination and filters. Deleted responses are gone.
+
+import { openDb } from "../db/client";
+import { pageResponses, type ResponseFilters } from "../db/response-list";
+import { readSnapshot } from "../db/responses";
+import { invalidRequest } from "../errors";
+import { authenticate } from "../http/auth";
+import { METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH } from "../responses/create-request";
+import type { ResponseObject, ResponseStatus } from "../responses/types";
+import { TERMINAL_STATUSES } from "../responses/types";
+import { checkEnum } from "../responses/validation";
+import { json, type RouteContext } from "./context";
+import { parseLimit, parseOrder } from "./list-input-items";
+
+const STATUSES = ["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
+/** Longest `model` or `previous_response_id` filter value; longer ones cannot match a stored row. */
+const MAX_FILTER_CHARS = 256;
+const METADATA_PARAM = /^metadata\[(.*)\]$/s;
+
+function text(params: URLSearchParams, name: string): string | undefined {
+  const value = params.get(name);
+  if (value === null || value === "") return undefined;
+  if (value.length > MAX_FILTER_CHARS)
+    throw invalidRequest(
+      `Invalid '${name}': string too long. Expected a string with maximum length ${MAX_FILTER_CHARS}, but got a string with length ${value.length} instead.`,
+      name,
+      "string_above_max_length",
+    );
+  return value;
+}
+
+function unixSeconds(params: URLSearchParams, name: string): number | undefined {
+  const value = params.get(name);
+  if (value === null || value === "") return undefined;
+  if (!/^\d{1,12}$/.test(value))
+    throw invalidRequest(
+      `Invalid '${name}': expected a unix timestamp in seconds, but got '${value.slice(0, 64)}' instead.`,
+      name,
+      "invalid_type",
+    );
+  return Number(value);
+}
+
+function booleanParam(params: URLSearchParams, name: string): boolean | undefined {
+  const value = params.get(name);
+  if (value === null || value === "") return undefined;
+  checkEnum(name, value, ["true", "false"]);
+  return value === "true";
+}
+
+function metadataFilters(params: URLSearchParams): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const [name, value] of params) {
+    const key = METADATA_PARAM.exec(name)?.[1];
+    if (key === undefined) continue;
+    const param = `metadata[${key.slice(0, METADATA_MAX_KEY_LENGTH)}]`;
+    if (key.length > METADATA_MAX_KEY_LENGTH || value.length > METADATA_MAX_VALUE_LENGTH)
+      throw invalidRequest(
+        `Invalid '${param}': metadata keys hold at most ${METADATA_MAX_KEY_LENGTH} characters and values at most ${METADATA_MAX_VALUE_LENGTH}.`,
+        param,
+        "string_above_max_length",
+      );
+    pairs.push([key, value]);
+  }
+  if (pairs.length > METADATA_MAX_KEYS)
+    throw invalidRequest(
+      `Invalid 'metadata': at most ${METADATA_MAX_KEYS} metadata filters, but got ${pairs.length}.`,
+      "metadata",
+      "object_above_max_properties",
+    );
+  return pairs;
+}
+
+export function parseFilters(params: URLSearchParams): ResponseFilters {
+  const status = text(params, "status");
+  checkEnum("status", status, STATUSES);
+  return {
+    model: text(params, "model"),
+    status,
+    previousResponseId: text(params, "previous_response_id"),
+    background: booleanParam(params, "background"),
+    createdAfter: unixSeconds(params, "created_after"),
+    createdBefore: unixSeconds(params, "created_before"),
+    metadata: metadataFilters(params),
+  };
+}
+
+export async function listResponses({ request, env, ctx }: RouteContext): Promise<Response> {
+  const caller = await authenticate(request, env, ctx);
+  const params = new URL(request.url).searchParams;
+  const limit = parseLimit(params.get("limit"));
+  const order = parseOrder(params.get("order"));
+  const after = params.get("after") || null;
+  const filters = parseFilters(params);
+  const db = openDb(env.DB);
+  const page = await pageResponses(db, caller.tenantId, filters, { after, limit, order });
+  if (page === "after_not_found")
+    throw invalidRequest(`Invalid 'after': no response with id '${(after ?? "").slice(0, 128)}'.`, "after", null);
+  const data: ResponseObject[] = [];
+  for (const row of page.rows) {
+    const snapshot = await readSnapshot(db, row);
+    // A running response's stored snapshot is its first one; the row knows its current status.
+    if (!TERMINAL_STATUSES.has(row.status)) snapshot.status = row.status as ResponseStatus;
+    data.push(snapshot);
+  }
+  return json({
+    object: "list",
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: page.hasMore,
+  });
+}

@@ -1,0 +1,306 @@
+// GET /v1/responses over a seeded history of 10,000 responses (plus another tenant's): every filter
+// and both orders paged to the end with the SDK's cursor pagination, against the expected ids.
+
+import { env } from "cloudflare:workers";
+import type OpenAI from "openai";
+import { CursorPage } from "openai/core/pagination";
+import type { Response as OpenAIResponse } from "openai/resources/responses/responses";
+import { beforeAll, describe, expect, it } from "vitest";
+import { openDb } from "../../src/db/client";
+import { keyset, pageQuery, type ResponseFilters } from "../../src/db/response-list";
+import { GATEWAY_URL, model } from "../support/gateway";
+import { managedClient, managedFetch, newTenantKey, type MintedKey } from "../support/managed";
+
+const N = 10_000;
+const OTHER_N = 500;
+const BASE_TIME = 1_750_000_000;
+const STATUSES = ["failed", "incomplete", "cancelled", "in_progress", "completed", "completed", "completed"];
+
+/** The seeded response n, as the SQL below builds it (ids are a permutation, so ties sort by id). */
+interface Seed {
+  id: string;
+  createdAt: number;
+  status: string;
+  model: string;
+  background: boolean;
+  user: string;
+  batch: string;
+  previous: string | null;
+}
+
+const seedId = (n: number) => `resp_${((n * 7919) % 10007).toString(16).padStart(48, "0")}`;
+
+function seed(n: number): Seed {
+  return {
+    id: seedId(n),
+    createdAt: BASE_TIME + Math.floor(n / 4),
+    status: STATUSES[n % 7] as string,
+    model: `model-${n % 3}`,
+    background: n % 2 === 1,
+    user: `u${n % 5}`,
+    batch: `b${Math.floor(n / 1000)}`,
+    previous: n % 10 === 0 ? null : seedId(n - (n % 10)),
+  };
+}
+
+/** One statement: 10,000 rows from a recursive CTE mirroring `seed()`. */
+function seedSql(tenantId: string, count: number, idPrefix: string): string {
+  return `
+    INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at,
+                           previous_response_id, metadata, request, snapshot, api_key_id)
+    WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${count - 1}),
+    rows AS (
+      SELECT n,
+        '${idPrefix}' || printf('%048x', (n * 7919) % 10007) AS id,
+        CASE n % 7 WHEN 0 THEN 'failed' WHEN 1 THEN 'incomplete' WHEN 2 THEN 'cancelled' WHEN 3 THEN 'in_progress'
+                   ELSE 'completed' END AS status,
+        'model-' || (n % 3) AS model,
+        n % 2 AS background,
+        ${BASE_TIME} + n / 4 AS created_at,
+        CASE WHEN n % 10 = 0 THEN NULL ELSE '${idPrefix}' || printf('%048x', ((n - n % 10) * 7919) % 10007) END AS prev,
+        json_object('user', 'u' || (n % 5), 'batch', 'b' || (n / 1000)) AS metadata
+      FROM seq)
+    SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, metadata, '{}',
+      json_object('id', id, 'object', 'response', 'created_at', created_at,
+        'status', CASE status WHEN 'in_progress' THEN 'queued' ELSE status END,
+        'model', model, 'background', json(CASE background WHEN 1 THEN 'true' ELSE 'false' END),
+        'previous_response_id', prev, 'metadata', json(metadata), 'output', json('[]'), 'n', n), NULL
+    FROM rows`;
+}
+
+/** Splits the snapshots of every 1,000th response over two `blobs` rows, as large ones are stored. */
+const splitSnapshotsSql = [
+  `INSERT INTO blobs (owner_id, name, part, data)
+     SELECT id, 'snapshot', 0, substr(snapshot, 1, 40) FROM responses WHERE json_extract(snapshot, '$.n') % 1000 = 5`,
+  `INSERT INTO blobs (owner_id, name, part, data)
+     SELECT id, 'snapshot', 1, substr(snapshot, 41) FROM responses WHERE json_extract(snapshot, '$.n') % 1000 = 5`,
+  `UPDATE responses SET snapshot = NULL WHERE id IN (SELECT owner_id FROM blobs WHERE name = 'snapshot' AND part = 1)`,
+];
+
+const seeds = Array.from({ length: N }, (_, n) => seed(n));
+const byPageOrder = (order: "asc" | "desc") => (a: Seed, b: Seed) => {
+  const sign = order === "desc" ? -1 : 1;
+  if (a.createdAt !== b.createdAt) return sign * (a.createdAt - b.createdAt);
+  return sign * (a.id < b.id ? -1 : 1);
+};
+
+let tenant: MintedKey;
+let openai: OpenAI;
+const deleted = [seedId(17), seedId(4242), seedId(9999)];
+/** Milliseconds of each page request, by the test that made it. */
+const timings: Record<string, number[]> = {};
+
+async function timedFetch(label: string, input: string | URL | Request, init?: RequestInit) {
+  const started = performance.now();
+  const response = await managedFetch(input, init);
+  await response.clone().arrayBuffer();
+  (timings[label] ??= []).push(performance.now() - started);
+  return response;
+}
+
+/** Every item of a listing, paged with the SDK's cursor pagination (`after` = last id). */
+async function listAll(label: string, query: Record<string, unknown>): Promise<OpenAIResponse[]> {
+  const client = managedClient(tenant.key);
+  const timed = client.withOptions({ fetch: (input, init) => timedFetch(label, input, init) });
+  const items: OpenAIResponse[] = [];
+  for await (const item of timed.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, {
+    query,
+  }))
+    items.push(item);
+  return items;
+}
+
+describe("GET /v1/responses over 10,000 responses", () => {
+  beforeAll(async () => {
+    tenant = await newTenantKey("history");
+    openai = managedClient(tenant.key);
+    const other = await newTenantKey("neighbour");
+    const started = performance.now();
+    await env.DB.prepare(seedSql(tenant.tenantId, N, "resp_")).run();
+    await env.DB.prepare(seedSql(other.tenantId, OTHER_N, "resp_ffff")).run();
+    for (const statement of splitSnapshotsSql) await env.DB.prepare(statement).run();
+    console.log(`seeded ${N + OTHER_N} responses in ${Math.round(performance.now() - started)} ms`);
+    for (const id of deleted) await openai.responses.delete(id);
+  }, 120_000);
+
+  const cases: [string, Record<string, unknown>, (seed: Seed) => boolean][] = [
+    ["no filter", {}, () => true],
+    ["model", { model: "model-1" }, (s) => s.model === "model-1"],
+    ["status", { status: "cancelled" }, (s) => s.status === "cancelled"],
+    ["status in_progress", { status: "in_progress" }, (s) => s.status === "in_progress"],
+    ["metadata", { metadata: { user: "u3" } }, (s) => s.user === "u3"],
+    ["two metadata keys", { metadata: { user: "u3", batch: "b2" } }, (s) => s.user === "u3" && s.batch === "b2"],
+    ["previous_response_id", { previous_response_id: seedId(5120) }, (s) => s.previous === seedId(5120)],
+    ["background=true", { background: true }, (s) => s.background],
+    ["background=false", { background: false }, (s) => !s.background],
+    [
+      "created range",
+      { created_after: BASE_TIME + 500, created_before: BASE_TIME + 1000 },
+      (s) => s.createdAt >= BASE_TIME + 500 && s.createdAt < BASE_TIME + 1000,
+    ],
+    [
+      "model, status and background together",
+      { model: "model-2", status: "completed", background: true },
+      (s) => s.model === "model-2" && s.status === "completed" && s.background,
+    ],
+    ["a model nobody used", { model: "model-9" }, () => false],
+  ];
+
+  for (const order of ["desc", "asc"] as const) {
+    it.each(cases)(`pages through every response, once, in ${order} order: %s`, async (name, query, keep) => {
+      const label = `${name} (${order})`;
+      const listed = await listAll(label, { ...query, order, limit: 100 });
+      const expected = seeds
+        .filter((s) => keep(s) && !deleted.includes(s.id))
+        .sort(byPageOrder(order))
+        .map((s) => s.id);
+      const ids = listed.map((response) => response.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).toEqual(expected);
+      const pages = timings[label] ?? [];
+      expect(pages.length).toBe(Math.max(1, Math.ceil(expected.length / 100)));
+    });
+  }
+
+  it("returns each stored Response whole: status, fields, and split snapshots reassembled", async () => {
+    const listed = await listAll("whole objects", { order: "asc", limit: 100, created_before: BASE_TIME + 10 });
+    expect(listed.map((r) => r.id)).toEqual(
+      seeds
+        .slice(0, 40)
+        .filter((s) => !deleted.includes(s.id))
+        .sort(byPageOrder("asc"))
+        .map((s) => s.id),
+    );
+    for (const response of listed) {
+      const expected = seeds.find((s) => s.id === response.id) as Seed;
+      expect(response).toMatchObject({
+        object: "response",
+        status: expected.status,
+        model: expected.model,
+        background: expected.background,
+        created_at: expected.createdAt,
+        metadata: { user: expected.user, batch: expected.batch },
+        previous_response_id: expected.previous,
+      });
+    }
+    const split = await listAll("split", { created_after: BASE_TIME + 1251, created_before: BASE_TIME + 1252 });
+    // n = 5005 is one of the split snapshots.
+    expect(split.map((r) => r.id)).toContain(seedId(5005));
+    expect(split.find((r) => r.id === seedId(5005))).toMatchObject({ id: seedId(5005), object: "response" });
+  });
+
+  it("defaults to 20 newest first, and says when there is more", async () => {
+    const res = await managedFetch(`${GATEWAY_URL}/responses`, { headers: { authorization: `Bearer ${tenant.key}` } });
+    const page = await res.json<{
+      object: string;
+      data: { id: string }[];
+      first_id: string;
+      last_id: string;
+      has_more: boolean;
+    }>();
+    const newest = seeds
+      .filter((s) => !deleted.includes(s.id))
+      .sort(byPageOrder("desc"))
+      .slice(0, 20)
+      .map((s) => s.id);
+    expect(page).toMatchObject({ object: "list", first_id: newest[0], last_id: newest[19], has_more: true });
+    expect(page.data.map((r) => r.id)).toEqual(newest);
+  });
+
+  it("logs the time per page", () => {
+    const all = Object.values(timings)
+      .flat()
+      .sort((a, b) => a - b);
+    const at = (q: number) => all[Math.min(all.length - 1, Math.floor(q * all.length))]?.toFixed(1);
+    console.log(`GET /v1/responses pages: ${all.length}; ms per page p50 ${at(0.5)}, p95 ${at(0.95)}, max ${at(1)}`);
+    for (const [label, pages] of Object.entries(timings)) {
+      const mean = pages.reduce((sum, ms) => sum + ms, 0) / pages.length;
+      console.log(`  ${label}: ${pages.length} pages, mean ${mean.toFixed(1)} ms`);
+    }
+    expect(all.length).toBeGreaterThan(100);
+  });
+});
+
+describe("GET /v1/responses with responses made through the gateway", () => {
+  it("lists what the tenant created, as retrieve returns it, and never a deleted one", async () => {
+    const { key } = await newTenantKey("live");
+    const client = managedClient(key);
+    const first = await client.responses.create({ model: model("text:2"), input: "one", metadata: { topic: "a" } });
+    const second = await client.responses.create({
+      model: model("text:3"),
+      input: "two",
+      previous_response_id: first.id,
+    });
+    const gone = await client.responses.create({ model: model("text:1"), input: "three" });
+    await client.responses.delete(gone.id);
+    const page = await client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage);
+    const newestFirst = [first, second]
+      .sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1))
+      .map((r) => r.id);
+    expect(page.data.map((r) => r.id)).toEqual(newestFirst);
+    for (const listed of page.data) {
+      const retrieved: Partial<OpenAIResponse> = { ...(await client.responses.retrieve(listed.id)) };
+      delete retrieved.output_text; // added by the SDK's retrieve, not sent by the server
+      expect(listed).toEqual(retrieved);
+    }
+    const chained = await client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, {
+      query: { previous_response_id: first.id },
+    });
+    expect(chained.data.map((r) => r.id)).toEqual([second.id]);
+    const tagged = await client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, {
+      query: { metadata: { topic: "a" } },
+    });
+    expect(tagged.data.map((r) => r.id)).toEqual([first.id]);
+  });
+
+  it.each([
+    ["limit=0", "limit", "integer_below_min_value"],
+    ["limit=101", "limit", "integer_above_max_value"],
+    ["order=sideways", "order", "invalid_value"],
+    ["status=done", "status", "invalid_value"],
+    ["background=maybe", "background", "invalid_value"],
+    ["created_after=yesterday", "created_after", "invalid_type"],
+    [`after=${seedId(1)}`, "after", null],
+    [Array.from({ length: 17 }, (_, i) => `metadata[k${i}]=v`).join("&"), "metadata", "object_above_max_properties"],
+  ])("answers %s with a 400 naming the parameter", async (query, param, code) => {
+    const { key } = await newTenantKey("errors");
+    const res = await managedFetch(`${GATEWAY_URL}/responses?${query}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ error: unknown }>()).error).toMatchObject({ type: "invalid_request_error", param, code });
+  });
+});
+
+describe("GET /v1/responses query plans", () => {
+  const none: ResponseFilters = { metadata: [] };
+  it.each<[string, ResponseFilters, RegExp]>([
+    ["no filter", none, /USING (COVERING )?INDEX responses_tenant_created \(tenant_id=\?/],
+    ["model", { ...none, model: "m" }, /INDEX responses_tenant_model \(tenant_id=\? AND model=\?/],
+    ["status", { ...none, status: "failed" }, /INDEX responses_tenant_status \(tenant_id=\? AND status=\?/],
+    [
+      "previous_response_id",
+      { ...none, previousResponseId: "resp_1" },
+      /INDEX responses_tenant_previous \(tenant_id=\? AND previous_response_id=\?/,
+    ],
+    ["background", { ...none, background: true }, /INDEX responses_tenant_background \(tenant_id=\? AND background=\?/],
+    [
+      "created range",
+      { ...none, createdAfter: 1, createdBefore: 2 },
+      /INDEX responses_tenant_created \(tenant_id=\? AND created_at>\? AND created_at<\?/,
+    ],
+    ["metadata", { ...none, metadata: [["k", "v"]] }, /INDEX responses_tenant_created \(tenant_id=\?/],
+  ])("seeks an index already in page order, with and without a cursor: %s", async (_name, filters, index) => {
+    const db = openDb(env.DB);
+    for (const order of ["desc", "asc"] as const)
+      for (const cursor of [undefined, keyset({ createdAt: BASE_TIME, id: seedId(1) }, order)]) {
+        const query = pageQuery(db, "tenant_x", filters, { limit: 20, order }, cursor).toSQL();
+        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
+          .bind(...query.params)
+          .all<{ detail: string }>();
+        const details = plan.results.map((row) => row.detail).join(" | ");
+        expect(details).toMatch(index);
+        expect(details).not.toMatch(/TEMP B-TREE|SCAN responses/);
+      }
+  });
+});

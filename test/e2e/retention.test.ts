@@ -1,0 +1,151 @@
+// Retention: the Cron Trigger deletes exactly the responses older than RETENTION_DAYS with every
+// row they own (items, events, split snapshots, webhook deliveries and attempts), nothing else,
+// and a bounded number per run. Times are set far in the past so other tests' rows are never due.
+
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { openDb } from "../../src/db/client";
+import { sweepExpired } from "../../src/db/retention";
+import { newId } from "../../src/responses/ids";
+import worker from "../../src/index";
+import { client, model } from "../support/gateway";
+
+const DAY = 86_400;
+/** "Now" for the cron: 2001-09-09 plus a little; rows are placed relative to it. */
+const NOW = 1_000_000_000;
+
+/** A response with rows in every table that hangs off a response, created at `createdAt`. */
+async function seedResponse(createdAt: number, tenantId = "t_retention"): Promise<string> {
+  const id = newId("resp");
+  const delivery = newId("wh");
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, request, snapshot)
+       VALUES (?, ?, 'completed', 'm', 1, 1, ?, ?, '{}', NULL)`,
+    ).bind(id, tenantId, createdAt, createdAt),
+    env.DB.prepare(
+      `INSERT INTO response_items (response_id, tenant_id, position, part, kind, item_id, data)
+       VALUES (?1, ?2, 0, 0, 'input', 'msg_in', '{}'), (?1, ?2, 1, 0, 'output', 'msg_out', '{}')`,
+    ).bind(id, tenantId),
+    env.DB.prepare(
+      `INSERT INTO response_events (response_id, first_seq, part, last_seq, frames) VALUES (?, 0, 0, 3, 'frames')`,
+    ).bind(id),
+    env.DB.prepare(
+      `INSERT INTO blobs (owner_id, name, part, data) VALUES (?1, 'snapshot', 0, '{"id":'), (?1, 'snapshot', 1, '1}')`,
+    ).bind(id),
+    env.DB.prepare(
+      `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, created_at)
+       VALUES (?, ?, ?, 'https://example.com/hook', 'evt_1', 'response.completed', '{}', 'delivered', ?)`,
+    ).bind(delivery, tenantId, id, createdAt),
+    env.DB.prepare(
+      `INSERT INTO webhook_attempts (delivery_id, attempt, tenant_id, started_at, duration_ms, status_code)
+       VALUES (?1, 1, ?2, ?3, 5, 500), (?1, 2, ?2, ?3, 5, 200)`,
+    ).bind(delivery, tenantId, createdAt),
+  ]);
+  return id;
+}
+
+/** Rows each table holds for a response. */
+async function owned(id: string) {
+  const counts = await env.DB.batch<{ n: number }>(
+    [
+      "SELECT count(*) AS n FROM responses WHERE id = ?1",
+      "SELECT count(*) AS n FROM response_items WHERE response_id = ?1",
+      "SELECT count(*) AS n FROM response_events WHERE response_id = ?1",
+      "SELECT count(*) AS n FROM blobs WHERE owner_id = ?1",
+      "SELECT count(*) AS n FROM webhook_deliveries WHERE response_id = ?1",
+      `SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id IN
+         (SELECT id FROM webhook_deliveries WHERE response_id = ?1)`,
+    ].map((sql) => env.DB.prepare(sql).bind(id)),
+  );
+  const [responses, items, events, blobs, deliveries, attempts] = counts.map((result) => result.results[0]?.n);
+  return { responses, items, events, blobs, deliveries, attempts };
+}
+
+const ALL = { responses: 1, items: 2, events: 1, blobs: 2, deliveries: 1, attempts: 2 };
+const NONE = { responses: 0, items: 0, events: 0, blobs: 0, deliveries: 0, attempts: 0 };
+
+async function runCron(vars: Record<string, string> = {}, scheduledTime = NOW * 1000): Promise<void> {
+  const ctx = createExecutionContext();
+  const controller = createScheduledController({ scheduledTime, cron: "*/10 * * * *" });
+  await worker.scheduled(controller, { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+describe("retention", () => {
+  it("deletes exactly the responses older than RETENTION_DAYS, with every row they own", async () => {
+    const cutoff = NOW - 30 * DAY;
+    const expired = [await seedResponse(cutoff - 1), await seedResponse(cutoff - 400 * DAY, "t_other")];
+    const kept = [await seedResponse(cutoff), await seedResponse(cutoff + 1), await seedResponse(NOW - 60)];
+    // A response made through the gateway, backdated: its real rows go too.
+    const openai = client("sk-retention");
+    const real = await openai.responses.create({ model: model("text:3"), input: "old news" });
+    expect(await owned(real.id)).toMatchObject({ responses: 1, items: 2, events: 1 });
+    await env.DB.prepare("UPDATE responses SET created_at = ? WHERE id = ?")
+      .bind(cutoff - DAY, real.id)
+      .run();
+    const usageBefore = await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>();
+
+    await runCron({ RETENTION_DAYS: "30" });
+
+    for (const id of expired) expect(await owned(id)).toEqual(NONE);
+    expect(await owned(real.id)).toEqual(NONE);
+    await expect(openai.responses.retrieve(real.id)).rejects.toMatchObject({ status: 404 });
+    for (const id of kept) expect(await owned(id)).toEqual(ALL);
+    // Usage outlives retention.
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>()).toEqual(usageBefore);
+  });
+
+  it("keeps everything when RETENTION_DAYS is 0", async () => {
+    const old = await seedResponse(NOW - 1000 * DAY);
+    await runCron({ RETENTION_DAYS: "0" });
+    expect(await owned(old)).toEqual(ALL);
+    await env.DB.prepare("DELETE FROM responses WHERE id = ?").bind(old).run();
+  });
+
+  it("deletes in bounded batches, oldest first, and says when more remain", async () => {
+    const base = NOW - 5000 * DAY;
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push(await seedResponse(base + i));
+    const cutoff = base + 100;
+    const db = openDb(env.DB);
+    expect(await sweepExpired(db, cutoff, { batchSize: 2, maxBatches: 2 })).toMatchObject({
+      deletedResponses: 4,
+      more: true,
+    });
+    for (const id of ids.slice(0, 4)) expect(await owned(id)).toEqual(NONE);
+    for (const id of ids.slice(4)) expect(await owned(id)).toEqual(ALL);
+    expect(await sweepExpired(db, cutoff, { batchSize: 2, maxBatches: 2 })).toMatchObject({
+      deletedResponses: 3,
+      more: false,
+    });
+    for (const id of ids) expect(await owned(id)).toEqual(NONE);
+  });
+
+  it("deletes a full batch of 48 responses of many tenants in one go (within 100 bound parameters)", async () => {
+    const base = NOW - 6000 * DAY;
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await seedResponse(base + i, `t_many_${i}`));
+    const result = await sweepExpired(openDb(env.DB), base + 1000, { maxBatches: 1 });
+    expect(result).toMatchObject({ deletedResponses: 48, more: true });
+    for (const id of ids.slice(0, 48)) expect(await owned(id)).toEqual(NONE);
+    for (const id of ids.slice(48)) expect(await owned(id)).toEqual(ALL);
+    await sweepExpired(openDb(env.DB), base + 1000);
+  });
+
+  it("deletes expired idempotency keys and keeps live ones", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_id, created_at, expires_at)
+         VALUES ('t_idem', 'expired', 'h', 'resp_1', ?1, ?2), ('t_idem', 'live', 'h', 'resp_2', ?1, ?3)`,
+      ).bind(now - 100_000, now - 1, now + 3600),
+    ]);
+    await runCron({ RETENTION_DAYS: "30" });
+    const left = await env.DB.prepare("SELECT key FROM idempotency_keys WHERE tenant_id = 't_idem'").all<{
+      key: string;
+    }>();
+    expect(left.results.map((row) => row.key)).toEqual(["live"]);
+  });
+});

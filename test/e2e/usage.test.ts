@@ -1,0 +1,127 @@
+// Usage: every response that ends counts once, by tenant, key, model and day, whatever its path
+// (JSON, stream, background, store:false); read back with GET /v1/usage and GET /admin/usage.
+
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { openDb } from "../../src/db/client";
+import { finalStatements } from "../../src/db/responses";
+import { usageDay } from "../../src/db/usage";
+import type { ResponseObject } from "../../src/responses/types";
+import { GATEWAY_URL, model } from "../support/gateway";
+import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
+
+const today = usageDay(Math.floor(Date.now() / 1000));
+
+async function usage(key: string, query: string) {
+  const res = await managedFetch(`${GATEWAY_URL}/usage?${query}`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: await res.json<Record<string, unknown> & { data: Record<string, unknown>[] }>() };
+}
+
+describe("usage", () => {
+  it("counts each finished response once per key, model and day, on every path", async () => {
+    const { key, tenantId, keyId } = await newTenantKey("usage");
+    const ci = (await admin<{ id: string; key: string }>("POST", `/tenants/${tenantId}/keys`, { name: "ci" })).body;
+    const small = model("text:2");
+    const large = model("text:5");
+    const openai = managedClient(key);
+    await openai.responses.create({ model: small, input: "json" });
+    const stream = await openai.responses.create({ model: small, input: "stream", stream: true });
+    for await (const event of stream) void event;
+    await openai.responses.create({ model: small, input: "not stored", store: false });
+    const background = await openai.responses.create({ model: large, input: "bg", background: true });
+    for await (const event of await openai.responses.retrieve(background.id, { stream: true })) void event;
+    await managedClient(ci.key).responses.create({ model: large, input: "ci" });
+    // An upstream error before any output: no response, nothing counted.
+    await expect(openai.responses.create({ model: model("status:400"), input: "x" })).rejects.toMatchObject({
+      status: 400,
+    });
+
+    const byModel = await usage(key, "group_by=model");
+    expect(byModel.body).toMatchObject({ object: "list", end_date: today, group_by: ["model"] });
+    expect(byModel.body.data).toEqual(
+      [
+        { object: "usage", model: small, responses: 3, input_tokens: 30, output_tokens: 6, total_tokens: 36 },
+        { object: "usage", model: large, responses: 2, input_tokens: 20, output_tokens: 10, total_tokens: 30 },
+      ].sort((a, b) => (a.model < b.model ? -1 : 1)),
+    );
+    const byKey = await usage(key, "group_by=key");
+    expect(byKey.body.data).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ api_key_id: keyId, responses: 4, input_tokens: 40, output_tokens: 11 }),
+        expect.objectContaining({ api_key_id: ci.id, responses: 1, input_tokens: 10, output_tokens: 5 }),
+      ]),
+    );
+    const byDay = await usage(key, `start_date=${today}&end_date=${today}`);
+    expect(byDay.body.data).toEqual([
+      { object: "usage", day: today, responses: 5, input_tokens: 50, output_tokens: 16, total_tokens: 66 },
+    ]);
+    const combined = await usage(key, "group_by=day,model&group_by=key");
+    expect(combined.body.data).toHaveLength(3);
+    expect(combined.body.group_by).toEqual(["day", "model", "key"]);
+    expect(combined.body.data[0]).toEqual(
+      expect.objectContaining({
+        day: today,
+        model: expect.any(String) as unknown,
+        api_key_id: expect.any(String) as unknown,
+      }),
+    );
+    // The operator sees it by tenant.
+    const everyone = await admin<{ data: Record<string, unknown>[] }>(
+      "GET",
+      `/usage?group_by=tenant&start_date=${today}&end_date=${today}`,
+    );
+    expect(everyone.body.data).toContainEqual({
+      object: "usage",
+      tenant_id: tenantId,
+      responses: 5,
+      input_tokens: 50,
+      output_tokens: 16,
+      total_tokens: 66,
+    });
+    const one = await admin<{ data: Record<string, unknown>[] }>("GET", `/usage?tenant_id=${tenantId}`);
+    expect(one.body.data).toEqual(byDay.body.data);
+  });
+
+  it("counts a response once even when its terminal write is retried", async () => {
+    const { tenantId } = await newTenantKey("retry");
+    const id = `resp_${"7".repeat(48)}`;
+    const createdAt = 1_700_000_000;
+    await env.DB.prepare(
+      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, request, snapshot)
+       VALUES (?, ?, 'in_progress', 'm-retry', 0, 1, ?, ?, '{}', '{}')`,
+    )
+      .bind(id, tenantId, createdAt, createdAt)
+      .run();
+    const db = openDb(env.DB);
+    const snapshot = {
+      id,
+      object: "response",
+      created_at: createdAt,
+      status: "completed",
+      output: [],
+      usage: { input_tokens: 7, output_tokens: 3 },
+    } as unknown as ResponseObject;
+    const final = { responseId: id, tenantId, snapshot, eventCount: 0, inputCount: 0, outputItems: [] };
+    for (let attempt = 0; attempt < 3; attempt++) await db.batch(finalStatements(db, final) as [never]);
+    const rows = await env.DB.prepare(
+      "SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?",
+    )
+      .bind(tenantId)
+      .all();
+    expect(rows.results).toEqual([{ day: "2023-11-14", responses: 1, input_tokens: 7, output_tokens: 3 }]);
+  });
+
+  it.each([
+    ["start_date=2026-02-30", "start_date"],
+    ["end_date=yesterday", "end_date"],
+    ["start_date=2026-05-02&end_date=2026-05-01", "start_date"],
+    ["start_date=2020-01-01&end_date=2026-01-01", "start_date"],
+    ["group_by=tenant", "group_by"],
+    ["group_by=color", "group_by"],
+  ])("answers %s with a 400 naming the parameter", async (query, param) => {
+    const { key } = await newTenantKey("usage errors");
+    const res = await usage(key, query);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: "invalid_request_error", param });
+  });
+});
