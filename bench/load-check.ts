@@ -23,7 +23,7 @@ const PACE_MS = arg("pace", 10);
 const LIMIT_MS = arg("limit-seconds", 300) * 1000;
 
 const root = join(import.meta.dirname, "..");
-const work = mkdtempSync(join(tmpdir(), "gw-load-"));
+const work = mkdtempSync(join(process.env.LOAD_TMPDIR ?? tmpdir(), "gw-load-"));
 const deadline = setTimeout(() => {
   console.error(`load check: over ${LIMIT_MS / 1000} s, giving up`);
   process.exit(2);
@@ -37,7 +37,7 @@ const gateway = await startGateway({
   persistDir: join(work, "persist"),
   upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
   protocol: "responses",
-  logFile: join(work, "gateway.log"),
+  logFile: process.env.LOAD_LOG ?? join(work, "gateway.log"),
 });
 
 const failures: string[] = [];
