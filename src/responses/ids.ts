@@ -19,3 +19,6 @@ const ID_PATTERN = /^[a-z]{2,8}_[A-Za-z0-9_-]{1,128}$/;
 
 export const isWellFormedId = (id: string, prefix: string): boolean =>
   id.startsWith(`${prefix}_`) && ID_PATTERN.test(id);
+
+/** An id this gateway minted (`resp_` and 48 lowercase hex digits). */
+export const isGatewayResponseId = (id: string): boolean => /^resp_[0-9a-f]{48}$/.test(id);

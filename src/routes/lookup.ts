@@ -5,7 +5,7 @@ import { openDb, type Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { responseNotFound } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
-import { isWellFormedId } from "../responses/ids";
+import { isGatewayResponseId, isWellFormedId } from "../responses/ids";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { RouteContext } from "./context";
@@ -31,9 +31,13 @@ export async function findOwnResponse({ request, env, ctx }: RouteContext): Prom
   const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const db = openDb(env.DB);
-  const row = await findResponse(db, caller.tenantId, id);
+  const run = env.RESPONSE_RUN.getByName(id);
+  let row = await findResponse(db, caller.tenantId, id);
+  // A stream shows its id before the row reaches D1: the response's object knows, and waits for it.
+  if (row === undefined && isGatewayResponseId(id) && (await run.awaitRecord(caller.tenantId)))
+    row = await findResponse(db, caller.tenantId, id);
   if (row === undefined) throw responseNotFound(id);
-  return { caller, db, row, run: env.RESPONSE_RUN.getByName(id) };
+  return { caller, db, row, run };
 }
 
 export const isTerminal = (row: ResponseRow): boolean => TERMINAL_STATUSES.has(row.status);

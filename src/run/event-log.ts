@@ -2,7 +2,10 @@
 // split over parts when large) and a small key-value record of the run's state. SQLite writes are
 // synchronous and durable before any output leaves the object (output gates).
 
-import { splitText } from "../db/split";
+import { MAX_PART_CHARS, splitText } from "../db/split";
+
+/** Bound parameters per statement (SQLite in a Durable Object takes at most 100). */
+const MAX_BOUND_PARAMETERS = 98;
 import { OUTBOX_TABLES } from "../webhooks/outbox";
 
 /** Versioned schema of the DO's SQLite; add a step at the end to migrate. */
@@ -20,6 +23,14 @@ export class EventLog {
     this.#sql = sql;
   }
 
+  /** Whether this object's storage holds the schema (an object that never ran a response has none). */
+  exists(): boolean {
+    return (
+      this.#sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).toArray().length >
+      0
+    );
+  }
+
   /** Runs pending schema steps; call under `blockConcurrencyWhile` in the constructor. */
   migrate(): void {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`);
@@ -34,6 +45,27 @@ export class EventLog {
     const parts = splitText(frame);
     for (let part = 0; part < parts.length; part++)
       this.#sql.exec(`INSERT OR REPLACE INTO events (seq, part, frame) VALUES (?, ?, ?)`, seq, part, parts[part] ?? "");
+  }
+
+  /** Appends a batch of events with multi-row inserts: one statement for many events, not one each. */
+  appendMany(entries: readonly { seq: number; frame: string }[]): void {
+    let values: (string | number)[] = [];
+    const flush = () => {
+      if (values.length === 0) return;
+      const rows = new Array<string>(values.length / 2).fill("(?, 0, ?)").join(", ");
+      this.#sql.exec(`INSERT OR REPLACE INTO events (seq, part, frame) VALUES ${rows}`, ...values);
+      values = [];
+    };
+    for (const { seq, frame } of entries) {
+      if (frame.length > MAX_PART_CHARS) {
+        flush();
+        this.append(seq, frame);
+        continue;
+      }
+      values.push(seq, frame);
+      if (values.length >= MAX_BOUND_PARAMETERS) flush();
+    }
+    flush();
   }
 
   /** Frames with `from <= seq <= to`, in order. */

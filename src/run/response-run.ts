@@ -45,8 +45,7 @@ interface ActiveRun {
   normalizer: StreamNormalizer;
   recorder: D1Recorder;
   abort: AbortController;
-  /** Readers wait until the response row write settled, so a client never sees an id GET can't find. */
-  gateOpen: boolean;
+  /** Settles once the response row write settled (written, or handed to the alarm); the terminal write waits for it. */
   gate: Promise<void>;
   openGate: () => void;
   /** Highest recorded sequence number readers may see (a terminal event waits for the D1 write). */
@@ -79,7 +78,10 @@ export class ResponseRun extends DurableObject<Env> {
   readonly #webhooks: WebhookDispatcher;
   #active: ActiveRun | undefined;
   #live: LiveLog | undefined;
-  /** `deleteAll()` dropped the tables: reads find nothing, writes first recreate the schema. */
+  /**
+   * No tables: `deleteAll()` dropped them, or this object never ran a response (a lookup of an
+   * unknown id must not create storage). Reads find nothing; writes first create the schema.
+   */
   #wiped = false;
   /** A start in progress: an idempotent retry of the same create joins it instead of starting again. */
   #starting: Promise<{ result: StartResult; active?: ActiveRun }> | undefined;
@@ -90,7 +92,8 @@ export class ResponseRun extends DurableObject<Env> {
     this.#outbox = new WebhookOutbox(ctx.storage.sql);
     this.#webhooks = new WebhookDispatcher(this.#outbox, env);
     void ctx.blockConcurrencyWhile(() => {
-      this.#log.migrate();
+      if (this.#log.exists()) this.#log.migrate();
+      else this.#wiped = true;
       return Promise.resolve();
     });
   }
@@ -127,6 +130,22 @@ export class ResponseRun extends DurableObject<Env> {
     const { result, active } = await this.#start(spec, mode);
     if (!result.ok || mode === "background" || active === undefined) return result;
     return { ok: true, response: await active.done };
+  }
+
+  /**
+   * Whether this object holds a response of `tenantId`, once its D1 row is written: a lookup that
+   * missed the row in D1 asks here, since a stream shows its id before that write lands.
+   */
+  async awaitRecord(tenantId: string): Promise<boolean> {
+    if (this.#wiped) return false;
+    const active = this.#active;
+    if (active !== undefined) {
+      if (active.state.tenantId !== tenantId) return false;
+      await active.gate;
+      return active.state.rowWritten;
+    }
+    const state = this.#log.getState<RunState>(STATE);
+    return state !== undefined && state.tenantId === tenantId && state.rowWritten;
   }
 
   /** The live snapshot, the final one once terminal, or null when this object holds no run. */
@@ -362,10 +381,8 @@ export class ResponseRun extends DurableObject<Env> {
       normalizer,
       recorder: this.#recorder(state),
       abort,
-      gateOpen: false,
       gate,
       openGate: () => {
-        active.gateOpen = true;
         resolveGate();
         this.#publish(active);
       },
@@ -445,20 +462,28 @@ export class ResponseRun extends DurableObject<Env> {
   #record(active: ActiveRun, events: NormalizedEvent[]): void {
     if (this.#active !== active) return;
     const live = this.#liveLog();
-    for (const event of events) {
-      const frame = encodeFrame(event.type, event.json);
-      this.#log.append(event.seq, frame);
-      live.remember(event.seq, frame);
-      if (!event.terminal) active.publishable = event.seq;
-      // D1 learns a terminal status only with the terminal write, never from a progress flush.
-      const status = active.normalizer.terminal ? active.state.status : active.normalizer.snapshot.status;
-      active.recorder.recorded(event.seq, frame.length, status);
+    const entries = events.map((event) => ({
+      seq: event.seq,
+      frame: encodeFrame(event.type, event.json),
+      terminal: event.terminal,
+    }));
+    this.#log.appendMany(entries);
+    // D1 learns a terminal status only with the terminal write, never from a progress flush.
+    const status = active.normalizer.terminal ? active.state.status : active.normalizer.snapshot.status;
+    for (const { seq, frame, terminal } of entries) {
+      live.remember(seq, frame);
+      if (!terminal) active.publishable = seq;
+      active.recorder.recorded(seq, frame.length, status);
     }
     this.#publish(active);
   }
 
+  /**
+   * Readers see events as soon as they are in the log; they do not wait for the D1 row (a lookup
+   * that misses the row asks the object, see `awaitRecord`), so the first event costs no D1 write.
+   */
   #publish(active: ActiveRun): void {
-    if (active.gateOpen && this.#active === active) this.#liveLog().publish(active.publishable);
+    if (this.#active === active) this.#liveLog().publish(active.publishable);
   }
 
   /** Ends a run: the terminal D1 write (retried by the alarm if D1 refuses), then readers see the end. */
