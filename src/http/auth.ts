@@ -40,6 +40,21 @@ export async function sha256Hex(text: string): Promise<string> {
  * `ctx` lets keys mode record the key's last use after the response.
  */
 export async function authenticate(request: Request, env: Env, ctx?: ExecutionContext): Promise<Caller> {
+  const { caller, admitted } = await identify(request, env, ctx);
+  await admitted;
+  return caller;
+}
+
+/**
+ * The caller, and its rate-limit check still under way: a route may do pure work (read and
+ * validate its body) while the limiter answers, and must await `admitted` before any side effect.
+ * If the route fails first, it still awaits `admitted`, so a 429 wins over its own 4xx.
+ */
+export async function identify(
+  request: Request,
+  env: Env,
+  ctx?: ExecutionContext,
+): Promise<{ caller: Caller; admitted: Promise<void> }> {
   const config = readConfig(env);
   const key = bearerToken(request);
   if (config.authMode === null) {
@@ -51,8 +66,10 @@ export async function authenticate(request: Request, env: Env, ctx?: ExecutionCo
     config.authMode === "keys"
       ? { ...(await managedCaller(key, env, ctx)), upstreamKey: null }
       : await passthroughCaller(key);
-  await enforceRateLimit(env, caller, config.rateLimitPeriodSeconds);
-  return caller;
+  const admitted = enforceRateLimit(env, caller, config.rateLimitPeriodSeconds);
+  // Awaited by the route; until then a refusal must not count as unhandled.
+  admitted.catch(() => undefined);
+  return { caller, admitted };
 }
 
 async function passthroughCaller(key: string): Promise<Caller> {

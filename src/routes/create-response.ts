@@ -3,22 +3,29 @@
 // a stored create safe to retry.
 
 import { openDb } from "../db/client";
-import { authenticate } from "../http/auth";
+import { identify } from "../http/auth";
 import { readJson } from "../http/json-body";
-import { validateCreateRequest } from "../responses/create-request";
+import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
-import { chooseUpstream, protocolFor } from "../upstream/registry";
+import { chooseUpstream, protocolFor, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
 
 export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
-  const caller = await authenticate(request, env, ctx);
+  const { caller, admitted } = await identify(request, env, ctx);
+  let create: CreateRequest;
+  let upstream: UpstreamChoice;
+  try {
+    // Read and validated while the rate limiter answers; nothing happens before it admits the call.
+    create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
+    upstream = chooseUpstream(config, create.model, caller.upstreamKey);
+    protocolFor(upstream.protocol).validate(create);
+  } finally {
+    await admitted;
+  }
   const key = idempotencyKeyOf(request);
-  const create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
-  const upstream = chooseUpstream(config, create.model, caller.upstreamKey);
-  protocolFor(upstream.protocol).validate(create);
   const spec: RunSpec = {
     responseId: newResponseId(),
     tenantId: caller.tenantId,

@@ -326,7 +326,8 @@ export class ResponseRun extends DurableObject<Env> {
         }
         this.#record(active, active.normalizer.begin());
       }
-      await this.#schedule();
+      // The watchdog's alarm is written with the run's state (one commit) while the run starts.
+      this.ctx.waitUntil(this.#schedule());
       this.ctx.waitUntil(this.#drive(active, upstream, { request, base }, target.protocol, body, spec));
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
