@@ -1,11 +1,15 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-/** Outbound requests from the Worker reach loopback only; anything else fails the test (599). */
+/**
+ * Outbound requests from the Worker reach loopback only; anything else fails the test (599). A
+ * `.invalid` host (RFC 2606: never resolves) fails the way a DNS failure does: the fetch rejects.
+ */
 const OUTBOUND_GUARD = `export default {
   fetch(request) {
     const { hostname, host } = new URL(request.url);
     if (hostname === "127.0.0.1" || hostname === "localhost") return fetch(request);
+    if (hostname.endsWith(".invalid")) throw new TypeError("DNS lookup failed for " + hostname);
     return new Response("unmocked outbound request to " + host, { status: 599 });
   },
 };`;
@@ -29,6 +33,9 @@ const routes = (mock: string) =>
       strip_prefix: "alt-responses/",
     },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
+    // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.
+    { model: "refused/*", base_url: "http://127.0.0.1:1/v1", protocol: "responses", strip_prefix: "refused/" },
+    { model: "nxdomain/*", base_url: "http://upstream.invalid/v1", protocol: "responses", strip_prefix: "nxdomain/" },
   ]);
 /** The deployment default webhook secret in tests (32 bytes of 0x2a, base64). */
 const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
@@ -46,6 +53,10 @@ export default defineConfig(async () => {
             UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
             UPSTREAM_IDLE_TIMEOUT_MS: "3000",
             UPSTREAM_RETRIES: "2",
+            // Small caps so tests can exceed them (defaults: 256 MiB and 32 MiB); storage.test.ts's
+            // 2.5 MB answer (12.5 MB of events, 2.5 MB the largest) stays within them.
+            UPSTREAM_MAX_BODY_BYTES: String(20 * 1024 * 1024),
+            UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
             UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
             ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
             // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and

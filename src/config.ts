@@ -25,6 +25,10 @@ export interface GatewayConfig {
   maxRunMs: number;
   /** Retries of an upstream call that failed before its first byte (connection errors, 429, 5xx). */
   upstreamRetries: number;
+  /** Bytes accepted from one upstream response before the run is stopped and marked failed. */
+  maxUpstreamBodyBytes: number;
+  /** Largest single upstream event (or non-streamed JSON body), in bytes. */
+  maxUpstreamEventBytes: number;
   /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
   retainRunLogMs: number;
   /**
@@ -58,6 +62,11 @@ export type AuthMode = "passthrough" | "keys";
 
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** 256 MiB: a runaway stream is stopped; far above any real answer (it streams, nothing is held). */
+const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
+/** 32 MiB: one `response.completed` carries the whole Response; an event is held in memory whole. */
+const DEFAULT_MAX_UPSTREAM_EVENT_BYTES = 32 * 1024 * 1024;
 
 function number(value: unknown, fallback: number): number {
   if (typeof value !== "string" || value.trim() === "") return fallback;
@@ -95,6 +104,8 @@ export function readConfig(env: Env): GatewayConfig {
     idleTimeoutMs: number(vars.UPSTREAM_IDLE_TIMEOUT_MS, 300_000),
     maxRunMs: number(vars.MAX_RUN_SECONDS, 3600) * 1000,
     upstreamRetries: number(vars.UPSTREAM_RETRIES, 2),
+    maxUpstreamBodyBytes: Math.max(1, number(vars.UPSTREAM_MAX_BODY_BYTES, DEFAULT_MAX_UPSTREAM_BODY_BYTES)),
+    maxUpstreamEventBytes: Math.max(1, number(vars.UPSTREAM_MAX_EVENT_BYTES, DEFAULT_MAX_UPSTREAM_EVENT_BYTES)),
     retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
     authMode: authMode(vars.AUTH_MODE),
     adminToken: typeof vars.ADMIN_TOKEN === "string" && vars.ADMIN_TOKEN !== "" ? vars.ADMIN_TOKEN : null,

@@ -2,7 +2,7 @@
 // Decoding is eventsource-parser (spec-complete line handling, chunks split anywhere), fed one
 // network chunk at a time so the hot path awaits once per chunk, not once per event.
 
-import { createParser, type EventSourceParser, type ParseError } from "eventsource-parser";
+import { createParser, type EventSourceParser } from "eventsource-parser";
 
 /** One decoded upstream SSE message. */
 export interface SseMessage {
@@ -10,8 +10,15 @@ export interface SseMessage {
   data: string;
 }
 
-/** Largest single upstream event accepted (a whole Response in `response.completed` can be big). */
+/** Largest single upstream event accepted by default (a whole Response in `response.completed` can be big). */
 export const MAX_UPSTREAM_EVENT_BYTES = 32 * 1024 * 1024;
+
+/** An upstream event over the size cap: the body is not read further. */
+export class UpstreamEventTooLarge extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`The upstream sent an event larger than ${maxBytes} bytes.`);
+  }
+}
 
 /** Encodes one event frame as OpenAI sends it: `event: <type>\ndata: <json>\n\n`. */
 export function encodeFrame(type: string, json: string): string {
@@ -22,34 +29,43 @@ export function encodeFrame(type: string, json: string): string {
 export class SseDecoder {
   readonly #text = new TextDecoder();
   readonly #parser: EventSourceParser;
+  readonly #maxEventBytes: number;
   #messages: SseMessage[] = [];
-  #error: ParseError | undefined;
+  #tooLarge = false;
 
   constructor(maxEventBytes = MAX_UPSTREAM_EVENT_BYTES) {
+    this.#maxEventBytes = maxEventBytes;
     this.#parser = createParser({
       maxBufferSize: maxEventBytes,
-      onEvent: (message) => this.#messages.push({ event: message.event, data: message.data }),
+      onEvent: (message) => {
+        // The parser's cap sees only what it buffers (a line split over chunks); an event that came whole is checked here.
+        if (message.data.length > maxEventBytes) this.#tooLarge = true;
+        else if (!this.#tooLarge) this.#messages.push({ event: message.event, data: message.data });
+      },
       onError: (error) => {
-        if (error.type === "max-buffer-size-exceeded") this.#error ??= error;
+        if (error.type === "max-buffer-size-exceeded") this.#tooLarge = true;
       },
     });
   }
 
-  /** Feeds one chunk; throws when an event exceeds the size cap. */
+  /** Feeds one chunk; throws (at the latest on the next call) when an event exceeds the size cap. */
   feed(bytes: Uint8Array): SseMessage[] {
-    this.#parser.feed(this.#text.decode(bytes, { stream: true }));
+    if (!this.#tooLarge) this.#parser.feed(this.#text.decode(bytes, { stream: true }));
     return this.#take();
   }
 
   /** The body ended: flushes a final event that lacked its blank line. */
   end(): SseMessage[] {
-    this.#parser.feed(this.#text.decode());
-    this.#parser.reset({ consume: true });
+    if (!this.#tooLarge) {
+      this.#parser.feed(this.#text.decode());
+      this.#parser.reset({ consume: true });
+    }
     return this.#take();
   }
 
+  /** The messages decoded so far; once those before an oversized event are taken, throws. */
   #take(): SseMessage[] {
-    if (this.#error) throw new Error(`upstream event larger than ${MAX_UPSTREAM_EVENT_BYTES} bytes`);
+    if (this.#tooLarge && this.#messages.length === 0) throw new UpstreamEventTooLarge(this.#maxEventBytes);
     const messages = this.#messages;
     this.#messages = [];
     return messages;

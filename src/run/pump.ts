@@ -1,10 +1,11 @@
 // Reads an upstream body to the end: bytes -> SSE messages -> protocol translator -> normalizer,
-// handing each batch of normalized events to a sink. Enforces the idle timeout and the body size
-// cap; every failure ends the response with a terminal event. Used by the DO and store:false path.
+// handing each batch of normalized events to a sink. Enforces the idle timeout and the body and
+// event size caps; every failure ends the response with a terminal event. Used by the DO and the
+// store:false path.
 
 import type { NormalizedEvent, StreamNormalizer } from "../responses/normalizer";
 import type { ResponseError } from "../responses/types";
-import { SseDecoder } from "../sse";
+import { SseDecoder, UpstreamEventTooLarge } from "../sse";
 import { UpstreamTimeout } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
 
@@ -12,12 +13,12 @@ export interface PumpOptions {
   /** The controller whose signal the upstream fetch was made with. */
   abort: AbortController;
   idleTimeoutMs: number;
+  /** Bytes read from the body before the response is failed (`UPSTREAM_MAX_BODY_BYTES`). */
   maxBodyBytes: number;
+  /** Largest event, or whole JSON body, held in memory (`UPSTREAM_MAX_EVENT_BYTES`). */
+  maxEventBytes: number;
   onAnomaly?: (message: string) => void;
 }
-
-/** Total bytes accepted from one upstream response by default (a runaway stream is stopped). */
-export const MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
 
 const failure = (message: string): ResponseError => ({ code: "server_error", message });
 
@@ -39,7 +40,7 @@ export async function pump(
     return "finished";
   }
   const translator = protocol.createTranslator(context);
-  const decoder = new SseDecoder();
+  const decoder = new SseDecoder(options.maxEventBytes);
   const isJson = contentType.includes("application/json");
   const reader = (body as ReadableStream<Uint8Array>).getReader();
   let received = 0;
@@ -74,6 +75,8 @@ export async function pump(
         break;
       }
       if (isJson) {
+        // A JSON body is parsed whole, so it is held in memory: one event's cap applies to it.
+        if (received > options.maxEventBytes) throw new UpstreamEventTooLarge(options.maxEventBytes);
         jsonText += text.decode(value, { stream: true });
         continue;
       }
@@ -109,6 +112,7 @@ export async function pump(
           failure(`The upstream stream was idle for more than ${Math.round(options.idleTimeoutMs / 1000)} seconds.`),
         ),
       );
+    else if (error instanceof UpstreamEventTooLarge) await sink(normalizer.fail(failure(error.message)));
     else if (error instanceof SyntaxError)
       await sink(normalizer.fail(failure("The upstream sent an event that is not valid JSON.")));
     else await sink(normalizer.fail(failure("The upstream connection failed before the response was complete.")));

@@ -25,7 +25,7 @@ import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { EventLog } from "./event-log";
 import { LiveLog } from "./live-log";
-import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
+import { pump } from "./pump";
 import { D1Recorder } from "./recorder";
 import type { RunMode, RunSpec, RunState, StartResult } from "./spec";
 
@@ -327,8 +327,8 @@ export class ResponseRun extends DurableObject<Env> {
         this.#record(active, active.normalizer.begin());
       }
       // The watchdog's alarm is written with the run's state (one commit) while the run starts.
-      this.ctx.waitUntil(this.#schedule());
-      this.ctx.waitUntil(this.#drive(active, upstream, { request, base }, target.protocol, body, spec));
+      this.#background(this.#schedule(), "the watchdog alarm could not be set");
+      this.#background(this.#drive(active, upstream, { request, base }, target.protocol, body, spec), "run failed");
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
       // Nothing started: the conversation is free again. (A started run releases it when it ends.)
@@ -444,7 +444,8 @@ export class ResponseRun extends DurableObject<Env> {
       const end = await pump(response, protocol, context, active.normalizer, (events) => this.#record(active, events), {
         abort: active.abort,
         idleTimeoutMs: config.idleTimeoutMs,
-        maxBodyBytes: MAX_UPSTREAM_BODY_BYTES,
+        maxBodyBytes: config.maxUpstreamBodyBytes,
+        maxEventBytes: config.maxUpstreamEventBytes,
         onAnomaly: (message) => console.warn(`response ${active.state.responseId}: ${message}`),
       });
       if (end === "aborted") return;
@@ -642,6 +643,11 @@ export class ResponseRun extends DurableObject<Env> {
     if (state.rowWritten && snapshot !== undefined)
       state.finalWritten = await recorder.finalize(this.#finalState(state, snapshot), this.#log.lastSeq());
     this.#log.setState(STATE, state);
+  }
+
+  /** Hands work to the runtime to finish after the request; a failure is logged, never left unhandled. */
+  #background(task: Promise<unknown>, what: string): void {
+    this.ctx.waitUntil(task.then(undefined, (error: unknown) => this.#logError(what, error)));
   }
 
   async #recoverIfOrphaned(): Promise<void> {

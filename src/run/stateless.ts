@@ -13,7 +13,7 @@ import { callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
-import { MAX_UPSTREAM_BODY_BYTES, pump } from "./pump";
+import { pump } from "./pump";
 import { SSE_HEADERS } from "./response-run";
 import type { RunSpec } from "./spec";
 
@@ -49,7 +49,12 @@ export async function runStateless(
     await turn?.abandon();
     throw error;
   }
-  const options = { abort, idleTimeoutMs: config.idleTimeoutMs, maxBodyBytes: MAX_UPSTREAM_BODY_BYTES };
+  const options = {
+    abort,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxBodyBytes: config.maxUpstreamBodyBytes,
+    maxEventBytes: config.maxUpstreamEventBytes,
+  };
   const context = { request, base };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
   const countUsage = async () => {

@@ -169,6 +169,18 @@ function fixtureEvents(name: string): Json[][] {
   return runs;
 }
 
+/** Resolves when `res` can take more data, or is gone. */
+const drainedOrClosed = (res: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+
 const frame = (event: Json) => `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`;
 
 function sendError(res: ServerResponse, status: number, extra: Record<string, string> = {}) {
@@ -247,13 +259,14 @@ async function serveResponses(res: ServerResponse, body: Json) {
     case "incomplete":
       return streamEvents(res, textEvents(model, ["cut ", "short"], "incomplete"));
     case "gate": {
-      // gate:K:N  N deltas; pauses before event K until POST /__mock/release?model=...
+      // gate:K:N[:SIZE]  N deltas (of SIZE characters); pauses before event K until POST /__mock/release?model=...
       const count = Number(args[1] ?? 10);
+      const size = args[2] === undefined ? 0 : Number(args[2]);
       return streamEvents(
         res,
         textEvents(
           model,
-          Array.from({ length: count }, (_, i) => `w${i} `),
+          Array.from({ length: count }, (_, i) => (size > 0 ? `${i % 10}`.repeat(size) : `w${i} `)),
         ),
         { pauseAfter: Number(args[0] ?? 3), gateKey: model },
       );
@@ -305,6 +318,50 @@ async function serveResponses(res: ServerResponse, body: Json) {
       attempts.set(model, seen);
       if (seen <= Number(args[0] ?? 1)) return sendError(res, 503);
       return streamEvents(res, textEvents(model, ["recovered"]));
+    }
+    case "flaky-429": {
+      // flaky-429:N:S  answers 429 with `retry-after: S` N times, then streams
+      const seen = (attempts.get(model) ?? 0) + 1;
+      attempts.set(model, seen);
+      if (seen <= Number(args[0] ?? 1)) return sendError(res, 429, { "retry-after": args[1] ?? "1" });
+      return streamEvents(res, textEvents(model, ["after ", "the wait"]));
+    }
+    case "grammar": {
+      // Two deltas, then a delta for an output index that was never added: the grammar breaks.
+      const events = textEvents(model, ["w0 ", "w1 ", "w2 "]);
+      events.splice(6, 0, { ...(events[5] as Json), output_index: 7, delta: "stray" });
+      return streamEvents(res, events);
+    }
+    case "malformed-sse": {
+      // One delta, a delta with invalid UTF-8 in its data line, then what is not SSE at all (a
+      // comment, unknown fields, an HTML error page); then the body ends without a terminal event.
+      const events = textEvents(model, ["a", "b"]);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const event of events.slice(0, 5)) res.write(frame(event));
+      const delta = { ...(events[5] as Json), delta: "<INVALID>" };
+      const [before = "", after = ""] = frame(delta).split("<INVALID>");
+      res.write(Buffer.concat([Buffer.from(before), Buffer.from([0x62, 0xff, 0xfe]), Buffer.from(after)]));
+      res.write(": a comment\nnonsense field\nretry: soon\nid\n\n");
+      res.end("<html><body><h1>502 Bad Gateway</h1></body></html>\n");
+      return;
+    }
+    case "flood": {
+      // flood:BYTES  one delta, then BYTES of SSE comment lines (a runaway body), then the rest
+      const events = textEvents(model, ["a", "b"]);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const event of events.slice(0, 5)) res.write(frame(event));
+      const line = `: ${"x".repeat(1021)}\n`;
+      const chunk = line.repeat(1024);
+      for (let sent = 0; sent < Number(args[0] ?? 0) && !res.destroyed; sent += chunk.length)
+        if (!res.write(chunk)) await drainedOrClosed(res);
+      for (const event of events.slice(5)) res.write(frame(event));
+      res.end();
+      return;
+    }
+    case "huge-event": {
+      // huge-event:BYTES  one delta, then a delta event of BYTES characters
+      const events = textEvents(model, ["a", "x".repeat(Number(args[0] ?? 0))]);
+      return streamEvents(res, events);
     }
     case "malformed":
       res.writeHead(200, { "content-type": "text/event-stream" });
