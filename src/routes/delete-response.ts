@@ -9,9 +9,11 @@ import { json, type RouteContext } from "./context";
 import { findOwnResponse } from "./lookup";
 
 export async function deleteResponse(route: RouteContext): Promise<Response> {
-  const { caller, db, row, run } = await findOwnResponse(route);
+  const { caller, db, row, run, pendingInputItems } = await findOwnResponse(route);
   await run.discard();
-  if (!(await deleteRows(db, caller.tenantId, row.id))) throw responseNotFound(row.id);
+  // A response D1 never got the row of (it refused it) was only in its object: discarded, it is gone.
+  const deleted = await deleteRows(db, caller.tenantId, row.id);
+  if (!deleted && pendingInputItems === undefined) throw responseNotFound(row.id);
   if (row.conversationId !== null)
     await db.batch([releaseConversationStatement(db, caller.tenantId, row.conversationId, row.id)]);
   await forgetKeysOfResponse(db, caller.tenantId, row.id);

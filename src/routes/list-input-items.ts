@@ -6,6 +6,7 @@ import { itemResource } from "../responses/items";
 import type { InputItem } from "../responses/types";
 import { checkEnum, checkRange } from "../responses/validation";
 import { json, type RouteContext } from "./context";
+import { pageItems } from "../run/pending-record";
 import { findOwnResponse } from "./lookup";
 
 export function parseLimit(value: string | null, fallback = 20): number {
@@ -32,8 +33,12 @@ export async function listInputItems(route: RouteContext): Promise<Response> {
   const limit = parseLimit(url.searchParams.get("limit"));
   const order = parseOrder(url.searchParams.get("order"));
   const after = url.searchParams.get("after");
-  const { caller, db, row } = await findOwnResponse(route);
-  const page = await pageInputItems(db, caller.tenantId, row.id, { after: after || null, limit, order });
+  const { caller, db, row, pendingInputItems } = await findOwnResponse(route);
+  const options = { after: after || null, limit, order };
+  const page =
+    pendingInputItems === undefined
+      ? await pageInputItems(db, caller.tenantId, row.id, options)
+      : pageItems(pendingInputItems, options);
   if (page === "after_not_found")
     throw invalidRequest(
       `Invalid 'after': no input item with id '${(after ?? "").slice(0, 128)}' in this response.`,

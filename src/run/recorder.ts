@@ -12,6 +12,8 @@ export const FLUSH_CHARS = 256 * 1024;
 export const FLUSH_INTERVAL_MS = 10_000;
 /** Attempts of the terminal write before the run hands it to the alarm. */
 const FINAL_ATTEMPTS = 4;
+/** Longest pause between refused progress flushes (the next event after it tries again). */
+const MAX_FLUSH_BACKOFF_MS = 30_000;
 
 export interface RecorderOptions {
   db: Db;
@@ -37,6 +39,8 @@ export class D1Recorder {
   #inflight: Promise<void> | undefined;
   #status = "in_progress";
   #failures = 0;
+  /** No progress flush before this time (D1 refused the last one). */
+  #retryAt = 0;
   #stopped = false;
 
   constructor(options: RecorderOptions) {
@@ -73,9 +77,12 @@ export class D1Recorder {
 
   #flushSoon(): void {
     if (this.#inflight !== undefined || this.#stopped || !this.#options.canFlush()) return;
+    // Backing off is skipping flushes, not sleeping in one: the terminal write never waits for a pause.
+    if (Date.now() < this.#retryAt) return;
     this.#inflight = this.#flush()
       .catch((error: unknown) => {
         this.#failures += 1;
+        this.#retryAt = Date.now() + Math.min(250 * 2 ** this.#failures, MAX_FLUSH_BACKOFF_MS);
         this.#options.onError(error);
       })
       .finally(() => {
@@ -88,7 +95,6 @@ export class D1Recorder {
     const to = this.#recordedUpTo;
     if (to < from) return;
     const { db, responseId, log } = this.#options;
-    if (this.#failures > 0) await sleep(Math.min(250 * 2 ** this.#failures, 30_000));
     const chars = this.#pendingChars;
     await db.batch([
       progressStatement(db, responseId, this.#status, to + 1),

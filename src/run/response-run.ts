@@ -28,6 +28,7 @@ import { LiveLog } from "./live-log";
 import { pump } from "./pump";
 import { D1Recorder } from "./recorder";
 import type { RunMode, RunSpec, RunState, StartResult } from "./spec";
+import { pendingRecord, type PendingRow, type RecordLookup } from "./pending-record";
 
 /** Retry pace for D1 writes refused during the run; the DO keeps its log until they land. */
 const D1_RETRY_MS = 30_000;
@@ -57,11 +58,6 @@ interface ActiveRun {
   resolveDone: (response: ResponseObject) => void;
 }
 
-interface PendingRow {
-  row: NewResponseRow;
-  inputItems: StoredItem[];
-}
-
 const errorResult = (error: ApiError): StartResult => ({
   ok: false,
   status: error.status,
@@ -85,6 +81,12 @@ export class ResponseRun extends DurableObject<Env> {
   #wiped = false;
   /** A start in progress: an idempotent retry of the same create joins it instead of starting again. */
   #starting: Promise<{ result: StartResult; active?: ActiveRun }> | undefined;
+  /**
+   * The tail of the jobs that write this response to D1 or delete it (the terminal write, the
+   * alarm's D1 retries, `discard`): each waits for the one before, so a delete never runs while
+   * the terminal write is in flight, and nothing is written after a delete.
+   */
+  #storageJobs: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -133,19 +135,24 @@ export class ResponseRun extends DurableObject<Env> {
   }
 
   /**
-   * Whether this object holds a response of `tenantId`, once its D1 row is written: a lookup that
-   * missed the row in D1 asks here, since a stream shows its id before that write lands.
+   * Whether this object holds a response of `tenantId`, once its D1 row write settled: a lookup
+   * that missed the row in D1 asks here, since a stream shows its id before that write lands.
+   * `stored`: D1 has the row; a pending record: D1 refused it so far (the alarm retries), and
+   * this object answers for the response meanwhile; `unknown`: no such response here.
    */
-  async awaitRecord(tenantId: string): Promise<boolean> {
-    if (this.#wiped) return false;
+  async awaitRecord(tenantId: string): Promise<RecordLookup> {
+    if (this.#wiped) return "unknown";
     const active = this.#active;
     if (active !== undefined) {
-      if (active.state.tenantId !== tenantId) return false;
+      if (active.state.tenantId !== tenantId) return "unknown";
       await active.gate;
-      return active.state.rowWritten;
     }
+    if (this.#wiped) return "unknown";
     const state = this.#log.getState<RunState>(STATE);
-    return state !== undefined && state.tenantId === tenantId && state.rowWritten;
+    if (state === undefined || state.tenantId !== tenantId) return "unknown";
+    if (state.rowWritten) return "stored";
+    const pending = this.#log.getState<PendingRow>(PENDING_ROW);
+    return pending === undefined ? "unknown" : pendingRecord(pending);
   }
 
   /** The live snapshot, the final one once terminal, or null when this object holds no run. */
@@ -171,7 +178,10 @@ export class ResponseRun extends DurableObject<Env> {
     return this.#finish(active, active.normalizer.cancel());
   }
 
-  /** The response was deleted: stop the run and forget everything. */
+  /**
+   * The response was deleted: stop the run and forget everything. A terminal write (or D1 retry)
+   * in flight lands first, so the caller's delete of the D1 rows that follows removes it too.
+   */
   async discard(): Promise<void> {
     const active = this.#active;
     if (active !== undefined) {
@@ -179,14 +189,16 @@ export class ResponseRun extends DurableObject<Env> {
       await active.gate;
       await active.recorder.stop();
       if (!active.normalizer.terminal) active.resolveDone(active.normalizer.cancel());
-      this.#active = undefined;
+      if (this.#active === active) this.#active = undefined;
     }
-    if (this.#wiped || this.#webhooks.idle()) return this.#wipe();
-    this.#live?.close();
-    this.#live = undefined;
-    // Deliveries already made for its end keep going: the event happened.
-    this.#log.clearRun();
-    await this.#schedule();
+    await this.#storageJob(async () => {
+      if (this.#wiped || this.#webhooks.idle()) return this.#wipe();
+      this.#live?.close();
+      this.#live = undefined;
+      // Deliveries already made for its end keep going: the event happened.
+      this.#log.clearRun();
+      await this.#schedule();
+    });
   }
 
   /** Re-sends a webhook delivery by hand (same webhook-id and body); returns its record as it is now. */
@@ -209,7 +221,8 @@ export class ResponseRun extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
       const state = this.#log.getState<RunState>(STATE);
       if (state !== undefined && !TERMINAL_STATUSES.has(state.status)) await this.#watch(state);
-      else if (state !== undefined && (!state.rowWritten || !state.finalWritten)) await this.#retryD1(state);
+      else if (state !== undefined && (!state.rowWritten || !state.finalWritten))
+        await this.#storageJob(() => this.#retryD1());
       await this.#planWebhooks();
       await this.#webhooks.deliverDue();
       await this.#webhooks.sync();
@@ -349,15 +362,19 @@ export class ResponseRun extends DurableObject<Env> {
     });
   }
 
-  /** Writes the response row; if D1 refuses, the row waits in the DO for the alarm and readers go on. */
+  /**
+   * Writes the response row; if D1 refuses, the row waits in the DO for the alarm and readers go
+   * on. It is kept in the DO before the write, so an instance lost mid-write loses no row either.
+   */
   async #writeRow(active: ActiveRun, pending: PendingRow): Promise<void> {
     const db = openDb(this.env.DB);
+    this.#log.setState(PENDING_ROW, pending);
     try {
       await active.recorder.write(insertResponseStatements(db, pending.row, pending.inputItems));
       active.state.rowWritten = true;
+      this.#log.setState(PENDING_ROW, undefined);
     } catch (error) {
       this.#logError("response row write failed; the alarm will retry it", error);
-      this.#log.setState(PENDING_ROW, pending);
     }
     this.#log.setState(STATE, active.state);
     active.openGate();
@@ -488,26 +505,42 @@ export class ResponseRun extends DurableObject<Env> {
     if (this.#active === active) this.#liveLog().publish(active.publishable);
   }
 
-  /** Ends a run: the terminal D1 write (retried by the alarm if D1 refuses), then readers see the end. */
+  /**
+   * Ends a run: the terminal D1 write (retried by the alarm if D1 refuses), then readers see the
+   * end. Never rejects: whatever happens, whoever waits for the run gets its final snapshot.
+   */
   #finish(active: ActiveRun, cancelled?: ResponseObject): Promise<ResponseObject> {
     active.finishing ??= (async () => {
       const { state } = active;
       const snapshot = cancelled ?? active.normalizer.snapshot;
       active.final = snapshot;
       const lastSeq = active.normalizer.nextSeq - 1;
-      state.status = snapshot.status;
-      state.terminalAt = Date.now();
-      this.#log.setState(SNAPSHOT, snapshot);
-      this.#log.setState(STATE, state);
-      await active.gate;
-      if (state.rowWritten)
-        state.finalWritten = await active.recorder.finalize(this.#finalState(state, snapshot), lastSeq);
-      this.#log.setState(STATE, state);
-      const live = this.#liveLog();
-      live.publish(lastSeq);
-      live.close();
-      this.#active = undefined;
-      await this.#schedule();
+      try {
+        state.status = snapshot.status;
+        state.terminalAt = Date.now();
+        this.#log.setState(SNAPSHOT, snapshot);
+        this.#log.setState(STATE, state);
+        await active.gate;
+        await this.#storageJob(async () => {
+          // Deleted meanwhile (`discard`): nothing more is written, anywhere.
+          if (this.#wiped || this.#active !== active) return;
+          if (state.rowWritten)
+            state.finalWritten = await active.recorder.finalize(this.#finalState(state, snapshot), lastSeq);
+          this.#log.setState(STATE, state);
+        });
+        if (!this.#wiped && this.#active === active) {
+          const live = this.#liveLog();
+          live.publish(lastSeq);
+          live.close();
+          this.#active = undefined;
+          await this.#schedule();
+        }
+      } catch (error) {
+        // The alarm (set when the run started) finds the state as it is and carries on from there.
+        this.#logError("the end of the run could not be recorded", error);
+        if (this.#active === active) this.#active = undefined;
+        this.#live?.close();
+      }
       active.resolveDone(snapshot);
       return snapshot;
     })();
@@ -539,6 +572,8 @@ export class ResponseRun extends DurableObject<Env> {
   async #watch(state: RunState): Promise<void> {
     const active = this.#active;
     if (active === undefined) return this.#recover(state, "failed");
+    // D1 refused the row when the run started: try again now, so a long run's record does not wait for its end.
+    if (!active.state.rowWritten) await this.#storageJob(() => this.#retryRow(active.state, active.recorder));
     if (Date.now() < state.deadlineAt || active.normalizer.terminal || active.finishing !== undefined) return;
     active.abort.abort(new Error("deadline"));
     const seconds = Math.round((state.deadlineAt - state.startedAt) / 1000);
@@ -625,24 +660,41 @@ export class ResponseRun extends DurableObject<Env> {
   }
 
   /** D1 refused the row or the terminal write during the run: try again from the DO's own record. */
-  async #retryD1(state: RunState): Promise<void> {
+  async #retryD1(): Promise<void> {
+    // Read afresh inside the storage job: a delete may have run before it.
+    const state = this.#wiped ? undefined : this.#log.getState<RunState>(STATE);
+    if (state === undefined || this.#active !== undefined) return;
     const snapshot = this.#log.getState<ResponseObject>(SNAPSHOT);
     const recorder = this.#recorder(state);
-    if (!state.rowWritten) {
-      const pending = this.#log.getState<PendingRow>(PENDING_ROW);
-      if (pending !== undefined) {
-        try {
-          await recorder.write(insertResponseStatements(openDb(this.env.DB), pending.row, pending.inputItems));
-          state.rowWritten = true;
-          this.#log.setState(PENDING_ROW, undefined);
-        } catch (error) {
-          this.#logError("response row write failed again", error);
-        }
-      }
-    }
-    if (state.rowWritten && snapshot !== undefined)
+    if (!(await this.#retryRow(state, recorder))) return;
+    if (snapshot !== undefined && TERMINAL_STATUSES.has(state.status) && !state.finalWritten)
       state.finalWritten = await recorder.finalize(this.#finalState(state, snapshot), this.#log.lastSeq());
     this.#log.setState(STATE, state);
+  }
+
+  /** Writes the response row D1 refused so far (idempotent); true once D1 has it. */
+  async #retryRow(state: RunState, recorder: D1Recorder): Promise<boolean> {
+    if (state.rowWritten) return true;
+    if (this.#wiped) return false;
+    const pending = this.#log.getState<PendingRow>(PENDING_ROW);
+    if (pending === undefined) return false;
+    try {
+      await recorder.write(insertResponseStatements(openDb(this.env.DB), pending.row, pending.inputItems));
+    } catch (error) {
+      this.#logError("response row write failed again", error);
+      return false;
+    }
+    state.rowWritten = true;
+    this.#log.setState(PENDING_ROW, undefined);
+    this.#log.setState(STATE, state);
+    return true;
+  }
+
+  /** Runs `job` after every storage job before it (see `#storageJobs`). */
+  #storageJob<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#storageJobs.then(job);
+    this.#storageJobs = run.catch(() => undefined);
+    return run;
   }
 
   /** Hands work to the runtime to finish after the request; a failure is logged, never left unhandled. */
