@@ -1,0 +1,221 @@
+// Durable Object faults that end a run in a race: a cancel racing the upstream's terminal event,
+// readers attached while the run ends, an instance reset under an attached client, and a delete
+// while the run is writing its end. Each ends in one consistent terminal state: the same in the
+// snapshot, the D1 row, the replayed log, every reader's stream and the webhook.
+
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { foldEvents } from "../../src/responses/fold";
+import type { StreamEvent } from "../../src/responses/types";
+import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
+import { hookUrl, received, until } from "../support/hooks";
+import { watchUnhandled } from "../support/uncaught";
+
+const stub = (id: string) => env.RESPONSE_RUN.getByName(id);
+
+/** Logged when the delete test makes D1 refuse the terminal write (and by nothing else). */
+const EXPECTED_LOGS = [/^D1 write failed: .*refused_/];
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone(EXPECTED_LOGS));
+afterAll(() => watch.stop());
+
+/** How long the recorder's terminal write keeps retrying (recorder.ts: 4 attempts, 100 ms doubling). */
+const FINAL_RETRY_SPAN_MS = 1000;
+
+/** Two deltas: events 0-8 are sent, then the mock waits before `response.completed` (event 9). */
+const BEFORE_TERMINAL = "gate:9:2";
+
+type Event = Record<string, unknown> & { type: string; sequence_number: number };
+
+async function send(key: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  return gatewayFetch(`${GATEWAY_URL}${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+const events = async (response: Response) => (await readEvents(response.body)) as Event[];
+
+/** The response id the first event of a stream carries. */
+const idOf = (list: Event[]): string => (list[0]?.response as { id: string }).id;
+
+async function d1Row(id: string) {
+  return env.DB.prepare("SELECT status, event_count FROM responses WHERE id = ?")
+    .bind(id)
+    .first<{ status: string; event_count: number }>();
+}
+
+/** Waits until `reader` (a raw SSE body) delivered `count` events; returns them and the rest. */
+async function readUntil(response: Promise<Response>, count: number) {
+  const body = (await response).body as ReadableStream<Uint8Array>;
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  // Whole frames only: a chunk may end inside one.
+  const frames = () =>
+    text
+      .slice(0, text.lastIndexOf("\n\n") + 2)
+      .split("\n\n")
+      .filter((frame) => frame.includes("data: "));
+  while (frames().length < count) {
+    const next = await reader.read();
+    if (next.done) break;
+    text += next.value;
+  }
+  return {
+    seen: frames().map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as Event),
+    rest: async (): Promise<Event[] | Error> => {
+      try {
+        for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
+      } catch (error) {
+        return error as Error;
+      }
+      return frames().map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as Event);
+    },
+  };
+}
+
+describe("a cancel racing the upstream's terminal event", () => {
+  // Three orders, a few times each: the cancel sent with the release, the cancel sent as the
+  // release is answered (the terminal event is then on its way: either may win), the cancel sent
+  // once the attached stream has the end. Whichever wins, every view agrees with it.
+  const ORDERS = ["with the release", "as the release is answered", "after the end"] as const;
+  const RUNS = [0, 1, 2].flatMap((index) => ORDERS.map((order) => ({ order, index })));
+
+  it.each(RUNS)("cancel $order (#$index): one terminal state everywhere", async ({ order }) => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const hook = hookUrl("ok");
+    await openai.webhooks.create({ url: hook, name: "r", event_types: ["response.completed", "response.cancelled"] });
+    const m = model(BEFORE_TERMINAL);
+    const attached = await readUntil(
+      send(key, "/responses", { body: { model: m, input: "x", stream: true, background: true } }),
+      10,
+    );
+    const id = idOf(attached.seen);
+    const cancel = () => openai.responses.cancel(id);
+    const release = () => upstream.release(m);
+    let cancelled: Awaited<ReturnType<typeof cancel>>;
+    let ended: Promise<Event[] | Error> | undefined;
+    if (order === "with the release") [cancelled] = await Promise.all([cancel(), release()]);
+    else if (order === "as the release is answered") cancelled = await release().then(cancel);
+    else {
+      ended = attached.rest();
+      await Promise.all([release(), ended]);
+      cancelled = await cancel();
+    }
+    const outcome = (cancelled as { status: string }).status;
+    expect(["completed", "cancelled"]).toContain(outcome);
+
+    const streamed = await (ended ?? attached.rest());
+    if (streamed instanceof Error) throw streamed;
+    const snapshot = await openai.responses.retrieve(id);
+    const { output_text: _text, ...stored } = snapshot;
+    expect(stored).toEqual(JSON.parse(JSON.stringify(cancelled)));
+    expect(snapshot.status).toBe(outcome);
+    expect((await d1Row(id))?.status).toBe(outcome);
+    const replay = await events(await send(key, `/responses/${id}?stream=true`));
+    expect(replay).toEqual(streamed);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    if (outcome === "completed") {
+      expect(replay.at(-1)?.type).toBe("response.completed");
+      expect(foldEvents(replay as unknown as StreamEvent[])).toEqual(stored);
+    } else expect(replay.some((event) => event.type === "response.completed")).toBe(false);
+    // A later cancel answers the same final Response.
+    expect(await openai.responses.cancel(id)).toEqual(cancelled);
+    await runDurableObjectAlarm(stub(id));
+    const hooks = await until(
+      () => received(hook),
+      (list) => list.length === 1,
+      "the webhook",
+    );
+    expect(JSON.parse(hooks[0]?.body ?? "{}")).toMatchObject({ type: `response.${outcome}`, data: { id } });
+  });
+});
+
+describe("readers attached while the run ends", () => {
+  it("the creator, a reader from 0 and a reader resuming mid-way all get the full stream to its end", async () => {
+    const key = "sk-test-do-faults-readers";
+    const m = model(BEFORE_TERMINAL);
+    const creator = await readUntil(
+      send(key, "/responses", { body: { model: m, input: "x", stream: true, background: true } }),
+      10,
+    );
+    const id = idOf(creator.seen);
+    const fromStart = await readUntil(send(key, `/responses/${id}?stream=true`), 10);
+    const resumed = await readUntil(send(key, `/responses/${id}?stream=true&starting_after=4`), 5);
+    await upstream.release(m);
+    const [a, b, c] = await Promise.all([creator.rest(), fromStart.rest(), resumed.rest()]);
+    if (a instanceof Error || b instanceof Error || c instanceof Error) throw new Error("a reader broke");
+    expect(a.map((event) => event.sequence_number)).toEqual([...Array(11).keys()]);
+    expect(a.at(-1)?.type).toBe("response.completed");
+    expect(b).toEqual(a);
+    expect(c).toEqual(a.slice(5));
+    expect(await events(await send(key, `/responses/${id}?stream=true`))).toEqual(a);
+  });
+});
+
+describe("an instance reset under an attached client", () => {
+  it("the client's stream breaks; a resume from where it broke gets the rest, ending failed, partial output kept", async () => {
+    const key = "sk-test-do-faults-reset";
+    const m = model("gate:6:4");
+    const attached = await readUntil(send(key, "/responses", { body: { model: m, input: "x", stream: true } }), 6);
+    const id = idOf(attached.seen);
+    const reset = await runInDurableObject(stub(id), (_instance, state) => state.abort("simulated reset")).catch(
+      (error: unknown) => error,
+    );
+    expect(String(reset)).toContain("simulated reset");
+    const after = await attached.rest();
+    // The stream broke, or ended without a terminal event: either way the client knows it is cut.
+    if (!(after instanceof Error)) expect(after.at(-1)?.type).not.toMatch(/^response\.(completed|failed)$/);
+    const seen = after instanceof Error ? attached.seen : after;
+    const last = seen.at(-1)?.sequence_number ?? -1;
+    const rest = await events(await send(key, `/responses/${id}?stream=true&starting_after=${last}`));
+    const whole = [...seen, ...rest];
+    expect(whole.map((event) => event.sequence_number)).toEqual(whole.map((_, index) => index));
+    expect(rest.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
+    const openai = client(key);
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
+    expect((await d1Row(id))?.status).toBe("failed");
+    expect(await events(await send(key, `/responses/${id}?stream=true`))).toEqual(whole);
+    await upstream.release(m);
+  });
+});
+
+describe("a delete while the run writes its end", () => {
+  it("the delete waits for the terminal write, then nothing of the response is left anywhere", async () => {
+    const key = "sk-test-do-faults-delete";
+    const m = model("text:3");
+    // D1 refuses the terminal write (its events) for a while: the run is in #finish, retrying.
+    const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+    await env.DB.exec(
+      `CREATE TRIGGER ${tag} BEFORE INSERT ON response_events WHEN NEW.response_id IN (SELECT id FROM responses WHERE model = '${m}') BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+    );
+    const attached = await readUntil(send(key, "/responses", { body: { model: m, input: "x", stream: true } }), 1);
+    const id = idOf(attached.seen);
+    await until(
+      () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
+      (lines) => lines.length > 0,
+      "a refused terminal write",
+    );
+    const deleted = send(key, `/responses/${id}`, { method: "DELETE" });
+    // The terminal write's next attempt lands after the delete was asked for.
+    await env.DB.exec(`DROP TRIGGER ${tag};`);
+    expect(await (await deleted).json()).toEqual({ id, object: "response.deleted", deleted: true });
+    await attached.rest();
+    // A negative check, not a synchronisation: before the fix, the terminal write's retries (100,
+    // 200, 400 ms apart) landed after the delete. Nothing may land within that span.
+    await new Promise((resolve) => setTimeout(resolve, FINAL_RETRY_SPAN_MS));
+    await runDurableObjectAlarm(stub(id));
+    for (const table of ["responses", "response_events", "response_items"]) {
+      const column = table === "responses" ? "id" : "response_id";
+      const count = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`)
+        .bind(id)
+        .first<{ n: number }>();
+      expect({ table, rows: count?.n }).toEqual({ table, rows: 0 });
+    }
+    expect((await send(key, `/responses/${id}`)).status).toBe(404);
+    expect((await send(key, `/responses/${id}?stream=true`)).status).toBe(404);
+  });
+});
