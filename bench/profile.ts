@@ -1,8 +1,9 @@
 // Takes a V8 CPU profile of the gateway's Worker under one load shape and prints where its time goes
 // (self time by function). A tool for optimising the hot path, not part of `npm run bench`:
 //   node bench/profile.ts [--store] [--events=100] [--concurrency=20] [--seconds=5] [--pace=0] [--chat]
+// PROFILE_OUT=file.cpuprofile also saves the raw profile (for Chrome DevTools or a script).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleGateway, startGateway } from "#bench/gateway";
@@ -101,6 +102,7 @@ try {
   const load = await runLoad(spec, newAgent(concurrency));
   const { profile } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
   inspector.close();
+  if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
 
   const ok = load.results.filter((r) => r.ok).length;
   const totalEvents = load.results.reduce((sum, r) => sum + r.events, 0);
