@@ -31,6 +31,7 @@ export function targetsSection(results: Results): string {
   const stored100 = eventsPerSecond("max-e100-c20", "gateway-stored");
   const portkey100 = eventsPerSecond("max-e100-c20", "portkey");
   const floor100 = eventsPerSecond("max-e100-c20", "workerd-proxy");
+  const logFloor100 = eventsPerSecond("max-e100-c20", "workerd-do-log");
   const storedRatio = ratio(stored100, direct100);
   const throughputMet =
     storedRatio === undefined || portkey100 === undefined ? undefined : storedRatio >= 0.5 && stored100! > portkey100;
@@ -43,6 +44,7 @@ export function targetsSection(results: Results): string {
   const ttfeFalse = addedTtfe("gateway");
   const ttfeStored = addedTtfe("gateway-stored");
   const ttfeFloor = addedTtfe("workerd-proxy");
+  const ttfeLogFloor = addedTtfe("workerd-do-log");
 
   const rowsPer = (scenario: string) => find(scenario, "gateway-stored")?.stored?.d1RowsPerResponseTotal;
   const rows10 = rowsPer("max-e10-c20");
@@ -54,6 +56,7 @@ export function targetsSection(results: Results): string {
   const cpuFalse = find("max-e100-c20", "gateway")?.cpu?.perResponseMs;
   const cpuPortkey = find("max-e100-c20", "portkey")?.cpu?.perResponseMs;
   const cpuFloor = find("max-e100-c20", "workerd-proxy")?.cpu?.perResponseMs;
+  const cpuLogFloor = find("max-e100-c20", "workerd-do-log")?.cpu?.perResponseMs;
   const cpuMet = cpuStored === undefined || cpuPortkey === undefined ? undefined : cpuStored < cpuPortkey;
 
   return [
@@ -67,13 +70,14 @@ export function targetsSection(results: Results): string {
     row([
       "stored streaming, 100 events, concurrency 20: events/s ≥ 0.5 × direct and above Portkey",
       `${int(stored100)} ev/s = ${fmt(storedRatio, 3)} × direct (${int(direct100)}); Portkey ${int(portkey100)}; ` +
-        `workerd pass-through floor ${int(floor100)} = ${fmt(ratio(floor100, direct100), 2)} × direct`,
+        `floors: workerd pass-through ${int(floor100)} = ${fmt(ratio(floor100, direct100), 2)} × direct, ` +
+        `DO log per request ${int(logFloor100)} = ${fmt(ratio(logFloor100, direct100), 2)} × direct`,
       verdict(throughputMet),
     ]),
     row([
       "added time to first event, concurrency 1: ≤ 2 ms p50",
       `store:false +${fmt(ttfeFalse)} ms, stored +${fmt(ttfeStored)} ms (max-e100-c1); ` +
-        `workerd pass-through floor +${fmt(ttfeFloor)} ms`,
+        `floors: workerd pass-through +${fmt(ttfeFloor)} ms, DO log per request +${fmt(ttfeLogFloor)} ms`,
       `store:false ${verdict(ttfeFalse === undefined ? undefined : ttfeFalse <= 2)}, ` +
         `stored ${verdict(ttfeStored === undefined ? undefined : ttfeStored <= 2)}`,
     ]),
@@ -85,7 +89,8 @@ export function targetsSection(results: Results): string {
     row([
       "gateway CPU per 100-event stored response below Portkey's",
       `stored ${fmt(cpuStored, 2)} ms, store:false ${fmt(cpuFalse, 2)} ms, Portkey ${fmt(cpuPortkey, 2)} ms, ` +
-        `workerd pass-through floor ${fmt(cpuFloor, 2)} ms (max-e100-c20, server process CPU per response)`,
+        `floors: workerd pass-through ${fmt(cpuFloor, 2)} ms, DO log per request ${fmt(cpuLogFloor, 2)} ms ` +
+        "(max-e100-c20, server process CPU per response)",
       verdict(cpuMet),
     ]),
     "",

@@ -56,6 +56,7 @@ const NOISY_PERCENT = 15;
 const LABEL: Record<TargetName, string> = {
   direct: "direct (mock)",
   "workerd-proxy": "workerd pass-through (floor)",
+  "workerd-do-log": "workerd DO log per request (floor)",
   gateway: "gateway store:false",
   "gateway-stored": "gateway stored",
   portkey: "portkey",

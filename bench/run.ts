@@ -16,6 +16,7 @@ import { writeReport, type Environment, type Results, type StartupNote } from "#
 import {
   modelFor,
   requestFor,
+  isFloor,
   scenarios,
   TARGETS,
   type Protocol,
@@ -213,15 +214,16 @@ async function main(): Promise<void> {
       }
     }
 
-    let floor: Server | undefined;
+    const floors = new Map<TargetName, Server>();
     let floorError: string | undefined;
-    if (targets.includes("workerd-proxy")) {
+    if (targets.some(isFloor)) {
       try {
         const { startFloor } = await import("#bench/floor");
-        const proxy = await startFloor(upstream);
-        floor = { baseUrl: proxy.baseUrl, pids: proxy.pids, headers: {} };
+        const proxy = await startFloor(upstream, mkdtempSync(join(STORAGE_DIR, "bench-floor-")));
+        floors.set("workerd-proxy", { baseUrl: proxy.baseUrl, pids: proxy.pids, headers: {} });
+        floors.set("workerd-do-log", { baseUrl: proxy.loggedBaseUrl, pids: proxy.pids, headers: {} });
         proxy.pids.forEach((pid) => ownedPids.add(pid));
-        log(`workerd pass-through on ${proxy.baseUrl}, workerd pid ${proxy.pids.join(",")}`);
+        log(`workerd floors on ${proxy.baseUrl} and ${proxy.loggedBaseUrl}, workerd pid ${proxy.pids.join(",")}`);
       } catch (error) {
         floorError = errorText(error);
         log(`workerd pass-through failed to start: ${floorError}`);
@@ -373,7 +375,8 @@ async function main(): Promise<void> {
 
       for (const target of targets) {
         if (target === "direct") servers.set(target, direct);
-        if (target === "workerd-proxy") {
+        if (isFloor(target)) {
+          const floor = floors.get(target);
           if (floor) servers.set(target, floor);
           else errors.set(target, floorError ?? "not started");
         }
