@@ -14,8 +14,7 @@ import { readJson } from "../../http/json-body";
 import { newId } from "../../responses/ids";
 import { checkEnum, invalidType, missing } from "../../responses/validation";
 import { checkWebhookUrl } from "../../webhooks/target";
-import { json, type RouteContext } from "../context";
-import { pathParam } from "../lookup";
+import { json, pathParam, type RouteContext } from "../context";
 import { objectBody } from "./body";
 import { pathTenant } from "./tenants";
 
