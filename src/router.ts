@@ -29,7 +29,7 @@ import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
 import { getAdminUsage } from "./routes/admin/usage";
 import {
-  createWebhookEndpoint as createTenantWebhookEndpoint,
+  createTenantWebhookEndpoint,
   deleteTenantWebhookEndpoint,
   listTenantWebhookEndpoints,
 } from "./routes/admin/webhook-endpoints";
