@@ -52,6 +52,7 @@ const NOISY_PERCENT = 15;
 
 const LABEL: Record<TargetName, string> = {
   direct: "direct (mock)",
+  "workerd-proxy": "workerd pass-through (floor)",
   gateway: "gateway store:false",
   "gateway-stored": "gateway stored",
   portkey: "portkey",

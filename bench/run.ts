@@ -205,6 +205,21 @@ async function main(): Promise<void> {
       }
     }
 
+    let floor: Server | undefined;
+    let floorError: string | undefined;
+    if (targets.includes("workerd-proxy")) {
+      try {
+        const { startFloor } = await import("#bench/floor");
+        const proxy = await startFloor(upstream);
+        floor = { baseUrl: proxy.baseUrl, pids: proxy.pids, headers: {} };
+        proxy.pids.forEach((pid) => ownedPids.add(pid));
+        log(`workerd pass-through on ${proxy.baseUrl}, workerd pid ${proxy.pids.join(",")}`);
+      } catch (error) {
+        floorError = errorText(error);
+        log(`workerd pass-through failed to start: ${floorError}`);
+      }
+    }
+
     const direct: Server = { baseUrl: upstream, pids: [mockPid], headers: {} };
 
     async function sdkCheck(server: Server, store: boolean): Promise<string> {
@@ -350,6 +365,10 @@ async function main(): Promise<void> {
 
       for (const target of targets) {
         if (target === "direct") servers.set(target, direct);
+        if (target === "workerd-proxy") {
+          if (floor) servers.set(target, floor);
+          else errors.set(target, floorError ?? "not started");
+        }
         if (target === "portkey") {
           if (portkey) servers.set(target, portkey);
           else errors.set(target, portkeyError ?? "not started");

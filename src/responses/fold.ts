@@ -46,6 +46,13 @@ export function checkItemIdentity(item: unknown, eventType: string): asserts ite
 
 export class ResponseFold {
   #snapshot: ResponseObject | undefined;
+  /** Copy what events carry into the snapshot; false when the caller hands events over for good. */
+  readonly #copy: <T>(value: T) => T;
+
+  /** @param owned the caller never touches an event again once applied: no copies are needed. */
+  constructor(options: { owned?: boolean } = {}) {
+    this.#copy = options.owned === true ? (value) => value : (value) => structuredClone(value);
+  }
   /** Output indexes whose item was added and not yet done. */
   readonly #open = new Set<number>();
 
@@ -97,7 +104,7 @@ export class ResponseFold {
     const response = event.response;
     if (!isObject(response) || typeof response.id !== "string")
       throw new GrammarError(`${event.type} has no response object`);
-    const next = structuredClone(response) as ResponseObject;
+    const next = this.#copy(response) as ResponseObject;
     if (!Array.isArray(next.output)) next.output = [];
     return next;
   }
@@ -114,7 +121,7 @@ export class ResponseFold {
     if (index !== snapshot.output.length)
       throw new GrammarError(`output_item.added at index ${index}, expected ${snapshot.output.length}`);
     checkItemIdentity(event.item, event.type);
-    snapshot.output.push(structuredClone(event.item));
+    snapshot.output.push(this.#copy(event.item));
     this.#open.add(index);
   }
 
@@ -125,7 +132,7 @@ export class ResponseFold {
     const item = event.item;
     if (item.type !== previous.type || (previous.id !== undefined && item.id !== previous.id))
       throw new GrammarError(`output_item.done changed the identity of output ${index}`);
-    (this.#snapshot as ResponseObject).output[index] = structuredClone(item);
+    (this.#snapshot as ResponseObject).output[index] = this.#copy(item);
     this.#open.delete(index);
   }
 
@@ -138,14 +145,14 @@ export class ResponseFold {
         const content = (item.content ??= []) as Part[];
         if (asIndex(event, "content_index") !== content.length)
           throw new GrammarError(`${type} does not append at content_index ${content.length}`);
-        content.push(structuredClone(part) as Part);
+        content.push(this.#copy(part) as Part);
         return;
       }
       case "response.content_part.done": {
         const part = event.part;
         if (!isObject(part)) throw new GrammarError(`${type} has no part`);
         const content = this.#content(item, event);
-        content[asIndex(event, "content_index")] = structuredClone(part) as Part;
+        content[asIndex(event, "content_index")] = this.#copy(part) as Part;
         return;
       }
       case "response.output_text.delta":
@@ -191,12 +198,12 @@ export class ResponseFold {
         if (asIndex(event, "summary_index") !== summary.length)
           throw new GrammarError(`${type} does not append at summary_index ${summary.length}`);
         if (!isObject(event.part)) throw new GrammarError(`${type} has no part`);
-        summary.push(structuredClone(event.part) as Part);
+        summary.push(this.#copy(event.part) as Part);
         return;
       }
       case "response.reasoning_summary_part.done":
         this.#summary(item, event);
-        (item.summary as Part[])[asIndex(event, "summary_index")] = structuredClone(event.part) as Part;
+        (item.summary as Part[])[asIndex(event, "summary_index")] = this.#copy(event.part) as Part;
         return;
       case "response.reasoning_summary_text.delta":
         this.#summary(item, event).text += asString(event, "delta");

@@ -31,7 +31,8 @@ const ID_PREFIXES: Record<string, string> = { message: "msg", reasoning: "rs", f
 
 export class StreamNormalizer {
   readonly #options: NormalizerOptions;
-  readonly #fold = new ResponseFold();
+  /** Events are serialized before they are folded and never touched again: the fold owns them. */
+  readonly #fold = new ResponseFold({ owned: true });
   #seq = 0;
   #terminal = false;
   #errorSent = false;
@@ -275,11 +276,13 @@ export class StreamNormalizer {
 
   /** Validates and folds the event, then numbers and serializes it. */
   #emit(event: StreamEvent): NormalizedEvent {
-    this.#fold.apply(event);
+    // Serialized before it is folded: the fold then owns the event's objects and copies nothing.
     event.sequence_number = this.#seq;
+    const json = JSON.stringify(event);
+    this.#fold.apply(event);
     const terminal = TERMINAL_EVENTS.has(event.type);
     if (terminal) this.#terminal = true;
-    return { seq: this.#seq++, type: event.type, json: JSON.stringify(event), terminal };
+    return { seq: this.#seq++, type: event.type, json, terminal };
   }
 }
 

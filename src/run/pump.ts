@@ -45,29 +45,37 @@ export async function pump(
   let received = 0;
   let jsonText = "";
   const text = new TextDecoder();
+  // One timer per idle period, not one per chunk: a chunk only notes the time; when the timer
+  // fires early it is set again for what is left of the period.
+  let lastActivity = Date.now();
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  const armIdle = () => {
-    if (idleTimer !== undefined) clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => options.abort.abort(new UpstreamTimeout("idle")), options.idleTimeoutMs);
+  const watchIdle = (wait: number) => {
+    idleTimer = setTimeout(() => {
+      const idleFor = Date.now() - lastActivity;
+      if (idleFor >= options.idleTimeoutMs) options.abort.abort(new UpstreamTimeout("idle"));
+      else watchIdle(options.idleTimeoutMs - idleFor);
+    }, wait);
   };
 
-  const accept = async (batch: ReturnType<typeof translator.push>) => {
-    const out: NormalizedEvent[] = [];
+  /** Normalizes a batch of adapter events; the caller hands the result to the sink once per chunk. */
+  const normalize = (batch: ReturnType<typeof translator.push>, out: NormalizedEvent[]) => {
     for (const event of batch) {
-      out.push(...normalizer.accept(event));
-      if (normalizer.terminal) break;
+      if (normalizer.terminal) return;
+      for (const normalized of normalizer.accept(event)) out.push(normalized);
     }
+  };
+  const send = async (out: NormalizedEvent[]) => {
     if (out.length === 0) return;
     const pending = sink(out);
     if (pending !== undefined) await pending;
   };
 
   try {
-    armIdle();
+    watchIdle(options.idleTimeoutMs);
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      armIdle();
+      lastActivity = Date.now();
       received += value.byteLength;
       if (received > options.maxBodyBytes) {
         await sink(normalizer.fail(failure(`The upstream response exceeded ${options.maxBodyBytes} bytes.`)));
@@ -77,27 +85,33 @@ export async function pump(
         jsonText += text.decode(value, { stream: true });
         continue;
       }
+      // Everything one network chunk carries goes to the sink together: one write, one wake-up.
+      const out: NormalizedEvent[] = [];
       for (const message of decoder.feed(value)) {
-        let events;
         try {
-          events = translator.push(message);
-        } catch {
-          await sink(normalizer.fail(failure("The upstream sent an event that is not valid JSON.")));
-          break;
+          normalize(translator.push(message), out);
+        } catch (error) {
+          const message =
+            error instanceof SyntaxError
+              ? "The upstream sent an event that is not valid JSON."
+              : "The upstream sent an event the gateway could not translate.";
+          for (const failed of normalizer.fail(failure(message))) out.push(failed);
         }
-        await accept(events);
         if (normalizer.terminal) break;
       }
+      await send(out);
       if (normalizer.terminal) break;
     }
     if (!normalizer.terminal) {
+      const out: NormalizedEvent[] = [];
       if (isJson) {
-        await accept(protocol.eventsFromBody(JSON.parse(jsonText + text.decode()), context));
+        normalize(protocol.eventsFromBody(JSON.parse(jsonText + text.decode()), context), out);
       } else {
-        for (const message of decoder.end()) await accept(translator.push(message));
-        await accept(translator.finish());
+        for (const message of decoder.end()) normalize(translator.push(message), out);
+        normalize(translator.finish(), out);
       }
-      await sink(normalizer.finish());
+      for (const closing of normalizer.finish()) out.push(closing);
+      await send(out);
     }
     return "finished";
   } catch (error) {
