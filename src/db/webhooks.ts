@@ -19,6 +19,10 @@ export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
+/** A delivery's states, as the schema declares them (the DO's outbox uses the same). */
+export const DELIVERY_STATUSES = webhookDeliveries.status.enumValues;
+export type DeliveryStatus = DeliveryRow["status"];
+
 // ---- endpoints ----
 
 export async function insertEndpoint(db: Db, row: EndpointRow): Promise<void> {

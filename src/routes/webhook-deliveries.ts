@@ -5,11 +5,12 @@
 import { AFTER_NOT_FOUND, openDb } from "../db/client";
 import {
   attemptsOf,
+  DELIVERY_STATUSES,
   deliveriesOfResponse,
   findDelivery,
   findEndpoint,
   pageDeliveries,
-  type DeliveryRow,
+  type DeliveryStatus,
 } from "../db/webhooks";
 import { ApiError, invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
@@ -19,8 +20,6 @@ import { deliveryResource } from "../webhooks/resources";
 import { json, pathParam, type RouteContext } from "./context";
 import { listObject, parseCursor, unknownCursor } from "./list";
 import { findOwnResponse } from "./lookup";
-
-const STATUSES = ["pending", "delivered", "failed"] as const;
 
 const deliveryNotFound = (id: string): ApiError =>
   new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`);
@@ -57,10 +56,10 @@ export async function listWebhookDeliveries(route: RouteContext): Promise<Respon
   const params = new URL(route.request.url).searchParams;
   const { after, limit } = parseCursor(params);
   const status = params.get("status") || null;
-  checkEnum("status", status ?? undefined, STATUSES);
+  checkEnum("status", status ?? undefined, DELIVERY_STATUSES);
   const caller = await authenticate(route.request, route.env, route.ctx);
   const page = await pageDeliveries(openDb(route.env.DB), caller.tenantId, {
-    status: status as DeliveryRow["status"] | null,
+    status: status as DeliveryStatus | null,
     after,
     limit,
   });
