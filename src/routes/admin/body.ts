@@ -1,4 +1,4 @@
-// Field readers for admin API bodies, with OpenAI's error wording.
+// Field readers for admin API bodies, with OpenAI's error wording. Used by the tenant and key routes.
 
 import { invalidRequest } from "../../errors";
 import { invalidType, isPlainObject, missing } from "../../responses/validation";
