@@ -1,8 +1,9 @@
 // Takes a V8 CPU profile of the gateway's Worker under one load shape and prints where its time goes
 // (self time by function). A tool for optimising the hot path, not part of `npm run bench`:
 //   node bench/profile.ts [--store] [--events=100] [--concurrency=20] [--seconds=5] [--pace=0] [--chat]
+// PROFILE_OUT=file.cpuprofile also saves the raw profile (for Chrome DevTools or a script).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleGateway, startGateway } from "#bench/gateway";
@@ -101,6 +102,7 @@ try {
   const load = await runLoad(spec, newAgent(concurrency));
   const { profile } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
   inspector.close();
+  if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
 
   const ok = load.results.filter((r) => r.ok).length;
   const totalEvents = load.results.reduce((sum, r) => sum + r.events, 0);
@@ -120,10 +122,35 @@ try {
     `${ok}/${load.results.length} responses ok, ${totalEvents} events in ${(load.wallMs / 1000).toFixed(1)} s`,
   );
   console.log(`JS busy ${(busy / 1000).toFixed(0)} ms = ${(busy / Math.max(1, totalEvents)).toFixed(1)} µs per event`);
-  for (const [key, time] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 40))
-    console.log(
-      `${(time / 1000).toFixed(1).padStart(9)} ms  ${((100 * time) / total).toFixed(1).padStart(5)}%  ${key}`,
-    );
+  const print = (rows: Map<string, number>, count: number) => {
+    for (const [key, time] of [...rows].sort((a, b) => b[1] - a[1]).slice(0, count))
+      console.log(
+        `${(time / 1000).toFixed(1).padStart(9)} ms  ${((100 * time) / total).toFixed(1).padStart(5)}%  ${key}`,
+      );
+  };
+  console.log("self time:");
+  print(byFunction, 40);
+  // Inclusive time: each function's own samples plus its callees', counted once per stack.
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const keyOf = (node: ProfileNode) =>
+    `${node.callFrame.functionName || "(anonymous)"} ${node.callFrame.url.split("/").at(-1) ?? ""}:${node.callFrame.lineNumber + 1}`;
+  const inclusive = new Map<string, number>();
+  const walk = (id: number, onStack: Set<string>): number => {
+    const node = byId.get(id)!;
+    let time = self.get(id) ?? 0;
+    const key = keyOf(node);
+    const fresh = !onStack.has(key);
+    if (fresh) onStack.add(key);
+    for (const child of node.children ?? []) time += walk(child, onStack);
+    if (fresh) {
+      onStack.delete(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + time);
+    }
+    return time;
+  };
+  walk(profile.nodes[0]!.id, new Set());
+  console.log("inclusive time:");
+  print(inclusive, 40);
 } finally {
   await gateway.stop();
   await mock.close();

@@ -2,9 +2,10 @@
 // environment, the summary per target, a table per scenario with ratios to direct, how it was measured).
 // Used by bench/run.ts.
 
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { beforeAfterSection, targetsSection } from "#bench/comparison";
 import type { CellResult, ReferenceCells, TargetSummary } from "#bench/figures";
 import type { Scenario, TargetName } from "#bench/scenarios";
 
@@ -19,6 +20,8 @@ export interface Environment {
   memoryGb: number;
   kernel: string;
   gatewayCommit: string;
+  /** Directory of the gateway's local D1 and Durable Object storage (tmpfs or disk). */
+  storageDir?: string;
 }
 
 export interface StartupNote {
@@ -53,6 +56,7 @@ const NOISY_PERCENT = 15;
 const LABEL: Record<TargetName, string> = {
   direct: "direct (mock)",
   "workerd-proxy": "workerd pass-through (floor)",
+  "workerd-do-log": "workerd DO log per request (floor)",
   gateway: "gateway store:false",
   "gateway-stored": "gateway stored",
   portkey: "portkey",
@@ -223,6 +227,13 @@ const HOW_MEASURED = `## How measured
   are SQLite files on this disk), so absolute numbers are not Cloudflare's. Ratios between targets measured in the
   same run are the meaningful figures.`;
 
+/** The recorded run that "before and after" compares with (see bench/README.md). */
+const BASELINE = join(import.meta.dirname, "baseline.json");
+
+function readBaseline(): Results | undefined {
+  return existsSync(BASELINE) ? (JSON.parse(readFileSync(BASELINE, "utf8")) as Results) : undefined;
+}
+
 export async function writeReport(results: Results, dir: string): Promise<void> {
   const jsonPath = join(dir, "results.json");
   let json = `${JSON.stringify(results, null, 2)}\n`;
@@ -244,6 +255,7 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
     `- Gateway: ${env.gatewayCommit}`,
     `- Node ${env.node}; workerd ${env.workerd}; Miniflare ${env.miniflare}; wrangler ${env.wrangler}; Portkey gateway ${env.portkey}`,
     `- ${env.cores} cores, ${env.cpuModel}, ${env.memoryGb} GB RAM, Linux ${env.kernel}`,
+    `- Gateway storage (local D1 and Durable Objects) in ${env.storageDir ?? "the OS temp dir (disk)"}`,
     "",
   ];
   if (results.fatal) lines.push(`**The run stopped early:** ${results.fatal}`, "");
@@ -254,7 +266,8 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
       '"How measured". A dash means the target produced no figure (it failed or does not apply).',
     "",
   );
-  lines.push("## Targets", "");
+  lines.push(targetsSection(results), beforeAfterSection(results, readBaseline()));
+  lines.push("## Targets started", "");
   lines.push(
     table(
       ["phase", "target", "started", "openai SDK `responses.stream()`"],

@@ -16,12 +16,20 @@ import { writeReport, type Environment, type Results, type StartupNote } from "#
 import {
   modelFor,
   requestFor,
+  isFloor,
   scenarios,
   TARGETS,
   type Protocol,
   type Scenario,
   type TargetName,
 } from "#bench/scenarios";
+
+/**
+ * Where the gateway's local D1 and Durable Object SQLite files live. tmpfs when the machine has one: on this
+ * VM's disk every Durable Object commit waits for an fsync, which measures the disk, not the gateway (Cloudflare
+ * commits DO storage without a local fsync on the request path). BENCH_STORAGE_DIR=/tmp measures on disk.
+ */
+const STORAGE_DIR = process.env.BENCH_STORAGE_DIR ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -119,6 +127,7 @@ function environment(): Environment {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
     gatewayCommit: `${git("rev-parse", "--short", "HEAD")} ${git("log", "-1", "--format=%s")}${dirty}`,
+    storageDir: STORAGE_DIR,
   };
 }
 
@@ -205,15 +214,16 @@ async function main(): Promise<void> {
       }
     }
 
-    let floor: Server | undefined;
+    const floors = new Map<TargetName, Server>();
     let floorError: string | undefined;
-    if (targets.includes("workerd-proxy")) {
+    if (targets.some(isFloor)) {
       try {
         const { startFloor } = await import("#bench/floor");
-        const proxy = await startFloor(upstream);
-        floor = { baseUrl: proxy.baseUrl, pids: proxy.pids, headers: {} };
+        const proxy = await startFloor(upstream, mkdtempSync(join(STORAGE_DIR, "bench-floor-")));
+        floors.set("workerd-proxy", { baseUrl: proxy.baseUrl, pids: proxy.pids, headers: {} });
+        floors.set("workerd-do-log", { baseUrl: proxy.loggedBaseUrl, pids: proxy.pids, headers: {} });
         proxy.pids.forEach((pid) => ownedPids.add(pid));
-        log(`workerd pass-through on ${proxy.baseUrl}, workerd pid ${proxy.pids.join(",")}`);
+        log(`workerd floors on ${proxy.baseUrl} and ${proxy.loggedBaseUrl}, workerd pid ${proxy.pids.join(",")}`);
       } catch (error) {
         floorError = errorText(error);
         log(`workerd pass-through failed to start: ${floorError}`);
@@ -365,7 +375,8 @@ async function main(): Promise<void> {
 
       for (const target of targets) {
         if (target === "direct") servers.set(target, direct);
-        if (target === "workerd-proxy") {
+        if (isFloor(target)) {
+          const floor = floors.get(target);
           if (floor) servers.set(target, floor);
           else errors.set(target, floorError ?? "not started");
         }
@@ -382,7 +393,7 @@ async function main(): Promise<void> {
             gateway = await startGateway({
               root: ROOT,
               bundleDir: join(WORK, "bundle"),
-              persistDir: mkdtempSync(join(tmpdir(), `bench-d1-${protocol}-`)),
+              persistDir: mkdtempSync(join(STORAGE_DIR, `bench-d1-${protocol}-`)),
               upstreamBaseUrl: upstream,
               protocol,
               logFile: join(WORK, `gateway-${protocol}.log`),

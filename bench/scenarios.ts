@@ -4,8 +4,17 @@
 import type { Expectation, WireMode } from "#bench/load-client";
 
 export type Protocol = "responses" | "chat_completions";
-export type TargetName = "direct" | "workerd-proxy" | "gateway" | "gateway-stored" | "portkey";
-export const TARGETS: TargetName[] = ["direct", "workerd-proxy", "gateway", "gateway-stored", "portkey"];
+export type TargetName = "direct" | "workerd-proxy" | "workerd-do-log" | "gateway" | "gateway-stored" | "portkey";
+export const TARGETS: TargetName[] = [
+  "direct",
+  "workerd-proxy",
+  "workerd-do-log",
+  "gateway",
+  "gateway-stored",
+  "portkey",
+];
+/** The platform floors (bench/floor.ts): forward what they get, like direct. */
+export const isFloor = (target: TargetName): boolean => target === "workerd-proxy" || target === "workerd-do-log";
 
 export interface Knobs {
   /** Text deltas per response. */
@@ -161,7 +170,7 @@ export function requestFor(scenario: Scenario, target: TargetName): RequestShape
   const timeoutMs = knobs.ttft + knobs.events * knobs.pace + 60_000;
   const expect: Expectation = { deltas: knobs.events, size: knobs.size };
   const viaChat = scenario.protocol === "chat_completions";
-  if (viaChat && (target === "direct" || target === "workerd-proxy" || target === "portkey")) {
+  if (viaChat && (target === "direct" || isFloor(target) || target === "portkey")) {
     const body = {
       model,
       messages: [{ role: "user", content: "Say something." }],

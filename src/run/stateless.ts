@@ -72,7 +72,7 @@ export async function runStateless(
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
   }
 
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
   const send = async (events: NormalizedEvent[]) => {
     // The conversation has the turn's items before the client learns the turn ended.
