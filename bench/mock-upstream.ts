@@ -9,6 +9,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
+import { upstreamResponse } from "../test/node/upstream-response.ts";
 
 export interface Knobs {
   events: number;
@@ -105,38 +106,7 @@ const sse = (type: string, body: object): string => `event: ${type}\ndata: ${JSO
 function prepareResponses(model: string, store: boolean, knobs: Knobs): Prepared {
   const createdAt = Math.floor(Date.now() / 1000);
   const itemId = `msg_${randomBytes(24).toString("hex")}`;
-  const base = {
-    id: ID_SLOT,
-    object: "response",
-    created_at: createdAt,
-    status: "in_progress",
-    background: false,
-    completed_at: null,
-    error: null,
-    incomplete_details: null,
-    instructions: null,
-    max_output_tokens: null,
-    max_tool_calls: null,
-    model,
-    output: [] as object[],
-    parallel_tool_calls: true,
-    previous_response_id: null,
-    prompt_cache_key: null,
-    reasoning: { effort: null, summary: null },
-    safety_identifier: null,
-    service_tier: "auto",
-    store,
-    temperature: 1,
-    text: { format: { type: "text" }, verbosity: "medium" },
-    tool_choice: "auto",
-    tools: [],
-    top_logprobs: 0,
-    top_p: 1,
-    truncation: "disabled",
-    usage: null as object | null,
-    user: null,
-    metadata: {},
-  };
+  const base = upstreamResponse({ id: ID_SLOT, createdAt, model, status: "in_progress", store });
   const texts = Array.from({ length: knobs.events }, (_, i) => deltaText(i, knobs.size));
   const fullText = texts.join("");
   const part = { type: "output_text", annotations: [], logprobs: [], text: fullText };

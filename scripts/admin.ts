@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { newId } from "../src/responses/ids.ts";
 import { hashGatewayKey, newGatewayKey, shownPrefix } from "../src/tenancy/gateway-keys.ts";
+import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, newWebhookSecret, secretHint, secretKey } from "../src/webhooks/sign.ts";
 
 const USAGE = `Usage: npm run admin -- <command> [options]
 
@@ -15,7 +16,7 @@ Commands:
   key create <tenant_id> <name>                 create a gateway key; prints it ONCE
   key list <tenant_id>                          list a tenant's keys (never the keys themselves)
   key revoke <key_id>                           revoke a key (refused at once)
-  webhook add <tenant_id> <https-url> [--events response.completed,...] [--secret whsec_...]
+  webhook add <tenant_id> <https-url> [--name NAME] [--events response.completed,...] [--secret whsec_...]
   webhook list <tenant_id>
   webhook remove <tenant_id> <endpoint_id>
   usage [--tenant <id>] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by day,model,key,tenant]
@@ -25,7 +26,10 @@ Targets (D1 through wrangler, or a deployed gateway's admin API):
   --remote            the deployed D1 (wrangler login)
   --url URL           the admin API at URL, with the token in $ADMIN_TOKEN`;
 
+/** As src/webhooks/event.ts (which Node cannot load from here: its imports have no extensions). */
 const EVENT_TYPES = ["response.completed", "response.failed", "response.cancelled", "response.incomplete"];
+/** As MAX_ENDPOINTS_PER_TENANT in src/routes/webhook-endpoints.ts. */
+const MAX_ENDPOINTS_PER_TENANT = 16;
 
 interface Options {
   positional: string[];
@@ -105,6 +109,21 @@ function d1(options: Options, sql: string): Record<string, unknown>[] {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** A `webhook_endpoints` row as the admin API shows it (src/webhooks/resources.ts): never the secret, only its hint. */
+function endpointObject(row: Record<string, unknown>): Record<string, unknown> {
+  return {
+    id: row.id,
+    object: "webhook_endpoint",
+    tenant_id: row.tenant_id,
+    name: row.name ?? "",
+    url: row.url,
+    event_types: JSON.parse(String(row.event_types)) as unknown,
+    created_at: row.created_at,
+    updated_at: row.updated_at ?? row.created_at,
+    signing_secret_hint: secretHint(String(row.secret)),
+  };
+}
+
 /** `tenant create`, `key list`...; `usage` is a command of one word. */
 function command(options: Options): { name: string; rest: string[] } {
   const [group = "", action = "", ...rest] = options.positional;
@@ -157,28 +176,38 @@ async function runD1(options: Options): Promise<unknown> {
     case "webhook add": {
       const tenantId = rest[0] ?? fail("webhook add <tenant_id> <url>");
       const url = checkUrl(rest[1]);
+      const name = flag(options, "name") ?? "";
+      if (name.length > 256) fail("A webhook endpoint's name holds at most 256 characters.");
       const events = (flag(options, "events") ?? EVENT_TYPES.join(",")).split(",");
       for (const type of events) if (!EVENT_TYPES.includes(type)) fail(`Unknown event type '${type}'.`);
-      const secret =
-        flag(options, "secret") ??
-        `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
-      if (!/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(secret)) fail("A secret is 'whsec_' and base64 of 24+ bytes.");
-      const id = newId("we");
+      const secret = flag(options, "secret") ?? newWebhookSecret();
+      if (secretKey(secret) === null)
+        fail(`A secret is 'whsec_' and base64 of ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes.`);
+      const row = { id: newId("whe"), created_at: now() };
+      // The same row, limit and object as the admin API (src/routes/webhook-endpoints.ts).
       const inserted = d1(
         options,
-        `INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, created_at)
-         SELECT ${literal(id)}, id, ${literal(url)}, ${literal(secret)}, ${literal(JSON.stringify(events))}, ${now()}
-           FROM tenants WHERE id = ${literal(tenantId)} RETURNING id`,
+        `INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, created_at, name, updated_at)
+         SELECT ${literal(row.id)}, id, ${literal(url)}, ${literal(secret)}, ${literal(JSON.stringify(events))},
+                ${row.created_at}, ${literal(name)}, ${row.created_at}
+           FROM tenants WHERE id = ${literal(tenantId)}
+            AND (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = ${literal(tenantId)}) < ${MAX_ENDPOINTS_PER_TENANT}
+         RETURNING id`,
       );
-      if (inserted.length === 0) fail(`No tenant with id '${tenantId}'.`);
-      return { id, tenant_id: tenantId, url, event_types: events, secret, note: "The secret is shown once." };
+      if (inserted.length === 0)
+        fail(`No tenant with id '${tenantId}', or it has ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints already.`);
+      return {
+        ...endpointObject({ ...row, tenant_id: tenantId, name, url, event_types: JSON.stringify(events), secret }),
+        signing_secret: secret,
+        note: "The secret is shown once.",
+      };
     }
     case "webhook list":
       return d1(
         options,
-        `SELECT id, tenant_id, url, event_types, created_at FROM webhook_endpoints
-          WHERE tenant_id = ${literal(rest[0] ?? fail("webhook list <tenant_id>"))} ORDER BY created_at, id`,
-      ).map((row) => ({ ...row, event_types: JSON.parse(String(row.event_types)) as unknown }));
+        `SELECT id, tenant_id, name, url, event_types, secret, created_at, updated_at FROM webhook_endpoints
+          WHERE tenant_id = ${literal(rest[0] ?? fail("webhook list <tenant_id>"))} ORDER BY created_at, rowid`,
+      ).map(endpointObject);
     case "webhook remove": {
       const [tenantId, id] = [rest[0], rest[1]];
       if (tenantId === undefined || id === undefined) fail("webhook remove <tenant_id> <endpoint_id>");
@@ -243,6 +272,7 @@ async function runApi(options: Options, base: string): Promise<unknown> {
     case "webhook add":
       return api(base, "POST", `/tenants/${need(rest[0], "webhook add <tenant_id> <url>")}/webhook_endpoints`, {
         url: checkUrl(rest[1]),
+        name: flag(options, "name"),
         event_types: flag(options, "events")?.split(","),
         secret: flag(options, "secret"),
       });

@@ -60,6 +60,10 @@ export const responseNotFound = (id: string): ApiError =>
 export const conversationNotFound = (id: string, param: string | null = null): ApiError =>
   new ApiError(404, `Conversation with id '${id}' not found.`, { param, code: null });
 
+/** OpenAI's 404 for a path it does not serve (and for the admin API when it is not enabled). */
+export const invalidUrl = (request: Request): ApiError =>
+  new ApiError(404, `Invalid URL (${request.method} ${new URL(request.url).pathname})`);
+
 /** A plain 500 that says nothing about internals; the cause is logged, never sent. */
 export const internalError = (): ApiError =>
   new ApiError(500, "The server had an error while processing your request. Sorry about that!", {

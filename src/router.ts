@@ -3,7 +3,7 @@
 
 import { Router, type IRequest } from "itty-router";
 import { readConfig } from "./config";
-import { ApiError, errorResponse, internalError } from "./errors";
+import { ApiError, errorResponse, internalError, invalidUrl } from "./errors";
 import { newId } from "./responses/ids";
 import { cancelResponse } from "./routes/cancel-response";
 import type { RouteContext } from "./routes/context";
@@ -29,7 +29,7 @@ import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
 import { getAdminUsage } from "./routes/admin/usage";
 import {
-  createWebhookEndpoint as createTenantWebhookEndpoint,
+  createTenantWebhookEndpoint,
   deleteTenantWebhookEndpoint,
   listTenantWebhookEndpoints,
 } from "./routes/admin/webhook-endpoints";
@@ -101,11 +101,6 @@ const router = Router<IRequest, Args>()
   .get("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(listTenantWebhookEndpoints)))
   .delete("/admin/tenants/:tenant_id/webhook_endpoints/:endpoint_id", route(adminOnly(deleteTenantWebhookEndpoint)))
   .get("/admin/usage", route(adminOnly(getAdminUsage)));
-
-function invalidUrl(request: Request): ApiError {
-  const url = new URL(request.url);
-  return new ApiError(404, `Invalid URL (${request.method} ${url.pathname})`, { type: "invalid_request_error" });
-}
 
 /** Adds the request id to a response, copying it when its headers are immutable. */
 function withRequestId(response: Response, requestId: string): Response {

@@ -1,5 +1,6 @@
 // D1 queries on gateway keys: only their SHA-256 is stored. Used by keys-mode authentication
-// (lookup, last use) and the admin API (create, list, revoke); every query names the tenant.
+// (lookup by hash, which finds the tenant; last use) and the admin API (create, list, revoke),
+// which acts across tenants; writes name the key's tenant.
 
 import { and, asc, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "./client";

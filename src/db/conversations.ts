@@ -2,12 +2,20 @@
 // append takes positions from the conversation's `next_position` inside the same batch, so two
 // appends never interleave. Used by the conversation routes, context expansion and the run's end.
 
-import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { ResponseObject } from "../responses/types";
-import { chunk, rowsPerStatement, type Db } from "./client";
-import type { Statement, StoredItem } from "./responses";
+import { TERMINAL_STATUSES } from "../responses/types";
+import {
+  chunk,
+  rowsPerStatement,
+  type AfterNotFound,
+  type Db,
+  type Page,
+  type PageQuery,
+  type Statement,
+} from "./client";
+import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
 import { conversationItems, conversations } from "./schema";
-import { splitText } from "./split";
 
 export type ConversationRow = typeof conversations.$inferSelect;
 
@@ -16,21 +24,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** Statuses whose items join the conversation: the model finished a turn (fully or cut short). */
 export const APPENDED_STATUSES: ReadonlySet<string> = new Set(["completed", "incomplete"]);
 
-const TERMINAL_SQL = sql.raw(`('completed', 'failed', 'incomplete', 'cancelled')`);
-
-function itemRows(conversationId: string, tenantId: string, first: number, items: StoredItem[], createdAt: number) {
-  return items.flatMap((item, index) =>
-    splitText(item.data).map((data, part) => ({
-      conversationId,
-      tenantId,
-      position: first + index,
-      part,
-      itemId: item.itemId,
-      data,
-      createdAt,
-    })),
-  );
-}
+const TERMINAL_SQL = sql.raw(`(${[...TERMINAL_STATUSES].map((status) => `'${status}'`).join(", ")})`);
 
 /** A new conversation with its first items (positions 0..n-1), in one batch. */
 export async function insertConversation(
@@ -47,7 +41,12 @@ export async function insertConversation(
     activeResponseId: null,
     activeUntil: null,
   };
-  const rows = itemRows(row.id, row.tenantId, 0, items, row.createdAt);
+  const rows = itemParts(0, items).map((part) => ({
+    conversationId: row.id,
+    tenantId: row.tenantId,
+    createdAt: row.createdAt,
+    ...part,
+  }));
   await db.batch([
     db.insert(conversations).values(values),
     ...chunk(rows, rowsPerStatement(7)).map((group) => db.insert(conversationItems).values(group)),
@@ -104,8 +103,8 @@ export function appendItemsStatements(
 ): Statement[] {
   if (items.length === 0) return [];
   const now = nowSeconds();
-  const rows = items.flatMap((item, index) =>
-    splitText(item.data).map((data, part) => sql`(${index}, ${part}, ${item.itemId}, ${data})`),
+  const rows = itemParts(0, items).map(
+    ({ position, part, itemId, data }) => sql`(${position}, ${part}, ${itemId}, ${data})`,
   );
   return [
     ...chunk(rows, APPEND_ROWS_PER_STATEMENT).map((group) =>
@@ -209,29 +208,7 @@ export async function readConversationItems(db: Db, tenantId: string, conversati
     .from(conversationItems)
     .where(and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId)))
     .orderBy(asc(conversationItems.position), asc(conversationItems.part));
-  const out: string[] = [];
-  let position = -1;
-  for (const row of rows) {
-    if (row.position === position) out[out.length - 1] += row.data;
-    else out.push(row.data);
-    position = row.position;
-  }
-  return out;
-}
-
-export interface ConversationItemPage {
-  items: StoredItem[];
-  hasMore: boolean;
-}
-
-function joinParts(rows: { position: number; itemId: string; data: string }[]): Map<number, StoredItem> {
-  const byPosition = new Map<number, StoredItem>();
-  for (const row of rows) {
-    const existing = byPosition.get(row.position);
-    if (existing) existing.data += row.data;
-    else byPosition.set(row.position, { itemId: row.itemId, data: row.data });
-  }
-  return byPosition;
+  return joinParts(rows).map((item) => item.data);
 }
 
 /** A page of a conversation's items after the item `after` (exclusive), in `order`. */
@@ -239,45 +216,10 @@ export async function pageConversationItems(
   db: Db,
   tenantId: string,
   conversationId: string,
-  options: { after: string | null; limit: number; order: "asc" | "desc" },
-): Promise<ConversationItemPage | "after_not_found"> {
+  query: PageQuery,
+): Promise<Page<StoredItem> | AfterNotFound> {
   const scope = and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
-  let bound: number | null = null;
-  if (options.after !== null) {
-    const anchor = await db
-      .select({ position: conversationItems.position })
-      .from(conversationItems)
-      .where(and(scope, eq(conversationItems.itemId, options.after)))
-      .orderBy(asc(conversationItems.position))
-      .limit(1);
-    if (anchor[0] === undefined) return "after_not_found";
-    bound = anchor[0].position;
-  }
-  const positionFilter =
-    bound === null
-      ? undefined
-      : options.order === "asc"
-        ? gt(conversationItems.position, bound)
-        : sql`${conversationItems.position} < ${bound}`;
-  const positions = await db
-    .selectDistinct({ position: conversationItems.position })
-    .from(conversationItems)
-    .where(and(scope, positionFilter))
-    .orderBy(options.order === "asc" ? asc(conversationItems.position) : desc(conversationItems.position))
-    .limit(options.limit + 1);
-  const wanted = positions.slice(0, options.limit).map((row) => row.position);
-  if (wanted.length === 0) return { items: [], hasMore: false };
-  const byPosition = joinParts(
-    await db
-      .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
-      .from(conversationItems)
-      .where(and(scope, inArray(conversationItems.position, wanted)))
-      .orderBy(asc(conversationItems.position), asc(conversationItems.part)),
-  );
-  return {
-    items: wanted.map((position) => byPosition.get(position)).filter((item) => item !== undefined),
-    hasMore: positions.length > options.limit,
-  };
+  return pageItems(db, conversationItems, scope, query);
 }
 
 /** One item of a conversation by id (the first, should a client have reused an id). */
@@ -297,10 +239,8 @@ export async function findConversationItem(
     .from(conversationItems)
     .where(scope)
     .orderBy(asc(conversationItems.position), asc(conversationItems.part));
-  const first = rows[0];
-  return first === undefined
-    ? undefined
-    : joinParts(rows.filter((row) => row.position === first.position)).get(first.position);
+  const first = joinParts(rows)[0];
+  return first === undefined ? undefined : { itemId: first.itemId, data: first.data };
 }
 
 /** Deletes an item (every row with its id). False when the conversation has no such item. */

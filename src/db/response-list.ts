@@ -3,7 +3,15 @@
 // Used by the list route.
 
 import { and, asc, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
-import type { Db } from "./client";
+import {
+  AFTER_NOT_FOUND,
+  pageOf,
+  type AfterNotFound,
+  type Db,
+  type ListOrder,
+  type Page,
+  type PageQuery,
+} from "./client";
 import { responses } from "./schema";
 
 export interface ResponseFilters {
@@ -17,12 +25,6 @@ export interface ResponseFilters {
   createdBefore?: number;
   /** `metadata[key]=value` pairs; all must match. */
   metadata: [string, string][];
-}
-
-export interface ListOptions {
-  after: string | null;
-  limit: number;
-  order: "asc" | "desc";
 }
 
 export interface ListedRow {
@@ -52,7 +54,7 @@ function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | un
  * Rows after the response `after` in the page order: written as `created_at <= c AND (created_at < c
  * OR id < i)` (desc) so SQLite uses it as a range on the created_at column of the index.
  */
-export function keyset(anchor: { createdAt: number; id: string }, order: "asc" | "desc"): SQL | undefined {
+export function keyset(anchor: { createdAt: number; id: string }, order: ListOrder): SQL | undefined {
   if (order === "desc")
     return and(
       lte(responses.createdAt, anchor.createdAt),
@@ -69,7 +71,7 @@ export function pageQuery(
   db: Db,
   tenantId: string,
   filters: ResponseFilters,
-  options: Pick<ListOptions, "limit" | "order">,
+  options: Pick<PageQuery, "limit" | "order">,
   cursor?: SQL,
 ) {
   const direction = options.order === "desc" ? desc : asc;
@@ -91,8 +93,8 @@ export async function pageResponses(
   db: Db,
   tenantId: string,
   filters: ResponseFilters,
-  options: ListOptions,
-): Promise<{ rows: ListedRow[]; hasMore: boolean } | "after_not_found"> {
+  options: PageQuery,
+): Promise<Page<ListedRow> | AfterNotFound> {
   let cursor: SQL | undefined;
   if (options.after !== null) {
     const [anchor] = await db
@@ -100,9 +102,8 @@ export async function pageResponses(
       .from(responses)
       .where(and(eq(responses.id, options.after), eq(responses.tenantId, tenantId)))
       .limit(1);
-    if (anchor === undefined) return "after_not_found";
+    if (anchor === undefined) return AFTER_NOT_FOUND;
     cursor = keyset(anchor, options.order);
   }
-  const rows = await pageQuery(db, tenantId, filters, options, cursor);
-  return { rows: rows.slice(0, options.limit), hasMore: rows.length > options.limit };
+  return pageOf(await pageQuery(db, tenantId, filters, options, cursor), options.limit);
 }

@@ -1,22 +1,27 @@
 // The only D1 queries on responses and their items, events and snapshots. Writers return
 // statements so the run can send each flush as one `db.batch` (one transaction, one round trip).
+// Used by the ResponseRun DO (through its recorder), context expansion and the response routes.
 
-import { and, asc, desc, eq, gt, gte, inArray, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { and, asc, eq, gt, gte, sql } from "drizzle-orm";
 import type { JsonObject, ResponseObject } from "../responses/types";
-import { chunk, rowsPerStatement, type Db } from "./client";
+import {
+  chunk,
+  rowsPerStatement,
+  type AfterNotFound,
+  type Db,
+  type Page,
+  type PageQuery,
+  type Statement,
+} from "./client";
 import { endTurnStatements } from "./conversations";
+import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { splitText } from "./split";
-import { storedUsageStatement } from "./usage";
+import { storedUsageStatement, tokenCount, tokensOf } from "./usage";
 
-export type Statement = BatchItem<"sqlite">;
-
-export interface StoredItem {
-  itemId: string;
-  /** The item as sent upstream, JSON. */
-  data: string;
-}
+// Where the run imports them from.
+export type { Statement } from "./client";
+export type { StoredItem } from "./item-rows";
 
 export interface NewResponseRow {
   id: string;
@@ -37,17 +42,7 @@ export interface NewResponseRow {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 function itemRows(responseId: string, tenantId: string, kind: "input" | "output", first: number, items: StoredItem[]) {
-  return items.flatMap((item, index) =>
-    splitText(item.data).map((data, part) => ({
-      responseId,
-      tenantId,
-      position: first + index,
-      part,
-      kind,
-      itemId: item.itemId,
-      data,
-    })),
-  );
+  return itemParts(first, items).map((part) => ({ responseId, tenantId, kind, ...part }));
 }
 
 function insertItems(db: Db, rows: ReturnType<typeof itemRows>): Statement[] {
@@ -155,12 +150,6 @@ export interface FinalState {
   conversationId?: string | null;
 }
 
-const usageNumber = (usage: unknown, field: string): number | null => {
-  if (typeof usage !== "object" || usage === null) return null;
-  const value = (usage as JsonObject)[field];
-  return typeof value === "number" ? value : null;
-};
-
 /** The terminal write: snapshot, status, output items. Run after the last events are flushed. */
 export function finalStatements(db: Db, final: FinalState): Statement[] {
   const { snapshot } = final;
@@ -172,10 +161,7 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
       .where(and(eq(responseItems.responseId, final.responseId), gte(responseItems.position, final.inputCount))),
     ...insertItems(db, itemRows(final.responseId, final.tenantId, "output", final.inputCount, final.outputItems)),
     // Before the status update: usage counts and the append run only while the row is not yet terminal.
-    storedUsageStatement(db, final.responseId, final.tenantId, {
-      inputTokens: usageNumber(snapshot.usage, "input_tokens") ?? 0,
-      outputTokens: usageNumber(snapshot.usage, "output_tokens") ?? 0,
-    }),
+    storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(snapshot.usage)),
     ...(final.conversationId
       ? endTurnStatements(db, { ...final, conversationId: final.conversationId, snapshot })
       : []),
@@ -185,8 +171,8 @@ export function finalStatements(db: Db, final: FinalState): Statement[] {
         status: snapshot.status,
         snapshot: column.inline,
         completedAt: typeof snapshot.completed_at === "number" ? snapshot.completed_at : null,
-        inputTokens: usageNumber(snapshot.usage, "input_tokens"),
-        outputTokens: usageNumber(snapshot.usage, "output_tokens"),
+        inputTokens: tokenCount(snapshot.usage, "input_tokens"),
+        outputTokens: tokenCount(snapshot.usage, "output_tokens"),
         eventCount: final.eventCount,
         updatedAt: nowSeconds(),
       })
@@ -276,19 +262,9 @@ export async function readChainItems(db: Db, tenantId: string, ids: string[]): P
       .from(responseItems)
       .where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId)))
       .orderBy(asc(responseItems.position), asc(responseItems.part));
-    let position = -1;
-    for (const row of rows) {
-      if (row.position === position) out[out.length - 1] += row.data;
-      else out.push(row.data);
-      position = row.position;
-    }
+    for (const item of joinParts(rows)) out.push(item.data);
   }
   return out;
-}
-
-export interface ItemPage {
-  items: { itemId: string; data: string }[];
-  hasMore: boolean;
 }
 
 /** A page of a response's input items for `input_items`, after the item `after` (exclusive). */
@@ -296,52 +272,14 @@ export async function pageInputItems(
   db: Db,
   tenantId: string,
   responseId: string,
-  options: { after: string | null; limit: number; order: "asc" | "desc" },
-): Promise<ItemPage | "after_not_found"> {
+  query: PageQuery,
+): Promise<Page<StoredItem> | AfterNotFound> {
   const scope = and(
     eq(responseItems.responseId, responseId),
     eq(responseItems.tenantId, tenantId),
     eq(responseItems.kind, "input"),
   );
-  let bound: number | null = null;
-  if (options.after !== null) {
-    const anchor = await db
-      .select({ position: responseItems.position })
-      .from(responseItems)
-      .where(and(scope, eq(responseItems.itemId, options.after)))
-      .limit(1);
-    if (anchor[0] === undefined) return "after_not_found";
-    bound = anchor[0].position;
-  }
-  const positionFilter =
-    bound === null
-      ? undefined
-      : options.order === "asc"
-        ? gt(responseItems.position, bound)
-        : sql`${responseItems.position} < ${bound}`;
-  const positions = await db
-    .selectDistinct({ position: responseItems.position })
-    .from(responseItems)
-    .where(and(scope, positionFilter))
-    .orderBy(options.order === "asc" ? asc(responseItems.position) : desc(responseItems.position))
-    .limit(options.limit + 1);
-  const wanted = positions.slice(0, options.limit).map((row) => row.position);
-  if (wanted.length === 0) return { items: [], hasMore: false };
-  const rows = await db
-    .select()
-    .from(responseItems)
-    .where(and(scope, inArray(responseItems.position, wanted)))
-    .orderBy(asc(responseItems.position), asc(responseItems.part));
-  const byPosition = new Map<number, { itemId: string; data: string }>();
-  for (const row of rows) {
-    const existing = byPosition.get(row.position);
-    if (existing) existing.data += row.data;
-    else byPosition.set(row.position, { itemId: row.itemId, data: row.data });
-  }
-  return {
-    items: wanted.map((position) => byPosition.get(position)).filter((item) => item !== undefined),
-    hasMore: positions.length > options.limit,
-  };
+  return pageItems(db, responseItems, scope, query);
 }
 
 /** Deletes a response and every row it owns. Returns false when the tenant has no such response. */

@@ -3,9 +3,8 @@
 // keys. Used by the retention Cron Trigger (src/scheduled.ts). Usage rows are kept.
 
 import { and, asc, inArray, lt } from "drizzle-orm";
-import type { Db } from "./client";
+import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
-import type { Statement } from "./responses";
 import { blobs, responseEvents, responseItems, responses, webhookAttempts, webhookDeliveries } from "./schema";
 
 /**
@@ -66,7 +65,7 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
       .orderBy(asc(responses.createdAt))
       .limit(batchSize);
     if (rows.length === 0) break;
-    await db.batch(deleteStatements(db, rows, cutoff) as [Statement, ...Statement[]]);
+    await runBatch(db, deleteStatements(db, rows, cutoff));
     deletedResponses += rows.length;
     more = rows.length === batchSize && batch === maxBatches - 1;
   }

@@ -1,4 +1,5 @@
 // Splits large text values across rows: D1 and Durable Object SQLite rows hold at most 2 MB.
+// Used by the D1 item rows and snapshots (src/db/) and the run's event log (src/run/event-log.ts).
 
 /**
  * Characters per stored part. A UTF-16 code unit encodes to at most 3 UTF-8 bytes, so 600k units

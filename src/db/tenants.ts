@@ -2,7 +2,7 @@
 // Used by the admin API.
 
 import { and, asc, eq, gt, or } from "drizzle-orm";
-import type { Db } from "./client";
+import { AFTER_NOT_FOUND, pageOf, type AfterNotFound, type Db, type Page } from "./client";
 import { tenants } from "./schema";
 
 export type TenantRow = typeof tenants.$inferSelect;
@@ -15,15 +15,15 @@ export async function findTenant(db: Db, id: string): Promise<TenantRow | undefi
   return db.query.tenants.findFirst({ where: eq(tenants.id, id) });
 }
 
-/** A page of tenants in creation order after the tenant `after` (exclusive); null when `after` is unknown. */
+/** A page of tenants in creation order after the tenant `after` (exclusive). */
 export async function pageTenants(
   db: Db,
   options: { after: string | null; limit: number },
-): Promise<{ rows: TenantRow[]; hasMore: boolean } | null> {
+): Promise<Page<TenantRow> | AfterNotFound> {
   let cursor = undefined;
   if (options.after !== null) {
     const anchor = await findTenant(db, options.after);
-    if (anchor === undefined) return null;
+    if (anchor === undefined) return AFTER_NOT_FOUND;
     cursor = or(
       gt(tenants.createdAt, anchor.createdAt),
       and(eq(tenants.createdAt, anchor.createdAt), gt(tenants.id, anchor.id)),
@@ -35,5 +35,5 @@ export async function pageTenants(
     .where(cursor)
     .orderBy(asc(tenants.createdAt), asc(tenants.id))
     .limit(options.limit + 1);
-  return { rows: rows.slice(0, options.limit), hasMore: rows.length > options.limit };
+  return pageOf(rows, options.limit);
 }

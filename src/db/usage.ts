@@ -3,8 +3,8 @@
 // `GET /v1/usage` and `GET /admin/usage`. Usage rows outlive retention and deletion.
 
 import { and, eq, notInArray, sql, type SQL } from "drizzle-orm";
-import type { Db } from "./client";
-import type { Statement } from "./responses";
+import { TERMINAL_STATUSES } from "../responses/types";
+import type { Db, Statement } from "./client";
 import { responses, usageDaily } from "./schema";
 
 export interface TokenCounts {
@@ -12,7 +12,7 @@ export interface TokenCounts {
   outputTokens: number;
 }
 
-const TERMINAL = ["completed", "failed", "incomplete", "cancelled"];
+const TERMINAL = [...TERMINAL_STATUSES];
 
 /** Adds to a row's counts on conflict (the row of that tenant, key, model and day). */
 const accumulate = {
@@ -135,12 +135,15 @@ export async function readUsage(db: Db, query: UsageQuery): Promise<UsageGroup[]
     });
 }
 
-/** Reads a token count from a Response's `usage`; 0 when absent. */
-export function tokensOf(usage: unknown): TokenCounts {
-  const read = (field: string): number => {
-    if (typeof usage !== "object" || usage === null) return 0;
-    const value = (usage as Record<string, unknown>)[field];
-    return typeof value === "number" && Number.isFinite(value) ? value : 0;
-  };
-  return { inputTokens: read("input_tokens"), outputTokens: read("output_tokens") };
+/** A token count of a Response's `usage` (`input_tokens`, `output_tokens`); null when absent. */
+export function tokenCount(usage: unknown, field: "input_tokens" | "output_tokens"): number | null {
+  if (typeof usage !== "object" || usage === null) return null;
+  const value = (usage as Record<string, unknown>)[field];
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
+
+/** The token counts of a Response's `usage`; 0 for a count that is absent. */
+export const tokensOf = (usage: unknown): TokenCounts => ({
+  inputTokens: tokenCount(usage, "input_tokens") ?? 0,
+  outputTokens: tokenCount(usage, "output_tokens") ?? 0,
+});

@@ -1,15 +1,27 @@
-// The only D1 queries on webhooks: a tenant's endpoints (also for the admin API), and the record
-// of every delivery and attempt, which the ResponseRun DO writes and the delivery routes read.
-// Every query is scoped by tenant.
+// The only D1 queries on webhooks: a tenant's endpoints (for the SDK-shaped `/v1/webhook_endpoints`
+// routes, the admin API and delivery planning), and the record of every delivery and attempt, which
+// the ResponseRun DO writes and the delivery routes read. Every query is scoped by tenant.
 
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
-import { chunk, rowsPerStatement, type Db } from "./client";
-import type { Statement } from "./responses";
+import {
+  AFTER_NOT_FOUND,
+  chunk,
+  pageOf,
+  rowsPerStatement,
+  type AfterNotFound,
+  type Db,
+  type Page,
+  type Statement,
+} from "./client";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from "./schema";
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookAttempts.$inferSelect;
+
+/** A delivery's states, as the schema declares them (the DO's outbox uses the same). */
+export const DELIVERY_STATUSES = webhookDeliveries.status.enumValues;
+export type DeliveryStatus = DeliveryRow["status"];
 
 // ---- endpoints ----
 
@@ -122,17 +134,12 @@ export async function deliveriesOfResponse(db: Db, tenantId: string, responseId:
     .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id));
 }
 
-export interface DeliveryPage {
-  items: DeliveryRow[];
-  hasMore: boolean;
-}
-
 /** A page of a tenant's deliveries, newest first, optionally of one status, after the delivery `after`. */
 export async function pageDeliveries(
   db: Db,
   tenantId: string,
   options: { status: DeliveryRow["status"] | null; after: string | null; limit: number },
-): Promise<DeliveryPage | "after_not_found"> {
+): Promise<Page<DeliveryRow> | AfterNotFound> {
   const scope = and(
     eq(webhookDeliveries.tenantId, tenantId),
     options.status === null ? undefined : eq(webhookDeliveries.status, options.status),
@@ -140,7 +147,7 @@ export async function pageDeliveries(
   let cursor = undefined;
   if (options.after !== null) {
     const anchor = await findDelivery(db, tenantId, options.after);
-    if (anchor === undefined) return "after_not_found";
+    if (anchor === undefined) return AFTER_NOT_FOUND;
     cursor = or(
       lt(webhookDeliveries.createdAt, anchor.createdAt),
       and(eq(webhookDeliveries.createdAt, anchor.createdAt), lt(webhookDeliveries.id, anchor.id)),
@@ -152,5 +159,5 @@ export async function pageDeliveries(
     .where(and(scope, cursor))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(options.limit + 1);
-  return { items: rows.slice(0, options.limit), hasMore: rows.length > options.limit };
+  return pageOf(rows, options.limit);
 }

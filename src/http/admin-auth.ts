@@ -2,7 +2,7 @@
 // time. Without an `ADMIN_TOKEN` secret the admin API does not exist: every path answers OpenAI's
 // 404 for an unknown URL, so a deployment that never set it exposes nothing. Used by the router.
 
-import { ApiError } from "../errors";
+import { ApiError, invalidUrl } from "../errors";
 import { hashGatewayKey, sameDigest } from "../tenancy/gateway-keys";
 import type { RouteContext } from "../routes/context";
 import { bearerToken } from "./auth";
@@ -16,10 +16,7 @@ const invalidAdminToken = () =>
   });
 
 export async function checkAdmin({ request, config }: RouteContext): Promise<void> {
-  if (config.adminToken === null) {
-    const url = new URL(request.url);
-    throw new ApiError(404, `Invalid URL (${request.method} ${url.pathname})`, { type: "invalid_request_error" });
-  }
+  if (config.adminToken === null) throw invalidUrl(request);
   const token = bearerToken(request);
   // Digests have one length, so the comparison time says nothing about the token's length either.
   if (token === null || !sameDigest(await hashGatewayKey(token), await hashGatewayKey(config.adminToken)))

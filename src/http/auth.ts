@@ -6,6 +6,7 @@
 
 import { readConfig } from "../config";
 import { ApiError, internalError } from "../errors";
+import { sha256Hex } from "../tenancy/gateway-keys";
 import { managedCaller } from "./managed-keys";
 import { enforceRateLimit } from "./rate-limit";
 
@@ -26,13 +27,6 @@ export function bearerToken(request: Request): string | null {
   if (header === null) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1] ?? null;
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  let hex = "";
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
 
 /**

@@ -2,6 +2,7 @@
 // Used by every route that takes a body.
 
 import { ApiError, invalidRequest } from "../errors";
+import { invalidType, isPlainObject } from "../responses/validation";
 
 export const INVALID_JSON_MESSAGE =
   "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
@@ -71,4 +72,12 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   if (depthExceeds(value, MAX_JSON_DEPTH))
     throw invalidRequest(`The JSON body is nested too deeply: at most ${MAX_JSON_DEPTH} levels are accepted.`);
   return value;
+}
+
+/** A JSON object body; an absent (empty) body counts as `{}`. */
+export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
+  if (request.body === null || request.headers.get("content-length") === "0") return {};
+  const body = await readJson(request, limit);
+  if (!isPlainObject(body)) throw invalidType("body", "an object", body);
+  return body;
 }

@@ -3,7 +3,7 @@
 
 import { invalidRequest } from "../errors";
 import type { InputItem, JsonObject } from "./types";
-import { checkEnum, checkRange, invalidType, isPlainObject, missing, optional } from "./validation";
+import { checkEnum, checkMaxLength, checkRange, invalidType, isPlainObject, missing, optional } from "./validation";
 
 /** OpenAI's metadata limits: 16 pairs, 64-character keys, 512-character values. */
 export const METADATA_MAX_KEYS = 16;
@@ -110,12 +110,7 @@ export function validateInput(input: unknown): InputItem[] {
   if (input === undefined || input === null) return [];
   if (typeof input === "string") return [{ role: "user", content: input }];
   if (!Array.isArray(input)) throw invalidType("input", "one of a string or an array", input);
-  if (input.length > INPUT_MAX_ITEMS)
-    throw invalidRequest(
-      `Invalid 'input': array too long. Expected an array with maximum length ${INPUT_MAX_ITEMS}, but got an array with length ${input.length} instead.`,
-      "input",
-      "array_above_max_length",
-    );
+  checkMaxLength("input", input, INPUT_MAX_ITEMS);
   return input.map((item, index) => validateInputItem(item, `input[${index}]`));
 }
 

@@ -1,5 +1,5 @@
-// Item identity and presentation: ids for the input items of a request, and the `ItemResource`
-// view `input_items` returns (server-assigned id, `type`, `status`, content as parts).
+// Item identity and presentation: ids for the input items of a request (and conversations), and
+// the `ItemResource` view the item lists return (server-assigned id, `type`, `status`, content as parts).
 
 import { newId } from "./ids";
 import type { InputItem, JsonObject } from "./types";
@@ -27,6 +27,10 @@ export function identifyItems(items: InputItem[]): IdentifiedItem[] {
     return { id: newId(ITEM_PREFIXES[type] ?? "item"), item };
   });
 }
+
+/** Items as they are stored: their id and the item as sent upstream, JSON. */
+export const storedItems = (items: InputItem[]): { itemId: string; data: string }[] =>
+  identifyItems(items).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) }));
 
 /** The item as `GET /v1/responses/{id}/input_items` lists it. */
 export function itemResource(item: InputItem, id: string): JsonObject {

@@ -1,5 +1,5 @@
 // Field checks that produce OpenAI's exact 400 wording (`invalid_type`, `*_below_min_value`...).
-// Used by the create-request validator and by the query-string parsers of the list routes.
+// Used by every validator of request bodies and query strings (create, conversations, webhooks, lists).
 
 import { invalidRequest, type ApiError } from "../errors";
 
@@ -88,6 +88,16 @@ export function checkEnum(param: string, value: string | undefined, allowed: rea
   const list = allowed.map((v) => `'${v}'`);
   const supported = list.length > 1 ? `${list.slice(0, -1).join(", ")} and ${list.at(-1)}` : list.join("");
   throw invalidRequest(`Invalid value: '${value}'. Supported values are: ${supported}.`, param, "invalid_value");
+}
+
+/** Refuses an array longer than `max`, as OpenAI words it. */
+export function checkMaxLength(param: string, value: unknown[], max: number): void {
+  if (value.length > max)
+    throw invalidRequest(
+      `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${value.length} instead.`,
+      param,
+      "array_above_max_length",
+    );
 }
 
 export function missing(param: string): ApiError {

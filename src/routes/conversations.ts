@@ -10,16 +10,15 @@ import {
   updateConversationMetadata,
   type ConversationRow,
 } from "../db/conversations";
-import { conversationNotFound, invalidRequest } from "../errors";
+import { conversationNotFound } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
-import { readJson } from "../http/json-body";
+import { readJsonObject } from "../http/json-body";
 import { validateInputItem, validateMetadata } from "../responses/create-request";
 import { isWellFormedId, newId } from "../responses/ids";
-import { identifyItems } from "../responses/items";
+import { storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
-import { invalidType, isPlainObject, missing } from "../responses/validation";
-import { json, type RouteContext } from "./context";
-import { pathParam } from "./lookup";
+import { checkMaxLength, invalidType, missing } from "../responses/validation";
+import { json, pathParam, type RouteContext } from "./context";
 
 /** Items one request may add to a conversation (OpenAI: "up to 20 items at a time"). */
 export const CONVERSATION_ITEMS_PER_REQUEST = 20;
@@ -34,22 +33,8 @@ export const conversationObject = (row: ConversationRow): JsonObject => ({
 /** The `items` of a create body: each a valid input item, at most 20. */
 export function validateItems(value: unknown): InputItem[] {
   if (!Array.isArray(value)) throw invalidType("items", "an array", value);
-  if (value.length > CONVERSATION_ITEMS_PER_REQUEST)
-    throw invalidRequest(
-      `Invalid 'items': array too long. Expected an array with maximum length ${CONVERSATION_ITEMS_PER_REQUEST}, but got an array with length ${value.length} instead.`,
-      "items",
-      "array_above_max_length",
-    );
+  checkMaxLength("items", value, CONVERSATION_ITEMS_PER_REQUEST);
   return value.map((item, index) => validateInputItem(item, `items[${index}]`));
-}
-
-/** A JSON object body; an absent body counts as `{}`. */
-export async function readObjectBody(route: RouteContext): Promise<Record<string, unknown>> {
-  const { request, config } = route;
-  if (request.body === null || request.headers.get("content-length") === "0") return {};
-  const body = await readJson(request, config.maxBodyBytes);
-  if (!isPlainObject(body)) throw invalidType("body", "an object", body);
-  return body;
 }
 
 export interface FoundConversation {
@@ -71,13 +56,13 @@ export async function findOwnConversation(route: RouteContext): Promise<FoundCon
 
 export async function createConversation(route: RouteContext): Promise<Response> {
   const caller = await authenticate(route.request, route.env, route.ctx);
-  const body = await readObjectBody(route);
+  const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
   const metadata = validateMetadata(body.metadata);
   const row = await insertConversation(
     openDb(route.env.DB),
     { id: newId("conv"), tenantId: caller.tenantId, createdAt: Math.floor(Date.now() / 1000), metadata },
-    identifyItems(items).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) })),
+    storedItems(items),
   );
   return json(conversationObject(row));
 }
@@ -88,7 +73,7 @@ export async function retrieveConversation(route: RouteContext): Promise<Respons
 
 export async function updateConversation(route: RouteContext): Promise<Response> {
   const { caller, db, row } = await findOwnConversation(route);
-  const body = await readObjectBody(route);
+  const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   if (body.metadata === undefined) throw missing("metadata");
   const updated = await updateConversationMetadata(db, caller.tenantId, row.id, validateMetadata(body.metadata));
   if (updated === undefined) throw conversationNotFound(row.id);

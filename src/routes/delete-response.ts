@@ -1,6 +1,7 @@
 // DELETE /v1/responses/{id}: stops the run if it is still going and removes every row it owns; its
 // conversation (if it was running a turn on one) is free again, and its Idempotency-Keys forgotten.
 
+import { runBatch } from "../db/client";
 import { releaseConversationStatement } from "../db/conversations";
 import { forgetKeysOfResponse } from "../db/idempotency";
 import { deleteResponse as deleteRows } from "../db/responses";
@@ -15,7 +16,7 @@ export async function deleteResponse(route: RouteContext): Promise<Response> {
   const deleted = await deleteRows(db, caller.tenantId, row.id);
   if (!deleted && pendingInputItems === undefined) throw responseNotFound(row.id);
   if (row.conversationId !== null)
-    await db.batch([releaseConversationStatement(db, caller.tenantId, row.conversationId, row.id)]);
+    await runBatch(db, [releaseConversationStatement(db, caller.tenantId, row.conversationId, row.id)]);
   await forgetKeysOfResponse(db, caller.tenantId, row.id);
   return json({ id: row.id, object: "response.deleted", deleted: true });
 }

@@ -10,6 +10,7 @@ import { invalidRequest } from "../errors";
 import type { Caller } from "../http/auth";
 import type { JsonObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
+import { sha256Hex } from "../tenancy/gateway-keys";
 import { json } from "./context";
 import { isTerminal } from "./lookup";
 import { replayFromD1 } from "./retrieve-response";
@@ -42,11 +43,6 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-async function bodyHash(body: JsonObject): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonicalJson(body)));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 const replayed = (response: Response): Response => {
   const copy = new Response(response.body, response);
   copy.headers.set("idempotent-replayed", "true");
@@ -73,7 +69,7 @@ export async function startIdempotently(
   start: (spec: RunSpec) => Promise<Response>,
 ): Promise<Response> {
   const { db, caller, key } = create;
-  const requestHash = await bodyHash(create.body);
+  const requestHash = await sha256Hex(canonicalJson(create.body));
   const claim = await claimIdempotencyKey(db, {
     tenantId: caller.tenantId,
     key,

@@ -1,7 +1,7 @@
 // GET /v1/responses (not in OpenAI's API): the caller's stored responses, newest first by default,
 // in OpenAI's list envelope with cursor pagination and filters. Deleted responses are gone.
 
-import { openDb } from "../db/client";
+import { AFTER_NOT_FOUND, openDb } from "../db/client";
 import { pageResponses, type ResponseFilters } from "../db/response-list";
 import { readSnapshot } from "../db/responses";
 import { invalidRequest } from "../errors";
@@ -11,7 +11,7 @@ import type { ResponseObject, ResponseStatus } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { checkEnum } from "../responses/validation";
 import { json, type RouteContext } from "./context";
-import { parseLimit, parseOrder } from "./list-input-items";
+import { listObject, parsePageQuery, unknownCursor } from "./list";
 
 const STATUSES = ["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
 /** Longest `model` or `previous_response_id` filter value; longer ones cannot match a stored row. */
@@ -89,26 +89,17 @@ export function parseFilters(params: URLSearchParams): ResponseFilters {
 export async function listResponses({ request, env, ctx }: RouteContext): Promise<Response> {
   const caller = await authenticate(request, env, ctx);
   const params = new URL(request.url).searchParams;
-  const limit = parseLimit(params.get("limit"));
-  const order = parseOrder(params.get("order"));
-  const after = params.get("after") || null;
+  const query = parsePageQuery(params);
   const filters = parseFilters(params);
   const db = openDb(env.DB);
-  const page = await pageResponses(db, caller.tenantId, filters, { after, limit, order });
-  if (page === "after_not_found")
-    throw invalidRequest(`Invalid 'after': no response with id '${(after ?? "").slice(0, 128)}'.`, "after", null);
+  const page = await pageResponses(db, caller.tenantId, filters, query);
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "response");
   const data: ResponseObject[] = [];
-  for (const row of page.rows) {
+  for (const row of page.items) {
     const snapshot = await readSnapshot(db, row);
     // A running response's stored snapshot is its first one; the row knows its current status.
     if (!TERMINAL_STATUSES.has(row.status)) snapshot.status = row.status as ResponseStatus;
     data.push(snapshot);
   }
-  return json({
-    object: "list",
-    data,
-    first_id: data[0]?.id ?? null,
-    last_id: data.at(-1)?.id ?? null,
-    has_more: page.hasMore,
-  });
+  return json(listObject(data, page.hasMore));
 }

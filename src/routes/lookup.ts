@@ -9,22 +9,14 @@ import { authenticate, type Caller } from "../http/auth";
 import { isGatewayResponseId, isWellFormedId } from "../responses/ids";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
-import type { RouteContext } from "./context";
-
-/** A decoded path parameter; a malformed percent-encoding is kept as it came (it matches no id). */
-export function pathParam(value: string | undefined): string {
-  try {
-    return decodeURIComponent(value ?? "");
-  } catch {
-    return value ?? "";
-  }
-}
+import type { ResponseRun } from "../run/response-run";
+import { pathParam, type RouteContext } from "./context";
 
 export interface Found {
   caller: Caller;
   db: Db;
   row: ResponseRow;
-  run: DurableObjectStub<import("../run/response-run").ResponseRun>;
+  run: DurableObjectStub<ResponseRun>;
   /** Set when D1 lacks the row (it refused it so far): the input items the object keeps meanwhile. */
   pendingInputItems?: StoredItem[];
 }

@@ -5,18 +5,18 @@
 import { openDb } from "../db/client";
 import { invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
+import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { callUpstream } from "../upstream/client";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import type { RouteContext } from "./context";
-import { readObjectBody } from "./conversations";
 
 async function forward(route: RouteContext, path: "/responses/input_tokens" | "/responses/compact") {
   const { env, config, requestId } = route;
   const caller = await authenticate(route.request, env, route.ctx);
-  const body = await readObjectBody(route);
+  const body = await readJsonObject(route.request, config.maxBodyBytes);
   const model = optional<string>(body, "model", "string");
   if (path === "/responses/compact" && model === undefined) throw missing("model");
   const input = validateInput(body.input);

@@ -4,8 +4,7 @@
 import { readFrames } from "../db/responses";
 import { invalidRequest } from "../errors";
 import { SSE_HEADERS } from "../run/response-run";
-import type { RouteContext } from "./context";
-import { json } from "./context";
+import { json, type RouteContext } from "./context";
 import { currentSnapshot, findOwnResponse, isTerminal, type Found } from "./lookup";
 
 const encoder = new TextEncoder();

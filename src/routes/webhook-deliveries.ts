@@ -2,32 +2,31 @@
 // a response's deliveries with their attempts, a tenant's deliveries by status, one delivery, and
 // re-sending one by hand. Every query is scoped by the caller's tenant.
 
-import { openDb } from "../db/client";
+import { AFTER_NOT_FOUND, openDb } from "../db/client";
 import {
   attemptsOf,
+  DELIVERY_STATUSES,
   deliveriesOfResponse,
   findDelivery,
   findEndpoint,
   pageDeliveries,
-  type DeliveryRow,
+  type DeliveryStatus,
 } from "../db/webhooks";
 import { ApiError, invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
 import { isWellFormedId } from "../responses/ids";
 import { checkEnum } from "../responses/validation";
-import { deliveryResource, listResource } from "../webhooks/resources";
-import { json, type RouteContext } from "./context";
-import { parseLimit } from "./list-input-items";
+import { deliveryResource } from "../webhooks/resources";
+import { json, pathParam, type RouteContext } from "./context";
+import { listObject, parseCursor, unknownCursor } from "./list";
 import { findOwnResponse } from "./lookup";
 
-const STATUSES = ["pending", "delivered", "failed"] as const;
-
 const deliveryNotFound = (id: string): ApiError =>
-  new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`, { type: "invalid_request_error" });
+  new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`);
 
-async function ownDelivery(route: RouteContext) {
-  const caller = await authenticate(route.request, route.env);
-  const id = decodeURIComponent(String(route.request.params.id ?? ""));
+async function findOwnDelivery(route: RouteContext) {
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  const id = pathParam(route.request.params.id);
   if (!isWellFormedId(id, "wh")) throw deliveryNotFound(id);
   const db = openDb(route.env.DB);
   const row = await findDelivery(db, caller.tenantId, id);
@@ -45,7 +44,7 @@ export async function listResponseWebhookDeliveries(route: RouteContext): Promis
     deliveries.map((delivery) => delivery.id),
   );
   return json(
-    listResource(
+    listObject(
       deliveries.map((delivery) => deliveryResource(delivery, attempts.get(delivery.id) ?? [])),
       false,
     ),
@@ -54,25 +53,19 @@ export async function listResponseWebhookDeliveries(route: RouteContext): Promis
 
 /** GET /v1/webhook_deliveries?status=failed&after=&limit=: the tenant's deliveries, newest first. */
 export async function listWebhookDeliveries(route: RouteContext): Promise<Response> {
-  const url = new URL(route.request.url);
-  const limit = parseLimit(url.searchParams.get("limit"));
-  const status = url.searchParams.get("status") || null;
-  checkEnum("status", status ?? undefined, STATUSES);
-  const after = url.searchParams.get("after") || null;
-  const caller = await authenticate(route.request, route.env);
+  const params = new URL(route.request.url).searchParams;
+  const { after, limit } = parseCursor(params);
+  const status = params.get("status") || null;
+  checkEnum("status", status ?? undefined, DELIVERY_STATUSES);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const page = await pageDeliveries(openDb(route.env.DB), caller.tenantId, {
-    status: status as DeliveryRow["status"] | null,
+    status: status as DeliveryStatus | null,
     after,
     limit,
   });
-  if (page === "after_not_found")
-    throw invalidRequest(
-      `Invalid 'after': no webhook delivery with id '${(after ?? "").slice(0, 128)}'.`,
-      "after",
-      null,
-    );
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(after, "webhook delivery");
   return json(
-    listResource(
+    listObject(
       page.items.map((delivery) => deliveryResource(delivery)),
       page.hasMore,
     ),
@@ -81,7 +74,7 @@ export async function listWebhookDeliveries(route: RouteContext): Promise<Respon
 
 /** GET /v1/webhook_deliveries/{id}: one delivery with its attempts. */
 export async function retrieveWebhookDelivery(route: RouteContext): Promise<Response> {
-  const { caller, db, row } = await ownDelivery(route);
+  const { caller, db, row } = await findOwnDelivery(route);
   const attempts = await attemptsOf(db, caller.tenantId, [row.id]);
   return json(deliveryResource(row, attempts.get(row.id) ?? []));
 }
@@ -92,7 +85,7 @@ export async function retrieveWebhookDelivery(route: RouteContext): Promise<Resp
  * makes the attempts, as for every delivery.
  */
 export async function resendWebhookDelivery(route: RouteContext): Promise<Response> {
-  const { caller, db, row } = await ownDelivery(route);
+  const { caller, db, row } = await findOwnDelivery(route);
   if (row.status === "pending")
     throw invalidRequest(
       "This delivery is still being attempted; it can be re-sent once it has failed or been delivered.",

@@ -1,6 +1,7 @@
 // The caller's webhook endpoints, in the openai SDK's shape: `client.webhooks.create`, `retrieve`,
 // `update`, `list`, `delete`, `rotateSecret` and `client.webhooks.eventTypes.list`. Each handler
-// parses, validates and delegates; every query is scoped by the caller's tenant.
+// parses, validates and delegates; every query is scoped by the caller's tenant. `addEndpoint` is
+// shared with the admin API, which sets endpoints for a tenant.
 
 import { openDb, type Db } from "../db/client";
 import {
@@ -16,12 +17,12 @@ import { authenticate, type Caller } from "../http/auth";
 import { readJson } from "../http/json-body";
 import { isWellFormedId, newId } from "../responses/ids";
 import { isPlainObject, optional } from "../responses/validation";
-import { validateEndpointCreate, validateEndpointUpdate } from "../webhooks/endpoint-request";
+import { validateEndpointCreate, validateEndpointUpdate, type EndpointChanges } from "../webhooks/endpoint-request";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/event";
-import { endpointResource, endpointWithSecret, listResource } from "../webhooks/resources";
+import { endpointResource, endpointWithSecret } from "../webhooks/resources";
 import { newWebhookSecret } from "../webhooks/sign";
-import { json, type RouteContext } from "./context";
-import { parseLimit } from "./list-input-items";
+import { json, pathParam, type RouteContext } from "./context";
+import { listObject, parseCursor, unknownCursor } from "./list";
 
 /** Endpoints per tenant: every terminal event fans out to each, so this bounds one alarm's work. */
 export const MAX_ENDPOINTS_PER_TENANT = 16;
@@ -31,12 +32,12 @@ const MAX_BODY_BYTES = 64 * 1024;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const endpointNotFound = (id: string): ApiError =>
-  new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`, { type: "invalid_request_error" });
+  new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`);
 
-async function ownEndpoint(route: RouteContext): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
-  const caller = await authenticate(route.request, route.env);
-  const id = decodeURIComponent(String(route.request.params.id ?? ""));
-  // `whe_`: minted here; `we_`: minted by the admin API for the tenant.
+async function findOwnEndpoint(route: RouteContext): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  const id = pathParam(route.request.params.id);
+  // `whe_`, and `we_`: what the admin API minted before it shared `addEndpoint`.
   if (!isWellFormedId(id, "whe") && !isWellFormedId(id, "we")) throw endpointNotFound(id);
   const db = openDb(route.env.DB);
   const row = await findEndpoint(db, caller.tenantId, id);
@@ -44,15 +45,16 @@ async function ownEndpoint(route: RouteContext): Promise<{ caller: Caller; db: D
   return { caller, db, row };
 }
 
-/** POST /v1/webhook_endpoints: `{url, name, event_types}`; the signing secret is returned this once. */
-export async function createWebhookEndpoint(route: RouteContext): Promise<Response> {
-  const caller = await authenticate(route.request, route.env);
-  const input = validateEndpointCreate(
-    await readJson(route.request, MAX_BODY_BYTES),
-    route.config.webhooks.allowLoopback,
-  );
-  const db = openDb(route.env.DB);
-  if ((await listEndpoints(db, caller.tenantId)).length >= MAX_ENDPOINTS_PER_TENANT)
+/**
+ * Adds an endpoint to a tenant, with a new `whe_` id and a new signing secret unless one is given;
+ * a tenant at MAX_ENDPOINTS_PER_TENANT is refused. Also used by the admin API.
+ */
+export async function addEndpoint(
+  db: Db,
+  tenantId: string,
+  input: Required<EndpointChanges> & { secret?: string | undefined },
+): Promise<EndpointRow> {
+  if ((await listEndpoints(db, tenantId)).length >= MAX_ENDPOINTS_PER_TENANT)
     throw invalidRequest(
       `You can have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first.`,
       null,
@@ -61,45 +63,53 @@ export async function createWebhookEndpoint(route: RouteContext): Promise<Respon
   const now = nowSeconds();
   const row: EndpointRow = {
     id: newId("whe"),
-    tenantId: caller.tenantId,
+    tenantId,
     url: input.url,
-    secret: newWebhookSecret(),
+    secret: input.secret ?? newWebhookSecret(),
     eventTypes: JSON.stringify(input.eventTypes),
     createdAt: now,
     name: input.name,
     updatedAt: now,
   };
   await insertEndpoint(db, row);
-  return json(endpointWithSecret(row));
+  return row;
+}
+
+/** POST /v1/webhook_endpoints: `{url, name, event_types}`; the signing secret is returned this once. */
+export async function createWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  const input = validateEndpointCreate(
+    await readJson(route.request, MAX_BODY_BYTES),
+    route.config.webhooks.allowLoopback,
+  );
+  return json(endpointWithSecret(await addEndpoint(openDb(route.env.DB), caller.tenantId, input)));
 }
 
 /** GET /v1/webhook_endpoints: newest first, `after` and `limit` as the SDK's cursor pages send them. */
 export async function listWebhookEndpoints(route: RouteContext): Promise<Response> {
-  const url = new URL(route.request.url);
-  const limit = parseLimit(url.searchParams.get("limit"));
-  const after = url.searchParams.get("after") || null;
-  const caller = await authenticate(route.request, route.env);
+  const { after, limit } = parseCursor(new URL(route.request.url).searchParams);
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  // At most MAX_ENDPOINTS_PER_TENANT rows: paged in memory.
   const rows = (await listEndpoints(openDb(route.env.DB), caller.tenantId)).reverse();
   let start = 0;
   if (after !== null) {
     start = rows.findIndex((row) => row.id === after) + 1;
-    if (start === 0)
-      throw invalidRequest(`Invalid 'after': no webhook endpoint with id '${after.slice(0, 128)}'.`, "after", null);
+    if (start === 0) throw unknownCursor(after, "webhook endpoint");
   }
   const page = rows.slice(start, start + limit);
-  return json(listResource(page.map(endpointResource), start + limit < rows.length));
+  return json(listObject(page.map(endpointResource), start + limit < rows.length));
 }
 
 /** GET /v1/webhook_endpoints/{id} */
 export async function retrieveWebhookEndpoint(route: RouteContext): Promise<Response> {
-  return json(endpointResource((await ownEndpoint(route)).row));
+  return json(endpointResource((await findOwnEndpoint(route)).row));
 }
 
 /** POST /v1/webhook_endpoints/{id}: any of `url`, `name`, `event_types`; an empty body changes nothing. */
 export async function updateWebhookEndpoint(route: RouteContext): Promise<Response> {
   const body = await readJson(route.request, MAX_BODY_BYTES);
   const changes = validateEndpointUpdate(body, route.config.webhooks.allowLoopback);
-  const { caller, db, row } = await ownEndpoint(route);
+  const { caller, db, row } = await findOwnEndpoint(route);
   const next = {
     url: changes.url ?? row.url,
     name: changes.name ?? row.name,
@@ -114,7 +124,7 @@ export async function updateWebhookEndpoint(route: RouteContext): Promise<Respon
 
 /** DELETE /v1/webhook_endpoints/{id}: its pending deliveries are given up at their next attempt. */
 export async function deleteWebhookEndpoint(route: RouteContext): Promise<Response> {
-  const { caller, db, row } = await ownEndpoint(route);
+  const { caller, db, row } = await findOwnEndpoint(route);
   if (!(await deleteEndpoint(db, caller.tenantId, row.id))) throw endpointNotFound(row.id);
   return json({ id: row.id, object: "webhook_endpoint.deleted", deleted: true });
 }
@@ -131,7 +141,7 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
       "keep_old_secret_active_for_24_hours",
       "unsupported_value",
     );
-  const { caller, db, row } = await ownEndpoint(route);
+  const { caller, db, row } = await findOwnEndpoint(route);
   const updated = await updateEndpoint(db, caller.tenantId, row.id, {
     secret: newWebhookSecret(),
     updatedAt: nowSeconds(),
@@ -142,6 +152,6 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
 
 /** GET /v1/webhook_event_types: the events this gateway sends. */
 export async function listWebhookEventTypes(route: RouteContext): Promise<Response> {
-  await authenticate(route.request, route.env);
+  await authenticate(route.request, route.env, route.ctx);
   return json({ object: "list", data: [...WEBHOOK_EVENT_TYPES] });
 }

@@ -3,17 +3,16 @@
 // ends by appending the response's items in one batch and releasing the claim. Used by the
 // ResponseRun DO (claim, abandon; its append rides the terminal D1 batch) and the store:false path.
 
-import type { Db } from "../db/client";
+import { runBatch, type Db, type Statement } from "../db/client";
 import {
   appendItemsStatements,
   APPENDED_STATUSES,
   claimConversation,
   releaseConversationStatement,
 } from "../db/conversations";
-import type { Statement } from "../db/responses";
 import { ApiError, conversationNotFound } from "../errors";
 import { newId } from "../responses/ids";
-import { identifyItems } from "../responses/items";
+import { storedItems } from "../responses/items";
 import type { InputItem, ResponseObject } from "../responses/types";
 
 /** OpenAI's wording for a conversation another response is running on. */
@@ -58,7 +57,7 @@ export class ConversationTurn {
     if (this.#settled) return;
     this.#settled = true;
     try {
-      await this.db.batch([this.#release()]);
+      await runBatch(this.db, [this.#release()]);
     } catch (error) {
       // The claim lapses on its own at its deadline.
       console.error(`conversation release failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -75,7 +74,7 @@ export class ConversationTurn {
     const statements: Statement[] = [];
     if (APPENDED_STATUSES.has(snapshot.status)) {
       const items = [
-        ...identifyItems(input).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) })),
+        ...storedItems(input),
         ...snapshot.output.map((item) => ({
           itemId: typeof item.id === "string" ? item.id : newId("item"),
           data: JSON.stringify(item),
@@ -86,7 +85,7 @@ export class ConversationTurn {
     statements.push(this.#release());
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.db.batch(statements as [Statement, ...Statement[]]);
+        await runBatch(this.db, statements);
         return;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

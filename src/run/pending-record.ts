@@ -2,7 +2,8 @@
 // record its ResponseRun keeps meanwhile, and what lookups answer from it. Used by the DO and by
 // the routes under /v1/responses/{id} (via `awaitRecord`).
 
-import type { ItemPage, NewResponseRow, ResponseRow, StoredItem } from "../db/responses";
+import { AFTER_NOT_FOUND, type AfterNotFound, type Page, type PageQuery } from "../db/client";
+import type { NewResponseRow, ResponseRow, StoredItem } from "../db/responses";
 
 /** The row and input items a run could not write to D1 yet. */
 export interface PendingRow {
@@ -47,15 +48,12 @@ export function pendingRecord({ row, inputItems }: PendingRow): PendingRecord {
 }
 
 /** A page of `items` (in position order) after the item `after`, as `pageInputItems` pages D1. */
-export function pageItems(
-  items: StoredItem[],
-  options: { after: string | null; limit: number; order: "asc" | "desc" },
-): ItemPage | "after_not_found" {
+export function pagePendingItems(items: StoredItem[], options: PageQuery): Page<StoredItem> | AfterNotFound {
   const ordered = options.order === "asc" ? items : [...items].reverse();
   let start = 0;
   if (options.after !== null) {
     const anchor = ordered.findIndex((item) => item.itemId === options.after);
-    if (anchor === -1) return "after_not_found";
+    if (anchor === -1) return AFTER_NOT_FOUND;
     start = anchor + 1;
   }
   const page = ordered.slice(start, start + options.limit);

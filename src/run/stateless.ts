@@ -4,7 +4,7 @@
 // still join the conversation (as OpenAI does), before the client sees the terminal event.
 
 import type { GatewayConfig } from "../config";
-import { openDb } from "../db/client";
+import { openDb, runBatch } from "../db/client";
 import { tokensOf, usageStatement } from "../db/usage";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
@@ -61,8 +61,7 @@ export async function runStateless(
     const { tenantId, apiKeyId, createdAt } = spec;
     const entry = { tenantId, apiKeyId, createdAt, model: request.model, ...tokensOf(normalizer.snapshot.usage) };
     try {
-      const db = openDb(env.DB);
-      await db.batch([usageStatement(db, entry)]);
+      await runBatch(db, [usageStatement(db, entry)]);
     } catch (error) {
       console.warn(`usage of ${spec.responseId} not recorded: ${error instanceof Error ? error.message : "?"}`);
     }

@@ -1,5 +1,6 @@
 // Gateway keys (`sk-gw-…`): minting, hashing, masking and constant-time comparison. Pure WebCrypto,
-// no bindings: used by the Worker (keys mode, admin API) and by the operator script in scripts/.
+// no bindings and no imports: used by the Worker (authentication, admin API, idempotency hashes)
+// and by the operator script in scripts/.
 
 export const GATEWAY_KEY_PREFIX = "sk-gw-";
 /** 43 base62 characters carry 256 bits of randomness. */
@@ -23,13 +24,16 @@ export function randomBase62(count: number): string {
 
 export const newGatewayKey = (): string => `${GATEWAY_KEY_PREFIX}${randomBase62(GATEWAY_KEY_RANDOM_CHARS)}`;
 
-/** What `api_keys.key_hash` holds: SHA-256 of the whole key, lowercase hex. */
-export async function hashGatewayKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+/** SHA-256 of `text` (UTF-8), lowercase hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   let hex = "";
   for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
   return hex;
 }
+
+/** What `api_keys.key_hash` holds: SHA-256 of the whole key, lowercase hex. */
+export const hashGatewayKey = (key: string): Promise<string> => sha256Hex(key);
 
 export const shownPrefix = (key: string): string => key.slice(0, SHOWN_PREFIX_CHARS);
 

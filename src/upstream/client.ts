@@ -1,6 +1,6 @@
 // Calls an upstream model server: first-byte timeout, retries of failures before the first byte
 // (connection errors, 429, 5xx) with backoff that honours `retry-after`, and OpenAI-shaped errors.
-// Used by the ResponseRun DO and the store:false path.
+// Used by the ResponseRun DO, the store:false path and the input_tokens/compact routes.
 
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";

@@ -1,6 +1,7 @@
 // Chooses the upstream for a request: the first route whose pattern matches the model, else the
 // default upstream; its base URL, protocol adapter, key and model name. Used by the create route
-// (before anything is stored) and by the ResponseRun DO and the store:false path (the call).
+// (before anything is stored), the ResponseRun DO and the store:false path (the call), and the
+// input_tokens/compact routes.
 
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";

@@ -1,6 +1,6 @@
 // When a failed webhook delivery is tried again: exponential backoff with jitter from a
 // configurable base, capped at an hour, for up to 72 hours after the event (as OpenAI promises).
-// Used by the delivery outbox of the ResponseRun DO.
+// Used by the webhook dispatcher of the ResponseRun DO and by each attempt (its timeout).
 
 /** Longest wait between two attempts. */
 export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;

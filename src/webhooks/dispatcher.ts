@@ -5,7 +5,7 @@
 // eviction; an attempt cut short by one is simply made again (at-least-once, same webhook-id).
 
 import { readConfig } from "../config";
-import { openDb } from "../db/client";
+import { openDb, runBatch } from "../db/client";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { newId } from "../responses/ids";
 import { afterAttempt, DELIVERY_WINDOW_MS } from "./backoff";
@@ -215,7 +215,7 @@ export class WebhookDispatcher {
     const db = openDb(this.#env.DB);
     const statements = deliveryStatements(db, deliveries.map(deliveryRow), attemptRows);
     try {
-      await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+      await runBatch(db, statements);
       this.#outbox.markSynced(deliveries, attempts);
     } catch (error) {
       console.error(`webhook records could not be written to D1; retrying later: ${String(error)}`);

@@ -1,10 +1,12 @@
 // Validates the bodies of `POST /v1/webhook_endpoints` (create) and `POST /v1/webhook_endpoints/{id}`
-// (update), in the openai SDK's shape (`url`, `name`, `event_types`), with OpenAI's 400 wording.
-// Used by the webhook endpoint routes.
+// (update), in the openai SDK's shape (`url`, `name`, `event_types`), and of the admin API's
+// `POST /admin/tenants/{id}/webhook_endpoints` (the same fields with defaults, and an optional
+// `secret`), with OpenAI's 400 wording. Used by the webhook endpoint routes and the admin API.
 
 import { invalidRequest } from "../errors";
 import { invalidType, isPlainObject, missing, optional } from "../responses/validation";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./event";
+import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, secretKey } from "./sign";
 import { checkWebhookUrl } from "./target";
 
 /** Longest endpoint name (a label for people, not a payload). */
@@ -65,3 +67,30 @@ export function validateEndpointCreate(body: unknown, allowLoopback: boolean): R
 }
 
 export const validateEndpointUpdate = fields;
+
+export interface TenantEndpointInput extends Required<EndpointChanges> {
+  /** The signing secret the operator chose; undefined: a new one is minted. */
+  secret: string | undefined;
+}
+
+/**
+ * The admin API's create body: `url` is required; `name` defaults to "", `event_types` to every
+ * event the gateway sends, and `secret` (a `whsec_` secret of 24-64 bytes) to a new one.
+ */
+export function validateTenantEndpointCreate(body: unknown, allowLoopback: boolean): TenantEndpointInput {
+  const changes = fields(body, allowLoopback);
+  if (changes.url === undefined) throw missing("url");
+  const secret = optional<string>(body as Record<string, unknown>, "secret", "string");
+  if (secret !== undefined && secretKey(secret) === null)
+    throw invalidRequest(
+      `Invalid 'secret': expected 'whsec_' followed by base64 of ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes.`,
+      "secret",
+      "invalid_value",
+    );
+  return {
+    url: changes.url,
+    name: changes.name ?? "",
+    eventTypes: changes.eventTypes ?? [...WEBHOOK_EVENT_TYPES],
+    secret,
+  };
+}

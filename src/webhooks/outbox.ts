@@ -3,7 +3,7 @@
 // Written synchronously (durable before any output leaves the object), so an eviction, a restart or
 // a redeploy loses no delivery. Tables are created by the DO's migrations (src/run/event-log.ts).
 
-export type DeliveryStatus = "pending" | "delivered" | "failed";
+import type { DeliveryStatus } from "../db/webhooks";
 
 /** One event to one endpoint; times in milliseconds. `id` is the `webhook-id`, the same on every attempt. */
 export interface OutboxDelivery {

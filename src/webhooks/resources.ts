@@ -1,12 +1,10 @@
 // The API objects of webhooks: endpoints as the openai SDK types them (`WebhookEndpoint`, with the
 // signing secret only when it is created or rotated), and the gateway's delivery records with
-// their attempts. Used by the webhook routes.
+// their attempts. Used by the webhook routes and the admin API.
 
 import type { AttemptRow, DeliveryRow, EndpointRow } from "../db/webhooks";
 import type { JsonObject } from "../responses/types";
-
-/** A masked hint that tells secrets apart without revealing them: the prefix and the last 4 characters. */
-export const secretHint = (secret: string): string => `whsec_…${secret.slice(-4)}`;
+import { secretHint } from "./sign";
 
 export function endpointResource(row: EndpointRow): JsonObject {
   return {
@@ -53,16 +51,5 @@ export function deliveryResource(row: DeliveryRow, attempts?: AttemptRow[]): Jso
     last_error: row.lastError,
     next_attempt_at: row.nextAttemptAt,
     ...(attempts === undefined ? {} : { attempts: attempts.map(attemptResource) }),
-  };
-}
-
-/** OpenAI's cursor-list envelope. */
-export function listResource(data: JsonObject[], hasMore: boolean): JsonObject {
-  return {
-    object: "list",
-    data,
-    first_id: data[0]?.id ?? null,
-    last_id: data.at(-1)?.id ?? null,
-    has_more: hasMore,
   };
 }

@@ -1,6 +1,7 @@
 // Standard Webhooks signing, exactly what `client.webhooks.unwrap()` of the openai SDK verifies:
 // key = base64 of the part after `whsec_`, HMAC-SHA256 over `${id}.${timestamp}.${body}`, header
-// `v1,<base64>`. Used by webhook delivery (every attempt) and the endpoint routes (new secrets).
+// `v1,<base64>`. Used by webhook delivery (every attempt), the endpoint routes (new secrets, hints)
+// and the operator script (no imports, so Node runs it as is).
 
 export const SECRET_PREFIX = "whsec_";
 /** Standard Webhooks keys are 24 to 64 bytes; the gateway mints 32. */
@@ -28,6 +29,9 @@ export function newWebhookSecret(): string {
   return `${SECRET_PREFIX}${toBase64(crypto.getRandomValues(new Uint8Array(NEW_SECRET_BYTES)))}`;
 }
 
+/** A masked hint that tells secrets apart without revealing them: the prefix and the last 4 characters. */
+export const secretHint = (secret: string): string => `${SECRET_PREFIX}…${secret.slice(-4)}`;
+
 /** The key bytes of a well-formed `whsec_` secret of 24-64 bytes, or null. */
 export function secretKey(secret: string): Uint8Array | null {
   if (!secret.startsWith(SECRET_PREFIX)) return null;
@@ -44,9 +48,9 @@ function keyBytes(secret: string): Uint8Array {
 
 /** The `webhook-signature` value for one attempt. */
 export async function signature(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  // A copy backed by a plain ArrayBuffer, as every BufferSource typing (Workers, DOM) accepts.
+  const raw = new Uint8Array(keyBytes(secret));
+  const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${id}.${timestamp}.${body}`));
   return `v1,${toBase64(new Uint8Array(mac))}`;
 }

@@ -95,7 +95,7 @@ describe("admin API", () => {
     expect((await admin("POST", `/keys/key_nope/revoke`)).status).toBe(404);
   });
 
-  it("sets a tenant's webhook endpoints: the secret is shown once; listed; deleted", async () => {
+  it("sets a tenant's webhook endpoints in the SDK's shape: the secret is shown once; listed; deleted", async () => {
     const tenant = (await admin<{ id: string }>("POST", "/tenants", { name: "hooks" })).body;
     const created = await admin<Record<string, unknown>>("POST", `/tenants/${tenant.id}/webhook_endpoints`, {
       url: "https://hooks.example.com/openai",
@@ -105,18 +105,21 @@ describe("admin API", () => {
     expect(created.body).toMatchObject({
       object: "webhook_endpoint",
       tenant_id: tenant.id,
+      name: "",
       url: "https://hooks.example.com/openai",
       event_types: ["response.completed", "response.failed"],
     });
-    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    const everything = await admin<{ id: string; event_types: string[] }>(
+    expect(created.body.id).toMatch(/^whe_[0-9a-f]{48}$/);
+    const secret = created.body.signing_secret as string;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created.body.signing_secret_hint).toBe(`whsec_…${secret.slice(-4)}`);
+    const chosen = `whsec_${btoa("0123456789abcdef0123456789abcdef")}`;
+    const everything = await admin<{ id: string; event_types: string[]; signing_secret: string }>(
       "POST",
       `/tenants/${tenant.id}/webhook_endpoints`,
-      {
-        url: "https://hooks.example.com/all",
-        secret: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
-      },
+      { url: "https://hooks.example.com/all", secret: chosen },
     );
+    expect(everything.body.signing_secret).toBe(chosen);
     expect(everything.body.event_types).toEqual([
       "response.completed",
       "response.failed",
@@ -125,7 +128,11 @@ describe("admin API", () => {
     ]);
     const listed = await admin<{ data: Record<string, unknown>[] }>("GET", `/tenants/${tenant.id}/webhook_endpoints`);
     expect(listed.body.data).toHaveLength(2);
-    expect(JSON.stringify(listed.body)).not.toContain("whsec_");
+    // Listed without secrets: only the hints that tell them apart.
+    const { signing_secret: _shownOnce, ...withoutSecret } = created.body;
+    expect(listed.body.data[0]).toEqual(withoutSecret);
+    for (const shown of [secret, chosen]) expect(JSON.stringify(listed.body)).not.toContain(shown);
+    for (const endpoint of listed.body.data) expect(endpoint).not.toHaveProperty("signing_secret");
     const gone = await admin("DELETE", `/tenants/${tenant.id}/webhook_endpoints/${String(created.body.id)}`);
     expect(gone.body).toEqual({ id: created.body.id, object: "webhook_endpoint.deleted", deleted: true });
     expect((await admin("DELETE", `/tenants/${tenant.id}/webhook_endpoints/${String(created.body.id)}`)).status).toBe(
@@ -148,6 +155,7 @@ describe("admin API", () => {
     ["the metadata address", { url: "https://169.254.169.254/latest" }, "url"],
     ["an unknown event type", { url: "https://h.example.com", event_types: ["response.created"] }, "event_types[0]"],
     ["a secret without whsec_", { url: "https://h.example.com", secret: "hunter2" }, "secret"],
+    ["a name that is not a string", { url: "https://h.example.com", name: 7 }, "name"],
   ])("refuses a webhook endpoint with %s", async (_name, body, param) => {
     const tenant = (await admin<{ id: string }>("POST", "/tenants", { name: "bad hooks" })).body;
     // The suite allows loopback for its mock webhook receivers; these cases run as in production.
@@ -160,5 +168,20 @@ describe("admin API", () => {
       .bind(tenant.id)
       .first();
     expect(stored).toEqual({ n: 0 });
+  });
+
+  it("keeps a tenant to 16 webhook endpoints, as /v1/webhook_endpoints does", async () => {
+    const tenant = (await admin<{ id: string }>("POST", "/tenants", { name: "many hooks" })).body;
+    for (let i = 0; i < 16; i++) {
+      const made = await admin("POST", `/tenants/${tenant.id}/webhook_endpoints`, {
+        url: `https://hooks.example.com/${i}`,
+      });
+      expect(made.status).toBe(200);
+    }
+    const refused = await admin<{ error: unknown }>("POST", `/tenants/${tenant.id}/webhook_endpoints`, {
+      url: "https://hooks.example.com/16",
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "limit_exceeded" });
   });
 });

@@ -1,16 +1,9 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { client, model, upstream, withoutParsed } from "../support/gateway";
+import { client, model, untilOutput, upstream, withoutParsed, words } from "../support/gateway";
 import { until } from "../support/hooks";
-
-async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
-}
-
-const words = (count: number) => Array.from({ length: count }, (_, i) => `w${i} `).join("");
+import { collect, responseIdOf } from "../support/streams";
 
 describe("background responses", () => {
   it("answers at once with status queued, then polling shows the live status, partial output and the end", async () => {
@@ -26,11 +19,7 @@ describe("background responses", () => {
       completed_at: null,
     });
     // Held before its 7th event: two words are out, the run is in progress.
-    const running = await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    const running = await untilOutput(openai, created.id, "w0 w1 ");
     expect(running.status).toBe("in_progress");
     await upstream.release(m);
     const done = await until(
@@ -80,7 +69,7 @@ describe("background responses", () => {
       if (seen.length === 4) break; // the SDK aborts the request: the client is gone
     }
     abort.abort();
-    const id = (seen[0] as { response: { id: string } }).response.id;
+    const id = responseIdOf(seen[0]);
     // During the run (held at the gate): resumes from several places follow it live.
     const during = [-1, 0, 2, 3, 5].map(async (after) => ({
       after,
@@ -88,11 +77,7 @@ describe("background responses", () => {
         await openai.responses.retrieve(id, after < 0 ? { stream: true } : { stream: true, starting_after: after }),
       ),
     }));
-    await until(
-      () => openai.responses.retrieve(id),
-      (response) => response.output_text === "w0 w1 w2 ",
-      "partial output",
-    );
+    await untilOutput(openai, id, "w0 w1 w2 ");
     await upstream.release(m);
     const resumed = await Promise.all(during);
     const all = resumed.find((entry) => entry.after === -1)?.events ?? [];

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { BadRequestError, NotFoundError } from "openai";
-import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { isKnownEventType } from "../../src/responses/event-types";
-import { client, gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, untilOutput, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
+import { collect, openStream, rest as restOf } from "../support/streams";
 
 /** The SDK adds `output_text` to what `retrieve` returns, not to what `cancel` returns. */
 const asCancelReturns = <T extends object>(response: T): T => {
@@ -13,22 +13,12 @@ const asCancelReturns = <T extends object>(response: T): T => {
   return copy;
 };
 
-async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
-}
-
 describe("POST /v1/responses/{id}/cancel", () => {
   it("cancels a running background response: the upstream connection closes, partial output is kept, cancelled is final", async () => {
     const openai = client();
     const m = model("gate:6:10");
     const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    await untilOutput(openai, created.id, "w0 w1 ");
     const cancelled = await openai.responses.cancel(created.id);
     expect(cancelled).toMatchObject({ id: created.id, status: "cancelled", background: true, completed_at: null });
     expect(cancelled.output).toEqual([
@@ -62,18 +52,11 @@ describe("POST /v1/responses/{id}/cancel", () => {
     const openai = client();
     const m = model("gate:6:10");
     const stream = await openai.responses.create({ model: m, input: "x", background: true, stream: true });
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = (await iterator.next()).value as ResponseStreamEvent & { response: { id: string } };
-    const id = first.response.id;
+    const { iterator, first, id } = await openStream(stream);
     const follower = collect(await openai.responses.retrieve(id, { stream: true, starting_after: 0 }));
-    await until(
-      () => openai.responses.retrieve(id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    await untilOutput(openai, id, "w0 w1 ");
     await openai.responses.cancel(id);
-    const rest: ResponseStreamEvent[] = [];
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+    const rest = await restOf(iterator);
     const all = [first, ...rest];
     const followed = await follower;
     expect(followed).toEqual(rest);
@@ -121,8 +104,7 @@ describe("POST /v1/responses/{id}/cancel", () => {
     const m = model("gate:6:8");
     const finished = await openai.responses.create({ model: model("text:1"), input: "x" });
     const running = await openai.responses.create({ model: m, input: "x", stream: true });
-    const iterator = running[Symbol.asyncIterator]();
-    const runningId = ((await iterator.next()).value as { response: { id: string } }).response.id;
+    const { iterator, id: runningId } = await openStream(running);
     for (const id of [finished.id, runningId]) {
       const error = (await openai.responses.cancel(id).catch((e: unknown) => e)) as BadRequestError;
       expect(error).toBeInstanceOf(BadRequestError);
@@ -135,7 +117,7 @@ describe("POST /v1/responses/{id}/cancel", () => {
       });
     }
     await upstream.release(m);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    await restOf(iterator);
     expect((await openai.responses.retrieve(runningId)).status).toBe("completed");
   });
 

@@ -7,7 +7,7 @@ import { APIError } from "openai";
 import type { ResponseCreateParams } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { client, gatewayFetch, GATEWAY_URL, readEvents } from "../support/gateway";
+import { client, rawEvents } from "../support/gateway";
 
 const openai = client("sk-test-chat-errors");
 
@@ -72,13 +72,7 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     const queued = await openai.responses.create({ model: m.model, input: "x", background: true });
     expect(queued.status).toBe("queued");
     // Following the response's stream waits for its end.
-    const events = await readEvents(
-      (
-        await gatewayFetch(`${GATEWAY_URL}/responses/${queued.id}?stream=true`, {
-          headers: { authorization: "Bearer sk-test-chat-errors" },
-        })
-      ).body,
-    );
+    const events = await rawEvents("sk-test-chat-errors", `/responses/${queued.id}?stream=true`);
     expect(events.map((event) => event.type)).toEqual([
       "response.created",
       "response.queued",

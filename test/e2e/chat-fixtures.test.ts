@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/responses/types";
 import { routed } from "../support/chat";
 import { fixtureText } from "../support/fixtures";
-import { client, gatewayFetch, GATEWAY_URL, readEvents } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, rawEvents } from "../support/gateway";
 import { withoutSdkFields } from "../upstream/chat-completions/harness";
 import { lineChunks, saidByChunks, saidByResponse, sseChunks } from "../upstream/chat-completions/upstream-truth";
 
@@ -68,12 +68,7 @@ async function rawStored(id: string): Promise<JsonObject> {
   return (await gatewayFetch(`${GATEWAY_URL}/responses/${id}`, { headers: { authorization: `Bearer ${KEY}` } })).json();
 }
 
-async function rawReplay(id: string): Promise<Record<string, unknown>[]> {
-  const res = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
-    headers: { authorization: `Bearer ${KEY}` },
-  });
-  return readEvents(res.body);
-}
+const rawReplay = (id: string) => rawEvents(KEY, `/responses/${id}?stream=true`);
 
 describe("recorded chat streams through the Worker, read with the openai SDK", () => {
   it.each(completed)("%s", async (file, items, status = "completed") => {

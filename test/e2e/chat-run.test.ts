@@ -6,30 +6,12 @@ import { APIError } from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
-import { client, gatewayFetch, GATEWAY_URL, readEvents, upstream } from "../support/gateway";
+import { client, rawEvents, upstream, words } from "../support/gateway";
+import { readToFailure, readUntil, rest } from "../support/streams";
 import { withoutSdkFields } from "../upstream/chat-completions/harness";
 
 const KEY = "sk-test-chat-run";
 const openai = client(KEY);
-const words = (count: number) => Array.from({ length: count }, (_, i) => `w${i} `).join("");
-
-/** Reads events until one satisfies `until`; the iterator stays usable for the rest. */
-async function readUntil(
-  iterator: AsyncIterator<ResponseStreamEvent>,
-  until: (event: ResponseStreamEvent) => boolean,
-): Promise<ResponseStreamEvent[]> {
-  const seen: ResponseStreamEvent[] = [];
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    seen.push(next.value);
-    if (until(next.value)) break;
-  }
-  return seen;
-}
-
-async function rest(iterator: AsyncIterator<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  return readUntil(iterator, () => false);
-}
-
 const isDelta = (text: string) => (event: ResponseStreamEvent) =>
   event.type === "response.output_text.delta" && event.delta === text;
 
@@ -95,14 +77,7 @@ describe("runs over a Chat Completions upstream", () => {
     async (scenario, message) => {
       const m = routed(scenario);
       const stream = await openai.responses.create({ model: m.model, input: "x", stream: true });
-      const types: string[] = [];
-      let id = "";
-      const failure = await (async () => {
-        for await (const event of stream) {
-          types.push(event.type);
-          if (event.type === "response.created") id = event.response.id;
-        }
-      })().catch((error: unknown) => error);
+      const { types, id, failure } = await readToFailure(stream);
       expect(failure).toBeInstanceOf(APIError);
       expect((failure as APIError).message).toContain(message);
 
@@ -116,13 +91,7 @@ describe("runs over a Chat Completions upstream", () => {
           content: [expect.objectContaining({ text: "w0 w1 " })],
         }),
       ]);
-      const replay = await readEvents(
-        (
-          await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
-            headers: { authorization: `Bearer ${KEY}` },
-          })
-        ).body,
-      );
+      const replay = await rawEvents(KEY, `/responses/${id}?stream=true`);
       // The SDK threw at the `error` event; the log holds it and the terminal event after what it read.
       expect(replay.map((event) => event.type)).toEqual([...types, "error", "response.failed"]);
     },
@@ -131,13 +100,7 @@ describe("runs over a Chat Completions upstream", () => {
   it("fails a background response whose chat stream breaks, keeping what arrived", async () => {
     const m = routed("cut-after:3");
     const queued = await openai.responses.create({ model: m.model, input: "x", background: true });
-    const events = await readEvents(
-      (
-        await gatewayFetch(`${GATEWAY_URL}/responses/${queued.id}?stream=true`, {
-          headers: { authorization: `Bearer ${KEY}` },
-        })
-      ).body,
-    );
+    const events = await rawEvents(KEY, `/responses/${queued.id}?stream=true`);
     expect(events.map((event) => event.type).slice(-2)).toEqual(["error", "response.failed"]);
     expect(await openai.responses.retrieve(queued.id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
   });

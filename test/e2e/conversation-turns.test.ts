@@ -3,10 +3,10 @@
 // and a second response while one runs is refused with OpenAI's `conversation_locked` 400.
 
 import type OpenAI from "openai";
-import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, model, upstream } from "../support/gateway";
+import { collect, openStream, rest } from "../support/streams";
 
 type Item = Record<string, unknown>;
 
@@ -20,12 +20,6 @@ async function items(openai: OpenAI, conversationId: string): Promise<Item[]> {
 /** The text of a conversation item (a message's first part), to read a conversation at a glance. */
 const textOf = (item: Item | undefined): string => (item?.content as { text?: string }[] | undefined)?.[0]?.text ?? "";
 
-async function drain(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
-}
-
 describe("responses on a conversation", () => {
   it("sends every earlier item upstream and appends each turn, synchronous, streamed and background", async () => {
     const openai = client("sk-test-turns");
@@ -37,7 +31,7 @@ describe("responses on a conversation", () => {
     expect(first.output_text).toBe("echo(2): one");
 
     // The stream's end is only sent once the conversation has the turn's items.
-    const streamed = await drain(
+    const streamed = await collect(
       await openai.responses.create({ model: m, conversation: { id: conversation.id }, input: "two", stream: true }),
     );
     expect(streamed.at(-1)?.type).toBe("response.completed");
@@ -56,7 +50,7 @@ describe("responses on a conversation", () => {
       background: true,
     });
     expect(queued.status).toBe("queued");
-    const followed = await drain(await openai.responses.retrieve(queued.id, { stream: true }));
+    const followed = await collect(await openai.responses.retrieve(queued.id, { stream: true }));
     expect(followed.at(-1)?.type).toBe("response.completed");
 
     const sent = await upstream.requests(m);
@@ -96,7 +90,7 @@ describe("responses on a conversation", () => {
     const m = model("echo");
     const first = await openai.responses.create({ model: m, conversation: conversation.id, input: "a", store: false });
     await expect(openai.responses.retrieve(first.id)).rejects.toMatchObject({ status: 404 });
-    await drain(
+    await collect(
       await openai.responses.create({
         model: m,
         conversation: conversation.id,
@@ -171,8 +165,7 @@ describe("responses on a conversation", () => {
       input: "first",
       stream: true,
     });
-    const iterator = stream[Symbol.asyncIterator]();
-    const created = (await iterator.next()).value as { response: { id: string } };
+    const { iterator, id } = await openStream(stream);
 
     const refused = model("echo");
     const locked = {
@@ -192,14 +185,14 @@ describe("responses on a conversation", () => {
     expect(await upstream.requests(refused)).toEqual([]);
 
     await upstream.release(held);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    await rest(iterator);
     const after = model("echo");
     const next = await openai.responses.create({ model: after, conversation: conversation.id, input: "third" });
     expect(next.output_text).toBe("echo(3): third");
 
     const all = await items(openai, conversation.id);
     expect(all.map(textOf)).toEqual(["first", "w0 w1 w2 w3 ", "third", "echo(3): third"]);
-    expect(all[1]?.id).toBe((await openai.responses.retrieve(created.response.id)).output[0]?.id);
+    expect(all[1]?.id).toBe((await openai.responses.retrieve(id)).output[0]?.id);
   });
 
   it("of responses racing on one conversation, each turn that ran is appended whole, in one piece", async () => {
@@ -251,9 +244,8 @@ describe("responses on a conversation", () => {
       input: "x",
       stream: true,
     });
-    const iterator = stream[Symbol.asyncIterator]();
-    const created = (await iterator.next()).value as { response: { id: string } };
-    await openai.responses.delete(created.response.id);
+    const { id } = await openStream(stream);
+    await openai.responses.delete(id);
     await upstream.release(held);
     const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "y" });
     expect(next.output_text).toBe("echo(1): y");
@@ -270,7 +262,7 @@ describe("responses on a conversation", () => {
     const m = routed("echo");
     const first = await openai.responses.create({ model: m.model, conversation: conversation.id, input: "now" });
     expect(first.output_text).toBe("echo(3): now");
-    const streamed = await drain(
+    const streamed = await collect(
       await openai.responses.create({ model: m.model, conversation: conversation.id, input: "next", stream: true }),
     );
     expect(streamed.at(-1)?.type).toBe("response.completed");

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
+import { readToFailure } from "../support/streams";
 
 const post = (body: string, headers: Record<string, string> = {}) =>
   gatewayFetch(`${GATEWAY_URL}/responses`, {
@@ -108,14 +109,7 @@ describe("errors", () => {
     async (scenario, message) => {
       const openai = client("sk-test-errors");
       const stream = await openai.responses.create({ model: model(scenario), input: "x", stream: true });
-      const types: string[] = [];
-      let id = "";
-      const failure = await (async () => {
-        for await (const event of stream) {
-          types.push(event.type);
-          if (event.type === "response.created") id = event.response.id;
-        }
-      })().catch((error: unknown) => error);
+      const { types, id, failure } = await readToFailure(stream);
       expect(failure).toBeInstanceOf(APIError);
       expect(types.at(-1)).toBe("response.output_text.delta");
       const stored = await openai.responses.retrieve(id);

@@ -9,33 +9,18 @@
 // `ctx.abort()` on that one object is exactly such a reset: the instance and everything in flight
 // are dropped, storage is kept.
 
-import { runDurableObjectAlarm, runInDurableObject, evictDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
+import { client, heldBackground, model, rawEvents as rawEventsOf, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
-
-const stub = (id: string) => env.RESPONSE_RUN.getByName(id);
+import { alarmOf, editRunState, resetInstance, runStub as stub } from "../support/run-object";
+import { responseIdOf } from "../support/streams";
 
 const KEY = "sk-test-tenant-a";
 
 /** Raw SSE events (the SDK's stream throws at the `error` event that precedes `response.failed`). */
-async function rawEvents(path: string, body?: unknown): Promise<Record<string, unknown>[]> {
-  const res = await gatewayFetch(`${GATEWAY_URL}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return readEvents(res.body);
-}
-
-/** Drops the object's instance as a deploy or crash would; its storage (log, state, alarm) stays. */
-async function resetInstance(id: string): Promise<void> {
-  const error = await runInDurableObject(stub(id), (_instance, state) => state.abort("simulated reset")).catch(
-    (e: unknown) => e,
-  );
-  expect(String(error)).toContain("simulated reset");
-}
+const rawEvents = (path: string, body?: unknown) => rawEventsOf(KEY, path, body);
 
 async function d1Status(id: string): Promise<string | undefined> {
   return (await env.DB.prepare("SELECT status FROM responses WHERE id = ?").bind(id).first<{ status: string }>())
@@ -45,25 +30,19 @@ async function d1Status(id: string): Promise<string | undefined> {
 describe("nothing stays in progress", () => {
   it("a run whose instance is lost mid-stream is ended failed by the watchdog alarm, partial output kept", async () => {
     const openai = client();
-    const m = model("gate:6:10");
-    const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
-    await resetInstance(created.id);
+    const { model: m, id } = await heldBackground(openai, "gate:6:10");
+    await resetInstance(id);
     // The instance took its upstream connection with it.
     await until(
       () => upstream.closedEarly(m),
       (closed) => closed === 1,
       "the upstream connection to close",
     );
-    expect(await d1Status(created.id)).not.toMatch(/completed|failed|cancelled|incomplete/);
+    expect(await d1Status(id)).not.toMatch(/completed|failed|cancelled|incomplete/);
     // The watchdog alarm (due within RUN_WATCHDOG_SECONDS) wakes a fresh instance, which ends the run.
-    expect(await runDurableObjectAlarm(stub(created.id))).toBe(true);
-    expect(await d1Status(created.id)).toBe("failed");
-    const ended = await openai.responses.retrieve(created.id);
+    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
+    expect(await d1Status(id)).toBe("failed");
+    const ended = await openai.responses.retrieve(id);
     expect(ended).toMatchObject({
       status: "failed",
       error: {
@@ -74,50 +53,38 @@ describe("nothing stays in progress", () => {
     expect(ended.output_text).toBe("w0 w1 ");
     expect(ended.output[0]).toMatchObject({ status: "incomplete" });
     // Its stream replays what was sent, then OpenAI's failure pair.
-    const events = await rawEvents(`/responses/${created.id}?stream=true`);
+    const events = await rawEvents(`/responses/${id}?stream=true`);
     expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
     expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
     // A late release of the upstream changes nothing.
     await upstream.release(m);
-    expect((await openai.responses.retrieve(created.id)).status).toBe("failed");
+    expect((await openai.responses.retrieve(id)).status).toBe("failed");
   });
 
   it("a lost run is also ended by the first read of it, before the alarm comes", async () => {
     const openai = client();
-    const m = model("gate:6:10");
-    const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
-    await resetInstance(created.id);
-    const polled = await openai.responses.retrieve(created.id);
+    const { model: m, id } = await heldBackground(openai, "gate:6:10");
+    await resetInstance(id);
+    const polled = await openai.responses.retrieve(id);
     expect(polled.status).toBe("failed");
     expect(polled.output_text).toBe("w0 w1 ");
-    expect(await d1Status(created.id)).toBe("failed");
+    expect(await d1Status(id)).toBe("failed");
     await upstream.release(m);
   });
 
   it("a graceful eviction waits for a live run instead of cutting it (the run keeps its object busy)", async () => {
     const openai = client();
-    const m = model("gate:6:8");
-    const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    const { model: m, id } = await heldBackground(openai, "gate:6:8");
     let evicted = false;
-    const eviction = evictDurableObject(stub(created.id)).then(() => (evicted = true));
-    expect((await openai.responses.retrieve(created.id)).status).toBe("in_progress");
+    const eviction = evictDurableObject(stub(id)).then(() => (evicted = true));
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
     expect(evicted).toBe(false);
     await upstream.release(m);
     await eviction;
-    const ended = await openai.responses.retrieve(created.id);
+    const ended = await openai.responses.retrieve(id);
     expect(ended.status).toBe("completed");
     expect(ended.output_text).toBe("w0 w1 w2 w3 w4 w5 w6 w7 ");
-    expect(await d1Status(created.id)).toBe("completed");
+    expect(await d1Status(id)).toBe("completed");
   });
 
   it("an upstream that goes silent mid-stream ends failed after the idle timeout, partial output kept", async () => {
@@ -125,7 +92,7 @@ describe("nothing stays in progress", () => {
     const m = model("hang-after:5");
     const events = await rawEvents("/responses", { model: m, input: "x", background: true, stream: true });
     expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
-    const id = (events[0] as { response: { id: string } }).response.id;
+    const id = responseIdOf(events[0]);
     const ended = await openai.responses.retrieve(id);
     expect(ended).toMatchObject({
       status: "failed",
@@ -146,7 +113,7 @@ describe("nothing stays in progress", () => {
       "error",
       "response.failed",
     ]);
-    const id = (events[0] as { response: { id: string } }).response.id;
+    const id = responseIdOf(events[0]);
     expect(await openai.responses.retrieve(id)).toMatchObject({
       status: "failed",
       output: [],
@@ -156,23 +123,14 @@ describe("nothing stays in progress", () => {
 
   it("a run past MAX_RUN_SECONDS is stopped by the watchdog: the upstream is closed, the response failed", async () => {
     const openai = client();
-    const m = model("gate:6:10");
-    const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    const { model: m, id } = await heldBackground(openai, "gate:6:10");
     // Stands in for an hour passing: the run's recorded deadline is moved to now.
-    await runInDurableObject(stub(created.id), (_instance, state) => {
-      const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'run'`).one();
-      const run = JSON.parse(row.value) as { deadlineAt: number; startedAt: number };
+    await editRunState<{ deadlineAt: number; startedAt: number }>(id, (run) => {
       run.deadlineAt = Date.now();
       run.startedAt = run.deadlineAt - 3_600_000;
-      state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'run'`, JSON.stringify(run));
     });
-    expect(await runDurableObjectAlarm(stub(created.id))).toBe(true);
-    const ended = await openai.responses.retrieve(created.id);
+    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
+    const ended = await openai.responses.retrieve(id);
     expect(ended).toMatchObject({
       status: "failed",
       error: { code: "server_error", message: "The response exceeded the maximum run time of 3600 seconds." },
@@ -183,25 +141,19 @@ describe("nothing stays in progress", () => {
       (closed) => closed === 1,
       "the upstream connection to close",
     );
-    expect(await d1Status(created.id)).toBe("failed");
+    expect(await d1Status(id)).toBe("failed");
   });
 
   it("the watchdog leaves a healthy run alone and keeps its alarm set", async () => {
     const openai = client();
-    const m = model("gate:6:8");
-    const created = await openai.responses.create({ model: m, input: "x", background: true });
-    await until(
-      () => openai.responses.retrieve(created.id),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
-    expect(await runDurableObjectAlarm(stub(created.id))).toBe(true);
-    expect((await openai.responses.retrieve(created.id)).status).toBe("in_progress");
-    const alarm = await runInDurableObject(stub(created.id), (_instance, state) => state.storage.getAlarm());
+    const { model: m, id } = await heldBackground(openai, "gate:6:8");
+    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
+    const alarm = await alarmOf(id);
     expect(alarm).toBeGreaterThan(Date.now());
     await upstream.release(m);
     await until(
-      () => openai.responses.retrieve(created.id),
+      () => openai.responses.retrieve(id),
       (response) => response.status === "completed",
       "completion",
     );

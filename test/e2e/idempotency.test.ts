@@ -6,18 +6,13 @@ import { env } from "cloudflare:workers";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { client, model, upstream } from "../support/gateway";
+import { collect, openStream, rest as restOf } from "../support/streams";
 
 const withKey = (key: string) => ({ headers: { "Idempotency-Key": key } });
 
 async function storedResponses(m: string): Promise<number> {
   return (await env.DB.prepare("SELECT count(*) AS n FROM responses WHERE model = ?").bind(m).first<{ n: number }>())
     ?.n as number;
-}
-
-async function drain(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
 }
 
 describe("Idempotency-Key", () => {
@@ -37,14 +32,11 @@ describe("Idempotency-Key", () => {
     abort.abort();
 
     const retried = await openai.responses.create(body, withKey(key));
-    const iterator = retried[Symbol.asyncIterator]();
-    const head = (await iterator.next()).value as ResponseStreamEvent;
+    const { iterator, first: head } = await openStream(retried);
     expect(head).toEqual(seen[0]);
     expect(head.type).toBe("response.created");
     await upstream.release(m);
-    const rest: ResponseStreamEvent[] = [];
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
-    const all = [head, ...rest];
+    const all = [head, ...(await restOf(iterator))];
     expect(all.slice(0, 3)).toEqual(seen);
     expect(all.map((event) => event.sequence_number)).toEqual(all.map((_, index) => index));
     expect(all.at(-1)?.type).toBe("response.completed");
@@ -53,7 +45,7 @@ describe("Idempotency-Key", () => {
     expect(await storedResponses(m)).toBe(1);
 
     // Once finished, the same retry replays the recorded stream.
-    const again = await drain(await openai.responses.create(body, withKey(key)));
+    const again = await collect(await openai.responses.create(body, withKey(key)));
     expect(again).toEqual(all);
     expect(await upstream.requests(m)).toHaveLength(1);
   });
@@ -84,7 +76,7 @@ describe("Idempotency-Key", () => {
       [0, 1, 2].map(() => openai.responses.create({ model: m, input: "x", background: true }, withKey(key))),
     );
     expect(new Set(results.map((result) => result.id)).size).toBe(1);
-    await drain(await openai.responses.retrieve(results[0]?.id ?? "", { stream: true }));
+    await collect(await openai.responses.retrieve(results[0]?.id ?? "", { stream: true }));
     expect(await upstream.requests(m)).toHaveLength(1);
     expect(await storedResponses(m)).toBe(1);
   });

@@ -1,18 +1,13 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
-import { client, model, upstream, withoutParsed } from "../support/gateway";
-
-async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
-}
+import { client, model, upstream, withoutParsed, words } from "../support/gateway";
+import { collect, openStream, responseIdOf, rest as restOf } from "../support/streams";
 
 describe("GET /v1/responses/{id}?stream=true", () => {
   it("replays a finished response's recorded events with their original numbers", async () => {
     const openai = client();
     const created = await collect(await openai.responses.create({ model: model("text:4"), input: "x", stream: true }));
-    const id = (created[0] as { response: { id: string } }).response.id;
+    const id = responseIdOf(created[0]);
     const replay = await collect(await openai.responses.retrieve(id, { stream: true }));
     expect(replay).toEqual(created);
     const after = await collect(await openai.responses.retrieve(id, { stream: true, starting_after: 5 }));
@@ -40,7 +35,7 @@ describe("GET /v1/responses/{id}?stream=true", () => {
       if (seen.length === 5) break; // leaves the loop: the SDK aborts the request
     }
     abort.abort();
-    const id = (seen[0] as { response: { id: string } }).response.id;
+    const id = responseIdOf(seen[0]);
     const last = seen.at(-1)?.sequence_number ?? -1;
     // The run is still held at the gate: it keeps going after the client left.
     expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
@@ -51,7 +46,7 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     expect(all.at(-1)?.type).toBe("response.completed");
     const stored = await openai.responses.retrieve(id);
     expect(stored.status).toBe("completed");
-    expect(stored.output_text).toBe(Array.from({ length: 12 }, (_, i) => `w${i} `).join(""));
+    expect(stored.output_text).toBe(words(12));
     expect(await upstream.closedEarly(m)).toBe(0);
   });
 
@@ -59,12 +54,10 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     const openai = client();
     const m = model("gate:4:6");
     const stream = await openai.responses.create({ model: m, input: "x", stream: true });
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = (await iterator.next()).value as { response: { id: string } };
-    const follower = collect(await openai.responses.retrieve(first.response.id, { stream: true, starting_after: 0 }));
+    const { iterator, id } = await openStream(stream);
+    const follower = collect(await openai.responses.retrieve(id, { stream: true, starting_after: 0 }));
     await upstream.release(m);
-    const rest: ResponseStreamEvent[] = [];
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest.push(next.value);
+    const rest = await restOf(iterator);
     const followed = await follower;
     expect(followed).toEqual(rest);
     expect(followed.at(-1)?.type).toBe("response.completed");
@@ -84,7 +77,7 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     expect(polled.status).toBe("in_progress");
     expect(polled.output_text).toBe("w0 w1 ");
     await upstream.release(m);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    await restOf(iterator);
     expect((await openai.responses.retrieve(id)).status).toBe("completed");
   });
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents } from "../support/gateway";
+import { client, model, rawEvents } from "../support/gateway";
 
 async function rowCounts(id: string) {
   const [responses, items, events] = await env.DB.batch<{ n: number }>([
@@ -30,13 +30,7 @@ describe("D1 recording", () => {
     expect(final.output_text).toHaveLength(2_500_000);
     const stored = await openai.responses.retrieve(final.id);
     expect(stored.output_text).toHaveLength(2_500_000);
-    const replay = await readEvents(
-      (
-        await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, {
-          headers: { authorization: "Bearer sk-test-storage" },
-        })
-      ).body,
-    );
+    const replay = await rawEvents("sk-test-storage", `/responses/${final.id}?stream=true`);
     expect(foldEvents(replay as StreamEvent[])?.output).toEqual(stored.output);
     const largest = await env.DB.prepare("SELECT max(length(frames)) AS n FROM response_events WHERE response_id = ?")
       .bind(final.id)

@@ -175,4 +175,13 @@ describe("webhook endpoints", () => {
       openai.webhooks.create({ url: "https://hooks.example.com/17", name: "e16", event_types: types }),
     ).rejects.toMatchObject({ status: 400, code: "limit_exceeded" });
   });
+
+  it("answers a malformed endpoint or delivery id like an unknown one (404, not an error)", async () => {
+    const authorization = `Bearer ${tenantKey()}`;
+    for (const path of ["/webhook_endpoints/whe_%E0%A4%A", "/webhook_deliveries/wh_%E0%A4%A"]) {
+      const res = await gatewayFetch(`${GATEWAY_URL}${path}`, { headers: { authorization } });
+      expect(res.status).toBe(404);
+      expect((await res.json<{ error: unknown }>()).error).toMatchObject({ type: "invalid_request_error" });
+    }
+  });
 });

@@ -2,10 +2,9 @@
 // with the openai SDK's `client.webhooks.unwrap()`, as a user's server would.
 
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import OpenAI, { InvalidWebhookSignatureError } from "openai";
 import { describe, expect, it } from "vitest";
-import { client, model, upstream } from "../support/gateway";
+import { client, model, untilOutput, upstream } from "../support/gateway";
 import { admin, managedClient, newTenantKey } from "../support/managed";
 import {
   DEFAULT_HOOK_SECRET,
@@ -17,6 +16,7 @@ import {
   until,
   type ReceivedHook,
 } from "../support/hooks";
+import { alarmOf, resetInstance, runStub } from "../support/run-object";
 
 interface Attempt {
   attempt: number;
@@ -122,11 +122,7 @@ describe("webhooks of background responses", () => {
       incomplete: (await openai.responses.create({ model: model("incomplete"), input: "x", background: true })).id,
       cancelled: (await openai.responses.create({ model: gated, input: "x", background: true })).id,
     };
-    await until(
-      () => openai.responses.retrieve(ids.cancelled),
-      (response) => response.output_text === "w0 w1 ",
-      "partial output",
-    );
+    await untilOutput(openai, ids.cancelled, "w0 w1 ");
     await openai.responses.cancel(ids.cancelled);
     for (const [status, id] of Object.entries(ids)) {
       expect((await ended(openai, id)).status).toBe(status);
@@ -202,7 +198,7 @@ describe("webhooks of background responses", () => {
       (list) => list.data[0]?.attempt_count === 1,
       "the first attempt on record",
     );
-    await evictDurableObject(env.RESPONSE_RUN.getByName(created.id));
+    await evictDurableObject(runStub(created.id));
     expect((await received(url)).length).toBe(1);
     const [firstTry, retry] = await receivedAtLeast(url, 2);
     expect(retry?.headers["webhook-id"]).toBe(firstTry?.headers["webhook-id"]);
@@ -222,14 +218,13 @@ describe("webhooks of background responses", () => {
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     await receivedAtLeast(url, 1);
     // The receiver holds the first attempt while the object is reset (a deploy, a crash).
-    const stub = () => env.RESPONSE_RUN.getByName(created.id);
-    await runInDurableObject(stub(), (_instance, state) => state.abort("simulated reset")).catch(() => undefined);
+    await resetInstance(created.id);
     await releaseHook(url);
     // The alarm set when the cut job began (its dead man's switch, 30 s) brings a fresh instance back.
-    const switchAt = await runInDurableObject(stub(), (_instance, state) => state.storage.getAlarm());
+    const switchAt = await alarmOf(created.id);
     expect(switchAt).not.toBeNull();
     expect((switchAt as number) - Date.now()).toBeLessThanOrEqual(30_000);
-    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    expect(await runDurableObjectAlarm(runStub(created.id))).toBe(true);
     const [cut, again] = await receivedAtLeast(url, 2);
     expect(again?.headers["webhook-id"]).toBe(cut?.headers["webhook-id"]);
     expect(again?.body).toBe(cut?.body);
@@ -262,7 +257,7 @@ describe("webhooks of background responses", () => {
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     await receivedAtLeast(failing, 1);
     // Stands in for 72 hours passing: the delivery's window closes before its next attempt.
-    await runInDurableObject(env.RESPONSE_RUN.getByName(created.id), (_instance, state) => {
+    await runInDurableObject(runStub(created.id), (_instance, state) => {
       state.storage.sql.exec(`UPDATE webhook_outbox SET give_up_at = 0`);
     });
     const [failed] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];
@@ -332,7 +327,7 @@ describe("webhooks of background responses", () => {
   it("delivers to an endpoint the admin API set for a tenant (keys mode), which the tenant also sees", async () => {
     const { tenantId, key } = await newTenantKey("hooks");
     const url = hookUrl("ok");
-    const set = await admin<{ id: string; secret: string }>("POST", `/tenants/${tenantId}/webhook_endpoints`, {
+    const set = await admin<{ id: string; signing_secret: string }>("POST", `/tenants/${tenantId}/webhook_endpoints`, {
       url,
       event_types: ["response.completed"],
     });
@@ -340,12 +335,13 @@ describe("webhooks of background responses", () => {
     const openai = managedClient(key);
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     const [hook] = await receivedAtLeast(url, 1);
-    expect(await unwrap(hook as ReceivedHook, set.body.secret)).toMatchObject({
+    expect(await unwrap(hook as ReceivedHook, set.body.signing_secret)).toMatchObject({
       type: "response.completed",
       data: { id: created.id },
     });
     expect((await openai.webhooks.list()).data.map((endpoint) => endpoint.id)).toEqual([set.body.id]);
-    expect(await openai.webhooks.retrieve(set.body.id)).toMatchObject({ url, event_types: ["response.completed"] });
+    const { signing_secret: _shownOnce, tenant_id: _tenant, ...asSdkSees } = set.body as Record<string, unknown>;
+    expect(await openai.webhooks.retrieve(set.body.id)).toEqual(asSdkSees);
   });
 
   it("refuses to re-send a pending delivery, one whose endpoint was deleted, or another tenant's", async () => {

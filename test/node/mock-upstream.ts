@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { serveChat } from "./mock-chat";
+import { upstreamResponse } from "./upstream-response";
 
 type Json = Record<string, unknown>;
 
@@ -52,40 +53,8 @@ function lastUserText(input: unknown): string {
 let counter = 0;
 const id = (prefix: string) => `${prefix}_mock${(++counter).toString(16).padStart(12, "0")}`;
 
-function baseResponse(model: string, status: string): Json {
-  return {
-    id: "resp_upstream_mock",
-    object: "response",
-    created_at: 1_700_000_000,
-    status,
-    background: false,
-    completed_at: null,
-    error: null,
-    incomplete_details: null,
-    instructions: null,
-    max_output_tokens: null,
-    max_tool_calls: null,
-    model,
-    output: [],
-    parallel_tool_calls: true,
-    previous_response_id: null,
-    prompt_cache_key: null,
-    reasoning: { effort: null, summary: null },
-    safety_identifier: null,
-    service_tier: "auto",
-    store: false,
-    temperature: 1,
-    text: { format: { type: "text" }, verbosity: "medium" },
-    tool_choice: "auto",
-    tools: [],
-    top_logprobs: 0,
-    top_p: 1,
-    truncation: "disabled",
-    usage: null,
-    user: null,
-    metadata: {},
-  };
-}
+const baseResponse = (model: string, status: string): Json =>
+  upstreamResponse({ id: "resp_upstream_mock", createdAt: 1_700_000_000, model, status, store: false });
 
 /** A complete, grammatical Responses stream replying `pieces` as one message. */
 export function textEvents(model: string, pieces: string[], final: "completed" | "incomplete" = "completed"): Json[] {

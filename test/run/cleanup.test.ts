@@ -1,32 +1,18 @@
 // The ResponseRun DO's storage lifecycle: it is deleted once D1 has everything, the retention passed
 // and no webhook delivery is left; an instance whose storage was deleted still answers correctly.
 
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { client, model } from "../support/gateway";
 import { hookUrl, received, receivedAtLeast, until } from "../support/hooks";
-
-const stub = (id: string) => env.RESPONSE_RUN.getByName(id);
+import { alarmOf, editRunState, runStub as stub, tablesOf as tables } from "../support/run-object";
 
 /** Stands in for RUN_LOG_RETENTION_SECONDS passing: the run's recorded end moves an hour back. */
-async function ageRun(id: string): Promise<void> {
-  await runInDurableObject(stub(id), (_instance, state) => {
-    const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'run'`).one();
-    const run = JSON.parse(row.value) as { terminalAt: number };
+const ageRun = (id: string) =>
+  editRunState<{ terminalAt: number }>(id, (run) => {
     run.terminalAt -= 3_600_000;
-    state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'run'`, JSON.stringify(run));
   });
-}
-
-const tables = (id: string) =>
-  runInDurableObject(stub(id), (_instance, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'`)
-      .toArray()
-      .map((row) => row.name),
-  );
 
 interface Delivery {
   id: string;
@@ -47,7 +33,7 @@ describe("ResponseRun storage cleanup", () => {
     await ageRun(created.id);
     expect(await runDurableObjectAlarm(stub(created.id))).toBe(true);
     expect(await tables(created.id)).toContain("webhook_outbox");
-    const alarm = await runInDurableObject(stub(created.id), (_instance, state) => state.storage.getAlarm());
+    const alarm = await alarmOf(created.id);
     expect(alarm).not.toBeNull();
     expect((await deliveries(openai, created.id))[0]?.status).toBe("pending");
   });
@@ -65,7 +51,7 @@ describe("ResponseRun storage cleanup", () => {
     await ageRun(created.id);
     expect(await runDurableObjectAlarm(stub(created.id))).toBe(true);
     expect(await tables(created.id)).toEqual([]);
-    expect(await runInDurableObject(stub(created.id), (_instance, state) => state.storage.getAlarm())).toBeNull();
+    expect(await alarmOf(created.id)).toBeNull();
     // The response reads from D1; a resend wakes the cleaned object, which delivers and cleans up again.
     expect((await openai.responses.retrieve(created.id)).status).toBe("completed");
     const resent = await openai.post<Delivery>(`/webhook_deliveries/${delivery?.id}/resend`);

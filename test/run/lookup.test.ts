@@ -1,34 +1,24 @@
 // Finding a response whose D1 row is not written yet, and not creating storage for ids that name
 // nothing: a stream shows its id before the row lands, and lookups of unknown ids are free.
 
-import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { newResponseId } from "../../src/responses/ids";
 import { client, model, upstream } from "../support/gateway";
-
-const tables = (id: string) =>
-  runInDurableObject(env.RESPONSE_RUN.getByName(id), (_instance, state) =>
-    state.storage.sql
-      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'`)
-      .toArray(),
-  );
+import { tablesOf as tables } from "../support/run-object";
+import { openStream, rest } from "../support/streams";
 
 describe("looking up a response", () => {
   it("finds a streaming response by the id of its first event, on every route", async () => {
     const openai = client("sk-lookup");
     const m = model("gate:3:6");
     const stream = await openai.responses.create({ model: m, input: "x", stream: true });
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = (await iterator.next()).value as ResponseStreamEvent;
-    if (first.type !== "response.created") throw new Error("expected response.created first");
-    const id = first.response.id;
+    const { iterator, first, id } = await openStream(stream);
+    expect(first.type).toBe("response.created");
     // At once, while the run is held mid-stream: every route knows the id.
     expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
     expect((await openai.responses.inputItems.list(id)).data).toHaveLength(1);
     await upstream.release(m);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    await rest(iterator);
     expect((await openai.responses.retrieve(id)).status).toBe("completed");
   });
 
@@ -44,12 +34,9 @@ describe("looking up a response", () => {
   it("answers another tenant's running response like an unknown one", async () => {
     const m = model("gate:3:4");
     const stream = await client("sk-lookup-owner").responses.create({ model: m, input: "x", stream: true });
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = (await iterator.next()).value as ResponseStreamEvent & { response: { id: string } };
-    await expect(client("sk-lookup-other").responses.retrieve(first.response.id)).rejects.toMatchObject({
-      status: 404,
-    });
+    const { iterator, id } = await openStream(stream);
+    await expect(client("sk-lookup-other").responses.retrieve(id)).rejects.toMatchObject({ status: 404 });
     await upstream.release(m);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    await rest(iterator);
   });
 });

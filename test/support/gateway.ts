@@ -2,6 +2,7 @@
 
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
+import { until } from "./hooks";
 
 export const GATEWAY_URL = "http://gateway.test/v1";
 
@@ -15,6 +16,9 @@ export function client(apiKey = "sk-test-tenant-a"): OpenAI {
 
 /** A model name that selects a mock scenario, tagged so concurrent tests stay apart. */
 export const model = (scenario: string): string => `${scenario}#${crypto.randomUUID()}`;
+
+/** The text the mock's `text:N` and `gate:K:N` scenarios stream: `w0 w1 … w{N-1} `. */
+export const words = (count: number): string => Array.from({ length: count }, (_, i) => `w${i} `).join("");
 
 const mockUrl = (path: string, model: string) =>
   `${env.UPSTREAM_BASE_URL.replace(/\/v1$/, "")}/__mock/${path}?model=${encodeURIComponent(model)}`;
@@ -44,6 +48,38 @@ export async function readEvents(body: ReadableStream<Uint8Array> | null): Promi
     .split("\n\n")
     .filter((frame) => frame.includes("data: "))
     .map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as Record<string, unknown>);
+}
+
+/**
+ * The raw SSE events of a gateway request made with `key`: a GET without `body`, a POST with it.
+ * For streams the SDK would throw at (its stream helper stops at an `error` event).
+ */
+export async function rawEvents(key: string, path: string, body?: unknown): Promise<Record<string, unknown>[]> {
+  const res = await gatewayFetch(`${GATEWAY_URL}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return readEvents(res.body);
+}
+
+/** Polls a response until its `output_text` is `text` (a gated run streamed that far); returns it. */
+export const untilOutput = (openai: OpenAI, id: string, text: string): Promise<OpenAI.Responses.Response> =>
+  until(
+    () => openai.responses.retrieve(id),
+    (response) => response.output_text === text,
+    `output ${JSON.stringify(text)}`,
+  );
+
+/**
+ * A background response caught running: started on a gated scenario (`gate:6:N` holds it after
+ * two words), returned once its partial output `w0 w1 ` shows. `upstream.release(model)` lets it go on.
+ */
+export async function heldBackground(openai: OpenAI, scenario = "gate:6:10"): Promise<{ model: string; id: string }> {
+  const m = model(scenario);
+  const created = await openai.responses.create({ model: m, input: "x", background: true });
+  await untilOutput(openai, created.id, "w0 w1 ");
+  return { model: m, id: created.id };
 }
 
 /** Drops what the SDK adds to a parsed Response (`output_parsed`, parts' `parsed`), to compare with stored ones. */

@@ -1,4 +1,4 @@
-// Field readers for admin API bodies, with OpenAI's error wording.
+// Field readers for admin API bodies, with OpenAI's error wording. Used by the tenant and key routes.
 
 import { invalidRequest } from "../../errors";
 import { invalidType, isPlainObject, missing } from "../../responses/validation";
@@ -6,7 +6,7 @@ import { invalidType, isPlainObject, missing } from "../../responses/validation"
 /** Longest name of a tenant or key. */
 export const MAX_NAME_CHARS = 256;
 
-export function objectBody(body: unknown): Record<string, unknown> {
+function objectBody(body: unknown): Record<string, unknown> {
   if (!isPlainObject(body)) throw invalidRequest("The request body must be a JSON object.");
   return body;
 }

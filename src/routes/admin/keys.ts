@@ -7,8 +7,8 @@ import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
 import { newId } from "../../responses/ids";
 import { hashGatewayKey, newGatewayKey, shownPrefix } from "../../tenancy/gateway-keys";
-import { json, type RouteContext } from "../context";
-import { pathParam } from "../lookup";
+import { json, pathParam, type RouteContext } from "../context";
+import { listObject } from "../list";
 import { readName } from "./body";
 import { pathTenant } from "./tenants";
 
@@ -43,14 +43,7 @@ export async function createKey(route: RouteContext): Promise<Response> {
 
 export async function listKeys(route: RouteContext): Promise<Response> {
   const tenant = await pathTenant(route);
-  const data = (await listApiKeys(openDb(route.env.DB), tenant.id)).map(keyObject);
-  return json({
-    object: "list",
-    data,
-    first_id: data[0]?.id ?? null,
-    last_id: data.at(-1)?.id ?? null,
-    has_more: false,
-  });
+  return json(listObject((await listApiKeys(openDb(route.env.DB), tenant.id)).map(keyObject), false));
 }
 
 export async function revokeKey({ request, env }: RouteContext): Promise<Response> {

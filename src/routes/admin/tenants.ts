@@ -1,13 +1,12 @@
 // Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id}.
 
-import { openDb } from "../../db/client";
+import { AFTER_NOT_FOUND, openDb } from "../../db/client";
 import { findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
-import { ApiError, invalidRequest } from "../../errors";
+import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
 import { newId } from "../../responses/ids";
-import { json, type RouteContext } from "../context";
-import { parseLimit } from "../list-input-items";
-import { pathParam } from "../lookup";
+import { json, pathParam, type RouteContext } from "../context";
+import { listObject, parseCursor, unknownCursor } from "../list";
 import { readName } from "./body";
 
 export const tenantObject = (row: TenantRow) => ({
@@ -44,17 +43,8 @@ export async function getTenant(route: RouteContext): Promise<Response> {
 }
 
 export async function listTenants({ request, env }: RouteContext): Promise<Response> {
-  const params = new URL(request.url).searchParams;
-  const after = params.get("after") || null;
-  const page = await pageTenants(openDb(env.DB), { after, limit: parseLimit(params.get("limit")) });
-  if (page === null)
-    throw invalidRequest(`Invalid 'after': no tenant with id '${(after ?? "").slice(0, 128)}'.`, "after");
-  const data = page.rows.map(tenantObject);
-  return json({
-    object: "list",
-    data,
-    first_id: data[0]?.id ?? null,
-    last_id: data.at(-1)?.id ?? null,
-    has_more: page.hasMore,
-  });
+  const cursor = parseCursor(new URL(request.url).searchParams);
+  const page = await pageTenants(openDb(env.DB), cursor);
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(cursor.after, "tenant");
+  return json(listObject(page.items.map(tenantObject), page.hasMore));
 }

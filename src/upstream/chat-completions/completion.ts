@@ -1,5 +1,5 @@
 // Maps a non-streaming chat completion body to a Response by replaying it through the stream
-// translator as one chunk (one mapping for both paths). Used by `eventsFromBody`; exported for reuse.
+// translator as one chunk (one mapping for both paths). Used by the protocol's `eventsFromBody`.
 
 import { eventsFromResponse } from "../../responses/synthesize";
 import type { JsonObject, ResponseObject, StreamEvent } from "../../responses/types";
@@ -23,7 +23,7 @@ function asChunkChoice(choice: unknown): unknown {
  * The Response a `chat.completion` body stands for (or a `failed` one for an in-band `{"error":…}`
  * body); `undefined` when the body is neither.
  */
-export function responseFromCompletion(body: unknown, context: TranslationContext): ResponseObject | undefined {
+function responseFromCompletion(body: unknown, context: TranslationContext): ResponseObject | undefined {
   if (!isPlainObject(body) || (!Array.isArray(body.choices) && body.error === undefined)) return undefined;
   const chunk: JsonObject = { ...body, choices: Array.isArray(body.choices) ? body.choices.map(asChunkChoice) : [] };
   const translator = new ChatStreamTranslator(context);

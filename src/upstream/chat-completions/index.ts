@@ -10,8 +10,6 @@ import { buildChatBody } from "./request";
 import { ChatStreamTranslator } from "./stream";
 import { checkTools } from "./tools";
 
-export { responseFromCompletion } from "./completion";
-
 export const chatCompletionsProtocol: UpstreamProtocol = {
   name: "chat_completions",
   path: "/chat/completions",
