@@ -1,4 +1,4 @@
-// SSE encode/decode: the one encoder of gateway frames and the one decoder of upstream bodies.
+// SSE encode/decode: the headers and frame encoder of every gateway stream, and the one decoder of upstream bodies.
 // Decoding is eventsource-parser (spec-complete line handling, chunks split anywhere), fed one
 // network chunk at a time so the hot path awaits once per chunk, not once per event.
 
@@ -19,6 +19,9 @@ export class UpstreamEventTooLarge extends Error {
     super(`The upstream sent an event larger than ${maxBytes} bytes.`);
   }
 }
+
+/** Headers of every SSE response the gateway sends. */
+export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 
 /** Encodes one event frame as OpenAI sends it: `event: <type>\ndata: <json>\n\n`. */
 export function encodeFrame(type: string, json: string): string {

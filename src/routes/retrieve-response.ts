@@ -3,7 +3,7 @@
 
 import { readFrames } from "../db/responses";
 import { invalidRequest } from "../errors";
-import { SSE_HEADERS } from "../run/response-run";
+import { SSE_HEADERS } from "../sse";
 import { json, type RouteContext } from "./context";
 import { currentSnapshot, findOwnResponse, isTerminal, type Found } from "./lookup";
 

@@ -15,7 +15,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseError, ResponseObject, StreamEvent } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
-import { encodeFrame } from "../sse";
+import { encodeFrame, SSE_HEADERS } from "../sse";
 import { callUpstream } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
 import { targetOf } from "../upstream/registry";
@@ -37,8 +37,6 @@ const D1_RETRY_MS = 30_000;
 const STATE = "run";
 const SNAPSHOT = "snapshot";
 const PENDING_ROW = "pending_row";
-
-export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 
 /** A run held in memory by the instance executing it. */
 interface ActiveRun {

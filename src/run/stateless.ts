@@ -8,13 +8,12 @@ import { openDb, runBatch } from "../db/client";
 import { tokensOf, usageStatement } from "../db/usage";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
-import { encodeFrame } from "../sse";
+import { encodeFrame, SSE_HEADERS } from "../sse";
 import { callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump } from "./pump";
-import { SSE_HEADERS } from "./response-run";
 import type { RunSpec } from "./spec";
 
 const encoder = new TextEncoder();
