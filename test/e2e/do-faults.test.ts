@@ -1,4 +1,5 @@
-// Durable Object faults that end a run in a race: a cancel racing the upstream's terminal event,
+// Durable Object faults that end a run in a race: a cancel racing the upstream's terminal event or
+// landing while the run writes its end,
 // readers attached while the run ends, an instance reset under an attached client, and a delete
 // while the run is writing its end. Each ends in one consistent terminal state: the same in the
 // snapshot, the D1 row, the replayed log, every reader's stream and the webhook.
@@ -131,6 +132,53 @@ describe("a cancel racing the upstream's terminal event", () => {
       "the webhook",
     );
     expect(JSON.parse(hooks[0]?.body ?? "{}")).toMatchObject({ type: `response.${outcome}`, data: { id } });
+  });
+});
+
+describe("a cancel landing while the run writes its end", () => {
+  it("the run had ended: the cancel answers the completed Response, and every view agrees", async () => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const hook = hookUrl("ok");
+    await openai.webhooks.create({ url: hook, name: "r", event_types: ["response.completed", "response.cancelled"] });
+    const m = model("text:3");
+    // D1 refuses the terminal write (its events) for a while: the run is in its end, retrying.
+    const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+    await env.DB.exec(
+      `CREATE TRIGGER ${tag} BEFORE INSERT ON response_events WHEN NEW.response_id IN (SELECT id FROM responses WHERE model = '${m}') BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+    );
+    const attached = await readUntil(
+      send(key, "/responses", { body: { model: m, input: "x", stream: true, background: true } }),
+      1,
+    );
+    const id = idOf(attached.seen);
+    await until(
+      () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
+      (lines) => lines.length > 0,
+      "a refused terminal write",
+    );
+    const cancelling = openai.responses.cancel(id);
+    await env.DB.exec(`DROP TRIGGER ${tag};`);
+    const cancelled = await cancelling;
+    expect(cancelled.status).toBe("completed");
+
+    const streamed = await attached.rest();
+    if (streamed instanceof Error) throw streamed;
+    expect(streamed.at(-1)?.type).toBe("response.completed");
+    await runDurableObjectAlarm(stub(id));
+    expect((await d1Row(id))?.status).toBe("completed");
+    const { output_text: text, ...stored } = await openai.responses.retrieve(id);
+    expect(text).toBe("w0 w1 w2 ");
+    expect(stored).toEqual(JSON.parse(JSON.stringify(cancelled)));
+    const replay = await events(await send(key, `/responses/${id}?stream=true`));
+    expect(replay).toEqual(streamed);
+    expect(await openai.responses.cancel(id)).toEqual(cancelled);
+    const hooks = await until(
+      () => received(hook),
+      (list) => list.length === 1,
+      "the webhook",
+    );
+    expect(JSON.parse(hooks[0]?.body ?? "{}")).toMatchObject({ type: "response.completed", data: { id } });
   });
 });
 
