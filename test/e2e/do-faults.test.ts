@@ -1,8 +1,8 @@
 // Durable Object faults that end a run in a race: a cancel racing the upstream's terminal event or
-// landing while the run writes its end,
-// readers attached while the run ends, an instance reset under an attached client, and a delete
-// while the run is writing its end. Each ends in one consistent terminal state: the same in the
-// snapshot, the D1 row, the replayed log, every reader's stream and the webhook.
+// landing while the run writes its end, readers attached while the run ends, an instance reset
+// under an attached client, and a delete while the run is writing its end. Each ends in one
+// consistent terminal state: the same in the snapshot, the D1 row, the replayed log, every
+// reader's stream and the webhook.
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
