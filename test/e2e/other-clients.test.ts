@@ -1,11 +1,12 @@
 // Clients other than the `openai` SDK, pointed at the real Worker as their users would (base URL
-// and key only): the Vercel AI SDK's OpenAI Responses provider and the OpenAI Agents SDK.
+// and key only): the Vercel AI SDK's OpenAI Responses provider, the OpenAI Agents SDK, and the
+// request Codex CLI sends (its shape: store:false, encrypted reasoning, function and custom tools).
 
 import { createOpenAI } from "@ai-sdk/openai";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from "@openai/agents";
 import { generateText, jsonSchema, streamText } from "ai";
 import { describe, expect, it } from "vitest";
-import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, words } from "../support/gateway";
 
 const KEY = "sk-test-other-clients";
 
@@ -130,5 +131,75 @@ describe("the OpenAI Agents SDK", () => {
     for await (const item of openai.conversations.items.list(conversation.id, { order: "asc", limit: 2 }))
       items.push((item as { content?: { text: string }[] }).content?.[0]?.text);
     expect(items).toEqual(["one", words(1), "two", words(1)]);
+  });
+});
+
+describe("Codex CLI's request", () => {
+  it("is accepted as sent, streamed to its end, and reaches the upstream with its tools and options intact", async () => {
+    const m = model("text:2");
+    const tools = [
+      {
+        type: "function",
+        name: "shell",
+        description: "Runs a shell command and returns its output.",
+        strict: false,
+        parameters: {
+          type: "object",
+          properties: { command: { type: "array", items: { type: "string" } }, workdir: { type: "string" } },
+          required: ["command"],
+          additionalProperties: false,
+        },
+      },
+      {
+        type: "custom",
+        name: "apply_patch",
+        description: "Use the `apply_patch` tool to edit files.",
+        format: {
+          type: "grammar",
+          syntax: "lark",
+          definition: 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF',
+        },
+      },
+    ];
+    const body = {
+      model: m,
+      instructions: "You are a coding agent running in the Codex CLI.",
+      input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "list the files" }] }],
+      tools,
+      tool_choice: "auto",
+      parallel_tool_calls: false,
+      reasoning: { effort: "medium", summary: "auto" },
+      store: false,
+      stream: true,
+      include: ["reasoning.encrypted_content"],
+      prompt_cache_key: crypto.randomUUID(),
+      text: { verbosity: "medium" },
+    };
+    const response = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        originator: "codex_cli_rs",
+        session_id: crypto.randomUUID(),
+      },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    const events = await readEvents(response.body);
+    expect(events.at(-1)?.type).toBe("response.completed");
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body).toMatchObject({
+      tools,
+      tool_choice: "auto",
+      parallel_tool_calls: false,
+      reasoning: { effort: "medium", summary: "auto" },
+      include: ["reasoning.encrypted_content"],
+      prompt_cache_key: body.prompt_cache_key,
+      text: { verbosity: "medium" },
+      instructions: body.instructions,
+    });
   });
 });
