@@ -3,10 +3,11 @@
 // never a 5xx; a refusal is a 4xx in OpenAI's envelope that adds no row to any table; no answer
 // echoes a secret (the caller's key, the admin token, an upstream key).
 
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { encodeOrRaw, expectErrorEnvelope } from "../support/fuzz";
 import { gatewayFetch } from "../support/gateway";
+import { rowCounts } from "../support/tables";
 import { ADMIN_TOKEN, managedFetch, UPSTREAM_KEY } from "../support/managed";
 
 const SECRET_KEY = "sk-fuzz-routes-SECRET-51c0de";
@@ -14,30 +15,6 @@ const SECRET_KEY = "sk-fuzz-routes-SECRET-51c0de";
 const ALT_UPSTREAM_KEY = "sk-alt-route-secret-7f3a9c";
 const SECRETS = [SECRET_KEY, ADMIN_TOKEN, UPSTREAM_KEY, ALT_UPSTREAM_KEY];
 const BASE = "http://gateway.test";
-
-/** Every table of src/db/schema.ts. */
-const TABLES = [
-  "responses",
-  "response_items",
-  "response_events",
-  "blobs",
-  "tenants",
-  "api_keys",
-  "webhook_endpoints",
-  "webhook_deliveries",
-  "webhook_attempts",
-  "conversations",
-  "conversation_items",
-  "idempotency_keys",
-  "usage_daily",
-];
-
-async function rowCounts(): Promise<Record<string, number>> {
-  const results = await env.DB.batch<{ n: number }>(
-    TABLES.map((table) => env.DB.prepare(`SELECT count(*) AS n FROM ${table}`)),
-  );
-  return Object.fromEntries(TABLES.map((table, index) => [table, results[index]?.results[0]?.n ?? 0]));
-}
 
 /** Strings a hostile client likes: traversal, SQL, control characters, unicode, huge. */
 const nasty = fc.oneof(
@@ -123,24 +100,13 @@ const hostileQuery = fc.dictionary(
   { maxKeys: 4 },
 );
 
-const encodeOrRaw = (segment: string): string => {
-  try {
-    return encodeURIComponent(segment);
-  } catch {
-    return "%E0%A4%A";
-  }
-};
-
 async function check(response: Response, before: Record<string, number>): Promise<void> {
   const text = await response.text();
   expect(response.status, text).toBeLessThan(500);
   for (const secret of SECRETS) expect(text).not.toContain(secret);
   if (response.ok) return;
   expect(response.status, text).toBeGreaterThanOrEqual(400);
-  const body = JSON.parse(text) as { error: Record<string, unknown> };
-  expect(Object.keys(body)).toEqual(["error"]);
-  expect(typeof body.error.message).toBe("string");
-  expect(typeof body.error.type).toBe("string");
+  expectErrorEnvelope(response, text);
   expect(await rowCounts()).toEqual(before);
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { hashGatewayKey } from "../../src/tenancy/gateway-keys";
 import { GATEWAY_URL, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { rowCounts } from "../support/tables";
 
 /** One request per /v1 route, with a well-formed body or id. */
 const everyRoute = (id: string, conversation: string, item: string): [string, string, string?][] => [
@@ -38,14 +39,8 @@ async function call(key: string, [method, path, body]: [string, string, string?]
   return { status: res.status, text: await res.text() };
 }
 
-async function tableCounts() {
-  const rows = await env.DB.batch<{ n: number }>(
-    ["responses", "response_items", "response_events", "usage_daily", "conversations", "conversation_items"].map(
-      (table) => env.DB.prepare(`SELECT count(*) AS n FROM ${table}`),
-    ),
-  );
-  return rows.map((result) => result.results[0]?.n);
-}
+const tableCounts = () =>
+  rowCounts(["responses", "response_items", "response_events", "usage_daily", "conversations", "conversation_items"]);
 
 describe("keys mode", () => {
   it("acts for the key's tenant, sends the operator's upstream key and records the key's use", async () => {
