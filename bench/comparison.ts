@@ -1,25 +1,15 @@
 // The two judgements RESULTS.md makes of a run: the issue's targets (met or missed, with the figures),
 // and before/after against a recorded baseline run (bench/baseline.json). Used by bench/report.ts.
 
-import type { CellResult } from "#bench/figures";
+import { findCell, ratio, type CellResult } from "#bench/figures";
+import { int, num as fmt, table } from "#bench/format";
 import type { Results } from "#bench/report";
 import type { TargetName } from "#bench/scenarios";
 
-const fmt = (value: number | undefined, digits = 1): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
-const int = (value: number | undefined): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : Math.round(value).toLocaleString("en-US");
-const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
-  a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
-
-function finder(results: Results) {
-  return (scenario: string, target: TargetName): CellResult | undefined =>
-    results.cells.find((c) => c.scenario === scenario && c.target === target && c.status === "ok");
-}
-
-function row(cells: string[]): string {
-  return `| ${cells.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`;
-}
+const finder =
+  ({ cells }: Results) =>
+  (scenario: string, target: TargetName): CellResult | undefined =>
+    findCell(cells, scenario, target);
 
 const verdict = (met: boolean | undefined): string => (met === undefined ? "not measured" : met ? "met" : "**missed**");
 
@@ -65,34 +55,37 @@ export function targetsSection(results: Results): string {
     "Judged on this run. Why a missed target is missed, and what would close it: bench/README.md, " +
       '"Where the gateway falls short".',
     "",
-    row(["target", "this run", "verdict"]),
-    row(["---", "---", "---"]),
-    row([
-      "stored streaming, 100 events, concurrency 20: events/s ≥ 0.5 × direct and above Portkey",
-      `${int(stored100)} ev/s = ${fmt(storedRatio, 3)} × direct (${int(direct100)}); Portkey ${int(portkey100)}; ` +
-        `floors: workerd pass-through ${int(floor100)} = ${fmt(ratio(floor100, direct100), 2)} × direct, ` +
-        `DO log per request ${int(logFloor100)} = ${fmt(ratio(logFloor100, direct100), 2)} × direct`,
-      verdict(throughputMet),
-    ]),
-    row([
-      "added time to first event, concurrency 1: ≤ 2 ms p50",
-      `store:false +${fmt(ttfeFalse)} ms, stored +${fmt(ttfeStored)} ms (max-e100-c1); ` +
-        `floors: workerd pass-through +${fmt(ttfeFloor)} ms, DO log per request +${fmt(ttfeLogFloor)} ms`,
-      `store:false ${verdict(ttfeFalse === undefined ? undefined : ttfeFalse <= 2)}, ` +
-        `stored ${verdict(ttfeStored === undefined ? undefined : ttfeStored <= 2)}`,
-    ]),
-    row([
-      "D1 rows per stored response: constant in events, ≤ 10 at 1,000 events",
-      `${fmt(rows10, 2)} (10 events), ${fmt(rows100, 2)} (100), ${fmt(rows1000, 2)} (1,000)`,
-      verdict(rowsMet),
-    ]),
-    row([
-      "gateway CPU per 100-event stored response below Portkey's",
-      `stored ${fmt(cpuStored, 2)} ms, store:false ${fmt(cpuFalse, 2)} ms, Portkey ${fmt(cpuPortkey, 2)} ms, ` +
-        `floors: workerd pass-through ${fmt(cpuFloor, 2)} ms, DO log per request ${fmt(cpuLogFloor, 2)} ms ` +
-        "(max-e100-c20, server process CPU per response)",
-      verdict(cpuMet),
-    ]),
+    table(
+      ["target", "this run", "verdict"],
+      [
+        [
+          "stored streaming, 100 events, concurrency 20: events/s ≥ 0.5 × direct and above Portkey",
+          `${int(stored100)} ev/s = ${fmt(storedRatio, 3)} × direct (${int(direct100)}); Portkey ${int(portkey100)}; ` +
+            `floors: workerd pass-through ${int(floor100)} = ${fmt(ratio(floor100, direct100), 2)} × direct, ` +
+            `DO log per request ${int(logFloor100)} = ${fmt(ratio(logFloor100, direct100), 2)} × direct`,
+          verdict(throughputMet),
+        ],
+        [
+          "added time to first event, concurrency 1: ≤ 2 ms p50",
+          `store:false +${fmt(ttfeFalse)} ms, stored +${fmt(ttfeStored)} ms (max-e100-c1); ` +
+            `floors: workerd pass-through +${fmt(ttfeFloor)} ms, DO log per request +${fmt(ttfeLogFloor)} ms`,
+          `store:false ${verdict(ttfeFalse === undefined ? undefined : ttfeFalse <= 2)}, ` +
+            `stored ${verdict(ttfeStored === undefined ? undefined : ttfeStored <= 2)}`,
+        ],
+        [
+          "D1 rows per stored response: constant in events, ≤ 10 at 1,000 events",
+          `${fmt(rows10, 2)} (10 events), ${fmt(rows100, 2)} (100), ${fmt(rows1000, 2)} (1,000)`,
+          verdict(rowsMet),
+        ],
+        [
+          "gateway CPU per 100-event stored response below Portkey's",
+          `stored ${fmt(cpuStored, 2)} ms, store:false ${fmt(cpuFalse, 2)} ms, Portkey ${fmt(cpuPortkey, 2)} ms, ` +
+            `floors: workerd pass-through ${fmt(cpuFloor, 2)} ms, DO log per request ${fmt(cpuLogFloor, 2)} ms ` +
+            "(max-e100-c20, server process CPU per response)",
+          verdict(cpuMet),
+        ],
+      ],
+    ),
     "",
   ].join("\n");
 }
@@ -102,6 +95,10 @@ interface Figure {
   scenario: string;
   read: (cell: CellResult, direct: CellResult | undefined) => number | undefined;
   digits: number;
+  /** Whether direct has this figure too (a difference to direct, or D1 rows, it has not). */
+  direct: boolean;
+  /** Only stored responses have it. */
+  storedOnly?: boolean;
 }
 
 const FIGURES: Figure[] = [
@@ -110,16 +107,31 @@ const FIGURES: Figure[] = [
     scenario: "max-e100-c1",
     read: (c, d) => (c.ttfeMs && d?.ttfeMs ? c.ttfeMs.p50 - d.ttfeMs.p50 : undefined),
     digits: 1,
+    direct: false,
   },
-  { label: "events/s", scenario: "max-e100-c20", read: (c) => c.eventsPerSecond, digits: 0 },
-  { label: "events/s", scenario: "max-e1000-c20", read: (c) => c.eventsPerSecond, digits: 0 },
-  { label: "server CPU ms per response", scenario: "max-e100-c20", read: (c) => c.cpu?.perResponseMs, digits: 2 },
-  { label: "server CPU µs per event", scenario: "max-e1000-c20", read: (c) => c.cpu?.perEventUs, digits: 1 },
+  { label: "events/s", scenario: "max-e100-c20", read: (c) => c.eventsPerSecond, digits: 0, direct: true },
+  { label: "events/s", scenario: "max-e1000-c20", read: (c) => c.eventsPerSecond, digits: 0, direct: true },
+  {
+    label: "server CPU ms per response",
+    scenario: "max-e100-c20",
+    read: (c) => c.cpu?.perResponseMs,
+    digits: 2,
+    direct: true,
+  },
+  {
+    label: "server CPU µs per event",
+    scenario: "max-e1000-c20",
+    read: (c) => c.cpu?.perEventUs,
+    digits: 1,
+    direct: true,
+  },
   {
     label: "D1 rows per response",
     scenario: "max-e1000-c20",
     read: (c) => c.stored?.d1RowsPerResponseTotal,
     digits: 2,
+    direct: false,
+    storedOnly: true,
   },
 ];
 
@@ -128,8 +140,29 @@ export function beforeAfterSection(results: Results, baseline: Results | undefin
   if (baseline === undefined) return "";
   const now = finder(results);
   const then = finder(baseline);
-  const show = (value: number | undefined, digits: number) => (digits === 0 ? int(value) : fmt(value, digits));
-  const lines = [
+  const show = (figure: Figure, cell: CellResult | undefined, direct: CellResult | undefined) => {
+    const value = cell && figure.read(cell, direct);
+    return figure.digits === 0 ? int(value) : fmt(value, figure.digits);
+  };
+  const rows: string[][] = [];
+  for (const target of ["gateway", "gateway-stored"] as const) {
+    for (const figure of FIGURES) {
+      if (figure.storedOnly && target === "gateway") continue;
+      const before = then(figure.scenario, target);
+      const after = now(figure.scenario, target);
+      if (!before && !after) continue;
+      const directBefore = then(figure.scenario, "direct");
+      const directAfter = now(figure.scenario, "direct");
+      rows.push([
+        target === "gateway" ? "gateway store:false" : "gateway stored",
+        `${figure.label} (${figure.scenario})`,
+        show(figure, before, directBefore),
+        show(figure, after, directAfter),
+        figure.direct ? `${show(figure, directBefore, undefined)} → ${show(figure, directAfter, undefined)}` : "–",
+      ]);
+    }
+  }
+  return [
     "## Before and after optimisation",
     "",
     `Before: the run recorded in bench/baseline.json (${baseline.date}, gateway ${baseline.environment.gatewayCommit}), ` +
@@ -137,32 +170,7 @@ export function beforeAfterSection(results: Results, baseline: Results | undefin
       `now in ${results.environment.storageDir ?? "the OS temp dir (disk)"}. The changes in between are listed in bench/README.md. Direct's figure of each run ` +
       "is given so that a difference in the machine's state can be told from a difference in the gateway.",
     "",
-    row(["target", "figure (scenario)", "before", "after", "direct before → after"]),
-    row(["---", "---", "---", "---", "---"]),
-  ];
-  for (const target of ["gateway", "gateway-stored"] as const) {
-    for (const figure of FIGURES) {
-      if (figure.label.startsWith("D1") && target === "gateway") continue;
-      const before = then(figure.scenario, target);
-      const after = now(figure.scenario, target);
-      if (!before && !after) continue;
-      const directBefore = then(figure.scenario, "direct");
-      const directAfter = now(figure.scenario, "direct");
-      const directFigure =
-        figure.label.startsWith("added") || figure.label.startsWith("D1")
-          ? "–"
-          : `${show(directBefore && figure.read(directBefore, undefined), figure.digits)} → ${show(directAfter && figure.read(directAfter, undefined), figure.digits)}`;
-      lines.push(
-        row([
-          target === "gateway" ? "gateway store:false" : "gateway stored",
-          `${figure.label} (${figure.scenario})`,
-          show(before && figure.read(before, directBefore), figure.digits),
-          show(after && figure.read(after, directAfter), figure.digits),
-          directFigure,
-        ]),
-      );
-    }
-  }
-  lines.push("");
-  return lines.join("\n");
+    table(["target", "figure (scenario)", "before", "after", "direct before → after"], rows),
+    "",
+  ].join("\n");
 }

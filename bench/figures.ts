@@ -184,8 +184,13 @@ export interface TargetSummary {
   correct: { ok: number; requests: number; cellsFailed: number };
 }
 
-const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+/** a / b, when both are known and b is positive. */
+export const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
   a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : undefined;
+
+/** The cell of `target` in `scenario`, if it ran. */
+export const findCell = (cells: CellResult[], scenario: string, target: TargetName): CellResult | undefined =>
+  cells.find((c) => c.scenario === scenario && c.target === target && c.status === "ok");
 
 /** One line per target: the figures the issue asks for, each against direct. */
 export interface ReferenceCells {
@@ -196,8 +201,7 @@ export interface ReferenceCells {
 }
 
 export function summarize(cells: CellResult[], reference: ReferenceCells, targets: TargetName[]): TargetSummary[] {
-  const find = (scenario: string, target: TargetName): CellResult | undefined =>
-    cells.find((c) => c.scenario === scenario && c.target === target && c.status === "ok");
+  const find = (scenario: string, target: TargetName) => findCell(cells, scenario, target);
   const maxSpeed = (target: TargetName): CellResult[] =>
     cells.filter((c) => c.target === target && c.status === "ok" && c.scenario.startsWith("max-") && c.ok > 0);
   const saturated = (target: TargetName): number | undefined => {

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { beforeAfterSection, targetsSection } from "#bench/comparison";
-import type { CellResult, ReferenceCells, TargetSummary } from "#bench/figures";
+import { findCell, type CellResult, type ReferenceCells, type TargetSummary } from "#bench/figures";
+import { int, num, signed, table, times } from "#bench/format";
 import type { Scenario, TargetName } from "#bench/scenarios";
 
 export interface Environment {
@@ -62,26 +63,8 @@ const LABEL: Record<TargetName, string> = {
   portkey: "portkey",
 };
 
-const num = (value: number | undefined, digits = 1): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
-const int = (value: number | undefined): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : Math.round(value).toLocaleString("en-US");
-const times = (value: number | undefined): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : `${value.toFixed(2)}×`;
-const signed = (value: number | undefined): string =>
-  value === undefined || !Number.isFinite(value) ? "–" : `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
-const cell = (text: string): string => text.replaceAll("|", "\\|").replaceAll("\n", " ");
-
-function table(header: string[], rows: string[][]): string {
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
-  ].join("\n");
-}
-
 function summaryTable(results: Results): string {
-  const directTtfe = results.cells.find((c) => c.scenario === results.reference.ttfe && c.target === "direct")?.ttfeMs;
+  const directTtfe = findCell(results.cells, results.reference.ttfe, "direct")?.ttfeMs;
   const rows = results.summary.map((s) => [
     LABEL[s.target],
     s.target === "direct"
