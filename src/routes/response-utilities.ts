@@ -9,7 +9,7 @@ import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
-import { callUpstream } from "../upstream/client";
+import { callOptions, callUpstream } from "../upstream/client";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import type { RouteContext } from "./context";
 
@@ -41,10 +41,7 @@ async function forward(route: RouteContext, path: "/responses/input_tokens" | "/
     delete forwarded.conversation;
   }
   const answer = await callUpstream(targetOf(upstream), forwarded, {
-    signal: new AbortController().signal,
-    firstByteTimeoutMs: config.firstByteTimeoutMs,
-    retries: config.upstreamRetries,
-    requestId,
+    ...callOptions(config, new AbortController().signal, requestId),
     path,
     accept: "application/json",
   });

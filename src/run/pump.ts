@@ -3,6 +3,7 @@
 // event size caps; every failure ends the response with a terminal event. Used by the DO and the
 // store:false path.
 
+import type { GatewayConfig } from "../config";
 import type { NormalizedEvent, StreamNormalizer } from "../responses/normalizer";
 import type { ResponseError } from "../responses/types";
 import { SseDecoder, UpstreamEventTooLarge } from "../sse";
@@ -18,6 +19,16 @@ export interface PumpOptions {
   /** Largest event, or whole JSON body, held in memory (`UPSTREAM_MAX_EVENT_BYTES`). */
   maxEventBytes: number;
   onAnomaly?: (message: string) => void;
+}
+
+/** The configured limits of a pump (the idle timeout and the upstream caps), reading with `abort`. */
+export function pumpOptions(config: GatewayConfig, abort: AbortController): PumpOptions {
+  return {
+    abort,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxBodyBytes: config.maxUpstreamBodyBytes,
+    maxEventBytes: config.maxUpstreamEventBytes,
+  };
 }
 
 const failure = (message: string): ResponseError => ({ code: "server_error", message });

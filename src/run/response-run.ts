@@ -16,7 +16,7 @@ import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseError, ResponseObject, StreamEvent } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
-import { callUpstream } from "../upstream/client";
+import { callOptions, callUpstream } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
 import { targetOf } from "../upstream/registry";
 import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
@@ -25,7 +25,7 @@ import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { EventLog } from "./event-log";
 import { LiveLog } from "./live-log";
-import { pump } from "./pump";
+import { pump, pumpOptions } from "./pump";
 import { D1Recorder } from "./recorder";
 import type { RunMode, RunSpec, RunState, StartResult } from "./spec";
 import { pendingRecord, type PendingRow, type RecordLookup } from "./pending-record";
@@ -352,12 +352,7 @@ export class ResponseRun extends DurableObject<Env> {
 
   #callUpstream(spec: RunSpec, body: JsonObject, signal: AbortSignal): Promise<Response> {
     const config = readConfig(this.env);
-    return callUpstream(targetOf(spec.upstream), body, {
-      signal,
-      firstByteTimeoutMs: config.firstByteTimeoutMs,
-      retries: config.upstreamRetries,
-      requestId: spec.requestId,
-    });
+    return callUpstream(targetOf(spec.upstream), body, callOptions(config, signal, spec.requestId));
   }
 
   /**
@@ -457,10 +452,7 @@ export class ResponseRun extends DurableObject<Env> {
         }
       }
       const end = await pump(response, protocol, context, active.normalizer, (events) => this.#record(active, events), {
-        abort: active.abort,
-        idleTimeoutMs: config.idleTimeoutMs,
-        maxBodyBytes: config.maxUpstreamBodyBytes,
-        maxEventBytes: config.maxUpstreamEventBytes,
+        ...pumpOptions(config, active.abort),
         onAnomaly: (message) => console.warn(`response ${active.state.responseId}: ${message}`),
       });
       if (end === "aborted") return;

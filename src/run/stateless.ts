@@ -9,11 +9,11 @@ import { tokensOf, usageStatement } from "../db/usage";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
-import { callUpstream } from "../upstream/client";
+import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
-import { pump } from "./pump";
+import { pump, pumpOptions } from "./pump";
 import type { RunSpec } from "./spec";
 
 const encoder = new TextEncoder();
@@ -38,22 +38,16 @@ export async function runStateless(
   let upstream: Response;
   try {
     const input = await expandContext(db, spec.tenantId, request);
-    upstream = await callUpstream(target, target.protocol.buildBody(request, input), {
-      signal: abort.signal,
-      firstByteTimeoutMs: config.firstByteTimeoutMs,
-      retries: config.upstreamRetries,
-      requestId: spec.requestId,
-    });
+    upstream = await callUpstream(
+      target,
+      target.protocol.buildBody(request, input),
+      callOptions(config, abort.signal, spec.requestId),
+    );
   } catch (error) {
     await turn?.abandon();
     throw error;
   }
-  const options = {
-    abort,
-    idleTimeoutMs: config.idleTimeoutMs,
-    maxBodyBytes: config.maxUpstreamBodyBytes,
-    maxEventBytes: config.maxUpstreamEventBytes,
-  };
+  const options = pumpOptions(config, abort);
   const context = { request, base };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
   const countUsage = async () => {

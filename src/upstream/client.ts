@@ -2,6 +2,7 @@
 // (connection errors, 429, 5xx) with backoff that honours `retry-after`, and OpenAI-shaped errors.
 // Used by the ResponseRun DO, the store:false path and the input_tokens/compact routes.
 
+import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
 import { upstreamHttpError } from "./errors";
@@ -25,6 +26,11 @@ export interface CallOptions {
   path?: string;
   /** What the caller expects back; an event stream unless told otherwise. */
   accept?: string;
+}
+
+/** The configured first-byte timeout and retries of a call made for request `requestId`. */
+export function callOptions(config: GatewayConfig, signal: AbortSignal, requestId: string): CallOptions {
+  return { signal, firstByteTimeoutMs: config.firstByteTimeoutMs, retries: config.upstreamRetries, requestId };
 }
 
 /** Longest `retry-after` the gateway waits out itself; longer ones go back to the client. */
