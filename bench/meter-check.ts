@@ -70,13 +70,15 @@ void test("D1 rows come from every result's meta, batches included, and the bind
 });
 
 void test("each fetch or RPC call on a stub is one Durable Object request; reading a property is none", async () => {
+  // An RPC method is itself a stub: any property of it, `apply` and `call` included, is another remote method.
+  const remote = (run: (value: number) => Promise<number>) =>
+    new Proxy(run, {
+      get: (_target, property) => () => Promise.reject(new Error(`remote method ${String(property)}`)),
+    });
   const stub = {
     id: "abc",
     fetch: () => Promise.resolve(new Response("ok")),
-    start(this: unknown, value: number) {
-      assert.equal(this, stub, "RPC methods are called on the real stub");
-      return Promise.resolve(value * 2);
-    },
+    start: remote((value) => Promise.resolve(value * 2)),
   };
   const namespace = {
     idFromName: (_name: string) => "abc",

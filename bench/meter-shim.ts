@@ -220,10 +220,11 @@ function meterStub(stub: object): object {
     get(target, property) {
       const value: unknown = Reflect.get(target, property);
       if (typeof property !== "string" || property === "then" || !isFunction(value)) return value;
+      // Reflect.apply: an RPC method is itself a stub, whose `apply` would be another remote method.
       return (...args: unknown[]) => {
         if (property === "fetch") meter.fetches += 1;
         else meter.rpcCalls += 1;
-        return value.apply(target, args);
+        return Reflect.apply(value, target, args);
       };
     },
   });
@@ -235,7 +236,7 @@ function meterNamespace(namespace: object): object {
       const value: unknown = Reflect.get(target, property);
       if (!isFunction(value)) return value;
       if (property === "get" || property === "getByName" || property === "getExisting")
-        return (...args: unknown[]) => meterStub(value.apply(target, args) as object);
+        return (...args: unknown[]) => meterStub(Reflect.apply(value, target, args) as object);
       return value.bind(target);
     },
   });
