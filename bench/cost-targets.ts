@@ -44,7 +44,7 @@ export function beforeView(results: Results, recorded: Results | undefined): Vie
     return view(
       recorded.cells,
       NOW,
-      `bench/before.json (${recorded.date.slice(0, 10)}, gateway ${recorded.environment.gatewayCommit.split(" ")[0]})`,
+      `bench/before.json (${recorded.date.slice(0, 10)}, gateway ${recorded.environment.gatewaySource ?? recorded.environment.gatewayCommit.split(" ")[0]})`,
     );
   return undefined;
 }

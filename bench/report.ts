@@ -23,6 +23,8 @@ export interface Environment {
   memoryGb: number;
   kernel: string;
   gatewayCommit: string;
+  /** The last commit that changed the gateway itself (src/, migrations/, wrangler.toml). */
+  gatewaySource?: string;
   /** The commit of the `--before` gateway, when one ran. */
   beforeCommit?: string;
   /** Directory of the gateway's local D1 and Durable Object storage (tmpfs or disk). */
@@ -276,7 +278,7 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
     `Written by \`npm run bench${results.mode === "quick" ? " -- --quick" : ""}\` (bench/run.ts); see bench/README.md. Machine-readable: bench/results.json.`,
     "",
     `- Date: ${results.date} (${results.mode} run, ${Math.round(results.durationSeconds)} s${results.interrupted ? ", **interrupted**" : ""})`,
-    `- Gateway: ${env.gatewayCommit}`,
+    `- Gateway: ${env.gatewayCommit}${env.gatewaySource === undefined ? "" : ` (its src/, migrations/ and wrangler.toml as of ${env.gatewaySource})`}`,
     ...(env.beforeCommit === undefined ? [] : [`- Gateway before (\`--before\`): ${env.beforeCommit}`]),
     `- Node ${env.node}; workerd ${env.workerd}; Miniflare ${env.miniflare}; wrangler ${env.wrangler}; Portkey gateway ${env.portkey}`,
     `- ${env.cores} cores, ${env.cpuModel}, ${env.memoryGb} GB RAM, Linux ${env.kernel}`,
