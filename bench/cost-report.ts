@@ -3,11 +3,10 @@
 
 import { d1RowsWrittenInAll, doRequests, doRowsWritten, type CostLine } from "#bench/cost";
 import type { CellResult } from "#bench/figures";
-import { int, num, table } from "#bench/format";
+import { dollars, int, num, table } from "#bench/format";
 import { PRICES } from "#bench/prices";
 import type { Scenario, TargetName } from "#bench/scenarios";
 
-const dollars = (value: number | undefined): string => (value === undefined ? "–" : `$${value.toFixed(2)}`);
 /** Small quantities (GB-months, GB-s) with enough digits to read. */
 const quantity = (value: number): string =>
   value === 0 ? "0" : value >= 100 ? int(value) : value >= 0.01 ? value.toFixed(2) : value.toExponential(2);

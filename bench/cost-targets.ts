@@ -4,7 +4,7 @@
 
 import { d1RowsWrittenInAll } from "#bench/cost";
 import { findCell, ratio, type CellResult } from "#bench/figures";
-import { int, num, table } from "#bench/format";
+import { dollars, int, num, table } from "#bench/format";
 import type { Results } from "#bench/report";
 import type { TargetName } from "#bench/scenarios";
 
@@ -59,7 +59,6 @@ interface Target {
   judge(v: View): Judged;
 }
 
-const dollars = (value: number | undefined): string => (value === undefined ? "–" : `$${value.toFixed(2)}`);
 /** Bytes the issue measured per stored 100-event response on main (484ef69), after a WAL checkpoint. */
 const ISSUE_D1_BYTES = 29_901;
 
