@@ -126,12 +126,22 @@ const meter = {
   sqlStatements: new Map<string, Tally>(),
 };
 
+/** Labels by statement text: a statement runs many times, its label is worked out once. */
+const labels = new Map<string, string>();
+const LABELS_CACHED = 500;
+
 /** `INSERT events`, `SELECT state`, `DELETE responses`: the verb and first table of a statement. */
 export function statementLabel(sql: string): string {
-  const text = sql.trim().replace(/\s+/g, " ");
-  const verb = (/^\w+/.exec(text)?.[0] ?? "?").toUpperCase();
-  const table = /\b(?:into|update|from|table(?: if (?:not )?exists)?)\s+["`[]?([\w.]+)/i.exec(text)?.[1];
-  return table === undefined ? verb : `${verb} ${table}`;
+  let label = labels.get(sql);
+  if (label === undefined) {
+    const text = sql.trim().replace(/\s+/g, " ");
+    const verb = (/^\w+/.exec(text)?.[0] ?? "?").toUpperCase();
+    const table = /\b(?:into|update|from|table(?: if (?:not )?exists)?)\s+["`[]?([\w.]+)/i.exec(text)?.[1];
+    label = table === undefined ? verb : `${verb} ${table}`;
+    if (labels.size >= LABELS_CACHED) labels.clear();
+    labels.set(sql, label);
+  }
+  return label;
 }
 
 function tally(map: Map<string, Tally>, label: string, rowsRead: number, rowsWritten: number, statements = 1): void {
