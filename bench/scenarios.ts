@@ -99,7 +99,6 @@ interface Timing {
 
 function maxSpeed(events: number, concurrency: number, time: Timing): Scenario {
   return {
-    background: concurrency === 20,
     id: `max-e${events}-c${concurrency}`,
     group: "max-speed",
     title: `Max speed: ${events} events, concurrency ${concurrency}`,
@@ -111,6 +110,7 @@ function maxSpeed(events: number, concurrency: number, time: Timing): Scenario {
     minSeconds: time.min,
     maxSeconds: time.max,
     rampMs: 0,
+    background: concurrency === 20,
   };
 }
 
@@ -209,8 +209,8 @@ export function scenarios(quick: boolean): Scenario[] {
   for (const events of [10, 100, 1000]) {
     for (const concurrency of [1, 20, 100]) cells.push(maxSpeed(events, concurrency, time));
   }
-  // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
   cells.push(tenSeconds(100, 10, 20), tenSeconds(1000, 5, 10));
+  // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
   cells.push(paced(300, 10, 20, 3000), paced(300, 100, 200, 3000));
   cells.push(nonStreaming(20, time));
   cells.push(chat(100, 1, time), chat(100, 20, time));
