@@ -180,7 +180,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!listeners[i]!.has(listener)) process.removeListener(signal, listener);
     }
   });
-  const stop = own(`gateway (${options.protocol})`, async () => {
+  // One stopper per instance (two instances run side by side with --before).
+  const stop = own(`gateway (${options.protocol}, ${options.persistDir})`, async () => {
     await mf.dispose();
     log.end();
     rmSync(options.persistDir, { recursive: true, force: true });
