@@ -332,6 +332,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
       const events = textEvents(model, ["a", "x".repeat(Number(args[0] ?? 0))]);
       return streamEvents(res, events);
     }
+    case "unterminated": {
+      // unterminated:lf|none  a complete stream whose last event lacks its blank line: the body
+      // ends with a single `\n` (lf) or right after the data (none), as some servers end theirs.
+      const events = textEvents(model, ["a", "b"]);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const event of events.slice(0, -1)) res.write(frame(event));
+      res.end(frame(events.at(-1) as Json).slice(0, args[0] === "none" ? -2 : -1));
+      return;
+    }
     case "malformed":
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(frame(textEvents(model, ["x"])[0] as Json));
