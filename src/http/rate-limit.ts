@@ -63,9 +63,10 @@ function addressBucket(header: string | null): string | null {
   if (parseIpv4(text) !== null) return text;
   const groups = parseIpv6(text);
   if (groups === null) return text.slice(0, 64);
-  const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
-  if (mapped)
-    return [(groups[6] ?? 0) >> 8, (groups[6] ?? 0) & 0xff, (groups[7] ?? 0) >> 8, (groups[7] ?? 0) & 0xff].join(".");
+  const [, , , , , g5, g6 = 0, g7 = 0] = groups;
+  // IPv4-mapped (::ffff:a.b.c.d): that IPv4 client.
+  if (groups.slice(0, 5).every((group) => group === 0) && g5 === 0xffff)
+    return [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff].join(".");
   return `${groups
     .slice(0, 4)
     .map((group) => group.toString(16))
