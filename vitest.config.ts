@@ -72,6 +72,7 @@ export default defineConfig(async () => {
           // limit no test reaches, and a strict one the rate-limit tests swap in.
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            ADDRESS_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
             STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
           },
           outboundService: "outbound-guard",
