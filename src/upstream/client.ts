@@ -60,7 +60,7 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
 }
 
 /** Some servers quote the key they refused; the client must never see the gateway's key. */
-function redact(text: string, key: string | null): string {
+export function redact(text: string, key: string | null): string {
   return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
 }
 

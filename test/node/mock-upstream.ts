@@ -376,6 +376,40 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
   );
 }
 
+/** GET /v1/models: a model list, or what the key asks for: `sk-models-refused` a 401 that quotes
+ *  the key, `sk-models-none` a 404 (a server without a list), `sk-models-garbage` a 200 that is not JSON. */
+function serveModels(req: IncomingMessage, res: ServerResponse) {
+  const key = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+  if (key === "sk-models-none") return sendError(res, 404);
+  if (key === "sk-models-garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
+  if (key === "sk-models-refused") {
+    res.writeHead(401, { "content-type": "application/json" });
+    return res.end(
+      JSON.stringify({
+        error: {
+          message: `Incorrect API key provided: ${key}`,
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_api_key",
+        },
+      }),
+    );
+  }
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(
+    JSON.stringify({
+      object: "list",
+      data: [
+        { id: "mock-large", object: "model", created: 1_700_000_000, owned_by: "mock" },
+        { id: "mock-small", object: "model", created: 1_700_000_001, owned_by: "mock" },
+        // Taken over by the `chat:*` route of the test routing table: not the default upstream's to serve.
+        { id: "chat:shadowed", object: "model", created: 1_700_000_002, owned_by: "mock" },
+        { object: "model", owned_by: "an entry without an id is skipped" },
+      ],
+    }),
+  );
+}
+
 // ---- webhook receivers: POST /__hooks/<scenario>/<tag> records the raw request and answers per
 // its scenario: `ok` (200), `fail:N` (500 the first N times, then 200), `status:CODE` (always CODE),
 // `redirect` (302 to `<this url>-moved`), `hold-fail:N` (the first N held until released, then 500).
@@ -434,6 +468,7 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
     const url = new URL(req.url ?? "/", "http://mock");
     if (url.pathname.startsWith("/__mock/")) return control(url, res);
     if (url.pathname.startsWith("/__hooks/")) return receiveHook(url, req, res);
+    if (req.method === "GET" && url.pathname === "/v1/models") return serveModels(req, res);
     let raw = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => (raw += chunk));
