@@ -176,6 +176,7 @@ describe("the history console", () => {
     expect(await toolCall.locator("pre").textContent()).toBe('{\n  "city": "Paris"\n}');
     await page.locator("ol.chain li").nth(1).waitFor();
     expect(await page.locator("ol.chain").textContent()).toContain(answer.id);
+    await page.locator(".timeline").waitFor();
     await page.screenshot({ path: join(SHOTS, "response-tool-call.png"), fullPage: true });
     await page.locator("ol.chain a", { hasText: answer.id }).click();
     const output = page.locator(".item.tool-output");

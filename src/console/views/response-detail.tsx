@@ -116,7 +116,11 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
 
 function Summary({ response, live }: { response: ResponseObject; live: Live }) {
   const usage = response.usage;
-  const seconds = typeof response.completed_at === "number" ? response.completed_at - response.created_at : null;
+  // An upstream's own completed_at may predate the gateway's created_at: no duration then.
+  const seconds =
+    typeof response.completed_at === "number" && response.completed_at >= response.created_at
+      ? response.completed_at - response.created_at
+      : null;
   return (
     <header class="summary">
       <h1 class="mono">{response.id}</h1>
