@@ -187,6 +187,40 @@ describe("the history console", () => {
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");
   });
 
+  it("shows the timed event log where the gateway serves GET .../events, and an unrecorded time as —", async () => {
+    const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Time me" });
+    const events = [
+      { sequence_number: 0, type: "response.created", t_ms: 3, event: { type: "response.created" } },
+      { sequence_number: 1, type: "response.in_progress", t_ms: null, event: { type: "response.in_progress" } },
+      {
+        sequence_number: 2,
+        type: "response.output_text.delta",
+        t_ms: 41,
+        event: { type: "response.output_text.delta" },
+      },
+      { sequence_number: 3, type: "response.completed", t_ms: 57, event: { type: "response.completed" } },
+    ];
+    // The events route's contract (`{object, data: [{sequence_number, type, t_ms, event}], has_more}`),
+    // answered here until the gateway serves it; the page must use it instead of the replay.
+    await page.route(`**/v1/responses/${response.id}/events?*`, (route) =>
+      route.fulfill({ json: { object: "list", data: events, has_more: false } }),
+    );
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const rows = page.locator(".timeline tbody tr");
+    await rows.nth(3).waitFor();
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 4).map((td) => td.textContent)),
+    );
+    expect(cells).toEqual([
+      ["0", "response.created", "3 ms", ""],
+      ["1", "response.in_progress", "—", ""],
+      ["2", "response.output_text.delta", "41 ms", ""],
+      ["3", "response.completed", "57 ms", "+16"],
+    ]);
+    expect(await page.locator(".timeline p").textContent()).toContain("first delta 41 ms");
+    await page.unroute(`**/v1/responses/${response.id}/events?*`);
+  });
+
   it("follows a running background response live to its end", async () => {
     const model = `gate:6:10#${tag()}`;
     const running = await alice.openai.responses.create({ model, input: "Count slowly", background: true });

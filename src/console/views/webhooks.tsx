@@ -89,7 +89,7 @@ export function WebhookDeliveries({ session, base, version }: { session: Session
                       <tr key={attempt.attempt}>
                         <td class="num">{attempt.attempt}</td>
                         <td>
-                          <Time seconds={attempt.started_at / 1000} />
+                          <Time seconds={attempt.started_at} />
                         </td>
                         <td class="num">{attempt.duration_ms} ms</td>
                         <td class="num">{attempt.status_code ?? "—"}</td>
