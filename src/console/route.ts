@@ -9,12 +9,20 @@ export interface Location {
   params: URLSearchParams;
 }
 
+/** A path segment decoded; a malformed escape is kept as it came (it matches no id). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function parseHash(hash: string): Location {
   const [path = "", search = ""] = hash.replace(/^#/, "").split("?", 2);
   const params = new URLSearchParams(search);
   const parts = path.split("/").filter((part) => part !== "");
-  if (parts[0] === "responses" && parts[1] !== undefined)
-    return { view: "response", id: decodeURIComponent(parts[1]), params };
+  if (parts[0] === "responses" && parts[1] !== undefined) return { view: "response", id: decoded(parts[1]), params };
   if (parts[0] === "usage") return { view: "usage", params };
   return { view: "list", params };
 }

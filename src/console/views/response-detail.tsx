@@ -53,6 +53,14 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
   async function follow(signal: AbortSignal) {
     const fold = new ResponseFold({ owned: true });
     const events: TimedEvent[] = [];
+    // One render per frame, not per event: a long answer streams thousands of deltas.
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
+      if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
+      setTimeline({ events: [...events], timed: false });
+    };
     try {
       const stream = await send(session, `${base}?stream=true`, { signal });
       await readEvents(stream, (event) => {
@@ -62,10 +70,10 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
         } catch {
           // An event the fold refuses is still listed in the timeline.
         }
-        const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
-        if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
-        setTimeline({ events: [...events], timed: false });
+        if (frame === 0) frame = requestAnimationFrame(flush);
       });
+      cancelAnimationFrame(frame);
+      flush();
       // The stored Response has what the stream does not (final usage, completed_at).
       setResponse(await getJson<ResponseObject>(session, base));
       setLive("ended");
