@@ -3,7 +3,7 @@
 // checked first, before a key is looked up, so invented keys cost nothing past it; and per gateway
 // key id (keys mode) or tenant (pass-through) through `RATE_LIMITER`. Without a binding there is
 // no limit; a limiter that fails lets requests through (logged). Used by `identify`, so every /v1
-// route counts.
+// route counts, and by the router for the `x-ratelimit-*` headers.
 
 import { ApiError } from "../errors";
 import { parseIpv4, parseIpv6 } from "../ip-address";
@@ -19,11 +19,41 @@ export function secondsToNextWindow(periodSeconds: number, nowMs = Date.now()): 
   return periodSeconds - (now % periodSeconds);
 }
 
-export const rateLimited = (retryAfter: number): ApiError =>
+/** The binding's `simple.limit` in wrangler.toml; `RATE_LIMIT_REQUESTS` must repeat it (a binding cannot be asked). */
+const DEFAULT_LIMIT = 600;
+
+export interface RateLimitPolicy {
+  limit: number;
+  periodSeconds: number;
+}
+
+/** The limiter's configured policy, or null without the binding (no limit, no headers). */
+export function rateLimitPolicy(env: Env, periodSeconds: number): RateLimitPolicy | null {
+  if ((env as { RATE_LIMITER?: RateLimit }).RATE_LIMITER === undefined) return null;
+  const raw = (env as unknown as Record<string, unknown>).RATE_LIMIT_REQUESTS;
+  const limit = typeof raw === "string" && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : DEFAULT_LIMIT;
+  return { limit, periodSeconds };
+}
+
+/**
+ * What the limiter honestly knows on every answer: the limit and its window. The binding says only
+ * whether a request passed, so the remaining count and reset time are sent only with a 429.
+ */
+export const policyHeaders = ({ limit, periodSeconds }: RateLimitPolicy): Record<string, string> => ({
+  "x-ratelimit-limit-requests": String(limit),
+  "ratelimit-policy": `${limit};w=${periodSeconds}`,
+});
+
+export const rateLimited = (retryAfter: number, policy?: RateLimitPolicy): ApiError =>
   new ApiError(429, `Rate limit reached for requests on this API key. Please try again in ${retryAfter}s.`, {
     type: "requests",
     code: "rate_limit_exceeded",
-    headers: { "retry-after": String(retryAfter) },
+    headers: {
+      ...(policy === undefined ? {} : policyHeaders(policy)),
+      "retry-after": String(retryAfter),
+      "x-ratelimit-remaining-requests": "0",
+      "x-ratelimit-reset-requests": `${retryAfter}s`,
+    },
   });
 
 const addressLimited = (retryAfter: number): ApiError =>
@@ -37,7 +67,8 @@ export async function enforceRateLimit(env: Env, subject: RateLimitSubject, peri
   const limiter = (env as { RATE_LIMITER?: RateLimit }).RATE_LIMITER;
   if (limiter === undefined) return;
   const key = subject.apiKeyId !== null ? `key:${subject.apiKeyId}` : `tenant:${subject.tenantId}`;
-  if (!(await admits(limiter, key))) throw rateLimited(secondsToNextWindow(periodSeconds));
+  if (!(await admits(limiter, key)))
+    throw rateLimited(secondsToNextWindow(periodSeconds), rateLimitPolicy(env, periodSeconds) ?? undefined);
 }
 
 /**

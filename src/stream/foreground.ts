@@ -105,7 +105,11 @@ export async function runStoredForeground(
       input: inputItems,
     };
     const call = () =>
-      callUpstream(target, target.protocol.buildBody(request, input), callOptions(config, abort.signal, spec.requestId));
+      callUpstream(
+        target,
+        target.protocol.buildBody(request, input),
+        callOptions(config, abort.signal, spec.requestId),
+      );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
     // The row is written while the upstream is called (the first event waits for whichever is
     // slower); for a key the upstream has not accepted yet, only once it has.
@@ -259,7 +263,7 @@ async function callThenWrite(
   write: () => Promise<void>,
 ): Promise<[PromiseSettledResult<Response>, PromiseSettledResult<void>]> {
   const [called] = await Promise.allSettled([call()]);
-  if (called.status === "rejected") return [called, { status: "rejected", reason: called.reason }];
+  if (called.status === "rejected") return [called, { status: "rejected", reason: "not written" }];
   const [written] = await Promise.allSettled([write()]);
   return [called, written];
 }

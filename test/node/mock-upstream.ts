@@ -411,9 +411,10 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
 }
 
 // ---- keys: the mock checks keys as a real server does. A bearer key containing `refused`, or one
-// revoked with POST /__mock/revoke?key=, gets a 401 on every /v1 path. GET /v1/models lists one
-// model, or answers the status a `sk-models-<status>-…` key names; its calls are counted per key
-// (GET /__mock/key-checks?key=).
+// revoked with POST /__mock/revoke?key=, gets a 401 on every /v1 path. GET /v1/models lists models,
+// or answers what the key asks for: the status a `sk-models-<status>-…` key names, `sk-models-none`
+// a 404 (a server without a list), `sk-models-garbage` a 200 that is not JSON, `sk-models-refused`
+// a 401 that quotes the key. Its calls are counted per key (GET /__mock/key-checks?key=).
 
 const revokedKeys = new Set<string>();
 const keyChecks = new Map<string, number>();
@@ -425,9 +426,35 @@ function serveModels(key: string, res: ServerResponse) {
   keyChecks.set(key, (keyChecks.get(key) ?? 0) + 1);
   const status = /^sk-models-(\d{3})-/.exec(key)?.[1];
   if (status !== undefined) return sendError(res, Number(status));
+  if (key === "sk-models-none") return sendError(res, 404);
+  if (key === "sk-models-garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
+  if (key === "sk-models-refused") {
+    res.writeHead(401, { "content-type": "application/json" });
+    return res.end(
+      JSON.stringify({
+        error: {
+          message: `Incorrect API key provided: ${key}`,
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_api_key",
+        },
+      }),
+    );
+  }
   if (refusesKey(key)) return sendError(res, 401);
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ object: "list", data: [{ id: "mock", object: "model", created: 1, owned_by: "mock" }] }));
+  res.end(
+    JSON.stringify({
+      object: "list",
+      data: [
+        { id: "mock-large", object: "model", created: 1_700_000_000, owned_by: "mock" },
+        { id: "mock-small", object: "model", created: 1_700_000_001, owned_by: "mock" },
+        // Taken over by the `chat:*` route of the test routing table: not the default upstream's to serve.
+        { id: "chat:shadowed", object: "model", created: 1_700_000_002, owned_by: "mock" },
+        { object: "model", owned_by: "an entry without an id is skipped" },
+      ],
+    }),
+  );
 }
 
 // ---- webhook receivers: POST /__hooks/<scenario>/<tag> records the raw request and answers per
