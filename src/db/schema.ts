@@ -136,6 +136,18 @@ export const tenants = sqliteTable("tenants", {
   createdAt: integer("created_at").notNull(),
 });
 
+/**
+ * Which D1 database holds each tenant's history (src/db/shards.ts). Only the first database's copy
+ * is used: written once, before the tenant's first write, and never changed, so adding a shard moves
+ * no tenant (WITHOUT ROWID).
+ */
+export const tenantShards = sqliteTable("tenant_shards", {
+  tenantId: text("tenant_id").primaryKey(),
+  /** The binding name of the tenant's database, as listed in `D1_SHARDS`. */
+  shard: text("shard").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
 /** Gateway keys: only a SHA-256 of the key is stored; `prefix` is shown to tell keys apart. */
 export const apiKeys = sqliteTable(
   "api_keys",
