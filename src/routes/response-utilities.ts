@@ -2,7 +2,7 @@
 // upstream, which is called statelessly, so `previous_response_id` or `conversation` is expanded
 // into `input` first. A Chat Completions upstream has neither endpoint: a clear 400. Nothing is stored.
 
-import { openDb } from "../db/client";
+import { tenantStore } from "../db/shards";
 import { invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
@@ -32,7 +32,7 @@ async function forward(route: RouteContext, path: "/responses/input_tokens" | "/
     );
   const forwarded = { ...body };
   if (previousResponseId !== null || conversationId !== null) {
-    forwarded.input = await expandContext(openDb(env.DB), caller.tenantId, {
+    forwarded.input = await expandContext((await tenantStore(env, caller.tenantId)).reads(), caller.tenantId, {
       input,
       previousResponseId,
       conversationId,

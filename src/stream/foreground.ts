@@ -6,7 +6,8 @@
 // the create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
-import { openDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
+import { tenantDb } from "../db/shards";
 import { deleteResponse, encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
 import { newId } from "../responses/ids";
@@ -66,7 +67,7 @@ export async function runStoredForeground(
   key: KeyCheck = ACCEPTED,
 ): Promise<Response> {
   const { env, config } = run;
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, spec.tenantId);
   const { request } = spec;
   const target = targetOf(spec.upstream);
   const turn =

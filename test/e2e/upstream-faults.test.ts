@@ -3,7 +3,6 @@
 // send far too much), the client gets the documented error or a terminal event, a stored response
 // ends terminal with its partial output kept and its log intact, and nothing goes unhandled.
 
-import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
@@ -19,6 +18,7 @@ import {
   upstream,
 } from "../support/gateway";
 import { watchUnhandled } from "../support/uncaught";
+import { allRows } from "../support/shards";
 
 const KEY = "sk-test-upstream-faults";
 /** The test caps (vitest.config.ts): UPSTREAM_MAX_BODY_BYTES and UPSTREAM_MAX_EVENT_BYTES. */
@@ -59,10 +59,7 @@ async function send(path: string, body?: unknown): Promise<Response> {
 const events = async (response: Response) => (await readEvents(response.body)) as unknown as Event[];
 
 async function storedRows(m: string): Promise<{ status: string; id: string }[]> {
-  const { results } = await env.DB.prepare("SELECT id, status FROM responses WHERE model = ?")
-    .bind(m)
-    .all<{ status: string; id: string }>();
-  return results;
+  return allRows<{ status: string; id: string }>("SELECT id, status FROM responses WHERE model = ?", m);
 }
 
 const outputText = (response: { output?: unknown }): string =>

@@ -1,0 +1,8 @@
+// The Workers suite over three D1 shards (`D1_SHARDS=DB,DB_2,DB_3`): the same tests as vitest.config.ts,
+// with tenants spread over three databases by the routing rule (src/db/shards.ts). `npm test` runs it
+// after the one-shard suite; `npm run test:shards` alone.
+
+import { defineConfig } from "vitest/config";
+import { gatewaySuite } from "./vitest.config";
+
+export default defineConfig(gatewaySuite(3));
