@@ -12,7 +12,7 @@ import { identifyItems, type IdentifiedItem } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseObject } from "../responses/types";
-import { notRecorded, refusalOf } from "../stream/foreground";
+import { notRecorded, refusalOf } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
