@@ -6,7 +6,7 @@ import type { JsonObject } from "../../responses/types";
 
 export interface ResponseUsage extends JsonObject {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  input_tokens_details: { cached_tokens: number; cache_write_tokens: number };
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;
@@ -34,7 +34,8 @@ export function usageFromChat(usage: JsonObject, timings?: unknown): ResponseUsa
     ) ?? 0;
   return {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: Math.min(cached, input) },
+    // Chat servers report no cache writes (OpenAI's chat API included); 0 is OpenAI's own default.
+    input_tokens_details: { cached_tokens: Math.min(cached, input), cache_write_tokens: 0 },
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: count(details(usage.completion_tokens_details).reasoning_tokens) ?? 0 },
     total_tokens: count(usage.total_tokens) ?? input + output,
