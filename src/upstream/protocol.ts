@@ -12,6 +12,12 @@ export interface TranslationContext {
   request: CreateRequest;
   /** The gateway's Response before any output (every field set): translators spread it into snapshots. */
   base: ResponseObject;
+  /**
+   * The full context sent upstream (chain or conversation expanded), as given to `buildBody`: the
+   * chat translator maps calls of tools that context loaded (tool_search_output) back by it.
+   * Without it, the request's own input is used.
+   */
+  input?: InputItem[];
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

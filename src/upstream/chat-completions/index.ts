@@ -8,6 +8,8 @@ import { eventsFromCompletion } from "./completion";
 import { toMessages } from "./messages";
 import { buildChatBody } from "./request";
 import { ChatStreamTranslator } from "./stream";
+import { PARAM_SUPPORT, paramRefusal } from "./support";
+import { ChatToolSet } from "./tool-set";
 import { checkTools } from "./tools";
 
 export const chatCompletionsProtocol: UpstreamProtocol = {
@@ -15,15 +17,13 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
   path: "/chat/completions",
 
   validate(request: CreateRequest): void {
-    if (request.body.prompt !== undefined && request.body.prompt !== null)
-      throw invalidRequest(
-        "Prompt templates live on OpenAI's platform and cannot be used with this model server: it speaks the Chat Completions protocol.",
-        "prompt",
-        "unsupported_parameter",
-      );
-    checkTools(request.body);
+    for (const [field, support] of Object.entries(PARAM_SUPPORT))
+      if (support.handling === "refused" && request.body[field] !== undefined && request.body[field] !== null)
+        throw invalidRequest(paramRefusal(field), field, "unsupported_parameter");
+    const tools = ChatToolSet.from(request.body, request.input);
+    checkTools(request.body, tools);
     // A dry run of the message translation: every unsupported item or part is a 400 now, not later.
-    toMessages(request.instructions, request.input);
+    toMessages(request.instructions, request.input, tools);
   },
 
   buildBody: buildChatBody,
