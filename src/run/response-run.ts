@@ -21,6 +21,7 @@ import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol"
 import { targetOf } from "../upstream/registry";
 import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
 import { WebhookOutbox } from "../webhooks/outbox";
+import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { EventLog } from "./event-log";
@@ -277,11 +278,13 @@ export class ResponseRun extends DurableObject<Env> {
           spec.responseId,
           config.maxRunMs,
         );
-      const input = await expandContext(db, spec.tenantId, request);
+      const abort = new AbortController();
+      const context = await expandContext(db, spec.tenantId, request);
+      const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal: abort.signal }); // prettier-ignore
+      const prepared = await prepareUpstreamInput({ request, input: context, deps });
       const identity = { id: spec.responseId, createdAt: spec.createdAt };
       const base = newResponseObject(request, identity, background ? "queued" : "in_progress");
-      const body = target.protocol.buildBody(request, input);
-      const abort = new AbortController();
+      const body = target.protocol.buildBody(request, prepared.input);
       // A synchronous request waits for the upstream's answer, so its errors reach the client as
       // plain JSON before anything is written.
       const upstream = background ? undefined : await this.#callUpstream(spec, body, abort.signal);
@@ -339,7 +342,7 @@ export class ResponseRun extends DurableObject<Env> {
       }
       // The watchdog's alarm is written with the run's state (one commit) while the run starts.
       this.#background(this.#schedule(), "the watchdog alarm could not be set");
-      this.#background(this.#drive(active, upstream, { request, base }, target.protocol, body, spec), "run failed");
+      this.#background(this.#drive(active, upstream, { request, base, ...prepared }, target.protocol, body, spec), "run failed"); // prettier-ignore
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
       // Nothing started: the conversation is free again. (A started run releases it when it ends.)

@@ -3,7 +3,7 @@
 // path only ever talk to this interface.
 
 import type { CreateRequest } from "../responses/create-request";
-import type { InputItem, JsonObject, ResponseObject, StreamEvent } from "../responses/types";
+import type { InputItem, JsonObject, OutputItem, ResponseObject, StreamEvent } from "../responses/types";
 import type { SseMessage } from "../sse";
 
 export type ProtocolName = "responses" | "chat_completions";
@@ -18,6 +18,11 @@ export interface TranslationContext {
    * Without it, the request's own input is used.
    */
   input?: InputItem[];
+  /**
+   * A compaction item the gateway made before calling the upstream (create-time compaction for a
+   * chat upstream): the response's output opens with it, and its usage adds to the response's.
+   */
+  compaction?: { item: OutputItem; usage: JsonObject };
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

@@ -101,7 +101,10 @@ export const CLIENT_TOOLS: Readonly<Record<ClientToolType, ClientTool>> = {
         .filter(isPlainObject)
         .map((result) => {
           const outcome = objectOf(result.outcome);
-          const end = outcome.type === "timeout" ? "timed out" : `exit code ${typeof outcome.exit_code === "number" ? outcome.exit_code : "?"}`;
+          const end =
+            outcome.type === "timeout"
+              ? "timed out"
+              : `exit code ${typeof outcome.exit_code === "number" ? outcome.exit_code : "?"}`;
           return `stdout:\n${stringOr(result.stdout) ?? ""}\nstderr:\n${stringOr(result.stderr) ?? ""}\n(${end})`;
         })
         .join("\n\n"),

@@ -86,8 +86,14 @@ export class ChatStreamTranslator implements EventTranslator {
   /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
   readonly #callIds = new Set<string>();
 
+  /** The compaction item the gateway made for this response, until the output opens with it. */
+  #compaction: TranslationContext["compaction"];
+  readonly #compactionUsage: JsonObject | undefined;
+
   constructor(context: TranslationContext) {
     this.#base = context.base;
+    this.#compaction = context.compaction;
+    this.#compactionUsage = context.compaction?.usage;
     this.#tools = ChatToolSet.from(context.request.body, context.input ?? context.request.input);
   }
 
@@ -377,6 +383,7 @@ export class ChatStreamTranslator implements EventTranslator {
   }
 
   #add(item: OutputItem): number {
+    this.#open();
     const index = this.#output.length;
     this.#output.push(item);
     this.#emit({ type: "response.output_item.added", output_index: index, item: structuredClone(item) });
@@ -398,21 +405,32 @@ export class ChatStreamTranslator implements EventTranslator {
       model: this.#model ?? this.#base.model,
       status: status as ResponseObject["status"],
       output: structuredClone(this.#output),
-      usage: status === "in_progress" ? null : structuredClone(this.#usage),
+      usage: status === "in_progress" ? null : withCompactionUsage(this.#usage, this.#compactionUsage),
       ...fields,
     };
   }
 
   /** Queues an event (`sequence_number` is a placeholder the normalizer replaces), opening the response first. */
   #emit(event: StreamEvent): void {
-    if (!this.#started) {
-      this.#started = true;
-      const opening = this.#snapshot("in_progress", { output: [] });
-      this.#events.push({ type: "response.created", sequence_number: 0, response: opening });
-      this.#events.push({ type: "response.in_progress", sequence_number: 0, response: structuredClone(opening) });
-    }
+    this.#open();
     const { type, ...fields } = event;
     this.#events.push({ type, sequence_number: 0, ...fields });
+  }
+
+  /** Opens the response (created, in_progress), then its output with the gateway's compaction item, if any. */
+  #open(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const opening = this.#snapshot("in_progress", { output: [] });
+    this.#events.push({ type: "response.created", sequence_number: 0, response: opening });
+    this.#events.push({ type: "response.in_progress", sequence_number: 0, response: structuredClone(opening) });
+    const compaction = this.#compaction;
+    if (compaction === undefined) return;
+    this.#compaction = undefined;
+    // As OpenAI streams one: added, compacting, done.
+    const index = this.#add(compaction.item);
+    this.#emit({ type: "response.compaction.compacting", item_id: compaction.item.id, output_index: index });
+    this.#done(index, compaction.item);
   }
 
   #drain(): StreamEvent[] {
@@ -435,4 +453,25 @@ function parsedArguments(args: string): unknown {
   } catch {
     return args;
   }
+}
+
+/** The upstream's usage plus what the gateway's compaction call cost (a fresh object). */
+function withCompactionUsage(usage: ResponseUsage | null, compaction: JsonObject | undefined): ResponseUsage | null {
+  if (compaction === undefined) return structuredClone(usage);
+  const extra = usageFromChat({
+    prompt_tokens: compaction.input_tokens,
+    completion_tokens: compaction.output_tokens,
+    total_tokens: compaction.total_tokens,
+  });
+  const base = usage ?? usageFromChat({});
+  return {
+    input_tokens: base.input_tokens + extra.input_tokens,
+    input_tokens_details: {
+      cached_tokens: base.input_tokens_details.cached_tokens,
+      cache_write_tokens: base.input_tokens_details.cache_write_tokens,
+    },
+    output_tokens: base.output_tokens + extra.output_tokens,
+    output_tokens_details: { reasoning_tokens: base.output_tokens_details.reasoning_tokens },
+    total_tokens: base.total_tokens + extra.total_tokens,
+  };
 }
