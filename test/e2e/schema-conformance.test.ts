@@ -39,6 +39,15 @@ const TOOLS = [
   { type: "custom", name: "run_sql", description: "Runs SQL." },
 ]; // prettier-ignore
 
+/** Tools a chat upstream gets as functions whose calls come back as other items (see tools.test.ts). */
+const CLIENT_SIDE_TOOLS = [
+  { type: "namespace", name: "crm", description: "CRM", tools: [{ type: "function", name: "find", parameters: { type: "object", properties: {} } }, { type: "custom", name: "note" }] },
+  { type: "tool_search", execution: "client" },
+  { type: "shell", environment: { type: "local" } },
+  { type: "apply_patch" },
+  { type: "local_shell" },
+]; // prettier-ignore
+
 interface Scenario {
   name: string;
   /** A fresh model name for the scenario (one per request, so the mock's records stay apart). */
@@ -64,11 +73,24 @@ const chatScenarios: Scenario[] = [
   { name: "incomplete (DeepSeek recording)", model: () => routed("fixture:vercel-ai__deepseek-text.chunks.txt").model },
   { name: "plain JSON body (Groq recording)", model: () => routed("fixture:vercel-ai__groq-tool-call.json").model, tools: TOOLS },
   { name: "cut off mid-stream", model: () => routed("cut-after:3").model },
+  { name: "namespaced, search and client tool calls", model: () => routed("tools").model, tools: CLIENT_SIDE_TOOLS },
 ]; // prettier-ignore
+
+/** The input of every scenario: a tool loop's history, so input_items lists hold every kind a client replays. */
+const INPUT = [
+  { role: "developer", content: "Answer briefly." },
+  { role: "user", content: [{ type: "input_text", text: "What is the weather in Paris?" }] },
+  { type: "function_call", call_id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' },
+  { type: "function_call_output", call_id: "call_1", output: "18C, sunny" },
+  { type: "custom_tool_call", call_id: "call_2", name: "run_sql", input: "SELECT 1" },
+  { type: "custom_tool_call_output", call_id: "call_2", output: "1" },
+  { type: "message", role: "assistant", content: [{ type: "output_text", text: "It is sunny.", annotations: [] }] },
+  { role: "user", content: "And tomorrow?" },
+];
 
 const requestBody = (scenario: Scenario, extra: Record<string, unknown>) => ({
   model: scenario.model(),
-  input: [{ role: "user", content: "What is the weather in Paris?" }],
+  input: INPUT,
   metadata: { suite: "schema" },
   ...(scenario.tools === undefined ? {} : { tools: scenario.tools }),
   ...extra,
