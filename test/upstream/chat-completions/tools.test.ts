@@ -270,6 +270,11 @@ describe("client tools", () => {
     ]); // prettier-ignore
   });
 
+  it("forces a client tool by its tool_choice type", () => {
+    const body = build({ tools: [{ type: "shell" }, { type: "apply_patch" }], tool_choice: { type: "apply_patch" } });
+    expect(body.tool_choice).toEqual({ type: "function", function: { name: "apply_patch" } });
+  });
+
   it("keeps a user function and a client tool of the same name apart", async () => {
     const tools = [{ type: "function", name: "shell" }, { type: "shell" }];
     const names = namesOf(build({ tools }));
