@@ -27,9 +27,14 @@ export interface CompactionDeps {
 
 /** A compaction item holding `summary`, sealed for the tenant. */
 async function compactionItem(summary: Summary, tenantId: string, secret: string): Promise<OutputItem> {
-  const payload = { v: 1 as const, summary: summary.text, created_at: Math.floor(Date.now() / 1000), model: summary.model };
+  const payload = {
+    v: 1 as const,
+    summary: summary.text,
+    created_at: Math.floor(Date.now() / 1000),
+    model: summary.model,
+  };
   return { id: newId("cmp"), type: "compaction", encrypted_content: await seal(payload, tenantId, secret) };
-} // prettier-ignore
+}
 
 /** Whether compacting could make the context smaller: it holds more than the messages compaction keeps. */
 const compactable = (input: InputItem[]): boolean =>
@@ -49,8 +54,15 @@ export interface CompactRequest {
 export async function compactForChat(request: CompactRequest, deps: CompactionDeps): Promise<JsonObject> {
   const secret = compactionSecret(deps.secret);
   const input = await expandCompactionItems(request.input, { ...deps, ownFrom: request.ownFrom });
-  if (input.length === 0) throw invalidRequest("There is nothing to compact: 'input' is empty.", "input", "empty_input"); // prettier-ignore
-  const summary = await summarize({ target: deps.target, model: request.model, body: request.body, input, options: deps.options }); // prettier-ignore
+  if (input.length === 0)
+    throw invalidRequest("There is nothing to compact: 'input' is empty.", "input", "empty_input");
+  const summary = await summarize({
+    target: deps.target,
+    model: request.model,
+    body: request.body,
+    input,
+    options: deps.options,
+  });
   const item = await compactionItem(summary, deps.tenantId, secret);
   return {
     id: newResponseId(),
@@ -82,16 +94,27 @@ export interface Compacted {
  * request's `compact_threshold`, the upstream model summarizes all of it, and the model then
  * answers from the kept messages and that summary, as it will on every later turn of the chain.
  */
-export async function compactIfNeeded(request: CreateRequest, input: InputItem[], deps: CompactionDeps): Promise<Compacted> {
+export async function compactIfNeeded(
+  request: CreateRequest,
+  input: InputItem[],
+  deps: CompactionDeps,
+): Promise<Compacted> {
   const threshold = compactThreshold(request.body);
   if (threshold === undefined || !compactable(input)) return { input };
-  if (estimateInputTokens({ instructions: request.instructions, input, tools: request.body.tools }) < threshold) return { input };
+  if (estimateInputTokens({ instructions: request.instructions, input, tools: request.body.tools }) < threshold)
+    return { input };
   const secret = compactionSecret(deps.secret);
-  const summary = await summarize({ target: deps.target, model: request.model, body: request.body, input, options: deps.options }); // prettier-ignore
+  const summary = await summarize({
+    target: deps.target,
+    model: request.model,
+    body: request.body,
+    input,
+    options: deps.options,
+  });
   const item = await compactionItem(summary, deps.tenantId, secret);
   const compacted = await expandCompactionItems([...input, item], { ...deps, secret, ownFrom: input.length });
   return { input: compacted, compaction: { item, usage: summary.usage } };
-} // prettier-ignore
+}
 
 export interface PrepareRequest {
   request: CreateRequest;

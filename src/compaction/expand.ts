@@ -5,8 +5,7 @@
 
 import { invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
-import { isGatewayCompaction } from "./item";
-import { compactionSecret, open } from "./seal";
+import { compactionSecret, isGatewayCompaction, open } from "./seal";
 
 export interface ExpandOptions {
   tenantId: string;

@@ -1,10 +1,19 @@
-// Seals and opens the content of the compaction items the gateway makes: AES-256-GCM (WebCrypto)
-// with a key derived from the gateway secret `COMPACTION_SECRET`, the tenant id bound as
-// additional data, so an item only opens for the tenant it was made for and any change to it is
-// detected. Used by the compaction modules.
+// The compaction items the gateway makes: how one is recognised, and its content sealed and opened
+// with AES-256-GCM (WebCrypto), the key derived from the gateway secret `COMPACTION_SECRET` and the
+// tenant id bound as additional data, so an item only opens for the tenant it was made for and any
+// change to it is detected. Used by the compaction modules and the chat messages check.
 
 import { ApiError } from "../errors";
-import { GATEWAY_COMPACTION_PREFIX } from "./item";
+import type { JsonObject } from "../responses/types";
+
+/** Marks `encrypted_content` made by this gateway (format version 1): `gwc1.` + base64url(iv ‖ AES-GCM ciphertext). */
+export const GATEWAY_COMPACTION_PREFIX = "gwc1.";
+
+/** A `compaction` item whose content this gateway made (it may still fail to open: forged or foreign). */
+export const isGatewayCompaction = (item: JsonObject): boolean =>
+  item.type === "compaction" &&
+  typeof item.encrypted_content === "string" &&
+  item.encrypted_content.startsWith(GATEWAY_COMPACTION_PREFIX);
 
 /** What a compaction item carries, sealed. */
 export interface CompactionPayload {

@@ -62,7 +62,10 @@ async function answerOf(response: Response): Promise<{ text: string; usage: Json
     const body: unknown = JSON.parse(await readText(response));
     const choice: unknown = isPlainObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
     const message = isPlainObject(choice) && isPlainObject(choice.message) ? choice.message : {};
-    return { text: contentText(message.content), usage: isPlainObject(body) && isPlainObject(body.usage) ? body.usage : undefined };
+    return {
+      text: contentText(message.content),
+      usage: isPlainObject(body) && isPlainObject(body.usage) ? body.usage : undefined,
+    };
   }
   let text = "";
   let usage: JsonObject | undefined;
@@ -75,7 +78,7 @@ async function answerOf(response: Response): Promise<{ text: string; usage: Json
     if (isPlainObject(choice) && isPlainObject(choice.delta)) text += contentText(choice.delta.content);
   }
   return { text, usage };
-} // prettier-ignore
+}
 
 export async function summarize(request: SummarizeRequest): Promise<Summary> {
   const tools = ChatToolSet.from(request.body, request.input);

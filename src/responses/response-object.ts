@@ -18,9 +18,14 @@ const isObject = (value: unknown): value is JsonObject =>
 
 /** What OpenAI reports for a response that used no hosted tool (`tool_usage`). */
 const NO_TOOL_USAGE = {
-  image_gen: { input_tokens: 0, input_tokens_details: { image_tokens: 0, text_tokens: 0 }, output_tokens: 0, total_tokens: 0 },
+  image_gen: {
+    input_tokens: 0,
+    input_tokens_details: { image_tokens: 0, text_tokens: 0 },
+    output_tokens: 0,
+    total_tokens: 0,
+  },
   web_search: { num_requests: 0 },
-}; // prettier-ignore
+};
 
 /** The Response as OpenAI would serialize it before any output exists. */
 export function newResponseObject(
@@ -113,10 +118,14 @@ function completeUsage(usage: JsonObject): void {
   const outputTokens = count(usage.output_tokens);
   usage.input_tokens = inputTokens;
   usage.output_tokens = outputTokens;
-  usage.input_tokens_details = { ...input, cached_tokens: count(input.cached_tokens), cache_write_tokens: count(input.cache_write_tokens) };
+  usage.input_tokens_details = {
+    ...input,
+    cached_tokens: count(input.cached_tokens),
+    cache_write_tokens: count(input.cache_write_tokens),
+  };
   usage.output_tokens_details = { ...output, reasoning_tokens: count(output.reasoning_tokens) };
   if (typeof usage.total_tokens !== "number") usage.total_tokens = inputTokens + outputTokens;
-} // prettier-ignore
+}
 
 /**
  * Fills, in place, what a snapshot must carry whatever the upstream sent: every top-level field of

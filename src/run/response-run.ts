@@ -280,7 +280,12 @@ export class ResponseRun extends DurableObject<Env> {
         );
       const abort = new AbortController();
       const context = await expandContext(db, spec.tenantId, request);
-      const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal: abort.signal }); // prettier-ignore
+      const deps = compactionDeps(config, {
+        tenantId: spec.tenantId,
+        target,
+        requestId: spec.requestId,
+        signal: abort.signal,
+      });
       const prepared = await prepareUpstreamInput({ request, input: context, deps });
       const identity = { id: spec.responseId, createdAt: spec.createdAt };
       const base = newResponseObject(request, identity, background ? "queued" : "in_progress");
@@ -342,7 +347,10 @@ export class ResponseRun extends DurableObject<Env> {
       }
       // The watchdog's alarm is written with the run's state (one commit) while the run starts.
       this.#background(this.#schedule(), "the watchdog alarm could not be set");
-      this.#background(this.#drive(active, upstream, { request, base, ...prepared }, target.protocol, body, spec), "run failed"); // prettier-ignore
+      this.#background(
+        this.#drive(active, upstream, { request, base, ...prepared }, target.protocol, body, spec),
+        "run failed",
+      );
       return { result: { ok: true, response: active.normalizer.snapshot }, active };
     } catch (error) {
       // Nothing started: the conversation is free again. (A started run releases it when it ends.)

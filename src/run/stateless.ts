@@ -40,7 +40,12 @@ export async function runStateless(
   let prepared: Compacted;
   try {
     const input = await expandContext(db, spec.tenantId, request);
-    const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal: abort.signal }); // prettier-ignore
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
     prepared = await prepareUpstreamInput({ request, input, deps });
     upstream = await callUpstream(
       target,

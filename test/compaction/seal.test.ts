@@ -5,8 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { estimateInputTokens } from "../../src/compaction/estimate";
 import { expandCompactionItems, summaryText } from "../../src/compaction/expand";
-import { isGatewayCompaction } from "../../src/compaction/item";
-import { compactionSecret, open, seal, type CompactionPayload } from "../../src/compaction/seal";
+import { compactionSecret, isGatewayCompaction, open, seal, type CompactionPayload } from "../../src/compaction/seal";
 import { ApiError } from "../../src/errors";
 import type { InputItem } from "../../src/responses/types";
 
@@ -80,7 +79,10 @@ describe("expandCompactionItems", () => {
   it("refuses an item of another tenant with a 400 naming it within the request's own input", async () => {
     const item = { type: "compaction", encrypted_content: await seal(payload, "t_b", SECRET) };
     const history: InputItem[] = [{ role: "user", content: "old" }];
-    const error = await expandCompactionItems([...history, { role: "user", content: "x" }, item], { ...options, ownFrom: 1 }).catch((e: unknown) => e); // prettier-ignore
+    const error = await expandCompactionItems([...history, { role: "user", content: "x" }, item], {
+      ...options,
+      ownFrom: 1,
+    }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 400, param: "input[1]", code: "invalid_encrypted_content" });
   });
 });
@@ -92,10 +94,16 @@ describe("estimateInputTokens", () => {
     const more = estimateInputTokens({
       instructions: "y".repeat(40),
       input: [
-        { role: "user", content: [{ type: "input_text", text: "x".repeat(400) }, { type: "input_image", image_url: "data:image/png;base64,".padEnd(9000, "A") }] },
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "x".repeat(400) },
+            { type: "input_image", image_url: "data:image/png;base64,".padEnd(9000, "A") },
+          ],
+        },
       ],
       tools: [{ type: "function", name: "f", description: "z".repeat(80) }],
-    }); // prettier-ignore
+    });
     // Text of the role, the part, the instructions, the tool's name and description; two items; one image.
     expect(more).toBe(Math.ceil((4 + 400 + 40 + 1 + 80) / 4) + 2 * 4 + 85);
   });

@@ -21,7 +21,12 @@ const deepwiki = {
   ],
 };
 const search = { type: "tool_search" as const, execution: "client" as const, description: "Find more tools." };
-const crm = { type: "namespace" as const, name: "crm", description: "CRM", tools: [{ type: "function" as const, name: "find", defer_loading: true, parameters: null, strict: false }] }; // prettier-ignore
+const crm = {
+  type: "namespace" as const,
+  name: "crm",
+  description: "CRM",
+  tools: [{ type: "function" as const, name: "find", defer_loading: true, parameters: null, strict: false }],
+};
 
 const functionNames = (body: Record<string, unknown>) =>
   ((body.tools ?? []) as { function: { name: string } }[]).map((tool) => tool.function.name);

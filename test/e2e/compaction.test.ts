@@ -40,10 +40,14 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
       output: [
         { type: "message", role: "user", content: [{ type: "input_text", text: "Plan a trip to Lyon." }] },
         { type: "message", role: "user", content: [{ type: "input_text", text: "Add a museum." }] },
-        { type: "compaction", id: expect.stringMatching(/^cmp_/) as string, encrypted_content: expect.stringMatching(/^gwc1\./) as string },
+        {
+          type: "compaction",
+          id: expect.stringMatching(/^cmp_/) as string,
+          encrypted_content: expect.stringMatching(/^gwc1\./) as string,
+        },
       ],
       usage: { input_tokens: 100, output_tokens: 20, total_tokens: 120 },
-    }); // prettier-ignore
+    });
     expect(JSON.stringify(result)).not.toContain("SUMMARY");
     const validation = await validateAgainstSpec("CompactedResponse", [result]);
     expect(validation.failures).toEqual([]);
@@ -70,24 +74,32 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     expect(transcript(sent?.body.messages)).toEqual([
       "user:Plan a trip to Lyon.",
       "user:Add a museum.",
-      expect.stringMatching(/^user:\[Summary of the earlier conversation.*\]\nSUMMARY OF system:.*assistant:Day 1: Vieux Lyon/s) as string,
+      expect.stringMatching(
+        /^user:\[Summary of the earlier conversation.*\]\nSUMMARY OF system:.*assistant:Day 1: Vieux Lyon/s,
+      ) as string,
       "user:And a restaurant?",
-    ]); // prettier-ignore
+    ]);
   });
 
   it("refuses another key's item, or an altered one, with a 400 naming it", async () => {
     const { output } = await compacted(client("sk-test-compaction-a"), routed("summarize").model);
     const item = output.at(-1) as unknown as Json;
     const content = item.encrypted_content as string;
-    const altered = { ...item, encrypted_content: `${content.slice(0, -4)}${content.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}` };
-    for (const [key, forged] of [["sk-test-compaction-b", item], ["sk-test-compaction-a", altered]] as const) {
+    const altered = {
+      ...item,
+      encrypted_content: `${content.slice(0, -4)}${content.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`,
+    };
+    for (const [key, forged] of [
+      ["sk-test-compaction-b", item],
+      ["sk-test-compaction-a", altered],
+    ] as const) {
       const m = routed("summarize");
       await expect(
         client(key).responses.create({ model: m.model, input: [{ role: "user", content: "hi" }, forged as never] }),
       ).rejects.toMatchObject({ status: 400, param: "input[1]", code: "invalid_encrypted_content" });
       expect(await received(m)).toEqual([]);
     }
-  }); // prettier-ignore
+  });
 
   it("expands its item for a Responses upstream too, which could not read it", async () => {
     const openai = client("sk-test-compaction-a");
@@ -166,8 +178,12 @@ describe("context_management on create", () => {
     ]);
     expect(final.output[0]?.type).toBe("compaction");
     const events = await readEvents(
-      (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: { authorization: "Bearer sk-test-compaction-c" } })).body,
-    ); // prettier-ignore
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, {
+          headers: { authorization: "Bearer sk-test-compaction-c" },
+        })
+      ).body,
+    );
     expect((await validateAgainstSpec("ResponseStreamEvent", events)).failures).toEqual([]);
   });
 
@@ -190,12 +206,16 @@ describe("context_management on create", () => {
   it("refuses a context management the gateway does not do, naming it", async () => {
     const m = routed("summarize");
     await expect(
-      client("sk-test-compaction-c").responses.create(body(m.model, { context_management: [{ type: "pruning" }] }) as never),
+      client("sk-test-compaction-c").responses.create(
+        body(m.model, { context_management: [{ type: "pruning" }] }) as never,
+      ),
     ).rejects.toMatchObject({ status: 400, param: "context_management[0].type" });
     await expect(
-      client("sk-test-compaction-c").responses.create(body(m.model, { context_management: [{ type: "compaction", compact_threshold: "big" }] }) as never),
+      client("sk-test-compaction-c").responses.create(
+        body(m.model, { context_management: [{ type: "compaction", compact_threshold: "big" }] }) as never,
+      ),
     ).rejects.toMatchObject({ status: 400, param: "context_management[0].compact_threshold", code: "invalid_type" });
-  }); // prettier-ignore
+  });
 });
 
 describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () => {

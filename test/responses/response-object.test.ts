@@ -50,17 +50,19 @@ describe("echoTools", () => {
       additionalProperties: false,
     };
     const open = { type: "object", properties: { a: { type: "string" } } };
-    expect(echoTools([
-      { type: "function", name: "a", parameters: closed },
-      { type: "function", name: "b", parameters: open },
-      { type: "function", name: "c" },
-      { type: "function", name: "d", parameters: open, strict: true, defer_loading: true },
-    ])).toEqual([
+    expect(
+      echoTools([
+        { type: "function", name: "a", parameters: closed },
+        { type: "function", name: "b", parameters: open },
+        { type: "function", name: "c" },
+        { type: "function", name: "d", parameters: open, strict: true, defer_loading: true },
+      ]),
+    ).toEqual([
       { type: "function", description: null, name: "a", parameters: closed, strict: true },
       { type: "function", description: null, name: "b", parameters: open, strict: false },
       { type: "function", description: null, name: "c", parameters: null, strict: true },
       { type: "function", description: null, name: "d", parameters: open, strict: true, defer_loading: true },
-    ]); // prettier-ignore
+    ]);
   });
 
   it("gives custom tools their text format and fills namespace members and tool search", () => {
@@ -72,14 +74,35 @@ describe("echoTools", () => {
       ]),
     ).toEqual([
       { type: "custom", name: "c", format: { type: "text" } },
-      { type: "namespace", name: "n", description: "d", tools: [{ type: "function", description: null, name: "f", parameters: null, strict: true }] },
+      {
+        type: "namespace",
+        name: "n",
+        description: "d",
+        tools: [{ type: "function", description: null, name: "f", parameters: null, strict: true }],
+      },
       { type: "tool_search", execution: "server", description: null, parameters: null },
-    ]); // prettier-ignore
+    ]);
   });
 
   it("calls a schema strict-compatible only if every object closes and requires all its properties", () => {
-    expect(strictCompatible({ type: "object", properties: { a: { type: "object", properties: { b: { type: "string" } }, required: ["b"], additionalProperties: false } }, required: ["a"], additionalProperties: false })).toBe(true); // prettier-ignore
-    expect(strictCompatible({ type: "object", properties: { a: { type: "object", properties: { b: { type: "string" } } } }, required: ["a"], additionalProperties: false })).toBe(false); // prettier-ignore
+    expect(
+      strictCompatible({
+        type: "object",
+        properties: {
+          a: { type: "object", properties: { b: { type: "string" } }, required: ["b"], additionalProperties: false },
+        },
+        required: ["a"],
+        additionalProperties: false,
+      }),
+    ).toBe(true);
+    expect(
+      strictCompatible({
+        type: "object",
+        properties: { a: { type: "object", properties: { b: { type: "string" } } } },
+        required: ["a"],
+        additionalProperties: false,
+      }),
+    ).toBe(false);
   });
 });
 

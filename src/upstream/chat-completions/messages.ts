@@ -1,7 +1,7 @@
 // Lowers Responses input items (the full context: earlier turns, then this request) to chat
 // `messages`. Used by the request builder, and as a dry run by `validate` (400s before storage).
 
-import { isGatewayCompaction } from "../../compaction/item";
+import { isGatewayCompaction } from "../../compaction/seal";
 import { invalidRequest } from "../../errors";
 import type { InputItem, JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
@@ -120,15 +120,20 @@ function toolCall(item: InputItem, tools: ChatToolSet, param: string): JsonObjec
     const wire = tools.wireNameOf("custom", name, namespace);
     return chatCall(item.call_id, wire, JSON.stringify({ input: item.input ?? "" }));
   }
-  if (item.type === "function_call") return chatCall(item.call_id, tools.wireNameOf("function", name, namespace), item.arguments);
+  if (item.type === "function_call")
+    return chatCall(item.call_id, tools.wireNameOf("function", name, namespace), item.arguments);
   if (item.type === "tool_search_call") {
     const wire = tools.wireNameOf("tool_search", "tool_search");
     return chatCall(callIdOf(item, searchCallId(item, param)), wire, JSON.stringify(item.arguments ?? {}));
   }
   const client = clientToolOfItem(String(item.type));
   if (client === undefined) throw notSupported(`An input item of type '${String(item.type)}'`, param);
-  return chatCall(item.call_id, tools.wireNameOf(client.type, client.type), JSON.stringify(client.tool.argumentsOf(item)));
-} // prettier-ignore
+  return chatCall(
+    item.call_id,
+    tools.wireNameOf(client.type, client.type),
+    JSON.stringify(client.tool.argumentsOf(item)),
+  );
+}
 
 const chatCall = (id: unknown, name: string, args: unknown): JsonObject => ({
   id,
@@ -148,12 +153,17 @@ function loadedToolsText(item: InputItem, tools: ChatToolSet): string {
     const namespace = tool.type === "namespace" && typeof tool.name === "string" ? tool.name : undefined;
     return members.flatMap((member) =>
       typeof member.name === "string"
-        ? [{ name: tools.wireNameOf(member.type === "custom" ? "custom" : "function", member.name, namespace), description: member.description ?? null }]
+        ? [
+            {
+              name: tools.wireNameOf(member.type === "custom" ? "custom" : "function", member.name, namespace),
+              description: member.description ?? null,
+            },
+          ]
         : [],
     );
   });
   return JSON.stringify({ loaded_tools: names });
-} // prettier-ignore
+}
 
 /** Loaded tool lists must hold only tools a chat server can be offered (a 400 naming the tool otherwise). */
 function checkLoadedTools(item: InputItem, param: string): void {
@@ -241,12 +251,20 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
       case "shell_call_output":
       case "apply_patch_call_output": {
         const client = clientToolOfItem(item.type as string);
-        push({ role: "tool", tool_call_id: callIdOf(item, String(item.id)), content: client?.tool.outputText(item) ?? "" });
+        push({
+          role: "tool",
+          tool_call_id: callIdOf(item, String(item.id)),
+          content: client?.tool.outputText(item) ?? "",
+        });
         return;
       }
       case "tool_search_output":
         checkLoadedTools(item, param);
-        push({ role: "tool", tool_call_id: callIdOf(item, searchCall ?? searchCallId(item, param)), content: loadedToolsText(item, tools) });
+        push({
+          role: "tool",
+          tool_call_id: callIdOf(item, searchCall ?? searchCallId(item, param)),
+          content: loadedToolsText(item, tools),
+        });
         return;
       case "additional_tools":
         // Its tools are in the chat `tools` (see ChatToolSet.from); nothing is said in the conversation.
@@ -269,7 +287,7 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
     }
   });
   return messages;
-} // prettier-ignore
+}
 
 const refused = (param: string, type: string) =>
   invalidRequest(

@@ -10,13 +10,15 @@ import { CLIENT_TOOLS, isClientToolType } from "./client-tools";
 import {
   argumentsComplete,
   customInput,
+  named,
   newCallId,
+  parsedArguments,
   ToolCallAssembler,
   type CallItem,
   type ToolCall,
 } from "./tool-calls";
 import { ChatToolSet, type ChatTool } from "./tool-set";
-import { usageFromChat, type ResponseUsage } from "./usage";
+import { usageFromChat, withCompactionUsage, type ResponseUsage } from "./usage";
 import {
   contentText,
   mapLogprobs,
@@ -302,16 +304,36 @@ export class ChatStreamTranslator implements EventTranslator {
     const tool = this.#tools.resolve(call.name);
     const kind = tool?.kind ?? "function";
     const streaming = kind === "function" ? "arguments" : kind === "custom" ? "input" : "whole";
-    const prefix = kind === "function" ? "fc" : kind === "custom" ? "ctc" : kind === "tool_search" ? "tsc" : CLIENT_TOOLS[kind].idPrefix;
+    const prefix =
+      kind === "function"
+        ? "fc"
+        : kind === "custom"
+          ? "ctc"
+          : kind === "tool_search"
+            ? "tsc"
+            : CLIENT_TOOLS[kind].idPrefix;
     const item: CallItem = { id: newId(prefix), index: -1, callId, streaming, sent: 0, tool };
     call.item = item;
     if (streaming === "arguments")
-      item.index = this.#add({ id: item.id, type: "function_call", status: "in_progress", arguments: "", call_id: callId, ...named(call, tool) });
+      item.index = this.#add({
+        id: item.id,
+        type: "function_call",
+        status: "in_progress",
+        arguments: "",
+        call_id: callId,
+        ...named(call, tool),
+      });
     else if (streaming === "input")
-      item.index = this.#add({ id: item.id, type: "custom_tool_call", call_id: callId, ...named(call, tool), input: "" });
+      item.index = this.#add({
+        id: item.id,
+        type: "custom_tool_call",
+        call_id: callId,
+        ...named(call, tool),
+        input: "",
+      });
     this.#sendArguments(call);
     return true;
-  } // prettier-ignore
+  }
 
   /** Streams what the live function call received since its last delta (other calls are sent at the end). */
   #sendArguments(call: ToolCall): void {
@@ -335,7 +357,13 @@ export class ChatStreamTranslator implements EventTranslator {
       const input = customInput(call.args);
       if (input !== "") this.#emit({ type: "response.custom_tool_call_input.delta", ...at, delta: input });
       this.#emit({ type: "response.custom_tool_call_input.done", ...at, input });
-      this.#done(item.index, { id: item.id, type: "custom_tool_call", call_id: item.callId, ...named(call, item.tool), input });
+      this.#done(item.index, {
+        id: item.id,
+        type: "custom_tool_call",
+        call_id: item.callId,
+        ...named(call, item.tool),
+        input,
+      });
       return;
     }
     this.#sendArguments(call);
@@ -347,8 +375,15 @@ export class ChatStreamTranslator implements EventTranslator {
     }
     const names = named(call, item.tool);
     this.#emit({ type: "response.function_call_arguments.done", ...at, name: names.name, arguments: args });
-    this.#done(item.index, { id: item.id, type: "function_call", status, arguments: args, call_id: item.callId, ...names });
-  } // prettier-ignore
+    this.#done(item.index, {
+      id: item.id,
+      type: "function_call",
+      status,
+      arguments: args,
+      call_id: item.callId,
+      ...names,
+    });
+  }
 
   /** A tool search or client tool call: its item is built from the parsed arguments, added and done at once. */
   #finishWhole(call: ToolCall, item: CallItem, status: ItemStatus): void {
@@ -356,14 +391,24 @@ export class ChatStreamTranslator implements EventTranslator {
     const args = parsedArguments(call.args);
     let final: OutputItem;
     if (isClientToolType(tool.kind)) {
-      final = CLIENT_TOOLS[tool.kind].item(isPlainObject(args) ? args : {}, { id: item.id, callId: item.callId }) as OutputItem;
+      final = CLIENT_TOOLS[tool.kind].item(isPlainObject(args) ? args : {}, {
+        id: item.id,
+        callId: item.callId,
+      }) as OutputItem;
       if (status === "incomplete" && final.type !== "apply_patch_call") final.status = "incomplete";
     } else {
-      final = { id: item.id, type: "tool_search_call", call_id: item.callId, execution: "client", arguments: args, status };
+      final = {
+        id: item.id,
+        type: "tool_search_call",
+        call_id: item.callId,
+        execution: "client",
+        arguments: args,
+        status,
+      };
     }
     item.index = this.#add({ ...final, status: "in_progress" });
     this.#done(item.index, final);
-  } // prettier-ignore
+  }
 
   // --- output and lifecycle -----------------------------------------------------------------------
 
@@ -438,40 +483,4 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#events = [];
     return events;
   }
-}
-
-/** A call's Responses name and namespace: those of the tool it resolved to, else the name as called. */
-function named(call: ToolCall, tool: ChatTool | undefined): { name: string; namespace?: string } {
-  if (tool === undefined) return { name: call.name };
-  return tool.namespace === undefined ? { name: tool.name } : { name: tool.name, namespace: tool.namespace };
-}
-
-/** The arguments as JSON when they parse (a tool search's `arguments` is a value), else the raw text. */
-function parsedArguments(args: string): unknown {
-  try {
-    return JSON.parse(args === "" ? "{}" : args) as unknown;
-  } catch {
-    return args;
-  }
-}
-
-/** The upstream's usage plus what the gateway's compaction call cost (a fresh object). */
-function withCompactionUsage(usage: ResponseUsage | null, compaction: JsonObject | undefined): ResponseUsage | null {
-  if (compaction === undefined) return structuredClone(usage);
-  const extra = usageFromChat({
-    prompt_tokens: compaction.input_tokens,
-    completion_tokens: compaction.output_tokens,
-    total_tokens: compaction.total_tokens,
-  });
-  const base = usage ?? usageFromChat({});
-  return {
-    input_tokens: base.input_tokens + extra.input_tokens,
-    input_tokens_details: {
-      cached_tokens: base.input_tokens_details.cached_tokens,
-      cache_write_tokens: base.input_tokens_details.cache_write_tokens,
-    },
-    output_tokens: base.output_tokens + extra.output_tokens,
-    output_tokens_details: { reasoning_tokens: base.output_tokens_details.reasoning_tokens },
-    total_tokens: base.total_tokens + extra.total_tokens,
-  };
 }

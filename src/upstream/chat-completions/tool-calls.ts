@@ -135,3 +135,18 @@ export function customInput(args: string): string {
   }
   return args;
 }
+
+/** A call's Responses name and namespace: those of the tool it resolved to, else the name as called. */
+export function named(call: ToolCall, tool: ChatTool | undefined): { name: string; namespace?: string } {
+  if (tool === undefined) return { name: call.name };
+  return tool.namespace === undefined ? { name: tool.name } : { name: tool.name, namespace: tool.namespace };
+}
+
+/** The arguments as JSON when they parse (a tool search's `arguments` is a value), else the raw text. */
+export function parsedArguments(args: string): unknown {
+  try {
+    return JSON.parse(args === "" ? "{}" : args) as unknown;
+  } catch {
+    return args;
+  }
+}

@@ -21,7 +21,10 @@ const HOSTED_ENVIRONMENTS: ReadonlySet<string> = new Set(["container_auto", "con
 export function checkTool(tool: unknown, param: string): void {
   const type = typeOf(tool);
   if (!isPlainObject(tool) || toolSupport(type)?.handling !== "translated") throw unsupported(param, type);
-  if ((type === "function" || type === "custom" || type === "namespace") && (typeof tool.name !== "string" || tool.name === ""))
+  if (
+    (type === "function" || type === "custom" || type === "namespace") &&
+    (typeof tool.name !== "string" || tool.name === "")
+  )
     throw missing(`${param}.name`);
   if (type === "namespace") {
     if (!Array.isArray(tool.tools) || tool.tools.length === 0) throw missing(`${param}.tools`);
@@ -42,7 +45,7 @@ export function checkTool(tool: unknown, param: string): void {
       `${param}.environment`,
       "unsupported_value",
     );
-} // prettier-ignore
+}
 
 /** Throws a 400 for any tool, or forced tool choice, that the chat server could not serve. */
 export function checkTools(body: JsonObject, tools: ChatToolSet): void {

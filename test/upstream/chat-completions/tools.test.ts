@@ -114,12 +114,22 @@ describe("namespaced tools", () => {
       description: "d",
       tools: [{ type: "function", name }],
     });
-    const body = build({ tools: [namespaced("first_tool"), namespaced("second_tool"), { type: "function", name: "x".repeat(100) }, { type: "function", name: "has.dot" }] }); // prettier-ignore
+    const body = build({
+      tools: [
+        namespaced("first_tool"),
+        namespaced("second_tool"),
+        { type: "function", name: "x".repeat(100) },
+        { type: "function", name: "has.dot" },
+      ],
+    });
     const names = namesOf(body);
     for (const name of names) expect(name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
     expect(new Set(names).size).toBe(4);
     const at = setup({ tools: [namespaced("first_tool"), namespaced("second_tool")] });
-    const result = run([toolCall(0, "c1", names[1] as string, "{}"), toolCall(1, "c2", names[0] as string, "{}"), FINISH, DONE], at); // prettier-ignore
+    const result = run(
+      [toolCall(0, "c1", names[1] as string, "{}"), toolCall(1, "c2", names[0] as string, "{}"), FINISH, DONE],
+      at,
+    );
     expect(result.final.output).toMatchObject([
       { type: "function_call", name: "second_tool", namespace: long },
       { type: "function_call", name: "first_tool", namespace: long },
@@ -128,7 +138,10 @@ describe("namespaced tools", () => {
   });
 
   it("forces a namespaced function by tool_choice, and allows a whole namespace", () => {
-    const choice = build({ tools: [crm, { type: "function", name: "plain" }], tool_choice: { type: "function", name: "find_customer" } }); // prettier-ignore
+    const choice = build({
+      tools: [crm, { type: "function", name: "plain" }],
+      tool_choice: { type: "function", name: "find_customer" },
+    });
     expect(choice.tool_choice).toEqual({ type: "function", function: { name: "crm__find_customer" } });
     const allowed = build({
       tools: [crm, { type: "function", name: "plain" }],
@@ -158,7 +171,12 @@ describe("custom tools with grammars", () => {
 
   it("gives a Lark grammar to the model in the description", () => {
     const definition = 'start: "yes" | "no"';
-    const tool = { type: "custom", name: "answer", description: "Answer.", format: { type: "grammar", syntax: "lark", definition } }; // prettier-ignore
+    const tool = {
+      type: "custom",
+      name: "answer",
+      description: "Answer.",
+      format: { type: "grammar", syntax: "lark", definition },
+    };
     const fn = functionsOf(build({ tools: [tool] }))[0]?.function;
     expect(fn?.description).toBe(`Answer.\n\nThe input must match this lark grammar:\n${definition}`);
     expect(fn?.parameters).toMatchObject({ properties: { input: { type: "string" } } });
@@ -180,7 +198,10 @@ describe("tool search and deferred tools", () => {
         function: { name: "tool_search", description: "Find tools.", parameters: search.parameters },
       },
     ]);
-    const result = run([toolCall(0, "call_s", "tool_search", '{"query":"crm","limit":3}'), FINISH, DONE], setup({ tools: [search] })); // prettier-ignore
+    const result = run(
+      [toolCall(0, "call_s", "tool_search", '{"query":"crm","limit":3}'), FINISH, DONE],
+      setup({ tools: [search] }),
+    );
     expect(result.final.output).toEqual([
       {
         id: expect.stringMatching(/^tsc_/) as string,
@@ -197,9 +218,20 @@ describe("tool search and deferred tools", () => {
   it("makes the tools a tool_search_output loaded callable, and maps their calls back", async () => {
     const context: InputItem[] = [
       { role: "user", content: "find the customer" },
-      { type: "tool_search_call", call_id: "call_s", execution: "client", arguments: { query: "crm" }, status: "completed" },
-      { type: "tool_search_output", call_id: "call_s", execution: "client", tools: [{ ...crm, tools: [{ ...crm.tools[0], defer_loading: true }] }] },
-    ]; // prettier-ignore
+      {
+        type: "tool_search_call",
+        call_id: "call_s",
+        execution: "client",
+        arguments: { query: "crm" },
+        status: "completed",
+      },
+      {
+        type: "tool_search_output",
+        call_id: "call_s",
+        execution: "client",
+        tools: [{ ...crm, tools: [{ ...crm.tools[0], defer_loading: true }] }],
+      },
+    ];
     const body = build({ tools: [search] }, context);
     expect(namesOf(body)).toEqual(["tool_search", "crm__find_customer"]);
     expect((body.messages as JsonObject[]).slice(1)).toEqual([
@@ -216,18 +248,33 @@ describe("tool search and deferred tools", () => {
         content: JSON.stringify({ loaded_tools: [{ name: "crm__find_customer", description: null }] }),
       },
     ]);
-    const result = run([toolCall(0, "call_f", "crm__find_customer", "{}"), FINISH, DONE], setup({ tools: [search] }, context)); // prettier-ignore
+    const result = run(
+      [toolCall(0, "call_f", "crm__find_customer", "{}"), FINISH, DONE],
+      setup({ tools: [search] }, context),
+    );
     expect(result.final.output).toMatchObject([{ type: "function_call", name: "find_customer", namespace: "crm" }]);
     await expectSdkAgrees(result);
   });
 
   it("runs a server-executed search itself: every deferred tool is offered up front, no search function", () => {
-    const deferred = { type: "function", name: "rare", defer_loading: true, parameters: { type: "object", properties: {} } }; // prettier-ignore
-    expect(namesOf(build({ tools: [{ type: "tool_search" }, deferred, crm] }))).toEqual(["rare", "crm__find_customer", "crm__note"]); // prettier-ignore
+    const deferred = {
+      type: "function",
+      name: "rare",
+      defer_loading: true,
+      parameters: { type: "object", properties: {} },
+    };
+    expect(namesOf(build({ tools: [{ type: "tool_search" }, deferred, crm] }))).toEqual([
+      "rare",
+      "crm__find_customer",
+      "crm__note",
+    ]);
   });
 
   it("makes additional_tools callable", () => {
-    const input = [{ role: "user", content: "hi" }, { type: "additional_tools", role: "developer", tools: [{ type: "function", name: "late" }] }]; // prettier-ignore
+    const input = [
+      { role: "user", content: "hi" },
+      { type: "additional_tools", role: "developer", tools: [{ type: "function", name: "late" }] },
+    ];
     expect(namesOf(build({ input }))).toEqual(["late"]);
   });
 
@@ -239,35 +286,109 @@ describe("tool search and deferred tools", () => {
 
 describe("client tools", () => {
   it.each([
-    ["local_shell", '{"command":["ls","-la"],"working_directory":"/tmp"}', { type: "local_shell_call", status: "completed", action: { type: "exec", command: ["ls", "-la"], env: {}, timeout_ms: null, user: null, working_directory: "/tmp" } }],
-    ["shell", '{"commands":["ls"],"timeout_ms":1000}', { type: "shell_call", status: "completed", environment: { type: "local" }, action: { commands: ["ls"], timeout_ms: 1000, max_output_length: null } }],
-    ["apply_patch", '{"type":"update_file","path":"a.py","diff":"@@\\n-a\\n+b"}', { type: "apply_patch_call", status: "completed", operation: { type: "update_file", path: "a.py", diff: "@@\n-a\n+b" } }],
+    [
+      "local_shell",
+      '{"command":["ls","-la"],"working_directory":"/tmp"}',
+      {
+        type: "local_shell_call",
+        status: "completed",
+        action: {
+          type: "exec",
+          command: ["ls", "-la"],
+          env: {},
+          timeout_ms: null,
+          user: null,
+          working_directory: "/tmp",
+        },
+      },
+    ],
+    [
+      "shell",
+      '{"commands":["ls"],"timeout_ms":1000}',
+      {
+        type: "shell_call",
+        status: "completed",
+        environment: { type: "local" },
+        action: { commands: ["ls"], timeout_ms: 1000, max_output_length: null },
+      },
+    ],
+    [
+      "apply_patch",
+      '{"type":"update_file","path":"a.py","diff":"@@\\n-a\\n+b"}',
+      {
+        type: "apply_patch_call",
+        status: "completed",
+        operation: { type: "update_file", path: "a.py", diff: "@@\n-a\n+b" },
+      },
+    ],
   ])("offers %s as a function and returns its calls as native items", async (type, args, item) => {
     expect(namesOf(build({ tools: [{ type }] }))).toEqual([type]);
     const result = run([toolCall(0, "call_c", type, args), FINISH, DONE], setup({ tools: [{ type }] }));
     expect(result.final.output).toEqual([{ id: expect.any(String) as string, call_id: "call_c", ...item }]);
     await expectSdkAgrees(result);
-  }); // prettier-ignore
+  });
 
   it("sends their calls and outputs of history as tool calls and tool messages", () => {
     const input = [
       { role: "user", content: "go" },
       { type: "shell_call", call_id: "c1", action: { commands: ["ls"], timeout_ms: null, max_output_length: null } },
-      { type: "shell_call_output", call_id: "c1", output: [{ stdout: "a.py", stderr: "", outcome: { type: "exit", exit_code: 0 } }] },
-      { type: "apply_patch_call", call_id: "c2", status: "completed", operation: { type: "delete_file", path: "a.py" } },
+      {
+        type: "shell_call_output",
+        call_id: "c1",
+        output: [{ stdout: "a.py", stderr: "", outcome: { type: "exit", exit_code: 0 } }],
+      },
+      {
+        type: "apply_patch_call",
+        call_id: "c2",
+        status: "completed",
+        operation: { type: "delete_file", path: "a.py" },
+      },
       { type: "apply_patch_call_output", call_id: "c2", status: "failed", output: "no such file" },
-      { type: "local_shell_call", id: "lsh_1", call_id: "c3", status: "completed", action: { type: "exec", command: ["pwd"], env: {} } },
+      {
+        type: "local_shell_call",
+        id: "lsh_1",
+        call_id: "c3",
+        status: "completed",
+        action: { type: "exec", command: ["pwd"], env: {} },
+      },
       { type: "local_shell_call_output", id: "c3", output: "/tmp" },
-    ]; // prettier-ignore
-    const messages = build({ input, tools: [{ type: "shell" }, { type: "apply_patch" }, { type: "local_shell" }] }).messages as JsonObject[]; // prettier-ignore
+    ];
+    const messages = build({ input, tools: [{ type: "shell" }, { type: "apply_patch" }, { type: "local_shell" }] })
+      .messages as JsonObject[];
     expect(messages.slice(1)).toEqual([
-      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "shell", arguments: '{"commands":["ls"],"timeout_ms":null,"max_output_length":null}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          {
+            id: "c1",
+            type: "function",
+            function: { name: "shell", arguments: '{"commands":["ls"],"timeout_ms":null,"max_output_length":null}' },
+          },
+        ],
+      },
       { role: "tool", tool_call_id: "c1", content: "stdout:\na.py\nstderr:\n\n(exit code 0)" },
-      { role: "assistant", content: null, tool_calls: [{ id: "c2", type: "function", function: { name: "apply_patch", arguments: '{"type":"delete_file","path":"a.py"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          {
+            id: "c2",
+            type: "function",
+            function: { name: "apply_patch", arguments: '{"type":"delete_file","path":"a.py"}' },
+          },
+        ],
+      },
       { role: "tool", tool_call_id: "c2", content: "failed: no such file" },
-      { role: "assistant", content: null, tool_calls: [{ id: "c3", type: "function", function: { name: "local_shell", arguments: '{"command":["pwd"],"env":{}}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "c3", type: "function", function: { name: "local_shell", arguments: '{"command":["pwd"],"env":{}}' } },
+        ],
+      },
       { role: "tool", tool_call_id: "c3", content: "/tmp" },
-    ]); // prettier-ignore
+    ]);
   });
 
   it("forces a client tool by its tool_choice type", () => {
