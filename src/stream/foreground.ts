@@ -17,6 +17,7 @@ import type { ResponseObject } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
@@ -81,8 +82,16 @@ export async function runStoredForeground(
     conversationId: request.conversationId,
     onError: (what, error) => logError(spec.responseId, what, error),
   });
+  let prepared: Compacted;
   try {
     const input = await expandContext(db, spec.tenantId, request);
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
+    prepared = await prepareUpstreamInput({ request, input, deps });
     const row: NewResponseRow = {
       id: spec.responseId,
       tenantId: spec.tenantId,
@@ -101,7 +110,7 @@ export async function runStoredForeground(
     const call = () =>
       callUpstream(
         target,
-        target.protocol.buildBody(request, input),
+        target.protocol.buildBody(request, prepared.input),
         callOptions(config, abort.signal, spec.requestId),
       );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
@@ -155,7 +164,7 @@ export async function runStoredForeground(
             },
     });
   const deadline = setTimeout(() => abort.abort(new Stop("deadline")), config.maxRunMs);
-  const context = { request, base };
+  const context = { request, base, ...prepared };
   const options = pumpOptions(config, abort);
 
   /** The run's end when its stream stopped early: the deadline, or a client that did not come back. */
