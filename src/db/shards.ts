@@ -237,20 +237,21 @@ export interface TenantStore {
 }
 
 /**
- * The tenant's database. A tenant this isolate has not seen is looked up in `tenant_shards` (with
- * one shard there is nothing to look up); one with no record gets the shard the rule gives it, and
+ * The tenant's database. A tenant this isolate has not seen is looked up in `tenant_shards`; one
+ * with no record gets the shard the rule gives it, and
  * its first write records that shard first, so nothing is written anywhere for a tenant with no record.
  */
 export async function tenantStore(env: Env, tenantId: string): Promise<TenantStore> {
   const plan = readShardPlan(env);
   const known = remembered.get(tenantId);
   if (known !== undefined) return storeOn(env, known, null);
-  const recorded = plan.length === 1 ? undefined : await lookUpShard(env, tenantId);
+  // With one shard too: a tenant written while `DB` was alone must stay there when shards are added.
+  const recorded = await lookUpShard(env, tenantId);
   if (recorded !== undefined) {
     remember(tenantId, recorded);
     return storeOn(env, recorded, null);
   }
-  const placed = plan.length === 1 ? CONTROL_SHARD : await placeNewTenant(plan, tenantId);
+  const placed = await placeNewTenant(plan, tenantId);
   return storeOn(env, placed, async () => {
     const shard = await recordShard(env, tenantId, placed);
     if (shard !== placed) {
