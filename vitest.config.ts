@@ -42,13 +42,12 @@ const routes = (mock: string) =>
 const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
 
 /**
- * The Workers suite's config over `shards` D1 databases: `DB` alone (vitest.config.ts), or `DB`, `DB_2`
- * and `DB_3` listed in `D1_SHARDS` (vitest.shards.config.ts), each with the migrations applied
- * (test/support/apply-migrations.ts). Both also bind `DB_REPLICA`, a database the lagging-replica
- * double (test/support/lagging-replica.ts) serves a replica's reads from.
+ * The Workers suite's config with `D1_SHARDS` listing one shard (`DB`, vitest.config.ts) or three
+ * (`DB`, `DB_2`, `DB_3`, vitest.shards.config.ts). Both bind all three, and `DB_REPLICA`, where the
+ * lagging-replica double (test/support/lagging-replica.ts) keeps a replica's copy; every one gets
+ * the migrations (test/support/apply-migrations.ts). The sharding tests list more shards themselves.
  */
 export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
-  const extra = shards === 1 ? [] : ["DB_2", "DB_3"];
   return async () => {
     // The console is the Worker's static assets (wrangler.toml [assets]): built before the pool reads the config.
     buildConsole();
@@ -58,13 +57,10 @@ export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
         cloudflareTest(({ inject }) => ({
           wrangler: { configPath: "./wrangler.toml" },
           miniflare: {
-            d1Databases: {
-              ...Object.fromEntries(extra.map((name) => [name, `${name.toLowerCase()}-test`])),
-              DB_REPLICA: "db-replica-test",
-            },
+            d1Databases: { DB_2: "db-2-test", DB_3: "db-3-test", DB_REPLICA: "db-replica-test" },
             bindings: {
               TEST_MIGRATIONS: migrations,
-              ...(shards === 1 ? {} : { D1_SHARDS: ["DB", ...extra].join(",") }),
+              D1_SHARDS: shards === 1 ? "DB" : "DB,DB_2,DB_3",
               UPSTREAM_BASE_URL: `http://127.0.0.1:${inject("upstreamPort")}/v1`,
               UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
               UPSTREAM_IDLE_TIMEOUT_MS: "3000",
