@@ -3,6 +3,6 @@
 // after the one-shard suite; `npm run test:shards` alone.
 
 import { defineConfig } from "vitest/config";
-import { gatewaySuite } from "./vitest.config";
+import { gatewaySuite } from "./vitest.config.ts";
 
 export default defineConfig(gatewaySuite(3));

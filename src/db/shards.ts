@@ -4,7 +4,8 @@
 // - `D1_SHARDS` lists the history databases by binding name, `DB` first: `DB,DB_2,DB_3`, each with an
 //   optional weight (`DB_2:3`; `:0` takes no new tenants). Unset, it is `DB` alone.
 // - Tenants and gateway keys live in `DB`, as does `tenant_shards`: each tenant's database, written
-//   once before its first write and never changed. Adding a shard therefore moves no tenant.
+//   once before its first write. Adding a shard therefore moves no tenant; only an operator's move
+//   (tenant-move.ts) changes a tenant's shard, and its writes wait while it runs.
 // - A tenant with no row yet is placed by a hash of its id over the shards in proportion to their
 //   weights; it is recorded there by its first write (a read writes nothing).
 
@@ -13,7 +14,7 @@ import { DrizzleD1Database, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
 import type { Db } from "./client";
-import { guardFirstWrite, type D1Client } from "./first-write";
+import { routedClient, type D1Client } from "./routed-client";
 import * as schema from "./schema";
 import { tenantShards } from "./schema";
 
@@ -25,6 +26,14 @@ export const SHARD_CONCURRENCY = 4;
 const MAX_WEIGHT = 1000;
 /** Tenants whose shard an isolate remembers (about 100 bytes each); a miss costs one lookup in DB. */
 const MAX_REMEMBERED_TENANTS = 20_000;
+/**
+ * How long an isolate trusts the shard it read for a tenant: a move waits at least this long after
+ * marking the tenant (tenant-move.ts), so that no isolate still sends its new writes to the old shard.
+ */
+export const REMEMBER_MS = 30_000;
+/** How long a write waits for another isolate's move of its tenant before answering 503, and how often it looks. */
+const MOVE_WAIT_MS = 20_000;
+const MOVE_POLL_MS = 200;
 
 export interface Shard {
   /** Its binding name, as `D1_SHARDS` lists it. */
@@ -184,26 +193,47 @@ export async function pingShards(env: Env): Promise<void> {
 
 // ---- a tenant's shard ----
 
-/** Tenant -> recorded shard, in insertion order (the first entry is the oldest). */
-const remembered = new Map<string, string>();
+/** Tenant -> recorded shard and when it was read, in insertion order (the first entry is the oldest). */
+const remembered = new Map<string, { shard: string; at: number }>();
 
 function remember(tenantId: string, shard: string): void {
   remembered.delete(tenantId);
-  remembered.set(tenantId, shard);
+  remembered.set(tenantId, { shard, at: Date.now() });
   for (const oldest of remembered.keys()) {
     if (remembered.size <= MAX_REMEMBERED_TENANTS) break;
     remembered.delete(oldest);
   }
 }
 
-/** The tenant's recorded shard: a replica may answer (records never change); one that lacks it, the primary. */
-async function lookUpShard(env: Env, tenantId: string): Promise<string | undefined> {
-  const binding = bindingOf(env, CONTROL_SHARD);
-  const query = (db: Db) =>
-    db.select({ shard: tenantShards.shard }).from(tenantShards).where(eq(tenantShards.tenantId, tenantId)).get();
-  const row =
-    (await query(clientOver(binding.withSession("first-unconstrained")))) ?? (await query(primaryClient(binding)));
-  return row?.shard;
+/** The shard this isolate read for the tenant less than REMEMBER_MS ago, unless it is moving. */
+function rememberedShard(tenantId: string): string | undefined {
+  const entry = remembered.get(tenantId);
+  if (entry === undefined || moves.has(tenantId)) return undefined;
+  if (Date.now() - entry.at < REMEMBER_MS) return entry.shard;
+  remembered.delete(tenantId);
+  return undefined;
+}
+
+/** Forgets what this isolate knows of the tenant's shard (a move begins or ends). */
+export function forgetShard(tenantId: string): void {
+  remembered.delete(tenantId);
+}
+
+interface ShardRecord {
+  shard: string;
+  movingTo: string | null;
+}
+
+/**
+ * The tenant's record, read at the primary: a replica that lagged behind a move would send writes to
+ * the shard the tenant left. One read per tenant per isolate every REMEMBER_MS.
+ */
+async function lookUpShard(env: Env, tenantId: string): Promise<ShardRecord | undefined> {
+  return controlDb(env)
+    .select({ shard: tenantShards.shard, movingTo: tenantShards.movingTo })
+    .from(tenantShards)
+    .where(eq(tenantShards.tenantId, tenantId))
+    .get();
 }
 
 /**
@@ -222,10 +252,45 @@ async function recordShard(env: Env, tenantId: string, shard: string): Promise<s
   return recorded[0]?.shard ?? shard;
 }
 
+// ---- moves (src/db/tenant-move.ts) ----
+
+/** Moves under way in this isolate: each settles with the tenant's shard once it ends. */
+const moves = new Map<string, Promise<string>>();
+
+/** Marks a move of the tenant as under way in this isolate until `ended` settles (tenant-move.ts). */
+export function holdWrites(tenantId: string, ended: Promise<string>): void {
+  moves.set(tenantId, ended);
+  forgetShard(tenantId);
+  void ended.finally(() => {
+    if (moves.get(tenantId) === ended) moves.delete(tenantId);
+  });
+}
+
+const storageMoving = (): ApiError =>
+  new ApiError(503, "The gateway is moving this account's storage; try again.", {
+    type: "server_error",
+    code: "storage_unavailable",
+    headers: { "retry-after": "2" },
+  });
+
+/** Waits (polling DB's record) for another isolate's move of the tenant to end; answers its shard. */
+async function moveEnded(env: Env, tenantId: string): Promise<string> {
+  const deadline = Date.now() + MOVE_WAIT_MS;
+  for (;;) {
+    const record = await lookUpShard(env, tenantId);
+    if (record === undefined) throw storageMoving();
+    if (record.movingTo === null) return record.shard;
+    if (Date.now() > deadline) throw storageMoving();
+    await new Promise((resolve) => setTimeout(resolve, MOVE_POLL_MS));
+  }
+}
+
+// ---- a tenant's store ----
+
 /** A tenant's database for one request or run. */
 export interface TenantStore {
-  /** The shard's binding name. */
-  shard: string;
+  /** The shard's binding name (its new one once a move that held this store's first write ends). */
+  readonly shard: string;
   /** The primary: every write, and reads that must see the latest state (a run's own, a poll). */
   primary: Db;
   /**
@@ -237,22 +302,26 @@ export interface TenantStore {
 }
 
 /**
- * The tenant's database. A tenant this isolate has not seen is looked up in `tenant_shards`; one
- * with no record gets the shard the rule gives it, and
- * its first write records that shard first, so nothing is written anywhere for a tenant with no record.
+ * The tenant's database. A tenant this isolate has not seen lately is looked up in `tenant_shards`;
+ * one with no record gets the shard the rule gives it, and its first write records that shard first,
+ * so nothing is written anywhere for a tenant with no record. While an operator moves the tenant,
+ * reads go to the shard it is leaving and the first write waits for the move to end, then goes to
+ * the new shard; a store that wrote before the move began keeps to its shard (the move waits for
+ * the tenant's running responses to end).
  */
 export async function tenantStore(env: Env, tenantId: string): Promise<TenantStore> {
   const plan = readShardPlan(env);
-  const known = remembered.get(tenantId);
-  if (known !== undefined) return storeOn(env, known, null);
+  const known = rememberedShard(tenantId);
+  if (known !== undefined) return storeOn(env, tenantId, known, null);
   // With one shard too: a tenant written while `DB` was alone must stay there when shards are added.
-  const recorded = await lookUpShard(env, tenantId);
-  if (recorded !== undefined) {
-    remember(tenantId, recorded);
-    return storeOn(env, recorded, null);
+  const record = await lookUpShard(env, tenantId);
+  if (record !== undefined) {
+    if (record.movingTo !== null) return storeOn(env, tenantId, record.shard, () => moveEnded(env, tenantId));
+    remember(tenantId, record.shard);
+    return storeOn(env, tenantId, record.shard, null);
   }
   const placed = await placeNewTenant(plan, tenantId);
-  return storeOn(env, placed, async () => {
+  return storeOn(env, tenantId, placed, async () => {
     const shard = await recordShard(env, tenantId, placed);
     if (shard !== placed) {
       // Another isolate, running with another D1_SHARDS, recorded this new tenant elsewhere a moment ago.
@@ -264,23 +333,68 @@ export async function tenantStore(env: Env, tenantId: string): Promise<TenantSto
       });
     }
     remember(tenantId, shard);
+    return shard;
   });
 }
 
-function storeOn(env: Env, shard: string, beforeFirstWrite: (() => Promise<void>) | null): TenantStore {
-  const binding = bindingOf(env, shard);
-  if (beforeFirstWrite === null)
-    return { shard, primary: primaryClient(binding), reads: () => clientOver(binding.withSession("first-primary")) };
-  // One guard for both: whichever writes first records the tenant, once.
-  const guard = guardFirstWrite(beforeFirstWrite);
+/**
+ * A store on `shard` whose first write runs `beforeFirstWrite` (which answers the shard to write to)
+ * once, over its primary and all its sessions, or waits for a move of the tenant this isolate began.
+ */
+function storeOn(
+  env: Env,
+  tenantId: string,
+  shard: string,
+  beforeFirstWrite: (() => Promise<string>) | null,
+): TenantStore {
+  let current = shard;
+  let wrote = false;
+  let firstWrite: Promise<void> | undefined;
+  const ready = async (): Promise<void> => {
+    if (wrote) return;
+    firstWrite ??= (async () => {
+      const move = moves.get(tenantId);
+      if (move !== undefined) current = await move;
+      else if (beforeFirstWrite !== null) current = await beforeFirstWrite();
+      wrote = true;
+    })().catch((error: unknown) => {
+      firstWrite = undefined;
+      throw error;
+    });
+    await firstWrite;
+  };
+  const binding = () => bindingOf(env, current);
+  const primary = clientOver(
+    routedClient(async (writes) => {
+      if (writes) await ready();
+      return binding();
+    }),
+  );
+  const reads = (): Db => {
+    let session: { shard: string; d1: D1DatabaseSession } | undefined;
+    return clientOver(
+      routedClient(async (writes) => {
+        if (writes) await ready();
+        if (session?.shard !== current) session = { shard: current, d1: binding().withSession("first-primary") };
+        return session.d1;
+      }),
+    );
+  };
   return {
-    shard,
-    primary: clientOver(guard(binding)),
-    reads: () => clientOver(guard(binding.withSession("first-primary"))),
+    get shard() {
+      return current;
+    },
+    primary,
+    reads,
   };
 }
 
 /** The tenant's primary, for runs and sweeps (see `tenantStore`). */
 export async function tenantDb(env: Env, tenantId: string): Promise<Db> {
   return (await tenantStore(env, tenantId)).primary;
+}
+
+/** A shard's binding by its name, for a tenant move only (tenant-move.ts copies rows of every table). */
+export function shardBinding(env: Env, name: string): D1Database {
+  return bindingOf(env, name);
 }
