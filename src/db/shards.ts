@@ -287,6 +287,15 @@ async function moveEnded(env: Env, tenantId: string): Promise<string> {
 
 // ---- a tenant's store ----
 
+export interface StoreOptions {
+  /**
+   * The store writes to a response that is already running (a run's recovery, ending a dead run):
+   * during a move of the tenant it keeps to the shard the response began on instead of waiting for
+   * the move, which itself waits for the tenant's running responses to end.
+   */
+  running?: boolean;
+}
+
 /** A tenant's database for one request or run. */
 export interface TenantStore {
   /** The shard's binding name (its new one once a move that held this store's first write ends). */
@@ -309,32 +318,40 @@ export interface TenantStore {
  * the new shard; a store that wrote before the move began keeps to its shard (the move waits for
  * the tenant's running responses to end).
  */
-export async function tenantStore(env: Env, tenantId: string): Promise<TenantStore> {
+export async function tenantStore(env: Env, tenantId: string, options: StoreOptions = {}): Promise<TenantStore> {
   const plan = readShardPlan(env);
+  const waitsForMoves = options.running !== true;
   const known = rememberedShard(tenantId);
-  if (known !== undefined) return storeOn(env, tenantId, known, null);
+  if (known !== undefined) return storeOn(env, tenantId, known, null, waitsForMoves);
   // With one shard too: a tenant written while `DB` was alone must stay there when shards are added.
   const record = await lookUpShard(env, tenantId);
   if (record !== undefined) {
-    if (record.movingTo !== null) return storeOn(env, tenantId, record.shard, () => moveEnded(env, tenantId));
+    if (record.movingTo !== null)
+      return storeOn(env, tenantId, record.shard, waitsForMoves ? () => moveEnded(env, tenantId) : null, waitsForMoves);
     remember(tenantId, record.shard);
-    return storeOn(env, tenantId, record.shard, null);
+    return storeOn(env, tenantId, record.shard, null, waitsForMoves);
   }
   const placed = await placeNewTenant(plan, tenantId);
-  return storeOn(env, tenantId, placed, async () => {
-    const shard = await recordShard(env, tenantId, placed);
-    if (shard !== placed) {
-      // Another isolate, running with another D1_SHARDS, recorded this new tenant elsewhere a moment ago.
-      console.error(`tenant ${tenantId} was recorded on ${shard} while this request placed it on ${placed}`);
-      throw new ApiError(503, "The gateway is placing this account's storage; try again.", {
-        type: "server_error",
-        code: "storage_unavailable",
-        headers: { "retry-after": "1" },
-      });
-    }
-    remember(tenantId, shard);
-    return shard;
-  });
+  return storeOn(
+    env,
+    tenantId,
+    placed,
+    async () => {
+      const shard = await recordShard(env, tenantId, placed);
+      if (shard !== placed) {
+        // Another isolate, running with another D1_SHARDS, recorded this new tenant elsewhere a moment ago.
+        console.error(`tenant ${tenantId} was recorded on ${shard} while this request placed it on ${placed}`);
+        throw new ApiError(503, "The gateway is placing this account's storage; try again.", {
+          type: "server_error",
+          code: "storage_unavailable",
+          headers: { "retry-after": "1" },
+        });
+      }
+      remember(tenantId, shard);
+      return shard;
+    },
+    waitsForMoves,
+  );
 }
 
 /**
@@ -346,6 +363,7 @@ function storeOn(
   tenantId: string,
   shard: string,
   beforeFirstWrite: (() => Promise<string>) | null,
+  waitsForMoves: boolean,
 ): TenantStore {
   let current = shard;
   let wrote = false;
@@ -353,7 +371,7 @@ function storeOn(
   const ready = async (): Promise<void> => {
     if (wrote) return;
     firstWrite ??= (async () => {
-      const move = moves.get(tenantId);
+      const move = waitsForMoves ? moves.get(tenantId) : undefined;
       if (move !== undefined) current = await move;
       else if (beforeFirstWrite !== null) current = await beforeFirstWrite();
       wrote = true;
@@ -390,8 +408,8 @@ function storeOn(
 }
 
 /** The tenant's primary, for runs and sweeps (see `tenantStore`). */
-export async function tenantDb(env: Env, tenantId: string): Promise<Db> {
-  return (await tenantStore(env, tenantId)).primary;
+export async function tenantDb(env: Env, tenantId: string, options: StoreOptions = {}): Promise<Db> {
+  return (await tenantStore(env, tenantId, options)).primary;
 }
 
 /** A shard's binding by its name, for a tenant move only (tenant-move.ts copies rows of every table). */

@@ -5,7 +5,7 @@
 
 import type { Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
-import { tenantStore, type TenantStore } from "../db/shards";
+import { tenantStore } from "../db/shards";
 import { responseNotFound } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { isWellFormedId } from "../responses/ids";
@@ -33,7 +33,7 @@ export async function findOwnResponse({ request, env, ctx, config }: RouteContex
   // A session's first query goes to the primary: the row is current.
   const row = await findResponse(session, caller.tenantId, id);
   if (row === undefined) throw responseNotFound(id);
-  return foundIn(store, session, { caller, row, env, config });
+  return foundIn(session, { caller, row, env, config });
 }
 
 /**
@@ -41,10 +41,11 @@ export async function findOwnResponse({ request, env, ctx, config }: RouteContex
  * `session` (whose later queries a replica at least as new as the row may serve). A running one is
  * followed on the primary, where its progress shows first.
  */
-export async function foundIn(store: TenantStore, session: Db, found: Omit<Found, "db">): Promise<Found> {
+export async function foundIn(session: Db, found: Omit<Found, "db">): Promise<Found> {
   const { row, config } = found;
   if (isTerminal(row)) return { ...found, db: session };
-  const db = store.primary;
+  // Its writes (ending it if its executor died, a cancel) go where it runs, even while its tenant moves.
+  const db = (await tenantStore(found.env, row.tenantId, { running: true })).primary;
   // A foreground run whose Worker died is ended by the first read that notices.
   if (await endIfStale(db, row, config.recordFlushMs)) {
     const ended = await findResponse(db, row.tenantId, row.id);

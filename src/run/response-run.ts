@@ -279,7 +279,7 @@ export class ResponseRun extends DurableObject<Env> {
     const unwritten = end?.unwritten;
     if (end === undefined || unwritten === undefined) return;
     const { tenantId, responseId } = this.#identity;
-    const db = await tenantDb(this.env, tenantId);
+    const db = await tenantDb(this.env, tenantId, { running: true });
     const row = await findResponse(db, tenantId, responseId);
     if (row === undefined || TERMINAL_STATUSES.has(row.status)) {
       this.#storage.set(END, { ...end, unwritten: undefined });
@@ -306,7 +306,7 @@ export class ResponseRun extends DurableObject<Env> {
       return kept.unwritten.snapshot;
     }
     const { tenantId, responseId } = this.#identity;
-    const db = await tenantDb(this.env, tenantId);
+    const db = await tenantDb(this.env, tenantId, { running: true });
     const row = await findResponse(db, tenantId, responseId);
     if (row === undefined || TERMINAL_STATUSES.has(row.status)) return null;
     const end = this.#storage.get<EndState>(END);
