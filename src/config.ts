@@ -45,6 +45,14 @@ export interface GatewayConfig {
   /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
   watchdogMs: number;
   webhooks: WebhookConfig;
+  /**
+   * WebSocket mode on `/v1/responses` (var `WEBSOCKETS`): `on` (default) or `off` (upgrades get a
+   * 426, so Codex falls back to HTTP at once). Null when the var holds anything else: upgrades are
+   * refused with a 500 naming it, rather than guessing.
+   */
+  websockets: "on" | "off" | null;
+  /** Longest a WebSocket connection may stay open (OpenAI: 60 minutes); then `websocket_connection_limit_reached`. */
+  websocketMaxConnectionMs: number;
 }
 
 export interface WebhookConfig {
@@ -82,6 +90,11 @@ function protocol(value: unknown): ProtocolName {
   return value === "chat_completions" ? "chat_completions" : "responses";
 }
 
+function onOff(value: unknown): "on" | "off" | null {
+  if (value === undefined || value === "" || value === "on") return "on";
+  return value === "off" ? "off" : null;
+}
+
 function authMode(value: unknown): AuthMode | null {
   if (value === undefined || value === "" || value === "passthrough") return "passthrough";
   return value === "keys" ? "keys" : null;
@@ -113,6 +126,8 @@ export function readConfig(env: Env): GatewayConfig {
     rateLimitPeriodSeconds: vars.RATE_LIMIT_PERIOD_SECONDS === "10" ? 10 : 60,
     // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
     watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
+    websockets: onOff(vars.WEBSOCKETS),
+    websocketMaxConnectionMs: Math.max(1, number(vars.WEBSOCKET_MAX_CONNECTION_SECONDS, 3600)) * 1000,
     webhooks: {
       defaultUrl: text(vars.WEBHOOK_URL),
       defaultSecret: text(vars.WEBHOOK_SECRET),

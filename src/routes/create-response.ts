@@ -9,7 +9,8 @@ import { validateCreateRequest, type CreateRequest } from "../responses/create-r
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
-import { chooseUpstream, protocolFor, type UpstreamChoice } from "../upstream/registry";
+import { isWarmUp } from "../http/internal-request";
+import { chooseUpstream, protocolFor, warmUpChoice, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
 
@@ -22,6 +23,9 @@ export async function createResponse({ request, env, ctx, config, requestId }: R
     create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
     upstream = chooseUpstream(config, create.model, caller.upstreamKey);
     protocolFor(upstream.protocol).validate(create);
+    // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
+    // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
+    if (isWarmUp(request)) upstream = warmUpChoice(upstream);
   } finally {
     await admitted;
   }

@@ -1,0 +1,188 @@
+// One `response.create` on its lane: continues from the socket's cache where the create path
+// cannot (a `store: false` parent), runs the turn, forwards its events (with `stream_id` on a named
+// lane) until the one that ends the request, and records the lane's new latest response. Used by
+// the socket session, one call per create, never two at once on a lane.
+
+import { ApiError } from "../errors";
+import { validateInput } from "../responses/create-request";
+import type { InputItem, JsonObject } from "../responses/types";
+import { TERMINAL_EVENTS } from "../responses/types";
+import type { CachedResponse, ContinuationCache } from "./continuation-cache";
+import type { Turn, TurnEvent, TurnRequest } from "./run-turn";
+import { apiErrorEvent, errorEvent, withStreamId } from "./server-events";
+
+export interface CreateContext {
+  cache: ContinuationCache;
+  /** Sends one text frame (ignored once the socket is closed). */
+  send(json: string): void;
+  /** Whether the client is still connected. */
+  isOpen(): boolean;
+  /** Starts a turn the session aborts if the client goes away. */
+  startTurn(request: TurnRequest): Turn;
+  /** A stored response's status (for a stream that stopped without a terminal event). */
+  statusOf(id: string): Promise<string | null>;
+  /** The create path refused the connection's key (401): the session closes with 1008. */
+  keyRefused(): void;
+}
+
+export interface CreateEvent {
+  lane: string;
+  body: JsonObject;
+  generate: boolean;
+}
+
+/** Events whose `response` the socket reads: the id, the echo it may restore, the final output. */
+const READ_EVENTS = new Set(["response.created", "response.in_progress", ...TERMINAL_EVENTS]);
+
+type Outcome = { kind: "response"; id: string; output: InputItem[] } | { kind: "error"; status: number };
+
+export async function runCreate(context: CreateContext, create: CreateEvent): Promise<void> {
+  const { lane } = create;
+  let prepared: Prepared;
+  try {
+    prepared = prepare(context.cache, create.body);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    context.send(apiErrorEvent(error, lane));
+    return;
+  }
+  const turn = context.startTurn({ body: prepared.body, warmUp: !create.generate });
+  const outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored);
+  const parent = prepared.parent;
+  if (outcome?.kind === "error") {
+    // A failed continuation on its parent's own lane takes the parent with it; a fork from another lane does not.
+    if (parent !== undefined && parent.lane === lane) context.cache.evict(lane, parent.id);
+    if (outcome.status === 401) context.keyRefused();
+    return;
+  }
+  if (outcome?.kind === "response") context.cache.remember(entryFor(prepared, lane, outcome.id, outcome.output));
+}
+
+interface Prepared {
+  /** What the create path is sent. */
+  body: JsonObject;
+  stored: boolean;
+  /** The socket-cached response this one continues, if any. */
+  parent: CachedResponse | undefined;
+  /** A `store: false` continuation expanded here: the `previous_response_id` its events echo. */
+  echoPrevious: string | null;
+  /** `store: false` without a conversation: the input as sent (the start of the new cache entry). */
+  context: InputItem[] | null;
+  contextBytes: number;
+}
+
+function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
+  const stored = body.store !== false;
+  const previous = typeof body.previous_response_id === "string" ? body.previous_response_id : null;
+  const parent = previous === null ? undefined : cache.find(previous);
+  let request = body;
+  let echoPrevious: string | null = null;
+  let context: InputItem[] | null = null;
+  let contextBytes = 0;
+  if (parent !== undefined && !parent.stored && parent.items !== null) {
+    // Only this socket knows a store:false parent: its context goes into `input`, and the chain
+    // continues from the stored response it was built on, if any. Validated here first, so an
+    // error names the client's own item indexes.
+    const own = validateInput(body.input);
+    request = { ...body, input: [...parent.items, ...own] };
+    if (parent.base === null) delete request.previous_response_id;
+    else request.previous_response_id = parent.base;
+    // A stored response keeps what was recorded (its input holds the context); store:false echoes the id asked for.
+    if (!stored) echoPrevious = previous;
+    context = request.input as InputItem[];
+    contextBytes = parent.bytes + JSON.stringify(own).length;
+    cache.touch(parent.lane);
+  } else if (!stored && body.conversation == null) {
+    context = asItems(body.input);
+    contextBytes = context === null ? 0 : JSON.stringify(context).length;
+  }
+  return { body: request, stored, parent, echoPrevious, context: stored ? null : context, contextBytes };
+}
+
+/** `input` as items the way the create path reads it; null when it is invalid (the create path says why). */
+function asItems(input: unknown): InputItem[] | null {
+  if (input === undefined || input === null) return [];
+  if (typeof input === "string") return [{ role: "user", content: input }];
+  return Array.isArray(input) ? (input as InputItem[]) : null;
+}
+
+function entryFor(prepared: Prepared, lane: string, id: string, output: InputItem[]): CachedResponse {
+  if (prepared.stored) return { id, lane, stored: true, base: null, items: null, bytes: 0 };
+  const previous = prepared.body.previous_response_id;
+  const base = typeof previous === "string" ? previous : null;
+  if (prepared.context === null) return { id, lane, stored: false, base, items: null, bytes: 0 };
+  const bytes = prepared.contextBytes + JSON.stringify(output).length;
+  return { id, lane, stored: false, base, items: [...prepared.context, ...output], bytes };
+}
+
+/**
+ * Sends the turn's events until the one that ends the request. An `error` inside a stream is held
+ * back: when `response.failed` follows (the create path always sends one after it), only that is
+ * sent, so every request ends with exactly one terminal event, as the Agents SDK expects of a socket.
+ */
+async function forward(
+  context: CreateContext,
+  turn: Turn,
+  lane: string,
+  echoPrevious: string | null,
+  stored: boolean,
+): Promise<Outcome | null> {
+  let outcome: Outcome | null = null;
+  let held: TurnEvent | undefined;
+  let responseId: string | null = null;
+  for await (const event of turn.events) {
+    if (outcome !== null) continue;
+    if (event.status !== undefined) {
+      context.send(withStreamId(event.json, lane));
+      outcome = { kind: "error", status: event.status };
+      continue;
+    }
+    if (event.type === "error") {
+      if (held !== undefined) context.send(withStreamId(held.json, lane));
+      held = event;
+      continue;
+    }
+    if (held !== undefined && event.type !== "response.failed") context.send(withStreamId(held.json, lane));
+    held = undefined;
+    let json = event.json;
+    if (READ_EVENTS.has(event.type)) {
+      const parsed = JSON.parse(json) as { response: JsonObject };
+      responseId = typeof parsed.response.id === "string" ? parsed.response.id : responseId;
+      if (echoPrevious !== null) {
+        parsed.response.previous_response_id = echoPrevious;
+        json = JSON.stringify(parsed);
+      }
+      if (TERMINAL_EVENTS.has(event.type)) {
+        const output = Array.isArray(parsed.response.output) ? (parsed.response.output as InputItem[]) : [];
+        outcome = { kind: "response", id: responseId ?? "", output };
+      }
+    }
+    context.send(withStreamId(json, lane));
+  }
+  if (outcome !== null || !context.isOpen()) return outcome;
+  // The stream stopped without ending the request: say so, or the lane would wait forever.
+  const status = responseId !== null && stored ? await context.statusOf(responseId) : null;
+  if (status === "cancelled") {
+    context.send(
+      errorEvent(
+        400,
+        {
+          type: "invalid_request_error",
+          code: "response_cancelled",
+          message: `Response '${responseId ?? ""}' was cancelled.`,
+          param: null,
+        },
+        lane,
+      ),
+    );
+    return { kind: "error", status: 400 };
+  }
+  const message = held === undefined ? "The response stream ended before the response was complete." : messageOf(held);
+  context.send(errorEvent(500, { type: "server_error", code: "server_error", message, param: null }, lane));
+  return { kind: "error", status: 500 };
+}
+
+const messageOf = (event: TurnEvent): string => {
+  const message = (JSON.parse(event.json) as { message?: unknown }).message;
+  return typeof message === "string" ? message : "The response failed.";
+};
