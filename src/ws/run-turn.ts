@@ -72,10 +72,18 @@ async function* readTurn(
   const decoder = new SseDecoder(MAX_EVENT_BYTES);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      const messages = done ? decoder.end() : decoder.feed(value);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        // Cancelled by `abort()`, or the stream broke: either way it ends here, and the session
+        // answers a request left without its terminal event.
+        if (!stopped.aborted) console.warn(`websocket turn stream broke: ${error instanceof Error ? error.message : "?"}`);
+        return;
+      }
+      const messages = chunk.done ? decoder.end() : decoder.feed(chunk.value);
       for (const message of messages) yield { type: message.event ?? typeOf(message.data), json: message.data };
-      if (done) return;
+      if (chunk.done) return;
     }
   } finally {
     stopped.removeEventListener("abort", cancel);

@@ -56,7 +56,12 @@ export class RawSocket {
     return raw;
   }
 
+  /** Sends a text frame (an object is sent as its JSON), or a binary one for an ArrayBuffer. */
   send(event: unknown): void {
+    if (event instanceof ArrayBuffer) {
+      this.transcript.push(`> (binary, ${event.byteLength} bytes)`);
+      return this.socket.send(event);
+    }
     const text = typeof event === "string" ? event : JSON.stringify(event);
     this.transcript.push(`> ${text}`);
     this.socket.send(text);
