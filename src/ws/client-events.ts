@@ -52,7 +52,8 @@ export function readClientEvent(data: string | ArrayBuffer, maxFrameBytes: numbe
       lane: "",
     };
   const { type, stream_id: streamId, generate, ...body } = frame;
-  if (type === "response.steer") return { kind: "steer", previousResponseId: frame.previous_response_id, input: frame.input };
+  if (type === "response.steer")
+    return { kind: "steer", previousResponseId: frame.previous_response_id, input: frame.input };
   if (type !== "response.create") return { kind: "refused", error: unknownType(type), lane: "" };
   if (streamId !== undefined && (typeof streamId !== "string" || !STREAM_ID_PATTERN.test(streamId)))
     return { kind: "refused", error: invalidStreamId(streamId), lane: "" };

@@ -116,9 +116,11 @@ function entryFor(prepared: Prepared, lane: string, id: string, output: InputIte
 }
 
 /**
- * Sends the turn's events until the one that ends the request. An `error` inside a stream is held
- * back: when `response.failed` follows (the create path always sends one after it), only that is
- * sent, so every request ends with exactly one terminal event, as the Agents SDK expects of a socket.
+ * Sends the turn's events until the one that ends the request. An `error` inside a stream is not
+ * sent: on a socket the Agents SDK takes any `error` as the end of the request and Codex fails the
+ * turn on one, while the create path follows it with `response.failed` (which carries the error) or
+ * goes on to another terminal event. So each request ends with exactly one terminal event; the
+ * stored record keeps the `error` (its sequence number is the one missing on the socket).
  */
 async function forward(
   context: CreateContext,
@@ -128,6 +130,7 @@ async function forward(
   stored: boolean,
 ): Promise<Outcome | null> {
   let outcome: Outcome | null = null;
+  /** The last in-stream `error`: its message ends a stream that stops without a terminal event. */
   let held: TurnEvent | undefined;
   let responseId: string | null = null;
   for await (const event of turn.events) {
@@ -138,12 +141,9 @@ async function forward(
       continue;
     }
     if (event.type === "error") {
-      if (held !== undefined) context.send(withStreamId(held.json, lane));
       held = event;
       continue;
     }
-    if (held !== undefined && event.type !== "response.failed") context.send(withStreamId(held.json, lane));
-    held = undefined;
     let json = event.json;
     if (READ_EVENTS.has(event.type)) {
       const parsed = JSON.parse(json) as { response: JsonObject };

@@ -53,7 +53,7 @@ export class LaneScheduler {
 
   /** Starts, in arrival order, every waiting job whose lane is free, while slots remain. */
   #startReady(): void {
-    for (let index = 0; index < this.#waiting.length && this.#busy.size < MAX_IN_FLIGHT; ) {
+    for (let index = 0; index < this.#waiting.length && this.#busy.size < MAX_IN_FLIGHT;) {
       const job = this.#waiting[index] as QueuedJob;
       if (this.#busy.has(job.lane)) {
         index++;
@@ -65,7 +65,9 @@ export class LaneScheduler {
       void job
         .run()
         .catch((error: unknown) =>
-          console.error(`websocket job failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+          console.error(
+            `websocket job failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          ),
         )
         .finally(() => {
           this.#busy.delete(job.lane);

@@ -78,7 +78,8 @@ async function* readTurn(
       } catch (error) {
         // Cancelled by `abort()`, or the stream broke: either way it ends here, and the session
         // answers a request left without its terminal event.
-        if (!stopped.aborted) console.warn(`websocket turn stream broke: ${error instanceof Error ? error.message : "?"}`);
+        if (!stopped.aborted)
+          console.warn(`websocket turn stream broke: ${error instanceof Error ? error.message : "?"}`);
         return;
       }
       const messages = chunk.done ? decoder.end() : decoder.feed(chunk.value);

@@ -11,7 +11,7 @@ export function acceptInWorker(options: SessionOptions, requestId: string): Resp
     { send: (text) => server.send(text), close: (code, reason) => server.close(code, reason) },
     options,
   );
-  server.addEventListener("message", (event) => session.receive(event.data));
+  server.addEventListener("message", (event) => session.receive(event.data as string | ArrayBuffer));
   server.addEventListener("close", (event) => {
     session.disconnected();
     // Completes the closing handshake the client started.

@@ -121,7 +121,9 @@ describe("store:false continuation on the socket", () => {
         },
       },
     ]);
-    expect(second.errors.map((error) => error.message)).toEqual([`Previous response with id '${parent.id}' not found.`]);
+    expect(second.errors.map((error) => error.message)).toEqual([
+      `Previous response with id '${parent.id}' not found.`,
+    ]);
     const after = await second.create({ model: model("text:2"), input: "still open" });
     expect(textOf(responseOf(after))).toBe(words(2));
     second.close();
@@ -174,7 +176,10 @@ describe("a failed continuation", () => {
     const again = await socket.create({ model: model("text:1"), input: "z", previous_response_id: parent.id });
     socket.close();
     expect(again).toEqual([
-      expect.objectContaining({ type: "error", error: expect.objectContaining({ code: "previous_response_not_found" }) }),
+      expect.objectContaining({
+        type: "error",
+        error: expect.objectContaining({ code: "previous_response_not_found" }) as unknown,
+      }),
     ]);
   });
 

@@ -47,14 +47,22 @@ describe("bad frames", () => {
     expect((await socket.request())[0]).toMatchObject({ error: { code: "invalid_stream_id" } });
     socket.send({ type: "response.create", model: model("text:1"), generate: "no", stream_id: "g" });
     expect(await socket.request("g")).toEqual([
-      refusal("Invalid type for 'generate': expected a boolean, but got a string instead.", "generate", "invalid_type", {
-        stream_id: "g",
-      }),
+      refusal(
+        "Invalid type for 'generate': expected a boolean, but got a string instead.",
+        "generate",
+        "invalid_type",
+        {
+          stream_id: "g",
+        },
+      ),
     ]);
     let deep: unknown = "x";
     for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = [deep];
     socket.send({ type: "response.create", model: model("text:1"), input: deep });
-    expect((await socket.request())[0]).toMatchObject({ status: 400, error: { message: expect.stringMatching(/nested too deeply/) as unknown } });
+    expect((await socket.request())[0]).toMatchObject({
+      status: 400,
+      error: { message: expect.stringMatching(/nested too deeply/) as unknown },
+    });
     // The create path's own validation, as over HTTP.
     socket.send({ type: "response.create", model: model("text:1"), temperature: 7 });
     expect((await socket.request())[0]).toMatchObject({
@@ -136,7 +144,7 @@ describe("bad frames", () => {
 });
 
 describe("a response that fails mid-stream", () => {
-  it("ends with response.failed alone (its error event held back), and the next request is unaffected", async () => {
+  it("ends with response.failed alone (its in-stream error stays off the socket), and the next request is unaffected", async () => {
     const socket = await RawSocket.open();
     const failed = await socket.create({ model: model("cut-after:5"), input: "x" });
     expect(failed.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed" } });

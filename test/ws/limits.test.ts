@@ -48,7 +48,8 @@ describe("lanes", () => {
     const socket = await RawSocket.open();
     for (let i = 0; i < MAX_NAMED_LANES; i++)
       socket.send({ type: "response.create", model: model("text:1"), input: "x", stream_id: `lane-${i}` });
-    for (let i = 0; i < MAX_NAMED_LANES; i++) expect(finalResponse(await socket.request(`lane-${i}`)).status).toBe("completed");
+    for (let i = 0; i < MAX_NAMED_LANES; i++)
+      expect(finalResponse(await socket.request(`lane-${i}`)).status).toBe("completed");
     const refused = await socket.create({ model: model("text:1"), input: "x", stream_id: "one-too-many" });
     expect(refused).toEqual([
       {
@@ -140,7 +141,11 @@ describe("the key on every create", () => {
     expect(refused).toMatchObject({
       type: "error",
       status: 429,
-      error: { type: "requests", code: "rate_limit_exceeded", headers: { "retry-after": expect.stringMatching(/^\d+$/) as unknown } },
+      error: {
+        type: "requests",
+        code: "rate_limit_exceeded",
+        headers: { "retry-after": expect.stringMatching(/^\d+$/) as unknown },
+      },
     });
   });
 });

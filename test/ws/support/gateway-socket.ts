@@ -13,7 +13,7 @@ type Fetcher = (request: Request) => Promise<Response>;
 /** The real entry point (`exports.default.fetch`), or the Worker run with some vars overridden. */
 export function fetcherFor(overrides?: Record<string, unknown>): Fetcher {
   if (overrides === undefined) return (request) => exports.default.fetch(request);
-  const patched = { ...env, ...overrides } as unknown as Env;
+  const patched: Env = { ...env, ...overrides };
   return (request) => worker.fetch(request, patched, createExecutionContext());
 }
 
@@ -68,7 +68,7 @@ export class GatewayWebSocket extends EventTarget {
     socket.accept();
     this.#socket = socket;
     socket.addEventListener("message", (event) =>
-      this.dispatchEvent(new MessageEvent("message", { data: event.data })),
+      this.dispatchEvent(new MessageEvent("message", { data: event.data as unknown })),
     );
     socket.addEventListener("close", (event) => {
       this.readyState = this.CLOSED;
@@ -89,7 +89,7 @@ export class GatewayWebSocket extends EventTarget {
 
   send(data: string | ArrayBuffer | ArrayBufferView): void {
     if (this.#socket === undefined || this.readyState !== this.OPEN) throw new Error("WebSocket is not open");
-    this.#socket.send(data as string | ArrayBuffer);
+    this.#socket.send(data);
   }
 
   close(code?: number, reason?: string): void {

@@ -23,7 +23,7 @@ export class SdkSocket {
     this.openai = client(key);
     this.ws = new GatewayResponsesWS(this.openai, { overrides });
     this.ws.on("event", (event) => {
-      this.#inbox.push(event as SdkEvent);
+      this.#inbox.push(event);
       this.#wake?.();
     });
     this.ws.on("error", (error) => this.errors.push(error));
