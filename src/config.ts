@@ -127,7 +127,7 @@ export function readConfig(env: Env): GatewayConfig {
     // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
     watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
     websockets: onOff(vars.WEBSOCKETS),
-    websocketMaxConnectionMs: Math.max(1, number(vars.WEBSOCKET_MAX_CONNECTION_SECONDS, 3600)) * 1000,
+    websocketMaxConnectionMs: Math.max(1, number(vars.WEBSOCKET_MAX_SECONDS, 3600)) * 1000,
     webhooks: {
       defaultUrl: text(vars.WEBHOOK_URL),
       defaultSecret: text(vars.WEBHOOK_SECRET),

@@ -74,7 +74,7 @@ describe("lanes", () => {
 
 describe("the connection limit", () => {
   it("refuses what has not started with websocket_connection_limit_reached, lets running turns end, then closes 1001", async () => {
-    const socket = await RawSocket.open({ overrides: { WEBSOCKET_MAX_CONNECTION_SECONDS: "1" } });
+    const socket = await RawSocket.open({ overrides: { WEBSOCKET_MAX_SECONDS: "1" } });
     const held = model("gate:4:6");
     const queued = model("text:1");
     socket.send({ type: "response.create", model: held, input: "running", stream_id: "a" });
