@@ -215,7 +215,11 @@ export interface ModeResult {
   cpuMsPerTurn: number;
 }
 
-/** Runs every mode's loops against a started gateway and mock; `pids` are the gateway's workerd processes. */
+/**
+ * Runs every mode's loops against a started gateway and mock; `pids` are the gateway's workerd
+ * processes. Modes take turns loop by loop (in a rotating order), so load from elsewhere on the
+ * machine falls on all of them alike; the gateway's CPU is read around each loop once it is quiet.
+ */
 export async function runWsLoop(
   gatewayUrl: string,
   mockUrl: string,
@@ -223,27 +227,33 @@ export async function runWsLoop(
   loops = LOOPS,
   log: (line: string) => void = console.log,
 ): Promise<ModeResult[]> {
-  const results: ModeResult[] = [];
-  for (const mode of MODES) {
-    await loopOf(mode, gatewayUrl, mockUrl); // one unmeasured loop: JIT, D1 pages, connections
-    await settle(pids);
-    const before = cpuMs(pids);
-    const timings: TurnTiming[][] = [];
-    for (let loop = 0; loop < loops; loop++) timings.push(await loopOf(mode, gatewayUrl, mockUrl));
-    await settle(pids);
-    const cpu = cpuMs(pids) - before;
-    const all = timings.flat();
-    results.push({
+  const timings = new Map<Mode, TurnTiming[][]>(MODES.map((mode) => [mode, []]));
+  const cpu = new Map<Mode, number>(MODES.map((mode) => [mode, 0]));
+  // One unmeasured loop each: JIT, D1 pages, connections.
+  for (const mode of MODES) await loopOf(mode, gatewayUrl, mockUrl);
+  await settle(pids);
+  for (let loop = 0; loop < loops; loop++) {
+    for (let i = 0; i < MODES.length; i++) {
+      const mode = MODES[(loop + i) % MODES.length]!;
+      const before = cpuMs(pids);
+      timings.get(mode)!.push(await loopOf(mode, gatewayUrl, mockUrl));
+      await settle(pids);
+      cpu.set(mode, cpu.get(mode)! + cpuMs(pids) - before);
+    }
+    if ((loop + 1) % 5 === 0) log(`  ${loop + 1}/${loops} loops`);
+  }
+  return MODES.map((mode) => {
+    const loopsOfMode = timings.get(mode)!;
+    const all = loopsOfMode.flat();
+    return {
       mode,
       turns: all.length,
       turn: percentiles(all.map((t) => t.turnMs)),
       firstEvent: percentiles(all.map((t) => t.firstEventMs)),
-      byTurn: Array.from({ length: TURNS }, (_, i) => percentiles(timings.map((loop) => loop[i]!.turnMs))?.p50 ?? NaN),
-      cpuMsPerTurn: mode === "direct" ? Number.NaN : cpu / all.length,
-    });
-    log(`  ${mode}: ${all.length} turns, p50 ${num(results.at(-1)?.turn?.p50)} ms`);
-  }
-  return results;
+      byTurn: Array.from({ length: TURNS }, (_, i) => percentiles(loopsOfMode.map((l) => l[i]!.turnMs))?.p50 ?? NaN),
+      cpuMsPerTurn: mode === "direct" ? Number.NaN : cpu.get(mode)! / all.length,
+    };
+  });
 }
 
 /** Cloudflare list prices (Workers Paid, Durable Objects), per unit. */
@@ -283,7 +293,7 @@ export function report(results: ModeResult[], protocol: string, loops: number): 
   // wall-clock duration for as long as the turn awaits the upstream (it cannot hibernate mid-turn).
   const doPerTurn = (modelSeconds: number) => PRICE.doRequest / 20 + modelSeconds * DO_GB * PRICE.doGbSecond;
   return [
-    `### WebSocket vs HTTP: a ${TURNS}-turn tool loop (${protocol} upstream, ${loops} loops per mode, concurrency 1)`,
+    `### WebSocket vs HTTP: a ${TURNS}-turn tool loop (${protocol} upstream, ${loops} loops per mode, interleaved, concurrency 1)`,
     "",
     table(
       [

@@ -31,8 +31,8 @@ export interface CreateEvent {
   generate: boolean;
 }
 
-/** Events whose `response` the socket reads: the id, the echo it may restore, the final output. */
-const READ_EVENTS = new Set(["response.created", "response.in_progress", ...TERMINAL_EVENTS]);
+/** Events whose `response` carries the echo a cache-expanded continuation restores. */
+const ECHO_EVENTS = new Set(["response.created", "response.in_progress", ...TERMINAL_EVENTS]);
 
 type Outcome = { kind: "response"; id: string; output: InputItem[] } | { kind: "error"; status: number };
 
@@ -145,17 +145,23 @@ async function forward(
       continue;
     }
     let json = event.json;
-    if (READ_EVENTS.has(event.type)) {
-      const parsed = JSON.parse(json) as { response: JsonObject };
-      responseId = typeof parsed.response.id === "string" ? parsed.response.id : responseId;
-      if (echoPrevious !== null) {
-        parsed.response.previous_response_id = echoPrevious;
-        json = JSON.stringify(parsed);
-      }
-      if (TERMINAL_EVENTS.has(event.type)) {
-        const output = Array.isArray(parsed.response.output) ? (parsed.response.output as InputItem[]) : [];
-        outcome = { kind: "response", id: responseId ?? "", output };
-      }
+    const terminal = TERMINAL_EVENTS.has(event.type);
+    // Parsed only where the socket needs something: the id, the echo, a store:false response's output
+    // (a stored response's whole final snapshot, possibly megabytes, is passed on unread).
+    const read =
+      event.type === "response.created" ||
+      (echoPrevious !== null && ECHO_EVENTS.has(event.type)) ||
+      (terminal && !stored);
+    const parsed = read ? (JSON.parse(json) as { response: JsonObject }) : undefined;
+    const response = parsed?.response;
+    if (typeof response?.id === "string") responseId = response.id;
+    if (response !== undefined && echoPrevious !== null && ECHO_EVENTS.has(event.type)) {
+      response.previous_response_id = echoPrevious;
+      json = JSON.stringify(parsed);
+    }
+    if (terminal) {
+      const output = Array.isArray(response?.output) ? (response.output as InputItem[]) : [];
+      outcome = { kind: "response", id: responseId ?? "", output };
     }
     context.send(withStreamId(json, lane));
   }
