@@ -3,10 +3,15 @@
 // call, over both upstream protocols; the `generate: false` warm-up gives an id to chain from; a
 // failed continuation on the parent's lane evicts the parent, a failed fork from another lane does not.
 
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, model, upstream, words } from "../support/gateway";
+import { watchUnhandled } from "../support/uncaught";
 import { SdkSocket, type SdkEvent } from "./support/sdk";
+
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone());
+afterAll(() => watch.stop());
 
 type Item = Record<string, unknown>;
 

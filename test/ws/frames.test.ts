@@ -2,10 +2,15 @@
 // with a bad field gets an `error` event (with its status) and the socket stays usable; a binary
 // frame closes with 1003 and one over the size cap with 1009. Steering is answered, not applied.
 
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { INVALID_JSON_MESSAGE, MAX_JSON_DEPTH } from "../../src/http/json-body";
 import { model, upstream, words } from "../support/gateway";
+import { watchUnhandled } from "../support/uncaught";
 import { finalResponse, RawSocket } from "./support/frames";
+
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone());
+afterAll(() => watch.stop());
 
 const refusal = (message: string, param: string | null, code: string | null, extra: Record<string, unknown> = {}) => ({
   type: "error",

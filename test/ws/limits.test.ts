@@ -5,12 +5,17 @@
 // store:false one.
 
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { MAX_NAMED_LANES } from "../../src/ws/limits";
 import { until } from "../support/hooks";
 import { client, model, upstream, words } from "../support/gateway";
 import { admin, ADMIN_TOKEN, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { watchUnhandled } from "../support/uncaught";
 import { finalResponse, RawSocket, type ServerEvent } from "./support/frames";
+
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone());
+afterAll(() => watch.stop());
 
 const KEYS_MODE = { AUTH_MODE: "keys", ADMIN_TOKEN, UPSTREAM_API_KEY: UPSTREAM_KEY };
 
@@ -46,8 +51,15 @@ describe("lanes", () => {
 
   it(`allow ${MAX_NAMED_LANES} named lanes; the next is refused, while used lanes and the default lane go on`, async () => {
     const socket = await RawSocket.open();
+    // store:false keeps this light (nothing recorded); each lane holds its response for continuation.
     for (let i = 0; i < MAX_NAMED_LANES; i++)
-      socket.send({ type: "response.create", model: model("text:1"), input: "x", stream_id: `lane-${i}` });
+      socket.send({
+        type: "response.create",
+        model: model("text:1"),
+        input: "x",
+        store: false,
+        stream_id: `lane-${i}`,
+      });
     for (let i = 0; i < MAX_NAMED_LANES; i++)
       expect(finalResponse(await socket.request(`lane-${i}`)).status).toBe("completed");
     const refused = await socket.create({ model: model("text:1"), input: "x", stream_id: "one-too-many" });
@@ -74,21 +86,16 @@ describe("lanes", () => {
 
 describe("the connection limit", () => {
   it("refuses what has not started with websocket_connection_limit_reached, lets running turns end, then closes 1001", async () => {
-    const socket = await RawSocket.open({ overrides: { WEBSOCKET_MAX_SECONDS: "1" } });
+    const socket = await RawSocket.open({ overrides: { WEBSOCKET_MAX_SECONDS: "2" } });
     const held = model("gate:4:6");
     const queued = model("text:1");
     socket.send({ type: "response.create", model: held, input: "running", stream_id: "a" });
     socket.send({ type: "response.create", model: queued, input: "waiting", stream_id: "a" });
     await reached(held);
-    // At the limit the waiting request is refused, while the running one is still held.
+    // At the limit the waiting request is refused, while the running one is still held (some of its
+    // events may already be there).
     const seen = await socket.request("a");
-    expect(seen.map((event) => event.type)).toEqual([
-      "response.created",
-      "response.in_progress",
-      "response.output_item.added",
-      "response.content_part.added",
-      "error",
-    ]);
+    expect(seen.slice(0, -1).every((event) => event.type.startsWith("response."))).toBe(true);
     expect(seen.at(-1)).toEqual({
       type: "error",
       status: 400,
@@ -104,7 +111,8 @@ describe("the connection limit", () => {
     socket.send({ type: "response.create", model: queued, input: "too late" });
     expect((await socket.request(""))[0]).toMatchObject({ error: { code: "websocket_connection_limit_reached" } });
     await upstream.release(held);
-    const rest = await socket.request("a");
+    const rest = [...seen.slice(0, -1), ...(await socket.request("a"))];
+    expect(rest.map((event) => event.sequence_number)).toEqual(rest.map((_, index) => index));
     expect(rest.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed" } });
     expect(await socket.closed).toEqual({ code: 1001, reason: "Connection limit reached; reconnect to continue." });
     expect(await upstream.requests(queued)).toEqual([]);

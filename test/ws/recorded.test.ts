@@ -2,10 +2,15 @@
 // both upstream protocols: the HTTP replay equals what the socket carried, event for event; and
 // retrieve, input_items, the list filters, usage and conversations all see it.
 
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, rawEvents, words } from "../support/gateway";
+import { watchUnhandled } from "../support/uncaught";
 import { finalResponse, RawSocket, type ServerEvent } from "./support/frames";
+
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone());
+afterAll(() => watch.stop());
 
 const PROTOCOLS = [
   { protocol: "responses", modelOf: (scenario: string) => model(scenario) },
