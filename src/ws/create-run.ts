@@ -17,8 +17,9 @@ export interface CreateContext {
   send(json: string): void;
   /** Whether the client is still connected. */
   isOpen(): boolean;
-  /** Starts a turn the session aborts if the client goes away. */
+  /** Starts a turn the session aborts if the client goes away, until `endTurn`. */
   startTurn(request: TurnRequest): Turn;
+  endTurn(turn: Turn): void;
   /** A stored response's status (for a stream that stopped without a terminal event). */
   statusOf(id: string): Promise<string | null>;
   /** The create path refused the connection's key (401): the session closes with 1008. */
@@ -47,7 +48,12 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
     return;
   }
   const turn = context.startTurn({ body: prepared.body, warmUp: !create.generate });
-  const outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored);
+  let outcome: Outcome | null;
+  try {
+    outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored);
+  } finally {
+    context.endTurn(turn);
+  }
   const parent = prepared.parent;
   if (outcome?.kind === "error") {
     // A failed continuation on its parent's own lane takes the parent with it; a fork from another lane does not.

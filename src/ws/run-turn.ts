@@ -50,6 +50,7 @@ async function* readTurn(
   turn: TurnRequest,
   stopped: AbortSignal,
 ): AsyncGenerator<TurnEvent> {
+  if (stopped.aborted) return;
   const headers = new Headers(credentials);
   headers.set("content-type", "application/json");
   const request = new Request(new URL("/v1/responses", origin), {

@@ -9,7 +9,7 @@ import { ContinuationCache } from "./continuation-cache";
 import { runCreate, type CreateContext, type CreateEvent } from "./create-run";
 import { LaneScheduler } from "./lanes";
 import { CLOSE, MAX_NAMED_LANES, MAX_QUEUED_BYTES } from "./limits";
-import { responseStatus, runTurn, type GatewayFetch, type Turn, type TurnEvent } from "./run-turn";
+import { responseStatus, runTurn, type GatewayFetch, type Turn } from "./run-turn";
 import { apiErrorEvent, steerFailed } from "./server-events";
 
 /** What the session needs of the socket itself. */
@@ -127,22 +127,15 @@ export class ResponsesSocket {
     startTurn: (request) => {
       const { gateway, origin, credentials } = this.#options;
       const turn = runTurn(gateway, origin, credentials, request);
-      return { abort: () => turn.abort(), events: this.#tracked(turn) };
+      // A turn started as the client left is aborted before it reads anything.
+      if (this.#open) this.#turns.add(turn);
+      else turn.abort();
+      return turn;
     },
+    endTurn: (turn) => void this.#turns.delete(turn),
     statusOf: (id) => responseStatus(this.#options.gateway, this.#options.origin, this.#options.credentials, id),
     keyRefused: () => this.close(CLOSE.policyViolation, "The API key was refused."),
   };
-
-  /** A turn's events, with the turn registered for abortion while they are read. */
-  async *#tracked(turn: Turn): AsyncGenerator<TurnEvent> {
-    this.#turns.add(turn);
-    try {
-      if (!this.#open) return;
-      yield* turn.events;
-    } finally {
-      this.#turns.delete(turn);
-    }
-  }
 
   #laneInUse(lane: string): boolean {
     return this.#cache.has(lane) || this.#lanes.activeLanes.has(lane);
