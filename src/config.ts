@@ -48,7 +48,7 @@ export interface GatewayConfig {
   /**
    * WebSocket mode on `/v1/responses` (var `WEBSOCKETS`): `on` (default) or `off` (upgrades get a
    * 426, so Codex falls back to HTTP at once). Null when the var holds anything else: upgrades are
-   * refused with a 500 naming it, rather than guessing.
+   * refused with a 500 (the log names the var), rather than guessing.
    */
   websockets: "on" | "off" | null;
   /** Longest a WebSocket connection may stay open (OpenAI: 60 minutes); then `websocket_connection_limit_reached`. */
