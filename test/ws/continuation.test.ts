@@ -135,6 +135,21 @@ describe("store:false continuation on the socket", () => {
   });
 });
 
+describe("tenant walls on the socket", () => {
+  it("answers another tenant's stored response exactly as an unknown id", async () => {
+    const alice = new SdkSocket("sk-test-ws-wall-alice");
+    const parent = responseOf(await alice.create({ model: model("text:1"), input: "alice's secret" }));
+    alice.close();
+    const bob = new SdkSocket("sk-test-ws-wall-bob");
+    const forA = await bob.create({ model: model("echo"), input: "x", previous_response_id: parent.id });
+    const unknown = "resp_" + "0".repeat(48);
+    const forUnknown = await bob.create({ model: model("echo"), input: "x", previous_response_id: unknown });
+    bob.close();
+    expect(JSON.stringify(forA).replaceAll(parent.id, "ID")).toBe(JSON.stringify(forUnknown).replaceAll(unknown, "ID"));
+    expect(forA[0]).toMatchObject({ type: "error", status: 400, error: { code: "previous_response_not_found" } });
+  });
+});
+
 describe("the generate:false warm-up", () => {
   it("store:false: created then completed with no output and no model call; the next turn gets its input", async () => {
     const socket = new SdkSocket("sk-test-ws-warmup");
