@@ -31,6 +31,12 @@ export interface GatewayConfig {
   maxUpstreamEventBytes: number;
   /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
   retainRunLogMs: number;
+  /** A running response's events reach D1 at least this often (and its heartbeat as often). */
+  recordFlushMs: number;
+  /** Pending event characters that send a batch to D1 before the interval is up. */
+  recordFlushChars: number;
+  /** How long a stored foreground response runs on after its client disconnected (`ctx.waitUntil` allows ~30 s). */
+  disconnectGraceMs: number;
   /**
    * `passthrough`: the client's key goes upstream; `keys`: gateway keys, upstream keys stay in
    * secrets. Null when `AUTH_MODE` holds anything else: requests are refused, not let through.
@@ -70,6 +76,9 @@ export type AuthMode = "passthrough" | "keys";
 
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** 1 MiB of frames: a batch compresses to well under a D1 row's 2 MB, and is little memory to hold. */
+const DEFAULT_RECORD_FLUSH_CHARS = 1024 * 1024;
 
 /** 256 MiB: a runaway stream is stopped; far above any real answer (it streams, nothing is held). */
 const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
@@ -120,6 +129,9 @@ export function readConfig(env: Env): GatewayConfig {
     maxUpstreamBodyBytes: Math.max(1, number(vars.UPSTREAM_MAX_BODY_BYTES, DEFAULT_MAX_UPSTREAM_BODY_BYTES)),
     maxUpstreamEventBytes: Math.max(1, number(vars.UPSTREAM_MAX_EVENT_BYTES, DEFAULT_MAX_UPSTREAM_EVENT_BYTES)),
     retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
+    recordFlushMs: Math.max(1, number(vars.RECORD_FLUSH_SECONDS, 10)) * 1000,
+    recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
+    disconnectGraceMs: Math.min(number(vars.DISCONNECT_GRACE_SECONDS, 25), 28) * 1000,
     authMode: authMode(vars.AUTH_MODE),
     adminToken: typeof vars.ADMIN_TOKEN === "string" && vars.ADMIN_TOKEN !== "" ? vars.ADMIN_TOKEN : null,
     retentionDays: number(vars.RETENTION_DAYS, 30),

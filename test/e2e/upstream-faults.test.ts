@@ -8,7 +8,16 @@ import { APIError } from "openai";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
+import {
+  client,
+  expectKeptAsFailed,
+  gatewayFetch,
+  GATEWAY_URL,
+  model,
+  readEvents,
+  storedFor,
+  upstream,
+} from "../support/gateway";
 import { watchUnhandled } from "../support/uncaught";
 
 const KEY = "sk-test-upstream-faults";
@@ -181,7 +190,7 @@ describe.concurrent("upstream faults before the first byte", () => {
   it.each([
     ["a refused connection", "refused/m"],
     ["a name that does not resolve", "nxdomain/m"],
-  ])("%s: 502 upstream_unreachable after the retries, nothing stored; background: failed", async (_name, base) => {
+  ])("%s: 502 upstream_unreachable after the retries, kept as failed; background: failed", async (_name, base) => {
     const openai = client(KEY);
     const m = model(base);
     const error = await openai.responses.create({ model: m, input: "x" }).catch((e: unknown) => e);
@@ -190,7 +199,12 @@ describe.concurrent("upstream faults before the first byte", () => {
     const streamed = await send("/responses", { model: m, input: "x", stream: true });
     expect(streamed.status).toBe(502);
     expect(await streamed.json()).toMatchObject({ error: { code: "upstream_unreachable" } });
-    expect(await storedRows(m)).toEqual([]);
+    // Both refused creates are history: failed, with the cause.
+    const kept = await storedFor(openai, m);
+    expect(kept.map((response) => [response.status, response.error?.code])).toEqual([
+      ["failed", "upstream_unreachable"],
+      ["failed", "upstream_unreachable"],
+    ]);
 
     const background = model(base);
     const list = await events(
@@ -217,7 +231,7 @@ describe.concurrent("upstream faults before the first byte", () => {
     const failing = model("flaky:3");
     await expect(openai.responses.create({ model: failing, input: "x" })).rejects.toMatchObject({ status: 503 });
     expect(await upstream.requests(failing)).toHaveLength(3);
-    expect(await storedRows(failing)).toEqual([]);
+    await expectKeptAsFailed(openai, failing, { message: /503/ });
     const recovering = model("flaky:2");
     const response = await openai.responses.create({ model: recovering, input: "x" });
     expect(response).toMatchObject({ status: "completed", output_text: "recovered" });
@@ -233,14 +247,14 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(await upstream.requests(m)).toHaveLength(2);
   });
 
-  it("hands a 429 whose retry-after is beyond the cap to the client at once, retry-after kept, nothing stored", async () => {
+  it("hands a 429 whose retry-after is beyond the cap to the client at once, retry-after kept, kept as failed", async () => {
     const m = model("flaky-429:1:30");
     const res = await send("/responses", { model: m, input: "x", stream: true });
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("30");
     expect(await res.json()).toMatchObject({ error: { type: "rate_limit_exceeded", code: "mock_429" } });
     expect(await upstream.requests(m)).toHaveLength(1);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "mock_429" });
   });
 
   it("answers 504 upstream_timeout when no headers come within the first-byte timeout (not retried)", async () => {
@@ -254,6 +268,6 @@ describe.concurrent("upstream faults before the first byte", () => {
       error: { message: "The upstream model server did not answer within 3 seconds." },
     });
     expect(await upstream.requests(m)).toHaveLength(1);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "upstream_timeout" });
   });
 });
