@@ -9,7 +9,7 @@ import type { InputItem, JsonObject } from "../responses/types";
 import { TERMINAL_EVENTS } from "../responses/types";
 import type { CachedResponse, ContinuationCache } from "./continuation-cache";
 import type { Turn, TurnEvent, TurnRequest } from "./run-turn";
-import { apiErrorEvent, errorEvent, withStreamId } from "./server-events";
+import { apiErrorEvent, errorEvent, withStreamId, type SocketError } from "./server-events";
 
 export interface CreateContext {
   cache: ContinuationCache;
@@ -189,12 +189,20 @@ async function forward(
     );
     return { kind: "error", status: 400 };
   }
-  const message = held === undefined ? "The response stream ended before the response was complete." : messageOf(held);
-  context.send(errorEvent(500, { type: "server_error", code: "server_error", message, param: null }, lane));
+  context.send(errorEvent(500, endingError(held), lane));
   return { kind: "error", status: 500 };
 }
 
-const messageOf = (event: TurnEvent): string => {
-  const message = (JSON.parse(event.json) as { message?: unknown }).message;
-  return typeof message === "string" ? message : "The response failed.";
-};
+/** The error of a stream that stopped without a terminal event: its last in-stream `error`, if any. */
+function endingError(held: TurnEvent | undefined): SocketError {
+  const fallback = { type: "server_error", code: "server_error", param: null };
+  if (held === undefined)
+    return { ...fallback, message: "The response stream ended before the response was complete." };
+  const event = JSON.parse(held.json) as { code?: unknown; message?: unknown; error?: { type?: unknown } };
+  return {
+    ...fallback,
+    type: typeof event.error?.type === "string" ? event.error.type : fallback.type,
+    code: typeof event.code === "string" ? event.code : fallback.code,
+    message: typeof event.message === "string" ? event.message : "The response failed.",
+  };
+}

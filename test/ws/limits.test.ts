@@ -202,12 +202,24 @@ describe("a client that goes away mid-response", () => {
     const started = await socket.next("d");
     await reached(m);
     await client(key).responses.delete((started?.response as { id: string }).id);
+    await upstream.release(m);
+    // Its end cannot be recorded any more: the request ends with that error, not a terminal event.
     const rest = await socket.request("d");
-    expect(rest.at(-1)).toMatchObject({ type: "error", stream_id: "d", error: { type: "server_error" } });
+    expect(rest.at(-1)).toEqual({
+      type: "error",
+      status: 500,
+      stream_id: "d",
+      error: {
+        type: "server_error",
+        code: "response_not_recorded",
+        message: "The response was deleted or ended by the gateway before its end could be recorded.",
+        param: null,
+      },
+    });
+    expect(rest.some((event) => event.type === "response.completed")).toBe(false);
     expect(finalResponse(await socket.create({ model: model("text:1"), input: "y", stream_id: "d" })).status).toBe(
       "completed",
     );
     socket.close();
-    await upstream.release(m);
   });
 });

@@ -110,7 +110,7 @@ describe("the socket session", () => {
     socket.disconnected();
   });
 
-  it("never sends an in-stream error: the request ends with its one terminal event, or the error's message", async () => {
+  it("never sends an in-stream error: the request ends with its one terminal event, or with that error", async () => {
     const error = { type: "error", sequence_number: 1, code: "x", message: "hiccup", param: null };
     const completed = { type: "response.completed", sequence_number: 2, response: { id: "resp_1", output: [] } };
     const survived = session(() => sse([created, error, completed]));
@@ -124,7 +124,7 @@ describe("the socket session", () => {
     expect((await cut.create({})).at(-1)).toEqual({
       type: "error",
       status: 500,
-      error: { type: "server_error", code: "server_error", message: "hiccup", param: null },
+      error: { type: "server_error", code: "x", message: "hiccup", param: null },
     });
     cut.socket.disconnected();
   });
