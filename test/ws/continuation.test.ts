@@ -6,7 +6,9 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, model, upstream, words } from "../support/gateway";
+import { rowCounts } from "../support/tables";
 import { watchUnhandled } from "../support/uncaught";
+import { RawSocket } from "./support/frames";
 import { SdkSocket, type SdkEvent } from "./support/sdk";
 
 const watch = watchUnhandled();
@@ -180,6 +182,26 @@ describe("the generate:false warm-up", () => {
     const next = await openai.responses.create({ model: chat.model, previous_response_id: warm.id, input: "next" });
     expect(next.output_text).toBe("echo(2): next");
   });
+});
+
+describe("a warm-up in pass-through mode", () => {
+  it.each([true, false])(
+    "with a key the upstream has not accepted asks it first (store: %s): a refused key gets its 401, nothing is written",
+    async (store) => {
+      const before = await rowCounts();
+      const socket = await RawSocket.open({}, `sk-refused-${crypto.randomUUID()}`);
+      const events = await socket.create({ model: model("echo"), input: "x", store, generate: false });
+      expect(events).toEqual([
+        expect.objectContaining({
+          type: "error",
+          status: 401,
+          error: expect.objectContaining({ code: "mock_401" }) as unknown,
+        }),
+      ]);
+      expect((await socket.closed).code).toBe(1008);
+      expect(await rowCounts()).toEqual(before);
+    },
+  );
 });
 
 describe("a failed continuation", () => {
