@@ -53,6 +53,14 @@ export interface GatewayConfig {
   webhooks: WebhookConfig;
   /** Secret `COMPACTION_SECRET`: the key of the compaction items the gateway makes for chat upstreams; null: none. */
   compactionSecret: string | null;
+  /**
+   * WebSocket mode on `/v1/responses` (var `WEBSOCKETS`): `on` (default) or `off` (upgrades get a
+   * 426, so Codex falls back to HTTP at once). Null when the var holds anything else: upgrades are
+   * refused with a 500 (the log names the var), rather than guessing.
+   */
+  websockets: "on" | "off" | null;
+  /** Longest a WebSocket connection may stay open (OpenAI: 60 minutes); then `websocket_connection_limit_reached`. */
+  websocketMaxConnectionMs: number;
 }
 
 export interface WebhookConfig {
@@ -93,6 +101,11 @@ function protocol(value: unknown): ProtocolName {
   return value === "chat_completions" ? "chat_completions" : "responses";
 }
 
+function onOff(value: unknown): "on" | "off" | null {
+  if (value === undefined || value === "" || value === "on") return "on";
+  return value === "off" ? "off" : null;
+}
+
 function authMode(value: unknown): AuthMode | null {
   if (value === undefined || value === "" || value === "passthrough") return "passthrough";
   return value === "keys" ? "keys" : null;
@@ -127,6 +140,8 @@ export function readConfig(env: Env): GatewayConfig {
     rateLimitPeriodSeconds: vars.RATE_LIMIT_PERIOD_SECONDS === "10" ? 10 : 60,
     // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
     watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
+    websockets: onOff(vars.WEBSOCKETS),
+    websocketMaxConnectionMs: Math.max(1, number(vars.WEBSOCKET_MAX_SECONDS, 3600)) * 1000,
     webhooks: {
       defaultUrl: text(vars.WEBHOOK_URL),
       defaultSecret: text(vars.WEBHOOK_SECRET),

@@ -43,7 +43,8 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
 /** Deepest nesting accepted: deeper values could exhaust the stack of later copies and encoders. */
 export const MAX_JSON_DEPTH = 64;
 
-function depthExceeds(value: unknown, limit: number): boolean {
+/** Whether `value` nests deeper than `limit` (also used for WebSocket frames, src/ws/client-events.ts). */
+export function depthExceeds(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop() as [unknown, number];

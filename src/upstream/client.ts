@@ -7,6 +7,7 @@ import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
 import { upstreamHttpError } from "./errors";
 import type { UpstreamProtocol } from "./protocol";
+import { warmUpAnswer } from "./warm-up";
 
 export interface UpstreamTarget {
   baseUrl: string;
@@ -14,6 +15,8 @@ export interface UpstreamTarget {
   apiKey: string | null;
   /** The model name this upstream knows the request's model by (a route's rewrite); null keeps it. */
   model?: string | null;
+  /** A WebSocket warm-up (`generate: false`): answered without any call (src/upstream/warm-up.ts). */
+  warmUp?: boolean;
 }
 
 export interface CallOptions {
@@ -104,6 +107,7 @@ export const timedOut = (ms: number) =>
 
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
+  if (target.warmUp) return warmUpAnswer();
   const url = `${target.baseUrl}${options.path ?? target.protocol.path}`;
   const headers: Record<string, string> = {
     "content-type": "application/json",

@@ -27,6 +27,8 @@ export interface UpstreamChoice {
   apiKey: string | null;
   /** The model name sent upstream when a route rewrites it; null sends the request's own. */
   model?: string | null;
+  /** A WebSocket `generate: false` warm-up: nothing is sent anywhere (src/upstream/warm-up.ts). */
+  warmUp?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -67,9 +69,17 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
   };
 }
 
+/** A warm-up of `choice`: answered by the gateway itself in the Responses protocol, whatever the route's. */
+export const warmUpChoice = (choice: UpstreamChoice): UpstreamChoice => ({
+  ...choice,
+  protocol: "responses",
+  warmUp: true,
+});
+
 export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   baseUrl: choice.baseUrl,
   protocol: protocolFor(choice.protocol),
   apiKey: choice.apiKey,
   model: choice.model ?? null,
+  warmUp: choice.warmUp === true,
 });
