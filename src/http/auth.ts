@@ -4,7 +4,7 @@
 // upstream key comes from the Worker's secrets. Every caller is then rate limited. Used by every
 // /v1 route.
 
-import { readConfig } from "../config";
+import { readConfig, refuseIfMisconfigured } from "../config";
 import { ApiError, internalError } from "../errors";
 import { sha256Hex } from "../tenancy/gateway-keys";
 import { managedCaller } from "./managed-keys";
@@ -50,11 +50,10 @@ export async function identify(
   ctx?: ExecutionContext,
 ): Promise<{ caller: Caller; admitted: Promise<void> }> {
   const config = readConfig(env);
+  refuseIfMisconfigured(config, "every request");
   const key = bearerToken(request);
-  if (config.authMode === null) {
-    console.error("AUTH_MODE must be 'passthrough' or 'keys'; refusing every request until it is");
-    throw internalError();
-  }
+  // Unreachable: a wrong AUTH_MODE is a problem refused above. Never let a request through on a guess.
+  if (config.authMode === null) throw internalError();
   if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
   const caller: Caller =
     config.authMode === "keys"

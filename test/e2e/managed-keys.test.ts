@@ -150,10 +150,11 @@ describe("keys mode", () => {
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({
       error: {
-        message: "The server had an error while processing your request. Sorry about that!",
+        message:
+          "The gateway is misconfigured: AUTH_MODE is 'key'; allowed: 'passthrough' or 'keys'. Its operator must correct this.",
         type: "server_error",
         param: null,
-        code: null,
+        code: "gateway_misconfigured",
       },
     });
   });
