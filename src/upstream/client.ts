@@ -48,14 +48,20 @@ export class UpstreamTimeout extends Error {
   }
 }
 
-function retryDelay(attempt: number, response: Response | undefined): number | null {
-  const header = response?.headers.get("retry-after-ms") ?? null;
-  if (header !== null && Number.isFinite(Number(header))) return Number(header);
+/** The upstream's own wait (`retry-after-ms`, else `retry-after` in seconds or as a date), in ms. */
+function requestedWait(response: Response | undefined): number | null {
+  const ms = response?.headers.get("retry-after-ms") ?? null;
+  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) return Number(ms);
   const seconds = response?.headers.get("retry-after") ?? null;
-  if (seconds !== null) {
-    const wait = Number.isFinite(Number(seconds)) ? Number(seconds) * 1000 : Date.parse(seconds) - Date.now();
-    return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
-  }
+  if (seconds === null) return null;
+  const wait = Number.isFinite(Number(seconds)) ? Number(seconds) * 1000 : Date.parse(seconds) - Date.now();
+  return Number.isNaN(wait) ? null : wait;
+}
+
+/** How long to wait before the next attempt; null when the upstream asks for longer than the gateway waits. */
+function retryDelay(attempt: number, response: Response | undefined): number | null {
+  const wait = requestedWait(response);
+  if (wait !== null) return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
   return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
 }
 

@@ -35,8 +35,11 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
   message ??= `The upstream model server answered with HTTP ${status}.`;
   if (message.length > MAX_MESSAGE_LENGTH) message = `${message.slice(0, MAX_MESSAGE_LENGTH)}…`;
   const extra: Record<string, string> = {};
-  const retryAfter = headers?.get("retry-after");
-  if (retryAfter) extra["retry-after"] = retryAfter;
+  // The client's SDK waits as the upstream asked (openai-node honours both headers).
+  for (const name of ["retry-after", "retry-after-ms"]) {
+    const value = headers?.get(name);
+    if (value) extra[name] = value;
+  }
   return new ApiError(status, message, {
     type: type ?? (status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error"),
     param,

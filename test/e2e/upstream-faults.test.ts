@@ -243,6 +243,26 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(await storedRows(m)).toEqual([]);
   });
 
+  it("hands a 429 whose retry-after-ms is beyond the cap to the client at once, retry-after-ms kept", async () => {
+    const m = model("flaky-429-ms:1:30000");
+    const started = Date.now();
+    const res = await send("/responses", { model: m, input: "x" });
+    expect(res.status).toBe(429);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(res.headers.get("retry-after-ms")).toBe("30000");
+    expect(await upstream.requests(m)).toHaveLength(1);
+    expect(await storedRows(m)).toEqual([]);
+  });
+
+  it("waits out a 429's retry-after-ms within the cap, then goes on", async () => {
+    const m = model("flaky-429-ms:1:300");
+    const started = Date.now();
+    const response = await client(KEY).responses.create({ model: m, input: "x" });
+    expect(response).toMatchObject({ status: "completed", output_text: "after the wait" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await upstream.requests(m)).toHaveLength(2);
+  });
+
   it("answers 504 upstream_timeout when no headers come within the first-byte timeout (not retried)", async () => {
     const m = model("hang-headers");
     const error = await client(KEY)

@@ -295,6 +295,13 @@ async function serveResponses(res: ServerResponse, body: Json) {
       if (seen <= Number(args[0] ?? 1)) return sendError(res, 429, { "retry-after": args[1] ?? "1" });
       return streamEvents(res, textEvents(model, ["after ", "the wait"]));
     }
+    case "flaky-429-ms": {
+      // flaky-429-ms:N:MS  answers 429 with `retry-after-ms: MS` N times, then streams
+      const seen = (attempts.get(model) ?? 0) + 1;
+      attempts.set(model, seen);
+      if (seen <= Number(args[0] ?? 1)) return sendError(res, 429, { "retry-after-ms": args[1] ?? "100" });
+      return streamEvents(res, textEvents(model, ["after ", "the wait"]));
+    }
     case "grammar": {
       // Two deltas, then a delta for an output index that was never added: the grammar breaks.
       const events = textEvents(model, ["w0 ", "w1 ", "w2 "]);
