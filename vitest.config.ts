@@ -3,13 +3,14 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Outbound requests from the Worker reach loopback only; anything else fails the test (599). A
- * `.invalid` host (RFC 2606: never resolves) fails the way a DNS failure does: the fetch rejects.
+ * `.invalid` host (RFC 2606: never resolves) fails as workerd's fetch fails on a name that does
+ * not resolve: it rejects with an opaque "internal error; reference = …" (seen under `wrangler dev`).
  */
 const OUTBOUND_GUARD = `export default {
   fetch(request) {
     const { hostname, host } = new URL(request.url);
     if (hostname === "127.0.0.1" || hostname === "localhost") return fetch(request);
-    if (hostname.endsWith(".invalid")) throw new TypeError("DNS lookup failed for " + hostname);
+    if (hostname.endsWith(".invalid")) throw new Error("internal error; reference = test-dns-" + hostname);
     return new Response("unmocked outbound request to " + host, { status: 599 });
   },
 };`;

@@ -4,7 +4,7 @@
 // upstream key comes from the Worker's secrets. Every caller is then rate limited. Used by every
 // /v1 route.
 
-import { readConfig, refuseIfMisconfigured } from "../config";
+import { readConfig, refuseIfMisconfigured, type AuthMode } from "../config";
 import { ApiError, internalError } from "../errors";
 import { sha256Hex } from "../tenancy/gateway-keys";
 import { managedCaller } from "./managed-keys";
@@ -18,8 +18,20 @@ export interface Caller {
   upstreamKey: string | null;
 }
 
-export const MISSING_KEY_MESSAGE =
-  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.";
+/**
+ * OpenAI's 401 for a request without a key (same type and code), saying what a key is here instead
+ * of OpenAI's: no Basic auth "password field", which the gateway refuses, and no platform.openai.com link.
+ */
+export function missingKey(mode: AuthMode): ApiError {
+  const which =
+    mode === "keys"
+      ? "This gateway issues its own keys (sk-gw-...): ask its operator for one."
+      : "This gateway forwards your key to its model server and keeps your history under it; any key will do if that server needs none.";
+  return new ApiError(
+    401,
+    `You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). ${which}`,
+  );
+}
 
 /** The bearer token of a request, or null. */
 export function bearerToken(request: Request): string | null {
@@ -54,7 +66,7 @@ export async function identify(
   const key = bearerToken(request);
   // Unreachable: a wrong AUTH_MODE is a problem refused above. Never let a request through on a guess.
   if (config.authMode === null) throw internalError();
-  if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
+  if (key === null) throw missingKey(config.authMode);
   const caller: Caller =
     config.authMode === "keys"
       ? { ...(await managedCaller(key, env, ctx)), upstreamKey: null }

@@ -5,7 +5,16 @@
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
-import { upstreamHttpError } from "./errors";
+import {
+  connectionFailure,
+  hostOf,
+  isOriginFailure,
+  originFailure,
+  timedOut,
+  unreachable,
+  upstreamHttpError,
+  withProtocolHint,
+} from "./errors";
 import type { UpstreamProtocol } from "./protocol";
 
 export interface UpstreamTarget {
@@ -96,18 +105,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-export const unreachable = () =>
-  new ApiError(502, "The upstream model server could not be reached.", {
-    type: "server_error",
-    code: "upstream_unreachable",
-  });
-
-export const timedOut = (ms: number) =>
-  new ApiError(504, `The upstream model server did not answer within ${Math.round(ms / 1000)} seconds.`, {
-    type: "server_error",
-    code: "upstream_timeout",
-  });
-
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
   const url = `${target.baseUrl}${options.path ?? target.protocol.path}`;
@@ -118,8 +115,15 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
   const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
-  const httpError = async (response: Response) =>
-    upstreamHttpError(response.status, redact(await readErrorBody(response), target.apiKey), response.headers);
+  const host = hostOf(target.baseUrl);
+  const httpError = async (response: Response): Promise<ApiError> => {
+    const text = redact(await readErrorBody(response), target.apiKey);
+    const origin = originFailure(response.status, text);
+    if (origin !== null) return unreachable(host, origin);
+    const error = upstreamHttpError(response.status, text, response.headers);
+    const ownPath = options.path === undefined && target.protocol.name === "responses";
+    return ownPath ? withProtocolHint(error, host) : error;
+  };
   for (let attempt = 0; ; attempt++) {
     const firstByte = new AbortController();
     const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
@@ -133,14 +137,15 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       });
     } catch (error) {
       if (options.signal.aborted) throw error;
-      if (firstByte.signal.aborted) throw timedOut(options.firstByteTimeoutMs);
-      if (attempt >= options.retries) throw unreachable();
+      if (firstByte.signal.aborted) throw timedOut(host, options.firstByteTimeoutMs);
+      if (attempt >= options.retries) throw unreachable(host, connectionFailure(error, target.baseUrl));
     } finally {
       clearTimeout(timer);
     }
     if (response?.ok) return response;
-    if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
-      throw await httpError(response);
+    const retryable =
+      response === undefined || RETRYABLE_STATUSES.has(response.status) || isOriginFailure(response.status);
+    if (response !== undefined && (!retryable || attempt >= options.retries)) throw await httpError(response);
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {
       if (wait === null) throw await httpError(response);

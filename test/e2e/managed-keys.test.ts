@@ -91,10 +91,13 @@ describe("keys mode", () => {
     expect(shortKey.text).toContain("Incorrect API key provided: ********.");
   });
 
-  it("refuses a request without a key with OpenAI's 401", async () => {
+  it("refuses a request without a key with OpenAI's 401, pointing at the operator, not OpenAI's key page", async () => {
     const res = await managedFetch(`${GATEWAY_URL}/responses`);
     expect(res.status).toBe(401);
-    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/^You didn't provide an API key/);
+    const { message } = (await res.json<{ error: { message: string } }>()).error;
+    expect(message).toMatch(/^You didn't provide an API key/);
+    expect(message).toContain("This gateway issues its own keys (sk-gw-...): ask its operator for one.");
+    expect(message).not.toMatch(/password field|platform\.openai\.com/);
   });
 
   it("refuses a revoked key at once, on every route, exactly like a key that never existed, writing nothing", async () => {
