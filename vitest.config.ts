@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { heldBack } from "./test/node/quiet.ts";
 
 /**
  * Outbound requests from the Worker reach loopback only; anything else fails the test (599). A
@@ -82,6 +83,8 @@ export default defineConfig(async () => {
       globalSetup: ["./test/node/global-setup.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 20_000,
+      // The Worker's console output a test provoked on purpose is held back (test/node/quiet.ts).
+      onConsoleLog: (log: string) => (heldBack(log) ? false : undefined),
     },
   };
 });
