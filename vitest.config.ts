@@ -55,6 +55,8 @@ export default defineConfig(async () => {
             UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
             UPSTREAM_IDLE_TIMEOUT_MS: "3000",
             UPSTREAM_RETRIES: "2",
+            // Running responses reach D1 every second, so tests see their batches and heartbeats quickly.
+            RECORD_FLUSH_SECONDS: "1",
             // Small caps so tests can exceed them (defaults: 256 MiB and 32 MiB); storage.test.ts's
             // 2.5 MB answer (12.5 MB of events, 2.5 MB the largest) stays within them.
             UPSTREAM_MAX_BODY_BYTES: String(20 * 1024 * 1024),

@@ -1,5 +1,6 @@
-// The two judgements RESULTS.md makes of a run: the issue's targets (met or missed, with the figures),
-// and before/after against a recorded baseline run (bench/baseline.json). Used by bench/report.ts.
+// Two judgements RESULTS.md makes of a run: the earlier benchmark issue's targets (met or missed, with the
+// figures), and before/after against a recorded baseline run (bench/baseline.json). Issue 12's targets are
+// judged by bench/cost-targets.ts. Used by bench/report.ts.
 
 import { findCell, ratio, type CellResult } from "#bench/figures";
 import { int, num as fmt, table } from "#bench/format";
@@ -13,7 +14,7 @@ const finder =
 
 const verdict = (met: boolean | undefined): string => (met === undefined ? "not measured" : met ? "met" : "**missed**");
 
-/** The targets of the benchmark issue, each judged on this run's figures. */
+/** The targets of the earlier benchmark issue, each judged on this run's figures. */
 export function targetsSection(results: Results): string {
   const find = finder(results);
   const eventsPerSecond = (scenario: string, target: TargetName) => find(scenario, target)?.eventsPerSecond;
@@ -50,7 +51,7 @@ export function targetsSection(results: Results): string {
   const cpuMet = cpuStored === undefined || cpuPortkey === undefined ? undefined : cpuStored < cpuPortkey;
 
   return [
-    "## Issue targets",
+    "## Earlier benchmark targets",
     "",
     "Judged on this run. Why a missed target is missed, and what would close it: bench/README.md, " +
       '"Where the gateway falls short".',

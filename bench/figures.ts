@@ -2,7 +2,9 @@
 // the direct target (the mock hit with no gateway in between). Pure functions; used by bench/run.ts and
 // bench/report.ts.
 
+import type { Cost, CostUnits } from "#bench/cost";
 import type { LoadResult, StoredCheck } from "#bench/load-client";
+import type { StatementTally } from "#bench/metering";
 import type { Scenario, TargetName } from "#bench/scenarios";
 
 export interface Percentiles {
@@ -35,8 +37,22 @@ export interface StoredFigures extends StoredCheck {
   /** New rows per table over the cell, divided by the responses stored in it. */
   d1RowsPerResponse: Record<string, number>;
   d1RowsPerResponseTotal: number;
-  /** ResponseRun Durable Objects created per response (Miniflare's list of objects with storage). */
+  /** Durable Object instances per response (the meter's constructor runs). */
   durableObjectsPerResponse?: number;
+}
+
+/** What the cost meter counted in a cell, per response, and its price (bench/cost.ts). */
+export interface CellCost {
+  units: CostUnits;
+  price: Cost;
+  /**
+   * Whether the gateway's Durable Objects were idle, with no alarm due, when the meter was read before and
+   * after the load; if not, the cell's units may miss work still under way.
+   */
+  quiet: boolean;
+  /** Per response, by kind of statement (`INSERT events`): D1's, and the Durable Objects' SQLite. */
+  d1Statements: Record<string, StatementTally>;
+  sqlStatements: Record<string, StatementTally>;
 }
 
 export interface CellResult {
@@ -60,6 +76,7 @@ export interface CellResult {
   quietWaitMs?: number;
   peakRssMb?: number;
   stored?: StoredFigures;
+  cost?: CellCost;
 }
 
 /** Nearest-rank percentile of an ascending array. */
@@ -80,12 +97,12 @@ export function summarizeLoad(
   scenario: Scenario,
   target: TargetName,
   load: LoadResult,
-): Omit<CellResult, "cpu" | "peakRssMb" | "stored"> {
+): Omit<CellResult, "cpu" | "peakRssMb" | "stored" | "cost"> {
   const good = load.results.filter((r) => r.ok);
   const failures = [...new Set(load.results.filter((r) => !r.ok).map((r) => r.error ?? "failed"))];
   const events = load.results.reduce((sum, r) => sum + r.events, 0);
   const seconds = load.wallMs / 1000;
-  const cell: Omit<CellResult, "cpu" | "peakRssMb" | "stored"> = {
+  const cell: Omit<CellResult, "cpu" | "peakRssMb" | "stored" | "cost"> = {
     scenario: scenario.id,
     target,
     status: "ok",

@@ -9,6 +9,9 @@ export const int = (value: number | undefined): string =>
   missing(value) ? "–" : Math.round(value).toLocaleString("en-US");
 /** A ratio as `1.23×`, or a dash. */
 export const times = (value: number | undefined): string => (missing(value) ? "–" : `${value.toFixed(2)}×`);
+/** Dollars with cents and thousands separators, as `$2,384.75`, or a dash. */
+export const dollars = (value: number | undefined): string =>
+  missing(value) ? "–" : `$${value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 /** A difference with its sign, as `+1.5`, or a dash. */
 export const signed = (value: number | undefined): string =>
   missing(value) ? "–" : `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;

@@ -1,15 +1,17 @@
 // This project's Worker as a benchmark target: bundled by `wrangler deploy --dry-run`, run by Miniflare's
 // API (workerd, a local D1 persisted in a temp dir with migrations/ applied, the SQLite-backed ResponseRun
-// Durable Object), pointed at the mock upstream. Used by bench/run.ts.
+// Durable Object), pointed at the mock upstream, optionally with the cost meter (bench/meter-shim.ts) in
+// front of the bundle. Used by bench/run.ts and bench/load-check.ts.
 
 import { execFile } from "node:child_process";
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
 import { descendants } from "#bench/proc-stats";
 import { own } from "#bench/children";
+import type { MeterSnapshot } from "#bench/meter-shim";
 
 const run = promisify(execFile);
 
@@ -24,8 +26,36 @@ export async function bundleGateway(root: string, outDir: string): Promise<void>
 
 type ModuleType = "ESModule" | "Text" | "Data" | "CompiledWasm";
 
+/** The meter's entry module: the bundle's exports, with the handlers and each Durable Object class metered. */
+const METER_ENTRY = "meter-entry.js";
+
+/**
+ * Writes the meter (bench/meter-shim.ts compiled to JavaScript) and an entry module in front of the bundle:
+ * the same exports, each Durable Object class replaced by a metered subclass of the same name.
+ */
+async function addMeter(dir: string, durableObjectClasses: string[]): Promise<void> {
+  // Loaded here: only metered instances need the compiler (a root dev dependency).
+  const { default: ts } = await import("typescript");
+  const shim = readFileSync(join(import.meta.dirname, "meter-shim.ts"), "utf8");
+  const { outputText } = ts.transpileModule(shim, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  writeFileSync(join(dir, "meter-shim.js"), outputText);
+  const entry = [
+    'import * as gateway from "./index.js";',
+    'import { meterDurableObject, meterWorker } from "./meter-shim.js";',
+    'export * from "./index.js";',
+    "export default meterWorker(gateway.default);",
+    ...durableObjectClasses.map((name) => `export const ${name} = meterDurableObject(gateway.${name});`),
+  ];
+  writeFileSync(join(dir, METER_ENTRY), `${entry.join("\n")}\n`);
+}
+
 /** The bundle's files as Miniflare modules (wrangler may emit extra modules next to index.js). */
-function bundleModules(dir: string): { type: ModuleType; path: string; contents: string | Uint8Array }[] {
+function bundleModules(
+  dir: string,
+  entryName = "index.js",
+): { type: ModuleType; path: string; contents: string | Uint8Array }[] {
   const typeOf = (name: string): ModuleType | undefined => {
     if (/\.m?js$/.test(name)) return "ESModule";
     if (/\.(txt|html|sql)$/.test(name)) return "Text";
@@ -35,8 +65,8 @@ function bundleModules(dir: string): { type: ModuleType; path: string; contents:
   };
   const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((name) => typeOf(name) !== undefined);
   // The entry module must come first.
-  files.sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)));
-  if (files[0] !== "index.js") throw new Error(`no index.js in ${dir}`);
+  files.sort((a, b) => (a === entryName ? -1 : b === entryName ? 1 : a.localeCompare(b)));
+  if (files[0] !== entryName) throw new Error(`no ${entryName} in ${dir}`);
   return files.map((name) => {
     const type = typeOf(name)!;
     const path = join(dir, name);
@@ -58,6 +88,10 @@ export interface GatewayOptions {
   logFile: string;
   /** Opens workerd's V8 inspector on this port (bench/profile.ts takes CPU profiles through it). */
   inspectorPort?: number;
+  /** Puts the cost meter in front of the bundle (`Gateway.meter()` reads it). */
+  meter?: boolean;
+  /** Variables set over wrangler.toml's. */
+  vars?: Record<string, string>;
 }
 
 export interface Gateway {
@@ -67,10 +101,16 @@ export interface Gateway {
   pids: number[];
   /** Rows in every D1 table (Miniflare's and wrangler's own bookkeeping tables left out). */
   tableCounts(): Promise<Record<string, number>>;
-  /** ResponseRun objects that exist (have storage). */
-  durableObjects(): Promise<number | undefined>;
   /** The first line of the last error the Worker logged since the previous call (explains a failed cell). */
   takeLastError(): string | undefined;
+  /** Days a stored response is kept (RETENTION_DAYS; 0 keeps them). */
+  retentionDays: number;
+  /** The cost meter's running totals (only with `meter: true`). */
+  meter(): Promise<MeterSnapshot>;
+  /** D1's size in bytes: its page count times page size, as the database reports it after a query. */
+  d1Bytes(): Promise<number | undefined>;
+  /** Runs the Worker's scheduled (cron) handler as if it fired at `time`. */
+  scheduled(time: Date): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -100,10 +140,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Module rules are for wrangler's bundler (and cannot be converted to Miniflare 5 options); the bundle's
   // modules are listed explicitly below.
   delete fromConfig.modulesRules;
+  let entry: string | undefined;
+  if (options.meter === true) {
+    const objects = (fromConfig.durableObjects ?? {}) as Record<string, string | { className: string }>;
+    const classes = Object.values(objects).map((value) => (typeof value === "string" ? value : value.className));
+    await addMeter(options.bundleDir, [...new Set(classes)]);
+    entry = METER_ENTRY;
+  }
   const v4 = {
     ...fromConfig,
     name: WORKER_NAME,
-    modules: bundleModules(options.bundleDir),
+    modules: bundleModules(options.bundleDir, entry),
     modulesRoot: options.bundleDir,
     // The bench measures the gateway's cost, not its per-key rate limit (600 a minute in wrangler.toml).
     ratelimits: { RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000_000, period: 60 as const } } },
@@ -111,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...fromConfig.bindings,
       UPSTREAM_BASE_URL: options.upstreamBaseUrl,
       UPSTREAM_PROTOCOL: options.protocol,
+      ...options.vars,
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
@@ -132,7 +180,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!listeners[i]!.has(listener)) process.removeListener(signal, listener);
     }
   });
-  const stop = own(`gateway (${options.protocol})`, async () => {
+  // One stopper per instance (two instances run side by side with --before).
+  const stop = own(`gateway (${options.protocol}, ${options.persistDir})`, async () => {
     await mf.dispose();
     log.end();
     rmSync(options.persistDir, { recursive: true, force: true });
@@ -149,9 +198,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const pids = descendants(process.pid, "workerd").filter((pid) => !before.has(pid));
     if (pids.length === 0) throw new Error("no workerd process found under this process");
+    const retention = Number((v4.bindings as Record<string, unknown>).RETENTION_DAYS ?? 30);
     return {
       baseUrl: new URL("/v1", url).href,
       pids,
+      retentionDays: Number.isFinite(retention) && retention >= 0 ? retention : 30,
       stop,
       async tableCounts() {
         const db = await mf.getD1Database("DB");
@@ -172,12 +223,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         lastError = undefined;
         return taken;
       },
-      async durableObjects() {
-        try {
-          return (await mf.listDurableObjectIds("ResponseRun", WORKER_NAME)).length;
-        } catch {
-          return undefined;
-        }
+      async meter() {
+        const response = await fetch(new URL("/__meter", url));
+        if (!response.ok) throw new Error(`meter: HTTP ${response.status}`);
+        return (await response.json()) as MeterSnapshot;
+      },
+      async d1Bytes() {
+        const db = await mf.getD1Database("DB");
+        const { meta } = await db.prepare("SELECT 1").run();
+        const size = (meta as { size_after?: unknown }).size_after;
+        return typeof size === "number" ? size : undefined;
+      },
+      async scheduled(time: Date) {
+        const worker = await mf.getWorker(WORKER_NAME);
+        await worker.scheduled({ scheduledTime: time, cron: "*/10 * * * *" });
       },
     };
   } catch (error) {

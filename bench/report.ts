@@ -6,6 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { beforeAfterSection, targetsSection } from "#bench/comparison";
+import { costSections } from "#bench/cost-report";
+import { storageTargetsSection } from "#bench/cost-targets";
 import { findCell, type CellResult, type ReferenceCells, type TargetSummary } from "#bench/figures";
 import { int, num, signed, table, times } from "#bench/format";
 import type { Scenario, TargetName } from "#bench/scenarios";
@@ -21,6 +23,10 @@ export interface Environment {
   memoryGb: number;
   kernel: string;
   gatewayCommit: string;
+  /** The last commit that changed the gateway itself (src/, migrations/, wrangler.toml). */
+  gatewaySource?: string;
+  /** The commit of the `--before` gateway, when one ran. */
+  beforeCommit?: string;
   /** Directory of the gateway's local D1 and Durable Object storage (tmpfs or disk). */
   storageDir?: string;
 }
@@ -60,6 +66,9 @@ const LABEL: Record<TargetName, string> = {
   "workerd-do-log": "workerd DO log per request (floor)",
   gateway: "gateway store:false",
   "gateway-stored": "gateway stored",
+  "gateway-background": "gateway background",
+  "gateway-before": "gateway before, stored",
+  "gateway-before-background": "gateway before, background",
   portkey: "portkey",
 };
 
@@ -150,13 +159,24 @@ function storedTable(cells: CellResult[]): string {
   if (stored.length === 0) return "No stored cell ran.";
   const tables = [...new Set(stored.flatMap((c) => Object.keys(c.stored!.d1RowsPerResponse)))].sort();
   return table(
-    ["scenario", "responses", "GET completed", "D1 rows/response", ...tables, "DOs/response"],
+    [
+      "scenario",
+      "target",
+      "responses",
+      "GET completed",
+      "D1 rows/response",
+      ...tables,
+      "D1 bytes/response",
+      "DO instances/response",
+    ],
     stored.map((c) => [
       c.scenario,
+      LABEL[c.target],
       String(c.ok),
       `${c.stored!.completed}/${c.stored!.checked}`,
       num(c.stored!.d1RowsPerResponseTotal, 2),
       ...tables.map((t) => num(c.stored!.d1RowsPerResponse[t], 2)),
+      int(c.cost?.units.d1Bytes),
       num(c.stored!.durableObjectsPerResponse, 2),
     ]),
   );
@@ -193,7 +213,12 @@ const HOW_MEASURED = `## How measured
   upstream's, so "× direct" reads as "× a minimal Node HTTP server".
 - **D1 rows per response**: \`count(*)\` of every D1 table (\`mf.getD1Database("DB")\`) before and after a stored
   cell, difference ÷ responses stored in it. This counts net new rows; updates of existing rows and rows deleted
-  again are not visible. DOs per response: \`listDurableObjectIds("ResponseRun")\` before and after.
+  again are not visible (the cost meter's rows written are the billed ones). D1 bytes: the database's size
+  (\`meta.size_after\`: page count × page size) before and after, ÷ responses. DO instances: the meter's count of
+  Durable Object constructor runs.
+- **Cost**: the cost meter (\`bench/meter-shim.ts\` in front of the bundle) counts the billable units of each cell,
+  read with the gateway's objects idle before and after it; bench/README.md, "The cost meter", says what is counted
+  and how it is priced.
 - **Correctness**, for every request: HTTP 200; SSE sequence numbers contiguous from 0 and in order; first event
   \`response.created\`; exactly one terminal event, last, and it is \`response.completed\` with usage; the number of
   text deltas and the text length as sent by the mock; the text in \`response.completed\` equal to the deltas; the
@@ -212,22 +237,40 @@ const HOW_MEASURED = `## How measured
 
 /** The recorded run that "before and after" compares with (see bench/README.md). */
 const BASELINE = join(import.meta.dirname, "baseline.json");
+/** The recorded "before" of issue 12's targets (`--record-before`), used when a run has no `--before` targets. */
+export const RECORDED_BEFORE = join(import.meta.dirname, "before.json");
 
-function readBaseline(): Results | undefined {
-  return existsSync(BASELINE) ? (JSON.parse(readFileSync(BASELINE, "utf8")) as Results) : undefined;
+const readRun = (path: string): Results | undefined =>
+  existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Results) : undefined;
+
+/** Formatted as the repository's `prettier --check` expects (prettier is a root dev dependency). */
+async function formatJson(value: unknown, path: string): Promise<string> {
+  const json = `${JSON.stringify(value, null, 2)}\n`;
+  try {
+    const prettier = await import("prettier");
+    return await prettier.format(json, { ...(await prettier.resolveConfig(path)), filepath: path });
+  } catch {
+    return json;
+  }
+}
+
+/** The targets a recorded "before" keeps: the gateway's, and the references its ratios need. */
+const RECORDED_TARGETS = new Set<TargetName>(["direct", "gateway", "gateway-stored", "gateway-background", "portkey"]);
+
+/** Records this run as the "before" of issue 12's targets (bench/before.json): its cells without the floors. */
+export async function recordBefore(results: Results): Promise<void> {
+  const kept: Results = {
+    ...results,
+    cells: results.cells.filter((c) => RECORDED_TARGETS.has(c.target)),
+    summary: results.summary.filter((s) => RECORDED_TARGETS.has(s.target)),
+    upstream: undefined,
+  };
+  writeFileSync(RECORDED_BEFORE, await formatJson(kept, RECORDED_BEFORE));
 }
 
 export async function writeReport(results: Results, dir: string): Promise<void> {
   const jsonPath = join(dir, "results.json");
-  let json = `${JSON.stringify(results, null, 2)}\n`;
-  try {
-    // Formatted as the repository's `prettier --check` expects.
-    const prettier = await import("prettier");
-    json = await prettier.format(json, { ...(await prettier.resolveConfig(jsonPath)), filepath: jsonPath });
-  } catch {
-    // prettier is a dev dependency of the root; unformatted JSON is still JSON.
-  }
-  writeFileSync(jsonPath, json);
+  writeFileSync(jsonPath, await formatJson(results, jsonPath));
   const env = results.environment;
   const lines: string[] = [
     "# Benchmark results",
@@ -235,7 +278,8 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
     `Written by \`npm run bench${results.mode === "quick" ? " -- --quick" : ""}\` (bench/run.ts); see bench/README.md. Machine-readable: bench/results.json.`,
     "",
     `- Date: ${results.date} (${results.mode} run, ${Math.round(results.durationSeconds)} s${results.interrupted ? ", **interrupted**" : ""})`,
-    `- Gateway: ${env.gatewayCommit}`,
+    `- Gateway: ${env.gatewayCommit}${env.gatewaySource === undefined ? "" : ` (its src/, migrations/ and wrangler.toml as of ${env.gatewaySource})`}`,
+    ...(env.beforeCommit === undefined ? [] : [`- Gateway before (\`--before\`): ${env.beforeCommit}`]),
     `- Node ${env.node}; workerd ${env.workerd}; Miniflare ${env.miniflare}; wrangler ${env.wrangler}; Portkey gateway ${env.portkey}`,
     `- ${env.cores} cores, ${env.cpuModel}, ${env.memoryGb} GB RAM, Linux ${env.kernel}`,
     `- Gateway storage (local D1 and Durable Objects) in ${env.storageDir ?? "the OS temp dir (disk)"}`,
@@ -249,7 +293,12 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
       '"How measured". A dash means the target produced no figure (it failed or does not apply).',
     "",
   );
-  lines.push(targetsSection(results), beforeAfterSection(results, readBaseline()));
+  lines.push(
+    storageTargetsSection(results, readRun(RECORDED_BEFORE)),
+    costSections(results.scenarios, results.cells, LABEL),
+    targetsSection(results),
+    beforeAfterSection(results, readRun(BASELINE)),
+  );
   lines.push("## Targets started", "");
   lines.push(
     table(

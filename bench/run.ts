@@ -1,6 +1,7 @@
-// The benchmark: starts the mock upstream, this repository's gateway (Miniflare) and Portkey, runs every
-// scenario against each, stops everything (also on failure or Ctrl-C) and writes bench/RESULTS.md and
-// bench/results.json. `npm run bench` from the repository root; `npm run bench -- --quick` for a short run.
+// The benchmark: starts the mock upstream, this repository's gateway (Miniflare, with the cost meter) and
+// Portkey, runs every scenario against each, stops everything (also on failure or Ctrl-C) and writes
+// bench/RESULTS.md and bench/results.json. `npm run bench` from the repository root; `npm run bench -- --quick`
+// for a short run; `--before=<git ref>` adds that commit's gateway as two more targets.
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,15 +9,21 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { firstJsonLine, spawnOwned, stopAll } from "#bench/children";
+import { priceOf, unitsPerResponse } from "#bench/cost";
 import { cpuFigures, d1Rows, summarize, summarizeLoad, type CellResult, type ReferenceCells } from "#bench/figures";
 import type { Gateway } from "#bench/gateway";
 import type { LoadSpec } from "#bench/load-client";
+import { quiesce, statementsPerResponse, sweepCost } from "#bench/metering";
 import { cpuMs, foreignLoad, machineBusyMs, MemorySampler, settle } from "#bench/proc-stats";
-import { writeReport, type Environment, type Results, type StartupNote } from "#bench/report";
+import { recordBefore, writeReport, type Environment, type Results, type StartupNote } from "#bench/report";
 import {
+  BEFORE_TARGETS,
+  gatewayMode,
+  isBefore,
+  isFloor,
   modelFor,
   requestFor,
-  isFloor,
+  runsOn,
   scenarios,
   TARGETS,
   type Protocol,
@@ -46,14 +53,34 @@ const onlyScenarios = args
   .find((a) => a.startsWith("--scenarios="))
   ?.slice("--scenarios=".length)
   .split(",");
+/** A git ref whose gateway runs beside this checkout's, as `gateway-before` and `gateway-before-background`. */
+const beforeRef = args.find((a) => a.startsWith("--before="))?.slice("--before=".length);
+/** Records this run as the "before" of issue 12's targets (bench/before.json). */
+const recordAsBefore = args.includes("--record-before");
+/** Overrides the run's time limit (a busy machine may need longer to finish the matrix). */
+const limitMinutes = Number(args.find((a) => a.startsWith("--minutes="))?.slice("--minutes=".length));
 /** A partial run (filtered targets or scenarios) must not replace the recorded results. */
 const OUT = onlyTargets || onlyScenarios ? WORK : BENCH;
 /** Other work on the machine (another session's tests) skews a cell: wait for it to pass, within a budget. */
 const QUIET_BELOW_CORES = 0.2;
 const QUIET_WAIT_PER_CELL_MS = 10_000;
 let quietBudgetMs = (quick ? 20 : 90) * 1000;
-/** A hard stop for the whole run: a hung target cannot keep it going. */
-const RUN_LIMIT_MS = (quick ? 4 : 15) * 60_000;
+/**
+ * A hard stop for the whole run: a hung target (or a machine busy with other work) cannot keep it going. A quick
+ * run takes 4 to 7 minutes (7 on this 2-core machine shared with other sessions); `--before` targets get more time.
+ */
+const RUN_LIMIT_MS =
+  (limitMinutes > 0 ? limitMinutes : (quick ? 8 : 20) + (beforeRef === undefined ? 0 : quick ? 5 : 10)) * 60_000;
+/**
+ * The gateway keeps a finished run's Durable Object log for RUN_LOG_RETENTION_SECONDS (600 by default) before
+ * its alarm deletes it; the bench shortens that to 1 s so the deletion (an alarm, its rows, its wall-clock)
+ * happens inside the cell that caused it and is metered. The storage it held is priced for the time it was
+ * held here; at the default 600 s, 100 KB held costs $0.005 per million responses more.
+ */
+const METERED_VARS = { RUN_LOG_RETENTION_SECONDS: "1" };
+/** How long a cell waits for the gateway's objects to go idle and their due alarms to fire. */
+const QUIESCE_AFTER_PROBE_MS = 5_000;
+const QUIESCE_AFTER_LOAD_MS = 15_000;
 
 const abort = new AbortController();
 let interrupted = false;
@@ -127,6 +154,7 @@ function environment(): Environment {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
     gatewayCommit: `${git("rev-parse", "--short", "HEAD")} ${git("log", "-1", "--format=%s")}${dirty}`,
+    gatewaySource: git("log", "-1", "--format=%h", "--", "src", "migrations", "wrangler.toml"),
     storageDir: STORAGE_DIR,
   };
 }
@@ -146,11 +174,14 @@ async function main(): Promise<void> {
   const { runLoad, newAgent, checkStored } = await import("#bench/load-client");
   const { startPortkey } = await import("#bench/peers");
   const { bundleGateway, startGateway } = await import("#bench/gateway");
+  const { buildBefore } = await import("#bench/before");
 
   mkdirSync(WORK, { recursive: true });
   /** Every process this run started: CPU outside them (and this one) is other work on the machine. */
   const ownedPids = new Set<number>();
-  const targets = TARGETS.filter((t) => !onlyTargets || onlyTargets.includes(t));
+  const targets = [...TARGETS, ...(beforeRef === undefined ? [] : BEFORE_TARGETS)].filter(
+    (t) => !onlyTargets || onlyTargets.includes(t),
+  );
   const plan = scenarios(quick).filter((s) => !onlyScenarios || onlyScenarios.some((id) => s.id.startsWith(id)));
   const reference: ReferenceCells = { ttfe: "max-e100-c1", cost: "max-e100-c20" };
   const results: Results = {
@@ -187,16 +218,31 @@ async function main(): Promise<void> {
     ownedPids.add(mockPid);
     log(`mock upstream on ${upstream}`);
 
-    let bundleError: string | undefined;
-    if (targets.some((t) => t.startsWith("gateway"))) {
-      const outDir = join(WORK, "bundle");
-      rmSync(outDir, { recursive: true, force: true });
+    /** This checkout's gateway and the `--before` one: where each is bundled from, and why it cannot run. */
+    const builds = {
+      current: { root: ROOT, bundleDir: join(WORK, "bundle"), error: undefined as string | undefined },
+      before: { root: ROOT, bundleDir: join(WORK, "bundle-before"), error: undefined as string | undefined },
+    };
+    if (targets.some((t) => gatewayMode(t) !== undefined && !isBefore(t))) {
+      rmSync(builds.current.bundleDir, { recursive: true, force: true });
       try {
-        await bundleGateway(ROOT, outDir);
+        await bundleGateway(ROOT, builds.current.bundleDir);
         log("gateway bundled");
       } catch (error) {
-        bundleError = `bundle failed: ${errorText(error)}`;
-        log(bundleError);
+        builds.current.error = `bundle failed: ${errorText(error)}`;
+        log(builds.current.error);
+      }
+    }
+    if (beforeRef !== undefined && targets.some(isBefore)) {
+      rmSync(builds.before.bundleDir, { recursive: true, force: true });
+      try {
+        const before = await buildBefore(ROOT, beforeRef, builds.before.bundleDir);
+        builds.before.root = before.root;
+        results.environment.beforeCommit = before.commit;
+        log(`gateway before (${before.commit}) bundled`);
+      } catch (error) {
+        builds.before.error = `--before=${beforeRef}: ${errorText(error)}`;
+        log(builds.before.error);
       }
     }
 
@@ -232,7 +278,8 @@ async function main(): Promise<void> {
 
     const direct: Server = { baseUrl: upstream, pids: [mockPid], headers: {} };
 
-    async function sdkCheck(server: Server, store: boolean): Promise<string> {
+    async function sdkCheck(server: Server, target: TargetName): Promise<string> {
+      const mode = gatewayMode(target);
       try {
         const { default: OpenAI } = await import("openai");
         const client = new OpenAI({
@@ -243,7 +290,12 @@ async function main(): Promise<void> {
           timeout: 15_000,
         });
         const knobs = { events: 20, pace: 0, ttft: 0, size: 8 };
-        const stream = client.responses.stream({ model: modelFor(knobs), input: "Say something.", store });
+        const stream = client.responses.stream({
+          model: modelFor(knobs),
+          input: "Say something.",
+          store: mode === "stored" || mode === "background",
+          ...(mode === "background" ? { background: true } : {}),
+        });
         const final = await stream.finalResponse();
         const chars = final.output_text.length;
         return final.status === "completed" && chars === knobs.events * knobs.size
@@ -274,13 +326,6 @@ async function main(): Promise<void> {
       const agent = newAgent(scenario.concurrency);
       server.gateway?.takeLastError();
       let waitedMs = 0;
-      while (quietBudgetMs > 0 && waitedMs < QUIET_WAIT_PER_CELL_MS && !abort.signal.aborted) {
-        const from = performance.now();
-        if ((await foreignLoad([...ownedPids])) <= QUIET_BELOW_CORES) break;
-        const spent = performance.now() - from;
-        waitedMs += spent;
-        quietBudgetMs -= spent;
-      }
       try {
         // One short unmeasured request of the same kind: fails fast on a broken target, warms the path.
         const probe = requestFor({ ...scenario, knobs: { ...scenario.knobs, events: 10, pace: 0, ttft: 0 } }, target);
@@ -308,9 +353,21 @@ async function main(): Promise<void> {
             responsesPerSecond: 0,
           };
         }
-        const stored = target === "gateway-stored" && server.gateway !== undefined;
-        const rowsBefore = stored ? await server.gateway!.tableCounts() : {};
-        const objectsBefore = stored ? await server.gateway!.durableObjects() : undefined;
+        // Other work on the machine passes (the probe's own work, such as an alarm, overlaps the wait).
+        while (quietBudgetMs > 0 && waitedMs < QUIET_WAIT_PER_CELL_MS && !abort.signal.aborted) {
+          const from = performance.now();
+          if ((await foreignLoad([...ownedPids])) <= QUIET_BELOW_CORES) break;
+          const spent = performance.now() - from;
+          waitedMs += spent;
+          quietBudgetMs -= spent;
+        }
+        const gateway = server.gateway;
+        const mode = gatewayMode(target);
+        const stored = gateway !== undefined && (mode === "stored" || mode === "background");
+        // The meter is read with the gateway's objects idle: the probe's own alarms have fired.
+        const meterBefore = gateway ? await quiesce(gateway, QUIESCE_AFTER_PROBE_MS) : undefined;
+        const d1BytesBefore = gateway ? await gateway.d1Bytes() : undefined;
+        const rowsBefore = stored ? await gateway.tableCounts() : {};
         const serverIsUpstream = target === "direct";
         const cpuBefore = {
           server: cpuMs(server.pids),
@@ -321,6 +378,8 @@ async function main(): Promise<void> {
         };
         const memory = new MemorySampler(server.pids);
         const load = await runLoad(spec, agent);
+        // Work after the last byte (the final D1 write, a cleanup alarm) belongs to this cell: wait for it.
+        const meterAfter = gateway ? await quiesce(gateway, QUIESCE_AFTER_LOAD_MS) : undefined;
         await settle(serverIsUpstream ? server.pids : [...server.pids, mockPid]);
         const peakRssMb = memory.stop();
         const client = process.cpuUsage(cpuBefore.client);
@@ -341,6 +400,15 @@ async function main(): Promise<void> {
           ),
           peakRssMb,
         };
+        const units =
+          gateway && meterBefore && meterAfter
+            ? unitsPerResponse(meterBefore.snapshot, meterAfter.snapshot, {
+                responses: summary.ok,
+                cpuMs: serverMs,
+                d1BytesBefore,
+                d1BytesAfter: await gateway.d1Bytes(),
+              })
+            : undefined;
         if (stored) {
           const ids = load.results.filter((r) => r.ok && r.responseId !== undefined).map((r) => r.responseId!);
           const check = await checkStored(
@@ -349,11 +417,27 @@ async function main(): Promise<void> {
             ids,
             scenario.knobs.events * scenario.knobs.size,
           );
-          const objectsAfter = await server.gateway!.durableObjects();
-          result.stored = { ...check, ...d1Rows(rowsBefore, await server.gateway!.tableCounts(), ids.length) };
-          if (objectsBefore !== undefined && objectsAfter !== undefined && ids.length > 0) {
-            result.stored.durableObjectsPerResponse = (objectsAfter - objectsBefore) / ids.length;
+          result.stored = { ...check, ...d1Rows(rowsBefore, await gateway.tableCounts(), ids.length) };
+          if (units !== undefined) {
+            result.stored.durableObjectsPerResponse = units.doInstances;
+            // What deleting them after RETENTION_DAYS costs (it also leaves the next cell an empty D1).
+            const sweep = await sweepCost(gateway, gateway.retentionDays);
+            if (sweep !== undefined) units.sweep = sweep;
           }
+        }
+        if (units !== undefined && meterBefore && meterAfter) {
+          const n = units.responses;
+          result.cost = {
+            units,
+            price: priceOf(units),
+            quiet: meterBefore.quiet && meterAfter.quiet,
+            d1Statements: statementsPerResponse(meterBefore.snapshot.d1Statements, meterAfter.snapshot.d1Statements, n),
+            sqlStatements: statementsPerResponse(
+              meterBefore.snapshot.sqlStatements,
+              meterAfter.snapshot.sqlStatements,
+              n,
+            ),
+          };
         }
         return result;
       } finally {
@@ -385,27 +469,35 @@ async function main(): Promise<void> {
           else errors.set(target, portkeyError ?? "not started");
         }
       }
-      let gateway: Gateway | undefined;
-      if (targets.some((t) => t.startsWith("gateway"))) {
-        let error = bundleError;
+      const gateways: Gateway[] = [];
+      for (const which of ["current", "before"] as const) {
+        const served = targets.filter((t) => gatewayMode(t) !== undefined && isBefore(t) === (which === "before"));
+        if (served.length === 0) continue;
+        const build = builds[which];
+        let error = build.error;
+        let gateway: Gateway | undefined;
         if (error === undefined) {
+          const name = which === "current" ? "gateway" : "gateway-before";
           try {
             gateway = await startGateway({
-              root: ROOT,
-              bundleDir: join(WORK, "bundle"),
-              persistDir: mkdtempSync(join(STORAGE_DIR, `bench-d1-${protocol}-`)),
+              root: build.root,
+              bundleDir: build.bundleDir,
+              persistDir: mkdtempSync(join(STORAGE_DIR, `bench-d1-${which}-${protocol}-`)),
               upstreamBaseUrl: upstream,
               protocol,
-              logFile: join(WORK, `gateway-${protocol}.log`),
+              logFile: join(WORK, `${name}-${protocol}.log`),
+              meter: true,
+              vars: METERED_VARS,
             });
+            gateways.push(gateway);
             gateway.pids.forEach((pid) => ownedPids.add(pid));
-            log(`gateway (UPSTREAM_PROTOCOL=${protocol}) on ${gateway.baseUrl}, workerd pid ${gateway.pids.join(",")}`);
+            log(`${name} (UPSTREAM_PROTOCOL=${protocol}) on ${gateway.baseUrl}, workerd pid ${gateway.pids.join(",")}`);
           } catch (startError) {
             error = `start failed: ${errorText(startError)}`;
-            log(`gateway ${error}`);
+            log(`${name} ${error}`);
           }
         }
-        for (const target of targets.filter((t) => t.startsWith("gateway"))) {
+        for (const target of served) {
           if (gateway) servers.set(target, { baseUrl: gateway.baseUrl, pids: gateway.pids, headers: {}, gateway });
           else errors.set(target, error ?? "not started");
         }
@@ -416,9 +508,9 @@ async function main(): Promise<void> {
         note(target, errors.get(target));
         if (!server) continue;
         // The SDK check speaks Responses: it applies where the target answers in Responses.
-        const speaksResponses = protocol === "responses" || target.startsWith("gateway");
+        const speaksResponses = protocol === "responses" || gatewayMode(target) !== undefined;
         if (speaksResponses) {
-          const outcome = await sdkCheck(server, target === "gateway-stored");
+          const outcome = await sdkCheck(server, target);
           results.startup[results.startup.length - 1]!.sdkCheck = outcome;
           log(`${target}: openai SDK responses.stream(): ${outcome}`);
         }
@@ -427,6 +519,7 @@ async function main(): Promise<void> {
           ...cells[0]!,
           knobs: { ...cells[0]!.knobs, events: 100, pace: 0, ttft: 0 },
           stream: true,
+          background: true,
         };
         const shape = requestFor(warm, target);
         await runLoad({
@@ -447,7 +540,7 @@ async function main(): Promise<void> {
       }
 
       for (const scenario of cells) {
-        for (const target of targets) {
+        for (const target of targets.filter((t) => runsOn(scenario, t))) {
           if (abort.signal.aborted) break;
           const server = servers.get(target);
           let result: CellResult;
@@ -475,11 +568,12 @@ async function main(): Promise<void> {
               : `${result.ok}/${result.requests} ok, ttfe p50 ${result.ttfeMs?.p50.toFixed(1) ?? "–"} ms, ` +
                 `${Math.round(result.eventsPerSecond)} ev/s, cpu ${result.cpu?.perResponseMs.toFixed(2)} ms/resp` +
                 `${result.stored ? `, GET ${result.stored.completed}/${result.stored.checked}, D1 rows/resp ${result.stored.d1RowsPerResponseTotal.toFixed(2)}` : ""}` +
+                `${result.cost ? `, $${result.cost.price.total.toFixed(2)}/M responses${result.cost.quiet ? "" : " (not quiet)"}` : ""}` +
                 `${result.failures.length > 0 ? `; ${result.failures[0]}` : ""}`;
           log(`${scenario.id} ${target}: ${shown}`);
         }
       }
-      if (gateway) await gateway.stop();
+      for (const gateway of gateways) await gateway.stop();
     }
     try {
       results.upstream = await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
@@ -492,10 +586,15 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   } finally {
     await stopAll();
-    // Miniflare read the bundle into memory; a stray index.js under bench/ would only trip `eslint .`.
+    // Miniflare read the bundles into memory; a stray index.js under bench/ would only trip `eslint .`.
     rmSync(join(WORK, "bundle"), { recursive: true, force: true });
+    rmSync(join(WORK, "bundle-before"), { recursive: true, force: true });
     await finish();
     log(`wrote ${relative(ROOT, join(OUT, "RESULTS.md"))} and results.json (${Math.round(results.durationSeconds)} s)`);
+    if (recordAsBefore && !interrupted && results.fatal === undefined) {
+      await recordBefore(results);
+      log("recorded this run as the before: bench/before.json");
+    }
   }
 }
 

@@ -4,17 +4,48 @@
 import type { Expectation, WireMode } from "#bench/load-client";
 
 export type Protocol = "responses" | "chat_completions";
-export type TargetName = "direct" | "workerd-proxy" | "workerd-do-log" | "gateway" | "gateway-stored" | "portkey";
+export type TargetName =
+  | "direct"
+  | "workerd-proxy"
+  | "workerd-do-log"
+  | "gateway"
+  | "gateway-stored"
+  | "gateway-background"
+  | "gateway-before"
+  | "gateway-before-background"
+  | "portkey";
 export const TARGETS: TargetName[] = [
   "direct",
   "workerd-proxy",
   "workerd-do-log",
   "gateway",
   "gateway-stored",
+  "gateway-background",
   "portkey",
 ];
+/** The gateway built from another commit (`--before=<ref>`), run beside this one: stored and background. */
+export const BEFORE_TARGETS: TargetName[] = ["gateway-before", "gateway-before-background"];
 /** The platform floors (bench/floor.ts): forward what they get, like direct. */
 export const isFloor = (target: TargetName): boolean => target === "workerd-proxy" || target === "workerd-do-log";
+
+/** How a gateway target is asked: `store:false`, stored (foreground), or `background: true` (stored). */
+export type GatewayMode = "store:false" | "stored" | "background";
+export function gatewayMode(target: TargetName): GatewayMode | undefined {
+  switch (target) {
+    case "gateway":
+      return "store:false";
+    case "gateway-stored":
+    case "gateway-before":
+      return "stored";
+    case "gateway-background":
+    case "gateway-before-background":
+      return "background";
+    default:
+      return undefined;
+  }
+}
+/** Targets served by the `--before` build rather than this checkout's. */
+export const isBefore = (target: TargetName): boolean => BEFORE_TARGETS.includes(target);
 
 export interface Knobs {
   /** Text deltas per response. */
@@ -29,7 +60,7 @@ export interface Knobs {
 
 export interface Scenario {
   id: string;
-  group: "max-speed" | "paced" | "non-streaming" | "chat";
+  group: "max-speed" | "paced" | "ten-second" | "non-streaming" | "chat";
   title: string;
   /** The upstream protocol: `chat_completions` runs the gateway in translation mode. */
   protocol: Protocol;
@@ -44,6 +75,18 @@ export interface Scenario {
   maxSeconds: number;
   /** Streams start spread over this many ms instead of all at once. */
   rampMs: number;
+  /** Background targets run it too (a background stream is read like a foreground one). */
+  background?: boolean;
+  /** Only the gateway targets run it (a cost cell: the others have nothing to meter). */
+  gatewayOnly?: boolean;
+}
+
+/** Whether `target` runs `scenario`. */
+export function runsOn(scenario: Scenario, target: TargetName): boolean {
+  const mode = gatewayMode(target);
+  if (scenario.gatewayOnly === true && mode === undefined) return false;
+  if (mode === "background") return scenario.background === true && scenario.stream;
+  return true;
 }
 
 const SIZE = 8;
@@ -67,6 +110,7 @@ function maxSpeed(events: number, concurrency: number, time: Timing): Scenario {
     minSeconds: time.min,
     maxSeconds: time.max,
     rampMs: 0,
+    background: concurrency === 20,
   };
 }
 
@@ -85,6 +129,30 @@ function paced(events: number, concurrency: number, requests: number, rampMs: nu
     minSeconds: 0,
     maxSeconds: 30,
     rampMs,
+  };
+}
+
+/**
+ * The issue's cost shape: a stream lasting 10 s (the events spread evenly over it), as a model streams;
+ * what a Durable Object bills for its wall-clock depends on it. Gateway targets only, in waves of
+ * `concurrency` streams: few enough that the machine keeps the pace (units per response do not depend on it).
+ */
+function tenSeconds(events: number, concurrency: number, requests: number): Scenario {
+  const pace = 10_000 / events;
+  return {
+    id: `stream10s-e${events}`,
+    group: "ten-second",
+    title: `10-second stream: ${events} events ${pace} ms apart`,
+    protocol: "responses",
+    stream: true,
+    knobs: { events, pace, ttft: 0, size: SIZE },
+    concurrency,
+    requests,
+    minSeconds: 0,
+    maxSeconds: 30,
+    rampMs: 0,
+    background: true,
+    gatewayOnly: true,
   };
 }
 
@@ -129,6 +197,8 @@ export function scenarios(quick: boolean): Scenario[] {
       maxSpeed(1000, 1, time),
       maxSpeed(100, 20, time),
       maxSpeed(1000, 20, time),
+      tenSeconds(100, 10, 10),
+      tenSeconds(1000, 5, 5),
       paced(100, 10, 10, 0),
       nonStreaming(20, time),
       chat(100, 20, time),
@@ -139,6 +209,7 @@ export function scenarios(quick: boolean): Scenario[] {
   for (const events of [10, 100, 1000]) {
     for (const concurrency of [1, 20, 100]) cells.push(maxSpeed(events, concurrency, time));
   }
+  cells.push(tenSeconds(100, 10, 20), tenSeconds(1000, 5, 10));
   // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
   cells.push(paced(300, 10, 20, 3000), paced(300, 100, 200, 3000));
   cells.push(nonStreaming(20, time));
@@ -186,9 +257,18 @@ export function requestFor(scenario: Scenario, target: TargetName): RequestShape
       timeoutMs,
     };
   }
-  const body = { model, input: "Say something.", stream, store: target === "gateway-stored" };
-  // A translated stream may differ in framing; text, order and the terminal event are still checked.
-  if (stream && !viaChat) expect.frames = knobs.events + RESPONSES_FRAMES;
+  const mode = gatewayMode(target);
+  const background = mode === "background";
+  const body = {
+    model,
+    input: "Say something.",
+    stream,
+    store: mode === "stored" || background,
+    ...(background ? { background: true } : {}),
+  };
+  // A translated stream may differ in framing; text, order and the terminal event are still checked. A
+  // background stream adds `response.queued` after `response.created`.
+  if (stream && !viaChat) expect.frames = knobs.events + RESPONSES_FRAMES + (background ? 1 : 0);
   return {
     path: "/responses",
     body: JSON.stringify(body),

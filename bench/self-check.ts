@@ -1,12 +1,14 @@
-// Checks the harness itself (no gateway needed): the SSE splitter under any chunking, the mock's knobs, and
-// the mock's streams as the load client and the official `openai` SDK read them.
-// Run with `node bench/self-check.ts` (node:test; named so that vitest does not collect it).
+// Checks the harness itself (no gateway needed): the SSE splitter under any chunking, the mock's knobs, the
+// mock's streams as the load client and the official `openai` SDK read them, and (bench/meter-check.ts) the
+// cost meter and its prices. Run with `node bench/self-check.ts` (node:test; named so that vitest does not
+// collect it).
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { FrameSplitter, runLoad, type WireMode } from "#bench/load-client";
 import { parseKnobs, startMockUpstream, type MockUpstream } from "#bench/mock-upstream";
+import "#bench/meter-check";
 
 void test("the frame splitter yields the same frames however the bytes are chunked", () => {
   const frames = ['event: a\ndata: {"x":1}', 'data: {"y":"two\\n"}', ": comment\ndata: [DONE]"];

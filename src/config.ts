@@ -44,6 +44,12 @@ export interface GatewayConfig {
   maxUpstreamEventBytes: number;
   /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
   retainRunLogMs: number;
+  /** A running response's events reach D1 at least this often (and its heartbeat as often). */
+  recordFlushMs: number;
+  /** Pending event characters that send a batch to D1 before the interval is up. */
+  recordFlushChars: number;
+  /** How long a stored foreground response runs on after its client disconnected (`ctx.waitUntil` allows ~30 s). */
+  disconnectGraceMs: number;
   /**
    * `passthrough`: the client's key goes upstream; `keys`: gateway keys, upstream keys stay in
    * secrets. Null when `AUTH_MODE` holds anything else: requests are refused, not let through.
@@ -192,6 +198,10 @@ const webhookSecret: Setting<string | null> = {
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_BODY_BYTES_LIMIT = 32 * 1024 * 1024;
+
+/** 1 MiB of frames: a batch compresses to well under a D1 row's 2 MB, and is little memory to hold. */
+const DEFAULT_RECORD_FLUSH_CHARS = 1024 * 1024;
+
 /** 256 MiB: a runaway stream is stopped; far above any real answer (it streams, nothing is held). */
 const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
 /** 32 MiB: one `response.completed` carries the whole Response; an event is held in memory whole. */
@@ -231,6 +241,9 @@ const SETTINGS = {
   // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
   RUN_WATCHDOG_SECONDS: integer("upstream calls", 30, 1, 3600, "seconds"),
   RUN_LOG_RETENTION_SECONDS: integer("upstream calls", 600, 0, WEEK_SECONDS, "seconds"),
+  RECORD_FLUSH_SECONDS: integer("upstream calls", 10, 1, 300, "seconds"),
+  // A Worker may finish its work for about 30 s after its client left (`ctx.waitUntil`).
+  DISCONNECT_GRACE_SECONDS: integer("upstream calls", 25, 0, 28, "seconds"),
   // A wrong value keeps everything: the cron must never delete history on a guess.
   RETENTION_DAYS: withFallback(integer("every request", 30, 0, 36_500, "days; 0 keeps responses forever"), 0),
   RATE_LIMIT_PERIOD_SECONDS: oneOf("every request", ["10", "60"], "60"),
@@ -364,6 +377,9 @@ export function readConfig(env: Env): GatewayConfig {
     maxUpstreamBodyBytes: values.UPSTREAM_MAX_BODY_BYTES,
     maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,
     retainRunLogMs: values.RUN_LOG_RETENTION_SECONDS * 1000,
+    recordFlushMs: values.RECORD_FLUSH_SECONDS * 1000,
+    recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
+    disconnectGraceMs: values.DISCONNECT_GRACE_SECONDS * 1000,
     authMode: values.AUTH_MODE,
     adminToken: values.ADMIN_TOKEN,
     retentionDays: values.RETENTION_DAYS,

@@ -22,6 +22,7 @@ import {
 import { createResponse } from "./routes/create-response";
 import { deleteResponse } from "./routes/delete-response";
 import { listInputItems } from "./routes/list-input-items";
+import { listResponseEvents } from "./routes/list-response-events";
 import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
 import { adminOnly } from "./http/admin-auth";
@@ -68,6 +69,7 @@ const router = Router<IRequest, Args>()
   .delete("/v1/responses/:id", route(deleteResponse))
   .post("/v1/responses/:id/cancel", route(cancelResponse))
   .get("/v1/responses/:id/input_items", route(listInputItems))
+  .get("/v1/responses/:id/events", route(listResponseEvents))
   .get("/v1/responses", route(listResponses))
   .get("/v1/usage", route(getUsage))
   .post("/v1/conversations", route(createConversation))

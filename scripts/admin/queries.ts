@@ -7,7 +7,7 @@ export type Row = Record<string, unknown>;
 /** Statements run in one `wrangler d1 execute`, and how their results (one list per statement) read. */
 export interface Query<T> {
   statements: string[];
-  read(results: Row[][]): T;
+  read(results: Row[][]): T | Promise<T>;
 }
 
 /** A mistake the operator can fix; printed without a stack. */
@@ -367,18 +367,61 @@ export const listResponses = (ref: string, filters: ResponseFilters): Query<List
   };
 };
 
-/** The stored Response object: the `snapshot` column, or its parts in `blobs` when it was split. */
+const TERMINAL_STATUSES = new Set(["completed", "failed", "incomplete", "cancelled"]);
+
+/** A BLOB as D1 answers it (an array of numbers, or an ArrayBuffer); TEXT for values written before compression. */
+function storedValue(value: unknown): Uint8Array<ArrayBuffer> | string {
+  if (typeof value === "string") return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (Array.isArray(value)) return Uint8Array.from(value as number[]);
+  throw new CliError("A stored value is in a form this CLI does not know.");
+}
+
+/** As src/db/codec.ts `decompressText`: deflate-raw, with the platform's DecompressionStream. */
+async function inflate(value: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  if (typeof value === "string") return value;
+  const stream = new Blob([value]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Response(stream).text();
+}
+
+/** A stored value's text: its column, or its `blobs` parts when the column is null (src/db/large-values.ts). */
+async function storedText(row: Row, name: string, parts: Row[]): Promise<string> {
+  const inline = row[name];
+  if (inline !== null && inline !== undefined) return inflate(storedValue(inline));
+  const pieces = parts.filter((part) => part.name === name).map((part) => storedValue(part.data));
+  // Values written before compression were split as text.
+  if (pieces.every((piece) => typeof piece === "string")) return pieces.join("");
+  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + (piece as Uint8Array).byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece as Uint8Array, offset);
+    offset += (piece as Uint8Array).byteLength;
+  }
+  return inflate(bytes);
+}
+
+/**
+ * The stored Response object, as src/db/responses.ts `readSnapshot` reads it: the (compressed)
+ * snapshot, and for an ended response whose snapshot is kept without it, its output.
+ */
 export const showResponse = (id: string, ref: string | null): Query<Row> => ({
   statements: [
     ref === null ? "SELECT 1" : candidates(ref, true),
-    `SELECT snapshot FROM responses WHERE id = ${literal(id)}${ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`}`,
-    `SELECT data FROM blobs WHERE owner_id = ${literal(id)} AND name = 'snapshot' ORDER BY part`,
+    `SELECT tenant_id, status, snapshot, output FROM responses WHERE id = ${literal(id)}${
+      ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`
+    }`,
+    `SELECT name, part, data FROM blobs WHERE owner_id = ${literal(id)} AND name IN ('snapshot', 'output')
+      ORDER BY name, part`,
   ],
-  read: ([tenants, rows, parts = []]) => {
+  read: async ([tenants, rows, parts = []]) => {
     if (ref !== null) theTenant(ref, tenants);
     const row = rows?.[0];
     if (row === undefined) throw new CliError(`No response with id '${id}'${ref === null ? "" : " for this tenant"}.`);
-    const text = typeof row.snapshot === "string" ? row.snapshot : parts.map((part) => String(part.data)).join("");
-    return JSON.parse(text) as Row;
+    const snapshot = JSON.parse(await storedText(row, "snapshot", parts)) as Row;
+    if (snapshot.output === undefined)
+      snapshot.output = TERMINAL_STATUSES.has(String(row.status))
+        ? (JSON.parse(await storedText(row, "output", parts)) as unknown)
+        : [];
+    return snapshot;
   },
 });

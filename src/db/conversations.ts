@@ -2,8 +2,7 @@
 // append takes positions from the conversation's `next_position` inside the same batch, so two
 // appends never interleave. Used by the conversation routes, context expansion and the run's end.
 
-import { and, asc, eq, sql } from "drizzle-orm";
-import type { ResponseObject } from "../responses/types";
+import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import {
   chunk,
@@ -93,13 +92,15 @@ const APPEND_ROWS_PER_STATEMENT = Math.floor((100 - 4) / 4);
 
 /**
  * Appends `items` after the conversation's last item, then moves `next_position` past them. Rows of
- * a conversation that is gone (deleted meanwhile) are simply not written. Run as one batch.
+ * a conversation that is gone (deleted meanwhile) are simply not written; with `guard`, nothing is
+ * written unless it holds. Run as one batch.
  */
 export function appendItemsStatements(
   db: Db,
   tenantId: string,
   conversationId: string,
   items: StoredItem[],
+  guard: SQL = sql`1`,
 ): Statement[] {
   if (items.length === 0) return [];
   const now = nowSeconds();
@@ -112,52 +113,40 @@ export function appendItemsStatements(
       db.insert(conversationItems).select(sql`
         SELECT c.id, c.tenant_id, c.next_position + v.column1, v.column2, v.column3, v.column4, ${now}
           FROM ${conversations} c, (VALUES ${sql.join(group, sql`, `)}) v
-         WHERE c.id = ${conversationId} AND c.tenant_id = ${tenantId}`),
+         WHERE c.id = ${conversationId} AND c.tenant_id = ${tenantId} AND ${guard}`),
     ),
     db
       .update(conversations)
       .set({ nextPosition: sql`${conversations.nextPosition} + ${items.length}` })
-      .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId))),
+      .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), guard)),
   ];
 }
 
 /**
  * The end of a stored response's turn, for its terminal batch: when the model finished the turn,
- * the response's input and output items (already in `response_items`, written earlier in the same
- * batch) are copied after the conversation's last item; then the conversation is released. A
- * retried batch appends nothing twice: the copy only runs while the response row is not yet
- * terminal, and the terminal status is written by the same batch, after it.
+ * the request's input and the response's output items join the conversation after its last item;
+ * then the conversation is released. A retried batch appends nothing twice: the append only runs
+ * while the response row is not yet terminal, and the terminal status is written by the same batch,
+ * after it.
  */
-export function endTurnStatements(
+export function appendTurnStatements(
   db: Db,
-  turn: { tenantId: string; conversationId: string; responseId: string; snapshot: ResponseObject },
+  turn: { tenantId: string; conversationId: string; responseId: string; items: StoredItem[]; status: string },
 ): Statement[] {
   const { tenantId, conversationId, responseId } = turn;
   const release = releaseConversationStatement(db, tenantId, conversationId, responseId);
-  if (!APPENDED_STATUSES.has(turn.snapshot.status)) return [release];
+  if (!APPENDED_STATUSES.has(turn.status)) return [release];
   const stillRunning = sql`(SELECT status FROM responses WHERE id = ${responseId} AND tenant_id = ${tenantId}) NOT IN ${TERMINAL_SQL}`;
-  const now = nowSeconds();
-  return [
-    db.insert(conversationItems).select(sql`
-      SELECT c.id, c.tenant_id, c.next_position + ri.position, ri.part, ri.item_id, ri.data, ${now}
-        FROM response_items ri JOIN ${conversations} c ON c.id = ${conversationId} AND c.tenant_id = ${tenantId}
-       WHERE ri.response_id = ${responseId} AND ri.tenant_id = ${tenantId} AND ${stillRunning}`),
-    db
-      .update(conversations)
-      .set({
-        nextPosition: sql`${conversations.nextPosition} + (SELECT count(DISTINCT position) FROM response_items WHERE response_id = ${responseId} AND tenant_id = ${tenantId})`,
-      })
-      .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), stillRunning)),
-    release,
-  ];
+  return [...appendItemsStatements(db, tenantId, conversationId, turn.items, stillRunning), release];
 }
 
 export type ClaimOutcome = "claimed" | "busy" | "missing";
 
 /**
- * Claims the conversation for one response's turn until `until` (unix seconds). The claim is one
- * conditional UPDATE, so of two responses racing for it exactly one wins. The same response may
- * claim again (an idempotent retry); a claim whose holder never released it lapses at its `until`.
+ * Claims the conversation for one response's turn until `until` (unix seconds): a lease its run
+ * renews while it lives. The claim is one conditional UPDATE, so of two responses racing for it
+ * exactly one wins. The same response may claim again (an idempotent retry); a claim whose holder
+ * died lapses at its `until`.
  */
 export async function claimConversation(
   db: Db,
@@ -180,6 +169,26 @@ export async function claimConversation(
     .returning({ id: conversations.id });
   if (claimed.length > 0) return "claimed";
   return (await findConversation(db, tenantId, conversationId)) === undefined ? "missing" : "busy";
+}
+
+/** Extends `responseId`'s claim to `until` (unix seconds) while it still holds it: its lease is alive. */
+export function renewClaimStatement(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  responseId: string,
+  until: number,
+): Statement {
+  return db
+    .update(conversations)
+    .set({ activeUntil: until })
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        eq(conversations.tenantId, tenantId),
+        eq(conversations.activeResponseId, responseId),
+      ),
+    );
 }
 
 /** Releases the conversation if `responseId` still holds it. */

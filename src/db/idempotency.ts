@@ -2,8 +2,8 @@
 // response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
 // for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, inArray, lte, sql } from "drizzle-orm";
-import type { Db } from "./client";
+import { and, eq, lte, sql } from "drizzle-orm";
+import type { Db, Statement } from "./client";
 import { idempotencyKeys } from "./schema";
 
 /** How long a key is remembered: a client retrying within a day gets the same response. */
@@ -14,6 +14,10 @@ export interface IdempotencyClaim {
   requestHash: string;
   /** True when this call claimed the key (the response id is the one it offered). */
   fresh: boolean;
+  /** When the key was claimed (unix seconds). */
+  createdAt: number;
+  /** The response it made was deleted (unix seconds), or null. */
+  deletedAt: number | null;
 }
 
 /**
@@ -43,13 +47,26 @@ export async function claimIdempotencyKey(
         responseId: row.responseId,
         createdAt: row.createdAt,
         expiresAt: row.expiresAt,
+        deletedAt: null,
       },
       setWhere: lte(idempotencyKeys.expiresAt, now),
     })
     .returning({ responseId: idempotencyKeys.responseId });
-  if (inserted.length > 0) return { responseId: claim.responseId, requestHash: claim.requestHash, fresh: true };
+  if (inserted.length > 0)
+    return {
+      responseId: claim.responseId,
+      requestHash: claim.requestHash,
+      fresh: true,
+      createdAt: now,
+      deletedAt: null,
+    };
   const existing = await db
-    .select({ responseId: idempotencyKeys.responseId, requestHash: idempotencyKeys.requestHash })
+    .select({
+      responseId: idempotencyKeys.responseId,
+      requestHash: idempotencyKeys.requestHash,
+      createdAt: idempotencyKeys.createdAt,
+      deletedAt: idempotencyKeys.deletedAt,
+    })
     .from(idempotencyKeys)
     .where(and(eq(idempotencyKeys.tenantId, claim.tenantId), eq(idempotencyKeys.key, claim.key)))
     .limit(1);
@@ -72,11 +89,34 @@ export async function releaseIdempotencyKey(db: Db, tenantId: string, key: strin
     );
 }
 
-/** Forgets every key of a deleted response, so a retry cannot bring its id back. */
-export async function forgetKeysOfResponse(db: Db, tenantId: string, responseId: string): Promise<void> {
-  await db
-    .delete(idempotencyKeys)
+/** Marks the keys of a deleted response, so a retry is told it was deleted instead of making it again. */
+export function markKeysDeleted(db: Db, tenantId: string, responseId: string): Statement {
+  return db
+    .update(idempotencyKeys)
+    .set({ deletedAt: Math.floor(Date.now() / 1000) })
     .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.responseId, responseId)));
+}
+
+/**
+ * Takes over a key whose first attempt died before writing its response (claimed by `stale`, whose
+ * row never appeared): one conditional statement, so of two racing retries one takes it.
+ */
+export async function takeOverIdempotencyKey(
+  db: Db,
+  claim: { tenantId: string; key: string; staleResponseId: string; responseId: string },
+): Promise<boolean> {
+  const taken = await db
+    .update(idempotencyKeys)
+    .set({ responseId: claim.responseId, createdAt: Math.floor(Date.now() / 1000) })
+    .where(
+      and(
+        eq(idempotencyKeys.tenantId, claim.tenantId),
+        eq(idempotencyKeys.key, claim.key),
+        eq(idempotencyKeys.responseId, claim.staleResponseId),
+      ),
+    )
+    .returning({ key: idempotencyKeys.key });
+  return taken.length > 0;
 }
 
 /**
@@ -90,17 +130,15 @@ export async function deleteExpiredIdempotencyKeys(
   limit?: number,
 ): Promise<number> {
   const expired = lte(idempotencyKeys.expiresAt, now);
+  // The table is WITHOUT ROWID: a bounded delete picks its rows by their primary key.
   const where =
     limit === undefined
       ? expired
-      : inArray(
-          sql`rowid`,
-          db
-            .select({ rowid: sql`rowid` })
-            .from(idempotencyKeys)
-            .where(expired)
-            .limit(limit),
-        );
+      : sql`(${idempotencyKeys.tenantId}, ${idempotencyKeys.key}) IN (${db
+          .select({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key })
+          .from(idempotencyKeys)
+          .where(expired)
+          .limit(limit)})`;
   const result = await db.delete(idempotencyKeys).where(where);
   return result.meta.changes;
 }

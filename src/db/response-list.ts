@@ -1,5 +1,6 @@
 // The query behind `GET /v1/responses`: a tenant's stored responses, keyset-paginated on
-// (created_at, id) and filtered. Which index serves which filter is in the README's table.
+// (created_at, id) and filtered. One index serves every filter: the tenant's rows are read in page
+// order from `responses_tenant_created` and the filters are residual conditions on them.
 // Used by the list route.
 
 import { and, asc, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
@@ -12,6 +13,7 @@ import {
   type Page,
   type PageQuery,
 } from "./client";
+import type { StoredValue } from "./codec";
 import { responses } from "./schema";
 
 export interface ResponseFilters {
@@ -29,9 +31,11 @@ export interface ResponseFilters {
 
 export interface ListedRow {
   id: string;
+  tenantId: string;
   status: string;
   createdAt: number;
-  snapshot: string | null;
+  snapshot: StoredValue | null;
+  output: StoredValue | null;
 }
 
 function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
@@ -78,9 +82,11 @@ export function pageQuery(
   return db
     .select({
       id: responses.id,
+      tenantId: responses.tenantId,
       status: responses.status,
       createdAt: responses.createdAt,
       snapshot: responses.snapshot,
+      output: responses.output,
     })
     .from(responses)
     .where(and(...filterConditions(tenantId, filters), cursor))

@@ -1,27 +1,29 @@
-// The only D1 queries on responses and their items, events and snapshots. Writers return
-// statements so the run can send each flush as one `db.batch` (one transaction, one round trip).
-// Used by the ResponseRun DO (through its recorder), context expansion and the response routes.
+// The only D1 queries on responses rows: the row a run writes when it starts, its heartbeat, the
+// terminal write, lookups, the chain behind `previous_response_id`, input items, and deletion.
+// Writers return statements so a run sends each write as one `db.batch` (one transaction, one round
+// trip); values are compressed first (async), statements then built synchronously. Every statement
+// names the tenant. Used by the Worker's recorder, the background Durable Object and the routes.
 
-import { and, asc, eq, gt, gte, sql } from "drizzle-orm";
-import type { JsonObject, ResponseObject } from "../responses/types";
-import {
-  chunk,
-  rowsPerStatement,
-  type AfterNotFound,
-  type Db,
-  type Page,
-  type PageQuery,
-  type Statement,
-} from "./client";
-import { endTurnStatements } from "./conversations";
-import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
+import { and, asc, eq, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { idFloorAt } from "../responses/ids";
+import type { InputItem, OutputItem, ResponseObject } from "../responses/types";
+import { TERMINAL_STATUSES } from "../responses/types";
+import type { Db, Statement } from "./client";
+import { compressJson, fromDriver } from "./codec";
+import { appendTurnStatements } from "./conversations";
+import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
+import { joinParts, type StoredItem } from "./item-rows";
+import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
-import { splitText } from "./split";
 import { storedUsageStatement, tokenCount, tokensOf } from "./usage";
 
-// Where the run imports them from.
 export type { Statement } from "./client";
 export type { StoredItem } from "./item-rows";
+
+export type ResponseRow = typeof responses.$inferSelect;
+
+/** A response's input as stored: each item with the id it is listed under. */
+export type StoredInput = { id: string; item: InputItem }[];
 
 export interface NewResponseRow {
   id: string;
@@ -35,40 +37,34 @@ export interface NewResponseRow {
   previousResponseId: string | null;
   conversationId: string | null;
   metadata: Record<string, string>;
-  request: JsonObject;
   snapshot: ResponseObject;
+  input: StoredInput;
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+const TERMINAL = [...TERMINAL_STATUSES];
 
-function itemRows(responseId: string, tenantId: string, kind: "input" | "output", first: number, items: StoredItem[]) {
-  return itemParts(first, items).map((part) => ({ responseId, tenantId, kind, ...part }));
+/** A response row ready to insert: its values compressed. */
+export interface EncodedRow {
+  row: NewResponseRow;
+  input: Uint8Array;
+  snapshot: Uint8Array;
 }
 
-function insertItems(db: Db, rows: ReturnType<typeof itemRows>): Statement[] {
-  return chunk(rows, rowsPerStatement(7)).map((group) => db.insert(responseItems).values(group).onConflictDoNothing());
+export async function encodeRow(row: NewResponseRow): Promise<EncodedRow> {
+  const [input, snapshot] = await Promise.all([compressJson(row.input), compressJson(row.snapshot)]);
+  return { row, input, snapshot };
 }
 
-/** Statements that write `value` either inline (returned) or split into `blobs` rows. */
-function snapshotColumn(
-  db: Db,
-  ownerId: string,
-  value: ResponseObject,
-): { inline: string | null; statements: Statement[] } {
-  const parts = splitText(JSON.stringify(value));
-  const clear = db.delete(blobs).where(and(eq(blobs.ownerId, ownerId), eq(blobs.name, "snapshot")));
-  if (parts.length === 1) return { inline: parts[0] as string, statements: [clear] };
-  const rows = parts.map((data, part) => ({ ownerId, name: "snapshot", part, data }));
-  return {
-    inline: null,
-    statements: [clear, ...chunk(rows, rowsPerStatement(4)).map((group) => db.insert(blobs).values(group))],
-  };
-}
+const ownerOf = (row: { id: string; tenantId: string }): Owner => ({ id: row.id, tenantId: row.tenantId });
 
-/** The response row and its input items, written when a run starts (idempotent on retry). */
-export function insertResponseStatements(db: Db, row: NewResponseRow, inputItems: StoredItem[]): Statement[] {
-  const snapshot = snapshotColumn(db, row.id, row.snapshot);
+/** The response row with its input, written when a run starts. A retry of the same insert writes nothing. */
+export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement[] {
+  const { row } = encoded;
+  const input = placeValue(db, ownerOf(row), "input", encoded.input);
+  const snapshot = placeValue(db, ownerOf(row), "snapshot", encoded.snapshot);
   return [
+    ...input.statements,
     ...snapshot.statements,
     db
       .insert(responses)
@@ -85,222 +81,254 @@ export function insertResponseStatements(db: Db, row: NewResponseRow, inputItems
         previousResponseId: row.previousResponseId,
         conversationId: row.conversationId,
         metadata: JSON.stringify(row.metadata),
-        request: JSON.stringify(row.request),
+        input: input.inline,
         snapshot: snapshot.inline,
       })
       .onConflictDoNothing(),
-    ...insertItems(db, itemRows(row.id, row.tenantId, "input", 0, inputItems)),
   ];
 }
 
-/** Packs frames `firstSeq...` into event rows; a frame too big for a row is split over parts. */
-export function eventStatements(db: Db, responseId: string, firstSeq: number, frames: string[]): Statement[] {
-  const rows: { responseId: string; firstSeq: number; part: number; lastSeq: number; frames: string }[] = [];
-  let packed: string[] = [];
-  let packedChars = 0;
-  let packedFirst = firstSeq;
-  const flushPacked = (lastSeq: number) => {
-    if (packed.length === 0) return;
-    rows.push({ responseId, firstSeq: packedFirst, part: 0, lastSeq, frames: packed.join("") });
-    packed = [];
-    packedChars = 0;
-  };
-  frames.forEach((frame, index) => {
-    const seq = firstSeq + index;
-    if (frame.length > MAX_PACKED_CHARS) {
-      flushPacked(seq - 1);
-      splitText(frame).forEach((part, partIndex) =>
-        rows.push({ responseId, firstSeq: seq, part: partIndex, lastSeq: seq, frames: part }),
-      );
-      packedFirst = seq + 1;
-      return;
-    }
-    if (packedChars + frame.length > MAX_PACKED_CHARS) {
-      flushPacked(seq - 1);
-      packedFirst = seq;
-    }
-    packed.push(frame);
-    packedChars += frame.length;
-  });
-  flushPacked(firstSeq + frames.length - 1);
-  // A retried flush rewrites the same range: clear what an earlier attempt may have written.
-  return [
-    db
-      .delete(responseEvents)
-      .where(and(eq(responseEvents.responseId, responseId), gte(responseEvents.firstSeq, firstSeq))),
-    ...chunk(rows, rowsPerStatement(5)).map((group) => db.insert(responseEvents).values(group)),
-  ];
+const running = (owner: { responseId: string; tenantId: string }) =>
+  and(
+    eq(responses.id, owner.responseId),
+    eq(responses.tenantId, owner.tenantId),
+    notInArray(responses.status, TERMINAL),
+  );
+
+/** The run is alive: its status, how many events D1 has, and the time (the sweep ends silent runs). */
+export function heartbeatStatement(
+  db: Db,
+  owner: { responseId: string; tenantId: string },
+  status: string,
+  eventCount: number,
+): Statement {
+  return db.update(responses).set({ status, eventCount, updatedAt: nowSeconds() }).where(running(owner));
 }
 
-/** Frames per packed event row are bounded by size, not count: at most this many characters. */
-export const MAX_PACKED_CHARS = 500_000;
-
-export function progressStatement(db: Db, responseId: string, status: string, eventCount: number): Statement {
-  return db.update(responses).set({ status, eventCount, updatedAt: nowSeconds() }).where(eq(responses.id, responseId));
-}
-
+/** The end of a run: its final snapshot, the last batch of events, and what ends with it. */
 export interface FinalState {
   responseId: string;
   tenantId: string;
   snapshot: ResponseObject;
+  /** Every event recorded, the last batch included (the next sequence number). */
   eventCount: number;
-  inputCount: number;
-  outputItems: StoredItem[];
-  /** The conversation the response ran on: its items join it, and it is released, in this batch. */
-  conversationId?: string | null;
+  /** Events not written yet: they become the row's tail (or batch rows when too large). */
+  tail: RecordedEvent[];
+  /** The conversation the response ran a turn on: its items join it (when finished) and it is released. */
+  turn?: { conversationId: string; items: StoredItem[] } | null;
 }
 
-/** The terminal write: snapshot, status, output items. Run after the last events are flushed. */
-export function finalStatements(db: Db, final: FinalState): Statement[] {
-  const { snapshot } = final;
-  const column = snapshotColumn(db, final.responseId, snapshot);
+export interface EncodedFinal {
+  final: FinalState;
+  snapshot: Uint8Array;
+  output: Uint8Array;
+  tail: Uint8Array | null;
+}
+
+/** The snapshot is kept without its output, which has a column of its own (chains read only that). */
+export async function encodeFinal(final: FinalState): Promise<EncodedFinal> {
+  const { output, ...rest } = final.snapshot;
+  const [snapshot, outputBytes, tail] = await Promise.all([
+    compressJson(rest),
+    compressJson(output),
+    final.tail.length === 0 ? Promise.resolve(null) : compressEvents(final.tail),
+  ]);
+  return { final, snapshot, output: outputBytes, tail };
+}
+
+/** Output items as they are kept for a chain or a conversation: their id and JSON. */
+export const outputItems = (output: OutputItem[], mint: () => string): StoredItem[] =>
+  output.map((item) => ({ itemId: typeof item.id === "string" ? item.id : mint(), data: JSON.stringify(item) }));
+
+/**
+ * The terminal write, in one batch. Its last statement ends the row and answers its id; it changes
+ * nothing when the row is already terminal (the sweep or a cancel got there first) or gone (deleted),
+ * and so do the usage count and the conversation append before it, so a retried batch counts once.
+ */
+export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
+  const { final } = encoded;
+  const owner = { id: final.responseId, tenantId: final.tenantId };
+  const snapshot = placeValue(db, owner, "snapshot", encoded.snapshot);
+  const output = placeValue(db, owner, "output", encoded.output);
+  const firstTailSeq = final.tail[0]?.seq ?? null;
+  const tailFits = encoded.tail !== null && encoded.tail.byteLength <= MAX_INLINE_BYTES;
+  const tailRows =
+    encoded.tail !== null && !tailFits && firstTailSeq !== null
+      ? batchStatements(db, final, firstTailSeq, final.eventCount - 1, encoded.tail)
+      : [];
+  const { snapshot: response } = final;
   return [
-    ...column.statements,
-    db
-      .delete(responseItems)
-      .where(and(eq(responseItems.responseId, final.responseId), gte(responseItems.position, final.inputCount))),
-    ...insertItems(db, itemRows(final.responseId, final.tenantId, "output", final.inputCount, final.outputItems)),
-    // Before the status update: usage counts and the append run only while the row is not yet terminal.
-    storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(snapshot.usage)),
-    ...(final.conversationId
-      ? endTurnStatements(db, { ...final, conversationId: final.conversationId, snapshot })
-      : []),
+    ...snapshot.statements,
+    ...output.statements,
+    ...tailRows,
+    storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(response.usage)),
+    ...(final.turn ? appendTurnStatements(db, { ...final, ...final.turn, status: response.status }) : []),
     db
       .update(responses)
       .set({
-        status: snapshot.status,
-        snapshot: column.inline,
-        completedAt: typeof snapshot.completed_at === "number" ? snapshot.completed_at : null,
-        inputTokens: tokenCount(snapshot.usage, "input_tokens"),
-        outputTokens: tokenCount(snapshot.usage, "output_tokens"),
+        status: response.status,
+        snapshot: snapshot.inline,
+        output: output.inline,
+        completedAt: typeof response.completed_at === "number" ? response.completed_at : null,
+        inputTokens: tokenCount(response.usage, "input_tokens"),
+        outputTokens: tokenCount(response.usage, "output_tokens"),
         eventCount: final.eventCount,
+        eventsTail: tailFits ? encoded.tail : null,
+        tailSeq: tailFits ? firstTailSeq : null,
         updatedAt: nowSeconds(),
       })
-      .where(and(eq(responses.id, final.responseId), eq(responses.tenantId, final.tenantId))),
+      .where(running(final))
+      .returning({ id: responses.id }),
   ];
 }
-
-export type ResponseRow = typeof responses.$inferSelect;
 
 export async function findResponse(db: Db, tenantId: string, id: string): Promise<ResponseRow | undefined> {
   return db.query.responses.findFirst({ where: and(eq(responses.id, id), eq(responses.tenantId, tenantId)) });
 }
 
-/** The stored snapshot of a row, reassembled from `blobs` when it was split. */
-export async function readSnapshot(db: Db, row: Pick<ResponseRow, "id" | "snapshot">): Promise<ResponseObject> {
-  if (row.snapshot !== null) return JSON.parse(row.snapshot) as ResponseObject;
-  const parts = await db
-    .select({ data: blobs.data })
-    .from(blobs)
-    .where(and(eq(blobs.ownerId, row.id), eq(blobs.name, "snapshot")))
-    .orderBy(asc(blobs.part));
-  return JSON.parse(parts.map((part) => part.data).join("")) as ResponseObject;
+/** The stored snapshot of a row, its output joined back (for a running response: the one its run last wrote). */
+export async function readSnapshot(
+  db: Db,
+  row: Pick<ResponseRow, "id" | "tenantId" | "snapshot" | "output" | "status">,
+): Promise<ResponseObject> {
+  const snapshot = JSON.parse(await readValue(db, ownerOf(row), "snapshot", row.snapshot)) as ResponseObject;
+  // An ended response's snapshot is kept without its output (legacy snapshots have it inline).
+  if ((snapshot.output as OutputItem[] | undefined) === undefined)
+    snapshot.output = TERMINAL_STATUSES.has(row.status) ? await readOutput(db, row) : [];
+  return snapshot;
 }
 
-/** Rows per page when replaying: enough parts for the largest single event (32 MiB / 600k chars). */
-const REPLAY_PAGE_ROWS = 64;
+/** The output items of an ended response. */
+async function readOutput(db: Db, row: Pick<ResponseRow, "id" | "tenantId" | "output">): Promise<OutputItem[]> {
+  return JSON.parse(await readValue(db, ownerOf(row), "output", row.output)) as OutputItem[];
+}
 
-/** Frames of events after `afterSeq`, in order, read in pages of packed rows. */
-export async function* readFrames(db: Db, responseId: string, afterSeq: number): AsyncGenerator<string> {
-  let cursor = afterSeq;
-  for (;;) {
+/** The input items of a response, each with the id it is listed under. */
+export async function readInput(
+  db: Db,
+  row: Pick<ResponseRow, "id" | "tenantId" | "input" | "legacy">,
+): Promise<StoredInput> {
+  if (row.legacy === 1) {
     const rows = await db
-      .select()
-      .from(responseEvents)
-      .where(and(eq(responseEvents.responseId, responseId), gt(responseEvents.lastSeq, cursor)))
-      .orderBy(asc(responseEvents.firstSeq), asc(responseEvents.part))
-      .limit(REPLAY_PAGE_ROWS);
-    if (rows.length === 0) return;
-    const complete = rows.length < REPLAY_PAGE_ROWS;
-    // Rows sharing a first_seq are the parts of one split frame (or one packed row).
-    const groups: { firstSeq: number; lastSeq: number; text: string }[] = [];
-    for (const row of rows) {
-      const last = groups.at(-1);
-      if (last !== undefined && last.firstSeq === row.firstSeq) last.text += row.frames;
-      else groups.push({ firstSeq: row.firstSeq, lastSeq: row.lastSeq, text: row.frames });
-    }
-    // On a full page the last group may be missing parts: it is read again with the next page.
-    if (!complete && groups.length > 1) groups.pop();
-    for (const group of groups) {
-      const frames = group.text.split(FRAME_END).slice(0, -1);
-      for (const frame of frames.slice(Math.max(0, cursor + 1 - group.firstSeq))) yield `${frame}${FRAME_END}`;
-      cursor = group.lastSeq;
-    }
-    if (complete) return;
+      .select({ position: responseItems.position, itemId: responseItems.itemId, data: responseItems.data })
+      .from(responseItems)
+      .where(
+        and(
+          eq(responseItems.responseId, row.id),
+          eq(responseItems.tenantId, row.tenantId),
+          eq(responseItems.kind, "input"),
+        ),
+      )
+      .orderBy(asc(responseItems.position), asc(responseItems.part));
+    return joinParts(rows).map((item) => ({ id: item.itemId, item: JSON.parse(item.data) as InputItem }));
   }
+  return JSON.parse(await readValue(db, ownerOf(row), "input", row.input)) as StoredInput;
 }
 
-/** SSE frames end with a blank line; JSON data lines never contain a raw newline. */
-const FRAME_END = "\n\n";
-
-/** The chain ending at `id` (oldest first), or which link is missing. */
+/** One link of the chain that ends at a `previous_response_id`, oldest first. */
 export interface ChainLink {
   id: string;
   previousResponseId: string | null;
   status: string;
 }
 
-export async function readChain(db: Db, tenantId: string, id: string): Promise<ChainLink[]> {
-  const rows = await db.all<{ id: string; prev: string | null; status: string }>(sql`
-    WITH RECURSIVE chain(id, prev, status, depth) AS (
-      SELECT id, previous_response_id, status, 0 FROM responses WHERE id = ${id} AND tenant_id = ${tenantId} AND store = 1
+/** The chain ending at `id` (oldest first) and every link's items: input then output, in order. */
+export interface Chain {
+  links: ChainLink[];
+  items: InputItem[];
+}
+
+interface ChainRow {
+  id: string;
+  prev: string | null;
+  status: string;
+  legacy: number | null;
+  input: unknown;
+  output: unknown;
+}
+
+/**
+ * One recursive query reads the whole chain with each link's input and output, so a turn costs one
+ * D1 query however long the session is. Links whose values were split, and legacy links, read their
+ * items with a query each.
+ */
+export async function readChain(db: Db, tenantId: string, id: string): Promise<Chain> {
+  const rows = await db.all<ChainRow>(sql`
+    WITH RECURSIVE chain(id, prev, status, legacy, input, output, depth) AS (
+      SELECT id, previous_response_id, status, legacy, input, output, 0 FROM responses
+       WHERE id = ${id} AND tenant_id = ${tenantId} AND store = 1
       UNION ALL
-      SELECT r.id, r.previous_response_id, r.status, c.depth + 1
+      SELECT r.id, r.previous_response_id, r.status, r.legacy, r.input, r.output, c.depth + 1
         FROM responses r JOIN chain c ON r.id = c.prev
        WHERE r.tenant_id = ${tenantId} AND r.store = 1
     )
-    SELECT id, prev, status FROM chain ORDER BY depth DESC`);
-  return rows.map((row) => ({ id: row.id, previousResponseId: row.prev, status: row.status }));
-}
-
-/** Input and output items of the given responses, oldest response first, in position order. */
-export async function readChainItems(db: Db, tenantId: string, ids: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const id of ids) {
-    const rows = await db
-      .select({ position: responseItems.position, data: responseItems.data })
-      .from(responseItems)
-      .where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId)))
-      .orderBy(asc(responseItems.position), asc(responseItems.part));
-    for (const item of joinParts(rows)) out.push(item.data);
+    SELECT id, prev, status, legacy, input, output FROM chain ORDER BY depth DESC`);
+  const links = rows.map((row) => ({ id: row.id, previousResponseId: row.prev, status: row.status }));
+  const items: InputItem[] = [];
+  for (const row of rows) {
+    if (row.legacy === 1) {
+      items.push(...(await readLegacyItems(db, tenantId, row.id)));
+      continue;
+    }
+    const link = {
+      id: row.id,
+      tenantId,
+      legacy: row.legacy,
+      input: row.input === null ? null : fromDriver(row.input as number[]),
+      output: row.output === null ? null : fromDriver(row.output as number[]),
+    };
+    for (const { item } of await readInput(db, link)) items.push(item);
+    // Only ended links are expanded (the caller refuses a running parent): their output is written.
+    if (TERMINAL_STATUSES.has(row.status)) items.push(...(await readOutput(db, link)));
   }
-  return out;
+  return { links, items };
 }
 
-/** A page of a response's input items for `input_items`, after the item `after` (exclusive). */
-export async function pageInputItems(
-  db: Db,
-  tenantId: string,
-  responseId: string,
-  query: PageQuery,
-): Promise<Page<StoredItem> | AfterNotFound> {
-  const scope = and(
-    eq(responseItems.responseId, responseId),
-    eq(responseItems.tenantId, tenantId),
-    eq(responseItems.kind, "input"),
-  );
-  return pageItems(db, responseItems, scope, query);
+async function readLegacyItems(db: Db, tenantId: string, id: string): Promise<InputItem[]> {
+  const rows = await db
+    .select({ position: responseItems.position, data: responseItems.data })
+    .from(responseItems)
+    .where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId)))
+    .orderBy(asc(responseItems.position), asc(responseItems.part));
+  return joinParts(rows).map((item) => JSON.parse(item.data) as InputItem);
 }
 
 /** Deletes a response and every row it owns. Returns false when the tenant has no such response. */
 export async function deleteResponse(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const gone = sql`NOT EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id})`;
   const results = await db.batch([
     db
       .delete(responses)
       .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId)))
       .returning({ id: responses.id }),
+    ...deleteEventsStatements(db, { responseId: id, tenantId }),
+    db.delete(blobs).where(and(eq(blobs.ownerId, id), inArray(blobs.tenantId, [tenantId, ""]), gone)),
     db.delete(responseItems).where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId))),
-    db
-      .delete(responseEvents)
-      .where(
-        and(
-          eq(responseEvents.responseId, id),
-          sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id}) = 0`,
-        ),
-      ),
-    db
-      .delete(blobs)
-      .where(and(eq(blobs.ownerId, id), sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id}) = 0`)),
+    // Legacy event rows name no tenant: removed only once the tenant's own row is gone.
+    db.delete(responseEvents).where(and(eq(responseEvents.responseId, id), gone)),
   ]);
   return results[0].length > 0;
+}
+
+/**
+ * Runs that stopped writing: not ended, no heartbeat since `staleBefore` (unix seconds), created
+ * since `since` (unix seconds; a run cannot be older than its maximum run time). New rows are found
+ * by their time-ordered id, rows from before ids were timed by the legacy index; no index is written
+ * for this. Used by the scheduled sweep.
+ */
+export async function findStaleRuns(
+  db: Db,
+  options: { since: number; staleBefore: number; limit: number },
+): Promise<ResponseRow[]> {
+  const running = and(notInArray(responses.status, TERMINAL), lt(responses.updatedAt, options.staleBefore));
+  const timed = await db.query.responses.findMany({
+    where: and(gte(responses.id, idFloorAt("resp", options.since * 1000)), running),
+    limit: options.limit,
+  });
+  if (timed.length >= options.limit) return timed;
+  const legacy = await db.query.responses.findMany({
+    where: and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running),
+    limit: options.limit - timed.length,
+  });
+  return [...timed, ...legacy];
 }

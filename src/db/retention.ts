@@ -1,11 +1,22 @@
-// Deletes expired responses with every row they own (input/output items, events, split
-// snapshots, webhook deliveries and their attempts) in bounded batches, and expired idempotency
-// keys. Used by the retention Cron Trigger (src/scheduled.ts). Usage rows are kept.
+// Deletes expired responses with every row they own (event batches, split values, legacy items and
+// events, webhook deliveries and their attempts) in bounded batches, and expired idempotency keys.
+// Responses are found by their time-ordered id (no index is written for this), and rows from before
+// ids were timed by the partial index on legacy rows. Used by the Cron Trigger (src/scheduled.ts).
+// Usage rows are kept.
 
-import { and, asc, inArray, lt } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, lt } from "drizzle-orm";
+import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
-import { blobs, responseEvents, responseItems, responses, webhookAttempts, webhookDeliveries } from "./schema";
+import {
+  blobs,
+  responseEventBatches,
+  responseEvents,
+  responseItems,
+  responses,
+  webhookAttempts,
+  webhookDeliveries,
+} from "./schema";
 
 /**
  * Responses per batch. A batch's widest statement binds each id and each distinct tenant once
@@ -43,11 +54,39 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
         ),
       ),
     db.delete(webhookDeliveries).where(deliveries),
-    db.delete(responseItems).where(inArray(responseItems.responseId, ids)),
+    db
+      .delete(responseEventBatches)
+      .where(and(inArray(responseEventBatches.tenantId, tenants), inArray(responseEventBatches.responseId, ids))),
+    db
+      .delete(responseItems)
+      .where(and(inArray(responseItems.tenantId, tenants), inArray(responseItems.responseId, ids))),
     db.delete(responseEvents).where(inArray(responseEvents.responseId, ids)),
     db.delete(blobs).where(inArray(blobs.ownerId, ids)),
     db.delete(responses).where(and(inArray(responses.id, ids), lt(responses.createdAt, cutoff))),
   ];
+}
+
+/** The next expired rows: by id among timed ids, then by the legacy index. */
+async function nextExpired(db: Db, cutoff: number, limit: number): Promise<{ id: string; tenantId: string }[]> {
+  const timed = await db
+    .select({ id: responses.id, tenantId: responses.tenantId })
+    .from(responses)
+    .where(
+      and(
+        gte(responses.id, "resp_"),
+        lt(responses.id, idFloorAt("resp", cutoff * 1000)),
+        lt(responses.createdAt, cutoff),
+      ),
+    )
+    .orderBy(asc(responses.id))
+    .limit(limit);
+  if (timed.length > 0) return timed;
+  return db
+    .select({ id: responses.id, tenantId: responses.tenantId })
+    .from(responses)
+    .where(and(eq(responses.legacy, 1), lt(responses.createdAt, cutoff)))
+    .orderBy(asc(responses.createdAt))
+    .limit(limit);
 }
 
 /** Deletes responses created before `cutoff` (unix seconds), oldest first, within the bounds. */
@@ -57,13 +96,7 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
   let deletedResponses = 0;
   let more = false;
   for (let batch = 0; batch < maxBatches; batch++) {
-    // The responses_created index: the oldest rows first, without a scan.
-    const rows = await db
-      .select({ id: responses.id, tenantId: responses.tenantId })
-      .from(responses)
-      .where(lt(responses.createdAt, cutoff))
-      .orderBy(asc(responses.createdAt))
-      .limit(batchSize);
+    const rows = await nextExpired(db, cutoff, batchSize);
     if (rows.length === 0) break;
     await runBatch(db, deleteStatements(db, rows, cutoff));
     deletedResponses += rows.length;

@@ -1,9 +1,18 @@
 // The D1 schema (Drizzle): the queryable history. `npm run db:generate` writes migrations/ from it.
 // Every table that holds tenant data carries `tenant_id`, and every query filters on it.
 
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { bytes } from "./codec";
 
-/** One row per stored response. `snapshot` is the Response object (split into `blobs` when large). */
+/**
+ * One row per stored response (WITHOUT ROWID: an insert is one written row, not two). The request's
+ * input items, the Response snapshot, its output and the last batch of its events are compressed
+ * BLOBs in the row itself, so a response that ends within one flush window is two row writes (its start and
+ * its end). Earlier batches of a long response are rows of `response_event_batches`. A value too
+ * large for a row continues in `blobs`. Rows written before this layout (`legacy`) keep their
+ * items in `response_items` and their events in `response_events`.
+ */
 export const responses = sqliteTable(
   "responses",
   {
@@ -15,36 +24,63 @@ export const responses = sqliteTable(
     store: integer("store", { mode: "boolean" }).notNull(),
     createdAt: integer("created_at").notNull(),
     completedAt: integer("completed_at"),
+    /** Last write of the run (unix seconds): its heartbeat while it runs; the sweep ends a silent one. */
     updatedAt: integer("updated_at").notNull(),
     previousResponseId: text("previous_response_id"),
     conversationId: text("conversation_id"),
     /** The `metadata` object as JSON, for `metadata[key]=value` filters (json_extract). */
     metadata: text("metadata").notNull().default("{}"),
-    /** The request body as the client sent it (JSON), without credentials. */
-    request: text("request").notNull(),
-    /** The Response object (JSON), or null when it is stored split in `blobs`. */
-    snapshot: text("snapshot"),
+    /** The input items `[[id, item], ...]`, compressed; null when split into `blobs` (or legacy). */
+    input: bytes("input"),
+    /**
+     * The Response object without its `output`, compressed (legacy rows: the whole object as JSON
+     * text); null when split into `blobs`.
+     */
+    snapshot: bytes("snapshot"),
+    /** The Response's `output` items, compressed, once it ended (a chain reads these, not the snapshot). */
+    output: bytes("output"),
     inputTokens: integer("input_tokens"),
     outputTokens: integer("output_tokens"),
-    /** Events recorded in `response_events` (the next sequence number to flush). */
+    /** Events recorded so far (the next sequence number). */
     eventCount: integer("event_count").notNull().default(0),
+    /** Events from `tail_seq` on, packed and compressed: the last batch, written with the end. */
+    eventsTail: bytes("events_tail"),
+    tailSeq: integer("tail_seq"),
     apiKeyId: text("api_key_id"),
+    /** 1 for rows written before this layout (items and events in the legacy tables). */
+    legacy: integer("legacy"),
   },
   (table) => [
-    // Each `GET /v1/responses` filter on one column is a seek in its (tenant, column, created_at, id)
-    // index, already in page order: no scan of the tenant's history, no sort.
+    // The list's one index: every filter is a residual condition on the tenant's rows in page order.
     index("responses_tenant_created").on(table.tenantId, table.createdAt, table.id),
-    index("responses_tenant_status").on(table.tenantId, table.status, table.createdAt, table.id),
-    index("responses_tenant_model").on(table.tenantId, table.model, table.createdAt, table.id),
-    index("responses_tenant_previous").on(table.tenantId, table.previousResponseId, table.createdAt, table.id),
-    index("responses_tenant_background").on(table.tenantId, table.background, table.createdAt, table.id),
-    index("responses_created").on(table.createdAt),
+    // Retention and the sweep find new rows by their time-ordered id; legacy ids are random.
+    index("responses_legacy_created")
+      .on(table.createdAt)
+      .where(sql`legacy = 1`),
   ],
 );
 
 /**
- * Input and output items of a response, in order: `position` counts input items from 0, then
- * output items. `data` is the item as sent upstream; a large item continues over `part` 1, 2...
+ * Earlier batches of a long response's events (the last batch rides in the response row): each
+ * holds events `first_seq..last_seq`, packed and compressed; a batch too large for a row continues
+ * over `part` 1, 2... (WITHOUT ROWID.)
+ */
+export const responseEventBatches = sqliteTable(
+  "response_event_batches",
+  {
+    responseId: text("response_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    firstSeq: integer("first_seq").notNull(),
+    part: integer("part").notNull().default(0),
+    lastSeq: integer("last_seq").notNull(),
+    data: bytes("data").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.responseId, table.firstSeq, table.part] })],
+);
+
+/**
+ * Legacy: input and output items of a response written before the compressed layout, in order.
+ * `data` is the item as sent upstream; a large item continues over `part` 1, 2...
  */
 export const responseItems = sqliteTable(
   "response_items",
@@ -64,8 +100,8 @@ export const responseItems = sqliteTable(
 );
 
 /**
- * The event log, packed: each row holds the SSE frames of events `first_seq..last_seq`, joined.
- * A frame too large for one row continues over `part` 1, 2... of the same `first_seq`.
+ * Legacy: the event log of responses written before the compressed layout; each row holds the SSE
+ * frames of events `first_seq..last_seq`, joined; a large frame continues over `part` 1, 2...
  */
 export const responseEvents = sqliteTable(
   "response_events",
@@ -79,14 +115,16 @@ export const responseEvents = sqliteTable(
   (table) => [primaryKey({ columns: [table.responseId, table.firstSeq, table.part] })],
 );
 
-/** Large values split over rows (a row holds at most 2 MB): the snapshot of a huge response. */
+/** Large values split over rows (a row holds at most 2 MB): compressed parts (legacy: text parts). */
 export const blobs = sqliteTable(
   "blobs",
   {
     ownerId: text("owner_id").notNull(),
+    /** The owner's tenant: every statement on a response's rows names it. */
+    tenantId: text("tenant_id").notNull().default(""),
     name: text("name").notNull(),
     part: integer("part").notNull(),
-    data: text("data").notNull(),
+    data: bytes("data").notNull(),
   },
   (table) => [primaryKey({ columns: [table.ownerId, table.name, table.part] })],
 );
@@ -204,13 +242,11 @@ export const conversationItems = sqliteTable(
     data: text("data").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (table) => [
-    primaryKey({ columns: [table.conversationId, table.position, table.part] }),
-    index("conversation_items_item").on(table.conversationId, table.itemId),
-  ],
+  // WITHOUT ROWID and no index on item_id: an item is one written row; lookups by id scan one conversation.
+  (table) => [primaryKey({ columns: [table.conversationId, table.position, table.part] })],
 );
 
-/** `Idempotency-Key` of a create: the same key and body return the same response until expiry. */
+/** `Idempotency-Key` of a create: the same key and body return the same response until expiry (WITHOUT ROWID). */
 export const idempotencyKeys = sqliteTable(
   "idempotency_keys",
   {
@@ -220,6 +256,8 @@ export const idempotencyKeys = sqliteTable(
     responseId: text("response_id").notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
+    /** The response it made was deleted: a retry with the key is told so instead of making it again. */
+    deletedAt: integer("deleted_at"),
   },
   (table) => [
     primaryKey({ columns: [table.tenantId, table.key] }),
@@ -227,7 +265,7 @@ export const idempotencyKeys = sqliteTable(
   ],
 );
 
-/** Token usage and response counts per tenant, key, model and UTC day; kept beyond retention. */
+/** Token usage and response counts per tenant, key, model and UTC day; kept beyond retention (WITHOUT ROWID). */
 export const usageDaily = sqliteTable(
   "usage_daily",
   {

@@ -1,7 +1,10 @@
-// Gateway identifiers in OpenAI's style: a prefix and 48 lowercase hex digits
-// (`resp_…`, `msg_…`, `evt_…`). Used wherever the gateway mints an id.
+// Gateway identifiers in OpenAI's style: a prefix and 48 lowercase hex digits (`resp_…`, `msg_…`,
+// `evt_…`). The first 12 digits are the creation time in milliseconds, so ids sort by creation
+// (listing ties, retention and the sweep find rows by id range); the other 36 are random.
 
 const HEX_DIGITS = 48;
+/** Hex digits of the millisecond timestamp at the front of an id (enough until the year 10889). */
+const TIME_DIGITS = 12;
 
 function randomHex(digits: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(digits / 2));
@@ -10,9 +13,15 @@ function randomHex(digits: number): string {
   return hex;
 }
 
-export const newId = (prefix: string): string => `${prefix}_${randomHex(HEX_DIGITS)}`;
+const timeHex = (ms: number): string => Math.floor(ms).toString(16).padStart(TIME_DIGITS, "0").slice(-TIME_DIGITS);
+
+export const newId = (prefix: string, nowMs = Date.now()): string =>
+  `${prefix}_${timeHex(nowMs)}${randomHex(HEX_DIGITS - TIME_DIGITS)}`;
 
 export const newResponseId = (): string => newId("resp");
+
+/** The smallest id minted at `ms` or later: ids below it were minted earlier (or before ids were timed). */
+export const idFloorAt = (prefix: string, ms: number): string => `${prefix}_${timeHex(ms)}`;
 
 /** Ids the gateway accepts in paths: a known prefix and a bounded run of safe characters. */
 const ID_PATTERN = /^[a-z]{2,8}_[A-Za-z0-9_-]{1,128}$/;

@@ -1,6 +1,6 @@
-// POST /v1/responses: authenticate, validate, then hand the run to its Durable Object (stored or
-// background) or stream it straight through the Worker (store:false). An `Idempotency-Key` makes
-// a stored create safe to retry.
+// POST /v1/responses: authenticate, validate, then run it: a stored foreground response in this
+// Worker with its D1 recorder, a background one in its Durable Object, a store:false one straight
+// through. An `Idempotency-Key` makes a stored create safe to retry.
 
 import { openDb } from "../db/client";
 import { identify } from "../http/auth";
@@ -9,11 +9,14 @@ import { validateCreateRequest, type CreateRequest } from "../responses/create-r
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
+import { runStoredForeground } from "../stream/foreground";
 import { chooseUpstream, protocolFor, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
+import { runOf } from "./lookup";
 
-export async function createResponse({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> {
+export async function createResponse(route: RouteContext): Promise<Response> {
+  const { request, env, ctx, config, requestId } = route;
   const { caller, admitted } = await identify(request, env, ctx);
   let create: CreateRequest;
   let upstream: UpstreamChoice;
@@ -37,22 +40,19 @@ export async function createResponse({ request, env, ctx, config, requestId }: R
   };
   // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
   if (!create.store && !create.background) return runStateless(env, ctx, config, spec);
-  if (key === null) return startRun(env, spec);
+  const start = (run: RunSpec) => startRun(route, run);
+  if (key === null) return start(spec);
   const db = openDb(env.DB);
-  return startIdempotently({ env, db, caller, key, body: create.body, stream: create.stream }, spec, (retried) =>
-    startRun(env, retried),
-  );
+  return startIdempotently({ route, db, caller, key, body: create.body, stream: create.stream }, spec, start);
 }
 
-/** Starts (or, for an idempotent retry, joins) the run in the response's Durable Object. */
-async function startRun(env: Env, spec: RunSpec): Promise<Response> {
+/** Runs a stored response: in this Worker (foreground) or in its Durable Object (background). */
+async function startRun(route: RouteContext, spec: RunSpec): Promise<Response> {
   const create = spec.request;
-  const run = env.RESPONSE_RUN.getByName(spec.responseId);
-  if (create.stream) {
-    const mode = create.background ? "background" : "stream";
-    return run.fetch(`https://run/start?mode=${mode}`, { method: "POST", body: JSON.stringify(spec) });
-  }
-  const result = (await run.start(spec, create.background ? "background" : "wait")) as StartResult;
+  if (!create.background) return runStoredForeground(route, spec);
+  const run = runOf(route.env, { tenantId: spec.tenantId, id: spec.responseId });
+  if (create.stream) return run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });
+  const result = (await run.start(spec)) as StartResult;
   if (result.ok) return json(result.response);
   return new Response(JSON.stringify({ error: result.error }), {
     status: result.status,

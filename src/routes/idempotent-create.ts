@@ -1,22 +1,26 @@
 // `Idempotency-Key` on `POST /v1/responses`: the same key with the same body returns the same
 // response (JSON once it finished; for a stream, that response's stream from the start), a different
 // body is a 400. The key is claimed for a pre-minted response id before anything runs, so two racing
-// attempts make one response and one upstream call. Used by the create route.
+// attempts make one response and one upstream call. A claim is a lease: if its first attempt died
+// before writing its response, a retry takes the key over. Used by the create route.
 
 import type { Db } from "../db/client";
-import { claimIdempotencyKey, releaseIdempotencyKey } from "../db/idempotency";
-import { findResponse, readSnapshot } from "../db/responses";
-import { invalidRequest } from "../errors";
+import { claimIdempotencyKey, releaseIdempotencyKey, takeOverIdempotencyKey } from "../db/idempotency";
+import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
+import { ApiError, invalidRequest } from "../errors";
 import type { Caller } from "../http/auth";
 import type { JsonObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
+import { followResponse, FOLLOW_POLL_MS } from "../stream/follow";
 import { sha256Hex } from "../tenancy/gateway-keys";
-import { json } from "./context";
+import { json, type RouteContext } from "./context";
 import { isTerminal } from "./lookup";
-import { replayFromD1 } from "./retrieve-response";
+import { followSource } from "./retrieve-response";
 
 /** Longest key accepted: room for any UUID or hash a client uses, bounded for storage. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/** A claim whose response row has not appeared after this long belongs to an attempt that died. */
+export const CLAIM_TAKEOVER_SECONDS = 30;
 
 /** The request's `Idempotency-Key`, or null; a key that is empty or too long is a 400. */
 export function idempotencyKeyOf(request: Request): string | null {
@@ -50,7 +54,7 @@ const replayed = (response: Response): Response => {
 };
 
 export interface IdempotentCreate {
-  env: Env;
+  route: RouteContext;
   db: Db;
   caller: Caller;
   key: string;
@@ -58,10 +62,24 @@ export interface IdempotentCreate {
   stream: boolean;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The response's row once it has ended (polled), or undefined if it was deleted meanwhile. */
+async function untilEnded(db: Db, row: ResponseRow, maxWaitMs: number): Promise<ResponseRow | undefined> {
+  const giveUpAt = Date.now() + maxWaitMs;
+  let current: ResponseRow | undefined = row;
+  while (current !== undefined && !isTerminal(current) && Date.now() < giveUpAt) {
+    await sleep(FOLLOW_POLL_MS);
+    current = await findResponse(db, row.tenantId, row.id);
+  }
+  return current;
+}
+
 /**
- * Runs `start` for the response the key was first claimed for. A finished response is answered
- * from D1; a running one is joined by its Durable Object; an attempt that stored nothing (the start
- * answered an error) frees the key, so a retry runs the request again.
+ * Runs `start` for the response the key was first claimed for. A finished response is answered from
+ * D1; a running one is joined (a background run through its object, a foreground one by following
+ * D1); an attempt that stored nothing (the start answered an error) frees the key, so a retry runs
+ * the request again.
  */
 export async function startIdempotently(
   create: IdempotentCreate,
@@ -70,27 +88,78 @@ export async function startIdempotently(
 ): Promise<Response> {
   const { db, caller, key } = create;
   const requestHash = await sha256Hex(canonicalJson(create.body));
-  const claim = await claimIdempotencyKey(db, {
-    tenantId: caller.tenantId,
-    key,
-    requestHash,
-    responseId: spec.responseId,
-  });
-  if (claim.requestHash !== requestHash)
-    throw invalidRequest(
-      "This Idempotency-Key was already used with a different request body. Use a new key for a new request.",
-      null,
-      "idempotency_key_reused",
-    );
-  if (!claim.fresh) {
+  for (;;) {
+    const claim = await claimIdempotencyKey(db, {
+      tenantId: caller.tenantId,
+      key,
+      requestHash,
+      responseId: spec.responseId,
+    });
+    if (claim.requestHash !== requestHash)
+      throw invalidRequest(
+        "This Idempotency-Key was already used with a different request body. Use a new key for a new request.",
+        null,
+        "idempotency_key_reused",
+      );
+    if (claim.deletedAt !== null)
+      throw new ApiError(
+        404,
+        `The response this Idempotency-Key created ('${claim.responseId}') was deleted. Use a new key to create another.`,
+        { code: "idempotency_key_deleted" },
+      );
+    if (claim.fresh) return startHolding(create, spec, start);
     const row = await findResponse(db, caller.tenantId, claim.responseId);
-    if (row !== undefined && isTerminal(row) && (!create.stream || row.eventCount > 0)) {
-      if (!create.stream) return replayed(json(await readSnapshot(db, row)));
-      const run = create.env.RESPONSE_RUN.getByName(row.id);
-      return replayed(replayFromD1({ caller, db, row, run }, -1));
+    if (row !== undefined) return replayed(await joinExisting(create, row, { ...spec, responseId: row.id }, start));
+    // Claimed, no row: its first attempt is starting, or died before writing it.
+    if (Date.now() / 1000 - claim.createdAt < CLAIM_TAKEOVER_SECONDS) {
+      await sleep(FOLLOW_POLL_MS);
+      continue;
     }
+    const taken = await takeOverIdempotencyKey(db, {
+      tenantId: caller.tenantId,
+      key,
+      staleResponseId: claim.responseId,
+      responseId: spec.responseId,
+    });
+    if (taken) return startHolding(create, spec, start);
   }
-  const response = await start({ ...spec, responseId: claim.responseId });
-  if (response.status >= 400) await releaseIdempotencyKey(db, caller.tenantId, key, claim.responseId);
-  return claim.fresh ? response : replayed(response);
+}
+
+/** Starts the run the key is held for; a start that answers (or throws) an error frees the key. */
+async function startHolding(
+  create: IdempotentCreate,
+  spec: RunSpec,
+  start: (spec: RunSpec) => Promise<Response>,
+): Promise<Response> {
+  const release = () => releaseIdempotencyKey(create.db, create.caller.tenantId, create.key, spec.responseId);
+  let response: Response;
+  try {
+    response = await start(spec);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  if (response.status >= 400) await release();
+  return response;
+}
+
+/** The answer for a retry of a create whose response exists. */
+async function joinExisting(
+  create: IdempotentCreate,
+  row: ResponseRow,
+  spec: RunSpec,
+  start: (spec: RunSpec) => Promise<Response>,
+): Promise<Response> {
+  const { db, route } = create;
+  const maxWaitMs = route.config.maxRunMs;
+  // A running background response: its object answers as a new start would (it joins the run).
+  if (row.background && !isTerminal(row)) return start(spec);
+  if (create.stream)
+    return followResponse(
+      followSource({ caller: create.caller, db, row, env: route.env, config: route.config }, maxWaitMs),
+      -1,
+    );
+  const ended = await untilEnded(db, row, maxWaitMs);
+  if (ended === undefined) return json(await readSnapshot(db, row));
+  return json(await readSnapshot(db, ended));
 }

@@ -1,13 +1,10 @@
 // GET /v1/responses/{id}: the stored Response (live while running), or with `stream=true` its
-// recorded events after `starting_after`, followed live to the end if it is still running.
+// recorded events after `starting_after`, followed to the end if it is still running.
 
-import { readFrames } from "../db/responses";
 import { invalidRequest } from "../errors";
-import { SSE_HEADERS } from "../sse";
+import { followResponse, type FollowSource } from "../stream/follow";
 import { json, type RouteContext } from "./context";
-import { currentSnapshot, findOwnResponse, isTerminal, type Found } from "./lookup";
-
-const encoder = new TextEncoder();
+import { currentSnapshot, findOwnResponse, runOf, type Found } from "./lookup";
 
 function parseStartingAfter(value: string | null): number {
   if (value === null || value === "") return -1;
@@ -20,19 +17,19 @@ function parseStartingAfter(value: string | null): number {
   return Number(value);
 }
 
-export function replayFromD1(found: Found, after: number): Response {
-  const frames = readFrames(found.db, found.row.id, after);
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await frames.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
+/** Where a replay of `found` reads from: D1, then a background run's object while it runs. */
+export function followSource(found: Found, maxWaitMs: number): FollowSource {
+  const { db, row, env } = found;
+  return {
+    db,
+    row,
+    maxWaitMs,
+    recordFlushMs: found.config.recordFlushMs,
+    liveTail: async (after) => {
+      const live = await runOf(env, row).fetch(`https://run/events?after=${after}`);
+      return live.status === 200 ? live.body : null;
     },
-    async cancel() {
-      await frames.return(undefined);
-    },
-  });
-  return new Response(body, { headers: SSE_HEADERS });
+  };
 }
 
 export async function retrieveResponse(route: RouteContext): Promise<Response> {
@@ -40,8 +37,5 @@ export async function retrieveResponse(route: RouteContext): Promise<Response> {
   const found = await findOwnResponse(route);
   if (url.searchParams.get("stream") !== "true") return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
-  if (isTerminal(found.row) && found.row.eventCount > 0) return replayFromD1(found, after);
-  const live = await found.run.fetch(`https://run/events?after=${after}`);
-  if (live.status === 404) return replayFromD1(found, after);
-  return live;
+  return followResponse(followSource(found, route.config.maxRunMs), after);
 }

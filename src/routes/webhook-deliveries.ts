@@ -19,7 +19,7 @@ import { checkEnum } from "../responses/validation";
 import { deliveryResource } from "../webhooks/resources";
 import { json, pathParam, type RouteContext } from "./context";
 import { listObject, parseCursor, unknownCursor } from "./list";
-import { findOwnResponse } from "./lookup";
+import { findOwnResponse, runOf } from "./lookup";
 
 const deliveryNotFound = (id: string): ApiError =>
   new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`);
@@ -112,6 +112,6 @@ export async function resendWebhookDelivery(route: RouteContext): Promise<Respon
       );
     url = endpoint.url;
   }
-  const updated = await route.env.RESPONSE_RUN.getByName(row.responseId).resendWebhook({ ...row, url });
+  const updated = await runOf(route.env, { tenantId: row.tenantId, id: row.responseId }).resendWebhook({ ...row, url });
   return json(deliveryResource(updated));
 }

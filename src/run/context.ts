@@ -6,7 +6,7 @@
 
 import type { Db } from "../db/client";
 import { findConversation, readConversationItems } from "../db/conversations";
-import { readChain, readChainItems } from "../db/responses";
+import { readChain } from "../db/responses";
 import { conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import type { InputItem } from "../responses/types";
@@ -22,10 +22,10 @@ export async function expandContext(db: Db, tenantId: string, request: ContextRe
   if (request.conversationId !== null) return expandConversation(db, tenantId, request.conversationId, request.input);
   const previous = request.previousResponseId;
   if (previous === null) return request.input;
-  const chain = await readChain(db, tenantId, previous);
-  const parent = chain.at(-1);
+  const { links, items } = await readChain(db, tenantId, previous);
+  const parent = links.at(-1);
   if (parent === undefined || parent.id !== previous) throw previousNotFound(previous);
-  const root = chain[0];
+  const root = links[0];
   // A chain whose oldest stored link still points further back lost an ancestor (deleted).
   if (root?.previousResponseId) throw previousNotFound(root.previousResponseId);
   if (!TERMINAL_STATUSES.has(parent.status))
@@ -34,12 +34,7 @@ export async function expandContext(db: Db, tenantId: string, request: ContextRe
       "previous_response_id",
       "previous_response_in_progress",
     );
-  const history = await readChainItems(
-    db,
-    tenantId,
-    chain.map((link) => link.id),
-  );
-  return [...history.map((data) => JSON.parse(data) as InputItem), ...request.input];
+  return [...items, ...request.input];
 }
 
 async function expandConversation(

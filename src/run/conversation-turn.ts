@@ -1,7 +1,9 @@
 // A response's turn on a conversation: the conversation is claimed before its items are read, so a
 // second response on it is refused while one runs (OpenAI's `conversation_locked` 400), and the turn
-// ends by appending the response's items in one batch and releasing the claim. Used by the
-// ResponseRun DO (claim, abandon; its append rides the terminal D1 batch) and the store:false path.
+// ends by appending the response's items in one batch and releasing the claim. The claim is a lease
+// its run renews (a dead holder frees the conversation within a minute). Used by the stored runs
+// (claim, abandon; their renewals ride the heartbeat and their append the terminal write) and the
+// store:false path (which renews on a timer of its own).
 
 import { runBatch, type Db, type Statement } from "../db/client";
 import {
@@ -9,6 +11,7 @@ import {
   APPENDED_STATUSES,
   claimConversation,
   releaseConversationStatement,
+  renewClaimStatement,
 } from "../db/conversations";
 import { ApiError, conversationNotFound } from "../errors";
 import { newId } from "../responses/ids";
@@ -19,8 +22,13 @@ import type { InputItem, ResponseObject } from "../responses/types";
 export const CONVERSATION_LOCKED_MESSAGE =
   "Another process is currently operating on this conversation. Please retry in a few seconds.";
 
-/** How long a claim outlives the run's own deadline: time for its terminal write. */
-const CLAIM_GRACE_MS = 5 * 60_000;
+/** How long a claim lasts unless renewed: a holder that died frees the conversation by then. */
+export const CLAIM_LEASE_SECONDS = 60;
+/** How often a store:false turn renews its claim (stored runs renew with their heartbeat). */
+const RENEW_EVERY_MS = 20_000;
+
+/** When a claim made or renewed now lapses (unix seconds). */
+export const leaseUntil = (): number => Math.floor(Date.now() / 1000) + CLAIM_LEASE_SECONDS;
 /** Attempts of the store:false append before it is given up (nothing else would retry it). */
 const APPEND_ATTEMPTS = 3;
 
@@ -37,25 +45,43 @@ export class ConversationTurn {
   ) {}
 
   /** Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy. */
-  static async begin(
-    db: Db,
-    tenantId: string,
-    conversationId: string,
-    responseId: string,
-    maxRunMs: number,
-  ): Promise<ConversationTurn> {
-    const until = Math.ceil((Date.now() + maxRunMs + CLAIM_GRACE_MS) / 1000);
-    const outcome = await claimConversation(db, tenantId, conversationId, responseId, until);
+  static async begin(db: Db, tenantId: string, conversationId: string, responseId: string): Promise<ConversationTurn> {
+    const outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
     if (outcome === "missing") throw conversationNotFound(conversationId.slice(0, 128), "conversation");
     if (outcome === "busy")
       throw new ApiError(400, CONVERSATION_LOCKED_MESSAGE, { param: "conversation", code: "conversation_locked" });
     return new ConversationTurn(db, tenantId, conversationId, responseId);
   }
 
+  #renewal: ReturnType<typeof setInterval> | undefined;
+
+  /** Renews the claim on a timer until the turn ends (a run without a heartbeat of its own). */
+  keepAlive(): void {
+    this.#renewal ??= setInterval(() => {
+      runBatch(this.db, [
+        renewClaimStatement(this.db, this.tenantId, this.conversationId, this.responseId, leaseUntil()),
+      ]).catch((error: unknown) =>
+        console.warn(`conversation ${this.conversationId}: lease renewal failed: ${String(error)}`),
+      );
+    }, RENEW_EVERY_MS);
+  }
+
+  /** The turn ends elsewhere (the terminal write appends and releases): nothing more to do here. */
+  settle(): void {
+    this.#settled = true;
+    this.#stopRenewal();
+  }
+
+  #stopRenewal(): void {
+    if (this.#renewal !== undefined) clearInterval(this.#renewal);
+    this.#renewal = undefined;
+  }
+
   /** Releases the conversation without appending (the run never started). Never throws. */
   async abandon(): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
+    this.#stopRenewal();
     try {
       await runBatch(this.db, [this.#release()]);
     } catch (error) {
@@ -71,6 +97,7 @@ export class ConversationTurn {
   async end(input: InputItem[], snapshot: ResponseObject): Promise<void> {
     if (this.#settled) return;
     this.#settled = true;
+    this.#stopRenewal();
     const statements: Statement[] = [];
     if (APPENDED_STATUSES.has(snapshot.status)) {
       const items = [

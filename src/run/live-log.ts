@@ -1,45 +1,42 @@
-// Fans the live event log out to readers. Each reader is a pull-based tail with its own cursor:
-// it reads published frames (from memory, or the DO's SQLite for old ones) when it is ready, so a
-// slow reader never holds up the run or the other readers, and memory stays bounded.
+// Fans a background run's events out to readers. Each reader is a pull-based tail with its own
+// cursor: it takes published frames from memory, or from D1 for old ones already recorded there,
+// in bounded pieces when it is ready, so a slow or late reader never holds up the run, never makes
+// the object build a long log as one string, and memory stays bounded. Used by the ResponseRun DO.
 
 const encoder = new TextEncoder();
 
-/** Frames kept in memory for tails; older ones are read back from SQLite. */
+/** Frames kept in memory for tails once D1 has them; older ones are read back from D1. */
 const MAX_MEMORY_CHARS = 4 * 1024 * 1024;
+/** Characters a reader is handed per pull from memory. */
+const MAX_PIECE_CHARS = 64 * 1024;
+
+export interface LiveLogSource {
+  /** Recorded frames with `after < seq <= upTo`, a batch at a time, from D1. */
+  readStored(after: number, upTo: number): AsyncIterable<{ seq: number; frame: string }[]>;
+  /** The last sequence number D1 has: frames up to it may leave memory. */
+  recordedUpTo(): number;
+}
 
 export class LiveLog {
   /** Frames in memory start at this sequence number. */
-  #base = 0;
+  #base: number;
   #frames: string[] = [];
   #chars = 0;
   /** Highest sequence number readers may see. */
-  #published = -1;
+  #published: number;
   #closed = false;
   readonly #waiters = new Set<() => void>();
-  readonly #readStored: (from: number, to: number) => string[];
+  readonly #source: LiveLogSource;
 
-  /**
-   * @param recordedUpTo the last sequence number already in storage: memory starts after it.
-   * @param publishedUpTo the last sequence number readers may see now.
-   */
-  constructor(
-    readStored: (from: number, to: number) => string[],
-    recordedUpTo = -1,
-    publishedUpTo = -1,
-    closed = false,
-  ) {
-    this.#readStored = readStored;
-    this.#base = recordedUpTo + 1;
+  /** @param firstInMemory the first sequence number this log will be handed (older ones are in D1). */
+  constructor(source: LiveLogSource, firstInMemory = 0, publishedUpTo = -1) {
+    this.#source = source;
+    this.#base = firstInMemory;
     this.#published = publishedUpTo;
-    this.#closed = closed;
   }
 
   get published(): number {
     return this.#published;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /** Keeps a just-recorded frame in memory; readers see it once published. */
@@ -47,7 +44,8 @@ export class LiveLog {
     if (seq !== this.#base + this.#frames.length) return;
     this.#frames.push(frame);
     this.#chars += frame.length;
-    while (this.#chars > MAX_MEMORY_CHARS && this.#frames.length > 1) {
+    const recorded = this.#source.recordedUpTo();
+    while (this.#chars > MAX_MEMORY_CHARS && this.#frames.length > 1 && this.#base <= recorded) {
       this.#chars -= (this.#frames.shift() as string).length;
       this.#base += 1;
     }
@@ -59,7 +57,7 @@ export class LiveLog {
     this.#wake();
   }
 
-  /** No more events will come (terminal published, cancelled, or failed). */
+  /** No more events will come (the terminal one was published, or the run was cancelled or discarded). */
   close(): void {
     this.#closed = true;
     this.#wake();
@@ -71,25 +69,52 @@ export class LiveLog {
     for (const wake of waiters) wake();
   }
 
-  #framesBetween(from: number, to: number): string {
-    if (from >= this.#base) return this.#frames.slice(from - this.#base, to - this.#base + 1).join("");
-    const stored = this.#readStored(from, Math.min(to, this.#base - 1)).join("");
-    return to >= this.#base ? stored + this.#frames.slice(0, to - this.#base + 1).join("") : stored;
+  /** Frames from memory starting after `cursor`, at most a piece's worth (at least one frame). */
+  #piece(cursor: number, upTo: number): { text: string; last: number } {
+    let text = "";
+    let last = cursor;
+    for (let seq = cursor + 1; seq <= upTo; seq++) {
+      const frame = this.#frames[seq - this.#base];
+      if (frame === undefined) break;
+      if (text !== "" && text.length + frame.length > MAX_PIECE_CHARS) break;
+      text += frame;
+      last = seq;
+    }
+    return { text, last };
   }
 
   /** A byte stream of the frames after `after`, live until the log closes. */
   tail(after: number): ReadableStream<Uint8Array> {
     let cursor = after;
     let wake: (() => void) | undefined;
+    let stored: AsyncIterator<{ seq: number; frame: string }[]> | undefined;
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
           for (;;) {
             if (cursor < this.#published) {
-              const upTo = this.#published;
-              controller.enqueue(encoder.encode(this.#framesBetween(cursor + 1, upTo)));
-              cursor = upTo;
-              return;
+              if (cursor + 1 < this.#base) {
+                // Older than memory: D1 has these; one batch per pull.
+                stored ??= this.#source.readStored(cursor, this.#base - 1)[Symbol.asyncIterator]();
+                const next = await stored.next();
+                const frames = next.done === true ? [] : next.value.filter((event) => event.seq > cursor);
+                if (frames.length === 0) {
+                  // Frames leave memory only once D1 has them: a gap here is a fault, not an end.
+                  controller.error(new Error(`events ${cursor + 1}..${this.#base - 1} are missing from the record`));
+                  return;
+                }
+                let text = "";
+                for (const event of frames) text += event.frame;
+                cursor = frames[frames.length - 1]!.seq;
+                controller.enqueue(encoder.encode(text));
+                return;
+              }
+              const { text, last } = this.#piece(cursor, this.#published);
+              if (text !== "") {
+                cursor = last;
+                controller.enqueue(encoder.encode(text));
+                return;
+              }
             }
             if (this.#closed) {
               controller.close();
@@ -101,8 +126,9 @@ export class LiveLog {
             });
           }
         },
-        cancel: () => {
+        cancel: async () => {
           if (wake) this.#waiters.delete(wake);
+          await stored?.return?.();
         },
       },
       { highWaterMark: 0 },

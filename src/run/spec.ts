@@ -1,10 +1,9 @@
-// What the Worker hands a ResponseRun: the validated request and where to send it. Plain data
-// (it crosses the RPC boundary); the upstream key lives only in memory, never in storage.
+// What the Worker hands a run: the validated request and where to send it. Plain data (it crosses
+// the RPC boundary into the background Durable Object); the upstream key lives only in memory.
 
 import type { CreateRequest } from "../responses/create-request";
 import type { ResponseObject } from "../responses/types";
 import type { UpstreamChoice } from "../upstream/registry";
-import type { ResponseEcho } from "../responses/response-object";
 
 export interface RunSpec {
   responseId: string;
@@ -14,32 +13,6 @@ export interface RunSpec {
   createdAt: number;
   request: CreateRequest;
   upstream: UpstreamChoice;
-}
-
-export type RunMode = "stream" | "wait" | "background";
-
-/** The run's durable record in the DO (no secrets). */
-export interface RunState {
-  responseId: string;
-  tenantId: string;
-  background: boolean;
-  status: string;
-  startedAt: number;
-  deadlineAt: number;
-  echo: ResponseEcho;
-  initial: ResponseObject;
-  inputCount: number;
-  /** Last sequence number written to D1 (-1: none). */
-  flushedUpTo: number;
-  /** The response row exists in D1. */
-  rowWritten: boolean;
-  /** The terminal write reached D1. */
-  finalWritten: boolean;
-  terminalAt: number | null;
-  /** Background only: its webhook deliveries are still to be planned, or were planned. */
-  webhooks?: "pending" | "planned";
-  /** When planning is tried next (after the terminal D1 write; later again if D1 refused). */
-  webhooksPlanAt?: number;
 }
 
 export type StartResult =

@@ -30,7 +30,8 @@ export async function runStateless(
   const turn =
     request.conversationId === null
       ? null
-      : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId, config.maxRunMs);
+      : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
+  turn?.keepAlive();
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");
   const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
@@ -72,6 +73,8 @@ export async function runStateless(
 
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
+  // A client that goes away stops the run at once, even while the upstream is silent.
+  writer.closed.then(undefined, () => abort.abort(new Error("client disconnected")));
   const send = async (events: NormalizedEvent[]) => {
     // The conversation has the turn's items before the client learns the turn ended.
     if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);

@@ -99,6 +99,16 @@ export class WebhookDispatcher {
     }));
   }
 
+  /** Whether a response of the tenant ending with `status` has anywhere to be delivered (reads D1). */
+  async hasTargets(tenantId: string, status: string): Promise<boolean> {
+    const type = eventTypeOf(status);
+    if (type === null) return false;
+    const endpoints = await listEndpoints(openDb(this.#env.DB), tenantId);
+    if (endpoints.length > 0)
+      return endpoints.some((endpoint) => (JSON.parse(endpoint.eventTypes) as string[]).includes(type));
+    return this.#defaultTarget().length > 0;
+  }
+
   #defaultTarget(): { endpointId: null; url: string }[] {
     const config = readConfig(this.#env).webhooks;
     if (config.defaultUrl === null) return [];

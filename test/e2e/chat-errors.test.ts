@@ -1,13 +1,14 @@
 // Errors and refusals over a Chat Completions upstream, through the real Worker: a provider's 4xx
-// body in whatever shape becomes OpenAI's envelope with the upstream's status; what the protocol
-// cannot carry (hosted tools, prompts, item references...) is a 400 before anything is stored or
-// sent; and a translatable request reaches the wire as the translation table says.
+// body in whatever shape becomes OpenAI's envelope with the upstream's status (the refused response
+// is kept as failed); what the protocol cannot carry (hosted tools, prompts, item references...) is a
+// 400 before anything is stored or sent; and a translatable request reaches the wire as the
+// translation table says.
 
 import { APIError } from "openai";
 import type { ResponseCreateParams } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { client, rawEvents } from "../support/gateway";
+import { client, expectKeptAsFailed, rawEvents } from "../support/gateway";
 
 const openai = client("sk-test-chat-errors");
 
@@ -51,17 +52,16 @@ describe("upstream 4xx bodies over Chat Completions", () => {
       { message: "upstream says no", type: "invalid_request_error", param: null, code: null },
     ],
   ])(
-    "maps %s to OpenAI's envelope with the upstream status, storing nothing",
+    "maps %s to OpenAI's envelope with the upstream status, and keeps the refused response as failed",
     async (_shape, scenario, status, error) => {
       for (const stream of [false, true]) {
         const m = routed(scenario);
-        const before = await rowCount("responses");
         const caught = await failure(openai.responses.create({ model: m.model, input: "x", stream }));
         expect(caught).toBeInstanceOf(APIError);
         expect(caught.status).toBe(status);
         expect(caught.error).toEqual(error);
         expect(caught.headers?.get("content-type")).toBe("application/json");
-        expect(await rowCount("responses")).toBe(before);
+        await expectKeptAsFailed(openai, m.model, { code: error.code ?? "server_error", message: error.message });
         expect(await received(m)).toHaveLength(1);
       }
     },

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import { describe, expect, it } from "vitest";
-import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
+import { client, expectKeptAsFailed, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { readToFailure } from "../support/streams";
 
 const post = (body: string, headers: Record<string, string> = {}) =>
@@ -72,11 +72,11 @@ describe("errors", () => {
     expect(await responseCount()).toBe(before);
   });
 
-  it("passes an upstream 4xx through with its status and body, storing nothing", async () => {
-    const before = await responseCount();
+  it("passes an upstream 4xx through with its status and body, and keeps the refused response as failed", async () => {
     const openai = client("sk-test-errors");
+    const m = model("status:400");
     const error = (await openai.responses
-      .create({ model: model("status:400"), input: "x", stream: true })
+      .create({ model: m, input: "x", stream: true })
       .catch((e: unknown) => e)) as APIError;
     expect(error).toBeInstanceOf(APIError);
     expect(error.status).toBe(400);
@@ -86,7 +86,7 @@ describe("errors", () => {
       param: null,
       code: "mock_400",
     });
-    expect(await responseCount()).toBe(before);
+    await expectKeptAsFailed(openai, m, { code: "mock_400", message: "mock upstream error 400" });
   });
 
   it("passes a 429 through with retry-after", async () => {

@@ -1,20 +1,40 @@
-// Nothing stays in progress: a run whose Durable Object instance is lost, whose upstream hangs or
-// which outlives MAX_RUN_SECONDS ends in a terminal status, with its partial output kept.
+// Nothing stays in progress: a run whose executor is lost (a background object's instance reset, a
+// foreground Worker stopped mid-stream), whose upstream hangs, or which outlives MAX_RUN_SECONDS ends
+// in a terminal status, with the partial output D1 recorded kept.
 //
-// How a lost instance is simulated: `evictDurableObject` is a graceful eviction. It waits (up to
-// 30 s, then rejects) until the object has no request or `waitUntil` work left, and a live run is
-// such work, so it can never cut a run: that is also how production behaves, where idle eviction
-// spares an object with pending I/O. What does cut a run in production is a reset: a deploy, a
-// crash, or the runtime evicting the object anyway (after the 15 minutes pending I/O keeps it).
-// `ctx.abort()` on that one object is exactly such a reset: the instance and everything in flight
-// are dropped, storage is kept.
+// How a lost background instance is simulated: `evictDurableObject` is a graceful eviction. It waits
+// (up to 30 s, then rejects) until the object has no request or `waitUntil` work left, and a live run
+// is such work, so it can never cut a run: that is also how production behaves, where idle eviction
+// spares an object with pending I/O. What does cut a run in production is a reset: a deploy, a crash,
+// or the runtime evicting the object anyway. `ctx.abort()` on that one object is exactly such a reset.
+// A foreground run's Worker cannot be killed inside the test runtime; what it leaves behind is
+// exactly a row that stopped beating with some batches recorded, which the recorder itself writes here.
 
-import { runDurableObjectAlarm, evictDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runDurableObjectAlarm,
+  evictDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { client, heldBackground, model, rawEvents as rawEventsOf, upstream } from "../support/gateway";
+import { readConfig } from "../../src/config";
+import { openDb } from "../../src/db/client";
+import { encodeRow } from "../../src/db/responses";
+import { newResponseId } from "../../src/responses/ids";
+import { StreamNormalizer } from "../../src/responses/normalizer";
+import { newResponseObject, echoOf } from "../../src/responses/response-object";
+import { validateCreateRequest } from "../../src/responses/create-request";
+import { BackgroundRun } from "../../src/run/background-run";
+import type { RunSpec } from "../../src/run/spec";
+import { runStoredForeground } from "../../src/stream/foreground";
+import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
+import { chooseUpstream } from "../../src/upstream/registry";
+import worker from "../../src/index";
+import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
-import { alarmOf, editRunState, resetInstance, runStub as stub } from "../support/run-object";
+import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
 import { responseIdOf } from "../support/streams";
 
 const KEY = "sk-test-tenant-a";
@@ -22,15 +42,50 @@ const KEY = "sk-test-tenant-a";
 /** Raw SSE events (the SDK's stream throws at the `error` event that precedes `response.failed`). */
 const rawEvents = (path: string, body?: unknown) => rawEventsOf(KEY, path, body);
 
-async function d1Status(id: string): Promise<string | undefined> {
-  return (await env.DB.prepare("SELECT status FROM responses WHERE id = ?").bind(id).first<{ status: string }>())
-    ?.status;
+async function d1Row(id: string) {
+  return env.DB.prepare("SELECT status, event_count FROM responses WHERE id = ?")
+    .bind(id)
+    .first<{ status: string; event_count: number }>();
 }
 
-describe("nothing stays in progress", () => {
-  it("a run whose instance is lost mid-stream is ended failed by the watchdog alarm, partial output kept", async () => {
+const d1Status = async (id: string): Promise<string | undefined> => (await d1Row(id))?.status;
+
+/** Waits until D1 has at least `count` of the response's events (a batch landed). */
+const recorded = (id: string, count: number) =>
+  until(
+    () => d1Row(id),
+    (row) => (row?.event_count ?? 0) >= count,
+    `${count} events in D1`,
+  );
+
+const INTERRUPTED = "The response was interrupted before it finished; its partial output is kept.";
+
+/** Runs the Cron Trigger (the sweep, then retention) at `now`. */
+async function runCron(now = Date.now()): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** A run spec as the create route builds it, for the runners driven directly with a test config. */
+async function specOf(body: Record<string, unknown>, key = KEY): Promise<RunSpec> {
+  const request = validateCreateRequest(body);
+  return {
+    responseId: newResponseId(),
+    tenantId: await tenantOf(key),
+    apiKeyId: null,
+    requestId: "req_test",
+    createdAt: Math.floor(Date.now() / 1000),
+    request,
+    upstream: chooseUpstream(readConfig(env), request.model, key),
+  };
+}
+
+describe("a background run whose instance is lost", () => {
+  it("is ended failed by its alarm, with the partial output D1 recorded", async () => {
     const openai = client();
     const { model: m, id } = await heldBackground(openai, "gate:6:10");
+    await recorded(id, 7);
     await resetInstance(id);
     // The instance took its upstream connection with it.
     await until(
@@ -38,18 +93,12 @@ describe("nothing stays in progress", () => {
       (closed) => closed === 1,
       "the upstream connection to close",
     );
-    expect(await d1Status(id)).not.toMatch(/completed|failed|cancelled|incomplete/);
-    // The watchdog alarm (due within RUN_WATCHDOG_SECONDS) wakes a fresh instance, which ends the run.
-    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
+    expect(await d1Status(id)).toBe("in_progress");
+    // The keepalive alarm (or the sweep, or the first read: below) finds no live run and ends it from D1.
+    expect(await runDurableObjectAlarm(await runStub(id))).toBe(true);
     expect(await d1Status(id)).toBe("failed");
     const ended = await openai.responses.retrieve(id);
-    expect(ended).toMatchObject({
-      status: "failed",
-      error: {
-        code: "server_error",
-        message: "The response was interrupted before it finished; its partial output is kept.",
-      },
-    });
+    expect(ended).toMatchObject({ status: "failed", error: { code: "server_error", message: INTERRUPTED } });
     expect(ended.output_text).toBe("w0 w1 ");
     expect(ended.output[0]).toMatchObject({ status: "incomplete" });
     // Its stream replays what was sent, then OpenAI's failure pair.
@@ -61,14 +110,35 @@ describe("nothing stays in progress", () => {
     expect((await openai.responses.retrieve(id)).status).toBe("failed");
   });
 
-  it("a lost run is also ended by the first read of it, before the alarm comes", async () => {
+  it("is also ended by the first read of it, and by a resume, before any alarm comes", async () => {
     const openai = client();
     const { model: m, id } = await heldBackground(openai, "gate:6:10");
+    await recorded(id, 7);
     await resetInstance(id);
     const polled = await openai.responses.retrieve(id);
     expect(polled.status).toBe("failed");
     expect(polled.output_text).toBe("w0 w1 ");
     expect(await d1Status(id)).toBe("failed");
+    await upstream.release(m);
+
+    const other = await heldBackground(openai, "gate:6:10");
+    await recorded(other.id, 7);
+    await resetInstance(other.id);
+    const resumed = await rawEvents(`/responses/${other.id}?stream=true&starting_after=6`);
+    expect(resumed.map((event) => event.type)).toEqual(["error", "response.failed"]);
+    await upstream.release(other.model);
+  });
+
+  it("is ended by the sweep once its heartbeat is silent, even if nobody reads it", async () => {
+    const openai = client();
+    const { model: m, id } = await heldBackground(openai, "gate:6:10");
+    await recorded(id, 7);
+    await resetInstance(id);
+    // Stands in for the staleness window passing: the row's last heartbeat moves two minutes back.
+    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await runCron();
+    expect(await d1Status(id)).toBe("failed");
+    expect((await openai.responses.retrieve(id)).output_text).toBe("w0 w1 ");
     await upstream.release(m);
   });
 
@@ -76,7 +146,7 @@ describe("nothing stays in progress", () => {
     const openai = client();
     const { model: m, id } = await heldBackground(openai, "gate:6:8");
     let evicted = false;
-    const eviction = evictDurableObject(stub(id)).then(() => (evicted = true));
+    const eviction = evictDurableObject(await runStub(id)).then(() => (evicted = true));
     expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
     expect(evicted).toBe(false);
     await upstream.release(m);
@@ -87,6 +157,128 @@ describe("nothing stays in progress", () => {
     expect(await d1Status(id)).toBe("completed");
   });
 
+  it("the keepalive alarm leaves a healthy run alone and is set again; a finished run leaves no alarm", async () => {
+    const openai = client();
+    const { model: m, id } = await heldBackground(openai, "gate:6:8");
+    expect(await runDurableObjectAlarm(await runStub(id))).toBe(true);
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
+    expect(await alarmOf(id)).toBeGreaterThan(Date.now());
+    await upstream.release(m);
+    await until(
+      () => openai.responses.retrieve(id),
+      (response) => response.status === "completed",
+      "completion",
+    );
+    // No webhook is due (this tenant has no endpoint and the test deployment's default is for others).
+    await until(
+      () => alarmOf(id),
+      (alarm) => alarm === null,
+      "the alarm to go",
+    );
+  });
+});
+
+describe("a foreground run whose Worker stopped mid-stream", () => {
+  /** What a Worker stopped mid-stream leaves: the row, a recorded batch, and then silence. */
+  async function abandonedRun(): Promise<string> {
+    const spec = await specOf({ model: "abandoned", input: "x", stream: true });
+    const db = openDb(env.DB);
+    const base = newResponseObject(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, "in_progress");
+    const recorder = new ResponseRecorder({
+      db,
+      responseId: spec.responseId,
+      tenantId: spec.tenantId,
+      flushIntervalMs: 60_000,
+      flushChars: 1,
+      conversationId: null,
+      onError: () => undefined,
+    });
+    await recorder.start(
+      await encodeRow({
+        id: spec.responseId,
+        tenantId: spec.tenantId,
+        apiKeyId: null,
+        status: "in_progress",
+        model: spec.request.model,
+        background: false,
+        store: true,
+        createdAt: spec.createdAt,
+        previousResponseId: null,
+        conversationId: null,
+        metadata: {},
+        snapshot: base,
+        input: [{ id: "msg_in", item: { role: "user", content: "x" } }],
+      }),
+    );
+    const normalizer = new StreamNormalizer({
+      echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
+      initial: base,
+      background: false,
+    });
+    const events = [
+      ...normalizer.accept({ type: "response.created", response: { ...base } }),
+      ...normalizer.accept({
+        type: "response.output_item.added",
+        output_index: 0,
+        item: { id: "msg_1", type: "message", role: "assistant", status: "in_progress", content: [] },
+      }),
+      ...normalizer.accept({
+        type: "response.content_part.added",
+        item_id: "msg_1",
+        output_index: 0,
+        content_index: 0,
+        part: { type: "output_text", text: "", annotations: [] },
+      }),
+      ...normalizer.accept({
+        type: "response.output_text.delta",
+        item_id: "msg_1",
+        output_index: 0,
+        content_index: 0,
+        delta: "half",
+      }),
+    ];
+    // flushChars 1: the batch goes to D1 at once; then the "Worker" stops.
+    recorder.record(framesOf(events));
+    await until(
+      () => d1Row(spec.responseId),
+      (row) => row?.event_count === events.length,
+      "the batch in D1",
+    );
+    await recorder.stop();
+    return spec.responseId;
+  }
+
+  it("is ended failed by the sweep once its heartbeat is silent, partial output and log kept", async () => {
+    const id = await abandonedRun();
+    await runCron();
+    expect(await d1Status(id)).toBe("in_progress");
+    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await runCron();
+    expect(await d1Status(id)).toBe("failed");
+    const ended = await client().responses.retrieve(id);
+    expect(ended).toMatchObject({ status: "failed", error: { message: INTERRUPTED } });
+    expect(ended.output_text).toBe("half");
+    const events = await rawEvents(`/responses/${id}?stream=true`);
+    expect(events.map((event) => event.type)).toEqual([
+      "response.created",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "error",
+      "response.failed",
+    ]);
+  });
+
+  it("is ended by the first read once its heartbeat is silent", async () => {
+    const id = await abandonedRun();
+    expect((await client().responses.retrieve(id)).status).toBe("in_progress");
+    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    const read = await client().responses.retrieve(id);
+    expect(read).toMatchObject({ status: "failed", output_text: "half" });
+  });
+});
+
+describe("upstream silence and the maximum run time", () => {
   it("an upstream that goes silent mid-stream ends failed after the idle timeout, partial output kept", async () => {
     const openai = client();
     const m = model("hang-after:5");
@@ -121,19 +313,20 @@ describe("nothing stays in progress", () => {
     });
   });
 
-  it("a run past MAX_RUN_SECONDS is stopped by the watchdog: the upstream is closed, the response failed", async () => {
-    const openai = client();
-    const { model: m, id } = await heldBackground(openai, "gate:6:10");
-    // Stands in for an hour passing: the run's recorded deadline is moved to now.
-    await editRunState<{ deadlineAt: number; startedAt: number }>(id, (run) => {
-      run.deadlineAt = Date.now();
-      run.startedAt = run.deadlineAt - 3_600_000;
-    });
-    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
-    const ended = await openai.responses.retrieve(id);
+  // The runners are driven directly, with MAX_RUN_SECONDS at 1 s (the deployment's stays at an hour).
+  it("a foreground run past MAX_RUN_SECONDS is stopped: upstream closed, failed, partial output kept", async () => {
+    const m = model("gate:6:10");
+    const spec = await specOf({ model: m, input: "x", stream: true });
+    const ctx = createExecutionContext();
+    const config = { ...readConfig(env), maxRunMs: 1000 };
+    const response = await runStoredForeground({ env, ctx, config }, spec);
+    const events = await readEvents(response.body);
+    await waitOnExecutionContext(ctx);
+    expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
+    const ended = await client().responses.retrieve(spec.responseId);
     expect(ended).toMatchObject({
       status: "failed",
-      error: { code: "server_error", message: "The response exceeded the maximum run time of 3600 seconds." },
+      error: { code: "server_error", message: "The response exceeded the maximum run time of 1 seconds." },
     });
     expect(ended.output_text).toBe("w0 w1 ");
     await until(
@@ -141,21 +334,36 @@ describe("nothing stays in progress", () => {
       (closed) => closed === 1,
       "the upstream connection to close",
     );
-    expect(await d1Status(id)).toBe("failed");
   });
 
-  it("the watchdog leaves a healthy run alone and keeps its alarm set", async () => {
-    const openai = client();
-    const { model: m, id } = await heldBackground(openai, "gate:6:8");
-    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
-    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
-    const alarm = await alarmOf(id);
-    expect(alarm).toBeGreaterThan(Date.now());
-    await upstream.release(m);
-    await until(
-      () => openai.responses.retrieve(id),
-      (response) => response.status === "completed",
-      "completion",
+  it("a background run past MAX_RUN_SECONDS is stopped the same way", async () => {
+    const m = model("gate:6:10");
+    const spec = await specOf({ model: m, input: "x", background: true });
+    const config = { ...readConfig(env), maxRunMs: 1000 };
+    const tasks: Promise<unknown>[] = [];
+    const run = await BackgroundRun.start(
+      spec,
+      { db: openDb(env.DB), config },
+      {
+        beforeEnd: () => Promise.resolve(),
+        afterEnd: () => Promise.resolve(),
+        background: (task) => void tasks.push(task),
+      },
     );
+    // Polls until the run is ending, then waits for its end.
+    const final = await until(
+      async () => (run.ended === undefined ? undefined : await run.ended),
+      (ending) => ending !== undefined,
+      "the run to end",
+    );
+    expect(final).toMatchObject({
+      status: "failed",
+      error: { message: "The response exceeded the maximum run time of 1 seconds." },
+    });
+    await Promise.all(tasks);
+    expect(await client().responses.retrieve(spec.responseId)).toMatchObject({
+      status: "failed",
+      output_text: "w0 w1 ",
+    });
   });
 });

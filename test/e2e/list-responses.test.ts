@@ -47,7 +47,7 @@ function seed(n: number): Seed {
 function seedSql(tenantId: string, count: number, idPrefix: string): string {
   return `
     INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at,
-                           previous_response_id, metadata, request, snapshot, api_key_id)
+                           previous_response_id, metadata, snapshot, api_key_id)
     WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${count - 1}),
     rows AS (
       SELECT n,
@@ -60,7 +60,7 @@ function seedSql(tenantId: string, count: number, idPrefix: string): string {
         CASE WHEN n % 10 = 0 THEN NULL ELSE '${idPrefix}' || printf('%048x', ((n - n % 10) * 7919) % 10007) END AS prev,
         json_object('user', 'u' || (n % 5), 'batch', 'b' || (n / 1000)) AS metadata
       FROM seq)
-    SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, metadata, '{}',
+    SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, metadata,
       json_object('id', id, 'object', 'response', 'created_at', created_at,
         'status', CASE status WHEN 'in_progress' THEN 'queued' ELSE status END,
         'model', model, 'background', json(CASE background WHEN 1 THEN 'true' ELSE 'false' END),
@@ -274,23 +274,22 @@ describe("GET /v1/responses with responses made through the gateway", () => {
 
 describe("GET /v1/responses query plans", () => {
   const none: ResponseFilters = { metadata: [] };
+  // One index serves every filter (each index is a billed row on every write): the tenant's rows are
+  // read in page order, and a filter is a condition on them; the speed of each is measured above.
+  const tenantCreated = /INDEX responses_tenant_created \(tenant_id=\?/;
   it.each<[string, ResponseFilters, RegExp]>([
-    ["no filter", none, /USING (COVERING )?INDEX responses_tenant_created \(tenant_id=\?/],
-    ["model", { ...none, model: "m" }, /INDEX responses_tenant_model \(tenant_id=\? AND model=\?/],
-    ["status", { ...none, status: "failed" }, /INDEX responses_tenant_status \(tenant_id=\? AND status=\?/],
-    [
-      "previous_response_id",
-      { ...none, previousResponseId: "resp_1" },
-      /INDEX responses_tenant_previous \(tenant_id=\? AND previous_response_id=\?/,
-    ],
-    ["background", { ...none, background: true }, /INDEX responses_tenant_background \(tenant_id=\? AND background=\?/],
+    ["no filter", none, tenantCreated],
+    ["model", { ...none, model: "m" }, tenantCreated],
+    ["status", { ...none, status: "failed" }, tenantCreated],
+    ["previous_response_id", { ...none, previousResponseId: "resp_1" }, tenantCreated],
+    ["background", { ...none, background: true }, tenantCreated],
     [
       "created range",
       { ...none, createdAfter: 1, createdBefore: 2 },
       /INDEX responses_tenant_created \(tenant_id=\? AND created_at>\? AND created_at<\?/,
     ],
-    ["metadata", { ...none, metadata: [["k", "v"]] }, /INDEX responses_tenant_created \(tenant_id=\?/],
-  ])("seeks an index already in page order, with and without a cursor: %s", async (_name, filters, index) => {
+    ["metadata", { ...none, metadata: [["k", "v"]] }, tenantCreated],
+  ])("seeks the tenant's index already in page order, with and without a cursor: %s", async (_name, filters, index) => {
     const db = openDb(env.DB);
     for (const order of ["desc", "asc"] as const)
       for (const cursor of [undefined, keyset({ createdAt: BASE_TIME, id: seedId(1) }, order)]) {

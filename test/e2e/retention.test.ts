@@ -15,25 +15,25 @@ const DAY = 86_400;
 /** "Now" for the cron: 2001-09-09 plus a little; rows are placed relative to it. */
 const NOW = 1_000_000_000;
 
-/** A response with rows in every table that hangs off a response, created at `createdAt`. */
-async function seedResponse(createdAt: number, tenantId = "t_retention"): Promise<string> {
-  const id = newId("resp");
+/**
+ * A response with rows in every table that hangs off one, created at `createdAt` (its id minted then,
+ * as the gateway mints ids): two event batch rows, a value split into `blobs`, a delivery with two
+ * attempts. A `legacy` one (written before the compressed layout, with a random id) has its items and
+ * events in the legacy tables instead.
+ */
+async function seedResponse(createdAt: number, tenantId = "t_retention", legacy = false): Promise<string> {
+  const id = legacy
+    ? `resp_ff${crypto.randomUUID().replaceAll("-", "")}${"0".repeat(14)}`
+    : newId("resp", createdAt * 1000);
   const delivery = newId("wh");
-  await env.DB.batch([
+  const statements = [
     env.DB.prepare(
-      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, request, snapshot)
-       VALUES (?, ?, 'completed', 'm', 1, 1, ?, ?, '{}', NULL)`,
-    ).bind(id, tenantId, createdAt, createdAt),
+      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot, legacy)
+       VALUES (?, ?, 'completed', 'm', 1, 1, ?, ?, NULL, ?)`,
+    ).bind(id, tenantId, createdAt, createdAt, legacy ? 1 : null),
     env.DB.prepare(
-      `INSERT INTO response_items (response_id, tenant_id, position, part, kind, item_id, data)
-       VALUES (?1, ?2, 0, 0, 'input', 'msg_in', '{}'), (?1, ?2, 1, 0, 'output', 'msg_out', '{}')`,
+      `INSERT INTO blobs (owner_id, tenant_id, name, part, data) VALUES (?1, ?2, 'snapshot', 0, X'00'), (?1, ?2, 'snapshot', 1, X'01')`,
     ).bind(id, tenantId),
-    env.DB.prepare(
-      `INSERT INTO response_events (response_id, first_seq, part, last_seq, frames) VALUES (?, 0, 0, 3, 'frames')`,
-    ).bind(id),
-    env.DB.prepare(
-      `INSERT INTO blobs (owner_id, name, part, data) VALUES (?1, 'snapshot', 0, '{"id":'), (?1, 'snapshot', 1, '1}')`,
-    ).bind(id),
     env.DB.prepare(
       `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, created_at)
        VALUES (?, ?, ?, 'https://example.com/hook', 'evt_1', 'response.completed', '{}', 'delivered', ?)`,
@@ -42,7 +42,25 @@ async function seedResponse(createdAt: number, tenantId = "t_retention"): Promis
       `INSERT INTO webhook_attempts (delivery_id, attempt, tenant_id, started_at, duration_ms, status_code)
        VALUES (?1, 1, ?2, ?3, 5, 500), (?1, 2, ?2, ?3, 5, 200)`,
     ).bind(delivery, tenantId, createdAt),
-  ]);
+  ];
+  if (legacy)
+    statements.push(
+      env.DB.prepare(
+        `INSERT INTO response_items (response_id, tenant_id, position, part, kind, item_id, data)
+         VALUES (?1, ?2, 0, 0, 'input', 'msg_in', '{}'), (?1, ?2, 1, 0, 'output', 'msg_out', '{}')`,
+      ).bind(id, tenantId),
+      env.DB.prepare(
+        `INSERT INTO response_events (response_id, first_seq, part, last_seq, frames) VALUES (?, 0, 0, 3, 'frames')`,
+      ).bind(id),
+    );
+  else
+    statements.push(
+      env.DB.prepare(
+        `INSERT INTO response_event_batches (response_id, tenant_id, first_seq, part, last_seq, data)
+         VALUES (?1, ?2, 0, 0, 3, X'00'), (?1, ?2, 4, 0, 9, X'00')`,
+      ).bind(id, tenantId),
+    );
+  await env.DB.batch(statements);
   return id;
 }
 
@@ -51,49 +69,53 @@ async function owned(id: string) {
   const counts = await env.DB.batch<{ n: number }>(
     [
       "SELECT count(*) AS n FROM responses WHERE id = ?1",
-      "SELECT count(*) AS n FROM response_items WHERE response_id = ?1",
-      "SELECT count(*) AS n FROM response_events WHERE response_id = ?1",
+      "SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?1",
+      "SELECT (SELECT count(*) FROM response_items WHERE response_id = ?1) + (SELECT count(*) FROM response_events WHERE response_id = ?1) AS n",
       "SELECT count(*) AS n FROM blobs WHERE owner_id = ?1",
       "SELECT count(*) AS n FROM webhook_deliveries WHERE response_id = ?1",
       `SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id IN
          (SELECT id FROM webhook_deliveries WHERE response_id = ?1)`,
     ].map((sql) => env.DB.prepare(sql).bind(id)),
   );
-  const [responses, items, events, blobs, deliveries, attempts] = counts.map((result) => result.results[0]?.n);
-  return { responses, items, events, blobs, deliveries, attempts };
+  const [responses, batches, legacyRows, blobs, deliveries, attempts] = counts.map((result) => result.results[0]?.n);
+  return { responses, batches, legacyRows, blobs, deliveries, attempts };
 }
 
-const ALL = { responses: 1, items: 2, events: 1, blobs: 2, deliveries: 1, attempts: 2 };
-const NONE = { responses: 0, items: 0, events: 0, blobs: 0, deliveries: 0, attempts: 0 };
+const ALL = { responses: 1, batches: 2, legacyRows: 0, blobs: 2, deliveries: 1, attempts: 2 };
+const ALL_LEGACY = { ...ALL, batches: 0, legacyRows: 3 };
+const NONE = { responses: 0, batches: 0, legacyRows: 0, blobs: 0, deliveries: 0, attempts: 0 };
 
 async function runCron(vars: Record<string, string> = {}, scheduledTime = NOW * 1000): Promise<void> {
   const ctx = createExecutionContext();
-  const controller = createScheduledController({ scheduledTime, cron: "*/10 * * * *" });
+  const controller = createScheduledController({ scheduledTime, cron: "* * * * *" });
   await worker.scheduled(controller, { ...env, ...vars }, ctx);
   await waitOnExecutionContext(ctx);
 }
 
 describe("retention", () => {
-  it("deletes exactly the responses older than RETENTION_DAYS, with every row they own", async () => {
+  it("deletes exactly the responses older than RETENTION_DAYS, with every row they own, legacy ones too", async () => {
     const cutoff = NOW - 30 * DAY;
     const expired = [await seedResponse(cutoff - 1), await seedResponse(cutoff - 400 * DAY, "t_other")];
+    const expiredLegacy = await seedResponse(cutoff - 2, "t_retention", true);
     const kept = [await seedResponse(cutoff), await seedResponse(cutoff + 1), await seedResponse(NOW - 60)];
-    // A response made through the gateway, backdated: its real rows go too.
-    const openai = client("sk-retention");
-    const real = await openai.responses.create({ model: model("text:3"), input: "old news" });
-    expect(await owned(real.id)).toMatchObject({ responses: 1, items: 2, events: 1 });
-    await env.DB.prepare("UPDATE responses SET created_at = ? WHERE id = ?")
-      .bind(cutoff - DAY, real.id)
-      .run();
-    const usageBefore = await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>();
+    const keptLegacy = await seedResponse(cutoff + 2, "t_retention", true);
 
     await runCron({ RETENTION_DAYS: "30" });
 
-    for (const id of expired) expect(await owned(id)).toEqual(NONE);
+    for (const id of [...expired, expiredLegacy]) expect(await owned(id)).toEqual(NONE);
+    for (const id of kept) expect(await owned(id)).toEqual(ALL);
+    expect(await owned(keptLegacy)).toEqual(ALL_LEGACY);
+  });
+
+  it("deletes a response made through the gateway once it is older than RETENTION_DAYS; usage outlives it", async () => {
+    const openai = client("sk-retention");
+    const real = await openai.responses.create({ model: model("text:3"), input: "old news" });
+    expect(await owned(real.id)).toMatchObject({ responses: 1 });
+    const usageBefore = await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>();
+    // The cron 31 days from now.
+    await runCron({ RETENTION_DAYS: "30" }, Date.now() + 31 * DAY * 1000);
     expect(await owned(real.id)).toEqual(NONE);
     await expect(openai.responses.retrieve(real.id)).rejects.toMatchObject({ status: 404 });
-    for (const id of kept) expect(await owned(id)).toEqual(ALL);
-    // Usage outlives retention.
     expect(await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>()).toEqual(usageBefore);
   });
 

@@ -1,40 +1,104 @@
+// What D1 keeps of a stored response: one row (input, snapshot, output and the last batch of events
+// compressed in it) however many events it has, batch rows only for earlier batches of a long run,
+// and values too large for a row split into parts that each fit, read back whole.
+
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { readConfig } from "../../src/config";
 import { foldEvents } from "../../src/responses/fold";
+import { validateCreateRequest } from "../../src/responses/create-request";
+import { newResponseId } from "../../src/responses/ids";
 import type { StreamEvent } from "../../src/responses/types";
-import { client, model, rawEvents } from "../support/gateway";
+import type { RunSpec } from "../../src/run/spec";
+import { runStoredForeground } from "../../src/stream/foreground";
+import { chooseUpstream } from "../../src/upstream/registry";
+import { client, model, rawEvents, readEvents } from "../support/gateway";
+import { tenantOf } from "../support/run-object";
+
+const KEY = "sk-test-storage";
 
 async function rowCounts(id: string) {
-  const [responses, items, events] = await env.DB.batch<{ n: number }>([
+  const [responses, batches, blobs] = await env.DB.batch<{ n: number }>([
     env.DB.prepare("SELECT count(*) AS n FROM responses WHERE id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM response_items WHERE response_id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM response_events WHERE response_id = ?").bind(id),
+    env.DB.prepare("SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?").bind(id),
+    env.DB.prepare("SELECT count(*) AS n FROM blobs WHERE owner_id = ?").bind(id),
   ]);
-  return { responses: responses?.results[0]?.n, items: items?.results[0]?.n, events: events?.results[0]?.n };
+  return { responses: responses?.results[0]?.n, batches: batches?.results[0]?.n, blobs: blobs?.results[0]?.n };
+}
+
+/** Bytes the response's row holds in its compressed columns. */
+async function storedBytes(id: string): Promise<number> {
+  const row = await env.DB.prepare(
+    `SELECT coalesce(length(input), 0) + coalesce(length(snapshot), 0) + coalesce(length(output), 0)
+            + coalesce(length(events_tail), 0) AS n FROM responses WHERE id = ?`,
+  )
+    .bind(id)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Runs a stored stream with a flush interval longer than it lasts: every event rides its end. */
+async function streamed(m: string): Promise<{ id: string; frames: number; frameBytes: number }> {
+  const request = validateCreateRequest({ model: m, input: "x", stream: true });
+  const spec: RunSpec = {
+    responseId: newResponseId(),
+    tenantId: await tenantOf(KEY),
+    apiKeyId: null,
+    requestId: "req_storage",
+    createdAt: Math.floor(Date.now() / 1000),
+    request,
+    upstream: chooseUpstream(readConfig(env), m, KEY),
+  };
+  const ctx = createExecutionContext();
+  const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), recordFlushMs: 60_000 } }, spec);
+  const text = await response.text();
+  await waitOnExecutionContext(ctx);
+  return {
+    id: spec.responseId,
+    frames: text.split("\n\n").length - 1,
+    frameBytes: new TextEncoder().encode(text).length,
+  };
 }
 
 describe("D1 recording", () => {
-  it("writes a 1,000-event response in a constant number of rows", async () => {
-    const openai = client("sk-test-storage");
-    const final = await openai.responses.stream({ model: model("text:1000"), input: "x" }).finalResponse();
-    const counts = await rowCounts(final.id);
-    // 1 response row, 1 input item + 1 output item, the 1,008 events packed into one row.
-    expect(counts).toEqual({ responses: 1, items: 2, events: 1 });
-    const row = await env.DB.prepare("SELECT event_count, status FROM responses WHERE id = ?").bind(final.id).first();
-    expect(row).toEqual({ event_count: 1008, status: "completed" });
+  it("keeps a response in one row whatever its number of events, compressed", async () => {
+    for (const [scenario, events] of [
+      ["text:10", 18],
+      ["text:1000", 1008],
+    ] as const) {
+      const { id, frames, frameBytes } = await streamed(model(scenario));
+      expect(frames).toBe(events);
+      expect(await rowCounts(id)).toEqual({ responses: 1, batches: 0, blobs: 0 });
+      const row = await env.DB.prepare("SELECT event_count, status FROM responses WHERE id = ?").bind(id).first();
+      expect(row).toEqual({ event_count: events, status: "completed" });
+      // The row holds the input, the snapshot, the output and every event in a fraction of the stream's bytes.
+      if (events > 100) expect(await storedBytes(id)).toBeLessThan(frameBytes * 0.1);
+      const replay = await rawEvents(KEY, `/responses/${id}?stream=true`);
+      expect(replay).toHaveLength(events);
+      const stored = await client(KEY).responses.retrieve(id);
+      const { output_text: _text, ...snapshot } = stored;
+      expect(foldEvents(replay as StreamEvent[])).toEqual(snapshot);
+    }
   });
 
-  it("splits a response larger than a D1 row over several rows and reads it back whole", async () => {
-    const openai = client("sk-test-storage");
-    const final = await openai.responses.stream({ model: model("big:2500000"), input: "x" }).finalResponse();
-    expect(final.output_text).toHaveLength(2_500_000);
+  it("splits what is too large for a row over parts that fit, and reads it back whole", async () => {
+    const openai = client(KEY);
+    const final = await openai.responses.stream({ model: model("noise:3000000"), input: "x" }).finalResponse();
+    expect(final.output_text).toHaveLength(3_000_000);
     const stored = await openai.responses.retrieve(final.id);
-    expect(stored.output_text).toHaveLength(2_500_000);
-    const replay = await rawEvents("sk-test-storage", `/responses/${final.id}?stream=true`);
-    expect(foldEvents(replay as StreamEvent[])?.output).toEqual(stored.output);
-    const largest = await env.DB.prepare("SELECT max(length(frames)) AS n FROM response_events WHERE response_id = ?")
-      .bind(final.id)
-      .first<{ n: number }>();
-    expect(largest?.n).toBeLessThanOrEqual(600_000);
+    expect(stored.output_text).toBe(final.output_text);
+    const replay = await readEvents(
+      (await client(KEY).responses.retrieve(final.id, { stream: true }).asResponse()).body,
+    );
+    expect(foldEvents(replay as unknown as StreamEvent[])?.output).toEqual(stored.output);
+    const counts = await rowCounts(final.id);
+    expect(counts.blobs).toBeGreaterThan(1);
+    expect(counts.batches).toBeGreaterThan(1);
+    const largest = await env.DB.batch<{ n: number }>([
+      env.DB.prepare("SELECT max(length(data)) AS n FROM blobs WHERE owner_id = ?").bind(final.id),
+      env.DB.prepare("SELECT max(length(data)) AS n FROM response_event_batches WHERE response_id = ?").bind(final.id),
+    ]);
+    for (const result of largest) expect(result.results[0]?.n).toBeLessThanOrEqual(1_900_000);
   });
 });

@@ -8,7 +8,16 @@ import { APIError } from "openai";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
+import {
+  client,
+  expectKeptAsFailed,
+  gatewayFetch,
+  GATEWAY_URL,
+  model,
+  readEvents,
+  storedFor,
+  upstream,
+} from "../support/gateway";
 import { watchUnhandled } from "../support/uncaught";
 
 const KEY = "sk-test-upstream-faults";
@@ -192,7 +201,7 @@ describe.concurrent("upstream faults before the first byte", () => {
       "The upstream model server at upstream.invalid could not be reached: its name does not resolve (DNS), or the network is down.",
     ],
   ])(
-    "%s: 502 upstream_unreachable naming the host and cause, nothing stored; background: failed",
+    "%s: 502 upstream_unreachable naming the host and cause, kept as failed; background: failed",
     async (_name, base, message) => {
       const openai = client(KEY);
       const m = model(base);
@@ -206,8 +215,13 @@ describe.concurrent("upstream faults before the first byte", () => {
       });
       const streamed = await send("/responses", { model: m, input: "x", stream: true });
       expect(streamed.status).toBe(502);
-      expect(await streamed.json()).toMatchObject({ error: { code: "upstream_unreachable" } });
-      expect(await storedRows(m)).toEqual([]);
+      expect(await streamed.json()).toMatchObject({ error: { code: "upstream_unreachable", message } });
+      // Both refused creates are history: failed, with the cause.
+      const kept = await storedFor(openai, m);
+      expect(kept.map((response) => [response.status, response.error?.code, response.error?.message])).toEqual([
+        ["failed", "upstream_unreachable", message],
+        ["failed", "upstream_unreachable", message],
+      ]);
 
       const background = model(base);
       const list = await events(
@@ -235,7 +249,7 @@ describe.concurrent("upstream faults before the first byte", () => {
     const failing = model("flaky:3");
     await expect(openai.responses.create({ model: failing, input: "x" })).rejects.toMatchObject({ status: 503 });
     expect(await upstream.requests(failing)).toHaveLength(3);
-    expect(await storedRows(failing)).toEqual([]);
+    await expectKeptAsFailed(openai, failing, { message: /503/ });
     const recovering = model("flaky:2");
     const response = await openai.responses.create({ model: recovering, input: "x" });
     expect(response).toMatchObject({ status: "completed", output_text: "recovered" });
@@ -251,14 +265,14 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(await upstream.requests(m)).toHaveLength(2);
   });
 
-  it("hands a 429 whose retry-after is beyond the cap to the client at once, retry-after kept, nothing stored", async () => {
+  it("hands a 429 whose retry-after is beyond the cap to the client at once, retry-after kept, kept as failed", async () => {
     const m = model("flaky-429:1:30");
     const res = await send("/responses", { model: m, input: "x", stream: true });
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("30");
     expect(await res.json()).toMatchObject({ error: { type: "rate_limit_exceeded", code: "mock_429" } });
     expect(await upstream.requests(m)).toHaveLength(1);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "mock_429" });
   });
 
   it("hands a 429 whose retry-after-ms is beyond the cap to the client at once, retry-after-ms kept", async () => {
@@ -269,7 +283,7 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(res.headers.get("retry-after-ms")).toBe("30000");
     expect(await upstream.requests(m)).toHaveLength(1);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "mock_429" });
   });
 
   it("waits out a 429's retry-after-ms within the cap, then goes on", async () => {
@@ -294,7 +308,7 @@ describe.concurrent("upstream faults before the first byte", () => {
       },
     });
     expect(await upstream.requests(m)).toHaveLength(3);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "upstream_unreachable" });
   });
 
   it("keeps a 404 from a server without /responses, with a hint to set UPSTREAM_PROTOCOL=chat_completions", async () => {
@@ -311,7 +325,7 @@ describe.concurrent("upstream faults before the first byte", () => {
         code: null,
       },
     });
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { message: /^404 page not found \(The upstream at / });
   });
 
   it("answers 504 upstream_timeout when no headers come within the first-byte timeout (not retried)", async () => {
@@ -327,6 +341,6 @@ describe.concurrent("upstream faults before the first byte", () => {
       },
     });
     expect(await upstream.requests(m)).toHaveLength(1);
-    expect(await storedRows(m)).toEqual([]);
+    await expectKeptAsFailed(client(KEY), m, { code: "upstream_timeout" });
   });
 });

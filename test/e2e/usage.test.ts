@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { openDb } from "../../src/db/client";
-import { finalStatements } from "../../src/db/responses";
+import { encodeFinal, finalStatements } from "../../src/db/responses";
 import { usageDay } from "../../src/db/usage";
 import type { ResponseObject } from "../../src/responses/types";
 import { GATEWAY_URL, model } from "../support/gateway";
@@ -31,8 +31,9 @@ describe("usage", () => {
     const background = await openai.responses.create({ model: large, input: "bg", background: true });
     for await (const event of await openai.responses.retrieve(background.id, { stream: true })) void event;
     await managedClient(ci.key).responses.create({ model: large, input: "ci" });
-    // An upstream error before any output: no response, nothing counted.
-    await expect(openai.responses.create({ model: model("status:400"), input: "x" })).rejects.toMatchObject({
+    // An upstream refusal before any output is kept as a failed response: counted, with no tokens.
+    const refused = model("status:400");
+    await expect(openai.responses.create({ model: refused, input: "x" })).rejects.toMatchObject({
       status: 400,
     });
 
@@ -42,21 +43,22 @@ describe("usage", () => {
       [
         { object: "usage", model: small, responses: 3, input_tokens: 30, output_tokens: 6, total_tokens: 36 },
         { object: "usage", model: large, responses: 2, input_tokens: 20, output_tokens: 10, total_tokens: 30 },
+        { object: "usage", model: refused, responses: 1, input_tokens: 0, output_tokens: 0, total_tokens: 0 },
       ].sort((a, b) => (a.model < b.model ? -1 : 1)),
     );
     const byKey = await usage(key, "group_by=key");
     expect(byKey.body.data).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ api_key_id: keyId, responses: 4, input_tokens: 40, output_tokens: 11 }),
+        expect.objectContaining({ api_key_id: keyId, responses: 5, input_tokens: 40, output_tokens: 11 }),
         expect.objectContaining({ api_key_id: ci.id, responses: 1, input_tokens: 10, output_tokens: 5 }),
       ]),
     );
     const byDay = await usage(key, `start_date=${today}&end_date=${today}`);
     expect(byDay.body.data).toEqual([
-      { object: "usage", day: today, responses: 5, input_tokens: 50, output_tokens: 16, total_tokens: 66 },
+      { object: "usage", day: today, responses: 6, input_tokens: 50, output_tokens: 16, total_tokens: 66 },
     ]);
     const combined = await usage(key, "group_by=day,model&group_by=key");
-    expect(combined.body.data).toHaveLength(3);
+    expect(combined.body.data).toHaveLength(4);
     expect(combined.body.group_by).toEqual(["day", "model", "key"]);
     expect(combined.body.data[0]).toEqual(
       expect.objectContaining({
@@ -73,7 +75,7 @@ describe("usage", () => {
     expect(everyone.body.data).toContainEqual({
       object: "usage",
       tenant_id: tenantId,
-      responses: 5,
+      responses: 6,
       input_tokens: 50,
       output_tokens: 16,
       total_tokens: 66,
@@ -87,8 +89,8 @@ describe("usage", () => {
     const id = `resp_${"7".repeat(48)}`;
     const createdAt = 1_700_000_000;
     await env.DB.prepare(
-      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, request, snapshot)
-       VALUES (?, ?, 'in_progress', 'm-retry', 0, 1, ?, ?, '{}', '{}')`,
+      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot)
+       VALUES (?, ?, 'in_progress', 'm-retry', 0, 1, ?, ?, '{}')`,
     )
       .bind(id, tenantId, createdAt, createdAt)
       .run();
@@ -101,7 +103,7 @@ describe("usage", () => {
       output: [],
       usage: { input_tokens: 7, output_tokens: 3 },
     } as unknown as ResponseObject;
-    const final = { responseId: id, tenantId, snapshot, eventCount: 0, inputCount: 0, outputItems: [] };
+    const final = await encodeFinal({ responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
     for (let attempt = 0; attempt < 3; attempt++) await db.batch(finalStatements(db, final) as [never]);
     const rows = await env.DB.prepare(
       "SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?",

@@ -45,6 +45,8 @@ interface List<T> {
 }
 
 const tenantKey = () => `sk-test-hooks-${crypto.randomUUID()}`;
+/** The pass-through key a test's client was made with (its tenant names the response's object). */
+const openaiKey = (openai: OpenAI): string => openai.apiKey ?? "";
 
 const deliveriesOf = (openai: OpenAI, responseId: string) =>
   openai.get<List<Delivery>>(`/responses/${responseId}/webhook_deliveries`);
@@ -198,7 +200,7 @@ describe("webhooks of background responses", () => {
       (list) => list.data[0]?.attempt_count === 1,
       "the first attempt on record",
     );
-    await evictDurableObject(runStub(created.id));
+    await evictDurableObject(await runStub(created.id, openaiKey(openai)));
     expect((await received(url)).length).toBe(1);
     const [firstTry, retry] = await receivedAtLeast(url, 2);
     expect(retry?.headers["webhook-id"]).toBe(firstTry?.headers["webhook-id"]);
@@ -218,13 +220,13 @@ describe("webhooks of background responses", () => {
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     await receivedAtLeast(url, 1);
     // The receiver holds the first attempt while the object is reset (a deploy, a crash).
-    await resetInstance(created.id);
+    await resetInstance(created.id, openaiKey(openai));
     await releaseHook(url);
     // The alarm set when the cut job began (its dead man's switch, 30 s) brings a fresh instance back.
-    const switchAt = await alarmOf(created.id);
+    const switchAt = await alarmOf(created.id, openaiKey(openai));
     expect(switchAt).not.toBeNull();
     expect((switchAt as number) - Date.now()).toBeLessThanOrEqual(30_000);
-    expect(await runDurableObjectAlarm(runStub(created.id))).toBe(true);
+    expect(await runDurableObjectAlarm(await runStub(created.id, openaiKey(openai)))).toBe(true);
     const [cut, again] = await receivedAtLeast(url, 2);
     expect(again?.headers["webhook-id"]).toBe(cut?.headers["webhook-id"]);
     expect(again?.body).toBe(cut?.body);
@@ -257,7 +259,7 @@ describe("webhooks of background responses", () => {
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     await receivedAtLeast(failing, 1);
     // Stands in for 72 hours passing: the delivery's window closes before its next attempt.
-    await runInDurableObject(runStub(created.id), (_instance, state) => {
+    await runInDurableObject(await runStub(created.id, openaiKey(openai)), (_instance, state) => {
       state.storage.sql.exec(`UPDATE webhook_outbox SET give_up_at = 0`);
     });
     const [failed] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];

@@ -3,6 +3,7 @@
 // releases it (no sleeps needed to catch a run mid-stream). The scenario is chosen by `model`:
 // everything after a `#` is a tag that keeps concurrent tests apart.
 
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -188,11 +189,27 @@ async function streamEvents(
     }
     if (options.hangAfter === index) return; // leave the connection open, silent
     if (options.endAfter === index) return void res.end(); // a clean end without a terminal event
-    if (options.pauseAfter === index && options.gateKey) await gate(options.gateKey).promise;
+    if (options.pauseAfter === index && options.gateKey) await heldOpen(res, gate(options.gateKey).promise);
     if (options.paceMs) await sleep(options.paceMs);
     res.write(frame(events[index] as Json));
   }
   res.end();
+}
+
+/**
+ * Waits for `released` while sending an SSE comment every second, as real servers do while a model
+ * thinks: a held stream is not silent, so the gateway's idle timeout never ends it, however long a
+ * test (on a loaded machine) takes to release it.
+ */
+async function heldOpen(res: ServerResponse, released: Promise<unknown>): Promise<void> {
+  const ping = setInterval(() => {
+    if (!res.destroyed) res.write(": held\n\n");
+  }, 1000);
+  try {
+    await released;
+  } finally {
+    clearInterval(ping);
+  }
 }
 
 async function serveResponses(res: ServerResponse, body: Json) {
@@ -224,6 +241,14 @@ async function serveResponses(res: ServerResponse, body: Json) {
         piece.slice(0, Math.min(piece.length, size - i * piece.length)),
       );
       return streamEvents(res, textEvents(model, pieces));
+    }
+    case "noise": {
+      // noise:N  one message of N random base64 characters (they do not compress), in 64 KiB deltas
+      const size = Number(args[0] ?? 1_000_000);
+      const text = randomBytes(Math.ceil((size * 3) / 4) + 3)
+        .toString("base64")
+        .slice(0, size);
+      return streamEvents(res, textEvents(model, text.match(/[\s\S]{1,65536}/g) ?? []));
     }
     case "incomplete":
       return streamEvents(res, textEvents(model, ["cut ", "short"], "incomplete"));

@@ -1,38 +1,30 @@
-// The ResponseRun DO's end of a turn on a conversation: the append rides the terminal D1 batch, so
-// when D1 refuses it the conversation stays claimed and the alarm's D1 retry appends the items
-// exactly once; a retried terminal batch that had in fact landed appends nothing twice.
+// The end of a stored turn on a conversation: the append rides the response's terminal D1 batch, so
+// when D1 refuses it the conversation stays claimed (a background run keeps the end in its object and
+// its alarm appends the items exactly once), and a terminal batch written twice appends nothing twice.
 
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { authenticate } from "../../src/http/auth";
-import { validateCreateRequest } from "../../src/responses/create-request";
-import { newResponseId } from "../../src/responses/ids";
-import { EventLog } from "../../src/run/event-log";
-import type { RunSpec, RunState, StartResult } from "../../src/run/spec";
+import { openDb } from "../../src/db/client";
+import { encodeFinal, finalStatements, findResponse, readSnapshot } from "../../src/db/responses";
 import { client, model } from "../support/gateway";
+import { until } from "../support/hooks";
+import { runStub, tenantOf } from "../support/run-object";
+import { watchUnhandled } from "../support/uncaught";
+import { afterAll, afterEach } from "vitest";
 
 const KEY = "sk-test-run-append";
 
-async function specFor(conversationId: string, input: string): Promise<RunSpec> {
-  const caller = await authenticate(new Request("http://x", { headers: { authorization: `Bearer ${KEY}` } }), env);
-  return {
-    responseId: newResponseId(),
-    tenantId: caller.tenantId,
-    apiKeyId: null,
-    requestId: "req_run_append",
-    createdAt: Math.floor(Date.now() / 1000),
-    request: validateCreateRequest({ model: model("text:1"), conversation: conversationId, input }),
-    upstream: { baseUrl: env.UPSTREAM_BASE_URL, protocol: "responses", apiKey: KEY },
-  };
-}
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone([/terminal write failed: .*refused/]));
+afterAll(() => watch.stop());
 
 async function itemTexts(conversationId: string): Promise<string[]> {
   const page = await client(KEY).conversations.items.list(conversationId, { order: "asc", limit: 100 });
   return page.data.map((item) => (item as { content?: { text: string }[] }).content?.[0]?.text ?? "");
 }
 
-describe("ResponseRun: appending a turn to its conversation", () => {
+describe("appending a turn to its conversation", () => {
   it("keeps the conversation claimed while D1 refuses the append; the alarm appends it once", async () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create();
@@ -40,11 +32,25 @@ describe("ResponseRun: appending a turn to its conversation", () => {
     await env.DB.exec(
       `CREATE TRIGGER ${trigger} BEFORE INSERT ON conversation_items WHEN NEW.conversation_id = '${conversation.id}' BEGIN SELECT RAISE(ABORT, 'refused'); END;`,
     );
-    const spec = await specFor(conversation.id, "one");
-    const stub = env.RESPONSE_RUN.getByName(spec.responseId);
+    let id: string;
     try {
-      const result = (await stub.start(spec, "wait")) as StartResult;
-      expect(result).toMatchObject({ ok: true, response: { status: "completed" } });
+      const created = await openai.responses.create({
+        model: model("text:1"),
+        conversation: conversation.id,
+        input: "one",
+        background: true,
+      });
+      id = created.id;
+      // The run ended (its object answers the end it keeps) but D1 has neither the end nor the append.
+      await until(
+        () => openai.responses.retrieve(created.id),
+        (response) => response.status === "completed",
+        "the end the object kept",
+      );
+      const stored = await env.DB.prepare("SELECT status FROM responses WHERE id = ?")
+        .bind(id)
+        .first<{ status: string }>();
+      expect(["queued", "in_progress"]).toContain(stored?.status);
       expect(await itemTexts(conversation.id)).toEqual([]);
       // Still claimed: a turn now would read a conversation missing the last one.
       await expect(
@@ -54,20 +60,38 @@ describe("ResponseRun: appending a turn to its conversation", () => {
       await env.DB.exec(`DROP TRIGGER ${trigger};`);
     }
 
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(await runStub(id, KEY))).toBe(true);
     expect(await itemTexts(conversation.id)).toEqual(["one", "w0 "]);
-    expect((await openai.responses.retrieve(spec.responseId)).status).toBe("completed");
-
-    // A terminal batch retried after it had landed (its answer was lost) appends nothing again.
-    await runInDurableObject(stub, (_instance, state) => {
-      const log = new EventLog(state.storage.sql);
-      const run = log.getState<RunState>("run") as RunState;
-      log.setState("run", { ...run, finalWritten: false });
-    });
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await itemTexts(conversation.id)).toEqual(["one", "w0 "]);
-
+    expect((await openai.responses.retrieve(id)).status).toBe("completed");
     const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "two" });
     expect(next.output_text).toBe("echo(3): two");
+  });
+
+  it("a terminal batch written again (its answer was lost) appends nothing twice and counts once", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const m = model("text:1");
+    const done = await openai.responses.create({ model: m, conversation: conversation.id, input: "one" });
+    expect(await itemTexts(conversation.id)).toEqual(["one", "w0 "]);
+    const db = openDb(env.DB);
+    const tenantId = await tenantOf(KEY);
+    const row = await findResponse(db, tenantId, done.id);
+    if (row === undefined) throw new Error("no row");
+    const snapshot = await readSnapshot(db, row);
+    const again = await encodeFinal({
+      responseId: done.id,
+      tenantId,
+      snapshot,
+      eventCount: row.eventCount,
+      tail: [],
+      turn: {
+        conversationId: conversation.id,
+        items: [{ itemId: "msg_again", data: JSON.stringify({ role: "user", content: "again" }) }],
+      },
+    });
+    await db.batch(finalStatements(db, again) as [never, ...never[]]);
+    expect(await itemTexts(conversation.id)).toEqual(["one", "w0 "]);
+    const usage = await openai.get<{ data: { responses: number }[] }>("/usage", { query: { group_by: "model" } });
+    expect(usage.data.find((entry) => (entry as { model?: string }).model === m)?.responses).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
-// Finding a response whose D1 row is not written yet, and not creating storage for ids that name
-// nothing: a stream shows its id before the row lands, and lookups of unknown ids are free.
+// Finding a response by the id its stream showed first (its row is in D1 before its first event),
+// and not creating storage for ids that name nothing: lookups of unknown ids touch no object.
 
 import { describe, expect, it } from "vitest";
 import { newResponseId } from "../../src/responses/ids";
@@ -28,7 +28,7 @@ describe("looking up a response", () => {
     await expect(openai.responses.retrieve(id)).rejects.toMatchObject({ status: 404 });
     await expect(openai.responses.cancel(id)).rejects.toMatchObject({ status: 404 });
     await expect(openai.responses.delete(id)).rejects.toMatchObject({ status: 404 });
-    expect(await tables(id)).toEqual([]);
+    expect(await tables(id, "sk-lookup")).toEqual([]);
   });
 
   it("answers another tenant's running response like an unknown one", async () => {

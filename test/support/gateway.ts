@@ -2,6 +2,7 @@
 
 import { env, exports } from "cloudflare:workers";
 import OpenAI from "openai";
+import { expect } from "vitest";
 import { until } from "./hooks";
 
 export const GATEWAY_URL = "http://gateway.test/v1";
@@ -89,4 +90,27 @@ export function withoutParsed<T>(response: T): T {
       key === "output_parsed" || key === "parsed" ? undefined : value,
     ),
   ) as T;
+}
+
+/** The stored responses made with `model` (the gateway's own list, filtered by model), newest first. */
+export async function storedFor(openai: OpenAI, m: string): Promise<OpenAI.Responses.Response[]> {
+  const page = await openai.get<{ data: OpenAI.Responses.Response[] }>("/responses", { query: { model: m } });
+  return page.data;
+}
+
+/**
+ * A create the upstream refused (or could not be reached for) is kept as history, as OpenAI keeps
+ * failed responses: exactly one `failed` response with the refusal's error.
+ */
+export async function expectKeptAsFailed(
+  openai: OpenAI,
+  m: string,
+  error: { code?: string; message?: string | RegExp },
+): Promise<void> {
+  const stored = await storedFor(openai, m);
+  expect(stored.map((response) => response.status)).toEqual(["failed"]);
+  const kept = stored[0]?.error;
+  if (error.code !== undefined) expect(kept?.code).toBe(error.code);
+  if (typeof error.message === "string") expect(kept?.message).toBe(error.message);
+  else if (error.message !== undefined) expect(kept?.message).toMatch(error.message);
 }

@@ -1,0 +1,208 @@
+// A response's recorded events: batches of SSE frames, each packed with the time every event was
+// recorded and compressed into one BLOB. Earlier batches are rows of `response_event_batches`; the
+// last one rides in the response row (`events_tail`). Legacy responses keep theirs, uncompressed, in
+// `response_events`. Used by the recorder (writes) and the replay, follow and timeline reads.
+
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { Db, Statement } from "./client";
+import { compressText, decompressText, type StoredValue } from "./codec";
+import { joinBytes, splitBytes } from "./large-values";
+import { responseEventBatches, responseEvents, responses } from "./schema";
+
+/** One recorded event: its sequence number, its SSE frame as sent, and when it was recorded (epoch ms). */
+export interface RecordedEvent {
+  seq: number;
+  frame: string;
+  /** Null for events recorded before times were kept. */
+  at: number | null;
+}
+
+/** SSE frames end with a blank line; a JSON data line never contains a raw newline. */
+const FRAME_END = "\n\n";
+
+/**
+ * The text of a batch: a first line with the times (the first event's epoch ms, then each further
+ * event's milliseconds after the one before, comma-separated), then the frames as sent.
+ */
+export function packEvents(events: readonly RecordedEvent[]): string {
+  let times = "";
+  let previous = 0;
+  events.forEach((event, index) => {
+    const at = event.at ?? previous;
+    times += index === 0 ? String(at) : `,${Math.max(0, at - previous)}`;
+    previous = at;
+  });
+  let frames = "";
+  for (const event of events) frames += event.frame;
+  return `${times}\n${frames}`;
+}
+
+export function unpackEvents(text: string, firstSeq: number): RecordedEvent[] {
+  const newline = text.indexOf("\n");
+  const times = text.slice(0, newline).split(",").map(Number);
+  const frames = text
+    .slice(newline + 1)
+    .split(FRAME_END)
+    .slice(0, -1);
+  let at = 0;
+  return frames.map((frame, index) => {
+    at = index === 0 ? (times[0] ?? 0) : at + (times[index] ?? 0);
+    return { seq: firstSeq + index, frame: `${frame}${FRAME_END}`, at };
+  });
+}
+
+export const compressEvents = (events: readonly RecordedEvent[]): Promise<Uint8Array> =>
+  compressText(packEvents(events));
+
+/** The response a batch belongs to. */
+export interface BatchOwner {
+  responseId: string;
+  tenantId: string;
+}
+
+/**
+ * Writes a compressed batch of events `firstSeq..lastSeq` (in parts when larger than a row), only
+ * while the response exists: a batch that lands after a delete writes nothing. A retried batch
+ * replaces the rows it wrote before.
+ */
+export function batchStatements(
+  db: Db,
+  owner: BatchOwner,
+  firstSeq: number,
+  lastSeq: number,
+  data: Uint8Array,
+): Statement[] {
+  const exists = sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${owner.responseId} AND ${responses.tenantId} = ${owner.tenantId})`;
+  return splitBytes(data).map((part, index) =>
+    db
+      .insert(responseEventBatches)
+      .select(
+        sql`SELECT ${owner.responseId}, ${owner.tenantId}, ${firstSeq}, ${index}, ${lastSeq}, ${part} WHERE ${exists}`,
+      )
+      .onConflictDoUpdate({
+        target: [responseEventBatches.responseId, responseEventBatches.firstSeq, responseEventBatches.part],
+        set: { lastSeq: sql`excluded.last_seq`, data: sql`excluded.data` },
+      }),
+  );
+}
+
+/** Rows per page of a replay: a page holds at most this many batches (each at most ~2 MB). */
+const PAGE_ROWS = 8;
+
+/** What a replay needs of the response row. */
+export interface EventSource {
+  id: string;
+  tenantId: string;
+  legacy: number | null;
+  /** The last batch, in the row (null until the response ended, or when it went to the batch rows). */
+  eventsTail: StoredValue | null;
+  tailSeq: number | null;
+}
+
+/** Batch rows with events after `after`, in order, read a page at a time; split batches are joined. */
+async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
+  let cursor = after;
+  for (;;) {
+    const rows = await db
+      .select({
+        firstSeq: responseEventBatches.firstSeq,
+        lastSeq: responseEventBatches.lastSeq,
+        data: responseEventBatches.data,
+      })
+      .from(responseEventBatches)
+      .where(
+        and(
+          eq(responseEventBatches.responseId, source.id),
+          eq(responseEventBatches.tenantId, source.tenantId),
+          gt(responseEventBatches.lastSeq, cursor),
+        ),
+      )
+      .orderBy(asc(responseEventBatches.firstSeq), asc(responseEventBatches.part))
+      .limit(PAGE_ROWS);
+    if (rows.length === 0) return;
+    const complete = rows.length < PAGE_ROWS;
+    const groups: { firstSeq: number; lastSeq: number; parts: StoredValue[] }[] = [];
+    for (const row of rows) {
+      const last = groups.at(-1);
+      if (last !== undefined && last.firstSeq === row.firstSeq) last.parts.push(row.data);
+      else groups.push({ firstSeq: row.firstSeq, lastSeq: row.lastSeq, parts: [row.data] });
+    }
+    // On a full page the last batch may be missing parts: it is read again with the next page.
+    if (!complete && groups.length > 1) groups.pop();
+    for (const group of groups) {
+      const events = unpackEvents(await decompressText(joinBytes(group.parts)), group.firstSeq);
+      yield events.filter((event) => event.seq > cursor);
+      cursor = group.lastSeq;
+    }
+    if (complete) return;
+  }
+}
+
+/** Legacy rows: uncompressed frames without times. */
+async function* legacyAfter(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
+  let cursor = after;
+  for (;;) {
+    const rows = await db
+      .select()
+      .from(responseEvents)
+      .where(
+        and(
+          eq(responseEvents.responseId, source.id),
+          gt(responseEvents.lastSeq, cursor),
+          sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${source.id} AND ${responses.tenantId} = ${source.tenantId})`,
+        ),
+      )
+      .orderBy(asc(responseEvents.firstSeq), asc(responseEvents.part))
+      .limit(64);
+    if (rows.length === 0) return;
+    const complete = rows.length < 64;
+    const groups: { firstSeq: number; lastSeq: number; text: string }[] = [];
+    for (const row of rows) {
+      const last = groups.at(-1);
+      if (last !== undefined && last.firstSeq === row.firstSeq) last.text += row.frames;
+      else groups.push({ firstSeq: row.firstSeq, lastSeq: row.lastSeq, text: row.frames });
+    }
+    if (!complete && groups.length > 1) groups.pop();
+    for (const group of groups) {
+      const frames = group.text.split(FRAME_END).slice(0, -1);
+      yield frames
+        .map((frame, index) => ({ seq: group.firstSeq + index, frame: `${frame}${FRAME_END}`, at: null }))
+        .filter((event) => event.seq > cursor);
+      cursor = group.lastSeq;
+    }
+    if (complete) return;
+  }
+}
+
+/**
+ * The recorded events after `after`, in order, a batch at a time (never the whole log at once):
+ * the batch rows, then the tail in the row when the response has ended.
+ */
+export async function* readEvents(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
+  let cursor = after;
+  // A legacy response ended by this version (the sweep) has its old rows, then the end in the new layout.
+  if (source.legacy === 1)
+    for await (const events of legacyAfter(db, source, cursor)) {
+      if (events.length > 0) cursor = events[events.length - 1]!.seq;
+      yield events;
+    }
+  for await (const events of batchesAfter(db, source, cursor)) {
+    if (events.length > 0) cursor = events[events.length - 1]!.seq;
+    yield events;
+  }
+  if (source.eventsTail !== null && source.tailSeq !== null) {
+    const tail = unpackEvents(await decompressText(source.eventsTail), source.tailSeq);
+    yield tail.filter((event) => event.seq > cursor);
+  }
+}
+
+/** Deletes a response's batch rows (and legacy event rows). */
+export function deleteEventsStatements(db: Db, owner: BatchOwner): Statement[] {
+  return [
+    db
+      .delete(responseEventBatches)
+      .where(
+        and(eq(responseEventBatches.responseId, owner.responseId), eq(responseEventBatches.tenantId, owner.tenantId)),
+      ),
+  ];
+}

@@ -1,0 +1,82 @@
+// Compressed values that usually fit in their row's column but may not: a D1 row holds at most 2 MB,
+// so a value past the inline limit goes to `blobs` in parts and its column is left null. Used by
+// src/db/responses.ts for a response's input and snapshot.
+
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { Db, Statement } from "./client";
+import { decompressText, type StoredValue } from "./codec";
+import { blobs } from "./schema";
+
+/**
+ * Largest compressed value kept in its row. A response row holds up to three (input, snapshot and
+ * the last batch of events), so three of these and the other columns stay under D1's 2 MB per row.
+ */
+export const MAX_INLINE_BYTES = 600_000;
+/** Bytes per `blobs` part (one part per row, under the 2 MB row limit). */
+export const MAX_PART_BYTES = 1_900_000;
+
+/** Splits bytes into parts of at most `max` bytes. */
+export function splitBytes(data: Uint8Array, max = MAX_PART_BYTES): Uint8Array[] {
+  if (data.byteLength <= max) return [data];
+  const parts: Uint8Array[] = [];
+  for (let start = 0; start < data.byteLength; start += max) parts.push(data.subarray(start, start + max));
+  return parts;
+}
+
+export function joinBytes(parts: readonly StoredValue[]): StoredValue {
+  if (parts.length === 1) return parts[0] as StoredValue;
+  // Legacy values were split as text.
+  if (parts.every((part) => typeof part === "string")) return parts.join("");
+  const total = parts.reduce((sum, part) => sum + (part as Uint8Array).byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part as Uint8Array, offset);
+    offset += (part as Uint8Array).byteLength;
+  }
+  return out;
+}
+
+/** The row a value belongs to. */
+export interface Owner {
+  id: string;
+  tenantId: string;
+}
+
+// Legacy parts were written before blobs named their tenant ('').
+const ownerScope = (owner: Owner, name: string) =>
+  and(eq(blobs.ownerId, owner.id), inArray(blobs.tenantId, [owner.tenantId, ""]), eq(blobs.name, name));
+
+/** The column value (null when split) and the statements that (re)write its `blobs` parts. */
+export function placeValue(
+  db: Db,
+  owner: Owner,
+  name: string,
+  value: Uint8Array,
+): { inline: Uint8Array | null; statements: Statement[] } {
+  if (value.byteLength <= MAX_INLINE_BYTES) return { inline: value, statements: [] };
+  const clear = db.delete(blobs).where(ownerScope(owner, name));
+  const rows = splitBytes(value).map((data, part) => ({
+    ownerId: owner.id,
+    tenantId: owner.tenantId,
+    name,
+    part,
+    data,
+  }));
+  return {
+    inline: null,
+    // One part per statement: each is close to the 2 MB a row (and a bound value) may hold.
+    statements: [clear, ...rows.map((row) => db.insert(blobs).values(row))],
+  };
+}
+
+/** The text of a value: its column, or its `blobs` parts when the column is null. */
+export async function readValue(db: Db, owner: Owner, name: string, inline: StoredValue | null): Promise<string> {
+  if (inline !== null) return decompressText(inline);
+  const parts = await db
+    .select({ data: blobs.data })
+    .from(blobs)
+    .where(ownerScope(owner, name))
+    .orderBy(asc(blobs.part));
+  return decompressText(joinBytes(parts.map((part) => part.data)));
+}

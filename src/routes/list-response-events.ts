@@ -1,0 +1,57 @@
+// GET /v1/responses/{id}/events (the gateway's own, for the console): a response's recorded events
+// as a cursor list, each with when it was recorded, `t_ms` after the response's creation (null for
+// events recorded before times were kept). `after` is a sequence number; `limit` 1-100 (default 20).
+
+import { readEvents, type RecordedEvent } from "../db/event-batches";
+import { invalidRequest } from "../errors";
+import { json, type RouteContext } from "./context";
+import { parseLimit } from "./list";
+import { findOwnResponse } from "./lookup";
+
+function parseAfter(value: string | null): number {
+  if (value === null || value === "") return -1;
+  if (!/^-?\d{1,15}$/.test(value))
+    throw invalidRequest(
+      `Invalid 'after': expected a sequence number, but got '${value.slice(0, 64)}' instead.`,
+      "after",
+      "invalid_type",
+    );
+  return Number(value);
+}
+
+export async function listResponseEvents(route: RouteContext): Promise<Response> {
+  const params = new URL(route.request.url).searchParams;
+  const limit = parseLimit(params.get("limit"));
+  const after = parseAfter(params.get("after"));
+  const { db, row } = await findOwnResponse(route);
+  const events: RecordedEvent[] = [];
+  let hasMore = false;
+  for await (const batch of readEvents(db, row, after)) {
+    for (const event of batch) {
+      if (events.length === limit) {
+        hasMore = true;
+        break;
+      }
+      events.push(event);
+    }
+    if (hasMore) break;
+  }
+  const created = row.createdAt * 1000;
+  const data = events.map((event) => {
+    const body = JSON.parse(event.frame.slice(event.frame.indexOf("\ndata: ") + 7)) as { type: string };
+    return {
+      object: "response.event",
+      sequence_number: event.seq,
+      type: body.type,
+      t_ms: event.at === null ? null : Math.max(0, event.at - created),
+      event: body,
+    };
+  });
+  return json({
+    object: "list",
+    data,
+    first_id: data[0]?.sequence_number ?? null,
+    last_id: data.at(-1)?.sequence_number ?? null,
+    has_more: hasMore,
+  });
+}

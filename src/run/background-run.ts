@@ -1,0 +1,294 @@
+// A background response as its Durable Object runs it: the queued row is written before its id is
+// returned; then the upstream's events go through the normalizer to the D1 recorder and to live
+// readers, which see the terminal event only once D1 has the end. Cancel and the deadline stop it
+// with its partial output kept. Used by the ResponseRun DO (src/run/response-run.ts).
+
+import type { GatewayConfig } from "../config";
+import type { Db } from "../db/client";
+import { readEvents } from "../db/event-batches";
+import { encodeRow, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
+import { newId } from "../responses/ids";
+import { identifyItems, type IdentifiedItem } from "../responses/items";
+import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
+import { echoOf, newResponseObject } from "../responses/response-object";
+import type { JsonObject, ResponseObject } from "../responses/types";
+import { notRecorded, refusalOf } from "../stream/foreground";
+import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
+import { callOptions, callUpstream } from "../upstream/client";
+import { targetOf } from "../upstream/registry";
+import { expandContext } from "./context";
+import { ConversationTurn } from "./conversation-turn";
+import { LiveLog } from "./live-log";
+import { pump, pumpOptions } from "./pump";
+import type { RunSpec } from "./spec";
+
+/** Why a run was stopped from outside its stream. */
+class Stop extends Error {
+  constructor(readonly reason: "cancelled" | "deadline" | "discarded") {
+    super(reason);
+  }
+}
+
+export interface BackgroundHooks {
+  /** Just before the end is written to D1 (the object notes that webhooks are due). */
+  beforeEnd(run: BackgroundRun, snapshot: ResponseObject): Promise<void>;
+  /** The end was written (or D1 refused it: `failed`); the terminal event is not yet published. */
+  afterEnd(run: BackgroundRun, snapshot: ResponseObject, outcome: FinishOutcome): Promise<void>;
+  /** Work that outlives the call that started it (the object's `waitUntil`). */
+  background(task: Promise<unknown>, what: string): void;
+}
+
+export class BackgroundRun {
+  readonly spec: RunSpec;
+  readonly normalizer: StreamNormalizer;
+  readonly recorder: ResponseRecorder;
+  readonly live: LiveLog;
+  readonly #abort = new AbortController();
+  readonly #inputItems: IdentifiedItem[];
+  readonly #hooks: BackgroundHooks;
+  #ending: Promise<ResponseObject> | undefined;
+  /** The end D1 has (or that the run settled on): readers and pollers see it only then. */
+  #final: ResponseObject | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+
+  private constructor(
+    spec: RunSpec,
+    normalizer: StreamNormalizer,
+    recorder: ResponseRecorder,
+    inputItems: IdentifiedItem[],
+    hooks: BackgroundHooks,
+    db: Db,
+  ) {
+    this.spec = spec;
+    this.normalizer = normalizer;
+    this.recorder = recorder;
+    this.#inputItems = inputItems;
+    this.#hooks = hooks;
+    const source = { id: spec.responseId, tenantId: spec.tenantId, legacy: null, eventsTail: null, tailSeq: null };
+    this.live = new LiveLog({
+      readStored: (after, upTo) => storedFrames(db, source, after, upTo),
+      recordedUpTo: () => recorder.flushedUpTo,
+    });
+  }
+
+  get responseId(): string {
+    return this.spec.responseId;
+  }
+
+  get tenantId(): string {
+    return this.spec.tenantId;
+  }
+
+  /** Settles with the final snapshot once the run ended. */
+  get ended(): Promise<ResponseObject> | undefined {
+    return this.#ending;
+  }
+
+  /**
+   * Claims the conversation, expands the context and writes the queued row, then starts the run.
+   * Throws an `ApiError` for anything that stops it before it exists (nothing is then kept).
+   */
+  static async start(
+    spec: RunSpec,
+    context: { db: Db; config: GatewayConfig },
+    hooks: BackgroundHooks,
+  ): Promise<BackgroundRun> {
+    const { db, config } = context;
+    const { request } = spec;
+    const target = targetOf(spec.upstream);
+    target.protocol.validate(request);
+    const turn =
+      request.conversationId === null
+        ? null
+        : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
+    try {
+      const input = await expandContext(db, spec.tenantId, request);
+      const identity = { id: spec.responseId, createdAt: spec.createdAt };
+      const base = newResponseObject(request, identity, "queued");
+      const inputItems = identifyItems(request.input);
+      const recorder = new ResponseRecorder({
+        db,
+        responseId: spec.responseId,
+        tenantId: spec.tenantId,
+        flushIntervalMs: config.recordFlushMs,
+        flushChars: config.recordFlushChars,
+        conversationId: request.conversationId,
+        status: () => (normalizer.snapshot.status === "queued" ? "queued" : "in_progress"),
+        onError: (what, error) => logError(spec.responseId, what, error),
+      });
+      const normalizer = new StreamNormalizer({
+        echo: echoOf(request, identity),
+        initial: base,
+        background: true,
+        onAnomaly: (message) => console.warn(`response ${spec.responseId}: ${message}`),
+      });
+      const row: NewResponseRow = {
+        id: spec.responseId,
+        tenantId: spec.tenantId,
+        apiKeyId: spec.apiKeyId,
+        status: "queued",
+        model: request.model,
+        background: true,
+        store: request.store,
+        createdAt: spec.createdAt,
+        previousResponseId: request.previousResponseId,
+        conversationId: request.conversationId,
+        metadata: request.metadata,
+        snapshot: base,
+        input: inputItems,
+      };
+      // The queued response must be readable the moment its id is returned.
+      try {
+        await recorder.start(await encodeRow(row));
+      } catch {
+        throw notRecorded();
+      }
+      turn?.settle();
+      const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db);
+      run.#accept(normalizer.begin());
+      const body = target.protocol.buildBody(request, input);
+      run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
+      hooks.background(run.#drive(config, body, { request, base }), "run failed");
+      return run;
+    } catch (error) {
+      await turn?.abandon();
+      throw error;
+    }
+  }
+
+  /** The snapshot pollers see: the live one, but not terminal before D1 has the end. */
+  snapshot(): ResponseObject {
+    if (this.#final !== undefined) return this.#final;
+    const live = this.normalizer.snapshot;
+    if (!this.normalizer.terminal) return live;
+    return { ...live, status: "in_progress", completed_at: null };
+  }
+
+  /** Cancels the run; resolves with its final snapshot (unchanged if it had already ended). */
+  cancel(): Promise<ResponseObject> {
+    if (this.#ending !== undefined) return this.#ending;
+    this.#abort.abort(new Stop("cancelled"));
+    return this.#end(this.normalizer.cancel());
+  }
+
+  /** Stops the run for good (the response is being deleted): nothing more is written. */
+  async discard(): Promise<void> {
+    this.#abort.abort(new Stop("discarded"));
+    await this.recorder.stop();
+    this.live.close();
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+  }
+
+  async #drive(
+    config: GatewayConfig,
+    body: JsonObject,
+    context: { request: RunSpec["request"]; base: ResponseObject },
+  ): Promise<void> {
+    const target = targetOf(this.spec.upstream);
+    try {
+      let upstream: Response;
+      try {
+        upstream = await callUpstream(target, body, callOptions(config, this.#abort.signal, this.spec.requestId));
+      } catch (error) {
+        if (this.#abort.signal.aborted) return this.#stopped(config);
+        return this.#sink(this.normalizer.fail(refusalOf(error)));
+      }
+      const end = await pump(upstream, target.protocol, context, this.normalizer, (events) => this.#sink(events), {
+        ...pumpOptions(config, this.#abort),
+        onAnomaly: (message) => console.warn(`response ${this.responseId}: ${message}`),
+      });
+      if (end === "aborted") await this.#stopped(config);
+    } catch (error) {
+      logError(this.responseId, "run failed", error);
+      if (!this.normalizer.terminal && this.#ending === undefined)
+        await this.#sink(
+          this.normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
+        );
+    } finally {
+      if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    }
+  }
+
+  /** The stream stopped from outside: past its deadline it fails; a cancel or delete ended it already. */
+  async #stopped(config: GatewayConfig): Promise<void> {
+    const reason: unknown = this.#abort.signal.reason;
+    if (!(reason instanceof Stop) || reason.reason !== "deadline" || this.#ending !== undefined) return;
+    const seconds = Math.round(config.maxRunMs / 1000);
+    await this.#sink(
+      this.normalizer.fail({
+        code: "server_error",
+        message: `The response exceeded the maximum run time of ${seconds} seconds.`,
+      }),
+    );
+  }
+
+  /** Events are recorded and shown to readers; the terminal one only once D1 has the end. */
+  #accept(events: NormalizedEvent[]): { seq: number; frame: string; terminal: boolean } | undefined {
+    const frames = framesOf(events);
+    this.recorder.record(frames);
+    let terminal: (typeof frames)[number] | undefined;
+    for (const frame of frames) {
+      this.live.remember(frame.seq, frame.frame);
+      if (frame.terminal) terminal = frame;
+      else this.live.publish(frame.seq);
+    }
+    return terminal;
+  }
+
+  async #sink(events: NormalizedEvent[]): Promise<void> {
+    if (this.#ending !== undefined) return;
+    const terminal = this.#accept(events);
+    if (terminal === undefined) return;
+    await this.#end(this.normalizer.snapshot);
+  }
+
+  /** The conversation turn this run ends with `snapshot`: its input and output join the conversation. */
+  turn(snapshot: ResponseObject): FinalState["turn"] {
+    const conversationId = this.spec.request.conversationId;
+    if (conversationId === null) return null;
+    return {
+      conversationId,
+      items: [
+        ...this.#inputItems.map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) })),
+        ...outputItems(snapshot.output, () => newId("item")),
+      ],
+    };
+  }
+
+  #end(snapshot: ResponseObject): Promise<ResponseObject> {
+    this.#ending ??= (async () => {
+      if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+      await this.#hooks.beforeEnd(this, snapshot);
+      const outcome = await this.recorder.finish({
+        responseId: this.responseId,
+        tenantId: this.tenantId,
+        snapshot,
+        turn: this.turn(snapshot),
+      });
+      await this.#hooks.afterEnd(this, snapshot, outcome);
+      this.#final = snapshot;
+      this.live.publish(this.normalizer.nextSeq - 1);
+      this.live.close();
+      return snapshot;
+    })();
+    return this.#ending;
+  }
+}
+
+/** Recorded frames with `after < seq <= upTo`, a batch at a time. */
+async function* storedFrames(
+  db: Db,
+  source: Parameters<typeof readEvents>[1],
+  after: number,
+  upTo: number,
+): AsyncGenerator<{ seq: number; frame: string }[]> {
+  for await (const batch of readEvents(db, source, after)) {
+    const frames = batch.filter((event) => event.seq <= upTo);
+    if (frames.length > 0) yield frames;
+    if (frames.length < batch.length) return;
+  }
+}
+
+function logError(responseId: string, what: string, error: unknown): void {
+  console.error(`response ${responseId}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -1,0 +1,121 @@
+// Ends a run whose executor is gone (a Worker that died mid-stream, a background object that was
+// reset) from what D1 recorded: its events are folded back into the snapshot they built, then an
+// `error` and `response.failed` (or, for a cancel, no event) are appended and the end is written as
+// any run's end is. Used by the scheduled sweep and by the background Durable Object's recovery.
+
+import type { Db } from "../db/client";
+import { readEvents, type RecordedEvent } from "../db/event-batches";
+import { readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
+import { StreamNormalizer } from "../responses/normalizer";
+import type { ResponseEcho } from "../responses/response-object";
+import type { ResponseObject, StreamEvent } from "../responses/types";
+import { TERMINAL_STATUSES } from "../responses/types";
+import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
+
+/** The message a run ended this way carries. */
+export const INTERRUPTED_MESSAGE = "The response was interrupted before it finished; its partial output is kept.";
+
+const eventOf = (frame: string): StreamEvent => JSON.parse(frame.slice(frame.indexOf("\ndata: ") + 7)) as StreamEvent;
+
+/** The fields a run's snapshots echo from its request, as its first snapshot holds them. */
+export function echoFrom(initial: ResponseObject): ResponseEcho {
+  return {
+    id: initial.id,
+    created_at: initial.created_at,
+    background: initial.background === true,
+    store: initial.store !== false,
+    previous_response_id: (initial.previous_response_id as string | null | undefined) ?? null,
+    conversation: (initial.conversation as { id: string } | null | undefined) ?? null,
+    metadata: (initial.metadata as Record<string, string> | undefined) ?? {},
+    instructions: (initial.instructions as string | null | undefined) ?? null,
+  };
+}
+
+/** Every event a run recorded (in D1, then any it kept elsewhere), and the normalizer they rebuild. */
+export async function resumeRun(
+  db: Db,
+  row: ResponseRow,
+  kept: readonly RecordedEvent[] = [],
+): Promise<{ normalizer: StreamNormalizer; recordedUpTo: number }> {
+  const initial = await readSnapshot(db, row);
+  const events: StreamEvent[] = [];
+  let recordedUpTo = -1;
+  for await (const batch of readEvents(db, row, -1))
+    for (const event of batch) {
+      events.push(eventOf(event.frame));
+      recordedUpTo = event.seq;
+    }
+  for (const event of kept) if (event.seq > recordedUpTo) events.push(eventOf(event.frame));
+  const normalizer = StreamNormalizer.resume({ echo: echoFrom(initial), initial, background: row.background }, events);
+  return { normalizer, recordedUpTo };
+}
+
+export interface DeadRunOptions {
+  /**
+   * How it ends: `failed` (the default); `cancelled` for a cancel that found no executor; or the end
+   * the run reached itself (its snapshot and conversation turn), which D1 refused at the time.
+   */
+  end?: "failed" | "cancelled" | { snapshot: ResponseObject; turn: FinalState["turn"] };
+  /** Events the run recorded outside D1 (a background object's spill): written with the end. */
+  kept?: readonly RecordedEvent[];
+  flushIntervalMs: number;
+  onError: (what: string, error: unknown) => void;
+}
+
+/** Ends the dead run of `row` with its partial output; returns its final snapshot and the write's outcome. */
+export async function endDeadRun(
+  db: Db,
+  row: ResponseRow,
+  options: DeadRunOptions,
+): Promise<{ snapshot: ResponseObject; outcome: FinishOutcome }> {
+  const kept = options.kept ?? [];
+  const { normalizer, recordedUpTo } = await resumeRun(db, row, kept);
+  const recorder = new ResponseRecorder({
+    db,
+    responseId: row.id,
+    tenantId: row.tenantId,
+    flushIntervalMs: options.flushIntervalMs,
+    flushChars: Number.POSITIVE_INFINITY,
+    conversationId: null,
+    recordedUpTo,
+    onError: options.onError,
+  });
+  recorder.restore(kept.filter((event) => event.seq > recordedUpTo));
+  // A turn that did not finish appends nothing; its conversation is released.
+  let turn: FinalState["turn"] = row.conversationId === null ? null : { conversationId: row.conversationId, items: [] };
+  let snapshot: ResponseObject;
+  const end = options.end ?? "failed";
+  if (end === "cancelled") snapshot = normalizer.cancel();
+  else if (end === "failed") {
+    recorder.record(framesOf(normalizer.fail({ code: "server_error", message: INTERRUPTED_MESSAGE })));
+    snapshot = normalizer.snapshot;
+  } else {
+    snapshot = end.snapshot;
+    turn = end.turn;
+  }
+  const outcome = await recorder.finish({ responseId: row.id, tenantId: row.tenantId, snapshot, turn });
+  return { snapshot, outcome };
+}
+
+/** How long a run's heartbeat may be silent before it is taken for dead. */
+export const staleAfterMs = (recordFlushMs: number): number => Math.max(60_000, 3 * recordFlushMs);
+
+/**
+ * A foreground run whose heartbeat has been silent too long has lost its Worker: a read of it ends it
+ * (the sweep would, within a minute). Answers true when it ended it. A background run is its object's
+ * to end. Never throws: should D1 refuse the end, the read answers what D1 has.
+ */
+export async function endIfStale(db: Db, row: ResponseRow, recordFlushMs: number): Promise<boolean> {
+  if (row.background || TERMINAL_STATUSES.has(row.status)) return false;
+  if (row.updatedAt * 1000 > Date.now() - staleAfterMs(recordFlushMs)) return false;
+  try {
+    const { outcome } = await endDeadRun(db, row, {
+      flushIntervalMs: recordFlushMs,
+      onError: (what, error) => console.error(`response ${row.id}: ${what}: ${String(error)}`),
+    });
+    return outcome !== "failed";
+  } catch (error) {
+    console.error(`response ${row.id}: a stale run could not be ended yet: ${String(error)}`);
+    return false;
+  }
+}

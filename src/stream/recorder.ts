@@ -1,0 +1,235 @@
+// Records one response into D1 while it runs: the row when it starts, its events packed and
+// compressed into a batch whenever enough are pending or the flush interval passes (with a heartbeat
+// that renews its conversation lease and tells the sweep it is alive), and the terminal write, which
+// carries the last batch, before the client may see the terminal event. Used by the Worker's stored
+// foreground streams (src/stream/foreground.ts) and the background Durable Object (src/run/).
+
+import { runBatch, type Db, type Statement } from "../db/client";
+import { renewClaimStatement } from "../db/conversations";
+import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
+import {
+  encodeFinal,
+  finalStatements,
+  heartbeatStatement,
+  insertResponseStatements,
+  type EncodedRow,
+  type FinalState,
+} from "../db/responses";
+import type { NormalizedEvent } from "../responses/normalizer";
+import { leaseUntil } from "../run/conversation-turn";
+import { encodeFrame } from "../sse";
+
+/** An event as the client is sent it: its sequence number and SSE frame. */
+export interface EventFrame {
+  seq: number;
+  frame: string;
+  terminal: boolean;
+}
+
+/** The frames of normalized events, encoded once for the recorder and the client alike. */
+export const framesOf = (events: readonly NormalizedEvent[]): EventFrame[] =>
+  events.map((event) => ({ seq: event.seq, frame: encodeFrame(event.type, event.json), terminal: event.terminal }));
+
+/** Attempts of the start and terminal writes before they are given up (each a D1 batch). */
+const WRITE_ATTEMPTS = 4;
+/** Longest pause between refused progress flushes (the next flush tries again). */
+const MAX_FLUSH_BACKOFF_MS = 30_000;
+
+export interface RecorderOptions {
+  db: Db;
+  responseId: string;
+  tenantId: string;
+  /** A batch is written at least this often while events are pending, and the heartbeat as often. */
+  flushIntervalMs: number;
+  /** Pending frame characters that start a batch before the interval is up. */
+  flushChars: number;
+  /** The conversation the run holds a claim on, renewed by each heartbeat. */
+  conversationId: string | null;
+  /** Events already in D1 (a recovered run continues after them). */
+  recordedUpTo?: number;
+  /** Status the heartbeat writes while the run has not ended. */
+  status?: () => string;
+  onError: (what: string, error: unknown) => void;
+}
+
+export type FinishOutcome = "written" | "ended_elsewhere" | "failed";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ResponseRecorder {
+  readonly #options: RecorderOptions;
+  /** Events recorded but not yet in D1, oldest first. */
+  #pending: RecordedEvent[] = [];
+  #pendingChars = 0;
+  /** The last sequence number D1 has. */
+  #flushedUpTo: number;
+  #inflight: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+  #retryAt = 0;
+  #stopped = false;
+  #started = false;
+  /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
+  #terminalSeq = Number.POSITIVE_INFINITY;
+
+  constructor(options: RecorderOptions) {
+    this.#options = options;
+    this.#flushedUpTo = options.recordedUpTo ?? -1;
+  }
+
+  /** The last sequence number D1 has (-1: none). */
+  get flushedUpTo(): number {
+    return this.#flushedUpTo;
+  }
+
+  /** Events recorded and not yet written to D1 (a live reader serves them from memory). */
+  get pending(): readonly RecordedEvent[] {
+    return this.#pending;
+  }
+
+  /** Runs `statements` as one batch, retrying a few times; throws if they keep failing. */
+  async write(statements: Statement[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await runBatch(this.#options.db, statements);
+        return;
+      } catch (error) {
+        this.#options.onError("D1 write failed", error);
+        if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Writes the response row (and its input); throws if D1 keeps refusing it. Starts the heartbeat. */
+  async start(row: EncodedRow): Promise<void> {
+    await this.write(insertResponseStatements(this.#options.db, row));
+    this.#started = true;
+    this.#arm();
+  }
+
+  /** Starts the heartbeat of a run whose row already exists (a recovered background run). */
+  resume(): void {
+    this.#started = true;
+    this.#arm();
+  }
+
+  /** Notes events the run emitted (terminal included) as their frames; starts a batch when enough are pending. */
+  record(frames: readonly EventFrame[]): void {
+    const at = Date.now();
+    for (const { seq, frame, terminal } of frames) {
+      this.#pending.push({ seq, frame, at });
+      this.#pendingChars += frame.length;
+      if (terminal) this.#terminalSeq = Math.min(this.#terminalSeq, seq);
+    }
+    if (this.#pendingChars >= this.#options.flushChars) this.#flushSoon();
+  }
+
+  /** Adds events that were recorded elsewhere (a recovered run's spilled events). */
+  restore(events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      this.#pending.push(event);
+      this.#pendingChars += event.frame.length;
+    }
+  }
+
+  #arm(): void {
+    if (this.#stopped || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#flushSoon(true);
+      this.#arm();
+    }, this.#options.flushIntervalMs);
+  }
+
+  #flushSoon(heartbeat = false): void {
+    if (this.#inflight !== undefined || this.#stopped || !this.#started) return;
+    // Backing off is skipping flushes, not sleeping in one: the terminal write never waits for a pause.
+    if (Date.now() < this.#retryAt) return;
+    if (!heartbeat && this.#pending.length === 0) return;
+    this.#inflight = this.#flush()
+      .catch((error: unknown) => {
+        this.#failures += 1;
+        this.#retryAt = Date.now() + Math.min(250 * 2 ** this.#failures, MAX_FLUSH_BACKOFF_MS);
+        this.#options.onError("progress flush failed; the events stay pending", error);
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+  }
+
+  /** One progress batch: the pending events (if any), the heartbeat, the lease. */
+  async #flush(): Promise<void> {
+    const { db, responseId, tenantId, conversationId } = this.#options;
+    // A batch never carries the terminal event: D1 gets it with the end, or never (a sweep then appends
+    // its own failure after what the batch had, and the log stays a valid stream).
+    const events = this.#pending.filter((event) => event.seq < this.#terminalSeq);
+    let chars = 0;
+    for (const event of events) chars += event.frame.length;
+    const statements: Statement[] = [];
+    const owner = { responseId, tenantId };
+    const last = events.at(-1);
+    if (last !== undefined) {
+      const data = await compressEvents(events);
+      statements.push(...batchStatements(db, owner, events[0]!.seq, last.seq, data));
+    }
+    const eventCount = (last?.seq ?? this.#flushedUpTo) + 1;
+    statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount));
+    if (conversationId !== null)
+      statements.push(renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()));
+    await runBatch(db, statements);
+    this.#failures = 0;
+    if (last !== undefined) {
+      this.#pending.splice(0, events.length);
+      this.#pendingChars = Math.max(0, this.#pendingChars - chars);
+      this.#flushedUpTo = last.seq;
+    }
+  }
+
+  /**
+   * The terminal write: every pending event (the terminal one included) and the final state, in one
+   * batch. `ended_elsewhere`: the row was already terminal or is gone (a sweep, cancel or delete won).
+   */
+  async finish(final: Omit<FinalState, "tail" | "eventCount">): Promise<FinishOutcome> {
+    this.#stopTimer();
+    // No progress batch starts once the end is being written (the end carries every pending event).
+    this.#stopped = true;
+    await this.#inflight;
+    const tail = this.#pending.slice();
+    const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
+    try {
+      const encoded = await encodeFinal({ ...final, tail, eventCount });
+      const statements = finalStatements(this.#options.db, encoded);
+      let ended: unknown;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const results = await this.#options.db.batch(statements as [Statement, ...Statement[]]);
+          ended = results.at(-1);
+          break;
+        } catch (error) {
+          this.#options.onError("the terminal write failed", error);
+          if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
+          await sleep(100 * 2 ** attempt);
+        }
+      }
+      this.#pending = [];
+      this.#pendingChars = 0;
+      this.#flushedUpTo = eventCount - 1;
+      return Array.isArray(ended) && ended.length > 0 ? "written" : "ended_elsewhere";
+    } catch {
+      return "failed";
+    }
+  }
+
+  /** Stops the heartbeat and further batches (the run ended or was deleted); waits for one in flight. */
+  async stop(): Promise<void> {
+    this.#stopTimer();
+    this.#stopped = true;
+    await this.#inflight;
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
