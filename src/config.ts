@@ -42,8 +42,6 @@ export interface GatewayConfig {
   maxUpstreamBodyBytes: number;
   /** Largest single upstream event (or non-streamed JSON body), in bytes. */
   maxUpstreamEventBytes: number;
-  /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
-  retainRunLogMs: number;
   /** A running response's events reach D1 at least this often (and its heartbeat as often). */
   recordFlushMs: number;
   /** Pending event characters that send a batch to D1 before the interval is up. */
@@ -61,8 +59,6 @@ export interface GatewayConfig {
   retentionDays: number;
   /** The window of the `RATE_LIMITER` binding (10 or 60 s, as in wrangler.toml), for `retry-after`. */
   rateLimitPeriodSeconds: number;
-  /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
-  watchdogMs: number;
   webhooks: WebhookConfig;
   /** Settings whose values are wrong; the requests each one affects are refused (see `refuseIfMisconfigured`). */
   problems: readonly ConfigProblem[];
@@ -238,9 +234,6 @@ const SETTINGS = {
     "bytes",
   ),
   MAX_RUN_SECONDS: integer("upstream calls", 3600, 1, WEEK_SECONDS, "seconds"),
-  // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
-  RUN_WATCHDOG_SECONDS: integer("upstream calls", 30, 1, 3600, "seconds"),
-  RUN_LOG_RETENTION_SECONDS: integer("upstream calls", 600, 0, WEEK_SECONDS, "seconds"),
   RECORD_FLUSH_SECONDS: integer("upstream calls", 10, 1, 300, "seconds"),
   // A Worker may finish its work for about 30 s after its client left (`ctx.waitUntil`).
   DISCONNECT_GRACE_SECONDS: integer("upstream calls", 25, 0, 28, "seconds"),
@@ -376,7 +369,6 @@ export function readConfig(env: Env): GatewayConfig {
     upstreamRetries: values.UPSTREAM_RETRIES,
     maxUpstreamBodyBytes: values.UPSTREAM_MAX_BODY_BYTES,
     maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,
-    retainRunLogMs: values.RUN_LOG_RETENTION_SECONDS * 1000,
     recordFlushMs: values.RECORD_FLUSH_SECONDS * 1000,
     recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
     disconnectGraceMs: values.DISCONNECT_GRACE_SECONDS * 1000,
@@ -384,7 +376,6 @@ export function readConfig(env: Env): GatewayConfig {
     adminToken: values.ADMIN_TOKEN,
     retentionDays: values.RETENTION_DAYS,
     rateLimitPeriodSeconds: Number(values.RATE_LIMIT_PERIOD_SECONDS),
-    watchdogMs: values.RUN_WATCHDOG_SECONDS * 1000,
     webhooks: {
       defaultUrl: values.WEBHOOK_URL,
       defaultSecret: values.WEBHOOK_SECRET,

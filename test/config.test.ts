@@ -24,7 +24,8 @@ describe("readConfig", () => {
         maxRunMs: 3_600_000,
         retentionDays: 30,
         rateLimitPeriodSeconds: 60,
-        watchdogMs: 30_000,
+        recordFlushMs: 10_000,
+        disconnectGraceMs: 25_000,
         webhooks: { defaultUrl: null, defaultSecret: null, allowLoopback: false, retryBaseMs: 5000 },
       });
     }
