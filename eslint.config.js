@@ -3,12 +3,12 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", ".wrangler", "worker-configuration.d.ts", "bench/node_modules", "migrations"] },
+  { ignores: ["node_modules", ".wrangler", "dist", "worker-configuration.d.ts", "bench/node_modules", "migrations"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        project: ["./tsconfig.json", "./tsconfig.node.json"],
+        project: ["./tsconfig.json", "./tsconfig.node.json", "./src/console/tsconfig.json"],
         tsconfigRootDir: import.meta.dirname,
       },
     },

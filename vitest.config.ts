@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+import { buildConsole } from "./scripts/build-console.ts";
 import { heldBack } from "./test/node/quiet.ts";
 
 /**
@@ -43,6 +44,8 @@ const routes = (mock: string) =>
 const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
 
 export default defineConfig(async () => {
+  // The console is the Worker's static assets (wrangler.toml [assets]): built before the pool reads the config.
+  buildConsole();
   const migrations = await readD1Migrations("./migrations");
   return {
     plugins: [
@@ -74,6 +77,7 @@ export default defineConfig(async () => {
           // limit no test reaches, and a strict one the rate-limit tests swap in.
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            ADDRESS_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
             STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
           },
           outboundService: "outbound-guard",
@@ -83,6 +87,8 @@ export default defineConfig(async () => {
     ],
     test: {
       globalSetup: ["./test/node/global-setup.ts"],
+      // The console's browser tests run in Node with their own config (vitest.browser.config.ts).
+      exclude: [...configDefaults.exclude, "test/browser/**"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 20_000,
       // The Worker's console output a test provoked on purpose is held back (test/node/quiet.ts).

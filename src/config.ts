@@ -314,6 +314,9 @@ function crossCheck(values: Values, problems: ConfigProblem[]): void {
 const reported = new Set<string>();
 let configurationLogged = false;
 
+/** Settings with a parser of their own, next to what uses them. */
+const CHECKED_ELSEWHERE = ["UPSTREAM_ROUTES", "CORS_ORIGINS", "MODEL_PRICES", "RATE_LIMIT_REQUESTS"];
+
 /** The effective value of every setting on one line, secrets only as set or unset. */
 export function configurationLine(vars: Record<string, unknown>): string {
   const effective = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
@@ -322,9 +325,13 @@ export function configurationLine(vars: Record<string, unknown>): string {
     if (SETTINGS[name].secret === true) return `${name}=${set ? "(set)" : "(unset)"}`;
     return `${name}=${set ? shown(name, raw) : `(default ${JSON.stringify(SETTINGS[name].default)})`}`;
   });
-  // The table's entries may hold hosts an operator would rather not log; the registry checks it.
-  const routes = vars.UPSTREAM_ROUTES === undefined || vars.UPSTREAM_ROUTES === "" ? "(unset)" : "(set)";
-  return `gateway configuration: ${effective.join(" ")} UPSTREAM_ROUTES=${routes}`;
+  // Read and checked where they are used (the upstream registry, CORS, prices, rate-limit headers);
+  // a routing table may hold hosts an operator would rather not log.
+  const elsewhere = CHECKED_ELSEWHERE.map((name) => {
+    const raw = vars[name];
+    return `${name}=${raw === undefined || raw === null || raw === "" ? "(unset)" : "(set)"}`;
+  });
+  return `gateway configuration: ${[...effective, ...elsewhere].join(" ")}`;
 }
 
 function logOnce(config: GatewayConfig, vars: Record<string, unknown>): void {

@@ -26,6 +26,18 @@ import { listResponseEvents } from "./routes/list-response-events";
 import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
 import { adminOnly } from "./http/admin-auth";
+import { preflight, readCorsPolicy, withCors } from "./http/cors";
+import { policyHeaders, rateLimitPolicy } from "./http/rate-limit";
+import {
+  listAdminInputItems,
+  listAdminResponseEvents,
+  listAdminResponses,
+  listAdminWebhookDeliveries,
+  retrieveAdminResponse,
+} from "./routes/admin/responses";
+import { redirectToConsole, serveConsole } from "./routes/console";
+import { health } from "./routes/health";
+import { listModels } from "./routes/models";
 import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
 import { getAdminUsage } from "./routes/admin/usage";
@@ -102,7 +114,19 @@ const router = Router<IRequest, Args>()
   .post("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(createTenantWebhookEndpoint)))
   .get("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(listTenantWebhookEndpoints)))
   .delete("/admin/tenants/:tenant_id/webhook_endpoints/:endpoint_id", route(adminOnly(deleteTenantWebhookEndpoint)))
-  .get("/admin/usage", route(adminOnly(getAdminUsage)));
+  .get("/admin/usage", route(adminOnly(getAdminUsage)))
+  // The operator's read-only view of every tenant's history (issue 15; the console's admin sign-in).
+  .get("/admin/responses", route(adminOnly(listAdminResponses)))
+  .get("/admin/responses/:id", route(adminOnly(retrieveAdminResponse)))
+  .get("/admin/responses/:id/input_items", route(adminOnly(listAdminInputItems)))
+  .get("/admin/responses/:id/events", route(adminOnly(listAdminResponseEvents)))
+  .get("/admin/responses/:id/webhook_deliveries", route(adminOnly(listAdminWebhookDeliveries)))
+  // Models, health and the history console (issue 15).
+  .get("/v1/models", route(listModels))
+  .get("/health", route(health))
+  .get("/console/*", route(serveConsole))
+  .get("/console", route(redirectToConsole))
+  .get("/", route(redirectToConsole));
 
 /** Adds the request id to a response, copying it when its headers are immutable. */
 function withRequestId(response: Response, requestId: string): Response {
@@ -116,8 +140,29 @@ function withRequestId(response: Response, requestId: string): Response {
   }
 }
 
+/** Every answer: the router's, with CORS (when `CORS_ORIGINS` allows the caller) and the rate-limit policy on /v1. */
 export async function handle(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const requestId = newId("req").slice(0, 36);
+  const cors = readCorsPolicy(env);
+  const answer = preflight(request, cors, requestId) ?? (await dispatch(request, env, ctx, requestId));
+  const limits = new URL(request.url).pathname.startsWith("/v1/")
+    ? rateLimitPolicy(env, readConfig(env).rateLimitPeriodSeconds)
+    : null;
+  if (limits !== null) setHeaders(answer, policyHeaders(limits));
+  return withCors(request, cors, answer);
+}
+
+/** Sets headers the route did not set itself (a 429 names its own). */
+function setHeaders(response: Response, headers: Record<string, string>): void {
+  try {
+    for (const [name, value] of Object.entries(headers))
+      if (!response.headers.has(name)) response.headers.set(name, value);
+  } catch {
+    // Immutable headers (a fetched body passed through): the answer goes out without them.
+  }
+}
+
+async function dispatch(request: Request, env: Env, ctx: ExecutionContext, requestId: string): Promise<Response> {
   try {
     const response = (await router.fetch(request, env, ctx, requestId)) as Response | undefined;
     return withRequestId(response ?? errorResponse(invalidUrl(request), requestId), requestId);

@@ -57,12 +57,14 @@ export class SseDecoder {
     return this.#take();
   }
 
-  /** The body ended: flushes a final event that lacked its blank line. */
+  /**
+   * The body ended: dispatches a final event that lacked its blank line. The parser dispatches only
+   * at a blank line (its `reset({consume})` parses a pending line but drops the event), so the end
+   * of the body is fed as one: the first `\n` ends an unterminated line (or the second half of a
+   * `\r\n`), the second is the blank line. After a proper ending they are empty lines, which do nothing.
+   */
   end(): SseMessage[] {
-    if (!this.#tooLarge) {
-      this.#parser.feed(this.#text.decode());
-      this.#parser.reset({ consume: true });
-    }
+    if (!this.#tooLarge) this.#parser.feed(`${this.#text.decode()}\n\n`);
     return this.#take();
   }
 

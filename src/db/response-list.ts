@@ -39,8 +39,12 @@ export interface ListedRow {
 }
 
 function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
+  return [eq(responses.tenantId, tenantId), ...responseFilterConditions(filters)];
+}
+
+/** The filters' conditions alone, without the tenant: for the admin list across tenants (admin-responses.ts). */
+export function responseFilterConditions(filters: ResponseFilters): (SQL | undefined)[] {
   return [
-    eq(responses.tenantId, tenantId),
     filters.model === undefined ? undefined : eq(responses.model, filters.model),
     filters.status === undefined ? undefined : eq(responses.status, filters.status),
     filters.previousResponseId === undefined ? undefined : eq(responses.previousResponseId, filters.previousResponseId),

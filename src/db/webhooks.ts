@@ -44,17 +44,35 @@ export async function listEndpoints(db: Db, tenantId: string): Promise<EndpointR
     .orderBy(asc(webhookEndpoints.createdAt), asc(sql`rowid`));
 }
 
+/**
+ * Changes an endpoint. A new URL is also recorded on its pending deliveries, in the same batch: their
+ * next attempt goes there (the dispatcher reads the endpoint's URL at every attempt).
+ */
 export async function updateEndpoint(
   db: Db,
   tenantId: string,
   id: string,
   changes: Partial<Pick<EndpointRow, "url" | "name" | "eventTypes" | "secret" | "updatedAt">>,
 ): Promise<EndpointRow | undefined> {
-  const rows = await db
+  const update = db
     .update(webhookEndpoints)
     .set(changes)
     .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.tenantId, tenantId)))
     .returning();
+  if (changes.url === undefined) return (await update)[0];
+  const [rows] = await db.batch([
+    update,
+    db
+      .update(webhookDeliveries)
+      .set({ url: changes.url })
+      .where(
+        and(
+          eq(webhookDeliveries.tenantId, tenantId),
+          eq(webhookDeliveries.status, "pending"),
+          eq(webhookDeliveries.endpointId, id),
+        ),
+      ),
+  ]);
   return rows[0];
 }
 
@@ -91,6 +109,8 @@ export function deliveryStatements(db: Db, deliveries: DeliveryRow[], attempts: 
       .onConflictDoUpdate({
         target: webhookDeliveries.id,
         set: {
+          // The endpoint's URL at the latest attempt (or resend): it may have changed since the first.
+          url: sql`excluded.url`,
           status: sql`excluded.status`,
           attempts: sql`excluded.attempts`,
           nextAttemptAt: sql`excluded.next_attempt_at`,

@@ -1,14 +1,15 @@
 // Who is calling: the tenant a request acts for and the key sent upstream. In pass-through mode
 // the client's bearer key goes upstream and the tenant is a hash of it, so each key sees only
 // its own history; in keys mode (`AUTH_MODE=keys`) the client presents a gateway key and the
-// upstream key comes from the Worker's secrets. Every caller is then rate limited. Used by every
-// /v1 route.
+// upstream key comes from the Worker's secrets. Every request is rate limited by its client address
+// (before a gateway key is looked up) and by its key or tenant. Used by every /v1 route.
 
 import { readConfig, refuseIfMisconfigured, type AuthMode } from "../config";
 import { ApiError, internalError } from "../errors";
-import { sha256Hex } from "../tenancy/gateway-keys";
-import { managedCaller } from "./managed-keys";
-import { enforceRateLimit } from "./rate-limit";
+import { hashGatewayKey, sha256Hex } from "../tenancy/gateway-keys";
+import { incorrectKey, managedCaller, type ManagedCaller } from "./managed-keys";
+import { enforceAddressLimit, enforceRateLimit } from "./rate-limit";
+import { RecentKeys } from "./recent-keys";
 
 export interface Caller {
   tenantId: string;
@@ -67,14 +68,40 @@ export async function identify(
   // Unreachable: a wrong AUTH_MODE is a problem refused above. Never let a request through on a guess.
   if (config.authMode === null) throw internalError();
   if (key === null) throw missingKey(config.authMode);
-  const caller: Caller =
-    config.authMode === "keys"
-      ? { ...(await managedCaller(key, env, ctx)), upstreamKey: null }
-      : await passthroughCaller(key);
-  const admitted = enforceRateLimit(env, caller, config.rateLimitPeriodSeconds);
-  // Awaited by the route; until then a refusal must not count as unhandled.
+  const addressAdmitted = enforceAddressLimit(env, request, config.rateLimitPeriodSeconds);
+  // Awaited below or by the route; until then a refusal must not count as unhandled.
+  addressAdmitted.catch(() => undefined);
+  let caller: Caller;
+  if (config.authMode === "keys") {
+    // Before the D1 lookup: invented keys from one address stop costing lookups at its limit.
+    await addressAdmitted;
+    caller = { ...(await knownManagedCaller(key, env, ctx)), upstreamKey: null };
+  } else {
+    caller = await passthroughCaller(key);
+  }
+  const admitted = Promise.all([addressAdmitted, enforceRateLimit(env, caller, config.rateLimitPeriodSeconds)]).then(
+    () => undefined,
+  );
   admitted.catch(() => undefined);
   return { caller, admitted };
+}
+
+/**
+ * Gateway keys D1 did not know (or knew revoked), remembered for a minute so the same wrong key
+ * again costs no lookup. A key is 256 random bits: one presented before it was issued cannot become
+ * valid meanwhile; and a revoked key stays revoked.
+ */
+const unknownGatewayKeys = new RecentKeys(60_000, 10_000);
+
+async function knownManagedCaller(key: string, env: Env, ctx: ExecutionContext | undefined): Promise<ManagedCaller> {
+  const hash = await hashGatewayKey(key);
+  if (unknownGatewayKeys.has(hash)) throw incorrectKey(key);
+  try {
+    return await managedCaller(key, env, ctx);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) unknownGatewayKeys.add(hash);
+    throw error;
+  }
 }
 
 async function passthroughCaller(key: string): Promise<Caller> {

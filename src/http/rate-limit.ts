@@ -1,8 +1,12 @@
-// Per-key request rate limits through the Workers rate-limiting binding `RATE_LIMITER` (limit and
-// period set in wrangler.toml): keyed by gateway key id in keys mode, by tenant in pass-through
-// mode. Without the binding there is no limit. Used by `authenticate`, so every /v1 route counts.
+// Request rate limits through the Workers rate-limiting bindings (limits and periods in
+// wrangler.toml). Two counts: per client address (`ADDRESS_RATE_LIMITER`, else `RATE_LIMITER`),
+// checked first, before a key is looked up, so invented keys cost nothing past it; and per gateway
+// key id (keys mode) or tenant (pass-through) through `RATE_LIMITER`. Without a binding there is
+// no limit; a limiter that fails lets requests through (logged). Used by `identify`, so every /v1
+// route counts, and by the router for the `x-ratelimit-*` headers.
 
 import { ApiError } from "../errors";
+import { parseIpv4, parseIpv6 } from "../ip-address";
 
 export interface RateLimitSubject {
   tenantId: string;
@@ -15,8 +19,45 @@ export function secondsToNextWindow(periodSeconds: number, nowMs = Date.now()): 
   return periodSeconds - (now % periodSeconds);
 }
 
-export const rateLimited = (retryAfter: number): ApiError =>
+/** The binding's `simple.limit` in wrangler.toml; `RATE_LIMIT_REQUESTS` must repeat it (a binding cannot be asked). */
+const DEFAULT_LIMIT = 600;
+
+export interface RateLimitPolicy {
+  limit: number;
+  periodSeconds: number;
+}
+
+/** The limiter's configured policy, or null without the binding (no limit, no headers). */
+export function rateLimitPolicy(env: Env, periodSeconds: number): RateLimitPolicy | null {
+  if ((env as { RATE_LIMITER?: RateLimit }).RATE_LIMITER === undefined) return null;
+  const raw = (env as unknown as Record<string, unknown>).RATE_LIMIT_REQUESTS;
+  const limit = typeof raw === "string" && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : DEFAULT_LIMIT;
+  return { limit, periodSeconds };
+}
+
+/**
+ * What the limiter honestly knows on every answer: the limit and its window. The binding says only
+ * whether a request passed, so the remaining count and reset time are sent only with a 429.
+ */
+export const policyHeaders = ({ limit, periodSeconds }: RateLimitPolicy): Record<string, string> => ({
+  "x-ratelimit-limit-requests": String(limit),
+  "ratelimit-policy": `${limit};w=${periodSeconds}`,
+});
+
+export const rateLimited = (retryAfter: number, policy?: RateLimitPolicy): ApiError =>
   new ApiError(429, `Rate limit reached for requests on this API key. Please try again in ${retryAfter}s.`, {
+    type: "requests",
+    code: "rate_limit_exceeded",
+    headers: {
+      ...(policy === undefined ? {} : policyHeaders(policy)),
+      "retry-after": String(retryAfter),
+      "x-ratelimit-remaining-requests": "0",
+      "x-ratelimit-reset-requests": `${retryAfter}s`,
+    },
+  });
+
+const addressLimited = (retryAfter: number): ApiError =>
+  new ApiError(429, `Rate limit reached for requests from this address. Please try again in ${retryAfter}s.`, {
     type: "requests",
     code: "rate_limit_exceeded",
     headers: { "retry-after": String(retryAfter) },
@@ -26,6 +67,54 @@ export async function enforceRateLimit(env: Env, subject: RateLimitSubject, peri
   const limiter = (env as { RATE_LIMITER?: RateLimit }).RATE_LIMITER;
   if (limiter === undefined) return;
   const key = subject.apiKeyId !== null ? `key:${subject.apiKeyId}` : `tenant:${subject.tenantId}`;
-  const { success } = await limiter.limit({ key });
-  if (!success) throw rateLimited(secondsToNextWindow(periodSeconds));
+  if (!(await admits(limiter, key)))
+    throw rateLimited(secondsToNextWindow(periodSeconds), rateLimitPolicy(env, periodSeconds) ?? undefined);
+}
+
+/**
+ * Counts the request against its client address (`cf-connecting-ip`, which Cloudflare sets on
+ * every request from the internet). A request without one (a service binding, local tests) is
+ * counted only by its key or tenant.
+ */
+export async function enforceAddressLimit(env: Env, request: Request, periodSeconds: number): Promise<void> {
+  const limits = env as { ADDRESS_RATE_LIMITER?: RateLimit; RATE_LIMITER?: RateLimit };
+  const limiter = limits.ADDRESS_RATE_LIMITER ?? limits.RATE_LIMITER;
+  const address = addressBucket(request.headers.get("cf-connecting-ip"));
+  if (limiter === undefined || address === null) return;
+  if (!(await admits(limiter, `addr:${address}`))) throw addressLimited(secondsToNextWindow(periodSeconds));
+}
+
+/**
+ * What one client's address counts as: an IPv4 address whole, an IPv6 address by its /64 (what one
+ * subscriber is usually given, so rotating addresses inside it gains nothing). Null when absent.
+ */
+function addressBucket(header: string | null): string | null {
+  const text = header?.trim() ?? "";
+  if (text === "") return null;
+  if (parseIpv4(text) !== null) return text;
+  const groups = parseIpv6(text);
+  if (groups === null) return text.slice(0, 64);
+  const [, , , , , g5, g6 = 0, g7 = 0] = groups;
+  // IPv4-mapped (::ffff:a.b.c.d): that IPv4 client.
+  if (groups.slice(0, 5).every((group) => group === 0) && g5 === 0xffff)
+    return [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff].join(".");
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(":")}::/64`;
+}
+
+/**
+ * Whether the limiter lets one more request with `key` through. A limiter that errs lets it through,
+ * with a log line: an outage of the limiter must not become an outage of every /v1 route.
+ */
+async function admits(limiter: RateLimit, key: string): Promise<boolean> {
+  try {
+    return (await limiter.limit({ key })).success;
+  } catch (error) {
+    console.error(
+      `the rate limiter failed (${error instanceof Error ? error.message : String(error)}); letting the request through`,
+    );
+    return true;
+  }
 }

@@ -11,6 +11,7 @@ import {
 import type { StoredItem } from "../db/item-rows";
 import { ApiError, invalidRequest } from "../errors";
 import { readJsonObject } from "../http/json-body";
+import { requireAcceptedKey } from "../http/key-acceptance";
 import { itemResource, storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
 import { missing } from "../responses/validation";
@@ -43,6 +44,7 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
       "empty_array",
     );
   const stored = storedItems(items);
+  await requireAcceptedKey(caller, route.config);
   await runBatch(db, appendItemsStatements(db, caller.tenantId, row.id, stored));
   return json(listObject(stored.map(view), false));
 }
@@ -58,6 +60,7 @@ export async function retrieveConversationItem(route: RouteContext): Promise<Res
 export async function deleteConversationItem(route: RouteContext): Promise<Response> {
   const { caller, db, row } = await findOwnConversation(route);
   const itemId = pathParam(route.request.params.itemId);
+  await requireAcceptedKey(caller, route.config);
   if (!(await deleteItemRows(db, caller.tenantId, row.id, itemId))) throw itemNotFound(itemId);
   return json(conversationObject(row));
 }

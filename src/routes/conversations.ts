@@ -13,6 +13,7 @@ import {
 import { conversationNotFound } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
+import { requireAcceptedKey } from "../http/key-acceptance";
 import { validateInputItem, validateMetadata } from "../responses/create-request";
 import { isWellFormedId, newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
@@ -59,6 +60,7 @@ export async function createConversation(route: RouteContext): Promise<Response>
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
   const metadata = validateMetadata(body.metadata);
+  await requireAcceptedKey(caller, route.config);
   const row = await insertConversation(
     openDb(route.env.DB),
     { id: newId("conv"), tenantId: caller.tenantId, createdAt: Math.floor(Date.now() / 1000), metadata },
@@ -75,13 +77,16 @@ export async function updateConversation(route: RouteContext): Promise<Response>
   const { caller, db, row } = await findOwnConversation(route);
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   if (body.metadata === undefined) throw missing("metadata");
-  const updated = await updateConversationMetadata(db, caller.tenantId, row.id, validateMetadata(body.metadata));
+  const metadata = validateMetadata(body.metadata);
+  await requireAcceptedKey(caller, route.config);
+  const updated = await updateConversationMetadata(db, caller.tenantId, row.id, metadata);
   if (updated === undefined) throw conversationNotFound(row.id);
   return json(conversationObject(updated));
 }
 
 export async function deleteConversation(route: RouteContext): Promise<Response> {
   const { caller, db, row } = await findOwnConversation(route);
+  await requireAcceptedKey(caller, route.config);
   if (!(await deleteConversationRows(db, caller.tenantId, row.id))) throw conversationNotFound(row.id);
   return json({ id: row.id, object: "conversation.deleted", deleted: true });
 }

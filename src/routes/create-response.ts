@@ -4,12 +4,13 @@
 
 import { openDb } from "../db/client";
 import { identify } from "../http/auth";
+import { isKeyAccepted, markKeyAccepted, requireAcceptedKey } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
-import { runStoredForeground } from "../stream/foreground";
+import { runStoredForeground, type KeyCheck } from "../stream/foreground";
 import { chooseUpstream, protocolFor, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
@@ -38,18 +39,27 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     request: create,
     upstream,
   };
+  // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
+  // whose own upstream call carries the key is that check (it writes only once the call is
+  // answered); anything that writes before the call, or sends another key upstream, asks first.
+  const keyCheck: KeyCheck = { accepted: isKeyAccepted(caller), onAccepted: () => markKeyAccepted(caller) };
+  const writesFirst = create.background || create.conversationId !== null || (key !== null && create.store);
+  if (!keyCheck.accepted && (writesFirst || upstream.apiKey !== caller.upstreamKey)) {
+    await requireAcceptedKey(caller, config);
+    keyCheck.accepted = true;
+  }
   // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
-  if (!create.store && !create.background) return runStateless(env, ctx, config, spec);
-  const start = (run: RunSpec) => startRun(route, run);
+  if (!create.store && !create.background) return runStateless(env, ctx, config, spec, keyCheck.onAccepted);
+  const start = (run: RunSpec) => startRun(route, run, keyCheck);
   if (key === null) return start(spec);
   const db = openDb(env.DB);
   return startIdempotently({ route, db, caller, key, body: create.body, stream: create.stream }, spec, start);
 }
 
 /** Runs a stored response: in this Worker (foreground) or in its Durable Object (background). */
-async function startRun(route: RouteContext, spec: RunSpec): Promise<Response> {
+async function startRun(route: RouteContext, spec: RunSpec, keyCheck: KeyCheck): Promise<Response> {
   const create = spec.request;
-  if (!create.background) return runStoredForeground(route, spec);
+  if (!create.background) return runStoredForeground(route, spec, keyCheck);
   const run = runOf(route.env, { tenantId: spec.tenantId, id: spec.responseId });
   if (create.stream) return run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });
   const result = (await run.start(spec)) as StartResult;

@@ -9,7 +9,7 @@ import { listObject, parsePageQuery, unknownCursor } from "./list";
 import { findOwnResponse } from "./lookup";
 
 /** A page of `items` (in position order) after the item `after` (the first with that id). */
-function pageInput(items: StoredInput, query: PageQuery): Page<StoredInput[number]> | AfterNotFound {
+export function pageInput(items: StoredInput, query: PageQuery): Page<StoredInput[number]> | AfterNotFound {
   const ordered = query.order === "asc" ? items : [...items].reverse();
   let start = 0;
   if (query.after !== null) {

@@ -6,7 +6,7 @@ import { readEvents, type RecordedEvent } from "../db/event-batches";
 import { invalidRequest } from "../errors";
 import { json, type RouteContext } from "./context";
 import { parseLimit } from "./list";
-import { findOwnResponse } from "./lookup";
+import { findOwnResponse, type Found } from "./lookup";
 
 function parseAfter(value: string | null): number {
   if (value === null || value === "") return -1;
@@ -20,10 +20,14 @@ function parseAfter(value: string | null): number {
 }
 
 export async function listResponseEvents(route: RouteContext): Promise<Response> {
+  return eventsPage(route, await findOwnResponse(route));
+}
+
+/** The page of `found`'s events the request asks for (also the admin API's). */
+export async function eventsPage(route: RouteContext, { db, row }: Found): Promise<Response> {
   const params = new URL(route.request.url).searchParams;
   const limit = parseLimit(params.get("limit"));
   const after = parseAfter(params.get("after"));
-  const { db, row } = await findOwnResponse(route);
   const events: RecordedEvent[] = [];
   let hasMore = false;
   for await (const batch of readEvents(db, row, after)) {

@@ -6,7 +6,7 @@ import { followResponse, type FollowSource } from "../stream/follow";
 import { json, type RouteContext } from "./context";
 import { currentSnapshot, findOwnResponse, runOf, type Found } from "./lookup";
 
-function parseStartingAfter(value: string | null): number {
+export function parseStartingAfter(value: string | null): number {
   if (value === null || value === "") return -1;
   if (!/^-?\d{1,15}$/.test(value))
     throw invalidRequest(

@@ -1,9 +1,11 @@
 // GET /v1/usage: the caller's tenant's token usage and response counts by day, model and/or key
-// over a range of UTC days. The query parsing is shared with GET /admin/usage.
+// over a range of UTC days, priced in dollars where `MODEL_PRICES` knows the model. The query
+// parsing and pricing are shared with GET /admin/usage.
 
-import { openDb } from "../db/client";
+import { openDb, type Db } from "../db/client";
 import { readUsage, type UsageDimension, type UsageGroup, type UsageQuery } from "../db/usage";
-import { invalidRequest } from "../errors";
+import { ApiError, invalidRequest } from "../errors";
+import { costOf, priceOf, readModelPrices } from "../pricing/model-prices";
 import { authenticate } from "../http/auth";
 import { checkEnum } from "../responses/validation";
 import { json, type RouteContext } from "./context";
@@ -63,8 +65,18 @@ const FIELD_NAMES: Record<UsageDimension, string> = {
   tenant: "tenant_id",
 };
 
-/** The usage envelope: one object per group, with only the grouped fields and the sums. */
-export function usageList(query: UsageQuery, groups: UsageGroup[]) {
+/** Dollars of a group: what its priced models cost, and the tokens of models the table does not know. */
+interface GroupCost {
+  input: number;
+  output: number;
+  unpricedTokens: number;
+  priced: boolean;
+}
+
+type PricedGroup = UsageGroup & { cost?: GroupCost };
+
+/** The usage envelope: one object per group, with only the grouped fields, the sums and any cost. */
+export function usageList(query: UsageQuery, groups: PricedGroup[]) {
   return {
     object: "list",
     start_date: query.startDay,
@@ -76,19 +88,76 @@ export function usageList(query: UsageQuery, groups: UsageGroup[]) {
         const value = group[dimension] ?? "";
         fields[FIELD_NAMES[dimension]] = dimension === "key" && value === "" ? null : value;
       }
-      return {
+      const entry: Record<string, unknown> = {
         ...fields,
         responses: group.responses,
         input_tokens: group.inputTokens,
         output_tokens: group.outputTokens,
         total_tokens: group.inputTokens + group.outputTokens,
       };
+      // A model the price table does not know shows tokens only.
+      if (group.cost?.priced === true)
+        entry.cost = {
+          currency: "usd",
+          input: group.cost.input,
+          output: group.cost.output,
+          total: costSum(group.cost.input, group.cost.output),
+          ...(group.cost.unpricedTokens > 0 ? { unpriced_tokens: group.cost.unpricedTokens } : {}),
+        };
+      return entry;
     }),
   };
+}
+
+const costSum = (a: number, b: number): number => Math.round((a + b) * 1e9) / 1e9;
+
+/**
+ * The usage of `query`, priced when `MODEL_PRICES` is set: read per model as well (a price is per
+ * model), priced, then summed back into the groups asked for (rows come ordered by those first).
+ * A price table that does not parse answers a 500 that names the setting and the entry at fault.
+ */
+export async function usageAnswer(env: Env, db: Db, query: UsageQuery) {
+  const prices = readModelPrices(env);
+  if (prices === null) return usageList(query, await readUsage(db, query));
+  if (!prices.ok)
+    throw new ApiError(500, `The gateway's price table is invalid: ${prices.problem}`, {
+      type: "server_error",
+      code: "model_prices_invalid",
+    });
+  const byModel = query.groupBy.includes("model") ? query : { ...query, groupBy: [...query.groupBy, "model" as const] };
+  const groups: PricedGroup[] = [];
+  const sameGroup = (a: UsageGroup, b: UsageGroup) => query.groupBy.every((dimension) => a[dimension] === b[dimension]);
+  for (const row of await readUsage(db, byModel)) {
+    const price = priceOf(prices, row.model ?? "");
+    const input = price === undefined ? 0 : costOf(row.inputTokens, price.inputPerMillion);
+    const output = price === undefined ? 0 : costOf(row.outputTokens, price.outputPerMillion);
+    const unpriced = price === undefined ? row.inputTokens + row.outputTokens : 0;
+    const last = groups.at(-1);
+    if (last !== undefined && sameGroup(last, row)) {
+      last.responses += row.responses;
+      last.inputTokens += row.inputTokens;
+      last.outputTokens += row.outputTokens;
+      const cost = last.cost as GroupCost;
+      cost.input = costSum(cost.input, input);
+      cost.output = costSum(cost.output, output);
+      cost.unpricedTokens += unpriced;
+      cost.priced ||= price !== undefined;
+      continue;
+    }
+    const group: PricedGroup = {
+      responses: row.responses,
+      inputTokens: row.inputTokens,
+      outputTokens: row.outputTokens,
+      cost: { input, output, unpricedTokens: unpriced, priced: price !== undefined },
+    };
+    for (const dimension of query.groupBy) group[dimension] = row[dimension];
+    groups.push(group);
+  }
+  return usageList(query, groups);
 }
 
 export async function getUsage({ request, env, ctx }: RouteContext): Promise<Response> {
   const caller = await authenticate(request, env, ctx);
   const query = parseUsageQuery(new URL(request.url).searchParams, caller.tenantId, ["day", "model", "key"]);
-  return json(usageList(query, await readUsage(openDb(env.DB), query)));
+  return json(await usageAnswer(env, openDb(env.DB), query));
 }

@@ -14,6 +14,7 @@ import {
 } from "../db/webhooks";
 import { ApiError, invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
+import { requireAcceptedKey } from "../http/key-acceptance";
 import { isWellFormedId } from "../responses/ids";
 import { checkEnum } from "../responses/validation";
 import { deliveryResource } from "../webhooks/resources";
@@ -112,6 +113,7 @@ export async function resendWebhookDelivery(route: RouteContext): Promise<Respon
       );
     url = endpoint.url;
   }
+  await requireAcceptedKey(caller, route.config);
   const updated = await runOf(route.env, { tenantId: row.tenantId, id: row.responseId }).resendWebhook({ ...row, url });
   return json(deliveryResource(updated));
 }

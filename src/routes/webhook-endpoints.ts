@@ -15,6 +15,7 @@ import {
 import { ApiError, invalidRequest } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { readJson } from "../http/json-body";
+import { requireAcceptedKey } from "../http/key-acceptance";
 import { isWellFormedId, newId } from "../responses/ids";
 import { isPlainObject, optional } from "../responses/validation";
 import { validateEndpointCreate, validateEndpointUpdate, type EndpointChanges } from "../webhooks/endpoint-request";
@@ -82,6 +83,7 @@ export async function createWebhookEndpoint(route: RouteContext): Promise<Respon
     await readJson(route.request, MAX_BODY_BYTES),
     route.config.webhooks.allowLoopback,
   );
+  await requireAcceptedKey(caller, route.config);
   return json(endpointWithSecret(await addEndpoint(openDb(route.env.DB), caller.tenantId, input)));
 }
 
@@ -117,6 +119,7 @@ export async function updateWebhookEndpoint(route: RouteContext): Promise<Respon
   };
   if (next.url === row.url && next.name === row.name && next.eventTypes === row.eventTypes)
     return json(endpointResource(row));
+  await requireAcceptedKey(caller, route.config);
   const updated = await updateEndpoint(db, caller.tenantId, row.id, { ...next, updatedAt: nowSeconds() });
   if (updated === undefined) throw endpointNotFound(row.id);
   return json(endpointResource(updated));
@@ -125,6 +128,7 @@ export async function updateWebhookEndpoint(route: RouteContext): Promise<Respon
 /** DELETE /v1/webhook_endpoints/{id}: its pending deliveries are given up at their next attempt. */
 export async function deleteWebhookEndpoint(route: RouteContext): Promise<Response> {
   const { caller, db, row } = await findOwnEndpoint(route);
+  await requireAcceptedKey(caller, route.config);
   if (!(await deleteEndpoint(db, caller.tenantId, row.id))) throw endpointNotFound(row.id);
   return json({ id: row.id, object: "webhook_endpoint.deleted", deleted: true });
 }
@@ -142,6 +146,7 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
       "unsupported_value",
     );
   const { caller, db, row } = await findOwnEndpoint(route);
+  await requireAcceptedKey(caller, route.config);
   const updated = await updateEndpoint(db, caller.tenantId, row.id, {
     secret: newWebhookSecret(),
     updatedAt: nowSeconds(),

@@ -1,7 +1,8 @@
 // Reads an upstream body to the end: bytes -> SSE messages -> protocol translator -> normalizer,
 // handing each batch of normalized events to a sink. Enforces the idle timeout and the body and
 // event size caps; every failure ends the response with a terminal event. Used by the DO and the
-// store:false path.
+// store:false path. The sink may hold the pump back (a slow client): only time spent waiting on
+// the upstream counts as idle, never time spent waiting on the sink.
 
 import type { GatewayConfig } from "../config";
 import type { NormalizedEvent, StreamNormalizer } from "../responses/normalizer";
@@ -36,6 +37,12 @@ const failure = (message: string): ResponseError => ({ code: "server_error", mes
 /** Why the pump stopped: the stream ended (terminal sent), or it was aborted from outside. */
 export type PumpEnd = "finished" | "aborted";
 
+/**
+ * Pumps `response` into `sink`. The sink may return a promise to hold the pump back (backpressure:
+ * it resolves when the consumer has taken the events); the next chunk is read only after it
+ * resolves, and the time it takes is not upstream silence. So a sink that never resolves holds the
+ * upstream open: its owner bounds that (it aborts `options.abort` when its consumer is gone).
+ */
 export async function pump(
   response: Response,
   protocol: UpstreamProtocol,
@@ -57,16 +64,26 @@ export async function pump(
   let received = 0;
   let jsonText = "";
   const text = new TextDecoder();
-  // One timer per idle period, not one per chunk: a chunk only notes the time; when the timer
-  // fires early it is set again for what is left of the period.
-  let lastActivity = Date.now();
+  // One timer per idle period, not one per chunk: a read only notes when it began waiting; when
+  // the timer fires early it is set again for what is left of the period. Upstream silence is the
+  // time a read has been waiting: while the pump waits on the sink instead (a client that pauses
+  // reading holds it back), nothing is waiting on the upstream, and the period starts again.
+  let waitingSince: number | null = null;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const watchIdle = (wait: number) => {
     idleTimer = setTimeout(() => {
-      const idleFor = Date.now() - lastActivity;
+      const idleFor = waitingSince === null ? 0 : Date.now() - waitingSince;
       if (idleFor >= options.idleTimeoutMs) options.abort.abort(new UpstreamTimeout("idle"));
       else watchIdle(options.idleTimeoutMs - idleFor);
     }, wait);
+  };
+  const read = async () => {
+    waitingSince = Date.now();
+    try {
+      return await reader.read();
+    } finally {
+      waitingSince = null;
+    }
   };
 
   /** Normalizes a batch of adapter events; the caller hands the result to the sink once per chunk. */
@@ -85,9 +102,8 @@ export async function pump(
   try {
     watchIdle(options.idleTimeoutMs);
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await read();
       if (done) break;
-      lastActivity = Date.now();
       received += value.byteLength;
       if (received > options.maxBodyBytes) {
         await sink(normalizer.fail(failure(`The upstream response exceeded ${options.maxBodyBytes} bytes.`)));

@@ -23,6 +23,8 @@ export async function runStateless(
   ctx: ExecutionContext,
   config: GatewayConfig,
   spec: RunSpec,
+  /** The upstream answered the call made with the caller's key: the key is accepted. */
+  onAccepted: () => void = () => undefined,
 ): Promise<Response> {
   const { request } = spec;
   const target = targetOf(spec.upstream);
@@ -48,6 +50,7 @@ export async function runStateless(
     await turn?.abandon();
     throw error;
   }
+  onAccepted();
   const options = pumpOptions(config, abort);
   const context = { request, base };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.

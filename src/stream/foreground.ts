@@ -31,6 +31,16 @@ export interface ForegroundContext {
   config: GatewayConfig;
 }
 
+/** Pass-through keys: whether the upstream accepted the caller's key, and how to note that it did. */
+export interface KeyCheck {
+  /** Writes may start before the upstream answers; when false, nothing is written until it accepts. */
+  accepted: boolean;
+  /** The upstream answered the call made with the caller's key with a 2xx. */
+  onAccepted: () => void;
+}
+
+const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined };
+
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
   constructor(readonly reason: "deadline" | "client_gone") {
@@ -50,7 +60,11 @@ const json = (value: unknown): Response =>
   new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
 
 /** Runs a stored, non-background response; answers JSON or SSE as the request asked. */
-export async function runStoredForeground(run: ForegroundContext, spec: RunSpec): Promise<Response> {
+export async function runStoredForeground(
+  run: ForegroundContext,
+  spec: RunSpec,
+  key: KeyCheck = ACCEPTED,
+): Promise<Response> {
   const { env, config } = run;
   const db = openDb(env.DB);
   const { request } = spec;
@@ -90,23 +104,28 @@ export async function runStoredForeground(run: ForegroundContext, spec: RunSpec)
       snapshot: base,
       input: inputItems,
     };
-    // The row is written while the upstream is called: the first event waits for whichever is slower.
-    const [called, written] = await Promise.allSettled([
+    const call = () =>
       callUpstream(
         target,
         target.protocol.buildBody(request, input),
         callOptions(config, abort.signal, spec.requestId),
-      ),
-      encodeRow(row).then((encoded) => recorder.start(encoded)),
-    ]);
+      );
+    const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
+    // The row is written while the upstream is called (the first event waits for whichever is
+    // slower); for a key the upstream has not accepted yet, only once it has.
+    const [called, written] = key.accepted
+      ? await Promise.allSettled([call(), write()])
+      : await callThenWrite(call, write);
+    if (called.status === "rejected") {
+      // Nothing is kept for a key nobody accepted: no row was written for it.
+      if (written.status === "fulfilled") await recordRefusal(db, recorder, spec, base, called.reason);
+      throw called.reason;
+    }
+    key.onAccepted();
     if (written.status === "rejected") {
       abort.abort(new Error("not recorded"));
-      if (called.status === "fulfilled") await called.value.body?.cancel();
+      await called.value.body?.cancel();
       throw notRecorded();
-    }
-    if (called.status === "rejected") {
-      await recordRefusal(db, recorder, spec, base, called.reason);
-      throw called.reason;
     }
     upstream = called.value;
   } catch (error) {
@@ -236,6 +255,17 @@ export async function runStoredForeground(run: ForegroundContext, spec: RunSpec)
   };
   run.ctx.waitUntil(drive());
   return new Response(readable, { headers: SSE_HEADERS });
+}
+
+/** The upstream call, then (only if it answered 2xx) the write: the order for a key not accepted yet. */
+async function callThenWrite(
+  call: () => Promise<Response>,
+  write: () => Promise<void>,
+): Promise<[PromiseSettledResult<Response>, PromiseSettledResult<void>]> {
+  const [called] = await Promise.allSettled([call()]);
+  if (called.status === "rejected") return [called, { status: "rejected", reason: "not written" }];
+  const [written] = await Promise.allSettled([write()]);
+  return [called, written];
 }
 
 /**

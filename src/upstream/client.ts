@@ -75,11 +75,11 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
 }
 
 /** Some servers quote the key they refused; the client must never see the gateway's key. */
-function redact(text: string, key: string | null): string {
+export function redact(text: string, key: string | null): string {
   return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
 }
 
-async function readErrorBody(response: Response): Promise<string> {
+export async function readErrorBody(response: Response): Promise<string> {
   if (response.body === null) return "";
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();

@@ -38,7 +38,7 @@ const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 class RouteProblem extends Error {}
 
 /** A glob where only `*` is special, anchored at both ends. */
-function globMatcher(pattern: string): RegExp {
+export function globMatcher(pattern: string): RegExp {
   const source = pattern
     .split("*")
     .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))

@@ -1,13 +1,22 @@
-// Which URLs may receive webhooks: https only (http only to loopback when WEBHOOK_ALLOW_LOOPBACK
-// is true, for local development), never a literal private, link-local, loopback or unspecified
-// address, nor a name that only resolves inside a network. A public name that resolves to a private
-// address cannot be caught here (a Worker has no DNS API); the README says so. Used when an
-// endpoint is created, for the deployment default, and again before every attempt.
+// Which URLs may receive webhooks: https only, on port 443 or 8443 (http, on any port, only to
+// loopback when WEBHOOK_ALLOW_LOOPBACK is true, for local development), never a literal private,
+// link-local, loopback or unspecified address, nor an IPv6 address that tunnels to IPv4 (6to4,
+// Teredo, local NAT64), nor a name that only resolves inside a network. A public name that resolves
+// to a private address cannot be caught here (a Worker has no DNS API); the README says so. Used
+// when an endpoint is created, for the deployment default, and again before every attempt.
 
 import { invalidRequest, type ApiError } from "../errors";
+import { parseIpv4, parseIpv6 } from "../ip-address";
 
 /** Longest webhook URL accepted (a URL is a bounded identifier, not a payload). */
 export const MAX_WEBHOOK_URL_CHARS = 2048;
+
+/**
+ * Ports a public target may use: HTTPS's own, and its common alternative. Any other port would let
+ * an endpoint probe services that are not web servers (SSH, databases, mail) on public hosts, with
+ * the delivery record telling whether each answered.
+ */
+const WEBHOOK_PORTS = new Set(["443", "8443"]);
 
 /** Hosts that http may reach when loopback is allowed: exactly the brief's three spellings. */
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -27,6 +36,7 @@ const IPV4_BLOCKED: [number, number, string][] = [
   [0xac100000, 12, "a private address"],
   [0xc0000000, 24, "a reserved address"],
   [0xc0000200, 24, "a documentation address"],
+  [0xc0586300, 24, "a 6to4 relay address"],
   [0xc0a80000, 16, "a private address"],
   [0xc6120000, 15, "a benchmarking address"],
   [0xc6336400, 24, "a documentation address"],
@@ -44,46 +54,27 @@ function classifyIpv4(address: number): HostClass {
   return { kind: "public" };
 }
 
-function parseIpv4(text: string): number | null {
-  const parts = text.split(".");
-  if (parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255)) return null;
-  return parts.reduce((value, part) => ((value << 8) | Number(part)) >>> 0, 0);
-}
-
-/** The eight 16-bit groups of an IPv6 literal (without brackets), or null. */
-function parseIpv6(text: string): number[] | null {
-  let body = text;
-  const tail: number[] = [];
-  const dotted = /(?:^|:)(\d+\.\d+\.\d+\.\d+)$/.exec(body);
-  if (dotted) {
-    const v4 = parseIpv4(dotted[1] as string);
-    if (v4 === null) return null;
-    tail.push(v4 >>> 16, v4 & 0xffff);
-    body = body.slice(0, body.length - (dotted[1] as string).length);
-    if (body.endsWith(":") && !body.endsWith("::")) body = body.slice(0, -1);
-  }
-  const halves = body.split("::");
-  if (halves.length > 2) return null;
-  const read = (half: string) => (half === "" ? [] : half.split(":").map(hexGroup));
-  const head = read(halves[0] ?? "");
-  const rest = read(halves[1] ?? "");
-  const missing = 8 - tail.length - head.length - rest.length;
-  if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
-  const groups = [...head, ...new Array<number>(missing).fill(0), ...rest, ...tail];
-  return groups.every((group) => group >= 0) ? groups : null;
-}
-
-const hexGroup = (group: string): number => (/^[0-9a-f]{1,4}$/i.test(group) ? parseInt(group, 16) : -1);
-
 function classifyIpv6(groups: number[]): HostClass {
-  const [g0 = 0, g1 = 0, , , , g5 = 0, g6 = 0, g7 = 0] = groups;
+  const [g0 = 0, g1 = 0, g2 = 0, , g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
   const embeddedV4 = ((g6 << 16) | g7) >>> 0;
   const zeroPrefix = (count: number) => groups.slice(0, count).every((group) => group === 0);
   if (zeroPrefix(8)) return { kind: "blocked", why: "an unspecified address" };
   if (zeroPrefix(7) && g7 === 1) return { kind: "loopback" };
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address.
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d)
+  // and well-known NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address: they are what it is.
   const nat64 = g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
-  if ((zeroPrefix(5) && g5 === 0xffff) || zeroPrefix(6) || nat64) return classifyIpv4(embeddedV4);
+  const mapped = zeroPrefix(5) && g5 === 0xffff;
+  const translated = zeroPrefix(4) && g4 === 0xffff && g5 === 0;
+  if (mapped || translated || zeroPrefix(6) || nat64) return classifyIpv4(embeddedV4);
+  // Tunnels and translators to IPv4 whose IPv4 end this check cannot see or trust (a 6to4 address
+  // embeds any IPv4 address, 169.254.169.254 included): none is a webhook receiver's address.
+  if (g0 === 0x2002) return { kind: "blocked", why: "a 6to4 address" };
+  if (g0 === 0x2001 && g1 === 0) return { kind: "blocked", why: "a Teredo address" };
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return { kind: "blocked", why: "a local-use NAT64 address" };
+  if (g0 === 0x2001 && g1 === 2 && g2 === 0) return { kind: "blocked", why: "a benchmarking address" };
+  if (g0 === 0x2001 && ((g1 & 0xfff0) === 0x10 || (g1 & 0xfff0) === 0x20))
+    return { kind: "blocked", why: "an ORCHID address" };
+  if (g0 === 0x3fff && (g1 & 0xf000) === 0) return { kind: "blocked", why: "a documentation address" };
   if ((g0 & 0xfe00) === 0xfc00) return { kind: "blocked", why: "a private (unique local) address" };
   if ((g0 & 0xffc0) === 0xfe80) return { kind: "blocked", why: "a link-local address" };
   if ((g0 & 0xffc0) === 0xfec0) return { kind: "blocked", why: "a site-local address" };
@@ -128,6 +119,8 @@ export function refusalOf(raw: string, allowLoopback: boolean): string | null {
   if (host.kind === "blocked") return `'${url.hostname}' is ${host.why}; webhook targets must be public`;
   if (url.protocol === "http:" && !loopbackAllowed)
     return "webhook URLs must use https (http is allowed only to loopback with WEBHOOK_ALLOW_LOOPBACK=true)";
+  if (url.port !== "" && !loopbackAllowed && !WEBHOOK_PORTS.has(url.port))
+    return `webhook URLs must use port 443 or 8443, not port ${url.port}`;
   return null;
 }
 

@@ -283,7 +283,6 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(res.headers.get("retry-after-ms")).toBe("30000");
     expect(await upstream.requests(m)).toHaveLength(1);
-    await expectKeptAsFailed(client(KEY), m, { code: "mock_429" });
   });
 
   it("waits out a 429's retry-after-ms within the cap, then goes on", async () => {
@@ -308,7 +307,6 @@ describe.concurrent("upstream faults before the first byte", () => {
       },
     });
     expect(await upstream.requests(m)).toHaveLength(3);
-    await expectKeptAsFailed(client(KEY), m, { code: "upstream_unreachable" });
   });
 
   it("keeps a 404 from a server without /responses, with a hint to set UPSTREAM_PROTOCOL=chat_completions", async () => {
@@ -325,7 +323,6 @@ describe.concurrent("upstream faults before the first byte", () => {
         code: null,
       },
     });
-    await expectKeptAsFailed(client(KEY), m, { message: /^404 page not found \(The upstream at / });
   });
 
   it("answers 504 upstream_timeout when no headers come within the first-byte timeout (not retried)", async () => {

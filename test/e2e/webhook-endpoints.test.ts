@@ -100,6 +100,15 @@ describe("webhook endpoints", () => {
     ["a malformed URL", "hooks example com", "not a valid absolute URL"],
     ["another scheme", "ftp://hooks.example.com/x", "must use https"],
     ["credentials in the URL", "https://user:secret@hooks.example.com/x", "credentials"],
+    ["a 6to4 address embedding the metadata address", "https://[2002:a9fe:a9fe::1]/x", "a 6to4 address"],
+    ["a 6to4 address embedding a public address", "https://[2002:5db8:d822::1]/x", "a 6to4 address"],
+    ["a Teredo address", "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "a Teredo address"],
+    ["a local-use NAT64 address", "https://[64:ff9b:1::a9fe:a9fe]/x", "a local-use NAT64 address"],
+    ["a NAT64 address embedding a private address", "https://[64:ff9b::10.0.0.1]/x", "private address"],
+    ["a NAT64 address embedding the metadata address", "https://[64:ff9b::a9fe:a9fe]/x", "link-local"],
+    ["an IPv4-translated private address", "https://[::ffff:0:192.168.1.1]/x", "private address"],
+    ["a port other than 443 or 8443", "https://hooks.example.com:6379/x", "port 6379"],
+    ["the SSH port", "https://hooks.example.com:22/x", "port 22"],
   ])("refuses %s with a clear 400", async (_what, url, reason) => {
     const openai = client(tenantKey());
     const error = (await openai.webhooks
@@ -110,6 +119,15 @@ describe("webhook endpoints", () => {
     expect(error.message).toContain(reason);
     expect((await openai.webhooks.list()).data).toEqual([]);
   });
+
+  it.each(["https://hooks.example.com:443/x", "https://hooks.example.com:8443/x", "https://[2606:4700::6810:85e5]/x"])(
+    "accepts %s",
+    async (url) => {
+      const openai = client(tenantKey());
+      const endpoint = await openai.webhooks.create({ url, name: "ok", event_types: ["response.completed"] });
+      expect(endpoint.url).toBe(new URL(url).href);
+    },
+  );
 
   it("refuses a bad URL on update too, and leaves the endpoint as it was", async () => {
     const openai = client(tenantKey());

@@ -177,6 +177,30 @@ describe("webhooks of background responses", () => {
     expect((await received(url)).length).toBe(3);
   });
 
+  it("records a delivery's new URL once its endpoint's URL changes: at once while pending, and after the retry", async () => {
+    const openai = client(tenantKey());
+    const broken = hookUrl("status:503");
+    const made = await endpoint(openai, broken, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await until(
+      () => deliveriesOf(openai, created.id),
+      (list) => list.data[0]?.attempt_count === 1,
+      "the first attempt on record",
+    );
+    const fixed = hookUrl("ok");
+    await openai.webhooks.update(made.id, { url: fixed });
+    // Where its next attempt goes, whether or not that attempt was made already.
+    expect((await deliveriesOf(openai, created.id)).data[0]?.url).toBe(fixed);
+    await receivedAtLeast(fixed, 1);
+    const [delivered] = (await settledDeliveries(openai, created.id, 1)).data as [Delivery];
+    expect(delivered).toMatchObject({ status: "delivered", url: fixed, last_status_code: 200 });
+    expect(await openai.get<Delivery>(`/webhook_deliveries/${delivered.id}`)).toMatchObject({ url: fixed });
+    expect((await openai.get<List<Delivery>>("/webhook_deliveries")).data.map((delivery) => delivery.url)).toEqual([
+      fixed,
+    ]);
+    expect((await received(broken)).length).toBe(1);
+  });
+
   it("counts a redirect as a failure and never follows it", async () => {
     const openai = client(tenantKey());
     const url = hookUrl("redirect");

@@ -374,6 +374,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
       const events = textEvents(model, ["a", "x".repeat(Number(args[0] ?? 0))]);
       return streamEvents(res, events);
     }
+    case "unterminated": {
+      // unterminated:lf|none  a complete stream whose last event lacks its blank line: the body
+      // ends with a single `\n` (lf) or right after the data (none), as some servers end theirs.
+      const events = textEvents(model, ["a", "b"]);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const event of events.slice(0, -1)) res.write(frame(event));
+      res.end(frame(events.at(-1) as Json).slice(0, args[0] === "none" ? -2 : -1));
+      return;
+    }
     case "malformed":
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(frame(textEvents(model, ["x"])[0] as Json));
@@ -414,6 +423,53 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
       created_at: 1_700_000_000,
       output: [...input.filter((item) => item.role === "user"), compaction],
       usage: { input_tokens: input.length * 10, output_tokens: 5, total_tokens: input.length * 10 + 5 },
+    }),
+  );
+}
+
+// ---- keys: the mock checks keys as a real server does. A bearer key containing `refused`, or one
+// revoked with POST /__mock/revoke?key=, gets a 401 on every /v1 path. GET /v1/models lists models,
+// or answers what the key asks for: the status a `sk-models-<status>-…` key names, `sk-models-none`
+// a 404 (a server without a list), `sk-models-garbage` a 200 that is not JSON, `sk-models-refused`
+// a 401 that quotes the key. Its calls are counted per key (GET /__mock/key-checks?key=).
+
+const revokedKeys = new Set<string>();
+const keyChecks = new Map<string, number>();
+
+const bearerKey = (req: IncomingMessage): string => (req.headers.authorization ?? "").replace(/^Bearer /, "");
+const refusesKey = (key: string): boolean => key.includes("refused") || revokedKeys.has(key);
+
+function serveModels(key: string, res: ServerResponse) {
+  keyChecks.set(key, (keyChecks.get(key) ?? 0) + 1);
+  const status = /^sk-models-(\d{3})-/.exec(key)?.[1];
+  if (status !== undefined) return sendError(res, Number(status));
+  if (key === "sk-models-none") return sendError(res, 404);
+  if (key === "sk-models-garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
+  if (key === "sk-models-refused") {
+    res.writeHead(401, { "content-type": "application/json" });
+    return res.end(
+      JSON.stringify({
+        error: {
+          message: `Incorrect API key provided: ${key}`,
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_api_key",
+        },
+      }),
+    );
+  }
+  if (refusesKey(key)) return sendError(res, 401);
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(
+    JSON.stringify({
+      object: "list",
+      data: [
+        { id: "mock-large", object: "model", created: 1_700_000_000, owned_by: "mock" },
+        { id: "mock-small", object: "model", created: 1_700_000_001, owned_by: "mock" },
+        // Taken over by the `chat:*` route of the test routing table: not the default upstream's to serve.
+        { id: "chat:shadowed", object: "model", created: 1_700_000_002, owned_by: "mock" },
+        { object: "model", owned_by: "an entry without an id is skipped" },
+      ],
     }),
   );
 }
@@ -465,6 +521,11 @@ function control(url: URL, res: ServerResponse) {
     case "/__mock/release":
       gate(model).release();
       return res.end("{}");
+    case "/__mock/key-checks":
+      return res.end(JSON.stringify({ checks: keyChecks.get(url.searchParams.get("key") ?? "") ?? 0 }));
+    case "/__mock/revoke":
+      revokedKeys.add(url.searchParams.get("key") ?? "");
+      return res.end("{}");
     default:
       res.statusCode = 404;
       return res.end("{}");
@@ -476,6 +537,7 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
     const url = new URL(req.url ?? "/", "http://mock");
     if (url.pathname.startsWith("/__mock/")) return control(url, res);
     if (url.pathname.startsWith("/__hooks/")) return receiveHook(url, req, res);
+    if (req.method === "GET" && /^(\/alt)?\/v1\/models$/.test(url.pathname)) return serveModels(bearerKey(req), res);
     let raw = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => (raw += chunk));
@@ -493,6 +555,9 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
       res.on("close", () => {
         if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);
       });
+      if (refusesKey(bearerKey(req))) return sendError(res, 401);
+      // As OpenAI: a request without a model is refused (after the key was checked).
+      if (model === "") return sendError(res, 400);
       // `/alt/v1/...` is a second upstream (a route's base URL) served by the same handlers.
       const path = url.pathname.replace(/^\/alt(?=\/v1\/)/, "");
       const hold = () => gate(model).promise;

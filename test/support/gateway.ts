@@ -21,8 +21,8 @@ export const model = (scenario: string): string => `${scenario}#${crypto.randomU
 /** The text the mock's `text:N` and `gate:K:N` scenarios stream: `w0 w1 … w{N-1} `. */
 export const words = (count: number): string => Array.from({ length: count }, (_, i) => `w${i} `).join("");
 
-const mockUrl = (path: string, model: string) =>
-  `${env.UPSTREAM_BASE_URL.replace(/\/v1$/, "")}/__mock/${path}?model=${encodeURIComponent(model)}`;
+const mockOrigin = env.UPSTREAM_BASE_URL.replace(/\/v1$/, "");
+const mockUrl = (path: string, model: string) => `${mockOrigin}/__mock/${path}?model=${encodeURIComponent(model)}`;
 
 export interface UpstreamRequest {
   path: string;
@@ -39,6 +39,15 @@ export const upstream = {
   },
   async closedEarly(model: string): Promise<number> {
     return (await (await fetch(mockUrl("closed", model))).json<{ closed: number }>()).closed;
+  },
+  /** How often the gateway asked the upstream's GET /models whether it accepts `key`. */
+  async keyChecks(key: string): Promise<number> {
+    const url = `${mockOrigin}/__mock/key-checks?key=${encodeURIComponent(key)}`;
+    return (await (await fetch(url)).json<{ checks: number }>()).checks;
+  },
+  /** From now on the upstream refuses `key` (401), as when its owner revokes it. */
+  async revoke(key: string): Promise<void> {
+    await (await fetch(`${mockOrigin}/__mock/revoke?key=${encodeURIComponent(key)}`, { method: "POST" })).text();
   },
 };
 

@@ -8,6 +8,8 @@ describe("webhook targets", () => {
     "https://93.184.216.34/hook",
     "https://[2606:4700::6810:85e5]/hook",
     "https://example.com./trailing-dot",
+    "https://[2001:4860:4860::8888]/dns",
+    "https://[64:ff9b::5db8:d822]/nat64-of-a-public-address",
   ])("accepts the public https URL %s", (url) => {
     expect(refusalOf(url, false)).toBeNull();
   });
@@ -45,6 +47,20 @@ describe("webhook targets", () => {
     ["https://router.home.arpa/x", "private network"],
     ["https://intranet/x", "not a public host name"],
     [`https://example.com/${"a".repeat(2100)}`, "at most 2048"],
+    ["https://[2002:a9fe:a9fe::]/x", "a 6to4 address"],
+    ["https://[2002:c0a8:101::1]/x", "a 6to4 address"],
+    ["https://[2001::1]/x", "a Teredo address"],
+    ["https://[64:ff9b:1:a9fe:a9fe::]/x", "a local-use NAT64 address"],
+    ["https://[64:ff9b::127.0.0.1]/x", "loopback"],
+    ["https://[::ffff:0:a9fe:a9fe]/x", "link-local"],
+    ["https://[2001:2::1]/x", "benchmarking"],
+    ["https://[2001:10::1]/x", "ORCHID"],
+    ["https://[2001:2f::1]/x", "ORCHID"],
+    ["https://[3fff:123::1]/x", "documentation"],
+    ["https://192.88.99.1/x", "6to4 relay"],
+    ["https://hooks.example.com:80/x", "port 80"],
+    ["https://hooks.example.com:8080/x", "port 8080"],
+    ["https://[2606:4700::6810:85e5]:6443/x", "port 6443"],
   ])("refuses %s", (url, why) => {
     expect(refusalOf(url, false)).toContain(why);
   });

@@ -1,0 +1,46 @@
+// The console's location, in the URL's hash so that a reload or a shared link opens the same view
+// without any server-side routing: `#/` (responses, with filters), `#/responses/{id}`, `#/usage`.
+
+import { useEffect, useState } from "preact/hooks";
+
+export interface Location {
+  view: "list" | "response" | "usage";
+  id?: string;
+  params: URLSearchParams;
+}
+
+/** A path segment decoded; a malformed escape is kept as it came (it matches no id). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+export function parseHash(hash: string): Location {
+  const [path = "", search = ""] = hash.replace(/^#/, "").split("?", 2);
+  const params = new URLSearchParams(search);
+  const parts = path.split("/").filter((part) => part !== "");
+  if (parts[0] === "responses" && parts[1] !== undefined) return { view: "response", id: decoded(parts[1]), params };
+  if (parts[0] === "usage") return { view: "usage", params };
+  return { view: "list", params };
+}
+
+export function hrefOf(path: string, params?: Record<string, string | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params ?? {}))
+    if (value !== undefined && value !== "") search.set(name, value);
+  const text = search.toString();
+  return `#${path}${text === "" ? "" : `?${text}`}`;
+}
+
+export function useLocation(): Location {
+  const [location, setLocation] = useState(() => parseHash(window.location.hash));
+  useEffect(() => {
+    const update = () => setLocation(parseHash(window.location.hash));
+    window.addEventListener("hashchange", update);
+    return () => window.removeEventListener("hashchange", update);
+  }, []);
+  return location;
+}

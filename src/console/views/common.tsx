@@ -1,0 +1,75 @@
+// Small pieces every view uses: loading a value with its error, status badges, times, and JSON.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiFailure } from "../api";
+
+export type Loaded<T> = { state: "loading" } | { state: "error"; message: string } | { state: "ready"; value: T };
+
+/** Runs `load` whenever `key` changes; a stale answer (the key changed meanwhile) is dropped. */
+export function useLoad<T>(load: () => Promise<T>, key: string): [Loaded<T>, () => void] {
+  const [loaded, setLoaded] = useState<Loaded<T>>({ state: "loading" });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setLoaded({ state: "loading" });
+    load().then(
+      (value) => current && setLoaded({ state: "ready", value }),
+      (error: unknown) => current && setLoaded({ state: "error", message: messageOf(error) }),
+    );
+    return () => {
+      current = false;
+    };
+    // `load` is a fresh closure on every render; `key` says when it asks for something else.
+  }, [key, round]);
+  return [loaded, () => setRound((n) => n + 1)];
+}
+
+export const messageOf = (error: unknown): string =>
+  error instanceof ApiFailure || error instanceof Error ? error.message : String(error);
+
+export function ErrorBox({ message }: { message: string }) {
+  return (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+export function Show<T>({ loaded, children }: { loaded: Loaded<T>; children: (value: T) => ComponentChildren }) {
+  if (loaded.state === "loading") return <p class="muted">Loading…</p>;
+  if (loaded.state === "error") return <ErrorBox message={loaded.message} />;
+  return <>{children(loaded.value)}</>;
+}
+
+export function Status({ status }: { status: string }) {
+  return <span class={`status status-${status}`}>{status.replace("_", " ")}</span>;
+}
+
+/** A unix time in the reader's local time, with the UTC time as its title. */
+export function Time({ seconds }: { seconds: number | null | undefined }) {
+  if (typeof seconds !== "number") return <span class="muted">—</span>;
+  const date = new Date(seconds * 1000);
+  return (
+    <time dateTime={date.toISOString()} title={date.toISOString()}>
+      {date.toLocaleString()}
+    </time>
+  );
+}
+
+export function Json({ value, open = false }: { value: unknown; open?: boolean }) {
+  return (
+    <details class="json" open={open}>
+      <summary>JSON</summary>
+      <pre>{JSON.stringify(value, null, 2)}</pre>
+    </details>
+  );
+}
+
+export const formatNumber = (value: number): string => value.toLocaleString("en-US");
+
+export const formatDollars = (value: number): string =>
+  value >= 1 ? `$${value.toFixed(2)}` : value >= 0.01 ? `$${value.toFixed(4)}` : `$${value.toPrecision(3)}`;
+
+/** A string field of an untrusted object (or a form value), or "" when it is not a string. */
+export const text = (value: unknown): string => (typeof value === "string" ? value : "");

@@ -1,0 +1,116 @@
+// Renders input and output items as a person reads them: message text, refusals, tool calls with
+// their arguments and their outputs, reasoning summaries; anything else as JSON.
+
+import { Json, text } from "./common";
+import type { Item } from "./response-model";
+
+/** A JSON string shown indented when it parses, as it came when it does not. */
+function pretty(value: unknown): string {
+  if (typeof value !== "string") return JSON.stringify(value, null, 2);
+  try {
+    return JSON.stringify(JSON.parse(value), null, 2);
+  } catch {
+    return value;
+  }
+}
+
+interface Part {
+  type?: string;
+  text?: unknown;
+  refusal?: unknown;
+  image_url?: unknown;
+  filename?: unknown;
+}
+
+function Content({ content }: { content: unknown }) {
+  if (typeof content === "string") return <div class="text">{content}</div>;
+  if (!Array.isArray(content)) return null;
+  return (
+    <>
+      {(content as Part[]).map((part) => {
+        if ((part.type === "output_text" || part.type === "input_text") && typeof part.text === "string")
+          return <div class="text">{part.text}</div>;
+        if (part.type === "refusal")
+          return (
+            <div class="refusal">
+              <strong>Refusal:</strong> {text(part.refusal)}
+            </div>
+          );
+        if (part.type === "input_image") return <div class="muted">[image]</div>;
+        if (part.type === "input_file") return <div class="muted">[file {text(part.filename)}]</div>;
+        return <Json value={part} />;
+      })}
+    </>
+  );
+}
+
+function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
+  switch (item.type) {
+    case "message":
+      return (
+        <div class={`item message role-${text(item.role)}`}>
+          <div class="item-head">{text(item.role) || "message"}</div>
+          <Content content={item.content} />
+        </div>
+      );
+    case "function_call":
+    case "custom_tool_call":
+      return (
+        <div class="item tool-call">
+          <div class="item-head">
+            Tool call <code>{text(item.name)}</code> <span class="muted">{text(item.call_id)}</span>
+          </div>
+          <pre class="arguments">{pretty(item.type === "function_call" ? item.arguments : item.input)}</pre>
+        </div>
+      );
+    case "function_call_output":
+    case "custom_tool_call_output": {
+      const call = calls.get(text(item.call_id));
+      return (
+        <div class="item tool-output">
+          <div class="item-head">
+            Tool output{call === undefined ? "" : " of "}
+            {call !== undefined && <code>{text(call.name)}</code>} <span class="muted">{text(item.call_id)}</span>
+          </div>
+          <pre>{pretty(item.output)}</pre>
+        </div>
+      );
+    }
+    case "reasoning": {
+      const summary = Array.isArray(item.summary) ? (item.summary as { text?: string }[]) : [];
+      return (
+        <div class="item reasoning">
+          <div class="item-head">Reasoning</div>
+          {summary.length === 0 ? (
+            <div class="muted">No summary{item.encrypted_content ? " (encrypted content kept)" : ""}.</div>
+          ) : (
+            summary.map((part) => <div class="text">{part.text ?? ""}</div>)
+          )}
+        </div>
+      );
+    }
+    default:
+      return (
+        <div class="item other">
+          <div class="item-head">{item.type}</div>
+          <Json value={item} />
+        </div>
+      );
+  }
+}
+
+/** Items in order; a tool output names the call it answers when that call is among `context`. */
+export function Items({ items, context = [] }: { items: Item[]; context?: Item[] }) {
+  const calls = new Map<string, Item>();
+  for (const item of [...context, ...items])
+    if (typeof item.call_id === "string" && (item.type === "function_call" || item.type === "custom_tool_call"))
+      calls.set(item.call_id, item);
+  if (items.length === 0) return <p class="muted">None.</p>;
+  return (
+    <div class="items">
+      {items.map((item, index) => (
+        <ItemView key={item.id ?? index} item={item} calls={calls} />
+      ))}
+    </div>
+  );
+}

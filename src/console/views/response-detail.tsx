@@ -1,0 +1,293 @@
+// One response: its summary and usage, input items, rendered output, the previous_response_id chain
+// and the conversation, the event timeline and webhook deliveries. A running response is followed
+// live (`?stream=true`, folded with the gateway's own reducer) until it ends.
+
+import { useEffect, useState } from "preact/hooks";
+import { ResponseFold } from "../../responses/fold";
+import type { ResponseObject as FoldedResponse } from "../../responses/types";
+import { getJson, query, responsesPath, send, type List } from "../api";
+import { hrefOf } from "../route";
+import type { Session } from "../session";
+import { readEvents } from "../sse";
+import { ErrorBox, formatNumber, Json, messageOf, Show, Status, Time, useLoad } from "./common";
+import { Items } from "./items";
+import { TERMINAL, type Item, type ResponseObject } from "./response-model";
+import { loadTimeline, MAX_TIMELINE_EVENTS, Timeline, untimed, type TimedEvent } from "./timeline";
+import { WebhookDeliveries } from "./webhooks";
+
+/** Links of the previous_response_id chain read back, one request each. */
+const MAX_CHAIN_LINKS = 20;
+
+export function ResponseDetail({ session, id }: { session: Session; id: string }) {
+  const path = `${responsesPath(session)}/${encodeURIComponent(id)}`;
+  const [loaded] = useLoad(() => getJson<ResponseObject>(session, path), path);
+  return (
+    <main class="detail">
+      <p>
+        <a href="#/">« Responses</a>
+      </p>
+      <Show loaded={loaded}>{(response) => <Detail key={response.id} session={session} initial={response} />}</Show>
+    </main>
+  );
+}
+
+type Live = "off" | "following" | "ended" | "lost";
+
+function Detail({ session, initial }: { session: Session; initial: ResponseObject }) {
+  const base = `${responsesPath(session)}/${encodeURIComponent(initial.id)}`;
+  const [response, setResponse] = useState(initial);
+  const [timeline, setTimeline] = useState<{ events: TimedEvent[]; timed: boolean } | null>(null);
+  const [timelineError, setTimelineError] = useState<string | null>(null);
+  const [live, setLive] = useState<Live>(TERMINAL.has(initial.status) ? "off" : "following");
+  const [version, setVersion] = useState(0);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    if (live === "off")
+      loadTimeline(session, base).then(setTimeline, (error: unknown) => setTimelineError(messageOf(error)));
+    else void follow(controller.signal);
+    return () => controller.abort();
+  }, []);
+
+  /** Replays the run from its first event and follows it to its end, folding as the SDK would. */
+  async function follow(signal: AbortSignal) {
+    const fold = new ResponseFold({ owned: true });
+    const events: TimedEvent[] = [];
+    // One render per frame, not per event: a long answer streams thousands of deltas.
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
+      if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
+      setTimeline({ events: [...events], timed: false });
+    };
+    try {
+      const stream = await send(session, `${base}?stream=true`, { signal });
+      await readEvents(stream, (event) => {
+        if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
+        try {
+          fold.apply(event);
+        } catch {
+          // An event the fold refuses is still listed in the timeline.
+        }
+        if (frame === 0) frame = requestAnimationFrame(flush);
+      });
+      cancelAnimationFrame(frame);
+      flush();
+      // The stored Response has what the stream does not (final usage, completed_at).
+      setResponse(await getJson<ResponseObject>(session, base));
+      setLive("ended");
+      setVersion((n) => n + 1);
+    } catch (error) {
+      if (!signal.aborted) {
+        setLive("lost");
+        setTimelineError(messageOf(error));
+      }
+    }
+  }
+
+  return (
+    <>
+      <Summary response={response} live={live} />
+      <section>
+        <h2>Input</h2>
+        <InputItems session={session} base={base} />
+      </section>
+      <section>
+        <h2>Output</h2>
+        <Items items={response.output} />
+      </section>
+      <section>
+        <h2>Chain and conversation</h2>
+        <Chain session={session} response={response} />
+      </section>
+      <section>
+        <h2>Event timeline</h2>
+        {timelineError !== null && <ErrorBox message={timelineError} />}
+        {timeline === null ? (
+          <p class="muted">Loading…</p>
+        ) : (
+          <Timeline events={timeline.events} timed={timeline.timed} />
+        )}
+      </section>
+      <section>
+        <h2>Webhook deliveries</h2>
+        <WebhookDeliveries session={session} base={base} version={version} />
+      </section>
+      <section>
+        <h2>Response object</h2>
+        <Json value={response} />
+      </section>
+    </>
+  );
+}
+
+function Summary({ response, live }: { response: ResponseObject; live: Live }) {
+  const usage = response.usage;
+  // An upstream's own completed_at may predate the gateway's created_at: no duration then.
+  const seconds =
+    typeof response.completed_at === "number" && response.completed_at >= response.created_at
+      ? response.completed_at - response.created_at
+      : null;
+  return (
+    <header class="summary">
+      <h1 class="mono">{response.id}</h1>
+      <p>
+        <Status status={response.status} /> {response.model}
+        {response.background ? " · background" : ""}
+        {live === "following" && <span class="live"> ● following live</span>}
+        {live === "ended" && <span class="muted"> · followed to its end</span>}
+        {live === "lost" && <span class="error"> · the live stream was lost</span>}
+      </p>
+      <dl>
+        <dt>Created</dt>
+        <dd>
+          <Time seconds={response.created_at} />
+        </dd>
+        <dt>Completed</dt>
+        <dd>
+          <Time seconds={response.completed_at} />
+          {seconds !== null && <span class="muted"> ({seconds} s)</span>}
+        </dd>
+        {response.tenant_id !== undefined && (
+          <>
+            <dt>Tenant</dt>
+            <dd class="mono">{response.tenant_id}</dd>
+          </>
+        )}
+        <dt>Usage</dt>
+        <dd>
+          {usage
+            ? `${formatNumber(usage.input_tokens ?? 0)} in (${formatNumber(usage.input_tokens_details?.cached_tokens ?? 0)} cached) · ${formatNumber(usage.output_tokens ?? 0)} out (${formatNumber(usage.output_tokens_details?.reasoning_tokens ?? 0)} reasoning) · ${formatNumber(usage.total_tokens ?? 0)} total`
+            : "—"}
+        </dd>
+        {response.metadata && Object.keys(response.metadata).length > 0 && (
+          <>
+            <dt>Metadata</dt>
+            <dd>
+              {Object.entries(response.metadata).map(([key, value]) => (
+                <span class="tag">
+                  {key}={value}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
+        {response.error && (
+          <>
+            <dt>Error</dt>
+            <dd class="error">
+              {response.error.code}: {response.error.message}
+            </dd>
+          </>
+        )}
+        {response.incomplete_details?.reason && (
+          <>
+            <dt>Incomplete</dt>
+            <dd>{response.incomplete_details.reason}</dd>
+          </>
+        )}
+      </dl>
+    </header>
+  );
+}
+
+function InputItems({ session, base }: { session: Session; base: string }) {
+  const path = `${base}/input_items?order=asc&limit=100`;
+  const [loaded] = useLoad(() => getJson<List<Item>>(session, path), path);
+  return (
+    <Show loaded={loaded}>
+      {(list) => (
+        <>
+          <Items items={list.data} />
+          {list.has_more && <p class="muted">The first 100 input items are shown.</p>}
+        </>
+      )}
+    </Show>
+  );
+}
+
+interface ChainView {
+  earlier: ResponseObject[];
+  missing: string | null;
+  later: ResponseObject[];
+  conversation: Item[] | null;
+}
+
+async function loadChain(session: Session, response: ResponseObject): Promise<ChainView> {
+  const base = responsesPath(session);
+  const earlier: ResponseObject[] = [];
+  let missing: string | null = null;
+  for (let previous = response.previous_response_id ?? null; previous && earlier.length < MAX_CHAIN_LINKS;) {
+    try {
+      const link = await getJson<ResponseObject>(session, `${base}/${encodeURIComponent(previous)}`);
+      earlier.unshift(link);
+      previous = link.previous_response_id ?? null;
+    } catch {
+      missing = previous;
+      break;
+    }
+  }
+  const later = await getJson<List<ResponseObject>>(
+    session,
+    `${base}${query({ previous_response_id: response.id, order: "asc", limit: 20, tenant_id: response.tenant_id })}`,
+  );
+  const conversationId = response.conversation?.id;
+  const conversation =
+    conversationId && session.mode === "tenant"
+      ? (
+          await getJson<List<Item>>(
+            session,
+            `/v1/conversations/${encodeURIComponent(conversationId)}/items?order=asc&limit=100`,
+          )
+        ).data
+      : null;
+  return { earlier, missing, later: later.data, conversation };
+}
+
+function ChainLink({ response, current = false }: { response: ResponseObject; current?: boolean }) {
+  return (
+    <li class={current ? "current" : ""}>
+      {current ? (
+        <span class="mono">{response.id}</span>
+      ) : (
+        <a href={hrefOf(`/responses/${response.id}`)}>{response.id}</a>
+      )}{" "}
+      <Status status={response.status} /> <Time seconds={response.created_at} />
+    </li>
+  );
+}
+
+function Chain({ session, response }: { session: Session; response: ResponseObject }) {
+  const [loaded] = useLoad(() => loadChain(session, response), `${response.id}:${response.status}`);
+  return (
+    <Show loaded={loaded}>
+      {(chain) => (
+        <>
+          <ol class="chain">
+            {chain.missing !== null && <li class="muted">{chain.missing} (deleted or expired)</li>}
+            {chain.earlier.map((link) => (
+              <ChainLink response={link} />
+            ))}
+            <ChainLink response={response} current />
+            {chain.later.map((link) => (
+              <ChainLink response={link} />
+            ))}
+          </ol>
+          {response.conversation?.id && (
+            <div class="conversation">
+              <h3>
+                Conversation <span class="mono">{response.conversation.id}</span>
+              </h3>
+              {chain.conversation === null ? (
+                <p class="muted">The operator view shows the conversation's id only; its items are the tenant's.</p>
+              ) : (
+                <Items items={chain.conversation} />
+              )}
+            </div>
+          )}
+        </>
+      )}
+    </Show>
+  );
+}

@@ -1,0 +1,160 @@
+// The responses list: filters (model, status, metadata, time; the operator also by tenant) sent to
+// the gateway's indexed list, cursor pages, and a search of the loaded page's text. Full-text search
+// is not asked of D1: it would need an FTS index written with every response (see docs/console.md).
+
+import { useState } from "preact/hooks";
+import { getJson, query, responsesPath, type List } from "../api";
+import { hrefOf } from "../route";
+import type { Session } from "../session";
+import { formatNumber, Show, Status, Time, useLoad, text } from "./common";
+import { outputText, type ResponseObject } from "./response-model";
+
+const STATUSES = ["", "queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
+const FILTERS = ["model", "status", "metadata", "created_after", "created_before", "tenant_id"] as const;
+
+/** `k=v, k2=v2` as `metadata[k]=v` query parameters. */
+function metadataParams(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(",")) {
+    const at = pair.indexOf("=");
+    if (at > 0) out[`metadata[${pair.slice(0, at).trim()}]`] = pair.slice(at + 1).trim();
+  }
+  return out;
+}
+
+const toSeconds = (local: string | null): string | undefined =>
+  local === null || local === "" ? undefined : String(Math.floor(new Date(local).getTime() / 1000));
+
+export function ResponseList({ session, params }: { session: Session; params: URLSearchParams }) {
+  const [search, setSearch] = useState("");
+  const values = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Record<
+    (typeof FILTERS)[number],
+    string
+  >;
+  const after = params.get("after") ?? "";
+  const path = `${responsesPath(session)}${query({
+    limit: 20,
+    after,
+    model: values.model,
+    status: values.status,
+    tenant_id: session.mode === "admin" ? values.tenant_id : undefined,
+    created_after: toSeconds(values.created_after),
+    created_before: toSeconds(values.created_before),
+    ...metadataParams(values.metadata),
+  })}`;
+  const [page] = useLoad(() => getJson<List<ResponseObject>>(session, path), path);
+
+  function apply(event: Event) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const next: Record<string, string> = {};
+    for (const name of FILTERS) next[name] = text(form.get(name)).trim();
+    window.location.hash = hrefOf("/", next);
+  }
+
+  const needle = search.trim().toLowerCase();
+  return (
+    <main>
+      <form class="filters" onSubmit={apply} aria-label="Filters">
+        <label>
+          Model <input name="model" value={values.model} placeholder="exact name" />
+        </label>
+        <label>
+          Status
+          <select name="status" value={values.status}>
+            {STATUSES.map((status) => (
+              <option value={status}>{status === "" ? "any" : status}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Metadata <input name="metadata" value={values.metadata} placeholder="key=value, key=value" />
+        </label>
+        <label>
+          From <input name="created_after" type="datetime-local" value={values.created_after} />
+        </label>
+        <label>
+          Before <input name="created_before" type="datetime-local" value={values.created_before} />
+        </label>
+        {session.mode === "admin" && (
+          <label>
+            Tenant <input name="tenant_id" value={values.tenant_id} placeholder="every tenant" />
+          </label>
+        )}
+        <button type="submit">Filter</button>
+        <a class="button-link" href="#/">
+          Clear
+        </a>
+      </form>
+      <Show loaded={page}>
+        {(list) => {
+          const rows = list.data.filter(
+            (response) => needle === "" || JSON.stringify(response).toLowerCase().includes(needle),
+          );
+          return (
+            <>
+              <div class="list-tools">
+                <label>
+                  Search this page{" "}
+                  <input
+                    type="search"
+                    name="search"
+                    value={search}
+                    onInput={(event) => setSearch(event.currentTarget.value)}
+                  />
+                </label>
+                <span class="muted">
+                  {rows.length} of {list.data.length} shown
+                </span>
+              </div>
+              {list.data.length === 0 ? (
+                <p class="empty">No stored responses match.</p>
+              ) : (
+                <table class="responses">
+                  <thead>
+                    <tr>
+                      <th>Created</th>
+                      <th>Response</th>
+                      <th>Status</th>
+                      <th>Model</th>
+                      {session.mode === "admin" && <th>Tenant</th>}
+                      <th class="num">Tokens</th>
+                      <th>Output</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((response) => (
+                      <tr key={response.id} data-id={response.id}>
+                        <td>
+                          <Time seconds={response.created_at} />
+                        </td>
+                        <td>
+                          <a href={hrefOf(`/responses/${response.id}`)}>{response.id.slice(0, 18)}…</a>
+                        </td>
+                        <td>
+                          <Status status={response.status} />
+                        </td>
+                        <td>{response.model}</td>
+                        {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
+                        <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
+                        <td class="preview">{outputText(response).slice(0, 90)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+              <nav class="pager">
+                {after !== "" && <a href={hrefOf("/", { ...values, after: undefined })}>« Newest</a>}
+                {list.has_more && list.last_id && (
+                  <a href={hrefOf("/", { ...values, after: list.last_id })} rel="next">
+                    Older »
+                  </a>
+                )}
+              </nav>
+            </>
+          );
+        }}
+      </Show>
+    </main>
+  );
+}

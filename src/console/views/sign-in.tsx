@@ -1,0 +1,68 @@
+// Sign-in: a tenant's API key (its own history) or the operator's ADMIN_TOKEN (every tenant's). The
+// token is checked with one read before it is kept, in sessionStorage only.
+
+import { useState } from "preact/hooks";
+import { getJson, responsesPath } from "../api";
+import type { Mode, Session } from "../session";
+import { ErrorBox, messageOf } from "./common";
+
+export function SignIn({ onSignIn }: { onSignIn: (session: Session) => void }) {
+  const [mode, setMode] = useState<Mode>("tenant");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    const session = { mode, token: token.trim() };
+    if (session.token === "") return setError(mode === "admin" ? "Enter the admin token." : "Enter an API key.");
+    setBusy(true);
+    setError(null);
+    try {
+      await getJson(session, `${responsesPath(session)}?limit=1`);
+      onSignIn(session);
+    } catch (failure) {
+      setError(messageOf(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="sign-in">
+      <h1>Responses gateway</h1>
+      <p class="muted">Stored responses, their events, webhooks and usage.</p>
+      <form onSubmit={(event) => void submit(event)}>
+        <fieldset>
+          <legend>Sign in with</legend>
+          <label>
+            <input type="radio" name="mode" checked={mode === "tenant"} onChange={() => setMode("tenant")} /> an API key
+            (your own history)
+          </label>
+          <label>
+            <input type="radio" name="mode" checked={mode === "admin"} onChange={() => setMode("admin")} /> the admin
+            token (every tenant)
+          </label>
+        </fieldset>
+        <label>
+          {mode === "admin" ? "Admin token" : "API key"}
+          <input
+            name="token"
+            type="password"
+            autocomplete="off"
+            value={token}
+            onInput={(event) => setToken(event.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" disabled={busy}>
+          {busy ? "Checking…" : "Sign in"}
+        </button>
+        {error !== null && <ErrorBox message={error} />}
+        <p class="muted small">
+          The key stays in this tab only (sessionStorage) and goes nowhere but this gateway. In pass-through mode the
+          gateway does not check keys itself: a key it has never seen shows an empty history.
+        </p>
+      </form>
+    </main>
+  );
+}

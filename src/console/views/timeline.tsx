@@ -1,0 +1,107 @@
+// The event timeline of a response: every recorded event with its time since the response was
+// created, from `GET .../events` (the gateway's timed log); where a gateway has no such route yet,
+// the SSE replay (`?stream=true`), whose events carry no times (shown as —).
+
+import { useState } from "preact/hooks";
+import { ApiFailure, send, type List } from "../api";
+import type { Session } from "../session";
+import { readEvents, type StreamEvent } from "../sse";
+import { Json } from "./common";
+
+export interface TimedEvent {
+  sequence_number: number;
+  type: string;
+  /** Milliseconds since the response was created; null when the gateway did not record it. */
+  t_ms: number | null;
+  event: StreamEvent;
+}
+
+/** Events shown before "show all": a long answer has thousands of deltas. */
+const SHOWN_EVENTS = 200;
+/** Events read for one timeline; a longer log is cut (and says so). */
+export const MAX_TIMELINE_EVENTS = 20_000;
+const EVENTS_PAGE = 1000;
+
+export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
+  sequence_number: event.sequence_number ?? index,
+  type: event.type,
+  t_ms: null,
+  event,
+});
+
+/** The response's events with times, or without them from the replay when the gateway has no events route. */
+export async function loadTimeline(session: Session, base: string): Promise<{ events: TimedEvent[]; timed: boolean }> {
+  const events: TimedEvent[] = [];
+  try {
+    for (let after = -1; events.length < MAX_TIMELINE_EVENTS;) {
+      const page = (await (
+        await send(session, `${base}/events?after=${after}&limit=${EVENTS_PAGE}`)
+      ).json()) as List<TimedEvent>;
+      events.push(...page.data);
+      if (!page.has_more || page.data.length === 0) break;
+      after = page.data.at(-1)?.sequence_number ?? after;
+    }
+    return { events, timed: true };
+  } catch (error) {
+    if (!(error instanceof ApiFailure) || error.status !== 404 || events.length > 0) throw error;
+  }
+  const replay = await send(session, `${base}?stream=true`);
+  await readEvents(replay, (event) => {
+    if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
+  });
+  return { events, timed: false };
+}
+
+const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
+
+export function Timeline({ events, timed }: { events: TimedEvent[]; timed: boolean }) {
+  const [all, setAll] = useState(false);
+  const shown = all ? events : events.slice(0, SHOWN_EVENTS);
+  const first = (type: string) => events.find((event) => event.type === type)?.t_ms ?? null;
+  const firstDelta = events.find((event) => event.type.endsWith(".delta"))?.t_ms ?? null;
+  return (
+    <div class="timeline">
+      <p class="muted small">
+        {events.length} events.{" "}
+        {timed
+          ? `First event ${milliseconds(events[0]?.t_ms ?? null)}, first delta ${milliseconds(firstDelta)}, end ${milliseconds(
+              events.at(-1)?.t_ms ?? first("response.completed"),
+            )} after creation.`
+          : "Times are not recorded by this gateway version: shown from the replay, without timings."}
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th class="num">#</th>
+            <th>Event</th>
+            <th class="num">t</th>
+            <th class="num">+Δ</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((event, index) => {
+            const previous = index > 0 ? (shown[index - 1]?.t_ms ?? null) : null;
+            const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
+            return (
+              <tr key={event.sequence_number}>
+                <td class="num">{event.sequence_number}</td>
+                <td class="mono">{event.type}</td>
+                <td class="num">{milliseconds(event.t_ms)}</td>
+                <td class="num">{delta === null ? "" : `+${delta}`}</td>
+                <td>
+                  <Json value={event.event} />
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {!all && events.length > SHOWN_EVENTS && (
+        <button type="button" onClick={() => setAll(true)}>
+          Show all {events.length} events
+        </button>
+      )}
+    </div>
+  );
+}

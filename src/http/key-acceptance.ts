@@ -1,0 +1,119 @@
+// Pass-through mode: has the upstream accepted the caller's key? Nothing is written for a tenant
+// until it has, so invented keys create nothing. A per-isolate memory of accepted keys (by tenant
+// id, itself a hash of the key; bounded, for a few minutes), and a check of a key not known yet
+// that runs nothing upstream. Used by the routes that write (conversations and their items, webhook
+// endpoints, delivery resends) and by the create path, whose own upstream call is the check.
+
+import type { GatewayConfig } from "../config";
+import { ApiError } from "../errors";
+import { readErrorBody, redact } from "../upstream/client";
+import { upstreamHttpError } from "../upstream/errors";
+import { protocolFor } from "../upstream/registry";
+import type { Caller } from "./auth";
+import { RecentKeys } from "./recent-keys";
+
+/** How long an acceptance is trusted: a key revoked upstream can still write for at most this long. */
+export const KEY_ACCEPTANCE_TTL_MS = 5 * 60_000;
+/** Keys remembered per isolate (an entry is about 100 bytes). */
+const MAX_ACCEPTED_KEYS = 10_000;
+/** Longest a check may take; the configured first-byte timeout bounds it too. */
+const MAX_CHECK_MS = 10_000;
+
+const accepted = new RecentKeys(KEY_ACCEPTANCE_TTL_MS, MAX_ACCEPTED_KEYS);
+
+export type KeyVerdict =
+  | { kind: "accepted" }
+  /** The upstream's own error (401 or 403), its copy of the key redacted. */
+  | { kind: "refused"; error: ApiError }
+  /** The upstream gave no verdict (429, 5xx, another status, no answer in time: `status` null). */
+  | { kind: "unverified"; status: number | null };
+
+/**
+ * Whether writes may go ahead without asking the upstream: in keys mode always (the gateway issued
+ * the key), in pass-through mode once the upstream accepted the key lately.
+ */
+export function isKeyAccepted(caller: Caller): boolean {
+  return caller.apiKeyId !== null || caller.upstreamKey === null || accepted.has(caller.tenantId);
+}
+
+/** Records that the upstream accepted the caller's key: a call made with it answered 2xx. */
+export function markKeyAccepted(caller: Caller): void {
+  if (caller.apiKeyId === null && caller.upstreamKey !== null) accepted.add(caller.tenantId);
+}
+
+/**
+ * Asks the default upstream whether it accepts the caller's key, running nothing there:
+ * `GET {base}/models` with it. A 2xx accepts it, a 401 refuses it. A 403 (a key that may not list
+ * models, as OpenAI's restricted keys) or a 404 or 405 (a server without /models) says nothing of
+ * the key, so the protocol's own endpoint (`/responses`, `/chat/completions`) is asked with an empty
+ * body, which every server refuses once it has checked the key: a 400 or 422 (or a 2xx) accepts it,
+ * a 401 or 403 refuses it. Anything else gives no verdict.
+ */
+export async function verifyKeyUpstream(caller: Caller, config: GatewayConfig): Promise<KeyVerdict> {
+  const key = caller.upstreamKey;
+  if (key === null || caller.apiKeyId !== null) return { kind: "accepted" };
+  const { baseUrl, protocol } = config.upstream;
+  const timeoutMs = Math.min(MAX_CHECK_MS, config.firstByteTimeoutMs);
+  const headers = { authorization: `Bearer ${key}`, accept: "application/json" };
+  const listed = await ask(`${baseUrl}/models`, { method: "GET", headers }, key, timeoutMs);
+  if (listed.kind !== "answered") return listed;
+  if (listed.status === 401) return { kind: "refused", error: listed.error };
+  if (listed.status !== 403 && listed.status !== 404 && listed.status !== 405)
+    return { kind: "unverified", status: listed.status };
+  const probe = await ask(
+    `${baseUrl}${protocolFor(protocol).path}`,
+    { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" },
+    key,
+    timeoutMs,
+  );
+  if (probe.kind !== "answered") return probe;
+  if (probe.status === 400 || probe.status === 422) return { kind: "accepted" };
+  if (probe.status === 401 || probe.status === 403) return { kind: "refused", error: probe.error };
+  return { kind: "unverified", status: probe.status };
+}
+
+/**
+ * Lets a write go ahead only for a key the upstream has accepted: checks a key not known yet, and
+ * remembers the acceptance. Throws the upstream's 401/403 for a refused key, a retryable 503
+ * (`key_unverified`) when the upstream gave no verdict.
+ */
+export async function requireAcceptedKey(caller: Caller, config: GatewayConfig): Promise<void> {
+  if (isKeyAccepted(caller)) return;
+  const verdict = await verifyKeyUpstream(caller, config);
+  if (verdict.kind === "refused") throw verdict.error;
+  if (verdict.kind === "unverified") throw keyUnverified(verdict.status);
+  markKeyAccepted(caller);
+}
+
+const keyUnverified = (status: number | null): ApiError =>
+  new ApiError(
+    503,
+    `The upstream model server could not confirm this API key just now (${status === null ? "it did not answer" : `it answered ${status}`}), so nothing was written. Please try again.`,
+    { type: "server_error", code: "key_unverified" },
+  );
+
+type Asked =
+  { kind: "accepted" } | { kind: "unverified"; status: null } | { kind: "answered"; status: number; error: ApiError };
+
+/** One request of a check: a 2xx accepts; other answers are read (errors bounded) for the caller to judge. */
+async function ask(url: string, init: RequestInit, key: string, timeoutMs: number): Promise<Asked> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, { ...init, signal: timeout.signal });
+    if (response.ok) {
+      await response.body?.cancel();
+      return { kind: "accepted" };
+    }
+    const body = redact(await readErrorBody(response), key);
+    return {
+      kind: "answered",
+      status: response.status,
+      error: upstreamHttpError(response.status, body, response.headers),
+    };
+  } catch {
+    return { kind: "unverified", status: null };
+  } finally {
+    clearTimeout(timer);
+  }
+}

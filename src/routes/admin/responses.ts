@@ -1,0 +1,114 @@
+// Admin API, stored responses across tenants (read-only; for the console's operator view):
+// GET /admin/responses (every tenant's, or one's with `tenant_id=`, with the filters of
+// GET /v1/responses), GET /admin/responses/{id} (`stream=true` replays and follows it),
+// GET .../input_items and GET .../webhook_deliveries. Answers carry the owner's `tenant_id`.
+
+import { findAnyResponse, pageAllResponses, type AdminListedRow } from "../../db/admin-responses";
+import { AFTER_NOT_FOUND, openDb } from "../../db/client";
+import { pageResponses } from "../../db/response-list";
+import { readInput, readSnapshot } from "../../db/responses";
+import { attemptsOf, deliveriesOfResponse } from "../../db/webhooks";
+import { invalidRequest, responseNotFound } from "../../errors";
+import { itemResource } from "../../responses/items";
+import { isWellFormedId } from "../../responses/ids";
+import type { ResponseStatus } from "../../responses/types";
+import { TERMINAL_STATUSES } from "../../responses/types";
+import { deliveryResource } from "../../webhooks/resources";
+import { json, pathParam, type RouteContext } from "../context";
+import { listObject, parsePageQuery, unknownCursor } from "../list";
+import { parseFilters } from "../list-responses";
+import { pageInput } from "../list-input-items";
+import { eventsPage } from "../list-response-events";
+import { currentSnapshot, type Found } from "../lookup";
+import { followSource, parseStartingAfter } from "../retrieve-response";
+import { followResponse } from "../../stream/follow";
+
+/** Longest `tenant_id` filter; longer ones cannot match a stored row. */
+const MAX_TENANT_ID_CHARS = 256;
+
+function tenantFilter(params: URLSearchParams): string | null {
+  const value = params.get("tenant_id");
+  if (value === null || value === "") return null;
+  if (value.length > MAX_TENANT_ID_CHARS)
+    throw invalidRequest(
+      `Invalid 'tenant_id': string too long. Expected a string with maximum length ${MAX_TENANT_ID_CHARS}, but got a string with length ${value.length} instead.`,
+      "tenant_id",
+      "string_above_max_length",
+    );
+  return value;
+}
+
+/** The response of the path's id, whichever tenant owns it, as the tenant routes see it. */
+async function findResponseOfAnyTenant({ request, env, config }: RouteContext): Promise<Found> {
+  const id = pathParam(request.params.id);
+  if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
+  const db = openDb(env.DB);
+  const row = await findAnyResponse(db, id);
+  if (row === undefined) throw responseNotFound(id);
+  const caller = { tenantId: row.tenantId, apiKeyId: null, upstreamKey: null };
+  return { caller, db, row, env, config };
+}
+
+/** GET /admin/responses?tenant_id=&model=&status=&metadata[k]=v&created_after=&...: newest first. */
+export async function listAdminResponses({ request, env }: RouteContext): Promise<Response> {
+  const params = new URL(request.url).searchParams;
+  const query = parsePageQuery(params);
+  const filters = parseFilters(params);
+  const tenantId = tenantFilter(params);
+  const db = openDb(env.DB);
+  const page =
+    tenantId === null
+      ? await pageAllResponses(db, filters, query)
+      : await pageResponses(db, tenantId, filters, query).then((result) =>
+          result === AFTER_NOT_FOUND
+            ? result
+            : { ...result, items: result.items.map((row): AdminListedRow => ({ ...row, tenantId })) },
+        );
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "response");
+  const data = [];
+  for (const row of page.items) {
+    const snapshot = await readSnapshot(db, row);
+    // A running response's stored snapshot is its first one; the row knows its current status.
+    if (!TERMINAL_STATUSES.has(row.status)) snapshot.status = row.status as ResponseStatus;
+    data.push({ ...snapshot, tenant_id: row.tenantId });
+  }
+  return json(listObject(data, page.hasMore));
+}
+
+/** GET /admin/responses/{id}: the Response (live while it runs), or with `stream=true` its events. */
+export async function retrieveAdminResponse(route: RouteContext): Promise<Response> {
+  const url = new URL(route.request.url);
+  const found = await findResponseOfAnyTenant(route);
+  if (url.searchParams.get("stream") !== "true")
+    return json({ ...(await currentSnapshot(found)), tenant_id: found.row.tenantId });
+  const after = parseStartingAfter(url.searchParams.get("starting_after"));
+  return followResponse(followSource(found, route.config.maxRunMs), after);
+}
+
+/** GET /admin/responses/{id}/events: its recorded events with their times, as the tenant's route. */
+export async function listAdminResponseEvents(route: RouteContext): Promise<Response> {
+  return eventsPage(route, await findResponseOfAnyTenant(route));
+}
+
+/** GET /admin/responses/{id}/input_items. */
+export async function listAdminInputItems(route: RouteContext): Promise<Response> {
+  const query = parsePageQuery(new URL(route.request.url).searchParams);
+  const { db, row } = await findResponseOfAnyTenant(route);
+  const page = pageInput(await readInput(db, row), query);
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "input item", " in this response");
+  const data = page.items.map(({ id, item }) => itemResource(item, id));
+  return json(listObject(data, page.hasMore));
+}
+
+/** GET /admin/responses/{id}/webhook_deliveries: its deliveries, oldest first, with every attempt. */
+export async function listAdminWebhookDeliveries(route: RouteContext): Promise<Response> {
+  const { db, row } = await findResponseOfAnyTenant(route);
+  const deliveries = await deliveriesOfResponse(db, row.tenantId, row.id);
+  const attempts = await attemptsOf(
+    db,
+    row.tenantId,
+    deliveries.map((delivery) => delivery.id),
+  );
+  const data = deliveries.map((delivery) => deliveryResource(delivery, attempts.get(delivery.id) ?? []));
+  return json(listObject(data, false));
+}

@@ -1,0 +1,21 @@
+// GET /health: whether the gateway can reach its D1 database, for load balancers and uptime checks.
+// No authentication, so it says nothing but the check's outcome: no version, no configuration.
+
+import { json, type RouteContext } from "./context";
+
+export async function health({ env, requestId }: RouteContext): Promise<Response> {
+  const started = Date.now();
+  try {
+    await env.DB.prepare("SELECT 1").first();
+  } catch (error) {
+    console.error(`health ${requestId}: D1 check failed: ${error instanceof Error ? error.message : String(error)}`);
+    return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));
+  }
+  return withNoStore(json({ status: "ok", checks: { d1: { status: "ok", latency_ms: Date.now() - started } } }));
+}
+
+/** A health answer is never cached: a stale "ok" would hide an outage. */
+function withNoStore(response: Response): Response {
+  response.headers.set("cache-control", "no-store");
+  return response;
+}

@@ -1,0 +1,323 @@
+// The history console in a real browser (Debian's chromium), against the real Worker on loopback:
+// signing in, filtering, a response with tool calls, following a live one, a webhook resend, the
+// tenant wall and the operator's view; the page's weight and its CSP. Screenshots go to docs/console/.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import OpenAI from "openai";
+import type { Page, Response as PageResponse } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, startStage, until, type Stage } from "./harness.ts";
+
+const SHOTS = join(import.meta.dirname, "..", "..", "docs", "console");
+/** The issue's budget for the first view (the sign-in page and everything it loads). */
+const FIRST_VIEW_BUDGET_BYTES = 100 * 1024;
+
+let stage: Stage;
+let page: Page;
+/** Everything the page printed to its console: a CSP violation would show here. */
+const pageErrors: string[] = [];
+
+interface Tenant {
+  id: string;
+  key: string;
+  openai: OpenAI;
+}
+
+async function adminCall<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${stage.origin}/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<T>;
+}
+
+async function newTenant(name: string): Promise<Tenant> {
+  const tenant = await adminCall<{ id: string }>("POST", "/tenants", { name });
+  const key = await adminCall<{ key: string }>("POST", `/tenants/${tenant.id}/keys`, { name: `${name} key` });
+  return {
+    id: tenant.id,
+    key: key.key,
+    openai: new OpenAI({ apiKey: key.key, baseURL: `${stage.origin}/v1`, maxRetries: 0 }),
+  };
+}
+
+const tag = () => crypto.randomUUID().slice(0, 8);
+
+async function signIn(mode: "tenant" | "admin", token: string) {
+  await page.goto(`${stage.origin}/console/`);
+  const signOut = page.getByRole("button", { name: "Sign out" });
+  if (await signOut.isVisible()) await signOut.click();
+  await page.getByLabel(mode === "admin" ? "the admin token" : "an API key", { exact: false }).check();
+  await page.locator('input[name="token"]').fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+let alice: Tenant;
+let bob: Tenant;
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  stage = await startStage();
+  page = await stage.browser.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(message.text());
+  });
+  mkdirSync(SHOTS, { recursive: true });
+  alice = await newTenant("alice");
+  bob = await newTenant("bob");
+  const m = tag();
+  ids.first = (
+    await alice.openai.responses.create({ model: `text:4#${m}`, input: "Say four words", metadata: { team: "red" } })
+  ).id;
+  ids.second = (
+    await alice.openai.responses.create({ model: `text:2#${m}`, input: "Two more", metadata: { team: "blue" } })
+  ).id;
+  // A stream cut after its start: stored as failed with its partial output.
+  const cut = await alice.openai.responses.create({
+    model: `cut-after:5#${m}`,
+    input: "This one breaks",
+    stream: true,
+  });
+  try {
+    for await (const event of cut) if (event.type === "response.created") ids.failed = event.response.id;
+  } catch {
+    // The SDK throws at the stream's `error` event; the response is stored as failed.
+  }
+  ids.bob = (await bob.openai.responses.create({ model: `text:1#${m}`, input: "Bob's secret" })).id;
+});
+
+afterAll(async () => {
+  await stage?.stop();
+});
+
+describe("the history console", () => {
+  it("keeps the first view under 100 KB, from this origin only, with no CSP violation", async () => {
+    const loaded: { url: string; bytes: number }[] = [];
+    const listener = (response: PageResponse) =>
+      void response.body().then(
+        (body) => loaded.push({ url: response.url(), bytes: body.length }),
+        () => undefined,
+      );
+    page.on("response", listener);
+    await page.goto(`${stage.origin}/console/`, { waitUntil: "networkidle" });
+    page.off("response", listener);
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    const total = loaded.reduce((sum, entry) => sum + entry.bytes, 0);
+    console.log(
+      `first view: ${loaded.map((entry) => `${new URL(entry.url).pathname} ${entry.bytes} B`).join(", ")}; ${total} B`,
+    );
+    expect(total).toBeLessThan(FIRST_VIEW_BUDGET_BYTES);
+    expect(loaded.every((entry) => entry.url.startsWith(stage.origin))).toBe(true);
+    await page.screenshot({ path: join(SHOTS, "sign-in.png") });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("refuses a wrong key on the sign-in page with the gateway's message, and keeps nothing", async () => {
+    await page.goto(`${stage.origin}/console/`);
+    await page.locator('input[name="token"]').fill("sk-gw-not-a-real-key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("Incorrect API key provided");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("signs in with a key (kept in sessionStorage only) and lists that tenant's responses", async () => {
+    await signIn("tenant", alice.key);
+    await page.locator("table.responses tbody tr").first().waitFor();
+    const shown = await page
+      .locator("table.responses tbody tr")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id")));
+    expect(shown).toEqual([ids.failed, ids.second, ids.first]);
+    expect(await page.evaluate(() => [localStorage.length, document.cookie])).toEqual([0, ""]);
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(["responses-gateway.console.session"]);
+    await page.screenshot({ path: join(SHOTS, "responses.png") });
+  });
+
+  it("filters by status, model and metadata, and shows a bad filter's error as the gateway words it", async () => {
+    await page.locator('select[name="status"]').selectOption("failed");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await until(
+      () =>
+        page.locator("table.responses tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id"))),
+      (rows) => rows.length === 1 && rows[0] === ids.failed,
+      "the failed response alone",
+    );
+    await page.goto(`${stage.origin}/console/#/?metadata=team%3Dblue`);
+    await until(
+      () =>
+        page.locator("table.responses tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id"))),
+      (rows) => rows.length === 1 && rows[0] === ids.second,
+      "the blue response alone",
+    );
+    await page.locator('input[name="model"]').fill("x".repeat(300));
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("Invalid 'model': string too long");
+  });
+
+  it("opens a response with a tool call, and the next turn with its output, chained", async () => {
+    const m = tag();
+    const call = await alice.openai.responses.create({
+      model: `function:get_weather#${m}`,
+      input: "Weather in Paris?",
+    });
+    const callItem = call.output[0] as { call_id: string };
+    const answer = await alice.openai.responses.create({
+      model: `text:3#${m}`,
+      previous_response_id: call.id,
+      input: [{ type: "function_call_output", call_id: callItem.call_id, output: '{"temperature_c":21}' }],
+    });
+    await page.goto(`${stage.origin}/console/#/responses/${call.id}`);
+    const toolCall = page.locator(".item.tool-call");
+    await toolCall.waitFor();
+    expect(await toolCall.textContent()).toContain("get_weather");
+    expect(await toolCall.locator("pre").textContent()).toBe('{\n  "city": "Paris"\n}');
+    await page.locator("ol.chain li").nth(1).waitFor();
+    expect(await page.locator("ol.chain").textContent()).toContain(answer.id);
+    await page.locator(".timeline").waitFor();
+    await page.screenshot({ path: join(SHOTS, "response-tool-call.png"), fullPage: true });
+    await page.locator("ol.chain a", { hasText: answer.id }).click();
+    const output = page.locator(".item.tool-output");
+    await output.waitFor();
+    expect(await output.textContent()).toContain(callItem.call_id);
+    expect(await output.locator("pre").textContent()).toBe('{\n  "temperature_c": 21\n}');
+    expect(await page.locator("ol.chain").textContent()).toContain(call.id);
+    expect(await page.locator(".timeline").textContent()).toContain("response.completed");
+  });
+
+  it("shows the timed event log where the gateway serves GET .../events, and an unrecorded time as —", async () => {
+    const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Time me" });
+    const events = [
+      { sequence_number: 0, type: "response.created", t_ms: 3, event: { type: "response.created" } },
+      { sequence_number: 1, type: "response.in_progress", t_ms: null, event: { type: "response.in_progress" } },
+      {
+        sequence_number: 2,
+        type: "response.output_text.delta",
+        t_ms: 41,
+        event: { type: "response.output_text.delta" },
+      },
+      { sequence_number: 3, type: "response.completed", t_ms: 57, event: { type: "response.completed" } },
+    ];
+    // The events route's contract (`{object, data: [{sequence_number, type, t_ms, event}], has_more}`),
+    // answered here until the gateway serves it; the page must use it instead of the replay.
+    await page.route(`**/v1/responses/${response.id}/events?*`, (route) =>
+      route.fulfill({ json: { object: "list", data: events, has_more: false } }),
+    );
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const rows = page.locator(".timeline tbody tr");
+    await rows.nth(3).waitFor();
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 4).map((td) => td.textContent)),
+    );
+    expect(cells).toEqual([
+      ["0", "response.created", "3 ms", ""],
+      ["1", "response.in_progress", "—", ""],
+      ["2", "response.output_text.delta", "41 ms", ""],
+      ["3", "response.completed", "57 ms", "+16"],
+    ]);
+    expect(await page.locator(".timeline p").textContent()).toContain("first delta 41 ms");
+    await page.unroute(`**/v1/responses/${response.id}/events?*`);
+  });
+
+  it("follows a running background response live to its end", async () => {
+    const model = `gate:6:10#${tag()}`;
+    const running = await alice.openai.responses.create({ model, input: "Count slowly", background: true });
+    await until(
+      () => alice.openai.responses.retrieve(running.id),
+      (response) => response.output_text === "w0 w1 ",
+      "the run to reach its gate",
+    );
+    await page.goto(`${stage.origin}/console/#/responses/${running.id}`);
+    await page.getByText("following live").waitFor();
+    await page.locator(".item.message", { hasText: "w0 w1" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "response-live.png") });
+    await fetch(`${stage.mock}/__mock/release?model=${encodeURIComponent(model)}`, { method: "POST" });
+    await page.getByText("followed to its end").waitFor();
+    expect(await page.locator(".summary .status").first().textContent()).toBe("completed");
+    expect(await page.locator(".item.message").last().textContent()).toContain("w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+  });
+
+  it("shows a webhook delivery with its attempts and resends it", async () => {
+    const hook = `${stage.mock}/__hooks/ok/${tag()}`;
+    const created = await fetch(`${stage.origin}/v1/webhook_endpoints`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "console test", url: hook, event_types: ["response.completed"] }),
+    });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const response = await alice.openai.responses.create({
+      model: `text:2#${tag()}`,
+      input: "Notify me",
+      background: true,
+    });
+    const received = (name: string) =>
+      fetch(`${stage.mock}/__mock/hooks?name=${encodeURIComponent(name)}`).then(
+        (res) => res.json() as Promise<unknown[]>,
+      );
+    const hookName = new URL(hook).pathname.slice("/__hooks/".length);
+    await until(
+      () =>
+        fetch(`${stage.origin}/v1/responses/${response.id}/webhook_deliveries`, {
+          headers: { authorization: `Bearer ${alice.key}` },
+        }).then((res) => res.json() as Promise<{ data: { status: string }[] }>),
+      (list) => list.data[0]?.status === "delivered",
+      "the delivery",
+    );
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const delivery = page.locator(".delivery");
+    await delivery.getByText("1 attempt", { exact: true }).waitFor();
+    expect(await delivery.locator(".status").textContent()).toBe("delivered");
+    await delivery.getByRole("button", { name: "Resend" }).click();
+    await until(
+      () => received(hookName),
+      (hooks) => hooks.length === 2,
+      "the resent webhook",
+    );
+    // The resend's attempt shows once the gateway has recorded it.
+    await until(
+      async () => {
+        await page.reload();
+        await page.locator(".delivery .attempts").waitFor();
+        return page.locator(".delivery .attempts tbody tr").count();
+      },
+      (rows) => rows === 2,
+      "the second attempt in the page",
+    );
+    await page.screenshot({ path: join(SHOTS, "response-webhooks.png"), fullPage: true });
+  });
+
+  it("walls tenants off: another tenant's key sees none of it, and its response id is not found", async () => {
+    await signIn("tenant", bob.key);
+    await page.locator("table.responses tbody tr").first().waitFor();
+    const shown = await page
+      .locator("table.responses tbody tr")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id")));
+    expect(shown).toEqual([ids.bob]);
+    await page.goto(`${stage.origin}/console/#/responses/${ids.first}`);
+    await expect(page.getByRole("alert").textContent()).resolves.toBe(`Response with id '${ids.first}' not found.`);
+    expect(await page.content()).not.toContain("Say four words");
+  });
+
+  it("lets the operator see every tenant's responses with their tenant, and usage with dollars", async () => {
+    await signIn("admin", ADMIN_TOKEN);
+    await page.locator("table.responses tbody tr").first().waitFor();
+    const table = await page.locator("table.responses").textContent();
+    expect(table).toContain(alice.id);
+    expect(table).toContain(bob.id);
+    await page.goto(`${stage.origin}/console/#/?tenant_id=${bob.id}`);
+    await until(
+      () =>
+        page.locator("table.responses tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id"))),
+      (rows) => rows.length === 1 && rows[0] === ids.bob,
+      "bob's response alone",
+    );
+    await page.goto(`${stage.origin}/console/#/usage`);
+    await page.locator('figure.days svg rect:not([height="0"])').first().waitFor();
+    expect(await page.locator(".totals").textContent()).toMatch(/\$[0-9.]+ for the priced models/);
+    expect(await page.locator("table.bars").last().textContent()).toContain(alice.id);
+    await page.screenshot({ path: join(SHOTS, "usage.png"), fullPage: true });
+    expect(pageErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
+  });
+});

@@ -1,0 +1,149 @@
+// Pass-through mode: nothing is written for a key until the upstream has accepted it. A key the
+// upstream refuses gets the upstream's 401 and leaves no row anywhere; an accepted key is checked
+// once and then remembered for a while; a check the upstream cannot answer writes nothing and can
+// be retried. (The mock upstream refuses keys containing `refused`, and those it was told to revoke.)
+
+import { APIError, AuthenticationError } from "openai";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { client, model, upstream } from "../support/gateway";
+import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { rowCounts } from "../support/tables";
+
+const message = { role: "user" as const, content: "hello" };
+const endpointParams = {
+  url: "https://hooks.example.com/acceptance",
+  name: "a",
+  event_types: ["response.completed" as const],
+};
+
+/** What a call that must fail threw, to inspect it. */
+const failure = (call: () => Promise<unknown>): Promise<APIError> =>
+  call().then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (error: unknown) => error as APIError,
+  );
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("pass-through mode: writes for a key the upstream has not accepted", () => {
+  it("refuses a key the upstream refuses with its 401, on the routes that create, and writes nothing", async () => {
+    const openai = client(`sk-refused-${crypto.randomUUID()}`);
+    const before = await rowCounts();
+    for (const attempt of [
+      () => openai.conversations.create({ items: [message], metadata: { a: "b" } }),
+      () => openai.webhooks.create(endpointParams),
+    ]) {
+      const error = await failure(attempt);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect(error.error).toMatchObject({ message: "mock upstream error 401", code: "mock_401" });
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("checks a new key once with the upstream, then remembers it", async () => {
+    const key = `sk-test-accepted-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const conversation = await openai.conversations.create({ items: [message] });
+    await openai.conversations.items.create(conversation.id, { items: [message] });
+    await openai.conversations.update(conversation.id, { metadata: { step: "2" } });
+    await openai.webhooks.create(endpointParams);
+    expect(await upstream.keyChecks(key)).toBe(1);
+  });
+
+  it("stops writing for a key the upstream has since revoked, once the gateway's memory of it lapses", async () => {
+    const key = `sk-test-revoked-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const conversation = await openai.conversations.create({ items: [message], metadata: { step: "1" } });
+    const [item] = (await openai.conversations.items.list(conversation.id)).data;
+    const endpoint = await openai.webhooks.create(endpointParams);
+    await upstream.revoke(key);
+    // Stands in for the memory's few minutes passing.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 60 * 60_000);
+    const before = await rowCounts();
+    for (const attempt of [
+      () => openai.conversations.update(conversation.id, { metadata: { step: "2" } }),
+      () => openai.conversations.items.create(conversation.id, { items: [message] }),
+      () => openai.conversations.items.delete(item?.id ?? "", { conversation_id: conversation.id }),
+      () => openai.conversations.delete(conversation.id),
+      () => openai.webhooks.create(endpointParams),
+      () => openai.webhooks.update(endpoint.id, { name: "renamed" }),
+      () => openai.webhooks.rotateSecret(endpoint.id),
+      () => openai.webhooks.delete(endpoint.id),
+    ])
+      expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
+    expect(await rowCounts()).toEqual(before);
+    // Reads write nothing: they still answer, and show nothing changed.
+    expect((await openai.conversations.retrieve(conversation.id)).metadata).toEqual({ step: "1" });
+    expect((await openai.conversations.items.list(conversation.id)).data).toHaveLength(1);
+    expect((await openai.webhooks.retrieve(endpoint.id)).name).toBe("a");
+    expect(await upstream.keyChecks(key)).toBe(9);
+  });
+
+  it("writes nothing while the upstream cannot confirm a key (its check fails), with a retryable 503", async () => {
+    const key = `sk-models-503-${crypto.randomUUID()}`;
+    const before = await rowCounts();
+    const error = await failure(() => client(key).conversations.create({ items: [message] }));
+    expect(error.status).toBe(503);
+    expect(error.error).toEqual({
+      message:
+        "The upstream model server could not confirm this API key just now (it answered 503), so nothing was written. Please try again.",
+      type: "server_error",
+      param: null,
+      code: "key_unverified",
+    });
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it.each([
+    ["has no /models (404)", "404"],
+    ["does not let the key list models (403)", "403"],
+  ])(
+    "asks the create endpoint when the upstream %s: a body it must refuse tells an accepted key from a refused one",
+    async (_name, status) => {
+      const accepted = client(`sk-models-${status}-${crypto.randomUUID()}`);
+      expect((await accepted.conversations.create({ items: [message] })).object).toBe("conversation");
+      const refused = client(`sk-models-${status}-refused-${crypto.randomUUID()}`);
+      const before = await rowCounts();
+      expect(await failure(() => refused.conversations.create({ items: [message] }))).toBeInstanceOf(
+        AuthenticationError,
+      );
+      expect(await rowCounts()).toEqual(before);
+    },
+  );
+
+  it("asks nothing in keys mode: the gateway issued the key", async () => {
+    const { key } = await newTenantKey("acceptance");
+    const checks = await upstream.keyChecks(UPSTREAM_KEY);
+    await managedClient(key).conversations.create({ items: [message] });
+    expect(await upstream.keyChecks(UPSTREAM_KEY)).toBe(checks);
+  });
+
+  // The create path: its own upstream call (made before anything is written for an unknown key) is
+  // the check, and a background create asks first.
+  it("writes nothing for a create whose key the upstream refuses, not even a failed response", async () => {
+    const openai = client(`sk-refused-${crypto.randomUUID()}`);
+    const before = await rowCounts();
+    const m = model("text:2");
+    for (const attempt of [
+      () => openai.responses.create({ model: m, input: "x" }),
+      () => openai.responses.create({ model: m, input: "x" }, { headers: { "idempotency-key": crypto.randomUUID() } }),
+      () => openai.responses.create({ model: m, input: "x", stream: true }),
+      () => openai.responses.create({ model: m, input: "x", background: true }),
+    ])
+      expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("takes a create's 2xx as the key's acceptance: later writes ask the upstream nothing", async () => {
+    const key = `sk-test-created-${crypto.randomUUID()}`;
+    const openai = client(key);
+    expect((await openai.responses.create({ model: model("text:2"), input: "x" })).status).toBe("completed");
+    await openai.conversations.create({ items: [message] });
+    expect(await upstream.keyChecks(key)).toBe(0);
+  });
+});
