@@ -5,7 +5,7 @@ import { ApiError, invalidRequest } from "../errors";
 import { invalidType, isPlainObject } from "../responses/validation";
 
 export const INVALID_JSON_MESSAGE =
-  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)";
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(413, `Request body too large: the limit is ${limit} bytes.`, {

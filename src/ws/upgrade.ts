@@ -3,7 +3,8 @@
 // answers 426, which makes Codex use HTTP at once. Used by the router, before the list route.
 
 import type { IRequest } from "itty-router";
-import { ApiError, internalError } from "../errors";
+import { refuseIfMisconfigured } from "../config";
+import { ApiError } from "../errors";
 import { authenticate } from "../http/auth";
 import type { RouteContext } from "../routes/context";
 import type { GatewayFetch } from "./run-turn";
@@ -30,10 +31,7 @@ function credentialsOf(request: Request): Headers {
 export const openResponsesSocket =
   (handle: (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>) =>
   async ({ request, env, ctx, config, requestId }: RouteContext): Promise<Response> => {
-    if (config.websockets === null) {
-      console.error("WEBSOCKETS must be 'on' or 'off'; refusing WebSocket upgrades until it is");
-      throw internalError();
-    }
+    refuseIfMisconfigured(config, "WebSocket upgrades");
     if (config.websockets === "off")
       throw new ApiError(
         426,

@@ -4,7 +4,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MISSING_KEY_MESSAGE } from "../../src/http/auth";
+import { missingKey } from "../../src/http/auth";
 import { gatewayFetch, GATEWAY_URL } from "../support/gateway";
 import { ADMIN_TOKEN, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { GatewayWebSocket } from "./support/gateway-socket";
@@ -38,7 +38,7 @@ describe("the WebSocket handshake", () => {
     expect(answer.webSocket).toBeNull();
     expect(answer.headers.get("content-type")).toBe("application/json");
     expect(await answer.json()).toEqual({
-      error: { message: MISSING_KEY_MESSAGE, type: "invalid_request_error", param: null, code: null },
+      error: { message: missingKey("passthrough").message, type: "invalid_request_error", param: null, code: null },
     });
   });
 
