@@ -15,15 +15,12 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
 import type { Db } from "./client";
 import { routedClient, type D1Client } from "./routed-client";
+import { CONTROL_SHARD, parseShardPlan, placeNewTenant, type ShardPlan } from "./shard-plan";
 import * as schema from "./schema";
 import { tenantShards } from "./schema";
 
-/** The first database: tenants, gateway keys and `tenant_shards`, and the history of its own tenants. */
-export const CONTROL_SHARD = "DB";
 /** Shards read or swept at once by a fan-out: a Worker invocation may hold six connections to D1. */
 export const SHARD_CONCURRENCY = 4;
-/** Largest weight: enough to say "ten times as many new tenants", small enough to catch typos. */
-const MAX_WEIGHT = 1000;
 /** Tenants whose shard an isolate remembers (about 100 bytes each); a miss costs one lookup in DB. */
 const MAX_REMEMBERED_TENANTS = 20_000;
 /**
@@ -35,15 +32,7 @@ export const REMEMBER_MS = 30_000;
 const MOVE_WAIT_MS = 20_000;
 const MOVE_POLL_MS = 200;
 
-export interface Shard {
-  /** Its binding name, as `D1_SHARDS` lists it. */
-  name: string;
-  /** Share of new tenants it takes (0: none). */
-  weight: number;
-}
-
-/** The history databases, `DB` first, as `D1_SHARDS` lists them. */
-export type ShardPlan = readonly Shard[];
+export { CONTROL_SHARD, parseShardPlan, placeNewTenant, type Shard, type ShardPlan } from "./shard-plan";
 
 // ---- the setting ----
 
@@ -76,44 +65,6 @@ const invalidSetting = (): ApiError =>
     type: "server_error",
     code: "d1_shards_invalid",
   });
-
-/** `DB,DB_2:3,...` as a plan, or what is wrong with it. Empty means `DB` alone. */
-export function parseShardPlan(text: string): ShardPlan | string {
-  if (text.trim() === "") return [{ name: CONTROL_SHARD, weight: 1 }];
-  const shards: Shard[] = [];
-  for (const entry of text.split(",").map((part) => part.trim())) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)(?::(\d{1,4}))?$/.exec(entry);
-    if (match === null) return `'${entry.slice(0, 64)}' is not a binding name with an optional ':weight'`;
-    const name = match[1]!;
-    const weight = match[2] === undefined ? 1 : Number(match[2]);
-    if (weight > MAX_WEIGHT) return `the weight of ${name} is above ${MAX_WEIGHT}`;
-    if (shards.some((shard) => shard.name === name)) return `${name} is listed twice`;
-    shards.push({ name, weight });
-  }
-  if (shards[0]?.name !== CONTROL_SHARD) return `the list must start with ${CONTROL_SHARD}, the first database`;
-  if (shards.every((shard) => shard.weight === 0))
-    return "every shard has weight 0: new tenants would have nowhere to go";
-  return shards;
-}
-
-// ---- the rule for new tenants ----
-
-/**
- * Where a tenant without a record goes: a SHA-256 of its id, read as a number in [0, 1), picks a
- * shard in proportion to the weights, in list order. Pure: every isolate with the same setting
- * places a tenant alike, so two first writes at once agree (and `tenant_shards` settles a race anyway).
- */
-export async function placeNewTenant(plan: ShardPlan, tenantId: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`shard:${tenantId}`)));
-  const fraction = new DataView(digest.buffer).getUint32(0) / 2 ** 32;
-  const total = plan.reduce((sum, shard) => sum + shard.weight, 0);
-  let point = fraction * total;
-  for (const shard of plan) {
-    if (point < shard.weight) return shard.name;
-    point -= shard.weight;
-  }
-  return plan.findLast((shard) => shard.weight > 0)!.name;
-}
 
 // ---- Drizzle clients ----
 

@@ -48,22 +48,33 @@ describe("D1_SHARDS", () => {
 
   it("fails fast on a wrong setting, naming it and nothing internal", async () => {
     const { key } = await newTenantKey("wrong shards");
-    for (const setting of ["DB_2,DB", "DB,DB_9"]) {
-      const res = await managedFetch(
+    const list = (setting: string) =>
+      managedFetch(
         "http://gateway.test/v1/responses?limit=1",
         { headers: { authorization: `Bearer ${key}` } },
         { D1_SHARDS: setting },
       );
-      expect(res.status).toBe(500);
-      expect(await res.json()).toEqual({
-        error: {
-          message: "The gateway's D1_SHARDS setting is invalid; its log says why.",
-          type: "server_error",
-          param: null,
-          code: "d1_shards_invalid",
-        },
-      });
-    }
+    // A list that cannot be read: the settings check (src/config.ts) names it and what is allowed.
+    const unreadable = await list("DB_2,DB");
+    expect(unreadable.status).toBe(500);
+    expect(await unreadable.json()).toMatchObject({
+      error: {
+        type: "server_error",
+        code: "gateway_misconfigured",
+        message: expect.stringMatching(/D1_SHARDS is 'DB_2,DB'.*must start with DB/) as unknown,
+      },
+    });
+    // A name that is not bound to a D1 database: found where the bindings are read.
+    const unbound = await list("DB,DB_9");
+    expect(unbound.status).toBe(500);
+    expect(await unbound.json()).toEqual({
+      error: {
+        message: "The gateway's D1_SHARDS setting is invalid; its log says why.",
+        type: "server_error",
+        param: null,
+        code: "d1_shards_invalid",
+      },
+    });
   });
 });
 
