@@ -9,6 +9,8 @@ import type { GatewayConfig } from "../config";
 import { openDb, type Db } from "../db/client";
 import { deleteResponse, encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
+import { logAnomaly, logD1Problem, logFailure } from "../observe/problems";
+import { recordedOf, RunTrace, runIds, type Recorded } from "../observe/response-end";
 import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
@@ -78,6 +80,7 @@ export async function runStoredForeground(
   const inputItems = identifyItems(request.input);
   let upstream: Response;
   const abort = new AbortController();
+  const trace = new RunTrace(spec, env);
   const recorder = new ResponseRecorder({
     db,
     responseId: spec.responseId,
@@ -85,7 +88,7 @@ export async function runStoredForeground(
     flushIntervalMs: config.recordFlushMs,
     flushChars: config.recordFlushChars,
     conversationId: request.conversationId,
-    onError: (what, error) => logError(spec.responseId, what, error),
+    onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   try {
     const input = await expandContext(db, spec.tenantId, request);
@@ -108,7 +111,7 @@ export async function runStoredForeground(
       callUpstream(
         target,
         target.protocol.buildBody(request, input),
-        callOptions(config, abort.signal, spec.requestId),
+        callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
     // The row is written while the upstream is called (the first event waits for whichever is
@@ -118,7 +121,8 @@ export async function runStoredForeground(
       : await callThenWrite(call, write);
     if (called.status === "rejected") {
       // Nothing is kept for a key nobody accepted: no row was written for it.
-      if (written.status === "fulfilled") await recordRefusal(db, recorder, spec, base, called.reason);
+      const kept = written.status === "fulfilled" ? await recordRefusal(db, recorder, spec, base, called.reason) : null;
+      trace.refused(refusalOf(called.reason), kept ?? "not_kept");
       throw called.reason;
     }
     key.onAccepted();
@@ -139,10 +143,11 @@ export async function runStoredForeground(
     echo: echoOf(request, identity),
     initial: base,
     background: false,
-    onAnomaly: (message) => console.warn(`response ${spec.responseId}: ${message}`),
+    onAnomaly: (message) => logAnomaly(spec.responseId, message),
   });
-  const finish = (snapshot: ResponseObject): Promise<FinishOutcome> =>
-    recorder.finish({
+  /** Writes the end to D1 (the terminal event waits for it), then the response line. */
+  const finish = async (snapshot: ResponseObject): Promise<FinishOutcome> => {
+    const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,
       snapshot,
@@ -157,6 +162,9 @@ export async function runStoredForeground(
               ],
             },
     });
+    trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome));
+    return outcome;
+  };
   const deadline = setTimeout(() => abort.abort(new Stop("deadline")), config.maxRunMs);
   const context = { request, base };
   const options = pumpOptions(config, abort);
@@ -179,7 +187,7 @@ export async function runStoredForeground(
         target.protocol,
         context,
         normalizer,
-        (events) => recorder.record(framesOf(events)),
+        trace.watch((events: NormalizedEvent[]) => recorder.record(framesOf(events))),
         options,
       );
       if (end === "aborted") {
@@ -234,14 +242,14 @@ export async function runStoredForeground(
   };
   const drive = async (): Promise<void> => {
     try {
-      const end = await pump(upstream, target.protocol, context, normalizer, sink, options);
+      const end = await pump(upstream, target.protocol, context, normalizer, trace.watch(sink), options);
       if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);
         else await finish(stopped);
       }
     } catch (error) {
-      logError(spec.responseId, "run failed", error);
+      trace.failure("run failed", error);
       if (!normalizer.terminal)
         await sink(
           normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
@@ -279,13 +287,13 @@ async function recordRefusal(
   spec: RunSpec,
   base: ResponseObject,
   error: unknown,
-): Promise<void> {
+): Promise<Recorded> {
   const status = error instanceof ApiError ? error.status : 502;
   try {
     if (status === 401 || status === 403) {
       await recorder.stop();
       await deleteResponse(db, spec.tenantId, spec.responseId);
-      return;
+      return "not_kept";
     }
     const normalizer = new StreamNormalizer({
       echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
@@ -293,14 +301,16 @@ async function recordRefusal(
       background: false,
     });
     recorder.record(framesOf(normalizer.fail(refusalOf(error))));
-    await recorder.finish({
+    const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,
       snapshot: normalizer.snapshot,
       turn: null,
     });
+    return recordedOf(outcome);
   } catch (failure) {
-    logError(spec.responseId, "the refused response could not be recorded", failure);
+    logFailure("the refused response could not be recorded", failure, runIds(spec));
+    return "storage_failed";
   }
 }
 
@@ -337,8 +347,4 @@ function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number):
     "error",
     JSON.stringify({ type: "error", sequence_number: seq, code, message, param: null, error }),
   );
-}
-
-function logError(responseId: string, what: string, error: unknown): void {
-  console.error(`response ${responseId}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
 }
