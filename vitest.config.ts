@@ -64,6 +64,8 @@ export default defineConfig(async () => {
             UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
             UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
             ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
+            // The key of the compaction items the gateway makes for chat upstreams (issue 14).
+            COMPACTION_SECRET: "test-compaction-secret-0123456789abcdef",
             // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
             // retries start after 0.5-1 s so tests see several attempts quickly.
             WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,

@@ -51,6 +51,8 @@ export interface GatewayConfig {
   /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
   watchdogMs: number;
   webhooks: WebhookConfig;
+  /** Secret `COMPACTION_SECRET`: the key of the compaction items the gateway makes for chat upstreams; null: none. */
+  compactionSecret: string | null;
 }
 
 export interface WebhookConfig {
@@ -131,5 +133,6 @@ export function readConfig(env: Env): GatewayConfig {
       allowLoopback: vars.WEBHOOK_ALLOW_LOOPBACK === "true",
       retryBaseMs: number(vars.WEBHOOK_RETRY_BASE_SECONDS, 5) * 1000,
     },
+    compactionSecret: text(vars.COMPACTION_SECRET),
   };
 }

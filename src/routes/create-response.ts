@@ -4,7 +4,7 @@
 
 import { openDb } from "../db/client";
 import { identify } from "../http/auth";
-import { isKeyAccepted, markKeyAccepted, requireAcceptedKey } from "../http/key-acceptance";
+import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
 import { noteResponse } from "../observe/request-log";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
@@ -44,7 +44,15 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
   // whose own upstream call carries the key is that check (it writes only once the call is
   // answered); anything that writes before the call, or sends another key upstream, asks first.
-  const keyCheck: KeyCheck = { accepted: isKeyAccepted(caller), onAccepted: () => markKeyAccepted(caller) };
+  const keyCheck: KeyCheck = {
+    accepted: isKeyAccepted(caller),
+    onAccepted: () => markKeyAccepted(caller),
+    verify: async () => {
+      const verdict = await verifyKeyUpstream(caller, config);
+      if (verdict.kind === "accepted") markKeyAccepted(caller);
+      return verdict.kind === "accepted";
+    },
+  };
   const writesFirst = create.background || create.conversationId !== null || (key !== null && create.store);
   if (!keyCheck.accepted && (writesFirst || upstream.apiKey !== caller.upstreamKey)) {
     await requireAcceptedKey(caller, config);

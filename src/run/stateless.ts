@@ -11,9 +11,10 @@ import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
-import { refusalOf } from "../stream/foreground";
+import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
@@ -43,11 +44,19 @@ export async function runStateless(
   const abort = new AbortController();
   const trace = new RunTrace(spec, env);
   let upstream: Response;
+  let prepared: Compacted;
   try {
     const input = await expandContext(db, spec.tenantId, request);
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
+    prepared = await prepareUpstreamInput({ request, input, deps });
     upstream = await callUpstream(
       target,
-      target.protocol.buildBody(request, input),
+      target.protocol.buildBody(request, prepared.input),
       callOptions(config, abort.signal, spec.requestId, trace.upstream),
     );
   } catch (error) {
@@ -57,7 +66,7 @@ export async function runStateless(
   }
   onAccepted();
   const options = pumpOptions(config, abort);
-  const context = { request, base };
+  const context = { request, base, ...prepared };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
   const countUsage = async () => {
     const { tenantId, apiKeyId, createdAt } = spec;

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { serveChat } from "./mock-chat";
+import { serveOracle } from "./oracle";
 import { upstreamResponse } from "./upstream-response";
 
 type Json = Record<string, unknown>;
@@ -520,6 +521,7 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
     const url = new URL(req.url ?? "/", "http://mock");
     if (url.pathname.startsWith("/__mock/")) return control(url, res);
     if (url.pathname.startsWith("/__hooks/")) return receiveHook(url, req, res);
+    if (url.pathname.startsWith("/__oracle/")) return serveOracle(url, req, res);
     if (req.method === "GET" && /^(\/alt)?\/v1\/models$/.test(url.pathname)) return serveModels(bearerKey(req), res);
     let raw = "";
     req.setEncoding("utf8");
