@@ -45,7 +45,7 @@ export function logWebhookFailure(
   const host = hostOf(url);
   const cause = attempt.error ?? (attempt.statusCode === null ? "no answer" : `HTTP ${attempt.statusCode}`);
   const then = next.status === "pending" ? "retried later" : "given up";
-  emit("warn", "webhook_failure", `webhook to ${host} failed: ${cause}; ${then}`, {
+  emit("warn", "webhook_failure", `webhook to ${host} failed: ${cause.replace(/\.$/, "")}; ${then}`, {
     delivery_id: delivery.id,
     response_id: delivery.responseId,
     tenant: delivery.tenantId,

@@ -4,7 +4,8 @@
 
 import type { IRequest } from "itty-router";
 import type { ApiError } from "../errors";
-import { emit } from "./log";
+import type { RunSpec } from "../run/spec";
+import { emit, hostOf } from "./log";
 
 /** What the request line reports, gathered while the request is handled. */
 interface RequestTrace {
@@ -13,6 +14,8 @@ interface RequestTrace {
   tenant: string | null;
   keyId: string | null;
   responseId: string | null;
+  /** What a create asked for and where it went. */
+  run: { model: string; upstream: string; protocol: string } | null;
   error: { type: string; code: string | null } | null;
 }
 
@@ -28,6 +31,7 @@ export function beginRequest(request: Request, requestId: string): void {
     tenant: null,
     keyId: null,
     responseId: null,
+    run: null,
     error: null,
   };
 }
@@ -40,10 +44,17 @@ export function noteCaller(request: Request, caller: { tenantId: string; apiKeyI
   trace.keyId = caller.apiKeyId;
 }
 
-/** The response a create made (or an idempotent retry answered with). */
-export function noteResponse(request: Request, responseId: string): void {
+/** The response a create made (with its model and upstream), or an idempotent retry answered with. */
+export function noteResponse(request: Request, responseId: string, spec?: RunSpec): void {
   const trace = (request as Traced)[TRACE];
-  if (trace !== undefined) trace.responseId = responseId;
+  if (trace === undefined) return;
+  trace.responseId = responseId;
+  if (spec !== undefined)
+    trace.run = {
+      model: spec.request.model,
+      upstream: hostOf(spec.upstream.baseUrl),
+      protocol: spec.upstream.protocol,
+    };
 }
 
 /** The error the route threw (the answer is its envelope). */
@@ -116,5 +127,8 @@ function write(
     tenant: trace.tenant,
     key_id: trace.keyId,
     response_id: responseId,
+    model: trace.run?.model ?? null,
+    upstream: trace.run?.upstream ?? null,
+    protocol: trace.run?.protocol ?? null,
   });
 }

@@ -40,7 +40,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     request: create,
     upstream,
   };
-  noteResponse(request, spec.responseId);
+  noteResponse(request, spec.responseId, spec);
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
   // whose own upstream call carries the key is that check (it writes only once the call is
   // answered); anything that writes before the call, or sends another key upstream, asks first.

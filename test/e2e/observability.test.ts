@@ -46,8 +46,9 @@ async function requestLine(response: Response): Promise<LogLine> {
 }
 
 describe.concurrent("the request line", () => {
-  it("a create: the route's pattern, the status, the caller's tenant and the response it made", async () => {
-    const res = await send("/responses", { model: model("text:3"), input: "hi" });
+  it("a create: the route's pattern, the status, the caller's tenant, the response it made and where it went", async () => {
+    const m = model("text:3");
+    const res = await send("/responses", { model: m, input: "hi" });
     const { id } = await res.json<{ id: string }>();
     expect(await requestLine(res)).toEqual({
       event: "request",
@@ -62,6 +63,9 @@ describe.concurrent("the request line", () => {
       tenant,
       key_id: null,
       response_id: id,
+      model: m,
+      upstream: UPSTREAM_HOST,
+      protocol: "responses",
     });
   });
 
@@ -93,6 +97,7 @@ describe.concurrent("the request line", () => {
       error_code: "decimal_above_max_value",
       tenant,
       response_id: null,
+      model: null,
     });
     const anonymous = await gatewayFetch(`${GATEWAY_URL}/responses`);
     expect(await requestLine(anonymous)).toMatchObject({ http_status: 401, tenant: null, key_id: null });
@@ -275,8 +280,13 @@ describe("lines on the side of a run", () => {
         next_attempt_at: expect.any(String) as string,
       });
       expect(JSON.stringify(line)).not.toContain(new URL(url).pathname);
-    } finally {
       await openai.webhooks.delete(endpoint.id);
+      // Its next attempt finds the endpoint gone and gives up, with a line that says so.
+      expect(
+        await logs.wait({ event: "webhook_failure", delivery_id: line?.delivery_id, delivery_status: "failed" }),
+      ).toMatchObject([{ msg: `webhook to ${UPSTREAM_HOST} failed: The webhook endpoint was deleted; given up` }]);
+    } finally {
+      await openai.webhooks.delete(endpoint.id).catch(() => undefined);
     }
   });
 
