@@ -34,24 +34,33 @@ export function watchCall(
       call.answeredAt = Date.now();
       return response;
     },
-    failed: (attempt, cause) => {
-      const status = typeof cause === "number" ? cause : null;
-      const why =
-        cause === "first_byte_timeout"
-          ? "no headers within the first-byte timeout"
-          : status !== null
-            ? `HTTP ${status}`
-            : causeOf(cause);
-      const host = hostOf(baseUrl);
-      emit("warn", "upstream_failure", `upstream ${host} failed: ${why}`, {
+    failed: (attempt, cause) =>
+      logUpstreamFailure(baseUrl, cause, {
         request_id: options.requestId,
         ...call.fields,
-        upstream: host,
         attempt: attempt + 1,
         max_attempts: options.retries + 1,
-        upstream_status: status,
-        cause: why,
-      });
-    },
+      }),
   };
+}
+
+/**
+ * A line for an upstream call that failed: `cause` is the connection's error, "first_byte_timeout",
+ * or the HTTP status it answered. Also used for calls outside a run (the /v1/models listing).
+ */
+export function logUpstreamFailure(baseUrl: string, cause: unknown, fields: LogFields): void {
+  const status = typeof cause === "number" ? cause : null;
+  const why =
+    cause === "first_byte_timeout"
+      ? "no headers within the first-byte timeout"
+      : status !== null
+        ? `HTTP ${status}`
+        : causeOf(cause);
+  const host = hostOf(baseUrl);
+  emit("warn", "upstream_failure", `upstream ${host} failed: ${why}`, {
+    ...fields,
+    upstream: host,
+    upstream_status: status,
+    cause: why,
+  });
 }
