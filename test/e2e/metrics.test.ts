@@ -1,7 +1,8 @@
 // Metrics (issue 15 item 2): with a `METRICS` Analytics Engine binding, one data point per response
 // end, laid out as docs/observability.md's SQL reads it; without one, nothing is written and nothing
-// fails. Miniflare's local dataset writes nowhere a test can read, so the Worker is called here with
-// its bindings plus a recording dataset (and the background runner is handed the same bindings).
+// fails. Miniflare's local dataset (bound as LOCAL_METRICS in vitest.config.ts) takes points but keeps
+// none a test can read, so the Worker is called here with its bindings plus a recording dataset (and
+// the background runner is handed the same bindings); one test forwards to miniflare's own.
 
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -171,6 +172,27 @@ describe.concurrent("with a METRICS binding", () => {
     expect(logs.matching({ event: "failure", response_id: id })).toMatchObject([
       { msg: "metrics data point not written: Error: dataset unavailable" },
     ]);
+  });
+});
+
+describe("with miniflare's own Analytics Engine dataset", () => {
+  it("takes the data point: the response is answered and no failure is logged", async () => {
+    const local = (env as unknown as Record<string, AnalyticsEngineDataset>).LOCAL_METRICS;
+    expect(local).toBeDefined();
+    const seen: AnalyticsEngineDataPoint[] = [];
+    // Forwards to the real binding, keeping what went through (the binding keeps nothing readable).
+    const forwarding: AnalyticsEngineDataset = {
+      writeDataPoint: (point?: AnalyticsEngineDataPoint) => {
+        local?.writeDataPoint(point);
+        if (point) seen.push(point);
+      },
+    };
+    const { status, id } = await call({ METRICS: forwarding }, { model: model("text:1"), input: "x" });
+    expect(status).toBe(200);
+    expect(seen.map((point) => point.blobs?.[12])).toEqual([id]);
+    expect(logs.matching({ event: "failure", response_id: id })).toEqual([]);
+    // The point as written for this response, for docs/observability.md.
+    console.info(`data point: ${JSON.stringify(seen[0])}`);
   });
 });
 
