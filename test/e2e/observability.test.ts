@@ -224,7 +224,9 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     // The line an operator finds for it, verbatim.
     console.info(`a failed response's line: ${JSON.stringify(line)}`);
     expect(line).toMatchObject({
-      msg: "response failed: upstream_unreachable: The upstream model server could not be reached.",
+      msg:
+        "response failed: upstream_unreachable: The upstream model server at 127.0.0.1:1 could not be reached: " +
+        "the connection was refused or cut (is the server running, and listening on that port?).",
       status: "failed",
       error_code: "upstream_unreachable",
       upstream: "127.0.0.1:1",
