@@ -117,6 +117,7 @@ describe.concurrent("with a METRICS binding", () => {
     expect(point?.blobs?.slice(2, 6)).toEqual(["127.0.0.1:1", "responses", "failed", "upstream_unreachable"]);
     expect(point?.doubles?.slice(1, 4)).toEqual([-1, -1, 0]);
     expect(point?.doubles?.[8]).toBe(2);
+    console.info(`a failed response's data point: ${JSON.stringify(point)}`);
   });
 
   it("a background response: its point is written by the runner when it ends", async () => {
