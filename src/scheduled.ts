@@ -5,6 +5,7 @@
 import { readConfig } from "./config";
 import { openDb } from "./db/client";
 import { sweepExpired } from "./db/retention";
+import { logSweep } from "./observe/problems";
 import { sweepDeadRuns } from "./stream/sweep";
 
 const DAY_SECONDS = 86_400;
@@ -14,13 +15,24 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   const db = openDb(env.DB);
   const dead = await sweepDeadRuns(env, db, config, controller.scheduledTime);
   if (dead.ended + dead.failed > 0)
-    console.log(`sweep: ${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`);
+    logSweep("sweep", `${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`, {
+      action: "summary",
+      ended: dead.ended,
+      left: dead.failed,
+    });
   if (config.retentionDays <= 0) return;
   const cutoff = Math.floor(controller.scheduledTime / 1000) - Math.round(config.retentionDays * DAY_SECONDS);
   const result = await sweepExpired(db, cutoff);
   if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)
-    console.log(
-      `retention: deleted ${result.deletedResponses} responses created before ${new Date(cutoff * 1000).toISOString()}` +
-        ` and ${result.deletedIdempotencyKeys} expired idempotency keys${result.more ? "; more remain for the next run" : ""}`,
+    logSweep(
+      "retention",
+      `deleted ${result.deletedResponses} responses and ${result.deletedIdempotencyKeys} expired idempotency keys` +
+        (result.more ? "; more remain for the next run" : ""),
+      {
+        deleted_responses: result.deletedResponses,
+        deleted_idempotency_keys: result.deletedIdempotencyKeys,
+        more: result.more,
+        created_before: new Date(cutoff * 1000).toISOString(),
+      },
     );
 }

@@ -1,6 +1,7 @@
 // GET /health: whether the gateway can reach its D1 database, for load balancers and uptime checks.
 // No authentication, so it says nothing but the check's outcome: no version, no configuration.
 
+import { logD1Problem } from "../observe/problems";
 import { json, type RouteContext } from "./context";
 
 export async function health({ env, requestId }: RouteContext): Promise<Response> {
@@ -8,7 +9,7 @@ export async function health({ env, requestId }: RouteContext): Promise<Response
   try {
     await env.DB.prepare("SELECT 1").first();
   } catch (error) {
-    console.error(`health ${requestId}: D1 check failed: ${error instanceof Error ? error.message : String(error)}`);
+    logD1Problem({ request_id: requestId }, "the health check could not reach D1", error, { attempt: 1, of: 1 });
     return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));
   }
   return withNoStore(json({ status: "ok", checks: { d1: { status: "ok", latency_ms: Date.now() - started } } }));

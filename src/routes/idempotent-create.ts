@@ -9,6 +9,7 @@ import { claimIdempotencyKey, releaseIdempotencyKey, takeOverIdempotencyKey } fr
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { ApiError, invalidRequest } from "../errors";
 import type { Caller } from "../http/auth";
+import { noteResponse } from "../observe/request-log";
 import type { JsonObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import { followResponse, FOLLOW_POLL_MS } from "../stream/follow";
@@ -109,7 +110,10 @@ export async function startIdempotently(
       );
     if (claim.fresh) return startHolding(create, spec, start);
     const row = await findResponse(db, caller.tenantId, claim.responseId);
-    if (row !== undefined) return replayed(await joinExisting(create, row, { ...spec, responseId: row.id }, start));
+    if (row !== undefined) {
+      noteResponse(create.route.request, row.id);
+      return replayed(await joinExisting(create, row, { ...spec, responseId: row.id }, start));
+    }
     // Claimed, no row: its first attempt is starting, or died before writing it.
     if (Date.now() / 1000 - claim.createdAt < CLAIM_TAKEOVER_SECONDS) {
       await sleep(FOLLOW_POLL_MS);

@@ -11,6 +11,7 @@ import type { RecordedEvent } from "../db/event-batches";
 import { findResponse, type FinalState } from "../db/responses";
 import type { DeliveryRow } from "../db/webhooks";
 import { ApiError, internalError } from "../errors";
+import { logD1Problem, logFailure } from "../observe/problems";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
@@ -111,7 +112,7 @@ export class ResponseRun extends DurableObject<Env> {
     try {
       this.#run = await BackgroundRun.start(
         spec,
-        { db: openDb(this.env.DB), config },
+        { db: openDb(this.env.DB), config, env: this.env },
         {
           beforeEnd: (run, snapshot) => this.#beforeEnd(run, snapshot),
           afterEnd: (run, snapshot, outcome) => this.#afterEnd(run, snapshot, outcome),
@@ -290,7 +291,7 @@ export class ResponseRun extends DurableObject<Env> {
       end: { snapshot: unwritten.snapshot, turn: unwritten.turn },
       kept: unwritten.events,
       flushIntervalMs: config.recordFlushMs,
-      onError: (what, error) => this.#logError(what, error),
+      onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
     });
     if (outcome !== "failed") this.#storage.set(END, { ...end, unwritten: undefined });
   }
@@ -315,7 +316,8 @@ export class ResponseRun extends DurableObject<Env> {
       end: status,
       kept: end?.unwritten?.events ?? [],
       flushIntervalMs: config.recordFlushMs,
-      onError: (what, error) => this.#logError(what, error),
+      onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
+      env: this.env,
     });
     if (outcome !== "failed" && (await this.#webhooks.hasTargets(tenantId, snapshot.status))) {
       this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
@@ -367,6 +369,12 @@ export class ResponseRun extends DurableObject<Env> {
   }
 
   #logError(message: string, error: unknown): void {
-    console.error(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+    logFailure(message, error, this.#ids);
+  }
+
+  /** The ids this object's lines carry. */
+  get #ids(): { response_id: string; tenant: string } {
+    const { tenantId, responseId } = this.#identity;
+    return { response_id: responseId, tenant: tenantId };
   }
 }

@@ -6,9 +6,12 @@
 import type { GatewayConfig } from "../config";
 import { openDb, runBatch } from "../db/client";
 import { tokensOf, usageStatement } from "../db/usage";
+import { logD1Problem } from "../observe/problems";
+import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
+import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
@@ -39,6 +42,7 @@ export async function runStateless(
   const base = newResponseObject(request, identity, "in_progress");
   const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
   const abort = new AbortController();
+  const trace = new RunTrace(spec, env);
   let upstream: Response;
   let prepared: Compacted;
   try {
@@ -53,9 +57,10 @@ export async function runStateless(
     upstream = await callUpstream(
       target,
       target.protocol.buildBody(request, prepared.input),
-      callOptions(config, abort.signal, spec.requestId),
+      callOptions(config, abort.signal, spec.requestId, trace.upstream),
     );
   } catch (error) {
+    trace.refused(refusalOf(error), "not_kept");
     await turn?.abandon();
     throw error;
   }
@@ -69,15 +74,23 @@ export async function runStateless(
     try {
       await runBatch(db, [usageStatement(db, entry)]);
     } catch (error) {
-      console.warn(`usage of ${spec.responseId} not recorded: ${error instanceof Error ? error.message : "?"}`);
+      logD1Problem(runIds(spec), "the usage of a store:false response was not recorded", error, { attempt: 1, of: 1 });
     }
   };
 
   if (!request.stream) {
     try {
-      await pump(upstream, target.protocol, context, normalizer, () => undefined, options);
+      await pump(
+        upstream,
+        target.protocol,
+        context,
+        normalizer,
+        trace.watch(() => undefined),
+        options,
+      );
     } finally {
       await turn?.end(request.input, normalizer.snapshot);
+      trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
     }
     ctx.waitUntil(countUsage());
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
@@ -99,12 +112,15 @@ export async function runStateless(
     }
   };
   ctx.waitUntil(
-    pump(upstream, target.protocol, context, normalizer, send, options)
+    pump(upstream, target.protocol, context, normalizer, trace.watch(send), options)
       .then(
         () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
         () => writer.abort().catch(() => undefined),
       )
-      .finally(() => turn?.abandon()),
+      .finally(() => {
+        trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
+        return turn?.abandon();
+      }),
   );
   return new Response(readable, { headers: SSE_HEADERS });
 }

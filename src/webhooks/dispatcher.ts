@@ -7,6 +7,7 @@
 import { readConfig } from "../config";
 import { openDb, runBatch } from "../db/client";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
+import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { afterAttempt, DELIVERY_WINDOW_MS } from "./backoff";
 import { notAttempted, sendWebhook, type AttemptOutcome } from "./deliver";
@@ -114,7 +115,7 @@ export class WebhookDispatcher {
     if (config.defaultUrl === null) return [];
     const refusal = refusalOf(config.defaultUrl, config.allowLoopback);
     if (config.defaultSecret === null || refusal !== null) {
-      console.error(`WEBHOOK_URL is not used: ${refusal ?? "WEBHOOK_SECRET is not set"}`);
+      logFailure("WEBHOOK_URL is not used", refusal ?? "WEBHOOK_SECRET is not set");
       return [];
     }
     return [{ endpointId: null, url: config.defaultUrl }];
@@ -132,7 +133,7 @@ export class WebhookDispatcher {
     try {
       targets = await this.#endpointTargets(due);
     } catch (error) {
-      console.error(`webhook endpoints could not be read; retrying later: ${String(error)}`);
+      logD1Problem({ deliveries: due.length }, "webhook endpoints could not be read; retrying later", error);
       for (const delivery of due) this.#outbox.put({ ...delivery, nextAttemptAt: now + D1_RETRY_MS });
       return;
     }
@@ -183,6 +184,7 @@ export class WebhookDispatcher {
     if (current === undefined) return;
     const attempts = current.attempts + 1;
     const next = afterAttempt(attempts, outcome, Date.now(), current.giveUpAt, retryBaseMs);
+    if (!outcome.delivered) logWebhookFailure(current, url, { ...outcome, number: attempts }, next);
     this.#outbox.put({
       ...current,
       url,
@@ -228,7 +230,7 @@ export class WebhookDispatcher {
       await runBatch(db, statements);
       this.#outbox.markSynced(deliveries, attempts);
     } catch (error) {
-      console.error(`webhook records could not be written to D1; retrying later: ${String(error)}`);
+      logD1Problem({ deliveries: deliveries.length }, "webhook records could not be written; retrying later", error);
     }
   }
 
