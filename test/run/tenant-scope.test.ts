@@ -3,10 +3,8 @@
 // its end on a conversation turn, every read, the chain, deletion) and a conversation's, over a D1
 // binding that records each statement prepared and the values bound to it.
 
-import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
-import { runBatch, type Db } from "../../src/db/client";
+import { runBatch } from "../../src/db/client";
 import {
   claimConversation,
   deleteConversation,
@@ -29,46 +27,11 @@ import {
   readInput,
   readSnapshot,
 } from "../../src/db/responses";
-import * as schema from "../../src/db/schema";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newId, newResponseId } from "../../src/responses/ids";
 import { newResponseObject } from "../../src/responses/response-object";
 import type { ResponseObject } from "../../src/responses/types";
-
-/** One statement as D1 was given it: its SQL and the values bound to it. */
-interface Prepared {
-  sql: string;
-  params: unknown[];
-}
-
-/** A Drizzle client over `env.DB` that records every statement it prepares (single queries and batches alike). */
-function recordingDb(): { db: Db; prepared: Prepared[] } {
-  const prepared: Prepared[] = [];
-  const binding = new Proxy(env.DB, {
-    get(target, property) {
-      if (property === "prepare")
-        return (query: string) => {
-          const entry: Prepared = { sql: query, params: [] };
-          prepared.push(entry);
-          const statement = target.prepare(query);
-          return new Proxy(statement, {
-            get(inner, name) {
-              if (name === "bind")
-                return (...values: unknown[]) => {
-                  entry.params = values;
-                  return inner.bind(...values);
-                };
-              const value: unknown = Reflect.get(inner, name);
-              return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
-            },
-          });
-        };
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { db: drizzle(binding, { schema }), prepared };
-}
+import { recordingDb, type Prepared } from "../support/recording-db";
 
 /** Random base64: even compressed it is larger than a value kept in its row, so it goes to `blobs`. */
 function incompressible(chars: number): string {
