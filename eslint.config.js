@@ -18,5 +18,6 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+  // Plain JavaScript outside the TypeScript projects (the Node version guard runs on any Node).
+  { files: ["eslint.config.js", "scripts/check-node.mjs"], ...tseslint.configs.disableTypeChecked },
 );

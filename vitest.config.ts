@@ -1,16 +1,18 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
 import { buildConsole } from "./scripts/build-console.ts";
+import { heldBack } from "./test/node/quiet.ts";
 
 /**
  * Outbound requests from the Worker reach loopback only; anything else fails the test (599). A
- * `.invalid` host (RFC 2606: never resolves) fails the way a DNS failure does: the fetch rejects.
+ * `.invalid` host (RFC 2606: never resolves) fails as workerd's fetch fails on a name that does
+ * not resolve: it rejects with an opaque "internal error; reference = …" (seen under `wrangler dev`).
  */
 const OUTBOUND_GUARD = `export default {
   fetch(request) {
     const { hostname, host } = new URL(request.url);
     if (hostname === "127.0.0.1" || hostname === "localhost") return fetch(request);
-    if (hostname.endsWith(".invalid")) throw new TypeError("DNS lookup failed for " + hostname);
+    if (hostname.endsWith(".invalid")) throw new Error("internal error; reference = test-dns-" + hostname);
     return new Response("unmocked outbound request to " + host, { status: 599 });
   },
 };`;
@@ -64,6 +66,8 @@ export default defineConfig(async () => {
             UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
             UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
             ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
+            // The key of the compaction items the gateway makes for chat upstreams (issue 14).
+            COMPACTION_SECRET: "test-compaction-secret-0123456789abcdef",
             // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
             // retries start after 0.5-1 s so tests see several attempts quickly.
             WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,
@@ -89,6 +93,8 @@ export default defineConfig(async () => {
       exclude: [...configDefaults.exclude, "test/browser/**"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 20_000,
+      // The Worker's console output a test provoked on purpose is held back (test/node/quiet.ts).
+      onConsoleLog: (log: string) => (heldBack(log) ? false : undefined),
     },
   };
 });

@@ -1,20 +1,33 @@
-// Gateway configuration read from Worker vars and secrets, with defaults and their reasons.
-// Read once per request (no module-scope state); `wrangler dev --var NAME:VALUE` overrides vars.
+// Every setting of the gateway (Worker vars and secrets): its default, what is allowed and what a
+// wrong value stops, checked in one place. Read per request by the router, auth, the DO and the cron.
 
-import type { ProtocolName } from "./upstream/protocol";
-import { readRoutes, type RoutingTable } from "./upstream/routes";
+import { gatewayMisconfigured } from "./errors";
+import { refusalOf } from "./webhooks/target";
+import { secretKey } from "./webhooks/sign";
+
+/** The upstream protocols (as `ProtocolName` in src/upstream/protocol.ts, which config may not import). */
+const PROTOCOLS = ["responses", "chat_completions"] as const;
+export type AuthMode = "passthrough" | "keys";
 
 export interface UpstreamConfig {
   baseUrl: string;
-  protocol: ProtocolName;
+  protocol: (typeof PROTOCOLS)[number];
   /** Key sent upstream instead of the client's (secret `UPSTREAM_API_KEY`); null = pass-through. */
   apiKey: string | null;
 }
 
+/** `UPSTREAM_ROUTES` as given; src/upstream/routes.ts parses and checks it (see the registry). */
+export interface RoutesSetting {
+  /** A JSON array as a string, the array itself (a JSON var), or undefined. */
+  raw: unknown;
+  /** The value of the Worker secret a route names for its key; null when it is not set. */
+  secret(name: string): string | null;
+}
+
 export interface GatewayConfig {
   upstream: UpstreamConfig;
-  /** Further upstreams by model name (`UPSTREAM_ROUTES`); the default upstream serves the rest. */
-  routes: RoutingTable;
+  /** Further upstreams by model name; the default upstream serves the rest. */
+  routes: RoutesSetting;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Time allowed for the upstream to answer with headers. */
@@ -29,8 +42,6 @@ export interface GatewayConfig {
   maxUpstreamBodyBytes: number;
   /** Largest single upstream event (or non-streamed JSON body), in bytes. */
   maxUpstreamEventBytes: number;
-  /** How long a finished response's Durable Object keeps its log before the cleanup alarm. */
-  retainRunLogMs: number;
   /** A running response's events reach D1 at least this often (and its heartbeat as often). */
   recordFlushMs: number;
   /** Pending event characters that send a batch to D1 before the interval is up. */
@@ -48,9 +59,18 @@ export interface GatewayConfig {
   retentionDays: number;
   /** The window of the `RATE_LIMITER` binding (10 or 60 s, as in wrangler.toml), for `retry-after`. */
   rateLimitPeriodSeconds: number;
-  /** How often the watchdog alarm looks at a running response (bounds how long an orphan stays in progress). */
-  watchdogMs: number;
   webhooks: WebhookConfig;
+  /** Secret `COMPACTION_SECRET`: the key of the compaction items the gateway makes for chat upstreams; null: none. */
+  compactionSecret: string | null;
+  /**
+   * WebSocket mode on `/v1/responses` (var `WEBSOCKETS`): `on` (default) or `off` (upgrades get a
+   * 426, so Codex falls back to HTTP at once). Any other value refuses upgrades with a 500 naming it.
+   */
+  websockets: "on" | "off";
+  /** Longest a WebSocket connection may stay open (OpenAI: 60 minutes); then `websocket_connection_limit_reached`. */
+  websocketMaxConnectionMs: number;
+  /** Settings whose values are wrong; the requests each one affects are refused (see `refuseIfMisconfigured`). */
+  problems: readonly ConfigProblem[];
 }
 
 export interface WebhookConfig {
@@ -64,10 +84,125 @@ export interface WebhookConfig {
   retryBaseMs: number;
 }
 
-export type AuthMode = "passthrough" | "keys";
+/**
+ * Which requests a wrong setting stops: `every request` (settings every request depends on, and the
+ * cron's, which could tell nobody otherwise), `upstream calls` (creates, input_tokens, compact:
+ * stored history stays readable) or `the admin API`.
+ */
+export type ConfigScope = "every request" | "upstream calls" | "the admin API" | "WebSocket upgrades";
+
+export interface ConfigProblem {
+  setting: string;
+  scope: ConfigScope;
+  /** Names the setting, its value (a secret's only by length) and what is allowed. */
+  message: string;
+}
+
+// ---- one kind per shape of value; each says what it allows ----
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; why?: string };
+
+interface Setting<T> {
+  scope: ConfigScope;
+  /** The value when unset (or blank). */
+  default: T;
+  /** What code that cannot refuse (alarms, the cron) runs with while the value is wrong. */
+  fallback?: T;
+  secret?: boolean;
+  /** What is allowed, for the message. */
+  allowed: string;
+  parse(raw: string | number | boolean): Parsed<T>;
+}
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+
+function integer(scope: ConfigScope, fallback: number, min: number, max: number, unit: string): Setting<number> {
+  return {
+    scope,
+    default: fallback,
+    allowed: `an integer from ${min} to ${max} (${unit})`,
+    parse(raw) {
+      const value =
+        typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      return Number.isSafeInteger(value) && value >= min && value <= max ? ok(value) : { ok: false };
+    },
+  };
+}
+
+function oneOf<const T extends string>(scope: ConfigScope, values: readonly T[], fallback: T): Setting<T> {
+  return {
+    scope,
+    default: fallback,
+    allowed: values.map((value) => `'${value}'`).join(" or "),
+    parse: (raw) => (values.includes(String(raw) as T) ? ok(String(raw) as T) : { ok: false }),
+  };
+}
+
+const flag = (scope: ConfigScope): Setting<boolean> => ({
+  scope,
+  default: false,
+  allowed: "'true' or 'false'",
+  parse: (raw) =>
+    raw === true || raw === "true" ? ok(true) : raw === false || raw === "false" ? ok(false) : { ok: false },
+});
+
+/** An upstream's base URL: the protocol's path is appended to it, so nothing may follow the path. */
+const baseUrl = (fallback: string): Setting<string> => ({
+  scope: "upstream calls",
+  default: fallback,
+  allowed:
+    "an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1",
+  parse(raw) {
+    const text = String(raw).trim();
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { ok: false, why: text.includes("://") ? undefined : "it has no scheme" };
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      return { ok: false, why: text.includes("://") ? `'${url.protocol}' is not http or https` : "it has no scheme" };
+    if (url.username !== "" || url.password !== "") return { ok: false, why: "a key belongs in UPSTREAM_API_KEY" };
+    if (url.search !== "" || url.hash !== "") return { ok: false, why: "it has a query or fragment" };
+    return ok(url.href.replace(/\/+$/, ""));
+  },
+});
+
+/** A secret used as given, but for surrounding whitespace (a pasted newline), which headers drop anyway. */
+const secretText = (scope: ConfigScope, minLength: number): Setting<string | null> => ({
+  scope,
+  default: null,
+  secret: true,
+  allowed: `${minLength > 1 ? `at least ${minLength} characters, ` : ""}without spaces or control characters`,
+  parse(raw) {
+    const text = String(raw).trim();
+    return text.length >= minLength && !/[\s\p{Cc}]/u.test(text) ? ok(text) : { ok: false };
+  },
+});
+
+/** The same setting with another value for code that cannot refuse while it is wrong. */
+const withFallback = <T, F>(setting: Setting<T>, fallback: F): Setting<T | F> => ({ ...setting, fallback });
+
+const optionalText = (scope: ConfigScope): Setting<string | null> => ({
+  scope,
+  default: null,
+  allowed: "a URL",
+  parse: (raw) => ok(String(raw).trim()),
+});
+
+const webhookSecret: Setting<string | null> = {
+  scope: "upstream calls",
+  default: null,
+  secret: true,
+  allowed: "a Standard Webhooks secret: 'whsec_' followed by base64 of 24 to 64 bytes",
+  parse: (raw) => (secretKey(String(raw).trim()) !== null ? ok(String(raw).trim()) : { ok: false }),
+};
+
+// ---- the settings ----
 
 /** 16 MiB: room for image data URLs, well under the 32 MiB a Durable Object call may carry. */
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_BODY_BYTES_LIMIT = 32 * 1024 * 1024;
 
 /** 1 MiB of frames: a batch compresses to well under a D1 row's 2 MB, and is little memory to hold. */
 const DEFAULT_RECORD_FLUSH_CHARS = 1024 * 1024;
@@ -76,60 +211,209 @@ const DEFAULT_RECORD_FLUSH_CHARS = 1024 * 1024;
 const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
 /** 32 MiB: one `response.completed` carries the whole Response; an event is held in memory whole. */
 const DEFAULT_MAX_UPSTREAM_EVENT_BYTES = 32 * 1024 * 1024;
+/** An event is held whole in an isolate of 128 MB: twice the default is the most that is safe. */
+const MAX_UPSTREAM_EVENT_BYTES_LIMIT = 64 * 1024 * 1024;
+const HOUR_MS = 3_600_000;
+const WEEK_SECONDS = 7 * 86_400;
 
-function number(value: unknown, fallback: number): number {
-  if (typeof value !== "string" || value.trim() === "") return fallback;
-  const parsed = Number(value);
-  return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+/** Every setting the gateway reads. Adding one: a row here, a field in `GatewayConfig`, a line in docs/configuration.md. */
+const SETTINGS = {
+  UPSTREAM_BASE_URL: baseUrl("https://api.openai.com/v1"),
+  UPSTREAM_PROTOCOL: oneOf("upstream calls", PROTOCOLS, "responses"),
+  UPSTREAM_API_KEY: secretText("upstream calls", 1),
+  // A wrong value lets nobody in (null), rather than guess which mode was meant.
+  AUTH_MODE: withFallback(oneOf<AuthMode>("every request", ["passthrough", "keys"], "passthrough"), null),
+  ADMIN_TOKEN: secretText("the admin API", 16),
+  MAX_REQUEST_BYTES: integer("every request", DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT, "bytes"),
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: integer("upstream calls", 120_000, 1, HOUR_MS, "milliseconds"),
+  UPSTREAM_IDLE_TIMEOUT_MS: integer("upstream calls", 300_000, 1, HOUR_MS, "milliseconds"),
+  UPSTREAM_RETRIES: integer("upstream calls", 2, 0, 10, "retries"),
+  UPSTREAM_MAX_BODY_BYTES: integer(
+    "upstream calls",
+    DEFAULT_MAX_UPSTREAM_BODY_BYTES,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    "bytes",
+  ),
+  UPSTREAM_MAX_EVENT_BYTES: integer(
+    "upstream calls",
+    DEFAULT_MAX_UPSTREAM_EVENT_BYTES,
+    1,
+    MAX_UPSTREAM_EVENT_BYTES_LIMIT,
+    "bytes",
+  ),
+  MAX_RUN_SECONDS: integer("upstream calls", 3600, 1, WEEK_SECONDS, "seconds"),
+  RECORD_FLUSH_SECONDS: integer("upstream calls", 10, 1, 300, "seconds"),
+  // A Worker may finish its work for about 30 s after its client left (`ctx.waitUntil`).
+  DISCONNECT_GRACE_SECONDS: integer("upstream calls", 25, 0, 28, "seconds"),
+  // A wrong value keeps everything: the cron must never delete history on a guess.
+  RETENTION_DAYS: withFallback(integer("every request", 30, 0, 36_500, "days; 0 keeps responses forever"), 0),
+  RATE_LIMIT_PERIOD_SECONDS: oneOf("every request", ["10", "60"], "60"),
+  WEBHOOK_URL: optionalText("upstream calls"),
+  WEBHOOK_SECRET: webhookSecret,
+  WEBHOOK_ALLOW_LOOPBACK: flag("upstream calls"),
+  WEBHOOK_RETRY_BASE_SECONDS: integer("upstream calls", 5, 1, 3600, "seconds"),
+  // Checked in full (length) where a compaction needs it: unset is fine until then.
+  COMPACTION_SECRET: secretText("upstream calls", 1),
+  WEBSOCKETS: oneOf("WebSocket upgrades", ["on", "off"], "on"),
+  WEBSOCKET_MAX_SECONDS: integer("WebSocket upgrades", 3600, 1, 86_400, "seconds"),
+} satisfies Record<string, Setting<unknown>>;
+
+type SettingName = keyof typeof SETTINGS;
+type Values = { [Name in SettingName]: (typeof SETTINGS)[Name] extends Setting<infer T> ? T : never };
+
+/** Longest value quoted in a message: enough to recognise it, not a whole pasted document. */
+const MAX_QUOTED_CHARS = 200;
+
+/** How a value appears in messages and logs: a secret only by its length, a URL without credentials. */
+function shown(name: SettingName, raw: unknown): string {
+  if (SETTINGS[name].secret === true) return `(secret, ${String(raw).length} characters)`;
+  let text = typeof raw === "string" ? raw : JSON.stringify(raw);
+  text = text.replace(/\/\/[^/@\s]*@/, "//***@");
+  return `'${text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text}'`;
 }
 
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+function readSettings(vars: Record<string, unknown>): { values: Values; problems: ConfigProblem[] } {
+  const values: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    const raw = vars[name];
+    if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) {
+      values[name] = setting.default;
+      continue;
+    }
+    const parsed: Parsed<unknown> =
+      typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean"
+        ? setting.parse(raw)
+        : { ok: false };
+    if (parsed.ok) {
+      values[name] = parsed.value;
+      continue;
+    }
+    values[name] = "fallback" in setting ? setting.fallback : setting.default;
+    const why = parsed.why === undefined ? "" : ` (${parsed.why})`;
+    problems.push({
+      setting: name,
+      scope: setting.scope,
+      message: `${name} is ${shown(name, raw)}${why}; allowed: ${setting.allowed}.`,
+    });
+  }
+  return { values: values as Values, problems };
 }
 
-function protocol(value: unknown): ProtocolName {
-  return value === "chat_completions" ? "chat_completions" : "responses";
+/** Rules between settings, once each is valid on its own. */
+function crossCheck(values: Values, problems: ConfigProblem[]): void {
+  if (values.WEBHOOK_URL === null) return;
+  const refusal = refusalOf(values.WEBHOOK_URL, values.WEBHOOK_ALLOW_LOOPBACK);
+  if (refusal !== null) {
+    problems.push({
+      setting: "WEBHOOK_URL",
+      scope: "upstream calls",
+      message: `WEBHOOK_URL is ${shown("WEBHOOK_URL", values.WEBHOOK_URL)} (${refusal}); allowed: an https:// URL of a public host.`,
+    });
+    values.WEBHOOK_URL = null;
+  } else if (values.WEBHOOK_SECRET === null && !problems.some((problem) => problem.setting === "WEBHOOK_SECRET")) {
+    problems.push({
+      setting: "WEBHOOK_SECRET",
+      scope: "upstream calls",
+      message: `WEBHOOK_SECRET is not set, but WEBHOOK_URL is; allowed: ${webhookSecret.allowed}.`,
+    });
+  }
 }
 
-function authMode(value: unknown): AuthMode | null {
-  if (value === undefined || value === "" || value === "passthrough") return "passthrough";
-  return value === "keys" ? "keys" : null;
+// ---- logging, once per isolate ----
+
+/** Problems already logged by this isolate: each is logged once, at the first request that reads it. */
+const reported = new Set<string>();
+let configurationLogged = false;
+
+/** Settings with a parser of their own, next to what uses them. */
+const CHECKED_ELSEWHERE = ["UPSTREAM_ROUTES", "CORS_ORIGINS", "MODEL_PRICES", "RATE_LIMIT_REQUESTS"];
+
+/** The effective value of every setting on one line, secrets only as set or unset. */
+export function configurationLine(vars: Record<string, unknown>): string {
+  const effective = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
+    const raw = vars[name];
+    const set = raw !== undefined && raw !== null && raw !== "";
+    if (SETTINGS[name].secret === true) return `${name}=${set ? "(set)" : "(unset)"}`;
+    return `${name}=${set ? shown(name, raw) : `(default ${JSON.stringify(SETTINGS[name].default)})`}`;
+  });
+  // Read and checked where they are used (the upstream registry, CORS, prices, rate-limit headers);
+  // a routing table may hold hosts an operator would rather not log.
+  const elsewhere = CHECKED_ELSEWHERE.map((name) => {
+    const raw = vars[name];
+    return `${name}=${raw === undefined || raw === null || raw === "" ? "(unset)" : "(set)"}`;
+  });
+  return `gateway configuration: ${[...effective, ...elsewhere].join(" ")}`;
 }
+
+function logOnce(config: GatewayConfig, vars: Record<string, unknown>): void {
+  for (const problem of config.problems) {
+    if (reported.has(problem.message)) continue;
+    reported.add(problem.message);
+    console.error(`gateway misconfigured (${problem.scope} refused): ${problem.message}`);
+  }
+  if (configurationLogged) return;
+  configurationLogged = true;
+  console.log(configurationLine(vars));
+}
+
+// ---- reading ----
+
+/** Configurations already read, by the env object they came from (the same for every request of an isolate). */
+const cache = new WeakMap<object, GatewayConfig>();
 
 export function readConfig(env: Env): GatewayConfig {
+  const cached = cache.get(env);
+  if (cached !== undefined) return cached;
   const vars = env as unknown as Record<string, unknown>;
-  return {
+  const { values, problems } = readSettings(vars);
+  crossCheck(values, problems);
+  const config: GatewayConfig = {
     upstream: {
-      baseUrl: (typeof vars.UPSTREAM_BASE_URL === "string"
-        ? vars.UPSTREAM_BASE_URL
-        : "https://api.openai.com/v1"
-      ).replace(/\/+$/, ""),
-      protocol: protocol(vars.UPSTREAM_PROTOCOL),
-      apiKey: typeof vars.UPSTREAM_API_KEY === "string" && vars.UPSTREAM_API_KEY !== "" ? vars.UPSTREAM_API_KEY : null,
+      baseUrl: values.UPSTREAM_BASE_URL,
+      protocol: values.UPSTREAM_PROTOCOL,
+      apiKey: values.UPSTREAM_API_KEY,
     },
-    routes: readRoutes(vars),
-    maxBodyBytes: number(vars.MAX_REQUEST_BYTES, DEFAULT_MAX_BODY_BYTES),
-    firstByteTimeoutMs: number(vars.UPSTREAM_FIRST_BYTE_TIMEOUT_MS, 120_000),
-    idleTimeoutMs: number(vars.UPSTREAM_IDLE_TIMEOUT_MS, 300_000),
-    maxRunMs: number(vars.MAX_RUN_SECONDS, 3600) * 1000,
-    upstreamRetries: number(vars.UPSTREAM_RETRIES, 2),
-    maxUpstreamBodyBytes: Math.max(1, number(vars.UPSTREAM_MAX_BODY_BYTES, DEFAULT_MAX_UPSTREAM_BODY_BYTES)),
-    maxUpstreamEventBytes: Math.max(1, number(vars.UPSTREAM_MAX_EVENT_BYTES, DEFAULT_MAX_UPSTREAM_EVENT_BYTES)),
-    retainRunLogMs: number(vars.RUN_LOG_RETENTION_SECONDS, 600) * 1000,
-    recordFlushMs: Math.max(1, number(vars.RECORD_FLUSH_SECONDS, 10)) * 1000,
+    routes: {
+      raw: vars.UPSTREAM_ROUTES,
+      secret(name) {
+        const value = vars[name];
+        return typeof value === "string" && value !== "" ? value : null;
+      },
+    },
+    maxBodyBytes: values.MAX_REQUEST_BYTES,
+    firstByteTimeoutMs: values.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: values.UPSTREAM_IDLE_TIMEOUT_MS,
+    maxRunMs: values.MAX_RUN_SECONDS * 1000,
+    upstreamRetries: values.UPSTREAM_RETRIES,
+    maxUpstreamBodyBytes: values.UPSTREAM_MAX_BODY_BYTES,
+    maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,
+    recordFlushMs: values.RECORD_FLUSH_SECONDS * 1000,
     recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
-    disconnectGraceMs: Math.min(number(vars.DISCONNECT_GRACE_SECONDS, 25), 28) * 1000,
-    authMode: authMode(vars.AUTH_MODE),
-    adminToken: typeof vars.ADMIN_TOKEN === "string" && vars.ADMIN_TOKEN !== "" ? vars.ADMIN_TOKEN : null,
-    retentionDays: number(vars.RETENTION_DAYS, 30),
-    rateLimitPeriodSeconds: vars.RATE_LIMIT_PERIOD_SECONDS === "10" ? 10 : 60,
-    // 30 s: an orphaned run is ended well within a minute, at one cheap alarm per half minute.
-    watchdogMs: Math.max(1, number(vars.RUN_WATCHDOG_SECONDS, 30)) * 1000,
+    disconnectGraceMs: values.DISCONNECT_GRACE_SECONDS * 1000,
+    authMode: values.AUTH_MODE,
+    adminToken: values.ADMIN_TOKEN,
+    retentionDays: values.RETENTION_DAYS,
+    rateLimitPeriodSeconds: Number(values.RATE_LIMIT_PERIOD_SECONDS),
+    websockets: values.WEBSOCKETS,
+    websocketMaxConnectionMs: values.WEBSOCKET_MAX_SECONDS * 1000,
     webhooks: {
-      defaultUrl: text(vars.WEBHOOK_URL),
-      defaultSecret: text(vars.WEBHOOK_SECRET),
-      allowLoopback: vars.WEBHOOK_ALLOW_LOOPBACK === "true",
-      retryBaseMs: number(vars.WEBHOOK_RETRY_BASE_SECONDS, 5) * 1000,
+      defaultUrl: values.WEBHOOK_URL,
+      defaultSecret: values.WEBHOOK_SECRET,
+      allowLoopback: values.WEBHOOK_ALLOW_LOOPBACK,
+      retryBaseMs: values.WEBHOOK_RETRY_BASE_SECONDS * 1000,
     },
+    compactionSecret: values.COMPACTION_SECRET,
+    problems,
   };
+  logOnce(config, vars);
+  cache.set(env, config);
+  return config;
+}
+
+/** Refuses a request of `scope` while a setting it depends on is wrong: a 500 that names the setting. */
+export function refuseIfMisconfigured(config: GatewayConfig, scope: ConfigScope): void {
+  const relevant = config.problems.filter((problem) => problem.scope === scope || problem.scope === "every request");
+  if (relevant.length > 0) throw gatewayMisconfigured(relevant.map((problem) => problem.message));
 }

@@ -70,6 +70,17 @@ export const internalError = (): ApiError =>
     type: "server_error",
   });
 
+/**
+ * A wrong setting, not the request: names each setting at fault. `x-should-retry: false` stops the
+ * SDKs' automatic retries, which would only repeat it.
+ */
+export const gatewayMisconfigured = (problems: readonly string[]): ApiError =>
+  new ApiError(500, `The gateway is misconfigured: ${problems.join(" ")} Its operator must correct this.`, {
+    type: "server_error",
+    code: "gateway_misconfigured",
+    headers: { "x-should-retry": "false" },
+  });
+
 /** Builds the JSON error response; `requestId` is echoed in `x-request-id`. */
 export function errorResponse(error: ApiError, requestId: string): Response {
   return new Response(JSON.stringify(error.body()), {

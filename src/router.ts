@@ -63,6 +63,7 @@ import {
   rotateWebhookSecret,
   updateWebhookEndpoint,
 } from "./routes/webhook-endpoints";
+import { openResponsesSocket, upgradesOnly } from "./ws/upgrade";
 
 type Handler = (route: RouteContext) => Promise<Response>;
 type Args = [env: Env, ctx: ExecutionContext, requestId: string];
@@ -82,7 +83,8 @@ const router = Router<IRequest, Args>()
   .post("/v1/responses/:id/cancel", route(cancelResponse))
   .get("/v1/responses/:id/input_items", route(listInputItems))
   .get("/v1/responses/:id/events", route(listResponseEvents))
-  .get("/v1/responses", route(listResponses))
+  // WebSocket mode (issue 13): an upgrade on the create path, before the list route would answer it.
+  .get("/v1/responses", upgradesOnly(route(openResponsesSocket(handle))), route(listResponses))
   .get("/v1/usage", route(getUsage))
   .post("/v1/conversations", route(createConversation))
   .get("/v1/conversations/:id", route(retrieveConversation))

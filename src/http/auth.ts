@@ -4,7 +4,7 @@
 // upstream key comes from the Worker's secrets. Every request is rate limited by its client address
 // (before a gateway key is looked up) and by its key or tenant. Used by every /v1 route.
 
-import { readConfig } from "../config";
+import { readConfig, refuseIfMisconfigured, type AuthMode } from "../config";
 import { ApiError, internalError } from "../errors";
 import { hashGatewayKey, sha256Hex } from "../tenancy/gateway-keys";
 import { incorrectKey, managedCaller, type ManagedCaller } from "./managed-keys";
@@ -19,8 +19,20 @@ export interface Caller {
   upstreamKey: string | null;
 }
 
-export const MISSING_KEY_MESSAGE =
-  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.";
+/**
+ * OpenAI's 401 for a request without a key (same type and code), saying what a key is here instead
+ * of OpenAI's: no Basic auth "password field", which the gateway refuses, and no platform.openai.com link.
+ */
+export function missingKey(mode: AuthMode): ApiError {
+  const which =
+    mode === "keys"
+      ? "This gateway issues its own keys (sk-gw-...): ask its operator for one."
+      : "This gateway forwards your key to its model server and keeps your history under it; any key will do if that server needs none.";
+  return new ApiError(
+    401,
+    `You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). ${which}`,
+  );
+}
 
 /** The bearer token of a request, or null. */
 export function bearerToken(request: Request): string | null {
@@ -51,12 +63,11 @@ export async function identify(
   ctx?: ExecutionContext,
 ): Promise<{ caller: Caller; admitted: Promise<void> }> {
   const config = readConfig(env);
+  refuseIfMisconfigured(config, "every request");
   const key = bearerToken(request);
-  if (config.authMode === null) {
-    console.error("AUTH_MODE must be 'passthrough' or 'keys'; refusing every request until it is");
-    throw internalError();
-  }
-  if (key === null) throw new ApiError(401, MISSING_KEY_MESSAGE);
+  // Unreachable: a wrong AUTH_MODE is a problem refused above. Never let a request through on a guess.
+  if (config.authMode === null) throw internalError();
+  if (key === null) throw missingKey(config.authMode);
   const addressAdmitted = enforceAddressLimit(env, request, config.rateLimitPeriodSeconds);
   // Awaited below or by the route; until then a refusal must not count as unhandled.
   addressAdmitted.catch(() => undefined);

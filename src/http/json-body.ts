@@ -5,7 +5,7 @@ import { ApiError, invalidRequest } from "../errors";
 import { invalidType, isPlainObject } from "../responses/validation";
 
 export const INVALID_JSON_MESSAGE =
-  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)";
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(413, `Request body too large: the limit is ${limit} bytes.`, {
@@ -43,7 +43,8 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
 /** Deepest nesting accepted: deeper values could exhaust the stack of later copies and encoders. */
 export const MAX_JSON_DEPTH = 64;
 
-function depthExceeds(value: unknown, limit: number): boolean {
+/** Whether `value` nests deeper than `limit` (also used for WebSocket frames, src/ws/client-events.ts). */
+export function depthExceeds(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop() as [unknown, number];

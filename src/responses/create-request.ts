@@ -175,6 +175,18 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
       throw invalidType("tool_choice", "one of a string or an object", toolChoice);
   }
 
+  const contextManagement = optional<unknown[]>(body, "context_management", "array");
+  contextManagement?.forEach((entry, index) => {
+    const param = `context_management[${index}]`;
+    if (!isPlainObject(entry)) throw invalidType(param, "an object", entry);
+    if (typeof entry.type !== "string") throw missing(`${param}.type`);
+    const threshold = entry.compact_threshold;
+    if (threshold === undefined || threshold === null) return;
+    if (typeof threshold !== "number" || !Number.isInteger(threshold))
+      throw invalidType(`${param}.compact_threshold`, "an integer", threshold);
+    checkRange(`${param}.compact_threshold`, threshold, 1);
+  });
+
   const include = optional<unknown[]>(body, "include", "array") ?? [];
   include.forEach((value, index) => {
     if (typeof value !== "string") throw invalidType(`include[${index}]`, "a string", value);

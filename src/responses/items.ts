@@ -32,18 +32,52 @@ export function identifyItems(items: InputItem[]): IdentifiedItem[] {
 export const storedItems = (items: InputItem[]): { itemId: string; data: string }[] =>
   identifyItems(items).map(({ id, item }) => ({ itemId: id, data: JSON.stringify(item) }));
 
+/** Item types whose listed form (`ItemResource`) always has a `status`: "completed" unless the item says otherwise. */
+const WITH_STATUS: ReadonlySet<string> = new Set([
+  "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output", "computer_call_output",
+  "tool_search_call", "tool_search_output", "local_shell_call", "shell_call", "shell_call_output", "apply_patch_call",
+  "file_search_call", "web_search_call", "image_generation_call", "code_interpreter_call", "program_output",
+]); // prettier-ignore
+
+/** A non-message item as listed: its id, type and status, and the fields OpenAI lists that a client may leave out. */
+function listedItem(item: InputItem, id: string, type: string): JsonObject {
+  const listed: JsonObject = { ...item, id, type };
+  if (WITH_STATUS.has(type) && (listed.status === undefined || listed.status === null)) listed.status = "completed";
+  if (type === "tool_search_call" || type === "tool_search_output") {
+    listed.call_id ??= null;
+    listed.execution ??= listed.call_id === null ? "server" : "client";
+  }
+  // A local shell output names its call by `id` (the call's id); listed, it also carries `call_id`.
+  if (type === "local_shell_call_output") listed.call_id ??= item.id ?? id;
+  if (type === "shell_call_output") listed.max_output_length ??= null;
+  return listed;
+}
+
 /** The item as `GET /v1/responses/{id}/input_items` lists it. */
 export function itemResource(item: InputItem, id: string): JsonObject {
   const type = typeof item.type === "string" ? item.type : "message";
-  if (type !== "message") return { ...item, id, type, ...(item.status === undefined ? {} : { status: item.status }) };
+  if (type !== "message") return listedItem(item, id, type);
   const role = typeof item.role === "string" ? item.role : "user";
   const content =
     typeof item.content === "string"
       ? [
           role === "assistant"
-            ? { type: "output_text", text: item.content, annotations: [] }
+            ? { type: "output_text", text: item.content }
             : { type: "input_text", text: item.content },
         ]
       : item.content;
-  return { id, type: "message", role, content, status: typeof item.status === "string" ? item.status : "completed" };
+  // An assistant's text parts are listed as OpenAI lists output text: with annotations and logprobs.
+  const parts: unknown = Array.isArray(content)
+    ? (content as unknown[]).map((part) => (isOutputText(part) ? { annotations: [], logprobs: [], ...part } : part))
+    : content;
+  return {
+    id,
+    type: "message",
+    role,
+    content: parts,
+    status: typeof item.status === "string" ? item.status : "completed",
+  };
 }
+
+const isOutputText = (part: unknown): part is JsonObject =>
+  typeof part === "object" && part !== null && (part as JsonObject).type === "output_text";

@@ -6,7 +6,7 @@
 import { GrammarError, ResponseFold } from "./fold";
 import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
-import { applyEcho, type ResponseEcho } from "./response-object";
+import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
 import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, textOf } from "./types";
 
@@ -199,8 +199,7 @@ export class StreamNormalizer {
     const snapshot = response as JsonObject;
     applyEcho(snapshot, this.#options.echo);
     // Every field OpenAI serializes is present, even when an upstream leaves some out.
-    for (const [field, value] of Object.entries(this.#options.initial))
-      if (!(field in snapshot)) snapshot[field] = structuredClone(value);
+    completeSnapshot(snapshot, this.#options.initial, Math.floor(Date.now() / 1000));
     switch (event.type) {
       case "response.created":
         if (this.#fold.snapshot === undefined) return [this.#emit(event)];

@@ -1,7 +1,9 @@
 // Builds the Response objects the gateway owns: the initial snapshot from a request (every field
-// OpenAI serializes, nulls included) and the echo of request fields over upstream snapshots.
+// OpenAI serializes, nulls and defaults included, tools echoed as OpenAI echoes them), the echo of
+// request fields over upstream snapshots, and the filling of what an upstream's snapshot left out.
 
 import type { CreateRequest } from "./create-request";
+import { echoTools } from "./tool-echo";
 import type { JsonObject, ResponseObject, ResponseStatus } from "./types";
 
 export interface ResponseIdentity {
@@ -11,6 +13,20 @@ export interface ResponseIdentity {
 
 const or = <T>(value: unknown, fallback: T): T => (value === undefined || value === null ? fallback : (value as T));
 
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** What OpenAI reports for a response that used no hosted tool (`tool_usage`). */
+const NO_TOOL_USAGE = {
+  image_gen: {
+    input_tokens: 0,
+    input_tokens_details: { image_tokens: 0, text_tokens: 0 },
+    output_tokens: 0,
+    total_tokens: 0,
+  },
+  web_search: { num_requests: 0 },
+};
+
 /** The Response as OpenAI would serialize it before any output exists. */
 export function newResponseObject(
   request: CreateRequest,
@@ -18,34 +34,40 @@ export function newResponseObject(
   status: ResponseStatus,
 ): ResponseObject {
   const body = request.body;
-  const text = typeof body.text === "object" && body.text !== null ? (body.text as JsonObject) : {};
+  const text = isObject(body.text) ? body.text : {};
+  const reasoning = isObject(body.reasoning) ? body.reasoning : {};
   return {
     id: identity.id,
     object: "response",
     created_at: identity.createdAt,
     status,
+    access_programs: or(body.access_programs, null),
     background: request.background,
     completed_at: null,
     error: null,
+    frequency_penalty: or(body.frequency_penalty, 0),
     incomplete_details: null,
     instructions: request.instructions,
     max_output_tokens: or(body.max_output_tokens, null),
     max_tool_calls: or(body.max_tool_calls, null),
     model: request.model,
+    moderation: null,
     output: [],
     parallel_tool_calls: or(body.parallel_tool_calls, true),
+    presence_penalty: or(body.presence_penalty, 0),
     previous_response_id: request.previousResponseId,
     prompt: or(body.prompt, null),
     prompt_cache_key: or(body.prompt_cache_key, null),
     prompt_cache_retention: or(body.prompt_cache_retention, null),
-    reasoning: or(body.reasoning, { effort: null, summary: null }),
+    reasoning: { context: null, effort: null, summary: null, ...reasoning },
     safety_identifier: or(body.safety_identifier, null),
     service_tier: or(body.service_tier, "auto"),
     store: request.store,
     temperature: or(body.temperature, 1),
     text: { format: { type: "text" }, verbosity: "medium", ...text },
     tool_choice: or(body.tool_choice, "auto"),
-    tools: or(body.tools, []),
+    tool_usage: structuredClone(NO_TOOL_USAGE),
+    tools: echoTools(body.tools),
     top_logprobs: or(body.top_logprobs, 0),
     top_p: or(body.top_p, 1),
     truncation: or(body.truncation, "disabled"),
@@ -84,4 +106,41 @@ export function echoOf(request: CreateRequest, identity: ResponseIdentity): Resp
 /** Overwrites the gateway-owned fields of an upstream snapshot, in place. */
 export function applyEcho(response: JsonObject, echo: ResponseEcho): void {
   Object.assign(response, echo);
+}
+
+const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+
+/** `usage` with every detail OpenAI sends (older servers and chat translations omit some). */
+function completeUsage(usage: JsonObject): void {
+  const input = isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  const output = isObject(usage.output_tokens_details) ? usage.output_tokens_details : {};
+  const inputTokens = count(usage.input_tokens);
+  const outputTokens = count(usage.output_tokens);
+  usage.input_tokens = inputTokens;
+  usage.output_tokens = outputTokens;
+  usage.input_tokens_details = {
+    ...input,
+    cached_tokens: count(input.cached_tokens),
+    cache_write_tokens: count(input.cache_write_tokens),
+  };
+  usage.output_tokens_details = { ...output, reasoning_tokens: count(output.reasoning_tokens) };
+  if (typeof usage.total_tokens !== "number") usage.total_tokens = inputTokens + outputTokens;
+}
+
+/**
+ * Fills, in place, what a snapshot must carry whatever the upstream sent: every top-level field of
+ * `initial` the snapshot lacks, the usage details, the tools as OpenAI echoes them, and
+ * `completed_at`, which a completed response always has (`nowSeconds` if the upstream left it out)
+ * and any other status never has.
+ */
+export function completeSnapshot(snapshot: JsonObject, initial: ResponseObject, nowSeconds: number): void {
+  for (const [field, value] of Object.entries(initial))
+    if (!(field in snapshot)) snapshot[field] = structuredClone(value);
+  if (isObject(snapshot.usage)) completeUsage(snapshot.usage);
+  if (Array.isArray(snapshot.tools)) snapshot.tools = echoTools(snapshot.tools);
+  if (snapshot.status === "completed") {
+    if (typeof snapshot.completed_at !== "number") snapshot.completed_at = nowSeconds;
+  } else {
+    snapshot.completed_at = null;
+  }
 }

@@ -106,7 +106,13 @@ function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
     const args = textOf(item.arguments);
     if (args !== "")
       events.push({ type: "response.function_call_arguments.delta", sequence_number: seq, ...at, delta: args });
-    events.push({ type: "response.function_call_arguments.done", sequence_number: seq, ...at, arguments: args });
+    events.push({
+      type: "response.function_call_arguments.done",
+      sequence_number: seq,
+      ...at,
+      name: item.name,
+      arguments: args,
+    });
   }
   if (item.type === "custom_tool_call") {
     const at = { item_id: item.id, output_index: outputIndex };

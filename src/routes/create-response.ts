@@ -4,14 +4,15 @@
 
 import { openDb } from "../db/client";
 import { identify } from "../http/auth";
-import { isKeyAccepted, markKeyAccepted, requireAcceptedKey } from "../http/key-acceptance";
+import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
+import { isWarmUp } from "../http/internal-request";
 import { runStoredForeground, type KeyCheck } from "../stream/foreground";
-import { chooseUpstream, protocolFor, type UpstreamChoice } from "../upstream/registry";
+import { chooseUpstream, protocolFor, warmUpChoice, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
 import { runOf } from "./lookup";
@@ -26,6 +27,9 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
     upstream = chooseUpstream(config, create.model, caller.upstreamKey);
     protocolFor(upstream.protocol).validate(create);
+    // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
+    // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
+    if (isWarmUp(request)) upstream = warmUpChoice(upstream);
   } finally {
     await admitted;
   }
@@ -42,9 +46,19 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
   // whose own upstream call carries the key is that check (it writes only once the call is
   // answered); anything that writes before the call, or sends another key upstream, asks first.
-  const keyCheck: KeyCheck = { accepted: isKeyAccepted(caller), onAccepted: () => markKeyAccepted(caller) };
+  const keyCheck: KeyCheck = {
+    accepted: isKeyAccepted(caller),
+    onAccepted: () => markKeyAccepted(caller),
+    verify: async () => {
+      const verdict = await verifyKeyUpstream(caller, config);
+      if (verdict.kind === "accepted") markKeyAccepted(caller);
+      return verdict.kind === "accepted";
+    },
+  };
   const writesFirst = create.background || create.conversationId !== null || (key !== null && create.store);
-  if (!keyCheck.accepted && (writesFirst || upstream.apiKey !== caller.upstreamKey)) {
+  // ISSUE 13 HOOK (websocket branch): a warm-up calls no upstream, so its answer says nothing of the key.
+  const checksKey = upstream.warmUp !== true && upstream.apiKey === caller.upstreamKey;
+  if (!keyCheck.accepted && (writesFirst || !checksKey)) {
     await requireAcceptedKey(caller, config);
     keyCheck.accepted = true;
   }

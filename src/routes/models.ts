@@ -5,9 +5,9 @@
 import { ApiError } from "../errors";
 import { authenticate } from "../http/auth";
 import { isPlainObject } from "../responses/validation";
-import { redact, timedOut, unreachable } from "../upstream/client";
-import { upstreamHttpError } from "../upstream/errors";
-import type { ResolvedRoute } from "../upstream/routes";
+import { redact } from "../upstream/client";
+import { connectionFailure, hostOf, timedOut, unreachable, upstreamHttpError } from "../upstream/errors";
+import { readRoutes, type ResolvedRoute } from "../upstream/routes";
 import { json, type RouteContext } from "./context";
 
 export interface ModelObject {
@@ -48,8 +48,8 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
   try {
     response = await fetch(`${baseUrl}/models`, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    if (error instanceof DOMException && error.name === "TimeoutError") throw timedOut(timeoutMs);
-    throw unreachable();
+    if (error instanceof DOMException && error.name === "TimeoutError") throw timedOut(hostOf(baseUrl), timeoutMs);
+    throw unreachable(hostOf(baseUrl), connectionFailure(error, baseUrl));
   }
   if (NO_LIST_STATUSES.has(response.status)) {
     await response.body?.cancel();
@@ -92,7 +92,7 @@ const routeModel = (route: ResolvedRoute): ModelObject => ({
 
 export async function listModels(route: RouteContext): Promise<Response> {
   const caller = await authenticate(route.request, route.env, route.ctx);
-  const { routes } = route.config;
+  const routes = readRoutes(route.config.routes);
   if (!routes.ok)
     throw new ApiError(503, `The gateway's upstream routing table is invalid: ${routes.problem}`, {
       type: "server_error",

@@ -1,53 +1,66 @@
-// POST /v1/responses/input_tokens and POST /v1/responses/compact: forwarded to a `responses`
-// upstream, which is called statelessly, so `previous_response_id` or `conversation` is expanded
-// into `input` first. A Chat Completions upstream has neither endpoint: a clear 400. Nothing is stored.
+// POST /v1/responses/input_tokens and POST /v1/responses/compact. A `responses` upstream is called
+// statelessly, so `previous_response_id` or `conversation` is expanded into `input` first and the
+// call forwarded. A Chat Completions upstream has neither endpoint: the gateway compacts itself
+// (the upstream model writes the summary) and estimates input tokens, saying it is an estimate.
+// Nothing is stored.
 
+import { compactForChat, compactionDeps } from "../compaction/compact";
+import { estimateInputTokens } from "../compaction/estimate";
+import { expandCompactionItems } from "../compaction/expand";
 import { openDb } from "../db/client";
-import { invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
-import { callOptions, callUpstream } from "../upstream/client";
+import { callUpstream } from "../upstream/client";
 import { chooseUpstream, targetOf } from "../upstream/registry";
-import type { RouteContext } from "./context";
+import { json, type RouteContext } from "./context";
 
-async function forward(route: RouteContext, path: "/responses/input_tokens" | "/responses/compact") {
+type Utility = "/responses/input_tokens" | "/responses/compact";
+
+async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const { env, config, requestId } = route;
   const caller = await authenticate(route.request, env, route.ctx);
   const body = await readJsonObject(route.request, config.maxBodyBytes);
   const model = optional<string>(body, "model", "string");
   if (path === "/responses/compact" && model === undefined) throw missing("model");
   const input = validateInput(body.input);
+  const instructions = optional<string>(body, "instructions", "string") ?? null;
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);
   checkOneContext(previousResponseId, conversationId);
   const upstream = chooseUpstream(config, model ?? "", caller.upstreamKey);
-  if (upstream.protocol !== "responses")
-    throw invalidRequest(
-      `POST /v1${path} is not supported by this model server: it speaks the Chat Completions protocol, which has no such endpoint.`,
-      null,
-      "unsupported_endpoint",
-    );
+  const context =
+    previousResponseId === null && conversationId === null
+      ? input
+      : await expandContext(openDb(env.DB), caller.tenantId, { input, previousResponseId, conversationId });
+  const ownFrom = context.length - input.length;
+  const target = targetOf(upstream);
+  const signal = new AbortController().signal;
+  const deps = compactionDeps(config, { tenantId: caller.tenantId, target, requestId, signal });
+
+  if (upstream.protocol === "chat_completions") {
+    if (path === "/responses/compact")
+      return json(await compactForChat({ model: model ?? "", body, input: context, ownFrom }, deps));
+    // vLLM, Ollama and the rest have no token-counting endpoint: an estimate, flagged as one.
+    const expanded = await expandCompactionItems(context, { ...deps, ownFrom });
+    const estimate = estimateInputTokens({ instructions, input: expanded, tools: body.tools });
+    return json({ object: "response.input_tokens", input_tokens: estimate, estimated: true });
+  }
+
+  // The upstream can read neither the gateway's stored history nor its compaction items.
+  const expanded = await expandCompactionItems(context, { ...deps, ownFrom });
   const forwarded = { ...body };
-  if (previousResponseId !== null || conversationId !== null) {
-    forwarded.input = await expandContext(openDb(env.DB), caller.tenantId, {
-      input,
-      previousResponseId,
-      conversationId,
-    });
+  if (expanded !== input) {
+    forwarded.input = expanded;
     delete forwarded.previous_response_id;
     delete forwarded.conversation;
   }
-  const answer = await callUpstream(targetOf(upstream), forwarded, {
-    ...callOptions(config, new AbortController().signal, requestId),
-    path,
-    accept: "application/json",
-  });
+  const answer = await callUpstream(target, forwarded, { ...deps.options, path, accept: "application/json" });
   return new Response(answer.body, { status: answer.status, headers: { "content-type": "application/json" } });
 }
 
-export const countInputTokens = (route: RouteContext): Promise<Response> => forward(route, "/responses/input_tokens");
+export const countInputTokens = (route: RouteContext): Promise<Response> => utility(route, "/responses/input_tokens");
 
-export const compactResponse = (route: RouteContext): Promise<Response> => forward(route, "/responses/compact");
+export const compactResponse = (route: RouteContext): Promise<Response> => utility(route, "/responses/compact");

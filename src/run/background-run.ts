@@ -12,10 +12,11 @@ import { identifyItems, type IdentifiedItem } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseObject } from "../responses/types";
-import { notRecorded, refusalOf } from "../stream/foreground";
+import { notRecorded, refusalOf } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { LiveLog } from "./live-log";
@@ -102,7 +103,10 @@ export class BackgroundRun {
         ? null
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
-      const input = await expandContext(db, spec.tenantId, request);
+      const context = await expandContext(db, spec.tenantId, request);
+      const signal = new AbortController().signal;
+      const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal });
+      const prepared = await prepareUpstreamInput({ request, input: context, deps });
       const identity = { id: spec.responseId, createdAt: spec.createdAt };
       const base = newResponseObject(request, identity, "queued");
       const inputItems = identifyItems(request.input);
@@ -146,9 +150,9 @@ export class BackgroundRun {
       turn?.settle();
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db);
       run.#accept(normalizer.begin());
-      const body = target.protocol.buildBody(request, input);
+      const body = target.protocol.buildBody(request, prepared.input);
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
-      hooks.background(run.#drive(config, body, { request, base }), "run failed");
+      hooks.background(run.#drive(config, body, { request, base, ...prepared }), "run failed");
       return run;
     } catch (error) {
       await turn?.abandon();

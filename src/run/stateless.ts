@@ -11,6 +11,7 @@ import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
@@ -39,11 +40,19 @@ export async function runStateless(
   const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
   const abort = new AbortController();
   let upstream: Response;
+  let prepared: Compacted;
   try {
     const input = await expandContext(db, spec.tenantId, request);
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
+    prepared = await prepareUpstreamInput({ request, input, deps });
     upstream = await callUpstream(
       target,
-      target.protocol.buildBody(request, input),
+      target.protocol.buildBody(request, prepared.input),
       callOptions(config, abort.signal, spec.requestId),
     );
   } catch (error) {
@@ -52,7 +61,7 @@ export async function runStateless(
   }
   onAccepted();
   const options = pumpOptions(config, abort);
-  const context = { request, base };
+  const context = { request, base, ...prepared };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
   const countUsage = async () => {
     const { tenantId, apiKeyId, createdAt } = spec;

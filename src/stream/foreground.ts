@@ -6,24 +6,25 @@
 // the create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
-import { openDb, type Db } from "../db/client";
-import { deleteResponse, encodeRow, outputItems, type NewResponseRow } from "../db/responses";
+import { openDb } from "../db/client";
 import { ApiError } from "../errors";
+import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
-import type { ResponseError, ResponseObject } from "../responses/types";
-import { encodeFrame, SSE_HEADERS } from "../sse";
+import type { ResponseObject } from "../responses/types";
+import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
+import { ClientStream } from "./client-stream";
+import { notRecorded, recordRefusal, unrecordedEnd } from "./outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
-
-const encoder = new TextEncoder();
 
 export interface ForegroundContext {
   env: Env;
@@ -37,9 +38,11 @@ export interface KeyCheck {
   accepted: boolean;
   /** The upstream answered the call made with the caller's key with a 2xx. */
   onAccepted: () => void;
+  /** Asks the upstream whether it accepts the key (the create was refused for another reason). */
+  verify: () => Promise<boolean>;
 }
 
-const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined };
+const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined, verify: () => Promise.resolve(true) };
 
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
@@ -47,14 +50,6 @@ class Stop extends Error {
     super(reason);
   }
 }
-
-/** A create whose response could not be recorded: safe to retry (nothing of it was kept). */
-export const notRecorded = (): ApiError =>
-  new ApiError(503, "The gateway could not record the response because its storage is unavailable; try again.", {
-    type: "server_error",
-    code: "storage_unavailable",
-    headers: { "retry-after": "1" },
-  });
 
 const json = (value: unknown): Response =>
   new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
@@ -87,8 +82,16 @@ export async function runStoredForeground(
     conversationId: request.conversationId,
     onError: (what, error) => logError(spec.responseId, what, error),
   });
+  let prepared: Compacted;
   try {
     const input = await expandContext(db, spec.tenantId, request);
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
+    prepared = await prepareUpstreamInput({ request, input, deps });
     const row: NewResponseRow = {
       id: spec.responseId,
       tenantId: spec.tenantId,
@@ -107,7 +110,7 @@ export async function runStoredForeground(
     const call = () =>
       callUpstream(
         target,
-        target.protocol.buildBody(request, input),
+        target.protocol.buildBody(request, prepared.input),
         callOptions(config, abort.signal, spec.requestId),
       );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
@@ -117,8 +120,11 @@ export async function runStoredForeground(
       ? await Promise.allSettled([call(), write()])
       : await callThenWrite(call, write);
     if (called.status === "rejected") {
-      // Nothing is kept for a key nobody accepted: no row was written for it.
-      if (written.status === "fulfilled") await recordRefusal(db, recorder, spec, base, called.reason);
+      // A refusal is kept as a failed response, but nothing is kept for a key nobody accepted: for
+      // a key not known yet (its row not written), the upstream is asked about the key first.
+      const refusedKey = called.reason instanceof ApiError && [401, 403].includes(called.reason.status);
+      const keep = written.status === "fulfilled" || (!refusedKey && (await key.verify()) && (await settled(write())));
+      if (keep) await recordRefusal(db, recorder, spec, base, called.reason);
       throw called.reason;
     }
     key.onAccepted();
@@ -158,7 +164,7 @@ export async function runStoredForeground(
             },
     });
   const deadline = setTimeout(() => abort.abort(new Stop("deadline")), config.maxRunMs);
-  const context = { request, base };
+  const context = { request, base, ...prepared };
   const options = pumpOptions(config, abort);
 
   /** The run's end when its stream stopped early: the deadline, or a client that did not come back. */
@@ -194,33 +200,15 @@ export async function runStoredForeground(
     return json(normalizer.snapshot);
   }
 
-  const { readable, writable } = new IdentityTransformStream();
-  const writer = writable.getWriter();
-  let connected = true;
   let grace: ReturnType<typeof setTimeout> | undefined;
-  /** The client went away: the run goes on, recorded, for the grace period. */
-  const disconnected = (): void => {
-    if (!connected) return;
-    connected = false;
+  // A client that goes away leaves the run going, recorded, for the grace period.
+  const client = new ClientStream(abort.signal, () => {
     grace = setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
-  };
-  // Noticed when the client cancels the body, even while the upstream is silent.
-  writer.closed.then(undefined, disconnected);
-  // A client that stops reading holds the run up only until it is stopped (deadline, grace).
-  const stopped = new Promise<void>((resolve) => abort.signal.addEventListener("abort", () => resolve()));
-  const toClient = async (text: string): Promise<void> => {
-    if (!connected) return;
-    try {
-      await Promise.race([writer.write(encoder.encode(text)), stopped]);
-    } catch {
-      disconnected();
-    }
-  };
+  });
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);
-    if (outcome === "written") return toClient(terminal);
-    await toClient(unrecordedEnd(outcome, seq));
+    await client.send(outcome === "written" ? terminal : unrecordedEnd(outcome, seq));
   };
   const sink = async (events: NormalizedEvent[]): Promise<void> => {
     const frames = framesOf(events);
@@ -228,7 +216,7 @@ export async function runStoredForeground(
     const end = frames.findIndex((frame) => frame.terminal);
     let text = "";
     for (const frame of end === -1 ? frames : frames.slice(0, end)) text += frame.frame;
-    if (text !== "") await toClient(text);
+    if (text !== "") await client.send(text);
     const terminal = end === -1 ? undefined : frames[end];
     if (terminal !== undefined) await endWith(terminal.frame, terminal.seq, normalizer.snapshot);
   };
@@ -250,12 +238,19 @@ export async function runStoredForeground(
       clearTimeout(deadline);
       if (grace !== undefined) clearTimeout(grace);
       await recorder.stop();
-      await closeWriter(writer);
+      await client.close();
     }
   };
   run.ctx.waitUntil(drive());
-  return new Response(readable, { headers: SSE_HEADERS });
+  return new Response(client.readable, { headers: SSE_HEADERS });
 }
+
+/** Whether `work` succeeded (its failure is the recorder's to log). */
+const settled = (work: Promise<void>): Promise<boolean> =>
+  work.then(
+    () => true,
+    () => false,
+  );
 
 /** The upstream call, then (only if it answered 2xx) the write: the order for a key not accepted yet. */
 async function callThenWrite(
@@ -266,77 +261,6 @@ async function callThenWrite(
   if (called.status === "rejected") return [called, { status: "rejected", reason: "not written" }];
   const [written] = await Promise.allSettled([write()]);
   return [called, written];
-}
-
-/**
- * The upstream refused the request or could not be reached: the response is kept as `failed` with
- * the error (OpenAI keeps failed responses), except when the upstream refused the caller's key
- * (401/403): then nothing is kept for a key nobody accepted.
- */
-async function recordRefusal(
-  db: Db,
-  recorder: ResponseRecorder,
-  spec: RunSpec,
-  base: ResponseObject,
-  error: unknown,
-): Promise<void> {
-  const status = error instanceof ApiError ? error.status : 502;
-  try {
-    if (status === 401 || status === 403) {
-      await recorder.stop();
-      await deleteResponse(db, spec.tenantId, spec.responseId);
-      return;
-    }
-    const normalizer = new StreamNormalizer({
-      echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
-      initial: base,
-      background: false,
-    });
-    recorder.record(framesOf(normalizer.fail(refusalOf(error))));
-    await recorder.finish({
-      responseId: spec.responseId,
-      tenantId: spec.tenantId,
-      snapshot: normalizer.snapshot,
-      turn: null,
-    });
-  } catch (failure) {
-    logError(spec.responseId, "the refused response could not be recorded", failure);
-  }
-}
-
-/** How long the end of a stream waits for a client that stopped reading before cutting it. */
-const CLOSE_WAIT_MS = 5_000;
-
-async function closeWriter(writer: WritableStreamDefaultWriter): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS)));
-  const closed = await Promise.race([writer.close().then(() => "closed" as const), late]).catch(
-    () => "closed" as const,
-  );
-  clearTimeout(timer);
-  if (closed === "late") await writer.abort(new Error("the client stopped reading")).catch(() => undefined);
-}
-
-/** The error a refused response is kept with: the upstream's code, or one by its status. */
-export function refusalOf(error: unknown): ResponseError {
-  if (!(error instanceof ApiError))
-    return { code: "server_error", message: "The upstream model server could not be reached." };
-  const code = error.code ?? (error.status === 429 ? "rate_limit_exceeded" : "server_error");
-  return { code, message: error.message };
-}
-
-/** What the client gets instead of the terminal event when the end could not be recorded. */
-function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number): string {
-  const message =
-    outcome === "failed"
-      ? "The response could not be recorded: the gateway's storage is unavailable. Its output was streamed but is not stored."
-      : "The response was deleted or ended by the gateway before its end could be recorded.";
-  const code = outcome === "failed" ? "storage_unavailable" : "response_not_recorded";
-  const error = { type: "server_error", code, message, param: null };
-  return encodeFrame(
-    "error",
-    JSON.stringify({ type: "error", sequence_number: seq, code, message, param: null, error }),
-  );
 }
 
 function logError(responseId: string, what: string, error: unknown): void {

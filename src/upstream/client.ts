@@ -5,8 +5,18 @@
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
-import { upstreamHttpError } from "./errors";
+import {
+  connectionFailure,
+  hostOf,
+  isOriginFailure,
+  originFailure,
+  timedOut,
+  unreachable,
+  upstreamHttpError,
+  withProtocolHint,
+} from "./errors";
 import type { UpstreamProtocol } from "./protocol";
+import { warmUpAnswer } from "./warm-up";
 
 export interface UpstreamTarget {
   baseUrl: string;
@@ -14,6 +24,8 @@ export interface UpstreamTarget {
   apiKey: string | null;
   /** The model name this upstream knows the request's model by (a route's rewrite); null keeps it. */
   model?: string | null;
+  /** A WebSocket warm-up (`generate: false`): answered without any call (src/upstream/warm-up.ts). */
+  warmUp?: boolean;
 }
 
 export interface CallOptions {
@@ -48,14 +60,20 @@ export class UpstreamTimeout extends Error {
   }
 }
 
-function retryDelay(attempt: number, response: Response | undefined): number | null {
-  const header = response?.headers.get("retry-after-ms") ?? null;
-  if (header !== null && Number.isFinite(Number(header))) return Number(header);
+/** The upstream's own wait (`retry-after-ms`, else `retry-after` in seconds or as a date), in ms. */
+function requestedWait(response: Response | undefined): number | null {
+  const ms = response?.headers.get("retry-after-ms") ?? null;
+  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) return Number(ms);
   const seconds = response?.headers.get("retry-after") ?? null;
-  if (seconds !== null) {
-    const wait = Number.isFinite(Number(seconds)) ? Number(seconds) * 1000 : Date.parse(seconds) - Date.now();
-    return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
-  }
+  if (seconds === null) return null;
+  const wait = Number.isFinite(Number(seconds)) ? Number(seconds) * 1000 : Date.parse(seconds) - Date.now();
+  return Number.isNaN(wait) ? null : wait;
+}
+
+/** How long to wait before the next attempt; null when the upstream asks for longer than the gateway waits. */
+function retryDelay(attempt: number, response: Response | undefined): number | null {
+  const wait = requestedWait(response);
+  if (wait !== null) return wait > MAX_RETRY_WAIT_MS ? null : Math.max(0, wait);
   return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
 }
 
@@ -90,20 +108,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-export const unreachable = () =>
-  new ApiError(502, "The upstream model server could not be reached.", {
-    type: "server_error",
-    code: "upstream_unreachable",
-  });
-
-export const timedOut = (ms: number) =>
-  new ApiError(504, `The upstream model server did not answer within ${Math.round(ms / 1000)} seconds.`, {
-    type: "server_error",
-    code: "upstream_timeout",
-  });
-
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
+  if (target.warmUp) return warmUpAnswer();
   const url = `${target.baseUrl}${options.path ?? target.protocol.path}`;
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -112,8 +119,15 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
   const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
-  const httpError = async (response: Response) =>
-    upstreamHttpError(response.status, redact(await readErrorBody(response), target.apiKey), response.headers);
+  const host = hostOf(target.baseUrl);
+  const httpError = async (response: Response): Promise<ApiError> => {
+    const text = redact(await readErrorBody(response), target.apiKey);
+    const origin = originFailure(response.status, text);
+    if (origin !== null) return unreachable(host, origin);
+    const error = upstreamHttpError(response.status, text, response.headers);
+    const ownPath = options.path === undefined && target.protocol.name === "responses";
+    return ownPath ? withProtocolHint(error, host) : error;
+  };
   for (let attempt = 0; ; attempt++) {
     const firstByte = new AbortController();
     const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
@@ -127,14 +141,15 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       });
     } catch (error) {
       if (options.signal.aborted) throw error;
-      if (firstByte.signal.aborted) throw timedOut(options.firstByteTimeoutMs);
-      if (attempt >= options.retries) throw unreachable();
+      if (firstByte.signal.aborted) throw timedOut(host, options.firstByteTimeoutMs);
+      if (attempt >= options.retries) throw unreachable(host, connectionFailure(error, target.baseUrl));
     } finally {
       clearTimeout(timer);
     }
     if (response?.ok) return response;
-    if (response !== undefined && (!RETRYABLE_STATUSES.has(response.status) || attempt >= options.retries))
-      throw await httpError(response);
+    const retryable =
+      response === undefined || RETRYABLE_STATUSES.has(response.status) || isOriginFailure(response.status);
+    if (response !== undefined && (!retryable || attempt >= options.retries)) throw await httpError(response);
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {
       if (wait === null) throw await httpError(response);

@@ -1,5 +1,6 @@
 // Maps what an upstream answered instead of a stream (a 4xx/5xx body in whatever shape the server
-// uses) to OpenAI's error envelope with the upstream's status. Shared by every protocol.
+// uses) to OpenAI's error envelope with the upstream's status, and says why an upstream could not
+// be reached at all, naming its host. Used by the upstream client for every protocol.
 
 import { ApiError } from "../errors";
 import { isPlainObject } from "../responses/validation";
@@ -35,12 +36,109 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
   message ??= `The upstream model server answered with HTTP ${status}.`;
   if (message.length > MAX_MESSAGE_LENGTH) message = `${message.slice(0, MAX_MESSAGE_LENGTH)}…`;
   const extra: Record<string, string> = {};
-  const retryAfter = headers?.get("retry-after");
-  if (retryAfter) extra["retry-after"] = retryAfter;
+  // The client's SDK waits as the upstream asked (openai-node honours both headers).
+  for (const name of ["retry-after", "retry-after-ms"]) {
+    const value = headers?.get(name);
+    if (value) extra[name] = value;
+  }
   return new ApiError(status, message, {
     type: type ?? (status >= 500 ? "server_error" : status === 429 ? "rate_limit_error" : "invalid_request_error"),
     param,
     code,
     headers: extra,
+  });
+}
+
+// ---- an upstream that could not be reached ----
+
+export const unreachable = (host: string, reason: string): ApiError =>
+  new ApiError(502, `The upstream model server at ${host} could not be reached: ${reason}.`, {
+    type: "server_error",
+    code: "upstream_unreachable",
+  });
+
+export const timedOut = (host: string, ms: number): ApiError =>
+  new ApiError(
+    504,
+    `The upstream model server at ${host} did not answer within ${Math.round(ms / 1000)} seconds (UPSTREAM_FIRST_BYTE_TIMEOUT_MS).`,
+    { type: "server_error", code: "upstream_timeout" },
+  );
+
+/** `host[:port]` of a base URL: what an error may name (never its path, which may carry a deployment name). */
+export function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).host;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/** An IPv4 or bracketed IPv6 literal: no name to resolve. */
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
+
+/**
+ * Why a fetch that threw could not connect, from what workerd says (checked against `wrangler dev`):
+ * a closed port is "Network connection lost."; a name that does not resolve and a failed TLS
+ * handshake are both an opaque "internal error; reference = …" (workerd logs the real reason next
+ * to it), narrowed here by what the URL rules out: no DNS for an IP, no TLS for http.
+ */
+export function connectionFailure(error: unknown, baseUrl: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^Network connection lost/i.test(message))
+    return "the connection was refused or cut (is the server running, and listening on that port?)";
+  if (!/^internal error/i.test(message)) return "the connection failed";
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return "the connection failed";
+  }
+  const named = !IP_LITERAL.test(url.hostname);
+  if (url.protocol === "http:")
+    return named ? "its name does not resolve (DNS), or the network is down" : "the network is down";
+  return named
+    ? "its name does not resolve (DNS), or the TLS handshake failed (does it serve https?)"
+    : "the TLS handshake failed (does it serve https?)";
+}
+
+/**
+ * Cloudflare's own statuses for a subrequest whose origin failed (a deployed Worker's fetch answers
+ * these instead of throwing), by what failed. Retried like a connection error.
+ */
+const ORIGIN_FAILURES: ReadonlyMap<number, string> = new Map([
+  [520, "it answered with an empty or unknown response (Cloudflare 520)"],
+  [521, "it refused the connection (Cloudflare 521)"],
+  [522, "the connection timed out (Cloudflare 522)"],
+  [523, "there is no route to it (Cloudflare 523)"],
+  [524, "it accepted the connection but did not answer in time (Cloudflare 524)"],
+  [525, "the TLS handshake failed (Cloudflare 525)"],
+  [526, "its TLS certificate is not valid (Cloudflare 526)"],
+  [530, "it could not be reached (Cloudflare 530)"],
+]);
+
+export const isOriginFailure = (status: number): boolean => ORIGIN_FAILURES.has(status);
+
+/** What a Cloudflare origin-failure answer means; error 1016 in a 530 is a name that does not resolve. */
+export function originFailure(status: number, bodyText: string): string | null {
+  if (status === 530 && /\b1016\b/.test(bodyText)) return "its name does not resolve (DNS; Cloudflare error 1016)";
+  return ORIGIN_FAILURES.get(status) ?? null;
+}
+
+/**
+ * A 404 for `POST /responses` from a server that has no such route (Ollama answers
+ * `404 page not found`, llama.cpp `{"error":{"code":404,...}}`), not a 404 about a model
+ * (OpenAI's `model_not_found`): the likely fix is the protocol.
+ */
+export function withProtocolHint(error: ApiError, host: string): ApiError {
+  const routeMissing = error.code === null || error.code === "404";
+  if (error.status !== 404 || !routeMissing || /model/i.test(error.message)) return error;
+  const hint =
+    `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +
+    `llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`;
+  return new ApiError(404, `${error.message} ${hint}`, {
+    type: error.type,
+    param: error.param,
+    code: error.code,
+    headers: error.headers,
   });
 }

@@ -3,7 +3,7 @@
 // path only ever talk to this interface.
 
 import type { CreateRequest } from "../responses/create-request";
-import type { InputItem, JsonObject, ResponseObject, StreamEvent } from "../responses/types";
+import type { InputItem, JsonObject, OutputItem, ResponseObject, StreamEvent } from "../responses/types";
 import type { SseMessage } from "../sse";
 
 export type ProtocolName = "responses" | "chat_completions";
@@ -12,6 +12,17 @@ export interface TranslationContext {
   request: CreateRequest;
   /** The gateway's Response before any output (every field set): translators spread it into snapshots. */
   base: ResponseObject;
+  /**
+   * The full context sent upstream (chain or conversation expanded), as given to `buildBody`: the
+   * chat translator maps calls of tools that context loaded (tool_search_output) back by it.
+   * Without it, the request's own input is used.
+   */
+  input?: InputItem[];
+  /**
+   * A compaction item the gateway made before calling the upstream (create-time compaction for a
+   * chat upstream): the response's output opens with it, and its usage adds to the response's.
+   */
+  compaction?: { item: OutputItem; usage: JsonObject };
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

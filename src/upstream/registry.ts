@@ -3,13 +3,13 @@
 // (before anything is stored), the ResponseRun DO and the store:false path (the call), and the
 // input_tokens/compact routes.
 
-import type { GatewayConfig } from "../config";
+import { refuseIfMisconfigured, type GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
 import { chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
-import { matchRoute } from "./routes";
+import { matchRoute, readRoutes } from "./routes";
 
 export function protocolFor(name: ProtocolName): UpstreamProtocol {
   switch (name) {
@@ -27,6 +27,8 @@ export interface UpstreamChoice {
   apiKey: string | null;
   /** The model name sent upstream when a route rewrites it; null sends the request's own. */
   model?: string | null;
+  /** A WebSocket `generate: false` warm-up: nothing is sent anywhere (src/upstream/warm-up.ts). */
+  warmUp?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -41,12 +43,13 @@ const misconfigured = (message: string) =>
  * A route's named secret is its key; without one the caller's own key goes upstream (pass-through),
  * never the default upstream's `UPSTREAM_API_KEY`, which belongs to another server. A broken table
  * or a named secret that is not set fails the request (503) instead of sending it, with a key it
- * was not meant for, to a server it was not meant for.
+ * was not meant for, to a server it was not meant for; so does any other wrong upstream setting (500).
  */
 export function chooseUpstream(config: GatewayConfig, model: string, clientKey: string | null): UpstreamChoice {
-  if (!config.routes.ok)
-    throw misconfigured(`The gateway's upstream routing table is invalid: ${config.routes.problem}`);
-  const route = matchRoute(config.routes.routes, model);
+  refuseIfMisconfigured(config, "upstream calls");
+  const table = readRoutes(config.routes);
+  if (!table.ok) throw misconfigured(`The gateway's upstream routing table is invalid: ${table.problem}`);
+  const route = matchRoute(table.routes, model);
   if (route === undefined)
     return {
       baseUrl: config.upstream.baseUrl,
@@ -67,9 +70,17 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
   };
 }
 
+/** A warm-up of `choice`: answered by the gateway itself in the Responses protocol, whatever the route's. */
+export const warmUpChoice = (choice: UpstreamChoice): UpstreamChoice => ({
+  ...choice,
+  protocol: "responses",
+  warmUp: true,
+});
+
 export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   baseUrl: choice.baseUrl,
   protocol: protocolFor(choice.protocol),
   apiKey: choice.apiKey,
   model: choice.model ?? null,
+  warmUp: choice.warmUp === true,
 });

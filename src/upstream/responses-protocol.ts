@@ -14,6 +14,9 @@ const GATEWAY_OWNED_FIELDS = ["background", "previous_response_id", "conversatio
 const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 
 class ResponsesTranslator implements EventTranslator {
+  /** Function names by item id: `function_call_arguments.done` must name its function (OpenAI and Azure leave it out). */
+  readonly #functionNames = new Map<string, string>();
+
   push(message: SseMessage): StreamEvent[] {
     if (message.data === "[DONE]" || message.data === "") return [];
     const event: unknown = JSON.parse(message.data);
@@ -21,7 +24,17 @@ class ResponsesTranslator implements EventTranslator {
     // Some servers put the type only in the SSE `event:` field.
     if (typeof event.type !== "string" && message.event) event.type = message.event;
     if (typeof event.type !== "string") return [];
+    this.#fillFunctionName(event);
     return [event as StreamEvent];
+  }
+
+  #fillFunctionName(event: JsonObject): void {
+    const item = event.item;
+    if (event.type === "response.output_item.added" && isPlainObject(item) && item.type === "function_call")
+      if (typeof item.id === "string" && typeof item.name === "string") this.#functionNames.set(item.id, item.name);
+    if (event.type !== "response.function_call_arguments.done" || typeof event.name === "string") return;
+    const name = typeof event.item_id === "string" ? this.#functionNames.get(event.item_id) : undefined;
+    if (name !== undefined) event.name = name;
   }
 
   finish(): StreamEvent[] {

@@ -1,6 +1,8 @@
 // The routing table: further upstreams chosen by model name (`UPSTREAM_ROUTES`), parsed and checked
-// once per raw value, with each route's key resolved from its named secret. Used by config and registry.
+// once per raw value, with each route's key resolved from its named secret. Used by the registry;
+// config keeps the raw value (src/config.ts must not depend on the upstream layer).
 
+import type { RoutesSetting } from "../config";
 import type { ProtocolName } from "./protocol";
 
 /** One route as written by the operator: a glob on the model name and where such models go. */
@@ -133,17 +135,16 @@ function parsedTable(value: unknown): Parsed {
   return parsed;
 }
 
-/** The routing table of these vars, each route's key read from the secret it names. */
-export function readRoutes(vars: Record<string, unknown>): RoutingTable {
-  const parsed = parsedTable(vars.UPSTREAM_ROUTES);
+/** The routing table of `UPSTREAM_ROUTES`, each route's key read from the secret it names. */
+export function readRoutes(setting: RoutesSetting): RoutingTable {
+  const parsed = parsedTable(setting.raw);
   if (!parsed.ok) return parsed;
   return {
     ok: true,
-    routes: parsed.routes.map((route) => {
-      if (route.apiKeySecret === null) return { ...route, apiKey: null };
-      const secret = vars[route.apiKeySecret];
-      return { ...route, apiKey: typeof secret === "string" && secret !== "" ? secret : undefined };
-    }),
+    routes: parsed.routes.map((route) => ({
+      ...route,
+      apiKey: route.apiKeySecret === null ? null : (setting.secret(route.apiKeySecret) ?? undefined),
+    })),
   };
 }
 

@@ -90,7 +90,11 @@ describe("a stored foreground response whose client disconnects", () => {
     expect(ended.status).toBe("cancelled");
     expect(ended.output_text).toBe("w0 ");
     expect(ended.output[0]).toMatchObject({ status: "incomplete" });
-    expect(await upstream.closedEarly(m)).toBe(1);
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream call to stop",
+    );
     await upstream.release(m);
   });
 

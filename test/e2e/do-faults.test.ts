@@ -255,6 +255,8 @@ describe("a delete while a foreground run writes its end", () => {
     const { tag, drop } = await refuseEnds(m);
     const attached = await readUntil(send(key, "/responses", { body: { model: m, input: "x", stream: true } }), 1);
     const id = idOf(attached.seen);
+    // The client keeps reading (a client that stops would hold the run up before its end).
+    const reading = attached.rest();
     await until(
       () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
       (lines) => lines.length > 0,
@@ -264,7 +266,7 @@ describe("a delete while a foreground run writes its end", () => {
     expect(await (await deleted).json()).toEqual({ id, object: "response.deleted", deleted: true });
     // The terminal write's next attempt lands after the delete.
     await drop();
-    const rest = await attached.rest();
+    const rest = await reading;
     if (rest instanceof Error) throw rest;
     // Deleted before its end landed (or, on a slow machine, after the end's attempts ran out): either
     // way the client is told the end was not recorded, instead of a terminal event.

@@ -91,10 +91,13 @@ describe("keys mode", () => {
     expect(shortKey.text).toContain("Incorrect API key provided: ********.");
   });
 
-  it("refuses a request without a key with OpenAI's 401", async () => {
+  it("refuses a request without a key with OpenAI's 401, pointing at the operator, not OpenAI's key page", async () => {
     const res = await managedFetch(`${GATEWAY_URL}/responses`);
     expect(res.status).toBe(401);
-    expect((await res.json<{ error: { message: string } }>()).error.message).toMatch(/^You didn't provide an API key/);
+    const { message } = (await res.json<{ error: { message: string } }>()).error;
+    expect(message).toMatch(/^You didn't provide an API key/);
+    expect(message).toContain("This gateway issues its own keys (sk-gw-...): ask its operator for one.");
+    expect(message).not.toMatch(/password field|platform\.openai\.com/);
   });
 
   it("refuses a revoked key at once, on every route, exactly like a key that never existed, writing nothing", async () => {
@@ -150,10 +153,11 @@ describe("keys mode", () => {
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({
       error: {
-        message: "The server had an error while processing your request. Sorry about that!",
+        message:
+          "The gateway is misconfigured: AUTH_MODE is 'key'; allowed: 'passthrough' or 'keys'. Its operator must correct this.",
         type: "server_error",
         param: null,
-        code: null,
+        code: "gateway_misconfigured",
       },
     });
   });

@@ -1,6 +1,6 @@
 // The rest of the Responses surface: input_tokens and compact forwarded to a `responses` upstream
-// (context expanded first; a Chat Completions upstream gets a clear 400), `prompt` forwarded, and
-// OpenAI's 404 for unknown routes.
+// (context expanded first; for a Chat Completions upstream the gateway does both itself), `prompt`
+// forwarded, and OpenAI's 404 for unknown routes.
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -72,19 +72,15 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     });
   });
 
-  it("answers a clear 400 when the model's upstream speaks Chat Completions, calling nothing", async () => {
+  it("does both itself when the model's upstream speaks Chat Completions (see compaction.test.ts)", async () => {
     const openai = client("sk-test-surface");
-    const m = routed("echo");
-    for (const call of [
-      () => openai.responses.inputTokens.count({ model: m.model, input: "x" }),
-      () => openai.responses.compact({ model: m.model, input: "x" }),
-    ])
-      await expect(call()).rejects.toMatchObject({
-        status: 400,
-        code: "unsupported_endpoint",
-        message: expect.stringContaining("Chat Completions") as string,
-      });
+    const m = routed("summarize");
+    const counted = await openai.responses.inputTokens.count({ model: m.model, input: "x" });
+    expect(counted).toMatchObject({ object: "response.input_tokens", estimated: true });
     expect(await received(m)).toEqual([]);
+    const compacted = await openai.responses.compact({ model: m.model, input: "x" });
+    expect(compacted.output.at(-1)).toMatchObject({ type: "compaction" });
+    expect((await received(m)).map((request) => request.path)).toEqual(["/v1/chat/completions"]);
   });
 });
 

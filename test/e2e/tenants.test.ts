@@ -27,12 +27,17 @@ describe("tenant isolation (pass-through keys)", () => {
     expect((await alice.responses.retrieve(own.id)).id).toBe(own.id);
   });
 
-  it("refuses a request without a bearer key with OpenAI's 401", async () => {
+  it("refuses a request without a bearer key with OpenAI's 401, saying what a key is here", async () => {
     const res = await gatewayFetch(`${GATEWAY_URL}/responses`, { method: "POST", body: "{}" });
     expect(res.status).toBe(401);
     expect(res.headers.get("content-type")).toBe("application/json");
     const body = await res.json<{ error: Record<string, unknown> }>();
-    expect(body.error).toMatchObject({ type: "invalid_request_error", param: null, code: null });
-    expect(body.error.message).toMatch(/^You didn't provide an API key/);
+    expect(body.error).toEqual({
+      message:
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). This gateway forwards your key to its model server and keeps your history under it; any key will do if that server needs none.",
+      type: "invalid_request_error",
+      param: null,
+      code: null,
+    });
   });
 });

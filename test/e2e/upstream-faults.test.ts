@@ -24,6 +24,8 @@ const KEY = "sk-test-upstream-faults";
 /** The test caps (vitest.config.ts): UPSTREAM_MAX_BODY_BYTES and UPSTREAM_MAX_EVENT_BYTES. */
 const BODY_CAP = 20 * 1024 * 1024;
 const EVENT_CAP = 4 * 1024 * 1024;
+/** The mock upstream's `host:port`, as errors name it. */
+const UPSTREAM_HOST = new URL(env.UPSTREAM_BASE_URL).host;
 
 const watch = watchUnhandled();
 afterEach(() => watch.expectNone());
@@ -188,43 +190,59 @@ describe.concurrent("upstream faults mid-stream", () => {
 
 describe.concurrent("upstream faults before the first byte", () => {
   it.each([
-    ["a refused connection", "refused/m"],
-    ["a name that does not resolve", "nxdomain/m"],
-  ])("%s: 502 upstream_unreachable after the retries, kept as failed; background: failed", async (_name, base) => {
-    const openai = client(KEY);
-    const m = model(base);
-    const error = await openai.responses.create({ model: m, input: "x" }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(APIError);
-    expect(error).toMatchObject({ status: 502, code: "upstream_unreachable", type: "server_error" });
-    const streamed = await send("/responses", { model: m, input: "x", stream: true });
-    expect(streamed.status).toBe(502);
-    expect(await streamed.json()).toMatchObject({ error: { code: "upstream_unreachable" } });
-    // Both refused creates are history: failed, with the cause.
-    const kept = await storedFor(openai, m);
-    expect(kept.map((response) => [response.status, response.error?.code])).toEqual([
-      ["failed", "upstream_unreachable"],
-      ["failed", "upstream_unreachable"],
-    ]);
+    [
+      "a refused connection",
+      "refused/m",
+      "The upstream model server at 127.0.0.1:1 could not be reached: the connection was refused or cut (is the server running, and listening on that port?).",
+    ],
+    [
+      "a name that does not resolve",
+      "nxdomain/m",
+      "The upstream model server at upstream.invalid could not be reached: its name does not resolve (DNS), or the network is down.",
+    ],
+  ])(
+    "%s: 502 upstream_unreachable naming the host and cause, kept as failed; background: failed",
+    async (_name, base, message) => {
+      const openai = client(KEY);
+      const m = model(base);
+      const error = await openai.responses.create({ model: m, input: "x" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(APIError);
+      expect(error).toMatchObject({
+        status: 502,
+        code: "upstream_unreachable",
+        type: "server_error",
+        error: { message },
+      });
+      const streamed = await send("/responses", { model: m, input: "x", stream: true });
+      expect(streamed.status).toBe(502);
+      expect(await streamed.json()).toMatchObject({ error: { code: "upstream_unreachable", message } });
+      // Both refused creates are history: failed, with the cause.
+      const kept = await storedFor(openai, m);
+      expect(kept.map((response) => [response.status, response.error?.code, response.error?.message])).toEqual([
+        ["failed", "upstream_unreachable", message],
+        ["failed", "upstream_unreachable", message],
+      ]);
 
-    const background = model(base);
-    const list = await events(
-      await send("/responses", { model: background, input: "x", stream: true, background: true }),
-    );
-    expect(list.map((event) => event.type)).toEqual([
-      "response.created",
-      "response.queued",
-      "response.in_progress",
-      "error",
-      "response.failed",
-    ]);
-    const { id } = responseOf(list[0]);
-    expect(await openai.responses.retrieve(id)).toMatchObject({
-      status: "failed",
-      output: [],
-      error: { code: "upstream_unreachable", message: "The upstream model server could not be reached." },
-    });
-    expect(await storedRows(background)).toEqual([{ id, status: "failed" }]);
-  });
+      const background = model(base);
+      const list = await events(
+        await send("/responses", { model: background, input: "x", stream: true, background: true }),
+      );
+      expect(list.map((event) => event.type)).toEqual([
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+        "error",
+        "response.failed",
+      ]);
+      const { id } = responseOf(list[0]);
+      expect(await openai.responses.retrieve(id)).toMatchObject({
+        status: "failed",
+        output: [],
+        error: { code: "upstream_unreachable", message },
+      });
+      expect(await storedRows(background)).toEqual([{ id, status: "failed" }]);
+    },
+  );
 
   it("retries a 5xx UPSTREAM_RETRIES (2) times: a third failure reaches the client, a third success wins", async () => {
     const openai = client(KEY);
@@ -257,6 +275,56 @@ describe.concurrent("upstream faults before the first byte", () => {
     await expectKeptAsFailed(client(KEY), m, { code: "mock_429" });
   });
 
+  it("hands a 429 whose retry-after-ms is beyond the cap to the client at once, retry-after-ms kept", async () => {
+    const m = model("flaky-429-ms:1:30000");
+    const started = Date.now();
+    const res = await send("/responses", { model: m, input: "x" });
+    expect(res.status).toBe(429);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(res.headers.get("retry-after-ms")).toBe("30000");
+    expect(await upstream.requests(m)).toHaveLength(1);
+  });
+
+  it("waits out a 429's retry-after-ms within the cap, then goes on", async () => {
+    const m = model("flaky-429-ms:1:300");
+    const started = Date.now();
+    const response = await client(KEY).responses.create({ model: m, input: "x" });
+    expect(response).toMatchObject({ status: "completed", output_text: "after the wait" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await upstream.requests(m)).toHaveLength(2);
+  });
+
+  it("answers a deployed Worker's Cloudflare 530/1016 (origin DNS) as 502 naming the host and DNS, after the retries", async () => {
+    const m = model("cloudflare:530");
+    const error = await client(KEY)
+      .responses.create({ model: m, input: "x" })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      status: 502,
+      code: "upstream_unreachable",
+      error: {
+        message: `The upstream model server at ${UPSTREAM_HOST} could not be reached: its name does not resolve (DNS; Cloudflare error 1016).`,
+      },
+    });
+    expect(await upstream.requests(m)).toHaveLength(3);
+  });
+
+  it("keeps a 404 from a server without /responses, with a hint to set UPSTREAM_PROTOCOL=chat_completions", async () => {
+    const m = model("no-route");
+    const error = await client(KEY)
+      .responses.create({ model: m, input: "x" })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      status: 404,
+      error: {
+        message: `404 page not found (The upstream at ${UPSTREAM_HOST} has no /responses endpoint. If it serves only Chat Completions, as Ollama and llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`,
+        type: "invalid_request_error",
+        param: null,
+        code: null,
+      },
+    });
+  });
+
   it("answers 504 upstream_timeout when no headers come within the first-byte timeout (not retried)", async () => {
     const m = model("hang-headers");
     const error = await client(KEY)
@@ -265,7 +333,9 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(error).toMatchObject({
       status: 504,
       code: "upstream_timeout",
-      error: { message: "The upstream model server did not answer within 3 seconds." },
+      error: {
+        message: `The upstream model server at ${UPSTREAM_HOST} did not answer within 3 seconds (UPSTREAM_FIRST_BYTE_TIMEOUT_MS).`,
+      },
     });
     expect(await upstream.requests(m)).toHaveLength(1);
     await expectKeptAsFailed(client(KEY), m, { code: "upstream_timeout" });

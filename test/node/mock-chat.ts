@@ -190,6 +190,28 @@ export async function serveChat(
     }
     case "tools":
       return streamFrames(res, frames(toolLoopChunks(model, body)), hold);
+    case "summarize": {
+      // A compaction request (stream:false) answers one JSON completion naming what it summarized;
+      // any other request echoes its messages' roles, so a test sees the context it was sent.
+      const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+      const transcript = messages.map((message) => `${String(message.role)}:${messageText(message)}`).join(" | ");
+      if (body.stream === false)
+        return sendBody(
+          res,
+          200,
+          "application/json",
+          JSON.stringify({
+            id: "chatcmpl-summary",
+            object: "chat.completion",
+            model,
+            choices: [
+              { index: 0, message: { role: "assistant", content: `SUMMARY OF ${transcript}` }, finish_reason: "stop" },
+            ],
+            usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+          }),
+        );
+      return streamFrames(res, frames(textChunks(model, [`seen: ${transcript}`])), hold);
+    }
     case "error": {
       // error:SHAPE:STATUS  a provider's error body; `echokey` quotes the key it was sent
       const status = Number(args[1] ?? 400);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { serveChat } from "./mock-chat";
+import { serveOracle } from "./oracle";
 import { upstreamResponse } from "./upstream-response";
 
 type Json = Record<string, unknown>;
@@ -320,6 +321,23 @@ async function serveResponses(res: ServerResponse, body: Json) {
       if (seen <= Number(args[0] ?? 1)) return sendError(res, 429, { "retry-after": args[1] ?? "1" });
       return streamEvents(res, textEvents(model, ["after ", "the wait"]));
     }
+    case "cloudflare": {
+      // cloudflare:STATUS  what a deployed Worker's fetch answers when the origin failed (530: DNS)
+      const status = Number(args[0] ?? 530);
+      res.writeHead(status, { "content-type": "text/plain; charset=UTF-8" });
+      return void res.end(status === 530 ? "error code: 1016" : `error code: ${status}`);
+    }
+    case "no-route":
+      // A chat-only server asked for /responses: Ollama's plain-text 404.
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      return void res.end("404 page not found");
+    case "flaky-429-ms": {
+      // flaky-429-ms:N:MS  answers 429 with `retry-after-ms: MS` N times, then streams
+      const seen = (attempts.get(model) ?? 0) + 1;
+      attempts.set(model, seen);
+      if (seen <= Number(args[0] ?? 1)) return sendError(res, 429, { "retry-after-ms": args[1] ?? "100" });
+      return streamEvents(res, textEvents(model, ["after ", "the wait"]));
+    }
     case "grammar": {
       // Two deltas, then a delta for an output index that was never added: the grammar breaks.
       const events = textEvents(model, ["w0 ", "w1 ", "w2 "]);
@@ -520,6 +538,7 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
     const url = new URL(req.url ?? "/", "http://mock");
     if (url.pathname.startsWith("/__mock/")) return control(url, res);
     if (url.pathname.startsWith("/__hooks/")) return receiveHook(url, req, res);
+    if (url.pathname.startsWith("/__oracle/")) return serveOracle(url, req, res);
     if (req.method === "GET" && /^(\/alt)?\/v1\/models$/.test(url.pathname)) return serveModels(bearerKey(req), res);
     let raw = "";
     req.setEncoding("utf8");

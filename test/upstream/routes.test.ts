@@ -14,14 +14,21 @@ const route = (fields: Record<string, unknown> = {}) => ({
   ...fields,
 });
 
+/** `UPSTREAM_ROUTES` and the secrets its routes name, as config hands them to the registry. */
+const routesSetting = (vars: Record<string, unknown>) => readConfig(vars as never).routes;
+
 function routesOf(table: unknown, secrets: Record<string, string> = {}) {
-  const read = readRoutes({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table), ...secrets });
+  const read = readRoutes(
+    routesSetting({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table), ...secrets }),
+  );
   if (!read.ok) throw new Error(read.problem);
   return read.routes;
 }
 
 function problemOf(table: unknown): string {
-  const read = readRoutes({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table) });
+  const read = readRoutes(
+    routesSetting({ UPSTREAM_ROUTES: typeof table === "string" ? table : JSON.stringify(table) }),
+  );
   if (read.ok) throw new Error("expected the table to be refused");
   return read.problem;
 }
@@ -40,7 +47,10 @@ const configOf = (vars: Record<string, string>) =>
 
 describe("UPSTREAM_ROUTES parsing", () => {
   it.each([undefined, "", "  ", "[]"])("reads %j as no routes", (value) => {
-    expect(readRoutes(value === undefined ? {} : { UPSTREAM_ROUTES: value })).toEqual({ ok: true, routes: [] });
+    expect(readRoutes(routesSetting(value === undefined ? {} : { UPSTREAM_ROUTES: value }))).toEqual({
+      ok: true,
+      routes: [],
+    });
   });
 
   it("reads a route, without the base URL's trailing slash", () => {
@@ -57,19 +67,19 @@ describe("UPSTREAM_ROUTES parsing", () => {
   });
 
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
-    const read = readRoutes({ UPSTREAM_ROUTES: [route()] });
+    const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
   });
 
   it("reads each route's key from the secret it names, at each read", () => {
     const table = JSON.stringify([route({ api_key_secret: "GROQ_API_KEY" })]);
-    expect(readRoutes({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_one" })).toMatchObject({
+    expect(readRoutes(routesSetting({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_one" }))).toMatchObject({
       routes: [{ apiKey: "gsk_one" }],
     });
-    expect(readRoutes({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_two" })).toMatchObject({
+    expect(readRoutes(routesSetting({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_two" }))).toMatchObject({
       routes: [{ apiKey: "gsk_two" }],
     });
-    expect(readRoutes({ UPSTREAM_ROUTES: table })).toMatchObject({ routes: [{ apiKey: undefined }] });
+    expect(readRoutes(routesSetting({ UPSTREAM_ROUTES: table }))).toMatchObject({ routes: [{ apiKey: undefined }] });
   });
 
   it("answers each string on its own even when tables alternate", () => {
@@ -77,7 +87,7 @@ describe("UPSTREAM_ROUTES parsing", () => {
     const b = JSON.stringify([route({ model: "b-*" })]);
     expect(
       [a, b, a, "[", a].map((table) => {
-        const read = readRoutes({ UPSTREAM_ROUTES: table });
+        const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: table }));
         return read.ok ? read.routes[0]?.pattern : "broken";
       }),
     ).toEqual(["a-*", "b-*", "a-*", "broken", "a-*"]);

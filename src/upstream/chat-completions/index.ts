@@ -3,27 +3,43 @@
 
 import { invalidRequest } from "../../errors";
 import type { CreateRequest } from "../../responses/create-request";
+import type { JsonObject } from "../../responses/types";
+import { isPlainObject } from "../../responses/validation";
 import type { UpstreamProtocol } from "../protocol";
 import { eventsFromCompletion } from "./completion";
 import { toMessages } from "./messages";
 import { buildChatBody } from "./request";
 import { ChatStreamTranslator } from "./stream";
+import { PARAM_SUPPORT, paramRefusal } from "./support";
+import { ChatToolSet } from "./tool-set";
 import { checkTools } from "./tools";
+
+/** The gateway does `compaction` entries itself (compaction/compact.ts); it knows no other kind. */
+function checkContextManagement(body: JsonObject): void {
+  (Array.isArray(body.context_management) ? body.context_management : []).forEach((entry, index) => {
+    const type = isPlainObject(entry) ? entry.type : undefined;
+    if (type !== "compaction")
+      throw invalidRequest(
+        `Invalid 'context_management[${index}].type': '${String(type)}' is not a context management the gateway does for this model server (Chat Completions); it does 'compaction'.`,
+        `context_management[${index}].type`,
+        "unsupported_value",
+      );
+  });
+}
 
 export const chatCompletionsProtocol: UpstreamProtocol = {
   name: "chat_completions",
   path: "/chat/completions",
 
   validate(request: CreateRequest): void {
-    if (request.body.prompt !== undefined && request.body.prompt !== null)
-      throw invalidRequest(
-        "Prompt templates live on OpenAI's platform and cannot be used with this model server: it speaks the Chat Completions protocol.",
-        "prompt",
-        "unsupported_parameter",
-      );
-    checkTools(request.body);
+    for (const [field, support] of Object.entries(PARAM_SUPPORT))
+      if (support.handling === "refused" && request.body[field] !== undefined && request.body[field] !== null)
+        throw invalidRequest(paramRefusal(field), field, "unsupported_parameter");
+    checkContextManagement(request.body);
+    const tools = ChatToolSet.from(request.body, request.input);
+    checkTools(request.body, tools);
     // A dry run of the message translation: every unsupported item or part is a 400 now, not later.
-    toMessages(request.instructions, request.input);
+    toMessages(request.instructions, request.input, tools);
   },
 
   buildBody: buildChatBody,

@@ -1,9 +1,14 @@
 // Lowers Responses input items (the full context: earlier turns, then this request) to chat
 // `messages`. Used by the request builder, and as a dry run by `validate` (400s before storage).
 
+import { isGatewayCompaction } from "../../compaction/seal";
 import { invalidRequest } from "../../errors";
 import type { InputItem, JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
+import { clientToolOfItem } from "./client-tools";
+import { itemRefusal, itemSupport } from "./support";
+import type { ChatToolSet } from "./tool-set";
+import { checkTool } from "./tools";
 
 /** Separator when several text parts become one string (vLLM joins text parts the same way). */
 const PART_SEPARATOR = "\n";
@@ -105,9 +110,64 @@ function toolOutput(output: unknown, param: string): string {
     .join(PART_SEPARATOR);
 }
 
-function toolCall(item: InputItem): JsonObject {
-  const args = item.type === "custom_tool_call" ? JSON.stringify({ input: item.input ?? "" }) : item.arguments;
-  return { id: item.call_id, type: "function", function: { name: item.name, arguments: args } };
+const callIdOf = (item: InputItem, fallback: string): string =>
+  typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : fallback;
+
+function toolCall(item: InputItem, tools: ChatToolSet, param: string): JsonObject {
+  const namespace = typeof item.namespace === "string" ? item.namespace : undefined;
+  const name = typeof item.name === "string" ? item.name : "";
+  if (item.type === "custom_tool_call") {
+    const wire = tools.wireNameOf("custom", name, namespace);
+    return chatCall(item.call_id, wire, JSON.stringify({ input: item.input ?? "" }));
+  }
+  if (item.type === "function_call")
+    return chatCall(item.call_id, tools.wireNameOf("function", name, namespace), item.arguments);
+  if (item.type === "tool_search_call") {
+    const wire = tools.wireNameOf("tool_search", "tool_search");
+    return chatCall(callIdOf(item, searchCallId(item, param)), wire, JSON.stringify(item.arguments ?? {}));
+  }
+  const client = clientToolOfItem(String(item.type));
+  if (client === undefined) throw notSupported(`An input item of type '${String(item.type)}'`, param);
+  return chatCall(
+    item.call_id,
+    tools.wireNameOf(client.type, client.type),
+    JSON.stringify(client.tool.argumentsOf(item)),
+  );
+}
+
+const chatCall = (id: unknown, name: string, args: unknown): JsonObject => ({
+  id,
+  type: "function",
+  function: { name, arguments: args },
+});
+
+/** A server-executed tool search has no call id: its call and output are paired by the call's id. */
+const searchCallId = (item: InputItem, param: string): string =>
+  `call_search_${typeof item.id === "string" && item.id !== "" ? item.id : param.replace(/\W/g, "")}`;
+
+/** What a `tool_search_output` loaded, as the tool search function's result. */
+function loadedToolsText(item: InputItem, tools: ChatToolSet): string {
+  const names = (Array.isArray(item.tools) ? item.tools : []).flatMap((tool) => {
+    if (!isPlainObject(tool)) return [];
+    const members = tool.type === "namespace" && Array.isArray(tool.tools) ? tool.tools.filter(isPlainObject) : [tool];
+    const namespace = tool.type === "namespace" && typeof tool.name === "string" ? tool.name : undefined;
+    return members.flatMap((member) =>
+      typeof member.name === "string"
+        ? [
+            {
+              name: tools.wireNameOf(member.type === "custom" ? "custom" : "function", member.name, namespace),
+              description: member.description ?? null,
+            },
+          ]
+        : [],
+    );
+  });
+  return JSON.stringify({ loaded_tools: names });
+}
+
+/** Loaded tool lists must hold only tools a chat server can be offered (a 400 naming the tool otherwise). */
+function checkLoadedTools(item: InputItem, param: string): void {
+  (Array.isArray(item.tools) ? item.tools : []).forEach((tool, index) => checkTool(tool, `${param}.tools[${index}]`));
 }
 
 /** The raw reasoning text of a `reasoning` item (`content[].reasoning_text`), or "" for summary-only items. */
@@ -131,12 +191,14 @@ function reasoningOf(item: InputItem): string {
  * Consecutive `function_call` / `custom_tool_call` items (and an assistant message right before
  * them) become one assistant message with `tool_calls`; each output becomes a `tool` message.
  */
-export function toMessages(instructions: string | null, input: InputItem[]): JsonObject[] {
+export function toMessages(instructions: string | null, input: InputItem[], tools: ChatToolSet): JsonObject[] {
   const messages: JsonObject[] = [];
   if (instructions !== null && instructions !== "") messages.push({ role: "system", content: instructions });
   /** The assistant message that following tool calls join (only while it is the last message). */
   let assistant: JsonObject | undefined;
   let reasoning = "";
+  /** The call id of the last server-executed tool search (its output names none). */
+  let searchCall: string | undefined;
 
   const pushAssistant = (message: JsonObject) => {
     if (reasoning !== "") message.reasoning_content = reasoning;
@@ -148,6 +210,14 @@ export function toMessages(instructions: string | null, input: InputItem[]): Jso
     reasoning = "";
     assistant = undefined;
     messages.push(message);
+  };
+  const pushCall = (call: JsonObject) => {
+    if (assistant !== undefined) {
+      const calls = (assistant.tool_calls ??= []) as JsonObject[];
+      calls.push(call);
+    } else {
+      pushAssistant({ role: "assistant", content: null, tool_calls: [call] });
+    }
   };
 
   input.forEach((item, index) => {
@@ -162,26 +232,66 @@ export function toMessages(instructions: string | null, input: InputItem[]): Jso
         return;
       case "function_call":
       case "custom_tool_call":
-        if (assistant !== undefined) {
-          const calls = (assistant.tool_calls ??= []) as JsonObject[];
-          calls.push(toolCall(item));
-        } else {
-          pushAssistant({ role: "assistant", content: null, tool_calls: [toolCall(item)] });
-        }
+      case "local_shell_call":
+      case "shell_call":
+      case "apply_patch_call":
+        pushCall(toolCall(item, tools, param));
         return;
+      case "tool_search_call": {
+        const call = toolCall(item, tools, param);
+        searchCall = call.id as string;
+        pushCall(call);
+        return;
+      }
       case "function_call_output":
       case "custom_tool_call_output":
         push({ role: "tool", tool_call_id: item.call_id, content: toolOutput(item.output, `${param}.output`) });
+        return;
+      case "local_shell_call_output":
+      case "shell_call_output":
+      case "apply_patch_call_output": {
+        const client = clientToolOfItem(item.type as string);
+        push({
+          role: "tool",
+          tool_call_id: callIdOf(item, String(item.id)),
+          content: client?.tool.outputText(item) ?? "",
+        });
+        return;
+      }
+      case "tool_search_output":
+        checkLoadedTools(item, param);
+        push({
+          role: "tool",
+          tool_call_id: callIdOf(item, searchCall ?? searchCallId(item, param)),
+          content: loadedToolsText(item, tools),
+        });
+        return;
+      case "additional_tools":
+        // Its tools are in the chat `tools` (see ChatToolSet.from); nothing is said in the conversation.
+        checkLoadedTools(item, param);
+        return;
+      case "configuration_update":
+        // Applied to the chat request itself (see the request builder).
         return;
       case "reasoning":
         assistant = undefined;
         reasoning += reasoningOf(item);
         return;
-      case "item_reference":
-        throw notSupported("An 'item_reference' (send the referenced item itself)", param);
+      case "compaction":
+        // A gateway-made item is expanded into its summary before the context gets here; only
+        // `validate`'s dry run over the request's own input sees one. Anything else is opaque.
+        if (isGatewayCompaction(item)) return;
+        throw refused(param, "compaction");
       default:
-        throw notSupported(`An input item of type '${typeof type === "string" ? type : "unknown"}'`, param);
+        throw refused(param, typeof type === "string" ? type : "unknown");
     }
   });
   return messages;
 }
+
+const refused = (param: string, type: string) =>
+  invalidRequest(
+    itemRefusal(param, type),
+    itemSupport(type) === undefined ? `${param}.type` : param,
+    "unsupported_value",
+  );

@@ -5,28 +5,41 @@ import type { CreateRequest } from "../../responses/create-request";
 import type { InputItem, JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
 import { toMessages } from "./messages";
+import { PARAM_SUPPORT } from "./support";
+import { ChatToolSet } from "./tool-set";
 import { chatTools, compact } from "./tools";
 
 /**
- * Every `CreateResponse` field (OpenAPI 2.3.0). None is forwarded as is: each is either translated
- * below or is dropped: it has no chat meaning (`truncation`, `max_tool_calls`...), or exists only
- * on OpenAI's chat API (`metadata`, `service_tier`, `prompt_cache_key`, `text.verbosity`), where
- * Groq, Mistral and others answer 400 to fields they do not know; `store` would even make OpenAI
- * store the completion.
+ * Every `CreateResponse` field (`openai` v7's `ResponseCreateParams`). None is forwarded as is: each
+ * is translated below, done by the gateway, or refused by `validate` (support.ts says which and
+ * why). Fields only OpenAI's chat API knows (`metadata`, `service_tier`, `prompt_cache_key`...)
+ * would make Groq, Mistral and others answer 400; `store` would even make OpenAI store the completion.
+ * Any other field is a chat server's own knob (`top_k`, `min_p`...) and is forwarded.
  */
-const RESPONSES_FIELDS: ReadonlySet<string> = new Set([
-  "background", "context_management", "conversation", "include", "input", "instructions", "max_output_tokens",
-  "max_tool_calls", "metadata", "model", "moderation", "parallel_tool_calls", "previous_response_id", "prompt",
-  "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier",
-  "service_tier", "store", "stream", "stream_options", "temperature", "text", "tool_choice", "tools", "top_logprobs",
-  "top_p", "truncation", "user",
-]); // prettier-ignore
+const RESPONSES_FIELDS: ReadonlySet<string> = new Set(Object.keys(PARAM_SUPPORT));
 
 /** Chat fields the translation owns; a client's extra field never overrides them. `n` > 1 would
  * produce choices the Responses grammar cannot carry. */
 const TRANSLATION_OWNED: ReadonlySet<string> = new Set(["messages", "n", "stream", "stream_options"]);
 
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
+
+/**
+ * The reasoning effort and text format in effect: the request's own, else the latest
+ * `configuration_update` of the context ("each setting stays in effect until a later update replaces it").
+ */
+function configuration(body: JsonObject, input: InputItem[]): { effort: unknown; text: unknown } {
+  let effort = isPlainObject(body.reasoning) ? body.reasoning.effort : undefined;
+  let text = isPlainObject(body.text) && isPlainObject(body.text.format) ? body.text : undefined;
+  for (let i = input.length - 1; i >= 0 && (effort === undefined || text === undefined); i--) {
+    const item = input[i] as InputItem;
+    if (item.type !== "configuration_update") continue;
+    if (effort === undefined && isPlainObject(item.reasoning) && item.reasoning.effort !== undefined)
+      effort = item.reasoning.effort;
+    if (text === undefined && isPlainObject(item.text)) text = item.text;
+  }
+  return { effort, text };
+}
 
 function responseFormat(text: unknown): JsonObject | undefined {
   const format = isPlainObject(text) && isPlainObject(text.format) ? text.format : undefined;
@@ -53,13 +66,14 @@ export function buildChatBody(request: CreateRequest, input: InputItem[]): JsonO
   const extras = Object.fromEntries(
     Object.entries(body).filter(([field]) => !RESPONSES_FIELDS.has(field) && !TRANSLATION_OWNED.has(field)),
   );
-  const reasoning = isPlainObject(body.reasoning) ? body.reasoning : {};
+  const { effort, text } = configuration(body, input);
+  const tools = ChatToolSet.from(body, input);
   const topLogprobs = typeof body.top_logprobs === "number" && body.top_logprobs > 0 ? body.top_logprobs : undefined;
   const logprobs = topLogprobs !== undefined || request.include.includes(LOGPROBS_INCLUDE);
   const translated = compact({
-    ...chatTools(body),
-    response_format: responseFormat(body.text),
-    reasoning_effort: reasoning.effort,
+    ...chatTools(body, tools),
+    response_format: responseFormat(text),
+    reasoning_effort: effort,
     max_completion_tokens: "max_tokens" in extras ? undefined : body.max_output_tokens,
     temperature: body.temperature,
     top_p: body.top_p,
@@ -70,7 +84,7 @@ export function buildChatBody(request: CreateRequest, input: InputItem[]): JsonO
   });
   return {
     model: request.model,
-    messages: toMessages(request.instructions, input),
+    messages: toMessages(request.instructions, input, tools),
     ...extras,
     ...translated,
     stream: true,

@@ -6,9 +6,19 @@ import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent
 import { isPlainObject } from "../../responses/validation";
 import type { SseMessage } from "../../sse";
 import type { EventTranslator, TranslationContext } from "../protocol";
-import { argumentsComplete, customInput, newCallId, ToolCallAssembler, type ToolCall } from "./tool-calls";
-import { customToolNames } from "./tools";
-import { usageFromChat, type ResponseUsage } from "./usage";
+import { CLIENT_TOOLS, isClientToolType } from "./client-tools";
+import {
+  argumentsComplete,
+  customInput,
+  named,
+  newCallId,
+  parsedArguments,
+  ToolCallAssembler,
+  type CallItem,
+  type ToolCall,
+} from "./tool-calls";
+import { ChatToolSet, type ChatTool } from "./tool-set";
+import { usageFromChat, withCompactionUsage, type ResponseUsage } from "./usage";
 import {
   contentText,
   mapLogprobs,
@@ -61,7 +71,8 @@ interface MessageState {
 
 export class ChatStreamTranslator implements EventTranslator {
   readonly #base: ResponseObject;
-  readonly #customTools: ReadonlySet<string>;
+  /** The request's chat functions, to map each called name back to its tool. */
+  readonly #tools: ChatToolSet;
   #model: string | undefined;
   #events: StreamEvent[] = [];
   #started = false;
@@ -77,9 +88,15 @@ export class ChatStreamTranslator implements EventTranslator {
   /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
   readonly #callIds = new Set<string>();
 
+  /** The compaction item the gateway made for this response, until the output opens with it. */
+  #compaction: TranslationContext["compaction"];
+  readonly #compactionUsage: JsonObject | undefined;
+
   constructor(context: TranslationContext) {
     this.#base = context.base;
-    this.#customTools = customToolNames(context.request.body);
+    this.#compaction = context.compaction;
+    this.#compactionUsage = context.compaction?.usage;
+    this.#tools = ChatToolSet.from(context.request.body, context.input ?? context.request.input);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -278,26 +295,50 @@ export class ChatStreamTranslator implements EventTranslator {
     }
   }
 
-  /** Adds the call's item (once its name is known, or when `force`d at the end) and flushes its buffer. */
+  /** Starts the call's item (once its name is known, or when `force`d at the end) and flushes its buffer. */
   #startCall(call: ToolCall, force: boolean): boolean {
     if (call.name === "" && !force) return false;
     // The SDK rejects two items with one call_id; a server that repeats ids gets fresh ones.
     const callId = call.id !== undefined && !this.#callIds.has(call.id) ? call.id : newCallId();
     this.#callIds.add(callId);
-    const custom = this.#customTools.has(call.name);
-    const id = newId(custom ? "ctc" : "fc");
-    const item: OutputItem = custom
-      ? { id, type: "custom_tool_call", call_id: callId, name: call.name, input: "" }
-      : { id, type: "function_call", status: "in_progress", arguments: "", call_id: callId, name: call.name };
-    call.item = { id, index: this.#add(item), callId, custom, sent: 0 };
+    const tool = this.#tools.resolve(call.name);
+    const kind = tool?.kind ?? "function";
+    const streaming = kind === "function" ? "arguments" : kind === "custom" ? "input" : "whole";
+    const prefix =
+      kind === "function"
+        ? "fc"
+        : kind === "custom"
+          ? "ctc"
+          : kind === "tool_search"
+            ? "tsc"
+            : CLIENT_TOOLS[kind].idPrefix;
+    const item: CallItem = { id: newId(prefix), index: -1, callId, streaming, sent: 0, tool };
+    call.item = item;
+    if (streaming === "arguments")
+      item.index = this.#add({
+        id: item.id,
+        type: "function_call",
+        status: "in_progress",
+        arguments: "",
+        call_id: callId,
+        ...named(call, tool),
+      });
+    else if (streaming === "input")
+      item.index = this.#add({
+        id: item.id,
+        type: "custom_tool_call",
+        call_id: callId,
+        ...named(call, tool),
+        input: "",
+      });
     this.#sendArguments(call);
     return true;
   }
 
-  /** Streams what the live call received since its last delta (custom calls wait: their input is decoded at the end). */
+  /** Streams what the live function call received since its last delta (other calls are sent at the end). */
   #sendArguments(call: ToolCall): void {
     const item = call.item;
-    if (item === undefined || item.custom || item.sent === call.args.length) return;
+    if (item === undefined || item.streaming !== "arguments" || item.sent === call.args.length) return;
     const delta = call.args.slice(item.sent);
     item.sent = call.args.length;
     this.#emit({ type: "response.function_call_arguments.delta", item_id: item.id, output_index: item.index, delta });
@@ -305,14 +346,24 @@ export class ChatStreamTranslator implements EventTranslator {
 
   #finishCall(call: ToolCall, status: ItemStatus): void {
     if (call.item === undefined) this.#startCall(call, true);
-    const item = call.item as NonNullable<ToolCall["item"]>;
+    const item = call.item as CallItem;
     this.#calls.finish(call);
+    if (item.streaming === "whole") {
+      this.#finishWhole(call, item, status);
+      return;
+    }
     const at = { item_id: item.id, output_index: item.index };
-    if (item.custom) {
+    if (item.streaming === "input") {
       const input = customInput(call.args);
       if (input !== "") this.#emit({ type: "response.custom_tool_call_input.delta", ...at, delta: input });
       this.#emit({ type: "response.custom_tool_call_input.done", ...at, input });
-      this.#done(item.index, { id: item.id, type: "custom_tool_call", call_id: item.callId, name: call.name, input });
+      this.#done(item.index, {
+        id: item.id,
+        type: "custom_tool_call",
+        call_id: item.callId,
+        ...named(call, item.tool),
+        input,
+      });
       return;
     }
     this.#sendArguments(call);
@@ -322,15 +373,40 @@ export class ChatStreamTranslator implements EventTranslator {
       args = "{}";
       this.#emit({ type: "response.function_call_arguments.delta", ...at, delta: args });
     }
-    this.#emit({ type: "response.function_call_arguments.done", ...at, name: call.name, arguments: args });
-    const final = {
+    const names = named(call, item.tool);
+    this.#emit({ type: "response.function_call_arguments.done", ...at, name: names.name, arguments: args });
+    this.#done(item.index, {
       id: item.id,
       type: "function_call",
       status,
       arguments: args,
       call_id: item.callId,
-      name: call.name,
-    };
+      ...names,
+    });
+  }
+
+  /** A tool search or client tool call: its item is built from the parsed arguments, added and done at once. */
+  #finishWhole(call: ToolCall, item: CallItem, status: ItemStatus): void {
+    const tool = item.tool as ChatTool;
+    const args = parsedArguments(call.args);
+    let final: OutputItem;
+    if (isClientToolType(tool.kind)) {
+      final = CLIENT_TOOLS[tool.kind].item(isPlainObject(args) ? args : {}, {
+        id: item.id,
+        callId: item.callId,
+      }) as OutputItem;
+      if (status === "incomplete" && final.type !== "apply_patch_call") final.status = "incomplete";
+    } else {
+      final = {
+        id: item.id,
+        type: "tool_search_call",
+        call_id: item.callId,
+        execution: "client",
+        arguments: args,
+        status,
+      };
+    }
+    item.index = this.#add({ ...final, status: "in_progress" });
     this.#done(item.index, final);
   }
 
@@ -352,6 +428,7 @@ export class ChatStreamTranslator implements EventTranslator {
   }
 
   #add(item: OutputItem): number {
+    this.#open();
     const index = this.#output.length;
     this.#output.push(item);
     this.#emit({ type: "response.output_item.added", output_index: index, item: structuredClone(item) });
@@ -373,21 +450,32 @@ export class ChatStreamTranslator implements EventTranslator {
       model: this.#model ?? this.#base.model,
       status: status as ResponseObject["status"],
       output: structuredClone(this.#output),
-      usage: status === "in_progress" ? null : structuredClone(this.#usage),
+      usage: status === "in_progress" ? null : withCompactionUsage(this.#usage, this.#compactionUsage),
       ...fields,
     };
   }
 
   /** Queues an event (`sequence_number` is a placeholder the normalizer replaces), opening the response first. */
   #emit(event: StreamEvent): void {
-    if (!this.#started) {
-      this.#started = true;
-      const opening = this.#snapshot("in_progress", { output: [] });
-      this.#events.push({ type: "response.created", sequence_number: 0, response: opening });
-      this.#events.push({ type: "response.in_progress", sequence_number: 0, response: structuredClone(opening) });
-    }
+    this.#open();
     const { type, ...fields } = event;
     this.#events.push({ type, sequence_number: 0, ...fields });
+  }
+
+  /** Opens the response (created, in_progress), then its output with the gateway's compaction item, if any. */
+  #open(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const opening = this.#snapshot("in_progress", { output: [] });
+    this.#events.push({ type: "response.created", sequence_number: 0, response: opening });
+    this.#events.push({ type: "response.in_progress", sequence_number: 0, response: structuredClone(opening) });
+    const compaction = this.#compaction;
+    if (compaction === undefined) return;
+    this.#compaction = undefined;
+    // As OpenAI streams one: added, compacting, done.
+    const index = this.#add(compaction.item);
+    this.#emit({ type: "response.compaction.compacting", item_id: compaction.item.id, output_index: index });
+    this.#done(index, compaction.item);
   }
 
   #drain(): StreamEvent[] {

@@ -3,6 +3,7 @@
 
 import type { JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
+import type { ChatTool } from "./tool-set";
 import { nonEmpty, objectOr } from "./wire";
 
 export interface ToolCall {
@@ -11,11 +12,29 @@ export interface ToolCall {
   name: string;
   args: string;
   finished: boolean;
-  /** The output item, once the translator has added it. */
-  item: { id: string; index: number; callId: string; custom: boolean; sent: number } | undefined;
+  /** The output item, once the translator has started it (`index` is -1 until it is added). */
+  item: CallItem | undefined;
   /** `args.length` at the last completeness check, and its result (parsing is not repeated). */
   checked: number;
   complete: boolean;
+}
+
+/**
+ * How a call's item is streamed: `arguments` live as they come (function calls); `input` added at
+ * once, its input decoded at the end (custom tools); `whole`, added complete at the end, since its
+ * fields come from the parsed arguments (tool search and client tool calls).
+ */
+export type CallStreaming = "arguments" | "input" | "whole";
+
+export interface CallItem {
+  id: string;
+  index: number;
+  callId: string;
+  streaming: CallStreaming;
+  /** Characters of `args` already sent as deltas. */
+  sent: number;
+  /** The offered tool the call resolved to (undefined: a name nobody offered, kept as a function call). */
+  tool: ChatTool | undefined;
 }
 
 export class ToolCallAssembler {
@@ -115,4 +134,19 @@ export function customInput(args: string): string {
     // not the JSON we asked for: the model's raw text is the best input there is
   }
   return args;
+}
+
+/** A call's Responses name and namespace: those of the tool it resolved to, else the name as called. */
+export function named(call: ToolCall, tool: ChatTool | undefined): { name: string; namespace?: string } {
+  if (tool === undefined) return { name: call.name };
+  return tool.namespace === undefined ? { name: tool.name } : { name: tool.name, namespace: tool.namespace };
+}
+
+/** The arguments as JSON when they parse (a tool search's `arguments` is a value), else the raw text. */
+export function parsedArguments(args: string): unknown {
+  try {
+    return JSON.parse(args === "" ? "{}" : args) as unknown;
+  } catch {
+    return args;
+  }
 }

@@ -1,105 +1,130 @@
-// Function and custom tools lowered to Chat Completions `tools` / `tool_choice`, and the 400 for
-// hosted tools a chat server cannot run. Used by `validate`, the request builder and the translator.
+// The request's tools and tool choice for a Chat Completions server: the 400 for any tool (or
+// forced choice) it cannot serve, naming its index and type, and the lowering of the rest to chat
+// `tools` / `tool_choice`. Used by `validate`, the messages check and the request builder.
 
 import { invalidRequest } from "../../errors";
 import type { JsonObject } from "../../responses/types";
 import { isPlainObject, missing } from "../../responses/validation";
+import { isClientToolType } from "./client-tools";
+import { toolRefusal, toolSupport } from "./support";
+import type { ChatTool, ChatToolSet, ToolKind } from "./tool-set";
 
-/** The only tool types a `/chat/completions` server can call: code the client runs itself. */
-const CALLABLE_TYPES: ReadonlySet<string> = new Set(["function", "custom"]);
+const unsupported = (param: string, type: string) =>
+  invalidRequest(toolRefusal(param, type), param, "unsupported_value");
 
-/** A custom tool takes free text; on a chat server it becomes a function of one string argument. */
-export const CUSTOM_TOOL_PARAMETERS: JsonObject = {
-  type: "object",
-  properties: { input: { type: "string" } },
-  required: ["input"],
-  additionalProperties: false,
-};
+const typeOf = (value: unknown): string => (isPlainObject(value) ? String(value.type) : typeof value);
 
-const toolsOf = (body: JsonObject): JsonObject[] => (Array.isArray(body.tools) ? body.tools.filter(isPlainObject) : []);
+/** Environments the gateway cannot provide to a `shell` tool: hosted containers. */
+const HOSTED_ENVIRONMENTS: ReadonlySet<string> = new Set(["container_auto", "container_reference"]);
 
-function unsupported(type: string, param: string) {
-  return invalidRequest(
-    `Tool type '${type}' is not supported by this model server: it speaks the Chat Completions protocol, which can only call 'function' and 'custom' tools.`,
-    param,
-    "unsupported_value",
-  );
-}
-
-/** Throws a 400 for any tool, or forced tool choice, that the chat server could not run. */
-export function checkTools(body: JsonObject): void {
-  toolsOf(body).forEach((tool, index) => {
-    const type = String(tool.type);
-    if (!CALLABLE_TYPES.has(type)) throw unsupported(type, `tools[${index}]`);
-    if (typeof tool.name !== "string" || tool.name === "") throw missing(`tools[${index}].name`);
-  });
-  const choice = body.tool_choice;
-  if (!isPlainObject(choice)) return;
-  const type = String(choice.type);
-  if (type === "allowed_tools") {
-    const allowed = Array.isArray(choice.tools) ? choice.tools : [];
-    allowed.forEach((tool, index) => {
-      const toolType = isPlainObject(tool) ? String(tool.type) : typeof tool;
-      if (!CALLABLE_TYPES.has(toolType)) throw unsupported(toolType, `tool_choice.tools[${index}]`);
+/** Throws a 400 for a tool (at `param`, e.g. `tools[3]`) that a chat server cannot be offered. */
+export function checkTool(tool: unknown, param: string): void {
+  const type = typeOf(tool);
+  if (!isPlainObject(tool) || toolSupport(type)?.handling !== "translated") throw unsupported(param, type);
+  if (
+    (type === "function" || type === "custom" || type === "namespace") &&
+    (typeof tool.name !== "string" || tool.name === "")
+  )
+    throw missing(`${param}.name`);
+  if (type === "namespace") {
+    if (!Array.isArray(tool.tools) || tool.tools.length === 0) throw missing(`${param}.tools`);
+    tool.tools.forEach((member, index) => {
+      const memberType = typeOf(member);
+      if (memberType !== "function" && memberType !== "custom")
+        throw invalidRequest(
+          `Invalid '${param}.tools[${index}]': a namespace holds 'function' and 'custom' tools, not '${memberType}'.`,
+          `${param}.tools[${index}]`,
+          "invalid_value",
+        );
+      checkTool(member, `${param}.tools[${index}]`);
     });
-  } else if (!CALLABLE_TYPES.has(type)) {
-    throw unsupported(type, "tool_choice");
-  } else if (typeof choice.name !== "string") {
-    throw missing("tool_choice.name");
   }
+  if (type === "shell" && isPlainObject(tool.environment) && HOSTED_ENVIRONMENTS.has(String(tool.environment.type)))
+    throw invalidRequest(
+      `Invalid '${param}.environment': a '${String(tool.environment.type)}' environment is a container OpenAI hosts; with this model server (Chat Completions) the shell runs on the client: use {"type":"local"}.`,
+      `${param}.environment`,
+      "unsupported_value",
+    );
 }
 
-/** Names of the request's custom tools: their calls come back as `custom_tool_call` items. */
-export const customToolNames = (body: JsonObject): ReadonlySet<string> =>
-  new Set(
-    toolsOf(body).flatMap((tool) => (tool.type === "custom" && typeof tool.name === "string" ? [tool.name] : [])),
-  );
+/** Throws a 400 for any tool, or forced tool choice, that the chat server could not serve. */
+export function checkTools(body: JsonObject, tools: ChatToolSet): void {
+  if (Array.isArray(body.tools)) body.tools.forEach((tool, index) => checkTool(tool, `tools[${index}]`));
+  lowerChoice(body.tool_choice, tools);
+}
+
+/** The offered tool a choice entry (`{type:"function", name, namespace?}`, `{type:"shell"}`...) names. */
+function chosen(entry: JsonObject, tools: ChatToolSet, param: string): ChatTool[] {
+  const type = String(entry.type);
+  const namespace = typeof entry.namespace === "string" ? entry.namespace : undefined;
+  const pick = (kinds: ToolKind[], name: string): ChatTool[] => {
+    const exact = namespace === undefined ? undefined : tools.find(kinds[0] as ToolKind, name, namespace);
+    const found = exact === undefined ? tools.named(name, kinds) : [exact];
+    const unnamespaced = found.filter((tool) => tool.namespace === undefined);
+    return unnamespaced.length > 0 ? unnamespaced : found;
+  };
+  let found: ChatTool[];
+  if (type === "function" || type === "custom") {
+    if (typeof entry.name !== "string") throw missing(`${param}.name`);
+    // Function and custom tools share one name space: either choice type finds either kind.
+    found = pick(type === "custom" ? ["custom", "function"] : ["function", "custom"], entry.name);
+  } else if (type === "namespace") {
+    found = tools.tools.filter((tool) => tool.namespace === entry.name);
+  } else if (type === "tool_search" || isClientToolType(type)) {
+    found = tools.tools.filter((tool) => tool.kind === type);
+  } else {
+    throw unsupported(param, type);
+  }
+  if (found.length === 0)
+    throw invalidRequest(
+      `Invalid '${param}': it names a '${type}' tool${typeof entry.name === "string" ? ` '${entry.name}'` : ""} that is not in 'tools'.`,
+      param,
+      "invalid_value",
+    );
+  return found;
+}
+
+interface LoweredChoice {
+  choice: unknown;
+  /** Wire names of the allowed tools (`allowed_tools`); undefined: all. */
+  allowed?: ReadonlySet<string>;
+}
+
+/**
+ * `allowed_tools` has no portable chat form (only OpenAI knows `{type:"allowed_tools"}`), so it is
+ * lowered to what every server understands: only the allowed tools are sent, and its `mode`
+ * becomes the string choice. A forced tool becomes chat's `{type:"function", function:{name}}`.
+ */
+function lowerChoice(choice: unknown, tools: ChatToolSet): LoweredChoice {
+  if (!isPlainObject(choice)) return { choice };
+  if (choice.type === "allowed_tools") {
+    const entries = Array.isArray(choice.tools) ? choice.tools : [];
+    const allowed = new Set<string>();
+    entries.forEach((entry, index) => {
+      const param = `tool_choice.tools[${index}]`;
+      if (!isPlainObject(entry)) throw unsupported(param, typeOf(entry));
+      for (const tool of chosen(entry, tools, param)) allowed.add(tool.wireName);
+    });
+    return { choice: choice.mode === "required" ? "required" : "auto", allowed };
+  }
+  const [tool] = chosen(choice, tools, "tool_choice");
+  return { choice: { type: "function", function: { name: (tool as ChatTool).wireName } } };
+}
 
 /** Drops absent and null fields, so a server that rejects `null` never sees one. */
 export const compact = (object: JsonObject): JsonObject =>
   Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined && value !== null));
 
-function lowerTool(tool: JsonObject): JsonObject {
-  if (tool.type === "custom")
-    return {
-      type: "function",
-      function: compact({ name: tool.name, description: tool.description, parameters: CUSTOM_TOOL_PARAMETERS }),
-    };
-  // `strict` goes out only when the client set it: most non-OpenAI servers ignore or reject it.
-  return {
-    type: "function",
-    function: compact({
-      name: tool.name,
-      description: tool.description,
-      parameters: tool.parameters,
-      strict: tool.strict,
-    }),
-  };
-}
-
 /**
  * `tools`, `tool_choice` and `parallel_tool_calls` for the chat body (absent when there are no tools:
- * OpenAI rejects `tool_choice` and `parallel_tool_calls` without `tools`). `allowed_tools` has no
- * portable chat form (only OpenAI knows `{type:"allowed_tools"}`), so it is lowered to what every
- * server understands: only the allowed tools are sent, and its `mode` becomes the string choice.
+ * OpenAI rejects `tool_choice` and `parallel_tool_calls` without `tools`).
  */
-export function chatTools(body: JsonObject): JsonObject {
-  let tools = toolsOf(body);
-  let choice: unknown = body.tool_choice;
-  if (isPlainObject(choice)) {
-    if (choice.type === "allowed_tools") {
-      const allowed = new Set(
-        (Array.isArray(choice.tools) ? choice.tools : []).flatMap((tool) => (isPlainObject(tool) ? [tool.name] : [])),
-      );
-      tools = tools.filter((tool) => allowed.has(tool.name));
-      choice = choice.mode === "required" ? "required" : "auto";
-    } else {
-      choice = { type: "function", function: { name: choice.name } };
-    }
-  }
-  if (tools.length === 0) return {};
+export function chatTools(body: JsonObject, tools: ChatToolSet): JsonObject {
+  const { choice, allowed } = lowerChoice(body.tool_choice, tools);
+  const offered = tools.tools.filter((tool) => allowed === undefined || allowed.has(tool.wireName));
+  if (offered.length === 0) return {};
   return compact({
-    tools: tools.map(lowerTool),
+    tools: offered.map((tool) => tool.definition),
     tool_choice: choice,
     parallel_tool_calls: typeof body.parallel_tool_calls === "boolean" ? body.parallel_tool_calls : undefined,
   });

@@ -1,12 +1,13 @@
-// Maps a Chat Completions `usage` object to the Responses `usage` shape, across server dialects.
-// Used by the stream translator (usage chunk or finish chunk) and thus by the completion mapper.
+// Maps a Chat Completions `usage` object to the Responses `usage` shape, across server dialects, and
+// adds what a gateway compaction call cost. Used by the stream translator (usage chunk or finish
+// chunk) and thus by the completion mapper, and by compaction's summary call.
 
 import { isPlainObject } from "../../responses/validation";
 import type { JsonObject } from "../../responses/types";
 
 export interface ResponseUsage extends JsonObject {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  input_tokens_details: { cached_tokens: number; cache_write_tokens: number };
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;
@@ -34,9 +35,34 @@ export function usageFromChat(usage: JsonObject, timings?: unknown): ResponseUsa
     ) ?? 0;
   return {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: Math.min(cached, input) },
+    // Chat servers report no cache writes (OpenAI's chat API included); 0 is OpenAI's own default.
+    input_tokens_details: { cached_tokens: Math.min(cached, input), cache_write_tokens: 0 },
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: count(details(usage.completion_tokens_details).reasoning_tokens) ?? 0 },
     total_tokens: count(usage.total_tokens) ?? input + output,
+  };
+}
+
+/** The upstream's usage plus what the gateway's compaction call cost (a fresh object). */
+export function withCompactionUsage(
+  usage: ResponseUsage | null,
+  compaction: JsonObject | undefined,
+): ResponseUsage | null {
+  if (compaction === undefined) return structuredClone(usage);
+  const extra = usageFromChat({
+    prompt_tokens: compaction.input_tokens,
+    completion_tokens: compaction.output_tokens,
+    total_tokens: compaction.total_tokens,
+  });
+  const base = usage ?? usageFromChat({});
+  return {
+    input_tokens: base.input_tokens + extra.input_tokens,
+    input_tokens_details: {
+      cached_tokens: base.input_tokens_details.cached_tokens,
+      cache_write_tokens: base.input_tokens_details.cache_write_tokens,
+    },
+    output_tokens: base.output_tokens + extra.output_tokens,
+    output_tokens_details: { reasoning_tokens: base.output_tokens_details.reasoning_tokens },
+    total_tokens: base.total_tokens + extra.total_tokens,
   };
 }

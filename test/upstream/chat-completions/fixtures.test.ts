@@ -35,7 +35,7 @@ interface Case {
 
 const usageOf = ({ input, output, total, cached = 0, reasoning = 0 }: Usage) => ({
   input_tokens: input,
-  input_tokens_details: { cached_tokens: cached },
+  input_tokens_details: { cached_tokens: cached, cache_write_tokens: 0 },
   output_tokens: output,
   output_tokens_details: { reasoning_tokens: reasoning },
   total_tokens: total,

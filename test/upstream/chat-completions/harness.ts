@@ -7,7 +7,7 @@ import { validateCreateRequest, type CreateRequest } from "../../../src/response
 import { newResponseId } from "../../../src/responses/ids";
 import { StreamNormalizer, type NormalizedEvent } from "../../../src/responses/normalizer";
 import { echoOf, newResponseObject } from "../../../src/responses/response-object";
-import type { JsonObject, ResponseObject, StreamEvent } from "../../../src/responses/types";
+import type { InputItem, JsonObject, ResponseObject, StreamEvent } from "../../../src/responses/types";
 import { decodeSse, encodeFrame, type SseMessage } from "../../../src/sse";
 import { chatCompletionsProtocol } from "../../../src/upstream/chat-completions";
 import type { TranslationContext } from "../../../src/upstream/protocol";
@@ -17,8 +17,11 @@ export interface Setup extends TranslationContext {
   anomalies: string[];
 }
 
-/** A request as the gateway would hold it, with the base snapshot and a normalizer for it. */
-export function setup(body: JsonObject = {}): Setup {
+/**
+ * A request as the gateway would hold it, with the base snapshot and a normalizer for it; `input`
+ * is the full context sent upstream when it is more than the request's own input (a chain).
+ */
+export function setup(body: JsonObject = {}, input?: InputItem[]): Setup {
   const request: CreateRequest = validateCreateRequest({
     model: "requested-model",
     input: "hi",
@@ -34,7 +37,7 @@ export function setup(body: JsonObject = {}): Setup {
     background: request.background,
     onAnomaly: (message) => anomalies.push(message),
   });
-  return { request, base, normalizer, anomalies };
+  return { request, base, normalizer, anomalies, ...(input === undefined ? {} : { input }) };
 }
 
 /** A body as a byte stream, cut into pieces of `pieceSize` bytes (anywhere: mid-line, mid-character). */

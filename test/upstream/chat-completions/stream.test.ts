@@ -309,7 +309,7 @@ describe("terminal events", () => {
     ]);
     expect((closing.at(-1)?.response as JsonObject).usage).toEqual({
       input_tokens: 5,
-      input_tokens_details: { cached_tokens: 0 },
+      input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
       output_tokens: 2,
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: 7,

@@ -1,0 +1,305 @@
+// The admin CLI's commands, their arguments and options (`node:util` parseArgs, strict: an unknown
+// or misplaced option is an error, never ignored), and running one. Used by scripts/admin.ts.
+
+import { parseArgs } from "node:util";
+import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, secretKey } from "../../src/webhooks/sign.ts";
+import { d1Admin } from "./d1.ts";
+import { httpAdmin } from "./http.ts";
+import { wranglerExecute } from "./wrangler.ts";
+import { render } from "./print.ts";
+import { CliError, USAGE_DIMENSIONS, type ResponseFilters, type Row, type UsageDimension } from "./queries.ts";
+import type { Admin } from "./targets.ts";
+
+/** As src/webhooks/event.ts (which Node cannot load from here: its imports have no extensions). */
+const EVENT_TYPES = ["response.completed", "response.failed", "response.cancelled", "response.incomplete"];
+const STATUSES = ["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
+/** As the API: names (src/routes/admin/body.ts), usage ranges (src/routes/usage.ts), pages, metadata filters. */
+const MAX_NAME_CHARS = 256;
+const DEFAULT_USAGE_DAYS = 30;
+const MAX_USAGE_DAYS = 366;
+const MAX_PAGE_LIMIT = 100;
+const MAX_METADATA_FILTERS = 16;
+const DAY_MS = 86_400_000;
+
+const OPTIONS = {
+  local: { type: "boolean" },
+  remote: { type: "boolean" },
+  url: { type: "string" },
+  "persist-to": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  name: { type: "string" },
+  events: { type: "string" },
+  secret: { type: "string" },
+  tenant: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "group-by": { type: "string" },
+  model: { type: "string" },
+  status: { type: "string" },
+  "previous-response-id": { type: "string" },
+  background: { type: "string" },
+  "created-after": { type: "string" },
+  "created-before": { type: "string" },
+  metadata: { type: "string", multiple: true },
+  limit: { type: "string" },
+  order: { type: "string" },
+  after: { type: "string" },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+type Option = keyof typeof OPTIONS;
+
+const GLOBAL: Option[] = ["local", "remote", "url", "persist-to", "json", "help"];
+const RESPONSE_FILTERS: Option[] = [
+  "model",
+  "status",
+  "previous-response-id",
+  "background",
+  "created-after",
+  "created-before",
+  "metadata",
+  "limit",
+  "order",
+  "after",
+];
+
+interface Command {
+  args: string[];
+  options: Option[];
+  help: string;
+  run(admin: Admin, args: string[], values: Values): Promise<Row>;
+  /** Printed after the answer in table mode. */
+  note?: string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  "tenant create": {
+    args: ["name"],
+    options: [],
+    help: "create a tenant",
+    run: (admin, [name]) => admin.createTenant(checkName(name)),
+  },
+  "tenant list": { args: [], options: [], help: "list tenants", run: (admin) => admin.listTenants() },
+  "tenant show": {
+    args: ["tenant"],
+    options: [],
+    help: "one tenant",
+    run: (admin, [ref]) => admin.showTenant(ref ?? ""),
+  },
+  "key create": {
+    args: ["tenant", "name"],
+    options: [],
+    help: "create a gateway key; it is shown ONCE",
+    run: (admin, [ref, name]) => admin.createKey(ref ?? "", checkName(name)),
+    note: "The key is shown only this once: only its SHA-256 is stored.",
+  },
+  "key list": {
+    args: ["tenant"],
+    options: [],
+    help: "a tenant's keys (never the keys themselves)",
+    run: (admin, [ref]) => admin.listKeys(ref ?? ""),
+  },
+  "key revoke": {
+    args: ["key_id"],
+    options: [],
+    help: "revoke a key (refused from the next request)",
+    run: (admin, [id]) => admin.revokeKey(id ?? ""),
+  },
+  "webhook add": {
+    args: ["tenant", "https-url"],
+    options: ["name", "events", "secret"],
+    help: "add a webhook endpoint [--name NAME] [--events response.completed,...] [--secret whsec_...]",
+    run: (admin, [ref, url], values) => admin.addWebhook(ref ?? "", webhookInput(url, values)),
+    note: "The signing secret is shown only this once.",
+  },
+  "webhook list": {
+    args: ["tenant"],
+    options: [],
+    help: "a tenant's webhook endpoints",
+    run: (admin, [ref]) => admin.listWebhooks(ref ?? ""),
+  },
+  "webhook remove": {
+    args: ["tenant", "endpoint_id"],
+    options: [],
+    help: "remove a webhook endpoint",
+    run: (admin, [ref, id]) => admin.removeWebhook(ref ?? "", id ?? ""),
+  },
+  usage: {
+    args: [],
+    options: ["tenant", "from", "to", "group-by"],
+    help: "tokens and responses [--tenant T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by day,model,key,tenant]",
+    run: (admin, _args, values) => admin.usage(usageQuery(values)),
+  },
+  "responses list": {
+    args: ["tenant"],
+    options: RESPONSE_FILTERS,
+    help: "a tenant's stored responses, newest first, with GET /v1/responses's filters (D1 only)",
+    run: (admin, [ref], values) => admin.listResponses(ref ?? "", responseFilters(values)),
+  },
+  "responses show": {
+    args: ["response_id"],
+    options: ["tenant"],
+    help: "one stored response as GET /v1/responses/{id} shows it [--tenant T] (D1 only)",
+    run: (admin, [id], values) => admin.showResponse(id ?? "", values.tenant ?? null),
+  },
+};
+
+export const USAGE = `Usage: npm run admin -- <command> [arguments] [options]
+
+Commands (a <tenant> is a tenant's id or its name):
+${Object.entries(COMMANDS)
+  .map(
+    ([name, command]) => `  ${`${name} ${command.args.map((arg) => `<${arg}>`).join(" ")}`.padEnd(38)} ${command.help}`,
+  )
+  .join("\n")}
+
+Response filters: --model M --status S --previous-response-id ID --background true|false
+  --created-after UNIX --created-before UNIX --metadata key=value (repeatable) --limit N --order asc|desc --after ID
+
+Targets:
+  --local (default)   the local D1 of \`npm run dev\` (.wrangler/state)   --persist-to DIR  another directory
+  --remote            the deployed D1 (after \`npx wrangler login\`)
+  --url URL           a deployed gateway's admin API, with its token in $ADMIN_TOKEN
+
+Output: a table; --json prints the admin API's JSON (the same with every target).`;
+
+// ---- checks, as the API makes them ----
+
+function checkName(name: string | undefined): string {
+  if (name === undefined || name.trim() === "" || name.length > MAX_NAME_CHARS)
+    throw new CliError(`A name of 1 to ${MAX_NAME_CHARS} characters is required.`);
+  return name;
+}
+
+function webhookInput(url: string | undefined, values: Values) {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url ?? "");
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || parsed.protocol !== "https:" || parsed.username !== "" || parsed.password !== "")
+    throw new CliError("A webhook endpoint must be an https:// URL without credentials.");
+  if (values.name !== undefined && values.name.length > MAX_NAME_CHARS)
+    throw new CliError(`A webhook endpoint's name holds at most ${MAX_NAME_CHARS} characters.`);
+  const events = values.events?.split(",").map((type) => type.trim()) ?? EVENT_TYPES;
+  for (const type of events)
+    if (!EVENT_TYPES.includes(type)) throw new CliError(`Unknown event type '${type}': ${EVENT_TYPES.join(", ")}.`);
+  if (values.secret !== undefined && secretKey(values.secret) === null)
+    throw new CliError(`A secret is 'whsec_' and base64 of ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes.`);
+  return { url: url as string, name: values.name, event_types: events, secret: values.secret };
+}
+
+function day(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
+  if (Number.isNaN(ms)) throw new CliError(`--${option} takes a date as YYYY-MM-DD, not '${value}'.`);
+  return ms;
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function usageQuery(values: Values) {
+  const end = day(values.to, "to") ?? Date.parse(`${isoDay(Date.now())}T00:00:00Z`);
+  const start = day(values.from, "from") ?? end - (DEFAULT_USAGE_DAYS - 1) * DAY_MS;
+  if (start > end) throw new CliError("--from must not be after --to.");
+  if ((end - start) / DAY_MS + 1 > MAX_USAGE_DAYS) throw new CliError(`A range holds at most ${MAX_USAGE_DAYS} days.`);
+  const groupBy = (values["group-by"] ?? "day").split(",").map((group) => group.trim());
+  for (const group of groupBy)
+    if (!(USAGE_DIMENSIONS as readonly string[]).includes(group))
+      throw new CliError(`--group-by takes ${USAGE_DIMENSIONS.join(", ")} (comma-separated), not '${group}'.`);
+  return {
+    tenant: values.tenant ?? null,
+    startDay: isoDay(start),
+    endDay: isoDay(end),
+    groupBy: [...new Set(groupBy)] as UsageDimension[],
+  };
+}
+
+function oneOf(option: string, value: string | undefined, allowed: string[]): string | undefined {
+  if (value !== undefined && !allowed.includes(value))
+    throw new CliError(`--${option} takes ${allowed.join(", ")}, not '${value}'.`);
+  return value;
+}
+
+function unixSeconds(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value)) throw new CliError(`--${option} takes unix seconds, not '${value}'.`);
+  return Number(value);
+}
+
+function responseFilters(values: Values): ResponseFilters {
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
+    throw new CliError(`--limit takes 1 to ${MAX_PAGE_LIMIT}, not '${values.limit}'.`);
+  const metadata = (values.metadata ?? []).map((pair): [string, string] => {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new CliError(`--metadata takes key=value, not '${pair}'.`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
+  if (metadata.length > MAX_METADATA_FILTERS) throw new CliError(`At most ${MAX_METADATA_FILTERS} --metadata filters.`);
+  const background = oneOf("background", values.background, ["true", "false"]);
+  return {
+    limit,
+    order: (oneOf("order", values.order, ["asc", "desc"]) ?? "desc") as "asc" | "desc",
+    after: values.after ?? null,
+    model: values.model,
+    status: oneOf("status", values.status, STATUSES),
+    previousResponseId: values["previous-response-id"],
+    background: background === undefined ? undefined : background === "true",
+    createdAfter: unixSeconds("created-after", values["created-after"]),
+    createdBefore: unixSeconds("created-before", values["created-before"]),
+    metadata,
+  };
+}
+
+// ---- parsing and running ----
+
+/** The known option nearest to a mistyped one (`--groupby` → `--group-by`), if any is close. */
+function nearest(option: string): string | undefined {
+  const squash = (name: string) => name.replace(/[-_]/g, "").toLowerCase();
+  return Object.keys(OPTIONS).find((name) => squash(name) === squash(option) || name.startsWith(option));
+}
+
+function parse(argv: string[]): { positionals: string[]; values: Values } {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const unknown = /Unknown option '(--?[^']+)'/.exec(message)?.[1];
+    if (unknown !== undefined) {
+      const guess = nearest(unknown.replace(/^-+/, ""));
+      throw new CliError(
+        `Unknown option ${unknown}${guess === undefined ? "" : ` (did you mean --${guess}?)`}. See --help.`,
+      );
+    }
+    throw new CliError(`${message.split(". To specify")[0] ?? message}. See --help.`);
+  }
+}
+
+/** Runs the command in `argv`; returns what to print. */
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { positionals, values } = parse(argv);
+  if (values.help === true || positionals.length === 0) return USAGE;
+  const name = positionals[0] === "usage" ? "usage" : positionals.slice(0, 2).join(" ");
+  const command = COMMANDS[name];
+  if (command === undefined) throw new CliError(`Unknown command '${positionals.join(" ")}'. See --help.`);
+  const args = positionals.slice(name.split(" ").length);
+  if (args.length !== command.args.length)
+    throw new CliError(`Usage: npm run admin -- ${name} ${command.args.map((arg) => `<${arg}>`).join(" ")}`.trimEnd());
+  for (const option of Object.keys(values) as Option[])
+    if (!GLOBAL.includes(option) && !command.options.includes(option))
+      throw new CliError(`--${option} is not an option of '${name}'. See --help.`);
+  const targets = [values.local, values.remote, values.url !== undefined].filter(Boolean).length;
+  if (targets > 1) throw new CliError("Choose one target: --local, --remote or --url.");
+  if (values.url !== undefined && values["persist-to"] !== undefined)
+    throw new CliError("--persist-to is for the local D1, not --url.");
+  const admin =
+    values.url === undefined
+      ? d1Admin(wranglerExecute({ remote: values.remote === true, persistTo: values["persist-to"] }))
+      : httpAdmin(values.url, env.ADMIN_TOKEN, fetch);
+  const answer = await command.run(admin, args, values);
+  const shown = render(name, answer, values.json === true);
+  return values.json === true || command.note === undefined ? shown : `${shown}\n\n${command.note}`;
+}

@@ -1,0 +1,81 @@
+// How the admin CLI shows an answer: a table for a list, a field per line for one object, or the
+// admin API's JSON unchanged with --json (for scripts).
+
+import type { Row } from "./queries.ts";
+
+/** Columns of each list, by the command that lists it; others show every field. */
+const COLUMNS: Record<string, string[]> = {
+  "tenant list": ["id", "name", "created_at"],
+  "key list": ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"],
+  "webhook list": ["id", "name", "url", "event_types", "signing_secret_hint", "created_at"],
+  "responses list": ["id", "created_at", "status", "model", "usage", "previous_response_id"],
+};
+
+/** Longest cell: a table stays readable; --json has everything. */
+const MAX_CELL = 60;
+
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return value.toString();
+  return JSON.stringify(value) ?? "";
+}
+
+function cell(field: string, value: unknown): string {
+  if (value === null || value === undefined) return "-";
+  if (field.endsWith("_at") && typeof value === "number")
+    return new Date(value * 1000).toISOString().replace(/\.000Z$/, "Z");
+  if (Array.isArray(value)) return value.join(",");
+  if (field === "usage" && typeof value === "object") {
+    const usage = value as Row;
+    return `${text(usage.input_tokens ?? "?")} in / ${text(usage.output_tokens ?? "?")} out`;
+  }
+  const shown = text(value);
+  return shown.length > MAX_CELL ? `${shown.slice(0, MAX_CELL - 1)}…` : shown;
+}
+
+function table(rows: Row[], columns: string[]): string {
+  if (rows.length === 0) return "(none)";
+  const cells = [columns, ...rows.map((row) => columns.map((column) => cell(column, row[column])))];
+  const widths = columns.map((_, index) => Math.max(...cells.map((line) => (line[index] as string).length)));
+  return cells
+    .map((line) =>
+      line
+        .map((text, index) => text.padEnd(widths[index] as number))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function fields(object: Row): string {
+  const names = Object.keys(object).filter((name) => name !== "object");
+  const width = Math.max(...names.map((name) => name.length));
+  return names.map((name) => `${name.padEnd(width)}  ${cell(name, object[name])}`).join("\n");
+}
+
+export function render(command: string, answer: Row, json: boolean): string {
+  if (json) return JSON.stringify(answer, null, 2);
+  const data = answer.data;
+  if (Array.isArray(data)) {
+    const rows = data as Row[];
+    const columns = COLUMNS[command] ?? Object.keys(rows[0] ?? {}).filter((name) => name !== "object");
+    const more = answer.has_more === true ? `\n(more: --after ${String(answer.last_id)})` : "";
+    const range = typeof answer.start_date === "string" ? `${answer.start_date} to ${String(answer.end_date)}\n` : "";
+    return `${range}${table(rows, columns)}${more}`;
+  }
+  if (command === "responses show") {
+    const { output, ...rest } = answer;
+    const text = Array.isArray(output) ? outputText(output as Row[]) : "";
+    return `${fields(rest)}${text === "" ? "" : `\n\n${text}`}`;
+  }
+  return fields(answer);
+}
+
+/** The assistant's text, as the SDK's `output_text` joins it. */
+function outputText(output: Row[]): string {
+  return output
+    .flatMap((item) => (Array.isArray(item.content) ? (item.content as Row[]) : []))
+    .filter((part) => part.type === "output_text" && typeof part.text === "string")
+    .map((part) => part.text as string)
+    .join("");
+}

@@ -1,0 +1,427 @@
+// The admin CLI's D1 statements and the objects it builds from their rows: the admin API's own
+// shapes, so local and --url answers match (test/e2e/admin-cli.test.ts compares them). No imports,
+// so both Node (scripts/admin/d1.ts) and the Workers tests load it.
+
+export type Row = Record<string, unknown>;
+
+/** Statements run in one `wrangler d1 execute`, and how their results (one list per statement) read. */
+export interface Query<T> {
+  statements: string[];
+  read(results: Row[][]): T | Promise<T>;
+}
+
+/** A mistake the operator can fix; printed without a stack. */
+export class CliError extends Error {}
+
+export interface List<T> extends Row {
+  object: "list";
+  data: T[];
+  first_id: unknown;
+  last_id: unknown;
+  has_more: boolean;
+}
+
+export const listOf = <T extends Row>(data: T[], hasMore = false): List<T> => ({
+  object: "list",
+  data,
+  first_id: data[0]?.id ?? null,
+  last_id: data.at(-1)?.id ?? null,
+  has_more: hasMore,
+});
+
+/** An SQL literal: strings quoted with single quotes doubled; NUL refused (D1 text cannot hold it reliably). */
+export function literal(value: string | number | null): string {
+  if (value === null) return "NULL";
+  if (typeof value === "number") return String(Math.trunc(value));
+  if (value.includes("\u0000")) throw new CliError("Values must not contain NUL characters.");
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+// ---- tenants, by id or by name ----
+
+export const tenantObject = (row: Row) => ({
+  object: "tenant",
+  id: row.id,
+  name: row.name,
+  created_at: row.created_at,
+});
+
+/** A pass-through tenant (`t_` and a hash of the client's key, src/http/auth.ts) has no `tenants` row. */
+const PASSTHROUGH_TENANT = "t_[0-9a-f]*";
+
+/**
+ * The tenants `ref` names: the one with that id, else those with that name; with `passthrough`,
+ * else a pass-through tenant id as it is (for reading its usage and responses).
+ */
+const candidates = (ref: string, passthrough = false) => {
+  const r = literal(ref);
+  const named = `SELECT 1 FROM tenants WHERE id = ${r} OR name = ${r}`;
+  return `SELECT id, name, created_at FROM tenants WHERE id = ${r}
+   UNION ALL SELECT id, name, created_at FROM tenants WHERE name = ${r} AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = ${r})${
+     passthrough
+       ? `\n   UNION ALL SELECT ${r}, NULL, NULL WHERE ${r} GLOB '${PASSTHROUGH_TENANT}' AND NOT EXISTS (${named})`
+       : ""
+   }
+   ORDER BY created_at, id`;
+};
+
+/** The id of the one tenant `ref` names, or NULL (so a statement using it touches nothing). */
+const tenantId = (ref: string, passthrough = false) =>
+  `(SELECT id FROM (${candidates(ref, passthrough)}) WHERE (SELECT count(*) FROM (${candidates(ref, passthrough)})) = 1)`;
+
+/** The tenant of the first statement's rows, or the reason there is not exactly one. */
+function theTenant(ref: string, rows: Row[] | undefined): Row {
+  if (rows === undefined || rows.length === 0) throw new CliError(`No tenant with id or name '${ref}'.`);
+  if (rows.length > 1)
+    throw new CliError(
+      `${rows.length} tenants are named '${ref}': ${rows.map((row) => String(row.id)).join(", ")}. Use an id.`,
+    );
+  return rows[0] as Row;
+}
+
+export const createTenant = (tenant: { id: string; name: string; created_at: number }): Query<Row> => ({
+  statements: [
+    `INSERT INTO tenants (id, name, created_at) VALUES (${literal(tenant.id)}, ${literal(tenant.name)}, ${tenant.created_at})
+     RETURNING id, name, created_at`,
+  ],
+  read: ([rows]) => tenantObject(rows?.[0] ?? {}),
+});
+
+export const listTenants = (): Query<List<Row>> => ({
+  statements: ["SELECT id, name, created_at FROM tenants ORDER BY created_at, id"],
+  read: ([rows = []]) => listOf(rows.map(tenantObject)),
+});
+
+export const showTenant = (ref: string): Query<Row> => ({
+  statements: [candidates(ref)],
+  read: ([rows]) => tenantObject(theTenant(ref, rows)),
+});
+
+// ---- gateway keys ----
+
+const KEY_COLUMNS = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at";
+
+export const keyObject = (row: Row) => ({
+  object: "api_key",
+  id: row.id,
+  tenant_id: row.tenant_id,
+  name: row.name,
+  prefix: row.prefix,
+  created_at: row.created_at,
+  last_used_at: row.last_used_at ?? null,
+  revoked_at: row.revoked_at ?? null,
+});
+
+export interface NewKey {
+  id: string;
+  name: string;
+  key: string;
+  hash: string;
+  prefix: string;
+  created_at: number;
+}
+
+export const createKey = (ref: string, key: NewKey): Query<Row> => ({
+  statements: [
+    candidates(ref),
+    `INSERT INTO api_keys (id, tenant_id, name, key_hash, prefix, created_at)
+     SELECT ${literal(key.id)}, id, ${literal(key.name)}, ${literal(key.hash)}, ${literal(key.prefix)}, ${key.created_at}
+       FROM tenants WHERE id = ${tenantId(ref)}
+     RETURNING ${KEY_COLUMNS}`,
+  ],
+  read: ([tenants, rows]) => {
+    theTenant(ref, tenants);
+    return { ...keyObject(rows?.[0] ?? {}), key: key.key };
+  },
+});
+
+export const listKeys = (ref: string): Query<List<Row>> => ({
+  statements: [
+    candidates(ref),
+    `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = ${tenantId(ref)} ORDER BY created_at, id`,
+  ],
+  read: ([tenants, rows = []]) => {
+    theTenant(ref, tenants);
+    return listOf(rows.map(keyObject));
+  },
+});
+
+export const revokeKey = (id: string, now: number): Query<Row> => ({
+  statements: [
+    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ${now}) WHERE id = ${literal(id)} RETURNING ${KEY_COLUMNS}`,
+  ],
+  read: ([rows]) => {
+    if (rows?.[0] === undefined) throw new CliError(`No API key with id '${id}'.`);
+    return keyObject(rows[0]);
+  },
+});
+
+// ---- webhook endpoints ----
+
+/** As MAX_ENDPOINTS_PER_TENANT in src/routes/webhook-endpoints.ts. */
+export const MAX_ENDPOINTS_PER_TENANT = 16;
+/** The secret never leaves D1 for a list: only its hint, as src/webhooks/sign.ts `secretHint` makes it. */
+const ENDPOINT_COLUMNS =
+  "id, tenant_id, name, url, event_types, created_at, updated_at, 'whsec_…' || substr(secret, -4) AS signing_secret_hint";
+
+/** As the admin API shows an endpoint (src/webhooks/resources.ts, with `tenant_id`). */
+export const endpointObject = (row: Row, secret?: string) => ({
+  id: row.id,
+  object: "webhook_endpoint",
+  name: row.name ?? "",
+  url: row.url,
+  event_types: JSON.parse(String(row.event_types)) as unknown,
+  created_at: row.created_at,
+  updated_at: row.updated_at ?? row.created_at,
+  signing_secret_hint: row.signing_secret_hint,
+  ...(secret === undefined ? {} : { signing_secret: secret }),
+  tenant_id: row.tenant_id,
+});
+
+export interface NewEndpoint {
+  id: string;
+  url: string;
+  name: string;
+  event_types: string[];
+  secret: string;
+  created_at: number;
+}
+
+export const addWebhook = (ref: string, endpoint: NewEndpoint): Query<Row> => ({
+  statements: [
+    candidates(ref),
+    `SELECT count(*) AS n FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)}`,
+    `INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, created_at, name, updated_at)
+     SELECT ${literal(endpoint.id)}, id, ${literal(endpoint.url)}, ${literal(endpoint.secret)},
+            ${literal(JSON.stringify(endpoint.event_types))}, ${endpoint.created_at}, ${literal(endpoint.name)}, ${endpoint.created_at}
+       FROM tenants WHERE id = ${tenantId(ref)}
+        AND (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)}) < ${MAX_ENDPOINTS_PER_TENANT}
+     RETURNING ${ENDPOINT_COLUMNS}`,
+  ],
+  read: ([tenants, count, rows]) => {
+    theTenant(ref, tenants);
+    if (rows?.[0] === undefined)
+      throw new CliError(
+        `The tenant has ${String(count?.[0]?.n)} webhook endpoints, the most it may have (${MAX_ENDPOINTS_PER_TENANT}).`,
+      );
+    return endpointObject(rows[0], endpoint.secret);
+  },
+});
+
+export const listWebhooks = (ref: string): Query<List<Row>> => ({
+  statements: [
+    candidates(ref),
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)} ORDER BY created_at, rowid`,
+  ],
+  read: ([tenants, rows = []]) => {
+    theTenant(ref, tenants);
+    return listOf(rows.map((row) => endpointObject(row)));
+  },
+});
+
+export const removeWebhook = (ref: string, id: string): Query<Row> => ({
+  statements: [
+    candidates(ref),
+    `DELETE FROM webhook_endpoints WHERE id = ${literal(id)} AND tenant_id = ${tenantId(ref)} RETURNING id`,
+  ],
+  read: ([tenants, rows]) => {
+    theTenant(ref, tenants);
+    if (rows?.[0] === undefined) throw new CliError(`No webhook endpoint with id '${id}'.`);
+    return { id, object: "webhook_endpoint.deleted", deleted: true };
+  },
+});
+
+// ---- usage ----
+
+export const USAGE_DIMENSIONS = ["day", "model", "key", "tenant"] as const;
+export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
+const USAGE_COLUMNS: Record<UsageDimension, string> = {
+  day: "day",
+  model: "model",
+  key: "api_key_id",
+  tenant: "tenant_id",
+};
+
+export interface UsageQuery {
+  tenant: string | null;
+  startDay: string;
+  endDay: string;
+  groupBy: UsageDimension[];
+}
+
+/** As `GET /admin/usage` answers (src/routes/usage.ts `usageList`). */
+export const usage = (query: UsageQuery): Query<Row> => {
+  const columns = query.groupBy.map((dimension) => USAGE_COLUMNS[dimension]);
+  const tenant = query.tenant === null ? "1 = 1" : `tenant_id = ${tenantId(query.tenant, true)}`;
+  const grouped = columns.length === 0 ? "" : ` GROUP BY ${columns.join(", ")} ORDER BY ${columns.join(", ")}`;
+  const select = [
+    ...query.groupBy.map((dimension) => `${USAGE_COLUMNS[dimension]} AS ${dimension}`),
+    "sum(responses) AS responses",
+  ];
+  return {
+    statements: [
+      query.tenant === null ? "SELECT 1" : candidates(query.tenant, true),
+      `SELECT ${select.join(", ")}, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+         FROM usage_daily
+        WHERE ${tenant} AND day >= ${literal(query.startDay)} AND day <= ${literal(query.endDay)}${grouped}`,
+    ],
+    read: ([tenants, rows = []]) => {
+      if (query.tenant !== null) theTenant(query.tenant, tenants);
+      return {
+        object: "list",
+        start_date: query.startDay,
+        end_date: query.endDay,
+        group_by: query.groupBy,
+        data: rows
+          .filter((row) => row.responses !== null)
+          .map((row) => {
+            const fields: Row = { object: "usage" };
+            for (const dimension of query.groupBy) {
+              const value = String(row[dimension]);
+              fields[USAGE_COLUMNS[dimension]] = dimension === "key" && value === "" ? null : value;
+            }
+            const [input, output] = [Number(row.input_tokens), Number(row.output_tokens)];
+            return {
+              ...fields,
+              responses: Number(row.responses),
+              input_tokens: input,
+              output_tokens: output,
+              total_tokens: input + output,
+            };
+          }),
+      };
+    },
+  };
+};
+
+// ---- responses (D1 only: the admin API has no route for them) ----
+
+/** The filters of `GET /v1/responses` (docs/listing.md). */
+export interface ResponseFilters {
+  limit: number;
+  order: "asc" | "desc";
+  after: string | null;
+  model?: string;
+  status?: string;
+  previousResponseId?: string;
+  background?: boolean;
+  createdAfter?: number;
+  createdBefore?: number;
+  metadata: [string, string][];
+}
+
+/** One line of a list: the indexed columns, never the snapshot (which can be megabytes). */
+export const responseSummary = (row: Row) => ({
+  id: row.id,
+  object: "response",
+  created_at: row.created_at,
+  status: row.status,
+  model: row.model,
+  background: Boolean(row.background),
+  previous_response_id: row.previous_response_id ?? null,
+  conversation: row.conversation_id ?? null,
+  metadata: JSON.parse(typeof row.metadata === "string" ? row.metadata : "{}") as unknown,
+  usage:
+    row.input_tokens === null && row.output_tokens === null
+      ? null
+      : { input_tokens: row.input_tokens, output_tokens: row.output_tokens },
+});
+
+export const listResponses = (ref: string, filters: ResponseFilters): Query<List<Row>> => {
+  const where = [`tenant_id = ${tenantId(ref, true)}`];
+  if (filters.model !== undefined) where.push(`model = ${literal(filters.model)}`);
+  if (filters.status !== undefined) where.push(`status = ${literal(filters.status)}`);
+  if (filters.previousResponseId !== undefined)
+    where.push(`previous_response_id = ${literal(filters.previousResponseId)}`);
+  if (filters.background !== undefined) where.push(`background = ${filters.background ? 1 : 0}`);
+  if (filters.createdAfter !== undefined) where.push(`created_at >= ${literal(filters.createdAfter)}`);
+  if (filters.createdBefore !== undefined) where.push(`created_at < ${literal(filters.createdBefore)}`);
+  for (const [key, value] of filters.metadata)
+    where.push(
+      `EXISTS (SELECT 1 FROM json_each(metadata) WHERE json_each.key = ${literal(key)} AND json_each.value = ${literal(value)})`,
+    );
+  const direction = filters.order === "asc" ? "ASC" : "DESC";
+  const beyond = filters.order === "asc" ? ">" : "<";
+  const anchor = filters.after === null ? null : literal(filters.after);
+  if (anchor !== null)
+    where.push(
+      `(created_at, id) ${beyond} (SELECT created_at, id FROM responses WHERE id = ${anchor} AND tenant_id = ${tenantId(ref, true)})`,
+    );
+  return {
+    statements: [
+      candidates(ref, true),
+      anchor === null
+        ? "SELECT 1"
+        : `SELECT count(*) AS n FROM responses WHERE id = ${anchor} AND tenant_id = ${tenantId(ref, true)}`,
+      `SELECT id, created_at, status, model, background, previous_response_id, conversation_id, metadata,
+              input_tokens, output_tokens
+         FROM responses WHERE ${where.join(" AND ")}
+        ORDER BY created_at ${direction}, id ${direction} LIMIT ${filters.limit + 1}`,
+    ],
+    read: ([tenants, anchors, rows = []]) => {
+      theTenant(ref, tenants);
+      if (anchor !== null && anchors?.[0]?.n === 0)
+        throw new CliError(`No response with id '${filters.after ?? ""}' for this tenant (--after).`);
+      return listOf(rows.slice(0, filters.limit).map(responseSummary), rows.length > filters.limit);
+    },
+  };
+};
+
+const TERMINAL_STATUSES = new Set(["completed", "failed", "incomplete", "cancelled"]);
+
+/** A BLOB as D1 answers it (an array of numbers, or an ArrayBuffer); TEXT for values written before compression. */
+function storedValue(value: unknown): Uint8Array<ArrayBuffer> | string {
+  if (typeof value === "string") return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (Array.isArray(value)) return Uint8Array.from(value as number[]);
+  throw new CliError("A stored value is in a form this CLI does not know.");
+}
+
+/** As src/db/codec.ts `decompressText`: deflate-raw, with the platform's DecompressionStream. */
+async function inflate(value: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  if (typeof value === "string") return value;
+  const stream = new Blob([value]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Response(stream).text();
+}
+
+/** A stored value's text: its column, or its `blobs` parts when the column is null (src/db/large-values.ts). */
+async function storedText(row: Row, name: string, parts: Row[]): Promise<string> {
+  const inline = row[name];
+  if (inline !== null && inline !== undefined) return inflate(storedValue(inline));
+  const pieces = parts.filter((part) => part.name === name).map((part) => storedValue(part.data));
+  // Values written before compression were split as text.
+  if (pieces.every((piece) => typeof piece === "string")) return pieces.join("");
+  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + (piece as Uint8Array).byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece as Uint8Array, offset);
+    offset += (piece as Uint8Array).byteLength;
+  }
+  return inflate(bytes);
+}
+
+/**
+ * The stored Response object, as src/db/responses.ts `readSnapshot` reads it: the (compressed)
+ * snapshot, and for an ended response whose snapshot is kept without it, its output.
+ */
+export const showResponse = (id: string, ref: string | null): Query<Row> => ({
+  statements: [
+    ref === null ? "SELECT 1" : candidates(ref, true),
+    `SELECT tenant_id, status, snapshot, output FROM responses WHERE id = ${literal(id)}${
+      ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`
+    }`,
+    `SELECT name, part, data FROM blobs WHERE owner_id = ${literal(id)} AND name IN ('snapshot', 'output')
+      ORDER BY name, part`,
+  ],
+  read: async ([tenants, rows, parts = []]) => {
+    if (ref !== null) theTenant(ref, tenants);
+    const row = rows?.[0];
+    if (row === undefined) throw new CliError(`No response with id '${id}'${ref === null ? "" : " for this tenant"}.`);
+    const snapshot = JSON.parse(await storedText(row, "snapshot", parts)) as Row;
+    if (snapshot.output === undefined)
+      snapshot.output = TERMINAL_STATUSES.has(String(row.status))
+        ? (JSON.parse(await storedText(row, "output", parts)) as unknown)
+        : [];
+    return snapshot;
+  },
+});

@@ -1,0 +1,27 @@
+// What the admin CLI can do, the same against D1 (scripts/admin/d1.ts) and against a deployed
+// gateway's admin API (scripts/admin/http.ts): both answer with the admin API's objects.
+
+import type { List, ResponseFilters, Row, UsageQuery } from "./queries.ts";
+
+export interface WebhookInput {
+  url: string;
+  name?: string;
+  event_types: string[];
+  secret?: string;
+}
+
+/** Every `tenant` argument is a tenant's id or its name. */
+export interface Admin {
+  createTenant(name: string): Promise<Row>;
+  listTenants(): Promise<List<Row>>;
+  showTenant(tenant: string): Promise<Row>;
+  createKey(tenant: string, name: string): Promise<Row>;
+  listKeys(tenant: string): Promise<List<Row>>;
+  revokeKey(keyId: string): Promise<Row>;
+  addWebhook(tenant: string, input: WebhookInput): Promise<Row>;
+  listWebhooks(tenant: string): Promise<List<Row>>;
+  removeWebhook(tenant: string, endpointId: string): Promise<Row>;
+  usage(query: UsageQuery): Promise<Row>;
+  listResponses(tenant: string, filters: ResponseFilters): Promise<List<Row>>;
+  showResponse(responseId: string, tenant: string | null): Promise<Row>;
+}

@@ -1,0 +1,149 @@
+// Compaction the gateway does itself for Chat Completions upstreams: POST /v1/responses/compact's
+// answer (the kept messages and one sealed compaction item), and create-time compaction when the
+// context crosses `context_management`'s `compact_threshold`. Used by the compact route and where
+// the upstream body of a create is built (see prepareUpstreamInput).
+
+import { invalidRequest } from "../errors";
+import type { CreateRequest } from "../responses/create-request";
+import { newId, newResponseId } from "../responses/ids";
+import { itemResource } from "../responses/items";
+import type { InputItem, JsonObject, OutputItem } from "../responses/types";
+import { isPlainObject } from "../responses/validation";
+import type { GatewayConfig } from "../config";
+import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { estimateInputTokens } from "./estimate";
+import { expandCompactionItems, keptMessages } from "./expand";
+import { compactionSecret, seal } from "./seal";
+import { summarize, type Summary } from "./summarize";
+
+export interface CompactionDeps {
+  tenantId: string;
+  /** `COMPACTION_SECRET`. */
+  secret: string | null;
+  /** A Chat Completions upstream. */
+  target: UpstreamTarget;
+  options: CallOptions;
+}
+
+/** A compaction item holding `summary`, sealed for the tenant. */
+async function compactionItem(summary: Summary, tenantId: string, secret: string): Promise<OutputItem> {
+  const payload = {
+    v: 1 as const,
+    summary: summary.text,
+    created_at: Math.floor(Date.now() / 1000),
+    model: summary.model,
+  };
+  return { id: newId("cmp"), type: "compaction", encrypted_content: await seal(payload, tenantId, secret) };
+}
+
+/** Whether compacting could make the context smaller: it holds more than the messages compaction keeps. */
+const compactable = (input: InputItem[]): boolean =>
+  input.some((item) => !((item.type === undefined || item.type === "message") && item.role !== "assistant"));
+
+export interface CompactRequest {
+  model: string;
+  /** The request body (its tools name the calls of history). */
+  body: JsonObject;
+  /** The context to compact: the chain or conversation expanded, then the request's own input. */
+  input: InputItem[];
+  /** Index in `input` of the request's own first item. */
+  ownFrom: number;
+}
+
+/** POST /v1/responses/compact for a chat upstream: OpenAI's `CompactedResponse`. */
+export async function compactForChat(request: CompactRequest, deps: CompactionDeps): Promise<JsonObject> {
+  const secret = compactionSecret(deps.secret);
+  const input = await expandCompactionItems(request.input, { ...deps, ownFrom: request.ownFrom });
+  if (input.length === 0)
+    throw invalidRequest("There is nothing to compact: 'input' is empty.", "input", "empty_input");
+  const summary = await summarize({
+    target: deps.target,
+    model: request.model,
+    body: request.body,
+    input,
+    options: deps.options,
+  });
+  const item = await compactionItem(summary, deps.tenantId, secret);
+  return {
+    id: newResponseId(),
+    object: "response.compaction",
+    created_at: Math.floor(Date.now() / 1000),
+    output: [...keptMessages(input).map((message) => itemResource(message, newId("msg"))), item],
+    usage: summary.usage,
+  };
+}
+
+/** The `compact_threshold` of a create's `context_management` (its `compaction` entry), if any. */
+export function compactThreshold(body: JsonObject): number | undefined {
+  const entries = Array.isArray(body.context_management) ? body.context_management : [];
+  for (const entry of entries)
+    if (isPlainObject(entry) && entry.type === "compaction" && typeof entry.compact_threshold === "number")
+      return entry.compact_threshold;
+  return undefined;
+}
+
+export interface Compacted {
+  /** The context to send upstream. */
+  input: InputItem[];
+  /** The compaction item the response's output opens with, and what making it cost. */
+  compaction?: { item: OutputItem; usage: JsonObject };
+}
+
+/**
+ * Create-time compaction for a chat upstream: when the context's estimated size reaches the
+ * request's `compact_threshold`, the upstream model summarizes all of it, and the model then
+ * answers from the kept messages and that summary, as it will on every later turn of the chain.
+ */
+export async function compactIfNeeded(
+  request: CreateRequest,
+  input: InputItem[],
+  deps: CompactionDeps,
+): Promise<Compacted> {
+  const threshold = compactThreshold(request.body);
+  if (threshold === undefined || !compactable(input)) return { input };
+  if (estimateInputTokens({ instructions: request.instructions, input, tools: request.body.tools }) < threshold)
+    return { input };
+  const secret = compactionSecret(deps.secret);
+  const summary = await summarize({
+    target: deps.target,
+    model: request.model,
+    body: request.body,
+    input,
+    options: deps.options,
+  });
+  const item = await compactionItem(summary, deps.tenantId, secret);
+  const compacted = await expandCompactionItems([...input, item], { ...deps, secret, ownFrom: input.length });
+  return { input: compacted, compaction: { item, usage: summary.usage } };
+}
+
+export interface PrepareRequest {
+  request: CreateRequest;
+  /** The expanded context (`expandContext`). */
+  input: InputItem[];
+  deps: CompactionDeps;
+}
+
+/**
+ * What a create sends upstream, from its expanded context: gateway-made compaction items expanded
+ * (any protocol: no upstream can read them), and for a chat upstream, create-time compaction.
+ * The call sites pass `input` to `buildBody` and both fields into the TranslationContext.
+ */
+export async function prepareUpstreamInput({ request, input, deps }: PrepareRequest): Promise<Compacted> {
+  const ownFrom = input.length - request.input.length;
+  const expanded = await expandCompactionItems(input, { ...deps, ownFrom });
+  if (deps.target.protocol.name !== "chat_completions") return { input: expanded };
+  return compactIfNeeded(request, expanded, deps);
+}
+
+/** The dependencies of compaction for a request made with `config` to `target`. */
+export function compactionDeps(
+  config: GatewayConfig,
+  call: { tenantId: string; target: UpstreamTarget; requestId: string; signal: AbortSignal },
+): CompactionDeps {
+  return {
+    tenantId: call.tenantId,
+    secret: config.compactionSecret,
+    target: call.target,
+    options: callOptions(config, call.signal, call.requestId),
+  };
+}

@@ -1,0 +1,108 @@
+// Asks a Chat Completions upstream to summarize a context for compaction: the context as chat
+// messages, then the request for a handoff summary; the answer's text and token usage. Used by
+// the compact route and by create-time compaction (`context_management`).
+
+import { ApiError } from "../errors";
+import type { InputItem, JsonObject } from "../responses/types";
+import { isPlainObject } from "../responses/validation";
+import { decodeSse } from "../sse";
+import { toMessages } from "../upstream/chat-completions/messages";
+import { ChatToolSet } from "../upstream/chat-completions/tool-set";
+import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/usage";
+import { contentText } from "../upstream/chat-completions/wire";
+import { callUpstream, type CallOptions, type UpstreamTarget } from "../upstream/client";
+
+const SUMMARY_INSTRUCTIONS = `You are compacting a long conversation so that it can continue in a smaller context.
+Write a handoff summary that another model, seeing only the user's messages and your summary, can continue from
+without losing anything it needs: the user's goals and constraints, decisions made, facts and results learned
+(including the latest tool results), files, names and values in play, what was done, what is in progress and
+what remains to be done. Be complete and specific; leave out pleasantries. Write only the summary.`;
+
+const SUMMARY_REQUEST = "Write the handoff summary of the conversation above now.";
+
+/** Largest summary answer read (a runaway body is cut, not held). */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+export interface Summary {
+  text: string;
+  usage: ResponseUsage;
+  model: string;
+}
+
+export interface SummarizeRequest {
+  target: UpstreamTarget;
+  /** The model as the client named it (the target may rewrite it). */
+  model: string;
+  /** Tools of the request, so calls of history keep the names the model saw them under. */
+  body: JsonObject;
+  input: InputItem[];
+  options: CallOptions;
+}
+
+async function readText(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (text.length > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      throw new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
+    }
+  }
+  return text + decoder.decode();
+}
+
+/** The text and usage of a chat completion body, or of a chunk stream a server sent instead. */
+async function answerOf(response: Response): Promise<{ text: string; usage: JsonObject | undefined }> {
+  if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    const body: unknown = JSON.parse(await readText(response));
+    const choice: unknown = isPlainObject(body) && Array.isArray(body.choices) ? body.choices[0] : undefined;
+    const message = isPlainObject(choice) && isPlainObject(choice.message) ? choice.message : {};
+    return {
+      text: contentText(message.content),
+      usage: isPlainObject(body) && isPlainObject(body.usage) ? body.usage : undefined,
+    };
+  }
+  let text = "";
+  let usage: JsonObject | undefined;
+  for await (const message of decodeSse(response.body as ReadableStream<Uint8Array>)) {
+    if (message.data.trim() === "[DONE]") break;
+    const chunk: unknown = JSON.parse(message.data);
+    if (!isPlainObject(chunk)) continue;
+    if (isPlainObject(chunk.usage)) usage = chunk.usage;
+    const choice: unknown = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+    if (isPlainObject(choice) && isPlainObject(choice.delta)) text += contentText(choice.delta.content);
+  }
+  return { text, usage };
+}
+
+export async function summarize(request: SummarizeRequest): Promise<Summary> {
+  const tools = ChatToolSet.from(request.body, request.input);
+  const body: JsonObject = {
+    model: request.model,
+    messages: [
+      { role: "system", content: SUMMARY_INSTRUCTIONS },
+      ...toMessages(null, request.input, tools),
+      { role: "user", content: SUMMARY_REQUEST },
+    ],
+    stream: false,
+  };
+  const response = await callUpstream(request.target, body, { ...request.options, accept: "application/json" });
+  let answer: { text: string; usage: JsonObject | undefined };
+  try {
+    answer = await answerOf(response);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw new ApiError(502, "The upstream model server's summary could not be read.", { type: "server_error" });
+  }
+  if (answer.text.trim() === "")
+    throw new ApiError(502, "The upstream model server answered the compaction request with no summary.", {
+      type: "server_error",
+    });
+  const usage = usageFromChat(answer.usage ?? {});
+  return { text: answer.text.trim(), usage, model: request.target.model ?? request.model };
+}

@@ -1,0 +1,62 @@
+// The body of a stored foreground stream as its client reads it: frames written as the client takes
+// them (backpressure, through workerd's native IdentityTransformStream), a client that goes away
+// noticed at once (even while the upstream is silent), and a close that does not wait forever on a
+// client that stopped reading. Used by src/stream/foreground.ts.
+
+const encoder = new TextEncoder();
+
+/** How long the end of a stream waits for a client that stopped reading before cutting it. */
+const CLOSE_WAIT_MS = 5_000;
+
+export class ClientStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stopped: Promise<void>;
+  readonly #onGone: () => void;
+  #connected = true;
+
+  /**
+   * @param stopped the run was stopped from outside: a write the client is not taking gives up.
+   * @param onGone called once when the client goes away.
+   */
+  constructor(stopped: AbortSignal, onGone: () => void) {
+    const { readable, writable } = new IdentityTransformStream();
+    this.readable = readable;
+    this.#writer = writable.getWriter();
+    this.#onGone = onGone;
+    this.#stopped = new Promise((resolve) => stopped.addEventListener("abort", () => resolve()));
+    // A client that cancels the body is noticed now, not at the next write.
+    this.#writer.closed.then(undefined, () => this.#gone());
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Sends `text` once the client takes it; nothing once it is gone (the run goes on without it). */
+  async send(text: string): Promise<void> {
+    if (!this.#connected) return;
+    try {
+      await Promise.race([this.#writer.write(encoder.encode(text)), this.#stopped]);
+    } catch {
+      this.#gone();
+    }
+  }
+
+  /** Ends the body; a client that stopped reading is cut after a while. */
+  async close(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS)));
+    const closed = await Promise.race([this.#writer.close().then(() => "closed" as const), late]).catch(
+      () => "closed" as const,
+    );
+    clearTimeout(timer);
+    if (closed === "late") await this.#writer.abort(new Error("the client stopped reading")).catch(() => undefined);
+  }
+
+  #gone(): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#onGone();
+  }
+}

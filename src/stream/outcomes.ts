@@ -1,0 +1,82 @@
+// What a stored run answers when it cannot go on as asked: an upstream that refused (kept as a failed
+// response, as OpenAI keeps them, unless it refused the caller's key), a create whose row D1 would not
+// take, and an end D1 would not take (the client is told instead of getting the terminal event).
+// Used by src/stream/foreground.ts and the background run.
+
+import type { Db } from "../db/client";
+import { deleteResponse } from "../db/responses";
+import { ApiError } from "../errors";
+import { StreamNormalizer } from "../responses/normalizer";
+import { echoOf } from "../responses/response-object";
+import type { ResponseError, ResponseObject } from "../responses/types";
+import type { RunSpec } from "../run/spec";
+import { encodeFrame } from "../sse";
+import { framesOf, type FinishOutcome, type ResponseRecorder } from "./recorder";
+
+/** A create whose response could not be recorded: safe to retry (nothing of it was kept). */
+export const notRecorded = (): ApiError =>
+  new ApiError(503, "The gateway could not record the response because its storage is unavailable; try again.", {
+    type: "server_error",
+    code: "storage_unavailable",
+    headers: { "retry-after": "1" },
+  });
+
+/** The error a refused response is kept with: the upstream's code, or one by its status. */
+export function refusalOf(error: unknown): ResponseError {
+  if (!(error instanceof ApiError))
+    return { code: "server_error", message: "The upstream model server could not be reached." };
+  const code = error.code ?? (error.status === 429 ? "rate_limit_exceeded" : "server_error");
+  return { code, message: error.message };
+}
+
+/**
+ * The upstream refused the request or could not be reached: the response is kept as `failed` with
+ * the error, except when the upstream refused the caller's key (401/403): then nothing is kept for
+ * a key nobody accepted. Never throws (the client gets the upstream's error either way).
+ */
+export async function recordRefusal(
+  db: Db,
+  recorder: ResponseRecorder,
+  spec: RunSpec,
+  base: ResponseObject,
+  error: unknown,
+): Promise<void> {
+  const status = error instanceof ApiError ? error.status : 502;
+  try {
+    if (status === 401 || status === 403) {
+      await recorder.stop();
+      await deleteResponse(db, spec.tenantId, spec.responseId);
+      return;
+    }
+    const normalizer = new StreamNormalizer({
+      echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
+      initial: base,
+      background: false,
+    });
+    recorder.record(framesOf(normalizer.fail(refusalOf(error))));
+    await recorder.finish({
+      responseId: spec.responseId,
+      tenantId: spec.tenantId,
+      snapshot: normalizer.snapshot,
+      turn: null,
+    });
+  } catch (failure) {
+    console.error(
+      `response ${spec.responseId}: the refused response could not be recorded: ${failure instanceof Error ? failure.message : String(failure)}`,
+    );
+  }
+}
+
+/** The frame a client gets instead of the terminal event when the end could not be recorded. */
+export function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number): string {
+  const message =
+    outcome === "failed"
+      ? "The response could not be recorded: the gateway's storage is unavailable. Its output was streamed but is not stored."
+      : "The response was deleted or ended by the gateway before its end could be recorded.";
+  const code = outcome === "failed" ? "storage_unavailable" : "response_not_recorded";
+  const error = { type: "server_error", code, message, param: null };
+  return encodeFrame(
+    "error",
+    JSON.stringify({ type: "error", sequence_number: seq, code, message, param: null, error }),
+  );
+}

@@ -1,0 +1,78 @@
+// The connection's memory of each lane's latest response, so `previous_response_id` works on the
+// socket for `store: false` responses, which nothing else remembers. A stored response needs no
+// context here (the create path expands it from D1, on any socket); its entry only marks the lane's
+// parent for the eviction rule. Lives as long as the connection; used by the socket session.
+
+import type { InputItem } from "../responses/types";
+import { MAX_CACHED_CONTEXT_BYTES } from "./limits";
+
+export interface CachedResponse {
+  id: string;
+  lane: string;
+  stored: boolean;
+  /**
+   * `store: false` only: the stored response its context continues (the create path expands that
+   * one from D1), or null; then the context items after it: inputs and outputs, oldest first.
+   * Null items: not continuable from here (a conversation-bound `store: false` response).
+   */
+  base: string | null;
+  items: InputItem[] | null;
+  /** Serialized size of `items`, counted against the connection's budget. */
+  bytes: number;
+}
+
+export class ContinuationCache {
+  /** Lane -> its latest response; a Map iterates in insertion order, so re-inserting marks recent use. */
+  readonly #byLane = new Map<string, CachedResponse>();
+  #bytes = 0;
+
+  /** The cached response with this id, on any lane. */
+  find(id: string): CachedResponse | undefined {
+    for (const entry of this.#byLane.values()) if (entry.id === id) return entry;
+    return undefined;
+  }
+
+  has(lane: string): boolean {
+    return this.#byLane.has(lane);
+  }
+
+  lanes(): Iterable<string> {
+    return this.#byLane.keys();
+  }
+
+  /** Makes `entry` its lane's latest response; drops the least recently used lanes' context past the budget. */
+  remember(entry: CachedResponse): void {
+    this.#drop(entry.lane);
+    this.#byLane.set(entry.lane, entry);
+    this.#bytes += entry.bytes;
+    for (const lane of [...this.#byLane.keys()]) {
+      if (this.#bytes <= MAX_CACHED_CONTEXT_BYTES) break;
+      if (lane !== entry.lane) this.#drop(lane);
+    }
+  }
+
+  /** A failed continuation on the parent's own lane: that parent is gone from the socket. */
+  evict(lane: string, id: string): void {
+    if (this.#byLane.get(lane)?.id === id) this.#drop(lane);
+  }
+
+  /** Marks the lane as used now (a continuation read it). */
+  touch(lane: string): void {
+    const entry = this.#byLane.get(lane);
+    if (entry === undefined) return;
+    this.#byLane.delete(lane);
+    this.#byLane.set(lane, entry);
+  }
+
+  clear(): void {
+    this.#byLane.clear();
+    this.#bytes = 0;
+  }
+
+  #drop(lane: string): void {
+    const entry = this.#byLane.get(lane);
+    if (entry === undefined) return;
+    this.#bytes -= entry.bytes;
+    this.#byLane.delete(lane);
+  }
+}

@@ -1,0 +1,208 @@
+// One `response.create` on its lane: continues from the socket's cache where the create path
+// cannot (a `store: false` parent), runs the turn, forwards its events (with `stream_id` on a named
+// lane) until the one that ends the request, and records the lane's new latest response. Used by
+// the socket session, one call per create, never two at once on a lane.
+
+import { ApiError } from "../errors";
+import { validateInput } from "../responses/create-request";
+import type { InputItem, JsonObject } from "../responses/types";
+import { TERMINAL_EVENTS } from "../responses/types";
+import type { CachedResponse, ContinuationCache } from "./continuation-cache";
+import type { Turn, TurnEvent, TurnRequest } from "./run-turn";
+import { apiErrorEvent, errorEvent, withStreamId, type SocketError } from "./server-events";
+
+export interface CreateContext {
+  cache: ContinuationCache;
+  /** Sends one text frame (ignored once the socket is closed). */
+  send(json: string): void;
+  /** Whether the client is still connected. */
+  isOpen(): boolean;
+  /** Starts a turn the session aborts if the client goes away, until `endTurn`. */
+  startTurn(request: TurnRequest): Turn;
+  endTurn(turn: Turn): void;
+  /** A stored response's status (for a stream that stopped without a terminal event). */
+  statusOf(id: string): Promise<string | null>;
+  /** The create path refused the connection's key (401): the session closes with 1008. */
+  keyRefused(): void;
+}
+
+export interface CreateEvent {
+  lane: string;
+  body: JsonObject;
+  generate: boolean;
+}
+
+/** Events whose `response` carries the echo a cache-expanded continuation restores. */
+const ECHO_EVENTS = new Set(["response.created", "response.in_progress", ...TERMINAL_EVENTS]);
+
+type Outcome = { kind: "response"; id: string; output: InputItem[] } | { kind: "error"; status: number };
+
+export async function runCreate(context: CreateContext, create: CreateEvent): Promise<void> {
+  const { lane } = create;
+  let prepared: Prepared;
+  try {
+    prepared = prepare(context.cache, create.body);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    context.send(apiErrorEvent(error, lane));
+    return;
+  }
+  const turn = context.startTurn({ body: prepared.body, warmUp: !create.generate });
+  let outcome: Outcome | null;
+  try {
+    outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored);
+  } finally {
+    context.endTurn(turn);
+  }
+  const parent = prepared.parent;
+  if (outcome?.kind === "error") {
+    // A failed continuation on its parent's own lane takes the parent with it; a fork from another lane does not.
+    if (parent !== undefined && parent.lane === lane) context.cache.evict(lane, parent.id);
+    if (outcome.status === 401) context.keyRefused();
+    return;
+  }
+  if (outcome?.kind === "response") context.cache.remember(entryFor(prepared, lane, outcome.id, outcome.output));
+}
+
+interface Prepared {
+  /** What the create path is sent. */
+  body: JsonObject;
+  stored: boolean;
+  /** The socket-cached response this one continues, if any. */
+  parent: CachedResponse | undefined;
+  /** A `store: false` continuation expanded here: the `previous_response_id` its events echo. */
+  echoPrevious: string | null;
+  /** `store: false` without a conversation: the input as sent (the start of the new cache entry). */
+  context: InputItem[] | null;
+  contextBytes: number;
+}
+
+function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
+  const stored = body.store !== false;
+  const previous = typeof body.previous_response_id === "string" ? body.previous_response_id : null;
+  const parent = previous === null ? undefined : cache.find(previous);
+  let request = body;
+  let echoPrevious: string | null = null;
+  let context: InputItem[] | null = null;
+  let contextBytes = 0;
+  if (parent !== undefined && !parent.stored && parent.items !== null) {
+    // Only this socket knows a store:false parent: its context goes into `input`, and the chain
+    // continues from the stored response it was built on, if any. Validated here first, so an
+    // error names the client's own item indexes.
+    const own = validateInput(body.input);
+    request = { ...body, input: [...parent.items, ...own] };
+    if (parent.base === null) delete request.previous_response_id;
+    else request.previous_response_id = parent.base;
+    // A stored response keeps what was recorded (its input holds the context); store:false echoes the id asked for.
+    if (!stored) echoPrevious = previous;
+    context = request.input as InputItem[];
+    contextBytes = parent.bytes + JSON.stringify(own).length;
+    cache.touch(parent.lane);
+  } else if (!stored && body.conversation == null) {
+    context = asItems(body.input);
+    contextBytes = context === null ? 0 : JSON.stringify(context).length;
+  }
+  return { body: request, stored, parent, echoPrevious, context: stored ? null : context, contextBytes };
+}
+
+/** `input` as items the way the create path reads it; null when it is invalid (the create path says why). */
+function asItems(input: unknown): InputItem[] | null {
+  if (input === undefined || input === null) return [];
+  if (typeof input === "string") return [{ role: "user", content: input }];
+  return Array.isArray(input) ? (input as InputItem[]) : null;
+}
+
+function entryFor(prepared: Prepared, lane: string, id: string, output: InputItem[]): CachedResponse {
+  if (prepared.stored) return { id, lane, stored: true, base: null, items: null, bytes: 0 };
+  const previous = prepared.body.previous_response_id;
+  const base = typeof previous === "string" ? previous : null;
+  if (prepared.context === null) return { id, lane, stored: false, base, items: null, bytes: 0 };
+  const bytes = prepared.contextBytes + JSON.stringify(output).length;
+  return { id, lane, stored: false, base, items: [...prepared.context, ...output], bytes };
+}
+
+/**
+ * Sends the turn's events until the one that ends the request. An `error` inside a stream is not
+ * sent: on a socket the Agents SDK takes any `error` as the end of the request and Codex fails the
+ * turn on one, while the create path follows it with `response.failed` (which carries the error) or
+ * goes on to another terminal event. So each request ends with exactly one terminal event; the
+ * stored record keeps the `error` (its sequence number is the one missing on the socket).
+ */
+async function forward(
+  context: CreateContext,
+  turn: Turn,
+  lane: string,
+  echoPrevious: string | null,
+  stored: boolean,
+): Promise<Outcome | null> {
+  let outcome: Outcome | null = null;
+  /** The last in-stream `error`: its message ends a stream that stops without a terminal event. */
+  let held: TurnEvent | undefined;
+  let responseId: string | null = null;
+  for await (const event of turn.events) {
+    if (outcome !== null) continue;
+    if (event.status !== undefined) {
+      context.send(withStreamId(event.json, lane));
+      outcome = { kind: "error", status: event.status };
+      continue;
+    }
+    if (event.type === "error") {
+      held = event;
+      continue;
+    }
+    let json = event.json;
+    const terminal = TERMINAL_EVENTS.has(event.type);
+    // Parsed only where the socket needs something: the id, the echo, a store:false response's output
+    // (a stored response's whole final snapshot, possibly megabytes, is passed on unread).
+    const read =
+      event.type === "response.created" ||
+      (echoPrevious !== null && ECHO_EVENTS.has(event.type)) ||
+      (terminal && !stored);
+    const parsed = read ? (JSON.parse(json) as { response: JsonObject }) : undefined;
+    const response = parsed?.response;
+    if (typeof response?.id === "string") responseId = response.id;
+    if (response !== undefined && echoPrevious !== null && ECHO_EVENTS.has(event.type)) {
+      response.previous_response_id = echoPrevious;
+      json = JSON.stringify(parsed);
+    }
+    if (terminal) {
+      const output = Array.isArray(response?.output) ? (response.output as InputItem[]) : [];
+      outcome = { kind: "response", id: responseId ?? "", output };
+    }
+    context.send(withStreamId(json, lane));
+  }
+  if (outcome !== null || !context.isOpen()) return outcome;
+  // The stream stopped without ending the request: say so, or the lane would wait forever.
+  const status = responseId !== null && stored ? await context.statusOf(responseId) : null;
+  if (status === "cancelled") {
+    context.send(
+      errorEvent(
+        400,
+        {
+          type: "invalid_request_error",
+          code: "response_cancelled",
+          message: `Response '${responseId ?? ""}' was cancelled.`,
+          param: null,
+        },
+        lane,
+      ),
+    );
+    return { kind: "error", status: 400 };
+  }
+  context.send(errorEvent(500, endingError(held), lane));
+  return { kind: "error", status: 500 };
+}
+
+/** The error of a stream that stopped without a terminal event: its last in-stream `error`, if any. */
+function endingError(held: TurnEvent | undefined): SocketError {
+  const fallback = { type: "server_error", code: "server_error", param: null };
+  if (held === undefined)
+    return { ...fallback, message: "The response stream ended before the response was complete." };
+  const event = JSON.parse(held.json) as { code?: unknown; message?: unknown; error?: { type?: unknown } };
+  return {
+    ...fallback,
+    type: typeof event.error?.type === "string" ? event.error.type : fallback.type,
+    code: typeof event.code === "string" ? event.code : fallback.code,
+    message: typeof event.message === "string" ? event.message : "The response failed.",
+  };
+}

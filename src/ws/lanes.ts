@@ -1,0 +1,79 @@
+// Lanes of one connection: requests on a lane run one at a time in arrival order, lanes run side by
+// side, and at most MAX_IN_FLIGHT run at once; the rest wait (never refused for a busy lane). The
+// queue's bytes are bounded (MAX_QUEUED_BYTES). Used by the socket session.
+
+import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES } from "./limits";
+
+export interface QueuedJob {
+  lane: string;
+  /** Frame size, counted against the queue's budget while the job waits. */
+  bytes: number;
+  run: () => Promise<void>;
+  /** The job will never run (the connection closed or hit its time limit). */
+  drop: () => void;
+}
+
+export class LaneScheduler {
+  readonly #onIdle: () => void;
+  readonly #waiting: QueuedJob[] = [];
+  readonly #busy = new Set<string>();
+  #queuedBytes = 0;
+
+  /** `onIdle` is called each time the last running job ends with nothing waiting. */
+  constructor(onIdle: () => void) {
+    this.#onIdle = onIdle;
+  }
+
+  /** Lanes with a request waiting or running. */
+  get activeLanes(): ReadonlySet<string> {
+    const lanes = new Set(this.#busy);
+    for (const job of this.#waiting) lanes.add(job.lane);
+    return lanes;
+  }
+
+  get idle(): boolean {
+    return this.#busy.size === 0 && this.#waiting.length === 0;
+  }
+
+  /** Queues a job; false when the queue is over its byte budget (an empty queue takes any one job). */
+  enqueue(job: QueuedJob): boolean {
+    if (this.#waiting.length > 0 && this.#queuedBytes + job.bytes > MAX_QUEUED_BYTES) return false;
+    this.#waiting.push(job);
+    this.#queuedBytes += job.bytes;
+    this.#startReady();
+    return true;
+  }
+
+  /** Drops every job not yet started (their `drop` is called); running ones finish. */
+  dropWaiting(): void {
+    const dropped = this.#waiting.splice(0);
+    this.#queuedBytes = 0;
+    for (const job of dropped) job.drop();
+  }
+
+  /** Starts, in arrival order, every waiting job whose lane is free, while slots remain. */
+  #startReady(): void {
+    for (let index = 0; index < this.#waiting.length && this.#busy.size < MAX_IN_FLIGHT;) {
+      const job = this.#waiting[index] as QueuedJob;
+      if (this.#busy.has(job.lane)) {
+        index++;
+        continue;
+      }
+      this.#waiting.splice(index, 1);
+      this.#queuedBytes -= job.bytes;
+      this.#busy.add(job.lane);
+      void job
+        .run()
+        .catch((error: unknown) =>
+          console.error(
+            `websocket job failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          ),
+        )
+        .finally(() => {
+          this.#busy.delete(job.lane);
+          this.#startReady();
+          if (this.idle) this.#onIdle();
+        });
+    }
+  }
+}

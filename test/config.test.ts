@@ -1,0 +1,174 @@
+// Settings: defaults, the values each one allows, and the message a wrong one gives (the setting,
+// its value, what is allowed; a secret only by its length), with what code that cannot refuse runs on.
+
+import { describe, expect, it } from "vitest";
+import { configurationLine, readConfig, refuseIfMisconfigured } from "../src/config";
+import { ApiError } from "../src/errors";
+
+const configOf = (vars: Record<string, unknown>) => readConfig(vars as never);
+const problemsOf = (vars: Record<string, unknown>) => configOf(vars).problems.map((problem) => problem.message);
+
+describe("readConfig", () => {
+  it("uses the documented defaults when nothing is set, blank counting as unset", () => {
+    for (const vars of [{}, { UPSTREAM_BASE_URL: "", AUTH_MODE: " ", RETENTION_DAYS: "" }]) {
+      const config = configOf(vars);
+      expect(config.problems).toEqual([]);
+      expect(config).toMatchObject({
+        upstream: { baseUrl: "https://api.openai.com/v1", protocol: "responses", apiKey: null },
+        authMode: "passthrough",
+        adminToken: null,
+        maxBodyBytes: 16 * 1024 * 1024,
+        firstByteTimeoutMs: 120_000,
+        idleTimeoutMs: 300_000,
+        upstreamRetries: 2,
+        maxRunMs: 3_600_000,
+        retentionDays: 30,
+        rateLimitPeriodSeconds: 60,
+        recordFlushMs: 10_000,
+        disconnectGraceMs: 25_000,
+        webhooks: { defaultUrl: null, defaultSecret: null, allowLoopback: false, retryBaseMs: 5000 },
+      });
+    }
+  });
+
+  it("reads valid values, including unquoted numbers and booleans from [vars]", () => {
+    const config = configOf({
+      UPSTREAM_BASE_URL: "http://127.0.0.1:11434/v1/",
+      UPSTREAM_PROTOCOL: "chat_completions",
+      UPSTREAM_API_KEY: "sk-upstream-key\n",
+      AUTH_MODE: "keys",
+      MAX_RUN_SECONDS: 60,
+      RETENTION_DAYS: "0",
+      RATE_LIMIT_PERIOD_SECONDS: 10,
+      WEBHOOK_ALLOW_LOOPBACK: true,
+    });
+    expect(config.problems).toEqual([]);
+    expect(config.upstream).toEqual({
+      baseUrl: "http://127.0.0.1:11434/v1",
+      protocol: "chat_completions",
+      // A pasted trailing newline is dropped, as an HTTP header would drop it.
+      apiKey: "sk-upstream-key",
+    });
+    expect(config).toMatchObject({ authMode: "keys", maxRunMs: 60_000, retentionDays: 0, rateLimitPeriodSeconds: 10 });
+    expect(config.webhooks.allowLoopback).toBe(true);
+  });
+
+  it.each([
+    ["UPSTREAM_PROTOCOL", "chat", "UPSTREAM_PROTOCOL is 'chat'; allowed: 'responses' or 'chat_completions'."],
+    ["AUTH_MODE", "key", "AUTH_MODE is 'key'; allowed: 'passthrough' or 'keys'."],
+    [
+      "UPSTREAM_BASE_URL",
+      "127.0.0.1:8790/v1",
+      "UPSTREAM_BASE_URL is '127.0.0.1:8790/v1' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+    ],
+    [
+      "UPSTREAM_BASE_URL",
+      "localhost:11434/v1",
+      "UPSTREAM_BASE_URL is 'localhost:11434/v1' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+    ],
+    [
+      "UPSTREAM_BASE_URL",
+      "https://user:sk-secret@example.com/v1",
+      "UPSTREAM_BASE_URL is 'https://***@example.com/v1' (a key belongs in UPSTREAM_API_KEY); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+    ],
+    ["UPSTREAM_RETRIES", "two", "UPSTREAM_RETRIES is 'two'; allowed: an integer from 0 to 10 (retries)."],
+    [
+      "UPSTREAM_IDLE_TIMEOUT_MS",
+      "30s",
+      "UPSTREAM_IDLE_TIMEOUT_MS is '30s'; allowed: an integer from 1 to 3600000 (milliseconds).",
+    ],
+    ["MAX_REQUEST_BYTES", "-1", "MAX_REQUEST_BYTES is '-1'; allowed: an integer from 1 to 33554432 (bytes)."],
+    [
+      "RETENTION_DAYS",
+      "never",
+      "RETENTION_DAYS is 'never'; allowed: an integer from 0 to 36500 (days; 0 keeps responses forever).",
+    ],
+    ["RATE_LIMIT_PERIOD_SECONDS", "30", "RATE_LIMIT_PERIOD_SECONDS is '30'; allowed: '10' or '60'."],
+    ["WEBHOOK_ALLOW_LOOPBACK", "yes", "WEBHOOK_ALLOW_LOOPBACK is 'yes'; allowed: 'true' or 'false'."],
+  ])("refuses %s=%j, naming the setting, its value and what is allowed", (setting, value, message) => {
+    const config = configOf({ [setting]: value });
+    expect(config.problems).toEqual([expect.objectContaining({ setting, message })]);
+  });
+
+  it("names a wrong secret only by its length", () => {
+    const messages = problemsOf({
+      UPSTREAM_API_KEY: "sk-live key-with-a-space",
+      ADMIN_TOKEN: "short",
+      WEBHOOK_URL: "https://hooks.example.com/in",
+      WEBHOOK_SECRET: "whsec_not-base64!",
+    });
+    expect(messages).toEqual([
+      "UPSTREAM_API_KEY is (secret, 24 characters); allowed: without spaces or control characters.",
+      "ADMIN_TOKEN is (secret, 5 characters); allowed: at least 16 characters, without spaces or control characters.",
+      "WEBHOOK_SECRET is (secret, 17 characters); allowed: a Standard Webhooks secret: 'whsec_' followed by base64 of 24 to 64 bytes.",
+    ]);
+    for (const message of messages) expect(message).not.toMatch(/live key|short|not-base64/);
+  });
+
+  it("checks settings against each other: WEBHOOK_URL needs WEBHOOK_SECRET and a public https target", () => {
+    expect(problemsOf({ WEBHOOK_URL: "https://hooks.example.com/in" })).toEqual([
+      "WEBHOOK_SECRET is not set, but WEBHOOK_URL is; allowed: a Standard Webhooks secret: 'whsec_' followed by base64 of 24 to 64 bytes.",
+    ]);
+    expect(problemsOf({ WEBHOOK_URL: "http://127.0.0.1:9000/hooks" })).toEqual([
+      "WEBHOOK_URL is 'http://127.0.0.1:9000/hooks' ('127.0.0.1' is a loopback address (allowed only with WEBHOOK_ALLOW_LOOPBACK=true, for 127.0.0.1, localhost and ::1)); allowed: an https:// URL of a public host.",
+    ]);
+    const secret = `whsec_${btoa("k".repeat(32))}`;
+    expect(
+      problemsOf({
+        WEBHOOK_URL: "http://127.0.0.1:9000/hooks",
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_ALLOW_LOOPBACK: "true",
+      }),
+    ).toEqual([]);
+  });
+
+  it("falls back to what is safe where code cannot refuse: nobody let in, no history deleted", () => {
+    const config = configOf({ AUTH_MODE: "key", RETENTION_DAYS: "thirty", UPSTREAM_RETRIES: "many" });
+    expect(config.authMode).toBeNull();
+    expect(config.retentionDays).toBe(0);
+    expect(config.upstreamRetries).toBe(2);
+  });
+
+  it("refuses only the requests a wrong setting affects, with a 500 that stops the SDK's retries", () => {
+    const upstreamOnly = configOf({ UPSTREAM_PROTOCOL: "chat" });
+    expect(() => refuseIfMisconfigured(upstreamOnly, "every request")).not.toThrow();
+    expect(() => refuseIfMisconfigured(upstreamOnly, "the admin API")).not.toThrow();
+    let refusal: unknown;
+    try {
+      refuseIfMisconfigured(upstreamOnly, "upstream calls");
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(ApiError);
+    const error = refusal as ApiError;
+    expect([error.status, error.headers]).toEqual([500, { "x-should-retry": "false" }]);
+    expect(error.body().error).toEqual({
+      message:
+        "The gateway is misconfigured: UPSTREAM_PROTOCOL is 'chat'; allowed: 'responses' or 'chat_completions'. Its operator must correct this.",
+      type: "server_error",
+      param: null,
+      code: "gateway_misconfigured",
+    });
+    const everywhere = configOf({ AUTH_MODE: "key" });
+    for (const scope of ["every request", "upstream calls", "the admin API"] as const)
+      expect(() => refuseIfMisconfigured(everywhere, scope)).toThrow(/AUTH_MODE is 'key'/);
+  });
+});
+
+describe("configurationLine", () => {
+  it("shows every effective value but no secret", () => {
+    const line = configurationLine({
+      UPSTREAM_BASE_URL: "http://127.0.0.1:8790/v1",
+      UPSTREAM_API_KEY: "sk-upstream-SECRET-value",
+      ADMIN_TOKEN: "adm-SECRET-token-0123456789",
+      UPSTREAM_ROUTES: '[{"model":"x/*","base_url":"https://internal.example/v1","protocol":"responses"}]',
+    });
+    expect(line).toContain("UPSTREAM_BASE_URL='http://127.0.0.1:8790/v1'");
+    expect(line).toContain('UPSTREAM_PROTOCOL=(default "responses")');
+    expect(line).toContain("UPSTREAM_API_KEY=(set)");
+    expect(line).toContain("ADMIN_TOKEN=(set)");
+    expect(line).toContain("WEBHOOK_SECRET=(unset)");
+    expect(line).toContain("UPSTREAM_ROUTES=(set)");
+    expect(line).not.toMatch(/SECRET-|internal\.example/);
+  });
+});

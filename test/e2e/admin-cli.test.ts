@@ -1,0 +1,171 @@
+// The admin CLI (`npm run admin`) answers alike against D1 and against the admin API (`--url`):
+// its D1 statements (scripts/admin/queries.ts, run here on the test database instead of through
+// wrangler) and its HTTP target (here against the real Worker) give the same objects for the same
+// state, find tenants by id or by name, and refuse an ambiguous or unknown name alike.
+
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { d1Admin, type Execute } from "../../scripts/admin/d1.ts";
+import { httpAdmin } from "../../scripts/admin/http.ts";
+import { CliError, type Row } from "../../scripts/admin/queries.ts";
+import type { Admin } from "../../scripts/admin/targets.ts";
+import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
+import { ADMIN_TOKEN, managedFetch } from "../support/managed";
+
+/** Runs the CLI's statements in order, as `wrangler d1 execute --command` does. */
+const execute: Execute = async (statements) => {
+  const results: Row[][] = [];
+  for (const statement of statements) results.push((await env.DB.prepare(statement).all<Row>()).results);
+  return results;
+};
+
+const d1: Admin = d1Admin(execute);
+const api: Admin = httpAdmin("http://gateway.test", ADMIN_TOKEN, (input, init) =>
+  managedFetch(input instanceof URL ? input.href : input, init),
+);
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CliError) return error.message;
+    throw error;
+  }
+  throw new Error("expected a CliError");
+}
+
+const unique = (what: string) => `${what} ${crypto.randomUUID()}`;
+
+describe("the admin CLI, against D1 and against the admin API", () => {
+  it("shows the same tenant, found by id or by name, from either target", async () => {
+    const name = unique("Team Blue");
+    const created = await d1.createTenant(name);
+    expect(created).toMatchObject({ object: "tenant", name });
+    for (const ref of [name, String(created.id)]) {
+      expect(await d1.showTenant(ref)).toEqual(created);
+      expect(await api.showTenant(ref)).toEqual(created);
+    }
+    const listed = (await api.listTenants()).data.find((tenant) => tenant.id === created.id);
+    expect((await d1.listTenants()).data.find((tenant) => tenant.id === created.id)).toEqual(listed);
+  });
+
+  it("lists the same keys whichever target made or revoked them, the key itself shown only at creation", async () => {
+    const name = unique("keys");
+    await api.createTenant(name);
+    const local = await d1.createKey(name, "laptop");
+    const remote = await api.createKey(name, "ci");
+    expect(Object.keys(local).sort()).toEqual(Object.keys(remote).sort());
+    expect(local.key).toMatch(/^sk-gw-/);
+    expect(await d1.revokeKey(String(remote.id))).toEqual(
+      (await api.listKeys(name)).data.find((key) => key.id === remote.id),
+    );
+    const listed = await d1.listKeys(name);
+    expect(listed).toEqual(await api.listKeys(name));
+    expect(listed.data.map((key) => key.name).sort()).toEqual(["ci", "laptop"]);
+    expect(JSON.stringify(listed)).not.toContain(String(local.key));
+    // The key the CLI minted locally works: hashed as the Worker hashes keys.
+    const res = await managedFetch("http://gateway.test/v1/responses", {
+      headers: { authorization: `Bearer ${String(local.key)}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("adds, lists and removes webhook endpoints with the same objects, the secret shown once", async () => {
+    const name = unique("hooks");
+    await d1.createTenant(name);
+    const input = { url: "https://hooks.example.com/in", name: "ops", event_types: ["response.completed"] };
+    const local = await d1.addWebhook(name, input);
+    const remote = await api.addWebhook(name, input);
+    expect(Object.keys(local)).toEqual(Object.keys(remote));
+    expect(local).toMatchObject({ object: "webhook_endpoint", url: input.url, event_types: input.event_types });
+    expect(local.signing_secret_hint).toBe(`whsec_…${String(local.signing_secret).slice(-4)}`);
+    const listed = await d1.listWebhooks(name);
+    expect(listed).toEqual(await api.listWebhooks(name));
+    expect(JSON.stringify(listed)).not.toContain(String(local.signing_secret));
+    expect(await d1.removeWebhook(name, String(local.id))).toEqual({
+      id: local.id,
+      object: "webhook_endpoint.deleted",
+      deleted: true,
+    });
+    expect(await api.removeWebhook(name, String(remote.id))).toEqual({
+      id: remote.id,
+      object: "webhook_endpoint.deleted",
+      deleted: true,
+    });
+    expect((await api.listWebhooks(name)).data).toEqual([]);
+  });
+
+  it("reports the same usage, for every tenant or one", async () => {
+    const openai = client(`sk-cli-usage-${crypto.randomUUID()}`);
+    await openai.responses.create({ model: model("text:3"), input: "x" });
+    const today = new Date().toISOString().slice(0, 10);
+    for (const groupBy of [["day"], ["tenant", "model"], ["model", "key"]] as const) {
+      const query = { tenant: null, startDay: "2026-01-01", endDay: today, groupBy: [...groupBy] };
+      expect(await d1.usage(query)).toEqual(await api.usage(query));
+    }
+    const tenant = await d1.createTenant(unique("usage"));
+    const one = { tenant: String(tenant.name), startDay: "2026-01-01", endDay: today, groupBy: ["day" as const] };
+    expect(await d1.usage(one)).toEqual(await api.usage(one));
+  });
+
+  it("refuses an unknown or ambiguous tenant name alike, and never writes for it", async () => {
+    const name = unique("twins");
+    const first = await d1.createTenant(name);
+    const second = await api.createTenant(name);
+    // Listed as the admin API lists tenants: by creation time, then id.
+    const ids = [first, second]
+      .sort((a, b) => Number(a.created_at) - Number(b.created_at) || String(a.id).localeCompare(String(b.id)))
+      .map((tenant) => String(tenant.id));
+    const ambiguous = `2 tenants are named '${name}': ${ids.join(", ")}. Use an id.`;
+    for (const admin of [d1, api]) {
+      expect(await refusal(admin.createKey(name, "k"))).toBe(ambiguous);
+      expect(await refusal(admin.listKeys("nobody-by-this-name"))).toBe(
+        "No tenant with id or name 'nobody-by-this-name'.",
+      );
+    }
+    expect((await d1.listKeys(String(first.id))).data).toEqual([]);
+    expect((await d1.listKeys(String(second.id))).data).toEqual([]);
+  });
+
+  it("lists a tenant's responses with GET /v1/responses's filters and order, and shows one as stored", async () => {
+    const key = `sk-cli-responses-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const first = await openai.responses.create({ model: model("text:2"), input: "a", metadata: { team: "blue" } });
+    const second = await openai.responses.create({
+      model: model("text:3"),
+      input: "b",
+      previous_response_id: first.id,
+    });
+    const row = await env.DB.prepare("SELECT tenant_id FROM responses WHERE id = ?").bind(first.id).first<Row>();
+    const tenant = String(row?.tenant_id);
+    const filters = { limit: 20, order: "desc" as const, after: null, metadata: [] };
+    const ids = async (extra: object) =>
+      (await d1.listResponses(tenant, { ...filters, ...extra })).data.map((response) => response.id);
+    expect(await ids({})).toEqual([second.id, first.id]);
+    expect(await ids({ order: "asc" })).toEqual([first.id, second.id]);
+    expect(await ids({ previousResponseId: first.id })).toEqual([second.id]);
+    expect(await ids({ metadata: [["team", "blue"]] })).toEqual([first.id]);
+    expect(await ids({ status: "failed" })).toEqual([]);
+    const page = await d1.listResponses(tenant, { ...filters, limit: 1 });
+    expect(page).toMatchObject({ has_more: true, last_id: second.id });
+    expect(await ids({ after: second.id })).toEqual([first.id]);
+    expect((await d1.listResponses(tenant, filters)).data[0]).toEqual({
+      id: second.id,
+      object: "response",
+      created_at: second.created_at,
+      status: "completed",
+      model: second.model,
+      background: false,
+      previous_response_id: first.id,
+      conversation: null,
+      metadata: {},
+      usage: { input_tokens: second.usage?.input_tokens, output_tokens: second.usage?.output_tokens },
+    });
+    const stored = await gatewayFetch(`${GATEWAY_URL}/responses/${second.id}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(await d1.showResponse(second.id, tenant)).toEqual(await stored.json());
+    expect(await refusal(d1.showResponse(second.id, unique("someone else")))).toMatch(/^No tenant/);
+    expect(await refusal(api.listResponses(tenant, filters))).toMatch(/use --local or --remote/);
+  });
+});

@@ -1,0 +1,239 @@
+// Compaction for any upstream. Over a Chat Completions upstream the gateway compacts itself: the
+// upstream model writes the summary, the compaction item carries it sealed for the caller, and it
+// expands again when it comes back in `input` (a foreign or altered one is a 400). Create-time
+// compaction (`context_management`) works the same way; a Responses upstream gets it forwarded.
+// input_tokens over a chat upstream answers an estimate that says so.
+
+import type OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { estimateInputTokens } from "../../src/compaction/estimate";
+import { received, routed } from "../support/chat";
+import { client, GATEWAY_URL, gatewayFetch, model, readEvents, upstream } from "../support/gateway";
+import { validateAgainstSpec } from "../support/oracle";
+
+type Json = Record<string, unknown>;
+
+const history = [
+  { role: "user" as const, content: "Plan a trip to Lyon." },
+  { role: "assistant" as const, content: "Day 1: Vieux Lyon. Day 2: Fourvière." },
+  { role: "user" as const, content: "Add a museum." },
+];
+
+/** What the chat mock was sent as `messages`, as `role:text` strings. */
+const transcript = (messages: unknown): string[] =>
+  (messages as { role: string; content: unknown }[]).map(
+    (message) =>
+      `${message.role}:${typeof message.content === "string" ? message.content : JSON.stringify(message.content)}`,
+  );
+
+async function compacted(openai: OpenAI, m: string) {
+  return openai.responses.compact({ model: m, input: history });
+}
+
+describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
+  it("asks the upstream model for a summary and answers the kept messages and one compaction item", async () => {
+    const openai = client("sk-test-compaction-a");
+    const m = routed("summarize");
+    const result = await compacted(openai, m.model);
+    expect(result).toMatchObject({
+      object: "response.compaction",
+      output: [
+        { type: "message", role: "user", content: [{ type: "input_text", text: "Plan a trip to Lyon." }] },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "Add a museum." }] },
+        {
+          type: "compaction",
+          id: expect.stringMatching(/^cmp_/) as string,
+          encrypted_content: expect.stringMatching(/^gwc1\./) as string,
+        },
+      ],
+      usage: { input_tokens: 100, output_tokens: 20, total_tokens: 120 },
+    });
+    expect(JSON.stringify(result)).not.toContain("SUMMARY");
+    const validation = await validateAgainstSpec("CompactedResponse", [result]);
+    expect(validation.failures).toEqual([]);
+    const [sent] = await received(m);
+    expect(sent?.body.stream).toBe(false);
+    expect(transcript(sent?.body.messages).slice(1)).toEqual([
+      "user:Plan a trip to Lyon.",
+      "assistant:Day 1: Vieux Lyon. Day 2: Fourvière.",
+      "user:Add a museum.",
+      "user:Write the handoff summary of the conversation above now.",
+    ]);
+  });
+
+  it("expands the item again when it comes back in input, dropping what it summarized", async () => {
+    const openai = client("sk-test-compaction-a");
+    const { output } = await compacted(openai, routed("summarize").model);
+    const m = routed("summarize");
+    const next = await openai.responses.create({
+      model: m.model,
+      input: [...(output as never[]), { role: "user", content: "And a restaurant?" }],
+    });
+    expect(next.status).toBe("completed");
+    const [sent] = await received(m);
+    expect(transcript(sent?.body.messages)).toEqual([
+      "user:Plan a trip to Lyon.",
+      "user:Add a museum.",
+      expect.stringMatching(
+        /^user:\[Summary of the earlier conversation.*\]\nSUMMARY OF system:.*assistant:Day 1: Vieux Lyon/s,
+      ) as string,
+      "user:And a restaurant?",
+    ]);
+  });
+
+  it("refuses another key's item, or an altered one, with a 400 naming it", async () => {
+    const { output } = await compacted(client("sk-test-compaction-a"), routed("summarize").model);
+    const item = output.at(-1) as unknown as Json;
+    const content = item.encrypted_content as string;
+    const altered = {
+      ...item,
+      encrypted_content: `${content.slice(0, -4)}${content.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`,
+    };
+    for (const [key, forged] of [
+      ["sk-test-compaction-b", item],
+      ["sk-test-compaction-a", altered],
+    ] as const) {
+      const m = routed("summarize");
+      await expect(
+        client(key).responses.create({ model: m.model, input: [{ role: "user", content: "hi" }, forged as never] }),
+      ).rejects.toMatchObject({ status: 400, param: "input[1]", code: "invalid_encrypted_content" });
+      expect(await received(m)).toEqual([]);
+    }
+  });
+
+  it("expands its item for a Responses upstream too, which could not read it", async () => {
+    const openai = client("sk-test-compaction-a");
+    const { output } = await compacted(openai, routed("summarize").model);
+    const m = model("text:1");
+    await openai.responses.create({ model: m, input: [...(output as never[]), { role: "user", content: "Next?" }] });
+    const [sent] = await upstream.requests(m);
+    const input = sent?.body.input as Json[];
+    expect(input.map((item) => item.role)).toEqual(["user", "user", "user", "user"]);
+    expect(JSON.stringify(input)).not.toContain("gwc1.");
+    expect(String(input[2]?.content)).toMatch(/^\[Summary of the earlier conversation/);
+  });
+
+  it("refuses a compaction item made elsewhere, which the gateway cannot read", async () => {
+    const m = routed("summarize");
+    await expect(
+      client("sk-test-compaction-a").responses.create({
+        model: m.model,
+        input: [
+          { type: "compaction", encrypted_content: "gAAAAABpOpenAIOpaque" },
+          { role: "user", content: "hi" },
+        ],
+      }),
+    ).rejects.toMatchObject({ status: 400, param: "input[0]" });
+  });
+});
+
+describe("context_management on create", () => {
+  const body = (m: string, extra: Json = {}) => ({
+    model: m,
+    input: history,
+    context_management: [{ type: "compaction", compact_threshold: 10 }],
+    ...extra,
+  });
+
+  it("compacts over a chat upstream when the context crosses the threshold: the output opens with the item", async () => {
+    const openai = client("sk-test-compaction-c");
+    const m = routed("summarize");
+    const response = await openai.responses.create(body(m.model) as never);
+    expect(response.output.map((item) => item.type)).toEqual(["compaction", "message"]);
+    expect(response.usage).toMatchObject({ input_tokens: 110, output_tokens: 21 });
+    const [summary, answer] = await received(m);
+    expect(summary?.body.stream).toBe(false);
+    expect(transcript(answer?.body.messages)).toEqual([
+      "user:Plan a trip to Lyon.",
+      "user:Add a museum.",
+      expect.stringMatching(/^user:\[Summary of the earlier conversation/) as string,
+    ]);
+
+    // The next turn of the chain sees the compacted context, not what the item summarized.
+    const n = routed("summarize");
+    await openai.responses.create({ model: n.model, previous_response_id: response.id, input: "Thanks!" });
+    const [next] = await received(n);
+    expect(transcript(next?.body.messages)).toEqual([
+      "user:Plan a trip to Lyon.",
+      "user:Add a museum.",
+      expect.stringMatching(/^user:\[Summary of the earlier conversation/) as string,
+      expect.stringMatching(/^assistant:seen: /) as string,
+      "user:Thanks!",
+    ]);
+  });
+
+  it("streams the compaction item as OpenAI does, and the SDK accepts the stream", async () => {
+    const openai = client("sk-test-compaction-c");
+    const m = routed("summarize");
+    const stream = openai.responses.stream(body(m.model) as never);
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    const final = await stream.finalResponse();
+    expect(types.slice(0, 5)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.compaction.compacting",
+      "response.output_item.done",
+    ]);
+    expect(final.output[0]?.type).toBe("compaction");
+    const events = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, {
+          headers: { authorization: "Bearer sk-test-compaction-c" },
+        })
+      ).body,
+    );
+    expect((await validateAgainstSpec("ResponseStreamEvent", events)).failures).toEqual([]);
+  });
+
+  it("leaves a context under the threshold alone", async () => {
+    const m = routed("summarize");
+    const response = await client("sk-test-compaction-c").responses.create(
+      body(m.model, { context_management: [{ type: "compaction", compact_threshold: 100_000 }] }) as never,
+    );
+    expect(response.output.map((item) => item.type)).toEqual(["message"]);
+    expect(await received(m)).toHaveLength(1);
+  });
+
+  it("forwards context_management to a Responses upstream, which compacts itself", async () => {
+    const m = model("text:1");
+    await client("sk-test-compaction-c").responses.create(body(m) as never);
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.context_management).toEqual([{ type: "compaction", compact_threshold: 10 }]);
+  });
+
+  it("refuses a context management the gateway does not do, naming it", async () => {
+    const m = routed("summarize");
+    await expect(
+      client("sk-test-compaction-c").responses.create(
+        body(m.model, { context_management: [{ type: "pruning" }] }) as never,
+      ),
+    ).rejects.toMatchObject({ status: 400, param: "context_management[0].type" });
+    await expect(
+      client("sk-test-compaction-c").responses.create(
+        body(m.model, { context_management: [{ type: "compaction", compact_threshold: "big" }] }) as never,
+      ),
+    ).rejects.toMatchObject({ status: 400, param: "context_management[0].compact_threshold", code: "invalid_type" });
+  });
+});
+
+describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () => {
+  it("answers an estimate that says it is one, calling nothing upstream", async () => {
+    const m = routed("summarize");
+    const tools = [{ type: "function" as const, name: "f", parameters: null, strict: false }];
+    const counted = await client("sk-test-compaction-d").responses.inputTokens.count({
+      model: m.model,
+      instructions: "Be brief.",
+      input: history,
+      tools,
+    });
+    expect(counted).toEqual({
+      object: "response.input_tokens",
+      input_tokens: estimateInputTokens({ instructions: "Be brief.", input: history, tools }),
+      estimated: true,
+    });
+    expect((await validateAgainstSpec("InputTokensResponse", [counted])).failures).toEqual([]);
+    expect(await received(m)).toEqual([]);
+  });
+});

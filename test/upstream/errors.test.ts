@@ -1,0 +1,78 @@
+// Why an upstream could not be reached, from what workerd's fetch throws and what Cloudflare answers
+// for a deployed Worker, and the protocol hint on a 404 from a server without /responses.
+
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../../src/errors";
+import { connectionFailure, originFailure, upstreamHttpError, withProtocolHint } from "../../src/upstream/errors";
+
+/** What workerd's fetch rejects with (seen under `wrangler dev`). */
+const REFUSED = new Error("Network connection lost.");
+const OPAQUE = new Error("internal error; reference = 6mfenagp2su3rbgkmtlibmn");
+
+describe("connectionFailure", () => {
+  it("names a refused port", () => {
+    expect(connectionFailure(REFUSED, "http://127.0.0.1:1/v1")).toBe(
+      "the connection was refused or cut (is the server running, and listening on that port?)",
+    );
+  });
+
+  it.each([
+    ["http://upstream.invalid/v1", "its name does not resolve (DNS), or the network is down"],
+    ["http://10.0.0.5:8000/v1", "the network is down"],
+    [
+      "https://api.example.com/v1",
+      "its name does not resolve (DNS), or the TLS handshake failed (does it serve https?)",
+    ],
+    ["https://127.0.0.1:8790/v1", "the TLS handshake failed (does it serve https?)"],
+    ["https://[::1]:8790/v1", "the TLS handshake failed (does it serve https?)"],
+  ])("narrows workerd's opaque internal error by what %s rules out", (baseUrl, reason) => {
+    expect(connectionFailure(OPAQUE, baseUrl)).toBe(reason);
+  });
+
+  it("says no more than it knows of anything else", () => {
+    expect(connectionFailure(new TypeError("something odd"), "https://api.example.com/v1")).toBe(
+      "the connection failed",
+    );
+  });
+});
+
+describe("originFailure", () => {
+  it("reads Cloudflare's answers for a failed origin, 1016 as DNS", () => {
+    expect(originFailure(530, "error code: 1016")).toBe("its name does not resolve (DNS; Cloudflare error 1016)");
+    expect(originFailure(521, "<html>…</html>")).toBe("it refused the connection (Cloudflare 521)");
+    expect(originFailure(525, "")).toBe("the TLS handshake failed (Cloudflare 525)");
+    expect(originFailure(502, "Bad Gateway")).toBeNull();
+  });
+});
+
+describe("withProtocolHint", () => {
+  const hinted = (error: ApiError) => withProtocolHint(error, "127.0.0.1:8080").message.includes("UPSTREAM_PROTOCOL");
+
+  it("hints at chat_completions for a missing /responses route, keeping type, param and code", () => {
+    const llamaCpp = upstreamHttpError(
+      404,
+      JSON.stringify({ error: { code: 404, message: "File Not Found", type: "not_found_error" } }),
+    );
+    expect(hinted(llamaCpp)).toBe(true);
+    expect(withProtocolHint(llamaCpp, "127.0.0.1:8080").body().error).toMatchObject({
+      type: "not_found_error",
+      param: null,
+      code: "404",
+    });
+    expect(hinted(upstreamHttpError(404, "404 page not found"))).toBe(true);
+    expect(hinted(upstreamHttpError(404, JSON.stringify({ detail: "Not Found" })))).toBe(true);
+  });
+
+  it("leaves a 404 about a model, and any other status, as the upstream sent it", () => {
+    const unknownModel = {
+      error: {
+        message: "The model `gpt-9` does not exist or you do not have access to it.",
+        type: "invalid_request_error",
+        param: null,
+        code: "model_not_found",
+      },
+    };
+    expect(hinted(upstreamHttpError(404, JSON.stringify(unknownModel)))).toBe(false);
+    expect(hinted(upstreamHttpError(400, "404 page not found"))).toBe(false);
+  });
+});

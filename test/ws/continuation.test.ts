@@ -1,0 +1,252 @@
+// `previous_response_id` on the socket, through the `openai` SDK's ResponsesWS: `store: false`
+// responses continue on the socket that made them (their context is kept per lane), across a tool
+// call, over both upstream protocols; the `generate: false` warm-up gives an id to chain from; a
+// failed continuation on the parent's lane evicts the parent, a failed fork from another lane does not.
+
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
+import { client, model, upstream, words } from "../support/gateway";
+import { rowCounts } from "../support/tables";
+import { watchUnhandled } from "../support/uncaught";
+import { RawSocket } from "./support/frames";
+import { SdkSocket, type SdkEvent } from "./support/sdk";
+
+const watch = watchUnhandled();
+afterEach(() => watch.expectNone());
+afterAll(() => watch.stop());
+
+type Item = Record<string, unknown>;
+
+const weatherTool = {
+  type: "function" as const,
+  name: "get_weather",
+  description: "The weather in a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  strict: false,
+};
+
+/** The Response a request's terminal event carries. */
+function responseOf(events: SdkEvent[]): { id: string; output: Item[]; previous_response_id: string | null } {
+  const last = events.at(-1);
+  if (last === undefined || !("response" in last)) throw new Error(`no response: ${JSON.stringify(last)}`);
+  return last.response as unknown as { id: string; output: Item[]; previous_response_id: string | null };
+}
+
+const textOf = (response: { output: Item[] }) =>
+  response.output
+    .flatMap((item) => (item.content as { text?: string }[] | undefined) ?? [])
+    .map((part) => part.text ?? "")
+    .join("");
+
+const callOf = (response: { output: Item[] }) => {
+  const call = response.output.find((item) => item.type === "function_call");
+  if (call === undefined) throw new Error("no function call");
+  return call as { call_id: string; name: string; arguments: string };
+};
+
+describe("store:false continuation on the socket", () => {
+  it("continues across a tool call over a Responses upstream, sending the whole context upstream", async () => {
+    const socket = new SdkSocket("sk-test-ws-continue");
+    const first = responseOf(
+      await socket.create({
+        model: model("function:get_weather"),
+        input: "weather in Paris?",
+        tools: [weatherTool],
+        store: false,
+      }),
+    );
+    const call = callOf(first);
+    const m = model("echo");
+    const second = responseOf(
+      await socket.create({
+        model: m,
+        previous_response_id: first.id,
+        input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+        store: false,
+      }),
+    );
+    expect(second.previous_response_id).toBe(first.id);
+    expect(textOf(second)).toBe("echo(3): weather in Paris?");
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.previous_response_id).toBeUndefined();
+    expect((sent?.body.input as Item[]).map((item) => item.type ?? item.role)).toEqual([
+      "user",
+      "function_call",
+      "function_call_output",
+    ]);
+    // And on from there: the whole chain, the latest response's output included.
+    const m3 = model("echo");
+    const third = responseOf(
+      await socket.create({ model: m3, previous_response_id: second.id, input: "thanks", store: false }),
+    );
+    expect(textOf(third)).toBe("echo(5): thanks");
+    socket.close();
+    // Nothing of it is stored.
+    await expect(client("sk-test-ws-continue").responses.retrieve(second.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("continues across a tool call over a Chat Completions upstream, tool results after their call", async () => {
+    const socket = new SdkSocket("sk-test-ws-continue-chat");
+    const m = routed("tools");
+    const first = responseOf(
+      await socket.create({ model: m.model, input: "weather in Paris?", tools: [weatherTool], store: false }),
+    );
+    const call = callOf(first);
+    expect([call.name, call.arguments]).toEqual(["get_weather", '{"city":"Paris","n":0}']);
+    const second = responseOf(
+      await socket.create({
+        model: m.model,
+        previous_response_id: first.id,
+        input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+        tools: [weatherTool],
+        store: false,
+      }),
+    );
+    socket.close();
+    expect(textOf(second)).toBe("results: sunny");
+    const messages = (await received(m))[1]?.body.messages as Item[];
+    expect(messages.map((message) => message.role)).toEqual(["user", "assistant", "tool"]);
+    expect(messages[2]).toMatchObject({ tool_call_id: call.call_id, content: "sunny" });
+  });
+
+  it("answers previous_response_not_found for a store:false response of another socket, and stays open", async () => {
+    const key = "sk-test-ws-continue-other";
+    const first = new SdkSocket(key);
+    const parent = responseOf(await first.create({ model: model("text:1"), input: "x", store: false }));
+    first.close();
+    const second = new SdkSocket(key);
+    const refused = await second.create({ model: model("text:1"), input: "y", previous_response_id: parent.id });
+    expect(refused).toEqual([
+      {
+        type: "error",
+        status: 400,
+        error: {
+          type: "invalid_request_error",
+          code: "previous_response_not_found",
+          message: `Previous response with id '${parent.id}' not found.`,
+          param: "previous_response_id",
+        },
+      },
+    ]);
+    expect(second.errors.map((error) => error.message)).toEqual([
+      `Previous response with id '${parent.id}' not found.`,
+    ]);
+    const after = await second.create({ model: model("text:2"), input: "still open" });
+    expect(textOf(responseOf(after))).toBe(words(2));
+    second.close();
+  });
+});
+
+describe("tenant walls on the socket", () => {
+  it("answers another tenant's stored response exactly as an unknown id", async () => {
+    const alice = new SdkSocket("sk-test-ws-wall-alice");
+    const parent = responseOf(await alice.create({ model: model("text:1"), input: "alice's secret" }));
+    alice.close();
+    const bob = new SdkSocket("sk-test-ws-wall-bob");
+    const forA = await bob.create({ model: model("echo"), input: "x", previous_response_id: parent.id });
+    const unknown = "resp_" + "0".repeat(48);
+    const forUnknown = await bob.create({ model: model("echo"), input: "x", previous_response_id: unknown });
+    bob.close();
+    expect(JSON.stringify(forA).replaceAll(parent.id, "ID")).toBe(JSON.stringify(forUnknown).replaceAll(unknown, "ID"));
+    expect(forA[0]).toMatchObject({ type: "error", status: 400, error: { code: "previous_response_not_found" } });
+  });
+});
+
+describe("the generate:false warm-up", () => {
+  it("store:false: created then completed with no output and no model call; the next turn gets its input", async () => {
+    const socket = new SdkSocket("sk-test-ws-warmup");
+    const m = model("echo");
+    const warm = await socket.create({ model: m, input: "the whole prompt", store: false, generate: false });
+    expect(warm.map((event) => event.type)).toEqual(["response.created", "response.completed"]);
+    expect(responseOf(warm)).toMatchObject({ status: "completed", output: [] });
+    expect(await upstream.requests(m)).toEqual([]);
+    const turn = responseOf(
+      await socket.create({ model: m, previous_response_id: responseOf(warm).id, input: "and more", store: false }),
+    );
+    socket.close();
+    expect(textOf(turn)).toBe("echo(2): and more");
+    expect((await upstream.requests(m)).length).toBe(1);
+  });
+
+  it("store:true: a real stored response, input included, that HTTP chains from; no call over a chat route either", async () => {
+    const key = "sk-test-ws-warmup-stored";
+    const socket = new SdkSocket(key);
+    const chat = routed("echo");
+    const warm = responseOf(await socket.create({ model: chat.model, input: "prompt", generate: false }));
+    socket.close();
+    expect(await received(chat)).toEqual([]);
+    const openai = client(key);
+    expect(await openai.responses.retrieve(warm.id)).toMatchObject({ status: "completed", output: [], store: true });
+    const items = await openai.responses.inputItems.list(warm.id);
+    expect(items.data).toHaveLength(1);
+    const next = await openai.responses.create({ model: chat.model, previous_response_id: warm.id, input: "next" });
+    expect(next.output_text).toBe("echo(2): next");
+  });
+});
+
+describe("a warm-up in pass-through mode", () => {
+  it.each([true, false])(
+    "with a key the upstream has not accepted asks it first (store: %s): a refused key gets its 401, nothing is written",
+    async (store) => {
+      const before = await rowCounts();
+      const socket = await RawSocket.open({}, `sk-refused-${crypto.randomUUID()}`);
+      const events = await socket.create({ model: model("echo"), input: "x", store, generate: false });
+      expect(events).toEqual([
+        expect.objectContaining({
+          type: "error",
+          status: 401,
+          error: expect.objectContaining({ code: "mock_401" }) as unknown,
+        }),
+      ]);
+      expect((await socket.closed).code).toBe(1008);
+      expect(await rowCounts()).toEqual(before);
+    },
+  );
+});
+
+describe("a failed continuation", () => {
+  it("on its parent's own lane evicts the parent", async () => {
+    const socket = new SdkSocket("sk-test-ws-evict");
+    const parent = responseOf(await socket.create({ model: model("text:1"), input: "x", store: false }));
+    const failed = await socket.create({
+      model: model("status:400"),
+      input: "y",
+      previous_response_id: parent.id,
+      store: false,
+    });
+    expect(failed).toEqual([expect.objectContaining({ type: "error", status: 400 })]);
+    const again = await socket.create({ model: model("text:1"), input: "z", previous_response_id: parent.id });
+    socket.close();
+    expect(again).toEqual([
+      expect.objectContaining({
+        type: "error",
+        error: expect.objectContaining({ code: "previous_response_not_found" }) as unknown,
+      }),
+    ]);
+  });
+
+  it("forked from another lane keeps the parent", async () => {
+    const socket = new SdkSocket("sk-test-ws-fork");
+    const parent = responseOf(
+      await socket.create({ model: model("text:1"), input: "x", store: false, stream_id: "main" }),
+    );
+    const failed = await socket.create({
+      model: model("status:400"),
+      input: "y",
+      previous_response_id: parent.id,
+      store: false,
+      stream_id: "fork",
+    });
+    expect(failed).toEqual([expect.objectContaining({ type: "error", status: 400, stream_id: "fork" })]);
+    const m = model("echo");
+    const again = await socket.create({
+      model: m,
+      input: "z",
+      previous_response_id: parent.id,
+      store: false,
+      stream_id: "main",
+    });
+    socket.close();
+    expect(textOf(responseOf(again))).toBe("echo(3): z");
+  });
+});
