@@ -1,9 +1,10 @@
 // Faults at the edges of a response's life (issue 18 items 5, 6, 7, 11, 12, 18): a crash while a
 // conversation turn or a background create starts, a DELETE whose D1 batch fails, a chain made the
-// moment a poll shows `completed`, a DELETE racing an idempotent retry, and reads of an interrupted
-// run while D1 refuses writes. Nothing stays locked or `queued` past the documented bound (a claim
-// is a 60 s lease; the sweep runs every minute and is run directly here, at a time past the bound),
-// nothing is made twice, and reads answer from what D1 has.
+// moment a poll shows `completed` (D1 taking the end, or refusing it), a DELETE racing an
+// idempotent retry, and reads of an interrupted run while D1 refuses writes. Nothing stays locked
+// or `queued` past the documented bound (a claim is a 60 s lease; the sweep runs every minute and
+// is run directly here, at a time past the bound), nothing is made twice, and reads answer from
+// what D1 has.
 //
 // A crash cannot be staged inside the test runtime; what it leaves behind is: a claim without a row,
 // or a row (with its claim) that stopped beating. These tests write exactly that with the gateway's
@@ -271,6 +272,38 @@ describe("poll until completed, then chain at once (item 11)", () => {
         "the chained response",
       );
     }
+  });
+});
+
+describe("chaining from a background response whose end D1 refused (item 11)", () => {
+  it("reads show it completed; a chain makes its object write the end first, or is a retryable 503 meanwhile", async () => {
+    const openai = client(KEY);
+    const m = model("text:3");
+    const { lift } = await refuse(
+      `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
+    );
+    let id = "";
+    try {
+      id = (await openai.responses.create({ model: m, input: "x", background: true })).id;
+      // Its object kept the end D1 refused, and reads answer it: a client sees `completed`.
+      await until(
+        () => openai.responses.retrieve(id),
+        (response) => response.status === "completed",
+        "completion",
+      );
+      expect(await d1Status(id)).not.toBe("completed");
+      const refused = await openai.responses
+        .create({ model: model("echo"), input: "y", previous_response_id: id })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(APIError);
+      expect(refused).toMatchObject({ status: 503, code: "storage_unavailable", param: "previous_response_id" });
+    } finally {
+      await lift();
+    }
+    // D1 takes writes again; no alarm has run: the chain asks the object, which writes the end.
+    const next = await openai.responses.create({ model: model("echo"), input: "y", previous_response_id: id });
+    expect(next).toMatchObject({ status: "completed", output_text: "echo(3): y" });
+    expect(await d1Status(id)).toBe("completed");
   });
 });
 
