@@ -130,8 +130,8 @@ function completeUsage(usage: JsonObject): void {
 /**
  * Fills, in place, what a snapshot must carry whatever the upstream sent: every top-level field of
  * `initial` the snapshot lacks, the usage details, the tools as OpenAI echoes them, and
- * `completed_at`, which a completed response always has (`nowSeconds` if the upstream left it out)
- * and any other status never has.
+ * `completed_at`, which a completed response always has and any other status never has. It is the
+ * gateway's clock, as `created_at` is: an upstream's own (its clock, its start) could come before it.
  */
 export function completeSnapshot(snapshot: JsonObject, initial: ResponseObject, nowSeconds: number): void {
   for (const [field, value] of Object.entries(initial))
@@ -139,7 +139,7 @@ export function completeSnapshot(snapshot: JsonObject, initial: ResponseObject, 
   if (isObject(snapshot.usage)) completeUsage(snapshot.usage);
   if (Array.isArray(snapshot.tools)) snapshot.tools = echoTools(snapshot.tools);
   if (snapshot.status === "completed") {
-    if (typeof snapshot.completed_at !== "number") snapshot.completed_at = nowSeconds;
+    snapshot.completed_at = Math.max(nowSeconds, typeof snapshot.created_at === "number" ? snapshot.created_at : 0);
   } else {
     snapshot.completed_at = null;
   }

@@ -13,6 +13,7 @@ type Event = Record<string, unknown>;
 const OWNED = [
   "id",
   "created_at",
+  "completed_at",
   "background",
   "store",
   "previous_response_id",

@@ -107,13 +107,14 @@ describe("echoTools", () => {
 });
 
 describe("completeSnapshot", () => {
-  it("sets completed_at on a completed response that lacks it, and clears it on any other status", () => {
+  it("sets completed_at on a completed response from the gateway's clock, and clears it on any other status", () => {
     const completed: JsonObject = { status: "completed", completed_at: null };
     completeSnapshot(completed, initial(), 1_800_000_123);
     expect(completed.completed_at).toBe(1_800_000_123);
-    const kept: JsonObject = { status: "completed", completed_at: 1_800_000_001 };
-    completeSnapshot(kept, initial(), 1_800_000_123);
-    expect(kept.completed_at).toBe(1_800_000_001);
+    // An upstream's own completed_at is its clock, and could come before the gateway's created_at.
+    const upstreams: JsonObject = { status: "completed", created_at: 1_800_000_100, completed_at: 1_700_000_001 };
+    completeSnapshot(upstreams, initial(), 1_800_000_123);
+    expect(upstreams.completed_at).toBe(1_800_000_123);
     for (const status of ["incomplete", "failed", "in_progress"]) {
       const other: JsonObject = { status, completed_at: 1_800_000_001 };
       completeSnapshot(other, initial(), 1_800_000_123);
