@@ -19,7 +19,7 @@ import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/record
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
-import { expandContext } from "./context";
+import { expandContext, type BackgroundSnapshot } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { LiveLog } from "./live-log";
 import { pump, pumpOptions } from "./pump";
@@ -96,10 +96,10 @@ export class BackgroundRun {
    */
   static async start(
     spec: RunSpec,
-    context: { db: Db; config: GatewayConfig; env?: object },
+    context: { db: Db; config: GatewayConfig; env?: object; background?: BackgroundSnapshot },
     hooks: BackgroundHooks,
   ): Promise<BackgroundRun> {
-    const { db, config } = context;
+    const { db, config, background } = context;
     // The bindings give the response's data point (`METRICS`); without them only its line is written.
     const trace = new RunTrace(spec, context.env ?? {});
     const { request } = spec;
@@ -110,7 +110,7 @@ export class BackgroundRun {
         ? null
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
-      const context = await expandContext(db, spec.tenantId, request);
+      const context = await expandContext(db, spec.tenantId, request, background);
       const signal = new AbortController().signal;
       const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal });
       const prepared = await prepareUpstreamInput({ request, input: context, deps });

@@ -20,6 +20,7 @@ import type { FinishOutcome } from "../stream/recorder";
 import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
 import { WebhookOutbox } from "../webhooks/outbox";
 import { BackgroundRun } from "./background-run";
+import { backgroundSnapshots } from "./background-snapshot";
 import { RunStorage } from "./run-storage";
 import type { RunSpec, StartResult } from "./spec";
 
@@ -112,7 +113,7 @@ export class ResponseRun extends DurableObject<Env> {
     try {
       this.#run = await BackgroundRun.start(
         spec,
-        { db: openDb(this.env.DB), config, env: this.env },
+        { db: openDb(this.env.DB), config, env: this.env, background: backgroundSnapshots(this.env, spec.tenantId) },
         {
           beforeEnd: (run, snapshot) => this.#beforeEnd(run, snapshot),
           afterEnd: (run, snapshot, outcome) => this.#afterEnd(run, snapshot, outcome),

@@ -15,6 +15,7 @@ import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
+import { backgroundSnapshots } from "./background-snapshot";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
@@ -46,7 +47,7 @@ export async function runStateless(
   let upstream: Response;
   let prepared: Compacted;
   try {
-    const input = await expandContext(db, spec.tenantId, request);
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,

@@ -20,6 +20,7 @@ import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
+import { backgroundSnapshots } from "../run/background-snapshot";
 import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
@@ -87,7 +88,7 @@ export async function runStoredForeground(
   });
   let prepared: Compacted;
   try {
-    const input = await expandContext(db, spec.tenantId, request);
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,
