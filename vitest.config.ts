@@ -91,6 +91,9 @@ export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
               ADDRESS_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
               STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
             },
+            // Miniflare's own local Analytics Engine dataset (it writes nowhere): metrics.test.ts binds it
+            // as METRICS for one call; the suite's env has no METRICS, as a deployment without one.
+            analyticsEngineDatasets: { LOCAL_METRICS: { dataset: "responses_gateway_test" } },
             outboundService: "outbound-guard",
             workers: [
               { name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD },

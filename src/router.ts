@@ -4,6 +4,8 @@
 import { Router, type IRequest } from "itty-router";
 import { readConfig } from "./config";
 import { ApiError, errorResponse, internalError, invalidUrl } from "./errors";
+import { logFailure } from "./observe/problems";
+import { beginRequest, logRequest, noteError } from "./observe/request-log";
 import { newId } from "./responses/ids";
 import { cancelResponse } from "./routes/cancel-response";
 import type { RouteContext } from "./routes/context";
@@ -144,16 +146,22 @@ function withRequestId(response: Response, requestId: string): Response {
   }
 }
 
-/** Every answer: the router's, with CORS (when `CORS_ORIGINS` allows the caller) and the rate-limit policy on /v1. */
+/**
+ * Every answer: the router's, with CORS (when `CORS_ORIGINS` allows the caller) and the rate-limit
+ * policy on /v1; then its request line.
+ */
 export async function handle(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const requestId = newId("req").slice(0, 36);
+  beginRequest(request, requestId);
   const cors = readCorsPolicy(env);
   const answer = preflight(request, cors, requestId) ?? (await dispatch(request, env, ctx, requestId));
   const limits = new URL(request.url).pathname.startsWith("/v1/")
     ? rateLimitPolicy(env, readConfig(env).rateLimitPeriodSeconds)
     : null;
   if (limits !== null) setHeaders(answer, policyHeaders(limits));
-  return withCors(request, cors, answer);
+  const final = withCors(request, cors, answer);
+  logRequest(request, final, ctx);
+  return final;
 }
 
 /** Sets headers the route did not set itself (a 429 names its own). */
@@ -169,12 +177,12 @@ function setHeaders(response: Response, headers: Record<string, string>): void {
 async function dispatch(request: Request, env: Env, ctx: ExecutionContext, requestId: string): Promise<Response> {
   try {
     const response = (await router.fetch(request, env, ctx, requestId)) as Response | undefined;
-    return withRequestId(response ?? errorResponse(invalidUrl(request), requestId), requestId);
-  } catch (error) {
-    if (error instanceof ApiError) return errorResponse(error, requestId);
-    console.error(
-      `request ${requestId} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
-    return errorResponse(internalError(), requestId);
+    if (response === undefined) throw invalidUrl(request);
+    return withRequestId(response, requestId);
+  } catch (thrown) {
+    const error = thrown instanceof ApiError ? thrown : internalError();
+    if (error !== thrown) logFailure("the request failed", thrown, { request_id: requestId });
+    noteError(request, error);
+    return errorResponse(error, requestId);
   }
 }

@@ -5,6 +5,7 @@
 import { readConfig } from "./config";
 import { RETENTION_MAX_BATCHES, sweepExpired } from "./db/retention";
 import { onEveryShard, readShardPlan } from "./db/shards";
+import { logSweep } from "./observe/problems";
 import { sweepDeadRuns } from "./stream/sweep";
 
 const DAY_SECONDS = 86_400;
@@ -22,21 +23,39 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   const maxBatches = Math.min(RETENTION_MAX_BATCHES, Math.max(1, Math.floor(RETENTION_BATCHES_PER_RUN / shards)));
   // A shard that fails is logged and left for the next run; the others go on.
   const failed = await onEveryShard(env, async ({ name, db }) => {
-    const where = shards === 1 ? "" : ` (${name})`;
+    const shard = { shard: name };
     try {
       const dead = await sweepDeadRuns(env, db, config, controller.scheduledTime);
       if (dead.ended + dead.failed > 0)
-        console.log(`sweep${where}: ${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`);
+        logSweep("sweep", `${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`, {
+          ...shard,
+          action: "summary",
+          ended: dead.ended,
+          left: dead.failed,
+        });
       if (config.retentionDays <= 0) return false;
       const result = await sweepExpired(db, cutoff, { maxBatches });
       if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)
-        console.log(
-          `retention${where}: deleted ${result.deletedResponses} responses created before ${new Date(cutoff * 1000).toISOString()}` +
-            ` and ${result.deletedIdempotencyKeys} expired idempotency keys${result.more ? "; more remain for the next run" : ""}`,
+        logSweep(
+          "retention",
+          `deleted ${result.deletedResponses} responses and ${result.deletedIdempotencyKeys} expired idempotency keys` +
+            (result.more ? "; more remain for the next run" : ""),
+          {
+            ...shard,
+            deleted_responses: result.deletedResponses,
+            deleted_idempotency_keys: result.deletedIdempotencyKeys,
+            more: result.more,
+            created_before: new Date(cutoff * 1000).toISOString(),
+          },
         );
       return false;
     } catch (error) {
-      console.error(`sweep and retention${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+      logSweep(
+        "sweep",
+        `sweep and retention failed: ${error instanceof Error ? error.message : String(error)}`,
+        { ...shard, action: "failed" },
+        true,
+      );
       return true;
     }
   });

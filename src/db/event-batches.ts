@@ -3,7 +3,7 @@
 // last one rides in the response row (`events_tail`). Legacy responses keep theirs, uncompressed, in
 // `response_events`. Used by the recorder (writes) and the replay, follow and timeline reads.
 
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
 import { compressText, decompressText, type StoredValue } from "./codec";
 import { joinBytes, splitBytes } from "./large-values";
@@ -101,6 +101,7 @@ export interface EventSource {
 
 /** Batch rows with events after `after`, in order, read a page at a time; split batches are joined. */
 async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
+  const scope = and(eq(responseEventBatches.responseId, source.id), eq(responseEventBatches.tenantId, source.tenantId));
   let cursor = after;
   for (;;) {
     const rows = await db
@@ -110,13 +111,7 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
         data: responseEventBatches.data,
       })
       .from(responseEventBatches)
-      .where(
-        and(
-          eq(responseEventBatches.responseId, source.id),
-          eq(responseEventBatches.tenantId, source.tenantId),
-          gt(responseEventBatches.lastSeq, cursor),
-        ),
-      )
+      .where(and(scope, gt(responseEventBatches.lastSeq, cursor)))
       .orderBy(asc(responseEventBatches.firstSeq), asc(responseEventBatches.part))
       .limit(PAGE_ROWS);
     if (rows.length === 0) return;
@@ -127,8 +122,13 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
       if (last !== undefined && last.firstSeq === row.firstSeq) last.parts.push(row.data);
       else groups.push({ firstSeq: row.firstSeq, lastSeq: row.lastSeq, parts: [row.data] });
     }
-    // On a full page the last batch may be missing parts: it is read again with the next page.
+    // On a full page the last batch may be missing parts: it is read again with the next page, or,
+    // when it filled the page alone, its other parts are read now.
     if (!complete && groups.length > 1) groups.pop();
+    else if (!complete) {
+      const batch = groups[0]!;
+      for await (const more of remainingParts(db, scope, batch.firstSeq, batch.parts.length)) batch.parts.push(...more);
+    }
     for (const group of groups) {
       const events = unpackEvents(await decompressText(joinBytes(group.parts)), group.firstSeq);
       yield events.filter((event) => event.seq > cursor);
@@ -138,24 +138,44 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
   }
 }
 
-/** Legacy rows: uncompressed frames without times. */
+/** The parts of the batch starting at `firstSeq` from part `from` on, a page at a time. */
+async function* remainingParts(
+  db: Db,
+  scope: SQL | undefined,
+  firstSeq: number,
+  from: number,
+): AsyncGenerator<StoredValue[]> {
+  for (let part = from; ; part += PAGE_ROWS) {
+    const rows = await db
+      .select({ data: responseEventBatches.data })
+      .from(responseEventBatches)
+      .where(and(scope, eq(responseEventBatches.firstSeq, firstSeq), gte(responseEventBatches.part, part)))
+      .orderBy(asc(responseEventBatches.part))
+      .limit(PAGE_ROWS);
+    yield rows.map((row) => row.data);
+    if (rows.length < PAGE_ROWS) return;
+  }
+}
+
+/** Legacy rows per page: each holds at most ~600k characters of frames. */
+const LEGACY_PAGE_ROWS = 64;
+
+/** Legacy rows: uncompressed frames without times. They name no tenant: the response row vouches for it. */
 async function* legacyAfter(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
+  const scope = and(
+    eq(responseEvents.responseId, source.id),
+    sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${source.id} AND ${responses.tenantId} = ${source.tenantId})`,
+  );
   let cursor = after;
   for (;;) {
     const rows = await db
       .select()
       .from(responseEvents)
-      .where(
-        and(
-          eq(responseEvents.responseId, source.id),
-          gt(responseEvents.lastSeq, cursor),
-          sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${source.id} AND ${responses.tenantId} = ${source.tenantId})`,
-        ),
-      )
+      .where(and(scope, gt(responseEvents.lastSeq, cursor)))
       .orderBy(asc(responseEvents.firstSeq), asc(responseEvents.part))
-      .limit(64);
+      .limit(LEGACY_PAGE_ROWS);
     if (rows.length === 0) return;
-    const complete = rows.length < 64;
+    const complete = rows.length < LEGACY_PAGE_ROWS;
     const groups: { firstSeq: number; lastSeq: number; text: string }[] = [];
     for (const row of rows) {
       const last = groups.at(-1);
@@ -163,6 +183,19 @@ async function* legacyAfter(db: Db, source: EventSource, after: number): AsyncGe
       else groups.push({ firstSeq: row.firstSeq, lastSeq: row.lastSeq, text: row.frames });
     }
     if (!complete && groups.length > 1) groups.pop();
+    else if (!complete) {
+      const batch = groups[0]!;
+      for (let part = rows.length; ; part += LEGACY_PAGE_ROWS) {
+        const more = await db
+          .select({ frames: responseEvents.frames })
+          .from(responseEvents)
+          .where(and(scope, eq(responseEvents.firstSeq, batch.firstSeq), gte(responseEvents.part, part)))
+          .orderBy(asc(responseEvents.part))
+          .limit(LEGACY_PAGE_ROWS);
+        for (const row of more) batch.text += row.frames;
+        if (more.length < LEGACY_PAGE_ROWS) break;
+      }
+    }
     for (const group of groups) {
       const frames = group.text.split(FRAME_END).slice(0, -1);
       yield frames

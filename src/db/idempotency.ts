@@ -2,7 +2,7 @@
 // response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
 // for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, eq, lte, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
 import { idempotencyKeys } from "./schema";
 
@@ -89,12 +89,15 @@ export async function releaseIdempotencyKey(db: Db, tenantId: string, key: strin
     );
 }
 
-/** Marks the keys of a deleted response, so a retry is told it was deleted instead of making it again. */
-export function markKeysDeleted(db: Db, tenantId: string, responseId: string): Statement {
+/**
+ * Marks the keys of a deleted response, so a retry is told it was deleted instead of making it again;
+ * with `guard`, only while it holds (the delete's batch: while the tenant's response row exists).
+ */
+export function markKeysDeleted(db: Db, tenantId: string, responseId: string, guard?: SQL): Statement {
   return db
     .update(idempotencyKeys)
     .set({ deletedAt: Math.floor(Date.now() / 1000) })
-    .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.responseId, responseId)));
+    .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.responseId, responseId), guard));
 }
 
 /**

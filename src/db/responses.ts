@@ -12,6 +12,7 @@ import type { Db, Statement } from "./client";
 import { compressJson, fromDriver } from "./codec";
 import { appendTurnStatements } from "./conversations";
 import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
+import { markKeysDeleted } from "./idempotency";
 import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
@@ -293,10 +294,16 @@ async function readLegacyItems(db: Db, tenantId: string, id: string): Promise<In
   return joinParts(rows).map((item) => JSON.parse(item.data) as InputItem);
 }
 
-/** Deletes a response and every row it owns. Returns false when the tenant has no such response. */
+/**
+ * Deletes a response and every row it owns, and marks the Idempotency-Keys that made it deleted, in
+ * one batch: a retry with such a key never finds the response gone but its key unmarked (it would
+ * make the response again). Returns false when the tenant has no such response.
+ */
 export async function deleteResponse(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const owned = sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id} AND ${responses.tenantId} = ${tenantId})`;
   const gone = sql`NOT EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id})`;
-  const results = await db.batch([
+  const [, deleted] = await db.batch([
+    markKeysDeleted(db, tenantId, id, owned),
     db
       .delete(responses)
       .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId)))
@@ -307,7 +314,7 @@ export async function deleteResponse(db: Db, tenantId: string, id: string): Prom
     // Legacy event rows name no tenant: removed only once the tenant's own row is gone.
     db.delete(responseEvents).where(and(eq(responseEvents.responseId, id), gone)),
   ]);
-  return results[0].length > 0;
+  return deleted.length > 0;
 }
 
 /**

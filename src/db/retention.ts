@@ -19,8 +19,8 @@ import {
 } from "./schema";
 
 /**
- * Responses per batch. A batch's widest statement binds each id and each distinct tenant once
- * (at most 2 x 48 = 96), within D1's 100 bound parameters per statement.
+ * Responses per batch. A batch's widest statement binds each id and each distinct tenant once,
+ * and one more value (at most 2 x 48 + 1 = 97), within D1's 100 bound parameters per statement.
  */
 export const RETENTION_BATCH_SIZE = 48;
 /** Batches per run: 2 queries each, so a run stays far below a Worker's subrequest limit. */
@@ -61,8 +61,11 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
       .delete(responseItems)
       .where(and(inArray(responseItems.tenantId, tenants), inArray(responseItems.responseId, ids))),
     db.delete(responseEvents).where(inArray(responseEvents.responseId, ids)),
-    db.delete(blobs).where(inArray(blobs.ownerId, ids)),
-    db.delete(responses).where(and(inArray(responses.id, ids), lt(responses.createdAt, cutoff))),
+    // Parts written before blobs named their tenant have ''.
+    db.delete(blobs).where(and(inArray(blobs.tenantId, [...tenants, ""]), inArray(blobs.ownerId, ids))),
+    db
+      .delete(responses)
+      .where(and(inArray(responses.tenantId, tenants), inArray(responses.id, ids), lt(responses.createdAt, cutoff))),
   ];
 }
 

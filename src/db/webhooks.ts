@@ -100,7 +100,7 @@ export async function endpointTargets(
 
 // ---- deliveries and attempts ----
 
-/** Writes deliveries as they are now and their new attempts; idempotent, so a failed batch is simply sent again. */
+/** Writes deliveries and attempts as they are now; idempotent, so a failed batch is simply sent again. */
 export function deliveryStatements(db: Db, deliveries: DeliveryRow[], attempts: AttemptRow[]): Statement[] {
   const upserts = chunk(deliveries, rowsPerStatement(15)).map((group) =>
     db
@@ -120,8 +120,20 @@ export function deliveryStatements(db: Db, deliveries: DeliveryRow[], attempts: 
         },
       }),
   );
+  // An attempt is written as it starts, then again with its outcome.
   const inserts = chunk(attempts, rowsPerStatement(7)).map((group) =>
-    db.insert(webhookAttempts).values(group).onConflictDoNothing(),
+    db
+      .insert(webhookAttempts)
+      .values(group)
+      .onConflictDoUpdate({
+        target: [webhookAttempts.deliveryId, webhookAttempts.attempt],
+        set: {
+          startedAt: sql`excluded.started_at`,
+          durationMs: sql`excluded.duration_ms`,
+          statusCode: sql`excluded.status_code`,
+          error: sql`excluded.error`,
+        },
+      }),
   );
   return [...upserts, ...inserts];
 }

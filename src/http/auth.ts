@@ -6,6 +6,7 @@
 
 import { readConfig, refuseIfMisconfigured, type AuthMode } from "../config";
 import { ApiError, internalError } from "../errors";
+import { noteCaller } from "../observe/request-log";
 import { hashGatewayKey, sha256Hex } from "../tenancy/gateway-keys";
 import { incorrectKey, managedCaller, type ManagedCaller } from "./managed-keys";
 import { enforceAddressLimit, enforceRateLimit } from "./rate-limit";
@@ -83,6 +84,7 @@ export async function identify(
     () => undefined,
   );
   admitted.catch(() => undefined);
+  noteCaller(request, caller);
   return { caller, admitted };
 }
 

@@ -5,6 +5,7 @@
 import { findLiveKeyByHash, LAST_USED_RESOLUTION_SECONDS, touchApiKey } from "../db/api-keys";
 import { controlDb } from "../db/shards";
 import { ApiError } from "../errors";
+import { logD1Problem } from "../observe/problems";
 import { hashGatewayKey, maskKey, sameDigest } from "../tenancy/gateway-keys";
 
 export interface ManagedCaller {
@@ -28,7 +29,10 @@ export async function managedCaller(key: string, env: Env, ctx: ExecutionContext
   if (ctx !== undefined && (row.lastUsedAt === null || row.lastUsedAt < now - LAST_USED_RESOLUTION_SECONDS))
     ctx.waitUntil(
       touchApiKey(db, row, now).catch((error: unknown) =>
-        console.warn(`could not record the use of key ${row.id}: ${error instanceof Error ? error.message : "?"}`),
+        logD1Problem({ tenant: row.tenantId, key_id: row.id }, "the key's last use was not recorded", error, {
+          attempt: 1,
+          of: 1,
+        }),
       ),
     );
   return { tenantId: row.tenantId, apiKeyId: row.id };

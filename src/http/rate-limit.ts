@@ -7,6 +7,7 @@
 
 import { ApiError } from "../errors";
 import { parseIpv4, parseIpv6 } from "../ip-address";
+import { logFailure } from "../observe/problems";
 
 export interface RateLimitSubject {
   tenantId: string;
@@ -112,9 +113,7 @@ async function admits(limiter: RateLimit, key: string): Promise<boolean> {
   try {
     return (await limiter.limit({ key })).success;
   } catch (error) {
-    console.error(
-      `the rate limiter failed (${error instanceof Error ? error.message : String(error)}); letting the request through`,
-    );
+    logFailure("the rate limiter failed; letting the request through", error);
     return true;
   }
 }

@@ -6,6 +6,7 @@ import { tenantDb } from "../db/shards";
 import { identify } from "../http/auth";
 import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
+import { noteResponse } from "../observe/request-log";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newResponseId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
@@ -43,6 +44,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     request: create,
     upstream,
   };
+  noteResponse(request, spec.responseId, spec);
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
   // whose own upstream call carries the key is that check (it writes only once the call is
   // answered); anything that writes before the call, or sends another key upstream, asks first.

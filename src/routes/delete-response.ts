@@ -4,7 +4,6 @@
 
 import { runBatch } from "../db/client";
 import { releaseConversationStatement } from "../db/conversations";
-import { markKeysDeleted } from "../db/idempotency";
 import { deleteResponse as deleteRows } from "../db/responses";
 import { responseNotFound } from "../errors";
 import { json, type RouteContext } from "./context";
@@ -12,14 +11,11 @@ import { findOwnResponse, isTerminal, runOf } from "./lookup";
 
 export async function deleteResponse(route: RouteContext): Promise<Response> {
   const { caller, db, row, env } = await findOwnResponse(route);
-  // D1 first: should this fail, the run goes on and nothing is lost. A run still writing afterwards
-  // writes nothing (its writes need the row).
+  // D1 first (the rows and the Idempotency-Keys' mark, in one batch): should this fail, the run goes
+  // on and nothing is lost. A run still writing afterwards writes nothing (its writes need the row).
   if (!(await deleteRows(db, caller.tenantId, row.id))) throw responseNotFound(row.id);
   if (row.background) await runOf(env, row).discard();
-  const statements = [];
   if (row.conversationId !== null && !isTerminal(row))
-    statements.push(releaseConversationStatement(db, caller.tenantId, row.conversationId, row.id));
-  statements.push(markKeysDeleted(db, caller.tenantId, row.id));
-  await runBatch(db, statements);
+    await runBatch(db, [releaseConversationStatement(db, caller.tenantId, row.conversationId, row.id)]);
   return json({ id: row.id, object: "response.deleted", deleted: true });
 }

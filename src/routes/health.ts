@@ -3,6 +3,7 @@
 // configuration (not even how many shards there are).
 
 import { pingShards } from "../db/shards";
+import { logD1Problem } from "../observe/problems";
 import { json, type RouteContext } from "./context";
 
 export async function health({ env, requestId }: RouteContext): Promise<Response> {
@@ -10,7 +11,7 @@ export async function health({ env, requestId }: RouteContext): Promise<Response
   try {
     await pingShards(env);
   } catch (error) {
-    console.error(`health ${requestId}: D1 check failed: ${error instanceof Error ? error.message : String(error)}`);
+    logD1Problem({ request_id: requestId }, "the health check could not reach D1", error, { attempt: 1, of: 1 });
     return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));
   }
   return withNoStore(json({ status: "ok", checks: { d1: { status: "ok", latency_ms: Date.now() - started } } }));

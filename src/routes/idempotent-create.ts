@@ -9,12 +9,13 @@ import { claimIdempotencyKey, releaseIdempotencyKey, takeOverIdempotencyKey } fr
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { ApiError, invalidRequest } from "../errors";
 import type { Caller } from "../http/auth";
+import { noteResponse } from "../observe/request-log";
 import type { JsonObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import { followResponse, FOLLOW_POLL_MS } from "../stream/follow";
 import { sha256Hex } from "../tenancy/gateway-keys";
 import { json, type RouteContext } from "./context";
-import { isTerminal } from "./lookup";
+import { currentSnapshot, isTerminal } from "./lookup";
 import { followSource } from "./retrieve-response";
 
 /** Longest key accepted: room for any UUID or hash a client uses, bounded for storage. */
@@ -109,7 +110,10 @@ export async function startIdempotently(
       );
     if (claim.fresh) return startHolding(create, spec, start);
     const row = await findResponse(db, caller.tenantId, claim.responseId);
-    if (row !== undefined) return replayed(await joinExisting(create, row, { ...spec, responseId: row.id }, start));
+    if (row !== undefined) {
+      noteResponse(create.route.request, row.id);
+      return replayed(await joinExisting(create, row));
+    }
     // Claimed, no row: its first attempt is starting, or died before writing it.
     if (Date.now() / 1000 - claim.createdAt < CLAIM_TAKEOVER_SECONDS) {
       await sleep(FOLLOW_POLL_MS);
@@ -143,22 +147,17 @@ async function startHolding(
   return response;
 }
 
-/** The answer for a retry of a create whose response exists. */
-async function joinExisting(
-  create: IdempotentCreate,
-  row: ResponseRow,
-  spec: RunSpec,
-  start: (spec: RunSpec) => Promise<Response>,
-): Promise<Response> {
+/**
+ * The answer for a retry of a create whose response exists. It only ever reads: a retry never
+ * starts a run, so one that races a DELETE cannot make the response again (issue 18 item 12).
+ */
+async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise<Response> {
   const { db, route } = create;
   const maxWaitMs = route.config.maxRunMs;
-  // A running background response: its object answers as a new start would (it joins the run).
-  if (row.background && !isTerminal(row)) return start(spec);
-  if (create.stream)
-    return followResponse(
-      followSource({ caller: create.caller, db, row, env: route.env, config: route.config }, maxWaitMs),
-      -1,
-    );
+  const found = { caller: create.caller, db, row, env: route.env, config: route.config };
+  if (create.stream) return followResponse(followSource(found, maxWaitMs), -1);
+  // A running background response answers at once, as its create did: its live snapshot.
+  if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
   const ended = await untilEnded(db, row, maxWaitMs);
   if (ended === undefined) return json(await readSnapshot(db, row));
   return json(await readSnapshot(db, ended));

@@ -4,6 +4,7 @@
 
 import { ApiError } from "../errors";
 import { authenticate } from "../http/auth";
+import { logUpstreamFailure } from "../observe/upstream-call";
 import { isPlainObject } from "../responses/validation";
 import { redact } from "../upstream/client";
 import { connectionFailure, hostOf, timedOut, unreachable, upstreamHttpError } from "../upstream/errors";
@@ -48,7 +49,9 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
   try {
     response = await fetch(`${baseUrl}/models`, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    if (error instanceof DOMException && error.name === "TimeoutError") throw timedOut(hostOf(baseUrl), timeoutMs);
+    const timeout = error instanceof DOMException && error.name === "TimeoutError";
+    logUpstreamFailure(baseUrl, timeout ? "first_byte_timeout" : error, { request_id: route.requestId });
+    if (timeout) throw timedOut(hostOf(baseUrl), timeoutMs);
     throw unreachable(hostOf(baseUrl), connectionFailure(error, baseUrl));
   }
   if (NO_LIST_STATUSES.has(response.status)) {
@@ -56,6 +59,7 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
     return [];
   }
   const text = await readCapped(response);
+  if (!response.ok) logUpstreamFailure(baseUrl, response.status, { request_id: route.requestId });
   if (!response.ok) throw upstreamHttpError(response.status, redact(text ?? "", key), response.headers);
   let parsed: unknown = null;
   try {
@@ -65,7 +69,7 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
   }
   const data = isPlainObject(parsed) ? parsed.data : undefined;
   if (!Array.isArray(data)) {
-    console.error(`models ${route.requestId}: the default upstream's /models answer is not a model list; ignored`);
+    logUpstreamFailure(baseUrl, "its /models answer is not a model list; ignored", { request_id: route.requestId });
     return [];
   }
   return data.filter(isPlainObject).flatMap((entry) =>

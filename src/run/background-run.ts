@@ -7,6 +7,8 @@ import type { GatewayConfig } from "../config";
 import type { Db } from "../db/client";
 import { readEvents } from "../db/event-batches";
 import { encodeRow, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
+import { logAnomaly, logD1Problem } from "../observe/problems";
+import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
 import { identifyItems, type IdentifiedItem } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
@@ -17,7 +19,7 @@ import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/record
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
-import { expandContext } from "./context";
+import { expandContext, type BackgroundSnapshot } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { LiveLog } from "./live-log";
 import { pump, pumpOptions } from "./pump";
@@ -47,6 +49,7 @@ export class BackgroundRun {
   readonly #abort = new AbortController();
   readonly #inputItems: IdentifiedItem[];
   readonly #hooks: BackgroundHooks;
+  readonly #trace: RunTrace;
   #ending: Promise<ResponseObject> | undefined;
   /** The end D1 has (or that the run settled on): readers and pollers see it only then. */
   #final: ResponseObject | undefined;
@@ -59,8 +62,10 @@ export class BackgroundRun {
     inputItems: IdentifiedItem[],
     hooks: BackgroundHooks,
     db: Db,
+    trace: RunTrace,
   ) {
     this.spec = spec;
+    this.#trace = trace;
     this.normalizer = normalizer;
     this.recorder = recorder;
     this.#inputItems = inputItems;
@@ -91,10 +96,12 @@ export class BackgroundRun {
    */
   static async start(
     spec: RunSpec,
-    context: { db: Db; config: GatewayConfig },
+    context: { db: Db; config: GatewayConfig; env?: object; background?: BackgroundSnapshot },
     hooks: BackgroundHooks,
   ): Promise<BackgroundRun> {
-    const { db, config } = context;
+    const { db, config, background } = context;
+    // The bindings give the response's data point (`METRICS`); without them only its line is written.
+    const trace = new RunTrace(spec, context.env ?? {});
     const { request } = spec;
     const target = targetOf(spec.upstream);
     target.protocol.validate(request);
@@ -103,7 +110,7 @@ export class BackgroundRun {
         ? null
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
-      const context = await expandContext(db, spec.tenantId, request);
+      const context = await expandContext(db, spec.tenantId, request, background);
       const signal = new AbortController().signal;
       const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal });
       const prepared = await prepareUpstreamInput({ request, input: context, deps });
@@ -118,13 +125,13 @@ export class BackgroundRun {
         flushChars: config.recordFlushChars,
         conversationId: request.conversationId,
         status: () => (normalizer.snapshot.status === "queued" ? "queued" : "in_progress"),
-        onError: (what, error) => logError(spec.responseId, what, error),
+        onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
       });
       const normalizer = new StreamNormalizer({
         echo: echoOf(request, identity),
         initial: base,
         background: true,
-        onAnomaly: (message) => console.warn(`response ${spec.responseId}: ${message}`),
+        onAnomaly: (message) => logAnomaly(spec.responseId, message),
       });
       const row: NewResponseRow = {
         id: spec.responseId,
@@ -148,7 +155,7 @@ export class BackgroundRun {
         throw notRecorded();
       }
       turn?.settle();
-      const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db);
+      const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);
       run.#accept(normalizer.begin());
       const body = target.protocol.buildBody(request, prepared.input);
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
@@ -192,18 +199,23 @@ export class BackgroundRun {
     try {
       let upstream: Response;
       try {
-        upstream = await callUpstream(target, body, callOptions(config, this.#abort.signal, this.spec.requestId));
+        upstream = await callUpstream(
+          target,
+          body,
+          callOptions(config, this.#abort.signal, this.spec.requestId, this.#trace.upstream),
+        );
       } catch (error) {
         if (this.#abort.signal.aborted) return this.#stopped(config);
         return this.#sink(this.normalizer.fail(refusalOf(error)));
       }
-      const end = await pump(upstream, target.protocol, context, this.normalizer, (events) => this.#sink(events), {
+      const sink = this.#trace.watch((events: NormalizedEvent[]) => this.#sink(events));
+      const end = await pump(upstream, target.protocol, context, this.normalizer, sink, {
         ...pumpOptions(config, this.#abort),
-        onAnomaly: (message) => console.warn(`response ${this.responseId}: ${message}`),
+        onAnomaly: (message) => logAnomaly(this.responseId, message),
       });
       if (end === "aborted") await this.#stopped(config);
     } catch (error) {
-      logError(this.responseId, "run failed", error);
+      this.#trace.failure("run failed", error);
       if (!this.normalizer.terminal && this.#ending === undefined)
         await this.#sink(
           this.normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
@@ -269,6 +281,7 @@ export class BackgroundRun {
         snapshot,
         turn: this.turn(snapshot),
       });
+      this.#trace.end(snapshot, this.normalizer.nextSeq, recordedOf(outcome));
       await this.#hooks.afterEnd(this, snapshot, outcome);
       this.#final = snapshot;
       this.live.publish(this.normalizer.nextSeq - 1);
@@ -291,8 +304,4 @@ async function* storedFrames(
     if (frames.length > 0) yield frames;
     if (frames.length < batch.length) return;
   }
-}
-
-function logError(responseId: string, what: string, error: unknown): void {
-  console.error(`response ${responseId}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
 }

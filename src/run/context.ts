@@ -1,15 +1,16 @@
 // Builds the full context sent upstream: the `previous_response_id` chain expanded into input items
 // (inputs and outputs of every ancestor, oldest first; `instructions` are never inherited), or the
 // `conversation`'s items, in order, before the request's own input.
-// Used by the ResponseRun DO, the store:false path and the input_tokens/compact routes; runs before
-// anything is written.
+// A parent D1 shows running may have ended in its background object, D1 having refused the end: the
+// object is asked. Used by the stored runs, the store:false path and the input_tokens/compact
+// routes; runs before anything is written.
 
 import type { Db } from "../db/client";
 import { findConversation, readConversationItems } from "../db/conversations";
-import { readChain } from "../db/responses";
-import { conversationNotFound, invalidRequest } from "../errors";
+import { findResponse, readChain } from "../db/responses";
+import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
-import type { InputItem } from "../responses/types";
+import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 
 export const previousNotFound = (id: string) =>
@@ -18,22 +19,68 @@ export const previousNotFound = (id: string) =>
 /** What context expansion reads of a request. */
 export type ContextRequest = Pick<CreateRequest, "input" | "previousResponseId" | "conversationId">;
 
-export async function expandContext(db: Db, tenantId: string, request: ContextRequest): Promise<InputItem[]> {
+/** A parent that ended (its object says so) but whose end D1 refuses yet: retryable, as any storage fault. */
+const parentNotRecorded = (id: string): ApiError =>
+  new ApiError(
+    503,
+    `Previous response with id '${id}' has ended, but the gateway could not record its end yet because its storage is unavailable; try again.`,
+    {
+      type: "server_error",
+      param: "previous_response_id",
+      code: "storage_unavailable",
+      headers: { "retry-after": "1" },
+    },
+  );
+
+/**
+ * A background response's snapshot from its object (null when it runs nothing). Asking it also makes
+ * it write an end D1 refused before, or end a run it lost, as any read of it does.
+ */
+export type BackgroundSnapshot = (responseId: string) => Promise<ResponseObject | null>;
+
+/**
+ * Whether a parent that D1 shows running has in fact ended: a background run whose end D1 refused
+ * shows that end to readers before D1 has it (a client polling it may chain at once).
+ */
+async function endedElsewhere(
+  db: Db,
+  tenantId: string,
+  id: string,
+  background: BackgroundSnapshot | undefined,
+): Promise<boolean> {
+  if (background === undefined) return false;
+  const row = await findResponse(db, tenantId, id);
+  if (row === undefined || !row.background) return false;
+  const live = await background(id);
+  return live !== null && TERMINAL_STATUSES.has(live.status);
+}
+
+export async function expandContext(
+  db: Db,
+  tenantId: string,
+  request: ContextRequest,
+  background?: BackgroundSnapshot,
+): Promise<InputItem[]> {
   if (request.conversationId !== null) return expandConversation(db, tenantId, request.conversationId, request.input);
   const previous = request.previousResponseId;
   if (previous === null) return request.input;
-  const { links, items } = await readChain(db, tenantId, previous);
+  let { links, items } = await readChain(db, tenantId, previous);
   const parent = links.at(-1);
   if (parent === undefined || parent.id !== previous) throw previousNotFound(previous);
   const root = links[0];
   // A chain whose oldest stored link still points further back lost an ancestor (deleted).
   if (root?.previousResponseId) throw previousNotFound(root.previousResponseId);
-  if (!TERMINAL_STATUSES.has(parent.status))
-    throw invalidRequest(
-      `Previous response with id '${previous}' is still ${parent.status}. Wait for it to finish before continuing from it.`,
-      "previous_response_id",
-      "previous_response_in_progress",
-    );
+  if (!TERMINAL_STATUSES.has(parent.status)) {
+    if (!(await endedElsewhere(db, tenantId, previous, background)))
+      throw invalidRequest(
+        `Previous response with id '${previous}' is still ${parent.status}. Wait for it to finish before continuing from it.`,
+        "previous_response_id",
+        "previous_response_in_progress",
+      );
+    // Asked, its object wrote the end it kept: read again. Still running in D1: D1 refuses it yet.
+    ({ links, items } = await readChain(db, tenantId, previous));
+    if (!TERMINAL_STATUSES.has(links.at(-1)?.status ?? "")) throw parentNotRecorded(previous);
+  }
   return [...items, ...request.input];
 }
 

@@ -14,6 +14,7 @@ import {
   renewClaimStatement,
 } from "../db/conversations";
 import { ApiError, conversationNotFound } from "../errors";
+import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
 import type { InputItem, ResponseObject } from "../responses/types";
@@ -60,9 +61,7 @@ export class ConversationTurn {
     this.#renewal ??= setInterval(() => {
       runBatch(this.db, [
         renewClaimStatement(this.db, this.tenantId, this.conversationId, this.responseId, leaseUntil()),
-      ]).catch((error: unknown) =>
-        console.warn(`conversation ${this.conversationId}: lease renewal failed: ${String(error)}`),
-      );
+      ]).catch((error: unknown) => logD1Problem(this.#ids, "the conversation's lease renewal failed", error));
     }, RENEW_EVERY_MS);
   }
 
@@ -86,7 +85,7 @@ export class ConversationTurn {
       await runBatch(this.db, [this.#release()]);
     } catch (error) {
       // The claim lapses on its own at its deadline.
-      console.error(`conversation release failed: ${error instanceof Error ? error.message : String(error)}`);
+      logD1Problem(this.#ids, "the conversation could not be released", error, { attempt: 1, of: 1 });
     }
   }
 
@@ -115,14 +114,16 @@ export class ConversationTurn {
         await runBatch(this.db, statements);
         return;
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if (attempt >= APPEND_ATTEMPTS) {
-          console.error(`conversation ${this.conversationId}: the turn's items could not be appended: ${message}`);
-          return;
-        }
+        logD1Problem(this.#ids, "the turn's items could not be appended", error, { attempt, of: APPEND_ATTEMPTS });
+        if (attempt >= APPEND_ATTEMPTS) return;
         await sleep(100 * 2 ** attempt);
       }
     }
+  }
+
+  /** The ids this turn's lines carry. */
+  get #ids() {
+    return { response_id: this.responseId, tenant: this.tenantId, conversation_id: this.conversationId };
   }
 
   #release(): Statement {

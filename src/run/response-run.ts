@@ -11,6 +11,7 @@ import type { RecordedEvent } from "../db/event-batches";
 import { findResponse, type FinalState } from "../db/responses";
 import type { DeliveryRow } from "../db/webhooks";
 import { ApiError, internalError } from "../errors";
+import { logD1Problem, logFailure } from "../observe/problems";
 import type { ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
@@ -19,6 +20,7 @@ import type { FinishOutcome } from "../stream/recorder";
 import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
 import { WebhookOutbox } from "../webhooks/outbox";
 import { BackgroundRun } from "./background-run";
+import { backgroundSnapshots } from "./background-snapshot";
 import { RunStorage } from "./run-storage";
 import type { RunSpec, StartResult } from "./spec";
 
@@ -111,7 +113,12 @@ export class ResponseRun extends DurableObject<Env> {
     try {
       this.#run = await BackgroundRun.start(
         spec,
-        { db: await tenantDb(this.env, spec.tenantId), config },
+        {
+          db: await tenantDb(this.env, spec.tenantId),
+          config,
+          env: this.env,
+          background: backgroundSnapshots(this.env, spec.tenantId),
+        },
         {
           beforeEnd: (run, snapshot) => this.#beforeEnd(run, snapshot),
           afterEnd: (run, snapshot, outcome) => this.#afterEnd(run, snapshot, outcome),
@@ -290,7 +297,7 @@ export class ResponseRun extends DurableObject<Env> {
       end: { snapshot: unwritten.snapshot, turn: unwritten.turn },
       kept: unwritten.events,
       flushIntervalMs: config.recordFlushMs,
-      onError: (what, error) => this.#logError(what, error),
+      onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
     });
     if (outcome !== "failed") this.#storage.set(END, { ...end, unwritten: undefined });
   }
@@ -315,7 +322,8 @@ export class ResponseRun extends DurableObject<Env> {
       end: status,
       kept: end?.unwritten?.events ?? [],
       flushIntervalMs: config.recordFlushMs,
-      onError: (what, error) => this.#logError(what, error),
+      onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
+      env: this.env,
     });
     if (outcome !== "failed" && (await this.#webhooks.hasTargets(tenantId, snapshot.status))) {
       this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
@@ -367,6 +375,12 @@ export class ResponseRun extends DurableObject<Env> {
   }
 
   #logError(message: string, error: unknown): void {
-    console.error(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+    logFailure(message, error, this.#ids);
+  }
+
+  /** The ids this object's lines carry. */
+  get #ids(): { response_id: string; tenant: string } {
+    const { tenantId, responseId } = this.#identity;
+    return { response_id: responseId, tenant: tenantId };
   }
 }

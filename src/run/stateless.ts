@@ -7,12 +7,16 @@ import type { GatewayConfig } from "../config";
 import { runBatch } from "../db/client";
 import { tenantDb } from "../db/shards";
 import { tokensOf, usageStatement } from "../db/usage";
+import { logD1Problem } from "../observe/problems";
+import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
+import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
+import { backgroundSnapshots } from "./background-snapshot";
 import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
@@ -40,10 +44,11 @@ export async function runStateless(
   const base = newResponseObject(request, identity, "in_progress");
   const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
   const abort = new AbortController();
+  const trace = new RunTrace(spec, env);
   let upstream: Response;
   let prepared: Compacted;
   try {
-    const input = await expandContext(db, spec.tenantId, request);
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,
@@ -54,9 +59,10 @@ export async function runStateless(
     upstream = await callUpstream(
       target,
       target.protocol.buildBody(request, prepared.input),
-      callOptions(config, abort.signal, spec.requestId),
+      callOptions(config, abort.signal, spec.requestId, trace.upstream),
     );
   } catch (error) {
+    trace.refused(refusalOf(error), "not_kept");
     await turn?.abandon();
     throw error;
   }
@@ -70,15 +76,23 @@ export async function runStateless(
     try {
       await runBatch(db, [usageStatement(db, entry)]);
     } catch (error) {
-      console.warn(`usage of ${spec.responseId} not recorded: ${error instanceof Error ? error.message : "?"}`);
+      logD1Problem(runIds(spec), "the usage of a store:false response was not recorded", error, { attempt: 1, of: 1 });
     }
   };
 
   if (!request.stream) {
     try {
-      await pump(upstream, target.protocol, context, normalizer, () => undefined, options);
+      await pump(
+        upstream,
+        target.protocol,
+        context,
+        normalizer,
+        trace.watch(() => undefined),
+        options,
+      );
     } finally {
       await turn?.end(request.input, normalizer.snapshot);
+      trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
     }
     ctx.waitUntil(countUsage());
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
@@ -100,12 +114,15 @@ export async function runStateless(
     }
   };
   ctx.waitUntil(
-    pump(upstream, target.protocol, context, normalizer, send, options)
+    pump(upstream, target.protocol, context, normalizer, trace.watch(send), options)
       .then(
         () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
         () => writer.abort().catch(() => undefined),
       )
-      .finally(() => turn?.abandon()),
+      .finally(() => {
+        trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
+        return turn?.abandon();
+      }),
   );
   return new Response(readable, { headers: SSE_HEADERS });
 }

@@ -6,11 +6,16 @@
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
 import { readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
+import { logD1Problem } from "../observe/problems";
+import { logRecoveredEnd } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import type { ResponseEcho } from "../responses/response-object";
 import type { ResponseObject, StreamEvent } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
-import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
+import { framesOf, ResponseRecorder, type FinishOutcome, type RecorderOptions } from "./recorder";
+
+/** The ids a stored response's lines carry. */
+export const rowIds = (row: Pick<ResponseRow, "id" | "tenantId">) => ({ response_id: row.id, tenant: row.tenantId });
 
 /** The message a run ended this way carries. */
 export const INTERRUPTED_MESSAGE = "The response was interrupted before it finished; its partial output is kept.";
@@ -59,7 +64,9 @@ export interface DeadRunOptions {
   /** Events the run recorded outside D1 (a background object's spill): written with the end. */
   kept?: readonly RecordedEvent[];
   flushIntervalMs: number;
-  onError: (what: string, error: unknown) => void;
+  onError: RecorderOptions["onError"];
+  /** The bindings, for the response's data point (`METRICS`); a lost run's end is logged either way. */
+  env?: object;
 }
 
 /** Ends the dead run of `row` with its partial output; returns its final snapshot and the write's outcome. */
@@ -94,6 +101,9 @@ export async function endDeadRun(
     turn = end.turn;
   }
   const outcome = await recorder.finish({ responseId: row.id, tenantId: row.tenantId, snapshot, turn });
+  // A lost run never wrote its response line: this end is its line (an end it reached itself had one).
+  if (typeof end === "string" && outcome === "written")
+    logRecoveredEnd(row, snapshot, normalizer.nextSeq, "written", options.env);
   return { snapshot, outcome };
 }
 
@@ -111,11 +121,11 @@ export async function endIfStale(db: Db, row: ResponseRow, recordFlushMs: number
   try {
     const { outcome } = await endDeadRun(db, row, {
       flushIntervalMs: recordFlushMs,
-      onError: (what, error) => console.error(`response ${row.id}: ${what}: ${String(error)}`),
+      onError: (what, error, attempt) => logD1Problem(rowIds(row), what, error, attempt),
     });
     return outcome !== "failed";
   } catch (error) {
-    console.error(`response ${row.id}: a stale run could not be ended yet: ${String(error)}`);
+    logD1Problem(rowIds(row), "a stale run could not be ended yet", error);
     return false;
   }
 }

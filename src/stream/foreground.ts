@@ -7,8 +7,10 @@
 
 import type { GatewayConfig } from "../config";
 import { tenantDb } from "../db/shards";
-import { ApiError } from "../errors";
 import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
+import { ApiError } from "../errors";
+import { logAnomaly, logD1Problem } from "../observe/problems";
+import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
@@ -18,12 +20,13 @@ import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
+import { backgroundSnapshots } from "../run/background-snapshot";
 import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
 import { ClientStream } from "./client-stream";
-import { notRecorded, recordRefusal, unrecordedEnd } from "./outcomes";
+import { notRecorded, recordRefusal, refusalOf, unrecordedEnd } from "./outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
 
 export interface ForegroundContext {
@@ -73,6 +76,7 @@ export async function runStoredForeground(
   const inputItems = identifyItems(request.input);
   let upstream: Response;
   const abort = new AbortController();
+  const trace = new RunTrace(spec, env);
   const recorder = new ResponseRecorder({
     db,
     responseId: spec.responseId,
@@ -80,11 +84,11 @@ export async function runStoredForeground(
     flushIntervalMs: config.recordFlushMs,
     flushChars: config.recordFlushChars,
     conversationId: request.conversationId,
-    onError: (what, error) => logError(spec.responseId, what, error),
+    onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   let prepared: Compacted;
   try {
-    const input = await expandContext(db, spec.tenantId, request);
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,
@@ -111,7 +115,7 @@ export async function runStoredForeground(
       callUpstream(
         target,
         target.protocol.buildBody(request, prepared.input),
-        callOptions(config, abort.signal, spec.requestId),
+        callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
     // The row is written while the upstream is called (the first event waits for whichever is
@@ -124,7 +128,8 @@ export async function runStoredForeground(
       // a key not known yet (its row not written), the upstream is asked about the key first.
       const refusedKey = called.reason instanceof ApiError && [401, 403].includes(called.reason.status);
       const keep = written.status === "fulfilled" || (!refusedKey && (await key.verify()) && (await settled(write())));
-      if (keep) await recordRefusal(db, recorder, spec, base, called.reason);
+      const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason) : "not_kept";
+      trace.refused(refusalOf(called.reason), kept);
       throw called.reason;
     }
     key.onAccepted();
@@ -145,10 +150,11 @@ export async function runStoredForeground(
     echo: echoOf(request, identity),
     initial: base,
     background: false,
-    onAnomaly: (message) => console.warn(`response ${spec.responseId}: ${message}`),
+    onAnomaly: (message) => logAnomaly(spec.responseId, message),
   });
-  const finish = (snapshot: ResponseObject): Promise<FinishOutcome> =>
-    recorder.finish({
+  /** Writes the end to D1 (the terminal event waits for it), then the response line. */
+  const finish = async (snapshot: ResponseObject): Promise<FinishOutcome> => {
+    const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,
       snapshot,
@@ -163,6 +169,9 @@ export async function runStoredForeground(
               ],
             },
     });
+    trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome));
+    return outcome;
+  };
   const deadline = setTimeout(() => abort.abort(new Stop("deadline")), config.maxRunMs);
   const context = { request, base, ...prepared };
   const options = pumpOptions(config, abort);
@@ -185,7 +194,7 @@ export async function runStoredForeground(
         target.protocol,
         context,
         normalizer,
-        (events) => recorder.record(framesOf(events)),
+        trace.watch((events: NormalizedEvent[]) => recorder.record(framesOf(events))),
         options,
       );
       if (end === "aborted") {
@@ -222,14 +231,14 @@ export async function runStoredForeground(
   };
   const drive = async (): Promise<void> => {
     try {
-      const end = await pump(upstream, target.protocol, context, normalizer, sink, options);
+      const end = await pump(upstream, target.protocol, context, normalizer, trace.watch(sink), options);
       if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);
         else await finish(stopped);
       }
     } catch (error) {
-      logError(spec.responseId, "run failed", error);
+      trace.failure("run failed", error);
       if (!normalizer.terminal)
         await sink(
           normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
@@ -261,8 +270,4 @@ async function callThenWrite(
   if (called.status === "rejected") return [called, { status: "rejected", reason: "not written" }];
   const [written] = await Promise.allSettled([write()]);
   return [called, written];
-}
-
-function logError(responseId: string, what: string, error: unknown): void {
-  console.error(`response ${responseId}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
 }

@@ -6,6 +6,8 @@
 import type { Db } from "../db/client";
 import { deleteResponse } from "../db/responses";
 import { ApiError } from "../errors";
+import { logFailure } from "../observe/problems";
+import { recordedOf, runIds, type Recorded } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import { echoOf } from "../responses/response-object";
 import type { ResponseError, ResponseObject } from "../responses/types";
@@ -32,7 +34,8 @@ export function refusalOf(error: unknown): ResponseError {
 /**
  * The upstream refused the request or could not be reached: the response is kept as `failed` with
  * the error, except when the upstream refused the caller's key (401/403): then nothing is kept for
- * a key nobody accepted. Never throws (the client gets the upstream's error either way).
+ * a key nobody accepted. Never throws (the client gets the upstream's error either way); says what
+ * D1 holds of it, for its response line.
  */
 export async function recordRefusal(
   db: Db,
@@ -40,13 +43,13 @@ export async function recordRefusal(
   spec: RunSpec,
   base: ResponseObject,
   error: unknown,
-): Promise<void> {
+): Promise<Recorded> {
   const status = error instanceof ApiError ? error.status : 502;
   try {
     if (status === 401 || status === 403) {
       await recorder.stop();
       await deleteResponse(db, spec.tenantId, spec.responseId);
-      return;
+      return "not_kept";
     }
     const normalizer = new StreamNormalizer({
       echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
@@ -54,16 +57,16 @@ export async function recordRefusal(
       background: false,
     });
     recorder.record(framesOf(normalizer.fail(refusalOf(error))));
-    await recorder.finish({
+    const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,
       snapshot: normalizer.snapshot,
       turn: null,
     });
+    return recordedOf(outcome);
   } catch (failure) {
-    console.error(
-      `response ${spec.responseId}: the refused response could not be recorded: ${failure instanceof Error ? failure.message : String(failure)}`,
-    );
+    logFailure("the refused response could not be recorded", failure, runIds(spec));
+    return "storage_failed";
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type EncodedRow,
   type FinalState,
 } from "../db/responses";
+import type { WriteAttempt } from "../observe/problems";
 import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
 import { encodeFrame } from "../sse";
@@ -49,7 +50,8 @@ export interface RecorderOptions {
   recordedUpTo?: number;
   /** Status the heartbeat writes while the run has not ended. */
   status?: () => string;
-  onError: (what: string, error: unknown) => void;
+  /** A D1 write failed; `attempt` says where a retried write stands (a progress flush has none). */
+  onError: (what: string, error: unknown, attempt?: WriteAttempt) => void;
 }
 
 export type FinishOutcome = "written" | "ended_elsewhere" | "failed";
@@ -94,7 +96,7 @@ export class ResponseRecorder {
         await runBatch(this.#options.db, statements);
         return;
       } catch (error) {
-        this.#options.onError("D1 write failed", error);
+        this.#options.onError("D1 write failed", error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
         if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
         await sleep(100 * 2 ** attempt);
       }
@@ -207,7 +209,7 @@ export class ResponseRecorder {
           ended = results.at(-1);
           break;
         } catch (error) {
-          this.#options.onError("the terminal write failed", error);
+          this.#options.onError("the terminal write failed", error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
           if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
           await sleep(100 * 2 ** attempt);
         }

@@ -7,7 +7,9 @@ import type { GatewayConfig } from "../config";
 import type { Db } from "../db/client";
 import { findStaleRuns } from "../db/responses";
 import { runName } from "../run/response-run";
-import { endDeadRun, staleAfterMs } from "./dead-run";
+import { causeOf } from "../observe/log";
+import { logD1Problem, logSweep } from "../observe/problems";
+import { endDeadRun, rowIds, staleAfterMs } from "./dead-run";
 
 /** Runs ended per sweep: each costs a few D1 queries, well within an invocation's subrequests. */
 export const SWEEP_LIMIT = 50;
@@ -36,17 +38,16 @@ export async function sweepDeadRuns(
       else {
         const { outcome: written } = await endDeadRun(db, row, {
           flushIntervalMs: config.recordFlushMs,
-          onError: (what, error) => console.error(`sweep: response ${row.id}: ${what}: ${String(error)}`),
+          onError: (what, error, attempt) => logD1Problem(rowIds(row), what, error, attempt),
+          env,
         });
         if (written === "failed") throw new Error("D1 refused the end");
       }
       outcome.ended += 1;
-      console.log(`sweep: ended response ${row.id} (tenant ${row.tenantId}) as failed: its run stopped writing`);
+      logSweep("sweep", "ended a dead run as failed: its run stopped writing", { action: "ended", ...rowIds(row) });
     } catch (error) {
       outcome.failed += 1;
-      console.error(
-        `sweep: response ${row.id} could not be ended: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      logSweep("sweep", `could not end a dead run: ${causeOf(error)}`, { action: "left", ...rowIds(row) }, true);
     }
   }
   return outcome;

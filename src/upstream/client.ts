@@ -4,6 +4,7 @@
 
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
+import { watchCall, type UpstreamCall } from "../observe/upstream-call";
 import type { JsonObject } from "../responses/types";
 import {
   connectionFailure,
@@ -38,11 +39,24 @@ export interface CallOptions {
   path?: string;
   /** What the caller expects back; an event stream unless told otherwise. */
   accept?: string;
+  /** The run's record of the call (attempts, time of the headers), for its response line. */
+  observer?: UpstreamCall;
 }
 
 /** The configured first-byte timeout and retries of a call made for request `requestId`. */
-export function callOptions(config: GatewayConfig, signal: AbortSignal, requestId: string): CallOptions {
-  return { signal, firstByteTimeoutMs: config.firstByteTimeoutMs, retries: config.upstreamRetries, requestId };
+export function callOptions(
+  config: GatewayConfig,
+  signal: AbortSignal,
+  requestId: string,
+  observer?: UpstreamCall,
+): CallOptions {
+  return {
+    signal,
+    firstByteTimeoutMs: config.firstByteTimeoutMs,
+    retries: config.upstreamRetries,
+    requestId,
+    observer,
+  };
 }
 
 /** Longest `retry-after` the gateway waits out itself; longer ones go back to the client. */
@@ -128,7 +142,9 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     const ownPath = options.path === undefined && target.protocol.name === "responses";
     return ownPath ? withProtocolHint(error, host) : error;
   };
+  const watch = watchCall(target.baseUrl, options);
   for (let attempt = 0; ; attempt++) {
+    watch.attempt();
     const firstByte = new AbortController();
     const timer = setTimeout(() => firstByte.abort(new UpstreamTimeout("first_byte")), options.firstByteTimeoutMs);
     let response: Response | undefined;
@@ -141,12 +157,14 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       });
     } catch (error) {
       if (options.signal.aborted) throw error;
+      watch.failed(attempt, firstByte.signal.aborted ? "first_byte_timeout" : error);
       if (firstByte.signal.aborted) throw timedOut(host, options.firstByteTimeoutMs);
       if (attempt >= options.retries) throw unreachable(host, connectionFailure(error, target.baseUrl));
     } finally {
       clearTimeout(timer);
     }
-    if (response?.ok) return response;
+    if (response?.ok) return watch.answered(response);
+    if (response !== undefined) watch.failed(attempt, response.status);
     const retryable =
       response === undefined || RETRYABLE_STATUSES.has(response.status) || isOriginFailure(response.status);
     if (response !== undefined && (!retryable || attempt >= options.retries)) throw await httpError(response);

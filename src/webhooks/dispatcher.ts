@@ -1,13 +1,15 @@
 // Webhook delivery for one response, run by its ResponseRun DO's alarm: plans the deliveries when a
 // background response ends (one per subscribed endpoint of the tenant, else the deployment
 // default), makes the due attempts, schedules retries with backoff for up to 72 hours, and mirrors
-// every delivery and attempt into D1. The retry state is the DO's outbox, so nothing is lost to an
-// eviction; an attempt cut short by one is simply made again (at-least-once, same webhook-id).
+// every delivery and attempt into D1: an attempt is recorded as it starts, so one cut short by a
+// crash stays on record. The retry state is the DO's outbox, so nothing is lost to an eviction; an
+// attempt cut short by one is simply made again (at-least-once, same webhook-id).
 
 import { readConfig } from "../config";
 import { runBatch } from "../db/client";
 import { tenantDb } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
+import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { afterAttempt, DELIVERY_WINDOW_MS } from "./backoff";
 import { notAttempted, sendWebhook, type AttemptOutcome } from "./deliver";
@@ -29,6 +31,10 @@ export interface EndedResponse {
 }
 
 const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
+
+/** What an attempt's record says until its outcome replaces it (or forever, if a crash cut it short). */
+export const ATTEMPT_UNDER_WAY =
+  "No answer was recorded: the attempt was under way, or was cut short (the gateway restarted) before the receiver answered.";
 
 /** The D1 record of a delivery as the outbox holds it. */
 export function deliveryRow(delivery: OutboxDelivery): DeliveryRow {
@@ -115,7 +121,7 @@ export class WebhookDispatcher {
     if (config.defaultUrl === null) return [];
     const refusal = refusalOf(config.defaultUrl, config.allowLoopback);
     if (config.defaultSecret === null || refusal !== null) {
-      console.error(`WEBHOOK_URL is not used: ${refusal ?? "WEBHOOK_SECRET is not set"}`);
+      logFailure("WEBHOOK_URL is not used", refusal ?? "WEBHOOK_SECRET is not set");
       return [];
     }
     return [{ endpointId: null, url: config.defaultUrl }];
@@ -133,22 +139,29 @@ export class WebhookDispatcher {
     try {
       targets = await this.#endpointTargets(due);
     } catch (error) {
-      console.error(`webhook endpoints could not be read; retrying later: ${String(error)}`);
+      logD1Problem({ deliveries: due.length }, "webhook endpoints could not be read; retrying later", error);
       for (const delivery of due) this.#outbox.put({ ...delivery, nextAttemptAt: now + D1_RETRY_MS });
       return;
     }
     const config = readConfig(this.#env).webhooks;
-    for (let start = 0; start < due.length; start += MAX_PARALLEL_ATTEMPTS)
-      await Promise.all(
-        due.slice(start, start + MAX_PARALLEL_ATTEMPTS).map(async (delivery) => {
-          this.#inFlight.add(delivery.id);
-          try {
-            const target =
-              delivery.endpointId === null
-                ? config.defaultSecret === null
-                  ? undefined
-                  : { url: delivery.url, secret: config.defaultSecret }
-                : targets.get(delivery.endpointId);
+    const targetOf = (delivery: OutboxDelivery) =>
+      delivery.endpointId === null
+        ? config.defaultSecret === null
+          ? undefined
+          : { url: delivery.url, secret: config.defaultSecret }
+        : targets.get(delivery.endpointId);
+    for (let start = 0; start < due.length; start += MAX_PARALLEL_ATTEMPTS) {
+      const group = due.slice(start, start + MAX_PARALLEL_ATTEMPTS);
+      for (const delivery of group) this.#inFlight.add(delivery.id);
+      try {
+        // Each attempt is on record (in the outbox, then D1) before its request leaves.
+        const attempts = group.map((delivery) => {
+          const target = targetOf(delivery);
+          return { delivery, target, number: target === undefined ? delivery.attempts + 1 : this.#begin(delivery) };
+        });
+        await this.sync();
+        await Promise.all(
+          attempts.map(async ({ delivery, target, number }) => {
             const outcome =
               target === undefined
                 ? notAttempted(
@@ -158,12 +171,29 @@ export class WebhookDispatcher {
                 : await sendWebhook({ ...delivery, url: target.url }, target.secret, {
                     allowLoopback: config.allowLoopback,
                   });
-            this.#record(delivery.id, target?.url ?? delivery.url, outcome, config.retryBaseMs);
-          } finally {
-            this.#inFlight.delete(delivery.id);
-          }
-        }),
-      );
+            this.#record(delivery.id, number, target?.url ?? delivery.url, outcome, config.retryBaseMs);
+          }),
+        );
+      } finally {
+        for (const delivery of group) this.#inFlight.delete(delivery.id);
+      }
+    }
+  }
+
+  /** Records that an attempt starts now (its outcome unknown yet); answers its number. */
+  #begin(delivery: OutboxDelivery): number {
+    const number = delivery.attempts + 1;
+    const startedAt = Date.now();
+    this.#outbox.put({ ...delivery, attempts: number, lastAttemptAt: startedAt });
+    this.#outbox.putAttempt({
+      deliveryId: delivery.id,
+      attempt: number,
+      startedAt,
+      durationMs: 0,
+      statusCode: null,
+      error: ATTEMPT_UNDER_WAY,
+    });
+    return number;
   }
 
   async #endpointTargets(due: OutboxDelivery[]): Promise<Map<string, { url: string; secret: string }>> {
@@ -178,23 +208,23 @@ export class WebhookDispatcher {
     return targets;
   }
 
-  #record(id: string, url: string, outcome: AttemptOutcome, retryBaseMs: number): void {
+  #record(id: string, attempts: number, url: string, outcome: AttemptOutcome, retryBaseMs: number): void {
     // Read again: a resend may have changed the delivery while the attempt was under way.
     const current = this.#outbox.get(id);
     if (current === undefined) return;
-    const attempts = current.attempts + 1;
     const next = afterAttempt(attempts, outcome, Date.now(), current.giveUpAt, retryBaseMs);
+    if (!outcome.delivered) logWebhookFailure(current, url, { ...outcome, number: attempts }, next);
     this.#outbox.put({
       ...current,
       url,
       status: next.status,
-      attempts,
+      attempts: Math.max(attempts, current.attempts),
       nextAttemptAt: next.nextAttemptAt,
       lastAttemptAt: outcome.startedAt,
       lastStatusCode: outcome.statusCode,
       lastError: outcome.error,
     });
-    this.#outbox.addAttempt({
+    this.#outbox.putAttempt({
       deliveryId: id,
       attempt: attempts,
       startedAt: outcome.startedAt,
@@ -237,7 +267,7 @@ export class WebhookDispatcher {
       }
       this.#outbox.markSynced(deliveries, attempts);
     } catch (error) {
-      console.error(`webhook records could not be written to D1; retrying later: ${String(error)}`);
+      logD1Problem({ deliveries: deliveries.length }, "webhook records could not be written; retrying later", error);
     }
   }
 

@@ -151,9 +151,12 @@ export class WebhookOutbox {
       .map(delivery);
   }
 
-  addAttempt(value: OutboxAttempt): void {
+  /** Records an attempt as it starts, or its outcome once known (replacing the record it started with). */
+  putAttempt(value: OutboxAttempt): void {
     this.#sql.exec(
-      `INSERT OR IGNORE INTO webhook_outbox_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, synced) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+      `INSERT INTO webhook_outbox_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, synced) VALUES (?, ?, ?, ?, ?, ?, 0)
+       ON CONFLICT (delivery_id, attempt) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
+         status_code = excluded.status_code, error = excluded.error, synced = 0`,
       value.deliveryId,
       value.attempt,
       value.startedAt,
@@ -177,7 +180,7 @@ export class WebhookOutbox {
     };
   }
 
-  /** D1 has these versions and attempts; a delivery changed since stays unsynced. */
+  /** D1 has these versions and attempts; a delivery or attempt changed since stays unsynced. */
   markSynced(deliveries: { id: string; version: number }[], attempts: OutboxAttempt[]): void {
     for (const { id, version } of deliveries)
       this.#sql.exec(
@@ -186,11 +189,14 @@ export class WebhookOutbox {
         id,
         version,
       );
-    for (const { deliveryId, attempt: number } of attempts)
+    // An attempt whose outcome was recorded meanwhile (D1 has only its start) stays unsynced.
+    for (const { deliveryId, attempt: number, statusCode, error } of attempts)
       this.#sql.exec(
-        `UPDATE webhook_outbox_attempts SET synced = 1 WHERE delivery_id = ? AND attempt = ?`,
+        `UPDATE webhook_outbox_attempts SET synced = 1 WHERE delivery_id = ? AND attempt = ? AND status_code IS ? AND error IS ?`,
         deliveryId,
         number,
+        statusCode,
+        error,
       );
   }
 

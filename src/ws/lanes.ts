@@ -2,6 +2,7 @@
 // side, and at most MAX_IN_FLIGHT run at once; the rest wait (never refused for a busy lane). The
 // queue's bytes are bounded (MAX_QUEUED_BYTES). Used by the socket session.
 
+import { logFailure } from "../observe/problems";
 import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES } from "./limits";
 
 export interface QueuedJob {
@@ -64,11 +65,7 @@ export class LaneScheduler {
       this.#busy.add(job.lane);
       void job
         .run()
-        .catch((error: unknown) =>
-          console.error(
-            `websocket job failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-          ),
-        )
+        .catch((error: unknown) => logFailure("a websocket job failed", error))
         .finally(() => {
           this.#busy.delete(job.lane);
           this.#startReady();

@@ -4,6 +4,7 @@
 // streaming pipeline can replace this file without touching the rest of src/ws/.
 
 import { markWarmUp } from "../http/internal-request";
+import { causeOf, emit } from "../observe/log";
 import type { JsonObject } from "../responses/types";
 import { SseDecoder } from "../sse";
 import { errorEvent, errorFromHeaders } from "./server-events";
@@ -79,8 +80,7 @@ async function* readTurn(
       } catch (error) {
         // Cancelled by `abort()`, or the stream broke: either way it ends here, and the session
         // answers a request left without its terminal event.
-        if (!stopped.aborted)
-          console.warn(`websocket turn stream broke: ${error instanceof Error ? error.message : "?"}`);
+        if (!stopped.aborted) emit("warn", "failure", `websocket turn stream broke: ${causeOf(error)}`);
         return;
       }
       const messages = chunk.done ? decoder.end() : decoder.feed(chunk.value);

@@ -293,7 +293,12 @@ describe("upstream silence and the maximum run time", () => {
       error: { code: "server_error", message: "The upstream stream was idle for more than 3 seconds." },
     });
     expect(ended.output_text).toBe("a");
-    expect(await upstream.closedEarly(m)).toBe(1);
+    // The mock notes the closed connection on its own time.
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream connection to close",
+    );
   });
 
   it("an upstream that never answers ends failed after the first-byte timeout", async () => {

@@ -8,10 +8,13 @@ import { env } from "cloudflare:workers";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
+import { hookUrl, until } from "../support/hooks";
 import { admin, ADMIN_TOKEN, managedFetch, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { everyD1, firstRow } from "../support/shards";
 
 const captured: string[] = [];
+/** A console argument as the scan reads it: the gateway's lines are objects, read as their JSON. */
+const text = (arg: unknown): string => (typeof arg === "string" ? arg : JSON.stringify(arg));
 /** Bodies still being read into `captured`. */
 const reading: Promise<void>[] = [];
 const spies: { mockRestore(): void }[] = [];
@@ -19,9 +22,7 @@ const spies: { mockRestore(): void }[] = [];
 beforeAll(() => {
   for (const level of ["log", "info", "warn", "error", "debug"] as const)
     spies.push(
-      vi
-        .spyOn(console, level)
-        .mockImplementation((...args: unknown[]) => void captured.push(args.map(String).join(" "))),
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void captured.push(args.map(text).join(" "))),
     );
 });
 afterAll(() => {
@@ -85,8 +86,12 @@ async function durableObjectRows(ids: string[]): Promise<string[]> {
   return rows;
 }
 
-/** Drives every route, the errors and upstream failures a client can meet. */
-async function exercise(openai: OpenAI, fetch: ReturnType<typeof capturing>, key: string): Promise<string[]> {
+/** Drives every route, the errors and upstream failures a client can meet; returns the response ids and a webhook secret. */
+async function exercise(
+  openai: OpenAI,
+  fetch: ReturnType<typeof capturing>,
+  key: string,
+): Promise<{ ids: string[]; webhookSecret: string }> {
   const ids: string[] = [];
   const created = await openai.responses.create({ model: model("text:3"), input: "hello", metadata: { a: "b" } });
   ids.push(created.id);
@@ -126,6 +131,20 @@ async function exercise(openai: OpenAI, fetch: ReturnType<typeof capturing>, key
   await fetch(`${GATEWAY_URL}/responses?limit=5`, { headers: { authorization: `Bearer ${key}` } });
   await fetch(`${GATEWAY_URL}/usage?group_by=model,key`, { headers: { authorization: `Bearer ${key}` } });
   await openai.responses.delete(chained.id);
+  // A webhook endpoint that answers 500: its failed attempt is logged (with the endpoint's host only).
+  const endpoint = await openai.webhooks.create({
+    url: hookUrl("status:500"),
+    name: "fails",
+    event_types: ["response.completed"],
+  });
+  const hooked = await openai.responses.create({ model: model("text:1"), input: "hook", background: true });
+  ids.push(hooked.id);
+  await until(
+    () => Promise.resolve(captured.filter((line) => line.includes("webhook_failure") && line.includes(hooked.id))),
+    (lines) => lines.length > 0,
+    "a failed webhook attempt",
+  );
+  await openai.webhooks.delete(endpoint.id);
   // Failures: bad input, unknown ids, upstream errors (one echoing the key it got), broken streams.
   const failures = [
     () => openai.responses.create({ model: model("text:1"), input: "x", temperature: 9 }),
@@ -144,15 +163,22 @@ async function exercise(openai: OpenAI, fetch: ReturnType<typeof capturing>, key
     headers: { authorization: `Bearer ${key}` },
     body: "{nope",
   });
-  return ids;
+  return { ids, webhookSecret: String(endpoint.signing_secret) };
 }
+
+/** The log lines (not the answers) never hold the webhook signing secret. */
+const expectSecretNotLogged = (secret: string) =>
+  expectNoSecrets(
+    captured.filter((line) => !/^\d{3}\n/.test(line)),
+    [[secret, "whsec_".length]],
+  );
 
 describe("secrets never leave", () => {
   it("keys mode: no gateway key, upstream key or admin token in any answer, log line or stored row", async () => {
     const { key, keyId } = await newTenantKey("secrets");
     const fetch = capturing((input, init) => managedFetch(input, init));
     const openai = new OpenAI({ apiKey: key, baseURL: GATEWAY_URL, fetch, maxRetries: 0 });
-    const ids = await exercise(openai, fetch, key);
+    const { ids, webhookSecret } = await exercise(openai, fetch, key);
     // A wrong key close to the real one, a revoked key, an admin listing of keys.
     const nearMiss = `${key.slice(0, -1)}${key.endsWith("a") ? "b" : "a"}`;
     await fetch(`${GATEWAY_URL}/responses`, { headers: { authorization: `Bearer ${nearMiss}` } });
@@ -183,30 +209,36 @@ describe("secrets never leave", () => {
     expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted]");
     expectNoSecrets(await allD1Rows(), secrets);
     expectNoSecrets(await durableObjectRows(ids), secrets);
+    expectSecretNotLogged(webhookSecret);
   });
 
   it("pass-through mode: the client's key goes upstream only; never into an answer, a log line or a row", async () => {
     const key = `sk-passthrough-SECRET-${crypto.randomUUID()}`;
     const fetch = capturing((input, init) => gatewayFetch(input, init));
     const openai = new OpenAI({ apiKey: key, baseURL: GATEWAY_URL, fetch, maxRetries: 0 });
-    const ids = await exercise(openai, fetch, key);
+    const { ids, webhookSecret } = await exercise(openai, fetch, key);
     await Promise.all(reading);
     const secrets: [string, number][] = [[key, 3]];
     expectNoSecrets(captured, secrets);
     expect(captured.join("\n")).toContain("Incorrect API key provided: [redacted]");
     expectNoSecrets(await allD1Rows(), secrets);
     expectNoSecrets(await durableObjectRows(ids), secrets);
+    expectSecretNotLogged(webhookSecret);
   });
 
-  it("the console spy sees the Worker's and the Durable Objects' log lines", () => {
-    console.info(
-      captured
-        .filter((line) => !/^\d{3}\n/.test(line))
-        .slice(0, 12)
-        .join("\n---\n"),
-    );
+  it("the console spy sees the Worker's and the Durable Objects' log lines, of every kind", () => {
+    const lines = captured.filter((line) => line.startsWith("{"));
+    console.info(lines.slice(0, 12).join("\n---\n"));
     expect(captured).toContainEqual(
-      expect.stringMatching(/^response resp_[0-9a-f]{48}: dropped unknown event type 'response.mock_unknown'$/),
+      expect.stringMatching(
+        /^\{"event":"upstream_anomaly","msg":"dropped unknown event type 'response.mock_unknown'","response_id":"resp_[0-9a-f]{48}"\}$/,
+      ),
     );
+    // The scan above covered the structured lines (src/observe/): requests, response ends (stored,
+    // store:false, background), upstream failures (the key-echoing 401 included), webhook failures.
+    const kinds = new Set(lines.map((line) => (JSON.parse(line) as { event: string }).event));
+    for (const kind of ["request", "response_end", "upstream_failure", "webhook_failure"])
+      expect(kinds, kind).toContain(kind);
+    expect(lines.filter((line) => line.includes('"event":"response_end"')).length).toBeGreaterThan(20);
   });
 });

@@ -16,6 +16,7 @@ import {
   until,
   type ReceivedHook,
 } from "../support/hooks";
+import { ATTEMPT_UNDER_WAY } from "../../src/webhooks/dispatcher";
 import { alarmOf, resetInstance, runStub } from "../support/run-object";
 
 interface Attempt {
@@ -243,6 +244,10 @@ describe("webhooks of background responses", () => {
     const { signing_secret: secret } = await endpoint(openai, url, ["response.completed"]);
     const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
     await receivedAtLeast(url, 1);
+    // D1 has the delivery, and its attempt as it started, before the receiver answered (issue 18 item 20).
+    const underWay = (await deliveriesOf(openai, created.id)).data;
+    expect(underWay).toMatchObject([{ status: "pending", attempt_count: 1 }]);
+    expect(underWay[0]?.attempts).toMatchObject([{ attempt: 1, status_code: null, error: ATTEMPT_UNDER_WAY }]);
     // The receiver holds the first attempt while the object is reset (a deploy, a crash).
     await resetInstance(created.id, openaiKey(openai));
     await releaseHook(url);
@@ -256,8 +261,12 @@ describe("webhooks of background responses", () => {
     expect(again?.body).toBe(cut?.body);
     expect(await unwrap(again as ReceivedHook, secret)).toMatchObject({ data: { id: created.id } });
     const [delivery] = (await settledDeliveries(openai, created.id, 1)).data;
-    // The cut attempt's outcome was never known: only the attempt that got an answer is on record.
-    expect(delivery).toMatchObject({ status: "delivered", attempt_count: 1, last_status_code: 200 });
+    // The cut attempt stays on record, its outcome unknown; then the attempt that got an answer.
+    expect(delivery).toMatchObject({ status: "delivered", attempt_count: 2, last_status_code: 200 });
+    expect(delivery?.attempts?.map(({ attempt, status_code, error }) => ({ attempt, status_code, error }))).toEqual([
+      { attempt: 1, status_code: null, error: ATTEMPT_UNDER_WAY },
+      { attempt: 2, status_code: 200, error: null },
+    ]);
   });
 
   it("fails verification with a wrong secret", async () => {

@@ -16,6 +16,11 @@ const EXPECTED: RegExp[] = [
   // settings tests make on purpose (a real one fails tests loudly instead).
   /^gateway configuration: /,
   /^gateway misconfigured \(/,
+  // The gateway's structured lines (src/observe/) that every test makes: a line per request and per
+  // response end, and the upstream and webhook failures the mock servers are told to answer with.
+  // Its d1_retry, d1_failure and failure lines stay news (unless marked as above). The console
+  // formats them with colour codes.
+  /^\{\s*event: (?:\x1b\[\d+m)?'(?:request|response_end|upstream_failure|upstream_anomaly|webhook_failure|sweep|retention)'/,
 ];
 
 const COUNTER = Symbol.for("responses-gateway.heldBackLines");
@@ -55,7 +60,8 @@ export function quietRuntimeOutput(): () => void {
     if (count > 0)
       process.stdout.write(
         `Held back ${count} lines of expected runtime output from faults the tests provoke (simulated Durable Object ` +
-          `resets, D1 writes refused by a test trigger, configuration lines); VERBOSE_TEST_LOGS=1 shows them.\n`,
+          `resets, D1 writes refused by a test trigger, configuration lines, the gateway's request, response and ` +
+          `upstream/webhook failure lines); VERBOSE_TEST_LOGS=1 shows them.\n`,
       );
   };
 }

@@ -22,7 +22,9 @@ export function watchUnhandled(): ErrorWatch {
   const onRejection = (event: Event) => rejections.push((event as PromiseRejectionEvent).reason);
   globalThis.addEventListener("unhandledrejection", onRejection);
   const logged = vi.spyOn(console, "error");
-  const lines = () => logged.mock.calls.map((args) => args.map(String).join(" "));
+  // The gateway's lines are objects (src/observe/log.ts): read as their JSON.
+  const lines = () =>
+    logged.mock.calls.map((args) => args.map((arg) => (typeof arg === "string" ? arg : JSON.stringify(arg))).join(" "));
   return {
     logged: lines,
     expectNone(expected = []) {

@@ -1,0 +1,66 @@
+// The lines for what went wrong on the side of a request or a run: a D1 write retried or given up, a
+// webhook attempt that failed, an upstream event dropped, a sweep or retention pass, a crash. Each
+// names its cause in `msg`. Used by the recorder, the runs, the webhook dispatcher and the cron.
+
+import { causeOf, emit, hostOf, stackOf, type LogFields } from "./log";
+
+/** Where a D1 write stands: attempt `attempt` of `of` (both 1-based). */
+export interface WriteAttempt {
+  attempt: number;
+  of: number;
+}
+
+/**
+ * A D1 write failed: `d1_retry` while it will be tried again (an attempt left, or a progress flush
+ * whose events wait for the next one), `d1_failure` once it is given up.
+ */
+export function logD1Problem(fields: LogFields, what: string, error: unknown, attempt?: WriteAttempt): void {
+  const givenUp = attempt !== undefined && attempt.attempt >= attempt.of;
+  // Error level either way, as D1 refusing a write is never expected.
+  emit("error", givenUp ? "d1_failure" : "d1_retry", `${what}: ${causeOf(error)}`, {
+    ...fields,
+    attempt: attempt?.attempt ?? null,
+    max_attempts: attempt?.of ?? null,
+    cause: causeOf(error),
+  });
+}
+
+/** Something failed that the code did not expect (a bug, a binding that threw); `what` says where. */
+export function logFailure(what: string, error: unknown, fields: LogFields = {}): void {
+  emit("error", "failure", `${what}: ${causeOf(error)}`, { ...fields, cause: causeOf(error), stack: stackOf(error) });
+}
+
+/** The upstream sent something the gateway dropped or repaired (an unknown event type...). */
+export function logAnomaly(responseId: string, message: string): void {
+  emit("warn", "upstream_anomaly", message, { response_id: responseId });
+}
+
+/** A webhook attempt that did not deliver; `next` is the delivery's state after it (`pending`: retried). */
+export function logWebhookFailure(
+  delivery: { id: string; responseId: string; tenantId: string; endpointId: string | null },
+  url: string,
+  attempt: { number: number; statusCode: number | null; error: string | null; durationMs: number },
+  next: { status: string; nextAttemptAt: number | null },
+): void {
+  const host = hostOf(url);
+  const cause = attempt.error ?? (attempt.statusCode === null ? "no answer" : `HTTP ${attempt.statusCode}`);
+  const then = next.status === "pending" ? "retried later" : "given up";
+  emit("warn", "webhook_failure", `webhook to ${host} failed: ${cause.replace(/\.$/, "")}; ${then}`, {
+    delivery_id: delivery.id,
+    response_id: delivery.responseId,
+    tenant: delivery.tenantId,
+    endpoint_id: delivery.endpointId,
+    endpoint_host: host,
+    attempt: attempt.number,
+    status_code: attempt.statusCode,
+    cause,
+    duration_ms: attempt.durationMs,
+    delivery_status: next.status,
+    next_attempt_at: next.nextAttemptAt === null ? null : new Date(next.nextAttemptAt).toISOString(),
+  });
+}
+
+/** What a cron sweep did: `action` names it (ended, left, deleted...), `msg` says it in words. */
+export function logSweep(event: "sweep" | "retention", msg: string, fields: LogFields, failed = false): void {
+  emit(failed ? "error" : "log", event, msg, fields);
+}

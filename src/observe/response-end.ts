@@ -1,0 +1,214 @@
+// The response line: one per response that ends (stored or store:false, foreground or background,
+// or a lost run ended by the sweep), the same record as the response's Analytics Engine data point.
+// A run keeps a `RunTrace` from its start; it counts nothing per event (the event count is the
+// normalizer's next sequence number). Used by src/stream/ and src/run/.
+
+import { TERMINAL_STATUSES, type ResponseError, type ResponseObject } from "../responses/types";
+import type { RunSpec } from "../run/spec";
+import type { FinishOutcome } from "../stream/recorder";
+import { causeOf, emit, hostOf } from "./log";
+import { writeResponseMetric } from "./metrics";
+import { logFailure } from "./problems";
+import { UpstreamCall } from "./upstream-call";
+
+/** What D1 holds of the response: its end, an end another writer made first, nothing (refused), or nothing by design. */
+export type Recorded = "written" | "ended_elsewhere" | "storage_failed" | "not_kept";
+
+export interface ResponseEnd {
+  request_id: string | null;
+  response_id: string;
+  tenant: string;
+  key_id: string | null;
+  model: string;
+  /** The upstream's host (never its URL, which may carry credentials). */
+  upstream: string | null;
+  protocol: string | null;
+  status: string;
+  error_code: string | null;
+  background: boolean;
+  stream: boolean;
+  store: boolean;
+  recorded: Recorded;
+  /** `run`: the run ended it; `recovery`: its executor died and the sweep (or a read) ended it. */
+  ended_by: "run" | "recovery";
+  /** From the run's start to the upstream's headers; null when none came. */
+  ttfb_ms: number | null;
+  /** From the run's start to the first events of the upstream's body; null when none came. */
+  first_event_ms: number | null;
+  duration_ms: number;
+  events: number;
+  input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cached_tokens: number;
+  /** Upstream attempts beyond the first. */
+  retries: number;
+}
+
+/** The ids a run's lines carry. */
+export const runIds = (spec: RunSpec) => ({
+  request_id: spec.requestId,
+  response_id: spec.responseId,
+  tenant: spec.tenantId,
+  key_id: spec.apiKeyId,
+});
+
+/** What D1 holds after the recorder's end write. */
+export const recordedOf = (outcome: FinishOutcome): Recorded => (outcome === "failed" ? "storage_failed" : outcome);
+
+/** Metrics binding, when the deployment has one (`[[analytics_engine_datasets]]` named `METRICS`). */
+const metricsOf = (env: object): AnalyticsEngineDataset | undefined =>
+  (env as { METRICS?: AnalyticsEngineDataset }).METRICS;
+
+/** One run, from its start to its end line. */
+export class RunTrace {
+  readonly #spec: RunSpec;
+  readonly #metrics: AnalyticsEngineDataset | undefined;
+  readonly #startedAt = Date.now();
+  #firstEventAt: number | null = null;
+  #ended = false;
+  /** Filled by the upstream client (src/upstream/client.ts). */
+  readonly upstream: UpstreamCall;
+
+  constructor(spec: RunSpec, env: object) {
+    this.#spec = spec;
+    this.#metrics = metricsOf(env);
+    this.upstream = new UpstreamCall(runIds(spec));
+  }
+
+  /** `sink`, noting when the upstream's first events reach it (one check per chunk, none per event). */
+  watch<T, R>(sink: (events: T) => R): (events: T) => R {
+    return (events) => {
+      this.#firstEventAt ??= Date.now();
+      return sink(events);
+    };
+  }
+
+  /** The run ended with `snapshot` after `events` events; writes its line and data point (once). */
+  end(snapshot: ResponseObject, events: number, recorded: Recorded): void {
+    this.#write(outcomeOf(snapshot), snapshot.usage, events, recorded);
+  }
+
+  /** The upstream refused the create or could not be reached: it ends `failed` with `error`, nothing streamed. */
+  refused(error: ResponseError, recorded: Recorded): void {
+    // A create refused before any call (an invalid chain, a locked conversation) is no response.
+    if (this.upstream.attempts === 0) return;
+    this.#write({ status: "failed", error }, null, 0, recorded);
+  }
+
+  #write(outcome: Outcome, usage: unknown, events: number, recorded: Recorded): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const spec = this.#spec;
+    const since = (at: number | null) => (at === null ? null : at - this.#startedAt);
+    finish(
+      {
+        ...runIds(spec),
+        model: spec.request.model,
+        upstream: hostOf(spec.upstream.baseUrl),
+        protocol: spec.upstream.protocol,
+        // A run that stopped without an end (a store:false client gone, a crash) is `interrupted`.
+        status: TERMINAL_STATUSES.has(outcome.status) ? outcome.status : "interrupted",
+        error_code: outcome.error?.code ?? null,
+        background: spec.request.background,
+        stream: spec.request.stream,
+        store: spec.request.store,
+        recorded,
+        ended_by: "run",
+        ttfb_ms: since(this.upstream.answeredAt),
+        first_event_ms: since(this.#firstEventAt),
+        duration_ms: Date.now() - this.#startedAt,
+        events,
+        ...tokensOf(usage),
+        retries: Math.max(0, this.upstream.attempts - 1),
+      },
+      outcome.error?.message ?? null,
+      this.#metrics,
+    );
+  }
+
+  /** Something the run could not handle (a bug, a binding that threw): logged with the run's ids. */
+  failure(what: string, error: unknown): void {
+    logFailure(what, error, runIds(this.#spec));
+  }
+}
+
+/** The end of a run whose executor died, ended from D1 by the sweep, a read or its object. */
+export function logRecoveredEnd(
+  row: {
+    id: string;
+    tenantId: string;
+    apiKeyId: string | null;
+    model: string;
+    background: boolean;
+    store: boolean;
+    createdAt: number;
+  },
+  snapshot: ResponseObject,
+  events: number,
+  recorded: Recorded,
+  env?: object,
+): void {
+  const outcome = outcomeOf(snapshot);
+  finish(
+    {
+      request_id: null,
+      response_id: row.id,
+      tenant: row.tenantId,
+      key_id: row.apiKeyId,
+      model: row.model,
+      upstream: null,
+      protocol: null,
+      status: outcome.status,
+      error_code: outcome.error?.code ?? null,
+      background: row.background,
+      stream: false,
+      store: row.store,
+      recorded,
+      ended_by: "recovery",
+      ttfb_ms: null,
+      first_event_ms: null,
+      duration_ms: Math.max(0, Date.now() - row.createdAt * 1000),
+      events,
+      ...tokensOf(snapshot.usage),
+      retries: 0,
+    },
+    outcome.error?.message ?? null,
+    env === undefined ? undefined : metricsOf(env),
+  );
+}
+
+function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngineDataset | undefined): void {
+  const cause = end.error_code === null ? "" : `: ${end.error_code}${message ? `: ${message}` : ""}`;
+  emit(end.status === "failed" ? "warn" : "log", "response_end", causeOf(`response ${end.status}${cause}`), {
+    ...end,
+  });
+  if (metrics !== undefined) writeResponseMetric(metrics, end);
+}
+
+interface Outcome {
+  status: string;
+  error: ResponseError | null;
+}
+
+function outcomeOf(snapshot: ResponseObject): Outcome {
+  const error = snapshot.error as Partial<ResponseError> | null | undefined;
+  if (typeof error?.code !== "string") return { status: snapshot.status, error: null };
+  return { status: snapshot.status, error: { code: error.code, message: String(error.message ?? "") } };
+}
+
+const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+
+function tokensOf(
+  usage: unknown,
+): Pick<ResponseEnd, "input_tokens" | "output_tokens" | "reasoning_tokens" | "cached_tokens"> {
+  const u = (typeof usage === "object" && usage !== null ? usage : {}) as Record<string, unknown>;
+  const input = (u.input_tokens_details ?? {}) as Record<string, unknown>;
+  const output = (u.output_tokens_details ?? {}) as Record<string, unknown>;
+  return {
+    input_tokens: count(u.input_tokens),
+    output_tokens: count(u.output_tokens),
+    reasoning_tokens: count(output.reasoning_tokens),
+    cached_tokens: count(input.cached_tokens),
+  };
+}
