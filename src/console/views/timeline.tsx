@@ -20,7 +20,8 @@ export interface TimedEvent {
 const SHOWN_EVENTS = 200;
 /** Events read for one timeline; a longer log is cut (and says so). */
 export const MAX_TIMELINE_EVENTS = 20_000;
-const EVENTS_PAGE = 1000;
+// The most GET .../events answers per page (its `limit` is 1-100, as every list of the API).
+const EVENTS_PAGE = 100;
 
 export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
   sequence_number: event.sequence_number ?? index,
