@@ -1,5 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { configDefaults, defineConfig } from "vitest/config";
+import { configDefaults, defineConfig, type ViteUserConfig } from "vitest/config";
 import { buildConsole } from "./scripts/build-console.ts";
 import { heldBack } from "./test/node/quiet.ts";
 
@@ -43,61 +43,81 @@ const routes = (mock: string) =>
 /** The deployment default webhook secret in tests (32 bytes of 0x2a, base64). */
 const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString("base64")}`;
 
-export default defineConfig(async () => {
-  // The console is the Worker's static assets (wrangler.toml [assets]): built before the pool reads the config.
-  buildConsole();
-  const migrations = await readD1Migrations("./migrations");
-  return {
-    plugins: [
-      cloudflareTest(({ inject }) => ({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            UPSTREAM_BASE_URL: `http://127.0.0.1:${inject("upstreamPort")}/v1`,
-            UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
-            UPSTREAM_IDLE_TIMEOUT_MS: "3000",
-            UPSTREAM_RETRIES: "2",
-            // Running responses reach D1 every second, so tests see their batches and heartbeats quickly.
-            RECORD_FLUSH_SECONDS: "1",
-            // Small caps so tests can exceed them (defaults: 256 MiB and 32 MiB); storage.test.ts's
-            // 2.5 MB answer (12.5 MB of events, 2.5 MB the largest) stays within them.
-            UPSTREAM_MAX_BODY_BYTES: String(20 * 1024 * 1024),
-            UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
-            UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
-            ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
-            // The key of the compaction items the gateway makes for chat upstreams (issue 14).
-            COMPACTION_SECRET: "test-compaction-secret-0123456789abcdef",
-            // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
-            // retries start after 0.5-1 s so tests see several attempts quickly.
-            WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,
-            WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
-            WEBHOOK_ALLOW_LOOPBACK: "true",
-            WEBHOOK_RETRY_BASE_SECONDS: "1",
+/**
+ * The Workers suite's config with `D1_SHARDS` listing one shard (`DB`, vitest.config.ts) or three
+ * (`DB`, `DB_2`, `DB_3`, vitest.shards.config.ts). Both bind all three, and `DB_REPLICA`, where the
+ * lagging-replica double (test/support/lagging-replica.ts) keeps a replica's copy; every one gets
+ * the migrations (test/support/apply-migrations.ts). The sharding tests list more shards themselves.
+ */
+export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
+  return async () => {
+    // The console is the Worker's static assets (wrangler.toml [assets]): built before the pool reads the config.
+    buildConsole();
+    const migrations = await readD1Migrations("./migrations");
+    return {
+      plugins: [
+        cloudflareTest(({ inject }) => ({
+          wrangler: { configPath: "./wrangler.toml" },
+          miniflare: {
+            d1Databases: { DB_2: "db-2-test", DB_3: "db-3-test", DB_REPLICA: "db-replica-test" },
+            bindings: {
+              TEST_MIGRATIONS: migrations,
+              D1_SHARDS: shards === 1 ? "DB" : "DB,DB_2,DB_3",
+              UPSTREAM_BASE_URL: `http://127.0.0.1:${inject("upstreamPort")}/v1`,
+              UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "3000",
+              UPSTREAM_IDLE_TIMEOUT_MS: "3000",
+              UPSTREAM_RETRIES: "2",
+              // Running responses reach D1 every second, so tests see their batches and heartbeats quickly.
+              RECORD_FLUSH_SECONDS: "1",
+              // Small caps so tests can exceed them (defaults: 256 MiB and 32 MiB); storage.test.ts's
+              // 2.5 MB answer (12.5 MB of events, 2.5 MB the largest) stays within them.
+              UPSTREAM_MAX_BODY_BYTES: String(20 * 1024 * 1024),
+              UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
+              UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
+              ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
+              // The key of the compaction items the gateway makes for chat upstreams (issue 14).
+              COMPACTION_SECRET: "test-compaction-secret-0123456789abcdef",
+              // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and
+              // retries start after 0.5-1 s so tests see several attempts quickly.
+              WEBHOOK_URL: `http://127.0.0.1:${inject("upstreamPort")}/__hooks/ok/default`,
+              WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+              WEBHOOK_ALLOW_LOOPBACK: "true",
+              WEBHOOK_RETRY_BASE_SECONDS: "1",
+            },
+            // The suite sends far more requests per key than a client would: the real limiter with a
+            // limit no test reaches, and a strict one the rate-limit tests swap in.
+            ratelimits: {
+              RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+              ADDRESS_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
+              STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
+            },
+            // Miniflare's own local Analytics Engine dataset (it writes nowhere): metrics.test.ts binds it
+            // as METRICS for one call; the suite's env has no METRICS, as a deployment without one.
+            analyticsEngineDatasets: { LOCAL_METRICS: { dataset: "responses_gateway_test" } },
+            outboundService: "outbound-guard",
+            workers: [
+              { name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD },
+            ],
           },
-          // The suite sends far more requests per key than a client would: the real limiter with a
-          // limit no test reaches, and a strict one the rate-limit tests swap in.
-          ratelimits: {
-            RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
-            ADDRESS_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
-            STRICT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
-          },
-          // Miniflare's own local Analytics Engine dataset (it writes nowhere): metrics.test.ts binds it
-          // as METRICS for one call; the suite's env has no METRICS, as a deployment without one.
-          analyticsEngineDatasets: { LOCAL_METRICS: { dataset: "responses_gateway_test" } },
-          outboundService: "outbound-guard",
-          workers: [{ name: "outbound-guard", modules: true, compatibilityDate: "2026-11-01", script: OUTBOUND_GUARD }],
-        },
-      })),
-    ],
-    test: {
-      globalSetup: ["./test/node/global-setup.ts"],
-      // The console's browser tests run in Node with their own config (vitest.browser.config.ts).
-      exclude: [...configDefaults.exclude, "test/browser/**"],
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      testTimeout: 20_000,
-      // The Worker's console output a test provoked on purpose is held back (test/node/quiet.ts).
-      onConsoleLog: (log: string) => (heldBack(log) ? false : undefined),
-    },
+        })),
+      ],
+      test: {
+        name: shards === 1 ? "one shard" : "three shards",
+        globalSetup: ["./test/node/global-setup.ts"],
+        // The console's browser tests run in Node with their own config (vitest.browser.config.ts).
+        exclude: [
+          ...configDefaults.exclude,
+          "test/browser/**",
+          // The admin CLI's D1 target reads and writes `DB` alone (docs/sharding.md): one shard only.
+          ...(shards === 1 ? [] : ["test/e2e/admin-cli.test.ts"]),
+        ],
+        setupFiles: ["./test/support/apply-migrations.ts"],
+        testTimeout: 20_000,
+        // The Worker's console output a test provoked on purpose is held back (test/node/quiet.ts).
+        onConsoleLog: (log: string) => (heldBack(log) ? false : undefined),
+      },
+    };
   };
-});
+}
+
+export default defineConfig(gatewaySuite(1));

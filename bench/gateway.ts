@@ -92,6 +92,8 @@ export interface GatewayOptions {
   meter?: boolean;
   /** Variables set over wrangler.toml's. */
   vars?: Record<string, string>;
+  /** More D1 bindings beside `DB` (each migrated), for runs over shards (bench/shard-sim.ts sets D1_SHARDS). */
+  extraD1?: string[];
 }
 
 export interface Gateway {
@@ -99,16 +101,18 @@ export interface Gateway {
   baseUrl: string;
   /** The workerd process(es) Miniflare spawned: the gateway's whole CPU and memory. */
   pids: number[];
-  /** Rows in every D1 table (Miniflare's and wrangler's own bookkeeping tables left out). */
-  tableCounts(): Promise<Record<string, number>>;
+  /** Rows in every D1 table (Miniflare's and wrangler's own bookkeeping tables left out) of `DB` or another binding. */
+  tableCounts(binding?: string): Promise<Record<string, number>>;
   /** The first line of the last error the Worker logged since the previous call (explains a failed cell). */
   takeLastError(): string | undefined;
   /** Days a stored response is kept (RETENTION_DAYS; 0 keeps them). */
   retentionDays: number;
   /** The cost meter's running totals (only with `meter: true`). */
   meter(): Promise<MeterSnapshot>;
-  /** D1's size in bytes: its page count times page size, as the database reports it after a query. */
-  d1Bytes(): Promise<number | undefined>;
+  /** D1's size in bytes (`DB` or another binding): its page count times page size, as the database reports it after a query. */
+  d1Bytes(binding?: string): Promise<number | undefined>;
+  /** A D1 binding of the instance, for checks of what it holds. */
+  d1(binding: string): ReturnType<Miniflare["getD1Database"]>;
   /** Runs the Worker's scheduled (cron) handler as if it fired at `time`. */
   scheduled(time: Date): Promise<void>;
   stop(): Promise<void>;
@@ -117,8 +121,8 @@ export interface Gateway {
 const WORKER_NAME = "responses-gateway";
 
 /** Applies every `migrations/*.sql` in order, as `wrangler d1 migrations apply --local` would. */
-async function migrate(mf: Miniflare, dir: string): Promise<void> {
-  const db = await mf.getD1Database("DB");
+async function migrate(mf: Miniflare, dir: string, binding = "DB"): Promise<void> {
+  const db = await mf.getD1Database(binding);
   const files = readdirSync(dir)
     .filter((name) => name.endsWith(".sql"))
     .sort();
@@ -126,6 +130,17 @@ async function migrate(mf: Miniflare, dir: string): Promise<void> {
     const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), "utf8"));
     if (statements.length > 0) await db.batch(statements.map((sql) => db.prepare(sql)));
   }
+}
+
+/** wrangler.toml's D1 bindings (as Miniflare options: a list or a map) with more beside them. */
+function withExtraD1(fromConfig: unknown, extra: string[]): Record<string, string> {
+  const known: Record<string, string> = Array.isArray(fromConfig)
+    ? Object.fromEntries(
+        (fromConfig as { binding: string; database_id?: string }[]).map((d) => [d.binding, d.database_id ?? d.binding]),
+      )
+    : { ...(fromConfig as Record<string, string> | undefined) };
+  for (const binding of extra) known[binding] = `bench-${binding.toLowerCase()}`;
+  return known;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -153,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     modules: bundleModules(options.bundleDir, entry),
     modulesRoot: options.bundleDir,
     // The bench measures the gateway's cost, not its per-key rate limit (600 a minute in wrangler.toml).
+    ...(options.extraD1 === undefined ? {} : { d1Databases: withExtraD1(fromConfig.d1Databases, options.extraD1) }),
     ratelimits: { RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000_000, period: 60 as const } } },
     bindings: {
       ...fromConfig.bindings,
@@ -188,7 +204,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   try {
     const entry = await mf.ready;
-    await migrate(mf, join(options.root, "migrations"));
+    for (const binding of ["DB", ...(options.extraD1 ?? [])])
+      await migrate(mf, join(options.root, "migrations"), binding);
     // The worker's own socket skips Miniflare's entry worker (an extra hop that production does not have).
     let url: URL;
     try {
@@ -204,8 +221,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       pids,
       retentionDays: Number.isFinite(retention) && retention >= 0 ? retention : 30,
       stop,
-      async tableCounts() {
-        const db = await mf.getD1Database("DB");
+      async tableCounts(binding = "DB") {
+        const db = await mf.getD1Database(binding);
         const tables = await db
           .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%' ORDER BY name",
@@ -228,8 +245,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (!response.ok) throw new Error(`meter: HTTP ${response.status}`);
         return (await response.json()) as MeterSnapshot;
       },
-      async d1Bytes() {
-        const db = await mf.getD1Database("DB");
+      d1: (binding) => mf.getD1Database(binding),
+      async d1Bytes(binding = "DB") {
+        const db = await mf.getD1Database(binding);
         const { meta } = await db.prepare("SELECT 1").run();
         const size = (meta as { size_after?: unknown }).size_after;
         return typeof size === "number" ? size : undefined;

@@ -339,7 +339,7 @@ void test("units per response are a cell's meter difference divided by its respo
   const reading = (scale: number): MeterSnapshot => ({
     at: 0,
     worker: { requests: 10 * scale, scheduled: 0 },
-    d1: { metered: true, queries: 0, rowsRead: 4 * scale, rowsWritten: 20 * scale, sizeAfter: null },
+    d1: { metered: true, queries: 0, rowsRead: 4 * scale, rowsWritten: 20 * scale, sizeAfter: null, durationMs: 0 },
     d1Statements: {},
     durableObjects: {
       fetches: 10 * scale,

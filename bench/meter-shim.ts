@@ -41,6 +41,7 @@ interface ObjectState {
   blockConcurrencyWhile(callback: () => Promise<unknown>): Promise<unknown>;
 }
 interface D1Meta {
+  duration?: number;
   rows_read?: number;
   rows_written?: number;
   size_after?: number;
@@ -71,7 +72,15 @@ export interface MeterSnapshot {
   /** The isolate's clock when the snapshot was taken (ms). */
   at: number;
   worker: { requests: number; scheduled: number };
-  d1: { metered: boolean; queries: number; rowsRead: number; rowsWritten: number; sizeAfter: number | null };
+  d1: {
+    metered: boolean;
+    queries: number;
+    rowsRead: number;
+    rowsWritten: number;
+    sizeAfter: number | null;
+    /** D1's own time executing the queries (`meta.duration`, ms), where the runtime reports it. */
+    durationMs: number;
+  };
   d1Statements: Record<string, Tally>;
   durableObjects: {
     /** Stub calls: `fetch()` and RPC method calls. */
@@ -108,7 +117,7 @@ const meter = {
   workerRequests: 0,
   scheduled: 0,
   d1Metered: false,
-  d1: { queries: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null as number | null },
+  d1: { queries: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null as number | null, durationMs: 0 },
   d1Statements: new Map<string, Tally>(),
   fetches: 0,
   rpcCalls: 0,
@@ -172,6 +181,7 @@ function countD1(queries: string[], answer: unknown): void {
     meter.d1.queries += 1;
     meter.d1.rowsRead += read;
     meter.d1.rowsWritten += written;
+    meter.d1.durationMs += typeof meta.duration === "number" ? meta.duration : 0;
     if (typeof meta.size_after === "number") meter.d1.sizeAfter = meta.size_after;
     tally(meter.d1Statements, statementLabel(queries[i] ?? queries[0] ?? "?"), read, written);
   });

@@ -1,6 +1,7 @@
 // Every setting of the gateway (Worker vars and secrets): its default, what is allowed and what a
 // wrong value stops, checked in one place. Read per request by the router, auth, the DO and the cron.
 
+import { parseShardPlan } from "./db/shard-plan";
 import { gatewayMisconfigured } from "./errors";
 import { refusalOf } from "./webhooks/target";
 import { secretKey } from "./webhooks/sign";
@@ -59,6 +60,8 @@ export interface GatewayConfig {
   retentionDays: number;
   /** The window of the `RATE_LIMITER` binding (10 or 60 s, as in wrangler.toml), for `retry-after`. */
   rateLimitPeriodSeconds: number;
+  /** `D1_SHARDS` as given (checked here); src/db/shards.ts routes by it. */
+  d1Shards: string;
   webhooks: WebhookConfig;
   /** Secret `COMPACTION_SECRET`: the key of the compaction items the gateway makes for chat upstreams; null: none. */
   compactionSecret: string | null;
@@ -190,6 +193,17 @@ const optionalText = (scope: ConfigScope): Setting<string | null> => ({
   parse: (raw) => ok(String(raw).trim()),
 });
 
+/** The D1 bindings that hold history (src/db/shard-plan.ts); that each is bound is checked where it is used. */
+const shardList: Setting<string> = {
+  scope: "every request",
+  default: "DB",
+  allowed: "D1 binding names separated by commas, DB first, each with an optional ':weight' from 0 to 1000",
+  parse(raw) {
+    const plan = parseShardPlan(String(raw));
+    return typeof plan === "string" ? { ok: false, why: plan } : ok(String(raw).trim());
+  },
+};
+
 const webhookSecret: Setting<string | null> = {
   scope: "upstream calls",
   default: null,
@@ -249,6 +263,7 @@ const SETTINGS = {
   // A wrong value keeps everything: the cron must never delete history on a guess.
   RETENTION_DAYS: withFallback(integer("every request", 30, 0, 36_500, "days; 0 keeps responses forever"), 0),
   RATE_LIMIT_PERIOD_SECONDS: oneOf("every request", ["10", "60"], "60"),
+  D1_SHARDS: shardList,
   WEBHOOK_URL: optionalText("upstream calls"),
   WEBHOOK_SECRET: webhookSecret,
   WEBHOOK_ALLOW_LOOPBACK: flag("upstream calls"),
@@ -396,6 +411,7 @@ export function readConfig(env: Env): GatewayConfig {
     adminToken: values.ADMIN_TOKEN,
     retentionDays: values.RETENTION_DAYS,
     rateLimitPeriodSeconds: Number(values.RATE_LIMIT_PERIOD_SECONDS),
+    d1Shards: values.D1_SHARDS,
     websockets: values.WEBSOCKETS,
     websocketMaxConnectionMs: values.WEBSOCKET_MAX_SECONDS * 1000,
     webhooks: {

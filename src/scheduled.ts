@@ -1,38 +1,63 @@
-// The Cron Trigger (`[triggers] crons` in wrangler.toml, every minute): ends runs whose executor died
-// (src/stream/sweep.ts), then enforces retention, deleting responses older than `RETENTION_DAYS`
-// with all their rows, a bounded amount per run.
+// The Cron Trigger (`[triggers] crons` in wrangler.toml, every minute): on every shard, ends runs whose
+// executor died (src/stream/sweep.ts), then enforces retention, deleting responses older than
+// `RETENTION_DAYS` with all their rows, a bounded amount per run.
 
 import { readConfig } from "./config";
-import { openDb } from "./db/client";
-import { sweepExpired } from "./db/retention";
+import { RETENTION_MAX_BATCHES, sweepExpired } from "./db/retention";
+import { onEveryShard, readShardPlan } from "./db/shards";
 import { logSweep } from "./observe/problems";
 import { sweepDeadRuns } from "./stream/sweep";
 
 const DAY_SECONDS = 86_400;
+/**
+ * Retention batches per run over all shards: each is 2 D1 queries, and an invocation may make 1,000
+ * (the sweep and the idempotency keys need a few per shard). 300 batches of 48 delete 14,400
+ * responses a minute, 20 million a day; a shard gets its share, and at least one batch.
+ */
+const RETENTION_BATCHES_PER_RUN = 300;
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
-  const db = openDb(env.DB);
-  const dead = await sweepDeadRuns(env, db, config, controller.scheduledTime);
-  if (dead.ended + dead.failed > 0)
-    logSweep("sweep", `${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`, {
-      action: "summary",
-      ended: dead.ended,
-      left: dead.failed,
-    });
-  if (config.retentionDays <= 0) return;
   const cutoff = Math.floor(controller.scheduledTime / 1000) - Math.round(config.retentionDays * DAY_SECONDS);
-  const result = await sweepExpired(db, cutoff);
-  if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)
-    logSweep(
-      "retention",
-      `deleted ${result.deletedResponses} responses and ${result.deletedIdempotencyKeys} expired idempotency keys` +
-        (result.more ? "; more remain for the next run" : ""),
-      {
-        deleted_responses: result.deletedResponses,
-        deleted_idempotency_keys: result.deletedIdempotencyKeys,
-        more: result.more,
-        created_before: new Date(cutoff * 1000).toISOString(),
-      },
-    );
+  const shards = readShardPlan(env).length;
+  const maxBatches = Math.min(RETENTION_MAX_BATCHES, Math.max(1, Math.floor(RETENTION_BATCHES_PER_RUN / shards)));
+  // A shard that fails is logged and left for the next run; the others go on.
+  const failed = await onEveryShard(env, async ({ name, db }) => {
+    const shard = { shard: name };
+    try {
+      const dead = await sweepDeadRuns(env, db, config, controller.scheduledTime);
+      if (dead.ended + dead.failed > 0)
+        logSweep("sweep", `${dead.ended} dead runs ended, ${dead.failed} left for the next sweep`, {
+          ...shard,
+          action: "summary",
+          ended: dead.ended,
+          left: dead.failed,
+        });
+      if (config.retentionDays <= 0) return false;
+      const result = await sweepExpired(db, cutoff, { maxBatches });
+      if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)
+        logSweep(
+          "retention",
+          `deleted ${result.deletedResponses} responses and ${result.deletedIdempotencyKeys} expired idempotency keys` +
+            (result.more ? "; more remain for the next run" : ""),
+          {
+            ...shard,
+            deleted_responses: result.deletedResponses,
+            deleted_idempotency_keys: result.deletedIdempotencyKeys,
+            more: result.more,
+            created_before: new Date(cutoff * 1000).toISOString(),
+          },
+        );
+      return false;
+    } catch (error) {
+      logSweep(
+        "sweep",
+        `sweep and retention failed: ${error instanceof Error ? error.message : String(error)}`,
+        { ...shard, action: "failed" },
+        true,
+      );
+      return true;
+    }
+  });
+  if (failed.includes(true)) throw new Error(`the scheduled run failed on ${failed.filter(Boolean).length} shard(s)`);
 }

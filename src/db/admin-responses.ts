@@ -1,9 +1,10 @@
-// The operator's reads of stored responses across tenants (the admin API, read-only): one response by
-// id whoever owns it, and the list of every tenant's responses. The only queries on `responses` that
-// do not name a tenant; the admin token guards every route that uses them.
+// The operator's reads of stored responses across tenants (the admin API, read-only), on one shard:
+// one response by id whoever owns it, and the list of every tenant's responses (the route merges the
+// shards'). The only queries on `responses` that do not name a tenant; the admin token guards every
+// route that uses them.
 
-import { and, asc, desc, eq, gt, lt, type SQL } from "drizzle-orm";
-import { AFTER_NOT_FOUND, pageOf, type AfterNotFound, type Db, type Page, type PageQuery } from "./client";
+import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
+import { pageOf, type Db, type Page, type PageQuery } from "./client";
 import { responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
 import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
@@ -18,25 +19,21 @@ export async function findAnyResponse(db: Db, id: string): Promise<ResponseRow |
 }
 
 /**
- * A page of every tenant's responses, newest first by default, keyset-paginated on the id: ids carry
- * their creation time, so the primary key is the time order and no index is written for this view
- * (rows from before ids were timed sort among them by their random id). Filters are conditions on
- * the rows read in that order, so a rare filter value can read much of the table.
+ * A page of every tenant's responses on this shard, newest first by default, keyset-paginated on the
+ * id: ids carry their creation time, so the primary key is the time order and no index is written for
+ * this view (rows from before ids were timed sort among them by their random id), and one cursor
+ * serves every shard. `after` need not be a row of this shard (the caller checks that it exists on
+ * one). Filters are conditions on the rows read in that order, so a rare filter value can read much
+ * of the table.
  */
 export async function pageAllResponses(
   db: Db,
   filters: ResponseFilters,
   options: PageQuery,
-): Promise<Page<AdminListedRow> | AfterNotFound> {
-  let cursor: SQL | undefined;
-  if (options.after !== null) {
-    const anchor = await db.query.responses.findFirst({
-      columns: { id: true },
-      where: eq(responses.id, options.after),
-    });
-    if (anchor === undefined) return AFTER_NOT_FOUND;
-    cursor = options.order === "desc" ? lt(responses.id, anchor.id) : gt(responses.id, anchor.id);
-  }
+): Promise<Page<AdminListedRow>> {
+  const after = options.after;
+  const cursor =
+    after === null ? undefined : options.order === "desc" ? lt(responses.id, after) : gt(responses.id, after);
   const direction = options.order === "desc" ? desc : asc;
   const rows = await db
     .select({

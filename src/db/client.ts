@@ -1,30 +1,14 @@
-// The Drizzle client over the D1 binding, one per binding (it holds configuration, no request state),
-// and what every query module shares: batch statements, D1's bound-parameter limit, cursor pages.
+// What every query module shares: the Drizzle client type (clients come from shards.ts, which alone
+// knows the bindings), batch statements, D1's bound-parameter limit, cursor pages.
 
 import type { BatchItem } from "drizzle-orm/batch";
-import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
-import * as schema from "./schema";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type * as schema from "./schema";
 
 export type Db = DrizzleD1Database<typeof schema>;
 
 /** One statement of a `db.batch` (one transaction, one round trip). */
 export type Statement = BatchItem<"sqlite">;
-
-/**
- * One Drizzle client per D1 binding: building one derives the relational config from the schema,
- * which profiling showed as a per-request cost. The client holds no request state (configuration
- * and the binding only), so it is safe to share between requests of an isolate.
- */
-const clients = new WeakMap<D1Database, Db>();
-
-export function openDb(binding: D1Database): Db {
-  let db = clients.get(binding);
-  if (db === undefined) {
-    db = drizzle(binding, { schema });
-    clients.set(binding, db);
-  }
-  return db;
-}
 
 /** Runs `statements` as one batch; an empty list writes nothing. */
 export async function runBatch(db: Db, statements: Statement[]): Promise<void> {

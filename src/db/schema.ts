@@ -136,6 +136,20 @@ export const tenants = sqliteTable("tenants", {
   createdAt: integer("created_at").notNull(),
 });
 
+/**
+ * Which D1 database holds each tenant's history (src/db/shards.ts). Only the first database's copy
+ * is used: written once, before the tenant's first write, so adding a shard moves no tenant; changed
+ * only by an operator's move (src/db/tenant-move.ts) (WITHOUT ROWID).
+ */
+export const tenantShards = sqliteTable("tenant_shards", {
+  tenantId: text("tenant_id").primaryKey(),
+  /** The binding name of the tenant's database, as listed in `D1_SHARDS`. */
+  shard: text("shard").notNull(),
+  createdAt: integer("created_at").notNull(),
+  /** While an operator moves the tenant: where to. Its new writes wait until the move ends. */
+  movingTo: text("moving_to"),
+});
+
 /** Gateway keys: only a SHA-256 of the key is stored; `prefix` is shown to tell keys apart. */
 export const apiKeys = sqliteTable(
   "api_keys",

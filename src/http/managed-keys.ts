@@ -3,7 +3,7 @@
 // Used by `authenticate` when `AUTH_MODE=keys`.
 
 import { findLiveKeyByHash, LAST_USED_RESOLUTION_SECONDS, touchApiKey } from "../db/api-keys";
-import { openDb } from "../db/client";
+import { controlDb } from "../db/shards";
 import { ApiError } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { hashGatewayKey, maskKey, sameDigest } from "../tenancy/gateway-keys";
@@ -21,7 +21,7 @@ export const incorrectKey = (key: string): ApiError =>
   });
 
 export async function managedCaller(key: string, env: Env, ctx: ExecutionContext | undefined): Promise<ManagedCaller> {
-  const db = openDb(env.DB);
+  const db = controlDb(env);
   const hash = await hashGatewayKey(key);
   const row = await findLiveKeyByHash(db, hash);
   if (row === undefined || !sameDigest(row.keyHash, hash)) throw incorrectKey(key);

@@ -2,7 +2,8 @@
 // as OpenAI serves them, stored in D1 by tenant. Another tenant's conversation answers exactly like
 // an unknown one (404).
 
-import { openDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
+import { tenantDb, tenantStore } from "../db/shards";
 import {
   deleteConversation as deleteConversationRows,
   findConversation,
@@ -49,7 +50,7 @@ export async function findOwnConversation(route: RouteContext): Promise<FoundCon
   const caller = await authenticate(route.request, route.env, route.ctx);
   const id = pathParam(route.request.params.id);
   if (!isWellFormedId(id, "conv")) throw conversationNotFound(id.slice(0, 128));
-  const db = openDb(route.env.DB);
+  const db = (await tenantStore(route.env, caller.tenantId)).reads();
   const row = await findConversation(db, caller.tenantId, id);
   if (row === undefined) throw conversationNotFound(id);
   return { caller, db, row };
@@ -62,7 +63,7 @@ export async function createConversation(route: RouteContext): Promise<Response>
   const metadata = validateMetadata(body.metadata);
   await requireAcceptedKey(caller, route.config);
   const row = await insertConversation(
-    openDb(route.env.DB),
+    await tenantDb(route.env, caller.tenantId),
     { id: newId("conv"), tenantId: caller.tenantId, createdAt: Math.floor(Date.now() / 1000), metadata },
     storedItems(items),
   );

@@ -2,7 +2,7 @@
 // Worker with its D1 recorder, a background one in its Durable Object, a store:false one straight
 // through. An `Idempotency-Key` makes a stored create safe to retry.
 
-import { openDb } from "../db/client";
+import { tenantDb } from "../db/shards";
 import { identify } from "../http/auth";
 import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
@@ -68,7 +68,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   if (!create.store && !create.background) return runStateless(env, ctx, config, spec, keyCheck.onAccepted);
   const start = (run: RunSpec) => startRun(route, run, keyCheck);
   if (key === null) return start(spec);
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, caller.tenantId);
   return startIdempotently({ route, db, caller, key, body: create.body, stream: create.stream }, spec, start);
 }
 

@@ -1,13 +1,15 @@
-// GET /health: whether the gateway can reach its D1 database, for load balancers and uptime checks.
-// No authentication, so it says nothing but the check's outcome: no version, no configuration.
+// GET /health: whether the gateway can reach its D1 databases (every shard), for load balancers and
+// uptime checks. No authentication, so it says nothing but the check's outcome: no version, no
+// configuration (not even how many shards there are).
 
+import { pingShards } from "../db/shards";
 import { logD1Problem } from "../observe/problems";
 import { json, type RouteContext } from "./context";
 
 export async function health({ env, requestId }: RouteContext): Promise<Response> {
   const started = Date.now();
   try {
-    await env.DB.prepare("SELECT 1").first();
+    await pingShards(env);
   } catch (error) {
     logD1Problem({ request_id: requestId }, "the health check could not reach D1", error, { attempt: 1, of: 1 });
     return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));

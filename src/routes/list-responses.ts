@@ -1,7 +1,8 @@
 // GET /v1/responses (not in OpenAI's API): the caller's stored responses, newest first by default,
 // in OpenAI's list envelope with cursor pagination and filters. Deleted responses are gone.
 
-import { AFTER_NOT_FOUND, openDb } from "../db/client";
+import { AFTER_NOT_FOUND } from "../db/client";
+import { tenantStore } from "../db/shards";
 import { pageResponses, type ResponseFilters } from "../db/response-list";
 import { readSnapshot } from "../db/responses";
 import { invalidRequest } from "../errors";
@@ -91,7 +92,7 @@ export async function listResponses({ request, env, ctx }: RouteContext): Promis
   const params = new URL(request.url).searchParams;
   const query = parsePageQuery(params);
   const filters = parseFilters(params);
-  const db = openDb(env.DB);
+  const db = (await tenantStore(env, caller.tenantId)).reads();
   const page = await pageResponses(db, caller.tenantId, filters, query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "response");
   const data: ResponseObject[] = [];

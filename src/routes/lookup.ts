@@ -3,8 +3,9 @@
 // client has seen (a run writes it before its first event). The current snapshot of a running
 // response comes from its background object, or, for a foreground one, from its recorded events.
 
-import { openDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
+import { tenantStore } from "../db/shards";
 import { responseNotFound } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { isWellFormedId } from "../responses/ids";
@@ -27,15 +28,30 @@ export async function findOwnResponse({ request, env, ctx, config }: RouteContex
   const caller = await authenticate(request, env, ctx);
   const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
-  const db = openDb(env.DB);
-  const row = await findResponse(db, caller.tenantId, id);
+  const store = await tenantStore(env, caller.tenantId);
+  const session = store.reads();
+  // A session's first query goes to the primary: the row is current.
+  const row = await findResponse(session, caller.tenantId, id);
   if (row === undefined) throw responseNotFound(id);
+  return foundIn(session, { caller, row, env, config });
+}
+
+/**
+ * What a found response is read from next. An ended one's records never change: the rest of its
+ * `session` (whose later queries a replica at least as new as the row may serve). A running one is
+ * followed on the primary, where its progress shows first.
+ */
+export async function foundIn(session: Db, found: Omit<Found, "db">): Promise<Found> {
+  const { row, config } = found;
+  if (isTerminal(row)) return { ...found, db: session };
+  // Its writes (ending it if its executor died, a cancel) go where it runs, even while its tenant moves.
+  const db = (await tenantStore(found.env, row.tenantId, { running: true })).primary;
   // A foreground run whose Worker died is ended by the first read that notices.
   if (await endIfStale(db, row, config.recordFlushMs)) {
-    const ended = await findResponse(db, caller.tenantId, id);
-    if (ended !== undefined) return { caller, db, row: ended, env, config };
+    const ended = await findResponse(db, row.tenantId, row.id);
+    if (ended !== undefined) return { ...found, db, row: ended };
   }
-  return { caller, db, row, env, config };
+  return { ...found, db };
 }
 
 export const isTerminal = (row: ResponseRow): boolean => TERMINAL_STATUSES.has(row.status);

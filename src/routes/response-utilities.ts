@@ -7,7 +7,7 @@
 import { compactForChat, compactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
-import { openDb } from "../db/client";
+import { tenantStore } from "../db/shards";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
@@ -34,7 +34,11 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const context =
     previousResponseId === null && conversationId === null
       ? input
-      : await expandContext(openDb(env.DB), caller.tenantId, { input, previousResponseId, conversationId });
+      : await expandContext((await tenantStore(env, caller.tenantId)).reads(), caller.tenantId, {
+          input,
+          previousResponseId,
+          conversationId,
+        });
   const ownFrom = context.length - input.length;
   const target = targetOf(upstream);
   const signal = new AbortController().signal;

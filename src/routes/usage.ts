@@ -2,7 +2,7 @@
 // over a range of UTC days, priced in dollars where `MODEL_PRICES` knows the model. The query
 // parsing and pricing are shared with GET /admin/usage.
 
-import { openDb, type Db } from "../db/client";
+import { tenantStore } from "../db/shards";
 import { readUsage, type UsageDimension, type UsageGroup, type UsageQuery } from "../db/usage";
 import { ApiError, invalidRequest } from "../errors";
 import { costOf, priceOf, readModelPrices } from "../pricing/model-prices";
@@ -111,14 +111,17 @@ export function usageList(query: UsageQuery, groups: PricedGroup[]) {
 
 const costSum = (a: number, b: number): number => Math.round((a + b) * 1e9) / 1e9;
 
+/** Reads the usage groups of a query (one shard's, or every shard's summed). */
+export type UsageReader = (query: UsageQuery) => Promise<UsageGroup[]>;
+
 /**
  * The usage of `query`, priced when `MODEL_PRICES` is set: read per model as well (a price is per
  * model), priced, then summed back into the groups asked for (rows come ordered by those first).
  * A price table that does not parse answers a 500 that names the setting and the entry at fault.
  */
-export async function usageAnswer(env: Env, db: Db, query: UsageQuery) {
+export async function usageAnswer(env: Env, read: UsageReader, query: UsageQuery) {
   const prices = readModelPrices(env);
-  if (prices === null) return usageList(query, await readUsage(db, query));
+  if (prices === null) return usageList(query, await read(query));
   if (!prices.ok)
     throw new ApiError(500, `The gateway's price table is invalid: ${prices.problem}`, {
       type: "server_error",
@@ -127,7 +130,7 @@ export async function usageAnswer(env: Env, db: Db, query: UsageQuery) {
   const byModel = query.groupBy.includes("model") ? query : { ...query, groupBy: [...query.groupBy, "model" as const] };
   const groups: PricedGroup[] = [];
   const sameGroup = (a: UsageGroup, b: UsageGroup) => query.groupBy.every((dimension) => a[dimension] === b[dimension]);
-  for (const row of await readUsage(db, byModel)) {
+  for (const row of await read(byModel)) {
     const price = priceOf(prices, row.model ?? "");
     const input = price === undefined ? 0 : costOf(row.inputTokens, price.inputPerMillion);
     const output = price === undefined ? 0 : costOf(row.outputTokens, price.outputPerMillion);
@@ -159,5 +162,6 @@ export async function usageAnswer(env: Env, db: Db, query: UsageQuery) {
 export async function getUsage({ request, env, ctx }: RouteContext): Promise<Response> {
   const caller = await authenticate(request, env, ctx);
   const query = parseUsageQuery(new URL(request.url).searchParams, caller.tenantId, ["day", "model", "key"]);
-  return json(await usageAnswer(env, openDb(env.DB), query));
+  const db = (await tenantStore(env, caller.tenantId)).reads();
+  return json(await usageAnswer(env, (asked) => readUsage(db, asked), query));
 }

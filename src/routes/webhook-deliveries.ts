@@ -2,7 +2,8 @@
 // a response's deliveries with their attempts, a tenant's deliveries by status, one delivery, and
 // re-sending one by hand. Every query is scoped by the caller's tenant.
 
-import { AFTER_NOT_FOUND, openDb } from "../db/client";
+import { AFTER_NOT_FOUND } from "../db/client";
+import { tenantStore } from "../db/shards";
 import {
   attemptsOf,
   DELIVERY_STATUSES,
@@ -29,7 +30,7 @@ async function findOwnDelivery(route: RouteContext) {
   const caller = await authenticate(route.request, route.env, route.ctx);
   const id = pathParam(route.request.params.id);
   if (!isWellFormedId(id, "wh")) throw deliveryNotFound(id);
-  const db = openDb(route.env.DB);
+  const db = (await tenantStore(route.env, caller.tenantId)).reads();
   const row = await findDelivery(db, caller.tenantId, id);
   if (row === undefined) throw deliveryNotFound(id);
   return { caller, db, row };
@@ -59,7 +60,7 @@ export async function listWebhookDeliveries(route: RouteContext): Promise<Respon
   const status = params.get("status") || null;
   checkEnum("status", status ?? undefined, DELIVERY_STATUSES);
   const caller = await authenticate(route.request, route.env, route.ctx);
-  const page = await pageDeliveries(openDb(route.env.DB), caller.tenantId, {
+  const page = await pageDeliveries((await tenantStore(route.env, caller.tenantId)).reads(), caller.tenantId, {
     status: status as DeliveryStatus | null,
     after,
     limit,

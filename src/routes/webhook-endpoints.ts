@@ -3,7 +3,8 @@
 // parses, validates and delegates; every query is scoped by the caller's tenant. `addEndpoint` is
 // shared with the admin API, which sets endpoints for a tenant.
 
-import { openDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
+import { tenantDb } from "../db/shards";
 import {
   deleteEndpoint,
   findEndpoint,
@@ -40,7 +41,7 @@ async function findOwnEndpoint(route: RouteContext): Promise<{ caller: Caller; d
   const id = pathParam(route.request.params.id);
   // `whe_`, and `we_`: what the admin API minted before it shared `addEndpoint`.
   if (!isWellFormedId(id, "whe") && !isWellFormedId(id, "we")) throw endpointNotFound(id);
-  const db = openDb(route.env.DB);
+  const db = await tenantDb(route.env, caller.tenantId);
   const row = await findEndpoint(db, caller.tenantId, id);
   if (row === undefined) throw endpointNotFound(id);
   return { caller, db, row };
@@ -84,7 +85,9 @@ export async function createWebhookEndpoint(route: RouteContext): Promise<Respon
     route.config.webhooks.allowLoopback,
   );
   await requireAcceptedKey(caller, route.config);
-  return json(endpointWithSecret(await addEndpoint(openDb(route.env.DB), caller.tenantId, input)));
+  return json(
+    endpointWithSecret(await addEndpoint(await tenantDb(route.env, caller.tenantId), caller.tenantId, input)),
+  );
 }
 
 /** GET /v1/webhook_endpoints: newest first, `after` and `limit` as the SDK's cursor pages send them. */
@@ -92,7 +95,7 @@ export async function listWebhookEndpoints(route: RouteContext): Promise<Respons
   const { after, limit } = parseCursor(new URL(route.request.url).searchParams);
   const caller = await authenticate(route.request, route.env, route.ctx);
   // At most MAX_ENDPOINTS_PER_TENANT rows: paged in memory.
-  const rows = (await listEndpoints(openDb(route.env.DB), caller.tenantId)).reverse();
+  const rows = (await listEndpoints(await tenantDb(route.env, caller.tenantId), caller.tenantId)).reverse();
   let start = 0;
   if (after !== null) {
     start = rows.findIndex((row) => row.id === after) + 1;

@@ -6,7 +6,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { readConfig } from "../config";
-import { openDb } from "../db/client";
+import { tenantDb } from "../db/shards";
 import type { RecordedEvent } from "../db/event-batches";
 import { findResponse, type FinalState } from "../db/responses";
 import type { DeliveryRow } from "../db/webhooks";
@@ -113,7 +113,12 @@ export class ResponseRun extends DurableObject<Env> {
     try {
       this.#run = await BackgroundRun.start(
         spec,
-        { db: openDb(this.env.DB), config, env: this.env, background: backgroundSnapshots(this.env, spec.tenantId) },
+        {
+          db: await tenantDb(this.env, spec.tenantId),
+          config,
+          env: this.env,
+          background: backgroundSnapshots(this.env, spec.tenantId),
+        },
         {
           beforeEnd: (run, snapshot) => this.#beforeEnd(run, snapshot),
           afterEnd: (run, snapshot, outcome) => this.#afterEnd(run, snapshot, outcome),
@@ -281,7 +286,7 @@ export class ResponseRun extends DurableObject<Env> {
     const unwritten = end?.unwritten;
     if (end === undefined || unwritten === undefined) return;
     const { tenantId, responseId } = this.#identity;
-    const db = openDb(this.env.DB);
+    const db = await tenantDb(this.env, tenantId, { running: true });
     const row = await findResponse(db, tenantId, responseId);
     if (row === undefined || TERMINAL_STATUSES.has(row.status)) {
       this.#storage.set(END, { ...end, unwritten: undefined });
@@ -308,7 +313,7 @@ export class ResponseRun extends DurableObject<Env> {
       return kept.unwritten.snapshot;
     }
     const { tenantId, responseId } = this.#identity;
-    const db = openDb(this.env.DB);
+    const db = await tenantDb(this.env, tenantId, { running: true });
     const row = await findResponse(db, tenantId, responseId);
     if (row === undefined || TERMINAL_STATUSES.has(row.status)) return null;
     const end = this.#storage.get<EndState>(END);

@@ -4,7 +4,8 @@
 // still join the conversation (as OpenAI does), before the client sees the terminal event.
 
 import type { GatewayConfig } from "../config";
-import { openDb, runBatch } from "../db/client";
+import { runBatch } from "../db/client";
+import { tenantDb } from "../db/shards";
 import { tokensOf, usageStatement } from "../db/usage";
 import { logD1Problem } from "../observe/problems";
 import { RunTrace, runIds } from "../observe/response-end";
@@ -33,7 +34,7 @@ export async function runStateless(
 ): Promise<Response> {
   const { request } = spec;
   const target = targetOf(spec.upstream);
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, spec.tenantId);
   const turn =
     request.conversationId === null
       ? null

@@ -6,7 +6,7 @@
 // the create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
-import { openDb } from "../db/client";
+import { tenantDb } from "../db/shards";
 import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
 import { logAnomaly, logD1Problem } from "../observe/problems";
@@ -64,7 +64,7 @@ export async function runStoredForeground(
   key: KeyCheck = ACCEPTED,
 ): Promise<Response> {
   const { env, config } = run;
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, spec.tenantId);
   const { request } = spec;
   const target = targetOf(spec.upstream);
   const turn =

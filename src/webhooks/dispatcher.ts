@@ -6,7 +6,8 @@
 // attempt cut short by one is simply made again (at-least-once, same webhook-id).
 
 import { readConfig } from "../config";
-import { openDb, runBatch } from "../db/client";
+import { runBatch } from "../db/client";
+import { tenantDb } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
@@ -75,7 +76,7 @@ export class WebhookDispatcher {
   async plan(ended: EndedResponse): Promise<OutboxDelivery[]> {
     const type = eventTypeOf(ended.status);
     if (type === null) return [];
-    const endpoints = await listEndpoints(openDb(this.#env.DB), ended.tenantId);
+    const endpoints = await listEndpoints(await tenantDb(this.#env, ended.tenantId), ended.tenantId);
     const targets: { endpointId: string | null; url: string }[] =
       endpoints.length > 0
         ? endpoints
@@ -109,7 +110,7 @@ export class WebhookDispatcher {
   async hasTargets(tenantId: string, status: string): Promise<boolean> {
     const type = eventTypeOf(status);
     if (type === null) return false;
-    const endpoints = await listEndpoints(openDb(this.#env.DB), tenantId);
+    const endpoints = await listEndpoints(await tenantDb(this.#env, tenantId), tenantId);
     if (endpoints.length > 0)
       return endpoints.some((endpoint) => (JSON.parse(endpoint.eventTypes) as string[]).includes(type));
     return this.#defaultTarget().length > 0;
@@ -202,7 +203,7 @@ export class WebhookDispatcher {
       if (delivery.endpointId !== null)
         byTenant.set(delivery.tenantId, (byTenant.get(delivery.tenantId) ?? new Set()).add(delivery.endpointId));
     for (const [tenantId, ids] of byTenant)
-      for (const [id, target] of await endpointTargets(openDb(this.#env.DB), tenantId, [...ids]))
+      for (const [id, target] of await endpointTargets(await tenantDb(this.#env, tenantId), tenantId, [...ids]))
         targets.set(id, target);
     return targets;
   }
@@ -252,10 +253,18 @@ export class WebhookDispatcher {
       statusCode: attempt.statusCode,
       error: attempt.error,
     }));
-    const db = openDb(this.#env.DB);
-    const statements = deliveryStatements(db, deliveries.map(deliveryRow), attemptRows);
+    // An object's deliveries are one response's, so one tenant's: one batch on its shard. Grouped anyway.
     try {
-      await runBatch(db, statements);
+      for (const tenantId of new Set(tenants.values())) {
+        const db = await tenantDb(this.#env, tenantId);
+        const owned = (id: string) => tenants.get(id) === tenantId;
+        const statements = deliveryStatements(
+          db,
+          deliveries.filter((delivery) => owned(delivery.id)).map(deliveryRow),
+          attemptRows.filter((attempt) => owned(attempt.deliveryId)),
+        );
+        await runBatch(db, statements);
+      }
       this.#outbox.markSynced(deliveries, attempts);
     } catch (error) {
       logD1Problem({ deliveries: deliveries.length }, "webhook records could not be written; retrying later", error);

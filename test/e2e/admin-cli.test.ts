@@ -11,15 +11,18 @@ import { CliError, type Row } from "../../scripts/admin/queries.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { ADMIN_TOKEN, managedFetch } from "../support/managed";
+import { firstRow, tenantD1 } from "../support/shards";
 
-/** Runs the CLI's statements in order, as `wrangler d1 execute --command` does. */
-const execute: Execute = async (statements) => {
-  const results: Row[][] = [];
-  for (const statement of statements) results.push((await env.DB.prepare(statement).all<Row>()).results);
-  return results;
-};
+/** Runs the CLI's statements in order on `db`, as `wrangler d1 execute --command` does. */
+const executeOn =
+  (db: D1Database): Execute =>
+  async (statements) => {
+    const results: Row[][] = [];
+    for (const statement of statements) results.push((await db.prepare(statement).all<Row>()).results);
+    return results;
+  };
 
-const d1: Admin = d1Admin(execute);
+const d1: Admin = d1Admin(executeOn(env.DB));
 const api: Admin = httpAdmin("http://gateway.test", ADMIN_TOKEN, (input, init) =>
   managedFetch(input instanceof URL ? input.href : input, init),
 );
@@ -136,8 +139,10 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       input: "b",
       previous_response_id: first.id,
     });
-    const row = await env.DB.prepare("SELECT tenant_id FROM responses WHERE id = ?").bind(first.id).first<Row>();
+    const row = await firstRow<Row>("SELECT tenant_id FROM responses WHERE id = ?", first.id);
     const tenant = String(row?.tenant_id);
+    // The CLI's D1 target reads one database: over shards, the one that holds the tenant.
+    const d1 = d1Admin(executeOn(await tenantD1(tenant)));
     const filters = { limit: 20, order: "desc" as const, after: null, metadata: [] };
     const ids = async (extra: object) =>
       (await d1.listResponses(tenant, { ...filters, ...extra })).data.map((response) => response.id);

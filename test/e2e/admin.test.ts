@@ -4,6 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { admin, ADMIN_URL, managedFetch } from "../support/managed";
+import { countAll } from "../support/shards";
 
 describe("admin API", () => {
   it("does not exist without ADMIN_TOKEN: OpenAI's 404 for an unknown URL", async () => {
@@ -164,10 +165,7 @@ describe("admin API", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ type: "invalid_request_error", param });
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM webhook_endpoints WHERE tenant_id = ?")
-      .bind(tenant.id)
-      .first();
-    expect(stored).toEqual({ n: 0 });
+    expect(await countAll("SELECT count(*) AS n FROM webhook_endpoints WHERE tenant_id = ?", tenant.id)).toBe(0);
   });
 
   it("keeps a tenant to 16 webhook endpoints, as /v1/webhook_endpoints does", async () => {

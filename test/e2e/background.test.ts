@@ -1,9 +1,9 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { client, model, untilOutput, upstream, withoutParsed, words } from "../support/gateway";
 import { until } from "../support/hooks";
 import { collect, responseIdOf } from "../support/streams";
+import { firstRow } from "../support/shards";
 
 describe("background responses", () => {
   it("answers at once with status queued, then polling shows the live status, partial output and the end", async () => {
@@ -31,7 +31,7 @@ describe("background responses", () => {
     expect(done.output_text).toBe(words(8));
     expect(done.background).toBe(true);
     expect(typeof done.completed_at).toBe("number");
-    const row = await env.DB.prepare("SELECT status, background FROM responses WHERE id = ?").bind(created.id).first();
+    const row = await firstRow("SELECT status, background FROM responses WHERE id = ?", created.id);
     expect(row).toEqual({ status: "completed", background: 1 });
   });
 

@@ -1,10 +1,10 @@
-import { env } from "cloudflare:workers";
 import { BadRequestError, NotFoundError } from "openai";
 import { describe, expect, it } from "vitest";
 import { isKnownEventType } from "../../src/responses/event-types";
 import { client, gatewayFetch, GATEWAY_URL, model, untilOutput, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { collect, openStream, rest as restOf } from "../support/streams";
+import { firstRow } from "../support/shards";
 
 /** The SDK adds `output_text` to what `retrieve` returns, not to what `cancel` returns. */
 const asCancelReturns = <T extends object>(response: T): T => {
@@ -41,9 +41,7 @@ describe("POST /v1/responses/{id}/cancel", () => {
     await upstream.release(m);
     expect(await openai.responses.cancel(created.id)).toEqual(cancelled);
     expect(asCancelReturns(await openai.responses.retrieve(created.id))).toEqual(cancelled);
-    const row = await env.DB.prepare("SELECT status, completed_at FROM responses WHERE id = ?")
-      .bind(created.id)
-      .first();
+    const row = await firstRow("SELECT status, completed_at FROM responses WHERE id = ?", created.id);
     expect(row).toEqual({ status: "cancelled", completed_at: null });
     expect((await upstream.requests(m)).length).toBe(1);
   });

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { handle } from "../../src/router";
 import { ALT_KEY, received, routed, rowCount } from "../support/chat";
 import { client, GATEWAY_URL, model, upstream } from "../support/gateway";
+import { allRows } from "../support/shards";
 
 const KEY = "sk-test-chat-routing";
 const openai = client(KEY);
@@ -16,8 +17,8 @@ const openai = client(KEY);
 /** Every stored byte of a tenant-independent dump of the history tables. */
 async function storedText(): Promise<string> {
   const tables = ["responses", "response_items", "response_events", "blobs"];
-  const dumps = await Promise.all(tables.map((table) => env.DB.prepare(`SELECT * FROM ${table}`).all()));
-  return JSON.stringify(dumps.map((dump) => dump.results));
+  const dumps = await Promise.all(tables.map((table) => allRows(`SELECT * FROM ${table}`)));
+  return JSON.stringify(dumps);
 }
 
 describe("a mixed deployment", () => {

@@ -1,7 +1,7 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, withoutParsed } from "../support/gateway";
+import { countAll } from "../support/shards";
 
 const RESPONSE_FIELDS = [
   "id",
@@ -144,10 +144,7 @@ describe("POST /v1/responses", () => {
     const nonStream = await openai.responses.create({ model: model("text:2"), input: "x", store: false });
     expect(nonStream.output_text).toBe("w0 w1 ");
     for (const id of [final.id, nonStream.id]) {
-      const row = await env.DB.prepare("SELECT count(*) AS n FROM responses WHERE id = ?")
-        .bind(id)
-        .first<{ n: number }>();
-      expect(row?.n).toBe(0);
+      expect(await countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id)).toBe(0);
       await expect(openai.responses.retrieve(id)).rejects.toMatchObject({ status: 404 });
     }
   });

@@ -1,14 +1,14 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { client, model } from "../support/gateway";
+import { countAll } from "../support/shards";
 
 async function rowsOwnedBy(id: string): Promise<number> {
-  const counts = await env.DB.batch([
-    env.DB.prepare("SELECT count(*) AS n FROM responses WHERE id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM response_items WHERE response_id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM response_events WHERE response_id = ?").bind(id),
+  const counts = await Promise.all([
+    countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id),
+    countAll("SELECT count(*) AS n FROM response_items WHERE response_id = ?", id),
+    countAll("SELECT count(*) AS n FROM response_events WHERE response_id = ?", id),
   ]);
-  return counts.reduce((sum, result) => sum + ((result.results[0] as { n: number }).n ?? 0), 0);
+  return counts.reduce((sum, n) => sum + n, 0);
 }
 
 describe("DELETE /v1/responses/{id}", () => {

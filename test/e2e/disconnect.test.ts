@@ -17,6 +17,7 @@ import { chooseUpstream } from "../../src/upstream/registry";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
+import { firstRow, runEverywhere } from "../support/shards";
 
 const KEY = "sk-test-disconnect";
 
@@ -115,9 +116,12 @@ describe("conversation claims are leases", () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create();
     // What a holder that died leaves: a claim nobody renews (here, lapsed a second ago).
-    await env.DB.prepare("UPDATE conversations SET active_response_id = ?, active_until = ? WHERE id = ?")
-      .bind(newResponseId(), Math.floor(Date.now() / 1000) - 1, conversation.id)
-      .run();
+    await runEverywhere(
+      "UPDATE conversations SET active_response_id = ?, active_until = ? WHERE id = ?",
+      newResponseId(),
+      Math.floor(Date.now() / 1000) - 1,
+      conversation.id,
+    );
     const turn = await openai.responses.create({ model: model("text:1"), conversation: conversation.id, input: "x" });
     expect(turn.status).toBe("completed");
   });
@@ -132,17 +136,19 @@ describe("conversation claims are leases", () => {
     await expect(
       openai.responses.create({ model: model("text:1"), conversation: conversation.id, input: "y" }),
     ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
-    const claim = await env.DB.prepare("SELECT active_until FROM conversations WHERE id = ?")
-      .bind(conversation.id)
-      .first<{ active_until: number }>();
+    const claim = await firstRow<{ active_until: number }>(
+      "SELECT active_until FROM conversations WHERE id = ?",
+      conversation.id,
+    );
     const left = (claim?.active_until ?? 0) - Date.now() / 1000;
     expect(left).toBeGreaterThan(30);
     expect(left).toBeLessThanOrEqual(61);
     await upstream.release(m);
     for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) void next;
-    const free = await env.DB.prepare("SELECT active_response_id FROM conversations WHERE id = ?")
-      .bind(conversation.id)
-      .first<{ active_response_id: string | null }>();
+    const free = await firstRow<{ active_response_id: string | null }>(
+      "SELECT active_response_id FROM conversations WHERE id = ?",
+      conversation.id,
+    );
     expect(free?.active_response_id).toBeNull();
   });
 });

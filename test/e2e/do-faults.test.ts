@@ -5,7 +5,6 @@
 // reader's stream and the webhook.
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
@@ -13,6 +12,7 @@ import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "
 import { hookUrl, received, until } from "../support/hooks";
 import { runStub } from "../support/run-object";
 import { watchUnhandled } from "../support/uncaught";
+import { countAll, execEverywhere, firstRow } from "../support/shards";
 
 /** Logged when a test makes D1 refuse the terminal write (and by nothing else). */
 const EXPECTED_LOGS = [/the terminal write failed: .*refused_/];
@@ -42,9 +42,10 @@ const events = async (response: Response) => (await readEvents(response.body)) a
 const idOf = (list: Event[]): string => (list[0]?.response as { id: string }).id;
 
 async function d1Row(id: string) {
-  return env.DB.prepare("SELECT status, event_count FROM responses WHERE id = ?")
-    .bind(id)
-    .first<{ status: string; event_count: number }>();
+  return firstRow<{ status: string; event_count: number }>(
+    "SELECT status, event_count FROM responses WHERE id = ?",
+    id,
+  );
 }
 
 /** Waits until `reader` (a raw SSE body) delivered `count` events; returns them and the rest. */
@@ -137,10 +138,10 @@ describe("a cancel racing the upstream's terminal event", () => {
 /** Makes D1 refuse the end of the runs of model `m` (the terminal update of their row) until dropped. */
 async function refuseEnds(m: string): Promise<{ tag: string; drop: () => Promise<void> }> {
   const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
-  await env.DB.exec(
+  await execEverywhere(
     `CREATE TRIGGER ${tag} BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete') BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
   );
-  return { tag, drop: () => env.DB.exec(`DROP TRIGGER ${tag};`).then(() => undefined) };
+  return { tag, drop: () => execEverywhere(`DROP TRIGGER ${tag};`) };
 }
 
 describe("a cancel landing while the run writes its end", () => {
@@ -275,12 +276,12 @@ describe("a delete while a foreground run writes its end", () => {
     // A negative check, not a synchronisation: a terminal write retried after the delete (100, 200,
     // 400 ms apart) must write nothing. Nothing may land within that span.
     await new Promise((resolve) => setTimeout(resolve, FINAL_RETRY_SPAN_MS));
-    const counts = await env.DB.batch<{ n: number }>([
-      env.DB.prepare("SELECT count(*) AS n FROM responses WHERE id = ?").bind(id),
-      env.DB.prepare("SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?").bind(id),
-      env.DB.prepare("SELECT count(*) AS n FROM usage_daily WHERE model = ?").bind(m),
+    const counts = await Promise.all([
+      countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id),
+      countAll("SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?", id),
+      countAll("SELECT count(*) AS n FROM usage_daily WHERE model = ?", m),
     ]);
-    expect(counts.map((result) => result.results[0]?.n)).toEqual([0, 0, 0]);
+    expect(counts).toEqual([0, 0, 0]);
     expect((await send(key, `/responses/${id}`)).status).toBe(404);
     expect((await send(key, `/responses/${id}?stream=true`)).status).toBe(404);
   });

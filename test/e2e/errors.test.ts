@@ -1,8 +1,8 @@
-import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { client, expectKeptAsFailed, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { readToFailure } from "../support/streams";
+import { countAll } from "../support/shards";
 
 const post = (body: string, headers: Record<string, string> = {}) =>
   gatewayFetch(`${GATEWAY_URL}/responses`, {
@@ -12,7 +12,7 @@ const post = (body: string, headers: Record<string, string> = {}) =>
   });
 
 async function responseCount(): Promise<number> {
-  return (await env.DB.prepare("SELECT count(*) AS n FROM responses").first<{ n: number }>())?.n ?? 0;
+  return countAll("SELECT count(*) AS n FROM responses");
 }
 
 describe("errors", () => {

@@ -20,7 +20,7 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { encodeRow } from "../../src/db/responses";
 import { newResponseId } from "../../src/responses/ids";
 import { StreamNormalizer } from "../../src/responses/normalizer";
@@ -36,6 +36,7 @@ import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, up
 import { until } from "../support/hooks";
 import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
 import { responseIdOf } from "../support/streams";
+import { firstRow, runEverywhere } from "../support/shards";
 
 const KEY = "sk-test-tenant-a";
 
@@ -43,9 +44,10 @@ const KEY = "sk-test-tenant-a";
 const rawEvents = (path: string, body?: unknown) => rawEventsOf(KEY, path, body);
 
 async function d1Row(id: string) {
-  return env.DB.prepare("SELECT status, event_count FROM responses WHERE id = ?")
-    .bind(id)
-    .first<{ status: string; event_count: number }>();
+  return firstRow<{ status: string; event_count: number }>(
+    "SELECT status, event_count FROM responses WHERE id = ?",
+    id,
+  );
 }
 
 const d1Status = async (id: string): Promise<string | undefined> => (await d1Row(id))?.status;
@@ -135,7 +137,7 @@ describe("a background run whose instance is lost", () => {
     await recorded(id, 7);
     await resetInstance(id);
     // Stands in for the staleness window passing: the row's last heartbeat moves two minutes back.
-    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
     await runCron();
     expect(await d1Status(id)).toBe("failed");
     expect((await openai.responses.retrieve(id)).output_text).toBe("w0 w1 ");
@@ -182,7 +184,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
   /** What a Worker stopped mid-stream leaves: the row, a recorded batch, and then silence. */
   async function abandonedRun(): Promise<string> {
     const spec = await specOf({ model: "abandoned", input: "x", stream: true });
-    const db = openDb(env.DB);
+    const db = await tenantDb(env, spec.tenantId);
     const base = newResponseObject(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, "in_progress");
     const recorder = new ResponseRecorder({
       db,
@@ -252,7 +254,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
     const id = await abandonedRun();
     await runCron();
     expect(await d1Status(id)).toBe("in_progress");
-    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
     await runCron();
     expect(await d1Status(id)).toBe("failed");
     const ended = await client().responses.retrieve(id);
@@ -272,7 +274,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
   it("is ended by the first read once its heartbeat is silent", async () => {
     const id = await abandonedRun();
     expect((await client().responses.retrieve(id)).status).toBe("in_progress");
-    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
     const read = await client().responses.retrieve(id);
     expect(read).toMatchObject({ status: "failed", output_text: "half" });
   });
@@ -348,7 +350,7 @@ describe("upstream silence and the maximum run time", () => {
     const tasks: Promise<unknown>[] = [];
     const run = await BackgroundRun.start(
       spec,
-      { db: openDb(env.DB), config },
+      { db: await tenantDb(env, spec.tenantId), config },
       {
         beforeEnd: () => Promise.resolve(),
         afterEnd: () => Promise.resolve(),

@@ -2,17 +2,16 @@
 // response (a stream from its start), never a second upstream call; another body is a 400; a key
 // whose attempt stored nothing does not stick; keys expire.
 
-import { env } from "cloudflare:workers";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { client, model, upstream } from "../support/gateway";
 import { collect, openStream, rest as restOf } from "../support/streams";
+import { countAll, firstRow, runEverywhere } from "../support/shards";
 
 const withKey = (key: string) => ({ headers: { "Idempotency-Key": key } });
 
 async function storedResponses(m: string): Promise<number> {
-  return (await env.DB.prepare("SELECT count(*) AS n FROM responses WHERE model = ?").bind(m).first<{ n: number }>())
-    ?.n as number;
+  return countAll("SELECT count(*) AS n FROM responses WHERE model = ?", m);
 }
 
 describe("Idempotency-Key", () => {
@@ -126,17 +125,18 @@ describe("Idempotency-Key", () => {
     const m = model("text:1");
     const key = crypto.randomUUID();
     const first = await openai.responses.create({ model: m, input: "x" }, withKey(key));
-    await env.DB.prepare("UPDATE idempotency_keys SET expires_at = ? WHERE key = ?")
-      .bind(Math.floor(Date.now() / 1000) - 1, key)
-      .run();
+    await runEverywhere(
+      "UPDATE idempotency_keys SET expires_at = ? WHERE key = ?",
+      Math.floor(Date.now() / 1000) - 1,
+      key,
+    );
     const second = await openai.responses.create({ model: m, input: "x" }, withKey(key));
     expect(second.id).not.toBe(first.id);
     expect(await upstream.requests(m)).toHaveLength(2);
-    const row = await env.DB.prepare(
+    const row = await firstRow(
       "SELECT response_id, expires_at - created_at AS window FROM idempotency_keys WHERE key = ?",
-    )
-      .bind(key)
-      .first();
+      key,
+    );
     expect(row).toEqual({ response_id: second.id, window: 24 * 60 * 60 });
   });
 

@@ -2,12 +2,12 @@
 // gets for ids that do not exist (status, headers that matter, body with the id blanked), and A's
 // objects are untouched afterwards. Run in both auth modes.
 
-import { env } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/responses/ids";
 import { gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
 import { managedFetch, newTenantKey } from "../support/managed";
+import { firstRow } from "../support/shards";
 
 type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -181,14 +181,12 @@ async function observe(fetch: Fetch, key: string, [path, init]: [string, Request
 }
 
 async function rowsOf(id: string) {
-  const row = await env.DB.prepare(
+  return firstRow(
     `SELECT status, (SELECT count(*) FROM response_items WHERE response_id = ?1) AS items,
             (SELECT count(*) FROM response_events WHERE response_id = ?1) AS events
        FROM responses WHERE id = ?1`,
-  )
-    .bind(id)
-    .first();
-  return row;
+    id,
+  );
 }
 
 describe.each(modes)("tenant isolation matrix, $name", ({ fetch, keys }) => {

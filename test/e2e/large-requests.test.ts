@@ -6,10 +6,10 @@
 // local D1 writes large BLOBs at about 1 MB a second and a slower write would outlast the test
 // configuration's 3-second upstream timeouts. Values split over several parts: test/e2e/storage.test.ts.
 
-import { env } from "cloudflare:workers";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { client, model, storedFor } from "../support/gateway";
+import { countAll } from "../support/shards";
 import { collect } from "../support/streams";
 
 const KEY = "sk-test-large-requests";
@@ -84,9 +84,7 @@ describe.each([false, true])("a request over 2 MB outside its input (background:
     expect(stored.instructions?.length).toBe(instructions.length);
     expect(stored.instructions === instructions).toBe(true);
     // Its snapshot went to parts (more than a row keeps inline).
-    const parts = await env.DB.prepare("SELECT count(*) AS n FROM blobs WHERE owner_id = ? AND name = 'snapshot'")
-      .bind(first.id)
-      .first<number>("n");
+    const parts = await countAll("SELECT count(*) AS n FROM blobs WHERE owner_id = ? AND name = 'snapshot'", first.id);
     expect(parts).toBeGreaterThan(0);
     expect((await storedFor(openai, m)).map((response) => response.id)).toEqual([first.id]);
     // The chain carries the first turn's input and output (not its instructions, as OpenAI's does not).

@@ -15,7 +15,7 @@ import { APIError } from "openai";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { encodeRow } from "../../src/db/responses";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
@@ -27,6 +27,7 @@ import { sweepDeadRuns } from "../../src/stream/sweep";
 import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
+import { keyD1 } from "../support/shards";
 import { collect } from "../support/streams";
 
 const KEY = "sk-test-lifecycle-faults";
@@ -36,22 +37,26 @@ const INTERRUPTED = "The response was interrupted before it finished; its partia
 const withKey = (key: string) => ({ headers: { "Idempotency-Key": key } });
 
 /** The sweep as the cron runs it, at `nowMs` (past the staleness bound of a run that just stopped). */
-const sweepAt = (nowMs: number) => sweepDeadRuns(env, openDb(env.DB), readConfig(env), nowMs);
+const sweepAt = async (nowMs: number) =>
+  sweepDeadRuns(env, await tenantDb(env, await tenantOf(KEY)), readConfig(env), nowMs);
 /** One minute and a second from now: past a claim's lease and a silent heartbeat's staleness window. */
 const pastTheBound = () => Date.now() + 61_000;
 
 /** Makes D1 refuse writes matching `when` (a trigger body) until `lift` runs. */
 async function refuse(when: string): Promise<{ lift: () => Promise<void> }> {
   const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
-  await env.DB.exec(`CREATE TRIGGER ${tag} ${when} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
-  return { lift: async () => void (await env.DB.exec(`DROP TRIGGER IF EXISTS ${tag};`)) };
+  const d1 = await keyD1(KEY);
+  await d1.exec(`CREATE TRIGGER ${tag} ${when} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
+  return { lift: async () => void (await d1.exec(`DROP TRIGGER IF EXISTS ${tag};`)) };
 }
 
 const d1Status = async (id: string): Promise<string | undefined> =>
-  (await env.DB.prepare("SELECT status FROM responses WHERE id = ?").bind(id).first<{ status: string }>())?.status;
+  (await (await keyD1(KEY)).prepare("SELECT status FROM responses WHERE id = ?").bind(id).first<{ status: string }>())
+    ?.status;
 
-const claimOf = (conversationId: string) =>
-  env.DB.prepare("SELECT active_response_id AS holder, active_until AS until FROM conversations WHERE id = ?")
+const claimOf = async (conversationId: string) =>
+  (await keyD1(KEY))
+    .prepare("SELECT active_response_id AS holder, active_until AS until FROM conversations WHERE id = ?")
     .bind(conversationId)
     .first<{ holder: string | null; until: number | null }>();
 
@@ -75,7 +80,7 @@ async function diedAfterItsRow(options: {
   withEvents?: boolean;
 }): Promise<string> {
   const tenantId = await tenantOf(KEY);
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, tenantId);
   const id = newResponseId();
   const createdAt = Math.floor(Date.now() / 1000);
   const conversationId = options.conversationId ?? null;
@@ -139,7 +144,8 @@ async function diedAfterItsRow(options: {
     ];
     recorder.record(framesOf(events));
     await until(
-      () => env.DB.prepare("SELECT event_count AS n FROM responses WHERE id = ?").bind(id).first<number>("n"),
+      async () =>
+        (await keyD1(KEY)).prepare("SELECT event_count AS n FROM responses WHERE id = ?").bind(id).first<number>("n"),
       (count) => count === events.length,
       "the batch in D1",
     );
@@ -153,7 +159,7 @@ describe("a crash while a conversation turn starts (item 5)", () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create();
     const died = newResponseId();
-    await ConversationTurn.begin(openDb(env.DB), await tenantOf(KEY), conversation.id, died);
+    await ConversationTurn.begin(await tenantDb(env, await tenantOf(KEY)), await tenantOf(KEY), conversation.id, died);
     // The turn's Worker died here, before its row: within the lease, OpenAI's conversation_locked.
     const m = model("echo");
     const locked = await openai.responses
@@ -164,7 +170,10 @@ describe("a crash while a conversation turn starts (item 5)", () => {
     expect(claim?.holder).toBe(died);
     expect(claim?.until).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + CLAIM_LEASE_SECONDS);
     // The lease lapses (its 60 s pass; nothing renews it): the next turn runs, the dead one left nothing.
-    await env.DB.prepare("UPDATE conversations SET active_until = active_until - ? WHERE id = ?")
+    await (
+      await keyD1(KEY)
+    )
+      .prepare("UPDATE conversations SET active_until = active_until - ? WHERE id = ?")
       .bind(CLAIM_LEASE_SECONDS, conversation.id)
       .run();
     const next = await openai.responses.create({ model: m, conversation: conversation.id, input: "one" });
@@ -330,7 +339,10 @@ describe("a DELETE racing an idempotent retry (item 12)", () => {
       await lift();
     }
     // A retry long after its first attempt (past the claim's takeover window) answers the same response.
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = created_at - 3600 WHERE response_id = ?")
+    await (
+      await keyD1(KEY)
+    )
+      .prepare("UPDATE idempotency_keys SET created_at = created_at - 3600 WHERE response_id = ?")
       .bind(first.id)
       .run();
     expect((await create(openai, m, key)).id).toBe(first.id);
@@ -371,7 +383,7 @@ describe("reading an interrupted run while D1 refuses writes (item 18)", () => {
     const openai = client(KEY);
     const id = await diedAfterItsRow({ background: false, withEvents: true });
     // Its heartbeat went silent long ago: a read would end it, but D1 refuses the end.
-    await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+    await (await keyD1(KEY)).prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
     const { lift } = await refuse(
       `BEFORE UPDATE OF status ON responses WHEN NEW.id = '${id}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
     );

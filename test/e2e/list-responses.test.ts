@@ -6,10 +6,11 @@ import type OpenAI from "openai";
 import { CursorPage } from "openai/core/pagination";
 import type { Response as OpenAIResponse } from "openai/resources/responses/responses";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { keyset, pageQuery, type ResponseFilters } from "../../src/db/response-list";
 import { GATEWAY_URL, model } from "../support/gateway";
 import { managedClient, managedFetch, newTenantKey, type MintedKey } from "../support/managed";
+import { runEverywhere, tenantD1 } from "../support/shards";
 
 const N = 10_000;
 const OTHER_N = 500;
@@ -116,9 +117,10 @@ describe("GET /v1/responses over 10,000 responses", () => {
     openai = managedClient(tenant.key);
     const other = await newTenantKey("neighbour");
     const started = performance.now();
-    await env.DB.prepare(seedSql(tenant.tenantId, N, "resp_")).run();
-    await env.DB.prepare(seedSql(other.tenantId, OTHER_N, "resp_ffff")).run();
-    for (const statement of splitSnapshotsSql) await env.DB.prepare(statement).run();
+    // Each where the gateway routes the tenant (its first write, the deletes below, records it there).
+    await (await tenantD1(tenant.tenantId)).prepare(seedSql(tenant.tenantId, N, "resp_")).run();
+    await (await tenantD1(other.tenantId)).prepare(seedSql(other.tenantId, OTHER_N, "resp_ffff")).run();
+    for (const statement of splitSnapshotsSql) await runEverywhere(statement);
     console.log(`seeded ${N + OTHER_N} responses in ${Math.round(performance.now() - started)} ms`);
     for (const id of deleted) await openai.responses.delete(id);
   }, 120_000);
@@ -290,11 +292,13 @@ describe("GET /v1/responses query plans", () => {
     ],
     ["metadata", { ...none, metadata: [["k", "v"]] }, tenantCreated],
   ])("seeks the tenant's index already in page order, with and without a cursor: %s", async (_name, filters, index) => {
-    const db = openDb(env.DB);
+    const db = await tenantDb(env, "tenant_x");
+    const d1 = await tenantD1("tenant_x");
     for (const order of ["desc", "asc"] as const)
       for (const cursor of [undefined, keyset({ createdAt: BASE_TIME, id: seedId(1) }, order)]) {
         const query = pageQuery(db, "tenant_x", filters, { limit: 20, order }, cursor).toSQL();
-        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
+        const plan = await d1
+          .prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
           .bind(...query.params)
           .all<{ detail: string }>();
         const details = plan.results.map((row) => row.detail).join(" | ");

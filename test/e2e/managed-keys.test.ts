@@ -7,6 +7,7 @@ import { hashGatewayKey } from "../../src/tenancy/gateway-keys";
 import { GATEWAY_URL, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { rowCounts } from "../support/tables";
+import { firstRow } from "../support/shards";
 
 /** One request per /v1 route, with a well-formed body or id. */
 const everyRoute = (id: string, conversation: string, item: string): [string, string, string?][] => [
@@ -51,9 +52,7 @@ describe("keys mode", () => {
     expect(response.status).toBe("completed");
     const [sent] = await upstream.requests(m);
     expect(sent?.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-    const row = await env.DB.prepare("SELECT tenant_id, api_key_id FROM responses WHERE id = ?")
-      .bind(response.id)
-      .first();
+    const row = await firstRow("SELECT tenant_id, api_key_id FROM responses WHERE id = ?", response.id);
     expect(row).toEqual({ tenant_id: tenantId, api_key_id: keyId });
     const keys = await admin<{ data: { id: string; last_used_at: number | null }[] }>(
       "GET",

@@ -8,7 +8,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { dataPointOf } from "../../src/observe/metrics";
 import type { ResponseEnd } from "../../src/observe/response-end";
 import { validateCreateRequest } from "../../src/responses/create-request";
@@ -135,7 +135,7 @@ describe.concurrent("with a METRICS binding", () => {
     const tasks: Promise<unknown>[] = [];
     const run = await BackgroundRun.start(
       spec,
-      { db: openDb(env.DB), config: readConfig(env), env: { ...env, METRICS: metrics } },
+      { db: await tenantDb(env, tenant), config: readConfig(env), env: { ...env, METRICS: metrics } },
       {
         beforeEnd: () => Promise.resolve(),
         afterEnd: () => Promise.resolve(),

@@ -12,6 +12,7 @@ import { abandonedRun } from "../support/abandoned-run";
 import { hookUrl } from "../support/hooks";
 import { captureLogLines, type LogCapture, type LogLine } from "../support/log-lines";
 import { tenantOf } from "../support/run-object";
+import { execEverywhere } from "../support/shards";
 
 const KEY = `sk-test-observability-${crypto.randomUUID()}`;
 const UPSTREAM_HOST = new URL(env.UPSTREAM_BASE_URL).host;
@@ -295,7 +296,7 @@ describe("lines on the side of a run", () => {
   it("a D1 write refused: a d1_retry line per attempt, d1_failure when given up, and the response line says so", async () => {
     const m = model("text:1");
     const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
-    await env.DB.exec(
+    await execEverywhere(
       `CREATE TRIGGER ${tag} BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status = 'completed' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
     );
     try {
@@ -312,7 +313,7 @@ describe("lines on the side of a run", () => {
       expect(lines[0]?.msg).toMatch(new RegExp(`^the terminal write failed: .*${tag}`));
       expect(await responseLine(id)).toMatchObject({ status: "completed", recorded: "storage_failed" });
     } finally {
-      await env.DB.exec(`DROP TRIGGER ${tag};`);
+      await execEverywhere(`DROP TRIGGER ${tag};`);
     }
   });
 

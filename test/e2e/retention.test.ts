@@ -5,11 +5,12 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../../src/db/client";
+import { controlDb, tenantDb } from "../../src/db/shards";
 import { sweepExpired } from "../../src/db/retention";
 import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
 import { client, model } from "../support/gateway";
+import { countAll, runEverywhere, tenantD1 } from "../support/shards";
 
 const DAY = 86_400;
 /** "Now" for the cron: 2001-09-09 plus a little; rows are placed relative to it. */
@@ -21,52 +22,72 @@ const NOW = 1_000_000_000;
  * attempts. A `legacy` one (written before the compressed layout, with a random id) has its items and
  * events in the legacy tables instead.
  */
-async function seedResponse(createdAt: number, tenantId = "t_retention", legacy = false): Promise<string> {
+async function seedResponse(
+  createdAt: number,
+  tenantId = "t_retention",
+  legacy = false,
+  into?: D1Database,
+): Promise<string> {
+  const db = into ?? (await tenantD1(tenantId));
   const id = legacy
     ? `resp_ff${crypto.randomUUID().replaceAll("-", "")}${"0".repeat(14)}`
     : newId("resp", createdAt * 1000);
   const delivery = newId("wh");
   const statements = [
-    env.DB.prepare(
-      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot, legacy)
+    db
+      .prepare(
+        `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot, legacy)
        VALUES (?, ?, 'completed', 'm', 1, 1, ?, ?, NULL, ?)`,
-    ).bind(id, tenantId, createdAt, createdAt, legacy ? 1 : null),
-    env.DB.prepare(
-      `INSERT INTO blobs (owner_id, tenant_id, name, part, data) VALUES (?1, ?2, 'snapshot', 0, X'00'), (?1, ?2, 'snapshot', 1, X'01')`,
-    ).bind(id, tenantId),
-    env.DB.prepare(
-      `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, created_at)
+      )
+      .bind(id, tenantId, createdAt, createdAt, legacy ? 1 : null),
+    db
+      .prepare(
+        `INSERT INTO blobs (owner_id, tenant_id, name, part, data) VALUES (?1, ?2, 'snapshot', 0, X'00'), (?1, ?2, 'snapshot', 1, X'01')`,
+      )
+      .bind(id, tenantId),
+    db
+      .prepare(
+        `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, created_at)
        VALUES (?, ?, ?, 'https://example.com/hook', 'evt_1', 'response.completed', '{}', 'delivered', ?)`,
-    ).bind(delivery, tenantId, id, createdAt),
-    env.DB.prepare(
-      `INSERT INTO webhook_attempts (delivery_id, attempt, tenant_id, started_at, duration_ms, status_code)
+      )
+      .bind(delivery, tenantId, id, createdAt),
+    db
+      .prepare(
+        `INSERT INTO webhook_attempts (delivery_id, attempt, tenant_id, started_at, duration_ms, status_code)
        VALUES (?1, 1, ?2, ?3, 5, 500), (?1, 2, ?2, ?3, 5, 200)`,
-    ).bind(delivery, tenantId, createdAt),
+      )
+      .bind(delivery, tenantId, createdAt),
   ];
   if (legacy)
     statements.push(
-      env.DB.prepare(
-        `INSERT INTO response_items (response_id, tenant_id, position, part, kind, item_id, data)
+      db
+        .prepare(
+          `INSERT INTO response_items (response_id, tenant_id, position, part, kind, item_id, data)
          VALUES (?1, ?2, 0, 0, 'input', 'msg_in', '{}'), (?1, ?2, 1, 0, 'output', 'msg_out', '{}')`,
-      ).bind(id, tenantId),
-      env.DB.prepare(
-        `INSERT INTO response_events (response_id, first_seq, part, last_seq, frames) VALUES (?, 0, 0, 3, 'frames')`,
-      ).bind(id),
+        )
+        .bind(id, tenantId),
+      db
+        .prepare(
+          `INSERT INTO response_events (response_id, first_seq, part, last_seq, frames) VALUES (?, 0, 0, 3, 'frames')`,
+        )
+        .bind(id),
     );
   else
     statements.push(
-      env.DB.prepare(
-        `INSERT INTO response_event_batches (response_id, tenant_id, first_seq, part, last_seq, data)
+      db
+        .prepare(
+          `INSERT INTO response_event_batches (response_id, tenant_id, first_seq, part, last_seq, data)
          VALUES (?1, ?2, 0, 0, 3, X'00'), (?1, ?2, 4, 0, 9, X'00')`,
-      ).bind(id, tenantId),
+        )
+        .bind(id, tenantId),
     );
-  await env.DB.batch(statements);
+  await db.batch(statements);
   return id;
 }
 
 /** Rows each table holds for a response. */
 async function owned(id: string) {
-  const counts = await env.DB.batch<{ n: number }>(
+  const counts = await Promise.all(
     [
       "SELECT count(*) AS n FROM responses WHERE id = ?1",
       "SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?1",
@@ -75,9 +96,9 @@ async function owned(id: string) {
       "SELECT count(*) AS n FROM webhook_deliveries WHERE response_id = ?1",
       `SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id IN
          (SELECT id FROM webhook_deliveries WHERE response_id = ?1)`,
-    ].map((sql) => env.DB.prepare(sql).bind(id)),
+    ].map((sql) => countAll(sql, id)),
   );
-  const [responses, batches, legacyRows, blobs, deliveries, attempts] = counts.map((result) => result.results[0]?.n);
+  const [responses, batches, legacyRows, blobs, deliveries, attempts] = counts;
   return { responses, batches, legacyRows, blobs, deliveries, attempts };
 }
 
@@ -111,19 +132,19 @@ describe("retention", () => {
     const openai = client("sk-retention");
     const real = await openai.responses.create({ model: model("text:3"), input: "old news" });
     expect(await owned(real.id)).toMatchObject({ responses: 1 });
-    const usageBefore = await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>();
+    const usageBefore = await countAll("SELECT count(*) AS n FROM usage_daily");
     // The cron 31 days from now.
     await runCron({ RETENTION_DAYS: "30" }, Date.now() + 31 * DAY * 1000);
     expect(await owned(real.id)).toEqual(NONE);
     await expect(openai.responses.retrieve(real.id)).rejects.toMatchObject({ status: 404 });
-    expect(await env.DB.prepare("SELECT count(*) AS n FROM usage_daily").first<{ n: number }>()).toEqual(usageBefore);
+    expect(await countAll("SELECT count(*) AS n FROM usage_daily")).toEqual(usageBefore);
   });
 
   it("keeps everything when RETENTION_DAYS is 0", async () => {
     const old = await seedResponse(NOW - 1000 * DAY);
     await runCron({ RETENTION_DAYS: "0" });
     expect(await owned(old)).toEqual(ALL);
-    await env.DB.prepare("DELETE FROM responses WHERE id = ?").bind(old).run();
+    await runEverywhere("DELETE FROM responses WHERE id = ?", old);
   });
 
   it("deletes in bounded batches, oldest first, and says when more remain", async () => {
@@ -131,7 +152,7 @@ describe("retention", () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) ids.push(await seedResponse(base + i));
     const cutoff = base + 100;
-    const db = openDb(env.DB);
+    const db = await tenantDb(env, "t_retention");
     expect(await sweepExpired(db, cutoff, { batchSize: 2, maxBatches: 2 })).toMatchObject({
       deletedResponses: 4,
       more: true,
@@ -148,24 +169,29 @@ describe("retention", () => {
   it("deletes a full batch of 48 responses of many tenants in one go (within 100 bound parameters)", async () => {
     const base = NOW - 6000 * DAY;
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push(await seedResponse(base + i, `t_many_${i}`));
-    const result = await sweepExpired(openDb(env.DB), base + 1000, { maxBatches: 1 });
+    // All on one shard (DB): the batch's statements name every tenant of it.
+    for (let i = 0; i < 50; i++) ids.push(await seedResponse(base + i, `t_many_${i}`, false, env.DB));
+    const db = controlDb(env);
+    const result = await sweepExpired(db, base + 1000, { maxBatches: 1 });
     expect(result).toMatchObject({ deletedResponses: 48, more: true });
     for (const id of ids.slice(0, 48)) expect(await owned(id)).toEqual(NONE);
     for (const id of ids.slice(48)) expect(await owned(id)).toEqual(ALL);
-    await sweepExpired(openDb(env.DB), base + 1000);
+    await sweepExpired(db, base + 1000);
   });
 
   it("deletes expired idempotency keys and keeps live ones", async () => {
     const now = Math.floor(Date.now() / 1000);
-    await env.DB.batch([
-      env.DB.prepare(
-        `INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_id, created_at, expires_at)
+    const idem = await tenantD1("t_idem");
+    await idem.batch([
+      idem
+        .prepare(
+          `INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_id, created_at, expires_at)
          VALUES ('t_idem', 'expired', 'h', 'resp_1', ?1, ?2), ('t_idem', 'live', 'h', 'resp_2', ?1, ?3)`,
-      ).bind(now - 100_000, now - 1, now + 3600),
+        )
+        .bind(now - 100_000, now - 1, now + 3600),
     ]);
     await runCron({ RETENTION_DAYS: "30" });
-    const left = await env.DB.prepare("SELECT key FROM idempotency_keys WHERE tenant_id = 't_idem'").all<{
+    const left = await idem.prepare("SELECT key FROM idempotency_keys WHERE tenant_id = 't_idem'").all<{
       key: string;
     }>();
     expect(left.results.map((row) => row.key)).toEqual(["live"]);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
 import { hookUrl, until } from "../support/hooks";
 import { admin, ADMIN_TOKEN, managedFetch, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { everyD1, firstRow } from "../support/shards";
 
 const captured: string[] = [];
 /** A console argument as the scan reads it: the gateway's lines are objects, read as their JSON. */
@@ -59,12 +60,16 @@ function expectNoSecrets(texts: string[], secrets: [string, number][]) {
 }
 
 async function allD1Rows(): Promise<string[]> {
-  const tables = await env.DB.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'",
-  ).all<{ name: string }>();
   const rows: string[] = [];
-  for (const { name } of tables.results)
-    rows.push(JSON.stringify((await env.DB.prepare(`SELECT * FROM "${name}"`).all()).results));
+  for (const db of everyD1()) {
+    const tables = await db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'",
+      )
+      .all<{ name: string }>();
+    for (const { name } of tables.results)
+      rows.push(JSON.stringify((await db.prepare(`SELECT * FROM "${name}"`).all()).results));
+  }
   return rows;
 }
 
@@ -187,10 +192,7 @@ describe("secrets never leave", () => {
 
     // The upstream got the operator's key, never the client's.
     const sent = await upstream.requests(
-      String(
-        (await env.DB.prepare("SELECT model FROM responses WHERE id = ?").bind(ids[0]).first<{ model: string }>())
-          ?.model,
-      ),
+      String((await firstRow<{ model: string }>("SELECT model FROM responses WHERE id = ?", ids[0]))?.model),
     );
     expect(sent[0]?.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
     expect(JSON.stringify(sent)).not.toContain(key);

@@ -15,26 +15,26 @@ import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
 import { client, model, rawEvents, readEvents } from "../support/gateway";
 import { tenantOf } from "../support/run-object";
+import { countAll, firstRow, keyD1 } from "../support/shards";
 
 const KEY = "sk-test-storage";
 
 async function rowCounts(id: string) {
-  const [responses, batches, blobs] = await env.DB.batch<{ n: number }>([
-    env.DB.prepare("SELECT count(*) AS n FROM responses WHERE id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?").bind(id),
-    env.DB.prepare("SELECT count(*) AS n FROM blobs WHERE owner_id = ?").bind(id),
+  const [responses, batches, blobs] = await Promise.all([
+    countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id),
+    countAll("SELECT count(*) AS n FROM response_event_batches WHERE response_id = ?", id),
+    countAll("SELECT count(*) AS n FROM blobs WHERE owner_id = ?", id),
   ]);
-  return { responses: responses?.results[0]?.n, batches: batches?.results[0]?.n, blobs: blobs?.results[0]?.n };
+  return { responses, batches, blobs };
 }
 
 /** Bytes the response's row holds in its compressed columns. */
 async function storedBytes(id: string): Promise<number> {
-  const row = await env.DB.prepare(
+  const row = await firstRow<{ n: number }>(
     `SELECT coalesce(length(input), 0) + coalesce(length(snapshot), 0) + coalesce(length(output), 0)
             + coalesce(length(events_tail), 0) AS n FROM responses WHERE id = ?`,
-  )
-    .bind(id)
-    .first<{ n: number }>();
+    id,
+  );
   return row?.n ?? 0;
 }
 
@@ -70,7 +70,7 @@ describe("D1 recording", () => {
       const { id, frames, frameBytes } = await streamed(model(scenario));
       expect(frames).toBe(events);
       expect(await rowCounts(id)).toEqual({ responses: 1, batches: 0, blobs: 0 });
-      const row = await env.DB.prepare("SELECT event_count, status FROM responses WHERE id = ?").bind(id).first();
+      const row = await firstRow("SELECT event_count, status FROM responses WHERE id = ?", id);
       expect(row).toEqual({ event_count: events, status: "completed" });
       // The row holds the input, the snapshot, the output and every event in a fraction of the stream's bytes.
       if (events > 100) expect(await storedBytes(id)).toBeLessThan(frameBytes * 0.1);
@@ -95,9 +95,10 @@ describe("D1 recording", () => {
     const counts = await rowCounts(final.id);
     expect(counts.blobs).toBeGreaterThan(1);
     expect(counts.batches).toBeGreaterThan(1);
-    const largest = await env.DB.batch<{ n: number }>([
-      env.DB.prepare("SELECT max(length(data)) AS n FROM blobs WHERE owner_id = ?").bind(final.id),
-      env.DB.prepare("SELECT max(length(data)) AS n FROM response_event_batches WHERE response_id = ?").bind(final.id),
+    const d1 = await keyD1(KEY);
+    const largest = await d1.batch<{ n: number }>([
+      d1.prepare("SELECT max(length(data)) AS n FROM blobs WHERE owner_id = ?").bind(final.id),
+      d1.prepare("SELECT max(length(data)) AS n FROM response_event_batches WHERE response_id = ?").bind(final.id),
     ]);
     for (const result of largest) expect(result.results[0]?.n).toBeLessThanOrEqual(1_900_000);
   });

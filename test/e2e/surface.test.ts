@@ -2,10 +2,10 @@
 // (context expanded first; for a Chat Completions upstream the gateway does both itself), `prompt`
 // forwarded, and OpenAI's 404 for unknown routes.
 
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, gatewayFetch, model, upstream } from "../support/gateway";
+import { countAll } from "../support/shards";
 
 describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
   it("counts input tokens upstream, with a conversation's items expanded into the input", async () => {
@@ -49,8 +49,7 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     expect(sent?.path).toBe("/v1/responses/compact");
     expect(sent?.body).not.toHaveProperty("previous_response_id");
     expect((sent?.body.input as unknown[]).length).toBe(3);
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM responses WHERE model = ?").bind(m).first();
-    expect(stored).toEqual({ n: 0 });
+    expect(await countAll("SELECT count(*) AS n FROM responses WHERE model = ?", m)).toBe(0);
   });
 
   it("validates like a create: model required for compact, context ids checked, upstream errors mapped", async () => {

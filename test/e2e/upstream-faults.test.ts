@@ -19,6 +19,7 @@ import {
   upstream,
 } from "../support/gateway";
 import { watchUnhandled } from "../support/uncaught";
+import { allRows } from "../support/shards";
 
 const KEY = "sk-test-upstream-faults";
 /** The test caps (vitest.config.ts): UPSTREAM_MAX_BODY_BYTES and UPSTREAM_MAX_EVENT_BYTES. */
@@ -61,10 +62,7 @@ async function send(path: string, body?: unknown): Promise<Response> {
 const events = async (response: Response) => (await readEvents(response.body)) as unknown as Event[];
 
 async function storedRows(m: string): Promise<{ status: string; id: string }[]> {
-  const { results } = await env.DB.prepare("SELECT id, status FROM responses WHERE model = ?")
-    .bind(m)
-    .all<{ status: string; id: string }>();
-  return results;
+  return allRows<{ status: string; id: string }>("SELECT id, status FROM responses WHERE model = ?", m);
 }
 
 const outputText = (response: { output?: unknown }): string =>

@@ -3,12 +3,13 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { encodeFinal, finalStatements } from "../../src/db/responses";
 import { usageDay } from "../../src/db/usage";
 import type { ResponseObject } from "../../src/responses/types";
 import { GATEWAY_URL, model } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { tenantD1 } from "../support/shards";
 
 const today = usageDay(Math.floor(Date.now() / 1000));
 
@@ -88,13 +89,15 @@ describe("usage", () => {
     const { tenantId } = await newTenantKey("retry");
     const id = `resp_${"7".repeat(48)}`;
     const createdAt = 1_700_000_000;
-    await env.DB.prepare(
-      `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot)
+    const d1 = await tenantD1(tenantId);
+    await d1
+      .prepare(
+        `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, snapshot)
        VALUES (?, ?, 'in_progress', 'm-retry', 0, 1, ?, ?, '{}')`,
-    )
+      )
       .bind(id, tenantId, createdAt, createdAt)
       .run();
-    const db = openDb(env.DB);
+    const db = await tenantDb(env, tenantId);
     const snapshot = {
       id,
       object: "response",
@@ -105,9 +108,8 @@ describe("usage", () => {
     } as unknown as ResponseObject;
     const final = await encodeFinal({ responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
     for (let attempt = 0; attempt < 3; attempt++) await db.batch(finalStatements(db, final) as [never]);
-    const rows = await env.DB.prepare(
-      "SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?",
-    )
+    const rows = await d1
+      .prepare("SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?")
       .bind(tenantId)
       .all();
     expect(rows.results).toEqual([{ day: "2023-11-14", responses: 1, input_tokens: 7, output_tokens: 3 }]);

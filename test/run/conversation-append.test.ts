@@ -5,11 +5,12 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { encodeFinal, finalStatements, findResponse, readSnapshot } from "../../src/db/responses";
 import { client, model } from "../support/gateway";
 import { until } from "../support/hooks";
 import { runStub, tenantOf } from "../support/run-object";
+import { execEverywhere, firstRow } from "../support/shards";
 import { watchUnhandled } from "../support/uncaught";
 import { afterAll, afterEach } from "vitest";
 
@@ -29,7 +30,7 @@ describe("appending a turn to its conversation", () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create();
     const trigger = `refuse_${conversation.id}`;
-    await env.DB.exec(
+    await execEverywhere(
       `CREATE TRIGGER ${trigger} BEFORE INSERT ON conversation_items WHEN NEW.conversation_id = '${conversation.id}' BEGIN SELECT RAISE(ABORT, 'refused'); END;`,
     );
     let id: string;
@@ -47,9 +48,7 @@ describe("appending a turn to its conversation", () => {
         (response) => response.status === "completed",
         "the end the object kept",
       );
-      const stored = await env.DB.prepare("SELECT status FROM responses WHERE id = ?")
-        .bind(id)
-        .first<{ status: string }>();
+      const stored = await firstRow<{ status: string }>("SELECT status FROM responses WHERE id = ?", id);
       expect(["queued", "in_progress"]).toContain(stored?.status);
       expect(await itemTexts(conversation.id)).toEqual([]);
       // Still claimed: a turn now would read a conversation missing the last one.
@@ -57,7 +56,7 @@ describe("appending a turn to its conversation", () => {
         openai.responses.create({ model: model("text:1"), conversation: conversation.id, input: "two" }),
       ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
     } finally {
-      await env.DB.exec(`DROP TRIGGER ${trigger};`);
+      await execEverywhere(`DROP TRIGGER ${trigger};`);
     }
 
     expect(await runDurableObjectAlarm(await runStub(id, KEY))).toBe(true);
@@ -73,8 +72,8 @@ describe("appending a turn to its conversation", () => {
     const m = model("text:1");
     const done = await openai.responses.create({ model: m, conversation: conversation.id, input: "one" });
     expect(await itemTexts(conversation.id)).toEqual(["one", "w0 "]);
-    const db = openDb(env.DB);
     const tenantId = await tenantOf(KEY);
+    const db = await tenantDb(env, tenantId);
     const row = await findResponse(db, tenantId, done.id);
     if (row === undefined) throw new Error("no row");
     const snapshot = await readSnapshot(db, row);

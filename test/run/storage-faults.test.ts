@@ -5,7 +5,6 @@
 // keeps an end D1 refused in its object, serves it, and its alarm writes it once D1 takes writes again.
 
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import type OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
@@ -17,6 +16,7 @@ import { hookUrl, received, until } from "../support/hooks";
 import { runStub, tablesOf } from "../support/run-object";
 import { collect } from "../support/streams";
 import { watchUnhandled } from "../support/uncaught";
+import { execEverywhere, firstRow } from "../support/shards";
 
 const KEY = "sk-test-storage-faults";
 
@@ -36,8 +36,8 @@ async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: ()
     batches: `BEFORE INSERT ON response_event_batches WHEN NEW.response_id IN (SELECT id FROM responses WHERE model = '${m}')`,
     end: `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
   }[what];
-  await env.DB.exec(`CREATE TRIGGER ${tag} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
-  return { tag, lift: async () => void (await env.DB.exec(`DROP TRIGGER IF EXISTS ${tag};`)) };
+  await execEverywhere(`CREATE TRIGGER ${tag} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
+  return { tag, lift: () => execEverywhere(`DROP TRIGGER IF EXISTS ${tag};`) };
 }
 
 /** Waits until the run logged that D1 refused a write marked `tag`. */
@@ -49,9 +49,10 @@ const refusedAt = (tag: string) =>
   );
 
 async function row(id: string) {
-  return env.DB.prepare("SELECT status, event_count FROM responses WHERE id = ?")
-    .bind(id)
-    .first<{ status: string; event_count: number }>();
+  return firstRow<{ status: string; event_count: number }>(
+    "SELECT status, event_count FROM responses WHERE id = ?",
+    id,
+  );
 }
 
 /** Everything the client saw is in D1: the replay equals it, the snapshot equals its fold. */

@@ -2,7 +2,7 @@
 // one recorded batch and no heartbeat since. Used by the observability and metrics tests.
 
 import { env } from "cloudflare:workers";
-import { openDb } from "../../src/db/client";
+import { tenantDb } from "../../src/db/shards";
 import { encodeRow } from "../../src/db/responses";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
@@ -11,6 +11,7 @@ import { echoOf, newResponseObject } from "../../src/responses/response-object";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
 import { model } from "./gateway";
 import { until } from "./hooks";
+import { tenantD1 } from "./shards";
 
 /** Leaves such a run of `tenant` (its heartbeat already two minutes old); returns its id. */
 export async function abandonedRun(tenant: string): Promise<string> {
@@ -18,7 +19,8 @@ export async function abandonedRun(tenant: string): Promise<string> {
   const id = newResponseId();
   const createdAt = Math.floor(Date.now() / 1000);
   const base = newResponseObject(request, { id, createdAt }, "in_progress");
-  const db = openDb(env.DB);
+  const db = await tenantDb(env, tenant);
+  const d1 = await tenantD1(tenant);
   const recorder = new ResponseRecorder({
     db,
     responseId: id,
@@ -54,12 +56,12 @@ export async function abandonedRun(tenant: string): Promise<string> {
   });
   recorder.record(framesOf(normalizer.accept({ type: "response.created", response: { ...base } })));
   await until(
-    () => env.DB.prepare("SELECT event_count FROM responses WHERE id = ?").bind(id).first<number>("event_count"),
+    () => d1.prepare("SELECT event_count FROM responses WHERE id = ?").bind(id).first<number>("event_count"),
     (count) => count === 1,
     "the batch in D1",
   );
   await recorder.stop();
   // Stands in for the staleness window passing: its last heartbeat moves two minutes back.
-  await env.DB.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
+  await d1.prepare("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?").bind(id).run();
   return id;
 }

@@ -2,6 +2,7 @@
 // the name the client sends, and the name the mock receives once the route stripped its prefix.
 
 import { env } from "cloudflare:workers";
+import { countAll } from "./shards";
 import type { UpstreamRequest } from "./gateway";
 import { upstream } from "./gateway";
 
@@ -28,5 +29,5 @@ export const ALT_KEY = (env as unknown as { ALT_UPSTREAM_KEY: string }).ALT_UPST
 
 /** Counts rows of a table (to prove a refused request stored nothing). */
 export async function rowCount(table: "responses" | "response_items" | "response_events"): Promise<number> {
-  return (await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())?.n ?? 0;
+  return countAll(`SELECT count(*) AS n FROM ${table}`);
 }

@@ -2,7 +2,7 @@
 // hash is stored), GET /admin/tenants/{tenant_id}/keys (no secrets), POST /admin/keys/{key_id}/revoke.
 
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from "../../db/api-keys";
-import { openDb } from "../../db/client";
+import { controlDb } from "../../db/shards";
 import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
 import { newId } from "../../responses/ids";
@@ -37,18 +37,18 @@ export async function createKey(route: RouteContext): Promise<Response> {
     lastUsedAt: null,
     revokedAt: null,
   };
-  await insertApiKey(openDb(route.env.DB), row);
+  await insertApiKey(controlDb(route.env), row);
   return json({ ...keyObject(row), key });
 }
 
 export async function listKeys(route: RouteContext): Promise<Response> {
   const tenant = await pathTenant(route);
-  return json(listObject((await listApiKeys(openDb(route.env.DB), tenant.id)).map(keyObject), false));
+  return json(listObject((await listApiKeys(controlDb(route.env), tenant.id)).map(keyObject), false));
 }
 
 export async function revokeKey({ request, env }: RouteContext): Promise<Response> {
   const id = pathParam(request.params.key_id);
-  const db = openDb(env.DB);
+  const db = controlDb(env);
   const row = await findApiKey(db, id);
   if (row === undefined) throw new ApiError(404, `No API key with id '${id.slice(0, 128)}'.`, { param: "key_id" });
   return json(keyObject(await revokeApiKey(db, row, Math.floor(Date.now() / 1000))));

@@ -1,12 +1,14 @@
 // Admin API, stored responses across tenants (read-only; for the console's operator view):
 // GET /admin/responses (every tenant's, or one's with `tenant_id=`, with the filters of
-// GET /v1/responses), GET /admin/responses/{id} (`stream=true` replays and follows it),
+// GET /v1/responses; every tenant's is each shard's page after one cursor, merged), GET /admin/responses/{id} (`stream=true` replays and follows it),
 // GET .../input_items and GET .../webhook_deliveries. Answers carry the owner's `tenant_id`.
 
 import { findAnyResponse, pageAllResponses, type AdminListedRow } from "../../db/admin-responses";
-import { AFTER_NOT_FOUND, openDb } from "../../db/client";
-import { pageResponses } from "../../db/response-list";
-import { readInput, readSnapshot } from "../../db/responses";
+import { AFTER_NOT_FOUND, type Db, type Page, type PageQuery } from "../../db/client";
+import { pageResponses, type ResponseFilters } from "../../db/response-list";
+import { readInput, readSnapshot, type ResponseRow } from "../../db/responses";
+import { mergePages } from "../../db/shard-merge";
+import { onEveryShard, tenantStore } from "../../db/shards";
 import { attemptsOf, deliveriesOfResponse } from "../../db/webhooks";
 import { invalidRequest, responseNotFound } from "../../errors";
 import { itemResource } from "../../responses/items";
@@ -38,15 +40,48 @@ function tenantFilter(params: URLSearchParams): string | null {
   return value;
 }
 
+/** The response `id` and the primary of the shard that holds it (each shard asked), or undefined. */
+async function onAnyShard(env: Env, id: string): Promise<{ db: Db; row: ResponseRow } | undefined> {
+  const found = await onEveryShard(env, async ({ db }) => {
+    const row = await findAnyResponse(db, id);
+    return row === undefined ? undefined : { db, row };
+  });
+  return found.find((entry) => entry !== undefined);
+}
+
 /** The response of the path's id, whichever tenant owns it, as the tenant routes see it. */
 async function findResponseOfAnyTenant({ request, env, config }: RouteContext): Promise<Found> {
   const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
-  const db = openDb(env.DB);
-  const row = await findAnyResponse(db, id);
-  if (row === undefined) throw responseNotFound(id);
-  const caller = { tenantId: row.tenantId, apiKeyId: null, upstreamKey: null };
-  return { caller, db, row, env, config };
+  const found = await onAnyShard(env, id);
+  if (found === undefined) throw responseNotFound(id);
+  const caller = { tenantId: found.row.tenantId, apiKeyId: null, upstreamKey: null };
+  return { caller, db: found.db, row: found.row, env, config };
+}
+
+type ListedOn = Page<{ row: AdminListedRow; db: Db }> | typeof AFTER_NOT_FOUND;
+
+/** A page of every tenant's responses: each shard's page after the same cursor, merged. */
+async function pageEveryTenant(env: Env, filters: ResponseFilters, query: PageQuery): Promise<ListedOn> {
+  if (query.after !== null && (await onAnyShard(env, query.after)) === undefined) return AFTER_NOT_FOUND;
+  const pages = await onEveryShard(env, async ({ db }) => {
+    const page = await pageAllResponses(db, filters, query);
+    return { items: page.items.map((row) => ({ id: row.id, row, db })), hasMore: page.hasMore };
+  });
+  return mergePages(pages, query.order, query.limit);
+}
+
+/** A page of one tenant's responses, from its shard. */
+async function pageOneTenant(
+  env: Env,
+  tenantId: string,
+  filters: ResponseFilters,
+  query: PageQuery,
+): Promise<ListedOn> {
+  const db = (await tenantStore(env, tenantId)).reads();
+  const page = await pageResponses(db, tenantId, filters, query);
+  if (page === AFTER_NOT_FOUND) return page;
+  return { ...page, items: page.items.map((row) => ({ row: { ...row, tenantId }, db })) };
 }
 
 /** GET /admin/responses?tenant_id=&model=&status=&metadata[k]=v&created_after=&...: newest first. */
@@ -55,18 +90,11 @@ export async function listAdminResponses({ request, env }: RouteContext): Promis
   const query = parsePageQuery(params);
   const filters = parseFilters(params);
   const tenantId = tenantFilter(params);
-  const db = openDb(env.DB);
   const page =
-    tenantId === null
-      ? await pageAllResponses(db, filters, query)
-      : await pageResponses(db, tenantId, filters, query).then((result) =>
-          result === AFTER_NOT_FOUND
-            ? result
-            : { ...result, items: result.items.map((row): AdminListedRow => ({ ...row, tenantId })) },
-        );
+    tenantId === null ? await pageEveryTenant(env, filters, query) : await pageOneTenant(env, tenantId, filters, query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "response");
   const data = [];
-  for (const row of page.items) {
+  for (const { row, db } of page.items) {
     const snapshot = await readSnapshot(db, row);
     // A running response's stored snapshot is its first one; the row knows its current status.
     if (!TERMINAL_STATUSES.has(row.status)) snapshot.status = row.status as ResponseStatus;

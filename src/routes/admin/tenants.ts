@@ -1,6 +1,7 @@
 // Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id}.
 
-import { AFTER_NOT_FOUND, openDb } from "../../db/client";
+import { AFTER_NOT_FOUND } from "../../db/client";
+import { controlDb } from "../../db/shards";
 import { findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
 import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
@@ -22,7 +23,7 @@ export const tenantNotFound = (id: string) =>
 /** The tenant named by the path's `:tenant_id`, or a 404. */
 export async function pathTenant(route: RouteContext): Promise<TenantRow> {
   const id = pathParam(route.request.params.tenant_id);
-  const row = await findTenant(openDb(route.env.DB), id);
+  const row = await findTenant(controlDb(route.env), id);
   if (row === undefined) throw tenantNotFound(id);
   return row;
 }
@@ -34,7 +35,7 @@ export async function createTenant({ request, env, config }: RouteContext): Prom
     name: readName(body),
     createdAt: Math.floor(Date.now() / 1000),
   };
-  await insertTenant(openDb(env.DB), row);
+  await insertTenant(controlDb(env), row);
   return json(tenantObject(row));
 }
 
@@ -44,7 +45,7 @@ export async function getTenant(route: RouteContext): Promise<Response> {
 
 export async function listTenants({ request, env }: RouteContext): Promise<Response> {
   const cursor = parseCursor(new URL(request.url).searchParams);
-  const page = await pageTenants(openDb(env.DB), cursor);
+  const page = await pageTenants(controlDb(env), cursor);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(cursor.after, "tenant");
   return json(listObject(page.items.map(tenantObject), page.hasMore));
 }

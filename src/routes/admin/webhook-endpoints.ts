@@ -2,7 +2,7 @@
 // under /admin/tenants/{tenant_id}/webhook_endpoints. The same endpoints, queries and objects as
 // `/v1/webhook_endpoints` (with `tenant_id`), so the tenant sees them with `client.webhooks.*`.
 
-import { openDb } from "../../db/client";
+import { tenantDb } from "../../db/shards";
 import { deleteEndpoint, listEndpoints, type EndpointRow } from "../../db/webhooks";
 import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
@@ -21,13 +21,13 @@ export async function createTenantWebhookEndpoint(route: RouteContext): Promise<
   const tenant = await pathTenant(route);
   const body = await readJson(route.request, route.config.maxBodyBytes);
   const input = validateTenantEndpointCreate(body, route.config.webhooks.allowLoopback);
-  const row = await addEndpoint(openDb(route.env.DB), tenant.id, input);
+  const row = await addEndpoint(await tenantDb(route.env, tenant.id), tenant.id, input);
   return json(tenantEndpoint(endpointWithSecret(row), row));
 }
 
 export async function listTenantWebhookEndpoints(route: RouteContext): Promise<Response> {
   const tenant = await pathTenant(route);
-  const rows = await listEndpoints(openDb(route.env.DB), tenant.id);
+  const rows = await listEndpoints(await tenantDb(route.env, tenant.id), tenant.id);
   return json(
     listObject(
       rows.map((row) => tenantEndpoint(endpointResource(row), row)),
@@ -39,7 +39,7 @@ export async function listTenantWebhookEndpoints(route: RouteContext): Promise<R
 export async function deleteTenantWebhookEndpoint(route: RouteContext): Promise<Response> {
   const tenant = await pathTenant(route);
   const id = pathParam(route.request.params.endpoint_id);
-  if (!(await deleteEndpoint(openDb(route.env.DB), tenant.id, id)))
+  if (!(await deleteEndpoint(await tenantDb(route.env, tenant.id), tenant.id, id)))
     throw new ApiError(404, `No webhook endpoint with id '${id.slice(0, 128)}'.`, { param: "endpoint_id" });
   return json({ id, object: "webhook_endpoint.deleted", deleted: true });
 }

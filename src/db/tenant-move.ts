@@ -1,0 +1,188 @@
+// Moving one tenant's history to another shard, for an operator whose busiest tenant outgrows its
+// shard (POST /admin/tenants/{id}/move). Adding shards never moves anyone; this is the one way a
+// tenant changes shard. Used by src/routes/admin/tenant-move.ts. The steps, and why:
+// 1. mark the tenant `moving_to` in DB: from then on its new requests read the old shard and their
+//    first write waits for the move (src/db/shards.ts);
+// 2. wait `drainSeconds` (at least REMEMBER_MS, so no isolate still trusts the old record), then until
+//    the tenant has no running response on the old shard (runs keep to the shard they began on);
+// 3. copy every row of the tenant, table by table, and check the counts;
+// 4. record the new shard (the waiting writes go there) and delete the tenant's rows from the old one.
+// A failure before step 4 clears the mark and removes the partial copy: the old shard stays the tenant's.
+
+import { ApiError, invalidRequest } from "../errors";
+import { CONTROL_SHARD, forgetShard, holdWrites, readShardPlan, shardBinding } from "./shards";
+
+/** Tables of the first database only: never moved. */
+const CONTROL_TABLES = new Set(["tenants", "api_keys", "tenant_shards"]);
+/** Rows read and written per statement batch while copying (a row may hold up to 2 MB). */
+const COPY_PAGE_ROWS = 20;
+/** How long the move waits for the tenant's running responses to end, and how often it looks. */
+const RUNS_WAIT_MS = 60_000;
+const RUNS_POLL_MS = 250;
+
+export interface MoveOutcome {
+  from: string;
+  to: string;
+  /** Rows copied per table. */
+  rows: Record<string, number>;
+}
+
+/** One table's rows of the tenant: by `tenant_id`, or by its responses' ids for a table without one. */
+interface TenantTable {
+  name: string;
+  primaryKey: string[];
+  /** The condition on the tenant's rows, with one `?` for the tenant id. */
+  where: string;
+}
+
+const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
+const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+export async function moveTenant(
+  env: Env,
+  tenantId: string,
+  target: string,
+  drainSeconds: number,
+): Promise<MoveOutcome> {
+  if (!readShardPlan(env).some((shard) => shard.name === target))
+    throw invalidRequest(`Invalid 'shard': '${target.slice(0, 64)}' is not listed in D1_SHARDS.`, "shard");
+  const control = shardBinding(env, CONTROL_SHARD);
+  const marked = await control
+    .prepare(
+      "UPDATE tenant_shards SET moving_to = ?1 WHERE tenant_id = ?2 AND moving_to IS NULL AND shard <> ?1 RETURNING shard",
+    )
+    .bind(target, tenantId)
+    .first<{ shard: string }>();
+  if (marked === null) {
+    const record = await control
+      .prepare("SELECT shard, moving_to FROM tenant_shards WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ shard: string; moving_to: string | null }>();
+    if (record === null) {
+      // Nothing written anywhere yet: recording the shard is the whole move.
+      await control
+        .prepare(
+          "INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, ?, unixepoch()) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenantId, target)
+        .run();
+      forgetShard(tenantId);
+      return { from: target, to: target, rows: {} };
+    }
+    if (record.moving_to !== null) throw conflict(`Tenant '${tenantId}' is already moving to ${record.moving_to}.`);
+    throw invalidRequest(`Invalid 'shard': tenant '${tenantId}' is already on ${target}.`, "shard");
+  }
+  const from = marked.shard;
+  let settle!: (shard: string) => void;
+  holdWrites(tenantId, new Promise<string>((resolve) => (settle = resolve)));
+  const source = shardBinding(env, from);
+  const destination = shardBinding(env, target);
+  let rows: Record<string, number>;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
+    await runsEnded(source, tenantId);
+    rows = await copyTenant(source, destination, tenantId);
+  } catch (error) {
+    await deleteTenant(destination, tenantId).catch((cleanup: unknown) =>
+      console.error("move cleanup failed", cleanup),
+    );
+    await control.prepare("UPDATE tenant_shards SET moving_to = NULL WHERE tenant_id = ?").bind(tenantId).run();
+    settle(from);
+    throw error;
+  }
+  await control
+    .prepare("UPDATE tenant_shards SET shard = ?, moving_to = NULL WHERE tenant_id = ?")
+    .bind(target, tenantId)
+    .run();
+  settle(target);
+  await deleteTenant(source, tenantId);
+  return { from, to: target, rows };
+}
+
+async function runsEnded(source: D1Database, tenantId: string): Promise<void> {
+  const deadline = Date.now() + RUNS_WAIT_MS;
+  for (;;) {
+    const running = await source
+      .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
+      .bind(tenantId)
+      .first<{ n: number }>();
+    const count = running?.n ?? 0;
+    if (count === 0) return;
+    if (Date.now() > deadline)
+      throw conflict(`Tenant '${tenantId}' still has ${count} responses running; the move was called off.`);
+    await new Promise((resolve) => setTimeout(resolve, RUNS_POLL_MS));
+  }
+}
+
+/** The tables that hold tenant rows, `responses` last (the others' rows are found by its ids). */
+async function tenantTables(db: D1Database): Promise<TenantTable[]> {
+  const tables = await db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%' ORDER BY name",
+    )
+    .all<{ name: string }>();
+  const found: TenantTable[] = [];
+  for (const { name } of tables.results) {
+    if (CONTROL_TABLES.has(name)) continue;
+    const { results: columns } = await db
+      .prepare("SELECT name, pk FROM pragma_table_info(?)")
+      .bind(name)
+      .all<{ name: string; pk: number }>();
+    const has = (column: string) => columns.some((c) => c.name === column);
+    const keyColumns = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
+    const primaryKey = (keyColumns.length > 0 ? keyColumns : columns).map((c) => c.name);
+    if (has("tenant_id")) found.push({ name, primaryKey, where: "tenant_id = ?" });
+    else if (has("response_id"))
+      found.push({ name, primaryKey, where: "response_id IN (SELECT id FROM responses WHERE tenant_id = ?)" });
+  }
+  return found.sort((a, b) => Number(a.name === "responses") - Number(b.name === "responses"));
+}
+
+/** D1 answers a BLOB as an array of bytes; it binds one as a Uint8Array. */
+const bindable = (value: unknown): unknown => (Array.isArray(value) ? new Uint8Array(value as number[]) : value);
+
+async function copyTenant(
+  source: D1Database,
+  destination: D1Database,
+  tenantId: string,
+): Promise<Record<string, number>> {
+  const copied: Record<string, number> = {};
+  for (const table of await tenantTables(source)) {
+    const select = source.prepare(
+      `SELECT * FROM ${quoted(table.name)} WHERE ${table.where} ORDER BY ${table.primaryKey.map(quoted).join(", ")} LIMIT ${COPY_PAGE_ROWS} OFFSET ?`,
+    );
+    let count = 0;
+    for (;;) {
+      const { results: page } = await select.bind(tenantId, count).all<Record<string, unknown>>();
+      if (page.length === 0) break;
+      await destination.batch(
+        page.map((row) => {
+          const columns = Object.keys(row);
+          return destination
+            .prepare(
+              `INSERT OR REPLACE INTO ${quoted(table.name)} (${columns.map(quoted).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+            )
+            .bind(...columns.map((column) => bindable(row[column])));
+        }),
+      );
+      count += page.length;
+      if (page.length < COPY_PAGE_ROWS) break;
+    }
+    const there = await destination
+      .prepare(`SELECT count(*) AS n FROM ${quoted(table.name)} WHERE ${table.where}`)
+      .bind(tenantId)
+      .first<{ n: number }>();
+    if ((there?.n ?? 0) < count)
+      throw new Error(`move of ${tenantId}: ${table.name} has ${there?.n ?? 0} rows on the new shard, ${count} copied`);
+    if (count > 0) copied[table.name] = count;
+  }
+  return copied;
+}
+
+async function deleteTenant(db: D1Database, tenantId: string): Promise<void> {
+  for (const table of await tenantTables(db))
+    await db
+      .prepare(`DELETE FROM ${quoted(table.name)} WHERE ${table.where}`)
+      .bind(tenantId)
+      .run();
+}

@@ -1,0 +1,151 @@
+// Moving a busy tenant to another shard (POST /admin/tenants/{id}/move, src/db/tenant-move.ts) while
+// it and other tenants keep writing over three shards: nothing it wrote before, during or after the
+// move is lost or left behind, and no tenant sees another's responses.
+
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { GATEWAY_URL, model } from "../support/gateway";
+import { admin, managedClient, managedFetch, newTenantKey, type MintedKey } from "../support/managed";
+import { d1 } from "../support/shards";
+
+const THREE = { D1_SHARDS: "DB,DB_2,DB_3" };
+const SHARDS = ["DB", "DB_2", "DB_3"];
+
+const recordedShard = async (tenantId: string): Promise<string | undefined> =>
+  (
+    await env.DB.prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ shard: string }>()
+  )?.shard;
+
+/** How many of the tenant's responses each shard holds. */
+async function responsesPerShard(tenantId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const name of SHARDS) {
+    const row = await d1(name)
+      .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ n: number }>();
+    if ((row?.n ?? 0) > 0) counts[name] = row!.n;
+  }
+  return counts;
+}
+
+/** Every response id the tenant's own list shows, page by page. */
+async function listed(key: string): Promise<string[]> {
+  const ids: string[] = [];
+  let after = "";
+  for (;;) {
+    const res = await managedFetch(
+      `${GATEWAY_URL}/responses?limit=100${after}`,
+      { headers: { authorization: `Bearer ${key}` } },
+      THREE,
+    );
+    const page = await res.json<{ data: { id: string }[]; has_more: boolean; last_id: string }>();
+    ids.push(...page.data.map((r) => r.id));
+    if (!page.has_more) return ids;
+    after = `&after=${page.last_id}`;
+  }
+}
+
+interface Written {
+  ids: string[];
+  /** When each create was sent and answered (performance.now()). */
+  spans: [number, number][];
+}
+
+/** Creates responses one after another until `stop()` holds, then two more. */
+async function keepWriting(tenant: MintedKey, m: string, stop: () => boolean): Promise<Written> {
+  const gateway = managedClient(tenant.key, THREE);
+  const written: Written = { ids: [], spans: [] };
+  for (let extra = 2; extra > 0;) {
+    const sent = performance.now();
+    written.ids.push((await gateway.responses.create({ model: m, input: `n${written.ids.length}` })).id);
+    written.spans.push([sent, performance.now()]);
+    if (stop()) extra--;
+  }
+  return written;
+}
+
+describe("moving a tenant to another shard", () => {
+  it("moves a busy tenant's history and traffic while others write: nothing lost, nothing across tenants", async () => {
+    const busy = await newTenantKey("busy tenant");
+    const others = await Promise.all([1, 2].map((i) => newTenantKey(`other tenant ${i}`)));
+    const m = model("text:2");
+    const busyClient = managedClient(busy.key, THREE);
+    const history: string[] = [];
+    for (let i = 0; i < 4; i++) history.push((await busyClient.responses.create({ model: m, input: `old ${i}` })).id);
+    const conversation = await busyClient.conversations.create({ items: [{ role: "user", content: "kept" }] });
+    const from = (await recordedShard(busy.tenantId))!;
+    const to = SHARDS.find((name) => name !== from)!;
+
+    let moved = false;
+    const writers = [busy, busy, ...others].map((tenant) => keepWriting(tenant, m, () => moved));
+    const moveStarted = performance.now();
+    const move = await admin<{ from: string; to: string; rows: Record<string, number> }>(
+      "POST",
+      `/tenants/${busy.tenantId}/move`,
+      { shard: to, drain_seconds: 0 },
+      THREE,
+    );
+    const moveEnded = performance.now();
+    moved = true;
+    expect(move.status).toBe(200);
+    expect(move.body).toMatchObject({ from, to });
+    expect(move.body.rows.responses).toBeGreaterThanOrEqual(history.length);
+    const [busyA, busyB, ...otherWrites] = await Promise.all(writers);
+    const busyIds = [...history, ...busyA!.ids, ...busyB!.ids];
+    const otherIds = otherWrites.map((written) => written.ids);
+    // The busy tenant was writing while it moved.
+    const during = [...busyA!.spans, ...busyB!.spans].filter(
+      ([sent, answered]) => sent < moveEnded && answered > moveStarted,
+    );
+    expect(during.length).toBeGreaterThan(0);
+
+    // Everything the busy tenant wrote lives on the new shard alone, and reads back complete.
+    expect(await recordedShard(busy.tenantId)).toBe(to);
+    expect(await responsesPerShard(busy.tenantId)).toEqual({ [to]: busyIds.length });
+    expect((await listed(busy.key)).sort()).toEqual([...busyIds].sort());
+    for (const id of busyIds)
+      expect(await busyClient.responses.retrieve(id)).toMatchObject({ status: "completed", output_text: "w0 w1 " });
+    const items = await busyClient.conversations.items.list(conversation.id);
+    expect(items.data).toEqual([expect.objectContaining({ role: "user" })]);
+    const usage = await managedFetch(
+      `${GATEWAY_URL}/usage`,
+      { headers: { authorization: `Bearer ${busy.key}` } },
+      THREE,
+    );
+    const usageRows = (await usage.json<{ data: { responses: number }[] }>()).data;
+    expect(usageRows.reduce((sum, row) => sum + row.responses, 0)).toBe(busyIds.length);
+
+    // The others kept their own, and no tenant reaches another's.
+    for (const [i, other] of others.entries()) {
+      const own = otherIds[i]!;
+      expect((await listed(other.key)).sort()).toEqual([...own].sort());
+      await expect(managedClient(other.key, THREE).responses.retrieve(busyIds[0]!)).rejects.toMatchObject({
+        status: 404,
+      });
+      await expect(busyClient.responses.retrieve(own[0]!)).rejects.toMatchObject({ status: 404 });
+    }
+  });
+
+  it("refuses a shard D1_SHARDS does not list, and the shard the tenant is on", async () => {
+    const tenant = await newTenantKey("stays");
+    await managedClient(tenant.key, THREE).responses.create({ model: model("text:1"), input: "x" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const unknown = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: "DB_9" }, THREE);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({
+      error: { param: "shard", message: expect.stringContaining("DB_9") as unknown },
+    });
+    const same = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: here }, THREE);
+    expect(same.status).toBe(400);
+    expect(same.body).toMatchObject({
+      error: { param: "shard", message: expect.stringContaining("already on") as unknown },
+    });
+    const drain = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: "DB", drain_seconds: -1 }, THREE);
+    expect(drain.status).toBe(400);
+    expect(drain.body).toMatchObject({ error: { param: "drain_seconds" } });
+    expect(await recordedShard(tenant.tenantId)).toBe(here);
+  });
+});
