@@ -4,7 +4,17 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", ".wrangler", "dist", "worker-configuration.d.ts", "bench/node_modules", "migrations"] },
+  {
+    ignores: [
+      "node_modules",
+      ".wrangler",
+      "dist",
+      "worker-configuration.d.ts",
+      "bench/node_modules",
+      "bench/.work",
+      "migrations",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
