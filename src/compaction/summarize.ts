@@ -10,7 +10,7 @@ import { toMessages } from "../upstream/chat-completions/messages";
 import { ChatToolSet } from "../upstream/chat-completions/tool-set";
 import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/usage";
 import { contentText } from "../upstream/chat-completions/wire";
-import { callUpstream, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { callUpstream, readBoundedText, type CallOptions, type UpstreamTarget } from "../upstream/client";
 
 const SUMMARY_INSTRUCTIONS = `You are compacting a long conversation so that it can continue in a smaller context.
 Write a handoff summary that another model, seeing only the user's messages and your summary, can continue from
@@ -40,20 +40,9 @@ export interface SummarizeRequest {
 }
 
 async function readText(response: Response): Promise<string> {
-  if (response.body === null) return "";
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    if (text.length > MAX_ANSWER_BYTES) {
-      await reader.cancel();
-      throw new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
-    }
-  }
-  return text + decoder.decode();
+  const { text, cut } = await readBoundedText(response, MAX_ANSWER_BYTES);
+  if (cut) throw new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
+  return text;
 }
 
 /** The text and usage of a chat completion body, or of a chunk stream a server sent instead. */

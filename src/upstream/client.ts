@@ -96,21 +96,28 @@ export function redact(text: string, key: string | null): string {
   return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
 }
 
-export async function readErrorBody(response: Response): Promise<string> {
-  if (response.body === null) return "";
+/**
+ * A body as text, read until it ends or passes `maxChars` (then the read is cancelled and `cut`
+ * is true, the text holding what came so far): an upstream's error body, or a compaction's summary.
+ */
+export async function readBoundedText(response: Response, maxChars: number): Promise<{ text: string; cut: boolean }> {
+  if (response.body === null) return { text: "", cut: false };
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   let text = "";
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done) return { text: text + decoder.decode(), cut: false };
     text += decoder.decode(value, { stream: true });
-    if (text.length > MAX_ERROR_BODY_BYTES) {
+    if (text.length > maxChars) {
       await reader.cancel();
-      break;
+      return { text, cut: true };
     }
   }
-  return text;
+}
+
+export async function readErrorBody(response: Response): Promise<string> {
+  return (await readBoundedText(response, MAX_ERROR_BODY_BYTES)).text;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
