@@ -23,8 +23,7 @@ import { readConfig } from "../../src/config";
 import { tenantDb } from "../../src/db/shards";
 import { encodeRow } from "../../src/db/responses";
 import { newResponseId } from "../../src/responses/ids";
-import { StreamNormalizer } from "../../src/responses/normalizer";
-import { newResponseObject, echoOf } from "../../src/responses/response-object";
+import { newResponseObject } from "../../src/responses/response-object";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { BackgroundRun } from "../../src/run/background-run";
 import type { RunSpec } from "../../src/run/spec";
@@ -34,6 +33,7 @@ import { chooseUpstream } from "../../src/upstream/registry";
 import worker from "../../src/index";
 import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
+import { halfAnswerEvents } from "../support/half-answer";
 import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
 import { responseIdOf } from "../support/streams";
 import { firstRow, runEverywhere } from "../support/shards";
@@ -212,33 +212,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
         input: [{ id: "msg_in", item: { role: "user", content: "x" } }],
       }),
     );
-    const normalizer = new StreamNormalizer({
-      echo: echoOf(spec.request, { id: spec.responseId, createdAt: spec.createdAt }),
-      initial: base,
-      background: false,
-    });
-    const events = [
-      ...normalizer.accept({ type: "response.created", response: { ...base } }),
-      ...normalizer.accept({
-        type: "response.output_item.added",
-        output_index: 0,
-        item: { id: "msg_1", type: "message", role: "assistant", status: "in_progress", content: [] },
-      }),
-      ...normalizer.accept({
-        type: "response.content_part.added",
-        item_id: "msg_1",
-        output_index: 0,
-        content_index: 0,
-        part: { type: "output_text", text: "", annotations: [] },
-      }),
-      ...normalizer.accept({
-        type: "response.output_text.delta",
-        item_id: "msg_1",
-        output_index: 0,
-        content_index: 0,
-        delta: "half",
-      }),
-    ];
+    const events = halfAnswerEvents(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, base);
     // flushChars 1: the batch goes to D1 at once; then the "Worker" stops.
     recorder.record(framesOf(events));
     await until(

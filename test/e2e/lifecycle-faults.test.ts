@@ -19,12 +19,12 @@ import { tenantDb } from "../../src/db/shards";
 import { encodeRow } from "../../src/db/responses";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
-import { StreamNormalizer } from "../../src/responses/normalizer";
-import { echoOf, newResponseObject } from "../../src/responses/response-object";
+import { newResponseObject } from "../../src/responses/response-object";
 import { CLAIM_LEASE_SECONDS, ConversationTurn } from "../../src/run/conversation-turn";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
 import { sweepDeadRuns } from "../../src/stream/sweep";
 import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
+import { halfAnswerEvents } from "../support/half-answer";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
 import { keyD1 } from "../support/shards";
@@ -115,33 +115,7 @@ async function diedAfterItsRow(options: {
     }),
   );
   if (options.withEvents === true) {
-    const normalizer = new StreamNormalizer({
-      echo: echoOf(request, { id, createdAt }),
-      initial: base,
-      background: false,
-    });
-    const events = [
-      ...normalizer.accept({ type: "response.created", response: { ...base } }),
-      ...normalizer.accept({
-        type: "response.output_item.added",
-        output_index: 0,
-        item: { id: "msg_1", type: "message", role: "assistant", status: "in_progress", content: [] },
-      }),
-      ...normalizer.accept({
-        type: "response.content_part.added",
-        item_id: "msg_1",
-        output_index: 0,
-        content_index: 0,
-        part: { type: "output_text", text: "", annotations: [] },
-      }),
-      ...normalizer.accept({
-        type: "response.output_text.delta",
-        item_id: "msg_1",
-        output_index: 0,
-        content_index: 0,
-        delta: "half",
-      }),
-    ];
+    const events = halfAnswerEvents(request, { id, createdAt }, base);
     recorder.record(framesOf(events));
     await until(
       async () =>
