@@ -3,10 +3,11 @@
 // request Codex CLI sends (its shape: store:false, encrypted reasoning, function and custom tools).
 
 import { createOpenAI } from "@ai-sdk/openai";
-import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from "@openai/agents";
+import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
 import { generateText, jsonSchema, streamText } from "ai";
 import { describe, expect, it } from "vitest";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, words } from "../support/gateway";
+import { weatherTool } from "../support/weather-tool";
 
 const KEY = "sk-test-other-clients";
 
@@ -94,22 +95,7 @@ describe("the OpenAI Agents SDK", () => {
 
   it("calls a function tool from the model's function call and stops on its result", async () => {
     const calls: string[] = [];
-    const getWeather = tool({
-      name: "get_weather",
-      description: "The weather in a city",
-      parameters: {
-        type: "object",
-        properties: { city: { type: "string" } },
-        required: ["city"],
-        additionalProperties: false,
-      },
-      strict: true,
-      execute: (input) => {
-        const { city } = input as { city: string };
-        calls.push(city);
-        return `sunny in ${city}`;
-      },
-    });
+    const getWeather = weatherTool(calls);
     const agent = new Agent({
       name: "weather",
       model: model("function:get_weather"),

@@ -4,11 +4,12 @@
 // WebSocket whose handshake goes through the Worker's fetch handler. Its HTTP client refuses every
 // request, so everything below went over the socket.
 
-import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool } from "@openai/agents";
+import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, GATEWAY_URL, model, words } from "../support/gateway";
+import { weatherTool } from "../support/weather-tool";
 import { GatewayWebSocket } from "./support/gateway-socket";
 
 const KEY = "sk-test-ws-agents";
@@ -20,24 +21,6 @@ const socketOnlyClient = () =>
     baseURL: GATEWAY_URL,
     maxRetries: 0,
     fetch: () => Promise.reject(new Error("unexpected HTTP request: everything goes over the socket")),
-  });
-
-const getWeather = (calls: string[]) =>
-  tool({
-    name: "get_weather",
-    description: "The weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string" } },
-      required: ["city"],
-      additionalProperties: false,
-    },
-    strict: true,
-    execute: (input) => {
-      const { city } = input as { city: string };
-      calls.push(city);
-      return `sunny in ${city}`;
-    },
   });
 
 /** Counts the sockets the SDK opens. */
@@ -70,7 +53,7 @@ describe("the Agents SDK over the socket", () => {
   it("runs a tool loop over a Chat Completions upstream: call, tool result, answer", async () => {
     const calls: string[] = [];
     const m = routed("tools");
-    const agent = new Agent({ name: "weather", model: m.model, tools: [getWeather(calls)] });
+    const agent = new Agent({ name: "weather", model: m.model, tools: [weatherTool(calls)] });
     const result = await runner.run(agent, "weather in Paris?");
     expect(calls).toEqual(["Paris"]);
     expect(result.finalOutput).toBe("results: sunny in Paris");
@@ -90,7 +73,7 @@ describe("the Agents SDK over the socket", () => {
     const agent = new Agent({
       name: "weather",
       model: model("function:get_weather"),
-      tools: [getWeather(calls)],
+      tools: [weatherTool(calls)],
       toolUseBehavior: "stop_on_first_tool",
     });
     const first = await runner.run(agent, "weather in Paris?");
