@@ -94,7 +94,7 @@ export interface EventSource {
   id: string;
   tenantId: string;
   legacy: number | null;
-  /** The last batch, in the row (null until the response ended, or when it went to the batch rows). */
+  /** The events not in a batch row, in the row (null before the first flush, or when all are in batch rows). */
   eventsTail: StoredValue | null;
   tailSeq: number | null;
 }
@@ -209,7 +209,7 @@ async function* legacyAfter(db: Db, source: EventSource, after: number): AsyncGe
 
 /**
  * The recorded events after `after`, in order, a batch at a time (never the whole log at once):
- * the batch rows, then the tail in the row when the response has ended.
+ * the batch rows, then the row's tail (its running flushes' events, or its end's).
  */
 export async function* readEvents(db: Db, source: EventSource, after: number): AsyncGenerator<RecordedEvent[]> {
   let cursor = after;

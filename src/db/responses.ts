@@ -96,24 +96,38 @@ const running = (owner: { responseId: string; tenantId: string }) =>
     notInArray(responses.status, TERMINAL),
   );
 
-/** The run is alive: its status, how many events D1 has, and the time (the sweep ends silent runs). */
+/** A running response's events not yet in a batch row: compressed, from `seq` on (null: none). */
+export interface EventTail {
+  seq: number | null;
+  data: Uint8Array | null;
+}
+
+/**
+ * The run is alive: its status, how many events D1 has, the time (the sweep ends silent runs) and,
+ * when given, the events since the last batch row as the row's tail.
+ */
 export function heartbeatStatement(
   db: Db,
   owner: { responseId: string; tenantId: string },
   status: string,
   eventCount: number,
+  tail?: EventTail,
 ): Statement {
-  return db.update(responses).set({ status, eventCount, updatedAt: nowSeconds() }).where(running(owner));
+  const events = tail === undefined ? {} : { eventsTail: tail.data, tailSeq: tail.seq };
+  return db
+    .update(responses)
+    .set({ status, eventCount, updatedAt: nowSeconds(), ...events })
+    .where(running(owner));
 }
 
-/** The end of a run: its final snapshot, the last batch of events, and what ends with it. */
+/** The end of a run: its final snapshot, the events not in a batch row, and what ends with it. */
 export interface FinalState {
   responseId: string;
   tenantId: string;
   snapshot: ResponseObject;
-  /** Every event recorded, the last batch included (the next sequence number). */
+  /** Every event recorded, the tail included (the next sequence number). */
   eventCount: number;
-  /** Events not written yet: they become the row's tail (or batch rows when too large). */
+  /** Events not in a batch row (the row's tail so far and the pending ones): the row's new tail (or batch rows when too large). */
   tail: RecordedEvent[];
   /** The conversation the response ran a turn on: its items join it (when finished) and it is released. */
   turn?: { conversationId: string; items: StoredItem[] } | null;

@@ -6,11 +6,12 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 import { bytes } from "./codec";
 
 /**
- * One row per stored response (WITHOUT ROWID: an insert is one written row, not two). The request's
- * input items, the Response snapshot, its output and the last batch of its events are compressed
- * BLOBs in the row itself, so a response that ends within one flush window is two row writes (its start and
- * its end). Earlier batches of a long response are rows of `response_event_batches`. A value too
- * large for a row continues in `blobs`. Rows written before this layout (`legacy`) keep their
+ * One row per stored response (WITHOUT ROWID: no separate rowid b-tree). The request's input
+ * items, the Response snapshot, its output and the events not in a batch row are compressed BLOBs
+ * in the row itself: a running response's flushes rewrite that tail with its heartbeat, so a
+ * response whose events stay under the size limit keeps one row (its start, each flush and its end
+ * rewrite it). A long response's earlier events go to rows of `response_event_batches`. A value
+ * too large for a row continues in `blobs`. Rows written before this layout (`legacy`) keep their
  * items in `response_items` and their events in `response_events`.
  */
 export const responses = sqliteTable(
@@ -43,7 +44,7 @@ export const responses = sqliteTable(
     outputTokens: integer("output_tokens"),
     /** Events recorded so far (the next sequence number). */
     eventCount: integer("event_count").notNull().default(0),
-    /** Events from `tail_seq` on, packed and compressed: the last batch, written with the end. */
+    /** Events from `tail_seq` on (those not in a batch row), packed and compressed; rewritten by each flush. */
     eventsTail: bytes("events_tail"),
     tailSeq: integer("tail_seq"),
     apiKeyId: text("api_key_id"),
@@ -61,7 +62,7 @@ export const responses = sqliteTable(
 );
 
 /**
- * Earlier batches of a long response's events (the last batch rides in the response row): each
+ * Earlier batches of a long response's events (the rest ride in the response row): each
  * holds events `first_seq..last_seq`, packed and compressed; a batch too large for a row continues
  * over `part` 1, 2... (WITHOUT ROWID.)
  */

@@ -6,7 +6,7 @@
 import type { GatewayConfig } from "../config";
 import type { Db } from "../db/client";
 import { readEvents } from "../db/event-batches";
-import { encodeRow, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
+import { encodeRow, findResponse, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
 import { logAnomaly, logD1Problem } from "../observe/problems";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
@@ -70,9 +70,8 @@ export class BackgroundRun {
     this.recorder = recorder;
     this.#inputItems = inputItems;
     this.#hooks = hooks;
-    const source = { id: spec.responseId, tenantId: spec.tenantId, legacy: null, eventsTail: null, tailSeq: null };
     this.live = new LiveLog({
-      readStored: (after, upTo) => storedFrames(db, source, after, upTo),
+      readStored: (after, upTo) => storedFrames(db, spec, after, upTo),
       recordedUpTo: () => recorder.flushedUpTo,
     });
   }
@@ -292,13 +291,15 @@ export class BackgroundRun {
   }
 }
 
-/** Recorded frames with `after < seq <= upTo`, a batch at a time. */
+/** Recorded frames with `after < seq <= upTo`, a batch at a time (the batch rows, then the row's tail). */
 async function* storedFrames(
   db: Db,
-  source: Parameters<typeof readEvents>[1],
+  spec: RunSpec,
   after: number,
   upTo: number,
 ): AsyncGenerator<{ seq: number; frame: string }[]> {
+  const row = await findResponse(db, spec.tenantId, spec.responseId);
+  const source = row ?? { id: spec.responseId, tenantId: spec.tenantId, legacy: null, eventsTail: null, tailSeq: null };
   for await (const batch of readEvents(db, source, after)) {
     const frames = batch.filter((event) => event.seq <= upTo);
     if (frames.length > 0) yield frames;

@@ -36,23 +36,31 @@ export function echoFrom(initial: ResponseObject): ResponseEcho {
   };
 }
 
-/** Every event a run recorded (in D1, then any it kept elsewhere), and the normalizer they rebuild. */
+/**
+ * Every event a run recorded (in D1, then any it kept elsewhere), and the normalizer they rebuild.
+ * `inBatches`: the last sequence number in batch rows; `rowTail`: the events after it that D1 has
+ * only in the row's tail (an end rewrites the tail, so it must carry them again).
+ */
 export async function resumeRun(
   db: Db,
   row: ResponseRow,
   kept: readonly RecordedEvent[] = [],
-): Promise<{ normalizer: StreamNormalizer; recordedUpTo: number }> {
+): Promise<{ normalizer: StreamNormalizer; recordedUpTo: number; inBatches: number; rowTail: RecordedEvent[] }> {
   const initial = await readSnapshot(db, row);
   const events: StreamEvent[] = [];
+  const tailFrom = row.eventsTail !== null && row.tailSeq !== null ? row.tailSeq : Number.POSITIVE_INFINITY;
+  const rowTail: RecordedEvent[] = [];
   let recordedUpTo = -1;
   for await (const batch of readEvents(db, row, -1))
     for (const event of batch) {
       events.push(eventOf(event.frame));
+      if (event.seq >= tailFrom) rowTail.push(event);
       recordedUpTo = event.seq;
     }
   for (const event of kept) if (event.seq > recordedUpTo) events.push(eventOf(event.frame));
   const normalizer = StreamNormalizer.resume({ echo: echoFrom(initial), initial, background: row.background }, events);
-  return { normalizer, recordedUpTo };
+  const inBatches = rowTail.length > 0 ? rowTail[0]!.seq - 1 : recordedUpTo;
+  return { normalizer, recordedUpTo, inBatches, rowTail };
 }
 
 export interface DeadRunOptions {
@@ -76,7 +84,7 @@ export async function endDeadRun(
   options: DeadRunOptions,
 ): Promise<{ snapshot: ResponseObject; outcome: FinishOutcome }> {
   const kept = options.kept ?? [];
-  const { normalizer, recordedUpTo } = await resumeRun(db, row, kept);
+  const { normalizer, recordedUpTo, inBatches, rowTail } = await resumeRun(db, row, kept);
   const recorder = new ResponseRecorder({
     db,
     responseId: row.id,
@@ -84,10 +92,10 @@ export async function endDeadRun(
     flushIntervalMs: options.flushIntervalMs,
     flushChars: Number.POSITIVE_INFINITY,
     conversationId: null,
-    recordedUpTo,
+    recordedUpTo: inBatches,
     onError: options.onError,
   });
-  recorder.restore(kept.filter((event) => event.seq > recordedUpTo));
+  recorder.restore([...rowTail, ...kept.filter((event) => event.seq > recordedUpTo)]);
   // A turn that did not finish appends nothing; its conversation is released.
   let turn: FinalState["turn"] = row.conversationId === null ? null : { conversationId: row.conversationId, items: [] };
   let snapshot: ResponseObject;

@@ -1,17 +1,21 @@
-// Records one response into D1 while it runs: the row when it starts, its events packed and
-// compressed into a batch whenever enough are pending or the flush interval passes (with a heartbeat
-// that renews its conversation lease and tells the sweep it is alive), and the terminal write, which
-// carries the last batch, before the client may see the terminal event. Used by the Worker's stored
+// Records one response into D1 while it runs: the row when it starts; every flush interval a
+// heartbeat (which renews its conversation lease and tells the sweep it is alive) that also carries
+// the events not yet in a batch row, compressed into the row's tail; a batch row once those events
+// reach the size limit; and the terminal write, which carries the last of them, before the client
+// may see the terminal event. A response shorter than the size limit so never writes a batch row:
+// each interval rewrites the one row it already has. Used by the Worker's stored
 // foreground streams (src/stream/foreground.ts) and the background Durable Object (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
 import { renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
+import { MAX_INLINE_BYTES } from "../db/large-values";
 import {
   encodeFinal,
   finalStatements,
   heartbeatStatement,
   insertResponseStatements,
+  type EventTail,
   type EncodedRow,
   type FinalState,
 } from "../db/responses";
@@ -63,6 +67,9 @@ export class ResponseRecorder {
   /** Events recorded but not yet in D1, oldest first. */
   #pending: RecordedEvent[] = [];
   #pendingChars = 0;
+  /** Events D1 has only in the row's tail (not in a batch row), oldest first: each flush rewrites them. */
+  #rowTail: RecordedEvent[] = [];
+  #rowTailChars = 0;
   /** The last sequence number D1 has. */
   #flushedUpTo: number;
   #inflight: Promise<void> | undefined;
@@ -124,10 +131,10 @@ export class ResponseRecorder {
       this.#pendingChars += frame.length;
       if (terminal) this.#terminalSeq = Math.min(this.#terminalSeq, seq);
     }
-    if (this.#pendingChars >= this.#options.flushChars) this.#flushSoon();
+    if (this.#pendingChars + this.#rowTailChars >= this.#options.flushChars) this.#flushSoon();
   }
 
-  /** Adds events that were recorded elsewhere (a recovered run's spilled events). */
+  /** Adds events that were recorded elsewhere (a recovered run's spilled events, or its row's tail). */
   restore(events: readonly RecordedEvent[]): void {
     for (const event of events) {
       this.#pending.push(event);
@@ -160,32 +167,48 @@ export class ResponseRecorder {
       });
   }
 
-  /** One progress batch: the pending events (if any), the heartbeat, the lease. */
+  /**
+   * One progress write: the heartbeat and the lease, with the events not yet in a batch row either
+   * as the row's tail (rewritten by each flush) or, once they reach the size limit, as a batch row
+   * (the tail then emptied in the same transaction, so a reader sees each event in one place).
+   */
   async #flush(): Promise<void> {
     const { db, responseId, tenantId, conversationId } = this.#options;
-    // A batch never carries the terminal event: D1 gets it with the end, or never (a sweep then appends
-    // its own failure after what the batch had, and the log stays a valid stream).
-    const events = this.#pending.filter((event) => event.seq < this.#terminalSeq);
-    let chars = 0;
-    for (const event of events) chars += event.frame.length;
-    const statements: Statement[] = [];
+    // A flush never carries the terminal event: D1 gets it with the end, or never (a sweep then appends
+    // its own failure after what the flush had, and the log stays a valid stream).
+    const fresh = this.#pending.filter((event) => event.seq < this.#terminalSeq);
+    let freshChars = 0;
+    for (const event of fresh) freshChars += event.frame.length;
     const owner = { responseId, tenantId };
-    const last = events.at(-1);
+    const last = fresh.at(-1);
+    const unbatched = [...this.#rowTail, ...fresh];
+    const statements: Statement[] = [];
+    let tail: EventTail | undefined;
+    let toBatch = false;
     if (last !== undefined) {
-      const data = await compressEvents(events);
-      statements.push(...batchStatements(db, owner, events[0]!.seq, last.seq, data));
+      const data = await compressEvents(unbatched);
+      // Past the size limit, or too large for the row beside its other values: a batch row (in parts if need be).
+      toBatch = this.#rowTailChars + freshChars >= this.#options.flushChars || data.byteLength > MAX_INLINE_BYTES;
+      if (toBatch) statements.push(...batchStatements(db, owner, unbatched[0]!.seq, last.seq, data));
+      tail = toBatch ? { seq: null, data: null } : { seq: unbatched[0]!.seq, data };
     }
     const eventCount = (last?.seq ?? this.#flushedUpTo) + 1;
-    statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount));
+    statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount, tail));
     if (conversationId !== null)
       statements.push(renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()));
     await runBatch(db, statements);
     this.#failures = 0;
-    if (last !== undefined) {
-      this.#pending.splice(0, events.length);
-      this.#pendingChars = Math.max(0, this.#pendingChars - chars);
-      this.#flushedUpTo = last.seq;
+    if (last === undefined) return;
+    this.#pending.splice(0, fresh.length);
+    this.#pendingChars = Math.max(0, this.#pendingChars - freshChars);
+    if (toBatch) {
+      this.#rowTail = [];
+      this.#rowTailChars = 0;
+    } else {
+      this.#rowTail = unbatched;
+      this.#rowTailChars += freshChars;
     }
+    this.#flushedUpTo = last.seq;
   }
 
   /**
@@ -197,7 +220,8 @@ export class ResponseRecorder {
     // No progress batch starts once the end is being written (the end carries every pending event).
     this.#stopped = true;
     await this.#inflight;
-    const tail = this.#pending.slice();
+    // The row's tail is written again, with the pending events after it.
+    const tail = [...this.#rowTail, ...this.#pending];
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
     try {
       const encoded = await encodeFinal({ ...final, tail, eventCount });
@@ -216,6 +240,8 @@ export class ResponseRecorder {
       }
       this.#pending = [];
       this.#pendingChars = 0;
+      this.#rowTail = [];
+      this.#rowTailChars = 0;
       this.#flushedUpTo = eventCount - 1;
       return Array.isArray(ended) && ended.length > 0 ? "written" : "ended_elsewhere";
     } catch {

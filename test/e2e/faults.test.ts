@@ -181,8 +181,11 @@ describe("a background run whose instance is lost", () => {
 });
 
 describe("a foreground run whose Worker stopped mid-stream", () => {
-  /** What a Worker stopped mid-stream leaves: the row, a recorded batch, and then silence. */
-  async function abandonedRun(): Promise<string> {
+  /**
+   * What a Worker stopped mid-stream leaves: the row, its events recorded (in a batch row, or in the
+   * row's tail by a timed flush), and then silence.
+   */
+  async function abandonedRun(recordedIn: "batch" | "tail" = "batch"): Promise<string> {
     const spec = await specOf({ model: "abandoned", input: "x", stream: true });
     const db = await tenantDb(env, spec.tenantId);
     const base = newResponseObject(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, "in_progress");
@@ -190,8 +193,8 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       db,
       responseId: spec.responseId,
       tenantId: spec.tenantId,
-      flushIntervalMs: 60_000,
-      flushChars: 1,
+      flushIntervalMs: recordedIn === "batch" ? 60_000 : 50,
+      flushChars: recordedIn === "batch" ? 1 : 1024 * 1024,
       conversationId: null,
       onError: () => undefined,
     });
@@ -213,37 +216,40 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       }),
     );
     const events = halfAnswerEvents(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, base);
-    // flushChars 1: the batch goes to D1 at once; then the "Worker" stops.
+    // flushChars 1: the batch goes to D1 at once; or the next timed flush writes the row's tail. Then the "Worker" stops.
     recorder.record(framesOf(events));
     await until(
       () => d1Row(spec.responseId),
       (row) => row?.event_count === events.length,
-      "the batch in D1",
+      "the events in D1",
     );
     await recorder.stop();
     return spec.responseId;
   }
 
-  it("is ended failed by the sweep once its heartbeat is silent, partial output and log kept", async () => {
-    const id = await abandonedRun();
-    await runCron();
-    expect(await d1Status(id)).toBe("in_progress");
-    await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
-    await runCron();
-    expect(await d1Status(id)).toBe("failed");
-    const ended = await client().responses.retrieve(id);
-    expect(ended).toMatchObject({ status: "failed", error: { message: INTERRUPTED } });
-    expect(ended.output_text).toBe("half");
-    const events = await rawEvents(`/responses/${id}?stream=true`);
-    expect(events.map((event) => event.type)).toEqual([
-      "response.created",
-      "response.output_item.added",
-      "response.content_part.added",
-      "response.output_text.delta",
-      "error",
-      "response.failed",
-    ]);
-  });
+  it.each(["batch", "tail"] as const)(
+    "is ended failed by the sweep once its heartbeat is silent, partial output and log kept (events in a %s)",
+    async (recordedIn) => {
+      const id = await abandonedRun(recordedIn);
+      await runCron();
+      expect(await d1Status(id)).toBe("in_progress");
+      await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
+      await runCron();
+      expect(await d1Status(id)).toBe("failed");
+      const ended = await client().responses.retrieve(id);
+      expect(ended).toMatchObject({ status: "failed", error: { message: INTERRUPTED } });
+      expect(ended.output_text).toBe("half");
+      const events = await rawEvents(`/responses/${id}?stream=true`);
+      expect(events.map((event) => event.type)).toEqual([
+        "response.created",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "error",
+        "response.failed",
+      ]);
+    },
+  );
 
   it("is ended by the first read once its heartbeat is silent", async () => {
     const id = await abandonedRun();

@@ -1,6 +1,7 @@
-// What D1 keeps of a stored response: one row (input, snapshot, output and the last batch of events
-// compressed in it) however many events it has, batch rows only for earlier batches of a long run,
-// and values too large for a row split into parts that each fit, read back whole.
+// What D1 keeps of a stored response: one row (input, snapshot, output and the events not in a batch
+// row compressed in it) however many events it has, a running row's tail rewritten by each flush,
+// batch rows only once a run's events pass the size limit, and values too large for a row split into
+// parts that each fit, read back whole.
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -13,7 +14,8 @@ import type { StreamEvent } from "../../src/responses/types";
 import type { RunSpec } from "../../src/run/spec";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
-import { client, model, rawEvents, readEvents } from "../support/gateway";
+import { client, model, rawEvents, readEvents, upstream } from "../support/gateway";
+import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
 import { countAll, firstRow, keyD1 } from "../support/shards";
 
@@ -38,8 +40,8 @@ async function storedBytes(id: string): Promise<number> {
   return row?.n ?? 0;
 }
 
-/** Runs a stored stream with a flush interval longer than it lasts: every event rides its end. */
-async function streamed(m: string): Promise<{ id: string; frames: number; frameBytes: number }> {
+/** Starts a stored stream in the Worker's foreground path with the recorder's settings given. */
+async function started(m: string, recorder: { recordFlushMs: number; recordFlushChars?: number }) {
   const request = validateCreateRequest({ model: m, input: "x", stream: true });
   const spec: RunSpec = {
     responseId: newResponseId(),
@@ -51,9 +53,15 @@ async function streamed(m: string): Promise<{ id: string; frames: number; frameB
     upstream: chooseUpstream(readConfig(env), m, KEY),
   };
   const ctx = createExecutionContext();
-  const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), recordFlushMs: 60_000 } }, spec);
+  const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), ...recorder } }, spec);
+  return { spec, response, ended: () => waitOnExecutionContext(ctx) };
+}
+
+/** Runs a stored stream with a flush interval longer than it lasts: every event rides its end. */
+async function streamed(m: string): Promise<{ id: string; frames: number; frameBytes: number }> {
+  const { spec, response, ended } = await started(m, { recordFlushMs: 60_000 });
   const text = await response.text();
-  await waitOnExecutionContext(ctx);
+  await ended();
   return {
     id: spec.responseId,
     frames: text.split("\n\n").length - 1,
@@ -79,6 +87,46 @@ describe("D1 recording", () => {
       const stored = await client(KEY).responses.retrieve(id);
       const { output_text: _text, ...snapshot } = stored;
       expect(foldEvents(replay as StreamEvent[])).toEqual(snapshot);
+    }
+  });
+
+  it("rewrites its one row's tail while a run outlasts the flush interval; batch rows only past the size limit", async () => {
+    for (const [flushChars, batched] of [
+      [1024 * 1024, false],
+      [300, true],
+    ] as const) {
+      const m = model("gate:6:12");
+      const { spec, response, ended } = await started(m, { recordFlushMs: 200, recordFlushChars: flushChars });
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (text.split("\n\n").length - 1 < 6) text += (await reader.read()).value ?? "";
+      // A flush lands while the run holds: its events are in D1, the row still the only one without a size flush.
+      const running = await until(
+        () =>
+          firstRow<{ event_count: number; tail_seq: number | null }>(
+            "SELECT event_count, tail_seq FROM responses WHERE id = ?",
+            spec.responseId,
+          ),
+        (row) => (row?.event_count ?? 0) >= 6,
+        "a progress flush",
+      );
+      const counts = await rowCounts(spec.responseId);
+      if (batched) expect(counts.batches).toBeGreaterThan(0);
+      else {
+        expect(counts).toEqual({ responses: 1, batches: 0, blobs: 0 });
+        expect(running?.tail_seq).toBe(0);
+      }
+      // A resume mid-run reads the flushed events from the row's tail or the batch rows alike.
+      const partial = await client(KEY).responses.retrieve(spec.responseId);
+      expect(partial.status).toBe("in_progress");
+      expect(partial.output_text).toBe("w0 w1 ");
+      await upstream.release(m);
+      for (let next = await reader.read(); next.done !== true; next = await reader.read()) text += next.value;
+      await ended();
+      if (!batched) expect(await rowCounts(spec.responseId)).toEqual({ responses: 1, batches: 0, blobs: 0 });
+      const frames = text.split("\n\n").slice(0, -1);
+      const replay = await rawEvents(KEY, `/responses/${spec.responseId}?stream=true`);
+      expect(replay).toEqual(frames.map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as unknown));
     }
   });
 

@@ -1,5 +1,5 @@
 // D1 faults during a run, injected with SQLite triggers that make D1 refuse a write. A refused progress
-// batch loses nothing (its events ride the next batch or the end); a refused start is a retryable 503
+// flush loses nothing (its events ride the next flush or the end); a refused start is a retryable 503
 // before anything is streamed or kept; a refused end of a foreground stream is told to its client by
 // an `error` event instead of the terminal one, and the run is ended by the sweep; a background run
 // keeps an end D1 refused in its object, serves it, and its alarm writes it once D1 takes writes again.
@@ -26,14 +26,15 @@ const watch = watchUnhandled();
 afterEach(() => watch.expectNone(D1_REFUSALS));
 afterAll(() => watch.stop());
 
-type Refused = "start" | "batches" | "end";
+type Refused = "start" | "progress" | "end";
 
 /** Makes D1 refuse one kind of write for responses of model `m` until `lift` runs. */
 async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: () => Promise<void> }> {
   const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
   const trigger = {
     start: `BEFORE INSERT ON responses WHEN NEW.model = '${m}'`,
-    batches: `BEFORE INSERT ON response_event_batches WHEN NEW.response_id IN (SELECT id FROM responses WHERE model = '${m}')`,
+    // A progress flush rewrites the running row's tail (a batch row comes only past the size limit).
+    progress: `BEFORE UPDATE OF events_tail ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('queued', 'in_progress')`,
     end: `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
   }[what];
   await execEverywhere(`CREATE TRIGGER ${tag} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
@@ -72,10 +73,10 @@ const post = (body: unknown) =>
   });
 
 describe("D1 refuses writes during a foreground run", () => {
-  it("refused progress batches: the client gets every event, and D1 gets them all with the end", async () => {
+  it("refused progress flushes: the client gets every event, and D1 gets them all with the end", async () => {
     const openai = client(KEY);
     const m = model("gate:6:10");
-    const { tag, lift } = await refuse("batches", m);
+    const { tag, lift } = await refuse("progress", m);
     const stream = await openai.responses.create({ model: m, input: "x", stream: true });
     const iterator = stream[Symbol.asyncIterator]();
     const seen: ResponseStreamEvent[] = [];
