@@ -70,6 +70,14 @@ export const internalError = (): ApiError =>
     type: "server_error",
   });
 
+/** D1 failed a query the request needed: a retryable 503 that names no query. */
+export const storageUnavailable = (): ApiError =>
+  new ApiError(503, "The gateway's storage is unavailable right now; try again.", {
+    type: "server_error",
+    code: "storage_unavailable",
+    headers: { "retry-after": "1" },
+  });
+
 /**
  * A wrong setting, not the request: names each setting at fault. `x-should-retry: false` stops the
  * SDKs' automatic retries, which would only repeat it.

@@ -3,7 +3,8 @@
 
 import { Router, type IRequest } from "itty-router";
 import { readConfig } from "./config";
-import { ApiError, errorResponse, internalError, invalidUrl } from "./errors";
+import { storageFailureOf } from "./db/failures";
+import { ApiError, errorResponse, internalError, invalidUrl, storageUnavailable } from "./errors";
 import { logFailure } from "./observe/problems";
 import { beginRequest, logRequest, noteError } from "./observe/request-log";
 import { newId } from "./responses/ids";
@@ -180,7 +181,12 @@ async function dispatch(request: Request, env: Env, ctx: ExecutionContext, reque
     if (response === undefined) throw invalidUrl(request);
     return withRequestId(response, requestId);
   } catch (thrown) {
-    const error = thrown instanceof ApiError ? thrown : internalError();
+    const error =
+      thrown instanceof ApiError
+        ? thrown
+        : storageFailureOf(thrown) !== undefined
+          ? storageUnavailable()
+          : internalError();
     if (error !== thrown) logFailure("the request failed", thrown, { request_id: requestId });
     noteError(request, error);
     return errorResponse(error, requestId);

@@ -1,6 +1,8 @@
 // The shape of every log line the gateway writes: one JSON object per console call, which Workers Logs
 // indexes field by field and `wrangler tail --format json` shows whole. Used by src/observe/*.
 
+import { isQueryError } from "../db/failures";
+
 /** What a line is about; a stable value to filter on (the `msg` says the particular cause). */
 export type LogEvent =
   | "request"
@@ -31,6 +33,8 @@ const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/(?:[^\s/@'"]*@)?([^\s/?#'"]+)[^\s'"
 
 /** An error as a short text for a line: its message with any URL cut to its host; never its stack. */
 export function causeOf(error: unknown): string {
+  // A failed query's message is its SQL and parameters (a request's content): its cause says why.
+  if (isQueryError(error)) return `query failed: ${error.cause === undefined ? "no cause" : causeOf(error.cause)}`;
   return clean(error instanceof Error ? `${error.name}: ${error.message}` : String(error), MAX_CAUSE_CHARS);
 }
 

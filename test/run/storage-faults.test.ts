@@ -21,7 +21,12 @@ import { execEverywhere, firstRow } from "../support/shards";
 const KEY = "sk-test-storage-faults";
 
 /** What a run logs while D1 refuses (each names the injected refusal); nothing else may be logged. */
-const D1_REFUSALS = [/D1 write failed: .*refused_/, /flush failed.*refused_/, /terminal write failed: .*refused_/];
+const D1_REFUSALS = [
+  /D1 write failed: .*refused_/,
+  /flush failed.*refused_/,
+  /terminal write failed: .*refused_/,
+  /the request failed: .*refused_/,
+];
 const watch = watchUnhandled();
 afterEach(() => watch.expectNone(D1_REFUSALS));
 afterAll(() => watch.stop());
@@ -135,6 +140,38 @@ describe("D1 refuses writes during a foreground run", () => {
     } finally {
       await liftAgain();
     }
+  });
+});
+
+describe("D1 refuses a write outside a run", () => {
+  it("a refused delete: a retryable 503 that names no query; the response is kept whole", async () => {
+    const openai = client(KEY);
+    const m = model("text:3");
+    const created = await openai.responses.create({ model: m, input: "x" });
+    const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+    await execEverywhere(
+      `CREATE TRIGGER ${tag} BEFORE DELETE ON responses WHEN OLD.model = '${m}' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+    );
+    let res: Response;
+    try {
+      res = await gatewayFetch(`${GATEWAY_URL}/responses/${created.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+    } finally {
+      await execEverywhere(`DROP TRIGGER IF EXISTS ${tag};`);
+    }
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const body = await res.json<{ error: Record<string, unknown> }>();
+    expect(body.error).toMatchObject({ type: "server_error", code: "storage_unavailable", param: null });
+    expect(JSON.stringify(body)).not.toMatch(/delete|responses|refused_/i);
+    // The line says D1's reason, not the query and its parameters.
+    const lines = watch.logged().filter((line) => line.includes(tag));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).not.toMatch(/Failed query|params:/);
+    expect(await openai.responses.retrieve(created.id)).toMatchObject({ id: created.id, status: "completed" });
+    expect(await openai.responses.delete(created.id)).toMatchObject({ id: created.id, deleted: true });
   });
 });
 
