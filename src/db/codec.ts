@@ -25,9 +25,13 @@ export function fromDriver(value: StoredValue | number[] | ArrayBuffer): StoredV
   return value instanceof ArrayBuffer ? new Uint8Array(value) : Uint8Array.from(value);
 }
 
+/** Runs bytes through a (de)compression stream: written whole, read whole (no Blob or pipe in between, which cost CPU). */
 async function pipe(input: Uint8Array, transform: CompressionStream | DecompressionStream): Promise<Uint8Array> {
-  const stream = new Blob([input]).stream().pipeThrough(transform);
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const writer = transform.writable.getWriter();
+  // A write or close that fails errors the readable side too: the read below throws it.
+  writer.write(input).catch(() => undefined);
+  writer.close().catch(() => undefined);
+  return new Uint8Array(await new Response(transform.readable).arrayBuffer());
 }
 
 /** Text compressed for storage. */
