@@ -3,28 +3,35 @@
 // shards'). The only queries on `responses` that do not name a tenant; the admin token guards every
 // route that uses them.
 
-import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
-import { pageOf, type Db, type Page, type PageQuery } from "./client";
+import { and, asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
 import { responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
 import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
+import { tenantGroups, tenantsWithResponses } from "./tenant-scan";
 
 export interface AdminListedRow extends ListedRow {
   tenantId: string;
 }
 
-/** The response `id`, whichever tenant stored it. */
+/** The response `id`, whichever tenant stored it (a seek per group of tenants). */
 export async function findAnyResponse(db: Db, id: string): Promise<ResponseRow | undefined> {
-  return db.query.responses.findFirst({ where: eq(responses.id, id) });
+  for (const tenants of await tenantGroups(db)) {
+    const row = await db.query.responses.findFirst({
+      where: and(inArray(responses.tenantId, tenants), eq(responses.id, id)),
+    });
+    if (row !== undefined) return row;
+  }
+  return undefined;
 }
 
 /**
  * A page of every tenant's responses on this shard, newest first by default, keyset-paginated on the
- * id: ids carry their creation time, so the primary key is the time order and no index is written for
- * this view (rows from before ids were timed sort among them by their random id), and one cursor
- * serves every shard. `after` need not be a row of this shard (the caller checks that it exists on
- * one). Filters are conditions on the rows read in that order, so a rare filter value can read much
- * of the table.
+ * id: ids carry their creation time, so the id is the time order and no index is written for this view
+ * (rows from before ids were timed sort among them by their random id), and one cursor serves every
+ * shard. Each tenant's page is read from its key range and the pages are merged. `after` need not be a
+ * row of this shard (the caller checks that it exists on one). Filters are conditions on the rows read
+ * in that order, so a rare filter value can read much of the table.
  */
 export async function pageAllResponses(
   db: Db,
@@ -35,18 +42,29 @@ export async function pageAllResponses(
   const cursor =
     after === null ? undefined : options.order === "desc" ? lt(responses.id, after) : gt(responses.id, after);
   const direction = options.order === "desc" ? desc : asc;
-  const rows = await db
-    .select({
-      id: responses.id,
-      tenantId: responses.tenantId,
-      status: responses.status,
-      createdAt: responses.createdAt,
-      snapshot: responses.snapshot,
-      output: responses.output,
-    })
-    .from(responses)
-    .where(and(...responseFilterConditions(filters), cursor))
-    .orderBy(direction(responses.id))
-    .limit(options.limit + 1);
-  return pageOf(rows, options.limit);
+  const pageOfTenant = (tenantId: string) =>
+    db
+      .select({
+        id: responses.id,
+        tenantId: responses.tenantId,
+        status: responses.status,
+        createdAt: responses.createdAt,
+        snapshot: responses.snapshot,
+        output: responses.output,
+      })
+      .from(responses)
+      .where(and(eq(responses.tenantId, tenantId), ...responseFilterConditions(filters), cursor))
+      .orderBy(direction(responses.id))
+      .limit(options.limit + 1);
+  const rows: AdminListedRow[] = [];
+  for (const tenants of chunk(await tenantsWithResponses(db), TENANT_PAGES_PER_BATCH)) {
+    const pages = await db.batch(tenants.map(pageOfTenant) as [ReturnType<typeof pageOfTenant>]);
+    for (const page of pages) rows.push(...page);
+  }
+  const sign = options.order === "desc" ? -1 : 1;
+  rows.sort((a, b) => (a.id < b.id ? -sign : a.id > b.id ? sign : 0));
+  return pageOf(rows.slice(0, options.limit + 1), options.limit);
 }
+
+/** Tenants' pages read in one D1 batch. */
+const TENANT_PAGES_PER_BATCH = 50;

@@ -1,9 +1,9 @@
-// The query behind `GET /v1/responses`: a tenant's stored responses, keyset-paginated on
-// (created_at, id) and filtered. One index serves every filter: the tenant's rows are read in page
-// order from `responses_tenant_created` and the filters are residual conditions on them.
-// Used by the list route.
+// The query behind `GET /v1/responses`: a tenant's stored responses, keyset-paginated and filtered.
+// The key serves every filter: ids carry their creation time, so the tenant's rows are read in page
+// order from the table itself and the filters are residual conditions on them; rows from before ids
+// were timed follow from a partial index. Used by the list routes.
 
-import { and, asc, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import {
   AFTER_NOT_FOUND,
   pageOf,
@@ -14,6 +14,7 @@ import {
   type PageQuery,
 } from "./client";
 import type { StoredValue } from "./codec";
+import { idFloorAt } from "../responses/ids";
 import { responses } from "./schema";
 
 export interface ResponseFilters {
@@ -58,11 +59,28 @@ export function responseFilterConditions(filters: ResponseFilters): (SQL | undef
   ];
 }
 
+/** The anchor of a cursor: the row `after` names. */
+export interface Anchor {
+  id: string;
+  createdAt: number;
+  legacy: boolean;
+}
+
 /**
- * Rows after the response `after` in the page order: written as `created_at <= c AND (created_at < c
- * OR id < i)` (desc) so SQLite uses it as a range on the created_at column of the index.
+ * Timed rows after `anchor` in the page order. Their ids carry their creation time (and `created_at`
+ * is read from the same clock), so the key (tenant_id, id) is the page order. Rows from before ids were
+ * timed are all older: they come after every timed row (desc) or before them (asc).
  */
-export function keyset(anchor: { createdAt: number; id: string }, order: ListOrder): SQL | undefined {
+export function keyset(anchor: Anchor | undefined, order: ListOrder): SQL | undefined {
+  if (anchor === undefined) return undefined;
+  if (anchor.legacy) return order === "desc" ? sql`0` : undefined;
+  return order === "desc" ? lt(responses.id, anchor.id) : gt(responses.id, anchor.id);
+}
+
+/** Legacy rows after `anchor` in the page order (keyset on created_at, id), or none when it is past them. */
+export function legacyKeyset(anchor: Anchor | undefined, order: ListOrder): SQL | undefined {
+  if (anchor === undefined) return undefined;
+  if (!anchor.legacy) return order === "desc" ? undefined : sql`0`;
   if (order === "desc")
     return and(
       lte(responses.createdAt, anchor.createdAt),
@@ -74,7 +92,22 @@ export function keyset(anchor: { createdAt: number; id: string }, order: ListOrd
   );
 }
 
-/** The page query: exported so a test can check SQLite's plan for each filter. */
+/** A created range as a range of timed ids (created_at is the id's time in seconds), read from the key. */
+const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
+  filters.createdAfter === undefined ? undefined : gte(responses.id, idFloorAt("resp", filters.createdAfter * 1000)),
+  filters.createdBefore === undefined ? undefined : lt(responses.id, idFloorAt("resp", filters.createdBefore * 1000)),
+];
+
+const listed = {
+  id: responses.id,
+  tenantId: responses.tenantId,
+  status: responses.status,
+  createdAt: responses.createdAt,
+  snapshot: responses.snapshot,
+  output: responses.output,
+};
+
+/** A page of timed rows: read in key order. Exported so a test can check SQLite's plan for each filter. */
 export function pageQuery(
   db: Db,
   tenantId: string,
@@ -84,16 +117,26 @@ export function pageQuery(
 ) {
   const direction = options.order === "desc" ? desc : asc;
   return db
-    .select({
-      id: responses.id,
-      tenantId: responses.tenantId,
-      status: responses.status,
-      createdAt: responses.createdAt,
-      snapshot: responses.snapshot,
-      output: responses.output,
-    })
+    .select(listed)
     .from(responses)
-    .where(and(...filterConditions(tenantId, filters), cursor))
+    .where(and(...filterConditions(tenantId, filters), ...timedRange(filters), isNull(responses.legacy), cursor))
+    .orderBy(direction(responses.id))
+    .limit(options.limit + 1);
+}
+
+/** A page of legacy rows, from the partial index that only they are in. */
+function legacyPageQuery(
+  db: Db,
+  tenantId: string,
+  filters: ResponseFilters,
+  options: Pick<PageQuery, "limit" | "order">,
+  cursor?: SQL,
+) {
+  const direction = options.order === "desc" ? desc : asc;
+  return db
+    .select(listed)
+    .from(responses)
+    .where(and(...filterConditions(tenantId, filters), eq(responses.legacy, 1), cursor))
     .orderBy(direction(responses.createdAt), direction(responses.id))
     .limit(options.limit + 1);
 }
@@ -105,15 +148,22 @@ export async function pageResponses(
   filters: ResponseFilters,
   options: PageQuery,
 ): Promise<Page<ListedRow> | AfterNotFound> {
-  let cursor: SQL | undefined;
+  let anchor: Anchor | undefined;
   if (options.after !== null) {
-    const [anchor] = await db
-      .select({ id: responses.id, createdAt: responses.createdAt })
+    const [row] = await db
+      .select({ id: responses.id, createdAt: responses.createdAt, legacy: responses.legacy })
       .from(responses)
-      .where(and(eq(responses.id, options.after), eq(responses.tenantId, tenantId)))
+      .where(and(eq(responses.tenantId, tenantId), eq(responses.id, options.after)))
       .limit(1);
-    if (anchor === undefined) return AFTER_NOT_FOUND;
-    cursor = keyset(anchor, options.order);
+    if (row === undefined) return AFTER_NOT_FOUND;
+    anchor = { id: row.id, createdAt: row.createdAt, legacy: row.legacy === 1 };
   }
-  return pageOf(await pageQuery(db, tenantId, filters, options, cursor), options.limit);
+  // Newest first: timed rows, then legacy ones; oldest first: the other way round.
+  const timed = () => pageQuery(db, tenantId, filters, options, keyset(anchor, options.order));
+  const legacy = (limit: number) =>
+    legacyPageQuery(db, tenantId, filters, { ...options, limit }, legacyKeyset(anchor, options.order));
+  const first = options.order === "desc" ? await timed() : await legacy(options.limit);
+  if (first.length > options.limit) return pageOf(first, options.limit);
+  const rest = options.order === "desc" ? await legacy(options.limit - first.length) : await timed();
+  return pageOf([...first, ...rest], options.limit);
 }

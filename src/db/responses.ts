@@ -16,6 +16,7 @@ import { markKeysDeleted } from "./idempotency";
 import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
+import { tenantGroups } from "./tenant-scan";
 import { storedUsageStatement, tokenCount, tokensOf } from "./usage";
 
 export type { Statement } from "./client";
@@ -314,42 +315,52 @@ async function readLegacyItems(db: Db, tenantId: string, id: string): Promise<In
  * make the response again). Returns false when the tenant has no such response.
  */
 export async function deleteResponse(db: Db, tenantId: string, id: string): Promise<boolean> {
-  const owned = sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id} AND ${responses.tenantId} = ${tenantId})`;
-  const gone = sql`NOT EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${id})`;
-  const [, deleted] = await db.batch([
+  // Read by each statement before the last one deletes the row: only the tenant's own response's rows go.
+  const owned = sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.tenantId} = ${tenantId} AND ${responses.id} = ${id})`;
+  const results = await db.batch([
     markKeysDeleted(db, tenantId, id, owned),
+    ...deleteEventsStatements(db, { responseId: id, tenantId }),
+    db.delete(blobs).where(and(eq(blobs.ownerId, id), inArray(blobs.tenantId, [tenantId, ""]), owned)),
+    db.delete(responseItems).where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId))),
+    // Legacy event rows name no tenant: removed only when the tenant owns the response.
+    db.delete(responseEvents).where(and(eq(responseEvents.responseId, id), owned)),
     db
       .delete(responses)
-      .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId)))
+      .where(and(eq(responses.tenantId, tenantId), eq(responses.id, id)))
       .returning({ id: responses.id }),
-    ...deleteEventsStatements(db, { responseId: id, tenantId }),
-    db.delete(blobs).where(and(eq(blobs.ownerId, id), inArray(blobs.tenantId, [tenantId, ""]), gone)),
-    db.delete(responseItems).where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId))),
-    // Legacy event rows name no tenant: removed only once the tenant's own row is gone.
-    db.delete(responseEvents).where(and(eq(responseEvents.responseId, id), gone)),
   ]);
-  return deleted.length > 0;
+  const deleted: unknown = results.at(-1);
+  return Array.isArray(deleted) && deleted.length > 0;
 }
 
 /**
  * Runs that stopped writing: not ended, no heartbeat since `staleBefore` (unix seconds), created
  * since `since` (unix seconds; a run cannot be older than its maximum run time). New rows are found
- * by their time-ordered id, rows from before ids were timed by the legacy index; no index is written
- * for this. Used by the scheduled sweep.
+ * by their time-ordered id within each tenant's key range, rows from before ids were timed by the
+ * legacy index; no index is written for this. Used by the scheduled sweep.
  */
 export async function findStaleRuns(
   db: Db,
   options: { since: number; staleBefore: number; limit: number },
 ): Promise<ResponseRow[]> {
   const running = and(notInArray(responses.status, TERMINAL), lt(responses.updatedAt, options.staleBefore));
-  const timed = await db.query.responses.findMany({
-    where: and(gte(responses.id, idFloorAt("resp", options.since * 1000)), running),
-    limit: options.limit,
-  });
-  if (timed.length >= options.limit) return timed;
+  const found: ResponseRow[] = [];
+  for (const tenants of await tenantGroups(db)) {
+    found.push(
+      ...(await db.query.responses.findMany({
+        where: and(
+          inArray(responses.tenantId, tenants),
+          gte(responses.id, idFloorAt("resp", options.since * 1000)),
+          running,
+        ),
+        limit: options.limit - found.length,
+      })),
+    );
+    if (found.length >= options.limit) return found;
+  }
   const legacy = await db.query.responses.findMany({
     where: and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running),
-    limit: options.limit - timed.length,
+    limit: options.limit - found.length,
   });
-  return [...timed, ...legacy];
+  return [...found, ...legacy];
 }

@@ -1,13 +1,14 @@
 // Deletes expired responses with every row they own (event batches, split values, legacy items and
 // events, webhook deliveries and their attempts) in bounded batches, and expired idempotency keys.
-// Responses are found by their time-ordered id (no index is written for this), and rows from before
-// ids were timed by the partial index on legacy rows. Used by the Cron Trigger (src/scheduled.ts).
+// Responses are found by their time-ordered id within each tenant's key range (no index is written for
+// this), and rows from before ids were timed by the partial index on legacy rows. Used by the Cron Trigger (src/scheduled.ts).
 // Usage rows are kept.
 
-import { and, asc, eq, gte, inArray, lt } from "drizzle-orm";
+import { and, eq, gte, inArray, lt } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
+import { tenantGroups } from "./tenant-scan";
 import {
   blobs,
   responseEventBatches,
@@ -69,30 +70,35 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
   ];
 }
 
-/** The next expired rows: by id among timed ids, then by the legacy index. */
+/** The next expired rows: by id range within each tenant's key among timed ids, then by the legacy index. */
 async function nextExpired(db: Db, cutoff: number, limit: number): Promise<{ id: string; tenantId: string }[]> {
-  const timed = await db
-    .select({ id: responses.id, tenantId: responses.tenantId })
-    .from(responses)
-    .where(
-      and(
-        gte(responses.id, "resp_"),
-        lt(responses.id, idFloorAt("resp", cutoff * 1000)),
-        lt(responses.createdAt, cutoff),
-      ),
-    )
-    .orderBy(asc(responses.id))
-    .limit(limit);
+  const timed: { id: string; tenantId: string }[] = [];
+  for (const tenants of await tenantGroups(db)) {
+    timed.push(
+      ...(await db
+        .select({ id: responses.id, tenantId: responses.tenantId })
+        .from(responses)
+        .where(
+          and(
+            inArray(responses.tenantId, tenants),
+            gte(responses.id, "resp_"),
+            lt(responses.id, idFloorAt("resp", cutoff * 1000)),
+            lt(responses.createdAt, cutoff),
+          ),
+        )
+        .limit(limit - timed.length)),
+    );
+    if (timed.length >= limit) break;
+  }
   if (timed.length > 0) return timed;
   return db
     .select({ id: responses.id, tenantId: responses.tenantId })
     .from(responses)
     .where(and(eq(responses.legacy, 1), lt(responses.createdAt, cutoff)))
-    .orderBy(asc(responses.createdAt))
     .limit(limit);
 }
 
-/** Deletes responses created before `cutoff` (unix seconds), oldest first, within the bounds. */
+/** Deletes responses created before `cutoff` (unix seconds), tenant by tenant, oldest first in each, within the bounds. */
 export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions = {}): Promise<SweepResult> {
   const batchSize = Math.min(options.batchSize ?? RETENTION_BATCH_SIZE, RETENTION_BATCH_SIZE);
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;

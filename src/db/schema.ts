@@ -6,18 +6,19 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 import { bytes } from "./codec";
 
 /**
- * One row per stored response (WITHOUT ROWID: no separate rowid b-tree). The request's input
- * items, the Response snapshot, its output and the events not in a batch row are compressed BLOBs
- * in the row itself: a running response's flushes rewrite that tail with its heartbeat, so a
- * response whose events stay under the size limit keeps one row (its start, each flush and its end
- * rewrite it). A long response's earlier events go to rows of `response_event_batches`. A value
- * too large for a row continues in `blobs`. Rows written before this layout (`legacy`) keep their
- * items in `response_items` and their events in `response_events`.
+ * One row per stored response, keyed by (tenant_id, id), WITHOUT ROWID and with no index of its own:
+ * ids carry their creation time, so the key is the list's order and an insert writes one row. The
+ * request's input items, the Response snapshot, its output and the events not in a batch row are
+ * compressed BLOBs in the row itself: a running response's flushes rewrite that tail with its
+ * heartbeat, so a response whose events stay under the size limit keeps one row (its start, each
+ * flush and its end rewrite it). A long response's earlier events go to rows of
+ * `response_event_batches`. A value too large for a row continues in `blobs`. Rows written before
+ * this layout (`legacy`) keep their items in `response_items` and their events in `response_events`.
  */
 export const responses = sqliteTable(
   "responses",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     tenantId: text("tenant_id").notNull(),
     status: text("status").notNull(),
     model: text("model").notNull(),
@@ -52,11 +53,12 @@ export const responses = sqliteTable(
     legacy: integer("legacy"),
   },
   (table) => [
-    // The list's one index: every filter is a residual condition on the tenant's rows in page order.
-    index("responses_tenant_created").on(table.tenantId, table.createdAt, table.id),
-    // Retention and the sweep find new rows by their time-ordered id; legacy ids are random.
+    // The key is the list's order: ids carry their creation time, so a tenant's rows are in time order
+    // in the table itself, every filter is a residual condition on them, and no index is written.
+    primaryKey({ columns: [table.tenantId, table.id] }),
+    // Rows from before ids were timed (random ids) are listed by their time from this partial index.
     index("responses_legacy_created")
-      .on(table.createdAt)
+      .on(table.tenantId, table.createdAt, table.id)
       .where(sql`legacy = 1`),
   ],
 );

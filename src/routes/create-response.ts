@@ -8,7 +8,7 @@ import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream }
 import { readJson } from "../http/json-body";
 import { noteResponse } from "../observe/request-log";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
-import { newResponseId } from "../responses/ids";
+import { newId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { runStateless } from "../run/stateless";
 import { isWarmUp } from "../http/internal-request";
@@ -35,12 +35,14 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     await admitted;
   }
   const key = idempotencyKeyOf(request);
+  // One clock reading for the id and `created_at`: a tenant's rows are listed in id order.
+  const now = Date.now();
   const spec: RunSpec = {
-    responseId: newResponseId(),
+    responseId: newId("resp", now),
     tenantId: caller.tenantId,
     apiKeyId: caller.apiKeyId,
     requestId,
-    createdAt: Math.floor(Date.now() / 1000),
+    createdAt: Math.floor(now / 1000),
     request: create,
     upstream,
   };

@@ -29,7 +29,14 @@ interface Seed {
   previous: string | null;
 }
 
-const seedId = (n: number) => `resp_${((n * 7919) % 10007).toString(16).padStart(48, "0")}`;
+/**
+ * Ids as the gateway mints them: the creation time in ms first (each seed at its second's start), then
+ * a permutation, so the four seeds of a second tie on the time and sort by the rest.
+ */
+const seedId = (n: number, marker = "0000") =>
+  `resp_${((BASE_TIME + Math.floor(n / 4)) * 1000).toString(16).padStart(12, "0")}${marker}${((n * 7919) % 10007)
+    .toString(16)
+    .padStart(32, "0")}`;
 
 function seed(n: number): Seed {
   return {
@@ -44,21 +51,23 @@ function seed(n: number): Seed {
   };
 }
 
-/** One statement: 10,000 rows from a recursive CTE mirroring `seed()`. */
-function seedSql(tenantId: string, count: number, idPrefix: string): string {
+/** One statement: 10,000 rows from a recursive CTE mirroring `seed()` (`marker` sets the tenant's ids apart). */
+function seedSql(tenantId: string, count: number, marker: string): string {
   return `
     INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at,
                            previous_response_id, metadata, snapshot, api_key_id)
     WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${count - 1}),
     rows AS (
       SELECT n,
-        '${idPrefix}' || printf('%048x', (n * 7919) % 10007) AS id,
+        'resp_' || printf('%012x', (${BASE_TIME} + n / 4) * 1000) || '${marker}' || printf('%032x', (n * 7919) % 10007) AS id,
         CASE n % 7 WHEN 0 THEN 'failed' WHEN 1 THEN 'incomplete' WHEN 2 THEN 'cancelled' WHEN 3 THEN 'in_progress'
                    ELSE 'completed' END AS status,
         'model-' || (n % 3) AS model,
         n % 2 AS background,
         ${BASE_TIME} + n / 4 AS created_at,
-        CASE WHEN n % 10 = 0 THEN NULL ELSE '${idPrefix}' || printf('%048x', ((n - n % 10) * 7919) % 10007) END AS prev,
+        CASE WHEN n % 10 = 0 THEN NULL
+             ELSE 'resp_' || printf('%012x', (${BASE_TIME} + (n - n % 10) / 4) * 1000) || '${marker}'
+                  || printf('%032x', ((n - n % 10) * 7919) % 10007) END AS prev,
         json_object('user', 'u' || (n % 5), 'batch', 'b' || (n / 1000)) AS metadata
       FROM seq)
     SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, metadata,
@@ -118,8 +127,8 @@ describe("GET /v1/responses over 10,000 responses", () => {
     const other = await newTenantKey("neighbour");
     const started = performance.now();
     // Each where the gateway routes the tenant (its first write, the deletes below, records it there).
-    await (await tenantD1(tenant.tenantId)).prepare(seedSql(tenant.tenantId, N, "resp_")).run();
-    await (await tenantD1(other.tenantId)).prepare(seedSql(other.tenantId, OTHER_N, "resp_ffff")).run();
+    await (await tenantD1(tenant.tenantId)).prepare(seedSql(tenant.tenantId, N, "0000")).run();
+    await (await tenantD1(other.tenantId)).prepare(seedSql(other.tenantId, OTHER_N, "ffff")).run();
     for (const statement of splitSnapshotsSql) await runEverywhere(statement);
     console.log(`seeded ${N + OTHER_N} responses in ${Math.round(performance.now() - started)} ms`);
     for (const id of deleted) await openai.responses.delete(id);
@@ -224,6 +233,48 @@ describe("GET /v1/responses over 10,000 responses", () => {
 });
 
 describe("GET /v1/responses with responses made through the gateway", () => {
+  it("lists responses stored before ids were timed after the newer ones, in their creation order", async () => {
+    const { key, tenantId } = await newTenantKey("legacy");
+    const client = managedClient(key);
+    const timed = [];
+    for (const input of ["a", "b", "c"]) timed.push(await client.responses.create({ model: model("text:1"), input }));
+    // Legacy rows: random ids (here sorting against their age), older than any timed one.
+    const legacy = [
+      { id: `resp_legacy_c${"0".repeat(8)}`, createdAt: BASE_TIME + 1 },
+      { id: `resp_legacy_b${"0".repeat(8)}`, createdAt: BASE_TIME + 2 },
+      { id: `resp_legacy_a${"0".repeat(8)}`, createdAt: BASE_TIME + 2 },
+    ];
+    const d1 = await tenantD1(tenantId);
+    for (const row of legacy)
+      await d1
+        .prepare(
+          `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, metadata,
+                                  snapshot, legacy)
+           VALUES (?1, ?2, 'completed', 'old', 0, 1, ?3, ?3, '{}',
+                   json_object('id', ?1, 'object', 'response', 'created_at', ?3, 'status', 'completed', 'output', json('[]')), 1)`,
+        )
+        .bind(row.id, tenantId, row.createdAt)
+        .run();
+    const newestFirst = [
+      ...timed.map((r) => r.id).reverse(),
+      // Same second: by id, descending.
+      legacy[1]!.id,
+      legacy[2]!.id,
+      legacy[0]!.id,
+    ];
+    for (const [order, expected] of [
+      ["desc", newestFirst],
+      ["asc", [...newestFirst].reverse()],
+    ] as const) {
+      const ids: string[] = [];
+      for await (const item of client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, {
+        query: { order, limit: 2 },
+      }))
+        ids.push(item.id);
+      expect(ids).toEqual(expected);
+    }
+  });
+
   it("lists what the tenant created, as retrieve returns it, and never a deleted one", async () => {
     const { key } = await newTenantKey("live");
     const client = managedClient(key);
@@ -276,33 +327,34 @@ describe("GET /v1/responses with responses made through the gateway", () => {
 
 describe("GET /v1/responses query plans", () => {
   const none: ResponseFilters = { metadata: [] };
-  // One index serves every filter (each index is a billed row on every write): the tenant's rows are
-  // read in page order, and a filter is a condition on them; the speed of each is measured above.
-  const tenantCreated = /INDEX responses_tenant_created \(tenant_id=\?/;
+  // The key serves every filter (each index is a billed row on every write): the tenant's rows are
+  // read in page order from the table itself, and a filter is a condition on them; the speed of each
+  // is measured above.
+  const tenantKey = /SEARCH responses USING PRIMARY KEY \(tenant_id=\?/;
   it.each<[string, ResponseFilters, RegExp]>([
-    ["no filter", none, tenantCreated],
-    ["model", { ...none, model: "m" }, tenantCreated],
-    ["status", { ...none, status: "failed" }, tenantCreated],
-    ["previous_response_id", { ...none, previousResponseId: "resp_1" }, tenantCreated],
-    ["background", { ...none, background: true }, tenantCreated],
+    ["no filter", none, tenantKey],
+    ["model", { ...none, model: "m" }, tenantKey],
+    ["status", { ...none, status: "failed" }, tenantKey],
+    ["previous_response_id", { ...none, previousResponseId: "resp_1" }, tenantKey],
+    ["background", { ...none, background: true }, tenantKey],
     [
       "created range",
       { ...none, createdAfter: 1, createdBefore: 2 },
-      /INDEX responses_tenant_created \(tenant_id=\? AND created_at>\? AND created_at<\?/,
+      /SEARCH responses USING PRIMARY KEY \(tenant_id=\? AND id>\? AND id<\?\)/,
     ],
-    ["metadata", { ...none, metadata: [["k", "v"]] }, tenantCreated],
-  ])("seeks the tenant's index already in page order, with and without a cursor: %s", async (_name, filters, index) => {
+    ["metadata", { ...none, metadata: [["k", "v"]] }, tenantKey],
+  ])("seeks the tenant's key already in page order, with and without a cursor: %s", async (_name, filters, plan) => {
     const db = await tenantDb(env, "tenant_x");
     const d1 = await tenantD1("tenant_x");
     for (const order of ["desc", "asc"] as const)
-      for (const cursor of [undefined, keyset({ createdAt: BASE_TIME, id: seedId(1) }, order)]) {
+      for (const cursor of [undefined, keyset({ createdAt: BASE_TIME, id: seedId(1), legacy: false }, order)]) {
         const query = pageQuery(db, "tenant_x", filters, { limit: 20, order }, cursor).toSQL();
-        const plan = await d1
+        const explained = await d1
           .prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
           .bind(...query.params)
           .all<{ detail: string }>();
-        const details = plan.results.map((row) => row.detail).join(" | ");
-        expect(details).toMatch(index);
+        const details = explained.results.map((row) => row.detail).join(" | ");
+        expect(details).toMatch(plan);
         expect(details).not.toMatch(/TEMP B-TREE|SCAN responses/);
       }
   });
