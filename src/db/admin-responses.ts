@@ -3,26 +3,20 @@
 // shards'). The only queries on `responses` that do not name a tenant; the admin token guards every
 // route that uses them.
 
-import { and, asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
 import { responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
 import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
-import { tenantGroups, tenantsWithResponses } from "./tenant-scan";
+import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
 
 export interface AdminListedRow extends ListedRow {
   tenantId: string;
 }
 
-/** The response `id`, whichever tenant stored it (a seek per group of tenants). */
+/** The response `id`, whichever tenant stored it (a seek per tenant). */
 export async function findAnyResponse(db: Db, id: string): Promise<ResponseRow | undefined> {
-  for (const tenants of await tenantGroups(db)) {
-    const row = await db.query.responses.findFirst({
-      where: and(inArray(responses.tenantId, tenants), eq(responses.id, id)),
-    });
-    if (row !== undefined) return row;
-  }
-  return undefined;
+  return db.query.responses.findFirst({ where: and(ofAnyTenant(), eq(responses.id, id)) });
 }
 
 /**

@@ -16,7 +16,7 @@ import { markKeysDeleted } from "./idempotency";
 import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
-import { tenantGroups } from "./tenant-scan";
+import { ofAnyTenant } from "./tenant-scan";
 import { storedUsageStatement, tokenCount, tokensOf } from "./usage";
 
 export type { Statement } from "./client";
@@ -344,20 +344,11 @@ export async function findStaleRuns(
   options: { since: number; staleBefore: number; limit: number },
 ): Promise<ResponseRow[]> {
   const running = and(notInArray(responses.status, TERMINAL), lt(responses.updatedAt, options.staleBefore));
-  const found: ResponseRow[] = [];
-  for (const tenants of await tenantGroups(db)) {
-    found.push(
-      ...(await db.query.responses.findMany({
-        where: and(
-          inArray(responses.tenantId, tenants),
-          gte(responses.id, idFloorAt("resp", options.since * 1000)),
-          running,
-        ),
-        limit: options.limit - found.length,
-      })),
-    );
-    if (found.length >= options.limit) return found;
-  }
+  const found = await db.query.responses.findMany({
+    where: and(ofAnyTenant(), gte(responses.id, idFloorAt("resp", options.since * 1000)), running),
+    limit: options.limit,
+  });
+  if (found.length >= options.limit) return found;
   const legacy = await db.query.responses.findMany({
     where: and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running),
     limit: options.limit - found.length,

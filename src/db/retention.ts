@@ -8,7 +8,7 @@ import { and, eq, gte, inArray, lt } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
-import { tenantGroups } from "./tenant-scan";
+import { ofAnyTenant } from "./tenant-scan";
 import {
   blobs,
   responseEventBatches,
@@ -72,24 +72,18 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
 
 /** The next expired rows: by id range within each tenant's key among timed ids, then by the legacy index. */
 async function nextExpired(db: Db, cutoff: number, limit: number): Promise<{ id: string; tenantId: string }[]> {
-  const timed: { id: string; tenantId: string }[] = [];
-  for (const tenants of await tenantGroups(db)) {
-    timed.push(
-      ...(await db
-        .select({ id: responses.id, tenantId: responses.tenantId })
-        .from(responses)
-        .where(
-          and(
-            inArray(responses.tenantId, tenants),
-            gte(responses.id, "resp_"),
-            lt(responses.id, idFloorAt("resp", cutoff * 1000)),
-            lt(responses.createdAt, cutoff),
-          ),
-        )
-        .limit(limit - timed.length)),
-    );
-    if (timed.length >= limit) break;
-  }
+  const timed = await db
+    .select({ id: responses.id, tenantId: responses.tenantId })
+    .from(responses)
+    .where(
+      and(
+        ofAnyTenant(),
+        gte(responses.id, "resp_"),
+        lt(responses.id, idFloorAt("resp", cutoff * 1000)),
+        lt(responses.createdAt, cutoff),
+      ),
+    )
+    .limit(limit);
   if (timed.length > 0) return timed;
   return db
     .select({ id: responses.id, tenantId: responses.tenantId })
