@@ -10,6 +10,9 @@ import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
 import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
 
+/** Tenants' pages read in one D1 batch. */
+const TENANT_PAGES_PER_BATCH = 50;
+
 export interface AdminListedRow extends ListedRow {
   tenantId: string;
 }
@@ -59,6 +62,3 @@ export async function pageAllResponses(
   rows.sort((a, b) => (a.id < b.id ? -sign : a.id > b.id ? sign : 0));
   return pageOf(rows.slice(0, options.limit + 1), options.limit);
 }
-
-/** Tenants' pages read in one D1 batch. */
-const TENANT_PAGES_PER_BATCH = 50;
