@@ -8,8 +8,9 @@ import { decompressText, type StoredValue } from "./codec";
 import { blobs } from "./schema";
 
 /**
- * Largest compressed value kept in its row. A response row holds up to three (input, snapshot and
- * the last batch of events), so three of these and the other columns stay under D1's 2 MB per row.
+ * Largest compressed value kept in its row. A response row holds up to four (input, snapshot, output
+ * and the events not in a batch row), but the events repeat the snapshot's large fields and the
+ * output, so an inline tail leaves little room to the others: together they stay under D1's 2 MB.
  */
 export const MAX_INLINE_BYTES = 600_000;
 /** Bytes per `blobs` part (one part per row, under the 2 MB row limit). */
