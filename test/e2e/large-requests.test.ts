@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { client, model, storedFor } from "../support/gateway";
 import { countAll } from "../support/shards";
 import { collect } from "../support/streams";
+import { randomText } from "../support/random-text";
 
 const KEY = "sk-test-large-requests";
 /** Over D1's 2 MB a row. */
@@ -25,17 +26,6 @@ const RANDOM_CHARS = 850_000;
 function largeText(chars: number): string {
   const random = randomText(Math.min(chars, RANDOM_CHARS));
   return random + "All work and no play makes a long prompt. ".repeat(chars).slice(0, chars - random.length);
-}
-
-/** `chars` random base64 characters. */
-function randomText(chars: number): string {
-  const bytes = new Uint8Array(Math.ceil((chars * 3) / 4));
-  for (let start = 0; start < bytes.length; start += 65_536)
-    crypto.getRandomValues(bytes.subarray(start, start + 65_536));
-  let binary = "";
-  for (let start = 0; start < bytes.length; start += 8192)
-    binary += String.fromCharCode(...bytes.subarray(start, start + 8192));
-  return btoa(binary).slice(0, chars);
 }
 
 /** 30 function tools whose descriptions are a `largeText(chars)` cut in 30. */

@@ -32,17 +32,7 @@ import { newId, newResponseId } from "../../src/responses/ids";
 import { newResponseObject } from "../../src/responses/response-object";
 import type { ResponseObject } from "../../src/responses/types";
 import { recordingDb, type Prepared } from "../support/recording-db";
-
-/** Random base64: even compressed it is larger than a value kept in its row, so it goes to `blobs`. */
-function incompressible(chars: number): string {
-  const bytes = new Uint8Array(Math.ceil((chars * 3) / 4));
-  for (let start = 0; start < bytes.length; start += 65_536)
-    crypto.getRandomValues(bytes.subarray(start, start + 65_536));
-  let binary = "";
-  for (let start = 0; start < bytes.length; start += 8192)
-    binary += String.fromCharCode(...bytes.subarray(start, start + 8192));
-  return btoa(binary).slice(0, chars);
-}
+import { randomText } from "../support/random-text";
 
 /** The tables that hold a tenant's responses and conversations. */
 const TENANT_TABLES = /\b(responses|response_event_batches|blobs|response_items|conversations|conversation_items)\b/;
@@ -85,7 +75,8 @@ describe("response-path statements", () => {
     expect(await claimConversation(db, tenantId, conversation.id, id, createdAt + 60)).toBe("claimed");
 
     // A parent that ended, then the response chained from it, with input and snapshot split into parts.
-    const large = incompressible(900_000);
+    // Random: even compressed it is larger than a value kept in its row, so it goes to `blobs`.
+    const large = randomText(900_000);
     for (const [responseId, previous] of [
       [parentId, null],
       [id, parentId],
