@@ -5,7 +5,7 @@
 
 import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
-import { responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
+import { listedColumns, responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
 import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
 import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
@@ -41,14 +41,7 @@ export async function pageAllResponses(
   const direction = options.order === "desc" ? desc : asc;
   const pageOfTenant = (tenantId: string) =>
     db
-      .select({
-        id: responses.id,
-        tenantId: responses.tenantId,
-        status: responses.status,
-        createdAt: responses.createdAt,
-        snapshot: responses.snapshot,
-        output: responses.output,
-      })
+      .select(listedColumns)
       .from(responses)
       .where(and(eq(responses.tenantId, tenantId), ...responseFilterConditions(filters), cursor))
       .orderBy(direction(responses.id))

@@ -98,7 +98,8 @@ const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
   filters.createdBefore === undefined ? undefined : lt(responses.id, idFloorAt("resp", filters.createdBefore * 1000)),
 ];
 
-const listed = {
+/** The columns a listed response is read with (the snapshot and output it is answered from). */
+export const listedColumns = {
   id: responses.id,
   tenantId: responses.tenantId,
   status: responses.status,
@@ -117,7 +118,7 @@ export function pageQuery(
 ) {
   const direction = options.order === "desc" ? desc : asc;
   return db
-    .select(listed)
+    .select(listedColumns)
     .from(responses)
     .where(and(...filterConditions(tenantId, filters), ...timedRange(filters), isNull(responses.legacy), cursor))
     .orderBy(direction(responses.id))
@@ -134,7 +135,7 @@ function legacyPageQuery(
 ) {
   const direction = options.order === "desc" ? desc : asc;
   return db
-    .select(listed)
+    .select(listedColumns)
     .from(responses)
     .where(and(...filterConditions(tenantId, filters), eq(responses.legacy, 1), cursor))
     .orderBy(direction(responses.createdAt), direction(responses.id))

@@ -31,7 +31,7 @@ const watch = watchUnhandled();
 afterEach(() => watch.expectNone(D1_REFUSALS));
 afterAll(() => watch.stop());
 
-type Refused = "start" | "progress" | "end";
+type Refused = "start" | "progress" | "end" | "delete";
 
 /** Makes D1 refuse one kind of write for responses of model `m` until `lift` runs. */
 async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: () => Promise<void> }> {
@@ -41,6 +41,7 @@ async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: ()
     // A progress flush rewrites the running row's tail (a batch row comes only past the size limit).
     progress: `BEFORE UPDATE OF events_tail ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('queued', 'in_progress')`,
     end: `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
+    delete: `BEFORE DELETE ON responses WHEN OLD.model = '${m}'`,
   }[what];
   await execEverywhere(`CREATE TRIGGER ${tag} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
   return { tag, lift: () => execEverywhere(`DROP TRIGGER IF EXISTS ${tag};`) };
@@ -148,10 +149,7 @@ describe("D1 refuses a write outside a run", () => {
     const openai = client(KEY);
     const m = model("text:3");
     const created = await openai.responses.create({ model: m, input: "x" });
-    const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
-    await execEverywhere(
-      `CREATE TRIGGER ${tag} BEFORE DELETE ON responses WHEN OLD.model = '${m}' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
-    );
+    const { tag, lift } = await refuse("delete", m);
     let res: Response;
     try {
       res = await gatewayFetch(`${GATEWAY_URL}/responses/${created.id}`, {
@@ -159,7 +157,7 @@ describe("D1 refuses a write outside a run", () => {
         headers: { authorization: `Bearer ${KEY}` },
       });
     } finally {
-      await execEverywhere(`DROP TRIGGER IF EXISTS ${tag};`);
+      await lift();
     }
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
