@@ -1,14 +1,23 @@
 // The Cron Trigger (`[triggers] crons` in wrangler.toml, every minute): on every shard, ends runs whose
-// executor died (src/stream/sweep.ts), then enforces retention, deleting responses older than
-// `RETENTION_DAYS` with all their rows, a bounded amount per run.
+// executor died (src/stream/sweep.ts), in the first minutes of each hour rolls up usage until the hour
+// began (src/db/usage.ts), then enforces retention, deleting responses older than `RETENTION_DAYS` with
+// all their rows, a bounded amount per run.
 
 import { readConfig } from "./config";
 import { RETENTION_MAX_BATCHES, sweepExpired } from "./db/retention";
+import { rollUpUsage } from "./db/usage";
+import { idFloorAt } from "./responses/ids";
 import { onEveryShard, readShardPlan } from "./db/shards";
 import { logSweep } from "./observe/problems";
 import { sweepDeadRuns } from "./stream/sweep";
 
 const DAY_SECONDS = 86_400;
+const HOUR_MS = 3_600_000;
+/**
+ * The usage roll-up runs in this many first minutes of each hour (a run that fails is retried by the
+ * next minute's); later minutes would find nothing new and only read every tenant's mark.
+ */
+const USAGE_ROLLUP_MINUTES = 5;
 /**
  * Retention batches per run over all shards: each is 2 D1 queries, and an invocation may make 1,000
  * (the sweep and the idempotency keys need a few per shard). 300 batches of 48 delete 14,400
@@ -33,6 +42,17 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
           ended: dead.ended,
           left: dead.failed,
         });
+      const hourStart = Math.floor(controller.scheduledTime / HOUR_MS) * HOUR_MS;
+      if (controller.scheduledTime - hourStart < USAGE_ROLLUP_MINUTES * 60_000) {
+        const rolled = await rollUpUsage(db, idFloorAt("resp", hourStart));
+        if (rolled.tenants > 0)
+          logSweep("usage_rollup", `usage rolled up for ${rolled.tenants} tenants in ${rolled.groups} rows`, {
+            ...shard,
+            tenants: rolled.tenants,
+            groups: rolled.groups,
+            counted_before: new Date(hourStart).toISOString(),
+          });
+      }
       if (config.retentionDays <= 0) return false;
       const result = await sweepExpired(db, cutoff, { maxBatches });
       if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)

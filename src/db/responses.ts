@@ -17,7 +17,7 @@ import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { ofAnyTenant } from "./tenant-scan";
-import { storedUsageStatement, tokenCount, tokensOf } from "./usage";
+import { removedUsageStatement, storedUsageStatement, tokenCount, tokensOf } from "./usage";
 
 export type { Statement } from "./client";
 export type { StoredItem } from "./item-rows";
@@ -85,6 +85,7 @@ export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement
         metadata: JSON.stringify(row.metadata),
         input: input.inline,
         snapshot: snapshot.inline,
+        usageDeferred: 1,
       })
       .onConflictDoNothing(),
   ];
@@ -324,6 +325,7 @@ export async function deleteResponse(db: Db, tenantId: string, id: string): Prom
     db.delete(responseItems).where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId))),
     // Legacy event rows name no tenant: removed only when the tenant owns the response.
     db.delete(responseEvents).where(and(eq(responseEvents.responseId, id), owned)),
+    removedUsageStatement(db, [tenantId], [id]),
     db
       .delete(responses)
       .where(and(eq(responses.tenantId, tenantId), eq(responses.id, id)))

@@ -2,13 +2,14 @@
 // events, webhook deliveries and their attempts) in bounded batches, and expired idempotency keys.
 // Responses are found by their time-ordered id within each tenant's key range (no index is written for
 // this), and rows from before ids were timed by the partial index on legacy rows. Used by the Cron Trigger (src/scheduled.ts).
-// Usage rows are kept.
+// Usage rows are kept, and a deleted response the usage roll-up has not reached is counted first.
 
 import { and, eq, gte, inArray, lt } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
 import { ofAnyTenant } from "./tenant-scan";
+import { removedUsageStatement } from "./usage";
 import {
   blobs,
   responseEventBatches,
@@ -64,6 +65,9 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
     db.delete(responseEvents).where(inArray(responseEvents.responseId, ids)),
     // Parts written before blobs named their tenant have ''.
     db.delete(blobs).where(and(inArray(blobs.tenantId, [...tenants, ""]), inArray(blobs.ownerId, ids))),
+    // Counts what the usage roll-up has not reached yet (a retention shorter than its hour, or a roll-up
+    // that keeps failing): usage outlives the rows.
+    removedUsageStatement(db, tenants, ids),
     db
       .delete(responses)
       .where(and(inArray(responses.tenantId, tenants), inArray(responses.id, ids), lt(responses.createdAt, cutoff))),

@@ -51,6 +51,11 @@ export const responses = sqliteTable(
     apiKeyId: text("api_key_id"),
     /** 1 for rows written before this layout (items and events in the legacy tables). */
     legacy: integer("legacy"),
+    /**
+     * 1: the response is counted in `usage_daily` by the hourly roll-up (src/db/usage.ts), not by its
+     * terminal write; null for rows written before the roll-up, which their terminal write counts.
+     */
+    usageDeferred: integer("usage_deferred"),
   },
   (table) => [
     // The key is the list's order: ids carry their creation time, so a tenant's rows are in time order
@@ -296,3 +301,12 @@ export const usageDaily = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.tenantId, table.apiKeyId, table.model, table.day] })],
 );
+
+/**
+ * How far each tenant's responses are rolled up into `usage_daily`: every ended response with
+ * `usage_deferred` and an id below `counted_before` is counted there; the rest are read live.
+ */
+export const usageRollups = sqliteTable("usage_rollups", {
+  tenantId: text("tenant_id").primaryKey(),
+  countedBefore: text("counted_before").notNull(),
+});

@@ -7,8 +7,8 @@ import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { responses } from "./schema";
 
-/** The skip-scan: one row per tenant with responses, in key order. */
-const TENANTS = sql`WITH RECURSIVE t(tenant) AS (
+/** The skip-scan: one row per tenant with responses, in key order (a query of its own, column `tenant`). */
+export const TENANTS = sql`WITH RECURSIVE t(tenant) AS (
     SELECT min(tenant_id) FROM responses
     UNION ALL
     SELECT (SELECT min(tenant_id) FROM responses WHERE tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL

@@ -1,11 +1,20 @@
-// Token usage and response counts per tenant, key, model and UTC day (`usage_daily`): the upsert
-// made by a response's terminal write (and by the store:false path), and the grouped reads behind
-// `GET /v1/usage` and `GET /admin/usage`. Usage rows outlive retention and deletion.
+// Token usage and response counts per tenant, key, model and UTC day. A stored response is counted
+// without a write of its own: the hourly roll-up (the Cron Trigger) adds each tenant's ended responses
+// created before the hour into `usage_daily`, one row per group, and moves the tenant's mark in
+// `usage_rollups`; a read adds the ended responses past the mark live. A response that ends after the
+// roll-up passed its id is counted by its terminal write, and one deleted before the roll-up reached
+// it by its deletion, so each is counted exactly once (every step is a D1 batch, a transaction).
+// Rows written before the roll-up existed (`usage_deferred` null) are counted by their terminal write,
+// and store:false responses, which write nothing else, by an upsert of their own. Used by the terminal
+// write, deletion, retention, src/scheduled.ts and `GET /v1/usage`, `GET /admin/usage`. Usage rows
+// outlive retention and deletion.
 
-import { and, eq, notInArray, sql, type SQL } from "drizzle-orm";
+import { and, eq, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
-import { responses, usageDaily } from "./schema";
+import { idFloorAt } from "../responses/ids";
+import { TENANTS } from "./tenant-scan";
+import { responses, usageDaily, usageRollups } from "./schema";
 
 export interface TokenCounts {
   inputTokens: number;
@@ -13,12 +22,15 @@ export interface TokenCounts {
 }
 
 const TERMINAL = [...TERMINAL_STATUSES];
+const DAY_MS = 86_400_000;
+/** The terminal statuses as SQL literals (constants: no bound parameter spent on them). */
+const TERMINAL_LIST = sql.raw(TERMINAL.map((status) => `'${status}'`).join(", "));
 
 /** Adds to a row's counts on conflict (the row of that tenant, key, model and day). */
 const accumulate = {
   target: [usageDaily.tenantId, usageDaily.apiKeyId, usageDaily.model, usageDaily.day],
   set: {
-    responses: sql`${usageDaily.responses} + 1`,
+    responses: sql`${usageDaily.responses} + excluded.responses`,
     inputTokens: sql`${usageDaily.inputTokens} + excluded.input_tokens`,
     outputTokens: sql`${usageDaily.outputTokens} + excluded.output_tokens`,
   },
@@ -27,10 +39,21 @@ const accumulate = {
 /** The UTC day (YYYY-MM-DD) of a unix time, as `usage_daily.day` holds it. */
 export const usageDay = (unixSeconds: number): string => new Date(unixSeconds * 1000).toISOString().slice(0, 10);
 
+/** The tenant's roll-up mark: its deferred responses with a smaller id are in `usage_daily` ('' : none). */
+const markOf = (tenantId: SQL): SQL =>
+  sql`coalesce((SELECT ${usageRollups.countedBefore} FROM ${usageRollups} WHERE ${usageRollups.tenantId} = ${tenantId}), '')`;
+
+/** The usage_daily columns of a response row `r`, grouped or one by one. */
+const GROUP_COLUMNS = sql`r.tenant_id, coalesce(r.api_key_id, ''), r.model, strftime('%Y-%m-%d', r.created_at, 'unixepoch')`;
+const COUNTS = sql`count(*), sum(coalesce(r.input_tokens, 0)), sum(coalesce(r.output_tokens, 0))`;
+/** Grouped counts of response rows `r` added to `usage_daily` (its columns, in order). */
+const addGroups = (db: Db, query: SQL): Statement => db.insert(usageDaily).select(query).onConflictDoUpdate(accumulate);
+
 /**
- * Counts a stored response once, on the day of its creation: it adds only while the response row
- * is not yet terminal, so it runs in the terminal batch before the status update, and a retried
- * batch (the row is terminal by then) adds nothing.
+ * Counts a stored response at its end, when nothing else will: it adds only while the response row
+ * is not yet terminal, so it runs in the terminal batch before the status update (a retried batch
+ * adds nothing), and only for a row the roll-up does not count: one written before it existed, or one
+ * whose id the roll-up has already passed.
  */
 export function storedUsageStatement(db: Db, responseId: string, tenantId: string, tokens: TokenCounts): Statement {
   const counted = db
@@ -44,8 +67,68 @@ export function storedUsageStatement(db: Db, responseId: string, tenantId: strin
       outputTokens: sql<number>`${tokens.outputTokens}`.as("output_tokens"),
     })
     .from(responses)
-    .where(and(eq(responses.id, responseId), eq(responses.tenantId, tenantId), notInArray(responses.status, TERMINAL)));
+    .where(
+      and(
+        eq(responses.id, responseId),
+        eq(responses.tenantId, tenantId),
+        notInArray(responses.status, TERMINAL),
+        or(sql`${responses.usageDeferred} IS NULL`, sql`${responses.id} < ${markOf(sql`${tenantId}`)}`),
+      ),
+    );
   return db.insert(usageDaily).select(counted).onConflictDoUpdate(accumulate);
+}
+
+/**
+ * Counts the ended, deferred responses among rows about to be deleted that the roll-up has not
+ * reached: run before the statement that deletes them, in the same batch.
+ */
+export function removedUsageStatement(db: Db, tenantIds: string[], responseIds: string[]): Statement {
+  return addGroups(
+    db,
+    sql`SELECT ${GROUP_COLUMNS}, ${COUNTS}
+      FROM responses r
+     WHERE r.tenant_id IN (${sql.join(
+       tenantIds.map((id) => sql`${id}`),
+       sql`, `,
+     )}) AND r.id IN (${sql.join(
+       responseIds.map((id) => sql`${id}`),
+       sql`, `,
+     )})
+       AND r.usage_deferred = 1 AND r.status IN (${TERMINAL_LIST}) AND r.id >= ${markOf(sql`r.tenant_id`)}
+     GROUP BY 1, 2, 3, 4`,
+  );
+}
+
+/** Every tenant with responses on the shard and its roll-up mark, as `marks(tenant_id, mark)`. */
+const EVERY_TENANT_MARK = sql`SELECT t.tenant AS tenant_id, ${markOf(sql`t.tenant`)} AS mark FROM (${TENANTS}) t`;
+
+/**
+ * Rolls every tenant's ended, deferred responses with ids from its mark up to `cutoffId` into
+ * `usage_daily`, one row per tenant, key, model and day, and moves the mark of each tenant that had
+ * responses there to `cutoffId`, in one batch. A response still running below the new mark is counted
+ * by its terminal write. Reads each tenant's rows in the range from its key; writes a row per group
+ * and per tenant with responses in the range.
+ */
+export async function rollUpUsage(db: Db, cutoffId: string): Promise<{ groups: number; tenants: number }> {
+  const inRange = sql`r.tenant_id = m.tenant_id AND r.id >= m.mark AND r.id < ${cutoffId} AND r.usage_deferred = 1`;
+  // Inserts without RETURNING answer D1's result, whose `meta.changes` counts the rows written.
+  const [groups, tenants] = (await db.batch([
+    addGroups(
+      db,
+      sql`SELECT ${GROUP_COLUMNS}, ${COUNTS}
+            FROM (${EVERY_TENANT_MARK}) m CROSS JOIN responses r
+           WHERE ${inRange} AND r.status IN (${TERMINAL_LIST})
+           GROUP BY 1, 2, 3, 4`,
+    ),
+    db
+      .insert(usageRollups)
+      .select(
+        sql`SELECT m.tenant_id, ${cutoffId} FROM (${EVERY_TENANT_MARK}) m
+             WHERE m.mark < ${cutoffId} AND EXISTS (SELECT 1 FROM responses r WHERE ${inRange})`,
+      )
+      .onConflictDoUpdate({ target: usageRollups.tenantId, set: { countedBefore: sql`excluded.counted_before` } }),
+  ])) as unknown as [D1Result, D1Result];
+  return { groups: groups.meta.changes, tenants: tenants.meta.changes };
 }
 
 export interface UsageEntry extends TokenCounts {
@@ -98,7 +181,10 @@ export interface UsageGroup {
   outputTokens: number;
 }
 
-/** Sums over the days `startDay..endDay` (inclusive), one row per group, ordered by the groups. */
+/**
+ * Sums over the days `startDay..endDay` (inclusive), one row per group, ordered by the groups: the
+ * rolled-up rows and the responses past the roll-up, in one statement (one snapshot).
+ */
 export async function readUsage(db: Db, query: UsageQuery): Promise<UsageGroup[]> {
   const dimensions = query.groupBy;
   const selected = dimensions.map((dimension) => sql`${COLUMNS[dimension]} AS ${sql.raw(dimension)}`);
@@ -117,11 +203,27 @@ export async function readUsage(db: Db, query: UsageQuery): Promise<UsageGroup[]
           dimensions.map((d) => COLUMNS[d]),
           sql`, `,
         )}`;
+  // The live part: ended, deferred responses past each tenant's mark, within the days asked for.
+  const startId = idFloorAt("resp", Date.parse(`${query.startDay}T00:00:00Z`));
+  const endId = idFloorAt("resp", Date.parse(`${query.endDay}T00:00:00Z`) + DAY_MS);
+  const marks =
+    query.tenantId === null
+      ? EVERY_TENANT_MARK
+      : sql`SELECT ${query.tenantId} AS tenant_id, ${markOf(sql`${query.tenantId}`)} AS mark`;
   const rows = await db.all<Record<string, string | number | null>>(sql`
     SELECT ${sql.join([...selected, sql`sum(responses) AS responses`], sql`, `)},
            sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
-      FROM usage_daily
-     WHERE ${tenant} AND day >= ${query.startDay} AND day <= ${query.endDay}${grouping}${ordering}`);
+      FROM (
+        SELECT tenant_id, api_key_id, model, day, responses, input_tokens, output_tokens
+          FROM usage_daily
+         WHERE ${tenant} AND day >= ${query.startDay} AND day <= ${query.endDay}
+        UNION ALL
+        SELECT ${GROUP_COLUMNS}, 1, coalesce(r.input_tokens, 0), coalesce(r.output_tokens, 0)
+          FROM (SELECT tenant_id, max(mark, ${startId}) AS floor FROM (${marks})) m CROSS JOIN responses r
+         WHERE r.tenant_id = m.tenant_id AND r.id >= m.floor AND r.id < ${endId}
+           AND r.usage_deferred = 1 AND r.status IN (${TERMINAL_LIST})
+      )
+     WHERE day >= ${query.startDay} AND day <= ${query.endDay}${grouping}${ordering}`);
   return rows
     .filter((row) => row.responses !== null)
     .map((row) => {

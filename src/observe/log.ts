@@ -14,6 +14,7 @@ export type LogEvent =
   | "d1_failure"
   | "sweep"
   | "retention"
+  | "usage_rollup"
   | "failure";
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -61,6 +61,11 @@ export function logWebhookFailure(
 }
 
 /** What a cron sweep did: `action` names it (ended, left, deleted...), `msg` says it in words. */
-export function logSweep(event: "sweep" | "retention", msg: string, fields: LogFields, failed = false): void {
+export function logSweep(
+  event: "sweep" | "retention" | "usage_rollup",
+  msg: string,
+  fields: LogFields,
+  failed = false,
+): void {
   emit(failed ? "error" : "log", event, msg, fields);
 }

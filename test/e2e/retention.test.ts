@@ -9,7 +9,7 @@ import { controlDb, tenantDb } from "../../src/db/shards";
 import { sweepExpired } from "../../src/db/retention";
 import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
-import { client, model } from "../support/gateway";
+import { client, GATEWAY_URL, gatewayFetch, model } from "../support/gateway";
 import { countAll, runEverywhere, tenantD1 } from "../support/shards";
 
 const DAY = 86_400;
@@ -130,14 +130,38 @@ describe("retention", () => {
 
   it("deletes a response made through the gateway once it is older than RETENTION_DAYS; usage outlives it", async () => {
     const openai = client("sk-retention");
-    const real = await openai.responses.create({ model: model("text:3"), input: "old news" });
+    const m = model("text:3");
+    const real = await openai.responses.create({ model: m, input: "old news" });
     expect(await owned(real.id)).toMatchObject({ responses: 1 });
-    const usageBefore = await countAll("SELECT count(*) AS n FROM usage_daily");
-    // The cron 31 days from now.
-    await runCron({ RETENTION_DAYS: "30" }, Date.now() + 31 * DAY * 1000);
+    const usageOfModel = async () => {
+      const res = await gatewayFetch(`${GATEWAY_URL}/usage?group_by=model`, {
+        headers: { authorization: "Bearer sk-retention" },
+      });
+      const body = await res.json<{ data: { model: string }[] }>();
+      return body.data.filter((group) => group.model === m);
+    };
+    const counted = [{ object: "usage", model: m, responses: 1, input_tokens: 10, output_tokens: 3, total_tokens: 13 }];
+    expect(await usageOfModel()).toEqual(counted);
+    // The cron 31 days from now, at a minute the usage roll-up does not run: the deletion counts it.
+    const later = Math.floor((Date.now() + 31 * DAY * 1000) / 3_600_000) * 3_600_000 + 30 * 60_000;
+    await runCron({ RETENTION_DAYS: "30" }, later);
     expect(await owned(real.id)).toEqual(NONE);
     await expect(openai.responses.retrieve(real.id)).rejects.toMatchObject({ status: 404 });
-    expect(await countAll("SELECT count(*) AS n FROM usage_daily")).toEqual(usageBefore);
+    expect(await usageOfModel()).toEqual(counted);
+  });
+
+  it("rolls usage up in the first minutes of each hour, and not later in the hour", async () => {
+    const openai = client("sk-rollup-cron");
+    const m = model("text:3");
+    await openai.responses.create({ model: m, input: "counted" });
+    const rolled = () => countAll("SELECT coalesce(sum(responses), 0) AS n FROM usage_daily WHERE model = ?", m);
+    const nextHour = (Math.floor(Date.now() / 3_600_000) + 1) * 3_600_000;
+    await runCron({ RETENTION_DAYS: "30" }, nextHour + 30 * 60_000);
+    expect(await rolled()).toBe(0);
+    await runCron({ RETENTION_DAYS: "30" }, nextHour + 2 * 60_000);
+    expect(await rolled()).toBe(1);
+    await runCron({ RETENTION_DAYS: "30" }, nextHour + 3 * 60_000);
+    expect(await rolled()).toBe(1);
   });
 
   it("keeps everything when RETENTION_DAYS is 0", async () => {

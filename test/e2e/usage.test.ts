@@ -5,9 +5,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { tenantDb } from "../../src/db/shards";
 import { encodeFinal, finalStatements } from "../../src/db/responses";
-import { usageDay } from "../../src/db/usage";
+import { rollUpUsage, usageDay } from "../../src/db/usage";
+import { idFloorAt } from "../../src/responses/ids";
 import type { ResponseObject } from "../../src/responses/types";
-import { GATEWAY_URL, model } from "../support/gateway";
+import { GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
 import { tenantD1 } from "../support/shards";
 
@@ -113,6 +114,66 @@ describe("usage", () => {
       .bind(tenantId)
       .all();
     expect(rows.results).toEqual([{ day: "2023-11-14", responses: 1, input_tokens: 7, output_tokens: 3 }]);
+  });
+
+  it("counts each response once across the hourly roll-up, a run that ends after it, and deletions", async () => {
+    const { key, tenantId } = await newTenantKey("rollup");
+    const openai = managedClient(key);
+    const db = await tenantDb(env, tenantId);
+    const d1 = await tenantD1(tenantId);
+    const rolledUp = async () =>
+      (
+        await d1
+          .prepare("SELECT sum(responses) AS n FROM usage_daily WHERE tenant_id = ?")
+          .bind(tenantId)
+          .first<{ n: number | null }>()
+      )?.n ?? 0;
+    const total = async () => {
+      const { body } = await usage(key, `start_date=${today}&end_date=${today}&group_by=model`);
+      return body.data.map((group) => [group.model, group.responses, group.output_tokens]);
+    };
+    const done = model("text:2");
+    await openai.responses.create({ model: done, input: "a" });
+    await openai.responses.create({ model: done, input: "b" });
+    const deletedEarly = await openai.responses.create({ model: done, input: "deleted before the roll-up" });
+    await openai.responses.delete(deletedEarly.id);
+    const held = await heldBackground(openai);
+    // Nothing is rolled up yet: the ended responses (the deleted one too) are read live.
+    expect(await rolledUp()).toBe(1);
+    const sorted = <T extends unknown[]>(rows: T[]) => rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(await total()).toEqual([[done, 3, 6]]);
+
+    // The roll-up up to the next hour: the two ended ones move to usage_daily, the running one does not.
+    const nextHour = idFloorAt("resp", (Math.floor(Date.now() / 3_600_000) + 1) * 3_600_000);
+    await rollUpUsage(db, nextHour);
+    expect(await rolledUp()).toBe(3);
+    expect(await total()).toEqual([[done, 3, 6]]);
+    // Again: nothing new.
+    await rollUpUsage(db, nextHour);
+    expect(await rolledUp()).toBe(3);
+
+    // The held run ends after the roll-up passed its id: its terminal write counts it.
+    await upstream.release(held.model);
+    for await (const event of await openai.responses.retrieve(held.id, { stream: true })) void event;
+    expect(await rolledUp()).toBe(4);
+    expect(await total()).toEqual(
+      sorted([
+        [done, 3, 6],
+        [held.model, 1, 10],
+      ]),
+    );
+    // A response made after the roll-up, below its mark, is counted by its end; deleting it counts nothing more.
+    const late = await openai.responses.create({ model: done, input: "late" });
+    expect(await rolledUp()).toBe(5);
+    await openai.responses.delete(late.id);
+    await rollUpUsage(db, nextHour);
+    expect(await total()).toEqual(
+      sorted([
+        [done, 4, 8],
+        [held.model, 1, 10],
+      ]),
+    );
+    expect(await rolledUp()).toBe(5);
   });
 
   it.each([

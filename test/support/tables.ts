@@ -18,6 +18,7 @@ export const ALL_TABLES = [
   "conversation_items",
   "idempotency_keys",
   "usage_daily",
+  "usage_rollups",
   "tenant_shards",
 ] as const;
 
