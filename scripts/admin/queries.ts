@@ -249,10 +249,33 @@ export interface UsageQuery {
   groupBy: UsageDimension[];
 }
 
-/** As `GET /admin/usage` answers (src/routes/usage.ts `usageList`). */
+/** The id floor of a time, as src/responses/ids.ts `idFloorAt` builds it (ids carry their creation time). */
+const responseIdFloor = (ms: number): string => `resp_${Math.floor(ms).toString(16).padStart(12, "0").slice(-12)}`;
+const DAY_MS = 86_400_000;
+/** Every tenant with responses (a skip-scan over the key), as src/db/tenant-scan.ts reads them. */
+const TENANTS_WITH_RESPONSES = `WITH RECURSIVE t(tenant) AS (
+    SELECT min(tenant_id) FROM responses
+    UNION ALL
+    SELECT (SELECT min(tenant_id) FROM responses WHERE tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL
+  ) SELECT tenant FROM t WHERE tenant IS NOT NULL`;
+const rollupMark = (tenant: string) =>
+  `coalesce((SELECT counted_before FROM usage_rollups WHERE tenant_id = ${tenant}), '')`;
+
+/**
+ * As `GET /admin/usage` answers (src/routes/usage.ts `usageList`, src/db/usage.ts `readUsage`): the
+ * rolled-up rows and the ended responses past each tenant's roll-up mark.
+ */
 export const usage = (query: UsageQuery): Query<Row> => {
   const columns = query.groupBy.map((dimension) => USAGE_COLUMNS[dimension]);
-  const tenant = query.tenant === null ? "1 = 1" : `tenant_id = ${tenantId(query.tenant, true)}`;
+  const chosen = query.tenant === null ? null : tenantId(query.tenant, true);
+  const tenant = chosen === null ? "1 = 1" : `tenant_id = ${chosen}`;
+  const marks =
+    chosen === null
+      ? `SELECT t.tenant AS tenant_id, ${rollupMark("t.tenant")} AS mark FROM (${TENANTS_WITH_RESPONSES}) t`
+      : `SELECT ${chosen} AS tenant_id, ${rollupMark(chosen)} AS mark`;
+  const startId = literal(responseIdFloor(Date.parse(`${query.startDay}T00:00:00Z`)));
+  const endId = literal(responseIdFloor(Date.parse(`${query.endDay}T00:00:00Z`) + DAY_MS));
+  const days = `day >= ${literal(query.startDay)} AND day <= ${literal(query.endDay)}`;
   const grouped = columns.length === 0 ? "" : ` GROUP BY ${columns.join(", ")} ORDER BY ${columns.join(", ")}`;
   const select = [
     ...query.groupBy.map((dimension) => `${USAGE_COLUMNS[dimension]} AS ${dimension}`),
@@ -262,8 +285,17 @@ export const usage = (query: UsageQuery): Query<Row> => {
     statements: [
       query.tenant === null ? "SELECT 1" : candidates(query.tenant, true),
       `SELECT ${select.join(", ")}, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
-         FROM usage_daily
-        WHERE ${tenant} AND day >= ${literal(query.startDay)} AND day <= ${literal(query.endDay)}${grouped}`,
+         FROM (
+           SELECT tenant_id, api_key_id, model, day, responses, input_tokens, output_tokens
+             FROM usage_daily WHERE ${tenant} AND ${days}
+           UNION ALL
+           SELECT r.tenant_id, coalesce(r.api_key_id, ''), r.model, strftime('%Y-%m-%d', r.created_at, 'unixepoch'),
+                  1, coalesce(r.input_tokens, 0), coalesce(r.output_tokens, 0)
+             FROM (SELECT tenant_id, max(mark, ${startId}) AS floor FROM (${marks})) m CROSS JOIN responses r
+            WHERE r.tenant_id = m.tenant_id AND r.id >= m.floor AND r.id < ${endId} AND r.usage_deferred = 1
+              AND r.status IN ('completed', 'failed', 'incomplete', 'cancelled')
+         )
+        WHERE ${days}${grouped}`,
     ],
     read: ([tenants, rows = []]) => {
       if (query.tenant !== null) theTenant(query.tenant, tenants);

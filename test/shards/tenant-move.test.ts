@@ -3,10 +3,14 @@
 // move is lost or left behind, and no tenant sees another's responses.
 
 import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import { GATEWAY_URL, model } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey, type MintedKey } from "../support/managed";
 import { d1 } from "../support/shards";
+import * as schema from "../../src/db/schema";
+import { rollUpUsage } from "../../src/db/usage";
+import { idFloorAt } from "../../src/responses/ids";
 
 const THREE = { D1_SHARDS: "DB,DB_2,DB_3" };
 const SHARDS = ["DB", "DB_2", "DB_3"];
@@ -78,6 +82,10 @@ describe("moving a tenant to another shard", () => {
     const conversation = await busyClient.conversations.create({ items: [{ role: "user", content: "kept" }] });
     const from = (await recordedShard(busy.tenantId))!;
     const to = SHARDS.find((name) => name !== from)!;
+    // Its usage so far is rolled up on the old shard (its mark past every id it writes in this test):
+    // the rows and the mark move with it, so nothing counts twice or not at all.
+    const nextHour = idFloorAt("resp", (Math.floor(Date.now() / 3_600_000) + 1) * 3_600_000);
+    expect((await rollUpUsage(drizzle(d1(from), { schema }), nextHour)).tenants).toBeGreaterThan(0);
 
     let moved = false;
     const writers = [busy, busy, ...others].map((tenant) => keepWriting(tenant, m, () => moved));
