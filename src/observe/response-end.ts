@@ -179,10 +179,12 @@ export function logRecoveredEnd(
 }
 
 function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngineDataset | undefined): void {
-  const cause = end.error_code === null ? "" : `: ${end.error_code}${message ? `: ${message}` : ""}`;
-  emit(end.status === "failed" ? "warn" : "log", "response_end", causeOf(`response ${end.status}${cause}`), {
-    ...end,
-  });
+  // Only an error's message needs cleaning (it may hold an upstream URL); the plain line is ours.
+  const msg =
+    end.error_code === null
+      ? `response ${end.status}`
+      : causeOf(`response ${end.status}: ${end.error_code}${message ? `: ${message}` : ""}`);
+  emit(end.status === "failed" ? "warn" : "log", "response_end", msg, { ...end });
   if (metrics !== undefined) writeResponseMetric(metrics, end);
 }
 
