@@ -9,22 +9,21 @@
 // write, deletion, retention, src/scheduled.ts and `GET /v1/usage`, `GET /admin/usage`. Usage rows
 // outlive retention and deletion.
 
-import { and, eq, notInArray, or, sql, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
 import { idFloorAt } from "../responses/ids";
 import { TENANTS } from "./tenant-scan";
-import { responses, usageDaily, usageRollups } from "./schema";
+import { usageDaily, usageRollups } from "./schema";
 
 export interface TokenCounts {
   inputTokens: number;
   outputTokens: number;
 }
 
-const TERMINAL = [...TERMINAL_STATUSES];
 const DAY_MS = 86_400_000;
 /** The terminal statuses as SQL literals (constants: no bound parameter spent on them). */
-const TERMINAL_LIST = sql.raw(TERMINAL.map((status) => `'${status}'`).join(", "));
+const TERMINAL_LIST = sql.raw([...TERMINAL_STATUSES].map((status) => `'${status}'`).join(", "));
 
 /** Adds to a row's counts on conflict (the row of that tenant, key, model and day). */
 const accumulate = {
@@ -46,7 +45,7 @@ const markOf = (tenantId: SQL): SQL =>
 /** The usage_daily columns of a response row `r`, grouped or one by one. */
 const GROUP_COLUMNS = sql`r.tenant_id, coalesce(r.api_key_id, ''), r.model, strftime('%Y-%m-%d', r.created_at, 'unixepoch')`;
 const COUNTS = sql`count(*), sum(coalesce(r.input_tokens, 0)), sum(coalesce(r.output_tokens, 0))`;
-/** Grouped counts of response rows `r` added to `usage_daily` (its columns, in order). */
+/** Counts of response rows `r` (grouped, or one row's) added to `usage_daily` (its columns, in order). */
 const addGroups = (db: Db, query: SQL): Statement => db.insert(usageDaily).select(query).onConflictDoUpdate(accumulate);
 
 /**
@@ -56,26 +55,13 @@ const addGroups = (db: Db, query: SQL): Statement => db.insert(usageDaily).selec
  * whose id the roll-up has already passed.
  */
 export function storedUsageStatement(db: Db, responseId: string, tenantId: string, tokens: TokenCounts): Statement {
-  const counted = db
-    .select({
-      tenantId: responses.tenantId,
-      apiKeyId: sql<string>`coalesce(${responses.apiKeyId}, '')`.as("api_key_id"),
-      model: responses.model,
-      day: sql<string>`strftime('%Y-%m-%d', ${responses.createdAt}, 'unixepoch')`.as("day"),
-      responses: sql<number>`1`.as("responses"),
-      inputTokens: sql<number>`${tokens.inputTokens}`.as("input_tokens"),
-      outputTokens: sql<number>`${tokens.outputTokens}`.as("output_tokens"),
-    })
-    .from(responses)
-    .where(
-      and(
-        eq(responses.id, responseId),
-        eq(responses.tenantId, tenantId),
-        notInArray(responses.status, TERMINAL),
-        or(sql`${responses.usageDeferred} IS NULL`, sql`${responses.id} < ${markOf(sql`${tenantId}`)}`),
-      ),
-    );
-  return db.insert(usageDaily).select(counted).onConflictDoUpdate(accumulate);
+  return addGroups(
+    db,
+    sql`SELECT ${GROUP_COLUMNS}, 1, ${tokens.inputTokens}, ${tokens.outputTokens}
+      FROM responses r
+     WHERE r.tenant_id = ${tenantId} AND r.id = ${responseId} AND r.status NOT IN (${TERMINAL_LIST})
+       AND (r.usage_deferred IS NULL OR r.id < ${markOf(sql`${tenantId}`)})`,
+  );
 }
 
 /**
