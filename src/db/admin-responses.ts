@@ -3,9 +3,9 @@
 // shards'). The only queries on `responses` that do not name a tenant; the admin token guards every
 // route that uses them.
 
-import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
+import { and, eq, gt, lt } from "drizzle-orm";
 import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
-import { listedColumns, responseFilterConditions, type ListedRow, type ResponseFilters } from "./response-list";
+import { tenantPage, type ListedRow, type ResponseFilters } from "./response-list";
 import type { ResponseRow } from "./responses";
 import { responses } from "./schema";
 import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
@@ -38,14 +38,7 @@ export async function pageAllResponses(
   const after = options.after;
   const cursor =
     after === null ? undefined : options.order === "desc" ? lt(responses.id, after) : gt(responses.id, after);
-  const direction = options.order === "desc" ? desc : asc;
-  const pageOfTenant = (tenantId: string) =>
-    db
-      .select(listedColumns)
-      .from(responses)
-      .where(and(eq(responses.tenantId, tenantId), ...responseFilterConditions(filters), cursor))
-      .orderBy(direction(responses.id))
-      .limit(options.limit + 1);
+  const pageOfTenant = (tenantId: string) => tenantPage(db, tenantId, filters, options, [cursor], [responses.id]);
   const rows: AdminListedRow[] = [];
   for (const tenants of chunk(await tenantsWithResponses(db), TENANT_PAGES_PER_BATCH)) {
     const pages = await db.batch(tenants.map(pageOfTenant) as [ReturnType<typeof pageOfTenant>]);

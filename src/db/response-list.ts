@@ -4,6 +4,7 @@
 // were timed follow from a partial index. Used by the list routes.
 
 import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   AFTER_NOT_FOUND,
   pageOf,
@@ -39,13 +40,10 @@ export interface ListedRow {
   output: StoredValue | null;
 }
 
+/** The tenant's rows that match the filters. */
 function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
-  return [eq(responses.tenantId, tenantId), ...responseFilterConditions(filters)];
-}
-
-/** The filters' conditions alone, without the tenant: for the admin list across tenants (admin-responses.ts). */
-export function responseFilterConditions(filters: ResponseFilters): (SQL | undefined)[] {
   return [
+    eq(responses.tenantId, tenantId),
     filters.model === undefined ? undefined : eq(responses.model, filters.model),
     filters.status === undefined ? undefined : eq(responses.status, filters.status),
     filters.previousResponseId === undefined ? undefined : eq(responses.previousResponseId, filters.previousResponseId),
@@ -99,7 +97,7 @@ const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
 ];
 
 /** The columns a listed response is read with (the snapshot and output it is answered from). */
-export const listedColumns = {
+const listedColumns = {
   id: responses.id,
   tenantId: responses.tenantId,
   status: responses.status,
@@ -108,39 +106,44 @@ export const listedColumns = {
   output: responses.output,
 };
 
-/** A page of timed rows: read in key order. Exported so a test can check SQLite's plan for each filter. */
-export function pageQuery(
+type PageOptions = Pick<PageQuery, "limit" | "order">;
+
+/**
+ * The tenant's rows that match `filters` and `conditions`, `limit + 1` of them ordered by `columns` in
+ * the page's order: the shape of every page of listed responses (timed, legacy, and the admin list's
+ * page of one tenant).
+ */
+export function tenantPage(
   db: Db,
   tenantId: string,
   filters: ResponseFilters,
-  options: Pick<PageQuery, "limit" | "order">,
-  cursor?: SQL,
+  options: PageOptions,
+  conditions: (SQL | undefined)[],
+  columns: SQLiteColumn[],
 ) {
   const direction = options.order === "desc" ? desc : asc;
   return db
     .select(listedColumns)
     .from(responses)
-    .where(and(...filterConditions(tenantId, filters), ...timedRange(filters), isNull(responses.legacy), cursor))
-    .orderBy(direction(responses.id))
+    .where(and(...filterConditions(tenantId, filters), ...conditions))
+    .orderBy(...columns.map((column) => direction(column)))
     .limit(options.limit + 1);
 }
 
+/** A page of timed rows: read in key order. Exported so a test can check SQLite's plan for each filter. */
+export const pageQuery = (db: Db, tenantId: string, filters: ResponseFilters, options: PageOptions, cursor?: SQL) =>
+  tenantPage(
+    db,
+    tenantId,
+    filters,
+    options,
+    [...timedRange(filters), isNull(responses.legacy), cursor],
+    [responses.id],
+  );
+
 /** A page of legacy rows, from the partial index that only they are in. */
-function legacyPageQuery(
-  db: Db,
-  tenantId: string,
-  filters: ResponseFilters,
-  options: Pick<PageQuery, "limit" | "order">,
-  cursor?: SQL,
-) {
-  const direction = options.order === "desc" ? desc : asc;
-  return db
-    .select(listedColumns)
-    .from(responses)
-    .where(and(...filterConditions(tenantId, filters), eq(responses.legacy, 1), cursor))
-    .orderBy(direction(responses.createdAt), direction(responses.id))
-    .limit(options.limit + 1);
-}
+const legacyPageQuery = (db: Db, tenantId: string, filters: ResponseFilters, options: PageOptions, cursor?: SQL) =>
+  tenantPage(db, tenantId, filters, options, [eq(responses.legacy, 1), cursor], [responses.createdAt, responses.id]);
 
 /** A page of the tenant's responses; `after_not_found` when the cursor is not one of its responses. */
 export async function pageResponses(
