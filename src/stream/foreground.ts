@@ -1,7 +1,7 @@
 // A stored foreground response, run by the Worker request that created it: the upstream's events go
 // through the normalizer to the client and, on the side, to the D1 recorder, which writes the row as
-// the run starts, batches of events as they come, and the end before the client is sent the terminal
-// event. A client that disconnects does not stop the run at once: it goes on for the disconnect grace
+// the run starts (beside the upstream call; a stream's first events do not wait for it), batches of
+// events as they come, and the end before the client is sent the terminal event. A client that disconnects does not stop the run at once: it goes on for the disconnect grace
 // (`ctx.waitUntil` keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by
 // the create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
@@ -49,7 +49,7 @@ const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined, verify
 
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
-  constructor(readonly reason: "deadline" | "client_gone") {
+  constructor(readonly reason: "deadline" | "client_gone" | "not_recorded") {
     super(reason);
   }
 }
@@ -87,6 +87,8 @@ export async function runStoredForeground(
     onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   let prepared: Compacted;
+  /** The start write (the row and its input). */
+  let started: Promise<void> | undefined;
   try {
     const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
     const deps = compactionDeps(config, {
@@ -118,22 +120,26 @@ export async function runStoredForeground(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
-    // The row is written while the upstream is called (the first event waits for whichever is
-    // slower); for a key the upstream has not accepted yet, only once it has.
-    const [called, written] = key.accepted
-      ? await Promise.allSettled([call(), write()])
-      : await callThenWrite(call, write);
+    // The row is written while the upstream is called, and a stream's first events do not wait for it
+    // (its terminal event does); for a key the upstream has not accepted yet, only once it has.
+    const calling = call();
+    started = key.accepted ? write() : undefined;
+    const [called] = await Promise.allSettled([calling]);
     if (called.status === "rejected") {
       // A refusal is kept as a failed response, but nothing is kept for a key nobody accepted: for
       // a key not known yet (its row not written), the upstream is asked about the key first.
       const refusedKey = called.reason instanceof ApiError && [401, 403].includes(called.reason.status);
-      const keep = written.status === "fulfilled" || (!refusedKey && (await key.verify()) && (await settled(write())));
+      const keep =
+        (started !== undefined && (await settled(started))) ||
+        (!refusedKey && (await key.verify()) && (await settled(write())));
       const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason) : "not_kept";
       trace.refused(refusalOf(called.reason), kept);
       throw called.reason;
     }
     key.onAccepted();
-    if (written.status === "rejected") {
+    started ??= write();
+    // A JSON create answers once its end is recorded, so a row D1 refuses is a 503 before anything runs.
+    if (!request.stream && !(await settled(started))) {
       abort.abort(new Error("not recorded"));
       await called.value.body?.cancel();
       throw notRecorded();
@@ -176,10 +182,13 @@ export async function runStoredForeground(
   const context = { request, base, ...prepared };
   const options = pumpOptions(config, abort);
 
+  const stopReason = (): Stop["reason"] | undefined => {
+    const reason: unknown = abort.signal.reason;
+    return reason instanceof Stop ? reason.reason : undefined;
+  };
   /** The run's end when its stream stopped early: the deadline, or a client that did not come back. */
   const endStopped = (): ResponseObject | NormalizedEvent[] => {
-    const reason: unknown = abort.signal.reason;
-    if (reason instanceof Stop && reason.reason === "client_gone") return normalizer.cancel();
+    if (stopReason() === "client_gone") return normalizer.cancel();
     const seconds = Math.round(config.maxRunMs / 1000);
     return normalizer.fail({
       code: "server_error",
@@ -219,6 +228,13 @@ export async function runStoredForeground(
     const outcome = await finish(snapshot);
     await client.send(outcome === "written" ? terminal : unrecordedEnd(outcome, seq));
   };
+  /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
+  const endUnrecorded = async (): Promise<void> => {
+    const seq = normalizer.nextSeq;
+    normalizer.fail({ code: "server_error", message: "The response could not be recorded." });
+    trace.end(normalizer.snapshot, seq, "storage_failed");
+    await client.send(unrecordedEnd("failed", seq));
+  };
   const sink = async (events: NormalizedEvent[]): Promise<void> => {
     const frames = framesOf(events);
     recorder.record(frames);
@@ -232,7 +248,8 @@ export async function runStoredForeground(
   const drive = async (): Promise<void> => {
     try {
       const end = await pump(upstream, target.protocol, context, normalizer, trace.watch(sink), options);
-      if (end === "aborted") {
+      if (end === "aborted" && stopReason() === "not_recorded") await endUnrecorded();
+      else if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);
         else await finish(stopped);
@@ -250,6 +267,8 @@ export async function runStoredForeground(
       await client.close();
     }
   };
+  // A row D1 would not take stops the run, and its client is told as for an end D1 would not take.
+  started.catch(() => abort.abort(new Stop("not_recorded")));
   run.ctx.waitUntil(drive());
   return new Response(client.readable, { headers: SSE_HEADERS });
 }
@@ -260,14 +279,3 @@ const settled = (work: Promise<void>): Promise<boolean> =>
     () => true,
     () => false,
   );
-
-/** The upstream call, then (only if it answered 2xx) the write: the order for a key not accepted yet. */
-async function callThenWrite(
-  call: () => Promise<Response>,
-  write: () => Promise<void>,
-): Promise<[PromiseSettledResult<Response>, PromiseSettledResult<void>]> {
-  const [called] = await Promise.allSettled([call()]);
-  if (called.status === "rejected") return [called, { status: "rejected", reason: "not written" }];
-  const [written] = await Promise.allSettled([write()]);
-  return [called, written];
-}

@@ -78,6 +78,8 @@ export class ResponseRecorder {
   #retryAt = 0;
   #stopped = false;
   #started = false;
+  /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
+  #starting: Promise<void> | undefined;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
   #terminalSeq = Number.POSITIVE_INFINITY;
 
@@ -110,11 +112,18 @@ export class ResponseRecorder {
     }
   }
 
-  /** Writes the response row (and its input); throws if D1 keeps refusing it. Starts the heartbeat. */
-  async start(row: EncodedRow): Promise<void> {
-    await this.write(insertResponseStatements(this.#options.db, row));
-    this.#started = true;
-    this.#arm();
+  /**
+   * Writes the response row (and its input); rejects if D1 keeps refusing it. Starts the heartbeat.
+   * Events may be recorded meanwhile: they wait in memory, and `finish` waits for this write.
+   */
+  start(row: EncodedRow): Promise<void> {
+    this.#starting = this.write(insertResponseStatements(this.#options.db, row)).then(() => {
+      this.#started = true;
+      this.#arm();
+    });
+    // Handled here for whoever reads it later (the end, or the caller once its upstream answered).
+    this.#starting.catch(() => undefined);
+    return this.#starting;
   }
 
   /** Starts the heartbeat of a run whose row already exists (a recovered background run). */
@@ -224,6 +233,7 @@ export class ResponseRecorder {
     const tail = [...this.#rowTail, ...this.#pending];
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
     try {
+      await this.#starting;
       const encoded = await encodeFinal({ ...final, tail, eventCount });
       const statements = finalStatements(this.#options.db, encoded);
       let ended: unknown;
@@ -249,10 +259,11 @@ export class ResponseRecorder {
     }
   }
 
-  /** Stops the heartbeat and further batches (the run ended or was deleted); waits for one in flight. */
+  /** Stops the heartbeat and further batches (the run ended or was deleted); waits for a write in flight. */
   async stop(): Promise<void> {
     this.#stopTimer();
     this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
     await this.#inflight;
   }
 

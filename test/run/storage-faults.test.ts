@@ -1,6 +1,7 @@
 // D1 faults during a run, injected with SQLite triggers that make D1 refuse a write. A refused progress
 // flush loses nothing (its events ride the next flush or the end); a refused start is a retryable 503
-// before anything is streamed or kept; a refused end of a foreground stream is told to its client by
+// for a JSON create and, for a stream (whose events do not wait for the row), an `error` event after the
+// events so far; either way nothing is kept; a refused end of a foreground stream is told to its client by
 // an `error` event instead of the terminal one, and the run is ended by the sweep; a background run
 // keeps an end D1 refused in its object, serves it, and its alarm writes it once D1 takes writes again.
 
@@ -95,28 +96,55 @@ describe("D1 refuses writes during a foreground run", () => {
     await expectRecorded(openai, seen[0]?.type === "response.created" ? seen[0].response.id : "", seen);
   });
 
-  it("a refused start: a retryable 503 that says so, before any event; nothing kept; the upstream call dropped", async () => {
+  it("a refused start of a JSON create: a retryable 503 that says so; nothing kept; the upstream call dropped", async () => {
     const openai = client(KEY);
-    for (const stream of [false, true]) {
-      const m = model("gate:3:4");
-      const { lift } = await refuse("start", m);
-      try {
-        const res = await post({ model: m, input: "x", stream });
-        expect(res.status).toBe(503);
-        expect(res.headers.get("content-type")).toBe("application/json");
-        const body = await res.json<{ error: Record<string, unknown> }>();
-        expect(body.error).toMatchObject({ type: "server_error", code: "storage_unavailable" });
-        expect(body.error.message).toMatch(/could not record the response/);
-      } finally {
-        await lift();
-      }
-      expect(await storedFor(openai, m)).toEqual([]);
-      await until(
-        () => upstream.closedEarly(m),
-        (closed) => closed === 1,
-        "the upstream call to be dropped",
-      );
+    const m = model("gate:3:4");
+    const { lift } = await refuse("start", m);
+    try {
+      const res = await post({ model: m, input: "x" });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      const body = await res.json<{ error: Record<string, unknown> }>();
+      expect(body.error).toMatchObject({ type: "server_error", code: "storage_unavailable" });
+      expect(body.error.message).toMatch(/could not record the response/);
+    } finally {
+      await lift();
     }
+    expect(await storedFor(openai, m)).toEqual([]);
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream call to be dropped",
+    );
+  });
+
+  it("a refused start of a stream: the events so far, then an error that says why; nothing kept; the upstream call dropped", async () => {
+    const openai = client(KEY);
+    // The gate holds the upstream after three events, so only the refusal can end this stream.
+    const m = model("gate:3:4");
+    const { lift } = await refuse("start", m);
+    let events: Record<string, unknown>[];
+    try {
+      const res = await post({ model: m, input: "x", stream: true });
+      expect(res.status).toBe(200);
+      events = await readEvents(res.body);
+    } finally {
+      await lift();
+    }
+    expect(events.slice(0, 3).map((event) => event.type)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
+    expect(events.at(-1)?.message).toMatch(/could not be recorded/);
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    expect(await storedFor(openai, m)).toEqual([]);
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream call to be dropped",
+    );
   });
 
   it("a refused end: the client gets every event but the terminal one, then an error that says why", async () => {
