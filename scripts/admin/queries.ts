@@ -409,7 +409,7 @@ function storedValue(value: unknown): Uint8Array<ArrayBuffer> | string {
   throw new CliError("A stored value is in a form this CLI does not know.");
 }
 
-/** As src/db/codec.ts `decompressText`: deflate-raw, with the platform's DecompressionStream. */
+/** As src/db/codec.ts `decompressText`: raw deflate, here with the platform's DecompressionStream (no node:zlib in every runtime the CLI loads in). */
 async function inflate(value: Uint8Array<ArrayBuffer> | string): Promise<string> {
   if (typeof value === "string") return value;
   const stream = new Blob([value]).stream().pipeThrough(new DecompressionStream("deflate-raw"));

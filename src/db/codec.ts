@@ -1,7 +1,10 @@
-// How large values are kept in D1: JSON (and event frames) compressed with the platform's own
-// CompressionStream (deflate-raw) into BLOB columns. Values written before compression existed are
-// TEXT and read as they are. Used by every query module that stores a snapshot, input or events.
+// How large values are kept in D1: JSON (and event frames) compressed with raw deflate into BLOB
+// columns, by workerd's native node:zlib in one synchronous call: the same bytes CompressionStream
+// "deflate-raw" makes (rows written with it read the same), without its stream set-up, which cost about
+// 0.18 ms of CPU a value against 0.02 to 0.04. Values written before compression existed are TEXT and
+// read as they are. Used by every query module that stores a snapshot, input or events.
 
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { customType } from "drizzle-orm/sqlite-core";
 
 const encoder = new TextEncoder();
@@ -25,27 +28,17 @@ export function fromDriver(value: StoredValue | number[] | ArrayBuffer): StoredV
   return value instanceof ArrayBuffer ? new Uint8Array(value) : Uint8Array.from(value);
 }
 
-/** Runs bytes through a (de)compression stream: written whole, read whole (no Blob or pipe in between, which cost CPU). */
-async function pipe(input: Uint8Array, transform: CompressionStream | DecompressionStream): Promise<Uint8Array> {
-  const writer = transform.writable.getWriter();
-  // A write or close that fails errors the readable side too: the read below throws it.
-  writer.write(input).catch(() => undefined);
-  writer.close().catch(() => undefined);
-  return new Uint8Array(await new Response(transform.readable).arrayBuffer());
-}
-
-/** Text compressed for storage. */
-export const compressText = (text: string): Promise<Uint8Array> =>
-  pipe(encoder.encode(text), new CompressionStream("deflate-raw"));
+/** Text compressed for storage (raw deflate). */
+export const compressText = (text: string): Uint8Array => deflateRawSync(encoder.encode(text));
 
 /** The text a stored value holds (decompressed, or as written when it is TEXT). */
-export async function decompressText(value: StoredValue): Promise<string> {
+export function decompressText(value: StoredValue): string {
   if (typeof value === "string") return value;
-  return decoder.decode(await pipe(value, new DecompressionStream("deflate-raw")));
+  return decoder.decode(inflateRawSync(value));
 }
 
-export const compressJson = (value: unknown): Promise<Uint8Array> => compressText(JSON.stringify(value));
+export const compressJson = (value: unknown): Uint8Array => compressText(JSON.stringify(value));
 
-export async function decompressJson<T>(value: StoredValue): Promise<T> {
-  return JSON.parse(await decompressText(value)) as T;
+export function decompressJson<T>(value: StoredValue): T {
+  return JSON.parse(decompressText(value)) as T;
 }

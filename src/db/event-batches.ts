@@ -70,8 +70,7 @@ export function unpackEvents(text: string, firstSeq: number): RecordedEvent[] {
   });
 }
 
-export const compressEvents = (events: readonly RecordedEvent[]): Promise<Uint8Array> =>
-  compressText(packEvents(events));
+export const compressEvents = (events: readonly RecordedEvent[]): Uint8Array => compressText(packEvents(events));
 
 /** The response a batch belongs to. */
 export interface BatchOwner {
@@ -149,7 +148,7 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
       for await (const more of remainingParts(db, scope, batch.firstSeq, batch.parts.length)) batch.parts.push(...more);
     }
     for (const group of groups) {
-      const events = unpackEvents(await decompressText(joinBytes(group.parts)), group.firstSeq);
+      const events = unpackEvents(decompressText(joinBytes(group.parts)), group.firstSeq);
       yield events.filter((event) => event.seq > cursor);
       cursor = group.lastSeq;
     }
@@ -243,7 +242,7 @@ export async function* readEvents(db: Db, source: EventSource, after: number): A
     yield events;
   }
   if (source.eventsTail !== null && source.tailSeq !== null) {
-    const tail = unpackEvents(await decompressText(source.eventsTail), source.tailSeq);
+    const tail = unpackEvents(decompressText(source.eventsTail), source.tailSeq);
     yield tail.filter((event) => event.seq > cursor);
   }
 }

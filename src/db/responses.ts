@@ -53,9 +53,8 @@ export interface EncodedRow {
   snapshot: Uint8Array;
 }
 
-export async function encodeRow(row: NewResponseRow): Promise<EncodedRow> {
-  const [input, snapshot] = await Promise.all([compressJson(row.input), compressJson(row.snapshot)]);
-  return { row, input, snapshot };
+export function encodeRow(row: NewResponseRow): EncodedRow {
+  return { row, input: compressJson(row.input), snapshot: compressJson(row.snapshot) };
 }
 
 const ownerOf = (row: { id: string; tenantId: string }): Owner => ({ id: row.id, tenantId: row.tenantId });
@@ -143,14 +142,14 @@ export interface EncodedFinal {
 }
 
 /** The snapshot is kept without its output, which has a column of its own (chains read only that). */
-export async function encodeFinal(final: FinalState): Promise<EncodedFinal> {
+export function encodeFinal(final: FinalState): EncodedFinal {
   const { output, ...rest } = final.snapshot;
-  const [snapshot, outputBytes, tail] = await Promise.all([
-    compressJson(rest),
-    compressJson(output),
-    final.tail.length === 0 ? Promise.resolve(null) : compressEvents(final.tail),
-  ]);
-  return { final, snapshot, output: outputBytes, tail };
+  return {
+    final,
+    snapshot: compressJson(rest),
+    output: compressJson(output),
+    tail: final.tail.length === 0 ? null : compressEvents(final.tail),
+  };
 }
 
 /** Output items as they are kept for a chain or a conversation: their id and JSON. */

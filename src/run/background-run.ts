@@ -149,7 +149,7 @@ export class BackgroundRun {
       };
       // The queued response must be readable the moment its id is returned.
       try {
-        await recorder.start(await encodeRow(row));
+        await recorder.start(encodeRow(row));
       } catch {
         throw notRecorded();
       }

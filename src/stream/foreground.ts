@@ -119,7 +119,7 @@ export async function runStoredForeground(
         target.protocol.buildBody(request, prepared.input),
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
-    const write = () => encodeRow(row).then((encoded) => recorder.start(encoded));
+    const write = () => recorder.start(encodeRow(row));
     // The row is written while the upstream is called, and a stream's first events do not wait for it
     // (its terminal event does); for a key the upstream has not accepted yet, only once it has.
     const calling = call();

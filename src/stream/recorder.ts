@@ -195,7 +195,7 @@ export class ResponseRecorder {
     let tail: EventTail | undefined;
     let toBatch = false;
     if (last !== undefined) {
-      const data = await compressEvents(unbatched);
+      const data = compressEvents(unbatched);
       // Past the size limit, or too large for the row beside its other values: a batch row (in parts if need be).
       toBatch = this.#rowTailChars + freshChars >= this.#options.flushChars || data.byteLength > MAX_INLINE_BYTES;
       if (toBatch) statements.push(...batchStatements(db, owner, unbatched[0]!.seq, last.seq, data));
@@ -234,7 +234,7 @@ export class ResponseRecorder {
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
     try {
       await this.#starting;
-      const encoded = await encodeFinal({ ...final, tail, eventCount });
+      const encoded = encodeFinal({ ...final, tail, eventCount });
       const statements = finalStatements(this.#options.db, encoded);
       let ended: unknown;
       for (let attempt = 0; ; attempt++) {

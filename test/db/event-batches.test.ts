@@ -46,13 +46,13 @@ describe("packed events", () => {
     expect(unpackEvents(before, 3)).toEqual(events);
   });
 
-  it("compresses 1,000 text deltas to less than 60% of what their numbered frames take", async () => {
+  it("compresses 1,000 text deltas to less than 60% of what their numbered frames take", () => {
     const events = recorded(
       Array.from({ length: 1000 }, (_, i) => delta(i, `word ${i % 50} `)),
       0,
     );
     const numbered = `${events[0]!.at}${",10".repeat(999)}\n${events.map((event) => event.frame).join("")}`;
-    const [packed, plain] = await Promise.all([compressText(packEvents(events)), compressText(numbered)]);
+    const [packed, plain] = [compressText(packEvents(events)), compressText(numbered)];
     expect(packed.byteLength).toBeLessThan(plain.byteLength * 0.6);
   });
 });

@@ -199,7 +199,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       onError: () => undefined,
     });
     await recorder.start(
-      await encodeRow({
+      encodeRow({
         id: spec.responseId,
         tenantId: spec.tenantId,
         apiKeyId: null,

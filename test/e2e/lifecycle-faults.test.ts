@@ -98,7 +98,7 @@ async function diedAfterItsRow(options: {
     onError: () => undefined,
   });
   await recorder.start(
-    await encodeRow({
+    encodeRow({
       id,
       tenantId,
       apiKeyId: null,

@@ -56,8 +56,8 @@ async function writeChain(tenantId: string): Promise<string[]> {
       ],
     };
     statements.push(
-      ...insertResponseStatements(db, await encodeRow(row)),
-      ...finalStatements(db, await encodeFinal({ responseId: id, tenantId, snapshot: final, eventCount: 0, tail: [] })),
+      ...insertResponseStatements(db, encodeRow(row)),
+      ...finalStatements(db, encodeFinal({ responseId: id, tenantId, snapshot: final, eventCount: 0, tail: [] })),
     );
     ids.push(id);
     if (statements.length >= 150) {

@@ -49,8 +49,8 @@ async function storeAsParts(id: string, seen: ResponseStreamEvent[], split: numb
     ).bind(id, tenant, firstSeq, part, lastSeq, data);
   const recorded = (events: ResponseStreamEvent[]) =>
     compressEvents(events.map((event) => ({ seq: event.sequence_number, frame: frameOf(event), at: Date.now() })));
-  if (split > 0) statements.push(insert(0, 0, split - 1, await recorded(seen.slice(0, split))));
-  const big = await recorded(seen.slice(split));
+  if (split > 0) statements.push(insert(0, 0, split - 1, recorded(seen.slice(0, split))));
+  const big = recorded(seen.slice(split));
   const pieces = splitBytes(big, Math.ceil(big.byteLength / parts));
   expect(pieces).toHaveLength(parts);
   pieces.forEach((piece, part) => statements.push(insert(split, part, seen.length - 1, piece)));

@@ -107,7 +107,7 @@ describe("usage", () => {
       output: [],
       usage: { input_tokens: 7, output_tokens: 3 },
     } as unknown as ResponseObject;
-    const final = await encodeFinal({ responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
+    const final = encodeFinal({ responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
     for (let attempt = 0; attempt < 3; attempt++) await db.batch(finalStatements(db, final) as [never]);
     const rows = await d1
       .prepare("SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?")

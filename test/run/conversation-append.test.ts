@@ -77,7 +77,7 @@ describe("appending a turn to its conversation", () => {
     const row = await findResponse(db, tenantId, done.id);
     if (row === undefined) throw new Error("no row");
     const snapshot = await readSnapshot(db, row);
-    const again = await encodeFinal({
+    const again = encodeFinal({
       responseId: done.id,
       tenantId,
       snapshot,

@@ -83,7 +83,7 @@ describe("response-path statements", () => {
     ] as const) {
       const request = validateCreateRequest({ model: "scope", input: large, instructions: large });
       const snapshot = newResponseObject(request, { id: responseId, createdAt }, "in_progress");
-      const encoded = await encodeRow({
+      const encoded = encodeRow({
         id: responseId,
         tenantId,
         apiKeyId: null,
@@ -101,7 +101,7 @@ describe("response-path statements", () => {
       await runBatch(db, insertResponseStatements(db, encoded));
       const owner = { responseId, tenantId };
       await runBatch(db, [
-        ...batchStatements(db, owner, 0, 1, await compressEvents([event(0, "a"), event(1, large)])),
+        ...batchStatements(db, owner, 0, 1, compressEvents([event(0, "a"), event(1, large)])),
         heartbeatStatement(db, owner, "in_progress", 2),
       ]);
       const final: ResponseObject = {
@@ -111,7 +111,7 @@ describe("response-path statements", () => {
       };
       const statements = finalStatements(
         db,
-        await encodeFinal({
+        encodeFinal({
           responseId,
           tenantId,
           snapshot: final,

@@ -33,7 +33,7 @@ export async function abandonedRun(tenant: string): Promise<string> {
     },
   });
   await recorder.start(
-    await encodeRow({
+    encodeRow({
       id,
       tenantId: tenant,
       apiKeyId: null,

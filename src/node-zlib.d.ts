@@ -1,0 +1,8 @@
+// The two functions of workerd's node:zlib (enabled by `nodejs_compat`) that src/db/codec.ts uses; the
+// Worker's types leave Node's modules out, and all of @types/node would retype the Worker's globals.
+declare module "node:zlib" {
+  /** Raw deflate in one native call (workerd returns a Buffer, a Uint8Array). */
+  export function deflateRawSync(data: Uint8Array): Uint8Array;
+  /** Raw inflate in one native call; throws on data that is not raw deflate. */
+  export function inflateRawSync(data: Uint8Array): Uint8Array;
+}
