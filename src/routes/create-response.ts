@@ -68,16 +68,21 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   }
   // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
   if (!create.store && !create.background) return runStateless(env, ctx, config, spec, keyCheck.onAccepted);
-  const start = (run: RunSpec) => startRun(route, run, keyCheck);
+  const start = (run: RunSpec, release?: () => Promise<void>) => startRun(route, run, keyCheck, release);
   if (key === null) return start(spec);
   const db = await tenantDb(env, caller.tenantId);
   return startIdempotently({ route, db, caller, key, body: create.body, stream: create.stream }, spec, start);
 }
 
 /** Runs a stored response: in this Worker (foreground) or in its Durable Object (background). */
-async function startRun(route: RouteContext, spec: RunSpec, keyCheck: KeyCheck): Promise<Response> {
+async function startRun(
+  route: RouteContext,
+  spec: RunSpec,
+  keyCheck: KeyCheck,
+  releaseKey?: () => Promise<void>,
+): Promise<Response> {
   const create = spec.request;
-  if (!create.background) return runStoredForeground(route, spec, keyCheck);
+  if (!create.background) return runStoredForeground({ ...route, onNotKept: releaseKey }, spec, keyCheck);
   const run = runOf(route.env, { tenantId: spec.tenantId, id: spec.responseId });
   if (create.stream) return run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });
   const result = (await run.start(spec)) as StartResult;

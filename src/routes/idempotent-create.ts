@@ -63,6 +63,12 @@ export interface IdempotentCreate {
   stream: boolean;
 }
 
+/**
+ * Starts the run; `release` frees the key, for a stream that turns out to keep nothing after it
+ * answered (its row refused by D1), so that a retry runs at once.
+ */
+export type StartRun = (spec: RunSpec, release: () => Promise<void>) => Promise<Response>;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The response's row once it has ended (polled), or undefined if it was deleted meanwhile. */
@@ -79,14 +85,10 @@ async function untilEnded(db: Db, row: ResponseRow, maxWaitMs: number): Promise<
 /**
  * Runs `start` for the response the key was first claimed for. A finished response is answered from
  * D1; a running one is joined (a background run through its object, a foreground one by following
- * D1); an attempt that stored nothing (the start answered an error) frees the key, so a retry runs
- * the request again.
+ * D1); an attempt that stored nothing (the start answered an error, or a stream's row was refused)
+ * frees the key, so a retry runs the request again.
  */
-export async function startIdempotently(
-  create: IdempotentCreate,
-  spec: RunSpec,
-  start: (spec: RunSpec) => Promise<Response>,
-): Promise<Response> {
+export async function startIdempotently(create: IdempotentCreate, spec: RunSpec, start: StartRun): Promise<Response> {
   const { db, caller, key } = create;
   const requestHash = await sha256Hex(canonicalJson(create.body));
   for (;;) {
@@ -130,15 +132,11 @@ export async function startIdempotently(
 }
 
 /** Starts the run the key is held for; a start that answers (or throws) an error frees the key. */
-async function startHolding(
-  create: IdempotentCreate,
-  spec: RunSpec,
-  start: (spec: RunSpec) => Promise<Response>,
-): Promise<Response> {
+async function startHolding(create: IdempotentCreate, spec: RunSpec, start: StartRun): Promise<Response> {
   const release = () => releaseIdempotencyKey(create.db, create.caller.tenantId, create.key, spec.responseId);
   let response: Response;
   try {
-    response = await start(spec);
+    response = await start(spec, release);
   } catch (error) {
     await release();
     throw error;

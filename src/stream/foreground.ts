@@ -33,6 +33,8 @@ export interface ForegroundContext {
   env: Env;
   ctx: ExecutionContext;
   config: GatewayConfig;
+  /** A stream that kept nothing after it answered (its row refused): frees its Idempotency-Key. */
+  onNotKept?: () => Promise<void>;
 }
 
 /** Pass-through keys: whether the upstream accepted the caller's key, and how to note that it did. */
@@ -234,6 +236,7 @@ export async function runStoredForeground(
     normalizer.fail({ code: "server_error", message: "The response could not be recorded." });
     trace.end(normalizer.snapshot, seq, "storage_failed");
     await client.send(unrecordedEnd("failed", seq));
+    await run.onNotKept?.().catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
   };
   const sink = async (events: NormalizedEvent[]): Promise<void> => {
     const frames = framesOf(events);

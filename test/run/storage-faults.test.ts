@@ -72,10 +72,10 @@ async function expectRecorded(openai: OpenAI, id: string, seen: ResponseStreamEv
   expect(foldEvents(replay as unknown as StreamEvent[])).toEqual(stored);
 }
 
-const post = (body: unknown) =>
+const post = (body: unknown, headers: Record<string, string> = {}) =>
   gatewayFetch(`${GATEWAY_URL}/responses`, {
     method: "POST",
-    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
 
@@ -118,14 +118,16 @@ describe("D1 refuses writes during a foreground run", () => {
     );
   });
 
-  it("a refused start of a stream: the events so far, then an error that says why; nothing kept; the upstream call dropped", async () => {
+  it("a refused start of a stream: the events so far, then an error that says why; nothing kept; the upstream call dropped; its Idempotency-Key freed", async () => {
     const openai = client(KEY);
     // The gate holds the upstream after three events, so only the refusal can end this stream.
     const m = model("gate:3:4");
+    const body = { model: m, input: "x", stream: true };
+    const idempotency = { "idempotency-key": `refused-start-${crypto.randomUUID()}` };
     const { lift } = await refuse("start", m);
     let events: Record<string, unknown>[];
     try {
-      const res = await post({ model: m, input: "x", stream: true });
+      const res = await post(body, idempotency);
       expect(res.status).toBe(200);
       events = await readEvents(res.body);
     } finally {
@@ -145,6 +147,14 @@ describe("D1 refuses writes during a foreground run", () => {
       (closed) => closed === 1,
       "the upstream call to be dropped",
     );
+    // A retry with the same key runs the request again at once (a held key would make it wait 30 s).
+    const retry = await post(body, idempotency);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    await upstream.release(m);
+    const again = await readEvents(retry.body);
+    expect(again.at(-1)?.type).toBe("response.completed");
+    expect(await storedFor(openai, m)).toHaveLength(1);
   });
 
   it("a refused end: the client gets every event but the terminal one, then an error that says why", async () => {
