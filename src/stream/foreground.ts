@@ -1,9 +1,10 @@
 // A stored foreground response, run by the Worker request that created it: the upstream's events go
 // through the normalizer to the client and, on the side, to the D1 recorder, which writes the row as
 // the run starts (beside the upstream call; a stream's first events do not wait for it), batches of
-// events as they come, and the end before the client is sent the terminal event. A client that disconnects does not stop the run at once: it goes on for the disconnect grace
-// (`ctx.waitUntil` keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by
-// the create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
+// events as they come, and the end before the client is sent the terminal event. A client that
+// disconnects does not stop the run at once: it goes on for the disconnect grace (`ctx.waitUntil`
+// keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by the create
+// route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
 import { tenantDb } from "../db/shards";
