@@ -6,3 +6,11 @@ declare module "node:zlib" {
   /** Raw inflate in one native call; throws on data that is not raw deflate. */
   export function inflateRawSync(data: Uint8Array): Uint8Array;
 }
+
+declare module "node:buffer" {
+  /** workerd's Buffer: only what src/db/codec.ts uses (a view of bytes, and its text in an encoding). */
+  export class Buffer extends Uint8Array {
+    static from(buffer: ArrayBufferLike, byteOffset?: number, length?: number): Buffer;
+    toString(encoding?: "hex" | "base64" | "utf8"): string;
+  }
+}

@@ -5,7 +5,7 @@
 
 import { and, asc, eq, gt, gte, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { compressText, decompressText, type StoredValue } from "./codec";
+import { blobParam, compressText, decompressText, type StoredValue } from "./codec";
 import { joinBytes, splitBytes } from "./large-values";
 import { responseEventBatches, responseEvents, responses } from "./schema";
 
@@ -95,7 +95,7 @@ export function batchStatements(
     db
       .insert(responseEventBatches)
       .select(
-        sql`SELECT ${owner.responseId}, ${owner.tenantId}, ${firstSeq}, ${index}, ${lastSeq}, ${part} WHERE ${exists}`,
+        sql`SELECT ${owner.responseId}, ${owner.tenantId}, ${firstSeq}, ${index}, ${lastSeq}, ${blobParam(part)} WHERE ${exists}`,
       )
       .onConflictDoUpdate({
         target: [responseEventBatches.responseId, responseEventBatches.firstSeq, responseEventBatches.part],
