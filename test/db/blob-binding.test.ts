@@ -5,10 +5,10 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { blobs } from "../../src/db/schema";
 import * as schema from "../../src/db/schema";
 
 const db = drizzle(env.DB, { schema });
+const { blobs } = schema;
 
 /** Bytes of every value 0..255, repeated and shuffled by a fixed rule, `size` long. */
 const bytesOf = (size: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (i * 131 + (i >> 8)) & 255);
