@@ -8,9 +8,10 @@ declare module "node:zlib" {
 }
 
 declare module "node:buffer" {
-  /** workerd's Buffer: only what src/db/codec.ts uses (a view of bytes, and its text in an encoding). */
+  /** workerd's Buffer: only what src/db/codec.ts uses (a view of bytes, and bytes to and from text in an encoding). */
   export class Buffer extends Uint8Array {
     static from(buffer: ArrayBufferLike, byteOffset?: number, length?: number): Buffer;
+    static from(text: string, encoding: "hex" | "base64" | "utf8"): Buffer;
     toString(encoding?: "hex" | "base64" | "utf8"): string;
   }
 }

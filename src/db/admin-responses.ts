@@ -6,7 +6,7 @@
 import { and, eq, gt, lt } from "drizzle-orm";
 import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
 import { tenantPage, type ListedRow, type ResponseFilters } from "./response-list";
-import type { ResponseRow } from "./responses";
+import { responseColumns, type ResponseRow } from "./responses";
 import { responses } from "./schema";
 import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
 
@@ -19,7 +19,12 @@ export interface AdminListedRow extends ListedRow {
 
 /** The response `id`, whichever tenant stored it (a seek per tenant). */
 export async function findAnyResponse(db: Db, id: string): Promise<ResponseRow | undefined> {
-  return db.query.responses.findFirst({ where: and(ofAnyTenant(), eq(responses.id, id)) });
+  const [row] = await db
+    .select(responseColumns)
+    .from(responses)
+    .where(and(ofAnyTenant(), eq(responses.id, id)))
+    .limit(1);
+  return row;
 }
 
 /**

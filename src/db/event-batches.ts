@@ -5,7 +5,7 @@
 
 import { and, asc, eq, gt, gte, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { blobParam, compressText, decompressText, type StoredValue } from "./codec";
+import { blobParam, compressText, decompressText, readBlob, type StoredValue } from "./codec";
 import { joinBytes, splitBytes } from "./large-values";
 import { responseEventBatches, responseEvents, responses } from "./schema";
 
@@ -126,7 +126,7 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
       .select({
         firstSeq: responseEventBatches.firstSeq,
         lastSeq: responseEventBatches.lastSeq,
-        data: responseEventBatches.data,
+        data: readBlob(responseEventBatches.data),
       })
       .from(responseEventBatches)
       .where(and(scope, gt(responseEventBatches.lastSeq, cursor)))
@@ -165,7 +165,7 @@ async function* remainingParts(
 ): AsyncGenerator<StoredValue[]> {
   for (let part = from; ; part += PAGE_ROWS) {
     const rows = await db
-      .select({ data: responseEventBatches.data })
+      .select({ data: readBlob(responseEventBatches.data) })
       .from(responseEventBatches)
       .where(and(scope, eq(responseEventBatches.firstSeq, firstSeq), gte(responseEventBatches.part, part)))
       .orderBy(asc(responseEventBatches.part))

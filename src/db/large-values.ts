@@ -4,7 +4,7 @@
 
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { decompressText, type StoredValue } from "./codec";
+import { decompressText, readBlob, type StoredValue } from "./codec";
 import { blobs } from "./schema";
 
 /**
@@ -75,7 +75,7 @@ export function placeValue(
 export async function readValue(db: Db, owner: Owner, name: string, inline: StoredValue | null): Promise<string> {
   if (inline !== null) return decompressText(inline);
   const parts = await db
-    .select({ data: blobs.data })
+    .select({ data: readBlob(blobs.data) })
     .from(blobs)
     .where(ownerScope(owner, name))
     .orderBy(asc(blobs.part));

@@ -14,7 +14,7 @@ import {
   type Page,
   type PageQuery,
 } from "./client";
-import type { StoredValue } from "./codec";
+import { readBlob, type StoredValue } from "./codec";
 import { idFloorAt } from "../responses/ids";
 import { responses } from "./schema";
 
@@ -102,8 +102,8 @@ const listedColumns = {
   tenantId: responses.tenantId,
   status: responses.status,
   createdAt: responses.createdAt,
-  snapshot: responses.snapshot,
-  output: responses.output,
+  snapshot: readBlob(responses.snapshot),
+  output: readBlob(responses.output),
 };
 
 type PageOptions = Pick<PageQuery, "limit" | "order">;

@@ -4,12 +4,12 @@
 // trip); values are compressed first (async), statements then built synchronously. Every statement
 // names the tenant. Used by the Worker's recorder, the background Durable Object and the routes.
 
-import { and, asc, eq, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import type { InputItem, OutputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
-import { compressJson, fromDriver } from "./codec";
+import { compressJson, fromDriver, readBlob, readBlobSql } from "./codec";
 import { appendTurnStatements } from "./conversations";
 import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
 import { markKeysDeleted } from "./idempotency";
@@ -23,6 +23,15 @@ export type { Statement } from "./client";
 export type { StoredItem } from "./item-rows";
 
 export type ResponseRow = typeof responses.$inferSelect;
+
+/** Every column of a response row, its compressed values read as hex (`readBlob`). */
+export const responseColumns = {
+  ...getTableColumns(responses),
+  input: readBlob(responses.input),
+  snapshot: readBlob(responses.snapshot),
+  output: readBlob(responses.output),
+  eventsTail: readBlob(responses.eventsTail),
+};
 
 /** A response's input as stored: each item with the id it is listed under. */
 export type StoredInput = { id: string; item: InputItem }[];
@@ -199,7 +208,12 @@ export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
 }
 
 export async function findResponse(db: Db, tenantId: string, id: string): Promise<ResponseRow | undefined> {
-  return db.query.responses.findFirst({ where: and(eq(responses.id, id), eq(responses.tenantId, tenantId)) });
+  const [row] = await db
+    .select(responseColumns)
+    .from(responses)
+    .where(and(eq(responses.id, id), eq(responses.tenantId, tenantId)))
+    .limit(1);
+  return row;
 }
 
 /** The stored snapshot of a row, its output joined back (for a running response: the one its run last wrote). */
@@ -259,8 +273,9 @@ interface ChainRow {
   prev: string | null;
   status: string;
   legacy: number | null;
-  input: unknown;
-  output: unknown;
+  /** Read by `readBlobSql`: hex after its mark, or an older row's TEXT. */
+  input: string | null;
+  output: string | null;
 }
 
 /**
@@ -278,7 +293,8 @@ export async function readChain(db: Db, tenantId: string, id: string): Promise<C
         FROM responses r JOIN chain c ON r.id = c.prev
        WHERE r.tenant_id = ${tenantId} AND r.store = 1
     )
-    SELECT id, prev, status, legacy, input, output FROM chain ORDER BY depth DESC`);
+    SELECT id, prev, status, legacy, ${readBlobSql("input")} AS input, ${readBlobSql("output")} AS output
+      FROM chain ORDER BY depth DESC`);
   const links = rows.map((row) => ({ id: row.id, previousResponseId: row.prev, status: row.status }));
   const items: InputItem[] = [];
   for (const row of rows) {
@@ -290,8 +306,8 @@ export async function readChain(db: Db, tenantId: string, id: string): Promise<C
       id: row.id,
       tenantId,
       legacy: row.legacy,
-      input: row.input === null ? null : fromDriver(row.input as number[]),
-      output: row.output === null ? null : fromDriver(row.output as number[]),
+      input: row.input === null ? null : fromDriver(row.input),
+      output: row.output === null ? null : fromDriver(row.output),
     };
     for (const { item } of await readInput(db, link)) items.push(item);
     // Only ended links are expanded (the caller refuses a running parent): their output is written.
@@ -345,14 +361,16 @@ export async function findStaleRuns(
   options: { since: number; staleBefore: number; limit: number },
 ): Promise<ResponseRow[]> {
   const running = and(notInArray(responses.status, TERMINAL), lt(responses.updatedAt, options.staleBefore));
-  const found = await db.query.responses.findMany({
-    where: and(ofAnyTenant(), gte(responses.id, idFloorAt("resp", options.since * 1000)), running),
-    limit: options.limit,
-  });
+  const found = await db
+    .select(responseColumns)
+    .from(responses)
+    .where(and(ofAnyTenant(), gte(responses.id, idFloorAt("resp", options.since * 1000)), running))
+    .limit(options.limit);
   if (found.length >= options.limit) return found;
-  const legacy = await db.query.responses.findMany({
-    where: and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running),
-    limit: options.limit - found.length,
-  });
+  const legacy = await db
+    .select(responseColumns)
+    .from(responses)
+    .where(and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running))
+    .limit(options.limit - found.length);
   return [...found, ...legacy];
 }

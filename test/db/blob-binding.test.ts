@@ -1,10 +1,12 @@
 // How BLOB values reach D1: as hex text through SQLite's unhex() up to a size, as bytes past it. Either
-// way D1 stores the same BLOB, and it reads back byte for byte.
+// way D1 stores the same BLOB, and it reads back byte for byte, as D1 answers it and through `readBlob`
+// (hex); a TEXT value of an older row reads back as the same text.
 
 import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { readBlob } from "../../src/db/codec";
 import * as schema from "../../src/db/schema";
 
 const db = drizzle(env.DB, { schema });
@@ -28,9 +30,10 @@ async function roundTrip(owner: string, data: Uint8Array) {
     .bind(owner)
     .first<{ type: string; length: number; hex: string }>();
   const [read] = await db
-    .select({ data: blobs.data })
+    .select({ data: blobs.data, hex: readBlob(blobs.data) })
     .from(blobs)
     .where(and(eq(blobs.ownerId, owner), eq(blobs.name, "v")));
+  expect(read?.hex).toEqual(read?.data);
   return { sql: insert.toSQL(), stored, read: read?.data };
 }
 
@@ -66,5 +69,19 @@ describe("BLOB values", () => {
     const { stored, read } = await roundTrip("blob-empty", new Uint8Array());
     expect(stored).toEqual({ type: "blob", length: 0, hex: "" });
     expect(read).toEqual(new Uint8Array());
+  });
+
+  it("written as TEXT by an earlier version read back as that text", async () => {
+    const text = '{"type":"message","content":"caf\u00e9 \\u0001"}';
+    await env.DB.prepare(
+      "INSERT INTO blobs (owner_id, tenant_id, name, part, data) VALUES ('blob-text', 't', 'v', 0, ?)",
+    )
+      .bind(text)
+      .run();
+    const [read] = await db
+      .select({ data: blobs.data, hex: readBlob(blobs.data) })
+      .from(blobs)
+      .where(eq(blobs.ownerId, "blob-text"));
+    expect(read).toEqual({ data: text, hex: text });
   });
 });

@@ -1,5 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { client, model, upstream } from "../support/gateway";
+import { decompressText } from "../../src/db/codec";
+import { client, model, upstream, withoutParsed } from "../support/gateway";
+import { everyD1 } from "../support/shards";
+
+/** Rewrites a stored response's compressed values as the TEXT an earlier version wrote. */
+async function storeAsText(id: string): Promise<void> {
+  for (const db of everyD1()) {
+    const row = await db
+      .prepare("SELECT input, snapshot, output FROM responses WHERE id = ?")
+      .bind(id)
+      .first<Record<"input" | "snapshot" | "output", number[] | null>>();
+    if (row === null) continue;
+    const text = (value: number[] | null) => (value === null ? null : decompressText(Uint8Array.from(value)));
+    await db
+      .prepare("UPDATE responses SET input = ?, snapshot = ?, output = ? WHERE id = ?")
+      .bind(text(row.input), text(row.snapshot), text(row.output), id)
+      .run();
+    const types = await db
+      .prepare("SELECT typeof(input) AS i, typeof(snapshot) AS s, typeof(output) AS o FROM responses WHERE id = ?")
+      .bind(id)
+      .first();
+    expect(types).toEqual({ i: "text", s: "text", o: "text" });
+    return;
+  }
+  throw new Error(`no row for ${id}`);
+}
 
 describe("previous_response_id", () => {
   it("sends the whole history upstream on a three-turn chain, without inherited instructions", async () => {
@@ -73,5 +98,24 @@ describe("previous_response_id", () => {
       store: false,
     });
     expect(second.output_text).toBe("echo(3): two");
+  });
+
+  it("reads a link stored before values were compressed (TEXT) like any other", async () => {
+    const openai = client();
+    const m = model("echo");
+    const first = await openai.responses.create({ model: m, input: "one" });
+    const items = await openai.responses.inputItems.list(first.id);
+    await storeAsText(first.id);
+
+    expect(withoutParsed(await openai.responses.retrieve(first.id))).toEqual(withoutParsed(first));
+    expect((await openai.responses.inputItems.list(first.id)).data).toEqual(items.data);
+    const second = await openai.responses.create({ model: m, input: "two", previous_response_id: first.id });
+    expect(second.output_text).toBe("echo(3): two");
+    const sent = await upstream.requests(m);
+    expect(sent[1]?.body.input).toEqual([
+      { role: "user", content: "one" },
+      expect.objectContaining({ id: first.output[0]?.id, role: "assistant" }),
+      { role: "user", content: "two" },
+    ]);
   });
 });
