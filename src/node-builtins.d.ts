@@ -1,4 +1,4 @@
-// The two functions of workerd's node:zlib (enabled by `nodejs_compat`) that src/db/codec.ts uses; the
+// What src/db/codec.ts uses of workerd's node:zlib and node:buffer (enabled by `nodejs_compat`); the
 // Worker's types leave Node's modules out, and all of @types/node would retype the Worker's globals.
 declare module "node:zlib" {
   /** Raw deflate in one native call (workerd returns a Buffer, a Uint8Array). */
@@ -8,7 +8,7 @@ declare module "node:zlib" {
 }
 
 declare module "node:buffer" {
-  /** workerd's Buffer: only what src/db/codec.ts uses (a view of bytes, and bytes to and from text in an encoding). */
+  /** A view of bytes, and bytes to and from text in an encoding. */
   export class Buffer extends Uint8Array {
     static from(buffer: ArrayBufferLike, byteOffset?: number, length?: number): Buffer;
     static from(text: string, encoding: "hex" | "base64" | "utf8"): Buffer;
