@@ -84,8 +84,8 @@ export function costSections(scenarios: Scenario[], cells: CellResult[], label: 
     "",
     "What Cloudflare would bill per response, as the cost meter counted it in each cell (bench/README.md, " +
       '"The cost meter"), priced at the Workers Paid list prices below in dollars per million responses, 30 days ' +
-      "of D1 storage included. CPU is the whole workerd process (Worker, Durable Objects and the local D1), so an " +
-      "upper bound of the Worker's own. The D1 deletion column is the retention sweep deleting the response after " +
+      "of D1 storage included. CPU is the gateway's whole workerd process (Worker, Durable Objects, and the local D1 " +
+      "unless the header says it ran apart), so an upper bound of the Worker's own. The D1 deletion column is the retention sweep deleting the response after " +
       "30 days. ⚠: the gateway's objects were not idle when the meter was read, so work may be missing.",
     "",
     costTable(cells, label),

@@ -72,6 +72,8 @@ export interface CellResult {
   eventsPerSecond: number;
   responsesPerSecond: number;
   cpu?: CpuFigures;
+  /** With `--d1-apart`: CPU of the local D1's own process per response (not in `cpu`, as production bills D1 apart). */
+  d1CpuPerResponseMs?: number;
   /** How long the cell waited for other work on the machine to pass before it started. */
   quietWaitMs?: number;
   peakRssMb?: number;

@@ -7,10 +7,11 @@ import { execFile } from "node:child_process";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare, type RemoteProxyConnectionString } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
 import { descendants } from "#bench/proc-stats";
 import { own } from "#bench/children";
+import { startD1Apart, type D1Apart } from "#bench/d1-apart";
 import type { MeterSnapshot } from "#bench/meter-shim";
 
 const run = promisify(execFile);
@@ -94,6 +95,8 @@ export interface GatewayOptions {
   vars?: Record<string, string>;
   /** More D1 bindings beside `DB` (each migrated), for runs over shards (bench/shard-sim.ts sets D1_SHARDS). */
   extraD1?: string[];
+  /** Runs the local D1 in a workerd process of its own (bench/d1-apart.ts); `d1Pids` names it. */
+  d1Apart?: boolean;
 }
 
 export interface Gateway {
@@ -101,6 +104,8 @@ export interface Gateway {
   baseUrl: string;
   /** The workerd process(es) Miniflare spawned: the gateway's whole CPU and memory. */
   pids: number[];
+  /** The process of the local D1 when it runs apart (`d1Apart`), else none: its CPU is in `pids`. */
+  d1Pids: number[];
   /** Rows in every D1 table (Miniflare's and wrangler's own bookkeeping tables left out) of `DB` or another binding. */
   tableCounts(binding?: string): Promise<Record<string, number>>;
   /** The first line of the last error the Worker logged since the previous call (explains a failed cell). */
@@ -133,18 +138,38 @@ async function migrate(mf: Miniflare, dir: string, binding = "DB"): Promise<void
 }
 
 /** wrangler.toml's D1 bindings (as Miniflare options: a list or a map) with more beside them. */
-function withExtraD1(fromConfig: unknown, extra: string[]): Record<string, string> {
-  const known: Record<string, string> = Array.isArray(fromConfig)
+function withExtraD1(fromConfig: unknown, extra: string[]): Record<string, string | { id: string }> {
+  const known: Record<string, string | { id: string }> = Array.isArray(fromConfig)
     ? Object.fromEntries(
         (fromConfig as { binding: string; database_id?: string }[]).map((d) => [d.binding, d.database_id ?? d.binding]),
       )
-    : { ...(fromConfig as Record<string, string> | undefined) };
+    : { ...(fromConfig as Record<string, string | { id: string }> | undefined) };
   for (const binding of extra) known[binding] = `bench-${binding.toLowerCase()}`;
   return known;
 }
 
+/** D1 bindings as Miniflare options: local, or every one sent to the D1 process apart. */
+function d1Options(
+  databases: Record<string, string | { id: string }>,
+  apart: D1Apart | undefined,
+): Record<string, string | { id: string; remoteProxyConnectionString?: RemoteProxyConnectionString }> {
+  if (apart === undefined) return databases;
+  return Object.fromEntries(
+    Object.entries(databases).map(([binding, value]) => [
+      binding,
+      { id: typeof value === "string" ? value : value.id, remoteProxyConnectionString: apart.url },
+    ]),
+  );
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   mkdirSync(options.persistDir, { recursive: true });
+  let d1Apart: D1Apart | undefined;
+  if (options.d1Apart === true) {
+    const dir = join(options.persistDir, "d1-apart");
+    mkdirSync(dir, { recursive: true });
+    d1Apart = await startD1Apart(dir, join(dir, "state"));
+  }
   const log = createWriteStream(options.logFile, { flags: "a" });
   let lastError: string | undefined;
   // wrangler's own reading of wrangler.toml (bindings, D1, the SQLite-backed Durable Object); its types
@@ -168,7 +193,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     modules: bundleModules(options.bundleDir, entry),
     modulesRoot: options.bundleDir,
     // The bench measures the gateway's cost, not its per-key rate limit (600 a minute in wrangler.toml).
-    ...(options.extraD1 === undefined ? {} : { d1Databases: withExtraD1(fromConfig.d1Databases, options.extraD1) }),
+    ...(options.extraD1 === undefined && d1Apart === undefined
+      ? {}
+      : { d1Databases: d1Options(withExtraD1(fromConfig.d1Databases, options.extraD1 ?? []), d1Apart) }),
     ratelimits: { RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000_000, period: 60 as const } } },
     bindings: {
       ...fromConfig.bindings,
@@ -199,6 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // One stopper per instance (two instances run side by side with --before).
   const stop = own(`gateway (${options.protocol}, ${options.persistDir})`, async () => {
     await mf.dispose();
+    await d1Apart?.stop();
     log.end();
     rmSync(options.persistDir, { recursive: true, force: true });
   });
@@ -219,6 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return {
       baseUrl: new URL("/v1", url).href,
       pids,
+      d1Pids: d1Apart?.pids ?? [],
       retentionDays: Number.isFinite(retention) && retention >= 0 ? retention : 30,
       stop,
       async tableCounts(binding = "DB") {

@@ -44,6 +44,7 @@ const gateway = await startGateway({
   protocol: chat ? "chat_completions" : "responses",
   logFile: join(work, "gateway.log"),
   inspectorPort,
+  d1Apart: flag("d1-apart"),
 });
 
 /** Connects to the Worker's inspector target (not Miniflare's internal ones). */

@@ -29,6 +29,8 @@ export interface Environment {
   beforeCommit?: string;
   /** Directory of the gateway's local D1 and Durable Object storage (tmpfs or disk). */
   storageDir?: string;
+  /** The local D1 ran in a workerd process of its own (`--d1-apart`). */
+  d1Apart?: boolean;
 }
 
 export interface StartupNote {
@@ -283,6 +285,9 @@ export async function writeReport(results: Results, dir: string): Promise<void> 
     `- Node ${env.node}; workerd ${env.workerd}; Miniflare ${env.miniflare}; wrangler ${env.wrangler}; Portkey gateway ${env.portkey}`,
     `- ${env.cores} cores, ${env.cpuModel}, ${env.memoryGb} GB RAM, Linux ${env.kernel}`,
     `- Gateway storage (local D1 and Durable Objects) in ${env.storageDir ?? "the OS temp dir (disk)"}`,
+    env.d1Apart === true
+      ? "- **Local D1 in a workerd process of its own** (`--d1-apart`, bench/d1-apart.ts), as production runs D1 apart from the Worker: the gateway's CPU figures exclude it; its own CPU per response is `d1CpuPerResponseMs` in results.json"
+      : "- Local D1 in the gateway's workerd process: the gateway's CPU figures include it (`--d1-apart` runs it apart)",
     "",
   ];
   if (results.fatal) lines.push(`**The run stopped early:** ${results.fatal}`, "");

@@ -59,8 +59,10 @@ const beforeRef = args.find((a) => a.startsWith("--before="))?.slice("--before="
 const recordAsBefore = args.includes("--record-before");
 /** Overrides the run's time limit (a busy machine may need longer to finish the matrix). */
 const limitMinutes = Number(args.find((a) => a.startsWith("--minutes="))?.slice("--minutes=".length));
-/** A partial run (filtered targets or scenarios) must not replace the recorded results. */
-const OUT = onlyTargets || onlyScenarios ? WORK : BENCH;
+/** Runs each gateway's local D1 in a workerd process of its own (bench/d1-apart.ts), as production runs D1 apart. */
+const d1Apart = args.includes("--d1-apart");
+/** A partial run (filtered targets or scenarios) must not replace the recorded results; a D1-apart run has its own. */
+const OUT = onlyTargets || onlyScenarios ? WORK : d1Apart ? join(BENCH, "d1-apart") : BENCH;
 /** Other work on the machine (another session's tests) skews a cell: wait for it to pass, within a budget. */
 const QUIET_BELOW_CORES = 0.2;
 const QUIET_WAIT_PER_CELL_MS = 10_000;
@@ -156,6 +158,7 @@ function environment(): Environment {
     gatewayCommit: `${git("rev-parse", "--short", "HEAD")} ${git("log", "-1", "--format=%s")}${dirty}`,
     gatewaySource: git("log", "-1", "--format=%h", "--", "src", "migrations", "wrangler.toml"),
     storageDir: STORAGE_DIR,
+    d1Apart,
   };
 }
 
@@ -177,6 +180,7 @@ async function main(): Promise<void> {
   const { buildBefore } = await import("#bench/before");
 
   mkdirSync(WORK, { recursive: true });
+  mkdirSync(OUT, { recursive: true });
   /** Every process this run started: CPU outside them (and this one) is other work on the machine. */
   const ownedPids = new Set<number>();
   const targets = [...TARGETS, ...(beforeRef === undefined ? [] : BEFORE_TARGETS)].filter(
@@ -369,8 +373,10 @@ async function main(): Promise<void> {
         const d1BytesBefore = gateway ? await gateway.d1Bytes() : undefined;
         const rowsBefore = stored ? await gateway.tableCounts() : {};
         const serverIsUpstream = target === "direct";
+        const d1Pids = gateway?.d1Pids ?? [];
         const cpuBefore = {
           server: cpuMs(server.pids),
+          d1: cpuMs(d1Pids),
           upstream: cpuMs([mockPid]),
           client: process.cpuUsage(),
           machine: machineBusyMs(),
@@ -380,10 +386,11 @@ async function main(): Promise<void> {
         const load = await runLoad(spec, agent);
         // Work after the last byte (the final D1 write, a cleanup alarm) belongs to this cell: wait for it.
         const meterAfter = gateway ? await quiesce(gateway, QUIESCE_AFTER_LOAD_MS) : undefined;
-        await settle(serverIsUpstream ? server.pids : [...server.pids, mockPid]);
+        await settle(serverIsUpstream ? server.pids : [...server.pids, ...d1Pids, mockPid]);
         const peakRssMb = memory.stop();
         const client = process.cpuUsage(cpuBefore.client);
         const serverMs = cpuMs(server.pids) - cpuBefore.server;
+        const d1Ms = cpuMs(d1Pids) - cpuBefore.d1;
         const upstreamMs = serverIsUpstream ? 0 : cpuMs([mockPid]) - cpuBefore.upstream;
         const summary = summarizeLoad(scenario, target, load);
         const result: CellResult = {
@@ -399,6 +406,7 @@ async function main(): Promise<void> {
             summary.events,
           ),
           peakRssMb,
+          ...(d1Pids.length > 0 && summary.ok > 0 ? { d1CpuPerResponseMs: d1Ms / summary.ok } : {}),
         };
         const units =
           gateway && meterBefore && meterAfter
@@ -488,6 +496,7 @@ async function main(): Promise<void> {
               logFile: join(WORK, `${name}-${protocol}.log`),
               meter: true,
               vars: METERED_VARS,
+              d1Apart,
             });
             gateways.push(gateway);
             gateway.pids.forEach((pid) => ownedPids.add(pid));
