@@ -131,16 +131,18 @@ export function cpuFigures(
   windowMs: number,
   responses: number,
   events: number,
+  /** CPU of the gateway's local D1 when it runs in a process of its own (`--d1-apart`): not the server's, the machine's. */
+  d1Ms = 0,
 ): CpuFigures {
   return {
     serverMs,
     upstreamMs,
     clientMs,
     windowMs,
-    otherMs: Math.max(0, machineMs - serverMs - upstreamMs - clientMs),
+    otherMs: Math.max(0, machineMs - serverMs - upstreamMs - clientMs - d1Ms),
     perResponseMs: responses > 0 ? serverMs / responses : Number.NaN,
     perEventUs: events > 0 ? (serverMs * 1000) / events : Number.NaN,
-    totalPerResponseMs: responses > 0 ? (serverMs + upstreamMs + clientMs) / responses : Number.NaN,
+    totalPerResponseMs: responses > 0 ? (serverMs + upstreamMs + clientMs + d1Ms) / responses : Number.NaN,
   };
 }
 

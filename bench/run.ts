@@ -404,6 +404,7 @@ async function main(): Promise<void> {
             performance.now() - cpuBefore.at,
             summary.ok,
             summary.events,
+            d1Ms,
           ),
           peakRssMb,
           ...(d1Pids.length > 0 && summary.ok > 0 ? { d1CpuPerResponseMs: d1Ms / summary.ok } : {}),
@@ -499,7 +500,7 @@ async function main(): Promise<void> {
               d1Apart,
             });
             gateways.push(gateway);
-            gateway.pids.forEach((pid) => ownedPids.add(pid));
+            [...gateway.pids, ...gateway.d1Pids].forEach((pid) => ownedPids.add(pid));
             log(`${name} (UPSTREAM_PROTOCOL=${protocol}) on ${gateway.baseUrl}, workerd pid ${gateway.pids.join(",")}`);
           } catch (startError) {
             error = `start failed: ${errorText(startError)}`;
