@@ -37,11 +37,14 @@ const HEX_MARK = "\u0001";
  * instead of the JSON array of numbers D1 answers for a BLOB (about 3.6 characters a byte, parsed one by
  * one); a TEXT value (an older row) as it is; NULL as null. Read back as `fromDriver` gives it.
  */
-export const readBlob = (column: SQLiteColumn) =>
-  sql<StoredValue | null>`iif(typeof(${column}) = 'blob', char(1) || hex(${column}), ${column})`.mapWith(fromDriver);
+export const readBlob = (column: SQLiteColumn) => hexOrText(sql`${column}`).mapWith(fromDriver);
 
 /** The same expression for raw SQL on a column named `name` (a select's own column or an alias). */
-export const readBlobSql = (name: string) => sql.raw(`iif(typeof(${name}) = 'blob', char(1) || hex(${name}), ${name})`);
+export const readBlobSql = (name: string) => hexOrText(sql`${sql.identifier(name)}`);
+
+/** `char(1)` is `HEX_MARK`. */
+const hexOrText = (value: SQL) =>
+  sql<StoredValue | null>`iif(typeof(${value}) = 'blob', char(1) || hex(${value}), ${value})`;
 
 /**
  * A BLOB column. Values are bound by `blobParam`; a BLOB read as it is (an array of numbers or an

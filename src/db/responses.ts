@@ -1,7 +1,7 @@
 // The only D1 queries on responses rows: the row a run writes when it starts, its heartbeat, the
 // terminal write, lookups, the chain behind `previous_response_id`, input items, and deletion.
 // Writers return statements so a run sends each write as one `db.batch` (one transaction, one round
-// trip); values are compressed first (async), statements then built synchronously. Every statement
+// trip); values are compressed first, statements then built from the bytes. Every statement
 // names the tenant. Used by the Worker's recorder, the background Durable Object and the routes.
 
 import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
