@@ -80,10 +80,6 @@ export class ResponseRecorder {
   #started = false;
   /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
   #starting: Promise<void> | undefined;
-  /** Lets a deferred start write go (see `deferStart`); undefined once it has gone or was dropped. */
-  #begin: (() => void) | undefined;
-  #beginTimer: ReturnType<typeof setTimeout> | undefined;
-  #beginningSoon = false;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
   #terminalSeq = Number.POSITIVE_INFINITY;
 
@@ -120,46 +116,14 @@ export class ResponseRecorder {
    * Writes the response row (and its input); rejects if D1 keeps refusing it. Starts the heartbeat.
    * Events may be recorded meanwhile: they wait in memory, and `finish` waits for this write.
    */
-  start(row: EncodedRow | Promise<EncodedRow>): Promise<void> {
-    const write = async () => this.write(insertResponseStatements(this.#options.db, await row));
-    this.#starting = write().then(() => {
+  start(row: EncodedRow): Promise<void> {
+    this.#starting = this.write(insertResponseStatements(this.#options.db, row)).then(() => {
       this.#started = true;
       this.#arm();
     });
     // Handled here for whoever reads it later (the end, or the caller once its upstream answered).
     this.#starting.catch(() => undefined);
     return this.#starting;
-  }
-
-  /**
-   * Like `start`, but the write goes only at `begin()` or after `latestMs`, whichever comes first: a
-   * stream begins it once its client has been sent its first events (nobody can ask for the id before
-   * then), so neither the upstream call nor the first events wait behind encoding and writing the row.
-   * `finish` begins it if nothing did.
-   */
-  deferStart(encode: () => EncodedRow, latestMs: number): Promise<void> {
-    const go = new Promise<void>((resolve) => (this.#begin = resolve));
-    this.#beginTimer = setTimeout(() => this.begin(), latestMs);
-    return this.start(go.then(encode));
-  }
-
-  /**
-   * Lets a deferred start write go on the next task (once): the frames just handed to the client leave
-   * the Worker first, not after the row's encoding and D1 call (about half a millisecond of this isolate).
-   */
-  beginSoon(): void {
-    if (this.#begin === undefined || this.#beginningSoon) return;
-    this.#beginningSoon = true;
-    clearTimeout(this.#beginTimer);
-    this.#beginTimer = setTimeout(() => this.begin(), 0);
-  }
-
-  /** Lets a deferred start write go now (nothing if it has gone already). */
-  begin(): void {
-    const begin = this.#begin;
-    this.#begin = undefined;
-    clearTimeout(this.#beginTimer);
-    begin?.();
   }
 
   /** Starts the heartbeat of a run whose row already exists (a recovered background run). */
@@ -264,7 +228,6 @@ export class ResponseRecorder {
     this.#stopTimer();
     // No progress batch starts once the end is being written (the end carries every pending event).
     this.#stopped = true;
-    this.begin();
     await this.#inflight;
     // The row's tail is written again, with the pending events after it.
     const tail = [...this.#rowTail, ...this.#pending];
@@ -300,11 +263,7 @@ export class ResponseRecorder {
   async stop(): Promise<void> {
     this.#stopTimer();
     this.#stopped = true;
-    // A deferred start that never went is dropped (it stays pending: nothing waits for it after this).
-    const dropped = this.#begin !== undefined;
-    this.#begin = undefined;
-    clearTimeout(this.#beginTimer);
-    if (!dropped) await this.#starting?.catch(() => undefined);
+    await this.#starting?.catch(() => undefined);
     await this.#inflight;
   }
 
