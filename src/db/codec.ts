@@ -2,7 +2,8 @@
 // columns, by workerd's native node:zlib in one synchronous call: the same bytes CompressionStream
 // "deflate-raw" makes (rows written with it read the same), without its stream set-up, which cost about
 // 0.18 ms of CPU a value against 0.02 to 0.04. Values written before compression existed are TEXT and
-// read as they are. Used by every query module that stores a snapshot, input or events.
+// read as they are, as is a running row's small start snapshot (the end rewrites it compressed). Used
+// by every query module that stores a snapshot, input or events.
 
 import { Buffer } from "node:buffer";
 import { deflateRawSync, inflateRawSync } from "node:zlib";

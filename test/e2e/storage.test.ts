@@ -130,33 +130,29 @@ describe("D1 recording", () => {
     }
   });
 
-  it("writes a stream's row (held for its first events) within a second when its upstream answers and says nothing", async () => {
+  it("writes a stream's row before its first event, its snapshot as text until the end compresses it", async () => {
     const m = model("gate:0:3");
     const { spec, response, ended } = await started(m, { recordFlushMs: 60_000 });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    // The upstream answered and holds its first event: nobody has the id yet, but the row is written.
-    const running = await until(
-      () =>
-        firstRow<{ status: string; event_count: number }>(
-          "SELECT status, event_count FROM responses WHERE id = ?",
-          spec.responseId,
-        ),
-      (row) => row !== null,
-      "the row of a stream that has sent no event",
-      5_000,
-    );
-    expect(running).toEqual({ status: "in_progress", event_count: 0 });
+    const snapshotType = async () =>
+      (await firstRow<{ t: string }>("SELECT typeof(snapshot) AS t FROM responses WHERE id = ?", spec.responseId))?.t;
+    // The upstream answered and holds its first event: the row is there, and reads answer from it.
+    await until(snapshotType, (type) => type !== undefined, "the row of a stream that has sent no event", 5_000);
+    expect(await snapshotType()).toBe("text");
+    const running = await client(KEY).responses.retrieve(spec.responseId);
+    expect(running).toMatchObject({ id: spec.responseId, status: "in_progress", output: [] });
     await upstream.release(m);
     let text = "";
     for (let next = await reader.read(); next.done !== true; next = await reader.read()) text += next.value;
     await ended();
+    expect(await snapshotType()).toBe("blob");
     const frames = text.split("\n\n").slice(0, -1);
     expect(frames.at(-1)).toContain("response.completed");
     const stored = await client(KEY).responses.retrieve(spec.responseId);
-    expect(stored.status).toBe("completed");
-    expect(stored.output_text).toBe("w0 w1 w2 ");
+    expect(stored).toMatchObject({ status: "completed", output_text: "w0 w1 w2 " });
     expect(await rawEvents(KEY, `/responses/${spec.responseId}?stream=true`)).toHaveLength(frames.length);
   });
+
   it("splits what is too large for a row over parts that fit, and reads it back whole", async () => {
     const openai = client(KEY);
     const final = await openai.responses.stream({ model: model("noise:3000000"), input: "x" }).finalResponse();
