@@ -40,6 +40,10 @@ const HEX_MARK = "\u0001";
  */
 export const readBlob = (column: SQLiteColumn) => hexOrText(sql`${column}`).mapWith(fromDriver);
 
+/** `readBlob`, but NULL where `skip` holds: a value most reads of the row do not need, read apart by the one that does. */
+export const readBlobUnless = (column: SQLiteColumn, skip: SQL) =>
+  sql<StoredValue | null>`iif(${skip}, NULL, ${hexOrText(sql`${column}`)})`.mapWith(fromDriver);
+
 /** The same expression for raw SQL on a column named `name` (a select's own column or an alias). */
 export const readBlobSql = (name: string) => hexOrText(sql`${sql.identifier(name)}`);
 

@@ -112,8 +112,12 @@ export interface EventSource {
   id: string;
   tenantId: string;
   legacy: number | null;
-  /** The events not in a batch row, in the row (null before the first flush, or when all are in batch rows). */
+  /**
+   * The events not in a batch row, in the row (null before the first flush, or when all are in batch
+   * rows). Null with a `tailSeq`: the row was read without it (an ended one); `readEvents` reads it.
+   */
   eventsTail: StoredValue | null;
+  /** The first event in the row's tail; null when it has none. */
   tailSeq: number | null;
 }
 
@@ -241,10 +245,21 @@ export async function* readEvents(db: Db, source: EventSource, after: number): A
     if (events.length > 0) cursor = events[events.length - 1]!.seq;
     yield events;
   }
-  if (source.eventsTail !== null && source.tailSeq !== null) {
-    const tail = unpackEvents(decompressText(source.eventsTail), source.tailSeq);
-    yield tail.filter((event) => event.seq > cursor);
-  }
+  if (source.tailSeq === null) return;
+  const data = source.eventsTail ?? (await readTail(db, source));
+  if (data === null) return;
+  const tail = unpackEvents(decompressText(data), source.tailSeq);
+  yield tail.filter((event) => event.seq > cursor);
+}
+
+/** The row's tail, for a row read without it (null if the row is gone). */
+async function readTail(db: Db, source: EventSource): Promise<StoredValue | null> {
+  const [row] = await db
+    .select({ data: readBlob(responses.eventsTail) })
+    .from(responses)
+    .where(and(eq(responses.id, source.id), eq(responses.tenantId, source.tenantId)))
+    .limit(1);
+  return row?.data ?? null;
 }
 
 /** Deletes a response's batch rows (and legacy event rows). */

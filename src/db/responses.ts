@@ -9,7 +9,7 @@ import { idFloorAt } from "../responses/ids";
 import type { InputItem, OutputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
-import { compressJson, compressText, fromDriver, readBlob, readBlobSql } from "./codec";
+import { compressJson, compressText, fromDriver, readBlob, readBlobSql, readBlobUnless } from "./codec";
 import { appendTurnStatements } from "./conversations";
 import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
 import { markKeysDeleted } from "./idempotency";
@@ -24,13 +24,17 @@ export type { StoredItem } from "./item-rows";
 
 export type ResponseRow = typeof responses.$inferSelect;
 
-/** Every column of a response row, its compressed values read as hex (`readBlob`). */
+/**
+ * Every column of a response row, its compressed values read as hex (`readBlob`), except the events
+ * tail of an ended response: a retrieve does not need it (up to 600 KB), and a replay reads it apart
+ * (`readEvents`). A running row's tail comes with it (resuming or ending a run needs it).
+ */
 export const responseColumns = {
   ...getTableColumns(responses),
   input: readBlob(responses.input),
   snapshot: readBlob(responses.snapshot),
   output: readBlob(responses.output),
-  eventsTail: readBlob(responses.eventsTail),
+  eventsTail: readBlobUnless(responses.eventsTail, inArray(responses.status, [...TERMINAL_STATUSES])),
 };
 
 /** A response's input as stored: each item with the id it is listed under. */

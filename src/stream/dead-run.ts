@@ -48,7 +48,7 @@ export async function resumeRun(
 ): Promise<{ normalizer: StreamNormalizer; recordedUpTo: number; inBatches: number; rowTail: RecordedEvent[] }> {
   const initial = await readSnapshot(db, row);
   const events: StreamEvent[] = [];
-  const tailFrom = row.eventsTail !== null && row.tailSeq !== null ? row.tailSeq : Number.POSITIVE_INFINITY;
+  const tailFrom = row.tailSeq ?? Number.POSITIVE_INFINITY;
   const rowTail: RecordedEvent[] = [];
   let recordedUpTo = -1;
   for await (const batch of readEvents(db, row, -1))
