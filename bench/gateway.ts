@@ -12,6 +12,7 @@ import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wran
 import { descendants } from "#bench/proc-stats";
 import { own } from "#bench/children";
 import { startD1Apart, type D1Apart } from "#bench/d1-apart";
+import { startMockUpstream, type MockUpstream } from "#bench/mock-upstream";
 import type { MeterSnapshot } from "#bench/meter-shim";
 
 const run = promisify(execFile);
@@ -160,6 +161,31 @@ function d1Options(
       { id: typeof value === "string" ? value : value.id, remoteProxyConnectionString: apart.url },
     ]),
   );
+}
+
+/**
+ * The bench's mock upstream in this process and a gateway bundled from this checkout in front of it, its
+ * bundle, storage and log under `work`: the setup of the one-off tools (load check, profile, repeated
+ * cells, shard simulation). `options` override those defaults.
+ */
+export async function startGatewayOnMock(
+  work: string,
+  options: Partial<Omit<GatewayOptions, "upstreamBaseUrl">> = {},
+): Promise<{ mock: MockUpstream; gateway: Gateway }> {
+  const root = options.root ?? join(import.meta.dirname, "..");
+  const bundleDir = options.bundleDir ?? join(work, "bundle");
+  const mock = await startMockUpstream();
+  await bundleGateway(root, bundleDir);
+  const gateway = await startGateway({
+    persistDir: join(work, "persist"),
+    protocol: "responses",
+    logFile: join(work, "gateway.log"),
+    ...options,
+    root,
+    bundleDir,
+    upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
+  });
+  return { mock, gateway };
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {

@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
-import { bundleGateway, startGateway } from "#bench/gateway";
-import { startMockUpstream } from "#bench/mock-upstream";
+import { startGatewayOnMock } from "#bench/gateway";
 
 const arg = (name: string, fallback: number): number =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
@@ -22,21 +21,13 @@ const PACE_MS = arg("pace", 10);
 /** The whole check must end well inside CI's budget. */
 const LIMIT_MS = arg("limit-seconds", 300) * 1000;
 
-const root = join(import.meta.dirname, "..");
 const work = mkdtempSync(join(process.env.LOAD_TMPDIR ?? tmpdir(), "gw-load-"));
 const deadline = setTimeout(() => {
   console.error(`load check: over ${LIMIT_MS / 1000} s, giving up`);
   process.exit(2);
 }, LIMIT_MS);
 
-const mock = await startMockUpstream();
-await bundleGateway(root, join(work, "bundle"));
-const gateway = await startGateway({
-  root,
-  bundleDir: join(work, "bundle"),
-  persistDir: join(work, "persist"),
-  upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
-  protocol: "responses",
+const { mock, gateway } = await startGatewayOnMock(work, {
   logFile: process.env.LOAD_LOG ?? join(work, "gateway.log"),
 });
 

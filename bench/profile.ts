@@ -6,9 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleGateway, startGateway } from "#bench/gateway";
+import { startGatewayOnMock } from "#bench/gateway";
 import { newAgent, runLoad } from "#bench/load-client";
-import { startMockUpstream } from "#bench/mock-upstream";
 
 interface ProfileNode {
   id: number;
@@ -25,7 +24,6 @@ const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
-const root = join(import.meta.dirname, "..");
 const work = mkdtempSync(join(tmpdir(), "gw-profile-"));
 const inspectorPort = 9229 + Math.floor(Math.random() * 500);
 const events = Number(arg("events", "100"));
@@ -34,15 +32,9 @@ const seconds = Number(arg("seconds", "5"));
 const pace = Number(arg("pace", "0"));
 const chat = flag("chat");
 
-const mock = await startMockUpstream();
-await bundleGateway(root, join(work, "bundle"));
-const gateway = await startGateway({
-  root,
-  bundleDir: join(work, "bundle"),
+const { mock, gateway } = await startGatewayOnMock(work, {
   persistDir: join(process.env.BENCH_PERSIST_DIR ?? work, `persist-${process.pid}`),
-  upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
   protocol: chat ? "chat_completions" : "responses",
-  logFile: join(work, "gateway.log"),
   inspectorPort,
   d1Apart: flag("d1-apart"),
 });

@@ -11,9 +11,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { bundleGateway, startGateway } from "#bench/gateway";
+import { startGatewayOnMock } from "#bench/gateway";
 import { newAgent, runLoad, type LoadSpec } from "#bench/load-client";
-import { startMockUpstream } from "#bench/mock-upstream";
 import { cpuMs, settle } from "#bench/proc-stats";
 
 const arg = (name: string, fallback: string): string =>
@@ -27,17 +26,7 @@ const d1Apart = process.argv.includes("--d1-apart");
 const EVENTS = 100;
 
 const work = mkdtempSync(join(tmpdir(), "gw-repeat-"));
-const mock = await startMockUpstream();
-await bundleGateway(root, join(work, "bundle"));
-const gateway = await startGateway({
-  root,
-  bundleDir: join(work, "bundle"),
-  persistDir: join(work, "persist"),
-  upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
-  protocol: "responses",
-  logFile: join(work, "gateway.log"),
-  d1Apart,
-});
+const { mock, gateway } = await startGatewayOnMock(work, { d1Apart });
 const pids = [...gateway.pids, ...gateway.d1Pids];
 
 const spec = (store: boolean, concurrency: number, cellSeconds: number): LoadSpec => ({

@@ -8,8 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleGateway, startGateway } from "#bench/gateway";
-import { startMockUpstream } from "#bench/mock-upstream";
+import { startGatewayOnMock } from "#bench/gateway";
 import { percentiles } from "#bench/figures";
 
 const arg = (name: string, fallback: number): number =>
@@ -24,15 +23,7 @@ const EVENTS = arg("events", 100);
 
 const root = join(import.meta.dirname, "..");
 const work = mkdtempSync(join(process.env.LOAD_TMPDIR ?? tmpdir(), "gw-shard-sim-"));
-const mock = await startMockUpstream();
-await bundleGateway(root, join(work, "bundle"));
-const gateway = await startGateway({
-  root,
-  bundleDir: join(work, "bundle"),
-  persistDir: join(work, "persist"),
-  upstreamBaseUrl: `http://127.0.0.1:${mock.port}/v1`,
-  protocol: "responses",
-  logFile: join(work, "gateway.log"),
+const { mock, gateway } = await startGatewayOnMock(work, {
   meter: true,
   extraD1: SHARDS.slice(1),
   vars: { D1_SHARDS: SHARDS.join(",") },
