@@ -24,6 +24,8 @@ export type { StoredItem } from "./item-rows";
 
 export type ResponseRow = typeof responses.$inferSelect;
 
+const TERMINAL = [...TERMINAL_STATUSES];
+
 /**
  * Every column of a response row, its compressed values read as hex (`readBlob`), except the events
  * tail of an ended response: a retrieve does not need it (up to 600 KB), and a replay reads it apart
@@ -34,7 +36,7 @@ export const responseColumns = {
   input: readBlob(responses.input),
   snapshot: readBlob(responses.snapshot),
   output: readBlob(responses.output),
-  eventsTail: readBlobUnless(responses.eventsTail, inArray(responses.status, [...TERMINAL_STATUSES])),
+  eventsTail: readBlobUnless(responses.eventsTail, inArray(responses.status, TERMINAL)),
 };
 
 /** A response's input as stored: each item with the id it is listed under. */
@@ -57,7 +59,6 @@ export interface NewResponseRow {
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-const TERMINAL = [...TERMINAL_STATUSES];
 
 /**
  * A running row's snapshot up to this many characters is kept as JSON text: the end rewrites it
