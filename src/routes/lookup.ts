@@ -1,7 +1,8 @@
 // Finds the caller's response for the routes under /v1/responses/{id}; another tenant's id and a
-// malformed id answer exactly like an unknown one. D1 has the row of every response whose id a
-// client has seen (a run writes it before its first event). The current snapshot of a running
-// response comes from its background object, or, for a foreground one, from its recorded events.
+// malformed id answer exactly like an unknown one. A stream's row is written just after its first
+// events reach the client: a lookup that comes first waits for that write (src/stream/unwritten-rows.ts).
+// The current snapshot of a running response comes from its background object, or, for a foreground
+// one, from its recorded events.
 
 import type { Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
@@ -14,6 +15,7 @@ import { TERMINAL_STATUSES } from "../responses/types";
 import { runName, type ResponseRun } from "../run/response-run";
 import type { GatewayConfig } from "../config";
 import { endIfStale, resumeRun } from "../stream/dead-run";
+import { rowWritten } from "../stream/unwritten-rows";
 import { pathParam, type RouteContext } from "./context";
 
 export interface Found {
@@ -29,9 +31,13 @@ export async function findOwnResponse({ request, env, ctx, config }: RouteContex
   const id = pathParam(request.params.id);
   if (!isWellFormedId(id, "resp")) throw responseNotFound(id.slice(0, 128));
   const store = await tenantStore(env, caller.tenantId);
-  const session = store.reads();
   // A session's first query goes to the primary: the row is current.
-  const row = await findResponse(session, caller.tenantId, id);
+  let session = store.reads();
+  let row = await findResponse(session, caller.tenantId, id);
+  if (row === undefined && (await rowWritten(caller.tenantId, id))) {
+    session = store.reads();
+    row = await findResponse(session, caller.tenantId, id);
+  }
   if (row === undefined) throw responseNotFound(id);
   return foundIn(session, { caller, row, env, config });
 }

@@ -12,6 +12,7 @@ import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
+import { rowWritten } from "../stream/unwritten-rows";
 
 export const previousNotFound = (id: string) =>
   invalidRequest(`Previous response with id '${id}' not found.`, "previous_response_id", "previous_response_not_found");
@@ -65,6 +66,9 @@ export async function expandContext(
   const previous = request.previousResponseId;
   if (previous === null) return request.input;
   let { links, items } = await readChain(db, tenantId, previous);
+  // A stream this isolate runs may not have written its row yet (it does just after its first events).
+  if (links.at(-1)?.id !== previous && (await rowWritten(tenantId, previous)))
+    ({ links, items } = await readChain(db, tenantId, previous));
   const parent = links.at(-1);
   if (parent === undefined || parent.id !== previous) throw previousNotFound(previous);
   const root = links[0];

@@ -1,6 +1,7 @@
 // A stored foreground response, run by the Worker request that created it: the upstream's events go
 // through the normalizer to the client and, on the side, to the D1 recorder, which writes the row as
-// the run starts (beside the upstream call; a stream's first events do not wait for it), batches of
+// the run starts (a stream's just after its first events reach the client, so they never wait on D1;
+// a lookup of the id that comes first waits for it: src/stream/unwritten-rows.ts), batches of
 // events as they come, and the end before the client is sent the terminal event. A client that
 // disconnects does not stop the run at once: it goes on for the disconnect grace (`ctx.waitUntil`
 // keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by the create
@@ -56,6 +57,9 @@ class Stop extends Error {
     super(reason);
   }
 }
+
+/** A stream's row is written at the latest this long into the upstream call, events or not. */
+const START_AT_LATEST_MS = 1_000;
 
 const json = (value: unknown): Response =>
   new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
@@ -123,14 +127,18 @@ export async function runStoredForeground(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => recorder.start(encodeRow(row));
-    // The row is written while the upstream is called, and a stream's first events do not wait for it
-    // (its terminal event does); for a key the upstream has not accepted yet, only once it has.
+    const writeSoon = () => recorder.deferStart(() => encodeRow(row), START_AT_LATEST_MS);
+    // A JSON create writes the row while the upstream is called (and runs only once it is written); a
+    // stream, just after its client has been sent the first events, or a second into the call if they
+    // are slow to come (its terminal event waits for it). For a key the upstream has not accepted yet,
+    // nothing is written until it has.
     const calling = call();
-    started = key.accepted ? write() : undefined;
+    started = key.accepted ? (request.stream ? writeSoon() : write()) : undefined;
     const [called] = await Promise.allSettled([calling]);
     if (called.status === "rejected") {
       // A refusal is kept as a failed response, but nothing is kept for a key nobody accepted: for
       // a key not known yet (its row not written), the upstream is asked about the key first.
+      recorder.begin();
       const refusedKey = called.reason instanceof ApiError && [401, 403].includes(called.reason.status);
       const keep =
         (started !== undefined && (await settled(started))) ||
@@ -140,7 +148,7 @@ export async function runStoredForeground(
       throw called.reason;
     }
     key.onAccepted();
-    started ??= write();
+    started ??= request.stream ? writeSoon() : write();
     // A JSON create answers once its end is recorded, so a row D1 refuses is a 503 before anything runs.
     if (!request.stream && !(await settled(started))) {
       abort.abort(new Error("not recorded"));
@@ -246,6 +254,7 @@ export async function runStoredForeground(
     let text = "";
     for (const frame of end === -1 ? frames : frames.slice(0, end)) text += frame.frame;
     if (text !== "") await client.send(text);
+    recorder.beginSoon();
     const terminal = end === -1 ? undefined : frames[end];
     if (terminal !== undefined) await endWith(terminal.frame, terminal.seq, normalizer.snapshot);
   };

@@ -1,4 +1,5 @@
-// Records one response into D1 while it runs: the row when it starts; every flush interval a
+// Records one response into D1 while it runs: the row when it starts (a stream's just after its first
+// events reach the client: `deferStart`); every flush interval a
 // heartbeat (which renews its conversation lease and tells the sweep it is alive) that also carries
 // the events not yet in a batch row, compressed into the row's tail; a batch row once those events
 // reach the size limit; and the terminal write, which carries the last of them, before the client
@@ -23,6 +24,7 @@ import type { WriteAttempt } from "../observe/problems";
 import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
 import { encodeFrame } from "../sse";
+import { noteRowWrite } from "./unwritten-rows";
 
 /** An event as the client is sent it: its sequence number and SSE frame. */
 export interface EventFrame {
@@ -80,6 +82,10 @@ export class ResponseRecorder {
   #started = false;
   /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
   #starting: Promise<void> | undefined;
+  /** Lets a deferred start write go (true) or drops it (see `deferStart`); undefined once either happened. */
+  #release: ((go: boolean) => void) | undefined;
+  #beginTimer: ReturnType<typeof setTimeout> | undefined;
+  #beginningSoon = false;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
   #terminalSeq = Number.POSITIVE_INFINITY;
 
@@ -116,14 +122,56 @@ export class ResponseRecorder {
    * Writes the response row (and its input); rejects if D1 keeps refusing it. Starts the heartbeat.
    * Events may be recorded meanwhile: they wait in memory, and `finish` waits for this write.
    */
-  start(row: EncodedRow): Promise<void> {
-    this.#starting = this.write(insertResponseStatements(this.#options.db, row)).then(() => {
+  start(row: EncodedRow | Promise<EncodedRow>): Promise<void> {
+    const write = async () => this.write(insertResponseStatements(this.#options.db, await row));
+    this.#starting = write().then(() => {
       this.#started = true;
       this.#arm();
     });
     // Handled here for whoever reads it later (the end, or the caller once its upstream answered).
     this.#starting.catch(() => undefined);
     return this.#starting;
+  }
+
+  /**
+   * Like `start`, but the write goes only at `begin()` or after `latestMs`, whichever comes first: a
+   * stream begins it once its client has been sent its first events, so neither the upstream call nor
+   * the first events wait behind encoding and writing the row. `finish` begins it if nothing did. Until
+   * it is written, a lookup of the id in this isolate waits for it (src/stream/unwritten-rows.ts).
+   */
+  deferStart(encode: () => EncodedRow, latestMs: number): Promise<void> {
+    const released = new Promise<boolean>((resolve) => (this.#release = resolve));
+    this.#beginTimer = setTimeout(() => this.begin(), latestMs);
+    const row = released.then((go) => {
+      if (!go) throw new Error("the run stopped before its row was written");
+      return encode();
+    });
+    const starting = this.start(row);
+    noteRowWrite(this.#options.tenantId, this.#options.responseId, starting);
+    return starting;
+  }
+
+  /**
+   * Lets a deferred start write go on the next task (once): the frames just handed to the client leave
+   * the Worker first, not after the row's encoding and D1 call.
+   */
+  beginSoon(): void {
+    if (this.#release === undefined || this.#beginningSoon) return;
+    this.#beginningSoon = true;
+    clearTimeout(this.#beginTimer);
+    this.#beginTimer = setTimeout(() => this.begin(), 0);
+  }
+
+  /** Lets a deferred start write go now (nothing if it has gone already). */
+  begin(): void {
+    this.#settleDeferred(true);
+  }
+
+  #settleDeferred(go: boolean): void {
+    const release = this.#release;
+    this.#release = undefined;
+    clearTimeout(this.#beginTimer);
+    release?.(go);
   }
 
   /** Starts the heartbeat of a run whose row already exists (a recovered background run). */
@@ -228,6 +276,7 @@ export class ResponseRecorder {
     this.#stopTimer();
     // No progress batch starts once the end is being written (the end carries every pending event).
     this.#stopped = true;
+    this.begin();
     await this.#inflight;
     // The row's tail is written again, with the pending events after it.
     const tail = [...this.#rowTail, ...this.#pending];
@@ -263,6 +312,8 @@ export class ResponseRecorder {
   async stop(): Promise<void> {
     this.#stopTimer();
     this.#stopped = true;
+    // A deferred start that never went is dropped (its write rejects: a lookup waiting for it answers 404).
+    this.#settleDeferred(false);
     await this.#starting?.catch(() => undefined);
     await this.#inflight;
   }

@@ -132,13 +132,13 @@ describe("D1 recording", () => {
     }
   });
 
-  it("writes a stream's row before its first event, its snapshot as text until the end compresses it; reads an ended row without its events", async () => {
+  it("writes a stream's row within a second of its upstream answering, events or not, its snapshot as text until the end compresses it; reads an ended row without its events", async () => {
     const m = model("gate:0:3");
     const { spec, response, ended } = await started(m, { recordFlushMs: 60_000 });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     const snapshotType = async () =>
       (await firstRow<{ t: string }>("SELECT typeof(snapshot) AS t FROM responses WHERE id = ?", spec.responseId))?.t;
-    // The upstream answered and holds its first event: the row is there, and reads answer from it.
+    // The upstream answered and holds its first event: the row is written anyway, and reads answer from it.
     await until(snapshotType, (type) => type !== undefined, "the row of a stream that has sent no event", 5_000);
     expect(await snapshotType()).toBe("text");
     const running = await client(KEY).responses.retrieve(spec.responseId);

@@ -1,5 +1,6 @@
-// Finding a response by the id its stream showed first (its row is in D1 before its first event),
-// and not creating storage for ids that name nothing: lookups of unknown ids touch no object.
+// Finding a response by the id its stream showed first (its row is written just after its first
+// events, and a lookup that comes before waits for it), and not creating storage for ids that name
+// nothing: lookups of unknown ids touch no object.
 
 import { describe, expect, it } from "vitest";
 import { newResponseId } from "../../src/responses/ids";
@@ -14,7 +15,10 @@ describe("looking up a response", () => {
     const stream = await openai.responses.create({ model: m, input: "x", stream: true });
     const { iterator, first, id } = await openStream(stream);
     expect(first.type).toBe("response.created");
-    // At once, while the run is held mid-stream: every route knows the id.
+    // At once, while the run is held mid-stream: a chain from it is told it is running, and every route knows the id.
+    await expect(
+      openai.responses.create({ model: model("echo#chain"), input: "y", previous_response_id: id }),
+    ).rejects.toMatchObject({ status: 400, code: "previous_response_in_progress", param: "previous_response_id" });
     expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
     expect((await openai.responses.inputItems.list(id)).data).toHaveLength(1);
     await upstream.release(m);
