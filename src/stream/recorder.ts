@@ -62,6 +62,13 @@ export interface RecorderOptions {
 
 export type FinishOutcome = "written" | "ended_elsewhere" | "failed";
 
+/** A row whose write waits (see `deferStart`), and how to settle what waits on it. */
+interface DeferredRow {
+  encode: () => EncodedRow;
+  written: () => void;
+  refused: (error: unknown) => void;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ResponseRecorder {
@@ -82,8 +89,8 @@ export class ResponseRecorder {
   #started = false;
   /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
   #starting: Promise<void> | undefined;
-  /** Lets a deferred start write go (true) or drops it (see `deferStart`); undefined once either happened. */
-  #release: ((go: boolean) => void) | undefined;
+  /** A stream's row not written yet (see `deferStart`): `begin` writes it, or `finish` with the end. */
+  #deferred: DeferredRow | undefined;
   #beginTimer: ReturnType<typeof setTimeout> | undefined;
   #beginningSoon = false;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
@@ -122,9 +129,8 @@ export class ResponseRecorder {
    * Writes the response row (and its input); rejects if D1 keeps refusing it. Starts the heartbeat.
    * Events may be recorded meanwhile: they wait in memory, and `finish` waits for this write.
    */
-  start(row: EncodedRow | Promise<EncodedRow>): Promise<void> {
-    const write = async () => this.write(insertResponseStatements(this.#options.db, await row));
-    this.#starting = write().then(() => {
+  start(row: EncodedRow): Promise<void> {
+    this.#starting = this.write(insertResponseStatements(this.#options.db, row)).then(() => {
       this.#started = true;
       this.#arm();
     });
@@ -136,19 +142,16 @@ export class ResponseRecorder {
   /**
    * Like `start`, but the write goes only at `begin()` or after `latestMs`, whichever comes first: a
    * stream begins it once its client has been sent its first events, so neither the upstream call nor
-   * the first events wait behind encoding and writing the row. `finish` begins it if nothing did. Until
-   * it is written, a lookup of the id in this isolate waits for it (src/stream/unwritten-rows.ts).
+   * the first events wait behind encoding and writing the row. A run that ends before then writes its
+   * row with its end, in one batch. Until the row is written, a lookup of the id in this isolate waits
+   * for it (src/stream/unwritten-rows.ts).
    */
   deferStart(encode: () => EncodedRow, latestMs: number): Promise<void> {
-    const released = new Promise<boolean>((resolve) => (this.#release = resolve));
+    this.#starting = new Promise<void>((written, refused) => (this.#deferred = { encode, written, refused }));
+    this.#starting.catch(() => undefined);
     this.#beginTimer = setTimeout(() => this.begin(), latestMs);
-    const row = released.then((go) => {
-      if (!go) throw new Error("the run stopped before its row was written");
-      return encode();
-    });
-    const starting = this.start(row);
-    noteRowWrite(this.#options.tenantId, this.#options.responseId, starting);
-    return starting;
+    noteRowWrite(this.#options.tenantId, this.#options.responseId, this.#starting);
+    return this.#starting;
   }
 
   /**
@@ -156,7 +159,7 @@ export class ResponseRecorder {
    * the Worker first, not after the row's encoding and D1 call.
    */
   beginSoon(): void {
-    if (this.#release === undefined || this.#beginningSoon) return;
+    if (this.#deferred === undefined || this.#beginningSoon) return;
     this.#beginningSoon = true;
     clearTimeout(this.#beginTimer);
     this.#beginTimer = setTimeout(() => this.begin(), 0);
@@ -164,14 +167,22 @@ export class ResponseRecorder {
 
   /** Lets a deferred start write go now (nothing if it has gone already). */
   begin(): void {
-    this.#settleDeferred(true);
+    const deferred = this.#takeDeferred();
+    if (deferred === undefined) return;
+    Promise.resolve()
+      .then(() => this.write(insertResponseStatements(this.#options.db, deferred.encode())))
+      .then(() => {
+        this.#started = true;
+        this.#arm();
+        deferred.written();
+      }, deferred.refused);
   }
 
-  #settleDeferred(go: boolean): void {
-    const release = this.#release;
-    this.#release = undefined;
+  #takeDeferred(): DeferredRow | undefined {
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
     clearTimeout(this.#beginTimer);
-    release?.(go);
+    return deferred;
   }
 
   /** Starts the heartbeat of a run whose row already exists (a recovered background run). */
@@ -276,15 +287,19 @@ export class ResponseRecorder {
     this.#stopTimer();
     // No progress batch starts once the end is being written (the end carries every pending event).
     this.#stopped = true;
-    this.begin();
+    // A row not written yet goes with the end, in the same batch (one D1 call instead of two).
+    const unwritten = this.#takeDeferred();
     await this.#inflight;
     // The row's tail is written again, with the pending events after it.
     const tail = [...this.#rowTail, ...this.#pending];
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
     try {
-      await this.#starting;
+      if (unwritten === undefined) await this.#starting;
       const encoded = encodeFinal({ ...final, tail, eventCount });
-      const statements = finalStatements(this.#options.db, encoded);
+      const statements = [
+        ...(unwritten === undefined ? [] : insertResponseStatements(this.#options.db, unwritten.encode())),
+        ...finalStatements(this.#options.db, encoded),
+      ];
       let ended: unknown;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -302,8 +317,10 @@ export class ResponseRecorder {
       this.#rowTail = [];
       this.#rowTailChars = 0;
       this.#flushedUpTo = eventCount - 1;
+      unwritten?.written();
       return Array.isArray(ended) && ended.length > 0 ? "written" : "ended_elsewhere";
-    } catch {
+    } catch (error) {
+      unwritten?.refused(error);
       return "failed";
     }
   }
@@ -312,8 +329,8 @@ export class ResponseRecorder {
   async stop(): Promise<void> {
     this.#stopTimer();
     this.#stopped = true;
-    // A deferred start that never went is dropped (its write rejects: a lookup waiting for it answers 404).
-    this.#settleDeferred(false);
+    // A deferred start that never went is dropped (a lookup waiting for it answers 404).
+    this.#takeDeferred()?.refused(new Error("the run stopped before its row was written"));
     await this.#starting?.catch(() => undefined);
     await this.#inflight;
   }

@@ -19,6 +19,7 @@ import { chooseUpstream } from "../../src/upstream/registry";
 import { client, model, rawEvents, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
+import { recordingEnv } from "../support/recording-db";
 import { countAll, firstRow, keyD1 } from "../support/shards";
 
 const KEY = "sk-test-storage";
@@ -43,7 +44,7 @@ async function storedBytes(id: string): Promise<number> {
 }
 
 /** Starts a stored stream in the Worker's foreground path with the recorder's settings given. */
-async function started(m: string, recorder: { recordFlushMs: number; recordFlushChars?: number }) {
+async function started(m: string, recorder: { recordFlushMs: number; recordFlushChars?: number }, workerEnv = env) {
   const request = validateCreateRequest({ model: m, input: "x", stream: true });
   const spec: RunSpec = {
     responseId: newResponseId(),
@@ -55,7 +56,10 @@ async function started(m: string, recorder: { recordFlushMs: number; recordFlush
     upstream: chooseUpstream(readConfig(env), m, KEY),
   };
   const ctx = createExecutionContext();
-  const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), ...recorder } }, spec);
+  const response = await runStoredForeground(
+    { env: workerEnv, ctx, config: { ...readConfig(env), ...recorder } },
+    spec,
+  );
   return { spec, response, ended: () => waitOnExecutionContext(ctx) };
 }
 
@@ -157,6 +161,46 @@ describe("D1 recording", () => {
     expect(await findResponse(db, spec.tenantId, spec.responseId)).toMatchObject({ eventsTail: null, tailSeq: 0 });
     const replay = await rawEvents(KEY, `/responses/${spec.responseId}?stream=true`);
     expect(replay).toEqual(frames.map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as unknown));
+  });
+
+  it("writes a stream that ends with its first events in one batch, its row with its end; a longer one's row apart, first", async () => {
+    const short = recordingEnv();
+    const quick = await started("json", { recordFlushMs: 60_000 }, short.env);
+    // The upstream answers JSON: every event of the stream comes out of its one chunk.
+    expect(await quick.response.text()).toContain("response.completed");
+    await quick.ended();
+    const rowWrites = (batches: string[][]) =>
+      batches.filter((sqls) => sqls.some((sql) => /^(insert into|update) "responses"/.test(sql)));
+    const quickWrites = rowWrites(short.batches);
+    expect(quickWrites).toHaveLength(1);
+    expect(quickWrites[0]!.some((sql) => sql.startsWith('insert into "responses"'))).toBe(true);
+    expect(quickWrites[0]!.at(-1)).toMatch(/^update "responses"/);
+    expect(await client(KEY).responses.retrieve(quick.spec.responseId)).toMatchObject({
+      status: "completed",
+      output_text: "plain json",
+    });
+
+    const long = recordingEnv();
+    const m = model("gate:2:4");
+    const held = await started(m, { recordFlushMs: 60_000 }, long.env);
+    const reader = held.response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("response.in_progress")) text += (await reader.read()).value ?? "";
+    // Its first events are out and it is held: its row is written on its own.
+    await until(
+      () => Promise.resolve(rowWrites(long.batches).length),
+      (n) => n === 1,
+      "the row's own write",
+      5_000,
+    );
+    await upstream.release(m);
+    for (let next = await reader.read(); next.done !== true; next = await reader.read()) text += next.value;
+    await held.ended();
+    expect(text).toContain("response.completed");
+    const writes = rowWrites(long.batches);
+    expect(writes).toHaveLength(2);
+    expect(writes[0]!.at(-1)).toMatch(/^insert into "responses"/);
+    expect(writes[1]!.at(-1)).toMatch(/^update "responses"/);
   });
 
   it("splits what is too large for a row over parts that fit, and reads it back whole", async () => {

@@ -40,3 +40,41 @@ export function recordingDb(): { db: Db; prepared: Prepared[] } {
   });
   return { db: drizzle(binding, { schema }), prepared };
 }
+
+/** Wraps a D1 binding so that each `batch` it runs is noted as the SQL of its statements, in order. */
+function recordBatches(binding: D1Database, batches: string[][]): D1Database {
+  const sqlOf = new WeakMap<object, string>();
+  const tracked = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(inner, name) {
+        if (name === "bind") return (...values: unknown[]) => tracked(inner.bind(...values), sql);
+        const value: unknown = Reflect.get(inner, name);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
+      },
+    });
+    sqlOf.set(proxy, sql);
+    return proxy;
+  };
+  return new Proxy(binding, {
+    get(target, property) {
+      if (property === "prepare") return (query: string) => tracked(target.prepare(query), query);
+      if (property === "batch")
+        return (statements: D1PreparedStatement[]) => {
+          batches.push(statements.map((statement) => sqlOf.get(statement) ?? "?"));
+          return target.batch(statements);
+        };
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** `env` with every D1 binding noting the SQL of each batch it runs (writes go in batches). */
+export function recordingEnv(): { env: Env; batches: string[][] } {
+  const batches: string[][] = [];
+  const wrapped: Record<string, unknown> = { ...(env as unknown as Record<string, unknown>) };
+  for (const [name, value] of Object.entries(wrapped))
+    if (typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function")
+      wrapped[name] = recordBatches(value as D1Database, batches);
+  return { env: wrapped as unknown as Env, batches };
+}
