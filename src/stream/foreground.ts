@@ -127,13 +127,13 @@ export async function runStoredForeground(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => recorder.start(encodeRow(row));
-    const writeSoon = () => recorder.deferStart(() => encodeRow(row), START_AT_LATEST_MS);
+    const startRow = () => (request.stream ? recorder.deferStart(() => encodeRow(row), START_AT_LATEST_MS) : write());
     // A JSON create writes the row while the upstream is called (and runs only once it is written); a
     // stream, just after its client has been sent the first events, or a second into the call if they
     // are slow to come (its terminal event waits for it). For a key the upstream has not accepted yet,
     // nothing is written until it has.
     const calling = call();
-    started = key.accepted ? (request.stream ? writeSoon() : write()) : undefined;
+    started = key.accepted ? startRow() : undefined;
     const [called] = await Promise.allSettled([calling]);
     if (called.status === "rejected") {
       // A refusal is kept as a failed response, but nothing is kept for a key nobody accepted: for
@@ -148,7 +148,7 @@ export async function runStoredForeground(
       throw called.reason;
     }
     key.onAccepted();
-    started ??= request.stream ? writeSoon() : write();
+    started ??= startRow();
     // A JSON create answers once its end is recorded, so a row D1 refuses is a 503 before anything runs.
     if (!request.stream && !(await settled(started))) {
       abort.abort(new Error("not recorded"));

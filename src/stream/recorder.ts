@@ -170,12 +170,8 @@ export class ResponseRecorder {
     const deferred = this.#takeDeferred();
     if (deferred === undefined) return;
     Promise.resolve()
-      .then(() => this.write(insertResponseStatements(this.#options.db, deferred.encode())))
-      .then(() => {
-        this.#started = true;
-        this.#arm();
-        deferred.written();
-      }, deferred.refused);
+      .then(() => this.start(deferred.encode()))
+      .then(deferred.written, deferred.refused);
   }
 
   #takeDeferred(): DeferredRow | undefined {
