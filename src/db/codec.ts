@@ -27,7 +27,14 @@ const HEX_MAX_BYTES = 900_000;
  */
 export function blobParam(value: Uint8Array): SQL | Uint8Array {
   if (value.byteLength > HEX_MAX_BYTES) return value;
-  return sql`unhex(${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")})`;
+  return sql`unhex(${hexOf(value)})`;
+}
+
+/** A BLOB value as the hex text `unhex()` takes (a statement prepared once binds its BLOBs so). */
+export function hexOf(value: Uint8Array): string {
+  if (value.byteLength > HEX_MAX_BYTES)
+    throw new RangeError(`a ${value.byteLength}-byte value is too large to bind as hex`);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex");
 }
 
 /** Starts a BLOB read as hex: the JSON and SSE text of older TEXT values never holds a raw U+0001. */

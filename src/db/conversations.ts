@@ -126,18 +126,22 @@ export function appendItemsStatements(
  * The end of a stored response's turn, for its terminal batch: when the model finished the turn,
  * the request's input and the response's output items join the conversation after its last item;
  * then the conversation is released. A retried batch appends nothing twice: the append only runs
- * while the response row is not yet terminal, and the terminal status is written by the same batch,
- * after it.
+ * while the response row is not yet terminal (or, for a row the batch inserts ended, not there yet),
+ * and the batch writes that row after it.
  */
 export function appendTurnStatements(
   db: Db,
   turn: { tenantId: string; conversationId: string; responseId: string; items: StoredItem[]; status: string },
+  rowBefore: "running" | "absent" = "running",
 ): Statement[] {
   const { tenantId, conversationId, responseId } = turn;
   const release = releaseConversationStatement(db, tenantId, conversationId, responseId);
   if (!APPENDED_STATUSES.has(turn.status)) return [release];
-  const stillRunning = sql`(SELECT status FROM responses WHERE id = ${responseId} AND tenant_id = ${tenantId}) NOT IN ${TERMINAL_SQL}`;
-  return [...appendItemsStatements(db, tenantId, conversationId, turn.items, stillRunning), release];
+  const guard =
+    rowBefore === "running"
+      ? sql`(SELECT status FROM responses WHERE id = ${responseId} AND tenant_id = ${tenantId}) NOT IN ${TERMINAL_SQL}`
+      : sql`NOT EXISTS (SELECT 1 FROM responses WHERE id = ${responseId} AND tenant_id = ${tenantId})`;
+  return [...appendItemsStatements(db, tenantId, conversationId, turn.items, guard), release];
 }
 
 export type ClaimOutcome = "claimed" | "busy" | "missing";

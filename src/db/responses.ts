@@ -9,15 +9,22 @@ import { idFloorAt } from "../responses/ids";
 import type { InputItem, OutputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
-import { compressJson, compressText, fromDriver, readBlob, readBlobSql, readBlobUnless } from "./codec";
+import { compressJson, compressText, fromDriver, hexOf, readBlob, readBlobSql, readBlobUnless } from "./codec";
 import { appendTurnStatements } from "./conversations";
 import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
 import { markKeysDeleted } from "./idempotency";
 import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
+import { prepareOnce, type Write } from "./prepared";
 import { blobs, responseEvents, responseItems, responses } from "./schema";
 import { ofAnyTenant } from "./tenant-scan";
-import { removedUsageStatement, storedUsageStatement, tokenCount, tokensOf } from "./usage";
+import {
+  insertedEndedUsageStatement,
+  removedUsageStatement,
+  storedUsageStatement,
+  tokenCount,
+  tokensOf,
+} from "./usage";
 
 export type { Statement } from "./client";
 export type { StoredItem } from "./item-rows";
@@ -84,6 +91,23 @@ export function encodeRow(row: NewResponseRow): EncodedRow {
 
 const ownerOf = (row: { id: string; tenantId: string }): Owner => ({ id: row.id, tenantId: row.tenantId });
 
+/** The columns a response row is created with, apart from its values (input, snapshot...). */
+const createdColumns = (row: NewResponseRow) => ({
+  id: row.id,
+  tenantId: row.tenantId,
+  apiKeyId: row.apiKeyId,
+  status: row.status,
+  model: row.model,
+  background: row.background,
+  store: row.store,
+  createdAt: row.createdAt,
+  updatedAt: nowSeconds(),
+  previousResponseId: row.previousResponseId,
+  conversationId: row.conversationId,
+  metadata: JSON.stringify(row.metadata),
+  usageDeferred: 1,
+});
+
 /** The response row with its input, written when a run starts. A retry of the same insert writes nothing. */
 export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement[] {
   const { row } = encoded;
@@ -97,23 +121,7 @@ export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement
     ...snapshot.statements,
     db
       .insert(responses)
-      .values({
-        id: row.id,
-        tenantId: row.tenantId,
-        apiKeyId: row.apiKeyId,
-        status: row.status,
-        model: row.model,
-        background: row.background,
-        store: row.store,
-        createdAt: row.createdAt,
-        updatedAt: nowSeconds(),
-        previousResponseId: row.previousResponseId,
-        conversationId: row.conversationId,
-        metadata: JSON.stringify(row.metadata),
-        input: input.inline,
-        snapshot: snapshot.inline,
-        usageDeferred: 1,
-      })
+      .values({ ...createdColumns(row), input: input.inline, snapshot: snapshot.inline })
       .onConflictDoNothing(),
   ];
 }
@@ -180,16 +188,27 @@ export function encodeFinal(final: FinalState): EncodedFinal {
   };
 }
 
+/** The end of a response whose row was never written: the row's own values, and its input compressed. */
+export interface EncodedEnded extends EncodedFinal {
+  row: NewResponseRow;
+  input: Uint8Array;
+}
+
+export const encodeEnded = (row: NewResponseRow, final: FinalState): EncodedEnded => ({
+  ...encodeFinal(final),
+  row,
+  input: compressJson(row.input),
+});
+
 /** Output items as they are kept for a chain or a conversation: their id and JSON. */
 export const outputItems = (output: OutputItem[], mint: () => string): StoredItem[] =>
   output.map((item) => ({ itemId: typeof item.id === "string" ? item.id : mint(), data: JSON.stringify(item) }));
 
 /**
- * The terminal write, in one batch. Its last statement ends the row and answers its id; it changes
- * nothing when the row is already terminal (the sweep or a cancel got there first) or gone (deleted),
- * and so do the usage count and the conversation append before it, so a retried batch counts once.
+ * What an ended response's row holds, and the statements that place its values too large for it
+ * (`rowInserted`: the same batch inserts the row, after them).
  */
-export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
+function endedColumns(db: Db, encoded: EncodedFinal, rowInserted = false) {
   const { final } = encoded;
   const owner = { id: final.responseId, tenantId: final.tenantId };
   const snapshot = placeValue(db, owner, "snapshot", encoded.snapshot);
@@ -198,31 +217,82 @@ export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
   const tailFits = encoded.tail !== null && encoded.tail.byteLength <= MAX_INLINE_BYTES;
   const tailRows =
     encoded.tail !== null && !tailFits && firstTailSeq !== null
-      ? batchStatements(db, final, firstTailSeq, final.eventCount - 1, encoded.tail)
+      ? batchStatements(db, final, firstTailSeq, final.eventCount - 1, encoded.tail, rowInserted)
       : [];
   const { snapshot: response } = final;
+  return {
+    statements: [...snapshot.statements, ...output.statements, ...tailRows],
+    columns: {
+      status: response.status,
+      snapshot: snapshot.inline,
+      output: output.inline,
+      completedAt: typeof response.completed_at === "number" ? response.completed_at : null,
+      inputTokens: tokenCount(response.usage, "input_tokens"),
+      outputTokens: tokenCount(response.usage, "output_tokens"),
+      eventCount: final.eventCount,
+      eventsTail: tailFits ? encoded.tail : null,
+      tailSeq: tailFits ? firstTailSeq : null,
+      updatedAt: nowSeconds(),
+    },
+  };
+}
+
+/**
+ * The terminal write, in one batch. Its last statement ends the row and answers its id; it changes
+ * nothing when the row is already terminal (the sweep or a cancel got there first) or gone (deleted),
+ * and so do the usage count and the conversation append before it, so a retried batch counts once.
+ */
+export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
+  const { final } = encoded;
+  const { statements, columns } = endedColumns(db, encoded);
+  const { snapshot: response } = final;
   return [
-    ...snapshot.statements,
-    ...output.statements,
-    ...tailRows,
+    ...statements,
     storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(response.usage)),
     ...(final.turn ? appendTurnStatements(db, { ...final, ...final.turn, status: response.status }) : []),
-    db
-      .update(responses)
-      .set({
-        status: response.status,
-        snapshot: snapshot.inline,
-        output: output.inline,
-        completedAt: typeof response.completed_at === "number" ? response.completed_at : null,
-        inputTokens: tokenCount(response.usage, "input_tokens"),
-        outputTokens: tokenCount(response.usage, "output_tokens"),
-        eventCount: final.eventCount,
-        eventsTail: tailFits ? encoded.tail : null,
-        tailSeq: tailFits ? firstTailSeq : null,
-        updatedAt: nowSeconds(),
-      })
-      .where(running(final))
-      .returning({ id: responses.id }),
+    db.update(responses).set(columns).where(running(final)).returning({ id: responses.id }),
+  ];
+}
+
+/** The BLOB columns of a response row: a statement prepared once binds them as hex (`unhex()`). */
+const BLOB_COLUMNS = ["input", "snapshot", "output", "eventsTail"] as const;
+
+/** The ended row's insert, its SQL built once: each column a placeholder, the BLOBs through `unhex()`. */
+const insertEndedRow = prepareOnce<Record<string, unknown>>((db) => {
+  const valueOf = (name: string) =>
+    (BLOB_COLUMNS as readonly string[]).includes(name) ? sql`unhex(${sql.placeholder(name)})` : sql.placeholder(name);
+  const columns = Object.fromEntries(Object.keys(getTableColumns(responses)).map((name) => [name, valueOf(name)]));
+  return db
+    .insert(responses)
+    .values(columns as unknown as typeof responses.$inferInsert)
+    .onConflictDoNothing()
+    .returning({ id: responses.id });
+});
+
+/**
+ * The terminal write of a response whose row was never written (a stream that ended within its first
+ * second), in one batch: the row is inserted as it ended, one statement instead of an insert and an
+ * update. The usage count and the conversation append run only while the row is not there yet,
+ * before the insert, so a retried batch adds nothing twice; the insert answers the id unless the row
+ * was there already. The insert's and the usage count's SQL is built once (src/db/prepared.ts).
+ */
+export function insertEndedStatements(db: Db, encoded: EncodedEnded): Write[] {
+  const { final, row } = encoded;
+  const input = placeValue(db, ownerOf(row), "input", encoded.input);
+  const { statements, columns } = endedColumns(db, encoded, true);
+  const { snapshot: response } = final;
+  const values = { ...createdColumns(row), ...columns, legacy: null, input: input.inline };
+  const hex = BLOB_COLUMNS.map((name): [string, string | null] => [
+    name,
+    values[name] === null ? null : hexOf(values[name]),
+  ]);
+  const bound = { ...values, ...Object.fromEntries(hex) };
+  return [
+    ...input.statements,
+    ...statements,
+    insertedEndedUsageStatement(db, row, tokensOf(response.usage)),
+    ...(final.turn ? appendTurnStatements(db, { ...final, ...final.turn, status: response.status }, "absent") : []),
+    insertEndedRow(db, bound),
   ];
 }
 

@@ -14,6 +14,7 @@ import { DrizzleD1Database, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
 import type { Db } from "./client";
+import { noteClient } from "./prepared";
 import { routedClient, type D1Client } from "./routed-client";
 import { CONTROL_SHARD, parseShardPlan, placeNewTenant, type ShardPlan } from "./shard-plan";
 import * as schema from "./schema";
@@ -80,7 +81,9 @@ const relations = (() => {
  */
 function clientOver(d1: D1Client): Db {
   const session = new SQLiteD1Session(d1 as D1Database, dialect, relations, {});
-  return new DrizzleD1Database("async", dialect, session as never, relations as never);
+  const db: Db = new DrizzleD1Database("async", dialect, session as never, relations as never);
+  noteClient(db, d1);
+  return db;
 }
 
 /** One client per binding: it holds configuration only, so isolates share it between requests. */

@@ -12,6 +12,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
+import { prepareOnce, type BoundStatement } from "./prepared";
 import { idFloorAt } from "../responses/ids";
 import { TENANTS } from "./tenant-scan";
 import { usageDaily, usageRollups } from "./schema";
@@ -62,6 +63,49 @@ export function storedUsageStatement(db: Db, responseId: string, tenantId: strin
      WHERE r.tenant_id = ${tenantId} AND r.id = ${responseId} AND r.status NOT IN (${TERMINAL_LIST})
        AND (r.usage_deferred IS NULL OR r.id < ${markOf(sql`${tenantId}`)})`,
   );
+}
+
+/** What `insertedEndedUsageStatement` binds. */
+interface EndedUsage extends Record<string, unknown> {
+  id: string;
+  tenantId: string;
+  apiKeyId: string;
+  model: string;
+  createdAt: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+const endedUsage = prepareOnce<EndedUsage>((db) => {
+  const value = (name: string) => sql.placeholder(name);
+  return addGroups(
+    db,
+    sql`SELECT ${value("tenantId")}, ${value("apiKeyId")}, ${value("model")},
+           strftime('%Y-%m-%d', ${value("createdAt")}, 'unixepoch'), 1, ${value("inputTokens")}, ${value("outputTokens")}
+     WHERE ${value("id")} < ${markOf(sql`${value("tenantId")}`)}
+       AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.tenant_id = ${value("tenantId")} AND r.id = ${value("id")})`,
+  );
+});
+
+/**
+ * `storedUsageStatement` for a response whose row its terminal batch inserts already ended (it was
+ * never written running): counts it from the values the row will hold, only if the roll-up has passed
+ * its id and only while the row is not there yet (the batch inserts it after this), so a retried batch
+ * adds nothing. Its SQL is built once (src/db/prepared.ts).
+ */
+export function insertedEndedUsageStatement(
+  db: Db,
+  response: { id: string; tenantId: string; apiKeyId: string | null; model: string; createdAt: number },
+  tokens: TokenCounts,
+): BoundStatement {
+  return endedUsage(db, {
+    id: response.id,
+    tenantId: response.tenantId,
+    apiKeyId: response.apiKeyId ?? "",
+    model: response.model,
+    createdAt: response.createdAt,
+    ...tokens,
+  });
 }
 
 /**

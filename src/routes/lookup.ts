@@ -1,8 +1,8 @@
 // Finds the caller's response for the routes under /v1/responses/{id}; another tenant's id and a
-// malformed id answer exactly like an unknown one. A stream's row is written just after its first
-// events reach the client: a lookup that comes first waits for that write (src/stream/unwritten-rows.ts).
-// The current snapshot of a running response comes from its background object, or, for a foreground
-// one, from its recorded events.
+// malformed id answer exactly like an unknown one. A foreground response's row is written with its end,
+// or a second in: a lookup in the isolate running it that comes first waits for that write
+// (src/stream/unwritten-rows.ts). The current snapshot of a running response comes from its background
+// object, or, for a foreground one, from its recorded events.
 
 import type { Db } from "../db/client";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";

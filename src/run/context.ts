@@ -66,7 +66,7 @@ export async function expandContext(
   const previous = request.previousResponseId;
   if (previous === null) return request.input;
   let { links, items } = await readChain(db, tenantId, previous);
-  // A stream this isolate runs may not have written its row yet (it does just after its first events).
+  // A response this isolate runs may not have written its row yet (it does with its end, or a second in).
   if (links.at(-1)?.id !== previous && (await rowWritten(tenantId, previous)))
     ({ links, items } = await readChain(db, tenantId, previous));
   const parent = links.at(-1);

@@ -1,7 +1,7 @@
 // A stored foreground response, run by the Worker request that created it: the upstream's events go
 // through the normalizer to the client and, on the side, to the D1 recorder, which writes the row as
-// the run starts (a stream's just after its first events reach the client, so they never wait on D1;
-// a lookup of the id that comes first waits for it: src/stream/unwritten-rows.ts), batches of
+// the run starts (with its end when it ends within a second, one D1 call, else a second in; a lookup
+// of the id in this isolate that comes first waits for it: src/stream/unwritten-rows.ts), batches of
 // events as they come, and the end before the client is sent the terminal event. A client that
 // disconnects does not stop the run at once: it goes on for the disconnect grace (`ctx.waitUntil`
 // keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by the create
@@ -58,7 +58,10 @@ class Stop extends Error {
   }
 }
 
-/** A stream's row is written at the latest this long into the upstream call, events or not. */
+/**
+ * A response's row is written with its end when it ends this soon after the upstream call began (one
+ * D1 call for the whole response), else at this point, events or not.
+ */
 const START_AT_LATEST_MS = 1_000;
 
 const json = (value: unknown): Response =>
@@ -127,11 +130,11 @@ export async function runStoredForeground(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => recorder.start(encodeRow(row));
-    const startRow = () => (request.stream ? recorder.deferStart(() => encodeRow(row), START_AT_LATEST_MS) : write());
-    // A JSON create writes the row while the upstream is called (and runs only once it is written); a
-    // stream, just after its client has been sent the first events, or a second into the call if they
-    // are slow to come (its terminal event waits for it). For a key the upstream has not accepted yet,
-    // nothing is written until it has.
+    const startRow = () => recorder.deferStart(row, START_AT_LATEST_MS);
+    // The row is written with the end when the response ends within a second of the upstream call
+    // (one D1 write), else a second into the call; the end (a stream's terminal event, a JSON answer)
+    // waits for it either way. For a key the upstream has not accepted yet, nothing is written until
+    // it has.
     const calling = call();
     started = key.accepted ? startRow() : undefined;
     const [called] = await Promise.allSettled([calling]);
@@ -149,12 +152,6 @@ export async function runStoredForeground(
     }
     key.onAccepted();
     started ??= startRow();
-    // A JSON create answers once its end is recorded, so a row D1 refuses is a 503 before anything runs.
-    if (!request.stream && !(await settled(started))) {
-      abort.abort(new Error("not recorded"));
-      await called.value.body?.cancel();
-      throw notRecorded();
-    }
     upstream = called.value;
   } catch (error) {
     await recorder.stop();
@@ -189,6 +186,9 @@ export async function runStoredForeground(
     trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome));
     return outcome;
   };
+  // A row D1 would not take stops the run: a stream's client is told as for an end D1 would not take,
+  // a JSON create answers 503; nothing is kept.
+  started.catch(() => abort.abort(new Stop("not_recorded")));
   const deadline = setTimeout(() => abort.abort(new Stop("deadline")), config.maxRunMs);
   const context = { request, base, ...prepared };
   const options = pumpOptions(config, abort);
@@ -207,6 +207,14 @@ export async function runStoredForeground(
     });
   };
 
+  /** D1 refused the row: the run ends failed (nothing kept) and its response line says so; answers its end's number. */
+  const failUnrecorded = (): number => {
+    const seq = normalizer.nextSeq;
+    normalizer.fail({ code: "server_error", message: "The response could not be recorded." });
+    trace.end(normalizer.snapshot, seq, "storage_failed");
+    return seq;
+  };
+
   if (!request.stream) {
     try {
       const end = await pump(
@@ -217,6 +225,12 @@ export async function runStoredForeground(
         trace.watch((events: NormalizedEvent[]) => recorder.record(framesOf(events))),
         options,
       );
+      if (end === "aborted" && stopReason() === "not_recorded") {
+        // D1 refused the row: nothing is kept, and the client gets a retryable 503.
+        failUnrecorded();
+        await recorder.stop();
+        throw notRecorded();
+      }
       if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) recorder.record(framesOf(stopped));
@@ -241,10 +255,7 @@ export async function runStoredForeground(
   };
   /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
   const endUnrecorded = async (): Promise<void> => {
-    const seq = normalizer.nextSeq;
-    normalizer.fail({ code: "server_error", message: "The response could not be recorded." });
-    trace.end(normalizer.snapshot, seq, "storage_failed");
-    await client.send(unrecordedEnd("failed", seq));
+    await client.send(unrecordedEnd("failed", failUnrecorded()));
     await run.onNotKept?.().catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
   };
   const sink = async (events: NormalizedEvent[]): Promise<void> => {
@@ -254,7 +265,6 @@ export async function runStoredForeground(
     let text = "";
     for (const frame of end === -1 ? frames : frames.slice(0, end)) text += frame.frame;
     if (text !== "") await client.send(text);
-    recorder.beginSoon();
     const terminal = end === -1 ? undefined : frames[end];
     if (terminal !== undefined) await endWith(terminal.frame, terminal.seq, normalizer.snapshot);
   };
@@ -280,8 +290,6 @@ export async function runStoredForeground(
       await client.close();
     }
   };
-  // A row D1 would not take stops the run, and its client is told as for an end D1 would not take.
-  started.catch(() => abort.abort(new Stop("not_recorded")));
   run.ctx.waitUntil(drive());
   return new Response(client.readable, { headers: SSE_HEADERS });
 }

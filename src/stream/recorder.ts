@@ -1,5 +1,5 @@
-// Records one response into D1 while it runs: the row when it starts (a stream's just after its first
-// events reach the client: `deferStart`); every flush interval a
+// Records one response into D1 while it runs: the row when it starts (a foreground one's with its end
+// when it ends within a second, else a second in: `deferStart`); every flush interval a
 // heartbeat (which renews its conversation lease and tells the sweep it is alive) that also carries
 // the events not yet in a batch row, compressed into the row's tail; a batch row once those events
 // reach the size limit; and the terminal write, which carries the last of them, before the client
@@ -8,17 +8,22 @@
 // foreground streams (src/stream/foreground.ts) and the background Durable Object (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
+import { runWrites } from "../db/prepared";
 import { renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
 import { MAX_INLINE_BYTES } from "../db/large-values";
 import {
+  encodeEnded,
   encodeFinal,
+  encodeRow,
   finalStatements,
   heartbeatStatement,
+  insertEndedStatements,
   insertResponseStatements,
   type EventTail,
   type EncodedRow,
   type FinalState,
+  type NewResponseRow,
 } from "../db/responses";
 import type { WriteAttempt } from "../observe/problems";
 import type { NormalizedEvent } from "../responses/normalizer";
@@ -64,7 +69,7 @@ export type FinishOutcome = "written" | "ended_elsewhere" | "failed";
 
 /** A row whose write waits (see `deferStart`), and how to settle what waits on it. */
 interface DeferredRow {
-  encode: () => EncodedRow;
+  row: NewResponseRow;
   written: () => void;
   refused: (error: unknown) => void;
 }
@@ -89,10 +94,9 @@ export class ResponseRecorder {
   #started = false;
   /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
   #starting: Promise<void> | undefined;
-  /** A stream's row not written yet (see `deferStart`): `begin` writes it, or `finish` with the end. */
+  /** A row not written yet (see `deferStart`): `begin` writes it, or `finish` with the end. */
   #deferred: DeferredRow | undefined;
   #beginTimer: ReturnType<typeof setTimeout> | undefined;
-  #beginningSoon = false;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
   #terminalSeq = Number.POSITIVE_INFINITY;
 
@@ -140,29 +144,18 @@ export class ResponseRecorder {
   }
 
   /**
-   * Like `start`, but the write goes only at `begin()` or after `latestMs`, whichever comes first: a
-   * stream begins it once its client has been sent its first events, so neither the upstream call nor
-   * the first events wait behind encoding and writing the row. A run that ends before then writes its
-   * row with its end, in one batch. Until the row is written, a lookup of the id in this isolate waits
-   * for it (src/stream/unwritten-rows.ts).
+   * Like `start`, but the write goes only after `latestMs` (or at `begin()`); a run that ends before
+   * then writes its row with its end, in one batch (one D1 call for a short response instead of two).
+   * Until the row is written, a lookup of the id in this isolate waits for it
+   * (src/stream/unwritten-rows.ts). The write stays this request's own: a lookup's request does not
+   * start it, as its timers and I/O would end with that request.
    */
-  deferStart(encode: () => EncodedRow, latestMs: number): Promise<void> {
-    this.#starting = new Promise<void>((written, refused) => (this.#deferred = { encode, written, refused }));
+  deferStart(row: NewResponseRow, latestMs: number): Promise<void> {
+    this.#starting = new Promise<void>((written, refused) => (this.#deferred = { row, written, refused }));
     this.#starting.catch(() => undefined);
     this.#beginTimer = setTimeout(() => this.begin(), latestMs);
     noteRowWrite(this.#options.tenantId, this.#options.responseId, this.#starting);
     return this.#starting;
-  }
-
-  /**
-   * Lets a deferred start write go on the next task (once): the frames just handed to the client leave
-   * the Worker first, not after the row's encoding and D1 call.
-   */
-  beginSoon(): void {
-    if (this.#deferred === undefined || this.#beginningSoon) return;
-    this.#beginningSoon = true;
-    clearTimeout(this.#beginTimer);
-    this.#beginTimer = setTimeout(() => this.begin(), 0);
   }
 
   /** Lets a deferred start write go now (nothing if it has gone already). */
@@ -170,7 +163,7 @@ export class ResponseRecorder {
     const deferred = this.#takeDeferred();
     if (deferred === undefined) return;
     Promise.resolve()
-      .then(() => this.start(deferred.encode()))
+      .then(() => this.start(encodeRow(deferred.row)))
       .then(deferred.written, deferred.refused);
   }
 
@@ -283,7 +276,7 @@ export class ResponseRecorder {
     this.#stopTimer();
     // No progress batch starts once the end is being written (the end carries every pending event).
     this.#stopped = true;
-    // A row not written yet goes with the end, in the same batch (one D1 call instead of two).
+    // A row not written yet is inserted as it ended (one D1 call and one row write instead of two).
     const unwritten = this.#takeDeferred();
     await this.#inflight;
     // The row's tail is written again, with the pending events after it.
@@ -291,16 +284,16 @@ export class ResponseRecorder {
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
     try {
       if (unwritten === undefined) await this.#starting;
-      const encoded = encodeFinal({ ...final, tail, eventCount });
-      const statements = [
-        ...(unwritten === undefined ? [] : insertResponseStatements(this.#options.db, unwritten.encode())),
-        ...finalStatements(this.#options.db, encoded),
-      ];
+      const { db } = this.#options;
+      const state = { ...final, tail, eventCount };
+      const statements =
+        unwritten === undefined
+          ? finalStatements(db, encodeFinal(state))
+          : insertEndedStatements(db, encodeEnded(unwritten.row, state));
       let ended: unknown;
       for (let attempt = 0; ; attempt++) {
         try {
-          const results = await this.#options.db.batch(statements as [Statement, ...Statement[]]);
-          ended = results.at(-1);
+          ended = (await runWrites(db, statements)).at(-1);
           break;
         } catch (error) {
           this.#options.onError("the terminal write failed", error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });

@@ -1,10 +1,11 @@
-// The rows of streams this isolate has yet to write. A stored stream's row goes to D1 just after its
-// first events reach the client (so they never wait on D1), and a client may act on the id at once: a
-// lookup that misses an id listed here waits for that write instead of answering 404. A request served
-// by another isolate comes at least a network round trip after the client saw the id, by which time the
-// write has gone. Used by the recorder (src/stream/recorder.ts) and the lookups by id.
+// The rows of foreground responses this isolate has yet to write. A stored foreground response's row
+// goes to D1 with its end when it ends within a second (one D1 call), else a second in, and a client
+// that saw the id in a stream may act on it before that: a lookup that misses an id listed here waits
+// for that write (about a second at most) instead of answering 404. A lookup served by another isolate
+// in that first second finds nothing (see docs/reliability.md). Used by the recorder
+// (src/stream/recorder.ts) and the lookups by id.
 
-/** Start writes in flight, by tenant and response id; each leaves the map when it settles. */
+/** Start writes not yet settled, by tenant and response id; each leaves the map when it settles. */
 const writing = new Map<string, Promise<void>>();
 
 const keyOf = (tenantId: string, responseId: string): string => `${tenantId}\n${responseId}`;

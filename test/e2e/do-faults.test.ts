@@ -251,13 +251,20 @@ describe("an instance reset under an attached client", () => {
 describe("a delete while a foreground run writes its end", () => {
   it("the delete wins; the run's end writes nothing; the client is told its end was not recorded", async () => {
     const key = "sk-test-do-faults-delete";
-    const m = model("text:3");
+    const m = model(BEFORE_TERMINAL);
     // D1 refuses the terminal write for a while: the run is in its end, retrying.
     const { tag, drop } = await refuseEnds(m);
     const attached = await readUntil(send(key, "/responses", { body: { model: m, input: "x", stream: true } }), 1);
     const id = idOf(attached.seen);
     // The client keeps reading (a client that stops would hold the run up before its end).
     const reading = attached.rest();
+    // Held before its end, the run outlasts its first second: its row is in D1 on its own.
+    await until(
+      () => d1Row(id),
+      (row) => row !== null,
+      "the running response's row",
+    );
+    await upstream.release(m);
     await until(
       () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
       (lines) => lines.length > 0,

@@ -296,8 +296,12 @@ describe("lines on the side of a run", () => {
   it("a D1 write refused: a d1_retry line per attempt, d1_failure when given up, and the response line says so", async () => {
     const m = model("text:1");
     const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+    // The terminal write updates the row, or inserts it ended (a response that ends within a second).
     await execEverywhere(
       `CREATE TRIGGER ${tag} BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status = 'completed' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+    );
+    await execEverywhere(
+      `CREATE TRIGGER ${tag}_insert BEFORE INSERT ON responses WHEN NEW.model = '${m}' AND NEW.status = 'completed' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
     );
     try {
       const res = await send("/responses", { model: m, input: "x" });
@@ -312,6 +316,24 @@ describe("lines on the side of a run", () => {
       ]);
       expect(lines[0]?.msg).toMatch(new RegExp(`^the terminal write failed: .*${tag}`));
       expect(await responseLine(id)).toMatchObject({ status: "completed", recorded: "storage_failed" });
+    } finally {
+      await execEverywhere(`DROP TRIGGER ${tag};`);
+      await execEverywhere(`DROP TRIGGER ${tag}_insert;`);
+    }
+  });
+
+  it("a JSON create whose row D1 refuses a second in: 503, and the response line says it was not recorded", async () => {
+    // Held past a second, the response writes its row on its own; D1 refuses every insert of it.
+    const m = model("gate:2:4");
+    const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+    await execEverywhere(
+      `CREATE TRIGGER ${tag} BEFORE INSERT ON responses WHEN NEW.model = '${m}' BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+    );
+    try {
+      const res = await send("/responses", { model: m, input: "x" });
+      expect(res.status).toBe(503);
+      const id = String((await requestLine(res)).response_id);
+      expect(await responseLine(id)).toMatchObject({ status: "failed", recorded: "storage_failed" });
     } finally {
       await execEverywhere(`DROP TRIGGER ${tag};`);
     }

@@ -43,9 +43,14 @@ async function storedBytes(id: string): Promise<number> {
   return row?.n ?? 0;
 }
 
-/** Starts a stored stream in the Worker's foreground path with the recorder's settings given. */
-async function started(m: string, recorder: { recordFlushMs: number; recordFlushChars?: number }, workerEnv = env) {
-  const request = validateCreateRequest({ model: m, input: "x", stream: true });
+/** Starts a stored stream (or JSON create) in the Worker's foreground path with the recorder's settings given. */
+async function started(
+  m: string,
+  recorder: { recordFlushMs: number; recordFlushChars?: number },
+  workerEnv = env,
+  stream = true,
+) {
+  const request = validateCreateRequest({ model: m, input: "x", stream });
   const spec: RunSpec = {
     responseId: newResponseId(),
     tenantId: await tenantOf(KEY),
@@ -163,22 +168,29 @@ describe("D1 recording", () => {
     expect(replay).toEqual(frames.map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as unknown));
   });
 
-  it("writes a stream that ends with its first events in one batch, its row with its end; a longer one's row apart, first", async () => {
+  it("writes a stream (or JSON create) that ends within its first second in one statement of one batch, its row as it ended; a longer one's row apart, a second in", async () => {
     const short = recordingEnv();
-    const quick = await started("json", { recordFlushMs: 60_000 }, short.env);
-    // The upstream answers JSON: every event of the stream comes out of its one chunk.
+    const quick = await started(model("text:3"), { recordFlushMs: 60_000 }, short.env);
     expect(await quick.response.text()).toContain("response.completed");
     await quick.ended();
     const rowWrites = (batches: string[][]) =>
       batches.filter((sqls) => sqls.some((sql) => /^(insert into|update) "responses"/.test(sql)));
     const quickWrites = rowWrites(short.batches);
+    // One statement writes the row, as it ended.
     expect(quickWrites).toHaveLength(1);
-    expect(quickWrites[0]!.some((sql) => sql.startsWith('insert into "responses"'))).toBe(true);
-    expect(quickWrites[0]!.at(-1)).toMatch(/^update "responses"/);
+    expect(quickWrites[0]!.filter((sql) => /^(insert into|update) "responses"/.test(sql))).toHaveLength(1);
+    expect(quickWrites[0]!.at(-1)).toMatch(/^insert into "responses"/);
     expect(await client(KEY).responses.retrieve(quick.spec.responseId)).toMatchObject({
       status: "completed",
-      output_text: "plain json",
+      output_text: "w0 w1 w2 ",
     });
+    // So does a JSON create.
+    const json = recordingEnv();
+    const answered = await started(model("text:3"), { recordFlushMs: 60_000 }, json.env, false);
+    expect(await answered.response.json()).toMatchObject({ status: "completed", output: [{ type: "message" }] });
+    await answered.ended();
+    expect(rowWrites(json.batches)).toHaveLength(1);
+    expect(rowWrites(json.batches)[0]!.at(-1)).toMatch(/^insert into "responses"/);
 
     const long = recordingEnv();
     const m = model("gate:2:4");
@@ -186,7 +198,7 @@ describe("D1 recording", () => {
     const reader = held.response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes("response.in_progress")) text += (await reader.read()).value ?? "";
-    // Its first events are out and it is held: its row is written on its own.
+    // Its first events are out and it is held: a second into the upstream call, its row is written on its own.
     await until(
       () => Promise.resolve(rowWrites(long.batches).length),
       (n) => n === 1,

@@ -3,8 +3,9 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runWrites } from "../../src/db/prepared";
 import { tenantDb } from "../../src/db/shards";
-import { encodeFinal, finalStatements } from "../../src/db/responses";
+import { encodeEnded, encodeFinal, finalStatements, insertEndedStatements } from "../../src/db/responses";
 import { rollUpUsage, usageDay } from "../../src/db/usage";
 import { idFloorAt } from "../../src/responses/ids";
 import type { ResponseObject } from "../../src/responses/types";
@@ -18,6 +19,26 @@ async function usage(key: string, query: string) {
   const res = await managedFetch(`${GATEWAY_URL}/usage?${query}`, { headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, body: await res.json<Record<string, unknown> & { data: Record<string, unknown>[] }>() };
 }
+
+/** A completed Response object with `tokens` of usage, for the terminal-write tests. */
+const completedSnapshot = (id: string, createdAt: number, tokens: { input_tokens: number; output_tokens: number }) =>
+  ({
+    id,
+    object: "response",
+    created_at: createdAt,
+    status: "completed",
+    output: [],
+    usage: tokens,
+  }) as unknown as ResponseObject;
+
+/** The tenant's usage rows as `GET /v1/usage` would sum them. */
+const usageRows = async (d1: D1Database, tenantId: string) =>
+  (
+    await d1
+      .prepare("SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?")
+      .bind(tenantId)
+      .all()
+  ).results;
 
 describe("usage", () => {
   it("counts each finished response once per key, model and day, on every path", async () => {
@@ -99,21 +120,55 @@ describe("usage", () => {
       .bind(id, tenantId, createdAt, createdAt)
       .run();
     const db = await tenantDb(env, tenantId);
-    const snapshot = {
-      id,
-      object: "response",
-      created_at: createdAt,
-      status: "completed",
-      output: [],
-      usage: { input_tokens: 7, output_tokens: 3 },
-    } as unknown as ResponseObject;
+    const snapshot = completedSnapshot(id, createdAt, { input_tokens: 7, output_tokens: 3 });
     const final = encodeFinal({ responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
     for (let attempt = 0; attempt < 3; attempt++) await db.batch(finalStatements(db, final) as [never]);
-    const rows = await d1
-      .prepare("SELECT day, responses, input_tokens, output_tokens FROM usage_daily WHERE tenant_id = ?")
-      .bind(tenantId)
-      .all();
-    expect(rows.results).toEqual([{ day: "2023-11-14", responses: 1, input_tokens: 7, output_tokens: 3 }]);
+    expect(await usageRows(d1, tenantId)).toEqual([
+      { day: "2023-11-14", responses: 1, input_tokens: 7, output_tokens: 3 },
+    ]);
+  });
+
+  it("counts a response whose end inserts its row once, when the roll-up passed its id, even when that write is retried", async () => {
+    const { tenantId } = await newTenantKey("retry-ended");
+    const id = `resp_${"6".repeat(48)}`;
+    const createdAt = 1_700_000_000;
+    const d1 = await tenantD1(tenantId);
+    // The hourly roll-up has passed the id: nothing will count it but its end.
+    await d1
+      .prepare("INSERT INTO usage_rollups (tenant_id, counted_before) VALUES (?, ?)")
+      .bind(tenantId, `resp_${"9".repeat(48)}`)
+      .run();
+    const db = await tenantDb(env, tenantId);
+    const snapshot = completedSnapshot(id, createdAt, { input_tokens: 5, output_tokens: 2 });
+    const row = {
+      id,
+      tenantId,
+      apiKeyId: null,
+      status: "in_progress",
+      model: "m-ended",
+      background: false,
+      store: true,
+      createdAt,
+      previousResponseId: null,
+      conversationId: null,
+      metadata: {},
+      snapshot,
+      input: [],
+    };
+    const ended = encodeEnded(row, { responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
+    const answered: unknown[] = [];
+    for (let attempt = 0; attempt < 3; attempt++)
+      answered.push((await runWrites(db, insertEndedStatements(db, ended))).at(-1));
+    // The first write inserted the row (and answers its id); the retries found it and wrote nothing.
+    expect(answered).toEqual([[{ id }], [], []]);
+    expect(await usageRows(d1, tenantId)).toEqual([
+      { day: "2023-11-14", responses: 1, input_tokens: 5, output_tokens: 2 },
+    ]);
+    const stored = await d1
+      .prepare("SELECT status, input_tokens, output_tokens FROM responses WHERE id = ?")
+      .bind(id)
+      .first();
+    expect(stored).toEqual({ status: "completed", input_tokens: 5, output_tokens: 2 });
   });
 
   it("counts each response once across the hourly roll-up, a run that ends after it, and deletions", async () => {
@@ -166,14 +221,18 @@ describe("usage", () => {
     const late = await openai.responses.create({ model: done, input: "late" });
     expect(await rolledUp()).toBe(5);
     await openai.responses.delete(late.id);
+    // So is a short stream, whose one write inserts its row ended.
+    const lateStream = await openai.responses.stream({ model: done, input: "late stream" }).finalResponse();
+    expect(lateStream.status).toBe("completed");
+    expect(await rolledUp()).toBe(6);
     await rollUpUsage(db, nextHour);
     expect(await total()).toEqual(
       sorted([
-        [done, 4, 8],
+        [done, 5, 10],
         [held.model, 1, 10],
       ]),
     );
-    expect(await rolledUp()).toBe(5);
+    expect(await rolledUp()).toBe(6);
   });
 
   it.each([

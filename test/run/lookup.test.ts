@@ -1,6 +1,6 @@
-// Finding a response by the id its stream showed first (its row is written just after its first
-// events, and a lookup that comes before waits for it), and not creating storage for ids that name
-// nothing: lookups of unknown ids touch no object.
+// Finding a response by the id its stream showed first (its row is written with its end, or a second
+// in, and a lookup in its isolate that comes before waits for it), and not creating storage for ids that
+// name nothing: lookups of unknown ids touch no object.
 
 import { describe, expect, it } from "vitest";
 import { newResponseId } from "../../src/responses/ids";

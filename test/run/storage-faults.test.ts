@@ -37,15 +37,29 @@ type Refused = "start" | "progress" | "end" | "delete";
 /** Makes D1 refuse one kind of write for responses of model `m` until `lift` runs. */
 async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: () => Promise<void> }> {
   const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
-  const trigger = {
-    start: `BEFORE INSERT ON responses WHEN NEW.model = '${m}'`,
+  const ended = "('completed', 'failed', 'cancelled', 'incomplete')";
+  const triggers = {
+    start: [`BEFORE INSERT ON responses WHEN NEW.model = '${m}'`],
     // A progress flush rewrites the running row's tail (a batch row comes only past the size limit).
-    progress: `BEFORE UPDATE OF events_tail ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('queued', 'in_progress')`,
-    end: `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('completed', 'failed', 'cancelled', 'incomplete')`,
-    delete: `BEFORE DELETE ON responses WHEN OLD.model = '${m}'`,
+    progress: [
+      `BEFORE UPDATE OF events_tail ON responses WHEN NEW.model = '${m}' AND NEW.status IN ('queued', 'in_progress')`,
+    ],
+    // A run's end updates its row, or inserts it ended (a stream that ends within its first second).
+    end: [
+      `BEFORE UPDATE OF status ON responses WHEN NEW.model = '${m}' AND NEW.status IN ${ended}`,
+      `BEFORE INSERT ON responses WHEN NEW.model = '${m}' AND NEW.status IN ${ended}`,
+    ],
+    delete: [`BEFORE DELETE ON responses WHEN OLD.model = '${m}'`],
   }[what];
-  await execEverywhere(`CREATE TRIGGER ${tag} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
-  return { tag, lift: () => execEverywhere(`DROP TRIGGER IF EXISTS ${tag};`) };
+  const names = triggers.map((_, index) => `${tag}_${index}`);
+  for (const [index, trigger] of triggers.entries())
+    await execEverywhere(`CREATE TRIGGER ${names[index]} ${trigger} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`);
+  return {
+    tag,
+    lift: async () => {
+      for (const name of names) await execEverywhere(`DROP TRIGGER IF EXISTS ${name};`);
+    },
+  };
 }
 
 /** Waits until the run logged that D1 refused a write marked `tag`. */
