@@ -72,9 +72,14 @@ export async function sweepCost(gateway: Gateway, retentionDays: number): Promis
   const first = (await gateway.tableCounts()).responses ?? 0;
   if (first === 0) return undefined;
   const before = await gateway.meter();
+  // Half past the hour: the scheduled handler rolls usage up only in an hour's first minutes, and a roll-up
+  // dated weeks ahead would set every tenant's mark past the ids of the cells still to come, so their ends
+  // would each write a usage row that production never writes (it depended on the minute a run started).
+  const at = new Date(Date.now() + (retentionDays + 1) * DAY_MS);
+  at.setUTCMinutes(30, 0, 0);
   let left = first;
   for (let sweep = 0; sweep < MAX_SWEEPS && left > 0; sweep++) {
-    await gateway.scheduled(new Date(Date.now() + (retentionDays + 1) * DAY_MS));
+    await gateway.scheduled(at);
     const now = (await gateway.tableCounts()).responses ?? 0;
     if (now === left) break;
     left = now;
