@@ -1,8 +1,10 @@
 // Clients other than the `openai` SDK, pointed at the real Worker as their users would (base URL
-// and key only): the Vercel AI SDK's OpenAI Responses provider, the OpenAI Agents SDK, and the
-// request Codex CLI sends (its shape: store:false, encrypted reasoning, function and custom tools).
+// and key only): the Vercel AI SDK's OpenAI Responses and Open Responses providers, the OpenAI Agents
+// SDK, and the request Codex CLI sends (its shape: store:false, encrypted reasoning, function and
+// custom tools).
 
 import { createOpenAI } from "@ai-sdk/openai";
+import { createOpenResponses } from "@ai-sdk/open-responses";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
 import { generateText, jsonSchema, streamText } from "ai";
 import { describe, expect, it } from "vitest";
@@ -71,6 +73,81 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
     for await (const delta of result.textStream) text += delta;
     expect(text).toBe(words(3));
     await expect(client(KEY).responses.retrieve((await result.response).id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe("the Vercel AI SDK's Open Responses provider (@ai-sdk/open-responses)", () => {
+  const provider = createOpenResponses({
+    name: "gateway",
+    url: `${GATEWAY_URL}/responses`,
+    apiKey: KEY,
+    fetch: gatewayFetch,
+  });
+  const tools = {
+    get_weather: {
+      description: "The weather in a city",
+      inputSchema: jsonSchema<{ city: string }>({
+        type: "object",
+        properties: { city: { type: "string" } },
+        required: ["city"],
+      }),
+    },
+  };
+
+  it("streams text to a stop with usage", async () => {
+    const result = streamText({ model: provider(model("text:4")), prompt: "hi" });
+    let text = "";
+    for await (const part of result.fullStream) {
+      if (part.type === "error") throw part.error;
+      if (part.type === "text-delta") text += part.text;
+    }
+    expect(text).toBe(words(4));
+    expect(await result.finishReason).toBe("stop");
+    expect((await result.usage).outputTokens).toBeGreaterThan(0);
+  });
+
+  it("generates text, and the response is stored under the id it reports", async () => {
+    // (Its stream parts carry no response id: the provider reports one for a JSON create only.)
+    const result = await generateText({ model: provider(model("text:2")), prompt: "hi" });
+    expect(result.text).toBe(words(2));
+    expect(result.finishReason).toBe("stop");
+    const stored = await client(KEY).responses.retrieve(result.response.id);
+    expect(stored).toMatchObject({ status: "completed", output_text: words(2) });
+  });
+
+  it("reads a function call as a tool call, and sends its result back as input the upstream gets", async () => {
+    const first = await generateText({ model: provider(model("function:get_weather")), prompt: "weather?", tools });
+    expect(first.toolCalls.map((call) => [call.toolName, call.input])).toEqual([["get_weather", { city: "Paris" }]]);
+    expect(first.finishReason).toBe("tool-calls");
+    const callId = first.toolCalls[0]!.toolCallId;
+    const m = model("echo");
+    const second = await generateText({
+      model: provider(m),
+      tools,
+      messages: [
+        { role: "user", content: "weather?" },
+        ...first.response.messages,
+        {
+          role: "tool",
+          content: [
+            {
+              type: "tool-result",
+              toolCallId: callId,
+              toolName: "get_weather",
+              output: { type: "text", value: "sunny" },
+            },
+          ],
+        },
+      ],
+    });
+    expect(second.finishReason).toBe("stop");
+    const sent = (await upstream.requests(m))[0]?.body.input as Record<string, unknown>[];
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: "function_call", call_id: callId, name: "get_weather" }),
+        expect.objectContaining({ type: "function_call_output", call_id: callId, output: "sunny" }),
+      ]),
+    );
   });
 });
 
