@@ -11,7 +11,13 @@ const CLOSE_WAIT_MS = 5_000;
 export class ClientStream {
   readonly readable: ReadableStream<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #stopped: Promise<void>;
+  readonly #stop: AbortSignal;
+  /**
+   * The sends waiting on the client, each let go when the run is stopped. Each send races a promise of its
+   * own: racing one long-lived promise would leave a reaction on it per send (about 300 bytes) until the
+   * response ends, megabytes for a long stream.
+   */
+  readonly #waiting = new Set<() => void>();
   readonly #onGone: () => void;
   #connected = true;
 
@@ -24,7 +30,10 @@ export class ClientStream {
     this.readable = readable;
     this.#writer = writable.getWriter();
     this.#onGone = onGone;
-    this.#stopped = new Promise((resolve) => stopped.addEventListener("abort", () => resolve()));
+    this.#stop = stopped;
+    stopped.addEventListener("abort", () => {
+      for (const letGo of this.#waiting) letGo();
+    });
     // A client that cancels the body is noticed now, not at the next write.
     this.#writer.closed.then(undefined, () => this.#gone());
   }
@@ -36,10 +45,16 @@ export class ClientStream {
   /** Sends `text` once the client takes it; nothing once it is gone (the run goes on without it). */
   async send(text: string): Promise<void> {
     if (!this.#connected) return;
+    let letGo!: () => void;
+    const stopped = new Promise<void>((resolve) => (letGo = resolve));
+    if (this.#stop.aborted) letGo();
+    else this.#waiting.add(letGo);
     try {
-      await Promise.race([this.#writer.write(encoder.encode(text)), this.#stopped]);
+      await Promise.race([this.#writer.write(encoder.encode(text)), stopped]);
     } catch {
       this.#gone();
+    } finally {
+      this.#waiting.delete(letGo);
     }
   }
 
