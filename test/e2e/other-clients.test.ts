@@ -13,16 +13,34 @@ import { weatherTool } from "../support/weather-tool";
 
 const KEY = "sk-test-other-clients";
 
+/** The AI SDK tool set the function-call tests declare: the mock's `get_weather`. */
+const WEATHER_TOOLS = {
+  get_weather: {
+    description: "The weather in a city",
+    inputSchema: jsonSchema<{ city: string }>({
+      type: "object",
+      properties: { city: { type: "string" } },
+      required: ["city"],
+    }),
+  },
+};
+
+/** The text of an AI SDK stream read to its end; an error part fails the test. */
+async function streamedText(parts: AsyncIterable<{ type: string; text?: string; error?: unknown }>): Promise<string> {
+  let text = "";
+  for await (const part of parts) {
+    if (part.type === "error") throw part.error;
+    if (part.type === "text-delta") text += part.text ?? "";
+  }
+  return text;
+}
+
 describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
   const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
 
   it("streams text, finishes with usage, and the response is stored under the id it reports", async () => {
     const result = streamText({ model: provider.responses(model("text:5")), prompt: "hi" });
-    let text = "";
-    for await (const part of result.fullStream) {
-      if (part.type === "error") throw part.error;
-      if (part.type === "text-delta") text += part.text;
-    }
+    const text = await streamedText(result.fullStream);
     expect(text).toBe(words(5));
     expect(await result.finishReason).toBe("stop");
     expect((await result.usage).outputTokens).toBeGreaterThan(0);
@@ -48,16 +66,7 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
     const result = await generateText({
       model: provider.responses(model("function:get_weather")),
       prompt: "weather?",
-      tools: {
-        get_weather: {
-          description: "The weather in a city",
-          inputSchema: jsonSchema<{ city: string }>({
-            type: "object",
-            properties: { city: { type: "string" } },
-            required: ["city"],
-          }),
-        },
-      },
+      tools: WEATHER_TOOLS,
     });
     expect(result.toolCalls.map((call) => [call.toolName, call.input])).toEqual([["get_weather", { city: "Paris" }]]);
     expect(result.finishReason).toBe("tool-calls");
@@ -83,24 +92,9 @@ describe("the Vercel AI SDK's Open Responses provider (@ai-sdk/open-responses)",
     apiKey: KEY,
     fetch: gatewayFetch,
   });
-  const tools = {
-    get_weather: {
-      description: "The weather in a city",
-      inputSchema: jsonSchema<{ city: string }>({
-        type: "object",
-        properties: { city: { type: "string" } },
-        required: ["city"],
-      }),
-    },
-  };
-
   it("streams text to a stop with usage", async () => {
     const result = streamText({ model: provider(model("text:4")), prompt: "hi" });
-    let text = "";
-    for await (const part of result.fullStream) {
-      if (part.type === "error") throw part.error;
-      if (part.type === "text-delta") text += part.text;
-    }
+    const text = await streamedText(result.fullStream);
     expect(text).toBe(words(4));
     expect(await result.finishReason).toBe("stop");
     expect((await result.usage).outputTokens).toBeGreaterThan(0);
@@ -116,14 +110,18 @@ describe("the Vercel AI SDK's Open Responses provider (@ai-sdk/open-responses)",
   });
 
   it("reads a function call as a tool call, and sends its result back as input the upstream gets", async () => {
-    const first = await generateText({ model: provider(model("function:get_weather")), prompt: "weather?", tools });
+    const first = await generateText({
+      model: provider(model("function:get_weather")),
+      prompt: "weather?",
+      tools: WEATHER_TOOLS,
+    });
     expect(first.toolCalls.map((call) => [call.toolName, call.input])).toEqual([["get_weather", { city: "Paris" }]]);
     expect(first.finishReason).toBe("tool-calls");
     const callId = first.toolCalls[0]!.toolCallId;
     const m = model("echo");
     const second = await generateText({
       model: provider(m),
-      tools,
+      tools: WEATHER_TOOLS,
       messages: [
         { role: "user", content: "weather?" },
         ...first.response.messages,
