@@ -34,6 +34,7 @@ import worker from "../../src/index";
 import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { halfAnswerEvents } from "../support/half-answer";
+import { testRow } from "../support/response-row";
 import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
 import { responseIdOf } from "../support/streams";
 import { firstRow, runEverywhere } from "../support/shards";
@@ -199,21 +200,15 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       onError: () => undefined,
     });
     await recorder.start(
-      encodeRow({
-        id: spec.responseId,
-        tenantId: spec.tenantId,
-        apiKeyId: null,
-        status: "in_progress",
-        model: spec.request.model,
-        background: false,
-        store: true,
-        createdAt: spec.createdAt,
-        previousResponseId: null,
-        conversationId: null,
-        metadata: {},
-        snapshot: base,
-        input: [{ id: "msg_in", item: { role: "user", content: "x" } }],
-      }),
+      encodeRow(
+        testRow({
+          id: spec.responseId,
+          tenantId: spec.tenantId,
+          model: spec.request.model,
+          createdAt: spec.createdAt,
+          snapshot: base,
+        }),
+      ),
     );
     const events = halfAnswerEvents(spec.request, { id: spec.responseId, createdAt: spec.createdAt }, base);
     // flushChars 1: the batch goes to D1 at once; or the next timed flush writes the row's tail. Then the "Worker" stops.

@@ -27,6 +27,7 @@ import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } fr
 import { halfAnswerEvents } from "../support/half-answer";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
+import { testRow } from "../support/response-row";
 import { keyD1 } from "../support/shards";
 import { collect } from "../support/streams";
 
@@ -98,21 +99,18 @@ async function diedAfterItsRow(options: {
     onError: () => undefined,
   });
   await recorder.start(
-    encodeRow({
-      id,
-      tenantId,
-      apiKeyId: null,
-      status,
-      model: "died",
-      background: options.background,
-      store: true,
-      createdAt,
-      previousResponseId: null,
-      conversationId,
-      metadata: {},
-      snapshot: base,
-      input: [{ id: "msg_in", item: { role: "user", content: "x" } }],
-    }),
+    encodeRow(
+      testRow({
+        id,
+        tenantId,
+        status,
+        model: "died",
+        background: options.background,
+        createdAt,
+        conversationId,
+        snapshot: base,
+      }),
+    ),
   );
   if (options.withEvents === true) {
     const events = halfAnswerEvents(request, { id, createdAt }, base);

@@ -11,6 +11,7 @@ import { idFloorAt } from "../../src/responses/ids";
 import type { ResponseObject } from "../../src/responses/types";
 import { GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { testRow } from "../support/response-row";
 import { tenantD1 } from "../support/shards";
 
 const today = usageDay(Math.floor(Date.now() / 1000));
@@ -140,21 +141,7 @@ describe("usage", () => {
       .run();
     const db = await tenantDb(env, tenantId);
     const snapshot = completedSnapshot(id, createdAt, { input_tokens: 5, output_tokens: 2 });
-    const row = {
-      id,
-      tenantId,
-      apiKeyId: null,
-      status: "in_progress",
-      model: "m-ended",
-      background: false,
-      store: true,
-      createdAt,
-      previousResponseId: null,
-      conversationId: null,
-      metadata: {},
-      snapshot,
-      input: [],
-    };
+    const row = testRow({ id, tenantId, model: "m-ended", createdAt, snapshot, input: [] });
     const ended = encodeEnded(row, { responseId: id, tenantId, snapshot, eventCount: 0, tail: [] });
     const answered: unknown[] = [];
     for (let attempt = 0; attempt < 3; attempt++)

@@ -11,6 +11,7 @@ import { echoOf, newResponseObject } from "../../src/responses/response-object";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
 import { model } from "./gateway";
 import { until } from "./hooks";
+import { testRow } from "./response-row";
 import { tenantD1 } from "./shards";
 
 /** Leaves such a run of `tenant` (its heartbeat already two minutes old); returns its id. */
@@ -32,23 +33,7 @@ export async function abandonedRun(tenant: string): Promise<string> {
       throw new Error(`${what}: ${String(error)}`);
     },
   });
-  await recorder.start(
-    encodeRow({
-      id,
-      tenantId: tenant,
-      apiKeyId: null,
-      status: "in_progress",
-      model: request.model,
-      background: false,
-      store: true,
-      createdAt,
-      previousResponseId: null,
-      conversationId: null,
-      metadata: {},
-      snapshot: base,
-      input: [{ id: "msg_in", item: { role: "user", content: "x" } }],
-    }),
-  );
+  await recorder.start(encodeRow(testRow({ id, tenantId: tenant, model: request.model, createdAt, snapshot: base })));
   const normalizer = new StreamNormalizer({
     echo: echoOf(request, { id, createdAt }),
     initial: base,
