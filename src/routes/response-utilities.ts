@@ -11,6 +11,8 @@ import { tenantStore } from "../db/shards";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
+import { checkToolOutputs } from "../responses/tool-outputs";
+import type { InputItem } from "../responses/types";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { callUpstream } from "../upstream/client";
@@ -18,6 +20,12 @@ import { chooseUpstream, targetOf } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 
 type Utility = "/responses/input_tokens" | "/responses/compact";
+
+/** A request's own input as its whole context: its tool outputs checked as expandContext checks them. */
+function checkedInput(input: InputItem[]): InputItem[] {
+  checkToolOutputs(input, 0);
+  return input;
+}
 
 async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const { env, config, requestId } = route;
@@ -33,7 +41,7 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const upstream = chooseUpstream(config, model ?? "", caller.upstreamKey);
   const context =
     previousResponseId === null && conversationId === null
-      ? input
+      ? checkedInput(input)
       : await expandContext((await tenantStore(env, caller.tenantId)).reads(), caller.tenantId, {
           input,
           previousResponseId,

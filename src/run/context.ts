@@ -10,6 +10,7 @@ import { findConversation, readConversationItems } from "../db/conversations";
 import { findResponse, readChain } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
+import { checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { rowWritten } from "../stream/unwritten-rows";
@@ -56,11 +57,23 @@ async function endedElsewhere(
   return live !== null && TERMINAL_STATUSES.has(live.status);
 }
 
+/** The full context of `request`, its own tool outputs checked against the calls in it (tool-outputs.ts). */
 export async function expandContext(
   db: Db,
   tenantId: string,
   request: ContextRequest,
   background?: BackgroundSnapshot,
+): Promise<InputItem[]> {
+  const context = await gatherContext(db, tenantId, request, background);
+  checkToolOutputs(context, context.length - request.input.length);
+  return context;
+}
+
+async function gatherContext(
+  db: Db,
+  tenantId: string,
+  request: ContextRequest,
+  background: BackgroundSnapshot | undefined,
 ): Promise<InputItem[]> {
   if (request.conversationId !== null) return expandConversation(db, tenantId, request.conversationId, request.input);
   const previous = request.previousResponseId;

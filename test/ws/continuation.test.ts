@@ -225,6 +225,38 @@ describe("a failed continuation", () => {
     ]);
   });
 
+  it("with a tool output that answers no call of its parent is refused before any model call, and evicts the parent", async () => {
+    // The Open Responses compliance suite's "failed continuation evicts cache" case.
+    const socket = new SdkSocket("sk-test-ws-evict-orphan");
+    const parent = responseOf(await socket.create({ model: model("text:1"), input: "x", store: false }));
+    const m = model("echo");
+    const failed = await socket.create({
+      model: m,
+      previous_response_id: parent.id,
+      input: [{ type: "function_call_output", call_id: "call_answers_nothing", output: "none" }],
+      store: false,
+    });
+    expect(failed).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: 400,
+        error: expect.objectContaining({
+          message: "No tool call found for function call output with call_id call_answers_nothing.",
+          param: "input",
+        }) as unknown,
+      }),
+    ]);
+    const again = await socket.create({ model: m, input: "z", previous_response_id: parent.id, store: false });
+    socket.close();
+    expect(again).toEqual([
+      expect.objectContaining({
+        type: "error",
+        error: expect.objectContaining({ code: "previous_response_not_found" }) as unknown,
+      }),
+    ]);
+    expect(await upstream.requests(m)).toEqual([]);
+  });
+
   it("forked from another lane keeps the parent", async () => {
     const socket = new SdkSocket("sk-test-ws-fork");
     const parent = responseOf(

@@ -1,0 +1,113 @@
+// A tool output that answers no call is refused as OpenAI refuses it (400, param `input`), whatever
+// the upstream would have made of it, before any upstream call or write; an output whose call is in
+// the previous response, the request itself or the conversation goes through.
+
+import { BadRequestError } from "openai";
+import { beforeAll, describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
+import { client, model, upstream } from "../support/gateway";
+import { rowCounts } from "../support/tables";
+
+const KEY = "sk-test-tool-outputs";
+const openai = client(KEY);
+
+const ORPHAN = { type: "function_call_output" as const, call_id: "call_answers_nothing", output: "sunny" };
+
+const weatherTool = {
+  type: "function" as const,
+  name: "get_weather",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  strict: false,
+};
+
+/** A model name on each upstream protocol, and what its upstream was sent. */
+const PROTOCOLS = [
+  ["responses", () => {
+    const m = model("text:1");
+    return { model: m, sent: () => upstream.requests(m) };
+  }],
+  ["chat_completions", () => {
+    const m = routed("text:1");
+    return { model: m.model, sent: () => received(m) };
+  }],
+] as const; // prettier-ignore
+
+const MODES = [
+  ["a JSON create", {}],
+  ["a stream", { stream: true }],
+  ["a background run", { background: true }],
+  ["store:false", { store: false }],
+] as const;
+
+beforeAll(async () => {
+  // The key's first use records its tenant; the refusals below must write nothing at all.
+  await openai.responses.create({ model: model("text:1"), input: "hello" });
+});
+
+describe("a tool output that answers no call", () => {
+  describe.each(PROTOCOLS)("over a %s upstream", (_protocol, target) => {
+    it.each(MODES)("%s: 400 in OpenAI's words, no upstream call, nothing written", async (_mode, extra) => {
+      const { model: m, sent } = target();
+      const before = await rowCounts();
+      const error = await openai.responses.create({ model: m, input: [ORPHAN], ...extra }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BadRequestError);
+      expect((error as BadRequestError).error).toEqual({
+        message: "No tool call found for function call output with call_id call_answers_nothing.",
+        type: "invalid_request_error",
+        param: "input",
+        code: null,
+      });
+      expect(await sent()).toEqual([]);
+      expect(await rowCounts()).toEqual(before);
+    });
+  });
+
+  it("refuses one whose call_id is of a call in the previous response's chain but of another kind", async () => {
+    const first = await openai.responses.create({
+      model: model("function:get_weather"),
+      input: "weather in Paris?",
+      tools: [weatherTool],
+    });
+    const call = first.output.find((item) => item.type === "function_call");
+    expect(call?.type).toBe("function_call");
+    const crossed = { type: "custom_tool_call_output" as const, call_id: call?.call_id ?? "", output: "sunny" };
+    const error = await openai.responses
+      .create({ model: model("echo"), previous_response_id: first.id, input: [crossed] })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      status: 400,
+      error: {
+        message: `No tool call found for custom tool call output with call_id ${call?.call_id}.`,
+        param: "input",
+      },
+    });
+  });
+});
+
+describe("a tool output that answers a call", () => {
+  it("goes through when the call is in the conversation's items", async () => {
+    const conversation = await openai.conversations.create();
+    const first = await openai.responses.create({
+      model: model("function:get_weather"),
+      conversation: conversation.id,
+      input: "weather in Paris?",
+      tools: [weatherTool],
+    });
+    const call = first.output.find((item) => item.type === "function_call");
+    const m = model("echo");
+    const next = await openai.responses.create({
+      model: m,
+      conversation: conversation.id,
+      input: [
+        { type: "function_call_output", call_id: call?.type === "function_call" ? call.call_id : "", output: "sunny" },
+      ],
+    });
+    expect(next.status).toBe("completed");
+    const [sent] = await upstream.requests(m);
+    expect((sent?.body.input as { type?: string }[]).map((item) => item.type ?? "message")).toEqual([
+      "message",
+      "function_call",
+      "function_call_output",
+    ]);
+  });
+});
