@@ -416,14 +416,31 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
   res.writeHead(200, { "content-type": "application/json" });
   if (path.endsWith("/input_tokens"))
     return res.end(JSON.stringify({ object: "response.input_tokens", input_tokens: input.length * 10 }));
+  // Shaped as OpenAI's: kept messages as full items (id, status, content parts), usage with its details.
+  const kept = input
+    .filter((item) => item.role === "user")
+    .map((item) => ({
+      id: id("msg"),
+      type: "message",
+      status: "completed",
+      role: "user",
+      content: typeof item.content === "string" ? [{ type: "input_text", text: item.content }] : item.content,
+    }));
   const compaction = { type: "compaction", id: id("cmp"), encrypted_content: `mock:${input.length}` };
+  const usage = {
+    input_tokens: input.length * 10,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 5,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input.length * 10 + 5,
+  };
   res.end(
     JSON.stringify({
       id: id("resp"),
       object: "response.compaction",
       created_at: 1_700_000_000,
-      output: [...input.filter((item) => item.role === "user"), compaction],
-      usage: { input_tokens: input.length * 10, output_tokens: 5, total_tokens: input.length * 10 + 5 },
+      output: [...kept, compaction],
+      usage,
     }),
   );
 }
