@@ -45,8 +45,14 @@ export interface GatewayConfig {
   maxUpstreamEventBytes: number;
   /** A running response's events reach D1 at least this often (and its heartbeat as often). */
   recordFlushMs: number;
-  /** Pending event characters that send a batch to D1 before the interval is up. */
+  /** Pending event characters that send a batch to D1 before the interval is up (and a waiting row at once). */
   recordFlushChars: number;
+  /**
+   * A stored foreground response's row is written with its end when it ends this soon after its
+   * upstream call began (one D1 call for the whole response), else at this point, or once
+   * `recordFlushChars` of events wait for it.
+   */
+  recordStartMs: number;
   /** How long a stored foreground response runs on after its client disconnected (`ctx.waitUntil` allows ~30 s). */
   disconnectGraceMs: number;
   /**
@@ -220,6 +226,8 @@ const MAX_BODY_BYTES_LIMIT = 32 * 1024 * 1024;
 
 /** 1 MiB of frames: a batch compresses to well under a D1 row's 2 MB, and is little memory to hold. */
 const DEFAULT_RECORD_FLUSH_CHARS = 1024 * 1024;
+/** A second: most answers without tools end sooner, and a run that dies in it has shown little. */
+const DEFAULT_RECORD_START_MS = 1_000;
 
 /** 256 MiB: a runaway stream is stopped; far above any real answer (it streams, nothing is held). */
 const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
@@ -406,6 +414,7 @@ export function readConfig(env: Env): GatewayConfig {
     maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,
     recordFlushMs: values.RECORD_FLUSH_SECONDS * 1000,
     recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
+    recordStartMs: DEFAULT_RECORD_START_MS,
     disconnectGraceMs: values.DISCONNECT_GRACE_SECONDS * 1000,
     authMode: values.AUTH_MODE,
     adminToken: values.ADMIN_TOKEN,

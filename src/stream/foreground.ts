@@ -58,12 +58,6 @@ class Stop extends Error {
   }
 }
 
-/**
- * A response's row is written with its end when it ends this soon after the upstream call began (one
- * D1 call for the whole response), else at this point, events or not.
- */
-const START_AT_LATEST_MS = 1_000;
-
 const json = (value: unknown): Response =>
   new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
 
@@ -130,7 +124,7 @@ export async function runStoredForeground(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
     const write = () => recorder.start(encodeRow(row));
-    const startRow = () => recorder.deferStart(row, START_AT_LATEST_MS);
+    const startRow = () => recorder.deferStart(row, config.recordStartMs);
     // The row is written with the end when the response ends within a second of the upstream call
     // (one D1 write), else a second into the call; the end (a stream's terminal event, a JSON answer)
     // waits for it either way. For a key the upstream has not accepted yet, nothing is written until

@@ -1,5 +1,6 @@
 // Records one response into D1 while it runs: the row when it starts (a foreground one's with its end
-// when it ends within a second, else a second in: `deferStart`); every flush interval a
+// when it ends within a second, else a second in or once a batch's worth of events waits:
+// `deferStart`); every flush interval a
 // heartbeat (which renews its conversation lease and tells the sweep it is alive) that also carries
 // the events not yet in a batch row, compressed into the row's tail; a batch row once those events
 // reach the size limit; and the terminal write, which carries the last of them, before the client
@@ -144,7 +145,8 @@ export class ResponseRecorder {
   }
 
   /**
-   * Like `start`, but the write goes only after `latestMs` (or at `begin()`); a run that ends before
+   * Like `start`, but the write goes only after `latestMs` (or at `begin()`, or once `flushChars` of
+   * events wait: they are held in memory until the row is in D1); a run that ends before
    * then writes its row with its end, in one batch (one D1 call for a short response instead of two).
    * Until the row is written, a lookup of the id in this isolate waits for it
    * (src/stream/unwritten-rows.ts). The write stays this request's own: a lookup's request does not
@@ -188,7 +190,11 @@ export class ResponseRecorder {
       this.#pendingChars += frame.length;
       if (terminal) this.#terminalSeq = Math.min(this.#terminalSeq, seq);
     }
-    if (this.#pendingChars + this.#rowTailChars >= this.#options.flushChars) this.#flushSoon();
+    if (this.#pendingChars + this.#rowTailChars >= this.#options.flushChars) {
+      // A row still waiting to be written goes now: until it is in D1, its events wait in memory.
+      this.begin();
+      this.#flushSoon();
+    }
   }
 
   /** Adds events that were recorded elsewhere (a recovered run's spilled events, or its row's tail). */

@@ -46,7 +46,7 @@ async function storedBytes(id: string): Promise<number> {
 /** Starts a stored stream (or JSON create) in the Worker's foreground path with the recorder's settings given. */
 async function started(
   m: string,
-  recorder: { recordFlushMs: number; recordFlushChars?: number },
+  recorder: { recordFlushMs: number; recordFlushChars?: number; recordStartMs?: number },
   workerEnv = env,
   stream = true,
 ) {
@@ -166,6 +166,32 @@ describe("D1 recording", () => {
     expect(await findResponse(db, spec.tenantId, spec.responseId)).toMatchObject({ eventsTail: null, tailSeq: 0 });
     const replay = await rawEvents(KEY, `/responses/${spec.responseId}?stream=true`);
     expect(replay).toEqual(frames.map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as unknown));
+  });
+
+  it("writes a waiting row at once when a batch's worth of events waits for it, not only when its time is up", async () => {
+    const m = model("gate:6:12");
+    // Neither the row's time nor the flush interval comes within the test: only the events' size can start the write.
+    const { spec, response, ended } = await started(m, {
+      recordFlushMs: 60_000,
+      recordFlushChars: 300,
+      recordStartMs: 60_000,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (text.split("\n\n").length - 1 < 6) text += (await reader.read()).value ?? "";
+    const running = await until(
+      () => firstRow<{ status: string }>("SELECT status FROM responses WHERE id = ?", spec.responseId),
+      (row) => row?.status !== undefined,
+      "the row of a run whose events passed the size limit",
+    );
+    expect(running?.status).toBe("in_progress");
+    await upstream.release(m);
+    for (let next = await reader.read(); next.done !== true; next = await reader.read()) text += next.value;
+    await ended();
+    const frames = text.split("\n\n").slice(0, -1);
+    const replay = await rawEvents(KEY, `/responses/${spec.responseId}?stream=true`);
+    expect(replay).toEqual(frames.map((frame) => JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as unknown));
+    expect(await client(KEY).responses.retrieve(spec.responseId)).toMatchObject({ status: "completed" });
   });
 
   it("writes a stream (or JSON create) that ends within its first second in one statement of one batch, its row as it ended; a longer one's row apart, a second in", async () => {
