@@ -40,8 +40,8 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     expect(compacted).toMatchObject({
       object: "response.compaction",
       output: [
-        { role: "user", content: "hello" },
-        { role: "user", content: "next" },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "hello" }] },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "next" }] },
         { type: "compaction", encrypted_content: "mock:3" },
       ],
     });
