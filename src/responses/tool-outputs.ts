@@ -6,10 +6,10 @@
 import { invalidRequest } from "../errors";
 import type { InputItem } from "./types";
 
-/** Output item type -> the call type it answers, and the words OpenAI's message uses for it. */
-const ANSWERS: ReadonlyMap<string, { call: string; words: string }> = new Map([
-  ["function_call_output", { call: "function_call", words: "function call output" }],
-  ["custom_tool_call_output", { call: "custom_tool_call", words: "custom tool call output" }],
+/** The outputs checked, and the words OpenAI's message uses for each. */
+const CHECKED_OUTPUTS: ReadonlyMap<string, string> = new Map([
+  ["function_call_output", "function call output"],
+  ["custom_tool_call_output", "custom tool call output"],
 ]);
 
 /**
@@ -21,22 +21,22 @@ const OPAQUE_TYPES: ReadonlySet<string> = new Set(["compaction", "item_reference
 
 /**
  * Throws OpenAI's error for the first of the request's own outputs (`context` from index `ownFrom`)
- * whose call_id no call of the matching type in the whole context carries. History is not checked:
- * what the gateway stored was accepted when it was sent.
+ * whose call_id no call in the whole context carries. A call of any kind will do: Codex answers a
+ * `local_shell_call` with a `function_call_output`. History is not checked: what the gateway stored
+ * was accepted when it was sent.
  */
 export function checkToolOutputs(context: readonly InputItem[], ownFrom: number): void {
   const own = context.slice(ownFrom);
-  if (!own.some((item) => typeof item.type === "string" && ANSWERS.has(item.type))) return;
+  if (!own.some((item) => typeof item.type === "string" && CHECKED_OUTPUTS.has(item.type))) return;
   const calls = new Set<string>();
   for (const item of context) {
     if (typeof item.type !== "string") continue;
     if (OPAQUE_TYPES.has(item.type)) return;
-    if (typeof item.call_id === "string") calls.add(`${item.type}:${item.call_id}`);
+    if (!item.type.endsWith("_output") && typeof item.call_id === "string") calls.add(item.call_id);
   }
   for (const item of own) {
-    const answer = typeof item.type === "string" ? ANSWERS.get(item.type) : undefined;
-    if (answer === undefined || typeof item.call_id !== "string") continue;
-    if (!calls.has(`${answer.call}:${item.call_id}`))
-      throw invalidRequest(`No tool call found for ${answer.words} with call_id ${item.call_id}.`, "input");
+    const words = typeof item.type === "string" ? CHECKED_OUTPUTS.get(item.type) : undefined;
+    if (words === undefined || typeof item.call_id !== "string" || calls.has(item.call_id)) continue;
+    throw invalidRequest(`No tool call found for ${words} with call_id ${item.call_id}.`, "input");
   }
 }

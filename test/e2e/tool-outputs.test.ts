@@ -1,6 +1,7 @@
 // A tool output that answers no call is refused as OpenAI refuses it (400, param `input`), whatever
 // the upstream would have made of it, before any upstream call or write; an output whose call is in
-// the previous response, the request itself or the conversation goes through.
+// the request itself or the conversation goes through (the previous response: chat-tool-loop and
+// ws/continuation).
 
 import { BadRequestError } from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -61,30 +62,28 @@ describe("a tool output that answers no call", () => {
       expect(await rowCounts()).toEqual(before);
     });
   });
-
-  it("refuses one whose call_id is of a call in the previous response's chain but of another kind", async () => {
-    const first = await openai.responses.create({
-      model: model("function:get_weather"),
-      input: "weather in Paris?",
-      tools: [weatherTool],
-    });
-    const call = first.output.find((item) => item.type === "function_call");
-    expect(call?.type).toBe("function_call");
-    const crossed = { type: "custom_tool_call_output" as const, call_id: call?.call_id ?? "", output: "sunny" };
-    const error = await openai.responses
-      .create({ model: model("echo"), previous_response_id: first.id, input: [crossed] })
-      .catch((e: unknown) => e);
-    expect(error).toMatchObject({
-      status: 400,
-      error: {
-        message: `No tool call found for custom tool call output with call_id ${call?.call_id}.`,
-        param: "input",
-      },
-    });
-  });
 });
 
 describe("a tool output that answers a call", () => {
+  it("goes through when the call is in the request itself, of another kind (Codex's local shell, store:false)", async () => {
+    const m = model("echo");
+    const shell = {
+      type: "local_shell_call" as const,
+      id: "lsh_1",
+      call_id: "call_shell_1",
+      status: "completed" as const,
+      action: { type: "exec" as const, command: ["ls"], env: {} },
+    };
+    const answer = { type: "function_call_output" as const, call_id: "call_shell_1", output: "README.md" };
+    const response = await openai.responses.create({ model: m, input: [shell, answer], store: false });
+    expect(response.status).toBe("completed");
+    const [sent] = await upstream.requests(m);
+    expect((sent?.body.input as { type?: string }[]).map((item) => item.type)).toEqual([
+      "local_shell_call",
+      "function_call_output",
+    ]);
+  });
+
   it("goes through when the call is in the conversation's items", async () => {
     const conversation = await openai.conversations.create();
     const first = await openai.responses.create({

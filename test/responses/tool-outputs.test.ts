@@ -1,6 +1,5 @@
-// checkToolOutputs: a request's own tool outputs must answer a call of their kind somewhere in the
-// context, as OpenAI requires; history is trusted, and opaque items (compaction, item_reference)
-// may hold the call.
+// checkToolOutputs: a request's own tool outputs must answer a call somewhere in the context, as
+// OpenAI requires; history is trusted, and opaque items (compaction, item_reference) may hold the call.
 
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/errors";
@@ -46,10 +45,21 @@ describe("checkToolOutputs", () => {
     });
   });
 
-  it("refuses an output answering a call of another kind with the same call_id", () => {
-    const crossed = { ...customOutput, call_id: "call_1" };
-    expect(refusal([call, crossed], 1)?.message).toBe(
-      "No tool call found for custom tool call output with call_id call_1.",
+  it("accepts an output answering a call of another kind (Codex answers a local_shell_call with a function_call_output)", () => {
+    const shell: InputItem = {
+      type: "local_shell_call",
+      id: "lsh_1",
+      call_id: "call_3",
+      status: "completed",
+      action: {},
+    };
+    expect(refusal([shell, { ...output, call_id: "call_3" }], 1)).toBeNull();
+    expect(refusal([call, { ...customOutput, call_id: "call_1" }], 1)).toBeNull();
+  });
+
+  it("does not take an output's call_id for a call", () => {
+    expect(refusal([output, { ...output }], 1)?.message).toBe(
+      "No tool call found for function call output with call_id call_1.",
     );
   });
 
