@@ -1,10 +1,11 @@
 // Clients other than the `openai` SDK, pointed at the real Worker as their users would (base URL
 // and key only): the Vercel AI SDK's OpenAI Responses and Open Responses providers, the OpenAI Agents
-// SDK, and the request Codex CLI sends (its shape: store:false, encrypted reasoning, function and
-// custom tools).
+// SDK, LangChain's ChatOpenAI on the Responses API, and the request Codex CLI sends (its shape:
+// store:false, encrypted reasoning, function and custom tools).
 
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenResponses } from "@ai-sdk/open-responses";
+import { ChatOpenAI } from "@langchain/openai";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
 import { generateText, jsonSchema, streamText } from "ai";
 import { describe, expect, it } from "vitest";
@@ -192,6 +193,69 @@ describe("the OpenAI Agents SDK", () => {
     for await (const item of openai.conversations.items.list(conversation.id, { order: "asc", limit: 2 }))
       items.push((item as { content?: { text: string }[] }).content?.[0]?.text);
     expect(items).toEqual(["one", words(1), "two", words(1)]);
+  });
+});
+
+describe("LangChain's ChatOpenAI on the Responses API (@langchain/openai)", () => {
+  const chat = (name: string) =>
+    new ChatOpenAI({
+      model: name,
+      apiKey: KEY,
+      useResponsesApi: true,
+      configuration: { baseURL: GATEWAY_URL, fetch: gatewayFetch },
+    });
+  const textOf = (content: unknown): string =>
+    typeof content === "string" ? content : (content as { text?: string }[]).map((part) => part.text ?? "").join("");
+
+  it("invokes with usage, and the response is stored under the id it reports", async () => {
+    const message = await chat(model("text:3")).invoke("hi");
+    expect(textOf(message.content)).toBe(words(3));
+    expect(message.usage_metadata?.output_tokens).toBeGreaterThan(0);
+    const id = message.response_metadata.id as string;
+    expect(await client(KEY).responses.retrieve(id)).toMatchObject({ status: "completed", output_text: words(3) });
+  });
+
+  it("streams text in chunks", async () => {
+    let text = "";
+    for await (const chunk of await chat(model("text:5")).stream("hi")) text += textOf(chunk.content);
+    expect(text).toBe(words(5));
+  });
+
+  it("reads a function call as a tool call, and sends its result back as the upstream expects it", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          description: "The weather in a city",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+        },
+      },
+    ];
+    const asked = await chat(model("function:get_weather")).bindTools(tools).invoke("weather in Paris?");
+    const call = asked.tool_calls?.[0];
+    expect(call).toMatchObject({ name: "get_weather", args: { city: "Paris" } });
+    const m = model("echo");
+    const answered = await chat(m).invoke([
+      { role: "user", content: "weather in Paris?" },
+      asked,
+      { role: "tool", tool_call_id: call?.id ?? "", content: "sunny" },
+    ]);
+    expect(textOf(answered.content)).toBe("echo(3): weather in Paris?");
+    const [sent] = await upstream.requests(m);
+    expect((sent?.body.input as { type?: string }[]).map((item) => item.type ?? "message")).toEqual([
+      "message",
+      "function_call",
+      "function_call_output",
+    ]);
+  });
+
+  it("chains with previous_response_id", async () => {
+    const first = await chat(model("text:1")).invoke("one");
+    const next = await chat(model("echo")).invoke("two", {
+      previous_response_id: first.response_metadata.id as string,
+    });
+    expect(textOf(next.content)).toBe("echo(3): two");
   });
 });
 
