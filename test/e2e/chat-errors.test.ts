@@ -91,7 +91,6 @@ const functionTool = { type: "function" as const, name: "f", parameters: { type:
 
 describe("what Chat Completions cannot carry is refused with a 400, nothing stored, upstream not called", () => {
   const cases: [string, Partial<ResponseCreateParams> & Record<string, unknown>, string][] = [
-    ["a web_search tool", { tools: [functionTool, { type: "web_search" }] }, "tools[1]"],
     ["a file_search tool", { tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }, "tools[0]"],
     ["a code_interpreter tool", { tools: [{ type: "code_interpreter", container: { type: "auto" } }] }, "tools[0]"],
     [
@@ -122,6 +121,37 @@ describe("what Chat Completions cannot carry is refused with a 400, nothing stor
       expect(await rowCount("responses")).toBe(before);
       expect(await received(m)).toEqual([]);
     }
+  });
+});
+
+describe("a web search, which a chat server cannot run", () => {
+  it("is left out of the chat request: the model is offered the other tools and answers", async () => {
+    const m = routed("text:1");
+    const response = await openai.responses.create({
+      model: m.model,
+      input: "x",
+      tools: [functionTool, { type: "web_search" }, { type: "web_search_preview" }],
+    });
+    expect(response.status).toBe("completed");
+    const [sent] = await received(m);
+    expect((sent?.body.tools as { function: { name: string } }[]).map((tool) => tool.function.name)).toEqual(["f"]);
+  });
+
+  it("is refused when tool_choice forces it", async () => {
+    const m = routed("text:1");
+    const caught = await failure(
+      openai.responses.create({
+        model: m.model,
+        input: "x",
+        tools: [functionTool, { type: "web_search" }],
+        tool_choice: { type: "web_search" },
+      } as never),
+    );
+    expect([caught.status, caught.error]).toEqual([
+      400,
+      expect.objectContaining({ param: "tool_choice", code: "unsupported_value" }),
+    ]);
+    expect(await received(m)).toEqual([]);
   });
 });
 

@@ -2,8 +2,11 @@
 // the model server speaks Chat Completions: translated, done by the gateway, or refused with a 400.
 // Used by the validation (tools.ts, messages.ts, request.ts) and walked by the tests against the SDK.
 
-/** `translated`: sent as chat can say it; `gateway`: the gateway does it; `refused`: a 400 naming it. */
-export type Handling = "translated" | "gateway" | "refused";
+/**
+ * `translated`: sent as chat can say it; `gateway`: the gateway does it; `omitted`: left out of the chat
+ * request, which does without it; `refused`: a 400 naming it.
+ */
+export type Handling = "translated" | "gateway" | "omitted" | "refused";
 
 export interface Support {
   handling: Handling;
@@ -12,6 +15,8 @@ export interface Support {
 }
 
 const HOSTED = "it is a tool OpenAI runs on its own servers, which neither a chat server nor the gateway can run";
+const SEARCH_LEFT_OUT =
+  "left out of the chat request: the model is not offered a web search nobody can run for it and answers without one (Codex CLI offers one by default); a `tool_choice` that forces it is refused";
 
 /** Every `Tool` type of the Responses API (`openai` v7), by `type`. */
 export const TOOL_SUPPORT = {
@@ -25,10 +30,10 @@ export const TOOL_SUPPORT = {
   file_search: { handling: "refused", note: HOSTED },
   computer: { handling: "refused", note: "computer use needs a model trained for it and a screenshot loop, which chat servers do not have" },
   computer_use_preview: { handling: "refused", note: "computer use needs a model trained for it and a screenshot loop, which chat servers do not have" },
-  web_search: { handling: "refused", note: HOSTED },
-  web_search_2025_08_26: { handling: "refused", note: HOSTED },
-  web_search_preview: { handling: "refused", note: HOSTED },
-  web_search_preview_2025_03_11: { handling: "refused", note: HOSTED },
+  web_search: { handling: "omitted", note: SEARCH_LEFT_OUT },
+  web_search_2025_08_26: { handling: "omitted", note: SEARCH_LEFT_OUT },
+  web_search_preview: { handling: "omitted", note: SEARCH_LEFT_OUT },
+  web_search_preview_2025_03_11: { handling: "omitted", note: SEARCH_LEFT_OUT },
   mcp: { handling: "refused", note: "remote MCP servers are called by OpenAI's servers; a chat server cannot call them and the gateway does not act as an MCP client" },
   code_interpreter: { handling: "refused", note: HOSTED },
   image_generation: { handling: "refused", note: HOSTED },

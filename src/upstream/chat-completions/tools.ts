@@ -1,6 +1,6 @@
 // The request's tools and tool choice for a Chat Completions server: the 400 for any tool (or
-// forced choice) it cannot serve, naming its index and type, and the lowering of the rest to chat
-// `tools` / `tool_choice`. Used by `validate`, the messages check and the request builder.
+// forced choice) it cannot serve, naming its index and type (a web search is left out instead),
+// and the lowering of the rest to chat `tools` / `tool_choice`. Used by `validate`, the messages check and the request builder.
 
 import { invalidRequest } from "../../errors";
 import type { JsonObject } from "../../responses/types";
@@ -20,7 +20,10 @@ const HOSTED_ENVIRONMENTS: ReadonlySet<string> = new Set(["container_auto", "con
 /** Throws a 400 for a tool (at `param`, e.g. `tools[3]`) that a chat server cannot be offered. */
 export function checkTool(tool: unknown, param: string): void {
   const type = typeOf(tool);
-  if (!isPlainObject(tool) || toolSupport(type)?.handling !== "translated") throw unsupported(param, type);
+  const handling = toolSupport(type)?.handling;
+  // A web search is left out (the tool set never offers it): the model answers without one.
+  if (isPlainObject(tool) && handling === "omitted") return;
+  if (!isPlainObject(tool) || handling !== "translated") throw unsupported(param, type);
   if (
     (type === "function" || type === "custom" || type === "namespace") &&
     (typeof tool.name !== "string" || tool.name === "")

@@ -14,7 +14,12 @@ const page = Object.values(
   import.meta.glob<string>("../../../docs/chat-completions.md", { query: "?raw", import: "default", eager: true }),
 )[0] as string;
 
-const HANDLING = { translated: "translated", gateway: "done by the gateway", refused: "refused (400)" };
+const HANDLING = {
+  translated: "translated",
+  gateway: "done by the gateway",
+  omitted: "left out",
+  refused: "refused (400)",
+};
 
 /** The table rows of the page's section `heading`, by their first cell (`name`). */
 function rows(heading: string): Map<string, string[]> {

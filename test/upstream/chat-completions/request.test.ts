@@ -475,8 +475,6 @@ describe("request translation: parameters", () => {
 
 describe("validate", () => {
   const hosted = [
-    { type: "web_search" },
-    { type: "web_search_preview" },
     { type: "file_search", vector_store_ids: ["vs_1"] },
     { type: "code_interpreter", container: { type: "auto" } },
     { type: "image_generation" },

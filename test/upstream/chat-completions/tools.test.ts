@@ -278,9 +278,13 @@ describe("tool search and deferred tools", () => {
     expect(namesOf(build({ input }))).toEqual(["late"]);
   });
 
-  it("refuses a hosted tool that a tool_search_output loads, naming it", () => {
-    const input = [{ type: "tool_search_output", call_id: "c", tools: [{ type: "web_search" }] }];
-    expect(() => build({ input, tools: [search] })).toThrow(/'input\[0\]\.tools\[0\]'.*'web_search'/);
+  it("refuses a hosted tool that a tool_search_output loads, naming it; a web search it loads is left out", () => {
+    const input = [{ type: "tool_search_output", call_id: "c", tools: [{ type: "file_search" }] }];
+    expect(() => build({ input, tools: [search] })).toThrow(/'input\[0\]\.tools\[0\]'.*'file_search'/);
+    const loaded = [
+      { type: "tool_search_output", call_id: "c", tools: [{ type: "web_search" }, { type: "function", name: "late" }] },
+    ];
+    expect(namesOf(build({ input: loaded, tools: [search] }))).toEqual(["tool_search", "late"]);
   });
 });
 
