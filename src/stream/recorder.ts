@@ -1,12 +1,12 @@
 // Records one response into D1 while it runs: the row when it starts (a foreground one's with its end
 // when it ends within a second, else a second in or once a batch's worth of events waits:
-// `deferStart`); every flush interval a
-// heartbeat (which renews its conversation lease and tells the sweep it is alive) that also carries
-// the events not yet in a batch row, compressed into the row's tail; a batch row once those events
-// reach the size limit; and the terminal write, which carries the last of them, before the client
-// may see the terminal event. A response shorter than the size limit so never writes a batch row:
-// each interval rewrites the one row it already has. Used by the Worker's stored
-// foreground streams (src/stream/foreground.ts) and the background Durable Object (src/run/).
+// `deferStart`); every flush interval a heartbeat (which renews its conversation lease and tells the
+// sweep it is alive) that also carries the events not yet in a batch row, compressed into the row's
+// tail; a batch row once those events reach the size limit; and the terminal write, which carries the
+// last of them, before the client may see the terminal event. A response shorter than the size limit
+// so never writes a batch row: each interval rewrites the one row it already has. Used by the
+// Worker's stored foreground streams (src/stream/foreground.ts) and the background Durable Object
+// (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
 import { runWrites } from "../db/prepared";

@@ -1,6 +1,7 @@
 // What becomes of every tool type, input item type and create parameter of the Responses API when
-// the model server speaks Chat Completions: translated, done by the gateway, or refused with a 400.
-// Used by the validation (tools.ts, messages.ts, request.ts) and walked by the tests against the SDK.
+// the model server speaks Chat Completions: translated, done by the gateway, left out (a web search),
+// or refused with a 400. Used by the validation (tools.ts, messages.ts, request.ts) and walked by the
+// tests against the SDK.
 
 /**
  * `translated`: sent as chat can say it; `gateway`: the gateway does it; `omitted`: left out of the chat

@@ -1,6 +1,7 @@
 // The request's tools and tool choice for a Chat Completions server: the 400 for any tool (or
-// forced choice) it cannot serve, naming its index and type (a web search is left out instead),
-// and the lowering of the rest to chat `tools` / `tool_choice`. Used by `validate`, the messages check and the request builder.
+// forced choice) it cannot serve, naming its index and type (a web search is left out instead), and
+// the lowering of the rest to chat `tools` / `tool_choice`. Used by `validate`, the messages check
+// and the request builder.
 
 import { invalidRequest } from "../../errors";
 import type { JsonObject } from "../../responses/types";
