@@ -37,6 +37,7 @@ export function checkToolOutputs(context: readonly InputItem[], ownFrom: number)
   for (const item of own) {
     const words = typeof item.type === "string" ? CHECKED_OUTPUTS.get(item.type) : undefined;
     if (words === undefined || typeof item.call_id !== "string" || calls.has(item.call_id)) continue;
-    throw invalidRequest(`No tool call found for ${words} with call_id ${item.call_id}.`, "input");
+    // The id is the client's own text: echoed as OpenAI does, cut short as the gateway's other echoes are.
+    throw invalidRequest(`No tool call found for ${words} with call_id ${item.call_id.slice(0, 128)}.`, "input");
   }
 }

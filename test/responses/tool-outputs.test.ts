@@ -57,6 +57,13 @@ describe("checkToolOutputs", () => {
     expect(refusal([call, { ...customOutput, call_id: "call_1" }], 1)).toBeNull();
   });
 
+  it("echoes at most 128 characters of a call_id", () => {
+    const long = { ...output, call_id: "c".repeat(10_000) };
+    expect(refusal([user, long], 1)?.message).toBe(
+      `No tool call found for function call output with call_id ${"c".repeat(128)}.`,
+    );
+  });
+
   it("does not take an output's call_id for a call", () => {
     expect(refusal([output, { ...output }], 1)?.message).toBe(
       "No tool call found for function call output with call_id call_1.",
