@@ -3,7 +3,8 @@
 // a sixth of what a short stored stream costs beyond a store:false one. Drizzle's own prepared
 // statements cannot go in a `db.batch` (it binds their placeholders as values), so a batch holding one
 // runs on the D1 client directly (`runWrites`), each Drizzle statement in it as its `toSQL()`. Used by
-// src/db/responses.ts and src/db/usage.ts for the one write of a stream that ends within its first second.
+// src/db/responses.ts and src/db/usage.ts for the one write of a stream that ends within its first
+// second, and for a store:false response's usage count.
 
 import { fillPlaceholders, type Query } from "drizzle-orm";
 import type { Db, Statement } from "./client";

@@ -4,7 +4,7 @@
 // still join the conversation (as OpenAI does), before the client sees the terminal event.
 
 import type { GatewayConfig } from "../config";
-import { runBatch } from "../db/client";
+import { runWrites } from "../db/prepared";
 import { tenantDb } from "../db/shards";
 import { tokensOf, usageStatement } from "../db/usage";
 import { logD1Problem } from "../observe/problems";
@@ -74,7 +74,7 @@ export async function runStateless(
     const { tenantId, apiKeyId, createdAt } = spec;
     const entry = { tenantId, apiKeyId, createdAt, model: request.model, ...tokensOf(normalizer.snapshot.usage) };
     try {
-      await runBatch(db, [usageStatement(db, entry)]);
+      await runWrites(db, [usageStatement(db, entry)]);
     } catch (error) {
       logD1Problem(runIds(spec), "the usage of a store:false response was not recorded", error, { attempt: 1, of: 1 });
     }
