@@ -8,7 +8,7 @@ import { APIError } from "openai";
 import type { ResponseCreateParams } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { client, expectKeptAsFailed, rawEvents } from "../support/gateway";
+import { client, expectKeptAsFailed, model, rawEvents } from "../support/gateway";
 
 const openai = client("sk-test-chat-errors");
 
@@ -135,6 +135,19 @@ describe("a web search, which a chat server cannot run", () => {
     expect(response.status).toBe("completed");
     const [sent] = await received(m);
     expect((sent?.body.tools as { function: { name: string } }[]).map((tool) => tool.function.name)).toEqual(["f"]);
+  });
+
+  it("run by OpenAI in an earlier turn is left out when the chain goes on over a chat upstream", async () => {
+    const searched = await openai.responses.create({
+      model: model("fixture:openai-web-search-tool.1.chunks.txt:0"),
+      input: "what is new?",
+    });
+    expect(searched.output.map((item) => item.type)).toContain("web_search_call");
+    const m = routed("echo");
+    const next = await openai.responses.create({ model: m.model, previous_response_id: searched.id, input: "and?" });
+    expect(next.status).toBe("completed");
+    const messages = (await received(m))[0]?.body.messages as { role: string }[];
+    expect(messages.map((message) => message.role)).toEqual(["user", "assistant", "user"]);
   });
 
   it("is refused when tool_choice forces it", async () => {

@@ -273,6 +273,10 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
       case "configuration_update":
         // Applied to the chat request itself (see the request builder).
         return;
+      case "web_search_call":
+        // A search run by OpenAI for an earlier turn (another model of the chain): its findings are in
+        // the assistant message after it, and a chat server has no form for the call itself.
+        return;
       case "reasoning":
         assistant = undefined;
         reasoning += reasoningOf(item);

@@ -65,7 +65,7 @@ export const ITEM_SUPPORT = {
   compaction_trigger: { handling: "refused", note: "the gateway compacts for chat servers through POST /v1/responses/compact or `context_management` with `compact_threshold`, not through this item" },
   item_reference: { handling: "refused", note: "the gateway does not resolve references to stored items for chat servers: send the referenced item itself" },
   file_search_call: { handling: "refused", note: HOSTED_ITEM },
-  web_search_call: { handling: "refused", note: HOSTED_ITEM },
+  web_search_call: { handling: "omitted", note: "left out of the chat messages: a search OpenAI ran for an earlier turn, whose findings the assistant message after it carries" },
   computer_call: { handling: "refused", note: HOSTED_ITEM },
   computer_call_output: { handling: "refused", note: HOSTED_ITEM },
   code_interpreter_call: { handling: "refused", note: HOSTED_ITEM },

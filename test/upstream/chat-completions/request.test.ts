@@ -278,8 +278,23 @@ describe("request translation: messages", () => {
   });
 
   it("refuses input items that have no chat form", () => {
-    const error = apiError(() => messagesOf([{ type: "web_search_call", id: "ws_1", status: "completed" }]));
-    expect(error.message).toContain("'web_search_call'");
+    const error = apiError(() =>
+      messagesOf([{ type: "file_search_call", id: "fs_1", status: "completed", queries: [] }]),
+    );
+    expect(error.message).toContain("'file_search_call'");
+  });
+
+  it("leaves out a web search call of an earlier turn, keeping the answer that follows it", () => {
+    const search = { type: "web_search_call", id: "ws_1", status: "completed", action: { type: "search", query: "q" } };
+    const answer = {
+      type: "message",
+      role: "assistant",
+      content: [{ type: "output_text", text: "found", annotations: [] }],
+    };
+    expect(messagesOf([{ role: "user", content: "search" }, search, answer])).toEqual([
+      { role: "user", content: "search" },
+      { role: "assistant", content: "found" },
+    ]);
   });
 });
 
