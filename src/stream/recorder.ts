@@ -118,12 +118,16 @@ export class ResponseRecorder {
 
   /** Runs `statements` as one batch, retrying a few times; throws if they keep failing. */
   async write(statements: Statement[]): Promise<void> {
+    await this.#retried("D1 write failed", () => runBatch(this.#options.db, statements));
+  }
+
+  /** `attemptWrite`, tried up to WRITE_ATTEMPTS times with a growing pause; each failure is reported as `what`. */
+  async #retried<T>(what: string, attemptWrite: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await runBatch(this.#options.db, statements);
-        return;
+        return await attemptWrite();
       } catch (error) {
-        this.#options.onError("D1 write failed", error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
+        this.#options.onError(what, error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
         if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
         await sleep(100 * 2 ** attempt);
       }
@@ -146,8 +150,8 @@ export class ResponseRecorder {
 
   /**
    * Like `start`, but the write goes only after `latestMs` (or at `begin()`, or once `flushChars` of
-   * events wait: they are held in memory until the row is in D1); a run that ends before
-   * then writes its row with its end, in one batch (one D1 call for a short response instead of two).
+   * events wait: they are held in memory until the row is in D1); a run that ends before then writes
+   * its row with its end, in one batch (one D1 call for a short response instead of two).
    * Until the row is written, a lookup of the id in this isolate waits for it
    * (src/stream/unwritten-rows.ts). The write stays this request's own: a lookup's request does not
    * start it, as its timers and I/O would end with that request.
@@ -296,17 +300,7 @@ export class ResponseRecorder {
         unwritten === undefined
           ? finalStatements(db, encodeFinal(state))
           : insertEndedStatements(db, encodeEnded(unwritten.row, state));
-      let ended: unknown;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          ended = (await runWrites(db, statements)).at(-1);
-          break;
-        } catch (error) {
-          this.#options.onError("the terminal write failed", error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
-          if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
-          await sleep(100 * 2 ** attempt);
-        }
-      }
+      const ended = (await this.#retried("the terminal write failed", () => runWrites(db, statements))).at(-1);
       this.#pending = [];
       this.#pendingChars = 0;
       this.#rowTail = [];
