@@ -13,13 +13,20 @@ export default tseslint.config(
       "bench/node_modules",
       "bench/.work",
       "migrations",
+      // Others' test suites, vendored unmodified.
+      "test/outside/openresponses",
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        project: ["./tsconfig.json", "./tsconfig.node.json", "./src/console/tsconfig.json"],
+        project: [
+          "./tsconfig.json",
+          "./tsconfig.node.json",
+          "./test/outside/tsconfig.json",
+          "./src/console/tsconfig.json",
+        ],
         tsconfigRootDir: import.meta.dirname,
       },
     },
