@@ -12,6 +12,8 @@ export default tseslint.config(
       "worker-configuration.d.ts",
       "bench/node_modules",
       "bench/.work",
+      // Portkey's Workers build, vendored for the benchmark.
+      "bench/peers/portkey-workerd/index.js",
       "migrations",
       // Others' test suites, vendored unmodified.
       "test/outside/openresponses",

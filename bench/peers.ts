@@ -1,9 +1,12 @@
-// Peer gateways run against the same mock upstream, for comparison: Portkey's open-source gateway
-// (`@portkey-ai/gateway`, installed in bench/node_modules only) on Node. Used by bench/run.ts.
+// Peer gateways run against the same mock upstream, for comparison: Portkey's open-source gateway on Node
+// (`@portkey-ai/gateway`, installed in bench/node_modules only), and its Workers build in workerd
+// (bench/peers/portkey-workerd/, run by Miniflare's API as the gateway is). Used by bench/run.ts.
 
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, spawnOwned, waitForHttp } from "#bench/children";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { freePort, own, spawnOwned, waitForHttp } from "#bench/children";
+import { descendants } from "#bench/proc-stats";
 
 export interface Peer {
   baseUrl: string;
@@ -13,6 +16,12 @@ export interface Peer {
   headers: Record<string, string>;
   stop(): Promise<void>;
 }
+
+/** Portkey's "custom host": an `openai` provider request sent to any base URL (loopback is allowed by default). */
+const portkeyRoute = (upstreamBaseUrl: string): Record<string, string> => ({
+  "x-portkey-provider": "openai",
+  "x-portkey-custom-host": upstreamBaseUrl,
+});
 
 export async function startPortkey(benchDir: string, upstreamBaseUrl: string, logFile: string): Promise<Peer> {
   const pkg = JSON.parse(readFileSync(join(benchDir, "node_modules/@portkey-ai/gateway/package.json"), "utf8")) as {
@@ -37,8 +46,47 @@ export async function startPortkey(benchDir: string, upstreamBaseUrl: string, lo
     baseUrl: `http://127.0.0.1:${port}/v1`,
     pids: [child.pid!],
     version: pkg.version,
-    // Portkey's "custom host" sends an `openai` provider request to any base URL (loopback is allowed by default).
-    headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": upstreamBaseUrl },
+    headers: portkeyRoute(upstreamBaseUrl),
+    stop,
+  };
+}
+
+const PORTKEY_WORKER = "portkey-workerd";
+/** The version the vendored build was made from (its README). */
+const PORTKEY_WORKERD_VERSION = "1.15.2";
+
+/** Portkey's Workers build in workerd, with its wrangler.toml's production settings (see its README). */
+export async function startPortkeyWorkerd(
+  benchDir: string,
+  upstreamBaseUrl: string,
+  persistDir: string,
+): Promise<Peer> {
+  const dir = join(benchDir, "peers", "portkey-workerd");
+  const before = new Set(descendants(process.pid, "workerd"));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      name: PORTKEY_WORKER,
+      modules: true,
+      modulesRoot: dir,
+      scriptPath: join(dir, "index.js"),
+      compatibilityDate: "2024-12-05",
+      compatibilityFlags: ["nodejs_compat"],
+      bindings: { ENVIRONMENT: "production", CUSTOM_HEADERS_TO_IGNORE: [] },
+      resourcePersistencePath: persistDir,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    }),
+  );
+  const stop = own(PORTKEY_WORKER, async () => {
+    await mf.dispose();
+    rmSync(persistDir, { recursive: true, force: true });
+  });
+  await mf.ready;
+  const url = await mf.unsafeGetDirectURL(PORTKEY_WORKER);
+  return {
+    baseUrl: new URL("/v1", url).href,
+    pids: descendants(process.pid, "workerd").filter((pid) => !before.has(pid)),
+    version: PORTKEY_WORKERD_VERSION,
+    headers: portkeyRoute(upstreamBaseUrl),
     stop,
   };
 }

@@ -71,7 +71,8 @@ const LABEL: Record<TargetName, string> = {
   "gateway-background": "gateway background",
   "gateway-before": "gateway before, stored",
   "gateway-before-background": "gateway before, background",
-  portkey: "portkey",
+  portkey: "portkey (Node, npm)",
+  "portkey-workerd": "portkey (Workers build, workerd)",
 };
 
 function summaryTable(results: Results): string {
@@ -193,8 +194,10 @@ const HOW_MEASURED = `## How measured
   talks to the Worker's own socket (\`unsafeGetDirectURL\`), not through Miniflare's entry worker. *store:false*
   and *stored* are the same instance with \`store:false\` / \`store:true\` in the request. *portkey*:
   \`@portkey-ai/gateway\` from npm on Node (\`NODE_ENV=production\`), routed to the mock with
-  \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Portkey records nothing: it is a pure proxy here, so
-  its figures are the cost of proxying only, and it has no stored column.
+  \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. *portkey (Workers build)*: the same Portkey version built
+  for Workers as Portkey deploys it (\`bench/peers/portkey-workerd/\`, provenance in its README), run by Miniflare's
+  API in workerd like the gateway, routed the same way: Portkey on the gateway's runtime. Portkey records nothing:
+  it is a pure proxy here, so its figures are the cost of proxying only, and it has no stored column.
 - **Cells run interleaved** (each scenario runs on every target before the next scenario), each after one short
   unmeasured request of the same kind, and each bounded in time: requests keep starting for at least the minimum
   (so a fast target still burns enough CPU ticks, 10 ms each, to measure) and none starts after the maximum.
@@ -205,7 +208,7 @@ const HOW_MEASURED = `## How measured
   max-speed cells.
 - **CPU**: utime+stime from \`/proc/<pid>/stat\` before and after the cell (after waiting for the process to go
   quiet, so work done after the last byte, such as a final D1 flush, counts). Server = the workerd process(es)
-  Miniflare spawned (found in the process tree), Portkey's Node process, or for direct the mock. *Per response* /
+  Miniflare spawned (found in the process tree), Portkey's Node process or its workerd process, or for direct the mock. *Per response* /
   *per event* in scenario tables: server CPU ÷ completed responses / ÷ events received. In the summary the split
   comes from a least-squares fit over the max-speed cells: CPU per response ≈ fixed part + per-event part × events.
   *Machine CPU* = server + mock upstream + this benchmark process (client), per completed response, over the same
@@ -257,7 +260,14 @@ async function formatJson(value: unknown, path: string): Promise<string> {
 }
 
 /** The targets a recorded "before" keeps: the gateway's, and the references its ratios need. */
-const RECORDED_TARGETS = new Set<TargetName>(["direct", "gateway", "gateway-stored", "gateway-background", "portkey"]);
+const RECORDED_TARGETS = new Set<TargetName>([
+  "direct",
+  "gateway",
+  "gateway-stored",
+  "gateway-background",
+  "portkey",
+  "portkey-workerd",
+]);
 
 /** Records this run as the "before" of issue 12's targets (bench/before.json): its cells without the floors. */
 export async function recordBefore(results: Results): Promise<void> {

@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   ensureBenchDependencies();
   // Loaded after the install above: they import bench/node_modules.
   const { runLoad, newAgent, checkStored } = await import("#bench/load-client");
-  const { startPortkey } = await import("#bench/peers");
+  const { startPortkey, startPortkeyWorkerd } = await import("#bench/peers");
   const { bundleGateway, startGateway } = await import("#bench/gateway");
   const { buildBefore } = await import("#bench/before");
 
@@ -261,6 +261,20 @@ async function main(): Promise<void> {
       } catch (error) {
         portkeyError = errorText(error);
         log(`portkey failed to start: ${portkeyError}`);
+      }
+    }
+
+    let portkeyWorkerd: Server | undefined;
+    let portkeyWorkerdError: string | undefined;
+    if (targets.includes("portkey-workerd")) {
+      try {
+        const peer = await startPortkeyWorkerd(BENCH, upstream, mkdtempSync(join(STORAGE_DIR, "bench-portkey-")));
+        portkeyWorkerd = { baseUrl: peer.baseUrl, pids: peer.pids, headers: peer.headers };
+        peer.pids.forEach((pid) => ownedPids.add(pid));
+        log(`portkey ${peer.version} (Workers build) on ${peer.baseUrl}, workerd pid ${peer.pids.join(",")}`);
+      } catch (error) {
+        portkeyWorkerdError = errorText(error);
+        log(`portkey's Workers build failed to start: ${portkeyWorkerdError}`);
       }
     }
 
@@ -476,6 +490,10 @@ async function main(): Promise<void> {
         if (target === "portkey") {
           if (portkey) servers.set(target, portkey);
           else errors.set(target, portkeyError ?? "not started");
+        }
+        if (target === "portkey-workerd") {
+          if (portkeyWorkerd) servers.set(target, portkeyWorkerd);
+          else errors.set(target, portkeyWorkerdError ?? "not started");
         }
       }
       const gateways: Gateway[] = [];

@@ -13,7 +13,8 @@ export type TargetName =
   | "gateway-background"
   | "gateway-before"
   | "gateway-before-background"
-  | "portkey";
+  | "portkey"
+  | "portkey-workerd";
 export const TARGETS: TargetName[] = [
   "direct",
   "workerd-proxy",
@@ -22,11 +23,14 @@ export const TARGETS: TargetName[] = [
   "gateway-stored",
   "gateway-background",
   "portkey",
+  "portkey-workerd",
 ];
 /** The gateway built from another commit (`--before=<ref>`), run beside this one: stored and background. */
 export const BEFORE_TARGETS: TargetName[] = ["gateway-before", "gateway-before-background"];
 /** The platform floors (bench/floor.ts): forward what they get, like direct. */
 export const isFloor = (target: TargetName): boolean => target === "workerd-proxy" || target === "workerd-do-log";
+/** Portkey, on Node and as its Workers build in workerd: proxies, asked as direct is (their chat requests too). */
+export const isPortkey = (target: TargetName): boolean => target === "portkey" || target === "portkey-workerd";
 
 /** How a gateway target is asked: `store:false`, stored (foreground), or `background: true` (stored). */
 export type GatewayMode = "store:false" | "stored" | "background";
@@ -241,7 +245,7 @@ export function requestFor(scenario: Scenario, target: TargetName): RequestShape
   const timeoutMs = knobs.ttft + knobs.events * knobs.pace + 60_000;
   const expect: Expectation = { deltas: knobs.events, size: knobs.size };
   const viaChat = scenario.protocol === "chat_completions";
-  if (viaChat && (target === "direct" || isFloor(target) || target === "portkey")) {
+  if (viaChat && (target === "direct" || isFloor(target) || isPortkey(target))) {
     const body = {
       model,
       messages: [{ role: "user", content: "Say something." }],
