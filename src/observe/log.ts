@@ -2,6 +2,7 @@
 // indexes field by field and `wrangler tail --format json` shows whole. Used by src/observe/*.
 
 import { isQueryError } from "../db/failures";
+import { urlHost } from "../url-host";
 
 /** What a line is about; a stable value to filter on (the `msg` says the particular cause). */
 export type LogEvent =
@@ -53,10 +54,4 @@ function clean(text: string, max: number): string {
 }
 
 /** The host (and port) of a URL, without its credentials or path; the text itself when it is not one. */
-export function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(invalid url)";
-  }
-}
+export const hostOf = (url: string): string => urlHost(url) ?? "(invalid url)";

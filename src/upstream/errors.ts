@@ -4,6 +4,7 @@
 
 import { ApiError } from "../errors";
 import { isPlainObject } from "../responses/validation";
+import { urlHost } from "../url-host";
 
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
@@ -65,13 +66,7 @@ export const timedOut = (host: string, ms: number): ApiError =>
   );
 
 /** `host[:port]` of a base URL: what an error may name (never its path, which may carry a deployment name). */
-export function hostOf(baseUrl: string): string {
-  try {
-    return new URL(baseUrl).host;
-  } catch {
-    return "(unparsable URL)";
-  }
-}
+export const hostOf = (baseUrl: string): string => urlHost(baseUrl) ?? "(unparsable URL)";
 
 /** An IPv4 or bracketed IPv6 literal: no name to resolve. */
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
