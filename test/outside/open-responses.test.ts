@@ -62,12 +62,9 @@ const outcomes = (results: TestResult[]) =>
 const passedAll = (results: TestResult[]) => results.map((r) => `${r.id}: passed`);
 
 describe("the Open Responses compliance suite", () => {
-  it("has the tests this file expects (a suite update that adds or renames one shows here)", () => {
-    expect(testTemplates.map((t) => t.id)).toHaveLength(17);
-  });
-
   it("passes every test over a responses upstream", async () => {
-    // The mock's `function:get_weather` answers a tool call when offered tools, text otherwise.
+    // The mock's `function:get_weather` answers every turn with a get_weather call: the suite checks the wire
+    // format and the turns' order (which that answer passes), and its tool test needs the call.
     const results = await suite("function:get_weather");
     expect(outcomes(results)).toEqual(passedAll(results));
     expect(results).toHaveLength(testTemplates.length);
@@ -77,6 +74,8 @@ describe("the Open Responses compliance suite", () => {
     // The mock's chat models each play one part: `tools` calls the tools it is offered, `summarize` answers
     // text (and a compaction's summary).
     const toolTests = ["tool-calling"];
+    // A renamed tool test would otherwise run with `summarize` and fail for a reason that is not the gateway's.
+    expect(testTemplates.map((t) => t.id)).toEqual(expect.arrayContaining(toolTests));
     const results = [
       ...(await suite("chat/tools", toolTests)),
       ...(await suite(
