@@ -3,10 +3,7 @@
 // like the gateway. What workerd itself costs on this machine, so the gateway's figures can be read
 // against it. Used by bench/run.ts.
 
-import { rmSync } from "node:fs";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { own } from "#bench/children";
-import { descendants } from "#bench/proc-stats";
+import { startOwnWorker } from "#bench/own-worker";
 
 const WORKER = "workerd-floor";
 
@@ -69,29 +66,21 @@ export interface Floor {
 }
 
 export async function startFloor(upstreamBaseUrl: string, persistDir: string): Promise<Floor> {
-  const before = new Set(descendants(process.pid, "workerd"));
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
+  const worker = await startOwnWorker(
+    {
       name: WORKER,
       modules: true,
       script: SCRIPT,
       compatibilityDate: "2026-11-01",
       bindings: { UPSTREAM: upstreamBaseUrl },
       durableObjects: { RUN: { className: "Run", useSQLite: true } },
-      resourcePersistencePath: persistDir,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    }),
+    },
+    persistDir,
   );
-  const stop = own(WORKER, async () => {
-    await mf.dispose();
-    rmSync(persistDir, { recursive: true, force: true });
-  });
-  await mf.ready;
-  const url = await mf.unsafeGetDirectURL(WORKER);
   return {
-    baseUrl: new URL("/v1", url).href,
-    loggedBaseUrl: new URL("/logged/v1", url).href,
-    pids: descendants(process.pid, "workerd").filter((pid) => !before.has(pid)),
-    stop,
+    baseUrl: new URL("/v1", worker.url).href,
+    loggedBaseUrl: new URL("/logged/v1", worker.url).href,
+    pids: worker.pids,
+    stop: worker.stop,
   };
 }

@@ -2,11 +2,10 @@
 // (`@portkey-ai/gateway`, installed in bench/node_modules only), and its Workers build in workerd
 // (bench/peers/portkey-workerd/, run by Miniflare's API as the gateway is). Used by bench/run.ts.
 
-import { createWriteStream, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { freePort, own, spawnOwned, waitForHttp } from "#bench/children";
-import { descendants } from "#bench/proc-stats";
+import { freePort, spawnOwned, waitForHttp } from "#bench/children";
+import { startOwnWorker } from "#bench/own-worker";
 
 export interface Peer {
   baseUrl: string;
@@ -62,9 +61,8 @@ export async function startPortkeyWorkerd(
   persistDir: string,
 ): Promise<Peer> {
   const dir = join(benchDir, "peers", "portkey-workerd");
-  const before = new Set(descendants(process.pid, "workerd"));
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
+  const worker = await startOwnWorker(
+    {
       name: PORTKEY_WORKER,
       modules: true,
       modulesRoot: dir,
@@ -72,21 +70,14 @@ export async function startPortkeyWorkerd(
       compatibilityDate: "2024-12-05",
       compatibilityFlags: ["nodejs_compat"],
       bindings: { ENVIRONMENT: "production", CUSTOM_HEADERS_TO_IGNORE: [] },
-      resourcePersistencePath: persistDir,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    }),
+    },
+    persistDir,
   );
-  const stop = own(PORTKEY_WORKER, async () => {
-    await mf.dispose();
-    rmSync(persistDir, { recursive: true, force: true });
-  });
-  await mf.ready;
-  const url = await mf.unsafeGetDirectURL(PORTKEY_WORKER);
   return {
-    baseUrl: new URL("/v1", url).href,
-    pids: descendants(process.pid, "workerd").filter((pid) => !before.has(pid)),
+    baseUrl: new URL("/v1", worker.url).href,
+    pids: worker.pids,
     version: PORTKEY_WORKERD_VERSION,
     headers: portkeyRoute(upstreamBaseUrl),
-    stop,
+    stop: worker.stop,
   };
 }
