@@ -134,13 +134,13 @@ const COMMANDS: Record<string, Command> = {
   "responses list": {
     args: ["tenant"],
     options: RESPONSE_FILTERS,
-    help: "a tenant's stored responses, newest first, with GET /v1/responses's filters (D1 only)",
+    help: "a tenant's stored responses, newest first, with GET /v1/responses's filters",
     run: (admin, [ref], values) => admin.listResponses(ref ?? "", responseFilters(values)),
   },
   "responses show": {
     args: ["response_id"],
     options: ["tenant"],
-    help: "one stored response as GET /v1/responses/{id} shows it [--tenant T] (D1 only)",
+    help: "one stored response as GET /admin/responses/{id} shows it [--tenant T]",
     run: (admin, [id], values) => admin.showResponse(id ?? "", values.tenant ?? null),
   },
 };

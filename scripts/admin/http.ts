@@ -1,7 +1,15 @@
 // The admin CLI against a deployed gateway's admin API (`--url`), with the token in $ADMIN_TOKEN:
 // the same commands and answers as against D1, tenants found by id or by name.
 
-import { CliError, listOf, type List, type Row } from "./queries.ts";
+import {
+  CliError,
+  isPassthroughTenant,
+  listOf,
+  snapshotSummary,
+  type List,
+  type ResponseFilters,
+  type Row,
+} from "./queries.ts";
 import type { Admin } from "./targets.ts";
 
 /** The admin API's largest page. */
@@ -58,8 +66,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
   }
 
   /** As the D1 target: the tenant with that id, else the one with that name. */
-  async function tenantOf(ref: string): Promise<Row> {
-    const all = await allTenants();
+  function pick(all: Row[], ref: string): Row {
     const byId = all.find((tenant) => tenant.id === ref);
     if (byId !== undefined) return byId;
     const named = all.filter((tenant) => tenant.name === ref);
@@ -71,13 +78,28 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     return named[0] as Row;
   }
 
+  const tenantOf = async (ref: string) => pick(await allTenants(), ref);
   const tenantPath = async (ref: string) => `/tenants/${encodeURIComponent(String((await tenantOf(ref)).id))}`;
-  const d1Only = (): Promise<never> =>
-    Promise.reject(
-      new CliError(
-        "responses list|show read D1 directly (the admin API has no responses route): use --local or --remote.",
-      ),
-    );
+
+  /** As the D1 target reads usage and responses: a tenant by id or name, else a pass-through tenant's id (no tenant row). */
+  async function ownerOf(ref: string): Promise<string> {
+    const all = await allTenants();
+    if (isPassthroughTenant(ref) && !all.some((tenant) => tenant.id === ref || tenant.name === ref)) return ref;
+    return String(pick(all, ref).id);
+  }
+
+  function responseQuery(tenantId: string, filters: ResponseFilters): string {
+    const params = new URLSearchParams({ tenant_id: tenantId, limit: String(filters.limit), order: filters.order });
+    if (filters.after !== null) params.set("after", filters.after);
+    if (filters.model !== undefined) params.set("model", filters.model);
+    if (filters.status !== undefined) params.set("status", filters.status);
+    if (filters.previousResponseId !== undefined) params.set("previous_response_id", filters.previousResponseId);
+    if (filters.background !== undefined) params.set("background", String(filters.background));
+    if (filters.createdAfter !== undefined) params.set("created_after", String(filters.createdAfter));
+    if (filters.createdBefore !== undefined) params.set("created_before", String(filters.createdBefore));
+    for (const [key, value] of filters.metadata) params.append(`metadata[${key}]`, value);
+    return params.toString();
+  }
 
   return {
     createTenant: (name) => call("POST", "/tenants", { name }),
@@ -97,10 +119,22 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
         end_date: query.endDay,
         group_by: query.groupBy.join(","),
       });
-      if (query.tenant !== null) params.set("tenant_id", String((await tenantOf(query.tenant)).id));
+      if (query.tenant !== null) params.set("tenant_id", await ownerOf(query.tenant));
       return call("GET", `/usage?${params.toString()}`);
     },
-    listResponses: d1Only,
-    showResponse: d1Only,
+    async listResponses(ref, filters) {
+      const page = (await call(
+        "GET",
+        `/responses?${responseQuery(await ownerOf(ref), filters)}`,
+      )) as unknown as List<Row>;
+      return listOf(page.data.map(snapshotSummary), page.has_more);
+    },
+    async showResponse(id, ref) {
+      const owner = ref === null ? null : await ownerOf(ref);
+      const response = await call("GET", `/responses/${encodeURIComponent(id)}`);
+      if (owner !== null && response.tenant_id !== owner)
+        throw new CliError(`No response with id '${id}' for this tenant.`);
+      return response;
+    },
   };
 }

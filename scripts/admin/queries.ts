@@ -48,6 +48,8 @@ export const tenantObject = (row: Row) => ({
 
 /** A pass-through tenant (`t_` and a hash of the client's key, src/http/auth.ts) has no `tenants` row. */
 const PASSTHROUGH_TENANT = "t_[0-9a-f]*";
+/** `PASSTHROUGH_TENANT` for the --url target, which matches in the CLI. */
+export const isPassthroughTenant = (ref: string) => /^t_[0-9a-f]/.test(ref);
 
 /**
  * The tenants `ref` names: the one with that id, else those with that name; with `passthrough`,
@@ -326,7 +328,7 @@ export const usage = (query: UsageQuery): Query<Row> => {
   };
 };
 
-// ---- responses (D1 only: the admin API has no route for them) ----
+// ---- responses (as GET /admin/responses, whose list the --url target summarizes the same way) ----
 
 /** The filters of `GET /v1/responses` (docs/listing.md). */
 export interface ResponseFilters {
@@ -351,13 +353,33 @@ export const responseSummary = (row: Row) => ({
   model: row.model,
   background: Boolean(row.background),
   previous_response_id: row.previous_response_id ?? null,
-  conversation: row.conversation_id ?? null,
+  conversation: row.conversation_id === null || row.conversation_id === undefined ? null : { id: row.conversation_id },
   metadata: JSON.parse(typeof row.metadata === "string" ? row.metadata : "{}") as unknown,
   usage:
     row.input_tokens === null && row.output_tokens === null
       ? null
       : { input_tokens: row.input_tokens, output_tokens: row.output_tokens },
 });
+
+/** The same line from a Response object, as GET /admin/responses lists them. */
+export const snapshotSummary = (response: Row) => {
+  const usage = response.usage as Row | null | undefined;
+  return {
+    id: response.id,
+    object: "response",
+    created_at: response.created_at,
+    status: response.status,
+    model: response.model,
+    background: Boolean(response.background),
+    previous_response_id: response.previous_response_id ?? null,
+    conversation: response.conversation ?? null,
+    metadata: response.metadata ?? {},
+    usage:
+      usage === null || usage === undefined
+        ? null
+        : { input_tokens: usage.input_tokens ?? null, output_tokens: usage.output_tokens ?? null },
+  };
+};
 
 export const listResponses = (ref: string, filters: ResponseFilters): Query<List<Row>> => {
   const where = [`tenant_id = ${tenantId(ref, true)}`];
@@ -401,12 +423,24 @@ export const listResponses = (ref: string, filters: ResponseFilters): Query<List
 
 const TERMINAL_STATUSES = new Set(["completed", "failed", "incomplete", "cancelled"]);
 
-/** A BLOB as D1 answers it (an array of numbers, or an ArrayBuffer); TEXT for values written before compression. */
+/** Starts a BLOB read as hex, as src/db/codec.ts `readBlobSql` reads one: JSON text never holds a raw U+0001. */
+const HEX_MARK = "\u0001";
+
+/**
+ * A BLOB column as hex text after `HEX_MARK`, a TEXT one (written before compression) as it is. The
+ * column is never read raw: `wrangler d1 execute --local --json` (4.164) prints a BLOB as the string
+ * "[125, 82, …]", which a TEXT value could also be, and the remote API as an array of numbers.
+ */
+const hexOrText = (column: string) => `iif(typeof(${column}) = 'blob', char(1) || hex(${column}), ${column})`;
+
+/** A value `hexOrText` read: bytes, or the TEXT of a value written before compression. */
 function storedValue(value: unknown): Uint8Array<ArrayBuffer> | string {
-  if (typeof value === "string") return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (Array.isArray(value)) return Uint8Array.from(value as number[]);
-  throw new CliError("A stored value is in a form this CLI does not know.");
+  if (typeof value !== "string") throw new CliError("A stored value is in a form this CLI does not know.");
+  if (!value.startsWith(HEX_MARK)) return value;
+  const bytes = new Uint8Array((value.length - HEX_MARK.length) / 2);
+  for (let at = 0; at < bytes.length; at++)
+    bytes[at] = parseInt(value.slice(HEX_MARK.length + at * 2, HEX_MARK.length + at * 2 + 2), 16);
+  return bytes;
 }
 
 /** As src/db/codec.ts `decompressText`: raw deflate, here with the platform's DecompressionStream (no node:zlib in every runtime the CLI loads in). */
@@ -439,10 +473,9 @@ async function storedText(row: Row, name: string, parts: Row[]): Promise<string>
 export const showResponse = (id: string, ref: string | null): Query<Row> => ({
   statements: [
     ref === null ? "SELECT 1" : candidates(ref, true),
-    `SELECT tenant_id, status, snapshot, output FROM responses WHERE id = ${literal(id)}${
-      ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`
-    }`,
-    `SELECT name, part, data FROM blobs WHERE owner_id = ${literal(id)} AND name IN ('snapshot', 'output')
+    `SELECT tenant_id, status, ${hexOrText("snapshot")} AS snapshot, ${hexOrText("output")} AS output
+       FROM responses WHERE id = ${literal(id)}${ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`}`,
+    `SELECT name, part, ${hexOrText("data")} AS data FROM blobs WHERE owner_id = ${literal(id)} AND name IN ('snapshot', 'output')
       ORDER BY name, part`,
   ],
   read: async ([tenants, rows, parts = []]) => {
@@ -454,6 +487,6 @@ export const showResponse = (id: string, ref: string | null): Query<Row> => ({
       snapshot.output = TERMINAL_STATUSES.has(String(row.status))
         ? (JSON.parse(await storedText(row, "output", parts)) as unknown)
         : [];
-    return snapshot;
+    return { ...snapshot, tenant_id: row.tenant_id };
   },
 });

@@ -1,7 +1,8 @@
 // The admin CLI (`npm run admin`) answers alike against D1 and against the admin API (`--url`):
 // its D1 statements (scripts/admin/queries.ts, run here on the test database instead of through
-// wrangler) and its HTTP target (here against the real Worker) give the same objects for the same
-// state, find tenants by id or by name, and refuse an ambiguous or unknown name alike.
+// wrangler, their rows shaped as wrangler prints them) and its HTTP target (here against the real
+// Worker) give the same objects for the same state, find tenants by id or by name, and refuse an
+// ambiguous or unknown name alike.
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -11,14 +12,29 @@ import { CliError, type Row } from "../../scripts/admin/queries.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { ADMIN_TOKEN, managedFetch } from "../support/managed";
-import { firstRow, tenantD1 } from "../support/shards";
+import { firstRow, passthroughTenant, tenantD1 } from "../support/shards";
 
-/** Runs the CLI's statements in order on `db`, as `wrangler d1 execute --command` does. */
+/**
+ * A value as `wrangler d1 execute --local --json` prints it: wrangler 4.164 (`executeLocally`) turns
+ * a BLOB, an array of bytes, into the string "[125, 82, 209]".
+ */
+function asWrangler(value: unknown): unknown {
+  if (value instanceof ArrayBuffer) return `[${new Uint8Array(value).join(", ")}]`;
+  if (Array.isArray(value)) return `[${value.join(", ")}]`;
+  return value;
+}
+
+/** Runs the CLI's statements in order on `db`, as `wrangler d1 execute --command --json` does, and answers as it prints. */
 const executeOn =
   (db: D1Database): Execute =>
   async (statements) => {
     const results: Row[][] = [];
-    for (const statement of statements) results.push((await db.prepare(statement).all<Row>()).results);
+    for (const statement of statements) {
+      const rows = (await db.prepare(statement).all<Row>()).results;
+      results.push(
+        rows.map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [name, asWrangler(value)]))),
+      );
+    }
     return results;
   };
 
@@ -99,8 +115,8 @@ describe("the admin CLI, against D1 and against the admin API", () => {
   });
 
   it("reports the same usage, for every tenant or one", async () => {
-    const openai = client(`sk-cli-usage-${crypto.randomUUID()}`);
-    await openai.responses.create({ model: model("text:3"), input: "x" });
+    const key = `sk-cli-usage-${crypto.randomUUID()}`;
+    await client(key).responses.create({ model: model("text:3"), input: "x" });
     const today = new Date().toISOString().slice(0, 10);
     for (const groupBy of [["day"], ["tenant", "model"], ["model", "key"]] as const) {
       const query = { tenant: null, startDay: "2026-01-01", endDay: today, groupBy: [...groupBy] };
@@ -109,6 +125,11 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     const tenant = await d1.createTenant(unique("usage"));
     const one = { tenant: String(tenant.name), startDay: "2026-01-01", endDay: today, groupBy: ["day" as const] };
     expect(await d1.usage(one)).toEqual(await api.usage(one));
+    // A pass-through tenant has no tenants row: both targets take its id as it is.
+    const passthrough = { ...one, tenant: await passthroughTenant(key), groupBy: ["model" as const] };
+    const used = await api.usage(passthrough);
+    expect(used.data).toMatchObject([{ responses: 1 }]);
+    expect(await d1.usage(passthrough)).toEqual(used);
   });
 
   it("refuses an unknown or ambiguous tenant name alike, and never writes for it", async () => {
@@ -130,7 +151,7 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     expect((await d1.listKeys(String(second.id))).data).toEqual([]);
   });
 
-  it("lists a tenant's responses with GET /v1/responses's filters and order, and shows one as stored", async () => {
+  it("lists a tenant's responses with GET /v1/responses's filters and order, and shows one as stored, from either target", async () => {
     const key = `sk-cli-responses-${crypto.randomUUID()}`;
     const openai = client(key);
     const first = await openai.responses.create({ model: model("text:2"), input: "a", metadata: { team: "blue" } });
@@ -139,22 +160,30 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       input: "b",
       previous_response_id: first.id,
     });
-    const row = await firstRow<Row>("SELECT tenant_id FROM responses WHERE id = ?", first.id);
+    const row = await firstRow<Row>(
+      "SELECT tenant_id, typeof(snapshot) AS kind FROM responses WHERE id = ?",
+      second.id,
+    );
     const tenant = String(row?.tenant_id);
+    // An ended response's snapshot is a BLOB (src/db/codec.ts), which wrangler prints as "[125, 82, …]".
+    expect(row?.kind).toBe("blob");
     // The CLI's D1 target reads one database: over shards, the one that holds the tenant.
     const d1 = d1Admin(executeOn(await tenantD1(tenant)));
     const filters = { limit: 20, order: "desc" as const, after: null, metadata: [] };
-    const ids = async (extra: object) =>
-      (await d1.listResponses(tenant, { ...filters, ...extra })).data.map((response) => response.id);
-    expect(await ids({})).toEqual([second.id, first.id]);
-    expect(await ids({ order: "asc" })).toEqual([first.id, second.id]);
-    expect(await ids({ previousResponseId: first.id })).toEqual([second.id]);
-    expect(await ids({ metadata: [["team", "blue"]] })).toEqual([first.id]);
-    expect(await ids({ status: "failed" })).toEqual([]);
-    const page = await d1.listResponses(tenant, { ...filters, limit: 1 });
-    expect(page).toMatchObject({ has_more: true, last_id: second.id });
-    expect(await ids({ after: second.id })).toEqual([first.id]);
-    expect((await d1.listResponses(tenant, filters)).data[0]).toEqual({
+    for (const admin of [d1, api]) {
+      const ids = async (extra: object) =>
+        (await admin.listResponses(tenant, { ...filters, ...extra })).data.map((response) => response.id);
+      expect(await ids({})).toEqual([second.id, first.id]);
+      expect(await ids({ order: "asc" })).toEqual([first.id, second.id]);
+      expect(await ids({ previousResponseId: first.id })).toEqual([second.id]);
+      expect(await ids({ metadata: [["team", "blue"]] })).toEqual([first.id]);
+      expect(await ids({ status: "failed" })).toEqual([]);
+      const page = await admin.listResponses(tenant, { ...filters, limit: 1 });
+      expect(page).toMatchObject({ has_more: true, last_id: second.id });
+      expect(await ids({ after: second.id })).toEqual([first.id]);
+    }
+    const listed = await d1.listResponses(tenant, filters);
+    expect(listed.data[0]).toEqual({
       id: second.id,
       object: "response",
       created_at: second.created_at,
@@ -166,11 +195,20 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       metadata: {},
       usage: { input_tokens: second.usage?.input_tokens, output_tokens: second.usage?.output_tokens },
     });
+    expect(await api.listResponses(tenant, filters)).toEqual(listed);
     const stored = await gatewayFetch(`${GATEWAY_URL}/responses/${second.id}`, {
       headers: { authorization: `Bearer ${key}` },
     });
-    expect(await d1.showResponse(second.id, tenant)).toEqual(await stored.json());
-    expect(await refusal(d1.showResponse(second.id, unique("someone else")))).toMatch(/^No tenant/);
-    expect(await refusal(api.listResponses(tenant, filters))).toMatch(/use --local or --remote/);
+    const shown = { ...(await stored.json<Row>()), tenant_id: tenant };
+    for (const admin of [d1, api]) {
+      expect(await admin.showResponse(second.id, tenant)).toEqual(shown);
+      expect(await admin.showResponse(second.id, null)).toEqual(shown);
+      expect(await refusal(admin.showResponse(second.id, unique("someone else")))).toMatch(/^No tenant/);
+    }
+    const other = await d1.createTenant(unique("not the owner"));
+    for (const admin of [d1, api])
+      expect(await refusal(admin.showResponse(second.id, String(other.id)))).toBe(
+        `No response with id '${second.id}' for this tenant.`,
+      );
   });
 });
