@@ -200,6 +200,12 @@ export const encodeEnded = (row: NewResponseRow, final: FinalState): EncodedEnde
   input: compressJson(row.input),
 });
 
+/** The ids of output items as `output_item_ids` keeps them (src/db/item-lookup.ts); null when none has one. */
+function itemIdList(output: OutputItem[]): string | null {
+  const ids = output.flatMap((item) => (typeof item.id === "string" && item.id !== "" ? [item.id] : []));
+  return ids.length === 0 ? null : ` ${ids.join(" ")} `;
+}
+
 /** Output items as they are kept for a chain or a conversation: their id and JSON. */
 export const outputItems = (output: OutputItem[], mint: () => string): StoredItem[] =>
   output.map((item) => ({ itemId: typeof item.id === "string" ? item.id : mint(), data: JSON.stringify(item) }));
@@ -233,6 +239,7 @@ function endedColumns(db: Db, encoded: EncodedFinal, rowInserted = false) {
       eventsTail: tailFits ? encoded.tail : null,
       tailSeq: tailFits ? firstTailSeq : null,
       updatedAt: nowSeconds(),
+      outputItemIds: itemIdList(response.output),
     },
   };
 }
@@ -318,7 +325,7 @@ export async function readSnapshot(
 }
 
 /** The output items of an ended response. */
-async function readOutput(db: Db, row: Pick<ResponseRow, "id" | "tenantId" | "output">): Promise<OutputItem[]> {
+export async function readOutput(db: Db, row: Pick<ResponseRow, "id" | "tenantId" | "output">): Promise<OutputItem[]> {
   return JSON.parse(await readValue(db, ownerOf(row), "output", row.output)) as OutputItem[];
 }
 

@@ -56,6 +56,11 @@ export const responses = sqliteTable(
      * terminal write; null for rows written before the roll-up, which their terminal write counts.
      */
     usageDeferred: integer("usage_deferred"),
+    /**
+     * The ids of an ended response's output items, each followed by a space and the list led by one
+     * (` msg_1 rs_2 `), for resolving an `item_reference` (src/db/item-lookup.ts); null while it runs.
+     */
+    outputItemIds: text("output_item_ids"),
   },
   (table) => [
     // The key is the list's order: ids carry their creation time, so a tenant's rows are in time order

@@ -14,7 +14,8 @@ const CHECKED_OUTPUTS: ReadonlyMap<string, string> = new Map([
 
 /**
  * Items that may hold calls the gateway cannot see: a compaction summary (its calls are sealed in it)
- * and a reference to a stored item (the upstream resolves it). With one of them in the context, an
+ * and a reference to a stored item not resolved yet (a request's own references are resolved before
+ * this check, src/run/item-references.ts; a conversation may keep one from before they were). With one of them in the context, an
  * output is given the benefit of the doubt.
  */
 const OPAQUE_TYPES: ReadonlySet<string> = new Set(["compaction", "item_reference"]);

@@ -16,6 +16,7 @@ import { itemResource, storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
 import { missing } from "../responses/validation";
 import { json, pathParam, type RouteContext } from "./context";
+import { resolveItemReferences } from "../run/item-references";
 import { conversationObject, findOwnConversation, validateItems } from "./conversations";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 
@@ -43,7 +44,7 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
       "items",
       "empty_array",
     );
-  const stored = storedItems(items);
+  const stored = storedItems(await resolveItemReferences(db, caller.tenantId, items, "items"));
   await requireAcceptedKey(caller, route.config);
   await runBatch(db, appendItemsStatements(db, caller.tenantId, row.id, stored));
   return json(listObject(stored.map(view), false));

@@ -18,6 +18,7 @@ import { requireAcceptedKey } from "../http/key-acceptance";
 import { validateInputItem, validateMetadata } from "../responses/create-request";
 import { isWellFormedId, newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
+import { resolveItemReferences } from "../run/item-references";
 import type { InputItem, JsonObject } from "../responses/types";
 import { checkMaxLength, invalidType, missing } from "../responses/validation";
 import { json, pathParam, type RouteContext } from "./context";
@@ -61,11 +62,13 @@ export async function createConversation(route: RouteContext): Promise<Response>
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
   const metadata = validateMetadata(body.metadata);
+  const db = await tenantDb(route.env, caller.tenantId);
+  const resolved = await resolveItemReferences(db, caller.tenantId, items, "items");
   await requireAcceptedKey(caller, route.config);
   const row = await insertConversation(
-    await tenantDb(route.env, caller.tenantId),
+    db,
     { id: newId("conv"), tenantId: caller.tenantId, createdAt: Math.floor(Date.now() / 1000), metadata },
-    storedItems(items),
+    storedItems(resolved),
   );
   return json(conversationObject(row));
 }

@@ -10,6 +10,7 @@ import { noteResponse } from "../observe/request-log";
 import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
+import { hasItemReferences, resolveItemReferences } from "../run/item-references";
 import { runStateless } from "../run/stateless";
 import { isWarmUp } from "../http/internal-request";
 import { runStoredForeground, type KeyCheck } from "../stream/foreground";
@@ -27,12 +28,19 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     // Read and validated while the rate limiter answers; nothing happens before it admits the call.
     create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
     upstream = chooseUpstream(config, create.model, caller.upstreamKey);
-    protocolFor(upstream.protocol).validate(create);
+    if (!hasItemReferences(create.input)) protocolFor(upstream.protocol).validate(create);
     // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
     // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
     if (isWarmUp(request)) upstream = warmUpChoice(upstream);
   } finally {
     await admitted;
+  }
+  // The upstream is called statelessly: a reference is replaced by the stored item before it is
+  // validated for the upstream's protocol (a Chat Completions server takes the item, not the reference).
+  if (hasItemReferences(create.input)) {
+    const input = await resolveItemReferences(await tenantDb(env, caller.tenantId), caller.tenantId, create.input);
+    create = { ...create, input };
+    protocolFor(upstream.protocol).validate(create);
   }
   const key = idempotencyKeyOf(request);
   // One clock reading for the id and `created_at`: a tenant's rows are listed in id order.

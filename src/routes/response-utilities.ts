@@ -7,7 +7,7 @@
 import { compactForChat, compactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
-import { tenantStore } from "../db/shards";
+import { tenantDb, tenantStore } from "../db/shards";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
@@ -15,6 +15,7 @@ import { checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem } from "../responses/types";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
+import { hasItemReferences, resolveItemReferences } from "../run/item-references";
 import { callUpstream } from "../upstream/client";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
@@ -33,7 +34,10 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const body = await readJsonObject(route.request, config.maxBodyBytes);
   const model = optional<string>(body, "model", "string");
   if (path === "/responses/compact" && model === undefined) throw missing("model");
-  const input = validateInput(body.input);
+  const given = validateInput(body.input);
+  const input = hasItemReferences(given)
+    ? await resolveItemReferences(await tenantDb(env, caller.tenantId), caller.tenantId, given)
+    : given;
   const instructions = optional<string>(body, "instructions", "string") ?? null;
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);
@@ -64,7 +68,7 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   // The upstream can read neither the gateway's stored history nor its compaction items.
   const expanded = await expandCompactionItems(context, { ...deps, ownFrom });
   const forwarded = { ...body };
-  if (expanded !== input) {
+  if (expanded !== given) {
     forwarded.input = expanded;
     delete forwarded.previous_response_id;
     delete forwarded.conversation;

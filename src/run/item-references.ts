@@ -1,0 +1,40 @@
+// `item_reference` input items replaced by the stored items they name, before anything else reads the
+// input: the gateway calls a `responses` upstream statelessly (`store: false`), so the upstream could
+// not resolve them, and a Chat Completions server has no stored items at all. The Vercel AI SDK sends
+// one for every earlier assistant item of a chat by default. Used by the create route and the
+// input_tokens and compact routes.
+
+import type { Db } from "../db/client";
+import { findOutputItems, ITEM_LOOKUP_WINDOW } from "../db/item-lookup";
+import { invalidRequest } from "../errors";
+import type { InputItem } from "../responses/types";
+
+const isReference = (item: InputItem): boolean => item.type === "item_reference" && typeof item.id === "string";
+
+export const hasItemReferences = (input: readonly InputItem[]): boolean => input.some(isReference);
+
+const itemNotFound = (id: string, param: string) =>
+  invalidRequest(
+    `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. ` +
+      `Try again with \`store\` set to true, or remove this item from your input. ` +
+      `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses.)`,
+    param,
+  );
+
+/**
+ * `input` with each reference replaced by the stored output item it names; refuses one it cannot find
+ * (`param`: where the items came from).
+ */
+export async function resolveItemReferences(
+  db: Db,
+  tenantId: string,
+  input: InputItem[],
+  param = "input",
+): Promise<InputItem[]> {
+  const ids = [...new Set(input.filter(isReference).map((item) => item.id as string))];
+  if (ids.length === 0) return input;
+  const found = await findOutputItems(db, tenantId, ids);
+  const absent = ids.find((id) => !found.has(id));
+  if (absent !== undefined) throw itemNotFound(absent, param);
+  return input.map((item) => (isReference(item) ? (found.get(item.id as string) as InputItem) : item));
+}

@@ -1,0 +1,117 @@
+// `item_reference` input items: the gateway replaces each with the stored output item it names, for
+// a `responses` upstream (called with store:false, it could not resolve them) and a Chat Completions
+// one alike. The Vercel AI SDK sends one for every earlier assistant item of a chat by default.
+
+import { createOpenAI } from "@ai-sdk/openai";
+import { generateText, type ModelMessage } from "ai";
+import { describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
+import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
+
+const KEY = "sk-test-item-references";
+const openai = client(KEY);
+
+const reference = (id: string) => ({ type: "item_reference" as const, id });
+
+describe("item_reference", () => {
+  it("sends a responses upstream the stored item itself, and keeps it as the new response's input", async () => {
+    const first = await openai.responses.create({ model: model("text:2"), input: "one" });
+    const said = first.output[0];
+    expect(said?.type).toBe("message");
+    const m = model("echo");
+    const second = await openai.responses.create({
+      model: m,
+      input: [{ role: "user", content: "one" }, reference(said?.id ?? ""), { role: "user", content: "two" }],
+    });
+    expect(second.output_text).toBe("echo(3): two");
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.input).toEqual([{ role: "user", content: "one" }, said, { role: "user", content: "two" }]);
+    const listed = await openai.responses.inputItems.list(second.id, { order: "asc" });
+    expect(listed.data.map((item) => item.id)).toContain(said?.id);
+    expect(listed.data.find((item) => item.id === said?.id)).toMatchObject({ type: "message", role: "assistant" });
+  });
+
+  it("resolves references to encrypted reasoning and a tool call in a streamed create", async () => {
+    const first = await openai.responses.create({
+      model: model("fixture:openai-reasoning-encrypted-content.1.chunks.txt:0"),
+      input: "go",
+    });
+    const reasoning = first.output.find((item) => item.type === "reasoning");
+    expect(reasoning).toHaveProperty("encrypted_content");
+    const call = await openai.responses.create({ model: model("function:get_weather"), input: "weather?" });
+    const fc = call.output.find((item) => item.type === "function_call");
+    if (fc?.type !== "function_call") throw new Error("the mock made no call");
+    const m = model("echo");
+    const stream = openai.responses.stream({
+      model: m,
+      input: [
+        reference(reasoning?.id ?? ""),
+        reference(fc.id ?? ""),
+        { type: "function_call_output", call_id: fc.call_id, output: "sunny" },
+      ],
+    });
+    expect((await stream.finalResponse()).status).toBe("completed");
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.input).toEqual([
+      reasoning,
+      fc,
+      { type: "function_call_output", call_id: fc.call_id, output: "sunny" },
+    ]);
+  });
+
+  it("refuses an id it does not have, another tenant's and a store:false response's, as OpenAI does", async () => {
+    const mine = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const notStored = await openai.responses.create({ model: model("text:1"), input: "x", store: false });
+    const theirs = await client("sk-test-item-references-other").responses.create({
+      model: model("text:1"),
+      input: "x",
+    });
+    const m = model("echo");
+    for (const id of ["msg_doesnotexist", theirs.output[0]?.id ?? "", notStored.output[0]?.id ?? ""]) {
+      expect(theirs.output[0]?.id).not.toBe(mine.output[0]?.id);
+      const refused = await openai.responses
+        .create({ model: m, input: [reference(id)] })
+        .catch((error: unknown) => error);
+      expect(refused).toMatchObject({ status: 400, param: "input", type: "invalid_request_error" });
+      expect((refused as Error).message).toContain(`Item with id '${id}' not found.`);
+    }
+    expect(await upstream.requests(m)).toHaveLength(0);
+  });
+
+  it("adds the stored item itself to a conversation", async () => {
+    const first = await openai.responses.create({ model: model("text:2"), input: "one" });
+    const said = first.output[0];
+    const conversation = await openai.conversations.create({ items: [reference(said?.id ?? "")] });
+    const added = await openai.conversations.items.create(conversation.id, { items: [reference(said?.id ?? "")] });
+    expect(added.data).toEqual([expect.objectContaining({ id: said?.id, type: "message", role: "assistant" })]);
+    const listed = await openai.conversations.items.list(conversation.id, { order: "asc" });
+    expect(listed.data.map((item) => [item.id, item.type])).toEqual([
+      [said?.id, "message"],
+      [said?.id, "message"],
+    ]);
+    const refused = await openai.conversations.items
+      .create(conversation.id, { items: [reference("msg_doesnotexist")] })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, param: "items" });
+  });
+
+  it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {
+    const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
+    const first = await generateText({ model: provider.responses(routed("text:3").model), prompt: "one" });
+    expect(first.text).toBe(words(3));
+    const m = routed("echo");
+    const messages: ModelMessage[] = [
+      { role: "user", content: "one" },
+      ...first.response.messages,
+      { role: "user", content: "two" },
+    ];
+    const second = await generateText({ model: provider.responses(m.model), messages });
+    const [sent] = await received(m);
+    expect(sent?.body.messages).toEqual([
+      { role: "user", content: "one" },
+      expect.objectContaining({ role: "assistant", content: words(3) }),
+      { role: "user", content: "two" },
+    ]);
+    expect(second.text).toContain("two");
+  });
+});
