@@ -41,20 +41,20 @@ const parentNotRecorded = (id: string): ApiError =>
 export type BackgroundSnapshot = (responseId: string) => Promise<ResponseObject | null>;
 
 /**
- * Whether a parent that D1 shows running has in fact ended: a background run whose end D1 refused
- * shows that end to readers before D1 has it (a client polling it may chain at once).
+ * The status of a parent that D1 shows running, as its background object knows it (null when it is
+ * not a background run): it may have ended, its end refused by D1, and a client polling it may chain
+ * at once; or it may be running where D1 still shows it queued.
  */
-async function endedElsewhere(
+async function liveStatus(
   db: Db,
   tenantId: string,
   id: string,
   background: BackgroundSnapshot | undefined,
-): Promise<boolean> {
-  if (background === undefined) return false;
+): Promise<string | null> {
+  if (background === undefined) return null;
   const row = await findResponse(db, tenantId, id);
-  if (row === undefined || !row.background) return false;
-  const live = await background(id);
-  return live !== null && TERMINAL_STATUSES.has(live.status);
+  if (row === undefined || !row.background) return null;
+  return (await background(id))?.status ?? null;
 }
 
 /** The full context of `request`, its own tool outputs checked against the calls in it (tool-outputs.ts). */
@@ -88,9 +88,10 @@ async function gatherContext(
   // A chain whose oldest stored link still points further back lost an ancestor (deleted).
   if (root?.previousResponseId) throw previousNotFound(root.previousResponseId);
   if (!TERMINAL_STATUSES.has(parent.status)) {
-    if (!(await endedElsewhere(db, tenantId, previous, background)))
+    const status = (await liveStatus(db, tenantId, previous, background)) ?? parent.status;
+    if (!TERMINAL_STATUSES.has(status))
       throw invalidRequest(
-        `Previous response with id '${previous}' is still ${parent.status}. Wait for it to finish before continuing from it.`,
+        `Previous response with id '${previous}' is still ${status}. Wait for it to finish before continuing from it.`,
         "previous_response_id",
         "previous_response_in_progress",
       );

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { newResponseId } from "../../src/responses/ids";
-import { client, model, upstream } from "../support/gateway";
+import { client, heldBackground, model, upstream } from "../support/gateway";
 import { tablesOf as tables } from "../support/run-object";
 import { openStream, rest } from "../support/streams";
 
@@ -24,6 +24,19 @@ describe("looking up a response", () => {
     await upstream.release(m);
     await rest(iterator);
     expect((await openai.responses.retrieve(id)).status).toBe("completed");
+  });
+
+  it("tells a chain from a running background response that it is in progress (D1 may still say queued)", async () => {
+    const openai = client("sk-lookup");
+    const { model: m, id } = await heldBackground(openai);
+    await expect(
+      openai.responses.create({ model: model("echo#chain"), input: "y", previous_response_id: id }),
+    ).rejects.toMatchObject({
+      status: 400,
+      code: "previous_response_in_progress",
+      message: expect.stringContaining(`Previous response with id '${id}' is still in_progress.`) as unknown,
+    });
+    await upstream.release(m);
   });
 
   it("answers an unknown id without creating storage for it", async () => {
