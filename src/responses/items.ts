@@ -66,10 +66,7 @@ export function itemResource(item: InputItem, id: string): JsonObject {
             : { type: "input_text", text: item.content },
         ]
       : item.content;
-  // An assistant's text parts are listed as OpenAI lists output text: with annotations and logprobs.
-  const parts: unknown = Array.isArray(content)
-    ? (content as unknown[]).map((part) => (isOutputText(part) ? { annotations: [], logprobs: [], ...part } : part))
-    : content;
+  const parts: unknown = Array.isArray(content) ? (content as unknown[]).map(listedPart) : content;
   return {
     id,
     type: "message",
@@ -79,5 +76,14 @@ export function itemResource(item: InputItem, id: string): JsonObject {
   };
 }
 
-const isOutputText = (part: unknown): part is JsonObject =>
-  typeof part === "object" && part !== null && (part as JsonObject).type === "output_text";
+/**
+ * A content part as OpenAI lists it: an assistant's text with annotations and logprobs, an image with
+ * its `detail` (required in the listed form; a request may leave it out, meaning `auto`).
+ */
+function listedPart(part: unknown): unknown {
+  if (typeof part !== "object" || part === null) return part;
+  const { type } = part as JsonObject;
+  if (type === "output_text") return { annotations: [], logprobs: [], ...part };
+  if (type === "input_image") return { detail: "auto", ...part };
+  return part;
+}

@@ -1,3 +1,4 @@
+import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 
@@ -64,6 +65,30 @@ describe("GET /v1/responses/{id}/input_items", () => {
         content: [{ type: "input_text", text: "just text" }],
       },
     ]);
+  });
+
+  it("lists an image part with its detail, auto when the request left it out", async () => {
+    const openai = client();
+    const image = "data:image/png;base64,iVBORw0KGgo=";
+    const response = await openai.responses.create({
+      model: model("text:1"),
+      input: [
+        {
+          role: "user",
+          content: [
+            { type: "input_image", image_url: image } as OpenAI.Responses.ResponseInputImage,
+            { type: "input_image", image_url: image, detail: "low" },
+          ],
+        },
+      ],
+    });
+    const [item] = (await openai.responses.inputItems.list(response.id)).data;
+    expect(item).toMatchObject({
+      content: [
+        { type: "input_image", image_url: image, detail: "auto" },
+        { type: "input_image", image_url: image, detail: "low" },
+      ],
+    });
   });
 
   it("validates limit and order", async () => {
