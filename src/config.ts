@@ -66,6 +66,10 @@ export interface GatewayConfig {
   retentionDays: number;
   /** The window of the `RATE_LIMITER` binding (10 or 60 s, as in wrangler.toml), for `retry-after`. */
   rateLimitPeriodSeconds: number;
+  /** `RATE_LIMITER`'s `simple.limit` in wrangler.toml (a binding cannot be asked), for the `x-ratelimit-*` headers. */
+  rateLimitRequests: number;
+  /** `ADDRESS_RATE_LIMITER`'s `simple.limit`, for the headers of a 429 it gives. */
+  addressRateLimitRequests: number;
   /** `D1_SHARDS` as given (checked here); src/db/shards.ts routes by it. */
   d1Shards: string;
   webhooks: WebhookConfig;
@@ -235,6 +239,8 @@ const DEFAULT_MAX_UPSTREAM_BODY_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_UPSTREAM_EVENT_BYTES = 32 * 1024 * 1024;
 /** An event is held whole in an isolate of 128 MB: twice the default is the most that is safe. */
 const MAX_UPSTREAM_EVENT_BYTES_LIMIT = 64 * 1024 * 1024;
+/** Above any limit a rate-limiting binding is given; past it a value is a typo. */
+const MAX_RATE_LIMIT = 1_000_000_000;
 const HOUR_MS = 3_600_000;
 const WEEK_SECONDS = 7 * 86_400;
 
@@ -271,6 +277,9 @@ const SETTINGS = {
   // A wrong value keeps everything: the cron must never delete history on a guess.
   RETENTION_DAYS: withFallback(integer("every request", 30, 0, 36_500, "days; 0 keeps responses forever"), 0),
   RATE_LIMIT_PERIOD_SECONDS: oneOf("every request", ["10", "60"], "60"),
+  // Repeat the [[ratelimits]] limits of wrangler.toml: headers must not advertise a limit that is not enforced.
+  RATE_LIMIT_REQUESTS: integer("every request", 600, 1, MAX_RATE_LIMIT, "requests a period"),
+  ADDRESS_RATE_LIMIT_REQUESTS: integer("every request", 1200, 1, MAX_RATE_LIMIT, "requests a period"),
   D1_SHARDS: shardList,
   WEBHOOK_URL: optionalText("upstream calls"),
   WEBHOOK_SECRET: webhookSecret,
@@ -351,7 +360,7 @@ const reported = new Set<string>();
 let configurationLogged = false;
 
 /** Settings with a parser of their own, next to what uses them. */
-const CHECKED_ELSEWHERE = ["UPSTREAM_ROUTES", "CORS_ORIGINS", "MODEL_PRICES", "RATE_LIMIT_REQUESTS"];
+const CHECKED_ELSEWHERE = ["UPSTREAM_ROUTES", "CORS_ORIGINS", "MODEL_PRICES"];
 
 /** The effective value of every setting on one line, secrets only as set or unset. */
 export function configurationLine(vars: Record<string, unknown>): string {
@@ -361,7 +370,7 @@ export function configurationLine(vars: Record<string, unknown>): string {
     if (SETTINGS[name].secret === true) return `${name}=${set ? "(set)" : "(unset)"}`;
     return `${name}=${set ? shown(name, raw) : `(default ${JSON.stringify(SETTINGS[name].default)})`}`;
   });
-  // Read and checked where they are used (the upstream registry, CORS, prices, rate-limit headers);
+  // Read and checked where they are used (the upstream registry, CORS, prices);
   // a routing table may hold hosts an operator would rather not log.
   const elsewhere = CHECKED_ELSEWHERE.map((name) => {
     const raw = vars[name];
@@ -420,6 +429,8 @@ export function readConfig(env: Env): GatewayConfig {
     adminToken: values.ADMIN_TOKEN,
     retentionDays: values.RETENTION_DAYS,
     rateLimitPeriodSeconds: Number(values.RATE_LIMIT_PERIOD_SECONDS),
+    rateLimitRequests: values.RATE_LIMIT_REQUESTS,
+    addressRateLimitRequests: values.ADDRESS_RATE_LIMIT_REQUESTS,
     d1Shards: values.D1_SHARDS,
     websockets: values.WEBSOCKETS,
     websocketMaxConnectionMs: values.WEBSOCKET_MAX_SECONDS * 1000,

@@ -24,6 +24,8 @@ describe("readConfig", () => {
         maxRunMs: 3_600_000,
         retentionDays: 30,
         rateLimitPeriodSeconds: 60,
+        rateLimitRequests: 600,
+        addressRateLimitRequests: 1200,
         recordFlushMs: 10_000,
         disconnectGraceMs: 25_000,
         webhooks: { defaultUrl: null, defaultSecret: null, allowLoopback: false, retryBaseMs: 5000 },
@@ -40,6 +42,7 @@ describe("readConfig", () => {
       MAX_RUN_SECONDS: 60,
       RETENTION_DAYS: "0",
       RATE_LIMIT_PERIOD_SECONDS: 10,
+      RATE_LIMIT_REQUESTS: 300,
       WEBHOOK_ALLOW_LOOPBACK: true,
     });
     expect(config.problems).toEqual([]);
@@ -49,7 +52,13 @@ describe("readConfig", () => {
       // A pasted trailing newline is dropped, as an HTTP header would drop it.
       apiKey: "sk-upstream-key",
     });
-    expect(config).toMatchObject({ authMode: "keys", maxRunMs: 60_000, retentionDays: 0, rateLimitPeriodSeconds: 10 });
+    expect(config).toMatchObject({
+      authMode: "keys",
+      maxRunMs: 60_000,
+      retentionDays: 0,
+      rateLimitPeriodSeconds: 10,
+      rateLimitRequests: 300,
+    });
     expect(config.webhooks.allowLoopback).toBe(true);
   });
 
@@ -84,6 +93,11 @@ describe("readConfig", () => {
       "RETENTION_DAYS is 'never'; allowed: an integer from 0 to 36500 (days; 0 keeps responses forever).",
     ],
     ["RATE_LIMIT_PERIOD_SECONDS", "30", "RATE_LIMIT_PERIOD_SECONDS is '30'; allowed: '10' or '60'."],
+    [
+      "RATE_LIMIT_REQUESTS",
+      "abc",
+      "RATE_LIMIT_REQUESTS is 'abc'; allowed: an integer from 1 to 1000000000 (requests a period).",
+    ],
     ["WEBHOOK_ALLOW_LOOPBACK", "yes", "WEBHOOK_ALLOW_LOOPBACK is 'yes'; allowed: 'true' or 'false'."],
   ])("refuses %s=%j, naming the setting, its value and what is allowed", (setting, value, message) => {
     const config = configOf({ [setting]: value });

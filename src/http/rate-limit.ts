@@ -3,8 +3,10 @@
 // checked first, before a key is looked up, so invented keys cost nothing past it; and per gateway
 // key id (keys mode) or tenant (pass-through) through `RATE_LIMITER`. Without a binding there is
 // no limit; a limiter that fails lets requests through (logged). Used by `identify`, so every /v1
-// route counts, and by the router for the `x-ratelimit-*` headers.
+// route counts, and by the router for the `x-ratelimit-*` headers. The limits the headers name are
+// settings (src/config.ts): a binding cannot be asked for its own.
 
+import { readConfig } from "../config";
 import { ApiError } from "../errors";
 import { parseIpv4, parseIpv6 } from "../ip-address";
 import { logFailure } from "../observe/problems";
@@ -20,20 +22,15 @@ export function secondsToNextWindow(periodSeconds: number, nowMs = Date.now()): 
   return periodSeconds - (now % periodSeconds);
 }
 
-/** The binding's `simple.limit` in wrangler.toml; `RATE_LIMIT_REQUESTS` must repeat it (a binding cannot be asked). */
-const DEFAULT_LIMIT = 600;
-
 export interface RateLimitPolicy {
   limit: number;
   periodSeconds: number;
 }
 
-/** The limiter's configured policy, or null without the binding (no limit, no headers). */
+/** The per-key limiter's policy, or null without the binding (no limit, no headers). */
 export function rateLimitPolicy(env: Env, periodSeconds: number): RateLimitPolicy | null {
   if ((env as { RATE_LIMITER?: RateLimit }).RATE_LIMITER === undefined) return null;
-  const raw = (env as unknown as Record<string, unknown>).RATE_LIMIT_REQUESTS;
-  const limit = typeof raw === "string" && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : DEFAULT_LIMIT;
-  return { limit, periodSeconds };
+  return { limit: readConfig(env).rateLimitRequests, periodSeconds };
 }
 
 /**
@@ -45,23 +42,26 @@ export const policyHeaders = ({ limit, periodSeconds }: RateLimitPolicy): Record
   "ratelimit-policy": `${limit};w=${periodSeconds}`,
 });
 
+/** A 429's headers: the policy of the limiter that refused, and what it knows then: none left until the reset. */
+const refusedHeaders = (retryAfter: number, policy?: RateLimitPolicy): Record<string, string> => ({
+  ...(policy === undefined ? {} : policyHeaders(policy)),
+  "retry-after": String(retryAfter),
+  "x-ratelimit-remaining-requests": "0",
+  "x-ratelimit-reset-requests": `${retryAfter}s`,
+});
+
 export const rateLimited = (retryAfter: number, policy?: RateLimitPolicy): ApiError =>
   new ApiError(429, `Rate limit reached for requests on this API key. Please try again in ${retryAfter}s.`, {
     type: "requests",
     code: "rate_limit_exceeded",
-    headers: {
-      ...(policy === undefined ? {} : policyHeaders(policy)),
-      "retry-after": String(retryAfter),
-      "x-ratelimit-remaining-requests": "0",
-      "x-ratelimit-reset-requests": `${retryAfter}s`,
-    },
+    headers: refusedHeaders(retryAfter, policy),
   });
 
-const addressLimited = (retryAfter: number): ApiError =>
+const addressLimited = (retryAfter: number, policy: RateLimitPolicy): ApiError =>
   new ApiError(429, `Rate limit reached for requests from this address. Please try again in ${retryAfter}s.`, {
     type: "requests",
     code: "rate_limit_exceeded",
-    headers: { "retry-after": String(retryAfter) },
+    headers: refusedHeaders(retryAfter, policy),
   });
 
 export async function enforceRateLimit(env: Env, subject: RateLimitSubject, periodSeconds: number): Promise<void> {
@@ -82,7 +82,11 @@ export async function enforceAddressLimit(env: Env, request: Request, periodSeco
   const limiter = limits.ADDRESS_RATE_LIMITER ?? limits.RATE_LIMITER;
   const address = addressBucket(request.headers.get("cf-connecting-ip"));
   if (limiter === undefined || address === null) return;
-  if (!(await admits(limiter, `addr:${address}`))) throw addressLimited(secondsToNextWindow(periodSeconds));
+  if (await admits(limiter, `addr:${address}`)) return;
+  // Its own limit: the address limiter's, or the per-key one's when that binding counts addresses too.
+  const config = readConfig(env);
+  const limit = limits.ADDRESS_RATE_LIMITER === undefined ? config.rateLimitRequests : config.addressRateLimitRequests;
+  throw addressLimited(secondsToNextWindow(periodSeconds), { limit, periodSeconds });
 }
 
 /**

@@ -66,12 +66,37 @@ describe("keys mode: invented keys", () => {
         code: "rate_limit_exceeded",
       },
     });
-    expect(Number(answers[refused]?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const headers = answers[refused]?.headers;
+    expect(Number(headers?.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // The address limiter's own limit (ADDRESS_RATE_LIMIT_REQUESTS, default 1200), not the per-key one's.
+    expect(headers?.get("x-ratelimit-limit-requests")).toBe("1200");
+    expect(headers?.get("ratelimit-policy")).toBe("1200;w=60");
+    expect(headers?.get("x-ratelimit-remaining-requests")).toBe("0");
+    expect(headers?.get("x-ratelimit-reset-requests")).toBe(`${headers?.get("retry-after")}s`);
     // One lookup per key let through; none for the refused one.
     expect(d1.prepared()).toBe(refused);
     // Another address is not held back, and an issued key from it works.
     const { key } = await newTenantKey("address limits");
     expect((await listFrom(key, freshAddress(), { ADDRESS_RATE_LIMITER: STRICT })).status).toBe(200);
+  });
+
+  it("names the limit that refused: ADDRESS_RATE_LIMIT_REQUESTS, or RATE_LIMIT_REQUESTS when RATE_LIMITER counts addresses", async () => {
+    const cases = [
+      [{ ADDRESS_RATE_LIMITER: STRICT, ADDRESS_RATE_LIMIT_REQUESTS: 3 }, "3"],
+      [{ ADDRESS_RATE_LIMITER: undefined, RATE_LIMITER: STRICT, RATE_LIMIT_REQUESTS: "3" }, "3"],
+    ] as const;
+    for (const [overrides, limit] of cases) {
+      const address = freshAddress();
+      let refused: Awaited<ReturnType<typeof listFrom>> | undefined;
+      for (let i = 0; i < 8 && refused === undefined; i++) {
+        const answer = await listFrom(inventedKey(), address, overrides);
+        if (answer.status === 429) refused = answer;
+      }
+      expect(refused?.body.error?.message).toMatch(/from this address/);
+      expect(refused?.headers.get("x-ratelimit-limit-requests")).toBe(limit);
+      expect(refused?.headers.get("ratelimit-policy")).toBe(`${limit};w=60`);
+      expect(refused?.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    }
   });
 
   it("looks a wrong key up once, then refuses it again without a lookup", async () => {
@@ -142,5 +167,35 @@ describe("a failing rate limiter", () => {
         /^\{"event":"failure","msg":"the rate limiter failed; letting the request through: .*rate limiter unavailable/,
       );
     watch.expectNone([/"msg":"the rate limiter failed; letting the request through/]);
+  });
+});
+
+describe("the limits the headers name (RATE_LIMIT_REQUESTS, ADDRESS_RATE_LIMIT_REQUESTS)", () => {
+  it("takes a number unquoted in [vars] as well as a string", async () => {
+    const { key } = await newTenantKey("limit settings");
+    for (const value of [250, "250"]) {
+      const answer = await listFrom(key, null, { RATE_LIMIT_REQUESTS: value });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("x-ratelimit-limit-requests")).toBe("250");
+      expect(answer.headers.get("ratelimit-policy")).toBe("250;w=60");
+    }
+  });
+
+  it.each([
+    ["RATE_LIMIT_REQUESTS", "abc"],
+    ["RATE_LIMIT_REQUESTS", "0"],
+    ["ADDRESS_RATE_LIMIT_REQUESTS", "1,200"],
+  ])("refuses /v1 requests while %s=%j, naming it, as any wrong setting", async (setting, value) => {
+    const { key } = await newTenantKey("limit settings");
+    const answer = await listFrom(key, freshAddress(), { [setting]: value });
+    expect(answer.status).toBe(500);
+    expect(answer.headers.get("x-should-retry")).toBe("false");
+    expect(answer.body.error).toEqual({
+      message: `The gateway is misconfigured: ${setting} is '${value}'; allowed: an integer from 1 to 1000000000 (requests a period). Its operator must correct this.`,
+      type: "server_error",
+      param: null,
+      code: "gateway_misconfigured",
+    });
+    watch.expectNone([new RegExp(`${setting} is '${value}'`)]);
   });
 });
