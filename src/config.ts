@@ -1,6 +1,7 @@
 // Every setting of the gateway (Worker vars and secrets): its default, what is allowed and what a
 // wrong value stops, checked in one place. Read per request by the router, auth, the DO and the cron.
 
+import { MIN_SECRET_LENGTH } from "./compaction/seal";
 import { parseShardPlan } from "./db/shard-plan";
 import { gatewayMisconfigured } from "./errors";
 import { refusalOf } from "./webhooks/target";
@@ -100,9 +101,10 @@ export interface WebhookConfig {
 /**
  * Which requests a wrong setting stops: `every request` (settings every request depends on, and the
  * cron's, which could tell nobody otherwise), `upstream calls` (creates, input_tokens, compact:
- * stored history stays readable) or `the admin API`.
+ * stored history stays readable), `the admin API`, or `compactions` (those a chat upstream needs the
+ * gateway's secret for, refused by src/compaction/seal.ts with a 503 that names it).
  */
-export type ConfigScope = "every request" | "upstream calls" | "the admin API" | "WebSocket upgrades";
+export type ConfigScope = "every request" | "upstream calls" | "the admin API" | "WebSocket upgrades" | "compactions";
 
 export interface ConfigProblem {
   setting: string;
@@ -285,7 +287,7 @@ const SETTINGS = {
   WEBHOOK_SECRET: webhookSecret,
   WEBHOOK_ALLOW_LOOPBACK: flag("upstream calls"),
   WEBHOOK_RETRY_BASE_SECONDS: integer("upstream calls", 5, 1, 3600, "seconds"),
-  // Checked in full (length) where a compaction needs it: unset is fine until then.
+  // Unset is fine until a compaction needs it; a short one is a problem of compactions alone (`crossCheck`).
   COMPACTION_SECRET: secretText("upstream calls", 1),
   WEBSOCKETS: oneOf("WebSocket upgrades", ["on", "off"], "on"),
   WEBSOCKET_MAX_SECONDS: integer("WebSocket upgrades", 3600, 1, 86_400, "seconds"),
@@ -335,6 +337,14 @@ function readSettings(vars: Record<string, unknown>): { values: Values; problems
 
 /** Rules between settings, once each is valid on its own. */
 function crossCheck(values: Values, problems: ConfigProblem[]): void {
+  const compaction = values.COMPACTION_SECRET;
+  // Kept as set, so the compaction's own 503 says it is short rather than unset.
+  if (compaction !== null && compaction.length < MIN_SECRET_LENGTH)
+    problems.push({
+      setting: "COMPACTION_SECRET",
+      scope: "compactions",
+      message: `COMPACTION_SECRET is ${shown("COMPACTION_SECRET", compaction)}; allowed: at least ${MIN_SECRET_LENGTH} characters, without spaces or control characters.`,
+    });
   if (values.WEBHOOK_URL === null) return;
   const refusal = refusalOf(values.WEBHOOK_URL, values.WEBHOOK_ALLOW_LOOPBACK);
   if (refusal !== null) {

@@ -167,6 +167,23 @@ describe("readConfig", () => {
     for (const scope of ["every request", "upstream calls", "the admin API"] as const)
       expect(() => refuseIfMisconfigured(everywhere, scope)).toThrow(/AUTH_MODE is 'key'/);
   });
+
+  it("reports a COMPACTION_SECRET shorter than 32 characters at once, refusing only compactions", () => {
+    const config = configOf({ COMPACTION_SECRET: "short-compaction-secret" });
+    expect(config.problems).toEqual([
+      {
+        setting: "COMPACTION_SECRET",
+        scope: "compactions",
+        message:
+          "COMPACTION_SECRET is (secret, 23 characters); allowed: at least 32 characters, without spaces or control characters.",
+      },
+    ]);
+    // Kept, so the compaction's 503 (src/compaction/seal.ts) says it is short, not unset.
+    expect(config.compactionSecret).toBe("short-compaction-secret");
+    for (const scope of ["every request", "upstream calls", "the admin API", "WebSocket upgrades"] as const)
+      expect(() => refuseIfMisconfigured(config, scope)).not.toThrow();
+    expect(configOf({ COMPACTION_SECRET: "c".repeat(32) }).problems).toEqual([]);
+  });
 });
 
 describe("configurationLine", () => {

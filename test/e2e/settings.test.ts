@@ -68,6 +68,21 @@ describe("a wrong setting", () => {
     );
   });
 
+  it("AUTH_MODE=key refuses every /v1 and /admin request; /health and the console still answer", async () => {
+    const root = GATEWAY_URL.replace(/\/v1$/, "");
+    const admin = await managedFetch(
+      `${root}/admin/tenants`,
+      { headers: { authorization: "Bearer x" } },
+      {
+        AUTH_MODE: "key",
+      },
+    );
+    expect(admin.status).toBe(500);
+    expect(await admin.text()).toContain("AUTH_MODE is 'key'");
+    expect((await managedFetch(`${root}/health`, {}, { AUTH_MODE: "key" })).status).toBe(200);
+    expect((await managedFetch(`${root}/console/`, {}, { AUTH_MODE: "key" })).status).toBe(200);
+  });
+
   it("AUTH_MODE=key refuses every request, before the key is even looked at", async () => {
     for (const authorization of ["Bearer sk-gw-anything", undefined]) {
       const res = await managedFetch(
