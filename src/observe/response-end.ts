@@ -190,7 +190,7 @@ function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngi
 
 interface Outcome {
   status: string;
-  error: ResponseError | null;
+  error: Pick<ResponseError, "code" | "message"> | null;
 }
 
 function outcomeOf(snapshot: ResponseObject): Outcome {

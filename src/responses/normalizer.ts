@@ -8,7 +8,7 @@ import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
 import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
-import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, textOf } from "./types";
+import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, responseError, textOf } from "./types";
 
 export interface NormalizedEvent {
   seq: number;
@@ -106,7 +106,11 @@ export class StreamNormalizer {
       if (type === "error") {
         this.#errorSent = true;
         const flat = flattenError(event);
-        this.#lastError = { code: textOf(flat.code) || "server_error", message: textOf(flat.message) };
+        this.#lastError = responseError(
+          textOf(flat.code) || "server_error",
+          textOf(flat.message),
+          flat.error as JsonObject,
+        );
         return [...out, this.#emit(flat)];
       }
       this.#remapItemEvent(event);
@@ -115,10 +119,9 @@ export class StreamNormalizer {
     } catch (error) {
       if (!(error instanceof GrammarError)) throw error;
       this.#options.onAnomaly?.(error.message);
-      return this.fail({
-        code: "server_error",
-        message: `The upstream stream broke the Responses event grammar: ${error.message}`,
-      });
+      return this.fail(
+        responseError("server_error", `The upstream stream broke the Responses event grammar: ${error.message}`),
+      );
     }
   }
 
@@ -126,10 +129,7 @@ export class StreamNormalizer {
   finish(): NormalizedEvent[] {
     if (this.#terminal) return [];
     return this.fail(
-      this.#lastError ?? {
-        code: "server_error",
-        message: "The upstream stream ended before the response was complete.",
-      },
+      this.#lastError ?? responseError("server_error", "The upstream stream ended before the response was complete."),
     );
   }
 
@@ -145,13 +145,13 @@ export class StreamNormalizer {
           sequence_number: 0,
           code: error.code,
           message: error.message,
-          param: null,
-          error: { type: "server_error", code: error.code, message: error.message, param: null },
+          param: error.param,
+          error: { type: error.type, code: error.code, message: error.message, param: error.param },
         }),
       );
     }
     const response = this.#partialSnapshot("failed");
-    response.error = { code: error.code, message: error.message };
+    response.error = { ...error };
     out.push(this.#emit({ type: "response.failed", sequence_number: 0, response }));
     return out;
   }
@@ -217,24 +217,31 @@ export class StreamNormalizer {
         const out = this.#ensureStarted();
         if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0))
           snapshot.output = structuredClone(this.snapshot.output);
-        // OpenAI precedes every `response.failed` with an `error` event; so do we.
-        if (event.type === "response.failed" && !this.#errorSent) {
-          const error = (
+        if (event.type === "response.failed") {
+          // Its error gets what the upstream left out (OpenAI's own sends only code and message).
+          const sent = (
             typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {}
           ) as JsonObject;
-          const code = textOf(error.code) || "server_error";
-          const message = textOf(error.message) || "The response failed.";
-          this.#errorSent = true;
-          out.push(
-            this.#emit({
-              type: "error",
-              sequence_number: 0,
-              code,
-              message,
-              param: null,
-              error: { type: "server_error", code, message, param: null },
-            }),
+          const error = responseError(
+            textOf(sent.code) || "server_error",
+            textOf(sent.message) || "The response failed.",
+            sent,
           );
+          snapshot.error = { ...sent, ...error };
+          // OpenAI precedes every `response.failed` with an `error` event; so do we.
+          if (!this.#errorSent) {
+            this.#errorSent = true;
+            out.push(
+              this.#emit({
+                type: "error",
+                sequence_number: 0,
+                code: error.code,
+                message: error.message,
+                param: error.param,
+                error: { type: error.type, code: error.code, message: error.message, param: error.param },
+              }),
+            );
+          }
         }
         out.push(this.#emit(event));
         return out;
@@ -293,12 +300,14 @@ function flattenError(event: StreamEvent): StreamEvent {
   // Some servers send numeric codes (OpenRouter: 400); the event's `code` is a string.
   const code = typeof rawCode === "string" ? rawCode : typeof rawCode === "number" ? String(rawCode) : null;
   const param = (event.param ?? nested.param ?? null) as string | null;
+  // Typed as the failed Response's error will be, should the stream end on it.
+  const { type } = responseError(code ?? "server_error", message, nested);
   return {
     type: "error",
     sequence_number: 0,
     code,
     message,
     param,
-    error: { type: nested.type ?? "server_error", code, message, param },
+    error: { type, code, message, param },
   };
 }

@@ -46,10 +46,57 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
   "response.incomplete",
 ]);
 
-/** The `error` a failed Response carries (`ResponseError`). */
+/**
+ * The `error` a failed Response carries (`ResponseError`). `type` and `param` are optional in the
+ * spec, but the Vercel AI SDK rejects a non-streaming Response whose error has no `type`.
+ */
 export interface ResponseError {
   code: string;
   message: string;
+  type: string;
+  param: string | null;
+}
+
+/**
+ * The `type` of a failed Response's error whose sender gave none, by its code: the spec's codes
+ * that fault the request are `invalid_request_error`, a rate limit is `rate_limit_error` (as the
+ * gateway's own 429s), OpenAI's `insufficient_quota` is its own type; every other code (the
+ * gateway's and the upstream's failures) is `server_error`.
+ */
+const ERROR_TYPES: Readonly<Record<string, string>> = {
+  rate_limit_exceeded: "rate_limit_error",
+  insufficient_quota: "insufficient_quota",
+  ...Object.fromEntries(
+    [
+      "invalid_prompt",
+      "data_residency_mismatch",
+      "bio_policy",
+      "invalid_image",
+      "invalid_image_format",
+      "invalid_base64_image",
+      "invalid_image_url",
+      "image_too_large",
+      "image_too_small",
+      "image_parse_error",
+      "image_content_policy_violation",
+      "invalid_image_mode",
+      "image_file_too_large",
+      "unsupported_image_media_type",
+      "empty_image_file",
+      "failed_to_download_image",
+      "image_file_not_found",
+    ].map((code) => [code, "invalid_request_error"]),
+  ),
+};
+
+/** The one way a Response's `error` is built: `from`'s `type` and `param` (an upstream's) when it has them. */
+export function responseError(
+  code: string,
+  message: string,
+  from: { type?: unknown; param?: unknown } = {},
+): ResponseError {
+  const type = textOf(from.type) || (ERROR_TYPES[code] ?? "server_error");
+  return { code, message, type, param: textOf(from.param) || null };
 }
 
 /** A string field of an untrusted object, or "" when absent or not a string. */

@@ -14,6 +14,7 @@ import { identifyItems, type IdentifiedItem } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseObject } from "../responses/types";
+import { responseError } from "../responses/types";
 import { notRecorded, refusalOf } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream } from "../upstream/client";
@@ -217,7 +218,7 @@ export class BackgroundRun {
       this.#trace.failure("run failed", error);
       if (!this.normalizer.terminal && this.#ending === undefined)
         await this.#sink(
-          this.normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
+          this.normalizer.fail(responseError("server_error", "The gateway failed while running the response.")),
         );
     } finally {
       if (this.#deadline !== undefined) clearTimeout(this.#deadline);
@@ -230,10 +231,9 @@ export class BackgroundRun {
     if (!(reason instanceof Stop) || reason.reason !== "deadline" || this.#ending !== undefined) return;
     const seconds = Math.round(config.maxRunMs / 1000);
     await this.#sink(
-      this.normalizer.fail({
-        code: "server_error",
-        message: `The response exceeded the maximum run time of ${seconds} seconds.`,
-      }),
+      this.normalizer.fail(
+        responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
+      ),
     );
   }
 

@@ -6,7 +6,7 @@
 
 import type { GatewayConfig } from "../config";
 import type { NormalizedEvent, StreamNormalizer } from "../responses/normalizer";
-import type { ResponseError } from "../responses/types";
+import { responseError, type ResponseError } from "../responses/types";
 import { SseDecoder, UpstreamEventTooLarge } from "../sse";
 import { UpstreamTimeout } from "../upstream/client";
 import type { TranslationContext, UpstreamProtocol } from "../upstream/protocol";
@@ -32,7 +32,7 @@ export function pumpOptions(config: GatewayConfig, abort: AbortController): Pump
   };
 }
 
-const failure = (message: string): ResponseError => ({ code: "server_error", message });
+const failure = (message: string): ResponseError => responseError("server_error", message);
 
 /** Why the pump stopped: the stream ended (terminal sent), or it was aborted from outside. */
 export type PumpEnd = "finished" | "aborted";

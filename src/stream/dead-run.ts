@@ -11,7 +11,7 @@ import { logRecoveredEnd } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import type { ResponseEcho } from "../responses/response-object";
 import type { ResponseObject, StreamEvent } from "../responses/types";
-import { TERMINAL_STATUSES } from "../responses/types";
+import { responseError, TERMINAL_STATUSES } from "../responses/types";
 import { framesOf, ResponseRecorder, type FinishOutcome, type RecorderOptions } from "./recorder";
 
 /** The ids a stored response's lines carry. */
@@ -102,7 +102,7 @@ export async function endDeadRun(
   const end = options.end ?? "failed";
   if (end === "cancelled") snapshot = normalizer.cancel();
   else if (end === "failed") {
-    recorder.record(framesOf(normalizer.fail({ code: "server_error", message: INTERRUPTED_MESSAGE })));
+    recorder.record(framesOf(normalizer.fail(responseError("server_error", INTERRUPTED_MESSAGE))));
     snapshot = normalizer.snapshot;
   } else {
     snapshot = end.snapshot;

@@ -18,6 +18,7 @@ import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { ResponseObject } from "../responses/types";
+import { responseError } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
@@ -195,16 +196,15 @@ export async function runStoredForeground(
   const endStopped = (): ResponseObject | NormalizedEvent[] => {
     if (stopReason() === "client_gone") return normalizer.cancel();
     const seconds = Math.round(config.maxRunMs / 1000);
-    return normalizer.fail({
-      code: "server_error",
-      message: `The response exceeded the maximum run time of ${seconds} seconds.`,
-    });
+    return normalizer.fail(
+      responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
+    );
   };
 
   /** D1 refused the row: the run ends failed (nothing kept) and its response line says so; answers its end's number. */
   const failUnrecorded = (): number => {
     const seq = normalizer.nextSeq;
-    normalizer.fail({ code: "server_error", message: "The response could not be recorded." });
+    normalizer.fail(responseError("server_error", "The response could not be recorded."));
     trace.end(normalizer.snapshot, seq, "storage_failed");
     return seq;
   };
@@ -274,9 +274,7 @@ export async function runStoredForeground(
     } catch (error) {
       trace.failure("run failed", error);
       if (!normalizer.terminal)
-        await sink(
-          normalizer.fail({ code: "server_error", message: "The gateway failed while running the response." }),
-        );
+        await sink(normalizer.fail(responseError("server_error", "The gateway failed while running the response.")));
     } finally {
       clearTimeout(deadline);
       if (grace !== undefined) clearTimeout(grace);

@@ -11,6 +11,7 @@ import { recordedOf, runIds, type Recorded } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import { echoOf } from "../responses/response-object";
 import type { ResponseError, ResponseObject } from "../responses/types";
+import { responseError } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import { encodeFrame } from "../sse";
 import { framesOf, type FinishOutcome, type ResponseRecorder } from "./recorder";
@@ -23,12 +24,12 @@ export const notRecorded = (): ApiError =>
     headers: { "retry-after": "1" },
   });
 
-/** The error a refused response is kept with: the upstream's code, or one by its status. */
+/** The error a refused response is kept with: the upstream's code (or one by its status), type and param. */
 export function refusalOf(error: unknown): ResponseError {
   if (!(error instanceof ApiError))
-    return { code: "server_error", message: "The upstream model server could not be reached." };
+    return responseError("server_error", "The upstream model server could not be reached.");
   const code = error.code ?? (error.status === 429 ? "rate_limit_exceeded" : "server_error");
-  return { code, message: error.message };
+  return responseError(code, error.message, error);
 }
 
 /**

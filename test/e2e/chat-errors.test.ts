@@ -83,6 +83,8 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     expect((await openai.responses.retrieve(queued.id)).error).toEqual({
       code: "bad_x",
       message: "mock chat error 400",
+      type: "invalid_request_error",
+      param: "messages",
     });
   });
 });

@@ -44,11 +44,12 @@ const completed: [file: string, items: string[], status?: "completed" | "incompl
   ["vercel-ai__groq-tool-call.json", ["function_call"]],
 ];
 
-const failed: [file: string, code: string, message: string][] = [
-  ["pydantic-ai__test_openrouter_stream_error.body.sse", "server_error", "Token limit reached"],
+const failed: [file: string, code: string, type: string, message: string][] = [
+  ["pydantic-ai__test_openrouter_stream_error.body.sse", "server_error", "server_error", "Token limit reached"],
   [
     "pydantic-ai__test_tool_use_failed_error_streaming.i0.body.sse",
     "tool_use_failed",
+    "invalid_request_error",
     "Tool call validation failed: tool call validation failed: parameters for tool get_something_by_name did not match schema: errors: [missing properties: 'name', additionalProperties 'invalid_param' not allowed]",
   ],
 ];
@@ -97,7 +98,7 @@ describe("recorded chat streams through the Worker, read with the openai SDK", (
     expect(withoutSdkFields(await openai.responses.retrieve(plain.id))).toEqual(withoutSdkFields(plain));
   });
 
-  it.each(failed)("%s fails with the upstream's error, partial output stored", async (file, code, message) => {
+  it.each(failed)("%s fails with the upstream's error, partial output stored", async (file, code, type, message) => {
     const m = routed(`fixture:${file}`);
     const stream = openai.responses.stream({ model: m.model, input: "replay" });
     let id = "";
@@ -108,7 +109,7 @@ describe("recorded chat streams through the Worker, read with the openai SDK", (
 
     const stored = await openai.responses.retrieve(id);
     expect(stored.status).toBe("failed");
-    expect(stored.error).toEqual({ code, message });
+    expect(stored.error).toEqual({ code, message, type, param: null });
     expect(stored.output.map((item) => item.type)).toEqual(["reasoning"]);
     expect(stored.output.every((item) => (item as { status?: string }).status === "incomplete")).toBe(true);
     expect(saidByResponse(stored as unknown as JsonObject)).toEqual(upstreamSaid(file));

@@ -83,7 +83,7 @@ describe("runs over a Chat Completions upstream", () => {
 
       const stored = await openai.responses.retrieve(id);
       expect(stored.status).toBe("failed");
-      expect(stored.error).toEqual({ code: "server_error", message });
+      expect(stored.error).toEqual({ code: "server_error", message, type: "server_error", param: null });
       expect(stored.output).toEqual([
         expect.objectContaining({
           type: "message",

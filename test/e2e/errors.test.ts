@@ -114,7 +114,7 @@ describe("errors", () => {
       expect(types.at(-1)).toBe("response.output_text.delta");
       const stored = await openai.responses.retrieve(id);
       expect(stored.status).toBe("failed");
-      expect(stored.error).toEqual({ code: "server_error", message });
+      expect(stored.error).toEqual({ code: "server_error", message, type: "server_error", param: null });
       expect(stored.output[0]).toMatchObject({
         type: "message",
         status: "incomplete",

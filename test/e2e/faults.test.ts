@@ -101,7 +101,8 @@ describe("a background run whose instance is lost", () => {
     expect(await runDurableObjectAlarm(await runStub(id))).toBe(true);
     expect(await d1Status(id)).toBe("failed");
     const ended = await openai.responses.retrieve(id);
-    expect(ended).toMatchObject({ status: "failed", error: { code: "server_error", message: INTERRUPTED } });
+    expect(ended).toMatchObject({ status: "failed" });
+    expect(ended.error).toEqual({ code: "server_error", message: INTERRUPTED, type: "server_error", param: null });
     expect(ended.output_text).toBe("w0 w1 ");
     expect(ended.output[0]).toMatchObject({ status: "incomplete" });
     // Its stream replays what was sent, then OpenAI's failure pair.
@@ -263,9 +264,12 @@ describe("upstream silence and the maximum run time", () => {
     expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
     const id = responseIdOf(events[0]);
     const ended = await openai.responses.retrieve(id);
-    expect(ended).toMatchObject({
-      status: "failed",
-      error: { code: "server_error", message: "The upstream stream was idle for more than 3 seconds." },
+    expect(ended).toMatchObject({ status: "failed" });
+    expect(ended.error).toEqual({
+      code: "server_error",
+      message: "The upstream stream was idle for more than 3 seconds.",
+      type: "server_error",
+      param: null,
     });
     expect(ended.output_text).toBe("a");
     // The mock notes the closed connection on its own time.
@@ -291,7 +295,7 @@ describe("upstream silence and the maximum run time", () => {
     expect(await openai.responses.retrieve(id)).toMatchObject({
       status: "failed",
       output: [],
-      error: { code: "upstream_timeout" },
+      error: { code: "upstream_timeout", type: "server_error", param: null },
     });
   });
 
@@ -306,9 +310,12 @@ describe("upstream silence and the maximum run time", () => {
     await waitOnExecutionContext(ctx);
     expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
     const ended = await client().responses.retrieve(spec.responseId);
-    expect(ended).toMatchObject({
-      status: "failed",
-      error: { code: "server_error", message: "The response exceeded the maximum run time of 1 seconds." },
+    expect(ended).toMatchObject({ status: "failed" });
+    expect(ended.error).toEqual({
+      code: "server_error",
+      message: "The response exceeded the maximum run time of 1 seconds.",
+      type: "server_error",
+      param: null,
     });
     expect(ended.output_text).toBe("w0 w1 ");
     await until(

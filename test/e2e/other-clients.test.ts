@@ -7,8 +7,9 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenResponses } from "@ai-sdk/open-responses";
 import { ChatOpenAI } from "@langchain/openai";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
-import { generateText, jsonSchema, streamText } from "ai";
+import { APICallError, generateText, jsonSchema, streamText } from "ai";
 import { describe, expect, it } from "vitest";
+import { routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, words } from "../support/gateway";
 import { weatherTool } from "../support/weather-tool";
 
@@ -84,6 +85,31 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
     expect(text).toBe(words(3));
     await expect(client(KEY).responses.retrieve((await result.response).id)).rejects.toMatchObject({ status: 404 });
   });
+
+  it.each([
+    ["Responses", () => model("cut-after:3")],
+    ["Chat Completions", () => routed("cut-after:3").model],
+  ])(
+    "reports a non-streaming create whose %s upstream was cut with the gateway's message, as retrieve keeps it",
+    async (_protocol, scenario) => {
+      const message = "The upstream connection failed before the response was complete.";
+      const failure: unknown = await generateText({
+        model: provider.responses(scenario()),
+        prompt: "x",
+        maxRetries: 0,
+      }).catch((caught: unknown) => caught);
+      // The SDK parsed the failed Response (its schema requires the error's `type`) and threw its message.
+      expect(APICallError.isInstance(failure)).toBe(true);
+      expect((failure as APICallError).message).toBe(message);
+      // The body the SDK parsed (this version keeps the object, though its type says string).
+      const body: unknown = (failure as APICallError).responseBody;
+      const created = (typeof body === "string" ? JSON.parse(body) : body) as { id: string; error: unknown };
+      expect(created.error).toEqual({ code: "server_error", message, type: "server_error", param: null });
+      const stored = await client(KEY).responses.retrieve(created.id);
+      expect(stored).toMatchObject({ status: "failed" });
+      expect(stored.error).toEqual(created.error);
+    },
+  );
 });
 
 describe("the Vercel AI SDK's Open Responses provider (@ai-sdk/open-responses)", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { StreamNormalizer, type NormalizedEvent } from "../../src/responses/normalizer";
 import { echoOf, newResponseObject } from "../../src/responses/response-object";
-import type { StreamEvent } from "../../src/responses/types";
+import { responseError, type StreamEvent } from "../../src/responses/types";
 import { fixtureEvents } from "../support/fixtures";
 
 const identity = { id: "resp_gateway", createdAt: 1_800_000_000 };
@@ -100,7 +100,7 @@ describe("StreamNormalizer", () => {
     expect(out.slice(-2).map((e) => e.type)).toEqual(["error", "response.failed"]);
     const failed = out.at(-1)?.response as { status: string; error: { code: string }; output: { status: string }[] };
     expect(failed.status).toBe("failed");
-    expect(failed.error.code).toBe("server_error");
+    expect(failed.error).toMatchObject({ code: "server_error", type: "server_error", param: null });
     expect(failed.output[0]?.status).toBe("incomplete");
   });
 
@@ -128,6 +128,48 @@ describe("StreamNormalizer", () => {
     });
   });
 
+  it("gives an upstream's failed error without type or param the ones its code implies, event and snapshot alike", () => {
+    const events = recorded().slice(0, 2);
+    const failed = structuredClone(events[1] as StreamEvent);
+    failed.type = "response.failed";
+    (failed.response as Record<string, unknown>).status = "failed";
+    (failed.response as Record<string, unknown>).error = { code: "rate_limit_exceeded", message: "slow down" };
+    const n = normalizer();
+    const out = feed(n, [...events, failed]);
+    const error = { code: "rate_limit_exceeded", message: "slow down", type: "rate_limit_error", param: null };
+    expect(out.at(-2)).toMatchObject({ error });
+    expect((out.at(-1)?.response as { error: unknown }).error).toEqual(error);
+    expect(n.snapshot.error).toEqual(error);
+  });
+
+  it("keeps the type and param an upstream's failed error came with", () => {
+    const events = recorded().slice(0, 2);
+    const failed = structuredClone(events[1] as StreamEvent);
+    failed.type = "response.failed";
+    (failed.response as Record<string, unknown>).status = "failed";
+    const error = { code: "invalid_prompt", message: "no", type: "invalid_request_error", param: "input" };
+    (failed.response as Record<string, unknown>).error = error;
+    const out = feed(normalizer(), [...events, failed]);
+    expect((out.at(-1)?.response as { error: unknown }).error).toEqual(error);
+  });
+
+  it("fails a stream cut after an upstream error event with that error, typed as the event was", () => {
+    const n = normalizer();
+    const out = feed(n, [
+      ...recorded().slice(0, 2),
+      { type: "error", code: "insufficient_quota", message: "no quota", param: null },
+    ]);
+    expect(out.at(-1)).toMatchObject({ error: { type: "insufficient_quota", code: "insufficient_quota" } });
+    const end = parse(n.finish());
+    expect(end.map((e) => e.type)).toEqual(["response.failed"]);
+    expect((end[0]?.response as { error: unknown }).error).toEqual({
+      code: "insufficient_quota",
+      message: "no quota",
+      type: "insufficient_quota",
+      param: null,
+    });
+  });
+
   it("cancels without an event and keeps the partial output", () => {
     const n = normalizer({}, true);
     n.begin();
@@ -149,7 +191,7 @@ describe("StreamNormalizer", () => {
       },
       out,
     );
-    const failed = parse(resumed.fail({ code: "server_error", message: "interrupted" }));
+    const failed = parse(resumed.fail(responseError("server_error", "interrupted")));
     expect(failed.map((e) => e.sequence_number)).toEqual([6, 7]);
   });
 });

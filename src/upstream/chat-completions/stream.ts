@@ -3,6 +3,7 @@
 
 import { newId } from "../../responses/ids";
 import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "../../responses/types";
+import { responseError } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
 import type { SseMessage } from "../../sse";
 import type { EventTranslator, TranslationContext } from "../protocol";
@@ -19,28 +20,17 @@ import {
 } from "./tool-calls";
 import { ChatToolSet, type ChatTool } from "./tool-set";
 import { usageFromChat, withCompactionUsage, type ResponseUsage } from "./usage";
-import {
-  contentText,
-  mapLogprobs,
-  nonEmpty,
-  objectOr,
-  reasoningText,
-  upstreamErrorOf,
-  type Logprob,
-  type UpstreamError,
-} from "./wire";
+import { contentText, mapLogprobs, nonEmpty, objectOr, reasoningText, upstreamErrorOf, type Logprob } from "./wire";
 
 type ItemStatus = "completed" | "incomplete";
 
 /** Longest piece of a non-JSON `event: error` payload quoted back to the client. */
 const MAX_ERROR_TEXT = 2000;
 
-const MALFORMED: UpstreamError = {
-  type: "server_error",
-  code: "server_error",
-  message: "The upstream model server sent a stream chunk that is not a JSON object.",
-  param: null,
-};
+const MALFORMED: ResponseError = responseError(
+  "server_error",
+  "The upstream model server sent a stream chunk that is not a JSON object.",
+);
 
 const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
   length: "max_output_tokens",
@@ -418,12 +408,11 @@ export class ChatStreamTranslator implements EventTranslator {
       this.#finishCall(call, status);
   }
 
-  #fail(error: UpstreamError): void {
+  #fail(error: ResponseError): void {
     this.#closeAll("incomplete");
     const { type, code, message, param } = error;
     this.#emit({ type: "error", code, message, param, error: { type, code, message, param } });
-    const failure: ResponseError = { code, message };
-    this.#emit({ type: "response.failed", response: this.#snapshot("failed", { error: failure }) });
+    this.#emit({ type: "response.failed", response: this.#snapshot("failed", { error: { ...error } }) });
     this.#ended = true;
   }
 

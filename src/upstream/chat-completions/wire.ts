@@ -2,7 +2,7 @@
 // Used by the stream translator and the tool-call assembler; nothing else reads raw chat chunks.
 
 import { isPlainObject } from "../../responses/validation";
-import type { JsonObject, ResponseError } from "../../responses/types";
+import { responseError, type JsonObject, type ResponseError } from "../../responses/types";
 
 export const objectOr = (value: unknown): JsonObject | undefined => (isPlainObject(value) ? value : undefined);
 
@@ -62,28 +62,21 @@ export function mapLogprobs(entries: unknown): Logprob[] {
   }));
 }
 
-/** An error the upstream reported inside a 200 stream or body, with the fields an `error` event carries. */
-export interface UpstreamError extends ResponseError {
-  type: string;
-  param: string | null;
-}
-
 /**
  * Reads an in-band error: a top-level `error` key (OpenRouter puts it on a chunk that also has
  * `choices`; Groq sends it as `event: error`), or, under `event: error`, the payload itself.
  * Numeric codes (OpenRouter's HTTP-like `400`) are not Responses error codes: they become `server_error`.
  */
-export function upstreamErrorOf(payload: JsonObject, event: string | undefined): UpstreamError | undefined {
+export function upstreamErrorOf(payload: JsonObject, event: string | undefined): ResponseError | undefined {
   let error: unknown = payload.error;
   if (error === undefined || error === null || error === false) {
     if (event !== "error") return undefined;
     error = payload;
   }
   const fields = objectOr(error) ?? { message: error };
-  return {
-    type: nonEmpty(fields.type) ?? "server_error",
-    code: nonEmpty(fields.code) ?? "server_error",
-    message: nonEmpty(fields.message) ?? "The upstream model server reported an error.",
-    param: nonEmpty(fields.param) ?? null,
-  };
+  return responseError(
+    nonEmpty(fields.code) ?? "server_error",
+    nonEmpty(fields.message) ?? "The upstream model server reported an error.",
+    fields,
+  );
 }

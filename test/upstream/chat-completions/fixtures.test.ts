@@ -208,7 +208,7 @@ const streams: Case[] = [
   },
 ];
 
-const failures: (Case & { code: string; message: string })[] = [
+const failures: (Case & { code: string; message: string; type: string })[] = [
   {
     file: "pydantic-ai__test_openrouter_stream_error.body.sse",
     status: "failed",
@@ -217,6 +217,7 @@ const failures: (Case & { code: string; message: string })[] = [
     usage: { input: 43, output: 10, total: 53, reasoning: 11 },
     code: "server_error",
     message: "Token limit reached",
+    type: "server_error",
   },
   {
     file: "pydantic-ai__test_tool_use_failed_error_streaming.i0.body.sse",
@@ -225,6 +226,7 @@ const failures: (Case & { code: string; message: string })[] = [
     items: ["reasoning"],
     usage: null,
     code: "tool_use_failed",
+    type: "invalid_request_error",
     message:
       "Tool call validation failed: tool call validation failed: parameters for tool get_something_by_name did not match schema: errors: [missing properties: 'name', additionalProperties 'invalid_param' not allowed]",
   },
@@ -285,11 +287,17 @@ describe("recorded chat streams through the translator, the normalizer and the o
   it.each(failures)("$file fails with the upstream's error and keeps the partial output", async (expected) => {
     const result = await replay(expected.file);
     expectCommon(result, expected);
-    expect(result.final.error).toEqual({ code: expected.code, message: expected.message });
+    // The failed Response's error has every field of OpenAI's envelope (the AI SDK requires `type`).
+    const failure = { code: expected.code, message: expected.message, type: expected.type, param: null };
+    expect(result.final.error).toEqual(failure);
     expect(result.final.output.every((output) => output.status === "incomplete")).toBe(true);
     expect(saidByResponse(result.final)).toEqual(saidByChunks(upstreamChunks(expected.file)));
     const error = result.normalized.find((event) => event.type === "error");
-    expect(JSON.parse(error?.json ?? "{}")).toMatchObject({ code: expected.code, message: expected.message });
+    expect(JSON.parse(error?.json ?? "{}")).toMatchObject({
+      code: expected.code,
+      message: expected.message,
+      error: failure,
+    });
     for (const sdk of [sdkFromSse, sdkFromNdjson]) {
       const failure: unknown = await sdk(result).catch((caught: unknown) => caught);
       expect(failure).toBeInstanceOf(APIError);
@@ -360,6 +368,8 @@ describe("recorded non-streaming chat bodies through eventsFromBody", () => {
       code: "unsupported_parameter",
       message:
         "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      type: "invalid_request_error",
+      param: "max_tokens",
     });
     expect(result.normalized.map((event) => event.type)).toEqual([
       "response.created",
