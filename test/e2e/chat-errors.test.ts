@@ -102,7 +102,6 @@ describe("what Chat Completions cannot carry is refused with a 400, nothing stor
     ],
     ["a hosted tool_choice", { tools: [functionTool], tool_choice: { type: "web_search_preview" } }, "tool_choice"],
     ["a prompt template", { prompt: { id: "pmpt_1" } }, "prompt"],
-    ["an item_reference", { input: [{ type: "item_reference", id: "msg_1" }] }, "input[0]"],
     [
       "an image by file_id",
       { input: [{ role: "user", content: [{ type: "input_image", file_id: "file_1", detail: "auto" }] }] },

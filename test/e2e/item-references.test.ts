@@ -5,7 +5,7 @@
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, type ModelMessage } from "ai";
 import { describe, expect, it } from "vitest";
-import { received, routed } from "../support/chat";
+import { received, routed, rowCount } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
 
 const KEY = "sk-test-item-references";
@@ -76,6 +76,19 @@ describe("item_reference", () => {
       expect((refused as Error).message).toContain(`Item with id '${id}' not found.`);
     }
     expect(await upstream.requests(m)).toHaveLength(0);
+  });
+
+  it("refuses an unknown id over a Chat Completions upstream in every mode, storing and sending nothing", async () => {
+    for (const mode of [{}, { stream: true }, { background: true }, { store: false }]) {
+      const m = routed("echo");
+      const before = await rowCount("responses");
+      const refused = await openai.responses
+        .create({ model: m.model, input: [reference("msg_doesnotexist")], ...mode })
+        .catch((error: unknown) => error);
+      expect(refused).toMatchObject({ status: 400, param: "input", type: "invalid_request_error" });
+      expect(await rowCount("responses")).toBe(before);
+      expect(await received(m)).toEqual([]);
+    }
   });
 
   it("adds the stored item itself to a conversation", async () => {
