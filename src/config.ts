@@ -4,6 +4,9 @@
 import { MIN_SECRET_LENGTH } from "./compaction/seal";
 import { parseShardPlan } from "./db/shard-plan";
 import { gatewayMisconfigured } from "./errors";
+import { emit, type LogFields } from "./observe/log";
+import { logConfigProblem } from "./observe/problems";
+import { urlHost } from "./url-host";
 import { refusalOf } from "./webhooks/target";
 import { secretKey } from "./webhooks/sign";
 
@@ -124,6 +127,8 @@ interface Setting<T> {
   /** What code that cannot refuse (alarms, the cron) runs with while the value is wrong. */
   fallback?: T;
   secret?: boolean;
+  /** A URL: shown by its host only (a webhook URL's path often carries a token). */
+  url?: boolean;
   /** What is allowed, for the message. */
   allowed: string;
   parse(raw: string | number | boolean): Parsed<T>;
@@ -165,6 +170,7 @@ const flag = (scope: ConfigScope): Setting<boolean> => ({
 const baseUrl = (fallback: string): Setting<string> => ({
   scope: "upstream calls",
   default: fallback,
+  url: true,
   allowed:
     "an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1",
   parse(raw) {
@@ -198,9 +204,10 @@ const secretText = (scope: ConfigScope, minLength: number): Setting<string | nul
 /** The same setting with another value for code that cannot refuse while it is wrong. */
 const withFallback = <T, F>(setting: Setting<T>, fallback: F): Setting<T | F> => ({ ...setting, fallback });
 
-const optionalText = (scope: ConfigScope): Setting<string | null> => ({
+const optionalUrl = (scope: ConfigScope): Setting<string | null> => ({
   scope,
   default: null,
+  url: true,
   allowed: "a URL",
   parse: (raw) => ok(String(raw).trim()),
 });
@@ -283,7 +290,7 @@ const SETTINGS = {
   RATE_LIMIT_REQUESTS: integer("every request", 600, 1, MAX_RATE_LIMIT, "requests a period"),
   ADDRESS_RATE_LIMIT_REQUESTS: integer("every request", 1200, 1, MAX_RATE_LIMIT, "requests a period"),
   D1_SHARDS: shardList,
-  WEBHOOK_URL: optionalText("upstream calls"),
+  WEBHOOK_URL: optionalUrl("upstream calls"),
   WEBHOOK_SECRET: webhookSecret,
   WEBHOOK_ALLOW_LOOPBACK: flag("upstream calls"),
   WEBHOOK_RETRY_BASE_SECONDS: integer("upstream calls", 5, 1, 3600, "seconds"),
@@ -299,13 +306,25 @@ type Values = { [Name in SettingName]: (typeof SETTINGS)[Name] extends Setting<i
 /** Longest value quoted in a message: enough to recognise it, not a whole pasted document. */
 const MAX_QUOTED_CHARS = 200;
 
-/** How a value appears in messages and logs: a secret only by its length, a URL without credentials. */
-function shown(name: SettingName, raw: unknown): string {
-  if (SETTINGS[name].secret === true) return `(secret, ${String(raw).length} characters)`;
-  let text = typeof raw === "string" ? raw : JSON.stringify(raw);
-  text = text.replace(/\/\/[^/@\s]*@/, "//***@");
-  return `'${text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text}'`;
+/** A URL's host, also from a value that is not quite a URL (no scheme): never its path or credentials. */
+function hostPart(text: string): string {
+  const host = text.includes("://") ? urlHost(text.trim()) : null;
+  if (host !== null && host !== "") return host;
+  return /^\s*(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^/@\s]*@)?([^/?#\s]*)/i.exec(text)?.[1] ?? "";
 }
+
+/** How a value appears in messages and logs: a secret only by its length, a URL by its host. */
+function display(name: SettingName, raw: unknown): string {
+  const setting: Setting<unknown> = SETTINGS[name];
+  if (setting.secret === true) return `(secret, ${String(raw).length} characters)`;
+  let text = typeof raw === "string" ? raw : JSON.stringify(raw);
+  if (setting.url === true) text = hostPart(text);
+  return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
+}
+
+/** `display`, quoted in a message unless it is a secret's length. */
+const shown = (name: SettingName, raw: unknown): string =>
+  SETTINGS[name].secret === true ? display(name, raw) : `'${display(name, raw)}'`;
 
 function readSettings(vars: Record<string, unknown>): { values: Values; problems: ConfigProblem[] } {
   const values: Record<string, unknown> = {};
@@ -372,32 +391,37 @@ let configurationLogged = false;
 /** Settings with a parser of their own, next to what uses them. */
 const CHECKED_ELSEWHERE = ["UPSTREAM_ROUTES", "CORS_ORIGINS", "MODEL_PRICES"];
 
-/** The effective value of every setting on one line, secrets only as set or unset. */
-export function configurationLine(vars: Record<string, unknown>): string {
-  const effective = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
+/** The effective value of every setting, a field each: secrets only as set or unset, URLs by host. */
+export function configurationFields(vars: Record<string, unknown>): LogFields {
+  const fields: LogFields = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const raw = vars[name];
     const set = raw !== undefined && raw !== null && raw !== "";
-    if (SETTINGS[name].secret === true) return `${name}=${set ? "(set)" : "(unset)"}`;
-    return `${name}=${set ? shown(name, raw) : `(default ${JSON.stringify(SETTINGS[name].default)})`}`;
-  });
+    const fallback: unknown = SETTINGS[name].default;
+    if (SETTINGS[name].secret === true) fields[name] = set ? "(set)" : "(unset)";
+    else if (set) fields[name] = display(name, raw);
+    else fields[name] = fallback === null ? "(unset)" : `(default ${display(name, fallback)})`;
+  }
   // Read and checked where they are used (the upstream registry, CORS, prices);
   // a routing table may hold hosts an operator would rather not log.
-  const elsewhere = CHECKED_ELSEWHERE.map((name) => {
+  for (const name of CHECKED_ELSEWHERE) {
     const raw = vars[name];
-    return `${name}=${raw === undefined || raw === null || raw === "" ? "(unset)" : "(set)"}`;
-  });
-  return `gateway configuration: ${[...effective, ...elsewhere].join(" ")}`;
+    fields[name] = raw === undefined || raw === null || raw === "" ? "(unset)" : "(set)";
+  }
+  return fields;
 }
 
 function logOnce(config: GatewayConfig, vars: Record<string, unknown>): void {
   for (const problem of config.problems) {
     if (reported.has(problem.message)) continue;
     reported.add(problem.message);
-    console.error(`gateway misconfigured (${problem.scope} refused): ${problem.message}`);
+    logConfigProblem(problem.setting, `gateway misconfigured (${problem.scope} refused): ${problem.message}`, {
+      scope: problem.scope,
+    });
   }
   if (configurationLogged) return;
   configurationLogged = true;
-  console.log(configurationLine(vars));
+  emit("log", "config", "gateway configuration", configurationFields(vars));
 }
 
 // ---- reading ----

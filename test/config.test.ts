@@ -2,7 +2,7 @@
 // its value, what is allowed; a secret only by its length), with what code that cannot refuse runs on.
 
 import { describe, expect, it } from "vitest";
-import { configurationLine, readConfig, refuseIfMisconfigured } from "../src/config";
+import { configurationFields, readConfig, refuseIfMisconfigured } from "../src/config";
 import { ApiError } from "../src/errors";
 
 const configOf = (vars: Record<string, unknown>) => readConfig(vars as never);
@@ -68,17 +68,17 @@ describe("readConfig", () => {
     [
       "UPSTREAM_BASE_URL",
       "127.0.0.1:8790/v1",
-      "UPSTREAM_BASE_URL is '127.0.0.1:8790/v1' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+      "UPSTREAM_BASE_URL is '127.0.0.1:8790' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
     ],
     [
       "UPSTREAM_BASE_URL",
       "localhost:11434/v1",
-      "UPSTREAM_BASE_URL is 'localhost:11434/v1' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+      "UPSTREAM_BASE_URL is 'localhost:11434' (it has no scheme); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
     ],
     [
       "UPSTREAM_BASE_URL",
       "https://user:sk-secret@example.com/v1",
-      "UPSTREAM_BASE_URL is 'https://***@example.com/v1' (a key belongs in UPSTREAM_API_KEY); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+      "UPSTREAM_BASE_URL is 'example.com' (a key belongs in UPSTREAM_API_KEY); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
     ],
     ["UPSTREAM_RETRIES", "two", "UPSTREAM_RETRIES is 'two'; allowed: an integer from 0 to 10 (retries)."],
     [
@@ -124,7 +124,7 @@ describe("readConfig", () => {
       "WEBHOOK_SECRET is not set, but WEBHOOK_URL is; allowed: a Standard Webhooks secret: 'whsec_' followed by base64 of 24 to 64 bytes.",
     ]);
     expect(problemsOf({ WEBHOOK_URL: "http://127.0.0.1:9000/hooks" })).toEqual([
-      "WEBHOOK_URL is 'http://127.0.0.1:9000/hooks' ('127.0.0.1' is a loopback address (allowed only with WEBHOOK_ALLOW_LOOPBACK=true, for 127.0.0.1, localhost and ::1)); allowed: an https:// URL of a public host.",
+      "WEBHOOK_URL is '127.0.0.1:9000' ('127.0.0.1' is a loopback address (allowed only with WEBHOOK_ALLOW_LOOPBACK=true, for 127.0.0.1, localhost and ::1)); allowed: an https:// URL of a public host.",
     ]);
     const secret = `whsec_${btoa("k".repeat(32))}`;
     expect(
@@ -186,20 +186,37 @@ describe("readConfig", () => {
   });
 });
 
-describe("configurationLine", () => {
-  it("shows every effective value but no secret", () => {
-    const line = configurationLine({
+describe("configurationFields", () => {
+  it("shows every effective value, URLs by their host only, and no secret", () => {
+    const fields = configurationFields({
       UPSTREAM_BASE_URL: "http://127.0.0.1:8790/v1",
       UPSTREAM_API_KEY: "sk-upstream-SECRET-value",
       ADMIN_TOKEN: "adm-SECRET-token-0123456789",
+      WEBHOOK_URL: "https://hooks.example.com/services/T0KEN-SECRET-path",
+      RATE_LIMIT_REQUESTS: 300,
       UPSTREAM_ROUTES: '[{"model":"x/*","base_url":"https://internal.example/v1","protocol":"responses"}]',
     });
-    expect(line).toContain("UPSTREAM_BASE_URL='http://127.0.0.1:8790/v1'");
-    expect(line).toContain('UPSTREAM_PROTOCOL=(default "responses")');
-    expect(line).toContain("UPSTREAM_API_KEY=(set)");
-    expect(line).toContain("ADMIN_TOKEN=(set)");
-    expect(line).toContain("WEBHOOK_SECRET=(unset)");
-    expect(line).toContain("UPSTREAM_ROUTES=(set)");
-    expect(line).not.toMatch(/SECRET-|internal\.example/);
+    expect(fields).toMatchObject({
+      UPSTREAM_BASE_URL: "127.0.0.1:8790",
+      UPSTREAM_PROTOCOL: "(default responses)",
+      UPSTREAM_API_KEY: "(set)",
+      ADMIN_TOKEN: "(set)",
+      WEBHOOK_URL: "hooks.example.com",
+      WEBHOOK_SECRET: "(unset)",
+      RATE_LIMIT_REQUESTS: "300",
+      UPSTREAM_ROUTES: "(set)",
+    });
+    expect(configurationFields({}).UPSTREAM_BASE_URL).toBe("(default api.openai.com)");
+    expect(JSON.stringify(fields)).not.toMatch(/SECRET-|T0KEN|internal\.example|\/v1/);
+  });
+
+  it("names a wrong URL setting by its host in the problem, never its path", () => {
+    const messages = problemsOf({ WEBHOOK_URL: "http://hooks.example.com/services/T0KEN-path" });
+    expect(messages[0]).toMatch(/^WEBHOOK_URL is 'hooks\.example\.com' \(webhook URLs must use https/);
+    expect(problemsOf({ UPSTREAM_BASE_URL: "api.example.com/T0KEN/v1" })[0]).toMatch(
+      /^UPSTREAM_BASE_URL is 'api\.example\.com' \(it has no scheme\)/,
+    );
+    for (const message of [...messages, ...problemsOf({ UPSTREAM_BASE_URL: "api.example.com/T0KEN/v1" })])
+      expect(message).not.toContain("T0KEN");
   });
 });

@@ -13,6 +13,7 @@ import { createTableRelationsHelpers, eq, extractTablesRelationalConfig } from "
 import { DrizzleD1Database, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
+import { logConfigProblem } from "../observe/problems";
 import type { Db } from "./client";
 import { noteClient } from "./prepared";
 import { routedClient, type D1Client } from "./routed-client";
@@ -47,7 +48,7 @@ export function readShardPlan(env: Env): ShardPlan {
   if (plan === undefined) {
     const parsed = parseShardPlan(text);
     if (typeof parsed === "string") {
-      console.error(`D1_SHARDS is invalid: ${parsed}`);
+      logConfigProblem("D1_SHARDS", `D1_SHARDS is invalid: ${parsed}`);
       throw invalidSetting();
     }
     plan = parsed;
@@ -55,7 +56,10 @@ export function readShardPlan(env: Env): ShardPlan {
   }
   for (const shard of plan)
     if (!isD1(bindingValue(env, shard.name))) {
-      console.error(`D1_SHARDS is invalid: '${shard.name}' is not bound to a D1 database ([[d1_databases]])`);
+      logConfigProblem(
+        "D1_SHARDS",
+        `D1_SHARDS is invalid: '${shard.name}' is not bound to a D1 database ([[d1_databases]])`,
+      );
       throw invalidSetting();
     }
   return plan;

@@ -2,6 +2,7 @@
 // unset: off, and browsers keep the same-origin policy). Used by the router around every request.
 
 import { ApiError, errorResponse } from "../errors";
+import { logConfigProblem } from "../observe/problems";
 
 /** Headers a browser client may read from our answers (the SDK reads the request id and limits). */
 const EXPOSED_HEADERS = [
@@ -68,7 +69,7 @@ export function preflight(request: Request, policy: CorsPolicy, requestId: strin
   const origin = request.headers.get("origin");
   if (origin === null || request.headers.get("access-control-request-method") === null) return null;
   if (!policy.ok) {
-    console.error(`CORS disabled: ${policy.problem}`);
+    logConfigProblem("CORS_ORIGINS", `CORS disabled: ${policy.problem}`);
     return errorResponse(misconfigured(policy.problem), requestId);
   }
   const headers = new Headers({ vary: "Origin", "x-request-id": requestId });

@@ -16,6 +16,8 @@ export type LogEvent =
   | "sweep"
   | "retention"
   | "usage_rollup"
+  | "config"
+  | "config_problem"
   | "failure";
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -1,8 +1,14 @@
 // The lines for what went wrong on the side of a request or a run: a D1 write retried or given up, a
-// webhook attempt that failed, an upstream event dropped, a sweep or retention pass, a crash. Each
-// names its cause in `msg`. Used by the recorder, the runs, the webhook dispatcher and the cron.
+// webhook attempt that failed, an upstream event dropped, a sweep or retention pass, a wrong setting, a
+// crash. Each names its cause in `msg`. Used by the recorder, the runs, the webhook dispatcher, the
+// cron and the settings' readers.
 
 import { causeOf, emit, hostOf, stackOf, type LogFields } from "./log";
+
+/** A setting that is wrong, named in `setting` (the message shows a URL by its host, a secret by its length). */
+export function logConfigProblem(setting: string, msg: string, fields: LogFields = {}): void {
+  emit("error", "config_problem", msg, { setting, ...fields });
+}
 
 /** Where a D1 write stands: attempt `attempt` of `of` (both 1-based). */
 export interface WriteAttempt {

@@ -3,6 +3,7 @@
 // table names the entry and field at fault. Used by GET /v1/usage and GET /admin/usage.
 
 import { globMatcher } from "../upstream/routes";
+import { logConfigProblem } from "../observe/problems";
 
 export interface ModelPrice {
   /** The table's key: an exact model name, or a glob where `*` matches any characters. */
@@ -83,7 +84,7 @@ export function readModelPrices(env: Env): PriceTable | null {
     table = parse(raw);
   } catch (error) {
     if (!(error instanceof PriceProblem)) throw error;
-    console.error(`usage prices disabled: ${error.message}`);
+    logConfigProblem("MODEL_PRICES", `usage prices disabled: ${error.message}`);
     table = { ok: false, problem: error.message };
   }
   if (typeof raw === "string") cached = { raw, table };

@@ -64,7 +64,7 @@ describe("a wrong setting", () => {
     expect((await broken.responses.inputItems.list(made.id)).data).toHaveLength(1);
     const error = await refusal(broken.responses.create({ model: model("text:1"), input: "x" }));
     expect(error.message).toContain(
-      "UPSTREAM_BASE_URL is '127.0.0.1:8790/v1' (it has no scheme); allowed: an absolute http:// or https:// URL",
+      "UPSTREAM_BASE_URL is '127.0.0.1:8790' (it has no scheme); allowed: an absolute http:// or https:// URL",
     );
   });
 
@@ -126,15 +126,43 @@ describe("a wrong setting", () => {
     expect(list.status).toBe(200);
   });
 
+  it("names a URL setting by its host only, to any caller and in its log line: a webhook URL's path may hold a token", async () => {
+    const logged = vi.spyOn(console, "error");
+    const webhook = `http://hooks.example.com/services/T0KEN-${crypto.randomUUID()}`;
+    const res = await managedFetch(
+      `${GATEWAY_URL}/responses`,
+      {
+        method: "POST",
+        headers: { authorization: "Bearer sk-anyone", "content-type": "application/json" },
+        body: JSON.stringify({ model: model("text:1"), input: "x" }),
+      },
+      { AUTH_MODE: "passthrough", WEBHOOK_URL: webhook },
+    );
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).toContain("WEBHOOK_URL is 'hooks.example.com' (webhook URLs must use https");
+    const lines = logged.mock.calls.filter((args) => JSON.stringify(args).includes("hooks.example.com"));
+    expect(lines).toEqual([[expect.objectContaining({ event: "config_problem", setting: "WEBHOOK_URL" })]]);
+    expect(JSON.stringify([text, logged.mock.calls])).not.toContain("T0KEN");
+  });
+
   it("is logged once per isolate, however many requests it refuses", async () => {
     const logged = vi.spyOn(console, "error");
     const { key } = await newTenantKey("settings");
     const value = `chat-${crypto.randomUUID()}`;
     for (let i = 0; i < 3; i++)
       await refusal(managedClient(key, { UPSTREAM_PROTOCOL: value }).responses.create({ model: "m", input: "x" }));
-    const lines = logged.mock.calls.map((args) => args.join(" ")).filter((line) => line.includes(value));
+    const lines = logged.mock.calls.filter((args) => JSON.stringify(args).includes(value));
+    // One object, as every line (docs/observability.md).
     expect(lines).toEqual([
-      `gateway misconfigured (upstream calls refused): UPSTREAM_PROTOCOL is '${value}'; allowed: 'responses' or 'chat_completions'.`,
+      [
+        {
+          event: "config_problem",
+          msg: `gateway misconfigured (upstream calls refused): UPSTREAM_PROTOCOL is '${value}'; allowed: 'responses' or 'chat_completions'.`,
+          setting: "UPSTREAM_PROTOCOL",
+          scope: "upstream calls",
+        },
+      ],
     ]);
   });
 });

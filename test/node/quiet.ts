@@ -12,15 +12,13 @@ const EXPECTED: RegExp[] = [
   /refused_[0-9a-f]{32}/,
   // workerd's note that an alarm was re-armed while its handler ran (tests run alarms by hand).
   /^NOSENTRY SQLite alarm handler canceled with requestScheduledAlarm/,
-  // Settings: the configuration each test isolate logs once, and the misconfigurations the
-  // settings tests make on purpose (a real one fails tests loudly instead).
-  /^gateway configuration: /,
-  /^gateway misconfigured \(/,
   // The gateway's structured lines (src/observe/) that every test makes: a line per request and per
-  // response end, and the upstream and webhook failures the mock servers are told to answer with.
+  // response end, the upstream and webhook failures the mock servers are told to answer with, the
+  // configuration each test isolate logs once (`config`) and the wrong settings tests make on purpose
+  // (`config_problem`).
   // Its d1_retry, d1_failure and failure lines stay news (unless marked as above). The console
   // formats them with colour codes.
-  /^\{\s*event: (?:\x1b\[\d+m)?'(?:request|response_end|upstream_failure|upstream_anomaly|webhook_failure|sweep|retention)'/,
+  /^\{\s*event: (?:\x1b\[\d+m)?'(?:request|response_end|upstream_failure|upstream_anomaly|webhook_failure|sweep|retention|config|config_problem)'/,
 ];
 
 const COUNTER = Symbol.for("responses-gateway.heldBackLines");
