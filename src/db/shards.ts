@@ -13,7 +13,7 @@ import { createTableRelationsHelpers, eq, extractTablesRelationalConfig } from "
 import { DrizzleD1Database, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
-import { logConfigProblem } from "../observe/problems";
+import { logConfigProblem, logFailure } from "../observe/problems";
 import type { Db } from "./client";
 import { noteClient } from "./prepared";
 import { routedClient, type D1Client } from "./routed-client";
@@ -125,7 +125,10 @@ const isD1 = (value: unknown): value is D1Database =>
 function bindingOf(env: Env, name: string): D1Database {
   const binding = bindingValue(env, name);
   if (!isD1(binding)) {
-    console.error(`D1 binding ${name} is missing: a tenant is recorded on a shard this deployment no longer binds`);
+    logConfigProblem(
+      name,
+      `D1 binding ${name} is missing: a tenant is recorded on a shard this deployment no longer binds`,
+    );
     throw invalidSetting();
   }
   return binding;
@@ -310,7 +313,13 @@ export async function tenantStore(env: Env, tenantId: string, options: StoreOpti
       const shard = await recordShard(env, tenantId, placed);
       if (shard !== placed) {
         // Another isolate, running with another D1_SHARDS, recorded this new tenant elsewhere a moment ago.
-        console.error(`tenant ${tenantId} was recorded on ${shard} while this request placed it on ${placed}`);
+        logFailure(
+          "tenant placement raced",
+          new Error(`recorded on ${shard} while this request placed it on ${placed}`),
+          {
+            tenant_id: tenantId,
+          },
+        );
         throw new ApiError(503, "The gateway is placing this account's storage; try again.", {
           type: "server_error",
           code: "storage_unavailable",

@@ -10,6 +10,7 @@
 // A failure before step 4 clears the mark and removes the partial copy: the old shard stays the tenant's.
 
 import { ApiError, invalidRequest } from "../errors";
+import { logFailure } from "../observe/problems";
 import { CONTROL_SHARD, forgetShard, holdWrites, readShardPlan, shardBinding } from "./shards";
 
 /** Tables of the first database only: never moved. */
@@ -84,7 +85,7 @@ export async function moveTenant(
     rows = await copyTenant(source, destination, tenantId);
   } catch (error) {
     await deleteTenant(destination, tenantId).catch((cleanup: unknown) =>
-      console.error("move cleanup failed", cleanup),
+      logFailure("move cleanup failed", cleanup, { tenant_id: tenantId }),
     );
     await control.prepare("UPDATE tenant_shards SET moving_to = NULL WHERE tenant_id = ?").bind(tenantId).run();
     settle(from);

@@ -3,6 +3,7 @@
 // config keeps the raw value (src/config.ts must not depend on the upstream layer).
 
 import type { RoutesSetting } from "../config";
+import { logConfigProblem } from "../observe/problems";
 import type { ProtocolName } from "./protocol";
 
 /** One route as written by the operator: a glob on the model name and where such models go. */
@@ -129,7 +130,7 @@ function parsedTable(value: unknown): Parsed {
   } catch (error) {
     if (!(error instanceof RouteProblem)) throw error;
     parsed = { ok: false, problem: error.message };
-    console.error(`upstream routing disabled: ${error.message}`);
+    logConfigProblem("UPSTREAM_ROUTES", `upstream routing disabled: ${error.message}`);
   }
   if (typeof value === "string") cached = { raw: value, parsed };
   return parsed;
