@@ -61,6 +61,9 @@ const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
 /** Validates one input item; `param` names it in errors (`input[3]`, `items[0]`). */
 export function validateInputItem(item: unknown, param: string): InputItem {
   if (!isPlainObject(item)) throw invalidType(param, "an object", item);
+  // An item reference may leave its type out (OpenAPI `ItemReferenceParam`): `{"id": "msg_…"}`.
+  if ((item.type === undefined || item.type === null) && item.role === undefined && typeof item.id === "string")
+    return { ...item, type: "item_reference" };
   const type = item.type ?? (item.role !== undefined ? "message" : undefined);
   if (type === undefined) throw missing(`${param}.type`);
   if (typeof type !== "string") throw invalidType(`${param}.type`, "a string", type);

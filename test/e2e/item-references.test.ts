@@ -26,6 +26,10 @@ describe("item_reference", () => {
     expect(second.output_text).toBe("echo(3): two");
     const [sent] = await upstream.requests(m);
     expect(sent?.body.input).toEqual([{ role: "user", content: "one" }, said, { role: "user", content: "two" }]);
+    // The type may be left out (OpenAPI's ItemReferenceParam).
+    const typeless = model("echo");
+    await openai.responses.create({ model: typeless, input: [{ id: said?.id ?? "" }] as never });
+    expect((await upstream.requests(typeless))[0]?.body.input).toEqual([said]);
     const listed = await openai.responses.inputItems.list(second.id, { order: "asc" });
     expect(listed.data.map((item) => item.id)).toContain(said?.id);
     expect(listed.data.find((item) => item.id === said?.id)).toMatchObject({ type: "message", role: "assistant" });
