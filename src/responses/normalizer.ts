@@ -25,6 +25,8 @@ export interface NormalizerOptions {
   background: boolean;
   /** Called for every event dropped or rewritten because the upstream broke the grammar. */
   onAnomaly?: (message: string) => void;
+  /** Takes the upstream's key out of an error message it sent (some servers quote the key they refused). */
+  redact?: (text: string) => string;
 }
 
 const ID_PREFIXES: Record<string, string> = { message: "msg", reasoning: "rs", function_call: "fc" };
@@ -105,7 +107,7 @@ export class StreamNormalizer {
       const out = this.#ensureStarted();
       if (type === "error") {
         this.#errorSent = true;
-        const flat = flattenError(event);
+        const flat = flattenError(event, this.#options.redact);
         this.#lastError = responseError(
           textOf(flat.code) || "server_error",
           textOf(flat.message),
@@ -222,9 +224,10 @@ export class StreamNormalizer {
           const sent = (
             typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {}
           ) as JsonObject;
+          const message = textOf(sent.message);
           const error = responseError(
             textOf(sent.code) || "server_error",
-            textOf(sent.message) || "The response failed.",
+            (message === "" ? undefined : this.#options.redact?.(message)) ?? (message || "The response failed."),
             sent,
           );
           snapshot.error = { ...sent, ...error };
@@ -293,9 +296,9 @@ export class StreamNormalizer {
 }
 
 /** OpenAI's real `error` event nests the error; the spec's is flat. Send both shapes. */
-function flattenError(event: StreamEvent): StreamEvent {
+function flattenError(event: StreamEvent, redact: (text: string) => string = (text) => text): StreamEvent {
   const nested = (typeof event.error === "object" && event.error !== null ? event.error : {}) as JsonObject;
-  const message = textOf(event.message) || textOf(nested.message) || "Upstream error";
+  const message = redact(textOf(event.message) || textOf(nested.message) || "Upstream error");
   const rawCode = event.code ?? nested.code ?? null;
   // Some servers send numeric codes (OpenRouter: 400); the event's `code` is a string.
   const code = typeof rawCode === "string" ? rawCode : typeof rawCode === "number" ? String(rawCode) : null;

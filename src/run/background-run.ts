@@ -17,7 +17,7 @@ import type { JsonObject, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
 import { notRecorded, refusalOf } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
-import { callOptions, callUpstream } from "../upstream/client";
+import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
 import { expandContext, type BackgroundSnapshot } from "./context";
@@ -132,6 +132,7 @@ export class BackgroundRun {
         initial: base,
         background: true,
         onAnomaly: (message) => logAnomaly(spec.responseId, message),
+        redact: (text) => redact(text, target.apiKey),
       });
       const row: NewResponseRow = {
         id: spec.responseId,

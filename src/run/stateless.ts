@@ -13,7 +13,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { refusalOf } from "../stream/outcomes";
-import { callOptions, callUpstream } from "../upstream/client";
+import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "./background-snapshot";
@@ -42,7 +42,12 @@ export async function runStateless(
   turn?.keepAlive();
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");
-  const normalizer = new StreamNormalizer({ echo: echoOf(request, identity), initial: base, background: false });
+  const normalizer = new StreamNormalizer({
+    echo: echoOf(request, identity),
+    initial: base,
+    background: false,
+    redact: (text) => redact(text, target.apiKey),
+  });
   const abort = new AbortController();
   const trace = new RunTrace(spec, env);
   let upstream: Response;

@@ -20,7 +20,7 @@ import { echoOf, newResponseObject } from "../responses/response-object";
 import type { ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
-import { callOptions, callUpstream } from "../upstream/client";
+import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "../run/background-snapshot";
@@ -160,6 +160,7 @@ export async function runStoredForeground(
     initial: base,
     background: false,
     onAnomaly: (message) => logAnomaly(spec.responseId, message),
+    redact: (text) => redact(text, target.apiKey),
   });
   /** Writes the end to D1 (the terminal event waits for it), then the response line. */
   const finish = async (snapshot: ResponseObject): Promise<FinishOutcome> => {

@@ -91,9 +91,30 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
   return Math.min(200 * 2 ** attempt, 2000) * (0.75 + Math.random() * 0.5);
 }
 
-/** Some servers quote the key they refused; the client must never see the gateway's key. */
+/**
+ * Some servers quote the key they refused; the client must never see the gateway's key. Also its forms
+ * in a JSON text (`/` may be written `\/`, which parsing turns back) and in a URL.
+ */
 export function redact(text: string, key: string | null): string {
-  return key === null || key.length < MIN_REDACTED_KEY_LENGTH ? text : text.replaceAll(key, "[redacted]");
+  if (key === null || key.length < MIN_REDACTED_KEY_LENGTH) return text;
+  let out = text;
+  for (const form of new Set([
+    key,
+    JSON.stringify(key).slice(1, -1),
+    key.replaceAll("/", "\\/"),
+    encodeURIComponent(key),
+  ]))
+    out = out.replaceAll(form, "[redacted]");
+  return out;
+}
+
+/** A JSON text written without needless escapes (`\u0073`, `\/`), so a key in it shows as itself; other text as it is. */
+function plainJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    return text;
+  }
 }
 
 /**
@@ -142,7 +163,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
   const host = hostOf(target.baseUrl);
   const httpError = async (response: Response): Promise<ApiError> => {
-    const text = redact(await readErrorBody(response), target.apiKey);
+    const text = redact(plainJson(await readErrorBody(response)), target.apiKey);
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
     const error = upstreamHttpError(response.status, text, response.headers);

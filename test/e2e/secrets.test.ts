@@ -151,6 +151,23 @@ async function exercise(
     () => openai.responses.retrieve(`resp_${"0".repeat(48)}`),
     () => openai.responses.create({ model: model("echo-key"), input: "x" }),
     () => openai.responses.create({ model: model("echo-key"), input: "x", store: false }),
+    () => openai.responses.create({ model: model("echo-key-escaped"), input: "x" }),
+    () => openai.responses.create({ model: model("echo-key-stream"), input: "x" }),
+    () => openai.responses.create({ model: model("echo-key-stream"), input: "x", store: false, stream: true }),
+    async () => {
+      const streamed = await openai.responses.create({ model: model("echo-key-stream"), input: "x", stream: true });
+      for await (const event of streamed) captured.push(JSON.stringify(event));
+    },
+    async () => {
+      const queued = await openai.responses.create({ model: model("echo-key-stream"), input: "x", background: true });
+      ids.push(queued.id);
+      const ended = await until(
+        () => openai.responses.retrieve(queued.id),
+        (response) => response.status === "failed",
+        "the background run to fail",
+      );
+      captured.push(JSON.stringify(ended));
+    },
     () => openai.responses.create({ model: model("status:500"), input: "x" }),
     () => openai.responses.create({ model: model("status:429:0"), input: "x" }),
     () => openai.responses.create({ model: model("malformed"), input: "x" }),

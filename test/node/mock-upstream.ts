@@ -307,6 +307,30 @@ async function serveResponses(res: ServerResponse, body: Json) {
       );
       return;
     }
+    case "echo-key-escaped": {
+      // As echo-key, but the key is written with JSON escapes (`\u0073`...): only parsing shows it.
+      const key = (requests.get(model)?.at(-1)?.authorization ?? "").replace(/^Bearer /, "");
+      const escaped = [...key].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(
+        `{"error":{"message":"Bad key ${escaped}","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+      );
+      return;
+    }
+    case "echo-key-stream": {
+      // A stream that fails quoting the key it was sent: in an `error` event, then in `response.failed`.
+      const key = (requests.get(model)?.at(-1)?.authorization ?? "").replace(/^Bearer /, "");
+      const events = textEvents(model, ["a"]).slice(0, 5);
+      events.push({ type: "error", code: "invalid_api_key", message: `The key ${key} expired mid-stream.` });
+      events.push({
+        type: "response.failed",
+        response: {
+          ...baseResponse(model, "failed"),
+          error: { code: "server_error", message: `Quota exceeded for ${key}.` },
+        },
+      });
+      return streamEvents(res, events);
+    }
     case "flaky": {
       // flaky:N  fails with 503 N times, then answers
       const seen = (attempts.get(model) ?? 0) + 1;
