@@ -35,13 +35,18 @@ export function attemptResource(row: AttemptRow): JsonObject {
   };
 }
 
-export function deliveryResource(row: DeliveryRow, attempts?: AttemptRow[]): JsonObject {
+/**
+ * A delivery as its tenant sees it. One to the deployment's own webhook (`WEBHOOK_URL`, no endpoint)
+ * shows no URL: it is the operator's, and a webhook URL's path often holds a token. The admin API
+ * (`asOperator`) shows it.
+ */
+export function deliveryResource(row: DeliveryRow, attempts?: AttemptRow[], asOperator = false): JsonObject {
   return {
     id: row.id,
     object: "webhook_delivery",
     response_id: row.responseId,
     endpoint_id: row.endpointId,
-    url: row.url,
+    url: row.endpointId === null && !asOperator ? null : row.url,
     event: JSON.parse(row.payload) as JsonObject,
     status: row.status,
     attempt_count: row.attempts,

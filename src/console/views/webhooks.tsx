@@ -16,7 +16,8 @@ interface Attempt {
 
 interface Delivery {
   id: string;
-  url: string;
+  /** Null for a tenant's delivery to the deployment's own webhook (WEBHOOK_URL). */
+  url: string | null;
   status: string;
   attempt_count: number;
   event: { type?: string };
@@ -56,7 +57,8 @@ export function WebhookDeliveries({ session, base, version }: { session: Session
             {list.data.map((delivery) => (
               <div class="delivery" key={delivery.id} data-delivery={delivery.id}>
                 <div class="delivery-head">
-                  <code>{delivery.event.type ?? "event"}</code> to <span class="mono">{delivery.url}</span>{" "}
+                  <code>{delivery.event.type ?? "event"}</code> to{" "}
+                  <span class="mono">{delivery.url ?? "the deployment's webhook"}</span>{" "}
                   <Status status={delivery.status} />{" "}
                   <span class="muted">
                     {delivery.attempt_count} attempt{delivery.attempt_count === 1 ? "" : "s"}

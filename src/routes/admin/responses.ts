@@ -137,6 +137,6 @@ export async function listAdminWebhookDeliveries(route: RouteContext): Promise<R
     row.tenantId,
     deliveries.map((delivery) => delivery.id),
   );
-  const data = deliveries.map((delivery) => deliveryResource(delivery, attempts.get(delivery.id) ?? []));
+  const data = deliveries.map((delivery) => deliveryResource(delivery, attempts.get(delivery.id) ?? [], true));
   return json(listObject(data, false));
 }
