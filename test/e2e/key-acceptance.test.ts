@@ -5,7 +5,7 @@
 
 import { APIError, AuthenticationError } from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { client, model, upstream } from "../support/gateway";
+import { client, heldBackground, model, upstream } from "../support/gateway";
 import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { rowCounts } from "../support/tables";
 
@@ -60,6 +60,9 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
     const conversation = await openai.conversations.create({ items: [message], metadata: { step: "1" } });
     const [item] = (await openai.conversations.items.list(conversation.id)).data;
     const endpoint = await openai.webhooks.create(endpointParams);
+    const stored = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const running = await heldBackground(openai);
+    const checks = await upstream.keyChecks(key);
     await upstream.revoke(key);
     // Stands in for the memory's few minutes passing.
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -74,14 +77,19 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       () => openai.webhooks.update(endpoint.id, { name: "renamed" }),
       () => openai.webhooks.rotateSecret(endpoint.id),
       () => openai.webhooks.delete(endpoint.id),
+      () => openai.responses.delete(stored.id),
+      () => openai.responses.cancel(running.id),
     ])
       expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
     expect(await rowCounts()).toEqual(before);
+    expect((await openai.responses.retrieve(running.id)).status).toBe("in_progress");
+    await upstream.release(running.model);
     // Reads write nothing: they still answer, and show nothing changed.
     expect((await openai.conversations.retrieve(conversation.id)).metadata).toEqual({ step: "1" });
     expect((await openai.conversations.items.list(conversation.id)).data).toHaveLength(1);
     expect((await openai.webhooks.retrieve(endpoint.id)).name).toBe("a");
-    expect(await upstream.keyChecks(key)).toBe(9);
+    expect((await openai.responses.retrieve(stored.id)).status).toBe("completed");
+    expect(await upstream.keyChecks(key)).toBe(checks + 10);
   });
 
   it("writes nothing while the upstream cannot confirm a key (its check fails), with a retryable 503", async () => {
