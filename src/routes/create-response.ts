@@ -75,7 +75,8 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     keyCheck.accepted = true;
   }
   // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
-  if (!create.store && !create.background) return runStateless(env, ctx, config, spec, keyCheck.onAccepted);
+  if (!create.store && !create.background)
+    return runStateless(env, ctx, config, spec, keyCheck.onAccepted, request.signal);
   const start = (run: RunSpec, release?: () => Promise<void>) => startRun(route, run, keyCheck, release);
   if (key === null) return start(spec);
   const db = await tenantDb(env, caller.tenantId);

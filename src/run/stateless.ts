@@ -31,6 +31,8 @@ export async function runStateless(
   spec: RunSpec,
   /** The upstream answered the call made with the caller's key: the key is accepted. */
   onAccepted: () => void = () => undefined,
+  /** Aborted when the client goes away (the request's signal). */
+  disconnected?: AbortSignal,
 ): Promise<Response> {
   const { request } = spec;
   const target = targetOf(spec.upstream);
@@ -107,6 +109,7 @@ export async function runStateless(
   const writer = writable.getWriter();
   // A client that goes away stops the run at once, even while the upstream is silent.
   writer.closed.then(undefined, () => abort.abort(new Error("client disconnected")));
+  disconnected?.addEventListener("abort", () => abort.abort(new Error("client disconnected")));
   const send = async (events: NormalizedEvent[]) => {
     // The conversation has the turn's items before the client learns the turn ended.
     if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);

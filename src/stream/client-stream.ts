@@ -24,8 +24,11 @@ export class ClientStream {
   /**
    * @param stopped the run was stopped from outside: a write the client is not taking gives up.
    * @param onGone called once when the client goes away.
+   * @param disconnected the request's signal: aborted when its client goes away (with the
+   *   `enable_request_signal` flag; a WebSocket turn's when the socket does), noticed even while no
+   *   write is under way, which a body that is no longer read only tells at the next write.
    */
-  constructor(stopped: AbortSignal, onGone: () => void) {
+  constructor(stopped: AbortSignal, onGone: () => void, disconnected?: AbortSignal) {
     const { readable, writable } = new IdentityTransformStream();
     this.readable = readable;
     this.#writer = writable.getWriter();
@@ -36,6 +39,8 @@ export class ClientStream {
     });
     // A client that cancels the body is noticed now, not at the next write.
     this.#writer.closed.then(undefined, () => this.#gone());
+    if (disconnected?.aborted === true) this.#gone();
+    else disconnected?.addEventListener("abort", () => this.#gone());
   }
 
   get connected(): boolean {

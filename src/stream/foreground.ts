@@ -38,6 +38,8 @@ export interface ForegroundContext {
   config: GatewayConfig;
   /** A stream that kept nothing after it answered (its row refused): frees its Idempotency-Key. */
   onNotKept?: () => Promise<void>;
+  /** The create request: its signal says when the client goes away. */
+  request?: Request;
 }
 
 /** Pass-through keys: whether the upstream accepted the caller's key, and how to note that it did. */
@@ -240,9 +242,13 @@ export async function runStoredForeground(
 
   let grace: ReturnType<typeof setTimeout> | undefined;
   // A client that goes away leaves the run going, recorded, for the grace period.
-  const client = new ClientStream(abort.signal, () => {
-    grace = setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
-  });
+  const client = new ClientStream(
+    abort.signal,
+    () => {
+      grace = setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
+    },
+    run.request?.signal,
+  );
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);

@@ -54,10 +54,12 @@ async function* readTurn(
   if (stopped.aborted) return;
   const headers = new Headers(credentials);
   headers.set("content-type", "application/json");
+  // The turn's stop (its socket gone) is the create's signal, as a client's disconnect is an HTTP one's.
   const request = new Request(new URL("/v1/responses", origin), {
     method: "POST",
     headers,
     body: JSON.stringify({ ...turn.body, stream: true }),
+    signal: stopped,
   });
   const response = await gateway(turn.warmUp ? markWarmUp(request) : request);
   if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream") || response.body === null) {
