@@ -10,6 +10,7 @@ import {
   connectionFailure,
   hostOf,
   isOriginFailure,
+  operatorKeyRefused,
   originFailure,
   timedOut,
   unreachable,
@@ -27,6 +28,8 @@ export interface UpstreamTarget {
   model?: string | null;
   /** A WebSocket warm-up (`generate: false`): answered without any call (src/upstream/warm-up.ts). */
   warmUp?: boolean;
+  /** The key is the caller's own (pass-through); otherwise it is the operator's (keys mode, a route's secret). */
+  callersKey?: boolean;
 }
 
 export interface CallOptions {
@@ -167,6 +170,8 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
     const error = upstreamHttpError(response.status, text, response.headers);
+    if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
+      return operatorKeyRefused(host, error);
     const ownPath = options.path === undefined && target.protocol.name === "responses";
     return ownPath ? withProtocolHint(error, host) : error;
   };

@@ -50,6 +50,18 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
   });
 }
 
+/**
+ * The upstream refused the key the gateway sent it, which is the operator's (`UPSTREAM_API_KEY` or a
+ * route's secret), not the caller's: a 502 the caller cannot fix by changing its key, never a 401
+ * its SDK (or a WebSocket session, which closes on a refused key) would take for its own.
+ */
+export const operatorKeyRefused = (host: string, refusal: ApiError): ApiError =>
+  new ApiError(
+    502,
+    `The upstream model server at ${host} refused the gateway's key for it (HTTP ${refusal.status}: ${refusal.message}). Your API key is not at fault: the gateway's operator must fix UPSTREAM_API_KEY or the route's api_key_secret.`,
+    { type: "server_error", code: "upstream_key_refused", headers: { "x-should-retry": "false" } },
+  );
+
 // ---- an upstream that could not be reached ----
 
 export const unreachable = (host: string, reason: string): ApiError =>

@@ -29,6 +29,8 @@ export interface UpstreamChoice {
   model?: string | null;
   /** A WebSocket `generate: false` warm-up: nothing is sent anywhere (src/upstream/warm-up.ts). */
   warmUp?: boolean;
+  /** The key sent is the caller's own (pass-through): a refusal of it is the caller's to hear. */
+  callersKey?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -55,6 +57,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
       baseUrl: config.upstream.baseUrl,
       protocol: config.upstream.protocol,
       apiKey: clientKey ?? config.upstream.apiKey,
+      callersKey: clientKey !== null,
     };
   if (route.apiKey === undefined)
     throw misconfigured(
@@ -67,6 +70,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     protocol: route.protocol,
     apiKey: route.apiKey ?? clientKey,
     model: rewritten,
+    callersKey: route.apiKey === null && clientKey !== null,
   };
 }
 
@@ -83,4 +87,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   apiKey: choice.apiKey,
   model: choice.model ?? null,
   warmUp: choice.warmUp === true,
+  callersKey: choice.callersKey === true,
 });

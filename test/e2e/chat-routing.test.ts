@@ -105,7 +105,10 @@ describe("a mixed deployment", () => {
   it("never returns or stores a route's key, even when the upstream quotes it", async () => {
     const m = routed("error:echokey:401", "alt/");
     const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);
-    expect(failure).toMatchObject({ status: 401, error: { message: "Incorrect API key provided: [redacted]." } });
+    // The route's key is the operator's: its refusal is a 502 naming the setting, not the caller's 401.
+    expect(failure).toMatchObject({ status: 502, error: { type: "server_error", code: "upstream_key_refused" } });
+    expect((failure as Error).message).toContain("Incorrect API key provided: [redacted].");
+    expect((failure as Error).message).toContain("api_key_secret");
     const [sent] = await received(m);
     expect(sent?.authorization).toBe(`Bearer ${ALT_KEY}`);
 

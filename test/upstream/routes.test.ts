@@ -166,8 +166,9 @@ describe("chooseUpstream", () => {
       baseUrl: "https://api.openai.com/v1",
       protocol: "responses",
       apiKey: "sk-client",
+      callersKey: true,
     });
-    expect(chooseUpstream(config, "gpt-4o", null).apiKey).toBe("sk-default");
+    expect(chooseUpstream(config, "gpt-4o", null)).toMatchObject({ apiKey: "sk-default", callersKey: false });
   });
 
   it("sends a route's named secret instead of the caller's key, and strips the model's prefix", () => {
@@ -176,11 +177,16 @@ describe("chooseUpstream", () => {
       protocol: "chat_completions",
       apiKey: "gsk_route_key",
       model: "llama-3.3-70b",
+      callersKey: false,
     });
   });
 
   it("sends the caller's key to a route without a named secret, never the default upstream's key", () => {
-    expect(chooseUpstream(config, "local-llama", "sk-client")).toMatchObject({ apiKey: "sk-client", model: null });
+    expect(chooseUpstream(config, "local-llama", "sk-client")).toMatchObject({
+      apiKey: "sk-client",
+      model: null,
+      callersKey: true,
+    });
     expect(chooseUpstream(config, "local-llama", null).apiKey).toBeNull();
   });
 
