@@ -22,8 +22,11 @@ export interface CreateContext {
   endTurn(turn: Turn): void;
   /** A stored response's status (for a stream that stopped without a terminal event). */
   statusOf(id: string): Promise<string | null>;
-  /** The create path refused the connection's key (401): the session closes with 1008. */
-  keyRefused(): void;
+  /**
+   * The create path refused the connection's key (401) for the request on `lane`, which has had its
+   * error: every other request gets one too, and the session closes with 1008.
+   */
+  keyRefused(lane: string): void;
 }
 
 export interface CreateEvent {
@@ -58,7 +61,7 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
   if (outcome?.kind === "error") {
     // A failed continuation on its parent's own lane takes the parent with it; a fork from another lane does not.
     if (parent !== undefined && parent.lane === lane) context.cache.evict(lane, parent.id);
-    if (outcome.status === 401) context.keyRefused();
+    if (outcome.status === 401) context.keyRefused(lane);
     return;
   }
   if (outcome?.kind === "response") context.cache.remember(entryFor(prepared, lane, outcome.id, outcome.output));

@@ -43,6 +43,12 @@ const streamLimit = () =>
     { param: "stream_id", code: "websocket_stream_limit_reached" },
   );
 
+/** What every other request gets when one create found the connection's key refused. */
+const keyRefusal = () =>
+  new ApiError(401, "The API key was refused on this connection, which is closing; reconnect with a valid key.", {
+    code: "invalid_api_key",
+  });
+
 const queueFull = () =>
   new ApiError(
     429,
@@ -60,6 +66,8 @@ export class ResponsesSocket {
   #open = true;
   /** Past the connection's time limit: nothing new starts; it closes once the running turns end. */
   #expired = false;
+  /** Why requests not started yet are dropped, when not the time limit (the key was refused). */
+  #dropReason: ApiError | undefined;
 
   constructor(transport: SocketTransport, options: SessionOptions) {
     this.#transport = transport;
@@ -115,7 +123,7 @@ export class ResponsesSocket {
       lane,
       bytes,
       run: () => runCreate(this.#createContext, create),
-      drop: () => this.#refuse(connectionLimit(this.#limitMinutes()), lane),
+      drop: () => this.#refuse(this.#dropReason ?? connectionLimit(this.#limitMinutes()), lane),
     });
     if (!accepted) this.#refuse(queueFull(), lane);
   }
@@ -134,8 +142,17 @@ export class ResponsesSocket {
     },
     endTurn: (turn) => void this.#turns.delete(turn),
     statusOf: (id) => responseStatus(this.#options.gateway, this.#options.origin, this.#options.credentials, id),
-    keyRefused: () => this.close(CLOSE.policyViolation, "The API key was refused."),
+    keyRefused: (lane) => this.#keyRefused(lane),
   };
+
+  /** Ends every other request with the key's refusal (none is left without its end), then closes. */
+  #keyRefused(refusedOn: string): void {
+    const refusal = keyRefusal();
+    this.#dropReason = refusal;
+    this.#lanes.dropWaiting();
+    for (const lane of this.#lanes.activeLanes) if (lane !== refusedOn) this.#refuse(refusal, lane);
+    this.close(CLOSE.policyViolation, "The API key was refused.");
+  }
 
   #laneInUse(lane: string): boolean {
     return this.#cache.has(lane) || this.#lanes.activeLanes.has(lane);

@@ -136,6 +136,48 @@ describe("the key on every create", () => {
     expect(await socket.closed).toEqual({ code: 1008, reason: "The API key was refused." });
   });
 
+  it("ends every other request with the refusal too, running or waiting, before the socket closes 1008", async () => {
+    const { key, keyId } = await newTenantKey("ws revoked with lanes");
+    const socket = await RawSocket.open({ overrides: KEYS_MODE }, key);
+    const held = model("gate:4:6");
+    socket.send({ type: "response.create", model: held, input: "running", stream_id: "b" });
+    socket.send({ type: "response.create", model: model("text:1"), input: "waiting", stream_id: "b" });
+    await reached(held);
+    expect((await admin("POST", `/keys/${keyId}/revoke`, undefined, KEYS_MODE)).status).toBe(200);
+    expect(await socket.create({ model: model("text:1"), input: "y", stream_id: "a" })).toEqual([
+      expect.objectContaining({ type: "error", status: 401 }),
+    ]);
+    const running = await socket.request("b");
+    expect(running.at(-1)).toMatchObject({ type: "error", status: 401, error: { code: "invalid_api_key" } });
+    expect(await socket.request("b")).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: 401,
+        error: expect.objectContaining({ code: "invalid_api_key" }) as unknown,
+      }),
+    ]);
+    expect(await socket.closed).toEqual({ code: 1008, reason: "The API key was refused." });
+    await upstream.release(held);
+  });
+
+  it("is not taken as refused when the upstream refuses the gateway's own key: that request ends with a 502, the socket stays", async () => {
+    const { key } = await newTenantKey("ws upstream refuses");
+    const socket = await RawSocket.open({ overrides: KEYS_MODE }, key);
+    socket.send({ type: "response.create", model: model("status:401"), input: "x", stream_id: "a" });
+    const ok = model("text:1");
+    socket.send({ type: "response.create", model: ok, input: "y", stream_id: "b" });
+    expect(await socket.request("a")).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: 502,
+        error: expect.objectContaining({ code: "upstream_key_refused" }) as unknown,
+      }),
+    ]);
+    expect(finalResponse(await socket.request("b")).status).toBe("completed");
+    expect(finalResponse(await socket.create({ model: ok, input: "z" })).status).toBe("completed");
+    socket.close();
+  });
+
   it("is rate limited per create event: a refused one gets a 429 error event with retry-after", async () => {
     const strict = { RATE_LIMITER: (env as unknown as Record<string, unknown>).STRICT_RATE_LIMITER };
     const socket = await RawSocket.open({ overrides: strict }, `sk-test-ws-rate-${crypto.randomUUID()}`);
