@@ -6,8 +6,8 @@
 
 import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
-import type { InputItem, OutputItem, ResponseObject } from "../responses/types";
-import { TERMINAL_STATUSES } from "../responses/types";
+import type { InputItem, OutputItem, ResponseError, ResponseObject } from "../responses/types";
+import { responseError, TERMINAL_STATUSES, textOf } from "../responses/types";
 import type { Db, Statement } from "./client";
 import { compressJson, compressText, fromDriver, hexOf, readBlob, readBlobSql, readBlobUnless } from "./codec";
 import { appendTurnStatements } from "./conversations";
@@ -321,6 +321,10 @@ export async function readSnapshot(
   // An ended response's snapshot is kept without its output (legacy snapshots have it inline).
   if ((snapshot.output as OutputItem[] | undefined) === undefined)
     snapshot.output = TERMINAL_STATUSES.has(row.status) ? await readOutput(db, row) : [];
+  // Errors stored before they carried `type` and `param` are shown with them, as they are written now.
+  const error = snapshot.error as Partial<ResponseError> | null | undefined;
+  if (error && error.type === undefined)
+    snapshot.error = { ...error, ...responseError(textOf(error.code), textOf(error.message), error) };
   return snapshot;
 }
 
