@@ -69,6 +69,8 @@ const invalidSetting = (): ApiError =>
   new ApiError(500, "The gateway's D1_SHARDS setting is invalid; its log says why.", {
     type: "server_error",
     code: "d1_shards_invalid",
+    // The operator's to fix: a retry would get the same answer.
+    headers: { "x-should-retry": "false" },
   });
 
 // ---- Drizzle clients ----

@@ -58,6 +58,8 @@ const misconfigured = (problem: string) =>
   new ApiError(500, `The gateway's CORS setting is invalid: ${problem}`, {
     type: "server_error",
     code: "cors_misconfigured",
+    // The operator's to fix: a retry would get the same answer.
+    headers: { "x-should-retry": "false" },
   });
 
 /**

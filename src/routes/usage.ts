@@ -126,6 +126,8 @@ export async function usageAnswer(env: Env, read: UsageReader, query: UsageQuery
     throw new ApiError(500, `The gateway's price table is invalid: ${prices.problem}`, {
       type: "server_error",
       code: "model_prices_invalid",
+      // The operator's to fix: a retry would get the same answer.
+      headers: { "x-should-retry": "false" },
     });
   const byModel = query.groupBy.includes("model") ? query : { ...query, groupBy: [...query.groupBy, "model" as const] };
   const groups: PricedGroup[] = [];

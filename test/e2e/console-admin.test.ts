@@ -216,6 +216,7 @@ describe("usage in dollars (MODEL_PRICES)", () => {
         { MODEL_PRICES: table },
       );
       expect(res.status).toBe(500);
+      expect(res.headers.get("x-should-retry")).toBe("false");
       const body = await res.json<{ error: { message: string; code: string } }>();
       expect(body.error.code).toBe("model_prices_invalid");
       expect(body.error.message).toContain(expected);

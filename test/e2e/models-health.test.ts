@@ -144,6 +144,7 @@ describe("CORS (CORS_ORIGINS)", () => {
       { CORS_ORIGINS: "https://app.example.com/, *" },
     );
     expect(pre.status).toBe(500);
+    expect(pre.headers.get("x-should-retry")).toBe("false");
     const body = await pre.json<{ error: { message: string; code: string } }>();
     expect(body.error.code).toBe("cors_misconfigured");
     expect(body.error.message).toContain("CORS_ORIGINS entry 1");

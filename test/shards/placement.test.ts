@@ -67,6 +67,7 @@ describe("D1_SHARDS", () => {
     // A name that is not bound to a D1 database: found where the bindings are read.
     const unbound = await list("DB,DB_9");
     expect(unbound.status).toBe(500);
+    expect(unbound.headers.get("x-should-retry")).toBe("false");
     expect(await unbound.json()).toEqual({
       error: {
         message: "The gateway's D1_SHARDS setting is invalid; its log says why.",
