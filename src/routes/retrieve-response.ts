@@ -17,6 +17,17 @@ export function parseStartingAfter(value: string | null): number {
   return Number(value);
 }
 
+/** A boolean query parameter (`true` or `false`; absent or empty: false), refused when it is anything else. */
+export function parseBooleanQuery(name: string, value: string | null): boolean {
+  if (value === null || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw invalidRequest(
+    `Invalid '${name}': expected a boolean (true or false), but got '${value.slice(0, 64)}' instead.`,
+    name,
+    "invalid_type",
+  );
+}
+
 /** Where a replay of `found` reads from: D1, then a background run's object while it runs. */
 export function followSource(found: Found, maxWaitMs: number): FollowSource {
   const { db, row, env } = found;
@@ -34,8 +45,9 @@ export function followSource(found: Found, maxWaitMs: number): FollowSource {
 
 export async function retrieveResponse(route: RouteContext): Promise<Response> {
   const url = new URL(route.request.url);
+  const stream = parseBooleanQuery("stream", url.searchParams.get("stream"));
   const found = await findOwnResponse(route);
-  if (url.searchParams.get("stream") !== "true") return json(await currentSnapshot(found));
+  if (!stream) return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
   return followResponse(followSource(found, route.config.maxRunMs), after);
 }

@@ -1,6 +1,6 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
-import { client, model, upstream, withoutParsed, words } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, upstream, withoutParsed, words } from "../support/gateway";
 import { until } from "../support/hooks";
 import { collect, openStream, responseIdOf, rest as restOf } from "../support/streams";
 
@@ -92,5 +92,17 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     await expect(
       openai.responses.retrieve(response.id, { stream: true, starting_after: "x" as unknown as number }),
     ).rejects.toMatchObject({ status: 400, param: "starting_after" });
+  });
+
+  it("rejects a stream value that is not a boolean, and reads stream=false as the JSON Response", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const url = `${GATEWAY_URL}/responses/${response.id}`;
+    const headers = { authorization: "Bearer sk-test-tenant-a" };
+    const refused = await gatewayFetch(`${url}?stream=yes`, { headers });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { param: "stream", code: "invalid_type" } });
+    const plain = await gatewayFetch(`${url}?stream=false`, { headers });
+    expect(await plain.json()).toMatchObject({ id: response.id, status: "completed" });
   });
 });
