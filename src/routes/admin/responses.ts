@@ -22,7 +22,7 @@ import { parseFilters } from "../list-responses";
 import { pageInput } from "../list-input-items";
 import { eventsPage } from "../list-response-events";
 import { currentSnapshot, type Found } from "../lookup";
-import { followSource, parseStartingAfter } from "../retrieve-response";
+import { followSource, parseBooleanQuery, parseStartingAfter } from "../retrieve-response";
 import { followResponse } from "../../stream/follow";
 
 /** Longest `tenant_id` filter; longer ones cannot match a stored row. */
@@ -106,9 +106,9 @@ export async function listAdminResponses({ request, env }: RouteContext): Promis
 /** GET /admin/responses/{id}: the Response (live while it runs), or with `stream=true` its events. */
 export async function retrieveAdminResponse(route: RouteContext): Promise<Response> {
   const url = new URL(route.request.url);
+  const stream = parseBooleanQuery("stream", url.searchParams.get("stream"));
   const found = await findResponseOfAnyTenant(route);
-  if (url.searchParams.get("stream") !== "true")
-    return json({ ...(await currentSnapshot(found)), tenant_id: found.row.tenantId });
+  if (!stream) return json({ ...(await currentSnapshot(found)), tenant_id: found.row.tenantId });
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
   return followResponse(followSource(found, route.config.maxRunMs), after);
 }
