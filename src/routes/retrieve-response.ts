@@ -3,6 +3,7 @@
 
 import { invalidRequest } from "../errors";
 import { followResponse, type FollowSource } from "../stream/follow";
+import { withoutObfuscation } from "../stream/obfuscation";
 import { json, type RouteContext } from "./context";
 import { currentSnapshot, findOwnResponse, runOf, type Found } from "./lookup";
 
@@ -49,5 +50,9 @@ export async function retrieveResponse(route: RouteContext): Promise<Response> {
   const found = await findOwnResponse(route);
   if (!stream) return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
-  return followResponse(followSource(found, route.config.maxRunMs), after);
+  const replay = followResponse(followSource(found, route.config.maxRunMs), after);
+  // Obfuscation is included unless the caller says false (as OpenAI's retrieve).
+  const obfuscated = url.searchParams.get("include_obfuscation") !== "false";
+  if (obfuscated || replay.body === null) return replay;
+  return new Response(withoutObfuscation(replay.body as ReadableStream<Uint8Array>), replay);
 }

@@ -1,6 +1,15 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
-import { client, gatewayFetch, GATEWAY_URL, model, upstream, withoutParsed, words } from "../support/gateway";
+import {
+  client,
+  gatewayFetch,
+  GATEWAY_URL,
+  model,
+  readEvents,
+  upstream,
+  withoutParsed,
+  words,
+} from "../support/gateway";
 import { until } from "../support/hooks";
 import { collect, openStream, responseIdOf, rest as restOf } from "../support/streams";
 
@@ -92,6 +101,22 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     await expect(
       openai.responses.retrieve(response.id, { stream: true, starting_after: "x" as unknown as number }),
     ).rejects.toMatchObject({ status: 400, param: "starting_after" });
+  });
+
+  it("leaves the deltas' obfuscation out of a replay with include_obfuscation=false, and only then", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("fixture:azure-text.1.chunks.txt"), input: "x" });
+    const url = `${GATEWAY_URL}/responses/${response.id}?stream=true`;
+    const headers = { authorization: "Bearer sk-test-tenant-a" };
+    const deltas = async (query: string) =>
+      (await readEvents((await gatewayFetch(`${url}${query}`, { headers })).body)).filter(
+        (event) => event.type === "response.output_text.delta",
+      );
+    const padded = await deltas("");
+    expect(padded.length).toBeGreaterThan(0);
+    expect(padded.every((event) => typeof event.obfuscation === "string")).toBe(true);
+    const plain = await deltas("&include_obfuscation=false");
+    expect(plain).toEqual(padded.map(({ obfuscation: _, ...event }) => event));
   });
 
   it("rejects a stream value that is not a boolean, and reads stream=false as the JSON Response", async () => {
