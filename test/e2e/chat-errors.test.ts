@@ -101,6 +101,11 @@ describe("what Chat Completions cannot carry is refused with a 400, nothing stor
       "tools[0]",
     ],
     ["a hosted tool_choice", { tools: [functionTool], tool_choice: { type: "web_search_preview" } }, "tool_choice"],
+    [
+      "a required tool_choice with only a web search",
+      { tools: [{ type: "web_search" }], tool_choice: "required" },
+      "tool_choice",
+    ],
     ["a prompt template", { prompt: { id: "pmpt_1" } }, "prompt"],
     [
       "an image by file_id",

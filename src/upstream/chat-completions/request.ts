@@ -22,6 +22,13 @@ const RESPONSES_FIELDS: ReadonlySet<string> = new Set(Object.keys(PARAM_SUPPORT)
  * produce choices the Responses grammar cannot carry. */
 const TRANSLATION_OWNED: ReadonlySet<string> = new Set(["messages", "n", "stream", "stream_options"]);
 
+/**
+ * Fields clients send for OpenAI's own use that are no model's knob: Codex's `client_metadata` (its
+ * installation and session ids, the workspace's paths) would make a strict chat server answer 400,
+ * and would hand a third party what it has no use for.
+ */
+const CLIENT_ONLY: ReadonlySet<string> = new Set(["client_metadata"]);
+
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
 
 /**
@@ -64,7 +71,9 @@ function responseFormat(text: unknown): JsonObject | undefined {
 export function buildChatBody(request: CreateRequest, input: InputItem[]): JsonObject {
   const body = request.body;
   const extras = Object.fromEntries(
-    Object.entries(body).filter(([field]) => !RESPONSES_FIELDS.has(field) && !TRANSLATION_OWNED.has(field)),
+    Object.entries(body).filter(
+      ([field]) => !RESPONSES_FIELDS.has(field) && !TRANSLATION_OWNED.has(field) && !CLIENT_ONLY.has(field),
+    ),
   );
   const { effort, text } = configuration(body, input);
   const tools = ChatToolSet.from(body, input);

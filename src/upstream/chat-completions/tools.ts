@@ -54,6 +54,14 @@ export function checkTool(tool: unknown, param: string): void {
 /** Throws a 400 for any tool, or forced tool choice, that the chat server could not serve. */
 export function checkTools(body: JsonObject, tools: ChatToolSet): void {
   if (Array.isArray(body.tools)) body.tools.forEach((tool, index) => checkTool(tool, `tools[${index}]`));
+  // Forcing a call when every tool was left out (a web search) forces what cannot happen, as a
+  // choice naming the search does.
+  if (body.tool_choice === "required" && Array.isArray(body.tools) && body.tools.length > 0 && tools.tools.length === 0)
+    throw invalidRequest(
+      "Invalid 'tool_choice': 'required' forces a tool call, but none of 'tools' can be offered to this model server: it speaks the Chat Completions protocol, and a web search is left out, as nobody can run it for it.",
+      "tool_choice",
+      "unsupported_value",
+    );
   lowerChoice(body.tool_choice, tools);
 }
 

@@ -466,6 +466,11 @@ describe("request translation: parameters", () => {
     expect(body).toMatchObject({ top_k: 20, min_p: 0.05, chat_template_kwargs: { enable_thinking: false }, seed: 7 });
   });
 
+  it("does not forward Codex's client_metadata, which is no model's knob", () => {
+    const body = build({ input: "hi", client_metadata: { session_id: "s", "x-codex-turn-metadata": "{}" } });
+    expect(body).not.toHaveProperty("client_metadata");
+  });
+
   it("never lets an extra field replace what the translation owns", () => {
     const body = build({ input: "hi", messages: [{ role: "user", content: "injected" }], n: 3, stream_options: null });
     expect(body.messages).toEqual([{ role: "user", content: "hi" }]);
