@@ -113,8 +113,16 @@ export async function compactIfNeeded(
   });
   const item = await compactionItem(summary, deps.tenantId, secret);
   const compacted = await expandCompactionItems([...input, item], { ...deps, secret, ownFrom: input.length });
-  return { input: compacted, compaction: { item, usage: summary.usage } };
+  // The model answers the turn the context ends with: its user messages come after the summary, which
+  // a chat model would otherwise take for what to answer (the stored item keeps OpenAI's order).
+  let turnStart = input.length;
+  while (turnStart > 0 && isUserMessage(input[turnStart - 1] as InputItem)) turnStart--;
+  const turn = new Set(input.slice(turnStart));
+  const reordered = [...compacted.filter((entry) => !turn.has(entry)), ...compacted.filter((entry) => turn.has(entry))];
+  return { input: reordered, compaction: { item, usage: summary.usage } };
 }
+
+const isUserMessage = (item: InputItem): boolean => item.role === "user" && (item.type ?? "message") === "message";
 
 export interface PrepareRequest {
   request: CreateRequest;

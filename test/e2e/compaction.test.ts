@@ -143,10 +143,11 @@ describe("context_management on create", () => {
     expect(response.usage).toMatchObject({ input_tokens: 110, output_tokens: 21 });
     const [summary, answer] = await received(m);
     expect(summary?.body.stream).toBe(false);
+    // The turn being answered comes after the summary, so a chat model answers it, not the summary.
     expect(transcript(answer?.body.messages)).toEqual([
       "user:Plan a trip to Lyon.",
-      "user:Add a museum.",
       expect.stringMatching(/^user:\[Summary of the earlier conversation/) as string,
+      "user:Add a museum.",
     ]);
 
     // The next turn of the chain sees the compacted context, not what the item summarized.
