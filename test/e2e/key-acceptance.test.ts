@@ -7,6 +7,7 @@ import { APIError, AuthenticationError } from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { client, heldBackground, model, upstream } from "../support/gateway";
 import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { until } from "../support/hooks";
 import { rowCounts } from "../support/tables";
 
 const message = { role: "user" as const, content: "hello" };
@@ -60,9 +61,6 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
     const conversation = await openai.conversations.create({ items: [message], metadata: { step: "1" } });
     const [item] = (await openai.conversations.items.list(conversation.id)).data;
     const endpoint = await openai.webhooks.create(endpointParams);
-    const stored = await openai.responses.create({ model: model("text:1"), input: "x" });
-    const running = await heldBackground(openai);
-    const checks = await upstream.keyChecks(key);
     await upstream.revoke(key);
     // Stands in for the memory's few minutes passing.
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -77,19 +75,37 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       () => openai.webhooks.update(endpoint.id, { name: "renamed" }),
       () => openai.webhooks.rotateSecret(endpoint.id),
       () => openai.webhooks.delete(endpoint.id),
-      () => openai.responses.delete(stored.id),
-      () => openai.responses.cancel(running.id),
     ])
       expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
     expect(await rowCounts()).toEqual(before);
-    expect((await openai.responses.retrieve(running.id)).status).toBe("in_progress");
-    await upstream.release(running.model);
     // Reads write nothing: they still answer, and show nothing changed.
     expect((await openai.conversations.retrieve(conversation.id)).metadata).toEqual({ step: "1" });
     expect((await openai.conversations.items.list(conversation.id)).data).toHaveLength(1);
     expect((await openai.webhooks.retrieve(endpoint.id)).name).toBe("a");
+    expect(await upstream.keyChecks(key)).toBe(9);
+  });
+
+  it("does not let a key the upstream has since revoked delete a response or cancel a running one", async () => {
+    const key = `sk-test-revoked-runs-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const stored = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const running = await heldBackground(openai);
+    await upstream.revoke(key);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 60 * 60_000);
+    expect(await failure(() => openai.responses.delete(stored.id))).toBeInstanceOf(AuthenticationError);
+    expect(await failure(() => openai.responses.cancel(running.id))).toBeInstanceOf(AuthenticationError);
+    vi.useRealTimers();
     expect((await openai.responses.retrieve(stored.id)).status).toBe("completed");
-    expect(await upstream.keyChecks(key)).toBe(checks + 10);
+    expect((await openai.responses.retrieve(running.id)).status).toBe("in_progress");
+    // Let the run end, and its webhook (the deployment default's, delivered once) settle, before the
+    // next test counts rows.
+    await upstream.release(running.model);
+    await until(
+      () => openai.get<{ data: { status: string }[] }>(`/responses/${running.id}/webhook_deliveries`),
+      (list) => list.data.length === 1 && list.data[0]?.status === "delivered",
+      "the run's webhook to be delivered",
+    );
   });
 
   it("writes nothing while the upstream cannot confirm a key (its check fails), with a retryable 503", async () => {
