@@ -55,6 +55,8 @@ export class BackgroundRun {
   /** The end D1 has (or that the run settled on): readers and pollers see it only then. */
   #final: ResponseObject | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
+  /** How soon after it starts a run's row is told it runs (`GatewayConfig.recordStartMs`). */
+  #startHeartbeatMs = 1_000;
 
   private constructor(
     spec: RunSpec,
@@ -157,6 +159,7 @@ export class BackgroundRun {
       }
       turn?.settle();
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);
+      run.#startHeartbeatMs = config.recordStartMs;
       run.#accept(normalizer.begin());
       const body = target.protocol.buildBody(request, prepared.input);
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
@@ -242,6 +245,8 @@ export class BackgroundRun {
   #accept(events: NormalizedEvent[]): { seq: number; frame: string; terminal: boolean } | undefined {
     const frames = framesOf(events);
     this.recorder.record(frames);
+    // D1 says queued until a heartbeat: one comes a moment after the run starts, not a flush interval.
+    if (this.normalizer.snapshot.status === "in_progress") this.recorder.heartbeatIn(this.#startHeartbeatMs);
     let terminal: (typeof frames)[number] | undefined;
     for (const frame of frames) {
       this.live.remember(frame.seq, frame.frame);

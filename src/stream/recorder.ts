@@ -89,6 +89,8 @@ export class ResponseRecorder {
   #flushedUpTo: number;
   #inflight: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The one early heartbeat (`heartbeatIn`), once armed. */
+  #soon: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   #retryAt = 0;
   #stopped = false;
@@ -324,8 +326,19 @@ export class ResponseRecorder {
     await this.#inflight;
   }
 
+  /**
+   * One heartbeat `ms` from now, unless the run has ended by then: a background row whose run left
+   * `queued` says so in D1 (the list and its status filter read D1) without waiting for the flush
+   * interval, and a run that ends within `ms` writes nothing more than its end.
+   */
+  heartbeatIn(ms: number): void {
+    if (this.#soon !== undefined || this.#stopped) return;
+    this.#soon = setTimeout(() => this.#flushSoon(true), ms);
+  }
+
   #stopTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#soon !== undefined) clearTimeout(this.#soon);
   }
 }
