@@ -187,6 +187,14 @@ describe("the history console", () => {
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");
   });
 
+  it("wraps a long unbroken text inside its item instead of widening the page", async () => {
+    const response = await alice.openai.responses.create({ model: `echo#${tag()}`, input: "a".repeat(3000) });
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    await page.locator(".item.message").first().waitFor();
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
+  });
+
   it("shows the timed event log where the gateway serves GET .../events, and an unrecorded time as —", async () => {
     const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Time me" });
     const events = [

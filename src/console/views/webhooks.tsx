@@ -50,7 +50,10 @@ export function WebhookDeliveries({ session, base, version }: { session: Session
     <Show loaded={loaded}>
       {(list) =>
         list.data.length === 0 ? (
-          <p class="muted">No webhook deliveries (only background responses send webhooks).</p>
+          <p class="muted">
+            No webhook deliveries. A background response sends them when it ends, to its key's webhook endpoints or the
+            deployment's webhook, when there are any.
+          </p>
         ) : (
           <div class="deliveries">
             {error !== null && <ErrorBox message={error} />}
