@@ -245,6 +245,8 @@ describe("the history console", () => {
     await page.getByText("followed to its end").waitFor();
     expect(await page.locator(".summary .status").first().textContent()).toBe("completed");
     expect(await page.locator(".item.message").last().textContent()).toContain("w0 w1 w2 w3 w4 w5 w6 w7 w8 w9");
+    // Once it has ended, the timeline shows the recorded events with their times.
+    await page.locator(".timeline p", { hasText: "after creation" }).waitFor();
   });
 
   it("shows a webhook delivery with its attempts and resends it", async () => {

@@ -74,10 +74,12 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
       });
       cancelAnimationFrame(frame);
       flush();
-      // The stored Response has what the stream does not (final usage, completed_at).
+      // The stored Response has what the stream does not (final usage, completed_at), and its
+      // recorded events their times.
       setResponse(await getJson<ResponseObject>(session, base));
       setLive("ended");
       setVersion((n) => n + 1);
+      setTimeline(await loadTimeline(session, base));
     } catch (error) {
       if (!signal.aborted) {
         setLive("lost");
@@ -107,7 +109,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
         {timeline === null ? (
           <p class="muted">Loading…</p>
         ) : (
-          <Timeline events={timeline.events} timed={timeline.timed} />
+          <Timeline events={timeline.events} timed={timeline.timed} following={live === "following"} />
         )}
       </section>
       <section>

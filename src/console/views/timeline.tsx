@@ -55,7 +55,16 @@ export async function loadTimeline(session: Session, base: string): Promise<{ ev
 
 const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
 
-export function Timeline({ events, timed }: { events: TimedEvent[]; timed: boolean }) {
+/** `following`: the events come from a live stream, whose times are read once the response has ended. */
+export function Timeline({
+  events,
+  timed,
+  following = false,
+}: {
+  events: TimedEvent[];
+  timed: boolean;
+  following?: boolean;
+}) {
   const [all, setAll] = useState(false);
   const shown = all ? events : events.slice(0, SHOWN_EVENTS);
   const first = (type: string) => events.find((event) => event.type === type)?.t_ms ?? null;
@@ -68,7 +77,9 @@ export function Timeline({ events, timed }: { events: TimedEvent[]; timed: boole
           ? `First event ${milliseconds(events[0]?.t_ms ?? null)}, first delta ${milliseconds(firstDelta)}, end ${milliseconds(
               events.at(-1)?.t_ms ?? first("response.completed"),
             )} after creation.`
-          : "Times are not recorded by this gateway version: shown from the replay, without timings."}
+          : following
+            ? "Followed live: the events' times show once the response has ended."
+            : "Times are not recorded by this gateway version: shown from the replay, without timings."}
       </p>
       <table>
         <thead>
