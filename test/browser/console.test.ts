@@ -174,16 +174,16 @@ describe("the history console", () => {
     await toolCall.waitFor();
     expect(await toolCall.textContent()).toContain("get_weather");
     expect(await toolCall.locator("pre").textContent()).toBe('{\n  "city": "Paris"\n}');
-    await page.locator("ol.chain li").nth(1).waitFor();
-    expect(await page.locator("ol.chain").textContent()).toContain(answer.id);
+    await page.locator(".chain ul li").first().waitFor();
+    expect(await page.locator(".chain ul").textContent()).toContain(answer.id);
     await page.locator(".timeline").waitFor();
     await page.screenshot({ path: join(SHOTS, "response-tool-call.png"), fullPage: true });
-    await page.locator("ol.chain a", { hasText: answer.id }).click();
+    await page.locator(".chain a", { hasText: answer.id }).click();
     const output = page.locator(".item.tool-output");
     await output.waitFor();
     expect(await output.textContent()).toContain(callItem.call_id);
     expect(await output.locator("pre").textContent()).toBe('{\n  "temperature_c": 21\n}');
-    expect(await page.locator("ol.chain").textContent()).toContain(call.id);
+    expect(await page.locator(".chain ol").textContent()).toContain(call.id);
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");
   });
 

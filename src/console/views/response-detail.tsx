@@ -212,7 +212,11 @@ function InputItems({ session, base }: { session: Session; base: string }) {
 interface ChainView {
   earlier: ResponseObject[];
   missing: string | null;
+  /** The chain goes further back than the links shown. */
+  truncated: boolean;
+  /** Responses that continue this one: each a branch of its own. */
   later: ResponseObject[];
+  moreLater: boolean;
   conversation: Item[] | null;
 }
 
@@ -220,13 +224,15 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
   const base = responsesPath(session);
   const earlier: ResponseObject[] = [];
   let missing: string | null = null;
-  for (let previous = response.previous_response_id ?? null; previous && earlier.length < MAX_CHAIN_LINKS;) {
+  let previous = response.previous_response_id ?? null;
+  for (; previous && earlier.length < MAX_CHAIN_LINKS;) {
     try {
       const link = await getJson<ResponseObject>(session, `${base}/${encodeURIComponent(previous)}`);
       earlier.unshift(link);
       previous = link.previous_response_id ?? null;
     } catch {
       missing = previous;
+      previous = null;
       break;
     }
   }
@@ -244,7 +250,14 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
           )
         ).data
       : null;
-  return { earlier, missing, later: later.data, conversation };
+  return {
+    earlier,
+    missing,
+    truncated: previous !== null,
+    later: later.data,
+    moreLater: later.has_more,
+    conversation,
+  };
 }
 
 function ChainLink({ response, current = false }: { response: ResponseObject; current?: boolean }) {
@@ -266,16 +279,33 @@ function Chain({ session, response }: { session: Session; response: ResponseObje
     <Show loaded={loaded}>
       {(chain) => (
         <>
-          <ol class="chain">
-            {chain.missing !== null && <li class="muted">{chain.missing} (deleted or expired)</li>}
-            {chain.earlier.map((link) => (
-              <ChainLink response={link} />
-            ))}
-            <ChainLink response={response} current />
-            {chain.later.map((link) => (
-              <ChainLink response={link} />
-            ))}
-          </ol>
+          <div class="chain">
+            {chain.truncated && (
+              <p class="muted small">The {MAX_CHAIN_LINKS} turns before this one; the chain goes further back.</p>
+            )}
+            <ol>
+              {chain.missing !== null && <li class="muted">{chain.missing} (deleted or expired)</li>}
+              {chain.earlier.map((link) => (
+                <ChainLink response={link} />
+              ))}
+              <ChainLink response={response} current />
+            </ol>
+            {chain.later.length > 0 && (
+              <>
+                <p class="muted small">
+                  {chain.later.length === 1 && !chain.moreLater
+                    ? "Continued by:"
+                    : "Continued by each of these, each a branch of its own:"}
+                </p>
+                <ul>
+                  {chain.later.map((link) => (
+                    <ChainLink response={link} />
+                  ))}
+                  {chain.moreLater && <li class="muted">and more</li>}
+                </ul>
+              </>
+            )}
+          </div>
           {response.conversation?.id && (
             <div class="conversation">
               <h3>
