@@ -323,8 +323,15 @@ describe("the history console", () => {
       (rows) => rows.length === 1 && rows[0] === ids.bob,
       "bob's response alone",
     );
+    // More models than the stacked chart has colours: the smallest are summed as one series.
+    const many = tag();
+    for (let index = 0; index < 9; index++)
+      await alice.openai.responses.create({ model: `text:1#${many}-${index}`, input: "x" });
     await page.goto(`${stage.origin}/console/#/usage`);
     await page.locator('figure.days svg rect:not([height="0"])').first().waitFor();
+    const legend = await page.locator("figure.days .legend > span").allTextContents();
+    expect(legend.length).toBe(8);
+    expect(legend.at(-1)).toMatch(/^\d+ other models$/);
     expect(await page.locator(".totals").textContent()).toMatch(/\$[0-9.]+ for the priced models/);
     expect(await page.locator("table.bars").last().textContent()).toContain(alice.id);
     await page.screenshot({ path: join(SHOTS, "usage.png"), fullPage: true });
