@@ -48,7 +48,14 @@ export function parseUsageQuery(
 ): UsageQuery {
   const end = parseDay(params, "end_date") ?? Date.parse(`${isoDay(Date.now())}T00:00:00Z`);
   const start = parseDay(params, "start_date") ?? end - (DEFAULT_USAGE_DAYS - 1) * DAY_MS;
-  if (start > end) throw invalidRequest("Invalid 'start_date': it must not be after 'end_date'.", "start_date", null);
+  if (start > end)
+    throw invalidRequest(
+      params.has("end_date")
+        ? "Invalid 'start_date': it must not be after 'end_date'."
+        : `Invalid 'start_date': it must not be after 'end_date', which defaults to today (${isoDay(end)}).`,
+      "start_date",
+      "invalid_value",
+    );
   if ((end - start) / DAY_MS + 1 > MAX_USAGE_DAYS)
     throw invalidRequest(
       `Invalid 'start_date': a range holds at most ${MAX_USAGE_DAYS} days.`,

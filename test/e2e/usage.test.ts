@@ -235,4 +235,12 @@ describe("usage", () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ type: "invalid_request_error", param });
   });
+
+  it("names the default end_date when a start_date alone is in the future", async () => {
+    const { key } = await newTenantKey("usage future start");
+    const res = await usage(key, "start_date=2999-01-01");
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ param: "start_date", code: "invalid_value" });
+    expect((res.body.error as { message: string }).message).toContain("which defaults to today");
+  });
 });
