@@ -193,6 +193,18 @@ describe("the history console", () => {
     await page.locator(".item.message").first().waitFor();
     const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
+    // A phone's width: the list and the detail page scroll their tables, not the page.
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const path of ["/", `/responses/${response.id}`]) {
+        await page.goto(`${stage.origin}/console/#${path}`);
+        await page.locator(path === "/" ? "table.responses" : ".timeline table").waitFor();
+        const narrow = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        expect(narrow[0], path).toBeLessThanOrEqual(narrow[1] as number);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   });
 
   it("shows the timed event log where the gateway serves GET .../events, and an unrecorded time as —", async () => {

@@ -110,38 +110,40 @@ export function ResponseList({ session, params }: { session: Session; params: UR
               {list.data.length === 0 ? (
                 <p class="empty">No stored responses match.</p>
               ) : (
-                <table class="responses">
-                  <thead>
-                    <tr>
-                      <th>Created</th>
-                      <th>Response</th>
-                      <th>Status</th>
-                      <th>Model</th>
-                      {session.mode === "admin" && <th>Tenant</th>}
-                      <th class="num">Tokens</th>
-                      <th>Output</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((response) => (
-                      <tr key={response.id} data-id={response.id}>
-                        <td>
-                          <Time seconds={response.created_at} />
-                        </td>
-                        <td>
-                          <a href={hrefOf(`/responses/${response.id}`)}>{response.id.slice(0, 18)}…</a>
-                        </td>
-                        <td>
-                          <Status status={response.status} />
-                        </td>
-                        <td>{response.model}</td>
-                        {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
-                        <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
-                        <td class="preview">{outputText(response).slice(0, 90)}</td>
+                <div class="scroll-x">
+                  <table class="responses">
+                    <thead>
+                      <tr>
+                        <th>Created</th>
+                        <th>Response</th>
+                        <th>Status</th>
+                        <th>Model</th>
+                        {session.mode === "admin" && <th>Tenant</th>}
+                        <th class="num">Tokens</th>
+                        <th>Output</th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
+                    </thead>
+                    <tbody>
+                      {rows.map((response) => (
+                        <tr key={response.id} data-id={response.id}>
+                          <td>
+                            <Time seconds={response.created_at} />
+                          </td>
+                          <td>
+                            <a href={hrefOf(`/responses/${response.id}`)}>{response.id.slice(0, 18)}…</a>
+                          </td>
+                          <td>
+                            <Status status={response.status} />
+                          </td>
+                          <td>{response.model}</td>
+                          {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
+                          <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
+                          <td class="preview">{outputText(response).slice(0, 90)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               )}
               <nav class="pager">
                 {after !== "" && <a href={hrefOf("/", { ...values, after: undefined })}>« Newest</a>}

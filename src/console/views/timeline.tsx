@@ -81,34 +81,36 @@ export function Timeline({
             ? "Followed live: the events' times show once the response has ended."
             : "Times are not recorded by this gateway version: shown from the replay, without timings."}
       </p>
-      <table>
-        <thead>
-          <tr>
-            <th class="num">#</th>
-            <th>Event</th>
-            <th class="num">t</th>
-            <th class="num">+Δ</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((event, index) => {
-            const previous = index > 0 ? (shown[index - 1]?.t_ms ?? null) : null;
-            const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
-            return (
-              <tr key={event.sequence_number}>
-                <td class="num">{event.sequence_number}</td>
-                <td class="mono">{event.type}</td>
-                <td class="num">{milliseconds(event.t_ms)}</td>
-                <td class="num">{delta === null ? "" : `+${delta}`}</td>
-                <td>
-                  <Json value={event.event} />
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <div class="scroll-x">
+        <table>
+          <thead>
+            <tr>
+              <th class="num">#</th>
+              <th>Event</th>
+              <th class="num">t</th>
+              <th class="num">+Δ</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((event, index) => {
+              const previous = index > 0 ? (shown[index - 1]?.t_ms ?? null) : null;
+              const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
+              return (
+                <tr key={event.sequence_number}>
+                  <td class="num">{event.sequence_number}</td>
+                  <td class="mono">{event.type}</td>
+                  <td class="num">{milliseconds(event.t_ms)}</td>
+                  <td class="num">{delta === null ? "" : `+${delta}`}</td>
+                  <td>
+                    <Json value={event.event} />
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
       {!all && events.length > SHOWN_EVENTS && (
         <button type="button" onClick={() => setAll(true)}>
           Show all {events.length} events
