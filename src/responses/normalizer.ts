@@ -139,19 +139,7 @@ export class StreamNormalizer {
   fail(error: ResponseError): NormalizedEvent[] {
     if (this.#terminal) return [];
     const out = this.#ensureStarted();
-    if (!this.#errorSent) {
-      this.#errorSent = true;
-      out.push(
-        this.#emit({
-          type: "error",
-          sequence_number: 0,
-          code: error.code,
-          message: error.message,
-          param: error.param,
-          error: { type: error.type, code: error.code, message: error.message, param: error.param },
-        }),
-      );
-    }
+    this.#errorOnce(error, out);
     const response = this.#partialSnapshot("failed");
     response.error = { ...error };
     out.push(this.#emit({ type: "response.failed", sequence_number: 0, response }));
@@ -225,31 +213,31 @@ export class StreamNormalizer {
             typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {}
           ) as JsonObject;
           const message = textOf(sent.message);
-          const error = responseError(
-            textOf(sent.code) || "server_error",
-            (message === "" ? undefined : this.#options.redact?.(message)) ?? (message || "The response failed."),
-            sent,
-          );
+          const shown = message === "" ? "The response failed." : (this.#options.redact?.(message) ?? message);
+          const error = responseError(textOf(sent.code) || "server_error", shown, sent);
           snapshot.error = { ...sent, ...error };
-          // OpenAI precedes every `response.failed` with an `error` event; so do we.
-          if (!this.#errorSent) {
-            this.#errorSent = true;
-            out.push(
-              this.#emit({
-                type: "error",
-                sequence_number: 0,
-                code: error.code,
-                message: error.message,
-                param: error.param,
-                error: { type: error.type, code: error.code, message: error.message, param: error.param },
-              }),
-            );
-          }
+          this.#errorOnce(error, out);
         }
         out.push(this.#emit(event));
         return out;
       }
     }
+  }
+
+  /** OpenAI precedes every `response.failed` with an `error` event (both shapes of it); so do we, once. */
+  #errorOnce(error: ResponseError, out: NormalizedEvent[]): void {
+    if (this.#errorSent) return;
+    this.#errorSent = true;
+    out.push(
+      this.#emit({
+        type: "error",
+        sequence_number: 0,
+        code: error.code,
+        message: error.message,
+        param: error.param,
+        error: { type: error.type, code: error.code, message: error.message, param: error.param },
+      }),
+    );
   }
 
   #remapItemEvent(event: StreamEvent): void {
