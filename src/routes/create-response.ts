@@ -24,11 +24,13 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   const { caller, admitted } = await identify(request, env, ctx);
   let create: CreateRequest;
   let upstream: UpstreamChoice;
+  let references: boolean;
   try {
     // Read and validated while the rate limiter answers; nothing happens before it admits the call.
     create = validateCreateRequest(await readJson(request, config.maxBodyBytes));
     upstream = chooseUpstream(config, create.model, caller.upstreamKey);
-    if (!hasItemReferences(create.input)) protocolFor(upstream.protocol).validate(create);
+    references = hasItemReferences(create.input);
+    if (!references) protocolFor(upstream.protocol).validate(create);
     // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
     // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
     if (isWarmUp(request)) upstream = warmUpChoice(upstream);
@@ -37,7 +39,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   }
   // The upstream is called statelessly: a reference is replaced by the stored item before it is
   // validated for the upstream's protocol (a Chat Completions server takes the item, not the reference).
-  if (hasItemReferences(create.input)) {
+  if (references) {
     const input = await resolveItemReferences(await tenantDb(env, caller.tenantId), caller.tenantId, create.input);
     create = { ...create, input };
     protocolFor(upstream.protocol).validate(create);

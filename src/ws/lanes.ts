@@ -2,6 +2,7 @@
 // side, and at most MAX_IN_FLIGHT run at once; the rest wait (never refused for a busy lane). The
 // queue's bytes are bounded (MAX_QUEUED_BYTES). Used by the socket session.
 
+import type { ApiError } from "../errors";
 import { logFailure } from "../observe/problems";
 import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES } from "./limits";
 
@@ -10,8 +11,8 @@ export interface QueuedJob {
   /** Frame size, counted against the queue's budget while the job waits. */
   bytes: number;
   run: () => Promise<void>;
-  /** The job will never run (the connection closed or hit its time limit). */
-  drop: () => void;
+  /** The job will never run (the connection closed, hit its time limit, or `reason`). */
+  drop: (reason?: ApiError) => void;
 }
 
 export class LaneScheduler {
@@ -45,11 +46,11 @@ export class LaneScheduler {
     return true;
   }
 
-  /** Drops every job not yet started (their `drop` is called); running ones finish. */
-  dropWaiting(): void {
+  /** Drops every job not yet started (their `drop` is called, with `reason` when given); running ones finish. */
+  dropWaiting(reason?: ApiError): void {
     const dropped = this.#waiting.splice(0);
     this.#queuedBytes = 0;
-    for (const job of dropped) job.drop();
+    for (const job of dropped) job.drop(reason);
   }
 
   /** Starts, in arrival order, every waiting job whose lane is free, while slots remain. */

@@ -66,8 +66,6 @@ export class ResponsesSocket {
   #open = true;
   /** Past the connection's time limit: nothing new starts; it closes once the running turns end. */
   #expired = false;
-  /** Why requests not started yet are dropped, when not the time limit (the key was refused). */
-  #dropReason: ApiError | undefined;
 
   constructor(transport: SocketTransport, options: SessionOptions) {
     this.#transport = transport;
@@ -123,7 +121,7 @@ export class ResponsesSocket {
       lane,
       bytes,
       run: () => runCreate(this.#createContext, create),
-      drop: () => this.#refuse(this.#dropReason ?? connectionLimit(this.#limitMinutes()), lane),
+      drop: (reason) => this.#refuse(reason ?? connectionLimit(this.#limitMinutes()), lane),
     });
     if (!accepted) this.#refuse(queueFull(), lane);
   }
@@ -148,8 +146,7 @@ export class ResponsesSocket {
   /** Ends every other request with the key's refusal (none is left without its end), then closes. */
   #keyRefused(refusedOn: string): void {
     const refusal = keyRefusal();
-    this.#dropReason = refusal;
-    this.#lanes.dropWaiting();
+    this.#lanes.dropWaiting(refusal);
     for (const lane of this.#lanes.activeLanes) if (lane !== refusedOn) this.#refuse(refusal, lane);
     this.close(CLOSE.policyViolation, "The API key was refused.");
   }
