@@ -2,7 +2,7 @@
 // append takes positions from the conversation's `next_position` inside the same batch, so two
 // appends never interleave. Used by the conversation routes, context expansion and the run's end.
 
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import {
   chunk,
@@ -214,14 +214,35 @@ export function releaseConversationStatement(
     );
 }
 
-/** Every item of a conversation in order, as stored (the item as it was sent upstream, JSON). */
-export async function readConversationItems(db: Db, tenantId: string, conversationId: string): Promise<string[]> {
+/** Every item of a conversation in order, as stored: its id and the item as it was sent upstream, JSON. */
+export async function readConversationItems(db: Db, tenantId: string, conversationId: string): Promise<StoredItem[]> {
   const rows = await db
-    .select({ position: conversationItems.position, data: conversationItems.data })
+    .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
     .from(conversationItems)
     .where(and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId)))
     .orderBy(asc(conversationItems.position), asc(conversationItems.part));
-  return joinParts(rows).map((item) => item.data);
+  return joinParts(rows).map(({ itemId, data }) => ({ itemId, data }));
+}
+
+/** Which of `itemIds` the conversation already holds. */
+export async function conversationItemIdsAmong(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  itemIds: string[],
+): Promise<Set<string>> {
+  if (itemIds.length === 0) return new Set();
+  const rows = await db
+    .selectDistinct({ itemId: conversationItems.itemId })
+    .from(conversationItems)
+    .where(
+      and(
+        eq(conversationItems.conversationId, conversationId),
+        eq(conversationItems.tenantId, tenantId),
+        inArray(conversationItems.itemId, itemIds),
+      ),
+    );
+  return new Set(rows.map((row) => row.itemId));
 }
 
 /** A page of a conversation's items after the item `after` (exclusive), in `order`. */

@@ -4,6 +4,7 @@
 import { AFTER_NOT_FOUND, runBatch } from "../db/client";
 import {
   appendItemsStatements,
+  conversationItemIdsAmong,
   deleteConversationItem as deleteItemRows,
   findConversationItem,
   pageConversationItems,
@@ -12,6 +13,7 @@ import type { StoredItem } from "../db/item-rows";
 import { ApiError, invalidRequest } from "../errors";
 import { readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
+import { checkDuplicateIds, ownItemId } from "../responses/duplicate-items";
 import { itemResource, storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
 import { missing } from "../responses/validation";
@@ -44,7 +46,11 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
       "items",
       "empty_array",
     );
-  const stored = storedItems(await resolveItemReferences(db, caller.tenantId, items, "items"));
+  const resolved = await resolveItemReferences(db, caller.tenantId, items, "items");
+  // Ids stay unique within a conversation: its item list pages by them.
+  const ids = resolved.map(ownItemId).filter((id): id is string => id !== undefined);
+  checkDuplicateIds(resolved, 0, "items", await conversationItemIdsAmong(db, caller.tenantId, row.id, ids));
+  const stored = storedItems(resolved);
   await requireAcceptedKey(caller, route.config);
   await runBatch(db, appendItemsStatements(db, caller.tenantId, row.id, stored));
   return json(listObject(stored.map(view), false));

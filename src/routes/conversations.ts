@@ -16,6 +16,7 @@ import { authenticate, type Caller } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
 import { validateInputItem, validateMetadata } from "../responses/create-request";
+import { checkDuplicateIds } from "../responses/duplicate-items";
 import { isWellFormedId, newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
 import { resolveItemReferences } from "../run/item-references";
@@ -64,6 +65,8 @@ export async function createConversation(route: RouteContext): Promise<Response>
   const metadata = validateMetadata(body.metadata);
   const db = await tenantDb(route.env, caller.tenantId);
   const resolved = await resolveItemReferences(db, caller.tenantId, items, "items");
+  // Ids stay unique within a conversation: its item list pages by them.
+  checkDuplicateIds(resolved, 0, "items");
   await requireAcceptedKey(caller, route.config);
   const row = await insertConversation(
     db,

@@ -11,6 +11,7 @@ import { tenantDb, tenantStore } from "../db/shards";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
+import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem } from "../responses/types";
 import { missing, optional } from "../responses/validation";
@@ -22,9 +23,10 @@ import { json, type RouteContext } from "./context";
 
 type Utility = "/responses/input_tokens" | "/responses/compact";
 
-/** A request's own input as its whole context: its tool outputs checked as expandContext checks them. */
+/** A request's own input as its whole context: its tool outputs and ids checked as expandContext checks them. */
 function checkedInput(input: InputItem[]): InputItem[] {
   checkToolOutputs(input, 0);
+  checkDuplicateIds(input, 0);
   return input;
 }
 

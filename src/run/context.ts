@@ -1,6 +1,7 @@
 // Builds the full context sent upstream: the `previous_response_id` chain expanded into input items
 // (inputs and outputs of every ancestor, oldest first; `instructions` are never inherited), or the
-// `conversation`'s items, in order, before the request's own input.
+// `conversation`'s items, in order, before the request's own input; the request's own tool outputs
+// and item ids are checked against it.
 // A parent D1 shows running may have ended in its background object, D1 having refused the end: the
 // object is asked. Used by the stored runs, the store:false path and the input_tokens/compact
 // routes; runs before anything is written.
@@ -10,6 +11,7 @@ import { findConversation, readConversationItems } from "../db/conversations";
 import { findResponse, readChain } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
+import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
@@ -65,7 +67,9 @@ export async function expandContext(
   background?: BackgroundSnapshot,
 ): Promise<InputItem[]> {
   const context = await gatherContext(db, tenantId, request, background);
-  checkToolOutputs(context, context.length - request.input.length);
+  const ownFrom = context.length - request.input.length;
+  checkToolOutputs(context, ownFrom);
+  checkDuplicateIds(context, ownFrom);
   return context;
 }
 
@@ -112,5 +116,7 @@ async function expandConversation(
   if ((await findConversation(db, tenantId, conversationId)) === undefined)
     throw conversationNotFound(conversationId.slice(0, 128), "conversation");
   const history = await readConversationItems(db, tenantId, conversationId);
-  return [...history.map((data) => JSON.parse(data) as InputItem), ...input];
+  // Items the gateway named keep their id beside the item, not in it: the request may not reuse one.
+  checkDuplicateIds(input, 0, "input", new Set(history.map((item) => item.itemId)));
+  return [...history.map((item) => JSON.parse(item.data) as InputItem), ...input];
 }

@@ -98,14 +98,21 @@ describe("item_reference", () => {
   it("adds the stored item itself to a conversation", async () => {
     const first = await openai.responses.create({ model: model("text:2"), input: "one" });
     const said = first.output[0];
+    const second = await openai.responses.create({ model: model("text:2"), input: "two" });
+    const saidNext = second.output[0];
     const conversation = await openai.conversations.create({ items: [reference(said?.id ?? "")] });
-    const added = await openai.conversations.items.create(conversation.id, { items: [reference(said?.id ?? "")] });
-    expect(added.data).toEqual([expect.objectContaining({ id: said?.id, type: "message", role: "assistant" })]);
+    const added = await openai.conversations.items.create(conversation.id, { items: [reference(saidNext?.id ?? "")] });
+    expect(added.data).toEqual([expect.objectContaining({ id: saidNext?.id, type: "message", role: "assistant" })]);
     const listed = await openai.conversations.items.list(conversation.id, { order: "asc" });
     expect(listed.data.map((item) => [item.id, item.type])).toEqual([
       [said?.id, "message"],
-      [said?.id, "message"],
+      [saidNext?.id, "message"],
     ]);
+    // Ids stay unique within a conversation (its list pages by them): the same item twice is refused.
+    const twice = await openai.conversations.items
+      .create(conversation.id, { items: [reference(said?.id ?? "")] })
+      .catch((error: unknown) => error);
+    expect(twice).toMatchObject({ status: 400, param: "items" });
     const refused = await openai.conversations.items
       .create(conversation.id, { items: [reference("msg_doesnotexist")] })
       .catch((error: unknown) => error);
