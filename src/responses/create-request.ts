@@ -121,6 +121,7 @@ export function validateConversation(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   const id = typeof value === "string" ? value : isPlainObject(value) ? value.id : undefined;
   if (id === undefined && isPlainObject(value)) throw missing("conversation.id");
+  if (isPlainObject(value) && typeof id !== "string") throw invalidType("conversation.id", "a string", id);
   if (typeof id !== "string") throw invalidType("conversation", "one of a string or an object", value);
   if (!id.startsWith("conv"))
     throw invalidRequest(

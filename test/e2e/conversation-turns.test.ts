@@ -145,6 +145,18 @@ describe("responses on a conversation", () => {
         code: "invalid_value",
       },
     );
+    // An object whose id is not a string names the id, not the object it is in.
+    const badId = { id: 5 } as unknown as { id: string };
+    await expect(bob.responses.create({ model: model("echo"), conversation: badId, input: "x" })).rejects.toMatchObject(
+      {
+        status: 400,
+        error: {
+          message: "Invalid type for 'conversation.id': expected a string, but got an integer instead.",
+          param: "conversation.id",
+          code: "invalid_type",
+        },
+      },
+    );
     await expect(
       bob.responses.create({
         model: model("echo"),
