@@ -224,6 +224,32 @@ export async function readConversationItems(db: Db, tenantId: string, conversati
   return joinParts(rows).map(({ itemId, data }) => ({ itemId, data }));
 }
 
+/**
+ * The conversation's items before the first of `turnItemIds` (a turn's own items), in order: what
+ * that turn was answered after. None when the turn's items are no longer in the conversation.
+ */
+export async function readConversationItemsBefore(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  turnItemIds: string[],
+): Promise<string[]> {
+  if (turnItemIds.length === 0) return [];
+  // The turn's items sit together: its first few place it, within D1's 100 bound parameters.
+  const placing = turnItemIds.slice(0, 20);
+  const scope = and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
+  const turnStart = db
+    .select({ position: sql`min(${conversationItems.position})` })
+    .from(conversationItems)
+    .where(and(scope, inArray(conversationItems.itemId, placing)));
+  const rows = await db
+    .select({ position: conversationItems.position, data: conversationItems.data })
+    .from(conversationItems)
+    .where(and(scope, sql`${conversationItems.position} < (${turnStart})`))
+    .orderBy(asc(conversationItems.position), asc(conversationItems.part));
+  return joinParts(rows).map((item) => item.data);
+}
+
 /** Which of `itemIds` the conversation already holds. */
 export async function conversationItemIdsAmong(
   db: Db,

@@ -360,17 +360,22 @@ export interface ChainLink {
   id: string;
   previousResponseId: string | null;
   status: string;
+  /** The conversation the link was a turn of (only a chain's first link can be one). */
+  conversationId: string | null;
 }
 
 /** The chain ending at `id` (oldest first) and every link's items: input then output, in order. */
 export interface Chain {
   links: ChainLink[];
   items: InputItem[];
+  /** The ids of the first link's own items, input then output: where its turn sits in its conversation. */
+  rootItemIds: string[];
 }
 
 interface ChainRow {
   id: string;
   prev: string | null;
+  conversation: string | null;
   status: string;
   legacy: number | null;
   /** Read by `readBlobSql`: hex after its mark, or an older row's TEXT. */
@@ -385,19 +390,25 @@ interface ChainRow {
  */
 export async function readChain(db: Db, tenantId: string, id: string): Promise<Chain> {
   const rows = await db.all<ChainRow>(sql`
-    WITH RECURSIVE chain(id, prev, status, legacy, input, output, depth) AS (
-      SELECT id, previous_response_id, status, legacy, input, output, 0 FROM responses
+    WITH RECURSIVE chain(id, prev, conversation, status, legacy, input, output, depth) AS (
+      SELECT id, previous_response_id, conversation_id, status, legacy, input, output, 0 FROM responses
        WHERE id = ${id} AND tenant_id = ${tenantId} AND store = 1
       UNION ALL
-      SELECT r.id, r.previous_response_id, r.status, r.legacy, r.input, r.output, c.depth + 1
+      SELECT r.id, r.previous_response_id, r.conversation_id, r.status, r.legacy, r.input, r.output, c.depth + 1
         FROM responses r JOIN chain c ON r.id = c.prev
        WHERE r.tenant_id = ${tenantId} AND r.store = 1
     )
-    SELECT id, prev, status, legacy, ${readBlobSql("input")} AS input, ${readBlobSql("output")} AS output
+    SELECT id, prev, conversation, status, legacy, ${readBlobSql("input")} AS input, ${readBlobSql("output")} AS output
       FROM chain ORDER BY depth DESC`);
-  const links = rows.map((row) => ({ id: row.id, previousResponseId: row.prev, status: row.status }));
+  const links = rows.map((row) => ({
+    id: row.id,
+    previousResponseId: row.prev,
+    status: row.status,
+    conversationId: row.conversation,
+  }));
   const items: InputItem[] = [];
-  for (const row of rows) {
+  const rootItemIds: string[] = [];
+  for (const [index, row] of rows.entries()) {
     if (row.legacy === 1) {
       items.push(...(await readLegacyItems(db, tenantId, row.id)));
       continue;
@@ -409,11 +420,17 @@ export async function readChain(db: Db, tenantId: string, id: string): Promise<C
       input: row.input === null ? null : fromDriver(row.input),
       output: row.output === null ? null : fromDriver(row.output),
     };
-    for (const { item } of await readInput(db, link)) items.push(item);
+    const input = await readInput(db, link);
     // Only ended links are expanded (the caller refuses a running parent): their output is written.
-    if (TERMINAL_STATUSES.has(row.status)) items.push(...(await readOutput(db, link)));
+    const output = TERMINAL_STATUSES.has(row.status) ? await readOutput(db, link) : [];
+    items.push(...input.map(({ item }) => item), ...output);
+    if (index === 0)
+      rootItemIds.push(
+        ...input.map(({ id }) => id),
+        ...output.flatMap((item) => (typeof item.id === "string" ? [item.id] : [])),
+      );
   }
-  return { links, items };
+  return { links, items, rootItemIds };
 }
 
 async function readLegacyItems(db: Db, tenantId: string, id: string): Promise<InputItem[]> {

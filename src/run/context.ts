@@ -7,7 +7,7 @@
 // routes; runs before anything is written.
 
 import type { Db } from "../db/client";
-import { findConversation, readConversationItems } from "../db/conversations";
+import { findConversation, readConversationItems, readConversationItemsBefore } from "../db/conversations";
 import { findResponse, readChain } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
@@ -82,10 +82,10 @@ async function gatherContext(
   if (request.conversationId !== null) return expandConversation(db, tenantId, request.conversationId, request.input);
   const previous = request.previousResponseId;
   if (previous === null) return request.input;
-  let { links, items } = await readChain(db, tenantId, previous);
+  let { links, items, rootItemIds } = await readChain(db, tenantId, previous);
   // A response this isolate runs may not have written its row yet (it does with its end, or a second in).
   if (links.at(-1)?.id !== previous && (await rowWritten(tenantId, previous)))
-    ({ links, items } = await readChain(db, tenantId, previous));
+    ({ links, items, rootItemIds } = await readChain(db, tenantId, previous));
   const parent = links.at(-1);
   if (parent === undefined || parent.id !== previous) throw previousNotFound(previous);
   const root = links[0];
@@ -100,10 +100,15 @@ async function gatherContext(
         "previous_response_in_progress",
       );
     // Asked, its object wrote the end it kept: read again. Still running in D1: D1 refuses it yet.
-    ({ links, items } = await readChain(db, tenantId, previous));
+    ({ links, items, rootItemIds } = await readChain(db, tenantId, previous));
     if (!TERMINAL_STATUSES.has(links.at(-1)?.status ?? "")) throw parentNotRecorded(previous);
   }
-  return [...items, ...request.input];
+  // A chain that starts at a conversation's turn was answered after the conversation's earlier items
+  // (OpenAI prepends them to that turn's input): they come first, as that turn saw them.
+  const conversation = root?.conversationId ?? null;
+  const before =
+    conversation === null ? [] : await readConversationItemsBefore(db, tenantId, conversation, rootItemIds);
+  return [...before.map((data) => JSON.parse(data) as InputItem), ...items, ...request.input];
 }
 
 async function expandConversation(

@@ -124,6 +124,30 @@ describe("responses on a conversation", () => {
     expect((await items(openai, conversation.id)).map(textOf)).toEqual(["cut", "cut short", "last", "w0 "]);
   });
 
+  it("continues a conversation's turn by previous_response_id with the conversation's items it was answered after", async () => {
+    const openai = client("sk-test-turn-branch");
+    const conversation = await openai.conversations.create({ items: [{ role: "developer", content: "be brief" }] });
+    const m = model("echo");
+    await openai.responses.create({ model: m, conversation: conversation.id, input: "one" });
+    const second = await openai.responses.create({ model: m, conversation: conversation.id, input: "two" });
+    // Added after the turn: not part of what it was answered after.
+    await openai.conversations.items.create(conversation.id, { items: [{ role: "user", content: "later" }] });
+
+    const branch = await openai.responses.create({ model: m, previous_response_id: second.id, input: "fork" });
+    expect(branch.output_text).toBe("echo(6): fork");
+    const sent = (await upstream.requests(m)).at(-1)?.body.input as Item[];
+    expect(sent.map((item) => textOf(item) || (item.content as string))).toEqual([
+      "be brief",
+      "one",
+      "echo(2): one",
+      "two",
+      "echo(4): two",
+      "fork",
+    ]);
+    // The branch joins no conversation.
+    expect((await items(openai, conversation.id)).map(textOf).at(-1)).toBe("later");
+  });
+
   it("refuses an unknown, foreign or malformed conversation before calling upstream", async () => {
     const alice = client("sk-turns-alice");
     const bob = client("sk-turns-bob");
