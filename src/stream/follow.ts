@@ -3,12 +3,16 @@
 // from its Durable Object (live), a foreground run's from D1, batch by batch as they land. Pull-based
 // and a batch at a time, so a long log is never held whole. Used by retrieve (`stream=true`) and by
 // an idempotent retry of a streamed create.
+// A run whose Worker died between flushes had sent its client events the record never got, and its
+// recorded end took those sequence numbers: a reader resuming past the record's end is sent that
+// end (the `error` and the terminal event), numbered on from where it resumes, so it learns how the
+// response ended instead of getting an empty stream.
 
 import type { Db } from "../db/client";
-import { readEvents } from "../db/event-batches";
+import { readEvents, type RecordedEvent } from "../db/event-batches";
 import { findResponse, type ResponseRow } from "../db/responses";
 import { TERMINAL_STATUSES } from "../responses/types";
-import { SSE_HEADERS } from "../sse";
+import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
 
 const encoder = new TextEncoder();
@@ -42,15 +46,22 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
       cursor = events[events.length - 1]!.seq;
       yield encoder.encode(text);
     }
-    if (TERMINAL_STATUSES.has(row.status)) return;
+    if (TERMINAL_STATUSES.has(row.status)) {
+      if (after >= row.eventCount && CUT_SHORT.has(row.status)) yield encoder.encode(await endPast(db, row, after));
+      return;
+    }
     if (row.background && source.liveTail !== undefined) {
       const live = await source.liveTail(cursor);
       if (live !== null) {
         const reader = live.getReader();
+        let sent = false;
         try {
           for (;;) {
             const { done, value } = await reader.read();
-            if (done) return;
+            // Nothing after `cursor` came live: the run ended (or was ended) without it; D1 says how.
+            if (done && sent) return;
+            if (done) break;
+            sent = true;
             yield value;
           }
         } finally {
@@ -66,6 +77,29 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
     if (await endIfStale(db, row, source.recordFlushMs)) row = await findResponse(db, row.tenantId, row.id);
     if (row === undefined) return;
   }
+}
+
+/** Statuses a run ends in when it is ended for it (its Worker or object died, or a cancel found none). */
+const CUT_SHORT: ReadonlySet<string> = new Set(["failed", "cancelled"]);
+
+/** The recorded end of `row` (its terminal event, and the `error` before it if any), numbered from `after` + 1. */
+async function endPast(db: Db, row: ResponseRow, after: number): Promise<string> {
+  const last: RecordedEvent[] = [];
+  for await (const events of readEvents(db, row, row.eventCount - 3)) last.push(...events);
+  const closing = last
+    .slice(-2)
+    .filter((event, index, pair) => index === pair.length - 1 || eventType(event) === "error");
+  return closing.map((event, index) => renumbered(event.frame, after + 1 + index)).join("");
+}
+
+const eventType = (event: RecordedEvent): unknown => (JSON.parse(dataOf(event.frame)) as { type?: unknown }).type;
+
+/** The JSON of an SSE frame's data line. */
+const dataOf = (frame: string): string => frame.slice(frame.indexOf("data: ") + 6).trimEnd();
+
+function renumbered(frame: string, seq: number): string {
+  const data = JSON.parse(dataOf(frame)) as Record<string, unknown>;
+  return encodeFrame(String(data.type), JSON.stringify({ ...data, sequence_number: seq }));
 }
 
 /** The SSE response of a stored response's events after `after`, followed to its end. */

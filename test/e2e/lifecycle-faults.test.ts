@@ -23,7 +23,7 @@ import { newResponseObject } from "../../src/responses/response-object";
 import { CLAIM_LEASE_SECONDS, ConversationTurn } from "../../src/run/conversation-turn";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
 import { sweepDeadRuns } from "../../src/stream/sweep";
-import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, rawEvents, upstream } from "../support/gateway";
 import { halfAnswerEvents } from "../support/half-answer";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
@@ -375,5 +375,36 @@ describe("reading an interrupted run while D1 refuses writes (item 18)", () => {
       error: { message: INTERRUPTED },
     });
     expect(await d1Status(id)).toBe("failed");
+  });
+});
+
+describe("resuming past what a dead run recorded", () => {
+  it("a client that saw events the record lost is sent the run's end, numbered on from where it resumes", async () => {
+    const id = await diedAfterItsRow({ background: false, withEvents: true });
+    await sweepAt(pastTheBound());
+    const replay = await rawEvents(KEY, `/responses/${id}?stream=true`);
+    const recorded = replay.length;
+    expect(replay.slice(-2).map((event) => [event.type, event.sequence_number])).toEqual([
+      ["error", recorded - 2],
+      ["response.failed", recorded - 1],
+    ]);
+
+    // Its Worker died between flushes: the client saw three events past the last recorded delta
+    // (seq recorded - 3), up to seq `recorded`; the recorded end has taken two of their numbers.
+    const seen = recorded;
+    const resumed = await rawEvents(KEY, `/responses/${id}?stream=true&starting_after=${seen}`);
+    expect(resumed.map((event) => [event.type, event.sequence_number])).toEqual([
+      ["error", seen + 1],
+      ["response.failed", seen + 2],
+    ]);
+    expect(resumed.at(-1)).toMatchObject({ response: { id, status: "failed", error: { code: "server_error" } } });
+  });
+
+  it("a client that saw the recorded end gets nothing more", async () => {
+    const id = await diedAfterItsRow({ background: false, withEvents: true });
+    await sweepAt(pastTheBound());
+    const last = (await rawEvents(KEY, `/responses/${id}?stream=true`)).at(-1)?.sequence_number;
+    expect(last).toEqual(expect.any(Number));
+    expect(await rawEvents(KEY, `/responses/${id}?stream=true&starting_after=${String(last)}`)).toEqual([]);
   });
 });
