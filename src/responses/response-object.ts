@@ -27,6 +27,12 @@ const NO_TOOL_USAGE = {
   web_search: { num_requests: 0 },
 };
 
+function withoutNullFormat(text: JsonObject): JsonObject {
+  if (text.format !== null) return text;
+  const { format: _format, ...rest } = text;
+  return rest;
+}
+
 /** The Response as OpenAI would serialize it before any output exists. */
 export function newResponseObject(
   request: CreateRequest,
@@ -34,7 +40,8 @@ export function newResponseObject(
   status: ResponseStatus,
 ): ResponseObject {
   const body = request.body;
-  const text = isObject(body.text) ? body.text : {};
+  // `text.format: null` asks for the default, as leaving it out does: the Response always has a format.
+  const text = isObject(body.text) ? withoutNullFormat(body.text) : {};
   const reasoning = isObject(body.reasoning) ? body.reasoning : {};
   return {
     id: identity.id,

@@ -39,6 +39,14 @@ describe("newResponseObject", () => {
       reasoning: { context: null, effort: "low", summary: null },
     });
   });
+
+  it("gives a null text.format the default format (the spec's Response requires an object)", () => {
+    expect(initial({ text: { format: null } }).text).toEqual({ format: { type: "text" }, verbosity: "medium" });
+    expect(initial({ text: { format: null, verbosity: "low" } }).text).toEqual({
+      format: { type: "text" },
+      verbosity: "low",
+    });
+  });
 });
 
 describe("echoTools", () => {
