@@ -3,7 +3,16 @@
 
 import { invalidRequest } from "../errors";
 import type { InputItem, JsonObject } from "./types";
-import { checkEnum, checkMaxLength, checkRange, invalidType, isPlainObject, missing, optional } from "./validation";
+import {
+  checkEnum,
+  checkMaxLength,
+  checkRange,
+  invalidType,
+  isPlainObject,
+  missing,
+  optional,
+  requiredString,
+} from "./validation";
 
 /** OpenAI's metadata limits: 16 pairs, 64-character keys, 512-character values. */
 export const METADATA_MAX_KEYS = 16;
@@ -80,7 +89,7 @@ export function validateInputItem(item: unknown, param: string): InputItem {
         content.forEach((part, partIndex) => {
           const partParam = `${param}.content[${partIndex}]`;
           if (!isPlainObject(part)) throw invalidType(partParam, "an object", part);
-          if (typeof part.type !== "string") throw missing(`${partParam}.type`);
+          requiredString(part.type, `${partParam}.type`);
           if (item.role === "assistant" && part.type === "input_text")
             throw invalidRequest(
               `Invalid value: 'input_text'. Supported values are: 'output_text' and 'refusal'.`,
@@ -92,16 +101,16 @@ export function validateInputItem(item: unknown, param: string): InputItem {
     }
     case "function_call_output":
     case "custom_tool_call_output":
-      if (typeof item.call_id !== "string") throw missing(`${param}.call_id`);
+      requiredString(item.call_id, `${param}.call_id`);
       if (item.output === undefined) throw missing(`${param}.output`);
       break;
     case "function_call":
-      if (typeof item.call_id !== "string") throw missing(`${param}.call_id`);
-      if (typeof item.name !== "string") throw missing(`${param}.name`);
+      requiredString(item.call_id, `${param}.call_id`);
+      requiredString(item.name, `${param}.name`);
       if (typeof item.arguments !== "string") throw invalidType(`${param}.arguments`, "a string", item.arguments);
       break;
     case "item_reference":
-      if (typeof item.id !== "string") throw missing(`${param}.id`);
+      requiredString(item.id, `${param}.id`);
       break;
     default:
       break;
@@ -120,8 +129,7 @@ export function validateInput(input: unknown): InputItem[] {
 export function validateConversation(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   const id = typeof value === "string" ? value : isPlainObject(value) ? value.id : undefined;
-  if (id === undefined && isPlainObject(value)) throw missing("conversation.id");
-  if (isPlainObject(value) && typeof id !== "string") throw invalidType("conversation.id", "a string", id);
+  if (isPlainObject(value)) requiredString(id, "conversation.id");
   if (typeof id !== "string") throw invalidType("conversation", "one of a string or an object", value);
   if (!id.startsWith("conv"))
     throw invalidRequest(
@@ -170,20 +178,20 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const tools = optional<unknown[]>(body, "tools", "array");
   tools?.forEach((tool, index) => {
     if (!isPlainObject(tool)) throw invalidType(`tools[${index}]`, "an object", tool);
-    if (typeof tool.type !== "string") throw missing(`tools[${index}].type`);
+    requiredString(tool.type, `tools[${index}].type`);
   });
   const toolChoice = body.tool_choice;
   if (toolChoice !== undefined && toolChoice !== null) {
     if (typeof toolChoice === "string") checkEnum("tool_choice", toolChoice, ["none", "auto", "required"]);
-    else if (!isPlainObject(toolChoice) || typeof toolChoice.type !== "string")
-      throw invalidType("tool_choice", "one of a string or an object", toolChoice);
+    else if (isPlainObject(toolChoice)) requiredString(toolChoice.type, "tool_choice.type");
+    else throw invalidType("tool_choice", "one of a string or an object", toolChoice);
   }
 
   const contextManagement = optional<unknown[]>(body, "context_management", "array");
   contextManagement?.forEach((entry, index) => {
     const param = `context_management[${index}]`;
     if (!isPlainObject(entry)) throw invalidType(param, "an object", entry);
-    if (typeof entry.type !== "string") throw missing(`${param}.type`);
+    requiredString(entry.type, `${param}.type`);
     const threshold = entry.compact_threshold;
     if (threshold === undefined || threshold === null) return;
     if (typeof threshold !== "number" || !Number.isInteger(threshold))

@@ -103,3 +103,10 @@ export function checkMaxLength(param: string, value: unknown[], max: number): vo
 export function missing(param: string): ApiError {
   return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
 }
+
+/** A required string: absent is a `missing_required_parameter`, anything else not a string an `invalid_type`. */
+export function requiredString(value: unknown, param: string): string {
+  if (value === undefined) throw missing(param);
+  if (typeof value !== "string") throw invalidType(param, "a string", value);
+  return value;
+}

@@ -52,6 +52,38 @@ describe("errors", () => {
       "input[0].content[0].type",
       "invalid_value",
     ],
+    // A required field of the wrong type is an invalid_type naming it, not a missing parameter, and
+    // an object whose field is wrong is not told it should have been an object.
+    [
+      "a tool type that is not a string",
+      JSON.stringify({ model: "m", tools: [{ type: 5 }] }),
+      "tools[0].type",
+      "invalid_type",
+    ],
+    [
+      "a content part type that is not a string",
+      JSON.stringify({ model: "m", input: [{ role: "user", content: [{ type: null, text: "x" }] }] }),
+      "input[0].content[0].type",
+      "invalid_type",
+    ],
+    [
+      "a function_call_output call_id that is not a string",
+      JSON.stringify({ model: "m", input: [{ type: "function_call_output", call_id: 7, output: "x" }] }),
+      "input[0].call_id",
+      "invalid_type",
+    ],
+    [
+      "a conversation id that is not a string",
+      JSON.stringify({ model: "m", conversation: { id: 5 } }),
+      "conversation.id",
+      "invalid_type",
+    ],
+    [
+      "a tool_choice object without a type",
+      JSON.stringify({ model: "m", tool_choice: { name: "f" } }),
+      "tool_choice.type",
+      "missing_required_parameter",
+    ],
   ])("answers %s with a 400 in OpenAI's envelope and writes nothing", async (_name, body, param, code) => {
     const before = await responseCount();
     const res = await post(body);
