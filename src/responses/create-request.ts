@@ -65,6 +65,29 @@ export function validateMetadata(value: unknown, param = "metadata"): Record<str
   return value as Record<string, string>;
 }
 
+/**
+ * `text` and `reasoning` (OpenAPI `ResponseTextParam`, `Reasoning`): their fields' types, and the
+ * `name` and `schema` a `json_schema` format requires. Values are not checked against OpenAI's enums
+ * (new ones appear), only what every upstream and the echoed Response need.
+ */
+function validateText(text: Record<string, unknown>): void {
+  optional(text, "verbosity", "string", true, "text.verbosity");
+  const format = optional<Record<string, unknown>>(text, "format", "object", true, "text.format");
+  if (format === undefined) return;
+  const type = requiredString(format.type, "text.format.type");
+  if (type !== "json_schema") return;
+  requiredString(format.name, "text.format.name");
+  if (format.schema === undefined) throw missing("text.format.schema");
+  optional(format, "schema", "object", false, "text.format.schema");
+  optional(format, "description", "string", true, "text.format.description");
+  optional(format, "strict", "boolean", true, "text.format.strict");
+}
+
+function validateReasoning(reasoning: Record<string, unknown>): void {
+  for (const field of ["effort", "summary", "generate_summary", "context", "mode"])
+    optional(reasoning, field, "string", true, `reasoning.${field}`);
+}
+
 const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
 
 /** Validates one input item; `param` names it in errors (`input[3]`, `items[0]`). */
@@ -171,8 +194,12 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
 
   for (const field of ["user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
     optional(body, field, "string");
-  for (const field of ["text", "reasoning", "prompt", "stream_options", "prompt_cache_options", "moderation"])
+  for (const field of ["prompt", "stream_options", "prompt_cache_options", "moderation"])
     optional(body, field, "object");
+  const text = optional<Record<string, unknown>>(body, "text", "object");
+  if (text !== undefined) validateText(text);
+  const reasoning = optional<Record<string, unknown>>(body, "reasoning", "object");
+  if (reasoning !== undefined) validateReasoning(reasoning);
   checkEnum("truncation", optional<string>(body, "truncation", "string"), ["auto", "disabled"]);
 
   const tools = optional<unknown[]>(body, "tools", "array");

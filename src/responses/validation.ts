@@ -34,18 +34,22 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Reads an optional field of `body`, null allowed when `nullable`, else throws the OpenAI error. */
+/**
+ * Reads an optional field of `body`, null allowed when `nullable`, else throws the OpenAI error
+ * naming `param` (the field itself unless it is nested: `text.verbosity`).
+ */
 export function optional<T>(
   body: Record<string, unknown>,
   field: string,
   kind: "string" | "number" | "integer" | "boolean" | "object" | "array",
   nullable = true,
+  param = field,
 ): T | undefined {
   const value = body[field];
   if (value === undefined) return undefined;
   if (value === null) {
     if (nullable) return undefined;
-    throw invalidType(field, typeNames[kind] ?? kind, value);
+    throw invalidType(param, typeNames[kind] ?? kind, value);
   }
   const ok =
     kind === "integer"
@@ -57,7 +61,7 @@ export function optional<T>(
           : kind === "array"
             ? Array.isArray(value)
             : typeof value === kind;
-  if (!ok) throw invalidType(field, typeNames[kind] ?? kind, value);
+  if (!ok) throw invalidType(param, typeNames[kind] ?? kind, value);
   return value as T;
 }
 

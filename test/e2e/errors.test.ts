@@ -84,6 +84,31 @@ describe("errors", () => {
       "tool_choice.type",
       "missing_required_parameter",
     ],
+    // A structured-output format must say what to produce; a chat server was sent `json_schema: {}`.
+    [
+      "a json_schema format without a name",
+      JSON.stringify({ model: "m", text: { format: { type: "json_schema", schema: { type: "object" } } } }),
+      "text.format.name",
+      "missing_required_parameter",
+    ],
+    [
+      "a json_schema format without a schema",
+      JSON.stringify({ model: "m", text: { format: { type: "json_schema", name: "answer" } } }),
+      "text.format.schema",
+      "missing_required_parameter",
+    ],
+    [
+      "a text.format that is not an object",
+      JSON.stringify({ model: "m", text: { format: "json" } }),
+      "text.format",
+      "invalid_type",
+    ],
+    [
+      "a reasoning effort that is not a string",
+      JSON.stringify({ model: "m", reasoning: { effort: 5 } }),
+      "reasoning.effort",
+      "invalid_type",
+    ],
   ])("answers %s with a 400 in OpenAI's envelope and writes nothing", async (_name, body, param, code) => {
     const before = await responseCount();
     const res = await post(body);
