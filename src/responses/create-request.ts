@@ -194,8 +194,10 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
 
   for (const field of ["user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
     optional(body, field, "string");
-  for (const field of ["prompt", "stream_options", "prompt_cache_options", "moderation"])
-    optional(body, field, "object");
+  for (const field of ["prompt", "prompt_cache_options", "moderation"]) optional(body, field, "object");
+  const streamOptions = optional<Record<string, unknown>>(body, "stream_options", "object");
+  if (streamOptions !== undefined)
+    optional(streamOptions, "include_obfuscation", "boolean", true, "stream_options.include_obfuscation");
   const text = optional<Record<string, unknown>>(body, "text", "object");
   if (text !== undefined) validateText(text);
   const reasoning = optional<Record<string, unknown>>(body, "reasoning", "object");

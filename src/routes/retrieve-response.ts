@@ -51,8 +51,10 @@ export async function retrieveResponse(route: RouteContext): Promise<Response> {
   if (!stream) return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
   const replay = followResponse(followSource(found, route.config.maxRunMs), after);
-  // Obfuscation is included unless the caller says false (as OpenAI's retrieve).
-  const obfuscated = url.searchParams.get("include_obfuscation") !== "false";
+  // Obfuscation is included unless the caller says false (as OpenAI's retrieve); not a boolean: a 400.
+  const obfuscation = url.searchParams.get("include_obfuscation");
+  const obfuscated =
+    obfuscation === null || obfuscation === "" || parseBooleanQuery("include_obfuscation", obfuscation);
   if (obfuscated || replay.body === null) return replay;
   return new Response(withoutObfuscation(replay.body as ReadableStream<Uint8Array>), replay);
 }

@@ -130,4 +130,23 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     const plain = await gatewayFetch(`${url}?stream=false`, { headers });
     expect(await plain.json()).toMatchObject({ id: response.id, status: "completed" });
   });
+
+  it("rejects an include_obfuscation value that is not a boolean, on a replay and on create", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const headers = { authorization: "Bearer sk-test-tenant-a" };
+    const refused = await gatewayFetch(`${GATEWAY_URL}/responses/${response.id}?stream=true&include_obfuscation=no`, {
+      headers,
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { param: "include_obfuscation", code: "invalid_type" } });
+    await expect(
+      openai.responses.create({
+        model: model("text:1"),
+        input: "x",
+        stream: true,
+        stream_options: { include_obfuscation: "no" as unknown as boolean },
+      }),
+    ).rejects.toMatchObject({ status: 400, param: "stream_options.include_obfuscation", code: "invalid_type" });
+  });
 });
