@@ -27,6 +27,20 @@ function checkContextManagement(body: JsonObject): void {
   });
 }
 
+/** The text formats `response_format` can say; any other would be dropped and the answer come back as plain text. */
+const TEXT_FORMATS: readonly string[] = ["text", "json_object", "json_schema"];
+
+function checkTextFormat(body: JsonObject): void {
+  const format = isPlainObject(body.text) && isPlainObject(body.text.format) ? body.text.format : undefined;
+  const type = format?.type;
+  if (typeof type === "string" && !TEXT_FORMATS.includes(type))
+    throw invalidRequest(
+      `Invalid 'text.format.type': '${type.slice(0, 64)}' is not a text format this model server can be asked for: it speaks the Chat Completions protocol, whose response_format takes 'text', 'json_object' and 'json_schema'.`,
+      "text.format.type",
+      "unsupported_value",
+    );
+}
+
 export const chatCompletionsProtocol: UpstreamProtocol = {
   name: "chat_completions",
   path: "/chat/completions",
@@ -36,6 +50,7 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
       if (support.handling === "refused" && request.body[field] !== undefined && request.body[field] !== null)
         throw invalidRequest(paramRefusal(field), field, "unsupported_parameter");
     checkContextManagement(request.body);
+    checkTextFormat(request.body);
     const tools = ChatToolSet.from(request.body, request.input);
     checkTools(request.body, tools);
     // A dry run of the message translation: every unsupported item or part is a 400 now, not later.

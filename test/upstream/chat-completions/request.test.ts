@@ -396,6 +396,12 @@ describe("request translation: parameters", () => {
     expect(build({ input: "hi", text: { format: { type: "text" } } })).not.toHaveProperty("response_format");
   });
 
+  it("refuses a text format chat has no response_format for, rather than answering in plain text", () => {
+    const error = apiError(validate({ input: "hi", text: { format: { type: "xml" } } }));
+    expect(error).toMatchObject({ status: 400, param: "text.format.type", code: "unsupported_value" });
+    expect(error.message).toContain("'xml'");
+  });
+
   it("maps reasoning.effort to reasoning_effort", () => {
     expect(build({ input: "hi", reasoning: { effort: "low", summary: "auto" } }).reasoning_effort).toBe("low");
     expect(build({ input: "hi" })).not.toHaveProperty("reasoning_effort");
