@@ -4,7 +4,7 @@
 import { isGatewayCompaction } from "../../compaction/seal";
 import { invalidRequest } from "../../errors";
 import type { InputItem, JsonObject } from "../../responses/types";
-import { isPlainObject } from "../../responses/validation";
+import { invalidType, isPlainObject, missing } from "../../responses/validation";
 import { clientToolOfItem } from "./client-tools";
 import { itemRefusal, itemSupport } from "./support";
 import type { ChatToolSet } from "./tool-set";
@@ -50,8 +50,16 @@ function userPart(part: unknown, param: string): JsonObject {
   const text = textOf(part);
   if (text !== undefined) return { type: "text", text };
   if (part.type === "input_image") {
-    if (typeof part.image_url !== "string" || part.image_url === "")
-      throw notSupported("An image given by 'file_id' (use 'image_url' with a URL or a data URL)", `${param}.file_id`);
+    if (typeof part.image_url !== "string" || part.image_url === "") {
+      if (typeof part.file_id === "string" && part.file_id !== "")
+        throw notSupported(
+          "An image given by 'file_id' (use 'image_url' with a URL or a data URL)",
+          `${param}.file_id`,
+        );
+      if (part.image_url === undefined || part.image_url === null || part.image_url === "")
+        throw missing(`${param}.image_url`);
+      throw invalidType(`${param}.image_url`, "a string", part.image_url);
+    }
     const detail = typeof part.detail === "string" && IMAGE_DETAILS.has(part.detail) ? part.detail : undefined;
     return {
       type: "image_url",

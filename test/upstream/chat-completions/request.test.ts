@@ -115,6 +115,18 @@ describe("request translation: messages", () => {
     expect(error.param).toBe("input[0].content[0].file_id");
   });
 
+  it("names image_url, not file_id, when an input_image has no usable image_url and no file_id", () => {
+    const part = (extra: JsonObject) => [{ role: "user", content: [{ type: "input_image", ...extra }] }];
+    expect(apiError(() => messagesOf(part({})))).toMatchObject({
+      param: "input[0].content[0].image_url",
+      code: "missing_required_parameter",
+    });
+    expect(apiError(() => messagesOf(part({ image_url: { url: "https://example.com/a.png" } })))).toMatchObject({
+      param: "input[0].content[0].image_url",
+      code: "invalid_type",
+    });
+  });
+
   it("sends input_file data as a file part with its filename", () => {
     const input = [
       {
