@@ -88,6 +88,31 @@ function validateReasoning(reasoning: Record<string, unknown>): void {
     optional(reasoning, field, "string", true, `reasoning.${field}`);
 }
 
+/**
+ * The fields a create shares with `POST /v1/responses/input_tokens` and `/compact`: `text`,
+ * `reasoning`, `truncation`, `parallel_tool_calls`, `tools` and `tool_choice`.
+ */
+export function validateModelConfiguration(body: Record<string, unknown>): void {
+  optional(body, "parallel_tool_calls", "boolean");
+  const text = optional<Record<string, unknown>>(body, "text", "object");
+  if (text !== undefined) validateText(text);
+  const reasoning = optional<Record<string, unknown>>(body, "reasoning", "object");
+  if (reasoning !== undefined) validateReasoning(reasoning);
+  checkEnum("truncation", optional<string>(body, "truncation", "string"), ["auto", "disabled"]);
+
+  const tools = optional<unknown[]>(body, "tools", "array");
+  tools?.forEach((tool, index) => {
+    if (!isPlainObject(tool)) throw invalidType(`tools[${index}]`, "an object", tool);
+    requiredString(tool.type, `tools[${index}].type`);
+  });
+  const toolChoice = body.tool_choice;
+  if (toolChoice !== undefined && toolChoice !== null) {
+    if (typeof toolChoice === "string") checkEnum("tool_choice", toolChoice, ["none", "auto", "required"]);
+    else if (isPlainObject(toolChoice)) requiredString(toolChoice.type, "tool_choice.type");
+    else throw invalidType("tool_choice", "one of a string or an object", toolChoice);
+  }
+}
+
 const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
 
 /** Validates one input item; `param` names it in errors (`input[3]`, `items[0]`). */
@@ -184,7 +209,6 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const stream = optional<boolean>(body, "stream", "boolean") ?? false;
   const store = optional<boolean>(body, "store", "boolean") ?? true;
   const background = optional<boolean>(body, "background", "boolean") ?? false;
-  optional(body, "parallel_tool_calls", "boolean");
 
   checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2, "decimal");
   checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1, "decimal");
@@ -198,23 +222,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const streamOptions = optional<Record<string, unknown>>(body, "stream_options", "object");
   if (streamOptions !== undefined)
     optional(streamOptions, "include_obfuscation", "boolean", true, "stream_options.include_obfuscation");
-  const text = optional<Record<string, unknown>>(body, "text", "object");
-  if (text !== undefined) validateText(text);
-  const reasoning = optional<Record<string, unknown>>(body, "reasoning", "object");
-  if (reasoning !== undefined) validateReasoning(reasoning);
-  checkEnum("truncation", optional<string>(body, "truncation", "string"), ["auto", "disabled"]);
-
-  const tools = optional<unknown[]>(body, "tools", "array");
-  tools?.forEach((tool, index) => {
-    if (!isPlainObject(tool)) throw invalidType(`tools[${index}]`, "an object", tool);
-    requiredString(tool.type, `tools[${index}].type`);
-  });
-  const toolChoice = body.tool_choice;
-  if (toolChoice !== undefined && toolChoice !== null) {
-    if (typeof toolChoice === "string") checkEnum("tool_choice", toolChoice, ["none", "auto", "required"]);
-    else if (isPlainObject(toolChoice)) requiredString(toolChoice.type, "tool_choice.type");
-    else throw invalidType("tool_choice", "one of a string or an object", toolChoice);
-  }
+  validateModelConfiguration(body);
 
   const contextManagement = optional<unknown[]>(body, "context_management", "array");
   contextManagement?.forEach((entry, index) => {

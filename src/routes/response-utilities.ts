@@ -10,7 +10,12 @@ import { expandCompactionItems } from "../compaction/expand";
 import { tenantDb, tenantStore } from "../db/shards";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
-import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
+import {
+  checkOneContext,
+  validateConversation,
+  validateInput,
+  validateModelConfiguration,
+} from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem } from "../responses/types";
@@ -41,6 +46,8 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
     ? await resolveItemReferences(await tenantDb(env, caller.tenantId), caller.tenantId, given)
     : given;
   const instructions = optional<string>(body, "instructions", "string") ?? null;
+  // Checked here too: over Chat Completions the gateway answers itself, with no upstream to refuse them.
+  validateModelConfiguration(body);
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);
   checkOneContext(previousResponseId, conversationId);

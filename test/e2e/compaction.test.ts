@@ -237,4 +237,25 @@ describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () 
     expect((await validateAgainstSpec("InputTokensResponse", [counted])).failures).toEqual([]);
     expect(await received(m)).toEqual([]);
   });
+
+  it("refuses tools, tool_choice, text or reasoning of the wrong shape, as a create does", async () => {
+    const m = routed("summarize");
+    const count = (body: Json) =>
+      gatewayFetch(`${GATEWAY_URL}/responses/input_tokens`, {
+        method: "POST",
+        headers: { authorization: "Bearer sk-test-compaction-d", "content-type": "application/json" },
+        body: JSON.stringify({ model: m.model, input: "hi", ...body }),
+      });
+    for (const [body, param] of [
+      [{ tools: "f" }, "tools"],
+      [{ tools: [{ name: "f" }] }, "tools[0].type"],
+      [{ tool_choice: 5 }, "tool_choice"],
+      [{ text: { format: { type: "json_schema", schema: {} } } }, "text.format.name"],
+      [{ reasoning: "high" }, "reasoning"],
+    ] as const) {
+      const res = await count(body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", param } });
+    }
+  });
 });
