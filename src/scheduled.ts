@@ -1,10 +1,11 @@
 // The Cron Trigger (`[triggers] crons` in wrangler.toml, every minute): on every shard, ends runs whose
 // executor died (src/stream/sweep.ts), in the first minutes of each hour rolls up usage until the hour
-// began (src/db/usage.ts), then enforces retention, deleting responses older than `RETENTION_DAYS` with
-// all their rows, a bounded amount per run.
+// began (src/db/usage.ts), then enforces retention, deleting background responses made with store:false
+// 10 minutes after they ended and responses older than `RETENTION_DAYS`, with all their rows, a bounded
+// amount per run.
 
 import { readConfig } from "./config";
-import { RETENTION_MAX_BATCHES, sweepExpired } from "./db/retention";
+import { RETENTION_MAX_BATCHES, sweepExpired, sweepUnstored } from "./db/retention";
 import { rollUpUsage } from "./db/usage";
 import { idFloorAt } from "./responses/ids";
 import { onEveryShard, readShardPlan } from "./db/shards";
@@ -53,6 +54,16 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
             counted_before: new Date(hourStart).toISOString(),
           });
       }
+      const unstored = await sweepUnstored(db, Math.floor(controller.scheduledTime / 1000), { maxBatches });
+      if (unstored > 0)
+        logSweep(
+          "retention",
+          `deleted ${unstored} background responses made with store:false, past their polling time`,
+          {
+            ...shard,
+            deleted_unstored: unstored,
+          },
+        );
       if (config.retentionDays <= 0) return false;
       const result = await sweepExpired(db, cutoff, { maxBatches });
       if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)

@@ -44,6 +44,8 @@ export interface ListedRow {
 function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
   return [
     eq(responses.tenantId, tenantId),
+    // A background response made with store:false is readable by id while its client polls it, not listed.
+    eq(responses.store, true),
     filters.model === undefined ? undefined : eq(responses.model, filters.model),
     filters.status === undefined ? undefined : eq(responses.status, filters.status),
     filters.previousResponseId === undefined ? undefined : eq(responses.previousResponseId, filters.previousResponseId),

@@ -1,10 +1,12 @@
-// Deletes expired responses with every row they own (event batches, split values, legacy items and
+// Deletes expired responses (older than the retention, or unstored background ones past their polling
+// time) with every row they own (event batches, split values, legacy items and
 // events, webhook deliveries and their attempts) in bounded batches, and expired idempotency keys.
 // Responses are found by their time-ordered id within each tenant's key range (no index is written for
 // this), and rows from before ids were timed by the partial index on legacy rows. Used by the Cron Trigger (src/scheduled.ts).
 // Usage rows are kept, and a deleted response the usage roll-up has not reached is counted first.
 
-import { and, eq, gte, inArray, lt } from "drizzle-orm";
+import { and, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { TERMINAL_STATUSES } from "../responses/types";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
 import { deleteExpiredIdempotencyKeys } from "./idempotency";
@@ -42,7 +44,11 @@ export interface SweepResult {
   more: boolean;
 }
 
-function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cutoff: number): Statement[] {
+/** Seconds a background response made with `store: false` is kept after it ends, for its client to poll it (OpenAI: about 10 minutes). */
+export const UNSTORED_KEEP_SECONDS = 600;
+
+/** `still`: the condition each response must still meet when its row is deleted (the one it was found by). */
+function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], still: SQL): Statement[] {
   const ids = rows.map((row) => row.id);
   const tenants = [...new Set(rows.map((row) => row.tenantId))];
   const deliveries = and(inArray(webhookDeliveries.tenantId, tenants), inArray(webhookDeliveries.responseId, ids));
@@ -68,10 +74,43 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], cuto
     // Counts what the usage roll-up has not reached yet (a retention shorter than its hour, or a roll-up
     // that keeps failing): usage outlives the rows.
     removedUsageStatement(db, tenants, ids),
-    db
-      .delete(responses)
-      .where(and(inArray(responses.tenantId, tenants), inArray(responses.id, ids), lt(responses.createdAt, cutoff))),
+    db.delete(responses).where(and(inArray(responses.tenantId, tenants), inArray(responses.id, ids), still)),
   ];
+}
+
+/** A background response made with store:false that ended before `endedBefore` (unix seconds). */
+const unstoredEnded = (endedBefore: number): SQL =>
+  // `store = 0` written out, not bound: SQLite uses a partial index only for a term it can match to it.
+  and(
+    sql`${responses.store} = 0`,
+    lt(responses.updatedAt, endedBefore),
+    inArray(responses.status, [...TERMINAL_STATUSES]),
+  )!;
+
+/** The next unstored responses past their polling time. Exported so a test can check that SQLite reads them by the index. */
+export const endedUnstored = (db: Db, nowSeconds: number, limit: number) =>
+  db
+    .select({ id: responses.id, tenantId: responses.tenantId })
+    .from(responses)
+    .where(unstoredEnded(nowSeconds - UNSTORED_KEEP_SECONDS))
+    .limit(limit);
+
+/**
+ * Deletes background responses made with `store: false` once `UNSTORED_KEEP_SECONDS` have passed
+ * since they ended (`nowSeconds`), by the partial index on unstored rows, within the same bounds.
+ */
+export async function sweepUnstored(db: Db, nowSeconds: number, options: SweepOptions = {}): Promise<number> {
+  const batchSize = Math.min(options.batchSize ?? RETENTION_BATCH_SIZE, RETENTION_BATCH_SIZE);
+  const ended = unstoredEnded(nowSeconds - UNSTORED_KEEP_SECONDS);
+  let deleted = 0;
+  for (let batch = 0; batch < (options.maxBatches ?? RETENTION_MAX_BATCHES); batch++) {
+    const rows = await endedUnstored(db, nowSeconds, batchSize);
+    if (rows.length === 0) break;
+    await runBatch(db, deleteStatements(db, rows, ended));
+    deleted += rows.length;
+    if (rows.length < batchSize) break;
+  }
+  return deleted;
 }
 
 /** The next expired rows: by id range within each tenant's key among timed ids, then by the legacy index. */
@@ -105,7 +144,7 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
   for (let batch = 0; batch < maxBatches; batch++) {
     const rows = await nextExpired(db, cutoff, batchSize);
     if (rows.length === 0) break;
-    await runBatch(db, deleteStatements(db, rows, cutoff));
+    await runBatch(db, deleteStatements(db, rows, lt(responses.createdAt, cutoff)));
     deletedResponses += rows.length;
     more = rows.length === batchSize && batch === maxBatches - 1;
   }

@@ -70,6 +70,11 @@ export const responses = sqliteTable(
     index("responses_legacy_created")
       .on(table.tenantId, table.createdAt, table.id)
       .where(sql`legacy = 1`),
+    // Background runs made with store:false (the only unstored rows) are deleted soon after they end,
+    // found by this partial index: stored rows are not in it, so it costs them no write.
+    index("responses_unstored_updated")
+      .on(table.updatedAt)
+      .where(sql`store = 0`),
   ],
 );
 

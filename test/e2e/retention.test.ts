@@ -6,11 +6,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { controlDb, tenantDb } from "../../src/db/shards";
-import { sweepExpired } from "../../src/db/retention";
+import { endedUnstored, sweepExpired } from "../../src/db/retention";
 import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
 import { client, GATEWAY_URL, gatewayFetch, model } from "../support/gateway";
 import { countAll, runEverywhere, tenantD1 } from "../support/shards";
+import { collect } from "../support/streams";
 
 const DAY = 86_400;
 /** "Now" for the cron: 2001-09-09 plus a little; rows are placed relative to it. */
@@ -204,6 +205,47 @@ describe("retention", () => {
     expect(states.filter((state) => JSON.stringify(state) === JSON.stringify(ALL))).toHaveLength(2);
     await sweepExpired(db, base + 1000);
     for (const id of ids) expect(await owned(id)).toEqual(NONE);
+  });
+
+  it("deletes a background response made with store:false ten minutes after it ends; it is never listed", async () => {
+    const key = "sk-retention-unstored";
+    const openai = client(key);
+    const m = model("text:3");
+    const unstored = await openai.responses.create({ model: m, input: "poll me", background: true, store: false });
+    const stored = await openai.responses.create({ model: m, input: "keep me" });
+    const ended = await collect(await openai.responses.retrieve(unstored.id, { stream: true }));
+    expect(ended.at(-1)?.type).toBe("response.completed");
+    const listed = await gatewayFetch(`${GATEWAY_URL}/responses?model=${encodeURIComponent(m)}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect((await listed.json<{ data: { id: string }[] }>()).data.map((row) => row.id)).toEqual([stored.id]);
+
+    // At half past an hour, so the usage roll-up does not run: the deletion counts the response.
+    const halfPastNextHour = (Math.floor(Date.now() / 3_600_000) + 1) * 3_600_000 + 30 * 60_000;
+    await runCron({ RETENTION_DAYS: "30" }, Date.now() + 9 * 60_000);
+    expect((await openai.responses.retrieve(unstored.id)).status).toBe("completed");
+    await runCron({ RETENTION_DAYS: "30" }, halfPastNextHour);
+    expect(await owned(unstored.id)).toEqual(NONE);
+    await expect(openai.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
+    expect((await openai.responses.retrieve(stored.id)).status).toBe("completed");
+    const usage = await gatewayFetch(`${GATEWAY_URL}/usage?group_by=model`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const counted = (await usage.json<{ data: { model: string; responses: number }[] }>()).data;
+    expect(counted.find((group) => group.model === m)?.responses).toBe(2);
+  });
+
+  it("finds unstored responses by their partial index, never by scanning the table", async () => {
+    const query = endedUnstored(await tenantDb(env, "t_plan"), NOW, 48).toSQL();
+    const explained = await (
+      await tenantD1("t_plan")
+    )
+      .prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
+      .bind(...query.params)
+      .all<{ detail: string }>();
+    expect(explained.results.map((row) => row.detail).join(" | ")).toMatch(
+      /^SEARCH responses USING INDEX responses_unstored_updated \(updated_at<\?\)$/,
+    );
   });
 
   it("deletes expired idempotency keys and keeps live ones", async () => {
