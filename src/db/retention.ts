@@ -14,6 +14,7 @@ import { ofAnyTenant } from "./tenant-scan";
 import { removedUsageStatement } from "./usage";
 import {
   blobs,
+  idempotencyKeys,
   responseEventBatches,
   responseEvents,
   responseItems,
@@ -106,7 +107,18 @@ export async function sweepUnstored(db: Db, nowSeconds: number, options: SweepOp
   for (let batch = 0; batch < (options.maxBatches ?? RETENTION_MAX_BATCHES); batch++) {
     const rows = await endedUnstored(db, nowSeconds, batchSize);
     if (rows.length === 0) break;
-    await runBatch(db, deleteStatements(db, rows, ended));
+    // Its Idempotency-Keys outlive it: a retry is told it was deleted, never runs it again.
+    const keys = and(
+      inArray(idempotencyKeys.tenantId, [...new Set(rows.map((row) => row.tenantId))]),
+      inArray(
+        idempotencyKeys.responseId,
+        rows.map((row) => row.id),
+      ),
+    );
+    await runBatch(db, [
+      db.update(idempotencyKeys).set({ deletedAt: nowSeconds }).where(keys),
+      ...deleteStatements(db, rows, ended),
+    ]);
     deleted += rows.length;
     if (rows.length < batchSize) break;
   }

@@ -9,7 +9,7 @@ import { controlDb, tenantDb } from "../../src/db/shards";
 import { endedUnstored, sweepExpired } from "../../src/db/retention";
 import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
-import { client, GATEWAY_URL, gatewayFetch, model } from "../support/gateway";
+import { client, GATEWAY_URL, gatewayFetch, model, upstream } from "../support/gateway";
 import { countAll, runEverywhere, tenantD1 } from "../support/shards";
 import { collect } from "../support/streams";
 
@@ -211,7 +211,9 @@ describe("retention", () => {
     const key = "sk-retention-unstored";
     const openai = client(key);
     const m = model("text:3");
-    const unstored = await openai.responses.create({ model: m, input: "poll me", background: true, store: false });
+    const idempotent = { headers: { "Idempotency-Key": `unstored-${m}` } };
+    const body = { model: m, input: "poll me", background: true, store: false } as const;
+    const unstored = await openai.responses.create(body, idempotent);
     const stored = await openai.responses.create({ model: m, input: "keep me" });
     const ended = await collect(await openai.responses.retrieve(unstored.id, { stream: true }));
     expect(ended.at(-1)?.type).toBe("response.completed");
@@ -227,6 +229,12 @@ describe("retention", () => {
     await runCron({ RETENTION_DAYS: "30" }, halfPastNextHour);
     expect(await owned(unstored.id)).toEqual(NONE);
     await expect(openai.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
+    // A retry with its Idempotency-Key is told so; it does not run the model again.
+    await expect(openai.responses.create(body, idempotent)).rejects.toMatchObject({
+      status: 404,
+      code: "idempotency_key_deleted",
+    });
+    expect(await upstream.requests(m)).toHaveLength(2);
     expect((await openai.responses.retrieve(stored.id)).status).toBe("completed");
     const usage = await gatewayFetch(`${GATEWAY_URL}/usage?group_by=model`, {
       headers: { authorization: `Bearer ${key}` },
