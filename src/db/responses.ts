@@ -154,7 +154,8 @@ export function heartbeatStatement(
   return db
     .update(responses)
     .set({ status, eventCount, updatedAt: nowSeconds(), ...events })
-    .where(running(owner));
+    .where(running(owner))
+    .returning({ id: responses.id });
 }
 
 /** The end of a run: its final snapshot, the events not in a batch row, and what ends with it. */

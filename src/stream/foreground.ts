@@ -56,7 +56,7 @@ const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined, verify
 
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
-  constructor(readonly reason: "deadline" | "client_gone" | "not_recorded") {
+  constructor(readonly reason: "deadline" | "client_gone" | "not_recorded" | "ended_elsewhere") {
     super(reason);
   }
 }
@@ -91,6 +91,8 @@ export async function runStoredForeground(
     flushIntervalMs: config.recordFlushMs,
     flushChars: config.recordFlushChars,
     conversationId: request.conversationId,
+    // Deleted (or ended by a sweep) while it runs: the upstream call is closed at once.
+    onGone: () => abort.abort(new Stop("ended_elsewhere")),
     onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   let prepared: Compacted;
@@ -197,7 +199,7 @@ export async function runStoredForeground(
   };
   /** The run's end when its stream stopped early: the deadline, or a client that did not come back. */
   const endStopped = (): ResponseObject | NormalizedEvent[] => {
-    if (stopReason() === "client_gone") return normalizer.cancel();
+    if (stopReason() === "client_gone" || stopReason() === "ended_elsewhere") return normalizer.cancel();
     const seconds = Math.round(config.maxRunMs / 1000);
     return normalizer.fail(
       responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
@@ -213,6 +215,7 @@ export async function runStoredForeground(
   };
 
   if (!request.stream) {
+    let ended: ResponseObject | undefined;
     try {
       const end = await pump(
         upstream,
@@ -231,13 +234,15 @@ export async function runStoredForeground(
       if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) recorder.record(framesOf(stopped));
+        // Deleted while it ran: it answers as it was stopped (cancelled, with what it had).
+        else ended = stopped;
       }
     } finally {
       clearTimeout(deadline);
     }
-    const outcome = await finish(normalizer.snapshot);
+    const outcome = await finish(ended ?? normalizer.snapshot);
     if (outcome === "failed") throw notRecorded();
-    return json(normalizer.snapshot);
+    return json(ended ?? normalizer.snapshot);
   }
 
   let grace: ReturnType<typeof setTimeout> | undefined;
@@ -273,7 +278,12 @@ export async function runStoredForeground(
     try {
       const end = await pump(upstream, target.protocol, context, normalizer, trace.watch(sink), options);
       if (end === "aborted" && stopReason() === "not_recorded") await endUnrecorded();
-      else if (end === "aborted") {
+      else if (end === "aborted" && stopReason() === "ended_elsewhere") {
+        // Deleted while it ran: its client is told, as for an end written after a delete.
+        const seq = normalizer.nextSeq;
+        const outcome = await finish(normalizer.cancel());
+        await client.send(unrecordedEnd(outcome === "failed" ? "failed" : "ended_elsewhere", seq));
+      } else if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);
         else await finish(stopped);

@@ -62,6 +62,11 @@ export interface RecorderOptions {
   recordedUpTo?: number;
   /** Status the heartbeat writes while the run has not ended. */
   status?: () => string;
+  /**
+   * A heartbeat found the row gone or already ended (a delete, a sweep): nothing more of this run
+   * will be kept, so it should stop. Called once.
+   */
+  onGone?: () => void;
   /** A D1 write failed; `attempt` says where a retried write stands (a progress flush has none). */
   onError: (what: string, error: unknown, attempt?: WriteAttempt) => void;
 }
@@ -262,11 +267,20 @@ export class ResponseRecorder {
       tail = toBatch ? { seq: null, data: null } : { seq: unbatched[0]!.seq, data };
     }
     const eventCount = (last?.seq ?? this.#flushedUpTo) + 1;
-    statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount, tail));
+    const heartbeat =
+      statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount, tail)) - 1;
     if (conversationId !== null)
       statements.push(renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()));
-    await runBatch(db, statements);
+    const results: unknown[] = await db.batch(statements as [Statement, ...Statement[]]);
     this.#failures = 0;
+    const beat = results[heartbeat];
+    if (this.#options.onGone !== undefined && Array.isArray(beat) && beat.length === 0 && !this.#stopped) {
+      // The row was deleted or ended elsewhere: no later write of this run can land.
+      this.#stopped = true;
+      this.#stopTimer();
+      this.#options.onGone();
+      return;
+    }
     if (last === undefined) return;
     this.#pending.splice(0, fresh.length);
     this.#pendingChars = Math.max(0, this.#pendingChars - freshChars);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { client, model } from "../support/gateway";
-import { countAll } from "../support/shards";
+import { client, model, upstream } from "../support/gateway";
+import { until } from "../support/hooks";
+import { openStream, rest } from "../support/streams";
+import { countAll, firstRow } from "../support/shards";
 
 async function rowsOwnedBy(id: string): Promise<number> {
   const counts = await Promise.all([
@@ -23,5 +25,59 @@ describe("DELETE /v1/responses/{id}", () => {
     await expect(openai.responses.retrieve(response.id, { stream: true })).rejects.toMatchObject({ status: 404 });
     await expect(openai.responses.inputItems.list(response.id)).rejects.toMatchObject({ status: 404 });
     await expect(openai.responses.delete(response.id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe("DELETE /v1/responses/{id} of a running foreground response", () => {
+  it("stops a stream's run: the upstream call is closed and the client is told its end was not recorded", async () => {
+    const openai = client("sk-test-delete-running-stream");
+    // Held after its third event (the mock pings meanwhile): it only ends if the gateway stops it.
+    const m = model("gate:3:6");
+    try {
+      const { iterator, id } = await openStream(await openai.responses.create({ model: m, input: "x", stream: true }));
+      await until(
+        () => countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id),
+        (n) => n > 0,
+        "the running response's row",
+      );
+      expect(await openai.responses.delete(id)).toEqual({ id, object: "response.deleted", deleted: true });
+      await until(
+        () => upstream.closedEarly(m),
+        (closed) => closed > 0,
+        "the upstream call to close",
+      );
+      const failure = await rest(iterator).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ error: { code: "response_not_recorded" } });
+      expect(await rowsOwnedBy(id)).toBe(0);
+    } finally {
+      await upstream.release(m);
+    }
+  });
+
+  it("stops a JSON create's run: it answers cancelled with what it had, and keeps nothing", async () => {
+    const openai = client("sk-test-delete-running-json");
+    const m = model("gate:3:6");
+    try {
+      const creating = openai.responses.create({ model: m, input: "x" });
+      const row = await until(
+        () => firstRow<{ id: string }>("SELECT id FROM responses WHERE model = ?", m),
+        (found) => found !== null,
+        "the running response's row",
+      );
+      const id = row!.id;
+      await openai.responses.delete(id);
+      await until(
+        () => upstream.closedEarly(m),
+        (closed) => closed > 0,
+        "the upstream call to close",
+      );
+      expect(await creating).toMatchObject({ id, status: "cancelled" });
+      expect(await rowsOwnedBy(id)).toBe(0);
+    } finally {
+      await upstream.release(m);
+    }
   });
 });
