@@ -24,7 +24,22 @@ export interface CachedResponse {
 export class ContinuationCache {
   /** Lane -> its latest response; a Map iterates in insertion order, so re-inserting marks recent use. */
   readonly #byLane = new Map<string, CachedResponse>();
+  /** `store: false` responses of this socket still running: a continuation from one must wait. */
+  readonly #running = new Set<string>();
   #bytes = 0;
+
+  /** Notes a `store: false` response of this socket as running (until `ended`). */
+  running(id: string): void {
+    this.#running.add(id);
+  }
+
+  ended(id: string): void {
+    this.#running.delete(id);
+  }
+
+  isRunning(id: string): boolean {
+    return this.#running.has(id);
+  }
 
   /** The cached response with this id, on any lane. */
   find(id: string): CachedResponse | undefined {
@@ -66,6 +81,7 @@ export class ContinuationCache {
 
   clear(): void {
     this.#byLane.clear();
+    this.#running.clear();
     this.#bytes = 0;
   }
 

@@ -3,7 +3,7 @@
 // lane) until the one that ends the request, and records the lane's new latest response. Used by
 // the socket session, one call per create, never two at once on a lane.
 
-import { ApiError } from "../errors";
+import { ApiError, invalidRequest } from "../errors";
 import { validateInput } from "../responses/create-request";
 import type { InputItem, JsonObject } from "../responses/types";
 import { TERMINAL_EVENTS } from "../responses/types";
@@ -52,9 +52,23 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
   }
   const turn = context.startTurn({ body: prepared.body, warmUp: !create.generate });
   let outcome: Outcome | null;
+  let running: string | null = null;
+  const track = {
+    created: (id: string) => {
+      if (prepared.stored) return;
+      running = id;
+      context.cache.running(id);
+    },
+    // Remembered before its terminal event goes out: a continuation the client sends on seeing it finds it.
+    ended: (id: string, output: InputItem[]) => {
+      context.cache.remember(entryFor(prepared, lane, id, output));
+      context.cache.ended(id);
+    },
+  };
   try {
-    outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored);
+    outcome = await forward(context, turn, lane, prepared.echoPrevious, prepared.stored, track);
   } finally {
+    if (running !== null) context.cache.ended(running);
     context.endTurn(turn);
   }
   const parent = prepared.parent;
@@ -64,7 +78,6 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
     if (outcome.status === 401) context.keyRefused(lane);
     return;
   }
-  if (outcome?.kind === "response") context.cache.remember(entryFor(prepared, lane, outcome.id, outcome.output));
 }
 
 interface Prepared {
@@ -84,6 +97,14 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
   const stored = body.store !== false;
   const previous = typeof body.previous_response_id === "string" ? body.previous_response_id : null;
   const parent = previous === null ? undefined : cache.find(previous);
+  // A store:false response of this socket that has not ended yet (another lane's): as over HTTP for a
+  // running response, not `previous_response_not_found`, which would say it is gone for good.
+  if (previous !== null && parent === undefined && cache.isRunning(previous))
+    throw invalidRequest(
+      `Previous response with id '${previous}' is still in_progress. Wait for it to finish before continuing from it.`,
+      "previous_response_id",
+      "previous_response_in_progress",
+    );
   let request = body;
   let echoPrevious: string | null = null;
   let context: InputItem[] | null = null;
@@ -137,6 +158,7 @@ async function forward(
   lane: string,
   echoPrevious: string | null,
   stored: boolean,
+  track: { created: (id: string) => void; ended: (id: string, output: InputItem[]) => void },
 ): Promise<Outcome | null> {
   let outcome: Outcome | null = null;
   /** The last in-stream `error`: its message ends a stream that stops without a terminal event. */
@@ -164,6 +186,7 @@ async function forward(
     const parsed = read ? (JSON.parse(json) as { response: JsonObject }) : undefined;
     const response = parsed?.response;
     if (typeof response?.id === "string") responseId = response.id;
+    if (event.type === "response.created" && responseId !== null) track.created(responseId);
     if (response !== undefined && echoPrevious !== null && ECHO_EVENTS.has(event.type)) {
       response.previous_response_id = echoPrevious;
       json = JSON.stringify(parsed);
@@ -171,6 +194,7 @@ async function forward(
     if (terminal) {
       const output = Array.isArray(response?.output) ? (response.output as InputItem[]) : [];
       outcome = { kind: "response", id: responseId ?? "", output };
+      track.ended(outcome.id, output);
     }
     context.send(withStreamId(json, lane));
   }

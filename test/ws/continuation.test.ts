@@ -8,7 +8,7 @@ import { received, routed } from "../support/chat";
 import { client, model, upstream, words } from "../support/gateway";
 import { rowCounts } from "../support/tables";
 import { watchUnhandled } from "../support/uncaught";
-import { RawSocket } from "./support/frames";
+import { finalResponse, RawSocket } from "./support/frames";
 import { SdkSocket, type SdkEvent } from "./support/sdk";
 
 const watch = watchUnhandled();
@@ -255,6 +255,43 @@ describe("a failed continuation", () => {
       }),
     ]);
     expect(await upstream.requests(m)).toEqual([]);
+  });
+
+  it("forked from another lane while the parent still runs: previous_response_in_progress, then it continues", async () => {
+    const socket = await RawSocket.open({}, "sk-test-ws-fork-running");
+    const held = model("gate:1:2");
+    socket.send({ type: "response.create", model: held, input: "x", store: false, stream_id: "main" });
+    const created = await socket.next("main");
+    const parentId = (created?.response as { id: string }).id;
+    const early = await socket.create({
+      model: model("echo"),
+      input: "y",
+      previous_response_id: parentId,
+      store: false,
+      stream_id: "fork",
+    });
+    expect(early).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: 400,
+        stream_id: "fork",
+        error: expect.objectContaining({ code: "previous_response_in_progress", param: "previous_response_id" }),
+      }),
+    ]);
+    await upstream.release(held);
+    expect((await socket.request("main")).at(-1)?.type).toBe("response.completed");
+    // The parent is known the moment its terminal event is out: a fork sent then continues it.
+    const m = model("echo");
+    const later = await socket.create({
+      model: m,
+      input: "z",
+      previous_response_id: parentId,
+      store: false,
+      stream_id: "fork",
+    });
+    socket.close();
+    expect(later.at(-1)).toMatchObject({ type: "response.completed" });
+    expect(textOf(finalResponse(later) as unknown as { output: Item[] })).toBe("echo(3): z");
   });
 
   it("forked from another lane keeps the parent", async () => {
