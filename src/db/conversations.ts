@@ -214,12 +214,16 @@ export function releaseConversationStatement(
     );
 }
 
+/** The rows of one tenant's conversation. */
+const itemsOf = (tenantId: string, conversationId: string) =>
+  and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
+
 /** Every item of a conversation in order, as stored: its id and the item as it was sent upstream, JSON. */
 export async function readConversationItems(db: Db, tenantId: string, conversationId: string): Promise<StoredItem[]> {
   const rows = await db
     .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
     .from(conversationItems)
-    .where(and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId)))
+    .where(itemsOf(tenantId, conversationId))
     .orderBy(asc(conversationItems.position), asc(conversationItems.part));
   return joinParts(rows).map(({ itemId, data }) => ({ itemId, data }));
 }
@@ -237,7 +241,7 @@ export async function readConversationItemsBefore(
   if (turnItemIds.length === 0) return [];
   // The turn's items sit together: its first few place it, within D1's 100 bound parameters.
   const placing = turnItemIds.slice(0, 20);
-  const scope = and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
+  const scope = itemsOf(tenantId, conversationId);
   const turnStart = db
     .select({ position: sql`min(${conversationItems.position})` })
     .from(conversationItems)
@@ -261,13 +265,7 @@ export async function conversationItemIdsAmong(
   const rows = await db
     .selectDistinct({ itemId: conversationItems.itemId })
     .from(conversationItems)
-    .where(
-      and(
-        eq(conversationItems.conversationId, conversationId),
-        eq(conversationItems.tenantId, tenantId),
-        inArray(conversationItems.itemId, itemIds),
-      ),
-    );
+    .where(and(itemsOf(tenantId, conversationId), inArray(conversationItems.itemId, itemIds)));
   return new Set(rows.map((row) => row.itemId));
 }
 
@@ -278,7 +276,7 @@ export async function pageConversationItems(
   conversationId: string,
   query: PageQuery,
 ): Promise<Page<StoredItem> | AfterNotFound> {
-  const scope = and(eq(conversationItems.conversationId, conversationId), eq(conversationItems.tenantId, tenantId));
+  const scope = itemsOf(tenantId, conversationId);
   return pageItems(db, conversationItems, scope, query);
 }
 
@@ -289,11 +287,7 @@ export async function findConversationItem(
   conversationId: string,
   itemId: string,
 ): Promise<StoredItem | undefined> {
-  const scope = and(
-    eq(conversationItems.conversationId, conversationId),
-    eq(conversationItems.tenantId, tenantId),
-    eq(conversationItems.itemId, itemId),
-  );
+  const scope = and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId));
   const rows = await db
     .select({ position: conversationItems.position, itemId: conversationItems.itemId, data: conversationItems.data })
     .from(conversationItems)
@@ -312,13 +306,7 @@ export async function deleteConversationItem(
 ): Promise<boolean> {
   const deleted = await db
     .delete(conversationItems)
-    .where(
-      and(
-        eq(conversationItems.conversationId, conversationId),
-        eq(conversationItems.tenantId, tenantId),
-        eq(conversationItems.itemId, itemId),
-      ),
-    )
+    .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)))
     .returning({ position: conversationItems.position });
   return deleted.length > 0;
 }
