@@ -198,8 +198,11 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     }
     if (response?.ok) return watch.answered(response);
     if (response !== undefined) watch.failed(attempt, response.status);
+    // An upstream that says `x-should-retry: false` (as OpenAI does for some errors) is not asked again.
+    const refusesRetry = response?.headers.get("x-should-retry") === "false";
     const retryable =
-      response === undefined || RETRYABLE_STATUSES.has(response.status) || isOriginFailure(response.status);
+      response === undefined ||
+      (!refusesRetry && (RETRYABLE_STATUSES.has(response.status) || isOriginFailure(response.status)));
     if (response !== undefined && (!retryable || attempt >= options.retries)) throw await httpError(response);
     const wait = retryDelay(attempt, response);
     if (response !== undefined) {

@@ -37,8 +37,9 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
   message ??= `The upstream model server answered with HTTP ${status}.`;
   if (message.length > MAX_MESSAGE_LENGTH) message = `${message.slice(0, MAX_MESSAGE_LENGTH)}…`;
   const extra: Record<string, string> = {};
-  // The client's SDK waits as the upstream asked (openai-node honours both headers).
-  for (const name of ["retry-after", "retry-after-ms"]) {
+  // The client's SDK waits as the upstream asked (openai-node honours both headers), and does not
+  // retry what the upstream said not to (`x-should-retry: false`): the gateway already did its retries.
+  for (const name of ["retry-after", "retry-after-ms", "x-should-retry"]) {
     const value = headers?.get(name);
     if (value) extra[name] = value;
   }

@@ -254,6 +254,16 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(await upstream.requests(recovering)).toHaveLength(3);
   });
 
+  it("does not retry an upstream error that says x-should-retry: false, and passes the header on", async () => {
+    for (const status of [500, 503, 429]) {
+      const m = model(`no-retry:${status}`);
+      const res = await send("/responses", { model: m, input: "x" });
+      expect(res.status).toBe(status);
+      expect(res.headers.get("x-should-retry")).toBe("false");
+      expect(await upstream.requests(m)).toHaveLength(1);
+    }
+  });
+
   it("waits out a 429's retry-after within the 10 s cap, then goes on", async () => {
     const m = model("flaky-429:1:1");
     const started = Date.now();

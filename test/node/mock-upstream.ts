@@ -285,6 +285,9 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return; // never answers; the client gives up
     case "status":
       return sendError(res, Number(args[0] ?? 500), args[1] ? { "retry-after": args[1] } : {});
+    case "no-retry":
+      // no-retry:CODE  an error with `x-should-retry: false`, as OpenAI sends for some errors
+      return sendError(res, Number(args[0] ?? 500), { "x-should-retry": "false" });
     case "unknown-event": {
       // A stream with an event type no client knows, which the gateway drops (and logs).
       const events = textEvents(model, ["a", "b"]);
