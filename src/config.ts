@@ -49,6 +49,8 @@ export interface GatewayConfig {
   maxUpstreamEventBytes: number;
   /** A running response's events reach D1 at least this often (and its heartbeat as often). */
   recordFlushMs: number;
+  /** A client stream that sent nothing this long gets an SSE comment (src/stream/keepalive.ts); 0: none. */
+  streamKeepaliveMs: number;
   /** Pending event characters that send a batch to D1 before the interval is up (and a waiting row at once). */
   recordFlushChars: number;
   /**
@@ -281,6 +283,7 @@ const SETTINGS = {
   ),
   MAX_RUN_SECONDS: integer("upstream calls", 3600, 1, WEEK_SECONDS, "seconds"),
   RECORD_FLUSH_SECONDS: integer("upstream calls", 10, 1, 300, "seconds"),
+  STREAM_KEEPALIVE_SECONDS: integer("upstream calls", 10, 0, 300, "seconds; 0 sends none"),
   // A Worker may finish its work for about 30 s after its client left (`ctx.waitUntil`).
   DISCONNECT_GRACE_SECONDS: integer("upstream calls", 25, 0, 28, "seconds"),
   // A wrong value keeps everything: the cron must never delete history on a guess.
@@ -456,6 +459,7 @@ export function readConfig(env: Env): GatewayConfig {
     maxUpstreamBodyBytes: values.UPSTREAM_MAX_BODY_BYTES,
     maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,
     recordFlushMs: values.RECORD_FLUSH_SECONDS * 1000,
+    streamKeepaliveMs: values.STREAM_KEEPALIVE_SECONDS * 1000,
     recordFlushChars: DEFAULT_RECORD_FLUSH_CHARS,
     recordStartMs: DEFAULT_RECORD_START_MS,
     disconnectGraceMs: values.DISCONNECT_GRACE_SECONDS * 1000,

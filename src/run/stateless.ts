@@ -12,6 +12,7 @@ import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
+import { Keepalive, KEEPALIVE_COMMENT } from "../stream/keepalive";
 import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
@@ -110,16 +111,22 @@ export async function runStateless(
   // A client that goes away stops the run at once, even while the upstream is silent.
   writer.closed.then(undefined, () => abort.abort(new Error("client disconnected")));
   disconnected?.addEventListener("abort", () => abort.abort(new Error("client disconnected")));
-  const send = async (events: NormalizedEvent[]) => {
-    // The conversation has the turn's items before the client learns the turn ended.
-    if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);
-    let text = "";
-    for (const event of events) text += encodeFrame(event.type, event.json);
+  const write = async (text: string) => {
+    keepalive.sent();
     try {
       await writer.write(encoder.encode(text));
     } catch {
       abort.abort(new Error("client disconnected"));
     }
+  };
+  // A client that closed its connection while the model is silent is noticed at the next comment.
+  const keepalive = new Keepalive(config.streamKeepaliveMs, () => void write(KEEPALIVE_COMMENT));
+  const send = async (events: NormalizedEvent[]) => {
+    // The conversation has the turn's items before the client learns the turn ended.
+    if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);
+    let text = "";
+    for (const event of events) text += encodeFrame(event.type, event.json);
+    await write(text);
   };
   ctx.waitUntil(
     pump(upstream, target.protocol, context, normalizer, trace.watch(send), options)
@@ -128,6 +135,7 @@ export async function runStateless(
         () => writer.abort().catch(() => undefined),
       )
       .finally(() => {
+        keepalive.stop();
         trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
         return turn?.abandon();
       }),

@@ -1,7 +1,9 @@
 // The body of a stored foreground stream as its client reads it: frames written as the client takes
 // them (backpressure, through workerd's native IdentityTransformStream), a client that goes away
-// noticed at once (even while the upstream is silent), and a close that does not wait forever on a
+// noticed at once (even while the upstream is silent: see keepalive.ts), and a close that does not wait forever on a
 // client that stopped reading. Used by src/stream/foreground.ts.
+
+import { Keepalive, KEEPALIVE_COMMENT } from "./keepalive";
 
 const encoder = new TextEncoder();
 
@@ -19,6 +21,7 @@ export class ClientStream {
    */
   readonly #waiting = new Set<() => void>();
   readonly #onGone: () => void;
+  readonly #keepalive: Keepalive;
   #connected = true;
 
   /**
@@ -27,13 +30,15 @@ export class ClientStream {
    * @param disconnected the request's signal: aborted when its client goes away (with the
    *   `enable_request_signal` flag; a WebSocket turn's when the socket does), noticed even while no
    *   write is under way, which a body that is no longer read only tells at the next write.
+   * @param keepaliveMs how long the stream may send nothing before a keepalive comment goes out (0: never).
    */
-  constructor(stopped: AbortSignal, onGone: () => void, disconnected?: AbortSignal) {
+  constructor(stopped: AbortSignal, onGone: () => void, disconnected?: AbortSignal, keepaliveMs = 0) {
     const { readable, writable } = new IdentityTransformStream();
     this.readable = readable;
     this.#writer = writable.getWriter();
     this.#onGone = onGone;
     this.#stop = stopped;
+    this.#keepalive = new Keepalive(keepaliveMs, () => void this.send(KEEPALIVE_COMMENT));
     stopped.addEventListener("abort", () => {
       for (const letGo of this.#waiting) letGo();
     });
@@ -50,6 +55,7 @@ export class ClientStream {
   /** Sends `text` once the client takes it; nothing once it is gone (the run goes on without it). */
   async send(text: string): Promise<void> {
     if (!this.#connected) return;
+    this.#keepalive.sent();
     let letGo!: () => void;
     const stopped = new Promise<void>((resolve) => (letGo = resolve));
     if (this.#stop.aborted) letGo();
@@ -65,6 +71,7 @@ export class ClientStream {
 
   /** Ends the body; a client that stopped reading is cut after a while. */
   async close(): Promise<void> {
+    this.#keepalive.stop();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS)));
     const closed = await Promise.race([this.#writer.close().then(() => "closed" as const), late]).catch(
@@ -77,6 +84,7 @@ export class ClientStream {
   #gone(): void {
     if (!this.#connected) return;
     this.#connected = false;
+    this.#keepalive.stop();
     this.#onGone();
   }
 }

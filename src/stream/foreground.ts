@@ -253,6 +253,7 @@ export async function runStoredForeground(
       grace = setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
     },
     run.request?.signal,
+    config.streamKeepaliveMs,
   );
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
