@@ -198,12 +198,28 @@ export function checkOneContext(previousResponseId: string | null, conversationI
     );
 }
 
+/** Longest `model` accepted. */
+export const MAX_MODEL_LENGTH = 256;
+
 export function validateCreateRequest(raw: unknown): CreateRequest {
   if (!isPlainObject(raw)) throw invalidType("body", "an object", raw);
   const body = raw;
 
   const model = optional<string>(body, "model", "string", false);
   if (model === undefined && body.prompt === undefined) throw missing("model");
+  if (model === "")
+    throw invalidRequest(
+      "Invalid 'model': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+      "model",
+      "empty_string",
+    );
+  // Every model name in use is far shorter; a longer one would only become a stored usage group.
+  if (model !== undefined && model.length > MAX_MODEL_LENGTH)
+    throw invalidRequest(
+      `Invalid 'model': string too long. Expected a string with maximum length ${MAX_MODEL_LENGTH}, but got a string with length ${model.length} instead.`,
+      "model",
+      "string_above_max_length",
+    );
 
   const instructions = optional<string>(body, "instructions", "string") ?? null;
   const stream = optional<boolean>(body, "stream", "boolean") ?? false;

@@ -25,6 +25,13 @@ describe("errors", () => {
       "invalid_type",
     ],
     ["a missing model", JSON.stringify({ input: "x" }), "model", "missing_required_parameter"],
+    ["an empty model", JSON.stringify({ model: "", input: "x" }), "model", "empty_string"],
+    [
+      "a model name too long",
+      JSON.stringify({ model: "m".repeat(257), input: "x" }),
+      "model",
+      "string_above_max_length",
+    ],
     [
       "a temperature out of range",
       JSON.stringify({ model: "m", input: "x", temperature: -1 }),
