@@ -82,11 +82,10 @@ function deleteStatements(db: Db, rows: { id: string; tenantId: string }[], stil
 /** A background response made with store:false that ended before `endedBefore` (unix seconds). */
 const unstoredEnded = (endedBefore: number): SQL =>
   // `store = 0` written out, not bound: SQLite uses a partial index only for a term it can match to it.
-  and(
-    sql`${responses.store} = 0`,
-    lt(responses.updatedAt, endedBefore),
-    inArray(responses.status, [...TERMINAL_STATUSES]),
-  )!;
+  // The statuses too: the delete binds up to 48 ids and 48 tenants besides, within D1's 100 parameters.
+  sql`${responses.store} = 0 AND ${responses.updatedAt} < ${endedBefore} AND ${responses.status} IN (${sql.raw(TERMINAL_SQL_LIST)})`;
+
+const TERMINAL_SQL_LIST = [...TERMINAL_STATUSES].map((status) => `'${status}'`).join(", ");
 
 /** The next unstored responses past their polling time. Exported so a test can check that SQLite reads them by the index. */
 export const endedUnstored = (db: Db, nowSeconds: number, limit: number) =>

@@ -6,7 +6,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { controlDb, tenantDb } from "../../src/db/shards";
-import { endedUnstored, sweepExpired } from "../../src/db/retention";
+import { endedUnstored, sweepExpired, sweepUnstored } from "../../src/db/retention";
 import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
 import { client, GATEWAY_URL, gatewayFetch, model, upstream } from "../support/gateway";
@@ -204,6 +204,19 @@ describe("retention", () => {
     expect(states.filter((state) => JSON.stringify(state) === JSON.stringify(NONE))).toHaveLength(48);
     expect(states.filter((state) => JSON.stringify(state) === JSON.stringify(ALL))).toHaveLength(2);
     await sweepExpired(db, base + 1000);
+    for (const id of ids) expect(await owned(id)).toEqual(NONE);
+  });
+
+  it("deletes a full batch of 48 unstored responses of many tenants in one go (within 100 bound parameters)", async () => {
+    const base = NOW - 7000 * DAY;
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await seedResponse(base + i, `t_unstored_${i}`, false, env.DB));
+    await env.DB.prepare(`UPDATE responses SET store = 0 WHERE id IN (${ids.map(() => "?").join(", ")})`)
+      .bind(...ids)
+      .run();
+    const db = controlDb(env);
+    expect(await sweepUnstored(db, NOW, { maxBatches: 1 })).toBe(48);
+    expect(await sweepUnstored(db, NOW)).toBe(2);
     for (const id of ids) expect(await owned(id)).toEqual(NONE);
   });
 
