@@ -22,6 +22,8 @@ export interface ResponseFilters {
   model?: string;
   status?: string;
   previousResponseId?: string;
+  /** Turns of this conversation. */
+  conversationId?: string;
   background?: boolean;
   /** Unix seconds, inclusive. */
   createdAfter?: number;
@@ -49,6 +51,7 @@ function filterConditions(tenantId: string, filters: ResponseFilters): (SQL | un
     filters.model === undefined ? undefined : eq(responses.model, filters.model),
     filters.status === undefined ? undefined : eq(responses.status, filters.status),
     filters.previousResponseId === undefined ? undefined : eq(responses.previousResponseId, filters.previousResponseId),
+    filters.conversationId === undefined ? undefined : eq(responses.conversationId, filters.conversationId),
     filters.background === undefined ? undefined : eq(responses.background, filters.background),
     filters.createdAfter === undefined ? undefined : gte(responses.createdAt, filters.createdAfter),
     filters.createdBefore === undefined ? undefined : lt(responses.createdAt, filters.createdBefore),

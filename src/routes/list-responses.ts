@@ -15,7 +15,7 @@ import { json, type RouteContext } from "./context";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 
 const STATUSES = ["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
-/** Longest `model` or `previous_response_id` filter value; longer ones cannot match a stored row. */
+/** Longest `model`, `previous_response_id` or `conversation` filter value; longer ones match no stored row. */
 const MAX_FILTER_CHARS = 256;
 const METADATA_PARAM = /^metadata\[(.*)\]$/s;
 
@@ -80,6 +80,7 @@ export function parseFilters(params: URLSearchParams): ResponseFilters {
     model: text(params, "model"),
     status,
     previousResponseId: text(params, "previous_response_id"),
+    conversationId: text(params, "conversation"),
     background: booleanParam(params, "background"),
     createdAfter: unixSeconds(params, "created_after"),
     createdBefore: unixSeconds(params, "created_before"),

@@ -27,6 +27,7 @@ interface Seed {
   user: string;
   batch: string;
   previous: string | null;
+  conversation: string | null;
 }
 
 /**
@@ -48,6 +49,7 @@ function seed(n: number): Seed {
     user: `u${n % 5}`,
     batch: `b${Math.floor(n / 1000)}`,
     previous: n % 10 === 0 ? null : seedId(n - (n % 10)),
+    conversation: n % 13 === 0 ? `conv_${n % 2}` : null,
   };
 }
 
@@ -55,7 +57,7 @@ function seed(n: number): Seed {
 function seedSql(tenantId: string, count: number, marker: string): string {
   return `
     INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at,
-                           previous_response_id, metadata, snapshot, api_key_id)
+                           previous_response_id, conversation_id, metadata, snapshot, api_key_id)
     WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${count - 1}),
     rows AS (
       SELECT n,
@@ -68,9 +70,10 @@ function seedSql(tenantId: string, count: number, marker: string): string {
         CASE WHEN n % 10 = 0 THEN NULL
              ELSE 'resp_' || printf('%012x', (${BASE_TIME} + (n - n % 10) / 4) * 1000) || '${marker}'
                   || printf('%032x', ((n - n % 10) * 7919) % 10007) END AS prev,
+        CASE WHEN n % 13 = 0 THEN 'conv_' || (n % 2) ELSE NULL END AS conversation,
         json_object('user', 'u' || (n % 5), 'batch', 'b' || (n / 1000)) AS metadata
       FROM seq)
-    SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, metadata,
+    SELECT id, '${tenantId}', status, model, background, 1, created_at, created_at, prev, conversation, metadata,
       json_object('id', id, 'object', 'response', 'created_at', created_at,
         'status', CASE status WHEN 'in_progress' THEN 'queued' ELSE status END,
         'model', model, 'background', json(CASE background WHEN 1 THEN 'true' ELSE 'false' END),
@@ -142,6 +145,7 @@ describe("GET /v1/responses over 10,000 responses", () => {
     ["metadata", { metadata: { user: "u3" } }, (s) => s.user === "u3"],
     ["two metadata keys", { metadata: { user: "u3", batch: "b2" } }, (s) => s.user === "u3" && s.batch === "b2"],
     ["previous_response_id", { previous_response_id: seedId(5120) }, (s) => s.previous === seedId(5120)],
+    ["conversation", { conversation: "conv_1" }, (s) => s.conversation === "conv_1"],
     ["background=true", { background: true }, (s) => s.background],
     ["background=false", { background: false }, (s) => !s.background],
     [
@@ -336,6 +340,7 @@ describe("GET /v1/responses query plans", () => {
     ["model", { ...none, model: "m" }, tenantKey],
     ["status", { ...none, status: "failed" }, tenantKey],
     ["previous_response_id", { ...none, previousResponseId: "resp_1" }, tenantKey],
+    ["conversation", { ...none, conversationId: "conv_1" }, tenantKey],
     ["background", { ...none, background: true }, tenantKey],
     [
       "created range",
