@@ -34,8 +34,17 @@ const MALFORMED: ResponseError = responseError(
 
 const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
   length: "max_output_tokens",
+  // Mistral's "the context window is full": the answer was cut off as by max_tokens.
+  model_length: "max_output_tokens",
   content_filter: "content_filter",
 };
+
+/**
+ * Finish reasons by which a server says it stopped the answer on a failure of its own: Mistral's
+ * and vLLM's `error`, vLLM's `abort`, DeepSeek's `insufficient_system_resource`. The answer is a
+ * fragment, not a completed response.
+ */
+const FAILED_REASONS: ReadonlySet<string> = new Set(["error", "abort", "insufficient_system_resource"]);
 
 interface ReasoningState {
   kind: "reasoning";
@@ -135,6 +144,15 @@ export class ChatStreamTranslator implements EventTranslator {
   /** The upstream said `[DONE]`: the terminal event, now that late usage chunks are in. */
   end(): StreamEvent[] {
     if (this.#ended) return [];
+    if (this.#finishReason !== undefined && FAILED_REASONS.has(this.#finishReason)) {
+      this.#fail(
+        responseError(
+          "server_error",
+          `The upstream model server stopped the answer before its end (finish_reason '${this.#finishReason}').`,
+        ),
+      );
+      return this.#drain();
+    }
     const reason = this.#finishReason === undefined ? undefined : INCOMPLETE_REASONS[this.#finishReason];
     const status: ItemStatus = reason === undefined ? "completed" : "incomplete";
     this.#closeAll(status);

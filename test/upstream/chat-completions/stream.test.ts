@@ -340,6 +340,30 @@ describe("terminal events", () => {
     await expectSdkAgrees(result);
   });
 
+  it("ends as incomplete with reason max_output_tokens on Mistral's model_length", async () => {
+    const result = run([delta({ content: "Once upon" }), finish("model_length"), DONE]);
+    expect(result.final).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
+    await expectSdkAgrees(result);
+  });
+
+  it.each(["error", "abort", "insufficient_system_resource"])(
+    "fails, keeping the partial output, when the server stops the answer with finish_reason %s",
+    (reason) => {
+      const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+      for (const ending of [[finish(reason, usage), DONE], [finish(reason, usage)]]) {
+        const result = run([delta({ content: "Once upon" }), ...ending]);
+        expect(result.anomalies).toEqual([]);
+        expect(result.final).toMatchObject({
+          status: "failed",
+          error: { code: "server_error", message: expect.stringContaining(`'${reason}'`) as string },
+          usage: { input_tokens: 5, output_tokens: 2 },
+        });
+        expect(outputOf(result)).toMatchObject([{ status: "incomplete", content: [{ text: "Once upon" }] }]);
+        expect(result.events.map((event) => event.type).slice(-2)).toEqual(["error", "response.failed"]);
+      }
+    },
+  );
+
   it("completes a body that ends after its finish reason without [DONE]", () => {
     const result = run([delta({ content: "Hi" }), finish("stop")]);
     expect(result.final.status).toBe("completed");
