@@ -8,6 +8,26 @@ import { urlHost } from "../url-host";
 
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
+/**
+ * A message that is not a string: FastAPI/pydantic validation errors, as a `detail` list (FastAPI's
+ * own 422, SGLang) or nested in `message` (Mistral: `{"message":{"detail":[{"loc":["body",
+ * "stream_options"],"msg":"Extra inputs are not permitted",...}]}}`), read as `body.stream_options:
+ * Extra inputs are not permitted`, so the client learns which field the server refused.
+ */
+function messageOf(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (isPlainObject(value)) return messageOf(value.detail) ?? str(value.msg) ?? str(value.message);
+  if (!Array.isArray(value)) return null;
+  const lines = value.flatMap((entry) => {
+    if (!isPlainObject(entry)) return typeof entry === "string" ? [entry] : [];
+    const msg = str(entry.msg) ?? str(entry.message);
+    if (msg === null) return [];
+    const loc = Array.isArray(entry.loc) ? entry.loc.filter((part) => typeof part !== "object").join(".") : "";
+    return [loc === "" ? msg : `${loc}: ${msg}`];
+  });
+  return lines.length === 0 ? null : lines.join("; ");
+}
+
 /** Longest upstream error message passed to a client; bodies can be whole HTML pages. */
 const MAX_MESSAGE_LENGTH = 2000;
 
@@ -21,14 +41,14 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
     if (isPlainObject(parsed)) {
       const error = parsed.error;
       if (isPlainObject(error)) {
-        message = str(error.message);
+        message = messageOf(error.message);
         type = str(error.type);
         param = str(error.param);
         code = typeof error.code === "number" ? String(error.code) : str(error.code);
       } else if (typeof error === "string") {
         message = error;
       } else {
-        message = str(parsed.message) ?? str(parsed.detail);
+        message = messageOf(parsed.message) ?? messageOf(parsed.detail);
       }
     }
   } catch {

@@ -45,6 +45,48 @@ describe("originFailure", () => {
   });
 });
 
+describe("upstreamHttpError", () => {
+  it("reads the fields a server refused from a pydantic validation error (Mistral, FastAPI)", () => {
+    // Mistral's answer to an OpenAI field it does not take (reported in avante.nvim#2347, openai-agents-python#442).
+    const mistral = {
+      object: "error",
+      message: {
+        detail: [
+          {
+            type: "extra_forbidden",
+            loc: ["body", "stream_options", "include_usage"],
+            msg: "Extra inputs are not permitted",
+            input: true,
+          },
+          { type: "extra_forbidden", loc: ["body", "max_completion_tokens"], msg: "Extra inputs are not permitted" },
+        ],
+      },
+      type: "invalid_request_error",
+      param: null,
+      code: null,
+    };
+    expect(upstreamHttpError(422, JSON.stringify(mistral)).body().error).toEqual({
+      message:
+        "body.stream_options.include_usage: Extra inputs are not permitted; body.max_completion_tokens: Extra inputs are not permitted",
+      type: "invalid_request_error",
+      param: null,
+      code: null,
+    });
+    const fastApi = { detail: [{ type: "missing", loc: ["body", "messages", 0, "content"], msg: "Field required" }] };
+    expect(upstreamHttpError(422, JSON.stringify(fastApi)).message).toBe("body.messages.0.content: Field required");
+    expect(upstreamHttpError(422, JSON.stringify({ error: { message: { detail: [{ msg: "bad" }] } } })).message).toBe(
+      "bad",
+    );
+  });
+
+  it("keeps string messages, and says only the status when the body says nothing readable", () => {
+    expect(upstreamHttpError(404, JSON.stringify({ detail: "Not Found" })).message).toBe("Not Found");
+    expect(upstreamHttpError(422, JSON.stringify({ detail: [{ loc: ["body"] }] })).message).toBe(
+      "The upstream model server answered with HTTP 422.",
+    );
+  });
+});
+
 describe("withProtocolHint", () => {
   const hinted = (error: ApiError) => withProtocolHint(error, "127.0.0.1:8080").message.includes("UPSTREAM_PROTOCOL");
 
