@@ -209,8 +209,8 @@ describe("the request translation on the wire", () => {
     expect(sent?.body).toEqual({
       model: m.upstream,
       messages: [
-        { role: "system", content: "Be terse." },
-        { role: "system", content: "Use metric units." },
+        // One leading system message: many chat templates take no other (Qwen 3.5/3.6).
+        { role: "system", content: "Be terse.\n\nUse metric units." },
         {
           role: "user",
           content: [

@@ -13,6 +13,9 @@ import { checkTool } from "./tools";
 /** Separator when several text parts become one string (vLLM joins text parts the same way). */
 const PART_SEPARATOR = "\n";
 
+/** Separator when several leading system messages become one. */
+const SYSTEM_SEPARATOR = "\n\n";
+
 const IMAGE_DETAILS: ReadonlySet<string> = new Set(["auto", "low", "high"]);
 
 const notSupported = (what: string, param: string) =>
@@ -188,8 +191,8 @@ function reasoningOf(item: InputItem): string {
 }
 
 /**
- * `instructions` become the first message with role `system`, and `developer` messages become
- * `system` too: `developer` is an OpenAI-only role (OpenAI itself treats `system` as developer
+ * `instructions` become the first message with role `system` (joined by the input's leading system
+ * and developer messages: see oneLeadingSystem), and `developer` messages become `system` too: `developer` is an OpenAI-only role (OpenAI itself treats `system` as developer
  * for reasoning models), while vLLM/llama.cpp chat templates, Ollama, DeepSeek and Mistral reject
  * it or render it as plain text.
  *
@@ -298,7 +301,24 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         throw refused(param, typeof type === "string" ? type : "unknown");
     }
   });
-  return messages;
+  return oneLeadingSystem(messages);
+}
+
+/**
+ * The system messages that open the conversation (the instructions, then the input's leading
+ * system and developer messages, as Codex CLI sends them) become one: many chat templates take a
+ * single system message, first, and raise on any other ("System message must be at the beginning."
+ * in Qwen 3.5/3.6's, which vLLM, llama.cpp and Ollama answer with a 400 or 500).
+ */
+function oneLeadingSystem(messages: JsonObject[]): JsonObject[] {
+  let count = 0;
+  while (messages[count]?.role === "system") count++;
+  if (count < 2) return messages;
+  const content = messages
+    .slice(0, count)
+    .map((message) => message.content as string)
+    .join(SYSTEM_SEPARATOR);
+  return [{ role: "system", content }, ...messages.slice(count)];
 }
 
 const refused = (param: string, type: string) =>

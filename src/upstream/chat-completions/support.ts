@@ -82,7 +82,10 @@ export const ITEM_SUPPORT = {
 export const PARAM_SUPPORT = {
   model: { handling: "translated", note: "`model` (a route may rewrite it)" },
   input: { handling: "translated", note: "`messages`, with the chain or conversation before it" },
-  instructions: { handling: "translated", note: "the first `system` message" },
+  instructions: {
+    handling: "translated",
+    note: "the first `system` message, joined by the system and developer messages that open the input (many chat templates take one system message, first)",
+  },
   max_output_tokens: { handling: "translated", note: "`max_completion_tokens` (or the client's own `max_tokens`)" },
   temperature: { handling: "translated", note: "`temperature`" },
   top_p: { handling: "translated", note: "`top_p`" },

@@ -38,6 +38,24 @@ describe("request translation: messages", () => {
     expect(messagesOf([{ role: "developer", content: "Rules." }])).toEqual([{ role: "system", content: "Rules." }]);
   });
 
+  it("joins the instructions and the system and developer messages opening the input into one system message", () => {
+    const input = [
+      { role: "developer", content: "Rules." },
+      { role: "system", content: [{ type: "input_text", text: "More rules." }] },
+      { role: "user", content: "hi" },
+      { role: "developer", content: "Later." },
+    ];
+    expect(messagesOf(input, { instructions: "Be brief." })).toEqual([
+      { role: "system", content: "Be brief.\n\nRules.\n\nMore rules." },
+      { role: "user", content: "hi" },
+      { role: "system", content: "Later." },
+    ]);
+    expect((messagesOf(input.slice(0, 3)) as JsonObject[])[0]).toEqual({
+      role: "system",
+      content: "Rules.\n\nMore rules.",
+    });
+  });
+
   it("flattens system content parts into one string", () => {
     const input = [
       {
