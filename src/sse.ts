@@ -47,6 +47,11 @@ export class SseDecoder {
       },
       onError: (error) => {
         if (error.type === "max-buffer-size-exceeded") this.#tooLarge = true;
+        // llama.cpp's server sends a failure after the headers as an `error: {...}` line, a field
+        // SSE does not have (then `data: [DONE]`): read as an `error` event, not skipped, so the
+        // response fails with the server's words instead of completing what came before.
+        else if (error.type === "unknown-field" && error.field === "error" && !this.#tooLarge)
+          this.#messages.push({ event: "error", data: error.value ?? "" });
       },
     });
   }

@@ -31,3 +31,20 @@ describe("SseDecoder size cap", () => {
     expect(decoder.end()).toEqual([]);
   });
 });
+
+describe("SseDecoder error lines", () => {
+  it("reads llama.cpp's `error: {...}` line as an error event, in order", () => {
+    const error =
+      '{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}';
+    const decoder = new SseDecoder();
+    expect(decoder.feed(bytes(`data: {"a":1}\n\nerror: ${error}\n\ndata: [DONE]\n\n`))).toEqual([
+      { data: '{"a":1}' },
+      { event: "error", data: error },
+      { data: "[DONE]" },
+    ]);
+  });
+
+  it("still skips other fields SSE does not have", () => {
+    expect(new SseDecoder().feed(bytes("foo: bar\n\ndata: x\n\n"))).toEqual([{ data: "x" }]);
+  });
+});

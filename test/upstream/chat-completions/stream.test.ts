@@ -387,6 +387,23 @@ describe("terminal events", () => {
     });
   });
 
+  it("fails with the server's words on llama.cpp's `error:` line, though `[DONE]` follows", async () => {
+    const body =
+      'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n' +
+      'error: {"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}\n\n' +
+      "data: [DONE]\n\n";
+    const result = run(await sseMessages(body));
+    expect(result.final).toMatchObject({
+      status: "failed",
+      error: {
+        code: "server_error",
+        message: "the request exceeds the available context size, try increasing it",
+        type: "exceed_context_size_error",
+      },
+    });
+    expect(outputOf(result)).toMatchObject([{ status: "incomplete", content: [{ text: "Hel" }] }]);
+  });
+
   it("fails on a data line that is not JSON", () => {
     const result = run([delta({ content: "Hi" }), { data: "{not json" }, DONE]);
     expect(result.final.status).toBe("failed");
