@@ -18,6 +18,7 @@ import {
   withProtocolHint,
 } from "./errors";
 import type { UpstreamProtocol } from "./protocol";
+import type { RequestFields } from "./routes";
 import { warmUpAnswer } from "./warm-up";
 
 export interface UpstreamTarget {
@@ -30,6 +31,21 @@ export interface UpstreamTarget {
   warmUp?: boolean;
   /** The key is the caller's own (pass-through); otherwise it is the operator's (keys mode, a route's secret). */
   callersKey?: boolean;
+  /** Top-level fields this server refuses: left out (null) or sent under another name (a route's `request_fields`). */
+  requestFields?: RequestFields | null;
+}
+
+/** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
+function withRequestFields(body: JsonObject, fields: RequestFields | null | undefined): JsonObject {
+  if (fields === null || fields === undefined) return body;
+  const sent: JsonObject = { ...body };
+  for (const [field, to] of Object.entries(fields)) {
+    if (!(field in sent)) continue;
+    const value = sent[field];
+    delete sent[field];
+    if (to !== null && !(to in sent)) sent[to] = value;
+  }
+  return sent;
 }
 
 export interface CallOptions {
@@ -163,7 +179,9 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
-  const payload = JSON.stringify(target.model ? { ...body, model: target.model } : body);
+  const payload = JSON.stringify(
+    withRequestFields(target.model ? { ...body, model: target.model } : body, target.requestFields),
+  );
   const host = hostOf(target.baseUrl);
   const httpError = async (response: Response): Promise<ApiError> => {
     const text = redact(plainJson(await readErrorBody(response)), target.apiKey);

@@ -9,7 +9,7 @@ import type { ProtocolName, UpstreamProtocol } from "./protocol";
 import { chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
-import { matchRoute, readRoutes } from "./routes";
+import { matchRoute, readRoutes, type RequestFields } from "./routes";
 
 export function protocolFor(name: ProtocolName): UpstreamProtocol {
   switch (name) {
@@ -31,6 +31,8 @@ export interface UpstreamChoice {
   warmUp?: boolean;
   /** The key sent is the caller's own (pass-through): a refusal of it is the caller's to hear. */
   callersKey?: boolean;
+  /** The route's `request_fields`: top-level fields left out or renamed before the body is sent. */
+  requestFields?: RequestFields | null;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -71,6 +73,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     apiKey: route.apiKey ?? clientKey,
     model: rewritten,
     callersKey: route.apiKey === null && clientKey !== null,
+    requestFields: route.requestFields,
   };
 }
 
@@ -88,4 +91,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   model: choice.model ?? null,
   warmUp: choice.warmUp === true,
   callersKey: choice.callersKey === true,
+  requestFields: choice.requestFields ?? null,
 });

@@ -17,7 +17,12 @@ export interface UpstreamRoute {
   apiKeySecret: string | null;
   /** Removed from the front of the model name before it is sent upstream (`groq/llama-3` -> `llama-3`). */
   stripPrefix: string | null;
+  /** Top-level request fields this server refuses: left out (null) or sent under another name. */
+  requestFields: RequestFields | null;
 }
+
+/** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
+export type RequestFields = Record<string, string | null>;
 
 /** A route with its key looked up for this request (never stored, logged or returned). */
 export interface ResolvedRoute extends UpstreamRoute {
@@ -31,7 +36,18 @@ export type RoutingTable = { ok: true; routes: ResolvedRoute[] } | { ok: false; 
 /** Matching is a linear scan per request; a table longer than this is a mistake, not a deployment. */
 const MAX_ROUTES = 256;
 
-const KNOWN_FIELDS: ReadonlySet<string> = new Set(["model", "base_url", "protocol", "api_key_secret", "strip_prefix"]);
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  "model",
+  "base_url",
+  "protocol",
+  "api_key_secret",
+  "strip_prefix",
+  "request_fields",
+]);
+/** Fields no route may leave out or rename: without them no request means anything. */
+const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
+const MAX_REQUEST_FIELDS = 32;
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const PROTOCOLS: ReadonlySet<string> = new Set<ProtocolName>(["responses", "chat_completions"]);
 /** What a Worker binding name may look like. */
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -78,7 +94,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   for (const field of Object.keys(fields))
     if (!KNOWN_FIELDS.has(field))
       throw new RouteProblem(
-        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix).`,
+        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields).`,
       );
   const pattern = optionalString(fields, "model", at);
   if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
@@ -94,7 +110,29 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     protocol: fields.protocol as ProtocolName,
     apiKeySecret,
     stripPrefix: optionalString(fields, "strip_prefix", at),
+    requestFields: requestFields(fields.request_fields, `${at}.request_fields`),
   };
+}
+
+/** `{"stream_options": null, "max_completion_tokens": "max_tokens"}`: fields to leave out or rename. */
+function requestFields(value: unknown, at: string): RequestFields | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new RouteProblem(`${at} must be an object of field names, each null (left out) or a new name.`);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_REQUEST_FIELDS)
+    throw new RouteProblem(`${at} names more than ${MAX_REQUEST_FIELDS} fields.`);
+  for (const [field, to] of entries) {
+    if (!FIELD_NAME.test(field) || ESSENTIAL_FIELDS.has(field))
+      throw new RouteProblem(
+        `${at} names a field that cannot be left out or renamed (model, messages, input and stream cannot).`,
+      );
+    if (to !== null && (typeof to !== "string" || !FIELD_NAME.test(to) || ESSENTIAL_FIELDS.has(to)))
+      throw new RouteProblem(
+        `${at}.${field} must be null (left out) or a field name that is not model, messages, input or stream.`,
+      );
+  }
+  return Object.fromEntries(entries) as RequestFields;
 }
 
 /**

@@ -121,6 +121,21 @@ describe("a mixed deployment", () => {
     expect(await storedText()).not.toContain(ALT_KEY);
   });
 
+  it("leaves out or renames the fields a route's server refuses (request_fields)", async () => {
+    const strict = routed("text:2", "strict:");
+    const plain = routed("text:2");
+    for (const m of [strict, plain]) {
+      const answer = await openai.responses.create({ model: m.model, input: "a", max_output_tokens: 50 });
+      expect(answer).toMatchObject({ status: "completed", output_text: "w0 w1 " });
+    }
+    const [toStrict] = await received(strict);
+    const [toPlain] = await received(plain);
+    expect(toPlain?.body).toMatchObject({ max_completion_tokens: 50, stream_options: { include_usage: true } });
+    expect(toStrict?.body).toMatchObject({ max_tokens: 50, stream: true });
+    expect(toStrict?.body).not.toHaveProperty("max_completion_tokens");
+    expect(toStrict?.body).not.toHaveProperty("stream_options");
+  });
+
   it("refuses a model whose route names an unset secret: 503, nothing stored, nothing sent", async () => {
     const m = routed("text:1", "unkeyed/");
     const before = await rowCount("responses");

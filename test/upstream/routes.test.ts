@@ -66,6 +66,11 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ]);
   });
 
+  it("reads request_fields: each field left out (null) or renamed", () => {
+    const fields = { stream_options: null, max_completion_tokens: "max_tokens" };
+    expect(routesOf([route({ request_fields: fields })])).toEqual([expect.objectContaining({ requestFields: fields })]);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -107,6 +112,21 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ["a bad secret name", [route({ api_key_secret: "GROQ KEY" })], "UPSTREAM_ROUTES[0].api_key_secret must be"],
     ["an empty strip_prefix", [route({ strip_prefix: "" })], "UPSTREAM_ROUTES[0].strip_prefix must be"],
     ["too many routes", Array(257).fill(route()), "UPSTREAM_ROUTES has more than 256 routes."],
+    [
+      "request_fields not an object",
+      [route({ request_fields: ["stream_options"] })],
+      "UPSTREAM_ROUTES[0].request_fields must be an object",
+    ],
+    [
+      "request_fields renaming messages",
+      [route({ request_fields: { messages: "prompt" } })],
+      "UPSTREAM_ROUTES[0].request_fields names a field",
+    ],
+    [
+      "request_fields with a number",
+      [route({ request_fields: { user: 5 } })],
+      "UPSTREAM_ROUTES[0].request_fields.user must be null",
+    ],
   ])("refuses %s, naming the entry and field", (_name, table, problem) => {
     expect(problemOf(table)).toContain(problem);
   });
@@ -178,6 +198,7 @@ describe("chooseUpstream", () => {
       apiKey: "gsk_route_key",
       model: "llama-3.3-70b",
       callersKey: false,
+      requestFields: null,
     });
   });
 

@@ -65,8 +65,9 @@ function responseFormat(text: unknown): JsonObject | undefined {
  * `max_output_tokens` goes out as `max_completion_tokens`: the current OpenAI field (OpenAI rejects
  * `max_tokens` for reasoning models, see fixture reasoning-model-legacy-parameter-error.json),
  * accepted by vLLM, SGLang, llama.cpp, Groq and OpenRouter; servers that only read `max_tokens`
- * (older Ollama, DeepSeek, Mistral) ignore it. Sending both breaks OpenAI, so a client that needs
- * the old field sends `max_tokens` itself: it is forwarded and `max_completion_tokens` is left out.
+ * (older Ollama, DeepSeek) ignore it, and Mistral refuses it (a route's `request_fields` renames it).
+ * Sending both breaks OpenAI, so a client that needs the old field sends `max_tokens` itself: it is
+ * forwarded and `max_completion_tokens` is left out.
  */
 export function buildChatBody(request: CreateRequest, input: InputItem[]): JsonObject {
   const body = request.body;
