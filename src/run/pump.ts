@@ -57,6 +57,17 @@ export async function pump(
     await sink(normalizer.finish());
     return "finished";
   }
+  // A sign-in page of a proxy, or a base URL naming a web site: said as such, not as a cut stream.
+  if (/^\s*text\/html/i.test(contentType)) {
+    await body.cancel().catch(() => undefined);
+    const type = contentType.split(";")[0]?.trim() ?? "text/html";
+    await sink(
+      normalizer.fail(
+        failure(`The upstream answered with a web page (${type}), not an event stream: is its base URL the API's?`),
+      ),
+    );
+    return "finished";
+  }
   const translator = protocol.createTranslator(context);
   const decoder = new SseDecoder(options.maxEventBytes);
   const isJson = contentType.includes("application/json");

@@ -411,6 +411,11 @@ async function serveResponses(res: ServerResponse, body: Json) {
       res.end(frame(events.at(-1) as Json).slice(0, args[0] === "none" ? -2 : -1));
       return;
     }
+    case "html":
+      // A proxy's sign-in page, or a base URL that names the web site rather than its API.
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end("<!doctype html><html><body>Please sign in</body></html>");
+      return;
     case "malformed":
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(frame(textEvents(model, ["x"])[0] as Json));
