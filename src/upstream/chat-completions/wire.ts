@@ -11,6 +11,14 @@ export const nonEmpty = (value: unknown): string | undefined =>
   typeof value === "string" && value !== "" ? value : undefined;
 
 /** Text of a `content` field: a string, or (Mistral and some vLLM builds) an array of `text` parts. */
+/** The text of Mistral's `thinking` parts of a content array (each holds its own list of text parts). */
+function thinkingText(content: unknown): string {
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) if (isPlainObject(part) && part.type === "thinking") text += contentText(part.thinking);
+  return text;
+}
+
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
@@ -22,14 +30,15 @@ export function contentText(content: unknown): string {
 
 /**
  * Raw reasoning of a delta or message. Servers name it differently: `reasoning_content` (DeepSeek,
- * llama.cpp, older vLLM), `reasoning` (OpenRouter, Ollama, Groq, newer vLLM), and OpenRouter's
- * `reasoning_details[]`. Some send the same text under two names at once, so exactly one source is
- * read, in that order; concatenating them would duplicate the text.
+ * llama.cpp, older vLLM), `reasoning` (OpenRouter, Ollama, Groq, newer vLLM), OpenRouter's
+ * `reasoning_details[]`, and Mistral's `thinking` parts of `content` (Magistral:
+ * `[{type:"thinking", thinking:[{type:"text", text}]}]`). Some send the same text under two names
+ * at once, so exactly one source is read, in that order; concatenating them would duplicate the text.
  */
 export function reasoningText(source: JsonObject): string {
   const direct = nonEmpty(source.reasoning_content) ?? nonEmpty(source.reasoning);
   if (direct !== undefined) return direct;
-  if (!Array.isArray(source.reasoning_details)) return "";
+  if (!Array.isArray(source.reasoning_details)) return thinkingText(source.content);
   let text = "";
   for (const detail of source.reasoning_details) {
     if (!isPlainObject(detail)) continue;

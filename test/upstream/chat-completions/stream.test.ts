@@ -275,6 +275,21 @@ describe("text, reasoning and refusals", () => {
     expect(outputOf(result)[0]?.content).toEqual([{ type: "reasoning_text", text: "Step one." }]);
   });
 
+  it("reads Mistral's thinking parts of content as reasoning, its text parts as the answer", async () => {
+    const thinking = (text: string) => ({ type: "thinking", thinking: [{ type: "text", text }] });
+    const result = run([
+      delta({ role: "assistant", content: [thinking("Weigh it. ")] }),
+      delta({ content: [thinking("Done.")] }),
+      delta({ content: [{ type: "text", text: "Forty-two." }] }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(outputOf(result).map((item: OutputItem) => item.type)).toEqual(["reasoning", "message"]);
+    expect(outputOf(result)[0]?.content).toEqual([{ type: "reasoning_text", text: "Weigh it. Done." }]);
+    expect(outputOf(result)[1]?.content).toMatchObject([{ type: "output_text", text: "Forty-two." }]);
+    await expectSdkAgrees(result);
+  });
+
   it("opens a new reasoning item when reasoning resumes after text", async () => {
     const result = run([
       delta({ reasoning_content: "a" }),
