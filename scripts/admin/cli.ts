@@ -7,6 +7,7 @@ import { d1Admin } from "./d1.ts";
 import { httpAdmin } from "./http.ts";
 import { wranglerExecute } from "./wrangler.ts";
 import { render } from "./print.ts";
+import { checkWebhookUrl } from "./webhook-url.ts";
 import { CliError, USAGE_DIMENSIONS, type ResponseFilters, type Row, type UsageDimension } from "./queries.ts";
 import type { Admin } from "./targets.ts";
 
@@ -173,14 +174,7 @@ function checkName(name: string | undefined): string {
 }
 
 function webhookInput(url: string | undefined, values: Values) {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url ?? "");
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || parsed.protocol !== "https:" || parsed.username !== "" || parsed.password !== "")
-    throw new CliError("A webhook endpoint must be an https:// URL without credentials.");
+  checkWebhookUrl(url, values.remote === true);
   if (values.name !== undefined && values.name.length > MAX_NAME_CHARS)
     throw new CliError(`A webhook endpoint's name holds at most ${MAX_NAME_CHARS} characters.`);
   const events = values.events?.split(",").map((type) => type.trim()) ?? EVENT_TYPES;

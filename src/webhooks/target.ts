@@ -5,8 +5,8 @@
 // to a private address cannot be caught here (a Worker has no DNS API); the README says so. Used
 // when an endpoint is created, for the deployment default, and again before every attempt.
 
-import { invalidRequest, type ApiError } from "../errors";
-import { parseIpv4, parseIpv6 } from "../ip-address";
+import { invalidRequest, type ApiError } from "../errors.ts";
+import { parseIpv4, parseIpv6 } from "../ip-address.ts";
 
 /** Longest webhook URL accepted (a URL is a bounded identifier, not a payload). */
 export const MAX_WEBHOOK_URL_CHARS = 2048;

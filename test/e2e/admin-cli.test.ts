@@ -10,6 +10,7 @@ import { d1Admin, type Execute } from "../../scripts/admin/d1.ts";
 import { httpAdmin } from "../../scripts/admin/http.ts";
 import { CliError, type Row } from "../../scripts/admin/queries.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
+import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { ADMIN_TOKEN, managedFetch } from "../support/managed";
 import { firstRow, passthroughTenant, tenantD1 } from "../support/shards";
@@ -210,5 +211,36 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       expect(await refusal(admin.showResponse(second.id, String(other.id)))).toBe(
         `No response with id '${second.id}' for this tenant.`,
       );
+  });
+});
+
+describe("the admin CLI's webhook URL check", () => {
+  // A D1 target writes the endpoint's row itself: the CLI must refuse what the API refuses, or a
+  // private address or another port is saved (and fails every delivery later).
+  const refusal = (url: string, remote: boolean) => {
+    try {
+      checkWebhookUrl(url, remote);
+    } catch (error) {
+      expect(error).toBeInstanceOf(CliError);
+      return (error as CliError).message;
+    }
+    return null;
+  };
+
+  it("refuses the targets the API refuses, local or remote", () => {
+    for (const remote of [false, true]) {
+      expect(refusal("https://10.0.0.1/hook", remote)).toBe(
+        "Invalid webhook URL: '10.0.0.1' is a private address; webhook targets must be public.",
+      );
+      expect(refusal("https://hooks.example.com:22/hook", remote)).toBe(
+        "Invalid webhook URL: webhook URLs must use port 443 or 8443, not port 22.",
+      );
+      expect(refusal("https://intranet/hook", remote)).toContain("not a public host name");
+      expect(refusal("https://user:pw@hooks.example.com/hook", remote)).toContain("credentials");
+      expect(refusal("https://hooks.example.com/in", remote)).toBeNull();
+    }
+    // Loopback over http is the deployment's to allow (WEBHOOK_ALLOW_LOOPBACK), never a remote one's.
+    expect(refusal("http://127.0.0.1:9000/hooks", false)).toBeNull();
+    expect(refusal("http://127.0.0.1:9000/hooks", true)).toContain("loopback");
   });
 });
