@@ -14,6 +14,7 @@ import { hasItemReferences, resolveItemReferences } from "../run/item-references
 import { runStateless } from "../run/stateless";
 import { isWarmUp } from "../http/internal-request";
 import { runStoredForeground, type KeyCheck } from "../stream/foreground";
+import { withKeepalive } from "../stream/keepalive";
 import { chooseUpstream, protocolFor, warmUpChoice, type UpstreamChoice } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 import { idempotencyKeyOf, startIdempotently } from "./idempotent-create";
@@ -95,7 +96,15 @@ async function startRun(
   const create = spec.request;
   if (!create.background) return runStoredForeground({ ...route, onNotKept: releaseKey }, spec, keyCheck);
   const run = runOf(route.env, { tenantId: spec.tenantId, id: spec.responseId });
-  if (create.stream) return run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });
+  if (create.stream) {
+    const started = await run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });
+    // The run's events come from its object: a silent model gets keepalive comments here, as a foreground stream does.
+    if (started.status !== 200 || started.body === null) return started;
+    return new Response(
+      withKeepalive(started.body as ReadableStream<Uint8Array>, route.config.streamKeepaliveMs),
+      started,
+    );
+  }
   const result = (await run.start(spec)) as StartResult;
   if (result.ok) return json(result.response);
   return new Response(JSON.stringify({ error: result.error }), {

@@ -14,6 +14,7 @@ import { findResponse, type ResponseRow } from "../db/responses";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
+import { withKeepalive } from "./keepalive";
 
 const encoder = new TextEncoder();
 
@@ -29,6 +30,8 @@ export interface FollowSource {
   maxWaitMs: number;
   /** The flush interval: a foreground run silent for long after it is ended by the reader. */
   recordFlushMs: number;
+  /** STREAM_KEEPALIVE_SECONDS: a follower waiting on a silent run gets a comment this often (0: never). */
+  keepaliveMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -118,5 +121,5 @@ export function followResponse(source: FollowSource, after: number): Response {
     },
     { highWaterMark: 0 },
   );
-  return new Response(body, { headers: SSE_HEADERS });
+  return new Response(withKeepalive(body, source.keepaliveMs ?? 0), { headers: SSE_HEADERS });
 }

@@ -62,3 +62,33 @@ describe("keepalive comments on a silent stream", () => {
     },
   );
 });
+
+describe("keepalive comments on a silent background stream", () => {
+  it("sent on the create's stream, whose events come from the run's object", async () => {
+    let commented!: () => void;
+    const comment = new Promise<void>((resolve) => (commented = resolve));
+    const openai = keepaliveClient(commented);
+    const m = model("gate:2:5");
+    const released = comment.then(() => upstream.release(m));
+    const stream = openai.responses.stream({ model: m, input: "think first", background: true });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    await released;
+    expect(types.slice(0, 2)).toEqual(["response.created", "response.queued"]);
+    expect(await stream.finalResponse()).toMatchObject({ status: "completed", output_text: "w0 w1 w2 w3 w4 " });
+  });
+
+  it("sent to a reader following the run (GET ?stream=true), between whole frames", async () => {
+    let commented!: () => void;
+    const comment = new Promise<void>((resolve) => (commented = resolve));
+    const openai = keepaliveClient(commented);
+    const m = model("gate:2:5");
+    const created = await openai.responses.create({ model: m, input: "think first", background: true });
+    const released = comment.then(() => upstream.release(m));
+    const events = [];
+    for await (const event of await openai.responses.retrieve(created.id, { stream: true })) events.push(event);
+    await released;
+    expect(events.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed" } });
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+  });
+});
