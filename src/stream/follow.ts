@@ -50,7 +50,8 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
       yield encoder.encode(text);
     }
     if (TERMINAL_STATUSES.has(row.status)) {
-      if (after >= row.eventCount && CUT_SHORT.has(row.status)) yield encoder.encode(await endPast(db, row, after));
+      // At the record's last number too: the client may have seen a lost event under it, not the end.
+      if (after >= row.eventCount - 1 && CUT_SHORT.has(row.status)) yield encoder.encode(await endPast(db, row, after));
       return;
     }
     if (row.background && source.liveTail !== undefined) {

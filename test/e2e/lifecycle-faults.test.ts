@@ -400,11 +400,17 @@ describe("resuming past what a dead run recorded", () => {
     expect(resumed.at(-1)).toMatchObject({ response: { id, status: "failed", error: { code: "server_error" } } });
   });
 
-  it("a client that saw the recorded end gets nothing more", async () => {
+  it("a client resuming at the record's last number is sent the end too: it may have seen a lost event under it", async () => {
     const id = await diedAfterItsRow({ background: false, withEvents: true });
     await sweepAt(pastTheBound());
-    const last = (await rawEvents(KEY, `/responses/${id}?stream=true`)).at(-1)?.sequence_number;
-    expect(last).toEqual(expect.any(Number));
-    expect(await rawEvents(KEY, `/responses/${id}?stream=true&starting_after=${String(last)}`)).toEqual([]);
+    const last = (await rawEvents(KEY, `/responses/${id}?stream=true`)).at(-1)?.sequence_number as number;
+    const resumed = await rawEvents(KEY, `/responses/${id}?stream=true&starting_after=${last}`);
+    expect(resumed.map((event) => [event.type, event.sequence_number])).toEqual([
+      ["error", last + 1],
+      ["response.failed", last + 2],
+    ]);
+    // Before the end, the recorded end as it is.
+    const before = await rawEvents(KEY, `/responses/${id}?stream=true&starting_after=${last - 1}`);
+    expect(before.map((event) => [event.type, event.sequence_number])).toEqual([["response.failed", last]]);
   });
 });
