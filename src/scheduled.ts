@@ -5,7 +5,7 @@
 // amount per run.
 
 import { readConfig } from "./config";
-import { RETENTION_MAX_BATCHES, sweepExpired, sweepUnstored } from "./db/retention";
+import { RETENTION_MAX_BATCHES, sweepExpired, sweepExpiredDeliveries, sweepUnstored } from "./db/retention";
 import { rollUpUsage } from "./db/usage";
 import { idFloorAt } from "./responses/ids";
 import { onEveryShard, readShardPlan } from "./db/shards";
@@ -66,14 +66,17 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
         );
       if (config.retentionDays <= 0) return false;
       const result = await sweepExpired(db, cutoff, { maxBatches });
-      if (result.deletedResponses + result.deletedIdempotencyKeys > 0 || result.more)
+      // Deliveries of responses deleted sooner (a DELETE, an unstored background one) are found by no response.
+      const deliveries = await sweepExpiredDeliveries(db, cutoff, maxBatches);
+      if (result.deletedResponses + result.deletedIdempotencyKeys + deliveries > 0 || result.more)
         logSweep(
           "retention",
-          `deleted ${result.deletedResponses} responses and ${result.deletedIdempotencyKeys} expired idempotency keys` +
+          `deleted ${result.deletedResponses} responses, ${deliveries} webhook deliveries and ${result.deletedIdempotencyKeys} expired idempotency keys` +
             (result.more ? "; more remain for the next run" : ""),
           {
             ...shard,
             deleted_responses: result.deletedResponses,
+            deleted_deliveries: deliveries,
             deleted_idempotency_keys: result.deletedIdempotencyKeys,
             more: result.more,
             created_before: new Date(cutoff * 1000).toISOString(),

@@ -146,6 +146,38 @@ async function nextExpired(db: Db, cutoff: number, limit: number): Promise<{ id:
     .limit(limit);
 }
 
+/** Deliveries per batch: their ids are the only bound values of each statement (D1 allows 100). */
+const DELIVERY_BATCH_SIZE = 90;
+
+/**
+ * Deletes webhook deliveries made before `cutoff` (unix seconds) with their attempts, oldest first
+ * by their time-ordered ids: those of a response deleted earlier (a DELETE, an unstored background
+ * response) are found by no response, and would stay forever. Returns how many went.
+ */
+export async function sweepExpiredDeliveries(
+  db: Db,
+  cutoff: number,
+  maxBatches = RETENTION_MAX_BATCHES,
+): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const rows = await db
+      .select({ id: webhookDeliveries.id })
+      .from(webhookDeliveries)
+      .where(and(gte(webhookDeliveries.id, "wh_"), lt(webhookDeliveries.id, idFloorAt("wh", cutoff * 1000))))
+      .limit(DELIVERY_BATCH_SIZE);
+    if (rows.length === 0) break;
+    const ids = rows.map((row) => row.id);
+    await runBatch(db, [
+      db.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ids)),
+      db.delete(webhookDeliveries).where(inArray(webhookDeliveries.id, ids)),
+    ]);
+    deleted += ids.length;
+    if (rows.length < DELIVERY_BATCH_SIZE) break;
+  }
+  return deleted;
+}
+
 /** Deletes responses created before `cutoff` (unix seconds), tenant by tenant, oldest first in each, within the bounds. */
 export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions = {}): Promise<SweepResult> {
   const batchSize = Math.min(options.batchSize ?? RETENTION_BATCH_SIZE, RETENTION_BATCH_SIZE);

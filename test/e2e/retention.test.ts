@@ -269,6 +269,30 @@ describe("retention", () => {
     );
   });
 
+  it("deletes webhook deliveries older than RETENTION_DAYS whose response was deleted sooner, with their attempts", async () => {
+    const cutoff = NOW - 30 * DAY;
+    const orphaned = async (createdAt: number) => {
+      const id = newId("wh", createdAt * 1000);
+      await env.DB.batch([
+        env.DB.prepare(
+          `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, created_at)
+           VALUES (?, 't_orphans', 'resp_gone', 'https://example.com/hook', 'evt_1', 'response.completed', '{}', 'delivered', ?)`,
+        ).bind(id, createdAt),
+        env.DB.prepare(
+          `INSERT INTO webhook_attempts (delivery_id, attempt, tenant_id, started_at, duration_ms, status_code)
+           VALUES (?1, 1, 't_orphans', ?2, 5, 200)`,
+        ).bind(id, createdAt),
+      ]);
+      return id;
+    };
+    const [old, recent] = [await orphaned(cutoff - 10), await orphaned(cutoff + 10)];
+    await runCron({ RETENTION_DAYS: "30" });
+    expect(await countAll("SELECT count(*) AS n FROM webhook_deliveries WHERE id = ?", old)).toBe(0);
+    expect(await countAll("SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?", old)).toBe(0);
+    expect(await countAll("SELECT count(*) AS n FROM webhook_deliveries WHERE id = ?", recent)).toBe(1);
+    expect(await countAll("SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id = ?", recent)).toBe(1);
+  });
+
   it("deletes expired idempotency keys and keeps live ones", async () => {
     const now = Math.floor(Date.now() / 1000);
     const idem = await tenantD1("t_idem");
