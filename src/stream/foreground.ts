@@ -216,6 +216,15 @@ export async function runStoredForeground(
 
   if (!request.stream) {
     let ended: ResponseObject | undefined;
+    // A client that goes away leaves the run going, recorded, for the grace period, as a stream's
+    // does. A JSON create has sent nothing yet, so the request's signal tells at once.
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const gone = () => {
+      grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
+    };
+    const disconnected = run.request?.signal;
+    if (disconnected?.aborted === true) gone();
+    else disconnected?.addEventListener("abort", gone);
     try {
       const end = await pump(
         upstream,
@@ -239,6 +248,8 @@ export async function runStoredForeground(
       }
     } finally {
       clearTimeout(deadline);
+      if (grace !== undefined) clearTimeout(grace);
+      disconnected?.removeEventListener("abort", gone);
     }
     const outcome = await finish(ended ?? normalizer.snapshot);
     if (outcome === "failed") throw notRecorded();

@@ -99,6 +99,47 @@ describe("a stored foreground response whose client disconnects", () => {
     await upstream.release(m);
   });
 
+  it("a JSON create (stream:false) whose client goes away ends cancelled too, when the grace period runs out", async () => {
+    const m = model("gate:5:6");
+    const request = validateCreateRequest({ model: m, input: "x" });
+    const spec: RunSpec = {
+      responseId: newResponseId(),
+      tenantId: await tenantOf(KEY),
+      apiKeyId: null,
+      requestId: "req_disconnect_json",
+      createdAt: Math.floor(Date.now() / 1000),
+      request,
+      upstream: chooseUpstream(readConfig(env), m, KEY),
+    };
+    // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
+    const caller = new AbortController();
+    const ctx = createExecutionContext();
+    const answered = runStoredForeground(
+      {
+        env,
+        ctx,
+        config: { ...readConfig(env), disconnectGraceMs: 500 },
+        request: new Request(`${GATEWAY_URL}/responses`, { signal: caller.signal }),
+      },
+      spec,
+    );
+    await until(
+      () => upstream.requests(m),
+      (sent) => sent.length === 1,
+      "the upstream call",
+    );
+    caller.abort();
+    await answered;
+    await waitOnExecutionContext(ctx);
+    expect(await client(KEY).responses.retrieve(spec.responseId)).toMatchObject({ status: "cancelled" });
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream call to stop",
+    );
+    await upstream.release(m);
+  });
+
   it("a store:false stream, which nothing records, stops the upstream call at once", async () => {
     const m = model("gate:5:6");
     await readThenLeave({ model: m, input: "x", store: false }, 4);
