@@ -89,6 +89,10 @@ export async function runStateless(
   };
 
   if (!request.stream) {
+    // A client that goes away stops the run at once: nothing would read or record the rest.
+    const gone = () => abort.abort(new Error("client disconnected"));
+    if (disconnected?.aborted === true) gone();
+    else disconnected?.addEventListener("abort", gone);
     try {
       await pump(
         upstream,
@@ -99,6 +103,7 @@ export async function runStateless(
         options,
       );
     } finally {
+      disconnected?.removeEventListener("abort", gone);
       await turn?.end(request.input, normalizer.snapshot);
       trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
     }

@@ -12,6 +12,7 @@ import { readConfig } from "../../src/config";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
 import type { RunSpec } from "../../src/run/spec";
+import { runStateless } from "../../src/run/stateless";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
@@ -149,6 +150,37 @@ describe("a stored foreground response whose client disconnects", () => {
       "the upstream call to stop",
     );
     await upstream.release(m);
+  });
+
+  it("a store:false JSON create (stream:false) whose client goes away stops the upstream call at once", async () => {
+    const m = model("gate:5:6");
+    const spec: RunSpec = {
+      responseId: newResponseId(),
+      tenantId: await tenantOf(KEY),
+      apiKeyId: null,
+      requestId: "req_disconnect_stateless_json",
+      createdAt: Math.floor(Date.now() / 1000),
+      request: validateCreateRequest({ model: m, input: "x", store: false }),
+      upstream: chooseUpstream(readConfig(env), m, KEY),
+    };
+    // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
+    const caller = new AbortController();
+    const ctx = createExecutionContext();
+    const answered = runStateless(env, ctx, readConfig(env), spec, undefined, caller.signal);
+    await until(
+      () => upstream.requests(m),
+      (sent) => sent.length === 1,
+      "the upstream call",
+    );
+    caller.abort();
+    await until(
+      () => upstream.closedEarly(m),
+      (closed) => closed === 1,
+      "the upstream call to stop",
+    );
+    await upstream.release(m);
+    await answered;
+    await waitOnExecutionContext(ctx);
   });
 });
 
