@@ -16,6 +16,7 @@ describe("GET /v1/models", () => {
       "chat:*",
       "alt/*",
       "alt-responses/*",
+      "strict:*",
       "unkeyed/*",
       "refused/*",
       "nxdomain/*",
@@ -46,7 +47,7 @@ describe("GET /v1/models", () => {
       const body = await res.json<{ object: string; data: { id: string }[] }>();
       expect(body.object).toBe("list");
       expect(body.data.map((model) => model.id)).not.toContain("mock-large");
-      expect(body.data).toHaveLength(6);
+      expect(body.data).toHaveLength(7);
     }
   });
 
