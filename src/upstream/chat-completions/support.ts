@@ -47,7 +47,7 @@ const HOSTED_ITEM = "it records a tool OpenAI runs on its own servers, which a c
 export const ITEM_SUPPORT = {
   message: { handling: "translated", note: "a chat message (`developer` becomes `system`); text, images and files as chat content parts" },
   function_call: { handling: "translated", note: "an assistant `tool_calls` entry (a namespaced call under its flattened name)" },
-  function_call_output: { handling: "translated", note: "a `tool` message (text parts joined)" },
+  function_call_output: { handling: "translated", note: "a `tool` message (text parts joined; an image or file part is refused with a 400, as chat tool messages hold text)" },
   custom_tool_call: { handling: "translated", note: "an assistant `tool_calls` entry with `{\"input\": ...}` as its arguments" },
   custom_tool_call_output: { handling: "translated", note: "a `tool` message" },
   reasoning: { handling: "translated", note: "raw `reasoning_text` goes along as `reasoning_content` on the next assistant message; summaries and `encrypted_content` belong to the model that made them and are not sent" },
