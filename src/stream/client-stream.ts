@@ -1,7 +1,7 @@
 // The body of a stored foreground stream as its client reads it: frames written as the client takes
 // them (backpressure, through workerd's native IdentityTransformStream), a client that goes away
-// noticed at once (even while the upstream is silent: see keepalive.ts), and a close that does not wait forever on a
-// client that stopped reading. Used by src/stream/foreground.ts.
+// noticed at once (while the upstream is silent, by a keepalive comment's write: keepalive.ts), and
+// a close that does not wait forever on a client that stopped reading. Used by src/stream/foreground.ts.
 
 import { Keepalive, KEEPALIVE_COMMENT } from "./keepalive";
 
