@@ -88,11 +88,12 @@ export async function runStateless(
     }
   };
 
+  // A client that goes away stops the run at once: nothing would read or record the rest.
+  const clientGone = () => abort.abort(new Error("client disconnected"));
+
   if (!request.stream) {
-    // A client that goes away stops the run at once: nothing would read or record the rest.
-    const gone = () => abort.abort(new Error("client disconnected"));
-    if (disconnected?.aborted === true) gone();
-    else disconnected?.addEventListener("abort", gone);
+    if (disconnected?.aborted === true) clientGone();
+    else disconnected?.addEventListener("abort", clientGone);
     try {
       await pump(
         upstream,
@@ -103,7 +104,7 @@ export async function runStateless(
         options,
       );
     } finally {
-      disconnected?.removeEventListener("abort", gone);
+      disconnected?.removeEventListener("abort", clientGone);
       await turn?.end(request.input, normalizer.snapshot);
       trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
     }
@@ -113,15 +114,15 @@ export async function runStateless(
 
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
-  // A client that goes away stops the run at once, even while the upstream is silent.
-  writer.closed.then(undefined, () => abort.abort(new Error("client disconnected")));
-  disconnected?.addEventListener("abort", () => abort.abort(new Error("client disconnected")));
+  // Noticed at once when the client cancels the body or its signal fires, else at the next write.
+  writer.closed.then(undefined, clientGone);
+  disconnected?.addEventListener("abort", clientGone);
   const write = async (text: string) => {
     keepalive.sent();
     try {
       await writer.write(encoder.encode(text));
     } catch {
-      abort.abort(new Error("client disconnected"));
+      clientGone();
     }
   };
   // A client that closed its connection while the model is silent is noticed at the next comment.

@@ -214,17 +214,18 @@ export async function runStoredForeground(
     return seq;
   };
 
+  // A client that goes away leaves the run going, recorded, for the grace period.
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const clientGone = () => {
+    grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
+  };
+
   if (!request.stream) {
     let ended: ResponseObject | undefined;
-    // A client that goes away leaves the run going, recorded, for the grace period, as a stream's
-    // does. A JSON create has sent nothing yet, so the request's signal tells at once.
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    const gone = () => {
-      grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
-    };
+    // A JSON create has sent nothing yet, so the request's signal tells at once.
     const disconnected = run.request?.signal;
-    if (disconnected?.aborted === true) gone();
-    else disconnected?.addEventListener("abort", gone);
+    if (disconnected?.aborted === true) clientGone();
+    else disconnected?.addEventListener("abort", clientGone);
     try {
       const end = await pump(
         upstream,
@@ -249,23 +250,14 @@ export async function runStoredForeground(
     } finally {
       clearTimeout(deadline);
       if (grace !== undefined) clearTimeout(grace);
-      disconnected?.removeEventListener("abort", gone);
+      disconnected?.removeEventListener("abort", clientGone);
     }
     const outcome = await finish(ended ?? normalizer.snapshot);
     if (outcome === "failed") throw notRecorded();
     return json(ended ?? normalizer.snapshot);
   }
 
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  // A client that goes away leaves the run going, recorded, for the grace period.
-  const client = new ClientStream(
-    abort.signal,
-    () => {
-      grace = setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
-    },
-    run.request?.signal,
-    config.streamKeepaliveMs,
-  );
+  const client = new ClientStream(abort.signal, clientGone, run.request?.signal, config.streamKeepaliveMs);
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);
