@@ -2,7 +2,7 @@
 // response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
 // for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, lte, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
 import { idempotencyKeys } from "./schema";
 
@@ -90,14 +90,20 @@ export async function releaseIdempotencyKey(db: Db, tenantId: string, key: strin
 }
 
 /**
- * Marks the keys of a deleted response, so a retry is told it was deleted instead of making it again;
- * with `guard`, only while it holds (the delete's batch: while the tenant's response row exists).
+ * Marks the keys of deleted responses (of these tenants, with these ids), so a retry is told it was
+ * deleted instead of making it again; with `guard`, only while it holds (a DELETE's batch: while the
+ * tenant's response row exists).
  */
-export function markKeysDeleted(db: Db, tenantId: string, responseId: string, guard?: SQL): Statement {
+export function markKeysDeleted(
+  db: Db,
+  tenantIds: readonly string[],
+  responseIds: readonly string[],
+  guard?: SQL,
+): Statement {
   return db
     .update(idempotencyKeys)
     .set({ deletedAt: Math.floor(Date.now() / 1000) })
-    .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.responseId, responseId), guard));
+    .where(and(inArray(idempotencyKeys.tenantId, tenantIds), inArray(idempotencyKeys.responseId, responseIds), guard));
 }
 
 /**

@@ -452,7 +452,7 @@ export async function deleteResponse(db: Db, tenantId: string, id: string): Prom
   // Read by each statement before the last one deletes the row: only the tenant's own response's rows go.
   const owned = sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.tenantId} = ${tenantId} AND ${responses.id} = ${id})`;
   const results = await db.batch([
-    markKeysDeleted(db, tenantId, id, owned),
+    markKeysDeleted(db, [tenantId], [id], owned),
     ...deleteEventsStatements(db, { responseId: id, tenantId }),
     db.delete(blobs).where(and(eq(blobs.ownerId, id), inArray(blobs.tenantId, [tenantId, ""]), owned)),
     db.delete(responseItems).where(and(eq(responseItems.responseId, id), eq(responseItems.tenantId, tenantId))),

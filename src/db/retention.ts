@@ -9,12 +9,11 @@ import { and, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
-import { deleteExpiredIdempotencyKeys } from "./idempotency";
+import { deleteExpiredIdempotencyKeys, markKeysDeleted } from "./idempotency";
 import { ofAnyTenant } from "./tenant-scan";
 import { removedUsageStatement } from "./usage";
 import {
   blobs,
-  idempotencyKeys,
   responseEventBatches,
   responseEvents,
   responseItems,
@@ -107,15 +106,13 @@ export async function sweepUnstored(db: Db, nowSeconds: number, options: SweepOp
     const rows = await endedUnstored(db, nowSeconds, batchSize);
     if (rows.length === 0) break;
     // Its Idempotency-Keys outlive it: a retry is told it was deleted, never runs it again.
-    const keys = and(
-      inArray(idempotencyKeys.tenantId, [...new Set(rows.map((row) => row.tenantId))]),
-      inArray(
-        idempotencyKeys.responseId,
+    const tenants = [...new Set(rows.map((row) => row.tenantId))];
+    await runBatch(db, [
+      markKeysDeleted(
+        db,
+        tenants,
         rows.map((row) => row.id),
       ),
-    );
-    await runBatch(db, [
-      db.update(idempotencyKeys).set({ deletedAt: nowSeconds }).where(keys),
       ...deleteStatements(db, rows, ended),
     ]);
     deleted += rows.length;
