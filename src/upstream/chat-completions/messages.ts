@@ -192,9 +192,10 @@ function reasoningOf(item: InputItem): string {
 
 /**
  * `instructions` become the first message with role `system` (joined by the input's leading system
- * and developer messages: see oneLeadingSystem), and `developer` messages become `system` too: `developer` is an OpenAI-only role (OpenAI itself treats `system` as developer
- * for reasoning models), while vLLM/llama.cpp chat templates, Ollama, DeepSeek and Mistral reject
- * it or render it as plain text.
+ * and developer messages: see oneLeadingSystem), and `developer` messages become `system` too:
+ * `developer` is an OpenAI-only role (OpenAI itself treats `system` as developer for reasoning
+ * models), while vLLM/llama.cpp chat templates, Ollama, DeepSeek and Mistral reject it or render it
+ * as plain text.
  *
  * Reasoning items are dropped (summaries and `encrypted_content` mean nothing to another server)
  * unless they carry raw `reasoning_text`: that text is attached as `reasoning_content` to the

@@ -11,20 +11,20 @@ export const nonEmpty = (value: unknown): string | undefined =>
   typeof value === "string" && value !== "" ? value : undefined;
 
 /** Text of a `content` field: a string, or (Mistral and some vLLM builds) an array of `text` parts. */
-/** The text of Mistral's `thinking` parts of a content array (each holds its own list of text parts). */
-function thinkingText(content: unknown): string {
-  if (!Array.isArray(content)) return "";
-  let text = "";
-  for (const part of content) if (isPlainObject(part) && part.type === "thinking") text += contentText(part.thinking);
-  return text;
-}
-
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   let text = "";
   for (const part of content)
     if (isPlainObject(part) && part.type === "text" && typeof part.text === "string") text += part.text;
+  return text;
+}
+
+/** The text of Mistral's `thinking` parts of a content array (each holds its own list of text parts). */
+function thinkingText(content: unknown): string {
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) if (isPlainObject(part) && part.type === "thinking") text += contentText(part.thinking);
   return text;
 }
 
