@@ -2,8 +2,10 @@
 // skip comment lines (the SSE format says to; the openai SDKs, eventsource-parser and Codex do), and
 // the write is how a client that closed its connection is noticed: the request's signal does not
 // fire once a streamed response has started, and a closed socket shows only when it is written to.
-// It also keeps proxies from closing an idle stream. Used by the client streams of stored and
-// store:false responses; never recorded, so a replay has none.
+// It also keeps proxies from closing an idle stream. Never recorded, so a replay has none.
+// Two forms: `Keepalive` for the streams the gateway writes itself (stored foreground and store:false
+// runs), one interval timer beside writes that stay on workerd's native stream; `withKeepalive` for
+// a stream made elsewhere (a background run's object, a followed replay), which it wraps and reads.
 
 export const KEEPALIVE_COMMENT = ": keepalive\n\n";
 
