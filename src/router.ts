@@ -131,9 +131,19 @@ const router = Router<IRequest, Args>()
   // Models, health and the history console (issue 15).
   .get("/v1/models", route(listModels))
   .get("/health", route(health))
+  // Uptime monitors and load balancers often probe with HEAD: the same status and headers, no body.
+  .head(
+    "/health",
+    route(async (context) => withoutBody(await health(context))),
+  )
   .get("/console/*", route(serveConsole))
   .get("/console", route(redirectToConsole))
   .get("/", route(redirectToConsole));
+
+/** A HEAD answer: a GET's status and headers without its body. */
+function withoutBody(response: Response): Response {
+  return new Response(null, { status: response.status, headers: response.headers });
+}
 
 /** Adds the request id to a response, copying it when its headers are immutable. */
 function withRequestId(response: Response, requestId: string): Response {

@@ -67,6 +67,14 @@ describe("GET /health", () => {
     expect(body).toEqual({ status: "ok", checks: { d1: { status: "ok", latency_ms: expect.any(Number) as unknown } } });
   });
 
+  it("answers HEAD as GET, without a body (uptime monitors probe with HEAD)", async () => {
+    const res = await gatewayFetch(`${ROOT}/health`, { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(await res.text()).toBe("");
+  });
+
   it("answers 503 naming D1 when D1 fails", async () => {
     const broken = {
       prepare: () => ({
