@@ -329,12 +329,16 @@ function display(name: SettingName, raw: unknown): string {
 const shown = (name: SettingName, raw: unknown): string =>
   SETTINGS[name].secret === true ? display(name, raw) : `'${display(name, raw)}'`;
 
+/** Unset: absent, or a blank string (a `--var NAME:` or a secret of only a newline). */
+const isBlank = (raw: unknown): boolean =>
+  raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "");
+
 function readSettings(vars: Record<string, unknown>): { values: Values; problems: ConfigProblem[] } {
   const values: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
     const raw = vars[name];
-    if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) {
+    if (isBlank(raw)) {
       values[name] = setting.default;
       continue;
     }
@@ -399,7 +403,8 @@ export function configurationFields(vars: Record<string, unknown>): LogFields {
   const fields: LogFields = {};
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const raw = vars[name];
-    const set = raw !== undefined && raw !== null && raw !== "";
+    // Blank counts as unset, as `readSettings` reads it: the line shows what the gateway uses.
+    const set = !isBlank(raw);
     const fallback: unknown = SETTINGS[name].default;
     if (SETTINGS[name].secret === true) fields[name] = set ? "(set)" : "(unset)";
     else if (set) fields[name] = display(name, raw);

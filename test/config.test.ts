@@ -207,6 +207,11 @@ describe("configurationFields", () => {
       UPSTREAM_ROUTES: "(set)",
     });
     expect(configurationFields({}).UPSTREAM_BASE_URL).toBe("(default api.openai.com)");
+    // A blank value is unset for the gateway, so the line must not call it set.
+    expect(configurationFields({ ADMIN_TOKEN: " \n", AUTH_MODE: "  " })).toMatchObject({
+      ADMIN_TOKEN: "(unset)",
+      AUTH_MODE: "(default passthrough)",
+    });
     expect(JSON.stringify(fields)).not.toMatch(/SECRET-|T0KEN|internal\.example|\/v1/);
   });
 
