@@ -79,6 +79,17 @@ export const storageUnavailable = (): ApiError =>
   });
 
 /**
+ * D1 lacks a table or column this version needs: the operator's to fix (apply the migrations), so
+ * a 500 that says so and stops the SDKs' retries, not a 503 that asks the client to try again.
+ */
+export const storageNotMigrated = (): ApiError =>
+  new ApiError(
+    500,
+    "The gateway's database is missing tables or columns this version needs. Its operator must apply the migrations: npx wrangler d1 migrations apply DB --remote (every D1 shard).",
+    { type: "server_error", code: "database_not_migrated", headers: { "x-should-retry": "false" } },
+  );
+
+/**
  * A wrong setting, not the request: names each setting at fault. `x-should-retry: false` stops the
  * SDKs' automatic retries, which would only repeat it.
  */

@@ -3,8 +3,8 @@
 
 import { Router, type IRequest } from "itty-router";
 import { readConfig } from "./config";
-import { storageFailureOf } from "./db/failures";
-import { ApiError, errorResponse, internalError, invalidUrl, storageUnavailable } from "./errors";
+import { isNotMigrated, storageFailureOf } from "./db/failures";
+import { ApiError, errorResponse, internalError, invalidUrl, storageNotMigrated, storageUnavailable } from "./errors";
 import { logFailure } from "./observe/problems";
 import { beginRequest, logRequest, noteError } from "./observe/request-log";
 import { newId } from "./responses/ids";
@@ -194,9 +194,11 @@ async function dispatch(request: Request, env: Env, ctx: ExecutionContext, reque
     const error =
       thrown instanceof ApiError
         ? thrown
-        : storageFailureOf(thrown) !== undefined
-          ? storageUnavailable()
-          : internalError();
+        : isNotMigrated(thrown)
+          ? storageNotMigrated()
+          : storageFailureOf(thrown) !== undefined
+            ? storageUnavailable()
+            : internalError();
     if (error !== thrown) logFailure("the request failed", thrown, { request_id: requestId });
     noteError(request, error);
     return errorResponse(error, requestId);

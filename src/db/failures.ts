@@ -22,5 +22,14 @@ export function storageFailureOf(error: unknown): Error | undefined {
   return undefined;
 }
 
+/**
+ * D1's error says a table or column the code uses does not exist: the database was not migrated to
+ * this version (a `wrangler deploy` without `wrangler d1 migrations apply`). Retrying cannot help.
+ */
+const NOT_MIGRATED = /\bno such (?:table|column)\b|\bhas no column named\b/;
+
+/** Whether `error` is D1 refusing a query for want of a migration (see `NOT_MIGRATED`). */
+export const isNotMigrated = (error: unknown): boolean => NOT_MIGRATED.test(storageFailureOf(error)?.message ?? "");
+
 /** A Drizzle query error: its message is the query and its parameters, its cause the reason. */
 export const isQueryError = (error: unknown): error is DrizzleQueryError => error instanceof DrizzleQueryError;

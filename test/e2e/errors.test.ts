@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { client, expectKeptAsFailed, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { readToFailure } from "../support/streams";
 import { countAll } from "../support/shards";
+import { managedFetch } from "../support/managed";
 
 const post = (body: string, headers: Record<string, string> = {}) =>
   gatewayFetch(`${GATEWAY_URL}/responses`, {
@@ -200,6 +201,25 @@ describe("errors", () => {
       status: "failed",
       error: { message: "The upstream sent an event that is not valid JSON." },
     });
+  });
+
+  it("says a database without this version's tables needs its migrations, and stops the SDK's retries", async () => {
+    // What D1 answers when `wrangler deploy` ran but `wrangler d1 migrations apply` did not.
+    const fail = () => Promise.reject(new Error("D1_ERROR: no such table: tenant_shards: SQLITE_ERROR"));
+    const statement = { bind: () => statement, all: fail, raw: fail, run: fail, first: fail };
+    const unmigrated = { prepare: () => statement, batch: fail, exec: fail, withSession: () => unmigrated };
+    const res = await managedFetch(
+      `${GATEWAY_URL}/responses`,
+      { headers: { authorization: "Bearer sk-test-errors-unmigrated" } },
+      { DB: unmigrated },
+    );
+    expect(res.status).toBe(500);
+    expect(res.headers.get("x-should-retry")).toBe("false");
+    expect(res.headers.get("retry-after")).toBeNull();
+    const body = await res.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe("database_not_migrated");
+    expect(body.error.message).toContain("npx wrangler d1 migrations apply DB");
+    expect(body.error.message).not.toContain("tenant_shards");
   });
 
   it("answers unknown routes with Invalid URL", async () => {
