@@ -25,6 +25,11 @@ function cell(field: string, value: unknown): string {
   if (field.endsWith("_at") && typeof value === "number")
     return new Date(value * 1000).toISOString().replace(/\.000Z$/, "Z");
   if (Array.isArray(value)) return value.join(",");
+  if (field === "cost" && typeof value === "object") {
+    const cost = value as Row;
+    const unpriced = typeof cost.unpriced_tokens === "number" ? ` (${text(cost.unpriced_tokens)} tokens unpriced)` : "";
+    return `$${text(cost.total ?? "?")}${unpriced}`;
+  }
   if (field === "usage" && typeof value === "object") {
     const usage = value as Row;
     return `${text(usage.input_tokens ?? "?")} in / ${text(usage.output_tokens ?? "?")} out`;
@@ -58,7 +63,9 @@ export function render(command: string, answer: Row, json: boolean): string {
   const data = answer.data;
   if (Array.isArray(data)) {
     const rows = data as Row[];
-    const columns = COLUMNS[command] ?? Object.keys(rows[0] ?? {}).filter((name) => name !== "object");
+    // Every field of any row: a usage row has `cost` only when MODEL_PRICES prices its model.
+    const columns =
+      COLUMNS[command] ?? [...new Set(rows.flatMap((row) => Object.keys(row)))].filter((name) => name !== "object");
     const more = answer.has_more === true ? `\n(more: --after ${String(answer.last_id)})` : "";
     const range = typeof answer.start_date === "string" ? `${answer.start_date} to ${String(answer.end_date)}\n` : "";
     return `${range}${table(rows, columns)}${more}`;

@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { d1Admin, type Execute } from "../../scripts/admin/d1.ts";
 import { httpAdmin } from "../../scripts/admin/http.ts";
+import { render } from "../../scripts/admin/print.ts";
 import { CliError, type Row } from "../../scripts/admin/queries.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
@@ -131,6 +132,31 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     const used = await api.usage(passthrough);
     expect(used.data).toMatchObject([{ responses: 1 }]);
     expect(await d1.usage(passthrough)).toEqual(used);
+  });
+
+  it("shows usage's cost in its table when any row is priced, not only when the first one is", () => {
+    const answer = {
+      object: "list",
+      start_date: "2026-11-07",
+      end_date: "2026-12-06",
+      group_by: ["model"],
+      data: [
+        { object: "usage", model: "unpriced", responses: 1, input_tokens: 8, output_tokens: 100, total_tokens: 108 },
+        {
+          object: "usage",
+          model: "priced",
+          responses: 1,
+          input_tokens: 8,
+          output_tokens: 100,
+          total_tokens: 108,
+          cost: { currency: "usd", input: 0.000008, output: 0.0002, total: 0.000208 },
+        },
+      ],
+    };
+    const lines = render("usage", answer, false).split("\n");
+    expect(lines[1]).toMatch(/\bcost$/);
+    expect(lines[2]).toMatch(/^unpriced .* -$/);
+    expect(lines[3]).toMatch(/^priced .* \$0\.000208$/);
   });
 
   it("refuses an unknown or ambiguous tenant name alike, and never writes for it", async () => {
