@@ -93,7 +93,8 @@ export function withCors(request: Request, policy: CorsPolicy, response: Respons
   if (policy === null || !policy.ok) return response;
   const origin = request.headers.get("origin");
   const add = (headers: Headers) => {
-    headers.append("vary", "Origin");
+    // A preflight's answer already varies on Origin: a second `Origin` would only repeat it.
+    if (!/(?:^|,)\s*origin\s*(?:,|$)/i.test(headers.get("vary") ?? "")) headers.append("vary", "Origin");
     if (origin === null || !policy.origins.has(origin)) return;
     headers.set("access-control-allow-origin", origin);
     headers.set("access-control-expose-headers", EXPOSED_HEADERS);

@@ -123,6 +123,7 @@ describe("CORS (CORS_ORIGINS)", () => {
     expect(pre.headers.get("access-control-allow-origin")).toBe(allowed);
     expect(pre.headers.get("access-control-allow-methods")).toContain("POST");
     expect(pre.headers.get("access-control-allow-headers")).toBe("authorization, content-type, x-stainless-os");
+    expect(pre.headers.get("vary")).toBe("Origin");
     const res = await managedFetch(
       `${GATEWAY_URL}/responses?limit=1`,
       { headers: { authorization: `Bearer ${key}`, origin: allowed } },
