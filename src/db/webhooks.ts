@@ -25,8 +25,16 @@ export type DeliveryStatus = DeliveryRow["status"];
 
 // ---- endpoints ----
 
-export async function insertEndpoint(db: Db, row: EndpointRow): Promise<void> {
-  await db.insert(webhookEndpoints).values(row);
+/**
+ * Inserts the endpoint unless its tenant already has `max`, in one statement (so concurrent creates
+ * cannot each see room and all insert); whether it was inserted.
+ */
+export async function insertEndpointWithin(db: Db, row: EndpointRow, max: number): Promise<boolean> {
+  // Columns in the table's order: id, tenant_id, url, secret, event_types, created_at, name, updated_at.
+  const result = await db.insert(webhookEndpoints).select(sql`
+    SELECT ${row.id}, ${row.tenantId}, ${row.url}, ${row.secret}, ${row.eventTypes}, ${row.createdAt}, ${row.name}, ${row.updatedAt}
+     WHERE (SELECT COUNT(*) FROM ${webhookEndpoints} WHERE tenant_id = ${row.tenantId}) < ${max}`);
+  return result.meta.changes === 1;
 }
 
 export async function findEndpoint(db: Db, tenantId: string, id: string): Promise<EndpointRow | undefined> {

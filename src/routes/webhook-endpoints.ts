@@ -8,7 +8,7 @@ import { tenantDb } from "../db/shards";
 import {
   deleteEndpoint,
   findEndpoint,
-  insertEndpoint,
+  insertEndpointWithin,
   listEndpoints,
   updateEndpoint,
   type EndpointRow,
@@ -56,12 +56,6 @@ export async function addEndpoint(
   tenantId: string,
   input: Required<EndpointChanges> & { secret?: string | undefined },
 ): Promise<EndpointRow> {
-  if ((await listEndpoints(db, tenantId)).length >= MAX_ENDPOINTS_PER_TENANT)
-    throw invalidRequest(
-      `You can have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first.`,
-      null,
-      "limit_exceeded",
-    );
   const now = nowSeconds();
   const row: EndpointRow = {
     id: newId("whe"),
@@ -73,7 +67,12 @@ export async function addEndpoint(
     name: input.name,
     updatedAt: now,
   };
-  await insertEndpoint(db, row);
+  if (!(await insertEndpointWithin(db, row, MAX_ENDPOINTS_PER_TENANT)))
+    throw invalidRequest(
+      `You can have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first.`,
+      null,
+      "limit_exceeded",
+    );
   return row;
 }
 

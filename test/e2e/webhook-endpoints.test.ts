@@ -184,6 +184,20 @@ describe("webhook endpoints", () => {
     expect(error.error).toMatchObject({ type: "invalid_request_error", param, code });
   });
 
+  it("holds the limit of 16 against concurrent creates", async () => {
+    const openai = client(tenantKey());
+    const types: EventTypes = ["response.completed"];
+    const results = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) =>
+        openai.webhooks.create({ url: `https://hooks.example.com/${i}`, name: `e${i}`, event_types: types }),
+      ),
+    );
+    const refused = results.filter((result) => result.status === "rejected");
+    for (const result of refused) expect(result.reason).toMatchObject({ status: 400, code: "limit_exceeded" });
+    expect(results.length - refused.length).toBe(16);
+    expect((await openai.webhooks.list({ limit: 100 })).data).toHaveLength(16);
+  });
+
   it("allows 16 endpoints per key", async () => {
     const openai = client(tenantKey());
     const types: EventTypes = ["response.completed"];
