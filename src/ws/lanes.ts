@@ -1,10 +1,11 @@
 // Lanes of one connection: requests on a lane run one at a time in arrival order, lanes run side by
-// side, and at most MAX_IN_FLIGHT run at once; the rest wait (never refused for a busy lane). The
-// queue's bytes are bounded (MAX_QUEUED_BYTES). Used by the socket session.
+// side, and at most MAX_IN_FLIGHT run at once, holding at most MAX_RUNNING_BYTES of frames (one alone
+// always runs); the rest wait (never refused for a busy lane). The queue's bytes are bounded
+// (MAX_QUEUED_BYTES). Used by the socket session.
 
 import type { ApiError } from "../errors";
 import { logFailure } from "../observe/problems";
-import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES } from "./limits";
+import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES, MAX_RUNNING_BYTES } from "./limits";
 
 export interface QueuedJob {
   lane: string;
@@ -20,6 +21,7 @@ export class LaneScheduler {
   readonly #waiting: QueuedJob[] = [];
   readonly #busy = new Set<string>();
   #queuedBytes = 0;
+  #runningBytes = 0;
 
   /** `onIdle` is called each time the last running job ends with nothing waiting. */
   constructor(onIdle: () => void) {
@@ -53,7 +55,10 @@ export class LaneScheduler {
     for (const job of dropped) job.drop(reason);
   }
 
-  /** Starts, in arrival order, every waiting job whose lane is free, while slots remain. */
+  /**
+   * Starts, in arrival order, every waiting job whose lane is free, while slots and running bytes
+   * remain; a job over the bytes left waits, and so do the jobs after it (a big frame is not passed over).
+   */
   #startReady(): void {
     for (let index = 0; index < this.#waiting.length && this.#busy.size < MAX_IN_FLIGHT;) {
       const job = this.#waiting[index] as QueuedJob;
@@ -61,14 +66,17 @@ export class LaneScheduler {
         index++;
         continue;
       }
+      if (this.#busy.size > 0 && this.#runningBytes + job.bytes > MAX_RUNNING_BYTES) break;
       this.#waiting.splice(index, 1);
       this.#queuedBytes -= job.bytes;
+      this.#runningBytes += job.bytes;
       this.#busy.add(job.lane);
       void job
         .run()
         .catch((error: unknown) => logFailure("a websocket job failed", error))
         .finally(() => {
           this.#busy.delete(job.lane);
+          this.#runningBytes -= job.bytes;
           this.#startReady();
           if (this.idle) this.#onIdle();
         });

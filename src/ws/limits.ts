@@ -17,6 +17,13 @@ export const STREAM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,256}$/;
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Ours: bytes of `response.create` frames running at once. Each running turn holds its body (and
+ * copies of it) until it ends, so 16 frames of 16 MiB would hold far more than an isolate's 128 MB:
+ * past this a create waits for running ones to end (a create alone always runs).
+ */
+export const MAX_RUNNING_BYTES = 16 * 1024 * 1024;
+
+/**
  * Ours: bytes of `store: false` context kept for continuation on one connection. Past it, the lanes
  * used least recently lose their entry (a continuation from them is `previous_response_not_found`).
  */

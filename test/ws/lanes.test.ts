@@ -1,9 +1,10 @@
 // The lane scheduler on its own: FIFO within a lane, lanes side by side, at most 16 running at
-// once with the rest queued in arrival order, a bounded queue, and dropped jobs told so.
+// once (and MAX_RUNNING_BYTES of frames) with the rest queued in arrival order, a bounded queue, and
+// dropped jobs told so.
 
 import { describe, expect, it } from "vitest";
 import { LaneScheduler } from "../../src/ws/lanes";
-import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES } from "../../src/ws/limits";
+import { MAX_IN_FLIGHT, MAX_QUEUED_BYTES, MAX_RUNNING_BYTES } from "../../src/ws/limits";
 
 /** A job that runs until `finish()` is called; `log` records starts and ends in order. */
 function job(lane: string, name: string, log: string[], bytes = 1) {
@@ -74,9 +75,36 @@ describe("the lane scheduler", () => {
     // Waiting: one job as big as the whole budget is accepted into the empty queue.
     expect(lanes.enqueue(job("w", "big", log, MAX_QUEUED_BYTES + 10).spec)).toBe(true);
     expect(lanes.enqueue(job("w", "small", log, 1).spec)).toBe(false);
-    running[0]?.finish();
+    // The big one runs once the others have ended (it is over the running bytes' budget).
+    for (const { finish } of running) finish();
     await settle();
+    expect(log.slice(-1)).toEqual(["start big"]);
     expect(lanes.enqueue(job("w", "small", log, 1).spec)).toBe(true);
+  });
+
+  it("runs at most MAX_RUNNING_BYTES of frames at once; a big frame waits its turn, and runs alone", async () => {
+    const log: string[] = [];
+    const lanes = new LaneScheduler(() => undefined);
+    const half = MAX_RUNNING_BYTES / 2;
+    const a = job("a", "a", log, half);
+    const b = job("b", "b", log, half);
+    const c = job("c", "c", log, half);
+    const d = job("d", "d", log, 1);
+    const huge = job("e", "huge", log, MAX_RUNNING_BYTES * 2);
+    for (const { spec } of [a, b, c, d]) expect(lanes.enqueue(spec)).toBe(true);
+    // c would pass the budget: it waits, and d, behind it, waits too.
+    expect(log).toEqual(["start a", "start b"]);
+    a.finish();
+    await settle();
+    expect(log).toEqual(["start a", "start b", "end a", "start c"]);
+    b.finish();
+    await settle();
+    expect(log.slice(-2)).toEqual(["end b", "start d"]);
+    expect(lanes.enqueue(huge.spec)).toBe(true);
+    for (const done of [c, d]) done.finish();
+    await settle();
+    // With nothing else running, a frame over the budget runs alone.
+    expect(log.slice(-1)).toEqual(["start huge"]);
   });
 
   it("drops waiting jobs (each told), and lets running ones finish", async () => {
