@@ -1,12 +1,15 @@
 // GET /health: whether the gateway can reach its D1 databases (every shard), for load balancers and
 // uptime checks. No authentication, so it says nothing but the check's outcome: no version, no
-// configuration (not even how many shards there are).
+// configuration (not even how many shards there are). Each check is a query on every shard, so it is
+// counted against the client's address like a /v1 request (no key to count it by).
 
 import { pingShards } from "../db/shards";
+import { enforceAddressLimit } from "../http/rate-limit";
 import { logD1Problem } from "../observe/problems";
 import { json, type RouteContext } from "./context";
 
-export async function health({ env, requestId }: RouteContext): Promise<Response> {
+export async function health({ request, env, config, requestId }: RouteContext): Promise<Response> {
+  await enforceAddressLimit(env, request, config.rateLimitPeriodSeconds);
   const started = Date.now();
   try {
     await pingShards(env);

@@ -43,6 +43,45 @@ async function listFrom(key: string, address: string | null, overrides: EnvOverr
   return { status: res.status, headers: res.headers, body: await res.json<{ error?: Record<string, unknown> }>() };
 }
 
+describe("GET /health", () => {
+  it("is counted against the client's address: past its limit, a 429 that queries no D1", async () => {
+    const address = freshAddress();
+    const d1 = countingD1();
+    const overrides = { ADDRESS_RATE_LIMITER: STRICT, DB: d1.db };
+    const statuses: number[] = [];
+    // Windows follow the clock: crossing a minute boundary resets the count once at most.
+    for (let i = 0; i < 8 && !statuses.includes(429); i++) {
+      const res = await managedFetch(
+        "http://gateway.test/health",
+        { headers: { "cf-connecting-ip": address } },
+        overrides,
+      );
+      await res.body?.cancel();
+      statuses.push(res.status);
+    }
+    const refused = statuses.indexOf(429);
+    expect(refused).toBeGreaterThanOrEqual(3);
+    expect(refused).toBeLessThanOrEqual(6);
+    expect(statuses.slice(0, refused)).toEqual(new Array(refused).fill(200));
+    // One ping per check let through; none for the refused one.
+    const prepared = d1.prepared();
+    const res = await managedFetch(
+      "http://gateway.test/health",
+      { headers: { "cf-connecting-ip": address } },
+      overrides,
+    );
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+    await res.body?.cancel();
+    expect(d1.prepared()).toBe(prepared);
+    // Another address is not held back.
+    expect(
+      (await managedFetch("http://gateway.test/health", { headers: { "cf-connecting-ip": freshAddress() } }, overrides))
+        .status,
+    ).toBe(200);
+  });
+});
+
 describe("keys mode: invented keys", () => {
   it("refuses invented keys from one address with a 429 once it is over its limit, before looking them up", async () => {
     const address = freshAddress();
