@@ -3,7 +3,7 @@
 // Pure: no bindings, no I/O. Used by the socket session.
 
 import { invalidRequest, type ApiError } from "../errors";
-import { depthExceeds, INVALID_JSON_MESSAGE, MAX_JSON_DEPTH } from "../http/json-body";
+import { INVALID_JSON_MESSAGE, jsonShapeMessage, jsonShapeProblem } from "../http/json-body";
 import type { JsonObject } from "../responses/types";
 import { invalidType, isPlainObject, missing } from "../responses/validation";
 import { CLOSE, STREAM_ID_PATTERN } from "./limits";
@@ -38,6 +38,9 @@ export function readClientEvent(data: string | ArrayBuffer, maxFrameBytes: numbe
   const bytes = byteLength(data, maxFrameBytes);
   if (bytes > maxFrameBytes)
     return { kind: "close", code: CLOSE.tooBig, reason: `Frame too large: the limit is ${maxFrameBytes} bytes.` };
+  const problem = jsonShapeProblem(data);
+  if (problem !== undefined)
+    return { kind: "refused", error: invalidRequest(jsonShapeMessage(problem, "event")), lane: "" };
   let frame: unknown;
   try {
     frame = JSON.parse(data);
@@ -45,12 +48,6 @@ export function readClientEvent(data: string | ArrayBuffer, maxFrameBytes: numbe
     return { kind: "refused", error: invalidRequest(INVALID_JSON_MESSAGE), lane: "" };
   }
   if (!isPlainObject(frame)) return { kind: "refused", error: invalidType("event", "an object", frame), lane: "" };
-  if (depthExceeds(frame, MAX_JSON_DEPTH))
-    return {
-      kind: "refused",
-      error: invalidRequest(`The JSON event is nested too deeply: at most ${MAX_JSON_DEPTH} levels are accepted.`),
-      lane: "",
-    };
   const { type, stream_id: streamId, generate, ...body } = frame;
   if (type === "response.steer")
     return { kind: "steer", previousResponseId: frame.previous_response_id, input: frame.input };

@@ -3,6 +3,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { MAX_JSON_VALUES } from "../../src/http/json-body";
 import { INPUT_MAX_ITEMS } from "../../src/responses/create-request";
 import { GATEWAY_URL, model, upstream } from "../support/gateway";
 import { managedFetch, newTenantKey } from "../support/managed";
@@ -84,6 +85,28 @@ describe("limits", () => {
     const res = await post(key, JSON.stringify({ model: m, input: "x", ...extra }));
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ type: "invalid_request_error", param });
+    expect(await written(tenantId)).toBe(0);
+    expect(await upstream.requests(m)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "nested deeper than 64 levels",
+      { junk: JSON.parse("[".repeat(65) + "]".repeat(65)) as unknown },
+      /nested too deeply: at most 64 levels/,
+    ],
+    [
+      "of more than 200,000 values",
+      { junk: Array.from({ length: MAX_JSON_VALUES }, () => 0) },
+      /too many values: at most 200,000/,
+    ],
+  ])("answers a body %s with a 400 before parsing it, and writes nothing", async (_name, extra, message) => {
+    const { key, tenantId } = await newTenantKey("limits");
+    const m = model("text:1");
+    const res = await post(key, JSON.stringify({ model: m, input: "x", ...extra }));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: "invalid_request_error", param: null });
+    expect(res.body.error.message).toMatch(message);
     expect(await written(tenantId)).toBe(0);
     expect(await upstream.requests(m)).toEqual([]);
   });
