@@ -8,6 +8,7 @@ import { compactForChat, compactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
 import { tenantDb, tenantStore } from "../db/shards";
+import { ApiError } from "../errors";
 import { authenticate } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import {
@@ -23,6 +24,7 @@ import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
 import { callUpstream } from "../upstream/client";
+import { hostOf } from "../upstream/errors";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 
@@ -83,8 +85,29 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
     delete forwarded.conversation;
   }
   const answer = await callUpstream(target, forwarded, { ...deps.options, path, accept: "application/json" });
-  return new Response(answer.body, { status: answer.status, headers: { "content-type": "application/json" } });
+  // Relayed as JSON only if it is: a proxy's web page or a cut body would reach the SDK as a parse failure.
+  const text = await answer.text();
+  if (!isJsonObject(text)) throw notJson(hostOf(target.baseUrl), answer.headers.get("content-type"));
+  return new Response(text, { status: answer.status, headers: { "content-type": "application/json" } });
 }
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+const notJson = (host: string, contentType: string | null): ApiError =>
+  new ApiError(
+    502,
+    /^\s*text\/html/i.test(contentType ?? "")
+      ? `The upstream model server at ${host} answered with a web page (text/html), not JSON: is its base URL the API's?`
+      : `The upstream model server at ${host} answered with a body that is not a JSON object.`,
+    { type: "server_error", code: "upstream_invalid_response" },
+  );
 
 export const countInputTokens = (route: RouteContext): Promise<Response> => utility(route, "/responses/input_tokens");
 

@@ -71,6 +71,20 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     });
   });
 
+  it("answers a 502 envelope, not the body, when the upstream's answer is not JSON", async () => {
+    const openai = client("sk-test-surface");
+    for (const [scenario, message] of [
+      ["html", /web page \(text\/html\), not JSON/],
+      ["cut", /not a JSON object/],
+    ] as const) {
+      const expected = { status: 502, type: "server_error", code: "upstream_invalid_response", message };
+      await expect(openai.responses.inputTokens.count({ model: model(scenario), input: "x" })).rejects.toMatchObject(
+        expected,
+      );
+      await expect(openai.responses.compact({ model: model(scenario), input: "x" })).rejects.toMatchObject(expected);
+    }
+  });
+
   it("does both itself when the model's upstream speaks Chat Completions (see compaction.test.ts)", async () => {
     const openai = client("sk-test-surface");
     const m = routed("summarize");

@@ -444,6 +444,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
 function serveUtility(res: ServerResponse, path: string, body: Json) {
   const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
   if (kind === "status") return sendError(res, Number(code ?? 500));
+  if (kind === "html") {
+    // A proxy's sign-in page, or a base URL that names the web site rather than its API.
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    return res.end("<!doctype html><html><body>Please sign in</body></html>");
+  }
+  if (kind === "cut") {
+    res.writeHead(200, { "content-type": "application/json" });
+    return res.end('{"object":"response.input_tok');
+  }
   const input = Array.isArray(body.input) ? (body.input as Json[]) : [{ role: "user", content: body.input }];
   res.writeHead(200, { "content-type": "application/json" });
   if (path.endsWith("/input_tokens"))
