@@ -43,6 +43,9 @@ const WITH_STATUS: ReadonlySet<string> = new Set([
 function listedItem(item: InputItem, id: string, type: string): JsonObject {
   const listed: JsonObject = { ...item, id, type };
   if (WITH_STATUS.has(type) && (listed.status === undefined || listed.status === null)) listed.status = "completed";
+  // A tool output given as parts lists them as a message's parts are listed (an image with its `detail`).
+  if ((type === "function_call_output" || type === "custom_tool_call_output") && Array.isArray(listed.output))
+    listed.output = (listed.output as unknown[]).map(listedPart);
   if (type === "tool_search_call" || type === "tool_search_output") {
     listed.call_id ??= null;
     listed.execution ??= listed.call_id === null ? "server" : "client";

@@ -91,6 +91,35 @@ describe("GET /v1/responses/{id}/input_items", () => {
     });
   });
 
+  it("lists an image part of a tool output with its detail, auto when the request left it out", async () => {
+    const openai = client();
+    const image = "data:image/png;base64,iVBORw0KGgo=";
+    const output = [
+      { type: "input_text", text: "chart" },
+      { type: "input_image", image_url: image },
+    ] as OpenAI.Responses.ResponseCustomToolCallOutput["output"];
+    const response = await openai.responses.create({
+      model: model("text:1"),
+      input: [
+        { type: "function_call", call_id: "call_1", name: "plot", arguments: "{}" },
+        {
+          type: "function_call_output",
+          call_id: "call_1",
+          output: output as OpenAI.Responses.ResponseFunctionCallOutputItemList,
+        },
+        { type: "custom_tool_call", call_id: "call_2", name: "draw", input: "x" },
+        { type: "custom_tool_call_output", call_id: "call_2", output },
+      ],
+    });
+    const items = (await openai.responses.inputItems.list(response.id, { order: "asc" })).data;
+    const listed = [
+      { type: "input_text", text: "chart" },
+      { type: "input_image", image_url: image, detail: "auto" },
+    ];
+    expect(items[1]).toMatchObject({ type: "function_call_output", output: listed });
+    expect(items[3]).toMatchObject({ type: "custom_tool_call_output", output: listed });
+  });
+
   it("validates limit and order", async () => {
     const openai = client();
     const response = await openai.responses.create({ model: model("text:1"), input: "x" });
