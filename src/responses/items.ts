@@ -53,6 +53,16 @@ function listedItem(item: InputItem, id: string, type: string): JsonObject {
   // A local shell output names its call by `id` (the call's id); listed, it also carries `call_id`.
   if (type === "local_shell_call_output") listed.call_id ??= item.id ?? id;
   if (type === "shell_call_output") listed.max_output_length ??= null;
+  if (type === "shell_call") {
+    listed.environment ??= null;
+    const action = listed.action as JsonObject | null;
+    if (typeof action === "object" && action !== null && !Array.isArray(action))
+      listed.action = {
+        ...action,
+        timeout_ms: action.timeout_ms ?? null,
+        max_output_length: action.max_output_length ?? null,
+      };
+  }
   return listed;
 }
 

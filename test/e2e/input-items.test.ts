@@ -136,4 +136,30 @@ describe("GET /v1/responses/{id}/input_items", () => {
       param: "order",
     });
   });
+
+  it("lists a shell call with the fields OpenAI lists as null when the request left them out", async () => {
+    const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk-test-tenant-a", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: model("text:1"),
+        input: [
+          { type: "shell_call", call_id: "call_1", action: { commands: ["ls"] } },
+          { type: "shell_call_output", call_id: "call_1", output: [{ stdout: "a", stderr: "", outcome: { type: "exit", exit_code: 0 } }] },
+        ],
+      }),
+    }); // prettier-ignore
+    const { id } = await res.json<{ id: string }>();
+    const list = await gatewayFetch(`${GATEWAY_URL}/responses/${id}/input_items?order=asc`, {
+      headers: { authorization: "Bearer sk-test-tenant-a" },
+    });
+    const { data } = await list.json<{ data: Record<string, unknown>[] }>();
+    expect(data[0]).toMatchObject({
+      type: "shell_call",
+      status: "completed",
+      environment: null,
+      action: { commands: ["ls"], timeout_ms: null, max_output_length: null },
+    });
+    expect(data[1]).toMatchObject({ type: "shell_call_output", status: "completed", max_output_length: null });
+  });
 });
