@@ -11,7 +11,7 @@ import {
   updateConversationMetadata,
   type ConversationRow,
 } from "../db/conversations";
-import { conversationNotFound } from "../errors";
+import { conversationNotFound, invalidRequest } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
@@ -22,6 +22,7 @@ import { storedItems } from "../responses/items";
 import { resolveItemReferences } from "../run/item-references";
 import type { InputItem, JsonObject } from "../responses/types";
 import { checkMaxLength, invalidType, missing } from "../responses/validation";
+import { itemSupport } from "../upstream/chat-completions/support";
 import { json, pathParam, type RouteContext } from "./context";
 
 /** Items one request may add to a conversation (OpenAI: "up to 20 items at a time"). */
@@ -34,11 +35,26 @@ export const conversationObject = (row: ConversationRow): JsonObject => ({
   metadata: JSON.parse(row.metadata) as unknown,
 });
 
-/** The `items` of a create body: each a valid input item, at most 20. */
+/**
+ * The `items` of a create body: each a valid input item of a type the Responses API defines, at most
+ * 20. A create lets unknown types through for its upstream to judge; a conversation stores them
+ * first, and an item no upstream takes would fail every later turn of the conversation.
+ */
 export function validateItems(value: unknown): InputItem[] {
   if (!Array.isArray(value)) throw invalidType("items", "an array", value);
   checkMaxLength("items", value, CONVERSATION_ITEMS_PER_REQUEST);
-  return value.map((item, index) => validateInputItem(item, `items[${index}]`));
+  return value.map((item, index) => {
+    const valid = validateInputItem(item, `items[${index}]`);
+    // A message may leave its type out (`{ role, content }`).
+    const type = typeof valid.type === "string" ? valid.type : "message";
+    if (itemSupport(type) === undefined)
+      throw invalidRequest(
+        `Invalid value for 'items[${index}].type': '${type.slice(0, 64)}' is not an input item type of the Responses API.`,
+        `items[${index}].type`,
+        "invalid_value",
+      );
+    return valid;
+  });
 }
 
 export interface FoundConversation {

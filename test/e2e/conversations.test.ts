@@ -129,6 +129,14 @@ describe("conversations", () => {
     await expect(
       openai.conversations.items.create(conversation.id, { items: [{ type: "message" } as never] }),
     ).rejects.toMatchObject({ status: 400, param: "items[0].role", code: "missing_required_parameter" });
+    // An unknown type would be stored and then fail every later turn: refused where it is added.
+    const bogus = [{ role: "user" as const, content: "ok" }, { type: "bogus", text: "x" } as never];
+    await expect(openai.conversations.items.create(conversation.id, { items: bogus })).rejects.toMatchObject({
+      status: 400,
+      param: "items[1].type",
+      code: "invalid_value",
+    });
+    await expect(openai.conversations.create({ items: bogus })).rejects.toMatchObject({ param: "items[1].type" });
     await expect(
       openai.conversations.update(conversation.id, { metadata: { k: "v".repeat(513) } }),
     ).rejects.toMatchObject({ status: 400, code: "string_above_max_length" });
