@@ -4,7 +4,7 @@
 // the socket session, one call per create, never two at once on a lane.
 
 import { ApiError, invalidRequest } from "../errors";
-import { validateInput } from "../responses/create-request";
+import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
 import type { InputItem, JsonObject } from "../responses/types";
 import { TERMINAL_EVENTS } from "../responses/types";
 import type { CachedResponse, ContinuationCache } from "./continuation-cache";
@@ -112,7 +112,9 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
   if (parent !== undefined && !parent.stored && parent.items !== null) {
     // Only this socket knows a store:false parent: its context goes into `input`, and the chain
     // continues from the stored response it was built on, if any. Validated here first, so an
-    // error names the client's own item indexes.
+    // error names the client's own item indexes. `conversation` with it is refused as over HTTP (the
+    // expansion below drops `previous_response_id`, so the create path could no longer tell).
+    checkOneContext(previous, validateConversation(body.conversation));
     const own = validateInput(body.input);
     request = { ...body, input: [...parent.items, ...own] };
     if (parent.base === null) delete request.previous_response_id;

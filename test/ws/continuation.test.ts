@@ -135,6 +135,39 @@ describe("store:false continuation on the socket", () => {
     expect(textOf(responseOf(after))).toBe(words(2));
     second.close();
   });
+  it("refuses previous_response_id with a conversation as over HTTP, writing nothing to the conversation", async () => {
+    const key = "sk-test-ws-continue-conversation";
+    const conversation = await client(key).conversations.create({});
+    const socket = await RawSocket.open({}, key);
+    const parent = finalResponse(await socket.create({ model: model("echo"), input: "one", store: false }));
+    const m = model("echo");
+    for (const store of [false, true]) {
+      const refused = await socket.create({
+        model: m,
+        input: "two",
+        previous_response_id: parent.id,
+        conversation: conversation.id,
+        store,
+      });
+      expect(refused).toEqual([
+        {
+          type: "error",
+          status: 400,
+          error: {
+            type: "invalid_request_error",
+            code: "mutually_exclusive_parameters",
+            message:
+              "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing one of these parameters.",
+            param: "previous_response_id",
+          },
+        },
+      ]);
+    }
+    socket.close();
+    expect(await upstream.requests(m)).toEqual([]);
+    const items = await client(key).conversations.items.list(conversation.id);
+    expect(items.data).toEqual([]);
+  });
 });
 
 describe("tenant walls on the socket", () => {
