@@ -24,21 +24,30 @@ export interface CachedResponse {
 export class ContinuationCache {
   /** Lane -> its latest response; a Map iterates in insertion order, so re-inserting marks recent use. */
   readonly #byLane = new Map<string, CachedResponse>();
-  /** `store: false` responses of this socket still running: a continuation from one must wait. */
-  readonly #running = new Set<string>();
+  /**
+   * Responses of this socket still running, with their lane and whether they are stored: a
+   * continuation from a `store: false` one must wait; a steer names one's lane.
+   */
+  readonly #running = new Map<string, { lane: string; stored: boolean }>();
   #bytes = 0;
 
-  /** Notes a `store: false` response of this socket as running (until `ended`). */
-  running(id: string): void {
-    this.#running.add(id);
+  /** Notes a response of this socket as running on `lane` (until `ended`). */
+  running(id: string, lane: string, stored: boolean): void {
+    this.#running.set(id, { lane, stored });
   }
 
   ended(id: string): void {
     this.#running.delete(id);
   }
 
+  /** Whether a `store: false` response of this socket is still running. */
   isRunning(id: string): boolean {
-    return this.#running.has(id);
+    return this.#running.get(id)?.stored === false;
+  }
+
+  /** The lane of a response of this socket, running or its lane's latest; undefined for any other. */
+  laneOf(id: string): string | undefined {
+    return this.#running.get(id)?.lane ?? this.find(id)?.lane;
   }
 
   /** The cached response with this id, on any lane. */

@@ -55,9 +55,8 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
   let running: string | null = null;
   const track = {
     created: (id: string) => {
-      if (prepared.stored) return;
       running = id;
-      context.cache.running(id);
+      context.cache.running(id, lane, prepared.stored);
     },
     // Remembered before its terminal event goes out: a continuation the client sends on seeing it finds it.
     ended: (id: string, output: InputItem[]) => {

@@ -84,7 +84,7 @@ export class ResponsesSocket {
         return this.#send(apiErrorEvent(event.error, event.lane));
       case "steer": {
         const target = typeof event.previousResponseId === "string" ? event.previousResponseId : "";
-        return this.#send(steerFailed(event.previousResponseId, event.input, this.#cache.find(target)?.lane ?? ""));
+        return this.#send(steerFailed(event.previousResponseId, event.input, this.#cache.laneOf(target) ?? ""));
       }
       case "create":
         return this.#enqueue(event, event.bytes);

@@ -133,6 +133,29 @@ describe("bad frames", () => {
     socket.close();
   });
 
+  it("answers a steer of a response still running on its lane on that lane, stored or not", async () => {
+    const socket = await RawSocket.open();
+    for (const store of [false, true]) {
+      const held = model("gate:1:2");
+      socket.send({ type: "response.create", model: held, input: "x", store, stream_id: "work" });
+      const created = await socket.next("work");
+      const id = (created?.response as { id: string }).id;
+      socket.send({ type: "response.steer", previous_response_id: id, input: "also this" });
+      // Read from every lane: the answer must come, on the target's lane.
+      let answer = await socket.next();
+      while (answer?.type.startsWith("response.steer") === false) answer = await socket.next();
+      expect(answer).toMatchObject({
+        type: "response.steer.failed",
+        stream_id: "work",
+        steer: { previous_response_id: id, input: "also this" },
+      });
+      await upstream.release(held);
+      expect((await socket.request("work")).at(-1)?.type).toBe("response.completed");
+    }
+    expect(socket.unread).toEqual([]);
+    socket.close();
+  });
+
   it("closes with 1003 on a binary frame", async () => {
     const socket = await RawSocket.open();
     socket.send(new TextEncoder().encode('{"type":"response.create"}').buffer);
