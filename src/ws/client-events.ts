@@ -57,6 +57,9 @@ export function readClientEvent(data: string | ArrayBuffer, maxFrameBytes: numbe
   const lane = streamId ?? "";
   if (generate !== undefined && typeof generate !== "boolean")
     return { kind: "refused", error: invalidType("generate", "a boolean", generate), lane };
+  // `stream` is implicit here (the turn always streams), but a value HTTP would refuse is refused too.
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== "boolean")
+    return { kind: "refused", error: invalidType("stream", "a boolean", body.stream), lane };
   if (body.background === true)
     return {
       kind: "refused",

@@ -61,6 +61,11 @@ describe("bad frames", () => {
         },
       ),
     ]);
+    // `stream` is implicit, yet a value HTTP refuses is refused (true and false are accepted).
+    socket.send({ type: "response.create", model: model("text:1"), stream: "yes" });
+    expect(await socket.request()).toEqual([
+      refusal("Invalid type for 'stream': expected a boolean, but got a string instead.", "stream", "invalid_type"),
+    ]);
     let deep: unknown = "x";
     for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = [deep];
     socket.send({ type: "response.create", model: model("text:1"), input: deep });
