@@ -86,6 +86,12 @@ export class ChatStreamTranslator implements EventTranslator {
   readonly #calls = new ToolCallAssembler();
   /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
   readonly #callIds = new Set<string>();
+  /**
+   * Text, refusal and reasoning deltas that came while a tool call's arguments were not yet a whole
+   * JSON value (a stray "\n" between fragments): sent, in order, once every pending call can end,
+   * so that they neither cut the call short nor are lost.
+   */
+  #held: { kind: "reasoning" | PartState["type"]; text: string; logprobs: Logprob[] }[] = [];
 
   /** The compaction item the gateway made for this response, until the output opens with it. */
   #compaction: TranslationContext["compaction"];
@@ -178,11 +184,11 @@ export class ChatStreamTranslator implements EventTranslator {
 
   #delta(delta: JsonObject, logprobs: JsonObject | undefined): void {
     const reasoning = reasoningText(delta);
-    if (reasoning !== "") this.#reasoningDelta(reasoning);
+    if (reasoning !== "") this.#textDelta("reasoning", reasoning, []);
     const text = contentText(delta.content);
-    if (text !== "") this.#partDelta("output_text", text, mapLogprobs(logprobs?.content));
+    if (text !== "") this.#textDelta("output_text", text, mapLogprobs(logprobs?.content));
     const refusal = nonEmpty(delta.refusal);
-    if (refusal !== undefined) this.#partDelta("refusal", refusal, []);
+    if (refusal !== undefined) this.#textDelta("refusal", refusal, []);
     for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
       const fields = objectOr(call);
       if (fields !== undefined) this.#toolCallDelta(fields);
@@ -190,6 +196,32 @@ export class ChatStreamTranslator implements EventTranslator {
     // The legacy single `function_call` (pre-`tools` servers) is one call at index 0.
     const legacy = objectOr(delta.function_call);
     if (legacy !== undefined) this.#toolCallDelta({ index: 0, function: legacy });
+    if (this.#held.length > 0 && !this.#callsOpen()) this.#release();
+  }
+
+  /** A text, refusal or reasoning delta: sent, or held while a tool call's arguments are unfinished. */
+  #textDelta(kind: "reasoning" | PartState["type"], text: string, logprobs: Logprob[]): void {
+    if (this.#held.length > 0 || this.#callsOpen()) {
+      this.#held.push({ kind, text, logprobs });
+      return;
+    }
+    if (kind === "reasoning") this.#reasoningDelta(text);
+    else this.#partDelta(kind, text, logprobs);
+  }
+
+  /** Whether a pending tool call's arguments are not yet a whole JSON value (text now would cut it). */
+  #callsOpen(): boolean {
+    return this.#calls.pending.some((call) => !argumentsComplete(call));
+  }
+
+  /** Sends the held deltas, in order (each closes the calls before it, as text after a call does). */
+  #release(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const { kind, text, logprobs } of held) {
+      if (kind === "reasoning") this.#reasoningDelta(text);
+      else this.#partDelta(kind, text, logprobs);
+    }
   }
 
   // --- reasoning and message items ---------------------------------------------------------------
@@ -424,6 +456,10 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#closeText(status);
     for (let call = this.#calls.pending[0]; call !== undefined; call = this.#calls.pending[0])
       this.#finishCall(call, status);
+    if (this.#held.length === 0) return;
+    // The stream ended with deltas held behind calls whose arguments never completed: they follow them.
+    this.#release();
+    this.#closeText(status);
   }
 
   #fail(error: ResponseError): void {

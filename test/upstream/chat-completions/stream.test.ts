@@ -213,6 +213,39 @@ describe("tool calls", () => {
     expect(outputOf(result).map((item) => item.type)).toEqual(["function_call", "message"]);
     await expectSdkAgrees(result);
   });
+  it("holds text and reasoning that come between fragments of a call's arguments until the call is whole", async () => {
+    const messages = [
+      delta({ tool_calls: [call(0, { id: "call_a", type: "function", function: { name: "f", arguments: '{"x":' } })] }),
+      delta({ content: "\n" }),
+      delta({ reasoning_content: "hmm" }),
+      delta({ tool_calls: [call(0, { function: { arguments: "1}" } })] }),
+      delta({ content: "Done." }),
+      finish("tool_calls"),
+      DONE,
+    ];
+    const result = run(messages);
+    expect(outputOf(result)).toMatchObject([
+      { type: "function_call", call_id: "call_a", arguments: '{"x":1}', status: "completed" },
+      { type: "message", content: [{ type: "output_text", text: "\n" }] },
+      { type: "reasoning", content: [{ type: "reasoning_text", text: "hmm" }] },
+      { type: "message", content: [{ type: "output_text", text: "Done." }] },
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("sends text held behind a call whose arguments never complete after that call", async () => {
+    const result = run([
+      delta({ tool_calls: [call(0, { id: "call_a", type: "function", function: { name: "f", arguments: '{"x":' } })] }),
+      delta({ content: "Oops." }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(outputOf(result)).toMatchObject([
+      { type: "function_call", arguments: '{"x":' },
+      { type: "message", content: [{ type: "output_text", text: "Oops." }] },
+    ]);
+    await expectSdkAgrees(result);
+  });
 });
 
 describe("text, reasoning and refusals", () => {
