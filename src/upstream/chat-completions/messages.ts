@@ -309,17 +309,23 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
  * The system messages that open the conversation (the instructions, then the input's leading
  * system and developer messages, as Codex CLI sends them) become one: many chat templates take a
  * single system message, first, and raise on any other ("System message must be at the beginning."
- * in Qwen 3.5/3.6's, which vLLM, llama.cpp and Ollama answer with a 400 or 500).
+ * in Qwen 3.5/3.6's, which vLLM, llama.cpp and Ollama answer with a 400 or 500). A system or
+ * developer message later in the conversation (Codex's mid-session developer messages, hook
+ * context) would raise the same, so it goes as a `user` message in its place: moving it to the
+ * top would change what it follows and the prompt's start, which the server's prefix cache keys on.
  */
 function oneLeadingSystem(messages: JsonObject[]): JsonObject[] {
   let count = 0;
   while (messages[count]?.role === "system") count++;
-  if (count < 2) return messages;
+  const rest = messages
+    .slice(count)
+    .map((message) => (message.role === "system" ? { role: "user", content: message.content } : message));
+  if (count < 2) return [...messages.slice(0, count), ...rest];
   const content = messages
     .slice(0, count)
     .map((message) => message.content as string)
     .join(SYSTEM_SEPARATOR);
-  return [{ role: "system", content }, ...messages.slice(count)];
+  return [{ role: "system", content }, ...rest];
 }
 
 const refused = (param: string, type: string) =>

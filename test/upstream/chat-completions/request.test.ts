@@ -48,12 +48,29 @@ describe("request translation: messages", () => {
     expect(messagesOf(input, { instructions: "Be brief." })).toEqual([
       { role: "system", content: "Be brief.\n\nRules.\n\nMore rules." },
       { role: "user", content: "hi" },
-      { role: "system", content: "Later." },
+      { role: "user", content: "Later." },
     ]);
     expect((messagesOf(input.slice(0, 3)) as JsonObject[])[0]).toEqual({
       role: "system",
       content: "Rules.\n\nMore rules.",
     });
+  });
+
+  it("sends a system or developer message that does not open the conversation as a user message in its place", () => {
+    const input = [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "Hello." },
+      { role: "developer", content: "From now on, answer in French." },
+      { role: "user", content: "bye" },
+      { role: "system", content: [{ type: "input_text", text: "Be brief." }] },
+    ];
+    expect(messagesOf(input)).toEqual([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "Hello." },
+      { role: "user", content: "From now on, answer in French." },
+      { role: "user", content: "bye" },
+      { role: "user", content: "Be brief." },
+    ]);
   });
 
   it("flattens system content parts into one string", () => {
