@@ -289,10 +289,15 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         // A search run by OpenAI for an earlier turn (another model of the chain): its findings are in
         // the assistant message after it, and a chat server has no form for the call itself.
         return;
-      case "reasoning":
+      case "reasoning": {
+        // Only reasoning that is sent starts a new assistant message: a summary-only or encrypted
+        // item (OpenAI's) between an assistant message and its calls leaves them one message.
+        const text = reasoningOf(item);
+        if (text === "") return;
         assistant = undefined;
-        reasoning += reasoningOf(item);
+        reasoning += text;
         return;
+      }
       case "compaction":
         // A gateway-made item is expanded into its summary before the context gets here; only
         // `validate`'s dry run over the request's own input sees one. Anything else is opaque.

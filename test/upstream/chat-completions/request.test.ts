@@ -288,6 +288,23 @@ describe("request translation: messages", () => {
     ]);
   });
 
+  it("keeps an assistant message and its calls one message across a reasoning item that is not sent", () => {
+    const input = [
+      { role: "user", content: "hi" },
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: "Let me check." }] },
+      { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "gAAAA" },
+      { type: "function_call", call_id: "call_a", name: "weather", arguments: "{}" },
+    ];
+    expect(messagesOf(input)).toEqual([
+      { role: "user", content: "hi" },
+      {
+        role: "assistant",
+        content: "Let me check.",
+        tool_calls: [{ id: "call_a", type: "function", function: { name: "weather", arguments: "{}" } }],
+      },
+    ]);
+  });
+
   it("attaches raw reasoning_text to the following assistant message as reasoning_content", () => {
     const input = [
       {
