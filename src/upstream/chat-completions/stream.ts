@@ -18,6 +18,7 @@ import {
   type CallItem,
   type ToolCall,
 } from "./tool-calls";
+import { ThinkTagSplitter, type ThinkSplit } from "./think-tags";
 import { ChatToolSet, type ChatTool } from "./tool-set";
 import { usageFromChat, withCompactionUsage, type ResponseUsage } from "./usage";
 import { contentText, mapLogprobs, nonEmpty, objectOr, reasoningText, upstreamErrorOf, type Logprob } from "./wire";
@@ -92,6 +93,10 @@ export class ChatStreamTranslator implements EventTranslator {
    * so that they neither cut the call short nor are lost.
    */
   #held: { kind: "reasoning" | PartState["type"]; text: string; logprobs: Logprob[] }[] = [];
+  /** Splits a leading `<think>` block off `content` (models served without a reasoning parser). */
+  readonly #think = new ThinkTagSplitter();
+  /** Logprobs of content the splitter holds back (a maybe-tag), for the answer it may turn out to be. */
+  #thinkLogprobs: Logprob[] = [];
 
   /** The compaction item the gateway made for this response, until the output opens with it. */
   #compaction: TranslationContext["compaction"];
@@ -150,6 +155,7 @@ export class ChatStreamTranslator implements EventTranslator {
   /** The upstream said `[DONE]`: the terminal event, now that late usage chunks are in. */
   end(): StreamEvent[] {
     if (this.#ended) return [];
+    this.#content(this.#think.flush(), []);
     if (this.#finishReason !== undefined && FAILED_REASONS.has(this.#finishReason)) {
       this.#fail(
         responseError(
@@ -184,12 +190,17 @@ export class ChatStreamTranslator implements EventTranslator {
 
   #delta(delta: JsonObject, logprobs: JsonObject | undefined): void {
     const reasoning = reasoningText(delta);
-    if (reasoning !== "") this.#textDelta("reasoning", reasoning, []);
+    if (reasoning !== "") {
+      this.#content(this.#think.flush(), []);
+      this.#textDelta("reasoning", reasoning, []);
+    }
     const text = contentText(delta.content);
-    if (text !== "") this.#textDelta("output_text", text, mapLogprobs(logprobs?.content));
+    if (text !== "") this.#content(this.#think.push(text), mapLogprobs(logprobs?.content));
     const refusal = nonEmpty(delta.refusal);
     if (refusal !== undefined) this.#textDelta("refusal", refusal, []);
-    for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
+    const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
+    if (calls.length > 0 || delta.function_call !== undefined) this.#content(this.#think.flush(), []);
+    for (const call of calls) {
       const fields = objectOr(call);
       if (fields !== undefined) this.#toolCallDelta(fields);
     }
@@ -197,6 +208,21 @@ export class ChatStreamTranslator implements EventTranslator {
     const legacy = objectOr(delta.function_call);
     if (legacy !== undefined) this.#toolCallDelta({ index: 0, function: legacy });
     if (this.#held.length > 0 && !this.#callsOpen()) this.#release();
+  }
+
+  /**
+   * Content as split by the think-tag splitter. Logprobs stay with answer text only while no think
+   * block was found (a chunk split between reasoning and answer cannot split its tokens).
+   */
+  #content(split: ThinkSplit, logprobs: Logprob[]): void {
+    if (split.reasoning !== "") this.#textDelta("reasoning", split.reasoning, []);
+    if (split.answer === "") {
+      if (split.reasoning === "") this.#thinkLogprobs.push(...logprobs);
+      return;
+    }
+    const answerLogprobs = this.#think.thought ? [] : [...this.#thinkLogprobs, ...logprobs];
+    this.#thinkLogprobs = [];
+    this.#textDelta("output_text", split.answer, answerLogprobs);
   }
 
   /** A text, refusal or reasoning delta: sent, or held while a tool call's arguments are unfinished. */
@@ -463,6 +489,7 @@ export class ChatStreamTranslator implements EventTranslator {
   }
 
   #fail(error: ResponseError): void {
+    this.#content(this.#think.flush(), []);
     this.#closeAll("incomplete");
     const { type, code, message, param } = error;
     this.#emit({ type: "error", code, message, param, error: { type, code, message, param } });

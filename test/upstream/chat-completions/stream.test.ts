@@ -3,7 +3,7 @@ import type { JsonObject, OutputItem, StreamEvent } from "../../../src/responses
 import type { SseMessage } from "../../../src/sse";
 import { chatCompletionsProtocol } from "../../../src/upstream/chat-completions";
 import { fixtureText } from "../../support/fixtures";
-import { run, sdkFromSse, setup, sseMessages, withoutSdkFields, type Run } from "./harness";
+import { run, runBody, sdkFromSse, setup, sseMessages, withoutSdkFields, type Run } from "./harness";
 
 const message = (chunk: JsonObject): SseMessage => ({ data: JSON.stringify(chunk) });
 const delta = (fields: JsonObject, choice: JsonObject = {}): SseMessage =>
@@ -339,6 +339,83 @@ describe("text, reasoning and refusals", () => {
       "message",
     ]);
     await expectSdkAgrees(result);
+  });
+});
+
+describe("a <think> block at the start of content (no reasoning parser on the server)", () => {
+  const texts = (result: Run) =>
+    outputOf(result).map((item: OutputItem) => [
+      item.type,
+      ((item.content ?? []) as JsonObject[]).map((part) => part.text).join(""),
+    ]);
+
+  it("reads it as reasoning and the rest as the answer, wherever the chunks cut the tags", async () => {
+    const content = "\n<think>\nLet me see.\n</think>\n\nHello.";
+    for (let cut = 1; cut < content.length; cut++)
+      for (let second = cut + 1; second <= content.length; second++) {
+        const pieces = [content.slice(0, cut), content.slice(cut, second), content.slice(second)];
+        const result = run([...pieces.filter((piece) => piece !== "").map((piece) => delta({ content: piece })), DONE]);
+        expect(texts(result), JSON.stringify(pieces)).toEqual([
+          ["reasoning", "Let me see."],
+          ["message", "Hello."],
+        ]);
+      }
+    const result = run([
+      delta({ content: "<thi" }),
+      delta({ content: "nk>Hm.</th" }),
+      delta({ content: "ink>Hi" }),
+      DONE,
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("leaves no reasoning for an empty block (Qwen3 with thinking off)", () => {
+    const result = run([delta({ content: "<think>\n\n</think>\n\n" }), delta({ content: "Hi." }), DONE]);
+    expect(texts(result)).toEqual([["message", "Hi."]]);
+  });
+
+  it("keeps tags that do not open the content as text, with their logprobs", () => {
+    const logprobs = { content: [{ token: "<", logprob: -0.5, bytes: [60], top_logprobs: [] }] };
+    const result = run([
+      delta({ content: "<" }, { logprobs }),
+      delta({ content: "b>Use <think> tags.</think>" }),
+      finish("stop"),
+      DONE,
+    ]);
+    expect(texts(result)).toEqual([["message", "<b>Use <think> tags.</think>"]]);
+    expect(outputOf(result)[0]?.content).toMatchObject([{ logprobs: [{ token: "<", logprob: -0.5 }] }]);
+  });
+
+  it("ends the reasoning item incomplete when the answer is cut off inside the block", async () => {
+    const result = run([delta({ content: "<think>Step one" }), delta({ content: "</thi" }), finish("length"), DONE]);
+    expect(result.final.status).toBe("incomplete");
+    expect(outputOf(result)).toMatchObject([
+      { type: "reasoning", status: "incomplete", content: [{ type: "reasoning_text", text: "Step one</thi" }] },
+    ]);
+    await expectSdkAgrees(result);
+  });
+
+  it("reads it before a tool call, and in a non-streamed completion", () => {
+    const result = run([
+      delta({ content: "<think>Call f.</think>\n\n" }),
+      delta({ tool_calls: [call(0, { id: "call_f", function: { name: "f", arguments: "{}" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ]);
+    expect(texts(result)).toEqual([
+      ["reasoning", "Call f."],
+      ["function_call", ""],
+    ]);
+    const body = {
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      model: "m",
+      choices: [{ index: 0, message: { role: "assistant", content: "<think>Hm.</think>Yes." }, finish_reason: "stop" }],
+    };
+    expect(texts(runBody(body))).toEqual([
+      ["reasoning", "Hm."],
+      ["message", "Yes."],
+    ]);
   });
 });
 
