@@ -23,6 +23,11 @@ export interface TranslationContext {
    * chat upstream): the response's output opens with it, and its usage adds to the response's.
    */
   compaction?: { item: OutputItem; usage: JsonObject };
+  /**
+   * Chat: the route's chat template writes the opening `<think>` into the prompt (a route's
+   * `template_opens_think`), so the answer's content starts as reasoning, up to `</think>`.
+   */
+  templateOpensThink?: boolean;
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

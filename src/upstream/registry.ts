@@ -6,7 +6,7 @@
 import { refuseIfMisconfigured, type GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
-import { chatCompletionsProtocol } from "./chat-completions";
+import { chatCompletionsOpenThinkProtocol, chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
 import { matchRoute, readRoutes, type RequestFields } from "./routes";
@@ -33,6 +33,8 @@ export interface UpstreamChoice {
   callersKey?: boolean;
   /** The route's `request_fields`: top-level fields left out or renamed before the body is sent. */
   requestFields?: RequestFields | null;
+  /** The route's `template_opens_think` (chat only): the answer's content starts as reasoning. */
+  templateOpensThink?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -74,6 +76,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     model: rewritten,
     callersKey: route.apiKey === null && clientKey !== null,
     requestFields: route.requestFields,
+    ...(route.templateOpensThink ? { templateOpensThink: true } : {}),
   };
 }
 
@@ -86,7 +89,10 @@ export const warmUpChoice = (choice: UpstreamChoice): UpstreamChoice => ({
 
 export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   baseUrl: choice.baseUrl,
-  protocol: protocolFor(choice.protocol),
+  protocol:
+    choice.protocol === "chat_completions" && choice.templateOpensThink === true
+      ? chatCompletionsOpenThinkProtocol
+      : protocolFor(choice.protocol),
   apiKey: choice.apiKey,
   model: choice.model ?? null,
   warmUp: choice.warmUp === true,

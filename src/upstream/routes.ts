@@ -19,6 +19,8 @@ export interface UpstreamRoute {
   stripPrefix: string | null;
   /** Top-level request fields this server refuses: left out (null) or sent under another name. */
   requestFields: RequestFields | null;
+  /** The chat template writes the opening `<think>` into the prompt: the answer starts as reasoning. */
+  templateOpensThink: boolean;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -43,6 +45,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "api_key_secret",
   "strip_prefix",
   "request_fields",
+  "template_opens_think",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
@@ -94,12 +97,17 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   for (const field of Object.keys(fields))
     if (!KNOWN_FIELDS.has(field))
       throw new RouteProblem(
-        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields).`,
+        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think).`,
       );
   const pattern = optionalString(fields, "model", at);
   if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
   if (typeof fields.protocol !== "string" || !PROTOCOLS.has(fields.protocol))
     throw new RouteProblem(`${at}.protocol must be 'responses' or 'chat_completions'.`);
+  const opensThink = fields.template_opens_think;
+  if (opensThink !== undefined && opensThink !== null && typeof opensThink !== "boolean")
+    throw new RouteProblem(`${at}.template_opens_think must be true or false.`);
+  if (opensThink === true && fields.protocol !== "chat_completions")
+    throw new RouteProblem(`${at}.template_opens_think applies to chat_completions routes only.`);
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -111,6 +119,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     apiKeySecret,
     stripPrefix: optionalString(fields, "strip_prefix", at),
     requestFields: requestFields(fields.request_fields, `${at}.request_fields`),
+    templateOpensThink: opensThink === true,
   };
 }
 

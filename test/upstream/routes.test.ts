@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
 import { ApiError } from "../../src/errors";
-import { chooseUpstream } from "../../src/upstream/registry";
+import { chatCompletionsOpenThinkProtocol, chatCompletionsProtocol } from "../../src/upstream/chat-completions";
+import { chooseUpstream, targetOf } from "../../src/upstream/registry";
 import { matchRoute, readRoutes } from "../../src/upstream/routes";
 
 const route = (fields: Record<string, unknown> = {}) => ({
@@ -71,6 +72,13 @@ describe("UPSTREAM_ROUTES parsing", () => {
     expect(routesOf([route({ request_fields: fields })])).toEqual([expect.objectContaining({ requestFields: fields })]);
   });
 
+  it("reads template_opens_think (false unless set)", () => {
+    expect(routesOf([route({ template_opens_think: true }), route()])).toEqual([
+      expect.objectContaining({ templateOpensThink: true }),
+      expect.objectContaining({ templateOpensThink: false }),
+    ]);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -126,6 +134,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "request_fields with a number",
       [route({ request_fields: { user: 5 } })],
       "UPSTREAM_ROUTES[0].request_fields.user must be null",
+    ],
+    [
+      "template_opens_think not a boolean",
+      [route({ template_opens_think: "yes" })],
+      "UPSTREAM_ROUTES[0].template_opens_think must be true or false",
+    ],
+    [
+      "template_opens_think on a responses route",
+      [route({ protocol: "responses", template_opens_think: true })],
+      "UPSTREAM_ROUTES[0].template_opens_think applies to chat_completions routes only",
     ],
   ])("refuses %s, naming the entry and field", (_name, table, problem) => {
     expect(problemOf(table)).toContain(problem);
@@ -200,6 +218,14 @@ describe("chooseUpstream", () => {
       callersKey: false,
       requestFields: null,
     });
+  });
+
+  it("reads a think block the template opened on a route with template_opens_think", () => {
+    const opened = configOf({
+      UPSTREAM_ROUTES: JSON.stringify([route({ model: "r1-*", template_opens_think: true }), route()]),
+    });
+    expect(targetOf(chooseUpstream(opened, "r1-distill", "sk-client")).protocol).toBe(chatCompletionsOpenThinkProtocol);
+    expect(targetOf(chooseUpstream(opened, "llama-3", "sk-client")).protocol).toBe(chatCompletionsProtocol);
   });
 
   it("sends the caller's key to a route without a named secret, never the default upstream's key", () => {

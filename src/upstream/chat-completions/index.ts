@@ -63,3 +63,10 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
 
   eventsFromBody: eventsFromCompletion,
 };
+
+/** The protocol for a route whose chat template writes the opening `<think>` into the prompt. */
+export const chatCompletionsOpenThinkProtocol: UpstreamProtocol = {
+  ...chatCompletionsProtocol,
+  createTranslator: (context) => new ChatStreamTranslator({ ...context, templateOpensThink: true }),
+  eventsFromBody: (body, context) => eventsFromCompletion(body, { ...context, templateOpensThink: true }),
+};

@@ -94,7 +94,7 @@ export class ChatStreamTranslator implements EventTranslator {
    */
   #held: { kind: "reasoning" | PartState["type"]; text: string; logprobs: Logprob[] }[] = [];
   /** Splits a leading `<think>` block off `content` (models served without a reasoning parser). */
-  readonly #think = new ThinkTagSplitter();
+  readonly #think: ThinkTagSplitter;
   /** Logprobs of content the splitter holds back (a maybe-tag), for the answer it may turn out to be. */
   #thinkLogprobs: Logprob[] = [];
 
@@ -107,6 +107,7 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#compaction = context.compaction;
     this.#compactionUsage = context.compaction?.usage;
     this.#tools = ChatToolSet.from(context.request.body, context.input ?? context.request.input);
+    this.#think = new ThinkTagSplitter({ open: context.templateOpensThink === true });
   }
 
   push(message: SseMessage): StreamEvent[] {

@@ -1,7 +1,8 @@
 // Splits a leading `<think>…</think>` block off a chat answer's `content`: the reasoning of models
 // served without a reasoning parser (DeepSeek-R1 distills, QwQ, Qwen3 on vLLM without
 // `--reasoning-parser`, llama.cpp with `--reasoning-format none`, older Ollama). Used by the stream
-// translator, chunk by chunk: tags may be split anywhere across chunks.
+// translator, chunk by chunk: tags may be split anywhere across chunks. On a route whose template
+// writes the opening tag into the prompt (`template_opens_think`), content starts as reasoning.
 
 const OPEN = "<think>";
 const CLOSE = "</think>";
@@ -31,6 +32,12 @@ export class ThinkTagSplitter {
   #held = "";
   /** Whether any reasoning has been returned (its leading whitespace is dropped until then). */
   #reasoned = false;
+  /** The chat template wrote the opening `<think>` into the prompt: content starts as reasoning. */
+  readonly #open: boolean;
+
+  constructor(options: { open?: boolean } = {}) {
+    this.#open = options.open === true;
+  }
 
   /** Whether the content opened with a think block (else all of it is answer, as it came). */
   get thought(): boolean {
@@ -51,13 +58,13 @@ export class ThinkTagSplitter {
         this.#held = rest;
         return out;
       }
-      if (!trimmed.startsWith(OPEN)) {
+      if (trimmed.startsWith(OPEN)) rest = trimmed.slice(OPEN.length);
+      else if (!this.#open) {
         this.#state = "answer";
         out.answer = rest;
         return out;
       }
       this.#state = "thinking";
-      rest = trimmed.slice(OPEN.length);
     }
     if (this.#state === "thinking") {
       const end = rest.indexOf(CLOSE);
@@ -89,7 +96,8 @@ export class ThinkTagSplitter {
   flush(): ThinkSplit {
     const held = this.#held;
     this.#held = "";
-    if (this.#state === "thinking") return { reasoning: this.#reasoning(held), answer: "" };
+    if (this.#state === "thinking" || (this.#state === "start" && this.#open && held.trim() !== ""))
+      return { reasoning: this.#reasoning(held), answer: "" };
     if (this.#state === "start") this.#state = "answer";
     return { reasoning: "", answer: held };
   }

@@ -395,6 +395,33 @@ describe("a <think> block at the start of content (no reasoning parser on the se
     await expectSdkAgrees(result);
   });
 
+  it("reads content as reasoning up to </think> on a route whose template opened the block", async () => {
+    const opened = () => ({ ...setup(), templateOpensThink: true });
+    const result = run(
+      [
+        delta({ content: "\nThe user greets" }),
+        delta({ content: " me.\n</th" }),
+        delta({ content: "ink>\n\nHi!" }),
+        finish("stop"),
+        DONE,
+      ],
+      opened(),
+    );
+    expect(texts(result)).toEqual([
+      ["reasoning", "The user greets me."],
+      ["message", "Hi!"],
+    ]);
+    await expectSdkAgrees(result);
+    // A model that writes the tag itself anyway, and one cut off before `</think>`.
+    expect(texts(run([delta({ content: "<think>Hm.</think>Yes." }), DONE], opened()))).toEqual([
+      ["reasoning", "Hm."],
+      ["message", "Yes."],
+    ]);
+    expect(texts(run([delta({ content: "Still thinking" }), finish("length"), DONE], opened()))).toEqual([
+      ["reasoning", "Still thinking"],
+    ]);
+  });
+
   it("reads it before a tool call, and in a non-streamed completion", () => {
     const result = run([
       delta({ content: "<think>Call f.</think>\n\n" }),
