@@ -7,6 +7,7 @@ import type { InputItem, JsonObject } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 import { decodeSse } from "../sse";
 import { toMessages } from "../upstream/chat-completions/messages";
+import { withoutThinkBlock } from "../upstream/chat-completions/think-tags";
 import { ChatToolSet } from "../upstream/chat-completions/tool-set";
 import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/usage";
 import { contentText } from "../upstream/chat-completions/wire";
@@ -88,6 +89,9 @@ export async function summarize(request: SummarizeRequest): Promise<Summary> {
     if (error instanceof ApiError) throw error;
     throw new ApiError(502, "The upstream model server's summary could not be read.", { type: "server_error" });
   }
+  // A thinking model served without a reasoning parser opens its answer with a <think> block: the
+  // summary is what follows it (the block would be sealed into every later turn's context).
+  answer.text = withoutThinkBlock(answer.text, { open: request.target.templateOpensThink === true });
   if (answer.text.trim() === "")
     throw new ApiError(502, "The upstream model server answered the compaction request with no summary.", {
       type: "server_error",

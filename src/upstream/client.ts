@@ -33,6 +33,8 @@ export interface UpstreamTarget {
   callersKey?: boolean;
   /** Top-level fields this server refuses: left out (null) or sent under another name (a route's `request_fields`). */
   requestFields?: RequestFields | null;
+  /** Chat: the route's template writes the opening `<think>` into the prompt (`template_opens_think`). */
+  templateOpensThink?: boolean;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */

@@ -98,4 +98,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   warmUp: choice.warmUp === true,
   callersKey: choice.callersKey === true,
   requestFields: choice.requestFields ?? null,
+  templateOpensThink: choice.templateOpensThink === true,
 });

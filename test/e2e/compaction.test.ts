@@ -81,6 +81,20 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     ]);
   });
 
+  it("keeps a thinking model's <think> block out of the summary", async () => {
+    const openai = client("sk-test-compaction-a");
+    const { output } = await compacted(openai, routed("summarize:think").model);
+    const m = routed("summarize");
+    await openai.responses.create({
+      model: m.model,
+      input: [...(output as never[]), { role: "user", content: "And a restaurant?" }],
+    });
+    const [sent] = await received(m);
+    const summary = transcript(sent?.body.messages)[2];
+    expect(summary).toMatch(/^user:\[Summary of the earlier conversation.*\]\nSUMMARY OF system:/s);
+    expect(summary).not.toContain("think>");
+  });
+
   it("refuses another key's item, or an altered one, with a 400 naming it", async () => {
     const { output } = await compacted(client("sk-test-compaction-a"), routed("summarize").model);
     const item = output.at(-1) as unknown as Json;

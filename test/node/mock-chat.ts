@@ -205,7 +205,15 @@ export async function serveChat(
             object: "chat.completion",
             model,
             choices: [
-              { index: 0, message: { role: "assistant", content: `SUMMARY OF ${transcript}` }, finish_reason: "stop" },
+              {
+                index: 0,
+                // summarize:think  a thinking model without a reasoning parser: a <think> block opens the answer
+                message: {
+                  role: "assistant",
+                  content: `${args[0] === "think" ? "<think>\nWhat matters here?\n</think>\n\n" : ""}SUMMARY OF ${transcript}`,
+                },
+                finish_reason: "stop",
+              },
             ],
             usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
           }),

@@ -109,3 +109,9 @@ export class ThinkTagSplitter {
     return trimmed;
   }
 }
+
+/** A whole answer without the think block that opens it (a compaction summary's text). */
+export function withoutThinkBlock(text: string, options: { open?: boolean } = {}): string {
+  const splitter = new ThinkTagSplitter(options);
+  return splitter.push(text).answer + splitter.flush().answer;
+}
