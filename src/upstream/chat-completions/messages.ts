@@ -132,7 +132,12 @@ function toolCall(item: InputItem, tools: ChatToolSet, param: string): JsonObjec
     return chatCall(item.call_id, wire, JSON.stringify({ input: item.input ?? "" }));
   }
   if (item.type === "function_call")
-    return chatCall(item.call_id, tools.wireNameOf("function", name, namespace), item.arguments);
+    // A call without arguments is `{}`, as the gateway's own output writes it: templates parse them as JSON.
+    return chatCall(
+      item.call_id,
+      tools.wireNameOf("function", name, namespace),
+      item.arguments === "" ? "{}" : item.arguments,
+    );
   if (item.type === "tool_search_call") {
     const wire = tools.wireNameOf("tool_search", "tool_search");
     return chatCall(callIdOf(item, searchCallId(item, param)), wire, JSON.stringify(item.arguments ?? {}));

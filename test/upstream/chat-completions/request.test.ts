@@ -212,7 +212,8 @@ describe("request translation: messages", () => {
       { type: "message", role: "assistant", content: [{ type: "output_text", text: "Let me check." }] },
       { type: "function_call", call_id: "call_a", name: "weather", arguments: "{}" },
       { type: "function_call_output", call_id: "call_a", output: "sunny" },
-      { type: "function_call", call_id: "call_b", name: "time", arguments: "{}" },
+      // No arguments at all: sent as the gateway's own output writes them, `{}` (templates parse them).
+      { type: "function_call", call_id: "call_b", name: "time", arguments: "" },
     ];
     expect(messagesOf(input)).toEqual([
       {
