@@ -162,8 +162,30 @@ export async function onEveryShard<T>(env: Env, work: (shard: { name: string; db
 }
 
 /** Checks that every shard answers (GET /health). */
+/**
+ * The newest migration (migrations/) this version's queries need; test/e2e/models-health.test.ts
+ * keeps it in step with the folder. A Worker deployed before its migrations were applied fails every
+ * query that touches what they add.
+ */
+export const REQUIRED_MIGRATION = "0009_unstored_background.sql";
+
+/**
+ * Reads each shard's newest applied migration (`d1_migrations`, where wrangler records them): throws
+ * when one is unreachable or older than REQUIRED_MIGRATION, naming the shard and both migrations.
+ */
 export async function pingShards(env: Env): Promise<void> {
-  await Promise.all(readShardPlan(env).map((shard) => bindingOf(env, shard.name).prepare("SELECT 1").first()));
+  await Promise.all(
+    readShardPlan(env).map(async (shard) => {
+      const newest = await bindingOf(env, shard.name)
+        .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
+        .first<{ name: string }>();
+      const applied = newest?.name ?? "none";
+      if (newest === null || applied < REQUIRED_MIGRATION)
+        throw new Error(
+          `D1 ${shard.name} is not migrated: its newest migration is ${applied}, this version needs ${REQUIRED_MIGRATION}; apply the migrations (wrangler d1 migrations apply).`,
+        );
+    }),
+  );
 }
 
 // ---- a tenant's shard ----

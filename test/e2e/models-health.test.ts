@@ -3,6 +3,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { REQUIRED_MIGRATION } from "../../src/db/shards";
 import { client, GATEWAY_URL, gatewayFetch } from "../support/gateway";
 import { managedFetch, newTenantKey } from "../support/managed";
 
@@ -58,6 +59,12 @@ describe("GET /v1/models", () => {
   });
 });
 
+/** A D1 binding whose every query's first row is `first()`. */
+const fakeD1 = (first: () => Promise<unknown>) => ({
+  prepare: () => ({ first }),
+  batch: () => Promise.reject(new Error("not used by the health check")),
+});
+
 describe("GET /health", () => {
   it("answers without a key after a D1 query, and says only that", async () => {
     const res = await gatewayFetch(`${ROOT}/health`);
@@ -75,12 +82,21 @@ describe("GET /health", () => {
     expect(await res.text()).toBe("");
   });
 
+  it("answers 503 while D1 lacks this version's newest migration (a deploy before `migrations apply`)", async () => {
+    const migratedTo = (name: string) => fakeD1(() => Promise.resolve({ name }));
+    const res = await managedFetch(`${ROOT}/health`, {}, { DB: migratedTo("0008_output_item_ids.sql") });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "error", checks: { d1: { status: "error" } } });
+    expect((await managedFetch(`${ROOT}/health`, {}, { DB: migratedTo(REQUIRED_MIGRATION) })).status).toBe(200);
+  });
+
+  it("needs the newest migration in migrations/", () => {
+    const names = (env as unknown as { TEST_MIGRATIONS: { name: string }[] }).TEST_MIGRATIONS.map((m) => m.name);
+    expect(REQUIRED_MIGRATION).toBe(names.sort().at(-1));
+  });
+
   it("answers 503 naming D1 when D1 fails", async () => {
-    const broken = {
-      prepare: () => ({
-        first: () => Promise.reject(new Error("D1_ERROR: no such database")),
-      }),
-    };
+    const broken = fakeD1(() => Promise.reject(new Error("D1_ERROR: no such database")));
     const res = await managedFetch(`${ROOT}/health`, {}, { DB: broken });
     expect(res.status).toBe(503);
     const text = await res.text();
