@@ -1,10 +1,10 @@
 // The only D1 queries on `Idempotency-Key`s of `POST /v1/responses`: claim a key for a pre-minted
-// response id, forget it when the attempt stored nothing, and the cleanup of expired keys (exported
-// for the retention job). Used by the idempotent create and the delete route.
+// response id, renew the claim while its attempt prepares, forget it when the attempt stored nothing,
+// and the cleanup of expired keys (exported for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, lte, notExists, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { idempotencyKeys } from "./schema";
+import { idempotencyKeys, responses } from "./schema";
 
 /** How long a key is remembered: a client retrying within a day gets the same response. */
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
@@ -126,6 +126,35 @@ export async function takeOverIdempotencyKey(
     )
     .returning({ key: idempotencyKeys.key });
   return taken.length > 0;
+}
+
+/**
+ * Renews the claim of an attempt still preparing its run (its response row not written yet: a
+ * create-time compaction calls the model first), so that a retry does not take the key over while
+ * it is alive. Answers false once there is nothing to renew: the row exists, or the key is no
+ * longer this attempt's.
+ */
+export async function renewIdempotencyClaim(
+  db: Db,
+  claim: { tenantId: string; key: string; responseId: string },
+): Promise<boolean> {
+  const row = db
+    .select({ id: responses.id })
+    .from(responses)
+    .where(and(eq(responses.tenantId, claim.tenantId), eq(responses.id, claim.responseId)));
+  const renewed = await db
+    .update(idempotencyKeys)
+    .set({ createdAt: Math.floor(Date.now() / 1000) })
+    .where(
+      and(
+        eq(idempotencyKeys.tenantId, claim.tenantId),
+        eq(idempotencyKeys.key, claim.key),
+        eq(idempotencyKeys.responseId, claim.responseId),
+        notExists(row),
+      ),
+    )
+    .returning({ key: idempotencyKeys.key });
+  return renewed.length > 0;
 }
 
 /**

@@ -5,7 +5,12 @@
 // before writing its response, a retry takes the key over. Used by the create route.
 
 import type { Db } from "../db/client";
-import { claimIdempotencyKey, releaseIdempotencyKey, takeOverIdempotencyKey } from "../db/idempotency";
+import {
+  claimIdempotencyKey,
+  releaseIdempotencyKey,
+  renewIdempotencyClaim,
+  takeOverIdempotencyKey,
+} from "../db/idempotency";
 import { findResponse, readSnapshot, type ResponseRow } from "../db/responses";
 import { ApiError, invalidRequest } from "../errors";
 import type { Caller } from "../http/auth";
@@ -22,6 +27,8 @@ import { followSource } from "./retrieve-response";
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** A claim whose response row has not appeared after this long belongs to an attempt that died. */
 export const CLAIM_TAKEOVER_SECONDS = 30;
+/** How often a holder whose row is not written yet renews its claim: a third of the takeover window. */
+export const CLAIM_RENEW_MS = (CLAIM_TAKEOVER_SECONDS * 1000) / 3;
 
 /** The request's `Idempotency-Key`, or null; a key that is empty or too long is a 400. */
 export function idempotencyKeyOf(request: Request): string | null {
@@ -134,15 +141,49 @@ export async function startIdempotently(create: IdempotentCreate, spec: RunSpec,
 /** Starts the run the key is held for; a start that answers (or throws) an error frees the key. */
 async function startHolding(create: IdempotentCreate, spec: RunSpec, start: StartRun): Promise<Response> {
   const release = () => releaseIdempotencyKey(create.db, create.caller.tenantId, create.key, spec.responseId);
+  const renewal = renewWhileStarting(create, spec.responseId);
   let response: Response;
   try {
     response = await start(spec, release);
   } catch (error) {
     await release();
     throw error;
+  } finally {
+    renewal.stop();
   }
   if (response.status >= 400) await release();
   return response;
+}
+
+/**
+ * Keeps a claim from being taken over while its attempt is alive but has not written its row yet
+ * (a create-time compaction over a chat upstream calls the model first, possibly for longer than
+ * the takeover window): renews it every `CLAIM_RENEW_MS` until the row exists.
+ */
+function renewWhileStarting(create: IdempotentCreate, responseId: string): { stop: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const claim = { tenantId: create.caller.tenantId, key: create.key, responseId };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      renewIdempotencyClaim(create.db, claim).then(
+        (renewed) => {
+          if (renewed && !stopped) schedule();
+        },
+        // A renewal D1 refused is tried again at the next tick.
+        () => {
+          if (!stopped) schedule();
+        },
+      );
+    }, CLAIM_RENEW_MS);
+  };
+  schedule();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /**

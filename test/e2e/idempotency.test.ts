@@ -4,7 +4,9 @@
 
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
 import { client, model, upstream } from "../support/gateway";
+import { until } from "../support/hooks";
 import { collect, openStream, rest as restOf } from "../support/streams";
 import { countAll, firstRow, runEverywhere } from "../support/shards";
 
@@ -139,6 +141,45 @@ describe("Idempotency-Key", () => {
     );
     expect(row).toEqual({ response_id: second.id, window: 24 * 60 * 60 });
   });
+
+  it("a claim whose attempt is still compacting (no row yet) is renewed, not taken over by a retry", async () => {
+    const openai = client("sk-test-idempotency");
+    const m = routed("summarize:held");
+    const key = crypto.randomUUID();
+    const body = {
+      model: m.model,
+      input: [
+        { role: "user" as const, content: "Plan a trip to Lyon." },
+        { role: "assistant" as const, content: "Day 1: Vieux Lyon. Day 2: Fourvière." },
+        { role: "user" as const, content: "Add a museum." },
+      ],
+      context_management: [{ type: "compaction", compact_threshold: 10 }],
+    } as never;
+    const first = openai.responses.create(body, withKey(key));
+    // The summary call is held: the attempt has written nothing yet. Its claim ages past the
+    // takeover window, as in a compaction of over 30 seconds; the live attempt renews it.
+    await until(
+      () => received(m),
+      (sent) => sent.length === 1,
+      "the summary call",
+    );
+    await runEverywhere("UPDATE idempotency_keys SET created_at = created_at - 3600 WHERE key = ?", key);
+    await until(
+      () =>
+        firstRow<{ age: number }>("SELECT unixepoch() - created_at AS age FROM idempotency_keys WHERE key = ?", key),
+      (row) => row !== null && row.age < 30,
+      "the claim renewed",
+      20_000,
+    );
+    const retry = openai.responses.create(body, withKey(key));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await upstream.release(m.upstream);
+    const [a, b] = await Promise.all([first, retry]);
+    expect(b.id).toBe(a.id);
+    expect(a.output.map((item) => item.type)).toEqual(["compaction", "message"]);
+    // One summary call and one answer: the retry made nothing.
+    expect(await received(m)).toHaveLength(2);
+  }, 40_000);
 
   it("rejects an empty or oversized key", async () => {
     const openai = client("sk-test-idempotency");

@@ -132,7 +132,7 @@ async function streamFrames(
 }
 
 function sendBody(res: ServerResponse, status: number, type: string, body: string) {
-  res.writeHead(status, { "content-type": type });
+  if (!res.headersSent) res.writeHead(status, { "content-type": type });
   res.end(body);
 }
 
@@ -191,10 +191,17 @@ export async function serveChat(
     case "tools":
       return streamFrames(res, frames(toolLoopChunks(model, body)), hold);
     case "summarize": {
-      // A compaction request (stream:false) answers one JSON completion naming what it summarized;
-      // any other request echoes its messages' roles, so a test sees the context it was sent.
+      // A compaction request (stream:false) answers one JSON completion naming what it summarized
+      // (`summarize:held`: once released); any other request echoes its messages' roles, so a test
+      // sees the context it was sent.
       const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
       const transcript = messages.map((message) => `${String(message.role)}:${messageText(message)}`).join(" | ");
+      if (body.stream === false && args[0] === "held") {
+        // Held as a slow model is, though not silent: headers at once, then a space a second.
+        res.writeHead(200, { "content-type": "application/json" });
+        const ping = setInterval(() => res.write(" "), 1000);
+        await hold().finally(() => clearInterval(ping));
+      }
       if (body.stream === false)
         return sendBody(
           res,
