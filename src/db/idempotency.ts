@@ -1,5 +1,6 @@
 // The only D1 queries on `Idempotency-Key`s of `POST /v1/responses`: claim a key for a pre-minted
-// response id, renew the claim while its attempt prepares, forget it when the attempt stored nothing,
+// response id, renew the claim while its attempt prepares, forget it when the attempt stored nothing
+// (and tell a retry that waited for it so),
 // and the cleanup of expired keys (exported for the retention job). Used by the idempotent create and the delete route.
 
 import { and, eq, inArray, lte, notExists, sql, type SQL } from "drizzle-orm";
@@ -87,6 +88,25 @@ export async function releaseIdempotencyKey(db: Db, tenantId: string, key: strin
         eq(idempotencyKeys.responseId, responseId),
       ),
     );
+}
+
+/** Whether `key` is still claimed for `responseId`: an attempt answered with an error frees it. */
+export async function idempotencyKeyHeldFor(
+  db: Db,
+  claim: { tenantId: string; key: string; responseId: string },
+): Promise<boolean> {
+  const held = await db
+    .select({ key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.tenantId, claim.tenantId),
+        eq(idempotencyKeys.key, claim.key),
+        eq(idempotencyKeys.responseId, claim.responseId),
+      ),
+    )
+    .limit(1);
+  return held.length > 0;
 }
 
 /**

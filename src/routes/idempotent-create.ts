@@ -7,6 +7,7 @@
 import type { Db } from "../db/client";
 import {
   claimIdempotencyKey,
+  idempotencyKeyHeldFor,
   releaseIdempotencyKey,
   renewIdempotencyClaim,
   takeOverIdempotencyKey,
@@ -120,8 +121,11 @@ export async function startIdempotently(create: IdempotentCreate, spec: RunSpec,
     if (claim.fresh) return startHolding(create, spec, start);
     const row = await findResponse(db, caller.tenantId, claim.responseId);
     if (row !== undefined) {
+      const joined = await joinExisting(create, row);
+      // Its attempt was answered with an error and freed the key: this retry runs the request again.
+      if (joined === null) continue;
       noteResponse(create.route.request, row.id);
-      return replayed(await joinExisting(create, row));
+      return replayed(joined);
     }
     // Claimed, no row: its first attempt is starting, or died before writing it.
     if (Date.now() / 1000 - claim.createdAt < CLAIM_TAKEOVER_SECONDS) {
@@ -189,8 +193,10 @@ function renewWhileStarting(create: IdempotentCreate, responseId: string): { sto
 /**
  * The answer for a retry of a create whose response exists. It only ever reads: a retry never
  * starts a run, so one that races a DELETE cannot make the response again (issue 18 item 12).
+ * Null when a JSON retry waited for an attempt that the upstream refused: that attempt answered an
+ * error and freed the key (its response is kept `failed`), so the retry does as one made after it.
  */
-async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise<Response> {
+async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise<Response | null> {
   const { db, route } = create;
   const maxWaitMs = route.config.maxRunMs;
   const found = { caller: create.caller, db, row, env: route.env, config: route.config };
@@ -199,5 +205,11 @@ async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise
   if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
   const ended = await untilEnded(db, row, maxWaitMs);
   if (ended === undefined) return json(await readSnapshot(db, row));
+  if (
+    ended.status === "failed" &&
+    !row.background &&
+    !(await idempotencyKeyHeldFor(db, { tenantId: create.caller.tenantId, key: create.key, responseId: row.id }))
+  )
+    return null;
   return json(await readSnapshot(db, ended));
 }

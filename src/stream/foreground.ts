@@ -36,7 +36,11 @@ export interface ForegroundContext {
   env: Env;
   ctx: ExecutionContext;
   config: GatewayConfig;
-  /** A stream that kept nothing after it answered (its row refused): frees its Idempotency-Key. */
+  /**
+   * Frees its Idempotency-Key: for a stream that kept nothing after it answered (its row refused),
+   * and for an upstream refusal before its failed response is written (a retry that waited for it
+   * then finds the key free and runs again, as the refused attempt answered an error).
+   */
   onNotKept?: () => Promise<void>;
   /** The create request: its signal says when the client goes away. */
   request?: Request;
@@ -145,6 +149,14 @@ export async function runStoredForeground(
       const keep =
         (started !== undefined && (await settled(started))) ||
         (!refusedKey && (await key.verify()) && (await settled(write())));
+      if (keep) {
+        // Its conversation first (the refusal appends nothing), so that a retry freed to run again
+        // is not refused `conversation_locked` by this attempt.
+        await turn?.abandon();
+        await run
+          .onNotKept?.()
+          .catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
+      }
       const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason) : "not_kept";
       trace.refused(refusalOf(called.reason), kept);
       throw called.reason;

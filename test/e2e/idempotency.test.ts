@@ -122,6 +122,26 @@ describe("Idempotency-Key", () => {
     expect(created.status).toBe("completed");
   });
 
+  it("a retry that waited for an attempt the upstream refused gets an error too, and runs the request again", async () => {
+    const openai = client("sk-test-idempotency");
+    const m = model("hang-headers");
+    const key = crypto.randomUUID();
+    const body = { model: m, input: "x" };
+    const first = openai.responses.create(body, withKey(key)).catch((error: unknown) => error);
+    // The attempt's row is written a second into its upstream call: the retry finds it and waits.
+    await until(
+      () => storedResponses(m),
+      (n) => n === 1,
+      "the first attempt's row",
+    );
+    const retry = openai.responses.create(body, withKey(key)).catch((error: unknown) => error);
+    expect(await first).toMatchObject({ status: 504, code: "upstream_timeout" });
+    // Not the refused attempt's failed response (a 200 the SDK takes for an answer): the key was
+    // freed, so the retry ran again, and was refused in turn.
+    expect(await retry).toMatchObject({ status: 504, code: "upstream_timeout" });
+    expect(await upstream.requests(m)).toHaveLength(2);
+  });
+
   it("a key expires after its window, then runs the request again", async () => {
     const openai = client("sk-test-idempotency");
     const m = model("text:1");
