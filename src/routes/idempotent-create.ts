@@ -18,6 +18,7 @@ import type { Caller } from "../http/auth";
 import { noteResponse } from "../observe/request-log";
 import type { JsonObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
+import { endIfStale } from "../stream/dead-run";
 import { followResponse, FOLLOW_POLL_MS } from "../stream/follow";
 import { sha256Hex } from "../tenancy/gateway-keys";
 import { json, type RouteContext } from "./context";
@@ -79,13 +80,25 @@ export type StartRun = (spec: RunSpec, release: () => Promise<void>) => Promise<
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The response's row once it has ended (polled), or undefined if it was deleted meanwhile. */
-async function untilEnded(db: Db, row: ResponseRow, maxWaitMs: number): Promise<ResponseRow | undefined> {
+/**
+ * The response's row once it has ended (polled), or undefined if it was deleted meanwhile. A
+ * foreground run whose Worker died is ended by this read once its heartbeat is silent, as by any
+ * other read (a stream's retry follows it the same way), instead of waiting for the sweep.
+ */
+async function untilEnded(
+  db: Db,
+  row: ResponseRow,
+  maxWaitMs: number,
+  recordFlushMs: number,
+): Promise<ResponseRow | undefined> {
   const giveUpAt = Date.now() + maxWaitMs;
   let current: ResponseRow | undefined = row;
   while (current !== undefined && !isTerminal(current) && Date.now() < giveUpAt) {
-    await sleep(FOLLOW_POLL_MS);
-    current = await findResponse(db, row.tenantId, row.id);
+    if (await endIfStale(db, current, recordFlushMs)) current = await findResponse(db, row.tenantId, row.id);
+    else {
+      await sleep(FOLLOW_POLL_MS);
+      current = await findResponse(db, row.tenantId, row.id);
+    }
   }
   return current;
 }
@@ -203,7 +216,7 @@ async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise
   if (create.stream) return followResponse(followSource(found, maxWaitMs), -1);
   // A running background response answers at once, as its create did: its live snapshot.
   if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
-  const ended = await untilEnded(db, row, maxWaitMs);
+  const ended = await untilEnded(db, row, maxWaitMs, route.config.recordFlushMs);
   if (ended === undefined) return json(await readSnapshot(db, row));
   if (
     ended.status === "failed" &&

@@ -29,6 +29,7 @@ import { BackgroundRun } from "../../src/run/background-run";
 import type { RunSpec } from "../../src/run/spec";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
+import { sha256Hex } from "../../src/tenancy/gateway-keys";
 import { chooseUpstream } from "../../src/upstream/registry";
 import worker from "../../src/index";
 import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, upstream } from "../support/gateway";
@@ -246,6 +247,27 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       ]);
     },
   );
+
+  it("is ended by an idempotent JSON retry waiting for it once its heartbeat is silent, as by a read", async () => {
+    const id = await abandonedRun();
+    await runEverywhere("UPDATE responses SET updated_at = updated_at - 120 WHERE id = ?", id);
+    // The Idempotency-Key its create claimed (the request hash: the body's canonical JSON).
+    const key = crypto.randomUUID();
+    const body = { input: "x", model: "abandoned" };
+    const hash = await sha256Hex(JSON.stringify(body));
+    const now = Math.floor(Date.now() / 1000);
+    await runEverywhere(
+      "INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      await tenantOf(KEY),
+      key,
+      hash,
+      id,
+      now - 120,
+      now + 3600,
+    );
+    const retried = await client(KEY).responses.create(body, { headers: { "Idempotency-Key": key } });
+    expect(retried).toMatchObject({ id, status: "failed", output_text: "half" });
+  });
 
   it("is ended by the first read once its heartbeat is silent", async () => {
     const id = await abandonedRun();
