@@ -187,6 +187,32 @@ describe("the history console", () => {
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");
   });
 
+  it("shows a reasoning item's own text (reasoning_text), not only a summary", async () => {
+    const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Think first" });
+    // As a chat server's (or an open-weight model's) reasoning is stored: no summary, the text itself.
+    const reasoning = {
+      id: "rs_browser",
+      type: "reasoning",
+      summary: [],
+      content: [{ type: "reasoning_text", text: "Count the letters: three r's." }],
+    };
+    await page.route(`**/v1/responses/${response.id}`, async (route) => {
+      const stored = await route.fetch();
+      const body = (await stored.json()) as { output: unknown[] };
+      await route.fulfill({ response: stored, json: { ...body, output: [reasoning, ...body.output] } });
+    });
+    try {
+      await signIn("tenant", alice.key);
+      await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+      const item = page.locator(".item.reasoning");
+      await item.waitFor();
+      expect(await item.textContent()).toContain("Count the letters: three r's.");
+      expect(await item.textContent()).not.toContain("No summary");
+    } finally {
+      await page.unroute(`**/v1/responses/${response.id}`);
+    }
+  });
+
   it("wraps a long unbroken text inside its item instead of widening the page", async () => {
     const response = await alice.openai.responses.create({ model: `echo#${tag()}`, input: "a".repeat(3000) });
     await page.goto(`${stage.origin}/console/#/responses/${response.id}`);

@@ -78,13 +78,24 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
     }
     case "reasoning": {
       const summary = Array.isArray(item.summary) ? (item.summary as { text?: string }[]) : [];
+      // Open-weight models and chat servers send the reasoning itself (`reasoning_text`), not a summary.
+      const raw = Array.isArray(item.content)
+        ? (item.content as Part[]).filter((part) => part.type === "reasoning_text" && typeof part.text === "string")
+        : [];
       return (
         <div class="item reasoning">
           <div class="item-head">Reasoning</div>
-          {summary.length === 0 ? (
+          {summary.length === 0 && raw.length === 0 ? (
             <div class="muted">No summary{item.encrypted_content ? " (encrypted content kept)" : ""}.</div>
           ) : (
-            summary.map((part) => <div class="text">{part.text ?? ""}</div>)
+            <>
+              {summary.map((part) => (
+                <div class="text">{part.text ?? ""}</div>
+              ))}
+              {raw.map((part) => (
+                <div class="text reasoning-text">{text(part.text)}</div>
+              ))}
+            </>
           )}
         </div>
       );
