@@ -182,6 +182,8 @@ describe("the history console", () => {
     const output = page.locator(".item.tool-output");
     await output.waitFor();
     expect(await output.textContent()).toContain(callItem.call_id);
+    // The call is the previous response's: the output names it.
+    expect(await output.locator(".item-head code").textContent()).toBe("get_weather");
     expect(await output.locator("pre").textContent()).toBe('{\n  "temperature_c": 21\n}');
     expect(await page.locator(".chain ol").textContent()).toContain(call.id);
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");

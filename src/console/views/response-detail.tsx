@@ -93,7 +93,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
       <Summary response={response} live={live} />
       <section>
         <h2>Input</h2>
-        <InputItems session={session} base={base} />
+        <InputItems session={session} base={base} previous={initial.previous_response_id ?? null} />
       </section>
       <section>
         <h2>Output</h2>
@@ -194,14 +194,26 @@ function Summary({ response, live }: { response: ResponseObject; live: Live }) {
   );
 }
 
-function InputItems({ session, base }: { session: Session; base: string }) {
+/** The input items; a tool output answering a call of the previous response names that call. */
+function InputItems({ session, base, previous }: { session: Session; base: string; previous: string | null }) {
   const path = `${base}/input_items?order=asc&limit=100`;
-  const [loaded] = useLoad(() => getJson<List<Item>>(session, path), path);
+  const [loaded] = useLoad(async () => {
+    const calls =
+      previous === null
+        ? Promise.resolve([])
+        : getJson<ResponseObject>(session, `${responsesPath(session)}/${encodeURIComponent(previous)}`).then(
+            (response) => response.output,
+            // Deleted or expired: the outputs are shown by their call ids alone.
+            () => [],
+          );
+    const [list, context] = await Promise.all([getJson<List<Item>>(session, path), calls]);
+    return { list, context };
+  }, path);
   return (
     <Show loaded={loaded}>
-      {(list) => (
+      {({ list, context }) => (
         <>
-          <Items items={list.data} />
+          <Items items={list.data} context={context} />
           {list.has_more && <p class="muted">The first 100 input items are shown.</p>}
         </>
       )}
