@@ -269,6 +269,33 @@ describe("the history console", () => {
     await page.unroute(`**/v1/responses/${response.id}/events?*`);
   });
 
+  it("says so when an event log goes on past the events the timeline reads", async () => {
+    await signIn("tenant", alice.key);
+    const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "A long log" });
+    // A log of 20,100 events (a long answer's deltas), longer than the page reads (20,000).
+    const total = 20_100;
+    await page.route(`**/v1/responses/${response.id}/events?*`, (route) => {
+      const url = new URL(route.request().url());
+      const after = Number(url.searchParams.get("after"));
+      const end = Math.min(total, after + 1 + Number(url.searchParams.get("limit")));
+      const data = [];
+      for (let seq = after + 1; seq < end; seq++)
+        data.push({ sequence_number: seq, type: "response.output_text.delta", t_ms: seq, event: { type: "x" } });
+      return route.fulfill({ json: { object: "list", data, has_more: end < total } });
+    });
+    try {
+      await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+      const summary = page.locator(".timeline p");
+      await summary.waitFor({ timeout: 30_000 });
+      const text = await summary.textContent();
+      expect(text).toContain("The first 20,000 events: the log goes on past them.");
+      // The last event read is not the response's end.
+      expect(text).not.toContain(", end ");
+    } finally {
+      await page.unroute(`**/v1/responses/${response.id}/events?*`);
+    }
+  });
+
   it("follows a running background response live to its end", async () => {
     const model = `gate:6:10#${tag()}`;
     const running = await alice.openai.responses.create({ model, input: "Count slowly", background: true });

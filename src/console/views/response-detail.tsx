@@ -12,7 +12,7 @@ import { readEvents } from "../sse";
 import { ErrorBox, formatNumber, Json, messageOf, Show, Status, Time, useLoad } from "./common";
 import { Items } from "./items";
 import { TERMINAL, type Item, type ResponseObject } from "./response-model";
-import { loadTimeline, MAX_TIMELINE_EVENTS, Timeline, untimed, type TimedEvent } from "./timeline";
+import { loadTimeline, MAX_TIMELINE_EVENTS, Timeline, untimed, type TimedEvent, type TimelineData } from "./timeline";
 import { WebhookDeliveries } from "./webhooks";
 
 /** Links of the previous_response_id chain read back, one request each. */
@@ -36,7 +36,7 @@ type Live = "off" | "following" | "ended" | "lost";
 function Detail({ session, initial }: { session: Session; initial: ResponseObject }) {
   const base = `${responsesPath(session)}/${encodeURIComponent(initial.id)}`;
   const [response, setResponse] = useState(initial);
-  const [timeline, setTimeline] = useState<{ events: TimedEvent[]; timed: boolean } | null>(null);
+  const [timeline, setTimeline] = useState<TimelineData | null>(null);
   const [timelineError, setTimelineError] = useState<string | null>(null);
   const [live, setLive] = useState<Live>(TERMINAL.has(initial.status) ? "off" : "following");
   const [version, setVersion] = useState(0);
@@ -53,18 +53,20 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
   async function follow(signal: AbortSignal) {
     const fold = new ResponseFold({ owned: true });
     const events: TimedEvent[] = [];
+    let cut = false;
     // One render per frame, not per event: a long answer streams thousands of deltas.
     let frame = 0;
     const flush = () => {
       frame = 0;
       const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
       if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
-      setTimeline({ events: [...events], timed: false });
+      setTimeline({ events: [...events], timed: false, cut });
     };
     try {
       const stream = await send(session, `${base}?stream=true`, { signal });
       await readEvents(stream, (event) => {
         if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
+        else cut = true;
         try {
           fold.apply(event);
         } catch {
@@ -109,7 +111,12 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
         {timeline === null ? (
           <p class="muted">Loading…</p>
         ) : (
-          <Timeline events={timeline.events} timed={timeline.timed} following={live === "following"} />
+          <Timeline
+            events={timeline.events}
+            timed={timeline.timed}
+            cut={timeline.cut}
+            following={live === "following"}
+          />
         )}
       </section>
       <section>

@@ -30,27 +30,37 @@ export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
   event,
 });
 
+/** A timeline as the page holds it; `cut` when the log goes on past the `MAX_TIMELINE_EVENTS` read. */
+export interface TimelineData {
+  events: TimedEvent[];
+  timed: boolean;
+  cut: boolean;
+}
+
 /** The response's events with times, or without them from the replay when the gateway has no events route. */
-export async function loadTimeline(session: Session, base: string): Promise<{ events: TimedEvent[]; timed: boolean }> {
+export async function loadTimeline(session: Session, base: string): Promise<TimelineData> {
   const events: TimedEvent[] = [];
   try {
-    for (let after = -1; events.length < MAX_TIMELINE_EVENTS;) {
+    for (let after = -1; ;) {
       const page = (await (
         await send(session, `${base}/events?after=${after}&limit=${EVENTS_PAGE}`)
       ).json()) as List<TimedEvent>;
       events.push(...page.data);
-      if (!page.has_more || page.data.length === 0) break;
+      if (!page.has_more || page.data.length === 0) return { events, timed: true, cut: false };
+      if (events.length >= MAX_TIMELINE_EVENTS)
+        return { events: events.slice(0, MAX_TIMELINE_EVENTS), timed: true, cut: true };
       after = page.data.at(-1)?.sequence_number ?? after;
     }
-    return { events, timed: true };
   } catch (error) {
     if (!(error instanceof ApiFailure) || error.status !== 404 || events.length > 0) throw error;
   }
   const replay = await send(session, `${base}?stream=true`);
+  let cut = false;
   await readEvents(replay, (event) => {
     if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
+    else cut = true;
   });
-  return { events, timed: false };
+  return { events, timed: false, cut };
 }
 
 const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
@@ -59,10 +69,12 @@ const milliseconds = (value: number | null): string => (value === null ? "—" :
 export function Timeline({
   events,
   timed,
+  cut = false,
   following = false,
 }: {
   events: TimedEvent[];
   timed: boolean;
+  cut?: boolean;
   following?: boolean;
 }) {
   const [all, setAll] = useState(false);
@@ -72,11 +84,13 @@ export function Timeline({
   return (
     <div class="timeline">
       <p class="muted small">
-        {events.length} events.{" "}
+        {cut
+          ? `The first ${events.length.toLocaleString("en-US")} events: the log goes on past them.`
+          : `${events.length} events.`}{" "}
         {timed
-          ? `First event ${milliseconds(events[0]?.t_ms ?? null)}, first delta ${milliseconds(firstDelta)}, end ${milliseconds(
-              events.at(-1)?.t_ms ?? first("response.completed"),
-            )} after creation.`
+          ? `First event ${milliseconds(events[0]?.t_ms ?? null)}, first delta ${milliseconds(firstDelta)}${
+              cut ? "" : `, end ${milliseconds(events.at(-1)?.t_ms ?? first("response.completed"))}`
+            } after creation.`
           : following
             ? "Followed live: the events' times show once the response has ended."
             : "Times are not recorded by this gateway version: shown from the replay, without timings."}
