@@ -3,7 +3,7 @@
 // the cursor page by item id that `input_items` and a conversation's items share. Used by
 // src/db/responses.ts and src/db/conversations.ts.
 
-import { and, asc, desc, eq, gt, inArray, lt, type SQL } from "drizzle-orm";
+import { and, asc, between, desc, eq, gt, lt, type SQL } from "drizzle-orm";
 import { AFTER_NOT_FOUND, pageOf, type AfterNotFound, type Db, type Page, type PageQuery } from "./client";
 import type { conversationItems, responseItems } from "./schema";
 import { splitText } from "./split";
@@ -75,10 +75,14 @@ export async function pageItems(
     query.limit,
   );
   if (page.items.length === 0) return { items: [], hasMore: false };
+  // The page's positions are the first of the scope's in order, so its range holds no others. A
+  // range, not `IN (...)`: D1 binds at most 100 values a statement, and a page has up to 100 items.
+  const low = Math.min(...page.items);
+  const high = Math.max(...page.items);
   const rows = await db
     .select({ position: table.position, itemId: table.itemId, data: table.data })
     .from(table)
-    .where(and(scope, inArray(table.position, page.items)))
+    .where(and(scope, between(table.position, low, high)))
     .orderBy(asc(table.position), asc(table.part));
   const byPosition = new Map(joinParts(rows).map((row) => [row.position, row]));
   return {

@@ -87,6 +87,32 @@ describe("conversations", () => {
     expect(firstPage.last_id).toBe(asc[1]?.id);
   });
 
+  it("lists a full page of 100 items, in both orders and across a deleted item", async () => {
+    const openai = client("sk-test-conversations");
+    const notes = (from: number) =>
+      Array.from({ length: 20 }, (_, i) => ({
+        type: "message" as const,
+        role: "user" as const,
+        content: `n${from + i}`,
+      }));
+    const conversation = await openai.conversations.create({ items: notes(0) });
+    for (let from = 20; from < 120; from += 20)
+      await openai.conversations.items.create(conversation.id, { items: notes(from) });
+    const texts = (page: { data: unknown[] }) =>
+      page.data.map((item) => ((item as { content: { text: string }[] }).content[0] as { text: string }).text);
+
+    const asc = await openai.conversations.items.list(conversation.id, { order: "asc", limit: 100 });
+    expect(texts(asc)).toEqual(Array.from({ length: 100 }, (_, i) => `n${i}`));
+    expect(asc.has_more).toBe(true);
+    const desc = await openai.conversations.items.list(conversation.id, { order: "desc", limit: 100 });
+    expect(texts(desc)).toEqual(Array.from({ length: 100 }, (_, i) => `n${119 - i}`));
+
+    // A gap in the positions: the page still holds 100 items, none of them the deleted one.
+    await openai.conversations.items.delete((asc.data[50] as { id: string }).id, { conversation_id: conversation.id });
+    const after = await openai.conversations.items.list(conversation.id, { order: "asc", limit: 100 });
+    expect(texts(after)).toEqual(Array.from({ length: 101 }, (_, i) => `n${i}`).filter((text) => text !== "n50"));
+  });
+
   it("retrieves and deletes one item; deleting answers the conversation", async () => {
     const openai = client("sk-test-conversations");
     const conversation = await openai.conversations.create({
