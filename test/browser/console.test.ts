@@ -215,6 +215,31 @@ describe("the history console", () => {
     }
   });
 
+  it("says so when a conversation has more items than the 100 it shows", async () => {
+    await signIn("tenant", alice.key);
+    const conversation = await alice.openai.conversations.create({ items: [{ role: "user", content: "Earlier" }] });
+    const response = await alice.openai.responses.create({
+      model: `text:2#${tag()}`,
+      input: "One more",
+      conversation: conversation.id,
+    });
+    // The first page of a longer conversation: its items, and `has_more`.
+    const items = `**/v1/conversations/${conversation.id}/items?*`;
+    await page.route(items, async (route) => {
+      const stored = await route.fetch();
+      const list = (await stored.json()) as Record<string, unknown>;
+      await route.fulfill({ response: stored, json: { ...list, has_more: true } });
+    });
+    try {
+      await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+      const view = page.locator(".conversation");
+      await view.locator(".item").first().waitFor();
+      expect(await view.textContent()).toContain("The first 100 items of the conversation are shown.");
+    } finally {
+      await page.unroute(items);
+    }
+  });
+
   it("wraps a long unbroken text inside its item instead of widening the page", async () => {
     const response = await alice.openai.responses.create({ model: `echo#${tag()}`, input: "a".repeat(3000) });
     await page.goto(`${stage.origin}/console/#/responses/${response.id}`);

@@ -237,6 +237,8 @@ interface ChainView {
   later: ResponseObject[];
   moreLater: boolean;
   conversation: Item[] | null;
+  /** The conversation has more items than the first 100 shown. */
+  moreConversation: boolean;
 }
 
 async function loadChain(session: Session, response: ResponseObject): Promise<ChainView> {
@@ -262,12 +264,10 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
   const conversationId = response.conversation?.id;
   const conversation =
     conversationId && session.mode === "tenant"
-      ? (
-          await getJson<List<Item>>(
-            session,
-            `/v1/conversations/${encodeURIComponent(conversationId)}/items?order=asc&limit=100`,
-          )
-        ).data
+      ? await getJson<List<Item>>(
+          session,
+          `/v1/conversations/${encodeURIComponent(conversationId)}/items?order=asc&limit=100`,
+        )
       : null;
   return {
     earlier,
@@ -275,7 +275,8 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
     truncated: previous !== null,
     later: later.data,
     moreLater: later.has_more,
-    conversation,
+    conversation: conversation?.data ?? null,
+    moreConversation: conversation?.has_more ?? false,
   };
 }
 
@@ -333,7 +334,10 @@ function Chain({ session, response }: { session: Session; response: ResponseObje
               {chain.conversation === null ? (
                 <p class="muted">The operator view shows the conversation's id only; its items are the tenant's.</p>
               ) : (
-                <Items items={chain.conversation} />
+                <>
+                  <Items items={chain.conversation} />
+                  {chain.moreConversation && <p class="muted">The first 100 items of the conversation are shown.</p>}
+                </>
               )}
             </div>
           )}
