@@ -402,6 +402,17 @@ describe("the history console", () => {
     expect(await page.content()).not.toContain("Say four words");
   });
 
+  it("keeps the usage range form when the gateway refuses a range, so it can be put right", async () => {
+    await signIn("tenant", alice.key);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    await page.goto(`${stage.origin}/console/#/usage?start_date=${day(1)}&end_date=${day(0)}`);
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("must not be after 'end_date'");
+    await page.locator('input[name="start_date"]').fill(day(-7));
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.locator(".totals").waitFor();
+    expect(page.url()).toContain(`start_date=${day(-7)}`);
+  });
+
   it("lets the operator see every tenant's responses with their tenant, and usage with dollars", async () => {
     await signIn("admin", ADMIN_TOKEN);
     await page.locator("table.responses tbody tr").first().waitFor();

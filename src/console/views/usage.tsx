@@ -82,8 +82,24 @@ export function UsageView({ session, params }: { session: Session; params: URLSe
     });
   }
 
+  // The range as asked, else as the gateway resolved it (its defaults); the form stays when it is refused.
+  const resolved = loaded.state === "ready" ? loaded.value.days : undefined;
   return (
     <main class="usage">
+      <form class="filters" onSubmit={apply} aria-label="Range">
+        <label>
+          From <input type="date" name="start_date" value={range.start_date ?? resolved?.start_date ?? ""} />
+        </label>
+        <label>
+          To <input type="date" name="end_date" value={range.end_date ?? resolved?.end_date ?? ""} />
+        </label>
+        {session.mode === "admin" && (
+          <label>
+            Tenant <input name="tenant_id" value={range.tenant_id ?? ""} placeholder="every tenant" />
+          </label>
+        )}
+        <button type="submit">Show</button>
+      </form>
       <Show loaded={loaded}>
         {({ days, models, owners }) => {
           const total = models.data.reduce((sum, row) => sum + row.total_tokens, 0);
@@ -91,20 +107,6 @@ export function UsageView({ session, params }: { session: Session; params: URLSe
           const priced = models.data.some((row) => row.cost !== undefined);
           return (
             <>
-              <form class="filters" onSubmit={apply} aria-label="Range">
-                <label>
-                  From <input type="date" name="start_date" value={days.start_date} />
-                </label>
-                <label>
-                  To <input type="date" name="end_date" value={days.end_date} />
-                </label>
-                {session.mode === "admin" && (
-                  <label>
-                    Tenant <input name="tenant_id" value={range.tenant_id ?? ""} placeholder="every tenant" />
-                  </label>
-                )}
-                <button type="submit">Show</button>
-              </form>
               <p class="totals">
                 <strong>{formatNumber(total)}</strong> tokens in{" "}
                 <strong>{formatNumber(models.data.reduce((sum, row) => sum + row.responses, 0))}</strong> responses
