@@ -240,6 +240,22 @@ describe("the history console", () => {
     }
   });
 
+  it("shows the chain of a response whose conversation was deleted, and says it was", async () => {
+    await signIn("tenant", alice.key);
+    const conversation = await alice.openai.conversations.create({ items: [{ role: "user", content: "Soon gone" }] });
+    const response = await alice.openai.responses.create({
+      model: `text:2#${tag()}`,
+      input: "In it",
+      conversation: conversation.id,
+    });
+    await alice.openai.conversations.delete(conversation.id);
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const view = page.locator(".conversation");
+    await view.waitFor();
+    expect(await view.textContent()).toContain("Deleted: its items are gone.");
+    expect(await page.locator(".chain ol").textContent()).toContain(response.id);
+  });
+
   it("wraps a long unbroken text inside its item instead of widening the page", async () => {
     const response = await alice.openai.responses.create({ model: `echo#${tag()}`, input: "a".repeat(3000) });
     await page.goto(`${stage.origin}/console/#/responses/${response.id}`);

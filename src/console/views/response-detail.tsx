@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ResponseFold } from "../../responses/fold";
 import type { ResponseObject as FoldedResponse } from "../../responses/types";
-import { getJson, query, responsesPath, send, type List } from "../api";
+import { ApiFailure, getJson, query, responsesPath, send, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { readEvents } from "../sse";
@@ -239,6 +239,8 @@ interface ChainView {
   conversation: Item[] | null;
   /** The conversation has more items than the first 100 shown. */
   moreConversation: boolean;
+  /** The response's conversation was deleted since. */
+  conversationDeleted: boolean;
 }
 
 async function loadChain(session: Session, response: ResponseObject): Promise<ChainView> {
@@ -262,13 +264,19 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
     `${base}${query({ previous_response_id: response.id, order: "asc", limit: 20, tenant_id: response.tenant_id })}`,
   );
   const conversationId = response.conversation?.id;
-  const conversation =
-    conversationId && session.mode === "tenant"
-      ? await getJson<List<Item>>(
-          session,
-          `/v1/conversations/${encodeURIComponent(conversationId)}/items?order=asc&limit=100`,
-        )
-      : null;
+  let conversation: List<Item> | null = null;
+  let conversationDeleted = false;
+  if (conversationId && session.mode === "tenant")
+    try {
+      conversation = await getJson<List<Item>>(
+        session,
+        `/v1/conversations/${encodeURIComponent(conversationId)}/items?order=asc&limit=100`,
+      );
+    } catch (error) {
+      // A deleted conversation leaves its responses: the chain is still shown.
+      if (!(error instanceof ApiFailure && error.status === 404)) throw error;
+      conversationDeleted = true;
+    }
   return {
     earlier,
     missing,
@@ -277,6 +285,7 @@ async function loadChain(session: Session, response: ResponseObject): Promise<Ch
     moreLater: later.has_more,
     conversation: conversation?.data ?? null,
     moreConversation: conversation?.has_more ?? false,
+    conversationDeleted,
   };
 }
 
@@ -331,7 +340,9 @@ function Chain({ session, response }: { session: Session; response: ResponseObje
               <h3>
                 Conversation <span class="mono">{response.conversation.id}</span>
               </h3>
-              {chain.conversation === null ? (
+              {chain.conversationDeleted ? (
+                <p class="muted">Deleted: its items are gone.</p>
+              ) : chain.conversation === null ? (
                 <p class="muted">The operator view shows the conversation's id only; its items are the tenant's.</p>
               ) : (
                 <>
