@@ -357,6 +357,28 @@ describe("the history console", () => {
     await page.locator(".timeline p", { hasText: "after creation" }).waitFor();
   });
 
+  it("does not say a follow whose stream closed before the response ended followed it to its end", async () => {
+    await signIn("tenant", alice.key);
+    const model = `gate:3:10#${tag()}`;
+    const running = await alice.openai.responses.create({ model, input: "Hold on", background: true });
+    // A stream that closes while the response still runs (a proxy's idle cut, the gateway done waiting).
+    const stream = (url: URL) => url.pathname.endsWith(`/${running.id}`) && url.searchParams.get("stream") === "true";
+    await page.route(stream, (route) =>
+      route.fulfill({
+        contentType: "text/event-stream",
+        body: 'event: response.queued\ndata: {"type":"response.queued","sequence_number":0}\n\n',
+      }),
+    );
+    try {
+      await page.goto(`${stage.origin}/console/#/responses/${running.id}`);
+      await page.getByText("the live stream was lost").waitFor();
+      expect(await page.getByText("followed to its end").count()).toBe(0);
+    } finally {
+      await page.unroute(stream);
+      await fetch(`${stage.mock}/__mock/release?model=${encodeURIComponent(model)}`, { method: "POST" });
+    }
+  });
+
   it("shows a webhook delivery with its attempts and resends it", async () => {
     const hook = `${stage.mock}/__hooks/ok/${tag()}`;
     const created = await fetch(`${stage.origin}/v1/webhook_endpoints`, {

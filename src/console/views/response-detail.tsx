@@ -78,7 +78,10 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
       flush();
       // The stored Response has what the stream does not (final usage, completed_at), and its
       // recorded events their times.
-      setResponse(await getJson<ResponseObject>(session, base));
+      const stored = await getJson<ResponseObject>(session, base);
+      setResponse(stored);
+      // The stream closed before the response ended (a proxy's cut, the gateway done waiting): not its end.
+      if (!TERMINAL.has(stored.status)) return setLive("lost");
       setLive("ended");
       setVersion((n) => n + 1);
       setTimeline(await loadTimeline(session, base));
@@ -115,7 +118,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
             events={timeline.events}
             timed={timeline.timed}
             cut={timeline.cut}
-            following={live === "following"}
+            following={live === "following" || live === "lost"}
           />
         )}
       </section>
