@@ -14,7 +14,10 @@ export async function health({ request, env, config, requestId }: RouteContext):
   try {
     await pingShards(env);
   } catch (error) {
-    logD1Problem({ request_id: requestId }, "D1 failed the health check (unreachable, or not migrated)", error, { attempt: 1, of: 1 });
+    logD1Problem({ request_id: requestId }, "D1 failed the health check (unreachable, or not migrated)", error, {
+      attempt: 1,
+      of: 1,
+    });
     return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));
   }
   return withNoStore(json({ status: "ok", checks: { d1: { status: "ok", latency_ms: Date.now() - started } } }));
