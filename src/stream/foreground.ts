@@ -232,7 +232,8 @@ export async function runStoredForeground(
     grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
   };
 
-  if (!request.stream) {
+  /** A JSON create's run, to its end: the answer is the response as it ended. */
+  const answerJson = async (): Promise<Response> => {
     let ended: ResponseObject | undefined;
     // A JSON create has sent nothing yet, so the request's signal tells at once.
     const disconnected = run.request?.signal;
@@ -267,6 +268,18 @@ export async function runStoredForeground(
     const outcome = await finish(ended ?? normalizer.snapshot);
     if (outcome === "failed") throw notRecorded();
     return json(ended ?? normalizer.snapshot);
+  };
+  if (!request.stream) {
+    // Under waitUntil, as a stream's drive() is: a client that leaves must not cancel the run before
+    // its grace ends it, recorded (the runtime cancels a request's own work when its client goes).
+    const answer = answerJson();
+    run.ctx.waitUntil(
+      answer.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return answer;
   }
 
   const client = new ClientStream(abort.signal, clientGone, run.request?.signal, config.streamKeepaliveMs);

@@ -100,6 +100,37 @@ describe("a stored foreground response whose client disconnects", () => {
     await upstream.release(m);
   });
 
+  it("a JSON create (stream:false) runs on after its client leaves, through the Worker's fetch, and is stored whole", async () => {
+    const m = model("gate:5:6");
+    const caller = new AbortController();
+    const answered = gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: m, input: "x" }),
+      signal: caller.signal,
+    }).then(
+      () => "answered",
+      () => "aborted",
+    );
+    await until(
+      () => upstream.requests(m),
+      (sent) => sent.length === 1,
+      "the upstream call",
+    );
+    caller.abort();
+    expect(await answered).toBe("aborted");
+    await upstream.release(m);
+    const listed = async () => {
+      const res = await gatewayFetch(`${GATEWAY_URL}/responses?model=${encodeURIComponent(m)}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      return (await res.json<{ data: { status: string; output: unknown[] }[] }>()).data[0];
+    };
+    const ended = await until(listed, (response) => response?.status === "completed", "the run to end");
+    expect(JSON.stringify(ended?.output)).toContain("w0 w1 w2 w3 w4 w5 ");
+    expect(await upstream.closedEarly(m)).toBe(0);
+  });
+
   it("a JSON create (stream:false) whose client goes away ends cancelled too, when the grace period runs out", async () => {
     const m = model("gate:5:6");
     const request = validateCreateRequest({ model: m, input: "x" });
