@@ -20,8 +20,16 @@ export const newId = (prefix: string, nowMs = Date.now()): string =>
 
 export const newResponseId = (): string => newId("resp");
 
-/** The smallest id minted at `ms` or later: ids below it were minted earlier (or before ids were timed). */
-export const idFloorAt = (prefix: string, ms: number): string => `${prefix}_${timeHex(ms)}`;
+/** Milliseconds the id's 12 time digits hold: from this time on (the year 10889) `timeHex` wraps around. */
+const ID_CLOCK_END_MS = 16 ** TIME_DIGITS;
+
+/**
+ * The smallest id minted at `ms` or later: ids below it were minted earlier (or before ids were timed).
+ * A time past the ids' clock is above every id (`g` sorts after every hex digit), not wrapped round to
+ * an early one; one before 1970 is below every id.
+ */
+export const idFloorAt = (prefix: string, ms: number): string =>
+  ms >= ID_CLOCK_END_MS ? `${prefix}_g` : `${prefix}_${timeHex(Math.max(0, ms))}`;
 
 /** Ids the gateway accepts in paths: a known prefix and a bounded run of safe characters. */
 const ID_PATTERN = /^[a-z]{2,8}_[A-Za-z0-9_-]{1,128}$/;

@@ -310,6 +310,22 @@ describe("GET /v1/responses with responses made through the gateway", () => {
     expect(tagged.data.map((r) => r.id)).toEqual([first.id]);
   });
 
+  it("reads a created range past the ids' clock (the year 10889) as later than every response", async () => {
+    const { key } = await newTenantKey("far-range");
+    const client = managedClient(key);
+    const made = [];
+    for (const input of ["a", "b"]) made.push(await client.responses.create({ model: model("text:1"), input }));
+    // 2^48 ms, where an id's 12 time digits wrap around: the id floor must not wrap with them.
+    const past = Math.ceil(2 ** 48 / 1000);
+    const list = async (query: Record<string, unknown>) =>
+      (
+        await client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, { query })
+      ).data.map((r) => r.id);
+    expect(await list({ created_before: past })).toEqual(made.map((r) => r.id).reverse());
+    expect(await list({ created_before: 999_999_999_999, order: "asc" })).toEqual(made.map((r) => r.id));
+    expect(await list({ created_after: past })).toEqual([]);
+  });
+
   it.each([
     ["limit=0", "limit", "integer_below_min_value"],
     ["limit=101", "limit", "integer_above_max_value"],
