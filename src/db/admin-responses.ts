@@ -3,14 +3,22 @@
 // shards'). The only queries on `responses` that do not name a tenant; the admin token guards every
 // route that uses them.
 
-import { and, eq, gt, lt } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { chunk, pageOf, type Db, type Page, type PageQuery } from "./client";
-import { tenantPage, type ListedRow, type ResponseFilters } from "./response-list";
+import {
+  keyset,
+  legacyKeyset,
+  tenantPage,
+  timedRange,
+  type Anchor,
+  type ListedRow,
+  type ResponseFilters,
+} from "./response-list";
 import { responseColumns, type ResponseRow } from "./responses";
 import { responses } from "./schema";
 import { ofAnyTenant, tenantsWithResponses } from "./tenant-scan";
 
-/** Tenants' pages read in one D1 batch. */
+/** Pages (a tenant's timed rows, or its untimed ones) read in one D1 batch. */
 const TENANT_PAGES_PER_BATCH = 50;
 
 export interface AdminListedRow extends ListedRow {
@@ -28,28 +36,68 @@ export async function findAnyResponse(db: Db, id: string): Promise<ResponseRow |
 }
 
 /**
- * A page of every tenant's responses on this shard, newest first by default, keyset-paginated on the
- * id: ids carry their creation time, so the id is the time order and no index is written for this view
- * (rows from before ids were timed sort among them by their random id), and one cursor serves every
- * shard. Each tenant's page is read from its key range and the pages are merged. `after` need not be a
- * row of this shard (the caller checks that it exists on one). Filters are conditions on the rows read
- * in that order, so a rare filter value can read much of the table.
+ * The page order of listed rows across tenants, as each tenant's list has it: timed rows by id (ids
+ * carry their creation time, so one cursor serves every shard), and rows from before ids were timed
+ * older than all of them, by (created_at, id).
+ */
+export function pageOrder(order: "asc" | "desc") {
+  const sign = order === "desc" ? -1 : 1;
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return (a: Pick<ListedRow, "id" | "createdAt" | "legacy">, b: Pick<ListedRow, "id" | "createdAt" | "legacy">) => {
+    const legacyA = a.legacy === 1;
+    const legacyB = b.legacy === 1;
+    if (legacyA !== legacyB) return sign * (legacyA ? -1 : 1);
+    return sign * (legacyA ? a.createdAt - b.createdAt || byId(a, b) : byId(a, b));
+  };
+}
+
+/** The tenants with rows from before ids were timed, from the partial index that only those rows are in. */
+const LEGACY_TENANTS = sql`WITH RECURSIVE t(tenant) AS (
+    SELECT min(tenant_id) FROM responses WHERE legacy = 1
+    UNION ALL
+    SELECT (SELECT min(tenant_id) FROM responses WHERE legacy = 1 AND tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL
+  )
+  SELECT tenant FROM t WHERE tenant IS NOT NULL`;
+
+/**
+ * A page of every tenant's responses on this shard, newest first by default, in each tenant's list
+ * order (`pageOrder`), keyset-paginated after `anchor` (the row `after` names, found on any shard):
+ * each tenant's page of timed rows is read from its key range (a created range is a range of ids) and
+ * each tenant with older, untimed rows also reads a page of those from their partial index; the pages
+ * are merged. Other filters are conditions on the rows read in that order, so a rare filter value can
+ * read much of the table.
  */
 export async function pageAllResponses(
   db: Db,
   filters: ResponseFilters,
   options: PageQuery,
+  anchor?: Anchor,
 ): Promise<Page<AdminListedRow>> {
-  const after = options.after;
-  const cursor =
-    after === null ? undefined : options.order === "desc" ? lt(responses.id, after) : gt(responses.id, after);
-  const pageOfTenant = (tenantId: string) => tenantPage(db, tenantId, filters, options, [cursor], [responses.id]);
+  const timedOf = (tenantId: string) =>
+    tenantPage(
+      db,
+      tenantId,
+      filters,
+      options,
+      [...timedRange(filters), isNull(responses.legacy), keyset(anchor, options.order)],
+      [responses.id],
+    );
+  const legacyOf = (tenantId: string) =>
+    tenantPage(
+      db,
+      tenantId,
+      filters,
+      options,
+      [eq(responses.legacy, 1), legacyKeyset(anchor, options.order)],
+      [responses.createdAt, responses.id],
+    );
+  const legacy = new Set((await db.all<{ tenant: string }>(LEGACY_TENANTS)).map((row) => row.tenant));
+  const pages = [...(await tenantsWithResponses(db)).map(timedOf), ...[...legacy].map(legacyOf)];
   const rows: AdminListedRow[] = [];
-  for (const tenants of chunk(await tenantsWithResponses(db), TENANT_PAGES_PER_BATCH)) {
-    const pages = await db.batch(tenants.map(pageOfTenant) as [ReturnType<typeof pageOfTenant>]);
-    for (const page of pages) rows.push(...page);
+  for (const batch of chunk(pages, TENANT_PAGES_PER_BATCH)) {
+    const read = await db.batch(batch as [ReturnType<typeof timedOf>]);
+    for (const page of read) rows.push(...page);
   }
-  const sign = options.order === "desc" ? -1 : 1;
-  rows.sort((a, b) => (a.id < b.id ? -sign : a.id > b.id ? sign : 0));
+  rows.sort(pageOrder(options.order));
   return pageOf(rows.slice(0, options.limit + 1), options.limit);
 }

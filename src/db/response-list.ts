@@ -38,6 +38,8 @@ export interface ListedRow {
   tenantId: string;
   status: string;
   createdAt: number;
+  /** 1 for a row stored before ids were timed (listed after the timed ones, newest first). */
+  legacy: number | null;
   snapshot: StoredValue | null;
   output: StoredValue | null;
 }
@@ -96,7 +98,7 @@ export function legacyKeyset(anchor: Anchor | undefined, order: ListOrder): SQL 
 }
 
 /** A created range as a range of timed ids (created_at is the id's time in seconds), read from the key. */
-const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
+export const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
   filters.createdAfter === undefined ? undefined : gte(responses.id, idFloorAt("resp", filters.createdAfter * 1000)),
   filters.createdBefore === undefined ? undefined : lt(responses.id, idFloorAt("resp", filters.createdBefore * 1000)),
 ];
@@ -107,6 +109,7 @@ const listedColumns = {
   tenantId: responses.tenantId,
   status: responses.status,
   createdAt: responses.createdAt,
+  legacy: responses.legacy,
   snapshot: readBlob(responses.snapshot),
   output: readBlob(responses.output),
 };

@@ -10,12 +10,17 @@ const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1
 
 /**
  * One page out of every shard's page of the same query: each holds up to `limit + 1` rows after the
- * same cursor in `order`, so the first `limit` of their union, in order, are the first `limit` of
+ * same cursor in `order` (by id, unless `compare` gives the page order), so the first `limit` of their union, in order, are the first `limit` of
  * all rows, and more follow exactly when the union holds more than `limit`.
  */
-export function mergePages<T extends { id: string }>(pages: Page<T>[], order: ListOrder, limit: number): Page<T> {
+export function mergePages<T extends { id: string }>(
+  pages: Page<T>[],
+  order: ListOrder,
+  limit: number,
+  compare: (a: T, b: T) => number = order === "asc" ? byId : (a, b) => byId(b, a),
+): Page<T> {
   const rows = pages.flatMap((page) => page.items);
-  rows.sort(order === "asc" ? byId : (a, b) => byId(b, a));
+  rows.sort(compare);
   const more = pages.some((page) => page.hasMore);
   // A shard with more rows holds a row after its own `limit`: past the merged page as well.
   return more ? { items: rows.slice(0, limit), hasMore: true } : pageOf(rows, limit);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { GATEWAY_URL, gatewayFetch, model } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { tenantD1 } from "../support/shards";
 import { rowCounts } from "../support/tables";
 
 const ROOT = GATEWAY_URL.replace(/\/v1$/, "");
@@ -82,6 +83,59 @@ describe("GET /admin/responses", () => {
       `/responses?model=${encodeURIComponent(m)}&limit=1&after=${second.id}`,
     );
     expect(next.body).toMatchObject({ has_more: false, data: [{ id: first.id }] });
+  });
+
+  it("lists every tenant's responses in each tenant's order: rows stored before ids were timed after the newer ones", async () => {
+    const a = await newTenantKey("admin order a");
+    const b = await newTenantKey("admin order b");
+    const run = crypto.randomUUID();
+    const m = model("text:1");
+    const timed = [];
+    for (const key of [a.key, b.key, a.key])
+      timed.push(await managedClient(key).responses.create({ model: m, input: "x", metadata: { run } }));
+    // Legacy rows: random ids (here above every timed id), a day older than any timed one.
+    const old = timed[0]!.created_at - 86_400;
+    const legacy = [
+      { id: `resp_legacy_fa${"0".repeat(8)}`, tenantId: a.tenantId, createdAt: old + 2 },
+      { id: `resp_legacy_fb${"0".repeat(8)}`, tenantId: b.tenantId, createdAt: old + 1 },
+    ];
+    for (const row of legacy)
+      await (
+        await tenantD1(row.tenantId)
+      )
+        .prepare(
+          `INSERT INTO responses (id, tenant_id, status, model, background, store, created_at, updated_at, metadata,
+                                  snapshot, legacy)
+           VALUES (?1, ?2, 'completed', 'old', 0, 1, ?3, ?3, json_object('run', ?4),
+                   json_object('id', ?1, 'object', 'response', 'created_at', ?3, 'status', 'completed', 'output', json('[]')), 1)`,
+        )
+        .bind(row.id, row.tenantId, row.createdAt, run)
+        .run();
+    const newestFirst = [...timed.map((r) => r.id).reverse(), legacy[0]!.id, legacy[1]!.id];
+    for (const [order, expected] of [
+      ["desc", newestFirst],
+      ["asc", [...newestFirst].reverse()],
+    ] as const) {
+      const ids: string[] = [];
+      let after = "";
+      for (;;) {
+        const page = await admin<{ data: { id: string }[]; has_more: boolean; last_id: string }>(
+          "GET",
+          `/responses?metadata[run]=${run}&order=${order}&limit=2${after}`,
+        );
+        expect(page.status).toBe(200);
+        ids.push(...page.body.data.map((r) => r.id));
+        if (!page.body.has_more) break;
+        after = `&after=${page.body.last_id}`;
+      }
+      expect(ids).toEqual(expected);
+    }
+    // A created range is the timed rows' range of ids, and the untimed rows' created_at.
+    const range = await admin<{ data: { id: string }[] }>(
+      "GET",
+      `/responses?metadata[run]=${run}&created_before=${old + 2}`,
+    );
+    expect(range.body.data.map((r) => r.id)).toEqual([legacy[1]!.id]);
   });
 
   it("reads one response of any tenant: the Response, its input items, its events and its deliveries", async () => {

@@ -3,9 +3,9 @@
 // GET /v1/responses; every tenant's is each shard's page after one cursor, merged), GET /admin/responses/{id} (`stream=true` replays and follows it),
 // GET .../input_items and GET .../webhook_deliveries. Answers carry the owner's `tenant_id`.
 
-import { findAnyResponse, pageAllResponses, type AdminListedRow } from "../../db/admin-responses";
+import { findAnyResponse, pageAllResponses, pageOrder, type AdminListedRow } from "../../db/admin-responses";
 import { AFTER_NOT_FOUND, type Db, type Page, type PageQuery } from "../../db/client";
-import { pageResponses, type ResponseFilters } from "../../db/response-list";
+import { pageResponses, type Anchor, type ResponseFilters } from "../../db/response-list";
 import { readInput, readSnapshot, type ResponseRow } from "../../db/responses";
 import { mergePages } from "../../db/shard-merge";
 import { onEveryShard, tenantStore } from "../../db/shards";
@@ -63,12 +63,18 @@ type ListedOn = Page<{ row: AdminListedRow; db: Db }> | typeof AFTER_NOT_FOUND;
 
 /** A page of every tenant's responses: each shard's page after the same cursor, merged. */
 async function pageEveryTenant(env: Env, filters: ResponseFilters, query: PageQuery): Promise<ListedOn> {
-  if (query.after !== null && (await onAnyShard(env, query.after)) === undefined) return AFTER_NOT_FOUND;
+  let anchor: Anchor | undefined;
+  if (query.after !== null) {
+    const found = await onAnyShard(env, query.after);
+    if (found === undefined) return AFTER_NOT_FOUND;
+    anchor = { id: found.row.id, createdAt: found.row.createdAt, legacy: found.row.legacy === 1 };
+  }
   const pages = await onEveryShard(env, async ({ db }) => {
-    const page = await pageAllResponses(db, filters, query);
+    const page = await pageAllResponses(db, filters, query, anchor);
     return { items: page.items.map((row) => ({ id: row.id, row, db })), hasMore: page.hasMore };
   });
-  return mergePages(pages, query.order, query.limit);
+  const order = pageOrder(query.order);
+  return mergePages(pages, query.order, query.limit, (a, b) => order(a.row, b.row));
 }
 
 /** A page of one tenant's responses, from its shard. */
