@@ -11,7 +11,7 @@
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
 import { findResponse, type ResponseRow } from "../db/responses";
-import { TERMINAL_STATUSES } from "../responses/types";
+import { TERMINAL_EVENTS, TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
 import { withKeepalive } from "./keepalive";
@@ -51,7 +51,10 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
     }
     if (TERMINAL_STATUSES.has(row.status)) {
       // At the record's last number too: the client may have seen a lost event under it, not the end.
-      if (after >= row.eventCount - 1 && CUT_SHORT.has(row.status)) yield encoder.encode(await endPast(db, row, after));
+      if (after >= row.eventCount - 1 && CUT_SHORT.has(row.status)) {
+        const end = await endPast(db, row, after);
+        if (end !== "") yield encoder.encode(end);
+      }
       return;
     }
     if (row.background && source.liveTail !== undefined) {
@@ -86,10 +89,14 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
 /** Statuses a run ends in when it is ended for it (its Worker or object died, or a cancel found none). */
 const CUT_SHORT: ReadonlySet<string> = new Set(["failed", "cancelled"]);
 
-/** The recorded end of `row` (its terminal event, and the `error` before it if any), numbered from `after` + 1. */
+/** The recorded end of `row` (its terminal event, and the `error` before it if any), numbered from `after` + 1; none for a cancel. */
 async function endPast(db: Db, row: ResponseRow, after: number): Promise<string> {
   const last: RecordedEvent[] = [];
   for await (const events of readEvents(db, row, row.eventCount - 3)) last.push(...events);
+  // A cancelled run's record ends with no terminal event (OpenAI has no `response.cancelled`): its
+  // last event is a delta or an item event the reader already has, and sending it again would repeat it.
+  const final = last.at(-1);
+  if (final === undefined || !TERMINAL_EVENTS.has(eventType(final) as string)) return "";
   const closing = last
     .slice(-2)
     .filter((event, index, pair) => index === pair.length - 1 || eventType(event) === "error");

@@ -66,6 +66,26 @@ describe("POST /v1/responses/{id}/cancel", () => {
     expect(await collect(await openai.responses.retrieve(id, { stream: true }))).toEqual(all);
   });
 
+  it("a reader resuming at or past a cancelled response's last event gets nothing: no event is sent again", async () => {
+    const openai = client();
+    const m = model("gate:6:10");
+    const created = await openai.responses.create({ model: m, input: "x", background: true });
+    await untilOutput(openai, created.id, "w0 w1 ");
+    await openai.responses.cancel(created.id);
+    const all = await collect(await openai.responses.retrieve(created.id, { stream: true }));
+    expect(all.at(-1)?.type).toBe("response.output_text.delta");
+    const last = all.at(-1)?.sequence_number as number;
+    // Before the last event: the rest as recorded.
+    expect(
+      await collect(await openai.responses.retrieve(created.id, { stream: true, starting_after: last - 1 })),
+    ).toEqual([all.at(-1)]);
+    // At it, or past it (a client that saw events after the last recorded one): nothing, not the last delta again.
+    for (const after of [last, last + 1, last + 5])
+      expect(
+        await collect(await openai.responses.retrieve(created.id, { stream: true, starting_after: after })),
+      ).toEqual([]);
+  });
+
   it("cancels a background response still waiting for the upstream's first byte", async () => {
     const openai = client();
     const m = model("hang-headers");
