@@ -18,6 +18,7 @@ import { SSE_HEADERS } from "../sse";
 import { endDeadRun } from "../stream/dead-run";
 import type { FinishOutcome } from "../stream/recorder";
 import { deliveryRow, WebhookDispatcher } from "../webhooks/dispatcher";
+import { eventTypeOf } from "../webhooks/event";
 import { WebhookOutbox } from "../webhooks/outbox";
 import { BackgroundRun } from "./background-run";
 import { backgroundSnapshots } from "./background-snapshot";
@@ -252,9 +253,23 @@ export class ResponseRun extends DurableObject<Env> {
 
   /** Webhooks are due for this end: noted (with a dead man's alarm) before D1 is told, so none is lost. */
   async #beforeEnd(run: BackgroundRun, snapshot: ResponseObject): Promise<void> {
-    if (!(await this.#webhooks.hasTargets(run.tenantId, snapshot.status))) return;
+    if (!(await this.#webhooksDue(run.tenantId, snapshot.status))) return;
     this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
     await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+  }
+
+  /**
+   * Whether an end with `status` may have webhooks to send. When D1 cannot list the endpoints, they
+   * are noted as due: planning reads them again (retried by the alarm) and plans none if there are none.
+   * Failing here instead would leave the run unended (its end unwritten) or its webhook unsent.
+   */
+  async #webhooksDue(tenantId: string, status: string): Promise<boolean> {
+    try {
+      return await this.#webhooks.hasTargets(tenantId, status);
+    } catch (error) {
+      this.#logError("webhook endpoints could not be read; the deliveries are planned later", error);
+      return eventTypeOf(status) !== null;
+    }
   }
 
   async #afterEnd(run: BackgroundRun, snapshot: ResponseObject, outcome: FinishOutcome): Promise<void> {
@@ -325,7 +340,7 @@ export class ResponseRun extends DurableObject<Env> {
       onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
       env: this.env,
     });
-    if (outcome !== "failed" && (await this.#webhooks.hasTargets(tenantId, snapshot.status))) {
+    if (outcome !== "failed" && (await this.#webhooksDue(tenantId, snapshot.status))) {
       this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
       await this.#jobs();
     }
