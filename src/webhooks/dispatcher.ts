@@ -144,11 +144,13 @@ export class WebhookDispatcher {
       return;
     }
     const config = readConfig(this.#env).webhooks;
+    // The default's retries go where WEBHOOK_URL points now, signed with WEBHOOK_SECRET as it is now,
+    // as an endpoint's go to its current URL with its current secret.
     const targetOf = (delivery: OutboxDelivery) =>
       delivery.endpointId === null
-        ? config.defaultSecret === null
+        ? config.defaultSecret === null || config.defaultUrl === null
           ? undefined
-          : { url: delivery.url, secret: config.defaultSecret }
+          : { url: config.defaultUrl, secret: config.defaultSecret }
         : targets.get(delivery.endpointId);
     for (let start = 0; start < due.length; start += MAX_PARALLEL_ATTEMPTS) {
       const group = due.slice(start, start + MAX_PARALLEL_ATTEMPTS);
@@ -165,7 +167,9 @@ export class WebhookDispatcher {
             const outcome =
               target === undefined
                 ? notAttempted(
-                    delivery.endpointId === null ? "WEBHOOK_SECRET is not set." : "The webhook endpoint was deleted.",
+                    delivery.endpointId === null
+                      ? "WEBHOOK_URL or WEBHOOK_SECRET is not set."
+                      : "The webhook endpoint was deleted.",
                     true,
                   )
                 : await sendWebhook({ ...delivery, url: target.url }, target.secret, {

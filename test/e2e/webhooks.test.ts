@@ -17,7 +17,7 @@ import {
   type ReceivedHook,
 } from "../support/hooks";
 import { ATTEMPT_UNDER_WAY } from "../../src/webhooks/dispatcher";
-import { alarmOf, resetInstance, runStub } from "../support/run-object";
+import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
 
 interface Attempt {
   attempt: number;
@@ -113,6 +113,43 @@ describe("webhooks of background responses", () => {
     // A synchronous response sends nothing.
     const sync = await openai.responses.create({ model: model("text:1"), input: "x" });
     expect((await deliveriesOf(openai, sync.id)).data).toEqual([]);
+  });
+
+  it("retries a delivery to the default at WEBHOOK_URL as it is now, as an endpoint's go to its current URL", async () => {
+    const key = tenantKey();
+    const openai = client(key);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const [delivered] = (await settledDeliveries(openai, created.id, 1)).data;
+    // A delivery planned while WEBHOOK_URL named another receiver (since moved by the operator) is due again.
+    const movedFrom = hookUrl("status:500");
+    const stub = await runStub(created.id, key);
+    const record = delivered as Delivery;
+    await stub.resendWebhook({
+      id: record.id,
+      tenantId: await tenantOf(key),
+      responseId: created.id,
+      endpointId: null,
+      url: movedFrom,
+      eventId: record.event.id,
+      eventType: record.event.type,
+      payload: JSON.stringify(record.event),
+      status: "delivered",
+      attempts: record.attempt_count,
+      nextAttemptAt: null,
+      createdAt: Math.floor(Date.now() / 1000),
+      lastAttemptAt: null,
+      lastStatusCode: null,
+      lastError: null,
+    });
+    await runDurableObjectAlarm(stub);
+    const again = await until(
+      () => received(DEFAULT_HOOK_URL),
+      (list) => list.filter((hook) => hook.headers["webhook-id"] === record.id).length === 2,
+      "the retry at the current WEBHOOK_URL",
+    );
+    const retry = again.filter((hook) => hook.headers["webhook-id"] === record.id)[1] as ReceivedHook;
+    expect(await unwrap(retry, DEFAULT_HOOK_SECRET)).toMatchObject({ data: { id: created.id } });
+    expect(await received(movedFrom)).toEqual([]);
   });
 
   it("sends each endpoint exactly the event types it subscribed to, and nothing to the default", async () => {
