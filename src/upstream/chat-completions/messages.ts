@@ -216,17 +216,34 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
   let reasoning = "";
   /** The call id of the last server-executed tool search (its output names none). */
   let searchCall: string | undefined;
+  /** Calls of the last assistant message that no `tool` message has answered yet. */
+  const unanswered = new Set<unknown>();
+  /**
+   * System and developer messages that came between calls and their outputs: they go after the
+   * outputs, as chat servers (and templates) want an assistant's `tool_calls` answered right after it.
+   */
+  let held: JsonObject[] = [];
+  const release = () => {
+    unanswered.clear();
+    messages.push(...held);
+    held = [];
+  };
 
   const pushAssistant = (message: JsonObject) => {
+    release();
     if (reasoning !== "") message.reasoning_content = reasoning;
     reasoning = "";
     messages.push(message);
     assistant = message;
   };
   const push = (message: JsonObject) => {
+    if (message.role !== "tool") release();
     reasoning = "";
     assistant = undefined;
     messages.push(message);
+    if (message.role !== "tool") return;
+    unanswered.delete(message.tool_call_id);
+    if (unanswered.size === 0) release();
   };
   const pushCall = (call: JsonObject) => {
     if (assistant !== undefined) {
@@ -235,6 +252,7 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
     } else {
       pushAssistant({ role: "assistant", content: null, tool_calls: [call] });
     }
+    unanswered.add(call.id);
   };
 
   input.forEach((item, index) => {
@@ -245,6 +263,8 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         if (item.role === "assistant")
           pushAssistant({ role: "assistant", content: assistantText(item.content, `${param}.content`) });
         else if (item.role === "user") push({ role: "user", content: userContent(item.content, `${param}.content`) });
+        else if (unanswered.size > 0)
+          held.push({ role: "system", content: systemContent(item.content, `${param}.content`) });
         else push({ role: "system", content: systemContent(item.content, `${param}.content`) });
         return;
       case "function_call":
@@ -312,6 +332,7 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         throw refused(param, typeof type === "string" ? type : "unknown");
     }
   });
+  release();
   return oneLeadingSystem(messages);
 }
 

@@ -73,6 +73,47 @@ describe("request translation: messages", () => {
     ]);
   });
 
+  it("sends a system or developer message that comes between calls and their outputs after the outputs", () => {
+    const call = (id: string) => ({ type: "function_call", call_id: id, name: "f", arguments: "{}" });
+    const output = (id: string) => ({ type: "function_call_output", call_id: id, output: id });
+    const input = [
+      { role: "user", content: "hi" },
+      call("c1"),
+      { role: "developer", content: "Mind the budget." },
+      call("c2"),
+      output("c1"),
+      { role: "system", content: "Be brief." },
+      output("c2"),
+      { role: "user", content: "go on" },
+    ];
+    expect(messagesOf(input)).toEqual([
+      { role: "user", content: "hi" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "c1", type: "function", function: { name: "f", arguments: "{}" } },
+          { id: "c2", type: "function", function: { name: "f", arguments: "{}" } },
+        ],
+      },
+      { role: "tool", tool_call_id: "c1", content: "c1" },
+      { role: "tool", tool_call_id: "c2", content: "c2" },
+      { role: "user", content: "Mind the budget." },
+      { role: "user", content: "Be brief." },
+      { role: "user", content: "go on" },
+    ]);
+    // Calls never answered: the message still goes, before whatever comes next.
+    expect(messagesOf([{ role: "user", content: "hi" }, call("c1"), { role: "developer", content: "Note." }])).toEqual([
+      { role: "user", content: "hi" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }],
+      },
+      { role: "user", content: "Note." },
+    ]);
+  });
+
   it("flattens system content parts into one string", () => {
     const input = [
       {
