@@ -35,13 +35,15 @@ const routes = (mock: string) =>
       api_key_secret: "ALT_UPSTREAM_KEY",
       strip_prefix: "alt-responses/",
     },
-    // A server that refuses OpenAI's newer fields (as Mistral refuses stream_options and max_completion_tokens).
+    // A server that refuses OpenAI's newer fields (as Mistral refuses stream_options and max_completion_tokens,
+    // and takes reasoning back only as thinking parts).
     {
       model: "strict:*",
       base_url: `${mock}/v1`,
       protocol: "chat_completions",
       strip_prefix: "strict:",
       request_fields: { stream_options: null, max_completion_tokens: "max_tokens" },
+      reasoning_sent_as: "thinking",
     },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
     // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.

@@ -17,6 +17,7 @@ import {
   upstreamHttpError,
   withProtocolHint,
 } from "./errors";
+import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { UpstreamProtocol } from "./protocol";
 import type { RequestFields } from "./routes";
 import { warmUpAnswer } from "./warm-up";
@@ -35,6 +36,8 @@ export interface UpstreamTarget {
   requestFields?: RequestFields | null;
   /** Chat: the route's template writes the opening `<think>` into the prompt (`template_opens_think`). */
   templateOpensThink?: boolean;
+  /** Chat: how earlier turns' reasoning is sent (a route's `reasoning_sent_as`); `reasoning_content` when unset. */
+  reasoningSentAs?: ReasoningSentAs;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
@@ -181,8 +184,9 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
+  const sent = withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content");
   const payload = JSON.stringify(
-    withRequestFields(target.model ? { ...body, model: target.model } : body, target.requestFields),
+    withRequestFields(target.model ? { ...sent, model: target.model } : sent, target.requestFields),
   );
   const host = hostOf(target.baseUrl);
   const httpError = async (response: Response): Promise<ApiError> => {

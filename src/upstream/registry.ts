@@ -5,6 +5,7 @@
 
 import { refuseIfMisconfigured, type GatewayConfig } from "../config";
 import { ApiError } from "../errors";
+import type { ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
 import { chatCompletionsOpenThinkProtocol, chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
@@ -35,6 +36,8 @@ export interface UpstreamChoice {
   requestFields?: RequestFields | null;
   /** The route's `template_opens_think` (chat only): the answer's content starts as reasoning. */
   templateOpensThink?: boolean;
+  /** The route's `reasoning_sent_as` (chat only), when not the default `reasoning_content`. */
+  reasoningSentAs?: ReasoningSentAs;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -77,6 +80,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     callersKey: route.apiKey === null && clientKey !== null,
     requestFields: route.requestFields,
     ...(route.templateOpensThink ? { templateOpensThink: true } : {}),
+    ...(route.reasoningSentAs !== "reasoning_content" ? { reasoningSentAs: route.reasoningSentAs } : {}),
   };
 }
 
@@ -99,4 +103,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   callersKey: choice.callersKey === true,
   requestFields: choice.requestFields ?? null,
   templateOpensThink: choice.templateOpensThink === true,
+  reasoningSentAs: choice.reasoningSentAs ?? "reasoning_content",
 });

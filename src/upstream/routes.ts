@@ -4,6 +4,7 @@
 
 import type { RoutesSetting } from "../config";
 import { logConfigProblem } from "../observe/problems";
+import { REASONING_SENT_AS, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName } from "./protocol";
 
 /** One route as written by the operator: a glob on the model name and where such models go. */
@@ -21,6 +22,8 @@ export interface UpstreamRoute {
   requestFields: RequestFields | null;
   /** The chat template writes the opening `<think>` into the prompt: the answer starts as reasoning. */
   templateOpensThink: boolean;
+  /** How earlier turns' reasoning goes back to a chat server (src/upstream/chat-completions/reasoning-sent-as.ts). */
+  reasoningSentAs: ReasoningSentAs;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -46,6 +49,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "strip_prefix",
   "request_fields",
   "template_opens_think",
+  "reasoning_sent_as",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
@@ -97,7 +101,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   for (const field of Object.keys(fields))
     if (!KNOWN_FIELDS.has(field))
       throw new RouteProblem(
-        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think).`,
+        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think, reasoning_sent_as).`,
       );
   const pattern = optionalString(fields, "model", at);
   if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
@@ -108,6 +112,11 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     throw new RouteProblem(`${at}.template_opens_think must be true or false.`);
   if (opensThink === true && fields.protocol !== "chat_completions")
     throw new RouteProblem(`${at}.template_opens_think applies to chat_completions routes only.`);
+  const sentAs = fields.reasoning_sent_as === undefined ? "reasoning_content" : fields.reasoning_sent_as;
+  if (!REASONING_SENT_AS.includes(sentAs as ReasoningSentAs))
+    throw new RouteProblem(`${at}.reasoning_sent_as must be 'reasoning_content', 'thinking' or null (left out).`);
+  if (sentAs !== "reasoning_content" && fields.protocol !== "chat_completions")
+    throw new RouteProblem(`${at}.reasoning_sent_as applies to chat_completions routes only.`);
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -120,6 +129,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     stripPrefix: optionalString(fields, "strip_prefix", at),
     requestFields: requestFields(fields.request_fields, `${at}.request_fields`),
     templateOpensThink: opensThink === true,
+    reasoningSentAs: sentAs as ReasoningSentAs,
   };
 }
 

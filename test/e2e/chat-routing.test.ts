@@ -136,6 +136,35 @@ describe("a mixed deployment", () => {
     expect(toStrict?.body).not.toHaveProperty("stream_options");
   });
 
+  it("sends earlier reasoning back as the route says: reasoning_content, or Mistral's thinking parts", async () => {
+    const input = [
+      { role: "user" as const, content: "a" },
+      {
+        type: "reasoning" as const,
+        id: "rs_1",
+        summary: [],
+        content: [{ type: "reasoning_text" as const, text: "think" }],
+      },
+      { role: "assistant" as const, content: "answer" },
+      { role: "user" as const, content: "b" },
+    ];
+    const strict = routed("text:1", "strict:");
+    const plain = routed("text:1");
+    for (const m of [strict, plain]) await openai.responses.create({ model: m.model, input });
+    const assistantOf = async (m: typeof strict) =>
+      ((await received(m))[0]?.body as { messages: Record<string, unknown>[] }).messages.find(
+        (message) => message.role === "assistant",
+      );
+    expect(await assistantOf(plain)).toEqual({ role: "assistant", content: "answer", reasoning_content: "think" });
+    expect(await assistantOf(strict)).toEqual({
+      role: "assistant",
+      content: [
+        { type: "thinking", thinking: [{ type: "text", text: "think" }], closed: true },
+        { type: "text", text: "answer" },
+      ],
+    });
+  });
+
   it("refuses a model whose route names an unset secret: 503, nothing stored, nothing sent", async () => {
     const m = routed("text:1", "unkeyed/");
     const before = await rowCount("responses");

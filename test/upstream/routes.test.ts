@@ -79,6 +79,14 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ]);
   });
 
+  it("reads reasoning_sent_as (reasoning_content unless set; null leaves it out)", () => {
+    expect(routesOf([route({ reasoning_sent_as: "thinking" }), route({ reasoning_sent_as: null }), route()])).toEqual([
+      expect.objectContaining({ reasoningSentAs: "thinking" }),
+      expect.objectContaining({ reasoningSentAs: null }),
+      expect.objectContaining({ reasoningSentAs: "reasoning_content" }),
+    ]);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -144,6 +152,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "template_opens_think on a responses route",
       [route({ protocol: "responses", template_opens_think: true })],
       "UPSTREAM_ROUTES[0].template_opens_think applies to chat_completions routes only",
+    ],
+    [
+      "reasoning_sent_as unknown",
+      [route({ reasoning_sent_as: "reasoning" })],
+      "UPSTREAM_ROUTES[0].reasoning_sent_as must be 'reasoning_content', 'thinking' or null (left out)",
+    ],
+    [
+      "reasoning_sent_as on a responses route",
+      [route({ protocol: "responses", reasoning_sent_as: "thinking" })],
+      "UPSTREAM_ROUTES[0].reasoning_sent_as applies to chat_completions routes only",
     ],
   ])("refuses %s, naming the entry and field", (_name, table, problem) => {
     expect(problemOf(table)).toContain(problem);

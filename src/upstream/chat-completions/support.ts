@@ -50,7 +50,7 @@ export const ITEM_SUPPORT = {
   function_call_output: { handling: "translated", note: "a `tool` message (text parts joined; an image or file part is refused with a 400, as chat tool messages hold text)" },
   custom_tool_call: { handling: "translated", note: "an assistant `tool_calls` entry with `{\"input\": ...}` as its arguments" },
   custom_tool_call_output: { handling: "translated", note: "a `tool` message" },
-  reasoning: { handling: "translated", note: "raw `reasoning_text` goes along as `reasoning_content` on the next assistant message; summaries and `encrypted_content` belong to the model that made them and are not sent" },
+  reasoning: { handling: "translated", note: "raw `reasoning_text` goes along as `reasoning_content` on the next assistant message (or as the route's `reasoning_sent_as` says); summaries and `encrypted_content` belong to the model that made them and are not sent" },
   tool_search_call: { handling: "translated", note: "an assistant `tool_calls` entry of the tool search function" },
   tool_search_output: { handling: "translated", note: "a `tool` message listing the loaded tools, which become callable chat functions" },
   additional_tools: { handling: "translated", note: "its tools become callable chat functions" },
