@@ -154,8 +154,8 @@ export class BackgroundRun {
       // The queued response must be readable the moment its id is returned.
       try {
         await recorder.start(encodeRow(row));
-      } catch {
-        throw notRecorded();
+      } catch (error) {
+        throw notRecorded(error);
       }
       turn?.settle();
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);

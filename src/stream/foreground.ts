@@ -252,7 +252,7 @@ export async function runStoredForeground(
         // D1 refused the row: nothing is kept, and the client gets a retryable 503.
         failUnrecorded();
         await recorder.stop();
-        throw notRecorded();
+        throw notRecorded(recorder.refusal);
       }
       if (end === "aborted") {
         const stopped = endStopped();
@@ -266,7 +266,7 @@ export async function runStoredForeground(
       disconnected?.removeEventListener("abort", clientGone);
     }
     const outcome = await finish(ended ?? normalizer.snapshot);
-    if (outcome === "failed") throw notRecorded();
+    if (outcome === "failed") throw notRecorded(recorder.refusal);
     return json(ended ?? normalizer.snapshot);
   };
   if (!request.stream) {
@@ -286,11 +286,11 @@ export async function runStoredForeground(
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);
-    await client.send(outcome === "written" ? terminal : unrecordedEnd(outcome, seq));
+    await client.send(outcome === "written" ? terminal : unrecordedEnd(outcome, seq, recorder.refusal));
   };
   /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
   const endUnrecorded = async (): Promise<void> => {
-    await client.send(unrecordedEnd("failed", failUnrecorded()));
+    await client.send(unrecordedEnd("failed", failUnrecorded(), recorder.refusal));
     await run.onNotKept?.().catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
   };
   const sink = async (events: NormalizedEvent[]): Promise<void> => {
@@ -311,7 +311,7 @@ export async function runStoredForeground(
         // Deleted while it ran: its client is told, as for an end written after a delete.
         const seq = normalizer.nextSeq;
         const outcome = await finish(normalizer.cancel());
-        await client.send(unrecordedEnd(outcome === "failed" ? "failed" : "ended_elsewhere", seq));
+        await client.send(unrecordedEnd(outcome === "failed" ? "failed" : "ended_elsewhere", seq, recorder.refusal));
       } else if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);

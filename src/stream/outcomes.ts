@@ -5,7 +5,8 @@
 
 import type { Db } from "../db/client";
 import { deleteResponse } from "../db/responses";
-import { ApiError } from "../errors";
+import { isNotMigrated } from "../db/failures";
+import { ApiError, storageNotMigrated } from "../errors";
 import { logFailure } from "../observe/problems";
 import { recordedOf, runIds, type Recorded } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
@@ -16,13 +17,18 @@ import type { RunSpec } from "../run/spec";
 import { encodeFrame } from "../sse";
 import { framesOf, type FinishOutcome, type ResponseRecorder } from "./recorder";
 
-/** A create whose response could not be recorded: safe to retry (nothing of it was kept). */
-export const notRecorded = (): ApiError =>
-  new ApiError(503, "The gateway could not record the response because its storage is unavailable; try again.", {
-    type: "server_error",
-    code: "storage_unavailable",
-    headers: { "retry-after": "1" },
-  });
+/**
+ * A create whose response could not be recorded: safe to retry (nothing of it was kept), unless D1
+ * refused it for want of a migration (`cause`), which no retry mends.
+ */
+export const notRecorded = (cause?: unknown): ApiError =>
+  isNotMigrated(cause)
+    ? storageNotMigrated()
+    : new ApiError(503, "The gateway could not record the response because its storage is unavailable; try again.", {
+        type: "server_error",
+        code: "storage_unavailable",
+        headers: { "retry-after": "1" },
+      });
 
 /** The error a refused response is kept with: the upstream's code (or one by its status), type and param. */
 export function refusalOf(error: unknown): ResponseError {
@@ -71,13 +77,22 @@ export async function recordRefusal(
   }
 }
 
-/** The frame a client gets instead of the terminal event when the end could not be recorded. */
-export function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number): string {
-  const message =
-    outcome === "failed"
+/**
+ * The frame a client gets instead of the terminal event when the end could not be recorded; `cause`:
+ * the error D1 refused the write with (a missing migration is said as such, not as a passing fault).
+ */
+export function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number, cause?: unknown): string {
+  const unmigrated = outcome === "failed" && isNotMigrated(cause);
+  const message = unmigrated
+    ? `The response was streamed but could not be recorded. ${storageNotMigrated().message}`
+    : outcome === "failed"
       ? "The response could not be recorded: the gateway's storage is unavailable. Its output was streamed but is not stored."
       : "The response was deleted or ended by the gateway before its end could be recorded.";
-  const code = outcome === "failed" ? "storage_unavailable" : "response_not_recorded";
+  const code = unmigrated
+    ? "database_not_migrated"
+    : outcome === "failed"
+      ? "storage_unavailable"
+      : "response_not_recorded";
   const error = { type: "server_error", code, message, param: null };
   return encodeFrame(
     "error",

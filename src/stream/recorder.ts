@@ -98,6 +98,8 @@ export class ResponseRecorder {
   #soon: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   #retryAt = 0;
+  /** The error of the last write D1 kept refusing (every attempt failed), for the client's answer. */
+  #refusal: unknown;
   #stopped = false;
   #started = false;
   /** The start write while it runs (a stream's events go out meanwhile); the end waits for it. */
@@ -118,6 +120,11 @@ export class ResponseRecorder {
     return this.#flushedUpTo;
   }
 
+  /** The error of the last write D1 kept refusing, if any (see `notRecorded`). */
+  get refusal(): unknown {
+    return this.#refusal;
+  }
+
   /** Events recorded and not yet written to D1 (a live reader serves them from memory). */
   get pending(): readonly RecordedEvent[] {
     return this.#pending;
@@ -135,7 +142,10 @@ export class ResponseRecorder {
         return await attemptWrite();
       } catch (error) {
         this.#options.onError(what, error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
-        if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
+        if (attempt + 1 >= WRITE_ATTEMPTS) {
+          this.#refusal = error;
+          throw error;
+        }
         await sleep(100 * 2 ** attempt);
       }
     }

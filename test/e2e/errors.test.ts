@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { client, expectKeptAsFailed, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
@@ -220,6 +221,52 @@ describe("errors", () => {
     expect(body.error.code).toBe("database_not_migrated");
     expect(body.error.message).toContain("npx wrangler d1 migrations apply DB");
     expect(body.error.message).not.toContain("tenant_shards");
+  });
+
+  it("says so too when only a newer column is missing: a create answers database_not_migrated, not a retryable 503", async () => {
+    // Databases migrated up to 0007 only: reads work, the response's end (output_item_ids, 0008) does not.
+    const older = (db: D1Database) =>
+      new Proxy(db, {
+        get(target, property) {
+          if (property === "prepare")
+            return (sql: string) => target.prepare(sql.replaceAll("output_item_ids", "output_item_idz"));
+          const value = Reflect.get(target, property) as unknown;
+          return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const bindings = env as unknown as Record<string, D1Database>;
+    const shards = Object.fromEntries(
+      ["DB", "DB_2", "DB_3"].filter((name) => bindings[name]).map((name) => [name, older(bindings[name]!)]),
+    );
+    const res = await managedFetch(
+      `${GATEWAY_URL}/responses`,
+      {
+        method: "POST",
+        headers: { authorization: "Bearer sk-test-errors-older-db", "content-type": "application/json" },
+        body: JSON.stringify({ model: model("text"), input: "x" }),
+      },
+      { AUTH_MODE: "passthrough", ...shards },
+    );
+    const body = await res.json<{ error: { code: string } | null }>();
+    expect({ status: res.status, code: body.error?.code, retry: res.headers.get("x-should-retry") }).toEqual({
+      status: 500,
+      code: "database_not_migrated",
+      retry: "false",
+    });
+    expect(res.headers.get("retry-after")).toBeNull();
+    // Streamed, the answer has begun: its stream ends with an error that says the same.
+    const stream = await managedFetch(
+      `${GATEWAY_URL}/responses`,
+      {
+        method: "POST",
+        headers: { authorization: "Bearer sk-test-errors-older-db", "content-type": "application/json" },
+        body: JSON.stringify({ model: model("text"), input: "x", stream: true }),
+      },
+      { AUTH_MODE: "passthrough", ...shards },
+    );
+    const last = (await stream.text()).trimEnd().split("\n\n").at(-1) ?? "";
+    expect(last).toMatch(/^event: error\n/);
+    expect(last).toContain('"code":"database_not_migrated"');
   });
 
   it("answers unknown routes with Invalid URL", async () => {
