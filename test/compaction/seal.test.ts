@@ -28,6 +28,11 @@ describe("seal and open", () => {
     const last = sealed.at(-2) === "A" ? "B" : "A";
     expect(await open(`${sealed.slice(0, -2)}${last}${sealed.at(-1) ?? ""}`, "t_a", SECRET)).toBeNull();
     expect(await open("gwc1.not*base64", "t_a", SECRET)).toBeNull();
+    // Cut to a length base64 cannot have (atob throws on it): refused like any altered item.
+    const cut = sealed.slice(0, 5 + 4 * Math.floor((sealed.length - 5) / 4) - 3);
+    expect((cut.length - 5) % 4).toBe(1);
+    expect(await open(cut, "t_a", SECRET)).toBeNull();
+    expect(await open("gwc1.AAAAA", "t_a", SECRET)).toBeNull();
     expect(await open("gAAAAABopenai", "t_a", SECRET)).toBeNull();
   });
 
