@@ -68,7 +68,9 @@ export async function compactForChat(request: CompactRequest, deps: CompactionDe
     id: newResponseId(),
     object: "response.compaction",
     created_at: Math.floor(Date.now() / 1000),
-    output: [...keptMessages(input).map((message) => itemResource(message, newId("msg"))), item],
+    // Kept from the context as given: an earlier item's summary (a message once expanded) is in the
+    // new one, and stays sealed rather than coming back to the client as a user message.
+    output: [...keptMessages(request.input).map((message) => itemResource(message, newId("msg"))), item],
     usage: summary.usage,
   };
 }

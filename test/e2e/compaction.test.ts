@@ -81,6 +81,32 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     ]);
   });
 
+  it("compacts a compacted context again into one item, its earlier summary still sealed", async () => {
+    const openai = client("sk-test-compaction-a");
+    const { output } = await compacted(openai, routed("summarize").model);
+    const m = routed("summarize");
+    const again = await openai.responses.compact({
+      model: m.model,
+      input: [
+        ...(output as never[]),
+        { role: "assistant", content: "Musée des Confluences." },
+        { role: "user", content: "And a restaurant?" },
+      ],
+    });
+    // OpenAI's compacted form: the user messages, then the one new item. The first summary is in the
+    // second (the model was sent it), never handed to the client as a message of its own.
+    expect(again.output.map((item) => item.type)).toEqual(["message", "message", "message", "compaction"]);
+    expect(again.output.slice(0, 3)).toMatchObject(
+      ["Plan a trip to Lyon.", "Add a museum.", "And a restaurant?"].map((text) => ({
+        role: "user",
+        content: [{ type: "input_text", text }],
+      })),
+    );
+    expect(JSON.stringify(again)).not.toContain("SUMMARY");
+    const [sent] = await received(m);
+    expect(transcript(sent?.body.messages)[3]).toMatch(/^user:\[Summary of the earlier conversation/);
+  });
+
   it("keeps a thinking model's <think> block out of the summary", async () => {
     const openai = client("sk-test-compaction-a");
     const { output } = await compacted(openai, routed("summarize:think").model);
