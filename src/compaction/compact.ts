@@ -23,6 +23,8 @@ export interface CompactionDeps {
   /** A Chat Completions upstream. */
   target: UpstreamTarget;
   options: CallOptions;
+  /** `UPSTREAM_IDLE_TIMEOUT_MS`, which bounds the summary answer's reading. */
+  idleTimeoutMs: number;
 }
 
 /** A compaction item holding `summary`, sealed for the tenant. */
@@ -62,6 +64,7 @@ export async function compactForChat(request: CompactRequest, deps: CompactionDe
     body: request.body,
     input,
     options: deps.options,
+    idleTimeoutMs: deps.idleTimeoutMs,
   });
   const item = await compactionItem(summary, deps.tenantId, secret);
   return {
@@ -112,6 +115,7 @@ export async function compactIfNeeded(
     body: request.body,
     input,
     options: deps.options,
+    idleTimeoutMs: deps.idleTimeoutMs,
   });
   const item = await compactionItem(summary, deps.tenantId, secret);
   const compacted = await expandCompactionItems([...input, item], { ...deps, secret, ownFrom: input.length });
@@ -155,5 +159,6 @@ export function compactionDeps(
     secret: config.compactionSecret,
     target: call.target,
     options: callOptions(config, call.signal, call.requestId),
+    idleTimeoutMs: config.idleTimeoutMs,
   };
 }

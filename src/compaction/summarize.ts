@@ -12,6 +12,7 @@ import { ChatToolSet } from "../upstream/chat-completions/tool-set";
 import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/usage";
 import { contentText } from "../upstream/chat-completions/wire";
 import { callUpstream, readBoundedText, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { hostOf } from "../upstream/errors";
 
 const SUMMARY_INSTRUCTIONS = `You are compacting a long conversation so that it can continue in a smaller context.
 Write a handoff summary that another model, seeing only the user's messages and your summary, can continue from
@@ -38,6 +39,45 @@ export interface SummarizeRequest {
   body: JsonObject;
   input: InputItem[];
   options: CallOptions;
+  /** `UPSTREAM_IDLE_TIMEOUT_MS`: the longest wait for the answer's next bytes once its headers came. */
+  idleTimeoutMs: number;
+}
+
+/** The 504 of an answer that stopped coming: the headers arrived, then nothing for `ms`. */
+const stalled = (host: string, ms: number): ApiError =>
+  new ApiError(
+    504,
+    `The upstream model server at ${host} stopped sending its summary for more than ${Math.round(ms / 1000)} seconds (UPSTREAM_IDLE_TIMEOUT_MS).`,
+    { type: "server_error", code: "upstream_timeout" },
+  );
+
+/**
+ * `response` with its body bounded by `ms` between chunks, as a streamed answer is: a server that sent
+ * its headers and then stalls would otherwise hold the compaction (and its caller) for as long as it does.
+ */
+function idleBounded(response: Response, ms: number, host: string): Response {
+  if (response.body === null) return response;
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(stalled(host, ms)), ms);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), idle]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        reader.cancel(error).catch(() => undefined);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, { status: response.status, headers: response.headers });
 }
 
 async function readText(response: Response): Promise<string> {
@@ -81,7 +121,11 @@ export async function summarize(request: SummarizeRequest): Promise<Summary> {
     ],
     stream: false,
   };
-  const response = await callUpstream(request.target, body, { ...request.options, accept: "application/json" });
+  const response = idleBounded(
+    await callUpstream(request.target, body, { ...request.options, accept: "application/json" }),
+    request.idleTimeoutMs,
+    hostOf(request.target.baseUrl),
+  );
   let answer: { text: string; usage: JsonObject | undefined };
   try {
     answer = await answerOf(response);

@@ -153,6 +153,21 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     expect(String(input[2]?.content)).toMatch(/^\[Summary of the earlier conversation/);
   });
 
+  it("gives up on a summary that stops coming after its headers, as on a stalled stream (504)", async () => {
+    const m = routed("summarize:stall");
+    const started = Date.now();
+    try {
+      // The suite's UPSTREAM_IDLE_TIMEOUT_MS is 3 s.
+      await expect(compacted(client("sk-test-compaction-a"), m.model)).rejects.toMatchObject({
+        status: 504,
+        code: "upstream_timeout",
+      });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await upstream.release(m.upstream);
+    }
+  }, 20_000);
+
   it("refuses a compaction item made elsewhere, which the gateway cannot read", async () => {
     const m = routed("summarize");
     await expect(

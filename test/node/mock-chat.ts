@@ -202,6 +202,12 @@ export async function serveChat(
         const ping = setInterval(() => res.write(" "), 1000);
         await hold().finally(() => clearInterval(ping));
       }
+      if (body.stream === false && args[0] === "stall") {
+        // Stalled after its headers (a proxy that answers at once, a server that hung): silent until released.
+        res.writeHead(200, { "content-type": "application/json" });
+        res.flushHeaders();
+        await hold();
+      }
       if (body.stream === false)
         return sendBody(
           res,
