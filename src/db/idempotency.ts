@@ -1,7 +1,7 @@
 // The only D1 queries on `Idempotency-Key`s of `POST /v1/responses`: claim a key for a pre-minted
 // response id, renew the claim while its attempt prepares, forget it when the attempt stored nothing
-// (and tell a retry that waited for it so),
-// and the cleanup of expired keys (exported for the retention job). Used by the idempotent create and the delete route.
+// or was refused (and tell a retry that waited for it so), and the cleanup of expired keys (exported
+// for the retention job). Used by the idempotent create and the delete route.
 
 import { and, eq, inArray, lte, notExists, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
