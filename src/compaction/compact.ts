@@ -140,11 +140,26 @@ export interface PrepareRequest {
 /**
  * What a create sends upstream, from its expanded context: gateway-made compaction items expanded
  * (any protocol: no upstream can read them), and for a chat upstream, create-time compaction.
- * The call sites pass `input` to `buildBody` and both fields into the TranslationContext.
+ * The call sites pass `input` to `buildBody` and both fields into the TranslationContext. The two
+ * steps are also exported apart: a stored create expands before its response exists (a bad item is
+ * a 400) and summarizes as part of its upstream call (a failed summary is a failed response).
  */
 export async function prepareUpstreamInput({ request, input, deps }: PrepareRequest): Promise<Compacted> {
+  return compactForUpstream(request, await expandForUpstream({ request, input, deps }), deps);
+}
+
+/** The context with gateway-made compaction items expanded; refuses one it cannot open (a 400). */
+export async function expandForUpstream({ request, input, deps }: PrepareRequest): Promise<InputItem[]> {
   const ownFrom = input.length - request.input.length;
-  const expanded = await expandCompactionItems(input, { ...deps, ownFrom });
+  return expandCompactionItems(input, { ...deps, ownFrom });
+}
+
+/** Create-time compaction of an expanded context, for a chat upstream (a summary call when over its threshold). */
+export async function compactForUpstream(
+  request: CreateRequest,
+  expanded: InputItem[],
+  deps: CompactionDeps,
+): Promise<Compacted> {
   if (deps.target.protocol.name !== "chat_completions") return { input: expanded };
   return compactIfNeeded(request, expanded, deps);
 }

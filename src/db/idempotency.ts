@@ -149,8 +149,8 @@ export async function takeOverIdempotencyKey(
 }
 
 /**
- * Renews the claim of an attempt still preparing its run (its response row not written yet: a
- * create-time compaction calls the model first), so that a retry does not take the key over while
+ * Renews the claim of an attempt still preparing its run (its response row not written yet: for a
+ * key not yet accepted, not before its upstream call answers), so that a retry does not take the key over while
  * it is alive. Answers false once there is nothing to renew: the row exists, or the key is no
  * longer this attempt's.
  */

@@ -174,8 +174,9 @@ async function startHolding(create: IdempotentCreate, spec: RunSpec, start: Star
 
 /**
  * Keeps a claim from being taken over while its attempt is alive but has not written its row yet
- * (a create-time compaction over a chat upstream calls the model first, possibly for longer than
- * the takeover window): renews it every `CLAIM_RENEW_MS` until the row exists.
+ * (a key the upstream has not accepted yet writes nothing until its call, a create-time compaction
+ * included, is answered, possibly after the takeover window): renews it every `CLAIM_RENEW_MS` until
+ * the row exists.
  */
 function renewWhileStarting(create: IdempotentCreate, responseId: string): { stop: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;

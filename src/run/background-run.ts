@@ -13,13 +13,13 @@ import { newId } from "../responses/ids";
 import { identifyItems, type IdentifiedItem } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
-import type { JsonObject, ResponseObject } from "../responses/types";
+import type { InputItem, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
 import { notRecorded, refusalOf } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
-import { compactionDeps, prepareUpstreamInput } from "../compaction/compact";
+import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
 import { expandContext, type BackgroundSnapshot } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { LiveLog } from "./live-log";
@@ -113,9 +113,10 @@ export class BackgroundRun {
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
       const context = await expandContext(db, spec.tenantId, request, background);
+      // Expanded now (an item it cannot open is a 400); compacted in the run, after `queued` is answered.
       const signal = new AbortController().signal;
       const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal });
-      const prepared = await prepareUpstreamInput({ request, input: context, deps });
+      const expanded = await expandForUpstream({ request, input: context, deps });
       const identity = { id: spec.responseId, createdAt: spec.createdAt };
       const base = newResponseObject(request, identity, "queued");
       const inputItems = identifyItems(request.input);
@@ -161,9 +162,8 @@ export class BackgroundRun {
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);
       run.#startHeartbeatMs = config.recordStartMs;
       run.#accept(normalizer.begin());
-      const body = target.protocol.buildBody(request, prepared.input);
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
-      hooks.background(run.#drive(config, body, { request, base, ...prepared }), "run failed");
+      hooks.background(run.#drive(config, expanded, { request, base }), "run failed");
       return run;
     } catch (error) {
       await turn?.abandon();
@@ -194,26 +194,34 @@ export class BackgroundRun {
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
   }
 
+  /**
+   * Runs the response: create-time compaction (a chat upstream's summary call, which a cancel stops
+   * and whose failure fails the response), then the upstream call, pumped into the record.
+   */
   async #drive(
     config: GatewayConfig,
-    body: JsonObject,
+    expanded: InputItem[],
     context: { request: RunSpec["request"]; base: ResponseObject },
   ): Promise<void> {
     const target = targetOf(this.spec.upstream);
+    const { tenantId, requestId } = this.spec;
     try {
       let upstream: Response;
+      let prepared: Compacted;
       try {
+        const deps = compactionDeps(config, { tenantId, target, requestId, signal: this.#abort.signal });
+        prepared = await compactForUpstream(context.request, expanded, deps);
         upstream = await callUpstream(
           target,
-          body,
-          callOptions(config, this.#abort.signal, this.spec.requestId, this.#trace.upstream),
+          target.protocol.buildBody(context.request, prepared.input),
+          callOptions(config, this.#abort.signal, requestId, this.#trace.upstream),
         );
       } catch (error) {
         if (this.#abort.signal.aborted) return this.#stopped(config);
         return this.#sink(this.normalizer.fail(refusalOf(error)));
       }
       const sink = this.#trace.watch((events: NormalizedEvent[]) => this.#sink(events));
-      const end = await pump(upstream, target.protocol, context, this.normalizer, sink, {
+      const end = await pump(upstream, target.protocol, { ...context, ...prepared }, this.normalizer, sink, {
         ...pumpOptions(config, this.#abort),
         onAnomaly: (message) => logAnomaly(this.responseId, message),
       });

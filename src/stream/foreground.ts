@@ -22,7 +22,7 @@ import { responseError } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
-import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
+import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "../run/background-snapshot";
 import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
@@ -110,7 +110,7 @@ export async function runStoredForeground(
       requestId: spec.requestId,
       signal: abort.signal,
     });
-    prepared = await prepareUpstreamInput({ request, input, deps });
+    const expanded = await expandForUpstream({ request, input, deps });
     const row: NewResponseRow = {
       id: spec.responseId,
       tenantId: spec.tenantId,
@@ -126,12 +126,16 @@ export async function runStoredForeground(
       snapshot: base,
       input: inputItems,
     };
-    const call = () =>
-      callUpstream(
+    // Create-time compaction is part of the call: its summary fails as the call would, kept `failed`.
+    const call = async () => {
+      const compacted = await compactForUpstream(request, expanded, deps);
+      const answer = await callUpstream(
         target,
-        target.protocol.buildBody(request, prepared.input),
+        target.protocol.buildBody(request, compacted.input),
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       );
+      return { answer, compacted };
+    };
     const write = () => recorder.start(encodeRow(row));
     const startRow = () => recorder.deferStart(row, config.recordStartMs);
     // The row is written with the end when the response ends within a second of the upstream call
@@ -163,7 +167,8 @@ export async function runStoredForeground(
     }
     key.onAccepted();
     started ??= startRow();
-    upstream = called.value;
+    upstream = called.value.answer;
+    prepared = called.value.compacted;
   } catch (error) {
     await recorder.stop();
     await turn?.abandon();

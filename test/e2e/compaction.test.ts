@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { estimateInputTokens } from "../../src/compaction/estimate";
 import { received, routed } from "../support/chat";
 import { client, GATEWAY_URL, gatewayFetch, model, readEvents, upstream } from "../support/gateway";
+import { until } from "../support/hooks";
 import { validateAgainstSpec } from "../support/oracle";
 
 type Json = Record<string, unknown>;
@@ -25,6 +26,14 @@ const transcript = (messages: unknown): string[] =>
     (message) =>
       `${message.role}:${typeof message.content === "string" ? message.content : JSON.stringify(message.content)}`,
   );
+
+/** The responses of `m` the history lists for `key` (GET /v1/responses?model=). */
+async function listedOf(key: string, m: string): Promise<OpenAI.Responses.Response[]> {
+  const res = await gatewayFetch(`${GATEWAY_URL}/responses?model=${encodeURIComponent(m)}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return (await res.json<{ data: OpenAI.Responses.Response[] }>()).data;
+}
 
 async function compacted(openai: OpenAI, m: string) {
   return openai.responses.compact({ model: m, input: history });
@@ -241,6 +250,32 @@ describe("context_management on create", () => {
       ).body,
     );
     expect((await validateAgainstSpec("ResponseStreamEvent", events)).failures).toEqual([]);
+  });
+
+  it("keeps a create whose summary call fails as a failed response, as a refused upstream call is", async () => {
+    const openai = client("sk-test-compaction-c");
+    const m = routed("summarize:fail");
+    await expect(openai.responses.create(body(m.model) as never)).rejects.toMatchObject({ status: 500 });
+    const listed = await listedOf("sk-test-compaction-c", m.model);
+    expect(listed.map((response) => response.status)).toEqual(["failed"]);
+    expect(listed[0]?.error?.message).toContain("summary boom");
+    // Only summary calls (the gateway retries a 500), never the turn's.
+    expect(new Set((await received(m)).map((sent) => sent.body.stream))).toEqual(new Set([false]));
+  });
+
+  it("answers a background create queued before its summary is done; the run compacts, then completes", async () => {
+    const openai = client("sk-test-compaction-c");
+    const m = routed("summarize:held");
+    try {
+      const queued = await openai.responses.create(body(m.model, { background: true }) as never);
+      expect(queued.status).toBe("queued");
+      expect((await received(m)).map((sent) => sent.body.stream)).toEqual([false]);
+    } finally {
+      await upstream.release(m.upstream);
+    }
+    const listed = async () => (await listedOf("sk-test-compaction-c", m.model))[0];
+    const done = await until(listed, (response) => response?.status === "completed", "the run to end");
+    expect(done?.output.map((item) => item.type)).toEqual(["compaction", "message"]);
   });
 
   it("leaves a context under the threshold alone", async () => {

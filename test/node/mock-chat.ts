@@ -202,6 +202,9 @@ export async function serveChat(
         const ping = setInterval(() => res.write(" "), 1000);
         await hold().finally(() => clearInterval(ping));
       }
+      if (body.stream === false && args[0] === "fail")
+        // summarize:fail  the summary call is refused (a server error), the turn is never asked
+        return sendBody(res, 500, "application/json", JSON.stringify({ error: { message: "summary boom" } }));
       if (body.stream === false && args[0] === "stall") {
         // Stalled after its headers (a proxy that answers at once, a server that hung): silent until released.
         res.writeHead(200, { "content-type": "application/json" });
