@@ -12,7 +12,8 @@ export const DEFAULT_PAGE_LIMIT = 20;
 
 export function parseLimit(value: string | null): number {
   if (value === null || value === "") return DEFAULT_PAGE_LIMIT;
-  if (!/^-?\d{1,6}$/.test(value))
+  // Any run of digits is an integer (a large one is then out of range); only a non-integer is the wrong type.
+  if (!/^-?\d+$/.test(value))
     throw invalidRequest(
       `Invalid 'limit': expected an integer, but got '${value.slice(0, 64)}' instead.`,
       "limit",

@@ -329,6 +329,8 @@ describe("GET /v1/responses with responses made through the gateway", () => {
   it.each([
     ["limit=0", "limit", "integer_below_min_value"],
     ["limit=101", "limit", "integer_above_max_value"],
+    ["limit=1000000", "limit", "integer_above_max_value"],
+    ["limit=1.5", "limit", "invalid_type"],
     ["order=sideways", "order", "invalid_value"],
     ["status=done", "status", "invalid_value"],
     ["background=maybe", "background", "invalid_value"],
