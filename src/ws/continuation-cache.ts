@@ -56,12 +56,17 @@ export class ContinuationCache {
     return undefined;
   }
 
-  has(lane: string): boolean {
-    return this.#byLane.has(lane);
+  /**
+   * Lanes whose latest response is `store: false`: this socket is all that can continue it. A lane
+   * whose latest is stored holds nothing the create path could not read from D1, so it is not counted
+   * against the connection's named lanes (a client with a fresh `stream_id` per task never runs out).
+   */
+  holdsContext(lane: string): boolean {
+    return this.#byLane.get(lane)?.stored === false;
   }
 
-  lanes(): Iterable<string> {
-    return this.#byLane.keys();
+  lanesHoldingContext(): string[] {
+    return [...this.#byLane.values()].filter((entry) => !entry.stored).map((entry) => entry.lane);
   }
 
   /** Makes `entry` its lane's latest response; drops the least recently used lanes' context past the budget. */

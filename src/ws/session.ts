@@ -152,11 +152,11 @@ export class ResponsesSocket {
   }
 
   #laneInUse(lane: string): boolean {
-    return this.#cache.has(lane) || this.#lanes.activeLanes.has(lane);
+    return this.#cache.holdsContext(lane) || this.#lanes.activeLanes.has(lane);
   }
 
   #namedLanesInUse(): number {
-    const lanes = new Set([...this.#cache.lanes(), ...this.#lanes.activeLanes]);
+    const lanes = new Set([...this.#cache.lanesHoldingContext(), ...this.#lanes.activeLanes]);
     lanes.delete("");
     return lanes.size;
   }

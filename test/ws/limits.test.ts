@@ -82,6 +82,16 @@ describe("lanes", () => {
     expect(finalResponse(await socket.create({ model: model("text:1"), input: "x" })).status).toBe("completed");
     socket.close();
   });
+
+  it("does not count a lane whose latest response is stored (D1 continues it): a fresh stream_id per task never runs out", async () => {
+    const socket = await RawSocket.open();
+    // One task after another, each on a lane of its own: none is waiting or running when the next comes.
+    for (let i = 0; i <= MAX_NAMED_LANES; i++) {
+      const task = await socket.create({ model: model("text:1"), input: "x", stream_id: `task-${i}` });
+      expect(finalResponse(task).status).toBe("completed");
+    }
+    socket.close();
+  });
 });
 
 describe("the connection limit", () => {
