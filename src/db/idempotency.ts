@@ -77,17 +77,13 @@ export async function claimIdempotencyKey(
   return { ...found, fresh: false };
 }
 
+/** The key's row while it is claimed for `responseId` (no other attempt took it over). */
+const claimedFor = (tenantId: string, key: string, responseId: string): SQL | undefined =>
+  and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.responseId, responseId));
+
 /** Forgets a key whose attempt stored nothing, so a retry runs the request again. */
 export async function releaseIdempotencyKey(db: Db, tenantId: string, key: string, responseId: string): Promise<void> {
-  await db
-    .delete(idempotencyKeys)
-    .where(
-      and(
-        eq(idempotencyKeys.tenantId, tenantId),
-        eq(idempotencyKeys.key, key),
-        eq(idempotencyKeys.responseId, responseId),
-      ),
-    );
+  await db.delete(idempotencyKeys).where(claimedFor(tenantId, key, responseId));
 }
 
 /** Whether `key` is still claimed for `responseId`: an attempt answered with an error frees it. */
@@ -98,13 +94,7 @@ export async function idempotencyKeyHeldFor(
   const held = await db
     .select({ key: idempotencyKeys.key })
     .from(idempotencyKeys)
-    .where(
-      and(
-        eq(idempotencyKeys.tenantId, claim.tenantId),
-        eq(idempotencyKeys.key, claim.key),
-        eq(idempotencyKeys.responseId, claim.responseId),
-      ),
-    )
+    .where(claimedFor(claim.tenantId, claim.key, claim.responseId))
     .limit(1);
   return held.length > 0;
 }
@@ -137,21 +127,15 @@ export async function takeOverIdempotencyKey(
   const taken = await db
     .update(idempotencyKeys)
     .set({ responseId: claim.responseId, createdAt: Math.floor(Date.now() / 1000) })
-    .where(
-      and(
-        eq(idempotencyKeys.tenantId, claim.tenantId),
-        eq(idempotencyKeys.key, claim.key),
-        eq(idempotencyKeys.responseId, claim.staleResponseId),
-      ),
-    )
+    .where(claimedFor(claim.tenantId, claim.key, claim.staleResponseId))
     .returning({ key: idempotencyKeys.key });
   return taken.length > 0;
 }
 
 /**
  * Renews the claim of an attempt still preparing its run (its response row not written yet: for a
- * key not yet accepted, not before its upstream call answers), so that a retry does not take the key over while
- * it is alive. Answers false once there is nothing to renew: the row exists, or the key is no
+ * key not yet accepted, not before its upstream call answers), so that a retry does not take the
+ * key over while it is alive. Answers false once there is nothing to renew: the row exists, or the key is no
  * longer this attempt's.
  */
 export async function renewIdempotencyClaim(
@@ -165,14 +149,7 @@ export async function renewIdempotencyClaim(
   const renewed = await db
     .update(idempotencyKeys)
     .set({ createdAt: Math.floor(Date.now() / 1000) })
-    .where(
-      and(
-        eq(idempotencyKeys.tenantId, claim.tenantId),
-        eq(idempotencyKeys.key, claim.key),
-        eq(idempotencyKeys.responseId, claim.responseId),
-        notExists(row),
-      ),
-    )
+    .where(and(claimedFor(claim.tenantId, claim.key, claim.responseId), notExists(row)))
     .returning({ key: idempotencyKeys.key });
   return renewed.length > 0;
 }
