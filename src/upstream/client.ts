@@ -144,16 +144,34 @@ function plainJson(text: string): string {
 /**
  * A body as text, read until it ends or passes `maxChars` (then the read is cancelled and `cut`
  * is true, the text holding what came so far): an upstream's error body, or a compaction's summary.
+ * With `idleMs`, a body that sends nothing for that long is cancelled too and `cut` is true.
  */
-export async function readBoundedText(response: Response, maxChars: number): Promise<{ text: string; cut: boolean }> {
+export async function readBoundedText(
+  response: Response,
+  maxChars: number,
+  idleMs?: number,
+): Promise<{ text: string; cut: boolean }> {
   if (response.body === null) return { text: "", cut: false };
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   let text = "";
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return { text: text + decoder.decode(), cut: false };
-    text += decoder.decode(value, { stream: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle =
+      idleMs === undefined
+        ? null
+        : new Promise<"idle">((resolve) => {
+            timer = setTimeout(() => resolve("idle"), idleMs);
+          });
+    const read = await (idle === null ? reader.read() : Promise.race([reader.read(), idle])).finally(() =>
+      clearTimeout(timer),
+    );
+    if (read === "idle") {
+      reader.cancel().catch(() => undefined);
+      return { text: text + decoder.decode(), cut: true };
+    }
+    if (read.done) return { text: text + decoder.decode(), cut: false };
+    text += decoder.decode(read.value, { stream: true });
     if (text.length > maxChars) {
       await reader.cancel();
       return { text, cut: true };
@@ -161,8 +179,12 @@ export async function readBoundedText(response: Response, maxChars: number): Pro
   }
 }
 
-export async function readErrorBody(response: Response): Promise<string> {
-  return (await readBoundedText(response, MAX_ERROR_BODY_BYTES)).text;
+/** Longest wait for an error body's next bytes: they come with the status, so a pause means a stalled server. */
+const ERROR_BODY_IDLE_MS = 10_000;
+
+/** An upstream's error body, bounded in size and in waiting (the call's first-byte timeout, at most 10 s). */
+export async function readErrorBody(response: Response, idleMs = ERROR_BODY_IDLE_MS): Promise<string> {
+  return (await readBoundedText(response, MAX_ERROR_BODY_BYTES, Math.min(idleMs, ERROR_BODY_IDLE_MS))).text;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -190,7 +212,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   );
   const host = hostOf(target.baseUrl);
   const httpError = async (response: Response): Promise<ApiError> => {
-    const text = redact(plainJson(await readErrorBody(response)), target.apiKey);
+    const text = redact(plainJson(await readErrorBody(response, options.firstByteTimeoutMs)), target.apiKey);
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
     const error = upstreamHttpError(response.status, text, response.headers);

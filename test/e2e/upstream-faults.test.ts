@@ -348,4 +348,16 @@ describe.concurrent("upstream faults before the first byte", () => {
     expect(await upstream.requests(m)).toHaveLength(1);
     await expectKeptAsFailed(client(KEY), m, { code: "upstream_timeout" });
   });
+
+  it("answers an error whose body stalls after its first bytes with what came, within the first-byte timeout", async () => {
+    const m = model("stall-error-body:400");
+    const error = await client(KEY)
+      .responses.create({ model: m, input: "x" })
+      .catch((e: unknown) => e);
+    // The 400 is the upstream's, its message the body's first bytes; the call no longer waits for the rest.
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 400, error: { message: '{"error":{"message":"The request was' } });
+    expect(await upstream.requests(m)).toHaveLength(1);
+    await expectKeptAsFailed(client(KEY), m, { message: /The request was/ });
+  });
 });

@@ -283,6 +283,11 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { cutAfter: Number(args[0] ?? 3) });
     case "hang-headers":
       return; // never answers; the client gives up
+    case "stall-error-body":
+      // stall-error-body:CODE  an error whose headers and first bytes come, then nothing, never ending
+      res.writeHead(Number(args[0] ?? 400), { "content-type": "application/json" });
+      res.write('{"error":{"message":"The request was');
+      return;
     case "status":
       return sendError(res, Number(args[0] ?? 500), args[1] ? { "retry-after": args[1] } : {});
     case "no-retry":
