@@ -117,7 +117,7 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
 
 /**
  * Some servers quote the key they refused; the client must never see the gateway's key. Also its forms
- * in a JSON text (`/` may be written `\/`, which parsing turns back) and in a URL.
+ * in a JSON text (`/` may be written `\/`, which parsing turns back), in a URL, and masked.
  */
 export function redact(text: string, key: string | null): string {
   if (key === null || key.length < MIN_REDACTED_KEY_LENGTH) return text;
@@ -129,8 +129,12 @@ export function redact(text: string, key: string | null): string {
     encodeURIComponent(key),
   ]))
     out = out.replaceAll(form, "[redacted]");
-  return out;
+  // A masked quote (OpenAI's `sk-proj-****…abcd`) still shows the key's first and last characters.
+  return out.replace(MASKED_KEY, "[redacted]");
 }
+
+/** A word with a run of four or more `*` in it: how servers quote a key they refused. */
+const MASKED_KEY = /[\w-]*\*{4,}[\w-]*/g;
 
 /** A JSON text written without needless escapes (`\u0073`, `\/`), so a key in it shows as itself; other text as it is. */
 function plainJson(text: string): string {

@@ -121,6 +121,17 @@ describe("a mixed deployment", () => {
     expect(await storedText()).not.toContain(ALT_KEY);
   });
 
+  it("does not pass on the parts of a route's key that the upstream quotes in a masked form", async () => {
+    const m = routed("error:maskedkey:401", "alt/");
+    const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 502, error: { type: "server_error", code: "upstream_key_refused" } });
+    const message = (failure as Error).message;
+    expect(message).toContain("Incorrect API key provided: [redacted]. You can find your API key at");
+    expect(message).not.toContain(ALT_KEY.slice(0, 8));
+    expect(message).not.toContain(ALT_KEY.slice(-4));
+    expect(await storedText()).not.toContain(ALT_KEY.slice(-4));
+  });
+
   it("leaves out or renames the fields a route's server refuses (request_fields)", async () => {
     const strict = routed("text:2", "strict:");
     const plain = routed("text:2");

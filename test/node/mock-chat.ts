@@ -237,8 +237,25 @@ export async function serveChat(
       return streamFrames(res, frames(textChunks(model, [`seen: ${transcript}`])), hold);
     }
     case "error": {
-      // error:SHAPE:STATUS  a provider's error body; `echokey` quotes the key it was sent
+      // error:SHAPE:STATUS  a provider's error body; `echokey` quotes the key it was sent, `maskedkey`
+      // quotes it as OpenAI does (its first 8 characters, stars, its last 4)
       const status = Number(args[1] ?? 400);
+      if (args[0] === "maskedkey") {
+        const key = (authorization ?? "").replace(/^Bearer /, "");
+        const masked = `${key.slice(0, 8)}${"*".repeat(Math.max(0, key.length - 12))}${key.slice(-4)}`;
+        return sendBody(
+          res,
+          status,
+          "application/json",
+          JSON.stringify({
+            error: {
+              message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+              type: "invalid_request_error",
+              code: "invalid_api_key",
+            },
+          }),
+        );
+      }
       if (args[0] === "echokey")
         return sendBody(
           res,
