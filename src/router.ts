@@ -42,6 +42,7 @@ import { redirectToConsole, serveConsole } from "./routes/console";
 import { health } from "./routes/health";
 import { listModels } from "./routes/models";
 import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
+import { deleteTenantRoute } from "./routes/admin/tenant-delete";
 import { moveTenantRoute } from "./routes/admin/tenant-move";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
 import { getAdminUsage } from "./routes/admin/usage";
@@ -114,6 +115,7 @@ const router = Router<IRequest, Args>()
   .post("/admin/tenants", route(adminOnly(createTenant)))
   .get("/admin/tenants", route(adminOnly(listTenants)))
   .get("/admin/tenants/:tenant_id", route(adminOnly(getTenant)))
+  .delete("/admin/tenants/:tenant_id", route(adminOnly(deleteTenantRoute)))
   .post("/admin/tenants/:tenant_id/move", route(adminOnly(moveTenantRoute)))
   .post("/admin/tenants/:tenant_id/keys", route(adminOnly(createKey)))
   .get("/admin/tenants/:tenant_id/keys", route(adminOnly(listKeys)))

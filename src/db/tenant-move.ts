@@ -12,9 +12,8 @@
 import { ApiError, invalidRequest } from "../errors";
 import { logFailure } from "../observe/problems";
 import { CONTROL_SHARD, forgetShard, holdWrites, readShardPlan, shardBinding } from "./shards";
+import { quoted, tenantTables } from "./tenant-tables";
 
-/** Tables of the first database only: never moved. */
-const CONTROL_TABLES = new Set(["tenants", "api_keys", "tenant_shards"]);
 /** Rows read and written per statement batch while copying (a row may hold up to 2 MB). */
 const COPY_PAGE_ROWS = 20;
 /** How long the move waits for the tenant's running responses to end, and how often it looks. */
@@ -28,16 +27,7 @@ export interface MoveOutcome {
   rows: Record<string, number>;
 }
 
-/** One table's rows of the tenant: by `tenant_id`, or by its responses' ids for a table without one. */
-interface TenantTable {
-  name: string;
-  primaryKey: string[];
-  /** The condition on the tenant's rows, with one `?` for the tenant id. */
-  where: string;
-}
-
 const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
-const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 export async function moveTenant(
   env: Env,
@@ -113,30 +103,6 @@ async function runsEnded(source: D1Database, tenantId: string): Promise<void> {
       throw conflict(`Tenant '${tenantId}' still has ${count} responses running; the move was called off.`);
     await new Promise((resolve) => setTimeout(resolve, RUNS_POLL_MS));
   }
-}
-
-/** The tables that hold tenant rows, `responses` last (the others' rows are found by its ids). */
-async function tenantTables(db: D1Database): Promise<TenantTable[]> {
-  const tables = await db
-    .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%' ORDER BY name",
-    )
-    .all<{ name: string }>();
-  const found: TenantTable[] = [];
-  for (const { name } of tables.results) {
-    if (CONTROL_TABLES.has(name)) continue;
-    const { results: columns } = await db
-      .prepare("SELECT name, pk FROM pragma_table_info(?)")
-      .bind(name)
-      .all<{ name: string; pk: number }>();
-    const has = (column: string) => columns.some((c) => c.name === column);
-    const keyColumns = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-    const primaryKey = (keyColumns.length > 0 ? keyColumns : columns).map((c) => c.name);
-    if (has("tenant_id")) found.push({ name, primaryKey, where: "tenant_id = ?" });
-    else if (has("response_id"))
-      found.push({ name, primaryKey, where: "response_id IN (SELECT id FROM responses WHERE tenant_id = ?)" });
-  }
-  return found.sort((a, b) => Number(a.name === "responses") - Number(b.name === "responses"));
 }
 
 /** D1 answers a BLOB as an array of bytes; it binds one as a Uint8Array. */

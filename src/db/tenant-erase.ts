@@ -1,0 +1,99 @@
+// Erasing a tenant (DELETE /admin/tenants/{id}): its keys are revoked first, so nothing new is written
+// for it, then every row of its history is deleted from its shard, table by table, in bounded
+// statements, and last its keys, its tenant row and its shard record. A tenant with much history takes
+// several calls: each deletes up to a budget of statements and says whether more remains.
+// Used by src/routes/admin/tenant-delete.ts.
+
+import { ApiError } from "../errors";
+import { CONTROL_SHARD, forgetShard, shardBinding } from "./shards";
+import { quoted, tenantTables, type TenantTable } from "./tenant-tables";
+
+/** Rows one statement deletes: small enough for any row size within D1's statement limits. */
+const ROWS_PER_STATEMENT = 500;
+/** Full statements one call runs (plus one per table), far below a Worker's subrequest limit: 100,000 rows. */
+export const ERASE_STATEMENT_BUDGET = 200;
+
+export interface EraseOutcome {
+  /** False when the tenant was not found: no tenant row, no shard record. */
+  found: boolean;
+  /** Everything is gone; false when the budget ran out first (call again). */
+  done: boolean;
+  /** Rows deleted by this call, per table. */
+  rows: Record<string, number>;
+}
+
+const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
+
+/** The table's rows of the tenant; blobs written before they named a tenant are found by their response. */
+function tenantRows(table: TenantTable): string {
+  if (table.name !== "blobs") return table.where.replace("?", "?1");
+  return "tenant_id = ?1 OR (tenant_id = '' AND owner_id IN (SELECT id FROM responses WHERE tenant_id = ?1))";
+}
+
+/** `DELETE` of up to `limit` of the table's rows of the tenant, by primary key. */
+function boundedDelete(table: TenantTable, limit: number): string {
+  const key = table.primaryKey.map(quoted).join(", ");
+  const keyTuple = table.primaryKey.length === 1 ? key : `(${key})`;
+  return `DELETE FROM ${quoted(table.name)} WHERE ${keyTuple} IN (SELECT ${key} FROM ${quoted(table.name)} WHERE ${tenantRows(table)} LIMIT ${limit})`;
+}
+
+export interface EraseBounds {
+  /** Full statements (each deleting `rowsPerStatement` rows) one call runs. */
+  budget: number;
+  rowsPerStatement: number;
+}
+
+export async function eraseTenant(
+  env: Env,
+  tenantId: string,
+  { budget, rowsPerStatement }: EraseBounds = { budget: ERASE_STATEMENT_BUDGET, rowsPerStatement: ROWS_PER_STATEMENT },
+): Promise<EraseOutcome> {
+  const control = shardBinding(env, CONTROL_SHARD);
+  const [tenant, record] = await Promise.all([
+    control.prepare("SELECT id FROM tenants WHERE id = ?").bind(tenantId).first<{ id: string }>(),
+    control
+      .prepare("SELECT shard, moving_to FROM tenant_shards WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ shard: string; moving_to: string | null }>(),
+  ]);
+  if (tenant === null && record === null) return { found: false, done: false, rows: {} };
+  if (record?.moving_to != null)
+    throw conflict(`Tenant '${tenantId}' is moving to ${record.moving_to}; delete it once the move has ended.`);
+  // Revoked first: from the next request on, none of its keys writes anything the erasure would miss.
+  await control
+    .prepare("UPDATE api_keys SET revoked_at = unixepoch() WHERE tenant_id = ? AND revoked_at IS NULL")
+    .bind(tenantId)
+    .run();
+  const rows: Record<string, number> = {};
+  if (record !== null) {
+    const db = shardBinding(env, record.shard);
+    const running = await db
+      .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
+      .bind(tenantId)
+      .first<{ n: number }>();
+    if ((running?.n ?? 0) > 0)
+      throw conflict(
+        `Tenant '${tenantId}' has ${running?.n} responses running; nothing was deleted. Cancel them or let them end, then delete it again.`,
+      );
+    // The budget counts statements that deleted something: a later call passes the tables an earlier
+    // one emptied at one statement each.
+    let spent = 0;
+    for (const table of await tenantTables(db)) {
+      const statement = db.prepare(boundedDelete(table, rowsPerStatement)).bind(tenantId);
+      for (;;) {
+        const { meta } = await statement.run();
+        if (meta.changes === 0) break;
+        rows[table.name] = (rows[table.name] ?? 0) + meta.changes;
+        if (meta.changes < rowsPerStatement) break;
+        if (++spent >= budget) return { found: true, done: false, rows };
+      }
+    }
+  }
+  await control.batch([
+    control.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(tenantId),
+    control.prepare("DELETE FROM tenants WHERE id = ?").bind(tenantId),
+    control.prepare("DELETE FROM tenant_shards WHERE tenant_id = ?").bind(tenantId),
+  ]);
+  forgetShard(tenantId);
+  return { found: true, done: true, rows };
+}
