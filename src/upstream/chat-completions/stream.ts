@@ -47,6 +47,9 @@ const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
  */
 const FAILED_REASONS: ReadonlySet<string> = new Set(["error", "abort", "insufficient_system_resource"]);
 
+/** Tiers a chunk's `service_tier` may report that a Response can name (Groq's `on_demand` is not one). */
+const SERVED_TIERS: ReadonlySet<string> = new Set(["default", "flex", "scale", "priority"]);
+
 interface ReasoningState {
   kind: "reasoning";
   id: string;
@@ -79,6 +82,8 @@ export class ChatStreamTranslator implements EventTranslator {
   #ended = false;
   #finishReason: string | undefined;
   #usage: ResponseUsage | null = null;
+  /** The tier the server says it served the answer at (OpenAI's chat API does), if any. */
+  #servedTier: string | undefined;
   /** Every item added so far, in output order (final values once done). */
   readonly #output: OutputItem[] = [];
   /** The open reasoning or message item. Never open at the same time as a tool call. */
@@ -136,6 +141,8 @@ export class ChatStreamTranslator implements EventTranslator {
     // nests it in `x_groq`): the last one seen wins, and a chunk without usage keeps it.
     const usage = objectOr(chunk.usage) ?? objectOr(objectOr(chunk.x_groq)?.usage);
     if (usage !== undefined) this.#usage = usageFromChat(usage, chunk.timings);
+    const tier = nonEmpty(chunk.service_tier);
+    if (tier !== undefined && SERVED_TIERS.has(tier)) this.#servedTier = tier;
     const error = upstreamErrorOf(chunk, event);
     if (error !== undefined) {
       this.#fail(error);
@@ -522,6 +529,9 @@ export class ChatStreamTranslator implements EventTranslator {
       status: status as ResponseObject["status"],
       output: structuredClone(this.#output),
       usage: status === "in_progress" ? null : withCompactionUsage(this.#usage, this.#compactionUsage),
+      // As OpenAI's: the requested tier while running, the one used once ended. The request's tier is
+      // never sent to a chat server, so one that reports none served its only, standard tier.
+      ...(status === "in_progress" ? {} : { service_tier: this.#servedTier ?? "default" }),
       ...fields,
     };
   }

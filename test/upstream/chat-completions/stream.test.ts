@@ -563,6 +563,23 @@ describe("terminal events", () => {
     expect(outputOf(result)).toMatchObject([{ status: "incomplete", content: [{ text: "Hi" }] }]);
   });
 
+  it("ends with the tier the server served (else default), not the requested one it was never sent", () => {
+    const served = (chunk: JsonObject) => message({ id: "chatcmpl-1", choices: [{ index: 0, delta: {} }], ...chunk });
+    const flex = setup({ service_tier: "flex" });
+    const reported = run([served({ service_tier: "default" }), delta({ content: "Hi" }), finish("stop"), DONE], flex);
+    expect((reported.events[0]?.response as JsonObject).service_tier).toBe("flex");
+    expect(reported.final.service_tier).toBe("default");
+    expect(
+      run([delta({ content: "Hi" }), finish("stop"), DONE], setup({ service_tier: "priority" })).final,
+    ).toMatchObject({
+      service_tier: "default",
+    });
+    // A tier no Response can name (Groq's, an empty one) is not taken up.
+    const groq = run([served({ service_tier: "on_demand" }), served({ service_tier: "" }), finish("length"), DONE]);
+    expect(groq.final).toMatchObject({ status: "incomplete", service_tier: "default" });
+    expect(run([served({ service_tier: "flex" }), finish("stop"), DONE]).final.service_tier).toBe("flex");
+  });
+
   it("uses the requested model when the upstream names none", () => {
     const result = run([message({ choices: [{ index: 0, delta: { content: "Hi" } }] }), DONE]);
     expect(result.final.model).toBe("requested-model");
