@@ -84,6 +84,13 @@ function chosen(entry: JsonObject, tools: ChatToolSet, param: string): ChatTool[
     found = tools.tools.filter((tool) => tool.namespace === entry.name);
   } else if (type === "tool_search" || isClientToolType(type)) {
     found = tools.tools.filter((tool) => tool.kind === type);
+  } else if (toolSupport(type)?.handling === "omitted") {
+    // The refusal note of a left-out tool describes leaving it out: this says why choosing it fails.
+    throw invalidRequest(
+      `Invalid '${param}': it chooses a '${type}' tool, which is left out for this model server: it speaks the Chat Completions protocol, and nobody can run a web search for it.`,
+      param,
+      "unsupported_value",
+    );
   } else {
     throw unsupported(param, type);
   }

@@ -635,6 +635,20 @@ describe("validate", () => {
     },
   );
 
+  it("says why a tool_choice cannot choose a web search, which is left out", () => {
+    for (const tool_choice of [
+      { type: "web_search" },
+      { type: "allowed_tools", mode: "auto", tools: [{ type: "web_search_preview" }] },
+    ]) {
+      const error = apiError(validate({ input: "hi", tools: [{ type: "web_search" }], tool_choice }));
+      const param = tool_choice.type === "allowed_tools" ? "tool_choice.tools[0]" : "tool_choice";
+      expect([error.status, error.param, error.code]).toEqual([400, param, "unsupported_value"]);
+      expect(error.message).toBe(
+        `Invalid '${param}': it chooses a '${tool_choice.type === "allowed_tools" ? "web_search_preview" : "web_search"}' tool, which is left out for this model server: it speaks the Chat Completions protocol, and nobody can run a web search for it.`,
+      );
+    }
+  });
+
   it("refuses allowed_tools that allow a hosted tool", () => {
     const tool_choice = {
       type: "allowed_tools",
