@@ -90,6 +90,13 @@ export class ChatStreamTranslator implements EventTranslator {
   #text: ReasoningState | MessageState | undefined;
   /** Tool calls being reassembled; only the first pending one can be live. */
   readonly #calls = new ToolCallAssembler();
+  /**
+   * `parallel_tool_calls: false`: the one call the answer may make (OpenAI's answers hold zero or one).
+   * Servers that ignore the flag (Ollama) may send more; those after the first are dropped, or a
+   * client that answers one call would leave the others unanswered in the chain.
+   */
+  readonly #oneCall: boolean;
+  #firstCall: ToolCall | undefined;
   /** Every call_id handed out so far (the SDK rejects two items with one call_id). */
   readonly #callIds = new Set<string>();
   /**
@@ -112,6 +119,7 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#compaction = context.compaction;
     this.#compactionUsage = context.compaction?.usage;
     this.#tools = ChatToolSet.from(context.request.body, context.input ?? context.request.input);
+    this.#oneCall = context.request.body.parallel_tool_calls === false;
     this.#think = new ThinkTagSplitter({ open: context.templateOpensThink === true });
   }
 
@@ -342,6 +350,11 @@ export class ChatStreamTranslator implements EventTranslator {
   #toolCallDelta(fragment: JsonObject): void {
     const call = this.#calls.accept(fragment);
     if (call === undefined) return;
+    if (this.#oneCall && (this.#firstCall ??= call) !== call) {
+      // Finished unseen: its later fragments are ignored, and text after it is not held for it.
+      this.#calls.finish(call);
+      return;
+    }
     this.#closeText("completed");
     this.#advance(call);
   }

@@ -95,7 +95,7 @@ export const PARAM_SUPPORT = {
   reasoning: { handling: "translated", note: "`reasoning.effort` becomes `reasoning_effort`; the rest is echoed" },
   tools: { handling: "translated", note: "see the tool table" },
   tool_choice: { handling: "translated", note: "`tool_choice` (`allowed_tools` as the allowed subset of tools)" },
-  parallel_tool_calls: { handling: "translated", note: "`parallel_tool_calls`" },
+  parallel_tool_calls: { handling: "translated", note: "`parallel_tool_calls`; with `false`, calls after the first (from a server that ignores it) are dropped, as OpenAI makes zero or one" },
   user: { handling: "translated", note: "`user`" },
   safety_identifier: { handling: "translated", note: "`user` (what every chat server knows)" },
   stream: { handling: "gateway", note: "the upstream is always streamed; the gateway answers as asked" },

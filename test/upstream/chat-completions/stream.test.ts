@@ -107,6 +107,35 @@ describe("tool calls", () => {
     await expectSdkAgrees(result);
   });
 
+  it("keeps only the first call when parallel_tool_calls is false and the server made more", async () => {
+    const messages = [
+      delta({
+        tool_calls: [call(0, { id: "call_a", type: "function", function: { name: "add", arguments: '{"x":' } })],
+      }),
+      delta({
+        tool_calls: [call(1, { id: "call_b", type: "function", function: { name: "mul", arguments: '{"y":' } })],
+      }),
+      delta({ tool_calls: [call(0, { function: { arguments: "1}" } })] }),
+      delta({ tool_calls: [call(1, { function: { arguments: "2}" } })] }),
+      delta({ tool_calls: [call(2, { id: "call_c", type: "function", function: { name: "add", arguments: "{}" } })] }),
+      finish("tool_calls"),
+      DONE,
+    ];
+    const result = run(messages, setup({ parallel_tool_calls: false }));
+    expect(outputOf(result)).toMatchObject([
+      { type: "function_call", call_id: "call_a", name: "add", arguments: '{"x":1}', status: "completed" },
+    ]);
+    expect(outputOf(result)).toHaveLength(1);
+    await expectSdkAgrees(result);
+    // Text after the dropped call still comes; with the flag unset every call is kept.
+    const withText = run(
+      [...messages.slice(0, 5), delta({ content: "done" }), finish("stop"), DONE],
+      setup({ parallel_tool_calls: false }),
+    );
+    expect(outputOf(withText).map((item) => item.type)).toEqual(["function_call", "message"]);
+    expect(outputOf(run(messages))).toHaveLength(3);
+  });
+
   it("finishes a call as soon as the next one starts once its JSON is complete, keeping both live", () => {
     const translator = chatCompletionsProtocol.createTranslator(setup());
     translator.push(
