@@ -219,7 +219,15 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     const text = redact(plainJson(await readErrorBody(response, options.firstByteTimeoutMs)), target.apiKey);
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
-    const error = upstreamHttpError(response.status, text, response.headers);
+    let error = upstreamHttpError(response.status, text, response.headers);
+    const param = error.param === null ? null : (target.protocol.errorParam?.(error.param) ?? error.param);
+    if (param !== error.param)
+      error = new ApiError(error.status, error.message, {
+        type: error.type,
+        param,
+        code: error.code,
+        headers: error.headers,
+      });
     if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
       return operatorKeyRefused(host, error);
     const ownPath = options.path === undefined && target.protocol.name === "responses";

@@ -48,4 +48,6 @@ export interface UpstreamProtocol {
   createTranslator(context: TranslationContext): EventTranslator;
   /** Events for an upstream that answered with a complete JSON body instead of a stream. */
   eventsFromBody(body: unknown, context: TranslationContext): StreamEvent[];
+  /** The client's name for a field an upstream error's `param` names, where the body renamed it. */
+  errorParam?(param: string): string;
 }

@@ -67,6 +67,22 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     },
   );
 
+  it("names the client's text.format where a chat server's 400 names the response_format it was sent", async () => {
+    const m = routed("error:schema:400");
+    const text = { format: { type: "json_schema" as const, name: "person", schema: { type: "object" } } };
+    const caught = await failure(openai.responses.create({ model: m.model, input: "x", text }));
+    expect([caught.status, caught.error]).toEqual([
+      400,
+      {
+        message: "Invalid schema for response_format 'person': In context=(), 'required' is required (400).",
+        type: "invalid_request_error",
+        param: "text.format",
+        code: null,
+      },
+    ]);
+    expect((await received(m))[0]?.body.response_format).toMatchObject({ type: "json_schema" });
+  });
+
   it("fails a background response on an upstream 4xx, with the upstream's code and message", async () => {
     const m = routed("error:openai:400");
     const queued = await openai.responses.create({ model: m.model, input: "x", background: true });

@@ -85,6 +85,18 @@ const ERROR_BODIES: Record<string, (status: number) => { type: string; body: str
       error: { message: `mock chat error ${status}`, type: "invalid_request_error", param: "messages", code: "bad_x" },
     }),
   }),
+  // OpenAI's chat API refusing a structured-output schema: it names its own field.
+  schema: (status) => ({
+    type: "application/json",
+    body: JSON.stringify({
+      error: {
+        message: `Invalid schema for response_format 'person': In context=(), 'required' is required (${status}).`,
+        type: "invalid_request_error",
+        param: "response_format",
+        code: null,
+      },
+    }),
+  }),
   ollama: () => ({
     type: "application/json",
     body: JSON.stringify({ error: 'model "llama9" not found, try pulling it first' }),

@@ -8,7 +8,7 @@ import { isPlainObject } from "../../responses/validation";
 import type { UpstreamProtocol } from "../protocol";
 import { eventsFromCompletion } from "./completion";
 import { toMessages } from "./messages";
-import { buildChatBody } from "./request";
+import { buildChatBody, responsesParam } from "./request";
 import { ChatStreamTranslator } from "./stream";
 import { PARAM_SUPPORT, paramRefusal } from "./support";
 import { ChatToolSet } from "./tool-set";
@@ -62,6 +62,8 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
   createTranslator: (context) => new ChatStreamTranslator(context),
 
   eventsFromBody: eventsFromCompletion,
+
+  errorParam: responsesParam,
 };
 
 /** The protocol for a route whose chat template writes the opening `<think>` into the prompt. */

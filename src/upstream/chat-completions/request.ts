@@ -31,6 +31,22 @@ const CLIENT_ONLY: ReadonlySet<string> = new Set(["client_metadata"]);
 
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
 
+/** Chat fields the body names after a Responses field, by that field (`tools[i]` and `messages[i]` are not one to one). */
+const RENAMED: readonly (readonly [RegExp, string])[] = [
+  [/^response_format(\.json_schema)?(?![\w[])/, "text.format"],
+  [/^max_completion_tokens(?![\w[])/, "max_output_tokens"],
+  [/^reasoning_effort(?![\w[])/, "reasoning.effort"],
+];
+
+/**
+ * The request's name for a field a chat server's error names: its 400 for a bad schema says
+ * `response_format`, which the client never sent; OpenAI's Responses API says `text.format`.
+ */
+export function responsesParam(param: string): string {
+  for (const [chat, responses] of RENAMED) if (chat.test(param)) return param.replace(chat, responses);
+  return param;
+}
+
 /**
  * The reasoning effort and text format in effect: the request's own, else the latest
  * `configuration_update` of the context ("each setting stays in effect until a later update replaces it").

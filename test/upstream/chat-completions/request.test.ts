@@ -677,3 +677,22 @@ describe("validate", () => {
     expect(validate({ input: "hi", tools, tool_choice: "required" })).not.toThrow();
   });
 });
+
+describe("an upstream error's param", () => {
+  const param = (name: string) => chatCompletionsProtocol.errorParam?.(name);
+
+  it("names the Responses field where the chat body renamed it", () => {
+    expect(param("response_format")).toBe("text.format");
+    expect(param("response_format.json_schema.schema")).toBe("text.format.schema");
+    expect(param("response_format.type")).toBe("text.format.type");
+    expect(param("max_completion_tokens")).toBe("max_output_tokens");
+    expect(param("reasoning_effort")).toBe("reasoning.effort");
+  });
+
+  it("leaves fields of the same name, and chat fields without one Responses counterpart, as they are", () => {
+    for (const name of ["temperature", "top_logprobs", "messages[3].content", "tools[0].function.parameters"])
+      expect(param(name)).toBe(name);
+    expect(param("response_formats")).toBe("response_formats");
+    expect(param("max_completion_tokens_x")).toBe("max_completion_tokens_x");
+  });
+});
