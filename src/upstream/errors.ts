@@ -28,6 +28,30 @@ function messageOf(value: unknown): string | null {
   return lines.length === 0 ? null : lines.join("; ");
 }
 
+/**
+ * How servers say a prompt does not fit the model's context: vLLM, DeepSeek, Mistral and OpenAI's chat
+ * API ("maximum context length"), llama.cpp ("exceeds the available context size", its type
+ * `exceed_context_size_error`), SGLang ("longer than the model's context length"), Ollama ("the input
+ * length exceeds the context length").
+ */
+const CONTEXT_OVERFLOW =
+  /maximum context length|exceeds the available context size|longer than the model's context length|input length exceeds the context length/i;
+
+export const CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
+
+/**
+ * A context overflow in OpenAI's words: code `context_length_exceeded` on `input`, as OpenAI answers
+ * it. Clients act on that code (Codex CLI stops and compacts on it, where it retries any other
+ * failure of a stream as if it could pass next time), not on each server's wording.
+ */
+export function isContextOverflow(fields: { message?: unknown; type?: unknown; code?: unknown }): boolean {
+  return (
+    fields.code === CONTEXT_LENGTH_EXCEEDED ||
+    fields.type === "exceed_context_size_error" ||
+    (typeof fields.message === "string" && CONTEXT_OVERFLOW.test(fields.message))
+  );
+}
+
 /** Longest upstream error message passed to a client; bodies can be whole HTML pages. */
 const MAX_MESSAGE_LENGTH = 2000;
 
@@ -55,6 +79,9 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
     message = bodyText.trim() === "" ? null : bodyText.trim();
   }
   message ??= `The upstream model server answered with HTTP ${status}.`;
+  // A chat server's `param` is a chat field (`messages`), which a Responses client does not send.
+  if (status >= 400 && status < 500 && isContextOverflow({ message, type, code }))
+    [type, param, code] = ["invalid_request_error", "input", CONTEXT_LENGTH_EXCEEDED];
   if (message.length > MAX_MESSAGE_LENGTH) message = `${message.slice(0, MAX_MESSAGE_LENGTH)}…`;
   const extra: Record<string, string> = {};
   // The client's SDK waits as the upstream asked (openai-node honours both headers), and does not

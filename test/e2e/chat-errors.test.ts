@@ -83,6 +83,27 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     expect((await received(m))[0]?.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
+  it.each([
+    ["vLLM", "error:vllm-context:400", "This model's maximum context length is 4096 tokens."],
+    ["llama.cpp", "error:llamacpp-context:400", "the request exceeds the available context size, try increasing it"],
+  ])(
+    "answers %s's refusal of a prompt longer than the context as OpenAI does: context_length_exceeded on input",
+    async (_server, scenario, message) => {
+      for (const stream of [false, true]) {
+        const m = routed(scenario);
+        const caught = await failure(openai.responses.create({ model: m.model, input: "x", stream }));
+        expect(caught.status).toBe(400);
+        expect(caught.error).toMatchObject({
+          type: "invalid_request_error",
+          param: "input",
+          code: "context_length_exceeded",
+        });
+        expect(caught.message).toContain(message);
+        await expectKeptAsFailed(openai, m.model, { code: "context_length_exceeded" });
+      }
+    },
+  );
+
   it("fails a background response on an upstream 4xx, with the upstream's code and message", async () => {
     const m = routed("error:openai:400");
     const queued = await openai.responses.create({ model: m.model, input: "x", background: true });

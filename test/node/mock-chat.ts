@@ -112,6 +112,31 @@ const ERROR_BODIES: Record<string, (status: number) => { type: string; body: str
     }),
   }),
   text: () => ({ type: "text/plain", body: "upstream says no" }),
+  // A prompt longer than the model's context, as vLLM and llama.cpp refuse it.
+  "vllm-context": (status) => ({
+    type: "application/json",
+    body: JSON.stringify({
+      error: {
+        message:
+          "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4900 in the messages, 100 in the completion). Please reduce the length of the messages or completion.",
+        type: "BadRequestError",
+        param: null,
+        code: status,
+      },
+    }),
+  }),
+  "llamacpp-context": (status) => ({
+    type: "application/json",
+    body: JSON.stringify({
+      error: {
+        code: status,
+        message: "the request exceeds the available context size, try increasing it",
+        type: "exceed_context_size_error",
+        n_prompt_tokens: 5000,
+        n_ctx: 4096,
+      },
+    }),
+  }),
 };
 
 interface StreamOptions {

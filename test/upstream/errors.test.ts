@@ -87,6 +87,49 @@ describe("upstreamHttpError", () => {
   });
 });
 
+describe("a prompt longer than the model's context", () => {
+  it("becomes OpenAI's context_length_exceeded on input, in each server's words", () => {
+    const bodies = [
+      // vLLM (and DeepSeek, with its own numbers)
+      {
+        object: "error",
+        message: "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.",
+        type: "BadRequestError",
+        param: null,
+        code: 400,
+      },
+      {
+        error: {
+          code: 400,
+          message: "the request exceeds the available context size",
+          type: "exceed_context_size_error",
+        },
+      },
+      { object: "error", message: "The input (5000 tokens) is longer than the model's context length (4096 tokens)." },
+      {
+        error: {
+          message: "Prompt too long",
+          type: "invalid_request_error",
+          param: "messages",
+          code: "context_length_exceeded",
+        },
+      },
+    ];
+    for (const body of bodies)
+      expect(upstreamHttpError(400, JSON.stringify(body)).body().error).toMatchObject({
+        type: "invalid_request_error",
+        param: "input",
+        code: "context_length_exceeded",
+      });
+  });
+
+  it("leaves other refusals, and server failures that mention the context, as they were", () => {
+    const other = { error: { message: "max_tokens must be at least 1", type: "BadRequestError", code: 400 } };
+    expect(upstreamHttpError(400, JSON.stringify(other)).code).toBe("400");
+    expect(upstreamHttpError(500, "maximum context length exceeded while loading").code).toBeNull();
+  });
+});
+
 describe("withProtocolHint", () => {
   const hinted = (error: ApiError) => withProtocolHint(error, "127.0.0.1:8080").message.includes("UPSTREAM_PROTOCOL");
 

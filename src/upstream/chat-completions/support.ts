@@ -108,7 +108,7 @@ export const PARAM_SUPPORT = {
   metadata: { handling: "gateway", note: "kept by the gateway (OpenAI-only on chat)" },
   context_management: { handling: "gateway", note: "`compact_threshold`: the gateway compacts the context itself when its estimate crosses the threshold" },
   max_tool_calls: { handling: "gateway", note: "it limits hosted tool calls, which chat servers do not make: echoed only" },
-  truncation: { handling: "gateway", note: "echoed; the chat server's own context limit applies" },
+  truncation: { handling: "gateway", note: "echoed; the chat server's own context limit applies, and its refusal of a longer prompt is a `400` `context_length_exceeded`, as OpenAI's" },
   service_tier: { handling: "gateway", note: "not sent: the requested tier while it runs, then the tier the server reports using (OpenAI's chat API does), else `default`, OpenAI's standard tier" },
   prompt_cache_key: { handling: "gateway", note: "echoed; OpenAI-only" },
   prompt_cache_retention: { handling: "gateway", note: "echoed; OpenAI-only" },

@@ -3,6 +3,7 @@
 
 import { isPlainObject } from "../../responses/validation";
 import { responseError, type JsonObject, type ResponseError } from "../../responses/types";
+import { CONTEXT_LENGTH_EXCEEDED, isContextOverflow } from "../errors";
 
 export const objectOr = (value: unknown): JsonObject | undefined => (isPlainObject(value) ? value : undefined);
 
@@ -74,7 +75,8 @@ export function mapLogprobs(entries: unknown): Logprob[] {
 /**
  * Reads an in-band error: a top-level `error` key (OpenRouter puts it on a chunk that also has
  * `choices`; Groq sends it as `event: error`), or, under `event: error`, the payload itself.
- * Numeric codes (OpenRouter's HTTP-like `400`) are not Responses error codes: they become `server_error`.
+ * Numeric codes (OpenRouter's HTTP-like `400`) are not Responses error codes: they become `server_error`;
+ * a context overflow (llama.cpp sends its own after the headers) becomes `context_length_exceeded`.
  */
 export function upstreamErrorOf(payload: JsonObject, event: string | undefined): ResponseError | undefined {
   let error: unknown = payload.error;
@@ -83,6 +85,15 @@ export function upstreamErrorOf(payload: JsonObject, event: string | undefined):
     error = payload;
   }
   const fields = objectOr(error) ?? { message: error };
+  if (isContextOverflow(fields))
+    return responseError(
+      CONTEXT_LENGTH_EXCEEDED,
+      nonEmpty(fields.message) ?? "The input exceeds the model's context.",
+      {
+        type: "invalid_request_error",
+        param: "input",
+      },
+    );
   return responseError(
     nonEmpty(fields.code) ?? "server_error",
     nonEmpty(fields.message) ?? "The upstream model server reported an error.",

@@ -568,7 +568,7 @@ describe("terminal events", () => {
     });
   });
 
-  it("fails with the server's words on llama.cpp's `error:` line, though `[DONE]` follows", async () => {
+  it("fails with the server's words and OpenAI's context_length_exceeded on llama.cpp's `error:` line, though `[DONE]` follows", async () => {
     const body =
       'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n' +
       'error: {"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}\n\n' +
@@ -576,10 +576,12 @@ describe("terminal events", () => {
     const result = run(await sseMessages(body));
     expect(result.final).toMatchObject({
       status: "failed",
+      // Codex CLI retries a stream failed with any other code, the same prompt each time.
       error: {
-        code: "server_error",
+        code: "context_length_exceeded",
         message: "the request exceeds the available context size, try increasing it",
-        type: "exceed_context_size_error",
+        type: "invalid_request_error",
+        param: "input",
       },
     });
     expect(outputOf(result)).toMatchObject([{ status: "incomplete", content: [{ text: "Hel" }] }]);
