@@ -5,6 +5,7 @@ import { invalidRequest } from "../errors";
 import type { InputItem, JsonObject } from "./types";
 import {
   checkEnum,
+  checkInclude,
   checkMaxLength,
   checkRange,
   invalidType,
@@ -253,9 +254,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   });
 
   const include = optional<unknown[]>(body, "include", "array") ?? [];
-  include.forEach((value, index) => {
-    if (typeof value !== "string") throw invalidType(`include[${index}]`, "a string", value);
-  });
+  checkInclude(include);
 
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);

@@ -94,6 +94,30 @@ export function checkEnum(param: string, value: string | undefined, allowed: rea
   throw invalidRequest(`Invalid value: '${value}'. Supported values are: ${supported}.`, param, "invalid_value");
 }
 
+/** OpenAI's `include` values (the spec's `IncludeEnum`); OpenAI refuses any other with a 400. */
+export const INCLUDABLE = [
+  "file_search_call.results",
+  "web_search_call.results",
+  "web_search_call.action.sources",
+  "message.input_image.image_url",
+  "computer_call_output.output.image_url",
+  "code_interpreter_call.outputs",
+  "reasoning.encrypted_content",
+  "message.output_text.logprobs",
+] as const;
+
+/** A create's `include` array, or a read's `include[]` query values: strings OpenAI knows. */
+export function checkInclude(values: readonly unknown[]): void {
+  values.forEach((value, index) => {
+    if (typeof value !== "string") throw invalidType(`include[${index}]`, "a string", value);
+    checkEnum(`include[${index}]`, value, INCLUDABLE);
+  });
+}
+
+/** `include[]` of a read (the SDK's form), or repeated `include`. */
+export const checkIncludeQuery = (params: URLSearchParams): void =>
+  checkInclude([...params.getAll("include[]"), ...params.getAll("include")]);
+
 /** Refuses an array longer than `max`, as OpenAI words it. */
 export function checkMaxLength(param: string, value: unknown[], max: number): void {
   if (value.length > max)

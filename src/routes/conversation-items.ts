@@ -16,7 +16,7 @@ import { requireAcceptedKey } from "../http/key-acceptance";
 import { checkDuplicateIds, ownItemId } from "../responses/duplicate-items";
 import { itemResource, storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
-import { missing } from "../responses/validation";
+import { checkIncludeQuery, missing } from "../responses/validation";
 import { json, pathParam, type RouteContext } from "./context";
 import { resolveItemReferences } from "../run/item-references";
 import { conversationObject, findOwnConversation, validateItems } from "./conversations";
@@ -28,7 +28,9 @@ const itemNotFound = (id: string): ApiError =>
 const view = (item: StoredItem): JsonObject => itemResource(JSON.parse(item.data) as InputItem, item.itemId);
 
 export async function listConversationItems(route: RouteContext): Promise<Response> {
-  const query = parsePageQuery(new URL(route.request.url).searchParams);
+  const params = new URL(route.request.url).searchParams;
+  const query = parsePageQuery(params);
+  checkIncludeQuery(params);
   const { caller, db, row } = await findOwnConversation(route);
   const page = await pageConversationItems(db, caller.tenantId, row.id, query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "item", " in this conversation");

@@ -7,6 +7,7 @@ import type { JsonObject } from "../responses/types";
 import { json, type RouteContext } from "./context";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 import { findOwnResponse } from "./lookup";
+import { checkIncludeQuery } from "../responses/validation";
 
 /** A page of `items` (in position order) after the item `after` (the first with that id). */
 export function pageInput(items: StoredInput, query: PageQuery): Page<StoredInput[number]> | AfterNotFound {
@@ -21,7 +22,9 @@ export function pageInput(items: StoredInput, query: PageQuery): Page<StoredInpu
 }
 
 export async function listInputItems(route: RouteContext): Promise<Response> {
-  const query = parsePageQuery(new URL(route.request.url).searchParams);
+  const params = new URL(route.request.url).searchParams;
+  const query = parsePageQuery(params);
+  checkIncludeQuery(params);
   const { db, row } = await findOwnResponse(route);
   const page = pageInput(await readInput(db, row), query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "input item", " in this response");

@@ -6,6 +6,7 @@ import { followResponse, type FollowSource } from "../stream/follow";
 import { withoutObfuscation } from "../stream/obfuscation";
 import { json, type RouteContext } from "./context";
 import { currentSnapshot, findOwnResponse, runOf, type Found } from "./lookup";
+import { checkIncludeQuery } from "../responses/validation";
 
 export function parseStartingAfter(value: string | null): number {
   if (value === null || value === "") return -1;
@@ -48,6 +49,7 @@ export function followSource(found: Found, maxWaitMs: number): FollowSource {
 export async function retrieveResponse(route: RouteContext): Promise<Response> {
   const url = new URL(route.request.url);
   const stream = parseBooleanQuery("stream", url.searchParams.get("stream"));
+  checkIncludeQuery(url.searchParams);
   const found = await findOwnResponse(route);
   if (!stream) return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));

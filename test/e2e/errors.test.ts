@@ -112,6 +112,13 @@ describe("errors", () => {
       "text.format",
       "invalid_type",
     ],
+    // A typo in `include` was accepted and did nothing (over a chat upstream, nothing told the caller).
+    [
+      "an include value OpenAI does not know",
+      JSON.stringify({ model: "m", input: "x", include: ["reasoning.encrypted_content", "reasoning.encrypted"] }),
+      "include[1]",
+      "invalid_value",
+    ],
     [
       "a reasoning effort that is not a string",
       JSON.stringify({ model: "m", reasoning: { effort: 5 } }),

@@ -137,6 +137,22 @@ describe("GET /v1/responses/{id}/input_items", () => {
     });
   });
 
+  it("takes OpenAI's include values on reads, and refuses any other as OpenAI does", async () => {
+    const openai = client();
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const include = ["message.input_image.image_url", "reasoning.encrypted_content"] as const;
+    expect((await openai.responses.inputItems.list(response.id, { include: [...include] })).data).toHaveLength(1);
+    expect((await openai.responses.retrieve(response.id, { include: [...include] })).id).toBe(response.id);
+    const typo = ["message.input_image.image_url", "message.input_image"] as unknown as typeof include;
+    const refused = { status: 400, param: "include[1]", code: "invalid_value" };
+    await expect(openai.responses.inputItems.list(response.id, { include: [...typo] })).rejects.toMatchObject(refused);
+    await expect(openai.responses.retrieve(response.id, { include: [...typo] })).rejects.toMatchObject(refused);
+    const conversation = await openai.conversations.create({});
+    await expect(openai.conversations.items.list(conversation.id, { include: [...typo] })).rejects.toMatchObject(
+      refused,
+    );
+  });
+
   it("lists a shell call with the fields OpenAI lists as null when the request left them out", async () => {
     const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
       method: "POST",

@@ -90,7 +90,7 @@ export const PARAM_SUPPORT = {
   temperature: { handling: "translated", note: "`temperature`" },
   top_p: { handling: "translated", note: "`top_p`" },
   top_logprobs: { handling: "translated", note: "`logprobs` and `top_logprobs`" },
-  include: { handling: "translated", note: "`message.output_text.logprobs` asks for `logprobs`; the rest concern hosted tools or encrypted reasoning, which chat servers have not" },
+  include: { handling: "translated", note: "`message.output_text.logprobs` asks for `logprobs`; the rest concern hosted tools or encrypted reasoning, which chat servers have not; a value OpenAI does not know is refused, as OpenAI refuses it" },
   text: { handling: "translated", note: "`text.format` becomes `response_format` (formats but `text`, `json_object`, `json_schema` are refused); `verbosity` is echoed (OpenAI's chat API alone takes it)" },
   reasoning: { handling: "translated", note: "`reasoning.effort` becomes `reasoning_effort`; the rest is echoed" },
   tools: { handling: "translated", note: "see the tool table" },

@@ -3,11 +3,17 @@
 // Chat Completions server, done by the gateway, or refused with a 400 naming its index and type.
 // A type the SDK adds later fails here until support.ts says what becomes of it.
 
-import type { ResponseCreateParamsBase, ResponseInputItem, Tool } from "openai/resources/responses/responses";
+import type {
+  ResponseCreateParamsBase,
+  ResponseIncludable,
+  ResponseInputItem,
+  Tool,
+} from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../../src/errors";
 import { validateCreateRequest } from "../../../src/responses/create-request";
 import type { JsonObject } from "../../../src/responses/types";
+import type { INCLUDABLE } from "../../../src/responses/validation";
 import { chatCompletionsProtocol } from "../../../src/upstream/chat-completions";
 import {
   ITEM_SUPPORT,
@@ -28,7 +34,9 @@ type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never]
 const toolsAgree: Same<SdkToolType, ToolType> = true;
 const itemsAgree: Same<SdkItemType, ItemType> = true;
 const paramsAgree: Same<keyof ResponseCreateParamsBase, keyof typeof PARAM_SUPPORT> = true;
-void [toolsAgree, itemsAgree, paramsAgree];
+// The `include` values the gateway takes (any other is a 400, as OpenAI's) are the SDK's.
+const includeAgrees: Same<ResponseIncludable, (typeof INCLUDABLE)[number]> = true;
+void [toolsAgree, itemsAgree, paramsAgree, includeAgrees];
 
 /** One tool of each type, as a client would send it. */
 const TOOLS: { [K in SdkToolType]: Tool & { type: K } } = {
