@@ -78,7 +78,15 @@ function userPart(part: unknown, param: string): JsonObject {
     // A file id can only name a file the upstream itself stores (OpenAI's chat API accepts it).
     if (typeof part.file_id === "string" && part.file_id !== "")
       return { type: "file", file: { file_id: part.file_id } };
-    throw notSupported("A file given by 'file_url' (send its bytes in 'file_data' as a data URL)", `${param}.file_url`);
+    if (typeof part.file_url === "string" && part.file_url !== "")
+      throw notSupported(
+        "A file given by 'file_url' (send its bytes in 'file_data' as a data URL)",
+        `${param}.file_url`,
+      );
+    // A part with no file at all (or file_data of another type) is the caller's mistake, not file_url's.
+    if (part.file_data === undefined || part.file_data === null || part.file_data === "")
+      throw missing(`${param}.file_data`);
+    throw invalidType(`${param}.file_data`, "a string", part.file_data);
   }
   throw notSupported(`A '${describe(part)}' content part`, param);
 }

@@ -225,6 +225,20 @@ describe("request translation: messages", () => {
     expect(error.message).toContain("file_url");
   });
 
+  it("names file_data, not file_url, when an input_file has no file, or file_data that is not a string", () => {
+    const part = (extra: JsonObject) => [
+      { role: "user", content: [{ type: "input_file", filename: "a.pdf", ...extra }] },
+    ];
+    expect(apiError(() => messagesOf(part({})))).toMatchObject({
+      param: "input[0].content[0].file_data",
+      code: "missing_required_parameter",
+    });
+    expect(apiError(() => messagesOf(part({ file_data: { base64: "JVBERi0=" } })))).toMatchObject({
+      param: "input[0].content[0].file_data",
+      code: "invalid_type",
+    });
+  });
+
   it("sends consecutive function calls as one assistant message, each output as a tool message", () => {
     const input = [
       { role: "user", content: "Weather in Paris and Rome?" },
