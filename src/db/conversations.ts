@@ -87,8 +87,11 @@ export async function deleteConversation(db: Db, tenantId: string, id: string): 
   return deleted.length > 0;
 }
 
-/** Item rows a multi-row append statement carries: 4 bound values a row, 4 for the statement. */
-const APPEND_ROWS_PER_STATEMENT = Math.floor((100 - 4) / 4);
+/**
+ * Item rows a multi-row append statement carries within D1's 100 bound values: 4 a row, and the
+ * statement's own (time, conversation id, tenant id, and a turn's guard: response id, tenant id).
+ */
+const APPEND_ROWS_PER_STATEMENT = Math.floor((100 - 5) / 4);
 
 /**
  * Appends `items` after the conversation's last item, then moves `next_position` past them. Rows of

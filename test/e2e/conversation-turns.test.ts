@@ -102,6 +102,24 @@ describe("responses on a conversation", () => {
     expect((await items(openai, conversation.id)).map(textOf)).toEqual(["a", "echo(1): a", "b", "echo(3): b"]);
   });
 
+  it("appends a turn of many items, over the rows one append statement holds", async () => {
+    // 23 inputs and the answer: 24 item rows, whose append went past D1's 100 bound values (a 503,
+    // nothing kept, and the same again on every retry).
+    const openai = client("sk-test-turns");
+    const input = Array.from({ length: 60 }, (_, i) => ({ role: "user" as const, content: `m${i}` }));
+    for (const count of [23, 60]) {
+      const conversation = await openai.conversations.create();
+      const response = await openai.responses.create({
+        model: model("echo"),
+        conversation: conversation.id,
+        input: input.slice(0, count),
+      });
+      expect(response.status).toBe("completed");
+      const texts = (await items(openai, conversation.id)).map(textOf);
+      expect(texts).toEqual([...input.slice(0, count).map((item) => item.content), response.output_text]);
+    }
+  });
+
   it("appends an incomplete turn, but nothing of a failed one, and frees the conversation either way", async () => {
     const openai = client("sk-test-turns");
     const conversation = await openai.conversations.create();
