@@ -78,6 +78,14 @@ export interface IdempotentCreate {
  */
 export type StartRun = (spec: RunSpec, release: () => Promise<void>) => Promise<Response>;
 
+/** The answer for a key whose response was deleted: a retry must not make it again. */
+const keyDeleted = (responseId: string): ApiError =>
+  new ApiError(
+    404,
+    `The response this Idempotency-Key created ('${responseId}') was deleted. Use a new key to create another.`,
+    { code: "idempotency_key_deleted" },
+  );
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -125,12 +133,7 @@ export async function startIdempotently(create: IdempotentCreate, spec: RunSpec,
         null,
         "idempotency_key_reused",
       );
-    if (claim.deletedAt !== null)
-      throw new ApiError(
-        404,
-        `The response this Idempotency-Key created ('${claim.responseId}') was deleted. Use a new key to create another.`,
-        { code: "idempotency_key_deleted" },
-      );
+    if (claim.deletedAt !== null) throw keyDeleted(claim.responseId);
     if (claim.fresh) return startHolding(create, spec, start);
     const row = await findResponse(db, caller.tenantId, claim.responseId);
     if (row !== undefined) {
@@ -218,7 +221,9 @@ async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise
   // A running background response answers at once, as its create did: its live snapshot.
   if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
   const ended = await untilEnded(db, row, maxWaitMs, route.config.recordFlushMs);
-  if (ended === undefined) return json(await readSnapshot(db, row));
+  // Deleted while this retry waited: told so, as a retry made after the delete is (not the snapshot it
+  // first found, a running response that will never end and no longer exists).
+  if (ended === undefined) throw keyDeleted(row.id);
   if (
     ended.status === "failed" &&
     !row.background &&

@@ -10,6 +10,7 @@
 // or a row (with its claim) that stopped beating. These tests write exactly that with the gateway's
 // own query modules. D1 refusals are SQLite triggers, as in test/run/storage-faults.test.ts.
 
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import type OpenAI from "openai";
@@ -23,12 +24,13 @@ import { newResponseObject } from "../../src/responses/response-object";
 import { CLAIM_LEASE_SECONDS, ConversationTurn } from "../../src/run/conversation-turn";
 import { framesOf, ResponseRecorder } from "../../src/stream/recorder";
 import { sweepDeadRuns } from "../../src/stream/sweep";
+import worker from "../../src/index";
 import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, rawEvents, upstream } from "../support/gateway";
 import { halfAnswerEvents } from "../support/half-answer";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
 import { testRow } from "../support/response-row";
-import { keyD1 } from "../support/shards";
+import { firstRow, keyD1 } from "../support/shards";
 import { collect } from "../support/streams";
 
 const KEY = "sk-test-lifecycle-faults";
@@ -288,6 +290,47 @@ describe("chaining from a background response whose end D1 refused (item 11)", (
   });
 });
 
+/**
+ * `env` whose D1 bindings run `then` (once) right after the first query that reads response `id`'s
+ * row: it lands exactly between a request finding that response and what the request does next.
+ */
+function envActingAfterRead(id: string, then: () => Promise<unknown>): Env {
+  let fired = false;
+  const reads = (sql: string, values: unknown[]) =>
+    !fired && sql.startsWith("select") && sql.includes('from "responses"') && values.includes(id);
+  const statement = (inner: D1PreparedStatement, sql: string, values: unknown[]): D1PreparedStatement =>
+    new Proxy(inner, {
+      get(target, name) {
+        if (name === "bind") return (...bound: unknown[]) => statement(target.bind(...bound), sql, bound);
+        const value: unknown = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
+        if (name !== "all" && name !== "raw" && name !== "first") return method;
+        return async (...args: unknown[]) => {
+          const result = await method(...args);
+          if (reads(sql, values)) {
+            fired = true;
+            await then();
+          }
+          return result;
+        };
+      },
+    });
+  const wrapped: Record<string, unknown> = { ...(env as unknown as Record<string, unknown>) };
+  for (const [name, value] of Object.entries(wrapped))
+    if (typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function") {
+      const binding = value as D1Database;
+      wrapped[name] = new Proxy(binding, {
+        get(target, property) {
+          if (property === "prepare") return (sql: string) => statement(target.prepare(sql), sql, []);
+          const member: unknown = Reflect.get(target, property);
+          return typeof member === "function" ? (member as (...args: unknown[]) => unknown).bind(target) : member;
+        },
+      });
+    }
+  return wrapped as unknown as Env;
+}
+
 describe("a DELETE racing an idempotent retry (item 12)", () => {
   const create = (openai: OpenAI, m: string, key: string) =>
     openai.responses.create({ model: m, input: "x" }, withKey(key));
@@ -346,6 +389,40 @@ describe("a DELETE racing an idempotent retry (item 12)", () => {
     await upstream.release(m);
     await expect(openai.responses.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
     expect(await d1Status(created.id)).toBeUndefined();
+    expect(await upstream.requests(m)).toHaveLength(1);
+  });
+
+  it("a JSON retry waiting for a foreground response that is deleted meanwhile is told so, not answered with it running", async () => {
+    const openai = client(KEY);
+    const m = model("gate:2:4");
+    const key = `idem-${crypto.randomUUID()}`;
+    const body = { model: m, input: "x" };
+    const first = create(openai, m, key).catch((e: unknown) => e);
+    // The attempt's row is written a second into its upstream call: the retry finds it running and waits.
+    const { id } = (await until(
+      () => firstRow<{ id: string }>("SELECT id FROM responses WHERE model = ?", m),
+      (row) => row !== null,
+      "the first attempt's row",
+    ))!;
+    const ctx = createExecutionContext();
+    const retryEnv = envActingAfterRead(id, () => openai.responses.delete(id));
+    const retried = await worker.fetch(
+      new Request(`${GATEWAY_URL}/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify(body),
+      }),
+      retryEnv,
+      ctx,
+    );
+    await upstream.release(m);
+    // Not a 200 with the running snapshot it found (a synchronous create answered `in_progress`, for
+    // a response that no longer exists): the answer a retry made after the delete gets.
+    expect(retried.status).toBe(404);
+    expect(await retried.json()).toMatchObject({ error: { code: "idempotency_key_deleted" } });
+    await waitOnExecutionContext(ctx);
+    await first;
+    await expect(openai.responses.retrieve(id)).rejects.toMatchObject({ status: 404 });
     expect(await upstream.requests(m)).toHaveLength(1);
   });
 });
