@@ -25,6 +25,8 @@ const USAGE_ROLLUP_MINUTES = 5;
  * responses a minute, 20 million a day; a shard gets its share, and at least one batch.
  */
 const RETENTION_BATCHES_PER_RUN = 300;
+/** Past its maximum run time, a run has this long to write its end before its row counts as dead. */
+const RUN_END_SLACK_SECONDS = 3_600;
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
@@ -65,7 +67,10 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
           },
         );
       if (config.retentionDays <= 0) return false;
-      const result = await sweepExpired(db, cutoff, { maxBatches });
+      // A run still going is not expired: it ends by MAX_RUN_SECONDS (or the sweep above ends it).
+      const runningBefore =
+        Math.floor(controller.scheduledTime / 1000) - config.maxRunMs / 1000 - RUN_END_SLACK_SECONDS;
+      const result = await sweepExpired(db, cutoff, { maxBatches, runningBefore });
       // Deliveries of responses deleted sooner (a DELETE, an unstored background one) are found by no response.
       const deliveries = await sweepExpiredDeliveries(db, cutoff, maxBatches);
       if (result.deletedResponses + result.deletedIdempotencyKeys + deliveries > 0 || result.more)

@@ -35,6 +35,12 @@ export const IDEMPOTENCY_SWEEP_LIMIT = 1000;
 export interface SweepOptions {
   batchSize?: number;
   maxBatches?: number;
+  /**
+   * A response that has not ended expires only if created before this (unix seconds): until then its
+   * run may still be going (`MAX_RUN_SECONDS` longer than the retention), and deleting its row would
+   * leave the run calling the upstream and holding its conversation for nothing. Unset: any status.
+   */
+  runningBefore?: number;
 }
 
 export interface SweepResult {
@@ -121,25 +127,36 @@ export async function sweepUnstored(db: Db, nowSeconds: number, options: SweepOp
   return deleted;
 }
 
+/**
+ * Created before `cutoff`, and ended or too old to be running. The statuses are written out, not
+ * bound: a batch's delete binds up to 48 ids and 48 tenants besides, within D1's 100 parameters.
+ */
+function expiredBy(cutoff: number, runningBefore: number | undefined): SQL | undefined {
+  const created = lt(responses.createdAt, cutoff);
+  if (runningBefore === undefined) return created;
+  return and(
+    created,
+    sql`(${responses.status} IN (${sql.raw(TERMINAL_SQL_LIST)}) OR ${responses.createdAt} < ${runningBefore})`,
+  );
+}
+
 /** The next expired rows: by id range within each tenant's key among timed ids, then by the legacy index. */
-async function nextExpired(db: Db, cutoff: number, limit: number): Promise<{ id: string; tenantId: string }[]> {
+async function nextExpired(
+  db: Db,
+  cutoff: number,
+  expired: SQL | undefined,
+  limit: number,
+): Promise<{ id: string; tenantId: string }[]> {
   const timed = await db
     .select({ id: responses.id, tenantId: responses.tenantId })
     .from(responses)
-    .where(
-      and(
-        ofAnyTenant(),
-        gte(responses.id, "resp_"),
-        lt(responses.id, idFloorAt("resp", cutoff * 1000)),
-        lt(responses.createdAt, cutoff),
-      ),
-    )
+    .where(and(ofAnyTenant(), gte(responses.id, "resp_"), lt(responses.id, idFloorAt("resp", cutoff * 1000)), expired))
     .limit(limit);
   if (timed.length > 0) return timed;
   return db
     .select({ id: responses.id, tenantId: responses.tenantId })
     .from(responses)
-    .where(and(eq(responses.legacy, 1), lt(responses.createdAt, cutoff)))
+    .where(and(eq(responses.legacy, 1), expired))
     .limit(limit);
 }
 
@@ -181,10 +198,11 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   let deletedResponses = 0;
   let more = false;
+  const expired = expiredBy(cutoff, options.runningBefore);
   for (let batch = 0; batch < maxBatches; batch++) {
-    const rows = await nextExpired(db, cutoff, batchSize);
+    const rows = await nextExpired(db, cutoff, expired, batchSize);
     if (rows.length === 0) break;
-    await runBatch(db, deleteStatements(db, rows, lt(responses.createdAt, cutoff)));
+    await runBatch(db, deleteStatements(db, rows, expired ?? sql`1`));
     deletedResponses += rows.length;
     more = rows.length === batchSize && batch === maxBatches - 1;
   }

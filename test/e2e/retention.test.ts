@@ -165,6 +165,29 @@ describe("retention", () => {
     expect(await rolled()).toBe(1);
   });
 
+  it("keeps a response still running past RETENTION_DAYS (a MAX_RUN_SECONDS longer than it) until it ends", async () => {
+    const tenantId = "t_retention_running";
+    const running = async (createdAt: number, status: string) => {
+      const id = await seedResponse(createdAt, tenantId);
+      // Beating at the cron's time: alive, so the sweep of dead runs leaves it alone.
+      await runEverywhere("UPDATE responses SET status = ?, updated_at = ? WHERE id = ?", status, NOW, id);
+      return id;
+    };
+    const vars = { RETENTION_DAYS: "1", MAX_RUN_SECONDS: String(7 * DAY) };
+    const live = await running(NOW - 2 * DAY, "in_progress");
+    const ended = await running(NOW - 2 * DAY, "completed");
+    // Created longer ago than any run may last: dead, whatever its status says.
+    const dead = await running(NOW - 9 * DAY, "in_progress");
+    await runCron(vars);
+    expect(await owned(live)).toEqual(ALL);
+    expect(await owned(ended)).toEqual(NONE);
+    expect(await owned(dead)).toEqual(NONE);
+    // Once it has ended, the next run deletes it.
+    await runEverywhere("UPDATE responses SET status = 'completed' WHERE id = ?", live);
+    await runCron(vars);
+    expect(await owned(live)).toEqual(NONE);
+  });
+
   it("keeps everything when RETENTION_DAYS is 0", async () => {
     const old = await seedResponse(NOW - 1000 * DAY);
     await runCron({ RETENTION_DAYS: "0" });
@@ -197,7 +220,8 @@ describe("retention", () => {
     // All on one shard (DB): the batch's statements name every tenant of it.
     for (let i = 0; i < 50; i++) ids.push(await seedResponse(base + i, `t_many_${i}`, false, env.DB));
     const db = controlDb(env);
-    const result = await sweepExpired(db, base + 1000, { maxBatches: 1 });
+    // With the condition on running responses the cron adds: the widest statement it sends.
+    const result = await sweepExpired(db, base + 1000, { maxBatches: 1, runningBefore: base + 1000 });
     expect(result).toMatchObject({ deletedResponses: 48, more: true });
     // Tenant by tenant: which 48 goes with the tenants' key order; each response is wholly kept or gone.
     const states = await Promise.all(ids.map(owned));
