@@ -10,6 +10,7 @@ import { itemResource } from "../responses/items";
 import type { InputItem, JsonObject, OutputItem } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 import type { GatewayConfig } from "../config";
+import { SSE_HEADERS } from "../sse";
 import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
 import { estimateInputTokens } from "./estimate";
 import { expandCompactionItems, keptMessages } from "./expand";
@@ -92,18 +93,59 @@ export interface Compacted {
   input: InputItem[];
   /** The compaction item the response's output opens with, and what making it cost. */
   compaction?: { item: OutputItem; usage: JsonObject };
+  /** The upstream's answer when the gateway gives it itself: no model call follows a `compaction_trigger`. */
+  answer?: Response;
+}
+
+/** Whether the request's input ends with a `compaction_trigger` (Codex CLI's remote compaction): compact now. */
+export const triggersCompaction = (request: CreateRequest): boolean =>
+  request.input.at(-1)?.type === "compaction_trigger";
+
+/** An empty chat answer: the response's output is the compaction item alone, as OpenAI answers a trigger. */
+function compactedAnswer(model: string): Response {
+  const chunk = {
+    id: `chatcmpl-${newId("cmp")}`,
+    object: "chat.completion.chunk",
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+  };
+  return new Response(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`, { headers: SSE_HEADERS });
 }
 
 /**
  * Create-time compaction for a chat upstream: when the context's estimated size reaches the
  * request's `compact_threshold`, the upstream model summarizes all of it, and the model then
  * answers from the kept messages and that summary, as it will on every later turn of the chain.
+ * An input ending with a `compaction_trigger` is compacted whatever its size, and answered with the
+ * compaction item alone.
  */
 export async function compactIfNeeded(
   request: CreateRequest,
   input: InputItem[],
   deps: CompactionDeps,
 ): Promise<Compacted> {
+  if (triggersCompaction(request)) {
+    // The context before the trigger (the last item) is summarized, whatever its size; no model answers it.
+    const context = input.slice(0, -1);
+    if (context.length === 0)
+      throw invalidRequest(
+        "There is nothing to compact: 'input' holds only the compaction_trigger.",
+        "input",
+        "empty_input",
+      );
+    const secret = compactionSecret(deps.secret);
+    const summary = await summarize({
+      target: deps.target,
+      model: request.model,
+      body: request.body,
+      input: context,
+      options: deps.options,
+      idleTimeoutMs: deps.idleTimeoutMs,
+    });
+    const item = await compactionItem(summary, deps.tenantId, secret);
+    return { input: context, compaction: { item, usage: summary.usage }, answer: compactedAnswer(request.model) };
+  }
   const threshold = compactThreshold(request.body);
   if (threshold === undefined || !compactable(input)) return { input };
   if (estimateInputTokens({ instructions: request.instructions, input, tools: request.body.tools }) < threshold)

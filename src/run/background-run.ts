@@ -211,11 +211,13 @@ export class BackgroundRun {
       try {
         const deps = compactionDeps(config, { tenantId, target, requestId, signal: this.#abort.signal });
         prepared = await compactForUpstream(context.request, expanded, deps);
-        upstream = await callUpstream(
-          target,
-          target.protocol.buildBody(context.request, prepared.input),
-          callOptions(config, this.#abort.signal, requestId, this.#trace.upstream),
-        );
+        upstream =
+          prepared.answer ??
+          (await callUpstream(
+            target,
+            target.protocol.buildBody(context.request, prepared.input),
+            callOptions(config, this.#abort.signal, requestId, this.#trace.upstream),
+          ));
       } catch (error) {
         if (this.#abort.signal.aborted) return this.#stopped(config);
         return this.#sink(this.normalizer.fail(refusalOf(error)));

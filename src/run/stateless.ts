@@ -64,11 +64,13 @@ export async function runStateless(
       signal: abort.signal,
     });
     prepared = await prepareUpstreamInput({ request, input, deps });
-    upstream = await callUpstream(
-      target,
-      target.protocol.buildBody(request, prepared.input),
-      callOptions(config, abort.signal, spec.requestId, trace.upstream),
-    );
+    upstream =
+      prepared.answer ??
+      (await callUpstream(
+        target,
+        target.protocol.buildBody(request, prepared.input),
+        callOptions(config, abort.signal, spec.requestId, trace.upstream),
+      ));
   } catch (error) {
     trace.refused(refusalOf(error), "not_kept");
     await turn?.abandon();

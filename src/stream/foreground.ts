@@ -129,11 +129,13 @@ export async function runStoredForeground(
     // Create-time compaction is part of the call: its summary fails as the call would, kept `failed`.
     const call = async () => {
       const compacted = await compactForUpstream(request, expanded, deps);
-      const answer = await callUpstream(
-        target,
-        target.protocol.buildBody(request, compacted.input),
-        callOptions(config, abort.signal, spec.requestId, trace.upstream),
-      );
+      const answer =
+        compacted.answer ??
+        (await callUpstream(
+          target,
+          target.protocol.buildBody(request, compacted.input),
+          callOptions(config, abort.signal, spec.requestId, trace.upstream),
+        ));
       return { answer, compacted };
     };
     const write = () => recorder.start(encodeRow(row));

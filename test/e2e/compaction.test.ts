@@ -309,6 +309,85 @@ describe("context_management on create", () => {
   });
 });
 
+// Codex CLI's built-in provider (`openai_base_url`) compacts by sending its whole context with a
+// `compaction_trigger` last, store:false, and needs exactly one compaction item in the output.
+describe("a compaction_trigger ending the input", () => {
+  const trigger = (m: string, extra: Json = {}) => ({
+    model: m,
+    input: [...history, { type: "compaction_trigger" }],
+    store: false,
+    ...extra,
+  });
+
+  it("over a chat upstream: the context before it is summarized and the output is the compaction item alone", async () => {
+    const openai = client("sk-test-compaction-t");
+    const m = routed("summarize");
+    const stream = openai.responses.stream(trigger(m.model) as never);
+    const events: { type: string }[] = [];
+    for await (const event of stream) events.push(event);
+    const response = await stream.finalResponse();
+    expect(response.output.map((item) => item.type)).toEqual(["compaction"]);
+    expect(response.status).toBe("completed");
+    expect(response.usage).toMatchObject({ input_tokens: 100, output_tokens: 20, total_tokens: 120 });
+    expect((await validateAgainstSpec("ResponseStreamEvent", events)).failures).toEqual([]);
+    // Only the summary call, of the context without the trigger; no model answers the turn.
+    const sent = await received(m);
+    expect(sent.map((request) => request.body.stream)).toEqual([false]);
+    expect(JSON.stringify(sent[0]?.body.messages)).toContain("Add a museum.");
+    expect(JSON.stringify(sent[0]?.body.messages)).not.toContain("compaction_trigger");
+
+    // Codex's next request: the user messages and the item, which expands into the summary.
+    const n = routed("summarize");
+    await openai.responses.create({
+      model: n.model,
+      input: [history[0], history[2], response.output[0], { role: "user", content: "Thanks!" }] as never,
+      store: false,
+    });
+    const [next] = await received(n);
+    expect(transcript(next?.body.messages)).toEqual([
+      "user:Plan a trip to Lyon.",
+      "user:Add a museum.",
+      expect.stringMatching(/^user:\[Summary of the earlier conversation/) as string,
+      "user:Thanks!",
+    ]);
+  });
+
+  it("keeps a stored one, and a background one, as a response whose output is the item", async () => {
+    const openai = client("sk-test-compaction-t");
+    const stored = await openai.responses.create(trigger(routed("summarize").model, { store: true }) as never);
+    expect(stored.output.map((item) => item.type)).toEqual(["compaction"]);
+    expect((await openai.responses.retrieve(stored.id)).output).toEqual(stored.output);
+    const queued = await openai.responses.create(
+      trigger(routed("summarize").model, { store: true, background: true }) as never,
+    );
+    const done = await until(
+      () => openai.responses.retrieve(queued.id),
+      (response) => response.status === "completed",
+      "the background run to end",
+    );
+    expect(done.output.map((item) => item.type)).toEqual(["compaction"]);
+  });
+
+  it("refuses a trigger that is not the last item, or one with nothing before it", async () => {
+    const m = routed("summarize");
+    const openai = client("sk-test-compaction-t");
+    await expect(
+      openai.responses.create({ model: m.model, input: [{ type: "compaction_trigger" }, ...history] } as never),
+    ).rejects.toMatchObject({ status: 400, param: "input[0]" });
+    await expect(
+      openai.responses.create({ model: m.model, input: [{ type: "compaction_trigger" }] } as never),
+    ).rejects.toMatchObject({ status: 400, param: "input" });
+    expect(await received(m)).toEqual([]);
+  });
+
+  it("forwards the trigger to a Responses upstream, which compacts itself", async () => {
+    const m = model("text:1");
+    await client("sk-test-compaction-t").responses.create(trigger(m) as never);
+    const [sent] = await upstream.requests(m);
+    expect((sent?.body.input as Json[]).at(-1)).toEqual({ type: "compaction_trigger" });
+  });
+});
+
 describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () => {
   it("answers an estimate that says it is one, calling nothing upstream", async () => {
     const m = routed("summarize");

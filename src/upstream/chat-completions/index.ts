@@ -27,6 +27,17 @@ function checkContextManagement(body: JsonObject): void {
   });
 }
 
+/** A `compaction_trigger` compacts the context before it, so it must end the input (as OpenAI requires). */
+function checkCompactionTrigger(request: CreateRequest): void {
+  const index = request.input.findIndex((item) => item.type === "compaction_trigger");
+  if (index !== -1 && index !== request.input.length - 1)
+    throw invalidRequest(
+      `Invalid 'input[${index}]': a 'compaction_trigger' item must be the final input item.`,
+      `input[${index}]`,
+      "invalid_value",
+    );
+}
+
 /** The text formats `response_format` can say; any other would be dropped and the answer come back as plain text. */
 const TEXT_FORMATS: readonly string[] = ["text", "json_object", "json_schema"];
 
@@ -50,6 +61,7 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
       if (support.handling === "refused" && request.body[field] !== undefined && request.body[field] !== null)
         throw invalidRequest(paramRefusal(field), field, "unsupported_parameter");
     checkContextManagement(request.body);
+    checkCompactionTrigger(request);
     checkTextFormat(request.body);
     const tools = ChatToolSet.from(request.body, request.input);
     checkTools(request.body, tools);

@@ -331,6 +331,10 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         reasoning += text;
         return;
       }
+      case "compaction_trigger":
+        // The gateway compacts for it (compactIfNeeded); no model is asked to answer it. `validate`
+        // keeps it last in a request; an earlier request's, in a chain, is spent.
+        return;
       case "compaction":
         // A gateway-made item is expanded into its summary before the context gets here; only
         // `validate`'s dry run over the request's own input sees one. Anything else is opaque.
