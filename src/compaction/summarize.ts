@@ -114,11 +114,9 @@ export async function summarize(request: SummarizeRequest): Promise<Summary> {
   const tools = ChatToolSet.from(request.body, request.input);
   const body: JsonObject = {
     model: request.model,
-    messages: [
-      { role: "system", content: SUMMARY_INSTRUCTIONS },
-      ...toMessages(null, request.input, tools),
-      { role: "user", content: SUMMARY_REQUEST },
-    ],
+    // The instructions join the system and developer messages that open the context (Codex CLI's) as
+    // one system message: many chat templates refuse a second one (see toMessages).
+    messages: [...toMessages(SUMMARY_INSTRUCTIONS, request.input, tools), { role: "user", content: SUMMARY_REQUEST }],
     stream: false,
   };
   const response = idleBounded(

@@ -70,6 +70,21 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     ]);
   });
 
+  it("sends one system message, first, when the context opens with its own (Codex CLI's developer messages)", async () => {
+    const m = routed("summarize");
+    await client("sk-test-compaction-a").responses.compact({
+      model: m.model,
+      instructions: "You are Codex.",
+      input: [{ role: "developer", content: "Sandbox: workspace-write." }, ...history],
+    });
+    const [sent] = await received(m);
+    const roles = (sent?.body.messages as { role: string }[]).map((message) => message.role);
+    expect(roles).toEqual(["system", "user", "assistant", "user", "user"]);
+    const [system] = transcript(sent?.body.messages);
+    expect(system).toMatch(/^system:You are compacting a long conversation/);
+    expect(system).toContain("Sandbox: workspace-write.");
+  });
+
   it("expands the item again when it comes back in input, dropping what it summarized", async () => {
     const openai = client("sk-test-compaction-a");
     const { output } = await compacted(openai, routed("summarize").model);
