@@ -106,4 +106,24 @@ describe("Codex CLI over the socket", () => {
     const list = await gatewayFetch(`${GATEWAY_URL}/responses`, { headers: { authorization: `Bearer ${KEY}` } });
     expect((await list.json<{ data: unknown[] }>()).data).toEqual([]);
   });
+
+  it("compacts with a compaction_trigger on the chain over a chat upstream (Codex's built-in provider)", async () => {
+    const m = routed("summarize");
+    const socket = await RawSocket.open({ headers: HEADERS }, KEY);
+    socket.send({ ...base(m.model), input: [message("user", "list the files")], generate: false });
+    const warm = responseOf(await socket.request());
+    socket.send({ ...base(m.model), previous_response_id: warm.id, input: [] });
+    const turn = responseOf(await socket.request());
+
+    socket.send({ ...base(m.model), previous_response_id: turn.id, input: [{ type: "compaction_trigger" }] });
+    const compaction = await socket.request();
+    expect(compaction.at(-1)?.type).toBe("response.completed");
+    expect(responseOf(compaction).output.map((item) => item.type)).toEqual(["compaction"]);
+    // The turn, then the summary of the chain (its answer included); no model answered the trigger.
+    const sent = await received(m);
+    expect(sent.map((request) => request.body.stream)).toEqual([true, false]);
+    expect(JSON.stringify(sent[1]?.body.messages)).toContain("seen: ");
+    socket.close();
+    expect((await socket.closed).code).toBe(1000);
+  });
 });
