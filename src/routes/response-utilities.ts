@@ -2,14 +2,18 @@
 // statelessly, so `previous_response_id` or `conversation` is expanded into `input` first and the
 // call forwarded. A Chat Completions upstream has neither endpoint: the gateway compacts itself
 // (the upstream model writes the summary) and estimates input tokens, saying it is an estimate.
-// Nothing is stored.
+// Nothing is stored but a compaction's usage: its tokens were spent upstream, so the tenant's usage
+// counts it as a response (src/db/usage.ts).
 
 import { compactForChat, compactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
+import { runWrites } from "../db/prepared";
 import { tenantDb, tenantStore } from "../db/shards";
+import { tokensOf, usageStatement } from "../db/usage";
 import { ApiError } from "../errors";
-import { authenticate } from "../http/auth";
+import { authenticate, type Caller } from "../http/auth";
+import { logD1Problem } from "../observe/problems";
 import { readJsonObject } from "../http/json-body";
 import {
   checkOneContext,
@@ -68,8 +72,11 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const deps = compactionDeps(config, { tenantId: caller.tenantId, target, requestId, signal });
 
   if (upstream.protocol === "chat_completions") {
-    if (path === "/responses/compact")
-      return json(await compactForChat({ model: model ?? "", body, input: context, ownFrom }, deps));
+    if (path === "/responses/compact") {
+      const compaction = await compactForChat({ model: model ?? "", body, input: context, ownFrom }, deps);
+      await countCompaction(env, caller, model ?? "", requestId, compaction.usage);
+      return json(compaction);
+    }
     // vLLM, Ollama and the rest have no token-counting endpoint: an estimate, flagged as one.
     const expanded = await expandCompactionItems(context, { ...deps, ownFrom });
     const estimate = estimateInputTokens({ instructions, input: expanded, tools: body.tools });
@@ -88,7 +95,25 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   // Relayed as JSON only if it is: a proxy's web page or a cut body would reach the SDK as a parse failure.
   const text = await answer.text();
   if (!isJsonObject(text)) throw notJson(hostOf(target.baseUrl), answer.headers.get("content-type"));
+  if (path === "/responses/compact" && answer.ok)
+    await countCompaction(env, caller, model ?? "", requestId, (JSON.parse(text) as { usage?: unknown }).usage);
   return new Response(text, { status: answer.status, headers: { "content-type": "application/json" } });
+}
+
+/**
+ * Adds a compaction's tokens to the caller's usage, as a store:false response's are: one response
+ * of `model` today. A write D1 refuses is logged; the compaction is answered all the same.
+ */
+async function countCompaction(env: Env, caller: Caller, model: string, requestId: string, usage: unknown) {
+  const { tenantId, apiKeyId } = caller;
+  const entry = { tenantId, apiKeyId, model, createdAt: Math.floor(Date.now() / 1000), ...tokensOf(usage) };
+  try {
+    const db = await tenantDb(env, caller.tenantId);
+    await runWrites(db, [usageStatement(db, entry)]);
+  } catch (error) {
+    const ids = { request_id: requestId, tenant: caller.tenantId, key_id: caller.apiKeyId };
+    logD1Problem(ids, "the usage of a compaction was not recorded", error, { attempt: 1, of: 1 });
+  }
 }
 
 function isJsonObject(text: string): boolean {

@@ -403,6 +403,36 @@ describe("a compaction_trigger ending the input", () => {
   });
 });
 
+describe("the usage of POST /v1/responses/compact", () => {
+  /** The caller's usage by model (GET /v1/usage). */
+  async function usageOf(key: string) {
+    const res = await gatewayFetch(`${GATEWAY_URL}/usage?group_by=model`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    return (await res.json<{ data: Json[] }>()).data;
+  }
+
+  it("counts a compaction's tokens for the caller over either upstream, as a response's: the upstream was paid for them", async () => {
+    const key = `sk-test-compaction-usage-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const chat = routed("summarize");
+    const own = model("text:1");
+    const chatCompaction = await compacted(openai, chat.model);
+    const forwarded = await compacted(openai, own);
+    expect(forwarded.usage).toMatchObject({ input_tokens: 30, output_tokens: 5 });
+    await expect(compacted(openai, routed("summarize:fail").model)).rejects.toMatchObject({ status: 500 });
+    expect(await usageOf(key)).toEqual(
+      [
+        { object: "usage", model: chat.model, responses: 1, input_tokens: 100, output_tokens: 20, total_tokens: 120 },
+        { object: "usage", model: own, responses: 1, input_tokens: 30, output_tokens: 5, total_tokens: 35 },
+      ].sort((a, b) => (a.model < b.model ? -1 : 1)),
+    );
+    expect(chatCompaction.usage).toMatchObject({ input_tokens: 100, output_tokens: 20 });
+    // Another caller sees none of it.
+    expect(await usageOf(`sk-test-compaction-usage-${crypto.randomUUID()}`)).toEqual([]);
+  });
+});
+
 describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () => {
   it("answers an estimate that says it is one, calling nothing upstream", async () => {
     const m = routed("summarize");
