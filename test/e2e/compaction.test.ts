@@ -219,7 +219,14 @@ describe("context_management on create", () => {
     const m = routed("summarize");
     const response = await openai.responses.create(body(m.model) as never);
     expect(response.output.map((item) => item.type)).toEqual(["compaction", "message"]);
-    expect(response.usage).toMatchObject({ input_tokens: 110, output_tokens: 21 });
+    // Both calls' counts: the summary's cached and reasoning tokens are in the sums' details too.
+    expect(response.usage).toEqual({
+      input_tokens: 110,
+      input_tokens_details: { cached_tokens: 40, cache_write_tokens: 0 },
+      output_tokens: 21,
+      output_tokens_details: { reasoning_tokens: 5 },
+      total_tokens: 131,
+    });
     const [summary, answer] = await received(m);
     expect(summary?.body.stream).toBe(false);
     // The turn being answered comes after the summary, so a chat model answers it, not the summary.

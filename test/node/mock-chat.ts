@@ -268,7 +268,13 @@ export async function serveChat(
                 finish_reason: "stop",
               },
             ],
-            usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+            usage: {
+              prompt_tokens: 100,
+              completion_tokens: 20,
+              total_tokens: 120,
+              prompt_tokens_details: { cached_tokens: 40 },
+              completion_tokens_details: { reasoning_tokens: 5 },
+            },
           }),
         );
       return streamFrames(res, frames(textChunks(model, [`seen: ${transcript}`])), hold);

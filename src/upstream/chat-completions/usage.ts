@@ -51,18 +51,24 @@ export function withCompactionUsage(
   if (compaction === undefined) return structuredClone(usage);
   const extra = usageFromChat({
     prompt_tokens: compaction.input_tokens,
+    prompt_tokens_details: { cached_tokens: details(compaction.input_tokens_details).cached_tokens },
     completion_tokens: compaction.output_tokens,
+    completion_tokens_details: { reasoning_tokens: details(compaction.output_tokens_details).reasoning_tokens },
     total_tokens: compaction.total_tokens,
   });
   const base = usage ?? usageFromChat({});
+  // Both calls' counts, details too: the summary's cached and reasoning tokens are within its
+  // input and output tokens, which the sums hold.
   return {
     input_tokens: base.input_tokens + extra.input_tokens,
     input_tokens_details: {
-      cached_tokens: base.input_tokens_details.cached_tokens,
+      cached_tokens: base.input_tokens_details.cached_tokens + extra.input_tokens_details.cached_tokens,
       cache_write_tokens: base.input_tokens_details.cache_write_tokens,
     },
     output_tokens: base.output_tokens + extra.output_tokens,
-    output_tokens_details: { reasoning_tokens: base.output_tokens_details.reasoning_tokens },
+    output_tokens_details: {
+      reasoning_tokens: base.output_tokens_details.reasoning_tokens + extra.output_tokens_details.reasoning_tokens,
+    },
     total_tokens: base.total_tokens + extra.total_tokens,
   };
 }
