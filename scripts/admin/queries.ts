@@ -260,6 +260,12 @@ const TENANTS_WITH_RESPONSES = `WITH RECURSIVE t(tenant) AS (
     UNION ALL
     SELECT (SELECT min(tenant_id) FROM responses WHERE tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL
   ) SELECT tenant FROM t WHERE tenant IS NOT NULL`;
+/** Every tenant with usage rows (a skip-scan over usage_daily's key), as src/db/usage.ts reads them. */
+const TENANTS_WITH_USAGE = `WITH RECURSIVE t(tenant) AS (
+    SELECT min(tenant_id) FROM usage_daily
+    UNION ALL
+    SELECT (SELECT min(tenant_id) FROM usage_daily WHERE tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL
+  ) SELECT tenant FROM t WHERE tenant IS NOT NULL`;
 const rollupMark = (tenant: string) =>
   `coalesce((SELECT counted_before FROM usage_rollups WHERE tenant_id = ${tenant}), '')`;
 
@@ -270,7 +276,8 @@ const rollupMark = (tenant: string) =>
 export const usage = (query: UsageQuery): Query<Row> => {
   const columns = query.groupBy.map((dimension) => USAGE_COLUMNS[dimension]);
   const chosen = query.tenant === null ? null : tenantId(query.tenant, true);
-  const tenant = chosen === null ? "1 = 1" : `tenant_id = ${chosen}`;
+  // usage_daily is keyed by (tenant, day, ...): the days are one seek per tenant.
+  const tenant = chosen === null ? `tenant_id IN (${TENANTS_WITH_USAGE})` : `tenant_id = ${chosen}`;
   const marks =
     chosen === null
       ? `SELECT t.tenant AS tenant_id, ${rollupMark("t.tenant")} AS mark FROM (${TENANTS_WITH_RESPONSES}) t`

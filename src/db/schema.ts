@@ -309,7 +309,8 @@ export const usageDaily = sqliteTable(
     inputTokens: integer("input_tokens").notNull().default(0),
     outputTokens: integer("output_tokens").notNull().default(0),
   },
-  (table) => [primaryKey({ columns: [table.tenantId, table.apiKeyId, table.model, table.day] })],
+  // Keyed by tenant, then day: a read of a range of days seeks it (every tenant's in turn, for the admin).
+  (table) => [primaryKey({ columns: [table.tenantId, table.day, table.apiKeyId, table.model] })],
 );
 
 /**

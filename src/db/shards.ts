@@ -167,7 +167,7 @@ export async function onEveryShard<T>(env: Env, work: (shard: { name: string; db
  * keeps it in step with the folder. A Worker deployed before its migrations were applied fails every
  * query that touches what they add.
  */
-export const REQUIRED_MIGRATION = "0009_unstored_background.sql";
+export const REQUIRED_MIGRATION = "0010_usage_daily_by_day.sql";
 
 /**
  * Reads each shard's newest applied migration (`d1_migrations`, where wrangler records them): throws

@@ -28,7 +28,7 @@ const TERMINAL_LIST = sql.raw([...TERMINAL_STATUSES].map((status) => `'${status}
 
 /** Adds to a row's counts on conflict (the row of that tenant, key, model and day). */
 const accumulate = {
-  target: [usageDaily.tenantId, usageDaily.apiKeyId, usageDaily.model, usageDaily.day],
+  target: [usageDaily.tenantId, usageDaily.day, usageDaily.apiKeyId, usageDaily.model],
   set: {
     responses: sql`${usageDaily.responses} + excluded.responses`,
     inputTokens: sql`${usageDaily.inputTokens} + excluded.input_tokens`,
@@ -209,6 +209,14 @@ export function usageStatement(db: Db, entry: UsageEntry): BoundStatement {
   });
 }
 
+/** The tenants with usage rows: a skip-scan of the key, one seek per tenant (as TENANTS does for responses). */
+const USAGE_TENANTS = sql`WITH RECURSIVE t(tenant) AS (
+    SELECT min(tenant_id) FROM usage_daily
+    UNION ALL
+    SELECT (SELECT min(tenant_id) FROM usage_daily WHERE tenant_id > t.tenant) FROM t WHERE t.tenant IS NOT NULL
+  )
+  SELECT tenant FROM t WHERE tenant IS NOT NULL`;
+
 export type UsageDimension = "day" | "model" | "key" | "tenant";
 
 const COLUMNS: Record<UsageDimension, SQL> = {
@@ -243,7 +251,8 @@ export interface UsageGroup {
 export async function readUsage(db: Db, query: UsageQuery): Promise<UsageGroup[]> {
   const dimensions = query.groupBy;
   const selected = dimensions.map((dimension) => sql`${COLUMNS[dimension]} AS ${sql.raw(dimension)}`);
-  const tenant = query.tenantId === null ? sql`1 = 1` : sql`tenant_id = ${query.tenantId}`;
+  // The key is (tenant, day, ...): each tenant's days are one seek, the admin's found tenant by tenant.
+  const tenant = query.tenantId === null ? sql`tenant_id IN (${USAGE_TENANTS})` : sql`tenant_id = ${query.tenantId}`;
   const grouping =
     dimensions.length === 0
       ? sql``

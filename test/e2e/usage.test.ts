@@ -6,11 +6,12 @@ import { describe, expect, it } from "vitest";
 import { runWrites } from "../../src/db/prepared";
 import { tenantDb } from "../../src/db/shards";
 import { encodeEnded, encodeFinal, finalStatements, insertEndedStatements } from "../../src/db/responses";
-import { rollUpUsage, usageDay } from "../../src/db/usage";
+import { readUsage, rollUpUsage, usageDay } from "../../src/db/usage";
 import { idFloorAt } from "../../src/responses/ids";
 import type { ResponseObject } from "../../src/responses/types";
 import { GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { recordingDb } from "../support/recording-db";
 import { testRow } from "../support/response-row";
 import { tenantD1 } from "../support/shards";
 
@@ -220,6 +221,51 @@ describe("usage", () => {
       ]),
     );
     expect(await rolledUp()).toBe(6);
+  });
+
+  it("reads only the days asked for, a tenant's and the admin's, however long the history", async () => {
+    // Three years of history, three models a day, for two tenants (long past: no other test's days).
+    const tenants = [`tenant_history_${crypto.randomUUID()}`, `tenant_history_${crypto.randomUUID()}`];
+    const rows = tenants.flatMap((tenant) =>
+      Array.from({ length: 1095 }, (_, i) => usageDay(Date.UTC(2020, 0, 1) / 1000 + i * 86_400)).flatMap((day) =>
+        ["m1", "m2", "m3"].map((m) => `('${tenant}', 'k', '${m}', '${day}', 1, 10, 2)`),
+      ),
+    );
+    const inserts = [];
+    for (let i = 0; i < rows.length; i += 500)
+      inserts.push(
+        env.DB.prepare(
+          `INSERT INTO usage_daily (tenant_id, api_key_id, model, day, responses, input_tokens, output_tokens) VALUES ${rows.slice(i, i + 500).join(", ")}`,
+        ),
+      );
+    await env.DB.batch(inserts);
+    const { db, prepared } = recordingDb();
+    for (const [tenantId, count] of [
+      [tenants[0] as string, 1],
+      [null, 2],
+    ] as const) {
+      prepared.length = 0;
+      const range = { startDay: "2021-03-01", endDay: "2021-03-02", groupBy: ["day" as const] };
+      const groups = await readUsage(db, { tenantId, ...range });
+      expect(groups).toEqual(
+        ["2021-03-01", "2021-03-02"].map((day) => ({
+          day,
+          responses: 3 * count,
+          inputTokens: 30 * count,
+          outputTokens: 6 * count,
+        })),
+      );
+      const [query] = prepared;
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query?.sql}`)
+        .bind(...(query?.params ?? []))
+        .all<{ detail: string }>();
+      expect(plan.results.map((row) => row.detail).join(" | ")).not.toMatch(/SCAN usage_daily/);
+      // The two days' rows and a seek per tenant, not the 6,570 rows of the history.
+      const read = await env.DB.prepare(query?.sql ?? "")
+        .bind(...(query?.params ?? []))
+        .all();
+      expect(read.meta.rows_read).toBeLessThan(200);
+    }
   });
 
   it.each([
