@@ -45,6 +45,8 @@ export class StreamNormalizer {
   readonly #outputIndex = new Map<number, number>();
   /** Gateway output_index -> id minted for an item the upstream sent without one. */
   readonly #mintedIds = new Map<number, string>();
+  /** Tokens spent for the response before its upstream call (create-time compaction's summary). */
+  #spent: JsonObject | undefined;
 
   constructor(options: NormalizerOptions) {
     this.#options = options;
@@ -76,6 +78,14 @@ export class StreamNormalizer {
   /** The live snapshot: the fold of everything emitted so far. */
   get snapshot(): ResponseObject {
     return this.#fold.snapshot ?? this.#options.initial;
+  }
+
+  /**
+   * Usage already spent for the response (a create-time compaction's summary call): a response that
+   * fails or is cancelled before its upstream reports usage shows, and is counted for, these tokens.
+   */
+  spend(usage: JsonObject | undefined): void {
+    this.#spent = usage;
   }
 
   /** Background responses announce themselves before the upstream is called. */
@@ -157,6 +167,7 @@ export class StreamNormalizer {
     applyEcho(response, this.#options.echo);
     response.status = status as ResponseObject["status"];
     response.completed_at = null;
+    if (response.usage == null && this.#spent !== undefined) response.usage = structuredClone(this.#spent);
     for (const index of this.#fold.openItems) {
       const item = response.output[index];
       if (item !== undefined && item.status === "in_progress") item.status = "incomplete";

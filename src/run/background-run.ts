@@ -211,6 +211,7 @@ export class BackgroundRun {
       try {
         const deps = compactionDeps(config, { tenantId, target, requestId, signal: this.#abort.signal });
         prepared = await compactForUpstream(context.request, expanded, deps);
+        this.normalizer.spend(prepared.compaction?.usage);
         upstream =
           prepared.answer ??
           (await callUpstream(

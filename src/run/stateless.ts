@@ -64,6 +64,7 @@ export async function runStateless(
       signal: abort.signal,
     });
     prepared = await prepareUpstreamInput({ request, input, deps });
+    normalizer.spend(prepared.compaction?.usage);
     upstream =
       prepared.answer ??
       (await callUpstream(

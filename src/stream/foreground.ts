@@ -17,7 +17,7 @@ import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
-import type { ResponseObject } from "../responses/types";
+import type { JsonObject, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream, redact } from "../upstream/client";
@@ -100,6 +100,7 @@ export async function runStoredForeground(
     onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   let prepared: Compacted;
+  let summarized: JsonObject | undefined;
   /** The start write (the row and its input). */
   let started: Promise<void> | undefined;
   try {
@@ -127,8 +128,10 @@ export async function runStoredForeground(
       input: inputItems,
     };
     // Create-time compaction is part of the call: its summary fails as the call would, kept `failed`.
+    // A summary made before a refused call is kept in the failed response's usage.
     const call = async () => {
       const compacted = await compactForUpstream(request, expanded, deps);
+      summarized = compacted.compaction?.usage;
       const answer =
         compacted.answer ??
         (await callUpstream(
@@ -163,7 +166,7 @@ export async function runStoredForeground(
           .onNotKept?.()
           .catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
       }
-      const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason) : "not_kept";
+      const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason, summarized) : "not_kept";
       trace.refused(refusalOf(called.reason), kept);
       throw called.reason;
     }
@@ -185,6 +188,7 @@ export async function runStoredForeground(
     onAnomaly: (message) => logAnomaly(spec.responseId, message),
     redact: (text) => redact(text, target.apiKey),
   });
+  normalizer.spend(prepared.compaction?.usage);
   /** Writes the end to D1 (the terminal event waits for it), then the response line. */
   const finish = async (snapshot: ResponseObject): Promise<FinishOutcome> => {
     const outcome = await recorder.finish({

@@ -11,7 +11,7 @@ import { logFailure } from "../observe/problems";
 import { recordedOf, runIds, type Recorded } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import { echoOf } from "../responses/response-object";
-import type { ResponseError, ResponseObject } from "../responses/types";
+import type { JsonObject, ResponseError, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import { encodeFrame } from "../sse";
@@ -50,6 +50,8 @@ export async function recordRefusal(
   spec: RunSpec,
   base: ResponseObject,
   error: unknown,
+  /** What the response spent before the refused call (create-time compaction's summary). */
+  spent?: JsonObject,
 ): Promise<Recorded> {
   const status = error instanceof ApiError ? error.status : 502;
   try {
@@ -63,6 +65,7 @@ export async function recordRefusal(
       initial: base,
       background: false,
     });
+    normalizer.spend(spent);
     recorder.record(framesOf(normalizer.fail(refusalOf(error))));
     const outcome = await recorder.finish({
       responseId: spec.responseId,

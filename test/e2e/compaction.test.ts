@@ -285,6 +285,54 @@ describe("context_management on create", () => {
     expect(new Set((await received(m)).map((sent) => sent.body.stream))).toEqual(new Set([false]));
   });
 
+  it("keeps the summary's usage in a response whose turn is refused or cancelled after it, and counts it", async () => {
+    const key = `sk-test-compaction-spent-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const summary = {
+      input_tokens: 100,
+      input_tokens_details: { cached_tokens: 40, cache_write_tokens: 0 },
+      output_tokens: 20,
+      output_tokens_details: { reasoning_tokens: 5 },
+      total_tokens: 120,
+    };
+    const refused = routed("summarize:turnfail");
+    await expect(openai.responses.create(body(refused.model) as never)).rejects.toMatchObject({ status: 400 });
+    const [failed] = await listedOf(key, refused.model);
+    expect(failed).toMatchObject({ status: "failed", usage: summary });
+
+    const bg = routed("summarize:turnfail");
+    const queued = await openai.responses.create(body(bg.model, { background: true }) as never);
+    const failedRun = await until(
+      () => openai.responses.retrieve(queued.id),
+      (response) => response.status === "failed",
+      "the run to fail",
+    );
+    expect(failedRun.usage).toEqual(summary);
+
+    const held = routed("summarize:turnheld");
+    const running = await openai.responses.create(body(held.model, { background: true }) as never);
+    try {
+      await until(
+        () => openai.responses.retrieve(running.id),
+        (response) => response.output.length > 1,
+        "the turn to stream",
+      );
+      expect((await openai.responses.cancel(running.id)).usage).toEqual(summary);
+    } finally {
+      await upstream.release(held.upstream);
+    }
+
+    const usage = await gatewayFetch(`${GATEWAY_URL}/usage?group_by=model`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const rows = (await usage.json<{ data: Json[] }>()).data;
+    expect(rows.map((row) => [row.responses, row.input_tokens, row.output_tokens])).toEqual([
+      [1, 100, 20],
+      [1, 100, 20],
+      [1, 100, 20],
+    ]);
+  });
+
   it("answers a background create queued before its summary is done; the run compacts, then completes", async () => {
     const openai = client("sk-test-compaction-c");
     const m = routed("summarize:held");

@@ -277,7 +277,12 @@ export async function serveChat(
             },
           }),
         );
-      return streamFrames(res, frames(textChunks(model, [`seen: ${transcript}`])), hold);
+      if (args[0] === "turnfail")
+        // summarize:turnfail  the summary is written, then the turn is refused
+        return sendBody(res, 400, "application/json", JSON.stringify({ error: { message: "turn refused" } }));
+      // summarize:turnheld  the turn's stream holds after its first text until released
+      const pause = args[0] === "turnheld" ? { pauseAfter: 2 } : {};
+      return streamFrames(res, frames(textChunks(model, [`seen: ${transcript}`])), hold, pause);
     }
     case "error": {
       // error:SHAPE:STATUS  a provider's error body; `echokey` quotes the key it was sent, `maskedkey`
