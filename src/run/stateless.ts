@@ -53,33 +53,6 @@ export async function runStateless(
   });
   const abort = new AbortController();
   const trace = new RunTrace(spec, env);
-  let upstream: Response;
-  let prepared: Compacted;
-  try {
-    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
-    const deps = compactionDeps(config, {
-      tenantId: spec.tenantId,
-      target,
-      requestId: spec.requestId,
-      signal: abort.signal,
-    });
-    prepared = await prepareUpstreamInput({ request, input, deps });
-    normalizer.spend(prepared.compaction?.usage);
-    upstream =
-      prepared.answer ??
-      (await callUpstream(
-        target,
-        target.protocol.buildBody(request, prepared.input),
-        callOptions(config, abort.signal, spec.requestId, trace.upstream),
-      ));
-  } catch (error) {
-    trace.refused(refusalOf(error), "not_kept");
-    await turn?.abandon();
-    throw error;
-  }
-  onAccepted();
-  const options = pumpOptions(config, abort);
-  const context = { request, base, ...prepared };
   // Nothing of a store:false response is written, except what it adds to the tenant's usage.
   const countUsage = async () => {
     const { tenantId, apiKeyId, createdAt } = spec;
@@ -90,6 +63,41 @@ export async function runStateless(
       logD1Problem(runIds(spec), "the usage of a store:false response was not recorded", error, { attempt: 1, of: 1 });
     }
   };
+  let upstream: Response;
+  let prepared: Compacted;
+  /** The summary of a create-time compaction, once made. */
+  let summarized = false;
+  try {
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
+    const deps = compactionDeps(config, {
+      tenantId: spec.tenantId,
+      target,
+      requestId: spec.requestId,
+      signal: abort.signal,
+    });
+    prepared = await prepareUpstreamInput({ request, input, deps });
+    normalizer.spend(prepared.compaction?.usage);
+    summarized = prepared.compaction !== undefined;
+    upstream =
+      prepared.answer ??
+      (await callUpstream(
+        target,
+        target.protocol.buildBody(request, prepared.input),
+        callOptions(config, abort.signal, spec.requestId, trace.upstream),
+      ));
+  } catch (error) {
+    trace.refused(refusalOf(error), "not_kept");
+    await turn?.abandon();
+    // A refused call writes nothing, but a summary made before it was paid for: it counts, as a failed response.
+    if (summarized) {
+      normalizer.fail(refusalOf(error));
+      await countUsage();
+    }
+    throw error;
+  }
+  onAccepted();
+  const options = pumpOptions(config, abort);
+  const context = { request, base, ...prepared };
 
   // A client that goes away stops the run at once: nothing would read or record the rest.
   const clientGone = () => abort.abort(new Error("client disconnected"));

@@ -285,7 +285,7 @@ describe("context_management on create", () => {
     expect(new Set((await received(m)).map((sent) => sent.body.stream))).toEqual(new Set([false]));
   });
 
-  it("keeps the summary's usage in a response whose turn is refused or cancelled after it, and counts it", async () => {
+  it("keeps the summary's usage in a response whose turn is refused or cancelled after it, and counts it (store:false too)", async () => {
     const key = `sk-test-compaction-spent-${crypto.randomUUID()}`;
     const openai = client(key);
     const summary = {
@@ -299,6 +299,11 @@ describe("context_management on create", () => {
     await expect(openai.responses.create(body(refused.model) as never)).rejects.toMatchObject({ status: 400 });
     const [failed] = await listedOf(key, refused.model);
     expect(failed).toMatchObject({ status: "failed", usage: summary });
+
+    const unstored = routed("summarize:turnfail");
+    await expect(openai.responses.create(body(unstored.model, { store: false }) as never)).rejects.toMatchObject({
+      status: 400,
+    });
 
     const bg = routed("summarize:turnfail");
     const queued = await openai.responses.create(body(bg.model, { background: true }) as never);
@@ -327,6 +332,7 @@ describe("context_management on create", () => {
     });
     const rows = (await usage.json<{ data: Json[] }>()).data;
     expect(rows.map((row) => [row.responses, row.input_tokens, row.output_tokens])).toEqual([
+      [1, 100, 20],
       [1, 100, 20],
       [1, 100, 20],
       [1, 100, 20],
