@@ -168,11 +168,16 @@ export class StreamNormalizer {
     response.status = status as ResponseObject["status"];
     response.completed_at = null;
     if (response.usage == null && this.#spent !== undefined) response.usage = structuredClone(this.#spent);
+    this.#closeOpenItems(response.output);
+    return response;
+  }
+
+  /** Marks the items that were added but never finished `incomplete`. */
+  #closeOpenItems(output: OutputItem[]): void {
     for (const index of this.#fold.openItems) {
-      const item = response.output[index];
+      const item = output[index];
       if (item !== undefined && item.status === "in_progress") item.status = "incomplete";
     }
-    return response;
   }
 
   #ensureStarted(): NormalizedEvent[] {
@@ -216,8 +221,11 @@ export class StreamNormalizer {
       default: {
         // Terminal: the stored snapshot is exactly what this event carries, output included.
         const out = this.#ensureStarted();
-        if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0))
+        if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0)) {
           snapshot.output = structuredClone(this.snapshot.output);
+          // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
+          if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
+        }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
           const sent = (

@@ -170,6 +170,24 @@ describe("StreamNormalizer", () => {
     });
   });
 
+  it("marks the items an upstream's failed or incomplete end left open incomplete when it sent no output", () => {
+    for (const [type, status] of [
+      ["response.incomplete", "incomplete"],
+      ["response.failed", "failed"],
+    ] as const) {
+      const events = recorded();
+      const end = structuredClone(events[1] as StreamEvent);
+      end.type = type;
+      Object.assign(end.response as Record<string, unknown>, { status, output: [] });
+      const n = normalizer();
+      const out = feed(n, [...events.slice(0, 5), end]);
+      const last = out.at(-1)?.response as { status: string; output: { status: string }[] };
+      expect(last.status).toBe(status);
+      expect(last.output.map((item) => item.status)).toEqual(["incomplete"]);
+      expect(n.snapshot.output.map((item) => item.status)).toEqual(["incomplete"]);
+    }
+  });
+
   it("cancels without an event and keeps the partial output", () => {
     const n = normalizer({}, true);
     n.begin();
