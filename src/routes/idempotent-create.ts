@@ -98,11 +98,12 @@ async function untilEnded(
   row: ResponseRow,
   maxWaitMs: number,
   recordFlushMs: number,
+  env: object,
 ): Promise<ResponseRow | undefined> {
   const giveUpAt = Date.now() + maxWaitMs;
   let current: ResponseRow | undefined = row;
   while (current !== undefined && !isTerminal(current) && Date.now() < giveUpAt) {
-    if (await endIfStale(db, current, recordFlushMs)) current = await findResponse(db, row.tenantId, row.id);
+    if (await endIfStale(db, current, recordFlushMs, env)) current = await findResponse(db, row.tenantId, row.id);
     else {
       await sleep(FOLLOW_POLL_MS);
       current = await findResponse(db, row.tenantId, row.id);
@@ -220,7 +221,7 @@ async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise
   if (create.stream) return followResponse(followSource(found, maxWaitMs), -1);
   // A running background response answers at once, as its create did: its live snapshot.
   if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
-  const ended = await untilEnded(db, row, maxWaitMs, route.config.recordFlushMs);
+  const ended = await untilEnded(db, row, maxWaitMs, route.config.recordFlushMs, route.env);
   // Deleted while this retry waited: told so, as a retry made after the delete is (not the snapshot it
   // first found, a running response that will never end and no longer exists).
   if (ended === undefined) throw keyDeleted(row.id);

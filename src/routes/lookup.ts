@@ -53,7 +53,7 @@ export async function foundIn(session: Db, found: Omit<Found, "db">): Promise<Fo
   // Its writes (ending it if its executor died, a cancel) go where it runs, even while its tenant moves.
   const db = (await tenantStore(found.env, row.tenantId, { running: true })).primary;
   // A foreground run whose Worker died is ended by the first read that notices.
-  if (await endIfStale(db, row, config.recordFlushMs)) {
+  if (await endIfStale(db, row, config.recordFlushMs, found.env)) {
     const ended = await findResponse(db, row.tenantId, row.id);
     if (ended !== undefined) return { ...found, db, row: ended };
   }

@@ -39,6 +39,7 @@ export function followSource(found: Found, maxWaitMs: number): FollowSource {
     maxWaitMs,
     recordFlushMs: found.config.recordFlushMs,
     keepaliveMs: found.config.streamKeepaliveMs,
+    env,
     liveTail: async (after) => {
       const live = await runOf(env, row).fetch(`https://run/events?after=${after}`);
       return live.status === 200 ? live.body : null;

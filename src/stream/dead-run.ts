@@ -121,15 +121,17 @@ export const staleAfterMs = (recordFlushMs: number): number => Math.max(60_000, 
 /**
  * A foreground run whose heartbeat has been silent too long has lost its Worker: a read of it ends it
  * (the sweep would, within a minute). Answers true when it ended it. A background run is its object's
- * to end. Never throws: should D1 refuse the end, the read answers what D1 has.
+ * to end. Never throws: should D1 refuse the end, the read answers what D1 has. `env`: the bindings,
+ * for its data point, which a run ended by a read has as one ended by the sweep does.
  */
-export async function endIfStale(db: Db, row: ResponseRow, recordFlushMs: number): Promise<boolean> {
+export async function endIfStale(db: Db, row: ResponseRow, recordFlushMs: number, env: object): Promise<boolean> {
   if (row.background || TERMINAL_STATUSES.has(row.status)) return false;
   if (row.updatedAt * 1000 > Date.now() - staleAfterMs(recordFlushMs)) return false;
   try {
     const { outcome } = await endDeadRun(db, row, {
       flushIntervalMs: recordFlushMs,
       onError: (what, error, attempt) => logD1Problem(rowIds(row), what, error, attempt),
+      env,
     });
     return outcome !== "failed";
   } catch (error) {

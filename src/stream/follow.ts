@@ -32,6 +32,8 @@ export interface FollowSource {
   recordFlushMs: number;
   /** STREAM_KEEPALIVE_SECONDS: a follower waiting on a silent run gets a comment this often (0: never). */
   keepaliveMs?: number;
+  /** The bindings: a run the reader ends writes its data point (`METRICS`). */
+  env: object;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,7 +83,7 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
     row = await findResponse(db, row.tenantId, row.id);
     // Deleted meanwhile: the stream ends where it is.
     if (row === undefined) return;
-    if (await endIfStale(db, row, source.recordFlushMs)) row = await findResponse(db, row.tenantId, row.id);
+    if (await endIfStale(db, row, source.recordFlushMs, source.env)) row = await findResponse(db, row.tenantId, row.id);
     if (row === undefined) return;
   }
 }

@@ -162,6 +162,27 @@ describe.concurrent("with a METRICS binding", () => {
     ]);
   });
 
+  it("a dead run ended by a read, a follow or an idempotent retry: a point marked `recovery` too", async () => {
+    const metrics = recordingDataset();
+    const ids = await Promise.all([abandonedRun(tenant), abandonedRun(tenant)]);
+    for (const [id, query] of [
+      [ids[0], ""],
+      [ids[1], "?stream=true"],
+    ] as const) {
+      const ctx = createExecutionContext();
+      const request = new Request(`${GATEWAY_URL}/responses/${id}${query}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      const response = await worker.fetch(request, { ...env, METRICS: metrics } as Env, ctx);
+      await response.text();
+      await waitOnExecutionContext(ctx);
+    }
+    for (const id of ids) {
+      const mine = metrics.points.filter((point) => point.blobs?.[12] === id);
+      expect(mine.map((point) => [point.blobs?.[4], point.blobs?.[10]])).toEqual([["failed", "recovery"]]);
+    }
+  });
+
   it("a dataset that throws fails nothing: the response is answered, the line says the point was lost", async () => {
     const throwing = {
       writeDataPoint: () => {
