@@ -45,6 +45,14 @@ const routes = (mock: string) =>
       request_fields: { stream_options: null, max_completion_tokens: "max_tokens" },
       reasoning_sent_as: "thinking",
     },
+    // A server whose chat template requires user and assistant turns to alternate (Gemma's).
+    {
+      model: "alternating:*",
+      base_url: `${mock}/v1`,
+      protocol: "chat_completions",
+      strip_prefix: "alternating:",
+      alternate_roles: true,
+    },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
     // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.
     { model: "refused/*", base_url: "http://127.0.0.1:1/v1", protocol: "responses", strip_prefix: "refused/" },

@@ -17,6 +17,7 @@ import {
   upstreamHttpError,
   withProtocolHint,
 } from "./errors";
+import { withAlternatingRoles } from "./chat-completions/alternate-roles";
 import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { UpstreamProtocol } from "./protocol";
 import type { RequestFields } from "./routes";
@@ -38,6 +39,8 @@ export interface UpstreamTarget {
   templateOpensThink?: boolean;
   /** Chat: how earlier turns' reasoning is sent (a route's `reasoning_sent_as`); `reasoning_content` when unset. */
   reasoningSentAs?: ReasoningSentAs;
+  /** Chat: consecutive user or assistant messages go as one (a route's `alternate_roles`). */
+  alternateRoles?: boolean;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
@@ -210,7 +213,10 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
-  const sent = withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content");
+  const sent = withAlternatingRoles(
+    withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content"),
+    target.alternateRoles === true,
+  );
   const payload = JSON.stringify(
     withRequestFields(target.model ? { ...sent, model: target.model } : sent, target.requestFields),
   );

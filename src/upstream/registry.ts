@@ -38,6 +38,8 @@ export interface UpstreamChoice {
   templateOpensThink?: boolean;
   /** The route's `reasoning_sent_as` (chat only), when not the default `reasoning_content`. */
   reasoningSentAs?: ReasoningSentAs;
+  /** The route's `alternate_roles` (chat only): consecutive user or assistant messages are merged. */
+  alternateRoles?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -81,6 +83,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     requestFields: route.requestFields,
     ...(route.templateOpensThink ? { templateOpensThink: true } : {}),
     ...(route.reasoningSentAs !== "reasoning_content" ? { reasoningSentAs: route.reasoningSentAs } : {}),
+    ...(route.alternateRoles ? { alternateRoles: true } : {}),
   };
 }
 
@@ -104,4 +107,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   requestFields: choice.requestFields ?? null,
   templateOpensThink: choice.templateOpensThink === true,
   reasoningSentAs: choice.reasoningSentAs ?? "reasoning_content",
+  alternateRoles: choice.alternateRoles === true,
 });

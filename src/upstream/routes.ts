@@ -24,6 +24,8 @@ export interface UpstreamRoute {
   templateOpensThink: boolean;
   /** How earlier turns' reasoning goes back to a chat server (src/upstream/chat-completions/reasoning-sent-as.ts). */
   reasoningSentAs: ReasoningSentAs;
+  /** The chat template requires user and assistant turns to alternate: consecutive ones are merged. */
+  alternateRoles: boolean;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -50,6 +52,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "request_fields",
   "template_opens_think",
   "reasoning_sent_as",
+  "alternate_roles",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
@@ -101,7 +104,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   for (const field of Object.keys(fields))
     if (!KNOWN_FIELDS.has(field))
       throw new RouteProblem(
-        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think, reasoning_sent_as).`,
+        `${at} has an unknown field (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think, reasoning_sent_as, alternate_roles).`,
       );
   const pattern = optionalString(fields, "model", at);
   if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
@@ -117,6 +120,11 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     throw new RouteProblem(`${at}.reasoning_sent_as must be 'reasoning_content', 'thinking' or null (left out).`);
   if (sentAs !== "reasoning_content" && fields.protocol !== "chat_completions")
     throw new RouteProblem(`${at}.reasoning_sent_as applies to chat_completions routes only.`);
+  const alternate = fields.alternate_roles;
+  if (alternate !== undefined && alternate !== null && typeof alternate !== "boolean")
+    throw new RouteProblem(`${at}.alternate_roles must be true or false.`);
+  if (alternate === true && fields.protocol !== "chat_completions")
+    throw new RouteProblem(`${at}.alternate_roles applies to chat_completions routes only.`);
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -130,6 +138,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     requestFields: requestFields(fields.request_fields, `${at}.request_fields`),
     templateOpensThink: opensThink === true,
     reasoningSentAs: sentAs as ReasoningSentAs,
+    alternateRoles: alternate === true,
   };
 }
 

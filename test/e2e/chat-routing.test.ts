@@ -176,6 +176,50 @@ describe("a mixed deployment", () => {
     });
   });
 
+  it("merges consecutive user or assistant messages for a route whose template requires alternation (alternate_roles)", async () => {
+    const input = [
+      { role: "user" as const, content: "a" },
+      { role: "user" as const, content: [{ type: "input_text" as const, text: "b" }] },
+      { role: "developer" as const, content: "c" },
+      { role: "assistant" as const, content: "x" },
+      { type: "function_call" as const, call_id: "call_1", name: "f", arguments: "{}" },
+      { type: "function_call_output" as const, call_id: "call_1", output: "done" },
+      { role: "assistant" as const, content: "y" },
+      { role: "assistant" as const, content: "z" },
+      { role: "user" as const, content: "last" },
+    ];
+    const alternating = routed("text:1", "alternating:");
+    const plain = routed("text:1");
+    const tools = [{ type: "function" as const, name: "f", parameters: null, strict: false }];
+    for (const m of [alternating, plain])
+      await openai.responses.create({ model: m.model, instructions: "Be brief.", input, tools });
+    const sent = async (m: typeof plain) =>
+      ((await received(m))[0]?.body as { messages: { role: string; content: unknown; tool_calls?: unknown[] }[] })
+        .messages;
+    const shape = (messages: Awaited<ReturnType<typeof sent>>) =>
+      messages.map((message) => [message.role, message.content, message.tool_calls?.length ?? 0]);
+    expect(shape(await sent(plain)).map(([role]) => role)).toEqual([
+      "system",
+      "user",
+      "user",
+      "user",
+      "assistant",
+      "tool",
+      "assistant",
+      "assistant",
+      "user",
+    ]);
+    // Texts are joined by a blank line (the developer message, late, went as a user one); the call stays with its text.
+    expect(shape(await sent(alternating))).toEqual([
+      ["system", "Be brief.", 0],
+      ["user", "a\n\nb\n\nc", 0],
+      ["assistant", "x", 1],
+      ["tool", "done", 0],
+      ["assistant", "y\n\nz", 0],
+      ["user", "last", 0],
+    ]);
+  });
+
   it("refuses a model whose route names an unset secret: 503, nothing stored, nothing sent", async () => {
     const m = routed("text:1", "unkeyed/");
     const before = await rowCount("responses");

@@ -18,6 +18,7 @@ describe("GET /v1/models", () => {
       "alt/*",
       "alt-responses/*",
       "strict:*",
+      "alternating:*",
       "unkeyed/*",
       "refused/*",
       "nxdomain/*",
@@ -48,7 +49,7 @@ describe("GET /v1/models", () => {
       const body = await res.json<{ object: string; data: { id: string }[] }>();
       expect(body.object).toBe("list");
       expect(body.data.map((model) => model.id)).not.toContain("mock-large");
-      expect(body.data).toHaveLength(7);
+      expect(body.data).toHaveLength(8);
     }
   });
 

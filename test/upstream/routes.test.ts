@@ -87,6 +87,13 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ]);
   });
 
+  it("reads alternate_roles (false unless set)", () => {
+    expect(routesOf([route({ alternate_roles: true }), route()])).toEqual([
+      expect.objectContaining({ alternateRoles: true }),
+      expect.objectContaining({ alternateRoles: false }),
+    ]);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -162,6 +169,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "reasoning_sent_as on a responses route",
       [route({ protocol: "responses", reasoning_sent_as: "thinking" })],
       "UPSTREAM_ROUTES[0].reasoning_sent_as applies to chat_completions routes only",
+    ],
+    [
+      "alternate_roles not a boolean",
+      [route({ alternate_roles: 1 })],
+      "UPSTREAM_ROUTES[0].alternate_roles must be true or false",
+    ],
+    [
+      "alternate_roles on a responses route",
+      [route({ protocol: "responses", alternate_roles: true })],
+      "UPSTREAM_ROUTES[0].alternate_roles applies to chat_completions routes only",
     ],
   ])("refuses %s, naming the entry and field", (_name, table, problem) => {
     expect(problemOf(table)).toContain(problem);
