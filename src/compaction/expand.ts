@@ -22,8 +22,15 @@ export const summaryText = (summary: string): string =>
 /** Messages of these roles survive compaction; everything else before the item is in its summary. */
 const KEPT_ROLES: ReadonlySet<unknown> = new Set(["user", "system", "developer"]);
 
+/**
+ * The summary messages expansion made. A context compacted again holds its earlier summary as a user
+ * message; the new summary was written from it, so it is not kept beside the new one (a later turn
+ * expands from the stored items, where it is a compaction item, and would not see it either).
+ */
+const expandedSummaries = new WeakSet<InputItem>();
+
 const isKeptMessage = (item: InputItem): boolean =>
-  (item.type === undefined || item.type === "message") && KEPT_ROLES.has(item.role);
+  (item.type === undefined || item.type === "message") && KEPT_ROLES.has(item.role) && !expandedSummaries.has(item);
 
 /** The items of a context that a compaction item placed after them does not replace. */
 export const keptMessages = (items: InputItem[]): InputItem[] => items.filter(isKeptMessage);
@@ -52,5 +59,6 @@ export async function expandCompactionItems(input: InputItem[], options: ExpandO
     );
   }
   const summary: InputItem = { type: "message", role: "user", content: summaryText(payload.summary) };
+  expandedSummaries.add(summary);
   return [...keptMessages(input.slice(0, latest)), summary, ...input.slice(latest + 1)];
 }

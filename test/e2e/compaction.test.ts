@@ -249,6 +249,32 @@ describe("context_management on create", () => {
     ]);
   });
 
+  it("compacts a chain compacted before: the turn sees the newest summary alone, as later turns do", async () => {
+    const openai = client("sk-test-compaction-c");
+    const first = await openai.responses.create(body(routed("summarize").model) as never);
+    const m = routed("summarize");
+    const second = await openai.responses.create({
+      model: m.model,
+      previous_response_id: first.id,
+      input: "And a restaurant?",
+      context_management: [{ type: "compaction", compact_threshold: 10 }],
+    } as never);
+    expect(second.output.map((item) => item.type)).toEqual(["compaction", "message"]);
+    const [summary, answer] = await received(m);
+    // The new summary was written from the first one; the first one is not sent again beside it.
+    expect(transcript(summary?.body.messages).join("\n")).toContain("[Summary of the earlier conversation");
+    const summaries = transcript(answer?.body.messages).filter((line) =>
+      line.startsWith("user:[Summary of the earlier"),
+    );
+    expect(summaries).toHaveLength(1);
+
+    const n = routed("summarize");
+    await openai.responses.create({ model: n.model, previous_response_id: second.id, input: "Thanks!" });
+    const [next] = await received(n);
+    const later = transcript(next?.body.messages).filter((line) => line.startsWith("user:[Summary of the earlier"));
+    expect(later).toEqual(summaries);
+  });
+
   it("streams the compaction item as OpenAI does, and the SDK accepts the stream", async () => {
     const openai = client("sk-test-compaction-c");
     const m = routed("summarize");
