@@ -127,7 +127,20 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
     context = asItems(body.input);
     contextBytes = context === null ? 0 : JSON.stringify(context).length;
   }
+  // The gateway calls its upstream statelessly: a reasoning item this socket sends back later must
+  // carry its encrypted content (OpenAI's socket returns it by default; a model that sends it only
+  // when asked fails the next turn with 'Item with id ... not found').
+  if (!stored && context !== null) request = withEncryptedReasoning(request);
   return { body: request, stored, parent, echoPrevious, context: stored ? null : context, contextBytes };
+}
+
+const ENCRYPTED_REASONING = "reasoning.encrypted_content";
+
+/** `include` with the encrypted reasoning asked for; a malformed one is left for the create path to refuse. */
+function withEncryptedReasoning(body: JsonObject): JsonObject {
+  const include: unknown = body.include ?? [];
+  if (!Array.isArray(include) || include.includes(ENCRYPTED_REASONING)) return body;
+  return { ...body, include: [...(include as unknown[]), ENCRYPTED_REASONING] };
 }
 
 /** `input` as items the way the create path reads it; null when it is invalid (the create path says why). */

@@ -127,6 +127,40 @@ function functionCallEvents(model: string, name: string, args: string): Json[] {
   return events.map((event, index) => ({ ...event, sequence_number: index }));
 }
 
+/**
+ * A reasoning model as OpenAI serves one statelessly: its reasoning item carries `encrypted_content`
+ * only when `include` asks for it, and with `store: false` a reasoning item sent back without it is
+ * looked up by id, which fails (404 "Item with id ... not found"). Calls `name`, or answers text once
+ * the input ends with a tool output.
+ */
+function thinkingEvents(res: ServerResponse, model: string, name: string, body: Json) {
+  const input = Array.isArray(body.input) ? (body.input as Json[]) : [];
+  const orphan = input.find((item) => item.type === "reasoning" && typeof item.encrypted_content !== "string");
+  if (body.store === false && orphan !== undefined) {
+    res.writeHead(404, { "content-type": "application/json" });
+    const message = `Item with id '${String(orphan.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`;
+    return res.end(JSON.stringify({ error: { message, type: "invalid_request_error", param: "input", code: null } }));
+  }
+  if (input.at(-1)?.type === "function_call_output") return streamEvents(res, textEvents(model, ["done"]));
+  const include = Array.isArray(body.include) ? body.include : [];
+  const reasoning: Json = { id: id("rs"), type: "reasoning", summary: [] };
+  if (include.includes("reasoning.encrypted_content")) reasoning.encrypted_content = `enc:${String(reasoning.id)}`;
+  const call = functionCallEvents(model, name, '{"city":"Paris"}');
+  const shifted = call.slice(2, -1).map((event) => ({ ...event, output_index: 1 }));
+  const completed = call.at(-1) as { response: Json & { output: Json[] } };
+  const events: Json[] = [
+    ...call.slice(0, 2),
+    { type: "response.output_item.added", output_index: 0, item: reasoning },
+    { type: "response.output_item.done", output_index: 0, item: reasoning },
+    ...shifted,
+    { ...completed, response: { ...completed.response, output: [reasoning, ...completed.response.output] } },
+  ];
+  return streamEvents(
+    res,
+    events.map((event, index) => ({ ...event, sequence_number: index })),
+  );
+}
+
 function fixtureEvents(name: string): Json[][] {
   const lines = readFileSync(join(FIXTURES, "responses", name), "utf8")
     .split("\n")
@@ -434,6 +468,8 @@ async function serveResponses(res: ServerResponse, body: Json) {
     }
     case "function":
       return streamEvents(res, functionCallEvents(model, args[0] ?? "get_weather", '{"city":"Paris"}'));
+    case "think":
+      return thinkingEvents(res, model, args[0] ?? "get_weather", body);
     case "fixture": {
       const runs = fixtureEvents(args[0] ?? "");
       return streamEvents(res, runs[Number(args[1] ?? 0)] ?? []);

@@ -85,6 +85,31 @@ describe("store:false continuation on the socket", () => {
     await expect(client("sk-test-ws-continue").responses.retrieve(second.id)).rejects.toMatchObject({ status: 404 });
   });
 
+  it("continues from a reasoning model's turn: its reasoning goes back upstream with its encrypted content", async () => {
+    // A stateless upstream cannot look a reasoning item up by id; the socket asks for its encrypted
+    // content, as OpenAI's socket returns it by default, so the next turn can send it back.
+    const socket = new SdkSocket("sk-test-ws-continue");
+    const m = model("think:get_weather");
+    const first = responseOf(
+      await socket.create({ model: m, input: "weather in Paris?", tools: [weatherTool], store: false }),
+    );
+    expect(first.output.map((item) => item.type)).toEqual(["reasoning", "function_call"]);
+    const second = await socket.create({
+      model: m,
+      previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: callOf(first).call_id, output: "sunny" }],
+      store: false,
+    });
+    expect(second.at(-1)?.type).toBe("response.completed");
+    expect(textOf(responseOf(second))).toBe("done");
+    const sent = await upstream.requests(m);
+    expect(sent.map((request) => request.body.include)).toEqual([
+      ["reasoning.encrypted_content"],
+      ["reasoning.encrypted_content"],
+    ]);
+    socket.close();
+  });
+
   it("continues across a tool call over a Chat Completions upstream, tool results after their call", async () => {
     const socket = new SdkSocket("sk-test-ws-continue-chat");
     const m = routed("tools");
