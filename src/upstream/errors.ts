@@ -182,10 +182,11 @@ export function originFailure(status: number, bodyText: string): string | null {
 /**
  * A 404 for `POST /responses` from a server that has no such route (Ollama answers
  * `404 page not found`, llama.cpp `{"error":{"code":404,...}}`), not a 404 about a model
- * (OpenAI's `model_not_found`): the likely fix is the protocol.
+ * (OpenAI's `model_not_found`) or naming a param (OpenAI's `Item with id '…' not found` for `input`):
+ * the likely fix is the protocol.
  */
 export function withProtocolHint(error: ApiError, host: string): ApiError {
-  const routeMissing = error.code === null || error.code === "404";
+  const routeMissing = error.param === null && (error.code === null || error.code === "404");
   if (error.status !== 404 || !routeMissing || /model/i.test(error.message)) return error;
   const hint =
     `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +

@@ -148,7 +148,7 @@ describe("withProtocolHint", () => {
     expect(hinted(upstreamHttpError(404, JSON.stringify({ detail: "Not Found" })))).toBe(true);
   });
 
-  it("leaves a 404 about a model, and any other status, as the upstream sent it", () => {
+  it("leaves a 404 about a model or an input item, and any other status, as the upstream sent it", () => {
     const unknownModel = {
       error: {
         message: "The model `gpt-9` does not exist or you do not have access to it.",
@@ -158,6 +158,17 @@ describe("withProtocolHint", () => {
       },
     };
     expect(hinted(upstreamHttpError(404, JSON.stringify(unknownModel)))).toBe(false);
+    // A Responses server refusing an item of the input has the route: its 404 names the param.
+    const itemNotFound = {
+      error: {
+        message:
+          "Item with id 'rs_0d8a' not found. Items are not persisted when `store` is set to false. Try again with `store` set to true, or remove this item from your input.",
+        type: "invalid_request_error",
+        param: "input",
+        code: null,
+      },
+    };
+    expect(hinted(upstreamHttpError(404, JSON.stringify(itemNotFound)))).toBe(false);
     expect(hinted(upstreamHttpError(400, "404 page not found"))).toBe(false);
   });
 });
