@@ -234,6 +234,14 @@ async function lookUpShard(env: Env, tenantId: string): Promise<ShardRecord | un
 }
 
 /**
+ * Whether the tenant has a shard record, read at the primary: a tenant that has written anything has
+ * one until an operator erases it (tenant-erase.ts). Never records one.
+ */
+export async function tenantRecorded(env: Env, tenantId: string): Promise<boolean> {
+  return (await lookUpShard(env, tenantId)) !== undefined;
+}
+
+/**
  * Records `shard` as the tenant's, unless another write recorded one first; answers the recorded one.
  * One batch: the insert and the read back are one transaction and one round trip.
  */

@@ -7,7 +7,7 @@
 
 import { readConfig } from "../config";
 import { runBatch } from "../db/client";
-import { tenantDb } from "../db/shards";
+import { tenantDb, tenantRecorded } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
@@ -133,10 +133,18 @@ export class WebhookDispatcher {
    */
   async deliverDue(): Promise<void> {
     const now = Date.now();
-    const due = this.#outbox.due(now).filter((delivery) => !this.#inFlight.has(delivery.id));
+    let due = this.#outbox.due(now).filter((delivery) => !this.#inFlight.has(delivery.id));
     if (due.length === 0) return;
     let targets: Map<string, { url: string; secret: string }>;
     try {
+      // An erased tenant's pending deliveries are dropped, not sent: its records are gone, and
+      // writing them again would bring back rows (and a shard record) of a tenant that no longer exists.
+      for (const tenantId of new Set(due.map((delivery) => delivery.tenantId)))
+        if (!(await tenantRecorded(this.#env, tenantId))) {
+          this.#outbox.dropTenant(tenantId);
+          due = due.filter((delivery) => delivery.tenantId !== tenantId);
+        }
+      if (due.length === 0) return;
       targets = await this.#endpointTargets(due);
     } catch (error) {
       logD1Problem({ deliveries: due.length }, "webhook endpoints could not be read; retrying later", error);

@@ -140,6 +140,15 @@ export class WebhookOutbox {
     return row === undefined ? undefined : delivery(row);
   }
 
+  /** Forgets every delivery of the tenant and its attempts: the tenant was erased. */
+  dropTenant(tenantId: string): void {
+    this.#sql.exec(
+      `DELETE FROM webhook_outbox_attempts WHERE delivery_id IN (SELECT id FROM webhook_outbox WHERE tenant_id = ?)`,
+      tenantId,
+    );
+    this.#sql.exec(`DELETE FROM webhook_outbox WHERE tenant_id = ?`, tenantId);
+  }
+
   /** Pending deliveries whose next attempt is due at `now`. */
   due(now: number): OutboxDelivery[] {
     return this.#sql

@@ -2,12 +2,15 @@
 // history on its shard is gone (whatever table holds it), another tenant's history is untouched, and a
 // tenant with running responses is refused with nothing deleted. A large history takes several calls.
 
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eraseTenant } from "../../src/db/tenant-erase";
 import { heldBackground, model, upstream } from "../support/gateway";
 import { admin, managedClient, managedEnv, newTenantKey, type MintedKey } from "../support/managed";
 import { everyD1 } from "../support/shards";
+import { hookUrl, received, receivedAtLeast, until } from "../support/hooks";
+import { runName } from "../../src/run/response-run";
 
 /** The tenant's rows on every shard, per table that has a `tenant_id` (control tables included). */
 async function rowsOf(tenantId: string): Promise<Record<string, number>> {
@@ -117,6 +120,29 @@ describe("DELETE /admin/tenants/{id}", () => {
     await waitForEnd(minted.tenantId, held.id);
     expect((await admin("DELETE", `/tenants/${minted.tenantId}`)).body).toMatchObject({ deleted: true });
     expect(await rowsOf(minted.tenantId)).toEqual({});
+  });
+
+  it("drops a pending webhook delivery of the erased tenant: no retry writes its records or shard record back", async () => {
+    const minted = await newTenantKey("hooked");
+    const url = hookUrl("fail:1");
+    expect((await admin("POST", `/tenants/${minted.tenantId}/webhook_endpoints`, { url })).status).toBe(200);
+    const created = await managedClient(minted.key).responses.create({
+      model: model("text:1"),
+      input: "x",
+      background: true,
+    });
+    // The first attempt failed: a retry is due within a second (WEBHOOK_RETRY_BASE_SECONDS is 1).
+    await receivedAtLeast(url, 1);
+    await waitForEnd(minted.tenantId, created.id);
+    expect((await admin("DELETE", `/tenants/${minted.tenantId}`)).body).toMatchObject({ deleted: true });
+    const run = env.RESPONSE_RUN.getByName(runName(minted.tenantId, created.id));
+    await until(
+      () => runInDurableObject(run, (_instance, state) => state.storage.getAlarm()),
+      (alarm) => alarm === null,
+      "the run object's webhook work to end",
+    );
+    expect(await rowsOf(minted.tenantId)).toEqual({});
+    expect((await received(url)).length).toBe(1);
   });
 
   it("erases a large history over several calls, each within its bounds", async () => {
