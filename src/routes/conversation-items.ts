@@ -38,6 +38,7 @@ export async function listConversationItems(route: RouteContext): Promise<Respon
 }
 
 export async function createConversationItems(route: RouteContext): Promise<Response> {
+  checkIncludeQuery(new URL(route.request.url).searchParams);
   const { caller, db, row } = await findOwnConversation(route);
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   if (body.items === undefined) throw missing("items");
@@ -59,6 +60,7 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
 }
 
 export async function retrieveConversationItem(route: RouteContext): Promise<Response> {
+  checkIncludeQuery(new URL(route.request.url).searchParams);
   const { caller, db, row } = await findOwnConversation(route);
   const itemId = pathParam(route.request.params.itemId);
   const item = await findConversationItem(db, caller.tenantId, row.id, itemId);

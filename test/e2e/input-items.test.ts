@@ -151,6 +151,21 @@ describe("GET /v1/responses/{id}/input_items", () => {
     await expect(openai.conversations.items.list(conversation.id, { include: [...typo] })).rejects.toMatchObject(
       refused,
     );
+    // Adding items and reading one take include[] too (the SDK sends it as a query on both).
+    const items = [{ type: "message" as const, role: "user" as const, content: "kept" }];
+    const added = await openai.conversations.items.create(conversation.id, { items, include: [...include] });
+    const itemId = added.data[0]?.id ?? "";
+    expect(
+      (await openai.conversations.items.retrieve(itemId, { conversation_id: conversation.id, include: [...include] }))
+        .id,
+    ).toBe(itemId);
+    await expect(
+      openai.conversations.items.create(conversation.id, { items, include: [...typo] }),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      openai.conversations.items.retrieve(itemId, { conversation_id: conversation.id, include: [...typo] }),
+    ).rejects.toMatchObject(refused);
+    expect((await openai.conversations.items.list(conversation.id)).data).toHaveLength(1);
   });
 
   it("lists a shell call with the fields OpenAI lists as null when the request left them out", async () => {
