@@ -5,7 +5,7 @@
 // Used by src/routes/admin/tenant-delete.ts.
 
 import { ApiError } from "../errors";
-import { CONTROL_SHARD, forgetShard, shardBinding } from "./shards";
+import { CONTROL_SHARD, forgetShard, readShardPlan, shardBinding } from "./shards";
 import { quoted, tenantTables, type TenantTable } from "./tenant-tables";
 
 /** Rows one statement deletes: small enough for any row size within D1's statement limits. */
@@ -56,7 +56,18 @@ export async function eraseTenant(
       .bind(tenantId)
       .first<{ shard: string; moving_to: string | null }>(),
   ]);
-  if (tenant === null && record === null) return { found: false, done: false, rows: {} };
+  if (tenant === null && record === null) {
+    // Left after an erasure: a request already past its key check when the keys were revoked (a
+    // store:false response counts its usage at its end) wrote once the tenant was gone.
+    const shards = await shardsWithLeftovers(env, tenantId);
+    if (shards.length === 0) return { found: false, done: false, rows: {} };
+    const rows: Record<string, number> = {};
+    for (const shard of shards) await refuseRunning(shardBinding(env, shard), tenantId);
+    for (const shard of shards)
+      if (!(await eraseRows(shardBinding(env, shard), tenantId, { budget, rowsPerStatement }, rows)))
+        return { found: true, done: false, rows };
+    return { found: true, done: true, rows };
+  }
   if (record?.moving_to != null)
     throw conflict(`Tenant '${tenantId}' is moving to ${record.moving_to}; delete it once the move has ended.`);
   // Revoked first: from the next request on, none of its keys writes anything the erasure would miss.
@@ -67,27 +78,8 @@ export async function eraseTenant(
   const rows: Record<string, number> = {};
   if (record !== null) {
     const db = shardBinding(env, record.shard);
-    const running = await db
-      .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
-      .bind(tenantId)
-      .first<{ n: number }>();
-    if ((running?.n ?? 0) > 0)
-      throw conflict(
-        `Tenant '${tenantId}' has ${running?.n} responses running; nothing was deleted. Cancel them or let them end, then delete it again.`,
-      );
-    // The budget counts statements that deleted something: a later call passes the tables an earlier
-    // one emptied at one statement each.
-    let spent = 0;
-    for (const table of await tenantTables(db)) {
-      const statement = db.prepare(boundedDelete(table, rowsPerStatement)).bind(tenantId);
-      for (;;) {
-        const { meta } = await statement.run();
-        if (meta.changes === 0) break;
-        rows[table.name] = (rows[table.name] ?? 0) + meta.changes;
-        if (meta.changes < rowsPerStatement) break;
-        if (++spent >= budget) return { found: true, done: false, rows };
-      }
-    }
+    await refuseRunning(db, tenantId);
+    if (!(await eraseRows(db, tenantId, { budget, rowsPerStatement }, rows))) return { found: true, done: false, rows };
   }
   await control.batch([
     control.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(tenantId),
@@ -96,4 +88,57 @@ export async function eraseTenant(
   ]);
   forgetShard(tenantId);
   return { found: true, done: true, rows };
+}
+
+/** A 409 while a response of the tenant runs on the shard: its run would write again what is deleted. */
+async function refuseRunning(db: D1Database, tenantId: string): Promise<void> {
+  const running = await db
+    .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
+    .bind(tenantId)
+    .first<{ n: number }>();
+  if ((running?.n ?? 0) > 0)
+    throw conflict(
+      `Tenant '${tenantId}' has ${running?.n} responses running; nothing was deleted. Cancel them or let them end, then delete it again.`,
+    );
+}
+
+/** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */
+async function eraseRows(
+  db: D1Database,
+  tenantId: string,
+  { budget, rowsPerStatement }: EraseBounds,
+  rows: Record<string, number>,
+): Promise<boolean> {
+  // The budget counts statements that deleted something: a later call passes the tables an earlier
+  // one emptied at one statement each.
+  let spent = 0;
+  for (const table of await tenantTables(db)) {
+    const statement = db.prepare(boundedDelete(table, rowsPerStatement)).bind(tenantId);
+    for (;;) {
+      const { meta } = await statement.run();
+      if (meta.changes === 0) break;
+      rows[table.name] = (rows[table.name] ?? 0) + meta.changes;
+      if (meta.changes < rowsPerStatement) break;
+      if (++spent >= budget) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The shards holding usage or responses of a tenant with no record (one seek of each key per shard):
+ * what a late write leaves, which has no record to find it by.
+ */
+async function shardsWithLeftovers(env: Env, tenantId: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const { name } of readShardPlan(env)) {
+    const row = await shardBinding(env, name)
+      .prepare(
+        "SELECT EXISTS (SELECT 1 FROM usage_daily WHERE tenant_id = ?1) OR EXISTS (SELECT 1 FROM responses WHERE tenant_id = ?1) AS found",
+      )
+      .bind(tenantId)
+      .first<{ found: number }>();
+    if (row?.found === 1) found.push(name);
+  }
+  return found;
 }

@@ -122,6 +122,39 @@ describe("DELETE /admin/tenants/{id}", () => {
     expect(await rowsOf(minted.tenantId)).toEqual({});
   });
 
+  it("erases on a later call what a request in flight at the erasure wrote after it (a store:false stream's usage)", async () => {
+    const minted = await newTenantKey("in-flight");
+    const openai = managedClient(minted.key);
+    // A tenant with a history: its shard is on record when the stream begins, so the stream's end
+    // writes there without recording it again.
+    await openai.responses.create({ model: model("text:1"), input: "x" });
+    const m = model("gate:6:10");
+    const stream = await openai.responses.create({
+      model: m,
+      input: "x",
+      store: false,
+      stream: true,
+    });
+    const events = stream[Symbol.asyncIterator]();
+    for (let event = await events.next(); !event.done; event = await events.next())
+      if (event.value.type === "response.output_text.delta") break;
+    // Nothing of it is on record yet: the erasure goes through while it streams.
+    expect((await admin("DELETE", `/tenants/${minted.tenantId}`)).body).toMatchObject({ deleted: true });
+    await upstream.release(m);
+    let last = "";
+    for (let event = await events.next(); !event.done; event = await events.next()) last = event.value.type;
+    expect(last).toBe("response.completed");
+    // Its end counted its usage for the erased tenant; a second call finds and erases it.
+    expect(await rowsOf(minted.tenantId)).toEqual({ usage_daily: 1 });
+    const again = await admin<{ deleted: boolean; rows: Record<string, number> }>(
+      "DELETE",
+      `/tenants/${minted.tenantId}`,
+    );
+    expect(again).toMatchObject({ status: 200, body: { deleted: true, rows: { usage_daily: 1 } } });
+    expect(await rowsOf(minted.tenantId)).toEqual({});
+    expect((await admin("DELETE", `/tenants/${minted.tenantId}`)).status).toBe(404);
+  });
+
   it("drops a pending webhook delivery of the erased tenant: no retry writes its records or shard record back", async () => {
     const minted = await newTenantKey("hooked");
     const url = hookUrl("fail:1");
