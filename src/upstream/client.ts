@@ -139,6 +139,19 @@ export function redact(text: string, key: string | null): string {
 /** A word with a run of four or more `*` in it: how servers quote a key they refused. */
 const MASKED_KEY = /[\w-]*\*{4,}[\w-]*/g;
 
+/**
+ * The field an upstream error's `param` names, as the gateway's body named it before the route's
+ * `request_fields` renamed it (Mistral's `max_tokens` was the body's `max_completion_tokens`).
+ */
+function unrenamed(param: string, fields: RequestFields | null | undefined, sent: object): string {
+  for (const [field, renamed] of Object.entries(fields ?? {})) {
+    if (renamed === null || !Object.hasOwn(sent, field) || !param.startsWith(renamed)) continue;
+    const rest = param.slice(renamed.length);
+    if (rest === "" || rest.startsWith(".") || rest.startsWith("[")) return field + rest;
+  }
+  return param;
+}
+
 /** A JSON text written without needless escapes (`\u0073`, `\/`), so a key in it shows as itself; other text as it is. */
 function plainJson(text: string): string {
   try {
@@ -226,7 +239,8 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
     let error = upstreamHttpError(response.status, text, response.headers);
-    const param = error.param === null ? null : (target.protocol.errorParam?.(error.param) ?? error.param);
+    const chatParam = error.param === null ? null : unrenamed(error.param, target.requestFields, sent);
+    const param = chatParam === null ? null : (target.protocol.errorParam?.(chatParam) ?? chatParam);
     if (param !== error.param)
       error = new ApiError(error.status, error.message, {
         type: error.type,

@@ -83,6 +83,13 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     expect((await received(m))[0]?.body.response_format).toMatchObject({ type: "json_schema" });
   });
 
+  it("names the client's max_output_tokens where a route's server refuses the max_tokens it was renamed to", async () => {
+    const m = routed("error:maxtokens:400", "strict:");
+    const caught = await failure(openai.responses.create({ model: m.model, input: "x", max_output_tokens: 100000 }));
+    expect([caught.status, caught.param]).toEqual([400, "max_output_tokens"]);
+    expect((await received(m))[0]?.body.max_tokens).toBe(100000);
+  });
+
   it.each([
     ["vLLM", "error:vllm-context:400", "This model's maximum context length is 4096 tokens."],
     ["llama.cpp", "error:llamacpp-context:400", "the request exceeds the available context size, try increasing it"],

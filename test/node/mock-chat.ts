@@ -97,6 +97,18 @@ const ERROR_BODIES: Record<string, (status: number) => { type: string; body: str
       },
     }),
   }),
+  // A server that reads max_tokens (a route renames max_completion_tokens to it) refusing its value.
+  maxtokens: () => ({
+    type: "application/json",
+    body: JSON.stringify({
+      error: {
+        message: "max_tokens is too large: 100000. This model supports at most 4096 completion tokens.",
+        type: "invalid_request_error",
+        param: "max_tokens",
+        code: null,
+      },
+    }),
+  }),
   ollama: () => ({
     type: "application/json",
     body: JSON.stringify({ error: 'model "llama9" not found, try pulling it first' }),
