@@ -7,7 +7,7 @@
 
 import { readConfig } from "../config";
 import { runBatch } from "../db/client";
-import { tenantDb, tenantRecorded } from "../db/shards";
+import { recordedTenantDb, tenantDb, tenantRecorded } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
@@ -268,7 +268,10 @@ export class WebhookDispatcher {
     // An object's deliveries are one response's, so one tenant's: one batch on its shard. Grouped anyway.
     try {
       for (const tenantId of new Set(tenants.values())) {
-        const db = await tenantDb(this.#env, tenantId);
+        // A tenant erased since the response ended has no shard: its deliveries' records are dropped,
+        // not written back (nor the tenant placed again). Any tenant with a delivery wrote before it.
+        const db = await recordedTenantDb(this.#env, tenantId);
+        if (db === undefined) continue;
         const owned = (id: string) => tenants.get(id) === tenantId;
         const statements = deliveryStatements(
           db,
