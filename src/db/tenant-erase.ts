@@ -62,7 +62,8 @@ export async function eraseTenant(
     const shards = await shardsWithLeftovers(env, tenantId);
     if (shards.length === 0) return { found: false, done: false, rows: {} };
     const rows: Record<string, number> = {};
-    for (const shard of shards) await refuseRunning(shardBinding(env, shard), tenantId);
+    for (const shard of shards)
+      await refuseRunning(shardBinding(env, shard), tenantId, "nothing was deleted. Let them end");
     for (const shard of shards)
       if (!(await eraseRows(shardBinding(env, shard), tenantId, { budget, rowsPerStatement }, rows)))
         return { found: true, done: false, rows };
@@ -70,15 +71,19 @@ export async function eraseTenant(
   }
   if (record?.moving_to != null)
     throw conflict(`Tenant '${tenantId}' is moving to ${record.moving_to}; delete it once the move has ended.`);
+  const db = record === null ? null : shardBinding(env, record.shard);
+  // Refused before its keys are revoked, so a refusal changes nothing: the tenant keeps its keys
+  // (and can cancel its responses) unless the operator deletes it again.
+  if (db !== null) await refuseRunning(db, tenantId, "nothing was changed. Cancel them or let them end");
   // Revoked first: from the next request on, none of its keys writes anything the erasure would miss.
   await control
     .prepare("UPDATE api_keys SET revoked_at = unixepoch() WHERE tenant_id = ? AND revoked_at IS NULL")
     .bind(tenantId)
     .run();
   const rows: Record<string, number> = {};
-  if (record !== null) {
-    const db = shardBinding(env, record.shard);
-    await refuseRunning(db, tenantId);
+  if (db !== null) {
+    // Checked again: a response may have begun between the check above and the revocation.
+    await refuseRunning(db, tenantId, "its keys are revoked, nothing was deleted. Let them end");
     if (!(await eraseRows(db, tenantId, { budget, rowsPerStatement }, rows))) return { found: true, done: false, rows };
   }
   await control.batch([
@@ -90,16 +95,14 @@ export async function eraseTenant(
   return { found: true, done: true, rows };
 }
 
-/** A 409 while a response of the tenant runs on the shard: its run would write again what is deleted. */
-async function refuseRunning(db: D1Database, tenantId: string): Promise<void> {
+/** A 409 while a response of the tenant runs on the shard (its run would write again what is deleted); `state` says what was done. */
+async function refuseRunning(db: D1Database, tenantId: string, state: string): Promise<void> {
   const running = await db
     .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
     .bind(tenantId)
     .first<{ n: number }>();
   if ((running?.n ?? 0) > 0)
-    throw conflict(
-      `Tenant '${tenantId}' has ${running?.n} responses running; nothing was deleted. Cancel them or let them end, then delete it again.`,
-    );
+    throw conflict(`Tenant '${tenantId}' has ${running?.n} responses running; ${state}, then delete it again.`);
 }
 
 /** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */
