@@ -29,12 +29,13 @@ export interface MoveOutcome {
 
 const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
 
+/** Null for an unknown tenant: one with neither a tenant row nor a recorded shard. */
 export async function moveTenant(
   env: Env,
   tenantId: string,
   target: string,
   drainSeconds: number,
-): Promise<MoveOutcome> {
+): Promise<MoveOutcome | null> {
   if (!readShardPlan(env).some((shard) => shard.name === target))
     throw invalidRequest(`Invalid 'shard': '${target.slice(0, 64)}' is not listed in D1_SHARDS.`, "shard");
   const control = shardBinding(env, CONTROL_SHARD);
@@ -50,6 +51,9 @@ export async function moveTenant(
       .bind(tenantId)
       .first<{ shard: string; moving_to: string | null }>();
     if (record === null) {
+      // No history and no tenant of that id (a typo, or an erased tenant): nothing to record.
+      const tenant = await control.prepare("SELECT id FROM tenants WHERE id = ?").bind(tenantId).first();
+      if (tenant === null) return null;
       // Nothing written anywhere yet: recording the shard is the whole move.
       await control
         .prepare(

@@ -156,4 +156,19 @@ describe("moving a tenant to another shard", () => {
     expect(drain.body).toMatchObject({ error: { param: "drain_seconds" } });
     expect(await recordedShard(tenant.tenantId)).toBe(here);
   });
+
+  it("records the shard of a tenant that has written nothing yet, and answers 404 for an unknown tenant", async () => {
+    const fresh = await newTenantKey("fresh");
+    const placed = await admin("POST", `/tenants/${fresh.tenantId}/move`, { shard: "DB_3", drain_seconds: 0 }, THREE);
+    expect(placed.body).toMatchObject({ object: "tenant.move", from: "DB_3", to: "DB_3", rows: {} });
+    expect(await recordedShard(fresh.tenantId)).toBe("DB_3");
+
+    const unknown = "tenant_0000000000000000000000000000000000000000000000ff";
+    const refused = await admin("POST", `/tenants/${unknown}/move`, { shard: "DB_2", drain_seconds: 0 }, THREE);
+    expect(refused).toMatchObject({
+      status: 404,
+      body: { error: { message: `No tenant with id '${unknown}'.`, param: "tenant_id" } },
+    });
+    expect(await recordedShard(unknown)).toBeUndefined();
+  });
 });

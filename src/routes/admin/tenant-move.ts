@@ -7,6 +7,7 @@ import { invalidRequest } from "../../errors";
 import { readJson } from "../../http/json-body";
 import { invalidType, isPlainObject, missing } from "../../responses/validation";
 import { json, pathParam, type RouteContext } from "../context";
+import { tenantNotFound } from "./tenants";
 
 /** The default wait after marking a tenant: every isolate has read the mark by then. */
 const DEFAULT_DRAIN_SECONDS = REMEMBER_MS / 1000 + 5;
@@ -26,5 +27,6 @@ export async function moveTenantRoute({ request, env, config }: RouteContext): P
       "invalid_value",
     );
   const moved = await moveTenant(env, tenantId.slice(0, 128), shard, drain);
+  if (moved === null) throw tenantNotFound(tenantId);
   return json({ object: "tenant.move", tenant_id: tenantId, from: moved.from, to: moved.to, rows: moved.rows });
 }
