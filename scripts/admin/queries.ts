@@ -81,6 +81,25 @@ function theTenant(ref: string, rows: Row[] | undefined): Row {
   return rows[0] as Row;
 }
 
+/**
+ * The shard recorded for the tenant `ref` names (none before its first write). A D1 target reaches
+ * `DB` alone, so a tenant whose history is on another shard is refused, not shown as empty.
+ */
+const shardOf = (ref: string, passthrough = false) =>
+  `SELECT shard FROM tenant_shards WHERE tenant_id = ${tenantId(ref, passthrough)}`;
+/** A write's condition: the tenant's history is in `DB` (see `shardOf`). */
+const historyInDb = (ref: string) =>
+  `NOT EXISTS (SELECT 1 FROM tenant_shards WHERE tenant_id = ${tenantId(ref)} AND shard <> 'DB')`;
+
+/** Refuses a tenant whose history is on a shard other than `DB` (the rows of a `shardOf` statement). */
+function checkShard(ref: string, rows: Row[] | undefined): void {
+  const shard = rows?.[0]?.shard;
+  if (typeof shard === "string" && shard !== "DB")
+    throw new CliError(
+      `Tenant '${ref}' lives on shard ${shard}; the D1 targets reach DB alone: use --url (docs/sharding.md).`,
+    );
+}
+
 export const createTenant = (tenant: { id: string; name: string; created_at: number }): Query<Row> => ({
   statements: [
     `INSERT INTO tenants (id, name, created_at) VALUES (${literal(tenant.id)}, ${literal(tenant.name)}, ${tenant.created_at})
@@ -192,16 +211,19 @@ export interface NewEndpoint {
 export const addWebhook = (ref: string, endpoint: NewEndpoint): Query<Row> => ({
   statements: [
     candidates(ref),
+    shardOf(ref),
     `SELECT count(*) AS n FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)}`,
     `INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, created_at, name, updated_at)
      SELECT ${literal(endpoint.id)}, id, ${literal(endpoint.url)}, ${literal(endpoint.secret)},
             ${literal(JSON.stringify(endpoint.event_types))}, ${endpoint.created_at}, ${literal(endpoint.name)}, ${endpoint.created_at}
        FROM tenants WHERE id = ${tenantId(ref)}
         AND (SELECT count(*) FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)}) < ${MAX_ENDPOINTS_PER_TENANT}
+        AND ${historyInDb(ref)}
      RETURNING ${ENDPOINT_COLUMNS}`,
   ],
-  read: ([tenants, count, rows]) => {
+  read: ([tenants, shard, count, rows]) => {
     theTenant(ref, tenants);
+    checkShard(ref, shard);
     if (rows?.[0] === undefined)
       throw new CliError(
         `The tenant has ${String(count?.[0]?.n)} webhook endpoints, the most it may have (${MAX_ENDPOINTS_PER_TENANT}).`,
@@ -213,10 +235,12 @@ export const addWebhook = (ref: string, endpoint: NewEndpoint): Query<Row> => ({
 export const listWebhooks = (ref: string): Query<List<Row>> => ({
   statements: [
     candidates(ref),
+    shardOf(ref),
     `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ${tenantId(ref)} ORDER BY created_at, rowid`,
   ],
-  read: ([tenants, rows = []]) => {
+  read: ([tenants, shard, rows = []]) => {
     theTenant(ref, tenants);
+    checkShard(ref, shard);
     return listOf(rows.map((row) => endpointObject(row)));
   },
 });
@@ -224,10 +248,12 @@ export const listWebhooks = (ref: string): Query<List<Row>> => ({
 export const removeWebhook = (ref: string, id: string): Query<Row> => ({
   statements: [
     candidates(ref),
-    `DELETE FROM webhook_endpoints WHERE id = ${literal(id)} AND tenant_id = ${tenantId(ref)} RETURNING id`,
+    shardOf(ref),
+    `DELETE FROM webhook_endpoints WHERE id = ${literal(id)} AND tenant_id = ${tenantId(ref)} AND ${historyInDb(ref)} RETURNING id`,
   ],
-  read: ([tenants, rows]) => {
+  read: ([tenants, shard, rows]) => {
     theTenant(ref, tenants);
+    checkShard(ref, shard);
     if (rows?.[0] === undefined) throw new CliError(`No webhook endpoint with id '${id}'.`);
     return { id, object: "webhook_endpoint.deleted", deleted: true };
   },
@@ -293,6 +319,7 @@ export const usage = (query: UsageQuery): Query<Row> => {
   return {
     statements: [
       query.tenant === null ? "SELECT 1" : candidates(query.tenant, true),
+      query.tenant === null ? "SELECT 1" : shardOf(query.tenant, true),
       `SELECT ${select.join(", ")}, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
          FROM (
            SELECT tenant_id, api_key_id, model, day, responses, input_tokens, output_tokens
@@ -306,8 +333,11 @@ export const usage = (query: UsageQuery): Query<Row> => {
          )
         WHERE ${days}${grouped}`,
     ],
-    read: ([tenants, rows = []]) => {
-      if (query.tenant !== null) theTenant(query.tenant, tenants);
+    read: ([tenants, shard, rows = []]) => {
+      if (query.tenant !== null) {
+        theTenant(query.tenant, tenants);
+        checkShard(query.tenant, shard);
+      }
       return {
         object: "list",
         start_date: query.startDay,
@@ -411,6 +441,7 @@ export const listResponses = (ref: string, filters: ResponseFilters): Query<List
   return {
     statements: [
       candidates(ref, true),
+      shardOf(ref, true),
       anchor === null
         ? "SELECT 1"
         : `SELECT count(*) AS n FROM responses WHERE id = ${anchor} AND tenant_id = ${tenantId(ref, true)}`,
@@ -419,8 +450,9 @@ export const listResponses = (ref: string, filters: ResponseFilters): Query<List
          FROM responses WHERE ${where.join(" AND ")}
         ORDER BY created_at ${direction}, id ${direction} LIMIT ${filters.limit + 1}`,
     ],
-    read: ([tenants, anchors, rows = []]) => {
+    read: ([tenants, shard, anchors, rows = []]) => {
       theTenant(ref, tenants);
+      checkShard(ref, shard);
       if (anchor !== null && anchors?.[0]?.n === 0)
         throw new CliError(`No response with id '${filters.after ?? ""}' for this tenant (--after).`);
       return listOf(rows.slice(0, filters.limit).map(responseSummary), rows.length > filters.limit);
@@ -480,13 +512,17 @@ async function storedText(row: Row, name: string, parts: Row[]): Promise<string>
 export const showResponse = (id: string, ref: string | null): Query<Row> => ({
   statements: [
     ref === null ? "SELECT 1" : candidates(ref, true),
+    ref === null ? "SELECT 1" : shardOf(ref, true),
     `SELECT tenant_id, status, ${hexOrText("snapshot")} AS snapshot, ${hexOrText("output")} AS output
        FROM responses WHERE id = ${literal(id)}${ref === null ? "" : ` AND tenant_id = ${tenantId(ref, true)}`}`,
     `SELECT name, part, ${hexOrText("data")} AS data FROM blobs WHERE owner_id = ${literal(id)} AND name IN ('snapshot', 'output')
       ORDER BY name, part`,
   ],
-  read: async ([tenants, rows, parts = []]) => {
-    if (ref !== null) theTenant(ref, tenants);
+  read: async ([tenants, shard, rows, parts = []]) => {
+    if (ref !== null) {
+      theTenant(ref, tenants);
+      checkShard(ref, shard);
+    }
     const row = rows?.[0];
     if (row === undefined) throw new CliError(`No response with id '${id}'${ref === null ? "" : " for this tenant"}.`);
     const snapshot = JSON.parse(await storedText(row, "snapshot", parts)) as Row;

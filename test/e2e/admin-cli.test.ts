@@ -178,6 +178,35 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     expect((await d1.listKeys(String(second.id))).data).toEqual([]);
   });
 
+  it("refuses, against D1, a tenant whose history is on another shard, and writes nothing for it", async () => {
+    const name = unique("elsewhere");
+    const tenant = await d1.createTenant(name);
+    const id = String(tenant.id);
+    // As the gateway records a tenant placed on DB_2 (docs/sharding.md): its history is not in DB.
+    await env.DB.prepare("INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, 'DB_2', unixepoch())")
+      .bind(id)
+      .run();
+    const elsewhere = `Tenant '${name}' lives on shard DB_2; the D1 targets reach DB alone: use --url (docs/sharding.md).`;
+    expect(
+      await refusal(d1.addWebhook(name, { url: "https://hooks.example.com/x", event_types: ["response.completed"] })),
+    ).toBe(elsewhere);
+    expect(await refusal(d1.listWebhooks(name))).toBe(elsewhere);
+    expect(await refusal(d1.removeWebhook(name, "whe_x"))).toBe(elsewhere);
+    expect(await refusal(d1.usage({ tenant: name, startDay: "2026-11-01", endDay: "2026-11-30", groupBy: [] }))).toBe(
+      elsewhere,
+    );
+    expect(await refusal(d1.listResponses(name, { limit: 5, order: "desc", after: null, metadata: [] }))).toBe(
+      elsewhere,
+    );
+    expect(await refusal(d1.showResponse("resp_x", name))).toBe(elsewhere);
+    const written = await env.DB.prepare("SELECT count(*) AS n FROM webhook_endpoints WHERE tenant_id = ?")
+      .bind(id)
+      .first<{ n: number }>();
+    expect(written?.n).toBe(0);
+    // Its keys and the tenant itself are in DB: those commands work.
+    expect((await d1.createKey(id, "k")).tenant_id).toBe(id);
+  });
+
   it("lists a tenant's responses with GET /v1/responses's filters and order, and shows one as stored, from either target", async () => {
     const key = `sk-cli-responses-${crypto.randomUUID()}`;
     const openai = client(key);
