@@ -8,6 +8,8 @@
 // 3. copy every row of the tenant, table by table, and check the counts;
 // 4. record the new shard (the waiting writes go there) and delete the tenant's rows from the old one.
 // A failure before step 4 clears the mark and removes the partial copy: the old shard stays the tenant's.
+// A move to the shard the tenant is on calls off its move: one whose Worker died (a deploy mid-move)
+// leaves its mark for good, and the tenant's writes would wait for it forever.
 
 import { ApiError, invalidRequest } from "../errors";
 import { logFailure } from "../observe/problems";
@@ -64,7 +66,20 @@ export async function moveTenant(
       forgetShard(tenantId);
       return { from: target, to: target, rows: {} };
     }
-    if (record.moving_to !== null) throw conflict(`Tenant '${tenantId}' is already moving to ${record.moving_to}.`);
+    if (record.moving_to !== null && record.shard === target) {
+      // Calling a move off (one whose Worker died mid-move, a deploy, leaves its mark for good): the
+      // tenant stays on its shard; a move still running notices at its last step and gives up.
+      await control
+        .prepare("UPDATE tenant_shards SET moving_to = NULL WHERE tenant_id = ? AND moving_to = ?")
+        .bind(tenantId, record.moving_to)
+        .run();
+      forgetShard(tenantId);
+      return { from: target, to: target, rows: {} };
+    }
+    if (record.moving_to !== null)
+      throw conflict(
+        `Tenant '${tenantId}' is already moving to ${record.moving_to}; to call that move off, move it to ${record.shard}.`,
+      );
     throw invalidRequest(`Invalid 'shard': tenant '${tenantId}' is already on ${target}.`, "shard");
   }
   const from = marked.shard;
@@ -77,18 +92,31 @@ export async function moveTenant(
     await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
     await runsEnded(source, tenantId);
     rows = await copyTenant(source, destination, tenantId);
+    // Recorded only if the move was not called off meanwhile (the tenant then wrote to `from` again).
+    const recorded = await control
+      .prepare(
+        "UPDATE tenant_shards SET shard = ?1, moving_to = NULL WHERE tenant_id = ?2 AND moving_to = ?1 RETURNING shard",
+      )
+      .bind(target, tenantId)
+      .first();
+    if (recorded === null) throw conflict(`The move of tenant '${tenantId}' was called off; it stays on ${from}.`);
   } catch (error) {
-    await deleteTenant(destination, tenantId).catch((cleanup: unknown) =>
-      logFailure("move cleanup failed", cleanup, { tenant_id: tenantId }),
-    );
-    await control.prepare("UPDATE tenant_shards SET moving_to = NULL WHERE tenant_id = ?").bind(tenantId).run();
-    settle(from);
+    // Called off and moved again meanwhile, another move may have made `target` the tenant's shard.
+    const now = await control
+      .prepare("SELECT shard FROM tenant_shards WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ shard: string }>();
+    if (now?.shard !== target)
+      await deleteTenant(destination, tenantId).catch((cleanup: unknown) =>
+        logFailure("move cleanup failed", cleanup, { tenant_id: tenantId }),
+      );
+    await control
+      .prepare("UPDATE tenant_shards SET moving_to = NULL WHERE tenant_id = ? AND moving_to = ?")
+      .bind(tenantId, target)
+      .run();
+    settle(now?.shard ?? from);
     throw error;
   }
-  await control
-    .prepare("UPDATE tenant_shards SET shard = ?, moving_to = NULL WHERE tenant_id = ?")
-    .bind(target, tenantId)
-    .run();
   settle(target);
   await deleteTenant(source, tenantId);
   return { from, to: target, rows };

@@ -171,4 +171,56 @@ describe("moving a tenant to another shard", () => {
     });
     expect(await recordedShard(unknown)).toBeUndefined();
   });
+
+  it("calls off a move whose Worker died, by moving the tenant to the shard it is on", async () => {
+    const tenant = await newTenantKey("stranded");
+    const openai = managedClient(tenant.key, THREE);
+    const first = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    // What a move leaves when its Worker is stopped after step 1 (a deploy mid-move): the mark alone.
+    await env.DB.prepare("UPDATE tenant_shards SET moving_to = ? WHERE tenant_id = ?")
+      .bind(there, tenant.tenantId)
+      .run();
+    const again = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
+    expect(again).toMatchObject({
+      status: 409,
+      body: { error: { message: expect.stringContaining(`to call that move off, move it to ${here}`) as unknown } },
+    });
+    const off = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: here, drain_seconds: 0 }, THREE);
+    expect(off).toMatchObject({ status: 200, body: { object: "tenant.move", from: here, to: here, rows: {} } });
+    const second = await openai.responses.create({
+      model: model("text:1"),
+      input: "y",
+      previous_response_id: first.id,
+    });
+    expect(second.status).toBe("completed");
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [here]: 2 });
+  });
+
+  it("gives a running move up at its last step when it was called off meanwhile, keeping the tenant where it was", async () => {
+    const tenant = await newTenantKey("called-off");
+    const openai = managedClient(tenant.key, THREE);
+    await openai.responses.create({ model: model("text:1"), input: "x" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    const moving = admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 3 }, THREE);
+    // The mark is set at once; the move then drains for 3 s, during which it is called off.
+    const marked = async () =>
+      (
+        await env.DB.prepare("SELECT moving_to FROM tenant_shards WHERE tenant_id = ?")
+          .bind(tenant.tenantId)
+          .first<{ moving_to: string | null }>()
+      )?.moving_to;
+    while ((await marked()) !== there) await scheduler.wait(10);
+    const off = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: here, drain_seconds: 0 }, THREE);
+    expect(off.status).toBe(200);
+    expect(await moving).toMatchObject({
+      status: 409,
+      body: { error: { message: `The move of tenant '${tenant.tenantId}' was called off; it stays on ${here}.` } },
+    });
+    expect(await recordedShard(tenant.tenantId)).toBe(here);
+    expect(await marked()).toBeNull();
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [here]: 1 });
+  });
 });
