@@ -25,7 +25,7 @@ export interface NormalizerOptions {
   background: boolean;
   /** Called for every event dropped or rewritten because the upstream broke the grammar. */
   onAnomaly?: (message: string) => void;
-  /** Takes the upstream's key out of an error message it sent (some servers quote the key they refused). */
+  /** Takes the upstream's key out of an error it sent (some servers quote the key they refused). */
   redact?: (text: string) => string;
 }
 
@@ -117,7 +117,7 @@ export class StreamNormalizer {
       const out = this.#ensureStarted();
       if (type === "error") {
         this.#errorSent = true;
-        const flat = flattenError(event, this.#options.redact);
+        const flat = flattenError(redactStrings(event, this.#options.redact));
         this.#lastError = responseError(
           textOf(flat.code) || "server_error",
           textOf(flat.message),
@@ -228,11 +228,12 @@ export class StreamNormalizer {
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
-          const sent = (
-            typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {}
+          const sent = redactStrings(
+            typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {},
+            this.#options.redact,
           ) as JsonObject;
           const message = textOf(sent.message);
-          const shown = message === "" ? "The response failed." : (this.#options.redact?.(message) ?? message);
+          const shown = message === "" ? "The response failed." : message;
           const error = responseError(textOf(sent.code) || "server_error", shown, sent);
           snapshot.error = { ...sent, ...error };
           this.#errorOnce(error, out);
@@ -302,10 +303,25 @@ export class StreamNormalizer {
   }
 }
 
+/**
+ * Every string of an upstream's error (and every name in it) passed through `redact`: a server may
+ * quote the key it refused in any field, its `code`, `param` or `type` as well as its `message`.
+ */
+function redactStrings<T>(value: T, redact: ((text: string) => string) | undefined): T {
+  if (redact === undefined) return value;
+  const walk = (part: unknown): unknown => {
+    if (typeof part === "string") return redact(part);
+    if (Array.isArray(part)) return part.map(walk);
+    if (typeof part !== "object" || part === null) return part;
+    return Object.fromEntries(Object.entries(part).map(([name, inner]) => [redact(name), walk(inner)]));
+  };
+  return walk(value) as T;
+}
+
 /** OpenAI's real `error` event nests the error; the spec's is flat. Send both shapes. */
-function flattenError(event: StreamEvent, redact: (text: string) => string = (text) => text): StreamEvent {
+function flattenError(event: StreamEvent): StreamEvent {
   const nested = (typeof event.error === "object" && event.error !== null ? event.error : {}) as JsonObject;
-  const message = redact(textOf(event.message) || textOf(nested.message) || "Upstream error");
+  const message = textOf(event.message) || textOf(nested.message) || "Upstream error";
   const rawCode = event.code ?? nested.code ?? null;
   // Some servers send numeric codes (OpenRouter: 400); the event's `code` is a string.
   const code = typeof rawCode === "string" ? rawCode : typeof rawCode === "number" ? String(rawCode) : null;

@@ -3,6 +3,7 @@ import { validateCreateRequest } from "../../src/responses/create-request";
 import { StreamNormalizer, type NormalizedEvent } from "../../src/responses/normalizer";
 import { echoOf, newResponseObject } from "../../src/responses/response-object";
 import { responseError, type StreamEvent } from "../../src/responses/types";
+import { redact } from "../../src/upstream/client";
 import { fixtureEvents } from "../support/fixtures";
 
 const identity = { id: "resp_gateway", createdAt: 1_800_000_000 };
@@ -126,6 +127,33 @@ describe("StreamNormalizer", () => {
       message: "slow down",
       error: { code: "rate_limit_exceeded" },
     });
+  });
+
+  it("takes the upstream's key out of every field of its in-band error and failed response, not only the message", () => {
+    const key = "sk-proj-OPERATORKEY0123456789abcdefXYZ";
+    const quoted = { code: key, message: `bad key ${key}`, param: key, type: key, [key]: [encodeURIComponent(key)] };
+    const request = validateCreateRequest({ model: "m", input: "x" });
+    const keyed = (redacted = true) =>
+      new StreamNormalizer({
+        echo: echoOf(request, identity),
+        initial: newResponseObject(request, identity, "in_progress"),
+        background: false,
+        ...(redacted ? { redact: (text: string) => redact(text, key) } : {}),
+      });
+    const events = recorded().slice(0, 2);
+    const failed = structuredClone(events[1] as StreamEvent);
+    failed.type = "response.failed";
+    Object.assign(failed.response as Record<string, unknown>, { status: "failed", error: quoted });
+    const inBand = { ...quoted, type: "error", error: quoted } as StreamEvent;
+    for (const ending of [[failed], [inBand, failed], [inBand]]) {
+      const n = keyed();
+      const sent = JSON.stringify(feed(n, [...events, ...ending]));
+      expect(sent).toContain("[redacted]");
+      expect(sent).not.toContain("OPERATORKEY");
+      expect(JSON.stringify(n.snapshot)).not.toContain("OPERATORKEY");
+    }
+    // Without a redaction the key would have shown (the test sees what it means to).
+    expect(JSON.stringify(feed(keyed(false), [...events, inBand]))).toContain("OPERATORKEY");
   });
 
   it("gives an upstream's failed error without type or param the ones its code implies, event and snapshot alike", () => {
