@@ -6,7 +6,7 @@
 
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
-import { readErrorBody, redact } from "../upstream/client";
+import { readErrorBody, redactErrorBody } from "../upstream/client";
 import { upstreamHttpError } from "../upstream/errors";
 import { protocolFor } from "../upstream/registry";
 import type { Caller } from "./auth";
@@ -105,7 +105,7 @@ async function ask(url: string, init: RequestInit, key: string, timeoutMs: numbe
       await response.body?.cancel();
       return { kind: "accepted" };
     }
-    const body = redact(await readErrorBody(response), key);
+    const body = redactErrorBody(await readErrorBody(response), key);
     return {
       kind: "answered",
       status: response.status,

@@ -6,7 +6,7 @@ import { ApiError } from "../errors";
 import { authenticate } from "../http/auth";
 import { logUpstreamFailure } from "../observe/upstream-call";
 import { isPlainObject } from "../responses/validation";
-import { redact } from "../upstream/client";
+import { redactErrorBody } from "../upstream/client";
 import { connectionFailure, hostOf, timedOut, unreachable, upstreamHttpError } from "../upstream/errors";
 import { readRoutes, type ResolvedRoute } from "../upstream/routes";
 import { json, type RouteContext } from "./context";
@@ -60,7 +60,7 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
   }
   const text = await readCapped(response);
   if (!response.ok) logUpstreamFailure(baseUrl, response.status, { request_id: route.requestId });
-  if (!response.ok) throw upstreamHttpError(response.status, redact(text ?? "", key), response.headers);
+  if (!response.ok) throw upstreamHttpError(response.status, redactErrorBody(text ?? "", key), response.headers);
   let parsed: unknown = null;
   try {
     parsed = text === null ? null : JSON.parse(text);

@@ -136,6 +136,12 @@ export function redact(text: string, key: string | null): string {
   return out.replace(MASKED_KEY, "[redacted]");
 }
 
+/**
+ * An upstream's error body with the key taken out: read as JSON without needless escapes first, so
+ * a key quoted as `\u0073k-…` is found too (parsing the body would turn it back into the key).
+ */
+export const redactErrorBody = (text: string, key: string | null): string => redact(plainJson(text), key);
+
 /** A word with a run of four or more `*` in it: how servers quote a key they refused. */
 const MASKED_KEY = /[\w-]*\*{4,}[\w-]*/g;
 
@@ -235,7 +241,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   );
   const host = hostOf(target.baseUrl);
   const httpError = async (response: Response): Promise<ApiError> => {
-    const text = redact(plainJson(await readErrorBody(response, options.firstByteTimeoutMs)), target.apiKey);
+    const text = redactErrorBody(await readErrorBody(response, options.firstByteTimeoutMs), target.apiKey);
     const origin = originFailure(response.status, text);
     if (origin !== null) return unreachable(host, origin);
     let error = upstreamHttpError(response.status, text, response.headers);

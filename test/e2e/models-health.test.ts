@@ -42,6 +42,14 @@ describe("GET /v1/models", () => {
     expect(body.error.message).not.toContain("sk-models-refused");
   });
 
+  it("redacts the key also where the upstream's JSON quotes it with escapes (\\u0073k-…)", async () => {
+    const key = "sk-models-refused-escaped";
+    const res = await gatewayFetch(`${GATEWAY_URL}/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(401);
+    const body = await res.json<{ error: { message: string } }>();
+    expect(body.error.message).toBe("Incorrect API key provided: [redacted]");
+  });
+
   it("lists only the routes when the upstream has no model list (404) or answers something else", async () => {
     for (const key of ["sk-models-none", "sk-models-garbage"]) {
       const res = await gatewayFetch(`${GATEWAY_URL}/models`, { headers: { authorization: `Bearer ${key}` } });

@@ -531,7 +531,7 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
 // revoked with POST /__mock/revoke?key=, gets a 401 on every /v1 path. GET /v1/models lists models,
 // or answers what the key asks for: the status a `sk-models-<status>-…` key names, `sk-models-none`
 // a 404 (a server without a list), `sk-models-garbage` a 200 that is not JSON, `sk-models-refused`
-// a 401 that quotes the key. Its calls are counted per key (GET /__mock/key-checks?key=).
+// a 401 that quotes the key (`sk-models-refused-escaped` quotes it with its letters as JSON `\u` escapes). Its calls are counted per key (GET /__mock/key-checks?key=).
 
 const revokedKeys = new Set<string>();
 const keyChecks = new Map<string, number>();
@@ -545,6 +545,13 @@ function serveModels(key: string, res: ServerResponse) {
   if (status !== undefined) return sendError(res, Number(status));
   if (key === "sk-models-none") return sendError(res, 404);
   if (key === "sk-models-garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
+  if (key === "sk-models-refused-escaped") {
+    const escaped = key.replace(/[a-z]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    res.writeHead(401, { "content-type": "application/json" });
+    return res.end(
+      `{"error":{"message":"Incorrect API key provided: ${escaped}","type":"invalid_request_error","code":"invalid_api_key"}}`,
+    );
+  }
   if (key === "sk-models-refused") {
     res.writeHead(401, { "content-type": "application/json" });
     return res.end(
