@@ -13,6 +13,7 @@ import { tenantDb, tenantStore } from "../db/shards";
 import { tokensOf, usageStatement } from "../db/usage";
 import { ApiError } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
+import { requireAcceptedKey } from "../http/key-acceptance";
 import { logD1Problem } from "../observe/problems";
 import { readJsonObject } from "../http/json-body";
 import {
@@ -58,6 +59,10 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const conversationId = validateConversation(body.conversation);
   checkOneContext(previousResponseId, conversationId);
   const upstream = chooseUpstream(config, model ?? "", caller.upstreamKey);
+  // Pass-through: as for a create, a route's own key is not used, nor a compaction's usage written,
+  // for a key no upstream has accepted; a call made with the caller's own key is itself the check.
+  const callsUpstream = path === "/responses/compact" || upstream.protocol !== "chat_completions";
+  if (callsUpstream && upstream.apiKey !== caller.upstreamKey) await requireAcceptedKey(caller, config);
   const context =
     previousResponseId === null && conversationId === null
       ? checkedInput(input)

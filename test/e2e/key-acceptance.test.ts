@@ -7,6 +7,7 @@ import { APIError, AuthenticationError } from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { client, heldBackground, model, upstream } from "../support/gateway";
 import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
+import { routed } from "../support/chat";
 import { until } from "../support/hooks";
 import { rowCounts } from "../support/tables";
 
@@ -41,6 +42,19 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       const error = await failure(attempt);
       expect(error).toBeInstanceOf(AuthenticationError);
       expect(error.error).toMatchObject({ message: "mock upstream error 401", code: "mock_401" });
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("refuses a key the upstream refuses on a compaction sent with a route's own key, and counts nothing", async () => {
+    // The route's key is accepted, so the summary call says nothing of the caller's: it is asked first.
+    const openai = client(`sk-refused-${crypto.randomUUID()}`);
+    const before = await rowCounts();
+    for (const route of ["alt/", "alt-responses/"] as const) {
+      const error = await failure(() =>
+        openai.responses.compact({ model: routed("summarize", route).model, input: [message] }),
+      );
+      expect(error).toBeInstanceOf(AuthenticationError);
     }
     expect(await rowCounts()).toEqual(before);
   });
