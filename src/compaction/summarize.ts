@@ -80,9 +80,12 @@ function idleBounded(response: Response, ms: number, host: string): Response {
   return new Response(body, { status: response.status, headers: response.headers });
 }
 
+const tooLarge = (): ApiError =>
+  new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
+
 async function readText(response: Response): Promise<string> {
   const { text, cut } = await readBoundedText(response, MAX_ANSWER_BYTES);
-  if (cut) throw new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
+  if (cut) throw tooLarge();
   return text;
 }
 
@@ -106,6 +109,9 @@ async function answerOf(response: Response): Promise<{ text: string; usage: Json
     if (isPlainObject(chunk.usage)) usage = chunk.usage;
     const choice: unknown = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
     if (isPlainObject(choice) && isPlainObject(choice.delta)) text += contentText(choice.delta.content);
+    // Bounded as a JSON answer is: a server streaming without end would otherwise be held whole
+    // (leaving the loop cancels the stream).
+    if (text.length > MAX_ANSWER_BYTES) throw tooLarge();
   }
   return { text, usage };
 }

@@ -192,6 +192,14 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     }
   }, 20_000);
 
+  it("refuses a summary past its size whether the server answers JSON or streams it (502)", async () => {
+    const openai = client("sk-test-compaction-a");
+    await expect(compacted(openai, routed("summarize:huge").model)).rejects.toMatchObject({
+      status: 502,
+      error: { message: "The upstream model server's summary was too large." },
+    });
+  });
+
   it("refuses a compaction item made elsewhere, which the gateway cannot read", async () => {
     const m = routed("summarize");
     await expect(

@@ -260,6 +260,18 @@ export async function serveChat(
         res.flushHeaders();
         await hold();
       }
+      if (body.stream === false && args[0] === "huge")
+        // summarize:huge  a server that streams although asked not to, a summary past any sensible size (5 MB)
+        return streamFrames(
+          res,
+          frames(
+            textChunks(
+              model,
+              Array.from({ length: 5 }, () => "x".repeat(1 << 20)),
+            ),
+          ),
+          hold,
+        );
       if (body.stream === false)
         return sendBody(
           res,
