@@ -101,8 +101,11 @@ async function refuseRunning(db: D1Database, tenantId: string, state: string): P
     .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
     .bind(tenantId)
     .first<{ n: number }>();
-  if ((running?.n ?? 0) > 0)
-    throw conflict(`Tenant '${tenantId}' has ${running?.n} responses running; ${state}, then delete it again.`);
+  const count = running?.n ?? 0;
+  if (count > 0)
+    throw conflict(
+      `Tenant '${tenantId}' has ${count} ${count === 1 ? "response" : "responses"} running; ${state}, then delete it again.`,
+    );
 }
 
 /** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */

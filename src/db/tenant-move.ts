@@ -132,7 +132,9 @@ async function runsEnded(source: D1Database, tenantId: string): Promise<void> {
     const count = running?.n ?? 0;
     if (count === 0) return;
     if (Date.now() > deadline)
-      throw conflict(`Tenant '${tenantId}' still has ${count} responses running; the move was called off.`);
+      throw conflict(
+        `Tenant '${tenantId}' still has ${count} ${count === 1 ? "response" : "responses"} running; the move was called off.`,
+      );
     await new Promise((resolve) => setTimeout(resolve, RUNS_POLL_MS));
   }
 }

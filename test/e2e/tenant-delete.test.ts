@@ -109,7 +109,7 @@ describe("DELETE /admin/tenants/{id}", () => {
     const refused = await admin<{ error: { message: string } }>("DELETE", `/tenants/${minted.tenantId}`);
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toBe(
-      `Tenant '${minted.tenantId}' has 1 responses running; nothing was changed. Cancel them or let them end, then delete it again.`,
+      `Tenant '${minted.tenantId}' has 1 response running; nothing was changed. Cancel them or let them end, then delete it again.`,
     );
     expect(await rowsOf(minted.tenantId)).toEqual(before);
     // Its key is not revoked: the tenant can still read (and cancel) what runs.
