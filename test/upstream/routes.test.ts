@@ -131,7 +131,7 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ["an unknown protocol", [route({ protocol: "anthropic" })], "UPSTREAM_ROUTES[0].protocol must be"],
     ["a relative base_url", [route({ base_url: "/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
     ["a non-http base_url", [route({ base_url: "ftp://host/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
-    ["a misspelt field", [route({ apiKeySecret: "K" })], "UPSTREAM_ROUTES[0] has an unknown field"],
+    ["a misspelt field", [route({ apiKeySecret: "K" })], "UPSTREAM_ROUTES[0] has an unknown field 'apiKeySecret'"],
     ["a bad secret name", [route({ api_key_secret: "GROQ KEY" })], "UPSTREAM_ROUTES[0].api_key_secret must be"],
     ["an empty strip_prefix", [route({ strip_prefix: "" })], "UPSTREAM_ROUTES[0].strip_prefix must be"],
     ["too many routes", Array(257).fill(route()), "UPSTREAM_ROUTES has more than 256 routes."],
