@@ -440,6 +440,33 @@ describe("the history console", () => {
     expect(await page.content()).not.toContain("Say four words");
   });
 
+  it("answers a link whose id is a dot segment 'not found', reading no other route", async () => {
+    await signIn("tenant", alice.key);
+    const read: string[] = [];
+    const listener = (request: { url(): string }) => read.push(new URL(request.url()).pathname);
+    page.on("request", listener);
+    const errors: string[] = [];
+    const onError = (error: Error) => errors.push(error.message);
+    page.on("pageerror", onError);
+    try {
+      // The browser resolves /v1/responses/. to the list and /v1/responses/.. to /v1/, %2e or not.
+      for (const [link, id] of [
+        [".", "."],
+        ["%2e", "."],
+        ["..", ".."],
+        ["%2E%2e", ".."],
+      ]) {
+        await page.goto(`${stage.origin}/console/#/responses/${link}`);
+        await expect(page.getByRole("alert").textContent()).resolves.toBe(`Response with id '${id}' not found.`);
+      }
+    } finally {
+      page.off("request", listener);
+      page.off("pageerror", onError);
+    }
+    expect(errors).toEqual([]);
+    expect(read.filter((path) => !path.startsWith("/console/"))).toEqual([]);
+  });
+
   it("keeps the usage range form when the gateway refuses a range, so it can be put right", async () => {
     await signIn("tenant", alice.key);
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);

@@ -20,7 +20,12 @@ const MAX_CHAIN_LINKS = 20;
 
 export function ResponseDetail({ session, id }: { session: Session; id: string }) {
   const path = `${responsesPath(session)}/${encodeURIComponent(id)}`;
-  const [loaded] = useLoad(() => getJson<ResponseObject>(session, path), path);
+  const [loaded] = useLoad(async () => {
+    // "." and ".." are dot segments, escaped or not: the browser would read /v1/responses (the list)
+    // or /v1/ instead of a response. No response has such an id.
+    if (id === "." || id === "..") throw new ApiFailure(404, `Response with id '${id}' not found.`);
+    return getJson<ResponseObject>(session, path);
+  }, path);
   return (
     <main class="detail">
       <p>
