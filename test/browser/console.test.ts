@@ -215,6 +215,19 @@ describe("the history console", () => {
     }
   });
 
+  it("marks an output item cut short as incomplete, and a finished one not at all", async () => {
+    await signIn("tenant", alice.key);
+    // The stream broke inside its message: the stored item is `incomplete`, its text partial.
+    await page.goto(`${stage.origin}/console/#/responses/${ids.failed}`);
+    const cut = page.locator(".item.message.role-assistant");
+    await cut.waitFor();
+    expect(await cut.locator(".item-head .status").textContent()).toBe("incomplete");
+    await page.goto(`${stage.origin}/console/#/responses/${ids.first}`);
+    const done = page.locator(".item.message.role-assistant");
+    await done.waitFor();
+    expect(await done.locator(".item-head .status").count()).toBe(0);
+  });
+
   it("says so when a conversation has more items than the 100 it shows", async () => {
     await signIn("tenant", alice.key);
     const conversation = await alice.openai.conversations.create({ items: [{ role: "user", content: "Earlier" }] });

@@ -1,7 +1,8 @@
 // Renders input and output items as a person reads them: message text, refusals, tool calls with
-// their arguments and their outputs, reasoning summaries; anything else as JSON.
+// their arguments and their outputs, reasoning summaries; anything else as JSON. An item cut short or
+// still being written says so (its status), as its text alone does not.
 
-import { Json, text } from "./common";
+import { Json, Status, text } from "./common";
 import type { Item } from "./response-model";
 
 /** A JSON string shown indented when it parses, as it came when it does not. */
@@ -44,12 +45,26 @@ function Content({ content }: { content: unknown }) {
   );
 }
 
+/** An item's status when it is not simply done: cut short (a failed or incomplete response's) or still written. */
+function ItemStatus({ item }: { item: Item }) {
+  if (typeof item.status !== "string" || item.status === "completed") return null;
+  return (
+    <>
+      {" "}
+      <Status status={item.status} />
+    </>
+  );
+}
+
 function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
   switch (item.type) {
     case "message":
       return (
         <div class={`item message role-${text(item.role)}`}>
-          <div class="item-head">{text(item.role) || "message"}</div>
+          <div class="item-head">
+            {text(item.role) || "message"}
+            <ItemStatus item={item} />
+          </div>
           <Content content={item.content} />
         </div>
       );
@@ -59,6 +74,7 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
         <div class="item tool-call">
           <div class="item-head">
             Tool call <code>{text(item.name)}</code> <span class="muted">{text(item.call_id)}</span>
+            <ItemStatus item={item} />
           </div>
           <pre class="arguments">{pretty(item.type === "function_call" ? item.arguments : item.input)}</pre>
         </div>
@@ -71,6 +87,7 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
           <div class="item-head">
             Tool output{call === undefined ? "" : " of "}
             {call !== undefined && <code>{text(call.name)}</code>} <span class="muted">{text(item.call_id)}</span>
+            <ItemStatus item={item} />
           </div>
           <pre>{pretty(item.output)}</pre>
         </div>
@@ -84,7 +101,10 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
         : [];
       return (
         <div class="item reasoning">
-          <div class="item-head">Reasoning</div>
+          <div class="item-head">
+            Reasoning
+            <ItemStatus item={item} />
+          </div>
           {summary.length === 0 && raw.length === 0 ? (
             <div class="muted">No summary{item.encrypted_content ? " (encrypted content kept)" : ""}.</div>
           ) : (
@@ -103,7 +123,10 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
     default:
       return (
         <div class="item other">
-          <div class="item-head">{item.type}</div>
+          <div class="item-head">
+            {item.type}
+            <ItemStatus item={item} />
+          </div>
           <Json value={item} />
         </div>
       );
