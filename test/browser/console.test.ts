@@ -152,6 +152,14 @@ describe("the history console", () => {
       (rows) => rows.length === 1 && rows[0] === ids.second,
       "the blue response alone",
     );
+    // Not a key=value pair: said so, not dropped (which listed every response under the filter).
+    await page.goto(`${stage.origin}/console/#/?metadata=team`);
+    await expect(page.getByRole("alert").textContent()).resolves.toBe(
+      "Metadata filters are key=value pairs, separated by commas: 'team' is not one.",
+    );
+    expect(await page.locator("table.responses").count()).toBe(0);
+    await page.goto(`${stage.origin}/console/#/`);
+    await page.locator("table.responses tbody tr").first().waitFor();
     await page.locator('input[name="model"]').fill("x".repeat(300));
     await page.getByRole("button", { name: "Filter" }).click();
     await expect(page.getByRole("alert").textContent()).resolves.toContain("Invalid 'model': string too long");

@@ -12,14 +12,19 @@ import { outputText, type ResponseObject } from "./response-model";
 const STATUSES = ["", "queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
 const FILTERS = ["model", "status", "metadata", "created_after", "created_before", "tenant_id"] as const;
 
-/** `k=v, k2=v2` as `metadata[k]=v` query parameters. */
-function metadataParams(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * `k=v, k2=v2` as `metadata[k]=v` query parameters, or what is not such a pair: dropping it would
+ * list every response under a filter that seems to hold.
+ */
+function metadataParams(text: string): { params: Record<string, string> } | { bad: string } {
+  const params: Record<string, string> = {};
   for (const pair of text.split(",")) {
+    if (pair.trim() === "") continue;
     const at = pair.indexOf("=");
-    if (at > 0) out[`metadata[${pair.slice(0, at).trim()}]`] = pair.slice(at + 1).trim();
+    if (at <= 0 || pair.slice(0, at).trim() === "") return { bad: pair.trim() };
+    params[`metadata[${pair.slice(0, at).trim()}]`] = pair.slice(at + 1).trim();
   }
-  return out;
+  return { params };
 }
 
 const toSeconds = (local: string | null): string | undefined =>
@@ -32,6 +37,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
     string
   >;
   const after = params.get("after") ?? "";
+  const metadata = metadataParams(values.metadata);
   const path = `${responsesPath(session)}${query({
     limit: 20,
     after,
@@ -40,9 +46,13 @@ export function ResponseList({ session, params }: { session: Session; params: UR
     tenant_id: session.mode === "admin" ? values.tenant_id : undefined,
     created_after: toSeconds(values.created_after),
     created_before: toSeconds(values.created_before),
-    ...metadataParams(values.metadata),
+    ...("params" in metadata ? metadata.params : {}),
   })}`;
-  const [page] = useLoad(() => getJson<List<ResponseObject>>(session, path), path);
+  const [page] = useLoad(async () => {
+    if ("bad" in metadata)
+      throw new Error(`Metadata filters are key=value pairs, separated by commas: '${metadata.bad}' is not one.`);
+    return getJson<List<ResponseObject>>(session, path);
+  }, `${path}#${values.metadata}`);
 
   function apply(event: Event) {
     event.preventDefault();
