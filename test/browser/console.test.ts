@@ -497,6 +497,14 @@ describe("the history console", () => {
     await page.getByRole("button", { name: "Show" }).click();
     await page.locator(".totals").waitFor();
     expect(page.url()).toContain(`start_date=${day(-7)}`);
+    // A range with no usage: nothing to price, so no advice to set MODEL_PRICES (it is set here).
+    await page.goto(`${stage.origin}/console/#/usage?start_date=2020-01-01&end_date=2020-01-02`);
+    await until(
+      () => page.locator(".totals").textContent(),
+      (totals) => totals?.startsWith("0 tokens") ?? false,
+      "an empty range's totals",
+    );
+    expect(await page.locator("main").textContent()).not.toContain("Set MODEL_PRICES");
   });
 
   it("lets the operator see every tenant's responses with their tenant, and usage with dollars", async () => {

@@ -130,7 +130,10 @@ export function UsageView({ session, params }: { session: Session; params: URLSe
                     note: costNote(row),
                   }))}
                 />
-                {!priced && <p class="muted small">Set MODEL_PRICES to see dollars (docs/console.md).</p>}
+                {/* An empty range has nothing to price: the advice would hold where MODEL_PRICES is set. */}
+                {!priced && models.data.length > 0 && (
+                  <p class="muted small">Set MODEL_PRICES to see dollars (docs/console.md).</p>
+                )}
               </section>
               <section>
                 <h2>{session.mode === "admin" ? "By tenant" : "By key"}</h2>
