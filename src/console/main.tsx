@@ -2,7 +2,7 @@
 // URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
 
 import { render } from "preact";
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { useLocation } from "./route";
 import { loadSession, maskToken, saveSession, type Session } from "./session";
 import { ResponseDetail } from "./views/response-detail";
@@ -13,8 +13,12 @@ import { UsageView } from "./views/usage";
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const location = useLocation();
+  // The list as last seen (its filters and page): a response's "« Responses" leads back to it.
+  const list = useRef("#/");
+  if (location.view === "list") list.current = window.location.hash || "#/";
 
   function signIn(next: Session | null) {
+    list.current = "#/";
     saveSession(next);
     setSession(next);
   }
@@ -38,7 +42,7 @@ function App() {
         </span>
       </nav>
       {location.view === "response" && location.id !== undefined ? (
-        <ResponseDetail key={location.id} session={session} id={location.id} />
+        <ResponseDetail key={location.id} session={session} id={location.id} back={list.current} />
       ) : location.view === "usage" ? (
         <UsageView session={session} params={location.params} />
       ) : (

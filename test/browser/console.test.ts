@@ -236,6 +236,21 @@ describe("the history console", () => {
     expect(await done.locator(".item-head .status").count()).toBe(0);
   });
 
+  it("leads from a response back to the list as it was left, filters and all", async () => {
+    await signIn("tenant", alice.key);
+    await page.goto(`${stage.origin}/console/#/?status=failed`);
+    await page.locator(`tr[data-id="${ids.failed}"] a`).click();
+    await page.locator("header.summary").waitFor();
+    await page.getByRole("link", { name: "« Responses" }).click();
+    expect(new URL(page.url()).hash).toBe("#/?status=failed");
+    await until(
+      () =>
+        page.locator("table.responses tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-id"))),
+      (rows) => rows.length === 1 && rows[0] === ids.failed,
+      "the failed response alone",
+    );
+  });
+
   it("says so when a conversation has more items than the 100 it shows", async () => {
     await signIn("tenant", alice.key);
     const conversation = await alice.openai.conversations.create({ items: [{ role: "user", content: "Earlier" }] });

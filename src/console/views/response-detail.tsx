@@ -18,7 +18,8 @@ import { WebhookDeliveries } from "./webhooks";
 /** Links of the previous_response_id chain read back, one request each. */
 const MAX_CHAIN_LINKS = 20;
 
-export function ResponseDetail({ session, id }: { session: Session; id: string }) {
+/** `back`: the list the reader came from, with its filters and page. */
+export function ResponseDetail({ session, id, back }: { session: Session; id: string; back: string }) {
   const path = `${responsesPath(session)}/${encodeURIComponent(id)}`;
   const [loaded] = useLoad(async () => {
     // "." and ".." are dot segments, escaped or not: the browser would read /v1/responses (the list)
@@ -29,7 +30,7 @@ export function ResponseDetail({ session, id }: { session: Session; id: string }
   return (
     <main class="detail">
       <p>
-        <a href="#/">« Responses</a>
+        <a href={back}>« Responses</a>
       </p>
       <Show loaded={loaded}>{(response) => <Detail key={response.id} session={session} initial={response} />}</Show>
     </main>
