@@ -3,7 +3,7 @@
 
 import { Router, type IRequest } from "itty-router";
 import { readConfig } from "./config";
-import { isNotMigrated, storageFailureOf } from "./db/failures";
+import { isNotMigrated, storageFailureOf, wrappedApiError } from "./db/failures";
 import { ApiError, errorResponse, internalError, invalidUrl, storageNotMigrated, storageUnavailable } from "./errors";
 import { logFailure } from "./observe/problems";
 import { beginRequest, logRequest, noteError } from "./observe/request-log";
@@ -196,11 +196,12 @@ async function dispatch(request: Request, env: Env, ctx: ExecutionContext, reque
     const error =
       thrown instanceof ApiError
         ? thrown
-        : isNotMigrated(thrown)
-          ? storageNotMigrated()
-          : storageFailureOf(thrown) !== undefined
-            ? storageUnavailable()
-            : internalError();
+        : (wrappedApiError(thrown) ??
+          (isNotMigrated(thrown)
+            ? storageNotMigrated()
+            : storageFailureOf(thrown) !== undefined
+              ? storageUnavailable()
+              : internalError()));
     if (error !== thrown) logFailure("the request failed", thrown, { request_id: requestId });
     noteError(request, error);
     return errorResponse(error, requestId);

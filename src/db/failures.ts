@@ -4,6 +4,7 @@
 // query's parameters (a request's content).
 
 import { DrizzleQueryError } from "drizzle-orm";
+import { ApiError } from "../errors";
 
 /** The errors from an error down its `cause` chain (a few levels; a cycle stops it). */
 function* chain(error: unknown): Generator<unknown> {
@@ -33,3 +34,13 @@ export const isNotMigrated = (error: unknown): boolean => NOT_MIGRATED.test(stor
 
 /** A Drizzle query error: its message is the query and its parameters, its cause the reason. */
 export const isQueryError = (error: unknown): error is DrizzleQueryError => error instanceof DrizzleQueryError;
+
+/**
+ * An answer the gateway itself threw from inside a D1 call (a tenant's first write waiting for its
+ * move, or a placement that raced: `storage_unavailable` with its `retry-after`), which Drizzle wraps
+ * in its query error. The router answers it as thrown, not as a bare 500.
+ */
+export function wrappedApiError(error: unknown): ApiError | undefined {
+  for (const link of chain(error)) if (link instanceof ApiError) return link;
+  return undefined;
+}

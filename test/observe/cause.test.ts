@@ -3,7 +3,8 @@
 
 import { DrizzleQueryError } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { storageFailureOf } from "../../src/db/failures";
+import { storageFailureOf, wrappedApiError } from "../../src/db/failures";
+import { ApiError } from "../../src/errors";
 import { causeOf } from "../../src/observe/log";
 
 const d1Error = () => new Error("D1_ERROR: Network connection lost.");
@@ -34,5 +35,18 @@ describe("storageFailureOf", () => {
     expect(storageFailureOf(reason)).toBe(reason);
     expect(storageFailureOf(new Error("upstream answered 500"))).toBeUndefined();
     expect(storageFailureOf("D1_ERROR as a string")).toBeUndefined();
+  });
+});
+
+describe("wrappedApiError", () => {
+  it("finds the gateway's own answer thrown inside a query (a first write waiting for a tenant move), and nothing else", () => {
+    const moving = new ApiError(503, "The gateway is moving this account's storage; try again.", {
+      type: "server_error",
+      code: "storage_unavailable",
+      headers: { "retry-after": "2" },
+    });
+    expect(wrappedApiError(new DrizzleQueryError("insert into idempotency_keys ...", ["k"], moving))).toBe(moving);
+    expect(wrappedApiError(new DrizzleQueryError("select 1", [], d1Error()))).toBeUndefined();
+    expect(wrappedApiError(new Error("upstream answered 500"))).toBeUndefined();
   });
 });
