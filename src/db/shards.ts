@@ -423,16 +423,6 @@ export async function tenantDb(env: Env, tenantId: string, options: StoreOptions
   return (await tenantStore(env, tenantId, options)).primary;
 }
 
-/**
- * The tenant's primary if the tenant has a recorded shard, read at the primary (not remembered);
- * undefined for one without: erased (DELETE /admin/tenants/{id}), where a write would record a shard
- * and put rows back for it. For writes that outlive the tenant's requests (a webhook delivery's record).
- */
-export async function recordedTenantDb(env: Env, tenantId: string): Promise<Db | undefined> {
-  if ((await lookUpShard(env, tenantId)) === undefined) return undefined;
-  return tenantDb(env, tenantId);
-}
-
 /** A shard's binding by its name, for a tenant move only (tenant-move.ts copies rows of every table). */
 export function shardBinding(env: Env, name: string): D1Database {
   return bindingOf(env, name);

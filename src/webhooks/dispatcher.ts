@@ -7,7 +7,7 @@
 
 import { readConfig } from "../config";
 import { runBatch } from "../db/client";
-import { recordedTenantDb, tenantDb, tenantRecorded } from "../db/shards";
+import { tenantDb, tenantRecorded } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
@@ -270,8 +270,8 @@ export class WebhookDispatcher {
       for (const tenantId of new Set(tenants.values())) {
         // A tenant erased since the response ended has no shard: its deliveries' records are dropped,
         // not written back (nor the tenant placed again). Any tenant with a delivery wrote before it.
-        const db = await recordedTenantDb(this.#env, tenantId);
-        if (db === undefined) continue;
+        if (!(await tenantRecorded(this.#env, tenantId))) continue;
+        const db = await tenantDb(this.#env, tenantId);
         const owned = (id: string) => tenants.get(id) === tenantId;
         const statements = deliveryStatements(
           db,
