@@ -4,9 +4,15 @@
 // several calls: each deletes up to a budget of statements and says whether more remains.
 // Used by src/routes/admin/tenant-delete.ts.
 
-import { ApiError } from "../errors";
 import { CONTROL_SHARD, forgetShard, readShardPlan, shardBinding } from "./shards";
-import { quoted, tenantTables, type TenantTable } from "./tenant-tables";
+import {
+  quoted,
+  responsesCount,
+  runningResponses,
+  tenantConflict,
+  tenantTables,
+  type TenantTable,
+} from "./tenant-tables";
 
 /** Rows one statement deletes: small enough for any row size within D1's statement limits. */
 const ROWS_PER_STATEMENT = 500;
@@ -21,8 +27,6 @@ export interface EraseOutcome {
   /** Rows deleted by this call, per table. */
   rows: Record<string, number>;
 }
-
-const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
 
 /** The table's rows of the tenant; blobs written before they named a tenant are found by their response. */
 function tenantRows(table: TenantTable): string {
@@ -70,7 +74,7 @@ export async function eraseTenant(
     return { found: true, done: true, rows };
   }
   if (record?.moving_to != null)
-    throw conflict(`Tenant '${tenantId}' is moving to ${record.moving_to}; delete it once the move has ended.`);
+    throw tenantConflict(`Tenant '${tenantId}' is moving to ${record.moving_to}; delete it once the move has ended.`);
   const db = record === null ? null : shardBinding(env, record.shard);
   // Refused before its keys are revoked, so a refusal changes nothing: the tenant keeps its keys
   // (and can cancel its responses) unless the operator deletes it again.
@@ -97,15 +101,9 @@ export async function eraseTenant(
 
 /** A 409 while a response of the tenant runs on the shard (its run would write again what is deleted); `state` says what was done. */
 async function refuseRunning(db: D1Database, tenantId: string, state: string): Promise<void> {
-  const running = await db
-    .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
-    .bind(tenantId)
-    .first<{ n: number }>();
-  const count = running?.n ?? 0;
+  const count = await runningResponses(db, tenantId);
   if (count > 0)
-    throw conflict(
-      `Tenant '${tenantId}' has ${count} ${count === 1 ? "response" : "responses"} running; ${state}, then delete it again.`,
-    );
+    throw tenantConflict(`Tenant '${tenantId}' has ${responsesCount(count)} running; ${state}, then delete it again.`);
 }
 
 /** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */

@@ -11,10 +11,10 @@
 // A move to the shard the tenant is on calls off its move: one whose Worker died (a deploy mid-move)
 // leaves its mark for good, and the tenant's writes would wait for it forever.
 
-import { ApiError, invalidRequest } from "../errors";
+import { invalidRequest } from "../errors";
 import { logFailure } from "../observe/problems";
 import { CONTROL_SHARD, forgetShard, holdWrites, readShardPlan, shardBinding } from "./shards";
-import { quoted, tenantTables } from "./tenant-tables";
+import { quoted, responsesCount, runningResponses, tenantConflict, tenantTables } from "./tenant-tables";
 
 /** Rows read and written per statement batch while copying (a row may hold up to 2 MB). */
 const COPY_PAGE_ROWS = 20;
@@ -28,8 +28,6 @@ export interface MoveOutcome {
   /** Rows copied per table. */
   rows: Record<string, number>;
 }
-
-const conflict = (message: string): ApiError => new ApiError(409, message, { type: "invalid_request_error" });
 
 /** Null for an unknown tenant: one with neither a tenant row nor a recorded shard. */
 export async function moveTenant(
@@ -77,7 +75,7 @@ export async function moveTenant(
       return { from: target, to: target, rows: {} };
     }
     if (record.moving_to !== null)
-      throw conflict(
+      throw tenantConflict(
         `Tenant '${tenantId}' is already moving to ${record.moving_to}; to call that move off, move it to ${record.shard}.`,
       );
     throw invalidRequest(`Invalid 'shard': tenant '${tenantId}' is already on ${target}.`, "shard");
@@ -99,7 +97,8 @@ export async function moveTenant(
       )
       .bind(target, tenantId)
       .first();
-    if (recorded === null) throw conflict(`The move of tenant '${tenantId}' was called off; it stays on ${from}.`);
+    if (recorded === null)
+      throw tenantConflict(`The move of tenant '${tenantId}' was called off; it stays on ${from}.`);
   } catch (error) {
     // Called off and moved again meanwhile, another move may have made `target` the tenant's shard.
     const now = await control
@@ -125,16 +124,10 @@ export async function moveTenant(
 async function runsEnded(source: D1Database, tenantId: string): Promise<void> {
   const deadline = Date.now() + RUNS_WAIT_MS;
   for (;;) {
-    const running = await source
-      .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
-      .bind(tenantId)
-      .first<{ n: number }>();
-    const count = running?.n ?? 0;
+    const count = await runningResponses(source, tenantId);
     if (count === 0) return;
     if (Date.now() > deadline)
-      throw conflict(
-        `Tenant '${tenantId}' still has ${count} ${count === 1 ? "response" : "responses"} running; the move was called off.`,
-      );
+      throw tenantConflict(`Tenant '${tenantId}' still has ${responsesCount(count)} running; the move was called off.`);
     await new Promise((resolve) => setTimeout(resolve, RUNS_POLL_MS));
   }
 }

@@ -1,6 +1,9 @@
 // The tables of a shard that hold a tenant's rows, found from the schema itself so that a table added
 // by a later migration is never forgotten: those with a `tenant_id` column, and those whose rows are
-// found by their response's id. Used by a tenant's move (tenant-move.ts) and erasure (tenant-erase.ts).
+// found by their response's id; and the tenant's responses still running, which both a move and an
+// erasure wait for or refuse. Used by a tenant's move (tenant-move.ts) and erasure (tenant-erase.ts).
+
+import { ApiError } from "../errors";
 
 /** Tables of the first database only (tenants and their keys, and where each tenant's history is). */
 export const CONTROL_TABLES = new Set(["tenants", "api_keys", "tenant_shards"]);
@@ -39,3 +42,19 @@ export async function tenantTables(db: D1Database): Promise<TenantTable[]> {
   }
   return found.sort((a, b) => Number(a.name === "responses") - Number(b.name === "responses"));
 }
+
+/** The tenant's responses on the shard still `queued` or `in_progress`: their runs write there yet. */
+export async function runningResponses(db: D1Database, tenantId: string): Promise<number> {
+  const running = await db
+    .prepare("SELECT count(*) AS n FROM responses WHERE tenant_id = ? AND status IN ('queued', 'in_progress')")
+    .bind(tenantId)
+    .first<{ n: number }>();
+  return running?.n ?? 0;
+}
+
+/** "1 response", "2 responses". */
+export const responsesCount = (count: number): string => `${count} ${count === 1 ? "response" : "responses"}`;
+
+/** An operator's tenant operation refused for the tenant's state (a move under way, responses running). */
+export const tenantConflict = (message: string): ApiError =>
+  new ApiError(409, message, { type: "invalid_request_error" });
