@@ -94,6 +94,9 @@ export function checkEnum(param: string, value: string | undefined, allowed: rea
   throw invalidRequest(`Invalid value: '${value}'. Supported values are: ${supported}.`, param, "invalid_value");
 }
 
+/** The `include` value that asks for reasoning items' `encrypted_content` (a stateless chain needs it). */
+export const ENCRYPTED_REASONING = "reasoning.encrypted_content";
+
 /** OpenAI's `include` values (the spec's `IncludeEnum`); OpenAI refuses any other with a 400. */
 export const INCLUDABLE = [
   "file_search_call.results",
@@ -102,7 +105,7 @@ export const INCLUDABLE = [
   "message.input_image.image_url",
   "computer_call_output.output.image_url",
   "code_interpreter_call.outputs",
-  "reasoning.encrypted_content",
+  ENCRYPTED_REASONING,
   "message.output_text.logprobs",
 ] as const;
 

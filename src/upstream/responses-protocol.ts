@@ -5,13 +5,12 @@
 import type { CreateRequest } from "../responses/create-request";
 import { eventsFromResponse } from "../responses/synthesize";
 import type { InputItem, JsonObject, StreamEvent } from "../responses/types";
-import { isPlainObject } from "../responses/validation";
+import { ENCRYPTED_REASONING, isPlainObject } from "../responses/validation";
 import type { SseMessage } from "../sse";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
 
 /** Fields that carry state the gateway keeps itself; never sent upstream. */
 const GATEWAY_OWNED_FIELDS = ["background", "previous_response_id", "conversation", "stream", "store", "input"];
-const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 
 class ResponsesTranslator implements EventTranslator {
   /** Function names by item id: `function_call_arguments.done` must name its function (OpenAI and Azure leave it out). */

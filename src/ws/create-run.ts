@@ -7,6 +7,7 @@ import { ApiError, invalidRequest } from "../errors";
 import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
 import type { InputItem, JsonObject } from "../responses/types";
 import { TERMINAL_EVENTS } from "../responses/types";
+import { ENCRYPTED_REASONING } from "../responses/validation";
 import type { CachedResponse, ContinuationCache } from "./continuation-cache";
 import type { Turn, TurnEvent, TurnRequest } from "./run-turn";
 import { apiErrorEvent, errorEvent, withStreamId, type SocketError } from "./server-events";
@@ -133,8 +134,6 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
   if (!stored && context !== null) request = withEncryptedReasoning(request);
   return { body: request, stored, parent, echoPrevious, context: stored ? null : context, contextBytes };
 }
-
-const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 
 /** `include` with the encrypted reasoning asked for; a malformed one is left for the create path to refuse. */
 function withEncryptedReasoning(body: JsonObject): JsonObject {
