@@ -12,7 +12,9 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import type { Db, Statement } from "./client";
-import { prepareOnce, type BoundStatement } from "./prepared";
+import { prepareOnce, runWrites, type BoundStatement } from "./prepared";
+import type { LogFields } from "../observe/log";
+import { logD1Problem } from "../observe/problems";
 import { idFloorAt } from "../responses/ids";
 import { TENANTS } from "./tenant-scan";
 import { usageDaily, usageRollups } from "./schema";
@@ -207,6 +209,25 @@ export function usageStatement(db: Db, entry: UsageEntry): BoundStatement {
     inputTokens: entry.inputTokens,
     outputTokens: entry.outputTokens,
   });
+}
+
+/**
+ * Adds the tokens of something not stored (a store:false response, a compaction) to its tenant's
+ * usage, as one write. A write D1 refuses is logged (`what` was not recorded), never thrown: the
+ * answer it counts has been given.
+ */
+export async function countUnstoredUsage(
+  db: Db | Promise<Db>,
+  entry: UsageEntry,
+  ids: LogFields,
+  what: string,
+): Promise<void> {
+  try {
+    const shard = await db;
+    await runWrites(shard, [usageStatement(shard, entry)]);
+  } catch (error) {
+    logD1Problem(ids, `the usage of ${what} was not recorded`, error, { attempt: 1, of: 1 });
+  }
 }
 
 /** The tenants with usage rows: a skip-scan of the key, one seek per tenant (as TENANTS does for responses). */

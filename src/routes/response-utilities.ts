@@ -8,13 +8,11 @@
 import { compactForChat, compactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
-import { runWrites } from "../db/prepared";
 import { tenantDb, tenantStore } from "../db/shards";
-import { tokensOf, usageStatement } from "../db/usage";
+import { countUnstoredUsage, tokensOf } from "../db/usage";
 import { ApiError } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { requireAcceptedKey } from "../http/key-acceptance";
-import { logD1Problem } from "../observe/problems";
 import { readJsonObject } from "../http/json-body";
 import {
   checkOneContext,
@@ -112,13 +110,8 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
 async function countCompaction(env: Env, caller: Caller, model: string, requestId: string, usage: unknown) {
   const { tenantId, apiKeyId } = caller;
   const entry = { tenantId, apiKeyId, model, createdAt: Math.floor(Date.now() / 1000), ...tokensOf(usage) };
-  try {
-    const db = await tenantDb(env, caller.tenantId);
-    await runWrites(db, [usageStatement(db, entry)]);
-  } catch (error) {
-    const ids = { request_id: requestId, tenant: caller.tenantId, key_id: caller.apiKeyId };
-    logD1Problem(ids, "the usage of a compaction was not recorded", error, { attempt: 1, of: 1 });
-  }
+  const ids = { request_id: requestId, tenant: tenantId, key_id: apiKeyId };
+  await countUnstoredUsage(tenantDb(env, tenantId), entry, ids, "a compaction");
 }
 
 function isJsonObject(text: string): boolean {

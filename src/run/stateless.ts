@@ -4,10 +4,8 @@
 // still join the conversation (as OpenAI does), before the client sees the terminal event.
 
 import type { GatewayConfig } from "../config";
-import { runWrites } from "../db/prepared";
 import { tenantDb } from "../db/shards";
-import { tokensOf, usageStatement } from "../db/usage";
-import { logD1Problem } from "../observe/problems";
+import { countUnstoredUsage, tokensOf } from "../db/usage";
 import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
@@ -57,11 +55,7 @@ export async function runStateless(
   const countUsage = async () => {
     const { tenantId, apiKeyId, createdAt } = spec;
     const entry = { tenantId, apiKeyId, createdAt, model: request.model, ...tokensOf(normalizer.snapshot.usage) };
-    try {
-      await runWrites(db, [usageStatement(db, entry)]);
-    } catch (error) {
-      logD1Problem(runIds(spec), "the usage of a store:false response was not recorded", error, { attempt: 1, of: 1 });
-    }
+    await countUnstoredUsage(db, entry, runIds(spec), "a store:false response");
   };
   let upstream: Response;
   let prepared: Compacted;
