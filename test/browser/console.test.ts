@@ -478,6 +478,8 @@ describe("the history console", () => {
 
   it("answers a link whose id is a dot segment 'not found', reading no other route", async () => {
     await signIn("tenant", alice.key);
+    // The list sign-in lands on has read its page (its own /v1/responses) before requests are counted.
+    await page.locator("table.responses").waitFor();
     const read: string[] = [];
     const listener = (request: { url(): string }) => read.push(new URL(request.url()).pathname);
     page.on("request", listener);
