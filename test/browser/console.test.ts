@@ -346,14 +346,16 @@ describe("the history console", () => {
     await page.unroute(`**/v1/responses/${response.id}/events?*`);
   });
 
-  it("says so when an event log goes on past the events the timeline reads", async () => {
+  it("shows the first page of a long event log at once and reads the next ones as asked or scrolled to", async () => {
     await signIn("tenant", alice.key);
     const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "A long log" });
-    // A log of 20,100 events (a long answer's deltas), longer than the page reads (20,000).
+    // A log of 20,100 events (a long answer's deltas): the page must not read them all before showing any.
     const total = 20_100;
+    const asked: number[] = [];
     await page.route(`**/v1/responses/${response.id}/events?*`, (route) => {
       const url = new URL(route.request().url());
       const after = Number(url.searchParams.get("after"));
+      asked.push(after);
       const end = Math.min(total, after + 1 + Number(url.searchParams.get("limit")));
       const data = [];
       for (let seq = after + 1; seq < end; seq++)
@@ -362,12 +364,23 @@ describe("the history console", () => {
     });
     try {
       await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
-      const summary = page.locator(".timeline p");
-      await summary.waitFor({ timeout: 30_000 });
-      const text = await summary.textContent();
-      expect(text).toContain("The first 20,000 events: the log goes on past them.");
+      const rows = page.locator(".timeline tbody tr");
+      await rows.nth(99).waitFor();
+      expect(asked).toEqual([-1]);
+      expect(await rows.count()).toBe(100);
+      const summary = await page.locator(".timeline p").textContent();
+      expect(summary).toContain("The first 100 events; more are read as you scroll or ask.");
       // The last event read is not the response's end.
-      expect(text).not.toContain(", end ");
+      expect(summary).not.toContain(", end ");
+      await page.getByRole("button", { name: "Show 100 more events" }).click();
+      await rows.nth(199).waitFor();
+      expect(asked.slice(0, 2)).toEqual([-1, 99]);
+      // Scrolling to the table's end reads on; each page once, in order.
+      await page.locator(".timeline button").scrollIntoViewIfNeeded();
+      await rows.nth(299).waitFor();
+      const numbers = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.querySelector("td")?.textContent)));
+      expect(numbers).toEqual(numbers.map((_, index) => index));
+      expect(new Set(asked).size).toBe(asked.length);
     } finally {
       await page.unroute(`**/v1/responses/${response.id}/events?*`);
     }

@@ -2,7 +2,7 @@
 // and the conversation, the event timeline and webhook deliveries. A running response is followed
 // live (`?stream=true`, folded with the gateway's own reducer) until it ends.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ResponseFold } from "../../responses/fold";
 import type { ResponseObject as FoldedResponse } from "../../responses/types";
 import { ApiFailure, getJson, query, responsesPath, send, type List } from "../api";
@@ -12,7 +12,15 @@ import { readEvents } from "../sse";
 import { ErrorBox, formatNumber, Json, messageOf, Show, Status, Time, useLoad } from "./common";
 import { Items } from "./items";
 import { TERMINAL, type Item, type ResponseObject } from "./response-model";
-import { loadTimeline, MAX_TIMELINE_EVENTS, Timeline, untimed, type TimedEvent, type TimelineData } from "./timeline";
+import {
+  loadTimeline,
+  MAX_TIMELINE_EVENTS,
+  readEventsPage,
+  Timeline,
+  untimed,
+  type TimedEvent,
+  type TimelineData,
+} from "./timeline";
 import { WebhookDeliveries } from "./webhooks";
 
 /** Links of the previous_response_id chain read back, one request each. */
@@ -44,6 +52,9 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
   const [response, setResponse] = useState(initial);
   const [timeline, setTimeline] = useState<TimelineData | null>(null);
   const [timelineError, setTimelineError] = useState<string | null>(null);
+  const [reading, setReading] = useState(false);
+  // A click and the scroll it causes can ask for the same page in one tick, before `reading` renders.
+  const readingNow = useRef(false);
   const [live, setLive] = useState<Live>(TERMINAL.has(initial.status) ? "off" : "following");
   const [version, setVersion] = useState(0);
 
@@ -66,7 +77,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
       frame = 0;
       const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
       if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
-      setTimeline({ events: [...events], timed: false, cut });
+      setTimeline({ events: [...events], timed: false, next: null, cut });
     };
     try {
       const stream = await send(session, `${base}?stream=true`, { signal });
@@ -99,6 +110,26 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
     }
   }
 
+  /** The next page of the timed event log, as the reader asks or scrolls to it. */
+  function readMore() {
+    if (timeline === null || timeline.next === null || readingNow.current) return;
+    readingNow.current = true;
+    setReading(true);
+    setTimelineError(null);
+    readEventsPage(session, base, timeline).then(
+      (next) => {
+        readingNow.current = false;
+        setTimeline(next);
+        setReading(false);
+      },
+      (error: unknown) => {
+        readingNow.current = false;
+        setTimelineError(messageOf(error));
+        setReading(false);
+      },
+    );
+  }
+
   return (
     <>
       <Summary response={response} live={live} />
@@ -125,6 +156,8 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
             timed={timeline.timed}
             cut={timeline.cut}
             following={live === "following" || live === "lost"}
+            more={timeline.next === null ? undefined : readMore}
+            reading={reading}
           />
         )}
       </section>

@@ -1,8 +1,8 @@
-// The event timeline of a response: every recorded event with its time since the response was
-// created, from `GET .../events` (the gateway's timed log); where a gateway has no such route yet,
-// the SSE replay (`?stream=true`), whose events carry no times (shown as —).
+// The event timeline of a response: its recorded events with their time since the response was
+// created, from `GET .../events` (the gateway's timed log) a page at a time; where a gateway has no
+// such route yet, the SSE replay (`?stream=true`), whose events carry no times (shown as —).
 
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiFailure, send, type List } from "../api";
 import type { Session } from "../session";
 import { readEvents, type StreamEvent } from "../sse";
@@ -16,11 +16,12 @@ export interface TimedEvent {
   event: StreamEvent;
 }
 
-/** Events shown before "show all": a long answer has thousands of deltas. */
+/** Events of the replay shown before "show all": a long answer has thousands of deltas. */
 const SHOWN_EVENTS = 200;
-/** Events read for one timeline; a longer log is cut (and says so). */
+/** Events of the replay or a live follow kept for one timeline; a longer log is cut (and says so). */
 export const MAX_TIMELINE_EVENTS = 20_000;
-// The most GET .../events answers per page (its `limit` is 1-100, as every list of the API).
+// Events read per page of GET .../events (its `limit` is 1-100, as every list of the API): the first
+// page shows at once, the next ones when the reader asks or scrolls to the end of the table.
 const EVENTS_PAGE = 100;
 
 export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
@@ -30,67 +31,112 @@ export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
   event,
 });
 
-/** A timeline as the page holds it; `cut` when the log goes on past the `MAX_TIMELINE_EVENTS` read. */
+/**
+ * A timeline as the page holds it: `next` is the events route's cursor when it has more to read
+ * (null once every event is read, and for the replay); `cut` when the replay went on past
+ * `MAX_TIMELINE_EVENTS`.
+ */
 export interface TimelineData {
   events: TimedEvent[];
   timed: boolean;
+  next: number | null;
   cut: boolean;
 }
 
-/** The response's events with times, or without them from the replay when the gateway has no events route. */
+/** The page of the events route after `after`, appended to `data`'s events. */
+export async function readEventsPage(session: Session, base: string, data: TimelineData): Promise<TimelineData> {
+  const after = data.next ?? -1;
+  const page = (await (
+    await send(session, `${base}/events?after=${after}&limit=${EVENTS_PAGE}`)
+  ).json()) as List<TimedEvent>;
+  const last = page.data.at(-1)?.sequence_number;
+  return {
+    events: [...data.events, ...page.data],
+    timed: true,
+    next: page.has_more && last !== undefined ? last : null,
+    cut: false,
+  };
+}
+
+/**
+ * The first page of the response's events with times, or, when the gateway has no events route,
+ * every event of the replay without them.
+ */
 export async function loadTimeline(session: Session, base: string): Promise<TimelineData> {
-  const events: TimedEvent[] = [];
   try {
-    for (let after = -1; ;) {
-      const page = (await (
-        await send(session, `${base}/events?after=${after}&limit=${EVENTS_PAGE}`)
-      ).json()) as List<TimedEvent>;
-      events.push(...page.data);
-      if (!page.has_more || page.data.length === 0) return { events, timed: true, cut: false };
-      if (events.length >= MAX_TIMELINE_EVENTS)
-        return { events: events.slice(0, MAX_TIMELINE_EVENTS), timed: true, cut: true };
-      after = page.data.at(-1)?.sequence_number ?? after;
-    }
+    return await readEventsPage(session, base, { events: [], timed: true, next: null, cut: false });
   } catch (error) {
-    if (!(error instanceof ApiFailure) || error.status !== 404 || events.length > 0) throw error;
+    if (!(error instanceof ApiFailure) || error.status !== 404) throw error;
   }
+  const events: TimedEvent[] = [];
   const replay = await send(session, `${base}?stream=true`);
   let cut = false;
   await readEvents(replay, (event) => {
     if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
     else cut = true;
   });
-  return { events, timed: false, cut };
+  return { events, timed: false, next: null, cut };
 }
 
 const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
 
-/** `following`: the events come from a live stream, whose times are read once the response has ended. */
+/** Reads the next page when `target` scrolls into view (the end of the table), while `more` is set. */
+function useReadOnSight(more: (() => void) | undefined) {
+  const target = useRef<HTMLDivElement>(null);
+  const latest = useRef(more);
+  latest.current = more;
+  useEffect(() => {
+    const element = target.current;
+    if (element === null || more === undefined || typeof IntersectionObserver === "undefined") return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) latest.current?.();
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [more === undefined]);
+  return target;
+}
+
+/**
+ * `following`: the events come from a live stream, whose times are read once the response has ended.
+ * `more`: reads the next page of the events route (set while it has more); `reading` while it does.
+ */
 export function Timeline({
   events,
   timed,
   cut = false,
   following = false,
+  more,
+  reading = false,
 }: {
   events: TimedEvent[];
   timed: boolean;
   cut?: boolean;
   following?: boolean;
+  more?: () => void;
+  reading?: boolean;
 }) {
   const [all, setAll] = useState(false);
-  const shown = all ? events : events.slice(0, SHOWN_EVENTS);
+  // The events route's pages are read on demand, so every event read is shown; the replay is read whole.
+  const paged = timed;
+  const shown = all || paged ? events : events.slice(0, SHOWN_EVENTS);
+  const sentinel = useReadOnSight(reading ? undefined : more);
+  const partial = more !== undefined;
   const first = (type: string) => events.find((event) => event.type === type)?.t_ms ?? null;
   const firstDelta = events.find((event) => event.type.endsWith(".delta"))?.t_ms ?? null;
+  const count = events.length.toLocaleString("en-US");
   return (
     <div class="timeline">
       <p class="muted small">
         {cut
-          ? `The first ${events.length.toLocaleString("en-US")} events: the log goes on past them.`
-          : `${events.length} events.`}{" "}
+          ? `The first ${count} events: the log goes on past them.`
+          : partial
+            ? `The first ${count} events; more are read as you scroll or ask.`
+            : `${count} events.`}{" "}
         {timed
-          ? `First event ${milliseconds(events[0]?.t_ms ?? null)}, first delta ${milliseconds(firstDelta)}${
-              cut ? "" : `, end ${milliseconds(events.at(-1)?.t_ms ?? first("response.completed"))}`
-            } after creation.`
+          ? `First event ${milliseconds(events[0]?.t_ms ?? null)}${
+              firstDelta === null && partial ? "" : `, first delta ${milliseconds(firstDelta)}`
+            }${cut || partial ? "" : `, end ${milliseconds(events.at(-1)?.t_ms ?? first("response.completed"))}`} after creation.`
           : following
             ? "Followed live: the events' times show once the response has ended."
             : "Times are not recorded by this gateway version: shown from the replay, without timings."}
@@ -125,10 +171,17 @@ export function Timeline({
           </tbody>
         </table>
       </div>
-      {!all && events.length > SHOWN_EVENTS && (
+      {!all && !paged && events.length > SHOWN_EVENTS && (
         <button type="button" onClick={() => setAll(true)}>
           Show all {events.length} events
         </button>
+      )}
+      {partial && (
+        <div ref={sentinel}>
+          <button type="button" disabled={reading} onClick={more}>
+            {reading ? "Reading…" : `Show ${EVENTS_PAGE} more events`}
+          </button>
+        </div>
       )}
     </div>
   );
