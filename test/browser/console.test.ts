@@ -477,6 +477,45 @@ describe("the history console", () => {
     await page.screenshot({ path: join(SHOTS, "response-webhooks.png"), fullPage: true });
   });
 
+  it("shows a compaction item as one, by its id and its sealed summary's size, and no sealed blob", async () => {
+    const m = tag();
+    const compacted = await alice.openai.responses.compact({
+      model: `text:2#${m}`,
+      input: [
+        { role: "user", content: "Hello" },
+        { role: "assistant", content: "Hi" },
+        { role: "user", content: "Go on" },
+      ],
+    });
+    const compaction = compacted.output.find((item) => item.type === "compaction") as {
+      id: string;
+      encrypted_content: string;
+    };
+    const next = await alice.openai.responses.create({
+      model: `text:2#${m}`,
+      input: [...compacted.output, { role: "user", content: "And now?" }] as OpenAI.Responses.ResponseInputItem[],
+    });
+    await page.goto(`${stage.origin}/console/#/responses/${next.id}`);
+    const item = page.locator(".item.compaction");
+    await item.waitFor();
+    const shown = await item.textContent();
+    expect(shown).toContain(compaction.id);
+    expect(shown).toContain(`Sealed summary of the earlier context, ${compaction.encrypted_content.length} characters`);
+    expect(shown).not.toContain(compaction.encrypted_content);
+    // A reasoning item's sealed content is shown by its size in the raw JSON too.
+    const thought = await alice.openai.responses.create({
+      model: `think:lookup#${m}`,
+      input: "Think first",
+      include: ["reasoning.encrypted_content"],
+    });
+    const sealed = (thought.output[0] as { encrypted_content: string }).encrypted_content;
+    await page.goto(`${stage.origin}/console/#/responses/${thought.id}`);
+    await page.locator(".item.reasoning").waitFor();
+    const raw = await page.locator("section", { hasText: "Response object" }).locator("pre").textContent();
+    expect(raw).toContain(`"encrypted_content": "[sealed, ${sealed.length} characters]"`);
+    expect(raw).not.toContain(sealed);
+  });
+
   it("walls tenants off: another tenant's key sees none of it, and its response id is not found", async () => {
     await signIn("tenant", bob.key);
     await page.locator("table.responses tbody tr").first().waitFor();

@@ -57,11 +57,17 @@ export function Time({ seconds }: { seconds: number | null | undefined }) {
   );
 }
 
+/** A sealed blob (reasoning's or a compaction's `encrypted_content`) by its size: its text means nothing to a reader. */
+const sealedBySize = (key: string, value: unknown): unknown =>
+  key === "encrypted_content" && typeof value === "string"
+    ? `[sealed, ${value.length.toLocaleString("en-US")} characters]`
+    : value;
+
 export function Json({ value, open = false }: { value: unknown; open?: boolean }) {
   return (
     <details class="json" open={open}>
       <summary>JSON</summary>
-      <pre>{JSON.stringify(value, null, 2)}</pre>
+      <pre>{JSON.stringify(value, sealedBySize, 2)}</pre>
     </details>
   );
 }

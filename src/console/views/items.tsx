@@ -1,5 +1,6 @@
 // Renders input and output items as a person reads them: message text, refusals, tool calls with
-// their arguments and their outputs, reasoning summaries; anything else as JSON. An item cut short or
+// their arguments and their outputs, reasoning summaries, compactions (their sealed summary's size);
+// anything else as JSON. An item cut short or
 // still being written says so (its status), as its text alone does not.
 
 import { Json, Status, text } from "./common";
@@ -117,6 +118,23 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
               ))}
             </>
           )}
+        </div>
+      );
+    }
+    case "compaction": {
+      // What it is, not what it holds: the summary is sealed (for the model, or the gateway's key),
+      // and its blob, often tens of KB, means nothing to a reader.
+      const sealed = text(item.encrypted_content);
+      return (
+        <div class="item compaction">
+          <div class="item-head">
+            Compaction <span class="muted mono">{text(item.id)}</span>
+            <ItemStatus item={item} />
+          </div>
+          <div class="muted">
+            Sealed summary of the earlier context, {sealed.length.toLocaleString("en-US")} characters (not readable
+            here).
+          </div>
         </div>
       );
     }
