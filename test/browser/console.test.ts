@@ -516,6 +516,55 @@ describe("the history console", () => {
     expect(raw).not.toContain(sealed);
   });
 
+  it("shows a response's service tier", async () => {
+    const response = await alice.openai.responses.create({
+      model: `text:2#${tag()}`,
+      input: "Flex it",
+      service_tier: "flex",
+    });
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const tier = page.locator(".summary dt", { hasText: "Service tier" });
+    await tier.waitFor();
+    expect(await tier.locator("xpath=following-sibling::dd[1]").textContent()).toBe(response.service_tier);
+  });
+
+  it("shows a pending webhook delivery's next attempt time", async () => {
+    const hook = `${stage.mock}/__hooks/status:500/${tag()}`;
+    const created = await fetch(`${stage.origin}/v1/webhook_endpoints`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "failing", url: hook, event_types: ["response.completed"] }),
+    });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const endpoint = (await created.json()) as { id: string };
+    try {
+      const response = await alice.openai.responses.create({
+        model: `text:2#${tag()}`,
+        input: "Retry me",
+        background: true,
+      });
+      type Deliveries = { data: { url: string; status: string; attempt_count: number; next_attempt_at: number }[] };
+      const list = await until(
+        () =>
+          fetch(`${stage.origin}/v1/responses/${response.id}/webhook_deliveries`, {
+            headers: { authorization: `Bearer ${alice.key}` },
+          }).then((res) => res.json() as Promise<Deliveries>),
+        (deliveries) => deliveries.data.some((d) => d.url === hook && d.status === "pending" && d.attempt_count > 0),
+        "a failed first attempt",
+      );
+      expect(list.data.find((d) => d.url === hook)?.next_attempt_at).toEqual(expect.any(Number));
+      await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+      const delivery = page.locator(".delivery", { hasText: hook });
+      await delivery.locator(".next-attempt time").waitFor();
+      expect(await delivery.locator(".next-attempt").textContent()).toContain("next attempt");
+    } finally {
+      await fetch(`${stage.origin}/v1/webhook_endpoints/${endpoint.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${alice.key}` },
+      });
+    }
+  });
+
   it("walls tenants off: another tenant's key sees none of it, and its response id is not found", async () => {
     await signIn("tenant", bob.key);
     await page.locator("table.responses tbody tr").first().waitFor();

@@ -200,6 +200,12 @@ function Summary({ response, live }: { response: ResponseObject; live: Live }) {
           <Time seconds={response.completed_at} />
           {seconds !== null && <span class="muted"> ({seconds} s)</span>}
         </dd>
+        {typeof response.service_tier === "string" && (
+          <>
+            <dt>Service tier</dt>
+            <dd>{response.service_tier}</dd>
+          </>
+        )}
         {response.tenant_id !== undefined && (
           <>
             <dt>Tenant</dt>

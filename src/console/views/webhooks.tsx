@@ -1,5 +1,6 @@
-// A response's webhook deliveries, each with every attempt (time, duration, status code, error) and,
-// for the tenant who owns it, a button that sends a finished delivery again.
+// A response's webhook deliveries, each with every attempt (time, duration, status code, error), a
+// pending one's next attempt time and, for the tenant who owns it, a button that sends a finished
+// delivery again.
 
 import { useState } from "preact/hooks";
 import { getJson, postJson, type List } from "../api";
@@ -66,6 +67,12 @@ export function WebhookDeliveries({ session, base, version }: { session: Session
                   <span class="muted">
                     {delivery.attempt_count} attempt{delivery.attempt_count === 1 ? "" : "s"}
                   </span>
+                  {delivery.status === "pending" && typeof delivery.next_attempt_at === "number" && (
+                    <span class="muted next-attempt">
+                      {" "}
+                      · next attempt <Time seconds={delivery.next_attempt_at} />
+                    </span>
+                  )}
                   {session.mode === "tenant" ? (
                     <button
                       type="button"
