@@ -565,6 +565,20 @@ describe("the history console", () => {
     }
   });
 
+  it("filters by the requested model and says so where the upstream names the model otherwise", async () => {
+    const m = tag();
+    const routed = await alice.openai.responses.create({ model: `routed/text:2#${m}`, input: "Routed" });
+    // The upstream answers with its own name: the Response's `model` is not the one requested.
+    expect(routed.model).toBe(`text:2#${m}`);
+    await page.goto(`${stage.origin}/console/#/?model=${encodeURIComponent(`routed/text:2#${m}`)}`);
+    const row = page.locator(`table.responses tbody tr[data-id="${routed.id}"]`);
+    await row.waitFor();
+    expect(await row.locator("td").nth(3).textContent()).toBe(`text:2#${m} (requested as routed/text:2#${m})`);
+    // The name the list shows is not what the filter matches: the empty list says which name it is.
+    await page.goto(`${stage.origin}/console/#/?model=${encodeURIComponent(`text:2#${m}`)}`);
+    await expect(page.locator("p.empty").textContent()).resolves.toContain("the name the request asked for");
+  });
+
   it("walls tenants off: another tenant's key sees none of it, and its response id is not found", async () => {
     await signIn("tenant", bob.key);
     await page.locator("table.responses tbody tr").first().waitFor();

@@ -42,6 +42,11 @@ export async function startStage(): Promise<Stage> {
           WEBHOOK_ALLOW_LOOPBACK: "true",
           WEBHOOK_RETRY_BASE_SECONDS: "1",
           MODEL_PRICES,
+          // `routed/…` reaches the mock without its prefix, which then names the model otherwise (as
+          // OpenAI names a dated snapshot): the list's model filter and its Model column differ.
+          UPSTREAM_ROUTES: JSON.stringify([
+            { model: "routed/*", base_url: `${mock}/v1`, protocol: "responses", strip_prefix: "routed/" },
+          ]),
         },
         secrets: { ADMIN_TOKEN, UPSTREAM_API_KEY: "sk-upstream-browser" },
       },

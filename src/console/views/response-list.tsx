@@ -67,7 +67,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
     <main>
       <form class="filters" onSubmit={apply} aria-label="Filters">
         <label>
-          Model <input name="model" value={values.model} placeholder="exact name" />
+          Requested model <input name="model" value={values.model} placeholder="as the request named it" />
         </label>
         <label>
           Status
@@ -118,7 +118,11 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                 </span>
               </div>
               {list.data.length === 0 ? (
-                <p class="empty">No stored responses match.</p>
+                <p class="empty">
+                  No stored responses match.
+                  {values.model !== "" &&
+                    " The model filter matches the name the request asked for, which can differ from the name the upstream answers with (the list's Model column)."}
+                </p>
               ) : (
                 <div class="scroll-x">
                   <table class="responses">
@@ -145,7 +149,13 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                           <td>
                             <Status status={response.status} />
                           </td>
-                          <td>{response.model}</td>
+                          <td>
+                            {response.model}
+                            {/* Every row was requested under the filter's name: say so where the upstream named it otherwise. */}
+                            {values.model !== "" && response.model !== values.model && (
+                              <span class="muted small"> (requested as {values.model})</span>
+                            )}
+                          </td>
                           {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
                           <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
                           <td class="preview">{outputText(response).slice(0, 90)}</td>
