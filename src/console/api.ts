@@ -33,6 +33,14 @@ async function failure(response: Response): Promise<ApiFailure> {
   return new ApiFailure(response.status, `The gateway answered HTTP ${response.status}.`);
 }
 
+/** Told when the gateway refuses a session's token (401): a key revoked since sign-in, a changed admin token. */
+let refused: (session: Session, failure: ApiFailure) => void = () => undefined;
+
+/** The app ends the session there: a refused token would only show the same error on every view. */
+export function onRefused(handler: (session: Session, failure: ApiFailure) => void): void {
+  refused = handler;
+}
+
 /** Sends a same-origin request (relative path only) with the session's token. */
 export async function send(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
   if (!path.startsWith("/")) throw new Error("same-origin paths only");
@@ -44,7 +52,11 @@ export async function send(session: Session, path: string, init: RequestInit = {
   } catch {
     throw new ApiFailure(0, "The gateway could not be reached.");
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) {
+    const error = await failure(response);
+    if (response.status === 401) refused(session, error);
+    throw error;
+  }
   return response;
 }
 

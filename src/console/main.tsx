@@ -2,7 +2,8 @@
 // URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
 
 import { render } from "preact";
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { onRefused } from "./api";
 import { useLocation } from "./route";
 import { loadSession, maskToken, saveSession, type Session } from "./session";
 import { ResponseDetail } from "./views/response-detail";
@@ -12,6 +13,7 @@ import { UsageView } from "./views/usage";
 
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
+  const [notice, setNotice] = useState<string | null>(null);
   const location = useLocation();
   // The list as last seen (its filters and page): a response's "« Responses" leads back to it.
   const list = useRef("#/");
@@ -19,11 +21,25 @@ function App() {
 
   function signIn(next: Session | null) {
     list.current = "#/";
+    setNotice(null);
     saveSession(next);
     setSession(next);
   }
 
-  if (session === null) return <SignIn onSignIn={signIn} />;
+  // A key revoked (or an admin token changed) since sign-in: the session ends at its next read, and
+  // the sign-in page says why. The sign-in check's own refusal is not the session's.
+  useEffect(() => {
+    onRefused((refusedSession, failure) => {
+      if (refusedSession.token !== loadSession()?.token) return;
+      saveSession(null);
+      setSession(null);
+      setNotice(
+        `Signed out: the gateway no longer accepts this ${refusedSession.mode === "admin" ? "admin token" : "key"}. ${failure.message}`,
+      );
+    });
+  }, []);
+
+  if (session === null) return <SignIn onSignIn={signIn} notice={notice} />;
   return (
     <>
       <nav class="top">

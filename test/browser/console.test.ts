@@ -579,6 +579,21 @@ describe("the history console", () => {
     await expect(page.locator("p.empty").textContent()).resolves.toContain("the name the request asked for");
   });
 
+  it("ends a session whose key the admin revoked at its next read, and says why", async () => {
+    const carol = await newTenant("carol");
+    await signIn("tenant", carol.key);
+    await page.locator("table.responses, p.empty").first().waitFor();
+    const keys = await adminCall<{ data: { id: string }[] }>("GET", `/tenants/${carol.id}/keys`);
+    await adminCall("POST", `/keys/${keys.data[0]?.id}/revoke`);
+    await page.goto(`${stage.origin}/console/#/usage`);
+    await expect(page.getByRole("alert").textContent()).resolves.toContain(
+      "Signed out: the gateway no longer accepts this key.",
+    );
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    expect(await page.getByRole("button", { name: "Sign out" }).count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
   it("walls tenants off: another tenant's key sees none of it, and its response id is not found", async () => {
     await signIn("tenant", bob.key);
     await page.locator("table.responses tbody tr").first().waitFor();

@@ -6,7 +6,8 @@ import { getJson, responsesPath } from "../api";
 import type { Mode, Session } from "../session";
 import { ErrorBox, messageOf } from "./common";
 
-export function SignIn({ onSignIn }: { onSignIn: (session: Session) => void }) {
+/** `notice`: why the last session ended, when the gateway ended it (a revoked key). */
+export function SignIn({ onSignIn, notice = null }: { onSignIn: (session: Session) => void; notice?: string | null }) {
   const [mode, setMode] = useState<Mode>("tenant");
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -32,6 +33,7 @@ export function SignIn({ onSignIn }: { onSignIn: (session: Session) => void }) {
     <main class="sign-in">
       <h1>Responses gateway</h1>
       <p class="muted">Stored responses, their events, webhooks and usage.</p>
+      {notice !== null && error === null && <ErrorBox message={notice} />}
       <form onSubmit={(event) => void submit(event)}>
         <fieldset>
           <legend>Sign in with</legend>
