@@ -19,7 +19,12 @@ import {
 export const METADATA_MAX_KEYS = 16;
 export const METADATA_MAX_KEY_LENGTH = 64;
 export const METADATA_MAX_VALUE_LENGTH = 512;
-/** Items a single request may carry in `input` (OpenAI documents no number; this bounds storage work). */
+/**
+ * Items a request whose input is written may carry in `input` (OpenAI documents no number; this
+ * bounds the rows of one request). A request that writes no items has no count of its own: Codex
+ * resends its whole history each turn with `store: false`, past 2,048 items in a long session, and
+ * the body's size and JSON-values limits already bound its work.
+ */
 export const INPUT_MAX_ITEMS = 2048;
 
 export interface CreateRequest {
@@ -167,11 +172,11 @@ export function validateInputItem(item: unknown, param: string): InputItem {
   return item;
 }
 
-export function validateInput(input: unknown): InputItem[] {
+export function validateInput(input: unknown, maxItems = INPUT_MAX_ITEMS): InputItem[] {
   if (input === undefined || input === null) return [];
   if (typeof input === "string") return [{ role: "user", content: input }];
   if (!Array.isArray(input)) throw invalidType("input", "one of a string or an array", input);
-  checkMaxLength("input", input, INPUT_MAX_ITEMS);
+  checkMaxLength("input", input, maxItems);
   return input.map((item, index) => validateInputItem(item, `input[${index}]`));
 }
 
@@ -259,11 +264,13 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const previousResponseId = optional<string>(body, "previous_response_id", "string") ?? null;
   const conversationId = validateConversation(body.conversation);
   checkOneContext(previousResponseId, conversationId);
+  // A background run is recorded even with `store: false`, and a conversation keeps its turns.
+  const writesItems = store || background || conversationId !== null;
 
   return {
     body,
     model: model ?? "",
-    input: validateInput(body.input),
+    input: validateInput(body.input, writesItems ? INPUT_MAX_ITEMS : Infinity),
     instructions,
     stream,
     store,

@@ -46,7 +46,8 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const body = await readJsonObject(route.request, config.maxBodyBytes);
   const model = optional<string>(body, "model", "string");
   if (path === "/responses/compact" && model === undefined) throw missing("model");
-  const given = validateInput(body.input);
+  // Nothing of it is stored: no item count of its own (Codex compacts its whole history here).
+  const given = validateInput(body.input, Infinity);
   const input = hasItemReferences(given)
     ? await resolveItemReferences(await tenantDb(env, caller.tenantId), caller.tenantId, given)
     : given;

@@ -4,7 +4,7 @@
 // the socket session, one call per create, never two at once on a lane.
 
 import { ApiError, invalidRequest } from "../errors";
-import { checkOneContext, validateConversation, validateInput } from "../responses/create-request";
+import { checkOneContext, INPUT_MAX_ITEMS, validateConversation, validateInput } from "../responses/create-request";
 import type { InputItem, JsonObject } from "../responses/types";
 import { TERMINAL_EVENTS } from "../responses/types";
 import { ENCRYPTED_REASONING } from "../responses/validation";
@@ -115,7 +115,7 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
     // error names the client's own item indexes. `conversation` with it is refused as over HTTP (the
     // expansion below drops `previous_response_id`, so the create path could no longer tell).
     checkOneContext(previous, validateConversation(body.conversation));
-    const own = validateInput(body.input);
+    const own = validateInput(body.input, stored ? INPUT_MAX_ITEMS : Infinity);
     request = { ...body, input: [...parent.items, ...own] };
     if (parent.base === null) delete request.previous_response_id;
     else request.previous_response_id = parent.base;

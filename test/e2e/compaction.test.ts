@@ -7,6 +7,7 @@
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { estimateInputTokens } from "../../src/compaction/estimate";
+import { INPUT_MAX_ITEMS } from "../../src/responses/create-request";
 import { received, routed } from "../support/chat";
 import { client, GATEWAY_URL, gatewayFetch, model, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
@@ -68,6 +69,17 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
       "user:Add a museum.",
       "user:Write the handoff summary of the conversation above now.",
     ]);
+  });
+
+  it("compacts a history of more than 2,048 items, as a long Codex session sends it", async () => {
+    const m = routed("summarize");
+    const input = Array.from({ length: INPUT_MAX_ITEMS + 1 }, (_, i) => ({
+      role: "user" as const,
+      content: `turn ${i}`,
+    }));
+    const result = await client("sk-test-compaction-a").responses.compact({ model: m.model, input });
+    expect(result.output.at(-1)).toMatchObject({ type: "compaction" });
+    expect(result.output).toHaveLength(INPUT_MAX_ITEMS + 2);
   });
 
   it("sends one system message, first, when the context opens with its own (Codex CLI's developer messages)", async () => {

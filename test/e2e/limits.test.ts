@@ -121,6 +121,17 @@ describe("limits", () => {
     expect(res.status).toBe(200);
   });
 
+  it("counts no items of a store:false create, which writes none (Codex resends its whole history each turn)", async () => {
+    const { key } = await newTenantKey("limits");
+    const m = model("text:1");
+    const input = Array.from({ length: INPUT_MAX_ITEMS + 1 }, () => item);
+    const res = await post(key, JSON.stringify({ model: m, input, store: false }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "completed", store: false });
+    const background = await post(key, JSON.stringify({ model: m, input, store: false, background: true }));
+    expect([background.status, background.body.error.param]).toEqual([400, "input"]);
+  });
+
   it("answers a key over its rate limit with OpenAI's 429 and retry-after, before reading or writing anything", async () => {
     const { key, tenantId } = await newTenantKey("limited");
     // The strict test limiter allows 3 requests per key per minute (vitest.config.ts).
