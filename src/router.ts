@@ -66,6 +66,7 @@ import {
   listWebhookEventTypes,
   retrieveWebhookEndpoint,
   rotateWebhookSecret,
+  testWebhookEndpoint,
   updateWebhookEndpoint,
 } from "./routes/webhook-endpoints";
 import { openResponsesSocket, upgradesOnly } from "./ws/upgrade";
@@ -106,6 +107,7 @@ const router = Router<IRequest, Args>()
   .post("/v1/webhook_endpoints/:id", route(updateWebhookEndpoint))
   .delete("/v1/webhook_endpoints/:id", route(deleteWebhookEndpoint))
   .post("/v1/webhook_endpoints/:id/rotate_secret", route(rotateWebhookSecret))
+  .post("/v1/webhook_endpoints/:id/test", route(testWebhookEndpoint))
   .get("/v1/webhook_event_types", route(listWebhookEventTypes))
   .get("/v1/responses/:id/webhook_deliveries", route(listResponseWebhookDeliveries))
   .get("/v1/webhook_deliveries", route(listWebhookDeliveries))

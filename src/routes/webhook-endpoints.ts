@@ -1,5 +1,5 @@
 // The caller's webhook endpoints, in the openai SDK's shape: `client.webhooks.create`, `retrieve`,
-// `update`, `list`, `delete`, `rotateSecret` and `client.webhooks.eventTypes.list`. Each handler
+// `update`, `list`, `delete`, `rotateSecret`, `test` and `client.webhooks.eventTypes.list`. Each handler
 // parses, validates and delegates; every query is scoped by the caller's tenant. `addEndpoint` is
 // shared with the admin API, which sets endpoints for a tenant.
 
@@ -18,9 +18,10 @@ import { authenticate, type Caller } from "../http/auth";
 import { readJson } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
 import { isWellFormedId, newId } from "../responses/ids";
-import { isPlainObject, optional } from "../responses/validation";
+import { invalidType, isPlainObject, missing, optional } from "../responses/validation";
+import { sendWebhook } from "../webhooks/deliver";
 import { validateEndpointCreate, validateEndpointUpdate, type EndpointChanges } from "../webhooks/endpoint-request";
-import { WEBHOOK_EVENT_TYPES } from "../webhooks/event";
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES, webhookEvent } from "../webhooks/event";
 import { endpointResource, endpointWithSecret } from "../webhooks/resources";
 import { newWebhookSecret } from "../webhooks/sign";
 import { json, pathParam, type RouteContext } from "./context";
@@ -161,4 +162,39 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
 export async function listWebhookEventTypes(route: RouteContext): Promise<Response> {
   await authenticate(route.request, route.env, route.ctx);
   return json({ object: "list", data: [...WEBHOOK_EVENT_TYPES] });
+}
+
+/**
+ * POST /v1/webhook_endpoints/{id}/test: `{event_type}`; sends a sample event, signed with the endpoint's
+ * secret, to its URL now and answers the receiver's status code (any code: `success` says only that
+ * an answer came). The sample names no real response and is not a delivery: nothing is recorded or retried.
+ */
+export async function testWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const body = await readJson(route.request, MAX_BODY_BYTES);
+  if (!isPlainObject(body)) throw invalidType("body", "an object", body);
+  const type = body.event_type;
+  if (type === undefined) throw missing("event_type");
+  if (typeof type !== "string") throw invalidType("event_type", "a string", type);
+  if (!isWebhookEventType(type))
+    throw invalidRequest(
+      `Invalid 'event_type': '${type.slice(0, 64)}' is not sent by this gateway. Supported values are: ${WEBHOOK_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}.`,
+      "event_type",
+      "invalid_value",
+    );
+  const { row } = await findOwnEndpoint(route);
+  const event = webhookEvent(type, newId("resp"), nowSeconds());
+  const outcome = await sendWebhook({ id: newId("wh"), url: row.url, payload: event.payload }, row.secret, {
+    allowLoopback: route.config.webhooks.allowLoopback,
+  });
+  // No answer (refused target, connection failure, timeout) is the receiver's problem, not a server
+  // error: a 400 the SDK does not retry, saying what happened.
+  if (outcome.statusCode === null)
+    throw invalidRequest(`The test event got no answer: ${outcome.error}`, null, "webhook_test_failed");
+  return json({
+    object: "webhook_endpoint.test",
+    webhook_endpoint_id: row.id,
+    event_type: type,
+    status_code: outcome.statusCode,
+    success: true,
+  });
 }

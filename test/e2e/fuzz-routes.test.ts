@@ -63,6 +63,7 @@ const ROUTES: readonly (readonly [string, (id: string) => string])[] = [
   ["POST", (id) => `/v1/webhook_endpoints/${id}`],
   ["DELETE", (id) => `/v1/webhook_endpoints/${id}`],
   ["POST", (id) => `/v1/webhook_endpoints/${id}/rotate_secret`],
+  ["POST", (id) => `/v1/webhook_endpoints/${id}/test`],
   ["GET", () => "/v1/webhook_event_types"],
   ["GET", () => "/v1/webhook_deliveries"],
   ["GET", (id) => `/v1/webhook_deliveries/${id}`],

@@ -5,7 +5,7 @@ import { BadRequestError, NotFoundError } from "openai";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { client, gatewayFetch, GATEWAY_URL } from "../support/gateway";
-import { hookUrl } from "../support/hooks";
+import { hookUrl, received } from "../support/hooks";
 
 const tenantKey = () => `sk-test-endpoints-${crypto.randomUUID()}`;
 
@@ -182,6 +182,43 @@ describe("webhook endpoints", () => {
       .catch((e: unknown) => e)) as BadRequestError;
     expect(error).toBeInstanceOf(BadRequestError);
     expect(error.error).toMatchObject({ type: "invalid_request_error", param, code });
+  });
+
+  it("sends a signed sample event with client.webhooks.test() and answers the receiver's status; records no delivery", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("ok");
+    const endpoint = await openai.webhooks.create({ url, name: "t", event_types: ["response.completed"] });
+    expect(await openai.webhooks.test(endpoint.id, { event_type: "response.failed" })).toEqual({
+      object: "webhook_endpoint.test",
+      webhook_endpoint_id: endpoint.id,
+      event_type: "response.failed",
+      status_code: 200,
+      success: true,
+    });
+    const [hook] = await received(url);
+    const event = await openai.webhooks.unwrap(hook!.body, hook!.headers, endpoint.signing_secret);
+    expect(event).toMatchObject({ object: "event", type: "response.failed" });
+    expect((event.data as { id: string }).id).toMatch(/^resp_/);
+    expect((await openai.get<{ data: unknown[] }>("/webhook_deliveries")).data).toEqual([]);
+
+    const failing = await openai.webhooks.create({
+      url: hookUrl("status:503"),
+      name: "f",
+      event_types: ["response.completed"],
+    });
+    expect(await openai.webhooks.test(failing.id, { event_type: "response.completed" })).toMatchObject({
+      status_code: 503,
+      success: true,
+    });
+    await expect(openai.webhooks.test(endpoint.id, { event_type: "batch.completed" })).rejects.toMatchObject({
+      status: 400,
+      param: "event_type",
+      code: "invalid_value",
+    });
+    await expect(
+      client(tenantKey()).webhooks.test(endpoint.id, { event_type: "response.completed" }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    expect(await received(url)).toHaveLength(1);
   });
 
   it("holds the limit of 16 against concurrent creates", async () => {
