@@ -93,6 +93,9 @@ function classifyHost(hostname: string): HostClass {
   const v4 = parseIpv4(hostname);
   if (v4 !== null) return classifyIpv4(v4);
   const name = hostname.replace(/\.$/, "");
+  // An empty label ('metadata..', 'a..b') is no DNS name, and would slip past the suffix and
+  // single-label checks below; a resolver that tolerates one would reach an internal name.
+  if (name.split(".").includes("")) return { kind: "blocked", why: "not a valid host name" };
   if (name === "localhost" || name.endsWith(".localhost")) return { kind: "loopback" };
   if (PRIVATE_SUFFIXES.some((suffix) => name.endsWith(suffix)))
     return { kind: "blocked", why: "a name that resolves only inside a private network" };
