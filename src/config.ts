@@ -1,7 +1,7 @@
 // Every setting of the gateway (Worker vars and secrets): its default, what is allowed and what a
 // wrong value stops, checked in one place. Read per request by the router, auth, the DO and the cron.
 
-import { MIN_SECRET_LENGTH } from "./compaction/seal";
+import { MIN_SECRET_LENGTH } from "./sealing";
 import { parseShardPlan } from "./db/shard-plan";
 import { gatewayMisconfigured } from "./errors";
 import { emit, type LogFields } from "./observe/log";

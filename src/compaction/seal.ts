@@ -5,6 +5,7 @@
 
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
+import { fromBase64Url, IV_BYTES, MIN_SECRET_LENGTH, tenantData, toBase64Url, utf8 } from "../sealing";
 
 /** Marks `encrypted_content` made by this gateway (format version 1): `gwc1.` + base64url(iv ‖ AES-GCM ciphertext). */
 export const GATEWAY_COMPACTION_PREFIX = "gwc1.";
@@ -27,11 +28,6 @@ export interface CompactionPayload {
   model: string;
 }
 
-/** 32 characters: a secret shorter than the 256-bit key it is stretched into is a weak key. */
-export const MIN_SECRET_LENGTH = 32;
-const IV_BYTES = 12;
-const encoder = new TextEncoder();
-
 /** The secret, or a 503 naming the setting when it is missing or too short (nothing a retry fixes). */
 export function compactionSecret(secret: string | null): string {
   if (secret !== null && secret.length >= MIN_SECRET_LENGTH) return secret;
@@ -50,9 +46,9 @@ function misconfigured(message: string): never {
 }
 
 async function key(secret: string): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"]);
+  const base = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"]);
   return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: encoder.encode("responses-gateway compaction"), info: encoder.encode("v1") },
+    { name: "HKDF", hash: "SHA-256", salt: utf8("responses-gateway compaction"), info: utf8("v1") },
     base,
     { name: "AES-GCM", length: 256 },
     false,
@@ -60,28 +56,13 @@ async function key(secret: string): Promise<CryptoKey> {
   );
 }
 
-const additionalData = (tenantId: string) => encoder.encode(`tenant:${tenantId}`);
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array | null {
-  // base64url has no length of 1 mod 4: atob throws on one (a cut or altered item), which is null too.
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
-}
-
 /** The `encrypted_content` of a compaction item for `tenantId`: the prefix, then base64url(iv ‖ ciphertext). */
 export async function seal(payload: CompactionPayload, tenantId: string, secret: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: additionalData(tenantId) },
+    { name: "AES-GCM", iv, additionalData: tenantData(tenantId) },
     await key(secret),
-    encoder.encode(JSON.stringify(payload)),
+    utf8(JSON.stringify(payload)),
   );
   const bytes = new Uint8Array(IV_BYTES + sealed.byteLength);
   bytes.set(iv);
@@ -96,7 +77,7 @@ export async function open(content: string, tenantId: string, secret: string): P
   if (bytes === null || bytes.length <= IV_BYTES) return null;
   try {
     const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: bytes.slice(0, IV_BYTES), additionalData: additionalData(tenantId) },
+      { name: "AES-GCM", iv: bytes.slice(0, IV_BYTES), additionalData: tenantData(tenantId) },
       await key(secret),
       bytes.slice(IV_BYTES),
     );
