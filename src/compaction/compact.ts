@@ -12,6 +12,8 @@ import { isPlainObject } from "../responses/validation";
 import type { GatewayConfig } from "../config";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
+import { reasoningSeal, type ReasoningSeal } from "../upstream/reasoning-seal";
 import { estimateInputTokens } from "./estimate";
 import { expandCompactionItems, keptMessages } from "./expand";
 import { compactionSecret, seal } from "./seal";
@@ -95,6 +97,8 @@ export interface Compacted {
   compaction?: { item: OutputItem; usage: JsonObject };
   /** The upstream's answer when the gateway gives it itself: no model call follows a `compaction_trigger`. */
   answer?: Response;
+  /** A chat upstream's: what the reasoning items of the answer get as their `encrypted_content`. */
+  sealReasoning?: ReasoningSeal;
 }
 
 /** Whether the request's input ends with a `compaction_trigger` (Codex CLI's remote compaction): compact now. */
@@ -181,7 +185,8 @@ export interface PrepareRequest {
 
 /**
  * What a create sends upstream, from its expanded context: gateway-made compaction items expanded
- * (any protocol: no upstream can read them), and for a chat upstream, create-time compaction.
+ * (any protocol: no upstream can read them), gateway-made reasoning opened for a chat upstream and
+ * left out for a Responses one (gateway-reasoning.ts), and for a chat upstream, create-time compaction.
  * The call sites pass `input` to `buildBody` and both fields into the TranslationContext. The two
  * steps are also exported apart: a stored create expands before its response exists (a bad item is
  * a 400) and summarizes as part of its upstream call (a failed summary is a failed response).
@@ -190,10 +195,12 @@ export async function prepareUpstreamInput({ request, input, deps }: PrepareRequ
   return compactForUpstream(request, await expandForUpstream({ request, input, deps }), deps);
 }
 
-/** The context with gateway-made compaction items expanded; refuses one it cannot open (a 400). */
+/** The context with gateway-made items expanded; refuses one it cannot open (a 400). */
 export async function expandForUpstream({ request, input, deps }: PrepareRequest): Promise<InputItem[]> {
   const ownFrom = input.length - request.input.length;
-  return expandCompactionItems(input, { ...deps, ownFrom });
+  // Reasoning first: its errors name `input[i]` by the context as given, before compaction shortens it.
+  const reasoned = gatewayReasoningFor(deps.target.protocol.name, input, { ...deps, ownFrom });
+  return expandCompactionItems(reasoned, { ...deps, ownFrom });
 }
 
 /** Create-time compaction of an expanded context, for a chat upstream (a summary call when over its threshold). */
@@ -203,7 +210,8 @@ export async function compactForUpstream(
   deps: CompactionDeps,
 ): Promise<Compacted> {
   if (deps.target.protocol.name !== "chat_completions") return { input: expanded };
-  return compactIfNeeded(request, expanded, deps);
+  const sealReasoning = reasoningSeal(request.include, deps.tenantId, deps.secret);
+  return { ...(await compactIfNeeded(request, expanded, deps)), sealReasoning };
 }
 
 /** The dependencies of compaction for a request made with `config` to `target`. */

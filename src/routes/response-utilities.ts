@@ -27,6 +27,7 @@ import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
 import { callUpstream } from "../upstream/client";
+import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
 import { hostOf } from "../upstream/errors";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
@@ -62,7 +63,7 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   // for a key no upstream has accepted; a call made with the caller's own key is itself the check.
   const callsUpstream = path === "/responses/compact" || upstream.protocol !== "chat_completions";
   if (callsUpstream && upstream.apiKey !== caller.upstreamKey) await requireAcceptedKey(caller, config);
-  const context =
+  const expandedContext =
     previousResponseId === null && conversationId === null
       ? checkedInput(input)
       : await expandContext((await tenantStore(env, caller.tenantId)).reads(), caller.tenantId, {
@@ -70,10 +71,11 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
           previousResponseId,
           conversationId,
         });
-  const ownFrom = context.length - input.length;
+  const ownFrom = expandedContext.length - input.length;
   const target = targetOf(upstream);
   const signal = new AbortController().signal;
   const deps = compactionDeps(config, { tenantId: caller.tenantId, target, requestId, signal });
+  const context = gatewayReasoningFor(upstream.protocol, expandedContext, { ...deps, ownFrom });
 
   if (upstream.protocol === "chat_completions") {
     if (path === "/responses/compact") {

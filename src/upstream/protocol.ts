@@ -5,6 +5,7 @@
 import type { CreateRequest } from "../responses/create-request";
 import type { InputItem, JsonObject, OutputItem, ResponseObject, StreamEvent } from "../responses/types";
 import type { SseMessage } from "../sse";
+import type { ReasoningSeal } from "./reasoning-seal";
 
 export type ProtocolName = "responses" | "chat_completions";
 
@@ -28,6 +29,11 @@ export interface TranslationContext {
    * `template_opens_think`), so the answer's content starts as reasoning, up to `</think>`.
    */
   templateOpensThink?: boolean;
+  /**
+   * Chat: the `encrypted_content` of each reasoning item the answer makes, from its text (the text
+   * sealed, or the gateway's bare mark). Without it, the mark.
+   */
+  sealReasoning?: ReasoningSeal;
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

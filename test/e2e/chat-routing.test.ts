@@ -102,6 +102,49 @@ describe("a mixed deployment", () => {
     ]);
   });
 
+  it("leaves a chat model's reasoning out of a chain's next turn to a Responses upstream, which cannot read it", async () => {
+    const chat = routed("fixture:vercel-ai__deepseek-reasoning.chunks.txt");
+    const first = await openai.responses.create({ model: chat.model, input: "How many r's in strawberry?" });
+    const reasoning = first.output[0] as { type: string; encrypted_content?: string | null };
+    expect(reasoning).toMatchObject({ type: "reasoning", encrypted_content: "gwr1" });
+
+    // The upstream stands for OpenAI serving a reasoning model statelessly: a reasoning item without
+    // its own encrypted_content is looked up by id, and not found (404).
+    const next = model("think:get_weather");
+    const second = await openai.responses.create({
+      model: next,
+      previous_response_id: first.id,
+      input: "And in raspberry?",
+    });
+    expect(second.status).toBe("completed");
+    const [sent] = await upstream.requests(next);
+    const types = (sent?.body.input as { type?: string; role?: string }[]).map((item) => item.type ?? item.role);
+    expect(types).toEqual(["user", "message", "user"]);
+  });
+
+  it("sends a Responses server's raw reasoning (vLLM's reasoning_text) on to a chat model and back", async () => {
+    const first = await openai.responses.create({ model: model("vllm-think"), input: "a" });
+    expect(first.output[0]).toMatchObject({
+      type: "reasoning",
+      content: [{ type: "reasoning_text", text: "Thinking it over." }],
+    });
+    expect(first.output[0]).not.toHaveProperty("encrypted_content");
+
+    const chat = routed("echo");
+    const second = await openai.responses.create({ model: chat.model, previous_response_id: first.id, input: "b" });
+    const [toChat] = await received(chat);
+    expect(toChat?.body.messages).toEqual([
+      { role: "user", content: "a" },
+      { role: "assistant", content: "answer", reasoning_content: "Thinking it over." },
+      { role: "user", content: "b" },
+    ]);
+
+    const back = model("echo");
+    await openai.responses.create({ model: back, previous_response_id: second.id, input: "c" });
+    const [toResponses] = await upstream.requests(back);
+    expect((toResponses?.body.input as unknown[])[1]).toEqual(first.output[0]);
+  });
+
   it("never returns or stores a route's key, even when the upstream quotes it", async () => {
     const m = routed("error:echokey:401", "alt/");
     const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);

@@ -7,9 +7,9 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenResponses } from "@ai-sdk/open-responses";
 import { ChatOpenAI } from "@langchain/openai";
 import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
-import { APICallError, generateText, jsonSchema, streamText } from "ai";
+import { APICallError, generateText, jsonSchema, stepCountIs, streamText } from "ai";
 import { describe, expect, it } from "vitest";
-import { routed } from "../support/chat";
+import { received, routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, words } from "../support/gateway";
 import { weatherTool } from "../support/weather-tool";
 
@@ -84,6 +84,30 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
     for await (const delta of result.textStream) text += delta;
     expect(text).toBe(words(3));
     await expect(client(KEY).responses.retrieve((await result.response).id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("carries a chat model's reasoning through a store:false tool loop, back to it as reasoning_content", async () => {
+    const m = routed("think-tools");
+    const result = await generateText({
+      model: provider.responses(m.model),
+      prompt: "Weather in Paris?",
+      tools: {
+        get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
+      },
+      stopWhen: stepCountIs(2),
+      // A model name the SDK does not know to reason: it asks for encrypted reasoning when told so.
+      providerOptions: { openai: { store: false, forceReasoning: true } },
+    });
+    expect(result.text).toBe("results: sunny in Paris");
+    const [, second] = await received(m);
+    // The SDK sent the reasoning back as OpenAI's stateless form (sealed, no text); the server got the text.
+    const assistant = (second?.body.messages as Record<string, unknown>[]).find(
+      (message) => message.role === "assistant",
+    );
+    expect(assistant).toMatchObject({
+      reasoning_content: "The weather needs a tool.",
+      tool_calls: [{ type: "function" }],
+    });
   });
 
   it.each([

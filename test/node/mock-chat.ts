@@ -51,9 +51,10 @@ function messageText(message: Json): string {
 
 /**
  * A tool loop: after tool results, answer with them; otherwise call every tool offered (OpenAI's
- * parallel form: each call opens with id and name, its arguments follow in fragments).
+ * parallel form: each call opens with id and name, its arguments follow in fragments), after
+ * `thinking` as `reasoning_content` when given (DeepSeek's thinking with tool calls).
  */
-function toolLoopChunks(model: string, body: Json): Json[] {
+function toolLoopChunks(model: string, body: Json, thinking?: string): Json[] {
   const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
   const results: string[] = [];
   for (let i = messages.length - 1; i >= 0 && messages[i]?.role === "tool"; i--)
@@ -61,6 +62,7 @@ function toolLoopChunks(model: string, body: Json): Json[] {
   if (results.length > 0) return textChunks(model, ["results: ", results.join(" | ")]);
   const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
   const chunks: Json[] = [chunk(model, { role: "assistant", content: null })];
+  if (thinking !== undefined) chunks.push(chunk(model, { content: null, reasoning_content: thinking }));
   tools.forEach((tool, index) => {
     const fn = (tool.function ?? {}) as Json;
     const name = typeof fn.name === "string" ? fn.name : "tool";
@@ -239,6 +241,9 @@ export async function serveChat(
     }
     case "tools":
       return streamFrames(res, frames(toolLoopChunks(model, body)), hold);
+    case "think-tools":
+      // think-tools  the tool loop of a thinking model: its calls follow its reasoning
+      return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold);
     case "summarize": {
       // A compaction request (stream:false) answers one JSON completion naming what it summarized
       // (`summarize:held`: once released); any other request echoes its messages' roles, so a test

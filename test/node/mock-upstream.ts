@@ -161,6 +161,26 @@ function thinkingEvents(res: ServerResponse, model: string, name: string, body: 
   );
 }
 
+/**
+ * A reasoning model as vLLM serves one over /responses: its reasoning item carries the raw text as
+ * `reasoning_text` content and no `encrypted_content`, and a chain sends it back so.
+ */
+function vllmThinkingEvents(model: string): Json[] {
+  const reasoning: Json = { id: id("rs"), type: "reasoning", summary: [] };
+  const done = { ...reasoning, content: [{ type: "reasoning_text", text: "Thinking it over." }] };
+  const answer = textEvents(model, ["answer"]);
+  const shifted = answer.slice(2, -1).map((event) => ({ ...event, output_index: 1 }));
+  const completed = answer.at(-1) as { response: Json & { output: Json[] } };
+  const events: Json[] = [
+    ...answer.slice(0, 2),
+    { type: "response.output_item.added", output_index: 0, item: reasoning },
+    { type: "response.output_item.done", output_index: 0, item: done },
+    ...shifted,
+    { ...completed, response: { ...completed.response, output: [done, ...completed.response.output] } },
+  ];
+  return events.map((event, index) => ({ ...event, sequence_number: index }));
+}
+
 function fixtureEvents(name: string): Json[][] {
   const lines = readFileSync(join(FIXTURES, "responses", name), "utf8")
     .split("\n")
@@ -470,6 +490,8 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return streamEvents(res, functionCallEvents(model, args[0] ?? "get_weather", '{"city":"Paris"}'));
     case "think":
       return thinkingEvents(res, model, args[0] ?? "get_weather", body);
+    case "vllm-think":
+      return streamEvents(res, vllmThinkingEvents(model));
     case "fixture": {
       const runs = fixtureEvents(args[0] ?? "");
       return streamEvents(res, runs[Number(args[1] ?? 0)] ?? []);

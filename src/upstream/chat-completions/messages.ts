@@ -211,8 +211,9 @@ function reasoningOf(item: InputItem): string {
  * as plain text.
  *
  * Reasoning items are dropped (summaries and `encrypted_content` mean nothing to another server)
- * unless they carry raw `reasoning_text`: that text is attached as `reasoning_content` to the
- * assistant message that follows, the convention DeepSeek (thinking with tool calls) and vLLM read.
+ * unless they carry raw `reasoning_text` (the gateway's own sealed items have theirs opened into it
+ * before, see gateway-reasoning.ts): that text is attached as `reasoning_content` to the assistant
+ * message that follows, the convention DeepSeek (thinking with tool calls) and vLLM read.
  * Consecutive `function_call` / `custom_tool_call` items (and an assistant message right before
  * them) become one assistant message with `tool_calls`; each output becomes a `tool` message.
  */

@@ -7,6 +7,7 @@ import { responseError } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
 import type { SseMessage } from "../../sse";
 import type { EventTranslator, TranslationContext } from "../protocol";
+import { GATEWAY_REASONING_MARK, type ReasoningSeal } from "../reasoning-seal";
 import { CLIENT_TOOLS, isClientToolType } from "./client-tools";
 import {
   argumentsComplete,
@@ -110,6 +111,9 @@ export class ChatStreamTranslator implements EventTranslator {
   /** Logprobs of content the splitter holds back (a maybe-tag), for the answer it may turn out to be. */
   #thinkLogprobs: Logprob[] = [];
 
+  /** Each reasoning item's `encrypted_content`, from its text. */
+  readonly #sealReasoning: ReasoningSeal;
+
   /** The compaction item the gateway made for this response, until the output opens with it. */
   #compaction: TranslationContext["compaction"];
   readonly #compactionUsage: JsonObject | undefined;
@@ -121,6 +125,7 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#tools = ChatToolSet.from(context.request.body, context.input ?? context.request.input);
     this.#oneCall = context.request.body.parallel_tool_calls === false;
     this.#think = new ThinkTagSplitter({ open: context.templateOpensThink === true });
+    this.#sealReasoning = context.sealReasoning ?? (() => GATEWAY_REASONING_MARK);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -338,7 +343,16 @@ export class ChatStreamTranslator implements EventTranslator {
       const part = { type: "reasoning_text", text: state.text };
       this.#emit({ type: "response.reasoning_text.done", ...this.#at(state, 0), text: state.text });
       this.#emit({ type: "response.content_part.done", ...this.#at(state, 0), part: { ...part } });
-      this.#done(state.index, { id: state.id, type: "reasoning", summary: [], content: [part], status });
+      // The gateway's mark (or the text sealed) lets a later turn tell the item from a model's own.
+      const encrypted = this.#sealReasoning(state.text);
+      this.#done(state.index, {
+        id: state.id,
+        type: "reasoning",
+        summary: [],
+        content: [part],
+        encrypted_content: encrypted,
+        status,
+      });
       return;
     }
     this.#closePart(state);
