@@ -117,7 +117,7 @@ export class StreamNormalizer {
       const out = this.#ensureStarted();
       if (type === "error") {
         this.#errorSent = true;
-        const flat = flattenError(redactStrings(event, this.#options.redact));
+        const flat = flattenError(quotedError(event, this.#options.redact));
         this.#lastError = responseError(
           textOf(flat.code) || "server_error",
           textOf(flat.message),
@@ -228,7 +228,7 @@ export class StreamNormalizer {
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
-          const sent = redactStrings(
+          const sent = quotedError(
             typeof snapshot.error === "object" && snapshot.error !== null ? snapshot.error : {},
             this.#options.redact,
           ) as JsonObject;
@@ -304,16 +304,26 @@ export class StreamNormalizer {
 }
 
 /**
- * Every string of an upstream's error (and every name in it) passed through `redact`: a server may
- * quote the key it refused in any field, its `code`, `param` or `type` as well as its `message`.
+ * Longest string of an upstream's error quoted to the client (a chat server's `event: error` may be a
+ * whole HTML page). Cut after the key is taken out: a key across the cut would leave its first part.
  */
-function redactStrings<T>(value: T, redact: ((text: string) => string) | undefined): T {
-  if (redact === undefined) return value;
+const MAX_ERROR_TEXT = 2000;
+
+/**
+ * Every string of an upstream's error (and every name in it) passed through `redact`, then cut to
+ * MAX_ERROR_TEXT: a server may quote the key it refused in any field, its `code`, `param` or `type`
+ * as well as its `message`.
+ */
+function quotedError<T>(value: T, redact: ((text: string) => string) | undefined): T {
+  const quote = (text: string) => {
+    const shown = redact === undefined ? text : redact(text);
+    return shown.length > MAX_ERROR_TEXT ? `${shown.slice(0, MAX_ERROR_TEXT)}…` : shown;
+  };
   const walk = (part: unknown): unknown => {
-    if (typeof part === "string") return redact(part);
+    if (typeof part === "string") return quote(part);
     if (Array.isArray(part)) return part.map(walk);
     if (typeof part !== "object" || part === null) return part;
-    return Object.fromEntries(Object.entries(part).map(([name, inner]) => [redact(name), walk(inner)]));
+    return Object.fromEntries(Object.entries(part).map(([name, inner]) => [quote(name), walk(inner)]));
   };
   return walk(value) as T;
 }

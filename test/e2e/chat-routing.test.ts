@@ -175,6 +175,23 @@ describe("a mixed deployment", () => {
     expect(await storedText()).not.toContain(ALT_KEY.slice(-4));
   });
 
+  it("takes a route's key out of a chat server's in-band error before cutting it short, so no part of it shows", async () => {
+    // The key begins 10 characters before the 2,000th: cut first, its first 10 would have stayed.
+    const m = routed("error:streamkey:1990", "alt/");
+    const stream = await openai.responses.create({ model: m.model, input: "x", stream: true });
+    const events: string[] = [];
+    try {
+      for await (const event of stream) events.push(JSON.stringify(event));
+    } catch (error) {
+      events.push((error as Error).message);
+    }
+    const failed = await openai.responses.create({ model: m.model, input: "x" });
+    const message = failed.error?.message ?? "";
+    expect(message).toMatch(/^x{1990}\[redacted/);
+    expect(message.length).toBeLessThanOrEqual(2001);
+    for (const shown of [...events, message, await storedText()]) expect(shown).not.toContain(ALT_KEY.slice(0, 10));
+  });
+
   it("leaves out or renames the fields a route's server refuses (request_fields)", async () => {
     const strict = routed("text:2", "strict:");
     const plain = routed("text:2");

@@ -333,6 +333,11 @@ export async function serveChat(
           }),
         );
       }
+      // error:streamkey:N  an in-band `event: error` (not JSON) quoting the key after N characters
+      if (args[0] === "streamkey") {
+        const key = (authorization ?? "").replace(/^Bearer /, "");
+        return sendBody(res, 200, "text/event-stream", `event: error\ndata: ${"x".repeat(status)}${key} refused\n\n`);
+      }
       if (args[0] === "echokey")
         return sendBody(
           res,

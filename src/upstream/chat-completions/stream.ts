@@ -26,9 +26,6 @@ import { contentText, mapLogprobs, nonEmpty, objectOr, reasoningText, upstreamEr
 
 type ItemStatus = "completed" | "incomplete";
 
-/** Longest piece of a non-JSON `event: error` payload quoted back to the client. */
-const MAX_ERROR_TEXT = 2000;
-
 const MALFORMED: ResponseError = responseError(
   "server_error",
   "The upstream model server sent a stream chunk that is not a JSON object.",
@@ -137,7 +134,8 @@ export class ChatStreamTranslator implements EventTranslator {
     try {
       chunk = JSON.parse(data);
     } catch {
-      chunk = message.event === "error" ? { error: { message: data.slice(0, MAX_ERROR_TEXT) } } : undefined;
+      // Quoted whole: the normalizer takes the key out of it, then cuts it short.
+      chunk = message.event === "error" ? { error: { message: data } } : undefined;
     }
     if (!isPlainObject(chunk)) {
       this.#fail(MALFORMED);
