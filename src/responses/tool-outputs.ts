@@ -1,7 +1,8 @@
 // A tool output in a request must answer a call the model made: OpenAI refuses one whose call_id no
 // call in the context carries (400, param `input`). Checked on the expanded context by run/context.ts,
 // so every upstream gets OpenAI's answer, not its own (a chat server's template error, or a reply to
-// a tool message that answers nothing).
+// a tool message that answers nothing). The other way round, a call left without its output, is
+// checked here for the Chat Completions protocol only (a Responses upstream answers it itself).
 
 import { invalidRequest } from "../errors";
 import type { InputItem } from "./types";
@@ -40,5 +41,32 @@ export function checkToolOutputs(context: readonly InputItem[], ownFrom: number)
     if (words === undefined || typeof item.call_id !== "string" || calls.has(item.call_id)) continue;
     // The id is the client's own text: echoed as OpenAI does, cut short as the gateway's other echoes are.
     throw invalidRequest(`No tool call found for ${words} with call_id ${item.call_id.slice(0, 128)}.`, "input");
+  }
+}
+
+/** The calls a client must answer before the model is asked again, and the words OpenAI's message uses. */
+const ANSWERED_CALLS: ReadonlyMap<string, string> = new Map([
+  ["function_call", "function call"],
+  ["custom_tool_call", "custom tool call"],
+]);
+
+/**
+ * Throws OpenAI's error for the first function or custom tool call in the context whose call_id no
+ * output carries, wherever it is (a call answered later in the same input is answered). The chat
+ * protocol asks it of the expanded context: a chat server sent such a call refuses it in its own
+ * words or answers as if the call had run. Outputs of any kind answer (as checkToolOutputs pairs
+ * them); a server-executed tool search is not checked.
+ */
+export function checkCallsAnswered(context: readonly InputItem[]): void {
+  const answered = new Set<string>();
+  for (const item of context) {
+    if (typeof item.type !== "string") continue;
+    if (OPAQUE_TYPES.has(item.type)) return;
+    if (item.type.endsWith("_output") && typeof item.call_id === "string") answered.add(item.call_id);
+  }
+  for (const item of context) {
+    const words = typeof item.type === "string" ? ANSWERED_CALLS.get(item.type) : undefined;
+    if (words === undefined || typeof item.call_id !== "string" || answered.has(item.call_id)) continue;
+    throw invalidRequest(`No tool output found for ${words} ${item.call_id.slice(0, 128)}.`, "input");
   }
 }

@@ -113,6 +113,7 @@ export class BackgroundRun {
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
       const context = await expandContext(db, spec.tenantId, request, background);
+      target.protocol.checkContext?.(context);
       // Expanded now (an item it cannot open is a 400); compacted in the run, after `queued` is answered.
       const signal = new AbortController().signal;
       const deps = compactionDeps(config, { tenantId: spec.tenantId, target, requestId: spec.requestId, signal });

@@ -63,6 +63,7 @@ export async function runStateless(
   let summarized = false;
   try {
     const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
+    target.protocol.checkContext?.(input);
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,

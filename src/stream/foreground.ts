@@ -105,6 +105,7 @@ export async function runStoredForeground(
   let started: Promise<void> | undefined;
   try {
     const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
+    target.protocol.checkContext?.(input);
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
       target,

@@ -49,6 +49,11 @@ export interface UpstreamProtocol {
   readonly path: string;
   /** Throws an `ApiError` (400) for requests this protocol cannot serve; runs before anything is stored. */
   validate(request: CreateRequest): void;
+  /**
+   * Throws an `ApiError` (400) for a full context (chain or conversation expanded) this protocol
+   * cannot send; runs after expansion, before anything is stored. A Responses upstream checks its own.
+   */
+  checkContext?(input: readonly InputItem[]): void;
   /** The JSON body sent upstream; `input` is the full context (chain or conversation expanded). */
   buildBody(request: CreateRequest, input: InputItem[]): JsonObject;
   createTranslator(context: TranslationContext): EventTranslator;

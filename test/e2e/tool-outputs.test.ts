@@ -1,7 +1,8 @@
 // A tool output that answers no call is refused as OpenAI refuses it (400, param `input`), whatever
 // the upstream would have made of it, before any upstream call or write; an output whose call is in
 // the request itself or the conversation goes through (the previous response: chat-tool-loop and
-// ws/continuation).
+// ws/continuation). A function or custom tool call left without its output is refused likewise over
+// a chat upstream (OpenAI's "No tool output found…"); a Responses upstream is sent it and decides.
 
 import { BadRequestError } from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -108,5 +109,79 @@ describe("a tool output that answers a call", () => {
       "function_call",
       "function_call_output",
     ]);
+  });
+});
+
+describe("a function call without its output", () => {
+  const CALL = {
+    type: "function_call" as const,
+    call_id: "call_never_answered",
+    name: "get_weather",
+    arguments: '{"city":"Paris"}',
+  };
+  const refusal = {
+    message: "No tool output found for function call call_never_answered.",
+    type: "invalid_request_error",
+    param: "input",
+    code: null,
+  };
+
+  it.each(MODES)("%s over chat: 400 in OpenAI's words, no upstream call, nothing written", async (_mode, extra) => {
+    const m = routed("text:1");
+    const before = await rowCounts();
+    const input = [{ role: "user" as const, content: "weather?" }, CALL, { role: "user" as const, content: "and?" }];
+    const error = await openai.responses
+      .create({ model: m.model, input, tools: [weatherTool], ...extra })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as BadRequestError).error).toEqual(refusal);
+    expect(await received(m)).toEqual([]);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("over chat: refused when the previous response's call is left unanswered by the next turn", async () => {
+    const first = await openai.responses.create({
+      model: routed("tools").model,
+      input: "weather in Paris?",
+      tools: [weatherTool],
+    });
+    const call = first.output.find((item) => item.type === "function_call");
+    expect(call).toBeDefined();
+    const m = routed("text:1");
+    const error = await openai.responses
+      .create({ model: m.model, previous_response_id: first.id, input: "never mind", tools: [weatherTool] })
+      .catch((e: unknown) => e);
+    expect((error as BadRequestError).error).toMatchObject({
+      message: `No tool output found for function call ${call?.type === "function_call" ? call.call_id : ""}.`,
+      param: "input",
+    });
+    expect(await received(m)).toEqual([]);
+  });
+
+  it("over chat: goes through when it is answered later in the input, a custom tool call as well", async () => {
+    const m = routed("text:1");
+    const custom = { type: "custom_tool_call" as const, call_id: "call_custom_1", name: "run", input: "ls" };
+    const input = [
+      { role: "user" as const, content: "weather?" },
+      CALL,
+      custom,
+      { type: "function_call_output" as const, call_id: CALL.call_id, output: "sunny" },
+      { type: "custom_tool_call_output" as const, call_id: custom.call_id, output: "README.md" },
+    ];
+    const tools = [weatherTool, { type: "custom" as const, name: "run" }];
+    const response = await openai.responses.create({ model: m.model, input, tools });
+    expect(response.status).toBe("completed");
+    expect(await received(m)).toHaveLength(1);
+  });
+
+  it("is sent to a Responses upstream, which decides", async () => {
+    const m = model("text:1");
+    const response = await openai.responses.create({
+      model: m,
+      input: [{ role: "user", content: "weather?" }, CALL],
+      tools: [weatherTool],
+    });
+    expect(response.status).toBe("completed");
+    expect(await upstream.requests(m)).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@
 
 import { invalidRequest } from "../../errors";
 import type { CreateRequest } from "../../responses/create-request";
+import { checkCallsAnswered } from "../../responses/tool-outputs";
 import type { JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
 import type { UpstreamProtocol } from "../protocol";
@@ -68,6 +69,9 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
     // A dry run of the message translation: every unsupported item or part is a 400 now, not later.
     toMessages(request.instructions, request.input, tools);
   },
+
+  // A call without its output: OpenAI's 400, where a chat server says something else or answers.
+  checkContext: checkCallsAnswered,
 
   buildBody: buildChatBody,
 
