@@ -20,6 +20,8 @@ const DEFAULT_USAGE_DAYS = 30;
 const MAX_USAGE_DAYS = 366;
 const MAX_PAGE_LIMIT = 100;
 const MAX_METADATA_FILTERS = 16;
+/** As POST /admin/tenants/{id}/move (src/routes/admin/tenant-move.ts). */
+const MAX_DRAIN_SECONDS = 300;
 const DAY_MS = 86_400_000;
 
 const OPTIONS = {
@@ -46,6 +48,8 @@ const OPTIONS = {
   limit: { type: "string" },
   order: { type: "string" },
   after: { type: "string" },
+  yes: { type: "boolean" },
+  "drain-seconds": { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -87,6 +91,19 @@ const COMMANDS: Record<string, Command> = {
     options: [],
     help: "one tenant",
     run: (admin, [ref]) => admin.showTenant(ref ?? ""),
+  },
+  "tenant delete": {
+    args: ["tenant"],
+    options: ["yes"],
+    help: "erase a tenant: revoke its keys, delete its history (--yes; --url only)",
+    run: (admin, [ref], values) => admin.deleteTenant(confirmed(ref ?? "", values)),
+  },
+  "tenant move": {
+    args: ["tenant", "shard"],
+    options: ["drain-seconds"],
+    help: "move a tenant's history to another D1 shard [--drain-seconds N] (--url only)",
+    run: (admin, [ref, shard], values) =>
+      admin.moveTenant(ref ?? "", shard ?? "", drainSeconds(values["drain-seconds"])),
   },
   "key create": {
     args: ["tenant", "name"],
@@ -166,6 +183,22 @@ Targets:
 Output: a table; --json prints the admin API's JSON (the same with every target).`;
 
 // ---- checks, as the API makes them ----
+
+/** An erasure cannot be undone: it runs only when the command line says so. */
+function confirmed(ref: string, values: Values): string {
+  if (values.yes !== true)
+    throw new CliError(
+      `'tenant delete' revokes every key of '${ref}' and deletes all its history, which cannot be undone. Add --yes to do it.`,
+    );
+  return ref;
+}
+
+function drainSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,3}$/.test(value) || Number(value) > MAX_DRAIN_SECONDS)
+    throw new CliError(`--drain-seconds takes 0 to ${MAX_DRAIN_SECONDS}, not '${value}'.`);
+  return Number(value);
+}
 
 function checkName(name: string | undefined): string {
   if (name === undefined || name.trim() === "" || name.length > MAX_NAME_CHARS)

@@ -13,12 +13,25 @@ export type Execute = (statements: string[]) => Promise<q.Row[][]>;
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/**
+ * Erasure and moves are the Worker's: they check running responses, hold the tenant's writes and
+ * span every shard, which statements run through wrangler cannot do safely.
+ */
+const apiOnly = (command: string, what: string) => (): Promise<q.Row> =>
+  Promise.reject(
+    new q.CliError(
+      `'${command}' ${what}, which only the gateway itself can do: run it against the admin API with --url URL (and $ADMIN_TOKEN).`,
+    ),
+  );
+
 export function d1Admin(execute: Execute): Admin {
   const answer = async <T>(query: q.Query<T>): Promise<T> => query.read(await execute(query.statements));
   return {
     createTenant: (name) => answer(q.createTenant({ id: newId("tenant"), name, created_at: now() })),
     listTenants: () => answer(q.listTenants()),
     showTenant: (ref) => answer(q.showTenant(ref)),
+    deleteTenant: apiOnly("tenant delete", "revokes the keys and deletes the history on every shard"),
+    moveTenant: apiOnly("tenant move", "holds the tenant's writes while it copies its history between shards"),
     async createKey(ref, name) {
       const key = newGatewayKey();
       return answer(

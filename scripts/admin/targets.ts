@@ -15,6 +15,10 @@ export interface Admin {
   createTenant(name: string): Promise<Row>;
   listTenants(): Promise<List<Row>>;
   showTenant(tenant: string): Promise<Row>;
+  /** Erases a tenant (managed, or a pass-through `t_…` id): keys revoked, then its whole history. */
+  deleteTenant(tenant: string): Promise<Row>;
+  /** Moves a tenant's history to another D1 shard; `drainSeconds` as the API's `drain_seconds`. */
+  moveTenant(tenant: string, shard: string, drainSeconds: number | undefined): Promise<Row>;
   createKey(tenant: string, name: string): Promise<Row>;
   listKeys(tenant: string): Promise<List<Row>>;
   revokeKey(keyId: string): Promise<Row>;

@@ -159,6 +159,40 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     expect(lines[3]).toMatch(/^priced .* \$0\.000208$/);
   });
 
+  it("erases a tenant through the admin API, found by name or by a pass-through id; refuses it against D1", async () => {
+    const name = unique("erased");
+    await api.createTenant(name);
+    await api.createKey(name, "doomed");
+    const apiOnly = "'tenant delete' revokes the keys and deletes the history on every shard";
+    expect(await refusal(d1.deleteTenant(name))).toContain(apiOnly);
+    expect((await d1.showTenant(name)).name).toBe(name);
+    const erased = await api.deleteTenant(name);
+    expect(erased).toMatchObject({ object: "tenant.deleted", deleted: true, rows: {} });
+    expect(await refusal(d1.showTenant(name))).toBe(`No tenant with id or name '${name}'.`);
+    expect(await refusal(d1.listKeys(String(erased.id)))).toMatch(/^No tenant/);
+
+    const key = `sk-cli-erased-${crypto.randomUUID()}`;
+    await client(key).responses.create({ model: model("text:2"), input: "a" });
+    const tenant = await passthroughTenant(key);
+    expect(await api.deleteTenant(tenant)).toMatchObject({ id: tenant, deleted: true, rows: { responses: 1 } });
+    const filters = { limit: 20, order: "desc" as const, after: null, metadata: [] };
+    expect((await api.listResponses(tenant, filters)).data).toEqual([]);
+  });
+
+  it("moves a tenant through the admin API and refuses it against D1 and to a shard not in D1_SHARDS", async () => {
+    const name = unique("moved");
+    const created = await api.createTenant(name);
+    expect(await refusal(d1.moveTenant(name, "DB", undefined))).toContain("'tenant move' holds the tenant's writes");
+    expect(await api.moveTenant(name, "DB", 0)).toMatchObject({
+      object: "tenant.move",
+      tenant_id: created.id,
+      to: "DB",
+    });
+    expect(await refusal(api.moveTenant(name, "DB_9", 0))).toBe(
+      "HTTP 400: Invalid 'shard': 'DB_9' is not listed in D1_SHARDS.",
+    );
+  });
+
   it("refuses an unknown or ambiguous tenant name alike, and never writes for it", async () => {
     const name = unique("twins");
     const first = await d1.createTenant(name);
