@@ -25,8 +25,11 @@ export type KeyVerdict =
   | { kind: "accepted" }
   /** The upstream's own error (401 or 403), its copy of the key redacted. */
   | { kind: "refused"; error: ApiError }
-  /** The upstream gave no verdict (429, 5xx, another status, no answer in time: `status` null). */
-  | { kind: "unverified"; status: number | null };
+  /**
+   * The upstream gave no verdict (429, 5xx, another status, no answer in time: `status` null);
+   * `lasting` says why asking again cannot help (null when it may).
+   */
+  | { kind: "unverified"; status: number | null; lasting: string | null };
 
 /**
  * Whether writes may go ahead without asking the upstream: in keys mode always (the gateway issued
@@ -53,15 +56,15 @@ export async function verifyKeyUpstream(caller: Caller, config: GatewayConfig): 
   const key = caller.upstreamKey;
   if (key === null || caller.apiKeyId !== null) return { kind: "accepted" };
   const { baseUrl, protocol } = config.upstream;
+  const path = protocolFor(protocol).path;
   const timeoutMs = Math.min(MAX_CHECK_MS, config.firstByteTimeoutMs);
   const headers = { authorization: `Bearer ${key}`, accept: "application/json" };
   const listed = await ask(`${baseUrl}/models`, { method: "GET", headers }, key, timeoutMs);
   if (listed.kind !== "answered") return listed;
   if (listed.status === 401) return { kind: "refused", error: listed.error };
-  if (listed.status !== 403 && listed.status !== 404 && listed.status !== 405)
-    return { kind: "unverified", status: listed.status };
+  if (listed.status !== 403 && listed.status !== 404 && listed.status !== 405) return unverified(listed.status, null);
   const probe = await ask(
-    `${baseUrl}${protocolFor(protocol).path}`,
+    `${baseUrl}${path}`,
     { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" },
     key,
     timeoutMs,
@@ -69,7 +72,25 @@ export async function verifyKeyUpstream(caller: Caller, config: GatewayConfig): 
   if (probe.kind !== "answered") return probe;
   if (probe.status === 400 || probe.status === 422) return { kind: "accepted" };
   if (probe.status === 401 || probe.status === 403) return { kind: "refused", error: probe.error };
-  return { kind: "unverified", status: probe.status };
+  // Neither path served: the base URL or the protocol is wrong, which no retry mends.
+  if (probe.status === 404 && listed.status === 404)
+    return unverified(
+      404,
+      protocol === "responses"
+        ? `it serves neither /models nor ${path} (HTTP 404 to both): if it speaks Chat Completions, the gateway's operator must set UPSTREAM_PROTOCOL=chat_completions; else UPSTREAM_BASE_URL is not its API's base URL`
+        : `it serves neither /models nor ${path} (HTTP 404 to both): UPSTREAM_BASE_URL is not its API's base URL (as https://host/v1)`,
+    );
+  return unverified(probe.status, null);
+}
+
+/** No verdict: lasting when the upstream's answer will not change (a 4xx other than 408, 409 or 429). */
+function unverified(status: number | null, lasting: string | null): KeyVerdict {
+  const settled = status !== null && status >= 400 && status < 500 && ![408, 409, 429].includes(status);
+  return {
+    kind: "unverified",
+    status,
+    lasting: lasting ?? (settled ? `it answered ${status}, and would again` : null),
+  };
 }
 
 /**
@@ -81,19 +102,31 @@ export async function requireAcceptedKey(caller: Caller, config: GatewayConfig):
   if (isKeyAccepted(caller)) return;
   const verdict = await verifyKeyUpstream(caller, config);
   if (verdict.kind === "refused") throw verdict.error;
-  if (verdict.kind === "unverified") throw keyUnverified(verdict.status);
+  if (verdict.kind === "unverified") throw keyUnverified(verdict.status, verdict.lasting);
   markKeyAccepted(caller);
 }
 
-const keyUnverified = (status: number | null): ApiError =>
-  new ApiError(
-    503,
-    `The upstream model server could not confirm this API key just now (${status === null ? "it did not answer" : `it answered ${status}`}), so nothing was written. Please try again.`,
-    { type: "server_error", code: "key_unverified" },
-  );
+/**
+ * A retryable 503, or, when retrying cannot help (`lasting`), a 502 the SDKs do not retry
+ * (`x-should-retry: false`) that says what the operator must fix.
+ */
+const keyUnverified = (status: number | null, lasting: string | null): ApiError =>
+  lasting === null
+    ? new ApiError(
+        503,
+        `The upstream model server could not confirm this API key just now (${status === null ? "it did not answer" : `it answered ${status}`}), so nothing was written. Please try again.`,
+        { type: "server_error", code: "key_unverified" },
+      )
+    : new ApiError(
+        502,
+        `The upstream model server cannot confirm this API key (${lasting}), so nothing was written. Retrying will not help.`,
+        { type: "server_error", code: "key_unverified", headers: { "x-should-retry": "false" } },
+      );
 
 type Asked =
-  { kind: "accepted" } | { kind: "unverified"; status: null } | { kind: "answered"; status: number; error: ApiError };
+  | { kind: "accepted" }
+  | { kind: "unverified"; status: null; lasting: null }
+  | { kind: "answered"; status: number; error: ApiError };
 
 /** One request of a check: a 2xx accepts; other answers are read (errors bounded) for the caller to judge. */
 async function ask(url: string, init: RequestInit, key: string, timeoutMs: number): Promise<Asked> {
@@ -112,7 +145,7 @@ async function ask(url: string, init: RequestInit, key: string, timeoutMs: numbe
       error: upstreamHttpError(response.status, body, response.headers),
     };
   } catch {
-    return { kind: "unverified", status: null };
+    return { kind: "unverified", status: null, lasting: null };
   } finally {
     clearTimeout(timer);
   }

@@ -3,9 +3,9 @@
 // once and then remembered for a while; a check the upstream cannot answer writes nothing and can
 // be retried. (The mock upstream refuses keys containing `refused`, and those it was told to revoke.)
 
-import { APIError, AuthenticationError } from "openai";
+import OpenAI, { APIError, AuthenticationError } from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { client, heldBackground, model, upstream } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { routed } from "../support/chat";
 import { until } from "../support/hooks";
@@ -135,6 +135,26 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       code: "key_unverified",
     });
     expect(await rowCounts()).toEqual(before);
+  });
+
+  it("writes nothing for a server without /models or /responses, with a 502 naming UPSTREAM_PROTOCOL that the SDK does not retry", async () => {
+    const key = `sk-models-chatonly-${crypto.randomUUID()}`;
+    const before = await rowCounts();
+    // The SDK's own retries on: it makes none.
+    const openai = new OpenAI({ apiKey: key, baseURL: GATEWAY_URL, fetch: gatewayFetch, maxRetries: 2 });
+    const error = await failure(() => openai.conversations.create({ items: [message] }));
+    expect(error.status).toBe(502);
+    expect(error.headers?.get("x-should-retry")).toBe("false");
+    expect(error.error).toEqual({
+      message:
+        "The upstream model server cannot confirm this API key (it serves neither /models nor /responses (HTTP 404 to both): if it speaks Chat Completions, the gateway's operator must set UPSTREAM_PROTOCOL=chat_completions; else UPSTREAM_BASE_URL is not its API's base URL), so nothing was written. Retrying will not help.",
+      type: "server_error",
+      param: null,
+      code: "key_unverified",
+    });
+    expect(await rowCounts()).toEqual(before);
+    // One check: the SDK did not retry it.
+    expect(await upstream.keyChecks(key)).toBe(1);
   });
 
   it.each([

@@ -554,6 +554,7 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
 // or answers what the key asks for: the status a `sk-models-<status>-…` key names, `sk-models-none`
 // a 404 (a server without a list), `sk-models-garbage` a 200 that is not JSON, `sk-models-refused`
 // a 401 that quotes the key (`sk-models-refused-escaped` quotes it with its letters as JSON `\u` escapes). Its calls are counted per key (GET /__mock/key-checks?key=).
+// A `sk-models-chatonly-…` key gets a 404 from /models and from /v1/responses, as a chat-only server's.
 
 const revokedKeys = new Set<string>();
 const keyChecks = new Map<string, number>();
@@ -565,7 +566,7 @@ function serveModels(key: string, res: ServerResponse) {
   keyChecks.set(key, (keyChecks.get(key) ?? 0) + 1);
   const status = /^sk-models-(\d{3})-/.exec(key)?.[1];
   if (status !== undefined) return sendError(res, Number(status));
-  if (key === "sk-models-none") return sendError(res, 404);
+  if (key === "sk-models-none" || key.startsWith("sk-models-chatonly-")) return sendError(res, 404);
   if (key === "sk-models-garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
   if (key === "sk-models-refused-escaped") {
     const escaped = key.replace(/[a-z]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
@@ -686,6 +687,8 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
         if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);
       });
       if (refusesKey(bearerKey(req))) return sendError(res, 401);
+      if (bearerKey(req).startsWith("sk-models-chatonly-") && url.pathname === "/v1/responses")
+        return sendError(res, 404);
       // As OpenAI: a request without a model is refused (after the key was checked).
       if (model === "") return sendError(res, 400);
       // `/alt/v1/...` is a second upstream (a route's base URL) served by the same handlers.
