@@ -40,29 +40,55 @@ export { CONTROL_SHARD, parseShardPlan, placeNewTenant, type Shard, type ShardPl
 
 const plans = new Map<string, ShardPlan>();
 
-/** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it (the cause is logged). */
-export function readShardPlan(env: Env): ShardPlan {
+/** The shards `D1_SHARDS` names as written (not yet checked bound), or why it cannot be read. */
+function parsedPlan(env: Env): ShardPlan | string {
   const setting = (env as { D1_SHARDS?: unknown }).D1_SHARDS;
   const text = typeof setting === "string" ? setting : "";
   let plan = plans.get(text);
   if (plan === undefined) {
     const parsed = parseShardPlan(text);
-    if (typeof parsed === "string") {
-      logConfigProblem("D1_SHARDS", `D1_SHARDS is invalid: ${parsed}`);
-      throw invalidSetting();
-    }
+    if (typeof parsed === "string") return parsed;
     plan = parsed;
     plans.set(text, plan);
   }
-  for (const shard of plan)
-    if (!isD1(bindingValue(env, shard.name))) {
-      logConfigProblem(
-        "D1_SHARDS",
-        `D1_SHARDS is invalid: '${shard.name}' is not bound to a D1 database ([[d1_databases]])`,
-      );
-      throw invalidSetting();
-    }
   return plan;
+}
+
+/** What is wrong with `D1_SHARDS` (the words of its config_problem line), or null. */
+function planProblem(env: Env, plan: ShardPlan | string): string | null {
+  if (typeof plan === "string") return plan;
+  const unbound = plan.find((shard) => !isD1(bindingValue(env, shard.name)));
+  return unbound === undefined ? null : `'${unbound.name}' is not bound to a D1 database ([[d1_databases]])`;
+}
+
+/** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it (the cause is logged). */
+export function readShardPlan(env: Env): ShardPlan {
+  const plan = parsedPlan(env);
+  const problem = planProblem(env, plan);
+  if (problem !== null || typeof plan === "string") {
+    logConfigProblem("D1_SHARDS", `D1_SHARDS is invalid: ${problem ?? "unreadable"}`);
+    throw invalidSetting();
+  }
+  return plan;
+}
+
+/**
+ * The cron's shards: every shard when `D1_SHARDS` is right. When it is wrong, one line names the
+ * setting and the shards still swept (those of it that are bound; `DB` when it cannot be read):
+ * the sweeps and retention go on where they can, as requests cannot.
+ */
+export function sweptShards(env: Env): { name: string; db: Db }[] {
+  const plan = parsedPlan(env);
+  const problem = planProblem(env, plan);
+  if (problem === null) return everyShard(env);
+  const bound = (typeof plan === "string" ? [CONTROL_SHARD] : plan.map((shard) => shard.name)).filter((name) =>
+    isD1(bindingValue(env, name)),
+  );
+  logConfigProblem(
+    "D1_SHARDS",
+    `D1_SHARDS is invalid: ${problem}; the cron sweeps ${bound.length === 0 ? "no shard" : bound.join(", ")} until it is fixed`,
+  );
+  return bound.map((name) => ({ name, db: primaryClient(bindingOf(env, name)) }));
 }
 
 const invalidSetting = (): ApiError =>
@@ -146,9 +172,12 @@ export function everyShard(env: Env): { name: string; db: Db }[] {
   return readShardPlan(env).map((shard) => ({ name: shard.name, db: primaryClient(bindingOf(env, shard.name)) }));
 }
 
-/** Runs `work` on every shard, at most SHARD_CONCURRENCY at once; answers in `everyShard` order. */
-export async function onEveryShard<T>(env: Env, work: (shard: { name: string; db: Db }) => Promise<T>): Promise<T[]> {
-  const shards = everyShard(env);
+/** Runs `work` on every shard (or on `shards`), at most SHARD_CONCURRENCY at once; answers in their order. */
+export async function onEveryShard<T>(
+  env: Env,
+  work: (shard: { name: string; db: Db }) => Promise<T>,
+  shards: { name: string; db: Db }[] = everyShard(env),
+): Promise<T[]> {
   const results: T[] = new Array<T>(shards.length);
   let next = 0;
   const lane = async () => {

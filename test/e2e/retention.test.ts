@@ -11,6 +11,7 @@ import { newId } from "../../src/responses/ids";
 import worker from "../../src/index";
 import { client, GATEWAY_URL, gatewayFetch, model, upstream } from "../support/gateway";
 import { countAll, runEverywhere, tenantD1 } from "../support/shards";
+import { captureLogLines } from "../support/log-lines";
 import { collect } from "../support/streams";
 
 const DAY = 86_400;
@@ -186,6 +187,21 @@ describe("retention", () => {
     await runEverywhere("UPDATE responses SET status = 'completed' WHERE id = ?", live);
     await runCron(vars);
     expect(await owned(live)).toEqual(NONE);
+  });
+
+  it("goes on over the shards that exist when D1_SHARDS names one not bound, in one line naming the setting", async () => {
+    const old = await seedResponse(NOW - 1000 * DAY);
+    const shards = (env as { D1_SHARDS?: string }).D1_SHARDS ?? "DB";
+    const logs = captureLogLines();
+    try {
+      await runCron({ RETENTION_DAYS: "30", D1_SHARDS: `${shards},DB_9` });
+      expect(logs.matching({ event: "config_problem", setting: "D1_SHARDS" }).map((line) => line.msg)).toEqual([
+        `D1_SHARDS is invalid: 'DB_9' is not bound to a D1 database ([[d1_databases]]); the cron sweeps ${shards.split(",").join(", ")} until it is fixed`,
+      ]);
+    } finally {
+      logs.stop();
+    }
+    expect(await owned(old)).toEqual(NONE);
   });
 
   it("keeps everything when RETENTION_DAYS is 0", async () => {
