@@ -144,9 +144,14 @@ const router = Router<IRequest, Args>()
   .get("/console", route(redirectToConsole))
   .get("/", route(redirectToConsole));
 
-/** A HEAD answer: a GET's status and headers without its body. */
-function withoutBody(response: Response): Response {
-  return new Response(null, { status: response.status, headers: response.headers });
+/**
+ * A HEAD answer: a GET's status and headers without its body, and the `content-length` the GET's
+ * body has (the runtime sets it only for a body it sends).
+ */
+async function withoutBody(response: Response): Promise<Response> {
+  const headers = new Headers(response.headers);
+  headers.set("content-length", String((await response.arrayBuffer()).byteLength));
+  return new Response(null, { status: response.status, headers });
 }
 
 /** Adds the request id to a response, copying it when its headers are immutable. */
