@@ -1,5 +1,7 @@
 // Opt-in CORS for browser clients on other origins (`CORS_ORIGINS`: exact origins, comma-separated;
-// unset: off, and browsers keep the same-origin policy). Used by the router around every request.
+// unset: off, and browsers keep the same-origin policy). Used by the router around every request,
+// for the API (`/v1`) and `/health` only: the admin API takes the operator's token and the console
+// is same-origin, so no other origin is invited to either.
 
 import { ApiError, errorResponse } from "../errors";
 import { logConfigProblem } from "../observe/problems";
@@ -20,6 +22,12 @@ const ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS";
 const DEFAULT_ALLOWED_HEADERS = "authorization, content-type, idempotency-key";
 /** How long a browser may cache a preflight (Chromium caps it at 2 hours). */
 const PREFLIGHT_MAX_AGE_SECONDS = 7200;
+
+/** The paths CORS_ORIGINS opens: the API its browser clients call, and the unauthenticated health check. */
+const isCorsPath = (request: Request): boolean => {
+  const path = new URL(request.url).pathname;
+  return path === "/v1" || path.startsWith("/v1/") || path === "/health";
+};
 
 export type CorsPolicy = { ok: true; origins: ReadonlySet<string> } | { ok: false; problem: string } | null;
 
@@ -67,7 +75,7 @@ const misconfigured = (problem: string) =>
  * CORS is configured; null lets the request through to the router (CORS off: OPTIONS is a 404).
  */
 export function preflight(request: Request, policy: CorsPolicy, requestId: string): Response | null {
-  if (policy === null || request.method !== "OPTIONS") return null;
+  if (policy === null || request.method !== "OPTIONS" || !isCorsPath(request)) return null;
   const origin = request.headers.get("origin");
   if (origin === null || request.headers.get("access-control-request-method") === null) return null;
   if (!policy.ok) {
@@ -90,7 +98,7 @@ export function preflight(request: Request, policy: CorsPolicy, requestId: strin
 
 /** Adds the CORS headers to an answer for an allowed origin; copies it when its headers are immutable. */
 export function withCors(request: Request, policy: CorsPolicy, response: Response): Response {
-  if (policy === null || !policy.ok) return response;
+  if (policy === null || !policy.ok || !isCorsPath(request)) return response;
   const origin = request.headers.get("origin");
   const add = (headers: Headers) => {
     // A preflight's answer already varies on Origin: a second `Origin` would only repeat it.

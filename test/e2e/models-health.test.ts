@@ -163,6 +163,23 @@ describe("CORS (CORS_ORIGINS)", () => {
     expect(res.headers.get("vary")).toContain("Origin");
   });
 
+  it("opens /health but neither the admin API nor the console to a listed origin", async () => {
+    const preflight = (path: string) =>
+      managedFetch(
+        `${ROOT}${path}`,
+        { method: "OPTIONS", headers: { origin: allowed, "access-control-request-method": "GET" } },
+        cors,
+      );
+    expect((await preflight("/health")).headers.get("access-control-allow-origin")).toBe(allowed);
+    for (const path of ["/admin/tenants", "/admin/responses", "/console/", "/console"]) {
+      const pre = await preflight(path);
+      expect(pre.status, path).toBe(404);
+      expect(pre.headers.get("access-control-allow-origin"), path).toBeNull();
+      const res = await managedFetch(`${ROOT}${path}`, { headers: { origin: allowed } }, cors);
+      expect(res.headers.get("access-control-allow-origin"), path).toBeNull();
+    }
+  });
+
   it("gives another origin nothing to go on", async () => {
     const pre = await managedFetch(
       `${GATEWAY_URL}/responses`,
