@@ -15,7 +15,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
-import { notRecorded, refusalOf } from "../stream/outcomes";
+import { notRecorded, refusalOf, unrecordedEnd } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
@@ -187,11 +187,14 @@ export class BackgroundRun {
     return this.#end(this.normalizer.cancel());
   }
 
-  /** Stops the run for good (the response is being deleted): nothing more is written. */
+  /**
+   * Stops the run for good (the response is being deleted): nothing more is written. Its readers are
+   * told, as a foreground stream's client is, rather than cut off without an end.
+   */
   async discard(): Promise<void> {
     this.#abort.abort(new Stop("discarded"));
     await this.recorder.stop();
-    this.live.close();
+    this.live.close(unrecordedEnd("ended_elsewhere", this.live.published + 1));
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
   }
 

@@ -25,6 +25,8 @@ export class LiveLog {
   /** Highest sequence number readers may see. */
   #published: number;
   #closed = false;
+  /** A frame every reader gets after the last published one once the log closes (a deleted run's). */
+  #end: string | undefined;
   readonly #waiters = new Set<() => void>();
   readonly #source: LiveLogSource;
 
@@ -57,8 +59,12 @@ export class LiveLog {
     this.#wake();
   }
 
-  /** No more events will come (the terminal one was published, or the run was cancelled or discarded). */
-  close(): void {
+  /**
+   * No more events will come (the terminal one was published, or the run was cancelled or discarded);
+   * `end`: a frame each reader is sent last, after every published one.
+   */
+  close(end?: string): void {
+    this.#end ??= end;
     this.#closed = true;
     this.#wake();
   }
@@ -86,6 +92,7 @@ export class LiveLog {
   /** A byte stream of the frames after `after`, live until the log closes. */
   tail(after: number): ReadableStream<Uint8Array> {
     let cursor = after;
+    let ended = false;
     let wake: (() => void) | undefined;
     let stored: AsyncIterator<{ seq: number; frame: string }[]> | undefined;
     return new ReadableStream<Uint8Array>(
@@ -117,6 +124,11 @@ export class LiveLog {
               }
             }
             if (this.#closed) {
+              if (this.#end !== undefined && !ended) {
+                ended = true;
+                controller.enqueue(encoder.encode(this.#end));
+                return;
+              }
               controller.close();
               return;
             }

@@ -14,6 +14,7 @@ import { findResponse, type ResponseRow } from "../db/responses";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
+import { unrecordedEnd } from "./outcomes";
 import { withKeepalive } from "./keepalive";
 
 const encoder = new TextEncoder();
@@ -80,11 +81,15 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
     }
     if (Date.now() >= giveUpAt) return;
     await sleep(FOLLOW_POLL_MS);
-    row = await findResponse(db, row.tenantId, row.id);
-    // Deleted meanwhile: the stream ends where it is.
-    if (row === undefined) return;
-    if (await endIfStale(db, row, source.recordFlushMs, source.env)) row = await findResponse(db, row.tenantId, row.id);
-    if (row === undefined) return;
+    const { tenantId, id } = row;
+    row = await findResponse(db, tenantId, id);
+    if (row !== undefined && (await endIfStale(db, row, source.recordFlushMs, source.env)))
+      row = await findResponse(db, tenantId, id);
+    // Deleted meanwhile: the reader is told, as the run's own client is, instead of a stream cut off.
+    if (row === undefined) {
+      yield encoder.encode(unrecordedEnd("ended_elsewhere", cursor + 1));
+      return;
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { client, model, upstream } from "../support/gateway";
+import { client, model, untilOutput, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
-import { openStream, rest } from "../support/streams";
+import { openStream, readUntil, rest } from "../support/streams";
 import { countAll, firstRow } from "../support/shards";
 
 async function rowsOwnedBy(id: string): Promise<number> {
@@ -76,6 +76,64 @@ describe("DELETE /v1/responses/{id} of a running foreground response", () => {
       );
       expect(await creating).toMatchObject({ id, status: "cancelled" });
       expect(await rowsOwnedBy(id)).toBe(0);
+    } finally {
+      await upstream.release(m);
+    }
+  });
+});
+
+describe("DELETE /v1/responses/{id} under a reader of the running response", () => {
+  it("a background response's own stream and a reader resuming it are told it was deleted, not cut off", async () => {
+    const openai = client("sk-test-delete-background-readers");
+    const m = model("gate:6:10");
+    try {
+      const { iterator, id } = await openStream(
+        await openai.responses.create({ model: m, input: "x", background: true, stream: true }),
+      );
+      await untilOutput(openai, id, "w0 w1 ");
+      const reader = (await openai.responses.retrieve(id, { stream: true, starting_after: 2 }))[Symbol.asyncIterator]();
+      // The reader has caught up with the run (its first delta) before the delete.
+      await readUntil(reader, (event) => event.type === "response.output_text.delta");
+      expect(await openai.responses.delete(id)).toEqual({ id, object: "response.deleted", deleted: true });
+      for (const stream of [iterator, reader]) {
+        const failure = await rest(stream).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failure).toMatchObject({ error: { code: "response_not_recorded", type: "server_error" } });
+      }
+    } finally {
+      await upstream.release(m);
+    }
+  });
+
+  it("a reader following a foreground response, and an idempotent retry's stream, are told it was deleted", async () => {
+    const openai = client("sk-test-delete-foreground-readers");
+    const m = model("gate:3:6");
+    const idempotency = { headers: { "Idempotency-Key": crypto.randomUUID() } };
+    try {
+      const body = { model: m, input: "x", stream: true } as const;
+      const { iterator, id } = await openStream(await openai.responses.create(body, idempotency));
+      await until(
+        () => countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id),
+        (n) => n > 0,
+        "the running response's row",
+      );
+      // Both follow D1, where the held run has recorded nothing past its row yet.
+      const readers = [
+        await openai.responses.retrieve(id, { stream: true }),
+        await openai.responses.create(body, idempotency),
+      ].map((stream) => stream[Symbol.asyncIterator]());
+      const reading = readers.map((reader) =>
+        rest(reader).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      );
+      expect(await openai.responses.delete(id)).toEqual({ id, object: "response.deleted", deleted: true });
+      for (const failure of await Promise.all(reading))
+        expect(failure).toMatchObject({ error: { code: "response_not_recorded", type: "server_error" } });
+      await rest(iterator).catch(() => undefined);
     } finally {
       await upstream.release(m);
     }
