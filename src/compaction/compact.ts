@@ -210,7 +210,7 @@ export async function compactForUpstream(
   deps: CompactionDeps,
 ): Promise<Compacted> {
   if (deps.target.protocol.name !== "chat_completions") return { input: expanded };
-  const sealReasoning = reasoningSeal(request.include, deps.tenantId, deps.secret);
+  const sealReasoning = reasoningSeal(request, deps.tenantId, deps.secret);
   return { ...(await compactIfNeeded(request, expanded, deps)), sealReasoning };
 }
 

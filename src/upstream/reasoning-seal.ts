@@ -1,8 +1,8 @@
 // The `encrypted_content` of the reasoning items the gateway makes over Chat Completions. Every one
 // carries the gateway's mark, so a chain can tell it later from a model's own (a Responses upstream
-// cannot read it and drops it); asked for `reasoning.encrypted_content`, with `COMPACTION_SECRET`
-// set, the value also seals the reasoning text for the tenant, so a client that keeps its own
-// history (store:false) can send it back to a chat model. Used by the chat translator (sealing)
+// cannot read it and drops it); asked for `reasoning.encrypted_content`, or for a store:false
+// create, with `COMPACTION_SECRET` set, the value also seals the reasoning text for the tenant, so
+// a client that keeps its own history can send it back to a chat model. Used by the chat translator (sealing)
 // and gateway-reasoning.ts (opening).
 //
 // node:crypto, not WebCrypto as compaction's seal: the translator turns chunks into events
@@ -44,12 +44,22 @@ const usable = (secret: string | null): secret is string => secret !== null && s
 /** What a reasoning item's text becomes as its `encrypted_content`. */
 export type ReasoningSeal = (text: string) => string;
 
+/** What of a create decides whether its reasoning is sealed. */
+export interface SealRequest {
+  include: readonly string[];
+  store: boolean;
+}
+
 /**
  * The seal of a response's chat reasoning items: the text sealed for `tenantId` when the request
- * asks for encrypted reasoning and the secret can key it, else the mark alone.
+ * asks for encrypted reasoning or is not stored, and the secret can key it, else the mark alone.
+ * A store:false item can come back only as the client kept it: a bare mark would come back
+ * without its text, and the AI SDK asks for encrypted reasoning only for model names it knows to
+ * reason, so DeepSeek-style servers refused its second step (400 Missing `reasoning_content`).
  */
-export function reasoningSeal(include: readonly string[], tenantId: string, secret: string | null): ReasoningSeal {
-  if (!include.includes(ENCRYPTED_REASONING) || !usable(secret)) return () => GATEWAY_REASONING_MARK;
+export function reasoningSeal(request: SealRequest, tenantId: string, secret: string | null): ReasoningSeal {
+  const asked = request.include.includes(ENCRYPTED_REASONING) || !request.store;
+  if (!asked || !usable(secret)) return () => GATEWAY_REASONING_MARK;
   const sealKey = key(secret);
   const aad = tenantData(tenantId);
   return (text) => {

@@ -1,7 +1,7 @@
 // Reasoning a chat model made, as the client sees it and as it comes back: every such item carries
-// the gateway's mark as its `encrypted_content`, and asked for `reasoning.encrypted_content` its
-// text sealed for the tenant, which a client that keeps its own history (store:false) sends back
-// for the chat server to get as `reasoning_content`.
+// the gateway's mark as its `encrypted_content`, and asked for `reasoning.encrypted_content` (or
+// made for a store:false create) its text sealed for the tenant, which a client that keeps its own
+// history (store:false) sends back for the chat server to get as `reasoning_content`.
 
 import type OpenAI from "openai";
 import type { ResponseInputItem, ResponseReasoningItem } from "openai/resources/responses/responses";
@@ -85,8 +85,25 @@ describe("reasoning made over Chat Completions", () => {
     expect(completed.response.output[0]?.encrypted_content).toBe(sealed);
   });
 
-  it("is marked only, without its text, when not asked for; the bare mark is not sent back", async () => {
+  it("is sealed for a store:false client that does not ask: the AI SDK asks only for model names it knows", async () => {
     const first = await openai.responses.create({ model: routed(REASONING).model, input: "x", store: false });
+    const reasoning = reasoningOf(first);
+    expect(reasoning.encrypted_content).toMatch(/^gwr1\.[\w-]+$/);
+    const next = routed("echo");
+    await openai.responses.create({
+      model: next.model,
+      input: nextTurn(first, reasoning.encrypted_content),
+      store: false,
+    });
+    expect(await assistantOf(next)).toEqual({
+      role: "assistant",
+      content: first.output_text,
+      reasoning_content: textOf(reasoning),
+    });
+  });
+
+  it("is marked only, without its text, when stored and not asked for; the bare mark is not sent back", async () => {
+    const first = await openai.responses.create({ model: routed(REASONING).model, input: "x" });
     expect(reasoningOf(first).encrypted_content).toBe("gwr1");
     const next = routed("echo");
     await openai.responses.create({ model: next.model, input: nextTurn(first, "gwr1"), store: false });

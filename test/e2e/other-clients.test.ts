@@ -86,29 +86,36 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
     await expect(client(KEY).responses.retrieve((await result.response).id)).rejects.toMatchObject({ status: 404 });
   });
 
-  it("carries a chat model's reasoning through a store:false tool loop, back to it as reasoning_content", async () => {
-    const m = routed("think-tools");
-    const result = await generateText({
-      model: provider.responses(m.model),
-      prompt: "Weather in Paris?",
-      tools: {
-        get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
-      },
-      stopWhen: stepCountIs(2),
-      // A model name the SDK does not know to reason: it asks for encrypted reasoning when told so.
-      providerOptions: { openai: { store: false, forceReasoning: true } },
-    });
-    expect(result.text).toBe("results: sunny in Paris");
-    const [, second] = await received(m);
-    // The SDK sent the reasoning back as OpenAI's stateless form (sealed, no text); the server got the text.
-    const assistant = (second?.body.messages as Record<string, unknown>[]).find(
-      (message) => message.role === "assistant",
-    );
-    expect(assistant).toMatchObject({
-      reasoning_content: "The weather needs a tool.",
-      tool_calls: [{ type: "function" }],
-    });
-  });
+  it.each([
+    ["told to reason (forceReasoning)", { forceReasoning: true }],
+    // A model name the SDK does not know to reason: it asks for no encrypted reasoning, and sends
+    // back the reasoning part it got with whatever encrypted_content the item carried.
+    ["not told", {}],
+  ])(
+    "carries a chat model's reasoning through a store:false tool loop, %s, back as reasoning_content",
+    async (_how, options) => {
+      const m = routed("think-tools");
+      const result = await generateText({
+        model: provider.responses(m.model),
+        prompt: "Weather in Paris?",
+        tools: {
+          get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
+        },
+        stopWhen: stepCountIs(2),
+        providerOptions: { openai: { store: false, ...options } },
+      });
+      expect(result.text).toBe("results: sunny in Paris");
+      const [, second] = await received(m);
+      // The SDK sent the reasoning back as OpenAI's stateless form (sealed, no text); the server got the text.
+      const assistant = (second?.body.messages as Record<string, unknown>[]).find(
+        (message) => message.role === "assistant",
+      );
+      expect(assistant).toMatchObject({
+        reasoning_content: "The weather needs a tool.",
+        tool_calls: [{ type: "function" }],
+      });
+    },
+  );
 
   it.each([
     ["Responses", () => model("cut-after:3")],

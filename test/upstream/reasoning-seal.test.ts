@@ -10,7 +10,7 @@ import { isGatewayReasoning, openReasoning, reasoningSeal } from "../../src/upst
 import { ApiError } from "../../src/errors";
 
 const SECRET = "a-test-secret-of-more-than-32-characters";
-const INCLUDE = ["reasoning.encrypted_content"];
+const INCLUDE = { include: ["reasoning.encrypted_content"], store: true };
 const TEXT = "The user wants the weather in Paris: call the tool. ✓";
 
 describe("reasoningSeal and openReasoning", () => {
@@ -30,12 +30,18 @@ describe("reasoningSeal and openReasoning", () => {
   });
 
   it("is the bare mark when not asked for, or without a usable secret", () => {
-    for (const [include, secret] of [
-      [[], SECRET],
+    for (const [request, secret] of [
+      [{ include: [], store: true }, SECRET],
       [INCLUDE, null],
       [INCLUDE, "short"],
+      [{ include: [], store: false }, null],
     ] as const)
-      expect(reasoningSeal(include, "t_a", secret)(TEXT)).toBe("gwr1");
+      expect(reasoningSeal(request, "t_a", secret)(TEXT)).toBe("gwr1");
+  });
+
+  it("seals a store:false create's text unasked: the client keeps the item, the gateway does not", () => {
+    const sealed = reasoningSeal({ include: [], store: false }, "t_a", SECRET)(TEXT);
+    expect(openReasoning(sealed, "t_a", SECRET)).toBe(TEXT);
   });
 
   it("keys apart from compaction: a compaction item's seal does not open as reasoning", async () => {

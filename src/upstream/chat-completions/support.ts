@@ -90,7 +90,7 @@ export const PARAM_SUPPORT = {
   temperature: { handling: "translated", note: "`temperature`" },
   top_p: { handling: "translated", note: "`top_p`" },
   top_logprobs: { handling: "translated", note: "`logprobs` and `top_logprobs`" },
-  include: { handling: "translated", note: "`message.output_text.logprobs` asks for `logprobs`; `reasoning.encrypted_content` seals reasoning text (see Reasoning items); the rest concern hosted tools; a value OpenAI does not know is refused" },
+  include: { handling: "translated", note: "`message.output_text.logprobs` asks for `logprobs`; `reasoning.encrypted_content` seals reasoning text (as `store: false` does, see Reasoning items); the rest concern hosted tools; a value OpenAI does not know is refused" },
   text: { handling: "translated", note: "`text.format` becomes `response_format` (formats but `text`, `json_object`, `json_schema` are refused); `verbosity` is echoed (OpenAI's chat API alone takes it)" },
   reasoning: { handling: "translated", note: "`reasoning.effort` becomes `reasoning_effort`; the rest is echoed" },
   tools: { handling: "translated", note: "see the tool table" },
