@@ -4,6 +4,7 @@
 import { MIN_SECRET_LENGTH } from "./sealing";
 import { parseShardPlan } from "./db/shard-plan";
 import { gatewayMisconfigured } from "./errors";
+import { endpointSuffix } from "./endpoint-suffix";
 import { emit, type LogFields } from "./observe/log";
 import { logConfigProblem } from "./observe/problems";
 import { urlHost } from "./url-host";
@@ -187,6 +188,9 @@ const baseUrl = (fallback: string): Setting<string> => ({
       return { ok: false, why: text.includes("://") ? `'${url.protocol}' is not http or https` : "it has no scheme" };
     if (url.username !== "" || url.password !== "") return { ok: false, why: "a key belongs in UPSTREAM_API_KEY" };
     if (url.search !== "" || url.hash !== "") return { ok: false, why: "it has a query or fragment" };
+    const endpoint = endpointSuffix(url);
+    if (endpoint !== null)
+      return { ok: false, why: `its path ends with ${endpoint}, which the gateway appends itself` };
     return ok(url.href.replace(/\/+$/, ""));
   },
 });

@@ -80,6 +80,16 @@ describe("readConfig", () => {
       "https://user:sk-secret@example.com/v1",
       "UPSTREAM_BASE_URL is 'example.com' (a key belongs in UPSTREAM_API_KEY); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
     ],
+    [
+      "UPSTREAM_BASE_URL",
+      "http://127.0.0.1:11434/v1/chat/completions",
+      "UPSTREAM_BASE_URL is '127.0.0.1:11434' (its path ends with /chat/completions, which the gateway appends itself); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+    ],
+    [
+      "UPSTREAM_BASE_URL",
+      "https://api.openai.com/v1/responses/",
+      "UPSTREAM_BASE_URL is 'api.openai.com' (its path ends with /responses, which the gateway appends itself); allowed: an absolute http:// or https:// URL without credentials, query or fragment, such as https://api.openai.com/v1.",
+    ],
     ["UPSTREAM_RETRIES", "two", "UPSTREAM_RETRIES is 'two'; allowed: an integer from 0 to 10 (retries)."],
     [
       "UPSTREAM_IDLE_TIMEOUT_MS",

@@ -3,6 +3,7 @@
 // config keeps the raw value (src/config.ts must not depend on the upstream layer).
 
 import type { RoutesSetting } from "../config";
+import { endpointSuffix } from "../endpoint-suffix";
 import { logConfigProblem } from "../observe/problems";
 import { REASONING_SENT_AS, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName } from "./protocol";
@@ -86,6 +87,11 @@ function baseUrl(value: unknown, at: string): string {
   // Keys belong in a secret: a URL is logged, shown in dashboards and committed to wrangler.toml.
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "")
     throw new RouteProblem(`${at}.base_url must not carry credentials, a query or a fragment.`);
+  const endpoint = endpointSuffix(url);
+  if (endpoint !== null)
+    throw new RouteProblem(
+      `${at}.base_url must not end with ${endpoint}: the gateway appends the protocol's path (give the URL up to /v1).`,
+    );
   return url.href.replace(/\/+$/, "");
 }
 

@@ -131,6 +131,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ["an unknown protocol", [route({ protocol: "anthropic" })], "UPSTREAM_ROUTES[0].protocol must be"],
     ["a relative base_url", [route({ base_url: "/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
     ["a non-http base_url", [route({ base_url: "ftp://host/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
+    [
+      "a base_url ending with the chat endpoint",
+      [route({ base_url: "https://api.groq.com/openai/v1/chat/completions" })],
+      "UPSTREAM_ROUTES[0].base_url must not end with /chat/completions: the gateway appends the protocol's path (give the URL up to /v1).",
+    ],
+    [
+      "a base_url ending with the responses endpoint",
+      [route({ protocol: "responses", base_url: "http://vllm:8000/v1/responses/" })],
+      "UPSTREAM_ROUTES[0].base_url must not end with /responses: the gateway appends the protocol's path (give the URL up to /v1).",
+    ],
     ["a misspelt field", [route({ apiKeySecret: "K" })], "UPSTREAM_ROUTES[0] has an unknown field 'apiKeySecret'"],
     ["a bad secret name", [route({ api_key_secret: "GROQ KEY" })], "UPSTREAM_ROUTES[0].api_key_secret must be"],
     ["an empty strip_prefix", [route({ strip_prefix: "" })], "UPSTREAM_ROUTES[0].strip_prefix must be"],
