@@ -186,7 +186,16 @@ function parseRoutes(value: unknown): UpstreamRoute[] {
   }
   if (!Array.isArray(table)) throw new RouteProblem("UPSTREAM_ROUTES must be a JSON array of routes.");
   if (table.length > MAX_ROUTES) throw new RouteProblem(`UPSTREAM_ROUTES has more than ${MAX_ROUTES} routes.`);
-  return table.map(parseRoute);
+  const routes = table.map(parseRoute);
+  routes.forEach((route, index) => {
+    const first = routes.findIndex((earlier) => earlier.pattern === route.pattern);
+    // The first match wins, so a repeated pattern's route would never be used: a mistake, not a choice.
+    if (first !== index)
+      throw new RouteProblem(
+        `UPSTREAM_ROUTES[${index}].model is the same as UPSTREAM_ROUTES[${first}].model: the first match wins, so UPSTREAM_ROUTES[${index}] would never be used.`,
+      );
+  });
+  return routes;
 }
 
 type Parsed = { ok: true; routes: UpstreamRoute[] } | { ok: false; problem: string };

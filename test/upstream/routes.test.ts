@@ -73,14 +73,20 @@ describe("UPSTREAM_ROUTES parsing", () => {
   });
 
   it("reads template_opens_think (false unless set)", () => {
-    expect(routesOf([route({ template_opens_think: true }), route()])).toEqual([
+    expect(routesOf([route({ model: "r1-*", template_opens_think: true }), route()])).toEqual([
       expect.objectContaining({ templateOpensThink: true }),
       expect.objectContaining({ templateOpensThink: false }),
     ]);
   });
 
   it("reads reasoning_sent_as (reasoning_content unless set; null leaves it out)", () => {
-    expect(routesOf([route({ reasoning_sent_as: "thinking" }), route({ reasoning_sent_as: null }), route()])).toEqual([
+    expect(
+      routesOf([
+        route({ model: "magistral-*", reasoning_sent_as: "thinking" }),
+        route({ model: "plain-*", reasoning_sent_as: null }),
+        route(),
+      ]),
+    ).toEqual([
       expect.objectContaining({ reasoningSentAs: "thinking" }),
       expect.objectContaining({ reasoningSentAs: null }),
       expect.objectContaining({ reasoningSentAs: "reasoning_content" }),
@@ -88,7 +94,7 @@ describe("UPSTREAM_ROUTES parsing", () => {
   });
 
   it("reads alternate_roles (false unless set)", () => {
-    expect(routesOf([route({ alternate_roles: true }), route()])).toEqual([
+    expect(routesOf([route({ model: "gemma-*", alternate_roles: true }), route()])).toEqual([
       expect.objectContaining({ alternateRoles: true }),
       expect.objectContaining({ alternateRoles: false }),
     ]);
@@ -131,6 +137,11 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ["an unknown protocol", [route({ protocol: "anthropic" })], "UPSTREAM_ROUTES[0].protocol must be"],
     ["a relative base_url", [route({ base_url: "/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
     ["a non-http base_url", [route({ base_url: "ftp://host/v1" })], "UPSTREAM_ROUTES[0].base_url must be an absolute"],
+    [
+      "a model pattern that an earlier route already has",
+      [route({ model: "groq/*" }), route({ model: "local-*" }), route({ model: "groq/*", protocol: "responses" })],
+      "UPSTREAM_ROUTES[2].model is the same as UPSTREAM_ROUTES[0].model: the first match wins, so UPSTREAM_ROUTES[2] would never be used.",
+    ],
     [
       "a base_url ending with the chat endpoint",
       [route({ base_url: "https://api.groq.com/openai/v1/chat/completions" })],
