@@ -26,7 +26,7 @@ export interface UpstreamConfig {
 export interface RoutesSetting {
   /** A JSON array as a string, the array itself (a JSON var), or undefined. */
   raw: unknown;
-  /** The value of the Worker secret a route names for its key; null when it is not set. */
+  /** The value of the Worker secret a route names for its key, trimmed; null when it is not set or blank. */
   secret(name: string): string | null;
 }
 
@@ -195,6 +195,9 @@ const baseUrl = (fallback: string): Setting<string> => ({
   },
 });
 
+/** Whether a secret (surrounding whitespace dropped) can go in a header as one token: no spaces or control characters. */
+export const isHeaderToken = (text: string): boolean => !/[\s\p{Cc}]/u.test(text);
+
 /** A secret used as given, but for surrounding whitespace (a pasted newline), which headers drop anyway. */
 const secretText = (scope: ConfigScope, minLength: number): Setting<string | null> => ({
   scope,
@@ -203,7 +206,7 @@ const secretText = (scope: ConfigScope, minLength: number): Setting<string | nul
   allowed: `${minLength > 1 ? `at least ${minLength} characters, ` : ""}without spaces or control characters`,
   parse(raw) {
     const text = String(raw).trim();
-    return text.length >= minLength && !/[\s\p{Cc}]/u.test(text) ? ok(text) : { ok: false };
+    return text.length >= minLength && isHeaderToken(text) ? ok(text) : { ok: false };
   },
 });
 
@@ -456,8 +459,9 @@ export function readConfig(env: Env): GatewayConfig {
     routes: {
       raw: vars.UPSTREAM_ROUTES,
       secret(name) {
+        // Read as the settings are: surrounding whitespace (a pasted newline) dropped, blank is unset.
         const value = vars[name];
-        return typeof value === "string" && value !== "" ? value : null;
+        return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
       },
     },
     maxBodyBytes: values.MAX_REQUEST_BYTES,

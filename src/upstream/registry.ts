@@ -3,7 +3,7 @@
 // (before anything is stored), the ResponseRun DO and the store:false path (the call), and the
 // input_tokens/compact routes.
 
-import { refuseIfMisconfigured, type GatewayConfig } from "../config";
+import { isHeaderToken, refuseIfMisconfigured, type GatewayConfig } from "../config";
 import { ApiError } from "../errors";
 import type { ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
@@ -71,6 +71,11 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
   if (route.apiKey === undefined)
     throw misconfigured(
       `The upstream for model '${model}' needs the secret '${route.apiKeySecret ?? ""}', which is not set.`,
+    );
+  // As UPSTREAM_API_KEY: a key with a space or newline in it is a paste gone wrong, never a key.
+  if (route.apiKey !== null && !isHeaderToken(route.apiKey))
+    throw misconfigured(
+      `The upstream for model '${model}' needs the secret '${route.apiKeySecret ?? ""}', which holds spaces or control characters (${route.apiKey.length} characters).`,
     );
   const rewritten =
     route.stripPrefix !== null && model.startsWith(route.stripPrefix) ? model.slice(route.stripPrefix.length) : null;

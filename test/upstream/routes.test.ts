@@ -306,6 +306,23 @@ describe("chooseUpstream", () => {
     expect(error.headers).toEqual({ "x-should-retry": "false" });
   });
 
+  it("reads a route's secret as the settings are read: trimmed, blank as unset, no spaces inside", () => {
+    const keyed = (key: string) => configOf({ UPSTREAM_ROUTES: table, GROQ_API_KEY: "gsk_route_key", VLLM_KEY: key });
+    expect(chooseUpstream(keyed("vllm-key\n"), "vllm/qwen", "sk-client").apiKey).toBe("vllm-key");
+    for (const [key, why] of [
+      [" \n", "which is not set."],
+      ["vllm key", "which holds spaces or control characters (8 characters)."],
+      ["vllm\nkey", "which holds spaces or control characters (8 characters)."],
+    ] as const) {
+      const error = thrown(() => chooseUpstream(keyed(key), "vllm/qwen", "sk-client"));
+      expect([error.status, error.code, error.message]).toEqual([
+        503,
+        "upstream_misconfigured",
+        `The upstream for model 'vllm/qwen' needs the secret 'VLLM_KEY', ${why}`,
+      ]);
+    }
+  });
+
   it("refuses every model while the table is broken, rather than guess where it should go", () => {
     const broken = configOf({ UPSTREAM_ROUTES: '[{"model":"x"}]' });
     for (const model of ["gpt-4o", "x"]) {
