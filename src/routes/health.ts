@@ -1,26 +1,49 @@
-// GET /health: whether the gateway can reach its D1 databases (every shard), for load balancers and
-// uptime checks. No authentication, so it says nothing but the check's outcome: no version, no
-// configuration (not even how many shards there are). Each check is a query on every shard, so it is
-// counted against the client's address like a /v1 request (no key to count it by).
+// GET /health: whether the gateway can serve: its D1 databases (every shard) reachable and migrated,
+// and no setting wrong that refuses requests. For load balancers and uptime checks. No
+// authentication, so it says nothing but the checks' outcome: no version, no values (not even how
+// many shards there are); a wrong setting only by its name, which docs/configuration.md lists anyway.
+// Each check is a query on every shard, so it is counted against the client's address like a /v1
+// request (no key to count it by).
 
+import type { GatewayConfig } from "../config";
 import { pingShards } from "../db/shards";
 import { enforceAddressLimit } from "../http/rate-limit";
 import { logD1Problem } from "../observe/problems";
+import { readRoutes } from "../upstream/routes";
 import { json, type RouteContext } from "./context";
 
 export async function health({ request, env, config, requestId }: RouteContext): Promise<Response> {
   await enforceAddressLimit(env, request, config.rateLimitPeriodSeconds);
+  const configCheck = checkConfig(config);
   const started = Date.now();
+  let d1: Record<string, unknown>;
   try {
     await pingShards(env);
+    d1 = { status: "ok", latency_ms: Date.now() - started };
   } catch (error) {
     logD1Problem({ request_id: requestId }, "D1 failed the health check (unreachable, or not migrated)", error, {
       attempt: 1,
       of: 1,
     });
-    return withNoStore(json({ status: "error", checks: { d1: { status: "error" } } }, 503));
+    d1 = { status: "error" };
   }
-  return withNoStore(json({ status: "ok", checks: { d1: { status: "ok", latency_ms: Date.now() - started } } }));
+  const healthy = d1.status === "ok" && configCheck.status === "ok";
+  return withNoStore(
+    json({ status: healthy ? "ok" : "error", checks: { d1, config: configCheck } }, healthy ? 200 : 503),
+  );
+}
+
+/**
+ * The settings whose wrong values refuse requests: those of every request and of upstream calls
+ * (src/config.ts), and a routing table that does not parse, which refuses every create. A wrong
+ * admin, WebSocket or compaction setting leaves the API serving, so it is logged, not failed here.
+ */
+function checkConfig(config: GatewayConfig): { status: "ok" } | { status: "error"; settings: string[] } {
+  const settings = config.problems
+    .filter((problem) => problem.scope === "every request" || problem.scope === "upstream calls")
+    .map((problem) => problem.setting);
+  if (!readRoutes(config.routes).ok) settings.push("UPSTREAM_ROUTES");
+  return settings.length === 0 ? { status: "ok" } : { status: "error", settings: [...new Set(settings)] };
 }
 
 /** A health answer is never cached: a stale "ok" would hide an outage. */

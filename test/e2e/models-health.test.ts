@@ -79,8 +79,10 @@ describe("GET /health", () => {
     const res = await gatewayFetch(`${ROOT}/health`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const body = await res.json<{ status: string; checks: { d1: { status: string; latency_ms: number } } }>();
-    expect(body).toEqual({ status: "ok", checks: { d1: { status: "ok", latency_ms: expect.any(Number) as unknown } } });
+    expect(await res.json()).toEqual({
+      status: "ok",
+      checks: { d1: { status: "ok", latency_ms: expect.any(Number) as unknown }, config: { status: "ok" } },
+    });
   });
 
   it("answers HEAD as GET, without a body but with its length (uptime monitors probe with HEAD)", async () => {
@@ -98,8 +100,34 @@ describe("GET /health", () => {
     const migratedTo = (name: string) => fakeD1(() => Promise.resolve({ name }));
     const res = await managedFetch(`${ROOT}/health`, {}, { DB: migratedTo("0008_output_item_ids.sql") });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: "error", checks: { d1: { status: "error" } } });
+    expect(await res.json()).toEqual({
+      status: "error",
+      checks: { d1: { status: "error" }, config: { status: "ok" } },
+    });
     expect((await managedFetch(`${ROOT}/health`, {}, { DB: migratedTo(REQUIRED_MIGRATION) })).status).toBe(200);
+  });
+
+  it("answers 503 naming (never quoting) a wrong setting that refuses requests, D1 still checked", async () => {
+    const wrong = { AUTH_MODE: "key", UPSTREAM_BASE_URL: "http://127.0.0.1:9/v1/chat/completions" };
+    const res = await managedFetch(`${ROOT}/health`, {}, wrong);
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      status: "error",
+      checks: {
+        d1: { status: "ok", latency_ms: expect.any(Number) as unknown },
+        config: { status: "error", settings: ["UPSTREAM_BASE_URL", "AUTH_MODE"] },
+      },
+    });
+    expect(text).not.toMatch(/127\.0\.0\.1|key'/);
+    const routes = await managedFetch(`${ROOT}/health`, {}, { UPSTREAM_ROUTES: '[{"model":"x"}]' });
+    expect([routes.status, await routes.json()]).toMatchObject([
+      503,
+      { checks: { config: { status: "error", settings: ["UPSTREAM_ROUTES"] } } },
+    ]);
+    // The API still serves with a wrong admin token or a short compaction secret: healthy.
+    const partial = { ADMIN_TOKEN: "short", COMPACTION_SECRET: "short" };
+    expect((await managedFetch(`${ROOT}/health`, {}, partial)).status).toBe(200);
   });
 
   it("needs the newest migration in migrations/", () => {
@@ -112,7 +140,10 @@ describe("GET /health", () => {
     const res = await managedFetch(`${ROOT}/health`, {}, { DB: broken });
     expect(res.status).toBe(503);
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ status: "error", checks: { d1: { status: "error" } } });
+    expect(JSON.parse(text)).toEqual({
+      status: "error",
+      checks: { d1: { status: "error" }, config: { status: "ok" } },
+    });
     expect(text).not.toContain("no such database");
   });
 });

@@ -68,7 +68,7 @@ describe("a wrong setting", () => {
     );
   });
 
-  it("AUTH_MODE=key refuses every /v1 and /admin request; /health and the console still answer", async () => {
+  it("AUTH_MODE=key refuses every /v1 and /admin request; /health names it, the console still answers", async () => {
     const root = GATEWAY_URL.replace(/\/v1$/, "");
     const admin = await managedFetch(
       `${root}/admin/tenants`,
@@ -79,7 +79,11 @@ describe("a wrong setting", () => {
     );
     expect(admin.status).toBe(500);
     expect(await admin.text()).toContain("AUTH_MODE is 'key'");
-    expect((await managedFetch(`${root}/health`, {}, { AUTH_MODE: "key" })).status).toBe(200);
+    const health = await managedFetch(`${root}/health`, {}, { AUTH_MODE: "key" });
+    expect([health.status, await health.json()]).toMatchObject([
+      503,
+      { status: "error", checks: { d1: { status: "ok" }, config: { status: "error", settings: ["AUTH_MODE"] } } },
+    ]);
     expect((await managedFetch(`${root}/console/`, {}, { AUTH_MODE: "key" })).status).toBe(200);
   });
 
