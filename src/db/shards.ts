@@ -54,20 +54,23 @@ function parsedPlan(env: Env): ShardPlan | string {
   return plan;
 }
 
-/** What is wrong with `D1_SHARDS` (the words of its config_problem line), or null. */
+/** What is wrong with `D1_SHARDS` (the words of its config_problem line and its 500), or null. */
 function planProblem(env: Env, plan: ShardPlan | string): string | null {
-  if (typeof plan === "string") return plan;
+  if (typeof plan === "string") return `D1_SHARDS is invalid (${plan}).`;
   const unbound = plan.find((shard) => !isD1(bindingValue(env, shard.name)));
-  return unbound === undefined ? null : `'${unbound.name}' is not bound to a D1 database ([[d1_databases]])`;
+  return unbound === undefined
+    ? null
+    : `D1_SHARDS names '${unbound.name}', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml.`;
 }
 
-/** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it (the cause is logged). */
+/** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it and the binding at fault. */
 export function readShardPlan(env: Env): ShardPlan {
   const plan = parsedPlan(env);
   const problem = planProblem(env, plan);
   if (problem !== null || typeof plan === "string") {
-    logConfigProblem("D1_SHARDS", `D1_SHARDS is invalid: ${problem ?? "unreadable"}`);
-    throw invalidSetting();
+    const why = problem ?? "D1_SHARDS cannot be read.";
+    logConfigProblem("D1_SHARDS", `gateway misconfigured (every request refused): ${why}`);
+    throw invalidSetting(why);
   }
   return plan;
 }
@@ -86,13 +89,14 @@ export function sweptShards(env: Env): { name: string; db: Db }[] {
   );
   logConfigProblem(
     "D1_SHARDS",
-    `D1_SHARDS is invalid: ${problem}; the cron sweeps ${bound.length === 0 ? "no shard" : bound.join(", ")} until it is fixed`,
+    `${problem} The cron sweeps ${bound.length === 0 ? "no shard" : bound.join(", ")} until it is fixed.`,
   );
   return bound.map((name) => ({ name, db: primaryClient(bindingOf(env, name)) }));
 }
 
-const invalidSetting = (): ApiError =>
-  new ApiError(500, "The gateway's D1_SHARDS setting is invalid; its log says why.", {
+/** A binding name is no secret: the answer names it, as src/config.ts names a wrong setting's value. */
+const invalidSetting = (problem: string): ApiError =>
+  new ApiError(500, `The gateway is misconfigured: ${problem} Its operator must correct this.`, {
     type: "server_error",
     code: "d1_shards_invalid",
     // The operator's to fix: a retry would get the same answer.
@@ -157,7 +161,9 @@ function bindingOf(env: Env, name: string): D1Database {
       name,
       `D1 binding ${name} is missing: a tenant is recorded on a shard this deployment no longer binds`,
     );
-    throw invalidSetting();
+    throw invalidSetting(
+      `the D1 binding '${name}' is missing, and history is recorded there; allowed: every shard that holds tenants stays bound in [[d1_databases]] in wrangler.toml.`,
+    );
   }
   return binding;
 }

@@ -196,7 +196,7 @@ describe("retention", () => {
     try {
       await runCron({ RETENTION_DAYS: "30", D1_SHARDS: `${shards},DB_9` });
       expect(logs.matching({ event: "config_problem", setting: "D1_SHARDS" }).map((line) => line.msg)).toEqual([
-        `D1_SHARDS is invalid: 'DB_9' is not bound to a D1 database ([[d1_databases]]); the cron sweeps ${shards.split(",").join(", ")} until it is fixed`,
+        `D1_SHARDS names 'DB_9', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml. The cron sweeps ${shards.split(",").join(", ")} until it is fixed.`,
       ]);
     } finally {
       logs.stop();

@@ -70,7 +70,8 @@ describe("D1_SHARDS", () => {
     expect(unbound.headers.get("x-should-retry")).toBe("false");
     expect(await unbound.json()).toEqual({
       error: {
-        message: "The gateway's D1_SHARDS setting is invalid; its log says why.",
+        message:
+          "The gateway is misconfigured: D1_SHARDS names 'DB_9', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml. Its operator must correct this.",
         type: "server_error",
         param: null,
         code: "d1_shards_invalid",
