@@ -437,6 +437,50 @@ function logOnce(config: GatewayConfig, vars: Record<string, unknown>): void {
   if (configurationLogged) return;
   configurationLogged = true;
   emit("log", "config", "gateway configuration", configurationFields(vars));
+  for (const [name, meant] of misspeltSettings(vars))
+    logConfigProblem(name, `${name} is not a setting of this gateway and is ignored; did you mean ${meant}?`);
+}
+
+/** Every setting name the gateway reads. */
+const KNOWN_NAMES: readonly string[] = [...Object.keys(SETTINGS), ...CHECKED_ELSEWHERE];
+
+/**
+ * Vars that look like a setting's name mistyped (`AUTH_MODES`, `upstream_base_url`), each with the
+ * setting meant: such a var is ignored, and the gateway runs on the default without saying so.
+ * Other vars (a route's key secret, the bindings) are the operator's own and are left alone.
+ */
+export function misspeltSettings(vars: Record<string, unknown>): [string, string][] {
+  const found: [string, string][] = [];
+  // A route's key secret may be named anything, `UPSTREAM_API_KEY_2` too: a name the table quotes is meant.
+  const routes =
+    typeof vars.UPSTREAM_ROUTES === "string" ? vars.UPSTREAM_ROUTES : JSON.stringify(vars.UPSTREAM_ROUTES ?? null);
+  for (const [name, value] of Object.entries(vars)) {
+    if (typeof value !== "string" || KNOWN_NAMES.includes(name) || routes.includes(`"${name}"`)) continue;
+    const meant = KNOWN_NAMES.find((known) => nearName(name, known));
+    if (meant !== undefined) found.push([name, meant]);
+  }
+  return found;
+}
+
+/** Same name but for case and `-`/`_`, or (names of 6+ characters) one or two letters off. */
+function nearName(name: string, known: string): boolean {
+  const plain = (text: string) => text.toUpperCase().replaceAll("-", "_");
+  if (plain(name) === known) return true;
+  return known.length >= 6 && editDistance(plain(name), known, 2) <= 2;
+}
+
+/** Levenshtein distance, stopping early once every path is past `limit` (returns limit + 1 then). */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    if (Math.min(...current) > limit) return limit + 1;
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 // ---- reading ----

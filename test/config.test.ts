@@ -2,7 +2,7 @@
 // its value, what is allowed; a secret only by its length), with what code that cannot refuse runs on.
 
 import { describe, expect, it } from "vitest";
-import { configurationFields, readConfig, refuseIfMisconfigured } from "../src/config";
+import { configurationFields, misspeltSettings, readConfig, refuseIfMisconfigured } from "../src/config";
 import { ApiError } from "../src/errors";
 
 const configOf = (vars: Record<string, unknown>) => readConfig(vars as never);
@@ -193,6 +193,29 @@ describe("readConfig", () => {
     for (const scope of ["every request", "upstream calls", "the admin API", "WebSocket upgrades"] as const)
       expect(() => refuseIfMisconfigured(config, scope)).not.toThrow();
     expect(configOf({ COMPACTION_SECRET: "c".repeat(32) }).problems).toEqual([]);
+  });
+});
+
+describe("misspeltSettings", () => {
+  it("names a var that looks like a setting mistyped, with the setting meant, and leaves the operator's own vars alone", () => {
+    expect(
+      misspeltSettings({
+        AUTH_MODES: "keys",
+        upstream_base_url: "http://127.0.0.1:9/v1",
+        "RETENTION-DAYS": "30",
+        UPSTREAM_PROTOCOL: "responses",
+        GROQ_KEY: "gsk_x",
+        UPSTREAM_API_KEY_2: "sk-second",
+        UPSTREAM_ROUTES: JSON.stringify([
+          { model: "b/*", base_url: "http://b/v1", api_key_secret: "UPSTREAM_API_KEY_2" },
+        ]),
+        DB: {},
+      }),
+    ).toEqual([
+      ["AUTH_MODES", "AUTH_MODE"],
+      ["upstream_base_url", "UPSTREAM_BASE_URL"],
+      ["RETENTION-DAYS", "RETENTION_DAYS"],
+    ]);
   });
 });
 
