@@ -156,6 +156,26 @@ describe("StreamNormalizer", () => {
     expect(JSON.stringify(feed(keyed(false), [...events, inBand]))).toContain("OPERATORKEY");
   });
 
+  it("redacts an in-band error quoting a long input in time linear in its length", () => {
+    // An error that echoes a long word (a server quoting the input it refused) is redacted whole
+    // before it is cut; a masked-key search tried from each of its characters took quadratic time
+    // (100,000 characters: several seconds).
+    const key = "sk-proj-OPERATORKEY0123456789abcdefXYZ";
+    const request = validateCreateRequest({ model: "m", input: "x" });
+    const n = new StreamNormalizer({
+      echo: echoOf(request, identity),
+      initial: newResponseObject(request, identity, "in_progress"),
+      background: false,
+      redact: (text: string) => redact(text, key),
+    });
+    const message = `${"a".repeat(100_000)} sk-proj-****wxyz`;
+    const started = performance.now();
+    const sent = JSON.stringify(feed(n, [...recorded().slice(0, 2), { type: "error", message }]));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(sent).not.toContain("****wxyz");
+    expect(redact(`${"a".repeat(100_000)} sk-proj-****wxyz`, key)).toBe(`${"a".repeat(100_000)} [redacted]`);
+  });
+
   it("gives an upstream's failed error without type or param the ones its code implies, event and snapshot alike", () => {
     const events = recorded().slice(0, 2);
     const failed = structuredClone(events[1] as StreamEvent);
