@@ -181,7 +181,9 @@ export async function testWebhookEndpoint(route: RouteContext): Promise<Response
       "event_type",
       "invalid_value",
     );
-  const { row } = await findOwnEndpoint(route);
+  const { caller, row } = await findOwnEndpoint(route);
+  // Makes the gateway send a signed request: a key the upstream has since revoked may not.
+  await requireAcceptedKey(caller, route.config);
   const event = webhookEvent(type, newId("resp"), nowSeconds());
   const outcome = await sendWebhook({ id: newId("wh"), url: row.url, payload: event.payload }, row.secret, {
     allowLoopback: route.config.webhooks.allowLoopback,

@@ -89,6 +89,8 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       () => openai.webhooks.update(endpoint.id, { name: "renamed" }),
       () => openai.webhooks.rotateSecret(endpoint.id),
       () => openai.webhooks.delete(endpoint.id),
+      // Writes nothing, but sends a request signed with the endpoint's secret.
+      () => openai.webhooks.test(endpoint.id, { event_type: "response.completed" }),
     ])
       expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
     expect(await rowCounts()).toEqual(before);
@@ -96,7 +98,7 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
     expect((await openai.conversations.retrieve(conversation.id)).metadata).toEqual({ step: "1" });
     expect((await openai.conversations.items.list(conversation.id)).data).toHaveLength(1);
     expect((await openai.webhooks.retrieve(endpoint.id)).name).toBe("a");
-    expect(await upstream.keyChecks(key)).toBe(9);
+    expect(await upstream.keyChecks(key)).toBe(10);
   });
 
   it("does not let a key the upstream has since revoked delete a response or cancel a running one", async () => {
