@@ -90,6 +90,21 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     return String(pick(all, ref).id);
   }
 
+  /**
+   * As ownerOf, for a command that cannot be taken back (erase, move): a ref that is one tenant's id
+   * (a managed id, or a pass-through `t_…` id) and another's name is refused, not read as the id.
+   */
+  async function onlyOwnerOf(ref: string): Promise<string> {
+    const all = await allTenants();
+    const named = all.filter((tenant) => tenant.name === ref && tenant.id !== ref).map((tenant) => String(tenant.id));
+    const isId = isPassthroughTenant(ref) || all.some((tenant) => tenant.id === ref);
+    if (isId && named.length > 0)
+      throw new CliError(
+        `'${ref}' is a tenant's id and the name of ${named.join(", ")}: give the id of the tenant you mean${isPassthroughTenant(ref) ? ` (for the pass-through tenant '${ref}', call the admin API itself: /admin/tenants/${ref})` : ""}.`,
+      );
+    return ownerOf(ref);
+  }
+
   function responseQuery(tenantId: string, filters: ResponseFilters): string {
     const params = new URLSearchParams({ tenant_id: tenantId, limit: String(filters.limit), order: filters.order });
     if (filters.after !== null) params.set("after", filters.after);
@@ -108,7 +123,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     listTenants: async () => listOf(await allTenants()),
     showTenant: tenantOf,
     async deleteTenant(ref) {
-      const path = `/tenants/${encodeURIComponent(await ownerOf(ref))}`;
+      const path = `/tenants/${encodeURIComponent(await onlyOwnerOf(ref))}`;
       // A large history takes several calls (`deleted: false`): the CLI makes them, adding up the rows.
       const rows: Record<string, number> = {};
       for (let made = 0; made < MAX_ERASE_CALLS; made++) {
@@ -122,7 +137,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
       );
     },
     moveTenant: async (ref, shard, drainSeconds) =>
-      call("POST", `/tenants/${encodeURIComponent(await ownerOf(ref))}/move`, {
+      call("POST", `/tenants/${encodeURIComponent(await onlyOwnerOf(ref))}/move`, {
         shard,
         ...(drainSeconds === undefined ? {} : { drain_seconds: drainSeconds }),
       }),

@@ -193,6 +193,27 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     );
   });
 
+  it("erases or moves no tenant given a name that is also another tenant's id, managed or pass-through", async () => {
+    const kept = await api.createTenant(unique("kept"));
+    const keptId = String(kept.id);
+    const namedAsId = await api.createTenant(keptId);
+    const passthrough = `t_${crypto.randomUUID().replaceAll("-", "")}`;
+    const namedAsPassthrough = await api.createTenant(passthrough);
+    for (const [ref, named] of [
+      [keptId, namedAsId],
+      [passthrough, namedAsPassthrough],
+    ] as const) {
+      for (const attempt of [() => api.deleteTenant(ref), () => api.moveTenant(ref, "DB", 0)])
+        expect(await refusal(attempt())).toMatch(
+          new RegExp(`^'${ref}' is a tenant's id and the name of ${String(named.id)}: `),
+        );
+      expect((await api.showTenant(String(named.id))).name).toBe(ref);
+    }
+    expect((await api.showTenant(keptId)).name).toBe(kept.name);
+    // By its own id, each goes.
+    expect(await api.deleteTenant(String(namedAsPassthrough.id))).toMatchObject({ deleted: true });
+  });
+
   it("refuses an unknown or ambiguous tenant name alike, and never writes for it", async () => {
     const name = unique("twins");
     const first = await d1.createTenant(name);
