@@ -1,4 +1,4 @@
-// What src/db/codec.ts uses of workerd's node:zlib and node:buffer, and src/upstream/reasoning-seal.ts
+// What src/db/codec.ts uses of workerd's node:zlib and node:buffer (and src/sealing.ts of its base64url), and src/upstream/reasoning-seal.ts
 // of node:crypto (enabled by `nodejs_compat`); the Worker's types leave Node's modules out, and all of
 // @types/node would retype the Worker's globals.
 declare module "node:zlib" {
@@ -12,8 +12,8 @@ declare module "node:buffer" {
   /** A view of bytes, and bytes to and from text in an encoding. */
   export class Buffer extends Uint8Array {
     static from(buffer: ArrayBufferLike, byteOffset?: number, length?: number): Buffer;
-    static from(text: string, encoding: "hex" | "base64" | "utf8"): Buffer;
-    toString(encoding?: "hex" | "base64" | "utf8"): string;
+    static from(text: string, encoding: "hex" | "base64" | "base64url" | "utf8"): Buffer;
+    toString(encoding?: "hex" | "base64" | "base64url" | "utf8"): string;
   }
 }
 
