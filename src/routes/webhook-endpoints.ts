@@ -37,8 +37,12 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const endpointNotFound = (id: string): ApiError =>
   new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`);
 
-async function findOwnEndpoint(route: RouteContext): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
-  const caller = await authenticate(route.request, route.env, route.ctx);
+/** The caller's endpoint named by the path; `known`: the caller, when the route authenticated it first. */
+async function findOwnEndpoint(
+  route: RouteContext,
+  known?: Caller,
+): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
+  const caller = known ?? (await authenticate(route.request, route.env, route.ctx));
   const id = pathParam(route.request.params.id);
   // `whe_`, and `we_`: what the admin API minted before it shared `addEndpoint`.
   if (!isWellFormedId(id, "whe") && !isWellFormedId(id, "we")) throw endpointNotFound(id);
@@ -112,9 +116,11 @@ export async function retrieveWebhookEndpoint(route: RouteContext): Promise<Resp
 
 /** POST /v1/webhook_endpoints/{id}: any of `url`, `name`, `event_types`; an empty body changes nothing. */
 export async function updateWebhookEndpoint(route: RouteContext): Promise<Response> {
+  // The key first, as every route: a request without one is a 401 whatever its body.
+  const known = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   const changes = validateEndpointUpdate(body, route.config.webhooks.allowLoopback);
-  const { caller, db, row } = await findOwnEndpoint(route);
+  const { caller, db, row } = await findOwnEndpoint(route, known);
   const next = {
     url: changes.url ?? row.url,
     name: changes.name ?? row.name,
@@ -138,6 +144,7 @@ export async function deleteWebhookEndpoint(route: RouteContext): Promise<Respon
 
 /** POST /v1/webhook_endpoints/{id}/rotate_secret: a new secret, returned this once; the old one stops at once. */
 export async function rotateWebhookSecret(route: RouteContext): Promise<Response> {
+  const known = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   const keepOld = isPlainObject(body)
     ? optional<boolean>(body, "keep_old_secret_active_for_24_hours", "boolean")
@@ -148,7 +155,7 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
       "keep_old_secret_active_for_24_hours",
       "unsupported_value",
     );
-  const { caller, db, row } = await findOwnEndpoint(route);
+  const { caller, db, row } = await findOwnEndpoint(route, known);
   await requireAcceptedKey(caller, route.config);
   const updated = await updateEndpoint(db, caller.tenantId, row.id, {
     secret: newWebhookSecret(),
@@ -170,6 +177,7 @@ export async function listWebhookEventTypes(route: RouteContext): Promise<Respon
  * an answer came). The sample names no real response and is not a delivery: nothing is recorded or retried.
  */
 export async function testWebhookEndpoint(route: RouteContext): Promise<Response> {
+  const known = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   if (!isPlainObject(body)) throw invalidType("body", "an object", body);
   const type = body.event_type;
@@ -181,7 +189,7 @@ export async function testWebhookEndpoint(route: RouteContext): Promise<Response
       "event_type",
       "invalid_value",
     );
-  const { caller, row } = await findOwnEndpoint(route);
+  const { caller, row } = await findOwnEndpoint(route, known);
   // Makes the gateway send a signed request: a key the upstream has since revoked may not.
   await requireAcceptedKey(caller, route.config);
   const event = webhookEvent(type, newId("resp"), nowSeconds());

@@ -253,4 +253,25 @@ describe("webhook endpoints", () => {
       expect((await res.json<{ error: unknown }>()).error).toMatchObject({ type: "invalid_request_error" });
     }
   });
+
+  it("asks for the key before reading the body: a request without one is a 401 whatever it sends", async () => {
+    const created = await client(tenantKey()).webhooks.create({
+      url: hookUrl("auth-order"),
+      name: "auth order",
+      event_types: ["response.completed"],
+    });
+    for (const path of [
+      `/webhook_endpoints/${created.id}`,
+      `/webhook_endpoints/${created.id}/rotate_secret`,
+      `/webhook_endpoints/${created.id}/test`,
+      "/webhook_endpoints",
+    ]) {
+      const res = await gatewayFetch(`${GATEWAY_URL}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"url": 42, "event_type": 7, "keep_old_secret_active_for_24_hours": true',
+      });
+      expect({ path, status: res.status }).toEqual({ path, status: 401 });
+    }
+  });
 });
