@@ -53,18 +53,21 @@ const ANSWERED_CALLS: ReadonlyMap<string, string> = new Map([
 /**
  * Throws OpenAI's error for the first function or custom tool call in the context whose call_id no
  * output carries, wherever it is (a call answered later in the same input is answered). The chat
- * protocol asks it of the expanded context: a chat server sent such a call refuses it in its own
- * words or answers as if the call had run. Outputs of any kind answer (as checkToolOutputs pairs
- * them); a server-executed tool search is not checked.
+ * protocol asks it of the expanded context (and the compact route of its context): a chat server
+ * sent such a call refuses it in its own words or answers as if the call had run. Outputs of any
+ * kind answer (as checkToolOutputs pairs them); a server-executed tool search is not checked.
+ * Only what follows the latest compaction item is checked: what it replaced is not sent (its
+ * messages aside), and a call after it can be answered only after it.
  */
 export function checkCallsAnswered(context: readonly InputItem[]): void {
+  const live = context.slice(context.findLastIndex((item) => item.type === "compaction") + 1);
   const answered = new Set<string>();
-  for (const item of context) {
+  for (const item of live) {
     if (typeof item.type !== "string") continue;
-    if (OPAQUE_TYPES.has(item.type)) return;
+    if (item.type === "item_reference") return;
     if (item.type.endsWith("_output") && typeof item.call_id === "string") answered.add(item.call_id);
   }
-  for (const item of context) {
+  for (const item of live) {
     const words = typeof item.type === "string" ? ANSWERED_CALLS.get(item.type) : undefined;
     if (words === undefined || typeof item.call_id !== "string" || answered.has(item.call_id)) continue;
     throw invalidRequest(`No tool output found for ${words} ${item.call_id.slice(0, 128)}.`, "input");

@@ -79,6 +79,8 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
 
   if (upstream.protocol === "chat_completions") {
     if (path === "/responses/compact") {
+      // Its summary call sends the calls as a create would: a call without its output is refused alike.
+      target.protocol.checkContext?.(context);
       const compaction = await compactForChat({ model: model ?? "", body, input: context, ownFrom }, deps);
       await countCompaction(env, caller, model ?? "", requestId, compaction.usage);
       return json(compaction);

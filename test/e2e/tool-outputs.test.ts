@@ -174,6 +174,36 @@ describe("a function call without its output", () => {
     expect(await received(m)).toHaveLength(1);
   });
 
+  it("over chat: refused when it follows a compaction item, which answers only what it replaced", async () => {
+    const summary = await openai.responses.compact({
+      model: routed("summarize").model,
+      input: [{ role: "user", content: "Plan a trip." }],
+    });
+    const compaction = summary.output.find((item) => item.type === "compaction");
+    expect(compaction).toBeDefined();
+    const m = routed("text:1");
+    const input = [
+      compaction!,
+      { role: "user" as const, content: "weather?" },
+      CALL,
+      { role: "user" as const, content: "and?" },
+    ];
+    const error = await openai.responses
+      .create({ model: m.model, input, tools: [weatherTool], store: false })
+      .catch((e: unknown) => e);
+    expect((error as BadRequestError).error).toEqual(refusal);
+    expect(await received(m)).toEqual([]);
+  });
+
+  it("over chat: POST /v1/responses/compact refuses it too, before its summary call", async () => {
+    const m = routed("summarize");
+    const input = [{ role: "user" as const, content: "weather?" }, CALL, { role: "user" as const, content: "and?" }];
+    const error = await openai.responses.compact({ model: m.model, input }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as BadRequestError).error).toEqual(refusal);
+    expect(await received(m)).toEqual([]);
+  });
+
   it("is sent to a Responses upstream, which decides", async () => {
     const m = model("text:1");
     const response = await openai.responses.create({
