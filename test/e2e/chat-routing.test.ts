@@ -122,6 +122,20 @@ describe("a mixed deployment", () => {
     expect(types).toEqual(["user", "message", "user"]);
   });
 
+  it("leaves out the reasoning of a chat response that failed mid-thought too: the item left open has the mark", async () => {
+    const chat = routed("think-cut");
+    const first = await openai.responses.create({ model: chat.model, input: "Weather in Paris?" });
+    expect(first.status).toBe("failed");
+    expect(first.output[0]).toMatchObject({ type: "reasoning", status: "incomplete", encrypted_content: "gwr1" });
+
+    const next = model("think:get_weather");
+    const second = await openai.responses.create({ model: next, previous_response_id: first.id, input: "Again?" });
+    expect(second.status).toBe("completed");
+    const [sent] = await upstream.requests(next);
+    const types = (sent?.body.input as { type?: string; role?: string }[]).map((item) => item.type ?? item.role);
+    expect(types).toEqual(["user", "user"]);
+  });
+
   it("sends a Responses server's raw reasoning (vLLM's reasoning_text) on to a chat model and back", async () => {
     const first = await openai.responses.create({ model: model("vllm-think"), input: "a" });
     expect(first.output[0]).toMatchObject({

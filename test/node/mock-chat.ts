@@ -244,6 +244,9 @@ export async function serveChat(
     case "think-tools":
       // think-tools  the tool loop of a thinking model: its calls follow its reasoning
       return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold);
+    case "think-cut":
+      // think-cut  a thinking model's connection drops in its reasoning (before any answer)
+      return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold, { cutAfter: 2 });
     case "summarize": {
       // A compaction request (stream:false) answers one JSON completion naming what it summarized
       // (`summarize:held`: once released); any other request echoes its messages' roles, so a test

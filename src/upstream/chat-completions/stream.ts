@@ -276,7 +276,17 @@ export class ChatStreamTranslator implements EventTranslator {
     if (state?.kind !== "reasoning") {
       this.#closeAll("completed");
       const id = newId("rs");
-      const index = this.#add({ id, type: "reasoning", summary: [], content: [], status: "in_progress" });
+      // The bare mark from the start (the seal, if asked for, comes with `done`): an item a failure
+      // or cancellation leaves open keeps it, so a later turn still tells it from a model's own.
+      const encrypted_content = GATEWAY_REASONING_MARK;
+      const index = this.#add({
+        id,
+        type: "reasoning",
+        summary: [],
+        content: [],
+        encrypted_content,
+        status: "in_progress",
+      });
       state = { kind: "reasoning", id, index, text: "" };
       this.#text = state;
       this.#emit({
