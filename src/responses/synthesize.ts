@@ -70,7 +70,8 @@ function contentEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
 function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
   const started: OutputItem = { ...item };
   if (item.type !== "custom_tool_call") started.status = "in_progress";
-  if (item.type === "message" || item.type === "reasoning") started.content = [];
+  // A reasoning item with only a summary (OpenAI's, or the gateway's asked for one) has no content to start.
+  if (item.type === "message" || (item.type === "reasoning" && Array.isArray(item.content))) started.content = [];
   if (item.type === "reasoning") started.summary = [];
   if (item.type === "function_call") started.arguments = "";
   if (item.type === "custom_tool_call") started.input = "";

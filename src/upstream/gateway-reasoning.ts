@@ -1,7 +1,7 @@
 // The reasoning items the gateway made over Chat Completions, in a context going upstream: a chat
-// server gets their text (from `content`, else opened from the seal), a Responses upstream none of
-// them (OpenAI looks up by id, and refuses with a 404, any reasoning item without its own
-// `encrypted_content`). Used where a create's context is expanded (compaction/compact.ts) and by the
+// server gets their text (from `content`, else `summary`, else opened from the seal), a Responses
+// upstream none of them (OpenAI looks up by id, and refuses with a 404, any reasoning item without
+// its own `encrypted_content`). Used where a create's context is expanded (compaction/compact.ts) and by the
 // input_tokens and compact routes.
 
 import { invalidRequest } from "../errors";
@@ -18,9 +18,19 @@ export interface GatewayReasoningOptions {
   ownFrom: number;
 }
 
-const hasReasoningText = (item: InputItem): boolean =>
-  Array.isArray(item.content) &&
-  item.content.some((part) => isPlainObject(part) && part.type === "reasoning_text" && typeof part.text === "string");
+const hasPart = (parts: unknown, type: string, filled: boolean): boolean =>
+  Array.isArray(parts) &&
+  parts.some(
+    (part) =>
+      isPlainObject(part) && part.type === type && typeof part.text === "string" && (!filled || part.text !== ""),
+  );
+
+/**
+ * The item carries its text itself: as `content` (raw), or as a `summary` (a create that asked for
+ * summaries); an empty summary part (a client's placeholder) carries none.
+ */
+const hasText = (item: InputItem): boolean =>
+  hasPart(item.content, "reasoning_text", false) || hasPart(item.summary, "summary_text", true);
 
 /**
  * `input` as an upstream of `protocol` can take it (the same array when it holds no gateway
@@ -35,8 +45,9 @@ export function gatewayReasoningFor(
   if (!input.some(isGatewayReasoning)) return input;
   if (protocol === "responses") return input.filter((item) => !isGatewayReasoning(item));
   return input.map((item, index) => {
-    // A stored chain's item holds its text; a client's store:false copy holds only the seal.
-    if (!isGatewayReasoning(item) || hasReasoningText(item) || !isSealedReasoning(item.encrypted_content)) return item;
+    // A stored chain's item holds its text; a client's store:false copy holds only the seal (or the
+    // summary the client kept: the AI SDK sends back the text it showed).
+    if (!isGatewayReasoning(item) || hasText(item) || !isSealedReasoning(item.encrypted_content)) return item;
     const text = openReasoning(item.encrypted_content, options.tenantId, options.secret);
     if (text === null) throw unopened(item, index - options.ownFrom);
     return { ...item, content: [{ type: "reasoning_text", text }] };

@@ -173,3 +173,99 @@ describe("reasoning made over Chat Completions", () => {
     expect(listed.data.find((item) => item.type === "reasoning")).toMatchObject({ encrypted_content: "gwr1" });
   });
 });
+
+describe("reasoning made over Chat Completions, asked for as a summary (reasoning.summary)", () => {
+  const SUMMARY = { summary: "auto" as const };
+  const summaryOf = (item: ResponseReasoningItem): string => item.summary.map((part) => part.text).join("");
+
+  it("streams the text as one summary part in OpenAI's order, and the item keeps it in summary alone", async () => {
+    const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: routed(REASONING).model, input: "x", reasoning: SUMMARY, stream: true }),
+    });
+    const events = await readEvents(res.body);
+    const reasoningEvents = events.filter((event) => event.output_index === 0).map((event) => event.type);
+    const deltas = reasoningEvents.filter((type) => type === "response.reasoning_summary_text.delta").length;
+    expect(deltas).toBeGreaterThan(1);
+    expect(reasoningEvents).toEqual([
+      "response.output_item.added",
+      "response.reasoning_summary_part.added",
+      ...Array<string>(deltas).fill("response.reasoning_summary_text.delta"),
+      "response.reasoning_summary_text.done",
+      "response.reasoning_summary_part.done",
+      "response.output_item.done",
+    ]);
+    expect(events.find((event) => event.type === "response.output_item.added")?.item).toMatchObject({
+      type: "reasoning",
+      summary: [],
+    });
+    const text = events.find((event) => event.type === "response.reasoning_summary_text.done")?.text as string;
+    expect(text).toMatch(/^We need to count/);
+    const item = { type: "reasoning", summary: [{ type: "summary_text", text }], encrypted_content: "gwr1" };
+    const done = events.find((event) => event.type === "response.output_item.done")?.item;
+    expect(done).toMatchObject(item);
+    expect(done).not.toHaveProperty("content");
+    const completed = events.at(-1) as { type: string; response: { id: string; output: unknown[] } };
+    expect(completed.response.output[0]).toEqual(done);
+    // Stored once, as sent: retrieve shows the same item.
+    expect((await openai.responses.retrieve(completed.response.id)).output[0]).toEqual(done);
+  });
+
+  it("is accumulated by the openai SDK's responses.stream()", async () => {
+    const stream = openai.responses.stream({ model: routed(REASONING).model, input: "x", reasoning: SUMMARY });
+    let deltas = "";
+    stream.on("response.reasoning_summary_text.delta", (event) => (deltas += event.delta));
+    const final = await stream.finalResponse();
+    const reasoning = reasoningOf(final);
+    expect(summaryOf(reasoning)).toBe(deltas);
+    expect(deltas).toMatch(/^We need to count/);
+    expect(reasoning.content).toBeUndefined();
+  });
+
+  it("comes back to the chat server as reasoning_content: chained, and from a store:false client's summary", async () => {
+    const first = await openai.responses.create({ model: routed(REASONING).model, input: "x", reasoning: SUMMARY });
+    const text = summaryOf(reasoningOf(first));
+    expect(text.length).toBeGreaterThan(10);
+    const chained = routed("echo");
+    await openai.responses.create({ model: chained.model, input: "y", previous_response_id: first.id });
+    expect(await assistantOf(chained)).toEqual({
+      role: "assistant",
+      content: first.output_text,
+      reasoning_content: text,
+    });
+
+    // A store:false client sends the item back as the AI SDK does: the summary it showed, and the
+    // encrypted_content the item carried (sealed, or the bare mark when the gateway has no secret).
+    const unstored = await openai.responses.create({
+      model: routed(REASONING).model,
+      input: "x",
+      reasoning: SUMMARY,
+      store: false,
+    });
+    const reasoning = reasoningOf(unstored);
+    expect(reasoning.encrypted_content).toMatch(/^gwr1\./);
+    for (const encrypted of [reasoning.encrypted_content, "gwr1"]) {
+      const next = routed("echo");
+      const input = nextTurn(unstored, encrypted);
+      input[1] = { ...(input[1] as ResponseReasoningItem), summary: reasoning.summary };
+      await openai.responses.create({ model: next.model, input, store: false });
+      expect(await assistantOf(next)).toEqual({
+        role: "assistant",
+        content: unstored.output_text,
+        reasoning_content: summaryOf(reasoning),
+      });
+    }
+  });
+
+  it("leaves another model's summary out, as before", async () => {
+    const next = routed("echo");
+    const input: ResponseInputItem[] = [
+      { role: "user", content: "x" },
+      { type: "reasoning", id: "rs_other", summary: [{ type: "summary_text", text: "OpenAI's summary" }] },
+      { role: "assistant", content: "y" },
+    ];
+    await openai.responses.create({ model: next.model, input, store: false });
+    expect(await assistantOf(next)).toEqual({ role: "assistant", content: "y" });
+  });
+});

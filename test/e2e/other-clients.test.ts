@@ -14,6 +14,7 @@ import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, words }
 import { weatherTool } from "../support/weather-tool";
 
 const KEY = "sk-test-other-clients";
+const DEEPSEEK_REASONING = "fixture:vercel-ai__deepseek-reasoning.chunks.txt";
 
 /** The AI SDK tool set the function-call tests declare: the mock's `get_weather`. */
 const WEATHER_TOOLS = {
@@ -116,6 +117,44 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
       });
     },
   );
+
+  it("shows a chat model's reasoning asked for with reasoningSummary, generated and streamed", async () => {
+    // The SDK sends `reasoning.summary` only for a model it takes to reason: this name needs forceReasoning.
+    const openai = { reasoningSummary: "auto", forceReasoning: true };
+    const generated = await generateText({
+      model: provider.responses(routed(DEEPSEEK_REASONING).model),
+      prompt: "How many r's in strawberry?",
+      providerOptions: { openai },
+    });
+    expect(generated.reasoningText).toMatch(/^We need to count the number of the letter "r"/);
+    const streamed = streamText({
+      model: provider.responses(routed(DEEPSEEK_REASONING).model),
+      prompt: "How many r's in strawberry?",
+      providerOptions: { openai },
+    });
+    let reasoning = "";
+    for await (const part of streamed.fullStream) if (part.type === "reasoning-delta") reasoning += part.text;
+    expect(reasoning).toBe(generated.reasoningText);
+  });
+
+  it("carries a chat model's reasoning shown as a summary through a store:false tool loop", async () => {
+    const m = routed("think-tools");
+    const result = await generateText({
+      model: provider.responses(m.model),
+      prompt: "Weather in Paris?",
+      tools: {
+        get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
+      },
+      stopWhen: stepCountIs(2),
+      providerOptions: { openai: { store: false, reasoningSummary: "auto", forceReasoning: true } },
+    });
+    expect(result.steps[0]?.reasoningText).toBe("The weather needs a tool.");
+    const [, second] = await received(m);
+    const assistant = (second?.body.messages as Record<string, unknown>[]).find(
+      (message) => message.role === "assistant",
+    );
+    expect(assistant).toMatchObject({ reasoning_content: "The weather needs a tool." });
+  });
 
   it.each([
     ["Responses", () => model("cut-after:3")],

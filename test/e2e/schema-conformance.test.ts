@@ -53,6 +53,8 @@ interface Scenario {
   /** A fresh model name for the scenario (one per request, so the mock's records stay apart). */
   model: () => string;
   tools?: unknown[];
+  /** More fields of every request of the scenario. */
+  body?: Record<string, unknown>;
 }
 
 const responsesScenarios: Scenario[] = [
@@ -69,6 +71,7 @@ const chatScenarios: Scenario[] = [
   { name: "text", model: () => routed("text:3").model, tools: TOOLS },
   { name: "tool calls", model: () => routed("tools").model, tools: TOOLS },
   { name: "reasoning (DeepSeek recording)", model: () => routed("fixture:vercel-ai__deepseek-reasoning.chunks.txt").model },
+  { name: "reasoning as a summary (DeepSeek recording)", model: () => routed("fixture:vercel-ai__deepseek-reasoning.chunks.txt").model, body: { reasoning: { summary: "auto" } } },
   { name: "refusal + logprobs (OpenAI recording)", model: () => routed("fixture:openai-node__stream-refusal-logprobs.sse").model },
   { name: "incomplete (DeepSeek recording)", model: () => routed("fixture:vercel-ai__deepseek-text.chunks.txt").model },
   { name: "plain JSON body (Groq recording)", model: () => routed("fixture:vercel-ai__groq-tool-call.json").model, tools: TOOLS },
@@ -93,6 +96,7 @@ const requestBody = (scenario: Scenario, extra: Record<string, unknown>) => ({
   input: INPUT,
   metadata: { suite: "schema" },
   ...(scenario.tools === undefined ? {} : { tools: scenario.tools }),
+  ...scenario.body,
   ...extra,
 });
 

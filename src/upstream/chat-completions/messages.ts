@@ -5,6 +5,7 @@ import { isGatewayCompaction } from "../../compaction/seal";
 import { invalidRequest } from "../../errors";
 import type { InputItem, JsonObject } from "../../responses/types";
 import { invalidType, isPlainObject, missing } from "../../responses/validation";
+import { isGatewayReasoning } from "../reasoning-seal";
 import { clientToolOfItem } from "./client-tools";
 import { itemRefusal, itemSupport } from "./support";
 import type { ChatToolSet } from "./tool-set";
@@ -194,13 +195,20 @@ function checkLoadedTools(item: InputItem, param: string): void {
   (Array.isArray(item.tools) ? item.tools : []).forEach((tool, index) => checkTool(tool, `${param}.tools[${index}]`));
 }
 
-/** The raw reasoning text of a `reasoning` item (`content[].reasoning_text`), or "" for summary-only items. */
-function reasoningOf(item: InputItem): string {
-  return partsOf(item.content)
-    .map((part) =>
-      isPlainObject(part) && part.type === "reasoning_text" && typeof part.text === "string" ? part.text : "",
-    )
+const textsOf = (parts: unknown, type: string): string =>
+  partsOf(parts)
+    .map((part) => (isPlainObject(part) && part.type === type && typeof part.text === "string" ? part.text : ""))
     .join("");
+
+/**
+ * The raw reasoning text of a `reasoning` item: its `content[].reasoning_text`, else, for an item
+ * this gateway made, its summary (the raw text, put there for a create that asked for summaries).
+ * Another model's summary is not its reasoning: "" then.
+ */
+function reasoningOf(item: InputItem): string {
+  const raw = textsOf(item.content, "reasoning_text");
+  if (raw !== "" || !isGatewayReasoning(item)) return raw;
+  return textsOf(item.summary, "summary_text");
 }
 
 /**
@@ -211,9 +219,10 @@ function reasoningOf(item: InputItem): string {
  * as plain text.
  *
  * Reasoning items are dropped (summaries and `encrypted_content` mean nothing to another server)
- * unless they carry raw `reasoning_text` (the gateway's own sealed items have theirs opened into it
- * before, see gateway-reasoning.ts): that text is attached as `reasoning_content` to the assistant
- * message that follows, the convention DeepSeek (thinking with tool calls) and vLLM read.
+ * unless they carry raw `reasoning_text` or are the gateway's own, whose summary is the raw text
+ * (its sealed items have theirs opened into content before, see gateway-reasoning.ts): that text
+ * is attached as `reasoning_content` to the assistant message that follows, the convention
+ * DeepSeek (thinking with tool calls) and vLLM read.
  * Consecutive `function_call` / `custom_tool_call` items (and an assistant message right before
  * them) become one assistant message with `tool_calls`; each output becomes a `tool` message.
  */

@@ -55,6 +55,17 @@ interface ReasoningState {
   text: string;
 }
 
+/**
+ * Whether the request asks for reasoning summaries (`reasoning.summary`, or its deprecated name
+ * `generate_summary`: `auto`, `concise`, `detailed`). Clients read a reasoning model's thinking
+ * from `summary` then (the AI SDK, Codex CLI), as OpenAI fills it and never `content`; a chat
+ * server's raw reasoning is the only text there is, so it goes there whole.
+ */
+function asksForSummary(body: JsonObject): boolean {
+  const reasoning = objectOr(body.reasoning);
+  return typeof (reasoning?.summary ?? reasoning?.generate_summary) === "string";
+}
+
 interface PartState {
   type: "output_text" | "refusal";
   text: string;
@@ -110,6 +121,8 @@ export class ChatStreamTranslator implements EventTranslator {
 
   /** Each reasoning item's `encrypted_content`, from its text. */
   readonly #sealReasoning: ReasoningSeal;
+  /** Reasoning text goes in `summary` (one `summary_text` part), not in `content`. */
+  readonly #summary: boolean;
 
   /** The compaction item the gateway made for this response, until the output opens with it. */
   #compaction: TranslationContext["compaction"];
@@ -123,6 +136,7 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#oneCall = context.request.body.parallel_tool_calls === false;
     this.#think = new ThinkTagSplitter({ open: context.templateOpensThink === true });
     this.#sealReasoning = context.sealReasoning ?? (() => GATEWAY_REASONING_MARK);
+    this.#summary = asksForSummary(context.request.body);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -279,24 +293,28 @@ export class ChatStreamTranslator implements EventTranslator {
       // The bare mark from the start (the seal, if asked for, comes with `done`): an item a failure
       // or cancellation leaves open keeps it, so a later turn still tells it from a model's own.
       const encrypted_content = GATEWAY_REASONING_MARK;
-      const index = this.#add({
-        id,
-        type: "reasoning",
-        summary: [],
-        content: [],
-        encrypted_content,
-        status: "in_progress",
-      });
+      const started: OutputItem = this.#summary
+        ? { id, type: "reasoning", summary: [], encrypted_content, status: "in_progress" }
+        : { id, type: "reasoning", summary: [], content: [], encrypted_content, status: "in_progress" };
+      const index = this.#add(started);
       state = { kind: "reasoning", id, index, text: "" };
       this.#text = state;
-      this.#emit({
-        type: "response.content_part.added",
-        ...this.#at(state, 0),
-        part: { type: "reasoning_text", text: "" },
-      });
+      if (this.#summary)
+        this.#emit({
+          type: "response.reasoning_summary_part.added",
+          ...this.#summaryAt(state),
+          part: { type: "summary_text", text: "" },
+        });
+      else
+        this.#emit({
+          type: "response.content_part.added",
+          ...this.#at(state, 0),
+          part: { type: "reasoning_text", text: "" },
+        });
     }
     state.text += delta;
-    this.#emit({ type: "response.reasoning_text.delta", ...this.#at(state, 0), delta });
+    if (this.#summary) this.#emit({ type: "response.reasoning_summary_text.delta", ...this.#summaryAt(state), delta });
+    else this.#emit({ type: "response.reasoning_text.delta", ...this.#at(state, 0), delta });
   }
 
   #partDelta(type: PartState["type"], delta: string, logprobs: Logprob[]): void {
@@ -348,23 +366,47 @@ export class ChatStreamTranslator implements EventTranslator {
     if (state === undefined) return;
     this.#text = undefined;
     if (state.kind === "reasoning") {
-      const part = { type: "reasoning_text", text: state.text };
-      this.#emit({ type: "response.reasoning_text.done", ...this.#at(state, 0), text: state.text });
-      this.#emit({ type: "response.content_part.done", ...this.#at(state, 0), part: { ...part } });
-      // The gateway's mark (or the text sealed) lets a later turn tell the item from a model's own.
-      const encrypted = this.#sealReasoning(state.text);
+      this.#closeReasoning(state, status);
+      return;
+    }
+    this.#closePart(state);
+    this.#done(state.index, { id: state.id, type: "message", status, content: state.parts, role: "assistant" });
+  }
+
+  /** Ends a reasoning item: its text in its one part (summary or content), written once. */
+  #closeReasoning(state: ReasoningState, status: ItemStatus): void {
+    // The gateway's mark (or the text sealed) lets a later turn tell the item from a model's own.
+    const encrypted = this.#sealReasoning(state.text);
+    if (this.#summary) {
+      const part = { type: "summary_text", text: state.text };
+      const at = this.#summaryAt(state);
+      this.#emit({ type: "response.reasoning_summary_text.done", ...at, text: state.text });
+      this.#emit({
+        type: "response.reasoning_summary_part.done",
+        ...at,
+        part: { ...part },
+        ...(status === "incomplete" ? { status } : {}),
+      });
       this.#done(state.index, {
         id: state.id,
         type: "reasoning",
-        summary: [],
-        content: [part],
+        summary: [part],
         encrypted_content: encrypted,
         status,
       });
       return;
     }
-    this.#closePart(state);
-    this.#done(state.index, { id: state.id, type: "message", status, content: state.parts, role: "assistant" });
+    const part = { type: "reasoning_text", text: state.text };
+    this.#emit({ type: "response.reasoning_text.done", ...this.#at(state, 0), text: state.text });
+    this.#emit({ type: "response.content_part.done", ...this.#at(state, 0), part: { ...part } });
+    this.#done(state.index, {
+      id: state.id,
+      type: "reasoning",
+      summary: [],
+      content: [part],
+      encrypted_content: encrypted,
+      status,
+    });
   }
 
   // --- tool calls ---------------------------------------------------------------------------------
@@ -555,6 +597,11 @@ export class ChatStreamTranslator implements EventTranslator {
 
   #at(state: ReasoningState | MessageState, contentIndex: number) {
     return { item_id: state.id, output_index: state.index, content_index: contentIndex };
+  }
+
+  /** A reasoning item's one summary part. */
+  #summaryAt(state: ReasoningState) {
+    return { item_id: state.id, output_index: state.index, summary_index: 0 };
   }
 
   #snapshot(status: string, fields: JsonObject): ResponseObject {

@@ -371,6 +371,87 @@ describe("text, reasoning and refusals", () => {
   });
 });
 
+describe("reasoning asked for as a summary (`reasoning.summary`)", () => {
+  const asked = (summary = "auto") => setup({ reasoning: { summary } });
+  /** The events as the client gets them (the normalizer's fold writes into the translator's items). */
+  const sent = (result: Run) => result.normalized.map((event) => JSON.parse(event.json) as JsonObject);
+  const reasoningEvents = (result: Run) =>
+    types(result.events).filter((type) => type.startsWith("response.reasoning") || type.includes("part"));
+
+  it.each(["auto", "concise", "detailed"])(
+    "%s: streams the text as one summary part, in OpenAI's order, and keeps no content",
+    async (summary) => {
+      const result = run(
+        [delta({ reasoning_content: "Count " }), delta({ reasoning_content: "the r's." }), delta({ content: "3" }), finish("stop"), DONE],
+        asked(summary),
+      ); // prettier-ignore
+      expect(types(result.events).slice(2, 9)).toEqual([
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+      ]);
+      expect(sent(result)[2]?.item).toEqual({
+        id: expect.stringMatching(/^rs_/) as string,
+        type: "reasoning",
+        summary: [],
+        encrypted_content: "gwr1",
+        status: "in_progress",
+      });
+      expect(sent(result)[3]).toMatchObject({ summary_index: 0, part: { type: "summary_text", text: "" } });
+      expect(sent(result)[7]).toMatchObject({
+        summary_index: 0,
+        part: { type: "summary_text", text: "Count the r's." },
+      });
+      expect(sent(result)[7]).not.toHaveProperty("status");
+      expect(outputOf(result)[0]).toEqual({
+        id: expect.stringMatching(/^rs_/) as string,
+        type: "reasoning",
+        summary: [{ type: "summary_text", text: "Count the r's." }],
+        encrypted_content: "gwr1",
+        status: "completed",
+      });
+      await expectSdkAgrees(result);
+    },
+  );
+
+  it("splits a <think> block into the summary, and leaves a request without summary as it was", () => {
+    const body = [delta({ content: "<think>Hmm.</think>Yes." }), finish("stop"), DONE];
+    expect(outputOf(run(body, asked()))[0]).toMatchObject({ summary: [{ type: "summary_text", text: "Hmm." }] });
+    expect(outputOf(run(body, asked()))[0]).not.toHaveProperty("content");
+    const plain = run(body, setup({ reasoning: { effort: "high", summary: null } }));
+    expect(outputOf(plain)[0]).toMatchObject({ summary: [], content: [{ type: "reasoning_text", text: "Hmm." }] });
+    expect(reasoningEvents(plain)).not.toContain("response.reasoning_summary_part.added");
+  });
+
+  it("marks the summary part of a cut answer incomplete, and a plain JSON body gives the same item", async () => {
+    const cut = run([delta({ reasoning_content: "Long" }), finish("length"), DONE], asked());
+    expect(cut.events.find((event) => event.type === "response.reasoning_summary_part.done")).toMatchObject({
+      status: "incomplete",
+    });
+    expect(outputOf(cut)[0]).toMatchObject({ summary: [{ type: "summary_text", text: "Long" }], status: "incomplete" });
+    await expectSdkAgrees(cut);
+    const body = {
+      id: "chatcmpl-1",
+      choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Why.", content: "So." }, finish_reason: "stop" }],
+    }; // prettier-ignore
+    const whole = runBody(body, asked());
+    expect(whole.anomalies).toEqual([]);
+    expect(sent(whole)[2]?.item).toEqual({
+      id: expect.stringMatching(/^rs_/) as string,
+      type: "reasoning",
+      summary: [],
+      encrypted_content: "gwr1",
+      status: "in_progress",
+    });
+    expect(outputOf(whole)[0]).toMatchObject({ summary: [{ type: "summary_text", text: "Why." }] });
+    expect(outputOf(whole)[0]).not.toHaveProperty("content");
+  });
+});
+
 describe("a <think> block at the start of content (no reasoning parser on the server)", () => {
   const texts = (result: Run) =>
     outputOf(result).map((item: OutputItem) => [
