@@ -67,6 +67,11 @@ export class StreamNormalizer {
     if (TERMINAL_EVENTS.has(event.type)) this.#terminal = true;
   }
 
+  /** Reports what a translator repaired in the upstream's stream, as the normalizer's own repairs are. */
+  anomaly(message: string): void {
+    this.#options.onAnomaly?.(message);
+  }
+
   get terminal(): boolean {
     return this.#terminal;
   }
@@ -221,7 +226,14 @@ export class StreamNormalizer {
       default: {
         // Terminal: the stored snapshot is exactly what this event carries, output included.
         const out = this.#ensureStarted();
-        if (!Array.isArray(snapshot.output) || (snapshot.output.length === 0 && this.snapshot.output.length > 0)) {
+        const sent = snapshot.output;
+        // An output with something other than items in it (a `null`) would be stored and sent as is.
+        const broken = Array.isArray(sent) && !sent.every(isOutputItem);
+        if (broken)
+          this.#options.onAnomaly?.(
+            `${event.type} carried an output entry that is not an item: the streamed output is kept`,
+          );
+        if (!Array.isArray(sent) || broken || (sent.length === 0 && this.snapshot.output.length > 0)) {
           snapshot.output = structuredClone(this.snapshot.output);
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
@@ -302,6 +314,13 @@ export class StreamNormalizer {
     return { seq: this.#seq++, type: event.type, json, terminal };
   }
 }
+
+/** An output item at least as far as its type: a plain object naming one. */
+const isOutputItem = (value: unknown): boolean =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  typeof (value as JsonObject).type === "string";
 
 /**
  * Longest string of an upstream's error quoted to the client (a chat server's `event: error` may be a

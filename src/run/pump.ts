@@ -68,7 +68,9 @@ export async function pump(
     );
     return "finished";
   }
-  const translator = protocol.createTranslator(context);
+  // What a translator repairs is logged as the normalizer's own repairs are.
+  const translation: TranslationContext = { ...context, onAnomaly: (message) => normalizer.anomaly(message) };
+  const translator = protocol.createTranslator(translation);
   const decoder = new SseDecoder(options.maxEventBytes);
   const isJson = contentType.includes("application/json");
   const reader = (body as ReadableStream<Uint8Array>).getReader();
@@ -146,7 +148,7 @@ export async function pump(
     if (!normalizer.terminal) {
       const out: NormalizedEvent[] = [];
       if (isJson) {
-        normalize(protocol.eventsFromBody(JSON.parse(jsonText + text.decode()), context), out);
+        normalize(protocol.eventsFromBody(JSON.parse(jsonText + text.decode()), translation), out);
       } else {
         for (const message of decoder.end()) normalize(translator.push(message), out);
         normalize(translator.finish(), out);

@@ -34,6 +34,8 @@ export interface TranslationContext {
    * sealed, or the gateway's bare mark). Without it, the mark.
    */
   sealReasoning?: ReasoningSeal;
+  /** Called for what the translator repaired in the upstream's stream (logged as `upstream_anomaly`). */
+  onAnomaly?: (message: string) => void;
 }
 
 /** Turns the upstream's SSE messages into Responses events (sequence numbers are assigned later). */

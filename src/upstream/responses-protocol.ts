@@ -12,9 +12,31 @@ import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./pr
 /** Fields that carry state the gateway keeps itself; never sent upstream. */
 const GATEWAY_OWNED_FIELDS = ["background", "previous_response_id", "conversation", "stream", "store", "input"];
 
+/**
+ * vLLM's `/v1/responses` wraps its `reasoning_text` parts in events of its own names; they are
+ * OpenAI's content-part events by another name (same fields), and the SDK knows only OpenAI's.
+ */
+const RENAMED_EVENTS: Readonly<Record<string, string>> = {
+  "response.reasoning_part.added": "response.content_part.added",
+  "response.reasoning_part.done": "response.content_part.done",
+};
+
 class ResponsesTranslator implements EventTranslator {
   /** Function names by item id: `function_call_arguments.done` must name its function (OpenAI and Azure leave it out). */
   readonly #functionNames = new Map<string, string>();
+  /**
+   * Reasoning summary parts by `output_index:summary_index`: `sent` by the upstream, or `opened` by
+   * the gateway for a server that streams summary text without announcing its part (Ollama), then
+   * `closed` by it after the text's `done`.
+   */
+  readonly #summaryParts = new Map<string, "sent" | "opened" | "closed">();
+  readonly #onAnomaly: (message: string) => void;
+  /** Each kind of repair is logged once a stream, not once an event. */
+  readonly #reported = new Set<string>();
+
+  constructor(context: TranslationContext) {
+    this.#onAnomaly = context.onAnomaly ?? (() => undefined);
+  }
 
   push(message: SseMessage): StreamEvent[] {
     if (message.data === "[DONE]" || message.data === "") return [];
@@ -23,8 +45,53 @@ class ResponsesTranslator implements EventTranslator {
     // Some servers put the type only in the SSE `event:` field.
     if (typeof event.type !== "string" && message.event) event.type = message.event;
     if (typeof event.type !== "string") return [];
+    const renamed = RENAMED_EVENTS[event.type];
+    if (renamed !== undefined) {
+      this.#report(`renamed '${event.type}' to '${renamed}'`);
+      event.type = renamed;
+    }
     this.#fillFunctionName(event);
-    return [event as StreamEvent];
+    return this.#withSummaryParts(event as StreamEvent);
+  }
+
+  #report(message: string): void {
+    if (this.#reported.has(message)) return;
+    this.#reported.add(message);
+    this.#onAnomaly(message);
+  }
+
+  /**
+   * A summary's text streamed without its part (Ollama sends `reasoning_summary_text.delta` and
+   * `.done` only): the part is announced before its first delta and finished after its text, as
+   * OpenAI does, or the SDK's stream helper throws at the first delta.
+   */
+  #withSummaryParts(event: StreamEvent): StreamEvent[] {
+    const key = `${String(event.output_index)}:${String(event.summary_index)}`;
+    const state = this.#summaryParts.get(key);
+    const at = { item_id: event.item_id, output_index: event.output_index, summary_index: event.summary_index };
+    switch (event.type) {
+      case "response.reasoning_summary_part.added":
+        this.#summaryParts.set(key, "sent");
+        return [event];
+      case "response.reasoning_summary_part.done":
+        // The gateway already finished a part it opened: a late one from the upstream would finish it twice.
+        return state === "closed" ? [] : [event];
+      case "response.reasoning_summary_text.delta": {
+        if (state !== undefined) return [event];
+        this.#report("opened a reasoning summary part the upstream streamed text into without adding it");
+        this.#summaryParts.set(key, "opened");
+        const part = { type: "summary_text", text: "" };
+        return [{ type: "response.reasoning_summary_part.added", sequence_number: 0, ...at, part }, event];
+      }
+      case "response.reasoning_summary_text.done": {
+        if (state !== "opened") return [event];
+        this.#summaryParts.set(key, "closed");
+        const part = { type: "summary_text", text: typeof event.text === "string" ? event.text : "" };
+        return [event, { type: "response.reasoning_summary_part.done", sequence_number: 0, ...at, part }];
+      }
+      default:
+        return [event];
+    }
   }
 
   #fillFunctionName(event: JsonObject): void {
@@ -59,12 +126,22 @@ export const responsesProtocol: UpstreamProtocol = {
     return body;
   },
 
-  createTranslator(): EventTranslator {
-    return new ResponsesTranslator();
+  createTranslator(context: TranslationContext): EventTranslator {
+    return new ResponsesTranslator(context);
   },
 
   eventsFromBody(body: unknown, context: TranslationContext): StreamEvent[] {
-    if (!isPlainObject(body) || !Array.isArray(body.output)) return [];
-    return eventsFromResponse({ ...context.base, ...body });
+    if (!isPlainObject(body)) return [];
+    if (Array.isArray(body.output)) return eventsFromResponse({ ...context.base, ...body });
+    // A 200 whose JSON body is an error (`{"error":{...}}`, or Ollama's `{"error":"..."}`): the
+    // response fails with the server's words, not as a stream that ended early.
+    const error = isPlainObject(body.error)
+      ? body.error
+      : typeof body.error === "string"
+        ? { message: body.error }
+        : null;
+    if (error === null) return [];
+    context.onAnomaly?.("the upstream answered 200 with an error body instead of a stream");
+    return [{ type: "error", sequence_number: 0, error }];
   },
 };

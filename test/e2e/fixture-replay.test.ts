@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
 import { fixtureEvents, splitResponses } from "../support/fixtures";
-import { gatewayFetch, GATEWAY_URL, model, readEvents } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, readEvents } from "../support/gateway";
 
 type Event = Record<string, unknown>;
 
@@ -89,4 +89,41 @@ describe("recorded Responses streams through the gateway", () => {
     const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, { headers: auth });
     expect(await readEvents(replay.body)).toEqual(received);
   });
+});
+
+/**
+ * Synthetic streams (test/fixtures/responses/PROVENANCE.md) modelled on servers whose `/v1/responses`
+ * breaks the grammar the SDK's stream helper enforces: the gateway repairs them, and the helper,
+ * the stored response and the replay all agree.
+ */
+const repaired: [file: string, summary: string[], reasoning: string[]][] = [
+  // vLLM: `response.reasoning_part.added`/`.done` around a reasoning item's `reasoning_text` part
+  ["synthetic__vllm-reasoning-parts.chunks.txt", [], ["think hard"]],
+  // Ollama: `reasoning_summary_text.delta`/`.done` without `reasoning_summary_part.added`/`.done`
+  ["synthetic__ollama-reasoning-summary.chunks.txt", ["The user says hi"], []],
+];
+
+describe("synthetic Responses streams the gateway repairs", () => {
+  it.each(repaired)(
+    "%s reaches the SDK's stream helper whole, stored as streamed",
+    async (file, summary, reasoning) => {
+      const openai = client("sk-test-fixtures");
+      const stream = openai.responses.stream({ model: model(`fixture:${file}:0`), input: "replay" });
+      const events: { type: string; sequence_number: number }[] = [];
+      for await (const event of stream) events.push(event);
+      const final = await stream.finalResponse();
+
+      expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(final.status).toBe("completed");
+      expect(final.output_text).toBe("Héllo 😀 wörld");
+      const item = final.output[0] as { type: string; summary: { text: string }[]; content?: { text: string }[] };
+      expect(item.type).toBe("reasoning");
+      expect(item.summary.map((part) => part.text)).toEqual(summary);
+      expect((item.content ?? []).map((part) => part.text)).toEqual(reasoning);
+
+      const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json();
+      expect(stored).toEqual((events.at(-1) as unknown as { response: unknown }).response);
+      expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+    },
+  );
 });

@@ -486,6 +486,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
       res.end(JSON.stringify((events.at(-1) as Json).response));
       return;
     }
+    case "json-error": {
+      // json-error[:string]  a 200 whose JSON body is an error, as a server answers a stream it will
+      // not run (`{"error":{...}}`, or Ollama's `{"error":"..."}`)
+      const message = "model 'missing' not found, try pulling it first";
+      const error = args[0] === "string" ? message : { message, type: "not_found_error", param: null, code: null };
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error }));
+      return;
+    }
     case "function":
       return streamEvents(res, functionCallEvents(model, args[0] ?? "get_weather", '{"city":"Paris"}'));
     case "think":
