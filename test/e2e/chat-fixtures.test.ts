@@ -120,3 +120,18 @@ describe("recorded chat streams through the Worker, read with the openai SDK", (
     expect(replay.at(-1)).toMatchObject({ type: "response.failed", response: await rawStored(id) });
   });
 });
+
+describe("a chat stream that sends a tool call's arguments whole again after they were complete", () => {
+  it("keeps them once: the arguments parse, stored as streamed", async () => {
+    // Synthetic (test/fixtures/chat/PROVENANCE.md), modelled on servers that resend whole arguments.
+    const m = routed("fixture:synthetic__tool-args-resent.chunks.txt");
+    const stream = openai.responses.stream({ model: m.model, input: "replay" });
+    const deltas: string[] = [];
+    stream.on("response.function_call_arguments.delta", (event) => deltas.push(event.delta));
+    const final = await stream.finalResponse();
+    expect(final.status).toBe("completed");
+    expect(final.output).toMatchObject([{ type: "function_call", call_id: "call_1", arguments: '{"city":"Paris"}' }]);
+    expect(deltas.join("")).toBe('{"city":"Paris"}');
+    expect(withoutSdkFields(await openai.responses.retrieve(final.id))).toEqual(withoutSdkFields(final));
+  });
+});

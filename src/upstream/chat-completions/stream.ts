@@ -98,7 +98,7 @@ export class ChatStreamTranslator implements EventTranslator {
   /** The open reasoning or message item. Never open at the same time as a tool call. */
   #text: ReasoningState | MessageState | undefined;
   /** Tool calls being reassembled; only the first pending one can be live. */
-  readonly #calls = new ToolCallAssembler();
+  readonly #calls: ToolCallAssembler;
   /**
    * `parallel_tool_calls: false`: the one call the answer may make (OpenAI's answers hold zero or one).
    * Servers that ignore the flag (Ollama) may send more; those after the first are dropped, or a
@@ -137,6 +137,7 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#think = new ThinkTagSplitter({ open: context.templateOpensThink === true });
     this.#sealReasoning = context.sealReasoning ?? (() => GATEWAY_REASONING_MARK);
     this.#summary = asksForSummary(context.request.body);
+    this.#calls = new ToolCallAssembler(context.onAnomaly);
   }
 
   push(message: SseMessage): StreamEvent[] {

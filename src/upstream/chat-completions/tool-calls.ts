@@ -43,6 +43,12 @@ export class ToolCallAssembler {
   readonly #byIndex = new Map<number, ToolCall>();
   readonly #byId = new Map<string, ToolCall>();
   #last: ToolCall | undefined;
+  readonly #onAnomaly: (message: string) => void;
+
+  /** @param onAnomaly told of each fragment dropped as a resend of arguments already whole */
+  constructor(onAnomaly: (message: string) => void = () => undefined) {
+    this.#onAnomaly = onAnomaly;
+  }
 
   /**
    * Applies one fragment and returns its call, or undefined when the call was already finished (a
@@ -60,8 +66,13 @@ export class ToolCallAssembler {
     if (call.finished) return undefined;
     const fn = objectOr(fragment.function) ?? {};
     if (call.name === "") call.name = nonEmpty(fn.name) ?? "";
-    if (typeof fn.arguments === "string") call.args += fn.arguments;
-    else if (isPlainObject(fn.arguments)) call.args += JSON.stringify(fn.arguments);
+    const args =
+      typeof fn.arguments === "string" ? fn.arguments : isPlainObject(fn.arguments) ? JSON.stringify(fn.arguments) : "";
+    if (isResend(call, args))
+      this.#onAnomaly(
+        `dropped a resend of tool call ${call.id ?? call.name}'s whole arguments after they were complete`,
+      );
+    else call.args += args;
     return call;
   }
 
@@ -114,6 +125,21 @@ export function argumentsComplete(call: ToolCall): boolean {
     call.complete = false;
   }
   return call.complete;
+}
+
+/**
+ * Whether a fragment repeats arguments that are already a whole JSON value (some servers and proxies
+ * send a call's arguments whole again after streaming them, or stream them cumulatively: DeepSeek's
+ * and Qianfan's cumulative mode). Appended, they would make `{...}{...}`, which no client parses; a
+ * whole value cannot grow, so dropping such a fragment never loses anything.
+ */
+function isResend(call: ToolCall, fragment: string): boolean {
+  if (fragment.trim() === "" || !argumentsComplete(call)) return false;
+  try {
+    return JSON.stringify(JSON.parse(fragment)) === JSON.stringify(JSON.parse(call.args));
+  } catch {
+    return false;
+  }
 }
 
 const CALL_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
