@@ -16,10 +16,10 @@ const GATEWAY_OWNED_FIELDS = ["background", "previous_response_id", "conversatio
  * vLLM's `/v1/responses` wraps its `reasoning_text` parts in events of its own names; they are
  * OpenAI's content-part events by another name (same fields), and the SDK knows only OpenAI's.
  */
-const RENAMED_EVENTS: Readonly<Record<string, string>> = {
-  "response.reasoning_part.added": "response.content_part.added",
-  "response.reasoning_part.done": "response.content_part.done",
-};
+const RENAMED_EVENTS: ReadonlyMap<string, string> = new Map([
+  ["response.reasoning_part.added", "response.content_part.added"],
+  ["response.reasoning_part.done", "response.content_part.done"],
+]);
 
 class ResponsesTranslator implements EventTranslator {
   /** Function names by item id: `function_call_arguments.done` must name its function (OpenAI and Azure leave it out). */
@@ -45,7 +45,7 @@ class ResponsesTranslator implements EventTranslator {
     // Some servers put the type only in the SSE `event:` field.
     if (typeof event.type !== "string" && message.event) event.type = message.event;
     if (typeof event.type !== "string") return [];
-    const renamed = RENAMED_EVENTS[event.type];
+    const renamed = RENAMED_EVENTS.get(event.type);
     if (renamed !== undefined) {
       this.#report(`renamed '${event.type}' to '${renamed}'`);
       event.type = renamed;
@@ -66,6 +66,8 @@ class ResponsesTranslator implements EventTranslator {
    * OpenAI does, or the SDK's stream helper throws at the first delta.
    */
   #withSummaryParts(event: StreamEvent): StreamEvent[] {
+    // Every event passes here: text deltas, the bulk of a stream, leave before any key is built.
+    if (!event.type.startsWith("response.reasoning_summary_")) return [event];
     const key = `${String(event.output_index)}:${String(event.summary_index)}`;
     const state = this.#summaryParts.get(key);
     const at = { item_id: event.item_id, output_index: event.output_index, summary_index: event.summary_index };
