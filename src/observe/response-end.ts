@@ -180,11 +180,15 @@ export function logRecoveredEnd(
 
 function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngineDataset | undefined): void {
   // Only an error's message needs cleaning (it may hold an upstream URL); the plain line is ours.
-  const msg =
+  const outcome =
     end.error_code === null
       ? `response ${end.status}`
       : causeOf(`response ${end.status}: ${end.error_code}${message ? `: ${message}` : ""}`);
-  emit(end.status === "failed" ? "warn" : "log", "response_end", msg, { ...end });
+  // A `completed` end D1 refused is no success to its client (a 503 or an `error` event instead): a
+  // warning that says so, found among the failures rather than the completed responses.
+  const unrecorded = end.recorded === "storage_failed";
+  const msg = unrecorded ? `${outcome} but not recorded: D1 refused its end (see its d1_failure line)` : outcome;
+  emit(end.status === "failed" || unrecorded ? "warn" : "log", "response_end", msg, { ...end });
   if (metrics !== undefined) writeResponseMetric(metrics, end);
 }
 

@@ -315,7 +315,14 @@ describe("lines on the side of a run", () => {
         ["d1_failure", 4, 4],
       ]);
       expect(lines[0]?.msg).toMatch(new RegExp(`^the terminal write failed: .*${tag}`));
-      expect(await responseLine(id)).toMatchObject({ status: "completed", recorded: "storage_failed" });
+      // The client got a 503, not the completed response: the line is a warning that says so.
+      const line = await responseLine(id);
+      expect(line).toMatchObject({
+        msg: "response completed but not recorded: D1 refused its end (see its d1_failure line)",
+        status: "completed",
+        recorded: "storage_failed",
+      });
+      expect(logs.levelOf(line)).toBe("warn");
     } finally {
       await execEverywhere(`DROP TRIGGER ${tag};`);
       await execEverywhere(`DROP TRIGGER ${tag}_insert;`);

@@ -10,6 +10,8 @@ export type LogLine = Record<string, unknown> & { event: string; msg: string };
 export interface LogCapture {
   /** Every line so far, oldest first. */
   all(): LogLine[];
+  /** The console method that wrote `line` (its level). */
+  levelOf(line: LogLine): "log" | "warn" | "error" | undefined;
   /** The lines that match `fields` (each given field equal). */
   matching(fields: Record<string, unknown>): LogLine[];
   /** Waits until `count` lines match `fields`; returns them. */
@@ -20,17 +22,21 @@ export interface LogCapture {
 /** Captures the gateway's lines from now on (quietly: they are not printed). */
 export function captureLogLines(): LogCapture {
   const lines: LogLine[] = [];
+  const levels = new WeakMap<LogLine, "log" | "warn" | "error">();
   const spies = (["log", "warn", "error"] as const).map((level) =>
     vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
       const [line] = args;
-      if (args.length === 1 && typeof line === "object" && line !== null && "event" in line)
+      if (args.length === 1 && typeof line === "object" && line !== null && "event" in line) {
         lines.push(line as LogLine);
+        levels.set(line as LogLine, level);
+      }
     }),
   );
   const matching = (fields: Record<string, unknown>) =>
     lines.filter((line) => Object.entries(fields).every(([key, value]) => line[key] === value));
   return {
     all: () => [...lines],
+    levelOf: (line) => levels.get(line),
     matching,
     wait: (fields, count = 1) =>
       until(
