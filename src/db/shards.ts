@@ -13,7 +13,7 @@ import { createTableRelationsHelpers, eq, extractTablesRelationalConfig } from "
 import { DrizzleD1Database, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { ApiError } from "../errors";
-import { logConfigProblem, logFailure } from "../observe/problems";
+import { logConfigProblem, logFailure, logMoveWait } from "../observe/problems";
 import type { Db } from "./client";
 import { noteClient } from "./prepared";
 import { routedClient, type D1Client } from "./routed-client";
@@ -315,12 +315,15 @@ const storageMoving = (): ApiError =>
 
 /** Waits (polling DB's record) for another isolate's move of the tenant to end; answers its shard. */
 async function moveEnded(env: Env, tenantId: string): Promise<string> {
-  const deadline = Date.now() + MOVE_WAIT_MS;
+  const started = Date.now();
   for (;;) {
     const record = await lookUpShard(env, tenantId);
     if (record === undefined) throw storageMoving();
     if (record.movingTo === null) return record.shard;
-    if (Date.now() > deadline) throw storageMoving();
+    if (Date.now() > started + MOVE_WAIT_MS) {
+      logMoveWait(tenantId, record.shard, record.movingTo, Date.now() - started);
+      throw storageMoving();
+    }
     await new Promise((resolve) => setTimeout(resolve, MOVE_POLL_MS));
   }
 }

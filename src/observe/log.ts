@@ -16,6 +16,7 @@ export type LogEvent =
   | "sweep"
   | "retention"
   | "usage_rollup"
+  | "tenant_move"
   | "config"
   | "config_problem"
   | "failure";

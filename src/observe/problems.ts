@@ -66,6 +66,30 @@ export function logWebhookFailure(
   });
 }
 
+/**
+ * A tenant's move ended: its history is on `to` (`rows` copied, per table). `from` equal to `to`: a
+ * move called off, a tenant with no history placed, or one already there; the tenant's writes go on.
+ */
+export function logTenantMoved(tenantId: string, from: string, to: string, rows: Record<string, number>): void {
+  const copied = Object.values(rows).reduce((sum, n) => sum + n, 0);
+  const msg = from === to ? `tenant is on ${to}, no move pending` : `tenant moved from ${from} to ${to}`;
+  emit("log", "tenant_move", `${msg}: ${copied} rows copied`, { tenant: tenantId, from, to, rows: copied });
+}
+
+/**
+ * A tenant's write gave up waiting for its move: the mark outlived the wait, as a move's drain and
+ * copy rarely do, and a move whose Worker was stopped (a deploy mid-move) always does. Says how to
+ * call it off, as nothing else would tell an operator why one tenant's writes all answer 503.
+ */
+export function logMoveWait(tenantId: string, shard: string, movingTo: string, waitedMs: number): void {
+  emit(
+    "warn",
+    "tenant_move",
+    `a write of tenant ${tenantId} was refused (503 storage_unavailable): the tenant is marked moving from ${shard} to ${movingTo} and the move did not end within ${Math.round(waitedMs / 1000)} s; if no move is running (its Worker was stopped), call it off by moving the tenant to ${shard}`,
+    { tenant: tenantId, shard, moving_to: movingTo, waited_ms: waitedMs },
+  );
+}
+
 /** What a cron sweep did: `action` names it (ended, left, deleted...), `msg` says it in words. */
 export function logSweep(
   event: "sweep" | "retention" | "usage_rollup",

@@ -5,6 +5,7 @@ import { REMEMBER_MS } from "../../db/shards";
 import { moveTenant } from "../../db/tenant-move";
 import { invalidRequest } from "../../errors";
 import { readJson } from "../../http/json-body";
+import { logTenantMoved } from "../../observe/problems";
 import { invalidType, isPlainObject, missing } from "../../responses/validation";
 import { json, pathParam, type RouteContext } from "../context";
 import { tenantNotFound } from "./tenants";
@@ -28,5 +29,6 @@ export async function moveTenantRoute({ request, env, config }: RouteContext): P
     );
   const moved = await moveTenant(env, tenantId.slice(0, 128), shard, drain);
   if (moved === null) throw tenantNotFound(tenantId);
+  logTenantMoved(tenantId, moved.from, moved.to, moved.rows);
   return json({ object: "tenant.move", tenant_id: tenantId, from: moved.from, to: moved.to, rows: moved.rows });
 }
