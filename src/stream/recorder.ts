@@ -9,6 +9,7 @@
 // (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
+import { wrappedApiError } from "../db/failures";
 import { runWrites } from "../db/prepared";
 import { renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
@@ -141,6 +142,12 @@ export class ResponseRecorder {
       try {
         return await attemptWrite();
       } catch (error) {
+        // The gateway's own answer from inside the write (a tenant move outlasting its wait, logged
+        // as such): D1 refused nothing, and each try would wait out the move again.
+        if (wrappedApiError(error) !== undefined) {
+          this.#refusal = error;
+          throw error;
+        }
         this.#options.onError(what, error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
         if (attempt + 1 >= WRITE_ATTEMPTS) {
           this.#refusal = error;

@@ -1,10 +1,13 @@
 // A background run's row says `queued` until a heartbeat: the recorder sends one a moment after the
 // run starts (`heartbeatIn`), so the list and its status filter, which read D1, see it running well
-// before the flush interval.
+// before the flush interval. And a write the gateway itself refuses (a tenant move) is not retried.
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Db, Statement } from "../../src/db/client";
+import { wrappedApiError } from "../../src/db/failures";
 import { encodeRow } from "../../src/db/responses";
+import { ApiError } from "../../src/errors";
 import { tenantDb } from "../../src/db/shards";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
@@ -53,5 +56,36 @@ describe("a background run's early heartbeat", () => {
       "the row to say in_progress",
     );
     await recorder.stop();
+  });
+});
+
+describe("a write the gateway refuses itself", () => {
+  it("is not retried or reported as D1's: a tenant move's 503 from inside the write ends the write at once", async () => {
+    const id = newResponseId();
+    const refusal = new ApiError(503, "The gateway is moving this account's storage; try again.", {
+      type: "server_error",
+      code: "storage_unavailable",
+    });
+    let attempts = 0;
+    const reported: string[] = [];
+    const recorder = new ResponseRecorder({
+      // What Drizzle hands back when the first-write hook throws: the query error, the answer as its cause.
+      db: {
+        batch: () => {
+          attempts += 1;
+          return Promise.reject(new Error("Failed query: insert", { cause: refusal }));
+        },
+      } as unknown as Db,
+      responseId: id,
+      tenantId: "t_move",
+      flushIntervalMs: 600_000,
+      flushChars: 1024 * 1024,
+      conversationId: null,
+      status: () => "in_progress",
+      onError: (what) => reported.push(what),
+    });
+    const failed = await recorder.write([{} as Statement]).catch((error: unknown) => error);
+    expect(wrappedApiError(failed)).toBe(refusal);
+    expect({ attempts, reported }).toEqual({ attempts: 1, reported: [] });
   });
 });
