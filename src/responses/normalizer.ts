@@ -7,6 +7,7 @@ import { GrammarError, ResponseFold } from "./fold";
 import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
+import { finishingEvents } from "./synthesize";
 import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, responseError, textOf } from "./types";
 
@@ -47,6 +48,10 @@ export class StreamNormalizer {
   readonly #mintedIds = new Map<number, string>();
   /** Tokens spent for the response before its upstream call (create-time compaction's summary). */
   #spent: JsonObject | undefined;
+  /** An item was moved off an output index the upstream gave another (Ollama): see `#reuseIndex`. */
+  #moved = false;
+  /** The normalizer's own repairs already logged: each kind once a response, not once an event. */
+  readonly #reported = new Set<string>();
 
   constructor(options: NormalizerOptions) {
     this.#options = options;
@@ -130,7 +135,7 @@ export class StreamNormalizer {
         );
         return [...out, this.#emit(flat)];
       }
-      this.#remapItemEvent(event);
+      this.#remapItemEvent(event, out);
       out.push(this.#emit(event));
       return out;
     } catch (error) {
@@ -237,7 +242,7 @@ export class StreamNormalizer {
           snapshot.output = structuredClone(this.snapshot.output);
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
-        }
+        } else if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
           const sent = quotedError(
@@ -272,12 +277,19 @@ export class StreamNormalizer {
     );
   }
 
-  #remapItemEvent(event: StreamEvent): void {
+  #report(message: string): void {
+    if (this.#reported.has(message)) return;
+    this.#reported.add(message);
+    this.#options.onAnomaly?.(message);
+  }
+
+  /** Puts the event at the gateway's output index; `out` takes the events a reused index calls for first. */
+  #remapItemEvent(event: StreamEvent, out: NormalizedEvent[]): void {
     const wire = event.output_index;
     if (typeof wire !== "number") return;
     let index = this.#outputIndex.get(wire);
     if (event.type === "response.output_item.added") {
-      if (index !== undefined) throw new GrammarError(`duplicate output index ${wire}`);
+      if (index !== undefined) this.#reuseIndex(index, event.item, wire, out);
       index = this.snapshot.output.length;
       this.#outputIndex.set(wire, index);
       const item = event.item as OutputItem | undefined;
@@ -301,6 +313,41 @@ export class StreamNormalizer {
       const item = event.item as OutputItem | undefined;
       if (event.type === "response.output_item.done" && item && typeof item === "object") item.id = minted;
     }
+  }
+
+  /**
+   * A new item added at an output index the upstream already gave another: Ollama adds a tool call
+   * at the index of the text before it, which it never finishes. The item there is finished first,
+   * with the text its deltas built, as OpenAI finishes one before adding the next; the new item and
+   * its later events take the next index. The same item added twice is still a grammar error.
+   */
+  #reuseIndex(index: number, item: unknown, wire: number, out: NormalizedEvent[]): void {
+    const previous = this.snapshot.output[index];
+    const id = typeof item === "object" && item !== null ? (item as JsonObject).id : undefined;
+    if (previous === undefined || typeof id !== "string" || id === "" || id === previous.id)
+      throw new GrammarError(`duplicate output index ${wire}`);
+    this.#moved = true;
+    this.#report(
+      "an item was added at an output index the upstream had given another item: that item was finished and the new one moved to the next index",
+    );
+    if (!this.#fold.openItems.has(index)) return;
+    const finished = structuredClone(previous);
+    if ("status" in finished) finished.status = "completed";
+    for (const event of finishingEvents(finished, index)) out.push(this.#emit(event));
+  }
+
+  /**
+   * The terminal output of a stream whose items were moved may leave out the one the upstream never
+   * finished (Ollama's lists only its calls): each streamed item it lacks is put back where it was
+   * streamed, or the SDK's stream helper would end without it, the stored response with it.
+   */
+  #keepStreamedItems(sent: OutputItem[], type: string): void {
+    const ids = new Set(sent.map((item) => item.id));
+    this.snapshot.output.forEach((item, index) => {
+      if (typeof item.id !== "string" || ids.has(item.id)) return;
+      sent.splice(Math.min(index, sent.length), 0, structuredClone(item));
+      this.#report(`${type} left out items it streamed: they are kept in its output`);
+    });
   }
 
   /** Validates and folds the event, then numbers and serializes it. */

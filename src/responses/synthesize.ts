@@ -126,6 +126,14 @@ function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
   return events;
 }
 
+/**
+ * The events that finish `item`, added at `outputIndex` and never finished, as OpenAI finishes one:
+ * each part's text and the part `done`, then the item `done` (the item as the fold built it).
+ */
+export function finishingEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
+  return itemEvents(item, outputIndex).filter((event) => event.type.endsWith(".done"));
+}
+
 const TERMINAL_TYPE: Record<string, string> = {
   completed: "response.completed",
   incomplete: "response.incomplete",

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { foldEvents } from "../../src/responses/fold";
 import type { StreamEvent } from "../../src/responses/types";
 import { fixtureEvents, splitResponses } from "../support/fixtures";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
 
 type Event = Record<string, unknown>;
 
@@ -124,6 +124,97 @@ describe("synthetic Responses streams the gateway repairs", () => {
       const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json();
       expect(stored).toEqual((events.at(-1) as unknown as { response: unknown }).response);
       expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+    },
+  );
+});
+
+const paris = '{"city":"Paris"}';
+const weather = {
+  type: "function" as const,
+  name: "get_weather",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  strict: false,
+};
+
+/**
+ * Ollama's `/v1/responses` adds a tool call at the output index of the text before it, a message it
+ * never finishes, and ends with only the calls (and reasoning) in its output. The gateway finishes the
+ * text and moves each call on, so the SDK's helper completes with every item, in order.
+ */
+const textThenCalls: [file: string, types: string[], text: string, calls: string[]][] = [
+  [
+    "synthetic__ollama-text-then-tool.chunks.txt",
+    ["message", "function_call"],
+    "Let me check the weather in Paris.",
+    [paris],
+  ],
+  [
+    "synthetic__ollama-reasoning-text-two-tools.chunks.txt",
+    ["reasoning", "message", "function_call", "function_call"],
+    "Checking both cities 😀.",
+    [paris, '{"city":"Tokyo"}'],
+  ],
+];
+
+describe("synthetic Ollama streams with text before a tool call", () => {
+  it.each(textThenCalls)(
+    "%s: the text is finished and kept, each call at an index of its own, stored as streamed",
+    async (file, types, text, calls) => {
+      const openai = client("sk-test-fixtures");
+      const m = model(`fixture:${file}:0`);
+      const stream = openai.responses.stream({ model: m, input: "replay", tools: [weather] });
+      const events: Event[] = [];
+      for await (const event of stream) events.push(event as unknown as Event);
+      const final = await stream.finalResponse();
+
+      expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(final.status).toBe("completed");
+      expect(final.output.map((item) => item.type)).toEqual(types);
+      expect(final.output_text).toBe(text);
+      const message = final.output.find((item) => item.type === "message");
+      expect(message?.status).toBe("completed");
+      const called = final.output.flatMap((item) => (item.type === "function_call" ? [item.arguments] : []));
+      expect(called).toEqual(calls);
+      // Each item added once and done once, at its own index in order: the text done before the call.
+      const at = (type: string) =>
+        events.filter((event) => event.type === type).map((event) => [event.output_index, (event.item as Event).type]);
+      expect(at("response.output_item.added")).toEqual(types.map((type, i) => [i, type]));
+      expect(at("response.output_item.done")).toEqual(types.map((type, i) => [i, type]));
+      const textDone = events.find((event) => event.type === "response.output_text.done");
+      expect(textDone).toMatchObject({ output_index: types.indexOf("message"), text });
+      expect(events.find((event) => event.type === "response.content_part.done")).toMatchObject({ part: { text } });
+
+      const terminal = (events.at(-1) as { response: Event }).response;
+      const stored = await (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })
+      ).json<Event>();
+      expect(stored).toEqual(terminal);
+      expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+      const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
+      expect(await readEvents(replay.body)).toEqual(JSON.parse(JSON.stringify(events)));
+
+      // Not streamed to the client, stored or not: the same items.
+      const json = await openai.responses.create({ model: m, input: "replay", tools: [weather] });
+      expect(json.output).toEqual(stored.output);
+      const unstored = await openai.responses.create({ model: m, input: "replay", tools: [weather], store: false });
+      expect(unstored.output).toEqual(stored.output);
+
+      // The next turn sends the upstream the text and the calls it answers.
+      const outputs = final.output.flatMap((item) =>
+        item.type === "function_call"
+          ? [{ type: "function_call_output" as const, call_id: item.call_id, output: "sunny" }]
+          : [],
+      );
+      const next = await openai.responses.create({ model: m, input: outputs, previous_response_id: final.id });
+      expect(next.status).toBe("completed");
+      const sent = (await upstream.requests(m)).at(-1)?.body.input as Event[];
+      expect(sent.slice(1, 1 + types.length).map((item) => [item.type, item.id])).toEqual(
+        final.output.map((item) => [item.type, item.id]),
+      );
+      expect(sent.slice(1 + types.length)).toEqual(outputs);
+      expect((await openai.responses.inputItems.list(next.id)).data.map((item) => item.type)).toEqual(
+        outputs.map(() => "function_call_output"),
+      );
     },
   );
 });

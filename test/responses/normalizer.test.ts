@@ -78,6 +78,48 @@ describe("StreamNormalizer", () => {
     expect(out.at(-1)?.type).toBe("response.completed");
   });
 
+  it("finishes an item left open when another is added at its index, and moves that one and its events on (Ollama)", () => {
+    // Ollama's text then two calls sent apart: both calls come at the text's index, as does the text's.
+    const events = fixtureEvents("responses/synthetic__ollama-text-then-tool.chunks.txt") as StreamEvent[];
+    const call = events.slice(6, 10);
+    const second = JSON.parse(
+      JSON.stringify(call).replaceAll("fc_118273_0", "fc_2").replaceAll("call_k3v9x2ab", "call_2"),
+    ) as StreamEvent[];
+    const end = structuredClone(events[10] as StreamEvent & { response: { output: unknown[] } });
+    end.response.output.push((second[3] as StreamEvent).item);
+    const anomalies: string[] = [];
+    const n = normalizer({}, false, anomalies);
+    const out = feed(n, [...events.slice(0, 10), ...second, end]);
+
+    const at = (type: string) =>
+      out.filter((e) => e.type === type).map((e) => [e.output_index, (e.item as { id: string }).id]);
+    const ids = ["msg_730144", "fc_118273_0", "fc_2"];
+    expect(at("response.output_item.added")).toEqual(ids.map((id, i) => [i, id]));
+    expect(at("response.output_item.done")).toEqual(ids.map((id, i) => [i, id]));
+    const text = "Let me check the weather in Paris.";
+    expect(out.slice(6, 9).map((e) => [e.type, e.output_index])).toEqual([
+      ["response.output_text.done", 0],
+      ["response.content_part.done", 0],
+      ["response.output_item.done", 0],
+    ]);
+    expect(out[8]?.item).toMatchObject({ status: "completed", content: [{ type: "output_text", text }] });
+    for (const e of out.filter((e) => e.item_id === "fc_2")) expect(e.output_index).toBe(2);
+    const last = out.at(-1)?.response as { output: { id: string }[] };
+    expect(last.output.map((item) => item.id)).toEqual(ids);
+    expect(last.output).toEqual(n.snapshot.output);
+    expect(anomalies).toEqual([
+      "an item was added at an output index the upstream had given another item: that item was finished and the new one moved to the next index",
+      "response.completed left out items it streamed: they are kept in its output",
+    ]);
+  });
+
+  it("still fails a stream that adds the same item twice", () => {
+    const events = recorded();
+    const out = feed(normalizer(), [...events.slice(0, 3), ...events.slice(2)]);
+    expect(out.slice(-2).map((e) => e.type)).toEqual(["error", "response.failed"]);
+    expect((out.at(-2)?.error as { message: string }).message).toMatch(/duplicate output index 0$/);
+  });
+
   it("drops event types the SDK does not know, and reports them", () => {
     const anomalies: string[] = [];
     const events = recorded();
