@@ -3,6 +3,7 @@
 
 import { ApiError, invalidRequest } from "../errors";
 import { invalidType, isPlainObject } from "../responses/validation";
+import { unpairedSurrogateError } from "./unpaired-surrogates";
 
 export const INVALID_JSON_MESSAGE =
   "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)";
@@ -98,7 +99,10 @@ export function jsonShapeMessage(problem: "depth" | "values", what: string): str
     : `The JSON ${what} has too many values: at most ${MAX_JSON_VALUES.toLocaleString("en-US")} arrays, objects, elements and members are accepted.`;
 }
 
-/** Parses the body as JSON; invalid UTF-8 or JSON, nesting deeper than the cap or too many values, is a 400. */
+/**
+ * Parses the body as JSON; invalid UTF-8 or JSON, nesting deeper than the cap, too many values, or
+ * a string with an unpaired surrogate (`"\ud800"`), is a 400.
+ */
 export async function readJson(request: Request, limit: number): Promise<unknown> {
   const bytes = await readCapped(request, limit);
   let text: string;
@@ -109,11 +113,15 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   }
   const problem = jsonShapeProblem(text);
   if (problem !== undefined) throw invalidRequest(jsonShapeMessage(problem, "body"));
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw invalidRequest(INVALID_JSON_MESSAGE);
   }
+  const unpaired = unpairedSurrogateError(text, value);
+  if (unpaired !== undefined) throw unpaired;
+  return value;
 }
 
 /** A JSON object body; an absent (empty) body counts as `{}`. */

@@ -1,6 +1,7 @@
-// Bad frames never crash the socket: a frame that is not JSON, not an object, of an unknown type or
-// with a bad field gets an `error` event (with its status) and the socket stays usable; a binary
-// frame closes with 1003 and one over the size cap with 1009. Steering is answered, not applied.
+// Bad frames never crash the socket: a frame that is not JSON, holds an unpaired surrogate, is not an
+// object, of an unknown type or with a bad field gets an `error` event (with its status) and the
+// socket stays usable; a binary frame closes with 1003 and one over the size cap with 1009. Steering
+// is answered, not applied.
 
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { INVALID_JSON_MESSAGE, MAX_JSON_DEPTH } from "../../src/http/json-body";
@@ -24,6 +25,14 @@ describe("bad frames", () => {
     const socket = await RawSocket.open();
     socket.send("{not json");
     expect(await socket.request()).toEqual([refusal(INVALID_JSON_MESSAGE, null, null)]);
+    socket.send(`{"type":"response.create","model":"m","input":"x\\ud800"}`);
+    expect(await socket.request()).toEqual([
+      refusal(
+        "Invalid 'input': the string holds an unpaired UTF-16 surrogate ('\\ud800' at index 1), which is not Unicode text. Send both halves of the pair, or neither.",
+        "input",
+        "invalid_value",
+      ),
+    ]);
     socket.send("[1, 2]");
     expect(await socket.request()).toEqual([
       refusal("Invalid type for 'event': expected an object, but got an array instead.", "event", "invalid_type"),
