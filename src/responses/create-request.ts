@@ -19,6 +19,17 @@ import {
 export const METADATA_MAX_KEYS = 16;
 export const METADATA_MAX_KEY_LENGTH = 64;
 export const METADATA_MAX_VALUE_LENGTH = 512;
+
+/**
+ * Characters as OpenAI counts them for a length limit: code points, so an emoji (two UTF-16 code
+ * units in a JS string) is one. Counted only past `max` code units, where it can differ.
+ */
+function characters(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
 /**
  * Items a request whose input is written may carry in `input` (OpenAI documents no number; this
  * bounds the rows of one request). A request that writes no items has no count of its own: Codex
@@ -54,16 +65,18 @@ export function validateMetadata(value: unknown, param = "metadata"): Record<str
       "object_above_max_properties",
     );
   for (const [key, item] of entries) {
-    if (key.length > METADATA_MAX_KEY_LENGTH)
+    const keyLength = characters(key, METADATA_MAX_KEY_LENGTH);
+    if (keyLength > METADATA_MAX_KEY_LENGTH)
       throw invalidRequest(
-        `Invalid '${param}': string too long. Expected a string with maximum length ${METADATA_MAX_KEY_LENGTH}, but got a string with length ${key.length} instead.`,
+        `Invalid '${param}': string too long. Expected a string with maximum length ${METADATA_MAX_KEY_LENGTH}, but got a string with length ${keyLength} instead.`,
         param,
         "string_above_max_length",
       );
     if (typeof item !== "string") throw invalidType(`${param}.${key}`, "a string", item);
-    if (item.length > METADATA_MAX_VALUE_LENGTH)
+    const length = characters(item, METADATA_MAX_VALUE_LENGTH);
+    if (length > METADATA_MAX_VALUE_LENGTH)
       throw invalidRequest(
-        `Invalid '${param}.${key}': string too long. Expected a string with maximum length ${METADATA_MAX_VALUE_LENGTH}, but got a string with length ${item.length} instead.`,
+        `Invalid '${param}.${key}': string too long. Expected a string with maximum length ${METADATA_MAX_VALUE_LENGTH}, but got a string with length ${length} instead.`,
         `${param}.${key}`,
         "string_above_max_length",
       );

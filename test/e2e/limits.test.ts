@@ -121,6 +121,23 @@ describe("limits", () => {
     expect(res.status).toBe(200);
   });
 
+  it("counts metadata lengths in characters as OpenAI does: an emoji is one, not two UTF-16 code units", async () => {
+    const { key } = await newTenantKey("limits");
+    const emoji = "\u{1F600}";
+    const metadata = { [emoji.repeat(64)]: emoji.repeat(512) };
+    const res = await post(key, JSON.stringify({ model: model("text:1"), input: "x", metadata }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ metadata });
+
+    const over = await post(
+      key,
+      JSON.stringify({ model: model("text:1"), input: "x", metadata: { k: emoji.repeat(513) } }),
+    );
+    expect(over.status).toBe(400);
+    expect(over.body.error).toMatchObject({ param: "metadata.k", code: "string_above_max_length" });
+    expect(over.body.error.message).toContain("but got a string with length 513 instead");
+  });
+
   it("counts no items of a store:false create, which writes none (Codex resends its whole history each turn)", async () => {
     const { key } = await newTenantKey("limits");
     const m = model("text:1");
