@@ -32,13 +32,24 @@ export const CLAIM_TAKEOVER_SECONDS = 30;
 /** How often a holder whose row is not written yet renews its claim: a third of the takeover window. */
 export const CLAIM_RENEW_MS = (CLAIM_TAKEOVER_SECONDS * 1000) / 3;
 
-/** The request's `Idempotency-Key`, or null; a key that is empty or too long is a 400. */
+/**
+ * The request's `Idempotency-Key`, or null; a key that is empty or too long is a 400, and so is one
+ * with bytes that are not UTF-8: the runtime reads each such byte as U+FFFD, so `café` sent as
+ * Latin-1 (as Node's fetch and Python's requests send it) and `cafè` would be one key, and the
+ * second request would get the first one's response.
+ */
 export function idempotencyKeyOf(request: Request): string | null {
   const key = request.headers.get("idempotency-key");
   if (key === null) return null;
   if (key.trim() === "" || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
     throw invalidRequest(
       `Invalid 'Idempotency-Key' header: expected between 1 and ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
+      null,
+      "invalid_idempotency_key",
+    );
+  if (key.includes("\uFFFD"))
+    throw invalidRequest(
+      "Invalid 'Idempotency-Key' header: it holds bytes that are not UTF-8 text (or U+FFFD), which cannot be told apart. Use ASCII, such as a UUID.",
       null,
       "invalid_idempotency_key",
     );

@@ -198,9 +198,10 @@ describe("Idempotency-Key", () => {
     expect(await received(m)).toHaveLength(2);
   });
 
-  it("rejects an empty or oversized key", async () => {
+  it("rejects an empty or oversized key, and one with bytes that are not UTF-8", async () => {
     const openai = client("sk-test-idempotency");
-    for (const key of [" ", "k".repeat(256)])
+    // Over HTTP, `k\xe9` and `k\xe8` (Latin-1, as Node's fetch sends `ké`) both arrive as `k\ufffd`.
+    for (const key of [" ", "k".repeat(256), "k\ufffd"])
       await expect(openai.responses.create({ model: model("text:1"), input: "x" }, withKey(key))).rejects.toMatchObject(
         {
           status: 400,
