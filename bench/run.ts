@@ -74,10 +74,10 @@ let quietBudgetMs = (quick ? 20 : 90) * 1000;
 const RUN_LIMIT_MS =
   (limitMinutes > 0 ? limitMinutes : (quick ? 8 : 20) + (beforeRef === undefined ? 0 : quick ? 5 : 10)) * 60_000;
 /**
- * The gateway keeps a finished run's Durable Object log for RUN_LOG_RETENTION_SECONDS (600 by default) before
- * its alarm deletes it; the bench shortens that to 1 s so the deletion (an alarm, its rows, its wall-clock)
- * happens inside the cell that caused it and is metered. The storage it held is priced for the time it was
- * held here; at the default 600 s, 100 KB held costs $0.005 per million responses more.
+ * The gateway before issue 12 (the "before", 484ef69) kept a finished run's Durable Object log for
+ * RUN_LOG_RETENTION_SECONDS (600 by default) before its alarm deleted it; the bench shortens that to 1 s so the
+ * deletion (an alarm, its rows, its wall-clock) happens inside the cell that caused it and is metered. Today's
+ * gateway has no such setting (it removes a run's storage when the run is done) and ignores the var.
  */
 const METERED_VARS = { RUN_LOG_RETENTION_SECONDS: "1" };
 /** How long a cell waits for the gateway's objects to go idle and their due alarms to fire. */
