@@ -108,7 +108,7 @@ const ALL = { responses: 1, batches: 2, legacyRows: 0, blobs: 2, deliveries: 1, 
 const ALL_LEGACY = { ...ALL, batches: 0, legacyRows: 3 };
 const NONE = { responses: 0, batches: 0, legacyRows: 0, blobs: 0, deliveries: 0, attempts: 0 };
 
-async function runCron(vars: Record<string, string> = {}, scheduledTime = NOW * 1000): Promise<void> {
+async function runCron(vars: Record<string, unknown> = {}, scheduledTime = NOW * 1000): Promise<void> {
   const ctx = createExecutionContext();
   const controller = createScheduledController({ scheduledTime, cron: "* * * * *" });
   await worker.scheduled(controller, { ...env, ...vars }, ctx);
@@ -198,6 +198,27 @@ describe("retention", () => {
       expect(logs.matching({ event: "config_problem", setting: "D1_SHARDS" }).map((line) => line.msg)).toEqual([
         `D1_SHARDS names 'DB_9', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml. The cron sweeps ${shards.split(",").join(", ")} until it is fixed.`,
       ]);
+    } finally {
+      logs.stop();
+    }
+    expect(await owned(old)).toEqual(NONE);
+  });
+
+  it("goes on past a shard whose queries fail, in a line that says D1's reason without the query", async () => {
+    const old = await seedResponse(NOW - 1000 * DAY);
+    const shards = (env as { D1_SHARDS?: string }).D1_SHARDS ?? "DB";
+    const refused = () => Promise.reject(new Error("D1_ERROR: no such table: responses: SQLITE_ERROR"));
+    const statement = { bind: () => statement, all: refused, raw: refused, run: refused, first: refused };
+    const broken = { prepare: () => statement, batch: refused, exec: refused };
+    const logs = captureLogLines();
+    try {
+      await expect(
+        runCron({ RETENTION_DAYS: "30", D1_SHARDS: `${shards},DB_BROKEN`, DB_BROKEN: broken }),
+      ).rejects.toThrow("the scheduled run failed on 1 shard(s)");
+      const [line] = logs.matching({ event: "sweep", action: "failed" });
+      expect(line).toMatchObject({ shard: "DB_BROKEN" });
+      expect(line?.msg).toContain("D1_ERROR: no such table: responses");
+      expect(line?.msg).not.toMatch(/select|params/i);
     } finally {
       logs.stop();
     }
