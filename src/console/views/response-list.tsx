@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import { getJson, query, responsesPath, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
+import { cut } from "../cut";
 import { formatNumber, Show, Status, Time, useLoad, text } from "./common";
 import { outputText, type ResponseObject } from "./response-model";
 
@@ -158,7 +159,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                           </td>
                           {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
                           <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
-                          <td class="preview">{outputText(response).slice(0, 90)}</td>
+                          <td class="preview">{cut(outputText(response), 90)}</td>
                         </tr>
                       ))}
                     </tbody>
