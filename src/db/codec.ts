@@ -16,14 +16,20 @@ const decoder = new TextDecoder();
 /** What a BLOB column holds as the app sees it; TEXT for values written by earlier versions. */
 export type StoredValue = Uint8Array | string;
 
-/** Largest value bound as hex text: the text (twice the bytes) stays under D1's 2 MB bound-value limit. */
-const HEX_MAX_BYTES = 900_000;
+/**
+ * Largest value bound as hex text: the text (twice the bytes) stays under D1's 2 MB bound-value limit.
+ * Split values are cut into parts of this size (large-values.ts), so that every BLOB the gateway
+ * writes is bound this way.
+ */
+export const HEX_MAX_BYTES = 900_000;
 
 /**
  * A BLOB value as a statement binds it. D1's binding sends a bound Uint8Array as a JSON array of numbers
  * (about 3.6 characters a byte, built, parsed and checked one number at a time); hex text decoded by
  * SQLite's `unhex()` (3.41+, on workerd's list of allowed functions) is 2 characters a byte, encoded
- * natively, and stores the same BLOB. Larger values (split parts near 2 MB) stay bound as bytes.
+ * natively, and stores the same BLOB. A larger value is bound as bytes, which the binding turns into
+ * an array of numbers (`Array.from`) before the JSON: over 10 bytes of heap a byte while it builds,
+ * about 120 MB for the parts of one 15 MB request, near an isolate's 128 MB. The gateway binds none.
  */
 export function blobParam(value: Uint8Array): SQL | Uint8Array {
   if (value.byteLength > HEX_MAX_BYTES) return value;

@@ -4,7 +4,7 @@
 
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { decompressText, readBlob, type StoredValue } from "./codec";
+import { decompressText, HEX_MAX_BYTES, readBlob, type StoredValue } from "./codec";
 import { blobs } from "./schema";
 
 /**
@@ -13,8 +13,12 @@ import { blobs } from "./schema";
  * output, so an inline tail leaves little room to the others: together they stay under D1's 2 MB.
  */
 export const MAX_INLINE_BYTES = 600_000;
-/** Bytes per `blobs` part (one part per row, under the 2 MB row limit). */
-export const MAX_PART_BYTES = 1_900_000;
+/**
+ * Bytes per `blobs` (and event batch) part, one part per row. Not the 2 MB a row may hold: a part
+ * that large would be bound as bytes, which D1's binding expands into an array of numbers (codec.ts),
+ * so parts are cut at the size bound as hex text. Rows written with larger parts read the same.
+ */
+export const MAX_PART_BYTES = HEX_MAX_BYTES;
 
 /** Splits bytes into parts of at most `max` bytes. */
 export function splitBytes(data: Uint8Array, max = MAX_PART_BYTES): Uint8Array[] {
@@ -66,7 +70,7 @@ export function placeValue(
   }));
   return {
     inline: null,
-    // One part per statement: each is close to the 2 MB a row (and a bound value) may hold.
+    // One part per statement: its hex text is close to the 2 MB a bound value may hold.
     statements: [clear, ...rows.map((row) => db.insert(blobs).values(row))],
   };
 }

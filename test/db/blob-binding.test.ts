@@ -6,7 +6,10 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { readBlob } from "../../src/db/codec";
+import type { Statement } from "../../src/db/client";
+import { compressText, readBlob } from "../../src/db/codec";
+import { batchStatements } from "../../src/db/event-batches";
+import { placeValue, readValue } from "../../src/db/large-values";
 import * as schema from "../../src/db/schema";
 
 const db = drizzle(env.DB, { schema });
@@ -20,6 +23,8 @@ const toHex = (bytes: Uint8Array): string =>
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("")
     .toUpperCase();
+
+const sqlOf = (statement: Statement): string => (statement as unknown as { toSQL(): { sql: string } }).toSQL().sql;
 
 async function roundTrip(owner: string, data: Uint8Array) {
   const insert = db.insert(blobs).values({ ownerId: owner, tenantId: "t", name: "v", part: 0, data });
@@ -63,6 +68,24 @@ describe("BLOB values", () => {
     expect(stored?.length).toBe(1_100_000);
     expect(stored?.hex).toBe(toHex(data));
     expect(read).toEqual(data);
+  });
+
+  it("of a split value are all bound as hex: D1's binding expands bytes into an array of numbers", async () => {
+    // About 1.7 MB once deflated, so placed in parts; parts of up to 1.9 MB were bound as
+    // bytes, and one 15 MB request's parts took about 120 MB of heap in the binding's Array.from.
+    const text = JSON.stringify(Array.from({ length: 700_000 }, (_, i) => (i * 2654435761) % 99991));
+    const value = compressText(text);
+    const owner = { id: "blob-split", tenantId: "t" };
+    const { inline, statements } = placeValue(db, owner, "input", value);
+    expect(inline).toBeNull();
+    expect(value.byteLength).toBeGreaterThan(1_000_000);
+    const inserts = statements.slice(1).map(sqlOf);
+    expect(inserts.length).toBeGreaterThan(1);
+    for (const insert of inserts) expect(insert).toContain("unhex(?)");
+    await db.batch(statements as [(typeof statements)[0], ...typeof statements]);
+    expect(await readValue(db, owner, "input", null)).toBe(text);
+    const events = batchStatements(db, { responseId: "r", tenantId: "t" }, 0, 1, value);
+    for (const statement of events) expect(sqlOf(statement)).toContain("unhex(?)");
   });
 
   it("of no bytes store an empty BLOB", async () => {
