@@ -3,6 +3,7 @@
 // A run keeps a `RunTrace` from its start; it counts nothing per event (the event count is the
 // normalizer's next sequence number). Used by src/stream/ and src/run/.
 
+import { wrappedApiError } from "../db/failures";
 import { TERMINAL_STATUSES, type ResponseError, type ResponseObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import type { FinishOutcome } from "../stream/recorder";
@@ -84,9 +85,12 @@ export class RunTrace {
     };
   }
 
-  /** The run ended with `snapshot` after `events` events; writes its line and data point (once). */
-  end(snapshot: ResponseObject, events: number, recorded: Recorded): void {
-    this.#write(outcomeOf(snapshot), snapshot.usage, events, recorded);
+  /**
+   * The run ended with `snapshot` after `events` events; writes its line and data point (once).
+   * `refusal`: what refused its end's write (the recorder's), for a `storage_failed` line to say.
+   */
+  end(snapshot: ResponseObject, events: number, recorded: Recorded, refusal?: unknown): void {
+    this.#write(outcomeOf(snapshot), snapshot.usage, events, recorded, refusal);
   }
 
   /** The upstream refused the create or could not be reached: it ends `failed` with `error`, nothing streamed. */
@@ -96,7 +100,7 @@ export class RunTrace {
     this.#write({ status: "failed", error }, null, 0, recorded);
   }
 
-  #write(outcome: Outcome, usage: unknown, events: number, recorded: Recorded): void {
+  #write(outcome: Outcome, usage: unknown, events: number, recorded: Recorded, refusal?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     const spec = this.#spec;
@@ -124,6 +128,7 @@ export class RunTrace {
       },
       outcome.error?.message ?? null,
       this.#metrics,
+      refusal,
     );
   }
 
@@ -178,7 +183,12 @@ export function logRecoveredEnd(
   );
 }
 
-function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngineDataset | undefined): void {
+function finish(
+  end: ResponseEnd,
+  message: string | null,
+  metrics: AnalyticsEngineDataset | undefined,
+  refusal?: unknown,
+): void {
   // Only an error's message needs cleaning (it may hold an upstream URL); the plain line is ours.
   const outcome =
     end.error_code === null
@@ -187,9 +197,21 @@ function finish(end: ResponseEnd, message: string | null, metrics: AnalyticsEngi
   // A `completed` end D1 refused is no success to its client (a 503 or an `error` event instead): a
   // warning that says so, found among the failures rather than the completed responses.
   const unrecorded = end.recorded === "storage_failed";
-  const msg = unrecorded ? `${outcome} but not recorded: D1 refused its end (see its d1_failure line)` : outcome;
+  const msg = unrecorded ? `${outcome} but not recorded: ${whyUnrecorded(refusal)}` : outcome;
   emit(end.status === "failed" || unrecorded ? "warn" : "log", "response_end", msg, { ...end });
   if (metrics !== undefined) writeResponseMetric(metrics, end);
+}
+
+/**
+ * Who refused an end's write: D1 (its d1_failure line says why), or the gateway itself (a tenant
+ * move outlasting its wait, logged as a tenant_move line, not as D1's: the recorder neither retries
+ * nor reports it), in the gateway's own words.
+ */
+function whyUnrecorded(refusal: unknown): string {
+  const own = wrappedApiError(refusal);
+  return own === undefined
+    ? "D1 refused its end (see its d1_failure line)"
+    : `the gateway refused its end's write: ${own.message}`;
 }
 
 interface Outcome {

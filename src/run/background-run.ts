@@ -301,7 +301,7 @@ export class BackgroundRun {
         snapshot,
         turn: this.turn(snapshot),
       });
-      this.#trace.end(snapshot, this.normalizer.nextSeq, recordedOf(outcome));
+      this.#trace.end(snapshot, this.normalizer.nextSeq, recordedOf(outcome), this.recorder.refusal);
       await this.#hooks.afterEnd(this, snapshot, outcome);
       this.#final = snapshot;
       this.live.publish(this.normalizer.nextSeq - 1);

@@ -207,7 +207,7 @@ export async function runStoredForeground(
               ],
             },
     });
-    trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome));
+    trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome), recorder.refusal);
     return outcome;
   };
   // A row D1 would not take stops the run: a stream's client is told as for an end D1 would not take,
@@ -234,7 +234,7 @@ export async function runStoredForeground(
   const failUnrecorded = (): number => {
     const seq = normalizer.nextSeq;
     normalizer.fail(responseError("server_error", "The response could not be recorded."));
-    trace.end(normalizer.snapshot, seq, "storage_failed");
+    trace.end(normalizer.snapshot, seq, "storage_failed", recorder.refusal);
     return seq;
   };
 
