@@ -129,9 +129,10 @@ export function argumentsComplete(call: ToolCall): boolean {
 
 /**
  * Whether a fragment repeats arguments that are already a whole JSON value (some servers and proxies
- * send a call's arguments whole again after streaming them, or stream them cumulatively: DeepSeek's
- * and Qianfan's cumulative mode). Appended, they would make `{...}{...}`, which no client parses; a
- * whole value cannot grow, so dropping such a fragment never loses anything.
+ * send a call's arguments whole again after streaming them). Appended, they would make `{...}{...}`,
+ * which no client parses; a whole value cannot grow, so dropping such a fragment never loses
+ * anything. Arguments streamed cumulatively from a partial first fragment (`{"a"`, `{"a":1}`) are
+ * not told apart from ordinary fragments, and still concatenate.
  */
 function isResend(call: ToolCall, fragment: string): boolean {
   if (fragment.trim() === "" || !argumentsComplete(call)) return false;
