@@ -259,14 +259,27 @@ export interface MockUpstream {
 /** Prepared replies by path, model and store flag; bench runs use a handful of shapes. */
 const PREPARED_CACHE_LIMIT = 256;
 
-export async function startMockUpstream(port = 0, host = "127.0.0.1"): Promise<MockUpstream> {
+export interface MockOptions {
+  /**
+   * A reply prepared afresh for each request, so each has its own item id, as a real server's do: a
+   * client that keeps its history (store:false, Codex, a WebSocket chain) would otherwise send the
+   * same message id twice and be refused as a duplicate. The benchmarks reuse prepared replies.
+   */
+  uniqueItemIds?: boolean;
+}
+
+export async function startMockUpstream(
+  port = 0,
+  host = "127.0.0.1",
+  options: MockOptions = {},
+): Promise<MockUpstream> {
   const cache = new Map<string, Prepared>();
   const stats: MockStats = { requests: {}, lastBody: {} };
   let counter = 0;
 
   const prepared = (path: string, model: string, store: boolean, knobs: Knobs): Prepared => {
     const key = `${path}|${model}|${store}|${knobs.events},${knobs.size},${knobs.chunk}`;
-    let entry = cache.get(key);
+    let entry = options.uniqueItemIds === true ? undefined : cache.get(key);
     if (entry === undefined) {
       if (cache.size >= PREPARED_CACHE_LIMIT) cache.clear();
       entry = path === "/v1/chat/completions" ? prepareChat(model, knobs) : prepareResponses(model, store, knobs);

@@ -14,7 +14,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(1);
 }
 
-const mock = await startMockUpstream(port);
+// Each reply with its own item ids, as a real server's: chains kept by the client stay valid.
+const mock = await startMockUpstream(port, "127.0.0.1", { uniqueItemIds: true });
 const base = `http://127.0.0.1:${mock.port}/v1`;
 console.log(`Mock model server on ${base}: POST /responses and /chat/completions, any model, lorem ipsum.`);
 console.log(`Point the gateway at it:  npm run dev -- --var UPSTREAM_BASE_URL:${base}`);
