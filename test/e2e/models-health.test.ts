@@ -125,6 +125,12 @@ describe("GET /health", () => {
       503,
       { checks: { config: { status: "error", settings: ["UPSTREAM_ROUTES"] } } },
     ]);
+    // A D1_SHARDS entry not bound to a database is found where the bindings are read, not in src/config.ts.
+    const unbound = await managedFetch(`${ROOT}/health`, {}, { D1_SHARDS: "DB,DB_9" });
+    expect([unbound.status, await unbound.json()]).toEqual([
+      503,
+      { status: "error", checks: { d1: { status: "error" }, config: { status: "error", settings: ["D1_SHARDS"] } } },
+    ]);
     // The API still serves with a wrong admin token or a short compaction secret: healthy.
     const partial = { ADMIN_TOKEN: "short", COMPACTION_SECRET: "short" };
     expect((await managedFetch(`${ROOT}/health`, {}, partial)).status).toBe(200);
