@@ -52,6 +52,9 @@ export function isContextOverflow(fields: { message?: unknown; type?: unknown; c
   );
 }
 
+/** The message of an upstream error whose body says nothing. */
+const fallbackMessage = (status: number): string => `The upstream model server answered with HTTP ${status}.`;
+
 /** Longest upstream error message passed to a client; bodies can be whole HTML pages. */
 const MAX_MESSAGE_LENGTH = 2000;
 
@@ -78,7 +81,7 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
   } catch {
     message = bodyText.trim() === "" ? null : bodyText.trim();
   }
-  message ??= `The upstream model server answered with HTTP ${status}.`;
+  message ??= fallbackMessage(status);
   // A chat server's `param` is a chat field (`messages`), which a Responses client does not send.
   if (status >= 400 && status < 500 && isContextOverflow({ message, type, code }))
     [type, param, code] = ["invalid_request_error", "input", CONTEXT_LENGTH_EXCEEDED];
@@ -187,7 +190,9 @@ export function originFailure(status: number, bodyText: string): string | null {
  */
 export function withProtocolHint(error: ApiError, host: string): ApiError {
   const routeMissing = error.param === null && (error.code === null || error.code === "404");
-  if (error.status !== 404 || !routeMissing || /model/i.test(error.message)) return error;
+  // A 404 with no message of its own (an empty body, `{}`) reads as the fallback, which says "model server".
+  const aboutModel = error.message !== fallbackMessage(404) && /model/i.test(error.message);
+  if (error.status !== 404 || !routeMissing || aboutModel) return error;
   const hint =
     `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +
     `llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`;

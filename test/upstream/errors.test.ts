@@ -146,6 +146,9 @@ describe("withProtocolHint", () => {
     });
     expect(hinted(upstreamHttpError(404, "404 page not found"))).toBe(true);
     expect(hinted(upstreamHttpError(404, JSON.stringify({ detail: "Not Found" })))).toBe(true);
+    // No message of its own: the gateway's words for it ("…model server…") are not about a model.
+    expect(hinted(upstreamHttpError(404, ""))).toBe(true);
+    expect(hinted(upstreamHttpError(404, "{}"))).toBe(true);
   });
 
   it("leaves a 404 about a model or an input item, and any other status, as the upstream sent it", () => {
