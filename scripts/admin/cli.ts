@@ -8,11 +8,19 @@ import { httpAdmin } from "./http.ts";
 import { wranglerExecute } from "./wrangler.ts";
 import { render } from "./print.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
-import { CliError, USAGE_DIMENSIONS, type ResponseFilters, type Row, type UsageDimension } from "./queries.ts";
+import {
+  CliError,
+  USAGE_DIMENSIONS,
+  type DeliveryFilters,
+  type ResponseFilters,
+  type Row,
+  type UsageDimension,
+} from "./queries.ts";
 import type { Admin } from "./targets.ts";
 
 /** As src/webhooks/event.ts (which Node cannot load from here: its imports have no extensions). */
 const EVENT_TYPES = ["response.completed", "response.failed", "response.cancelled", "response.incomplete"];
+const DELIVERY_STATUSES = ["pending", "delivered", "failed"];
 const STATUSES = ["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
 /** As the API: names (src/routes/admin/body.ts), usage ranges (src/routes/usage.ts), pages, metadata filters. */
 const MAX_NAME_CHARS = 256;
@@ -143,6 +151,12 @@ const COMMANDS: Record<string, Command> = {
     help: "remove a webhook endpoint",
     run: (admin, [ref, id]) => admin.removeWebhook(ref ?? "", id ?? ""),
   },
+  "webhook deliveries": {
+    args: ["tenant"],
+    options: ["status", "limit", "after"],
+    help: "a tenant's webhook deliveries, newest first [--status pending|delivered|failed] [--limit N] [--after ID]",
+    run: (admin, [ref], values) => admin.listDeliveries(ref ?? "", deliveryFilters(values)),
+  },
   usage: {
     args: [],
     options: ["tenant", "from", "to", "group-by"],
@@ -256,10 +270,23 @@ function unixSeconds(option: string, value: string | undefined): number | undefi
   return Number(value);
 }
 
-function responseFilters(values: Values): ResponseFilters {
+function pageLimit(values: Values): number {
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)
     throw new CliError(`--limit takes 1 to ${MAX_PAGE_LIMIT}, not '${values.limit}'.`);
+  return limit;
+}
+
+function deliveryFilters(values: Values): DeliveryFilters {
+  return {
+    status: oneOf("status", values.status, DELIVERY_STATUSES),
+    limit: pageLimit(values),
+    after: values.after ?? null,
+  };
+}
+
+function responseFilters(values: Values): ResponseFilters {
+  const limit = pageLimit(values);
   const metadata = (values.metadata ?? []).map((pair): [string, string] => {
     const at = pair.indexOf("=");
     if (at <= 0) throw new CliError(`--metadata takes key=value, not '${pair}'.`);

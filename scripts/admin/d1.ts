@@ -60,6 +60,7 @@ export function d1Admin(execute: Execute): Admin {
       ),
     listWebhooks: (ref) => answer(q.listWebhooks(ref)),
     removeWebhook: (ref, id) => answer(q.removeWebhook(ref, id)),
+    listDeliveries: (ref, filters) => answer(q.listDeliveries(ref, filters)),
     usage: (query) => answer(q.usage(query)),
     listResponses: (ref, filters) => answer(q.listResponses(ref, filters)),
     showResponse: (id, ref) => answer(q.showResponse(id, ref)),

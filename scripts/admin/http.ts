@@ -149,6 +149,13 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
       (await call("GET", `${await tenantPath(ref)}/webhook_endpoints`)) as unknown as List<Row>,
     removeWebhook: async (ref, id) =>
       call("DELETE", `${await tenantPath(ref)}/webhook_endpoints/${encodeURIComponent(id)}`),
+    async listDeliveries(ref, filters) {
+      const params = new URLSearchParams({ limit: String(filters.limit) });
+      if (filters.status !== undefined) params.set("status", filters.status);
+      if (filters.after !== null) params.set("after", filters.after);
+      const path = `/tenants/${encodeURIComponent(await ownerOf(ref))}/webhook_deliveries?${params.toString()}`;
+      return (await call("GET", path)) as unknown as List<Row>;
+    },
     async usage(query) {
       const params = new URLSearchParams({
         start_date: query.startDay,

@@ -8,6 +8,18 @@ const COLUMNS: Record<string, string[]> = {
   "tenant list": ["id", "name", "created_at"],
   "key list": ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"],
   "webhook list": ["id", "name", "url", "event_types", "signing_secret_hint", "created_at"],
+  // No URL: a webhook URL's path often holds a token (--json has it, as the admin API answers).
+  "webhook deliveries": [
+    "id",
+    "created_at",
+    "status",
+    "response_id",
+    "endpoint_id",
+    "attempt_count",
+    "last_status_code",
+    "last_error",
+    "next_attempt_at",
+  ],
   "responses list": ["id", "created_at", "status", "model", "usage", "previous_response_id"],
 };
 

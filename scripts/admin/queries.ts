@@ -259,6 +259,65 @@ export const removeWebhook = (ref: string, id: string): Query<Row> => ({
   },
 });
 
+// ---- webhook deliveries (as GET /admin/tenants/{id}/webhook_deliveries) ----
+
+/** `--status`, `--limit` and `--after` of a tenant's deliveries, as the API's `status`, `limit`, `after`. */
+export interface DeliveryFilters {
+  status?: string;
+  limit: number;
+  after: string | null;
+}
+
+const DELIVERY_COLUMNS = `id, response_id, endpoint_id, url, payload, status, attempts, created_at, last_attempt_at,
+       last_status_code, last_error, next_attempt_at`;
+
+/** As src/webhooks/resources.ts `deliveryResource` shows a delivery to the operator (its URL too). */
+export const deliveryObject = (row: Row) => ({
+  id: row.id,
+  object: "webhook_delivery",
+  response_id: row.response_id,
+  endpoint_id: row.endpoint_id ?? null,
+  url: row.url,
+  event: JSON.parse(String(row.payload)) as unknown,
+  status: row.status,
+  attempt_count: row.attempts,
+  created_at: row.created_at,
+  last_attempt_at: row.last_attempt_at ?? null,
+  last_status_code: row.last_status_code ?? null,
+  last_error: row.last_error ?? null,
+  next_attempt_at: row.next_attempt_at ?? null,
+});
+
+/** A tenant's deliveries, newest first (src/db/webhooks.ts `pageDeliveries`). */
+export const listDeliveries = (ref: string, filters: DeliveryFilters): Query<List<Row>> => {
+  const tenant = tenantId(ref, true);
+  const where = [`tenant_id = ${tenant}`];
+  if (filters.status !== undefined) where.push(`status = ${literal(filters.status)}`);
+  const anchor = filters.after === null ? null : literal(filters.after);
+  if (anchor !== null)
+    where.push(
+      `(created_at, id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = ${anchor} AND tenant_id = ${tenant})`,
+    );
+  return {
+    statements: [
+      candidates(ref, true),
+      shardOf(ref, true),
+      anchor === null
+        ? "SELECT 1"
+        : `SELECT count(*) AS n FROM webhook_deliveries WHERE id = ${anchor} AND tenant_id = ${tenant}`,
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ${where.join(" AND ")}
+        ORDER BY created_at DESC, id DESC LIMIT ${filters.limit + 1}`,
+    ],
+    read: ([tenants, shard, anchors, rows = []]) => {
+      theTenant(ref, tenants);
+      checkShard(ref, shard);
+      if (anchor !== null && anchors?.[0]?.n === 0)
+        throw new CliError(`No webhook delivery with id '${filters.after ?? ""}' for this tenant (--after).`);
+      return listOf(rows.slice(0, filters.limit).map(deliveryObject), rows.length > filters.limit);
+    },
+  };
+};
+
 // ---- usage ----
 
 export const USAGE_DIMENSIONS = ["day", "model", "key", "tenant"] as const;

@@ -1,7 +1,7 @@
 // What the admin CLI can do, the same against D1 (scripts/admin/d1.ts) and against a deployed
 // gateway's admin API (scripts/admin/http.ts): both answer with the admin API's objects.
 
-import type { List, ResponseFilters, Row, UsageQuery } from "./queries.ts";
+import type { DeliveryFilters, List, ResponseFilters, Row, UsageQuery } from "./queries.ts";
 
 export interface WebhookInput {
   url: string;
@@ -25,6 +25,8 @@ export interface Admin {
   addWebhook(tenant: string, input: WebhookInput): Promise<Row>;
   listWebhooks(tenant: string): Promise<List<Row>>;
   removeWebhook(tenant: string, endpointId: string): Promise<Row>;
+  /** A tenant's webhook deliveries (managed, or a pass-through `t_…` id), newest first. */
+  listDeliveries(tenant: string, filters: DeliveryFilters): Promise<List<Row>>;
   usage(query: UsageQuery): Promise<Row>;
   listResponses(tenant: string, filters: ResponseFilters): Promise<List<Row>>;
   showResponse(responseId: string, tenant: string | null): Promise<Row>;

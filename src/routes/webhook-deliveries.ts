@@ -53,25 +53,46 @@ export async function listResponseWebhookDeliveries(route: RouteContext): Promis
   );
 }
 
-/** GET /v1/webhook_deliveries?status=failed&after=&limit=: the tenant's deliveries, newest first. */
-export async function listWebhookDeliveries(route: RouteContext): Promise<Response> {
-  const params = new URL(route.request.url).searchParams;
+export interface DeliveryQuery {
+  status: DeliveryStatus | null;
+  after: string | null;
+  limit: number;
+}
+
+/** `status=` (pending, delivered or failed), `after=` and `limit=` of a list of deliveries. */
+export function parseDeliveryQuery(params: URLSearchParams): DeliveryQuery {
   const { after, limit } = parseCursor(params);
   const status = params.get("status") || null;
   checkEnum("status", status ?? undefined, DELIVERY_STATUSES);
-  const caller = await authenticate(route.request, route.env, route.ctx);
-  const page = await pageDeliveries((await tenantStore(route.env, caller.tenantId)).reads(), caller.tenantId, {
-    status: status as DeliveryStatus | null,
-    after,
-    limit,
-  });
-  if (page === AFTER_NOT_FOUND) throw unknownCursor(after, "webhook delivery");
+  return { status: status as DeliveryStatus | null, after, limit };
+}
+
+/**
+ * A page of the tenant's deliveries, newest first, without attempts: the tenant's own list, and the
+ * operator's (`asOperator`: a default-webhook delivery shows its URL) under
+ * GET /admin/tenants/{id}/webhook_deliveries.
+ */
+export async function deliveriesPage(
+  env: Env,
+  tenantId: string,
+  query: DeliveryQuery,
+  asOperator = false,
+): Promise<Response> {
+  const page = await pageDeliveries((await tenantStore(env, tenantId)).reads(), tenantId, query);
+  if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "webhook delivery");
   return json(
     listObject(
-      page.items.map((delivery) => deliveryResource(delivery)),
+      page.items.map((delivery) => deliveryResource(delivery, undefined, asOperator)),
       page.hasMore,
     ),
   );
+}
+
+/** GET /v1/webhook_deliveries?status=failed&after=&limit=: the tenant's deliveries, newest first. */
+export async function listWebhookDeliveries(route: RouteContext): Promise<Response> {
+  const query = parseDeliveryQuery(new URL(route.request.url).searchParams);
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  return deliveriesPage(route.env, caller.tenantId, query);
 }
 
 /** GET /v1/webhook_deliveries/{id}: one delivery with its attempts. */

@@ -14,6 +14,7 @@ import type { Admin } from "../../scripts/admin/targets.ts";
 import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { ADMIN_TOKEN, managedFetch } from "../support/managed";
+import { hookUrl, until } from "../support/hooks";
 import { firstRow, passthroughTenant, tenantD1 } from "../support/shards";
 
 /**
@@ -321,6 +322,37 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       expect(await refusal(admin.showResponse(second.id, String(other.id)))).toBe(
         `No response with id '${second.id}' for this tenant.`,
       );
+  });
+
+  it("lists a tenant's webhook deliveries by status, page by page, the same from either target", async () => {
+    const key = `sk-cli-deliveries-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const tenant = await passthroughTenant(key);
+    await openai.webhooks.create({ url: hookUrl("ok"), name: "ops", event_types: ["response.completed"] });
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++)
+      ids.push((await openai.responses.create({ model: model("text:1"), input: "x", background: true })).id);
+    await until(
+      () => openai.get<{ data: Row[] }>("/webhook_deliveries", { query: { status: "delivered" } }),
+      (list) => list.data.length === 2,
+      "two delivered webhooks",
+    );
+    const d1 = d1Admin(executeOn(await tenantD1(tenant)));
+    const all = { limit: 20, after: null };
+    const listed = await api.listDeliveries(tenant, all);
+    expect(listed.data.map((delivery) => delivery.response_id).sort()).toEqual([...ids].sort());
+    expect(listed.data[0]).toMatchObject({ object: "webhook_delivery", status: "delivered", attempt_count: 1 });
+    expect(await d1.listDeliveries(tenant, all)).toEqual(listed);
+    for (const admin of [d1, api]) {
+      expect((await admin.listDeliveries(tenant, { ...all, status: "failed" })).data).toEqual([]);
+      const first = await admin.listDeliveries(tenant, { limit: 1, after: null });
+      expect(first).toMatchObject({ has_more: true, last_id: listed.data[0]?.id });
+      const rest = await admin.listDeliveries(tenant, { limit: 1, after: String(first.last_id) });
+      expect(rest.data.map((delivery) => delivery.id)).toEqual([listed.data[1]?.id]);
+    }
+    const table = render("webhook deliveries", listed, false).split("\n");
+    expect(table[0]).toMatch(/^id +created_at +status +response_id +endpoint_id +attempt_count +last_status_code/);
+    expect(table.join("\n")).not.toContain("/__hooks/");
   });
 });
 

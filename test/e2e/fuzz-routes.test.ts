@@ -77,6 +77,7 @@ const ROUTES: readonly (readonly [string, (id: string) => string])[] = [
   ["POST", (id) => `/admin/tenants/${id}/webhook_endpoints`],
   ["GET", (id) => `/admin/tenants/${id}/webhook_endpoints`],
   ["DELETE", (id) => `/admin/tenants/${id}/webhook_endpoints/${id}`],
+  ["GET", (id) => `/admin/tenants/${id}/webhook_deliveries`],
   ["GET", () => "/admin/usage"],
 ];
 

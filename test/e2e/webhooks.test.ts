@@ -5,7 +5,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import OpenAI, { InvalidWebhookSignatureError } from "openai";
 import { describe, expect, it } from "vitest";
 import { client, model, untilOutput, upstream } from "../support/gateway";
-import { admin, managedClient, newTenantKey } from "../support/managed";
+import { admin, ADMIN_URL, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { passthroughTenant } from "../support/shards";
 import {
   DEFAULT_HOOK_SECRET,
   DEFAULT_HOOK_URL,
@@ -397,6 +398,36 @@ describe("webhooks of background responses", () => {
       status: 400,
       param: "status",
     });
+  });
+
+  it("lists a tenant's deliveries by status for the operator, as the tenant's own list shows them", async () => {
+    const openai = client(tenantKey());
+    const tenantId = await passthroughTenant(openaiKey(openai));
+    const url = hookUrl("status:503");
+    await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await receivedAtLeast(url, 1);
+    await until(
+      () => deliveriesOf(openai, created.id),
+      (list) => list.data[0]?.attempt_count === 1,
+      "the first attempt on record",
+    );
+    const path = `/tenants/${tenantId}/webhook_deliveries`;
+    const pending = await admin<List<Delivery>>("GET", `${path}?status=pending`);
+    expect(pending.status).toBe(200);
+    expect(pending.body.data.map((delivery) => delivery.response_id)).toEqual([created.id]);
+    // The same page the tenant's key gets, field for field (without attempts, as the tenant's list).
+    const own = await openai.get<List<Delivery>>("/webhook_deliveries", { query: { status: "pending" } });
+    expect(pending.body).toEqual(JSON.parse(JSON.stringify(own)));
+    expect((await admin<List<Delivery>>("GET", `${path}?status=delivered`)).body.data).toEqual([]);
+    expect((await admin<List<Delivery>>("GET", `${path}?limit=1`)).body).toMatchObject({ has_more: false });
+    expect((await admin("GET", `${path}?status=lost`)).body).toMatchObject({ error: { param: "status" } });
+    // Another tenant's list does not hold it; a tenant that never stored anything is a 404.
+    const other = await newTenantKey("no hooks");
+    expect((await admin<List<Delivery>>("GET", `/tenants/${other.tenantId}/webhook_deliveries`)).body.data).toEqual([]);
+    expect((await admin("GET", `/tenants/t_${"0".repeat(32)}/webhook_deliveries`)).status).toBe(404);
+    const anonymous = await managedFetch(`${ADMIN_URL}${path}`);
+    expect(anonymous.status).toBe(401);
   });
 
   it("delivers to an endpoint the admin API set for a tenant (keys mode), which the tenant also sees", async () => {

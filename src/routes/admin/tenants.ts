@@ -1,7 +1,7 @@
 // Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id}.
 
 import { AFTER_NOT_FOUND } from "../../db/client";
-import { controlDb } from "../../db/shards";
+import { controlDb, tenantRecorded } from "../../db/shards";
 import { findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
 import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
@@ -26,6 +26,16 @@ export async function pathTenant(route: RouteContext): Promise<TenantRow> {
   const row = await findTenant(controlDb(route.env), id);
   if (row === undefined) throw tenantNotFound(id);
   return row;
+}
+
+/**
+ * The path's `:tenant_id` if it names a tenant: a managed one, or a pass-through one (`t_…`, no
+ * tenants row) that has stored anything (a shard record); else a 404.
+ */
+export async function pathTenantId(route: RouteContext): Promise<string> {
+  const id = pathParam(route.request.params.tenant_id);
+  if ((await findTenant(controlDb(route.env), id)) !== undefined || (await tenantRecorded(route.env, id))) return id;
+  throw tenantNotFound(id);
 }
 
 export async function createTenant({ request, env, config }: RouteContext): Promise<Response> {
