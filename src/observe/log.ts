@@ -11,6 +11,7 @@ export type LogEvent =
   | "upstream_failure"
   | "upstream_anomaly"
   | "webhook_failure"
+  | "webhook_recovered"
   | "d1_retry"
   | "d1_failure"
   | "sweep"

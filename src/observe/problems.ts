@@ -67,6 +67,29 @@ export function logWebhookFailure(
 }
 
 /**
+ * A delivery delivered after failed attempts: the end of its `webhook_failure` lines. A delivery
+ * delivered at its first attempt writes nothing (that would be a line per webhook).
+ */
+export function logWebhookRecovered(
+  delivery: { id: string; responseId: string; tenantId: string; endpointId: string | null },
+  url: string,
+  attempt: { number: number; statusCode: number | null; durationMs: number },
+): void {
+  const host = hostOf(url);
+  emit("log", "webhook_recovered", `webhook to ${host} delivered at attempt ${attempt.number}, after failed ones`, {
+    delivery_id: delivery.id,
+    response_id: delivery.responseId,
+    tenant: delivery.tenantId,
+    endpoint_id: delivery.endpointId,
+    endpoint_host: host,
+    attempt: attempt.number,
+    status_code: attempt.statusCode,
+    duration_ms: attempt.durationMs,
+    delivery_status: "delivered",
+  });
+}
+
+/**
  * A tenant's move ended: its history is on `to` (`rows` copied, per table). `from` equal to `to`: a
  * move called off, a tenant with no history placed, or one already there; the tenant's writes go on.
  */

@@ -9,7 +9,7 @@ import { readConfig } from "../config";
 import { runBatch } from "../db/client";
 import { tenantDb, tenantRecorded } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
-import { logD1Problem, logFailure, logWebhookFailure } from "../observe/problems";
+import { logD1Problem, logFailure, logWebhookFailure, logWebhookRecovered } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { afterAttempt, DELIVERY_WINDOW_MS } from "./backoff";
 import { notAttempted, sendWebhook, type AttemptOutcome } from "./deliver";
@@ -31,6 +31,14 @@ export interface EndedResponse {
 }
 
 const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
+
+/**
+ * Whether the delivery's last recorded attempt delivered: a resend of a delivered delivery that
+ * delivers again is no recovery. An attempt cut short (a restart) recorded nothing here: a first
+ * one cut short reads as failed.
+ */
+const deliveredLast = (delivery: OutboxDelivery): boolean =>
+  delivery.lastError === null && delivery.lastStatusCode !== null && delivery.lastStatusCode < 300;
 
 /** What an attempt's record says until its outcome replaces it (or forever, if a crash cut it short). */
 export const ATTEMPT_UNDER_WAY =
@@ -226,6 +234,8 @@ export class WebhookDispatcher {
     if (current === undefined) return;
     const next = afterAttempt(attempts, outcome, Date.now(), current.giveUpAt, retryBaseMs);
     if (!outcome.delivered) logWebhookFailure(current, url, { ...outcome, number: attempts }, next);
+    else if (attempts > 1 && !deliveredLast(current))
+      logWebhookRecovered(current, url, { ...outcome, number: attempts });
     this.#outbox.put({
       ...current,
       url,

@@ -293,6 +293,45 @@ describe("lines on the side of a run", () => {
     }
   });
 
+  it("a delivery delivered after failed attempts: one webhook_recovered line; a first-try delivery: none", async () => {
+    const openai = client(KEY);
+    const flaky = hookUrl("fail:2");
+    const fine = hookUrl("ok");
+    const endpoints = [
+      await openai.webhooks.create({ url: flaky, name: "flaky", event_types: ["response.completed"] }),
+      await openai.webhooks.create({ url: fine, name: "fine", event_types: ["response.completed"] }),
+    ];
+    try {
+      const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+      const [line] = await logs.wait({ event: "webhook_recovered", response_id: created.id });
+      expect(line).toEqual({
+        event: "webhook_recovered",
+        msg: `webhook to ${UPSTREAM_HOST} delivered at attempt 3, after failed ones`,
+        delivery_id: expect.stringMatching(/^wh_/) as string,
+        response_id: created.id,
+        tenant,
+        endpoint_id: endpoints[0]?.id,
+        endpoint_host: UPSTREAM_HOST,
+        attempt: 3,
+        status_code: 200,
+        duration_ms: expect.any(Number) as number,
+        delivery_status: "delivered",
+      });
+      expect(JSON.stringify(line)).not.toContain(new URL(flaky).pathname);
+      expect(logs.matching({ event: "webhook_failure", delivery_id: line?.delivery_id })).toHaveLength(2);
+      // The other endpoint's delivery was delivered at once (the log is not read until both are on record).
+      const deliveries = await openai.get<{ data: { endpoint_id: string; status: string }[] }>(
+        `/responses/${created.id}/webhook_deliveries`,
+      );
+      expect(deliveries.data.map((delivery) => `${delivery.endpoint_id} ${delivery.status}`).sort()).toEqual(
+        endpoints.map((endpoint) => `${endpoint.id} delivered`).sort(),
+      );
+      expect(logs.matching({ event: "webhook_recovered", response_id: created.id })).toHaveLength(1);
+    } finally {
+      for (const endpoint of endpoints) await openai.webhooks.delete(endpoint.id).catch(() => undefined);
+    }
+  });
+
   it("a D1 write refused: a d1_retry line per attempt, d1_failure when given up, and the response line says so", async () => {
     const m = model("text:1");
     const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;

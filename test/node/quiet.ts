@@ -13,12 +13,12 @@ const EXPECTED: RegExp[] = [
   // workerd's note that an alarm was re-armed while its handler ran (tests run alarms by hand).
   /^NOSENTRY SQLite alarm handler canceled with requestScheduledAlarm/,
   // The gateway's structured lines (src/observe/) that every test makes: a line per request and per
-  // response end, the upstream and webhook failures the mock servers are told to answer with, the
-  // configuration each test isolate logs once (`config`) and the wrong settings tests make on purpose
-  // (`config_problem`).
+  // response end, the upstream and webhook failures the mock servers are told to answer with (and the
+  // webhook recoveries after them), the configuration each test isolate logs once (`config`) and the
+  // wrong settings tests make on purpose (`config_problem`).
   // Its d1_retry, d1_failure and failure lines stay news (unless marked as above). The console
   // formats them with colour codes.
-  /^\{\s*event: (?:\x1b\[\d+m)?'(?:request|response_end|upstream_failure|upstream_anomaly|webhook_failure|sweep|retention|config|config_problem)'/,
+  /^\{\s*event: (?:\x1b\[\d+m)?'(?:request|response_end|upstream_failure|upstream_anomaly|webhook_failure|webhook_recovered|sweep|retention|config|config_problem)'/,
 ];
 
 const COUNTER = Symbol.for("responses-gateway.heldBackLines");
