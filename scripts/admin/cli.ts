@@ -58,6 +58,7 @@ const OPTIONS = {
   after: { type: "string" },
   yes: { type: "boolean" },
   "drain-seconds": { type: "string" },
+  since: { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -79,6 +80,8 @@ const RESPONSE_FILTERS: Option[] = [
 
 interface Command {
   args: string[];
+  /** Arguments after `args` that may be left out. */
+  optional?: string[];
   options: Option[];
   help: string;
   run(admin: Admin, args: string[], values: Values): Promise<Row>;
@@ -164,10 +167,11 @@ const COMMANDS: Record<string, Command> = {
     run: (admin, _args, values) => admin.usage(usageQuery(values)),
   },
   "responses list": {
-    args: ["tenant"],
-    options: RESPONSE_FILTERS,
-    help: "a tenant's stored responses, newest first, with GET /v1/responses's filters",
-    run: (admin, [ref], values) => admin.listResponses(ref ?? "", responseFilters(values)),
+    args: [],
+    optional: ["tenant"],
+    options: [...RESPONSE_FILTERS, "since"],
+    help: "stored responses, newest first: a tenant's, or every tenant's; GET /v1/responses's filters, --since 1h",
+    run: (admin, [ref], values) => admin.listResponses(ref ?? null, responseFilters(values)),
   },
   "responses show": {
     args: ["response_id"],
@@ -177,17 +181,19 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+const argsOf = (command: Command) =>
+  [...command.args.map((arg) => `<${arg}>`), ...(command.optional ?? []).map((arg) => `[<${arg}>]`)].join(" ");
+
 export const USAGE = `Usage: npm run admin -- <command> [arguments] [options]
 
 Commands (a <tenant> is a tenant's id or its name):
 ${Object.entries(COMMANDS)
-  .map(
-    ([name, command]) => `  ${`${name} ${command.args.map((arg) => `<${arg}>`).join(" ")}`.padEnd(38)} ${command.help}`,
-  )
+  .map(([name, command]) => `  ${`${name} ${argsOf(command)}`.padEnd(38)} ${command.help}`)
   .join("\n")}
 
 Response filters: --model M --status S --previous-response-id ID --background true|false
-  --created-after UNIX --created-before UNIX --metadata key=value (repeatable) --limit N --order asc|desc --after ID
+  --created-after UNIX --created-before UNIX (or --since 30m, 2h, 1d) --metadata key=value (repeatable)
+  --limit N --order asc|desc --after ID
 
 Targets:
   --local (default)   the local D1 of \`npm run dev\` (.wrangler/state)   --persist-to DIR  another directory
@@ -285,6 +291,17 @@ function deliveryFilters(values: Values): DeliveryFilters {
   };
 }
 
+const SINCE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--since 90m`: `created_after` that long before now. */
+function since(value: string | undefined, createdAfter: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (createdAfter !== undefined) throw new CliError("Give --since or --created-after, not both.");
+  const match = /^(\d{1,6})([smhd])$/.exec(value);
+  if (match === null) throw new CliError(`--since takes a duration as 30m, 2h or 7d, not '${value}'.`);
+  return Math.floor(Date.now() / 1000) - Number(match[1]) * (SINCE_UNITS[match[2] as string] as number);
+}
+
 function responseFilters(values: Values): ResponseFilters {
   const limit = pageLimit(values);
   const metadata = (values.metadata ?? []).map((pair): [string, string] => {
@@ -302,7 +319,7 @@ function responseFilters(values: Values): ResponseFilters {
     status: oneOf("status", values.status, STATUSES),
     previousResponseId: values["previous-response-id"],
     background: background === undefined ? undefined : background === "true",
-    createdAfter: unixSeconds("created-after", values["created-after"]),
+    createdAfter: since(values.since, values["created-after"]) ?? unixSeconds("created-after", values["created-after"]),
     createdBefore: unixSeconds("created-before", values["created-before"]),
     metadata,
   };
@@ -340,8 +357,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   const command = COMMANDS[name];
   if (command === undefined) throw new CliError(`Unknown command '${positionals.join(" ")}'. See --help.`);
   const args = positionals.slice(name.split(" ").length);
-  if (args.length !== command.args.length)
-    throw new CliError(`Usage: npm run admin -- ${name} ${command.args.map((arg) => `<${arg}>`).join(" ")}`.trimEnd());
+  if (args.length < command.args.length || args.length > command.args.length + (command.optional?.length ?? 0))
+    throw new CliError(`Usage: npm run admin -- ${name} ${argsOf(command)}`.trimEnd());
   for (const option of Object.keys(values) as Option[])
     if (!GLOBAL.includes(option) && !command.options.includes(option))
       throw new CliError(`--${option} is not an option of '${name}'. See --help.`);

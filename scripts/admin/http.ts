@@ -105,8 +105,9 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     return ownerOf(ref);
   }
 
-  function responseQuery(tenantId: string, filters: ResponseFilters): string {
-    const params = new URLSearchParams({ tenant_id: tenantId, limit: String(filters.limit), order: filters.order });
+  function responseQuery(tenantId: string | null, filters: ResponseFilters): string {
+    const params = new URLSearchParams({ limit: String(filters.limit), order: filters.order });
+    if (tenantId !== null) params.set("tenant_id", tenantId);
     if (filters.after !== null) params.set("after", filters.after);
     if (filters.model !== undefined) params.set("model", filters.model);
     if (filters.status !== undefined) params.set("status", filters.status);
@@ -168,7 +169,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     async listResponses(ref, filters) {
       const page = (await call(
         "GET",
-        `/responses?${responseQuery(await ownerOf(ref), filters)}`,
+        `/responses?${responseQuery(ref === null ? null : await ownerOf(ref), filters)}`,
       )) as unknown as List<Row>;
       return listOf(page.data.map(snapshotSummary), page.has_more);
     },

@@ -20,7 +20,7 @@ const COLUMNS: Record<string, string[]> = {
     "last_error",
     "next_attempt_at",
   ],
-  "responses list": ["id", "created_at", "status", "model", "usage", "previous_response_id"],
+  "responses list": ["id", "tenant_id", "created_at", "status", "error", "model", "usage", "previous_response_id"],
 };
 
 /** Longest cell: a table stays readable; --json has everything. */
@@ -42,6 +42,8 @@ function cell(field: string, value: unknown): string {
     const unpriced = typeof cost.unpriced_tokens === "number" ? ` (${text(cost.unpriced_tokens)} tokens unpriced)` : "";
     return `$${text(cost.total ?? "?")}${unpriced}`;
   }
+  // A Response's `error`: its code (the message is in `responses show` and --json).
+  if (field === "error" && typeof value === "object") return text((value as Row).code ?? "?");
   if (field === "usage" && typeof value === "object") {
     const usage = value as Row;
     return `${text(usage.input_tokens ?? "?")} in / ${text(usage.output_tokens ?? "?")} out`;

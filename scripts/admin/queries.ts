@@ -441,9 +441,10 @@ export interface ResponseFilters {
 }
 
 /** One line of a list: the indexed columns, never the snapshot (which can be megabytes). */
-export const responseSummary = (row: Row) => ({
+export const responseSummary = (row: Row, error: unknown = null) => ({
   id: row.id,
   object: "response",
+  tenant_id: row.tenant_id,
   created_at: row.created_at,
   status: row.status,
   model: row.model,
@@ -455,6 +456,7 @@ export const responseSummary = (row: Row) => ({
     row.input_tokens === null && row.output_tokens === null
       ? null
       : { input_tokens: row.input_tokens, output_tokens: row.output_tokens },
+  error,
 });
 
 /** The same line from a Response object, as GET /admin/responses lists them. */
@@ -463,6 +465,7 @@ export const snapshotSummary = (response: Row) => {
   return {
     id: response.id,
     object: "response",
+    tenant_id: response.tenant_id,
     created_at: response.created_at,
     status: response.status,
     model: response.model,
@@ -474,11 +477,18 @@ export const snapshotSummary = (response: Row) => {
       usage === null || usage === undefined
         ? null
         : { input_tokens: usage.input_tokens ?? null, output_tokens: usage.output_tokens ?? null },
+    error: response.error ?? null,
   };
 };
 
-export const listResponses = (ref: string, filters: ResponseFilters): Query<List<Row>> => {
-  const where = [`tenant_id = ${tenantId(ref, true)}`];
+/**
+ * A page of stored responses: the tenant `ref` names, or with `ref` null every tenant's in `DB` (a
+ * D1 target reaches no other shard, so it refuses when any tenant lives on one). A failed response's
+ * `error` is in its compressed snapshot: read for those rows alone.
+ */
+export const listResponses = (ref: string | null, filters: ResponseFilters): Query<List<Row>> => {
+  const owner = ref === null ? null : tenantId(ref, true);
+  const where = owner === null ? [] : [`tenant_id = ${owner}`];
   if (filters.model !== undefined) where.push(`model = ${literal(filters.model)}`);
   if (filters.status !== undefined) where.push(`status = ${literal(filters.status)}`);
   if (filters.previousResponseId !== undefined)
@@ -493,28 +503,50 @@ export const listResponses = (ref: string, filters: ResponseFilters): Query<List
   const direction = filters.order === "asc" ? "ASC" : "DESC";
   const beyond = filters.order === "asc" ? ">" : "<";
   const anchor = filters.after === null ? null : literal(filters.after);
+  const anchorOwned = `id = ${anchor ?? "NULL"}${owner === null ? "" : ` AND tenant_id = ${owner}`}`;
   if (anchor !== null)
-    where.push(
-      `(created_at, id) ${beyond} (SELECT created_at, id FROM responses WHERE id = ${anchor} AND tenant_id = ${tenantId(ref, true)})`,
-    );
+    where.push(`(created_at, id) ${beyond} (SELECT created_at, id FROM responses WHERE ${anchorOwned})`);
+  const page = `SELECT id, tenant_id, created_at, status, model, background, previous_response_id, conversation_id,
+              metadata, input_tokens, output_tokens, snapshot
+         FROM responses${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`}
+        ORDER BY created_at ${direction}, id ${direction} LIMIT ${filters.limit + 1}`;
   return {
     statements: [
-      candidates(ref, true),
-      shardOf(ref, true),
-      anchor === null
-        ? "SELECT 1"
-        : `SELECT count(*) AS n FROM responses WHERE id = ${anchor} AND tenant_id = ${tenantId(ref, true)}`,
-      `SELECT id, created_at, status, model, background, previous_response_id, conversation_id, metadata,
-              input_tokens, output_tokens
-         FROM responses WHERE ${where.join(" AND ")}
-        ORDER BY created_at ${direction}, id ${direction} LIMIT ${filters.limit + 1}`,
+      ref === null ? "SELECT 1" : candidates(ref, true),
+      ref === null ? "SELECT shard FROM tenant_shards WHERE shard <> 'DB' LIMIT 1" : shardOf(ref, true),
+      anchor === null ? "SELECT 1" : `SELECT count(*) AS n FROM responses WHERE ${anchorOwned}`,
+      `SELECT id, tenant_id, created_at, status, model, background, previous_response_id, conversation_id, metadata,
+              input_tokens, output_tokens, iif(status = 'failed', ${hexOrText("snapshot")}, NULL) AS snapshot
+         FROM (${page})`,
+      // A failed response's snapshot split into parts (src/db/large-values.ts).
+      `SELECT owner_id, name, part, ${hexOrText("data")} AS data FROM blobs
+        WHERE name = 'snapshot' AND owner_id IN (SELECT id FROM (${page}) WHERE status = 'failed' AND snapshot IS NULL)
+        ORDER BY owner_id, part`,
     ],
-    read: ([tenants, shard, anchors, rows = []]) => {
-      theTenant(ref, tenants);
-      checkShard(ref, shard);
+    read: async ([tenants, shard, anchors, rows = [], parts = []]) => {
+      if (ref === null) {
+        if (typeof shard?.[0]?.shard === "string")
+          throw new CliError(
+            `Some tenants live on shard ${shard[0].shard}; across tenants the D1 targets read DB alone: use --url (docs/sharding.md).`,
+          );
+      } else {
+        theTenant(ref, tenants);
+        checkShard(ref, shard);
+      }
       if (anchor !== null && anchors?.[0]?.n === 0)
-        throw new CliError(`No response with id '${filters.after ?? ""}' for this tenant (--after).`);
-      return listOf(rows.slice(0, filters.limit).map(responseSummary), rows.length > filters.limit);
+        throw new CliError(
+          `No response with id '${filters.after ?? ""}'${ref === null ? "" : " for this tenant"} (--after).`,
+        );
+      const data = [];
+      for (const row of rows.slice(0, filters.limit)) {
+        let error: unknown = null;
+        if (row.status === "failed") {
+          const own = parts.filter((part) => part.owner_id === row.id);
+          error = (JSON.parse(await storedText(row, "snapshot", own)) as Row).error ?? null;
+        }
+        data.push(responseSummary(row, error));
+      }
+      return listOf(data, rows.length > filters.limit);
     },
   };
 };

@@ -28,6 +28,7 @@ export interface Admin {
   /** A tenant's webhook deliveries (managed, or a pass-through `t_…` id), newest first. */
   listDeliveries(tenant: string, filters: DeliveryFilters): Promise<List<Row>>;
   usage(query: UsageQuery): Promise<Row>;
-  listResponses(tenant: string, filters: ResponseFilters): Promise<List<Row>>;
+  /** One tenant's stored responses, or (null) every tenant's. */
+  listResponses(tenant: string | null, filters: ResponseFilters): Promise<List<Row>>;
   showResponse(responseId: string, tenant: string | null): Promise<Row>;
 }

@@ -298,6 +298,7 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     expect(listed.data[0]).toEqual({
       id: second.id,
       object: "response",
+      tenant_id: tenant,
       created_at: second.created_at,
       status: "completed",
       model: second.model,
@@ -306,6 +307,7 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       conversation: null,
       metadata: {},
       usage: { input_tokens: second.usage?.input_tokens, output_tokens: second.usage?.output_tokens },
+      error: null,
     });
     expect(await api.listResponses(tenant, filters)).toEqual(listed);
     const stored = await gatewayFetch(`${GATEWAY_URL}/responses/${second.id}`, {
@@ -322,6 +324,56 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       expect(await refusal(admin.showResponse(second.id, String(other.id)))).toBe(
         `No response with id '${second.id}' for this tenant.`,
       );
+  });
+
+  it("lists every tenant's responses without a tenant, newest first, with a failed one's error, from either target", async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const keys = [`sk-cli-all-${crypto.randomUUID()}`, `sk-cli-all-${crypto.randomUUID()}`] as const;
+    const done = await client(keys[0]).responses.create({ model: model("text:1"), input: "a" });
+    await expect(client(keys[1]).responses.create({ model: model("refused/m"), input: "b" })).rejects.toMatchObject({
+      status: 502,
+    });
+    const tenants = await Promise.all(keys.map((key) => passthroughTenant(key)));
+    const filters = { limit: 100, order: "desc" as const, after: null, metadata: [], createdAfter: since };
+    const listed = await api.listResponses(null, filters);
+    const ours = listed.data.filter((response) => tenants.includes(String(response.tenant_id)));
+    expect(ours.map((response) => [response.tenant_id, response.status])).toEqual([
+      [tenants[1], "failed"],
+      [tenants[0], "completed"],
+    ]);
+    expect(ours[0]?.error).toMatchObject({ code: "upstream_unreachable" });
+    expect(ours[1]).toMatchObject({ id: done.id, error: null });
+    // The D1 target reads DB alone: it refuses while any tenant is recorded elsewhere (an earlier
+    // test records one on DB_2), and lists the same as the API once every tenant is in DB.
+    const elsewhere = `elsewhere-${crypto.randomUUID()}`;
+    await env.DB.prepare("INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, 'DB_2', unixepoch())")
+      .bind(elsewhere)
+      .run();
+    expect(await refusal(d1.listResponses(null, filters))).toBe(
+      "Some tenants live on shard DB_2; across tenants the D1 targets read DB alone: use --url (docs/sharding.md).",
+    );
+    const { results: moved } = await env.DB.prepare(
+      "DELETE FROM tenant_shards WHERE shard <> 'DB' RETURNING tenant_id, shard, created_at",
+    ).all<{ tenant_id: string; shard: string; created_at: number }>();
+    try {
+      expect(await d1.listResponses(null, filters)).toEqual(listed);
+      for (const admin of [d1, api]) {
+        const failed = await admin.listResponses(null, { ...filters, status: "failed" });
+        expect(failed.data.every((response) => response.status === "failed")).toBe(true);
+        expect(failed.data.map((response) => response.tenant_id)).toContain(tenants[1]);
+        const first = await admin.listResponses(null, { ...filters, limit: 1 });
+        const rest = await admin.listResponses(null, { ...filters, after: String(first.last_id) });
+        expect([...first.data, ...rest.data]).toEqual(listed.data);
+      }
+    } finally {
+      for (const row of moved.filter((row) => row.tenant_id !== elsewhere))
+        await env.DB.prepare("INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, ?, ?)")
+          .bind(row.tenant_id, row.shard, row.created_at)
+          .run();
+    }
+    const table = render("responses list", listed, false).split("\n");
+    expect(table[0]).toMatch(/^id +tenant_id +created_at +status +error +model/);
+    expect(table.find((line) => line.startsWith(String(ours[0]?.id)))).toMatch(/ failed +upstream_unreachable /);
   });
 
   it("lists a tenant's webhook deliveries by status, page by page, the same from either target", async () => {
