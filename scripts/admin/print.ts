@@ -5,7 +5,7 @@ import type { Row } from "./queries.ts";
 
 /** Columns of each list, by the command that lists it; others show every field. */
 const COLUMNS: Record<string, string[]> = {
-  "tenant list": ["id", "name", "created_at"],
+  "tenant list": ["id", "name", "created_at", "shard", "moving_to"],
   "key list": ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"],
   "webhook list": ["id", "name", "url", "event_types", "signing_secret_hint", "created_at"],
   // No URL: a webhook URL's path often holds a token (--json has it, as the admin API answers).

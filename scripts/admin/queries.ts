@@ -44,7 +44,14 @@ export const tenantObject = (row: Row) => ({
   id: row.id,
   name: row.name,
   created_at: row.created_at,
+  shard: row.shard ?? null,
+  moving_to: row.moving_to ?? null,
 });
+
+/** The tenants of `select` (id, name, created_at) with their shard records. */
+const placed = (select: string) =>
+  `SELECT c.id, c.name, c.created_at, s.shard, s.moving_to FROM (${select}) c
+     LEFT JOIN tenant_shards s ON s.tenant_id = c.id ORDER BY c.created_at, c.id`;
 
 /** A pass-through tenant (`t_` and a hash of the client's key, src/http/auth.ts) has no `tenants` row. */
 const PASSTHROUGH_TENANT = "t_[0-9a-f]*";
@@ -109,12 +116,12 @@ export const createTenant = (tenant: { id: string; name: string; created_at: num
 });
 
 export const listTenants = (): Query<List<Row>> => ({
-  statements: ["SELECT id, name, created_at FROM tenants ORDER BY created_at, id"],
+  statements: [placed("SELECT id, name, created_at FROM tenants")],
   read: ([rows = []]) => listOf(rows.map(tenantObject)),
 });
 
 export const showTenant = (ref: string): Query<Row> => ({
-  statements: [candidates(ref)],
+  statements: [placed(candidates(ref))],
   read: ([rows]) => tenantObject(theTenant(ref, rows)),
 });
 

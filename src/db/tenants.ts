@@ -1,11 +1,22 @@
-// D1 queries on managed tenants: create, find, list (cursor pages, oldest first).
-// Used by the admin API.
+// D1 queries on managed tenants: create, find, list (cursor pages, oldest first), the last two with
+// the tenant's shard record. Used by the admin API.
 
 import { and, asc, eq, gt, or } from "drizzle-orm";
 import { AFTER_NOT_FOUND, pageOf, type AfterNotFound, type Db, type Page } from "./client";
-import { tenants } from "./schema";
+import { tenants, tenantShards } from "./schema";
 
 export type TenantRow = typeof tenants.$inferSelect;
+
+/** A tenant with its shard record (src/db/shards.ts): null before its first write. */
+export type PlacedTenant = TenantRow & { shard: string | null; movingTo: string | null };
+
+const placedColumns = {
+  id: tenants.id,
+  name: tenants.name,
+  createdAt: tenants.createdAt,
+  shard: tenantShards.shard,
+  movingTo: tenantShards.movingTo,
+};
 
 export async function insertTenant(db: Db, row: TenantRow): Promise<void> {
   await db.insert(tenants).values(row);
@@ -15,11 +26,21 @@ export async function findTenant(db: Db, id: string): Promise<TenantRow | undefi
   return db.query.tenants.findFirst({ where: eq(tenants.id, id) });
 }
 
-/** A page of tenants in creation order after the tenant `after` (exclusive). */
+/** The tenant with its shard record, read where `tenant_shards` is authoritative (the control DB). */
+export async function findPlacedTenant(db: Db, id: string): Promise<PlacedTenant | undefined> {
+  return db
+    .select(placedColumns)
+    .from(tenants)
+    .leftJoin(tenantShards, eq(tenantShards.tenantId, tenants.id))
+    .where(eq(tenants.id, id))
+    .get();
+}
+
+/** A page of tenants in creation order after the tenant `after` (exclusive), with their shard records. */
 export async function pageTenants(
   db: Db,
   options: { after: string | null; limit: number },
-): Promise<Page<TenantRow> | AfterNotFound> {
+): Promise<Page<PlacedTenant> | AfterNotFound> {
   let cursor = undefined;
   if (options.after !== null) {
     const anchor = await findTenant(db, options.after);
@@ -30,8 +51,9 @@ export async function pageTenants(
     );
   }
   const rows = await db
-    .select()
+    .select(placedColumns)
     .from(tenants)
+    .leftJoin(tenantShards, eq(tenantShards.tenantId, tenants.id))
     .where(cursor)
     .orderBy(asc(tenants.createdAt), asc(tenants.id))
     .limit(options.limit + 1);

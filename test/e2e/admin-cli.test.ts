@@ -69,6 +69,17 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     }
     const listed = (await api.listTenants()).data.find((tenant) => tenant.id === created.id);
     expect((await d1.listTenants()).data.find((tenant) => tenant.id === created.id)).toEqual(listed);
+    // Its shard record, once it has one, and a move under way.
+    await env.DB.prepare(
+      "INSERT INTO tenant_shards (tenant_id, shard, created_at, moving_to) VALUES (?, 'DB', unixepoch(), 'DB_2')",
+    )
+      .bind(created.id)
+      .run();
+    const placed = await api.showTenant(name);
+    expect(placed).toEqual({ ...created, shard: "DB", moving_to: "DB_2" });
+    expect(await d1.showTenant(name)).toEqual(placed);
+    expect((await d1.listTenants()).data.find((tenant) => tenant.id === created.id)).toEqual(placed);
+    expect(render("tenant show", placed, false)).toMatch(/^shard +DB\nmoving_to +DB_2$/m);
   });
 
   it("lists the same keys whichever target made or revoked them, the key itself shown only at creation", async () => {

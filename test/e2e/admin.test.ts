@@ -3,8 +3,9 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { admin, ADMIN_URL, managedFetch } from "../support/managed";
-import { countAll } from "../support/shards";
+import { model } from "../support/gateway";
+import { admin, ADMIN_URL, managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { countAll, tenantShard } from "../support/shards";
 
 describe("admin API", () => {
   it("does not exist without ADMIN_TOKEN: OpenAI's 404 for an unknown URL", async () => {
@@ -63,6 +64,35 @@ describe("admin API", () => {
     expect(new Set(seen).size).toBe(seen.length);
     for (const tenant of created) expect(seen).toContain(tenant.id);
     expect((await admin("GET", "/tenants/tenant_nope")).status).toBe(404);
+  });
+
+  it("shows a tenant's shard once it has written, and a move under way, in the tenant and in the list", async () => {
+    const { tenantId, key } = await newTenantKey("placed");
+    const shown = async () => (await admin<Record<string, unknown>>("GET", `/tenants/${tenantId}`)).body;
+    expect(await shown()).toMatchObject({ id: tenantId, shard: null, moving_to: null });
+    await managedClient(key).responses.create({ model: model("text:1"), input: "x" });
+    const shard = await tenantShard(tenantId);
+    expect(await shown()).toMatchObject({ shard, moving_to: null });
+    // As POST /admin/tenants/{id}/move marks it while it drains and copies (src/db/tenant-move.ts).
+    const mark = (to: string | null) =>
+      env.DB.prepare("UPDATE tenant_shards SET moving_to = ? WHERE tenant_id = ?").bind(to, tenantId).run();
+    await mark("DB_9");
+    try {
+      expect(await shown()).toMatchObject({ shard, moving_to: "DB_9" });
+      let listed: Record<string, unknown> | undefined;
+      for (let after = ""; listed === undefined;) {
+        const page = await admin<{ data: Record<string, unknown>[]; has_more: boolean; last_id: string }>(
+          "GET",
+          `/tenants?limit=100${after}`,
+        );
+        listed = page.body.data.find((tenant) => tenant.id === tenantId);
+        if (!page.body.has_more) break;
+        after = `&after=${page.body.last_id}`;
+      }
+      expect(listed).toEqual(await shown());
+    } finally {
+      await mark(null);
+    }
   });
 
   it.each([

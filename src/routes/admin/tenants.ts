@@ -1,8 +1,9 @@
-// Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id}.
+// Admin API, tenants: POST /admin/tenants, GET /admin/tenants, GET /admin/tenants/{tenant_id} (each
+// with the tenant's shard and a move under way).
 
 import { AFTER_NOT_FOUND } from "../../db/client";
 import { controlDb, tenantRecorded } from "../../db/shards";
-import { findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
+import { findPlacedTenant, findTenant, insertTenant, pageTenants, type TenantRow } from "../../db/tenants";
 import { ApiError } from "../../errors";
 import { readJson } from "../../http/json-body";
 import { newId } from "../../responses/ids";
@@ -10,11 +11,17 @@ import { json, pathParam, type RouteContext } from "../context";
 import { listObject, parseCursor, unknownCursor } from "../list";
 import { readName } from "./body";
 
-export const tenantObject = (row: TenantRow) => ({
+/**
+ * A tenant, with its shard record: `shard` (null before its first write) and `moving_to` (set while
+ * an operator moves it; docs/sharding.md).
+ */
+export const tenantObject = (row: TenantRow & { shard?: string | null; movingTo?: string | null }) => ({
   object: "tenant",
   id: row.id,
   name: row.name,
   created_at: row.createdAt,
+  shard: row.shard ?? null,
+  moving_to: row.movingTo ?? null,
 });
 
 export const tenantNotFound = (id: string) =>
@@ -50,7 +57,10 @@ export async function createTenant({ request, env, config }: RouteContext): Prom
 }
 
 export async function getTenant(route: RouteContext): Promise<Response> {
-  return json(tenantObject(await pathTenant(route)));
+  const id = pathParam(route.request.params.tenant_id);
+  const row = await findPlacedTenant(controlDb(route.env), id);
+  if (row === undefined) throw tenantNotFound(id);
+  return json(tenantObject(row));
 }
 
 export async function listTenants({ request, env }: RouteContext): Promise<Response> {
