@@ -19,6 +19,7 @@ import type { InputItem, JsonObject } from "../responses/types";
 import { checkIncludeQuery, missing } from "../responses/validation";
 import { json, pathParam, type RouteContext } from "./context";
 import { resolveItemReferences } from "../run/item-references";
+import { checkGatewaySeals } from "./conversation-seals";
 import { conversationObject, findOwnConversation, validateItems } from "./conversations";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 
@@ -49,6 +50,7 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
       "items",
       "empty_array",
     );
+  await checkGatewaySeals(items, caller.tenantId, route.config.compactionSecret);
   const resolved = await resolveItemReferences(db, caller.tenantId, items, "items");
   // Ids stay unique within a conversation: its item list pages by them.
   const ids = resolved.map(ownItemId).filter((id): id is string => id !== undefined);

@@ -23,6 +23,7 @@ import { resolveItemReferences } from "../run/item-references";
 import type { InputItem, JsonObject } from "../responses/types";
 import { checkMaxLength, invalidType, missing } from "../responses/validation";
 import { itemSupport } from "../upstream/chat-completions/support";
+import { checkGatewaySeals } from "./conversation-seals";
 import { json, pathParam, type RouteContext } from "./context";
 
 /** Items one request may add to a conversation (OpenAI: "up to 20 items at a time"). */
@@ -79,6 +80,7 @@ export async function createConversation(route: RouteContext): Promise<Response>
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   const items = body.items === undefined || body.items === null ? [] : validateItems(body.items);
   const metadata = validateMetadata(body.metadata);
+  await checkGatewaySeals(items, caller.tenantId, route.config.compactionSecret);
   const db = await tenantDb(route.env, caller.tenantId);
   const resolved = await resolveItemReferences(db, caller.tenantId, items, "items");
   // Ids stay unique within a conversation: its item list pages by them.

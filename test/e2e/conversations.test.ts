@@ -2,6 +2,8 @@
 // update, delete, and items (create, list with auto-pagination, retrieve, delete), tenant walls.
 
 import { describe, expect, it } from "vitest";
+import type { ResponseReasoningItem } from "openai/resources/responses/responses";
+import { routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL } from "../support/gateway";
 
 const unknownId = "conv_" + "0".repeat(48);
@@ -195,5 +197,44 @@ describe("conversations", () => {
       );
     }
     expect((await alice.conversations.items.list(own.id)).data).toHaveLength(1);
+  });
+
+  it("refuses a reasoning or compaction item sealed by the gateway that does not open for the key", async () => {
+    const alice = client("sk-conv-seal-alice");
+    const bob = client("sk-conv-seal-bob");
+    const made = await alice.responses.create({
+      model: routed("fixture:vercel-ai__deepseek-reasoning.chunks.txt").model,
+      input: "How many r's in strawberry?",
+      store: false,
+      include: ["reasoning.encrypted_content"],
+    });
+    const reasoning = made.output.find((item) => item.type === "reasoning") as ResponseReasoningItem;
+    const sealed = (id: string, encrypted = reasoning.encrypted_content) => ({
+      type: "reasoning" as const,
+      id,
+      summary: [],
+      encrypted_content: encrypted,
+    });
+    // The key it was made for keeps it, in a new conversation and added to one.
+    const own = await alice.conversations.create({ items: [sealed("rs_a")] });
+    await alice.conversations.items.create(own.id, { items: [sealed("rs_b")] });
+
+    // Stored, any of these would fail every later turn of the conversation with a 400 naming no
+    // item the client sent: another key's seal, an altered one, a forged compaction item.
+    const other = await bob.conversations.create();
+    const refused = (param: string) => ({ status: 400, param, code: "invalid_encrypted_content" });
+    await expect(bob.conversations.items.create(other.id, { items: [sealed("rs_c")] })).rejects.toMatchObject(
+      refused("items[0].encrypted_content"),
+    );
+    const altered = sealed("rs_d", `${reasoning.encrypted_content ?? ""}x`);
+    const forged = { type: "compaction" as const, encrypted_content: "gwc1.AAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+    await expect(
+      alice.conversations.create({ items: [{ role: "user", content: "hi" }, altered] }),
+    ).rejects.toMatchObject(refused("items[1].encrypted_content"));
+    await expect(alice.conversations.items.create(own.id, { items: [forged] })).rejects.toMatchObject(
+      refused("items[0].encrypted_content"),
+    );
+    expect((await alice.conversations.items.list(own.id)).data).toHaveLength(2);
+    expect((await bob.conversations.items.list(other.id)).data).toEqual([]);
   });
 });
