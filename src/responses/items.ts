@@ -12,6 +12,8 @@ const ITEM_PREFIXES: Record<string, string> = {
   custom_tool_call: "ctc",
   custom_tool_call_output: "ctco",
   item_reference: "ref",
+  // As the compaction items the gateway makes (compaction/compact.ts) and OpenAI's.
+  compaction: "cmp",
 };
 
 export interface IdentifiedItem {

@@ -237,4 +237,18 @@ describe("conversations", () => {
     expect((await alice.conversations.items.list(own.id)).data).toHaveLength(2);
     expect((await bob.conversations.items.list(other.id)).data).toEqual([]);
   });
+
+  it("gives a compaction item added without an id a compaction item's prefix", async () => {
+    const openai = client("sk-test-conversations");
+    // One OpenAI made: opaque to the gateway, kept as it is.
+    const conversation = await openai.conversations.create({
+      items: [{ type: "compaction", encrypted_content: "gAAAAopaque" }],
+    });
+    const [item] = (await openai.conversations.items.list(conversation.id)).data;
+    expect(item).toEqual({
+      id: expect.stringMatching(/^cmp_[0-9a-f]{48}$/) as string,
+      type: "compaction",
+      encrypted_content: "gAAAAopaque",
+    });
+  });
 });
