@@ -20,6 +20,8 @@ export class LaneScheduler {
   readonly #onIdle: () => void;
   readonly #waiting: QueuedJob[] = [];
   readonly #busy = new Set<string>();
+  /** Per busy lane: what to run once its request ends (a refusal sent sooner would land among its events). */
+  readonly #afterRunning = new Map<string, Array<() => void>>();
   #queuedBytes = 0;
   #runningBytes = 0;
 
@@ -48,11 +50,27 @@ export class LaneScheduler {
     return true;
   }
 
-  /** Drops every job not yet started (their `drop` is called, with `reason` when given); running ones finish. */
-  dropWaiting(reason?: ApiError): void {
+  /**
+   * Drops every job not yet started; running ones finish. Each dropped job's `drop` is called (with
+   * `reason` when given) once its lane's running request has ended: a client reads a lane's events
+   * in request order, so an error sent amid the running request's events would be taken as its end.
+   * `now`: call them at once (the connection is closing, the running requests ended first).
+   */
+  dropWaiting(reason?: ApiError, now = false): void {
     const dropped = this.#waiting.splice(0);
     this.#queuedBytes = 0;
-    for (const job of dropped) job.drop(reason);
+    for (const job of dropped) {
+      if (now) job.drop(reason);
+      else this.whenLaneFree(job.lane, () => job.drop(reason));
+    }
+  }
+
+  /** Calls `notify` now, or once the lane's running request has ended (see dropWaiting). */
+  whenLaneFree(lane: string, notify: () => void): void {
+    if (!this.#busy.has(lane)) return notify();
+    const after = this.#afterRunning.get(lane);
+    if (after === undefined) this.#afterRunning.set(lane, [notify]);
+    else after.push(notify);
   }
 
   /**
@@ -77,6 +95,9 @@ export class LaneScheduler {
         .finally(() => {
           this.#busy.delete(job.lane);
           this.#runningBytes -= job.bytes;
+          const after = this.#afterRunning.get(job.lane) ?? [];
+          this.#afterRunning.delete(job.lane);
+          for (const notify of after) notify();
           this.#startReady();
           if (this.idle) this.#onIdle();
         });

@@ -114,7 +114,9 @@ export class ResponsesSocket {
 
   #enqueue(create: CreateEvent, bytes: number): void {
     const { lane } = create;
-    if (this.#expired) return this.#refuse(connectionLimit(this.#limitMinutes()), lane);
+    // After the lane's running request, which the limit lets finish: not among its events.
+    if (this.#expired)
+      return this.#lanes.whenLaneFree(lane, () => this.#refuse(connectionLimit(this.#limitMinutes()), lane));
     if (lane !== "" && !this.#laneInUse(lane) && this.#namedLanesInUse() >= MAX_NAMED_LANES)
       return this.#refuse(streamLimit(), lane);
     const accepted = this.#lanes.enqueue({
@@ -146,7 +148,8 @@ export class ResponsesSocket {
   /** Ends every other request with the key's refusal (none is left without its end), then closes. */
   #keyRefused(refusedOn: string): void {
     const refusal = keyRefusal();
-    this.#lanes.dropWaiting(refusal);
+    // At once: the socket closes below, and every request's end is this same refusal.
+    this.#lanes.dropWaiting(refusal, true);
     for (const lane of this.#lanes.activeLanes) if (lane !== refusedOn) this.#refuse(refusal, lane);
     this.close(CLOSE.policyViolation, "The API key was refused.");
   }

@@ -107,19 +107,39 @@ describe("the lane scheduler", () => {
     expect(log.slice(-1)).toEqual(["start huge"]);
   });
 
-  it("drops waiting jobs (each told), and lets running ones finish", async () => {
+  it("drops waiting jobs (each told once its lane's running job ends), and lets running ones finish", async () => {
     const log: string[] = [];
     let idle = 0;
     const lanes = new LaneScheduler(() => idle++);
     const running = job("a", "a1", log);
     const waiting = job("a", "a2", log);
+    const free = job("b", "b1", log);
     lanes.enqueue(running.spec);
     lanes.enqueue(waiting.spec);
+    // b1 waits for a slot, not for a lane (the in-flight cap is reached).
+    const filler = Array.from({ length: MAX_IN_FLIGHT - 1 }, (_, i) => job(`f${i}`, `f${i}`, log));
+    for (const f of filler) lanes.enqueue(f.spec);
+    lanes.enqueue(free.spec);
     lanes.dropWaiting();
-    expect(waiting.dropped).toEqual(["a2"]);
+    // b's lane runs nothing: told at once. a2's refusal would land amid a1's events: told after them.
+    expect(free.dropped).toEqual(["b1"]);
+    expect(waiting.dropped).toEqual([]);
     running.finish();
     await settle();
-    expect(log).toEqual(["start a1", "end a1"]);
+    expect(waiting.dropped).toEqual(["a2"]);
+    expect(log.slice(-1)).toEqual(["end a1"]);
+    for (const f of filler) f.finish();
+    await settle();
     expect(idle).toBe(1);
+  });
+
+  it("drops every waiting job at once when asked (the connection is closing)", () => {
+    const lanes = new LaneScheduler(() => undefined);
+    const running = job("a", "a1", []);
+    const waiting = job("a", "a2", []);
+    lanes.enqueue(running.spec);
+    lanes.enqueue(waiting.spec);
+    lanes.dropWaiting(undefined, true);
+    expect(waiting.dropped).toEqual(["a2"]);
   });
 });
