@@ -28,6 +28,8 @@ export interface CreateContext {
    * error: every other request gets one too, and the session closes with 1008.
    */
   keyRefused(lane: string): void;
+  /** The create path's body limit (`MAX_REQUEST_BYTES`), which a cache-expanded input must fit. */
+  maxRequestBytes(): number;
 }
 
 export interface CreateEvent {
@@ -45,7 +47,7 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
   const { lane } = create;
   let prepared: Prepared;
   try {
-    prepared = prepare(context.cache, create.body);
+    prepared = prepare(context.cache, create.body, context.maxRequestBytes());
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     context.send(apiErrorEvent(error, lane));
@@ -93,7 +95,7 @@ interface Prepared {
   contextBytes: number;
 }
 
-function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
+function prepare(cache: ContinuationCache, body: JsonObject, maxRequestBytes: number): Prepared {
   const stored = body.store !== false;
   const previous = typeof body.previous_response_id === "string" ? body.previous_response_id : null;
   const parent = previous === null ? undefined : cache.find(previous);
@@ -116,6 +118,9 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
     // expansion below drops `previous_response_id`, so the create path could no longer tell).
     checkOneContext(previous, validateConversation(body.conversation));
     const own = validateInput(body.input, stored ? INPUT_MAX_ITEMS : Infinity);
+    // The create path would refuse what only this socket added in its own words (a 413 for the body,
+    // 2,048 items for a stored input), naming sizes the client never sent.
+    checkExpansion(previous, parent.items, own, stored, parent.bytes + JSON.stringify(own).length, maxRequestBytes);
     request = { ...body, input: [...parent.items, ...own] };
     if (parent.base === null) delete request.previous_response_id;
     else request.previous_response_id = parent.base;
@@ -133,6 +138,31 @@ function prepare(cache: ContinuationCache, body: JsonObject): Prepared {
   // when asked fails the next turn with 'Item with id ... not found').
   if (!stored && context !== null) request = withEncryptedReasoning(request);
   return { body: request, stored, parent, echoPrevious, context: stored ? null : context, contextBytes };
+}
+
+/** Refuses a cache-expanded input the create path would refuse, saying that the socket's context is in it. */
+function checkExpansion(
+  previous: string | null,
+  context: InputItem[],
+  own: InputItem[],
+  stored: boolean,
+  bytes: number,
+  maxRequestBytes: number,
+): void {
+  const kept = `the context this socket keeps for the store: false response '${previous ?? ""}'`;
+  if (bytes > maxRequestBytes)
+    throw new ApiError(
+      413,
+      `Request too large: ${kept} and this input come to about ${bytes} bytes, over the ${maxRequestBytes}-byte request limit it is sent under. Start a new chain with the items you need, or store the chain (store: true from its first response), which is read from storage instead.`,
+      { param: "previous_response_id", code: "request_too_large" },
+    );
+  const items = context.length + own.length;
+  if (stored && items > INPUT_MAX_ITEMS)
+    throw invalidRequest(
+      `Invalid 'input': a stored response records ${kept} as its input: ${context.length} items kept and ${own.length} sent, ${items} in all, over the ${INPUT_MAX_ITEMS} a stored input may have. Continue with store: false, or start a stored chain with the items you need.`,
+      "input",
+      "array_above_max_length",
+    );
 }
 
 /** `include` with the encrypted reasoning asked for; a malformed one is left for the create path to refuse. */

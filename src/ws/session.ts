@@ -143,6 +143,7 @@ export class ResponsesSocket {
     endTurn: (turn) => void this.#turns.delete(turn),
     statusOf: (id) => responseStatus(this.#options.gateway, this.#options.origin, this.#options.credentials, id),
     keyRefused: (lane) => this.#keyRefused(lane),
+    maxRequestBytes: () => this.#options.maxFrameBytes,
   };
 
   /** Ends every other request with the key's refusal (none is left without its end), then closes. */

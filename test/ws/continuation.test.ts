@@ -262,6 +262,58 @@ describe("a warm-up in pass-through mode", () => {
   );
 });
 
+describe("a continuation that only the socket's context takes past a limit", () => {
+  it("over the request size: a 413 that says the socket's context is in it, naming previous_response_id", async () => {
+    const socket = await RawSocket.open({ overrides: { MAX_REQUEST_BYTES: "4096" } }, "sk-test-ws-expand-bytes");
+    const parent = finalResponse(
+      await socket.create({ model: model("text:1"), input: "a".repeat(2500), store: false }),
+    );
+    const refused = await socket.create({
+      model: model("text:1"),
+      input: "b".repeat(2500),
+      previous_response_id: parent.id,
+      store: false,
+    });
+    socket.close();
+    expect(refused).toEqual([
+      {
+        type: "error",
+        status: 413,
+        error: {
+          type: "invalid_request_error",
+          code: "request_too_large",
+          param: "previous_response_id",
+          message: expect.stringMatching(
+            new RegExp(
+              `^Request too large: the context this socket keeps for the store: false response '${parent.id}' and this input come to about \\d+ bytes, over the 4096-byte request limit`,
+            ),
+          ) as unknown,
+        },
+      },
+    ]);
+  });
+
+  it("over a stored input's 2,048 items: the refusal counts the socket's items apart from the ones sent", async () => {
+    const socket = await RawSocket.open({}, "sk-test-ws-expand-items");
+    const many = Array.from({ length: 2048 }, () => ({ role: "user", content: "x" }));
+    const parent = finalResponse(await socket.create({ model: model("text:1"), input: many, store: false }));
+    const refused = await socket.create({ model: model("text:1"), input: "y", previous_response_id: parent.id });
+    socket.close();
+    expect(refused).toEqual([
+      {
+        type: "error",
+        status: 400,
+        error: {
+          type: "invalid_request_error",
+          code: "array_above_max_length",
+          param: "input",
+          message: `Invalid 'input': a stored response records the context this socket keeps for the store: false response '${parent.id}' as its input: 2049 items kept and 1 sent, 2050 in all, over the 2048 a stored input may have. Continue with store: false, or start a stored chain with the items you need.`,
+        },
+      },
+    ]);
+  });
+});
+
 describe("a failed continuation", () => {
   it("on its parent's own lane evicts the parent", async () => {
     const socket = new SdkSocket("sk-test-ws-evict");
