@@ -19,9 +19,10 @@ export interface QueuedJob {
 export class LaneScheduler {
   readonly #onIdle: () => void;
   readonly #waiting: QueuedJob[] = [];
-  readonly #busy = new Set<string>();
-  /** Per busy lane: what to run once its request ends (a refusal sent sooner would land among its events). */
-  readonly #afterRunning = new Map<string, Array<() => void>>();
+  /** Lane -> its running job. */
+  readonly #busy = new Map<string, QueuedJob>();
+  /** What to run once a job has ended or been dropped: refusals that must follow its events. */
+  readonly #after = new Map<QueuedJob, Array<() => void>>();
   #queuedBytes = 0;
   #runningBytes = 0;
 
@@ -32,7 +33,7 @@ export class LaneScheduler {
 
   /** Lanes with a request waiting or running. */
   get activeLanes(): ReadonlySet<string> {
-    const lanes = new Set(this.#busy);
+    const lanes = new Set(this.#busy.keys());
     for (const job of this.#waiting) lanes.add(job.lane);
     return lanes;
   }
@@ -60,17 +61,33 @@ export class LaneScheduler {
     const dropped = this.#waiting.splice(0);
     this.#queuedBytes = 0;
     for (const job of dropped) {
-      if (now) job.drop(reason);
-      else this.whenLaneFree(job.lane, () => job.drop(reason));
+      const drop = () => {
+        job.drop(reason);
+        this.#ended(job);
+      };
+      const running = now ? undefined : this.#busy.get(job.lane);
+      if (running === undefined) drop();
+      else this.#attach(running, drop);
     }
   }
 
-  /** Calls `notify` now, or once the lane's running request has ended (see dropWaiting). */
-  whenLaneFree(lane: string, notify: () => void): void {
-    if (!this.#busy.has(lane)) return notify();
-    const after = this.#afterRunning.get(lane);
-    if (after === undefined) this.#afterRunning.set(lane, [notify]);
+  /** Calls `notify` once every request now running or waiting on `lane` has ended, at once if none is (see dropWaiting). */
+  afterLane(lane: string, notify: () => void): void {
+    const last = this.#waiting.findLast((job) => job.lane === lane) ?? this.#busy.get(lane);
+    if (last === undefined) notify();
+    else this.#attach(last, notify);
+  }
+
+  #attach(job: QueuedJob, notify: () => void): void {
+    const after = this.#after.get(job);
+    if (after === undefined) this.#after.set(job, [notify]);
     else after.push(notify);
+  }
+
+  #ended(job: QueuedJob): void {
+    const after = this.#after.get(job) ?? [];
+    this.#after.delete(job);
+    for (const notify of after) notify();
   }
 
   /**
@@ -88,16 +105,14 @@ export class LaneScheduler {
       this.#waiting.splice(index, 1);
       this.#queuedBytes -= job.bytes;
       this.#runningBytes += job.bytes;
-      this.#busy.add(job.lane);
+      this.#busy.set(job.lane, job);
       void job
         .run()
         .catch((error: unknown) => logFailure("a websocket job failed", error))
         .finally(() => {
           this.#busy.delete(job.lane);
           this.#runningBytes -= job.bytes;
-          const after = this.#afterRunning.get(job.lane) ?? [];
-          this.#afterRunning.delete(job.lane);
-          for (const notify of after) notify();
+          this.#ended(job);
           this.#startReady();
           if (this.idle) this.#onIdle();
         });

@@ -114,9 +114,9 @@ export class ResponsesSocket {
 
   #enqueue(create: CreateEvent, bytes: number): void {
     const { lane } = create;
-    // After the lane's running request, which the limit lets finish: not among its events.
+    // A refusal follows the lane's earlier requests (running ones finish): never among their events.
     if (this.#expired)
-      return this.#lanes.whenLaneFree(lane, () => this.#refuse(connectionLimit(this.#limitMinutes()), lane));
+      return this.#lanes.afterLane(lane, () => this.#refuse(connectionLimit(this.#limitMinutes()), lane));
     if (lane !== "" && !this.#laneInUse(lane) && this.#namedLanesInUse() >= MAX_NAMED_LANES)
       return this.#refuse(streamLimit(), lane);
     const accepted = this.#lanes.enqueue({
@@ -125,7 +125,7 @@ export class ResponsesSocket {
       run: () => runCreate(this.#createContext, create),
       drop: (reason) => this.#refuse(reason ?? connectionLimit(this.#limitMinutes()), lane),
     });
-    if (!accepted) this.#refuse(queueFull(), lane);
+    if (!accepted) this.#lanes.afterLane(lane, () => this.#refuse(queueFull(), lane));
   }
 
   readonly #createContext: CreateContext = {

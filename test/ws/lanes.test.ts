@@ -133,6 +133,23 @@ describe("the lane scheduler", () => {
     expect(idle).toBe(1);
   });
 
+  it("tells what follows a lane (a refused create) after the lane's running and waiting jobs, at once on a free lane", async () => {
+    const log: string[] = [];
+    const lanes = new LaneScheduler(() => undefined);
+    const a1 = job("a", "a1", log);
+    const a2 = job("a", "a2", log);
+    lanes.enqueue(a1.spec);
+    lanes.enqueue(a2.spec);
+    lanes.afterLane("a", () => log.push("refused a3"));
+    lanes.afterLane("b", () => log.push("refused b1"));
+    expect(log).toEqual(["start a1", "refused b1"]);
+    a1.finish();
+    await settle();
+    a2.finish();
+    await settle();
+    expect(log).toEqual(["start a1", "refused b1", "end a1", "start a2", "end a2", "refused a3"]);
+  });
+
   it("drops every waiting job at once when asked (the connection is closing)", () => {
     const lanes = new LaneScheduler(() => undefined);
     const running = job("a", "a1", []);

@@ -6,7 +6,7 @@
 
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { MAX_NAMED_LANES } from "../../src/ws/limits";
+import { MAX_NAMED_LANES, MAX_QUEUED_BYTES } from "../../src/ws/limits";
 import { until } from "../support/hooks";
 import { client, model, upstream, words } from "../support/gateway";
 import { admin, ADMIN_TOKEN, newTenantKey, UPSTREAM_KEY } from "../support/managed";
@@ -90,6 +90,42 @@ describe("lanes", () => {
       const task = await socket.create({ model: model("text:1"), input: "x", stream_id: `task-${i}` });
       expect(finalResponse(task).status).toBe("completed");
     }
+    socket.close();
+  });
+});
+
+describe("the queue's byte budget", () => {
+  it("refuses a create past it with websocket_queue_full after the lane's earlier requests, not among their events", async () => {
+    const socket = await RawSocket.open();
+    const held = model("gate:4:6");
+    socket.send({ type: "response.create", model: held, input: "running", stream_id: "a" });
+    await reached(held);
+    // A frame that fills the queue alone (refused by the create path when it runs: no upstream call).
+    const filler = { type: "response.create", model: model("text:1"), temperature: 99, stream_id: "a", input: "" };
+    filler.input = "x".repeat(MAX_QUEUED_BYTES - JSON.stringify(filler).length - 16);
+    socket.send(filler);
+    socket.send({ type: "response.create", model: model("text:1"), input: "over", stream_id: "a" });
+    // Frames are read in order: once an unreadable frame's error is back, the refusal has been decided.
+    socket.send("{");
+    expect(await socket.request("")).toEqual([expect.objectContaining({ type: "error", status: 400 })]);
+    expect(socket.unread.filter((event) => event.type === "error")).toEqual([]);
+    await upstream.release(held);
+    expect(finalResponse(await socket.request("a")).status).toBe("completed");
+    expect(await socket.request("a")).toEqual([
+      expect.objectContaining({
+        type: "error",
+        status: 400,
+        error: expect.objectContaining({ param: "temperature" }) as unknown,
+      }),
+    ]);
+    expect(await socket.request("a")).toEqual([
+      {
+        type: "error",
+        status: 429,
+        stream_id: "a",
+        error: expect.objectContaining({ type: "rate_limit_error", code: "websocket_queue_full" }) as unknown,
+      },
+    ]);
     socket.close();
   });
 });
