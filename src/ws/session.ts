@@ -81,7 +81,8 @@ export class ResponsesSocket {
       case "close":
         return this.close(event.code, event.reason);
       case "refused":
-        return this.#send(apiErrorEvent(event.error, event.lane));
+        // After the lane's earlier requests, as every refusal: never among their events.
+        return this.#lanes.afterLane(event.lane, () => this.#refuse(event.error, event.lane));
       case "steer": {
         const target = typeof event.previousResponseId === "string" ? event.previousResponseId : "";
         return this.#send(steerFailed(event.previousResponseId, event.input, this.#cache.laneOf(target) ?? ""));

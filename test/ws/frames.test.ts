@@ -110,6 +110,28 @@ describe("bad frames", () => {
     expect(await upstream.requests(m)).toEqual([]);
   });
 
+  it("answers a bad frame on a busy lane after the lane's running request, not among its events", async () => {
+    const socket = await RawSocket.open();
+    const held = model("gate:1:3");
+    socket.send({ type: "response.create", model: held, input: "x", stream_id: "work" });
+    await socket.next("work");
+    socket.send({ type: "response.create", model: model("text:1"), input: "y", background: true, stream_id: "work" });
+    socket.send({ type: "response.create", model: model("text:1"), input: "z", generate: "no", stream_id: "work" });
+    // Frames are read in order: once a later frame's answer is back, the refusals have been decided.
+    const later = await socket.create({ model: model("text:1"), input: "w", stream_id: "other" });
+    expect(finalResponse(later).status).toBe("completed");
+    expect(socket.unread.filter((event) => event.type === "error")).toEqual([]);
+    await upstream.release(held);
+    expect((await socket.request("work")).at(-1)?.type).toBe("response.completed");
+    expect(await socket.request("work")).toEqual([
+      expect.objectContaining({ error: expect.objectContaining({ param: "background" }) as unknown }),
+    ]);
+    expect(await socket.request("work")).toEqual([
+      expect.objectContaining({ error: expect.objectContaining({ param: "generate" }) as unknown }),
+    ]);
+    socket.close();
+  });
+
   it("accepts stream: true and unknown fields such as client_metadata (Codex sends both)", async () => {
     const socket = await RawSocket.open();
     const events = await socket.create({
