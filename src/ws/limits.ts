@@ -29,6 +29,13 @@ export const MAX_RUNNING_BYTES = 16 * 1024 * 1024;
  */
 export const MAX_CACHED_CONTEXT_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Ours: refusals waiting for their lane's running request to end (a refusal follows the requests
+ * before it on its lane). A client that keeps sending to a full queue adds one each frame: past this
+ * the connection is closed (1008) rather than hold a list that grows with every frame.
+ */
+export const MAX_PENDING_REFUSALS = 256;
+
 /** Close codes, chosen for the `openai` SDK's reconnect logic (`isRecoverableClose`). */
 export const CLOSE = {
   /** Normal closure: no reconnect. */

@@ -8,7 +8,7 @@ import { readClientEvent } from "./client-events";
 import { ContinuationCache } from "./continuation-cache";
 import { runCreate, type CreateContext, type CreateEvent } from "./create-run";
 import { LaneScheduler } from "./lanes";
-import { CLOSE, MAX_NAMED_LANES, MAX_QUEUED_BYTES } from "./limits";
+import { CLOSE, MAX_NAMED_LANES, MAX_PENDING_REFUSALS, MAX_QUEUED_BYTES } from "./limits";
 import { responseStatus, runTurn, type GatewayFetch, type Turn } from "./run-turn";
 import { apiErrorEvent, steerFailed } from "./server-events";
 
@@ -66,6 +66,8 @@ export class ResponsesSocket {
   #open = true;
   /** Past the connection's time limit: nothing new starts; it closes once the running turns end. */
   #expired = false;
+  /** Refusals waiting for their lane (see #refuseAfterLane). */
+  #pendingRefusals = 0;
 
   constructor(transport: SocketTransport, options: SessionOptions) {
     this.#transport = transport;
@@ -82,7 +84,7 @@ export class ResponsesSocket {
         return this.close(event.code, event.reason);
       case "refused":
         // After the lane's earlier requests, as every refusal: never among their events.
-        return this.#lanes.afterLane(event.lane, () => this.#refuse(event.error, event.lane));
+        return this.#refuseAfterLane(event.lane, () => event.error);
       case "steer": {
         const target = typeof event.previousResponseId === "string" ? event.previousResponseId : "";
         return this.#send(steerFailed(event.previousResponseId, event.input, this.#cache.laneOf(target) ?? ""));
@@ -116,8 +118,7 @@ export class ResponsesSocket {
   #enqueue(create: CreateEvent, bytes: number): void {
     const { lane } = create;
     // A refusal follows the lane's earlier requests (running ones finish): never among their events.
-    if (this.#expired)
-      return this.#lanes.afterLane(lane, () => this.#refuse(connectionLimit(this.#limitMinutes()), lane));
+    if (this.#expired) return this.#refuseAfterLane(lane, () => connectionLimit(this.#limitMinutes()));
     if (lane !== "" && !this.#laneInUse(lane) && this.#namedLanesInUse() >= MAX_NAMED_LANES)
       return this.#refuse(streamLimit(), lane);
     const accepted = this.#lanes.enqueue({
@@ -126,7 +127,7 @@ export class ResponsesSocket {
       run: () => runCreate(this.#createContext, create),
       drop: (reason) => this.#refuse(reason ?? connectionLimit(this.#limitMinutes()), lane),
     });
-    if (!accepted) this.#lanes.afterLane(lane, () => this.#refuse(queueFull(), lane));
+    if (!accepted) this.#refuseAfterLane(lane, queueFull);
   }
 
   readonly #createContext: CreateContext = {
@@ -168,6 +169,20 @@ export class ResponsesSocket {
 
   #refuse(error: ApiError, lane: string): void {
     this.#send(apiErrorEvent(error, lane));
+  }
+
+  /**
+   * Refuses a request once the requests before it on its lane have ended (never among their events);
+   * past MAX_PENDING_REFUSALS waiting, the client is flooding a busy lane and the connection closes.
+   */
+  #refuseAfterLane(lane: string, error: () => ApiError): void {
+    if (this.#pendingRefusals >= MAX_PENDING_REFUSALS)
+      return this.close(CLOSE.policyViolation, "Too many refused requests are waiting for their lanes.");
+    this.#pendingRefusals++;
+    this.#lanes.afterLane(lane, () => {
+      this.#pendingRefusals--;
+      this.#refuse(error(), lane);
+    });
   }
 
   #send(text: string): void {

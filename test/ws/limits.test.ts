@@ -6,7 +6,7 @@
 
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { MAX_NAMED_LANES, MAX_QUEUED_BYTES } from "../../src/ws/limits";
+import { MAX_NAMED_LANES, MAX_PENDING_REFUSALS, MAX_QUEUED_BYTES } from "../../src/ws/limits";
 import { until } from "../support/hooks";
 import { client, model, upstream, words } from "../support/gateway";
 import { admin, ADMIN_TOKEN, newTenantKey, UPSTREAM_KEY } from "../support/managed";
@@ -127,6 +127,23 @@ describe("the queue's byte budget", () => {
       },
     ]);
     socket.close();
+  });
+});
+
+describe("refusals waiting for a busy lane", () => {
+  it(`close the connection (1008) past ${MAX_PENDING_REFUSALS}, rather than grow with every frame a client floods the lane with`, async () => {
+    const socket = await RawSocket.open();
+    const held = model("gate:4:6");
+    socket.send({ type: "response.create", model: held, input: "running", stream_id: "a" });
+    await reached(held);
+    // Each is refused after the running request's events: it waits for the lane until then.
+    for (let index = 0; index <= MAX_PENDING_REFUSALS; index++)
+      socket.send({ type: "response.create", model: model("text:1"), input: "x", background: true, stream_id: "a" });
+    expect(await socket.closed).toEqual({
+      code: 1008,
+      reason: "Too many refused requests are waiting for their lanes.",
+    });
+    await upstream.release(held);
   });
 });
 
