@@ -41,9 +41,33 @@ export function logAnomaly(responseId: string, message: string): void {
   emit("warn", "upstream_anomaly", message, { response_id: responseId });
 }
 
+/** A webhook delivery as its lines name it. */
+interface LoggedDelivery {
+  id: string;
+  responseId: string;
+  tenantId: string;
+  endpointId: string | null;
+}
+
+/** The fields every line about one attempt of a delivery carries. */
+const attemptFields = (
+  delivery: LoggedDelivery,
+  host: string,
+  attempt: { number: number; statusCode: number | null; durationMs: number },
+) => ({
+  delivery_id: delivery.id,
+  response_id: delivery.responseId,
+  tenant: delivery.tenantId,
+  endpoint_id: delivery.endpointId,
+  endpoint_host: host,
+  attempt: attempt.number,
+  status_code: attempt.statusCode,
+  duration_ms: attempt.durationMs,
+});
+
 /** A webhook attempt that did not deliver; `next` is the delivery's state after it (`pending`: retried). */
 export function logWebhookFailure(
-  delivery: { id: string; responseId: string; tenantId: string; endpointId: string | null },
+  delivery: LoggedDelivery,
   url: string,
   attempt: { number: number; statusCode: number | null; error: string | null; durationMs: number },
   next: { status: string; nextAttemptAt: number | null },
@@ -52,15 +76,8 @@ export function logWebhookFailure(
   const cause = attempt.error ?? (attempt.statusCode === null ? "no answer" : `HTTP ${attempt.statusCode}`);
   const then = next.status === "pending" ? "retried later" : "given up";
   emit("warn", "webhook_failure", `webhook to ${host} failed: ${cause.replace(/\.$/, "")}; ${then}`, {
-    delivery_id: delivery.id,
-    response_id: delivery.responseId,
-    tenant: delivery.tenantId,
-    endpoint_id: delivery.endpointId,
-    endpoint_host: host,
-    attempt: attempt.number,
-    status_code: attempt.statusCode,
+    ...attemptFields(delivery, host, attempt),
     cause,
-    duration_ms: attempt.durationMs,
     delivery_status: next.status,
     next_attempt_at: next.nextAttemptAt === null ? null : new Date(next.nextAttemptAt).toISOString(),
   });
@@ -71,20 +88,13 @@ export function logWebhookFailure(
  * delivered at its first attempt writes nothing (that would be a line per webhook).
  */
 export function logWebhookRecovered(
-  delivery: { id: string; responseId: string; tenantId: string; endpointId: string | null },
+  delivery: LoggedDelivery,
   url: string,
   attempt: { number: number; statusCode: number | null; durationMs: number },
 ): void {
   const host = hostOf(url);
   emit("log", "webhook_recovered", `webhook to ${host} delivered at attempt ${attempt.number}, after failed ones`, {
-    delivery_id: delivery.id,
-    response_id: delivery.responseId,
-    tenant: delivery.tenantId,
-    endpoint_id: delivery.endpointId,
-    endpoint_host: host,
-    attempt: attempt.number,
-    status_code: attempt.statusCode,
-    duration_ms: attempt.durationMs,
+    ...attemptFields(delivery, host, attempt),
     delivery_status: "delivered",
   });
 }
