@@ -261,8 +261,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       });
     if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
       return operatorKeyRefused(host, error);
-    const ownPath = options.path === undefined && target.protocol.name === "responses";
-    return ownPath ? withProtocolHint(error, host) : error;
+    return options.path === undefined ? withProtocolHint(error, host, target.protocol.name) : error;
   };
   const watch = watchCall(target.baseUrl, options);
   for (let attempt = 0; ; attempt++) {

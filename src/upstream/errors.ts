@@ -5,6 +5,7 @@
 import { ApiError } from "../errors";
 import { isPlainObject } from "../responses/validation";
 import { urlHost } from "../url-host";
+import type { ProtocolName } from "./protocol";
 
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
@@ -183,19 +184,23 @@ export function originFailure(status: number, bodyText: string): string | null {
 }
 
 /**
- * A 404 for `POST /responses` from a server that has no such route (Ollama answers
+ * A 404 for the protocol's own path from a server that has no such route (Ollama answers
  * `404 page not found`, llama.cpp `{"error":{"code":404,...}}`), not a 404 about a model
  * (OpenAI's `model_not_found`) or naming a param (OpenAI's `Item with id '…' not found` for `input`):
- * the likely fix is the protocol.
+ * for `/responses` the likely fix is the protocol; for `/chat/completions`, which every chat server
+ * has, the base URL (Ollama's without its `/v1`).
  */
-export function withProtocolHint(error: ApiError, host: string): ApiError {
+export function withProtocolHint(error: ApiError, host: string, protocol: ProtocolName): ApiError {
   const routeMissing = error.param === null && (error.code === null || error.code === "404");
   // A 404 with no message of its own (an empty body, `{}`) reads as the fallback, which says "model server".
   const aboutModel = error.message !== fallbackMessage(404) && /model/i.test(error.message);
   if (error.status !== 404 || !routeMissing || aboutModel) return error;
   const hint =
-    `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +
-    `llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`;
+    protocol === "responses"
+      ? `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +
+        `llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`
+      : `(The upstream at ${host} has no /chat/completions endpoint at its base URL. Check UPSTREAM_BASE_URL, or ` +
+        `the "base_url" of its UPSTREAM_ROUTES entry: it is the API's root, as Ollama's http://127.0.0.1:11434/v1.)`;
   return new ApiError(404, `${error.message} ${hint}`, {
     type: error.type,
     param: error.param,

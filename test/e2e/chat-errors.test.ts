@@ -67,6 +67,22 @@ describe("upstream 4xx bodies over Chat Completions", () => {
     },
   );
 
+  it("hints at the base URL when the chat server has no /chat/completions (Ollama's URL without /v1)", async () => {
+    const m = routed("error:nopath:404");
+    const caught = await failure(openai.responses.create({ model: m.model, input: "x" }));
+    expect([caught.status, caught.error]).toEqual([
+      404,
+      {
+        message: expect.stringMatching(
+          /^404 page not found \(The upstream at 127\.0\.0\.1:\d+ has no \/chat\/completions endpoint at its base URL\. Check UPSTREAM_BASE_URL, or the "base_url" of its UPSTREAM_ROUTES entry: it is the API's root, as Ollama's http:\/\/127\.0\.0\.1:11434\/v1\.\)$/,
+        ) as string,
+        type: "invalid_request_error",
+        param: null,
+        code: null,
+      },
+    ]);
+  });
+
   it("names the client's text.format where a chat server's 400 names the response_format it was sent", async () => {
     const m = routed("error:schema:400");
     const text = { format: { type: "json_schema" as const, name: "person", schema: { type: "object" } } };

@@ -126,6 +126,8 @@ const ERROR_BODIES: Record<string, (status: number) => { type: string; body: str
     }),
   }),
   text: () => ({ type: "text/plain", body: "upstream says no" }),
+  // A path the server does not serve (a base URL without its /v1): Ollama's (Go's) plain 404.
+  nopath: () => ({ type: "text/plain", body: "404 page not found" }),
   // A prompt longer than the model's context, as vLLM and llama.cpp refuse it.
   "vllm-context": (status) => ({
     type: "application/json",

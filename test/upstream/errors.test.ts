@@ -131,7 +131,8 @@ describe("a prompt longer than the model's context", () => {
 });
 
 describe("withProtocolHint", () => {
-  const hinted = (error: ApiError) => withProtocolHint(error, "127.0.0.1:8080").message.includes("UPSTREAM_PROTOCOL");
+  const hinted = (error: ApiError) =>
+    withProtocolHint(error, "127.0.0.1:8080", "responses").message.includes("UPSTREAM_PROTOCOL");
 
   it("hints at chat_completions for a missing /responses route, keeping type, param and code", () => {
     const llamaCpp = upstreamHttpError(
@@ -139,7 +140,7 @@ describe("withProtocolHint", () => {
       JSON.stringify({ error: { code: 404, message: "File Not Found", type: "not_found_error" } }),
     );
     expect(hinted(llamaCpp)).toBe(true);
-    expect(withProtocolHint(llamaCpp, "127.0.0.1:8080").body().error).toMatchObject({
+    expect(withProtocolHint(llamaCpp, "127.0.0.1:8080", "responses").body().error).toMatchObject({
       type: "not_found_error",
       param: null,
       code: "404",
@@ -149,6 +150,17 @@ describe("withProtocolHint", () => {
     // No message of its own: the gateway's words for it ("…model server…") are not about a model.
     expect(hinted(upstreamHttpError(404, ""))).toBe(true);
     expect(hinted(upstreamHttpError(404, "{}"))).toBe(true);
+  });
+
+  it("points a chat server's 404 for /chat/completions at the base URL, not at the protocol", () => {
+    const chat = (error: ApiError) => withProtocolHint(error, "127.0.0.1:11434", "chat_completions").message;
+    expect(chat(upstreamHttpError(404, "404 page not found"))).toBe(
+      "404 page not found (The upstream at 127.0.0.1:11434 has no /chat/completions endpoint at its base URL. " +
+        'Check UPSTREAM_BASE_URL, or the "base_url" of its UPSTREAM_ROUTES entry: it is the API\'s root, as ' +
+        "Ollama's http://127.0.0.1:11434/v1.)",
+    );
+    const ollamaModel = JSON.stringify({ error: 'model "llama9" not found, try pulling it first' });
+    expect(chat(upstreamHttpError(404, ollamaModel))).toBe('model "llama9" not found, try pulling it first');
   });
 
   it("leaves a 404 about a model or an input item, and any other status, as the upstream sent it", () => {
