@@ -132,7 +132,7 @@ export function UsageView({ session, params }: { session: Session; params: URLSe
                 />
                 {/* An empty range has nothing to price: the advice would hold where MODEL_PRICES is set. */}
                 {!priced && models.data.length > 0 && (
-                  <p class="muted small">Set MODEL_PRICES to see dollars (docs/console.md).</p>
+                  <p class="muted small">Set MODEL_PRICES to see dollars (docs/service-endpoints.md).</p>
                 )}
               </section>
               <section>
