@@ -25,7 +25,7 @@ const arg = (name: string, fallback: string): string =>
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 const work = mkdtempSync(join(tmpdir(), "gw-profile-"));
-const inspectorPort = 9229 + Math.floor(Math.random() * 500);
+const inspectorPort = Number(process.env.PROFILE_INSPECTOR_PORT ?? 9229 + Math.floor(Math.random() * 500));
 const events = Number(arg("events", "100"));
 const concurrency = Number(arg("concurrency", "20"));
 const seconds = Number(arg("seconds", "5"));

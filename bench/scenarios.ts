@@ -217,7 +217,7 @@ export function scenarios(quick: boolean): Scenario[] {
   // A paced stream lasts ttft + 300 × 20 ms ≈ 6.3 s: two per stream, starts spread over half a stream.
   cells.push(paced(300, 10, 20, 3000), paced(300, 100, 200, 3000));
   cells.push(nonStreaming(20, time));
-  cells.push(chat(100, 1, time), chat(100, 20, time));
+  cells.push(chat(100, 1, time), chat(100, 20, time), chat(1000, 1, time), chat(1000, 20, time));
   return cells;
 }
 
