@@ -26,6 +26,9 @@ import { contentText, mapLogprobs, nonEmpty, objectOr, reasoningText, upstreamEr
 
 type ItemStatus = "completed" | "incomplete";
 
+/** A delta without tool calls (most of them): no array made for it. */
+const NO_CALLS: readonly unknown[] = [];
+
 const MALFORMED: ResponseError = responseError(
   "server_error",
   "The upstream model server sent a stream chunk that is not a JSON object.",
@@ -229,10 +232,10 @@ export class ChatStreamTranslator implements EventTranslator {
       this.#textDelta("reasoning", reasoning, []);
     }
     const text = contentText(delta.content);
-    if (text !== "") this.#content(this.#think.push(text), mapLogprobs(logprobs?.content));
+    if (text !== "") this.#content(this.#think.push(text), logprobs === undefined ? [] : mapLogprobs(logprobs.content));
     const refusal = nonEmpty(delta.refusal);
     if (refusal !== undefined) this.#textDelta("refusal", refusal, []);
-    const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
+    const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : NO_CALLS;
     if (calls.length > 0 || delta.function_call !== undefined) this.#content(this.#think.flush(), []);
     for (const call of calls) {
       const fields = objectOr(call);
@@ -254,8 +257,12 @@ export class ChatStreamTranslator implements EventTranslator {
       if (split.reasoning === "") this.#thinkLogprobs.push(...logprobs);
       return;
     }
-    const answerLogprobs = this.#think.thought ? [] : [...this.#thinkLogprobs, ...logprobs];
-    this.#thinkLogprobs = [];
+    // The event takes the array it is given (the fold owns it): a fresh one, never `logprobs` itself.
+    let answerLogprobs: Logprob[];
+    if (this.#think.thought) answerLogprobs = [];
+    else if (this.#thinkLogprobs.length === 0) answerLogprobs = logprobs.slice();
+    else answerLogprobs = this.#thinkLogprobs.concat(logprobs);
+    if (this.#thinkLogprobs.length > 0) this.#thinkLogprobs = [];
     this.#textDelta("output_text", split.answer, answerLogprobs);
   }
 
@@ -271,7 +278,8 @@ export class ChatStreamTranslator implements EventTranslator {
 
   /** Whether a pending tool call's arguments are not yet a whole JSON value (text now would cut it). */
   #callsOpen(): boolean {
-    return this.#calls.pending.some((call) => !argumentsComplete(call));
+    const pending = this.#calls.pending;
+    return pending.length > 0 && pending.some((call) => !argumentsComplete(call));
   }
 
   /** Sends the held deltas, in order (each closes the calls before it, as text after a call does). */
@@ -314,8 +322,26 @@ export class ChatStreamTranslator implements EventTranslator {
         });
     }
     state.text += delta;
-    if (this.#summary) this.#emit({ type: "response.reasoning_summary_text.delta", ...this.#summaryAt(state), delta });
-    else this.#emit({ type: "response.reasoning_text.delta", ...this.#at(state, 0), delta });
+    const { id: item_id, index: output_index } = state;
+    // Deltas are most of a stream: each is built in its final shape, as `#emit` would shape it.
+    if (this.#summary)
+      this.#queue({
+        type: "response.reasoning_summary_text.delta",
+        sequence_number: 0,
+        item_id,
+        output_index,
+        summary_index: 0,
+        delta,
+      });
+    else
+      this.#queue({
+        type: "response.reasoning_text.delta",
+        sequence_number: 0,
+        item_id,
+        output_index,
+        content_index: 0,
+        delta,
+      });
   }
 
   #partDelta(type: PartState["type"], delta: string, logprobs: Logprob[]): void {
@@ -336,13 +362,23 @@ export class ChatStreamTranslator implements EventTranslator {
       this.#emit({ type: "response.content_part.added", ...this.#at(message, message.parts.length), part: empty });
     }
     part.text += delta;
-    const at = this.#at(message, message.parts.length);
+    const { id: item_id, index: output_index } = message;
+    const content_index = message.parts.length;
+    // Deltas are most of a stream: each is built in its final shape, as `#emit` would shape it.
     if (type === "refusal") {
-      this.#emit({ type: "response.refusal.delta", ...at, delta });
+      this.#queue({ type: "response.refusal.delta", sequence_number: 0, item_id, output_index, content_index, delta });
       return;
     }
-    part.logprobs.push(...logprobs);
-    this.#emit({ type: "response.output_text.delta", ...at, delta, logprobs });
+    if (logprobs.length > 0) part.logprobs.push(...logprobs);
+    this.#queue({
+      type: "response.output_text.delta",
+      sequence_number: 0,
+      item_id,
+      output_index,
+      content_index,
+      delta,
+      logprobs,
+    });
   }
 
   #closePart(message: MessageState): void {
@@ -493,7 +529,13 @@ export class ChatStreamTranslator implements EventTranslator {
     if (item === undefined || item.streaming !== "arguments" || item.sent === call.args.length) return;
     const delta = call.args.slice(item.sent);
     item.sent = call.args.length;
-    this.#emit({ type: "response.function_call_arguments.delta", item_id: item.id, output_index: item.index, delta });
+    this.#queue({
+      type: "response.function_call_arguments.delta",
+      sequence_number: 0,
+      item_id: item.id,
+      output_index: item.index,
+      delta,
+    });
   }
 
   #finishCall(call: ToolCall, status: ItemStatus): void {
@@ -624,6 +666,12 @@ export class ChatStreamTranslator implements EventTranslator {
     this.#open();
     const { type, ...fields } = event;
     this.#events.push({ type, sequence_number: 0, ...fields });
+  }
+
+  /** Queues an event already in its final shape (`type`, then the placeholder `sequence_number`, then its fields). */
+  #queue(event: StreamEvent): void {
+    this.#open();
+    this.#events.push(event);
   }
 
   /** Opens the response (created, in_progress), then its output with the gateway's compaction item, if any. */
