@@ -118,16 +118,16 @@ function prepare(cache: ContinuationCache, body: JsonObject, maxRequestBytes: nu
     // expansion below drops `previous_response_id`, so the create path could no longer tell).
     checkOneContext(previous, validateConversation(body.conversation));
     const own = validateInput(body.input, stored ? INPUT_MAX_ITEMS : Infinity);
+    contextBytes = parent.bytes + JSON.stringify(own).length;
     // The create path would refuse what only this socket added in its own words (a 413 for the body,
     // 2,048 items for a stored input), naming sizes the client never sent.
-    checkExpansion(previous, parent.items, own, stored, parent.bytes + JSON.stringify(own).length, maxRequestBytes);
+    checkExpansion(previous, parent.items, own, stored, contextBytes, maxRequestBytes);
     request = { ...body, input: [...parent.items, ...own] };
     if (parent.base === null) delete request.previous_response_id;
     else request.previous_response_id = parent.base;
     // A stored response keeps what was recorded (its input holds the context); store:false echoes the id asked for.
     if (!stored) echoPrevious = previous;
     context = request.input as InputItem[];
-    contextBytes = parent.bytes + JSON.stringify(own).length;
     cache.touch(parent.lane);
   } else if (!stored && body.conversation == null) {
     context = asItems(body.input);
