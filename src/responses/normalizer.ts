@@ -50,7 +50,7 @@ export class StreamNormalizer {
   #spent: JsonObject | undefined;
   /** An item was moved off an output index the upstream gave another (Ollama): see `#reuseIndex`. */
   #moved = false;
-  /** The normalizer's own repairs already logged: each kind once a response, not once an event. */
+  /** Repairs already logged (the normalizer's and its translator's): each kind once a response, not once an event. */
   readonly #reported = new Set<string>();
 
   constructor(options: NormalizerOptions) {
@@ -72,9 +72,9 @@ export class StreamNormalizer {
     if (TERMINAL_EVENTS.has(event.type)) this.#terminal = true;
   }
 
-  /** Reports what a translator repaired in the upstream's stream, as the normalizer's own repairs are. */
+  /** Reports what a translator repaired in the upstream's stream, as the normalizer's own repairs are: once a response. */
   anomaly(message: string): void {
-    this.#options.onAnomaly?.(message);
+    this.#report(message);
   }
 
   get terminal(): boolean {
@@ -235,9 +235,7 @@ export class StreamNormalizer {
         // An output with something other than items in it (a `null`) would be stored and sent as is.
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
         if (broken)
-          this.#options.onAnomaly?.(
-            `${event.type} carried an output entry that is not an item: the streamed output is kept`,
-          );
+          this.#report(`${event.type} carried an output entry that is not an item: the streamed output is kept`);
         if (!Array.isArray(sent) || broken || (sent.length === 0 && this.snapshot.output.length > 0)) {
           snapshot.output = structuredClone(this.snapshot.output);
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.

@@ -34,7 +34,7 @@ export interface TranslationContext {
    * sealed, or the gateway's bare mark). Without it, the mark.
    */
   sealReasoning?: ReasoningSeal;
-  /** Called for what the translator repaired in the upstream's stream (logged as `upstream_anomaly`). */
+  /** Called for what the translator repaired in the upstream's stream (logged as `upstream_anomaly`, each kind once a response). */
   onAnomaly?: (message: string) => void;
 }
 

@@ -30,12 +30,11 @@ class ResponsesTranslator implements EventTranslator {
    * `closed` by it after the text's `done`.
    */
   readonly #summaryParts = new Map<string, "sent" | "opened" | "closed">();
-  readonly #onAnomaly: (message: string) => void;
-  /** Each kind of repair is logged once a stream, not once an event. */
-  readonly #reported = new Set<string>();
+  /** Told of each repair (the normalizer logs each kind once a response). */
+  readonly #report: (message: string) => void;
 
   constructor(context: TranslationContext) {
-    this.#onAnomaly = context.onAnomaly ?? (() => undefined);
+    this.#report = context.onAnomaly ?? (() => undefined);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -52,12 +51,6 @@ class ResponsesTranslator implements EventTranslator {
     }
     this.#fillFunctionName(event);
     return this.#withSummaryParts(event as StreamEvent);
-  }
-
-  #report(message: string): void {
-    if (this.#reported.has(message)) return;
-    this.#reported.add(message);
-    this.#onAnomaly(message);
   }
 
   /**
