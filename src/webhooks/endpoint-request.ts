@@ -18,23 +18,23 @@ export interface EndpointChanges {
   eventTypes?: WebhookEventType[];
 }
 
+/** One event type the gateway sends, or a 400 naming `param` (an endpoint's `event_types[i]`, a test's `event_type`). */
+export function eventType(value: unknown, param: string): WebhookEventType {
+  if (typeof value !== "string") throw invalidType(param, "a string", value);
+  if (!isWebhookEventType(value))
+    throw invalidRequest(
+      `Invalid '${param}': '${value.slice(0, 64)}' is not sent by this gateway. Supported values are: ${WEBHOOK_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}.`,
+      param,
+      "invalid_value",
+    );
+  return value;
+}
+
 function eventTypes(value: unknown): WebhookEventType[] {
   if (!Array.isArray(value)) throw invalidType("event_types", "an array", value);
   if (value.length === 0)
     throw invalidRequest("Invalid 'event_types': expected at least one event type.", "event_types", "empty_array");
-  const seen = new Set<WebhookEventType>();
-  value.forEach((type, index) => {
-    const param = `event_types[${index}]`;
-    if (typeof type !== "string") throw invalidType(param, "a string", type);
-    if (!isWebhookEventType(type))
-      throw invalidRequest(
-        `Invalid '${param}': '${type.slice(0, 64)}' is not sent by this gateway. Supported values are: ${WEBHOOK_EVENT_TYPES.map((t) => `'${t}'`).join(", ")}.`,
-        param,
-        "invalid_value",
-      );
-    seen.add(type);
-  });
-  return [...seen];
+  return [...new Set(value.map((type, index) => eventType(type, `event_types[${index}]`)))];
 }
 
 function name(value: unknown): string {
