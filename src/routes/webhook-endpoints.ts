@@ -42,19 +42,15 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const endpointNotFound = (id: string): ApiError =>
   new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`);
 
-/** The caller's endpoint named by the path; `known`: the caller, when the route authenticated it first. */
-async function findOwnEndpoint(
-  route: RouteContext,
-  known?: Caller,
-): Promise<{ caller: Caller; db: Db; row: EndpointRow }> {
-  const caller = known ?? (await authenticate(route.request, route.env, route.ctx));
+/** The caller's endpoint named by the path (each route authenticates first: no key is a 401 whatever the body). */
+async function findOwnEndpoint(route: RouteContext, caller: Caller): Promise<{ db: Db; row: EndpointRow }> {
   const id = pathParam(route.request.params.id);
   // `whe_`, and `we_`: what the admin API minted before it shared `addEndpoint`.
   if (!isWellFormedId(id, "whe") && !isWellFormedId(id, "we")) throw endpointNotFound(id);
   const db = await tenantDb(route.env, caller.tenantId);
   const row = await findEndpoint(db, caller.tenantId, id);
   if (row === undefined) throw endpointNotFound(id);
-  return { caller, db, row };
+  return { db, row };
 }
 
 /**
@@ -116,16 +112,16 @@ export async function listWebhookEndpoints(route: RouteContext): Promise<Respons
 
 /** GET /v1/webhook_endpoints/{id} */
 export async function retrieveWebhookEndpoint(route: RouteContext): Promise<Response> {
-  return json(endpointResource((await findOwnEndpoint(route)).row));
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  return json(endpointResource((await findOwnEndpoint(route, caller)).row));
 }
 
 /** POST /v1/webhook_endpoints/{id}: any of `url`, `name`, `event_types`; an empty body changes nothing. */
 export async function updateWebhookEndpoint(route: RouteContext): Promise<Response> {
-  // The key first, as every route: a request without one is a 401 whatever its body.
-  const known = await authenticate(route.request, route.env, route.ctx);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   const changes = validateEndpointUpdate(body, route.config.webhooks.allowLoopback);
-  const { caller, db, row } = await findOwnEndpoint(route, known);
+  const { db, row } = await findOwnEndpoint(route, caller);
   const next = {
     url: changes.url ?? row.url,
     name: changes.name ?? row.name,
@@ -141,7 +137,8 @@ export async function updateWebhookEndpoint(route: RouteContext): Promise<Respon
 
 /** DELETE /v1/webhook_endpoints/{id}: its pending deliveries are given up at their next attempt. */
 export async function deleteWebhookEndpoint(route: RouteContext): Promise<Response> {
-  const { caller, db, row } = await findOwnEndpoint(route);
+  const caller = await authenticate(route.request, route.env, route.ctx);
+  const { db, row } = await findOwnEndpoint(route, caller);
   await requireAcceptedKey(caller, route.config);
   if (!(await deleteEndpoint(db, caller.tenantId, row.id))) throw endpointNotFound(row.id);
   return json({ id: row.id, object: "webhook_endpoint.deleted", deleted: true });
@@ -149,7 +146,7 @@ export async function deleteWebhookEndpoint(route: RouteContext): Promise<Respon
 
 /** POST /v1/webhook_endpoints/{id}/rotate_secret: a new secret, returned this once; the old one stops at once. */
 export async function rotateWebhookSecret(route: RouteContext): Promise<Response> {
-  const known = await authenticate(route.request, route.env, route.ctx);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   const keepOld = isPlainObject(body)
     ? optional<boolean>(body, "keep_old_secret_active_for_24_hours", "boolean")
@@ -160,7 +157,7 @@ export async function rotateWebhookSecret(route: RouteContext): Promise<Response
       "keep_old_secret_active_for_24_hours",
       "unsupported_value",
     );
-  const { caller, db, row } = await findOwnEndpoint(route, known);
+  const { db, row } = await findOwnEndpoint(route, caller);
   await requireAcceptedKey(caller, route.config);
   const updated = await updateEndpoint(db, caller.tenantId, row.id, {
     secret: newWebhookSecret(),
@@ -182,12 +179,12 @@ export async function listWebhookEventTypes(route: RouteContext): Promise<Respon
  * an answer came). The sample names no real response and is not a delivery: nothing is recorded or retried.
  */
 export async function testWebhookEndpoint(route: RouteContext): Promise<Response> {
-  const known = await authenticate(route.request, route.env, route.ctx);
+  const caller = await authenticate(route.request, route.env, route.ctx);
   const body = await readJson(route.request, MAX_BODY_BYTES);
   if (!isPlainObject(body)) throw invalidType("body", "an object", body);
   if (body.event_type === undefined) throw missing("event_type");
   const type = eventType(body.event_type, "event_type");
-  const { caller, row } = await findOwnEndpoint(route, known);
+  const { row } = await findOwnEndpoint(route, caller);
   // Makes the gateway send a signed request: a key the upstream has since revoked may not.
   await requireAcceptedKey(caller, route.config);
   const event = webhookEvent(type, newId("resp"), nowSeconds());
