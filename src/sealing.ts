@@ -3,9 +3,25 @@
 // base64url(iv ‖ ciphertext ‖ tag) after a prefix, and the tenant id bound as additional data.
 
 import { Buffer } from "node:buffer";
+import { invalidRequest, type ApiError } from "./errors";
 
 /** 32 characters: a secret shorter than the 256-bit key it is stretched into is a weak key. */
 export const MIN_SECRET_LENGTH = 32;
+
+/** The secret when it can key a seal (set, and long enough: config.ts logs one that is not), else null. */
+export const usableSecret = (secret: string | null): string | null =>
+  secret !== null && secret.length >= MIN_SECRET_LENGTH ? secret : null;
+
+/**
+ * OpenAI's `invalid_encrypted_content` for a value the gateway sealed that does not open here, naming
+ * `param` (OpenAI names none): a reasoning item's in a create's input or a conversation's new items.
+ */
+export const sealNotOpened = (param: string, kind: string, id?: unknown): ApiError =>
+  invalidRequest(
+    `Invalid '${param}': the encrypted content of the ${kind} item${typeof id === "string" ? ` '${id.slice(0, 128)}'` : ""} could not be verified. It was made for another API key or by a gateway with another COMPACTION_SECRET (or none), or it was altered.`,
+    param,
+    "invalid_encrypted_content",
+  );
 
 export const IV_BYTES = 12;
 

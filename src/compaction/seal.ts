@@ -5,7 +5,7 @@
 
 import { ApiError } from "../errors";
 import type { JsonObject } from "../responses/types";
-import { fromBase64Url, IV_BYTES, MIN_SECRET_LENGTH, tenantData, toBase64Url, utf8 } from "../sealing";
+import { fromBase64Url, IV_BYTES, MIN_SECRET_LENGTH, tenantData, toBase64Url, usableSecret, utf8 } from "../sealing";
 
 /** Marks `encrypted_content` made by this gateway (format version 1): `gwc1.` + base64url(iv ‖ AES-GCM ciphertext). */
 export const GATEWAY_COMPACTION_PREFIX = "gwc1.";
@@ -30,7 +30,8 @@ export interface CompactionPayload {
 
 /** The secret, or a 503 naming the setting when it is missing or too short (nothing a retry fixes). */
 export function compactionSecret(secret: string | null): string {
-  if (secret !== null && secret.length >= MIN_SECRET_LENGTH) return secret;
+  const usable = usableSecret(secret);
+  if (usable !== null) return usable;
   const problem = secret === null ? "which is not set" : `which is shorter than ${MIN_SECRET_LENGTH} characters`;
   return misconfigured(
     `Compaction with a Chat Completions model server needs the gateway secret COMPACTION_SECRET (${MIN_SECRET_LENGTH} characters or more), ${problem}.`,

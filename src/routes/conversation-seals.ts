@@ -5,29 +5,20 @@
 // conversation-items.ts.
 
 import { isGatewayCompaction, open } from "../compaction/seal";
-import { invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
 import { isGatewayReasoning, isSealedReasoning, openReasoning } from "../upstream/reasoning-seal";
-import { MIN_SECRET_LENGTH } from "../sealing";
-
-const unopened = (index: number, kind: string) => {
-  const param = `items[${index}].encrypted_content`;
-  return invalidRequest(
-    `Invalid '${param}': the encrypted content of the ${kind} item could not be verified. It was made for another API key or by a gateway with another COMPACTION_SECRET (or none), or it was altered.`,
-    param,
-    "invalid_encrypted_content",
-  );
-};
+import { sealNotOpened, usableSecret } from "../sealing";
 
 /** Refuses the first of `items` that carries the gateway's seal and does not open (a 400 naming it). */
 export async function checkGatewaySeals(items: InputItem[], tenantId: string, secret: string | null): Promise<void> {
-  const usable = secret !== null && secret.length >= MIN_SECRET_LENGTH ? secret : null;
+  const usable = usableSecret(secret);
   for (const [index, item] of items.entries()) {
     if (isGatewayReasoning(item) && isSealedReasoning(item.encrypted_content)) {
-      if (openReasoning(item.encrypted_content, tenantId, usable) === null) throw unopened(index, "reasoning");
+      if (openReasoning(item.encrypted_content, tenantId, usable) === null)
+        throw sealNotOpened(`items[${index}].encrypted_content`, "reasoning");
     } else if (isGatewayCompaction(item)) {
       const payload = usable === null ? null : await open(item.encrypted_content as string, tenantId, usable);
-      if (payload === null) throw unopened(index, "compaction");
+      if (payload === null) throw sealNotOpened(`items[${index}].encrypted_content`, "compaction");
     }
   }
 }

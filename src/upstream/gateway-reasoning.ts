@@ -4,10 +4,10 @@
 // its own `encrypted_content`). Used where a create's context is expanded (compaction/compact.ts) and by the
 // input_tokens and compact routes.
 
-import { invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 import type { ProtocolName } from "./protocol";
+import { sealNotOpened } from "../sealing";
 import { isGatewayReasoning, isSealedReasoning, openReasoning } from "./reasoning-seal";
 
 export interface GatewayReasoningOptions {
@@ -49,18 +49,10 @@ export function gatewayReasoningFor(
     // summary the client kept: the AI SDK sends back the text it showed).
     if (!isGatewayReasoning(item) || hasText(item) || !isSealedReasoning(item.encrypted_content)) return item;
     const text = openReasoning(item.encrypted_content, options.tenantId, options.secret);
-    if (text === null) throw unopened(item, index - options.ownFrom);
+    if (text === null) {
+      const own = index - options.ownFrom;
+      throw sealNotOpened(own >= 0 ? `input[${own}].encrypted_content` : "input", "reasoning", item.id);
+    }
     return { ...item, content: [{ type: "reasoning_text", text }] };
   });
-}
-
-/** OpenAI's `invalid_encrypted_content`, naming the item's field (OpenAI names none). */
-function unopened(item: InputItem, own: number) {
-  const param = own >= 0 ? `input[${own}].encrypted_content` : "input";
-  const id = typeof item.id === "string" ? ` '${item.id.slice(0, 128)}'` : "";
-  return invalidRequest(
-    `Invalid '${param}': the encrypted content of the reasoning item${id} could not be verified. It was made for another API key or by a gateway with another COMPACTION_SECRET (or none), or it was altered.`,
-    param,
-    "invalid_encrypted_content",
-  );
 }

@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
 import type { JsonObject } from "../responses/types";
 import { ENCRYPTED_REASONING } from "../responses/validation";
-import { fromBase64Url, IV_BYTES, MIN_SECRET_LENGTH, tenantData, toBase64Url, utf8 } from "../sealing";
+import { fromBase64Url, IV_BYTES, tenantData, toBase64Url, usableSecret, utf8 } from "../sealing";
 
 /**
  * The whole value of a reasoning item whose text is not sealed (format version 1): a few bytes on
@@ -38,9 +38,6 @@ export const isSealedReasoning = (value: unknown): value is string =>
 const key = (secret: string): Uint8Array =>
   new Uint8Array(hkdfSync("sha256", secret, "responses-gateway reasoning", "v1", 32));
 
-/** The secret when it can key a seal (set, and long enough; config.ts logs one that is not). */
-const usable = (secret: string | null): secret is string => secret !== null && secret.length >= MIN_SECRET_LENGTH;
-
 /** What a reasoning item's text becomes as its `encrypted_content`. */
 export type ReasoningSeal = (text: string) => string;
 
@@ -59,8 +56,9 @@ export interface SealRequest {
  */
 export function reasoningSeal(request: SealRequest, tenantId: string, secret: string | null): ReasoningSeal {
   const asked = request.include.includes(ENCRYPTED_REASONING) || !request.store;
-  if (!asked || !usable(secret)) return () => GATEWAY_REASONING_MARK;
-  const sealKey = key(secret);
+  const usable = usableSecret(secret);
+  if (!asked || usable === null) return () => GATEWAY_REASONING_MARK;
+  const sealKey = key(usable);
   const aad = tenantData(tenantId);
   return (text) => {
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
@@ -82,11 +80,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** The text of a sealed value, or null when it was sealed for another tenant, with another secret, or altered. */
 export function openReasoning(value: string, tenantId: string, secret: string | null): string | null {
-  if (!usable(secret) || !value.startsWith(SEALED_PREFIX)) return null;
+  const usable = usableSecret(secret);
+  if (usable === null || !value.startsWith(SEALED_PREFIX)) return null;
   const bytes = fromBase64Url(value.slice(SEALED_PREFIX.length));
   if (bytes === null || bytes.length < IV_BYTES + TAG_BYTES) return null;
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key(secret), bytes.subarray(0, IV_BYTES));
+    const decipher = createDecipheriv("aes-256-gcm", key(usable), bytes.subarray(0, IV_BYTES));
     decipher.setAAD(tenantData(tenantId));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
     const plain = concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
