@@ -40,39 +40,40 @@ export { CONTROL_SHARD, parseShardPlan, placeNewTenant, type Shard, type ShardPl
 
 const plans = new Map<string, ShardPlan>();
 
-/** The shards `D1_SHARDS` names as written (not yet checked bound), or why it cannot be read. */
-function parsedPlan(env: Env): ShardPlan | string {
+/**
+ * `D1_SHARDS` read and checked: its shards, or what is wrong with it (the words of its
+ * config_problem line and its 500) and the shards it names that are bound (`DB` when it cannot be read).
+ */
+type PlanReading = { ok: true; plan: ShardPlan } | { ok: false; problem: string; bound: string[] };
+
+function readPlan(env: Env): PlanReading {
   const setting = (env as { D1_SHARDS?: unknown }).D1_SHARDS;
   const text = typeof setting === "string" ? setting : "";
   let plan = plans.get(text);
   if (plan === undefined) {
     const parsed = parseShardPlan(text);
-    if (typeof parsed === "string") return parsed;
+    if (typeof parsed === "string") {
+      const bound = isD1(bindingValue(env, CONTROL_SHARD)) ? [CONTROL_SHARD] : [];
+      return { ok: false, problem: `D1_SHARDS is invalid (${parsed}).`, bound };
+    }
     plan = parsed;
     plans.set(text, plan);
   }
-  return plan;
-}
-
-/** What is wrong with `D1_SHARDS` (the words of its config_problem line and its 500), or null. */
-function planProblem(env: Env, plan: ShardPlan | string): string | null {
-  if (typeof plan === "string") return `D1_SHARDS is invalid (${plan}).`;
   const unbound = plan.find((shard) => !isD1(bindingValue(env, shard.name)));
-  return unbound === undefined
-    ? null
-    : `D1_SHARDS names '${unbound.name}', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml.`;
+  if (unbound === undefined) return { ok: true, plan };
+  return {
+    ok: false,
+    problem: `D1_SHARDS names '${unbound.name}', which is not bound to a D1 database; allowed: the bindings of [[d1_databases]] in wrangler.toml.`,
+    bound: plan.map((shard) => shard.name).filter((name) => isD1(bindingValue(env, name))),
+  };
 }
 
 /** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it and the binding at fault. */
 export function readShardPlan(env: Env): ShardPlan {
-  const plan = parsedPlan(env);
-  const problem = planProblem(env, plan);
-  if (problem !== null || typeof plan === "string") {
-    const why = problem ?? "D1_SHARDS cannot be read.";
-    logConfigProblem("D1_SHARDS", `gateway misconfigured (every request refused): ${why}`);
-    throw invalidSetting(why);
-  }
-  return plan;
+  const reading = readPlan(env);
+  if (reading.ok) return reading.plan;
+  logConfigProblem("D1_SHARDS", `gateway misconfigured (every request refused): ${reading.problem}`);
+  throw invalidSetting(reading.problem);
 }
 
 /**
@@ -81,12 +82,9 @@ export function readShardPlan(env: Env): ShardPlan {
  * the sweeps and retention go on where they can, as requests cannot.
  */
 export function sweptShards(env: Env): { name: string; db: Db }[] {
-  const plan = parsedPlan(env);
-  const problem = planProblem(env, plan);
-  if (problem === null) return everyShard(env);
-  const bound = (typeof plan === "string" ? [CONTROL_SHARD] : plan.map((shard) => shard.name)).filter((name) =>
-    isD1(bindingValue(env, name)),
-  );
+  const reading = readPlan(env);
+  if (reading.ok) return everyShard(env);
+  const { problem, bound } = reading;
   logConfigProblem(
     "D1_SHARDS",
     `${problem} The cron sweeps ${bound.length === 0 ? "no shard" : bound.join(", ")} until it is fixed.`,
