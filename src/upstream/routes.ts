@@ -110,7 +110,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   for (const field of Object.keys(fields))
     if (!KNOWN_FIELDS.has(field))
       throw new RouteProblem(
-        `${at} has an unknown field '${field.slice(0, 64)}' (the fields are model, base_url, protocol, api_key_secret, strip_prefix, request_fields, template_opens_think, reasoning_sent_as, alternate_roles).`,
+        `${at} has an unknown field '${field.slice(0, 64)}' (the fields are ${[...KNOWN_FIELDS].join(", ")}).`,
       );
   const pattern = optionalString(fields, "model", at);
   if (pattern === null) throw new RouteProblem(`${at}.model must be a non-empty string (a glob such as 'llama-*').`);
