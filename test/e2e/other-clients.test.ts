@@ -41,6 +41,28 @@ async function streamedText(parts: AsyncIterable<{ type: string; text?: string; 
 describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
   const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
 
+  /**
+   * A two-step store:false tool loop on the thinking chat route (`openai`: more provider options), and
+   * the assistant message of its second chat request, where the first step's reasoning must come back.
+   */
+  async function storelessWeatherLoop(openai: Record<string, string | boolean>) {
+    const m = routed("think-tools");
+    const result = await generateText({
+      model: provider.responses(m.model),
+      prompt: "Weather in Paris?",
+      tools: {
+        get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
+      },
+      stopWhen: stepCountIs(2),
+      providerOptions: { openai: { store: false, ...openai } },
+    });
+    const [, second] = await received(m);
+    const assistant = (second?.body.messages as Record<string, unknown>[]).find(
+      (message) => message.role === "assistant",
+    );
+    return { result, assistant };
+  }
+
   it("streams text, finishes with usage, and the response is stored under the id it reports", async () => {
     const result = streamText({ model: provider.responses(model("text:5")), prompt: "hi" });
     const text = await streamedText(result.fullStream);
@@ -95,22 +117,9 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
   ])(
     "carries a chat model's reasoning through a store:false tool loop, %s, back as reasoning_content",
     async (_how, options) => {
-      const m = routed("think-tools");
-      const result = await generateText({
-        model: provider.responses(m.model),
-        prompt: "Weather in Paris?",
-        tools: {
-          get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
-        },
-        stopWhen: stepCountIs(2),
-        providerOptions: { openai: { store: false, ...options } },
-      });
+      const { result, assistant } = await storelessWeatherLoop(options);
       expect(result.text).toBe("results: sunny in Paris");
-      const [, second] = await received(m);
       // The SDK sent the reasoning back as OpenAI's stateless form (sealed, no text); the server got the text.
-      const assistant = (second?.body.messages as Record<string, unknown>[]).find(
-        (message) => message.role === "assistant",
-      );
       expect(assistant).toMatchObject({
         reasoning_content: "The weather needs a tool.",
         tool_calls: [{ type: "function" }],
@@ -138,21 +147,8 @@ describe("the Vercel AI SDK (@ai-sdk/openai, Responses)", () => {
   });
 
   it("carries a chat model's reasoning shown as a summary through a store:false tool loop", async () => {
-    const m = routed("think-tools");
-    const result = await generateText({
-      model: provider.responses(m.model),
-      prompt: "Weather in Paris?",
-      tools: {
-        get_weather: { ...WEATHER_TOOLS.get_weather, execute: ({ city }: { city: string }) => `sunny in ${city}` },
-      },
-      stopWhen: stepCountIs(2),
-      providerOptions: { openai: { store: false, reasoningSummary: "auto", forceReasoning: true } },
-    });
+    const { result, assistant } = await storelessWeatherLoop({ reasoningSummary: "auto", forceReasoning: true });
     expect(result.steps[0]?.reasoningText).toBe("The weather needs a tool.");
-    const [, second] = await received(m);
-    const assistant = (second?.body.messages as Record<string, unknown>[]).find(
-      (message) => message.role === "assistant",
-    );
     expect(assistant).toMatchObject({ reasoning_content: "The weather needs a tool." });
   });
 
