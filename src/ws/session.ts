@@ -29,10 +29,10 @@ export interface SessionOptions {
   maxConnectionMs: number;
 }
 
-const connectionLimit = (minutes: number) =>
+const connectionLimit = (limit: string) =>
   new ApiError(
     400,
-    `Responses websocket connection limit reached (${minutes} minutes). Create a new websocket connection to continue.`,
+    `Responses websocket connection limit reached (${limit}). Create a new websocket connection to continue.`,
     { code: "websocket_connection_limit_reached" },
   );
 
@@ -118,14 +118,14 @@ export class ResponsesSocket {
   #enqueue(create: CreateEvent, bytes: number): void {
     const { lane } = create;
     // A refusal follows the lane's earlier requests (running ones finish): never among their events.
-    if (this.#expired) return this.#refuseAfterLane(lane, () => connectionLimit(this.#limitMinutes()));
+    if (this.#expired) return this.#refuseAfterLane(lane, () => connectionLimit(this.#limitText()));
     if (lane !== "" && !this.#laneInUse(lane) && this.#namedLanesInUse() >= MAX_NAMED_LANES)
       return this.#refuse(streamLimit(), lane);
     const accepted = this.#lanes.enqueue({
       lane,
       bytes,
       run: () => runCreate(this.#createContext, create),
-      drop: (reason) => this.#refuse(reason ?? connectionLimit(this.#limitMinutes()), lane),
+      drop: (reason) => this.#refuse(reason ?? connectionLimit(this.#limitText()), lane),
     });
     if (!accepted) this.#refuseAfterLane(lane, queueFull);
   }
@@ -194,8 +194,11 @@ export class ResponsesSocket {
     }
   }
 
-  #limitMinutes(): number {
-    return Math.max(1, Math.round(this.#options.maxConnectionMs / 60_000));
+  /** The limit as OpenAI words it ("60 minutes"); in seconds below 90 s, where minutes would read "1 minutes". */
+  #limitText(): string {
+    const seconds = Math.max(1, Math.round(this.#options.maxConnectionMs / 1000));
+    if (seconds < 90) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+    return `${Math.round(seconds / 60)} minutes`;
   }
 
   #expire(): void {

@@ -179,7 +179,7 @@ describe("the connection limit", () => {
           type: "invalid_request_error",
           code: "websocket_connection_limit_reached",
           message:
-            "Responses websocket connection limit reached (1 minutes). Create a new websocket connection to continue.",
+            "Responses websocket connection limit reached (2 seconds). Create a new websocket connection to continue.",
           param: null,
         },
       },
