@@ -8,6 +8,7 @@ import {
   checkInclude,
   checkMaxLength,
   checkRange,
+  characters,
   invalidType,
   isPlainObject,
   missing,
@@ -20,16 +21,6 @@ export const METADATA_MAX_KEYS = 16;
 export const METADATA_MAX_KEY_LENGTH = 64;
 export const METADATA_MAX_VALUE_LENGTH = 512;
 
-/**
- * Characters as OpenAI counts them for a length limit: code points, so an emoji (two UTF-16 code
- * units in a JS string) is one. Counted only past `max` code units, where it can differ.
- */
-function characters(text: string, max: number): number {
-  if (text.length <= max) return text.length;
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-}
 /**
  * Items a request whose input is written may carry in `input` (OpenAI documents no number; this
  * bounds the rows of one request). A request that writes no items has no count of its own: Codex

@@ -141,3 +141,14 @@ export function requiredString(value: unknown, param: string): string {
   if (typeof value !== "string") throw invalidType(param, "a string", value);
   return value;
 }
+
+/**
+ * Characters as OpenAI counts them for a length limit: code points, so an emoji (two UTF-16 code
+ * units in a JS string) is one. Counted only past `max` code units, where it can differ.
+ */
+export function characters(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}

@@ -184,6 +184,24 @@ describe("webhook endpoints", () => {
     expect(error.error).toMatchObject({ type: "invalid_request_error", param, code });
   });
 
+  it("counts a name's length in characters as metadata does: 256 emoji are accepted, 257 refused", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("ok");
+    const emoji = "\u{1F600}";
+    const endpoint = await openai.webhooks.create({
+      url,
+      name: emoji.repeat(256),
+      event_types: ["response.completed"],
+    });
+    expect(endpoint.name).toBe(emoji.repeat(256));
+    const error = (await openai.webhooks
+      .create({ url, name: emoji.repeat(257), event_types: ["response.completed"] })
+      .catch((e: unknown) => e)) as BadRequestError;
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toMatchObject({ param: "name", code: "string_above_max_length" });
+    expect(error.message).toContain("but got a string with length 257 instead");
+  });
+
   it("sends a signed sample event with client.webhooks.test() and answers the receiver's status; records no delivery", async () => {
     const openai = client(tenantKey());
     const url = hookUrl("ok");
