@@ -53,6 +53,14 @@ const routes = (mock: string) =>
       strip_prefix: "alternating:",
       alternate_roles: true,
     },
+    // A thinking server that refuses a tool-calling turn without reasoning_content (DeepSeek, Kimi K2).
+    {
+      model: "thinking:*",
+      base_url: `${mock}/v1`,
+      protocol: "chat_completions",
+      strip_prefix: "thinking:",
+      reasoning_placeholder: " ",
+    },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
     // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.
     { model: "refused/*", base_url: "http://127.0.0.1:1/v1", protocol: "responses", strip_prefix: "refused/" },

@@ -18,6 +18,7 @@ import {
   withProtocolHint,
 } from "./errors";
 import { withAlternatingRoles } from "./chat-completions/alternate-roles";
+import { withReasoningPlaceholder } from "./chat-completions/reasoning-placeholder";
 import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { UpstreamProtocol } from "./protocol";
 import type { RequestFields } from "./routes";
@@ -41,6 +42,8 @@ export interface UpstreamTarget {
   reasoningSentAs?: ReasoningSentAs;
   /** Chat: consecutive user or assistant messages go as one (a route's `alternate_roles`). */
   alternateRoles?: boolean;
+  /** Chat: `reasoning_content` for tool-calling turns that have none (a route's `reasoning_placeholder`). */
+  reasoningPlaceholder?: string | null;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
@@ -237,9 +240,13 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     "x-client-request-id": options.requestId,
   };
   if (target.apiKey !== null) headers.authorization = `Bearer ${target.apiKey}`;
-  const sent = withAlternatingRoles(
-    withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content"),
-    target.alternateRoles === true,
+  // The placeholder goes last: on the messages as sent, after any merge of consecutive ones.
+  const sent = withReasoningPlaceholder(
+    withAlternatingRoles(
+      withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content"),
+      target.alternateRoles === true,
+    ),
+    target.reasoningPlaceholder ?? null,
   );
   const payload = JSON.stringify(
     withRequestFields(target.model ? { ...sent, model: target.model } : sent, target.requestFields),

@@ -40,6 +40,8 @@ export interface UpstreamChoice {
   reasoningSentAs?: ReasoningSentAs;
   /** The route's `alternate_roles` (chat only): consecutive user or assistant messages are merged. */
   alternateRoles?: boolean;
+  /** The route's `reasoning_placeholder` (chat only): `reasoning_content` for tool-calling turns without one. */
+  reasoningPlaceholder?: string;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -89,6 +91,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     ...(route.templateOpensThink ? { templateOpensThink: true } : {}),
     ...(route.reasoningSentAs !== "reasoning_content" ? { reasoningSentAs: route.reasoningSentAs } : {}),
     ...(route.alternateRoles ? { alternateRoles: true } : {}),
+    ...(route.reasoningPlaceholder !== null ? { reasoningPlaceholder: route.reasoningPlaceholder } : {}),
   };
 }
 
@@ -113,4 +116,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   templateOpensThink: choice.templateOpensThink === true,
   reasoningSentAs: choice.reasoningSentAs ?? "reasoning_content",
   alternateRoles: choice.alternateRoles === true,
+  reasoningPlaceholder: choice.reasoningPlaceholder ?? null,
 });

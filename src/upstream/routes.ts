@@ -27,6 +27,8 @@ export interface UpstreamRoute {
   reasoningSentAs: ReasoningSentAs;
   /** The chat template requires user and assistant turns to alternate: consecutive ones are merged. */
   alternateRoles: boolean;
+  /** Sent as `reasoning_content` where a tool-calling turn has none (src/upstream/chat-completions/reasoning-placeholder.ts); null sends nothing. */
+  reasoningPlaceholder: string | null;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -54,10 +56,13 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "template_opens_think",
   "reasoning_sent_as",
   "alternate_roles",
+  "reasoning_placeholder",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
 const MAX_REQUEST_FIELDS = 32;
+/** A stand-in, not reasoning: it is sent on every tool-calling turn that lacks reasoning, so it stays short. */
+const MAX_PLACEHOLDER_LENGTH = 256;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const PROTOCOLS: ReadonlySet<string> = new Set<ProtocolName>(["responses", "chat_completions"]);
 /** What a Worker binding name may look like. */
@@ -131,6 +136,11 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     throw new RouteProblem(`${at}.alternate_roles must be true or false.`);
   if (alternate === true && fields.protocol !== "chat_completions")
     throw new RouteProblem(`${at}.alternate_roles applies to chat_completions routes only.`);
+  const placeholder = reasoningPlaceholder(fields, at);
+  if (placeholder !== null && sentAs !== "reasoning_content")
+    throw new RouteProblem(
+      `${at}.reasoning_placeholder goes as reasoning_content: it needs reasoning_sent_as 'reasoning_content' (the default).`,
+    );
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -145,7 +155,21 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     templateOpensThink: opensThink === true,
     reasoningSentAs: sentAs as ReasoningSentAs,
     alternateRoles: alternate === true,
+    reasoningPlaceholder: placeholder,
   };
+}
+
+/** `reasoning_placeholder`: a string, empty allowed (DeepSeek's own API and Kimi accept `""`), or null. */
+function reasoningPlaceholder(fields: Record<string, unknown>, at: string): string | null {
+  const value = fields.reasoning_placeholder;
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value.length > MAX_PLACEHOLDER_LENGTH)
+    throw new RouteProblem(
+      `${at}.reasoning_placeholder must be a string of at most ${MAX_PLACEHOLDER_LENGTH} characters, or null.`,
+    );
+  if (fields.protocol !== "chat_completions")
+    throw new RouteProblem(`${at}.reasoning_placeholder applies to chat_completions routes only.`);
+  return value;
 }
 
 /** `{"stream_options": null, "max_completion_tokens": "max_tokens"}`: fields to leave out or rename. */

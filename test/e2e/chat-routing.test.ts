@@ -294,6 +294,61 @@ describe("a mixed deployment", () => {
     ]);
   });
 
+  it("hands a tool call made without reasoning to a thinking server with the route's reasoning_placeholder", async () => {
+    // An OpenAI model (the default upstream) calls the tool and gives no reasoning to send back.
+    const first = await openai.responses.create({ model: model("function:get_weather"), input: "Weather in Paris?" });
+    const call = first.output.find((item) => item.type === "function_call") as ResponseFunctionToolCall;
+    const output = [{ type: "function_call_output" as const, call_id: call.call_id, output: "sunny" }];
+    const tools = [{ type: "function" as const, name: "get_weather", parameters: null, strict: false }];
+
+    // DeepSeek's thinking mode refuses the assistant tool-call message without reasoning_content.
+    const bare = routed("deepseek-tools");
+    const refused = await openai.responses
+      .create({ model: bare.model, previous_response_id: first.id, input: output, tools })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400 });
+    expect((refused as Error).message).toContain("Missing `reasoning_content` field in the assistant message");
+
+    const placed = routed("deepseek-tools", "thinking:");
+    const second = await openai.responses.create({
+      model: placed.model,
+      previous_response_id: first.id,
+      input: output,
+      tools,
+    });
+    expect(second).toMatchObject({ status: "completed", output_text: "results: sunny" });
+    const [sent] = await received(placed);
+    expect((sent?.body.messages as Record<string, unknown>[]).find((message) => message.role === "assistant")).toEqual({
+      role: "assistant",
+      content: null,
+      reasoning_content: " ",
+      tool_calls: [
+        { id: call.call_id, type: "function", function: { name: "get_weather", arguments: call.arguments } },
+      ],
+    });
+  });
+
+  it("sends the gateway's own reasoning as its text on a route with a reasoning_placeholder, not the placeholder", async () => {
+    const tools = [{ type: "function" as const, name: "get_weather", parameters: null, strict: false }];
+    const m = routed("deepseek-tools", "thinking:");
+    const first = await openai.responses.create({ model: m.model, input: "Weather in Paris?", tools });
+    const call = first.output.find((item) => item.type === "function_call") as ResponseFunctionToolCall;
+    const second = await openai.responses.create({
+      model: m.model,
+      previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+      tools,
+    });
+    expect(second).toMatchObject({ status: "completed", output_text: "results: sunny" });
+    const [, sent] = await received(m);
+    expect(
+      (sent?.body.messages as Record<string, unknown>[]).find((message) => message.role === "assistant"),
+    ).toMatchObject({
+      reasoning_content: "The weather needs a tool.",
+      tool_calls: [{ id: call.call_id }],
+    });
+  });
+
   it("refuses a model whose route names an unset secret: 503, nothing stored, nothing sent", async () => {
     const m = routed("text:1", "unkeyed/");
     const before = await rowCount("responses");

@@ -19,6 +19,7 @@ describe("GET /v1/models", () => {
       "alt-responses/*",
       "strict:*",
       "alternating:*",
+      "thinking:*",
       "unkeyed/*",
       "refused/*",
       "nxdomain/*",
@@ -57,7 +58,7 @@ describe("GET /v1/models", () => {
       const body = await res.json<{ object: string; data: { id: string }[] }>();
       expect(body.object).toBe("list");
       expect(body.data.map((model) => model.id)).not.toContain("mock-large");
-      expect(body.data).toHaveLength(8);
+      expect(body.data).toHaveLength(9);
     }
   });
 

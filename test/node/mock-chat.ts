@@ -79,6 +79,29 @@ function toolLoopChunks(model: string, body: Json, thinking?: string): Json[] {
 
 const dataFrame = (value: Json) => `data: ${JSON.stringify(value)}\n\n`;
 
+/**
+ * DeepSeek's rule in thinking mode (on unless `thinking.type` is "disabled"): in a turn where the
+ * model called tools (the messages between two user messages), every assistant message must carry
+ * `reasoning_content`. The index of the first that does not, or undefined.
+ */
+function missingReasoning(body: Json): number | undefined {
+  if ((body.thinking as Json | undefined)?.type === "disabled") return undefined;
+  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  let start = 0;
+  for (let end = 0; end <= messages.length; end++) {
+    if (end < messages.length && messages[end]?.role !== "user") continue;
+    const turn = messages.slice(start, end);
+    if (turn.some((message) => Array.isArray(message.tool_calls) && message.tool_calls.length > 0)) {
+      const at = turn.findIndex(
+        (message) => message.role === "assistant" && typeof message.reasoning_content !== "string",
+      );
+      if (at >= 0) return start + at;
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
+
 /** Error bodies in the shapes real servers send them. */
 const ERROR_BODIES: Record<string, (status: number) => { type: string; body: string }> = {
   openai: (status) => ({
@@ -246,6 +269,25 @@ export async function serveChat(
     case "think-tools":
       // think-tools  the tool loop of a thinking model: its calls follow its reasoning
       return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold);
+    case "deepseek-tools": {
+      // deepseek-tools  think-tools on a server that enforces DeepSeek's thinking-mode rule (its 400 body)
+      const at = missingReasoning(body);
+      if (at !== undefined)
+        return sendBody(
+          res,
+          400,
+          "application/json",
+          JSON.stringify({
+            error: {
+              message: `Missing \`reasoning_content\` field in the assistant message at message index ${at}. For more information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls`,
+              type: "invalid_request_error",
+              param: null,
+              code: "invalid_request_error",
+            },
+          }),
+        );
+      return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold);
+    }
     case "think-cut":
       // think-cut  a thinking model's connection drops in its reasoning (before any answer)
       return streamFrames(res, frames(toolLoopChunks(model, body, "The weather needs a tool.")), hold, { cutAfter: 2 });

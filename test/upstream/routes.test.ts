@@ -100,6 +100,20 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ]);
   });
 
+  it("reads reasoning_placeholder (null unless set; an empty string is a value)", () => {
+    expect(
+      routesOf([
+        route({ model: "deepseek-*", reasoning_placeholder: " " }),
+        route({ model: "kimi-*", reasoning_placeholder: "" }),
+        route(),
+      ]),
+    ).toEqual([
+      expect.objectContaining({ reasoningPlaceholder: " " }),
+      expect.objectContaining({ reasoningPlaceholder: "" }),
+      expect.objectContaining({ reasoningPlaceholder: null }),
+    ]);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -197,6 +211,31 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "UPSTREAM_ROUTES[0].alternate_roles must be true or false",
     ],
     [
+      "reasoning_placeholder not a string",
+      [route({ reasoning_placeholder: true })],
+      "UPSTREAM_ROUTES[0].reasoning_placeholder must be a string of at most 256 characters, or null",
+    ],
+    [
+      "reasoning_placeholder too long",
+      [route({ reasoning_placeholder: "x".repeat(257) })],
+      "UPSTREAM_ROUTES[0].reasoning_placeholder must be a string of at most 256 characters, or null",
+    ],
+    [
+      "reasoning_placeholder on a responses route",
+      [route({ protocol: "responses", reasoning_placeholder: " " })],
+      "UPSTREAM_ROUTES[0].reasoning_placeholder applies to chat_completions routes only",
+    ],
+    [
+      "reasoning_placeholder with reasoning sent as thinking parts",
+      [route({ reasoning_placeholder: " ", reasoning_sent_as: "thinking" })],
+      "UPSTREAM_ROUTES[0].reasoning_placeholder goes as reasoning_content: it needs reasoning_sent_as 'reasoning_content'",
+    ],
+    [
+      "reasoning_placeholder with reasoning left out",
+      [route({ reasoning_placeholder: " ", reasoning_sent_as: null })],
+      "UPSTREAM_ROUTES[0].reasoning_placeholder goes as reasoning_content: it needs reasoning_sent_as 'reasoning_content'",
+    ],
+    [
       "alternate_roles on a responses route",
       [route({ protocol: "responses", alternate_roles: true })],
       "UPSTREAM_ROUTES[0].alternate_roles applies to chat_completions routes only",
@@ -282,6 +321,15 @@ describe("chooseUpstream", () => {
     });
     expect(targetOf(chooseUpstream(opened, "r1-distill", "sk-client")).protocol).toBe(chatCompletionsOpenThinkProtocol);
     expect(targetOf(chooseUpstream(opened, "llama-3", "sk-client")).protocol).toBe(chatCompletionsProtocol);
+  });
+
+  it("carries a route's reasoning_placeholder to its target only", () => {
+    const thinking = configOf({
+      UPSTREAM_ROUTES: JSON.stringify([route({ model: "deepseek-*", reasoning_placeholder: "" }), route()]),
+    });
+    expect(targetOf(chooseUpstream(thinking, "deepseek-v4", "sk-client")).reasoningPlaceholder).toBe("");
+    expect(targetOf(chooseUpstream(thinking, "llama-3", "sk-client")).reasoningPlaceholder).toBeNull();
+    expect(targetOf(chooseUpstream(thinking, "gpt-5", "sk-client")).reasoningPlaceholder).toBeNull();
   });
 
   it("sends the caller's key to a route without a named secret, never the default upstream's key", () => {
