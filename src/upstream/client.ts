@@ -16,6 +16,7 @@ import {
   unreachable,
   upstreamHttpError,
   withProtocolHint,
+  withReasoningPlaceholderHint,
 } from "./errors";
 import { withAlternatingRoles } from "./chat-completions/alternate-roles";
 import { withReasoningPlaceholder } from "./chat-completions/reasoning-placeholder";
@@ -268,6 +269,8 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       });
     if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
       return operatorKeyRefused(host, error);
+    if (target.protocol.name === "chat_completions" && (target.reasoningPlaceholder ?? null) === null)
+      error = withReasoningPlaceholderHint(error);
     return options.path === undefined ? withProtocolHint(error, host, target.protocol.name) : error;
   };
   const watch = watchCall(target.baseUrl, options);

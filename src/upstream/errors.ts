@@ -208,3 +208,24 @@ export function withProtocolHint(error: ApiError, host: string, protocol: Protoc
     headers: error.headers,
   });
 }
+
+/**
+ * A thinking chat server's refusal of an assistant tool-call message without `reasoning_content`
+ * (DeepSeek: "Missing `reasoning_content` field…", "…must be passed back"; Kimi: "…reasoning_content
+ * is missing in assistant tool call message"): a call made by a model that gave no reasoning. The
+ * fix is the operator's, so the message names the route option (docs/upstreams.md).
+ */
+export function withReasoningPlaceholderHint(error: ApiError): ApiError {
+  const refusedForReasoning =
+    error.status === 400 && /reasoning_content/i.test(error.message) && /missing|passed back/i.test(error.message);
+  if (!refusedForReasoning) return error;
+  const hint =
+    "(The model server wants reasoning on an assistant tool call that has none, as one made by another model. " +
+    'Set "reasoning_placeholder" in this model\'s UPSTREAM_ROUTES entry to send a stand-in.)';
+  return new ApiError(400, `${error.message} ${hint}`, {
+    type: error.type,
+    param: error.param,
+    code: error.code,
+    headers: error.headers,
+  });
+}

@@ -308,6 +308,7 @@ describe("a mixed deployment", () => {
       .catch((error: unknown) => error);
     expect(refused).toMatchObject({ status: 400 });
     expect((refused as Error).message).toContain("Missing `reasoning_content` field in the assistant message");
+    expect((refused as Error).message).toContain('Set "reasoning_placeholder" in this model\'s UPSTREAM_ROUTES entry');
 
     const placed = routed("deepseek-tools", "thinking:");
     const second = await openai.responses.create({
