@@ -1,6 +1,7 @@
 // Builds the `/chat/completions` body from a validated Responses request and its full context.
 // Used by the chat-completions protocol's `buildBody`.
 
+import { ApiError } from "../../errors";
 import type { CreateRequest } from "../../responses/create-request";
 import type { InputItem, JsonObject } from "../../responses/types";
 import { isPlainObject } from "../../responses/validation";
@@ -45,6 +46,31 @@ const RENAMED: readonly (readonly [RegExp, string])[] = [
 export function responsesParam(param: string): string {
   for (const [chat, responses] of RENAMED) if (chat.test(param)) return param.replace(chat, responses);
   return param;
+}
+
+/**
+ * The messages of the whole context: the chain's or conversation's items, then the request's own
+ * (`validate` translated those alone). An earlier item chat cannot take (a file by `file_url` that a
+ * Responses model took before the chain moved to this route) would be named by its index in the
+ * context, which names one of the client's own items: it is `input`, as the other checks of history
+ * name it, and the message says where it is.
+ */
+function contextMessages(request: CreateRequest, input: InputItem[], tools: ChatToolSet): JsonObject[] {
+  try {
+    return toMessages(request.instructions, input, tools);
+  } catch (error) {
+    const at = error instanceof ApiError ? /^input\[(\d+)\]\.?/.exec(error.param ?? "") : null;
+    if (!(error instanceof ApiError) || at === null || Number(at[1]) >= input.length - request.input.length)
+      throw error;
+    const param = error.param as string;
+    const where = param === at[0] ? "" : `, at ${param.slice(at[0].length)}`;
+    const source = request.conversationId !== null ? "the conversation" : "the chain of 'previous_response_id'";
+    throw new ApiError(
+      error.status,
+      `${error.message.replaceAll(`'${param}'`, "'input'")} It is in an earlier item of ${source} (item ${at[1]} of the context${where}), not in this request's input.`,
+      { type: error.type, code: error.code, headers: error.headers, param: "input" },
+    );
+  }
 }
 
 /**
@@ -110,7 +136,7 @@ export function buildChatBody(request: CreateRequest, input: InputItem[]): JsonO
   });
   return {
     model: request.model,
-    messages: toMessages(request.instructions, input, tools),
+    messages: contextMessages(request, input, tools),
     ...extras,
     ...translated,
     stream: true,

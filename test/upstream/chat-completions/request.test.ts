@@ -617,6 +617,27 @@ describe("request translation: parameters", () => {
       { role: "user", content: "and now?" },
     ]);
   });
+
+  it("names an earlier item chat cannot take as 'input', saying where it is, not by an index of the request's own input", () => {
+    const fileByUrl = { type: "input_file", file_url: "https://example.com/a.pdf" };
+    const chained = validateCreateRequest({ model: "m", input: "and now?", previous_response_id: "resp_1" });
+    const chain = [{ role: "user", content: [{ type: "input_text", text: "read" }, fileByUrl] }, ...chained.input];
+    const error = apiError(() => chatCompletionsProtocol.buildBody(chained, chain));
+    expect([error.status, error.param, error.code]).toEqual([400, "input", "unsupported_value"]);
+    expect(error.message).toContain(
+      "It is in an earlier item of the chain of 'previous_response_id' (item 0 of the context, at content[1].file_url)",
+    );
+
+    const searched = { type: "file_search_call", id: "fs_1", status: "completed", queries: ["q"] };
+    const continued = validateCreateRequest({ model: "m", input: "and now?", conversation: "conv_1" });
+    const conversation = [{ role: "user", content: "find it" }, searched, ...continued.input];
+    const refused = apiError(() => chatCompletionsProtocol.buildBody(continued, conversation));
+    expect(refused.param).toBe("input");
+    expect(refused.message).toMatch(/^Invalid 'input': items of type 'file_search_call' cannot be sent/);
+    expect(refused.message).toContain(
+      "It is in an earlier item of the conversation (item 1 of the context), not in this request's input.",
+    );
+  });
 });
 
 describe("validate", () => {
