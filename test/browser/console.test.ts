@@ -197,6 +197,33 @@ describe("the history console", () => {
     expect(await page.locator(".timeline").textContent()).toContain("response.completed");
   });
 
+  it("shows a tool output of content parts as a message's: its text, and an image as [image], not its data URL", async () => {
+    const m = tag();
+    const call = await alice.openai.responses.create({ model: `function:get_weather#${m}`, input: "Look at Paris" });
+    const callItem = call.output[0] as { call_id: string };
+    const image = `data:image/png;base64,${"iVBORw0KGgo".repeat(2000)}`;
+    const answer = await alice.openai.responses.create({
+      model: `text:1#${m}`,
+      previous_response_id: call.id,
+      input: [
+        {
+          type: "function_call_output",
+          call_id: callItem.call_id,
+          output: [
+            { type: "input_text", text: "A photo of Paris" },
+            { type: "input_image", image_url: image },
+          ],
+        },
+      ],
+    });
+    await page.goto(`${stage.origin}/console/#/responses/${answer.id}`);
+    const output = page.locator(".item.tool-output");
+    await output.waitFor();
+    expect(await output.locator(".text").textContent()).toBe("A photo of Paris");
+    expect(await output.locator(".muted", { hasText: "[image]" }).count()).toBe(1);
+    expect(await output.textContent()).not.toContain("base64");
+  });
+
   it("shows a reasoning item's own text (reasoning_text), not only a summary", async () => {
     const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Think first" });
     // As a chat server's (or an open-weight model's) reasoning is stored: no summary, the text itself.

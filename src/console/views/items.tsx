@@ -1,7 +1,7 @@
 // Renders input and output items as a person reads them: message text, refusals, tool calls with
-// their arguments and their outputs, reasoning summaries, compactions (their sealed summary's size);
-// anything else as JSON. An item cut short or
-// still being written says so (its status), as its text alone does not.
+// their arguments and their outputs (text, or content parts as a message's: an image is "[image]",
+// not its data URL), reasoning summaries, compactions (their sealed summary's size); anything else
+// as JSON. An item cut short or still being written says so (its status), as its text alone does not.
 
 import { Json, Status, text } from "./common";
 import type { Item } from "./response-model";
@@ -90,7 +90,7 @@ function ItemView({ item, calls }: { item: Item; calls: Map<string, Item> }) {
             {call !== undefined && <code>{text(call.name)}</code>} <span class="muted">{text(item.call_id)}</span>
             <ItemStatus item={item} />
           </div>
-          <pre>{pretty(item.output)}</pre>
+          {Array.isArray(item.output) ? <Content content={item.output} /> : <pre>{pretty(item.output)}</pre>}
         </div>
       );
     }
