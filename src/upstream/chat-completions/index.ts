@@ -53,6 +53,22 @@ function checkTextFormat(body: JsonObject): void {
     );
 }
 
+/**
+ * `modalities` is a chat field, forwarded as any other, but audio or images a chat server makes
+ * (OpenAI's `delta.audio`, OpenRouter's `delta.images`) have no place in a Response's message: the
+ * answer would come back empty or without them. A 400 says so before anything is paid for.
+ */
+function checkModalities(body: JsonObject): void {
+  if (!Array.isArray(body.modalities)) return;
+  const index = body.modalities.findIndex((modality) => modality !== "text");
+  if (index !== -1)
+    throw invalidRequest(
+      `Invalid 'modalities[${index}]': '${String(body.modalities[index]).slice(0, 64)}' output cannot be asked of this model server: it speaks the Chat Completions protocol, and a Response carries its text only ('text' is the one modality it can return).`,
+      `modalities[${index}]`,
+      "unsupported_value",
+    );
+}
+
 export const chatCompletionsProtocol: UpstreamProtocol = {
   name: "chat_completions",
   path: "/chat/completions",
@@ -64,6 +80,7 @@ export const chatCompletionsProtocol: UpstreamProtocol = {
     checkContextManagement(request.body);
     checkCompactionTrigger(request);
     checkTextFormat(request.body);
+    checkModalities(request.body);
     const tools = ChatToolSet.from(request.body, request.input);
     checkTools(request.body, tools);
     // A dry run of the message translation: every unsupported item or part is a 400 now, not later.

@@ -694,6 +694,19 @@ describe("validate", () => {
     expect([error.status, error.param]).toEqual([400, "tool_choice.tools[1]"]);
   });
 
+  it("refuses modalities other than text: a chat server's audio or images have no place in a Response", () => {
+    for (const modalities of [
+      ["text", "audio"],
+      ["image", "text"],
+    ]) {
+      const error = apiError(validate({ input: "hi", modalities, audio: { voice: "alloy", format: "wav" } }));
+      const index = modalities.findIndex((modality) => modality !== "text");
+      expect([error.status, error.param, error.code]).toEqual([400, `modalities[${index}]`, "unsupported_value"]);
+      expect(error.message).toContain(`'${modalities[index]}' output cannot be asked of this model server`);
+    }
+    expect(validate({ input: "hi", modalities: ["text"] })).not.toThrow();
+  });
+
   it("refuses prompt templates", () => {
     expect(apiError(validate({ input: "hi", prompt: { id: "pmpt_1" } })).param).toBe("prompt");
   });
