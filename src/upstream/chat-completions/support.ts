@@ -45,7 +45,7 @@ const HOSTED_ITEM = "it records a tool OpenAI runs on its own servers, which a c
 
 /** Every input item type of the Responses API (`ResponseInputItem`, `openai` v7), by `type`. */
 export const ITEM_SUPPORT = {
-  message: { handling: "translated", note: "a chat message (`developer` becomes `system`, and a system or developer message after the opening ones becomes `user` in its place, as many chat templates refuse a late system message); text, images and files as chat content parts" },
+  message: { handling: "translated", note: "a chat message (`developer` becomes `system`, and a system or developer message after the opening ones becomes `user` in its place, as many chat templates refuse a late system message); text, images and files as chat content parts (an image's `detail` `low`, `high` or `auto` as is; `original`, which chat servers do not take, is left out, so the server's default applies)" },
   function_call: { handling: "translated", note: "an assistant `tool_calls` entry (a namespaced call under its flattened name)" },
   function_call_output: { handling: "translated", note: "a `tool` message (text parts joined; an image or file part is refused with a 400, as chat tool messages hold text)" },
   custom_tool_call: { handling: "translated", note: "an assistant `tool_calls` entry with `{\"input\": ...}` as its arguments" },
