@@ -2,9 +2,9 @@
 // so a value past the inline limit goes to `blobs` in parts and its column is left null. Used by
 // src/db/responses.ts for a response's input and snapshot.
 
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
-import { decompressText, HEX_MAX_BYTES, readBlob, type StoredValue } from "./codec";
+import { blobParam, decompressText, HEX_MAX_BYTES, readBlob, type StoredValue } from "./codec";
 import { blobs } from "./schema";
 
 /**
@@ -52,26 +52,32 @@ export interface Owner {
 const ownerScope = (owner: Owner, name: string) =>
   and(eq(blobs.ownerId, owner.id), inArray(blobs.tenantId, [owner.tenantId, ""]), eq(blobs.name, name));
 
-/** The column value (null when split) and the statements that (re)write its `blobs` parts. */
+/**
+ * The column value (null when split) and the statements that (re)write its `blobs` parts. With
+ * `guard`, they write only while it holds (the owner row is still there to point at them): parts
+ * written for a row deleted meanwhile would be found by nothing, and kept for good.
+ */
 export function placeValue(
   db: Db,
   owner: Owner,
   name: string,
   value: Uint8Array,
+  guard?: SQL,
 ): { inline: Uint8Array | null; statements: Statement[] } {
   if (value.byteLength <= MAX_INLINE_BYTES) return { inline: value, statements: [] };
-  const clear = db.delete(blobs).where(ownerScope(owner, name));
-  const rows = splitBytes(value).map((data, part) => ({
-    ownerId: owner.id,
-    tenantId: owner.tenantId,
-    name,
-    part,
-    data,
-  }));
+  const clear = db.delete(blobs).where(and(ownerScope(owner, name), guard));
+  const parts = splitBytes(value);
+  const insert = (data: Uint8Array, part: number) =>
+    guard === undefined
+      ? db.insert(blobs).values({ ownerId: owner.id, tenantId: owner.tenantId, name, part, data })
+      : // Columns in the table's order: owner_id, tenant_id, name, part, data.
+        db
+          .insert(blobs)
+          .select(sql`SELECT ${owner.id}, ${owner.tenantId}, ${name}, ${part}, ${blobParam(data)} WHERE ${guard}`);
   return {
     inline: null,
     // One part per statement: its hex text is close to the 2 MB a bound value may hold.
-    statements: [clear, ...rows.map((row) => db.insert(blobs).values(row))],
+    statements: [clear, ...parts.map(insert)],
   };
 }
 

@@ -218,8 +218,10 @@ export const outputItems = (output: OutputItem[], mint: () => string): StoredIte
 function endedColumns(db: Db, encoded: EncodedFinal, rowInserted = false) {
   const { final } = encoded;
   const owner = { id: final.responseId, tenantId: final.tenantId };
-  const snapshot = placeValue(db, owner, "snapshot", encoded.snapshot);
-  const output = placeValue(db, owner, "output", encoded.output);
+  // Like the row's update, parts are written only while the row runs: not for a row deleted (or ended) meanwhile.
+  const guard = rowInserted ? undefined : sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${running(final)})`;
+  const snapshot = placeValue(db, owner, "snapshot", encoded.snapshot, guard);
+  const output = placeValue(db, owner, "output", encoded.output, guard);
   const firstTailSeq = final.tail[0]?.seq ?? null;
   const tailFits = encoded.tail !== null && encoded.tail.byteLength <= MAX_INLINE_BYTES;
   const tailRows =

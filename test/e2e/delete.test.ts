@@ -1,5 +1,19 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runBatch } from "../../src/db/client";
+import {
+  deleteResponse,
+  encodeFinal,
+  encodeRow,
+  finalStatements,
+  insertResponseStatements,
+} from "../../src/db/responses";
+import { tenantDb } from "../../src/db/shards";
+import { validateCreateRequest } from "../../src/responses/create-request";
+import { newId, newResponseId } from "../../src/responses/ids";
+import { newResponseObject } from "../../src/responses/response-object";
 import { client, model, untilOutput, upstream } from "../support/gateway";
+import { randomText } from "../support/random-text";
 import { until } from "../support/hooks";
 import { openStream, readUntil, rest } from "../support/streams";
 import { countAll, firstRow } from "../support/shards";
@@ -137,5 +151,41 @@ describe("DELETE /v1/responses/{id} under a reader of the running response", () 
     } finally {
       await upstream.release(m);
     }
+  });
+});
+
+describe("a run's end written after its response was deleted", () => {
+  it("writes nothing: an output too large for the row leaves no parts in blobs", async () => {
+    // A run's end races its delete: a foreground run notices only at its next heartbeat.
+    const tenantId = `t_delete_race_${crypto.randomUUID()}`;
+    const db = await tenantDb(env, tenantId);
+    const id = newResponseId();
+    const createdAt = Math.floor(Date.now() / 1000);
+    const request = validateCreateRequest({ model: "race", input: "x" });
+    const snapshot = newResponseObject(request, { id, createdAt }, "in_progress");
+    const encoded = encodeRow({
+      ...{ id, tenantId, apiKeyId: null, status: "in_progress", model: "race", background: false, store: true },
+      ...{ createdAt, previousResponseId: null, conversationId: null, metadata: {}, snapshot, input: [] },
+    });
+    await runBatch(db, insertResponseStatements(db, encoded));
+    expect(await deleteResponse(db, tenantId, id)).toBe(true);
+    // Random text: even compressed, larger than a value kept in its row.
+    const text = randomText(900_000);
+    const output = [
+      {
+        id: newId("msg"),
+        type: "message" as const,
+        role: "assistant" as const,
+        status: "completed" as const,
+        content: [{ type: "output_text" as const, text, annotations: [] }],
+      },
+    ];
+    const final = { ...snapshot, status: "completed" as const, output, instructions: text };
+    await runBatch(
+      db,
+      finalStatements(db, encodeFinal({ responseId: id, tenantId, snapshot: final, eventCount: 0, tail: [] })),
+    );
+    expect(await countAll("SELECT count(*) AS n FROM blobs WHERE owner_id = ?", id)).toBe(0);
+    expect(await countAll("SELECT count(*) AS n FROM responses WHERE id = ?", id)).toBe(0);
   });
 });
