@@ -286,6 +286,16 @@ export class ResponseRun extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
       return;
     }
+    if (outcome === "ended_elsewhere" && this.#storage.exists()) {
+      // D1 has no such end (the response was deleted before the object was told, or ended first by
+      // another): there is no end to report, so its webhooks are not planned.
+      await this.#inTurn(async () => {
+        const end = this.#storage.get<EndState>(END);
+        if (end?.webhooks === "pending") this.#storage.set(END, { ...end, webhooks: "none" } satisfies EndState);
+        await this.#schedule();
+      });
+      return;
+    }
     if (!this.#storage.exists()) {
       // Nothing left to do: the keepalive alarm goes too.
       await this.ctx.storage.deleteAlarm();

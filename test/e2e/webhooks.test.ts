@@ -3,10 +3,13 @@
 
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import OpenAI, { InvalidWebhookSignatureError } from "openai";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { deleteResponse } from "../../src/db/responses";
+import { tenantDb } from "../../src/db/shards";
 import { client, model, untilOutput, upstream } from "../support/gateway";
 import { admin, ADMIN_URL, managedClient, managedFetch, newTenantKey } from "../support/managed";
-import { passthroughTenant } from "../support/shards";
+import { countAll, passthroughTenant } from "../support/shards";
 import {
   DEFAULT_HOOK_SECRET,
   DEFAULT_HOOK_URL,
@@ -375,6 +378,28 @@ describe("webhooks of background responses", () => {
       "the delivery on record",
     );
     expect(delivered).toMatchObject({ response_id: created.id, attempt_count: 2 });
+  });
+
+  it("sends nothing for a run that ends after its response's rows were deleted, before the object was told", async () => {
+    const key = tenantKey();
+    const openai = client(key);
+    const url = hookUrl("ok");
+    await endpoint(openai, url, ["response.completed"]);
+    const gated = model("gate:6:10");
+    const created = await openai.responses.create({ model: gated, input: "x", background: true });
+    await untilOutput(openai, created.id, "w0 w1 ");
+    // A DELETE's D1 batch has landed; its discard of the run has not reached the object yet.
+    const tenantId = await passthroughTenant(key);
+    expect(await deleteResponse(await tenantDb(env, tenantId), tenantId, created.id)).toBe(true);
+    await upstream.release(gated);
+    // The run ends (its end finds no row), and the object empties once nothing is left to do.
+    await until(
+      () => alarmOf(created.id, key),
+      (alarm) => alarm === null,
+      "the run's object to empty",
+    );
+    expect(await received(url)).toEqual([]);
+    expect(await countAll("SELECT count(*) AS n FROM webhook_deliveries WHERE response_id = ?", created.id)).toBe(0);
   });
 
   it("lists a tenant's deliveries newest first, page by page", async () => {
