@@ -190,6 +190,58 @@ describe("what Chat Completions cannot carry is refused with a 400, nothing stor
   });
 });
 
+describe("a tool_choice the chat request could not honour", () => {
+  // Each went out as a chat request without tools (or with `auto`): the model answered in text where
+  // the client had asked for a call.
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    ["'required' without tools", { tool_choice: "required" }, "tool_choice", "invalid_value"],
+    ["'required' with an empty tools list", { tools: [], tool_choice: "required" }, "tool_choice", "invalid_value"],
+    [
+      "allowed_tools in mode 'required' that allows no tool",
+      { tools: [functionTool], tool_choice: { type: "allowed_tools", mode: "required", tools: [] } },
+      "tool_choice.tools",
+      "invalid_value",
+    ],
+    [
+      "allowed_tools in a mode OpenAI does not know",
+      { tools: [functionTool], tool_choice: { type: "allowed_tools", mode: "requried", tools: [functionTool] } },
+      "tool_choice.mode",
+      "invalid_value",
+    ],
+  ];
+
+  it.each(cases)("refuses %s with a 400, nothing stored, upstream not called", async (_name, fields, param, code) => {
+    const m = routed("text:1");
+    const before = await rowCount("responses");
+    const caught = await failure(openai.responses.create({ model: m.model, input: "x", ...fields } as never));
+    expect([caught.status, caught.error]).toEqual([
+      400,
+      expect.objectContaining({ type: "invalid_request_error", param, code }),
+    ]);
+    expect(await rowCount("responses")).toBe(before);
+    expect(await received(m)).toEqual([]);
+  });
+
+  it("says what OpenAI says to 'required' without tools", async () => {
+    const caught = await failure(
+      openai.responses.create({ model: routed("text:1").model, input: "x", tool_choice: "required" }),
+    );
+    expect(caught.error).toMatchObject({ message: "Tool choice 'required' must be specified with 'tools' parameter." });
+  });
+
+  it("sends allowed_tools in mode 'none' (Open Responses) as tool_choice none, and without a mode as auto", async () => {
+    for (const [mode, sent] of [
+      ["none", "none"],
+      [undefined, "auto"],
+    ] as const) {
+      const m = routed("text:1");
+      const tool_choice = { type: "allowed_tools", mode, tools: [{ type: "function", name: "f" }] };
+      await openai.responses.create({ model: m.model, input: "x", tools: [functionTool], tool_choice } as never);
+      expect((await received(m))[0]?.body.tool_choice).toBe(sent);
+    }
+  });
+});
+
 describe("a web search, which a chat server cannot run", () => {
   it("is left out of the chat request: the model is offered the other tools and answers", async () => {
     const m = routed("text:1");

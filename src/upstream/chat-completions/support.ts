@@ -94,7 +94,7 @@ export const PARAM_SUPPORT = {
   text: { handling: "translated", note: "`text.format` becomes `response_format` (formats but `text`, `json_object`, `json_schema` are refused); `verbosity` is echoed (OpenAI's chat API alone takes it)" },
   reasoning: { handling: "translated", note: "`reasoning.effort` becomes `reasoning_effort`; with `reasoning.summary` (`auto`, `concise`, `detailed`) the reasoning item carries the text in `summary`, not `content` (see Reasoning items); the rest is echoed" },
   tools: { handling: "translated", note: "see the tool table" },
-  tool_choice: { handling: "translated", note: "`tool_choice` (`allowed_tools` as the allowed subset of tools)" },
+  tool_choice: { handling: "translated", note: "`tool_choice` (`allowed_tools` as the allowed subset of tools, its `mode` as the choice); `required` with no tool to call is refused, as OpenAI refuses it" },
   parallel_tool_calls: { handling: "translated", note: "`parallel_tool_calls`; with `false`, calls after the first (from a server that ignores it) are dropped, as OpenAI makes zero or one" },
   user: { handling: "translated", note: "`user`" },
   safety_identifier: { handling: "translated", note: "`user` (what every chat server knows)" },

@@ -5,7 +5,7 @@
 
 import { invalidRequest } from "../../errors";
 import type { JsonObject } from "../../responses/types";
-import { isPlainObject, missing } from "../../responses/validation";
+import { checkEnum, invalidType, isPlainObject, missing } from "../../responses/validation";
 import { isClientToolType } from "./client-tools";
 import { toolRefusal, toolSupport } from "./support";
 import type { ChatTool, ChatToolSet, ToolKind } from "./tool-set";
@@ -54,15 +54,27 @@ export function checkTool(tool: unknown, param: string): void {
 /** Throws a 400 for any tool, or forced tool choice, that the chat server could not serve. */
 export function checkTools(body: JsonObject, tools: ChatToolSet): void {
   if (Array.isArray(body.tools)) body.tools.forEach((tool, index) => checkTool(tool, `tools[${index}]`));
-  // Forcing a call when every tool was left out (a web search) forces what cannot happen, as a
-  // choice naming the search does.
-  if (body.tool_choice === "required" && Array.isArray(body.tools) && body.tools.length > 0 && tools.tools.length === 0)
+  const { choice, allowed } = lowerChoice(body.tool_choice, tools);
+  if (choice !== "required" || offered(tools, allowed).length > 0) return;
+  // A forced call with nothing to call: the chat request would go without tools and the model would
+  // answer in text, as if no call had been asked for. OpenAI's Responses API answers the last 400.
+  if (Array.isArray(body.tools) && body.tools.length > 0 && tools.tools.length === 0)
     throw invalidRequest(
       "Invalid 'tool_choice': 'required' forces a tool call, but none of 'tools' can be offered to this model server: it speaks the Chat Completions protocol, and a web search is left out, as nobody can run it for it.",
       "tool_choice",
       "unsupported_value",
     );
-  lowerChoice(body.tool_choice, tools);
+  if (allowed !== undefined && tools.tools.length > 0)
+    throw invalidRequest(
+      "Invalid 'tool_choice.tools': mode 'required' forces a tool call, but the allowed tools list none.",
+      "tool_choice.tools",
+      "invalid_value",
+    );
+  throw invalidRequest(
+    "Tool choice 'required' must be specified with 'tools' parameter.",
+    "tool_choice",
+    "invalid_value",
+  );
 }
 
 /** The offered tool a choice entry (`{type:"function", name, namespace?}`, `{type:"shell"}`...) names. */
@@ -103,6 +115,8 @@ function chosen(entry: JsonObject, tools: ChatToolSet, param: string): ChatTool[
   return found;
 }
 
+const ALLOWED_MODES: readonly string[] = ["none", "auto", "required"];
+
 interface LoweredChoice {
   choice: unknown;
   /** Wire names of the allowed tools (`allowed_tools`); undefined: all. */
@@ -117,6 +131,11 @@ interface LoweredChoice {
 function lowerChoice(choice: unknown, tools: ChatToolSet): LoweredChoice {
   if (!isPlainObject(choice)) return { choice };
   if (choice.type === "allowed_tools") {
+    // OpenAI's modes, and Open Responses' `none` (its `mode` is optional: `auto`). Any other value
+    // was sent as `auto`, so a typo of `required` made a forced call optional.
+    const mode = choice.mode ?? "auto";
+    if (typeof mode !== "string") throw invalidType("tool_choice.mode", "a string", mode);
+    checkEnum("tool_choice.mode", mode, ALLOWED_MODES);
     const entries = Array.isArray(choice.tools) ? choice.tools : [];
     const allowed = new Set<string>();
     entries.forEach((entry, index) => {
@@ -124,11 +143,15 @@ function lowerChoice(choice: unknown, tools: ChatToolSet): LoweredChoice {
       if (!isPlainObject(entry)) throw unsupported(param, typeOf(entry));
       for (const tool of chosen(entry, tools, param)) allowed.add(tool.wireName);
     });
-    return { choice: choice.mode === "required" ? "required" : "auto", allowed };
+    return { choice: mode, allowed };
   }
   const [tool] = chosen(choice, tools, "tool_choice");
   return { choice: { type: "function", function: { name: (tool as ChatTool).wireName } } };
 }
+
+/** The tools the chat request offers: all, or the ones `allowed_tools` allows. */
+const offered = (tools: ChatToolSet, allowed: ReadonlySet<string> | undefined): ChatTool[] =>
+  tools.tools.filter((tool) => allowed === undefined || allowed.has(tool.wireName));
 
 /** Drops absent and null fields, so a server that rejects `null` never sees one. */
 export const compact = (object: JsonObject): JsonObject =>
@@ -140,10 +163,10 @@ export const compact = (object: JsonObject): JsonObject =>
  */
 export function chatTools(body: JsonObject, tools: ChatToolSet): JsonObject {
   const { choice, allowed } = lowerChoice(body.tool_choice, tools);
-  const offered = tools.tools.filter((tool) => allowed === undefined || allowed.has(tool.wireName));
-  if (offered.length === 0) return {};
+  const sent = offered(tools, allowed);
+  if (sent.length === 0) return {};
   return compact({
-    tools: offered.map((tool) => tool.definition),
+    tools: sent.map((tool) => tool.definition),
     tool_choice: choice,
     parallel_tool_calls: typeof body.parallel_tool_calls === "boolean" ? body.parallel_tool_calls : undefined,
   });
