@@ -208,6 +208,20 @@ export function checkOneContext(previousResponseId: string | null, conversationI
     );
 }
 
+/** OpenAI's limit (the spec's `maxLength`): a hashed user id fits; an email or a whole profile does not. */
+export const SAFETY_IDENTIFIER_MAX_LENGTH = 64;
+
+function checkSafetyIdentifier(value: string | undefined): void {
+  if (value === undefined) return;
+  const length = characters(value, SAFETY_IDENTIFIER_MAX_LENGTH);
+  if (length > SAFETY_IDENTIFIER_MAX_LENGTH)
+    throw invalidRequest(
+      `Invalid 'safety_identifier': string too long. Expected a string with maximum length ${SAFETY_IDENTIFIER_MAX_LENGTH}, but got a string with length ${length} instead.`,
+      "safety_identifier",
+      "string_above_max_length",
+    );
+}
+
 /** Longest `model` accepted. */
 export const MAX_MODEL_LENGTH = 256;
 
@@ -242,8 +256,9 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   checkRange("max_output_tokens", optional<number>(body, "max_output_tokens", "integer"), 1);
   checkRange("max_tool_calls", optional<number>(body, "max_tool_calls", "integer"), 1);
 
-  for (const field of ["user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
+  for (const field of ["user", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
     optional(body, field, "string");
+  checkSafetyIdentifier(optional<string>(body, "safety_identifier", "string"));
   for (const field of ["prompt", "prompt_cache_options", "moderation"]) optional(body, field, "object");
   const streamOptions = optional<Record<string, unknown>>(body, "stream_options", "object");
   if (streamOptions !== undefined)

@@ -34,6 +34,13 @@ describe("errors", () => {
       "model",
       "string_above_max_length",
     ],
+    // The spec's maxLength: a longer one was accepted and sent on, to OpenAI or as a chat server's `user`.
+    [
+      "a safety_identifier over 64 characters",
+      JSON.stringify({ model: "m", input: "x", safety_identifier: "u".repeat(65) }),
+      "safety_identifier",
+      "string_above_max_length",
+    ],
     [
       "a temperature out of range",
       JSON.stringify({ model: "m", input: "x", temperature: -1 }),
