@@ -124,6 +124,7 @@ export function validateModelConfiguration(body: Record<string, unknown>): void 
 }
 
 const MESSAGE_ROLES = ["user", "assistant", "system", "developer"] as const;
+const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "output_text"]);
 
 /** Validates one input item; `param` names it in errors (`input[3]`, `items[0]`). */
 export function validateInputItem(item: unknown, param: string): InputItem {
@@ -148,6 +149,8 @@ export function validateInputItem(item: unknown, param: string): InputItem {
           const partParam = `${param}.content[${partIndex}]`;
           if (!isPlainObject(part)) throw invalidType(partParam, "an object", part);
           requiredString(part.type, `${partParam}.type`);
+          // A text part's text (OpenAPI requires it): a chat server was sent "\n" in its place.
+          if (TEXT_PARTS.has(part.type as string)) requiredString(part.text, `${partParam}.text`);
           if (item.role === "assistant" && part.type === "input_text")
             throw invalidRequest(
               `Invalid value: 'input_text'. Supported values are: 'output_text' and 'refusal'.`,

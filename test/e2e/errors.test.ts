@@ -83,6 +83,18 @@ describe("errors", () => {
       "invalid_type",
     ],
     [
+      "a text part without its text",
+      JSON.stringify({ model: "m", input: [{ role: "user", content: [{ type: "input_text" }] }] }),
+      "input[0].content[0].text",
+      "missing_required_parameter",
+    ],
+    [
+      "a text part whose text is not a string",
+      JSON.stringify({ model: "m", input: [{ role: "assistant", content: [{ type: "output_text", text: 5 }] }] }),
+      "input[0].content[0].text",
+      "invalid_type",
+    ],
+    [
       "a function_call_output call_id that is not a string",
       JSON.stringify({ model: "m", input: [{ type: "function_call_output", call_id: 7, output: "x" }] }),
       "input[0].call_id",
