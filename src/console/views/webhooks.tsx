@@ -7,7 +7,7 @@ import { getJson, postJson, type List } from "../api";
 import type { Session } from "../session";
 import { ErrorBox, messageOf, Show, Status, Time, useLoad } from "./common";
 
-interface Attempt {
+export interface Attempt {
   attempt: number;
   started_at: number;
   duration_ms: number;
@@ -15,15 +15,50 @@ interface Attempt {
   error: string | null;
 }
 
-interface Delivery {
+export interface Delivery {
   id: string;
+  response_id: string;
   /** Null for a tenant's delivery to the deployment's own webhook (WEBHOOK_URL). */
   url: string | null;
   status: string;
   attempt_count: number;
   event: { type?: string };
   attempts?: Attempt[];
+  created_at: number;
+  last_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
   next_attempt_at: number | null;
+}
+
+/** A delivery's attempts, oldest first: when, how long, the HTTP status and the error. */
+export function Attempts({ attempts }: { attempts: Attempt[] }) {
+  return (
+    <table class="attempts">
+      <thead>
+        <tr>
+          <th class="num">Attempt</th>
+          <th>At</th>
+          <th class="num">Duration</th>
+          <th class="num">HTTP</th>
+          <th>Error</th>
+        </tr>
+      </thead>
+      <tbody>
+        {attempts.map((attempt) => (
+          <tr key={attempt.attempt}>
+            <td class="num">{attempt.attempt}</td>
+            <td>
+              <Time seconds={attempt.started_at} />
+            </td>
+            <td class="num">{attempt.duration_ms} ms</td>
+            <td class="num">{attempt.status_code ?? "—"}</td>
+            <td>{attempt.error ?? ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function WebhookDeliveries({ session, base, version }: { session: Session; base: string; version: number }) {
@@ -86,30 +121,7 @@ export function WebhookDeliveries({ session, base, version }: { session: Session
                     <span class="muted small"> (resend with the tenant's key)</span>
                   )}
                 </div>
-                <table class="attempts">
-                  <thead>
-                    <tr>
-                      <th class="num">Attempt</th>
-                      <th>At</th>
-                      <th class="num">Duration</th>
-                      <th class="num">HTTP</th>
-                      <th>Error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {(delivery.attempts ?? []).map((attempt) => (
-                      <tr key={attempt.attempt}>
-                        <td class="num">{attempt.attempt}</td>
-                        <td>
-                          <Time seconds={attempt.started_at} />
-                        </td>
-                        <td class="num">{attempt.duration_ms} ms</td>
-                        <td class="num">{attempt.status_code ?? "—"}</td>
-                        <td>{attempt.error ?? ""}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <Attempts attempts={delivery.attempts ?? []} />
               </div>
             ))}
           </div>
