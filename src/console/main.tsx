@@ -1,5 +1,5 @@
-// The history console: sign-in, then the responses list, one response, and usage, chosen by the
-// URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
+// The history console: sign-in, then the responses list, one response, usage and (the operator)
+// tenants, chosen by the URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
 
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -9,6 +9,8 @@ import { loadSession, maskToken, saveSession, type Session } from "./session";
 import { ResponseDetail } from "./views/response-detail";
 import { ResponseList } from "./views/response-list";
 import { SignIn } from "./views/sign-in";
+import { TenantView } from "./views/tenant";
+import { TenantList } from "./views/tenants";
 import { UsageView } from "./views/usage";
 
 function App() {
@@ -44,12 +46,17 @@ function App() {
     <>
       <nav class="top">
         <strong>Responses gateway</strong>
-        <a href="#/" class={location.view !== "usage" ? "active" : ""}>
+        <a href="#/" class={location.view === "list" || location.view === "response" ? "active" : ""}>
           Responses
         </a>
         <a href="#/usage" class={location.view === "usage" ? "active" : ""}>
           Usage
         </a>
+        {session.mode === "admin" && (
+          <a href="#/tenants" class={location.view.startsWith("tenant") ? "active" : ""}>
+            Tenants
+          </a>
+        )}
         <span class="who">
           {session.mode === "admin" ? "Operator (every tenant)" : `Key ${maskToken(session.token)}`}
           <button type="button" onClick={() => signIn(null)}>
@@ -61,6 +68,10 @@ function App() {
         <ResponseDetail key={location.id} session={session} id={location.id} back={list.current} />
       ) : location.view === "usage" ? (
         <UsageView session={session} params={location.params} />
+      ) : session.mode === "admin" && location.view === "tenants" ? (
+        <TenantList session={session} params={location.params} />
+      ) : session.mode === "admin" && location.view === "tenant" && location.id !== undefined ? (
+        <TenantView key={location.id} session={session} id={location.id} params={location.params} />
       ) : (
         <ResponseList session={session} params={location.params} />
       )}

@@ -1,10 +1,11 @@
 // The console's location, in the URL's hash so that a reload or a shared link opens the same view
-// without any server-side routing: `#/` (responses, with filters), `#/responses/{id}`, `#/usage`.
+// without any server-side routing: `#/` (responses, with filters), `#/responses/{id}`, `#/usage`,
+// and the operator's `#/tenants` and `#/tenants/{id}` (a tenant's webhook deliveries).
 
 import { useEffect, useState } from "preact/hooks";
 
 export interface Location {
-  view: "list" | "response" | "usage";
+  view: "list" | "response" | "usage" | "tenants" | "tenant";
   id?: string;
   params: URLSearchParams;
 }
@@ -24,6 +25,8 @@ export function parseHash(hash: string): Location {
   const parts = path.split("/").filter((part) => part !== "");
   if (parts[0] === "responses" && parts[1] !== undefined) return { view: "response", id: decoded(parts[1]), params };
   if (parts[0] === "usage") return { view: "usage", params };
+  if (parts[0] === "tenants")
+    return parts[1] === undefined ? { view: "tenants", params } : { view: "tenant", id: decoded(parts[1]), params };
   return { view: "list", params };
 }
 

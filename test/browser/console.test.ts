@@ -708,4 +708,112 @@ describe("the history console", () => {
     await page.screenshot({ path: join(SHOTS, "usage.png"), fullPage: true });
     expect(pageErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
   });
+
+  it("lists the tenants for the operator with each one's shard, and a move under way", async () => {
+    // The harness has one shard, so no move can run: the list's answer gets a tenant's mark added,
+    // as GET /admin/tenants shows it during a move (docs/sharding.md).
+    const tenants = "**/admin/tenants?*";
+    await page.route(tenants, async (route) => {
+      const answer = await route.fetch();
+      const list = (await answer.json()) as { data: { id: string; moving_to: string | null }[] };
+      for (const tenant of list.data) if (tenant.id === bob.id) tenant.moving_to = "DB_2";
+      await route.fulfill({ response: answer, json: list });
+    });
+    try {
+      await page.goto(`${stage.origin}/console/#/tenants`);
+      const row = (id: string) => page.locator(`table.tenants tbody tr[data-id="${id}"]`);
+      await row(alice.id).waitFor();
+      expect(await row(alice.id).locator(".shard").textContent()).toBe("DB");
+      expect(await row(bob.id).locator(".shard").textContent()).toBe("DBmoving to DB_2");
+      // A tenant leads to its responses.
+      await row(bob.id).getByRole("link", { name: "Responses" }).click();
+      await until(
+        () =>
+          page.locator("table.responses tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id"))),
+        (rows) => rows.length === 1 && rows[0] === ids.bob,
+        "bob's responses from the tenants list",
+      );
+    } finally {
+      await page.unroute(tenants);
+    }
+  });
+
+  it("shows a tenant's webhook deliveries to the operator, failed first, then pending, and opens one", async () => {
+    const dave = await newTenant("dave");
+    const deliveriesOf = (status: string) =>
+      adminCall<{ data: { id: string; response_id: string; attempt_count: number }[] }>(
+        "GET",
+        `/tenants/${dave.id}/webhook_deliveries?status=${status}`,
+      );
+    const endpoint = (scenario: string) =>
+      adminCall<{ id: string; url: string }>("POST", `/tenants/${dave.id}/webhook_endpoints`, {
+        url: `${stage.mock}/__hooks/${scenario}/${tag()}`,
+        event_types: ["response.completed"],
+      });
+    const notify = () => dave.openai.responses.create({ model: `text:1#${tag()}`, input: "hook", background: true });
+    // Delivered, then given up (its endpoint deleted after a failed attempt), then still being retried.
+    const ok = await endpoint("ok");
+    await notify();
+    await until(
+      () => deliveriesOf("delivered"),
+      (list) => list.data.length === 1,
+      "the delivered one",
+    );
+    await adminCall("DELETE", `/tenants/${dave.id}/webhook_endpoints/${ok.id}`);
+    const gone = await endpoint("status:500");
+    const failing = await notify();
+    await until(
+      () => deliveriesOf("pending"),
+      (list) => (list.data[0]?.attempt_count ?? 0) > 0,
+      "a failed attempt",
+    );
+    await adminCall("DELETE", `/tenants/${dave.id}/webhook_endpoints/${gone.id}`);
+    const failed = await until(
+      () => deliveriesOf("failed"),
+      (list) => list.data.length === 1,
+      "the given-up one",
+    );
+    const retrying = await endpoint("status:500");
+    try {
+      await notify();
+      const pending = await until(
+        () => deliveriesOf("pending"),
+        (list) => (list.data[0]?.attempt_count ?? 0) > 0,
+        "the pending one",
+      );
+      await page.goto(`${stage.origin}/console/#/?tenant_id=${dave.id}`);
+      await page.locator("table.responses tbody tr").first().getByRole("link", { name: dave.id }).click();
+      const rows = page.locator("table.tenant-deliveries tbody tr[data-delivery]");
+      await rows.first().waitFor();
+      expect(await page.locator("h1").textContent()).toBe("dave");
+      expect(await rows.evaluateAll((all) => all.map((row) => row.getAttribute("data-delivery")))).toEqual([
+        failed.data[0]?.id,
+        pending.data[0]?.id,
+      ]);
+      const given = rows.first();
+      expect(await given.locator(".status").textContent()).toBe("failed");
+      expect(await given.textContent()).toContain(gone.url);
+      expect(await given.locator(".last-error").textContent()).toBe("The webhook endpoint was deleted.");
+      expect(await rows.last().locator(".last-error").textContent()).toMatch(/^HTTP 500 next attempt /);
+      await given.getByRole("button", { name: "Open" }).click();
+      const opened = page.locator("tr.opened");
+      await opened.locator(".attempts tbody tr").last().waitFor();
+      expect(await opened.locator(".attempts tbody tr td:last-child").allTextContents()).toEqual([
+        ...Array<string>(failed.data[0]!.attempt_count - 1).fill("HTTP 500"),
+        "The webhook endpoint was deleted.",
+      ]);
+      expect(await opened.getByRole("link").textContent()).toBe(failing.id);
+      await page.screenshot({ path: join(SHOTS, "tenant-webhooks.png"), fullPage: true });
+      // Every status, newest first: the delivered one too.
+      await page.locator('select[name="status"]').selectOption("any");
+      await page.getByRole("button", { name: "Show" }).click();
+      await until(
+        () => rows.count(),
+        (count) => count === 3,
+        "every delivery",
+      );
+    } finally {
+      await adminCall("DELETE", `/tenants/${dave.id}/webhook_endpoints/${retrying.id}`);
+    }
+  });
 });

@@ -157,7 +157,11 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                               <span class="muted small"> (requested as {values.model})</span>
                             )}
                           </td>
-                          {session.mode === "admin" && <td class="mono">{response.tenant_id}</td>}
+                          {session.mode === "admin" && (
+                            <td class="mono">
+                              <a href={hrefOf(`/tenants/${response.tenant_id}`)}>{response.tenant_id}</a>
+                            </td>
+                          )}
                           <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
                           <td class="preview">{cut(outputText(response), 90)}</td>
                         </tr>
