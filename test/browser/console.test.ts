@@ -145,6 +145,11 @@ describe("the history console", () => {
       (rows) => rows.length === 1 && rows[0] === ids.failed,
       "the failed response alone",
     );
+    // A failed row says why, by its error's code (its message on hover).
+    const { error } = await alice.openai.responses.retrieve(ids.failed!);
+    const code = page.locator(`tr[data-id="${ids.failed}"] .error-code`);
+    expect(await code.textContent()).toBe(` ${error?.code}`);
+    expect(await code.getAttribute("title")).toBe(error?.message);
     await page.goto(`${stage.origin}/console/#/?metadata=team%3Dblue`);
     await until(
       () =>

@@ -149,6 +149,13 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                           </td>
                           <td>
                             <Status status={response.status} />
+                            {/* Why it failed, as `npm run admin -- responses list` shows it: the first thing a drill asks. */}
+                            {response.error?.code && (
+                              <span class="muted small error-code" title={response.error.message}>
+                                {" "}
+                                {response.error.code}
+                              </span>
+                            )}
                           </td>
                           <td>
                             {response.model}
