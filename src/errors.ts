@@ -24,11 +24,19 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly code: string | null;
   readonly headers: Record<string, string>;
+  /** The upstream's own error answer, passed on (its status and envelope), not one the gateway made. */
+  readonly fromUpstream: boolean;
 
   constructor(
     status: number,
     message: string,
-    options: { type?: ErrorType; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+    options: {
+      type?: ErrorType;
+      param?: string | null;
+      code?: string | null;
+      headers?: Record<string, string>;
+      fromUpstream?: boolean;
+    } = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -37,6 +45,7 @@ export class ApiError extends Error {
     this.param = options.param ?? null;
     this.code = options.code ?? null;
     this.headers = options.headers ?? {};
+    this.fromUpstream = options.fromUpstream ?? false;
   }
 
   body(): { error: ErrorBody } {

@@ -16,8 +16,11 @@ interface RequestTrace {
   responseId: string | null;
   /** What a create asked for and where it went. */
   run: { model: string; upstream: string; protocol: string } | null;
-  error: { type: string; code: string | null } | null;
+  error: { type: string; code: string | null; source: ErrorSource } | null;
 }
+
+/** Who made the error answered: the gateway (its limits, checks, its own 502/504), or the upstream (passed on). */
+type ErrorSource = "gateway" | "upstream";
 
 const TRACE = Symbol("request trace");
 
@@ -60,7 +63,8 @@ export function noteResponse(request: Request, responseId: string, spec?: RunSpe
 /** The error the route threw (the answer is its envelope). */
 export function noteError(request: Request, error: ApiError): void {
   const trace = (request as Traced)[TRACE];
-  if (trace !== undefined) trace.error = { type: error.type, code: error.code };
+  if (trace !== undefined)
+    trace.error = { type: error.type, code: error.code, source: error.fromUpstream ? "upstream" : "gateway" };
 }
 
 /** Longest response id taken from a path: a real one is 53 characters; anything longer is not one. */
@@ -68,7 +72,7 @@ const MAX_PATH_ID_CHARS = 64;
 
 /**
  * Writes the request line for `answer`. An error answer the route built itself (not thrown) has its
- * envelope read from a copy, after the answer is sent.
+ * envelope read from a copy, after the answer is sent; it is the gateway's (an upstream's error is thrown).
  */
 export function logRequest(request: Request, answer: Response, ctx: ExecutionContext): void {
   const trace = (request as Traced)[TRACE];
@@ -92,7 +96,7 @@ export function logRequest(request: Request, answer: Response, ctx: ExecutionCon
 
 function envelopeError(error: { type?: unknown; code?: unknown } | undefined): RequestTrace["error"] {
   if (typeof error?.type !== "string") return null;
-  return { type: error.type, code: typeof error.code === "string" ? error.code : null };
+  return { type: error.type, code: typeof error.code === "string" ? error.code : null, source: "gateway" };
 }
 
 function write(
@@ -123,6 +127,7 @@ function write(
     http_status: status,
     error_type: error?.type ?? null,
     error_code: error?.code ?? null,
+    error_source: error?.source ?? null,
     duration_ms: durationMs,
     tenant: trace.tenant,
     key_id: trace.keyId,

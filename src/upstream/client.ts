@@ -266,6 +266,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
         param,
         code: error.code,
         headers: error.headers,
+        fromUpstream: error.fromUpstream,
       });
     if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
       return operatorKeyRefused(host, error);

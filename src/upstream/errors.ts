@@ -99,6 +99,7 @@ export function upstreamHttpError(status: number, bodyText: string, headers?: He
     param,
     code,
     headers: extra,
+    fromUpstream: true,
   });
 }
 
@@ -206,6 +207,7 @@ export function withProtocolHint(error: ApiError, host: string, protocol: Protoc
     param: error.param,
     code: error.code,
     headers: error.headers,
+    fromUpstream: error.fromUpstream,
   });
 }
 

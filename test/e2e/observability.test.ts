@@ -11,6 +11,7 @@ import { client, gatewayFetch, GATEWAY_URL, model, readEvents, storedFor } from 
 import { abandonedRun } from "../support/abandoned-run";
 import { hookUrl } from "../support/hooks";
 import { captureLogLines, type LogCapture, type LogLine } from "../support/log-lines";
+import { managedFetch } from "../support/managed";
 import { tenantOf } from "../support/run-object";
 import { execEverywhere } from "../support/shards";
 
@@ -60,6 +61,7 @@ describe.concurrent("the request line", () => {
       http_status: 200,
       error_type: null,
       error_code: null,
+      error_source: null,
       duration_ms: expect.any(Number) as number,
       tenant,
       key_id: null,
@@ -102,6 +104,31 @@ describe.concurrent("the request line", () => {
     });
     const anonymous = await gatewayFetch(`${GATEWAY_URL}/responses`);
     expect(await requestLine(anonymous)).toMatchObject({ http_status: 401, tenant: null, key_id: null });
+  });
+
+  it("a 429: the gateway's own limit and an upstream's are told apart by error_source", async () => {
+    const upstream = await send("/responses", { model: model("status:429:0"), input: "x" });
+    expect(upstream.status).toBe(429);
+    expect(await requestLine(upstream)).toMatchObject({ http_status: 429, error_source: "upstream" });
+    // The address limiter of 3 a minute (vitest.config.ts), from an address of this test's own.
+    const address = `2001:db8:${crypto.randomUUID().slice(0, 4)}::1`;
+    let own: Response | undefined;
+    for (let i = 0; i < 8 && own?.status !== 429; i++) {
+      own = await managedFetch(
+        "http://gateway.test/health",
+        { headers: { "cf-connecting-ip": address } },
+        {
+          ADDRESS_RATE_LIMITER: (env as unknown as Record<string, unknown>).STRICT_RATE_LIMITER,
+        },
+      );
+      await own.body?.cancel();
+    }
+    expect(own?.status).toBe(429);
+    expect(await requestLine(own as Response)).toMatchObject({
+      http_status: 429,
+      error_code: "rate_limit_exceeded",
+      error_source: "gateway",
+    });
   });
 });
 
