@@ -4,7 +4,7 @@
 // normalizer's next sequence number). Used by src/stream/ and src/run/.
 
 import { wrappedApiError } from "../db/failures";
-import { TERMINAL_STATUSES, type ResponseError, type ResponseObject } from "../responses/types";
+import { TERMINAL_STATUSES, type FailedBy, type ResponseError, type ResponseObject } from "../responses/types";
 import type { RunSpec } from "../run/spec";
 import type { FinishOutcome } from "../stream/recorder";
 import { causeOf, emit, hostOf } from "./log";
@@ -26,6 +26,8 @@ export interface ResponseEnd {
   protocol: string | null;
   status: string;
   error_code: string | null;
+  /** What failed it (null unless `failed`): the client sees `server_error` for most of them alike. */
+  failed_by: FailedBy | null;
   background: boolean;
   stream: boolean;
   store: boolean;
@@ -44,6 +46,12 @@ export interface ResponseEnd {
   cached_tokens: number;
   /** Upstream attempts beyond the first. */
   retries: number;
+}
+
+/** What a run's normalizer says of its end. */
+export interface EndedRun {
+  nextSeq: number;
+  failedBy: FailedBy | null;
 }
 
 /** The ids a run's lines carry. */
@@ -86,21 +94,29 @@ export class RunTrace {
   }
 
   /**
-   * The run ended with `snapshot` after `events` events; writes its line and data point (once).
+   * The run ended with `snapshot` after `run.nextSeq` events, failed by `run.failedBy` (null: by the
+   * upstream's own `response.failed`, or not failed); writes its line and data point (once).
    * `refusal`: what refused its end's write (the recorder's), for a `storage_failed` line to say.
    */
-  end(snapshot: ResponseObject, events: number, recorded: Recorded, refusal?: unknown): void {
-    this.#write(outcomeOf(snapshot), snapshot.usage, events, recorded, refusal);
+  end(snapshot: ResponseObject, run: EndedRun, recorded: Recorded, refusal?: unknown): void {
+    const outcome = outcomeOf(snapshot);
+    this.#write({ ...outcome, failedBy: run.failedBy }, snapshot.usage, run.nextSeq, recorded, refusal);
   }
 
   /** The upstream refused the create or could not be reached: it ends `failed` with `error`, nothing streamed. */
   refused(error: ResponseError, recorded: Recorded): void {
     // A create refused before any call (an invalid chain, a locked conversation) is no response.
     if (this.upstream.attempts === 0) return;
-    this.#write({ status: "failed", error }, null, 0, recorded);
+    this.#write({ status: "failed", error, failedBy: "upstream_error" }, null, 0, recorded);
   }
 
-  #write(outcome: Outcome, usage: unknown, events: number, recorded: Recorded, refusal?: unknown): void {
+  #write(
+    outcome: Outcome & { failedBy: FailedBy | null },
+    usage: unknown,
+    events: number,
+    recorded: Recorded,
+    refusal?: unknown,
+  ): void {
     if (this.#ended) return;
     this.#ended = true;
     const spec = this.#spec;
@@ -114,6 +130,7 @@ export class RunTrace {
         // A run that stopped without an end (a store:false client gone, a crash) is `interrupted`.
         status: TERMINAL_STATUSES.has(outcome.status) ? outcome.status : "interrupted",
         error_code: outcome.error?.code ?? null,
+        failed_by: outcome.status === "failed" ? (outcome.failedBy ?? "upstream_error") : null,
         background: spec.request.background,
         stream: spec.request.stream,
         store: spec.request.store,
@@ -166,6 +183,8 @@ export function logRecoveredEnd(
       protocol: null,
       status: outcome.status,
       error_code: outcome.error?.code ?? null,
+      // Its executor died (a deploy, a crash): the gateway's.
+      failed_by: outcome.status === "failed" ? "gateway" : null,
       background: row.background,
       stream: false,
       store: row.store,

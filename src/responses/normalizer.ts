@@ -8,7 +8,7 @@ import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
 import { finishingEvents } from "./synthesize";
-import type { JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
+import type { FailedBy, JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, responseError, textOf } from "./types";
 
 export interface NormalizedEvent {
@@ -41,6 +41,8 @@ export class StreamNormalizer {
   #errorSent = false;
   /** The last `error` event's payload: a stream cut right after it fails with that error. */
   #lastError: ResponseError | undefined;
+  /** Who failed the response when the gateway did (`fail`); null for an upstream's own `response.failed`. */
+  #failedBy: FailedBy | null = null;
   #inProgressSent = false;
   /** Upstream output_index -> gateway output_index (gaps in upstream numbering are closed). */
   readonly #outputIndex = new Map<number, number>();
@@ -83,6 +85,11 @@ export class StreamNormalizer {
 
   get nextSeq(): number {
     return this.#seq;
+  }
+
+  /** What failed the response: null unless it failed, or failed by the upstream's own `response.failed`. */
+  get failedBy(): FailedBy | null {
+    return this.#failedBy;
   }
 
   /** The live snapshot: the fold of everything emitted so far. */
@@ -143,6 +150,7 @@ export class StreamNormalizer {
       this.#options.onAnomaly?.(error.message);
       return this.fail(
         responseError("server_error", `The upstream stream broke the Responses event grammar: ${error.message}`),
+        "upstream_stream",
       );
     }
   }
@@ -150,14 +158,17 @@ export class StreamNormalizer {
   /** The upstream body ended: a stream without a terminal event fails with its partial output. */
   finish(): NormalizedEvent[] {
     if (this.#terminal) return [];
+    if (this.#lastError !== undefined) return this.fail(this.#lastError, "upstream_error");
     return this.fail(
-      this.#lastError ?? responseError("server_error", "The upstream stream ended before the response was complete."),
+      responseError("server_error", "The upstream stream ended before the response was complete."),
+      "upstream_stream",
     );
   }
 
   /** Ends the response as `failed`: an `error` event (unless one was sent) and `response.failed`. */
-  fail(error: ResponseError): NormalizedEvent[] {
+  fail(error: ResponseError, by: FailedBy): NormalizedEvent[] {
     if (this.#terminal) return [];
+    this.#failedBy = by;
     const out = this.#ensureStarted();
     this.#errorOnce(error, out);
     const response = this.#partialSnapshot("failed");

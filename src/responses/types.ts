@@ -50,6 +50,14 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
  * The `error` a failed Response carries (`ResponseError`). `type` and `param` are optional in the
  * spec, but the Vercel AI SDK rejects a non-streaming Response whose error has no `type`.
  */
+/**
+ * What made a response fail, for its response line (never sent): the upstream's own error (an HTTP
+ * refusal, an `error` event, its `response.failed`; or no answer at all), a stream the gateway could not
+ * use (not JSON, untranslatable, against the event grammar, too large, cut off), a silent stream
+ * (UPSTREAM_IDLE_TIMEOUT_MS), MAX_RUN_SECONDS, or the gateway itself (a crash, a row D1 refused, a dead run).
+ */
+export type FailedBy = "upstream_error" | "upstream_stream" | "upstream_idle" | "max_run_time" | "gateway";
+
 export interface ResponseError {
   code: string;
   message: string;

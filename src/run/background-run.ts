@@ -225,7 +225,7 @@ export class BackgroundRun {
           ));
       } catch (error) {
         if (this.#abort.signal.aborted) return this.#stopped(config);
-        return this.#sink(this.normalizer.fail(refusalOf(error)));
+        return this.#sink(this.normalizer.fail(refusalOf(error), "upstream_error"));
       }
       const sink = this.#trace.watch((events: NormalizedEvent[]) => this.#sink(events));
       const end = await pump(upstream, target.protocol, { ...context, ...prepared }, this.normalizer, sink, {
@@ -237,7 +237,10 @@ export class BackgroundRun {
       this.#trace.failure("run failed", error);
       if (!this.normalizer.terminal && this.#ending === undefined)
         await this.#sink(
-          this.normalizer.fail(responseError("server_error", "The gateway failed while running the response.")),
+          this.normalizer.fail(
+            responseError("server_error", "The gateway failed while running the response."),
+            "gateway",
+          ),
         );
     } finally {
       if (this.#deadline !== undefined) clearTimeout(this.#deadline);
@@ -252,6 +255,7 @@ export class BackgroundRun {
     await this.#sink(
       this.normalizer.fail(
         responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
+        "max_run_time",
       ),
     );
   }
@@ -301,7 +305,7 @@ export class BackgroundRun {
         snapshot,
         turn: this.turn(snapshot),
       });
-      this.#trace.end(snapshot, this.normalizer.nextSeq, recordedOf(outcome), this.recorder.refusal);
+      this.#trace.end(snapshot, this.normalizer, recordedOf(outcome), this.recorder.refusal);
       await this.#hooks.afterEnd(this, snapshot, outcome);
       this.#final = snapshot;
       this.live.publish(this.normalizer.nextSeq - 1);

@@ -64,6 +64,7 @@ export async function pump(
     await sink(
       normalizer.fail(
         failure(`The upstream answered with a web page (${type}), not an event stream: is its base URL the API's?`),
+        "upstream_stream",
       ),
     );
     return "finished";
@@ -119,7 +120,9 @@ export async function pump(
       if (done) break;
       received += value.byteLength;
       if (received > options.maxBodyBytes) {
-        await sink(normalizer.fail(failure(`The upstream response exceeded ${options.maxBodyBytes} bytes.`)));
+        await sink(
+          normalizer.fail(failure(`The upstream response exceeded ${options.maxBodyBytes} bytes.`), "upstream_stream"),
+        );
         break;
       }
       if (isJson) {
@@ -138,7 +141,7 @@ export async function pump(
             error instanceof SyntaxError
               ? "The upstream sent an event that is not valid JSON."
               : "The upstream sent an event the gateway could not translate.";
-          for (const failed of normalizer.fail(failure(message))) out.push(failed);
+          for (const failed of normalizer.fail(failure(message), "upstream_stream")) out.push(failed);
         }
         if (normalizer.terminal) break;
       }
@@ -164,12 +167,17 @@ export async function pump(
       await sink(
         normalizer.fail(
           failure(`The upstream stream was idle for more than ${Math.round(options.idleTimeoutMs / 1000)} seconds.`),
+          "upstream_idle",
         ),
       );
-    else if (error instanceof UpstreamEventTooLarge) await sink(normalizer.fail(failure(error.message)));
+    else if (error instanceof UpstreamEventTooLarge)
+      await sink(normalizer.fail(failure(error.message), "upstream_stream"));
     else if (error instanceof SyntaxError)
-      await sink(normalizer.fail(failure("The upstream sent an event that is not valid JSON.")));
-    else await sink(normalizer.fail(failure("The upstream connection failed before the response was complete.")));
+      await sink(normalizer.fail(failure("The upstream sent an event that is not valid JSON."), "upstream_stream"));
+    else
+      await sink(
+        normalizer.fail(failure("The upstream connection failed before the response was complete."), "upstream_stream"),
+      );
     return "finished";
   } finally {
     if (idleTimer !== undefined) clearTimeout(idleTimer);

@@ -85,7 +85,7 @@ export async function runStateless(
     await turn?.abandon();
     // A refused call writes nothing, but a summary made before it was paid for: it counts, as a failed response.
     if (summarized) {
-      normalizer.fail(refusalOf(error));
+      normalizer.fail(refusalOf(error), "upstream_error");
       await countUsage();
     }
     throw error;
@@ -112,7 +112,7 @@ export async function runStateless(
     } finally {
       disconnected?.removeEventListener("abort", clientGone);
       await turn?.end(request.input, normalizer.snapshot);
-      trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
+      trace.end(normalizer.snapshot, normalizer, "not_kept");
     }
     ctx.waitUntil(countUsage());
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
@@ -148,7 +148,7 @@ export async function runStateless(
       )
       .finally(() => {
         keepalive.stop();
-        trace.end(normalizer.snapshot, normalizer.nextSeq, "not_kept");
+        trace.end(normalizer.snapshot, normalizer, "not_kept");
         return turn?.abandon();
       }),
   );

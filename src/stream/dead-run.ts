@@ -102,7 +102,7 @@ export async function endDeadRun(
   const end = options.end ?? "failed";
   if (end === "cancelled") snapshot = normalizer.cancel();
   else if (end === "failed") {
-    recorder.record(framesOf(normalizer.fail(responseError("server_error", INTERRUPTED_MESSAGE))));
+    recorder.record(framesOf(normalizer.fail(responseError("server_error", INTERRUPTED_MESSAGE), "gateway")));
     snapshot = normalizer.snapshot;
   } else {
     snapshot = end.snapshot;

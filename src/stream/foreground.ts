@@ -207,7 +207,7 @@ export async function runStoredForeground(
               ],
             },
     });
-    trace.end(snapshot, normalizer.nextSeq, recordedOf(outcome), recorder.refusal);
+    trace.end(snapshot, normalizer, recordedOf(outcome), recorder.refusal);
     return outcome;
   };
   // A row D1 would not take stops the run: a stream's client is told as for an end D1 would not take,
@@ -227,14 +227,15 @@ export async function runStoredForeground(
     const seconds = Math.round(config.maxRunMs / 1000);
     return normalizer.fail(
       responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
+      "max_run_time",
     );
   };
 
   /** D1 refused the row: the run ends failed (nothing kept) and its response line says so; answers its end's number. */
   const failUnrecorded = (): number => {
     const seq = normalizer.nextSeq;
-    normalizer.fail(responseError("server_error", "The response could not be recorded."));
-    trace.end(normalizer.snapshot, seq, "storage_failed", recorder.refusal);
+    normalizer.fail(responseError("server_error", "The response could not be recorded."), "gateway");
+    trace.end(normalizer.snapshot, { nextSeq: seq, failedBy: "gateway" }, "storage_failed", recorder.refusal);
     return seq;
   };
 
@@ -332,7 +333,9 @@ export async function runStoredForeground(
     } catch (error) {
       trace.failure("run failed", error);
       if (!normalizer.terminal)
-        await sink(normalizer.fail(responseError("server_error", "The gateway failed while running the response.")));
+        await sink(
+          normalizer.fail(responseError("server_error", "The gateway failed while running the response."), "gateway"),
+        );
     } finally {
       clearTimeout(deadline);
       if (grace !== undefined) clearTimeout(grace);

@@ -66,7 +66,7 @@ export async function recordRefusal(
       background: false,
     });
     normalizer.spend(spent);
-    recorder.record(framesOf(normalizer.fail(refusalOf(error))));
+    recorder.record(framesOf(normalizer.fail(refusalOf(error), "upstream_error")));
     const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,

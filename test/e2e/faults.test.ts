@@ -34,6 +34,7 @@ import { chooseUpstream } from "../../src/upstream/registry";
 import worker from "../../src/index";
 import { client, heldBackground, model, rawEvents as rawEventsOf, readEvents, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
+import { captureLogLines } from "../support/log-lines";
 import { halfAnswerEvents } from "../support/half-answer";
 import { testRow } from "../support/response-row";
 import { alarmOf, resetInstance, runStub, tenantOf } from "../support/run-object";
@@ -327,9 +328,14 @@ describe("upstream silence and the maximum run time", () => {
     const spec = await specOf({ model: m, input: "x", stream: true });
     const ctx = createExecutionContext();
     const config = { ...readConfig(env), maxRunMs: 1000 };
+    const logs = captureLogLines();
     const response = await runStoredForeground({ env, ctx, config }, spec);
     const events = await readEvents(response.body);
     await waitOnExecutionContext(ctx);
+    // The client's code is OpenAI's `server_error`; the operator's line says it was the deadline.
+    const [line] = await logs.wait({ event: "response_end", response_id: spec.responseId });
+    logs.stop();
+    expect(line).toMatchObject({ error_code: "server_error", failed_by: "max_run_time" });
     expect(events.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
     const ended = await client().responses.retrieve(spec.responseId);
     expect(ended).toMatchObject({ status: "failed" });

@@ -239,6 +239,7 @@ describe("the data point's limits", () => {
     protocol: "chat_completions",
     status: "incomplete",
     error_code: null,
+    failed_by: null,
     background: true,
     stream: true,
     store: true,

@@ -150,6 +150,7 @@ describe.concurrent("the response line", () => {
       protocol: "responses",
       status: "completed",
       error_code: null,
+      failed_by: null,
       background: false,
       stream: false,
       store: true,
@@ -273,6 +274,19 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     expect(attempts[0]?.cause).toEqual(expect.any(String) as string);
     // It is history: the list shows it, as the console (which reads the same list) does.
     expect((await storedFor(client(KEY), m)).map((kept) => [kept.id, kept.status])).toEqual([[id, "failed"]]);
+  });
+
+  it("server_error alike to the client, told apart by failed_by: an upstream's 500, a broken stream", async () => {
+    const refused = await send("/responses", { model: model("no-retry:500"), input: "x" });
+    expect(refused.status).toBe(500);
+    const refusedId = String((await requestLine(refused)).response_id);
+    expect(await responseLine(refusedId)).toMatchObject({ status: "failed", failed_by: "upstream_error" });
+    const broken = await send("/responses", { model: model("grammar"), input: "x" });
+    const { id, error } = await broken.json<{ id: string; error: { code: string } }>();
+    expect(error.code).toBe("server_error");
+    expect(await responseLine(id)).toMatchObject({ error_code: "server_error", failed_by: "upstream_stream" });
+    const completed = await send("/responses", { model: model("text:1"), input: "x" });
+    expect(await responseLine(String((await requestLine(completed)).response_id))).toMatchObject({ failed_by: null });
   });
 
   it("a refused key: its response line says nothing was kept, and the list has nothing", async () => {

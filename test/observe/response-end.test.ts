@@ -32,7 +32,9 @@ afterEach(() => vi.restoreAllMocks());
 describe("a response line whose end was not recorded", () => {
   it("names D1 when D1 refused the write", () => {
     const refusal = new Error("Failed query: update", { cause: new Error("D1_ERROR: Network connection lost.") });
-    expect(lineOf((trace) => trace.end(completed, 5, "storage_failed", refusal))).toMatchObject({
+    expect(
+      lineOf((trace) => trace.end(completed, { nextSeq: 5, failedBy: null }, "storage_failed", refusal)),
+    ).toMatchObject({
       msg: "response completed but not recorded: D1 refused its end (see its d1_failure line)",
       recorded: "storage_failed",
     });
@@ -44,7 +46,9 @@ describe("a response line whose end was not recorded", () => {
       code: "storage_unavailable",
     });
     const refusal = new Error("Failed query: update", { cause: move });
-    expect(lineOf((trace) => trace.end(completed, 5, "storage_failed", refusal))).toMatchObject({
+    expect(
+      lineOf((trace) => trace.end(completed, { nextSeq: 5, failedBy: null }, "storage_failed", refusal)),
+    ).toMatchObject({
       msg: "response completed but not recorded: the gateway refused its end's write: The gateway is moving this account's storage; try again.",
       recorded: "storage_failed",
     });

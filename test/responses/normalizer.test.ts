@@ -299,7 +299,7 @@ describe("StreamNormalizer", () => {
       },
       out,
     );
-    const failed = parse(resumed.fail(responseError("server_error", "interrupted")));
+    const failed = parse(resumed.fail(responseError("server_error", "interrupted"), "gateway"));
     expect(failed.map((e) => e.sequence_number)).toEqual([6, 7]);
   });
 });
