@@ -68,13 +68,28 @@ function readPlan(env: Env): PlanReading {
   };
 }
 
-/** The shards `D1_SHARDS` names; a wrong setting is a 500 that names it and the binding at fault. */
+const D1_SHARDS_INVALID = "d1_shards_invalid";
+
+/** Problems of `D1_SHARDS` this isolate has logged: each once, as src/config.ts logs a wrong setting's. */
+const reportedProblems = new Set<string>();
+
+/**
+ * The shards `D1_SHARDS` names; a wrong setting is a 500 that names it and the binding at fault,
+ * and one config_problem line per isolate (not one per request it refuses).
+ */
 export function readShardPlan(env: Env): ShardPlan {
   const reading = readPlan(env);
   if (reading.ok) return reading.plan;
-  logConfigProblem("D1_SHARDS", `gateway misconfigured (every request refused): ${reading.problem}`);
+  if (!reportedProblems.has(reading.problem)) {
+    reportedProblems.add(reading.problem);
+    logConfigProblem("D1_SHARDS", `gateway misconfigured (every request refused): ${reading.problem}`);
+  }
   throw invalidSetting(reading.problem);
 }
+
+/** The error of a wrong `D1_SHARDS` (no D1 failure: nothing was asked of D1, and a retry meets it again). */
+export const isShardSettingError = (error: unknown): boolean =>
+  error instanceof ApiError && error.code === D1_SHARDS_INVALID;
 
 /**
  * The cron's shards: every shard when `D1_SHARDS` is right. When it is wrong, one line names the
@@ -96,7 +111,7 @@ export function sweptShards(env: Env): { name: string; db: Db }[] {
 const invalidSetting = (problem: string): ApiError =>
   new ApiError(500, `The gateway is misconfigured: ${problem} Its operator must correct this.`, {
     type: "server_error",
-    code: "d1_shards_invalid",
+    code: D1_SHARDS_INVALID,
     // The operator's to fix: a retry would get the same answer.
     headers: { "x-should-retry": "false" },
   });

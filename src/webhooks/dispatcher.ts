@@ -7,7 +7,7 @@
 
 import { readConfig } from "../config";
 import { runBatch } from "../db/client";
-import { tenantDb, tenantRecorded } from "../db/shards";
+import { isShardSettingError, tenantDb, tenantRecorded } from "../db/shards";
 import { deliveryStatements, endpointTargets, listEndpoints, type AttemptRow, type DeliveryRow } from "../db/webhooks";
 import { logD1Problem, logFailure, logWebhookFailure, logWebhookRecovered } from "../observe/problems";
 import { newId } from "../responses/ids";
@@ -155,7 +155,9 @@ export class WebhookDispatcher {
       if (due.length === 0) return;
       targets = await this.#endpointTargets(due);
     } catch (error) {
-      logD1Problem({ deliveries: due.length }, "webhook endpoints could not be read; retrying later", error);
+      // A wrong D1_SHARDS is no D1 failure: its config_problem line names it (once per isolate).
+      if (!isShardSettingError(error))
+        logD1Problem({ deliveries: due.length }, "webhook endpoints could not be read; retrying later", error);
       for (const delivery of due) this.#outbox.put({ ...delivery, nextAttemptAt: now + D1_RETRY_MS });
       return;
     }
@@ -292,7 +294,8 @@ export class WebhookDispatcher {
       }
       this.#outbox.markSynced(deliveries, attempts);
     } catch (error) {
-      logD1Problem({ deliveries: deliveries.length }, "webhook records could not be written; retrying later", error);
+      if (!isShardSettingError(error))
+        logD1Problem({ deliveries: deliveries.length }, "webhook records could not be written; retrying later", error);
     }
   }
 

@@ -2,10 +2,13 @@
 // tenant goes, and that adding shards moves no tenant, through the real Worker with the setting changed.
 
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseShardPlan, placeNewTenant, type ShardPlan } from "../../src/db/shards";
+import { WebhookDispatcher } from "../../src/webhooks/dispatcher";
+import type { OutboxDelivery, WebhookOutbox } from "../../src/webhooks/outbox";
 import { model } from "../support/gateway";
-import { managedClient, managedFetch, newTenantKey } from "../support/managed";
+import { captureLogLines } from "../support/log-lines";
+import { managedClient, managedEnv, managedFetch, newTenantKey } from "../support/managed";
 import { d1 } from "../support/shards";
 
 const plan = (text: string): ShardPlan => {
@@ -77,6 +80,36 @@ describe("D1_SHARDS", () => {
         code: "d1_shards_invalid",
       },
     });
+  });
+});
+
+describe("a wrong D1_SHARDS in the logs", () => {
+  it("is one config_problem line per isolate, and the webhook dispatcher's retry of it no d1_retry", async () => {
+    const { key, tenantId } = await newTenantKey("wrong shards, logged once");
+    // The tenant has written, so its deliveries are not dropped as an erased tenant's.
+    await managedClient(key).responses.create({ model: model("text:1"), input: "x" });
+    const setting = `DB,DB_X${crypto.randomUUID().slice(0, 8)}`;
+    const logs = captureLogLines();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const refused = await managedFetch(
+          "http://gateway.test/v1/responses?limit=1",
+          { headers: { authorization: `Bearer ${key}` } },
+          { D1_SHARDS: setting },
+        );
+        expect(refused.status).toBe(500);
+      }
+      const delivery = { id: "wd_1", tenantId, endpointId: "we_1", nextAttemptAt: 0 } as OutboxDelivery;
+      const put = vi.fn();
+      const outbox = { due: () => [delivery], put } as unknown as WebhookOutbox;
+      await new WebhookDispatcher(outbox, managedEnv({ D1_SHARDS: setting })).deliverDue();
+      expect(put).toHaveBeenCalledOnce();
+      const problems = logs.matching({ event: "config_problem", setting: "D1_SHARDS" });
+      expect(problems.filter((line) => line.msg.includes(setting.slice(3)))).toHaveLength(1);
+      expect(logs.all().filter((line) => line.event.startsWith("d1_"))).toEqual([]);
+    } finally {
+      logs.stop();
+    }
   });
 });
 
