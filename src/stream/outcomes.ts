@@ -30,12 +30,22 @@ export const notRecorded = (cause?: unknown): ApiError =>
         headers: { "retry-after": "1" },
       });
 
-/** The error a refused response is kept with: the upstream's code (or one by its status), type and param. */
+/** The error a refused response is kept with: the upstream's code (or one that fits its type), type and param. */
 export function refusalOf(error: unknown): ResponseError {
   if (!(error instanceof ApiError))
     return responseError("server_error", "The upstream model server could not be reached.");
-  const code = error.code ?? (error.status === 429 ? "rate_limit_exceeded" : "server_error");
-  return responseError(code, error.message, error);
+  return responseError(error.code ?? codeOfType(error), error.message, error);
+}
+
+/**
+ * A code for a refusal that came without one, of the spec's codes for a failed response and agreeing
+ * with its type: a request the upstream (or the gateway, before its call) found invalid is
+ * `invalid_prompt` (`invalid_request_error`), never `server_error` beside a type that blames the request.
+ */
+function codeOfType(error: ApiError): string {
+  if (error.status === 429 || error.type === "rate_limit_error") return "rate_limit_exceeded";
+  if (error.type === "invalid_request_error") return "invalid_prompt";
+  return "server_error";
 }
 
 /**

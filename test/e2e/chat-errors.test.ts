@@ -61,7 +61,8 @@ describe("upstream 4xx bodies over Chat Completions", () => {
         expect(caught.status).toBe(status);
         expect(caught.error).toEqual(error);
         expect(caught.headers?.get("content-type")).toBe("application/json");
-        await expectKeptAsFailed(openai, m.model, { code: error.code ?? "server_error", message: error.message });
+        // Kept with a code that agrees with its type: a refusal without one blames the request.
+        await expectKeptAsFailed(openai, m.model, { code: error.code ?? "invalid_prompt", message: error.message });
         expect(await received(m)).toHaveLength(1);
       }
     },
