@@ -131,9 +131,9 @@ export class ResponseRecorder {
     return this.#pending;
   }
 
-  /** Runs `statements` as one batch, retrying a few times; throws if they keep failing. */
-  async write(statements: Statement[]): Promise<void> {
-    await this.#retried("D1 write failed", () => runBatch(this.#options.db, statements));
+  /** Runs `statements` as one batch, retrying a few times; throws if they keep failing (each failure logged as `what`). */
+  async write(statements: Statement[], what = "D1 write failed"): Promise<void> {
+    await this.#retried(what, () => runBatch(this.#options.db, statements));
   }
 
   /** `attemptWrite`, tried up to WRITE_ATTEMPTS times with a growing pause; each failure is reported as `what`. */
@@ -163,7 +163,9 @@ export class ResponseRecorder {
    * Events may be recorded meanwhile: they wait in memory, and `finish` waits for this write.
    */
   start(row: EncodedRow): Promise<void> {
-    this.#starting = this.write(insertResponseStatements(this.#options.db, row)).then(() => {
+    // Named in its d1_ lines, as the terminal write is: the operator learns the response was never created.
+    const what = "the first write (the response's row and its input) failed";
+    this.#starting = this.write(insertResponseStatements(this.#options.db, row), what).then(() => {
       this.#started = true;
       this.#arm();
     });

@@ -421,6 +421,13 @@ describe("lines on the side of a run", () => {
       expect(res.status).toBe(503);
       const id = String((await requestLine(res)).response_id);
       expect(await responseLine(id)).toMatchObject({ status: "failed", recorded: "storage_failed" });
+      // Its d1_ lines say which write D1 refused: the first, so the response was never created.
+      const lines = logs.all().filter((line) => line.event.startsWith("d1_") && line.response_id === id);
+      expect(lines.map((line) => line.event)).toEqual(["d1_retry", "d1_retry", "d1_retry", "d1_failure"]);
+      for (const line of lines)
+        expect(line.msg).toMatch(
+          new RegExp(`^the first write \\(the response's row and its input\\) failed: .*${tag}`),
+        );
     } finally {
       await execEverywhere(`DROP TRIGGER ${tag};`);
     }

@@ -23,7 +23,7 @@ const KEY = "sk-test-storage-faults";
 
 /** What a run logs while D1 refuses (each names the injected refusal); nothing else may be logged. */
 const D1_REFUSALS = [
-  /D1 write failed: .*refused_/,
+  /the first write \(the response's row and its input\) failed: .*refused_/,
   /flush failed.*refused_/,
   /terminal write failed: .*refused_/,
   /the request failed: .*refused_/,
