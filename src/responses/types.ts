@@ -47,10 +47,6 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The `error` a failed Response carries (`ResponseError`). `type` and `param` are optional in the
- * spec, but the Vercel AI SDK rejects a non-streaming Response whose error has no `type`.
- */
-/**
  * What made a response fail, for its response line (never sent): the upstream's own error (an HTTP
  * refusal, an `error` event, its `response.failed`; or no answer at all), a stream the gateway could not
  * use (not JSON, untranslatable, against the event grammar, too large, cut off), a silent stream
@@ -58,6 +54,10 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
  */
 export type FailedBy = "upstream_error" | "upstream_stream" | "upstream_idle" | "max_run_time" | "gateway";
 
+/**
+ * The `error` a failed Response carries (`ResponseError`). `type` and `param` are optional in the
+ * spec, but the Vercel AI SDK rejects a non-streaming Response whose error has no `type`.
+ */
 export interface ResponseError {
   code: string;
   message: string;

@@ -229,5 +229,6 @@ export function withReasoningPlaceholderHint(error: ApiError): ApiError {
     param: error.param,
     code: error.code,
     headers: error.headers,
+    fromUpstream: error.fromUpstream,
   });
 }

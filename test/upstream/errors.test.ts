@@ -3,7 +3,13 @@
 
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/errors";
-import { connectionFailure, originFailure, upstreamHttpError, withProtocolHint } from "../../src/upstream/errors";
+import {
+  connectionFailure,
+  originFailure,
+  upstreamHttpError,
+  withProtocolHint,
+  withReasoningPlaceholderHint,
+} from "../../src/upstream/errors";
 
 /** What workerd's fetch rejects with (seen under `wrangler dev`). */
 const REFUSED = new Error("Network connection lost.");
@@ -185,5 +191,32 @@ describe("withProtocolHint", () => {
     };
     expect(hinted(upstreamHttpError(404, JSON.stringify(itemNotFound)))).toBe(false);
     expect(hinted(upstreamHttpError(400, "404 page not found"))).toBe(false);
+  });
+});
+
+describe("withReasoningPlaceholderHint", () => {
+  const deepSeek = JSON.stringify({
+    error: {
+      message: "Missing `reasoning_content` field in the assistant message at message index 2.",
+      type: "invalid_request_error",
+      param: null,
+      code: "invalid_request_error",
+    },
+  });
+
+  it("names the route option for a thinking server's refusal, still the upstream's error (type, code, source)", () => {
+    const hinted = withReasoningPlaceholderHint(upstreamHttpError(400, deepSeek));
+    expect(hinted.message).toContain('Set "reasoning_placeholder"');
+    expect(hinted.body().error).toMatchObject({ type: "invalid_request_error", code: "invalid_request_error" });
+    expect(hinted.fromUpstream).toBe(true);
+    const kimi = "thinking is enabled but reasoning_content is missing in assistant tool call message at index 3";
+    expect(withReasoningPlaceholderHint(upstreamHttpError(400, kimi)).message).toContain("reasoning_placeholder");
+  });
+
+  it("leaves other refusals as they were", () => {
+    const other = upstreamHttpError(400, "max_tokens must be at least 1");
+    expect(withReasoningPlaceholderHint(other)).toBe(other);
+    const server = upstreamHttpError(500, "Missing reasoning_content");
+    expect(withReasoningPlaceholderHint(server)).toBe(server);
   });
 });
