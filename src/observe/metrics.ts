@@ -41,6 +41,7 @@ export function dataPointOf(end: ResponseEnd): AnalyticsEngineDataPoint {
       end.ended_by, // blob11
       end.request_id ?? "", // blob12
       end.response_id, // blob13
+      end.failed_by ?? "", // blob14
     ],
     doubles: [
       end.duration_ms, // double1

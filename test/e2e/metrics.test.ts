@@ -80,6 +80,7 @@ describe.concurrent("with a METRICS binding", () => {
       "run",
       expect.stringMatching(/^req_/) as string,
       id,
+      "",
     ]);
     const [duration, ttfb, firstEvent, events, input, output, reasoning, cached, retries] = point?.doubles ?? [];
     expect({ events, input, output, reasoning, cached, retries }).toEqual({
@@ -115,6 +116,7 @@ describe.concurrent("with a METRICS binding", () => {
     expect(id).toBe("");
     const [point] = metrics.points;
     expect(point?.blobs?.slice(2, 6)).toEqual(["127.0.0.1:1", "responses", "failed", "upstream_unreachable"]);
+    expect(point?.blobs?.[13]).toBe("upstream_error");
     expect(point?.doubles?.slice(1, 4)).toEqual([-1, -1, 0]);
     expect(point?.doubles?.[8]).toBe(2);
     console.info(`a failed response's data point: ${JSON.stringify(point)}`);
@@ -270,7 +272,7 @@ describe("the data point's limits", () => {
   });
 
   it("keeps its column order (the docs' queries read blobN and doubleN)", () => {
-    expect(dataPointOf(end)).toEqual({
+    expect(dataPointOf({ ...end, failed_by: "max_run_time" })).toEqual({
       indexes: ["t_1"],
       blobs: [
         "m",
@@ -286,6 +288,7 @@ describe("the data point's limits", () => {
         "run",
         "req_1",
         "resp_1",
+        "max_run_time",
       ],
       doubles: [300, 12, 20, 9, 1, 2, 3, 4, 1],
     });
