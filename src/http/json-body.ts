@@ -132,11 +132,12 @@ export function jsonShapeMessage(problem: "depth" | "values", what: string): str
 }
 
 /**
- * Parses the body as JSON; invalid UTF-8 or JSON, nesting deeper than the cap, too many values, or
+ * Parses the body as JSON (an empty one is `whenEmpty` when given); invalid UTF-8 or JSON, nesting deeper than the cap, too many values, or
  * a string with an unpaired surrogate (`"\ud800"`), is a 400.
  */
-export async function readJson(request: Request, limit: number): Promise<unknown> {
+export async function readJson(request: Request, limit: number, whenEmpty?: unknown): Promise<unknown> {
   const bytes = await readCapped(request, limit);
+  if (bytes.byteLength === 0 && whenEmpty !== undefined) return whenEmpty;
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -156,10 +157,10 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   return value;
 }
 
-/** A JSON object body; an absent (empty) body counts as `{}`. */
+/** A JSON object body; an absent or empty body (a length of 0, or a stream of none) counts as `{}`. */
 export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
   if (request.body === null || request.headers.get("content-length") === "0") return {};
-  const body = await readJson(request, limit);
+  const body = await readJson(request, limit, {});
   if (!isPlainObject(body)) throw invalidType("body", "an object", body);
   return body;
 }

@@ -15,7 +15,7 @@ import {
 } from "../db/webhooks";
 import { ApiError, invalidRequest } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
-import { readJson } from "../http/json-body";
+import { readJson, readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
 import { isWellFormedId, newId } from "../responses/ids";
 import { invalidType, isPlainObject, missing, optional } from "../responses/validation";
@@ -147,10 +147,9 @@ export async function deleteWebhookEndpoint(route: RouteContext): Promise<Respon
 /** POST /v1/webhook_endpoints/{id}/rotate_secret: a new secret, returned this once; the old one stops at once. */
 export async function rotateWebhookSecret(route: RouteContext): Promise<Response> {
   const caller = await authenticate(route.request, route.env, route.ctx);
-  const body = await readJson(route.request, MAX_BODY_BYTES);
-  const keepOld = isPlainObject(body)
-    ? optional<boolean>(body, "keep_old_secret_active_for_24_hours", "boolean")
-    : undefined;
+  // Every field is optional, so no body (curl -X POST) is `{}`, as the SDK sends.
+  const body = await readJsonObject(route.request, MAX_BODY_BYTES);
+  const keepOld = optional<boolean>(body, "keep_old_secret_active_for_24_hours", "boolean");
   if (keepOld === true)
     throw invalidRequest(
       "Keeping the old secret active is not supported by this gateway: the new secret replaces it at once.",

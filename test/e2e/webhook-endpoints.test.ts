@@ -272,6 +272,30 @@ describe("webhook endpoints", () => {
     }
   });
 
+  it("rotates a secret on a POST with no body at all, or an empty stream, as with the SDK's {}", async () => {
+    const key = tenantKey();
+    const created = await client(key).webhooks.create({
+      url: "https://hooks.example.com/no-body",
+      name: "no body",
+      event_types: ["response.completed"],
+    });
+    const secrets = [created.signing_secret];
+    const empty = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+    for (const body of [undefined, empty()]) {
+      const res = await gatewayFetch(`${GATEWAY_URL}/webhook_endpoints/${created.id}/rotate_secret`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body,
+      });
+      const rotated = await res.json<{ signing_secret: string }>();
+      expect({ status: res.status, fresh: !secrets.includes(rotated.signing_secret) }).toEqual({
+        status: 200,
+        fresh: true,
+      });
+      secrets.push(rotated.signing_secret);
+    }
+  });
+
   it("asks for the key before reading the body: a request without one is a 401 whatever it sends", async () => {
     const created = await client(tenantKey()).webhooks.create({
       url: hookUrl("auth-order"),
