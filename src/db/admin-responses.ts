@@ -79,7 +79,7 @@ export async function pageAllResponses(
       tenantId,
       filters,
       options,
-      [...timedRange(filters), isNull(responses.legacy), keyset(anchor, options.order)],
+      [...timedRange(tenantId, filters), isNull(responses.legacy), keyset(anchor, options.order)],
       [responses.id],
     );
   const legacyOf = (tenantId: string) =>

@@ -97,10 +97,40 @@ export function legacyKeyset(anchor: Anchor | undefined, order: ListOrder): SQL 
   );
 }
 
-/** A created range as a range of timed ids (created_at is the id's time in seconds), read from the key. */
-export const timedRange = (filters: ResponseFilters): (SQL | undefined)[] => [
+/**
+ * Seconds a continuation or a turn is allowed to seem older than what it follows: ids are minted
+ * from the clock of whichever machine ran the create, and machines' clocks differ by far less.
+ */
+const CLOCK_SLACK_SECONDS = 60;
+
+/**
+ * A response that continues `previous` was created after it, and a turn of a conversation after the
+ * conversation, so their timed ids are above its creation time: without this bound a desc page of a
+ * response's continuations (the console's chain view, on every response it opens) read the tenant's
+ * whole history when there were none. One seek of the key it names, in the same statement.
+ */
+function newerThanFiltered(tenantId: string, filters: ResponseFilters): (SQL | undefined)[] {
+  // No row (a deleted response's continuations still list): 'resp_' is below every id.
+  const floor = (table: SQL, id: string) =>
+    gte(
+      responses.id,
+      sql`coalesce((SELECT printf('resp_%012x', max(0, f.created_at - ${CLOCK_SLACK_SECONDS}) * 1000)
+                      FROM ${table} f WHERE f.tenant_id = ${tenantId} AND f.id = ${id}), 'resp_')`,
+    );
+  return [
+    filters.previousResponseId === undefined ? undefined : floor(sql`responses`, filters.previousResponseId),
+    filters.conversationId === undefined ? undefined : floor(sql`conversations`, filters.conversationId),
+  ];
+}
+
+/**
+ * A created range as a range of timed ids (created_at is the id's time in seconds), read from the key,
+ * narrowed to what is newer than the response or conversation a filter names.
+ */
+export const timedRange = (tenantId: string, filters: ResponseFilters): (SQL | undefined)[] => [
   filters.createdAfter === undefined ? undefined : gte(responses.id, idFloorAt("resp", filters.createdAfter * 1000)),
   filters.createdBefore === undefined ? undefined : lt(responses.id, idFloorAt("resp", filters.createdBefore * 1000)),
+  ...newerThanFiltered(tenantId, filters),
 ];
 
 /** The columns a listed response is read with (the snapshot and output it is answered from). */
@@ -145,7 +175,7 @@ export const pageQuery = (db: Db, tenantId: string, filters: ResponseFilters, op
     tenantId,
     filters,
     options,
-    [...timedRange(filters), isNull(responses.legacy), cursor],
+    [...timedRange(tenantId, filters), isNull(responses.legacy), cursor],
     [responses.id],
   );
 

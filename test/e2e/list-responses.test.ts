@@ -99,7 +99,8 @@ const byPageOrder = (order: "asc" | "desc") => (a: Seed, b: Seed) => {
 
 let tenant: MintedKey;
 let openai: OpenAI;
-const deleted = [seedId(17), seedId(4242), seedId(9999)];
+// seedId(9990) is a response others continue: its continuations still list once it is gone.
+const deleted = [seedId(17), seedId(4242), seedId(9990), seedId(9999)];
 /** Milliseconds of each page request, by the test that made it. */
 const timings: Record<string, number[]> = {};
 
@@ -145,6 +146,11 @@ describe("GET /v1/responses over 10,000 responses", () => {
     ["metadata", { metadata: { user: "u3" } }, (s) => s.user === "u3"],
     ["two metadata keys", { metadata: { user: "u3", batch: "b2" } }, (s) => s.user === "u3" && s.batch === "b2"],
     ["previous_response_id", { previous_response_id: seedId(5120) }, (s) => s.previous === seedId(5120)],
+    [
+      "previous_response_id of a deleted response",
+      { previous_response_id: seedId(9990) },
+      (s) => s.previous === seedId(9990),
+    ],
     ["conversation", { conversation: "conv_1" }, (s) => s.conversation === "conv_1"],
     ["background=true", { background: true }, (s) => s.background],
     ["background=false", { background: false }, (s) => !s.background],
@@ -220,6 +226,32 @@ describe("GET /v1/responses over 10,000 responses", () => {
       .map((s) => s.id);
     expect(page).toMatchObject({ object: "list", first_id: newest[0], last_id: newest[19], has_more: true });
     expect(page.data.map((r) => r.id)).toEqual(newest);
+  });
+
+  it("reads only the rows newer than the response whose continuations it lists, less a minute", async () => {
+    // The console's chain view asks this of every response it opens; most have no continuation.
+    const db = await tenantDb(env, tenant.tenantId);
+    const d1 = await tenantD1(tenant.tenantId);
+    for (const [n, order] of [
+      [9960, "desc"],
+      [9960, "asc"],
+      [9997, "desc"],
+    ] as const) {
+      const filters: ResponseFilters = { metadata: [], previousResponseId: seedId(n) };
+      const query = pageQuery(db, tenant.tenantId, filters, { limit: 20, order }).toSQL();
+      const read = await d1
+        .prepare(query.sql)
+        .bind(...query.params)
+        .all<{ id: string }>();
+      expect(read.results.map((row) => row.id)).toEqual(
+        seeds
+          .filter((s) => s.previous === seedId(n) && !deleted.includes(s.id))
+          .sort(byPageOrder(order))
+          .map((s) => s.id),
+      );
+      // Four seeds a second: the rows from a minute before it on, not the tenant's 10,000.
+      expect(read.meta.rows_read).toBeLessThan(N - n + 4 * 60 + 10);
+    }
   });
 
   it("logs the time per page", () => {
@@ -357,8 +389,9 @@ describe("GET /v1/responses query plans", () => {
     ["no filter", none, tenantKey],
     ["model", { ...none, model: "m" }, tenantKey],
     ["status", { ...none, status: "failed" }, tenantKey],
-    ["previous_response_id", { ...none, previousResponseId: "resp_1" }, tenantKey],
-    ["conversation", { ...none, conversationId: "conv_1" }, tenantKey],
+    // Newer than the response or conversation named: the bound is read from its own row.
+    ["previous_response_id", { ...none, previousResponseId: "resp_1" }, /PRIMARY KEY \(tenant_id=\? AND id>\?/],
+    ["conversation", { ...none, conversationId: "conv_1" }, /PRIMARY KEY \(tenant_id=\? AND id>\?/],
     ["background", { ...none, background: true }, tenantKey],
     [
       "created range",
