@@ -15,7 +15,7 @@ import {
   type PageQuery,
 } from "./client";
 import { readBlob, type StoredValue } from "./codec";
-import { idFloorAt } from "../responses/ids";
+import { idFloorAt, mintedAtMs } from "../responses/ids";
 import { responses } from "./schema";
 
 export interface ResponseFilters {
@@ -183,7 +183,17 @@ export const pageQuery = (db: Db, tenantId: string, filters: ResponseFilters, op
 const legacyPageQuery = (db: Db, tenantId: string, filters: ResponseFilters, options: PageOptions, cursor?: SQL) =>
   tenantPage(db, tenantId, filters, options, [eq(responses.legacy, 1), cursor], [responses.createdAt, responses.id]);
 
-/** A page of the tenant's responses; `after_not_found` when the cursor is not one of its responses. */
+/**
+ * The anchor of a cursor whose row is gone (deleted since the page that named it, as a loop that
+ * deletes each listed response does): a timed id is its own place in the page order. Undefined for
+ * an id this gateway cannot have minted, or one from before ids were timed (its place was its row's).
+ */
+export function goneAnchor(after: string): Anchor | undefined {
+  const ms = mintedAtMs(after, "resp");
+  return ms === null ? undefined : { id: after, createdAt: Math.floor(ms / 1000), legacy: false };
+}
+
+/** A page of the tenant's responses; `after_not_found` when the cursor is no place in its list. */
 export async function pageResponses(
   db: Db,
   tenantId: string,
@@ -197,8 +207,8 @@ export async function pageResponses(
       .from(responses)
       .where(and(eq(responses.tenantId, tenantId), eq(responses.id, options.after)))
       .limit(1);
-    if (row === undefined) return AFTER_NOT_FOUND;
-    anchor = { id: row.id, createdAt: row.createdAt, legacy: row.legacy === 1 };
+    anchor = row === undefined ? goneAnchor(options.after) : { ...row, legacy: row.legacy === 1 };
+    if (anchor === undefined) return AFTER_NOT_FOUND;
   }
   // Newest first: timed rows, then legacy ones; oldest first: the other way round.
   const timed = () => pageQuery(db, tenantId, filters, options, keyset(anchor, options.order));

@@ -31,6 +31,21 @@ const ID_CLOCK_END_MS = 16 ** TIME_DIGITS;
 export const idFloorAt = (prefix: string, ms: number): string =>
   ms >= ID_CLOCK_END_MS ? `${prefix}_g` : `${prefix}_${timeHex(Math.max(0, ms))}`;
 
+/** When ids began to carry their time (the compressed layout, 2026-12-04); rows from before have random ids. */
+const TIMED_IDS_SINCE_MS = Date.UTC(2026, 11, 4);
+/** How far ahead of this machine's clock another machine's id may be. */
+const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * The time in an id this gateway minted (`prefix`, then 48 hex digits), or null for one it cannot
+ * have: malformed, or timed before ids were (a random id from before then) or ahead of the clock.
+ */
+export function mintedAtMs(id: string, prefix: string): number | null {
+  if (!id.startsWith(`${prefix}_`) || !/^[0-9a-f]{48}$/.test(id.slice(prefix.length + 1))) return null;
+  const ms = parseInt(id.slice(prefix.length + 1, prefix.length + 1 + TIME_DIGITS), 16);
+  return ms >= TIMED_IDS_SINCE_MS && ms <= Date.now() + CLOCK_SKEW_MS ? ms : null;
+}
+
 /** Ids the gateway accepts in paths: a known prefix and a bounded run of safe characters. */
 const ID_PATTERN = /^[a-z]{2,8}_[A-Za-z0-9_-]{1,128}$/;
 

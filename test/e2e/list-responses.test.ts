@@ -342,6 +342,26 @@ describe("GET /v1/responses with responses made through the gateway", () => {
     expect(tagged.data.map((r) => r.id)).toEqual([first.id]);
   });
 
+  it("pages on after a cursor deleted since its page: a loop that deletes each listed response reaches the end", async () => {
+    const { key } = await newTenantKey("delete-loop");
+    const client = managedClient(key);
+    const made: string[] = [];
+    for (const input of ["a", "b", "c", "d", "e"])
+      made.push((await client.responses.create({ model: model("text:1"), input })).id);
+    const seen: string[] = [];
+    const pages = client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage, {
+      query: { limit: 2 },
+    });
+    for await (const listed of pages) {
+      seen.push(listed.id);
+      await client.responses.delete(listed.id);
+    }
+    expect(seen).toEqual([...made].reverse());
+    expect(
+      (await client.getAPIList<OpenAIResponse, CursorPage<OpenAIResponse>>("/responses", CursorPage)).data,
+    ).toEqual([]);
+  });
+
   it("reads a created range past the ids' clock (the year 10889) as later than every response", async () => {
     const { key } = await newTenantKey("far-range");
     const client = managedClient(key);

@@ -5,7 +5,7 @@
 
 import { findAnyResponse, pageAllResponses, pageOrder, type AdminListedRow } from "../../db/admin-responses";
 import { AFTER_NOT_FOUND, type Db, type Page, type PageQuery } from "../../db/client";
-import { pageResponses, type Anchor, type ResponseFilters } from "../../db/response-list";
+import { goneAnchor, pageResponses, type Anchor, type ResponseFilters } from "../../db/response-list";
 import { readInput, readSnapshot, type ResponseRow } from "../../db/responses";
 import { mergePages } from "../../db/shard-merge";
 import { onEveryShard, tenantStore } from "../../db/shards";
@@ -66,8 +66,11 @@ async function pageEveryTenant(env: Env, filters: ResponseFilters, query: PageQu
   let anchor: Anchor | undefined;
   if (query.after !== null) {
     const found = await onAnyShard(env, query.after);
-    if (found === undefined) return AFTER_NOT_FOUND;
-    anchor = { id: found.row.id, createdAt: found.row.createdAt, legacy: found.row.legacy === 1 };
+    anchor =
+      found === undefined
+        ? goneAnchor(query.after)
+        : { id: found.row.id, createdAt: found.row.createdAt, legacy: found.row.legacy === 1 };
+    if (anchor === undefined) return AFTER_NOT_FOUND;
   }
   const pages = await onEveryShard(env, async ({ db }) => {
     const page = await pageAllResponses(db, filters, query, anchor);
