@@ -1,5 +1,6 @@
 // When a failed webhook delivery is tried again: exponential backoff with jitter from a
-// configurable base, capped at an hour, for up to 72 hours after the event (as OpenAI promises).
+// configurable base, capped at an hour, for up to 72 hours after the event (as OpenAI promises); a
+// receiver's `Retry-After` lengthens a wait up to that cap (as Standard Webhooks asks), never shortens it.
 // Used by the webhook dispatcher of the ResponseRun DO and by each attempt (its timeout).
 
 /** Longest wait between two attempts. */
@@ -24,17 +25,21 @@ export interface NextStep {
   nextAttemptAt: number | null;
 }
 
-/** What follows an attempt: delivered, another try after the backoff, or given up (permanent, or past `giveUpAt`). */
+/**
+ * What follows an attempt: delivered, another try after the backoff (or after the receiver's
+ * `Retry-After`, when longer, up to the one-hour cap), or given up (permanent, or past `giveUpAt`).
+ */
 export function afterAttempt(
   failures: number,
-  outcome: { delivered: boolean; permanent: boolean },
+  outcome: { delivered: boolean; permanent: boolean; retryAfterMs?: number | null },
   now: number,
   giveUpAt: number,
   baseMs: number,
   random: () => number = Math.random,
 ): NextStep {
   if (outcome.delivered) return { status: "delivered", nextAttemptAt: null };
-  const next = now + retryDelayMs(failures, baseMs, random);
+  const asked = Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_DELAY_MS);
+  const next = now + Math.max(retryDelayMs(failures, baseMs, random), asked);
   if (outcome.permanent || next > giveUpAt) return { status: "failed", nextAttemptAt: null };
   return { status: "pending", nextAttemptAt: next };
 }

@@ -1,6 +1,7 @@
 // One webhook attempt over HTTP: the signed POST (the same `webhook-id` and body every time, a fresh
 // timestamp and signature), a timeout, and no redirect followed: only a 2xx counts as delivered,
-// a 3xx is a failure like a 4xx, 5xx or timeout (as OpenAI's webhooks). Used by the dispatcher.
+// a 3xx is a failure like a 4xx, 5xx or timeout (as OpenAI's webhooks), and a failed answer's
+// `Retry-After` is passed on for the dispatcher to schedule the next attempt by. Used by the dispatcher.
 
 import { ATTEMPT_TIMEOUT_MS } from "./backoff";
 import { signedHeaders } from "./sign";
@@ -16,6 +17,8 @@ export interface AttemptOutcome {
   delivered: boolean;
   /** Trying again cannot help (the target is refused, the endpoint or its secret is gone). */
   permanent: boolean;
+  /** The wait a failed answer's `Retry-After` asked for (ms, 0 for a date past); null without one. */
+  retryAfterMs: number | null;
 }
 
 export interface AttemptOptions {
@@ -31,7 +34,17 @@ export const notAttempted = (error: string, permanent: boolean): AttemptOutcome 
   error,
   delivered: false,
   permanent,
+  retryAfterMs: null,
 });
+
+/** `Retry-After` as delay-seconds or an HTTP date (RFC 9110), in ms from `now`; null when absent or unreadable. */
+export function retryAfterMs(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
 
 export async function sendWebhook(
   delivery: { id: string; url: string; payload: string },
@@ -63,13 +76,16 @@ export async function sendWebhook(
     await response.body?.cancel();
     const delivered = response.status >= 200 && response.status < 300;
     const redirect = response.status >= 300 && response.status < 400;
+    const wait = delivered ? null : retryAfterMs(response.headers.get("retry-after"), Date.now());
+    const asked = wait === null ? "" : ` (Retry-After: ${Math.ceil(wait / 1000)} s)`;
     return {
       startedAt,
       durationMs: Date.now() - startedAt,
       statusCode: response.status,
-      error: delivered ? null : `HTTP ${response.status}${redirect ? " (redirects are not followed)" : ""}`,
+      error: delivered ? null : `HTTP ${response.status}${redirect ? " (redirects are not followed)" : ""}${asked}`,
       delivered,
       permanent: false,
+      retryAfterMs: wait,
     };
   } catch {
     const timedOut = timeout.signal.aborted;
@@ -80,6 +96,7 @@ export async function sendWebhook(
       error: timedOut ? `No answer within ${timeoutMs / 1000} seconds.` : "The connection failed.",
       delivered: false,
       permanent: false,
+      retryAfterMs: null,
     };
   } finally {
     clearTimeout(timer);

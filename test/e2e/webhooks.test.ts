@@ -258,6 +258,36 @@ describe("webhooks of background responses", () => {
     expect(delivery?.last_error).toContain("redirects are not followed");
   });
 
+  it("waits out a receiver's Retry-After (seconds or a date) when longer than the backoff, up to the one-hour cap", async () => {
+    const openai = client(tenantKey());
+    const types = ["response.completed"];
+    const urls = [hookUrl("retry-after:30"), hookUrl("retry-at:40"), hookUrl("retry-after:999999999")];
+    for (const url of urls) await endpoint(openai, url, types);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const list = await until(
+      () => deliveriesOf(openai, created.id),
+      (page) => page.data.length === 3 && page.data.every((delivery) => delivery.attempts?.[0]?.status_code != null),
+      "the first attempt of each delivery on record",
+    );
+    const waitOf = (url: string) => {
+      const delivery = list.data.find((each) => each.url === url) as Delivery & { next_attempt_at: number | null };
+      expect(delivery.status).toBe("pending");
+      return (
+        (delivery.next_attempt_at ?? 0) - ((delivery.attempts?.[0] as Attempt & { started_at: number }).started_at ?? 0)
+      );
+    };
+    // WEBHOOK_RETRY_BASE_SECONDS is 1 in tests: the backoff alone would retry within a second or two.
+    expect(waitOf(urls[0] as string)).toBeGreaterThanOrEqual(29);
+    expect(waitOf(urls[0] as string)).toBeLessThanOrEqual(32);
+    expect(waitOf(urls[1] as string)).toBeGreaterThanOrEqual(38);
+    expect(waitOf(urls[1] as string)).toBeLessThanOrEqual(42);
+    // A huge value is held to the backoff's cap: the delivery keeps its place in the 72-hour window.
+    expect(waitOf(urls[2] as string)).toBeGreaterThanOrEqual(3598);
+    expect(waitOf(urls[2] as string)).toBeLessThanOrEqual(3602);
+    expect(list.data.find((delivery) => delivery.url === urls[0])?.last_error).toBe("HTTP 429 (Retry-After: 30 s)");
+    for (const url of urls) expect((await received(url)).length).toBe(1);
+  });
+
   it("loses nothing to an eviction between retries: a fresh instance makes the retry", async () => {
     const openai = client(tenantKey());
     const url = hookUrl("fail:1");

@@ -615,7 +615,8 @@ function serveModels(key: string, res: ServerResponse) {
 
 // ---- webhook receivers: POST /__hooks/<scenario>/<tag> records the raw request and answers per
 // its scenario: `ok` (200), `fail:N` (500 the first N times, then 200), `status:CODE` (always CODE),
-// `redirect` (302 to `<this url>-moved`), `hold-fail:N` (the first N held until released, then 500).
+// `redirect` (302 to `<this url>-moved`), `hold-fail:N` (the first N held until released, then 500),
+// `retry-after:S` (429 with `Retry-After: S`), `retry-at:S` (503 with `Retry-After` the HTTP date S seconds on).
 
 interface HookRequest {
   headers: Record<string, string>;
@@ -642,6 +643,9 @@ function receiveHook(url: URL, req: IncomingMessage, res: ServerResponse) {
     if (kind === "fail") return answer(list.length <= Number(arg) ? 500 : 200);
     if (kind === "status") return answer(Number(arg));
     if (kind === "redirect") return answer(302, { location: `${url.pathname}-moved` });
+    if (kind === "retry-after") return answer(429, { "retry-after": arg });
+    if (kind === "retry-at")
+      return answer(503, { "retry-after": new Date(Date.now() + Number(arg) * 1000).toUTCString() });
     if (kind === "hold-fail" && list.length <= Number(arg)) return void gate(name).promise.then(() => answer(500));
     answer(200);
   });

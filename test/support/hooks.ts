@@ -9,7 +9,7 @@ const MOCK_ORIGIN = env.UPSTREAM_BASE_URL.replace(/\/v1$/, "");
 export const DEFAULT_HOOK_URL = (env as unknown as { WEBHOOK_URL: string }).WEBHOOK_URL;
 export const DEFAULT_HOOK_SECRET = (env as unknown as { WEBHOOK_SECRET: string }).WEBHOOK_SECRET;
 
-/** A fresh receiver: `ok`, `fail:N`, `status:CODE`, `redirect`, `hold-fail:N`. */
+/** A fresh receiver: `ok`, `fail:N`, `status:CODE`, `redirect`, `hold-fail:N`, `retry-after:S`, `retry-at:S`. */
 export const hookUrl = (scenario: string): string => `${MOCK_ORIGIN}/__hooks/${scenario}/${crypto.randomUUID()}`;
 
 export interface ReceivedHook {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../../src/webhooks/backoff";
+import { afterAttempt, MAX_RETRY_DELAY_MS, retryDelayMs } from "../../src/webhooks/backoff";
 
 describe("webhook retry backoff", () => {
   it("doubles from the base, jittered into the upper half, and never exceeds an hour", () => {
@@ -27,5 +27,28 @@ describe("webhook retry backoff", () => {
     expect(retryDelayMs(10, 5000, () => 0)).toBe((5000 * 2 ** 9) / 2);
     expect(retryDelayMs(11, 5000, () => 0)).toBe(MAX_RETRY_DELAY_MS / 2);
     expect(retryDelayMs(500, 5000, () => 0)).toBe(MAX_RETRY_DELAY_MS / 2);
+  });
+
+  it("waits out a longer Retry-After up to the one-hour cap, never a shorter one, and never past the window", () => {
+    const failed = (retryAfterMs: number | null) => ({ delivered: false, permanent: false, retryAfterMs });
+    const now = 1_000_000;
+    const far = now + 72 * MAX_RETRY_DELAY_MS;
+    expect(afterAttempt(1, failed(30_000), now, far, 1000, () => 0)).toEqual({
+      status: "pending",
+      nextAttemptAt: now + 30_000,
+    });
+    expect(afterAttempt(1, failed(10), now, far, 1000, () => 0)).toEqual({
+      status: "pending",
+      nextAttemptAt: now + 500,
+    });
+    expect(afterAttempt(1, failed(1e15), now, far, 1000, () => 0)).toEqual({
+      status: "pending",
+      nextAttemptAt: now + MAX_RETRY_DELAY_MS,
+    });
+    // A wait that would end after the delivery's window gives it up now rather than parking it.
+    expect(afterAttempt(1, failed(1e15), now, now + MAX_RETRY_DELAY_MS - 1, 1000, () => 0)).toEqual({
+      status: "failed",
+      nextAttemptAt: null,
+    });
   });
 });

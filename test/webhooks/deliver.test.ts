@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { sendWebhook, WEBHOOK_USER_AGENT } from "../../src/webhooks/deliver";
+import { retryAfterMs, sendWebhook, WEBHOOK_USER_AGENT } from "../../src/webhooks/deliver";
 import { newWebhookSecret } from "../../src/webhooks/sign";
 import { hookUrl, received, releaseHook } from "../support/hooks";
 
@@ -52,5 +52,22 @@ describe("one webhook attempt", () => {
     expect(outcome).toMatchObject({ delivered: false, permanent: true, statusCode: null });
     expect(outcome.error).toContain("loopback");
     expect(await received(url)).toEqual([]);
+  });
+
+  it("reads Retry-After as delay-seconds or an HTTP date, and nothing else", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs("30", now)).toBe(30_000);
+    expect(retryAfterMs(" 0 ", now)).toBe(0);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:01:00 GMT", now)).toBe(60_000);
+    expect(retryAfterMs("Wed, 31 Dec 2025 23:59:00 GMT", now)).toBe(0);
+    for (const unreadable of [null, "", "-5", "1.5", "soon", "2026-01-02"])
+      expect(retryAfterMs(unreadable, now)).toBeNull();
+  });
+
+  it("passes a failed answer's Retry-After on, and says so in the attempt's error", async () => {
+    const url = hookUrl("retry-after:30");
+    const outcome = await sendWebhook({ id: "wh_5", url, payload }, newWebhookSecret(), { allowLoopback: true });
+    expect(outcome).toMatchObject({ delivered: false, statusCode: 429, retryAfterMs: 30_000 });
+    expect(outcome.error).toBe("HTTP 429 (Retry-After: 30 s)");
   });
 });
