@@ -1,7 +1,8 @@
 // One webhook attempt over HTTP: the signed POST (the same `webhook-id` and body every time, a fresh
 // timestamp and signature), a timeout, and no redirect followed: only a 2xx counts as delivered,
-// a 3xx is a failure like a 4xx, 5xx or timeout (as OpenAI's webhooks), and a failed answer's
-// `Retry-After` is passed on for the dispatcher to schedule the next attempt by. Used by the dispatcher.
+// a 3xx is a failure like a 4xx, 5xx or timeout (as OpenAI's webhooks), a 410 Gone one not to retry
+// (Standard Webhooks), and a failed answer's `Retry-After` is passed on for the dispatcher to
+// schedule the next attempt by. Used by the dispatcher.
 
 import { ATTEMPT_TIMEOUT_MS } from "./backoff";
 import { signedHeaders } from "./sign";
@@ -76,15 +77,19 @@ export async function sendWebhook(
     await response.body?.cancel();
     const delivered = response.status >= 200 && response.status < 300;
     const redirect = response.status >= 300 && response.status < 400;
+    // 410 Gone: the receiver says it wants no more of these (Standard Webhooks): retrying cannot help.
+    const gone = response.status === 410;
     const wait = delivered ? null : retryAfterMs(response.headers.get("retry-after"), Date.now());
     const asked = wait === null ? "" : ` (Retry-After: ${Math.ceil(wait / 1000)} s)`;
     return {
       startedAt,
       durationMs: Date.now() - startedAt,
       statusCode: response.status,
-      error: delivered ? null : `HTTP ${response.status}${redirect ? " (redirects are not followed)" : ""}${asked}`,
+      error: delivered
+        ? null
+        : `HTTP ${response.status}${redirect ? " (redirects are not followed)" : ""}${gone ? " (Gone: not retried)" : ""}${asked}`,
       delivered,
-      permanent: false,
+      permanent: gone,
       retryAfterMs: wait,
     };
   } catch {

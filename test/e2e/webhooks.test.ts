@@ -288,6 +288,19 @@ describe("webhooks of background responses", () => {
     for (const url of urls) expect((await received(url)).length).toBe(1);
   });
 
+  it("gives a delivery up at the receiver's 410 Gone, without retries; the endpoint's next events are still sent", async () => {
+    const openai = client(tenantKey());
+    const url = hookUrl("status:410");
+    await endpoint(openai, url, ["response.completed"]);
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    const [failed] = (await settledDeliveries(openai, created.id, 1)).data;
+    expect(failed).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: 410 });
+    expect(failed?.last_error).toBe("HTTP 410 (Gone: not retried)");
+    const next = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await settledDeliveries(openai, next.id, 1);
+    expect((await received(url)).length).toBe(2);
+  });
+
   it("loses nothing to an eviction between retries: a fresh instance makes the retry", async () => {
     const openai = client(tenantKey());
     const url = hookUrl("fail:1");

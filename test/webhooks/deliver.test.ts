@@ -70,4 +70,15 @@ describe("one webhook attempt", () => {
     expect(outcome).toMatchObject({ delivered: false, statusCode: 429, retryAfterMs: 30_000 });
     expect(outcome.error).toBe("HTTP 429 (Retry-After: 30 s)");
   });
+
+  it("counts a 410 Gone as a failure not to retry: the receiver wants no more", async () => {
+    const url = hookUrl("status:410");
+    const outcome = await sendWebhook({ id: "wh_6", url, payload }, newWebhookSecret(), { allowLoopback: true });
+    expect(outcome).toMatchObject({
+      delivered: false,
+      permanent: true,
+      statusCode: 410,
+      error: "HTTP 410 (Gone: not retried)",
+    });
+  });
 });
