@@ -38,11 +38,15 @@ export const notAttempted = (error: string, permanent: boolean): AttemptOutcome 
   retryAfterMs: null,
 });
 
+const MAX_RETRY_AFTER_SECONDS = 365 * 86_400;
+
 /** `Retry-After` as delay-seconds or an HTTP date (RFC 9110), in ms from `now`; null when absent or unreadable. */
 export function retryAfterMs(value: string | null, now: number): number | null {
   if (value === null) return null;
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // A year stands for any longer wait (the delivery is given up past its 72 hours either way), so a
+  // value of hundreds of digits is not Infinity in the attempt's error text.
+  if (/^\d+$/.test(text)) return Math.min(Number(text), MAX_RETRY_AFTER_SECONDS) * 1000;
   const at = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }

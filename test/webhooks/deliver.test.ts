@@ -60,6 +60,7 @@ describe("one webhook attempt", () => {
     expect(retryAfterMs(" 0 ", now)).toBe(0);
     expect(retryAfterMs("Thu, 01 Jan 2026 00:01:00 GMT", now)).toBe(60_000);
     expect(retryAfterMs("Wed, 31 Dec 2025 23:59:00 GMT", now)).toBe(0);
+    expect(retryAfterMs("9".repeat(400), now)).toBe(365 * 86_400_000);
     for (const unreadable of [null, "", "-5", "1.5", "soon", "2026-01-02"])
       expect(retryAfterMs(unreadable, now)).toBeNull();
   });
