@@ -3,6 +3,7 @@
 // the compact route and by create-time compaction (`context_management`).
 
 import { ApiError } from "../errors";
+import { CONTEXT_LENGTH_EXCEEDED } from "../upstream/errors";
 import type { InputItem, JsonObject } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 import { decodeSse } from "../sse";
@@ -21,6 +22,16 @@ without losing anything it needs: the user's goals and constraints, decisions ma
 what remains to be done. Be complete and specific; leave out pleasantries. Write only the summary.`;
 
 const SUMMARY_REQUEST = "Write the handoff summary of the conversation above now.";
+
+/** The request when the oldest part of the history had to be left out: the model should not invent it. */
+const TRIMMED_SUMMARY_REQUEST = `${SUMMARY_REQUEST} Its oldest part did not fit in your context and was left out.`;
+
+/**
+ * Most summary calls one compaction makes. A context the server refuses as too long (compaction is
+ * most needed then) is asked for again with the older half of its history left out, so five calls
+ * reach a sixteenth of it.
+ */
+const MAX_SUMMARY_CALLS = 5;
 
 /** Largest summary answer read (a runaway body is cut, not held). */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -116,13 +127,62 @@ async function answerOf(response: Response): Promise<{ text: string; usage: Json
   return { text, usage };
 }
 
+const isInstruction = (item: InputItem): boolean =>
+  (item.type ?? "message") === "message" && (item.role === "system" || item.role === "developer");
+
+/**
+ * `input` with the older half of its history (by size) left out, or null when nothing more can go.
+ * The system and developer messages that open it stay (they become the summary call's system
+ * message), and so does the newest item; a tool output whose call was left out goes too, as a chat
+ * server refuses an answer to no call.
+ */
+export function withoutOlderHalf(input: InputItem[]): InputItem[] | null {
+  let start = 0;
+  while (start < input.length && isInstruction(input[start] as InputItem)) start++;
+  const history = input.slice(start);
+  const sizes = history.map((item) => JSON.stringify(item).length);
+  const half = sizes.reduce((sum, size) => sum + size, 0) / 2;
+  let cut = 0;
+  for (let dropped = 0; cut < history.length - 1 && dropped < half; cut++) dropped += sizes[cut] as number;
+  if (cut === 0) return null;
+  const kept = history.slice(cut);
+  const calls = new Set(kept.filter((item) => !String(item.type).endsWith("_output")).map((item) => item.call_id));
+  const answered = kept.filter((item) => !String(item.type).endsWith("_output") || calls.has(item.call_id));
+  return answered.length === 0 ? null : [...input.slice(0, start), ...answered];
+}
+
+const isContextOverflow = (error: unknown): boolean =>
+  error instanceof ApiError && error.status === 400 && error.code === CONTEXT_LENGTH_EXCEEDED;
+
+/**
+ * The upstream model's handoff summary of `request.input`. A server that refuses the context as longer
+ * than its own is asked again with the older half of the history left out (and told so), up to
+ * MAX_SUMMARY_CALLS calls: the summary covers the newest part, and the compacted context still holds
+ * every user message (expand.ts).
+ */
 export async function summarize(request: SummarizeRequest): Promise<Summary> {
-  const tools = ChatToolSet.from(request.body, request.input);
+  let input = request.input;
+  for (let call = 1; ; call++) {
+    try {
+      return await summarizeOnce(request, input, input !== request.input);
+    } catch (error) {
+      const shorter = isContextOverflow(error) && call < MAX_SUMMARY_CALLS ? withoutOlderHalf(input) : null;
+      if (shorter === null) throw error;
+      input = shorter;
+    }
+  }
+}
+
+async function summarizeOnce(request: SummarizeRequest, input: InputItem[], trimmed: boolean): Promise<Summary> {
+  const tools = ChatToolSet.from(request.body, input);
   const body: JsonObject = {
     model: request.model,
     // The instructions join the system and developer messages that open the context (Codex CLI's) as
     // one system message: many chat templates refuse a second one (see toMessages).
-    messages: [...toMessages(SUMMARY_INSTRUCTIONS, request.input, tools), { role: "user", content: SUMMARY_REQUEST }],
+    messages: [
+      ...toMessages(SUMMARY_INSTRUCTIONS, input, tools),
+      { role: "user", content: trimmed ? TRIMMED_SUMMARY_REQUEST : SUMMARY_REQUEST },
+    ],
     stream: false,
   };
   const response = idleBounded(

@@ -143,6 +143,55 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     expect(transcript(sent?.body.messages)[3]).toMatch(/^user:\[Summary of the earlier conversation/);
   });
 
+  it("summarizes the newest part of a context longer than the server's, leaving the older half out until it fits", async () => {
+    const m = routed("summarize:window");
+    const turn = (i: number) => [
+      { role: "user" as const, content: `Question ${i}: ${"why ".repeat(30)}` },
+      { type: "function_call" as const, call_id: `call_${i}`, name: "lookup", arguments: `{"i":${i}}` },
+      { type: "function_call_output" as const, call_id: `call_${i}`, output: `result ${i}: ${"data ".repeat(30)}` },
+      { role: "assistant" as const, content: `Answer ${i}: ${"because ".repeat(15)}` },
+    ];
+    const input = [{ role: "developer" as const, content: "Be terse." }, ...[1, 2, 3, 4].flatMap(turn)];
+    const result = await client("sk-test-compaction-a").responses.compact({ model: m.model, input });
+    const calls = await received(m);
+    expect(calls.length).toBeGreaterThan(1);
+    const last = transcript(calls.at(-1)?.body.messages);
+    expect(last[0]).toContain("Be terse.");
+    expect(last.join("\n")).not.toContain("Question 1:");
+    expect(last.join("\n")).toContain("Answer 4:");
+    expect(last.at(-1)).toBe(
+      "user:Write the handoff summary of the conversation above now. Its oldest part did not fit in your context and was left out.",
+    );
+    // No tool answer is sent without its call (a chat server refuses one).
+    const sent = calls.at(-1)?.body.messages as {
+      role: string;
+      tool_call_id?: string;
+      tool_calls?: { id: string }[];
+    }[];
+    const called = new Set(sent.flatMap((message) => (message.tool_calls ?? []).map((call) => call.id)));
+    for (const message of sent.filter((entry) => entry.role === "tool")) expect(called).toContain(message.tool_call_id);
+    // Every user message is still in the compacted context, before the item.
+    expect(result.output.map((item) => (item.type === "message" ? item.role : item.type))).toEqual([
+      "developer",
+      "user",
+      "user",
+      "user",
+      "user",
+      "compaction",
+    ]);
+  });
+
+  it("answers a context the server refuses however little of it is sent with its refusal", async () => {
+    const m = routed("summarize:window");
+    await expect(
+      client("sk-test-compaction-a").responses.compact({
+        model: m.model,
+        input: [{ role: "user", content: "far too long ".repeat(200) }],
+      }),
+    ).rejects.toMatchObject({ status: 400, code: "context_length_exceeded", param: "input" });
+    expect(await received(m)).toHaveLength(1);
+  });
+
   it("keeps a thinking model's <think> block out of the summary", async () => {
     const openai = client("sk-test-compaction-a");
     const { output } = await compacted(openai, routed("summarize:think").model);

@@ -207,6 +207,17 @@ async function streamFrames(
   res.end();
 }
 
+/** vLLM's refusal of a prompt longer than the model's context (its `code` is the HTTP status). */
+const contextOverflow = (characters: number): string =>
+  JSON.stringify({
+    error: {
+      message: `This model's maximum context length is 150 tokens. However, you requested ${Math.ceil(characters / 4)} tokens in the messages. Please reduce the length of the messages.`,
+      type: "BadRequestError",
+      param: null,
+      code: 400,
+    },
+  });
+
 function sendBody(res: ServerResponse, status: number, type: string, body: string) {
   if (!res.headersSent) res.writeHead(status, { "content-type": type });
   res.end(body);
@@ -306,6 +317,9 @@ export async function serveChat(
       if (body.stream === false && args[0] === "fail")
         // summarize:fail  the summary call is refused (a server error), the turn is never asked
         return sendBody(res, 500, "application/json", JSON.stringify({ error: { message: "summary boom" } }));
+      if (body.stream === false && args[0] === "window" && transcript.length > 1500)
+        // summarize:window  a server whose context holds 1,500 characters of messages refuses more, as vLLM does
+        return sendBody(res, 400, "application/json", contextOverflow(transcript.length));
       if (body.stream === false && args[0] === "stall") {
         // Stalled after its headers (a proxy that answers at once, a server that hung): silent until released.
         res.writeHead(200, { "content-type": "application/json" });
