@@ -261,7 +261,7 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
     });
   });
 
-  it("refuses a compaction item made elsewhere, which the gateway cannot read", async () => {
+  it("refuses a compaction item made elsewhere, which the gateway cannot read, with OpenAI's invalid_encrypted_content", async () => {
     const m = routed("summarize");
     await expect(
       client("sk-test-compaction-a").responses.create({
@@ -271,7 +271,7 @@ describe("POST /v1/responses/compact over a Chat Completions upstream", () => {
           { role: "user", content: "hi" },
         ],
       }),
-    ).rejects.toMatchObject({ status: 400, param: "input[0]" });
+    ).rejects.toMatchObject({ status: 400, param: "input[0]", code: "invalid_encrypted_content" });
   });
 });
 

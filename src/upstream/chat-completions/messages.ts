@@ -349,7 +349,7 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         // A gateway-made item is expanded into its summary before the context gets here; only
         // `validate`'s dry run over the request's own input sees one. Anything else is opaque.
         if (isGatewayCompaction(item)) return;
-        throw refused(param, "compaction");
+        throw foreignCompaction(param);
       default:
         throw refused(param, typeof type === "string" ? type : "unknown");
     }
@@ -380,6 +380,17 @@ function oneLeadingSystem(messages: JsonObject[]): JsonObject[] {
     .join(SYSTEM_SEPARATOR);
   return [{ role: "system", content }, ...rest];
 }
+
+/**
+ * A compaction item another service made (OpenAI's): sealed for it, it cannot be read here. OpenAI's
+ * code for content it cannot decrypt, on which Codex drops its compaction items and tries again.
+ */
+const foreignCompaction = (param: string) =>
+  invalidRequest(
+    `Invalid '${param}': this 'compaction' item was not made by this gateway (its encrypted content is another service's, as OpenAI's), so its summary cannot be read and sent to a model server that speaks the Chat Completions protocol. Leave it out, or compact again here.`,
+    param,
+    "invalid_encrypted_content",
+  );
 
 const refused = (param: string, type: string) =>
   invalidRequest(

@@ -61,7 +61,7 @@ export const ITEM_SUPPORT = {
   apply_patch_call: { handling: "translated", note: "an assistant `tool_calls` entry of `apply_patch`" },
   apply_patch_call_output: { handling: "translated", note: "a `tool` message with the status and output" },
   configuration_update: { handling: "gateway", note: "the latest update's reasoning effort and text format apply to the chat request where the request itself sets none" },
-  compaction: { handling: "gateway", note: "a compaction item this gateway made is expanded back into its summary; one made elsewhere is opaque to the gateway and refused" },
+  compaction: { handling: "gateway", note: "a compaction item this gateway made is expanded back into its summary; one made elsewhere is opaque to the gateway and refused with `invalid_encrypted_content`, OpenAI's code for content it cannot decrypt (Codex then drops its compaction items and tries again)" },
   compaction_trigger: { handling: "gateway", note: "the last item of the input (a 400 elsewhere): the upstream model summarizes the context before it and the response's output is the sealed compaction item alone, as OpenAI answers it (Codex CLI's built-in provider compacts this way)" },
   item_reference: { handling: "gateway", note: "replaced by the stored output item it names (found among the tenant's 10,000 most recent stored responses), which is then translated; an unknown id is refused as OpenAI refuses it" },
   file_search_call: { handling: "refused", note: HOSTED_ITEM },
