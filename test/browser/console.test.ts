@@ -821,4 +821,37 @@ describe("the history console", () => {
       await adminCall("DELETE", `/tenants/${dave.id}/webhook_endpoints/${retrying.id}`);
     }
   });
+
+  it("previews a response whose only output is a refusal as the detail page words it", async () => {
+    // The mock model does not refuse: the list's answer gets one response's output made a refusal, as a model's is stored.
+    const m = tag();
+    const answered = await alice.openai.responses.create({ model: `text:2#${m}`, input: "Say two words" });
+    const refused = await alice.openai.responses.create({ model: `text:2#${m}`, input: "Say something you must not" });
+    const list = "**/v1/responses?*";
+    await page.route(list, async (route) => {
+      const answer = await route.fetch();
+      const body = (await answer.json()) as { data: { id: string; output: unknown[] }[] };
+      for (const response of body.data)
+        if (response.id === refused.id)
+          response.output = [
+            {
+              id: "msg_refused",
+              type: "message",
+              role: "assistant",
+              status: "completed",
+              content: [{ type: "refusal", refusal: "I can't help with that." }],
+            },
+          ];
+      await route.fulfill({ response: answer, json: body });
+    });
+    try {
+      await signIn("tenant", alice.key);
+      const row = page.locator(`table.responses tbody tr[data-id="${refused.id}"]`);
+      await row.waitFor();
+      expect(await row.locator(".preview").textContent()).toBe("Refusal: I can't help with that.");
+      expect(await page.locator(`tr[data-id="${answered.id}"] .preview`).textContent()).toBe("w0 w1 ");
+    } finally {
+      await page.unroute(list);
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { cut } from "../cut";
 import { formatNumber, Show, Status, Time, useLoad, text } from "./common";
-import { outputText, type ResponseObject } from "./response-model";
+import { previewText, type ResponseObject } from "./response-model";
 
 const STATUSES = ["", "queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
 const FILTERS = ["model", "status", "metadata", "created_after", "created_before", "tenant_id"] as const;
@@ -170,7 +170,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                             </td>
                           )}
                           <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
-                          <td class="preview">{cut(outputText(response), 90)}</td>
+                          <td class="preview">{cut(previewText(response), 90)}</td>
                         </tr>
                       ))}
                     </tbody>

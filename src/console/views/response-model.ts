@@ -46,3 +46,18 @@ export function outputText(response: { output?: Item[] }): string {
         if (part.type === "output_text" && typeof part.text === "string") text += part.text;
   return text;
 }
+
+/**
+ * A list row's preview: the messages' text, or their refusals as the detail page words them ("Refusal:
+ * …"), so a refused response's row is not blank. `output_text` leaves refusals out.
+ */
+export function previewText(response: { output?: Item[] }): string {
+  const text = outputText(response);
+  if (text !== "") return text;
+  const refusals: string[] = [];
+  for (const item of response.output ?? [])
+    if (item.type === "message" && Array.isArray(item.content))
+      for (const part of item.content as { type?: string; refusal?: unknown }[])
+        if (part.type === "refusal" && typeof part.refusal === "string") refusals.push(part.refusal);
+  return refusals.length === 0 ? "" : `Refusal: ${refusals.join(" ")}`;
+}
