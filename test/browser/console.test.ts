@@ -809,6 +809,24 @@ describe("the history console", () => {
       ]);
       expect(await opened.getByRole("link").textContent()).toBe(failing.id);
       await page.screenshot({ path: join(SHOTS, "tenant-webhooks.png"), fullPage: true });
+      // The pending one goes on being tried after the page was read: opened, its row shows what the opening read.
+      const retried = rows.last();
+      const shown = Number(await retried.locator("td.num").textContent());
+      await until(
+        () => deliveriesOf("pending"),
+        (list) => (list.data[0]?.attempt_count ?? 0) > shown,
+        "another attempt",
+        30_000,
+      );
+      await retried.getByRole("button", { name: "Open" }).click();
+      const read = page.locator("tr.opened .attempts tbody tr");
+      await read.first().waitFor();
+      expect(await read.count()).toBeGreaterThan(shown);
+      await until(
+        async () => [Number(await retried.locator("td.num").textContent()), await read.count()],
+        ([row, opened]) => row === opened,
+        "the row's attempts as the opening read them",
+      );
       // Every status, newest first: the delivered one too.
       await page.locator('select[name="status"]').selectOption("any");
       await page.getByRole("button", { name: "Show" }).click();

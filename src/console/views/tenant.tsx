@@ -36,24 +36,115 @@ async function loadDeliveries(session: Session, base: string, status: string, af
   return { rows: list.data, more: list.has_more ? [status] : [], last_id: list.last_id ?? null };
 }
 
-/** An opened delivery: its attempts and event, read from its response's deliveries. */
-function DeliveryDetail({ session, delivery }: { session: Session; delivery: Delivery }) {
+/**
+ * An opened delivery: its attempts and event, read from its response's deliveries. What is read is
+ * newer than the row, so the row is told (`onRead`) and shows it too.
+ */
+function DeliveryDetail({
+  session,
+  delivery,
+  onRead,
+}: {
+  session: Session;
+  delivery: Delivery;
+  onRead: (fresh: Delivery) => void;
+}) {
   const path = `/admin/responses/${encodeURIComponent(delivery.response_id)}/webhook_deliveries`;
-  const [loaded] = useLoad(() => getJson<List<Delivery>>(session, path), path);
+  const [loaded] = useLoad(async () => {
+    const list = await getJson<List<Delivery>>(session, path);
+    const found = list.data.find((each) => each.id === delivery.id);
+    if (found !== undefined) onRead(found);
+    return found;
+  }, path);
   return (
     <div class="delivery">
       <Show loaded={loaded}>
-        {(list) => {
-          const found = list.data.find((each) => each.id === delivery.id);
-          return found === undefined ? (
+        {(found) =>
+          found === undefined ? (
             <ErrorBox message={`Delivery ${delivery.id} is no longer recorded.`} />
           ) : (
             <Attempts attempts={found.attempts ?? []} />
-          );
-        }}
+          )
+        }
       </Show>
       <Json value={delivery.event} />
       Response <a href={hrefOf(`/responses/${delivery.response_id}`)}>{delivery.response_id}</a>
+    </div>
+  );
+}
+
+/** One page of deliveries; an opened one's row shows what its opening read. */
+function DeliveryTable({ session, rows }: { session: Session; rows: Delivery[] }) {
+  const [open, setOpen] = useState<string | null>(null);
+  const [fresh, setFresh] = useState<Record<string, Delivery>>({});
+  return (
+    <div class="scroll-x">
+      <table class="tenant-deliveries">
+        <thead>
+          <tr>
+            <th>Created</th>
+            <th>Status</th>
+            <th>Event</th>
+            <th>Endpoint</th>
+            <th class="num">Attempts</th>
+            <th>Last attempt</th>
+            <th>Last error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((listed) => {
+            const delivery = fresh[listed.id] ?? listed;
+            return [
+              <tr key={delivery.id} data-delivery={delivery.id}>
+                <td>
+                  <Time seconds={delivery.created_at} />
+                </td>
+                <td>
+                  <Status status={delivery.status} />
+                </td>
+                <td>
+                  <code>{delivery.event.type ?? "event"}</code>
+                </td>
+                <td class="mono">{delivery.url ?? "the deployment's webhook"}</td>
+                <td class="num">{delivery.attempt_count}</td>
+                <td>
+                  <Time seconds={delivery.last_attempt_at} />
+                </td>
+                <td class="last-error">
+                  {delivery.last_error ?? ""}
+                  {delivery.status === "pending" && typeof delivery.next_attempt_at === "number" && (
+                    <span class="muted small next-attempt">
+                      {" "}
+                      next attempt <Time seconds={delivery.next_attempt_at} />
+                    </span>
+                  )}
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    aria-expanded={open === delivery.id}
+                    onClick={() => setOpen(open === delivery.id ? null : delivery.id)}
+                  >
+                    {open === delivery.id ? "Close" : "Open"}
+                  </button>
+                </td>
+              </tr>,
+              open === delivery.id && (
+                <tr key={`${delivery.id}-open`} class="opened">
+                  <td colSpan={8}>
+                    <DeliveryDetail
+                      session={session}
+                      delivery={delivery}
+                      onRead={(read) => setFresh((known) => ({ ...known, [read.id]: read }))}
+                    />
+                  </td>
+                </tr>
+              ),
+            ];
+          })}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -69,7 +160,6 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
     id,
   );
   const [page] = useLoad(() => loadDeliveries(session, base, status, after), `${base}?${status}&${after}`);
-  const [open, setOpen] = useState<string | null>(null);
 
   function apply(event: Event) {
     event.preventDefault();
@@ -110,67 +200,7 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
                 No {status === "" ? "failed or pending" : status === "any" ? "" : status} webhook deliveries.
               </p>
             ) : (
-              <div class="scroll-x">
-                <table class="tenant-deliveries">
-                  <thead>
-                    <tr>
-                      <th>Created</th>
-                      <th>Status</th>
-                      <th>Event</th>
-                      <th>Endpoint</th>
-                      <th class="num">Attempts</th>
-                      <th>Last attempt</th>
-                      <th>Last error</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((delivery) => [
-                      <tr key={delivery.id} data-delivery={delivery.id}>
-                        <td>
-                          <Time seconds={delivery.created_at} />
-                        </td>
-                        <td>
-                          <Status status={delivery.status} />
-                        </td>
-                        <td>
-                          <code>{delivery.event.type ?? "event"}</code>
-                        </td>
-                        <td class="mono">{delivery.url ?? "the deployment's webhook"}</td>
-                        <td class="num">{delivery.attempt_count}</td>
-                        <td>
-                          <Time seconds={delivery.last_attempt_at} />
-                        </td>
-                        <td class="last-error">
-                          {delivery.last_error ?? ""}
-                          {delivery.status === "pending" && typeof delivery.next_attempt_at === "number" && (
-                            <span class="muted small next-attempt">
-                              {" "}
-                              next attempt <Time seconds={delivery.next_attempt_at} />
-                            </span>
-                          )}
-                        </td>
-                        <td>
-                          <button
-                            type="button"
-                            aria-expanded={open === delivery.id}
-                            onClick={() => setOpen(open === delivery.id ? null : delivery.id)}
-                          >
-                            {open === delivery.id ? "Close" : "Open"}
-                          </button>
-                        </td>
-                      </tr>,
-                      open === delivery.id && (
-                        <tr key={`${delivery.id}-open`} class="opened">
-                          <td colSpan={8}>
-                            <DeliveryDetail session={session} delivery={delivery} />
-                          </td>
-                        </tr>
-                      ),
-                    ])}
-                  </tbody>
-                </table>
-              </div>
+              <DeliveryTable session={session} rows={rows} />
             )}
             <nav class="pager">
               {after !== "" && <a href={hrefOf(here, { status })}>« Newest</a>}
