@@ -840,6 +840,13 @@ describe("the history console", () => {
     }
   });
 
+  it("says an unknown tenant is not found once, not again for each of its lists", async () => {
+    await page.goto(`${stage.origin}/console/#/tenants/tenant_nope`);
+    await page.getByRole("alert").first().waitFor();
+    expect(await page.getByRole("alert").allTextContents()).toEqual([expect.stringContaining("tenant_nope")]);
+    expect(await page.locator("h2").count()).toBe(0);
+  });
+
   it("previews a response whose only output is a refusal as the detail page words it", async () => {
     // The mock model does not refuse: the list's answer gets one response's output made a refusal, as a model's is stored.
     const m = tag();

@@ -153,12 +153,10 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
   const status = STATUSES.includes(params.get("status") ?? "") ? (params.get("status") ?? "") : "";
   const after = params.get("after") ?? "";
   const here = `/tenants/${id}`;
-  const base = `/admin/tenants/${encodeURIComponent(id)}/webhook_deliveries`;
+  const path = `/admin/tenants/${encodeURIComponent(id)}`;
+  const base = `${path}/webhook_deliveries`;
   // A pass-through tenant (t_…) has no tenant object: only its history.
-  const [tenant] = useLoad(
-    async () => (id.startsWith("t_") ? null : getJson<Tenant>(session, `/admin/tenants/${encodeURIComponent(id)}`)),
-    id,
-  );
+  const [tenant] = useLoad(async () => (id.startsWith("t_") ? null : getJson<Tenant>(session, path)), id);
   const [page] = useLoad(() => loadDeliveries(session, base, status, after), `${base}?${status}&${after}`);
 
   function apply(event: Event) {
@@ -180,42 +178,51 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
           </>
         )}
       </Show>
-      <h2>Webhook deliveries</h2>
-      <form class="filters" onSubmit={apply} aria-label="Deliveries">
-        <label>
-          Status
-          <select name="status" value={status}>
-            {STATUSES.map((each) => (
-              <option value={each}>{each === "" ? "failed, then pending" : each}</option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">Show</button>
-      </form>
-      <Show loaded={page}>
-        {({ rows, more, last_id }) => (
-          <>
-            {rows.length === 0 ? (
-              <p class="empty">
-                No {status === "" ? "failed or pending" : status === "any" ? "" : status} webhook deliveries.
-              </p>
-            ) : (
-              <DeliveryTable session={session} rows={rows} />
-            )}
-            <nav class="pager">
-              {after !== "" && <a href={hrefOf(here, { status })}>« Newest</a>}
-              {status === ""
-                ? more.map((each) => <a href={hrefOf(here, { status: each })}>More {each} »</a>)
-                : more.length > 0 &&
-                  last_id !== null && (
-                    <a href={hrefOf(here, { status, after: last_id })} rel="next">
-                      Older »
-                    </a>
-                  )}
-            </nav>
-          </>
-        )}
-      </Show>
+      {/* Its other reads answer the same 404 for an unknown id: the header's says it once. */}
+      {tenant.state !== "error" && sections()}
     </main>
   );
+
+  function sections() {
+    return (
+      <>
+        <h2>Webhook deliveries</h2>
+        <form class="filters" onSubmit={apply} aria-label="Deliveries">
+          <label>
+            Status
+            <select name="status" value={status}>
+              {STATUSES.map((each) => (
+                <option value={each}>{each === "" ? "failed, then pending" : each}</option>
+              ))}
+            </select>
+          </label>
+          <button type="submit">Show</button>
+        </form>
+        <Show loaded={page}>
+          {({ rows, more, last_id }) => (
+            <>
+              {rows.length === 0 ? (
+                <p class="empty">
+                  No {status === "" ? "failed or pending" : status === "any" ? "" : status} webhook deliveries.
+                </p>
+              ) : (
+                <DeliveryTable session={session} rows={rows} />
+              )}
+              <nav class="pager">
+                {after !== "" && <a href={hrefOf(here, { status })}>« Newest</a>}
+                {status === ""
+                  ? more.map((each) => <a href={hrefOf(here, { status: each })}>More {each} »</a>)
+                  : more.length > 0 &&
+                    last_id !== null && (
+                      <a href={hrefOf(here, { status, after: last_id })} rel="next">
+                        Older »
+                      </a>
+                    )}
+              </nav>
+            </>
+          )}
+        </Show>
+      </>
+    );
+  }
 }
