@@ -840,6 +840,46 @@ describe("the history console", () => {
     }
   });
 
+  it("shows a tenant's keys (never a secret) and webhook endpoints", async () => {
+    const erin = await newTenant("erin");
+    await erin.openai.responses.create({ model: `text:1#${tag()}`, input: "hi" });
+    const spare = await adminCall<{ id: string; key: string }>("POST", `/tenants/${erin.id}/keys`, { name: "spare" });
+    const old = await adminCall<{ id: string; key: string }>("POST", `/tenants/${erin.id}/keys`, { name: "old" });
+    await adminCall("POST", `/keys/${old.id}/revoke`);
+    const keys = await until(
+      () =>
+        adminCall<{ data: { id: string; prefix: string; last_used_at: number | null }[] }>(
+          "GET",
+          `/tenants/${erin.id}/keys`,
+        ),
+      (list) => list.data.some((key) => key.last_used_at !== null),
+      "the used key's last use",
+    );
+    const hook = await adminCall<{ id: string; url: string; signing_secret: string; signing_secret_hint: string }>(
+      "POST",
+      `/tenants/${erin.id}/webhook_endpoints`,
+      { name: "ops", url: `${stage.mock}/__hooks/ok/${tag()}`, event_types: ["response.failed", "response.cancelled"] },
+    );
+    await signIn("admin", ADMIN_TOKEN);
+    await page.goto(`${stage.origin}/console/#/tenants/${erin.id}`);
+    const key = (id: string) => page.locator(`table.tenant-keys tbody tr[data-key="${id}"]`);
+    await key(old.id).waitFor();
+    expect(await page.locator("table.tenant-keys tbody tr").count()).toBe(3);
+    const used = keys.data.find((each) => each.last_used_at !== null)!;
+    expect(await key(used.id).textContent()).toContain(`${used.prefix}…`);
+    expect(await key(used.id).locator(".last-used time").count()).toBe(1);
+    expect(await key(used.id).locator(".revoked-at").textContent()).toBe("no");
+    expect(await key(spare.id).locator(".last-used").textContent()).toBe("never");
+    expect(await key(old.id).locator(".revoked-at time").count()).toBe(1);
+    expect(await key(old.id).getAttribute("class")).toBe("revoked");
+    const endpoint = page.locator(`table.tenant-endpoints tbody tr[data-endpoint="${hook.id}"]`);
+    expect(await endpoint.textContent()).toContain(hook.url);
+    expect(await endpoint.locator(".events").textContent()).toBe("response.failed, response.cancelled");
+    expect(await endpoint.textContent()).toContain(hook.signing_secret_hint);
+    const text = (await page.locator("main").textContent()) ?? "";
+    for (const secret of [erin.key, spare.key, old.key, hook.signing_secret]) expect(text).not.toContain(secret);
+  });
+
   it("says an unknown tenant is not found once, not again for each of its lists", async () => {
     await page.goto(`${stage.origin}/console/#/tenants/tenant_nope`);
     await page.getByRole("alert").first().waitFor();

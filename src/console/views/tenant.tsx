@@ -1,6 +1,7 @@
-// One tenant for the operator: its shard (and a move under way), and its webhook deliveries from
-// GET /admin/tenants/{id}/webhook_deliveries, by default the failed ones first, then those still
-// being retried; one opens with its attempts (GET /admin/responses/{id}/webhook_deliveries).
+// One tenant for the operator: its shard (and a move under way), its keys and webhook endpoints
+// (tenant-access.tsx), and its webhook deliveries from GET /admin/tenants/{id}/webhook_deliveries,
+// by default the failed ones first, then those still being retried; one opens with its attempts
+// (GET /admin/responses/{id}/webhook_deliveries).
 
 import { useState } from "preact/hooks";
 import { getJson, query, type List } from "../api";
@@ -8,6 +9,7 @@ import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { ErrorBox, Json, Show, Status, Time, useLoad, text } from "./common";
 import { Shard, TenantLinks, type Tenant } from "./tenants";
+import { TenantEndpoints, TenantKeys } from "./tenant-access";
 import { Attempts, type Delivery } from "./webhooks";
 
 /** "" asks for the failed, then the pending (the two an operator acts on); "any" for every status. */
@@ -155,7 +157,7 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
   const here = `/tenants/${id}`;
   const path = `/admin/tenants/${encodeURIComponent(id)}`;
   const base = `${path}/webhook_deliveries`;
-  // A pass-through tenant (t_…) has no tenant object: only its history.
+  // A pass-through tenant (t_…) has no tenant object (nor keys or endpoints): only its history.
   const [tenant] = useLoad(async () => (id.startsWith("t_") ? null : getJson<Tenant>(session, path)), id);
   const [page] = useLoad(() => loadDeliveries(session, base, status, after), `${base}?${status}&${after}`);
 
@@ -186,6 +188,14 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
   function sections() {
     return (
       <>
+        {tenant.state === "ready" && tenant.value !== null && (
+          <>
+            <h2>Gateway keys</h2>
+            <TenantKeys session={session} base={path} />
+            <h2>Webhook endpoints</h2>
+            <TenantEndpoints session={session} base={path} />
+          </>
+        )}
         <h2>Webhook deliveries</h2>
         <form class="filters" onSubmit={apply} aria-label="Deliveries">
           <label>
