@@ -16,7 +16,28 @@ import {
 import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
 import { conversationItems, conversations } from "./schema";
 
-export type ConversationRow = typeof conversations.$inferSelect;
+/** A conversation's row without its item id list, which only a reference's lookup reads. */
+export type ConversationRow = Omit<typeof conversations.$inferSelect, "itemIds">;
+
+/** The row's columns but the item id list (up to `ITEM_IDS_MAX_CHARS` a turn need not carry). */
+const ROW_COLUMNS = {
+  id: conversations.id,
+  tenantId: conversations.tenantId,
+  createdAt: conversations.createdAt,
+  metadata: conversations.metadata,
+  nextPosition: conversations.nextPosition,
+  activeResponseId: conversations.activeResponseId,
+  activeUntil: conversations.activeUntil,
+};
+
+/**
+ * Length at which a conversation's `item_ids` stops growing (some 9,000 ids the gateway mints), far
+ * below D1's 2 MB row: items added past it are not found by an `item_reference`.
+ */
+export const ITEM_IDS_MAX_CHARS = 500_000;
+
+/** Ids as `item_ids` lists them after its leading space: each followed by one. */
+const idsListed = (items: readonly StoredItem[]): string => items.map((item) => `${item.itemId} `).join("");
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
@@ -46,17 +67,21 @@ export async function insertConversation(
     createdAt: row.createdAt,
     ...part,
   }));
+  const listed = idsListed(items);
+  const itemIds = listed.length < ITEM_IDS_MAX_CHARS ? ` ${listed}` : " ";
   await db.batch([
-    db.insert(conversations).values(values),
+    db.insert(conversations).values({ ...values, itemIds }),
     ...chunk(rows, rowsPerStatement(7)).map((group) => db.insert(conversationItems).values(group)),
   ]);
   return values;
 }
 
 export async function findConversation(db: Db, tenantId: string, id: string): Promise<ConversationRow | undefined> {
-  return db.query.conversations.findFirst({
-    where: and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)),
-  });
+  const [row] = await db
+    .select(ROW_COLUMNS)
+    .from(conversations)
+    .where(and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)));
+  return row;
 }
 
 export async function updateConversationMetadata(
@@ -69,7 +94,7 @@ export async function updateConversationMetadata(
     .update(conversations)
     .set({ metadata: JSON.stringify(metadata) })
     .where(and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)))
-    .returning();
+    .returning(ROW_COLUMNS);
   return rows[0];
 }
 
@@ -110,6 +135,7 @@ export function appendItemsStatements(
   const rows = itemParts(0, items).map(
     ({ position, part, itemId, data }) => sql`(${position}, ${part}, ${itemId}, ${data})`,
   );
+  const listed = idsListed(items);
   return [
     ...chunk(rows, APPEND_ROWS_PER_STATEMENT).map((group) =>
       // Columns in the table's order: conversation_id, tenant_id, position, part, item_id, data, created_at.
@@ -120,7 +146,12 @@ export function appendItemsStatements(
     ),
     db
       .update(conversations)
-      .set({ nextPosition: sql`${conversations.nextPosition} + ${items.length}` })
+      .set({
+        nextPosition: sql`${conversations.nextPosition} + ${items.length}`,
+        // Listed in the update the append makes anyway: a reference's lookup costs the append no row.
+        itemIds: sql`CASE WHEN length(${conversations.itemIds}) + ${listed.length} <= ${ITEM_IDS_MAX_CHARS}
+          THEN ${conversations.itemIds} || ${listed} ELSE ${conversations.itemIds} END`,
+      })
       .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), guard)),
   ];
 }
@@ -300,16 +331,28 @@ export async function findConversationItem(
   return first === undefined ? undefined : { itemId: first.itemId, data: first.data };
 }
 
-/** Deletes an item (every row with its id). False when the conversation has no such item. */
+/** Deletes an item (every row with its id), and its id from `item_ids`. False when the conversation has no such item. */
 export async function deleteConversationItem(
   db: Db,
   tenantId: string,
   conversationId: string,
   itemId: string,
 ): Promise<boolean> {
-  const deleted = await db
-    .delete(conversationItems)
-    .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)))
-    .returning({ position: conversationItems.position });
+  const [deleted] = await db.batch([
+    db
+      .delete(conversationItems)
+      .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)))
+      .returning({ position: conversationItems.position }),
+    db
+      .update(conversations)
+      .set({ itemIds: sql`replace(${conversations.itemIds}, ${` ${itemId} `}, ' ')` })
+      .where(
+        and(
+          eq(conversations.id, conversationId),
+          eq(conversations.tenantId, tenantId),
+          sql`instr(${conversations.itemIds}, ${` ${itemId} `}) > 0`,
+        ),
+      ),
+  ]);
   return deleted.length > 0;
 }

@@ -258,6 +258,12 @@ export const conversations = sqliteTable(
     activeResponseId: text("active_response_id"),
     /** When that claim lapses even if never released (unix seconds; past any run's deadline). */
     activeUntil: integer("active_until"),
+    /**
+     * The ids of its items, each followed by a space and the list led by one (` msg_1 fc_2 `), for
+     * resolving an `item_reference` (src/db/conversation-item-lookup.ts): written by the update every
+     * append makes to this row anyway, so it costs no row. Ids past `ITEM_IDS_MAX_CHARS` are not listed.
+     */
+    itemIds: text("item_ids").notNull().default(" "),
   },
   (table) => [index("conversations_tenant").on(table.tenantId, table.createdAt)],
 );

@@ -5,6 +5,7 @@
 // input_tokens and compact routes.
 
 import type { Db } from "../db/client";
+import { CONVERSATION_LOOKUP_WINDOW, findConversationItems } from "../db/conversation-item-lookup";
 import { findOutputItems, ITEM_LOOKUP_WINDOW } from "../db/item-lookup";
 import { invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
@@ -17,13 +18,15 @@ const itemNotFound = (id: string, param: string) =>
   invalidRequest(
     `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. ` +
       `Try again with \`store\` set to true, or remove this item from your input. ` +
-      `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses.)`,
+      `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses ` +
+      `and the items of your ${CONVERSATION_LOOKUP_WINDOW.toLocaleString("en-US")} most recent conversations.)`,
     param,
   );
 
 /**
- * `input` with each reference replaced by the stored output item it names; refuses one it cannot find
- * (`param`: where the items came from).
+ * `input` with each reference replaced by the stored item it names: a stored response's output item,
+ * else an item of one of the tenant's conversations; refuses one it cannot find (`param`: where the
+ * items came from).
  */
 export async function resolveItemReferences(
   db: Db,
@@ -33,7 +36,10 @@ export async function resolveItemReferences(
 ): Promise<InputItem[]> {
   const ids = [...new Set(input.filter(isReference).map((item) => item.id as string))];
   if (ids.length === 0) return input;
-  const found = await findOutputItems(db, tenantId, ids);
+  const found: Map<string, InputItem> = await findOutputItems(db, tenantId, ids);
+  const elsewhere = ids.filter((id) => !found.has(id));
+  if (elsewhere.length > 0)
+    for (const [id, item] of await findConversationItems(db, tenantId, elsewhere)) found.set(id, item);
   const absent = ids.find((id) => !found.has(id));
   if (absent !== undefined) throw itemNotFound(absent, param);
   return input.map((item) => (isReference(item) ? (found.get(item.id as string) as InputItem) : item));

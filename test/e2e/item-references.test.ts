@@ -119,6 +119,62 @@ describe("item_reference", () => {
     expect(refused).toMatchObject({ status: 400, param: "items" });
   });
 
+  it("resolves an item of one of the tenant's conversations: added to it, or a turn's input or output", async () => {
+    const conversation = await openai.conversations.create({
+      items: [{ type: "message", role: "user", content: "kept" }],
+    });
+    const added = await openai.conversations.items.create(conversation.id, {
+      items: [{ type: "message", role: "assistant", content: "noted" }],
+    });
+    // A store:false turn: its items are in the conversation only, not in a stored response.
+    const turn = await openai.responses.create({
+      model: model("text:2"),
+      conversation: conversation.id,
+      input: [{ type: "message", role: "user", content: "asked" }],
+      store: false,
+    });
+    const items = await openai.conversations.items.list(conversation.id, { order: "asc" });
+    const [first, noted, asked, said] = items.data;
+    expect(said?.id).toBe(turn.output[0]?.id);
+    expect(noted?.id).toBe(added.data[0]?.id);
+    const m = model("echo");
+    await openai.responses.create({
+      model: m,
+      input: [first, noted, asked, said].map((item) => reference(item?.id ?? "")),
+    });
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.input).toEqual([
+      { type: "message", role: "user", content: "kept" },
+      { type: "message", role: "assistant", content: "noted" },
+      { type: "message", role: "user", content: "asked" },
+      turn.output[0],
+    ]);
+    // Into another conversation too; a deleted item is no longer found.
+    const other = await openai.conversations.create({ items: [reference(noted?.id ?? "")] });
+    expect((await openai.conversations.items.list(other.id)).data).toEqual([
+      expect.objectContaining({
+        type: "message",
+        role: "assistant",
+        content: [expect.objectContaining({ text: "noted" })],
+      }),
+    ]);
+    await openai.conversations.items.delete(asked?.id ?? "", { conversation_id: conversation.id });
+    const gone = await openai.responses
+      .create({ model: model("echo"), input: [reference(asked?.id ?? "")] })
+      .catch((error: unknown) => error);
+    expect(gone).toMatchObject({ status: 400, param: "input" });
+    // Another tenant's conversation item is not found.
+    const theirs = await client("sk-test-item-references-other").conversations.create({
+      items: [{ type: "message", role: "user", content: "theirs" }],
+    });
+    const theirItem = (await client("sk-test-item-references-other").conversations.items.list(theirs.id)).data[0];
+    const refused = await openai.responses
+      .create({ model: model("echo"), input: [reference(theirItem?.id ?? "")] })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, param: "input" });
+    expect((refused as Error).message).toContain(`Item with id '${theirItem?.id}' not found.`);
+  });
+
   it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {
     const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
     const first = await generateText({ model: provider.responses(routed("text:3").model), prompt: "one" });

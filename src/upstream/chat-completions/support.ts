@@ -63,7 +63,7 @@ export const ITEM_SUPPORT = {
   configuration_update: { handling: "gateway", note: "the latest update's reasoning effort and text format apply to the chat request where the request itself sets none" },
   compaction: { handling: "gateway", note: "a compaction item this gateway made is expanded back into its summary; one made elsewhere is opaque to the gateway and refused with `invalid_encrypted_content`, OpenAI's code for content it cannot decrypt (Codex then drops its compaction items and tries again)" },
   compaction_trigger: { handling: "gateway", note: "the last item of the input (a 400 elsewhere): the upstream model summarizes the context before it and the response's output is the sealed compaction item alone, as OpenAI answers it (Codex CLI's built-in provider compacts this way)" },
-  item_reference: { handling: "gateway", note: "replaced by the stored output item it names (found among the tenant's 10,000 most recent stored responses), which is then translated; an unknown id is refused as OpenAI refuses it" },
+  item_reference: { handling: "gateway", note: "replaced by the stored item it names (an output item of the tenant's 10,000 most recent stored responses, or an item of its 10,000 most recent conversations), which is then translated; an unknown id is refused as OpenAI refuses it" },
   file_search_call: { handling: "refused", note: HOSTED_ITEM },
   web_search_call: { handling: "omitted", note: "left out of the chat messages: a search OpenAI ran for an earlier turn, whose findings the assistant message after it carries" },
   computer_call: { handling: "refused", note: HOSTED_ITEM },

@@ -1,0 +1,76 @@
+// Finds the conversation items an `item_reference` names. A conversation's row lists its items' ids
+// (`item_ids`), and a lookup reads that list over the tenant's most recent conversations, newest
+// first, then the named items' rows of the conversation that has each: no index on item ids, which
+// would cost a billed row per item on every append for a lookup few clients make. Rows read: one a
+// conversation of the window (by the `conversations_tenant` index), then the item rows of each
+// conversation found, which its key scans. Used by src/run/item-references.ts.
+
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { InputItem } from "../responses/types";
+import type { Db } from "./client";
+import { joinParts } from "./item-rows";
+import { conversationItems } from "./schema";
+
+/** How many of a tenant's most recent conversations a reference is looked up among. */
+export const CONVERSATION_LOOKUP_WINDOW = 10_000;
+
+/** Ids matched per query: D1 binds at most 100 parameters to one statement. */
+const IDS_PER_QUERY = 90;
+
+/** The conversation items with these ids, as sent upstream (each from the newest conversation that has it); absent ids are left out. */
+export async function findConversationItems(
+  db: Db,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<Map<string, InputItem>> {
+  /** For each id, the conversations whose list has it, newest first. */
+  const candidates = new Map<string, string[]>();
+  /** When each conversation found was created: the newest that has an id gives it. */
+  const createdAt = new Map<string, number>();
+  for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
+    const chunk = ids.slice(start, start + IDS_PER_QUERY);
+    const matches = sql.join(
+      chunk.map((id) => sql`instr(item_ids, ${` ${id} `}) > 0`),
+      sql` OR `,
+    );
+    const rows = await db.all<{ id: string; ids: string; createdAt: number }>(sql`
+      SELECT id, item_ids AS ids, created_at AS createdAt FROM (
+        SELECT id, item_ids, created_at FROM conversations
+         WHERE tenant_id = ${tenantId}
+         ORDER BY created_at DESC LIMIT ${CONVERSATION_LOOKUP_WINDOW})
+       WHERE ${matches}
+       ORDER BY created_at DESC`);
+    for (const row of rows) createdAt.set(row.id, row.createdAt);
+    for (const id of chunk) {
+      const holders = rows.filter((row) => row.ids.includes(` ${id} `)).map((row) => row.id);
+      if (holders.length > 0) candidates.set(id, holders);
+    }
+  }
+  const found = new Map<string, InputItem>();
+  // An id with a space in it can match a list without being an item of it: the rows decide.
+  const conversationIds = [...createdAt.keys()].sort((a, b) => (createdAt.get(b) ?? 0) - (createdAt.get(a) ?? 0));
+  for (const conversationId of conversationIds) {
+    const wanted = [...candidates].filter(([id, holders]) => !found.has(id) && holders.includes(conversationId));
+    for (let start = 0; start < wanted.length; start += IDS_PER_QUERY) {
+      const chunk = wanted.slice(start, start + IDS_PER_QUERY).map(([id]) => id);
+      const rows = await db
+        .select({
+          position: conversationItems.position,
+          itemId: conversationItems.itemId,
+          data: conversationItems.data,
+        })
+        .from(conversationItems)
+        .where(
+          and(
+            eq(conversationItems.conversationId, conversationId),
+            eq(conversationItems.tenantId, tenantId),
+            inArray(conversationItems.itemId, chunk),
+          ),
+        )
+        .orderBy(conversationItems.position, conversationItems.part);
+      for (const row of joinParts(rows))
+        if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
+    }
+  }
+  return found;
+}
