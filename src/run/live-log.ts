@@ -95,14 +95,21 @@ export class LiveLog {
     let ended = false;
     let wake: (() => void) | undefined;
     let stored: AsyncIterator<{ seq: number; frame: string }[]> | undefined;
+    /** The last event `stored` reads: memory began after it when that read started. */
+    let storedUpTo = -1;
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
           for (;;) {
             if (cursor < this.#published) {
               if (cursor + 1 < this.#base) {
-                // Older than memory: D1 has these; one batch per pull.
-                stored ??= this.#source.readStored(cursor, this.#base - 1)[Symbol.asyncIterator]();
+                // Older than memory: D1 has these; one batch per pull. A reader that fell behind
+                // again, past what its last read covered, needs a read of the newly dropped ones.
+                if (stored === undefined || cursor >= storedUpTo) {
+                  await stored?.return?.();
+                  storedUpTo = this.#base - 1;
+                  stored = this.#source.readStored(cursor, storedUpTo)[Symbol.asyncIterator]();
+                }
                 const next = await stored.next();
                 const frames = next.done === true ? [] : next.value.filter((event) => event.seq > cursor);
                 if (frames.length === 0) {

@@ -13,8 +13,12 @@ const frameOf = (seq: number): string =>
 /** Events per recorded batch, as the recorder writes them to D1. */
 const BATCH = 50;
 
-/** A run's log: every frame recorded to (a stand-in for) D1, then kept by the live log. */
-function longRun(): { log: LiveLog; storedReads: { after: number; upTo: number }[] } {
+/** A log whose recorded frames (a stand-in for D1) are every one it was handed. */
+function recordingLog(): {
+  log: LiveLog;
+  record: (from: number, to: number) => void;
+  storedReads: { after: number; upTo: number }[];
+} {
   const storedReads: { after: number; upTo: number }[] = [];
   let recordedUpTo = -1;
   const log = new LiveLog({
@@ -28,14 +32,26 @@ function longRun(): { log: LiveLog; storedReads: { after: number; upTo: number }
     },
     recordedUpTo: () => recordedUpTo,
   });
-  for (let seq = 0; seq < FRAME_COUNT; seq++) {
-    recordedUpTo = seq;
-    log.remember(seq, frameOf(seq));
-  }
-  log.publish(FRAME_COUNT - 1);
+  const record = (from: number, to: number): void => {
+    for (let seq = from; seq < to; seq++) {
+      recordedUpTo = seq;
+      log.remember(seq, frameOf(seq));
+    }
+    log.publish(to - 1);
+  };
+  return { log, record, storedReads };
+}
+
+/** A run's log: every frame recorded to (a stand-in for) D1, then kept by the live log. */
+function longRun(): { log: LiveLog; storedReads: { after: number; upTo: number }[] } {
+  const { log, record, storedReads } = recordingLog();
+  record(0, FRAME_COUNT);
   log.close();
   return { log, storedReads };
 }
+
+const seqsOf = (text: string): number[] =>
+  [...text.matchAll(/"sequence_number":(\d+)/g)].map((match) => Number(match[1]));
 
 /** Reads a tail to its end: every chunk's size, and the text. */
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<{ sizes: number[]; text: string }> {
@@ -73,8 +89,32 @@ describe("a late reader of a long background run", () => {
   it("several late readers each get every event, in order, each from its own cursor", async () => {
     const { log } = longRun();
     const [first, second] = await Promise.all([readAll(log.tail(0)), readAll(log.tail(FRAME_COUNT - 10))]);
-    const seqs = (text: string) => [...text.matchAll(/"sequence_number":(\d+)/g)].map((match) => Number(match[1]));
-    expect(seqs(first.text)).toEqual(Array.from({ length: FRAME_COUNT - 1 }, (_, index) => index + 1));
-    expect(seqs(second.text)).toEqual(Array.from({ length: 9 }, (_, index) => FRAME_COUNT - 9 + index));
+    expect(seqsOf(first.text)).toEqual(Array.from({ length: FRAME_COUNT - 1 }, (_, index) => index + 1));
+    expect(seqsOf(second.text)).toEqual(Array.from({ length: 9 }, (_, index) => FRAME_COUNT - 9 + index));
+  });
+
+  it("a reader that falls behind memory again reads the newly dropped events from D1 too", async () => {
+    // A background stream whose last events are large (a 1.6 MB answer's .done events) pushed the
+    // reader out of memory twice: the second time it asked the first, spent read of D1 and was cut
+    // off with 'events N..N are missing from the record'.
+    const { log, record, storedReads } = recordingLog();
+    record(0, FRAME_COUNT);
+    const reader = log.tail(-1).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    // Past the events the first D1 read covered, into the ones still in memory.
+    while (!seqsOf(text).includes((storedReads[0]?.upTo ?? 0) + 1)) {
+      const { value } = await reader.read();
+      text += decoder.decode(value, { stream: true });
+    }
+    record(FRAME_COUNT, 2 * FRAME_COUNT);
+    log.close();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(seqsOf(text)).toEqual(Array.from({ length: 2 * FRAME_COUNT }, (_, index) => index));
+    expect(storedReads).toHaveLength(2);
   });
 });
