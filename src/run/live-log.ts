@@ -3,7 +3,24 @@
 // in bounded pieces when it is ready, so a slow or late reader never holds up the run, never makes
 // the object build a long log as one string, and memory stays bounded. Used by the ResponseRun DO.
 
+import { encodeFrame } from "../sse";
+
 const encoder = new TextEncoder();
+
+/**
+ * What a reader gets where D1 lacks events it should have (a fault): an `error` event, as a stream
+ * the gateway cannot go on with ends, so the client is told rather than cut off mid-response. Its
+ * sequence number is the first missing one; the response itself runs on, readable by id.
+ */
+function gapError(from: number, to: number): string {
+  const code = "stream_interrupted";
+  const message = `The stream could not go on: events ${from}..${to} are missing from the record. The response goes on; retrieve it by its id.`;
+  const error = { type: "server_error", code, message, param: null };
+  return encodeFrame(
+    "error",
+    JSON.stringify({ type: "error", sequence_number: from, code, message, param: null, error }),
+  );
+}
 
 /** Frames kept in memory for tails once D1 has them; older ones are read back from D1. */
 const MAX_MEMORY_CHARS = 4 * 1024 * 1024;
@@ -114,7 +131,8 @@ export class LiveLog {
                 const frames = next.done === true ? [] : next.value.filter((event) => event.seq > cursor);
                 if (frames.length === 0) {
                   // Frames leave memory only once D1 has them: a gap here is a fault, not an end.
-                  controller.error(new Error(`events ${cursor + 1}..${this.#base - 1} are missing from the record`));
+                  controller.enqueue(encoder.encode(gapError(cursor + 1, this.#base - 1)));
+                  controller.close();
                   return;
                 }
                 let text = "";

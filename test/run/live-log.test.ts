@@ -117,4 +117,21 @@ describe("a late reader of a long background run", () => {
     expect(seqsOf(text)).toEqual(Array.from({ length: 2 * FRAME_COUNT }, (_, index) => index));
     expect(storedReads).toHaveLength(2);
   });
+
+  it("a gap in the record ends a reader with an error event naming it, not a cut without one", async () => {
+    // D1 lacks what memory let go of (a fault): the reader is told, as the SDK reads an `error` event.
+    const log = new LiveLog({
+      async *readStored() {
+        yield await Promise.resolve([]);
+      },
+      recordedUpTo: () => FRAME_COUNT - 1,
+    });
+    for (let seq = 0; seq < FRAME_COUNT; seq++) log.remember(seq, frameOf(seq));
+    log.publish(FRAME_COUNT - 1);
+    const { text } = await readAll(log.tail(-1));
+    expect(text.startsWith("event: error\n")).toBe(true);
+    const data = JSON.parse(text.slice(text.indexOf("data: ") + 6).trim()) as Record<string, unknown>;
+    expect(data).toMatchObject({ type: "error", sequence_number: 0, code: "stream_interrupted" });
+    expect(data.message).toContain("missing from the record");
+  });
 });
