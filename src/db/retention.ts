@@ -202,7 +202,17 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
   for (let batch = 0; batch < maxBatches; batch++) {
     const rows = await nextExpired(db, cutoff, expired, batchSize);
     if (rows.length === 0) break;
-    await runBatch(db, deleteStatements(db, rows, expired ?? sql`1`));
+    // A key outlives its response by the seconds between the response's creation and the key's claim
+    // (longer when the create first asks the upstream about a pass-through key): a retry within them
+    // is told it was deleted, as after a DELETE, instead of taking the key over and running again.
+    await runBatch(db, [
+      markKeysDeleted(
+        db,
+        [...new Set(rows.map((row) => row.tenantId))],
+        rows.map((row) => row.id),
+      ),
+      ...deleteStatements(db, rows, expired ?? sql`1`),
+    ]);
     deletedResponses += rows.length;
     more = rows.length === batchSize && batch === maxBatches - 1;
   }

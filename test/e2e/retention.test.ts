@@ -152,6 +152,25 @@ describe("retention", () => {
     expect(await usageOfModel()).toEqual(counted);
   });
 
+  it("tells a retry of an expired response's Idempotency-Key that it was deleted, within the key's 24 hours", async () => {
+    const openai = client("sk-retention-idem");
+    const m = model("text:3");
+    const body = { model: m, input: "made once" };
+    const idempotent = { headers: { "Idempotency-Key": `expired-${m}` } };
+    const made = await openai.responses.create(body, idempotent);
+    // The key was claimed most of a day ago (a response created in the second before, at a one-day
+    // retention, comes due while it lives): a claim with no row is otherwise an attempt that died.
+    await runEverywhere("UPDATE idempotency_keys SET created_at = created_at - 86000 WHERE response_id = ?1", made.id);
+    const later = Math.floor((Date.now() + 31 * DAY * 1000) / 3_600_000) * 3_600_000 + 30 * 60_000;
+    await runCron({ RETENTION_DAYS: "30" }, later);
+    expect(await owned(made.id)).toEqual(NONE);
+    await expect(openai.responses.create(body, idempotent)).rejects.toMatchObject({
+      status: 404,
+      code: "idempotency_key_deleted",
+    });
+    expect(await upstream.requests(m)).toHaveLength(1);
+  });
+
   it("rolls usage up in the first minutes of each hour, and not later in the hour", async () => {
     const openai = client("sk-rollup-cron");
     const m = model("text:3");
