@@ -1,6 +1,6 @@
 // Erasing a tenant (DELETE /admin/tenants/{id}): its keys are revoked first, so nothing new is written
-// for it, then every row of its history is deleted from its shard, table by table, in bounded
-// statements, and last its keys, its tenant row and its shard record. A tenant with much history takes
+// for it, then every row of its history is deleted from its shard (and from the others, where a move
+// cut short left some), table by table, in bounded statements, and last its keys, its tenant row and its shard record. A tenant with much history takes
 // several calls: each deletes up to a budget of statements and says whether more remains.
 // Used by src/routes/admin/tenant-delete.ts.
 
@@ -90,6 +90,15 @@ export async function eraseTenant(
     await refuseRunning(db, tenantId, "its keys are revoked, nothing was deleted. Let them end");
     if (!(await eraseRows(db, tenantId, { budget, rowsPerStatement }, rows))) return { found: true, done: false, rows };
   }
+  // A move cut short leaves rows on a shard that is not the tenant's: a partial copy on the
+  // destination of one whose Worker was stopped and then called off, or the whole history on the
+  // source of one stopped after recording the new shard. Nothing else would ever delete them.
+  for (const { name } of readShardPlan(env))
+    if (
+      name !== record?.shard &&
+      !(await eraseRows(shardBinding(env, name), tenantId, { budget, rowsPerStatement }, rows))
+    )
+      return { found: true, done: false, rows };
   await control.batch([
     control.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(tenantId),
     control.prepare("DELETE FROM tenants WHERE id = ?").bind(tenantId),

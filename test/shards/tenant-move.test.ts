@@ -259,3 +259,56 @@ describe("moving a tenant to another shard", () => {
     expect(await responsesPerShard(tenant.tenantId)).toEqual({ [here]: 1 });
   });
 });
+
+describe("erasing a tenant a move left rows of on another shard", () => {
+  /** The tenant's rows on each shard, over every table with a `tenant_id` but the control tables. */
+  async function rowsPerShard(tenantId: string): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const name of SHARDS) {
+      const { results: tables } = await d1(name)
+        .prepare(
+          "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT IN ('tenants', 'api_keys', 'tenant_shards') AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'tenant_id')",
+        )
+        .all<{ name: string }>();
+      for (const table of tables) {
+        const row = await d1(name)
+          .prepare(`SELECT count(*) AS n FROM "${table.name}" WHERE tenant_id = ?`)
+          .bind(tenantId)
+          .first<{ n: number }>();
+        if ((row?.n ?? 0) > 0) counts[name] = (counts[name] ?? 0) + row!.n;
+      }
+    }
+    return counts;
+  }
+
+  it("deletes the copy a move cut short left on its destination, once the move is called off", async () => {
+    const tenant = await newTenantKey("cut short");
+    const openai = managedClient(tenant.key, THREE);
+    await openai.responses.create({ model: model("text:1"), input: "private" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    // What a move whose Worker was stopped in its step 3 leaves: the mark, and part of the copy.
+    await env.DB.prepare("UPDATE tenant_shards SET moving_to = ? WHERE tenant_id = ?")
+      .bind(there, tenant.tenantId)
+      .run();
+    const { results: copied } = await d1(here)
+      .prepare("SELECT * FROM responses WHERE tenant_id = ?")
+      .bind(tenant.tenantId)
+      .all<Record<string, unknown>>();
+    expect(copied.length).toBeGreaterThan(0);
+    for (const row of copied) {
+      const columns = Object.keys(row);
+      await d1(there)
+        .prepare(`INSERT INTO responses (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .bind(...columns.map((column) => (Array.isArray(row[column]) ? new Uint8Array(row[column]) : row[column])))
+        .run();
+    }
+    const off = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: here, drain_seconds: 0 }, THREE);
+    expect(off.status).toBe(200);
+    expect(Object.keys(await rowsPerShard(tenant.tenantId)).sort()).toEqual([here, there].sort());
+
+    const erased = await admin("DELETE", `/tenants/${tenant.tenantId}`, undefined, THREE);
+    expect(erased).toMatchObject({ status: 200, body: { deleted: true } });
+    expect(await rowsPerShard(tenant.tenantId)).toEqual({});
+  });
+});
