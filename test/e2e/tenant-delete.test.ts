@@ -63,6 +63,9 @@ describe("DELETE /admin/tenants/{id}", () => {
     const kept = await busyTenant("kept");
     const keptBefore = await rowsOf(kept.tenantId);
     const before = await rowsOf(doomed.tenantId);
+    const usageOf = async (tenantId: string) =>
+      (await admin<{ data: unknown[] }>("GET", `/usage?tenant_id=${tenantId}&group_by=tenant`)).body.data;
+    expect(await usageOf(doomed.tenantId)).toHaveLength(1);
     expect(Object.keys(before)).toEqual(
       expect.arrayContaining([
         "responses",
@@ -85,6 +88,9 @@ describe("DELETE /admin/tenants/{id}", () => {
     expect(deleted.body.rows.responses).toBe(before.responses);
     expect(await rowsOf(doomed.tenantId)).toEqual({});
     expect(await rowsOf(kept.tenantId)).toEqual(keptBefore);
+    // Its usage went with it (a response's deletion keeps usage; a tenant's erasure does not).
+    expect(await usageOf(doomed.tenantId)).toEqual([]);
+    expect(await usageOf(kept.tenantId)).toHaveLength(1);
 
     // Its key is refused as an unknown one; the tenant is gone from the admin API; a second delete is a 404.
     const refused = await managedClient(doomed.key)
