@@ -5,7 +5,8 @@
 //    first write waits for the move (src/db/shards.ts);
 // 2. wait `drainSeconds` (at least REMEMBER_MS, so no isolate still trusts the old record), then until
 //    the tenant has no running response on the old shard (runs keep to the shard they began on);
-// 3. copy every row of the tenant, table by table, and check the counts;
+// 3. clear what an earlier move cut short left on the new shard, copy every row of the tenant, table
+//    by table, and check the counts;
 // 4. record the new shard (the waiting writes go there) and delete the tenant's rows from the old one.
 // A failure before step 4 clears the mark and removes the partial copy: the old shard stays the tenant's.
 // A move to the shard the tenant is on calls off its move: one whose Worker died (a deploy mid-move)
@@ -89,6 +90,9 @@ export async function moveTenant(
   try {
     await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
     await runsEnded(source, tenantId);
+    // Rows an earlier move cut short left there are stale (the copy replaces rows, never deletes):
+    // a response deleted since would come back with this move.
+    await deleteTenant(destination, tenantId);
     rows = await copyTenant(source, destination, tenantId);
     // Recorded only if the move was not called off meanwhile (the tenant then wrote to `from` again).
     const recorded = await control

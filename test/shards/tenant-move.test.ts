@@ -312,3 +312,33 @@ describe("erasing a tenant a move left rows of on another shard", () => {
     expect(await rowsPerShard(tenant.tenantId)).toEqual({});
   });
 });
+
+describe("moving a tenant to a shard a move cut short left rows of", () => {
+  it("clears them first: a response deleted since does not come back with the move", async () => {
+    const tenant = await newTenantKey("stale copy");
+    const openai = managedClient(tenant.key, THREE);
+    const gone = await openai.responses.create({ model: model("text:1"), input: "deleted later" });
+    const kept = await openai.responses.create({ model: model("text:1"), input: "kept" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    // A copy an earlier move left on `there` (its Worker stopped, the move called off), then a delete.
+    const { results: stale } = await d1(here)
+      .prepare("SELECT * FROM responses WHERE tenant_id = ? AND id = ?")
+      .bind(tenant.tenantId, gone.id)
+      .all<Record<string, unknown>>();
+    for (const row of stale) {
+      const columns = Object.keys(row);
+      await d1(there)
+        .prepare(`INSERT INTO responses (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .bind(...columns.map((column) => (Array.isArray(row[column]) ? new Uint8Array(row[column]) : row[column])))
+        .run();
+    }
+    await openai.responses.delete(gone.id);
+
+    const moved = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
+    expect(moved.status).toBe(200);
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 1 });
+    await expect(openai.responses.retrieve(gone.id)).rejects.toMatchObject({ status: 404 });
+    expect((await openai.responses.retrieve(kept.id)).id).toBe(kept.id);
+  });
+});
