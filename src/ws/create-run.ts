@@ -24,10 +24,10 @@ export interface CreateContext {
   /** A stored response's status (for a stream that stopped without a terminal event). */
   statusOf(id: string): Promise<string | null>;
   /**
-   * The create path refused the connection's key (401) for the request on `lane`, which has had its
-   * error: every other request gets one too, and the session closes with 1008.
+   * The create path refused the connection's key (401) for a request, which has had its error: those
+   * waiting get one too, those running end as they would, then the session closes with 1008.
    */
-  keyRefused(lane: string): void;
+  keyRefused(): void;
   /** The create path's body limit (`MAX_REQUEST_BYTES`), which a cache-expanded input must fit. */
   maxRequestBytes(): number;
 }
@@ -77,7 +77,7 @@ export async function runCreate(context: CreateContext, create: CreateEvent): Pr
   if (outcome?.kind === "error") {
     // A failed continuation on its parent's own lane takes the parent with it; a fork from another lane does not.
     if (parent !== undefined && parent.lane === lane) context.cache.evict(lane, parent.id);
-    if (outcome.status === 401) context.keyRefused(lane);
+    if (outcome.status === 401) context.keyRefused();
     return;
   }
 }

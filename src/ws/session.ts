@@ -66,6 +66,8 @@ export class ResponsesSocket {
   #open = true;
   /** Past the connection's time limit: nothing new starts; it closes once the running turns end. */
   #expired = false;
+  /** A create found the key refused (revoked): nothing new starts, and the socket closes once idle. */
+  #keyRevoked = false;
   /** Refusals waiting for their lane (see #refuseAfterLane). */
   #pendingRefusals = 0;
 
@@ -118,6 +120,7 @@ export class ResponsesSocket {
   #enqueue(create: CreateEvent, bytes: number): void {
     const { lane } = create;
     // A refusal follows the lane's earlier requests (running ones finish): never among their events.
+    if (this.#keyRevoked) return this.#refuseAfterLane(lane, keyRefusal);
     if (this.#expired) return this.#refuseAfterLane(lane, () => connectionLimit(this.#limitText()));
     if (lane !== "" && !this.#laneInUse(lane) && this.#namedLanesInUse() >= MAX_NAMED_LANES)
       return this.#refuse(streamLimit(), lane);
@@ -144,17 +147,19 @@ export class ResponsesSocket {
     },
     endTurn: (turn) => void this.#turns.delete(turn),
     statusOf: (id) => responseStatus(this.#options.gateway, this.#options.origin, this.#options.credentials, id),
-    keyRefused: (lane) => this.#keyRefused(lane),
+    keyRefused: () => this.#keyRefused(),
     maxRequestBytes: () => this.#options.maxFrameBytes,
   };
 
-  /** Ends every other request with the key's refusal (none is left without its end), then closes. */
-  #keyRefused(refusedOn: string): void {
-    const refusal = keyRefusal();
-    // At once: the socket closes below, and every request's end is this same refusal.
-    this.#lanes.dropWaiting(refusal, true);
-    for (const lane of this.#lanes.activeLanes) if (lane !== refusedOn) this.#refuse(refusal, lane);
-    this.close(CLOSE.policyViolation, "The API key was refused.");
+  /**
+   * The key was refused: every waiting request gets the refusal at once and nothing new starts, while a
+   * request already running goes on to its end (it started with the key accepted, as an HTTP stream
+   * begun before a revocation does); then the socket closes.
+   */
+  #keyRefused(): void {
+    this.#keyRevoked = true;
+    this.#lanes.dropWaiting(keyRefusal());
+    if (this.#lanes.idle) this.#idle();
   }
 
   #laneInUse(lane: string): boolean {
@@ -208,6 +213,7 @@ export class ResponsesSocket {
   }
 
   #idle(): void {
-    if (this.#expired) this.close(CLOSE.goingAway, "Connection limit reached; reconnect to continue.");
+    if (this.#keyRevoked) this.close(CLOSE.policyViolation, "The API key was refused.");
+    else if (this.#expired) this.close(CLOSE.goingAway, "Connection limit reached; reconnect to continue.");
   }
 }

@@ -206,7 +206,7 @@ describe("the key on every create", () => {
     expect(await socket.closed).toEqual({ code: 1008, reason: "The API key was refused." });
   });
 
-  it("ends every other request with the refusal too, running or waiting, before the socket closes 1008", async () => {
+  it("ends the waiting requests with the refusal and lets a running one end as it would, then closes 1008", async () => {
     const { key, keyId } = await newTenantKey("ws revoked with lanes");
     const socket = await RawSocket.open({ overrides: KEYS_MODE }, key);
     const held = model("gate:4:6");
@@ -217,8 +217,14 @@ describe("the key on every create", () => {
     expect(await socket.create({ model: model("text:1"), input: "y", stream_id: "a" })).toEqual([
       expect.objectContaining({ type: "error", status: 401 }),
     ]);
+    // Refused without asking the create path again (after its lane's running request, as every refusal).
+    expect(await socket.create({ model: model("text:1"), input: "z", stream_id: "c" })).toEqual([
+      expect.objectContaining({ type: "error", status: 401 }),
+    ]);
+    await upstream.release(held);
+    // Started with the key accepted, as an HTTP stream begun before a revocation: it ends as it would.
     const running = await socket.request("b");
-    expect(running.at(-1)).toMatchObject({ type: "error", status: 401, error: { code: "invalid_api_key" } });
+    expect(running.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed" } });
     expect(await socket.request("b")).toEqual([
       expect.objectContaining({
         type: "error",
@@ -227,7 +233,6 @@ describe("the key on every create", () => {
       }),
     ]);
     expect(await socket.closed).toEqual({ code: 1008, reason: "The API key was refused." });
-    await upstream.release(held);
   });
 
   it("is not taken as refused when the upstream refuses the gateway's own key: that request ends with a 502, the socket stays", async () => {
