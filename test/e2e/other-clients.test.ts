@@ -6,7 +6,14 @@
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenResponses } from "@ai-sdk/open-responses";
 import { ChatOpenAI } from "@langchain/openai";
-import { Agent, OpenAIProvider, Runner, setTracingDisabled } from "@openai/agents";
+import {
+  Agent,
+  OpenAIConversationsSession,
+  OpenAIProvider,
+  Runner,
+  RunState,
+  setTracingDisabled,
+} from "@openai/agents";
 import { APICallError, generateText, jsonSchema, stepCountIs, streamText } from "ai";
 import { describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
@@ -285,6 +292,67 @@ describe("the OpenAI Agents SDK", () => {
     for await (const item of openai.conversations.items.list(conversation.id, { order: "asc", limit: 2 }))
       items.push((item as { content?: { text: string }[] }).content?.[0]?.text);
     expect(items).toEqual(["one", words(1), "two", words(1)]);
+  });
+
+  it("keeps a tool-calling agent's turns in an OpenAIConversationsSession over a chat route, pops and clears them", async () => {
+    const openai = client(KEY);
+    const session = new OpenAIConversationsSession({ client: openai });
+    const agent = new Agent({ name: "weather", model: routed("tools").model, tools: [weatherTool([])] });
+    await runner.run(agent, "weather in Paris?", { session });
+    const streamed = await runner.run(agent, "and now?", { session, stream: true });
+    for await (const delta of streamed.toTextStream()) void delta;
+    await streamed.completed;
+    // The session reads the conversation oldest first (order asc) and its latest items newest first (desc).
+    const turn = ["message", "function_call", "function_call_result", "message"];
+    expect((await session.getItems()).map((item) => item.type)).toEqual([...turn, ...turn]);
+    expect((await session.getItems(2)).map((item) => item.type)).toEqual(turn.slice(2));
+    const popped = await session.popItem();
+    expect(popped).toMatchObject({ role: "assistant", content: [{ text: "results: sunny in Paris" }] });
+    expect(await session.getItems()).toHaveLength(7);
+    const id = await session.getSessionId();
+    await session.clearSession();
+    await expect(openai.conversations.retrieve(id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("resumes a run stopped for approval from its JSON state, on a conversation over a chat route", async () => {
+    const openai = client(KEY);
+    const conversationId = (await openai.conversations.create()).id;
+    const calls: string[] = [];
+    const m = routed("tools");
+    const agent = new Agent({ name: "weather", model: m.model, tools: [weatherTool(calls, true)] });
+    const stopped = await runner.run(agent, "weather in Paris?", { conversationId });
+    expect(stopped.interruptions.map((call) => call.name)).toEqual(["get_weather"]);
+    // As another process would: the state from its JSON, the call approved, the run resumed.
+    const state = await RunState.fromString(agent, JSON.stringify(stopped.state));
+    for (const call of state.getInterruptions()) state.approve(call);
+    const resumed = await runner.run(agent, state, { conversationId, stream: true });
+    for await (const delta of resumed.toTextStream()) void delta;
+    await resumed.completed;
+    expect(calls).toEqual(["Paris"]);
+    expect(resumed.finalOutput).toBe("results: sunny in Paris");
+    const [, second] = await received(m);
+    expect(second?.body.messages).toMatchObject([{ role: "user" }, { role: "assistant" }, { role: "tool" }]);
+    const items = await openai.conversations.items.list(conversationId, { order: "asc" });
+    expect(items.data.map((item) => item.type)).toEqual([
+      "message",
+      "function_call",
+      "function_call_output",
+      "message",
+    ]);
+  });
+
+  it("hands off, streaming, from an agent on a Responses route to one on a chat route", async () => {
+    const chat = routed("tools");
+    const billing = new Agent({ name: "billing", handoffDescription: "Billing questions", model: chat.model });
+    const triage = new Agent({ name: "triage", model: model("function:transfer_to_billing"), handoffs: [billing] });
+    const result = await runner.run(triage, "my invoice", { stream: true, maxTurns: 3 });
+    let text = "";
+    for await (const delta of result.toTextStream()) text += delta;
+    await result.completed;
+    expect(result.lastAgent?.name).toBe("billing");
+    expect(text).toBe('results: {"assistant":"billing"}');
+    const [sent] = await received(chat);
+    expect(sent?.body.messages).toMatchObject([{ role: "user" }, { role: "assistant" }, { role: "tool" }]);
   });
 });
 
