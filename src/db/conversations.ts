@@ -2,7 +2,7 @@
 // append takes positions from the conversation's `next_position` inside the same batch, so two
 // appends never interleave. Used by the conversation routes, context expansion and the run's end.
 
-import { and, asc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import {
   chunk,
@@ -338,11 +338,13 @@ export async function deleteConversationItem(
   conversationId: string,
   itemId: string,
 ): Promise<boolean> {
-  const [deleted] = await db.batch([
-    db
-      .delete(conversationItems)
-      .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)))
-      .returning({ position: conversationItems.position }),
+  const held = db
+    .select({ position: conversationItems.position })
+    .from(conversationItems)
+    .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)));
+  const [, deleted] = await db.batch([
+    // First, and only for an item it holds: an id with a space in it (`a b`) is also the text of
+    // two neighbours in the list, which a refused delete would otherwise unlist.
     db
       .update(conversations)
       .set({ itemIds: sql`replace(${conversations.itemIds}, ${` ${itemId} `}, ' ')` })
@@ -351,8 +353,13 @@ export async function deleteConversationItem(
           eq(conversations.id, conversationId),
           eq(conversations.tenantId, tenantId),
           sql`instr(${conversations.itemIds}, ${` ${itemId} `}) > 0`,
+          exists(held),
         ),
       ),
+    db
+      .delete(conversationItems)
+      .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)))
+      .returning({ position: conversationItems.position }),
   ]);
   return deleted.length > 0;
 }

@@ -175,6 +175,26 @@ describe("item_reference", () => {
     expect((refused as Error).message).toContain(`Item with id '${theirItem?.id}' not found.`);
   });
 
+  it("keeps finding a conversation's items after a refused delete of an id that spans two of them", async () => {
+    // Ids a client gave its items (the SDK's message type has none); `msg_p msg_q` is also the text of
+    // the two neighbours in the row's list.
+    const message = (content: string, id: string) => ({ type: "message" as const, role: "user" as const, content, id });
+    const conversation = await openai.conversations.create({
+      items: [message("first", "msg_p"), message("second", "msg_q")],
+    });
+    const refused = await openai.conversations.items
+      .delete("msg_p msg_q", { conversation_id: conversation.id })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 404 });
+    const m = model("echo");
+    await openai.responses.create({ model: m, input: [reference("msg_p"), reference("msg_q")] });
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.input).toEqual([
+      { type: "message", role: "user", content: "first", id: "msg_p" },
+      { type: "message", role: "user", content: "second", id: "msg_q" },
+    ]);
+  });
+
   it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {
     const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
     const first = await generateText({ model: provider.responses(routed("text:3").model), prompt: "one" });
