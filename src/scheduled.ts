@@ -101,7 +101,7 @@ async function sweepShard({ env, config, now, cutoff, maxBatches }: CronRun, nam
   if (config.retentionDays <= 0) return;
   // A run still going is not expired: it ends by MAX_RUN_SECONDS (or the sweep above ends it).
   const runningBefore = Math.floor(now / 1000) - config.maxRunMs / 1000 - RUN_END_SLACK_SECONDS;
-  const result = await sweepExpired(db, cutoff, { maxBatches, runningBefore });
+  const result = await sweepExpired(db, cutoff, { maxBatches, runningBefore, now: Math.floor(now / 1000) });
   // Deliveries of responses deleted sooner (a DELETE, an unstored background one) are found by no response.
   const deliveries = await sweepExpiredDeliveries(db, cutoff, maxBatches);
   if (result.deletedResponses + result.deletedIdempotencyKeys + deliveries > 0 || result.more)

@@ -9,7 +9,7 @@ import { and, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { idFloorAt } from "../responses/ids";
 import { runBatch, type Db, type Statement } from "./client";
-import { deleteExpiredIdempotencyKeys, markKeysDeleted } from "./idempotency";
+import { deleteExpiredIdempotencyKeys, IDEMPOTENCY_WINDOW_SECONDS, markKeysDeleted } from "./idempotency";
 import { ofAnyTenant } from "./tenant-scan";
 import { removedUsageStatement } from "./usage";
 import {
@@ -41,7 +41,17 @@ export interface SweepOptions {
    * leave the run calling the upstream and holding its conversation for nothing. Unset: any status.
    */
   runningBefore?: number;
+  /** The run's clock (unix seconds), which tells whether a key can outlive a response due (`keysMayOutlive`). */
+  now?: number;
 }
+
+/**
+ * Whether an Idempotency-Key can outlive a response created before `cutoff`: a key lives a day from
+ * its claim, made moments after its response's creation (a day's slack covers a pass-through key's
+ * check upstream first). Only under a two-day retention: past it, marking found no live key and read
+ * every live key of the batch's tenants to learn so (they are found by tenant; no index on their response).
+ */
+export const keysMayOutlive = (cutoff: number, now: number): boolean => cutoff > now - 2 * IDEMPOTENCY_WINDOW_SECONDS;
 
 export interface SweepResult {
   deletedResponses: number;
@@ -199,18 +209,24 @@ export async function sweepExpired(db: Db, cutoff: number, options: SweepOptions
   let deletedResponses = 0;
   let more = false;
   const expired = expiredBy(cutoff, options.runningBefore);
+  const markKeys = keysMayOutlive(cutoff, options.now ?? Math.floor(Date.now() / 1000));
   for (let batch = 0; batch < maxBatches; batch++) {
     const rows = await nextExpired(db, cutoff, expired, batchSize);
     if (rows.length === 0) break;
     // A key outlives its response by the seconds between the response's creation and the key's claim
     // (longer when the create first asks the upstream about a pass-through key): a retry within them
     // is told it was deleted, as after a DELETE, instead of taking the key over and running again.
+    const tenants = [...new Set(rows.map((row) => row.tenantId))];
     await runBatch(db, [
-      markKeysDeleted(
-        db,
-        [...new Set(rows.map((row) => row.tenantId))],
-        rows.map((row) => row.id),
-      ),
+      ...(markKeys
+        ? [
+            markKeysDeleted(
+              db,
+              tenants,
+              rows.map((row) => row.id),
+            ),
+          ]
+        : []),
       ...deleteStatements(db, rows, expired ?? sql`1`),
     ]);
     deletedResponses += rows.length;

@@ -161,14 +161,32 @@ describe("retention", () => {
     // The key was claimed most of a day ago (a response created in the second before, at a one-day
     // retention, comes due while it lives): a claim with no row is otherwise an attempt that died.
     await runEverywhere("UPDATE idempotency_keys SET created_at = created_at - 86000 WHERE response_id = ?1", made.id);
-    const later = Math.floor((Date.now() + 31 * DAY * 1000) / 3_600_000) * 3_600_000 + 30 * 60_000;
-    await runCron({ RETENTION_DAYS: "30" }, later);
+    const later = Math.floor((Date.now() + 2 * DAY * 1000) / 3_600_000) * 3_600_000 + 30 * 60_000;
+    await runCron({ RETENTION_DAYS: "1" }, later);
     expect(await owned(made.id)).toEqual(NONE);
     await expect(openai.responses.create(body, idempotent)).rejects.toMatchObject({
       status: 404,
       code: "idempotency_key_deleted",
     });
     expect(await upstream.requests(m)).toHaveLength(1);
+  });
+
+  it("leaves the Idempotency-Keys alone at a retention of two days or more, which they never outlive", async () => {
+    const openai = client("sk-retention-idem-month");
+    const made = await openai.responses.create(
+      { model: model("text:3"), input: "made once" },
+      { headers: { "Idempotency-Key": "expired-a-month-on" } },
+    );
+    const later = Math.floor((Date.now() + 31 * DAY * 1000) / 3_600_000) * 3_600_000 + 30 * 60_000;
+    await runCron({ RETENTION_DAYS: "30" }, later);
+    expect(await owned(made.id)).toEqual(NONE);
+    // Its key expired a month before: marking it would have read every live key of the tenant for nothing.
+    expect(
+      await countAll(
+        "SELECT count(*) AS n FROM idempotency_keys WHERE response_id = ?1 AND deleted_at IS NULL",
+        made.id,
+      ),
+    ).toBe(1);
   });
 
   it("rolls usage up in the first minutes of each hour, and not later in the hour", async () => {
