@@ -215,9 +215,12 @@ describe.each(modes)("tenant isolation matrix, $name", ({ fetch, keys }) => {
       conversation: await alice.conversations.items.list(aliceConversation.id),
     };
 
+    // An unknown id of the same time as A's: a list's cursor is a place in time (an id carries its
+    // creation time, so a deleted cursor pages on), the same for A's id as for any id of that time.
+    const twinOf = (id: string) => () => `${id.slice(0, "resp_".length + 12)}${newId("x").slice("x_".length + 12)}`;
     const targets: [Kind, string, () => string][] = [
-      ["response", finished.id, () => newId("resp")],
-      ["response", running.id, () => newId("resp")],
+      ["response", finished.id, twinOf(finished.id)],
+      ["response", running.id, twinOf(running.id)],
       ["response item", aliceItem, () => newId("msg")],
       ["conversation", aliceConversation.id, () => newId("conv")],
       ["conversation item", aliceConversationItem, () => newId("msg")],
