@@ -53,6 +53,8 @@ export async function eraseTenant(
   { budget, rowsPerStatement }: EraseBounds = { budget: ERASE_STATEMENT_BUDGET, rowsPerStatement: ROWS_PER_STATEMENT },
 ): Promise<EraseOutcome> {
   const control = shardBinding(env, CONTROL_SHARD);
+  // One budget for the call, over every shard it erases on: a call stays within its subrequests.
+  const left: Budget = { left: budget };
   const [tenant, record] = await Promise.all([
     control.prepare("SELECT id FROM tenants WHERE id = ?").bind(tenantId).first<{ id: string }>(),
     control
@@ -69,7 +71,7 @@ export async function eraseTenant(
     for (const shard of shards)
       await refuseRunning(shardBinding(env, shard), tenantId, "nothing was deleted. Let them end");
     for (const shard of shards)
-      if (!(await eraseRows(shardBinding(env, shard), tenantId, { budget, rowsPerStatement }, rows)))
+      if (!(await eraseRows(shardBinding(env, shard), tenantId, left, rowsPerStatement, rows)))
         return { found: true, done: false, rows };
     return { found: true, done: true, rows };
   }
@@ -88,16 +90,13 @@ export async function eraseTenant(
   if (db !== null) {
     // Checked again: a response may have begun between the check above and the revocation.
     await refuseRunning(db, tenantId, "its keys are revoked, nothing was deleted. Let them end");
-    if (!(await eraseRows(db, tenantId, { budget, rowsPerStatement }, rows))) return { found: true, done: false, rows };
+    if (!(await eraseRows(db, tenantId, left, rowsPerStatement, rows))) return { found: true, done: false, rows };
   }
   // A move cut short leaves rows on a shard that is not the tenant's: a partial copy on the
   // destination of one whose Worker was stopped and then called off, or the whole history on the
   // source of one stopped after recording the new shard. Nothing else would ever delete them.
   for (const { name } of readShardPlan(env))
-    if (
-      name !== record?.shard &&
-      !(await eraseRows(shardBinding(env, name), tenantId, { budget, rowsPerStatement }, rows))
-    )
+    if (name !== record?.shard && !(await eraseRows(shardBinding(env, name), tenantId, left, rowsPerStatement, rows)))
       return { found: true, done: false, rows };
   await control.batch([
     control.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(tenantId),
@@ -116,15 +115,20 @@ async function refuseRunning(db: D1Database, tenantId: string, state: string): P
 }
 
 /** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */
+/** Full statements a call may still run, shared by every shard it erases on (EraseBounds.budget). */
+interface Budget {
+  left: number;
+}
+
 async function eraseRows(
   db: D1Database,
   tenantId: string,
-  { budget, rowsPerStatement }: EraseBounds,
+  budget: Budget,
+  rowsPerStatement: number,
   rows: Record<string, number>,
 ): Promise<boolean> {
   // The budget counts statements that deleted something: a later call passes the tables an earlier
   // one emptied at one statement each.
-  let spent = 0;
   for (const table of await tenantTables(db)) {
     const statement = db.prepare(boundedDelete(table, rowsPerStatement)).bind(tenantId);
     for (;;) {
@@ -132,7 +136,7 @@ async function eraseRows(
       if (meta.changes === 0) break;
       rows[table.name] = (rows[table.name] ?? 0) + meta.changes;
       if (meta.changes < rowsPerStatement) break;
-      if (++spent >= budget) return false;
+      if (--budget.left <= 0) return false;
     }
   }
   return true;

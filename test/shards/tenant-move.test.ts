@@ -11,6 +11,7 @@ import { admin, managedClient, managedFetch, newTenantKey, type MintedKey } from
 import { d1 } from "../support/shards";
 import * as schema from "../../src/db/schema";
 import { forgetShard } from "../../src/db/shards";
+import { eraseTenant } from "../../src/db/tenant-erase";
 import { rollUpUsage } from "../../src/db/usage";
 import { idFloorAt } from "../../src/responses/ids";
 
@@ -340,5 +341,38 @@ describe("moving a tenant to a shard a move cut short left rows of", () => {
     expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 1 });
     await expect(openai.responses.retrieve(gone.id)).rejects.toMatchObject({ status: 404 });
     expect((await openai.responses.retrieve(kept.id)).id).toBe(kept.id);
+  });
+});
+
+describe("erasing a tenant over several shards in bounded calls", () => {
+  it("spends one call's statement budget over every shard, not a budget a shard", async () => {
+    const tenant = await newTenantKey("budget over shards");
+    const plant = async (shard: string, count: number) => {
+      for (let n = 0; n < count; n++)
+        await d1(shard)
+          .prepare(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, response_id, created_at, expires_at) VALUES (?, ?, 'h', 'resp_x', 0, 0)",
+          )
+          .bind(tenant.tenantId, `k${n}`)
+          .run();
+    };
+    // One row where the erasure begins, three where it goes next: with rowsPerStatement 1 each row
+    // is a full statement, and a budget of 2 must stop the call after the second, on any shard.
+    await plant("DB", 1);
+    await plant("DB_2", 3);
+    const erase = () =>
+      eraseTenant({ ...env, D1_SHARDS: THREE.D1_SHARDS }, tenant.tenantId, { budget: 2, rowsPerStatement: 1 });
+    const first = await erase();
+    expect(first).toMatchObject({ found: true, done: false });
+    expect(Object.values(first.rows).reduce((sum, n) => sum + n, 0)).toBe(2);
+    let last = first;
+    while (!last.done) last = await erase();
+    for (const shard of SHARDS) {
+      const left = await d1(shard)
+        .prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?")
+        .bind(tenant.tenantId)
+        .first<{ n: number }>();
+      expect(left?.n).toBe(0);
+    }
   });
 });
