@@ -16,7 +16,7 @@ import {
 
 /** Rows one statement deletes: small enough for any row size within D1's statement limits. */
 const ROWS_PER_STATEMENT = 500;
-/** Full statements one call runs (plus one per table), far below a Worker's subrequest limit: 100,000 rows. */
+/** Full statements one call runs over all its shards (plus one per table a shard), far below a Worker's subrequest limit: 100,000 rows. */
 export const ERASE_STATEMENT_BUDGET = 200;
 
 export interface EraseOutcome {
