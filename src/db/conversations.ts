@@ -229,6 +229,32 @@ export function renewClaimStatement(
     );
 }
 
+/**
+ * A claim's lease set to `until` (unix seconds) while `responseId` still holds it; its one row comes
+ * back when it does. `until` 0 yields the claim: a foreground turn whose client left keeps it only
+ * until another response claims the conversation (a claim past its `until` is free to take), and
+ * learns it lost it when this finds no row.
+ */
+export function holdClaimStatement(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  responseId: string,
+  until: number,
+) {
+  return db
+    .update(conversations)
+    .set({ activeUntil: until })
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        eq(conversations.tenantId, tenantId),
+        eq(conversations.activeResponseId, responseId),
+      ),
+    )
+    .returning({ id: conversations.id });
+}
+
 /** Releases the conversation if `responseId` still holds it. */
 export function releaseConversationStatement(
   db: Db,

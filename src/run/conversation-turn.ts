@@ -1,7 +1,8 @@
 // A response's turn on a conversation: the conversation is claimed before its items are read, so a
 // second response on it is refused while one runs (OpenAI's `conversation_locked` 400), and the turn
 // ends by appending the response's items in one batch and releasing the claim. The claim is a lease
-// its run renews (a dead holder frees the conversation within a minute). Used by the stored runs
+// its run renews (a dead holder frees the conversation within a minute); a foreground turn whose
+// client left yields it to the next claim (the recorder's `yieldClaim`). Used by the stored runs
 // (claim, abandon; their renewals ride the heartbeat and their append the terminal write) and the
 // store:false path (which renews on a timer of its own).
 
@@ -17,6 +18,7 @@ import { ApiError, conversationNotFound } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
+import { claimTaken } from "./yielded-claims";
 import type { InputItem, ResponseObject } from "../responses/types";
 
 /** OpenAI's wording for a conversation another response is running on. */
@@ -51,6 +53,8 @@ export class ConversationTurn {
     if (outcome === "missing") throw conversationNotFound(conversationId.slice(0, 128), "conversation");
     if (outcome === "busy")
       throw new ApiError(400, CONVERSATION_LOCKED_MESSAGE, { param: "conversation", code: "conversation_locked" });
+    // A turn of this isolate that yielded the claim (its client left) stops now.
+    claimTaken(tenantId, conversationId, responseId);
     return new ConversationTurn(db, tenantId, conversationId, responseId);
   }
 

@@ -4,10 +4,12 @@
 // of the id in this isolate that comes first waits for it: src/stream/unwritten-rows.ts), batches of
 // events as they come, and the end before the client is sent the terminal event. A client that
 // disconnects does not stop the run at once: it goes on for the disconnect grace (`ctx.waitUntil`
-// keeps the Worker alive about 30 s), then ends `cancelled` with what it has. Used by the create
+// keeps the Worker alive about 30 s), then ends `cancelled` with what it has; a conversation turn
+// yields its claim meanwhile and ends so as soon as the next turn takes it. Used by the create
 // route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
+import { APPENDED_STATUSES } from "../db/conversations";
 import { tenantDb } from "../db/shards";
 import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
@@ -60,7 +62,7 @@ const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined, verify
 
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
-  constructor(readonly reason: "deadline" | "client_gone" | "not_recorded" | "ended_elsewhere") {
+  constructor(readonly reason: "deadline" | "client_gone" | "not_recorded" | "ended_elsewhere" | "preempted") {
     super(reason);
   }
 }
@@ -97,6 +99,8 @@ export async function runStoredForeground(
     conversationId: request.conversationId,
     // Deleted (or ended by a sweep) while it runs: the upstream call is closed at once.
     onGone: () => abort.abort(new Stop("ended_elsewhere")),
+    // Its client left and the next turn took its conversation: it stops, to end cancelled.
+    onPreempted: () => abort.abort(new Stop("preempted")),
     onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
   });
   let prepared: Compacted;
@@ -190,8 +194,17 @@ export async function runStoredForeground(
     redact: (text) => redact(text, target.apiKey),
   });
   normalizer.spend(prepared.compaction?.usage);
+  /** The end written instead of the one the run reached, when the next turn took its conversation first. */
+  let preempted: ResponseObject | undefined;
   /** Writes the end to D1 (the terminal event waits for it), then the response line. */
-  const finish = async (snapshot: ResponseObject): Promise<FinishOutcome> => {
+  const finish = async (reached: ResponseObject): Promise<FinishOutcome> => {
+    let snapshot = reached;
+    if (turn !== null && APPENDED_STATUSES.has(snapshot.status) && !(await recorder.holdClaim())) {
+      // The claim it yielded when its client left was taken: it ends as a turn stopped then would,
+      // cancelled with what it has, appending nothing (the next turn already read the conversation).
+      recorder.dropTerminal();
+      snapshot = preempted = cancelledAfter(snapshot);
+    }
     const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,
@@ -223,7 +236,8 @@ export async function runStoredForeground(
   };
   /** The run's end when its stream stopped early: the deadline, or a client that did not come back. */
   const endStopped = (): ResponseObject | NormalizedEvent[] => {
-    if (stopReason() === "client_gone" || stopReason() === "ended_elsewhere") return normalizer.cancel();
+    const reason = stopReason();
+    if (reason === "client_gone" || reason === "ended_elsewhere" || reason === "preempted") return normalizer.cancel();
     const seconds = Math.round(config.maxRunMs / 1000);
     return normalizer.fail(
       responseError("server_error", `The response exceeded the maximum run time of ${seconds} seconds.`),
@@ -239,10 +253,12 @@ export async function runStoredForeground(
     return seq;
   };
 
-  // A client that goes away leaves the run going, recorded, for the grace period.
+  // A client that goes away leaves the run going, recorded, for the grace period; its conversation
+  // turn yields its claim, so that the client's next turn stops it instead of being refused.
   let grace: ReturnType<typeof setTimeout> | undefined;
   const clientGone = () => {
     grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
+    recorder.yieldClaim();
   };
 
   /** A JSON create's run, to its end: the answer is the response as it ended. */
@@ -280,7 +296,7 @@ export async function runStoredForeground(
     }
     const outcome = await finish(ended ?? normalizer.snapshot);
     if (outcome === "failed") throw notRecorded(recorder.refusal);
-    return json(ended ?? normalizer.snapshot);
+    return json(preempted ?? ended ?? normalizer.snapshot);
   };
   if (!request.stream) {
     // Under waitUntil, as a stream's drive() is: a client that leaves must not cancel the run before
@@ -345,6 +361,11 @@ export async function runStoredForeground(
   };
   run.ctx.waitUntil(drive());
   return new Response(client.readable, { headers: SSE_HEADERS });
+}
+
+/** A turn's end taken back (see `finish`): `cancelled`, with the output it had reached. */
+function cancelledAfter(reached: ResponseObject): ResponseObject {
+  return { ...reached, status: "cancelled", completed_at: null, incomplete_details: null };
 }
 
 /** Whether `work` succeeded (its failure is the recorder's to log). */

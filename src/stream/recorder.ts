@@ -11,7 +11,7 @@
 import { runBatch, type Db, type Statement } from "../db/client";
 import { wrappedApiError } from "../db/failures";
 import { runWrites } from "../db/prepared";
-import { renewClaimStatement } from "../db/conversations";
+import { holdClaimStatement, renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
 import { MAX_INLINE_BYTES } from "../db/large-values";
 import {
@@ -30,6 +30,7 @@ import {
 import type { WriteAttempt } from "../observe/problems";
 import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
+import { noteYieldedClaim } from "../run/yielded-claims";
 import { encodeFrame } from "../sse";
 import { noteRowWrite } from "./unwritten-rows";
 
@@ -68,6 +69,8 @@ export interface RecorderOptions {
    * will be kept, so it should stop. Called once.
    */
   onGone?: () => void;
+  /** Another response took the conversation the run had yielded (`yieldClaim`). Called once. */
+  onPreempted?: () => void;
   /** A D1 write failed; `attempt` says where a retried write stands (a progress flush has none). */
   onError: (what: string, error: unknown, attempt?: WriteAttempt) => void;
 }
@@ -110,6 +113,14 @@ export class ResponseRecorder {
   #beginTimer: ReturnType<typeof setTimeout> | undefined;
   /** The terminal event's number once recorded: it reaches D1 only with the end, never in a batch. */
   #terminalSeq = Number.POSITIVE_INFINITY;
+  /** The conversation claim is yielded (`yieldClaim`): heartbeats keep it lapsed and check it is still held. */
+  #yielded = false;
+  /** The write that yielded it, while it runs. */
+  #yielding: Promise<void> | undefined;
+  /** Another response took the yielded claim. */
+  #preempted = false;
+  /** Unlists the yielded claim (src/run/yielded-claims.ts). */
+  #unlist: (() => void) | undefined;
 
   constructor(options: RecorderOptions) {
     this.#options = options;
@@ -288,10 +299,16 @@ export class ResponseRecorder {
     const eventCount = (last?.seq ?? this.#flushedUpTo) + 1;
     const heartbeat =
       statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount, tail)) - 1;
+    const yielded = this.#yielded;
     if (conversationId !== null)
-      statements.push(renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()));
+      statements.push(
+        yielded
+          ? holdClaimStatement(db, tenantId, conversationId, responseId, 0)
+          : renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()),
+      );
     const results: unknown[] = await db.batch(statements as [Statement, ...Statement[]]);
     this.#failures = 0;
+    if (yielded && conversationId !== null) this.#checkHeld(results.at(-1));
     const beat = results[heartbeat];
     if (this.#options.onGone !== undefined && Array.isArray(beat) && beat.length === 0 && !this.#stopped) {
       // The row was deleted or ended elsewhere: no later write of this run can land.
@@ -311,6 +328,69 @@ export class ResponseRecorder {
       this.#rowTailChars += freshChars;
     }
     this.#flushedUpTo = last.seq;
+  }
+
+  /**
+   * The client left: the run's conversation claim is yielded to the next response that claims the
+   * conversation (see `holdClaimStatement`) instead of being renewed; `onPreempted` says when one did.
+   * Never for a background run: only a foreground run's client can leave it.
+   */
+  yieldClaim(): void {
+    const { db, tenantId, conversationId, responseId } = this.#options;
+    if (conversationId === null || this.#yielded || this.#stopped) return;
+    this.#yielded = true;
+    this.#unlist = noteYieldedClaim(tenantId, conversationId, responseId, () => this.#lose());
+    // After a renewal in flight, which would set the lease again; later heartbeats keep it yielded.
+    const inflight = this.#inflight;
+    this.#yielding = (async () => {
+      await inflight;
+      this.#checkHeld((await db.batch([holdClaimStatement(db, tenantId, conversationId, responseId, 0)]))[0]);
+    })().catch((error: unknown) => this.#options.onError("the conversation's claim could not be yielded", error));
+  }
+
+  /**
+   * Before an end that appends to the conversation: whether the run still holds the claim it yielded,
+   * taking it back for a lease if so (no response can take it then). True for a claim never yielded;
+   * false when another response took it or D1 would not say (the run must then append nothing).
+   * No heartbeat runs after it: the end follows.
+   */
+  async holdClaim(): Promise<boolean> {
+    const { db, tenantId, conversationId, responseId } = this.#options;
+    if (!this.#yielded || conversationId === null) return true;
+    this.#stopTimer();
+    this.#stopped = true;
+    await this.#inflight;
+    await this.#yielding;
+    if (this.#preempted) return false;
+    try {
+      const [held] = await this.#retried("the conversation's claim could not be taken back", () =>
+        db.batch([holdClaimStatement(db, tenantId, conversationId, responseId, leaseUntil())]),
+      );
+      this.#yielded = false;
+      return held.length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Forgets the terminal event recorded (not yet in D1): the run ends otherwise (see `holdClaim`). */
+  dropTerminal(): void {
+    const terminal = this.#terminalSeq;
+    const dropped = this.#pending.filter((event) => event.seq >= terminal);
+    this.#pending = this.#pending.filter((event) => event.seq < terminal);
+    for (const event of dropped) this.#pendingChars -= event.frame.length;
+    this.#terminalSeq = Number.POSITIVE_INFINITY;
+  }
+
+  /** A yielded claim's check found no row: another response holds the conversation now. */
+  #checkHeld(result: unknown): void {
+    if (Array.isArray(result) && result.length === 0) this.#lose();
+  }
+
+  #lose(): void {
+    if (this.#preempted) return;
+    this.#preempted = true;
+    this.#options.onPreempted?.();
   }
 
   /**
@@ -370,6 +450,7 @@ export class ResponseRecorder {
   }
 
   #stopTimer(): void {
+    this.#unlist?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#soon !== undefined) clearTimeout(this.#soon);

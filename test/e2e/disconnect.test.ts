@@ -3,19 +3,20 @@
 // a response that finishes within it is stored whole and `completed`; one that does not is ended
 // `cancelled` (OpenAI: terminating the connection cancels a synchronous response) with the partial
 // output it had, recorded. A store:false run, which nothing records, stops at once. Conversation
-// claims are leases: a turn whose holder died frees its conversation within a minute.
+// claims are leases: a turn whose holder died frees its conversation within a minute, and a turn
+// whose client left yields it: the next turn runs at once and the left one ends cancelled.
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readConfig } from "../../src/config";
+import { readConfig, type GatewayConfig } from "../../src/config";
 import { validateCreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
 import type { RunSpec } from "../../src/run/spec";
 import { runStateless } from "../../src/run/stateless";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, readEvents, untilOutput, upstream } from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
 import { firstRow, runEverywhere } from "../support/shards";
@@ -254,5 +255,170 @@ describe("conversation claims are leases", () => {
       conversation.id,
     );
     expect(free?.active_response_id).toBeNull();
+  });
+});
+
+/** Waits until the conversation's claim is yielded (its holder's client left): its lease set to 0. */
+const claimYielded = (conversationId: string) =>
+  until(
+    () =>
+      firstRow<{ active_until: number | null }>("SELECT active_until FROM conversations WHERE id = ?", conversationId),
+    (row) => row?.active_until === 0,
+    "the turn to yield its claim",
+  );
+
+/** The texts of a conversation's items, in order. */
+async function itemTexts(conversationId: string): Promise<string[]> {
+  const texts: string[] = [];
+  for await (const item of client(KEY).conversations.items.list(conversationId, { order: "asc" }))
+    texts.push((item as { content?: { text?: string }[] }).content?.[0]?.text ?? "");
+  return texts;
+}
+
+/**
+ * A streamed turn on the conversation, run directly (a disconnect through the Worker's fetch is
+ * noticed only at the next write, and a gated model writes nothing): its client reads the first chunk
+ * and leaves, and the run goes on. `config` adjusts the deployment's settings.
+ */
+async function leftTurn(
+  conversationId: string,
+  held: string,
+  config: Partial<GatewayConfig> = {},
+): Promise<{ id: string; ctx: ExecutionContext }> {
+  const spec: RunSpec = {
+    responseId: newResponseId(),
+    tenantId: await tenantOf(KEY),
+    apiKeyId: null,
+    requestId: "req_disconnect_turn",
+    createdAt: Math.floor(Date.now() / 1000),
+    request: validateCreateRequest({ model: held, conversation: conversationId, input: "stopped", stream: true }),
+    upstream: chooseUpstream(readConfig(env), held, KEY),
+  };
+  const ctx = createExecutionContext();
+  const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), ...config } }, spec);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  await reader.read();
+  await reader.cancel("the client went away");
+  await claimYielded(conversationId);
+  return { id: spec.responseId, ctx };
+}
+
+describe("a conversation turn whose client left", () => {
+  it("yields the conversation: the next turn runs at once, and the left one ends cancelled, appending nothing", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftTurn(conversation.id, held);
+    // It ran on, recorded, to where its model holds.
+    await untilOutput(openai, id, "w0 w1 w2 ");
+
+    // A chat UI that stopped a turn sends the next message: no `conversation_locked` for the grace period.
+    const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" });
+    expect(next.output_text).toBe("echo(2): next");
+    const left = await until(
+      () => openai.responses.retrieve(id),
+      (response) => response.status === "cancelled",
+      "the left turn to end",
+    );
+    expect(left.output_text).toBe("w0 w1 w2 ");
+    expect(left.output[0]).toMatchObject({ status: "incomplete" });
+    expect(await itemTexts(conversation.id)).toEqual(["before", "next", "echo(2): next"]);
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left turn's upstream call to stop",
+    );
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+    // What its client saw is kept: the replay is every event it recorded, in order, with no end event.
+    const replay = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).body,
+    );
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.map((event) => event.type).filter((type) => type === "response.output_text.delta")).toHaveLength(3);
+    expect(replay.at(-1)?.type).toBe("response.output_text.delta");
+  });
+
+  it("that finishes before another turn claims the conversation is appended, as if its client had stayed", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const held = model("gate:3:4");
+    const { id, ctx } = await leftTurn(conversation.id, held);
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+    expect((await openai.responses.retrieve(id)).status).toBe("completed");
+    expect(await itemTexts(conversation.id)).toEqual(["stopped", "w0 w1 w2 w3 "]);
+    const free = await firstRow<{ active_response_id: string | null }>(
+      "SELECT active_response_id FROM conversations WHERE id = ?",
+      conversation.id,
+    );
+    expect(free?.active_response_id).toBeNull();
+  });
+
+  it("that finishes after a turn of another isolate took the conversation ends cancelled with its output, appending nothing", async () => {
+    const conversation = await client(KEY).conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:3:4");
+    // No heartbeat in the test's time: only its end can learn that it lost the claim.
+    const { id, ctx } = await leftTurn(conversation.id, held, { recordFlushMs: 600_000 });
+    // What a turn in another isolate leaves in D1 when it takes the conversation (this isolate's list
+    // of yielded turns does not hear of it).
+    const other = newResponseId();
+    await runEverywhere(
+      "UPDATE conversations SET active_response_id = ?, active_until = ? WHERE id = ?",
+      other,
+      Math.floor(Date.now() / 1000) + 60,
+      conversation.id,
+    );
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+
+    const ended = await client(KEY).responses.retrieve(id);
+    expect(ended).toMatchObject({ status: "cancelled", completed_at: null });
+    expect(ended.output_text).toBe("w0 w1 w2 w3 ");
+    expect(await itemTexts(conversation.id)).toEqual(["before"]);
+    const claim = await firstRow<{ active_response_id: string | null }>(
+      "SELECT active_response_id FROM conversations WHERE id = ?",
+      conversation.id,
+    );
+    expect(claim?.active_response_id).toBe(other);
+    const replay = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).body,
+    );
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.map((event) => event.type)).not.toContain("response.completed");
+  });
+
+  it("a background turn never yields: its conversation stays locked while it runs", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const held = model("gate:3:4");
+    const queued = await openai.responses.create({
+      model: held,
+      conversation: conversation.id,
+      input: "x",
+      background: true,
+      stream: true,
+    });
+    // Its stream's client leaves; the run goes on.
+    const iterator = queued[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.return?.();
+    await expect(
+      openai.responses.create({ model: model("text:1"), conversation: conversation.id, input: "y" }),
+    ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
+    const claim = await firstRow<{ active_until: number }>(
+      "SELECT active_until FROM conversations WHERE id = ?",
+      conversation.id,
+    );
+    expect(claim?.active_until).toBeGreaterThan(Date.now() / 1000);
+    await upstream.release(held);
   });
 });
