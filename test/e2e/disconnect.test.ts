@@ -396,6 +396,75 @@ describe("a conversation turn whose client left", () => {
     expect(replay.map((event) => event.type)).not.toContain("response.completed");
   });
 
+  it("whose conversation a turn of another isolate took stops at its next heartbeat, cancelled, appending nothing", async () => {
+    const conversation = await client(KEY).conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftTurn(conversation.id, held, { recordFlushMs: 100 });
+    await untilOutput(client(KEY), id, "w0 w1 w2 ");
+    // What a turn in another isolate leaves in D1 when it takes the conversation: only the left
+    // turn's heartbeat can tell it, while its model stays held.
+    await runEverywhere(
+      "UPDATE conversations SET active_response_id = ?, active_until = ? WHERE id = ?",
+      newResponseId(),
+      Math.floor(Date.now() / 1000) + 60,
+      conversation.id,
+    );
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left turn's upstream call to stop",
+    );
+    await waitOnExecutionContext(ctx);
+    const ended = await client(KEY).responses.retrieve(id);
+    expect(ended).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    expect(await itemTexts(conversation.id)).toEqual(["before"]);
+    await upstream.release(held);
+  });
+
+  it("a JSON create (stream:false) whose client left yields too: the next turn stops it, and it answers cancelled", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:7:8");
+    const spec: RunSpec = {
+      responseId: newResponseId(),
+      tenantId: await tenantOf(KEY),
+      apiKeyId: null,
+      requestId: "req_disconnect_json_turn",
+      createdAt: Math.floor(Date.now() / 1000),
+      request: validateCreateRequest({ model: held, conversation: conversation.id, input: "stopped" }),
+      upstream: chooseUpstream(readConfig(env), held, KEY),
+    };
+    // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
+    const caller = new AbortController();
+    const ctx = createExecutionContext();
+    const answered = runStoredForeground(
+      {
+        env,
+        ctx,
+        config: readConfig(env),
+        request: new Request(`${GATEWAY_URL}/responses`, { signal: caller.signal }),
+      },
+      spec,
+    );
+    await until(
+      () => upstream.requests(held),
+      (sent) => sent.length === 1,
+      "the upstream call",
+    );
+    caller.abort();
+    await claimYielded(conversation.id);
+    const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" });
+    expect(next.output_text).toBe("echo(2): next");
+    const answer = await (await answered).json<{ status: string; output: unknown[] }>();
+    expect(answer.status).toBe("cancelled");
+    await waitOnExecutionContext(ctx);
+    const stored = await openai.responses.retrieve(spec.responseId);
+    expect(stored).toMatchObject({ status: "cancelled", completed_at: null });
+    expect(stored.output).toEqual(answer.output);
+    expect(await itemTexts(conversation.id)).toEqual(["before", "next", "echo(2): next"]);
+    await upstream.release(held);
+  });
+
   it("a background turn never yields: its conversation stays locked while it runs", async () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create();
