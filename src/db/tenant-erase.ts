@@ -114,12 +114,12 @@ async function refuseRunning(db: D1Database, tenantId: string, state: string): P
     throw tenantConflict(`Tenant '${tenantId}' has ${responsesCount(count)} running; ${state}, then delete it again.`);
 }
 
-/** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */
 /** Full statements a call may still run, shared by every shard it erases on (EraseBounds.budget). */
 interface Budget {
   left: number;
 }
 
+/** Deletes the tenant's rows on one shard, adding the counts to `rows`; false when the budget ran out first. */
 async function eraseRows(
   db: D1Database,
   tenantId: string,
