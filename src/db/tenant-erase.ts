@@ -1,7 +1,8 @@
 // Erasing a tenant (DELETE /admin/tenants/{id}): its keys are revoked first, so nothing new is written
 // for it, then every row of its history is deleted from its shard (and from the others, where a move
-// cut short left some), table by table, in bounded statements, and last its keys, its tenant row and its shard record. A tenant with much history takes
-// several calls: each deletes up to a budget of statements and says whether more remains.
+// cut short left some), table by table, in bounded statements, and last its keys, its tenant row and
+// its shard record. A tenant with much history takes several calls: each deletes up to a budget of
+// statements over all its shards and says whether more remains.
 // Used by src/routes/admin/tenant-delete.ts.
 
 import { CONTROL_SHARD, forgetShard, readShardPlan, shardBinding } from "./shards";
