@@ -10,7 +10,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readConfig, type GatewayConfig } from "../../src/config";
-import { validateCreateRequest } from "../../src/responses/create-request";
+import { validateCreateRequest, type CreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
 import type { RunSpec } from "../../src/run/spec";
 import { runStateless } from "../../src/run/stateless";
@@ -22,6 +22,19 @@ import { tenantOf } from "../support/run-object";
 import { firstRow, runEverywhere } from "../support/shards";
 
 const KEY = "sk-test-disconnect";
+
+/** The run of `request` (its model's upstream) as the create route would hand it over. */
+async function specOf(requestId: string, request: CreateRequest): Promise<RunSpec> {
+  return {
+    responseId: newResponseId(),
+    tenantId: await tenantOf(KEY),
+    apiKeyId: null,
+    requestId,
+    createdAt: Math.floor(Date.now() / 1000),
+    request,
+    upstream: chooseUpstream(readConfig(env), request.model, KEY),
+  };
+}
 
 /** Opens a stored stream and reads until `count` frames arrived; then the client goes away. */
 async function readThenLeave(body: Record<string, unknown>, count: number): Promise<string> {
@@ -70,15 +83,7 @@ describe("a stored foreground response whose client disconnects", () => {
   it("ends cancelled with its partial output, recorded, when the grace period runs out", async () => {
     const m = model("gate:5:6");
     const request = validateCreateRequest({ model: m, input: "x", stream: true });
-    const spec: RunSpec = {
-      responseId: newResponseId(),
-      tenantId: await tenantOf(KEY),
-      apiKeyId: null,
-      requestId: "req_disconnect",
-      createdAt: Math.floor(Date.now() / 1000),
-      request,
-      upstream: chooseUpstream(readConfig(env), m, KEY),
-    };
+    const spec = await specOf("req_disconnect", request);
     // The runner driven directly, with a grace of half a second (the deployment's is 25 s).
     const ctx = createExecutionContext();
     const response = await runStoredForeground(
@@ -135,15 +140,7 @@ describe("a stored foreground response whose client disconnects", () => {
   it("a JSON create (stream:false) whose client goes away ends cancelled too, when the grace period runs out", async () => {
     const m = model("gate:5:6");
     const request = validateCreateRequest({ model: m, input: "x" });
-    const spec: RunSpec = {
-      responseId: newResponseId(),
-      tenantId: await tenantOf(KEY),
-      apiKeyId: null,
-      requestId: "req_disconnect_json",
-      createdAt: Math.floor(Date.now() / 1000),
-      request,
-      upstream: chooseUpstream(readConfig(env), m, KEY),
-    };
+    const spec = await specOf("req_disconnect_json", request);
     // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
     const caller = new AbortController();
     const ctx = createExecutionContext();
@@ -186,15 +183,10 @@ describe("a stored foreground response whose client disconnects", () => {
 
   it("a store:false JSON create (stream:false) whose client goes away stops the upstream call at once", async () => {
     const m = model("gate:5:6");
-    const spec: RunSpec = {
-      responseId: newResponseId(),
-      tenantId: await tenantOf(KEY),
-      apiKeyId: null,
-      requestId: "req_disconnect_stateless_json",
-      createdAt: Math.floor(Date.now() / 1000),
-      request: validateCreateRequest({ model: m, input: "x", store: false }),
-      upstream: chooseUpstream(readConfig(env), m, KEY),
-    };
+    const spec = await specOf(
+      "req_disconnect_stateless_json",
+      validateCreateRequest({ model: m, input: "x", store: false }),
+    );
     // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
     const caller = new AbortController();
     const ctx = createExecutionContext();
@@ -285,15 +277,10 @@ async function leftTurn(
   held: string,
   config: Partial<GatewayConfig> = {},
 ): Promise<{ id: string; ctx: ExecutionContext }> {
-  const spec: RunSpec = {
-    responseId: newResponseId(),
-    tenantId: await tenantOf(KEY),
-    apiKeyId: null,
-    requestId: "req_disconnect_turn",
-    createdAt: Math.floor(Date.now() / 1000),
-    request: validateCreateRequest({ model: held, conversation: conversationId, input: "stopped", stream: true }),
-    upstream: chooseUpstream(readConfig(env), held, KEY),
-  };
+  const spec = await specOf(
+    "req_disconnect_turn",
+    validateCreateRequest({ model: held, conversation: conversationId, input: "stopped", stream: true }),
+  );
   const ctx = createExecutionContext();
   const response = await runStoredForeground({ env, ctx, config: { ...readConfig(env), ...config } }, spec);
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -425,15 +412,10 @@ describe("a conversation turn whose client left", () => {
     const openai = client(KEY);
     const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
     const held = model("gate:7:8");
-    const spec: RunSpec = {
-      responseId: newResponseId(),
-      tenantId: await tenantOf(KEY),
-      apiKeyId: null,
-      requestId: "req_disconnect_json_turn",
-      createdAt: Math.floor(Date.now() / 1000),
-      request: validateCreateRequest({ model: held, conversation: conversation.id, input: "stopped" }),
-      upstream: chooseUpstream(readConfig(env), held, KEY),
-    };
+    const spec = await specOf(
+      "req_disconnect_json_turn",
+      validateCreateRequest({ model: held, conversation: conversation.id, input: "stopped" }),
+    );
     // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
     const caller = new AbortController();
     const ctx = createExecutionContext();
