@@ -209,15 +209,9 @@ export async function claimConversation(
   return (await findConversation(db, tenantId, conversationId)) === undefined ? "missing" : "busy";
 }
 
-/** Extends `responseId`'s claim to `until` (unix seconds) while it still holds it: its lease is alive. */
-export function renewClaimStatement(
-  db: Db,
-  tenantId: string,
-  conversationId: string,
-  responseId: string,
-  until: number,
-): Statement {
-  return db
+/** Sets `responseId`'s lease on the conversation to `until` (unix seconds), if it still holds the claim. */
+const leaseUpdate = (db: Db, tenantId: string, conversationId: string, responseId: string, until: number) =>
+  db
     .update(conversations)
     .set({ activeUntil: until })
     .where(
@@ -227,6 +221,16 @@ export function renewClaimStatement(
         eq(conversations.activeResponseId, responseId),
       ),
     );
+
+/** Extends `responseId`'s claim to `until` (unix seconds) while it still holds it: its lease is alive. */
+export function renewClaimStatement(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  responseId: string,
+  until: number,
+): Statement {
+  return leaseUpdate(db, tenantId, conversationId, responseId, until);
 }
 
 /**
@@ -242,17 +246,7 @@ export function holdClaimStatement(
   responseId: string,
   until: number,
 ) {
-  return db
-    .update(conversations)
-    .set({ activeUntil: until })
-    .where(
-      and(
-        eq(conversations.id, conversationId),
-        eq(conversations.tenantId, tenantId),
-        eq(conversations.activeResponseId, responseId),
-      ),
-    )
-    .returning({ id: conversations.id });
+  return leaseUpdate(db, tenantId, conversationId, responseId, until).returning({ id: conversations.id });
 }
 
 /** Releases the conversation if `responseId` still holds it. */
