@@ -286,9 +286,11 @@ export class ResponseRun extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
       return;
     }
-    if (outcome === "ended_elsewhere" && this.#storage.exists()) {
-      // D1 has no such end (the response was deleted before the object was told, or ended first by
-      // another): there is no end to report, so its webhooks are not planned.
+    if (outcome === "ended_elsewhere" && this.#storage.exists() && (await this.#rowGone(run.tenantId))) {
+      // The response was deleted before the object was told: there is no end to report, so its
+      // webhooks are not planned. (A row that is there but ended is this run's own end, committed by a
+      // write D1 reported failed and found done by its retry, or another's that plans its own: the
+      // deliveries go, planned once.)
       await this.#inTurn(async () => {
         const end = this.#storage.get<EndState>(END);
         if (end?.webhooks === "pending") this.#storage.set(END, { ...end, webhooks: "none" } satisfies EndState);
@@ -303,6 +305,17 @@ export class ResponseRun extends DurableObject<Env> {
     }
     // Deliveries start now, in this call, rather than on the next alarm.
     this.#background(this.#jobs(), "webhook delivery failed");
+  }
+
+  /** Whether D1 no longer has this run's response (deleted); false when it cannot say. */
+  async #rowGone(tenantId: string): Promise<boolean> {
+    try {
+      const db = await tenantDb(this.env, tenantId, { running: true });
+      return (await findResponse(db, tenantId, this.#identity.responseId)) === undefined;
+    } catch (error) {
+      this.#logError("the response could not be read after its end", error);
+      return false;
+    }
   }
 
   /** The retry of an end D1 refused before (the alarm's, or a read's); read afresh, since a job before may have written it. */

@@ -4,6 +4,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import OpenAI, { InvalidWebhookSignatureError } from "openai";
 import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { deleteResponse } from "../../src/db/responses";
 import { tenantDb } from "../../src/db/shards";
@@ -443,6 +444,28 @@ describe("webhooks of background responses", () => {
     );
     expect(await received(url)).toEqual([]);
     expect(await countAll("SELECT count(*) AS n FROM webhook_deliveries WHERE response_id = ?", created.id)).toBe(0);
+  });
+
+  it("sends the end of a run whose terminal write D1 committed but reported failed (its retry finds it ended)", async () => {
+    const key = tenantKey();
+    const openai = client(key);
+    const url = hookUrl("ok");
+    await endpoint(openai, url, ["response.completed"]);
+    const gated = model("gate:6:10");
+    const created = await openai.responses.create({ model: gated, input: "x", background: true });
+    await untilOutput(openai, created.id, "w0 w1 ");
+    // What the retry of a committed write finds: the row already ended, as this run would end it.
+    const tenantId = await passthroughTenant(key);
+    await (
+      await tenantDb(env, tenantId)
+    ).run(sql`UPDATE responses SET status = 'completed' WHERE tenant_id = ${tenantId} AND id = ${created.id}`);
+    await upstream.release(gated);
+    const [hook] = await until(
+      () => received(url),
+      (hooks) => hooks.length > 0,
+      "the response.completed webhook",
+    );
+    expect(JSON.parse(hook!.body)).toMatchObject({ type: "response.completed", data: { id: created.id } });
   });
 
   it("lists a tenant's deliveries newest first, page by page", async () => {
