@@ -15,47 +15,40 @@ function tooLarge(limit: number): ApiError {
   });
 }
 
-/** The codings a body may come in (`Content-Encoding`), as a DecompressionStream names them. */
-const BODY_CODINGS: Record<string, "gzip" | "deflate"> = { gzip: "gzip", "x-gzip": "gzip", deflate: "deflate" };
-
 /**
- * The body as JSON text's bytes: a gzip or deflate body is inflated as it is read (the size cap
- * counts inflated bytes, so a small bomb stops at the limit); any other coding is a 415, where it
- * would otherwise be refused as JSON that does not parse, or, with a plain body, trusted.
+ * A body sent compressed (`Content-Encoding` other than identity) is a 415: no client of this API
+ * compresses its requests (the openai SDKs, undici, curl do not), and inflating one safely would need
+ * an inflater bounded by its output, where the runtime's DecompressionStream inflates each chunk it is
+ * given whole (a chunk of a gzip bomb could be tens of MB before any size check). Without this, a
+ * compressed body was a 400 "could not parse the JSON", and a plain one labelled `br` was trusted.
  */
-function decodedBody(request: Request, body: ReadableStream<Uint8Array>): [ReadableStream<Uint8Array>, string | null] {
+function refuseCompressed(request: Request): void {
   const codings = (request.headers.get("content-encoding") ?? "")
     .split(",")
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== "" && coding !== "identity");
-  if (codings.length === 0) return [body, null];
-  const format = codings.length === 1 ? BODY_CODINGS[codings[0] ?? ""] : undefined;
-  if (format === undefined)
+  if (codings.length > 0)
     throw new ApiError(
       415,
-      `Unsupported Content-Encoding '${codings.join(", ").slice(0, 64)}': send the request body uncompressed, or compressed with gzip or deflate.`,
+      `Unsupported Content-Encoding '${codings.join(", ").slice(0, 64)}': send the request body uncompressed.`,
       {
         type: "invalid_request_error",
         code: "unsupported_content_encoding",
-        headers: { "accept-encoding": "gzip, deflate" },
+        headers: { "accept-encoding": "identity" },
       },
     );
-  return [body.pipeThrough(new DecompressionStream(format)), format];
 }
 
 async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  refuseCompressed(request);
   if (request.body === null) return new Uint8Array();
-  const [stream, format] = decodedBody(request, request.body as ReadableStream<Uint8Array>);
-  const reader = stream.getReader();
+  const reader = (request.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read().catch((error: unknown) => {
-      if (format === null) throw error;
-      throw invalidRequest(`The request body is not valid ${format} data, as its Content-Encoding says.`);
-    });
+    const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

@@ -64,35 +64,18 @@ describe("limits", () => {
   const compressed = (text: string, format: "gzip" | "deflate"): Promise<ArrayBuffer> =>
     new Response(new Blob([text]).stream().pipeThrough(new CompressionStream(format))).arrayBuffer();
 
-  it.each([["gzip"], ["deflate"], ["x-gzip"]] as const)("accepts a %s body, inflated", async (coding) => {
-    const { key } = await newTenantKey("limits");
-    const m = model("text:1");
-    const body = await compressed(JSON.stringify({ model: m, input: "hi" }), coding === "x-gzip" ? "gzip" : coding);
-    const res = await post(key, body, {}, { "content-encoding": coding });
-    expect(res.status).toBe(200);
-    expect(await upstream.requests(m)).toHaveLength(1);
-  });
-
-  it("counts a compressed body's inflated bytes: a small gzip bomb is a 413, and nothing is written", async () => {
-    const { key, tenantId } = await newTenantKey("limits");
-    const m = model("text:1");
-    const body = await compressed(JSON.stringify({ model: m, input: "x".repeat(1_000_000) }), "gzip");
-    expect(body.byteLength).toBeLessThan(4096);
-    const res = await post(key, body, LIMIT, { "content-encoding": "gzip" });
-    expect(res.status).toBe(413);
-    expect(res.body.error).toMatchObject({ type: "invalid_request_error", code: "request_too_large" });
-    expect(await written(tenantId)).toBe(0);
-    expect(await upstream.requests(m)).toEqual([]);
-  });
-
-  it.each([["br"], ["zstd"], ["gzip, br"]])(
-    "answers a body in a coding it cannot read (%s) with a 415 naming it, even when the body is plain JSON",
+  it.each([["gzip"], ["deflate"], ["br"], ["zstd"], ["gzip, br"]])(
+    "answers a body sent compressed (%s) with a 415 naming the coding, before reading it",
     async (coding) => {
       const { key, tenantId } = await newTenantKey("limits");
       const m = model("text:1");
-      const res = await post(key, JSON.stringify({ model: m, input: "hi" }), {}, { "content-encoding": coding });
+      const body =
+        coding === "gzip" || coding === "deflate"
+          ? await compressed(JSON.stringify({ model: m, input: "hi" }), coding)
+          : JSON.stringify({ model: m, input: "hi" });
+      const res = await post(key, body, {}, { "content-encoding": coding });
       expect(res.status).toBe(415);
-      expect(res.headers.get("accept-encoding")).toBe("gzip, deflate");
+      expect(res.headers.get("accept-encoding")).toBe("identity");
       expect(res.body.error).toMatchObject({ type: "invalid_request_error", code: "unsupported_content_encoding" });
       expect(res.body.error.message).toContain(`'${coding}'`);
       expect(await written(tenantId)).toBe(0);
@@ -100,14 +83,11 @@ describe("limits", () => {
     },
   );
 
-  it("answers a body that is not what its Content-Encoding says with a 400", async () => {
+  it("takes a body labelled identity as it is", async () => {
     const { key } = await newTenantKey("limits");
     const m = model("text:1");
-    const res = await post(key, JSON.stringify({ model: m, input: "hi" }), {}, { "content-encoding": "gzip" });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ type: "invalid_request_error", param: null });
-    expect(res.body.error.message).toMatch(/not valid gzip data/);
-    expect(await upstream.requests(m)).toEqual([]);
+    const res = await post(key, JSON.stringify({ model: m, input: "hi" }), {}, { "content-encoding": "identity" });
+    expect(res.status).toBe(200);
   });
 
   it("accepts a body just under the limit", async () => {
