@@ -96,8 +96,8 @@ export async function eraseTenant(
   // A move cut short leaves rows on a shard that is not the tenant's: a partial copy on the
   // destination of one whose Worker was stopped and then called off, or the whole history on the
   // source of one stopped after recording the new shard. Nothing else would ever delete them.
-  for (const { name } of readShardPlan(env))
-    if (name !== record?.shard && !(await eraseRows(shardBinding(env, name), tenantId, left, rowsPerStatement, rows)))
+  for (const name of await otherShardsHolding(env, tenantId, record?.shard))
+    if (!(await eraseRows(shardBinding(env, name), tenantId, left, rowsPerStatement, rows)))
       return { found: true, done: false, rows };
   await control.batch([
     control.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(tenantId),
@@ -141,6 +141,29 @@ async function eraseRows(
     }
   }
   return true;
+}
+
+/**
+ * The shards but `home` holding any row of the tenant: one query a shard (an index seek a table), so a
+ * call erases only where a cut-short move left rows, not every table of every shard. All shards have
+ * the same tables (the same migrations), read once; tables found by their response's id need no look
+ * of their own, as their rows go with `responses`, which has a `tenant_id`.
+ */
+async function otherShardsHolding(env: Env, tenantId: string, home: string | undefined): Promise<string[]> {
+  const others = readShardPlan(env)
+    .map(({ name }) => name)
+    .filter((name) => name !== home);
+  if (others.length === 0) return [];
+  const tables = (await tenantTables(shardBinding(env, others[0] as string))).filter(
+    (table) => table.where === "tenant_id = ?",
+  );
+  const holds = `SELECT ${tables.map((table) => `EXISTS (SELECT 1 FROM ${quoted(table.name)} WHERE tenant_id = ?1)`).join(" OR ")} AS found`;
+  const found: string[] = [];
+  for (const name of others) {
+    const row = await shardBinding(env, name).prepare(holds).bind(tenantId).first<{ found: number }>();
+    if (row?.found === 1) found.push(name);
+  }
+  return found;
 }
 
 /**
