@@ -27,27 +27,36 @@ export async function findConversationItems(
   const candidates = new Map<string, string[]>();
   /** When each conversation found was created: the newest that has an id gives it. */
   const createdAt = new Map<string, number>();
-  for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
-    const chunk = ids.slice(start, start + IDS_PER_QUERY);
-    const matches = sql.join(
-      chunk.map((id) => sql`instr(item_ids, ${` ${id} `}) > 0`),
-      sql` OR `,
+  // A list separates its ids with spaces: an id with one cannot be told from two neighbours in it.
+  const listable = ids.filter((id) => !/\s/.test(id));
+  for (let start = 0; start < listable.length; start += IDS_PER_QUERY) {
+    const chunk = listable.slice(start, start + IDS_PER_QUERY);
+    // Which of the chunk's ids each list holds, as their indexes ("0,3,"): not the lists themselves,
+    // each up to ITEM_IDS_MAX_CHARS, which a common id would bring back by the thousand.
+    const held = sql.join(
+      chunk.map(
+        (id, index) => sql`CASE WHEN instr(item_ids, ${` ${id} `}) > 0 THEN ${sql.raw(`'${index},'`)} ELSE '' END`,
+      ),
+      sql` || `,
     );
-    const rows = await db.all<{ id: string; ids: string; createdAt: number }>(sql`
-      SELECT id, item_ids AS ids, created_at AS createdAt FROM (
-        SELECT id, item_ids, created_at FROM conversations
-         WHERE tenant_id = ${tenantId}
-         ORDER BY created_at DESC LIMIT ${CONVERSATION_LOOKUP_WINDOW})
-       WHERE ${matches}
-       ORDER BY created_at DESC`);
-    for (const row of rows) createdAt.set(row.id, row.createdAt);
-    for (const id of chunk) {
-      const holders = rows.filter((row) => row.ids.includes(` ${id} `)).map((row) => row.id);
-      if (holders.length > 0) candidates.set(id, holders);
+    const rows = await db.all<{ id: string; held: string; createdAt: number }>(sql`
+      SELECT id, held, createdAt FROM (
+        SELECT id, created_at AS createdAt, ${held} AS held FROM (
+          SELECT id, item_ids, created_at FROM conversations
+           WHERE tenant_id = ${tenantId}
+           ORDER BY created_at DESC LIMIT ${CONVERSATION_LOOKUP_WINDOW}))
+       WHERE held <> ''
+       ORDER BY createdAt DESC`);
+    for (const row of rows) {
+      createdAt.set(row.id, row.createdAt);
+      for (const index of row.held.split(",").filter((part) => part !== "")) {
+        const id = chunk[Number(index)] as string;
+        candidates.set(id, [...(candidates.get(id) ?? []), row.id]);
+      }
     }
   }
   const found = new Map<string, InputItem>();
-  // An id with a space in it can match a list without being an item of it: the rows decide.
+  // The rows decide (an item deleted meanwhile): the newest conversation that has it gives it.
   const conversationIds = [...createdAt.keys()].sort((a, b) => (createdAt.get(b) ?? 0) - (createdAt.get(a) ?? 0));
   for (const conversationId of conversationIds) {
     const wanted = [...candidates].filter(([id, holders]) => !found.has(id) && holders.includes(conversationId));

@@ -193,6 +193,11 @@ describe("item_reference", () => {
       { type: "message", role: "user", content: "first", id: "msg_p" },
       { type: "message", role: "user", content: "second", id: "msg_q" },
     ]);
+    // A reference to that text is to no item: it is not looked up in the lists at all.
+    const spanning = await openai.responses
+      .create({ model: m, input: [reference("msg_p msg_q")] })
+      .catch((error: unknown) => error);
+    expect(spanning).toMatchObject({ status: 400, param: "input" });
   });
 
   it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {
