@@ -80,9 +80,9 @@ export interface BatchOwner {
 
 /**
  * Writes a compressed batch of events `firstSeq..lastSeq` (in parts when larger than a row), only
- * while the response exists (a batch that lands after a delete writes nothing), or unguarded when the
- * same batch inserts the response's row (`rowInserted`). A retried batch replaces the rows it wrote
- * before.
+ * while the response exists (a batch that lands after a delete writes nothing), or while `guard`
+ * holds (a run's batches: while its row runs; `1` when the same batch inserts the response's row).
+ * A retried batch replaces the rows it wrote before.
  */
 export function batchStatements(
   db: Db,
@@ -90,11 +90,11 @@ export function batchStatements(
   firstSeq: number,
   lastSeq: number,
   data: Uint8Array,
-  rowInserted = false,
+  guard?: SQL,
 ): Statement[] {
-  const exists = rowInserted
-    ? sql`1`
-    : sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${owner.responseId} AND ${responses.tenantId} = ${owner.tenantId})`;
+  const exists =
+    guard ??
+    sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${owner.responseId} AND ${responses.tenantId} = ${owner.tenantId})`;
   return splitBytes(data).map((part, index) =>
     db
       .insert(responseEventBatches)

@@ -4,7 +4,7 @@
 // trip); values are compressed first, statements then built from the bytes. Every statement
 // names the tenant. Used by the Worker's recorder, the background Durable Object and the routes.
 
-import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql, type SQL } from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import type { InputItem, OutputItem, ResponseError, ResponseObject } from "../responses/types";
 import { responseError, TERMINAL_STATUSES, textOf } from "../responses/types";
@@ -126,12 +126,18 @@ export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement
   ];
 }
 
-const running = (owner: { responseId: string; tenantId: string }) =>
+/** The row, while it runs (and, for an end written from D1's log, while that log is the one it read). */
+const running = (owner: { responseId: string; tenantId: string; expectEventCount?: number }) =>
   and(
     eq(responses.id, owner.responseId),
     eq(responses.tenantId, owner.tenantId),
     notInArray(responses.status, TERMINAL),
+    owner.expectEventCount === undefined ? undefined : eq(responses.eventCount, owner.expectEventCount),
   );
+
+/** Whether the response's row is running: the guard of its run's batch rows. */
+export const runningRow = (owner: { responseId: string; tenantId: string }): SQL =>
+  sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${running(owner)})`;
 
 /** A running response's events not yet in a batch row: compressed, from `seq` on (null: none). */
 export interface EventTail {
@@ -141,7 +147,8 @@ export interface EventTail {
 
 /**
  * The run is alive: its status, how many events D1 has, the time (the sweep ends silent runs) and,
- * when given, the events since the last batch row as the row's tail.
+ * when given, the events since the last batch row as the row's tail; `clientLeft` marks the run's
+ * client gone (`client_left`).
  */
 export function heartbeatStatement(
   db: Db,
@@ -149,11 +156,14 @@ export function heartbeatStatement(
   status: string,
   eventCount: number,
   tail?: EventTail,
+  clientLeft = false,
 ): Statement {
   const events = tail === undefined ? {} : { eventsTail: tail.data, tailSeq: tail.seq };
+  // Marked only by the flush that follows a departure: a run whose client stays never writes it.
+  const left = clientLeft ? { clientLeft: 1 } : {};
   return db
     .update(responses)
-    .set({ status, eventCount, updatedAt: nowSeconds(), ...events })
+    .set({ status, eventCount, updatedAt: nowSeconds(), ...events, ...left })
     .where(running(owner))
     .returning({ id: responses.id });
 }
@@ -169,6 +179,12 @@ export interface FinalState {
   tail: RecordedEvent[];
   /** The conversation the response ran a turn on: its items join it (when finished) and it is released. */
   turn?: { conversationId: string; items: StoredItem[] } | null;
+  /**
+   * An end made from D1's log while the run may still write it (src/stream/dead-run.ts `endLeftRun`):
+   * the `event_count` of the log it read. Every flush with events changes it, so the end lands only
+   * on that log, none written since.
+   */
+  expectEventCount?: number;
 }
 
 export interface EncodedFinal {
@@ -226,7 +242,7 @@ function endedColumns(db: Db, encoded: EncodedFinal, rowInserted = false) {
   const tailFits = encoded.tail !== null && encoded.tail.byteLength <= MAX_INLINE_BYTES;
   const tailRows =
     encoded.tail !== null && !tailFits && firstTailSeq !== null
-      ? batchStatements(db, final, firstTailSeq, final.eventCount - 1, encoded.tail, rowInserted)
+      ? batchStatements(db, final, firstTailSeq, final.eventCount - 1, encoded.tail, guard ?? sql`1`)
       : [];
   const { snapshot: response } = final;
   return {
@@ -258,7 +274,7 @@ export function finalStatements(db: Db, encoded: EncodedFinal): Statement[] {
   const { snapshot: response } = final;
   return [
     ...statements,
-    storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(response.usage)),
+    storedUsageStatement(db, final.responseId, final.tenantId, tokensOf(response.usage), final.expectEventCount),
     ...(final.turn ? appendTurnStatements(db, { ...final, ...final.turn, status: response.status }) : []),
     db.update(responses).set(columns).where(running(final)).returning({ id: responses.id }),
   ];
@@ -291,7 +307,7 @@ export function insertEndedStatements(db: Db, encoded: EncodedEnded): Write[] {
   const input = placeValue(db, ownerOf(row), "input", encoded.input);
   const { statements, columns } = endedColumns(db, encoded, true);
   const { snapshot: response } = final;
-  const values = { ...createdColumns(row), ...columns, legacy: null, input: input.inline };
+  const values = { ...createdColumns(row), ...columns, legacy: null, clientLeft: null, input: input.inline };
   const hex = BLOB_COLUMNS.map((name): [string, string | null] => [
     name,
     values[name] === null ? null : hexOf(values[name]),

@@ -61,6 +61,11 @@ export const responses = sqliteTable(
      * (` msg_1 rs_2 `), for resolving an `item_reference` (src/db/item-lookup.ts); null while it runs.
      */
     outputItemIds: text("output_item_ids"),
+    /**
+     * 1: a stored foreground run whose client left (written with the flush that has every event its
+     * client saw); a create continuing from it may end it (src/stream/left-runs.ts). Null otherwise.
+     */
+    clientLeft: integer("client_left"),
   },
   (table) => [
     // The key is the list's order: ids carry their creation time, so a tenant's rows are in time order

@@ -57,12 +57,20 @@ const addGroups = (db: Db, query: SQL): Statement => db.insert(usageDaily).selec
  * adds nothing), and only for a row the roll-up does not count: one written before it existed, or one
  * whose id the roll-up has already passed.
  */
-export function storedUsageStatement(db: Db, responseId: string, tenantId: string, tokens: TokenCounts): Statement {
+export function storedUsageStatement(
+  db: Db,
+  responseId: string,
+  tenantId: string,
+  tokens: TokenCounts,
+  expectEventCount?: number,
+): Statement {
+  // As the end's own update: an end conditional on the log it read counts only if it lands.
+  const expected = expectEventCount === undefined ? sql`` : sql` AND r.event_count = ${expectEventCount}`;
   return addGroups(
     db,
     sql`SELECT ${GROUP_COLUMNS}, 1, ${tokens.inputTokens}, ${tokens.outputTokens}
       FROM responses r
-     WHERE r.tenant_id = ${tenantId} AND r.id = ${responseId} AND r.status NOT IN (${TERMINAL_LIST})
+     WHERE r.tenant_id = ${tenantId} AND r.id = ${responseId} AND r.status NOT IN (${TERMINAL_LIST})${expected}
        AND (r.usage_deferred IS NULL OR r.id < ${markOf(sql`${tenantId}`)})`,
   );
 }

@@ -15,6 +15,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
+import { endLeftRun } from "../stream/dead-run";
 import { notRecorded, refusalOf, unrecordedEnd } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream, redact } from "../upstream/client";
@@ -112,7 +113,9 @@ export class BackgroundRun {
         ? null
         : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
     try {
-      const context = await expandContext(db, spec.tenantId, request, background);
+      const context = await expandContext(db, spec.tenantId, request, background, (row) =>
+        endLeftRun(db, row, config.recordFlushMs),
+      );
       target.protocol.checkContext?.(context);
       // Expanded now (an item it cannot open is a 400); compacted in the run, after `queued` is answered.
       const signal = new AbortController().signal;

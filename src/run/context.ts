@@ -3,12 +3,13 @@
 // `conversation`'s items, in order, before the request's own input; the request's own tool outputs
 // and item ids are checked against it.
 // A parent D1 shows running may have ended in its background object, D1 having refused the end: the
-// object is asked. Used by the stored runs, the store:false path and the input_tokens/compact
-// routes; runs before anything is written.
+// object is asked; a create ends a running foreground parent whose client left (`endLeft`). Used by
+// the stored runs, the store:false path and the input_tokens/compact routes (which end nothing);
+// runs before anything is written.
 
 import type { Db } from "../db/client";
 import { findConversation, readConversationItems, readConversationItemsBefore } from "../db/conversations";
-import { findResponse, readChain } from "../db/responses";
+import { findResponse, readChain, type ResponseRow } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
@@ -43,20 +44,34 @@ const parentNotRecorded = (id: string): ApiError =>
 export type BackgroundSnapshot = (responseId: string) => Promise<ResponseObject | null>;
 
 /**
+ * Ends a running foreground response whose client left (src/stream/dead-run.ts `endLeftRun`): a chat
+ * UI that stopped a stream continues from it at once, its partial answer in context.
+ */
+export type EndLeftRun = (row: ResponseRow) => Promise<void>;
+
+/**
  * The status of a parent that D1 shows running, as its background object knows it (null when it is
  * not a background run): it may have ended, its end refused by D1, and a client polling it may chain
- * at once; or it may be running where D1 still shows it queued.
+ * at once; or it may be running where D1 still shows it queued. A foreground parent whose client
+ * left is ended first (`endLeft`): its status is then the one D1 has.
  */
 async function liveStatus(
   db: Db,
   tenantId: string,
   id: string,
   background: BackgroundSnapshot | undefined,
+  endLeft: EndLeftRun | undefined,
 ): Promise<string | null> {
-  if (background === undefined) return null;
+  if (background === undefined && endLeft === undefined) return null;
   const row = await findResponse(db, tenantId, id);
-  if (row === undefined || !row.background) return null;
-  return (await background(id))?.status ?? null;
+  if (row === undefined) return null;
+  if (!row.background) {
+    if (endLeft === undefined || row.clientLeft !== 1) return null;
+    await endLeft(row);
+    // Its end, or the run's own if that came first (the chain is read again after).
+    return (await findResponse(db, tenantId, id))?.status ?? null;
+  }
+  return (await background?.(id))?.status ?? null;
 }
 
 /** The full context of `request`, its own tool outputs checked against the calls in it (tool-outputs.ts). */
@@ -65,8 +80,9 @@ export async function expandContext(
   tenantId: string,
   request: ContextRequest,
   background?: BackgroundSnapshot,
+  endLeft?: EndLeftRun,
 ): Promise<InputItem[]> {
-  const context = await gatherContext(db, tenantId, request, background);
+  const context = await gatherContext(db, tenantId, request, background, endLeft);
   const ownFrom = context.length - request.input.length;
   checkToolOutputs(context, ownFrom);
   checkDuplicateIds(context, ownFrom);
@@ -78,6 +94,7 @@ async function gatherContext(
   tenantId: string,
   request: ContextRequest,
   background: BackgroundSnapshot | undefined,
+  endLeft: EndLeftRun | undefined,
 ): Promise<InputItem[]> {
   if (request.conversationId !== null) return expandConversation(db, tenantId, request.conversationId, request.input);
   const previous = request.previousResponseId;
@@ -92,14 +109,15 @@ async function gatherContext(
   // A chain whose oldest stored link still points further back lost an ancestor (deleted).
   if (root?.previousResponseId) throw previousNotFound(root.previousResponseId);
   if (!TERMINAL_STATUSES.has(parent.status)) {
-    const status = (await liveStatus(db, tenantId, previous, background)) ?? parent.status;
+    const status = (await liveStatus(db, tenantId, previous, background, endLeft)) ?? parent.status;
     if (!TERMINAL_STATUSES.has(status))
       throw invalidRequest(
         `Previous response with id '${previous}' is still ${status}. Wait for it to finish before continuing from it.`,
         "previous_response_id",
         "previous_response_in_progress",
       );
-    // Asked, its object wrote the end it kept: read again. Still running in D1: D1 refuses it yet.
+    // Asked, its object wrote the end it kept (or the left run was ended): read again. Still running
+    // in D1: D1 refuses it yet.
     ({ links, items, rootItemIds } = await readChain(db, tenantId, previous));
     if (!TERMINAL_STATUSES.has(links.at(-1)?.status ?? "")) throw parentNotRecorded(previous);
   }

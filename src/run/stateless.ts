@@ -11,6 +11,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { Keepalive, KEEPALIVE_COMMENT } from "../stream/keepalive";
+import { endLeftRun } from "../stream/dead-run";
 import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
@@ -62,7 +63,9 @@ export async function runStateless(
   /** The summary of a create-time compaction, once made. */
   let summarized = false;
   try {
-    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId), (row) =>
+      endLeftRun(db, row, config.recordFlushMs),
+    );
     target.protocol.checkContext?.(input);
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,

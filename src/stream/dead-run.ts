@@ -5,13 +5,14 @@
 
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
-import { readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
+import { findResponse, readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
 import { logD1Problem } from "../observe/problems";
 import { logRecoveredEnd } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import type { ResponseEcho } from "../responses/response-object";
 import type { ResponseObject, StreamEvent } from "../responses/types";
 import { responseError, TERMINAL_STATUSES } from "../responses/types";
+import { leftRunEnded } from "./left-runs";
 import { framesOf, ResponseRecorder, type FinishOutcome, type RecorderOptions } from "./recorder";
 
 /** The ids a stored response's lines carry. */
@@ -75,6 +76,10 @@ export interface DeadRunOptions {
   onError: RecorderOptions["onError"];
   /** The bindings, for the response's data point (`METRICS`); a lost run's end is logged either way. */
   env?: object;
+  /** The run is alive and writes its own response line (`endLeftRun`): this end writes none. */
+  runLogs?: boolean;
+  /** The end lands only on the log of this `event_count` (see FinalState), the one `row` shows. */
+  expectEventCount?: number;
 }
 
 /** Ends the dead run of `row` with its partial output; returns its final snapshot and the write's outcome. */
@@ -108,9 +113,16 @@ export async function endDeadRun(
     snapshot = end.snapshot;
     turn = end.turn;
   }
-  const outcome = await recorder.finish({ responseId: row.id, tenantId: row.tenantId, snapshot, turn });
+  const { expectEventCount } = options;
+  const outcome = await recorder.finish({
+    responseId: row.id,
+    tenantId: row.tenantId,
+    snapshot,
+    turn,
+    expectEventCount,
+  });
   // A lost run never wrote its response line: this end is its line (an end it reached itself had one).
-  if (typeof end === "string" && outcome === "written")
+  if (typeof end === "string" && outcome === "written" && options.runLogs !== true)
     logRecoveredEnd(row, snapshot, normalizer.nextSeq, "written", options.env);
   return { snapshot, outcome };
 }
@@ -137,5 +149,40 @@ export async function endIfStale(db: Db, row: ResponseRow, recordFlushMs: number
   } catch (error) {
     logD1Problem(rowIds(row), "a stale run could not be ended yet", error);
     return false;
+  }
+}
+
+/** Attempts of `endLeftRun` against the run's own flushes (one lands every RECORD_FLUSH_SECONDS). */
+const LEFT_END_ATTEMPTS = 3;
+
+/**
+ * A create continues from `row`, a stored foreground response still running whose client left
+ * (`client_left`, ResponseRecorder.markLeft): it ends `cancelled` from what D1 has (every event its
+ * client saw, and any flushed since), as a run the disconnect grace ran out on, instead of the create
+ * waiting for the grace. The run goes on writing meanwhile, so the end lands only on the log it read
+ * (`expectEventCount`); after a flush it is made again from the new log. If the run ended first, its
+ * own end stands. The run learns it at once in this isolate, else at its next heartbeat (its row no
+ * longer runs), and writes nothing more. A background run is never ended this way. Throws what
+ * reading the row throws; D1 refusing the end leaves the row running.
+ */
+export async function endLeftRun(db: Db, left: ResponseRow, flushIntervalMs: number): Promise<void> {
+  let row: ResponseRow | undefined = left;
+  for (let attempt = 0; attempt < LEFT_END_ATTEMPTS; attempt++) {
+    if (row === undefined || row.background || row.clientLeft !== 1 || TERMINAL_STATUSES.has(row.status)) return;
+    const ids = rowIds(row);
+    const { outcome } = await endDeadRun(db, row, {
+      end: "cancelled",
+      flushIntervalMs,
+      onError: (what, error, attempt) => logD1Problem(ids, what, error, attempt),
+      runLogs: true,
+      expectEventCount: row.eventCount,
+    });
+    if (outcome === "failed") return;
+    if (outcome === "written") {
+      leftRunEnded(row.tenantId, row.id);
+      return;
+    }
+    // Ended (or deleted) meanwhile, or the run flushed since the read: which, the row says.
+    row = await findResponse(db, row.tenantId, row.id);
   }
 }

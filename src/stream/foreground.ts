@@ -5,8 +5,9 @@
 // events as they come, and the end before the client is sent the terminal event. A client that
 // disconnects does not stop the run at once: it goes on for the disconnect grace (`ctx.waitUntil`
 // keeps the Worker alive about 30 s), then ends `cancelled` with what it has; a conversation turn
-// yields its claim meanwhile and ends so as soon as the next turn takes it. Used by the create
-// route (and the idempotent create); store:false runs go through src/run/stateless.ts.
+// yields its claim meanwhile and ends so as soon as the next turn takes it, and any run is marked
+// left, ended so by a create continuing from it (src/stream/dead-run.ts `endLeftRun`). Used by the
+// create route (and the idempotent create); store:false runs go through src/run/stateless.ts.
 
 import type { GatewayConfig } from "../config";
 import { APPENDED_STATUSES } from "../db/conversations";
@@ -31,6 +32,7 @@ import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
 import { ClientStream } from "./client-stream";
+import { endLeftRun } from "./dead-run";
 import { notRecorded, recordRefusal, refusalOf, unrecordedEnd } from "./outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
 
@@ -108,7 +110,9 @@ export async function runStoredForeground(
   /** The start write (the row and its input). */
   let started: Promise<void> | undefined;
   try {
-    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId));
+    const input = await expandContext(db, spec.tenantId, request, backgroundSnapshots(env, spec.tenantId), (row) =>
+      endLeftRun(db, row, config.recordFlushMs),
+    );
     target.protocol.checkContext?.(input);
     const deps = compactionDeps(config, {
       tenantId: spec.tenantId,
@@ -254,11 +258,13 @@ export async function runStoredForeground(
   };
 
   // A client that goes away leaves the run going, recorded, for the grace period; its conversation
-  // turn yields its claim, so that the client's next turn stops it instead of being refused.
+  // turn yields its claim, and its row is marked left, so that the client's next turn (on the
+  // conversation, or continuing from this response) stops it instead of being refused.
   let grace: ReturnType<typeof setTimeout> | undefined;
   const clientGone = () => {
     grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
     recorder.yieldClaim();
+    recorder.markLeft();
   };
 
   /** A JSON create's run, to its end: the answer is the response as it ended. */

@@ -20,6 +20,7 @@ import {
   encodeRow,
   finalStatements,
   heartbeatStatement,
+  runningRow,
   insertEndedStatements,
   insertResponseStatements,
   type EventTail,
@@ -32,6 +33,7 @@ import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
 import { noteYieldedClaim } from "../run/yielded-claims";
 import { encodeFrame } from "../sse";
+import { noteLeftRun } from "./left-runs";
 import { noteRowWrite } from "./unwritten-rows";
 
 /** An event as the client is sent it: its sequence number and SSE frame. */
@@ -121,6 +123,12 @@ export class ResponseRecorder {
   #preempted = false;
   /** Unlists the yielded claim (src/run/yielded-claims.ts). */
   #unlist: (() => void) | undefined;
+  /** The client left (`markLeft`): the next flush marks the row so. */
+  #left = false;
+  /** D1 has the mark, with every event recorded before it. */
+  #marked = false;
+  /** Unlists the left run (src/stream/left-runs.ts). */
+  #unlistLeft: (() => void) | undefined;
 
   constructor(options: RecorderOptions) {
     this.#options = options;
@@ -280,6 +288,7 @@ export class ResponseRecorder {
     const { db, responseId, tenantId, conversationId } = this.#options;
     // A flush never carries the terminal event: D1 gets it with the end, or never (a sweep then appends
     // its own failure after what the flush had, and the log stays a valid stream).
+    const marking = this.#left && !this.#marked;
     const fresh = this.#pending.filter((event) => event.seq < this.#terminalSeq);
     let freshChars = 0;
     for (const event of fresh) freshChars += event.frame.length;
@@ -293,12 +302,13 @@ export class ResponseRecorder {
       const data = compressEvents(unbatched);
       // Past the size limit, or too large for the row beside its other values: a batch row (in parts if need be).
       toBatch = this.#rowTailChars + freshChars >= this.#options.flushChars || data.byteLength > MAX_INLINE_BYTES;
-      if (toBatch) statements.push(...batchStatements(db, owner, unbatched[0]!.seq, last.seq, data));
+      // Only onto a running row: a batch after an end written elsewhere would follow that end.
+      if (toBatch) statements.push(...batchStatements(db, owner, unbatched[0]!.seq, last.seq, data, runningRow(owner)));
       tail = toBatch ? { seq: null, data: null } : { seq: unbatched[0]!.seq, data };
     }
     const eventCount = (last?.seq ?? this.#flushedUpTo) + 1;
-    const heartbeat =
-      statements.push(heartbeatStatement(db, owner, this.#options.status?.() ?? "in_progress", eventCount, tail)) - 1;
+    const status = this.#options.status?.() ?? "in_progress";
+    const heartbeat = statements.push(heartbeatStatement(db, owner, status, eventCount, tail, marking)) - 1;
     const yielded = this.#yielded;
     if (conversationId !== null)
       statements.push(
@@ -308,13 +318,11 @@ export class ResponseRecorder {
       );
     const results: unknown[] = await db.batch(statements as [Statement, ...Statement[]]);
     this.#failures = 0;
+    if (marking) this.#marked = true;
     if (yielded && conversationId !== null) this.#checkHeld(results.at(-1));
     const beat = results[heartbeat];
-    if (this.#options.onGone !== undefined && Array.isArray(beat) && beat.length === 0 && !this.#stopped) {
-      // The row was deleted or ended elsewhere: no later write of this run can land.
-      this.#stopped = true;
-      this.#stopTimer();
-      this.#options.onGone();
+    if (Array.isArray(beat) && beat.length === 0) {
+      this.#gone();
       return;
     }
     if (last === undefined) return;
@@ -328,6 +336,36 @@ export class ResponseRecorder {
       this.#rowTailChars += freshChars;
     }
     this.#flushedUpTo = last.seq;
+  }
+
+  /** The row was deleted or ended elsewhere: no later write of this run can land. */
+  #gone(): void {
+    if (this.#options.onGone === undefined || this.#stopped) return;
+    this.#stopped = true;
+    this.#stopTimer();
+    this.#options.onGone();
+  }
+
+  /**
+   * The client left: the row is marked so (`client_left`) by a flush at once, which carries every
+   * event recorded so far (all its client saw), so a create continuing from the response can end it
+   * from D1 (src/stream/dead-run.ts `endLeftRun`); the run then learns it at once in this isolate
+   * (src/stream/left-runs.ts), else at its next heartbeat. A deferred row is written now. Flushes go
+   * on as before. Never for a background run.
+   */
+  markLeft(): void {
+    if (this.#left || this.#stopped) return;
+    this.#left = true;
+    const { tenantId, responseId } = this.#options;
+    this.#unlistLeft = noteLeftRun(tenantId, responseId, () => this.#gone());
+    this.begin();
+    const starting = this.#starting;
+    void (async () => {
+      await starting;
+      // After a flush in flight, which may have begun before the departure (and so not mark it).
+      await this.#inflight;
+      this.#flushSoon(true);
+    })().catch(() => undefined);
   }
 
   /**
@@ -451,6 +489,7 @@ export class ResponseRecorder {
 
   #stopTimer(): void {
     this.#unlist?.();
+    this.#unlistLeft?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#soon !== undefined) clearTimeout(this.#soon);

@@ -4,19 +4,33 @@
 // `cancelled` (OpenAI: terminating the connection cancels a synchronous response) with the partial
 // output it had, recorded. A store:false run, which nothing records, stops at once. Conversation
 // claims are leases: a turn whose holder died frees its conversation within a minute, and a turn
-// whose client left yields it: the next turn runs at once and the left one ends cancelled.
+// whose client left yields it: the next turn runs at once and the left one ends cancelled. A create
+// continuing from a response whose client left (`previous_response_id`) ends it the same way.
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readConfig, type GatewayConfig } from "../../src/config";
+import { compressEvents, readEvents as readRecorded, type RecordedEvent } from "../../src/db/event-batches";
+import { findResponse, type ResponseRow } from "../../src/db/responses";
+import { tenantDb } from "../../src/db/shards";
 import { validateCreateRequest, type CreateRequest } from "../../src/responses/create-request";
 import { newResponseId } from "../../src/responses/ids";
 import type { RunSpec } from "../../src/run/spec";
 import { runStateless } from "../../src/run/stateless";
+import { endDeadRun, endLeftRun } from "../../src/stream/dead-run";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
-import { client, gatewayFetch, GATEWAY_URL, model, readEvents, untilOutput, upstream } from "../support/gateway";
+import {
+  client,
+  gatewayFetch,
+  GATEWAY_URL,
+  heldBackground,
+  model,
+  readEvents,
+  untilOutput,
+  upstream,
+} from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
 import { firstRow, runEverywhere } from "../support/shards";
@@ -470,6 +484,222 @@ describe("a conversation turn whose client left", () => {
       conversation.id,
     );
     expect(claim?.active_until).toBeGreaterThan(Date.now() / 1000);
+    await upstream.release(held);
+  });
+});
+
+/**
+ * A stored stream run directly (as `leftTurn`): its client reads the first `frames` events (all the
+ * events recorded, for a model held after them) and leaves, and the run goes on; returned once D1
+ * marks it left. `config` adjusts the settings.
+ */
+async function leftResponse(
+  held: string,
+  frames: number,
+  config: Partial<GatewayConfig> = {},
+): Promise<{ id: string; ctx: ExecutionContext }> {
+  const spec = await specOf(
+    "req_disconnect_left",
+    validateCreateRequest({ model: held, input: "stopped", stream: true }),
+  );
+  const ctx = createExecutionContext();
+  // A cancel is noticed at the next write: once the model holds, the next keepalive comment's.
+  const settings = { ...readConfig(env), streamKeepaliveMs: 50, ...config };
+  const response = await runStoredForeground({ env, ctx, config: settings }, spec);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (text.split("\n\n").length - 1 < frames) {
+    const next = await reader.read();
+    if (next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  await reader.cancel("the client went away");
+  await until(
+    () => firstRow<{ client_left: number | null }>("SELECT client_left FROM responses WHERE id = ?", spec.responseId),
+    (row) => row?.client_left === 1,
+    "the run to be marked left",
+  );
+  return { id: spec.responseId, ctx };
+}
+
+/** The row of a response as D1 has it now. */
+async function rowOf(id: string): Promise<ResponseRow> {
+  const tenantId = await tenantOf(KEY);
+  const row = await findResponse(await tenantDb(env, tenantId), tenantId, id);
+  if (row === undefined) throw new Error(`no row for ${id}`);
+  return row;
+}
+
+/** What a create in another isolate writes when it ends a left run (this isolate's run is not told). */
+async function endedElsewhere(id: string): Promise<void> {
+  const row = await rowOf(id);
+  await endDeadRun(await tenantDb(env, row.tenantId), row, {
+    end: "cancelled",
+    flushIntervalMs: 1000,
+    onError: () => undefined,
+    runLogs: true,
+  });
+}
+
+/** The texts of the assistant messages the upstream was sent in its call for `m`. */
+async function sentAssistantTexts(m: string): Promise<string[]> {
+  const [sent] = await upstream.requests(m);
+  const input = (sent?.body.input ?? []) as { role?: string; content?: string | { text?: string }[] }[];
+  return input
+    .filter((item) => item.role === "assistant")
+    .map((item) => (typeof item.content === "string" ? item.content : (item.content?.[0]?.text ?? "")));
+}
+
+/** The replayed events of a stored response. */
+async function replayOf(id: string): Promise<Record<string, unknown>[]> {
+  const res = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  return readEvents(res.body);
+}
+
+describe("a response whose client left, continued with previous_response_id", () => {
+  it("is ended at once by the create continuing from it, which has its partial answer in context", async () => {
+    const openai = client(KEY);
+    // gate:7:8 holds after three words: the client reads all seven events, then leaves (a stop button).
+    const held = model("gate:7:8");
+    // No heartbeat in the test's time: only the create can stop it.
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+
+    // A chat UI that stopped a stream continues from it: no `previous_response_in_progress` for the grace.
+    const echo = model("echo");
+    const next = await openai.responses.create({ model: echo, previous_response_id: id, input: "next" });
+    expect(next.output_text).toBe("echo(3): next");
+    expect(await sentAssistantTexts(echo)).toEqual(["w0 w1 w2 "]);
+    const left = await openai.responses.retrieve(id);
+    expect(left).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    expect(left.output[0]).toMatchObject({ status: "incomplete" });
+    // The run, in this isolate, stopped its upstream call at once and wrote nothing over the end.
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left run's upstream call to stop",
+    );
+    await waitOnExecutionContext(ctx);
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    const replay = await replayOf(id);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.filter((event) => event.type === "response.output_text.delta")).toHaveLength(3);
+    expect(replay.at(-1)?.type).toBe("response.output_text.delta");
+    // The mark is written only for a run whose client left.
+    expect((await rowOf(next.id)).clientLeft).toBeNull();
+    await upstream.release(held);
+  });
+
+  it("ended by a create of another isolate, it stops at its next heartbeat and writes nothing over the end", async () => {
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 100 });
+    await endedElsewhere(id);
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left run's upstream call to stop",
+    );
+    await waitOnExecutionContext(ctx);
+    expect(await client(KEY).responses.retrieve(id)).toMatchObject({
+      status: "cancelled",
+      output_text: "w0 w1 w2 ",
+    });
+    await upstream.release(held);
+  });
+
+  it("whose model finishes after a create ended it keeps the create's end, and the chain reads it", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    // No heartbeat in the test's time: only its end's write can learn of the other end.
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    await endedElsewhere(id);
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    const replay = await replayOf(id);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.map((event) => event.type)).not.toContain("response.completed");
+    const echo = model("echo");
+    await openai.responses.create({ model: echo, previous_response_id: id, input: "next" });
+    expect(await sentAssistantTexts(echo)).toEqual(["w0 w1 w2 "]);
+  });
+
+  it("that ended itself before the create's end landed keeps its own end, and the chain reads it", async () => {
+    const openai = client(KEY);
+    const held = model("gate:3:4");
+    const { id, ctx } = await leftResponse(held, 3, { recordFlushMs: 600_000 });
+    // The create read the row while it ran; the run's own end then came first.
+    const running = await rowOf(id);
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+    const tenantId = await tenantOf(KEY);
+    await endLeftRun(await tenantDb(env, tenantId), running, 1000);
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "completed", output_text: "w0 w1 w2 w3 " });
+    const replay = await replayOf(id);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.at(-1)?.type).toBe("response.completed");
+    const echo = model("echo");
+    await openai.responses.create({ model: echo, previous_response_id: id, input: "next" });
+    expect(await sentAssistantTexts(echo)).toEqual(["w0 w1 w2 w3 "]);
+  });
+
+  it("a create's end made from a log the run has flushed past is made again from the new log", async () => {
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    const row = await rowOf(id);
+    // The row as the create read it before the run's last flush: two events fewer in its tail.
+    const db = await tenantDb(env, row.tenantId);
+    const events: RecordedEvent[] = [];
+    for await (const batch of readRecorded(db, row, -1)) events.push(...batch);
+    expect(row.tailSeq).toBe(0);
+    const stale = { ...row, eventCount: row.eventCount - 2, eventsTail: compressEvents(events.slice(0, -2)) };
+    await endLeftRun(db, stale, 1000);
+    expect(await client(KEY).responses.retrieve(id)).toMatchObject({
+      status: "cancelled",
+      output_text: "w0 w1 w2 ",
+    });
+    expect((await rowOf(id)).eventCount).toBe(row.eventCount);
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left run's upstream call to stop",
+    );
+    await waitOnExecutionContext(ctx);
+    await upstream.release(held);
+  });
+
+  it("two creates continuing from it at once both run, from the one end written", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    const [a, b] = [model("echo"), model("echo")];
+    const answers = await Promise.all(
+      [a, b].map((m) => openai.responses.create({ model: m, previous_response_id: id, input: "next" })),
+    );
+    expect(answers.map((answer) => answer.output_text)).toEqual(["echo(3): next", "echo(3): next"]);
+    expect(await sentAssistantTexts(a)).toEqual(["w0 w1 w2 "]);
+    expect(await sentAssistantTexts(b)).toEqual(["w0 w1 w2 "]);
+    await until(
+      () => upstream.closedEarly(held),
+      (closed) => closed === 1,
+      "the left run's upstream call to stop",
+    );
+    await waitOnExecutionContext(ctx);
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    const replay = await replayOf(id);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    await upstream.release(held);
+  });
+
+  it("a background response is never ended this way: continuing from it waits for its end", async () => {
+    const openai = client(KEY);
+    const { model: held, id } = await heldBackground(openai);
+    await expect(
+      openai.responses.create({ model: model("text:1"), previous_response_id: id, input: "y" }),
+    ).rejects.toMatchObject({ status: 400, code: "previous_response_in_progress" });
+    expect((await rowOf(id)).clientLeft).toBeNull();
     await upstream.release(held);
   });
 });
