@@ -63,7 +63,7 @@ export const responses = sqliteTable(
     outputItemIds: text("output_item_ids"),
     /**
      * 1: a stored foreground run whose client left (written with the flush that has every event its
-     * client saw); a create continuing from it may end it (src/stream/left-runs.ts). Null otherwise.
+     * client saw); a create continuing from it may end it (src/stream/dead-run.ts `endLeftRun`). Null otherwise.
      */
     clientLeft: integer("client_left"),
   },
