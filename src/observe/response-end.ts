@@ -103,11 +103,11 @@ export class RunTrace {
     this.#write({ ...outcome, failedBy: run.failedBy }, snapshot.usage, run.nextSeq, recorded, refusal);
   }
 
-  /** The upstream refused the create or could not be reached: it ends `failed` with `error`, nothing streamed. */
-  refused(error: ResponseError, recorded: Recorded): void {
+  /** The create was refused (`failedBy`: by the upstream or the gateway): it ends `failed` with `error`, nothing streamed. */
+  refused(error: ResponseError, failedBy: FailedBy, recorded: Recorded): void {
     // A create refused before any call (an invalid chain, a locked conversation) is no response.
     if (this.upstream.attempts === 0) return;
-    this.#write({ status: "failed", error, failedBy: "upstream_error" }, null, 0, recorded);
+    this.#write({ status: "failed", error, failedBy }, null, 0, recorded);
   }
 
   #write(

@@ -50,7 +50,8 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
  * What made a response fail, for its response line (never sent): the upstream's own error (an HTTP
  * refusal, an `error` event, its `response.failed`; or no answer at all), a stream the gateway could not
  * use (not JSON, untranslatable, against the event grammar, too large, cut off), a silent stream
- * (UPSTREAM_IDLE_TIMEOUT_MS), MAX_RUN_SECONDS, or the gateway itself (a crash, a row D1 refused, a dead run).
+ * (UPSTREAM_IDLE_TIMEOUT_MS), MAX_RUN_SECONDS, or the gateway itself (a crash, a row D1 refused, a dead run,
+ * a refusal of its own: src/observe/failed-by.ts).
  */
 export type FailedBy = "upstream_error" | "upstream_stream" | "upstream_idle" | "max_run_time" | "gateway";
 

@@ -8,6 +8,7 @@ import type { Db } from "../db/client";
 import { readEvents } from "../db/event-batches";
 import { encodeRow, findResponse, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
 import { logAnomaly, logD1Problem } from "../observe/problems";
+import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
 import { identifyItems, type IdentifiedItem } from "../responses/items";
@@ -228,7 +229,7 @@ export class BackgroundRun {
           ));
       } catch (error) {
         if (this.#abort.signal.aborted) return this.#stopped(config);
-        return this.#sink(this.normalizer.fail(refusalOf(error), "upstream_error"));
+        return this.#sink(this.normalizer.fail(refusalOf(error), failedByOf(error)));
       }
       const sink = this.#trace.watch((events: NormalizedEvent[]) => this.#sink(events));
       const end = await pump(upstream, target.protocol, { ...context, ...prepared }, this.normalizer, sink, {

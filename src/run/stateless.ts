@@ -6,6 +6,7 @@
 import type { GatewayConfig } from "../config";
 import { tenantDb } from "../db/shards";
 import { countUnstoredUsage, tokensOf } from "../db/usage";
+import { failedByOf } from "../observe/failed-by";
 import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
@@ -84,11 +85,11 @@ export async function runStateless(
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       ));
   } catch (error) {
-    trace.refused(refusalOf(error), "not_kept");
+    trace.refused(refusalOf(error), failedByOf(error), "not_kept");
     await turn?.abandon();
     // A refused call writes nothing, but a summary made before it was paid for: it counts, as a failed response.
     if (summarized) {
-      normalizer.fail(refusalOf(error), "upstream_error");
+      normalizer.fail(refusalOf(error), failedByOf(error));
       await countUsage();
     }
     throw error;

@@ -15,6 +15,7 @@ import { tenantDb } from "../db/shards";
 import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
 import { logAnomaly, logD1Problem } from "../observe/problems";
+import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
 import { identifyItems } from "../responses/items";
@@ -176,7 +177,7 @@ export async function runStoredForeground(
           .catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
       }
       const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason, summarized) : "not_kept";
-      trace.refused(refusalOf(called.reason), kept);
+      trace.refused(refusalOf(called.reason), failedByOf(called.reason), kept);
       throw called.reason;
     }
     key.onAccepted();

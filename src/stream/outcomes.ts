@@ -8,6 +8,7 @@ import { deleteResponse } from "../db/responses";
 import { isNotMigrated } from "../db/failures";
 import { ApiError, storageNotMigrated } from "../errors";
 import { logFailure } from "../observe/problems";
+import { failedByOf } from "../observe/failed-by";
 import { recordedOf, runIds, type Recorded } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
 import { echoOf } from "../responses/response-object";
@@ -76,7 +77,7 @@ export async function recordRefusal(
       background: false,
     });
     normalizer.spend(spent);
-    recorder.record(framesOf(normalizer.fail(refusalOf(error), "upstream_error")));
+    recorder.record(framesOf(normalizer.fail(refusalOf(error), failedByOf(error))));
     const outcome = await recorder.finish({
       responseId: spec.responseId,
       tenantId: spec.tenantId,

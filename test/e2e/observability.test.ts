@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, storedFor } from "../support/gateway";
 import { abandonedRun } from "../support/abandoned-run";
+import { received, routed } from "../support/chat";
 import { hookUrl } from "../support/hooks";
 import { captureLogLines, type LogCapture, type LogLine } from "../support/log-lines";
 import { managedFetch } from "../support/managed";
@@ -287,6 +288,15 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     expect(await responseLine(id)).toMatchObject({ error_code: "server_error", failed_by: "upstream_stream" });
     const completed = await send("/responses", { model: model("text:1"), input: "x" });
     expect(await responseLine(String((await requestLine(completed)).response_id))).toMatchObject({ failed_by: null });
+  });
+
+  it("failed_by gateway for a refusal the gateway made itself, with no upstream at fault", async () => {
+    // A background compaction with nothing before its trigger: refused in the run, before any call.
+    const m = routed("summarize");
+    const res = await send("/responses", { model: m.model, input: [{ type: "compaction_trigger" }], background: true });
+    const { id } = await res.json<{ id: string }>();
+    expect(await responseLine(id)).toMatchObject({ status: "failed", error_code: "empty_input", failed_by: "gateway" });
+    expect(await received(m)).toEqual([]);
   });
 
   it("a refused key: its response line says nothing was kept, and the list has nothing", async () => {

@@ -1,9 +1,11 @@
 // The response line of an end that could not be recorded says who refused its write: D1 (its
 // d1_failure line says why), or the gateway itself, for a tenant move outlasting its wait, which the
 // recorder neither retries nor logs as D1's (there is no d1_failure line to look for then).
+// A refused response's line says whether the upstream or the gateway failed it.
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../src/errors";
+import { failedByOf } from "../../src/observe/failed-by";
 import { RunTrace } from "../../src/observe/response-end";
 import type { ResponseObject } from "../../src/responses/types";
 import type { RunSpec } from "../../src/run/spec";
@@ -52,5 +54,18 @@ describe("a response line whose end was not recorded", () => {
       msg: "response completed but not recorded: the gateway refused its end's write: The gateway is moving this account's storage; try again.",
       recorded: "storage_failed",
     });
+  });
+});
+
+describe("what failed a refused response", () => {
+  it("the upstream for its own HTTP error and the gateway's errors about it; the gateway for the rest", () => {
+    const gatewayMade = (code: string | null) => new ApiError(502, "x", { type: "server_error", code });
+    expect(failedByOf(new ApiError(500, "x", { fromUpstream: true }))).toBe("upstream_error");
+    expect(failedByOf(new ApiError(400, "x", { code: "invalid_prompt", fromUpstream: true }))).toBe("upstream_error");
+    for (const code of ["upstream_unreachable", "upstream_timeout", "upstream_key_refused"])
+      expect(failedByOf(gatewayMade(code))).toBe("upstream_error");
+    expect(failedByOf(new ApiError(400, "x", { code: "invalid_encrypted_content" }))).toBe("gateway");
+    expect(failedByOf(new ApiError(503, "x", { code: "compaction_not_configured" }))).toBe("gateway");
+    expect(failedByOf(new Error("D1_ERROR: Network connection lost."))).toBe("gateway");
   });
 });

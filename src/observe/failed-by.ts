@@ -1,0 +1,22 @@
+// What failed a response that a refused create or run ended (nothing streamed): the upstream, or the
+// gateway itself. Used by every refusal path (src/stream/, src/run/) for its response line.
+
+import { ApiError } from "../errors";
+import type { FailedBy } from "../responses/types";
+
+/** The gateway's own errors about the upstream: it could not be reached, did not answer, refused the key. */
+const ABOUT_THE_UPSTREAM: ReadonlySet<string> = new Set([
+  "upstream_unreachable",
+  "upstream_timeout",
+  "upstream_key_refused",
+]);
+
+/**
+ * `upstream_error` for the upstream's own HTTP error and the gateway's errors about the upstream;
+ * `gateway` for the rest: a refusal the gateway made before or without a call (an unopenable
+ * compaction item, a compaction with nothing to compact, a missing COMPACTION_SECRET), a D1 failure, a crash.
+ */
+export function failedByOf(error: unknown): FailedBy {
+  if (!(error instanceof ApiError)) return "gateway";
+  return error.fromUpstream || ABOUT_THE_UPSTREAM.has(error.code ?? "") ? "upstream_error" : "gateway";
+}
