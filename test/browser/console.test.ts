@@ -797,6 +797,8 @@ describe("the history console", () => {
       ]);
       const given = rows.first();
       expect(await given.locator(".status").textContent()).toBe("failed");
+      // An event type is a word, not an id: one line box, not "response.compl" over "eted".
+      expect(await given.locator("td.events code").evaluate((code) => code.getClientRects().length)).toBe(1);
       expect(await given.textContent()).toContain(gone.url);
       expect(await given.locator(".last-error").textContent()).toBe("The webhook endpoint was deleted.");
       expect(await rows.last().locator(".last-error").textContent()).toMatch(/^HTTP 500 next attempt /);

@@ -105,7 +105,7 @@ function DeliveryTable({ session, rows }: { session: Session; rows: Delivery[] }
                 <td>
                   <Status status={delivery.status} />
                 </td>
-                <td>
+                <td class="events">
                   <code>{delivery.event.type ?? "event"}</code>
                 </td>
                 <td class="mono">{delivery.url ?? "the deployment's webhook"}</td>
