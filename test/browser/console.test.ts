@@ -799,6 +799,11 @@ describe("the history console", () => {
       expect(await given.locator(".status").textContent()).toBe("failed");
       // An event type is a word, not an id: one line box, not "response.compl" over "eted".
       expect(await given.locator("td.events code").evaluate((code) => code.getClientRects().length)).toBe(1);
+      // The endpoint was made without a name (the admin API's default ""): the cell says so.
+      const unnamed = page.locator(`table.tenant-endpoints tbody tr[data-endpoint="${retrying.id}"]`);
+      await unnamed.waitFor();
+      expect(await unnamed.locator("td").first().textContent()).toBe("(no name)");
+      expect(await unnamed.locator("td:first-child .muted").count()).toBe(1);
       expect(await given.textContent()).toContain(gone.url);
       expect(await given.locator(".last-error").textContent()).toBe("The webhook endpoint was deleted.");
       expect(await rows.last().locator(".last-error").textContent()).toMatch(/^HTTP 500 next attempt /);

@@ -98,7 +98,7 @@ export function TenantEndpoints({ session, base }: { session: Session; base: str
               <tbody>
                 {list.data.map((endpoint) => (
                   <tr key={endpoint.id} data-endpoint={endpoint.id}>
-                    <td>{endpoint.name}</td>
+                    <td>{endpoint.name === "" ? <span class="muted">(no name)</span> : endpoint.name}</td>
                     <td class="mono">{endpoint.id}</td>
                     <td class="mono">{endpoint.url}</td>
                     <td class="events">{endpoint.event_types.join(", ")}</td>
