@@ -105,8 +105,9 @@ export class RunTrace {
 
   /** The create was refused (`failedBy`: by the upstream or the gateway): it ends `failed` with `error`, nothing streamed. */
   refused(error: ResponseError, failedBy: FailedBy, recorded: Recorded): void {
-    // A create refused before any call (an invalid chain, a locked conversation) is no response.
-    if (this.upstream.attempts === 0) return;
+    // A create refused before any call (an invalid chain, a locked conversation) is no response,
+    // unless it was kept as a failed one (a compaction refused before its summary call).
+    if (this.upstream.attempts === 0 && recorded !== "written") return;
     this.#write({ status: "failed", error, failedBy }, null, 0, recorded);
   }
 

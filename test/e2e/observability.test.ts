@@ -299,6 +299,16 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     expect(await received(m)).toEqual([]);
   });
 
+  it("a foreground create refused in its compaction, before any call, that is kept as failed has its line", async () => {
+    const m = routed("summarize");
+    const res = await send("/responses", { model: m.model, input: [{ type: "compaction_trigger" }] });
+    expect(res.status).toBe(400);
+    const id = String((await requestLine(res)).response_id);
+    expect((await client(KEY).responses.retrieve(id)).status).toBe("failed");
+    expect(await responseLine(id)).toMatchObject({ status: "failed", failed_by: "gateway", recorded: "written" });
+    expect(await received(m)).toEqual([]);
+  });
+
   it("a refused key: its response line says nothing was kept, and the list has nothing", async () => {
     const m = model("echo-key");
     const res = await send("/responses", { model: m, input: "x" });
