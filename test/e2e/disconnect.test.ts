@@ -37,6 +37,22 @@ import { firstRow, runEverywhere } from "../support/shards";
 
 const KEY = "sk-test-disconnect";
 
+/** Waits until the upstream has had the one call for `model`. */
+const callMade = (model: string) =>
+  until(
+    () => upstream.requests(model),
+    (sent) => sent.length === 1,
+    "the upstream call",
+  );
+
+/** Waits until `whose` upstream call for `model` was closed before its end. */
+const callStopped = (model: string, whose = "the") =>
+  until(
+    () => upstream.closedEarly(model),
+    (closed) => closed === 1,
+    `${whose} upstream call to stop`,
+  );
+
 /** The run of `request` (its model's upstream) as the create route would hand it over. */
 async function specOf(requestId: string, request: CreateRequest): Promise<RunSpec> {
   return {
@@ -48,6 +64,30 @@ async function specOf(requestId: string, request: CreateRequest): Promise<RunSpe
     request,
     upstream: chooseUpstream(readConfig(env), request.model, KEY),
   };
+}
+
+/**
+ * A JSON create (stream:false) of `spec` run by the runner, whose client goes away once its upstream
+ * call was made: the create request's signal aborts then (the `enable_request_signal` flag).
+ */
+async function jsonCreateLeft(
+  spec: RunSpec,
+  config: Partial<GatewayConfig> = {},
+): Promise<{ answered: Promise<Response>; ctx: ExecutionContext }> {
+  const caller = new AbortController();
+  const ctx = createExecutionContext();
+  const answered = runStoredForeground(
+    {
+      env,
+      ctx,
+      config: { ...readConfig(env), ...config },
+      request: new Request(`${GATEWAY_URL}/responses`, { signal: caller.signal }),
+    },
+    spec,
+  );
+  await callMade(spec.request.model);
+  caller.abort();
+  return { answered, ctx };
 }
 
 /** Opens a stored stream and reads until `count` frames arrived; then the client goes away. */
@@ -112,11 +152,7 @@ describe("a stored foreground response whose client disconnects", () => {
     expect(ended.status).toBe("cancelled");
     expect(ended.output_text).toBe("w0 ");
     expect(ended.output[0]).toMatchObject({ status: "incomplete" });
-    await until(
-      () => upstream.closedEarly(m),
-      (closed) => closed === 1,
-      "the upstream call to stop",
-    );
+    await callStopped(m);
     await upstream.release(m);
   });
 
@@ -132,11 +168,7 @@ describe("a stored foreground response whose client disconnects", () => {
       () => "answered",
       () => "aborted",
     );
-    await until(
-      () => upstream.requests(m),
-      (sent) => sent.length === 1,
-      "the upstream call",
-    );
+    await callMade(m);
     caller.abort();
     expect(await answered).toBe("aborted");
     await upstream.release(m);
@@ -155,43 +187,18 @@ describe("a stored foreground response whose client disconnects", () => {
     const m = model("gate:5:6");
     const request = validateCreateRequest({ model: m, input: "x" });
     const spec = await specOf("req_disconnect_json", request);
-    // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
-    const caller = new AbortController();
-    const ctx = createExecutionContext();
-    const answered = runStoredForeground(
-      {
-        env,
-        ctx,
-        config: { ...readConfig(env), disconnectGraceMs: 500 },
-        request: new Request(`${GATEWAY_URL}/responses`, { signal: caller.signal }),
-      },
-      spec,
-    );
-    await until(
-      () => upstream.requests(m),
-      (sent) => sent.length === 1,
-      "the upstream call",
-    );
-    caller.abort();
+    const { answered, ctx } = await jsonCreateLeft(spec, { disconnectGraceMs: 500 });
     await answered;
     await waitOnExecutionContext(ctx);
     expect(await client(KEY).responses.retrieve(spec.responseId)).toMatchObject({ status: "cancelled" });
-    await until(
-      () => upstream.closedEarly(m),
-      (closed) => closed === 1,
-      "the upstream call to stop",
-    );
+    await callStopped(m);
     await upstream.release(m);
   });
 
   it("a store:false stream, which nothing records, stops the upstream call at once", async () => {
     const m = model("gate:5:6");
     await readThenLeave({ model: m, input: "x", store: false }, 4);
-    await until(
-      () => upstream.closedEarly(m),
-      (closed) => closed === 1,
-      "the upstream call to stop",
-    );
+    await callStopped(m);
     await upstream.release(m);
   });
 
@@ -205,17 +212,9 @@ describe("a stored foreground response whose client disconnects", () => {
     const caller = new AbortController();
     const ctx = createExecutionContext();
     const answered = runStateless(env, ctx, readConfig(env), spec, undefined, caller.signal);
-    await until(
-      () => upstream.requests(m),
-      (sent) => sent.length === 1,
-      "the upstream call",
-    );
+    await callMade(m);
     caller.abort();
-    await until(
-      () => upstream.closedEarly(m),
-      (closed) => closed === 1,
-      "the upstream call to stop",
-    );
+    await callStopped(m);
     await upstream.release(m);
     await answered;
     await waitOnExecutionContext(ctx);
@@ -324,11 +323,7 @@ describe("a conversation turn whose client left", () => {
     expect(left.output_text).toBe("w0 w1 w2 ");
     expect(left.output[0]).toMatchObject({ status: "incomplete" });
     expect(await itemTexts(conversation.id)).toEqual(["before", "next", "echo(2): next"]);
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left turn's upstream call to stop",
-    );
+    await callStopped(held, "the left turn's");
     await upstream.release(held);
     await waitOnExecutionContext(ctx);
     // What its client saw is kept: the replay is every event it recorded, in order, with no end event.
@@ -410,11 +405,7 @@ describe("a conversation turn whose client left", () => {
       Math.floor(Date.now() / 1000) + 60,
       conversation.id,
     );
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left turn's upstream call to stop",
-    );
+    await callStopped(held, "the left turn's");
     await waitOnExecutionContext(ctx);
     const ended = await client(KEY).responses.retrieve(id);
     expect(ended).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
@@ -430,24 +421,7 @@ describe("a conversation turn whose client left", () => {
       "req_disconnect_json_turn",
       validateCreateRequest({ model: held, conversation: conversation.id, input: "stopped" }),
     );
-    // The create request's signal aborts when its client goes away (the `enable_request_signal` flag).
-    const caller = new AbortController();
-    const ctx = createExecutionContext();
-    const answered = runStoredForeground(
-      {
-        env,
-        ctx,
-        config: readConfig(env),
-        request: new Request(`${GATEWAY_URL}/responses`, { signal: caller.signal }),
-      },
-      spec,
-    );
-    await until(
-      () => upstream.requests(held),
-      (sent) => sent.length === 1,
-      "the upstream call",
-    );
-    caller.abort();
+    const { answered, ctx } = await jsonCreateLeft(spec);
     await claimYielded(conversation.id);
     const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" });
     expect(next.output_text).toBe("echo(2): next");
@@ -576,11 +550,7 @@ describe("a response whose client left, continued with previous_response_id", ()
     expect(left).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
     expect(left.output[0]).toMatchObject({ status: "incomplete" });
     // The run, in this isolate, stopped its upstream call at once and wrote nothing over the end.
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left run's upstream call to stop",
-    );
+    await callStopped(held, "the left run's");
     await waitOnExecutionContext(ctx);
     expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
     const replay = await replayOf(id);
@@ -596,11 +566,7 @@ describe("a response whose client left, continued with previous_response_id", ()
     const held = model("gate:7:8");
     const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 100 });
     await endedElsewhere(id);
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left run's upstream call to stop",
-    );
+    await callStopped(held, "the left run's");
     await waitOnExecutionContext(ctx);
     expect(await client(KEY).responses.retrieve(id)).toMatchObject({
       status: "cancelled",
@@ -661,11 +627,7 @@ describe("a response whose client left, continued with previous_response_id", ()
       output_text: "w0 w1 w2 ",
     });
     expect((await rowOf(id)).eventCount).toBe(row.eventCount);
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left run's upstream call to stop",
-    );
+    await callStopped(held, "the left run's");
     await waitOnExecutionContext(ctx);
     await upstream.release(held);
   });
@@ -681,11 +643,7 @@ describe("a response whose client left, continued with previous_response_id", ()
     expect(answers.map((answer) => answer.output_text)).toEqual(["echo(3): next", "echo(3): next"]);
     expect(await sentAssistantTexts(a)).toEqual(["w0 w1 w2 "]);
     expect(await sentAssistantTexts(b)).toEqual(["w0 w1 w2 "]);
-    await until(
-      () => upstream.closedEarly(held),
-      (closed) => closed === 1,
-      "the left run's upstream call to stop",
-    );
+    await callStopped(held, "the left run's");
     await waitOnExecutionContext(ctx);
     expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
     const replay = await replayOf(id);
