@@ -8,12 +8,13 @@ import {
   checkInclude,
   checkMaxLength,
   checkRange,
-  characters,
+  checkMaxCharacters,
   invalidType,
   isPlainObject,
   missing,
   optional,
   requiredString,
+  stringTooLong,
 } from "./validation";
 
 /** OpenAI's metadata limits: 16 pairs, 64-character keys, 512-character values. */
@@ -56,21 +57,9 @@ export function validateMetadata(value: unknown, param = "metadata"): Record<str
       "object_above_max_properties",
     );
   for (const [key, item] of entries) {
-    const keyLength = characters(key, METADATA_MAX_KEY_LENGTH);
-    if (keyLength > METADATA_MAX_KEY_LENGTH)
-      throw invalidRequest(
-        `Invalid '${param}': string too long. Expected a string with maximum length ${METADATA_MAX_KEY_LENGTH}, but got a string with length ${keyLength} instead.`,
-        param,
-        "string_above_max_length",
-      );
+    checkMaxCharacters(param, key, METADATA_MAX_KEY_LENGTH);
     if (typeof item !== "string") throw invalidType(`${param}.${key}`, "a string", item);
-    const length = characters(item, METADATA_MAX_VALUE_LENGTH);
-    if (length > METADATA_MAX_VALUE_LENGTH)
-      throw invalidRequest(
-        `Invalid '${param}.${key}': string too long. Expected a string with maximum length ${METADATA_MAX_VALUE_LENGTH}, but got a string with length ${length} instead.`,
-        `${param}.${key}`,
-        "string_above_max_length",
-      );
+    checkMaxCharacters(`${param}.${key}`, item, METADATA_MAX_VALUE_LENGTH);
   }
   return value as Record<string, string>;
 }
@@ -216,13 +205,7 @@ export const SAFETY_IDENTIFIER_MAX_LENGTH = 64;
 
 function checkSafetyIdentifier(value: string | undefined): void {
   if (value === undefined) return;
-  const length = characters(value, SAFETY_IDENTIFIER_MAX_LENGTH);
-  if (length > SAFETY_IDENTIFIER_MAX_LENGTH)
-    throw invalidRequest(
-      `Invalid 'safety_identifier': string too long. Expected a string with maximum length ${SAFETY_IDENTIFIER_MAX_LENGTH}, but got a string with length ${length} instead.`,
-      "safety_identifier",
-      "string_above_max_length",
-    );
+  checkMaxCharacters("safety_identifier", value, SAFETY_IDENTIFIER_MAX_LENGTH);
 }
 
 /** Longest `model` accepted. */
@@ -242,11 +225,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
     );
   // Every model name in use is far shorter; a longer one would only become a stored usage group.
   if (model !== undefined && model.length > MAX_MODEL_LENGTH)
-    throw invalidRequest(
-      `Invalid 'model': string too long. Expected a string with maximum length ${MAX_MODEL_LENGTH}, but got a string with length ${model.length} instead.`,
-      "model",
-      "string_above_max_length",
-    );
+    throw stringTooLong("model", MAX_MODEL_LENGTH, model.length);
 
   const instructions = optional<string>(body, "instructions", "string") ?? null;
   const stream = optional<boolean>(body, "stream", "boolean") ?? false;

@@ -142,13 +142,27 @@ export function requiredString(value: unknown, param: string): string {
   return value;
 }
 
+/** OpenAI's 400 for a string of `length` characters where at most `max` are taken. */
+export const stringTooLong = (param: string, max: number, length: number): ApiError =>
+  invalidRequest(
+    `Invalid '${param}': string too long. Expected a string with maximum length ${max}, but got a string with length ${length} instead.`,
+    param,
+    "string_above_max_length",
+  );
+
 /**
  * Characters as OpenAI counts them for a length limit: code points, so an emoji (two UTF-16 code
  * units in a JS string) is one. Counted only past `max` code units, where it can differ.
  */
-export function characters(text: string, max: number): number {
+function characters(text: string, max: number): number {
   if (text.length <= max) return text.length;
   let count = 0;
   for (const _ of text) count++;
   return count;
+}
+
+/** Refuses `value` (at `param`) when it is longer than `max` characters, counted as OpenAI counts them. */
+export function checkMaxCharacters(param: string, value: string, max: number): void {
+  const length = characters(value, max);
+  if (length > max) throw stringTooLong(param, max, length);
 }

@@ -10,7 +10,7 @@ import { authenticate } from "../http/auth";
 import { METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH } from "../responses/create-request";
 import type { ResponseObject, ResponseStatus } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
-import { checkEnum } from "../responses/validation";
+import { checkEnum, stringTooLong } from "../responses/validation";
 import { json, type RouteContext } from "./context";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 
@@ -22,12 +22,7 @@ const METADATA_PARAM = /^metadata\[(.*)\]$/s;
 function text(params: URLSearchParams, name: string): string | undefined {
   const value = params.get(name);
   if (value === null || value === "") return undefined;
-  if (value.length > MAX_FILTER_CHARS)
-    throw invalidRequest(
-      `Invalid '${name}': string too long. Expected a string with maximum length ${MAX_FILTER_CHARS}, but got a string with length ${value.length} instead.`,
-      name,
-      "string_above_max_length",
-    );
+  if (value.length > MAX_FILTER_CHARS) throw stringTooLong(name, MAX_FILTER_CHARS, value.length);
   return value;
 }
 

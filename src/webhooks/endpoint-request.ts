@@ -4,7 +4,7 @@
 // `secret`), with OpenAI's 400 wording. Used by the webhook endpoint routes and the admin API.
 
 import { invalidRequest } from "../errors";
-import { characters, invalidType, isPlainObject, missing, optional } from "../responses/validation";
+import { checkMaxCharacters, invalidType, isPlainObject, missing, optional } from "../responses/validation";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./event";
 import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, secretKey } from "./sign";
 import { checkWebhookUrl } from "./target";
@@ -39,13 +39,7 @@ function eventTypes(value: unknown): WebhookEventType[] {
 
 function name(value: unknown): string {
   if (typeof value !== "string") throw invalidType("name", "a string", value);
-  const length = characters(value, MAX_ENDPOINT_NAME_CHARS);
-  if (length > MAX_ENDPOINT_NAME_CHARS)
-    throw invalidRequest(
-      `Invalid 'name': string too long. Expected a string with maximum length ${MAX_ENDPOINT_NAME_CHARS}, but got a string with length ${length} instead.`,
-      "name",
-      "string_above_max_length",
-    );
+  checkMaxCharacters("name", value, MAX_ENDPOINT_NAME_CHARS);
   return value;
 }
 

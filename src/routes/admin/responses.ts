@@ -10,11 +10,12 @@ import { readInput, readSnapshot, type ResponseRow } from "../../db/responses";
 import { mergePages } from "../../db/shard-merge";
 import { onEveryShard, tenantStore } from "../../db/shards";
 import { attemptsOf, deliveriesOfResponse } from "../../db/webhooks";
-import { invalidRequest, responseNotFound } from "../../errors";
+import { responseNotFound } from "../../errors";
 import { itemResource } from "../../responses/items";
 import { isWellFormedId } from "../../responses/ids";
 import type { ResponseStatus } from "../../responses/types";
 import { TERMINAL_STATUSES } from "../../responses/types";
+import { stringTooLong } from "../../responses/validation";
 import { deliveryResource } from "../../webhooks/resources";
 import { json, pathParam, type RouteContext } from "../context";
 import { listObject, parsePageQuery, unknownCursor } from "../list";
@@ -31,12 +32,7 @@ const MAX_TENANT_ID_CHARS = 256;
 function tenantFilter(params: URLSearchParams): string | null {
   const value = params.get("tenant_id");
   if (value === null || value === "") return null;
-  if (value.length > MAX_TENANT_ID_CHARS)
-    throw invalidRequest(
-      `Invalid 'tenant_id': string too long. Expected a string with maximum length ${MAX_TENANT_ID_CHARS}, but got a string with length ${value.length} instead.`,
-      "tenant_id",
-      "string_above_max_length",
-    );
+  if (value.length > MAX_TENANT_ID_CHARS) throw stringTooLong("tenant_id", MAX_TENANT_ID_CHARS, value.length);
   return value;
 }
 
