@@ -18,7 +18,7 @@ import { ApiError, conversationNotFound } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
-import { claimTaken } from "./yielded-claims";
+import { yieldedClaims } from "../stream/local-stops";
 import type { InputItem, ResponseObject } from "../responses/types";
 
 /** OpenAI's wording for a conversation another response is running on. */
@@ -54,7 +54,7 @@ export class ConversationTurn {
     if (outcome === "busy")
       throw new ApiError(400, CONVERSATION_LOCKED_MESSAGE, { param: "conversation", code: "conversation_locked" });
     // A turn of this isolate that yielded the claim (its client left) stops now.
-    claimTaken(tenantId, conversationId, responseId);
+    yieldedClaims.stop(tenantId, conversationId, responseId);
     return new ConversationTurn(db, tenantId, conversationId, responseId);
   }
 

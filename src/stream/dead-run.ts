@@ -12,7 +12,7 @@ import { StreamNormalizer } from "../responses/normalizer";
 import type { ResponseEcho } from "../responses/response-object";
 import type { ResponseObject, StreamEvent } from "../responses/types";
 import { responseError, TERMINAL_STATUSES } from "../responses/types";
-import { leftRunEnded } from "./left-runs";
+import { leftRuns } from "./local-stops";
 import { framesOf, ResponseRecorder, type FinishOutcome, type RecorderOptions } from "./recorder";
 
 /** The ids a stored response's lines carry. */
@@ -179,7 +179,7 @@ export async function endLeftRun(db: Db, left: ResponseRow, flushIntervalMs: num
     });
     if (outcome === "failed") return;
     if (outcome === "written") {
-      leftRunEnded(row.tenantId, row.id);
+      leftRuns.stop(row.tenantId, row.id);
       return;
     }
     // Ended (or deleted) meanwhile, or the run flushed since the read: which, the row says.

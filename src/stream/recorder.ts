@@ -31,9 +31,8 @@ import {
 import type { WriteAttempt } from "../observe/problems";
 import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
-import { noteYieldedClaim } from "../run/yielded-claims";
 import { encodeFrame } from "../sse";
-import { noteLeftRun } from "./left-runs";
+import { leftRuns, yieldedClaims } from "./local-stops";
 import { noteRowWrite } from "./unwritten-rows";
 
 /** An event as the client is sent it: its sequence number and SSE frame. */
@@ -121,13 +120,13 @@ export class ResponseRecorder {
   #yielding: Promise<void> | undefined;
   /** Another response took the yielded claim. */
   #preempted = false;
-  /** Unlists the yielded claim (src/run/yielded-claims.ts). */
+  /** Unlists the yielded claim (src/stream/local-stops.ts). */
   #unlist: (() => void) | undefined;
   /** The client left (`markLeft`): the next flush marks the row so. */
   #left = false;
   /** D1 has the mark, with every event recorded before it. */
   #marked = false;
-  /** Unlists the left run (src/stream/left-runs.ts). */
+  /** Unlists the left run (src/stream/local-stops.ts). */
   #unlistLeft: (() => void) | undefined;
 
   constructor(options: RecorderOptions) {
@@ -350,14 +349,14 @@ export class ResponseRecorder {
    * The client left: the row is marked so (`client_left`) by a flush at once, which carries every
    * event recorded so far (all its client saw), so a create continuing from the response can end it
    * from D1 (src/stream/dead-run.ts `endLeftRun`); the run then learns it at once in this isolate
-   * (src/stream/left-runs.ts), else at its next heartbeat. A deferred row is written now. Flushes go
+   * (src/stream/local-stops.ts), else at its next heartbeat. A deferred row is written now. Flushes go
    * on as before. Never for a background run.
    */
   markLeft(): void {
     if (this.#left || this.#stopped) return;
     this.#left = true;
     const { tenantId, responseId } = this.#options;
-    this.#unlistLeft = noteLeftRun(tenantId, responseId, () => this.#gone());
+    this.#unlistLeft = leftRuns.note(tenantId, responseId, responseId, () => this.#gone());
     this.begin();
     const starting = this.#starting;
     void (async () => {
@@ -377,7 +376,7 @@ export class ResponseRecorder {
     const { db, tenantId, conversationId, responseId } = this.#options;
     if (conversationId === null || this.#yielded || this.#stopped) return;
     this.#yielded = true;
-    this.#unlist = noteYieldedClaim(tenantId, conversationId, responseId, () => this.#lose());
+    this.#unlist = yieldedClaims.note(tenantId, conversationId, responseId, () => this.#lose());
     // After a renewal in flight, which would set the lease again; later heartbeats keep it yielded.
     const inflight = this.#inflight;
     this.#yielding = (async () => {
