@@ -48,6 +48,17 @@ export class ApiError extends Error {
     this.fromUpstream = options.fromUpstream ?? false;
   }
 
+  /** This error with another message or param; its status, type, code, headers and origin kept. */
+  with(changes: { message?: string; param?: string | null }): ApiError {
+    return new ApiError(this.status, changes.message ?? this.message, {
+      type: this.type,
+      param: changes.param === undefined ? this.param : changes.param,
+      code: this.code,
+      headers: this.headers,
+      fromUpstream: this.fromUpstream,
+    });
+  }
+
   body(): { error: ErrorBody } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -260,14 +260,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     let error = upstreamHttpError(response.status, text, response.headers);
     const chatParam = error.param === null ? null : unrenamed(error.param, target.requestFields, sent);
     const param = chatParam === null ? null : (target.protocol.errorParam?.(chatParam) ?? chatParam);
-    if (param !== error.param)
-      error = new ApiError(error.status, error.message, {
-        type: error.type,
-        param,
-        code: error.code,
-        headers: error.headers,
-        fromUpstream: error.fromUpstream,
-      });
+    if (param !== error.param) error = error.with({ param });
     if ((error.status === 401 || error.status === 403) && target.callersKey !== true)
       return operatorKeyRefused(host, error);
     if (target.protocol.name === "chat_completions" && (target.reasoningPlaceholder ?? null) === null)

@@ -202,13 +202,7 @@ export function withProtocolHint(error: ApiError, host: string, protocol: Protoc
         `llama.cpp do, set UPSTREAM_PROTOCOL=chat_completions, or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry.)`
       : `(The upstream at ${host} has no /chat/completions endpoint at its base URL. Check UPSTREAM_BASE_URL, or ` +
         `the "base_url" of its UPSTREAM_ROUTES entry: it is the API's root, as Ollama's http://127.0.0.1:11434/v1.)`;
-  return new ApiError(404, `${error.message} ${hint}`, {
-    type: error.type,
-    param: error.param,
-    code: error.code,
-    headers: error.headers,
-    fromUpstream: error.fromUpstream,
-  });
+  return error.with({ message: `${error.message} ${hint}` });
 }
 
 /**
@@ -224,11 +218,5 @@ export function withReasoningPlaceholderHint(error: ApiError): ApiError {
   const hint =
     "(The model server wants reasoning on an assistant tool call that has none, as one made by another model. " +
     'Set "reasoning_placeholder" in this model\'s UPSTREAM_ROUTES entry to send a stand-in.)';
-  return new ApiError(400, `${error.message} ${hint}`, {
-    type: error.type,
-    param: error.param,
-    code: error.code,
-    headers: error.headers,
-    fromUpstream: error.fromUpstream,
-  });
+  return error.with({ message: `${error.message} ${hint}` });
 }

@@ -65,11 +65,10 @@ function contextMessages(request: CreateRequest, input: InputItem[], tools: Chat
     const param = error.param as string;
     const where = param === at[0] ? "" : `, at ${param.slice(at[0].length)}`;
     const source = request.conversationId !== null ? "the conversation" : "the chain of 'previous_response_id'";
-    throw new ApiError(
-      error.status,
-      `${error.message.replaceAll(`'${param}'`, "'input'")} It is in an earlier item of ${source} (item ${at[1]} of the context${where}), not in this request's input.`,
-      { type: error.type, code: error.code, headers: error.headers, param: "input" },
-    );
+    throw error.with({
+      message: `${error.message.replaceAll(`'${param}'`, "'input'")} It is in an earlier item of ${source} (item ${at[1]} of the context${where}), not in this request's input.`,
+      param: "input",
+    });
   }
 }
 
