@@ -10,6 +10,14 @@ import { findOutputItems, ITEM_LOOKUP_WINDOW } from "../db/item-lookup";
 import { invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
 
+/**
+ * Distinct ids one request may reference: each chunk of them reads the tenant's windows of responses
+ * and conversations in D1 (their item id lists), so the body's JSON-values limit alone let a store:false
+ * create name some 50,000 and run over a thousand such reads. A stored input holds at most this many
+ * items anyway (INPUT_MAX_ITEMS), so no client chaining stored items sends more.
+ */
+export const MAX_ITEM_REFERENCES = 2048;
+
 const isReference = (item: InputItem): boolean => item.type === "item_reference" && typeof item.id === "string";
 
 export const hasItemReferences = (input: readonly InputItem[]): boolean => input.some(isReference);
@@ -36,6 +44,11 @@ export async function resolveItemReferences(
 ): Promise<InputItem[]> {
   const ids = [...new Set(input.filter(isReference).map((item) => item.id as string))];
   if (ids.length === 0) return input;
+  if (ids.length > MAX_ITEM_REFERENCES)
+    throw invalidRequest(
+      `Invalid '${param}': too many item references. Expected at most ${MAX_ITEM_REFERENCES} distinct \`item_reference\` ids, but got ${ids.length} instead.`,
+      param,
+    );
   const found: Map<string, InputItem> = await findOutputItems(db, tenantId, ids);
   const elsewhere = ids.filter((id) => !found.has(id));
   if (elsewhere.length > 0)

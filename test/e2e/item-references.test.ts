@@ -6,6 +6,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, type ModelMessage } from "ai";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
+import { MAX_ITEM_REFERENCES } from "../../src/run/item-references";
 import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
 
 const KEY = "sk-test-item-references";
@@ -79,6 +80,33 @@ describe("item_reference", () => {
       expect(refused).toMatchObject({ status: 400, param: "input", type: "invalid_request_error" });
       expect((refused as Error).message).toContain(`Item with id '${id}' not found.`);
     }
+    expect(await upstream.requests(m)).toHaveLength(0);
+  });
+
+  it("refuses more distinct references than a stored input can hold before looking any up, counting a repeated id once", async () => {
+    const said = (await openai.responses.create({ model: model("text:1"), input: "x" })).output[0]?.id ?? "";
+    const m = model("echo");
+    // Repeats of one id are one lookup: 2,048 distinct ids in 4,096 references are looked up.
+    const distinct = Array.from({ length: MAX_ITEM_REFERENCES - 1 }, (_, i) => reference(`msg_missing${i}`));
+    const within = await openai.responses
+      .create({ model: m, store: false, input: [...distinct, ...distinct, reference(said), reference(said)] })
+      .catch((error: unknown) => error);
+    expect((within as Error).message).toContain("Item with id 'msg_missing0' not found.");
+    // A stored create's input count refuses as many items first; store:false has no count of its own.
+    for (const stream of [false, true]) {
+      const refused = await openai.responses
+        .create({ model: m, store: false, stream, input: [...distinct, reference(said), reference("msg_onemore")] })
+        .catch((error: unknown) => error);
+      expect(refused).toMatchObject({ status: 400, param: "input", type: "invalid_request_error" });
+      expect((refused as Error).message).toContain(
+        `too many item references. Expected at most ${MAX_ITEM_REFERENCES} distinct \`item_reference\` ids, but got ${MAX_ITEM_REFERENCES + 1} instead.`,
+      );
+    }
+    const counted = await openai.responses.inputTokens
+      .count({ model: m, input: [...distinct, reference(said), reference("msg_onemore")] })
+      .catch((error: unknown) => error);
+    expect(counted).toMatchObject({ status: 400, param: "input" });
+    expect((counted as Error).message).toContain("too many item references");
     expect(await upstream.requests(m)).toHaveLength(0);
   });
 
