@@ -117,9 +117,12 @@ export function checkInclude(values: readonly unknown[]): void {
   });
 }
 
-/** `include[]` of a read (the SDK's form), or repeated `include`. */
-export const checkIncludeQuery = (params: URLSearchParams): void =>
-  checkInclude([...params.getAll("include[]"), ...params.getAll("include")]);
+/** `include[]` of a read (the SDK's form), or repeated `include`: the values, each one OpenAI knows. */
+export function checkIncludeQuery(params: URLSearchParams): string[] {
+  const values = [...params.getAll("include[]"), ...params.getAll("include")];
+  checkInclude(values);
+  return values;
+}
 
 /** Refuses an array longer than `max`, as OpenAI words it. */
 export function checkMaxLength(param: string, value: unknown[], max: number): void {

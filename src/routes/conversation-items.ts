@@ -18,6 +18,7 @@ import { itemResource, storedItems } from "../responses/items";
 import type { InputItem, JsonObject } from "../responses/types";
 import { checkIncludeQuery, missing } from "../responses/validation";
 import { json, pathParam, type RouteContext } from "./context";
+import { withIncluded } from "./included-fields";
 import { resolveItemReferences } from "../run/item-references";
 import { checkGatewaySeals } from "./conversation-seals";
 import { conversationObject, findOwnConversation, validateItems } from "./conversations";
@@ -26,20 +27,24 @@ import { listObject, parsePageQuery, unknownCursor } from "./list";
 const itemNotFound = (id: string): ApiError =>
   new ApiError(404, `Item with id '${id.slice(0, 128)}' not found.`, { param: null, code: null });
 
-const view = (item: StoredItem): JsonObject => itemResource(JSON.parse(item.data) as InputItem, item.itemId);
+/** An item as listed, with the fields `include` asks for. */
+const view =
+  (include: readonly string[]) =>
+  (item: StoredItem): JsonObject =>
+    withIncluded(itemResource(JSON.parse(item.data) as InputItem, item.itemId), include);
 
 export async function listConversationItems(route: RouteContext): Promise<Response> {
   const params = new URL(route.request.url).searchParams;
   const query = parsePageQuery(params);
-  checkIncludeQuery(params);
+  const include = checkIncludeQuery(params);
   const { caller, db, row } = await findOwnConversation(route);
   const page = await pageConversationItems(db, caller.tenantId, row.id, query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "item", " in this conversation");
-  return json(listObject(page.items.map(view), page.hasMore));
+  return json(listObject(page.items.map(view(include)), page.hasMore));
 }
 
 export async function createConversationItems(route: RouteContext): Promise<Response> {
-  checkIncludeQuery(new URL(route.request.url).searchParams);
+  const include = checkIncludeQuery(new URL(route.request.url).searchParams);
   const { caller, db, row } = await findOwnConversation(route);
   const body = await readJsonObject(route.request, route.config.maxBodyBytes);
   if (body.items === undefined) throw missing("items");
@@ -58,16 +63,16 @@ export async function createConversationItems(route: RouteContext): Promise<Resp
   const stored = storedItems(resolved);
   await requireAcceptedKey(caller, route.config);
   await runBatch(db, appendItemsStatements(db, caller.tenantId, row.id, stored));
-  return json(listObject(stored.map(view), false));
+  return json(listObject(stored.map(view(include)), false));
 }
 
 export async function retrieveConversationItem(route: RouteContext): Promise<Response> {
-  checkIncludeQuery(new URL(route.request.url).searchParams);
+  const include = checkIncludeQuery(new URL(route.request.url).searchParams);
   const { caller, db, row } = await findOwnConversation(route);
   const itemId = pathParam(route.request.params.itemId);
   const item = await findConversationItem(db, caller.tenantId, row.id, itemId);
   if (item === undefined) throw itemNotFound(itemId);
-  return json(view(item));
+  return json(view(include)(item));
 }
 
 export async function deleteConversationItem(route: RouteContext): Promise<Response> {

@@ -5,6 +5,7 @@ import { readInput, type StoredInput } from "../db/responses";
 import { itemResource } from "../responses/items";
 import type { JsonObject } from "../responses/types";
 import { json, type RouteContext } from "./context";
+import { withIncluded } from "./included-fields";
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 import { findOwnResponse } from "./lookup";
 import { checkIncludeQuery } from "../responses/validation";
@@ -24,10 +25,10 @@ export function pageInput(items: StoredInput, query: PageQuery): Page<StoredInpu
 export async function listInputItems(route: RouteContext): Promise<Response> {
   const params = new URL(route.request.url).searchParams;
   const query = parsePageQuery(params);
-  checkIncludeQuery(params);
+  const include = checkIncludeQuery(params);
   const { db, row } = await findOwnResponse(route);
   const page = pageInput(await readInput(db, row), query);
   if (page === AFTER_NOT_FOUND) throw unknownCursor(query.after, "input item", " in this response");
-  const data: JsonObject[] = page.items.map(({ id, item }) => itemResource(item, id));
+  const data: JsonObject[] = page.items.map(({ id, item }) => withIncluded(itemResource(item, id), include));
   return json(listObject(data, page.hasMore));
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { ResponseReasoningItem } from "openai/resources/responses/responses";
 import { routed } from "../support/chat";
-import { client, gatewayFetch, GATEWAY_URL } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
 
 const unknownId = "conv_" + "0".repeat(48);
 
@@ -250,5 +250,53 @@ describe("conversations", () => {
       type: "compaction",
       encrypted_content: "gAAAAopaque",
     });
+  });
+
+  it("lists encrypted reasoning and logprobs only when include asks for them, and still sends them upstream", async () => {
+    const openai = client("sk-test-conversations");
+    const logprobs = [{ token: "hi", logprob: -0.5, bytes: [104, 105], top_logprobs: [] }];
+    const text = { type: "output_text" as const, text: "hi", annotations: [], logprobs };
+    const items = [
+      { type: "reasoning" as const, id: "rs_included", summary: [], encrypted_content: "gAAAAopaque" },
+      {
+        type: "message" as const,
+        id: "msg_included",
+        role: "assistant" as const,
+        content: [text],
+        status: "completed" as const,
+      },
+    ];
+    const conversation = await openai.conversations.create();
+    const include = ["reasoning.encrypted_content" as const, "message.output_text.logprobs" as const];
+    const plain = [
+      { id: "rs_included", type: "reasoning", summary: [] },
+      {
+        id: "msg_included",
+        type: "message",
+        role: "assistant",
+        status: "completed",
+        content: [{ ...text, logprobs: [] }],
+      },
+    ];
+    const full = [
+      { ...plain[0], encrypted_content: "gAAAAopaque" },
+      { ...plain[1], content: [text] },
+    ];
+    // As OpenAI lists them: the fields each include value names are left out unless asked for.
+    expect((await openai.conversations.items.create(conversation.id, { items })).data).toEqual(plain);
+    expect((await openai.conversations.items.list(conversation.id, { order: "asc" })).data).toEqual(plain);
+    expect((await openai.conversations.items.list(conversation.id, { order: "asc", include })).data).toEqual(full);
+    const one = (id: string, asked: typeof include | [] = []) =>
+      openai.conversations.items.retrieve(id, { conversation_id: conversation.id, include: asked });
+    expect(await one("rs_included")).toEqual(plain[0]);
+    expect(await one("msg_included")).toEqual(plain[1]);
+    expect(await one("rs_included", include)).toEqual(full[0]);
+    expect(await one("msg_included", include)).toEqual(full[1]);
+
+    // What was stored is whole: the next turn sends the encrypted reasoning upstream.
+    const m = model("echo");
+    await openai.responses.create({ model: m, input: "next", conversation: conversation.id });
+    const [sent] = await upstream.requests(m);
+    expect((sent?.body.input as Record<string, unknown>[])[0]).toMatchObject({ encrypted_content: "gAAAAopaque" });
   });
 });

@@ -193,4 +193,35 @@ describe("GET /v1/responses/{id}/input_items", () => {
     });
     expect(data[1]).toMatchObject({ type: "shell_call_output", status: "completed", max_output_length: null });
   });
+
+  it("lists encrypted reasoning and logprobs only when include asks for them, as OpenAI does", async () => {
+    const openai = client();
+    const logprobs = [{ token: "hi", logprob: -0.5, bytes: [104, 105], top_logprobs: [] }];
+    const text = { type: "output_text" as const, text: "hi", annotations: [], logprobs };
+    const response = await openai.responses.create({
+      model: model("text:1"),
+      input: [
+        { role: "user", content: "x" },
+        { type: "reasoning", id: "rs_input", summary: [], encrypted_content: "gAAAAopaque" },
+        { type: "message", id: "msg_input", role: "assistant", content: [text], status: "completed" },
+        { role: "user", content: "y" },
+      ],
+    });
+    const listed = async (include?: ("reasoning.encrypted_content" | "message.output_text.logprobs")[]) =>
+      (await openai.responses.inputItems.list(response.id, { order: "asc", include })).data.slice(1, 3);
+    expect(await listed()).toEqual([
+      { id: "rs_input", type: "reasoning", summary: [] },
+      {
+        id: "msg_input",
+        type: "message",
+        role: "assistant",
+        status: "completed",
+        content: [{ ...text, logprobs: [] }],
+      },
+    ]);
+    expect(await listed(["reasoning.encrypted_content", "message.output_text.logprobs"])).toEqual([
+      { id: "rs_input", type: "reasoning", summary: [], encrypted_content: "gAAAAopaque" },
+      { id: "msg_input", type: "message", role: "assistant", status: "completed", content: [text] },
+    ]);
+  });
 });
