@@ -2,7 +2,8 @@
 // call in the context carries (400, param `input`). Checked on the expanded context by run/context.ts,
 // so every upstream gets OpenAI's answer, not its own (a chat server's template error, or a reply to
 // a tool message that answers nothing). The other way round, a call left without its output, is
-// checked here for the Chat Completions protocol only (a Responses upstream answers it itself).
+// checked here for the Chat Completions protocol only (a Responses upstream answers it itself). History
+// is checked only where a client can change it: a conversation's items, one of which may be deleted.
 
 import { invalidRequest } from "../errors";
 import type { InputItem } from "./types";
@@ -22,26 +23,62 @@ const CHECKED_OUTPUTS: ReadonlyMap<string, string> = new Map([
 const OPAQUE_TYPES: ReadonlySet<string> = new Set(["compaction", "item_reference"]);
 
 /**
- * Throws OpenAI's error for the first of the request's own outputs (`context` from index `ownFrom`)
- * whose call_id no call in the whole context carries. A call of any kind will do: Codex answers a
- * `local_shell_call` with a `function_call_output`. History is not checked: what the gateway stored
- * was accepted when it was sent.
+ * The index of the first output among `context[from, to)` whose call_id no call in the whole context
+ * carries (-1 when there is none, or an opaque item may hold its call). A call of any kind will do:
+ * Codex answers a `local_shell_call` with a `function_call_output`.
  */
-export function checkToolOutputs(context: readonly InputItem[], ownFrom: number): void {
-  const own = context.slice(ownFrom);
-  if (!own.some((item) => typeof item.type === "string" && CHECKED_OUTPUTS.has(item.type))) return;
+function firstOrphanOutput(context: readonly InputItem[], from: number, to: number): number {
+  const range = context.slice(from, to);
+  if (!range.some((item) => typeof item.type === "string" && CHECKED_OUTPUTS.has(item.type))) return -1;
   const calls = new Set<string>();
   for (const item of context) {
     if (typeof item.type !== "string") continue;
-    if (OPAQUE_TYPES.has(item.type)) return;
+    if (OPAQUE_TYPES.has(item.type)) return -1;
     if (!item.type.endsWith("_output") && typeof item.call_id === "string") calls.add(item.call_id);
   }
-  for (const item of own) {
-    const words = typeof item.type === "string" ? CHECKED_OUTPUTS.get(item.type) : undefined;
-    if (words === undefined || typeof item.call_id !== "string" || calls.has(item.call_id)) continue;
-    // The id is the client's own text: echoed as OpenAI does, cut short as the gateway's other echoes are.
-    throw invalidRequest(`No tool call found for ${words} with call_id ${item.call_id.slice(0, 128)}.`, "input");
-  }
+  const orphan = range.findIndex(
+    (item) =>
+      typeof item.type === "string" &&
+      CHECKED_OUTPUTS.has(item.type) &&
+      typeof item.call_id === "string" &&
+      !calls.has(item.call_id),
+  );
+  return orphan === -1 ? -1 : from + orphan;
+}
+
+/** OpenAI's words for an output that answers no call; the call_id is the client's own text, cut short. */
+const noToolCall = (item: InputItem): string =>
+  `No tool call found for ${CHECKED_OUTPUTS.get(item.type as string) ?? "tool call output"} with call_id ${String(item.call_id).slice(0, 128)}.`;
+
+/**
+ * Throws OpenAI's error for the first of the request's own outputs (`context` from index `ownFrom`)
+ * whose call_id no call in the whole context carries.
+ */
+export function checkToolOutputs(context: readonly InputItem[], ownFrom: number): void {
+  const orphan = firstOrphanOutput(context, ownFrom, context.length);
+  const item = context[orphan];
+  if (item !== undefined) throw invalidRequest(noToolCall(item), "input");
+}
+
+/**
+ * Throws, naming the item, for the first of a conversation's items (`context` before `ownFrom`, ids
+ * in `itemIds`) that is an output whose call the conversation no longer holds: its call was deleted
+ * (or never added). Sent on, a Responses upstream refuses it (400, no item named) and a chat server
+ * gets a tool message that answers nothing; the client can delete the item or add the call back.
+ */
+export function checkConversationOutputs(
+  context: readonly InputItem[],
+  ownFrom: number,
+  itemIds: readonly string[],
+  conversationId: string,
+): void {
+  const orphan = firstOrphanOutput(context, 0, ownFrom);
+  const item = context[orphan];
+  if (item === undefined) return;
+  throw invalidRequest(
+    `${noToolCall(item)} Item '${itemIds[orphan] ?? ""}' of conversation '${conversationId}' answers a call the conversation does not hold (was the call deleted?): delete the item, or add its call back.`,
+    "conversation",
+  );
 }
 
 /** The calls a client must answer before the model is asked again, and the words OpenAI's message uses. */

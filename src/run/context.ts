@@ -13,7 +13,7 @@ import { findResponse, readChain, type ResponseRow } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
-import { checkToolOutputs } from "../responses/tool-outputs";
+import { checkConversationOutputs, checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { rowWritten } from "../stream/unwritten-rows";
@@ -141,5 +141,12 @@ async function expandConversation(
   const history = await readConversationItems(db, tenantId, conversationId);
   // Items the gateway named keep their id beside the item, not in it: the request may not reuse one.
   checkDuplicateIds(input, 0, "input", new Set(history.map((item) => item.itemId)));
-  return [...history.map((item) => JSON.parse(item.data) as InputItem), ...input];
+  const context = [...history.map((item) => JSON.parse(item.data) as InputItem), ...input];
+  checkConversationOutputs(
+    context,
+    history.length,
+    history.map((item) => item.itemId),
+    conversationId,
+  );
+  return context;
 }

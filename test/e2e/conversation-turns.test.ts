@@ -334,4 +334,35 @@ describe("responses on a conversation", () => {
     expect(all.map(textOf)).toEqual(["be brief", "earlier", "now", "echo(3): now", "next", "echo(5): next"]);
     expect(all[3]?.id).toBe(first.output[0]?.id);
   });
+
+  it("refuses, naming the item, a turn on a conversation whose tool output lost its call, over either protocol", async () => {
+    const openai = client("sk-test-turns");
+    for (const m of [model("echo"), routed("echo").model]) {
+      const conversation = await openai.conversations.create({
+        items: [
+          { type: "function_call", id: "fc_deleted", call_id: "call_deleted", name: "f", arguments: "{}" },
+          { type: "function_call_output", id: "fco_orphan", call_id: "call_deleted", output: "42" },
+        ],
+      });
+      expect((await openai.responses.create({ model: m, conversation: conversation.id, input: "a" })).status).toBe(
+        "completed",
+      );
+      // Without its call, the output would go upstream answering nothing: a Responses upstream refuses
+      // it naming no item, a chat server gets a tool message after no tool call.
+      await openai.conversations.items.delete("fc_deleted", { conversation_id: conversation.id });
+      const refused = openai.responses.create({ model: m, conversation: conversation.id, input: "b" });
+      await expect(refused).rejects.toMatchObject({
+        status: 400,
+        param: "conversation",
+        message: expect.stringContaining(
+          `No tool call found for function call output with call_id call_deleted. Item 'fco_orphan' of conversation '${conversation.id}'`,
+        ) as string,
+      });
+      // Deleting the output too lets the conversation go on.
+      await openai.conversations.items.delete("fco_orphan", { conversation_id: conversation.id });
+      expect((await openai.responses.create({ model: m, conversation: conversation.id, input: "c" })).status).toBe(
+        "completed",
+      );
+    }
+  });
 });
