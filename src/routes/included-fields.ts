@@ -1,26 +1,15 @@
-// What an item list shows of the fields `include` asks for: a reasoning item's `encrypted_content`
-// and an assistant text's `logprobs` are listed only when asked for, as OpenAI lists them. The
-// stored item keeps both: a later turn sends the encrypted reasoning upstream whatever was listed.
+// What an item list shows of the fields `include` asks for: an assistant text's `logprobs` are listed
+// only when asked for, as OpenAI lists them. A reasoning item's `encrypted_content` is always listed,
+// unlike OpenAI: the gateway calls its upstream statelessly and cannot find a reasoning item by id as
+// OpenAI does, so a client that replays listed items (the Agents SDK's OpenAIConversationsSession
+// lists a conversation's items without `include` and sends them back as input) needs it.
 
-import { GATEWAY_REASONING_MARK } from "../upstream/reasoning-seal";
 import type { JsonObject } from "../responses/types";
-import { ENCRYPTED_REASONING } from "../responses/validation";
 
 const LOGPROBS = "message.output_text.logprobs";
 
 /** Leaves out of a listed item (itemResource's view, a fresh object) the fields `include` did not ask for. */
 export function withIncluded(listed: JsonObject, include: readonly string[]): JsonObject {
-  // The gateway's bare mark holds nothing encrypted: it stays, so an item replayed from a list is
-  // still known as the gateway's own (a Responses upstream must not get it).
-  if (
-    listed.type === "reasoning" &&
-    "encrypted_content" in listed &&
-    listed.encrypted_content !== GATEWAY_REASONING_MARK &&
-    !include.includes(ENCRYPTED_REASONING)
-  ) {
-    const { encrypted_content: _left, ...rest } = listed;
-    return rest;
-  }
   if (listed.type === "message" && Array.isArray(listed.content) && !include.includes(LOGPROBS))
     return { ...listed, content: listed.content.map(withoutLogprobs) };
   return listed;

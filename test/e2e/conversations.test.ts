@@ -252,7 +252,7 @@ describe("conversations", () => {
     });
   });
 
-  it("lists encrypted reasoning and logprobs only when include asks for them, and still sends them upstream", async () => {
+  it("lists logprobs only when include asks for them, encrypted reasoning always, and sends both upstream", async () => {
     const openai = client("sk-test-conversations");
     const logprobs = [{ token: "hi", logprob: -0.5, bytes: [104, 105], top_logprobs: [] }];
     const text = { type: "output_text" as const, text: "hi", annotations: [], logprobs };
@@ -268,8 +268,9 @@ describe("conversations", () => {
     ];
     const conversation = await openai.conversations.create();
     const include = ["reasoning.encrypted_content" as const, "message.output_text.logprobs" as const];
+    // Encrypted reasoning is listed unasked (unlike OpenAI): a client replaying listed items needs it.
     const plain = [
-      { id: "rs_included", type: "reasoning", summary: [] },
+      { id: "rs_included", type: "reasoning", summary: [], encrypted_content: "gAAAAopaque" },
       {
         id: "msg_included",
         type: "message",
@@ -278,11 +279,8 @@ describe("conversations", () => {
         content: [{ ...text, logprobs: [] }],
       },
     ];
-    const full = [
-      { ...plain[0], encrypted_content: "gAAAAopaque" },
-      { ...plain[1], content: [text] },
-    ];
-    // As OpenAI lists them: the fields each include value names are left out unless asked for.
+    const full = [plain[0], { ...plain[1], content: [text] }];
+    // As OpenAI lists them: logprobs are left out unless asked for.
     expect((await openai.conversations.items.create(conversation.id, { items })).data).toEqual(plain);
     expect((await openai.conversations.items.list(conversation.id, { order: "asc" })).data).toEqual(plain);
     expect((await openai.conversations.items.list(conversation.id, { order: "asc", include })).data).toEqual(full);

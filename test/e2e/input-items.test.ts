@@ -194,7 +194,7 @@ describe("GET /v1/responses/{id}/input_items", () => {
     expect(data[1]).toMatchObject({ type: "shell_call_output", status: "completed", max_output_length: null });
   });
 
-  it("lists encrypted reasoning and logprobs only when include asks for them, as OpenAI does", async () => {
+  it("lists logprobs only when include asks for them, as OpenAI does, and encrypted reasoning always", async () => {
     const openai = client();
     const logprobs = [{ token: "hi", logprob: -0.5, bytes: [104, 105], top_logprobs: [] }];
     const text = { type: "output_text" as const, text: "hi", annotations: [], logprobs };
@@ -210,7 +210,7 @@ describe("GET /v1/responses/{id}/input_items", () => {
     const listed = async (include?: ("reasoning.encrypted_content" | "message.output_text.logprobs")[]) =>
       (await openai.responses.inputItems.list(response.id, { order: "asc", include })).data.slice(1, 3);
     expect(await listed()).toEqual([
-      { id: "rs_input", type: "reasoning", summary: [] },
+      { id: "rs_input", type: "reasoning", summary: [], encrypted_content: "gAAAAopaque" },
       {
         id: "msg_input",
         type: "message",
