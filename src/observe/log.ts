@@ -14,6 +14,7 @@ export type LogEvent =
   | "webhook_recovered"
   | "d1_retry"
   | "d1_failure"
+  | "d1_recovered"
   | "sweep"
   | "retention"
   | "usage_rollup"

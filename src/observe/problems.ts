@@ -31,6 +31,11 @@ export function logD1Problem(fields: LogFields, what: string, error: unknown, at
   });
 }
 
+/** A write D1 had refused (with `refusal`, its d1_failure line) landed on a later try; `what` says which. */
+export function logD1Recovered(fields: LogFields, what: string, refusal: unknown): void {
+  emit("warn", "d1_recovered", what, { ...fields, cause: causeOf(refusal) });
+}
+
 /** Something failed that the code did not expect (a bug, a binding that threw); `what` says where. */
 export function logFailure(what: string, error: unknown, fields: LogFields = {}): void {
   emit("error", "failure", `${what}: ${causeOf(error)}`, { ...fields, cause: causeOf(error), stack: stackOf(error) });

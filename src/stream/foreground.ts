@@ -14,7 +14,7 @@ import { APPENDED_STATUSES } from "../db/conversations";
 import { tenantDb } from "../db/shards";
 import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
-import { logAnomaly, logD1Problem } from "../observe/problems";
+import { logAnomaly, logD1Problem, logD1Recovered } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
@@ -23,7 +23,7 @@ import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer"
 import { echoOf, newResponseObject } from "../responses/response-object";
 import type { JsonObject, ResponseObject } from "../responses/types";
 import { responseError } from "../responses/types";
-import { SSE_HEADERS } from "../sse";
+import { encodeFrame, SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
@@ -34,7 +34,7 @@ import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
 import { ClientStream } from "./client-stream";
 import { endLeftRun } from "./dead-run";
-import { notRecorded, recordRefusal, refusalOf, unrecordedEnd } from "./outcomes";
+import { notRecorded, recordRefusal, refusalOf, REFUSED_END_MESSAGE, unrecordedEnd } from "./outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
 
 export interface ForegroundContext {
@@ -62,6 +62,14 @@ export interface KeyCheck {
 }
 
 const ACCEPTED: KeyCheck = { accepted: true, onAccepted: () => undefined, verify: () => Promise.resolve(true) };
+
+/** Attempts of the end before its client is told D1 refused it: about 5 s of pauses, an outage's worth. */
+const END_ATTEMPTS = 7;
+/**
+ * Attempts, once that client was told, to record what it saw (ending `failed`): about 19 s more, within
+ * the 30 s a Worker's `waitUntil` outlives its response.
+ */
+const LATE_END_ATTEMPTS = 14;
 
 /** Why a run was stopped from outside its stream. */
 class Stop extends Error {
@@ -105,6 +113,7 @@ export async function runStoredForeground(
     // Its client left and the next turn took its conversation: it stops, to end cancelled.
     onPreempted: () => abort.abort(new Stop("preempted")),
     onError: (what, error, attempt) => logD1Problem(runIds(spec), what, error, attempt),
+    endAttempts: END_ATTEMPTS,
   });
   let prepared: Compacted;
   let summarized: JsonObject | undefined;
@@ -319,10 +328,15 @@ export async function runStoredForeground(
   }
 
   const client = new ClientStream(abort.signal, clientGone, run.request?.signal, config.streamKeepaliveMs);
+  /** An end D1 refused, once its client is told: records what the client saw, ending `failed`. */
+  let recordTold: (() => Promise<void>) | undefined;
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);
-    await client.send(outcome === "written" ? terminal : unrecordedEnd(outcome, seq, recorder.refusal));
+    if (outcome === "written") return client.send(terminal);
+    const told = unrecordedEnd(outcome === "failed" ? "end_refused" : outcome, seq, recorder.refusal);
+    await client.send(told);
+    if (outcome === "failed") recordTold = () => recordRefusedEnd(recorder, spec, snapshot, { seq, frame: told });
   };
   /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
   const endUnrecorded = async (): Promise<void> => {
@@ -364,10 +378,53 @@ export async function runStoredForeground(
       if (grace !== undefined) clearTimeout(grace);
       await recorder.stop();
       await client.close();
+      // After the client's stream has ended: it does not wait for these retries.
+      await recordTold?.();
     }
   };
   run.ctx.waitUntil(drive());
   return new Response(client.readable, { headers: SSE_HEADERS });
+}
+
+/**
+ * The end D1 refused, whose client was told so by `told` (an `error` event) instead of the terminal
+ * event: written again as the client saw it (every event it was sent, `told`, then `response.failed`
+ * with the storage error), so that the record does not lose what the client saw. Should D1 refuse it
+ * throughout, the sweep ends the run `failed` from what its flushes recorded.
+ */
+async function recordRefusedEnd(
+  recorder: ResponseRecorder,
+  spec: RunSpec,
+  reached: ResponseObject,
+  told: { seq: number; frame: string },
+): Promise<void> {
+  const failed: ResponseObject = {
+    ...reached,
+    status: "failed",
+    completed_at: null,
+    error: responseError("server_error", REFUSED_END_MESSAGE),
+  };
+  const seq = told.seq + 1;
+  const frames = [
+    { seq: told.seq, frame: told.frame, terminal: false },
+    {
+      seq,
+      frame: encodeFrame(
+        "response.failed",
+        JSON.stringify({ type: "response.failed", sequence_number: seq, response: failed }),
+      ),
+      terminal: true,
+    },
+  ];
+  const { conversationId } = spec.request;
+  const turn = conversationId === null ? null : { conversationId, items: [] };
+  const outcome = await recorder.refinish(
+    { responseId: spec.responseId, tenantId: spec.tenantId, snapshot: failed, turn },
+    frames,
+    LATE_END_ATTEMPTS,
+  );
+  if (outcome === "written")
+    logD1Recovered(runIds(spec), "the end D1 refused was recorded later, as failed", recorder.refusal);
 }
 
 /** A turn's end taken back (see `finish`): `cancelled`, with the output it had reached. */

@@ -91,22 +91,31 @@ export async function recordRefusal(
   }
 }
 
+/** The error a foreground response whose end D1 refused is recorded with, if D1 takes it later. */
+export const REFUSED_END_MESSAGE =
+  "The response's end could not be recorded: the gateway's storage was unavailable. Its output was streamed.";
+
 /**
  * The frame a client gets instead of the terminal event when the end could not be recorded; `cause`:
  * the error D1 refused the write with (a missing migration is said as such, not as a passing fault).
+ * `failed`: nothing of the response is kept; `end_refused`: its end was refused, and the stored
+ * response ends `failed` (src/stream/foreground.ts `recordRefusedEnd`, or the sweep).
  */
-export function unrecordedEnd(outcome: Exclude<FinishOutcome, "written">, seq: number, cause?: unknown): string {
-  const unmigrated = outcome === "failed" && isNotMigrated(cause);
+export function unrecordedEnd(
+  outcome: Exclude<FinishOutcome, "written"> | "end_refused",
+  seq: number,
+  cause?: unknown,
+): string {
+  const refused = outcome !== "ended_elsewhere";
+  const unmigrated = refused && isNotMigrated(cause);
   const message = unmigrated
     ? `The response was streamed but could not be recorded. ${storageNotMigrated().message}`
     : outcome === "failed"
       ? "The response could not be recorded: the gateway's storage is unavailable. Its output was streamed but is not stored."
-      : "The response was deleted or ended by the gateway before its end could be recorded.";
-  const code = unmigrated
-    ? "database_not_migrated"
-    : outcome === "failed"
-      ? "storage_unavailable"
-      : "response_not_recorded";
+      : outcome === "end_refused"
+        ? "The response's end could not be recorded: the gateway's storage is unavailable. Its output was streamed; the stored response ends failed."
+        : "The response was deleted or ended by the gateway before its end could be recorded.";
+  const code = unmigrated ? "database_not_migrated" : refused ? "storage_unavailable" : "response_not_recorded";
   const error = { type: "server_error", code, message, param: null };
   return encodeFrame(
     "error",

@@ -48,6 +48,8 @@ export const framesOf = (events: readonly NormalizedEvent[]): EventFrame[] =>
 
 /** Attempts of the start and terminal writes before they are given up (each a D1 batch). */
 const WRITE_ATTEMPTS = 4;
+/** Longest pause between two attempts of one write. */
+const MAX_WRITE_PAUSE_MS = 2_000;
 /** Longest pause between refused progress flushes (the next flush tries again). */
 const MAX_FLUSH_BACKOFF_MS = 30_000;
 
@@ -74,6 +76,11 @@ export interface RecorderOptions {
   onPreempted?: () => void;
   /** A D1 write failed; `attempt` says where a retried write stands (a progress flush has none). */
   onError: (what: string, error: unknown, attempt?: WriteAttempt) => void;
+  /**
+   * Attempts of the terminal write (WRITE_ATTEMPTS unless set; the pauses double from 0.1 s up to
+   * 2 s): a foreground run's client waits for them, so it rides out an outage of a few seconds.
+   */
+  endAttempts?: number;
 }
 
 export type FinishOutcome = "written" | "ended_elsewhere" | "failed";
@@ -128,6 +135,8 @@ export class ResponseRecorder {
   #marked = false;
   /** Unlists the left run (src/stream/local-stops.ts). */
   #unlistLeft: (() => void) | undefined;
+  /** A deferred row whose end D1 refused: `refinish` inserts it as it ended. */
+  #refusedRow: NewResponseRow | undefined;
 
   constructor(options: RecorderOptions) {
     this.#options = options;
@@ -154,8 +163,8 @@ export class ResponseRecorder {
     await this.#retried(what, () => runBatch(this.#options.db, statements));
   }
 
-  /** `attemptWrite`, tried up to WRITE_ATTEMPTS times with a growing pause; each failure is reported as `what`. */
-  async #retried<T>(what: string, attemptWrite: () => Promise<T>): Promise<T> {
+  /** `attemptWrite`, tried up to `attempts` times with a growing pause; each failure is reported as `what`. */
+  async #retried<T>(what: string, attemptWrite: () => Promise<T>, attempts = WRITE_ATTEMPTS): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await attemptWrite();
@@ -166,12 +175,12 @@ export class ResponseRecorder {
           this.#refusal = error;
           throw error;
         }
-        this.#options.onError(what, error, { attempt: attempt + 1, of: WRITE_ATTEMPTS });
-        if (attempt + 1 >= WRITE_ATTEMPTS) {
+        this.#options.onError(what, error, { attempt: attempt + 1, of: attempts });
+        if (attempt + 1 >= attempts) {
           this.#refusal = error;
           throw error;
         }
-        await sleep(100 * 2 ** attempt);
+        await sleep(Math.min(100 * 2 ** attempt, MAX_WRITE_PAUSE_MS));
       }
     }
   }
@@ -441,6 +450,37 @@ export class ResponseRecorder {
     // A row not written yet is inserted as it ended (one D1 call and one row write instead of two).
     const unwritten = this.#takeDeferred();
     await this.#inflight;
+    const outcome = await this.#end(final, unwritten?.row, this.#options.endAttempts ?? WRITE_ATTEMPTS);
+    if (outcome !== "failed") unwritten?.written();
+    else {
+      unwritten?.refused(this.#refusal);
+      this.#refusedRow = unwritten?.row;
+    }
+    return outcome;
+  }
+
+  /**
+   * After `finish` failed: the end written again, as `final`, with `frames` in place of the terminal
+   * event D1 refused (what the client was told instead of it); tried `attempts` times.
+   */
+  async refinish(
+    final: Omit<FinalState, "tail" | "eventCount">,
+    frames: readonly EventFrame[],
+    attempts: number,
+  ): Promise<FinishOutcome> {
+    this.dropTerminal();
+    this.record(frames);
+    const row = this.#refusedRow;
+    this.#refusedRow = undefined;
+    return this.#end(final, row, attempts);
+  }
+
+  /** Writes the end: onto the row D1 has, or (`unwritten`) inserting the row as it ended. */
+  async #end(
+    final: Omit<FinalState, "tail" | "eventCount">,
+    unwritten: NewResponseRow | undefined,
+    attempts: number,
+  ): Promise<FinishOutcome> {
     // The row's tail is written again, with the pending events after it.
     const tail = [...this.#rowTail, ...this.#pending];
     const eventCount = (tail.at(-1)?.seq ?? this.#flushedUpTo) + 1;
@@ -451,17 +491,17 @@ export class ResponseRecorder {
       const statements =
         unwritten === undefined
           ? finalStatements(db, encodeFinal(state))
-          : insertEndedStatements(db, encodeEnded(unwritten.row, state));
-      const ended = (await this.#retried("the terminal write failed", () => runWrites(db, statements))).at(-1);
+          : insertEndedStatements(db, encodeEnded(unwritten, state));
+      const ended = (await this.#retried("the terminal write failed", () => runWrites(db, statements), attempts)).at(
+        -1,
+      );
       this.#pending = [];
       this.#pendingChars = 0;
       this.#rowTail = [];
       this.#rowTailChars = 0;
       this.#flushedUpTo = eventCount - 1;
-      unwritten?.written();
       return Array.isArray(ended) && ended.length > 0 ? "written" : "ended_elsewhere";
-    } catch (error) {
-      unwritten?.refused(error);
+    } catch {
       return "failed";
     }
   }

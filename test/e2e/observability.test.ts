@@ -409,10 +409,8 @@ describe("lines on the side of a run", () => {
       const id = String((await requestLine(res)).response_id);
       const lines = logs.all().filter((line) => line.event.startsWith("d1_") && line.response_id === id);
       expect(lines.map((line) => [line.event, line.attempt, line.max_attempts])).toEqual([
-        ["d1_retry", 1, 4],
-        ["d1_retry", 2, 4],
-        ["d1_retry", 3, 4],
-        ["d1_failure", 4, 4],
+        ...[1, 2, 3, 4, 5, 6].map((attempt) => ["d1_retry", attempt, 7]),
+        ["d1_failure", 7, 7],
       ]);
       expect(lines[0]?.msg).toMatch(new RegExp(`^the terminal write failed: .*${tag}`));
       // The client got a 503, not the completed response: the line is a warning that says so.

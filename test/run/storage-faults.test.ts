@@ -2,7 +2,8 @@
 // flush loses nothing (its events ride the next flush or the end); a refused start is a retryable 503
 // for a JSON create and, for a stream (whose events do not wait for the row), an `error` event after the
 // events so far; either way nothing is kept; a refused end of a foreground stream is told to its client by
-// an `error` event instead of the terminal one, and the run is ended by the sweep; a background run
+// an `error` event instead of the terminal one once about 5 s of retries failed, and what it saw is
+// recorded, ending `failed`, once D1 takes writes again (else the sweep ends it); a background run
 // keeps an end D1 refused in its object, serves it, and its alarm writes it once D1 takes writes again.
 
 import { runDurableObjectAlarm } from "cloudflare:test";
@@ -26,6 +27,7 @@ const D1_REFUSALS = [
   /the first write \(the response's row and its input\) failed: .*refused_/,
   /flush failed.*refused_/,
   /terminal write failed: .*refused_/,
+  /end D1 refused was recorded later/,
   /the request failed: .*refused_/,
 ];
 const watch = watchUnhandled();
@@ -62,11 +64,11 @@ async function refuse(what: Refused, m: string): Promise<{ tag: string; lift: ()
   };
 }
 
-/** Waits until the run logged that D1 refused a write marked `tag`. */
-const refusedAt = (tag: string) =>
+/** Waits until the run logged that D1 refused a write marked `tag` (`times` times). */
+const refusedAt = (tag: string, times = 1) =>
   until(
     () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
-    (lines) => lines.length > 0,
+    (lines) => lines.length >= times,
     `a refusal (${tag})`,
   );
 
@@ -184,6 +186,7 @@ describe("D1 refuses writes during a foreground run", () => {
     expect(events.at(-2)?.type).toBe("response.output_item.done");
     expect(events.at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
     expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    expect(events.at(-1)?.message).toMatch(/the stored response ends failed/);
     // A JSON create that cannot be recorded is a retryable 503.
     const { lift: liftAgain } = await refuse("end", m);
     try {
@@ -193,6 +196,72 @@ describe("D1 refuses writes during a foreground run", () => {
     } finally {
       await liftAgain();
     }
+  });
+});
+
+describe("D1 refuses a foreground run's end for a while", () => {
+  it("an outage of a few seconds: the client's terminal event waits for it; D1 then has every event it saw", async () => {
+    const openai = client(KEY);
+    const m = model("text:3");
+    const { tag, lift } = await refuse("end", m);
+    let seen: ResponseStreamEvent[];
+    try {
+      const collecting = collect(await openai.responses.create({ model: m, input: "x", stream: true }));
+      // Four refusals: as many attempts as any other write gets, which the end outlasts.
+      await refusedAt(tag, 4);
+      await lift();
+      seen = await collecting;
+    } finally {
+      await lift();
+    }
+    expect(seen.at(-1)?.type).toBe("response.completed");
+    await expectRecorded(openai, seen[0]?.type === "response.created" ? seen[0].response.id : "", seen);
+  });
+
+  it("an end refused past its retries: the client is told; once D1 takes writes, what it saw is recorded, failed", async () => {
+    const openai = client(KEY);
+    // Held after three events until its row (written a second in) is in D1: the end updates that row.
+    const m = model("gate:3:6");
+    const { tag, lift } = await refuse("end", m);
+    let events: Record<string, unknown>[];
+    try {
+      const res = await post({ model: m, input: "x", stream: true });
+      const reading = readEvents(res.body);
+      await until(
+        () => storedFor(openai, m),
+        (list) => list.length === 1,
+        "the running row",
+      );
+      await upstream.release(m);
+      events = await reading;
+    } finally {
+      await lift();
+    }
+    await refusedAt(tag, 7);
+    expect(events.at(-2)?.type).toBe("response.output_item.done");
+    expect(events.at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
+    const id = (events[0]?.response as { id: string }).id;
+    const recorded = await until(
+      () => row(id),
+      (found) => found?.status === "failed",
+      "the end recorded late",
+    );
+    expect(recorded?.event_count).toBe(events.length + 1);
+    const replay = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).body,
+    );
+    expect(replay.slice(0, -1)).toEqual(events);
+    expect(replay.at(-1)).toMatchObject({
+      type: "response.failed",
+      sequence_number: events.length,
+      response: { id, status: "failed", error: { code: "server_error" } },
+    });
+    const { output_text: _text, ...stored } = await openai.responses.retrieve(id);
+    expect(foldEvents(replay as unknown as StreamEvent[])).toEqual(stored);
   });
 });
 
