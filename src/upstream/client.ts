@@ -265,7 +265,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       return operatorKeyRefused(host, error);
     if (target.protocol.name === "chat_completions" && (target.reasoningPlaceholder ?? null) === null)
       error = withReasoningPlaceholderHint(error);
-    return options.path === undefined ? withProtocolHint(error, host, target.protocol.name) : error;
+    return withProtocolHint(error, host, target.protocol.name, options.path);
   };
   const watch = watchCall(target.baseUrl, options);
   for (let attempt = 0; ; attempt++) {

@@ -185,17 +185,41 @@ export function originFailure(status: number, bodyText: string): string | null {
 }
 
 /**
+ * What a 404 to one of OpenAI's utility endpoints means: the server answers `/responses` (creates
+ * work) but not this one, as servers that implement only the create do. The Agents SDK's
+ * compaction session and `client.responses.compact` otherwise see a bare `404 page not found`.
+ */
+const UTILITY_HINTS: ReadonlyMap<string, (host: string) => string> = new Map([
+  [
+    "/responses/compact",
+    (host: string) =>
+      `(The upstream at ${host} has no /responses/compact endpoint: it serves the Responses API without OpenAI's ` +
+      `compaction. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway compacts itself.)`,
+  ],
+  [
+    "/responses/input_tokens",
+    (host: string) =>
+      `(The upstream at ${host} has no /responses/input_tokens endpoint: it serves the Responses API without OpenAI's ` +
+      `token counting. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway answers an estimate.)`,
+  ],
+]);
+
+/**
  * A 404 for the protocol's own path from a server that has no such route (Ollama answers
  * `404 page not found`, llama.cpp `{"error":{"code":404,...}}`), not a 404 about a model
  * (OpenAI's `model_not_found`) or naming a param (OpenAI's `Item with id '…' not found` for `input`):
  * for `/responses` the likely fix is the protocol; for `/chat/completions`, which every chat server
  * has, the base URL (Ollama's without its `/v1`).
  */
-export function withProtocolHint(error: ApiError, host: string, protocol: ProtocolName): ApiError {
+export function withProtocolHint(error: ApiError, host: string, protocol: ProtocolName, path?: string): ApiError {
   const routeMissing = error.param === null && (error.code === null || error.code === "404");
   // A 404 with no message of its own (an empty body, `{}`) reads as the fallback, which says "model server".
   const aboutModel = error.message !== fallbackMessage(404) && /model/i.test(error.message);
   if (error.status !== 404 || !routeMissing || aboutModel) return error;
+  if (path !== undefined) {
+    const utility = UTILITY_HINTS.get(path);
+    return utility === undefined ? error : error.with({ message: `${error.message} ${utility(host)}` });
+  }
   const hint =
     protocol === "responses"
       ? `(The upstream at ${host} has no /responses endpoint. If it serves only Chat Completions, as Ollama and ` +

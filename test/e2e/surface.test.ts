@@ -2,10 +2,13 @@
 // (context expanded first; for a Chat Completions upstream the gateway does both itself), `prompt`
 // forwarded, and OpenAI's 404 for unknown routes.
 
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { received, routed } from "../support/chat";
 import { client, gatewayFetch, model, upstream } from "../support/gateway";
 import { countAll } from "../support/shards";
+
+const UPSTREAM_HOST = new URL(env.UPSTREAM_BASE_URL).host;
 
 describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
   it("counts input tokens upstream, with a conversation's items expanded into the input", async () => {
@@ -69,6 +72,26 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
       status: 422,
       code: "mock_422",
     });
+  });
+
+  it("keeps a 404 from a Responses server without compact or input_tokens, with a hint naming the endpoint", async () => {
+    // The Agents SDK's OpenAIResponsesCompactionSession calls compact; servers that implement only the create lack it.
+    const openai = client("sk-test-surface");
+    const m = model("no-route");
+    const refusal = (endpoint: string, missing: string, instead: string) => ({
+      status: 404,
+      error: {
+        message: `404 page not found (The upstream at ${UPSTREAM_HOST} has no /responses/${endpoint} endpoint: it serves the Responses API without OpenAI's ${missing}. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway ${instead}.)`,
+        param: null,
+        code: null,
+      },
+    });
+    await expect(openai.responses.compact({ model: m, input: "x" })).rejects.toMatchObject(
+      refusal("compact", "compaction", "compacts itself"),
+    );
+    await expect(openai.responses.inputTokens.count({ model: m, input: "x" })).rejects.toMatchObject(
+      refusal("input_tokens", "token counting", "answers an estimate"),
+    );
   });
 
   it("answers a 502 envelope, not the body, when the upstream's answer is not JSON", async () => {

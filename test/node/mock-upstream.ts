@@ -512,10 +512,15 @@ async function serveResponses(res: ServerResponse, body: Json) {
 
 /** `/responses/input_tokens` counts the input items (10 tokens each); `/responses/compact` keeps
  *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
- *  `status:CODE` model answers that error. */
+ *  `status:CODE` model answers that error, a `no-route` one Ollama's plain-text 404 (a server
+ *  that serves `/responses` but not these). */
 function serveUtility(res: ServerResponse, path: string, body: Json) {
   const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
   if (kind === "status") return sendError(res, Number(code ?? 500));
+  if (kind === "no-route") {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    return res.end("404 page not found");
+  }
   if (kind === "html") {
     // A proxy's sign-in page, or a base URL that names the web site rather than its API.
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
