@@ -40,6 +40,11 @@ export interface CreateRequest {
   stream: boolean;
   store: boolean;
   background: boolean;
+  /**
+   * `generate: false`: the response is created and completed with no output and no model call, an id
+   * to chain from (the WebSocket event's field, taken over HTTP too; src/upstream/warm-up.ts).
+   */
+  generate: boolean;
   previousResponseId: string | null;
   conversationId: string | null;
   metadata: Record<string, string>;
@@ -231,6 +236,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const stream = optional<boolean>(body, "stream", "boolean") ?? false;
   const store = optional<boolean>(body, "store", "boolean") ?? true;
   const background = optional<boolean>(body, "background", "boolean") ?? false;
+  const generate = optional<boolean>(body, "generate", "boolean", false) ?? true;
 
   checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2, "decimal");
   checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1, "decimal");
@@ -276,6 +282,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
     stream,
     store,
     background,
+    generate,
     previousResponseId,
     conversationId,
     metadata: validateMetadata(body.metadata),

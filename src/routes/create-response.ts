@@ -34,7 +34,8 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     if (!references) protocolFor(upstream.protocol).validate(create);
     // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
     // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
-    if (isWarmUp(request)) upstream = warmUpChoice(upstream);
+    // Over HTTP the body's own `generate: false` asks for it.
+    if (isWarmUp(request) || !create.generate) upstream = warmUpChoice(upstream);
   } finally {
     await admitted;
   }

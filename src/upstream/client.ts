@@ -31,7 +31,7 @@ export interface UpstreamTarget {
   apiKey: string | null;
   /** The model name this upstream knows the request's model by (a route's rewrite); null keeps it. */
   model?: string | null;
-  /** A WebSocket warm-up (`generate: false`): answered without any call (src/upstream/warm-up.ts). */
+  /** A warm-up (`generate: false`): answered without any call (src/upstream/warm-up.ts). */
   warmUp?: boolean;
   /** The key is the caller's own (pass-through); otherwise it is the operator's (keys mode, a route's secret). */
   callersKey?: boolean;

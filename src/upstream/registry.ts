@@ -28,7 +28,7 @@ export interface UpstreamChoice {
   apiKey: string | null;
   /** The model name sent upstream when a route rewrites it; null sends the request's own. */
   model?: string | null;
-  /** A WebSocket `generate: false` warm-up: nothing is sent anywhere (src/upstream/warm-up.ts). */
+  /** A `generate: false` warm-up (WebSocket or HTTP): nothing is sent anywhere (src/upstream/warm-up.ts). */
   warmUp?: boolean;
   /** The key sent is the caller's own (pass-through): a refusal of it is the caller's to hear. */
   callersKey?: boolean;

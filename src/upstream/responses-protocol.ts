@@ -9,8 +9,19 @@ import { ENCRYPTED_REASONING, isPlainObject } from "../responses/validation";
 import type { SseMessage } from "../sse";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
 
-/** Fields that carry state the gateway keeps itself; never sent upstream. */
-const GATEWAY_OWNED_FIELDS = ["background", "previous_response_id", "conversation", "stream", "store", "input"];
+/**
+ * Fields that carry state the gateway keeps itself, or ask for what it does itself (a `generate:
+ * false` warm-up); never sent upstream.
+ */
+const GATEWAY_OWNED_FIELDS = [
+  "background",
+  "generate",
+  "previous_response_id",
+  "conversation",
+  "stream",
+  "store",
+  "input",
+];
 
 /**
  * vLLM's `/v1/responses` wraps its `reasoning_text` parts in events of its own names; they are

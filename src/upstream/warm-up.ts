@@ -1,7 +1,8 @@
-// The upstream of a WebSocket `generate: false` warm-up (issue 13): no model server is called; the
-// answer is a Responses stream that creates the response and completes it with no output. It runs
-// through the same normalizer, fold and recorder as any answer, so a stored warm-up is an ordinary
-// stored response (its input items recorded) that later turns chain from. Used by `callUpstream`.
+// The upstream of a `generate: false` warm-up (issue 13; over a socket or HTTP): no model server is
+// called; the answer is a Responses stream that creates the response and completes it with no
+// output. It runs through the same normalizer, fold and recorder as any answer, so a stored warm-up
+// is an ordinary stored response (its input items recorded) that later turns chain from. Used by
+// `callUpstream`.
 
 import { encodeFrame, SSE_HEADERS } from "../sse";
 

@@ -1,5 +1,6 @@
-import type { ResponseStreamEvent } from "openai/resources/responses/responses";
+import type { ResponseCreateParamsNonStreaming, ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
+import { received, routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, upstream, withoutParsed } from "../support/gateway";
 import { countAll } from "../support/shards";
 
@@ -193,5 +194,76 @@ describe("POST /v1/responses", () => {
       "response.output_item.done",
       "response.completed",
     ]);
+  });
+});
+
+// `generate` is the WebSocket event's field; the SDK's HTTP create params do not name it.
+type WithGenerate = ResponseCreateParamsNonStreaming & { generate?: unknown };
+const create = (body: WithGenerate, key?: string) =>
+  client(key).responses.create(body as ResponseCreateParamsNonStreaming);
+
+describe("POST /v1/responses with generate: false", () => {
+  it.each([
+    ["responses", () => ({ model: model("echo"), upstream: "" })],
+    ["chat_completions", () => routed("echo")],
+  ])(
+    "over a %s route: completed with no output, zero usage, no model call; retrievable and chained from with its input",
+    async (_route, pick) => {
+      const m = pick();
+      const target = m.upstream === "" ? m.model : m.upstream;
+      const warm = await create({ model: m.model, input: "the whole prompt", generate: false });
+      expect(warm).toMatchObject({ status: "completed", output: [], usage: { total_tokens: 0 }, store: true });
+      expect(await upstream.requests(target)).toEqual([]);
+      const openai = client();
+      expect(await openai.responses.retrieve(warm.id)).toEqual(warm);
+      expect((await openai.responses.inputItems.list(warm.id)).data).toHaveLength(1);
+      const next = await openai.responses.create({ model: m.model, previous_response_id: warm.id, input: "and more" });
+      expect(next.output_text).toBe("echo(2): and more");
+      const [sent] = await upstream.requests(target);
+      expect(JSON.stringify(sent?.body)).toContain("the whole prompt");
+    },
+  );
+
+  it("streams response.created then response.completed, the model never called", async () => {
+    const m = model("text:3");
+    const response = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk-test-tenant-a", "content-type": "application/json" },
+      body: JSON.stringify({ model: m, input: "hi", stream: true, generate: false, store: false }),
+    });
+    const events = await readEvents(response.body);
+    expect(events.map((event) => event.type)).toEqual(["response.created", "response.completed"]);
+    expect(events.at(-1)).toMatchObject({ response: { status: "completed", output: [], store: false } });
+    expect(await upstream.requests(m)).toEqual([]);
+  });
+
+  it("in a conversation: its input becomes the conversation's items, which the next turn sends", async () => {
+    const openai = client();
+    const m = routed("echo");
+    const conversation = await openai.conversations.create({});
+    await create({ model: m.model, conversation: conversation.id, input: "remember this", generate: false });
+    expect(await received(m)).toEqual([]);
+    const items = await openai.conversations.items.list(conversation.id);
+    expect(items.data.map((item) => item.type)).toEqual(["message"]);
+    const next = await openai.responses.create({ model: m.model, conversation: conversation.id, input: "then" });
+    expect(next.output_text).toBe("echo(2): then");
+  });
+
+  it("refuses a generate that is not a boolean, as the socket does", async () => {
+    await expect(create({ model: model("text:1"), input: "hi", generate: "no" })).rejects.toMatchObject({
+      status: 400,
+      error: { code: "invalid_type", param: "generate" },
+    });
+  });
+
+  it("never sends generate upstream (true is the default; a warm-up is the gateway's own)", async () => {
+    const responses = model("text:1");
+    await create({ model: responses, input: "hi", generate: true });
+    const chat = routed("text:1");
+    await create({ model: chat.model, input: "hi", generate: true });
+    const [sentResponses] = await upstream.requests(responses);
+    const [sentChat] = await received(chat);
+    expect(sentResponses?.body).not.toHaveProperty("generate");
+    expect(sentChat?.body).not.toHaveProperty("generate");
   });
 });

@@ -26,9 +26,9 @@ const TRANSLATION_OWNED: ReadonlySet<string> = new Set(["messages", "n", "stream
 /**
  * Fields clients send for OpenAI's own use that are no model's knob: Codex's `client_metadata` (its
  * installation and session ids, the workspace's paths) would make a strict chat server answer 400,
- * and would hand a third party what it has no use for.
+ * and would hand a third party what it has no use for; `generate` (a warm-up is the gateway's own).
  */
-const CLIENT_ONLY: ReadonlySet<string> = new Set(["client_metadata"]);
+const CLIENT_ONLY: ReadonlySet<string> = new Set(["client_metadata", "generate"]);
 
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
 
