@@ -2,6 +2,7 @@
 // Known fields are type-checked with OpenAI's wording; unknown fields are kept and forwarded.
 
 import { invalidRequest } from "../errors";
+import { validateBackgroundOptions } from "./background-options";
 import type { InputItem, JsonObject } from "./types";
 import {
   checkEnum,
@@ -237,6 +238,7 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   const store = optional<boolean>(body, "store", "boolean") ?? true;
   const background = optional<boolean>(body, "background", "boolean") ?? false;
   const generate = optional<boolean>(body, "generate", "boolean", false) ?? true;
+  validateBackgroundOptions(body, background, stream);
 
   checkRange("temperature", optional<number>(body, "temperature", "number"), 0, 2, "decimal");
   checkRange("top_p", optional<number>(body, "top_p", "number"), 0, 1, "decimal");

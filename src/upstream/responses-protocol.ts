@@ -10,11 +10,12 @@ import type { SseMessage } from "../sse";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
 
 /**
- * Fields that carry state the gateway keeps itself, or ask for what it does itself (a `generate:
- * false` warm-up); never sent upstream.
+ * Fields that carry state the gateway keeps itself, or ask for what it does itself (a background run
+ * and its options, a `generate: false` warm-up); never sent upstream.
  */
 const GATEWAY_OWNED_FIELDS = [
   "background",
+  "background_options",
   "generate",
   "previous_response_id",
   "conversation",

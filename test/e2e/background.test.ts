@@ -1,6 +1,15 @@
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
-import { client, model, untilOutput, upstream, withoutParsed, words } from "../support/gateway";
+import {
+  client,
+  gatewayFetch,
+  GATEWAY_URL,
+  model,
+  untilOutput,
+  upstream,
+  withoutParsed,
+  words,
+} from "../support/gateway";
 import { until } from "../support/hooks";
 import { collect, responseIdOf } from "../support/streams";
 import { firstRow } from "../support/shards";
@@ -136,5 +145,48 @@ describe("background responses", () => {
       previous_response_id: first.id,
     });
     expect(second.output_text).toBe("echo(3): two");
+  });
+});
+
+describe("background_options", () => {
+  it("is never sent upstream: the gateway runs the background, and the upstream is streamed", async () => {
+    const openai = client();
+    const m = model("text:1");
+    const queued = await openai.responses.create({
+      model: m,
+      input: "hi",
+      background: true,
+      background_options: { completion_window: "2h", continuation_id: "batch-7" },
+    });
+    const done = await until(
+      () => openai.responses.retrieve(queued.id),
+      (response) => response.status !== "queued" && response.status !== "in_progress",
+      "the end of the run",
+    );
+    expect(done.status).toBe("completed");
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body).not.toHaveProperty("background_options");
+  });
+
+  it.each([
+    [{ background_options: { completion_window: "8h" } }, "'background' to be true"],
+    [{ background: true, stream: true, background_options: { completion_window: "2h" } }, "'stream' to be false"],
+    [
+      { background: true, service_tier: "flex", background_options: { completion_window: "2h" } },
+      "Standard processing",
+    ],
+    [{ background: true, background_options: { completion_window: "3h" } }, "Invalid value: '3h'"],
+    [{ background: true, background_options: { completion_window: 2 } }, "Invalid type"],
+    [{ background: true, background_options: "2h" }, "Invalid type"],
+  ])("refuses %j before anything runs", async (fields, message) => {
+    const response = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk-test-tenant-a", "content-type": "application/json" },
+      body: JSON.stringify({ model: model("text:1"), input: "hi", ...fields }),
+    });
+    expect(response.status).toBe(400);
+    const { error } = await response.json<{ error: { message: string; param: string } }>();
+    expect(error.message).toContain(message);
+    expect(error.param).toMatch(/^background_options/);
   });
 });

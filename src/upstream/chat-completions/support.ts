@@ -102,7 +102,7 @@ export const PARAM_SUPPORT = {
   stream_options: { handling: "gateway", note: "the gateway's own stream" },
   store: { handling: "gateway", note: "the gateway stores; the upstream never does" },
   background: { handling: "gateway", note: "the gateway runs it in the background" },
-  background_options: { handling: "gateway", note: "accepted; background runs start at once" },
+  background_options: { handling: "gateway", note: "a `2h` or `8h` window needs `background: true`, no `stream` and Standard processing (a 400 otherwise, as OpenAI's type states); background runs start at once, whatever the window" },
   previous_response_id: { handling: "gateway", note: "the gateway expands the chain into `messages`" },
   conversation: { handling: "gateway", note: "the gateway expands the conversation into `messages`" },
   metadata: { handling: "gateway", note: "kept by the gateway (OpenAI-only on chat)" },
