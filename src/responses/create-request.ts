@@ -206,6 +206,22 @@ export function checkOneContext(previousResponseId: string | null, conversationI
     );
 }
 
+/**
+ * `prompt_cache_options` (`openai` v7's `PromptCacheOptions`): its fields' types. `prewarm: true`
+ * "overrides the `generate` field to `false`": no output (see `generate`).
+ */
+function validatePromptCacheOptions(body: Record<string, unknown>): void {
+  const options = optional<Record<string, unknown>>(body, "prompt_cache_options", "object");
+  if (options === undefined) return;
+  for (const field of ["mode", "ttl", "comparison_response_id"])
+    optional(options, field, "string", true, `prompt_cache_options.${field}`);
+  optional(options, "prewarm", "boolean", true, "prompt_cache_options.prewarm");
+}
+
+/** `prompt_cache_options.prewarm: true`: the cache is prepared and no output is made. */
+export const prewarms = (body: Record<string, unknown>): boolean =>
+  isPlainObject(body.prompt_cache_options) && body.prompt_cache_options.prewarm === true;
+
 /** OpenAI's limit (the spec's `maxLength`): a hashed user id fits; an email or a whole profile does not. */
 export const SAFETY_IDENTIFIER_MAX_LENGTH = 64;
 
@@ -249,7 +265,8 @@ export function validateCreateRequest(raw: unknown): CreateRequest {
   for (const field of ["user", "prompt_cache_key", "prompt_cache_retention", "service_tier"])
     optional(body, field, "string");
   checkSafetyIdentifier(optional<string>(body, "safety_identifier", "string"));
-  for (const field of ["prompt", "prompt_cache_options", "moderation"]) optional(body, field, "object");
+  for (const field of ["prompt", "moderation", "image", "access_programs"]) optional(body, field, "object");
+  validatePromptCacheOptions(body);
   const streamOptions = optional<Record<string, unknown>>(body, "stream_options", "object");
   if (streamOptions !== undefined)
     optional(streamOptions, "include_obfuscation", "boolean", true, "stream_options.include_obfuscation");

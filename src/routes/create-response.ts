@@ -7,7 +7,7 @@ import { identify } from "../http/auth";
 import { isKeyAccepted, markKeyAccepted, requireAcceptedKey, verifyKeyUpstream } from "../http/key-acceptance";
 import { readJson } from "../http/json-body";
 import { noteResponse } from "../observe/request-log";
-import { validateCreateRequest, type CreateRequest } from "../responses/create-request";
+import { prewarms, validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newId } from "../responses/ids";
 import type { RunSpec, StartResult } from "../run/spec";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
@@ -34,8 +34,10 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     if (!references) protocolFor(upstream.protocol).validate(create);
     // ISSUE 13 HOOK (websocket branch): a socket's `generate: false` warm-up runs this same path with
     // an upstream that answers by itself (src/upstream/warm-up.ts); only the socket owner can mark it.
-    // Over HTTP the body's own `generate: false` asks for it.
-    if (isWarmUp(request) || !create.generate) upstream = warmUpChoice(upstream);
+    // Over HTTP the body's own `generate: false` asks for it; so does a cache prewarm on a chat route,
+    // which has no cache to prepare (a Responses upstream is sent the prewarm and answers it).
+    const chatPrewarm = upstream.protocol === "chat_completions" && prewarms(create.body);
+    if (isWarmUp(request) || !create.generate || chatPrewarm) upstream = warmUpChoice(upstream);
   } finally {
     await admitted;
   }

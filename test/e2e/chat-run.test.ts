@@ -112,3 +112,34 @@ describe("runs over a Chat Completions upstream", () => {
     await expect(openai.responses.retrieve(final.id)).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe("prompt_cache_options.prewarm over a chat route", () => {
+  it("is a warm-up: no model call, completed with no output, its input chained from", async () => {
+    const openai = client();
+    const m = routed("echo");
+    const warm = await openai.responses.create({
+      model: m.model,
+      input: "the prompt",
+      prompt_cache_options: { prewarm: true, ttl: "30m" },
+    });
+    expect(warm).toMatchObject({ status: "completed", output: [] });
+    expect(await received(m)).toEqual([]);
+    const next = await openai.responses.create({ model: m.model, previous_response_id: warm.id, input: "go" });
+    expect(next.output_text).toBe("echo(2): go");
+  });
+
+  it("refuses option fields of the wrong type, as OpenAI does", async () => {
+    const m = routed("text:1");
+    const bad = { model: m.model, input: "hi", prompt_cache_options: { prewarm: "yes" } };
+    await expect(client().responses.create(bad as never)).rejects.toMatchObject({
+      status: 400,
+      error: { code: "invalid_type", param: "prompt_cache_options.prewarm" },
+    });
+    const access = { model: m.model, input: "hi", access_programs: "daybreak_red" };
+    await expect(client().responses.create(access as never)).rejects.toMatchObject({
+      status: 400,
+      error: { code: "invalid_type", param: "access_programs" },
+    });
+    expect(await received(m)).toEqual([]);
+  });
+});

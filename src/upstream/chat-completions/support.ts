@@ -112,7 +112,7 @@ export const PARAM_SUPPORT = {
   service_tier: { handling: "gateway", note: "not sent: the requested tier while it runs, then the tier the server reports using (OpenAI's chat API does), else `default`, OpenAI's standard tier" },
   prompt_cache_key: { handling: "gateway", note: "echoed; OpenAI-only" },
   prompt_cache_retention: { handling: "gateway", note: "echoed; OpenAI-only" },
-  prompt_cache_options: { handling: "gateway", note: "accepted; OpenAI-only" },
+  prompt_cache_options: { handling: "gateway", note: "`prewarm: true` is a warm-up, as `generate: false`: no model call, a completed response with no output; the rest is accepted (OpenAI-only)" },
   access_programs: { handling: "gateway", note: "echoed; OpenAI-only" },
   image: { handling: "gateway", note: "accepted; image context compression is OpenAI-only" },
   prompt: { handling: "refused", note: "prompt templates live on OpenAI's platform" },
