@@ -202,6 +202,8 @@ export async function claimConversation(
       and(
         scope,
         sql`(${conversations.activeResponseId} IS NULL OR ${conversations.activeResponseId} = ${responseId} OR ${conversations.activeUntil} <= ${now})`,
+        // A lapsed claim is free unless its turn's client came back (a reader it holds: src/stream/follow.ts).
+        sql`NOT EXISTS (SELECT 1 FROM responses r WHERE r.tenant_id = ${tenantId} AND r.id = ${conversations.activeResponseId} AND r.id <> ${responseId} AND r.client_left > ${now} AND r.status NOT IN ${TERMINAL_SQL})`,
       ),
     )
     .returning({ id: conversations.id });

@@ -4,7 +4,20 @@
 // trip); values are compressed first, statements then built from the bytes. Every statement
 // names the tenant. Used by the Worker's recorder, the background Durable Object and the routes.
 
-import { and, asc, eq, getTableColumns, gte, inArray, lt, notInArray, sql, type SQL } from "drizzle-orm";
+import {
+  and,
+  asc,
+  eq,
+  getTableColumns,
+  gte,
+  inArray,
+  isNotNull,
+  lt,
+  lte,
+  notInArray,
+  sql,
+  type SQL,
+} from "drizzle-orm";
 import { idFloorAt } from "../responses/ids";
 import type { InputItem, OutputItem, ResponseError, ResponseObject } from "../responses/types";
 import { responseError, TERMINAL_STATUSES, textOf } from "../responses/types";
@@ -126,14 +139,52 @@ export function insertResponseStatements(db: Db, encoded: EncodedRow): Statement
   ];
 }
 
-/** The row, while it runs (and, for an end written from D1's log, while that log is the one it read). */
+/**
+ * The row, while it runs (and, for an end written from D1's log, while that log is the one it read
+ * and no client holds the run: see `clientGone`).
+ */
 const running = (owner: { responseId: string; tenantId: string; expectEventCount?: number }) =>
   and(
     eq(responses.id, owner.responseId),
     eq(responses.tenantId, owner.tenantId),
     notInArray(responses.status, TERMINAL),
     owner.expectEventCount === undefined ? undefined : eq(responses.eventCount, owner.expectEventCount),
+    owner.expectEventCount === undefined ? undefined : lte(responses.clientLeft, nowSeconds()),
   );
+
+/**
+ * Whether the run's client is gone now (`client_left`): it left, and no reader it came back as
+ * (an idempotent retry, a resume) holds the run.
+ */
+export const clientGone = (row: Pick<ResponseRow, "clientLeft">, now = nowSeconds()): boolean =>
+  row.clientLeft !== null && row.clientLeft <= now;
+
+/**
+ * A reader the run's client came back as holds the run until `until` (unix seconds): its departure
+ * counts from then. Only for a run whose client left (a run whose client stays has nothing to hold);
+ * answers whether it holds it.
+ */
+export async function holdLeftRun(
+  db: Db,
+  owner: { responseId: string; tenantId: string },
+  until: number,
+): Promise<boolean> {
+  const held = await db
+    .update(responses)
+    .set({ clientLeft: sql`max(${responses.clientLeft}, ${until})` })
+    .where(and(running(owner), isNotNull(responses.clientLeft)))
+    .returning({ id: responses.id });
+  return held.length > 0;
+}
+
+/** The run's `client_left` now (see `clientGone`); null for a row gone or never left. */
+export async function clientLeftOf(db: Db, owner: { responseId: string; tenantId: string }): Promise<number | null> {
+  const [row] = await db
+    .select({ clientLeft: responses.clientLeft })
+    .from(responses)
+    .where(and(eq(responses.id, owner.responseId), eq(responses.tenantId, owner.tenantId)));
+  return row?.clientLeft ?? null;
+}
 
 /** Whether the response's row is running: the guard of its run's batch rows. */
 export const runningRow = (owner: { responseId: string; tenantId: string }): SQL =>
@@ -182,7 +233,7 @@ export interface FinalState {
   /**
    * An end made from D1's log while the run may still write it (src/stream/dead-run.ts `endLeftRun`):
    * the `event_count` of the log it read. Every flush with events changes it, so the end lands only
-   * on that log, none written since.
+   * on that log, none written since, and only while no reader its client came back as holds the run.
    */
   expectEventCount?: number;
 }

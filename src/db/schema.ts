@@ -62,8 +62,10 @@ export const responses = sqliteTable(
      */
     outputItemIds: text("output_item_ids"),
     /**
-     * 1: a stored foreground run whose client left (written with the flush that has every event its
-     * client saw); a create continuing from it may end it (src/stream/dead-run.ts `endLeftRun`). Null otherwise.
+     * A stored foreground run whose client left (written with the flush that has every event its
+     * client saw): the unix second from which it has no client, 1 when it left, later while a reader
+     * its client came back as holds it (src/stream/follow.ts `holdForClient`). Once past, a create
+     * continuing from it may end it (src/stream/dead-run.ts `endLeftRun`). Null otherwise.
      */
     clientLeft: integer("client_left"),
   },

@@ -65,7 +65,9 @@ export function storedUsageStatement(
   expectEventCount?: number,
 ): Statement {
   // As the end's own update: an end conditional on the log it read counts only if it lands.
-  const expected = expectEventCount === undefined ? sql`` : sql` AND r.event_count = ${expectEventCount}`;
+  const now = Math.floor(Date.now() / 1000);
+  const expected =
+    expectEventCount === undefined ? sql`` : sql` AND r.event_count = ${expectEventCount} AND r.client_left <= ${now}`;
   return addGroups(
     db,
     sql`SELECT ${GROUP_COLUMNS}, 1, ${tokens.inputTokens}, ${tokens.outputTokens}

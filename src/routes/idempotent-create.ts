@@ -229,7 +229,7 @@ async function joinExisting(create: IdempotentCreate, row: ResponseRow): Promise
   const { db, route } = create;
   const maxWaitMs = route.config.maxRunMs;
   const found = { caller: create.caller, db, row, env: route.env, config: route.config };
-  if (create.stream) return followResponse(followSource(found, maxWaitMs), -1);
+  if (create.stream) return followResponse(followSource(found, maxWaitMs, true), -1);
   // A running background response answers at once, as its create did: its live snapshot.
   if (row.background && !isTerminal(row)) return json(await currentSnapshot(found));
   const ended = await untilEnded(db, row, maxWaitMs, route.config.recordFlushMs, route.env);

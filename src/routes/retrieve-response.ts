@@ -30,12 +30,16 @@ export function parseBooleanQuery(name: string, value: string | null): boolean {
   );
 }
 
-/** Where a replay of `found` reads from: D1, then a background run's object while it runs. */
-export function followSource(found: Found, maxWaitMs: number): FollowSource {
+/**
+ * Where a replay of `found` reads from: D1, then a background run's object while it runs. `client`:
+ * the reader is the tenant's own (a resume, an idempotent retry), which holds a run whose client left.
+ */
+export function followSource(found: Found, maxWaitMs: number, client = false): FollowSource {
   const { db, row, env } = found;
   return {
     db,
     row,
+    client,
     maxWaitMs,
     recordFlushMs: found.config.recordFlushMs,
     keepaliveMs: found.config.streamKeepaliveMs,
@@ -54,7 +58,7 @@ export async function retrieveResponse(route: RouteContext): Promise<Response> {
   const found = await findOwnResponse(route);
   if (!stream) return json(await currentSnapshot(found));
   const after = parseStartingAfter(url.searchParams.get("starting_after"));
-  const replay = followResponse(followSource(found, route.config.maxRunMs), after);
+  const replay = followResponse(followSource(found, route.config.maxRunMs, true), after);
   // Obfuscation is included unless the caller says false (as OpenAI's retrieve); not a boolean: a 400.
   const obfuscation = url.searchParams.get("include_obfuscation");
   const obfuscated =

@@ -9,7 +9,7 @@
 
 import type { Db } from "../db/client";
 import { findConversation, readConversationItems, readConversationItemsBefore } from "../db/conversations";
-import { findResponse, readChain, type ResponseRow } from "../db/responses";
+import { clientGone, findResponse, readChain, type ResponseRow } from "../db/responses";
 import { ApiError, conversationNotFound, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
@@ -66,7 +66,7 @@ async function liveStatus(
   const row = await findResponse(db, tenantId, id);
   if (row === undefined) return null;
   if (!row.background) {
-    if (endLeft === undefined || row.clientLeft !== 1) return null;
+    if (endLeft === undefined || !clientGone(row)) return null;
     await endLeft(row);
     // Its end, or the run's own if that came first (the chain is read again after).
     return (await findResponse(db, tenantId, id))?.status ?? null;

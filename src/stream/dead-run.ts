@@ -5,7 +5,7 @@
 
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
-import { findResponse, readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
+import { clientGone, findResponse, readSnapshot, type FinalState, type ResponseRow } from "../db/responses";
 import { logD1Problem } from "../observe/problems";
 import { logRecoveredEnd } from "../observe/response-end";
 import { StreamNormalizer } from "../responses/normalizer";
@@ -157,10 +157,11 @@ const LEFT_END_ATTEMPTS = 3;
 
 /**
  * A create continues from `row`, a stored foreground response still running whose client left
- * (`client_left`, ResponseRecorder.markLeft): it ends `cancelled` from what D1 has (every event its
- * client saw, and any flushed since), as a run the disconnect grace ran out on, instead of the create
- * waiting for the grace. The run goes on writing meanwhile, so the end lands only on the log it read
- * (`expectEventCount`); after a flush it is made again from the new log. If the run ended first, its
+ * (`client_left`, ResponseRecorder.markLeft) and did not come back (`clientGone`): it ends `cancelled`
+ * from what D1 has (every event its client saw, and any flushed since), as a run the disconnect grace
+ * ran out on, instead of the create waiting for the grace. The run goes on writing meanwhile, so the
+ * end lands only on the log it read (`expectEventCount`), and only while no reader its client came
+ * back as holds it; after a flush it is made again from the new log. If the run ended first, its
  * own end stands. The run learns it at once in this isolate, else at its next heartbeat (its row no
  * longer runs), and writes nothing more. A background run is never ended this way. Throws what
  * reading the row throws; D1 refusing the end leaves the row running.
@@ -168,7 +169,7 @@ const LEFT_END_ATTEMPTS = 3;
 export async function endLeftRun(db: Db, left: ResponseRow, flushIntervalMs: number): Promise<void> {
   let row: ResponseRow | undefined = left;
   for (let attempt = 0; attempt < LEFT_END_ATTEMPTS; attempt++) {
-    if (row === undefined || row.background || row.clientLeft !== 1 || TERMINAL_STATUSES.has(row.status)) return;
+    if (row === undefined || row.background || !clientGone(row) || TERMINAL_STATUSES.has(row.status)) return;
     const ids = rowIds(row);
     const { outcome } = await endDeadRun(db, row, {
       end: "cancelled",

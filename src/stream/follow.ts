@@ -3,6 +3,9 @@
 // from its Durable Object (live), a foreground run's from D1, batch by batch as they land. Pull-based
 // and a batch at a time, so a long log is never held whole. Used by retrieve (`stream=true`) and by
 // an idempotent retry of a streamed create.
+// A reader that is the response's own client come back (its tenant's idempotent retry or resume, not
+// the operator's) holds a run whose client left while it reads (`holdForClient`): its disconnect grace,
+// a create continuing from it and the next conversation turn wait as for a client that never left.
 // A run whose Worker died between flushes had sent its client events the record never got, and its
 // recorded end took those sequence numbers: a reader resuming past the record's end is sent that
 // end (the `error` and the terminal event), numbered on from where it resumes, so it learns how the
@@ -10,7 +13,7 @@
 
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
-import { findResponse, type ResponseRow } from "../db/responses";
+import { findResponse, holdLeftRun, type ResponseRow } from "../db/responses";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
@@ -21,6 +24,23 @@ const encoder = new TextEncoder();
 
 /** How often a reader of a running foreground response looks for new batches in D1. */
 export const FOLLOW_POLL_MS = 1_000;
+
+/**
+ * How long a hold of a left run by its returning client lasts unless renewed (each poll renews it):
+ * a reader that left, noticed at its next write, stops renewing it.
+ */
+export const CLIENT_HOLD_SECONDS = 5;
+
+/**
+ * The run's client came back as a reader of `row` (an idempotent retry, a resume): if its client had
+ * left, the run counts it as its client for CLIENT_HOLD_SECONDS (src/db/responses.ts `clientGone`).
+ * A hold D1 refuses is tried again at the next poll; the reader goes on meanwhile.
+ */
+export async function holdForClient(db: Db, row: ResponseRow): Promise<void> {
+  if (row.background || row.clientLeft === null || TERMINAL_STATUSES.has(row.status)) return;
+  const until = Math.floor(Date.now() / 1000) + CLIENT_HOLD_SECONDS;
+  await holdLeftRun(db, { responseId: row.id, tenantId: row.tenantId }, until).catch(() => false);
+}
 
 export interface FollowSource {
   db: Db;
@@ -35,6 +55,8 @@ export interface FollowSource {
   keepaliveMs?: number;
   /** The bindings: a run the reader ends writes its data point (`METRICS`). */
   env: object;
+  /** The reader is the response's own client come back (see `holdForClient`); not the operator's. */
+  client?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,6 +67,7 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
   let cursor = after;
   const giveUpAt = Date.now() + source.maxWaitMs;
   for (;;) {
+    if (source.client === true) await holdForClient(db, row);
     for await (const events of readEvents(db, row, cursor)) {
       if (events.length === 0) continue;
       let text = "";

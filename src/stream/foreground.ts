@@ -12,7 +12,7 @@
 import type { GatewayConfig } from "../config";
 import { APPENDED_STATUSES } from "../db/conversations";
 import { tenantDb } from "../db/shards";
-import { encodeRow, outputItems, type NewResponseRow } from "../db/responses";
+import { clientLeftOf, encodeRow, outputItems, type NewResponseRow } from "../db/responses";
 import { ApiError } from "../errors";
 import { logAnomaly, logD1Problem, logD1Recovered } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
@@ -270,9 +270,29 @@ export async function runStoredForeground(
   // A client that goes away leaves the run going, recorded, for the grace period; its conversation
   // turn yields its claim, and its row is marked left, so that the client's next turn (on the
   // conversation, or continuing from this response) stops it instead of being refused.
+  // A reader its client came back as (an idempotent retry, a resume) holds it (src/stream/follow.ts
+  // `holdForClient`): the grace is then counted from the hold's end.
   let grace: ReturnType<typeof setTimeout> | undefined;
+  let graceOver = false;
+  const stopGrace = () => {
+    graceOver = true;
+    clearTimeout(grace);
+  };
+  const waitForClient = (ms: number) => {
+    if (graceOver) return;
+    grace = setTimeout(() => {
+      clientLeftOf(db, { responseId: spec.responseId, tenantId: spec.tenantId }).then(
+        (left) => {
+          const heldMs = (left ?? 0) * 1000 - Date.now();
+          if (heldMs > 0 && !abort.signal.aborted) waitForClient(heldMs + config.disconnectGraceMs);
+          else abort.abort(new Stop("client_gone"));
+        },
+        () => abort.abort(new Stop("client_gone")),
+      );
+    }, ms);
+  };
   const clientGone = () => {
-    grace ??= setTimeout(() => abort.abort(new Stop("client_gone")), config.disconnectGraceMs);
+    if (grace === undefined) waitForClient(config.disconnectGraceMs);
     recorder.yieldClaim();
     recorder.markLeft();
   };
@@ -307,7 +327,7 @@ export async function runStoredForeground(
       }
     } finally {
       clearTimeout(deadline);
-      if (grace !== undefined) clearTimeout(grace);
+      stopGrace();
       disconnected?.removeEventListener("abort", clientGone);
     }
     const outcome = await finish(ended ?? normalizer.snapshot);
@@ -375,7 +395,7 @@ export async function runStoredForeground(
         );
     } finally {
       clearTimeout(deadline);
-      if (grace !== undefined) clearTimeout(grace);
+      stopGrace();
       await recorder.stop();
       await client.close();
       // After the client's stream has ended: it does not wait for these retries.

@@ -91,10 +91,14 @@ async function jsonCreateLeft(
 }
 
 /** Opens a stored stream and reads until `count` frames arrived; then the client goes away. */
-async function readThenLeave(body: Record<string, unknown>, count: number): Promise<string> {
+async function readThenLeave(
+  body: Record<string, unknown>,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
     method: "POST",
-    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
     body: JSON.stringify({ ...body, stream: true }),
   });
   const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
@@ -659,5 +663,127 @@ describe("a response whose client left, continued with previous_response_id", ()
     ).rejects.toMatchObject({ status: 400, code: "previous_response_in_progress" });
     expect((await rowOf(id)).clientLeft).toBeNull();
     await upstream.release(held);
+  });
+});
+
+/** Waits until D1 has the run's client left: the flush that marks it. */
+const markedLeft = (id: string) =>
+  until(
+    () => firstRow<{ client_left: number | null }>("SELECT client_left FROM responses WHERE id = ?", id),
+    (row) => row?.client_left === 1,
+    "the run to be marked left",
+  );
+
+/** Waits until a reader the run's client came back as holds it (its `client_left` moved past now). */
+const heldByReader = (id: string) =>
+  until(
+    () => firstRow<{ client_left: number | null }>("SELECT client_left FROM responses WHERE id = ?", id),
+    (row) => (row?.client_left ?? 0) > Date.now() / 1000,
+    "the returning client to hold the run",
+  );
+
+/** A stored stream whose client read its first frames and left, then came back with the same Idempotency-Key. */
+async function retriedAfterLeaving(body: Record<string, unknown>): Promise<{ id: string; events: Promise<unknown[]> }> {
+  const key = `retry-${crypto.randomUUID()}`;
+  const id = await readThenLeave({ ...body, stream: true }, 4, { "idempotency-key": key });
+  await markedLeft(id);
+  const retry = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "idempotency-key": key },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  expect(retry.headers.get("idempotent-replayed")).toBe("true");
+  // Read to its end meanwhile, as a client does.
+  const events = readEvents(retry.body);
+  await heldByReader(id);
+  return { id, events };
+}
+
+describe("a response whose client left and came back as a reader", () => {
+  it("a resume (GET ?stream=true) holds it past the disconnect grace: it runs to its end, which the reader gets", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const graceMs = 3000;
+    const { id, ctx } = await leftResponse(held, 7, { disconnectGraceMs: graceMs });
+    const graceOver = Date.now() + graceMs;
+    const resumed = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    const events = readEvents(resumed.body);
+    await heldByReader(id);
+    // Past the grace its client's departure started: without a reader it would be cancelled by now.
+    await until(
+      () => Promise.resolve(Date.now()),
+      (now) => now > graceOver + 500,
+      "the disconnect grace to pass",
+    );
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
+    await upstream.release(held);
+    const replay = await events;
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.at(-1)?.type).toBe("response.completed");
+    await waitOnExecutionContext(ctx);
+    expect(await openai.responses.retrieve(id)).toMatchObject({
+      status: "completed",
+      output_text: "w0 w1 w2 w3 w4 w5 w6 w7 ",
+    });
+    expect(await upstream.closedEarly(held)).toBe(0);
+  });
+
+  it("an idempotent retry of the create holds it: a create continuing from it is refused meanwhile, and the retry gets its end", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, events } = await retriedAfterLeaving({ model: held, input: "x" });
+    // As for a client that never left: the run is not ended under the reader.
+    await expect(
+      openai.responses.create({ model: model("echo"), previous_response_id: id, input: "next" }),
+    ).rejects.toMatchObject({ status: 400, code: "previous_response_in_progress" });
+    await upstream.release(held);
+    const replay = (await events) as { type?: string }[];
+    expect(replay.at(-1)?.type).toBe("response.completed");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "completed" });
+    expect(await upstream.closedEarly(held)).toBe(0);
+  });
+
+  it("an idempotent retry of a conversation turn holds its conversation: the next turn is refused meanwhile", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const held = model("gate:7:8");
+    const { id, events } = await retriedAfterLeaving({ model: held, conversation: conversation.id, input: "x" });
+    await expect(
+      openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" }),
+    ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
+    await upstream.release(held);
+    const replay = (await events) as { type?: string }[];
+    expect(replay.at(-1)?.type).toBe("response.completed");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "completed" });
+    expect(await itemTexts(conversation.id)).toEqual(["x", "w0 w1 w2 w3 w4 w5 w6 w7 "]);
+  });
+
+  it("whose reader's hold lapsed (the reader left too) is ended by a create continuing from it, as before", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    // Staged as a hold looks once its reader stopped renewing it: a second already past.
+    await runEverywhere("UPDATE responses SET client_left = ? WHERE id = ?", Math.floor(Date.now() / 1000) - 1, id);
+    const next = await openai.responses.create({ model: model("echo"), previous_response_id: id, input: "next" });
+    expect(next.output_text).toBe("echo(3): next");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    await callStopped(held, "the left run's");
+    await waitOnExecutionContext(ctx);
+    await upstream.release(held);
+  });
+
+  it("a create's end made from a read before a reader came back does not land: the run goes on", async () => {
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    // The create read the row while its client was gone; a retry then came back and holds it.
+    const row = await rowOf(id);
+    await runEverywhere("UPDATE responses SET client_left = ? WHERE id = ?", Math.floor(Date.now() / 1000) + 60, id);
+    await endLeftRun(await tenantDb(env, row.tenantId), row, 1000);
+    expect((await rowOf(id)).status).toBe("in_progress");
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+    expect(await client(KEY).responses.retrieve(id)).toMatchObject({ status: "completed" });
   });
 });
