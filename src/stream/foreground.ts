@@ -271,7 +271,7 @@ export async function runStoredForeground(
   // turn yields its claim, and its row is marked left, so that the client's next turn (on the
   // conversation, or continuing from this response) stops it instead of being refused.
   // A reader its client came back as (an idempotent retry, a resume) holds it (src/stream/follow.ts
-  // `holdForClient`): the grace is then counted from the hold's end.
+  // `holdForClient`): the grace is then counted from the hold's end, when that reader left.
   let grace: ReturnType<typeof setTimeout> | undefined;
   let graceOver = false;
   const stopGrace = () => {
@@ -283,8 +283,8 @@ export async function runStoredForeground(
     grace = setTimeout(() => {
       clientLeftOf(db, { responseId: spec.responseId, tenantId: spec.tenantId }).then(
         (left) => {
-          const heldMs = (left ?? 0) * 1000 - Date.now();
-          if (heldMs > 0 && !abort.signal.aborted) waitForClient(heldMs + config.disconnectGraceMs);
+          const graceLeftMs = (left ?? 0) * 1000 + config.disconnectGraceMs - Date.now();
+          if (graceLeftMs > 0 && !abort.signal.aborted) waitForClient(graceLeftMs);
           else abort.abort(new Stop("client_gone"));
         },
         () => abort.abort(new Stop("client_gone")),
