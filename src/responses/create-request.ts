@@ -222,8 +222,11 @@ function validatePromptCacheOptions(body: Record<string, unknown>): void {
 export const prewarms = (body: Record<string, unknown>): boolean =>
   isPlainObject(body.prompt_cache_options) && body.prompt_cache_options.prewarm === true;
 
-/** OpenAI's limit (the spec's `maxLength`): a hashed user id fits; an email or a whole profile does not. */
-export const SAFETY_IDENTIFIER_MAX_LENGTH = 64;
+/**
+ * OpenAI's limit, as its SDK (openai 7.60) states it: 128 characters (the older spec's `maxLength` said
+ * 64, and OpenAI takes up to 128). A hashed user id fits; an email with a whole profile does not.
+ */
+export const SAFETY_IDENTIFIER_MAX_LENGTH = 128;
 
 function checkSafetyIdentifier(value: string | undefined): void {
   if (value === undefined) return;

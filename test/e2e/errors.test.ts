@@ -34,10 +34,10 @@ describe("errors", () => {
       "model",
       "string_above_max_length",
     ],
-    // The spec's maxLength: a longer one was accepted and sent on, to OpenAI or as a chat server's `user`.
+    // OpenAI's limit (its SDK's doc): a longer one was accepted and sent on, to OpenAI or as a chat server's `user`.
     [
-      "a safety_identifier over 64 characters",
-      JSON.stringify({ model: "m", input: "x", safety_identifier: "u".repeat(65) }),
+      "a safety_identifier over 128 characters",
+      JSON.stringify({ model: "m", input: "x", safety_identifier: "u".repeat(129) }),
       "safety_identifier",
       "string_above_max_length",
     ],
@@ -154,6 +154,16 @@ describe("errors", () => {
     expect(payload.error).toMatchObject({ type: "invalid_request_error", param, code });
     expect(typeof payload.error.message).toBe("string");
     expect(await responseCount()).toBe(before);
+  });
+
+  it("takes a safety_identifier of 128 characters, OpenAI's limit", async () => {
+    const id = "u".repeat(128);
+    const response = await client("sk-test-errors").responses.create({
+      model: model("text:1"),
+      input: "x",
+      safety_identifier: id,
+    });
+    expect(response.status).toBe("completed");
   });
 
   it("answers an oversized body with a 413 and writes nothing", async () => {
