@@ -34,7 +34,15 @@ import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
 import { ClientStream } from "./client-stream";
 import { endLeftRun } from "./dead-run";
-import { notRecorded, recordRefusal, refusalOf, REFUSED_END_MESSAGE, unrecordedEnd } from "./outcomes";
+import {
+  endNotRecorded,
+  errorFrame,
+  notRecorded,
+  recordRefusal,
+  refusalOf,
+  refusedEndMessage,
+  unrecordedEnd,
+} from "./outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
 
 export interface ForegroundContext {
@@ -330,9 +338,18 @@ export async function runStoredForeground(
       stopGrace();
       disconnected?.removeEventListener("abort", clientGone);
     }
-    const outcome = await finish(ended ?? normalizer.snapshot);
-    if (outcome === "failed") throw notRecorded(recorder.refusal);
-    return json(preempted ?? ended ?? normalizer.snapshot);
+    const reached = ended ?? normalizer.snapshot;
+    const outcome = await finish(reached);
+    if (outcome === "failed") {
+      const refused = endNotRecorded(spec.responseId, recorder.refusal);
+      // The terminal event's number (withheld from the record), or the next for a cancel, which has none.
+      const seq = ended === undefined ? normalizer.nextSeq - 1 : normalizer.nextSeq;
+      const told = { seq, frame: errorFrame(seq, refused.code ?? "storage_unavailable", refused.message) };
+      // After the answer: the client does not wait for these retries.
+      run.ctx.waitUntil(recordRefusedEnd(recorder, spec, reached, told, false));
+      throw refused;
+    }
+    return json(preempted ?? reached);
   };
   if (!request.stream) {
     // Under waitUntil, as a stream's drive() is: a client that leaves must not cancel the run before
@@ -356,7 +373,7 @@ export async function runStoredForeground(
     if (outcome === "written") return client.send(terminal);
     const told = unrecordedEnd(outcome === "failed" ? "end_refused" : outcome, seq, recorder.refusal);
     await client.send(told);
-    if (outcome === "failed") recordTold = () => recordRefusedEnd(recorder, spec, snapshot, { seq, frame: told });
+    if (outcome === "failed") recordTold = () => recordRefusedEnd(recorder, spec, snapshot, { seq, frame: told }, true);
   };
   /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
   const endUnrecorded = async (): Promise<void> => {
@@ -407,9 +424,10 @@ export async function runStoredForeground(
 }
 
 /**
- * The end D1 refused, whose client was told so by `told` (an `error` event) instead of the terminal
- * event: written again as the client saw it (every event it was sent, `told`, then `response.failed`
- * with the storage error), so that the record does not lose what the client saw. Should D1 refuse it
+ * The end D1 refused, whose client was told so by `told` (a stream's `error` event instead of the
+ * terminal event, or a JSON create's 503 as one): written again as the client saw it (every event
+ * the run emitted, `told`, then `response.failed` with the storage error), so that the record does
+ * not lose what the client saw. `streamed`: the client had the output. Should D1 refuse it
  * throughout, the sweep ends the run `failed` from what its flushes recorded.
  */
 async function recordRefusedEnd(
@@ -417,12 +435,13 @@ async function recordRefusedEnd(
   spec: RunSpec,
   reached: ResponseObject,
   told: { seq: number; frame: string },
+  streamed: boolean,
 ): Promise<void> {
   const failed: ResponseObject = {
     ...reached,
     status: "failed",
     completed_at: null,
-    error: responseError("server_error", REFUSED_END_MESSAGE),
+    error: responseError("server_error", refusedEndMessage(streamed)),
   };
   const seq = told.seq + 1;
   const frames = [

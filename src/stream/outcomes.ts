@@ -19,7 +19,7 @@ import { encodeFrame } from "../sse";
 import { framesOf, type FinishOutcome, type ResponseRecorder } from "./recorder";
 
 /**
- * A create whose response could not be recorded: safe to retry (nothing of it was kept), unless D1
+ * A create whose response's row D1 refused: safe to retry (nothing of it was kept), unless D1
  * refused it for want of a migration (`cause`), which no retry mends.
  */
 export const notRecorded = (cause?: unknown): ApiError =>
@@ -91,9 +91,34 @@ export async function recordRefusal(
   }
 }
 
-/** The error a foreground response whose end D1 refused is recorded with, if D1 takes it later. */
-export const REFUSED_END_MESSAGE =
-  "The response's end could not be recorded: the gateway's storage was unavailable. Its output was streamed.";
+/**
+ * A JSON create whose run ended but whose end D1 refused: the response exists (its row, or the row
+ * recorded late), so the answer names it; a retry makes another. A missing migration is said as such.
+ */
+export const endNotRecorded = (responseId: string, cause?: unknown): ApiError =>
+  isNotMigrated(cause)
+    ? storageNotMigrated()
+    : new ApiError(
+        503,
+        `The gateway could not record the end of response '${responseId}' because its storage is unavailable; it is stored as failed, with its output, once the storage takes it. Try again to make another response.`,
+        { type: "server_error", code: "storage_unavailable", headers: { "retry-after": "1" } },
+      );
+
+/**
+ * The error a foreground response whose end D1 refused is recorded with, if D1 takes it later:
+ * `streamed`, its client had the output (a stream); else it was answered `endNotRecorded`.
+ */
+export const refusedEndMessage = (streamed: boolean): string =>
+  `The response's end could not be recorded: the gateway's storage was unavailable. ${streamed ? "Its output was streamed." : "Its create was answered with a 503 storage_unavailable."}`;
+
+/** An `error` event frame numbered `seq`. */
+export function errorFrame(seq: number, code: string, message: string): string {
+  const error = { type: "server_error", code, message, param: null };
+  return encodeFrame(
+    "error",
+    JSON.stringify({ type: "error", sequence_number: seq, code, message, param: null, error }),
+  );
+}
 
 /**
  * The frame a client gets instead of the terminal event when the end could not be recorded; `cause`:
@@ -116,9 +141,5 @@ export function unrecordedEnd(
         ? "The response's end could not be recorded: the gateway's storage is unavailable. Its output was streamed; the stored response ends failed."
         : "The response was deleted or ended by the gateway before its end could be recorded.";
   const code = unmigrated ? "database_not_migrated" : refused ? "storage_unavailable" : "response_not_recorded";
-  const error = { type: "server_error", code, message, param: null };
-  return encodeFrame(
-    "error",
-    JSON.stringify({ type: "error", sequence_number: seq, code, message, param: null, error }),
-  );
+  return errorFrame(seq, code, message);
 }

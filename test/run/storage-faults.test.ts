@@ -3,8 +3,9 @@
 // for a JSON create and, for a stream (whose events do not wait for the row), an `error` event after the
 // events so far; either way nothing is kept; a refused end of a foreground stream is told to its client by
 // an `error` event instead of the terminal one once about 5 s of retries failed, and what it saw is
-// recorded, ending `failed`, once D1 takes writes again (else the sweep ends it); a background run
-// keeps an end D1 refused in its object, serves it, and its alarm writes it once D1 takes writes again.
+// recorded, ending `failed`, once D1 takes writes again (else the sweep ends it), as is a JSON create's
+// whose 503 names the response; a background run keeps an end D1 refused in its object, serves it, and
+// its alarm writes it once D1 takes writes again.
 
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { APIError } from "openai";
@@ -261,6 +262,52 @@ describe("D1 refuses a foreground run's end for a while", () => {
       response: { id, status: "failed", error: { code: "server_error" } },
     });
     const { output_text: _text, ...stored } = await openai.responses.retrieve(id);
+    expect(foldEvents(replay as unknown as StreamEvent[])).toEqual(stored);
+  });
+  it("a JSON create whose end is refused past its retries: a 503 naming the response, recorded failed once D1 takes writes", async () => {
+    const openai = client(KEY);
+    // Held after three events until its row (written a second in) is in D1: the end updates that row.
+    const m = model("gate:3:6");
+    const { tag, lift } = await refuse("end", m);
+    let res: Response;
+    try {
+      const answering = post({ model: m, input: "x" });
+      await until(
+        () => storedFor(openai, m),
+        (list) => list.length === 1,
+        "the running row",
+      );
+      await upstream.release(m);
+      res = await answering;
+      await refusedAt(tag, 7);
+    } finally {
+      await lift();
+    }
+    const id = (await storedFor(openai, m))[0]?.id ?? "";
+    expect(res.status).toBe(503);
+    const body = await res.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe("storage_unavailable");
+    expect(body.error.message).toContain(id);
+    expect(body.error.message).toMatch(/stored as failed/);
+    const recorded = await until(
+      () => row(id),
+      (found) => found?.status === "failed",
+      "the end recorded late",
+    );
+    const replay = await readEvents(
+      (
+        await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).body,
+    );
+    expect(recorded?.event_count).toBe(replay.length);
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+    expect(replay.at(-3)?.type).toBe("response.output_item.done");
+    expect(replay.at(-2)).toMatchObject({ type: "error", code: "storage_unavailable", message: body.error.message });
+    expect(replay.at(-1)).toMatchObject({ type: "response.failed", response: { id, status: "failed" } });
+    const { output_text: _text, ...stored } = await openai.responses.retrieve(id);
+    expect(stored.output).toMatchObject([{ type: "message", content: [{ text: "w0 w1 w2 w3 w4 w5 " }] }]);
     expect(foldEvents(replay as unknown as StreamEvent[])).toEqual(stored);
   });
 });
