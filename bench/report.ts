@@ -191,7 +191,8 @@ const HOW_MEASURED = `## How measured
   (\`bench/mock-upstream.ts\`, a Node HTTP server serving pre-serialized SSE) with no gateway: the machine's limit.
   *gateway*: this repository's Worker bundled by \`wrangler deploy --dry-run\` and run by Miniflare's API in workerd,
   with a local D1 (temp dir, \`migrations/\` applied) and the SQLite-backed \`ResponseRun\` Durable Object; the client
-  talks to the Worker's own socket (\`unsafeGetDirectURL\`), not through Miniflare's entry worker. *store:false*
+  talks to the Worker's own socket (\`unsafeGetDirectURL\`), not through Miniflare's entry worker, and the Worker runs
+  without its console's static assets (with them, Miniflare's assets proxy and router would sit in front). *store:false*
   and *stored* are the same instance with \`store:false\` / \`store:true\` in the request. *portkey*:
   \`@portkey-ai/gateway\` from npm on Node (\`NODE_ENV=production\`), routed to the mock with
   \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. *portkey (Workers build)*: the same Portkey version built
