@@ -3,8 +3,10 @@
 // GC), which the V8 profile of bench/profile.ts shows only as the JavaScript that called it. perf samples
 // the process only while it runs on a core, so a busy machine does not charge preempted time to whatever
 // function was on the stack, as the inspector's sampler does. JIT-compiled JavaScript has no symbols here:
-// it is one row ("JavaScript (JIT)"); use bench/profile.ts to see which functions. Not part of runs:
-//   node bench/perf-profile.ts [--store] [--chat] [--events=100] [--concurrency=20] [--seconds=8]
+// it is one row ("JavaScript (JIT)"), unless `--js` asks V8 for a perf map (`--perf-basic-prof`, written
+// to /tmp/perf-<pid>.map and removed at the end): then samples are also counted by the nearest JavaScript
+// function on their stack, with the native work it called. Not part of runs:
+//   node bench/perf-profile.ts [--store] [--chat] [--js] [--events=100] [--concurrency=20] [--seconds=8]
 // Needs `perf` (linux-perf); it sees kernel time (page faults, system calls) as root or with
 // kernel.perf_event_paranoid <= 1, only user space otherwise.
 
@@ -57,6 +59,9 @@ const events = Number(arg("events", "100"));
 const concurrency = Number(arg("concurrency", "20"));
 const seconds = Number(arg("seconds", "8"));
 const chat = flag("chat");
+const js = flag("js");
+// Read by Miniflare when it starts workerd.
+if (js) process.env.MINIFLARE_WORKERD_V8_FLAGS = "--perf-basic-prof --interpreted-frames-native-stack";
 if (spawnSync("perf", ["--version"]).status !== 0) throw new Error("perf-profile needs Linux `perf` on the PATH");
 
 const work = mkdtempSync(join(tmpdir(), "gw-perf-"));
@@ -67,6 +72,7 @@ const { mock, gateway } = await startGatewayOnMock(work, {
   persistDir,
   protocol: chat ? "chat_completions" : "responses",
 });
+const gatewayPids = [...gateway.pids];
 try {
   const spec = {
     baseUrl: gateway.baseUrl.replace(/\/$/, ""),
@@ -83,7 +89,7 @@ try {
     timeoutMs: 120_000,
   };
   await runLoad({ ...spec, minSeconds: 1, maxSeconds: 1 }); // warm up
-  const pids = [...gateway.pids];
+  const pids = gatewayPids;
   const data = join(work, "perf.data");
   const perf = spawn(
     "perf",
@@ -116,12 +122,16 @@ try {
     .filter((stack) => stack.length > 0);
   const byCategory = new Map<string, number>();
   const byLeaf = new Map<string, number>();
+  const byFunction = new Map<string, number>();
   for (const stack of stacks) {
     const category = CATEGORIES.find(([, pattern]) => stack.some((frame) => pattern.test(frame)))?.[0];
     const name = category ?? leafCategory(stack[0]!);
     byCategory.set(name, (byCategory.get(name) ?? 0) + 1);
     const leaf = stack[0]!.slice(0, 100);
     byLeaf.set(leaf, (byLeaf.get(leaf) ?? 0) + 1);
+    // V8's map names a function `JS:<tier mark><name> <file>:<line>:<column>`.
+    const nearest = stack.find((frame) => frame.startsWith("JS:"))?.replace(/^JS:[~^*+']*/, "") ?? "(no JavaScript)";
+    byFunction.set(nearest, (byFunction.get(nearest) ?? 0) + 1);
   }
 
   const ok = load.results.filter((r) => r.ok).length;
@@ -143,9 +153,14 @@ try {
   print(byCategory, CATEGORIES.length + 6);
   console.log("by leaf function:");
   print(byLeaf, 25);
+  if (js) {
+    console.log("by nearest JavaScript function on the stack (its own time and the native work it called):");
+    print(byFunction, 40);
+  }
 } finally {
   await gateway.stop();
   await mock.close();
   rmSync(work, { recursive: true, force: true });
   rmSync(persistDir, { recursive: true, force: true });
+  if (js) for (const pid of gatewayPids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
 }
