@@ -73,6 +73,8 @@ const { mock, gateway } = await startGatewayOnMock(work, {
   protocol: chat ? "chat_completions" : "responses",
 });
 const gatewayPids = [...gateway.pids];
+// Printed once everything is stopped: a reader that closes early (`| head`) cannot cut the cleanup short.
+const report: string[] = [];
 try {
   const spec = {
     baseUrl: gateway.baseUrl.replace(/\/$/, ""),
@@ -136,26 +138,26 @@ try {
 
   const ok = load.results.filter((r) => r.ok).length;
   const perResponse = cpu / Math.max(1, ok);
-  console.log(
+  report.push(
     `${ok}/${load.results.length} responses ok (${chat ? "chat_completions" : "responses"} upstream, ` +
       `${flag("store") ? "stored" : "store:false"}, ${events} events, c${concurrency}); ` +
       `workerd CPU ${perResponse.toFixed(2)} ms per response; ${stacks.length} samples`,
   );
-  const print = (rows: Map<string, number>, count: number) => {
+  const addRows = (rows: Map<string, number>, count: number) => {
     for (const [name, samples] of [...rows].sort((a, b) => b[1] - a[1]).slice(0, count)) {
       const share = samples / stacks.length;
-      console.log(
+      report.push(
         `${(100 * share).toFixed(1).padStart(6)}%  ${(share * perResponse * 1000).toFixed(0).padStart(5)} µs  ${name}`,
       );
     }
   };
-  console.log("by category (µs per response: its share of the process's CPU):");
-  print(byCategory, CATEGORIES.length + 6);
-  console.log("by leaf function:");
-  print(byLeaf, 25);
+  report.push("by category (µs per response: its share of the process's CPU):");
+  addRows(byCategory, CATEGORIES.length + 6);
+  report.push("by leaf function:");
+  addRows(byLeaf, 25);
   if (js) {
-    console.log("by nearest JavaScript function on the stack (its own time and the native work it called):");
-    print(byFunction, 40);
+    report.push("by nearest JavaScript function on the stack (its own time and the native work it called):");
+    addRows(byFunction, 40);
   }
 } finally {
   await gateway.stop();
@@ -164,3 +166,4 @@ try {
   rmSync(persistDir, { recursive: true, force: true });
   if (js) for (const pid of gatewayPids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
 }
+console.log(report.join("\n"));
