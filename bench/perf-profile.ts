@@ -47,7 +47,8 @@ const CATEGORIES: [string, RegExp][] = [
 
 /** The category of a sample's leaf frame that matched nothing above. */
 function leafCategory(frame: string): string {
-  if (frame === "[unknown]") return "JavaScript (JIT)";
+  // Unnamed without `--js`; `JS:<name>` with it.
+  if (frame === "[unknown]" || frame.startsWith("JS:")) return "JavaScript (JIT)";
   if (frame.startsWith("Builtins_")) return "V8 builtins (promises, property access...)";
   if (/^(v8::|cppgc::)/.test(frame)) return "V8 runtime";
   if (/^(workerd::|kj::)/.test(frame)) return "workerd and kj (I/O, promises, wrappers)";
