@@ -2,7 +2,7 @@
 // append takes positions from the conversation's `next_position` inside the same batch, so two
 // appends never interleave. Used by the conversation routes, context expansion and the run's end.
 
-import { and, asc, eq, exists, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES } from "../responses/types";
 import {
   chunk,
@@ -16,10 +16,13 @@ import {
 import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
 import { conversationItems, conversations } from "./schema";
 
-/** A conversation's row without its item id list, which only a reference's lookup reads. */
-export type ConversationRow = Omit<typeof conversations.$inferSelect, "itemIds">;
+/**
+ * A conversation's row without its item id list, which only a reference's lookup reads, and where
+ * its deleted items stood, which only a list's cursor reads.
+ */
+export type ConversationRow = Omit<typeof conversations.$inferSelect, "itemIds" | "deletedItems">;
 
-/** The row's columns but the item id list (up to `ITEM_IDS_MAX_CHARS` a turn need not carry). */
+/** The row's columns but those two lists (up to `ITEM_IDS_MAX_CHARS` a turn need not carry). */
 const ROW_COLUMNS = {
   id: conversations.id,
   tenantId: conversations.tenantId,
@@ -325,7 +328,11 @@ export async function conversationItemIdsAmong(
   return new Set(rows.map((row) => row.itemId));
 }
 
-/** A page of a conversation's items after the item `after` (exclusive), in `order`. */
+/**
+ * A page of a conversation's items after the item `after` (exclusive), in `order`. An `after`
+ * deleted since its page pages on from where it stood, so a loop that deletes each item it lists
+ * (the SDK's auto-pagination) reaches the end.
+ */
 export async function pageConversationItems(
   db: Db,
   tenantId: string,
@@ -333,7 +340,30 @@ export async function pageConversationItems(
   query: PageQuery,
 ): Promise<Page<StoredItem> | AfterNotFound> {
   const scope = itemsOf(tenantId, conversationId);
-  return pageItems(db, conversationItems, scope, query);
+  return pageItems(db, conversationItems, scope, query, (itemId) =>
+    deletedItemPosition(db, tenantId, conversationId, itemId),
+  );
+}
+
+/**
+ * Characters of `deleted_items` past which it restarts with the newest deletion alone (some 1,600
+ * deletions of ids the gateway mints): a cursor names an item deleted since its page, among the last.
+ */
+export const DELETED_ITEMS_MAX_CHARS = 100_000;
+
+/** Where the conversation's deleted item `itemId` stood (its latest deletion), if it is still recorded. */
+async function deletedItemPosition(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  itemId: string,
+): Promise<number | undefined> {
+  const [row] = await db.all<{ position: number }>(sql`
+    SELECT json_extract(d.value, '$[1]') AS position
+      FROM ${conversations} c, json_each(c.deleted_items) d
+     WHERE c.id = ${conversationId} AND c.tenant_id = ${tenantId} AND json_extract(d.value, '$[0]') = ${itemId}
+     ORDER BY d.key DESC LIMIT 1`);
+  return typeof row?.position === "number" ? row.position : undefined;
 }
 
 /** One item of a conversation by id (the first, should a client have reused an id). */
@@ -353,30 +383,37 @@ export async function findConversationItem(
   return first === undefined ? undefined : { itemId: first.itemId, data: first.data };
 }
 
-/** Deletes an item (every row with its id), and its id from `item_ids`. False when the conversation has no such item. */
+/**
+ * Deletes an item (every row with its id), its id from `item_ids`, and records where it stood in
+ * `deleted_items` (a cursor naming it pages on from there). False when the conversation has no such item.
+ */
 export async function deleteConversationItem(
   db: Db,
   tenantId: string,
   conversationId: string,
   itemId: string,
 ): Promise<boolean> {
-  const held = db
-    .select({ position: conversationItems.position })
-    .from(conversationItems)
-    .where(and(itemsOf(tenantId, conversationId), eq(conversationItems.itemId, itemId)));
   const [, deleted] = await db.batch([
-    // First, and only for an item it holds: an id with a space in it (`a b`) is also the text of
-    // two neighbours in the list, which a refused delete would otherwise unlist.
+    // First, and only for an item it holds (its rows are read once, for its position): an id with a
+    // space in it (`a b`) is also the text of two neighbours in the list, which a refused delete
+    // would otherwise unlist. The entry is kept whole or not at all: a huge id is not recorded.
     db
       .update(conversations)
-      .set({ itemIds: sql`replace(${conversations.itemIds}, ${` ${itemId} `}, ' ')` })
+      .set({
+        itemIds: sql`replace(${conversations.itemIds}, ${` ${itemId} `}, ' ')`,
+        deletedItems: sql`CASE
+          WHEN length(gone.entry) > ${DELETED_ITEMS_MAX_CHARS} THEN ${conversations.deletedItems}
+          WHEN length(${conversations.deletedItems}) + length(gone.entry) < ${DELETED_ITEMS_MAX_CHARS}
+            THEN json_insert(${conversations.deletedItems}, '$[#]', json(gone.entry))
+          ELSE json_array(json(gone.entry)) END`,
+      })
+      .from(
+        sql`(SELECT min(position) AS position, json_array(${itemId}, min(position)) AS entry
+               FROM ${conversationItems}
+              WHERE conversation_id = ${conversationId} AND tenant_id = ${tenantId} AND item_id = ${itemId}) gone`,
+      )
       .where(
-        and(
-          eq(conversations.id, conversationId),
-          eq(conversations.tenantId, tenantId),
-          sql`instr(${conversations.itemIds}, ${` ${itemId} `}) > 0`,
-          exists(held),
-        ),
+        and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), sql`gone.position IS NOT NULL`),
       ),
     db
       .delete(conversationItems)

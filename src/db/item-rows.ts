@@ -45,13 +45,15 @@ type ItemTable = typeof responseItems | typeof conversationItems;
 /**
  * A page of the items of `table` within `scope`, after the item `after` (exclusive; the first
  * item with that id, should a client have reused one) in `order`. Reads positions first, so a
- * page of split items is `limit` items, not `limit` rows.
+ * page of split items is `limit` items, not `limit` rows. An `after` the scope no longer holds
+ * pages on from the position `deletedAt` gives it, if any (where a deleted item stood).
  */
 export async function pageItems(
   db: Db,
   table: ItemTable,
   scope: SQL | undefined,
   query: PageQuery,
+  deletedAt: (itemId: string) => Promise<number | undefined> = () => Promise.resolve(undefined),
 ): Promise<Page<StoredItem> | AfterNotFound> {
   let cursor: SQL | undefined;
   if (query.after !== null) {
@@ -61,8 +63,9 @@ export async function pageItems(
       .where(and(scope, eq(table.itemId, query.after)))
       .orderBy(asc(table.position))
       .limit(1);
-    if (anchor === undefined) return AFTER_NOT_FOUND;
-    cursor = query.order === "asc" ? gt(table.position, anchor.position) : lt(table.position, anchor.position);
+    const position = anchor?.position ?? (await deletedAt(query.after));
+    if (position === undefined) return AFTER_NOT_FOUND;
+    cursor = query.order === "asc" ? gt(table.position, position) : lt(table.position, position);
   }
   const positions = await db
     .selectDistinct({ position: table.position })

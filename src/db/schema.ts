@@ -271,6 +271,13 @@ export const conversations = sqliteTable(
      * append makes to this row anyway, so it costs no row. Ids past `ITEM_IDS_MAX_CHARS` are not listed.
      */
     itemIds: text("item_ids").notNull().default(" "),
+    /**
+     * Where its most recently deleted items stood, a JSON array of `[item id, position]`, oldest first
+     * (null: none deleted): a list whose `after` names an item deleted since its page pages on from
+     * there. Written by the update a delete makes to this row; restarted past
+     * `DELETED_ITEMS_MAX_CHARS` (src/db/conversations.ts).
+     */
+    deletedItems: text("deleted_items"),
   },
   (table) => [index("conversations_tenant").on(table.tenantId, table.createdAt)],
 );

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { ResponseReasoningItem } from "openai/resources/responses/responses";
+import { DELETED_ITEMS_MAX_CHARS } from "../../src/db/conversations";
 import { routed } from "../support/chat";
 import { client, gatewayFetch, GATEWAY_URL, model, upstream } from "../support/gateway";
 
@@ -139,6 +140,71 @@ describe("conversations", () => {
     await expect(
       openai.conversations.items.delete(drop?.id ?? "", { conversation_id: conversation.id }),
     ).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("clears a conversation by deleting each item it lists: a cursor deleted since its page pages on, both orders", async () => {
+    const openai = client("sk-test-conversations-clear");
+    for (const order of ["desc", "asc"] as const) {
+      // The client's own ids, which carry no time: where a deleted one stood is kept for it.
+      const note = (i: number) => ({
+        type: "message" as const,
+        role: "user" as const,
+        id: `note ${i}`,
+        content: `n${i}`,
+      });
+      const conversation = await openai.conversations.create({ items: Array.from({ length: 20 }, (_, i) => note(i)) });
+      for (let from = 20; from < 65; from += 20)
+        await openai.conversations.items.create(conversation.id, {
+          items: Array.from({ length: Math.min(20, 65 - from) }, (_, i) => note(from + i)),
+        });
+      const deleted: string[] = [];
+      for await (const item of openai.conversations.items.list(conversation.id, { order })) {
+        await openai.conversations.items.delete(item.id ?? "", { conversation_id: conversation.id });
+        deleted.push(item.id ?? "");
+      }
+      const all = Array.from({ length: 65 }, (_, i) => `note ${i}`);
+      expect(deleted).toEqual(order === "asc" ? all : all.reverse());
+      expect((await openai.conversations.items.list(conversation.id)).data).toEqual([]);
+    }
+  });
+
+  it("pages on from a deleted cursor's place; a deleted id added again is its new place", async () => {
+    const openai = client("sk-test-conversations-clear");
+    const note = (i: number) => ({ type: "message" as const, role: "user" as const, id: `n_${i}`, content: `n${i}` });
+    const conversation = await openai.conversations.create({ items: Array.from({ length: 6 }, (_, i) => note(i)) });
+    const ids = async (query: { after: string; order: "asc" | "desc" }) =>
+      (await openai.conversations.items.list(conversation.id, { ...query, limit: 2 })).data.map((item) => item.id);
+    await openai.conversations.items.delete("n_2", { conversation_id: conversation.id });
+    await openai.conversations.items.delete("n_3", { conversation_id: conversation.id });
+    expect(await ids({ after: "n_2", order: "asc" })).toEqual(["n_4", "n_5"]);
+    expect(await ids({ after: "n_3", order: "desc" })).toEqual(["n_1", "n_0"]);
+    // Deleted, the id may be added again (as before): it is the item's again, at the end.
+    await openai.conversations.items.create(conversation.id, { items: [note(2)] });
+    expect(await ids({ after: "n_2", order: "desc" })).toEqual(["n_5", "n_4"]);
+    expect(await ids({ after: "n_2", order: "asc" })).toEqual([]);
+    // Another conversation's deleted item is no place in this one.
+    const other = await openai.conversations.create({ items: [note(0)] });
+    await expect(openai.conversations.items.list(other.id, { after: "n_3" })).rejects.toMatchObject({
+      status: 400,
+      param: "after",
+    });
+  });
+
+  it("keeps the places of the latest deletions only, up to DELETED_ITEMS_MAX_CHARS", async () => {
+    const openai = client("sk-test-conversations-clear");
+    // Ids of a third of the bound each: the third deletion starts the record again.
+    const long = (i: number) => `${i}`.padEnd(DELETED_ITEMS_MAX_CHARS / 3, "x");
+    const items = Array.from({ length: 5 }, (_, i) => ({
+      type: "message" as const,
+      role: "user" as const,
+      id: long(i),
+      content: `n${i}`,
+    }));
+    const conversation = await openai.conversations.create({ items });
+    for (const i of [0, 1, 2]) await openai.conversations.items.delete(long(i), { conversation_id: conversation.id });
+    const after = (id: string) => openai.conversations.items.list(conversation.id, { after: id, order: "asc" });
+    expect((await after(long(2))).data.map((item) => item.id)).toEqual([long(3), long(4)]);
+    await expect(after(long(0))).rejects.toMatchObject({ status: 400, param: "after" });
   });
 
   it("refuses more than 20 items at a time, bad items and bad metadata with OpenAI's 400s", async () => {
