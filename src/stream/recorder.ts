@@ -9,7 +9,7 @@
 // (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
-import { wrappedApiError } from "../db/failures";
+import { isNotMigrated, wrappedApiError } from "../db/failures";
 import { runWrites } from "../db/prepared";
 import { holdClaimStatement, renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
@@ -176,7 +176,8 @@ export class ResponseRecorder {
           throw error;
         }
         this.#options.onError(what, error, { attempt: attempt + 1, of: attempts });
-        if (attempt + 1 >= attempts) {
+        // A database without this version's migrations refuses every try alike: told at once.
+        if (attempt + 1 >= attempts || isNotMigrated(error)) {
           this.#refusal = error;
           throw error;
         }
