@@ -61,6 +61,14 @@ const routes = (mock: string) =>
       strip_prefix: "thinking:",
       reasoning_placeholder: " ",
     },
+    // A Responses server without /responses/compact that its route says so of: the gateway compacts.
+    {
+      model: "gateway-compacts/*",
+      base_url: `${mock}/v1`,
+      protocol: "responses",
+      strip_prefix: "gateway-compacts/",
+      compaction: "gateway",
+    },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
     // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.
     { model: "refused/*", base_url: "http://127.0.0.1:1/v1", protocol: "responses", strip_prefix: "refused/" },

@@ -1,7 +1,8 @@
-// Compaction the gateway does itself for Chat Completions upstreams: POST /v1/responses/compact's
-// answer (the kept messages and one sealed compaction item), and create-time compaction when the
-// context crosses `context_management`'s `compact_threshold`. Used by the compact route and where
-// the upstream body of a create is built (see prepareUpstreamInput).
+// Compaction the gateway does itself for Chat Completions upstreams and for Responses ones without
+// `/responses/compact` (src/upstream/compact-support.ts): POST /v1/responses/compact's answer (the
+// kept messages and one sealed compaction item), and create-time compaction when the context
+// crosses `context_management`'s `compact_threshold`. Used by the compact route and where the
+// upstream body of a create is built (see prepareUpstreamInput).
 
 import { invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
@@ -12,6 +13,7 @@ import { isPlainObject } from "../responses/validation";
 import type { GatewayConfig } from "../config";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { gatewayCompacts } from "../upstream/compact-support";
 import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
 import { reasoningSeal, type ReasoningSeal } from "../upstream/reasoning-seal";
 import { estimateInputTokens } from "./estimate";
@@ -23,7 +25,7 @@ export interface CompactionDeps {
   tenantId: string;
   /** `COMPACTION_SECRET`. */
   secret: string | null;
-  /** A Chat Completions upstream. */
+  /** The upstream whose model writes the summary (Chat Completions, or Responses without compaction). */
   target: UpstreamTarget;
   options: CallOptions;
   /** `UPSTREAM_IDLE_TIMEOUT_MS`, which bounds the summary answer's reading. */
@@ -55,8 +57,8 @@ export interface CompactRequest {
   ownFrom: number;
 }
 
-/** POST /v1/responses/compact for a chat upstream: OpenAI's `CompactedResponse`. */
-export async function compactForChat(request: CompactRequest, deps: CompactionDeps): Promise<JsonObject> {
+/** POST /v1/responses/compact done by the gateway: OpenAI's `CompactedResponse`. */
+export async function compactBySummary(request: CompactRequest, deps: CompactionDeps): Promise<JsonObject> {
   const secret = compactionSecret(deps.secret);
   const input = await expandCompactionItems(request.input, { ...deps, ownFrom: request.ownFrom });
   if (input.length === 0)
@@ -95,7 +97,7 @@ export interface Compacted {
   input: InputItem[];
   /** The compaction item the response's output opens with, and what making it cost. */
   compaction?: { item: OutputItem; usage: JsonObject };
-  /** The upstream's answer when the gateway gives it itself: no model call follows a `compaction_trigger`. */
+  /** The upstream's answer when the gateway gives it itself (in its protocol): no model call follows a `compaction_trigger`. */
   answer?: Response;
   /** A chat upstream's: what the reasoning items of the answer get as their `encrypted_content`. */
   sealReasoning?: ReasoningSeal;
@@ -105,8 +107,16 @@ export interface Compacted {
 export const triggersCompaction = (request: CreateRequest): boolean =>
   request.input.at(-1)?.type === "compaction_trigger";
 
-/** An empty chat answer: the response's output is the compaction item alone, as OpenAI answers a trigger. */
-function compactedAnswer(model: string): Response {
+/**
+ * An empty answer in the upstream's protocol: the response's output is the compaction item alone,
+ * as OpenAI answers a trigger (the translator puts the item first).
+ */
+function compactedAnswer(model: string, target: UpstreamTarget): Response {
+  if (target.protocol.name === "responses") {
+    const usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+    const body = { object: "response", model, status: "completed", output: [], usage };
+    return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+  }
   const chunk = {
     id: `chatcmpl-${newId("cmp")}`,
     object: "chat.completion.chunk",
@@ -118,7 +128,7 @@ function compactedAnswer(model: string): Response {
 }
 
 /**
- * Create-time compaction for a chat upstream: when the context's estimated size reaches the
+ * Create-time compaction the gateway does (a chat upstream, a Responses one without compaction): when the context's estimated size reaches the
  * request's `compact_threshold`, the upstream model summarizes all of it, and the model then
  * answers from the kept messages and that summary, as it will on every later turn of the chain.
  * An input ending with a `compaction_trigger` is compacted whatever its size, and answered with the
@@ -148,7 +158,11 @@ export async function compactIfNeeded(
       idleTimeoutMs: deps.idleTimeoutMs,
     });
     const item = await compactionItem(summary, deps.tenantId, secret);
-    return { input: context, compaction: { item, usage: summary.usage }, answer: compactedAnswer(request.model) };
+    return {
+      input: context,
+      compaction: { item, usage: summary.usage },
+      answer: compactedAnswer(request.model, deps.target),
+    };
   }
   const threshold = compactThreshold(request.body);
   if (threshold === undefined || !compactable(input)) return { input };
@@ -166,7 +180,7 @@ export async function compactIfNeeded(
   const item = await compactionItem(summary, deps.tenantId, secret);
   const compacted = await expandCompactionItems([...input, item], { ...deps, secret, ownFrom: input.length });
   // The model answers the turn the context ends with: its user messages come after the summary, which
-  // a chat model would otherwise take for what to answer (the stored item keeps OpenAI's order).
+  // a model would otherwise take for what to answer (the stored item keeps OpenAI's order).
   let turnStart = input.length;
   while (turnStart > 0 && isUserMessage(input[turnStart - 1] as InputItem)) turnStart--;
   const turn = new Set(input.slice(turnStart));
@@ -186,7 +200,8 @@ export interface PrepareRequest {
 /**
  * What a create sends upstream, from its expanded context: gateway-made compaction items expanded
  * (any protocol: no upstream can read them), gateway-made reasoning opened for a chat upstream and
- * left out for a Responses one (gateway-reasoning.ts), and for a chat upstream, create-time compaction.
+ * left out for a Responses one (gateway-reasoning.ts), and create-time compaction where the gateway
+ * compacts (a chat upstream, a Responses one without compaction).
  * The call sites pass `input` to `buildBody` and both fields into the TranslationContext. The two
  * steps are also exported apart: a stored create expands before its response exists (a bad item is
  * a 400) and summarizes as part of its upstream call (a failed summary is a failed response).
@@ -203,15 +218,20 @@ export async function expandForUpstream({ request, input, deps }: PrepareRequest
   return expandCompactionItems(reasoned, { ...deps, ownFrom });
 }
 
-/** Create-time compaction of an expanded context, for a chat upstream (a summary call when over its threshold). */
+/**
+ * Create-time compaction of an expanded context where the gateway compacts (a summary call when over
+ * its threshold); a Responses upstream with its own compaction gets `context_management` and the
+ * trigger as they came.
+ */
 export async function compactForUpstream(
   request: CreateRequest,
   expanded: InputItem[],
   deps: CompactionDeps,
 ): Promise<Compacted> {
-  if (deps.target.protocol.name !== "chat_completions") return { input: expanded };
-  const sealReasoning = reasoningSeal(request, deps.tenantId, deps.secret);
-  return { ...(await compactIfNeeded(request, expanded, deps)), sealReasoning };
+  if (!gatewayCompacts(deps.target, request.model)) return { input: expanded };
+  const compacted = await compactIfNeeded(request, expanded, deps);
+  if (deps.target.protocol.name !== "chat_completions") return compacted;
+  return { ...compacted, sealReasoning: reasoningSeal(request, deps.tenantId, deps.secret) };
 }
 
 /** The dependencies of compaction for a request made with `config` to `target`. */

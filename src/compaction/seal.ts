@@ -34,7 +34,7 @@ export function compactionSecret(secret: string | null): string {
   if (usable !== null) return usable;
   const problem = secret === null ? "which is not set" : `which is shorter than ${MIN_SECRET_LENGTH} characters`;
   return misconfigured(
-    `Compaction with a Chat Completions model server needs the gateway secret COMPACTION_SECRET (${MIN_SECRET_LENGTH} characters or more), ${problem}.`,
+    `Compaction done by the gateway (for a Chat Completions model server, or a Responses one without /responses/compact) needs the gateway secret COMPACTION_SECRET (${MIN_SECRET_LENGTH} characters or more), ${problem}.`,
   );
 }
 

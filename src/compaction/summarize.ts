@@ -1,6 +1,7 @@
-// Asks a Chat Completions upstream to summarize a context for compaction: the context as chat
-// messages, then the request for a handoff summary; the answer's text and token usage. Used by
-// the compact route and by create-time compaction (`context_management`).
+// Asks the upstream model to summarize a context for compaction: over Chat Completions the context
+// as chat messages, over a Responses server without `/responses/compact` the context as its input
+// (responses-summary.ts), then the request for a handoff summary; the answer's text and token
+// usage. Used by the compact route and by create-time compaction (`context_management`).
 
 import { ApiError } from "../errors";
 import { CONTEXT_LENGTH_EXCEEDED } from "../upstream/errors";
@@ -14,6 +15,7 @@ import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/
 import { contentText } from "../upstream/chat-completions/wire";
 import { callUpstream, readBoundedText, type CallOptions, type UpstreamTarget } from "../upstream/client";
 import { hostOf } from "../upstream/errors";
+import { responsesSummaryAnswer, responsesSummaryBody } from "./responses-summary";
 
 const SUMMARY_INSTRUCTIONS = `You are compacting a long conversation so that it can continue in a smaller context.
 Write a handoff summary that another model, seeing only the user's messages and your summary, can continue from
@@ -174,25 +176,24 @@ export async function summarize(request: SummarizeRequest): Promise<Summary> {
 }
 
 async function summarizeOnce(request: SummarizeRequest, input: InputItem[], trimmed: boolean): Promise<Summary> {
-  const tools = ChatToolSet.from(request.body, input);
-  const body: JsonObject = {
-    model: request.model,
-    // The instructions join the system and developer messages that open the context (Codex CLI's) as
-    // one system message: many chat templates refuse a second one (see toMessages).
-    messages: [
-      ...toMessages(SUMMARY_INSTRUCTIONS, input, tools),
-      { role: "user", content: trimmed ? TRIMMED_SUMMARY_REQUEST : SUMMARY_REQUEST },
-    ],
-    stream: false,
-  };
+  const ask = trimmed ? TRIMMED_SUMMARY_REQUEST : SUMMARY_REQUEST;
+  const overChat = request.target.protocol.name === "chat_completions";
+  const body = overChat
+    ? chatSummaryBody(request, input, ask)
+    : responsesSummaryBody(request.model, SUMMARY_INSTRUCTIONS, input, ask);
   const response = idleBounded(
     await callUpstream(request.target, body, { ...request.options, accept: "application/json" }),
     request.idleTimeoutMs,
     hostOf(request.target.baseUrl),
   );
-  let answer: { text: string; usage: JsonObject | undefined };
+  let answer: { text: string; usage: ResponseUsage };
   try {
-    answer = await answerOf(response);
+    if (overChat) {
+      const chat = await answerOf(response);
+      answer = { text: chat.text, usage: usageFromChat(chat.usage ?? {}) };
+    } else {
+      answer = await responsesSummaryAnswer(response, { read: readText, maxChars: MAX_ANSWER_BYTES, tooLarge });
+    }
   } catch (error) {
     if (error instanceof ApiError) throw error;
     throw new ApiError(502, "The upstream model server's summary could not be read.", { type: "server_error" });
@@ -204,6 +205,17 @@ async function summarizeOnce(request: SummarizeRequest, input: InputItem[], trim
     throw new ApiError(502, "The upstream model server answered the compaction request with no summary.", {
       type: "server_error",
     });
-  const usage = usageFromChat(answer.usage ?? {});
-  return { text: answer.text.trim(), usage, model: request.target.model ?? request.model };
+  return { text: answer.text.trim(), usage: answer.usage, model: request.target.model ?? request.model };
+}
+
+/** The chat body of the summary call. */
+function chatSummaryBody(request: SummarizeRequest, input: InputItem[], ask: string): JsonObject {
+  const tools = ChatToolSet.from(request.body, input);
+  return {
+    model: request.model,
+    // The instructions join the system and developer messages that open the context (Codex CLI's) as
+    // one system message: many chat templates refuse a second one (see toMessages).
+    messages: [...toMessages(SUMMARY_INSTRUCTIONS, input, tools), { role: "user", content: ask }],
+    stream: false,
+  };
 }

@@ -1,11 +1,13 @@
 // POST /v1/responses/input_tokens and POST /v1/responses/compact. A `responses` upstream is called
 // statelessly, so `previous_response_id` or `conversation` is expanded into `input` first and the
 // call forwarded. A Chat Completions upstream has neither endpoint: the gateway compacts itself
-// (the upstream model writes the summary) and estimates input tokens, saying it is an estimate.
+// (the upstream model writes the summary) and estimates input tokens, saying it is an estimate. It
+// compacts itself too for a Responses server without `/responses/compact` (a route's
+// `compaction: "gateway"`, or its refusal seen: src/upstream/compact-support.ts).
 // Nothing is stored but a compaction's usage: its tokens were spent upstream, so the tenant's usage
 // counts it as a response (src/db/usage.ts).
 
-import { compactForChat, compactionDeps } from "../compaction/compact";
+import { compactBySummary, compactionDeps, type CompactionDeps } from "../compaction/compact";
 import { estimateInputTokens } from "../compaction/estimate";
 import { expandCompactionItems } from "../compaction/expand";
 import { tenantDb, tenantStore } from "../db/shards";
@@ -22,11 +24,17 @@ import {
 } from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkToolOutputs } from "../responses/tool-outputs";
-import type { InputItem } from "../responses/types";
+import type { InputItem, JsonObject } from "../responses/types";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
-import { callUpstream } from "../upstream/client";
+import { callUpstream, type UpstreamTarget } from "../upstream/client";
+import {
+  gatewayCompacts,
+  isMissingEndpoint,
+  isMissingEndpointBody,
+  rememberNoCompactEndpoint,
+} from "../upstream/compact-support";
 import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
 import { hostOf } from "../upstream/errors";
 import { chooseUpstream, targetOf } from "../upstream/registry";
@@ -77,14 +85,16 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   const deps = compactionDeps(config, { tenantId: caller.tenantId, target, requestId, signal });
   const context = gatewayReasoningFor(upstream.protocol, expandedContext, { ...deps, ownFrom });
 
+  const compactHere = async (): Promise<Response> => {
+    // Its summary call sends the calls as a create would: a call without its output is refused alike.
+    target.protocol.checkContext?.(context);
+    const compaction = await compactBySummary({ model: model ?? "", body, input: context, ownFrom }, deps);
+    await countCompaction(env, caller, model ?? "", requestId, compaction.usage);
+    return json(compaction);
+  };
+  if (path === "/responses/compact" && gatewayCompacts(target, model ?? "")) return compactHere();
+
   if (upstream.protocol === "chat_completions") {
-    if (path === "/responses/compact") {
-      // Its summary call sends the calls as a create would: a call without its output is refused alike.
-      target.protocol.checkContext?.(context);
-      const compaction = await compactForChat({ model: model ?? "", body, input: context, ownFrom }, deps);
-      await countCompaction(env, caller, model ?? "", requestId, compaction.usage);
-      return json(compaction);
-    }
     // vLLM, Ollama and the rest have no token-counting endpoint: an estimate, flagged as one.
     const expanded = await expandCompactionItems(context, { ...deps, ownFrom });
     const estimate = estimateInputTokens({ instructions, input: expanded, tools: body.tools });
@@ -99,13 +109,36 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
     delete forwarded.previous_response_id;
     delete forwarded.conversation;
   }
-  const answer = await callUpstream(target, forwarded, { ...deps.options, path, accept: "application/json" });
+  const answer = await forward(target, forwarded, path, deps);
+  if (answer === null) {
+    rememberNoCompactEndpoint(target, model ?? "");
+    return compactHere();
+  }
   // Relayed as JSON only if it is: a proxy's web page or a cut body would reach the SDK as a parse failure.
   const text = await answer.text();
   if (!isJsonObject(text)) throw notJson(hostOf(target.baseUrl), answer.headers.get("content-type"));
+  if (path === "/responses/compact" && isMissingEndpointBody(JSON.parse(text))) {
+    rememberNoCompactEndpoint(target, model ?? "");
+    return compactHere();
+  }
   if (path === "/responses/compact" && answer.ok)
     await countCompaction(env, caller, model ?? "", requestId, (JSON.parse(text) as { usage?: unknown }).usage);
   return new Response(text, { status: answer.status, headers: { "content-type": "application/json" } });
+}
+
+/** The upstream's answer to a forwarded call; null when it has no `/responses/compact` (the gateway compacts instead). */
+async function forward(
+  target: UpstreamTarget,
+  body: JsonObject,
+  path: Utility,
+  deps: CompactionDeps,
+): Promise<Response | null> {
+  try {
+    return await callUpstream(target, body, { ...deps.options, path, accept: "application/json" });
+  } catch (error) {
+    if (path === "/responses/compact" && error instanceof ApiError && isMissingEndpoint(error)) return null;
+    throw error;
+  }
 }
 
 /**

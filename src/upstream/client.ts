@@ -21,6 +21,7 @@ import {
 import { withAlternatingRoles } from "./chat-completions/alternate-roles";
 import { withReasoningPlaceholder } from "./chat-completions/reasoning-placeholder";
 import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
+import { gatewayCompacts } from "./compact-support";
 import type { UpstreamProtocol } from "./protocol";
 import type { RequestFields } from "./routes";
 import { warmUpAnswer } from "./warm-up";
@@ -45,6 +46,8 @@ export interface UpstreamTarget {
   alternateRoles?: boolean;
   /** Chat: `reasoning_content` for tool-calling turns that have none (a route's `reasoning_placeholder`). */
   reasoningPlaceholder?: string | null;
+  /** Responses: the server has no `/responses/compact`, the gateway compacts (a route's `compaction: "gateway"`). */
+  gatewayCompaction?: boolean;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
@@ -231,6 +234,17 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
+/**
+ * A create's body without `context_management` for a Responses server the gateway compacts for
+ * (compact-support.ts): the gateway did it, and a server that compacted again would add its own item.
+ */
+function withoutGatewayCompaction(target: UpstreamTarget, body: JsonObject): JsonObject {
+  if (target.protocol.name !== "responses" || !("context_management" in body)) return body;
+  if (!gatewayCompacts(target, typeof body.model === "string" ? body.model : "")) return body;
+  const { context_management: _done, ...rest } = body;
+  return rest;
+}
+
 /** POSTs `body`; resolves with a 2xx response whose body is unread, or throws an `ApiError`. */
 export async function callUpstream(target: UpstreamTarget, body: JsonObject, options: CallOptions): Promise<Response> {
   if (target.warmUp) return warmUpAnswer();
@@ -244,7 +258,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   // The placeholder goes last: on the messages as sent, after any merge of consecutive ones.
   const sent = withReasoningPlaceholder(
     withAlternatingRoles(
-      withReasoningSentAs(body, target.reasoningSentAs ?? "reasoning_content"),
+      withReasoningSentAs(withoutGatewayCompaction(target, body), target.reasoningSentAs ?? "reasoning_content"),
       target.alternateRoles === true,
     ),
     target.reasoningPlaceholder ?? null,

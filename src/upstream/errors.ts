@@ -186,16 +186,10 @@ export function originFailure(status: number, bodyText: string): string | null {
 
 /**
  * What a 404 to one of OpenAI's utility endpoints means: the server answers `/responses` (creates
- * work) but not this one, as servers that implement only the create do. The Agents SDK's
- * compaction session and `client.responses.compact` otherwise see a bare `404 page not found`.
+ * work) but not this one, as servers that implement only the create do. (Without
+ * `/responses/compact` the gateway compacts itself: src/upstream/compact-support.ts.)
  */
 const UTILITY_HINTS: ReadonlyMap<string, (host: string) => string> = new Map([
-  [
-    "/responses/compact",
-    (host: string) =>
-      `(The upstream at ${host} has no /responses/compact endpoint: it serves the Responses API without OpenAI's ` +
-      `compaction. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway compacts itself.)`,
-  ],
   [
     "/responses/input_tokens",
     (host: string) =>

@@ -42,6 +42,8 @@ export interface UpstreamChoice {
   alternateRoles?: boolean;
   /** The route's `reasoning_placeholder` (chat only): `reasoning_content` for tool-calling turns without one. */
   reasoningPlaceholder?: string;
+  /** The route's `compaction: "gateway"` (responses only): the server has no `/responses/compact`. */
+  gatewayCompaction?: boolean;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -92,6 +94,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     ...(route.reasoningSentAs !== "reasoning_content" ? { reasoningSentAs: route.reasoningSentAs } : {}),
     ...(route.alternateRoles ? { alternateRoles: true } : {}),
     ...(route.reasoningPlaceholder !== null ? { reasoningPlaceholder: route.reasoningPlaceholder } : {}),
+    ...(route.gatewayCompaction ? { gatewayCompaction: true } : {}),
   };
 }
 
@@ -117,4 +120,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   reasoningSentAs: choice.reasoningSentAs ?? "reasoning_content",
   alternateRoles: choice.alternateRoles === true,
   reasoningPlaceholder: choice.reasoningPlaceholder ?? null,
+  gatewayCompaction: choice.gatewayCompaction === true,
 });

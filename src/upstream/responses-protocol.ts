@@ -8,6 +8,7 @@ import type { InputItem, JsonObject, StreamEvent } from "../responses/types";
 import { ENCRYPTED_REASONING, isPlainObject } from "../responses/validation";
 import type { SseMessage } from "../sse";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
+import { CompactionFirst, compactionFirst } from "./responses-compaction";
 
 /**
  * Fields that carry state the gateway keeps itself, or ask for what it does itself (a background run
@@ -134,21 +135,28 @@ export const responsesProtocol: UpstreamProtocol = {
   },
 
   createTranslator(context: TranslationContext): EventTranslator {
-    return new ResponsesTranslator(context);
+    const translator = new ResponsesTranslator(context);
+    return context.compaction === undefined ? translator : compactionFirst(translator, context.compaction);
   },
 
   eventsFromBody(body: unknown, context: TranslationContext): StreamEvent[] {
-    if (!isPlainObject(body)) return [];
-    if (Array.isArray(body.output)) return eventsFromResponse({ ...context.base, ...body });
-    // A 200 whose JSON body is an error (`{"error":{...}}`, or Ollama's `{"error":"..."}`): the
-    // response fails with the server's words, not as a stream that ended early.
-    const error = isPlainObject(body.error)
-      ? body.error
-      : typeof body.error === "string"
-        ? { message: body.error }
-        : null;
-    if (error === null) return [];
-    context.onAnomaly?.("the upstream answered 200 with an error body instead of a stream");
-    return [{ type: "error", sequence_number: 0, error }];
+    const events = eventsOfBody(body, context);
+    return context.compaction === undefined ? events : new CompactionFirst(context.compaction).apply(events);
   },
 };
+
+/** The events of a JSON answer: the Response's, or an `error` for a 200 whose body is one. */
+function eventsOfBody(body: unknown, context: TranslationContext): StreamEvent[] {
+  if (!isPlainObject(body)) return [];
+  if (Array.isArray(body.output)) return eventsFromResponse({ ...context.base, ...body });
+  // A 200 whose JSON body is an error (`{"error":{...}}`, or Ollama's `{"error":"..."}`): the
+  // response fails with the server's words, not as a stream that ended early.
+  const error = isPlainObject(body.error)
+    ? body.error
+    : typeof body.error === "string"
+      ? { message: body.error }
+      : null;
+  if (error === null) return [];
+  context.onAnomaly?.("the upstream answered 200 with an error body instead of a stream");
+  return [{ type: "error", sequence_number: 0, error }];
+}

@@ -29,6 +29,8 @@ export interface UpstreamRoute {
   alternateRoles: boolean;
   /** Sent as `reasoning_content` where a tool-calling turn has none (src/upstream/chat-completions/reasoning-placeholder.ts); null sends nothing. */
   reasoningPlaceholder: string | null;
+  /** `responses` only: the server has no `/responses/compact`, so the gateway compacts (src/upstream/compact-support.ts). */
+  gatewayCompaction: boolean;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -57,6 +59,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "reasoning_sent_as",
   "alternate_roles",
   "reasoning_placeholder",
+  "compaction",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
@@ -141,6 +144,12 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     throw new RouteProblem(
       `${at}.reasoning_placeholder goes as reasoning_content: it needs reasoning_sent_as 'reasoning_content' (the default).`,
     );
+  const compaction = fields.compaction ?? "upstream";
+  if (compaction !== "upstream" && compaction !== "gateway")
+    throw new RouteProblem(`${at}.compaction must be 'upstream' or 'gateway'.`);
+  // A chat server has no compaction of its own: the gateway always compacts for it.
+  if (fields.compaction !== undefined && fields.protocol !== "responses")
+    throw new RouteProblem(`${at}.compaction applies to responses routes only.`);
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -156,6 +165,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     reasoningSentAs: sentAs as ReasoningSentAs,
     alternateRoles: alternate === true,
     reasoningPlaceholder: placeholder,
+    gatewayCompaction: compaction === "gateway",
   };
 }
 

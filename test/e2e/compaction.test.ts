@@ -629,3 +629,101 @@ describe("POST /v1/responses/input_tokens over a Chat Completions upstream", () 
     }
   });
 });
+
+// vLLM (405), Ollama and llama.cpp (404) and LM Studio (200 with an error) serve /responses but not
+// /responses/compact: the gateway compacts for them as for a chat server, its summary asked through
+// their /responses, and remembers (per server and model) that they lack it. A route may say so.
+describe("over a Responses upstream without /responses/compact", () => {
+  const paths = async (m: string) => (await upstream.requests(m)).map((request) => request.path);
+
+  it("compacts itself after the server's 404, 405 or 200 refusal, then without asking again", async () => {
+    const openai = client("sk-test-compaction-r");
+    for (const scenario of ["no-compact", "no-compact:405", "no-compact:200"]) {
+      const m = model(scenario);
+      const result = await compacted(openai, m);
+      expect(result).toMatchObject({
+        object: "response.compaction",
+        output: [
+          { type: "message", role: "user", content: [{ type: "input_text", text: "Plan a trip to Lyon." }] },
+          { type: "message", role: "user", content: [{ type: "input_text", text: "Add a museum." }] },
+          { type: "compaction", encrypted_content: expect.stringMatching(/^gwc1\./) as string },
+        ],
+        usage: { input_tokens: 30, output_tokens: 7, total_tokens: 37 },
+      });
+      expect((await validateAgainstSpec("CompactedResponse", [result])).failures).toEqual([]);
+      const [, summary] = await upstream.requests(m);
+      expect(summary?.body).toMatchObject({ stream: false, store: false });
+      expect(String(summary?.body.instructions)).toMatch(/^You are compacting a long conversation/);
+      expect((summary?.body.input as Json[]).at(-1)).toEqual({
+        type: "message",
+        role: "user",
+        content: "Write the handoff summary of the conversation above now.",
+      });
+      await compacted(openai, m);
+      expect(await paths(m)).toEqual(["/v1/responses/compact", "/v1/responses", "/v1/responses"]);
+    }
+  });
+
+  it("expands its item into the summary when a later turn sends it to that server", async () => {
+    const openai = client("sk-test-compaction-r");
+    const m = model("no-compact");
+    const { output } = await compacted(openai, m);
+    const next = await openai.responses.create({
+      model: m,
+      input: [...(output as never[]), { role: "user", content: "Next?" }],
+    });
+    expect(next.output_text).toBe("echo(4): Next?");
+    const sent = (await upstream.requests(m)).at(-1);
+    expect(JSON.stringify(sent?.body.input)).not.toContain("gwc1.");
+    expect(String((sent?.body.input as Json[])[2]?.content)).toBe(
+      "[Summary of the earlier conversation, written when it was compacted]\nSUMMARY of 4 items",
+    );
+  });
+
+  it("compacts on a route that says so without asking for /responses/compact at all", async () => {
+    const m = `gateway-compacts/${model("no-compact")}`;
+    const result = await compacted(client("sk-test-compaction-r"), m);
+    expect(result.output.at(-1)).toMatchObject({ type: "compaction" });
+    expect(await paths(m.slice("gateway-compacts/".length))).toEqual(["/v1/responses"]);
+  });
+
+  it("does context_management on create itself: the output opens with the item, the server gets the summary", async () => {
+    const openai = client("sk-test-compaction-r");
+    const m = `gateway-compacts/${model("no-compact")}`;
+    const sent = m.slice("gateway-compacts/".length);
+    const create = { model: m, input: history, context_management: [{ type: "compaction", compact_threshold: 10 }] };
+    const response = await openai.responses.create(create as never);
+    expect(response.output.map((item) => item.type)).toEqual(["compaction", "message"]);
+    expect(response.usage).toMatchObject({ input_tokens: 40, output_tokens: 10, total_tokens: 50 });
+    const [summary, answer] = await upstream.requests(sent);
+    expect(summary?.body.stream).toBe(false);
+    expect(answer?.body.context_management).toBeUndefined();
+    expect((answer?.body.input as Json[]).map((item) => item.role)).toEqual(["user", "user", "user"]);
+    expect(String((answer?.body.input as Json[])[1]?.content)).toMatch(/^\[Summary of the earlier conversation/);
+
+    // Streamed as OpenAI streams it, and the next turn of the chain sends the summary, not the history.
+    const stream = openai.responses.stream({
+      ...create,
+      input: [...history, { role: "user", content: "More?" }],
+    } as never);
+    const events: { type: string }[] = [];
+    for await (const event of stream) events.push(event);
+    expect((await stream.finalResponse()).output.map((item) => item.type)).toEqual(["compaction", "message"]);
+    expect((await validateAgainstSpec("ResponseStreamEvent", events)).failures).toEqual([]);
+    await openai.responses.create({ model: m, previous_response_id: response.id, input: "Thanks!" });
+    const next = (await upstream.requests(sent)).at(-1);
+    expect(JSON.stringify(next?.body.input)).not.toContain("Day 1: Vieux Lyon");
+  });
+
+  it("answers a compaction_trigger with the item alone, calling only for the summary", async () => {
+    const m = `gateway-compacts/${model("no-compact")}`;
+    const response = await client("sk-test-compaction-r").responses.create({
+      model: m,
+      input: [...history, { type: "compaction_trigger" }],
+      store: false,
+    } as never);
+    expect(response.output.map((item) => item.type)).toEqual(["compaction"]);
+    expect(response.status).toBe("completed");
+    expect(await paths(m.slice("gateway-compacts/".length))).toEqual(["/v1/responses"]);
+  });
+});

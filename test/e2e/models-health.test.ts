@@ -20,6 +20,7 @@ describe("GET /v1/models", () => {
       "strict:*",
       "alternating:*",
       "thinking:*",
+      "gateway-compacts/*",
       "unkeyed/*",
       "refused/*",
       "nxdomain/*",
@@ -58,7 +59,7 @@ describe("GET /v1/models", () => {
       const body = await res.json<{ object: string; data: { id: string }[] }>();
       expect(body.object).toBe("list");
       expect(body.data.map((model) => model.id)).not.toContain("mock-large");
-      expect(body.data).toHaveLength(9);
+      expect(body.data).toHaveLength(10);
     }
   });
 

@@ -501,6 +501,25 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return thinkingEvents(res, model, args[0] ?? "get_weather", body);
     case "vllm-think":
       return streamEvents(res, vllmThinkingEvents(model));
+    case "no-compact": {
+      // no-compact[:STATUS]  a server without /responses/compact (see serveUtility): a JSON answer to
+      // a stream:false call (the gateway's summary call), else an echo of the input's last user text
+      const input = Array.isArray(body.input) ? (body.input as Json[]) : [];
+      if (body.stream !== false) {
+        const text = `echo(${input.length}): ${lastUserText(body.input)}`;
+        return streamEvents(res, textEvents(model, text.match(/.{1,8}/gs) ?? [text]));
+      }
+      const events = textEvents(model, [`SUMMARY of ${input.length} items`]);
+      const usage = {
+        input_tokens: 30,
+        input_tokens_details: { cached_tokens: 10 },
+        output_tokens: 7,
+        output_tokens_details: { reasoning_tokens: 2 },
+        total_tokens: 37,
+      };
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ ...(events.at(-1) as { response: Json }).response, usage }));
+    }
     case "fixture": {
       const runs = fixtureEvents(args[0] ?? "");
       return streamEvents(res, runs[Number(args[1] ?? 0)] ?? []);
@@ -513,11 +532,22 @@ async function serveResponses(res: ServerResponse, body: Json) {
 /** `/responses/input_tokens` counts the input items (10 tokens each); `/responses/compact` keeps
  *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
  *  `status:CODE` model answers that error, a `no-route` one Ollama's plain-text 404 (a server
- *  that serves `/responses` but not these). */
+ *  that serves `/responses` but not these), a `no-compact[:405|:200]` one lacks compact only. */
 function serveUtility(res: ServerResponse, path: string, body: Json) {
   const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
   if (kind === "status") return sendError(res, Number(code ?? 500));
   if (kind === "no-route") {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    return res.end("404 page not found");
+  }
+  if (kind === "no-compact" && path.endsWith("/compact")) {
+    // As vLLM (405: it has GET /responses/{id}), LM Studio (200 with an error) or Ollama (404).
+    if (code === "405")
+      return res.writeHead(405, { "content-type": "application/json" }).end('{"detail":"Method Not Allowed"}');
+    if (code === "200")
+      return res
+        .writeHead(200, { "content-type": "application/json" })
+        .end('{"error":"Unexpected endpoint or method. (POST /v1/responses/compact)"}');
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     return res.end("404 page not found");
   }

@@ -114,6 +114,24 @@ describe("UPSTREAM_ROUTES parsing", () => {
     ]);
   });
 
+  it("reads compaction on a responses route (the server's own unless 'gateway')", () => {
+    const responses = (fields: Record<string, unknown>) => route({ protocol: "responses", ...fields });
+    expect(
+      routesOf([
+        responses({ model: "vllm-*", compaction: "gateway" }),
+        responses({ model: "openai-*", compaction: "upstream" }),
+        responses({}),
+      ]),
+    ).toEqual([
+      expect.objectContaining({ gatewayCompaction: true }),
+      expect.objectContaining({ gatewayCompaction: false }),
+      expect.objectContaining({ gatewayCompaction: false }),
+    ]);
+    const table = JSON.stringify([responses({ compaction: "gateway" })]);
+    const config = configOf({ UPSTREAM_ROUTES: table });
+    expect(targetOf(chooseUpstream(config, "llama-3", null)).gatewayCompaction).toBe(true);
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -234,6 +252,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "reasoning_placeholder with reasoning left out",
       [route({ reasoning_placeholder: " ", reasoning_sent_as: null })],
       "UPSTREAM_ROUTES[0].reasoning_placeholder goes as reasoning_content: it needs reasoning_sent_as 'reasoning_content'",
+    ],
+    [
+      "compaction of another value",
+      [route({ protocol: "responses", compaction: "server" })],
+      "UPSTREAM_ROUTES[0].compaction must be 'upstream' or 'gateway'",
+    ],
+    [
+      "compaction on a chat_completions route (the gateway always compacts there)",
+      [route({ compaction: "gateway" })],
+      "UPSTREAM_ROUTES[0].compaction applies to responses routes only",
     ],
     [
       "alternate_roles on a responses route",

@@ -1,5 +1,5 @@
-// Maps a Chat Completions `usage` object to the Responses `usage` shape, across server dialects, and
-// adds what a gateway compaction call cost. Used by the stream translator (usage chunk or finish
+// Maps a Chat Completions `usage` object to the Responses `usage` shape, across server dialects
+// (and a Responses server's partial one to the full shape), and adds what a gateway compaction call cost. Used by the stream translator (usage chunk or finish
 // chunk) and thus by the completion mapper, and by compaction's summary call.
 
 import { isPlainObject } from "../../responses/validation";
@@ -42,6 +42,18 @@ export function usageFromChat(usage: JsonObject, timings?: unknown): ResponseUsa
     total_tokens: count(usage.total_tokens) ?? input + output,
   };
 }
+
+/** A Responses server's `usage` in the full shape (counts it leaves out are 0): a summary call's, or a turn's. */
+export const usageFromResponses = (usage: unknown): ResponseUsage => {
+  const given = details(usage);
+  return usageFromChat({
+    prompt_tokens: given.input_tokens,
+    prompt_tokens_details: { cached_tokens: details(given.input_tokens_details).cached_tokens },
+    completion_tokens: given.output_tokens,
+    completion_tokens_details: { reasoning_tokens: details(given.output_tokens_details).reasoning_tokens },
+    total_tokens: given.total_tokens,
+  });
+};
 
 /** The upstream's usage plus what the gateway's compaction call cost (a fresh object). */
 export function withCompactionUsage(
