@@ -11,6 +11,7 @@ import { itemResource } from "../responses/items";
 import type { InputItem, JsonObject, OutputItem } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 import type { GatewayConfig } from "../config";
+import type { UpstreamCall } from "../observe/upstream-call";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
 import { gatewayCompacts } from "../upstream/compact-support";
@@ -237,13 +238,14 @@ export async function compactForUpstream(
 /** The dependencies of compaction for a request made with `config` to `target`. */
 export function compactionDeps(
   config: GatewayConfig,
-  call: { tenantId: string; target: UpstreamTarget; requestId: string; signal: AbortSignal },
+  call: { tenantId: string; target: UpstreamTarget; requestId: string; signal: AbortSignal; observer?: UpstreamCall },
 ): CompactionDeps {
   return {
     tenantId: call.tenantId,
     secret: config.compactionSecret,
     target: call.target,
-    options: callOptions(config, call.signal, call.requestId),
+    // A run's summary calls count in its response line (attempts, retries) and their failure lines carry its ids.
+    options: callOptions(config, call.signal, call.requestId, call.observer),
     idleTimeoutMs: config.idleTimeoutMs,
   };
 }

@@ -44,7 +44,7 @@ export interface ResponseEnd {
   output_tokens: number;
   reasoning_tokens: number;
   cached_tokens: number;
-  /** Upstream attempts beyond the first. */
+  /** Upstream attempts beyond each call's first (the response's call and its compaction's summary calls). */
   retries: number;
 }
 
@@ -78,11 +78,14 @@ export class RunTrace {
   #ended = false;
   /** Filled by the upstream client (src/upstream/client.ts). */
   readonly upstream: UpstreamCall;
+  /** The summary calls of create-time compaction (src/compaction/), made before `upstream`'s. */
+  readonly summary: UpstreamCall;
 
   constructor(spec: RunSpec, env: object) {
     this.#spec = spec;
     this.#metrics = metricsOf(env);
     this.upstream = new UpstreamCall(runIds(spec));
+    this.summary = new UpstreamCall(runIds(spec));
   }
 
   /** `sink`, noting when the upstream's first events reach it (one check per chunk, none per event). */
@@ -107,7 +110,7 @@ export class RunTrace {
   refused(error: ResponseError, failedBy: FailedBy, recorded: Recorded): void {
     // A create refused before any call (an invalid chain, a locked conversation) is no response,
     // unless it was kept as a failed one (a compaction refused before its summary call).
-    if (this.upstream.attempts === 0 && recorded !== "written") return;
+    if (this.upstream.attempts + this.summary.attempts === 0 && recorded !== "written") return;
     this.#write({ status: "failed", error, failedBy }, null, 0, recorded);
   }
 
@@ -142,7 +145,7 @@ export class RunTrace {
         duration_ms: Date.now() - this.#startedAt,
         events,
         ...tokensOf(usage),
-        retries: Math.max(0, this.upstream.attempts - 1),
+        retries: this.upstream.retries + this.summary.retries,
       },
       outcome.error?.message ?? null,
       this.#metrics,

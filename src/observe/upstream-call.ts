@@ -1,18 +1,26 @@
-// What one upstream call did, for the response line (attempts, when its headers came) and a line per
+// What a run's upstream calls did, for the response line (attempts, when its headers came) and a line per
 // failed attempt naming the host and the cause. Used by src/upstream/client.ts; a run hands it an
-// `UpstreamCall` to fill, other calls (input_tokens, compact) only get the failure lines.
+// `UpstreamCall` to fill for its own call and another for its compaction's summary calls; other calls
+// (input_tokens, compact) only get the failure lines.
 
 import { causeOf, emit, hostOf, type LogFields } from "./log";
 
-/** A run's record of its upstream call. */
+/** A run's record of its upstream call, or of its summary calls. */
 export class UpstreamCall {
-  /** Attempts made (1 + retries). */
+  /** Calls made (a run's own, or its compaction's summary calls). */
+  calls = 0;
+  /** Attempts made over all its calls (each call's first, and its retries). */
   attempts = 0;
   /** When the upstream answered 2xx with its headers (ms), or null. */
   answeredAt: number | null = null;
 
   /** Ids the failure lines carry (response, tenant). */
   constructor(readonly fields: LogFields) {}
+
+  /** Attempts beyond each call's first. */
+  get retries(): number {
+    return Math.max(0, this.attempts - this.calls);
+  }
 }
 
 /** The watcher `callUpstream` reports each attempt to. */
@@ -28,6 +36,7 @@ export function watchCall(
   options: { requestId: string; retries: number; observer?: UpstreamCall },
 ): CallWatch {
   const call = options.observer ?? new UpstreamCall({});
+  call.calls += 1;
   return {
     attempt: () => void (call.attempts += 1),
     answered: (response) => {

@@ -217,7 +217,8 @@ export class BackgroundRun {
       let upstream: Response;
       let prepared: Compacted;
       try {
-        const deps = compactionDeps(config, { tenantId, target, requestId, signal: this.#abort.signal });
+        const signal = this.#abort.signal;
+        const deps = compactionDeps(config, { tenantId, target, requestId, signal, observer: this.#trace.summary });
         prepared = await compactForUpstream(context.request, expanded, deps);
         this.normalizer.spend(prepared.compaction?.usage);
         upstream =

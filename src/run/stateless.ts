@@ -73,6 +73,7 @@ export async function runStateless(
       target,
       requestId: spec.requestId,
       signal: abort.signal,
+      observer: trace.summary,
     });
     prepared = await prepareUpstreamInput({ request, input, deps });
     normalizer.spend(prepared.compaction?.usage);

@@ -137,6 +137,7 @@ export async function runStoredForeground(
       target,
       requestId: spec.requestId,
       signal: abort.signal,
+      observer: trace.summary,
     });
     const expanded = await expandForUpstream({ request, input, deps });
     const row: NewResponseRow = {

@@ -299,6 +299,24 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     expect(await received(m)).toEqual([]);
   });
 
+  it("a compaction's summary call counts in retries: a 503 retried once, then the turn", async () => {
+    const m = routed("summarize:flaky");
+    const res = await send("/responses", {
+      model: m.model,
+      input: [
+        { type: "message", role: "user", content: "Plan the trip." },
+        { type: "message", role: "assistant", content: "Which city?" },
+        { type: "message", role: "user", content: "Lisbon." },
+      ],
+      context_management: [{ type: "compaction", compact_threshold: 1 }],
+    });
+    expect(res.status).toBe(200);
+    const id = String((await requestLine(res)).response_id);
+    expect((await received(m)).map((sent) => sent.body.stream)).toEqual([false, false, true]);
+    expect(await responseLine(id)).toMatchObject({ status: "completed", retries: 1 });
+    expect(logs.matching({ event: "upstream_failure", response_id: id })).toMatchObject([{ upstream_status: 503 }]);
+  });
+
   it("a foreground create refused in its compaction, before any call, that is kept as failed has its line", async () => {
     const m = routed("summarize");
     const res = await send("/responses", { model: m.model, input: [{ type: "compaction_trigger" }] });

@@ -218,6 +218,18 @@ const contextOverflow = (characters: number): string =>
     },
   });
 
+/** Models whose summary call was refused once (`summarize:flaky`). */
+const summaryFailed = new Set<string>();
+
+/** A completion whose message has no text (`summarize:empty`). */
+const emptyCompletion = (model: string): Json => ({
+  id: "chatcmpl-empty",
+  object: "chat.completion",
+  model,
+  choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 100, completion_tokens: 0, total_tokens: 100 },
+});
+
 function sendBody(res: ServerResponse, status: number, type: string, body: string) {
   if (!res.headersSent) res.writeHead(status, { "content-type": type });
   res.end(body);
@@ -314,6 +326,14 @@ export async function serveChat(
         const ping = setInterval(() => res.write(" "), 1000);
         await hold().finally(() => clearInterval(ping));
       }
+      if (body.stream === false && args[0] === "flaky" && !summaryFailed.has(model)) {
+        // summarize:flaky  the first summary call is refused with a 503 (the gateway retries it), the next answers
+        summaryFailed.add(model);
+        return sendBody(res, 503, "application/json", JSON.stringify({ error: { message: "summary busy" } }));
+      }
+      if (body.stream === false && args[0] === "empty")
+        // summarize:empty  the summary call answers a completion with no text
+        return sendBody(res, 200, "application/json", JSON.stringify(emptyCompletion(model)));
       if (body.stream === false && args[0] === "fail")
         // summarize:fail  the summary call is refused (a server error), the turn is never asked
         return sendBody(res, 500, "application/json", JSON.stringify({ error: { message: "summary boom" } }));
