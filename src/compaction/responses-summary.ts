@@ -57,6 +57,8 @@ function refused(error: unknown): ApiError {
   const message = isPlainObject(error) && typeof error.message === "string" ? error.message : String(error);
   return new ApiError(502, `The upstream model server failed to write the summary: ${message.slice(0, 2000)}`, {
     type: "server_error",
+    // The server's own refusal: failed_by upstream_error in the response line.
+    fromUpstream: true,
   });
 }
 

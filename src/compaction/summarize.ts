@@ -4,6 +4,7 @@
 // usage. Used by the compact route and by create-time compaction (`context_management`).
 
 import { ApiError } from "../errors";
+import { UnusableAnswer } from "../observe/failed-by";
 import { CONTEXT_LENGTH_EXCEEDED } from "../upstream/errors";
 import type { InputItem, JsonObject } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
@@ -58,10 +59,10 @@ export interface SummarizeRequest {
 
 /** The 504 of an answer that stopped coming: the headers arrived, then nothing for `ms`. */
 const stalled = (host: string, ms: number): ApiError =>
-  new ApiError(
-    504,
+  new UnusableAnswer(
+    "upstream_idle",
     `The upstream model server at ${host} stopped sending its summary for more than ${Math.round(ms / 1000)} seconds (UPSTREAM_IDLE_TIMEOUT_MS).`,
-    { type: "server_error", code: "upstream_timeout" },
+    { status: 504, code: "upstream_timeout" },
   );
 
 /**
@@ -94,7 +95,7 @@ function idleBounded(response: Response, ms: number, host: string): Response {
 }
 
 const tooLarge = (): ApiError =>
-  new ApiError(502, "The upstream model server's summary was too large.", { type: "server_error" });
+  new UnusableAnswer("upstream_stream", "The upstream model server's summary was too large.");
 
 async function readText(response: Response): Promise<string> {
   const { text, cut } = await readBoundedText(response, MAX_ANSWER_BYTES);
@@ -196,15 +197,16 @@ async function summarizeOnce(request: SummarizeRequest, input: InputItem[], trim
     }
   } catch (error) {
     if (error instanceof ApiError) throw error;
-    throw new ApiError(502, "The upstream model server's summary could not be read.", { type: "server_error" });
+    throw new UnusableAnswer("upstream_stream", "The upstream model server's summary could not be read.");
   }
   // A thinking model served without a reasoning parser opens its answer with a <think> block: the
   // summary is what follows it (the block would be sealed into every later turn's context).
   answer.text = withoutThinkBlock(answer.text, { open: request.target.templateOpensThink === true });
   if (answer.text.trim() === "")
-    throw new ApiError(502, "The upstream model server answered the compaction request with no summary.", {
-      type: "server_error",
-    });
+    throw new UnusableAnswer(
+      "upstream_stream",
+      "The upstream model server answered the compaction request with no summary.",
+    );
   return { text: answer.text.trim(), usage: answer.usage, model: request.target.model ?? request.model };
 }
 

@@ -317,6 +317,26 @@ describe.concurrent("a failed create (issue 15 item 7)", () => {
     expect(logs.matching({ event: "upstream_failure", response_id: id })).toMatchObject([{ upstream_status: 503 }]);
   });
 
+  it("a summary the upstream answered unusably (empty) is failed_by upstream_stream, not the gateway", async () => {
+    const m = routed("summarize:empty");
+    const res = await send("/responses", {
+      model: m.model,
+      input: [
+        { type: "message", role: "user", content: "Plan the trip." },
+        { type: "message", role: "assistant", content: "Which city?" },
+        { type: "message", role: "user", content: "Lisbon." },
+      ],
+      context_management: [{ type: "compaction", compact_threshold: 1 }],
+    });
+    expect(res.status).toBe(502);
+    const id = String((await requestLine(res)).response_id);
+    expect(await responseLine(id)).toMatchObject({
+      status: "failed",
+      error_code: "server_error",
+      failed_by: "upstream_stream",
+    });
+  });
+
   it("a foreground create refused in its compaction, before any call, that is kept as failed has its line", async () => {
     const m = routed("summarize");
     const res = await send("/responses", { model: m.model, input: [{ type: "compaction_trigger" }] });
