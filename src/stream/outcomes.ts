@@ -31,10 +31,14 @@ export const notRecorded = (cause?: unknown): ApiError =>
         headers: { "retry-after": "1" },
       });
 
-/** The error a refused response is kept with: the upstream's code (or one that fits its type), type and param. */
+/**
+ * The error a refused response is kept with: the upstream's code (or one that fits its type), type and
+ * param. Anything but an `ApiError` is the gateway's own failure (a failed read, a crash): the client
+ * never sees it as the upstream's (an upstream that could not be reached is an `ApiError` naming it).
+ */
 export function refusalOf(error: unknown): ResponseError {
   if (!(error instanceof ApiError))
-    return responseError("server_error", "The upstream model server could not be reached.");
+    return responseError("server_error", "The gateway failed while running the response.");
   return responseError(error.code ?? codeOfType(error), error.message, error);
 }
 

@@ -32,4 +32,13 @@ describe("a refusal's kept error", () => {
     });
     expect(refused(500, { message: "boom" })).toMatchObject({ code: "server_error", type: "server_error" });
   });
+
+  it("the gateway's own failure (not an ApiError) is worded as the gateway's, never as an unreachable upstream", () => {
+    expect(refusalOf(new Error("D1_ERROR: Network connection lost."))).toEqual({
+      code: "server_error",
+      message: "The gateway failed while running the response.",
+      type: "server_error",
+      param: null,
+    });
+  });
 });
