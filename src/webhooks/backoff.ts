@@ -7,8 +7,11 @@
 export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
 /** How long a delivery is retried before it is given up as failed. */
 export const DELIVERY_WINDOW_MS = 72 * 60 * 60 * 1000;
-/** Time one attempt may take (OpenAI asks receivers to answer "within a few seconds"). */
-export const ATTEMPT_TIMEOUT_MS = 10_000;
+/**
+ * Time one attempt may take: the low end of Standard Webhooks' 15-30 s, as Svix waits. OpenAI asks
+ * receivers to answer "within a few seconds"; a slower one still counts, rather than being sent again.
+ */
+export const ATTEMPT_TIMEOUT_MS = 15_000;
 
 /**
  * The wait after the `failures`-th failed attempt (1, 2, ...): `base * 2^(failures-1)`, capped,

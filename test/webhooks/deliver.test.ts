@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { ATTEMPT_TIMEOUT_MS } from "../../src/webhooks/backoff";
 import { retryAfterMs, sendWebhook, WEBHOOK_USER_AGENT } from "../../src/webhooks/deliver";
 import { newWebhookSecret } from "../../src/webhooks/sign";
 import { hookUrl, received, releaseHook } from "../support/hooks";
@@ -27,11 +28,17 @@ describe("one webhook attempt", () => {
     ["status:500", 500, "HTTP 500"],
     ["status:404", 404, "HTTP 404"],
     ["redirect", 302, "HTTP 302 (redirects are not followed)"],
+    ["status:408", 408, "HTTP 408"],
+    ["status:413", 413, "HTTP 413"],
   ])("counts %s as a failure to retry", async (scenario, statusCode, error) => {
     const url = hookUrl(scenario);
     const outcome = await sendWebhook({ id: "wh_2", url, payload }, newWebhookSecret(), { allowLoopback: true });
     expect(outcome).toEqual(expect.objectContaining({ delivered: false, permanent: false, statusCode, error }));
     expect(await received(`${url}-moved`)).toEqual([]);
+  });
+
+  it("waits 15 s for an answer by default, the low end of Standard Webhooks' 15-30 s", () => {
+    expect(ATTEMPT_TIMEOUT_MS).toBe(15_000);
   });
 
   it("gives up on a receiver that does not answer in time (a failure to retry)", async () => {
