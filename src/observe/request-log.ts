@@ -14,8 +14,8 @@ interface RequestTrace {
   tenant: string | null;
   keyId: string | null;
   responseId: string | null;
-  /** What a create asked for and where it went. */
-  run: { model: string; upstream: string; protocol: string } | null;
+  /** What a create asked for and where it went (upstream and protocol null for a warm-up, which went nowhere). */
+  run: { model: string; upstream: string | null; protocol: string | null } | null;
   error: { type: string; code: string | null; source: ErrorSource } | null;
 }
 
@@ -52,11 +52,13 @@ export function noteResponse(request: Request, responseId: string, spec?: RunSpe
   const trace = (request as Traced)[TRACE];
   if (trace === undefined) return;
   trace.responseId = responseId;
+  // A warm-up calls no upstream (the gateway answers it): none is named.
+  const called = spec?.upstream.warmUp !== true;
   if (spec !== undefined)
     trace.run = {
       model: spec.request.model,
-      upstream: hostOf(spec.upstream.baseUrl),
-      protocol: spec.upstream.protocol,
+      upstream: called ? hostOf(spec.upstream.baseUrl) : null,
+      protocol: called ? spec.upstream.protocol : null,
     };
 }
 

@@ -125,12 +125,14 @@ export class RunTrace {
     this.#ended = true;
     const spec = this.#spec;
     const since = (at: number | null) => (at === null ? null : at - this.#startedAt);
+    // A warm-up is answered by the gateway itself: no upstream was called, so none is named.
+    const called = spec.upstream.warmUp !== true;
     finish(
       {
         ...runIds(spec),
         model: spec.request.model,
-        upstream: hostOf(spec.upstream.baseUrl),
-        protocol: spec.upstream.protocol,
+        upstream: called ? hostOf(spec.upstream.baseUrl) : null,
+        protocol: called ? spec.upstream.protocol : null,
         // A run that stopped without an end (a store:false client gone, a crash) is `interrupted`.
         status: TERMINAL_STATUSES.has(outcome.status) ? outcome.status : "interrupted",
         error_code: outcome.error?.code ?? null,
@@ -141,7 +143,7 @@ export class RunTrace {
         recorded,
         ended_by: "run",
         ttfb_ms: since(this.upstream.answeredAt),
-        first_event_ms: since(this.#firstEventAt),
+        first_event_ms: called ? since(this.#firstEventAt) : null,
         duration_ms: Date.now() - this.#startedAt,
         events,
         ...tokensOf(usage),

@@ -215,6 +215,29 @@ describe.concurrent("the response line", () => {
     });
   });
 
+  it("a warm-up (generate: false, Codex's first create) names no upstream: the gateway answered it on either protocol", async () => {
+    const chat = routed("text:2");
+    for (const m of [model("text:2"), chat.model]) {
+      // As Codex starts a session: store:false, streamed, the whole prompt, no generation.
+      const res = await send("/responses", { model: m, input: "x", store: false, stream: true, generate: false });
+      const events = await readEvents(res.body);
+      const id = (events[0]?.response as { id: string }).id;
+      expect(await requestLine(res)).toMatchObject({ response_id: id, model: m, upstream: null, protocol: null });
+      expect(await responseLine(id)).toMatchObject({
+        model: m,
+        upstream: null,
+        protocol: null,
+        status: "completed",
+        ttfb_ms: null,
+        first_event_ms: null,
+        events: events.length,
+        input_tokens: 0,
+        retries: 0,
+      });
+    }
+    expect(await received(chat)).toEqual([]);
+  });
+
   it("a retried upstream call: its retries, and a line for the attempt that failed", async () => {
     const res = await send("/responses", { model: model("flaky:1"), input: "x" });
     const { id } = await res.json<{ id: string }>();
