@@ -9,6 +9,7 @@ import {
   asc,
   eq,
   getTableColumns,
+  gt,
   gte,
   inArray,
   isNotNull,
@@ -175,6 +176,21 @@ export async function holdLeftRun(
     .where(and(running(owner), isNotNull(responses.clientLeft)))
     .returning({ id: responses.id });
   return held.length > 0;
+}
+
+/**
+ * The reader that held the run left at `at` (unix seconds): the run's client is gone from then, not
+ * from the hold's end, so its grace counts from then and the next turn may stop it at once.
+ */
+export async function releaseLeftRun(
+  db: Db,
+  owner: { responseId: string; tenantId: string },
+  at: number,
+): Promise<void> {
+  await db
+    .update(responses)
+    .set({ clientLeft: sql`max(1, min(${responses.clientLeft}, ${at}))` })
+    .where(and(running(owner), gt(responses.clientLeft, at)));
 }
 
 /** The run's `client_left` now (see `clientGone`); null for a row gone or never left. */

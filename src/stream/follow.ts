@@ -13,7 +13,7 @@
 
 import type { Db } from "../db/client";
 import { readEvents, type RecordedEvent } from "../db/event-batches";
-import { findResponse, holdLeftRun, type ResponseRow } from "../db/responses";
+import { findResponse, holdLeftRun, releaseLeftRun, type ResponseRow } from "../db/responses";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { endIfStale } from "./dead-run";
@@ -34,12 +34,23 @@ export const CLIENT_HOLD_SECONDS = 5;
 /**
  * The run's client came back as a reader of `row` (an idempotent retry, a resume): if its client had
  * left, the run counts it as its client for CLIENT_HOLD_SECONDS (src/db/responses.ts `clientGone`).
- * A hold D1 refuses is tried again at the next poll; the reader goes on meanwhile.
+ * A hold D1 refuses is tried again at the next poll; the reader goes on meanwhile. Answers whether it
+ * tried to hold the run (whose reader then lets go of it when it leaves: `releaseForClient`).
  */
-export async function holdForClient(db: Db, row: ResponseRow): Promise<void> {
-  if (row.background || row.clientLeft === null || TERMINAL_STATUSES.has(row.status)) return;
+export async function holdForClient(db: Db, row: ResponseRow): Promise<boolean> {
+  if (row.background || row.clientLeft === null || TERMINAL_STATUSES.has(row.status)) return false;
   const until = Math.floor(Date.now() / 1000) + CLIENT_HOLD_SECONDS;
   await holdLeftRun(db, { responseId: row.id, tenantId: row.tenantId }, until).catch(() => false);
+  return true;
+}
+
+/**
+ * The reader that held the run left: its client is gone from now (its grace counts from now, and the
+ * next turn may stop it) instead of when the hold would lapse. A release D1 refuses lapses by itself.
+ */
+async function releaseForClient(db: Db, row: ResponseRow): Promise<void> {
+  const owner = { responseId: row.id, tenantId: row.tenantId };
+  await releaseLeftRun(db, owner, Math.floor(Date.now() / 1000)).catch(() => undefined);
 }
 
 export interface FollowSource {
@@ -59,15 +70,35 @@ export interface FollowSource {
   client?: boolean;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A pause that ends early when the reader leaves. */
+function pause(ms: number, left: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    left.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      left.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
 
-async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint8Array> {
+/** A reader's state shared with its stream: whether it left, and whether it held the run. */
+interface Reader {
+  left: AbortSignal;
+  held: boolean;
+}
+
+async function* follow(source: FollowSource, after: number, reader: Reader): AsyncGenerator<Uint8Array> {
   const { db } = source;
   let row: ResponseRow | undefined = source.row;
   let cursor = after;
   const giveUpAt = Date.now() + source.maxWaitMs;
   for (;;) {
-    if (source.client === true) await holdForClient(db, row);
+    // A reader that left while the run is silent is never asked for its next chunk: it stops here,
+    // or it would go on holding the run until it gave up waiting.
+    if (reader.left.aborted) return;
+    if (source.client === true && (await holdForClient(db, row))) reader.held = true;
     for await (const events of readEvents(db, row, cursor)) {
       if (events.length === 0) continue;
       let text = "";
@@ -103,7 +134,8 @@ async function* follow(source: FollowSource, after: number): AsyncGenerator<Uint
       }
     }
     if (Date.now() >= giveUpAt) return;
-    await sleep(FOLLOW_POLL_MS);
+    await pause(FOLLOW_POLL_MS, reader.left);
+    if (reader.left.aborted) return;
     const { tenantId, id } = row;
     row = await findResponse(db, tenantId, id);
     if (row !== undefined && (await endIfStale(db, row, source.recordFlushMs, source.env)))
@@ -145,7 +177,9 @@ function renumbered(frame: string, seq: number): string {
 
 /** The SSE response of a stored response's events after `after`, followed to its end. */
 export function followResponse(source: FollowSource, after: number): Response {
-  const chunks = follow(source, after);
+  const left = new AbortController();
+  const reader: Reader = { left: left.signal, held: false };
+  const chunks = follow(source, after, reader);
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -154,7 +188,10 @@ export function followResponse(source: FollowSource, after: number): Response {
         else controller.enqueue(next.value);
       },
       async cancel() {
+        left.abort();
+        // Once it stopped: a hold it was writing lands before the release.
         await chunks.return(undefined);
+        if (reader.held) await releaseForClient(source.db, source.row);
       },
     },
     { highWaterMark: 0 },

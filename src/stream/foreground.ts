@@ -280,7 +280,7 @@ export async function runStoredForeground(
   // turn yields its claim, and its row is marked left, so that the client's next turn (on the
   // conversation, or continuing from this response) stops it instead of being refused.
   // A reader its client came back as (an idempotent retry, a resume) holds it (src/stream/follow.ts
-  // `holdForClient`): the grace is then counted from the hold's end, when that reader left.
+  // `holdForClient`): the grace is then counted from when that reader left (or its hold lapsed).
   let grace: ReturnType<typeof setTimeout> | undefined;
   let graceOver = false;
   const stopGrace = () => {

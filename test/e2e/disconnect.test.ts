@@ -774,6 +774,33 @@ describe("a response whose client left and came back as a reader", () => {
     await upstream.release(held);
   });
 
+  it("a resume that leaves lets go of the run at once: a create continuing from it stops it without waiting for the hold to lapse", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
+    const resumed = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    const reader = (resumed.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await heldByReader(id);
+    const leftAt = Math.floor(Date.now() / 1000);
+    await reader.cancel("the reader went away too");
+    const released = await until(
+      () => firstRow<{ client_left: number }>("SELECT client_left FROM responses WHERE id = ?", id),
+      (row) => (row?.client_left ?? 0) <= Date.now() / 1000,
+      "the reader to let go of the run",
+    );
+    // From when it left, not 5 s later (CLIENT_HOLD_SECONDS): the next turn was refused meanwhile.
+    expect(released?.client_left).toBeLessThanOrEqual(leftAt + 1);
+    const next = await openai.responses.create({ model: model("echo"), previous_response_id: id, input: "next" });
+    expect(next.output_text).toBe("echo(3): next");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    await callStopped(held, "the left run's");
+    await waitOnExecutionContext(ctx);
+    await upstream.release(held);
+  });
+
   it("a create's end made from a read before a reader came back does not land: the run goes on", async () => {
     const held = model("gate:7:8");
     const { id, ctx } = await leftResponse(held, 7, { recordFlushMs: 600_000 });
