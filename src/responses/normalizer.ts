@@ -251,7 +251,10 @@ export class StreamNormalizer {
           snapshot.output = structuredClone(this.snapshot.output);
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
-        } else if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
+        } else {
+          if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
+          if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
+        }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
           const sent = quotedError(
@@ -343,6 +346,21 @@ export class StreamNormalizer {
     const finished = structuredClone(previous);
     if ("status" in finished) finished.status = "completed";
     for (const event of finishingEvents(finished, index)) out.push(this.#emit(event));
+  }
+
+  /**
+   * An item streamed without an id got one minted here; the terminal output lists it without one
+   * too (llama.cpp's calls). It keeps the minted id, or the SDK's stream helper throws at the
+   * changed identity and the stored item has none.
+   */
+  #keepMintedIds(sent: OutputItem[]): void {
+    for (const [index, id] of this.#mintedIds) {
+      const item = sent[index];
+      const streamed = this.snapshot.output[index];
+      if (item === undefined || (item.id !== undefined && item.id !== "") || item.type !== streamed?.type) continue;
+      if (item.call_id !== streamed.call_id) continue;
+      item.id = id;
+    }
   }
 
   /**

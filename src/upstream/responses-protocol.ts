@@ -7,6 +7,7 @@ import { eventsFromResponse } from "../responses/synthesize";
 import type { InputItem, JsonObject, StreamEvent } from "../responses/types";
 import { ENCRYPTED_REASONING, isPlainObject } from "../responses/validation";
 import type { SseMessage } from "../sse";
+import { ItemPlacement } from "./item-placement";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
 import { CompactionFirst, compactionFirst } from "./responses-compaction";
 
@@ -45,9 +46,12 @@ class ResponsesTranslator implements EventTranslator {
   readonly #summaryParts = new Map<string, "sent" | "opened" | "closed">();
   /** Told of each repair (the normalizer logs each kind once a response). */
   readonly #report: (message: string) => void;
+  /** Output and content indexes for a server that sends none (llama.cpp). */
+  readonly #placement: ItemPlacement;
 
   constructor(context: TranslationContext) {
     this.#report = context.onAnomaly ?? (() => undefined);
+    this.#placement = new ItemPlacement(this.#report);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -57,12 +61,16 @@ class ResponsesTranslator implements EventTranslator {
     // Some servers put the type only in the SSE `event:` field.
     if (typeof event.type !== "string" && message.event) event.type = message.event;
     if (typeof event.type !== "string") return [];
-    const renamed = RENAMED_EVENTS.get(event.type);
+    let type = event.type;
+    const renamed = RENAMED_EVENTS.get(type);
     if (renamed !== undefined) {
-      this.#report(`renamed '${event.type}' to '${renamed}'`);
-      event.type = renamed;
+      this.#report(`renamed '${type}' to '${renamed}'`);
+      event.type = type = renamed;
     }
     this.#fillFunctionName(event);
+    // Lifecycle events, errors and keepalives name no item: only item events are placed.
+    if (type.startsWith("response.output_item.") || "item_id" in event)
+      return this.#placement.place(event as StreamEvent).flatMap((placed) => this.#withSummaryParts(placed));
     return this.#withSummaryParts(event as StreamEvent);
   }
 

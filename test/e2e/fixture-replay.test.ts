@@ -160,61 +160,94 @@ describe("synthetic Ollama streams with text before a tool call", () => {
   it.each(textThenCalls)(
     "%s: the text is finished and kept, each call at an index of its own, stored as streamed",
     async (file, types, text, calls) => {
-      const openai = client("sk-test-fixtures");
-      const m = model(`fixture:${file}:0`);
-      const stream = openai.responses.stream({ model: m, input: "replay", tools: [weather] });
-      const events: Event[] = [];
-      for await (const event of stream) events.push(event as unknown as Event);
-      const final = await stream.finalResponse();
-
-      expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
-      expect(final.status).toBe("completed");
-      expect(final.output.map((item) => item.type)).toEqual(types);
-      expect(final.output_text).toBe(text);
-      const message = final.output.find((item) => item.type === "message");
-      expect(message?.status).toBe("completed");
-      const called = final.output.flatMap((item) => (item.type === "function_call" ? [item.arguments] : []));
-      expect(called).toEqual(calls);
-      // Each item added once and done once, at its own index in order: the text done before the call.
-      const at = (type: string) =>
-        events.filter((event) => event.type === type).map((event) => [event.output_index, (event.item as Event).type]);
-      expect(at("response.output_item.added")).toEqual(types.map((type, i) => [i, type]));
-      expect(at("response.output_item.done")).toEqual(types.map((type, i) => [i, type]));
-      const textDone = events.find((event) => event.type === "response.output_text.done");
-      expect(textDone).toMatchObject({ output_index: types.indexOf("message"), text });
-      expect(events.find((event) => event.type === "response.content_part.done")).toMatchObject({ part: { text } });
-
-      const terminal = (events.at(-1) as { response: Event }).response;
-      const stored = await (
-        await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })
-      ).json<Event>();
-      expect(stored).toEqual(terminal);
-      expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
-      const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
-      expect(await readEvents(replay.body)).toEqual(JSON.parse(JSON.stringify(events)));
-
-      // Not streamed to the client, stored or not: the same items.
-      const json = await openai.responses.create({ model: m, input: "replay", tools: [weather] });
-      expect(json.output).toEqual(stored.output);
-      const unstored = await openai.responses.create({ model: m, input: "replay", tools: [weather], store: false });
-      expect(unstored.output).toEqual(stored.output);
-
-      // The next turn sends the upstream the text and the calls it answers.
-      const outputs = final.output.flatMap((item) =>
-        item.type === "function_call"
-          ? [{ type: "function_call_output" as const, call_id: item.call_id, output: "sunny" }]
-          : [],
-      );
-      const next = await openai.responses.create({ model: m, input: outputs, previous_response_id: final.id });
-      expect(next.status).toBe("completed");
-      const sent = (await upstream.requests(m)).at(-1)?.body.input as Event[];
-      expect(sent.slice(1, 1 + types.length).map((item) => [item.type, item.id])).toEqual(
-        final.output.map((item) => [item.type, item.id]),
-      );
-      expect(sent.slice(1 + types.length)).toEqual(outputs);
-      expect((await openai.responses.inputItems.list(next.id)).data.map((item) => item.type)).toEqual(
-        outputs.map(() => "function_call_output"),
-      );
+      await expectTextThenCalls(file, types, text, calls);
     },
   );
 });
+
+/**
+ * llama.cpp's `/v1/responses` (`server-task.cpp`) numbers nothing: no `output_index`, `content_index`
+ * or `sequence_number` on any event, a reasoning item's text streamed without its part, and calls
+ * without an `id`, their deltas naming the `call_id`. The gateway places each event by its item.
+ */
+describe("a synthetic llama.cpp stream without output or content indexes", () => {
+  it("reaches the SDK's stream helper whole, each item at its index, stored as streamed", async () => {
+    const file = "synthetic__llamacpp-reasoning-text-tool.chunks.txt";
+    const final = await expectTextThenCalls(
+      file,
+      ["reasoning", "message", "function_call"],
+      "Let me check Paris 😀.",
+      [paris],
+      true,
+    );
+    const reasoning = final.output[0] as { content?: { type: string; text: string }[] };
+    expect(reasoning.content).toEqual([{ type: "reasoning_text", text: "The user wants the weather." }]);
+    const call = final.output[2] as { id?: string; call_id: string };
+    expect(call.id).toMatch(/^fc_/);
+    expect(call.call_id).toBe("fc_Kq3xZ");
+  });
+});
+
+async function expectTextThenCalls(file: string, types: string[], text: string, calls: string[], mintsCallIds = false) {
+  const openai = client("sk-test-fixtures");
+  const m = model(`fixture:${file}:0`);
+  const stream = openai.responses.stream({ model: m, input: "replay", tools: [weather] });
+  const events: Event[] = [];
+  for await (const event of stream) events.push(event as unknown as Event);
+  const final = await stream.finalResponse();
+
+  expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+  expect(final.status).toBe("completed");
+  expect(final.output.map((item) => item.type)).toEqual(types);
+  expect(final.output_text).toBe(text);
+  const message = final.output.find((item) => item.type === "message");
+  expect(message?.status).toBe("completed");
+  const called = final.output.flatMap((item) => (item.type === "function_call" ? [item.arguments] : []));
+  expect(called).toEqual(calls);
+  // Each item added once and done once, at its own index in order: the text done before the call.
+  const at = (type: string) =>
+    events.filter((event) => event.type === type).map((event) => [event.output_index, (event.item as Event).type]);
+  expect(at("response.output_item.added")).toEqual(types.map((type, i) => [i, type]));
+  expect(at("response.output_item.done")).toEqual(types.map((type, i) => [i, type]));
+  const textDone = events.find((event) => event.type === "response.output_text.done");
+  expect(textDone).toMatchObject({ output_index: types.indexOf("message"), text });
+  expect(events.find((event) => event.type === "response.content_part.done")).toMatchObject({ part: { text } });
+
+  const terminal = (events.at(-1) as { response: Event }).response;
+  const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json<Event>();
+  expect(stored).toEqual(terminal);
+  expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+  const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
+  expect(await readEvents(replay.body)).toEqual(JSON.parse(JSON.stringify(events)));
+
+  // Not streamed to the client, stored or not: the same items.
+  const json = await openai.responses.create({ model: m, input: "replay", tools: [weather] });
+  // Calls the server sent without an id (llama.cpp's) get one minted per response.
+  const same = (output: object[]) =>
+    output.map((item) =>
+      mintsCallIds && (item as Event).type === "function_call"
+        ? { ...item, id: expect.stringMatching(/^fc_/) as unknown }
+        : item,
+    );
+  expect(json.output).toEqual(same(stored.output as object[]));
+  const unstored = await openai.responses.create({ model: m, input: "replay", tools: [weather], store: false });
+  expect(unstored.output).toEqual(same(stored.output as object[]));
+
+  // The next turn sends the upstream the text and the calls it answers.
+  const outputs = final.output.flatMap((item) =>
+    item.type === "function_call"
+      ? [{ type: "function_call_output" as const, call_id: item.call_id, output: "sunny" }]
+      : [],
+  );
+  const next = await openai.responses.create({ model: m, input: outputs, previous_response_id: final.id });
+  expect(next.status).toBe("completed");
+  const sent = (await upstream.requests(m)).at(-1)?.body.input as Event[];
+  expect(sent.slice(1, 1 + types.length).map((item) => [item.type, item.id])).toEqual(
+    final.output.map((item) => [item.type, item.id]),
+  );
+  expect(sent.slice(1 + types.length)).toEqual(outputs);
+  expect((await openai.responses.inputItems.list(next.id)).data.map((item) => item.type)).toEqual(
+    outputs.map(() => "function_call_output"),
+  );
+  return final;
+}
