@@ -241,6 +241,12 @@ export class StreamNormalizer {
       }
       default: {
         // Terminal: the stored snapshot is exactly what this event carries, output included.
+        // vLLM ends a response cut at max_output_tokens with `response.completed` whose response is
+        // `incomplete`: the event clients act on follows the response, as OpenAI sends it.
+        if (event.type === "response.completed" && snapshot.status === "incomplete") {
+          this.#report("response.completed carried an incomplete response: sent as response.incomplete");
+          event.type = "response.incomplete";
+        }
         const out = this.#ensureStarted();
         const sent = snapshot.output;
         // An output with something other than items in it (a `null`) would be stored and sent as is.

@@ -251,3 +251,37 @@ async function expectTextThenCalls(file: string, types: string[], text: string, 
   );
   return final;
 }
+
+/**
+ * vLLM's `/v1/responses` ends every stream with `response.completed`, its response `incomplete`
+ * when the answer was cut at `max_output_tokens` (`responses/serving.py`): OpenAI sends
+ * `response.incomplete`, the event clients act on (Codex CLI treats the cut answer as an error).
+ */
+describe("a synthetic vLLM stream cut at max_output_tokens", () => {
+  it("ends with response.incomplete, as its response says, stored and replayed so", async () => {
+    const m = model("fixture:synthetic__vllm-length-completed.chunks.txt:0");
+    const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: m, input: "replay", stream: true, max_output_tokens: 16 }),
+    });
+    const received = await readEvents(res.body);
+    const terminal = received.at(-1) as { type: string; response: Event };
+    expect(terminal.type).toBe("response.incomplete");
+    expect(terminal.response).toMatchObject({
+      status: "incomplete",
+      incomplete_details: { reason: "max_output_tokens" },
+      completed_at: null,
+    });
+    expect(received.filter((event) => event.type === "response.completed")).toEqual([]);
+    const id = terminal.response.id as string;
+    const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${id}`, { headers: auth })).json();
+    expect(stored).toEqual(terminal.response);
+    const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, { headers: auth });
+    expect(await readEvents(replay.body)).toEqual(received);
+
+    const json = await client("sk-test-fixtures").responses.create({ model: m, input: "replay" });
+    expect(json.status).toBe("incomplete");
+    expect(json.output_text).toBe("Once upon a time");
+  });
+});
