@@ -46,7 +46,7 @@ import { deleteTenantRoute } from "./routes/admin/tenant-delete";
 import { moveTenantRoute } from "./routes/admin/tenant-move";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
 import { getAdminUsage } from "./routes/admin/usage";
-import { listTenantWebhookDeliveries } from "./routes/admin/webhook-deliveries";
+import { listAllWebhookDeliveries, listTenantWebhookDeliveries } from "./routes/admin/webhook-deliveries";
 import {
   createTenantWebhookEndpoint,
   deleteTenantWebhookEndpoint,
@@ -127,6 +127,7 @@ const router = Router<IRequest, Args>()
   .get("/admin/tenants/:tenant_id/webhook_endpoints", route(adminOnly(listTenantWebhookEndpoints)))
   .delete("/admin/tenants/:tenant_id/webhook_endpoints/:endpoint_id", route(adminOnly(deleteTenantWebhookEndpoint)))
   .get("/admin/tenants/:tenant_id/webhook_deliveries", route(adminOnly(listTenantWebhookDeliveries)))
+  .get("/admin/webhook_deliveries", route(adminOnly(listAllWebhookDeliveries)))
   .get("/admin/usage", route(adminOnly(getAdminUsage)))
   // The operator's read-only view of every tenant's history (issue 15; the console's admin sign-in).
   .get("/admin/responses", route(adminOnly(listAdminResponses)))

@@ -234,6 +234,8 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_response").on(table.tenantId, table.responseId),
     index("webhook_deliveries_status").on(table.tenantId, table.status, table.createdAt),
     index("webhook_deliveries_due").on(table.status, table.nextAttemptAt),
+    // The operator's list across tenants (GET /admin/webhook_deliveries), newest first by status.
+    index("webhook_deliveries_by_status").on(table.status, table.createdAt, table.id),
   ],
 );
 

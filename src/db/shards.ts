@@ -215,7 +215,7 @@ export async function onEveryShard<T>(
  * keeps it in step with the folder. A Worker deployed before its migrations were applied fails every
  * query that touches what they add.
  */
-export const REQUIRED_MIGRATION = "0013_conversation_deleted_items.sql";
+export const REQUIRED_MIGRATION = "0014_webhook_deliveries_by_status.sql";
 
 /**
  * Reads each shard's newest applied migration (`d1_migrations`, where wrangler records them): throws

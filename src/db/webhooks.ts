@@ -201,3 +201,34 @@ export async function pageDeliveries(
     .limit(options.limit + 1);
   return pageOf(rows, options.limit);
 }
+
+/** A delivery by its id alone, whichever tenant's: the anchor of a page across tenants. */
+export async function findAnyDelivery(db: Db, id: string): Promise<DeliveryRow | undefined> {
+  return db.query.webhookDeliveries.findFirst({ where: eq(webhookDeliveries.id, id) });
+}
+
+/**
+ * A page of every tenant's deliveries of one status on this shard, newest first, after `anchor`:
+ * read from webhook_deliveries_by_status (status, created_at, id), so at most `limit + 1` rows.
+ */
+export async function pageDeliveriesByStatus(
+  db: Db,
+  status: DeliveryStatus,
+  limit: number,
+  anchor: { createdAt: number; id: string } | undefined,
+): Promise<Page<DeliveryRow>> {
+  const cursor =
+    anchor === undefined
+      ? undefined
+      : or(
+          lt(webhookDeliveries.createdAt, anchor.createdAt),
+          and(eq(webhookDeliveries.createdAt, anchor.createdAt), lt(webhookDeliveries.id, anchor.id)),
+        );
+  const rows = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.status, status), cursor))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(limit + 1);
+  return pageOf(rows, limit);
+}

@@ -10,7 +10,7 @@ import { deleteResponse } from "../../src/db/responses";
 import { tenantDb } from "../../src/db/shards";
 import { client, model, untilOutput, upstream } from "../support/gateway";
 import { admin, ADMIN_URL, managedClient, managedFetch, newTenantKey } from "../support/managed";
-import { countAll, passthroughTenant } from "../support/shards";
+import { countAll, passthroughTenant, tenantD1 } from "../support/shards";
 import {
   DEFAULT_HOOK_SECRET,
   DEFAULT_HOOK_URL,
@@ -508,6 +508,15 @@ describe("webhooks of background responses", () => {
     expect(pending.body).toEqual(JSON.parse(JSON.stringify(own)));
     expect((await admin<List<Delivery>>("GET", `${path}?status=delivered`)).body.data).toEqual([]);
     expect((await admin<List<Delivery>>("GET", `${path}?limit=1`)).body).toMatchObject({ has_more: false });
+    // The list across tenants holds it too, with its tenant.
+    const everyTenant = await admin<List<Delivery & { tenant_id: string }>>(
+      "GET",
+      "/webhook_deliveries?status=pending&limit=100",
+    );
+    expect(everyTenant.body.data.find((delivery) => delivery.response_id === created.id)).toMatchObject({
+      ...pending.body.data[0],
+      tenant_id: tenantId,
+    });
     expect((await admin("GET", `${path}?status=lost`)).body).toMatchObject({ error: { param: "status" } });
     // Another tenant's list does not hold it; a tenant that never stored anything is a 404.
     const other = await newTenantKey("no hooks");
@@ -515,6 +524,63 @@ describe("webhooks of background responses", () => {
     expect((await admin("GET", `/tenants/t_${"0".repeat(32)}/webhook_deliveries`)).status).toBe(404);
     const anonymous = await managedFetch(`${ADMIN_URL}${path}`);
     expect(anonymous.status).toBe(401);
+  });
+
+  it("lists every tenant's deliveries of one status for the operator, on every shard, newest first, page by page", async () => {
+    // Five failed deliveries of three tenants (on their shards), dated after any the suite makes,
+    // two of them at the same second: pages of two hold them in (created_at, id) order.
+    const at = 4_000_000_000 + Math.floor(Math.random() * 1_000_000) * 10;
+    const rows: { id: string; tenant: string; createdAt: number }[] = [];
+    for (const [index, createdAt] of [at + 4, at + 3, at + 3, at + 2, at + 1].entries()) {
+      const tenant = await passthroughTenant(`sk-all-deliveries-${crypto.randomUUID()}`);
+      rows.push({ id: `wh_${crypto.randomUUID().replaceAll("-", "")}${index}`, tenant, createdAt });
+    }
+    rows.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    for (const row of rows)
+      await (
+        await tenantD1(row.tenant)
+      )
+        .prepare(
+          `INSERT INTO webhook_deliveries (id, tenant_id, response_id, url, event_id, event_type, payload, status, attempts, created_at, last_error)
+           VALUES (?, ?, 'resp_x', 'https://hooks.example/x', 'evt_x', 'response.completed', '{}', 'failed', 8, ?, 'HTTP 503')`,
+        )
+        .bind(row.id, row.tenant, row.createdAt)
+        .run();
+    try {
+      const seen: List<Delivery & { tenant_id: string }>[] = [];
+      let after = "";
+      for (let page = 0; page < 3; page++) {
+        const listed = await admin<List<Delivery & { tenant_id: string }>>(
+          "GET",
+          `/webhook_deliveries?status=failed&limit=2${after === "" ? "" : `&after=${after}`}`,
+        );
+        expect(listed.status).toBe(200);
+        seen.push(listed.body);
+        after = String(listed.body.data.at(-1)?.id);
+      }
+      expect(seen.flatMap((page) => page.data.map((delivery) => [delivery.id, delivery.tenant_id]))).toEqual([
+        ...rows.map((row) => [row.id, row.tenant]),
+        ...seen[2]!.data.slice(1).map((d) => [d.id, d.tenant_id]),
+      ]);
+      expect(seen.map((page) => page.has_more)).toEqual([true, true, seen[2]!.has_more]);
+      expect(seen[0]!.data[0]).toMatchObject({
+        object: "webhook_delivery",
+        status: "failed",
+        url: "https://hooks.example/x",
+      });
+    } finally {
+      for (const row of rows)
+        await (await tenantD1(row.tenant)).prepare("DELETE FROM webhook_deliveries WHERE id = ?").bind(row.id).run();
+    }
+    // One status at a time (each page is read from an index by it); a cursor no shard holds is a 400.
+    expect((await admin("GET", "/webhook_deliveries")).body).toMatchObject({
+      error: { param: "status", code: "missing_required_parameter" },
+    });
+    expect((await admin("GET", "/webhook_deliveries?status=lost")).body).toMatchObject({ error: { param: "status" } });
+    expect((await admin("GET", "/webhook_deliveries?status=failed&after=wh_gone")).body).toMatchObject({
+      error: { param: "after" },
+    });
+    expect((await managedFetch(`${ADMIN_URL}/webhook_deliveries?status=failed`)).status).toBe(401);
   });
 
   it("delivers to an endpoint the admin API set for a tenant (keys mode), which the tenant also sees", async () => {
