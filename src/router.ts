@@ -42,6 +42,7 @@ import { redirectToConsole, serveConsole } from "./routes/console";
 import { health } from "./routes/health";
 import { listModels } from "./routes/models";
 import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
+import { listShards } from "./routes/admin/shards";
 import { deleteTenantRoute } from "./routes/admin/tenant-delete";
 import { moveTenantRoute } from "./routes/admin/tenant-move";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
@@ -128,6 +129,7 @@ const router = Router<IRequest, Args>()
   .delete("/admin/tenants/:tenant_id/webhook_endpoints/:endpoint_id", route(adminOnly(deleteTenantWebhookEndpoint)))
   .get("/admin/tenants/:tenant_id/webhook_deliveries", route(adminOnly(listTenantWebhookDeliveries)))
   .get("/admin/webhook_deliveries", route(adminOnly(listAllWebhookDeliveries)))
+  .get("/admin/shards", route(adminOnly(listShards)))
   .get("/admin/usage", route(adminOnly(getAdminUsage)))
   // The operator's read-only view of every tenant's history (issue 15; the console's admin sign-in).
   .get("/admin/responses", route(adminOnly(listAdminResponses)))

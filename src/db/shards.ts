@@ -217,6 +217,14 @@ export async function onEveryShard<T>(
  */
 export const REQUIRED_MIGRATION = "0014_webhook_deliveries_by_status.sql";
 
+/** The newest migration applied to the shard `name` (null: none); throws when D1 cannot be read. */
+export async function newestMigration(env: Env, name: string): Promise<string | null> {
+  const newest = await bindingOf(env, name)
+    .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
+    .first<{ name: string }>();
+  return newest?.name ?? null;
+}
+
 /**
  * Reads each shard's newest applied migration (`d1_migrations`, where wrangler records them): throws
  * when one is unreachable or older than REQUIRED_MIGRATION, naming the shard and both migrations.
@@ -224,10 +232,8 @@ export const REQUIRED_MIGRATION = "0014_webhook_deliveries_by_status.sql";
 export async function pingShards(env: Env): Promise<void> {
   await Promise.all(
     readShardPlan(env).map(async (shard) => {
-      const newest = await bindingOf(env, shard.name)
-        .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
-        .first<{ name: string }>();
-      const applied = newest?.name ?? "none";
+      const newest = await newestMigration(env, shard.name);
+      const applied = newest ?? "none";
       if (newest === null || applied < REQUIRED_MIGRATION)
         throw new Error(
           `D1 ${shard.name} is not migrated: its newest migration is ${applied}, this version needs ${REQUIRED_MIGRATION}; apply the migrations (wrangler d1 migrations apply).`,
