@@ -16,6 +16,7 @@ import {
   type Row,
   type UsageDimension,
 } from "./queries.ts";
+import { status } from "./status.ts";
 import type { Admin } from "./targets.ts";
 
 /** As src/webhooks/event.ts (which Node cannot load from here: its imports have no extensions). */
@@ -31,6 +32,11 @@ const MAX_METADATA_FILTERS = 16;
 /** As POST /admin/tenants/{id}/move (src/routes/admin/tenant-move.ts). */
 const MAX_DRAIN_SECONDS = 300;
 const DAY_MS = 86_400_000;
+/**
+ * `status`'s bound: MAX_RUN_SECONDS (3600 by default) stops any run and the minute's sweep ends a
+ * dead one, so one still queued or in_progress after 65 minutes is stuck.
+ */
+const DEFAULT_STUCK = "65m";
 
 const OPTIONS = {
   local: { type: "boolean" },
@@ -59,6 +65,7 @@ const OPTIONS = {
   yes: { type: "boolean" },
   "drain-seconds": { type: "string" },
   since: { type: "string" },
+  "older-than": { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -155,10 +162,14 @@ const COMMANDS: Record<string, Command> = {
     run: (admin, [ref, id]) => admin.removeWebhook(ref ?? "", id ?? ""),
   },
   "webhook deliveries": {
-    args: ["tenant"],
+    args: [],
+    optional: ["tenant"],
     options: ["status", "limit", "after"],
-    help: "a tenant's webhook deliveries, newest first [--status pending|delivered|failed] [--limit N] [--after ID]",
-    run: (admin, [ref], values) => admin.listDeliveries(ref ?? "", deliveryFilters(values)),
+    help: "webhook deliveries, newest first: a tenant's, or every tenant's of one --status [--status pending|delivered|failed] [--limit N] [--after ID]",
+    run: (admin, [ref], values) =>
+      ref === undefined
+        ? admin.listAllDeliveries(everyTenantsDeliveries(values))
+        : admin.listDeliveries(ref, deliveryFilters(values)),
   },
   usage: {
     args: [],
@@ -169,9 +180,15 @@ const COMMANDS: Record<string, Command> = {
   "responses list": {
     args: [],
     optional: ["tenant"],
-    options: [...RESPONSE_FILTERS, "since"],
-    help: "stored responses, newest first: a tenant's, or every tenant's; GET /v1/responses's filters, --since 1h",
+    options: [...RESPONSE_FILTERS, "since", "older-than"],
+    help: "stored responses, newest first: a tenant's, or every tenant's; GET /v1/responses's filters, --since 1h, --older-than 65m",
     run: (admin, [ref], values) => admin.listResponses(ref ?? null, responseFilters(values)),
+  },
+  status: {
+    args: [],
+    options: ["older-than"],
+    help: `what is stuck right now: runs older than --older-than (${DEFAULT_STUCK}), moves, deliveries, shards' migrations (--url only)`,
+    run: (admin, _args, values) => status(admin, before("older-than", values["older-than"] ?? DEFAULT_STUCK)),
   },
   "responses show": {
     args: ["response_id"],
@@ -192,7 +209,8 @@ ${Object.entries(COMMANDS)
   .join("\n")}
 
 Response filters: --model M --status S --previous-response-id ID --background true|false
-  --created-after UNIX --created-before UNIX (or --since 30m, 2h, 1d) --metadata key=value (repeatable)
+  --created-after UNIX (or --since 30m, 2h, 1d) --created-before UNIX (or --older-than 65m, 2h, 3d)
+  --metadata key=value (repeatable)
   --limit N --order asc|desc --after ID
 
 Targets:
@@ -283,6 +301,16 @@ function pageLimit(values: Values): number {
   return limit;
 }
 
+/** Across tenants, deliveries are listed one status at a time, as GET /admin/webhook_deliveries reads them. */
+function everyTenantsDeliveries(values: Values): DeliveryFilters & { status: string } {
+  const filters = deliveryFilters(values);
+  if (filters.status === undefined)
+    throw new CliError(
+      "Without a <tenant>, give --status pending, delivered or failed: every tenant's deliveries are listed one status at a time.",
+    );
+  return { ...filters, status: filters.status };
+}
+
 function deliveryFilters(values: Values): DeliveryFilters {
   return {
     status: oneOf("status", values.status, DELIVERY_STATUSES),
@@ -291,15 +319,24 @@ function deliveryFilters(values: Values): DeliveryFilters {
   };
 }
 
-const SINCE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-/** `--since 90m`: `created_after` that long before now. */
-function since(value: string | undefined, createdAfter: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (createdAfter !== undefined) throw new CliError("Give --since or --created-after, not both.");
+/** `--since 90m`, `--older-than 2h`: the unix time that long before now. */
+function before(option: string, value: string): number {
   const match = /^(\d{1,6})([smhd])$/.exec(value);
-  if (match === null) throw new CliError(`--since takes a duration as 30m, 2h or 7d, not '${value}'.`);
-  return Math.floor(Date.now() / 1000) - Number(match[1]) * (SINCE_UNITS[match[2] as string] as number);
+  if (match === null)
+    throw new CliError(
+      `--${option} takes a duration as a whole number and s, m, h or d (30m, 2h, 7d), not '${value}'.`,
+    );
+  return Math.floor(Date.now() / 1000) - Number(match[1]) * (DURATION_UNITS[match[2] as string] as number);
+}
+
+/** A unix time given either as itself (`--created-after`) or relative to now (`--since`), not both. */
+function oneTime(values: Values, absolute: "created-after" | "created-before", relative: "since" | "older-than") {
+  const value = values[relative];
+  if (value === undefined) return unixSeconds(absolute, values[absolute]);
+  if (values[absolute] !== undefined) throw new CliError(`Give --${relative} or --${absolute}, not both.`);
+  return before(relative, value);
 }
 
 function responseFilters(values: Values): ResponseFilters {
@@ -319,8 +356,8 @@ function responseFilters(values: Values): ResponseFilters {
     status: oneOf("status", values.status, STATUSES),
     previousResponseId: values["previous-response-id"],
     background: background === undefined ? undefined : background === "true",
-    createdAfter: since(values.since, values["created-after"]) ?? unixSeconds("created-after", values["created-after"]),
-    createdBefore: unixSeconds("created-before", values["created-before"]),
+    createdAfter: oneTime(values, "created-after", "since"),
+    createdBefore: oneTime(values, "created-before", "older-than"),
     metadata,
   };
 }
@@ -349,11 +386,12 @@ function parse(argv: string[]): { positionals: string[]; values: Values } {
   }
 }
 
-/** Runs the command in `argv`; returns what to print. */
-export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+/** Runs the command in `argv`; returns what to print. `send` makes the --url calls (a test hands in the Worker's). */
+export async function run(argv: string[], env: NodeJS.ProcessEnv, send: typeof fetch = fetch): Promise<string> {
   const { positionals, values } = parse(argv);
   if (values.help === true || positionals.length === 0) return USAGE;
-  const name = positionals[0] === "usage" ? "usage" : positionals.slice(0, 2).join(" ");
+  const name =
+    positionals[0] === "usage" || positionals[0] === "status" ? positionals[0] : positionals.slice(0, 2).join(" ");
   const command = COMMANDS[name];
   if (command === undefined) throw new CliError(`Unknown command '${positionals.join(" ")}'. See --help.`);
   const args = positionals.slice(name.split(" ").length);
@@ -369,8 +407,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   const admin =
     values.url === undefined
       ? d1Admin(wranglerExecute({ remote: values.remote === true, persistTo: values["persist-to"] }))
-      : httpAdmin(values.url, env.ADMIN_TOKEN, fetch);
+      : httpAdmin(values.url, env.ADMIN_TOKEN, send);
   const answer = await command.run(admin, args, values);
-  const shown = render(name, answer, values.json === true);
+  const shown = render(
+    name === "webhook deliveries" && args.length === 0 ? `${name} all` : name,
+    answer,
+    values.json === true,
+  );
   return values.json === true || command.note === undefined ? shown : `${shown}\n\n${command.note}`;
 }

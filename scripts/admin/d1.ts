@@ -17,7 +17,7 @@ const now = () => Math.floor(Date.now() / 1000);
  * Erasure and moves are the Worker's: they check running responses, hold the tenant's writes and
  * span every shard, which statements run through wrangler cannot do safely.
  */
-const apiOnly = (command: string, what: string) => (): Promise<q.Row> =>
+const apiOnly = (command: string, what: string) => (): Promise<never> =>
   Promise.reject(
     new q.CliError(
       `'${command}' ${what}, which only the gateway itself can do: run it against the admin API with --url URL (and $ADMIN_TOKEN).`,
@@ -61,6 +61,8 @@ export function d1Admin(execute: Execute): Admin {
     listWebhooks: (ref) => answer(q.listWebhooks(ref)),
     removeWebhook: (ref, id) => answer(q.removeWebhook(ref, id)),
     listDeliveries: (ref, filters) => answer(q.listDeliveries(ref, filters)),
+    listAllDeliveries: (filters) => answer(q.listAllDeliveries(filters)),
+    listShards: apiOnly("status", "reads every shard's migrations and the gateway's own"),
     usage: (query) => answer(q.usage(query)),
     listResponses: (ref, filters) => answer(q.listResponses(ref, filters)),
     showResponse: (id, ref) => answer(q.showResponse(id, ref)),

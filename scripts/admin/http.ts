@@ -157,6 +157,12 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
       const path = `/tenants/${encodeURIComponent(await ownerOf(ref))}/webhook_deliveries?${params.toString()}`;
       return (await call("GET", path)) as unknown as List<Row>;
     },
+    async listAllDeliveries(filters) {
+      const params = new URLSearchParams({ status: filters.status, limit: String(filters.limit) });
+      if (filters.after !== null) params.set("after", filters.after);
+      return (await call("GET", `/webhook_deliveries?${params.toString()}`)) as unknown as List<Row>;
+    },
+    listShards: async () => (await call("GET", "/shards")) as unknown as List<Row>,
     async usage(query) {
       const params = new URLSearchParams({
         start_date: query.startDay,

@@ -21,6 +21,19 @@ const COLUMNS: Record<string, string[]> = {
     "next_attempt_at",
   ],
   "responses list": ["id", "tenant_id", "created_at", "status", "error", "model", "usage", "previous_response_id"],
+  // Across tenants (no <tenant>): whose each one is.
+  "webhook deliveries all": [
+    "id",
+    "tenant_id",
+    "created_at",
+    "status",
+    "response_id",
+    "attempt_count",
+    "last_status_code",
+    "last_error",
+    "next_attempt_at",
+  ],
+  shards: ["id", "weight", "migration", "migrated", "error", "moving_out"],
 };
 
 /** Longest cell: a table stays readable; --json has everything. */
@@ -74,6 +87,7 @@ function fields(object: Row): string {
 
 export function render(command: string, answer: Row, json: boolean): string {
   if (json) return JSON.stringify(answer, null, 2);
+  if (command === "status") return statusText(answer);
   const data = answer.data;
   if (Array.isArray(data)) {
     const rows = data as Row[];
@@ -99,4 +113,43 @@ function outputText(output: Row[]): string {
     .filter((part) => part.type === "output_text" && typeof part.text === "string")
     .map((part) => part.text as string)
     .join("");
+}
+
+/** `status`: one titled table per part, empty ones as "(none)", a part with more rows says so. */
+function statusText(answer: Row): string {
+  const before = new Date(Number(answer.created_before) * 1000).toISOString().replace(/\.000Z$/, "Z");
+  const shards = answer.shards as Row;
+  const moving = (shard: Row) =>
+    ((shard.moving_out ?? []) as Row[]).map((move) => `${text(move.tenant_id)}->${text(move.moving_to)}`).join(" ");
+  const section = (title: string, list: Row, columns: string[]) => {
+    const more = list.has_more === true ? "\n(more: list them with the command above, --after its last id)" : "";
+    return `${title}\n${table(list.data as Row[], columns)}${more}`;
+  };
+  return [
+    section(
+      "Shards (migration, tenants moving off):",
+      { ...shards, data: (shards.data as Row[]).map((shard) => ({ ...shard, moving_out: moving(shard) || null })) },
+      COLUMNS.shards as string[],
+    ),
+    section(
+      `Running, created before ${before} (responses list --status in_progress):`,
+      answer.in_progress as Row,
+      COLUMNS["responses list"] as string[],
+    ),
+    section(
+      `Queued, created before ${before} (responses list --status queued):`,
+      answer.queued as Row,
+      COLUMNS["responses list"] as string[],
+    ),
+    section(
+      "Webhook deliveries being retried (webhook deliveries --status pending):",
+      answer.pending_deliveries as Row,
+      COLUMNS["webhook deliveries all"] as string[],
+    ),
+    section(
+      "Webhook deliveries given up, newest (webhook deliveries --status failed):",
+      answer.failed_deliveries as Row,
+      COLUMNS["webhook deliveries all"] as string[],
+    ),
+  ].join("\n\n");
 }

@@ -325,6 +325,39 @@ export const listDeliveries = (ref: string, filters: DeliveryFilters): Query<Lis
   };
 };
 
+/** Across tenants the D1 targets read DB alone: refused when any tenant lives on another shard. */
+const OTHER_SHARD = "SELECT shard FROM tenant_shards WHERE shard <> 'DB' LIMIT 1";
+
+function onlyDb(shard: Row[] | undefined): void {
+  if (typeof shard?.[0]?.shard === "string")
+    throw new CliError(
+      `Some tenants live on shard ${shard[0].shard}; across tenants the D1 targets read DB alone: use --url (docs/sharding.md).`,
+    );
+}
+
+/** Every tenant's deliveries of one status in DB, newest first (GET /admin/webhook_deliveries). */
+export const listAllDeliveries = (filters: DeliveryFilters & { status: string }): Query<List<Row>> => {
+  const where = [`status = ${literal(filters.status)}`];
+  const anchor = filters.after === null ? null : literal(filters.after);
+  if (anchor !== null)
+    where.push(`(created_at, id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = ${anchor})`);
+  return {
+    statements: [
+      OTHER_SHARD,
+      anchor === null ? "SELECT 1" : `SELECT count(*) AS n FROM webhook_deliveries WHERE id = ${anchor}`,
+      `SELECT tenant_id, ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ${where.join(" AND ")}
+        ORDER BY created_at DESC, id DESC LIMIT ${filters.limit + 1}`,
+    ],
+    read: ([shard, anchors, rows = []]) => {
+      onlyDb(shard);
+      if (anchor !== null && anchors?.[0]?.n === 0)
+        throw new CliError(`No webhook delivery with id '${filters.after ?? ""}' (--after).`);
+      const data = rows.slice(0, filters.limit).map((row) => ({ ...deliveryObject(row), tenant_id: row.tenant_id }));
+      return listOf(data, rows.length > filters.limit);
+    },
+  };
+};
+
 // ---- usage ----
 
 export const USAGE_DIMENSIONS = ["day", "model", "key", "tenant"] as const;
@@ -520,7 +553,7 @@ export const listResponses = (ref: string | null, filters: ResponseFilters): Que
   return {
     statements: [
       ref === null ? "SELECT 1" : candidates(ref, true),
-      ref === null ? "SELECT shard FROM tenant_shards WHERE shard <> 'DB' LIMIT 1" : shardOf(ref, true),
+      ref === null ? OTHER_SHARD : shardOf(ref, true),
       anchor === null ? "SELECT 1" : `SELECT count(*) AS n FROM responses WHERE ${anchorOwned}`,
       `SELECT id, tenant_id, created_at, status, model, background, previous_response_id, conversation_id, metadata,
               input_tokens, output_tokens, iif(status = 'failed', ${hexOrText("snapshot")}, NULL) AS snapshot
@@ -531,12 +564,8 @@ export const listResponses = (ref: string | null, filters: ResponseFilters): Que
         ORDER BY owner_id, part`,
     ],
     read: async ([tenants, shard, anchors, rows = [], parts = []]) => {
-      if (ref === null) {
-        if (typeof shard?.[0]?.shard === "string")
-          throw new CliError(
-            `Some tenants live on shard ${shard[0].shard}; across tenants the D1 targets read DB alone: use --url (docs/sharding.md).`,
-          );
-      } else {
+      if (ref === null) onlyDb(shard);
+      else {
         theTenant(ref, tenants);
         checkShard(ref, shard);
       }

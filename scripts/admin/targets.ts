@@ -27,6 +27,10 @@ export interface Admin {
   removeWebhook(tenant: string, endpointId: string): Promise<Row>;
   /** A tenant's webhook deliveries (managed, or a pass-through `t_…` id), newest first. */
   listDeliveries(tenant: string, filters: DeliveryFilters): Promise<List<Row>>;
+  /** Every tenant's deliveries of one status, newest first, each with its `tenant_id`. */
+  listAllDeliveries(filters: DeliveryFilters & { status: string }): Promise<List<Row>>;
+  /** Each D1 shard with its migration and the tenants moving off it (GET /admin/shards; --url only). */
+  listShards(): Promise<List<Row>>;
   usage(query: UsageQuery): Promise<Row>;
   /** One tenant's stored responses, or (null) every tenant's. */
   listResponses(tenant: string | null, filters: ResponseFilters): Promise<List<Row>>;

@@ -13,8 +13,12 @@ export interface D1Target {
   persistTo?: string;
 }
 
-/** Wrangler's own entry, run with this Node (not through npx, which adds seconds to every command). */
-const WRANGLER = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
+/**
+ * Wrangler's own entry, run with this Node (not through npx, which adds seconds to every command).
+ * Found when first run, not on import: the CLI's tests load this module in workerd, which cannot resolve it.
+ */
+const wranglerEntry = () =>
+  join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
 
 function migrationsHint(target: D1Target): string {
   const where = target.remote
@@ -30,7 +34,7 @@ const run = promisify(execFile);
 export const wranglerExecute =
   (target: D1Target): Execute =>
   async (statements) => {
-    const args = [WRANGLER, "d1", "execute", "DB", target.remote ? "--remote" : "--local", "--json"];
+    const args = [wranglerEntry(), "d1", "execute", "DB", target.remote ? "--remote" : "--local", "--json"];
     if (target.persistTo !== undefined) args.push("--persist-to", target.persistTo);
     args.push("--command", statements.map((statement) => statement.trim()).join(";\n"));
     let output: string;

@@ -10,6 +10,7 @@ import { d1Admin, type Execute } from "../../scripts/admin/d1.ts";
 import { httpAdmin } from "../../scripts/admin/http.ts";
 import { render } from "../../scripts/admin/print.ts";
 import { CliError, type Row } from "../../scripts/admin/queries.ts";
+import { status } from "../../scripts/admin/status.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
@@ -416,6 +417,68 @@ describe("the admin CLI, against D1 and against the admin API", () => {
     const table = render("webhook deliveries", listed, false).split("\n");
     expect(table[0]).toMatch(/^id +created_at +status +response_id +endpoint_id +attempt_count +last_status_code/);
     expect(table.join("\n")).not.toContain("/__hooks/");
+  });
+});
+
+describe("the admin CLI's incident view", () => {
+  it("lists every tenant's deliveries of one status, with whose each is, the same from either target", async () => {
+    const key = `sk-cli-all-deliveries-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const tenant = await passthroughTenant(key);
+    await openai.webhooks.create({ url: hookUrl("ok"), name: "ops", event_types: ["response.completed"] });
+    const created = await openai.responses.create({ model: model("text:1"), input: "x", background: true });
+    await until(
+      () => openai.get<{ data: Row[] }>("/webhook_deliveries", { query: { status: "delivered" } }),
+      (list) => list.data.length === 1,
+      "a delivered webhook",
+    );
+    const ours = (list: { data: Row[] }) => list.data.find((delivery) => delivery.response_id === created.id);
+    const d1 = d1Admin(executeOn(await tenantD1(tenant)));
+    const viaApi = await api.listAllDeliveries({ status: "delivered", limit: 100, after: null });
+    expect(ours(viaApi)).toMatchObject({ tenant_id: tenant, status: "delivered", attempt_count: 1 });
+    // The D1 target reads DB alone: as for responses, it refuses while any tenant is recorded elsewhere.
+    const delivered = { status: "delivered", limit: 100, after: null };
+    const elsewhere = `elsewhere-${crypto.randomUUID()}`;
+    await env.DB.prepare("INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, 'DB_2', unixepoch())")
+      .bind(elsewhere)
+      .run();
+    expect(await refusal(d1.listAllDeliveries(delivered))).toBe(
+      "Some tenants live on shard DB_2; across tenants the D1 targets read DB alone: use --url (docs/sharding.md).",
+    );
+    const { results: moved } = await env.DB.prepare(
+      "DELETE FROM tenant_shards WHERE shard <> 'DB' RETURNING tenant_id, shard, created_at",
+    ).all<{ tenant_id: string; shard: string; created_at: number }>();
+    try {
+      expect(ours(await d1.listAllDeliveries(delivered))).toEqual(ours(viaApi));
+      const first = await d1.listAllDeliveries({ ...delivered, limit: 1 });
+      expect(first.has_more).toBe(true);
+      const next = await d1.listAllDeliveries({ ...delivered, after: String(first.last_id) });
+      expect(next.data[0]?.id).not.toBe(first.last_id);
+    } finally {
+      for (const row of moved.filter((row) => row.tenant_id !== elsewhere))
+        await env.DB.prepare("INSERT INTO tenant_shards (tenant_id, shard, created_at) VALUES (?, ?, ?)")
+          .bind(row.tenant_id, row.shard, row.created_at)
+          .run();
+    }
+    expect(ours(await api.listAllDeliveries({ status: "pending", limit: 100, after: null }))).toBeUndefined();
+    const table = render("webhook deliveries all", viaApi, false).split("\n");
+    expect(table[0]).toMatch(/^id +tenant_id +created_at +status +response_id +attempt_count/);
+  });
+
+  it("says what is stuck right now: shards' migrations, old runs, deliveries (the admin API only)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const answer = await status(api, now);
+    expect(answer).toMatchObject({
+      object: "gateway.status",
+      created_before: now,
+      shards: { data: [{ id: "DB", migration: "0014_webhook_deliveries_by_status.sql", migrated: true, error: null }] },
+    });
+    const shown = render("status", answer, false);
+    expect(shown).toMatch(/^Shards \(migration, tenants moving off\):\nid +weight +migration +migrated/);
+    expect(shown).toMatch(/\nDB +1 +0014_webhook_deliveries_by_status\.sql +true /);
+    for (const title of ["Running, created before", "Queued, created before", "being retried", "given up"])
+      expect(shown).toContain(title);
+    expect(await refusal(status(d1, now))).toMatch(/^'status' reads every shard's migrations/);
   });
 });
 
