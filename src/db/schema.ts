@@ -235,7 +235,6 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_status").on(table.tenantId, table.status, table.createdAt),
     index("webhook_deliveries_due").on(table.status, table.nextAttemptAt),
     // The operator's list across tenants (GET /admin/webhook_deliveries), newest first by status.
-    index("webhook_deliveries_by_status").on(table.status, table.createdAt, table.id),
   ],
 );
 

@@ -215,7 +215,7 @@ export async function onEveryShard<T>(
  * keeps it in step with the folder. A Worker deployed before its migrations were applied fails every
  * query that touches what they add.
  */
-export const REQUIRED_MIGRATION = "0014_webhook_deliveries_by_status.sql";
+export const REQUIRED_MIGRATION = "0013_conversation_deleted_items.sql";
 
 /** The newest migration applied to the shard `name` (null: none); throws when D1 cannot be read. */
 export async function newestMigration(env: Env, name: string): Promise<string | null> {

@@ -8,7 +8,7 @@
 import type { Page } from "../../db/client";
 import { mergePages } from "../../db/shard-merge";
 import { onEveryShard } from "../../db/shards";
-import { findAnyDelivery, pageDeliveriesByStatus, type DeliveryRow } from "../../db/webhooks";
+import { findAnyDelivery, newestDeliveryFirst, pageDeliveriesByStatus, type DeliveryRow } from "../../db/webhooks";
 import { invalidRequest } from "../../errors";
 import { deliveryResource } from "../../webhooks/resources";
 import { json, type RouteContext } from "../context";
@@ -20,10 +20,6 @@ export async function listTenantWebhookDeliveries(route: RouteContext): Promise<
   const query = parseDeliveryQuery(new URL(route.request.url).searchParams);
   return deliveriesPage(route.env, await pathTenantId(route), query, true);
 }
-
-/** Newest first, as each shard's page is ordered: created_at, then id. */
-const newestFirst = (a: DeliveryRow, b: DeliveryRow): number =>
-  b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 /**
  * GET /admin/webhook_deliveries?status=pending|delivered|failed&after=&limit=: each shard's page
@@ -47,7 +43,7 @@ export async function listAllWebhookDeliveries({ request, env }: RouteContext): 
   const pages: Page<DeliveryRow>[] = await onEveryShard(env, ({ db }) =>
     pageDeliveriesByStatus(db, status, query.limit, anchor),
   );
-  const page = mergePages(pages, "desc", query.limit, newestFirst);
+  const page = mergePages(pages, "desc", query.limit, newestDeliveryFirst);
   const data = page.items.map((row) => ({
     ...deliveryResource(row, undefined, true),
     id: row.id,
