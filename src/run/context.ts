@@ -16,6 +16,7 @@ import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkConversationOutputs, checkToolOutputs } from "../responses/tool-outputs";
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
+import { runningStreams } from "../stream/client-checks";
 import { rowWritten } from "../stream/unwritten-rows";
 
 export const previousNotFound = (id: string) =>
@@ -63,10 +64,14 @@ async function liveStatus(
   endLeft: EndLeftRun | undefined,
 ): Promise<string | null> {
   if (background === undefined && endLeft === undefined) return null;
-  const row = await findResponse(db, tenantId, id);
+  let row = await findResponse(db, tenantId, id);
   if (row === undefined) return null;
   if (!row.background) {
-    if (endLeft === undefined || !clientGone(row)) return null;
+    if (endLeft === undefined) return null;
+    // A stream of this isolate whose client may have left unnoticed (a model thinking silently):
+    // asked, a run whose client is gone marks its row left, and the row is read again.
+    if (!clientGone(row) && (await runningStreams.check(tenantId, id))) row = await findResponse(db, tenantId, id);
+    if (row === undefined || !clientGone(row)) return null;
     await endLeft(row);
     // Its end, or the run's own if that came first (the chain is read again after).
     return (await findResponse(db, tenantId, id))?.status ?? null;

@@ -18,6 +18,7 @@ import { ApiError, conversationNotFound } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
+import { claimHolders } from "../stream/client-checks";
 import { yieldedClaims } from "../stream/local-stops";
 import type { InputItem, ResponseObject } from "../responses/types";
 
@@ -49,7 +50,11 @@ export class ConversationTurn {
 
   /** Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy. */
   static async begin(db: Db, tenantId: string, conversationId: string, responseId: string): Promise<ConversationTurn> {
-    const outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
+    let outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
+    // Held by a stream of this isolate whose client may have left unnoticed (a model thinking
+    // silently): asked, a run whose client is gone yields, and the claim is tried once more.
+    if (outcome === "busy" && (await claimHolders.check(tenantId, conversationId, responseId)))
+      outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
     if (outcome === "missing") throw conversationNotFound(conversationId.slice(0, 128), "conversation");
     if (outcome === "busy")
       throw new ApiError(400, CONVERSATION_LOCKED_MESSAGE, { param: "conversation", code: "conversation_locked" });

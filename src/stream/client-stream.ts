@@ -9,6 +9,8 @@ const encoder = new TextEncoder();
 
 /** How long the end of a stream waits for a client that stopped reading before cutting it. */
 const CLOSE_WAIT_MS = 5_000;
+/** The pause after each comment `check` writes (the answer comes after the last): about half a second in all. */
+const CHECK_PAUSES_MS = [50, 150, 300];
 
 export class ClientStream {
   readonly readable: ReadableStream<Uint8Array>;
@@ -23,6 +25,9 @@ export class ClientStream {
   readonly #onGone: () => void;
   readonly #keepalive: Keepalive;
   #connected = true;
+  /** Settles when the client goes away. */
+  readonly #departed: Promise<void>;
+  #depart!: () => void;
 
   /**
    * @param stopped the run was stopped from outside: a write the client is not taking gives up.
@@ -37,6 +42,7 @@ export class ClientStream {
     this.readable = readable;
     this.#writer = writable.getWriter();
     this.#onGone = onGone;
+    this.#departed = new Promise((resolve) => (this.#depart = resolve));
     this.#stop = stopped;
     this.#keepalive = new Keepalive(keepaliveMs, () => void this.send(KEEPALIVE_COMMENT));
     stopped.addEventListener("abort", () => {
@@ -69,6 +75,28 @@ export class ClientStream {
     }
   }
 
+  /**
+   * Tests the client now (see client-checks.ts): whether it is still there. A closed connection
+   * shows only at a write, and behind a proxy (wrangler dev's, an edge's) often only at the second:
+   * the proxy takes the first and learns the socket is closed as it passes it on. So a few keepalive
+   * comments go out, CHECK_PAUSES_MS apart, and the answer waits one more pause for the departure.
+   */
+  async check(): Promise<boolean> {
+    for (const pause of CHECK_PAUSES_MS) {
+      if (!this.#connected) return false;
+      await this.send(KEEPALIVE_COMMENT);
+      await this.#goneWithin(pause);
+    }
+    return this.#connected;
+  }
+
+  /** Settles once the client is gone, or `ms` from now. */
+  async #goneWithin(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#departed, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
   /** Ends the body; a client that stopped reading is cut after a while. */
   async close(): Promise<void> {
     this.#keepalive.stop();
@@ -84,6 +112,7 @@ export class ClientStream {
   #gone(): void {
     if (!this.#connected) return;
     this.#connected = false;
+    this.#depart();
     this.#keepalive.stop();
     this.#onGone();
   }

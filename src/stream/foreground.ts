@@ -32,6 +32,7 @@ import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
+import { claimHolders, runningStreams } from "./client-checks";
 import { ClientStream } from "./client-stream";
 import { endLeftRun } from "./dead-run";
 import {
@@ -366,6 +367,16 @@ export async function runStoredForeground(
   }
 
   const client = new ClientStream(abort.signal, clientGone, run.request?.signal, config.streamKeepaliveMs);
+  // A create refused by this run (its conversation's claim, or continuing from it) has it test its
+  // client now rather than at the next keepalive: gone, the run lets go before the create tries again.
+  const checkClient = async (): Promise<boolean> => {
+    if (await client.check()) return false;
+    await recorder.letGo();
+    return true;
+  };
+  const unlistChecks = [runningStreams.note(spec.tenantId, spec.responseId, spec.responseId, checkClient)];
+  if (request.conversationId !== null)
+    unlistChecks.push(claimHolders.note(spec.tenantId, request.conversationId, spec.responseId, checkClient));
   /** An end D1 refused, once its client is told: records what the client saw, ending `failed`. */
   let recordTold: (() => Promise<void>) | undefined;
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
@@ -414,6 +425,7 @@ export async function runStoredForeground(
     } finally {
       clearTimeout(deadline);
       stopGrace();
+      for (const unlist of unlistChecks) unlist();
       await recorder.stop();
       await client.close();
       // After the client's stream has ended: it does not wait for these retries.

@@ -133,6 +133,8 @@ export class ResponseRecorder {
   #left = false;
   /** D1 has the mark, with every event recorded before it. */
   #marked = false;
+  /** The flush that marks the row left, once `markLeft` asked for it. */
+  #marking: Promise<void> | undefined;
   /** Unlists the left run (src/stream/local-stops.ts). */
   #unlistLeft: (() => void) | undefined;
   /** A deferred row whose end D1 refused: `refinish` inserts it as it ended. */
@@ -369,12 +371,22 @@ export class ResponseRecorder {
     this.#unlistLeft = leftRuns.note(tenantId, responseId, responseId, () => this.#gone());
     this.begin();
     const starting = this.#starting;
-    void (async () => {
+    this.#marking = (async () => {
       await starting;
       // After a flush in flight, which may have begun before the departure (and so not mark it).
       await this.#inflight;
       this.#flushSoon(true);
+      await this.#inflight;
     })().catch(() => undefined);
+  }
+
+  /**
+   * Settles once the writes of `yieldClaim` and `markLeft` are done (whether D1 took them or not):
+   * a create the run let go for reads D1 after them (src/stream/client-checks.ts).
+   */
+  async letGo(): Promise<void> {
+    await this.#yielding;
+    await this.#marking;
   }
 
   /**

@@ -30,6 +30,7 @@ import {
   readEvents,
   untilOutput,
   upstream,
+  words,
 } from "../support/gateway";
 import { until } from "../support/hooks";
 import { tenantOf } from "../support/run-object";
@@ -698,6 +699,123 @@ async function retriedAfterLeaving(body: Record<string, unknown>): Promise<{ id:
   await heldByReader(id);
   return { id, events };
 }
+
+/**
+ * Opens a stored stream through the Worker's fetch and reads its first `count` frames; its client
+ * stays, reading on to the end (the frames and comments it got after, as text).
+ */
+async function readingStream(
+  body: Record<string, unknown>,
+  count: number,
+): Promise<{ id: string; rest: Promise<string> }> {
+  const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n\n").length - 1 < count) {
+    const next = await reader.read();
+    if (next.done) break;
+    text += next.value;
+  }
+  const rest = (async () => {
+    let after = "";
+    for (let next = await reader.read(); !next.done; next = await reader.read()) after += next.value;
+    return after;
+  })();
+  const first = text.slice(text.indexOf("data: ") + 6, text.indexOf("\n\n"));
+  return { id: (JSON.parse(first) as { response: { id: string } }).response.id, rest };
+}
+
+/**
+ * A stored stream run directly (as `leftTurn`) whose client reads the first `frames` events and then
+ * closes its connection unnoticed: a closed connection shows only at the next write, so the next
+ * chunk written is the one that finds it gone (here the client takes it, then cancels).
+ */
+async function leftUnnoticed(
+  body: Record<string, unknown>,
+  frames: number,
+): Promise<{ id: string; ctx: ExecutionContext }> {
+  const spec = await specOf("req_disconnect_unnoticed", validateCreateRequest({ ...body, stream: true }));
+  const ctx = createExecutionContext();
+  const response = await runStoredForeground({ env, ctx, config: readConfig(env) }, spec);
+  const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n\n").length - 1 < frames) {
+    const next = await reader.read();
+    if (next.done) break;
+    text += next.value;
+  }
+  void reader.read().then(() => reader.cancel("the connection was closed"));
+  return { id: spec.responseId, ctx };
+}
+
+// A chat UI's stop button while the model thinks silently: the run learns its client left only at
+// its next write (a keepalive comment every STREAM_KEEPALIVE_SECONDS, 10 here), so the next create
+// asks it to write now instead of being refused until then.
+describe("a stream whose client left unnoticed, its model silent", () => {
+  it("the next turn on its conversation asks it: it yields, the turn runs at once, and it ends cancelled", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftUnnoticed({ model: held, conversation: conversation.id, input: "stopped" }, 7);
+    const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" });
+    expect(next.output_text).toBe("echo(2): next");
+    await callStopped(held, "the left turn's");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    expect(await itemTexts(conversation.id)).toEqual(["before", "next", "echo(2): next"]);
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+  });
+
+  it("a turn whose client is there keeps its conversation: the next turn is refused, and the client reads on", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const held = model("gate:7:8");
+    const { id, rest } = await readingStream({ model: held, conversation: conversation.id, input: "first" }, 7);
+    await expect(
+      openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" }),
+    ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
+    await upstream.release(held);
+    // It was asked: keepalive comments, then the rest of its events.
+    const after = await rest;
+    expect(after.startsWith(": keepalive\n\n")).toBe(true);
+    expect(after).toContain("event: response.completed");
+    expect((await openai.responses.retrieve(id)).status).toBe("completed");
+    expect(await itemTexts(conversation.id)).toEqual(["first", words(8)]);
+  });
+
+  it("a create continuing from it asks it: it is marked left and ended, and the create has its partial answer", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, ctx } = await leftUnnoticed({ model: held, input: "stopped" }, 7);
+    const echo = model("echo");
+    const next = await openai.responses.create({ model: echo, previous_response_id: id, input: "next" });
+    expect(next.output_text).toBe("echo(3): next");
+    expect(await sentAssistantTexts(echo)).toEqual(["w0 w1 w2 "]);
+    await callStopped(held, "the left run's");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "cancelled", output_text: "w0 w1 w2 " });
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+  });
+
+  it("a response whose client is there is not ended: continuing from it is refused, and the client reads on", async () => {
+    const openai = client(KEY);
+    const held = model("gate:7:8");
+    const { id, rest } = await readingStream({ model: held, input: "first" }, 7);
+    await expect(
+      openai.responses.create({ model: model("echo"), previous_response_id: id, input: "next" }),
+    ).rejects.toMatchObject({ status: 400, code: "previous_response_in_progress" });
+    await upstream.release(held);
+    // It was asked (keepalive comments), and ran on to its end.
+    const after = await rest;
+    expect(after.startsWith(": keepalive\n\n")).toBe(true);
+    expect(after).toContain("event: response.completed");
+    expect((await openai.responses.retrieve(id)).status).toBe("completed");
+  });
+});
 
 describe("a response whose client left and came back as a reader", () => {
   it("a resume (GET ?stream=true) holds it past the disconnect grace: it runs to its end, which the reader gets", async () => {
