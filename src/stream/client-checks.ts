@@ -7,10 +7,16 @@
 // asked: it lets go at its own next write. Listed by src/stream/foreground.ts (a store:false turn is not).
 
 /** How long a create waits for a run's answer before it is refused as it would have been. */
-export const CHECK_WAIT_MS = 2_000;
+export const CHECK_WAIT_MS = 2_500;
 
-/** How often a listed run looks for a question (a flag read; the check itself runs only when asked). */
-const ASK_POLL_MS = 100;
+/**
+ * How often a listed run looks for a question: a flag read, but a timer fire costs a running stream
+ * some 10 µs of CPU, so once a second (about 0.1 ms for a 10 s stream), not ten times.
+ */
+const PICKUP_MS = 1_000;
+
+/** How often a waiting create looks for its answer (its own timer, only while it waits). */
+const ANSWER_POLL_MS = 100;
 
 /** Tests the run's client now; true once the client was found gone and the run let go in D1. */
 export type ClientCheck = () => Promise<boolean>;
@@ -22,38 +28,57 @@ interface Question {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One list of runs that can test their client, by what they hold. */
-export class ClientChecks {
-  readonly #listed = new Map<string, { responseId: string; questions: Question[] }>();
+/**
+ * One run's place on the lists (one per run, whichever lists it is on): the questions asked of it,
+ * which one timer of the run's own request picks up and answers. The check runs in that request: the
+ * run's stream is that request's to write (another request's write fails, and would pass for a client
+ * gone). Neither side settles a promise the other waits on (its continuation would run in the wrong
+ * request where the runtime does not move it, as in the test runtime): a question is left here, the
+ * run's timer picks it up within PICKUP_MS and writes the answer, and the asking request's timer reads it.
+ */
+export class CheckableRun {
+  readonly #questions: Question[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  #checking = false;
 
-  /**
-   * Lists `responseId`'s run under the tenant's `key`; the returned function unlists it. Called in the
-   * run's own request, and `check` runs there: the run's stream is that request's to write (another
-   * request's write fails, and would pass for a client gone). Neither side settles a promise the
-   * other waits on (its continuation would run in the wrong request where the runtime does not move
-   * it, as in the test runtime): a question is left on the list, a timer of the run's request picks
-   * it up within ASK_POLL_MS and writes the answer, and a timer of the asking request reads it.
-   */
-  note(tenantId: string, key: string, responseId: string, check: ClientCheck): () => void {
-    const listedAs = `${tenantId}\n${key}`;
-    const entry = { responseId, questions: [] as Question[] };
-    let checking = false;
-    const timer = setInterval(() => {
-      if (entry.questions.length === 0 || checking) return;
-      checking = true;
-      const asked = entry.questions.splice(0);
+  constructor(
+    readonly responseId: string,
+    check: ClientCheck,
+  ) {
+    this.#timer = setInterval(() => {
+      if (this.#questions.length === 0 || this.#checking) return;
+      this.#checking = true;
+      const asked = this.#questions.splice(0);
       void check()
         .catch(() => false)
         .then((letGo) => {
-          checking = false;
+          this.#checking = false;
           for (const question of asked) question.letGo = letGo;
         });
-    }, ASK_POLL_MS);
-    this.#listed.set(listedAs, entry);
+    }, PICKUP_MS);
+  }
+
+  ask(question: Question): void {
+    this.#questions.push(question);
+  }
+
+  /** The run ended: no more questions are picked up; those waiting are answered "still there". */
+  end(): void {
+    clearInterval(this.#timer);
+    for (const question of this.#questions.splice(0)) question.letGo = false;
+  }
+}
+
+/** One list of runs that can test their client, by what they hold. */
+export class ClientChecks {
+  readonly #listed = new Map<string, CheckableRun>();
+
+  /** Lists `run` under the tenant's `key`; the returned function unlists it. */
+  note(tenantId: string, key: string, run: CheckableRun): () => void {
+    const listedAs = `${tenantId}\n${key}`;
+    this.#listed.set(listedAs, run);
     return () => {
-      clearInterval(timer);
-      for (const question of entry.questions.splice(0)) question.letGo = false;
-      if (this.#listed.get(listedAs) === entry) this.#listed.delete(listedAs);
+      if (this.#listed.get(listedAs) === run) this.#listed.delete(listedAs);
     };
   }
 
@@ -62,12 +87,12 @@ export class ClientChecks {
    * let go within CHECK_WAIT_MS; false when none is listed, its client is there, or it did not answer.
    */
   async check(tenantId: string, key: string, by?: string): Promise<boolean> {
-    const entry = this.#listed.get(`${tenantId}\n${key}`);
-    if (entry === undefined || entry.responseId === by) return false;
+    const run = this.#listed.get(`${tenantId}\n${key}`);
+    if (run === undefined || run.responseId === by) return false;
     const question: Question = {};
-    entry.questions.push(question);
+    run.ask(question);
     const deadline = Date.now() + CHECK_WAIT_MS;
-    while (question.letGo === undefined && Date.now() < deadline) await sleep(ASK_POLL_MS);
+    while (question.letGo === undefined && Date.now() < deadline) await sleep(ANSWER_POLL_MS);
     return question.letGo === true;
   }
 }

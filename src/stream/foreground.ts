@@ -32,7 +32,7 @@ import { expandContext } from "../run/context";
 import { ConversationTurn } from "../run/conversation-turn";
 import { pump, pumpOptions } from "../run/pump";
 import type { RunSpec } from "../run/spec";
-import { claimHolders, runningStreams } from "./client-checks";
+import { CheckableRun, claimHolders, runningStreams } from "./client-checks";
 import { ClientStream } from "./client-stream";
 import { endLeftRun } from "./dead-run";
 import {
@@ -374,9 +374,10 @@ export async function runStoredForeground(
     await recorder.letGo();
     return true;
   };
-  const unlistChecks = [runningStreams.note(spec.tenantId, spec.responseId, spec.responseId, checkClient)];
+  const checkable = new CheckableRun(spec.responseId, checkClient);
+  const unlistChecks = [runningStreams.note(spec.tenantId, spec.responseId, checkable), () => checkable.end()];
   if (request.conversationId !== null)
-    unlistChecks.push(claimHolders.note(spec.tenantId, request.conversationId, spec.responseId, checkClient));
+    unlistChecks.push(claimHolders.note(spec.tenantId, request.conversationId, checkable));
   /** An end D1 refused, once its client is told: records what the client saw, ending `failed`. */
   let recordTold: (() => Promise<void>) | undefined;
   /** Writes the terminal frame only once D1 has the response's end; otherwise says why not. */
