@@ -108,7 +108,8 @@ export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
               UPSTREAM_MAX_BODY_BYTES: String(20 * 1024 * 1024),
               UPSTREAM_MAX_EVENT_BYTES: String(4 * 1024 * 1024),
               UPSTREAM_ROUTES: routes(`http://127.0.0.1:${inject("upstreamPort")}`),
-              ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3a9c",
+              // Ends in letters no id has: a test looks for its last four anywhere in D1, among random hex ids.
+              ALT_UPSTREAM_KEY: "sk-alt-route-secret-7f3zqx",
               // The key of the compaction items the gateway makes for chat upstreams (issue 14).
               COMPACTION_SECRET: "test-compaction-secret-0123456789abcdef",
               // Webhooks (issue 3): the deployment default goes to a mock receiver on loopback, and

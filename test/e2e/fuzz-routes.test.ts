@@ -12,7 +12,7 @@ import { ADMIN_TOKEN, managedFetch, UPSTREAM_KEY } from "../support/managed";
 
 const SECRET_KEY = "sk-fuzz-routes-SECRET-51c0de";
 /** The routed upstream key of vitest.config.ts (ALT_UPSTREAM_KEY). */
-const ALT_UPSTREAM_KEY = "sk-alt-route-secret-7f3a9c";
+const ALT_UPSTREAM_KEY = "sk-alt-route-secret-7f3zqx";
 const SECRETS = [SECRET_KEY, ADMIN_TOKEN, UPSTREAM_KEY, ALT_UPSTREAM_KEY];
 const BASE = "http://gateway.test";
 
