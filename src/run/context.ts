@@ -17,7 +17,7 @@ import { checkConversationOutputs, checkToolOutputs } from "../responses/tool-ou
 import type { InputItem, ResponseObject } from "../responses/types";
 import { TERMINAL_STATUSES } from "../responses/types";
 import { runningStreams } from "../stream/client-checks";
-import { rowWritten } from "../stream/unwritten-rows";
+import { leftMarkWritten, rowWritten } from "../stream/unwritten-rows";
 
 export const previousNotFound = (id: string) =>
   invalidRequest(`Previous response with id '${id}' not found.`, "previous_response_id", "previous_response_not_found");
@@ -68,10 +68,13 @@ async function liveStatus(
   if (row === undefined) return null;
   if (!row.background) {
     if (endLeft === undefined) return null;
+    // Its client left a moment ago in this isolate: the row is marked so once that flush lands.
+    if (!clientGone(row) && (await leftMarkWritten(tenantId, id))) row = (await findResponse(db, tenantId, id)) ?? row;
     // A stream of this isolate whose client may have left unnoticed (a model thinking silently):
     // asked, a run whose client is gone marks its row left, and the row is read again.
-    if (!clientGone(row) && (await runningStreams.check(tenantId, id))) row = await findResponse(db, tenantId, id);
-    if (row === undefined || !clientGone(row)) return null;
+    if (!clientGone(row) && (await runningStreams.check(tenantId, id)))
+      row = (await findResponse(db, tenantId, id)) ?? row;
+    if (!clientGone(row)) return null;
     await endLeft(row);
     // Its end, or the run's own if that came first (the chain is read again after).
     return (await findResponse(db, tenantId, id))?.status ?? null;

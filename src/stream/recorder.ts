@@ -33,7 +33,7 @@ import type { NormalizedEvent } from "../responses/normalizer";
 import { leaseUntil } from "../run/conversation-turn";
 import { encodeFrame } from "../sse";
 import { leftRuns, yieldedClaims } from "./local-stops";
-import { noteRowWrite } from "./unwritten-rows";
+import { noteLeftMark, noteRowWrite } from "./unwritten-rows";
 
 /** An event as the client is sent it: its sequence number and SSE frame. */
 export interface EventFrame {
@@ -371,13 +371,16 @@ export class ResponseRecorder {
     this.#unlistLeft = leftRuns.note(tenantId, responseId, responseId, () => this.#gone());
     this.begin();
     const starting = this.#starting;
-    this.#marking = (async () => {
+    const marked = (async () => {
       await starting;
       // After a flush in flight, which may have begun before the departure (and so not mark it).
       await this.#inflight;
       this.#flushSoon(true);
       await this.#inflight;
-    })().catch(() => undefined);
+      if (!this.#marked) throw new Error("the left client is not marked yet");
+    })();
+    this.#marking = marked.catch(() => undefined);
+    noteLeftMark(tenantId, responseId, marked);
   }
 
   /**

@@ -7,17 +7,42 @@
 
 /** Start writes not yet settled, by tenant and response id; each leaves the map when it settles. */
 const writing = new Map<string, Promise<void>>();
+/** Flushes marking a run's client gone (`client_left`) not yet settled, listed the same way. */
+const marking = new Map<string, Promise<void>>();
 
 const keyOf = (tenantId: string, responseId: string): string => `${tenantId}\n${responseId}`;
 
-/** Lists `write` (the row's start write) until it settles. */
-export function noteRowWrite(tenantId: string, responseId: string, write: Promise<void>): void {
+function note(map: Map<string, Promise<void>>, tenantId: string, responseId: string, write: Promise<void>): void {
   const key = keyOf(tenantId, responseId);
-  writing.set(key, write);
+  map.set(key, write);
   const done = () => {
-    if (writing.get(key) === write) writing.delete(key);
+    if (map.get(key) === write) map.delete(key);
   };
   write.then(done, done);
+}
+
+/** Lists `write` (the row's start write) until it settles. */
+export function noteRowWrite(tenantId: string, responseId: string, write: Promise<void>): void {
+  note(writing, tenantId, responseId, write);
+}
+
+/**
+ * Lists `write` (the flush that marks the run's client gone) until it settles: a create continuing
+ * from the run right after its client left (an agent's stop and next turn) finds the row without the
+ * mark until then, and would be refused `previous_response_in_progress` for a run it may end.
+ */
+export function noteLeftMark(tenantId: string, responseId: string, write: Promise<void>): void {
+  note(marking, tenantId, responseId, write);
+}
+
+/** Waits for the mark of `responseId`'s left client if this isolate is writing it; whether it was written. */
+export async function leftMarkWritten(tenantId: string, responseId: string): Promise<boolean> {
+  const write = marking.get(keyOf(tenantId, responseId));
+  if (write === undefined) return false;
+  return write.then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Waits for the row of `responseId` if this isolate is writing it; whether it was written (false: not listed, or refused). */

@@ -9,6 +9,7 @@
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { readConfig, type GatewayConfig } from "../../src/config";
 import { compressEvents, readEvents as readRecorded, type RecordedEvent } from "../../src/db/event-batches";
@@ -21,6 +22,7 @@ import { runStateless } from "../../src/run/stateless";
 import { endDeadRun, endLeftRun } from "../../src/stream/dead-run";
 import { runStoredForeground } from "../../src/stream/foreground";
 import { chooseUpstream } from "../../src/upstream/registry";
+import worker from "../../src/index";
 import {
   client,
   gatewayFetch,
@@ -502,6 +504,64 @@ async function leftResponse(
   return { id: spec.responseId, ctx };
 }
 
+/**
+ * `env` with every D1 binding behind a gate that holds the flush marking a run's client gone
+ * (`client_left` set) until a single-row read of `id` (not the chain's recursive one) has answered:
+ * the moment a create continuing from the run, right after its client left, finds its row unmarked.
+ */
+function markGated(id: () => string | undefined): { env: Env; held: Promise<void> } {
+  let heldNow!: () => void;
+  const held = new Promise<void>((resolve) => (heldNow = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const sqlOf = new WeakMap<object, string>();
+  const watched = (statement: D1PreparedStatement, sql: string, params: unknown[]): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(inner, name) {
+        const value: unknown = Reflect.get(inner, name);
+        if (typeof value !== "function") return value;
+        const method = (value as (...args: unknown[]) => unknown).bind(inner);
+        if (name === "bind")
+          return (...values: unknown[]) => watched(method(...values) as D1PreparedStatement, sql, values);
+        if (!["all", "first", "raw", "run"].includes(String(name))) return method;
+        return async (...args: unknown[]) => {
+          const answer = await method(...args);
+          if (/^select/i.test(sql) && params.includes(id())) release();
+          return answer;
+        };
+      },
+    });
+    sqlOf.set(proxy, sql);
+    return proxy;
+  };
+  const gate = (binding: D1Database): D1Database =>
+    new Proxy(binding, {
+      get(target, name) {
+        const value: unknown = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        const method = (value as (...args: unknown[]) => unknown).bind(target);
+        if (name === "prepare") return (sql: string) => watched(method(sql) as D1PreparedStatement, sql, []);
+        if (name !== "batch") return method;
+        return async (statements: D1PreparedStatement[]) => {
+          if (
+            statements.some((statement) =>
+              /^update "responses" set .*"client_left" = \?/.test(sqlOf.get(statement) ?? ""),
+            )
+          ) {
+            heldNow();
+            await released;
+          }
+          return method(statements);
+        };
+      },
+    });
+  const bindings = Object.entries(env).map(([name, value]: [string, unknown]) => {
+    const d1 = typeof value === "object" && value !== null && "prepare" in value && "batch" in value;
+    return [name, d1 ? gate(value as D1Database) : value];
+  });
+  return { env: Object.fromEntries(bindings) as Env, held };
+}
+
 /** The row of a response as D1 has it now. */
 async function rowOf(id: string): Promise<ResponseRow> {
   const tenantId = await tenantOf(KEY);
@@ -564,6 +624,43 @@ describe("a response whose client left, continued with previous_response_id", ()
     expect(replay.at(-1)?.type).toBe("response.output_text.delta");
     // The mark is written only for a run whose client left.
     expect((await rowOf(next.id)).clientLeft).toBeNull();
+    await upstream.release(held);
+  });
+
+  it("continued at once, while the flush marking its client gone is still on its way to D1, is ended, not refused", async () => {
+    // An agent's stop then next turn: the create reads the row before its client_left mark lands.
+    const held = model("gate:7:8");
+    const spec = await specOf(
+      "req_disconnect_mark",
+      validateCreateRequest({ model: held, input: "stopped", stream: true }),
+    );
+    const gated = markGated(() => spec.responseId);
+    const ctx = createExecutionContext();
+    const settings = { ...readConfig(env), streamKeepaliveMs: 50, recordFlushMs: 600_000 };
+    const response = await runStoredForeground({ env: gated.env, ctx, config: settings }, spec);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (text.split("\n\n").length - 1 < 7) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel("the client went away");
+    await gated.held;
+
+    const openai = new OpenAI({
+      apiKey: KEY,
+      baseURL: GATEWAY_URL,
+      fetch: (input: string | URL | Request, init?: RequestInit) =>
+        worker.fetch(new Request(input, init), gated.env, createExecutionContext()),
+      maxRetries: 0,
+    });
+    const echo = model("echo");
+    const next = await openai.responses.create({ model: echo, previous_response_id: spec.responseId, input: "next" });
+    expect(next.output_text).toBe("echo(3): next");
+    expect(await sentAssistantTexts(echo)).toEqual(["w0 w1 w2 "]);
+    expect(await openai.responses.retrieve(spec.responseId)).toMatchObject({
+      status: "cancelled",
+      output_text: "w0 w1 w2 ",
+    });
+    await callStopped(held, "the left run's");
+    await waitOnExecutionContext(ctx);
     await upstream.release(held);
   });
 
