@@ -42,6 +42,8 @@ export interface GatewayConfig {
   idleTimeoutMs: number;
   /** Longest a response may run before it is stopped and marked failed. */
   maxRunMs: number;
+  /** Background responses a tenant may have running at once; a create past it is a 429. 0: no cap. */
+  maxBackgroundRuns: number;
   /** Retries of an upstream call that failed before its first byte (connection errors, 429, 5xx). */
   upstreamRetries: number;
   /** Bytes accepted from one upstream response before the run is stopped and marked failed. */
@@ -289,6 +291,8 @@ const SETTINGS = {
     "bytes",
   ),
   MAX_RUN_SECONDS: integer("upstream calls", 3600, 1, WEEK_SECONDS, "seconds"),
+  // Each running one is an object billed for its wall time and an upstream call on the operator's key.
+  MAX_BACKGROUND_RUNS_PER_TENANT: integer("upstream calls", 100, 0, 1_000_000, "runs at once; 0 sets no cap"),
   RECORD_FLUSH_SECONDS: integer("upstream calls", 10, 1, 300, "seconds"),
   STREAM_KEEPALIVE_SECONDS: integer("upstream calls", 10, 0, 300, "seconds; 0 sends none"),
   // A Worker may finish its work for about 30 s after its client left (`ctx.waitUntil`).
@@ -512,6 +516,7 @@ export function readConfig(env: Env): GatewayConfig {
     firstByteTimeoutMs: values.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
     idleTimeoutMs: values.UPSTREAM_IDLE_TIMEOUT_MS,
     maxRunMs: values.MAX_RUN_SECONDS * 1000,
+    maxBackgroundRuns: values.MAX_BACKGROUND_RUNS_PER_TENANT,
     upstreamRetries: values.UPSTREAM_RETRIES,
     maxUpstreamBodyBytes: values.UPSTREAM_MAX_BODY_BYTES,
     maxUpstreamEventBytes: values.UPSTREAM_MAX_EVENT_BYTES,

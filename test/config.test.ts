@@ -22,6 +22,7 @@ describe("readConfig", () => {
         idleTimeoutMs: 300_000,
         upstreamRetries: 2,
         maxRunMs: 3_600_000,
+        maxBackgroundRuns: 100,
         retentionDays: 30,
         rateLimitPeriodSeconds: 60,
         rateLimitRequests: 600,

@@ -1,9 +1,9 @@
 // The only D1 queries on `Idempotency-Key`s of `POST /v1/responses`: claim a key for a pre-minted
 // response id, renew the claim while its attempt prepares, forget it when the attempt stored nothing
-// or was refused (and tell a retry that waited for it so), and the cleanup of expired keys (exported
+// or was refused (and tell a retry that waited for it so), whether a key is in use (a retry), and the cleanup of expired keys (exported
 // for the retention job). Used by the idempotent create and the delete route.
 
-import { and, eq, inArray, lte, notExists, sql, type SQL } from "drizzle-orm";
+import { and, eq, gt, inArray, lte, notExists, sql, type SQL } from "drizzle-orm";
 import type { Db, Statement } from "./client";
 import { idempotencyKeys, responses } from "./schema";
 
@@ -84,6 +84,19 @@ const claimedFor = (tenantId: string, key: string, responseId: string): SQL | un
 /** Forgets a key whose attempt stored nothing, so a retry runs the request again. */
 export async function releaseIdempotencyKey(db: Db, tenantId: string, key: string, responseId: string): Promise<void> {
   await db.delete(idempotencyKeys).where(claimedFor(tenantId, key, responseId));
+}
+
+/** Whether `key` is claimed and unexpired, for any response: a create sent with it is a retry. */
+export async function idempotencyKeyInUse(db: Db, tenantId: string, key: string): Promise<boolean> {
+  const now = Math.floor(Date.now() / 1000);
+  const held = await db
+    .select({ key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(
+      and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, now)),
+    )
+    .limit(1);
+  return held.length > 0;
 }
 
 /** Whether `key` is still claimed for `responseId`: an attempt answered with an error frees it. */

@@ -7,6 +7,7 @@
 import {
   and,
   asc,
+  desc,
   eq,
   getTableColumns,
   gt,
@@ -576,4 +577,40 @@ export async function findStaleRuns(
     .where(and(eq(responses.legacy, 1), gte(responses.createdAt, options.since), running))
     .limit(options.limit - found.length);
   return [...found, ...legacy];
+}
+
+/** Which of a tenant's background rows count as running (`liveBackgroundRuns`). */
+export interface LiveWindow {
+  /** Rows minted from this time (ms) on: no live run is older, so older rows are not read. */
+  sinceMs: number;
+  /** Heartbeat at or after this unix second: a silent run lost its object and the sweep ends it. */
+  heartbeatSince: number;
+  /** Count no further than this (a tenant at its cap stops the read there). */
+  limit: number;
+}
+
+/**
+ * The tenant's running background rows, up to `limit`, newest first: a range of the table's key
+ * from `sinceMs` (ids carry their creation time), every other condition read on those rows; no
+ * index is written for it. Rows read: the tenant's responses of every kind minted in the window.
+ */
+export function liveBackgroundRunsQuery(db: Db, tenantId: string, window: LiveWindow) {
+  return db
+    .select({ id: responses.id })
+    .from(responses)
+    .where(
+      and(
+        eq(responses.tenantId, tenantId),
+        gte(responses.id, idFloorAt("resp", window.sinceMs)),
+        eq(responses.background, true),
+        notInArray(responses.status, TERMINAL),
+        gte(responses.updatedAt, window.heartbeatSince),
+      ),
+    )
+    .orderBy(desc(responses.id))
+    .limit(window.limit);
+}
+
+export async function countLiveBackgroundRuns(db: Db, tenantId: string, window: LiveWindow): Promise<number> {
+  return (await liveBackgroundRunsQuery(db, tenantId, window)).length;
 }

@@ -9,6 +9,7 @@ import { readJson } from "../http/json-body";
 import { noteResponse } from "../observe/request-log";
 import { prewarms, validateCreateRequest, type CreateRequest } from "../responses/create-request";
 import { newId } from "../responses/ids";
+import { checkBackgroundCap } from "../run/background-cap";
 import type { RunSpec, StartResult } from "../run/spec";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
 import { runStateless } from "../run/stateless";
@@ -41,6 +42,9 @@ export async function createResponse(route: RouteContext): Promise<Response> {
   } finally {
     await admitted;
   }
+  const key = idempotencyKeyOf(request);
+  // Before anything is written or asked upstream (the key check included): a tenant at its cap costs a read.
+  if (create.background) await checkBackgroundCap(await tenantDb(env, caller.tenantId), caller.tenantId, config, key);
   // The upstream is called statelessly: a reference is replaced by the stored item before it is
   // validated for the upstream's protocol (a Chat Completions server takes the item, not the reference).
   if (references) {
@@ -48,7 +52,6 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     create = { ...create, input };
     protocolFor(upstream.protocol).validate(create);
   }
-  const key = idempotencyKeyOf(request);
   // One clock reading for the id and `created_at`: a tenant's rows are listed in id order.
   const now = Date.now();
   const spec: RunSpec = {
