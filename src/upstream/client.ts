@@ -23,6 +23,7 @@ import { withReasoningPlaceholder } from "./chat-completions/reasoning-placehold
 import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import { gatewayCompacts } from "./compact-support";
 import type { UpstreamProtocol } from "./protocol";
+import { withReasoningInput, type ReasoningInput } from "./reasoning-input";
 import type { RequestFields } from "./routes";
 import { warmUpAnswer } from "./warm-up";
 
@@ -48,6 +49,8 @@ export interface UpstreamTarget {
   reasoningPlaceholder?: string | null;
   /** Responses: the server has no `/responses/compact`, the gateway compacts (a route's `compaction: "gateway"`). */
   gatewayCompaction?: boolean;
+  /** Responses: which earlier reasoning items go, and how (a route's `reasoning_input`); `keep` when unset. */
+  reasoningInput?: ReasoningInput;
 }
 
 /** `body` with the route's fields left out or renamed; a renamed one never replaces a field the body has. */
@@ -258,7 +261,10 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
   // The placeholder goes last: on the messages as sent, after any merge of consecutive ones.
   const sent = withReasoningPlaceholder(
     withAlternatingRoles(
-      withReasoningSentAs(withoutGatewayCompaction(target, body), target.reasoningSentAs ?? "reasoning_content"),
+      withReasoningSentAs(
+        withReasoningInput(withoutGatewayCompaction(target, body), target.reasoningInput ?? "keep"),
+        target.reasoningSentAs ?? "reasoning_content",
+      ),
       target.alternateRoles === true,
     ),
     target.reasoningPlaceholder ?? null,

@@ -7,6 +7,7 @@ import { isHeaderToken, refuseIfMisconfigured, type GatewayConfig } from "../con
 import { ApiError } from "../errors";
 import type { ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName, UpstreamProtocol } from "./protocol";
+import type { ReasoningInput } from "./reasoning-input";
 import { chatCompletionsOpenThinkProtocol, chatCompletionsProtocol } from "./chat-completions";
 import { responsesProtocol } from "./responses-protocol";
 import type { UpstreamTarget } from "./client";
@@ -44,6 +45,8 @@ export interface UpstreamChoice {
   reasoningPlaceholder?: string;
   /** The route's `compaction: "gateway"` (responses only): the server has no `/responses/compact`. */
   gatewayCompaction?: boolean;
+  /** The route's `reasoning_input` (responses only), when not the default `keep`. */
+  reasoningInput?: ReasoningInput;
 }
 
 /** The operator's configuration is at fault, not the request: nothing a retry would fix. */
@@ -95,6 +98,7 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
     ...(route.alternateRoles ? { alternateRoles: true } : {}),
     ...(route.reasoningPlaceholder !== null ? { reasoningPlaceholder: route.reasoningPlaceholder } : {}),
     ...(route.gatewayCompaction ? { gatewayCompaction: true } : {}),
+    ...(route.reasoningInput !== "keep" ? { reasoningInput: route.reasoningInput } : {}),
   };
 }
 
@@ -121,4 +125,5 @@ export const targetOf = (choice: UpstreamChoice): UpstreamTarget => ({
   alternateRoles: choice.alternateRoles === true,
   reasoningPlaceholder: choice.reasoningPlaceholder ?? null,
   gatewayCompaction: choice.gatewayCompaction === true,
+  reasoningInput: choice.reasoningInput ?? "keep",
 });

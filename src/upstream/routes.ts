@@ -7,6 +7,7 @@ import { endpointSuffix } from "../endpoint-suffix";
 import { logConfigProblem } from "../observe/problems";
 import { REASONING_SENT_AS, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
 import type { ProtocolName } from "./protocol";
+import { REASONING_INPUT, type ReasoningInput } from "./reasoning-input";
 
 /** One route as written by the operator: a glob on the model name and where such models go. */
 export interface UpstreamRoute {
@@ -31,6 +32,8 @@ export interface UpstreamRoute {
   reasoningPlaceholder: string | null;
   /** `responses` only: the server has no `/responses/compact`, so the gateway compacts (src/upstream/compact-support.ts). */
   gatewayCompaction: boolean;
+  /** `responses` only: which earlier reasoning items go to the server, and how (src/upstream/reasoning-input.ts). */
+  reasoningInput: ReasoningInput;
 }
 
 /** `request_fields` of a route: each field the gateway would send, left out (null) or renamed. */
@@ -60,6 +63,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "alternate_roles",
   "reasoning_placeholder",
   "compaction",
+  "reasoning_input",
 ]);
 /** Fields no route may leave out or rename: without them no request means anything. */
 const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(["model", "messages", "input", "stream"]);
@@ -150,6 +154,14 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
   // A chat server has no compaction of its own: the gateway always compacts for it.
   if (fields.compaction !== undefined && fields.protocol !== "responses")
     throw new RouteProblem(`${at}.compaction applies to responses routes only.`);
+  const reasoningInput = fields.reasoning_input ?? "keep";
+  if (!REASONING_INPUT.includes(reasoningInput as ReasoningInput))
+    throw new RouteProblem(
+      `${at}.reasoning_input must be one of ${REASONING_INPUT.map((mode) => `'${mode}'`).join(", ")}.`,
+    );
+  // A chat server gets reasoning as text only already (src/upstream/chat-completions/messages.ts).
+  if (fields.reasoning_input !== undefined && fields.protocol !== "responses")
+    throw new RouteProblem(`${at}.reasoning_input applies to responses routes only.`);
   const apiKeySecret = optionalString(fields, "api_key_secret", at);
   if (apiKeySecret !== null && !BINDING_NAME.test(apiKeySecret))
     throw new RouteProblem(`${at}.api_key_secret must be the name of a Worker secret.`);
@@ -166,6 +178,7 @@ function parseRoute(entry: unknown, index: number): UpstreamRoute {
     alternateRoles: alternate === true,
     reasoningPlaceholder: placeholder,
     gatewayCompaction: compaction === "gateway",
+    reasoningInput: reasoningInput as ReasoningInput,
   };
 }
 

@@ -132,6 +132,27 @@ describe("UPSTREAM_ROUTES parsing", () => {
     expect(targetOf(chooseUpstream(config, "llama-3", null)).gatewayCompaction).toBe(true);
   });
 
+  it("reads reasoning_input on a responses route (keep unless set)", () => {
+    const responses = (fields: Record<string, unknown>) => route({ protocol: "responses", ...fields });
+    expect(
+      routesOf([
+        responses({ model: "vllm-*", reasoning_input: "drop_encrypted" }),
+        responses({ model: "llama-cpp-*", reasoning_input: "raw_text_only" }),
+        responses({ model: "other-*", reasoning_input: "drop" }),
+        responses({}),
+      ]),
+    ).toEqual([
+      expect.objectContaining({ reasoningInput: "drop_encrypted" }),
+      expect.objectContaining({ reasoningInput: "raw_text_only" }),
+      expect.objectContaining({ reasoningInput: "drop" }),
+      expect.objectContaining({ reasoningInput: "keep" }),
+    ]);
+    const table = JSON.stringify([responses({ model: "vllm/*", reasoning_input: "drop_encrypted" })]);
+    const config = configOf({ UPSTREAM_ROUTES: table });
+    expect(targetOf(chooseUpstream(config, "vllm/qwen3", null)).reasoningInput).toBe("drop_encrypted");
+    expect(targetOf(chooseUpstream(config, "gpt-5", null)).reasoningInput).toBe("keep");
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
@@ -262,6 +283,16 @@ describe("UPSTREAM_ROUTES parsing", () => {
       "compaction on a chat_completions route (the gateway always compacts there)",
       [route({ compaction: "gateway" })],
       "UPSTREAM_ROUTES[0].compaction applies to responses routes only",
+    ],
+    [
+      "reasoning_input of another value",
+      [route({ protocol: "responses", reasoning_input: "strip" })],
+      "UPSTREAM_ROUTES[0].reasoning_input must be one of 'keep', 'drop_encrypted', 'raw_text_only', 'drop'",
+    ],
+    [
+      "reasoning_input on a chat_completions route (reasoning goes there as text only)",
+      [route({ reasoning_input: "drop" })],
+      "UPSTREAM_ROUTES[0].reasoning_input applies to responses routes only",
     ],
     [
       "alternate_roles on a responses route",

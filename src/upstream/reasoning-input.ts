@@ -1,0 +1,54 @@
+// What of earlier turns' reasoning items goes to a Responses server, per route (`reasoning_input`).
+// OpenAI needs each one as it came (its `encrypted_content` is the reasoning); open-source servers
+// refuse or misread another model's: vLLM answers 400 "Encrypted content is not supported." to any
+// `encrypted_content`, Ollama reads `encrypted_content` as the thinking text (its own items carry
+// the text there in the clear), llama.cpp refuses an item without `reasoning_text` content.
+// Applied to the built body by the client; what is stored is never changed.
+
+import type { JsonObject } from "../responses/types";
+import { isPlainObject } from "../responses/validation";
+
+/**
+ * `keep`: as it came (the default). `drop_encrypted`: without `encrypted_content`, except the
+ * server's own text in the clear (Ollama's), and left out when no text is left. `raw_text_only`:
+ * only items with raw `reasoning_text` content, without `encrypted_content`. `drop`: none.
+ */
+export type ReasoningInput = "keep" | "drop_encrypted" | "raw_text_only" | "drop";
+
+export const REASONING_INPUT: readonly ReasoningInput[] = ["keep", "drop_encrypted", "raw_text_only", "drop"];
+
+/** The texts of `parts` of `type`, joined; "" for none. */
+function textOf(parts: unknown, type: string): string {
+  if (!Array.isArray(parts)) return "";
+  return parts
+    .filter((part): part is JsonObject => isPlainObject(part) && part.type === type && typeof part.text === "string")
+    .map((part) => part.text as string)
+    .join("");
+}
+
+/** The item as `mode` sends it; null leaves it out. */
+function sentAs(item: JsonObject, mode: Exclude<ReasoningInput, "keep">): JsonObject | null {
+  if (mode === "drop") return null;
+  const raw = textOf(item.content, "reasoning_text");
+  const summary = textOf(item.summary, "summary_text");
+  if (mode === "raw_text_only" && raw === "") return null;
+  // Ollama's own items carry their thinking as plain `encrypted_content` (the summary's text): it reads only that.
+  const clear =
+    typeof item.encrypted_content === "string" && item.encrypted_content !== "" && item.encrypted_content === summary;
+  if (mode === "drop_encrypted" && clear) return item;
+  if (mode === "drop_encrypted" && raw === "" && summary === "") return null;
+  if (!("encrypted_content" in item)) return item;
+  const { encrypted_content: _dropped, ...rest } = item;
+  return rest;
+}
+
+/** `body` with its input's reasoning items as the route's `reasoning_input` says (unchanged for `keep`). */
+export function withReasoningInput(body: JsonObject, mode: ReasoningInput): JsonObject {
+  if (mode === "keep" || !Array.isArray(body.input)) return body;
+  const input = body.input.flatMap((item: unknown) => {
+    if (!isPlainObject(item) || item.type !== "reasoning") return [item];
+    const sent = sentAs(item, mode);
+    return sent === null ? [] : [sent];
+  });
+  return { ...body, input };
+}
