@@ -69,6 +69,14 @@ const routes = (mock: string) =>
       strip_prefix: "gateway-compacts/",
       compaction: "gateway",
     },
+    // vLLM's /responses, which refuses a reasoning item with encrypted_content (another model's).
+    {
+      model: "vllm/*",
+      base_url: `${mock}/v1`,
+      protocol: "responses",
+      strip_prefix: "vllm/",
+      reasoning_input: "drop_encrypted",
+    },
     { model: "unkeyed/*", base_url: `${mock}/alt/v1`, protocol: "chat_completions", api_key_secret: "UNSET_KEY" },
     // Upstream faults (issue 6): a port nothing listens on (1, tcpmux, needs root) and a name that never resolves.
     { model: "refused/*", base_url: "http://127.0.0.1:1/v1", protocol: "responses", strip_prefix: "refused/" },

@@ -159,6 +159,41 @@ describe("a mixed deployment", () => {
     expect((toResponses?.body.input as unknown[])[1]).toEqual(first.output[0]);
   });
 
+  it("hands a chain from OpenAI's reasoning to a vLLM route without the encrypted_content vLLM refuses, its summary kept", async () => {
+    const first = await openai.responses.create({
+      model: model("think:get_weather"),
+      input: "Weather in Paris?",
+      reasoning: { summary: "auto" },
+    });
+    const [reasoning, call] = first.output as [{ encrypted_content?: string }, ResponseFunctionToolCall];
+    expect(reasoning).toMatchObject({ type: "reasoning" });
+    expect(reasoning.encrypted_content).toMatch(/^enc:rs_/);
+    const output = [{ type: "function_call_output" as const, call_id: call.call_id, output: "sunny" }];
+
+    // vLLM's /responses refuses the item as OpenAI made it: so it does on a route without reasoning_input.
+    const unrouted = model("vllm-think");
+    const refused = await openai.responses
+      .create({ model: unrouted, previous_response_id: first.id, input: output })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400 });
+    expect((refused as Error).message).toContain("Encrypted content is not supported.");
+
+    const vllm = routed("vllm-think", "vllm/");
+    const second = await openai.responses.create({ model: vllm.model, previous_response_id: first.id, input: output });
+    expect([second.status, second.output_text]).toEqual(["completed", "answer"]);
+    const [sent] = await received(vllm);
+    const { encrypted_content: _blob, ...summaryOnly } = reasoning;
+    expect(sent?.body.input).toEqual([
+      { role: "user", content: "Weather in Paris?" },
+      summaryOnly,
+      expect.objectContaining({ type: "function_call", call_id: call.call_id }),
+      output[0],
+    ]);
+    expect(summaryOnly).toMatchObject({ summary: [{ type: "summary_text", text: "Looking up the weather." }] });
+    // What is stored stays as OpenAI made it: a chain back to OpenAI still carries its reasoning.
+    expect((await openai.responses.retrieve(first.id)).output[0]).toEqual(reasoning);
+  });
+
   it("never returns or stores a route's key, even when the upstream quotes it", async () => {
     const m = routed("error:echokey:401", "alt/");
     const failure = await openai.responses.create({ model: m.model, input: "x" }).catch((error: unknown) => error);

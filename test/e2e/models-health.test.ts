@@ -21,6 +21,7 @@ describe("GET /v1/models", () => {
       "alternating:*",
       "thinking:*",
       "gateway-compacts/*",
+      "vllm/*",
       "unkeyed/*",
       "refused/*",
       "nxdomain/*",
@@ -59,7 +60,7 @@ describe("GET /v1/models", () => {
       const body = await res.json<{ object: string; data: { id: string }[] }>();
       expect(body.object).toBe("list");
       expect(body.data.map((model) => model.id)).not.toContain("mock-large");
-      expect(body.data).toHaveLength(10);
+      expect(body.data).toHaveLength(11);
     }
   });
 

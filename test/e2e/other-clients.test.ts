@@ -354,6 +354,18 @@ describe("the OpenAI Agents SDK", () => {
     const [sent] = await received(chat);
     expect(sent?.body.messages).toMatchObject([{ role: "user" }, { role: "assistant" }, { role: "tool" }]);
   });
+
+  it("hands off from an OpenAI reasoning model to one on a vLLM route, which refuses OpenAI's encrypted reasoning", async () => {
+    const vllm = routed("vllm-think", "vllm/");
+    const support = new Agent({ name: "support", handoffDescription: "Anything else", model: vllm.model });
+    const triage = new Agent({ name: "triage", model: model("think:transfer_to_support"), handoffs: [support] });
+    const result = await runner.run(triage, "my invoice", { maxTurns: 3 });
+    expect(result.lastAgent?.name).toBe("support");
+    expect(result.finalOutput).toBe("answer");
+    const [sent] = await received(vllm);
+    const types = (sent?.body.input as { type?: string; role?: string }[]).map((item) => item.type ?? item.role);
+    expect(types).toEqual(["user", "function_call", "function_call_output"]);
+  });
 });
 
 describe("LangChain's ChatOpenAI on the Responses API (@langchain/openai)", () => {

@@ -143,7 +143,9 @@ function thinkingEvents(res: ServerResponse, model: string, name: string, body: 
   }
   if (input.at(-1)?.type === "function_call_output") return streamEvents(res, textEvents(model, ["done"]));
   const include = Array.isArray(body.include) ? body.include : [];
-  const reasoning: Json = { id: id("rs"), type: "reasoning", summary: [] };
+  const asked = (body.reasoning as Json | undefined)?.summary;
+  const summary = typeof asked === "string" ? [{ type: "summary_text", text: "Looking up the weather." }] : [];
+  const reasoning: Json = { id: id("rs"), type: "reasoning", summary };
   if (include.includes("reasoning.encrypted_content")) reasoning.encrypted_content = `enc:${String(reasoning.id)}`;
   const call = functionCallEvents(model, name, '{"city":"Paris"}');
   const shifted = call.slice(2, -1).map((event) => ({ ...event, output_index: 1 }));
@@ -163,8 +165,19 @@ function thinkingEvents(res: ServerResponse, model: string, name: string, body: 
 
 /**
  * A reasoning model as vLLM serves one over /responses: its reasoning item carries the raw text as
- * `reasoning_text` content and no `encrypted_content`, and a chain sends it back so.
+ * `reasoning_text` content and no `encrypted_content`, and a chain sends it back so. As vLLM
+ * (`responses/utils.py`), a reasoning input item with `encrypted_content` is refused.
  */
+function vllmThinking(res: ServerResponse, model: string, body: Json) {
+  const input = Array.isArray(body.input) ? (body.input as Json[]) : [];
+  if (input.some((item) => item.type === "reasoning" && Boolean(item.encrypted_content))) {
+    res.writeHead(400, { "content-type": "application/json" });
+    const error = { object: "error", message: "Encrypted content is not supported.", type: "BadRequestError" };
+    return res.end(JSON.stringify({ ...error, param: null, code: 400 }));
+  }
+  return streamEvents(res, vllmThinkingEvents(model));
+}
+
 function vllmThinkingEvents(model: string): Json[] {
   const reasoning: Json = { id: id("rs"), type: "reasoning", summary: [] };
   const done = { ...reasoning, content: [{ type: "reasoning_text", text: "Thinking it over." }] };
@@ -500,7 +513,7 @@ async function serveResponses(res: ServerResponse, body: Json) {
     case "think":
       return thinkingEvents(res, model, args[0] ?? "get_weather", body);
     case "vllm-think":
-      return streamEvents(res, vllmThinkingEvents(model));
+      return vllmThinking(res, model, body);
     case "no-compact": {
       // no-compact[:STATUS]  a server without /responses/compact (see serveUtility): a JSON answer to
       // a stream:false call (the gateway's summary call), else an echo of the input's last user text

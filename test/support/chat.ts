@@ -14,7 +14,8 @@ export interface RoutedModel {
 }
 
 /** `chat:` goes to the chat upstream with the caller's key; `alt/` to a second one with a named key. */
-export type Route = "chat:" | "alt/" | "alt-responses/" | "unkeyed/" | "strict:" | "alternating:" | "thinking:";
+export type Route =
+  "chat:" | "alt/" | "alt-responses/" | "unkeyed/" | "strict:" | "alternating:" | "thinking:" | "vllm/";
 
 export function routed(scenario: string, route: Route = "chat:"): RoutedModel {
   const upstreamModel = `${scenario}#${crypto.randomUUID()}`;
