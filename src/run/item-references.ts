@@ -48,6 +48,8 @@ export async function resolveItemReferences(
     throw invalidRequest(
       `Invalid '${param}': too many item references. Expected at most ${MAX_ITEM_REFERENCES} distinct \`item_reference\` ids, but got ${ids.length} instead.`,
       param,
+      // OpenAI's code for an array over its limit.
+      "array_above_max_length",
     );
   const found: Map<string, InputItem> = await findOutputItems(db, tenantId, ids);
   const elsewhere = ids.filter((id) => !found.has(id));

@@ -97,7 +97,12 @@ describe("item_reference", () => {
       const refused = await openai.responses
         .create({ model: m, store: false, stream, input: [...distinct, reference(said), reference("msg_onemore")] })
         .catch((error: unknown) => error);
-      expect(refused).toMatchObject({ status: 400, param: "input", type: "invalid_request_error" });
+      expect(refused).toMatchObject({
+        status: 400,
+        param: "input",
+        type: "invalid_request_error",
+        code: "array_above_max_length",
+      });
       expect((refused as Error).message).toContain(
         `too many item references. Expected at most ${MAX_ITEM_REFERENCES} distinct \`item_reference\` ids, but got ${MAX_ITEM_REFERENCES + 1} instead.`,
       );
