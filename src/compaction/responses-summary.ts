@@ -52,40 +52,49 @@ function outputText(response: JsonObject): string {
   return text;
 }
 
-/** The summary call's failure in the server's own words (a failed Response, an `error` body or event). */
-function refused(error: unknown): ApiError {
+/**
+ * The summary call's failure in the server's own words (a failed Response, an `error` body or event),
+ * with the key it was sent taken out (`redact`): some servers quote it, and it may be the operator's.
+ */
+function refused(error: unknown, redact: (text: string) => string): ApiError {
   const message = isPlainObject(error) && typeof error.message === "string" ? error.message : String(error);
-  return new ApiError(502, `The upstream model server failed to write the summary: ${message.slice(0, 2000)}`, {
+  return new ApiError(502, `The upstream model server failed to write the summary: ${redact(message).slice(0, 2000)}`, {
     type: "server_error",
     // The server's own refusal: failed_by upstream_error in the response line.
     fromUpstream: true,
   });
 }
 
-function answerOfResponse(body: unknown): { text: string; usage: ResponseUsage } {
+function answerOfResponse(body: unknown, redact: (text: string) => string): { text: string; usage: ResponseUsage } {
   if (!isPlainObject(body)) throw new SyntaxError("not a JSON object");
-  if (body.error !== undefined && body.error !== null) throw refused(body.error);
-  if (body.status === "failed") throw refused(body.error ?? "the response failed");
+  if (body.error !== undefined && body.error !== null) throw refused(body.error, redact);
+  if (body.status === "failed") throw refused(body.error ?? "the response failed", redact);
   return { text: outputText(body), usage: usageFromResponses(body.usage) };
 }
 
 /**
  * The summary's text and usage. `read` gives a JSON answer's text (bounded by the caller); a stream
  * is read event by event, its text from the terminal Response or, without one, from the deltas.
+ * `redact` takes the key out of the server's words in a refusal.
  */
 export async function responsesSummaryAnswer(
   response: Response,
-  limits: { read: (response: Response) => Promise<string>; maxChars: number; tooLarge: () => ApiError },
+  limits: {
+    read: (response: Response) => Promise<string>;
+    maxChars: number;
+    tooLarge: () => ApiError;
+    redact: (text: string) => string;
+  },
 ): Promise<{ text: string; usage: ResponseUsage }> {
-  const { read, maxChars, tooLarge } = limits;
+  const { read, maxChars, tooLarge, redact } = limits;
   if (!(response.headers.get("content-type") ?? "").includes("text/event-stream"))
-    return answerOfResponse(JSON.parse(await read(response)));
+    return answerOfResponse(JSON.parse(await read(response)), redact);
   let deltas = "";
   for await (const message of decodeSse(response.body as ReadableStream<Uint8Array>)) {
     if (message.data.trim() === "[DONE]") break;
     const event: unknown = JSON.parse(message.data);
     if (!isPlainObject(event)) continue;
-    if (event.type === "error") throw refused(event.error ?? event);
+    if (event.type === "error") throw refused(event.error ?? event, redact);
     if (event.type === "response.output_text.delta" && typeof event.delta === "string") deltas += event.delta;
     if (
       (event.type === "response.completed" ||
@@ -93,7 +102,7 @@ export async function responsesSummaryAnswer(
         event.type === "response.failed") &&
       isPlainObject(event.response)
     ) {
-      const answer = answerOfResponse(event.response);
+      const answer = answerOfResponse(event.response, redact);
       return { text: answer.text || deltas, usage: answer.usage };
     }
     // Bounded as a JSON answer is (leaving the loop cancels the stream).

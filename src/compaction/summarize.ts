@@ -14,7 +14,7 @@ import { withoutThinkBlock } from "../upstream/chat-completions/think-tags";
 import { ChatToolSet } from "../upstream/chat-completions/tool-set";
 import { usageFromChat, type ResponseUsage } from "../upstream/chat-completions/usage";
 import { contentText } from "../upstream/chat-completions/wire";
-import { callUpstream, readBoundedText, type CallOptions, type UpstreamTarget } from "../upstream/client";
+import { callUpstream, readBoundedText, redact, type CallOptions, type UpstreamTarget } from "../upstream/client";
 import { hostOf } from "../upstream/errors";
 import { responsesSummaryAnswer, responsesSummaryBody } from "./responses-summary";
 
@@ -193,7 +193,12 @@ async function summarizeOnce(request: SummarizeRequest, input: InputItem[], trim
       const chat = await answerOf(response);
       answer = { text: chat.text, usage: usageFromChat(chat.usage ?? {}) };
     } else {
-      answer = await responsesSummaryAnswer(response, { read: readText, maxChars: MAX_ANSWER_BYTES, tooLarge });
+      answer = await responsesSummaryAnswer(response, {
+        read: readText,
+        maxChars: MAX_ANSWER_BYTES,
+        tooLarge,
+        redact: (text) => redact(text, request.target.apiKey),
+      });
     }
   } catch (error) {
     if (error instanceof ApiError) throw error;

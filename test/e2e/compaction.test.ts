@@ -680,6 +680,17 @@ describe("over a Responses upstream without /responses/compact", () => {
     );
   });
 
+  it("takes the key out of the server's refusal of the summary call", async () => {
+    const key = "sk-test-compaction-quoted";
+    const error = await compacted(client(key), model("no-compact:echo-key")).then(
+      () => undefined,
+      (caught: unknown) => caught as { status: number; message: string },
+    );
+    expect(error?.status).toBe(502);
+    expect(error?.message).toContain("failed to write the summary: The key [redacted] may not summarize.");
+    expect(error?.message).not.toContain(key);
+  });
+
   it("compacts on a route that says so without asking for /responses/compact at all", async () => {
     const m = `gateway-compacts/${model("no-compact")}`;
     const result = await compacted(client("sk-test-compaction-r"), m);

@@ -516,11 +516,18 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return vllmThinking(res, model, body);
     case "no-compact": {
       // no-compact[:STATUS]  a server without /responses/compact (see serveUtility): a JSON answer to
-      // a stream:false call (the gateway's summary call), else an echo of the input's last user text
+      // a stream:false call (the gateway's summary call), else an echo of the input's last user text;
+      // no-compact:echo-key refuses the summary call quoting the key
       const input = Array.isArray(body.input) ? (body.input as Json[]) : [];
       if (body.stream !== false) {
         const text = `echo(${input.length}): ${lastUserText(body.input)}`;
         return streamEvents(res, textEvents(model, text.match(/.{1,8}/gs) ?? [text]));
+      }
+      if (args[0] === "echo-key") {
+        // A summary call refused with 200 and an error body that repeats the key it was sent.
+        const key = (requests.get(model)?.at(-1)?.authorization ?? "").replace(/^Bearer /, "");
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ error: { message: `The key ${key} may not summarize.` } }));
       }
       const events = textEvents(model, [`SUMMARY of ${input.length} items`]);
       const usage = {
