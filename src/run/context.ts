@@ -74,7 +74,8 @@ async function liveStatus(
     // asked, a run whose client is gone marks its row left, and the row is read again.
     if (!clientGone(row) && (await runningStreams.check(tenantId, id)))
       row = (await findResponse(db, tenantId, id)) ?? row;
-    if (!clientGone(row)) return null;
+    // Its client is there: it may have ended meanwhile (the checks can wait a second or two).
+    if (!clientGone(row)) return (await findResponse(db, tenantId, id))?.status ?? null;
     await endLeft(row);
     // Its end, or the run's own if that came first (the chain is read again after).
     return (await findResponse(db, tenantId, id))?.status ?? null;
