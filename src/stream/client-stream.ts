@@ -11,6 +11,23 @@ const encoder = new TextEncoder();
 const CLOSE_WAIT_MS = 5_000;
 /** The pause after each comment `check` writes (the answer comes after the last): about half a second in all. */
 const CHECK_PAUSES_MS = [50, 150, 300];
+/** How long `check` waits for one of its comments to be taken by a client that may not be reading. */
+const CHECK_SEND_WAIT_MS = 500;
+
+/** Whether `promise` settled within `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
 
 export class ClientStream {
   readonly readable: ReadableStream<Uint8Array>;
@@ -84,17 +101,12 @@ export class ClientStream {
   async check(): Promise<boolean> {
     for (const pause of CHECK_PAUSES_MS) {
       if (!this.#connected) return false;
-      await this.send(KEEPALIVE_COMMENT);
-      await this.#goneWithin(pause);
+      // A client that is not reading holds the write (backpressure): it is there, and the check does
+      // not wait on it (each create asking would wait out its whole CHECK_WAIT_MS).
+      if (!(await settledWithin(this.send(KEEPALIVE_COMMENT), CHECK_SEND_WAIT_MS))) return this.#connected;
+      await settledWithin(this.#departed, pause);
     }
     return this.#connected;
-  }
-
-  /** Settles once the client is gone, or `ms` from now. */
-  async #goneWithin(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#departed, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
   }
 
   /** Ends the body; a client that stopped reading is cut after a while. */
