@@ -26,10 +26,13 @@ const encoder = new TextEncoder();
 export const FOLLOW_POLL_MS = 1_000;
 
 /**
- * How long a hold of a left run by its returning client lasts unless renewed (each poll renews it):
+ * How long a hold of a left run by its returning client lasts unless renewed (a poll renews it when
+ * it is near its end):
  * a reader that left, noticed at its next write, stops renewing it.
  */
 export const CLIENT_HOLD_SECONDS = 5;
+/** A hold is renewed once it has this little left: well before it lapses, even if a poll runs late. */
+const HOLD_RENEWED_WITHIN_SECONDS = 2;
 
 /**
  * The run's client came back as a reader of `row` (an idempotent retry, a resume): if its client had
@@ -39,7 +42,11 @@ export const CLIENT_HOLD_SECONDS = 5;
  */
 export async function holdForClient(db: Db, row: ResponseRow): Promise<boolean> {
   if (row.background || row.clientLeft === null || TERMINAL_STATUSES.has(row.status)) return false;
-  const until = Math.floor(Date.now() / 1000) + CLIENT_HOLD_SECONDS;
+  const now = Math.floor(Date.now() / 1000);
+  // A hold with more than a couple of seconds left (the row as this poll read it) is renewed later:
+  // a D1 write every third poll, not every one.
+  if (row.clientLeft > now + HOLD_RENEWED_WITHIN_SECONDS) return true;
+  const until = now + CLIENT_HOLD_SECONDS;
   await holdLeftRun(db, { responseId: row.id, tenantId: row.tenantId }, until).catch(() => false);
   return true;
 }
