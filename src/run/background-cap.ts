@@ -29,7 +29,7 @@ export function liveBackgroundRuns(db: Db, tenantId: string, config: GatewayConf
   });
 }
 
-export const tooManyBackgroundRuns = (cap: number): ApiError =>
+const tooManyBackgroundRuns = (cap: number): ApiError =>
   new ApiError(
     429,
     `This account has ${cap} background responses running, the most MAX_BACKGROUND_RUNS_PER_TENANT allows. Wait for one to end (or cancel one) and try again.`,

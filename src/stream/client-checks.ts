@@ -7,7 +7,7 @@
 // asked: it lets go at its own next write. Listed by src/stream/foreground.ts (a store:false turn is not).
 
 /** How long a create waits for a run's answer before it is refused as it would have been. */
-export const CHECK_WAIT_MS = 2_500;
+const CHECK_WAIT_MS = 2_500;
 
 /**
  * How often a listed run looks for a question: a flag read, but a timer fire costs a running stream
@@ -32,9 +32,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * One run's place on the lists (one per run, whichever lists it is on): the questions asked of it,
  * which one timer of the run's own request picks up and answers. The check runs in that request: the
  * run's stream is that request's to write (another request's write fails, and would pass for a client
- * gone). Neither side settles a promise the other waits on (its continuation would run in the wrong
- * request where the runtime does not move it, as in the test runtime): a question is left here, the
- * run's timer picks it up within PICKUP_MS and writes the answer, and the asking request's timer reads it.
+ * gone). So the asking request does not wake the run by settling a promise the run waits on: where
+ * the runtime does not move a continuation back to its own request (the test runtime), the run's
+ * writes would then run in the asker's request and fail. A question is left here instead, the run's
+ * timer picks it up within PICKUP_MS and writes the answer, and the asking request's timer reads it.
+ * (A request that only waits for another's D1 write before reading D1 itself, as
+ * src/stream/unwritten-rows.ts does, needs none of this: its reads work in either request.)
  */
 export class CheckableRun {
   readonly #questions: Question[] = [];
