@@ -590,24 +590,40 @@ export interface LiveWindow {
 }
 
 /**
- * The tenant's running background rows, up to `limit`, newest first: a range of the table's key
- * from `sinceMs` (ids carry their creation time), every other condition read on those rows; no
- * index is written for it. Rows read: the tenant's responses of every kind minted in the window.
+ * Rows of the window a count reads at most (newest first): the window is `MAX_RUN_SECONDS` long, up to
+ * a week, and a busy tenant's rows in it could be millions. A run older than these is not counted.
+ */
+export const LIVE_RUNS_ROWS_READ = 20_000;
+
+/**
+ * The tenant's running background rows, up to `limit`: a range of the table's key from `sinceMs`
+ * (ids carry their creation time), its newest LIVE_RUNS_ROWS_READ rows, every other condition read
+ * on those; no index is written for it. Rows read: the tenant's responses of every kind minted in
+ * the window, at most LIVE_RUNS_ROWS_READ.
  */
 export function liveBackgroundRunsQuery(db: Db, tenantId: string, window: LiveWindow) {
-  return db
-    .select({ id: responses.id })
+  const newest = db
+    .select({
+      id: responses.id,
+      background: responses.background,
+      status: responses.status,
+      updatedAt: responses.updatedAt,
+    })
     .from(responses)
+    .where(and(eq(responses.tenantId, tenantId), gte(responses.id, idFloorAt("resp", window.sinceMs))))
+    .orderBy(desc(responses.id))
+    .limit(LIVE_RUNS_ROWS_READ)
+    .as("newest");
+  return db
+    .select({ id: newest.id })
+    .from(newest)
     .where(
       and(
-        eq(responses.tenantId, tenantId),
-        gte(responses.id, idFloorAt("resp", window.sinceMs)),
-        eq(responses.background, true),
-        notInArray(responses.status, TERMINAL),
-        gte(responses.updatedAt, window.heartbeatSince),
+        eq(newest.background, true),
+        notInArray(newest.status, TERMINAL),
+        gte(newest.updatedAt, window.heartbeatSince),
       ),
     )
-    .orderBy(desc(responses.id))
     .limit(window.limit);
 }
 
