@@ -1,11 +1,12 @@
 // The history console: sign-in, then the responses list, one response, usage and (the operator)
-// tenants, chosen by the URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
+// tenants and health, chosen by the URL's hash. Served by the Worker from its static assets (src/routes/console.ts); see docs/console.md.
 
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { onRefused } from "./api";
 import { useLocation } from "./route";
 import { loadSession, maskToken, saveSession, type Session } from "./session";
+import { HealthView } from "./views/health";
 import { ResponseDetail } from "./views/response-detail";
 import { ResponseList } from "./views/response-list";
 import { SignIn } from "./views/sign-in";
@@ -53,9 +54,14 @@ function App() {
           Usage
         </a>
         {session.mode === "admin" && (
-          <a href="#/tenants" class={location.view.startsWith("tenant") ? "active" : ""}>
-            Tenants
-          </a>
+          <>
+            <a href="#/tenants" class={location.view.startsWith("tenant") ? "active" : ""}>
+              Tenants
+            </a>
+            <a href="#/health" class={location.view === "health" ? "active" : ""}>
+              Health
+            </a>
+          </>
         )}
         <span class="who">
           {session.mode === "admin" ? "Operator (every tenant)" : `Key ${maskToken(session.token)}`}
@@ -70,6 +76,8 @@ function App() {
         <UsageView session={session} params={location.params} />
       ) : session.mode === "admin" && location.view === "tenants" ? (
         <TenantList session={session} params={location.params} />
+      ) : session.mode === "admin" && location.view === "health" ? (
+        <HealthView session={session} params={location.params} />
       ) : session.mode === "admin" && location.view === "tenant" && location.id !== undefined ? (
         <TenantView key={location.id} session={session} id={location.id} params={location.params} />
       ) : (

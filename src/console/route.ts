@@ -1,11 +1,12 @@
 // The console's location, in the URL's hash so that a reload or a shared link opens the same view
 // without any server-side routing: `#/` (responses, with filters), `#/responses/{id}`, `#/usage`,
-// and the operator's `#/tenants` and `#/tenants/{id}` (a tenant's webhook deliveries).
+// and the operator's `#/tenants`, `#/tenants/{id}` (a tenant's webhook deliveries) and `#/health`
+// (shards and every tenant's failed and pending deliveries).
 
 import { useEffect, useState } from "preact/hooks";
 
 export interface Location {
-  view: "list" | "response" | "usage" | "tenants" | "tenant";
+  view: "list" | "response" | "usage" | "tenants" | "tenant" | "health";
   id?: string;
   params: URLSearchParams;
 }
@@ -25,6 +26,7 @@ export function parseHash(hash: string): Location {
   const parts = path.split("/").filter((part) => part !== "");
   if (parts[0] === "responses" && parts[1] !== undefined) return { view: "response", id: decoded(parts[1]), params };
   if (parts[0] === "usage") return { view: "usage", params };
+  if (parts[0] === "health") return { view: "health", params };
   if (parts[0] === "tenants")
     return parts[1] === undefined ? { view: "tenants", params } : { view: "tenant", id: decoded(parts[1]), params };
   return { view: "list", params };

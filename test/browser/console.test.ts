@@ -894,6 +894,128 @@ describe("the history console", () => {
     expect(await page.locator("h2").count()).toBe(0);
   });
 
+  it("shows the operator each shard's migration and every tenant's failed and pending deliveries", async () => {
+    const frank = await newTenant("frank");
+    const gina = await newTenant("gina");
+    const endpoints = async (tenant: Tenant, scenario: string, count: number) => {
+      const made: string[] = [];
+      for (let index = 0; index < count; index++)
+        made.push(
+          (
+            await adminCall<{ id: string }>("POST", `/tenants/${tenant.id}/webhook_endpoints`, {
+              url: `${stage.mock}/__hooks/${scenario}/${tag()}`,
+              event_types: ["response.completed"],
+            })
+          ).id,
+        );
+      return made;
+    };
+    // 410 Gone is given up at its first attempt; a 429 asking for an hour stays pending until then.
+    // 21 failed across two tenants: more than a page (20).
+    await endpoints(frank, "status:410", 11);
+    await endpoints(gina, "status:410", 10);
+    const [waiting] = await endpoints(gina, "retry-after:3600", 1);
+    const across = (status: string) =>
+      adminCall<{ data: { id: string; tenant_id: string; attempt_count: number }[] }>(
+        "GET",
+        `/webhook_deliveries?status=${status}&limit=100`,
+      );
+    const ours = <T extends { tenant_id: string }>(rows: T[]) =>
+      rows.filter((row) => [frank.id, gina.id].includes(row.tenant_id));
+    await frank.openai.responses.create({ model: `text:1#${tag()}`, input: "hooks", background: true });
+    await gina.openai.responses.create({ model: `text:1#${tag()}`, input: "hooks", background: true });
+    const failed = await until(
+      () => across("failed"),
+      (list) => ours(list.data).length === 21,
+      "21 deliveries given up",
+    );
+    const pending = await until(
+      () => across("pending"),
+      (list) => ours(list.data).some((row) => row.attempt_count > 0),
+      "gina's delivery being retried",
+    );
+    const retried = ours(pending.data)[0]!;
+    try {
+      await signIn("admin", ADMIN_TOKEN);
+      await page.getByRole("link", { name: "Health", exact: true }).click();
+      const shard = page.locator('table.shards tbody tr[data-shard="DB"]');
+      await shard.waitFor();
+      expect(await shard.locator(".state").textContent()).toBe("migrated");
+      expect(await shard.locator(".moves").textContent()).toBe("none");
+      const required = (await page.locator("main > p.muted code").textContent()) ?? "";
+      expect(required).toMatch(/^\d{4}_/);
+      expect(await shard.locator("td").nth(2).textContent()).toBe(required);
+      // By default the failed (a page of the newest) then the pending, each with its tenant.
+      const rows = page.locator("table.tenant-deliveries tbody tr[data-delivery]");
+      const shown = () => rows.evaluateAll((all) => all.map((row) => row.getAttribute("data-delivery")));
+      await rows.first().waitFor();
+      const listed = await shown();
+      expect(listed.slice(0, 20)).toEqual(failed.data.slice(0, 20).map((row) => row.id));
+      // Another test's delivery may be given up meanwhile: the pending part is checked for ours.
+      expect(listed.slice(20)).toContain(retried.id);
+      const row = page.locator(`tr[data-delivery="${retried.id}"]`);
+      expect(await row.locator(".status").textContent()).toBe("pending");
+      expect(await row.locator(".last-error").textContent()).toMatch(/^HTTP 429 \(Retry-After: 3600 s\) next attempt /);
+      // More failed than a page: its own list, paged by cursor.
+      await page.getByRole("link", { name: "More failed »" }).click();
+      await until(shown, (ids) => ids.length === 20 && ids[0] === failed.data[0]?.id, "the failed ones alone");
+      await page.getByRole("link", { name: "Older »" }).click();
+      await until(shown, (ids) => ids[0] === failed.data[20]?.id, "the next page of failed ones");
+      await page.getByRole("link", { name: "« Newest" }).waitFor();
+      // A delivery's tenant leads to the tenant.
+      await rows.first().locator("td.tenant a").click();
+      await page
+        .locator("h1")
+        .filter({ hasText: /^(frank|gina)$/ })
+        .waitFor();
+      await page.goto(`${stage.origin}/console/#/health`);
+      await rows.first().waitFor();
+      await page.screenshot({ path: join(SHOTS, "health.png") });
+      // The gateway's refusal is shown as every view shows one; the shards are still there.
+      await page.goto(`${stage.origin}/console/#/health?status=failed&after=whd_nope`);
+      await page.getByRole("alert").waitFor();
+      expect(await page.getByRole("alert").textContent()).toContain("no webhook delivery with id 'whd_nope'");
+      await shard.waitFor();
+      expect(pageErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
+    } finally {
+      await adminCall("DELETE", `/tenants/${gina.id}/webhook_endpoints/${waiting}`);
+    }
+  });
+
+  it("shows a shard behind on its migrations, one not read, and the tenants being moved off one", async () => {
+    // The harness has one shard, migrated: the answer gets shards added as GET /admin/shards shows them.
+    const shards = "**/admin/shards";
+    await page.route(shards, async (route) => {
+      const answer = await route.fetch();
+      const list = (await answer.json()) as { data: Record<string, unknown>[] };
+      const [db] = list.data;
+      list.data = [
+        { ...db, moving_out: [{ tenant_id: bob.id, moving_to: "DB_2" }] },
+        { ...db, id: "DB_2", weight: 0, migration: "0003_old", migrated: false },
+        { ...db, id: "DB_3", migration: null, migrated: false, error: "D1_ERROR: no such table: d1_migrations" },
+      ];
+      await route.fulfill({ response: answer, json: list });
+    });
+    try {
+      // A reload: the page may be on this view already, its shards read before the route.
+      await page.goto(`${stage.origin}/console/#/health`);
+      await page.reload();
+      const row = (id: string) => page.locator(`table.shards tbody tr[data-shard="${id}"]`);
+      await row("DB_3").waitFor();
+      const required = (await page.locator("main > p.muted code").textContent()) ?? "";
+      expect(await row("DB_2").locator(".state").textContent()).toBe(`behind needs ${required}`);
+      expect(await row("DB_3").locator(".state").textContent()).toBe(
+        "unreadable D1_ERROR: no such table: d1_migrations",
+      );
+      expect(await row("DB_3").locator("td").nth(2).textContent()).toBe("none");
+      expect(await row("DB").locator(".moves").textContent()).toBe(`${bob.id} to DB_2`);
+      await row("DB").locator(".moves a").click();
+      await page.locator("h1").filter({ hasText: /^bob$/ }).waitFor();
+    } finally {
+      await page.unroute(shards);
+    }
+  });
+
   it("previews a response whose only output is a refusal as the detail page words it", async () => {
     // The mock model does not refuse: the list's answer gets one response's output made a refusal, as a model's is stored.
     const m = tag();
