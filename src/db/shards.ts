@@ -219,10 +219,18 @@ export const REQUIRED_MIGRATION = "0013_conversation_deleted_items.sql";
 
 /** The newest migration applied to the shard `name` (null: none); throws when D1 cannot be read. */
 export async function newestMigration(env: Env, name: string): Promise<string | null> {
-  const newest = await bindingOf(env, name)
-    .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
-    .first<{ name: string }>();
-  return newest?.name ?? null;
+  const shard = bindingOf(env, name);
+  try {
+    const newest = await shard
+      .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
+      .first<{ name: string }>();
+    return newest?.name ?? null;
+  } catch (error) {
+    // wrangler creates d1_migrations with the first migration it applies: a shard added to D1_SHARDS
+    // and never migrated has none, which is no failure to read it.
+    if (error instanceof Error && /no such table: d1_migrations\b/.test(error.message)) return null;
+    throw error;
+  }
 }
 
 /**

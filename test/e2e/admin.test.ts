@@ -3,6 +3,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { REQUIRED_MIGRATION } from "../../src/db/shards";
 import { model } from "../support/gateway";
 import { admin, ADMIN_URL, managedClient, managedFetch, newTenantKey } from "../support/managed";
 import { countAll, tenantShard } from "../support/shards";
@@ -64,6 +65,25 @@ describe("admin API", () => {
     expect(new Set(seen).size).toBe(seen.length);
     for (const tenant of created) expect(seen).toContain(tenant.id);
     expect((await admin("GET", "/tenants/tenant_nope")).status).toBe(404);
+  });
+
+  it("lists each shard's newest migration: one never migrated has none (behind), not a read error", async () => {
+    // A D1 binding whose migration query fails as D1 does: wrangler creates d1_migrations with the first migration.
+    const failing = (message: string) => ({
+      prepare: () => ({ first: () => Promise.reject(new Error(message)) }),
+      batch: () => Promise.reject(new Error(message)),
+    });
+    const shards = { D1_SHARDS: "DB,DB_2,DB_3", DB_2: failing("D1_ERROR: no such table: d1_migrations: SQLITE_ERROR") };
+    const res = await admin<{ data: unknown[] }>("GET", "/shards", undefined, {
+      ...shards,
+      DB_3: failing("D1_ERROR: Network connection lost."),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject([
+      { id: "DB", migration: REQUIRED_MIGRATION, required_migration: REQUIRED_MIGRATION, migrated: true, error: null },
+      { id: "DB_2", migration: null, migrated: false, error: null },
+      { id: "DB_3", migration: null, migrated: false, error: "D1_ERROR: Network connection lost." },
+    ]);
   });
 
   it("shows a tenant's shard once it has written, and a move under way, in the tenant and in the list", async () => {
