@@ -1,5 +1,6 @@
 // Sign-in: a tenant's API key (its own history) or the operator's ADMIN_TOKEN (every tenant's). The
-// token is checked with one read before it is kept, in sessionStorage only.
+// token is checked with one read before it is kept, in sessionStorage only: a tenant's list of one
+// response, or the operator's GET /admin/shards.
 
 import { useState } from "preact/hooks";
 import { getJson, responsesPath } from "../api";
@@ -20,7 +21,9 @@ export function SignIn({ onSignIn, notice = null }: { onSignIn: (session: Sessio
     setBusy(true);
     setError(null);
     try {
-      await getJson(session, `${responsesPath(session)}?limit=1`);
+      // The operator's check is GET /admin/shards, which answers (and says so) while a shard is not
+      // migrated or down: that must not keep them out of the view that shows it (Health).
+      await getJson(session, mode === "admin" ? "/admin/shards" : `${responsesPath(session)}?limit=1`);
       onSignIn(session);
     } catch (failure) {
       setError(messageOf(failure));
