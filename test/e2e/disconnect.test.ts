@@ -884,6 +884,85 @@ describe("a stream whose client left unnoticed, its model silent", () => {
     expect(await itemTexts(conversation.id)).toEqual(["first", words(8)]);
   });
 
+  it("unasked, a silent stream on a conversation costs no D1 call and one timer fire a second", async () => {
+    // The cost of being askable: a long thinking turn pays for a question rarely asked.
+    const conversation = await client(KEY).conversations.create();
+    const held = model("gate:7:8");
+    const spec = await specOf(
+      "req_disconnect_unasked",
+      validateCreateRequest({ model: held, conversation: conversation.id, input: "think", stream: true }),
+    );
+    let d1Calls = 0;
+    const counted = (binding: D1Database): D1Database =>
+      new Proxy(binding, {
+        get(target, name) {
+          const value: unknown = Reflect.get(target, name);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            if (name === "batch" || name === "exec") d1Calls += 1;
+            const answer = (value as (...args: unknown[]) => unknown).apply(target, args);
+            if (name !== "prepare") return answer;
+            return new Proxy(answer as D1PreparedStatement, {
+              get(statement, method) {
+                const fn: unknown = Reflect.get(statement, method);
+                if (typeof fn !== "function") return fn;
+                return (...values: unknown[]) => {
+                  if (["all", "first", "raw", "run"].includes(String(method))) d1Calls += 1;
+                  return (fn as (...values: unknown[]) => unknown).apply(statement, values);
+                };
+              },
+            });
+          };
+        },
+      });
+    const bindings = Object.entries(env).map(([name, value]: [string, unknown]) => {
+      const d1 = typeof value === "object" && value !== null && "prepare" in value && "batch" in value;
+      return [name, d1 ? counted(value as D1Database) : value];
+    });
+    // Every timer the run sets counts its fires.
+    let fires = 0;
+    const { setInterval: realInterval, setTimeout: realTimeout } = globalThis;
+    const counting =
+      <T extends (...args: never[]) => unknown>(real: T) =>
+      (callback: () => void, ms?: number) =>
+        (real as unknown as (callback: () => void, ms?: number) => unknown)(() => {
+          fires += 1;
+          callback();
+        }, ms);
+    globalThis.setInterval = counting(realInterval) as unknown as typeof setInterval;
+    globalThis.setTimeout = counting(realTimeout) as unknown as typeof setTimeout;
+    const ctx = createExecutionContext();
+    try {
+      // No keepalive, heartbeat or idle check falls due in the window (the mock pings every second).
+      const settings = { ...readConfig(env), streamKeepaliveMs: 10_000, recordFlushMs: 10_000, idleTimeoutMs: 60_000 };
+      const runEnv = Object.fromEntries(bindings) as Env;
+      const response = await runStoredForeground({ env: runEnv, ctx, config: settings }, spec);
+      const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (text.split("\n\n").length - 1 < 7) text += (await reader.read()).value ?? "";
+      // Its row's deferred start write (a second in) is behind it; then the model stays silent.
+      await until(
+        () => firstRow<{ id: string }>("SELECT id FROM responses WHERE id = ?", spec.responseId),
+        (row) => row !== null && row !== undefined,
+        "the row to be written",
+      );
+      globalThis.setTimeout = realTimeout;
+      globalThis.setInterval = realInterval;
+      const [callsBefore, firesBefore] = [d1Calls, fires];
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(d1Calls - callsBefore).toBe(0);
+      // The pickup timer's, once a second (no keepalive or heartbeat is due in the window).
+      expect(fires - firesBefore).toBeGreaterThanOrEqual(2);
+      expect(fires - firesBefore).toBeLessThanOrEqual(3);
+      await upstream.release(held);
+      while (!(await reader.read()).done);
+    } finally {
+      globalThis.setTimeout = realTimeout;
+      globalThis.setInterval = realInterval;
+    }
+    await waitOnExecutionContext(ctx);
+  });
+
   it("a create continuing from it asks it: it is marked left and ended, and the create has its partial answer", async () => {
     const openai = client(KEY);
     const held = model("gate:7:8");
