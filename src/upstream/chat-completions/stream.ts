@@ -177,6 +177,10 @@ export class ChatStreamTranslator implements EventTranslator {
       this.#fail(error);
       return this.#drain();
     }
+    // The response opens with the server's first chunk (its role, often alone), not its first output:
+    // a model that thinks silently first otherwise kept the client without the response's id (to
+    // cancel, resume or chain from it) for as long, where OpenAI sends `response.created` at once.
+    this.#open();
     for (const value of Array.isArray(chunk.choices) ? chunk.choices : []) {
       const choice = objectOr(value);
       // `n` is never sent, so only choice 0 exists; anything else is ignored.

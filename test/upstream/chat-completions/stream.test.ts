@@ -37,6 +37,22 @@ async function expectSdkAgrees(result: Run): Promise<void> {
   expect(withoutSdkFields(await sdkFromSse(result))).toEqual(result.final);
 }
 
+describe("opening", () => {
+  it("sends response.created and response.in_progress at the server's first chunk, before any output", () => {
+    // A model that thinks silently sends its role chunk, then nothing for seconds: the client has the id meanwhile.
+    const at = setup();
+    const translator = chatCompletionsProtocol.createTranslator(at);
+    const opened = translator.push(delta({ role: "assistant", content: "" }));
+    expect(types(opened)).toEqual(["response.created", "response.in_progress"]);
+    expect(opened[0]).toMatchObject({ response: { status: "in_progress", model: "upstream-model", output: [] } });
+    expect(types(translator.push(delta({ content: "hi" })))).toEqual([
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+    ]);
+  });
+});
+
 describe("network chunking", () => {
   const sseFixtures = [
     "pydantic-ai__test_openrouter_streaming_reasoning.body.sse",
