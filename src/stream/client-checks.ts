@@ -42,6 +42,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class CheckableRun {
   readonly #questions: Question[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
+  #letGo = false;
   #checking = false;
 
   constructor(
@@ -62,13 +63,24 @@ export class CheckableRun {
   }
 
   ask(question: Question): void {
-    this.#questions.push(question);
+    if (this.#letGo) question.letGo = true;
+    else this.#questions.push(question);
   }
 
-  /** The run ended: no more questions are picked up; those waiting are answered "still there". */
+  /**
+   * The run let go by itself (its client was noticed gone, its claim yielded and its row marked left,
+   * in D1), or ended: every question, waiting or to come, is answered at once, so a create that asked
+   * tries again now rather than at the next pickup (or is refused by what D1 then says).
+   */
+  letGo(): void {
+    this.#letGo = true;
+    for (const question of this.#questions.splice(0)) question.letGo = true;
+  }
+
+  /** The run ended: no more questions are picked up; a create that asked reads D1 again. */
   end(): void {
     clearInterval(this.#timer);
-    for (const question of this.#questions.splice(0)) question.letGo = false;
+    this.letGo();
   }
 }
 

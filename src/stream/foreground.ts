@@ -301,10 +301,15 @@ export async function runStoredForeground(
       );
     }, ms);
   };
+  /** A streamed run's place on the lists of runs a create may ask to test their client (client-checks.ts). */
+  const listing: { run?: CheckableRun } = {};
   const clientGone = () => {
     if (grace === undefined) waitForClient(config.disconnectGraceMs);
     recorder.yieldClaim();
     recorder.markLeft();
+    // Once D1 has both, a create waiting on this run's answer tries again at once.
+    const listed = listing.run;
+    if (listed !== undefined) void recorder.letGo().then(() => listed.letGo());
   };
 
   /** A JSON create's run, to its end: the answer is the response as it ended. */
@@ -375,6 +380,7 @@ export async function runStoredForeground(
     return true;
   };
   const checkable = new CheckableRun(spec.responseId, checkClient);
+  listing.run = checkable;
   const unlistChecks = [runningStreams.note(spec.tenantId, spec.responseId, checkable), () => checkable.end()];
   if (request.conversationId !== null)
     unlistChecks.push(claimHolders.note(spec.tenantId, request.conversationId, checkable));
