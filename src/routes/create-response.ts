@@ -62,6 +62,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     createdAt: Math.floor(now / 1000),
     request: create,
     upstream,
+    ...(create.background ? { backgroundCap: config.maxBackgroundRuns } : {}),
   };
   noteResponse(request, spec.responseId, spec);
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create

@@ -2,8 +2,10 @@
 // refused with a 429 before anything is written or sent upstream. The runs are counted in D1 from
 // the rows themselves (queued or in progress, heartbeat fresh), so a run ended any way (its end, a
 // cancel, a failure, a delete, the sweep, a lost object's silence) stops counting with no write of
-// its own. Two creates that count at once may both start: the cap can be passed by the creates
-// racing it, never enforced early. Used by the create route.
+// its own. Creates that count at once all see room, so each counts again once its row is written
+// (`recheckBackgroundCap`): the count then holds every row written before it, and one that finds the
+// cap passed is removed and refused. Racing creates may all be refused (a retry starts); the cap is
+// never passed. Used by the create route and the background run's start.
 
 import type { GatewayConfig } from "../config";
 import type { Db } from "../db/client";
@@ -20,12 +22,18 @@ const START_AND_END_MARGIN_MS = 5 * 60_000;
 /** When a run ends cannot be told; a client waits this long and asks again (the SDKs honour it). */
 const RETRY_AFTER_SECONDS = 10;
 
-/** How many background runs the tenant has going, counting no further than the cap. */
-export function liveBackgroundRuns(db: Db, tenantId: string, config: GatewayConfig, nowMs = Date.now()) {
+/** How many background runs the tenant has going, counting no further than `limit` (the cap). */
+export function liveBackgroundRuns(
+  db: Db,
+  tenantId: string,
+  config: GatewayConfig,
+  nowMs = Date.now(),
+  limit = config.maxBackgroundRuns,
+) {
   return countLiveBackgroundRuns(db, tenantId, {
     sinceMs: nowMs - config.maxRunMs - START_AND_END_MARGIN_MS,
     heartbeatSince: Math.floor((nowMs - staleAfterMs(config.recordFlushMs)) / 1000),
-    limit: config.maxBackgroundRuns,
+    limit,
   });
 }
 
@@ -51,3 +59,20 @@ export async function checkBackgroundCap(
   if (idempotencyKey !== null && (await idempotencyKeyInUse(db, tenantId, idempotencyKey))) return;
   throw tooManyBackgroundRuns(cap);
 }
+
+/**
+ * Counts again once the run's own queued row is written, before its model is called: true when the
+ * tenant now has more than `cap` runs (its own row included), so the run must not start. Creates
+ * that counted at once before any of their rows landed all saw room; each sees here every row
+ * written before its own, so of those that go on the cap is never passed.
+ */
+export async function overBackgroundCap(
+  db: Db,
+  tenantId: string,
+  config: GatewayConfig,
+  cap: number,
+): Promise<boolean> {
+  return cap !== 0 && (await liveBackgroundRuns(db, tenantId, config, Date.now(), cap + 1)) > cap;
+}
+
+export const backgroundCapReached = (cap: number): ApiError => tooManyBackgroundRuns(cap);

@@ -6,7 +6,14 @@
 import type { GatewayConfig } from "../config";
 import type { Db } from "../db/client";
 import { readEvents } from "../db/event-batches";
-import { encodeRow, findResponse, outputItems, type FinalState, type NewResponseRow } from "../db/responses";
+import {
+  deleteResponse,
+  encodeRow,
+  findResponse,
+  outputItems,
+  type FinalState,
+  type NewResponseRow,
+} from "../db/responses";
 import { logAnomaly, logD1Problem } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
@@ -22,6 +29,7 @@ import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/record
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
+import { backgroundCapReached, overBackgroundCap } from "./background-cap";
 import { expandContext, type BackgroundSnapshot } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { LiveLog } from "./live-log";
@@ -162,6 +170,13 @@ export class BackgroundRun {
         await recorder.start(encodeRow(row));
       } catch (error) {
         throw notRecorded(error);
+      }
+      // The create counted the tenant's runs before writing; racing creates all saw room then.
+      const cap = spec.backgroundCap ?? 0;
+      if (await overBackgroundCap(db, spec.tenantId, config, cap)) {
+        await recorder.stop();
+        await deleteResponse(db, spec.tenantId, spec.responseId);
+        throw backgroundCapReached(cap);
       }
       turn?.settle();
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);

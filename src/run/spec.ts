@@ -13,6 +13,11 @@ export interface RunSpec {
   createdAt: number;
   request: CreateRequest;
   upstream: UpstreamChoice;
+  /**
+   * A background create's MAX_BACKGROUND_RUNS_PER_TENANT as the Worker read it: its run counts the
+   * tenant's runs again against it once its row is written (src/run/background-cap.ts).
+   */
+  backgroundCap?: number;
 }
 
 export type StartResult =

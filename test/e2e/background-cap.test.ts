@@ -81,6 +81,24 @@ describe("MAX_BACKGROUND_RUNS_PER_TENANT", () => {
     expect((await other.responses.create({ model: gated(), input: "x", background: true })).status).toBe("queued");
   });
 
+  it("lets no more than the cap through when creates race it, and keeps nothing of those refused", async () => {
+    const tenant = await newTenantKey("capped");
+    // Each counts the tenant's runs before any of the others has written its row: all see room.
+    const models = Array.from({ length: 6 }, () => gated());
+    const results = await Promise.all(models.map((m) => createRaw(tenant.key, { model: m })));
+    const started = results.filter((result) => result.status === 200);
+    expect(started.length).toBeLessThanOrEqual(2);
+    for (const result of results.filter((each) => each.status !== 200)) {
+      expect(result.status).toBe(429);
+      expect((result.body.error as { code: string }).code).toBe("background_runs_limit_exceeded");
+    }
+    const refusedModels = models.filter((_, i) => results[i]?.status !== 200);
+    for (const m of refusedModels) expect(await upstream.requests(m)).toEqual([]);
+    expect(await countAll("SELECT count(*) AS n FROM responses WHERE tenant_id = ?", tenant.tenantId)).toBe(
+      started.length,
+    );
+  });
+
   it("counts a run no more once it ended: cancelled, completed or failed", async () => {
     const tenant = await newTenantKey("capped");
     const openai = managedClient(tenant.key, CAP);
