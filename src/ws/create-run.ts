@@ -259,20 +259,38 @@ async function forward(
     );
     return { kind: "error", status: 400 };
   }
-  context.send(errorEvent(500, endingError(held), lane));
-  return { kind: "error", status: 500 };
+  const { status: code, error } = endingError(held);
+  context.send(errorEvent(code, error, lane));
+  return { kind: "error", status: code };
 }
 
+/**
+ * The storage faults a stream tells in an `error` event, with the status and headers HTTP answers
+ * them with (src/errors.ts): a client retries a 503 after its `retry-after`, and is told by a 500 and
+ * `x-should-retry: false` not to retry a missing migration.
+ */
+const STORAGE_ERRORS = new Map<string, { status: number; headers: Record<string, string> }>([
+  ["storage_unavailable", { status: 503, headers: { "retry-after": "1" } }],
+  ["database_not_migrated", { status: 500, headers: { "x-should-retry": "false" } }],
+]);
+
 /** The error of a stream that stopped without a terminal event: its last in-stream `error`, if any. */
-function endingError(held: TurnEvent | undefined): SocketError {
+function endingError(held: TurnEvent | undefined): { status: number; error: SocketError } {
   const fallback = { type: "server_error", code: "server_error", param: null };
   if (held === undefined)
-    return { ...fallback, message: "The response stream ended before the response was complete." };
+    return {
+      status: 500,
+      error: { ...fallback, message: "The response stream ended before the response was complete." },
+    };
   const event = JSON.parse(held.json) as { code?: unknown; message?: unknown; error?: { type?: unknown } };
-  return {
+  const code = typeof event.code === "string" ? event.code : fallback.code;
+  const error: SocketError = {
     ...fallback,
     type: typeof event.error?.type === "string" ? event.error.type : fallback.type,
-    code: typeof event.code === "string" ? event.code : fallback.code,
+    code,
     message: typeof event.message === "string" ? event.message : "The response failed.",
   };
+  const storage = STORAGE_ERRORS.get(code);
+  if (storage === undefined) return { status: 500, error };
+  return { status: storage.status, error: { ...error, headers: storage.headers } };
 }

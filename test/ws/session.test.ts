@@ -1,6 +1,7 @@
 // The socket session against a scripted create path (no Worker, no upstream): what it sends when a
 // turn's stream ends without a terminal event (a cancelled run: `response_cancelled`), when the
-// create path answers something that is not its JSON envelope, and that in-stream errors stay off the socket.
+// create path answers something that is not its JSON envelope, that in-stream errors stay off the socket,
+// and that a stream cut by a storage fault ends with HTTP's status for it.
 
 import { describe, expect, it } from "vitest";
 import { ResponsesSocket } from "../../src/ws/session";
@@ -127,5 +128,29 @@ describe("the socket session", () => {
       error: { type: "server_error", code: "x", message: "hiccup", param: null },
     });
     cut.socket.disconnected();
+  });
+
+  it("ends a stream cut by a storage fault with the status and headers HTTP answers that fault with", async () => {
+    const fault = (code: string) => ({ type: "error", sequence_number: 1, code, message: "told", param: null });
+    // A refused end (or start): HTTP's 503 with retry-after, which Codex waits for before retrying.
+    const refused = session(() => sse([created, fault("storage_unavailable")]));
+    expect((await refused.create({ stream_id: "x" })).at(-1)).toEqual({
+      type: "error",
+      status: 503,
+      stream_id: "x",
+      error: {
+        type: "server_error",
+        code: "storage_unavailable",
+        message: "told",
+        param: null,
+        headers: { "retry-after": "1" },
+      },
+    });
+    refused.socket.disconnected();
+    // A missing migration: a 500 that asks not to be retried, as over HTTP.
+    const unmigrated = session(() => sse([created, fault("database_not_migrated")]));
+    const last = (await unmigrated.create({})).at(-1);
+    expect(last).toMatchObject({ status: 500, error: { headers: { "x-should-retry": "false" } } });
+    unmigrated.socket.disconnected();
   });
 });
