@@ -41,6 +41,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class CheckableRun {
   readonly #questions: Question[] = [];
+  /** Questions its check is testing the client for: answered too if the run lets go or ends first. */
+  #asked: Question[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #letGo = false;
   #checking = false;
@@ -52,12 +54,13 @@ export class CheckableRun {
     this.#timer = setInterval(() => {
       if (this.#questions.length === 0 || this.#checking) return;
       this.#checking = true;
-      const asked = this.#questions.splice(0);
+      const asked = (this.#asked = this.#questions.splice(0));
       void check()
         .catch(() => false)
         .then((letGo) => {
           this.#checking = false;
-          for (const question of asked) question.letGo = letGo;
+          if (this.#asked === asked) this.#asked = [];
+          for (const question of asked) question.letGo ??= letGo;
         });
     }, PICKUP_MS);
   }
@@ -74,7 +77,9 @@ export class CheckableRun {
    */
   letGo(): void {
     this.#letGo = true;
-    for (const question of this.#questions.splice(0)) question.letGo = true;
+    // A check under way when the run ends may never answer (its stream closed under it): its
+    // questions are answered here, not left to wait out CHECK_WAIT_MS.
+    for (const question of [...this.#asked, ...this.#questions.splice(0)]) question.letGo ??= true;
   }
 
   /** The run ended: no more questions are picked up; a create that asked reads D1 again. */
