@@ -147,12 +147,14 @@ export function gatewaySuite(shards: 1 | 3): () => Promise<ViteUserConfig> {
       test: {
         name: shards === 1 ? "one shard" : "three shards",
         globalSetup: ["./test/node/global-setup.ts"],
-        // The console's browser tests and the outside suites run in Node with their own configs
-        // (vitest.browser.config.ts, vitest.outside.config.ts).
+        // The console's browser tests, the outside suites and the tools' Node tests run in Node with
+        // their own configs (vitest.browser.config.ts, vitest.outside.config.ts).
         exclude: [
           ...configDefaults.exclude,
           "test/browser/**",
           "test/outside/**",
+          // Node tests of the tools (the admin CLI's arguments: workerd has no node:util parseArgs).
+          "test/node/*.test.ts",
           // The admin CLI's D1 target reads and writes `DB` alone (docs/sharding.md): one shard only.
           ...(shards === 1 ? [] : ["test/e2e/admin-cli.test.ts"]),
         ],
