@@ -22,8 +22,9 @@ function App() {
   const list = useRef("#/");
   if (location.view === "list") list.current = window.location.hash || "#/";
 
-  function signIn(next: Session | null) {
+  function signIn(next: Session | null, landing?: string) {
     list.current = "#/";
+    if (landing !== undefined) window.location.hash = landing;
     setNotice(null);
     saveSession(next);
     setSession(next);

@@ -945,6 +945,8 @@ describe("the history console", () => {
       const required = (await page.locator("main > p.muted code").textContent()) ?? "";
       expect(required).toMatch(/^\d{4}_/);
       expect(await shard.locator("td").nth(2).textContent()).toBe(required);
+      // No run here is older than its bound (65 minutes): the section says so.
+      expect(await page.locator(".stuck-runs .empty").textContent()).toBe("No response is running past its bound.");
       // By default the failed (a page of the newest) then the pending, each with its tenant.
       const rows = page.locator("table.tenant-deliveries tbody tr[data-delivery]");
       const shown = () => rows.evaluateAll((all) => all.map((row) => row.getAttribute("data-delivery")));
@@ -1016,6 +1018,50 @@ describe("the history console", () => {
     }
   });
 
+  it("lists the responses running past their bound, every tenant's, each leading to its page", async () => {
+    // No run of the harness is 65 minutes old: the lists' answers get real responses made stuck, as
+    // GET /admin/responses?status=…&created_before=… shows them.
+    const asked: URLSearchParams[] = [];
+    const lists = "**/admin/responses?*";
+    await page.route(lists, async (route) => {
+      const url = new URL(route.request().url());
+      const status = url.searchParams.get("status");
+      if (status !== "in_progress" && status !== "queued") return route.fallback();
+      asked.push(url.searchParams);
+      const id = status === "in_progress" ? ids.first : ids.bob;
+      const one = await adminCall<Record<string, unknown>>("GET", `/responses/${id}`);
+      await route.fulfill({
+        json: { object: "list", data: [{ ...one, status }], first_id: id, last_id: id, has_more: status === "queued" },
+      });
+    });
+    try {
+      await signIn("admin", ADMIN_TOKEN);
+      const started = Math.floor(Date.now() / 1000);
+      // From Responses (where sign-in lands): the view mounts and reads once.
+      await page.goto(`${stage.origin}/console/#/health`);
+      const row = (id: string) => page.locator(`table.stuck tbody tr[data-id="${id}"]`);
+      await row(ids.bob!).waitFor();
+      expect(asked.map((params) => params.get("status")).sort()).toEqual(["in_progress", "queued"]);
+      for (const params of asked) {
+        const before = Number(params.get("created_before"));
+        expect(before).toBeGreaterThanOrEqual(started - 65 * 60 - 5);
+        expect(before).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) - 65 * 60);
+      }
+      expect(await row(ids.first!).locator(".status").textContent()).toBe("in progress");
+      expect(await row(ids.bob!).locator(".status").textContent()).toBe("queued");
+      expect(await row(ids.bob!).locator("td").nth(4).textContent()).toBe(bob.id);
+      // More queued than shown: the Responses list, filtered the same way.
+      const more = page.getByRole("link", { name: "More queued »" });
+      expect(await more.getAttribute("href")).toMatch(
+        /^#\/\?status=queued&created_before=\d{4}-\d\d-\d\dT\d\d%3A\d\d$/,
+      );
+      await row(ids.first!).locator("a").first().click();
+      await page.waitForURL(`**/console/#/responses/${ids.first}`);
+    } finally {
+      await page.unroute(lists);
+    }
+  });
+
   it("lets the operator sign in and see Health while a shard is not migrated, where every list across tenants fails", async () => {
     // As the gateway answers every read that reaches a shard without this version's tables.
     const notMigrated = {
@@ -1028,6 +1074,14 @@ describe("the history console", () => {
     };
     const lists = ["**/admin/responses?*", "**/admin/webhook_deliveries?*"];
     for (const list of lists) await page.route(list, (route) => route.fulfill({ status: 500, json: notMigrated }));
+    // The harness's one shard is migrated: the sign-in's answer gets a second one, behind.
+    const shards = "**/admin/shards";
+    await page.route(shards, async (route) => {
+      const answer = await route.fetch();
+      const list = (await answer.json()) as { data: Record<string, unknown>[] };
+      list.data.push({ ...list.data[0], id: "DB_2", migration: null, migrated: false });
+      await route.fulfill({ response: answer, json: list });
+    });
     try {
       await page.goto(`${stage.origin}/console/`);
       const signOut = page.getByRole("button", { name: "Sign out" });
@@ -1035,11 +1089,19 @@ describe("the history console", () => {
       await page.getByLabel("the admin token", { exact: false }).check();
       await page.locator('input[name="token"]').fill(ADMIN_TOKEN);
       await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("link", { name: "Health", exact: true }).click();
-      await page.locator('table.shards tbody tr[data-shard="DB"]').waitFor();
-      expect(await page.getByRole("alert").textContent()).toBe(notMigrated.error.message);
+      // Lands on Health, not on Responses (which would only show the 500).
+      await page.locator('table.shards tbody tr[data-shard="DB_2"]').waitFor();
+      expect(new URL(page.url()).hash).toBe("#/health");
+      const alerts = page.getByRole("alert");
+      await until(
+        () => alerts.allTextContents(),
+        (texts) => texts.length === 2,
+        "the runs' and the deliveries' errors",
+      );
+      expect(await alerts.allTextContents()).toEqual([notMigrated.error.message, notMigrated.error.message]);
     } finally {
       for (const list of lists) await page.unroute(list);
+      await page.unroute(shards);
     }
   });
 

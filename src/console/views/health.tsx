@@ -1,15 +1,17 @@
 // The operator's incident view: each D1 shard's migration against the one this version needs and
-// the tenants being moved off it (GET /admin/shards: what /health checks, by name), then every
-// tenant's failed and pending webhook deliveries (GET /admin/webhook_deliveries?status=), each
-// leading to its tenant. `npm run admin -- status` prints the same from a shell.
+// the tenants being moved off it (GET /admin/shards: what /health checks, by name), the responses
+// running past their bound, then every tenant's failed and pending webhook deliveries
+// (GET /admin/webhook_deliveries?status=), each leading to its tenant. `npm run admin -- status`
+// prints the same from a shell.
 
 import { getJson, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { Show, useLoad } from "./common";
 import { Deliveries } from "./deliveries";
+import { StuckRuns } from "./stuck-runs";
 
-interface Shard {
+export interface Shard {
   id: string;
   weight: number;
   migration: string | null;
@@ -18,6 +20,9 @@ interface Shard {
   error: string | null;
   moving_out: { tenant_id: string; moving_to: string | null }[];
 }
+
+/** A shard the other views' reads may fail on: behind on its migrations, or not read at all. */
+export const needsCare = (shard: Shard): boolean => shard.error !== null || !shard.migrated;
 
 /** Across tenants `status` is required: no "any". */
 const STATUSES = ["", "failed", "pending", "delivered"];
@@ -101,6 +106,8 @@ export function HealthView({ session, params }: { session: Session; params: URLS
     <main class="health">
       <h2>Shards</h2>
       <Shards session={session} />
+      <h2>Running past their bound</h2>
+      <StuckRuns session={session} />
       <h2>Webhook deliveries, every tenant</h2>
       <Deliveries
         session={session}

@@ -1,14 +1,25 @@
 // Sign-in: a tenant's API key (its own history) or the operator's ADMIN_TOKEN (every tenant's). The
 // token is checked with one read before it is kept, in sessionStorage only: a tenant's list of one
-// response, or the operator's GET /admin/shards.
+// response, or the operator's GET /admin/shards, which also says where the operator lands: Health
+// while a shard is behind or unreadable (the lists across tenants then fail), else Responses.
 
 import { useState } from "preact/hooks";
-import { getJson, responsesPath } from "../api";
+import { getJson, responsesPath, type List } from "../api";
 import type { Mode, Session } from "../session";
 import { ErrorBox, messageOf } from "./common";
+import { needsCare, type Shard } from "./health";
 
-/** `notice`: why the last session ended, when the gateway ended it (a revoked key). */
-export function SignIn({ onSignIn, notice = null }: { onSignIn: (session: Session) => void; notice?: string | null }) {
+/**
+ * `notice`: why the last session ended, when the gateway ended it (a revoked key). `onSignIn` is told
+ * the view to open instead of the one in the URL, if any.
+ */
+export function SignIn({
+  onSignIn,
+  notice = null,
+}: {
+  onSignIn: (session: Session, landing?: string) => void;
+  notice?: string | null;
+}) {
   const [mode, setMode] = useState<Mode>("tenant");
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -23,8 +34,13 @@ export function SignIn({ onSignIn, notice = null }: { onSignIn: (session: Sessio
     try {
       // The operator's check is GET /admin/shards, which answers (and says so) while a shard is not
       // migrated or down: that must not keep them out of the view that shows it (Health).
-      await getJson(session, mode === "admin" ? "/admin/shards" : `${responsesPath(session)}?limit=1`);
-      onSignIn(session);
+      if (mode === "admin") {
+        const shards = await getJson<List<Shard>>(session, "/admin/shards");
+        onSignIn(session, shards.data.some(needsCare) ? "#/health" : undefined);
+      } else {
+        await getJson(session, `${responsesPath(session)}?limit=1`);
+        onSignIn(session);
+      }
     } catch (failure) {
       setError(messageOf(failure));
     } finally {
