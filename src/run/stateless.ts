@@ -11,7 +11,8 @@ import { RunTrace, runIds } from "../observe/response-end";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
 import { encodeFrame, SSE_HEADERS } from "../sse";
-import { Keepalive, KEEPALIVE_COMMENT } from "../stream/keepalive";
+import { CheckableRun, claimHolders } from "../stream/client-checks";
+import { ClientStream } from "../stream/client-stream";
 import { endLeftRun } from "../stream/dead-run";
 import { refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream, redact } from "../upstream/client";
@@ -22,8 +23,6 @@ import { expandContext } from "./context";
 import { ConversationTurn } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
 import type { RunSpec } from "./spec";
-
-const encoder = new TextEncoder();
 
 export async function runStateless(
   env: Env,
@@ -123,39 +122,46 @@ export async function runStateless(
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
   }
 
-  const { readable, writable } = new IdentityTransformStream();
-  const writer = writable.getWriter();
-  // Noticed at once when the client cancels the body or its signal fires, else at the next write.
-  writer.closed.then(undefined, clientGone);
-  disconnected?.addEventListener("abort", clientGone);
-  const write = async (text: string) => {
-    keepalive.sent();
-    try {
-      await writer.write(encoder.encode(text));
-    } catch {
-      clientGone();
-    }
-  };
-  // A client that closed its connection while the model is silent is noticed at the next comment.
-  const keepalive = new Keepalive(config.streamKeepaliveMs, () => void write(KEEPALIVE_COMMENT));
+  // Noticed at once when the client cancels the body or its signal fires, else at the next write
+  // (a keepalive comment while the model is silent).
+  const client = new ClientStream(abort.signal, clientGone, disconnected, config.streamKeepaliveMs);
+  /** Settles once the turn has released its conversation (ended or abandoned). */
+  let released!: () => void;
+  const claimFreed = new Promise<void>((resolve) => (released = resolve));
+  // A create refused this turn's conversation has it test its client now (client-checks.ts): a client
+  // gone stops the run at once, and the answer waits for the claim to be released.
+  const unlist: (() => void)[] = [];
+  if (turn !== null) {
+    const checkable = new CheckableRun(spec.responseId, async () => {
+      if (await client.check()) return false;
+      await claimFreed;
+      return true;
+    });
+    unlist.push(claimHolders.note(spec.tenantId, turn.conversationId, checkable), () => checkable.end());
+  }
   const send = async (events: NormalizedEvent[]) => {
     // The conversation has the turn's items before the client learns the turn ended.
     if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);
     let text = "";
     for (const event of events) text += encodeFrame(event.type, event.json);
-    await write(text);
+    await client.send(text);
   };
-  ctx.waitUntil(
-    pump(upstream, target.protocol, context, normalizer, trace.watch(send), options)
-      .then(
-        () => Promise.all([writer.close().catch(() => undefined), countUsage()]),
-        () => writer.abort().catch(() => undefined),
-      )
-      .finally(() => {
-        keepalive.stop();
-        trace.end(normalizer.snapshot, normalizer, "not_kept");
-        return turn?.abandon();
-      }),
-  );
-  return new Response(readable, { headers: SSE_HEADERS });
+  const drive = async (): Promise<void> => {
+    let failed = false;
+    try {
+      await pump(upstream, target.protocol, context, normalizer, trace.watch(send), options);
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      // Its conversation first: a create waiting on this turn (its client left) tries again at once.
+      await turn?.abandon();
+      released();
+      for (const done of unlist) done();
+      await (failed ? client.abort() : Promise.all([client.close(), countUsage()]));
+      trace.end(normalizer.snapshot, normalizer, "not_kept");
+    }
+  };
+  ctx.waitUntil(drive());
+  return new Response(client.readable, { headers: SSE_HEADERS });
 }

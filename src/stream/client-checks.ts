@@ -4,7 +4,8 @@
 // response it continues from still running) asks it to test its client now: a client that is gone
 // makes the run let go (its claim yielded, its row marked left, in D1) and the create tries again; a
 // client still there keeps it, and the create is refused as before. A run in another isolate is not
-// asked: it lets go at its own next write. Listed by src/stream/foreground.ts (a store:false turn is not).
+// asked: it lets go at its own next write. Listed by src/stream/foreground.ts, and src/run/stateless.ts
+// (a store:false conversation turn, on `claimHolders`: its client gone, it stops and releases the claim).
 
 /** How long a create waits for a run's answer before it is refused as it would have been. */
 const CHECK_WAIT_MS = 2_500;

@@ -1,7 +1,8 @@
-// The body of a stored foreground stream as its client reads it: frames written as the client takes
-// them (backpressure, through workerd's native IdentityTransformStream), a client that goes away
-// noticed at once (while the upstream is silent, by a keepalive comment's write: keepalive.ts), and
-// a close that does not wait forever on a client that stopped reading. Used by src/stream/foreground.ts.
+// The body of a stream the gateway writes itself (a stored foreground run's, a store:false run's) as
+// its client reads it: frames written as the client takes them (backpressure, through workerd's
+// native IdentityTransformStream), a client that goes away noticed at once (while the upstream is
+// silent, by a keepalive comment's write: keepalive.ts), and a close that does not wait forever on a
+// client that stopped reading. Used by src/stream/foreground.ts and src/run/stateless.ts.
 
 import { Keepalive, KEEPALIVE_COMMENT } from "./keepalive";
 
@@ -119,6 +120,12 @@ export class ClientStream {
     );
     clearTimeout(timer);
     if (closed === "late") await this.#writer.abort(new Error("the client stopped reading")).catch(() => undefined);
+  }
+
+  /** Cuts the body: the client sees its stream fail (a run that broke before its end). */
+  async abort(): Promise<void> {
+    this.#keepalive.stop();
+    await this.#writer.abort().catch(() => undefined);
   }
 
   #gone(): void {

@@ -827,7 +827,7 @@ async function readingStream(
 }
 
 /**
- * A stored stream run directly (as `leftTurn`) whose client reads the first `frames` events and then
+ * A stream run directly (as `leftTurn`; store:false by src/run/stateless.ts) whose client reads the first `frames` events and then
  * closes its connection unnoticed: a closed connection shows only at the next write, so the next
  * chunk written is the one that finds it gone (here the client takes it, then cancels).
  */
@@ -837,7 +837,10 @@ async function leftUnnoticed(
 ): Promise<{ id: string; ctx: ExecutionContext }> {
   const spec = await specOf("req_disconnect_unnoticed", validateCreateRequest({ ...body, stream: true }));
   const ctx = createExecutionContext();
-  const response = await runStoredForeground({ env, ctx, config: readConfig(env) }, spec);
+  const response =
+    body.store === false
+      ? await runStateless(env, ctx, readConfig(env), spec)
+      : await runStoredForeground({ env, ctx, config: readConfig(env) }, spec);
   const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (text.split("\n\n").length - 1 < frames) {
@@ -881,6 +884,38 @@ describe("a stream whose client left unnoticed, its model silent", () => {
     expect(after.startsWith(": keepalive\n\n")).toBe(true);
     expect(after).toContain("event: response.completed");
     expect((await openai.responses.retrieve(id)).status).toBe("completed");
+    expect(await itemTexts(conversation.id)).toEqual(["first", words(8)]);
+  });
+
+  it("a store:false turn asked by the next turn stops at once and frees its conversation: the turn runs", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
+    const held = model("gate:7:8");
+    const body = { model: held, conversation: conversation.id, input: "stopped", store: false };
+    const { ctx } = await leftUnnoticed(body, 7);
+    const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" });
+    expect(next.output_text).toBe("echo(2): next");
+    await callStopped(held, "the left turn's");
+    expect(await itemTexts(conversation.id)).toEqual(["before", "next", "echo(2): next"]);
+    await upstream.release(held);
+    await waitOnExecutionContext(ctx);
+  });
+
+  it("a store:false turn whose client is there keeps its conversation: the next turn is refused, and the client reads on", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const held = model("gate:7:8");
+    const { rest } = await readingStream(
+      { model: held, conversation: conversation.id, input: "first", store: false },
+      7,
+    );
+    await expect(
+      openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "next" }),
+    ).rejects.toMatchObject({ status: 400, code: "conversation_locked" });
+    await upstream.release(held);
+    const after = await rest;
+    expect(after.startsWith(": keepalive\n\n")).toBe(true);
+    expect(after).toContain("event: response.completed");
     expect(await itemTexts(conversation.id)).toEqual(["first", words(8)]);
   });
 
