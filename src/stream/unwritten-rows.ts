@@ -35,9 +35,9 @@ export function noteLeftMark(tenantId: string, responseId: string, write: Promis
   note(marking, tenantId, responseId, write);
 }
 
-/** Waits for the mark of `responseId`'s left client if this isolate is writing it; whether it was written. */
-export async function leftMarkWritten(tenantId: string, responseId: string): Promise<boolean> {
-  const write = marking.get(keyOf(tenantId, responseId));
+/** Waits for the write `map` lists for `responseId`, if any; whether it was listed and landed. */
+async function landed(map: Map<string, Promise<void>>, tenantId: string, responseId: string): Promise<boolean> {
+  const write = map.get(keyOf(tenantId, responseId));
   if (write === undefined) return false;
   return write.then(
     () => true,
@@ -45,12 +45,10 @@ export async function leftMarkWritten(tenantId: string, responseId: string): Pro
   );
 }
 
+/** Waits for the mark of `responseId`'s left client if this isolate is writing it; whether it was written. */
+export const leftMarkWritten = (tenantId: string, responseId: string): Promise<boolean> =>
+  landed(marking, tenantId, responseId);
+
 /** Waits for the row of `responseId` if this isolate is writing it; whether it was written (false: not listed, or refused). */
-export async function rowWritten(tenantId: string, responseId: string): Promise<boolean> {
-  const write = writing.get(keyOf(tenantId, responseId));
-  if (write === undefined) return false;
-  return write.then(
-    () => true,
-    () => false,
-  );
-}
+export const rowWritten = (tenantId: string, responseId: string): Promise<boolean> =>
+  landed(writing, tenantId, responseId);
