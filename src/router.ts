@@ -43,6 +43,7 @@ import { health } from "./routes/health";
 import { listModels } from "./routes/models";
 import { createKey, listKeys, revokeKey } from "./routes/admin/keys";
 import { listShards } from "./routes/admin/shards";
+import { getConfiguration } from "./routes/admin/configuration";
 import { deleteTenantRoute } from "./routes/admin/tenant-delete";
 import { moveTenantRoute } from "./routes/admin/tenant-move";
 import { createTenant, getTenant, listTenants } from "./routes/admin/tenants";
@@ -130,6 +131,7 @@ const router = Router<IRequest, Args>()
   .get("/admin/tenants/:tenant_id/webhook_deliveries", route(adminOnly(listTenantWebhookDeliveries)))
   .get("/admin/webhook_deliveries", route(adminOnly(listAllWebhookDeliveries)))
   .get("/admin/shards", route(adminOnly(listShards)))
+  .get("/admin/configuration", route(adminOnly(getConfiguration)))
   .get("/admin/usage", route(adminOnly(getAdminUsage)))
   // The operator's read-only view of every tenant's history (issue 15; the console's admin sign-in).
   .get("/admin/responses", route(adminOnly(listAdminResponses)))

@@ -32,11 +32,6 @@ const MAX_METADATA_FILTERS = 16;
 /** As POST /admin/tenants/{id}/move (src/routes/admin/tenant-move.ts). */
 const MAX_DRAIN_SECONDS = 300;
 const DAY_MS = 86_400_000;
-/**
- * `status`'s bound: MAX_RUN_SECONDS (3600 by default) stops any run and the minute's sweep ends a
- * dead one, so one still queued or in_progress after 65 minutes is stuck.
- */
-const DEFAULT_STUCK = "65m";
 
 const OPTIONS = {
   local: { type: "boolean" },
@@ -187,8 +182,17 @@ const COMMANDS: Record<string, Command> = {
   status: {
     args: [],
     options: ["older-than"],
-    help: `what is stuck right now: runs older than --older-than (${DEFAULT_STUCK}), moves, deliveries, shards' migrations (--url only)`,
-    run: (admin, _args, values) => status(admin, before("older-than", values["older-than"] ?? DEFAULT_STUCK)),
+    help: "what is stuck right now: runs past MAX_RUN_SECONDS and 5 minutes (or --older-than 2h), moves, deliveries, shards' migrations (--url only)",
+    run: (admin, _args, values) => {
+      const olderThan = values["older-than"];
+      return status(admin, olderThan === undefined ? null : before("older-than", olderThan));
+    },
+  },
+  config: {
+    args: [],
+    options: [],
+    help: "the settings the deployed gateway runs on (secrets only as set), their problems, its routes (--url only)",
+    run: (admin) => admin.showConfiguration(),
   },
   "responses show": {
     args: ["response_id"],

@@ -63,6 +63,7 @@ export function d1Admin(execute: Execute): Admin {
     listDeliveries: (ref, filters) => answer(q.listDeliveries(ref, filters)),
     listAllDeliveries: (filters) => answer(q.listAllDeliveries(filters)),
     listShards: apiOnly("status", "reads every shard's migrations and the gateway's own"),
+    showConfiguration: apiOnly("config", "reads the settings the deployed gateway runs on"),
     usage: (query) => answer(q.usage(query)),
     listResponses: (ref, filters) => answer(q.listResponses(ref, filters)),
     showResponse: (id, ref) => answer(q.showResponse(id, ref)),

@@ -163,6 +163,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
       return (await call("GET", `/webhook_deliveries?${params.toString()}`)) as unknown as List<Row>;
     },
     listShards: async () => (await call("GET", "/shards")) as unknown as List<Row>,
+    showConfiguration: () => call("GET", "/configuration"),
     async usage(query) {
       const params = new URLSearchParams({
         start_date: query.startDay,

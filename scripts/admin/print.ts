@@ -34,6 +34,7 @@ const COLUMNS: Record<string, string[]> = {
     "next_attempt_at",
   ],
   shards: ["id", "weight", "migration", "migrated", "error", "moving_out"],
+  routes: ["model", "protocol", "host", "api_key", "compaction", "reasoning_input", "strip_prefix"],
 };
 
 /** Longest cell: a table stays readable; --json has everything. */
@@ -88,6 +89,7 @@ function fields(object: Row): string {
 export function render(command: string, answer: Row, json: boolean): string {
   if (json) return JSON.stringify(answer, null, 2);
   if (command === "status") return statusText(answer);
+  if (command === "config") return configurationText(answer);
   const data = answer.data;
   if (Array.isArray(data)) {
     const rows = data as Row[];
@@ -151,5 +153,22 @@ function statusText(answer: Row): string {
       answer.failed_deliveries as Row,
       COLUMNS["webhook deliveries all"] as string[],
     ),
+  ].join("\n\n");
+}
+
+/** `config`: a setting per line, then what is wrong with them, then the routes. */
+function configurationText(answer: Row): string {
+  const settings = fields(answer.settings as Row);
+  const problems = (answer.problems as Row[]).map((problem) => `- ${text(problem.message)}`);
+  const misspelt = (answer.misspelt as Row[]).map(
+    (mistyped) => `- ${text(mistyped.name)} is not a setting (ignored); did you mean ${text(mistyped.meant)}?`,
+  );
+  const wrong = [...problems, ...misspelt];
+  const routesProblem = typeof answer.routes_problem === "string" ? `\nUPSTREAM_ROUTES: ${answer.routes_problem}` : "";
+  return [
+    `Settings:\n${settings}`,
+    `Problems:\n${wrong.length === 0 ? "(none)" : wrong.join("\n")}`,
+    `Routes (UPSTREAM_ROUTES; other models go to UPSTREAM_BASE_URL):\n${table(answer.routes as Row[], COLUMNS.routes as string[])}${routesProblem}`,
+    `A run still queued or in_progress after ${text(answer.stuck_after_seconds)} s is stuck (MAX_RUN_SECONDS ${text(answer.max_run_seconds)} and the sweep's margin).`,
   ].join("\n\n");
 }

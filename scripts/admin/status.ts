@@ -19,8 +19,15 @@ export interface StatusAnswer extends Row {
   failed_deliveries: List<Row>;
 }
 
-/** Each part asked of the admin API in turn (a handful of calls). */
-export async function status(admin: Admin, createdBefore: number): Promise<StatusAnswer> {
+/**
+ * Each part asked of the admin API in turn (a handful of calls). Without `createdBefore`, a run is
+ * stuck past the deployment's own bound: its MAX_RUN_SECONDS and the sweep's margin (GET /admin/configuration).
+ */
+export async function status(admin: Admin, createdBefore: number | null): Promise<StatusAnswer> {
+  if (createdBefore === null) {
+    const stuckAfter = Number((await admin.showConfiguration()).stuck_after_seconds);
+    createdBefore = Math.floor(Date.now() / 1000) - stuckAfter;
+  }
   const stuck = (state: string) =>
     admin.listResponses(null, {
       limit: STATUS_ROWS,

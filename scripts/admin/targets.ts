@@ -31,6 +31,8 @@ export interface Admin {
   listAllDeliveries(filters: DeliveryFilters & { status: string }): Promise<List<Row>>;
   /** Each D1 shard with its migration and the tenants moving off it (GET /admin/shards; --url only). */
   listShards(): Promise<List<Row>>;
+  /** The settings the deployment runs on, their problems, its routes and its stuck bound (GET /admin/configuration; --url only). */
+  showConfiguration(): Promise<Row>;
   usage(query: UsageQuery): Promise<Row>;
   /** One tenant's stored responses, or (null) every tenant's. */
   listResponses(tenant: string | null, filters: ResponseFilters): Promise<List<Row>>;

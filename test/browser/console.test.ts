@@ -1062,6 +1062,45 @@ describe("the history console", () => {
     }
   });
 
+  it("shows the settings the deployment runs on, secrets only as set, and what is wrong with them", async () => {
+    await signIn("admin", ADMIN_TOKEN);
+    await page.goto(`${stage.origin}/console/#/health`);
+    const section = page.locator("section.configuration");
+    await section.locator("p.empty").waitFor();
+    expect(await section.locator("p.empty").textContent()).toBe("No setting is wrong.");
+    await section.getByText(/^Settings \(\d+\)$/).click();
+    const setting = (name: string) => section.locator("table.settings tr").filter({ hasText: name }).locator("td");
+    expect(await setting("ADMIN_TOKEN").textContent()).toBe("(set)");
+    expect(await setting("MAX_RUN_SECONDS").textContent()).toBe("(default 3600)");
+    expect(await section.textContent()).not.toContain(ADMIN_TOKEN);
+    // A wrong setting and a mistyped one, as GET /admin/configuration reports them.
+    const configuration = "**/admin/configuration";
+    await page.route(configuration, async (route) => {
+      const answer = await route.fetch();
+      const body = (await answer.json()) as Record<string, unknown>;
+      body.problems = [
+        {
+          setting: "RECORD_FLUSH_SECONDS",
+          scope: "upstream calls",
+          message: "RECORD_FLUSH_SECONDS is '0'; allowed: 1 to 300 seconds.",
+        },
+      ];
+      body.misspelt = [{ name: "MAX_RUN_SECOND", meant: "MAX_RUN_SECONDS" }];
+      await route.fulfill({ response: answer, json: body });
+    });
+    try {
+      await page.reload();
+      const problems = section.locator("ul.problems li");
+      await problems.nth(1).waitFor();
+      expect(await problems.allTextContents()).toEqual([
+        "RECORD_FLUSH_SECONDS is '0'; allowed: 1 to 300 seconds. (upstream calls refused)",
+        "MAX_RUN_SECOND is not a setting and is ignored; did you mean MAX_RUN_SECONDS?",
+      ]);
+    } finally {
+      await page.unroute(configuration);
+    }
+  });
+
   it("lets the operator sign in and see Health while a shard is not migrated, where every list across tenants fails", async () => {
     // As the gateway answers every read that reaches a shard without this version's tables.
     const notMigrated = {

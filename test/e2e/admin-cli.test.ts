@@ -14,7 +14,7 @@ import { status } from "../../scripts/admin/status.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
-import { ADMIN_TOKEN, managedFetch } from "../support/managed";
+import { ADMIN_TOKEN, managedFetch, UPSTREAM_KEY } from "../support/managed";
 import { hookUrl, until } from "../support/hooks";
 import { firstRow, passthroughTenant, tenantD1 } from "../support/shards";
 
@@ -479,6 +479,50 @@ describe("the admin CLI's incident view", () => {
     for (const title of ["Running, created before", "Queued, created before", "being retried", "given up"])
       expect(shown).toContain(title);
     expect(await refusal(status(d1, now))).toMatch(/^'status' reads every shard's migrations/);
+  });
+
+  it("shows the settings the gateway runs on, never a secret, and bounds `status` by its MAX_RUN_SECONDS", async () => {
+    const configuration = await api.showConfiguration();
+    expect(configuration).toMatchObject({
+      object: "gateway.configuration",
+      max_run_seconds: 3600,
+      stuck_after_seconds: 3900,
+      problems: [],
+      routes_problem: null,
+    });
+    const settings = configuration.settings as Row;
+    expect(settings).toMatchObject({
+      AUTH_MODE: "keys",
+      ADMIN_TOKEN: "(set)",
+      UPSTREAM_API_KEY: "(set)",
+      RECORD_FLUSH_SECONDS: "1",
+      MAX_RUN_SECONDS: "(default 3600)",
+      UPSTREAM_ROUTES: "(set)",
+    });
+    expect(settings.UPSTREAM_BASE_URL).toMatch(/^127\.0\.0\.1:\d+$/);
+    // A route's key is named by its secret and said to be set; a route naming an unset secret says so.
+    const routes = configuration.routes as Row[];
+    expect(routes.find((route) => route.model === "alt/*")).toMatchObject({
+      protocol: "chat_completions",
+      api_key_secret: "ALT_UPSTREAM_KEY",
+      api_key: "set",
+      strip_prefix: "alt/",
+    });
+    expect(routes.find((route) => route.model === "unkeyed/*")).toMatchObject({ api_key: "secret not set" });
+    const shown = JSON.stringify(configuration);
+    for (const secret of [ADMIN_TOKEN, UPSTREAM_KEY, "sk-alt-route-secret-7f3zqx", "test-compaction-secret"])
+      expect(shown).not.toContain(secret);
+    const text = render("config", configuration, false);
+    expect(text).toMatch(/^Settings:\n/);
+    expect(text).toMatch(/\nMAX_RUN_SECONDS +\(default 3600\)\n/);
+    expect(text).toMatch(/\nProblems:\n\(none\)\n/);
+    expect(text).toContain("after 3900 s is stuck");
+    // Without --older-than, `status` lists runs created before the deployment's own bound.
+    const before = Math.floor(Date.now() / 1000) - 3900;
+    const answer = await status(api, null);
+    expect(answer.created_before).toBeGreaterThanOrEqual(before);
+    expect(answer.created_before).toBeLessThanOrEqual(before + 5);
+    expect(await refusal(d1.showConfiguration())).toMatch(/^'config' reads the settings the deployed gateway runs on/);
   });
 });
 

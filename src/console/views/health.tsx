@@ -1,13 +1,15 @@
 // The operator's incident view: each D1 shard's migration against the one this version needs and
 // the tenants being moved off it (GET /admin/shards: what /health checks, by name), the responses
 // running past their bound, then every tenant's failed and pending webhook deliveries
-// (GET /admin/webhook_deliveries?status=), each leading to its tenant. `npm run admin -- status`
-// prints the same from a shell.
+// (GET /admin/webhook_deliveries?status=), each leading to its tenant, and the settings the
+// deployment runs on (GET /admin/configuration). `npm run admin -- status` and `config` print the
+// same from a shell.
 
 import { getJson, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { Show, useLoad } from "./common";
+import { ConfigurationView } from "./configuration";
 import { Deliveries } from "./deliveries";
 import { StuckRuns } from "./stuck-runs";
 
@@ -117,6 +119,8 @@ export function HealthView({ session, params }: { session: Session; params: URLS
         statuses={STATUSES}
         owners
       />
+      <h2>Configuration</h2>
+      <ConfigurationView session={session} />
     </main>
   );
 }

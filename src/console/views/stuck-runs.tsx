@@ -1,15 +1,14 @@
-// Health's runs past their bound: responses still `in_progress` or `queued` created more than
-// MAX_RUN_SECONDS (3600 by default) and the minute's sweep ago, across tenants (GET /admin/responses
-// with status= and created_before=), as `npm run admin -- status` lists them. Each leads to its page.
+// Health's runs past their bound: responses still `in_progress` or `queued` created more than the
+// deployment's MAX_RUN_SECONDS and the sweep's margin ago (GET /admin/configuration's
+// `stuck_after_seconds`), across tenants (GET /admin/responses with status= and created_before=), as
+// `npm run admin -- status` lists them. Each leads to its page.
 
 import { getJson, query, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { Show, Status, Time, useLoad } from "./common";
+import { loadConfiguration } from "./configuration";
 import type { ResponseObject } from "./response-model";
-
-/** The CLI's `--older-than` default: the page cannot read the deployment's MAX_RUN_SECONDS. */
-export const STUCK_AFTER_MINUTES = 65;
 
 const ROWS = 20;
 
@@ -20,10 +19,13 @@ interface Stuck {
   /** The statuses with more than shown. */
   more: string[];
   createdBefore: number;
+  stuckAfterSeconds: number;
+  maxRunSeconds: number;
 }
 
 async function loadStuck(session: Session): Promise<Stuck> {
-  const createdBefore = Math.floor(Date.now() / 1000) - STUCK_AFTER_MINUTES * 60;
+  const { stuck_after_seconds: stuckAfterSeconds, max_run_seconds: maxRunSeconds } = await loadConfiguration(session);
+  const createdBefore = Math.floor(Date.now() / 1000) - stuckAfterSeconds;
   const page = (status: string) =>
     getJson<List<Listed>>(session, `/admin/responses${query({ status, created_before: createdBefore, limit: ROWS })}`);
   const [running, queued] = await Promise.all([page("in_progress"), page("queued")]);
@@ -31,6 +33,8 @@ async function loadStuck(session: Session): Promise<Stuck> {
     rows: [...running.data, ...queued.data],
     more: [running.has_more ? "in_progress" : "", queued.has_more ? "queued" : ""].filter(Boolean),
     createdBefore,
+    stuckAfterSeconds,
+    maxRunSeconds,
   };
 }
 
@@ -45,12 +49,12 @@ export function StuckRuns({ session }: { session: Session }) {
   const [loaded] = useLoad(() => loadStuck(session), "stuck");
   return (
     <Show loaded={loaded}>
-      {({ rows, more, createdBefore }) => (
+      {({ rows, more, createdBefore, stuckAfterSeconds, maxRunSeconds }) => (
         <section class="stuck-runs">
           <p class="muted">
-            Still <code>in_progress</code> or <code>queued</code> and created more than {STUCK_AFTER_MINUTES} minutes
-            ago: <code>MAX_RUN_SECONDS</code> (3600 by default) stops any run and the minute&apos;s sweep ends a dead
-            one. With a longer <code>MAX_RUN_SECONDS</code>, filter Responses by status and time.
+            Still <code>in_progress</code> or <code>queued</code> and created more than{" "}
+            {Math.round(stuckAfterSeconds / 60)} minutes ago: <code>MAX_RUN_SECONDS</code> ({maxRunSeconds}) stops any
+            run and the minute&apos;s sweep ends a dead one.
           </p>
           {rows.length === 0 ? (
             <p class="empty">No response is running past its bound.</p>
