@@ -7,7 +7,14 @@ import { authenticate } from "../http/auth";
 import { logUpstreamFailure } from "../observe/upstream-call";
 import { isPlainObject } from "../responses/validation";
 import { redactErrorBody } from "../upstream/client";
-import { connectionFailure, hostOf, timedOut, unreachable, upstreamHttpError } from "../upstream/errors";
+import {
+  connectionFailure,
+  hostOf,
+  operatorKeyRefused,
+  timedOut,
+  unreachable,
+  upstreamHttpError,
+} from "../upstream/errors";
 import { readRoutes, type ResolvedRoute } from "../upstream/routes";
 import { json, type RouteContext } from "./context";
 
@@ -39,8 +46,11 @@ async function readCapped(response: Response): Promise<string | null> {
   }
 }
 
-/** The default upstream's models, or [] when it does not list them; its refusals reach the client. */
-async function upstreamModels(route: RouteContext, key: string | null): Promise<ModelObject[]> {
+/**
+ * The default upstream's models, or [] when it does not list them; its refusals reach the client, as
+ * on a create: a 401 or 403 to the gateway's own key (`callersKey` false) is not the caller's fault.
+ */
+async function upstreamModels(route: RouteContext, key: string | null, callersKey: boolean): Promise<ModelObject[]> {
   const { baseUrl } = route.config.upstream;
   const timeoutMs = route.config.firstByteTimeoutMs;
   const headers: Record<string, string> = { accept: "application/json", "x-client-request-id": route.requestId };
@@ -60,7 +70,12 @@ async function upstreamModels(route: RouteContext, key: string | null): Promise<
   }
   const text = await readCapped(response);
   if (!response.ok) logUpstreamFailure(baseUrl, response.status, { request_id: route.requestId });
-  if (!response.ok) throw upstreamHttpError(response.status, redactErrorBody(text ?? "", key), response.headers);
+  if (!response.ok) {
+    const error = upstreamHttpError(response.status, redactErrorBody(text ?? "", key), response.headers);
+    throw (error.status === 401 || error.status === 403) && !callersKey
+      ? operatorKeyRefused(hostOf(baseUrl), error)
+      : error;
+  }
   let parsed: unknown = null;
   try {
     parsed = text === null ? null : JSON.parse(text);
@@ -103,7 +118,11 @@ export async function listModels(route: RouteContext): Promise<Response> {
       code: "upstream_misconfigured",
       headers: { "x-should-retry": "false" },
     });
-  const listed = await upstreamModels(route, caller.upstreamKey ?? route.config.upstream.apiKey);
+  const listed = await upstreamModels(
+    route,
+    caller.upstreamKey ?? route.config.upstream.apiKey,
+    caller.upstreamKey !== null,
+  );
   const data: ModelObject[] = [];
   const seen = new Set<string>();
   const add = (model: ModelObject) => {

@@ -45,6 +45,25 @@ describe("GET /v1/models", () => {
     expect(body.error.message).not.toContain("sk-models-refused");
   });
 
+  it("answers 502 upstream_key_refused, not the caller's 401, when the upstream refuses the gateway's key (keys mode)", async () => {
+    const { key } = await newTenantKey();
+    const refused = { UPSTREAM_API_KEY: "sk-models-refused" };
+    for (const status of [401, 403]) {
+      const overrides = status === 401 ? refused : { UPSTREAM_API_KEY: `sk-models-${status}-operator` };
+      const res = await managedFetch(
+        `${GATEWAY_URL}/models`,
+        { headers: { authorization: `Bearer ${key}` } },
+        overrides,
+      );
+      expect(res.status).toBe(502);
+      expect(res.headers.get("x-should-retry")).toBe("false");
+      const body = await res.json<{ error: { type: string; code: string; message: string } }>();
+      expect(body.error).toMatchObject({ type: "server_error", code: "upstream_key_refused" });
+      expect(body.error.message).toContain(`HTTP ${status}`);
+      expect(body.error.message).not.toContain("sk-models-refused");
+    }
+  });
+
   it("redacts the key also where the upstream's JSON quotes it with escapes (\\u0073k-…)", async () => {
     const key = "sk-models-refused-escaped";
     const res = await gatewayFetch(`${GATEWAY_URL}/models`, { headers: { authorization: `Bearer ${key}` } });
