@@ -67,6 +67,13 @@ export const ITEM_TARGETS: Readonly<Record<string, string | null>> = {
 
 export const isKnownEventType = (type: string): boolean => Object.hasOwn(ITEM_TARGETS, type);
 
+/** Item-scoped events that carry no `item_id`: their item is found by `output_index` alone (the SDK's rule). */
+export const WITHOUT_ITEM_ID: ReadonlySet<string> = new Set([
+  "response.shell_call_command.added",
+  "response.shell_call_command.delta",
+  "response.shell_call_command.done",
+]);
+
 /** Status an item takes when a hosted-tool status event arrives (as the SDK's accumulator does). */
 export const STATUS_EVENTS: Readonly<Record<string, string>> = {
   "response.mcp_call.in_progress": "in_progress",

@@ -2,7 +2,7 @@
 // grammar the `openai` SDK's stream helper enforces. Used by the normalizer (live snapshot, grammar
 // checks) and by tests (a log's fold must equal its stored snapshot).
 
-import { ITEM_TARGETS, STATUS_EVENTS, isKnownEventType } from "./event-types";
+import { ITEM_TARGETS, STATUS_EVENTS, WITHOUT_ITEM_ID, isKnownEventType } from "./event-types";
 import type { JsonObject, OutputItem, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, textOf } from "./types";
 
@@ -88,7 +88,7 @@ export class ResponseFold {
     if (target === null || target === undefined) return; // error, keepalive, audio: nothing to fold
     const index = asIndex(event, "output_index");
     const item = this.#item(index, type);
-    if (typeof item.id === "string" && event.item_id !== item.id)
+    if (typeof item.id === "string" && !WITHOUT_ITEM_ID.has(type) && event.item_id !== item.id)
       throw new GrammarError(`${type} expected item_id '${item.id}', got '${String(event.item_id)}'`);
     const expected =
       target === "*"
@@ -211,6 +211,29 @@ export class ResponseFold {
       case "response.reasoning_summary_text.done":
         this.#summary(item, event).text = asString(event, "text");
         return;
+      case "response.shell_call_command.added":
+      case "response.shell_call_command.done": {
+        const commands = this.#commands(item, event, type.endsWith(".added"));
+        commands[asIndex(event, "command_index")] = asString(event, "command");
+        return;
+      }
+      case "response.shell_call_command.delta":
+        this.#commands(item, event, false)[asIndex(event, "command_index")] += asString(event, "delta");
+        return;
+      case "response.shell_call_output_content.delta": {
+        const delta = isObject(event.delta) ? event.delta : {};
+        const content = this.#shellOutput(item, event);
+        content.stdout = textOf(content.stdout) + textOf(delta.stdout);
+        content.stderr = textOf(content.stderr) + textOf(delta.stderr);
+        return;
+      }
+      case "response.shell_call_output_content.done": {
+        const sent: unknown = Array.isArray(event.output) ? event.output[0] : undefined;
+        if (!isObject(sent)) throw new GrammarError(`${type} has no output`);
+        this.#shellOutput(item, event);
+        (item.output as JsonObject[])[asIndex(event, "command_index")] = this.#copy(sent);
+        return;
+      }
       case "response.code_interpreter_call_code.delta":
         item.code = textOf(item.code) + asString(event, "delta");
         return;
@@ -240,6 +263,32 @@ export class ResponseFold {
     if (part.type !== partType)
       throw new GrammarError(`${event.type} expected a '${partType}' part, got '${part.type}'`);
     return part;
+  }
+
+  /** A shell call's `action.commands`, holding the event's `command_index` (an `added` may append it). */
+  #commands(item: OutputItem, event: StreamEvent, append: boolean): string[] {
+    const action = isObject(item.action) ? item.action : (item.action = {});
+    const commands = (action.commands ??= []) as string[];
+    const index = asIndex(event, "command_index");
+    if (!Array.isArray(commands) || index > commands.length || (index === commands.length && !append))
+      throw new GrammarError(`${event.type} refers to missing command at index ${index}`);
+    return commands;
+  }
+
+  /**
+   * A shell call output's entry for the event's command, entries before it made empty (as the SDK
+   * makes them): up to its call's commands when the call is in the output, else one past the last.
+   */
+  #shellOutput(item: OutputItem, event: StreamEvent): JsonObject {
+    const output = (item.output ??= []) as JsonObject[];
+    if (!Array.isArray(output)) throw new GrammarError(`${event.type} targets an item whose output is not a list`);
+    const index = asIndex(event, "command_index");
+    const call = this.#snapshot?.output.find((other) => other.type === "shell_call" && other.call_id === item.call_id);
+    const commands = isObject(call?.action) && Array.isArray(call.action.commands) ? call.action.commands.length : 0;
+    if (index >= Math.max(commands, output.length + 1))
+      throw new GrammarError(`${event.type} refers to missing command at index ${index}`);
+    while (output.length <= index) output.push({ stdout: "", stderr: "", outcome: { type: "exit", exit_code: 0 } });
+    return output[index] as JsonObject;
   }
 
   #summary(item: OutputItem, event: StreamEvent): Part & { text: string } {

@@ -64,6 +64,7 @@ const cases: [string, number][] = [
   ["openai-reasoning-encrypted-content.1.chunks.txt", 1],
   ["openai-reasoning-encrypted-content.1.chunks.txt", 2],
   ["openai-reasoning-encrypted-content.1.chunks.txt", 3],
+  ["synthetic__openai-shell-call.chunks.txt", 0],
 ];
 
 describe("recorded Responses streams through the gateway", () => {
@@ -126,6 +127,40 @@ describe("synthetic Responses streams the gateway repairs", () => {
       expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
     },
   );
+});
+
+/**
+ * OpenAI's shell tool streams its commands with `response.shell_call_command.*` events, which carry
+ * no `item_id` (openai-node 7.60's types; its helper finds their item by `output_index`), and the
+ * commands' output with `response.shell_call_output_content.*`.
+ */
+describe("a synthetic shell call streamed as OpenAI streams it", () => {
+  it("reaches the SDK's stream helper whole, and the fold builds its commands and output as the helper does", async () => {
+    const file = "synthetic__openai-shell-call.chunks.txt";
+    const stream = client("sk-test-fixtures").responses.stream({
+      model: model(`fixture:${file}:0`),
+      input: "replay",
+      tools: [{ type: "shell" }],
+    });
+    const events: Event[] = [];
+    for await (const event of stream) events.push(event as unknown as Event);
+    const final = await stream.finalResponse();
+
+    expect(final.status).toBe("completed");
+    const [call, output] = final.output as unknown as [
+      { type: string; action: { commands: string[] } },
+      { type: string; output: { stdout: string; stderr: string }[] },
+    ];
+    expect(call.action.commands).toEqual(["ls", "cat README.md"]);
+    expect(output.output.map((entry) => entry.stdout + entry.stderr)).toEqual([
+      "README.md\nsrc\n",
+      "cat: README.md: Permission denied\n",
+    ]);
+    expect(final.output_text).toBe("The README is not readable.");
+    // Before its terminal event (a response cut there is stored from this fold) the output is built too.
+    const streamed = foldEvents(events.slice(0, -1) as unknown as StreamEvent[]);
+    expect(streamed?.output.slice(0, 2)).toEqual(final.output.slice(0, 2));
+  });
 });
 
 const paris = '{"city":"Paris"}';
