@@ -1,7 +1,9 @@
-// A local D1 in a workerd process of its own (bench only, never in src/): serves D1's HTTP protocol (`POST
-// /query` and `/execute`, as the binding's remote proxy forwards them) from a SQLite-backed Durable Object, the
-// way Miniflare's own local D1 does, so the gateway's workerd process does only the Worker's work, as in
-// production, where D1 runs elsewhere and bills by rows. Loaded by bench/d1-apart.ts.
+// A local D1 and rate limiter in a workerd process of its own (bench only, never in src/): serves D1's HTTP
+// protocol (`POST /query` and `/execute`, as the binding's remote proxy forwards them) from a SQLite-backed
+// Durable Object, the way Miniflare's own local D1 does, and the rate limiter's `POST /limit` from another, the
+// way Miniflare's own simulation counts (a SQLite row per key and period, in windows aligned to the clock). The
+// gateway's workerd process then does only the Worker's work, as in production, where D1 and the rate limiter
+// run elsewhere and are not billed as the Worker's CPU. Loaded by bench/d1-apart.ts.
 
 interface SqlCursor extends Iterable<Record<string, unknown>> {
   readonly columnNames: string[];
@@ -101,9 +103,53 @@ export class Database {
   }
 }
 
-/** Unwraps what the binding's remote proxy sent (the target URL and headers travel as `MF-*` headers). */
+/**
+ * The rate limiter's counts, as Miniflare's `RateLimiterObject` keeps them: a row per key and period, counted
+ * in windows aligned to the clock; a new window clears the period's old rows.
+ */
+export class Limiter {
+  readonly #state: ObjectState;
+  #schema = false;
+
+  constructor(state: ObjectState) {
+    this.#state = state;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const { key, limit, period } = (await request.json()) as { key: string; limit: number; period: number };
+    const { sql } = this.#state.storage;
+    if (!this.#schema) {
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS buckets (key TEXT NOT NULL, period INTEGER NOT NULL, epoch INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (key, period))",
+      );
+      this.#schema = true;
+    }
+    const epoch = Math.floor(Date.now() / (period * 1000));
+    const row = sql
+      .exec("SELECT epoch, count FROM buckets WHERE key = ? AND period = ?", key, period)
+      .raw()
+      [Symbol.iterator]()
+      .next().value as [number, number] | undefined;
+    let count = 0;
+    if (row !== undefined && row[0] === epoch) count = row[1];
+    else sql.exec("DELETE FROM buckets WHERE period = ? AND epoch != ?", period, epoch);
+    if (count >= limit) return Response.json({ success: false });
+    sql.exec(
+      "INSERT OR REPLACE INTO buckets (key, period, epoch, count) VALUES (?, ?, ?, ?)",
+      key,
+      period,
+      epoch,
+      count + 1,
+    );
+    return Response.json({ success: true });
+  }
+}
+
+/** The rate limiter's requests (`POST /limit`, from bench/gateway.ts's binding), else what the binding's remote proxy sent (the target URL and headers travel as `MF-*` headers). */
 export default {
-  async fetch(request: Request, env: { DATABASE: Namespace }): Promise<Response> {
+  async fetch(request: Request, env: { DATABASE: Namespace; LIMITER: Namespace }): Promise<Response> {
+    if (new URL(request.url).pathname === "/limit")
+      return env.LIMITER.get(env.LIMITER.idFromName("limiter")).fetch(request);
     const target = request.headers.get("MF-URL");
     const binding = request.headers.get("MF-Binding");
     if (target === null || binding === null) return new Response("not a D1 binding's request", { status: 400 });

@@ -72,8 +72,11 @@ export interface CellResult {
   eventsPerSecond: number;
   responsesPerSecond: number;
   cpu?: CpuFigures;
-  /** With `--d1-apart`: CPU of the local D1's own process per response (not in `cpu`, as production bills D1 apart). */
-  d1CpuPerResponseMs?: number;
+  /**
+   * With `--d1-apart`: CPU per response of the process apart that simulates D1 and the rate limiter (not in
+   * `cpu`, as production does not bill them as the Worker's CPU).
+   */
+  simulatorsCpuPerResponseMs?: number;
   /** How long the cell waited for other work on the machine to pass before it started. */
   quietWaitMs?: number;
   peakRssMb?: number;

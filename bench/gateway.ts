@@ -53,6 +53,36 @@ async function addMeter(dir: string, durableObjectClasses: string[]): Promise<vo
   writeFileSync(join(dir, METER_ENTRY), `${entry.join("\n")}\n`);
 }
 
+/** The entry module that gives the Worker the rate limiter apart (`--d1-apart`). */
+const LIMITER_ENTRY = "limiter-entry.js";
+
+/**
+ * Writes an entry module in front of `inner` (the bundle's or the meter's) that gives the Worker a
+ * `RATE_LIMITER` whose `limit` asks the process apart, as Miniflare's own simulated binding asks its
+ * object: one request and its JSON answer per call. The same env object for the same env, as the
+ * runtime's (the gateway keeps caches per binding). Scheduled runs ask no limiter.
+ */
+function addLimiterApart(dir: string, inner: string, url: string, limit: number, period: number): void {
+  const entry = [
+    `import handler from "./${inner}";`,
+    `export * from "./${inner}";`,
+    "const limiter = {",
+    "  async limit({ key }) {",
+    `    const answer = await fetch(${JSON.stringify(url)}, { method: "POST", body: JSON.stringify({ key, limit: ${limit}, period: ${period} }) });`,
+    "    return answer.json();",
+    "  },",
+    "};",
+    "const envs = new WeakMap();",
+    "function withLimiter(env) {",
+    "  let apart = envs.get(env);",
+    "  if (apart === undefined) envs.set(env, (apart = { ...env, RATE_LIMITER: limiter }));",
+    "  return apart;",
+    "}",
+    "export default { ...handler, fetch: (request, env, ctx) => handler.fetch(request, withLimiter(env), ctx) };",
+  ];
+  writeFileSync(join(dir, LIMITER_ENTRY), `${entry.join("\n")}\n`);
+}
+
 /** The bundle's files as Miniflare modules (wrangler may emit extra modules next to index.js). */
 function bundleModules(
   dir: string,
@@ -96,7 +126,7 @@ export interface GatewayOptions {
   vars?: Record<string, string>;
   /** More D1 bindings beside `DB` (each migrated), for runs over shards (bench/shard-sim.ts sets D1_SHARDS). */
   extraD1?: string[];
-  /** Runs the local D1 in a workerd process of its own (bench/d1-apart.ts); `d1Pids` names it. */
+  /** Runs the local D1 and rate limiter in a workerd process of its own (bench/d1-apart.ts); `d1Pids` names it. */
   d1Apart?: boolean;
 }
 
@@ -105,7 +135,7 @@ export interface Gateway {
   baseUrl: string;
   /** The workerd process(es) Miniflare spawned: the gateway's whole CPU and memory. */
   pids: number[];
-  /** The process of the local D1 when it runs apart (`d1Apart`), else none: its CPU is in `pids`. */
+  /** The process of the local D1 and rate limiter when they run apart (`d1Apart`), else none: their CPU is in `pids`. */
   d1Pids: number[];
   /** Rows in every D1 table (Miniflare's and wrangler's own bookkeeping tables left out) of `DB` or another binding. */
   tableCounts(binding?: string): Promise<Record<string, number>>;
@@ -218,16 +248,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await addMeter(options.bundleDir, [...new Set(classes)]);
     entry = METER_ENTRY;
   }
+  // The bench measures the gateway's cost, not its per-key rate limit (600 a minute in wrangler.toml).
+  const limit = { limit: 1_000_000_000, period: 60 as const };
+  // Apart, the entry module gives the Worker its rate limiter instead of Miniflare's simulation.
+  const ratelimits: Record<string, { namespace_id: string; simple: typeof limit }> = {};
+  if (d1Apart === undefined) ratelimits.RATE_LIMITER = { namespace_id: "1001", simple: limit };
+  else {
+    addLimiterApart(options.bundleDir, entry ?? "index.js", d1Apart.limiterUrl, limit.limit, limit.period);
+    entry = LIMITER_ENTRY;
+  }
   const v4 = {
     ...fromConfig,
     name: WORKER_NAME,
     modules: bundleModules(options.bundleDir, entry),
     modulesRoot: options.bundleDir,
-    // The bench measures the gateway's cost, not its per-key rate limit (600 a minute in wrangler.toml).
     ...(options.extraD1 === undefined && d1Apart === undefined
       ? {}
       : { d1Databases: d1Options(withExtraD1(fromConfig.d1Databases, options.extraD1 ?? []), d1Apart) }),
-    ratelimits: { RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000_000, period: 60 as const } } },
+    ratelimits,
     bindings: {
       ...fromConfig.bindings,
       UPSTREAM_BASE_URL: options.upstreamBaseUrl,

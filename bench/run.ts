@@ -59,7 +59,7 @@ const beforeRef = args.find((a) => a.startsWith("--before="))?.slice("--before="
 const recordAsBefore = args.includes("--record-before");
 /** Overrides the run's time limit (a busy machine may need longer to finish the matrix). */
 const limitMinutes = Number(args.find((a) => a.startsWith("--minutes="))?.slice("--minutes=".length));
-/** Runs each gateway's local D1 in a workerd process of its own (bench/d1-apart.ts), as production runs D1 apart. */
+/** Runs each gateway's local D1 and rate limiter in a workerd process of its own (bench/d1-apart.ts), as production runs them apart. */
 const d1Apart = args.includes("--d1-apart");
 /** A partial run (filtered targets or scenarios) must not replace the recorded results; a D1-apart run has its own. */
 const OUT = onlyTargets || onlyScenarios ? WORK : d1Apart ? join(BENCH, "d1-apart") : BENCH;
@@ -421,7 +421,7 @@ async function main(): Promise<void> {
             d1Ms,
           ),
           peakRssMb,
-          ...(d1Pids.length > 0 && summary.ok > 0 ? { d1CpuPerResponseMs: d1Ms / summary.ok } : {}),
+          ...(d1Pids.length > 0 && summary.ok > 0 ? { simulatorsCpuPerResponseMs: d1Ms / summary.ok } : {}),
         };
         const units =
           gateway && meterBefore && meterAfter
