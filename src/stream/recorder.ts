@@ -277,13 +277,17 @@ export class ResponseRecorder {
   #flushSoon(heartbeat = false): void {
     if (this.#inflight !== undefined || this.#stopped || !this.#started) return;
     // Backing off is skipping flushes, not sleeping in one: the terminal write never waits for a pause.
-    if (Date.now() < this.#retryAt) return;
+    // A heartbeat due meanwhile still goes, without the events.
+    const backingOff = Date.now() < this.#retryAt;
+    if (backingOff && !heartbeat) return;
     if (!heartbeat && this.#pending.length === 0) return;
-    this.#inflight = this.#flush()
-      .catch((error: unknown) => {
+    this.#inflight = (backingOff ? this.#beat() : this.#flush())
+      .catch(async (error: unknown) => {
         this.#failures += 1;
         this.#retryAt = Date.now() + Math.min(250 * 2 ** this.#failures, MAX_FLUSH_BACKOFF_MS);
         this.#options.onError("progress flush failed; the events stay pending", error);
+        // A live run whose flushes D1 refuses must not look dead to the sweep (silent past its bound).
+        if (heartbeat) await this.#beat();
       })
       .finally(() => {
         this.#inflight = undefined;
@@ -291,16 +295,28 @@ export class ResponseRecorder {
   }
 
   /**
+   * The heartbeat (and the lease) without the pending events, while flushes carrying them are refused:
+   * one small write where D1 refuses the large ones, and the run stays alive in D1 either way (else
+   * the sweep would end it from its last flush while it runs). Costs nothing while flushes land.
+   */
+  async #beat(): Promise<void> {
+    await this.#flush(false).catch((error: unknown) =>
+      this.#options.onError("heartbeat without the pending events failed", error),
+    );
+  }
+
+  /**
    * One progress write: the heartbeat and the lease, with the events not yet in a batch row either
    * as the row's tail (rewritten by each flush) or, once they reach the size limit, as a batch row
    * (the tail then emptied in the same transaction, so a reader sees each event in one place).
    */
-  async #flush(): Promise<void> {
+  async #flush(carry = true): Promise<void> {
     const { db, responseId, tenantId, conversationId } = this.#options;
     // A flush never carries the terminal event: D1 gets it with the end, or never (a sweep then appends
     // its own failure after what the flush had, and the log stays a valid stream).
-    const marking = this.#left && !this.#marked;
-    const fresh = this.#pending.filter((event) => event.seq < this.#terminalSeq);
+    // A bare beat (`carry` false) carries no events, so it cannot mark the client left with them.
+    const marking = carry && this.#left && !this.#marked;
+    const fresh = carry ? this.#pending.filter((event) => event.seq < this.#terminalSeq) : [];
     let freshChars = 0;
     for (const event of fresh) freshChars += event.frame.length;
     const owner = { responseId, tenantId };
@@ -328,7 +344,7 @@ export class ResponseRecorder {
           : renewClaimStatement(db, tenantId, conversationId, responseId, leaseUntil()),
       );
     const results: unknown[] = await db.batch(statements as [Statement, ...Statement[]]);
-    this.#failures = 0;
+    if (carry) this.#failures = 0;
     if (marking) this.#marked = true;
     if (yielded && conversationId !== null) this.#checkHeld(results.at(-1));
     const beat = results[heartbeat];

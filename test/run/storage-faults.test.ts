@@ -8,15 +8,19 @@
 // its alarm writes it once D1 takes writes again.
 
 import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import type OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { readConfig } from "../../src/config";
+import { tenantDb } from "../../src/db/shards";
 import { foldEvents } from "../../src/responses/fold";
+import { sweepDeadRuns } from "../../src/stream/sweep";
 import type { StreamEvent } from "../../src/responses/types";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, storedFor, upstream } from "../support/gateway";
 import { hookUrl, received, until } from "../support/hooks";
-import { runStub, tablesOf } from "../support/run-object";
+import { runStub, tablesOf, tenantOf } from "../support/run-object";
 import { collect } from "../support/streams";
 import { watchUnhandled } from "../support/uncaught";
 import { execEverywhere, firstRow } from "../support/shards";
@@ -27,6 +31,7 @@ const KEY = "sk-test-storage-faults";
 const D1_REFUSALS = [
   /the first write \(the response's row and its input\) failed: .*refused_/,
   /flush failed.*refused_/,
+  /heartbeat without the pending events failed: .*refused_/,
   /terminal write failed: .*refused_/,
   /end D1 refused was recorded later/,
   /the request failed: .*refused_/,
@@ -111,6 +116,31 @@ describe("D1 refuses writes during a foreground run", () => {
     for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) seen.push(next.value);
     expect(seen.at(-1)?.type).toBe("response.completed");
     await expectRecorded(openai, seen[0]?.type === "response.created" ? seen[0].response.id : "", seen);
+  });
+
+  it("progress flushes refused past the sweep's bound: the run's bare heartbeats keep it alive; the sweep leaves it, and D1 gets every event with the end", async () => {
+    const openai = client(KEY);
+    const m = model("gate:6:10");
+    const { tag, lift } = await refuse("progress", m);
+    const stream = await openai.responses.create({ model: m, input: "x", stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    const seen: ResponseStreamEvent[] = [];
+    for (let i = 0; i < 6; i++) seen.push((await iterator.next()).value as ResponseStreamEvent);
+    const id = seen[0]?.type === "response.created" ? seen[0].response.id : "";
+    await refusedAt(tag);
+    // As if the flushes had been refused for two minutes: the row's last heartbeat is that old.
+    await execEverywhere(`UPDATE responses SET updated_at = updated_at - 120 WHERE id = '${id}';`);
+    const beat = () =>
+      firstRow<{ fresh: number }>("SELECT updated_at >= unixepoch() - 5 AS fresh FROM responses WHERE id = ?", id);
+    await until(beat, (row) => row?.fresh === 1, "a heartbeat without the refused events");
+    const swept = await sweepDeadRuns(env, await tenantDb(env, await tenantOf(KEY)), readConfig(env));
+    expect(swept).toEqual({ ended: 0, failed: 0 });
+    expect((await openai.responses.retrieve(id)).status).toBe("in_progress");
+    await lift();
+    await upstream.release(m);
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) seen.push(next.value);
+    expect(seen.at(-1)?.type).toBe("response.completed");
+    await expectRecorded(openai, id, seen);
   });
 
   it("a refused start of a JSON create: a retryable 503 that says so; nothing kept; the upstream call dropped", async () => {
