@@ -88,6 +88,14 @@ export class ConversationTurn {
   /** Releases the conversation without appending (the run never started). Never throws. */
   async abandon(): Promise<void> {
     if (this.#settled) return;
+    await this.release();
+  }
+
+  /**
+   * Releases the conversation without appending, even once the run started (`settle`): for a run
+   * whose row D1 refused, which keeps nothing, so no end of it will. Never throws.
+   */
+  async release(): Promise<void> {
     this.#settled = true;
     this.#stopRenewal();
     try {

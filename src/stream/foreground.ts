@@ -329,9 +329,11 @@ export async function runStoredForeground(
         options,
       );
       if (end === "aborted" && stopReason() === "not_recorded") {
-        // D1 refused the row: nothing is kept, and the client gets a retryable 503.
+        // D1 refused the row: nothing is kept, and the client gets a retryable 503 (its conversation
+        // free for the retry).
         failUnrecorded();
         await recorder.stop();
+        await turn?.release();
         throw notRecorded(recorder.refusal);
       }
       if (end === "aborted") {
@@ -396,6 +398,8 @@ export async function runStoredForeground(
   };
   /** D1 refused the row: the client is told instead of getting more events; nothing is kept. */
   const endUnrecorded = async (): Promise<void> => {
+    // Its conversation first, free for the client's retry once told.
+    await turn?.release();
     await client.send(unrecordedEnd("failed", failUnrecorded(), recorder.refusal));
     await run.onNotKept?.().catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
   };

@@ -165,6 +165,29 @@ describe("D1 refuses writes during a foreground run", () => {
     );
   });
 
+  it("a refused start of a conversation turn, JSON or streamed: its conversation is released for the retry at once", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create();
+    const m = model("gate:3:4");
+    const body = { model: m, input: "x", conversation: conversation.id };
+    const { lift } = await refuse("start", m);
+    try {
+      const res = await post(body);
+      expect(res.status).toBe(503);
+      expect((await res.json<{ error: { code: string } }>()).error.code).toBe("storage_unavailable");
+      // Not conversation_locked: the refused JSON turn let go of it.
+      const streamed = await post({ ...body, stream: true });
+      expect(streamed.status).toBe(200);
+      expect((await readEvents(streamed.body)).at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
+    } finally {
+      await lift();
+    }
+    const retry = await openai.responses.create({ model: model("text:2"), input: "y", conversation: conversation.id });
+    expect(retry.status).toBe("completed");
+    const items = await openai.conversations.items.list(conversation.id);
+    expect(items.data).toHaveLength(2);
+  });
+
   it("a refused start of a stream: the events so far, then an error that says why; nothing kept; the upstream call dropped; its Idempotency-Key freed", async () => {
     const openai = client(KEY);
     // The gate holds the upstream after three events, so only the refusal can end this stream.
