@@ -350,7 +350,7 @@ export async function runStoredForeground(
     const reached = ended ?? normalizer.snapshot;
     const outcome = await finish(reached);
     if (outcome === "failed") {
-      const refused = endNotRecorded(spec.responseId, recorder.refusal);
+      const refused = endNotRecorded(spec.responseId, recorder.refusal, recorder.rowless);
       // The terminal event's number (withheld from the record), or the next for a cancel, which has none.
       const seq = ended === undefined ? normalizer.nextSeq - 1 : normalizer.nextSeq;
       const told = { seq, frame: errorFrame(seq, refused.code ?? "storage_unavailable", refused.message) };
@@ -392,7 +392,7 @@ export async function runStoredForeground(
   const endWith = async (terminal: string, seq: number, snapshot: ResponseObject): Promise<void> => {
     const outcome = await finish(snapshot);
     if (outcome === "written") return client.send(terminal);
-    const told = unrecordedEnd(outcome === "failed" ? "end_refused" : outcome, seq, recorder.refusal);
+    const told = unrecordedEnd(outcome === "failed" ? "end_refused" : outcome, seq, recorder.refusal, recorder.rowless);
     await client.send(told);
     if (outcome === "failed") recordTold = () => recordRefusedEnd(recorder, spec, snapshot, { seq, frame: told }, true);
   };

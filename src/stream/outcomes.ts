@@ -96,15 +96,26 @@ export async function recordRefusal(
 }
 
 /**
+ * How a response whose end D1 refused is stored. `rowless`: D1 never had its row (it ended within
+ * its first second), so only the Worker's late record (about 19 s of tries) can keep it; a row D1
+ * has is ended failed by the late record or, failing that, the sweep.
+ */
+const storedFailed = (rowless: boolean): string =>
+  rowless
+    ? "it is stored as failed, with its output, if the storage takes it within 20 seconds, else not at all"
+    : "it is stored as failed, with its output, once the storage takes it";
+
+/**
  * A JSON create whose run ended but whose end D1 refused: the response exists (its row, or the row
  * recorded late), so the answer names it; a retry makes another. A missing migration is said as such.
+ * `rowless`: see `storedFailed`.
  */
-export const endNotRecorded = (responseId: string, cause?: unknown): ApiError =>
+export const endNotRecorded = (responseId: string, cause?: unknown, rowless = false): ApiError =>
   isNotMigrated(cause)
     ? storageNotMigrated()
     : new ApiError(
         503,
-        `The gateway could not record the end of response '${responseId}' because its storage is unavailable; it is stored as failed, with its output, once the storage takes it. Try again to make another response.`,
+        `The gateway could not record the end of response '${responseId}' because its storage is unavailable; ${storedFailed(rowless)}. Try again to make another response.`,
         { type: "server_error", code: "storage_unavailable", headers: { "retry-after": "1" } },
       );
 
@@ -134,6 +145,8 @@ export function unrecordedEnd(
   outcome: Exclude<FinishOutcome, "written"> | "end_refused",
   seq: number,
   cause?: unknown,
+  /** For `end_refused`: D1 never had the row (see `storedFailed`). */
+  rowless = false,
 ): string {
   const refused = outcome !== "ended_elsewhere";
   const unmigrated = refused && isNotMigrated(cause);
@@ -142,7 +155,7 @@ export function unrecordedEnd(
     : outcome === "failed"
       ? "The response could not be recorded: the gateway's storage is unavailable. Its output was streamed but is not stored."
       : outcome === "end_refused"
-        ? "The response's end could not be recorded: the gateway's storage is unavailable. Its output was streamed; the stored response ends failed."
+        ? `The response's end could not be recorded: the gateway's storage is unavailable. Its output was streamed; the stored response ends failed${rowless ? " if the storage takes it within 20 seconds, else it is not stored" : ""}.`
         : "The response was deleted or ended by the gateway before its end could be recorded.";
   const code = unmigrated ? "database_not_migrated" : refused ? "storage_unavailable" : "response_not_recorded";
   return errorFrame(seq, code, message);

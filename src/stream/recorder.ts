@@ -155,6 +155,11 @@ export class ResponseRecorder {
     return this.#refusal;
   }
 
+  /** D1 refused the end of a row it never had (see `deferStart`): only `refinish` can insert it. */
+  get rowless(): boolean {
+    return this.#refusedRow !== undefined;
+  }
+
   /** Events recorded and not yet written to D1 (a live reader serves them from memory). */
   get pending(): readonly RecordedEvent[] {
     return this.#pending;

@@ -240,13 +240,17 @@ describe("D1 refuses writes during a foreground run", () => {
     expect(events.at(-2)?.type).toBe("response.output_item.done");
     expect(events.at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
     expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
-    expect(events.at(-1)?.message).toMatch(/the stored response ends failed/);
+    // Ended within its first second, it has no row: only the Worker's late record can keep it.
+    expect(events.at(-1)?.message).toMatch(
+      /the stored response ends failed if the storage takes it within 20 seconds, else it is not stored\./,
+    );
     // A JSON create that cannot be recorded is a retryable 503.
     const { lift: liftAgain } = await refuse("end", m);
     try {
       const error = await openai.responses.create({ model: m, input: "x" }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(APIError);
       expect(error).toMatchObject({ status: 503, code: "storage_unavailable" });
+      expect((error as APIError).message).toMatch(/if the storage takes it within 20 seconds, else not at all\./);
     } finally {
       await liftAgain();
     }
@@ -294,6 +298,8 @@ describe("D1 refuses a foreground run's end for a while", () => {
     await refusedAt(tag, 7);
     expect(events.at(-2)?.type).toBe("response.output_item.done");
     expect(events.at(-1)).toMatchObject({ type: "error", code: "storage_unavailable" });
+    // Its row is in D1: the sweep ends it failed should the late record be refused too.
+    expect(events.at(-1)?.message).toMatch(/the stored response ends failed\.$/);
     const id = (events[0]?.response as { id: string }).id;
     const recorded = await until(
       () => row(id),
@@ -341,7 +347,7 @@ describe("D1 refuses a foreground run's end for a while", () => {
     const body = await res.json<{ error: { code: string; message: string } }>();
     expect(body.error.code).toBe("storage_unavailable");
     expect(body.error.message).toContain(id);
-    expect(body.error.message).toMatch(/stored as failed/);
+    expect(body.error.message).toMatch(/stored as failed, with its output, once the storage takes it\./);
     const recorded = await until(
       () => row(id),
       (found) => found?.status === "failed",
