@@ -7,7 +7,7 @@ import { GrammarError, ResponseFold } from "./fold";
 import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
-import { finishingEvents } from "./synthesize";
+import { finishingEvents, itemEvents } from "./synthesize";
 import type { FailedBy, JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, responseError, textOf } from "./types";
 
@@ -258,6 +258,8 @@ export class StreamNormalizer {
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
+          if (this.snapshot.output.length === 0 && sent.length > 0 && sent.every(hasId))
+            this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
         }
@@ -355,6 +357,18 @@ export class StreamNormalizer {
   }
 
   /**
+   * A terminal output whose items were never streamed (SGLang's `/v1/responses` streams item events
+   * for gpt-oss only): each item's events go out before the terminal event, as OpenAI streams every
+   * item, or clients that build the answer from them (Codex CLI's `output_item.done`) see none.
+   */
+  #streamUnstreamed(sent: OutputItem[], out: NormalizedEvent[]): void {
+    this.#report("the terminal event carried output items the stream never added: their events are sent before it");
+    sent.forEach((item, index) => {
+      for (const event of itemEvents(structuredClone(item), index)) out.push(this.#emit(event));
+    });
+  }
+
+  /**
    * An item streamed without an id got one minted here; the terminal output lists it without one
    * too (llama.cpp's calls). It keeps the minted id, or the SDK's stream helper throws at the
    * changed identity and the stored item has none.
@@ -394,6 +408,9 @@ export class StreamNormalizer {
     return { seq: this.#seq++, type: event.type, json, terminal };
   }
 }
+
+/** An item with an id of its own, which its streamed events can name. */
+const hasId = (item: OutputItem): boolean => typeof item.id === "string" && item.id !== "";
 
 /** An output item at least as far as its type: a plain object naming one. */
 const isOutputItem = (value: unknown): boolean =>

@@ -67,7 +67,8 @@ function contentEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
   return events;
 }
 
-function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
+/** The events that stream `item` at `outputIndex`, from `output_item.added` to `output_item.done`. */
+export function itemEvents(item: OutputItem, outputIndex: number): StreamEvent[] {
   const started: OutputItem = { ...item };
   if (item.type !== "custom_tool_call") started.status = "in_progress";
   // A reasoning item with only a summary (OpenAI's, or the gateway's asked for one) has no content to start.

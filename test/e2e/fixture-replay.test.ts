@@ -320,3 +320,51 @@ describe("a synthetic vLLM stream cut at max_output_tokens", () => {
     expect(json.output_text).toBe("Once upon a time");
   });
 });
+
+/**
+ * SGLang's `/v1/responses` (`serving_responses.py`) streams item events only for gpt-oss: for any
+ * other model its stream is `response.created`, `response.in_progress` and `response.completed`,
+ * the whole output in the last. The gateway streams each item before the terminal event, as OpenAI
+ * does, for clients that build the answer from item events (Codex CLI reads `output_item.done`).
+ */
+describe("a synthetic SGLang stream whose output comes only in response.completed", () => {
+  it("streams every item before the terminal event, stored and replayed as streamed", async () => {
+    const m = model("fixture:synthetic__sglang-output-only-at-end.chunks.txt:0");
+    const openai = client("sk-test-fixtures");
+    const stream = openai.responses.stream({ model: m, input: "replay" });
+    const events: { type: string; sequence_number: number }[] = [];
+    for await (const event of stream) events.push(event);
+    const final = await stream.finalResponse();
+
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events.map((event) => event.type)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.reasoning_text.delta",
+      "response.reasoning_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(final.output.map((item) => item.type)).toEqual(["reasoning", "message"]);
+    expect(final.output_text).toBe("Héllo 😀 wörld");
+    const done = events.filter((event) => event.type === "response.output_item.done") as unknown as {
+      item: { id: string };
+    }[];
+    expect(done.map((event) => event.item.id)).toEqual(final.output.map((item) => item.id));
+
+    const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json();
+    expect(stored).toEqual((events.at(-1) as unknown as { response: unknown }).response);
+    expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+    const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
+    expect((await readEvents(replay.body)).map((event) => event.type)).toEqual(events.map((event) => event.type));
+  });
+});
