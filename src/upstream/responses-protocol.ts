@@ -68,6 +68,7 @@ class ResponsesTranslator implements EventTranslator {
       event.type = type = renamed;
     }
     this.#fillFunctionName(event);
+    this.#listTextPart(event);
     // Lifecycle events, errors and keepalives name no item: only item events are placed.
     if (type.startsWith("response.output_item.") || "item_id" in event)
       return this.#placement.place(event as StreamEvent).flatMap((placed) => this.#withSummaryParts(placed));
@@ -108,6 +109,20 @@ class ResponsesTranslator implements EventTranslator {
       default:
         return [event];
     }
+  }
+
+  /**
+   * An `output_text` part as OpenAI lists it, with `annotations` and `logprobs`: llama.cpp adds its part
+   * as `{type, text}` alone, which the Open Responses schema (annotations required) and the SDK's types refuse.
+   */
+  #listTextPart(event: JsonObject): void {
+    if (event.type !== "response.content_part.added" && event.type !== "response.content_part.done") return;
+    const part = event.part;
+    if (!isPlainObject(part) || part.type !== "output_text") return;
+    if (Array.isArray(part.annotations) && Array.isArray(part.logprobs)) return;
+    this.#report("listed an output_text part that came without annotations or logprobs");
+    if (!Array.isArray(part.annotations)) part.annotations = [];
+    if (!Array.isArray(part.logprobs)) part.logprobs = [];
   }
 
   #fillFunctionName(event: JsonObject): void {

@@ -221,6 +221,17 @@ describe("a synthetic llama.cpp stream without output or content indexes", () =>
     expect(call.id).toMatch(/^fc_/);
     expect(call.call_id).toBe("fc_Kq3xZ");
   });
+
+  it("adds its text part listed as OpenAI's, with annotations and logprobs", async () => {
+    // llama.cpp adds the part as `{type, text}` alone: the Open Responses schema requires `annotations`
+    // (its compliance check of each event fails without them), and the SDK's types promise both.
+    const m = model("fixture:synthetic__llamacpp-reasoning-text-tool.chunks.txt:0");
+    const stream = client("sk-test-fixtures").responses.stream({ model: m, input: "replay", tools: [weather] });
+    const texts: unknown[] = [];
+    for await (const event of stream)
+      if (event.type === "response.content_part.added" && event.part.type === "output_text") texts.push(event.part);
+    expect(texts).toEqual([{ type: "output_text", text: "", annotations: [], logprobs: [] }]);
+  });
 });
 
 async function expectTextThenCalls(file: string, types: string[], text: string, calls: string[], mintsCallIds = false) {
