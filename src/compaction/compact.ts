@@ -14,7 +14,7 @@ import type { GatewayConfig } from "../config";
 import type { UpstreamCall } from "../observe/upstream-call";
 import { SSE_HEADERS } from "../sse";
 import { callOptions, type CallOptions, type UpstreamTarget } from "../upstream/client";
-import { gatewayCompacts } from "../upstream/compact-support";
+import { gatewayCompactsFor } from "../upstream/compact-support";
 import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
 import { reasoningSeal, type ReasoningSeal } from "../upstream/reasoning-seal";
 import { estimateInputTokens } from "./estimate";
@@ -96,6 +96,11 @@ export function compactThreshold(body: JsonObject): number | undefined {
 export interface Compacted {
   /** The context to send upstream. */
   input: InputItem[];
+  /**
+   * The upstream to send it to: with `gatewayCompaction` set where the gateway compacted, so the
+   * call leaves `context_management` out without deciding again (a decision remembered may change meanwhile).
+   */
+  target: UpstreamTarget;
   /** The compaction item the response's output opens with, and what making it cost. */
   compaction?: { item: OutputItem; usage: JsonObject };
   /** The upstream's answer when the gateway gives it itself (in its protocol): no model call follows a `compaction_trigger`. */
@@ -139,7 +144,7 @@ export async function compactIfNeeded(
   request: CreateRequest,
   input: InputItem[],
   deps: CompactionDeps,
-): Promise<Compacted> {
+): Promise<Omit<Compacted, "target">> {
   if (triggersCompaction(request)) {
     // The context before the trigger (the last item) is summarized, whatever its size; no model answers it.
     const context = input.slice(0, -1);
@@ -219,19 +224,29 @@ export async function expandForUpstream({ request, input, deps }: PrepareRequest
   return expandCompactionItems(reasoned, { ...deps, ownFrom });
 }
 
+/** Whether a create asks for compaction: a `context_management` entry, or a `compaction_trigger` ending its input. */
+const asksCompaction = (request: CreateRequest): boolean =>
+  request.body.context_management !== undefined || triggersCompaction(request);
+
 /**
  * Create-time compaction of an expanded context where the gateway compacts (a summary call when over
  * its threshold); a Responses upstream with its own compaction gets `context_management` and the
- * trigger as they came.
+ * trigger as they came. Whether the gateway compacts is decided here once, for the call too.
  */
 export async function compactForUpstream(
   request: CreateRequest,
   expanded: InputItem[],
   deps: CompactionDeps,
 ): Promise<Compacted> {
-  if (!gatewayCompacts(deps.target, request.model)) return { input: expanded };
-  const compacted = await compactIfNeeded(request, expanded, deps);
-  if (deps.target.protocol.name !== "chat_completions") return compacted;
+  const { target } = deps;
+  if (target.protocol.name === "responses" && target.gatewayCompaction !== true) {
+    if (!asksCompaction(request) || !(await gatewayCompactsFor(target, request.model, deps.options)))
+      return { input: expanded, target };
+  }
+  const decided: UpstreamTarget =
+    target.protocol.name === "responses" ? { ...target, gatewayCompaction: true } : target;
+  const compacted = { ...(await compactIfNeeded(request, expanded, { ...deps, target: decided })), target: decided };
+  if (target.protocol.name !== "chat_completions") return compacted;
   return { ...compacted, sealReasoning: reasoningSeal(request, deps.tenantId, deps.secret) };
 }
 

@@ -239,7 +239,7 @@ export class BackgroundRun {
         upstream =
           prepared.answer ??
           (await callUpstream(
-            target,
+            prepared.target,
             target.protocol.buildBody(context.request, prepared.input),
             callOptions(config, this.#abort.signal, requestId, this.#trace.upstream),
           ));

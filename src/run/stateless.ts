@@ -80,7 +80,7 @@ export async function runStateless(
     upstream =
       prepared.answer ??
       (await callUpstream(
-        target,
+        prepared.target,
         target.protocol.buildBody(request, prepared.input),
         callOptions(config, abort.signal, spec.requestId, trace.upstream),
       ));

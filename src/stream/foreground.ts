@@ -164,7 +164,7 @@ export async function runStoredForeground(
       const answer =
         compacted.answer ??
         (await callUpstream(
-          target,
+          compacted.target,
           target.protocol.buildBody(request, compacted.input),
           callOptions(config, abort.signal, spec.requestId, trace.upstream),
         ));

@@ -21,7 +21,6 @@ import {
 import { withAlternatingRoles } from "./chat-completions/alternate-roles";
 import { withReasoningPlaceholder } from "./chat-completions/reasoning-placeholder";
 import { withReasoningSentAs, type ReasoningSentAs } from "./chat-completions/reasoning-sent-as";
-import { gatewayCompacts } from "./compact-support";
 import type { UpstreamProtocol } from "./protocol";
 import { withReasoningInput, type ReasoningInput } from "./reasoning-input";
 import type { RequestFields } from "./routes";
@@ -239,11 +238,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * A create's body without `context_management` for a Responses server the gateway compacts for
- * (compact-support.ts): the gateway did it, and a server that compacted again would add its own item.
+ * (decided once per create, compactForUpstream): the gateway did it, and a server that compacted
+ * again would add its own item.
  */
 function withoutGatewayCompaction(target: UpstreamTarget, body: JsonObject): JsonObject {
   if (target.protocol.name !== "responses" || !("context_management" in body)) return body;
-  if (!gatewayCompacts(target, typeof body.model === "string" ? body.model : "")) return body;
+  if (target.gatewayCompaction !== true) return body;
   const { context_management: _done, ...rest } = body;
   return rest;
 }

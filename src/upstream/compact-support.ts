@@ -3,38 +3,42 @@
 // them itself, as for a Chat Completions upstream. A route may say so up front (`"compaction":
 // "gateway"`); otherwise the first such answer is remembered for the isolate, per server and model
 // (a proxy may serve compaction for some models only), so later compactions (and create-time
-// `context_management`) skip the call that would fail. Used by the compact route,
-// create-time compaction and the upstream client.
+// `context_management`) skip the call that would fail. A create that asks for compaction before
+// the isolate knows has the endpoint asked first: vLLM and Ollama ignore `context_management`, so
+// its answer could not tell. Used by the compact route and create-time compaction.
 
-import type { ApiError } from "../errors";
-import type { UpstreamTarget } from "./client";
+import { ApiError } from "../errors";
+import { callUpstream, type CallOptions, type UpstreamTarget } from "./client";
 
 /** How long a missing endpoint is believed: a server may be upgraded, and an isolate can live for hours. */
 const REMEMBERED_MS = 60 * 60 * 1000;
 /** Servers and models remembered at most: the oldest is forgotten first. */
 const MAX_REMEMBERED = 512;
 
-/** Server and model -> when its missing `/responses/compact` was seen (ms). Isolate state, not request state. */
-const lacking = new Map<string, number>();
+/** Server and model -> whether it lacks `/responses/compact`, and when that was seen (ms). Isolate state, not request state. */
+const seen = new Map<string, { lacks: boolean; at: number }>();
 
 /** The model name the server knows (a route's rewrite, else the request's), on its base URL. */
 const keyOf = (target: UpstreamTarget, model: string): string => `${target.baseUrl} ${target.model ?? model}`;
 
-/** Remembers that the server of `target` has no `/responses/compact` for `model`. */
-export function rememberNoCompactEndpoint(target: UpstreamTarget, model: string): void {
+function remember(target: UpstreamTarget, model: string, lacks: boolean): void {
   const key = keyOf(target, model);
-  lacking.delete(key);
-  if (lacking.size >= MAX_REMEMBERED) lacking.delete(lacking.keys().next().value as string);
-  lacking.set(key, Date.now());
+  seen.delete(key);
+  if (seen.size >= MAX_REMEMBERED) seen.delete(seen.keys().next().value as string);
+  seen.set(key, { lacks, at: Date.now() });
 }
 
-function knownToLack(target: UpstreamTarget, model: string): boolean {
+/** Remembers that the server of `target` has no `/responses/compact` for `model`. */
+export const rememberNoCompactEndpoint = (target: UpstreamTarget, model: string): void => remember(target, model, true);
+
+/** Whether the server of `target` was seen lacking `/responses/compact` for `model` (true), having it (false), or neither. */
+function known(target: UpstreamTarget, model: string): boolean | undefined {
   const key = keyOf(target, model);
-  const seen = lacking.get(key);
-  if (seen === undefined) return false;
-  if (Date.now() - seen < REMEMBERED_MS) return true;
-  lacking.delete(key);
-  return false;
+  const entry = seen.get(key);
+  if (entry === undefined) return undefined;
+  if (Date.now() - entry.at < REMEMBERED_MS) return entry.lacks;
+  seen.delete(key);
+  return undefined;
 }
 
 /**
@@ -42,7 +46,51 @@ function knownToLack(target: UpstreamTarget, model: string): boolean {
  * Completions upstream, a Responses route that says so, or a Responses server seen without the endpoint.
  */
 export const gatewayCompacts = (target: UpstreamTarget, model: string): boolean =>
-  target.protocol.name === "chat_completions" || target.gatewayCompaction === true || knownToLack(target, model);
+  target.protocol.name === "chat_completions" || target.gatewayCompaction === true || known(target, model) === true;
+
+/**
+ * `gatewayCompacts` for a create that asks for compaction (`context_management` or a
+ * `compaction_trigger`): a Responses server not known either way is asked for `/responses/compact`
+ * first, with an empty input (a server that has it answers at once, or refuses it), and its answer
+ * remembered. Only a refusal that says the endpoint is missing makes the gateway compact; a server
+ * that cannot be asked (down, the key refused) gets the create as it came, and is asked again next time.
+ */
+export async function gatewayCompactsFor(
+  target: UpstreamTarget,
+  model: string,
+  options: CallOptions,
+): Promise<boolean> {
+  if (gatewayCompacts(target, model)) return true;
+  if (known(target, model) === false) return false;
+  const lacks = await lacksCompactEndpoint(target, model, options);
+  if (lacks !== undefined) remember(target, model, lacks);
+  return lacks === true;
+}
+
+async function lacksCompactEndpoint(
+  target: UpstreamTarget,
+  model: string,
+  options: CallOptions,
+): Promise<boolean | undefined> {
+  const asked = { ...options, path: "/responses/compact", accept: "application/json", retries: 0, observer: undefined };
+  try {
+    const answer = await callUpstream(target, { model, input: [] }, asked);
+    const text = await answer.text();
+    try {
+      return isMissingEndpointBody(JSON.parse(text));
+    } catch {
+      // Not JSON (a proxy's web page): nothing is learnt.
+      return undefined;
+    }
+  } catch (error) {
+    if (options.signal.aborted) throw error;
+    if (!(error instanceof ApiError)) return undefined;
+    if (isMissingEndpoint(error)) return true;
+    // The endpoint answered the request itself (400 for the empty input, 422 from a FastAPI server);
+    // a key refused or a server down says nothing of it.
+    return error.status === 400 || error.status === 422 ? false : undefined;
+  }
+}
 
 /**
  * An upstream's refusal of `/responses/compact` that says the endpoint is not there: 404 (Ollama's

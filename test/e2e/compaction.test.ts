@@ -458,11 +458,16 @@ describe("context_management on create", () => {
     expect(await received(m)).toHaveLength(1);
   });
 
-  it("forwards context_management to a Responses upstream, which compacts itself", async () => {
+  it("forwards context_management to a Responses upstream, which compacts itself, once it has seen /responses/compact there", async () => {
     const m = model("text:1");
-    await client("sk-test-compaction-c").responses.create(body(m) as never);
-    const [sent] = await upstream.requests(m);
+    const openai = client("sk-test-compaction-c");
+    await openai.responses.create(body(m) as never);
+    await openai.responses.create(body(m) as never);
+    const [asked, sent, again] = await upstream.requests(m);
+    expect(asked?.path).toBe("/v1/responses/compact");
+    expect(asked?.body).toEqual({ model: m, input: [] });
     expect(sent?.body.context_management).toEqual([{ type: "compaction", compact_threshold: 10 }]);
+    expect(again?.path).toBe("/v1/responses");
   });
 
   it("refuses a context management the gateway does not do, naming it", async () => {
@@ -554,7 +559,7 @@ describe("a compaction_trigger ending the input", () => {
   it("forwards the trigger to a Responses upstream, which compacts itself", async () => {
     const m = model("text:1");
     await client("sk-test-compaction-t").responses.create(trigger(m) as never);
-    const [sent] = await upstream.requests(m);
+    const [, sent] = await upstream.requests(m);
     expect((sent?.body.input as Json[]).at(-1)).toEqual({ type: "compaction_trigger" });
   });
 });
@@ -724,6 +729,40 @@ describe("over a Responses upstream without /responses/compact", () => {
     await openai.responses.create({ model: m, previous_response_id: response.id, input: "Thanks!" });
     const next = (await upstream.requests(sent)).at(-1);
     expect(JSON.stringify(next?.body.input)).not.toContain("Day 1: Vieux Lyon");
+  });
+
+  it("does the first context_management of a server it knows nothing of itself, having asked for /responses/compact", async () => {
+    // vLLM and Ollama ignore context_management: forwarded, the context would never be compacted.
+    const openai = client("sk-test-compaction-r");
+    for (const scenario of ["no-compact", "no-compact:405", "no-compact:200"]) {
+      const m = model(scenario);
+      const create = { model: m, input: history, context_management: [{ type: "compaction", compact_threshold: 10 }] };
+      const response = await openai.responses.create(create as never);
+      expect(response.output.map((item) => item.type)).toEqual(["compaction", "message"]);
+      const [asked, summary, answer] = await upstream.requests(m);
+      expect(asked?.path).toBe("/v1/responses/compact");
+      expect(summary?.body.stream).toBe(false);
+      expect(answer?.body.context_management).toBeUndefined();
+      await openai.responses.create({ ...create, stream: false, store: false } as never);
+      expect(await paths(m)).toEqual([
+        "/v1/responses/compact",
+        "/v1/responses",
+        "/v1/responses",
+        "/v1/responses",
+        "/v1/responses",
+      ]);
+    }
+  });
+
+  it("answers the first compaction_trigger of a server it knows nothing of with the item, which the server would refuse", async () => {
+    const m = model("no-compact:405");
+    const input = [...history, { type: "compaction_trigger" }];
+    const response = await client("sk-test-compaction-r").responses.create({ model: m, input, stream: true } as never);
+    const events: { type: string; response?: { output: { type: string }[] } }[] = [];
+    for await (const event of response as unknown as AsyncIterable<(typeof events)[number]>) events.push(event);
+    expect(events.at(-1)?.type).toBe("response.completed");
+    expect(events.at(-1)?.response?.output.map((item) => item.type)).toEqual(["compaction"]);
+    expect(await paths(m)).toEqual(["/v1/responses/compact", "/v1/responses"]);
   });
 
   it("answers a compaction_trigger with the item alone, calling only for the summary", async () => {

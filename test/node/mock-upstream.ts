@@ -519,6 +519,12 @@ async function serveResponses(res: ServerResponse, body: Json) {
       // a stream:false call (the gateway's summary call), else an echo of the input's last user text;
       // no-compact:echo-key refuses the summary call quoting the key
       const input = Array.isArray(body.input) ? (body.input as Json[]) : [];
+      // As Ollama (openai/responses.go) and vLLM refuse an item type they do not know; both ignore `context_management`.
+      if (input.some((item) => item.type === "compaction_trigger")) {
+        res.writeHead(400, { "content-type": "application/json" });
+        const message = 'unknown input item type: "compaction_trigger"';
+        return res.end(JSON.stringify({ error: { message, type: "invalid_request_error" } }));
+      }
       if (body.stream !== false) {
         const text = `echo(${input.length}): ${lastUserText(body.input)}`;
         return streamEvents(res, textEvents(model, text.match(/.{1,8}/gs) ?? [text]));

@@ -1,0 +1,50 @@
+// Whether the gateway compacts a create for a Responses server is decided once (compactForUpstream)
+// and carried on the target the call is made with: the call does not ask the isolate's memory again,
+// which may have changed meanwhile (learnt from another request, or forgotten after its hour).
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { compactForUpstream, type CompactionDeps } from "../../src/compaction/compact";
+import { validateCreateRequest } from "../../src/responses/create-request";
+import { callUpstream, type UpstreamTarget } from "../../src/upstream/client";
+import { rememberNoCompactEndpoint } from "../../src/upstream/compact-support";
+import { responsesProtocol } from "../../src/upstream/responses-protocol";
+
+const options = { signal: new AbortController().signal, firstByteTimeoutMs: 1000, retries: 0, requestId: "req_1" };
+const contextManagement = [{ type: "compaction", compact_threshold: 1_000_000 }];
+
+/** The bodies `callUpstream` sent, with fetch answering each at once. */
+function sentBodies(): Record<string, unknown>[] {
+  const bodies: Record<string, unknown>[] = [];
+  vi.spyOn(globalThis, "fetch").mockImplementation((_url, init) => {
+    bodies.push(JSON.parse(init?.body as string) as Record<string, unknown>);
+    return Promise.resolve(new Response("{}", { headers: { "content-type": "application/json" } }));
+  });
+  return bodies;
+}
+
+const targetOf = (baseUrl: string): UpstreamTarget => ({ baseUrl, protocol: responsesProtocol, apiKey: null });
+const deps = (target: UpstreamTarget): CompactionDeps => ({
+  tenantId: "t",
+  secret: null,
+  target,
+  options,
+  idleTimeoutMs: 1000,
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("the compaction decision of a create", () => {
+  it("is carried on the target it returns, and the call keeps or drops context_management by it alone", async () => {
+    const request = validateCreateRequest({ model: "m", input: "hi", context_management: contextManagement });
+    const lacking = targetOf("http://lacking.test/v1");
+    rememberNoCompactEndpoint(lacking, "m");
+    const decided = await compactForUpstream(request, request.input, deps(lacking));
+    expect(decided.target.gatewayCompaction).toBe(true);
+
+    const bodies = sentBodies();
+    await callUpstream(decided.target, { model: "m", input: [], context_management: contextManagement }, options);
+    // Decided before the isolate learnt the server lacks compaction: forwarded, as decided.
+    await callUpstream(lacking, { model: "m", input: [], context_management: contextManagement }, options);
+    expect(bodies.map((body) => body.context_management)).toEqual([undefined, contextManagement]);
+  });
+});
