@@ -13,6 +13,10 @@ import { secretKey } from "./webhooks/sign";
 
 /** The upstream protocols (as `ProtocolName` in src/upstream/protocol.ts, which config may not import). */
 const PROTOCOLS = ["responses", "chat_completions"] as const;
+/** A Responses upstream's compaction, as a route's `compaction` (src/upstream/routes.ts). */
+const COMPACTIONS = ["upstream", "gateway"] as const;
+/** A Responses upstream's `reasoning_input` values (src/upstream/reasoning-input.ts, which takes them from here). */
+export const REASONING_INPUTS = ["keep", "drop_encrypted", "raw_text_only", "drop"] as const;
 export type AuthMode = "passthrough" | "keys";
 
 export interface UpstreamConfig {
@@ -20,6 +24,10 @@ export interface UpstreamConfig {
   protocol: (typeof PROTOCOLS)[number];
   /** Key sent upstream instead of the client's (secret `UPSTREAM_API_KEY`); null = pass-through. */
   apiKey: string | null;
+  /** `UPSTREAM_COMPACTION`, as a route's `compaction` (responses only). */
+  compaction: (typeof COMPACTIONS)[number];
+  /** `UPSTREAM_REASONING_INPUT`, as a route's `reasoning_input` (responses only). */
+  reasoningInput: (typeof REASONING_INPUTS)[number];
 }
 
 /** `UPSTREAM_ROUTES` as given; src/upstream/routes.ts parses and checks it (see the registry). */
@@ -269,6 +277,8 @@ const SETTINGS = {
   UPSTREAM_BASE_URL: baseUrl("https://api.openai.com/v1"),
   UPSTREAM_PROTOCOL: oneOf("upstream calls", PROTOCOLS, "responses"),
   UPSTREAM_API_KEY: secretText("upstream calls", 1),
+  UPSTREAM_COMPACTION: oneOf("upstream calls", COMPACTIONS, "upstream"),
+  UPSTREAM_REASONING_INPUT: oneOf("upstream calls", REASONING_INPUTS, "keep"),
   // A wrong value lets nobody in (null), rather than guess which mode was meant.
   AUTH_MODE: withFallback(oneOf<AuthMode>("every request", ["passthrough", "keys"], "passthrough"), null),
   ADMIN_TOKEN: secretText("the admin API", 16),
@@ -374,6 +384,18 @@ function readSettings(vars: Record<string, unknown>): { values: Values; problems
 
 /** Rules between settings, once each is valid on its own. */
 function crossCheck(values: Values, problems: ConfigProblem[]): void {
+  // As on a route: a chat server has no compaction of its own, and gets reasoning as text only.
+  const responsesOnly = [
+    ["UPSTREAM_COMPACTION", values.UPSTREAM_COMPACTION !== "upstream"],
+    ["UPSTREAM_REASONING_INPUT", values.UPSTREAM_REASONING_INPUT !== "keep"],
+  ] as const;
+  for (const [setting, set] of responsesOnly)
+    if (set && values.UPSTREAM_PROTOCOL !== "responses")
+      problems.push({
+        setting,
+        scope: "upstream calls",
+        message: `${setting} is '${values[setting]}', but UPSTREAM_PROTOCOL is '${values.UPSTREAM_PROTOCOL}'; allowed: only with UPSTREAM_PROTOCOL=responses.`,
+      });
   const compaction = values.COMPACTION_SECRET;
   // Kept as set, so the compaction's own 503 says it is short rather than unset.
   if (compaction !== null && compaction.length < MIN_SECRET_LENGTH)
@@ -503,6 +525,8 @@ export function readConfig(env: Env): GatewayConfig {
       baseUrl: values.UPSTREAM_BASE_URL,
       protocol: values.UPSTREAM_PROTOCOL,
       apiKey: values.UPSTREAM_API_KEY,
+      compaction: values.UPSTREAM_COMPACTION,
+      reasoningInput: values.UPSTREAM_REASONING_INPUT,
     },
     routes: {
       raw: vars.UPSTREAM_ROUTES,

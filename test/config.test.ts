@@ -52,6 +52,8 @@ describe("readConfig", () => {
       protocol: "chat_completions",
       // A pasted trailing newline is dropped, as an HTTP header would drop it.
       apiKey: "sk-upstream-key",
+      compaction: "upstream",
+      reasoningInput: "keep",
     });
     expect(config).toMatchObject({
       authMode: "keys",
@@ -66,6 +68,12 @@ describe("readConfig", () => {
   it.each([
     ["UPSTREAM_PROTOCOL", "chat", "UPSTREAM_PROTOCOL is 'chat'; allowed: 'responses' or 'chat_completions'."],
     ["AUTH_MODE", "key", "AUTH_MODE is 'key'; allowed: 'passthrough' or 'keys'."],
+    ["UPSTREAM_COMPACTION", "off", "UPSTREAM_COMPACTION is 'off'; allowed: 'upstream' or 'gateway'."],
+    [
+      "UPSTREAM_REASONING_INPUT",
+      "strip",
+      "UPSTREAM_REASONING_INPUT is 'strip'; allowed: 'keep' or 'drop_encrypted' or 'raw_text_only' or 'drop'.",
+    ],
     [
       "UPSTREAM_BASE_URL",
       "127.0.0.1:8790/v1",
@@ -177,6 +185,21 @@ describe("readConfig", () => {
     const everywhere = configOf({ AUTH_MODE: "key" });
     for (const scope of ["every request", "upstream calls", "the admin API"] as const)
       expect(() => refuseIfMisconfigured(everywhere, scope)).toThrow(/AUTH_MODE is 'key'/);
+  });
+
+  it.each([
+    ["UPSTREAM_COMPACTION", "gateway"],
+    ["UPSTREAM_REASONING_INPUT", "drop"],
+  ])("refuses %s=%s over UPSTREAM_PROTOCOL=chat_completions, as a chat route refuses the option", (name, value) => {
+    const config = configOf({ UPSTREAM_PROTOCOL: "chat_completions", [name]: value });
+    expect(config.problems).toEqual([
+      {
+        setting: name,
+        scope: "upstream calls",
+        message: `${name} is '${value}', but UPSTREAM_PROTOCOL is 'chat_completions'; allowed: only with UPSTREAM_PROTOCOL=responses.`,
+      },
+    ]);
+    expect(() => refuseIfMisconfigured(config, "upstream calls")).toThrow(new RegExp(`${name} is '${value}'`));
   });
 
   it("reports a COMPACTION_SECRET shorter than 32 characters at once, refusing only compactions", () => {

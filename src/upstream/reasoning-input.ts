@@ -5,6 +5,7 @@
 // the text there in the clear), llama.cpp refuses an item without `reasoning_text` content.
 // Applied to the built body by the client; what is stored is never changed.
 
+import { REASONING_INPUTS } from "../config";
 import type { JsonObject } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 
@@ -13,9 +14,10 @@ import { isPlainObject } from "../responses/validation";
  * server's own text in the clear (Ollama's), and left out when no text is left. `raw_text_only`:
  * only items with raw `reasoning_text` content, without `encrypted_content`. `drop`: none.
  */
-export type ReasoningInput = "keep" | "drop_encrypted" | "raw_text_only" | "drop";
+export type ReasoningInput = (typeof REASONING_INPUTS)[number];
 
-export const REASONING_INPUT: readonly ReasoningInput[] = ["keep", "drop_encrypted", "raw_text_only", "drop"];
+/** Listed in config, which reads `UPSTREAM_REASONING_INPUT` and may not import the upstream layer. */
+export const REASONING_INPUT: readonly ReasoningInput[] = REASONING_INPUTS;
 
 /** The texts of `parts` of `type`, joined; "" for none. */
 function textOf(parts: unknown, type: string): string {

@@ -74,6 +74,8 @@ export function chooseUpstream(config: GatewayConfig, model: string, clientKey: 
       protocol: config.upstream.protocol,
       apiKey: clientKey ?? config.upstream.apiKey,
       callersKey: clientKey !== null,
+      ...(config.upstream.compaction === "gateway" ? { gatewayCompaction: true } : {}),
+      ...(config.upstream.reasoningInput !== "keep" ? { reasoningInput: config.upstream.reasoningInput } : {}),
     };
   if (route.apiKey === undefined)
     throw misconfigured(

@@ -153,6 +153,27 @@ describe("UPSTREAM_ROUTES parsing", () => {
     expect(targetOf(chooseUpstream(config, "gpt-5", null)).reasoningInput).toBe("keep");
   });
 
+  it("gives the default upstream UPSTREAM_COMPACTION and UPSTREAM_REASONING_INPUT, as a route's options; a route keeps its own", () => {
+    const table = JSON.stringify([route({ protocol: "responses" })]);
+    const config = configOf({
+      UPSTREAM_COMPACTION: "gateway",
+      UPSTREAM_REASONING_INPUT: "raw_text_only",
+      UPSTREAM_ROUTES: table,
+    });
+    expect(targetOf(chooseUpstream(config, "gpt-5", null))).toMatchObject({
+      gatewayCompaction: true,
+      reasoningInput: "raw_text_only",
+    });
+    expect(targetOf(chooseUpstream(config, "llama-3", null))).toMatchObject({
+      gatewayCompaction: false,
+      reasoningInput: "keep",
+    });
+    expect(targetOf(chooseUpstream(configOf({}), "gpt-5", null))).toMatchObject({
+      gatewayCompaction: false,
+      reasoningInput: "keep",
+    });
+  });
+
   it("accepts the table as an array (a JSON value in [vars] arrives parsed)", () => {
     const read = readRoutes(routesSetting({ UPSTREAM_ROUTES: [route()] }));
     expect(read.ok && read.routes.map((r) => r.pattern)).toEqual(["llama-*"]);
