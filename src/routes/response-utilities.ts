@@ -36,7 +36,7 @@ import {
   rememberNoCompactEndpoint,
 } from "../upstream/compact-support";
 import { gatewayReasoningFor } from "../upstream/gateway-reasoning";
-import { hostOf } from "../upstream/errors";
+import { hostOf, upstreamHttpError, withProtocolHint } from "../upstream/errors";
 import { chooseUpstream, targetOf } from "../upstream/registry";
 import { json, type RouteContext } from "./context";
 
@@ -117,7 +117,8 @@ async function utility(route: RouteContext, path: Utility): Promise<Response> {
   // Relayed as JSON only if it is: a proxy's web page or a cut body would reach the SDK as a parse failure.
   const text = await answer.text();
   if (!isJsonObject(text)) throw notJson(hostOf(target.baseUrl), answer.headers.get("content-type"));
-  if (path === "/responses/compact" && isMissingEndpointBody(JSON.parse(text))) {
+  if (isMissingEndpointBody(JSON.parse(text))) {
+    if (path === "/responses/input_tokens") throw missingInputTokens(target, text);
     rememberNoCompactEndpoint(target, model ?? "");
     return compactHere();
   }
@@ -160,6 +161,10 @@ function isJsonObject(text: string): boolean {
     return false;
   }
 }
+
+/** LM Studio's 200 for an endpoint it lacks, as the 404 other servers answer: the same error and hint. */
+const missingInputTokens = (target: UpstreamTarget, text: string): ApiError =>
+  withProtocolHint(upstreamHttpError(404, text), hostOf(target.baseUrl), "responses", "/responses/input_tokens");
 
 const notJson = (host: string, contentType: string | null): ApiError =>
   new ApiError(

@@ -87,6 +87,18 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     });
   });
 
+  it("answers LM Studio's 200 error for input_tokens it lacks as the 404 other servers give, with the same hint", async () => {
+    const openai = client("sk-test-surface");
+    await expect(openai.responses.inputTokens.count({ model: model("lm-studio"), input: "x" })).rejects.toMatchObject({
+      status: 404,
+      error: {
+        message: `Unexpected endpoint or method. (POST /v1/responses/input_tokens) (The upstream at ${UPSTREAM_HOST} has no /responses/input_tokens endpoint: it serves the Responses API without OpenAI's token counting. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway answers an estimate.)`,
+        param: null,
+        code: null,
+      },
+    });
+  });
+
   it("answers a 502 envelope, not the body, when the upstream's answer is not JSON", async () => {
     const openai = client("sk-test-surface");
     for (const [scenario, message] of [

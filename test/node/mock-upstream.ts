@@ -558,13 +558,19 @@ async function serveResponses(res: ServerResponse, body: Json) {
 /** `/responses/input_tokens` counts the input items (10 tokens each); `/responses/compact` keeps
  *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
  *  `status:CODE` model answers that error, a `no-route` one Ollama's plain-text 404 (a server
- *  that serves `/responses` but not these), a `no-compact[:405|:200]` one lacks compact only. */
+ *  that serves `/responses` but not these), a `no-compact[:405|:200]` one lacks compact only, an
+ *  `lm-studio` one answers both with LM Studio's 200 error. */
 function serveUtility(res: ServerResponse, path: string, body: Json) {
   const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
   if (kind === "status") return sendError(res, Number(code ?? 500));
   if (kind === "no-route") {
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     return res.end("404 page not found");
+  }
+  if (kind === "lm-studio") {
+    // LM Studio answers an endpoint it lacks (both of these) with 200 and an error (lmstudio-bug-tracker#618).
+    res.writeHead(200, { "content-type": "application/json" });
+    return res.end(JSON.stringify({ error: `Unexpected endpoint or method. (POST ${path})` }));
   }
   if (kind === "no-compact" && path.endsWith("/compact")) {
     // As vLLM (405: it has GET /responses/{id}), LM Studio (200 with an error) or Ollama (404).
