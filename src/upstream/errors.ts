@@ -199,17 +199,19 @@ const UTILITY_HINTS: ReadonlyMap<string, (host: string) => string> = new Map([
 ]);
 
 /**
- * A 404 for the protocol's own path from a server that has no such route (Ollama answers
+ * A 404 (405 from vLLM, for a utility path) for the protocol's own path, or a utility's, from a server that has no such route (Ollama answers
  * `404 page not found`, llama.cpp `{"error":{"code":404,...}}`), not a 404 about a model
  * (OpenAI's `model_not_found`) or naming a param (OpenAI's `Item with id '…' not found` for `input`):
  * for `/responses` the likely fix is the protocol; for `/chat/completions`, which every chat server
  * has, the base URL (Ollama's without its `/v1`).
  */
 export function withProtocolHint(error: ApiError, host: string, protocol: ProtocolName, path?: string): ApiError {
-  const routeMissing = error.param === null && (error.code === null || error.code === "404");
+  // vLLM answers a utility path with 405: it has `GET /responses/{id}`, which the path matches.
+  const missingStatus = error.status === 404 || (path !== undefined && error.status === 405);
+  const routeMissing = error.param === null && (error.code === null || error.code === String(error.status));
   // A 404 with no message of its own (an empty body, `{}`) reads as the fallback, which says "model server".
-  const aboutModel = error.message !== fallbackMessage(404) && /model/i.test(error.message);
-  if (error.status !== 404 || !routeMissing || aboutModel) return error;
+  const aboutModel = error.message !== fallbackMessage(error.status) && /model/i.test(error.message);
+  if (!missingStatus || !routeMissing || aboutModel) return error;
   if (path !== undefined) {
     const utility = UTILITY_HINTS.get(path);
     return utility === undefined ? error : error.with({ message: `${error.message} ${utility(host)}` });

@@ -87,6 +87,16 @@ describe("POST /v1/responses/input_tokens and /v1/responses/compact", () => {
     });
   });
 
+  it("keeps vLLM's 405 to input_tokens (it has GET /responses/{id}), with the hint naming the endpoint", async () => {
+    const openai = client("sk-test-surface");
+    await expect(openai.responses.inputTokens.count({ model: model("vllm-405"), input: "x" })).rejects.toMatchObject({
+      status: 405,
+      error: {
+        message: `Method Not Allowed (The upstream at ${UPSTREAM_HOST} has no /responses/input_tokens endpoint: it serves the Responses API without OpenAI's token counting. Over UPSTREAM_PROTOCOL=chat_completions (or "protocol": "chat_completions" in its UPSTREAM_ROUTES entry) the gateway answers an estimate.)`,
+      },
+    });
+  });
+
   it("answers LM Studio's 200 error for input_tokens it lacks as the 404 other servers give, with the same hint", async () => {
     const openai = client("sk-test-surface");
     await expect(openai.responses.inputTokens.count({ model: model("lm-studio"), input: "x" })).rejects.toMatchObject({

@@ -559,7 +559,7 @@ async function serveResponses(res: ServerResponse, body: Json) {
  *  the user messages and adds one compaction item. Both answer JSON, as OpenAI does; a
  *  `status:CODE` model answers that error, a `no-route` one Ollama's plain-text 404 (a server
  *  that serves `/responses` but not these), a `no-compact[:405|:200]` one lacks compact only, an
- *  `lm-studio` one answers both with LM Studio's 200 error. */
+ *  `lm-studio` one answers both with LM Studio's 200 error, a `vllm-405` one both with vLLM's 405. */
 function serveUtility(res: ServerResponse, path: string, body: Json) {
   const [kind = "", code] = (typeof body.model === "string" ? body.model : "").split("#")[0]?.split(":") ?? [];
   if (kind === "status") return sendError(res, Number(code ?? 500));
@@ -567,6 +567,8 @@ function serveUtility(res: ServerResponse, path: string, body: Json) {
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     return res.end("404 page not found");
   }
+  if (kind === "vllm-405")
+    return res.writeHead(405, { "content-type": "application/json" }).end('{"detail":"Method Not Allowed"}');
   if (kind === "lm-studio") {
     // LM Studio answers an endpoint it lacks (both of these) with 200 and an error (lmstudio-bug-tracker#618).
     res.writeHead(200, { "content-type": "application/json" });
