@@ -8,12 +8,18 @@
 // its answer could not tell. Used by the compact route and create-time compaction.
 
 import { ApiError } from "../errors";
+import { urlHost } from "../url-host";
 import { callUpstream, type CallOptions, type UpstreamTarget } from "./client";
 
 /** How long a missing endpoint is believed: a server may be upgraded, and an isolate can live for hours. */
 const REMEMBERED_MS = 60 * 60 * 1000;
 /** Servers and models remembered at most: the oldest is forgotten first. */
 const MAX_REMEMBERED = 512;
+/**
+ * Hosts known to serve `/responses/compact`, never asked first: OpenAI's own, the default upstream,
+ * where the question would add a call (and its wait) to the first compacting create of every isolate.
+ */
+const SERVES_COMPACTION: ReadonlySet<string> = new Set(["api.openai.com"]);
 
 /** Server and model -> whether it lacks `/responses/compact`, and when that was seen (ms). Isolate state, not request state. */
 const seen = new Map<string, { lacks: boolean; at: number }>();
@@ -61,7 +67,7 @@ export async function gatewayCompactsFor(
   options: CallOptions,
 ): Promise<boolean> {
   if (gatewayCompacts(target, model)) return true;
-  if (known(target, model) === false) return false;
+  if (known(target, model) === false || SERVES_COMPACTION.has(urlHost(target.baseUrl) ?? "")) return false;
   const lacks = await lacksCompactEndpoint(target, model, options);
   if (lacks !== undefined) remember(target, model, lacks);
   return lacks === true;

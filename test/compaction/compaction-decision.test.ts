@@ -47,4 +47,18 @@ describe("the compaction decision of a create", () => {
     await callUpstream(lacking, { model: "m", input: [], context_management: contextManagement }, options);
     expect(bodies.map((body) => body.context_management)).toEqual([undefined, contextManagement]);
   });
+
+  it("never asks OpenAI's own API whether it has /responses/compact: context_management goes with the create", async () => {
+    const request = validateCreateRequest({ model: "m", input: "hi", context_management: contextManagement });
+    const openai = targetOf("https://api.openai.com/v1");
+    const bodies = sentBodies();
+    const decided = await compactForUpstream(request, request.input, deps(openai));
+    expect(decided.target.gatewayCompaction).not.toBe(true);
+    expect(bodies).toEqual([]);
+    // An unknown server is asked first, once.
+    const unknown = targetOf("http://unknown-server.test/v1");
+    await compactForUpstream(request, request.input, deps(unknown));
+    await compactForUpstream(request, request.input, deps(unknown));
+    expect(bodies).toEqual([{ model: "m", input: [] }]);
+  });
 });
