@@ -302,10 +302,22 @@ describe("the history console", () => {
       await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
       const view = page.locator(".conversation");
       await view.locator(".item").first().waitFor();
-      expect(await view.textContent()).toContain("The first 100 items of the conversation are shown.");
+      expect(await view.textContent()).toContain("The first 100 items of the conversation are shown;");
     } finally {
       await page.unroute(items);
     }
+    // Every turn is a response listed by its conversation: the list filters by it, as bookmarkable.
+    const outside = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Not in it" });
+    await page.locator(".conversation").getByRole("link", { name: "Its responses »" }).click();
+    await page.waitForFunction(
+      (id) => document.querySelector("table.responses")?.textContent?.includes(id),
+      response.id.slice(0, 18),
+    );
+    expect(new URLSearchParams(page.url().split("?")[1]).get("conversation")).toBe(conversation.id);
+    expect(await page.locator("input[name=conversation]").inputValue()).toBe(conversation.id);
+    const listed = await page.locator("table.responses tbody tr").allTextContents();
+    expect(listed).toHaveLength(1);
+    expect(listed.join()).not.toContain(outside.id.slice(0, 18));
   });
 
   it("shows the chain of a response whose conversation was deleted, and says it was", async () => {

@@ -386,7 +386,10 @@ function Chain({ session, response }: { session: Session; response: ResponseObje
           {response.conversation?.id && (
             <div class="conversation">
               <h3>
-                Conversation <span class="mono">{response.conversation.id}</span>
+                Conversation <span class="mono">{response.conversation.id}</span>{" "}
+                <a class="small" href={hrefOf("/", { conversation: response.conversation.id })}>
+                  Its responses »
+                </a>
               </h3>
               {chain.conversationDeleted ? (
                 <p class="muted">Deleted: its items are gone.</p>
@@ -395,7 +398,11 @@ function Chain({ session, response }: { session: Session; response: ResponseObje
               ) : (
                 <>
                   <Items items={chain.conversation} />
-                  {chain.moreConversation && <p class="muted">The first 100 items of the conversation are shown.</p>}
+                  {chain.moreConversation && (
+                    <p class="muted">
+                      The first 100 items of the conversation are shown; its responses list every turn.
+                    </p>
+                  )}
                 </>
               )}
             </div>

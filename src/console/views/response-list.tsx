@@ -1,4 +1,4 @@
-// The responses list: filters (model, status, metadata, time; the operator also by tenant) sent to
+// The responses list: filters (model, status, metadata, conversation, time; the operator also by tenant) sent to
 // the gateway's indexed list, cursor pages, and a search of the loaded page's text. Full-text search
 // is not asked of D1: it would need an FTS index written with every response (see docs/console.md).
 
@@ -11,7 +11,15 @@ import { formatNumber, Show, Status, Time, useLoad, text } from "./common";
 import { previewText, type ResponseObject } from "./response-model";
 
 const STATUSES = ["", "queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
-const FILTERS = ["model", "status", "metadata", "created_after", "created_before", "tenant_id"] as const;
+const FILTERS = [
+  "model",
+  "status",
+  "metadata",
+  "conversation",
+  "created_after",
+  "created_before",
+  "tenant_id",
+] as const;
 
 /**
  * `k=v, k2=v2` as `metadata[k]=v` query parameters, or what is not such a pair: dropping it would
@@ -44,6 +52,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
     after,
     model: values.model,
     status: values.status,
+    conversation: values.conversation,
     tenant_id: session.mode === "admin" ? values.tenant_id : undefined,
     created_after: toSeconds(values.created_after),
     created_before: toSeconds(values.created_before),
@@ -80,6 +89,9 @@ export function ResponseList({ session, params }: { session: Session; params: UR
         </label>
         <label>
           Metadata <input name="metadata" value={values.metadata} placeholder="key=value, key=value" />
+        </label>
+        <label>
+          Conversation <input name="conversation" value={values.conversation} placeholder="conv_…" />
         </label>
         <label>
           From <input name="created_after" type="datetime-local" value={values.created_after} />
