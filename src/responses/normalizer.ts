@@ -258,8 +258,7 @@ export class StreamNormalizer {
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
-          if (this.snapshot.output.length === 0 && sent.length > 0 && sent.every(hasId))
-            this.#streamUnstreamed(sent as OutputItem[], out);
+          if (!this.#moved) this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
         }
@@ -357,14 +356,38 @@ export class StreamNormalizer {
   }
 
   /**
-   * A terminal output whose items were never streamed (SGLang's `/v1/responses` streams item events
-   * for gpt-oss only): each item's events go out before the terminal event, as OpenAI streams every
-   * item, or clients that build the answer from them (Codex CLI's `output_item.done`) see none.
+   * A terminal output that lists items the stream never added (SGLang's `/v1/responses` streams item
+   * events for gpt-oss only, and even then none for a function call): each such item's events go out
+   * before the terminal event, as OpenAI streams every item, or clients that build the answer from
+   * them (Codex CLI's `output_item.done`) never see it. It may also name the streamed items anew
+   * (SGLang mints every id again at the end, or lists one without): each keeps the id it was
+   * streamed with. Only an output that lists the streamed items first, in their order and types,
+   * then the new ones, is read so; any other is left as it came.
    */
   #streamUnstreamed(sent: OutputItem[], out: NormalizedEvent[]): void {
+    // A copy: the snapshot grows with each item streamed below.
+    const streamed = [...this.snapshot.output];
+    if (sent.length < streamed.length) return;
+    const streamedIds = new Set(streamed.filter(hasId).map((item) => item.id));
+    const renamed: number[] = [];
+    for (const [index, item] of streamed.entries()) {
+      const listed = sent[index] as OutputItem;
+      if (listed.type !== item.type || listed.call_id !== item.call_id) return;
+      if (listed.id === item.id || !hasId(item)) continue;
+      if (hasId(listed) && streamedIds.has(listed.id)) return;
+      renamed.push(index);
+    }
+    const added = sent.slice(streamed.length);
+    if (added.some((item) => !hasId(item) && ID_PREFIXES[item.type] === undefined)) return;
+    if (added.some((item) => hasId(item) && streamedIds.has(item.id))) return;
+    if (renamed.length > 0)
+      this.#report("the terminal event named streamed items by other ids: they keep the ids they were streamed with");
+    for (const index of renamed) (sent[index] as OutputItem).id = (streamed[index] as OutputItem).id;
+    if (added.length === 0) return;
     this.#report("the terminal event carried output items the stream never added: their events are sent before it");
-    sent.forEach((item, index) => {
-      for (const event of itemEvents(structuredClone(item), index)) out.push(this.#emit(event));
+    added.forEach((item, offset) => {
+      if (!hasId(item)) item.id = newId(ID_PREFIXES[item.type] as string);
+      for (const event of itemEvents(structuredClone(item), streamed.length + offset)) out.push(this.#emit(event));
     });
   }
 

@@ -4,10 +4,11 @@
 
 import type { CreateRequest } from "../responses/create-request";
 import { eventsFromResponse } from "../responses/synthesize";
-import type { InputItem, JsonObject, StreamEvent } from "../responses/types";
+import { TERMINAL_EVENTS, type InputItem, type JsonObject, type StreamEvent } from "../responses/types";
 import { ENCRYPTED_REASONING, isPlainObject } from "../responses/validation";
 import type { SseMessage } from "../sse";
 import { ItemPlacement } from "./item-placement";
+import { ItemRepair } from "./item-repair";
 import type { EventTranslator, TranslationContext, UpstreamProtocol } from "./protocol";
 import { CompactionFirst, compactionFirst } from "./responses-compaction";
 
@@ -48,10 +49,13 @@ class ResponsesTranslator implements EventTranslator {
   readonly #report: (message: string) => void;
   /** Output and content indexes for a server that sends none (llama.cpp). */
   readonly #placement: ItemPlacement;
+  /** Items kept apart for a server that streams them under one id, off by an index (SGLang with gpt-oss). */
+  readonly #repair: ItemRepair;
 
   constructor(context: TranslationContext) {
     this.#report = context.onAnomaly ?? (() => undefined);
     this.#placement = new ItemPlacement(this.#report);
+    this.#repair = new ItemRepair(this.#report);
   }
 
   push(message: SseMessage): StreamEvent[] {
@@ -69,10 +73,29 @@ class ResponsesTranslator implements EventTranslator {
     }
     this.#fillFunctionName(event);
     this.#listTextPart(event);
+    this.#listItems(event);
     // Lifecycle events, errors and keepalives name no item: only item events are placed.
     if (type.startsWith("response.output_item.") || "item_id" in event)
-      return this.#placement.place(event as StreamEvent).flatMap((placed) => this.#withSummaryParts(placed));
+      return this.#placement
+        .place(event as StreamEvent)
+        .flatMap((placed) => this.#repair.repair(placed))
+        .flatMap((placed) => this.#withSummaryParts(placed));
     return this.#withSummaryParts(event as StreamEvent);
+  }
+
+  /** The items an event carries (its own, or its response's output), listed as OpenAI lists them. */
+  #listItems(event: JsonObject): void {
+    const { type, item, response } = event;
+    if (type === "response.output_item.added" || type === "response.output_item.done") {
+      if (isPlainObject(item) && listItem(item, type === "response.output_item.added" ? "in_progress" : "completed"))
+        this.#report("listed an item with a null status or encrypted_content as OpenAI lists it");
+      return;
+    }
+    if (!TERMINAL_EVENTS.has(String(type)) || !isPlainObject(response) || !Array.isArray(response.output)) return;
+    const ended = response.status === "completed" ? "completed" : "incomplete";
+    const listed = response.output.map((entry) => isPlainObject(entry) && listItem(entry, ended));
+    if (listed.includes(true))
+      this.#report("listed an item with a null status or encrypted_content as OpenAI lists it");
   }
 
   /**
@@ -168,10 +191,35 @@ export const responsesProtocol: UpstreamProtocol = {
   },
 };
 
+/**
+ * An item as OpenAI lists it: vLLM and SGLang serialize every field of their pydantic items, so a
+ * reasoning item comes with `encrypted_content: null` (the Open Responses schema: a string, or left
+ * out) and `status: null` (the SDK's types: one of three statuses), and SGLang's calls with `status:
+ * null`. The null status becomes the item's as it stands (`ended` once it is done); a null
+ * `encrypted_content` is left out, as OpenAI leaves it out unless asked for. True if it changed.
+ */
+function listItem(item: JsonObject, ended: "in_progress" | "completed" | "incomplete"): boolean {
+  let changed = false;
+  if ("status" in item && item.status === null) {
+    item.status = ended;
+    changed = true;
+  }
+  if ("encrypted_content" in item && item.encrypted_content === null) {
+    delete item.encrypted_content;
+    changed = true;
+  }
+  return changed;
+}
+
 /** The events of a JSON answer: the Response's, or an `error` for a 200 whose body is one. */
 function eventsOfBody(body: unknown, context: TranslationContext): StreamEvent[] {
   if (!isPlainObject(body)) return [];
-  if (Array.isArray(body.output)) return eventsFromResponse({ ...context.base, ...body });
+  if (Array.isArray(body.output)) {
+    const ended = body.status === "completed" ? "completed" : "incomplete";
+    if (body.output.map((item) => isPlainObject(item) && listItem(item, ended)).includes(true))
+      context.onAnomaly?.("listed an item with a null status or encrypted_content as OpenAI lists it");
+    return eventsFromResponse({ ...context.base, ...body });
+  }
   // A 200 whose JSON body is an error (`{"error":{...}}`, or Ollama's `{"error":"..."}`): the
   // response fails with the server's words, not as a stream that ended early.
   const error = isPlainObject(body.error)

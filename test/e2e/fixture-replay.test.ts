@@ -125,6 +125,11 @@ describe("synthetic Responses streams the gateway repairs", () => {
       const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json();
       expect(stored).toEqual((events.at(-1) as unknown as { response: unknown }).response);
       expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+      // vLLM lists its reasoning item with `encrypted_content: null` and `status: null`, which the Open
+      // Responses schema and the SDK's types refuse: in the events and the stored response, as OpenAI lists it.
+      expect(JSON.stringify([events, stored])).not.toMatch(/"(encrypted_content|status)":null/);
+      const json = await openai.responses.create({ model: model(`fixture:${file}:0`), input: "replay" });
+      expect(JSON.stringify(json)).not.toMatch(/"(encrypted_content|status)":null/);
     },
   );
 });
@@ -257,7 +262,8 @@ async function expectTextThenCalls(file: string, types: string[], text: string, 
   expect(at("response.output_item.done")).toEqual(types.map((type, i) => [i, type]));
   const textDone = events.find((event) => event.type === "response.output_text.done");
   expect(textDone).toMatchObject({ output_index: types.indexOf("message"), text });
-  expect(events.find((event) => event.type === "response.content_part.done")).toMatchObject({ part: { text } });
+  const partDone = events.filter((event) => event.type === "response.content_part.done");
+  expect(partDone.find((event) => event.output_index === types.indexOf("message"))).toMatchObject({ part: { text } });
 
   const terminal = (events.at(-1) as { response: Event }).response;
   const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json<Event>();
@@ -377,5 +383,121 @@ describe("a synthetic SGLang stream whose output comes only in response.complete
     expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
     const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
     expect((await readEvents(replay.body)).map((event) => event.type)).toEqual(events.map((event) => event.type));
+  });
+});
+
+/**
+ * SGLang's `/v1/responses` with gpt-oss (`serving_responses.py`, `StreamingHarmonyContext`): every
+ * streamed item takes one id, the reasoning's part is added as `output_text`, each item's `done`
+ * events come at the next output index (it moves on before sending them), the reasoning's
+ * `output_item.done` names another id, a call gets no events at all (only `response.completed`
+ * lists it), and that output names every item anew, reasoning and calls with `status: null`.
+ */
+describe("synthetic SGLang gpt-oss streams", () => {
+  const thinking = "The user wants the weather in Paris.";
+  const opened = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.reasoning_text.delta",
+    "response.reasoning_text.delta",
+    "response.reasoning_text.delta",
+    "response.reasoning_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+  ];
+
+  async function streamed(file: string, body: { tools?: (typeof weather)[] } = {}) {
+    const m = model(`fixture:${file}:0`);
+    const openai = client("sk-test-fixtures");
+    const stream = openai.responses.stream({ model: m, input: "replay", ...body });
+    const events: Event[] = [];
+    for await (const event of stream) events.push(event as unknown as Event);
+    const final = await stream.finalResponse();
+
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+    const terminal = (events.at(-1) as { response: { output: Event[] } }).response;
+    const done = events.filter((event) => event.type === "response.output_item.done").map((event) => event.item);
+    expect(done).toEqual(terminal.output);
+    const added = events.filter((event) => event.type === "response.output_item.added");
+    expect(added.map((event) => [event.output_index, (event.item as Event).id])).toEqual(
+      final.output.map((item, i) => [i, item.id]),
+    );
+    expect(new Set(final.output.map((item) => item.id)).size).toBe(final.output.length);
+    const reasoning = final.output[0] as unknown as Event;
+    expect(reasoning).toEqual({
+      id: expect.any(String) as unknown,
+      type: "reasoning",
+      summary: [],
+      content: [{ type: "reasoning_text", text: thinking }],
+      status: "completed",
+    });
+    const part = events.find((event) => event.type === "response.content_part.added");
+    expect(part?.part).toEqual({ type: "reasoning_text", text: "" });
+
+    const stored = await (await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}`, { headers: auth })).json<Event>();
+    expect(stored).toEqual(terminal);
+    expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+    const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${final.id}?stream=true`, { headers: auth });
+    expect(await readEvents(replay.body)).toEqual(JSON.parse(JSON.stringify(events)));
+
+    // Not streamed to the client: the same output, each item named as it was streamed.
+    const json = await openai.responses.create({ model: m, input: "replay", ...body });
+    expect(json.output.map((item) => item.type)).toEqual(final.output.map((item) => item.type));
+    expect(json.output[0]).toEqual({ ...reasoning, id: expect.any(String) as unknown });
+    return { m, openai, events, final };
+  }
+
+  it("streams a call only response.completed lists, each item under the id it keeps", async () => {
+    const { m, openai, events, final } = await streamed("synthetic__sglang-gptoss-call.chunks.txt", {
+      tools: [weather],
+    });
+    expect(events.map((event) => event.type)).toEqual([
+      ...opened,
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(final.output[1]).toMatchObject({
+      id: "ft_9f8e7d6c5b4a4392a1b0c9d8e7f6a5b4",
+      type: "function_call",
+      call_id: "call_9f8e7d6c5b4a4392a1b0c9d8e7f6a5b4",
+      name: "get_weather",
+      arguments: paris,
+      status: "completed",
+    });
+
+    const output = {
+      type: "function_call_output" as const,
+      call_id: "call_9f8e7d6c5b4a4392a1b0c9d8e7f6a5b4",
+      output: "sunny",
+    };
+    const next = await openai.responses.create({ model: m, input: [output], previous_response_id: final.id });
+    expect(next.status).toBe("completed");
+    const sent = (await upstream.requests(m)).at(-1)?.body.input as Event[];
+    const stored = (events.at(-1) as { response: { output: Event[] } }).response.output;
+    expect(sent.slice(1)).toEqual([...stored, output]);
+  });
+
+  it("streams the text answer at its own index under an id of its own", async () => {
+    const { events, final } = await streamed("synthetic__sglang-gptoss-text.chunks.txt");
+    expect(events.map((event) => event.type)).toEqual([
+      ...opened,
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(final.output.map((item) => item.type)).toEqual(["reasoning", "message"]);
+    expect(final.output_text).toBe("Héllo 😀 wörld");
+    expect(final.output[1]?.id).toMatch(/^msg_/);
   });
 });
