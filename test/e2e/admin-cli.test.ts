@@ -14,7 +14,7 @@ import { status } from "../../scripts/admin/status.ts";
 import type { Admin } from "../../scripts/admin/targets.ts";
 import { checkWebhookUrl } from "../../scripts/admin/webhook-url.ts";
 import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
-import { ADMIN_TOKEN, managedFetch, UPSTREAM_KEY } from "../support/managed";
+import { ADMIN_TOKEN, ADMIN_URL, managedFetch, UPSTREAM_KEY } from "../support/managed";
 import { hookUrl, until } from "../support/hooks";
 import { firstRow, passthroughTenant, tenantD1 } from "../support/shards";
 
@@ -487,7 +487,14 @@ describe("the admin CLI's incident view", () => {
       object: "gateway.configuration",
       max_run_seconds: 3600,
       stuck_after_seconds: 3900,
-      problems: [],
+      // The test table's `unkeyed/*` names a secret never set: its calls are refused, so it is a problem.
+      problems: [
+        {
+          setting: "UPSTREAM_ROUTES",
+          scope: "calls to 'unkeyed/*'",
+          message: "The route for 'unkeyed/*' needs the secret 'UNSET_KEY', which is not set.",
+        },
+      ],
       routes_problem: null,
     });
     const settings = configuration.settings as Row;
@@ -515,7 +522,9 @@ describe("the admin CLI's incident view", () => {
     const text = render("config", configuration, false);
     expect(text).toMatch(/^Settings:\n/);
     expect(text).toMatch(/\nMAX_RUN_SECONDS +\(default 3600\)\n/);
-    expect(text).toMatch(/\nProblems:\n\(none\)\n/);
+    expect(text).toMatch(
+      /\nProblems:\n- The route for 'unkeyed\/\*' needs the secret 'UNSET_KEY', which is not set\.\n\n/,
+    );
     expect(text).toContain("after 3900 s is stuck");
     // Without --older-than, `status` lists runs created before the deployment's own bound.
     const before = Math.floor(Date.now() / 1000) - 3900;
@@ -523,6 +532,26 @@ describe("the admin CLI's incident view", () => {
     expect(answer.created_before).toBeGreaterThanOrEqual(before);
     expect(answer.created_before).toBeLessThanOrEqual(before + 5);
     expect(await refusal(d1.showConfiguration())).toMatch(/^'config' reads the settings the deployed gateway runs on/);
+  });
+
+  it("lists a wrong CORS_ORIGINS and MODEL_PRICES with the other problems: each refuses what needs it", async () => {
+    const res = await managedFetch(
+      `${ADMIN_URL}/configuration`,
+      { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+      { CORS_ORIGINS: "https://app.example.com/", MODEL_PRICES: "{not json" },
+    );
+    expect(res.status).toBe(200);
+    const { problems } = await res.json<{ problems: Row[] }>();
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        {
+          setting: "CORS_ORIGINS",
+          scope: "CORS preflights",
+          message: expect.stringContaining("CORS_ORIGINS entry 1 is not an exact origin") as string,
+        },
+        { setting: "MODEL_PRICES", scope: "usage answers", message: "MODEL_PRICES is not valid JSON." },
+      ]),
+    );
   });
 });
 

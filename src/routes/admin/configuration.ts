@@ -5,7 +5,9 @@
 // console's Health tab list). One page away, instead of `wrangler tail` at an isolate's start.
 
 import { configurationFields, misspeltSettings } from "../../config";
-import { readRoutes, type ResolvedRoute } from "../../upstream/routes";
+import { readCorsPolicy } from "../../http/cors";
+import { readModelPrices } from "../../pricing/model-prices";
+import { readRoutes, type ResolvedRoute, type RoutingTable } from "../../upstream/routes";
 import { urlHost } from "../../url-host";
 import { json, type RouteContext } from "../context";
 
@@ -35,6 +37,35 @@ function routeView(route: ResolvedRoute) {
   };
 }
 
+interface Problem {
+  setting: string;
+  scope: string;
+  message: string;
+}
+
+/**
+ * What is wrong with the settings read where they are used: each refuses what needs it (a preflight,
+ * a usage answer, a route's calls) as a wrong setting does, so each is listed with theirs.
+ */
+function problemsElsewhere(env: Env, table: RoutingTable): Problem[] {
+  const problems: Problem[] = [];
+  const cors = readCorsPolicy(env);
+  if (cors !== null && !cors.ok)
+    problems.push({ setting: "CORS_ORIGINS", scope: "CORS preflights", message: cors.problem });
+  const prices = readModelPrices(env);
+  if (prices !== null && !prices.ok)
+    problems.push({ setting: "MODEL_PRICES", scope: "usage answers", message: prices.problem });
+  if (table.ok)
+    for (const route of table.routes)
+      if (route.apiKey === undefined)
+        problems.push({
+          setting: "UPSTREAM_ROUTES",
+          scope: `calls to '${route.pattern}'`,
+          message: `The route for '${route.pattern}' needs the secret '${route.apiKeySecret ?? ""}', which is not set.`,
+        });
+  return problems;
+}
+
 export function getConfiguration({ env, config }: RouteContext): Promise<Response> {
   const vars = env as unknown as Record<string, unknown>;
   const table = readRoutes(config.routes);
@@ -42,7 +73,10 @@ export function getConfiguration({ env, config }: RouteContext): Promise<Respons
     json({
       object: "gateway.configuration",
       settings: configurationFields(vars),
-      problems: config.problems.map(({ setting, scope, message }) => ({ setting, scope, message })),
+      problems: [
+        ...config.problems.map(({ setting, scope, message }) => ({ setting, scope, message })),
+        ...problemsElsewhere(env, table),
+      ],
       misspelt: misspeltSettings(vars).map(([name, meant]) => ({ name, meant })),
       routes: table.ok ? table.routes.map(routeView) : [],
       routes_problem: table.ok ? null : table.problem,
