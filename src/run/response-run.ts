@@ -58,6 +58,8 @@ const errorResult = (error: ApiError): StartResult => ({
 
 export class ResponseRun extends DurableObject<Env> {
   readonly #storage: RunStorage;
+  /** D1 took this instance's run's end: the end noted in storage is D1's (a fresh instance cannot know). */
+  #endLanded = false;
   readonly #outbox: WebhookOutbox;
   readonly #webhooks: WebhookDispatcher;
   #run: BackgroundRun | undefined;
@@ -216,7 +218,28 @@ export class ResponseRun extends DurableObject<Env> {
       if (!this.#storage.exists()) await this.ctx.storage.deleteAlarm();
       return;
     }
+    if (!(await this.#endIsRecorded())) return this.#schedule();
     await this.#jobs();
+  }
+
+  /**
+   * Whether D1 has the end noted here. An instance that dies between noting its end (webhooks due)
+   * and D1 taking it (a deploy or crash during the run's last write) leaves an end D1 never had: that
+   * run is lost, and is ended from D1 like any other (`failed`), which notes that end instead, so the
+   * webhook reports the end D1 has. False while D1 cannot say or refuses the end (the alarm tries again).
+   */
+  async #endIsRecorded(): Promise<boolean> {
+    const end = this.#storage.get<EndState>(END);
+    if (this.#endLanded || end?.webhooks !== "pending" || end.unwritten !== undefined) return true;
+    try {
+      const { tenantId, responseId } = this.#identity;
+      const row = await findResponse(await tenantDb(this.env, tenantId, { running: true }), tenantId, responseId);
+      if (row === undefined || TERMINAL_STATUSES.has(row.status)) return true;
+      await this.#recover("failed");
+    } catch (error) {
+      this.#logError("a lost run could not be ended yet", error);
+    }
+    return this.#endLanded;
   }
 
   /** Runs `job` after every storage job before it. */
@@ -274,6 +297,7 @@ export class ResponseRun extends DurableObject<Env> {
 
   async #afterEnd(run: BackgroundRun, snapshot: ResponseObject, outcome: FinishOutcome): Promise<void> {
     this.#run = undefined;
+    this.#endLanded = outcome !== "failed";
     if (outcome === "failed") {
       // D1 refused the end: it is kept here, with the events D1 lacks, and written by the alarm.
       const end = this.#storage.get<EndState>(END);
@@ -363,6 +387,7 @@ export class ResponseRun extends DurableObject<Env> {
       onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
       env: this.env,
     });
+    this.#endLanded = outcome !== "failed";
     if (outcome !== "failed" && (await this.#webhooksDue(tenantId, snapshot.status))) {
       this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
       await this.#jobs();

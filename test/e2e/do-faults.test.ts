@@ -293,3 +293,42 @@ describe("a delete while a foreground run writes its end", () => {
     expect((await send(key, `/responses/${id}?stream=true`)).status).toBe(404);
   });
 });
+
+describe("an instance reset while a background run writes its end", () => {
+  it("the end never landed: the run ends failed, and the one webhook says so (not the end it was writing)", async () => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const hook = hookUrl("ok");
+    await openai.webhooks.create({ url: hook, name: "r", event_types: ["response.completed", "response.failed"] });
+    const m = model("text:3");
+    // D1 refuses the terminal write: the run is in its end, its webhook noted as due, retrying the write.
+    const { tag, drop } = await refuseEnds(m);
+    const attached = await readUntil(
+      send(key, "/responses", { body: { model: m, input: "x", stream: true, background: true } }),
+      1,
+    );
+    const id = idOf(attached.seen);
+    await until(
+      () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
+      (lines) => lines.length > 0,
+      "a refused terminal write",
+    );
+    // A deploy or crash now: the write never lands.
+    const reset = await runInDurableObject(await runStub(id, key), (_instance, state) =>
+      state.abort("simulated reset"),
+    ).catch((error: unknown) => error);
+    expect(String(reset)).toContain("simulated reset");
+    await attached.rest();
+    await drop();
+    // Not ended in D1 (`queued`: it ended before its first heartbeat marked it in progress).
+    expect(["queued", "in_progress"]).toContain((await d1Row(id))?.status);
+
+    // The dead man's alarm that the end set comes first (before any read or sweep).
+    await runDurableObjectAlarm(await runStub(id, key));
+    expect((await d1Row(id))?.status).toBe("failed");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "failed" });
+    await runDurableObjectAlarm(await runStub(id, key));
+    const hooks = await received(hook);
+    expect(hooks.map((hook) => (JSON.parse(hook.body) as { type: string }).type)).toEqual(["response.failed"]);
+  });
+});
