@@ -13,6 +13,7 @@ import {
   type PageQuery,
   type Statement,
 } from "./client";
+import { listable } from "./id-lists";
 import { itemParts, joinParts, pageItems, type StoredItem } from "./item-rows";
 import { conversationItems, conversations } from "./schema";
 
@@ -39,8 +40,9 @@ const ROW_COLUMNS = {
  */
 export const ITEM_IDS_MAX_CHARS = 500_000;
 
-/** Ids as `item_ids` lists them after its leading space: each followed by one. */
-const idsListed = (items: readonly StoredItem[]): string => items.map((item) => `${item.itemId} `).join("");
+/** Ids as `item_ids` lists them after its leading space: each followed by one (none with NUL, see id-lists.ts). */
+const idsListed = (items: readonly StoredItem[]): string =>
+  items.flatMap((item) => (listable(item.itemId) ? [`${item.itemId} `] : [])).join("");
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 

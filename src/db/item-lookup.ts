@@ -7,6 +7,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { OutputItem } from "../responses/types";
 import type { Db } from "./client";
 import { readBlob } from "./codec";
+import { idArrays, listAsJson } from "./id-lists";
 import { readOutput } from "./responses";
 import { responses } from "./schema";
 
@@ -24,23 +25,19 @@ export async function findOutputItems(
 ): Promise<Map<string, OutputItem>> {
   /** For each id, the newest response whose output has it. */
   const owners = new Map<string, string>();
-  for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
-    const chunk = ids.slice(start, start + IDS_PER_QUERY);
-    const matches = sql.join(
-      chunk.map((id) => sql`instr(output_item_ids, ${` ${id} `}) > 0`),
-      sql` OR `,
-    );
-    const rows = await db.all<{ id: string; ids: string }>(sql`
-      SELECT id, output_item_ids AS ids FROM (
+  // One query for every id, the window read once: an instr per id per list read the window again
+  // for every 90 ids (4 s of D1 for 2,048 ids over 10,000 responses).
+  for (const wanted of idArrays(ids)) {
+    const rows = await db.all<{ id: string; held: string }>(sql`
+      SELECT r.id, json_group_array(e.value) AS held FROM (
         SELECT id, output_item_ids FROM responses
          WHERE tenant_id = ${tenantId} AND store = 1
-         ORDER BY id DESC LIMIT ${ITEM_LOOKUP_WINDOW})
-       WHERE ${matches}
-       ORDER BY id DESC`);
-    for (const id of chunk) {
-      const owner = rows.find((row) => row.ids.includes(` ${id} `));
-      if (owner !== undefined) owners.set(id, owner.id);
-    }
+         ORDER BY id DESC LIMIT ${ITEM_LOOKUP_WINDOW}) r, json_each(${listAsJson("r.output_item_ids")}) e
+       WHERE e.value IN (SELECT value FROM json_each(${wanted}))
+       GROUP BY r.id
+       ORDER BY r.id DESC`);
+    for (const row of rows)
+      for (const id of JSON.parse(row.held) as string[]) if (!owners.has(id)) owners.set(id, row.id);
   }
   const found = new Map<string, OutputItem>();
   const responseIds = [...new Set(owners.values())];

@@ -28,6 +28,7 @@ import { compressJson, compressText, fromDriver, hexOf, readBlob, readBlobSql, r
 import { appendTurnStatements } from "./conversations";
 import { batchStatements, compressEvents, deleteEventsStatements, type RecordedEvent } from "./event-batches";
 import { markKeysDeleted } from "./idempotency";
+import { listable } from "./id-lists";
 import { joinParts, type StoredItem } from "./item-rows";
 import { MAX_INLINE_BYTES, placeValue, readValue, type Owner } from "./large-values";
 import { prepareOnce, type Write } from "./prepared";
@@ -287,7 +288,9 @@ export const encodeEnded = (row: NewResponseRow, final: FinalState): EncodedEnde
 
 /** The ids of output items as `output_item_ids` keeps them (src/db/item-lookup.ts); null when none has one. */
 function itemIdList(output: OutputItem[]): string | null {
-  const ids = output.flatMap((item) => (typeof item.id === "string" && item.id !== "" ? [item.id] : []));
+  const ids = output.flatMap((item) =>
+    typeof item.id === "string" && item.id !== "" && listable(item.id) ? [item.id] : [],
+  );
   return ids.length === 0 ? null : ` ${ids.join(" ")} `;
 }
 

@@ -6,8 +6,13 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, type ModelMessage } from "ai";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { MAX_ITEM_REFERENCES } from "../../src/run/item-references";
+import { findConversationItems } from "../../src/db/conversation-item-lookup";
+import { findOutputItems } from "../../src/db/item-lookup";
+import { MAX_ITEM_REFERENCES, resolveItemReferences } from "../../src/run/item-references";
 import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
+import { recordingDb } from "../support/recording-db";
+import { tenantOf } from "../support/run-object";
+import { tenantD1 } from "../support/shards";
 
 const KEY = "sk-test-item-references";
 const openai = client(KEY);
@@ -231,6 +236,38 @@ describe("item_reference", () => {
       .create({ model: m, input: [reference("msg_p msg_q")] })
       .catch((error: unknown) => error);
     expect(spanning).toMatchObject({ status: 400, param: "input" });
+  });
+
+  it("reads each window once for any number of ids, and finds ids with quotes, backslashes and control characters", async () => {
+    // Ids a client gave its items: each character a list's split (JSON in SQL) must keep.
+    // An id holding NUL is not listed (SQLite cannot split it back out): not found, and no harm to the rest.
+    const odd = ['msg_"quoted"', "msg_back\\slash", "msg_\\u0041", "msg_ctl\u0001", "msg_nul"];
+    const nul = "msg_nul\u0000end";
+    const conversation = await openai.conversations.create({
+      items: [...odd, nul].map((id, i) => ({
+        type: "message" as const,
+        role: "user" as const,
+        content: `odd ${i}`,
+        id,
+      })),
+    });
+    const said = (await openai.responses.create({ model: model("text:1"), input: "x" })).output[0]?.id ?? "";
+    const tenantId = await tenantOf(KEY);
+    const { db, prepared } = recordingDb(await tenantD1(tenantId));
+    const missing = Array.from({ length: MAX_ITEM_REFERENCES - odd.length - 1 }, (_, i) => reference(`msg_absent${i}`));
+    const input = [...odd.map(reference), reference(said), ...missing];
+    // Every id but the absent ones is found: the lookups read each window once, not once per 90 ids.
+    const found = await findOutputItems(db, tenantId, [said, ...missing.map((item) => item.id)]);
+    expect([...found.keys()]).toEqual([said]);
+    const items = await findConversationItems(db, tenantId, [...odd, nul, ...missing.map((item) => item.id)]);
+    expect(odd.map((id) => (items.get(id) as { content?: unknown } | undefined)?.content)).toEqual(
+      odd.map((_, i) => `odd ${i}`),
+    );
+    const windows = prepared.filter((statement) => /FROM (conversations|responses)\b[\s\S]*LIMIT/.test(statement.sql));
+    expect(windows).toHaveLength(2);
+    expect(items.has(nul)).toBe(false);
+    await expect(resolveItemReferences(db, tenantId, input)).rejects.toMatchObject({ param: "input" });
+    expect(conversation.id).toMatch(/^conv_/);
   });
 
   it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {

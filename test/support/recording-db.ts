@@ -55,10 +55,10 @@ function recording(binding: D1Database, prepared: Prepared[], batches: string[][
   });
 }
 
-/** A Drizzle client over `env.DB` that records every statement it prepares (single queries and batches alike). */
-export function recordingDb(): { db: Db; prepared: Prepared[] } {
+/** A Drizzle client over `binding` (`env.DB`) that records every statement it prepares (single queries and batches alike). */
+export function recordingDb(binding: D1Database = env.DB): { db: Db; prepared: Prepared[] } {
   const prepared: Prepared[] = [];
-  return { db: drizzle(recording(env.DB, prepared, []), { schema }), prepared };
+  return { db: drizzle(recording(binding, prepared, []), { schema }), prepared };
 }
 
 /** `env` with every D1 binding noting the SQL of each batch it runs (writes go in batches). */
