@@ -425,7 +425,9 @@ export async function runStoredForeground(
       } else if (end === "aborted") {
         const stopped = endStopped();
         if (Array.isArray(stopped)) await sink(stopped);
-        else await finish(stopped);
+        // Cancelled (its client gone, or the next turn took its conversation): nobody is told, so an
+        // end D1 refused is tried again as the told ones are, rather than left for the sweep to fail.
+        else if ((await finish(stopped)) === "failed") recordTold = () => recordRefusedStop(recorder, spec, stopped);
       }
     } catch (error) {
       trace.failure("run failed", error);
@@ -488,6 +490,23 @@ async function recordRefusedEnd(
   );
   if (outcome === "written")
     logD1Recovered(runIds(spec), "the end D1 refused was recorded later, as failed", recorder.refusal);
+}
+
+/**
+ * Records the `cancelled` end of a run stopped without a client to tell (it has no terminal event),
+ * which D1 refused past its attempts: tried as long as a told end is, so a refusal of a few seconds
+ * does not leave the row running until the sweep ends it `failed` without its last events.
+ */
+async function recordRefusedStop(recorder: ResponseRecorder, spec: RunSpec, stopped: ResponseObject): Promise<void> {
+  const { conversationId } = spec.request;
+  const turn = conversationId === null ? null : { conversationId, items: [] };
+  const outcome = await recorder.refinish(
+    { responseId: spec.responseId, tenantId: spec.tenantId, snapshot: stopped, turn },
+    [],
+    LATE_END_ATTEMPTS,
+  );
+  if (outcome === "written")
+    logD1Recovered(runIds(spec), "the end D1 refused was recorded later, as cancelled", recorder.refusal);
 }
 
 /** A turn's end taken back (see `finish`): `cancelled`, with the output it had reached. */

@@ -7,16 +7,21 @@
 // whose 503 names the response; a background run keeps an end D1 refused in its object, serves it, and
 // its alarm writes it once D1 takes writes again.
 
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { APIError } from "openai";
 import type OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
+import { validateCreateRequest } from "../../src/responses/create-request";
 import { tenantDb } from "../../src/db/shards";
 import { foldEvents } from "../../src/responses/fold";
+import { newResponseId } from "../../src/responses/ids";
+import type { RunSpec } from "../../src/run/spec";
+import { runStoredForeground } from "../../src/stream/foreground";
 import { sweepDeadRuns } from "../../src/stream/sweep";
+import { chooseUpstream } from "../../src/upstream/registry";
 import type { StreamEvent } from "../../src/responses/types";
 import { client, gatewayFetch, GATEWAY_URL, model, readEvents, storedFor, upstream } from "../support/gateway";
 import { hookUrl, received, until } from "../support/hooks";
@@ -274,6 +279,38 @@ describe("D1 refuses a foreground run's end for a while", () => {
     }
     expect(seen.at(-1)?.type).toBe("response.completed");
     await expectRecorded(openai, seen[0]?.type === "response.created" ? seen[0].response.id : "", seen);
+  });
+
+  it("a run whose client left, cancelled while D1 refuses its end: recorded cancelled once D1 takes writes, not left to the sweep", async () => {
+    // Held after three events: only the grace (a fifth of a second here) ends it.
+    const m = model("gate:3:6");
+    const spec: RunSpec = {
+      responseId: newResponseId(),
+      tenantId: await tenantOf(KEY),
+      apiKeyId: null,
+      requestId: "req_storage_faults_left",
+      createdAt: Math.floor(Date.now() / 1000),
+      request: validateCreateRequest({ model: m, input: "x", stream: true }),
+      upstream: chooseUpstream(readConfig(env), m, KEY),
+    };
+    const { tag, lift } = await refuse("end", m);
+    const ctx = createExecutionContext();
+    try {
+      const response = await runStoredForeground(
+        { env, ctx, config: { ...readConfig(env), disconnectGraceMs: 200 } },
+        spec,
+      );
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      await reader.cancel("the client went away");
+      // Its end's attempts (seven), then one of the late ones: refused past the outage a client is waited for.
+      await refusedAt(tag, 8);
+    } finally {
+      await lift();
+    }
+    await waitOnExecutionContext(ctx);
+    expect((await row(spec.responseId))?.status).toBe("cancelled");
+    await upstream.release(m);
   });
 
   it("an end refused past its retries: the client is told; once D1 takes writes, what it saw is recorded, failed", async () => {
