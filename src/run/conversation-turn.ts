@@ -98,6 +98,11 @@ export class ConversationTurn {
   async release(): Promise<void> {
     this.#settled = true;
     this.#stopRenewal();
+    await this.#releaseAlone();
+  }
+
+  /** Releases the claim in a batch of its own. Never throws. */
+  async #releaseAlone(): Promise<void> {
     try {
       await runBatch(this.db, [this.#release()]);
     } catch (error) {
@@ -132,7 +137,12 @@ export class ConversationTurn {
         return;
       } catch (error) {
         logD1Problem(this.#ids, "the turn's items could not be appended", error, { attempt, of: APPEND_ATTEMPTS });
-        if (attempt >= APPEND_ATTEMPTS) return;
+        if (attempt >= APPEND_ATTEMPTS) {
+          // Not appended: its claim, which rode the refused batch, goes alone, so the next turn is not
+          // refused conversation_locked until the lease lapses.
+          if (statements.length > 1) await this.#releaseAlone();
+          return;
+        }
         await sleep(100 * 2 ** attempt);
       }
     }

@@ -17,7 +17,9 @@ import { afterAll, afterEach } from "vitest";
 const KEY = "sk-test-run-append";
 
 const watch = watchUnhandled();
-afterEach(() => watch.expectNone([/terminal write failed: .*refused/]));
+afterEach(() =>
+  watch.expectNone([/terminal write failed: .*refused/, /the turn's items could not be appended: .*refused/]),
+);
 afterAll(() => watch.stop());
 
 async function itemTexts(conversationId: string): Promise<string[]> {
@@ -64,6 +66,28 @@ describe("appending a turn to its conversation", () => {
     expect((await openai.responses.retrieve(id)).status).toBe("completed");
     const next = await openai.responses.create({ model: model("echo"), conversation: conversation.id, input: "two" });
     expect(next.output_text).toBe("echo(3): two");
+  });
+
+  it("a store:false turn whose append D1 refuses releases its conversation: the next turn is not refused", async () => {
+    const openai = client(KEY);
+    const conversation = await openai.conversations.create({ items: [{ role: "user", content: "before" }] });
+    const trigger = `refuse_unstored_${conversation.id}`;
+    await execEverywhere(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON conversation_items WHEN NEW.conversation_id = '${conversation.id}' BEGIN SELECT RAISE(ABORT, 'refused'); END;`,
+    );
+    try {
+      await openai.responses.create({
+        model: model("text:2"),
+        input: "lost",
+        store: false,
+        conversation: conversation.id,
+      });
+    } finally {
+      await execEverywhere(`DROP TRIGGER IF EXISTS ${trigger};`);
+    }
+    const next = await openai.responses.create({ model: model("echo"), input: "next", conversation: conversation.id });
+    expect(next.status).toBe("completed");
+    expect(await itemTexts(conversation.id)).toEqual(["before", "next", next.output_text]);
   });
 
   it("a terminal batch written again (its answer was lost) appends nothing twice and counts once", async () => {
