@@ -50,6 +50,7 @@ const OPTIONS = {
   model: { type: "string" },
   status: { type: "string" },
   "previous-response-id": { type: "string" },
+  conversation: { type: "string" },
   background: { type: "string" },
   "created-after": { type: "string" },
   "created-before": { type: "string" },
@@ -71,6 +72,7 @@ const RESPONSE_FILTERS: Option[] = [
   "model",
   "status",
   "previous-response-id",
+  "conversation",
   "background",
   "created-after",
   "created-before",
@@ -212,7 +214,7 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${`${name} ${argsOf(command)}`.padEnd(38)} ${command.help}`)
   .join("\n")}
 
-Response filters: --model M --status S --previous-response-id ID --background true|false
+Response filters: --model M --status S --previous-response-id ID --conversation ID --background true|false
   --created-after UNIX (or --since 30m, 2h, 1d) --created-before UNIX (or --older-than 65m, 2h, 3d)
   --metadata key=value (repeatable)
   --limit N --order asc|desc --after ID
@@ -359,6 +361,7 @@ function responseFilters(values: Values): ResponseFilters {
     model: values.model,
     status: oneOf("status", values.status, STATUSES),
     previousResponseId: values["previous-response-id"],
+    conversation: values.conversation,
     background: background === undefined ? undefined : background === "true",
     createdAfter: oneTime(values, "created-after", "since"),
     createdBefore: oneTime(values, "created-before", "older-than"),

@@ -112,6 +112,7 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
     if (filters.model !== undefined) params.set("model", filters.model);
     if (filters.status !== undefined) params.set("status", filters.status);
     if (filters.previousResponseId !== undefined) params.set("previous_response_id", filters.previousResponseId);
+    if (filters.conversation !== undefined) params.set("conversation", filters.conversation);
     if (filters.background !== undefined) params.set("background", String(filters.background));
     if (filters.createdAfter !== undefined) params.set("created_after", String(filters.createdAfter));
     if (filters.createdBefore !== undefined) params.set("created_before", String(filters.createdBefore));

@@ -474,6 +474,7 @@ export interface ResponseFilters {
   model?: string;
   status?: string;
   previousResponseId?: string;
+  conversation?: string;
   background?: boolean;
   createdAfter?: number;
   createdBefore?: number;
@@ -533,6 +534,7 @@ export const listResponses = (ref: string | null, filters: ResponseFilters): Que
   if (filters.status !== undefined) where.push(`status = ${literal(filters.status)}`);
   if (filters.previousResponseId !== undefined)
     where.push(`previous_response_id = ${literal(filters.previousResponseId)}`);
+  if (filters.conversation !== undefined) where.push(`conversation_id = ${literal(filters.conversation)}`);
   if (filters.background !== undefined) where.push(`background = ${filters.background ? 1 : 0}`);
   if (filters.createdAfter !== undefined) where.push(`created_at >= ${literal(filters.createdAfter)}`);
   if (filters.createdBefore !== undefined) where.push(`created_at < ${literal(filters.createdBefore)}`);

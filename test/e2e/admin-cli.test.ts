@@ -278,7 +278,13 @@ describe("the admin CLI, against D1 and against the admin API", () => {
   it("lists a tenant's responses with GET /v1/responses's filters and order, and shows one as stored, from either target", async () => {
     const key = `sk-cli-responses-${crypto.randomUUID()}`;
     const openai = client(key);
-    const first = await openai.responses.create({ model: model("text:2"), input: "a", metadata: { team: "blue" } });
+    const conversation = await openai.conversations.create();
+    const first = await openai.responses.create({
+      model: model("text:2"),
+      input: "a",
+      metadata: { team: "blue" },
+      conversation: conversation.id,
+    });
     const second = await openai.responses.create({
       model: model("text:3"),
       input: "b",
@@ -300,6 +306,7 @@ describe("the admin CLI, against D1 and against the admin API", () => {
       expect(await ids({})).toEqual([second.id, first.id]);
       expect(await ids({ order: "asc" })).toEqual([first.id, second.id]);
       expect(await ids({ previousResponseId: first.id })).toEqual([second.id]);
+      expect(await ids({ conversation: conversation.id })).toEqual([first.id]);
       expect(await ids({ metadata: [["team", "blue"]] })).toEqual([first.id]);
       expect(await ids({ status: "failed" })).toEqual([]);
       const page = await admin.listResponses(tenant, { ...filters, limit: 1 });
