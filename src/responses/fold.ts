@@ -44,6 +44,12 @@ export function checkItemIdentity(item: unknown, eventType: string): asserts ite
     throw new GrammarError(`${eventType} item of type '${item.type}' has no call_id`);
 }
 
+/** Names a `.done` event within its item: its type and the part it finishes, if any. */
+export function doneKey(event: StreamEvent): string {
+  const part = event.content_index ?? event.summary_index ?? event.command_index;
+  return typeof part === "number" ? `${event.type}:${part}` : event.type;
+}
+
 export class ResponseFold {
   #snapshot: ResponseObject | undefined;
   /** Copy what events carry into the snapshot; false when the caller hands events over for good. */
@@ -53,8 +59,8 @@ export class ResponseFold {
   constructor(options: { owned?: boolean } = {}) {
     this.#copy = options.owned === true ? (value) => value : (value) => structuredClone(value);
   }
-  /** Output indexes whose item was added and not yet done. */
-  readonly #open = new Set<number>();
+  /** Output indexes whose item was added and not yet done, each with the `.done` events it had (`doneKey`). */
+  readonly #open = new Map<number, Set<string>>();
 
   get snapshot(): ResponseObject | undefined {
     return this.#snapshot;
@@ -62,7 +68,12 @@ export class ResponseFold {
 
   /** Indexes of items that were added but never finished. */
   get openItems(): ReadonlySet<number> {
-    return this.#open;
+    return new Set(this.#open.keys());
+  }
+
+  /** The `.done` events (by `doneKey`) an item still open at `index` already had: its parts already finished. */
+  finishedParts(index: number): ReadonlySet<string> {
+    return this.#open.get(index) ?? new Set();
   }
 
   /** Applies one event; throws `GrammarError` (leaving the snapshot unchanged) when it breaks the grammar. */
@@ -98,6 +109,7 @@ export class ResponseFold {
         : target;
     if (item.type !== expected) throw new GrammarError(`${type} targets a '${item.type}' item, expected '${expected}'`);
     this.#applyToItem(event, item);
+    if (type.endsWith(".done")) this.#open.get(index)?.add(doneKey(event));
   }
 
   #lifecycleSnapshot(event: StreamEvent): ResponseObject {
@@ -122,7 +134,7 @@ export class ResponseFold {
       throw new GrammarError(`output_item.added at index ${index}, expected ${snapshot.output.length}`);
     checkItemIdentity(event.item, event.type);
     snapshot.output.push(this.#copy(event.item));
-    this.#open.add(index);
+    this.#open.set(index, new Set());
   }
 
   #finishItem(event: StreamEvent): void {

@@ -3,7 +3,7 @@
 // grammar enforced (a violation ends the response as failed), and exactly one terminal event.
 // Each event is serialized once, here. Used by the ResponseRun DO and the store:false path.
 
-import { GrammarError, ResponseFold } from "./fold";
+import { GrammarError, ResponseFold, doneKey } from "./fold";
 import { isKnownEventType } from "./event-types";
 import { newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
@@ -253,14 +253,21 @@ export class StreamNormalizer {
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
         if (broken)
           this.#report(`${event.type} carried an output entry that is not an item: the streamed output is kept`);
+        const completed = event.type === "response.completed";
         if (!Array.isArray(sent) || broken || (sent.length === 0 && this.snapshot.output.length > 0)) {
+          // SGLang's gpt-oss `response.completed` may list no output at all: an item only it would
+          // have listed (SGLang streams no event for a call) is lost, and nothing here can bring it back.
+          if (!broken && Array.isArray(sent))
+            this.#report(`${event.type} listed no output after the stream added items: the streamed items are kept`);
+          if (completed) this.#finishOpenItems([], out);
           snapshot.output = structuredClone(this.snapshot.output);
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
-          if (event.type !== "response.completed") this.#closeOpenItems(snapshot.output as OutputItem[]);
+          if (!completed) this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
           if (!this.#moved) this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
+          if (completed) this.#finishOpenItems(sent as OutputItem[], out);
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
@@ -352,7 +359,34 @@ export class StreamNormalizer {
     if (!this.#fold.openItems.has(index)) return;
     const finished = structuredClone(previous);
     if ("status" in finished) finished.status = "completed";
-    for (const event of finishingEvents(finished, index)) out.push(this.#emit(event));
+    this.#finish(finished, index, out);
+  }
+
+  /**
+   * Items still open at `response.completed`: SGLang never sends an item's `done` events when its
+   * end token is not in the output it reads (`<|return|>` left out, or `<|end|>` and the next header
+   * in one chunk), and any server cut short may end so. Each is finished before the terminal event,
+   * as OpenAI finishes every item of a completed response, or clients that build the answer from
+   * `output_item.done` (Codex CLI) never see it. The item is finished as the terminal output lists it
+   * at its index (the same item, with the same parts), else as its events built it.
+   */
+  #finishOpenItems(sent: OutputItem[], out: NormalizedEvent[]): void {
+    for (const index of this.#fold.openItems) {
+      const streamed = this.snapshot.output[index] as OutputItem;
+      const listed = sent[index];
+      const same = listed !== undefined && sameItem(listed, streamed);
+      const finished = structuredClone(same ? listed : streamed);
+      if (finished.status === "in_progress") finished.status = "completed";
+      this.#report("response.completed left items open: they were finished before it");
+      this.#finish(finished, index, out);
+      if (same) sent[index] = structuredClone(finished);
+    }
+  }
+
+  /** Finishes the open item at `index` as `item`: the `done` events of the parts still open, then its own. */
+  #finish(item: OutputItem, index: number, out: NormalizedEvent[]): void {
+    const had = this.#fold.finishedParts(index);
+    for (const event of finishingEvents(item, index)) if (!had.has(doneKey(event))) out.push(this.#emit(event));
   }
 
   /**
@@ -434,6 +468,17 @@ export class StreamNormalizer {
 
 /** An item with an id of its own, which its streamed events can name. */
 const hasId = (item: OutputItem): boolean => typeof item.id === "string" && item.id !== "";
+
+/**
+ * The terminal output's `listed` is the item streamed as `streamed`, with the same parts: its own
+ * version can finish it (a part it lists that was never added could not be finished).
+ */
+function sameItem(listed: OutputItem, streamed: OutputItem): boolean {
+  if (listed.type !== streamed.type || listed.call_id !== streamed.call_id) return false;
+  if (hasId(streamed) && listed.id !== streamed.id) return false;
+  const count = (parts: unknown) => (Array.isArray(parts) ? parts.length : 0);
+  return count(listed.content) === count(streamed.content) && count(listed.summary) === count(streamed.summary);
+}
 
 /** An output item at least as far as its type: a plain object naming one. */
 const isOutputItem = (value: unknown): boolean =>

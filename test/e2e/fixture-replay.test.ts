@@ -500,4 +500,34 @@ describe("synthetic SGLang gpt-oss streams", () => {
     expect(final.output_text).toBe("Héllo 😀 wörld");
     expect(final.output[1]?.id).toMatch(/^msg_/);
   });
+
+  // `<|return|>` not in the output SGLang reads (or a server cut short): the answer is never finished.
+  it("finishes the answer response.completed left open, as that event lists it, before it", async () => {
+    const { events, final } = await streamed("synthetic__sglang-gptoss-text-open.chunks.txt");
+    expect(events.map((event) => event.type)).toEqual([
+      ...opened,
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(final.output_text).toBe("Héllo 😀 wörld");
+    expect(final.output[1]).toMatchObject({ id: expect.stringMatching(/^msg_/) as unknown, status: "completed" });
+    const text = events.find((event) => event.type === "response.output_text.done");
+    expect(text).toMatchObject({ item_id: final.output[1]?.id, output_index: 1, text: "Héllo 😀 wörld" });
+  });
+
+  // SGLang's output may come back empty: a call, which it streams no event for, is then in no event.
+  it("keeps the streamed reasoning when response.completed lists no output", async () => {
+    const { events, final } = await streamed("synthetic__sglang-gptoss-call-empty-output.chunks.txt", {
+      tools: [weather],
+    });
+    expect(events.map((event) => event.type)).toEqual([...opened, "response.completed"]);
+    expect(final.output.map((item) => item.type)).toEqual(["reasoning"]);
+  });
 });

@@ -278,6 +278,33 @@ describe("StreamNormalizer", () => {
     }
   });
 
+  it("finishes the items a completed end left open before it, only the parts still open, and reports it", () => {
+    const events = recorded();
+    const message = (events[7] as StreamEvent).item;
+    for (const [cut, output, finishing] of [
+      // Cut inside the part, the terminal event listing the item: finished as that lists it.
+      [5, [message], ["response.output_text.done", "response.content_part.done", "response.output_item.done"]],
+      // Part already finished, the terminal event listing nothing (SGLang's output: []): as streamed.
+      [7, [], ["response.output_item.done"]],
+    ] as const) {
+      const end = structuredClone(events[8] as StreamEvent);
+      Object.assign(end.response as Record<string, unknown>, { output });
+      const anomalies: string[] = [];
+      const n = normalizer({}, false, anomalies);
+      const out = feed(n, [...events.slice(0, cut), end]);
+      expect(out.slice(cut).map((e) => e.type)).toEqual([...finishing, "response.completed"]);
+      const done = out.find((e) => e.type === "response.output_item.done")?.item;
+      expect(done).toEqual(message);
+      expect((out.at(-1)?.response as { output: unknown[] }).output).toEqual([message]);
+      expect(n.snapshot.output).toEqual([message]);
+      expect(anomalies).toContain("response.completed left items open: they were finished before it");
+      if (output.length === 0)
+        expect(anomalies).toContain(
+          "response.completed listed no output after the stream added items: the streamed items are kept",
+        );
+    }
+  });
+
   it("cancels without an event and keeps the partial output", () => {
     const n = normalizer({}, true);
     n.begin();
