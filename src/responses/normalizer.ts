@@ -264,7 +264,7 @@ export class StreamNormalizer {
           // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
           if (!completed) this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
-          if (!this.#moved) this.#streamUnstreamed(sent as OutputItem[], out);
+          this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
           if (completed) this.#finishOpenItems(sent as OutputItem[], out);

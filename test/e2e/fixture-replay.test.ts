@@ -522,6 +522,29 @@ describe("synthetic SGLang gpt-oss streams", () => {
     expect(text).toMatchObject({ item_id: final.output[1]?.id, output_index: 1, text: "Héllo 😀 wörld" });
   });
 
+  // `<|end|>` and the answer's header in one chunk: the reasoning's done events never come, and
+  // SGLang adds the answer at the reasoning's index, under its id.
+  it("finishes the reasoning a multi-token chunk left open and keeps each item once", async () => {
+    const { events, final } = await streamed("synthetic__sglang-gptoss-text-chunked.chunks.txt");
+    expect(events.map((event) => event.type)).toEqual([
+      ...opened.slice(0, -3),
+      "response.reasoning_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(final.output.map((item) => item.type)).toEqual(["reasoning", "message"]);
+    expect(final.output_text).toBe("Héllo 😀 wörld");
+  });
+
   // SGLang's output may come back empty: a call, which it streams no event for, is then in no event.
   it("keeps the streamed reasoning when response.completed lists no output", async () => {
     const { events, final } = await streamed("synthetic__sglang-gptoss-call-empty-output.chunks.txt", {
