@@ -99,6 +99,11 @@ export interface GatewayConfig {
   websockets: "on" | "off";
   /** Longest a WebSocket connection may stay open (OpenAI: 60 minutes); then `websocket_connection_limit_reached`. */
   websocketMaxConnectionMs: number;
+  /**
+   * `RECORD_STORE_FALSE=on`: a `store: false` create (not a warm-up) is recorded as a stored one is,
+   * its client's view unchanged (docs/configuration.md#recording-store-false). Off by default.
+   */
+  recordStoreFalse: boolean;
   /** Settings whose values are wrong; the requests each one affects are refused (see `refuseIfMisconfigured`). */
   problems: readonly ConfigProblem[];
 }
@@ -320,6 +325,7 @@ const SETTINGS = {
   WEBHOOK_RETRY_BASE_SECONDS: integer("upstream calls", 5, 1, 3600, "seconds"),
   // Unset is fine until a compaction needs it; a short one is a problem of compactions alone (`crossCheck`).
   COMPACTION_SECRET: secretText("upstream calls", 1),
+  RECORD_STORE_FALSE: oneOf("upstream calls", ["on", "off"], "off"),
   WEBSOCKETS: oneOf("WebSocket upgrades", ["on", "off"], "on"),
   WEBSOCKET_MAX_SECONDS: integer("WebSocket upgrades", 3600, 1, 86_400, "seconds"),
 } satisfies Record<string, Setting<unknown>>;
@@ -558,6 +564,7 @@ export function readConfig(env: Env): GatewayConfig {
     d1Shards: values.D1_SHARDS,
     websockets: values.WEBSOCKETS,
     websocketMaxConnectionMs: values.WEBSOCKET_MAX_SECONDS * 1000,
+    recordStoreFalse: values.RECORD_STORE_FALSE === "on",
     webhooks: {
       defaultUrl: values.WEBHOOK_URL,
       defaultSecret: values.WEBHOOK_SECRET,

@@ -29,6 +29,7 @@ describe("readConfig", () => {
         addressRateLimitRequests: 1200,
         recordFlushMs: 10_000,
         disconnectGraceMs: 25_000,
+        recordStoreFalse: false,
         webhooks: { defaultUrl: null, defaultSecret: null, allowLoopback: false, retryBaseMs: 5000 },
       });
     }
@@ -45,6 +46,7 @@ describe("readConfig", () => {
       RATE_LIMIT_PERIOD_SECONDS: 10,
       RATE_LIMIT_REQUESTS: 300,
       WEBHOOK_ALLOW_LOOPBACK: true,
+      RECORD_STORE_FALSE: "on",
     });
     expect(config.problems).toEqual([]);
     expect(config.upstream).toEqual({
@@ -61,6 +63,7 @@ describe("readConfig", () => {
       retentionDays: 0,
       rateLimitPeriodSeconds: 10,
       rateLimitRequests: 300,
+      recordStoreFalse: true,
     });
     expect(config.webhooks.allowLoopback).toBe(true);
   });
@@ -118,6 +121,7 @@ describe("readConfig", () => {
       "RATE_LIMIT_REQUESTS is 'abc'; allowed: an integer from 1 to 1000000000 (requests a period).",
     ],
     ["WEBHOOK_ALLOW_LOOPBACK", "yes", "WEBHOOK_ALLOW_LOOPBACK is 'yes'; allowed: 'true' or 'false'."],
+    ["RECORD_STORE_FALSE", "true", "RECORD_STORE_FALSE is 'true'; allowed: 'on' or 'off'."],
   ])("refuses %s=%j, naming the setting, its value and what is allowed", (setting, value, message) => {
     const config = configOf({ [setting]: value });
     expect(config.problems).toEqual([expect.objectContaining({ setting, message })]);

@@ -1,6 +1,7 @@
 // POST /v1/responses: authenticate, validate, then run it: a stored foreground response in this
 // Worker with its D1 recorder, a background one in its Durable Object, a store:false one straight
-// through. An `Idempotency-Key` makes a stored create safe to retry.
+// through (or, under RECORD_STORE_FALSE, as a stored one whose Response still says store:false). An
+// `Idempotency-Key` makes a stored create safe to retry.
 
 import { tenantDb } from "../db/shards";
 import { identify } from "../http/auth";
@@ -52,6 +53,9 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     create = { ...create, input };
     protocolFor(upstream.protocol).validate(create);
   }
+  // RECORD_STORE_FALSE: the operator keeps store:false creates as stored ones, the client's view
+  // unchanged; a warm-up (no model call, no output) is not worth a row.
+  const recorded = !create.store && config.recordStoreFalse && upstream.warmUp !== true;
   // One clock reading for the id and `created_at`: a tenant's rows are listed in id order.
   const now = Date.now();
   const spec: RunSpec = {
@@ -63,6 +67,7 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     request: create,
     upstream,
     ...(create.background ? { backgroundCap: config.maxBackgroundRuns } : {}),
+    ...(recorded ? { recorded: true as const } : {}),
   };
   noteResponse(request, spec.responseId, spec);
   // Pass-through: nothing is written for a key the upstream has not accepted. A foreground create
@@ -84,11 +89,12 @@ export async function createResponse(route: RouteContext): Promise<Response> {
     await requireAcceptedKey(caller, config);
     keyCheck.accepted = true;
   }
-  // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored.
-  if (!create.store && !create.background)
+  // store:false records nothing a retry could be answered from: its Idempotency-Key is ignored
+  // (recorded, too: each retry runs, as its client expects).
+  if (!create.store && !create.background && !recorded)
     return runStateless(env, ctx, config, spec, keyCheck.onAccepted, request.signal);
   const start = (run: RunSpec, release?: () => Promise<void>) => startRun(route, run, keyCheck, release);
-  if (key === null) return start(spec);
+  if (key === null || (!create.store && !create.background)) return start(spec);
   const db = await tenantDb(env, caller.tenantId);
   return startIdempotently({ route, db, caller, key, body: create.body, stream: create.stream }, spec, start);
 }
@@ -101,7 +107,9 @@ async function startRun(
   releaseKey?: () => Promise<void>,
 ): Promise<Response> {
   const create = spec.request;
-  if (!create.background) return runStoredForeground({ ...route, onNotKept: releaseKey }, spec, keyCheck);
+  // A recorded store:false run stops as soon as its client leaves, as an unrecorded one does.
+  const config = create.store ? route.config : { ...route.config, disconnectGraceMs: 0 };
+  if (!create.background) return runStoredForeground({ ...route, config, onNotKept: releaseKey }, spec, keyCheck);
   const run = runOf(route.env, { tenantId: spec.tenantId, id: spec.responseId });
   if (create.stream) {
     const started = await run.fetch("https://run/start", { method: "POST", body: JSON.stringify(spec) });

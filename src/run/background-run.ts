@@ -157,7 +157,7 @@ export class BackgroundRun {
         status: "queued",
         model: request.model,
         background: true,
-        store: request.store,
+        store: request.store || spec.recorded === true,
         createdAt: spec.createdAt,
         previousResponseId: request.previousResponseId,
         conversationId: request.conversationId,

@@ -18,6 +18,11 @@ export interface RunSpec {
    * tenant's runs again against it once its row is written (src/run/background-cap.ts).
    */
   backgroundCap?: number;
+  /**
+   * A `store: false` create recorded under RECORD_STORE_FALSE: its row is kept as a stored one's
+   * (listed, chained, retained), while its Response still says `store: false`.
+   */
+  recorded?: true;
 }
 
 export type StartResult =
