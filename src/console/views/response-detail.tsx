@@ -186,6 +186,8 @@ function Summary({ response, live }: { response: ResponseObject; live: Live }) {
       <p>
         <Status status={response.status} /> {response.model}
         {response.background ? " · background" : ""}
+        {response.store === false &&
+          (response.background ? " · store: false" : " · store: false, recorded under RECORD_STORE_FALSE")}
         {live === "following" && <span class="live"> ● following live</span>}
         {live === "ended" && <span class="muted"> · followed to its end</span>}
         {live === "lost" && <span class="error"> · the live stream was lost</span>}

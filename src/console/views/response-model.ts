@@ -29,6 +29,8 @@ export interface ResponseObject {
   conversation?: { id: string } | null;
   metadata?: Record<string, string> | null;
   background?: boolean | null;
+  /** `false` on a listed foreground response: recorded under RECORD_STORE_FALSE, its client asked for none. */
+  store?: boolean | null;
   /** The tier it ran at as the upstream reported it (while it runs, the one asked for). */
   service_tier?: string | null;
   instructions?: unknown;
