@@ -388,8 +388,13 @@ export class ResponseRun extends DurableObject<Env> {
       env: this.env,
     });
     this.#endLanded = outcome !== "failed";
-    if (outcome !== "failed" && (await this.#webhooksDue(tenantId, snapshot.status))) {
-      this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks: "pending" } satisfies EndState);
+    if (outcome === "failed") return snapshot;
+    // An end noted here that D1 never had (the instance died writing it) gives way to this one: its
+    // webhooks are this end's, or none (an endpoint for the noted end's event only must not get it).
+    const due = await this.#webhooksDue(tenantId, snapshot.status);
+    if (due || end?.webhooks === "pending") {
+      const webhooks = due ? "pending" : "none";
+      this.#storage.set(END, { status: snapshot.status, endedAt: Date.now(), webhooks } satisfies EndState);
       await this.#jobs();
     }
     return snapshot;

@@ -331,4 +331,36 @@ describe("an instance reset while a background run writes its end", () => {
     const hooks = await received(hook);
     expect(hooks.map((hook) => (JSON.parse(hook.body) as { type: string }).type)).toEqual(["response.failed"]);
   });
+
+  it("an endpoint for response.completed only gets nothing: the end D1 has is failed, not the one noted", async () => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const hook = hookUrl("ok");
+    await openai.webhooks.create({ url: hook, name: "r", event_types: ["response.completed"] });
+    const m = model("text:3");
+    const { tag, drop } = await refuseEnds(m);
+    const attached = await readUntil(
+      send(key, "/responses", { body: { model: m, input: "x", stream: true, background: true } }),
+      1,
+    );
+    const id = idOf(attached.seen);
+    await until(
+      () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
+      (lines) => lines.length > 0,
+      "a refused terminal write",
+    );
+    const reset = await runInDurableObject(await runStub(id, key), (_instance, state) =>
+      state.abort("simulated reset"),
+    ).catch((error: unknown) => error);
+    expect(String(reset)).toContain("simulated reset");
+    await attached.rest();
+    await drop();
+
+    await runDurableObjectAlarm(await runStub(id, key));
+    expect((await d1Row(id))?.status).toBe("failed");
+    await runDurableObjectAlarm(await runStub(id, key));
+    expect(await received(hook)).toEqual([]);
+    // Nothing is left for the object to do: its storage and alarm are gone.
+    expect(await runDurableObjectAlarm(await runStub(id, key))).toBe(false);
+  });
 });
