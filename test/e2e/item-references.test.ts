@@ -265,6 +265,11 @@ describe("item_reference", () => {
     );
     const windows = prepared.filter((statement) => /FROM (conversations|responses)\b[\s\S]*LIMIT/.test(statement.sql));
     expect(windows).toHaveLength(2);
+    // The conversations' window sums only the lists' sizes: the select that holds the running total
+    // carries no list (else every list of the window is read, up to 5 GB, to keep 20 MB of them).
+    const summed = windows.find((statement) => statement.sql.includes(" OVER ("))?.sql ?? "";
+    const level = summed.slice(0, summed.indexOf(" OVER ("));
+    expect(level.slice(level.lastIndexOf("SELECT"))).toMatch(/^SELECT id, sum\(\w+\)$/);
     expect(items.has(nul)).toBe(false);
     await expect(resolveItemReferences(db, tenantId, input)).rejects.toMatchObject({ param: "input" });
     expect(conversation.id).toMatch(/^conv_/);
