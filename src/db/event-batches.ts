@@ -18,7 +18,7 @@ export interface RecordedEvent {
 }
 
 /** SSE frames end with a blank line; a JSON data line never contains a raw newline. */
-const FRAME_END = "\n\n";
+export const FRAME_END = "\n\n";
 
 /**
  * The text of a batch: a first line with the times (the first event's epoch ms, then each further
@@ -165,7 +165,7 @@ async function* batchesAfter(db: Db, source: EventSource, after: number): AsyncG
 }
 
 /** The parts of the batch starting at `firstSeq` from part `from` on, a page at a time. */
-async function* remainingParts(
+export async function* remainingParts(
   db: Db,
   scope: SQL | undefined,
   firstSeq: number,
@@ -257,7 +257,7 @@ export async function* readEvents(db: Db, source: EventSource, after: number): A
 }
 
 /** The row's tail, for a row read without it (null if the row is gone). */
-async function readTail(db: Db, source: EventSource): Promise<StoredValue | null> {
+export async function readTail(db: Db, source: EventSource): Promise<StoredValue | null> {
   const [row] = await db
     .select({ data: readBlob(responses.eventsTail) })
     .from(responses)

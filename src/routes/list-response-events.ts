@@ -1,15 +1,19 @@
 // GET /v1/responses/{id}/events (the gateway's own, for the console): a response's recorded events
 // as a cursor list, each with when it was recorded, `t_ms` after the response's creation (null for
-// events recorded before times were kept). `after` is a sequence number; `limit` 1-100 (default 20).
+// events recorded before times were kept). `after` is a sequence number; `limit` 1-100 (default 20);
+// `order` asc (default: from the first event) or desc (from the last back, `after` then the events
+// before it), so a reader reaches the end of a long log, and its count, in one page.
 
 import { readEvents, type RecordedEvent } from "../db/event-batches";
+import { readEventsBackward } from "../db/events-backward";
 import { invalidRequest } from "../errors";
+import { checkEnum } from "../responses/validation";
 import { json, type RouteContext } from "./context";
 import { parseLimit } from "./list";
 import { findOwnResponse, type Found } from "./lookup";
 
-function parseAfter(value: string | null): number {
-  if (value === null || value === "") return -1;
+function parseAfter(value: string | null): number | null {
+  if (value === null || value === "") return null;
   if (!/^-?\d{1,15}$/.test(value))
     throw invalidRequest(
       `Invalid 'after': expected a sequence number, but got '${value.slice(0, 64)}' instead.`,
@@ -28,9 +32,13 @@ export async function eventsPage(route: RouteContext, { db, row }: Found): Promi
   const params = new URL(route.request.url).searchParams;
   const limit = parseLimit(params.get("limit"));
   const after = parseAfter(params.get("after"));
+  const order = params.get("order") || "asc";
+  checkEnum("order", order, ["asc", "desc"]);
+  const batches =
+    order === "asc" ? readEvents(db, row, after ?? -1) : readEventsBackward(db, row, after ?? Number.MAX_SAFE_INTEGER);
   const events: RecordedEvent[] = [];
   let hasMore = false;
-  for await (const batch of readEvents(db, row, after)) {
+  for await (const batch of batches) {
     for (const event of batch) {
       if (events.length === limit) {
         hasMore = true;

@@ -2,14 +2,15 @@
 // 16): the batch is read whole however many parts it has, alone or after other batches, in the
 // current layout (compressed parts) and the legacy one (text parts). A real batch reaches that many
 // parts only past ~15 MB compressed, so the rows are written here directly, in small parts; the
-// replay joins parts the same way whatever their size.
+// replay joins parts the same way whatever their size. The events route's `order=desc` reads the
+// same rows from the end back.
 
 import { env } from "cloudflare:workers";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { describe, expect, it } from "vitest";
 import { compressEvents } from "../../src/db/event-batches";
 import { splitBytes } from "../../src/db/large-values";
-import { client, model } from "../support/gateway";
+import { client, gatewayFetch, GATEWAY_URL, model } from "../support/gateway";
 import { collect } from "../support/streams";
 
 const KEY = "sk-test-replay-parts";
@@ -102,5 +103,32 @@ describe("a batch split over more parts than a replay page", () => {
     const other = await completed(120);
     await storeAsLegacyParts(other.id, other.seen, 5, MANY_LEGACY_PARTS);
     expect(await replay(other.id)).toEqual(other.seen);
+  });
+});
+
+/** Every event of the events route read from the end back with `order=desc`, `limit` at a time, as sequence numbers. */
+async function readBackward(id: string, limit: number): Promise<number[]> {
+  const seqs: number[] = [];
+  for (let after: number | null = null; ;) {
+    const response = await gatewayFetch(
+      `${GATEWAY_URL}/responses/${id}/events?order=desc&limit=${limit}${after === null ? "" : `&after=${after}`}`,
+      { headers: { authorization: `Bearer ${KEY}` } },
+    );
+    const page = await response.json<{ data: { sequence_number: number; type: string }[]; has_more: boolean }>();
+    seqs.push(...page.data.map((event) => event.sequence_number));
+    if (!page.has_more) return seqs;
+    after = page.data.at(-1)!.sequence_number;
+  }
+}
+
+describe("the events route's order=desc over batch rows and legacy rows", () => {
+  it("reads every batch, split or not, from the last event back", async () => {
+    const { id, seen } = await completed(40);
+    const backward = seen.map((event) => event.sequence_number).reverse();
+    await storeAsParts(id, seen, 5, MANY_PARTS);
+    expect(await readBackward(id, 7)).toEqual(backward);
+    const other = await completed(120);
+    await storeAsLegacyParts(other.id, other.seen, 5, MANY_LEGACY_PARTS);
+    expect(await readBackward(other.id, 100)).toEqual(other.seen.map((event) => event.sequence_number).reverse());
   });
 });
