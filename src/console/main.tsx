@@ -22,7 +22,24 @@ function App() {
   const list = useRef("#/");
   if (location.view === "list") list.current = window.location.hash || "#/";
 
+  // Signing in or out replaces the whole page and the focused control with it: focus goes to the new
+  // view's first control (the list's first filter, the sign-in's first choice), not to <body>, where
+  // the next Tab would start again at the top. A view with none yet (still loading) takes it itself.
+  const moveFocus = useRef(false);
+  useEffect(() => {
+    if (!moveFocus.current) return;
+    moveFocus.current = false;
+    const main = document.querySelector<HTMLElement>("main");
+    const control = main?.querySelector<HTMLElement>("input, select, textarea, button, a[href]");
+    if (control) return control.focus();
+    if (main) {
+      main.tabIndex = -1;
+      main.focus();
+    }
+  }, [session]);
+
   function signIn(next: Session | null, landing?: string) {
+    moveFocus.current = true;
     list.current = "#/";
     if (landing !== undefined) window.location.hash = landing;
     setNotice(null);
@@ -36,6 +53,7 @@ function App() {
     onRefused((refusedSession, failure) => {
       if (refusedSession.token !== loadSession()?.token) return;
       saveSession(null);
+      moveFocus.current = true;
       setSession(null);
       setNotice(
         `Signed out: the gateway no longer accepts this ${refusedSession.mode === "admin" ? "admin token" : "key"}. ${failure.message}`,

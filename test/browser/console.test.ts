@@ -136,6 +136,30 @@ describe("the history console", () => {
     await page.screenshot({ path: join(SHOTS, "responses.png") });
   });
 
+  it("moves focus to the list's first control after a keyboard sign-in, not back to the page's body", async () => {
+    await page.goto(`${stage.origin}/console/`);
+    const signOut = page.getByRole("button", { name: "Sign out" });
+    if (await signOut.isVisible()) await signOut.click();
+    await page.locator('input[name="token"]').focus();
+    await page.keyboard.type(alice.key);
+    await page.keyboard.press("Enter");
+    await signOut.waitFor();
+    await until(
+      () => page.evaluate(() => document.activeElement?.getAttribute("name") ?? document.activeElement?.tagName),
+      (focused) => focused === "model",
+      "focus on the first filter",
+    );
+    // Signing out leads to the sign-in page's first control the same way.
+    await signOut.press("Enter");
+    await until(
+      () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name),
+      (focused) => focused === "mode",
+      "focus on the sign-in's first choice",
+    );
+    await signIn("tenant", alice.key);
+    await page.locator("table.responses tbody tr").first().waitFor();
+  });
+
   it("filters by status, model and metadata, and shows a bad filter's error as the gateway words it", async () => {
     await page.locator('select[name="status"]').selectOption("failed");
     await page.getByRole("button", { name: "Filter" }).click();
@@ -368,6 +392,32 @@ describe("the history console", () => {
     }
   });
 
+  it("folds a long answer behind Show all, so what follows it is within reach, and shows it whole when asked", async () => {
+    const input = Array.from({ length: 4_000 }, (_, line) => `line ${line}`).join("\n");
+    // The mock's echo answers `echo(1): ` and the input.
+    const output = `echo(1): ${input}`;
+    const response = await alice.openai.responses.create({ model: `echo#${tag()}`, input });
+    await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
+    const answer = page.locator(".item.message.role-assistant .text");
+    await answer.waitFor();
+    // Its first 200 lines, a line a row here.
+    expect(await answer.textContent()).toContain(
+      `The first 200 lines of 4,000 (${output.length.toLocaleString("en-US")} characters).`,
+    );
+    expect(await answer.textContent()).not.toContain("line 3999");
+    // The page holds a few screens of it, not the whole text's height (100,000 px for 1 MB).
+    const folded = await page.evaluate(() => document.documentElement.scrollHeight);
+    await answer.getByRole("button", { name: "Show all" }).click();
+    expect(await answer.textContent()).toBe(output);
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeGreaterThan(folded * 1.5);
+    // Shown whole, the browser's search in the page finds its end.
+    expect(await page.evaluate(() => (window as unknown as { find(text: string): boolean }).find("line 3999"))).toBe(
+      true,
+    );
+    // The operator's first page of every tenant's responses is pinned further on: this one is not kept.
+    await alice.openai.responses.delete(response.id);
+  });
+
   it("shows the timed event log where the gateway serves GET .../events, and an unrecorded time as —", async () => {
     const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "Time me" });
     const events = [
@@ -402,37 +452,61 @@ describe("the history console", () => {
     await page.unroute(`**/v1/responses/${response.id}/events?*`);
   });
 
-  it("shows the first page of a long event log at once and reads the next ones as asked or scrolled to", async () => {
+  it("shows the first page of a long event log at once, its count and its end, and reads the ones between as asked or scrolled to", async () => {
     await signIn("tenant", alice.key);
     const response = await alice.openai.responses.create({ model: `text:2#${tag()}`, input: "A long log" });
-    // A log of 20,100 events (a long answer's deltas): the page must not read them all before showing any.
+    // A log of 20,100 events (a long answer's deltas): the page must not read them all before showing any,
+    // nor to show how many there are and how the log ends.
     const total = 20_100;
-    const asked: number[] = [];
+    const asked: string[] = [];
+    const event = (seq: number) => ({
+      sequence_number: seq,
+      type: seq === total - 1 ? "response.completed" : "response.output_text.delta",
+      t_ms: seq,
+      event: { type: "x" },
+    });
     await page.route(`**/v1/responses/${response.id}/events?*`, (route) => {
       const url = new URL(route.request().url());
-      const after = Number(url.searchParams.get("after"));
-      asked.push(after);
-      const end = Math.min(total, after + 1 + Number(url.searchParams.get("limit")));
+      const limit = Number(url.searchParams.get("limit"));
       const data = [];
-      for (let seq = after + 1; seq < end; seq++)
-        data.push({ sequence_number: seq, type: "response.output_text.delta", t_ms: seq, event: { type: "x" } });
+      if (url.searchParams.get("order") === "desc") {
+        const before = Number(url.searchParams.get("after") ?? total);
+        asked.push(`desc ${before}`);
+        for (let seq = before - 1; seq >= Math.max(0, before - limit); seq--) data.push(event(seq));
+        return route.fulfill({ json: { object: "list", data, has_more: before - limit > 0 } });
+      }
+      const after = Number(url.searchParams.get("after"));
+      asked.push(`${after}`);
+      const end = Math.min(total, after + 1 + limit);
+      for (let seq = after + 1; seq < end; seq++) data.push(event(seq));
       return route.fulfill({ json: { object: "list", data, has_more: end < total } });
     });
     try {
       await page.goto(`${stage.origin}/console/#/responses/${response.id}`);
-      const rows = page.locator(".timeline tbody tr");
-      await rows.nth(99).waitFor();
-      expect(asked).toEqual([-1]);
+      const rows = page.locator(".timeline tbody:first-of-type tr");
+      const last = page.locator(".timeline tbody:last-of-type tr:last-child");
+      await last.waitFor();
+      expect(asked).toEqual(["-1", `desc ${total}`]);
       expect(await rows.count()).toBe(100);
       const summary = await page.locator(".timeline p").textContent();
-      expect(summary).toContain("The first 100 events; more are read as you scroll or ask.");
-      // The last event read is not the response's end.
-      expect(summary).not.toContain(", end ");
+      expect(summary).toContain("20,100 events: the first 100 and the last 100 are shown");
+      expect(summary).toContain(", end 20,099 ms after creation");
+      expect(await page.locator(".timeline tr.gap").textContent()).toContain("19,900 events not read yet");
+      // The end is one click away, and reaching it reads nothing more.
+      await page.getByRole("button", { name: "Jump to the end »" }).click();
+      expect(await last.locator("td").nth(1).textContent()).toBe("response.completed");
+      const inView = () =>
+        last.evaluate((row) => {
+          const box = row.getBoundingClientRect();
+          return box.top >= 0 && box.bottom <= window.innerHeight;
+        });
+      await until(inView, (shown) => shown, "the log's last event in view");
+      expect(asked).toHaveLength(2);
       await page.getByRole("button", { name: "Show 100 more events" }).click();
       await rows.nth(199).waitFor();
-      expect(asked.slice(0, 2)).toEqual([-1, 99]);
-      // Scrolling to the table's end reads on; each page once, in order.
-      await page.locator(".timeline button").scrollIntoViewIfNeeded();
+      expect(asked.slice(0, 3)).toEqual(["-1", `desc ${total}`, "99"]);
+      // Scrolling to where the reading stopped reads on; each page once, in order.
+      await page.locator(".timeline tr.gap button").scrollIntoViewIfNeeded();
       await rows.nth(299).waitFor();
       const numbers = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.querySelector("td")?.textContent)));
       expect(numbers).toEqual(numbers.map((_, index) => index));
@@ -912,10 +986,22 @@ describe("the history console", () => {
   });
 
   it("says an unknown tenant is not found once, not again for each of its lists", async () => {
-    await page.goto(`${stage.origin}/console/#/tenants/tenant_nope`);
-    await page.getByRole("alert").first().waitFor();
-    expect(await page.getByRole("alert").allTextContents()).toEqual([expect.stringContaining("tenant_nope")]);
-    expect(await page.locator("h2").count()).toBe(0);
+    // Its lists wait for the tenant's read: read with it, one's 404 could show under its heading first
+    // (the alert this test waited for, with the heading still there, 1 run in 3).
+    const read: string[] = [];
+    const record = (request: { url(): string }) => read.push(new URL(request.url()).pathname);
+    page.on("request", record);
+    try {
+      await page.goto(`${stage.origin}/console/#/tenants/tenant_nope`);
+      await page.getByRole("alert").first().waitFor();
+      expect(await page.getByRole("alert").allTextContents()).toEqual([expect.stringContaining("tenant_nope")]);
+      expect(await page.locator("h2").count()).toBe(0);
+      expect(read.filter((path) => path.startsWith("/admin/tenants/tenant_nope"))).toEqual([
+        "/admin/tenants/tenant_nope",
+      ]);
+    } finally {
+      page.off("request", record);
+    }
   });
 
   it("shows the operator each shard's migration and every tenant's failed and pending deliveries", async () => {

@@ -1,9 +1,10 @@
-// Renders input and output items as a person reads them: message text, refusals, tool calls with
-// their arguments and their outputs (text, or content parts as a message's: an image is "[image]",
-// not its data URL), reasoning summaries, compactions (their sealed summary's size); anything else
-// as JSON. An item cut short or still being written says so (its status), as its text alone does not.
+// Renders input and output items as a person reads them: message text (a long one folded), refusals,
+// tool calls with their arguments and their outputs (text, or content parts as a message's: an image
+// is "[image]", not its data URL), reasoning summaries, compactions (their sealed summary's size);
+// anything else as JSON. An item cut short or still being written says so (its status), as its text alone does not.
 
 import { Json, Status, text } from "./common";
+import { LongText } from "./long-text";
 import type { Item } from "./response-model";
 
 /** A JSON string shown indented when it parses, as it came when it does not. */
@@ -25,13 +26,13 @@ interface Part {
 }
 
 function Content({ content }: { content: unknown }) {
-  if (typeof content === "string") return <div class="text">{content}</div>;
+  if (typeof content === "string") return <LongText value={content} />;
   if (!Array.isArray(content)) return null;
   return (
     <>
       {(content as Part[]).map((part) => {
         if ((part.type === "output_text" || part.type === "input_text") && typeof part.text === "string")
-          return <div class="text">{part.text}</div>;
+          return <LongText value={part.text} />;
         if (part.type === "refusal")
           return (
             <div class="refusal">

@@ -77,7 +77,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
       frame = 0;
       const snapshot = fold.snapshot as (FoldedResponse & ResponseObject) | undefined;
       if (snapshot !== undefined) setResponse({ ...snapshot, tenant_id: initial.tenant_id });
-      setTimeline({ events: [...events], timed: false, next: null, cut });
+      setTimeline({ events: [...events], timed: false, next: null, end: [], cut });
     };
     try {
       const stream = await send(session, `${base}?stream=true`, { signal });
@@ -154,6 +154,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
           <Timeline
             events={timeline.events}
             timed={timeline.timed}
+            end={timeline.end}
             cut={timeline.cut}
             following={live === "following" || live === "lost"}
             more={timeline.next === null ? undefined : readMore}

@@ -30,15 +30,16 @@ export function TenantView({ session, id, params }: { session: Session; id: stri
           </>
         )}
       </Show>
-      {/* Its other reads answer the same 404 for an unknown id: the header's says it once. */}
-      {tenant.state !== "error" && sections()}
+      {/* Its other reads answer the same 404 for an unknown id: they wait for the header's, which says it once
+          (read at the same time, a list's 404 could show under its heading before the header's). */}
+      {tenant.state === "ready" && sections(tenant.value)}
     </main>
   );
 
-  function sections() {
+  function sections(value: Tenant | null) {
     return (
       <>
-        {tenant.state === "ready" && tenant.value !== null && (
+        {value !== null && (
           <>
             <h2>Gateway keys</h2>
             <TenantKeys session={session} base={path} />

@@ -33,29 +33,41 @@ export const untimed = (event: StreamEvent, index: number): TimedEvent => ({
 
 /**
  * A timeline as the page holds it: `next` is the events route's cursor when it has more to read
- * (null once every event is read, and for the replay); `cut` when the replay went on past
- * `MAX_TIMELINE_EVENTS`.
+ * (null once every event is read, and for the replay); `end` the last page of a log longer than
+ * what is read (read once, `order=desc`: the terminal event and the count without reading the log
+ * between); `cut` when the replay went on past `MAX_TIMELINE_EVENTS`.
  */
 export interface TimelineData {
   events: TimedEvent[];
   timed: boolean;
   next: number | null;
+  end: TimedEvent[];
   cut: boolean;
+}
+
+const readPage = async (session: Session, path: string) =>
+  (await (await send(session, path)).json()) as List<TimedEvent>;
+
+/** `data` with `more` appended; once they reach its `end`, the two are one log, read in full. */
+function joined(data: TimelineData, more: TimedEvent[], hasMore: boolean): TimelineData {
+  const events = [...data.events, ...more];
+  const last = events.at(-1)?.sequence_number ?? -1;
+  const next = hasMore ? last : null;
+  const endFrom = data.end[0]?.sequence_number;
+  if (endFrom === undefined || next === null) return { ...data, events, next, end: [] };
+  if (last + 1 < endFrom) return { ...data, events, next };
+  return {
+    ...data,
+    events: [...events, ...data.end.filter((event) => event.sequence_number > last)],
+    next: null,
+    end: [],
+  };
 }
 
 /** The page of the events route after `after`, appended to `data`'s events. */
 export async function readEventsPage(session: Session, base: string, data: TimelineData): Promise<TimelineData> {
-  const after = data.next ?? -1;
-  const page = (await (
-    await send(session, `${base}/events?after=${after}&limit=${EVENTS_PAGE}`)
-  ).json()) as List<TimedEvent>;
-  const last = page.data.at(-1)?.sequence_number;
-  return {
-    events: [...data.events, ...page.data],
-    timed: true,
-    next: page.has_more && last !== undefined ? last : null,
-    cut: false,
-  };
+  const page = await readPage(session, `${base}/events?after=${data.next ?? -1}&limit=${EVENTS_PAGE}`);
+  return joined(data, page.data, page.has_more);
 }
 
 /**
@@ -64,7 +76,10 @@ export async function readEventsPage(session: Session, base: string, data: Timel
  */
 export async function loadTimeline(session: Session, base: string): Promise<TimelineData> {
   try {
-    return await readEventsPage(session, base, { events: [], timed: true, next: null, cut: false });
+    const first = await readEventsPage(session, base, { events: [], timed: true, next: null, end: [], cut: false });
+    if (first.next === null) return first;
+    const last = await readPage(session, `${base}/events?order=desc&limit=${EVENTS_PAGE}`);
+    return joined({ ...first, end: last.data.reverse() }, [], true);
   } catch (error) {
     if (!(error instanceof ApiFailure) || error.status !== 404) throw error;
   }
@@ -75,7 +90,7 @@ export async function loadTimeline(session: Session, base: string): Promise<Time
     if (events.length < MAX_TIMELINE_EVENTS) events.push(untimed(event, events.length));
     else cut = true;
   });
-  return { events, timed: false, next: null, cut };
+  return { events, timed: false, next: null, end: [], cut };
 }
 
 const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
@@ -97,13 +112,38 @@ function useReadOnSight(more: (() => void) | undefined) {
   return target;
 }
 
+/** The rows of a run of consecutive events, each with its gap to the one before in the run. */
+function Rows({ events }: { events: TimedEvent[] }) {
+  return (
+    <>
+      {events.map((event, index) => {
+        const previous = index > 0 ? (events[index - 1]?.t_ms ?? null) : null;
+        const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
+        return (
+          <tr key={event.sequence_number}>
+            <td class="num">{event.sequence_number}</td>
+            <td class="mono">{event.type}</td>
+            <td class="num">{milliseconds(event.t_ms)}</td>
+            <td class="num">{delta === null ? "" : `+${delta}`}</td>
+            <td>
+              <Json value={event.event} />
+            </td>
+          </tr>
+        );
+      })}
+    </>
+  );
+}
+
 /**
  * `following`: the events come from a live stream, whose times are read once the response has ended.
  * `more`: reads the next page of the events route (set while it has more); `reading` while it does.
+ * `end`: the log's last page, shown after the events not read yet.
  */
 export function Timeline({
   events,
   timed,
+  end = [],
   cut = false,
   following = false,
   more,
@@ -111,12 +151,14 @@ export function Timeline({
 }: {
   events: TimedEvent[];
   timed: boolean;
+  end?: TimedEvent[];
   cut?: boolean;
   following?: boolean;
   more?: () => void;
   reading?: boolean;
 }) {
   const [all, setAll] = useState(false);
+  const last = useRef<HTMLTableSectionElement>(null);
   // The events route's pages are read on demand, so every event read is shown; the replay is read whole.
   const paged = timed;
   const shown = all || paged ? events : events.slice(0, SHOWN_EVENTS);
@@ -124,22 +166,42 @@ export function Timeline({
   const partial = more !== undefined;
   const first = (type: string) => events.find((event) => event.type === type)?.t_ms ?? null;
   const firstDelta = events.find((event) => event.type.endsWith(".delta"))?.t_ms ?? null;
-  const count = events.length.toLocaleString("en-US");
+  const lastEvent = end.at(-1) ?? events.at(-1);
+  // Sequence numbers count from 0 without gaps: the last one read back gives the log's length.
+  const total = end.length > 0 && lastEvent !== undefined ? lastEvent.sequence_number + 1 : events.length;
+  const between = end.length > 0 ? end[0]!.sequence_number - (events.at(-1)?.sequence_number ?? -1) - 1 : 0;
+  const count = (value: number) => value.toLocaleString("en-US");
+  const jump = () => {
+    const rows = last.current?.rows;
+    const row = rows?.[rows.length - 1];
+    row?.scrollIntoView({ block: "center" });
+    row?.querySelector<HTMLElement>("summary")?.focus();
+  };
   return (
     <div class="timeline">
       <p class="muted small">
         {cut
-          ? `The first ${count} events: the log goes on past them.`
-          : partial
-            ? `The first ${count} events; more are read as you scroll or ask.`
-            : `${count} events.`}{" "}
+          ? `The first ${count(events.length)} events: the log goes on past them.`
+          : end.length > 0
+            ? `${count(total)} events: the first ${count(events.length)} and the last ${count(end.length)} are shown; the ones between are read as you scroll or ask.`
+            : partial
+              ? `The first ${count(events.length)} events; more are read as you scroll or ask.`
+              : `${count(events.length)} events.`}{" "}
         {timed
           ? `First event ${milliseconds(events[0]?.t_ms ?? null)}${
               firstDelta === null && partial ? "" : `, first delta ${milliseconds(firstDelta)}`
-            }${cut || partial ? "" : `, end ${milliseconds(events.at(-1)?.t_ms ?? first("response.completed"))}`} after creation.`
+            }${cut || (partial && end.length === 0) ? "" : `, end ${milliseconds(lastEvent?.t_ms ?? first("response.completed"))}`} after creation.`
           : following
             ? "Followed live: the events' times show once the response has ended."
             : "Times are not recorded by this gateway version: shown from the replay, without timings."}
+        {end.length > 0 && (
+          <>
+            {" "}
+            <button type="button" onClick={jump}>
+              Jump to the end »
+            </button>
+          </>
+        )}
       </p>
       <div class="scroll-x">
         <table>
@@ -153,22 +215,23 @@ export function Timeline({
             </tr>
           </thead>
           <tbody>
-            {shown.map((event, index) => {
-              const previous = index > 0 ? (shown[index - 1]?.t_ms ?? null) : null;
-              const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
-              return (
-                <tr key={event.sequence_number}>
-                  <td class="num">{event.sequence_number}</td>
-                  <td class="mono">{event.type}</td>
-                  <td class="num">{milliseconds(event.t_ms)}</td>
-                  <td class="num">{delta === null ? "" : `+${delta}`}</td>
-                  <td>
-                    <Json value={event.event} />
-                  </td>
-                </tr>
-              );
-            })}
+            <Rows events={shown} />
           </tbody>
+          {end.length > 0 && (
+            <tbody ref={last}>
+              <tr class="gap">
+                <td colSpan={5}>
+                  <div ref={sentinel}>
+                    <span class="muted small">{count(between)} events not read yet</span>{" "}
+                    <button type="button" disabled={reading} onClick={more}>
+                      {reading ? "Reading…" : `Show ${EVENTS_PAGE} more events`}
+                    </button>
+                  </div>
+                </td>
+              </tr>
+              <Rows events={end} />
+            </tbody>
+          )}
         </table>
       </div>
       {!all && !paged && events.length > SHOWN_EVENTS && (
@@ -176,7 +239,7 @@ export function Timeline({
           Show all {events.length} events
         </button>
       )}
-      {partial && (
+      {partial && end.length === 0 && (
         <div ref={sentinel}>
           <button type="button" disabled={reading} onClick={more}>
             {reading ? "Reading…" : `Show ${EVENTS_PAGE} more events`}
