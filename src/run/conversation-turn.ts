@@ -7,6 +7,7 @@
 // store:false path (which renews on a timer of its own).
 
 import { runBatch, type Db, type Statement } from "../db/client";
+import { isNotMigrated, wrappedApiError } from "../db/failures";
 import {
   appendItemsStatements,
   APPENDED_STATUSES,
@@ -14,7 +15,7 @@ import {
   releaseConversationStatement,
   renewClaimStatement,
 } from "../db/conversations";
-import { ApiError, conversationNotFound } from "../errors";
+import { ApiError, conversationNotFound, storageNotMigrated } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
@@ -33,8 +34,18 @@ const RENEW_EVERY_MS = 20_000;
 
 /** When a claim made or renewed now lapses (unix seconds). */
 export const leaseUntil = (): number => Math.floor(Date.now() / 1000) + CLAIM_LEASE_SECONDS;
-/** Attempts of the store:false append before it is given up (nothing else would retry it). */
-const APPEND_ATTEMPTS = 3;
+/**
+ * Attempts of the store:false append before its client is told it was refused: as many as a stored
+ * run's end gets (src/stream/foreground.ts), about 5 s of pauses, an outage's worth.
+ */
+const APPEND_ATTEMPTS = 7;
+/** Longest pause between two attempts of the append. */
+const MAX_APPEND_PAUSE_MS = 2_000;
+
+/** D1 refused a store:false turn's append: `cause`, the last refusal. */
+export interface AppendRefused {
+  cause: unknown;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -113,10 +124,12 @@ export class ConversationTurn {
 
   /**
    * Ends a store:false turn: if the model finished it, the request's input and the response's
-   * output join the conversation, in order, in the batch that releases it. Never throws.
+   * output join the conversation, in order, in the batch that releases it. Never throws; resolves to
+   * what D1 refused the append with past its attempts (the turn is then not in the conversation, and
+   * its client must be told), else null (appended, or nothing to append).
    */
-  async end(input: InputItem[], snapshot: ResponseObject): Promise<void> {
-    if (this.#settled) return;
+  async end(input: InputItem[], snapshot: ResponseObject): Promise<AppendRefused | null> {
+    if (this.#settled) return null;
     this.#settled = true;
     this.#stopRenewal();
     const statements: Statement[] = [];
@@ -131,19 +144,25 @@ export class ConversationTurn {
       statements.push(...appendItemsStatements(this.db, this.tenantId, this.conversationId, items));
     }
     statements.push(this.#release());
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
         await runBatch(this.db, statements);
-        return;
+        return null;
       } catch (error) {
-        logD1Problem(this.#ids, "the turn's items could not be appended", error, { attempt, of: APPEND_ATTEMPTS });
-        if (attempt >= APPEND_ATTEMPTS) {
-          // Not appended: its claim, which rode the refused batch, goes alone, so the next turn is not
-          // refused conversation_locked until the lease lapses.
-          if (statements.length > 1) await this.#releaseAlone();
-          return;
+        logD1Problem(this.#ids, "the turn's items could not be appended", error, {
+          attempt: attempt + 1,
+          of: APPEND_ATTEMPTS,
+        });
+        // A missing migration, or a tenant move that outlasted its wait: every try would fail alike.
+        const hopeless = isNotMigrated(error) || wrappedApiError(error) !== undefined;
+        if (attempt + 1 >= APPEND_ATTEMPTS || hopeless) {
+          if (statements.length === 1) return null;
+          // Not appended: its claim, which rode the refused batch, goes alone, so the client's retry
+          // (it is told) is not refused conversation_locked until the lease lapses.
+          await this.#releaseAlone();
+          return { cause: error };
         }
-        await sleep(100 * 2 ** attempt);
+        await sleep(Math.min(100 * 2 ** attempt, MAX_APPEND_PAUSE_MS));
       }
     }
   }
@@ -157,3 +176,17 @@ export class ConversationTurn {
     return releaseConversationStatement(this.db, this.tenantId, this.conversationId, this.responseId);
   }
 }
+
+/**
+ * What a store:false turn's client is told when D1 refused its append (instead of its terminal
+ * event, or its JSON answer): a retryable 503 naming the response and the conversation, which
+ * holds nothing of the turn, so a retry runs it again. A missing migration is said as such.
+ */
+export const appendRefused = (turn: ConversationTurn, refused: AppendRefused, streamed: boolean): ApiError =>
+  isNotMigrated(refused.cause)
+    ? storageNotMigrated()
+    : new ApiError(
+        503,
+        `The gateway could not add response '${turn.responseId}' to conversation '${turn.conversationId}' because its storage is unavailable; the conversation does not have this turn${streamed ? ", though its output was streamed" : ""}. Try again to run the turn again.`,
+        { type: "server_error", code: "storage_unavailable", headers: { "retry-after": "1" } },
+      );

@@ -1,7 +1,8 @@
 // store:false (and not background): the Worker calls the upstream and streams the normalized
 // events straight to the client, writing nothing of the response. A client that goes away cancels
 // the upstream call, since nothing would record the rest. With `conversation`, the turn's items
-// still join the conversation (as OpenAI does), before the client sees the terminal event.
+// still join the conversation (as OpenAI does), before the client sees the terminal event; should D1
+// refuse the append past its retries, the client is told so instead (a 503, or an `error` event).
 
 import type { GatewayConfig } from "../config";
 import { tenantDb } from "../db/shards";
@@ -14,13 +15,13 @@ import { encodeFrame, SSE_HEADERS } from "../sse";
 import { CheckableRun, claimHolders } from "../stream/client-checks";
 import { ClientStream } from "../stream/client-stream";
 import { endLeftRun } from "../stream/dead-run";
-import { refusalOf } from "../stream/outcomes";
+import { errorFrame, refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "./background-snapshot";
 import { expandContext } from "./context";
-import { ConversationTurn } from "./conversation-turn";
+import { appendRefused, ConversationTurn, type AppendRefused } from "./conversation-turn";
 import { pump, pumpOptions } from "./pump";
 import type { RunSpec } from "./spec";
 
@@ -104,6 +105,7 @@ export async function runStateless(
   if (!request.stream) {
     if (disconnected?.aborted === true) clientGone();
     else disconnected?.addEventListener("abort", clientGone);
+    let refused: AppendRefused | null = null;
     try {
       await pump(
         upstream,
@@ -115,10 +117,11 @@ export async function runStateless(
       );
     } finally {
       disconnected?.removeEventListener("abort", clientGone);
-      await turn?.end(request.input, normalizer.snapshot);
-      trace.end(normalizer.snapshot, normalizer, "not_kept");
+      refused = (await turn?.end(request.input, normalizer.snapshot)) ?? null;
+      trace.end(normalizer.snapshot, normalizer, refused === null ? "not_kept" : "storage_failed", refused?.cause);
     }
     ctx.waitUntil(countUsage());
+    if (turn !== null && refused !== null) throw appendRefused(turn, refused, false);
     return new Response(JSON.stringify(normalizer.snapshot), { headers: { "content-type": "application/json" } });
   }
 
@@ -139,11 +142,19 @@ export async function runStateless(
     });
     unlist.push(claimHolders.note(spec.tenantId, turn.conversationId, checkable), () => checkable.end());
   }
+  /** D1 refused the turn's append: its client got an `error` event instead of the terminal one. */
+  let refused: AppendRefused | null = null;
   const send = async (events: NormalizedEvent[]) => {
+    const end = events.findIndex((event) => event.terminal);
     // The conversation has the turn's items before the client learns the turn ended.
-    if (turn !== null && events.some((event) => event.terminal)) await turn.end(request.input, normalizer.snapshot);
+    if (turn !== null && end !== -1) refused = await turn.end(request.input, normalizer.snapshot);
     let text = "";
-    for (const event of events) text += encodeFrame(event.type, event.json);
+    for (const event of refused === null ? events : events.slice(0, end)) text += encodeFrame(event.type, event.json);
+    const terminal = events[end];
+    if (turn !== null && refused !== null && terminal !== undefined) {
+      const told = appendRefused(turn, refused, true);
+      text += errorFrame(terminal.seq, told.code ?? "storage_unavailable", told.message);
+    }
     await client.send(text);
   };
   const drive = async (): Promise<void> => {
@@ -159,7 +170,7 @@ export async function runStateless(
       released();
       for (const done of unlist) done();
       await (failed ? client.abort() : Promise.all([client.close(), countUsage()]));
-      trace.end(normalizer.snapshot, normalizer, "not_kept");
+      trace.end(normalizer.snapshot, normalizer, refused === null ? "not_kept" : "storage_failed", refused?.cause);
     }
   };
   ctx.waitUntil(drive());
