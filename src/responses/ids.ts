@@ -20,6 +20,13 @@ export const newId = (prefix: string, nowMs = Date.now()): string =>
 
 export const newResponseId = (): string => newId("resp");
 
+/** The prefix of an output item's id by its type, for the items the gateway may have to name itself. */
+export const ITEM_ID_PREFIXES: Readonly<Record<string, string>> = {
+  message: "msg",
+  reasoning: "rs",
+  function_call: "fc",
+};
+
 /** Milliseconds the id's 12 time digits hold: from this time on (the year 10889) `timeHex` wraps around. */
 const ID_CLOCK_END_MS = 16 ** TIME_DIGITS;
 

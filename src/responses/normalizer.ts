@@ -5,7 +5,7 @@
 
 import { GrammarError, ResponseFold, doneKey } from "./fold";
 import { isKnownEventType } from "./event-types";
-import { newId } from "./ids";
+import { ITEM_ID_PREFIXES, newId } from "./ids";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
 import { finishingEvents, itemEvents } from "./synthesize";
 import type { FailedBy, JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
@@ -29,8 +29,6 @@ export interface NormalizerOptions {
   /** Takes the upstream's key out of an error it sent (some servers quote the key they refused). */
   redact?: (text: string) => string;
 }
-
-const ID_PREFIXES: Record<string, string> = { message: "msg", reasoning: "rs", function_call: "fc" };
 
 export class StreamNormalizer {
   readonly #options: NormalizerOptions;
@@ -323,9 +321,9 @@ export class StreamNormalizer {
         item &&
         typeof item === "object" &&
         (item.id === undefined || item.id === "") &&
-        ID_PREFIXES[item.type] !== undefined
+        ITEM_ID_PREFIXES[item.type] !== undefined
       ) {
-        const minted = newId(ID_PREFIXES[item.type] as string);
+        const minted = newId(ITEM_ID_PREFIXES[item.type] as string);
         item.id = minted;
         this.#mintedIds.set(index, minted);
       }
@@ -412,7 +410,7 @@ export class StreamNormalizer {
       renamed.push(index);
     }
     const added = sent.slice(streamed.length);
-    if (added.some((item) => !hasId(item) && ID_PREFIXES[item.type] === undefined)) return;
+    if (added.some((item) => !hasId(item) && ITEM_ID_PREFIXES[item.type] === undefined)) return;
     if (added.some((item) => hasId(item) && streamedIds.has(item.id))) return;
     if (renamed.length > 0)
       this.#report("the terminal event named streamed items by other ids: they keep the ids they were streamed with");
@@ -420,7 +418,7 @@ export class StreamNormalizer {
     if (added.length === 0) return;
     this.#report("the terminal event carried output items the stream never added: their events are sent before it");
     added.forEach((item, offset) => {
-      if (!hasId(item)) item.id = newId(ID_PREFIXES[item.type] as string);
+      if (!hasId(item)) item.id = newId(ITEM_ID_PREFIXES[item.type] as string);
       for (const event of itemEvents(structuredClone(item), streamed.length + offset)) out.push(this.#emit(event));
     });
   }

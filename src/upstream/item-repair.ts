@@ -6,11 +6,9 @@
 // of these makes the SDK's stream helper (or the gateway's grammar) throw. Streams that keep their
 // items apart (OpenAI's, vLLM's, Ollama's, llama.cpp's once placed) pass through untouched.
 
-import { newId } from "../responses/ids";
+import { ITEM_ID_PREFIXES, newId } from "../responses/ids";
 import type { JsonObject, StreamEvent } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
-
-const ID_PREFIXES: Record<string, string> = { message: "msg", reasoning: "rs", function_call: "fc" };
 
 interface Streamed {
   type: string;
@@ -79,7 +77,7 @@ export class ItemRepair {
       open: true,
       parts: new Map(),
     };
-    const prefix = ID_PREFIXES[item.type];
+    const prefix = ITEM_ID_PREFIXES[item.type];
     if (upstream !== undefined && this.#ids.has(upstream) && prefix !== undefined) {
       // Another item of this response already had this id: two items of one id cannot be told apart.
       this.#report("an item was added under the id of an earlier item: it was given an id of its own");
