@@ -286,13 +286,15 @@ export class ResponseRecorder {
     const backingOff = Date.now() < this.#retryAt;
     if (backingOff && !heartbeat) return;
     if (!heartbeat && this.#pending.length === 0) return;
+    // A flush with events may be refused for their size; one without them is already a bare beat.
+    const carrying = !backingOff && this.#pending.length > 0;
     this.#inflight = (backingOff ? this.#beat() : this.#flush())
       .catch(async (error: unknown) => {
         this.#failures += 1;
         this.#retryAt = Date.now() + Math.min(250 * 2 ** this.#failures, MAX_FLUSH_BACKOFF_MS);
         this.#options.onError("progress flush failed; the events stay pending", error);
         // A live run whose flushes D1 refuses must not look dead to the sweep (silent past its bound).
-        if (heartbeat) await this.#beat();
+        if (heartbeat && carrying) await this.#beat();
       })
       .finally(() => {
         this.#inflight = undefined;
