@@ -28,7 +28,7 @@ import type { InputItem, JsonObject } from "../responses/types";
 import { missing, optional } from "../responses/validation";
 import { expandContext } from "../run/context";
 import { hasItemReferences, resolveItemReferences } from "../run/item-references";
-import { callUpstream, type UpstreamTarget } from "../upstream/client";
+import { callUpstream, redactErrorBody, type UpstreamTarget } from "../upstream/client";
 import {
   gatewayCompacts,
   isMissingEndpoint,
@@ -164,7 +164,12 @@ function isJsonObject(text: string): boolean {
 
 /** LM Studio's 200 for an endpoint it lacks, as the 404 other servers answer: the same error and hint. */
 const missingInputTokens = (target: UpstreamTarget, text: string): ApiError =>
-  withProtocolHint(upstreamHttpError(404, text), hostOf(target.baseUrl), "responses", "/responses/input_tokens");
+  withProtocolHint(
+    upstreamHttpError(404, redactErrorBody(text, target.apiKey)),
+    hostOf(target.baseUrl),
+    "responses",
+    "/responses/input_tokens",
+  );
 
 const notJson = (host: string, contentType: string | null): ApiError =>
   new ApiError(
