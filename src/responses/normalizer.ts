@@ -168,6 +168,13 @@ export class StreamNormalizer {
     if (this.#terminal) return [];
     this.#failedBy = by;
     const out = this.#ensureStarted();
+    try {
+      this.#finishOpenItems([], out, "incomplete");
+    } catch (broken) {
+      // Items the fold cannot finish stay open in the events; the snapshot still marks them incomplete.
+      if (!(broken instanceof GrammarError)) throw broken;
+      this.#options.onAnomaly?.(broken.message);
+    }
     this.#errorOnce(error, out);
     const response = this.#partialSnapshot("failed");
     response.error = { ...error };
@@ -251,21 +258,21 @@ export class StreamNormalizer {
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
         if (broken)
           this.#report(`${event.type} carried an output entry that is not an item: the streamed output is kept`);
-        const completed = event.type === "response.completed";
+        // An item left open by a failed or incomplete end did not finish: it is finished `incomplete`.
+        const finished = event.type === "response.completed" ? "completed" : "incomplete";
+        if (this.#fold.openItems.size > 0) this.#report(`${event.type} left items open: they were finished before it`);
         if (!Array.isArray(sent) || broken || (sent.length === 0 && this.snapshot.output.length > 0)) {
           // SGLang's gpt-oss `response.completed` may list no output at all: an item only it would
           // have listed (SGLang streams no event for a call) is lost, and nothing here can bring it back.
           if (!broken && Array.isArray(sent))
             this.#report(`${event.type} listed no output after the stream added items: the streamed items are kept`);
-          if (completed) this.#finishOpenItems([], out);
+          this.#finishOpenItems([], out, finished);
           snapshot.output = structuredClone(this.snapshot.output);
-          // A failed or incomplete end without its output: an item it left open did not finish, as in ours.
-          if (!completed) this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
           this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
-          if (completed) this.#finishOpenItems(sent as OutputItem[], out);
+          this.#finishOpenItems(sent as OutputItem[], out, finished);
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
@@ -361,21 +368,23 @@ export class StreamNormalizer {
   }
 
   /**
-   * Items still open at `response.completed`: SGLang never sends an item's `done` events when its
+   * Items still open at the terminal event: SGLang never sends an item's `done` events when its
    * end token is not in the output it reads (`<|return|>` left out, or `<|end|>` and the next header
-   * in one chunk), and any server cut short may end so. Each is finished before the terminal event,
-   * as OpenAI finishes every item of a completed response, or clients that build the answer from
-   * `output_item.done` (Codex CLI) never see it. The item is finished as the terminal output lists it
-   * at its index (the same item, with the same parts), else as its events built it.
+   * in one chunk), a server's own `response.incomplete` or `response.failed` may come straight after
+   * a delta, and a stream the gateway fails (cut, idle, broken) leaves the item it was in open. Each
+   * is finished before the terminal event (`completed`, or `incomplete` for a failed or incomplete
+   * end), as OpenAI finishes every item, the one cut at `max_output_tokens` `incomplete`; clients
+   * that build the answer from `output_item.done` (Codex CLI) would otherwise never see it. The item
+   * is finished as the terminal output lists it at its index (the same item, with the same parts),
+   * else as its events built it.
    */
-  #finishOpenItems(sent: OutputItem[], out: NormalizedEvent[]): void {
+  #finishOpenItems(sent: OutputItem[], out: NormalizedEvent[], status: "completed" | "incomplete"): void {
     for (const index of this.#fold.openItems) {
       const streamed = this.snapshot.output[index] as OutputItem;
       const listed = sent[index];
       const same = listed !== undefined && sameItem(listed, streamed);
       const finished = structuredClone(same ? listed : streamed);
-      if (finished.status === "in_progress") finished.status = "completed";
-      this.#report("response.completed left items open: they were finished before it");
+      if (finished.status === "in_progress") finished.status = status;
       this.#finish(finished, index, out);
       if (same) sent[index] = structuredClone(finished);
     }

@@ -131,7 +131,13 @@ describe("a background run whose instance is lost", () => {
     await recorded(other.id, 7);
     await resetInstance(other.id);
     const resumed = await rawEvents(`/responses/${other.id}?stream=true&starting_after=6`);
-    expect(resumed.map((event) => event.type)).toEqual(["error", "response.failed"]);
+    expect(resumed.map((event) => event.type)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "error",
+      "response.failed",
+    ]);
     await upstream.release(other.model);
   });
 
@@ -243,9 +249,14 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
         "response.output_item.added",
         "response.content_part.added",
         "response.output_text.delta",
+        // The answer it left open is finished `incomplete` before the failure, as a cut's is.
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
         "error",
         "response.failed",
       ]);
+      expect(events.at(-3)?.item).toMatchObject({ status: "incomplete" });
     },
   );
 

@@ -339,6 +339,64 @@ describe("a synthetic vLLM stream cut at max_output_tokens", () => {
 });
 
 /**
+ * A stream that ends `incomplete` or `failed` with an item still open: OpenAI finishes the item cut
+ * at `max_output_tokens` (`output_text.done`, `content_part.done`, `output_item.done` with
+ * `status: "incomplete"`) before `response.incomplete`; a server that sends the terminal event
+ * straight after its last delta, or a body cut mid-answer, must reach clients that build the answer
+ * from `output_item.done` (Codex CLI) the same way.
+ */
+describe("a synthetic stream that ends with an item still open", () => {
+  const file = "synthetic__open-item-at-incomplete-end.chunks.txt";
+  const finishing = ["response.output_text.done", "response.content_part.done", "response.output_item.done"];
+
+  async function checkStored(events: Event[]) {
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+    const terminal = (events.at(-1) as { response: Event }).response;
+    const done = events.filter((event) => event.type === "response.output_item.done").map((event) => event.item);
+    expect(done).toEqual(terminal.output);
+    const stored = await (
+      await gatewayFetch(`${GATEWAY_URL}/responses/${terminal.id as string}`, { headers: auth })
+    ).json();
+    expect(stored).toEqual(terminal);
+    expect(foldEvents(events as unknown as StreamEvent[])).toEqual(stored);
+    const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${terminal.id as string}?stream=true`, {
+      headers: auth,
+    });
+    expect(await readEvents(replay.body)).toEqual(JSON.parse(JSON.stringify(events)));
+  }
+
+  it("finishes the item response.incomplete left open, incomplete, before it", async () => {
+    const stream = client("sk-test-fixtures").responses.stream({ model: model(`fixture:${file}:0`), input: "replay" });
+    const events: Event[] = [];
+    for await (const event of stream) events.push(event as unknown as Event);
+    const final = await stream.finalResponse();
+
+    expect(events.map((event) => event.type).slice(-4)).toEqual([...finishing, "response.incomplete"]);
+    expect(events.at(-2)?.item).toMatchObject({ id: "msg_oi1", status: "incomplete" });
+    expect(final.status).toBe("incomplete");
+    expect(final.output_text).toBe("Once upon a time");
+    await checkStored(events);
+  });
+
+  it("finishes the item a cut left open, incomplete, before error and response.failed", async () => {
+    const res = await gatewayFetch(`${GATEWAY_URL}/responses`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: model(`fixture:${file}:1`), input: "replay", stream: true }),
+    });
+    const events = await readEvents(res.body);
+    expect(events.map((event) => event.type).slice(-5)).toEqual([...finishing, "error", "response.failed"]);
+    expect(events.at(-3)?.item).toMatchObject({
+      id: "msg_oc1",
+      status: "incomplete",
+      content: [{ type: "output_text", text: "Once upon " }],
+    });
+    expect((events.at(-1)?.response as Event).status).toBe("failed");
+    await checkStored(events);
+  });
+});
+
+/**
  * SGLang's `/v1/responses` (`serving_responses.py`) streams item events only for gpt-oss: for any
  * other model its stream is `response.created`, `response.in_progress` and `response.completed`,
  * the whole output in the last. The gateway streams each item before the terminal event, as OpenAI

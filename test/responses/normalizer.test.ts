@@ -151,7 +151,15 @@ describe("StreamNormalizer", () => {
     const n = normalizer();
     feed(n, recorded().slice(0, 6));
     const end = parse(n.finish());
-    expect(end.map((e) => e.type)).toEqual(["error", "response.failed"]);
+    // The item the cut left open is finished `incomplete` first, as OpenAI finishes one cut short.
+    expect(end.map((e) => e.type)).toEqual([
+      "response.content_part.done",
+      "response.output_item.done",
+      "error",
+      "response.failed",
+    ]);
+    expect(end[1]?.item).toMatchObject({ status: "incomplete", content: [{ type: "output_text", text: "Hello" }] });
+    expect((end[3]?.response as { output: unknown[] }).output).toEqual([end[1]?.item]);
     expect(n.finish()).toEqual([]);
     expect(n.accept(recorded().at(-1) as StreamEvent)).toEqual([]);
   });
@@ -260,22 +268,37 @@ describe("StreamNormalizer", () => {
     });
   });
 
-  it("marks the items an upstream's failed or incomplete end left open incomplete when it sent no output", () => {
-    for (const [type, status] of [
-      ["response.incomplete", "incomplete"],
-      ["response.failed", "failed"],
-    ] as const) {
-      const events = recorded();
-      const end = structuredClone(events[1] as StreamEvent);
-      end.type = type;
-      Object.assign(end.response as Record<string, unknown>, { status, output: [] });
-      const n = normalizer();
-      const out = feed(n, [...events.slice(0, 5), end]);
-      const last = out.at(-1)?.response as { status: string; output: { status: string }[] };
-      expect(last.status).toBe(status);
-      expect(last.output.map((item) => item.status)).toEqual(["incomplete"]);
-      expect(n.snapshot.output.map((item) => item.status)).toEqual(["incomplete"]);
-    }
+  it("finishes the items an upstream's failed or incomplete end left open, incomplete, before it, and reports it", () => {
+    const events = recorded();
+    const message = structuredClone((events[7] as StreamEvent).item) as Record<string, unknown>;
+    const listed = { ...message, status: "in_progress" };
+    message.status = "incomplete";
+    for (const [type, status, finishing] of [
+      ["response.incomplete", "incomplete", []],
+      ["response.failed", "failed", ["error"]],
+    ] as const)
+      // The terminal event without its output, or listing the open item as it stood.
+      for (const output of [[], [listed]]) {
+        const end = structuredClone(events[1] as StreamEvent);
+        end.type = type;
+        Object.assign(end.response as Record<string, unknown>, { status, output });
+        const anomalies: string[] = [];
+        const n = normalizer({}, false, anomalies);
+        const out = feed(n, [...events.slice(0, 5), end]);
+        expect(out.slice(5).map((e) => e.type)).toEqual([
+          "response.output_text.done",
+          "response.content_part.done",
+          "response.output_item.done",
+          ...finishing,
+          type,
+        ]);
+        expect(out.find((e) => e.type === "response.output_item.done")?.item).toEqual(message);
+        const last = out.at(-1)?.response as { status: string; output: unknown[] };
+        expect(last.status).toBe(status);
+        expect(last.output).toEqual([message]);
+        expect(n.snapshot.output).toEqual([message]);
+        expect(anomalies).toContain(`${type} left items open: they were finished before it`);
+      }
   });
 
   it("finishes the items a completed end left open before it, only the parts still open, and reports it", () => {
@@ -327,6 +350,11 @@ describe("StreamNormalizer", () => {
       out,
     );
     const failed = parse(resumed.fail(responseError("server_error", "interrupted"), "gateway"));
-    expect(failed.map((e) => e.sequence_number)).toEqual([6, 7]);
+    expect(failed.map((e) => [e.type, e.sequence_number])).toEqual([
+      ["response.content_part.done", 6],
+      ["response.output_item.done", 7],
+      ["error", 8],
+      ["response.failed", 9],
+    ]);
   });
 });
