@@ -268,6 +268,8 @@ export class StreamNormalizer {
             this.#report(`${event.type} listed no output after the stream added items: the streamed items are kept`);
           this.#finishOpenItems([], out, finished);
           snapshot.output = structuredClone(this.snapshot.output);
+          // A call a failed or incomplete end left open did not finish, as in ours.
+          if (finished === "incomplete") this.#closeOpenItems(snapshot.output as OutputItem[]);
         } else {
           this.#streamUnstreamed(sent as OutputItem[], out);
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
@@ -381,6 +383,9 @@ export class StreamNormalizer {
   #finishOpenItems(sent: OutputItem[], out: NormalizedEvent[], status: "completed" | "incomplete"): void {
     for (const index of this.#fold.openItems) {
       const streamed = this.snapshot.output[index] as OutputItem;
+      // A call cut short stays open (its arguments may be cut mid-way): a client that runs what
+      // `output_item.done` hands it (Codex CLI) must not run a truncated command.
+      if (status === "incomplete" && !CUT_ITEMS_FINISHED.has(streamed.type)) continue;
       const listed = sent[index];
       const same = listed !== undefined && sameItem(listed, streamed);
       const finished = structuredClone(same ? listed : streamed);
@@ -472,6 +477,9 @@ export class StreamNormalizer {
     return { seq: this.#seq++, type: event.type, json, terminal };
   }
 }
+
+/** The items a failed or incomplete end finishes `incomplete` when it left them open: text, never a call. */
+const CUT_ITEMS_FINISHED: ReadonlySet<string> = new Set(["message", "reasoning"]);
 
 /** An item with an id of its own, which its streamed events can name. */
 const hasId = (item: OutputItem): boolean => typeof item.id === "string" && item.id !== "";

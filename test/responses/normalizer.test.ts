@@ -301,6 +301,34 @@ describe("StreamNormalizer", () => {
       }
   });
 
+  it("leaves a call that a failed end cut open, so no client runs its truncated arguments", () => {
+    const call = {
+      type: "function_call",
+      id: "fc_1",
+      call_id: "call_1",
+      name: "shell",
+      arguments: "",
+      status: "in_progress",
+    };
+    const n = normalizer();
+    const out = feed(n, [
+      ...recorded().slice(0, 2),
+      { type: "response.output_item.added", output_index: 0, item: call },
+      {
+        type: "response.function_call_arguments.delta",
+        output_index: 0,
+        item_id: "fc_1",
+        delta: '{"cmd":"rm -rf /tmp/',
+      },
+      { type: "error", code: "server_error", message: "cut", param: null },
+    ]);
+    const end = [...out, ...parse(n.finish())];
+    expect(end.map((e) => e.type)).not.toContain("response.output_item.done");
+    const failed = end.at(-1)?.response as { status: string; output: { status: string }[] };
+    expect(failed.status).toBe("failed");
+    expect(failed.output[0]).toMatchObject({ type: "function_call", status: "incomplete" });
+  });
+
   it("finishes the items a completed end left open before it, only the parts still open, and reports it", () => {
     const events = recorded();
     const message = (events[7] as StreamEvent).item;
