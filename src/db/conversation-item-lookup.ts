@@ -3,14 +3,14 @@
 // first, then the named items' rows of the conversation that has each: no index on item ids, which
 // would cost a billed row per item on every append for a lookup few clients make. Rows read: one a
 // conversation of the window (by the `conversations_tenant` index), in one query however many ids,
-// then the item rows of each conversation found, which its key scans. Used by src/run/item-references.ts.
+// then the item rows of the conversations found, a hundred conversations a query, each by its key. Used by
+// src/run/item-references.ts.
 
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { InputItem } from "../responses/types";
 import type { Db } from "./client";
 import { idArrays, listAsJson } from "./id-lists";
 import { joinParts } from "./item-rows";
-import { conversationItems } from "./schema";
 
 /** How many of a tenant's most recent conversations a reference is looked up among. */
 export const CONVERSATION_LOOKUP_WINDOW = 10_000;
@@ -22,8 +22,15 @@ export const CONVERSATION_LOOKUP_WINDOW = 10_000;
  */
 export const CONVERSATION_LOOKUP_BYTES = 20_000_000;
 
-/** Item ids matched per query of a conversation's rows: D1 binds at most 100 parameters to one statement. */
-const IDS_PER_QUERY = 90;
+/** Conversations whose item rows one query reads (each conversation's by its key). */
+const CONVERSATIONS_PER_QUERY = 100;
+
+interface ItemRow {
+  conversationId: string;
+  position: number;
+  itemId: string;
+  data: string;
+}
 
 /** The conversation items with these ids, as sent upstream (each from the newest conversation that has it); absent ids are left out. */
 export async function findConversationItems(
@@ -61,30 +68,29 @@ export async function findConversationItems(
     }
   }
   const found = new Map<string, InputItem>();
-  // The rows decide (an item deleted meanwhile): the newest conversation that has it gives it.
+  // The rows decide (an item deleted meanwhile): the newest conversation that has it gives it. The
+  // conversations found are read a group a query, not one each: 2,048 ids in as many conversations
+  // were 2,048 queries, twice the 1,000 a Worker invocation may make of D1.
   const conversationIds = [...createdAt.keys()].sort((a, b) => (createdAt.get(b) ?? 0) - (createdAt.get(a) ?? 0));
-  for (const conversationId of conversationIds) {
-    const wanted = [...candidates].filter(([id, holders]) => !found.has(id) && holders.includes(conversationId));
-    for (let start = 0; start < wanted.length; start += IDS_PER_QUERY) {
-      const chunk = wanted.slice(start, start + IDS_PER_QUERY).map(([id]) => id);
-      const rows = await db
-        .select({
-          position: conversationItems.position,
-          itemId: conversationItems.itemId,
-          data: conversationItems.data,
-        })
-        .from(conversationItems)
-        .where(
-          and(
-            eq(conversationItems.conversationId, conversationId),
-            eq(conversationItems.tenantId, tenantId),
-            inArray(conversationItems.itemId, chunk),
-          ),
-        )
-        .orderBy(conversationItems.position, conversationItems.part);
-      for (const row of joinParts(rows))
-        if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
+  for (let start = 0; start < conversationIds.length; start += CONVERSATIONS_PER_QUERY) {
+    const group = conversationIds.slice(start, start + CONVERSATIONS_PER_QUERY);
+    const wanted = [...candidates]
+      .filter(([id, holders]) => !found.has(id) && holders.some((holder) => group.includes(holder)))
+      .map(([id]) => id);
+    const byConversation = new Map<string, ItemRow[]>();
+    for (const ids of idArrays(wanted)) {
+      const rows = await db.all<ItemRow>(sql`
+        SELECT conversation_id AS conversationId, position, item_id AS itemId, data FROM conversation_items
+         WHERE tenant_id = ${tenantId}
+           AND conversation_id IN (SELECT value FROM json_each(${JSON.stringify(group)}))
+           AND item_id IN (SELECT value FROM json_each(${ids}))
+         ORDER BY conversation_id, position, part`);
+      for (const row of rows)
+        byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
     }
+    for (const conversationId of group)
+      for (const row of joinParts(byConversation.get(conversationId) ?? []))
+        if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
   }
   return found;
 }

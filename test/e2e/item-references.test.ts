@@ -275,6 +275,29 @@ describe("item_reference", () => {
     expect(conversation.id).toMatch(/^conv_/);
   });
 
+  it("reads the items of many conversations in one query, not one query a conversation", async () => {
+    // A Worker invocation may make 1,000 D1 queries: 2,048 ids in as many conversations made 2,048.
+    const KEY2 = "sk-test-item-references-many";
+    const many = client(KEY2);
+    const conversations = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        many.conversations.create({ items: [{ type: "message", role: "user", content: `many ${i}` }] }),
+      ),
+    );
+    const ids = await Promise.all(
+      conversations.map(
+        async (conversation) => (await many.conversations.items.list(conversation.id)).data[0]?.id ?? "",
+      ),
+    );
+    const tenantId = await tenantOf(KEY2);
+    const { db, prepared } = recordingDb(await tenantD1(tenantId));
+    const items = await findConversationItems(db, tenantId, ids);
+    expect(ids.map((id) => (items.get(id) as { content?: unknown } | undefined)?.content)).toEqual(
+      ids.map((_, i) => `many ${i}`),
+    );
+    expect(prepared.filter((statement) => /from "?conversation_items"?/i.test(statement.sql))).toHaveLength(1);
+  });
+
   it("lets the Vercel AI SDK continue a chat (store defaults to true) over a Chat Completions upstream", async () => {
     const provider = createOpenAI({ baseURL: GATEWAY_URL, apiKey: KEY, fetch: gatewayFetch });
     const first = await generateText({ model: provider.responses(routed("text:3").model), prompt: "one" });
