@@ -7,6 +7,8 @@
 
 import { CONTROL_SHARD, forgetShard, readShardPlan, shardBinding } from "./shards";
 import {
+  boundedDelete,
+  DELETE_ROWS_PER_STATEMENT,
   quoted,
   responsesCount,
   runningResponses,
@@ -15,8 +17,6 @@ import {
   type TenantTable,
 } from "./tenant-tables";
 
-/** Rows one statement deletes: small enough for any row size within D1's statement limits. */
-const ROWS_PER_STATEMENT = 500;
 /** Full statements one call runs over all its shards (plus one per table a shard), far below a Worker's subrequest limit: 100,000 rows. */
 export const ERASE_STATEMENT_BUDGET = 200;
 
@@ -29,19 +29,6 @@ export interface EraseOutcome {
   rows: Record<string, number>;
 }
 
-/** The table's rows of the tenant; blobs written before they named a tenant are found by their response. */
-function tenantRows(table: TenantTable): string {
-  if (table.name !== "blobs") return table.where.replace("?", "?1");
-  return "tenant_id = ?1 OR (tenant_id = '' AND owner_id IN (SELECT id FROM responses WHERE tenant_id = ?1))";
-}
-
-/** `DELETE` of up to `limit` of the table's rows of the tenant, by primary key. */
-function boundedDelete(table: TenantTable, limit: number): string {
-  const key = table.primaryKey.map(quoted).join(", ");
-  const keyTuple = table.primaryKey.length === 1 ? key : `(${key})`;
-  return `DELETE FROM ${quoted(table.name)} WHERE ${keyTuple} IN (SELECT ${key} FROM ${quoted(table.name)} WHERE ${tenantRows(table)} LIMIT ${limit})`;
-}
-
 export interface EraseBounds {
   /** Full statements (each deleting `rowsPerStatement` rows) one call runs. */
   budget: number;
@@ -51,7 +38,10 @@ export interface EraseBounds {
 export async function eraseTenant(
   env: Env,
   tenantId: string,
-  { budget, rowsPerStatement }: EraseBounds = { budget: ERASE_STATEMENT_BUDGET, rowsPerStatement: ROWS_PER_STATEMENT },
+  { budget, rowsPerStatement }: EraseBounds = {
+    budget: ERASE_STATEMENT_BUDGET,
+    rowsPerStatement: DELETE_ROWS_PER_STATEMENT,
+  },
 ): Promise<EraseOutcome> {
   const control = shardBinding(env, CONTROL_SHARD);
   // One budget for the call, over every shard it erases on: a call stays within its subrequests.
@@ -131,7 +121,7 @@ async function eraseRows(
   // The budget counts statements that deleted something: a later call passes the tables an earlier
   // one emptied at one statement each.
   for (const table of await tenantTables(db)) {
-    const statement = db.prepare(boundedDelete(table, rowsPerStatement)).bind(tenantId);
+    const statement = db.prepare(boundedDelete(table, tenantRows(table), rowsPerStatement)).bind(tenantId);
     for (;;) {
       const { meta } = await statement.run();
       if (meta.changes === 0) break;
@@ -143,13 +133,19 @@ async function eraseRows(
   return true;
 }
 
+/** The table's rows of the tenant; blobs written before they named a tenant are found by their response. */
+function tenantRows(table: TenantTable): string {
+  if (table.name !== "blobs") return table.where.replace("?", "?1");
+  return "tenant_id = ?1 OR (tenant_id = '' AND owner_id IN (SELECT id FROM responses WHERE tenant_id = ?1))";
+}
+
 /**
  * The shards but `home` holding any row of the tenant: one query a shard (an index seek a table), so a
  * call erases only where a cut-short move left rows, not every table of every shard. All shards have
  * the same tables (the same migrations), read once; tables found by their response's id need no look
  * of their own, as their rows go with `responses`, which has a `tenant_id`.
  */
-async function otherShardsHolding(env: Env, tenantId: string, home: string | undefined): Promise<string[]> {
+export async function otherShardsHolding(env: Env, tenantId: string, home: string | undefined): Promise<string[]> {
   const others = readShardPlan(env)
     .map(({ name }) => name)
     .filter((name) => name !== home);

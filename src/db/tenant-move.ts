@@ -15,7 +15,16 @@
 import { invalidRequest } from "../errors";
 import { logFailure } from "../observe/problems";
 import { CONTROL_SHARD, forgetShard, holdWrites, readShardPlan, shardBinding } from "./shards";
-import { quoted, responsesCount, runningResponses, tenantConflict, tenantTables } from "./tenant-tables";
+import { otherShardsHolding } from "./tenant-erase";
+import {
+  boundedDelete,
+  DELETE_ROWS_PER_STATEMENT,
+  quoted,
+  responsesCount,
+  runningResponses,
+  tenantConflict,
+  tenantTables,
+} from "./tenant-tables";
 
 /** Rows read and written per statement batch while copying (a row may hold up to 2 MB). */
 const COPY_PAGE_ROWS = 20;
@@ -30,13 +39,20 @@ export interface MoveOutcome {
   rows: Record<string, number>;
 }
 
+export interface MoveBounds {
+  /** Rows one `DELETE` removes: a big tenant's rows go in many short statements, each within D1's limits. */
+  rowsPerStatement: number;
+}
+
 /** Null for an unknown tenant: one with neither a tenant row nor a recorded shard. */
 export async function moveTenant(
   env: Env,
   tenantId: string,
   target: string,
   drainSeconds: number,
+  { rowsPerStatement }: MoveBounds = { rowsPerStatement: DELETE_ROWS_PER_STATEMENT },
 ): Promise<MoveOutcome | null> {
+  const deleteTenant = (db: D1Database) => deleteTenantRows(db, tenantId, rowsPerStatement);
   if (!readShardPlan(env).some((shard) => shard.name === target))
     throw invalidRequest(`Invalid 'shard': '${target.slice(0, 64)}' is not listed in D1_SHARDS.`, "shard");
   const control = shardBinding(env, CONTROL_SHARD);
@@ -75,6 +91,13 @@ export async function moveTenant(
       forgetShard(tenantId);
       return { from: target, to: target, rows: {} };
     }
+    if (record.moving_to === null) {
+      // Sent again after a move whose Worker was stopped while it deleted the old shard's rows (the
+      // tenant is already here): it finishes that deletion, and any copy a cut-short move left.
+      const leftovers = await otherShardsHolding(env, tenantId, target);
+      for (const name of leftovers) await deleteTenant(shardBinding(env, name));
+      if (leftovers.length > 0) return { from: target, to: target, rows: {} };
+    }
     if (record.moving_to !== null)
       throw tenantConflict(
         `Tenant '${tenantId}' is already moving to ${record.moving_to}; to call that move off, move it to ${record.shard}.`,
@@ -92,7 +115,7 @@ export async function moveTenant(
     await runsEnded(source, tenantId);
     // Rows an earlier move cut short left there are stale (the copy replaces rows, never deletes):
     // a response deleted since would come back with this move.
-    await deleteTenant(destination, tenantId);
+    await deleteTenant(destination);
     rows = await copyTenant(source, destination, tenantId);
     // Recorded only if the move was not called off meanwhile (the tenant then wrote to `from` again).
     const recorded = await control
@@ -110,7 +133,7 @@ export async function moveTenant(
       .bind(tenantId)
       .first<{ shard: string }>();
     if (now?.shard !== target)
-      await deleteTenant(destination, tenantId).catch((cleanup: unknown) =>
+      await deleteTenant(destination).catch((cleanup: unknown) =>
         logFailure("move cleanup failed", cleanup, { tenant_id: tenantId }),
       );
     await control
@@ -121,7 +144,7 @@ export async function moveTenant(
     throw error;
   }
   settle(target);
-  await deleteTenant(source, tenantId);
+  await deleteTenant(source);
   return { from, to: target, rows };
 }
 
@@ -177,10 +200,14 @@ async function copyTenant(
   return copied;
 }
 
-async function deleteTenant(db: D1Database, tenantId: string): Promise<void> {
-  for (const table of await tenantTables(db))
-    await db
-      .prepare(`DELETE FROM ${quoted(table.name)} WHERE ${table.where}`)
-      .bind(tenantId)
-      .run();
+/**
+ * Deletes the tenant's rows on `db` in statements of up to `rowsPerStatement` rows each (one statement
+ * over every row of a big tenant could pass D1's limits on a query's time). Each statement is whole
+ * on its own: a Worker stopped midway leaves only rows, which a later call deletes.
+ */
+async function deleteTenantRows(db: D1Database, tenantId: string, rowsPerStatement: number): Promise<void> {
+  for (const table of await tenantTables(db)) {
+    const statement = db.prepare(boundedDelete(table, table.where, rowsPerStatement)).bind(tenantId);
+    while ((await statement.run()).meta.changes >= rowsPerStatement);
+  }
 }

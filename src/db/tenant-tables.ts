@@ -16,6 +16,9 @@ export interface TenantTable {
   where: string;
 }
 
+/** Rows one bounded `DELETE` removes: small enough for any row size within D1's statement limits. */
+export const DELETE_ROWS_PER_STATEMENT = 500;
+
 /** A name quoted as an SQL identifier. */
 export const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
@@ -58,3 +61,10 @@ export const responsesCount = (count: number): string => `${count} ${count === 1
 /** An operator's tenant operation refused for the tenant's state (a move under way, responses running). */
 export const tenantConflict = (message: string): ApiError =>
   new ApiError(409, message, { type: "invalid_request_error" });
+
+/** `DELETE` of up to `limit` of the table's rows matching `where` (one parameter: the tenant id), by primary key. */
+export function boundedDelete(table: TenantTable, where: string, limit: number): string {
+  const key = table.primaryKey.map(quoted).join(", ");
+  const keyTuple = table.primaryKey.length === 1 ? key : `(${key})`;
+  return `DELETE FROM ${quoted(table.name)} WHERE ${keyTuple} IN (SELECT ${key} FROM ${quoted(table.name)} WHERE ${where} LIMIT ${limit})`;
+}

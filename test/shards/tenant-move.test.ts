@@ -8,10 +8,12 @@ import { describe, expect, it } from "vitest";
 import { GATEWAY_URL, model } from "../support/gateway";
 import { captureLogLines } from "../support/log-lines";
 import { admin, managedClient, managedFetch, newTenantKey, type MintedKey } from "../support/managed";
+import { recordingEnv } from "../support/recording-db";
 import { d1 } from "../support/shards";
 import * as schema from "../../src/db/schema";
 import { forgetShard } from "../../src/db/shards";
 import { eraseTenant } from "../../src/db/tenant-erase";
+import { moveTenant } from "../../src/db/tenant-move";
 import { rollUpUsage } from "../../src/db/usage";
 import { idFloorAt } from "../../src/responses/ids";
 
@@ -341,6 +343,47 @@ describe("moving a tenant to a shard a move cut short left rows of", () => {
     expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 1 });
     await expect(openai.responses.retrieve(gone.id)).rejects.toMatchObject({ status: 404 });
     expect((await openai.responses.retrieve(kept.id)).id).toBe(kept.id);
+  });
+});
+
+describe("deleting a moved tenant's rows in bounded statements", () => {
+  it("deletes the old shard's rows a few per statement, and a move sent again finishes a deletion cut short", async () => {
+    const tenant = await newTenantKey("bounded move delete");
+    const openai = managedClient(tenant.key, THREE);
+    for (let n = 0; n < 5; n++) await openai.responses.create({ model: model("text:1"), input: `n${n}` });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    const recorded = recordingEnv();
+    const moved = await moveTenant({ ...recorded.env, ...THREE }, tenant.tenantId, there, 0, { rowsPerStatement: 2 });
+    expect(moved?.rows.responses).toBe(5);
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 5 });
+    // One statement over every row could pass D1's limits after the tenant already reads `there`.
+    const deletes = recorded.prepared[here]!.filter((statement) => statement.sql.startsWith("DELETE"));
+    expect(Math.max(...deletes.flatMap((statement) => statement.changes))).toBeLessThanOrEqual(2);
+    expect(deletes.find((statement) => statement.sql.startsWith('DELETE FROM "responses"'))?.changes).toEqual([
+      2, 2, 1,
+    ]);
+
+    // A Worker stopped midway through that deletion leaves rows on `here`: sending the move again
+    // finishes it, where it answered 400 (already there) and left them for good.
+    const { results: left } = await d1(there)
+      .prepare("SELECT * FROM responses WHERE tenant_id = ? LIMIT 2")
+      .bind(tenant.tenantId)
+      .all<Record<string, unknown>>();
+    for (const row of left) {
+      const columns = Object.keys(row);
+      await d1(here)
+        .prepare(`INSERT INTO responses (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .bind(...columns.map((column) => (Array.isArray(row[column]) ? new Uint8Array(row[column]) : row[column])))
+        .run();
+    }
+    const again = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ from: there, to: there });
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 5 });
+    // With nothing left behind, the same move is refused as before.
+    const refused = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
+    expect(refused.status).toBe(400);
   });
 });
 

@@ -10,6 +10,8 @@ import * as schema from "../../src/db/schema";
 export interface Prepared {
   sql: string;
   params: unknown[];
+  /** Rows each `run` of it changed, in order. */
+  changes: number[];
 }
 
 /** A property as a proxy hands it on: methods bound to the D1 object itself (workerd's check their receiver). */
@@ -27,6 +29,12 @@ function tracked(statement: D1PreparedStatement, entry: Prepared, sqlOf: WeakMap
           entry.params = values;
           return tracked(inner.bind(...values), entry, sqlOf);
         };
+      if (name === "run")
+        return async () => {
+          const result = await inner.run();
+          entry.changes.push(result.meta.changes);
+          return result;
+        };
       return forwarded(inner, name);
     },
   });
@@ -41,7 +49,7 @@ function recording(binding: D1Database, prepared: Prepared[], batches: string[][
     get(target, property) {
       if (property === "prepare")
         return (query: string) => {
-          const entry: Prepared = { sql: query, params: [] };
+          const entry: Prepared = { sql: query, params: [], changes: [] };
           prepared.push(entry);
           return tracked(target.prepare(query), entry, sqlOf);
         };
@@ -61,12 +69,16 @@ export function recordingDb(binding: D1Database = env.DB): { db: Db; prepared: P
   return { db: drizzle(recording(binding, prepared, []), { schema }), prepared };
 }
 
-/** `env` with every D1 binding noting the SQL of each batch it runs (writes go in batches). */
-export function recordingEnv(): { env: Env; batches: string[][] } {
+/**
+ * `env` with every D1 binding noting the SQL of each batch it runs (writes go in batches), and each
+ * statement it prepares, by binding name.
+ */
+export function recordingEnv(): { env: Env; batches: string[][]; prepared: Record<string, Prepared[]> } {
   const batches: string[][] = [];
+  const prepared: Record<string, Prepared[]> = {};
   const wrapped: Record<string, unknown> = { ...(env as unknown as Record<string, unknown>) };
   for (const [name, value] of Object.entries(wrapped))
     if (typeof value === "object" && value !== null && typeof (value as D1Database).batch === "function")
-      wrapped[name] = recording(value as D1Database, [], batches);
-  return { env: wrapped as unknown as Env, batches };
+      wrapped[name] = recording(value as D1Database, (prepared[name] = []), batches);
+  return { env: wrapped as unknown as Env, batches, prepared };
 }
