@@ -91,6 +91,12 @@ export async function moveTenant(
       forgetShard(tenantId);
       return { from: target, to: target, rows: {} };
     }
+    // The record changed after the mark missed it (another move ended or was called off meanwhile):
+    // `target` is not the tenant's shard, so the shards other than it are no leftovers to delete.
+    if (record.moving_to === null && record.shard !== target)
+      throw tenantConflict(
+        `Tenant '${tenantId}' changed shards while this move started (it is on ${record.shard}); send the move again.`,
+      );
     if (record.moving_to === null) {
       // Sent again after a move whose Worker was stopped while it deleted the old shard's rows (the
       // tenant is already here): it finishes that deletion, and any copy a cut-short move left.

@@ -387,6 +387,46 @@ describe("deleting a moved tenant's rows in bounded statements", () => {
   });
 });
 
+describe("a move whose mark races another call on the tenant", () => {
+  it("deletes nothing on the tenant's own shard when the record changed between its mark and its read", async () => {
+    const tenant = await newTenantKey("move mark race");
+    const openai = managedClient(tenant.key, THREE);
+    for (let n = 0; n < 2; n++) await openai.responses.create({ model: model("text:1"), input: `n${n}` });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const [other, target] = SHARDS.filter((name) => name !== here) as [string, string];
+    // Another operator's move to `other` is under way when this move marks, and is called off before
+    // this move reads the record: the tenant is on `here`, with no move, and `target` is elsewhere.
+    const control = new Proxy(env.DB, {
+      get(inner, name) {
+        if (name !== "prepare") return (Reflect.get(inner, name) as (...args: unknown[]) => unknown).bind(inner);
+        return (query: string) => {
+          const statement = inner.prepare(query);
+          if (!query.startsWith("UPDATE tenant_shards SET moving_to = ?1")) return statement;
+          const mark = (value: string | null) =>
+            inner
+              .prepare("UPDATE tenant_shards SET moving_to = ? WHERE tenant_id = ?")
+              .bind(value, tenant.tenantId)
+              .run();
+          return {
+            bind: (...values: unknown[]) => ({
+              first: async () => {
+                await mark(other);
+                const marked = await statement.bind(...values).first();
+                await mark(null);
+                return marked;
+              },
+            }),
+          };
+        };
+      },
+    });
+    const raced = moveTenant({ ...env, ...THREE, DB: control }, tenant.tenantId, target, 0);
+    await expect(raced).rejects.toMatchObject({ status: 409 });
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [here]: 2 });
+    expect(await recordedShard(tenant.tenantId)).toBe(here);
+  });
+});
+
 describe("erasing a tenant over several shards in bounded calls", () => {
   it("spends one call's statement budget over every shard, not a budget a shard", async () => {
     const tenant = await newTenantKey("budget over shards");
