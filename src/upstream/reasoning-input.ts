@@ -3,6 +3,10 @@
 // refuse or misread another model's: vLLM answers 400 "Encrypted content is not supported." to any
 // `encrypted_content`, Ollama reads `encrypted_content` as the thinking text (its own items carry
 // the text there in the clear), llama.cpp refuses an item without `reasoning_text` content.
+// `keep` leaves out an item with neither `encrypted_content` nor `content`: called statelessly
+// (store false), OpenAI can only look it up by id and answers 404 "Item with id … not found" (a
+// store:false response recorded under RECORD_STORE_FALSE whose client did not ask for encrypted
+// reasoning keeps such items).
 // Applied to the built body by the client; what is stored is never changed.
 
 import { REASONING_INPUTS } from "../config";
@@ -10,7 +14,7 @@ import type { JsonObject } from "../responses/types";
 import { isPlainObject } from "../responses/validation";
 
 /**
- * `keep`: as it came (the default). `drop_encrypted`: without `encrypted_content`, except the
+ * `keep`: as it came (the default), unless it carries nothing but its id. `drop_encrypted`: without `encrypted_content`, except the
  * server's own text in the clear (Ollama's), and left out when no text is left. `raw_text_only`:
  * only items with raw `reasoning_text` content, without `encrypted_content`. `drop`: none.
  */
@@ -28,8 +32,14 @@ function textOf(parts: unknown, type: string): string {
     .join("");
 }
 
+/** Neither its reasoning sealed nor its text: an id that a stateless server cannot look up. */
+const byIdOnly = (item: JsonObject): boolean =>
+  (typeof item.encrypted_content !== "string" || item.encrypted_content === "") &&
+  (!Array.isArray(item.content) || item.content.length === 0);
+
 /** The item as `mode` sends it; null leaves it out. */
-function sentAs(item: JsonObject, mode: Exclude<ReasoningInput, "keep">): JsonObject | null {
+function sentAs(item: JsonObject, mode: ReasoningInput): JsonObject | null {
+  if (mode === "keep") return byIdOnly(item) ? null : item;
   if (mode === "drop") return null;
   const raw = textOf(item.content, "reasoning_text");
   const summary = textOf(item.summary, "summary_text");
@@ -44,9 +54,9 @@ function sentAs(item: JsonObject, mode: Exclude<ReasoningInput, "keep">): JsonOb
   return rest;
 }
 
-/** `body` with its input's reasoning items as the route's `reasoning_input` says (unchanged for `keep`). */
+/** `body` with its input's reasoning items as the route's `reasoning_input` says. */
 export function withReasoningInput(body: JsonObject, mode: ReasoningInput): JsonObject {
-  if (mode === "keep" || !Array.isArray(body.input)) return body;
+  if (!Array.isArray(body.input)) return body;
   const input = body.input.flatMap((item: unknown) => {
     if (!isPlainObject(item) || item.type !== "reasoning") return [item];
     const sent = sentAs(item, mode);

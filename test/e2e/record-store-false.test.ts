@@ -170,6 +170,32 @@ describe("RECORD_STORE_FALSE=on", () => {
     expect((await storedFor(openai, m)).map((response) => response.id)).toEqual([b.id, a.id, next.id]);
   });
 
+  it("continues from a record whose reasoning came without encrypted content: the item stays, is not sent", async () => {
+    // Its client did not ask for `reasoning.encrypted_content`, so the record has the reasoning item
+    // by id alone, which a stateless upstream cannot look up (OpenAI: 404 "Item with id … not found").
+    const openai = recordingClient();
+    const m = model("think:get_weather");
+    const tools = [{ type: "function" as const, name: "get_weather", parameters: {}, strict: false }];
+    const first = await openai.responses.create({ model: m, input: "weather in Paris?", tools, store: false });
+    const [reasoning, call] = first.output;
+    expect([reasoning?.type, call?.type]).toEqual(["reasoning", "function_call"]);
+    expect(reasoning).not.toHaveProperty("encrypted_content");
+    const next = await openai.responses.create({
+      model: m,
+      previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: (call as { call_id: string }).call_id, output: "sunny" }],
+      tools,
+      store: false,
+    });
+    expect(next.output_text).toBe("done");
+    const sent = (await upstream.requests(m)).map((request) =>
+      (request.body.input as { type?: string; role?: string }[]).map((item) => item.type ?? item.role),
+    );
+    expect(sent[1]).toEqual(["user", "function_call", "function_call_output"]);
+    // What is stored is as it came.
+    expect((await openai.responses.retrieve(first.id)).output[0]).toEqual(reasoning);
+  });
+
   it("lists a background store:false response and a store:false conversation turn as stored ones", async () => {
     const openai = recordingClient();
     const m = model("text:2");

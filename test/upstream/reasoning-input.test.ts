@@ -35,7 +35,15 @@ const { encrypted_content: _empty, ...rawOnly } = raw;
 
 describe("a route's reasoning_input", () => {
   it("keeps every item as it came by default (OpenAI needs its encrypted_content)", () => {
-    expect(withReasoningInput(body, "keep")).toBe(body);
+    expect(withReasoningInput(body, "keep")).toEqual(body);
+  });
+
+  it("keep: leaves out an item with neither encrypted_content nor content, which OpenAI would look up by id", () => {
+    // OpenAI's from a create that did not ask for `reasoning.encrypted_content` (a store:false one recorded).
+    const byId = { type: "reasoning", id: "rs_byid", summary: [{ type: "summary_text", text: "Paris." }] };
+    const empty = { ...raw, id: "rs_empty", content: [] };
+    const input = [user, byId, empty, openai, raw, call];
+    expect(withReasoningInput({ model: "m", input }, "keep").input).toEqual([user, openai, raw, call]);
   });
 
   it("drop_encrypted: sends each item without encrypted_content, but Ollama's text in the clear, and leaves out an item with no text left", () => {
