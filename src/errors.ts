@@ -90,9 +90,9 @@ export const internalError = (): ApiError =>
     type: "server_error",
   });
 
-/** D1 failed a query the request needed: a retryable 503 that names no query. */
-export const storageUnavailable = (): ApiError =>
-  new ApiError(503, "The gateway's storage is unavailable right now; try again.", {
+/** D1 failed a query the request needed: a retryable 503 that names no query (`message` may say what was lost). */
+export const storageUnavailable = (message = "The gateway's storage is unavailable right now; try again."): ApiError =>
+  new ApiError(503, message, {
     type: "server_error",
     code: "storage_unavailable",
     headers: { "retry-after": "1" },

@@ -4,7 +4,7 @@
 // query's parameters (a request's content).
 
 import { DrizzleQueryError } from "drizzle-orm";
-import { ApiError } from "../errors";
+import { ApiError, storageNotMigrated, storageUnavailable } from "../errors";
 
 /** The errors from an error down its `cause` chain (a few levels; a cycle stops it). */
 function* chain(error: unknown): Generator<unknown> {
@@ -31,6 +31,13 @@ const NOT_MIGRATED = /\bno such (?:table|column)\b|\bhas no column named\b/;
 
 /** Whether `error` is D1 refusing a query for want of a migration (see `NOT_MIGRATED`). */
 export const isNotMigrated = (error: unknown): boolean => NOT_MIGRATED.test(storageFailureOf(error)?.message ?? "");
+
+/**
+ * D1 refused a write with `cause`: a retryable 503 `storage_unavailable` saying `message` (what was
+ * lost, and that a retry may mend it), unless it was for want of a migration, which no retry mends.
+ */
+export const storageRefused = (message: string, cause?: unknown): ApiError =>
+  isNotMigrated(cause) ? storageNotMigrated() : storageUnavailable(message);
 
 /** A Drizzle query error: its message is the query and its parameters, its cause the reason. */
 export const isQueryError = (error: unknown): error is DrizzleQueryError => error instanceof DrizzleQueryError;

@@ -7,7 +7,7 @@
 // store:false path (which renews on a timer of its own).
 
 import { runBatch, type Db, type Statement } from "../db/client";
-import { isNotMigrated, wrappedApiError } from "../db/failures";
+import { isNotMigrated, storageRefused, wrappedApiError } from "../db/failures";
 import {
   appendItemsStatements,
   APPENDED_STATUSES,
@@ -15,7 +15,7 @@ import {
   releaseConversationStatement,
   renewClaimStatement,
 } from "../db/conversations";
-import { ApiError, conversationNotFound, storageNotMigrated } from "../errors";
+import { ApiError, conversationNotFound } from "../errors";
 import { logD1Problem } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
@@ -183,10 +183,7 @@ export class ConversationTurn {
  * holds nothing of the turn, so a retry runs it again. A missing migration is said as such.
  */
 export const appendRefused = (turn: ConversationTurn, refused: AppendRefused, streamed: boolean): ApiError =>
-  isNotMigrated(refused.cause)
-    ? storageNotMigrated()
-    : new ApiError(
-        503,
-        `The gateway could not add response '${turn.responseId}' to conversation '${turn.conversationId}' because its storage is unavailable; the conversation does not have this turn${streamed ? ", though its output was streamed" : ""}. Try again to run the turn again.`,
-        { type: "server_error", code: "storage_unavailable", headers: { "retry-after": "1" } },
-      );
+  storageRefused(
+    `The gateway could not add response '${turn.responseId}' to conversation '${turn.conversationId}' because its storage is unavailable; the conversation does not have this turn${streamed ? ", though its output was streamed" : ""}. Try again to run the turn again.`,
+    refused.cause,
+  );

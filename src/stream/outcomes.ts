@@ -5,7 +5,7 @@
 
 import type { Db } from "../db/client";
 import { deleteResponse } from "../db/responses";
-import { isNotMigrated } from "../db/failures";
+import { isNotMigrated, storageRefused } from "../db/failures";
 import { ApiError, storageNotMigrated } from "../errors";
 import { logFailure } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
@@ -23,13 +23,7 @@ import { framesOf, type FinishOutcome, type ResponseRecorder } from "./recorder"
  * refused it for want of a migration (`cause`), which no retry mends.
  */
 export const notRecorded = (cause?: unknown): ApiError =>
-  isNotMigrated(cause)
-    ? storageNotMigrated()
-    : new ApiError(503, "The gateway could not record the response because its storage is unavailable; try again.", {
-        type: "server_error",
-        code: "storage_unavailable",
-        headers: { "retry-after": "1" },
-      });
+  storageRefused("The gateway could not record the response because its storage is unavailable; try again.", cause);
 
 /**
  * The error a refused response is kept with: the upstream's code (or one that fits its type), type and
@@ -111,13 +105,10 @@ const storedFailed = (rowless: boolean): string =>
  * `rowless`: see `storedFailed`.
  */
 export const endNotRecorded = (responseId: string, cause?: unknown, rowless = false): ApiError =>
-  isNotMigrated(cause)
-    ? storageNotMigrated()
-    : new ApiError(
-        503,
-        `The gateway could not record the end of response '${responseId}' because its storage is unavailable; ${storedFailed(rowless)}. Try again to make another response.`,
-        { type: "server_error", code: "storage_unavailable", headers: { "retry-after": "1" } },
-      );
+  storageRefused(
+    `The gateway could not record the end of response '${responseId}' because its storage is unavailable; ${storedFailed(rowless)}. Try again to make another response.`,
+    cause,
+  );
 
 /**
  * The error a foreground response whose end D1 refused is recorded with, if D1 takes it later:
