@@ -44,7 +44,7 @@ import {
   refusedEndMessage,
   unrecordedEnd,
 } from "./outcomes";
-import { framesOf, ResponseRecorder, type FinishOutcome } from "./recorder";
+import { framesOf, ResponseRecorder, type EventFrame, type FinishOutcome } from "./recorder";
 
 export interface ForegroundContext {
   env: Env;
@@ -427,7 +427,7 @@ export async function runStoredForeground(
         if (Array.isArray(stopped)) await sink(stopped);
         // Cancelled (its client gone, or the next turn took its conversation): nobody is told, so an
         // end D1 refused is tried again as the told ones are, rather than left for the sweep to fail.
-        else if ((await finish(stopped)) === "failed") recordTold = () => recordRefusedStop(recorder, spec, stopped);
+        else if ((await finish(stopped)) === "failed") recordTold = () => recordLate(recorder, spec, stopped, []);
       }
     } catch (error) {
       trace.failure("run failed", error);
@@ -481,32 +481,30 @@ async function recordRefusedEnd(
       terminal: true,
     },
   ];
+  await recordLate(recorder, spec, failed, frames);
+}
+
+/**
+ * Writes an end D1 refused past its attempts again, for as long as a told end is tried, with
+ * `frames` after what the run recorded; logged once it lands. Also the `cancelled` end of a run
+ * stopped without a client to tell (no frames: it has no terminal event), so a refusal of a few
+ * seconds does not leave the row running until the sweep ends it `failed` without its last events.
+ */
+async function recordLate(
+  recorder: ResponseRecorder,
+  spec: RunSpec,
+  snapshot: ResponseObject,
+  frames: readonly EventFrame[],
+): Promise<void> {
   const { conversationId } = spec.request;
   const turn = conversationId === null ? null : { conversationId, items: [] };
   const outcome = await recorder.refinish(
-    { responseId: spec.responseId, tenantId: spec.tenantId, snapshot: failed, turn },
+    { responseId: spec.responseId, tenantId: spec.tenantId, snapshot, turn },
     frames,
     LATE_END_ATTEMPTS,
   );
   if (outcome === "written")
-    logD1Recovered(runIds(spec), "the end D1 refused was recorded later, as failed", recorder.refusal);
-}
-
-/**
- * Records the `cancelled` end of a run stopped without a client to tell (it has no terminal event),
- * which D1 refused past its attempts: tried as long as a told end is, so a refusal of a few seconds
- * does not leave the row running until the sweep ends it `failed` without its last events.
- */
-async function recordRefusedStop(recorder: ResponseRecorder, spec: RunSpec, stopped: ResponseObject): Promise<void> {
-  const { conversationId } = spec.request;
-  const turn = conversationId === null ? null : { conversationId, items: [] };
-  const outcome = await recorder.refinish(
-    { responseId: spec.responseId, tenantId: spec.tenantId, snapshot: stopped, turn },
-    [],
-    LATE_END_ATTEMPTS,
-  );
-  if (outcome === "written")
-    logD1Recovered(runIds(spec), "the end D1 refused was recorded later, as cancelled", recorder.refusal);
+    logD1Recovered(runIds(spec), `the end D1 refused was recorded later, as ${snapshot.status}`, recorder.refusal);
 }
 
 /** A turn's end taken back (see `finish`): `cancelled`, with the output it had reached. */
