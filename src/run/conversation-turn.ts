@@ -7,7 +7,8 @@
 // store:false path (which renews on a timer of its own).
 
 import { runBatch, type Db, type Statement } from "../db/client";
-import { isNotMigrated, storageRefused, wrappedApiError } from "../db/failures";
+import { storageRefused } from "../db/failures";
+import { retryWrite } from "../db/retry";
 import {
   appendItemsStatements,
   APPENDED_STATUSES,
@@ -46,8 +47,6 @@ const MAX_APPEND_PAUSE_MS = 2_000;
 export interface AppendRefused {
   cause: unknown;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ConversationTurn {
   #settled = false;
@@ -144,26 +143,20 @@ export class ConversationTurn {
       statements.push(...appendItemsStatements(this.db, this.tenantId, this.conversationId, items));
     }
     statements.push(this.#release());
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await runBatch(this.db, statements);
-        return null;
-      } catch (error) {
-        logD1Problem(this.#ids, "the turn's items could not be appended", error, {
-          attempt: attempt + 1,
-          of: APPEND_ATTEMPTS,
-        });
-        // A missing migration, or a tenant move that outlasted its wait: every try would fail alike.
-        const hopeless = isNotMigrated(error) || wrappedApiError(error) !== undefined;
-        if (attempt + 1 >= APPEND_ATTEMPTS || hopeless) {
-          if (statements.length === 1) return null;
-          // Not appended: its claim, which rode the refused batch, goes alone, so the client's retry
-          // (it is told) is not refused conversation_locked until the lease lapses.
-          await this.#releaseAlone();
-          return { cause: error };
-        }
-        await sleep(Math.min(100 * 2 ** attempt, MAX_APPEND_PAUSE_MS));
-      }
+    try {
+      await retryWrite(() => runBatch(this.db, statements), {
+        attempts: APPEND_ATTEMPTS,
+        maxPauseMs: MAX_APPEND_PAUSE_MS,
+        onRefused: (error, attempt) =>
+          logD1Problem(this.#ids, "the turn's items could not be appended", error, attempt),
+      });
+      return null;
+    } catch (error) {
+      if (statements.length === 1) return null;
+      // Not appended: its claim, which rode the refused batch, goes alone, so the client's retry
+      // (it is told) is not refused conversation_locked until the lease lapses.
+      await this.#releaseAlone();
+      return { cause: error };
     }
   }
 

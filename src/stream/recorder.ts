@@ -9,8 +9,8 @@
 // (src/run/).
 
 import { runBatch, type Db, type Statement } from "../db/client";
-import { isNotMigrated, wrappedApiError } from "../db/failures";
 import { runWrites } from "../db/prepared";
+import { retryWrite } from "../db/retry";
 import { holdClaimStatement, renewClaimStatement } from "../db/conversations";
 import { batchStatements, compressEvents, type RecordedEvent } from "../db/event-batches";
 import { MAX_INLINE_BYTES } from "../db/large-values";
@@ -92,8 +92,6 @@ interface DeferredRow {
   refused: (error: unknown) => void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class ResponseRecorder {
   readonly #options: RecorderOptions;
   /** Events recorded but not yet in D1, oldest first. */
@@ -170,26 +168,17 @@ export class ResponseRecorder {
     await this.#retried(what, () => runBatch(this.#options.db, statements));
   }
 
-  /** `attemptWrite`, tried up to `attempts` times with a growing pause; each failure is reported as `what`. */
+  /** `attemptWrite`, tried up to `attempts` times (src/db/retry.ts); each refusal is reported as `what`. */
   async #retried<T>(what: string, attemptWrite: () => Promise<T>, attempts = WRITE_ATTEMPTS): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await attemptWrite();
-      } catch (error) {
-        // The gateway's own answer from inside the write (a tenant move outlasting its wait, logged
-        // as such): D1 refused nothing, and each try would wait out the move again.
-        if (wrappedApiError(error) !== undefined) {
-          this.#refusal = error;
-          throw error;
-        }
-        this.#options.onError(what, error, { attempt: attempt + 1, of: attempts });
-        // A database without this version's migrations refuses every try alike: told at once.
-        if (attempt + 1 >= attempts || isNotMigrated(error)) {
-          this.#refusal = error;
-          throw error;
-        }
-        await sleep(Math.min(100 * 2 ** attempt, MAX_WRITE_PAUSE_MS));
-      }
+    try {
+      return await retryWrite(attemptWrite, {
+        attempts,
+        maxPauseMs: MAX_WRITE_PAUSE_MS,
+        onRefused: (error, attempt) => this.#options.onError(what, error, attempt),
+      });
+    } catch (error) {
+      this.#refusal = error;
+      throw error;
     }
   }
 
