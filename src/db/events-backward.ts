@@ -20,60 +20,82 @@ import { responseEventBatches, responseEvents, responses } from "./schema";
 /** Legacy rows of one batch read per query. */
 const LEGACY_PART_ROWS = 64;
 
-/** Batch rows with events before `before`, newest batch first, each batch's events newest first. */
-async function* batchesBefore(db: Db, source: EventSource, before: number): AsyncGenerator<RecordedEvent[]> {
-  const scope = and(eq(responseEventBatches.responseId, source.id), eq(responseEventBatches.tenantId, source.tenantId));
+/**
+ * The batches before `before`, newest first, each found by `newestBefore` (the first sequence number
+ * of the newest batch starting before a cursor) and read by `read`; each yields its events before the
+ * cursor, newest first.
+ */
+async function* backward(
+  before: number,
+  newestBefore: (cursor: number) => Promise<number | undefined>,
+  read: (firstSeq: number) => Promise<RecordedEvent[]>,
+): AsyncGenerator<RecordedEvent[]> {
   for (let cursor = before; ;) {
-    const [batch] = await db
-      .select({ firstSeq: responseEventBatches.firstSeq })
-      .from(responseEventBatches)
-      .where(and(scope, lt(responseEventBatches.firstSeq, cursor)))
-      .orderBy(desc(responseEventBatches.firstSeq))
-      .limit(1);
-    if (batch === undefined) return;
-    const parts: StoredValue[] = [];
-    for await (const more of remainingParts(db, scope, batch.firstSeq, 0)) parts.push(...more);
-    const events = unpackEvents(decompressText(joinBytes(parts)), batch.firstSeq);
+    const firstSeq = await newestBefore(cursor);
+    if (firstSeq === undefined) return;
     const limit = cursor;
-    yield events.filter((event) => event.seq < limit).reverse();
-    cursor = batch.firstSeq;
+    yield (await read(firstSeq)).filter((event) => event.seq < limit).reverse();
+    cursor = firstSeq;
   }
 }
 
+/** Batch rows with events before `before`, newest batch first, each batch's events newest first. */
+function batchesBefore(db: Db, source: EventSource, before: number): AsyncGenerator<RecordedEvent[]> {
+  const scope = and(eq(responseEventBatches.responseId, source.id), eq(responseEventBatches.tenantId, source.tenantId));
+  return backward(
+    before,
+    async (cursor) => {
+      const [batch] = await db
+        .select({ firstSeq: responseEventBatches.firstSeq })
+        .from(responseEventBatches)
+        .where(and(scope, lt(responseEventBatches.firstSeq, cursor)))
+        .orderBy(desc(responseEventBatches.firstSeq))
+        .limit(1);
+      return batch?.firstSeq;
+    },
+    async (firstSeq) => {
+      const parts: StoredValue[] = [];
+      for await (const more of remainingParts(db, scope, firstSeq, 0)) parts.push(...more);
+      return unpackEvents(decompressText(joinBytes(parts)), firstSeq);
+    },
+  );
+}
+
 /** A legacy response's old rows before `before`, newest batch first (frames without times). */
-async function* legacyBefore(db: Db, source: EventSource, before: number): AsyncGenerator<RecordedEvent[]> {
+function legacyBefore(db: Db, source: EventSource, before: number): AsyncGenerator<RecordedEvent[]> {
   const scope = and(
     eq(responseEvents.responseId, source.id),
     sql`EXISTS (SELECT 1 FROM ${responses} WHERE ${responses.id} = ${source.id} AND ${responses.tenantId} = ${source.tenantId})`,
   );
-  for (let cursor = before; ;) {
-    const [batch] = await db
-      .select({ firstSeq: responseEvents.firstSeq })
-      .from(responseEvents)
-      .where(and(scope, lt(responseEvents.firstSeq, cursor)))
-      .orderBy(desc(responseEvents.firstSeq))
-      .limit(1);
-    if (batch === undefined) return;
-    let text = "";
-    for (let part = 0; ; part += LEGACY_PART_ROWS) {
-      const rows = await db
-        .select({ frames: responseEvents.frames })
+  return backward(
+    before,
+    async (cursor) => {
+      const [batch] = await db
+        .select({ firstSeq: responseEvents.firstSeq })
         .from(responseEvents)
-        .where(and(scope, eq(responseEvents.firstSeq, batch.firstSeq), gte(responseEvents.part, part)))
-        .orderBy(responseEvents.part)
-        .limit(LEGACY_PART_ROWS);
-      for (const row of rows) text += row.frames;
-      if (rows.length < LEGACY_PART_ROWS) break;
-    }
-    const limit = cursor;
-    yield text
-      .split(FRAME_END)
-      .slice(0, -1)
-      .map((frame, index) => ({ seq: batch.firstSeq + index, frame: `${frame}${FRAME_END}`, at: null }))
-      .filter((event) => event.seq < limit)
-      .reverse();
-    cursor = batch.firstSeq;
-  }
+        .where(and(scope, lt(responseEvents.firstSeq, cursor)))
+        .orderBy(desc(responseEvents.firstSeq))
+        .limit(1);
+      return batch?.firstSeq;
+    },
+    async (firstSeq) => {
+      let text = "";
+      for (let part = 0; ; part += LEGACY_PART_ROWS) {
+        const rows = await db
+          .select({ frames: responseEvents.frames })
+          .from(responseEvents)
+          .where(and(scope, eq(responseEvents.firstSeq, firstSeq), gte(responseEvents.part, part)))
+          .orderBy(responseEvents.part)
+          .limit(LEGACY_PART_ROWS);
+        for (const row of rows) text += row.frames;
+        if (rows.length < LEGACY_PART_ROWS) break;
+      }
+      return text
+        .split(FRAME_END)
+        .slice(0, -1)
+        .map((frame, index) => ({ seq: firstSeq + index, frame: `${frame}${FRAME_END}`, at: null }));
+    },
+  );
 }
 
 /** The recorded events before `before` (a bound past the last one: from the end), newest first, a batch at a time. */
