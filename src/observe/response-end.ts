@@ -193,7 +193,9 @@ export function logRecoveredEnd(
       failed_by: outcome.status === "failed" ? "gateway" : null,
       background: row.background,
       stream: false,
-      store: row.store,
+      // What its client asked, as the run's own line says: a store:false create recorded under
+      // RECORD_STORE_FALSE has a stored row, and its Response says store:false.
+      store: typeof snapshot.store === "boolean" ? snapshot.store : row.store,
       recorded,
       ended_by: "recovery",
       ttfb_ms: null,

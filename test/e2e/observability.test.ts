@@ -512,6 +512,14 @@ describe("lines on the side of a run", () => {
     }
   });
 
+  it("the sweep's response line says store as its client asked: false for a store:false create it recorded", async () => {
+    const id = await abandonedRun(tenant, { store: false });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await responseLine(id)).toMatchObject({ status: "failed", ended_by: "recovery", store: false });
+  });
+
   it("the sweep: a line for each dead run it ends, the run's response line, and a summary", async () => {
     const id = await abandonedRun(tenant);
     const ctx = createExecutionContext();
@@ -534,6 +542,7 @@ describe("lines on the side of a run", () => {
       request_id: null,
       upstream: null,
       events: 3,
+      store: true,
     });
     expect(logs.matching({ event: "sweep", action: "summary" }).at(-1)).toMatchObject({
       ended: expect.any(Number) as number,

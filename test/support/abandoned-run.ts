@@ -14,9 +14,12 @@ import { until } from "./hooks";
 import { testRow } from "./response-row";
 import { tenantD1 } from "./shards";
 
-/** Leaves such a run of `tenant` (its heartbeat already two minutes old); returns its id. */
-export async function abandonedRun(tenant: string): Promise<string> {
-  const request = validateCreateRequest({ model: model("text:1"), input: "x", stream: true });
+/**
+ * Leaves such a run of `tenant` (its heartbeat already two minutes old); returns its id. `asked`:
+ * the client's `store` (false: a store:false create recorded under RECORD_STORE_FALSE, its row kept).
+ */
+export async function abandonedRun(tenant: string, asked: { store: boolean } = { store: true }): Promise<string> {
+  const request = validateCreateRequest({ model: model("text:1"), input: "x", stream: true, store: asked.store });
   const id = newResponseId();
   const createdAt = Math.floor(Date.now() / 1000);
   const base = newResponseObject(request, { id, createdAt }, "in_progress");
