@@ -16,6 +16,8 @@ import type { Admin } from "./targets.ts";
 const PAGE = 100;
 /** DELETE calls an erasure makes before giving up (each deletes up to about 100,000 rows). */
 const MAX_ERASE_CALLS = 1000;
+/** Calls `tenant move` makes at most: some 30 million rows copied. */
+const MAX_MOVE_CALLS = 5000;
 
 /** `send` is the global fetch (a test hands in the Worker's own). */
 export function httpAdmin(baseUrl: string, token: string | undefined, send: typeof fetch): Admin {
@@ -138,11 +140,24 @@ export function httpAdmin(baseUrl: string, token: string | undefined, send: type
         `The tenant's history is not all deleted after ${MAX_ERASE_CALLS} calls: run the command again.`,
       );
     },
-    moveTenant: async (ref, shard, drainSeconds) =>
-      call("POST", `/tenants/${encodeURIComponent(await onlyOwnerOf(ref))}/move`, {
-        shard,
-        ...(drainSeconds === undefined ? {} : { drain_seconds: drainSeconds }),
-      }),
+    async moveTenant(ref, shard, drainSeconds) {
+      const path = `/tenants/${encodeURIComponent(await onlyOwnerOf(ref))}/move`;
+      // A big tenant's move takes several calls (`done: false`), each going on where the last stopped:
+      // the CLI makes them (the drain is the first call's), keeping the first `from`, adding up the rows.
+      const rows: Record<string, number> = {};
+      let from: unknown;
+      for (let made = 0; made < MAX_MOVE_CALLS; made++) {
+        const answer = await call("POST", path, {
+          shard,
+          ...(drainSeconds === undefined ? {} : { drain_seconds: drainSeconds }),
+        });
+        from ??= answer.from;
+        for (const [table, count] of Object.entries((answer.rows ?? {}) as Record<string, number>))
+          rows[table] = (rows[table] ?? 0) + count;
+        if (answer.done !== false) return { ...answer, from, rows };
+      }
+      throw new CliError(`The tenant's move is not done after ${MAX_MOVE_CALLS} calls: run the command again.`);
+    },
     createKey: async (ref, name) => call("POST", `${await tenantPath(ref)}/keys`, { name }),
     listKeys: async (ref) => (await call("GET", `${await tenantPath(ref)}/keys`)) as unknown as List<Row>,
     revokeKey: (id) => call("POST", `/keys/${encodeURIComponent(id)}/revoke`),

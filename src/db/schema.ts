@@ -173,6 +173,8 @@ export const tenantShards = sqliteTable("tenant_shards", {
   createdAt: integer("created_at").notNull(),
   /** While an operator moves the tenant: where to. Its new writes wait until the move ends. */
   movingTo: text("moving_to"),
+  /** While a move runs: how far it got (JSON, src/db/tenant-move.ts), so a move sent again goes on from there. */
+  moveProgress: text("move_progress"),
 });
 
 /** Gateway keys: only a SHA-256 of the key is stored; `prefix` is shown to tell keys apart. */

@@ -215,7 +215,7 @@ export async function onEveryShard<T>(
  * keeps it in step with the folder. A Worker deployed before its migrations were applied fails every
  * query that touches what they add.
  */
-export const REQUIRED_MIGRATION = "0013_conversation_deleted_items.sql";
+export const REQUIRED_MIGRATION = "0014_tenant_move_progress.sql";
 
 /** The newest migration applied to the shard `name` (null: none); throws when D1 cannot be read. */
 export async function newestMigration(env: Env, name: string): Promise<string | null> {
@@ -328,12 +328,16 @@ const moves = new Map<string, Promise<string>>();
 export function holdWrites(tenantId: string, ended: Promise<string>): void {
   moves.set(tenantId, ended);
   forgetShard(tenantId);
-  void ended.finally(() => {
-    if (moves.get(tenantId) === ended) moves.delete(tenantId);
-  });
+  // A call that ends with the move still under way (a big tenant's) rejects: its waiting writes get the 503.
+  void ended
+    .catch(() => undefined)
+    .finally(() => {
+      if (moves.get(tenantId) === ended) moves.delete(tenantId);
+    });
 }
 
-const storageMoving = (): ApiError =>
+/** The 503 of a write that a move holds past its wait: the client retries. */
+export const storageMoving = (): ApiError =>
   new ApiError(503, "The gateway is moving this account's storage; try again.", {
     type: "server_error",
     code: "storage_unavailable",

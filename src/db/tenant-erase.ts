@@ -9,12 +9,12 @@ import { CONTROL_SHARD, forgetShard, readShardPlan, shardBinding } from "./shard
 import {
   boundedDelete,
   DELETE_ROWS_PER_STATEMENT,
+  ownedRows,
   quoted,
   responsesCount,
   runningResponses,
   tenantConflict,
   tenantTables,
-  type TenantTable,
 } from "./tenant-tables";
 
 /** Full statements one call runs over all its shards (plus one per table a shard), far below a Worker's subrequest limit: 100,000 rows. */
@@ -121,7 +121,7 @@ async function eraseRows(
   // The budget counts statements that deleted something: a later call passes the tables an earlier
   // one emptied at one statement each.
   for (const table of await tenantTables(db)) {
-    const statement = db.prepare(boundedDelete(table, tenantRows(table), rowsPerStatement)).bind(tenantId);
+    const statement = db.prepare(boundedDelete(table, ownedRows(table), rowsPerStatement)).bind(tenantId);
     for (;;) {
       const { meta } = await statement.run();
       if (meta.changes === 0) break;
@@ -131,12 +131,6 @@ async function eraseRows(
     }
   }
   return true;
-}
-
-/** The table's rows of the tenant; blobs written before they named a tenant are found by their response. */
-function tenantRows(table: TenantTable): string {
-  if (table.name !== "blobs") return table.where.replace("?", "?1");
-  return "tenant_id = ?1 OR (tenant_id = '' AND owner_id IN (SELECT id FROM responses WHERE tenant_id = ?1))";
 }
 
 /**

@@ -68,3 +68,10 @@ export function boundedDelete(table: TenantTable, where: string, limit: number):
   const keyTuple = table.primaryKey.length === 1 ? key : `(${key})`;
   return `DELETE FROM ${quoted(table.name)} WHERE ${keyTuple} IN (SELECT ${key} FROM ${quoted(table.name)} WHERE ${where} LIMIT ${limit})`;
 }
+
+/** The table's rows of the tenant (one parameter, `?1`); blobs written before they named a tenant are found by their response. */
+export function ownedRows(table: TenantTable): string {
+  if (table.name !== "blobs") return table.where.replace("?", "?1");
+  // EXISTS, not IN: a point lookup for each legacy row, not every response of the tenant read per statement.
+  return "(tenant_id = ?1 OR (tenant_id = '' AND EXISTS (SELECT 1 FROM responses WHERE tenant_id = ?1 AND id = blobs.owner_id)))";
+}

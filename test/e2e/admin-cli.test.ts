@@ -478,11 +478,11 @@ describe("the admin CLI's incident view", () => {
     expect(answer).toMatchObject({
       object: "gateway.status",
       created_before: now,
-      shards: { data: [{ id: "DB", migration: "0013_conversation_deleted_items.sql", migrated: true, error: null }] },
+      shards: { data: [{ id: "DB", migration: "0014_tenant_move_progress.sql", migrated: true, error: null }] },
     });
     const shown = render("status", answer, false);
     expect(shown).toMatch(/^Shards \(migration, tenants moving off\):\nid +weight +migration +migrated/);
-    expect(shown).toMatch(/\nDB +1 +0013_conversation_deleted_items\.sql +true /);
+    expect(shown).toMatch(/\nDB +1 +0014_tenant_move_progress\.sql +true /);
     for (const title of ["Running, created before", "Queued, created before", "being retried", "given up"])
       expect(shown).toContain(title);
     expect(await refusal(status(d1, now))).toMatch(/^'status' reads every shard's migrations/);

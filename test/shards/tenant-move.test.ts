@@ -459,3 +459,96 @@ describe("erasing a tenant over several shards in bounded calls", () => {
     }
   });
 });
+
+describe("moving a big tenant in bounded calls", () => {
+  const moveProgress = async (tenantId: string) =>
+    await env.DB.prepare("SELECT moving_to, move_progress FROM tenant_shards WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ moving_to: string | null; move_progress: string | null }>();
+
+  it("pages each table by key, reading each row about once, and goes on where a call stopped when the move is sent again", async () => {
+    const tenant = await newTenantKey("big move");
+    const openai = managedClient(tenant.key, THREE);
+    for (let n = 0; n < 9; n++) await openai.responses.create({ model: model("text:1"), input: `n${n}` });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    const recorded = recordingEnv();
+    const bounds = { pageRows: 2, budget: 8 };
+    const calls: NonNullable<Awaited<ReturnType<typeof moveTenant>>>[] = [];
+    for (let n = 0; n < 100; n++) {
+      const moved = await moveTenant({ ...recorded.env, ...THREE }, tenant.tenantId, there, 0, bounds);
+      calls.push(moved!);
+      if (moved!.done) break;
+      // Between calls the tenant is still marked moving, and its progress is kept for the next call.
+      expect(await moveProgress(tenant.tenantId)).toMatchObject({
+        moving_to: there,
+        move_progress: expect.any(String) as unknown,
+      });
+      expect(await recordedShard(tenant.tenantId)).toBe(here);
+    }
+    expect(calls.length).toBeGreaterThan(3);
+    expect(calls.at(-1)).toMatchObject({ from: here, to: there, done: true });
+    expect(calls.reduce((sum, call) => sum + (call.rows.responses ?? 0), 0)).toBe(9);
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 9 });
+    expect(await moveProgress(tenant.tenantId)).toEqual({ moving_to: null, move_progress: null });
+    // Every response is read back whole from the new shard.
+    forgetShard(tenant.tenantId);
+    expect((await listed(tenant.key)).length).toBe(9);
+    // Each page seeks past the last row copied: the rows D1 reads for the responses stay near the
+    // rows copied, where LIMIT … OFFSET re-read every row before each page (2 + 4 + … + 10 = 30).
+    const pages = recorded.prepared[here]!.filter((statement) => statement.sql.startsWith('SELECT * FROM "responses"'));
+    expect(pages.flatMap((statement) => statement.sql)).not.toContain("OFFSET");
+    const read = pages.flatMap((statement) => statement.rowsRead).reduce((sum, n) => sum + n, 0);
+    expect(read).toBeLessThanOrEqual(9 + 5);
+  });
+
+  it("copies and deletes blobs stored before blobs named their tenant, found by the tenant's responses", async () => {
+    const tenant = await newTenantKey("legacy blobs move");
+    const openai = managedClient(tenant.key, THREE);
+    const response = await openai.responses.create({ model: model("text:1"), input: "x" });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    await d1(here)
+      .prepare("INSERT INTO blobs (owner_id, tenant_id, name, part, data) VALUES (?, '', 'legacy', 0, ?)")
+      .bind(response.id, new Uint8Array([1, 2, 3]))
+      .run();
+    const moved = await moveTenant({ ...env, ...THREE }, tenant.tenantId, there, 0);
+    expect(moved).toMatchObject({ done: true, rows: { blobs: 1 } });
+    const blobs = async (name: string) =>
+      (
+        await d1(name)
+          .prepare("SELECT tenant_id FROM blobs WHERE owner_id = ? AND name = 'legacy'")
+          .bind(response.id)
+          .all<{ tenant_id: string }>()
+      ).results;
+    expect(await blobs(here)).toEqual([]);
+    expect(await blobs(there)).toEqual([{ tenant_id: tenant.tenantId }]);
+  });
+
+  it("answers a failed deletion of the old shard's rows with a 503 saying to send the move again, which finishes it", async () => {
+    const tenant = await newTenantKey("move delete fails");
+    const openai = managedClient(tenant.key, THREE);
+    for (let n = 0; n < 2; n++) await openai.responses.create({ model: model("text:1"), input: `n${n}` });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    const source = d1(here);
+    const failing = new Proxy(source, {
+      get(inner, name) {
+        if (name !== "prepare") return (Reflect.get(inner, name) as (...args: unknown[]) => unknown).bind(inner);
+        return (query: string) => {
+          if (query.startsWith("DELETE")) throw new Error("D1_ERROR: simulated");
+          return inner.prepare(query);
+        };
+      },
+    });
+    const moving = moveTenant({ ...env, ...THREE, [here]: failing }, tenant.tenantId, there, 0);
+    await expect(moving).rejects.toMatchObject({
+      status: 503,
+      message: `Tenant '${tenant.tenantId}' was moved to ${there}, but deleting its rows on ${here} failed; send the same move again to finish deleting them.`,
+    });
+    expect(await recordedShard(tenant.tenantId)).toBe(there);
+    const again = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
+    expect(again).toMatchObject({ status: 200, body: { from: there, to: there, done: true } });
+    expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 2 });
+  });
+});

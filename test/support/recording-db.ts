@@ -12,6 +12,8 @@ export interface Prepared {
   params: unknown[];
   /** Rows each `run` of it changed, in order. */
   changes: number[];
+  /** Rows D1 read for each `all` of it (`meta.rows_read`), in order. */
+  rowsRead: number[];
 }
 
 /** A property as a proxy hands it on: methods bound to the D1 object itself (workerd's check their receiver). */
@@ -35,6 +37,12 @@ function tracked(statement: D1PreparedStatement, entry: Prepared, sqlOf: WeakMap
           entry.changes.push(result.meta.changes);
           return result;
         };
+      if (name === "all")
+        return async () => {
+          const result = await inner.all();
+          entry.rowsRead.push(result.meta.rows_read);
+          return result;
+        };
       return forwarded(inner, name);
     },
   });
@@ -49,7 +57,7 @@ function recording(binding: D1Database, prepared: Prepared[], batches: string[][
     get(target, property) {
       if (property === "prepare")
         return (query: string) => {
-          const entry: Prepared = { sql: query, params: [], changes: [] };
+          const entry: Prepared = { sql: query, params: [], changes: [], rowsRead: [] };
           prepared.push(entry);
           return tracked(target.prepare(query), entry, sqlOf);
         };
