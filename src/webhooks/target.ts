@@ -21,8 +21,27 @@ const WEBHOOK_PORTS = new Set(["443", "8443"]);
 /** Hosts that http may reach when loopback is allowed: exactly the brief's three spellings. */
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-/** Names that resolve only inside a network (RFC 6762, 6761, 8375 and the reserved `.internal`). */
-const PRIVATE_SUFFIXES = [".local", ".localhost", ".internal", ".localdomain", ".home.arpa", ".lan", ".intranet"];
+/**
+ * Names that resolve only inside a network (RFC 6762, 6761, 8375 and the reserved `.internal`), a
+ * Kubernetes service's `.svc` (`kubernetes.default.svc`; `.svc.cluster.local` is under `.local`),
+ * and the names ICANN will never delegate because networks use them (`.corp`, `.home`, `.mail`).
+ */
+const PRIVATE_SUFFIXES = [
+  ".local",
+  ".localhost",
+  ".internal",
+  ".localdomain",
+  ".home.arpa",
+  ".lan",
+  ".intranet",
+  ".svc",
+  ".corp",
+  ".home",
+  ".mail",
+];
+
+/** Special-use names public DNS never answers (RFC 6761, 7686, 9476): only a local resolver would. */
+const SPECIAL_USE_SUFFIXES = [".test", ".invalid", ".example", ".onion", ".alt"];
 
 type HostClass = { kind: "public" } | { kind: "loopback" } | { kind: "blocked"; why: string };
 
@@ -99,6 +118,8 @@ function classifyHost(hostname: string): HostClass {
   if (name === "localhost" || name.endsWith(".localhost")) return { kind: "loopback" };
   if (PRIVATE_SUFFIXES.some((suffix) => name.endsWith(suffix)))
     return { kind: "blocked", why: "a name that resolves only inside a private network" };
+  if (SPECIAL_USE_SUFFIXES.some((suffix) => name.endsWith(suffix)))
+    return { kind: "blocked", why: "a special-use name that public DNS never resolves" };
   if (!name.includes(".")) return { kind: "blocked", why: "not a public host name" };
   return { kind: "public" };
 }
