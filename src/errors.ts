@@ -74,11 +74,26 @@ function defaultType(status: number): ErrorType {
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null): ApiError =>
   new ApiError(400, message, { param, code });
 
+/**
+ * Errors that say the caller's own history has no such id. In pass-through mode a refused key's
+ * tenant (a hash of the key) has no history at all, so the router answers such a miss with the
+ * key's refusal instead (src/http/key-acceptance.ts refusalBehindMiss), as OpenAI answers a wrong
+ * key 401 whatever it asked for.
+ */
+const historyMisses = new WeakSet<ApiError>();
+
+export function historyMiss(error: ApiError): ApiError {
+  historyMisses.add(error);
+  return error;
+}
+
+export const isHistoryMiss = (error: ApiError): boolean => historyMisses.has(error);
+
 export const responseNotFound = (id: string): ApiError =>
-  new ApiError(404, `Response with id '${id}' not found.`, { param: null, code: null });
+  historyMiss(new ApiError(404, `Response with id '${id}' not found.`, { param: null, code: null }));
 
 export const conversationNotFound = (id: string, param: string | null = null): ApiError =>
-  new ApiError(404, `Conversation with id '${id}' not found.`, { param, code: null });
+  historyMiss(new ApiError(404, `Conversation with id '${id}' not found.`, { param, code: null }));
 
 /** OpenAI's 404 for a path it does not serve (and for the admin API when it is not enabled). */
 export const invalidUrl = (request: Request): ApiError =>

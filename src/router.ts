@@ -29,6 +29,7 @@ import { listResponseEvents } from "./routes/list-response-events";
 import { compactResponse, countInputTokens } from "./routes/response-utilities";
 import { retrieveResponse } from "./routes/retrieve-response";
 import { adminOnly } from "./http/admin-auth";
+import { refusalBehindMiss } from "./http/key-acceptance";
 import { preflight, readCorsPolicy, withCors } from "./http/cors";
 import { policyHeaders, rateLimitPolicy } from "./http/rate-limit";
 import {
@@ -217,7 +218,12 @@ async function dispatch(request: Request, env: Env, ctx: ExecutionContext, reque
               ? storageUnavailable()
               : internalError()));
     if (error !== thrown) logFailure("the request failed", thrown, { request_id: requestId });
-    noteError(request, error);
-    return errorResponse(error, requestId);
+    // A wrong pass-through key is told so, not that its (empty) history lacks the id.
+    const refusal = await Promise.resolve()
+      .then(() => refusalBehindMiss(request, readConfig(env), error))
+      .catch(() => null);
+    const answer = refusal ?? error;
+    noteError(request, answer);
+    return errorResponse(answer, requestId);
   }
 }

@@ -106,6 +106,7 @@ async function knownManagedCaller(key: string, env: Env, ctx: ExecutionContext |
   }
 }
 
-async function passthroughCaller(key: string): Promise<Caller> {
+/** The pass-through caller of `key`: its tenant is a hash of the key. */
+export async function passthroughCaller(key: string): Promise<Caller> {
   return { tenantId: `t_${(await sha256Hex(`tenant:${key}`)).slice(0, 32)}`, apiKeyId: null, upstreamKey: key };
 }

@@ -5,11 +5,11 @@
 // endpoints, delivery resends) and by the create path, whose own upstream call is the check.
 
 import type { GatewayConfig } from "../config";
-import { ApiError } from "../errors";
+import { ApiError, isHistoryMiss } from "../errors";
 import { readErrorBody, redactErrorBody } from "../upstream/client";
 import { upstreamHttpError } from "../upstream/errors";
 import { protocolFor } from "../upstream/registry";
-import type { Caller } from "./auth";
+import { bearerToken, passthroughCaller, type Caller } from "./auth";
 import { RecentKeys } from "./recent-keys";
 
 /** How long an acceptance is trusted: a key revoked upstream can still write for at most this long. */
@@ -104,6 +104,31 @@ export async function requireAcceptedKey(caller: Caller, config: GatewayConfig):
   if (verdict.kind === "refused") throw verdict.error;
   if (verdict.kind === "unverified") throw keyUnverified(verdict.status, verdict.lasting);
   markKeyAccepted(caller);
+}
+
+/**
+ * The upstream's refusal of the key behind a /v1 request that found nothing of the caller's own
+ * (a `historyMiss`: a previous response, an item, a conversation... not found), or null. In
+ * pass-through mode a wrong key's tenant (its hash) has an empty history, so "not found" would send
+ * its user looking for the id while OpenAI answers a wrong key 401 whatever it asked for (as a
+ * conversation turn here, which checks the key first). Asks the upstream only on such a miss, and
+ * only for a key not accepted lately; with no verdict the miss stands. Never for another path: an
+ * admin token must not be sent upstream.
+ */
+export async function refusalBehindMiss(
+  request: Request,
+  config: GatewayConfig,
+  error: ApiError,
+): Promise<ApiError | null> {
+  if (config.authMode !== "passthrough" || !isHistoryMiss(error)) return null;
+  if (!new URL(request.url).pathname.startsWith("/v1/")) return null;
+  const key = bearerToken(request);
+  if (key === null) return null;
+  const caller = await passthroughCaller(key);
+  if (isKeyAccepted(caller)) return null;
+  const verdict = await verifyKeyUpstream(caller, config);
+  if (verdict.kind === "accepted") markKeyAccepted(caller);
+  return verdict.kind === "refused" ? verdict.error : null;
 }
 
 /**

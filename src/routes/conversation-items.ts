@@ -10,7 +10,7 @@ import {
   pageConversationItems,
 } from "../db/conversations";
 import type { StoredItem } from "../db/item-rows";
-import { ApiError, invalidRequest } from "../errors";
+import { ApiError, historyMiss, invalidRequest } from "../errors";
 import { readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
 import { checkDuplicateIds, ownItemId } from "../responses/duplicate-items";
@@ -25,7 +25,7 @@ import { conversationObject, findOwnConversation, validateItems } from "./conver
 import { listObject, parsePageQuery, unknownCursor } from "./list";
 
 const itemNotFound = (id: string): ApiError =>
-  new ApiError(404, `Item with id '${id.slice(0, 128)}' not found.`, { param: null, code: null });
+  historyMiss(new ApiError(404, `Item with id '${id.slice(0, 128)}' not found.`, { param: null, code: null }));
 
 /** An item as listed, with the fields `include` asks for. */
 const view =

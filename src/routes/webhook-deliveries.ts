@@ -13,7 +13,7 @@ import {
   pageDeliveries,
   type DeliveryStatus,
 } from "../db/webhooks";
-import { ApiError, invalidRequest } from "../errors";
+import { ApiError, historyMiss, invalidRequest } from "../errors";
 import { authenticate } from "../http/auth";
 import { requireAcceptedKey } from "../http/key-acceptance";
 import { isWellFormedId } from "../responses/ids";
@@ -24,7 +24,7 @@ import { listObject, parseCursor, unknownCursor } from "./list";
 import { findOwnResponse, runOf } from "./lookup";
 
 const deliveryNotFound = (id: string): ApiError =>
-  new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`);
+  historyMiss(new ApiError(404, `No webhook delivery found with id '${id.slice(0, 128)}'.`));
 
 async function findOwnDelivery(route: RouteContext) {
   const caller = await authenticate(route.request, route.env, route.ctx);

@@ -13,7 +13,7 @@ import {
   updateEndpoint,
   type EndpointRow,
 } from "../db/webhooks";
-import { ApiError, invalidRequest } from "../errors";
+import { ApiError, historyMiss, invalidRequest } from "../errors";
 import { authenticate, type Caller } from "../http/auth";
 import { readJson, readJsonObject } from "../http/json-body";
 import { requireAcceptedKey } from "../http/key-acceptance";
@@ -40,7 +40,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const endpointNotFound = (id: string): ApiError =>
-  new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`);
+  historyMiss(new ApiError(404, `No webhook endpoint found with id '${id.slice(0, 128)}'.`));
 
 /** The caller's endpoint named by the path (each route authenticates first: no key is a 401 whatever the body). */
 async function findOwnEndpoint(route: RouteContext, caller: Caller): Promise<{ db: Db; row: EndpointRow }> {

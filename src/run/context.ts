@@ -10,7 +10,7 @@
 import type { Db } from "../db/client";
 import { findConversation, readConversationItems, readConversationItemsBefore } from "../db/conversations";
 import { clientGone, findResponse, readChain, type ResponseRow } from "../db/responses";
-import { ApiError, conversationNotFound, invalidRequest } from "../errors";
+import { ApiError, conversationNotFound, historyMiss, invalidRequest } from "../errors";
 import type { CreateRequest } from "../responses/create-request";
 import { checkDuplicateIds } from "../responses/duplicate-items";
 import { checkConversationOutputs, checkToolOutputs } from "../responses/tool-outputs";
@@ -20,7 +20,13 @@ import { runningStreams } from "../stream/client-checks";
 import { leftMarkWritten, rowWritten } from "../stream/unwritten-rows";
 
 export const previousNotFound = (id: string) =>
-  invalidRequest(`Previous response with id '${id}' not found.`, "previous_response_id", "previous_response_not_found");
+  historyMiss(
+    invalidRequest(
+      `Previous response with id '${id}' not found.`,
+      "previous_response_id",
+      "previous_response_not_found",
+    ),
+  );
 
 /** What context expansion reads of a request. */
 export type ContextRequest = Pick<CreateRequest, "input" | "previousResponseId" | "conversationId">;

@@ -7,7 +7,7 @@
 import type { Db } from "../db/client";
 import { CONVERSATION_LOOKUP_WINDOW, findConversationItems } from "../db/conversation-item-lookup";
 import { findOutputItems, ITEM_LOOKUP_WINDOW } from "../db/item-lookup";
-import { invalidRequest } from "../errors";
+import { historyMiss, invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
 
 /**
@@ -23,12 +23,14 @@ const isReference = (item: InputItem): boolean => item.type === "item_reference"
 export const hasItemReferences = (input: readonly InputItem[]): boolean => input.some(isReference);
 
 const itemNotFound = (id: string, param: string) =>
-  invalidRequest(
-    `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. ` +
-      `Try again with \`store\` set to true, or remove this item from your input. ` +
-      `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses ` +
-      `and the items of your ${CONVERSATION_LOOKUP_WINDOW.toLocaleString("en-US")} most recent conversations.)`,
-    param,
+  historyMiss(
+    invalidRequest(
+      `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. ` +
+        `Try again with \`store\` set to true, or remove this item from your input. ` +
+        `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses ` +
+        `and the items of your ${CONVERSATION_LOOKUP_WINDOW.toLocaleString("en-US")} most recent conversations.)`,
+      param,
+    ),
   );
 
 /**

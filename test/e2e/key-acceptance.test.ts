@@ -199,6 +199,45 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
     expect(await rowCounts()).toEqual(before);
   });
 
+  // OpenAI answers a wrong key 401 whatever it asks for; here its tenant (the key's hash) has no
+  // history, and a "not found" would send its user looking for the id instead of fixing the key.
+  it("answers a refused key's lookups that find nothing with the upstream's 401, as a conversation turn's", async () => {
+    const owner = client(`sk-test-owner-${crypto.randomUUID()}`);
+    const m = model("text:2");
+    const first = await owner.responses.create({ model: m, input: "x" });
+    const conversation = await owner.conversations.create({ items: [message] });
+    const [item] = first.output;
+    const openai = client(`sk-refused-${crypto.randomUUID()}`);
+    const before = await rowCounts();
+    for (const attempt of [
+      () => openai.responses.create({ model: m, input: "y", previous_response_id: first.id }),
+      () => openai.responses.create({ model: m, input: "y", previous_response_id: first.id, stream: true }),
+      () => openai.responses.create({ model: m, input: "y", previous_response_id: first.id, store: false }),
+      () => openai.responses.create({ model: m, input: [{ type: "item_reference", id: item?.id ?? "" }] }),
+      () => openai.responses.create({ model: m, input: "y", conversation: conversation.id }),
+      () => openai.responses.inputTokens.count({ model: m, input: "y", previous_response_id: first.id }),
+      () => openai.responses.retrieve(first.id),
+      () => openai.conversations.retrieve(conversation.id),
+    ]) {
+      const error = await failure(attempt);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect(error.error).toMatchObject({ code: "mock_401" });
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("answers an accepted key's lookup that finds nothing with its not found, asking the upstream once", async () => {
+    const key = `sk-test-lost-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const m = model("text:2");
+    const missing = "resp_0123456789abcdef0123456789abcdef";
+    const error = await failure(() => openai.responses.create({ model: m, input: "y", previous_response_id: missing }));
+    expect(error.status).toBe(400);
+    expect(error.error).toMatchObject({ code: "previous_response_not_found" });
+    expect((await failure(() => openai.responses.retrieve(missing))).status).toBe(404);
+    expect(await upstream.keyChecks(key)).toBe(1);
+  });
+
   it("takes a create's 2xx as the key's acceptance: later writes ask the upstream nothing", async () => {
     const key = `sk-test-created-${crypto.randomUUID()}`;
     const openai = client(key);
