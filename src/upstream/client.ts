@@ -129,7 +129,10 @@ function retryDelay(attempt: number, response: Response | undefined): number | n
 
 /**
  * Some servers quote the key they refused; the client must never see the gateway's key. Also its forms
- * in a JSON text (`/` may be written `\/`, which parsing turns back), in a URL, and masked.
+ * in a JSON text (`/` may be written `\/`, which parsing turns back), in a URL, masked, elided
+ * (`sk-upstr...a6`, `sk-…abcd`), and any run of 8 or more of its characters: a quote that shows more
+ * of the key than OpenAI's own (`sk-proj-` and 4 characters, which this takes out too) narrows a
+ * guess at it, and the client may not be the key's owner (the operator's key in keys mode).
  */
 export function redact(text: string, key: string | null): string {
   if (key === null || key.length < MIN_REDACTED_KEY_LENGTH) return text;
@@ -142,7 +145,36 @@ export function redact(text: string, key: string | null): string {
   ]))
     out = out.replaceAll(form, "[redacted]");
   // A masked quote (OpenAI's `sk-proj-****…abcd`) still shows the key's first and last characters.
-  return out.replace(MASKED_KEY, "[redacted]");
+  out = out.replace(MASKED_KEY, "[redacted]");
+  // An elided one: the key's head and tail around `...`, `…` or fewer stars (either may be missing, not both).
+  out = out.replace(ELIDED_QUOTE, (quote, head: string, tail: string) =>
+    head + tail !== "" && key.startsWith(head) && key.endsWith(tail) ? "[redacted]" : quote,
+  );
+  return withoutKeyRuns(out, key);
+}
+
+/** The fewest characters of a key in a row that are taken out wherever they appear. */
+const MIN_KEY_RUN = 8;
+
+/** `text` with each run of at least MIN_KEY_RUN characters that is also in `key` taken out, in time linear in `text`. */
+function withoutKeyRuns(text: string, key: string): string {
+  const grams = new Set<string>();
+  for (let i = 0; i + MIN_KEY_RUN <= key.length; i++) grams.add(key.slice(i, i + MIN_KEY_RUN));
+  let out = "";
+  let kept = 0;
+  let at = 0;
+  while (at + MIN_KEY_RUN <= text.length) {
+    if (!grams.has(text.slice(at, at + MIN_KEY_RUN))) {
+      at++;
+      continue;
+    }
+    // The run goes on while each next window is in the key too (a key is short: this stays cheap).
+    let end = at + MIN_KEY_RUN;
+    while (end < text.length && grams.has(text.slice(end + 1 - MIN_KEY_RUN, end + 1))) end++;
+    out += `${text.slice(kept, at)}[redacted]`;
+    kept = at = end;
+  }
+  return out + text.slice(kept);
 }
 
 /**
@@ -158,6 +190,9 @@ export const redactErrorBody = (text: string, key: string | null): string => red
  * took seconds).
  */
 const MASKED_KEY = /(?<![\w-])[\w-]*\*{4,}[\w-]*/g;
+
+/** A word cut by `...`, `…` or stars, its head and tail captured; as MASKED_KEY, it starts only where a word does. */
+const ELIDED_QUOTE = /(?<![\w-])([\w-]*)(?:\.{2,}|…|\*+)([\w-]*)/g;
 
 /**
  * The field an upstream error's `param` names, as the gateway's body named it before the route's

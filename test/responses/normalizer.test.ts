@@ -226,6 +226,29 @@ describe("StreamNormalizer", () => {
     expect(redact(`${"a".repeat(100_000)} sk-proj-****wxyz`, key)).toBe(`${"a".repeat(100_000)} [redacted]`);
   });
 
+  it("redacts a key quoted in part: elided, masked, or any 8 of its characters in a row, and nothing else", () => {
+    const key = "sk-upstream-Q7fX2mK9pL4vR8sT1wY6a6";
+    const quotes: [string, string][] = [
+      ["Incorrect API key provided: sk-upstr...a6.", "Incorrect API key provided: [redacted]."],
+      ["Incorrect API key provided: sk-...Y6a6", "Incorrect API key provided: [redacted]"],
+      ["Invalid key sk-upstr…a6", "Invalid key [redacted]"],
+      ["Invalid key sk-up**a6 (expired)", "Invalid key [redacted] (expired)"],
+      ["Incorrect API key provided: sk-upstre********************a6.", "Incorrect API key provided: [redacted]."],
+      ["key ending in ...2mK9pL4vR8sT1wY6a6 was revoked", "key ending in [redacted] was revoked"],
+      ["Key 'sk-upstream-Q7fX2' is not valid", "Key '[redacted]' is not valid"],
+      ["bad key (Q7fX2mK9pL4v)", "bad key ([redacted])"],
+      // Not the key's: text stays as it was.
+      ["Please wait... then retry at api.example.com", "Please wait... then retry at api.example.com"],
+      ["sk-other...zz is not valid", "sk-other...zz is not valid"],
+    ];
+    for (const [quoted, shown] of quotes) expect(redact(quoted, key)).toBe(shown);
+    // Linear in the text: a long error that repeats the key's start costs no more than its length.
+    const long = `${"sk-upstr ".repeat(20_000)}...`;
+    const started = performance.now();
+    expect(redact(long, key)).toContain("[redacted]");
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it("gives an upstream's failed error without type or param the ones its code implies, event and snapshot alike", () => {
     const events = recorded().slice(0, 2);
     const failed = structuredClone(events[1] as StreamEvent);
