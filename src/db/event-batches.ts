@@ -64,10 +64,18 @@ export function unpackEvents(text: string, firstSeq: number): RecordedEvent[] {
   let at = 0;
   return frames.map((frame, index) => {
     at = index === 0 ? (times[0] ?? 0) : at + (times[index] ?? 0);
-    const seq = firstSeq + index;
-    const sent = seqByPlace ? frame.replace(SEQ_SLOT, seqField(seq)) : frame;
+    // A frame off its place kept its number (a recovered end numbered past events that were lost).
+    const kept = seqByPlace && !frame.includes(SEQ_SLOT) ? keptSeq(frame) : undefined;
+    const seq = kept ?? firstSeq + index;
+    const sent = seqByPlace && kept === undefined ? frame.replace(SEQ_SLOT, seqField(seq)) : frame;
     return { seq, frame: `${sent}${FRAME_END}`, at };
   });
+}
+
+/** The number a frame kept: its first `"sequence_number":N` field (one escaped in a string never matches). */
+function keptSeq(frame: string): number | undefined {
+  const match = /"sequence_number":(\d+)[,}]/.exec(frame);
+  return match === null ? undefined : Number(match[1]);
 }
 
 export const compressEvents = (events: readonly RecordedEvent[]): Uint8Array => compressText(packEvents(events));

@@ -85,6 +85,14 @@ export class StreamNormalizer {
     return this.#seq;
   }
 
+  /**
+   * The next event is numbered at least `seq`: a recovered run's readers may have been sent lost
+   * events up to just before it, and a number must never name two different events.
+   */
+  skipTo(seq: number): void {
+    this.#seq = Math.max(this.#seq, seq);
+  }
+
   /** What failed the response: null unless it failed, or failed by the upstream's own `response.failed`. */
   get failedBy(): FailedBy | null {
     return this.#failedBy;

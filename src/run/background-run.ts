@@ -50,6 +50,8 @@ export interface BackgroundHooks {
   afterEnd(run: BackgroundRun, snapshot: ResponseObject, outcome: FinishOutcome): Promise<void>;
   /** Work that outlives the call that started it (the object's `waitUntil`). */
   background(task: Promise<unknown>, what: string): void;
+  /** A reader is about to be sent events up to `seq` (see LiveLogSource.sending). */
+  sending?(seq: number): void;
 }
 
 export class BackgroundRun {
@@ -86,6 +88,7 @@ export class BackgroundRun {
     this.live = new LiveLog({
       readStored: (after, upTo) => storedFrames(db, spec, after, upTo),
       recordedUpTo: () => recorder.flushedUpTo,
+      sending: (seq) => hooks.sending?.(seq),
     });
   }
 

@@ -32,6 +32,8 @@ export interface LiveLogSource {
   readStored(after: number, upTo: number): AsyncIterable<{ seq: number; frame: string }[]>;
   /** The last sequence number D1 has: frames up to it may leave memory. */
   recordedUpTo(): number;
+  /** A reader is about to be sent events up to `seq`, which D1 may not have yet (the object notes it). */
+  sending?(seq: number): void;
 }
 
 export class LiveLog {
@@ -143,6 +145,7 @@ export class LiveLog {
               }
               const { text, last } = this.#piece(cursor, this.#published);
               if (text !== "") {
+                this.#source.sending?.(last);
                 cursor = last;
                 controller.enqueue(encoder.encode(text));
                 return;

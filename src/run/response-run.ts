@@ -46,6 +46,14 @@ interface EndState {
 
 const END = "end";
 
+/**
+ * The highest sequence number readers may have been sent, noted ahead of them in steps of this many
+ * (one storage write per step of events streamed to readers, none for a run nobody streams): the end
+ * of a run whose instance died is numbered after it, never under a number a reader saw a lost event as.
+ */
+const SEEN_STEP = 1000;
+const SEEN = "seen";
+
 /** The object's name: the tenant and the response, so another tenant's id reaches an empty object. */
 export const runName = (tenantId: string, responseId: string): string => `${tenantId}/${responseId}`;
 
@@ -64,6 +72,8 @@ export class ResponseRun extends DurableObject<Env> {
   readonly #webhooks: WebhookDispatcher;
   #run: BackgroundRun | undefined;
   #starting: Promise<StartResult> | undefined;
+  /** The number noted under SEEN (-1: none yet). */
+  #seenNoted = -1;
   /** The tail of the storage jobs: each waits for the one before, so two never plan or wipe at once. */
   #serial: Promise<unknown> = Promise.resolve();
 
@@ -126,6 +136,7 @@ export class ResponseRun extends DurableObject<Env> {
           beforeEnd: (run, snapshot) => this.#beforeEnd(run, snapshot),
           afterEnd: (run, snapshot, outcome) => this.#afterEnd(run, snapshot, outcome),
           background: (task, what) => this.#background(task, what),
+          sending: (seq) => this.#sending(seq),
         },
       );
       await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
@@ -323,12 +334,24 @@ export class ResponseRun extends DurableObject<Env> {
       return;
     }
     if (!this.#storage.exists()) {
-      // Nothing left to do: the keepalive alarm goes too.
+      // Nothing left to do: the keepalive alarm goes too, and the number noted for readers.
+      if (this.#seenNoted >= 0) await this.ctx.storage.deleteAll();
       await this.ctx.storage.deleteAlarm();
       return;
     }
     // Deliveries start now, in this call, rather than on the next alarm.
     this.#background(this.#jobs(), "webhook delivery failed");
+  }
+
+  /**
+   * A reader is about to be sent events up to `seq`: past the number noted, the next step is noted.
+   * The write is synchronous, and the output gate holds the events until it is stored. Once D1 has
+   * the end (the run is gone from here), nothing is lost by a crash and nothing is noted.
+   */
+  #sending(seq: number): void {
+    if (seq <= this.#seenNoted || this.#run === undefined) return;
+    this.#seenNoted = (Math.floor(seq / SEEN_STEP) + 1) * SEEN_STEP - 1;
+    this.ctx.storage.kv.put(SEEN, this.#seenNoted);
   }
 
   /** Whether D1 no longer has this run's response (deleted); false when it cannot say. */
@@ -380,15 +403,18 @@ export class ResponseRun extends DurableObject<Env> {
     if (row === undefined || TERMINAL_STATUSES.has(row.status)) return null;
     const end = this.#storage.get<EndState>(END);
     const config = readConfig(this.env);
+    const seenUpTo = this.ctx.storage.kv.get<number>(SEEN);
     const { snapshot, outcome } = await endDeadRun(db, row, {
       end: status,
       kept: end?.unwritten?.events ?? [],
       flushIntervalMs: config.recordFlushMs,
       onError: (what, error, attempt) => logD1Problem(this.#ids, what, error, attempt),
       env: this.env,
+      seenUpTo,
     });
     this.#endLanded = outcome !== "failed";
     if (outcome === "failed") return snapshot;
+    if (seenUpTo !== undefined) this.ctx.storage.kv.delete(SEEN);
     // An end noted here that D1 never had (the instance died writing it) gives way to this one: its
     // webhooks are this end's, or none (an endpoint for the noted end's event only must not get it).
     const due = await this.#webhooksDue(tenantId, snapshot.status);

@@ -80,6 +80,11 @@ export interface DeadRunOptions {
   runLogs?: boolean;
   /** The end lands only on the log of this `event_count` (see FinalState), the one `row` shows. */
   expectEventCount?: number;
+  /**
+   * The highest sequence number the run's readers may have been sent (a background object notes it
+   * ahead of them): a `failed` end is numbered after it, never under a number they saw a lost event as.
+   */
+  seenUpTo?: number;
 }
 
 /** Ends the dead run of `row` with its partial output; returns its final snapshot and the write's outcome. */
@@ -107,6 +112,7 @@ export async function endDeadRun(
   const end = options.end ?? "failed";
   if (end === "cancelled") snapshot = normalizer.cancel();
   else if (end === "failed") {
+    if (options.seenUpTo !== undefined) normalizer.skipTo(options.seenUpTo + 1);
     recorder.record(framesOf(normalizer.fail(responseError("server_error", INTERRUPTED_MESSAGE), "gateway")));
     snapshot = normalizer.snapshot;
   } else {

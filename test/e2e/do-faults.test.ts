@@ -15,7 +15,7 @@ import { watchUnhandled } from "../support/uncaught";
 import { countAll, execEverywhere, firstRow } from "../support/shards";
 
 /** Logged when a test makes D1 refuse the terminal write (and by nothing else). */
-const EXPECTED_LOGS = [/the terminal write failed: .*refused_/];
+const EXPECTED_LOGS = [/the terminal write failed: .*refused_/, /progress flush failed.*refused_/];
 const watch = watchUnhandled();
 afterEach(() => watch.expectNone(EXPECTED_LOGS));
 afterAll(() => watch.stop());
@@ -144,6 +144,15 @@ async function refuseEnds(m: string): Promise<{ tag: string; drop: () => Promise
   return { tag, drop: () => execEverywhere(`DROP TRIGGER ${tag};`) };
 }
 
+/** Makes D1 refuse every write of a run of model `m` that would record more than `count` events, until dropped. */
+async function refuseUpdates(m: string, count: number): Promise<{ tag: string; drop: () => Promise<void> }> {
+  const tag = `refused_${crypto.randomUUID().replaceAll("-", "")}`;
+  await execEverywhere(
+    `CREATE TRIGGER ${tag} BEFORE UPDATE ON responses WHEN NEW.model = '${m}' AND NEW.event_count > ${count} BEGIN SELECT RAISE(ABORT, '${tag}'); END;`,
+  );
+  return { tag, drop: () => execEverywhere(`DROP TRIGGER ${tag};`) };
+}
+
 describe("a cancel landing while the run writes its end", () => {
   it("the run had ended: the cancel answers the completed Response, and every view agrees", async () => {
     const key = `sk-test-do-faults-${crypto.randomUUID()}`;
@@ -238,13 +247,62 @@ describe("an instance reset under an attached client", () => {
     const last = seen.at(-1)?.sequence_number ?? -1;
     const rest = await events(await send(key, `/responses/${id}?stream=true&starting_after=${last}`));
     const whole = [...seen, ...rest];
-    expect(whole.map((event) => event.sequence_number)).toEqual(whole.map((_, index) => index));
+    expect(seen.map((event) => event.sequence_number)).toEqual(seen.map((_, index) => index));
     expect(rest.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
+    // The end (the open item closed, the error, response.failed) is numbered after the readers' noted
+    // step (SEEN_STEP in src/run/response-run.ts), past any number they may have been sent.
+    expect(rest.map((event) => event.sequence_number)).toEqual([1000, 1001, 1002, 1003, 1004]);
     const openai = client(key);
     expect(await openai.responses.retrieve(id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
     expect((await d1Row(id))?.status).toBe("failed");
     expect(await events(await send(key, `/responses/${id}?stream=true`))).toEqual(whole);
     await upstream.release(m);
+  });
+});
+
+describe("an instance reset after readers were sent events D1 never got", () => {
+  it("the recorded end is numbered past every number a reader saw: no number names two events", async () => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const m = model("gate:6:10");
+    const { id } = await openai.responses.create({ model: m, input: "x", background: true });
+    // 7 events before the gate, then 8 deltas and the three done events: 18 before the terminal one.
+    const reader = readUntil(send(key, `/responses/${id}?stream=true`), 18);
+    await until(
+      () => d1Row(id),
+      (row) => (row?.event_count ?? 0) >= 7,
+      "the first events in D1",
+    );
+    // D1 takes nothing more (no flush, no end): the run goes on, its reader sees what D1 never gets.
+    const { tag, drop } = await refuseUpdates(m, 7);
+    await upstream.release(m);
+    const { seen, rest } = await reader;
+    expect(seen.map((event) => event.sequence_number)).toEqual(seen.map((_, index) => index));
+    await until(
+      () => Promise.resolve(watch.logged().filter((line) => line.includes(tag))),
+      (lines) => lines.some((line) => line.includes("terminal write")),
+      "a refused terminal write",
+    );
+    // A deploy or crash now: events 7-17 are lost.
+    const reset = await runInDurableObject(await runStub(id, key), (_instance, state) =>
+      state.abort("simulated reset"),
+    ).catch((error: unknown) => error);
+    expect(String(reset)).toContain("simulated reset");
+    await rest();
+    await drop();
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
+
+    const replay = await events(await send(key, `/responses/${id}?stream=true`));
+    expect(replay.slice(-2).map((event) => event.type)).toEqual(["error", "response.failed"]);
+    // The record has what D1 took (0-6), as the reader saw it; its end (the open item closed, the
+    // error, response.failed) is numbered past 17, so no number names two different events.
+    expect(replay.slice(0, 7)).toEqual(seen.slice(0, 7));
+    expect(replay.slice(7).map((event) => event.sequence_number)).toEqual([1000, 1001, 1002, 1003, 1004]);
+    // A reader resuming from anywhere it got to gets that same end, under the same numbers.
+    for (const after of [3, 10, 17])
+      expect(await events(await send(key, `/responses/${id}?stream=true&starting_after=${after}`))).toEqual(
+        replay.filter((event) => event.sequence_number > after),
+      );
   });
 });
 
