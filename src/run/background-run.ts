@@ -123,7 +123,7 @@ export class BackgroundRun {
     const turn =
       request.conversationId === null
         ? null
-        : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
+        : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId, background);
     try {
       const context = await expandContext(db, spec.tenantId, request, background, (row) =>
         endLeftRun(db, row, config.recordFlushMs),

@@ -13,16 +13,19 @@ import {
   appendItemsStatements,
   APPENDED_STATUSES,
   claimConversation,
+  findConversation,
   releaseConversationStatement,
   renewClaimStatement,
 } from "../db/conversations";
+import { findResponse } from "../db/responses";
 import { ApiError, conversationNotFound } from "../errors";
-import { logD1Problem } from "../observe/problems";
+import { logD1Problem, logFailure } from "../observe/problems";
 import { newId } from "../responses/ids";
 import { storedItems } from "../responses/items";
 import { claimHolders } from "../stream/client-checks";
 import { yieldedClaims } from "../stream/local-stops";
-import type { InputItem, ResponseObject } from "../responses/types";
+import { TERMINAL_STATUSES, type InputItem, type ResponseObject } from "../responses/types";
+import type { BackgroundSnapshot } from "./context";
 
 /** OpenAI's wording for a conversation another response is running on. */
 export const CONVERSATION_LOCKED_MESSAGE =
@@ -58,12 +61,27 @@ export class ConversationTurn {
     readonly responseId: string,
   ) {}
 
-  /** Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy. */
-  static async begin(db: Db, tenantId: string, conversationId: string, responseId: string): Promise<ConversationTurn> {
+  /**
+   * Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy.
+   * `background`: asks a background holder's object (see `heldByLostRun`).
+   */
+  static async begin(
+    db: Db,
+    tenantId: string,
+    conversationId: string,
+    responseId: string,
+    background?: BackgroundSnapshot,
+  ): Promise<ConversationTurn> {
     let outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
     // Held by a stream of this isolate whose client may have left unnoticed (a model thinking
     // silently): asked, a run whose client is gone yields, and the claim is tried once more.
     if (outcome === "busy" && (await claimHolders.check(tenantId, conversationId, responseId)))
+      outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
+    if (
+      outcome === "busy" &&
+      background !== undefined &&
+      (await heldByLostRun(db, tenantId, conversationId, background))
+    )
       outcome = await claimConversation(db, tenantId, conversationId, responseId, leaseUntil());
     if (outcome === "missing") throw conversationNotFound(conversationId.slice(0, 128), "conversation");
     if (outcome === "busy")
@@ -167,6 +185,35 @@ export class ConversationTurn {
 
   #release(): Statement {
     return releaseConversationStatement(this.db, this.tenantId, this.conversationId, this.responseId);
+  }
+}
+
+/**
+ * Whether the conversation's claim was held by a background run its object had lost (a deploy or
+ * crash, even while it was queued), which asking the object (as any read of the run does) has just
+ * ended `failed`, freeing the conversation: without it the claim would hold until its lease lapses.
+ * False for a live holder, a foreground one (its Worker's death shows only once its heartbeat is
+ * silent, as long as the lease), or when D1 or the object cannot say (the create is refused as before).
+ */
+async function heldByLostRun(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  background: BackgroundSnapshot,
+): Promise<boolean> {
+  try {
+    const holder = (await findConversation(db, tenantId, conversationId))?.activeResponseId;
+    if (holder === null || holder === undefined) return false;
+    const row = await findResponse(db, tenantId, holder);
+    if (row === undefined || !row.background || TERMINAL_STATUSES.has(row.status)) return false;
+    const snapshot = await background(holder);
+    return snapshot !== null && TERMINAL_STATUSES.has(snapshot.status);
+  } catch (error) {
+    logFailure("the conversation's holder could not be asked", error, {
+      tenant: tenantId,
+      conversation_id: conversationId,
+    });
+    return false;
   }
 }
 

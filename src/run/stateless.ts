@@ -41,7 +41,13 @@ export async function runStateless(
   const turn =
     request.conversationId === null
       ? null
-      : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
+      : await ConversationTurn.begin(
+          db,
+          spec.tenantId,
+          request.conversationId,
+          spec.responseId,
+          backgroundSnapshots(env, spec.tenantId),
+        );
   turn?.keepAlive();
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");

@@ -103,7 +103,13 @@ export async function runStoredForeground(
   const turn =
     request.conversationId === null
       ? null
-      : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId);
+      : await ConversationTurn.begin(
+          db,
+          spec.tenantId,
+          request.conversationId,
+          spec.responseId,
+          backgroundSnapshots(env, spec.tenantId),
+        );
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");
   const inputItems = identifyItems(request.input);

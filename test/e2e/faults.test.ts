@@ -154,6 +154,41 @@ describe("a background run whose instance is lost", () => {
     await upstream.release(m);
   });
 
+  it("frees its conversation for the next turn at once: a create refused by its claim asks its object, which ends it", async () => {
+    const openai = client();
+    const conversation = await openai.conversations.create();
+    // Killed while queued (the upstream has not answered), with nobody reading it afterwards.
+    const m = model("gate:0:3");
+    const held = await openai.responses.create({
+      model: m,
+      input: "x",
+      background: true,
+      conversation: conversation.id,
+    });
+    expect(held.status).toBe("queued");
+    await resetInstance(held.id);
+    expect(await d1Status(held.id)).toBe("queued");
+    // Not `conversation_locked` for the claim's minute-long lease: the lost run is ended first.
+    const next = await openai.responses.create({ model: model("text:2"), input: "y", conversation: conversation.id });
+    expect(next).toMatchObject({ status: "completed", output_text: "w0 w1 " });
+    expect(await d1Status(held.id)).toBe("failed");
+    const background = await openai.responses.create({
+      model: model("text:1"),
+      input: "z",
+      background: true,
+      conversation: conversation.id,
+    });
+    await until(
+      () => openai.responses.retrieve(background.id),
+      (response) => response.status === "completed",
+      "the background turn to complete",
+    );
+    // The failed turn appends nothing; the two that ran are in the conversation.
+    const items = await openai.conversations.items.list(conversation.id, { order: "asc" });
+    expect(items.data.map((item) => item.type)).toEqual(["message", "message", "message", "message"]);
+    await upstream.release(m);
+  });
+
   it("a graceful eviction waits for a live run instead of cutting it (the run keeps its object busy)", async () => {
     const openai = client();
     const { model: m, id } = await heldBackground(openai, "gate:6:8");
