@@ -43,6 +43,13 @@ class Stop extends Error {
   }
 }
 
+/**
+ * How often a run's events reach D1 while readers are attached (besides the heartbeat, every flush
+ * interval): a crash loses at most this much of what they saw, for a D1 row write every 2 s of a
+ * watched stream (bench/RESULTS.md prices it). A run nobody streams flushes only with its heartbeat.
+ */
+const WATCHED_FLUSH_MS = 2_000;
+
 export interface BackgroundHooks {
   /** Just before the end is written to D1 (the object notes that webhooks are due). */
   beforeEnd(run: BackgroundRun, snapshot: ResponseObject): Promise<void>;
@@ -69,6 +76,8 @@ export class BackgroundRun {
   #deadline: ReturnType<typeof setTimeout> | undefined;
   /** How soon after it starts a run's row is told it runs (`GatewayConfig.recordStartMs`). */
   #startHeartbeatMs = 1_000;
+  /** How often its events are flushed while readers are attached (at most the flush interval). */
+  #watchedFlushMs = WATCHED_FLUSH_MS;
 
   private constructor(
     spec: RunSpec,
@@ -89,6 +98,7 @@ export class BackgroundRun {
       readStored: (after, upTo) => storedFrames(db, spec, after, upTo),
       recordedUpTo: () => recorder.flushedUpTo,
       sending: (seq) => hooks.sending?.(seq),
+      watched: (watched) => recorder.flushWhileWatched(watched ? this.#watchedFlushMs : undefined),
     });
   }
 
@@ -184,6 +194,7 @@ export class BackgroundRun {
       turn?.settle();
       const run = new BackgroundRun(spec, normalizer, recorder, inputItems, hooks, db, trace);
       run.#startHeartbeatMs = config.recordStartMs;
+      run.#watchedFlushMs = Math.min(WATCHED_FLUSH_MS, config.recordFlushMs);
       run.#accept(normalizer.begin());
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
       hooks.background(run.#drive(config, expanded, { request, base }), "run failed");

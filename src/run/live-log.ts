@@ -34,6 +34,8 @@ export interface LiveLogSource {
   recordedUpTo(): number;
   /** A reader is about to be sent events up to `seq`, which D1 may not have yet (the object notes it). */
   sending?(seq: number): void;
+  /** Readers are attached (`true`, the first came) or none is any more (`false`). */
+  watched?(watched: boolean): void;
 }
 
 export class LiveLog {
@@ -48,6 +50,8 @@ export class LiveLog {
   #end: string | undefined;
   readonly #waiters = new Set<() => void>();
   readonly #source: LiveLogSource;
+  /** Tails open now. */
+  #readers = 0;
 
   /** @param firstInMemory the first sequence number this log will be handed (older ones are in D1). */
   constructor(source: LiveLogSource, firstInMemory = 0, publishedUpTo = -1) {
@@ -108,10 +112,22 @@ export class LiveLog {
     return { text, last };
   }
 
+  /** Counts a tail in (`1`) or out (`-1`), telling the source when the first comes or the last goes. */
+  #count(change: 1 | -1): void {
+    this.#readers += change;
+    if (this.#readers === (change === 1 ? 1 : 0)) this.#source.watched?.(change === 1);
+  }
+
   /** A byte stream of the frames after `after`, live until the log closes. */
   tail(after: number): ReadableStream<Uint8Array> {
     let cursor = after;
     let ended = false;
+    let attached = true;
+    this.#count(1);
+    const detach = () => {
+      if (attached) this.#count(-1);
+      attached = false;
+    };
     let wake: (() => void) | undefined;
     let stored: AsyncIterator<{ seq: number; frame: string }[]> | undefined;
     /** The last event `stored` reads: memory began after it when that read started. */
@@ -134,6 +150,7 @@ export class LiveLog {
                 if (frames.length === 0) {
                   // Frames leave memory only once D1 has them: a gap here is a fault, not an end.
                   controller.enqueue(encoder.encode(gapError(cursor + 1, this.#base - 1)));
+                  detach();
                   controller.close();
                   return;
                 }
@@ -157,6 +174,7 @@ export class LiveLog {
                 controller.enqueue(encoder.encode(this.#end));
                 return;
               }
+              detach();
               controller.close();
               return;
             }
@@ -167,6 +185,7 @@ export class LiveLog {
           }
         },
         cancel: async () => {
+          detach();
           if (wake) this.#waiters.delete(wake);
           await stored?.return?.();
         },

@@ -104,6 +104,8 @@ export class ResponseRecorder {
   #flushedUpTo: number;
   #inflight: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** While readers watch the run (`flushWhileWatched`): flushes of pending events, besides the heartbeat. */
+  #watched: ReturnType<typeof setInterval> | undefined;
   /** The one early heartbeat (`heartbeatIn`), once armed. */
   #soon: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
@@ -266,6 +268,17 @@ export class ResponseRecorder {
       this.#flushSoon(true);
       this.#arm();
     }, this.#options.flushIntervalMs);
+  }
+
+  /**
+   * While `ms` is set, pending events are also flushed this often (a background run's readers are
+   * attached: a crash then loses at most that much of what they saw); undefined stops it. The
+   * heartbeat keeps its own interval, and a flush with nothing pending writes nothing.
+   */
+  flushWhileWatched(ms: number | undefined): void {
+    if (this.#watched !== undefined) clearInterval(this.#watched);
+    this.#watched = undefined;
+    if (ms !== undefined && !this.#stopped) this.#watched = setInterval(() => this.#flushSoon(), ms);
   }
 
   #flushSoon(heartbeat = false): void {
@@ -559,6 +572,8 @@ export class ResponseRecorder {
     this.#unlistLeft?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#watched !== undefined) clearInterval(this.#watched);
+    this.#watched = undefined;
     if (this.#soon !== undefined) clearTimeout(this.#soon);
   }
 }

@@ -189,6 +189,37 @@ describe("a background run whose instance is lost", () => {
     await upstream.release(m);
   });
 
+  it("a background run flushes its events every 2 s while readers are attached, not only each flush interval", async () => {
+    const m = model("gate:6:10");
+    const spec = await specOf({ model: m, input: "x", background: true });
+    // A minute between heartbeats: only the readers' flushes can bring the events to D1 within the wait.
+    const config = { ...readConfig(env), recordFlushMs: 60_000, recordStartMs: 60_000 };
+    const tasks: Promise<unknown>[] = [];
+    const run = await BackgroundRun.start(
+      spec,
+      { db: await tenantDb(env, spec.tenantId), config },
+      {
+        beforeEnd: () => Promise.resolve(),
+        afterEnd: () => Promise.resolve(),
+        background: (task) => void tasks.push(task),
+      },
+    );
+    const reader = run.live.tail(-1).pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes('"delta":"w1 "')) text += (await reader.read()).value ?? "";
+    expect(text.split("\n\n").filter((frame) => frame.includes("data: "))).toHaveLength(7);
+    // Held at the gate, the run has sent its reader 7 events; D1 gets them within the readers' 2 s.
+    await recorded(spec.responseId, 7);
+    await reader.cancel();
+    await upstream.release(m);
+    await until(
+      async () => (run.ended === undefined ? undefined : await run.ended),
+      (ending) => ending !== undefined,
+      "the run to end",
+    );
+    await Promise.all(tasks);
+  });
+
   it("a graceful eviction waits for a live run instead of cutting it (the run keeps its object busy)", async () => {
     const openai = client();
     const { model: m, id } = await heldBackground(openai, "gate:6:8");
