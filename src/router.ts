@@ -33,6 +33,7 @@ import { refusalBehindMiss } from "./http/key-acceptance";
 import { preflight, readCorsPolicy, withCors } from "./http/cors";
 import { policyHeaders, rateLimitPolicy } from "./http/rate-limit";
 import {
+  getAdminResponseUsage,
   listAdminInputItems,
   listAdminResponseEvents,
   listAdminResponses,
@@ -56,6 +57,7 @@ import {
   listTenantWebhookEndpoints,
 } from "./routes/admin/webhook-endpoints";
 import { listResponses } from "./routes/list-responses";
+import { getResponseUsage } from "./routes/response-usage";
 import { getUsage } from "./routes/usage";
 import {
   listResponseWebhookDeliveries,
@@ -93,6 +95,7 @@ const router = Router<IRequest, Args>()
   .post("/v1/responses/:id/cancel", route(cancelResponse))
   .get("/v1/responses/:id/input_items", route(listInputItems))
   .get("/v1/responses/:id/events", route(listResponseEvents))
+  .get("/v1/responses/:id/usage", route(getResponseUsage))
   // WebSocket mode (issue 13): an upgrade on the create path, before the list route would answer it.
   .get("/v1/responses", upgradesOnly(route(openResponsesSocket(handle))), route(listResponses))
   .get("/v1/usage", route(getUsage))
@@ -139,6 +142,7 @@ const router = Router<IRequest, Args>()
   .get("/admin/responses/:id", route(adminOnly(retrieveAdminResponse)))
   .get("/admin/responses/:id/input_items", route(adminOnly(listAdminInputItems)))
   .get("/admin/responses/:id/events", route(adminOnly(listAdminResponseEvents)))
+  .get("/admin/responses/:id/usage", route(adminOnly(getAdminResponseUsage)))
   .get("/admin/responses/:id/webhook_deliveries", route(adminOnly(listAdminWebhookDeliveries)))
   // Models, health and the history console (issue 15).
   .get("/v1/models", route(listModels))

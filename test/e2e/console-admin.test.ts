@@ -256,6 +256,45 @@ describe("usage in dollars (MODEL_PRICES)", () => {
     });
   });
 
+  it("prices one response as the usage routes price its model (GET .../responses/{id}/usage), for the console's response page", async () => {
+    const { key } = await newTenantKey("one response's cost");
+    const openai = managedClient(key);
+    const priced = await openai.responses.create({ model: model("text:3"), input: "one" });
+    const unpriced = await openai.responses.create({ model: model("echo"), input: "x" });
+    const usageOf = async (id: string, overrides: Record<string, string> = prices, apiKey = key) => {
+      const res = await managedFetch(
+        `${GATEWAY_URL}/responses/${id}/usage`,
+        { headers: { authorization: `Bearer ${apiKey}` } },
+        overrides,
+      );
+      return { status: res.status, body: await res.json<Record<string, unknown>>() };
+    };
+    // text:3: 10 input and 3 output tokens, as one of GET /v1/usage's rows above.
+    const one = {
+      response_id: priced.id,
+      object: "usage",
+      model: priced.model,
+      responses: 1,
+      input_tokens: 10,
+      output_tokens: 3,
+      total_tokens: 13,
+      cost: { currency: "usd", input: 0.000025, output: 0.00003, total: 0.000055 },
+    };
+    expect(await usageOf(priced.id)).toEqual({ status: 200, body: one });
+    // The operator's route answers the same for any tenant's response.
+    expect(await admin("GET", `/responses/${priced.id}/usage`, undefined, prices)).toEqual({ status: 200, body: one });
+    // A model the table does not know, or no table: tokens only.
+    const echo = await usageOf(unpriced.id);
+    expect(echo.body).toMatchObject({ response_id: unpriced.id, responses: 1 });
+    expect(echo.body).not.toHaveProperty("cost");
+    expect((await usageOf(priced.id, {})).body).not.toHaveProperty("cost");
+    // Another tenant's response is not found, as on every route under it.
+    const other = await newTenantKey("another tenant");
+    const notFound = await usageOf(priced.id, prices, other.key);
+    expect(notFound.status).toBe(404);
+    expect(notFound.body).toMatchObject({ error: { message: `Response with id '${priced.id}' not found.` } });
+  });
+
   it("answers a 500 naming MODEL_PRICES and the entry at fault when the table is wrong", async () => {
     const { key } = await newTenantKey("bad prices");
     for (const [table, expected] of [

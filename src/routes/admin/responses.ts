@@ -1,7 +1,7 @@
 // Admin API, stored responses across tenants (read-only; for the console's operator view):
 // GET /admin/responses (every tenant's, or one's with `tenant_id=`, with the filters of
 // GET /v1/responses; every tenant's is each shard's page after one cursor, merged), GET /admin/responses/{id} (`stream=true` replays and follows it),
-// GET .../input_items and GET .../webhook_deliveries. Answers carry the owner's `tenant_id`.
+// GET .../input_items, GET .../usage and GET .../webhook_deliveries. Answers carry the owner's `tenant_id`.
 
 import { findAnyResponse, pageAllResponses, pageOrder, type AdminListedRow } from "../../db/admin-responses";
 import { AFTER_NOT_FOUND, type Db, type Page, type PageQuery } from "../../db/client";
@@ -25,6 +25,7 @@ import { eventsPage } from "../list-response-events";
 import { currentSnapshot, type Found } from "../lookup";
 import { followSource, parseBooleanQuery, parseStartingAfter } from "../retrieve-response";
 import { followResponse } from "../../stream/follow";
+import { responseUsage } from "../response-usage";
 
 /** Longest `tenant_id` filter; longer ones cannot match a stored row. */
 const MAX_TENANT_ID_CHARS = 256;
@@ -121,6 +122,11 @@ export async function retrieveAdminResponse(route: RouteContext): Promise<Respon
 /** GET /admin/responses/{id}/events: its recorded events with their times, as the tenant's route. */
 export async function listAdminResponseEvents(route: RouteContext): Promise<Response> {
   return eventsPage(route, await findResponseOfAnyTenant(route));
+}
+
+/** GET /admin/responses/{id}/usage: its tokens and cost, as the tenant's route. */
+export async function getAdminResponseUsage(route: RouteContext): Promise<Response> {
+  return responseUsage(route, await findResponseOfAnyTenant(route));
 }
 
 /** GET /admin/responses/{id}/input_items. */
