@@ -658,6 +658,32 @@ describe("the history console", () => {
     expect(await tier.locator("xpath=following-sibling::dd[1]").textContent()).toBe(response.service_tier);
   });
 
+  it("shows what a response cost where MODEL_PRICES prices its model, as the Usage view prices it, and nothing where not", async () => {
+    const m = tag();
+    const priced = await alice.openai.responses.create({ model: `text:4#${m}`, input: "Price me" });
+    const unpriced = await alice.openai.responses.create({ model: `echo#${m}`, input: "Not me" });
+    // The harness prices text:* at $2.50 and $10 a million input and output tokens; the gateway rounds
+    // to the nano-dollar, the page shows three digits below a cent.
+    const dollars = (value: number) => `$${(Math.round(value * 1e9) / 1e9).toPrecision(3)}`;
+    const input = (priced.usage?.input_tokens ?? 0) * 2.5e-6;
+    const output = (priced.usage?.output_tokens ?? 0) * 1e-5;
+    await page.goto(`${stage.origin}/console/#/responses/${priced.id}`);
+    const cost = page.locator(".summary dd.cost");
+    await cost.waitFor();
+    expect(await cost.textContent()).toBe(
+      `${dollars(input + output)} (${dollars(input)} input, cached included · ${dollars(output)} output, reasoning included)`,
+    );
+    const read = page.waitForResponse((response) => response.url().endsWith(`/${unpriced.id}/usage`));
+    await page.goto(`${stage.origin}/console/#/responses/${unpriced.id}`);
+    expect(await (await read).json()).not.toHaveProperty("cost");
+    await page.locator(".summary dt", { hasText: "Usage" }).waitFor();
+    // The frame after the answer is read: the page had its turn to show it.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))));
+    expect(await page.locator(".summary dt", { hasText: "Cost" }).count()).toBe(0);
+    await alice.openai.responses.delete(priced.id);
+    await alice.openai.responses.delete(unpriced.id);
+  });
+
   it("shows a pending webhook delivery's next attempt time", async () => {
     const hook = `${stage.mock}/__hooks/status:500/${tag()}`;
     const created = await fetch(`${stage.origin}/v1/webhook_endpoints`, {

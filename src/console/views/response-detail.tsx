@@ -9,7 +9,7 @@ import { ApiFailure, getJson, query, responsesPath, send, type List } from "../a
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { readEvents } from "../sse";
-import { ErrorBox, formatNumber, Json, messageOf, Show, Status, Time, useLoad } from "./common";
+import { ErrorBox, formatDollars, formatNumber, Json, messageOf, Show, Status, Time, useLoad } from "./common";
 import { Items } from "./items";
 import { TERMINAL, type Item, type ResponseObject } from "./response-model";
 import {
@@ -21,6 +21,7 @@ import {
   type TimedEvent,
   type TimelineData,
 } from "./timeline";
+import type { Cost } from "./usage";
 import { WebhookDeliveries } from "./webhooks";
 
 /** Links of the previous_response_id chain read back, one request each. */
@@ -132,7 +133,7 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
 
   return (
     <>
-      <Summary response={response} live={live} />
+      <Summary session={session} base={base} response={response} live={live} />
       <section>
         <h2>Input</h2>
         <InputItems session={session} base={base} previous={initial.previous_response_id ?? null} />
@@ -174,7 +175,47 @@ function Detail({ session, initial }: { session: Session; initial: ResponseObjec
   );
 }
 
-function Summary({ response, live }: { response: ResponseObject; live: Live }) {
+/**
+ * What the response cost where MODEL_PRICES prices its model: the gateway prices its recorded tokens
+ * as the Usage view's (`…/usage`: cached input as input, reasoning as output). Nothing where unpriced,
+ * nor while it runs (its tokens are recorded at its end), nor where the read fails (the Usage view
+ * shows a price table's error).
+ */
+function CostOf({ session, base, status }: { session: Session; base: string; status: string }) {
+  const none: { cost?: Cost } = {};
+  const [loaded] = useLoad(
+    () =>
+      TERMINAL.has(status)
+        ? getJson<{ cost?: Cost }>(session, `${base}/usage`).catch(() => none)
+        : Promise.resolve(none),
+    `${base}:${status}`,
+  );
+  const cost = loaded.state === "ready" ? loaded.value.cost : undefined;
+  if (cost === undefined) return null;
+  return (
+    <>
+      <dt>Cost</dt>
+      <dd class="cost">
+        {formatDollars(cost.total)}{" "}
+        <span class="muted">
+          ({formatDollars(cost.input)} input, cached included · {formatDollars(cost.output)} output, reasoning included)
+        </span>
+      </dd>
+    </>
+  );
+}
+
+function Summary({
+  session,
+  base,
+  response,
+  live,
+}: {
+  session: Session;
+  base: string;
+  response: ResponseObject;
+  live: Live;
+}) {
   const usage = response.usage;
   // An upstream's own completed_at may predate the gateway's created_at: no duration then.
   const seconds =
@@ -221,6 +262,7 @@ function Summary({ response, live }: { response: ResponseObject; live: Live }) {
             ? `${formatNumber(usage.input_tokens ?? 0)} in (${formatNumber(usage.input_tokens_details?.cached_tokens ?? 0)} cached) · ${formatNumber(usage.output_tokens ?? 0)} out (${formatNumber(usage.output_tokens_details?.reasoning_tokens ?? 0)} reasoning) · ${formatNumber(usage.total_tokens ?? 0)} total`
             : "—"}
         </dd>
+        {usage && <CostOf session={session} base={base} status={response.status} />}
         {response.metadata && Object.keys(response.metadata).length > 0 && (
           <>
             <dt>Metadata</dt>

@@ -7,7 +7,8 @@ import type { Session } from "../session";
 import { BarList, StackedDays, type DaySeries } from "./charts";
 import { formatDollars, formatNumber, Show, useLoad, text } from "./common";
 
-interface Cost {
+/** A usage object's dollars, as MODEL_PRICES prices its model (also a response's, on its page). */
+export interface Cost {
   currency: string;
   input: number;
   output: number;
