@@ -492,6 +492,11 @@ describe("the history console", () => {
       expect(summary).toContain("20,100 events: the first 100 and the last 100 are shown");
       expect(summary).toContain(", end 20,099 ms after creation");
       expect(await page.locator(".timeline tr.gap").textContent()).toContain("19,900 events not read yet");
+      // A row's JSON is built when it is opened: a 1 MB answer's last events would hold megabytes of it.
+      expect(await page.locator(".timeline pre").count()).toBe(0);
+      await last.locator("summary").click();
+      expect(await last.locator("pre").textContent()).toBe('{\n  "type": "x"\n}');
+      expect(await page.locator(".timeline pre").count()).toBe(1);
       // The end is one click away, and reaching it reads nothing more.
       await page.getByRole("button", { name: "Jump to the end »" }).click();
       expect(await last.locator("td").nth(1).textContent()).toBe("response.completed");

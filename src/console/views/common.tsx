@@ -63,11 +63,16 @@ const sealedBySize = (key: string, value: unknown): unknown =>
     ? `[sealed, ${value.length.toLocaleString("en-US")} characters]`
     : value;
 
-export function Json({ value, open = false }: { value: unknown; open?: boolean }) {
+/**
+ * `lazy`: the text is built when the reader first opens it, not with the page: a long timeline's rows
+ * (a 1 MB answer's last events hold it whole, megabytes of text folded away).
+ */
+export function Json({ value, open = false, lazy = false }: { value: unknown; open?: boolean; lazy?: boolean }) {
+  const [opened, setOpened] = useState(open || !lazy);
   return (
-    <details class="json" open={open}>
+    <details class="json" open={open} onToggle={(event) => event.currentTarget.open && setOpened(true)}>
       <summary>JSON</summary>
-      <pre>{JSON.stringify(value, sealedBySize, 2)}</pre>
+      {opened && <pre>{JSON.stringify(value, sealedBySize, 2)}</pre>}
     </details>
   );
 }

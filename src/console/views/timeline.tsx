@@ -126,7 +126,7 @@ function Rows({ events }: { events: TimedEvent[] }) {
             <td class="num">{milliseconds(event.t_ms)}</td>
             <td class="num">{delta === null ? "" : `+${delta}`}</td>
             <td>
-              <Json value={event.event} />
+              <Json value={event.event} lazy />
             </td>
           </tr>
         );
