@@ -507,6 +507,16 @@ describe("the history console", () => {
         });
       await until(inView, (shown) => shown, "the log's last event in view");
       expect(asked).toHaveLength(2);
+      // On a phone the table scrolls sideways: the jump shows the row from its start (its #), not its JSON.
+      await page.setViewportSize({ width: 375, height: 800 });
+      try {
+        await page.getByRole("button", { name: "Jump to the end »" }).click();
+        const table = page.locator(".timeline .scroll-x");
+        expect(await table.evaluate((scroll) => scroll.scrollWidth > scroll.clientWidth)).toBe(true);
+        expect(await table.evaluate((scroll) => scroll.scrollLeft)).toBe(0);
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 860 });
+      }
       await page.getByRole("button", { name: "Show 100 more events" }).click();
       await rows.nth(199).waitFor();
       expect(asked.slice(0, 3)).toEqual(["-1", `desc ${total}`, "99"]);

@@ -174,8 +174,9 @@ export function Timeline({
   const jump = () => {
     const rows = last.current?.rows;
     const row = rows?.[rows.length - 1];
-    row?.scrollIntoView({ block: "center" });
-    row?.querySelector<HTMLElement>("summary")?.focus();
+    // From the row's start (its #), not scrolled sideways to its JSON: a narrow screen scrolls the table.
+    row?.scrollIntoView({ block: "center", inline: "start" });
+    row?.querySelector<HTMLElement>("summary")?.focus({ preventScroll: true });
   };
   return (
     <div class="timeline">
