@@ -551,6 +551,54 @@ describe("the history console", () => {
     await page.locator(".timeline p", { hasText: "after creation" }).waitFor();
   });
 
+  it("shows a long running response's latest events, jumps to them and keeps them in view as they come", async () => {
+    await signIn("tenant", alice.key);
+    const model = `gate:250:400#${tag()}`;
+    const running = await alice.openai.responses.create({ model, input: "A long run", background: true });
+    await until(
+      () => alice.openai.responses.retrieve(running.id),
+      (response) => response.output_text.includes("w240 "),
+      "the run to reach its gate",
+    );
+    await page.goto(`${stage.origin}/console/#/responses/${running.id}`);
+    await page.getByText("following live").waitFor();
+    // Its first 200 events, then its latest (up to 100 of them), not the first 200 alone.
+    const latest = page.locator(".timeline tbody:last-of-type tr:last-child td:first-child");
+    // The mock holds the stream after its event 250.
+    await until(
+      () => latest.textContent(),
+      (seq) => seq === "250",
+      "the event before the gate",
+    );
+    expect(await page.locator(".timeline tbody:first-of-type tr").count()).toBe(200);
+    expect(await page.locator(".timeline tbody:last-of-type tr").count()).toBe(51);
+    await page.getByRole("button", { name: "Jump to the latest »" }).click();
+    const inView = () =>
+      latest.evaluate((cell) => {
+        const box = cell.getBoundingClientRect();
+        return box.top >= 0 && box.bottom <= window.innerHeight;
+      });
+    await until(inView, (shown) => shown, "the latest event in view");
+    // Each time the page changes while it follows, where its newest row is: still in view as it goes on.
+    await page.evaluate(() => {
+      const seen: [number, boolean][] = [];
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      new MutationObserver(() => {
+        if (!document.querySelector(".timeline p")?.textContent?.includes("Followed live")) return;
+        const cell = document.querySelector(".timeline tbody:last-of-type tr:last-child td");
+        const box = cell?.getBoundingClientRect();
+        if (box) seen.push([Number(cell?.textContent), box.top >= 0 && box.bottom <= window.innerHeight]);
+      }).observe(document.querySelector("main") as Node, { childList: true, subtree: true, characterData: true });
+    });
+    await fetch(`${stage.mock}/__mock/release?model=${encodeURIComponent(model)}`, { method: "POST" });
+    await page.getByText("followed to its end").waitFor();
+    const seen = await page.evaluate(() => (window as unknown as { seen: [number, boolean][] }).seen);
+    expect(Math.max(...seen.map(([seq]) => seq))).toBeGreaterThan(390);
+    expect(seen.filter(([, shown]) => !shown)).toEqual([]);
+    // The operator's first page of every tenant's responses is pinned further on: this one is not kept.
+    await alice.openai.responses.delete(running.id);
+  });
+
   it("does not say a follow whose stream closed before the response ended followed it to its end", async () => {
     await signIn("tenant", alice.key);
     const model = `gate:3:10#${tag()}`;

@@ -2,7 +2,7 @@
 // created, from `GET .../events` (the gateway's timed log) a page at a time; where a gateway has no
 // such route yet, the SSE replay (`?stream=true`), whose events carry no times (shown as —).
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiFailure, send, type List } from "../api";
 import type { Session } from "../session";
 import { readEvents, type StreamEvent } from "../sse";
@@ -112,6 +112,35 @@ function useReadOnSight(more: (() => void) | undefined) {
   return target;
 }
 
+/**
+ * Keeps a live log's newest row in view once the reader has jumped to it (`follow`), as rows come in
+ * and the answer above grows, until they scroll away from it. `mark`: an element right after the table.
+ */
+function useFollowTail(following: boolean, rows: number) {
+  const mark = useRef<HTMLDivElement>(null);
+  const sticking = useRef(false);
+  useEffect(() => {
+    const element = mark.current;
+    if (element === null || !following || typeof IntersectionObserver === "undefined") return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => !entry.isIntersecting)) sticking.current = false;
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [following]);
+  // Before the browser lays out the rows just added and tells the observer the mark left the view.
+  useLayoutEffect(() => {
+    if (following && sticking.current) mark.current?.scrollIntoView({ block: "nearest" });
+  }, [rows]);
+  return {
+    mark,
+    follow: () => {
+      sticking.current = true;
+      mark.current?.scrollIntoView({ block: "nearest" });
+    },
+  };
+}
+
 /** The rows of a run of consecutive events, each with its gap to the one before in the run. */
 function Rows({ events }: { events: TimedEvent[] }) {
   return (
@@ -162,6 +191,14 @@ export function Timeline({
   // The events route's pages are read on demand, so every event read is shown; the replay is read whole.
   const paged = timed;
   const shown = all || paged ? events : events.slice(0, SHOWN_EVENTS);
+  // A live run past its first rows shows its latest events too, as a long log its end: the newest
+  // events are what a reader following it looks for. The ones between wait for "Show all".
+  const latest =
+    following && !all && !paged && events.length > SHOWN_EVENTS
+      ? events.slice(Math.max(SHOWN_EVENTS, events.length - EVENTS_PAGE))
+      : [];
+  const hidden = latest.length > 0 ? events.length - SHOWN_EVENTS - latest.length : 0;
+  const tail = useFollowTail(following, events.length);
   const sentinel = useReadOnSight(reading ? undefined : more);
   const partial = more !== undefined;
   const first = (type: string) => events.find((event) => event.type === type)?.t_ms ?? null;
@@ -177,6 +214,10 @@ export function Timeline({
     // From the row's start (its #), not scrolled sideways to its JSON: a narrow screen scrolls the table.
     row?.scrollIntoView({ block: "center", inline: "start" });
     row?.querySelector<HTMLElement>("summary")?.focus({ preventScroll: true });
+  };
+  const jumpToLatest = () => {
+    jump();
+    tail.follow();
   };
   return (
     <div class="timeline">
@@ -203,6 +244,14 @@ export function Timeline({
             </button>
           </>
         )}
+        {following && events.length > 0 && (
+          <>
+            {" "}
+            <button type="button" onClick={jumpToLatest}>
+              Jump to the latest »
+            </button>
+          </>
+        )}
       </p>
       <div class="scroll-x">
         <table>
@@ -215,9 +264,21 @@ export function Timeline({
               <th />
             </tr>
           </thead>
-          <tbody>
+          <tbody ref={latest.length > 0 || end.length > 0 ? undefined : last}>
             <Rows events={shown} />
           </tbody>
+          {latest.length > 0 && (
+            <tbody ref={last}>
+              {hidden > 0 && (
+                <tr class="gap">
+                  <td colSpan={5}>
+                    <span class="muted small">{count(hidden)} events between, shown with all of them</span>
+                  </td>
+                </tr>
+              )}
+              <Rows events={latest} />
+            </tbody>
+          )}
           {end.length > 0 && (
             <tbody ref={last}>
               <tr class="gap">
@@ -235,6 +296,7 @@ export function Timeline({
           )}
         </table>
       </div>
+      {following && <div ref={tail.mark} />}
       {!all && !paged && events.length > SHOWN_EVENTS && (
         <button type="button" onClick={() => setAll(true)}>
           Show all {events.length} events
