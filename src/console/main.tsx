@@ -25,10 +25,13 @@ function App() {
   // Signing in or out replaces the whole page and the focused control with it: focus goes to the new
   // view's first control (the list's first filter, the sign-in's first choice), not to <body>, where
   // the next Tab would start again at the top. A view with none yet (still loading) takes it itself.
-  const moveFocus = useRef(false);
+  // The hash of a view the sign-in chose (Health) is awaited: its hashchange comes a render after the
+  // session, and focus given to the view before it would go with that view. "": the view shown next.
+  const moveFocus = useRef<string | null>(null);
   useEffect(() => {
-    if (!moveFocus.current) return;
-    moveFocus.current = false;
+    const awaited = moveFocus.current;
+    if (awaited === null || (session !== null && awaited !== "" && location.hash !== awaited)) return;
+    moveFocus.current = null;
     const main = document.querySelector<HTMLElement>("main");
     const control = main?.querySelector<HTMLElement>("input, select, textarea, button, a[href]");
     if (control) return control.focus();
@@ -36,10 +39,10 @@ function App() {
       main.tabIndex = -1;
       main.focus();
     }
-  }, [session]);
+  }, [session, location]);
 
   function signIn(next: Session | null, landing?: string) {
-    moveFocus.current = true;
+    moveFocus.current = landing ?? "";
     list.current = "#/";
     if (landing !== undefined) window.location.hash = landing;
     setNotice(null);
@@ -53,7 +56,7 @@ function App() {
     onRefused((refusedSession, failure) => {
       if (refusedSession.token !== loadSession()?.token) return;
       saveSession(null);
-      moveFocus.current = true;
+      moveFocus.current = "";
       setSession(null);
       setNotice(
         `Signed out: the gateway no longer accepts this ${refusedSession.mode === "admin" ? "admin token" : "key"}. ${failure.message}`,

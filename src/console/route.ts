@@ -9,6 +9,8 @@ export interface Location {
   view: "list" | "response" | "usage" | "tenants" | "tenant" | "health";
   id?: string;
   params: URLSearchParams;
+  /** The hash this was read from: which view is on the page, while `window.location.hash` may be ahead. */
+  hash: string;
 }
 
 /** A path segment decoded; a malformed escape is kept as it came (it matches no id). */
@@ -21,6 +23,10 @@ function decoded(segment: string): string {
 }
 
 export function parseHash(hash: string): Location {
+  return { ...parsePath(hash), hash };
+}
+
+function parsePath(hash: string): Omit<Location, "hash"> {
   const [path = "", search = ""] = hash.replace(/^#/, "").split("?", 2);
   const params = new URLSearchParams(search);
   const parts = path.split("/").filter((part) => part !== "");
