@@ -135,9 +135,15 @@ export class StreamNormalizer {
       this.#options.onAnomaly?.(`dropped unknown event type '${type}'`);
       return [];
     }
+    // Every event numbered here was folded: one the grammar error below cuts short still goes out,
+    // before the failure, or the client misses it (`response.created`, a finished item) and the numbers gap.
+    const out: NormalizedEvent[] = [];
     try {
-      if (LIFECYCLE_EVENTS.has(type)) return this.#lifecycle(event);
-      const out = this.#ensureStarted();
+      if (LIFECYCLE_EVENTS.has(type)) {
+        this.#lifecycle(event, out);
+        return out;
+      }
+      this.#ensureStarted(out);
       if (type === "error") {
         this.#errorSent = true;
         const flat = flattenError(quotedError(event, this.#options.redact));
@@ -146,7 +152,8 @@ export class StreamNormalizer {
           textOf(flat.message),
           flat.error as JsonObject,
         );
-        return [...out, this.#emit(flat)];
+        out.push(this.#emit(flat));
+        return out;
       }
       this.#remapItemEvent(event, out);
       out.push(this.#emit(event));
@@ -154,10 +161,12 @@ export class StreamNormalizer {
     } catch (error) {
       if (!(error instanceof GrammarError)) throw error;
       this.#options.onAnomaly?.(error.message);
-      return this.fail(
+      const failed = this.fail(
         responseError("server_error", `The upstream stream broke the Responses event grammar: ${error.message}`),
         "upstream_stream",
       );
+      for (const closing of failed) out.push(closing);
+      return out;
     }
   }
 
@@ -175,7 +184,18 @@ export class StreamNormalizer {
   fail(error: ResponseError, by: FailedBy): NormalizedEvent[] {
     if (this.#terminal) return [];
     this.#failedBy = by;
-    const out = this.#ensureStarted();
+    const out: NormalizedEvent[] = [];
+    this.#ensureStarted(out);
+    this.#finishCut(out);
+    this.#errorOnce(error, out);
+    const response = this.#partialSnapshot("failed");
+    response.error = { ...error };
+    out.push(this.#emit({ type: "response.failed", sequence_number: 0, response }));
+    return out;
+  }
+
+  /** Finishes the items a failure cut open, `incomplete`, into `out`: those the fold cannot finish stay open. */
+  #finishCut(out: NormalizedEvent[]): void {
     try {
       this.#finishOpenItems([], out, "incomplete");
     } catch (broken) {
@@ -183,11 +203,6 @@ export class StreamNormalizer {
       if (!(broken instanceof GrammarError)) throw broken;
       this.#options.onAnomaly?.(broken.message);
     }
-    this.#errorOnce(error, out);
-    const response = this.#partialSnapshot("failed");
-    response.error = { ...error };
-    out.push(this.#emit({ type: "response.failed", sequence_number: 0, response }));
-    return out;
   }
 
   /** Ends the response as `cancelled` without any event (there is no `response.cancelled` event). */
@@ -214,16 +229,16 @@ export class StreamNormalizer {
     }
   }
 
-  #ensureStarted(): NormalizedEvent[] {
+  /** The start events not yet sent (`response.created`, `response.in_progress`), into `out`. */
+  #ensureStarted(out: NormalizedEvent[]): void {
     if (this.#fold.snapshot !== undefined) {
-      if (this.#options.background && !this.#inProgressSent) return [this.#inProgress(structuredClone(this.snapshot))];
-      return [];
+      if (this.#options.background && !this.#inProgressSent) out.push(this.#inProgress(structuredClone(this.snapshot)));
+      return;
     }
-    const out = [
+    out.push(
       this.#emit({ type: "response.created", sequence_number: 0, response: structuredClone(this.#options.initial) }),
-    ];
+    );
     if (!this.#inProgressSent) out.push(this.#inProgress(structuredClone(this.#options.initial)));
-    return out;
   }
 
   #inProgress(response: JsonObject): NormalizedEvent {
@@ -232,7 +247,8 @@ export class StreamNormalizer {
     return this.#emit({ type: "response.in_progress", sequence_number: 0, response });
   }
 
-  #lifecycle(event: StreamEvent): NormalizedEvent[] {
+  /** A lifecycle event: what it calls for goes into `out`. */
+  #lifecycle(event: StreamEvent, out: NormalizedEvent[]): void {
     const response = event.response;
     if (typeof response !== "object" || response === null || Array.isArray(response))
       throw new GrammarError(`${event.type} has no response object`);
@@ -242,16 +258,16 @@ export class StreamNormalizer {
     completeSnapshot(snapshot, this.#options.initial, Math.floor(Date.now() / 1000));
     switch (event.type) {
       case "response.created":
-        if (this.#fold.snapshot === undefined) return [this.#emit(event)];
+        if (this.#fold.snapshot === undefined) out.push(this.#emit(event));
         // Background already announced itself; the upstream's start is our move to in_progress.
-        return this.#inProgressSent ? [] : [this.#inProgress(snapshot)];
+        else if (!this.#inProgressSent) out.push(this.#inProgress(snapshot));
+        return;
       case "response.queued":
-        return [];
-      case "response.in_progress": {
-        const out = this.#ensureStarted();
-        if (this.#inProgressSent) return out;
-        return [...out, this.#inProgress(snapshot)];
-      }
+        return;
+      case "response.in_progress":
+        this.#ensureStarted(out);
+        if (!this.#inProgressSent) out.push(this.#inProgress(snapshot));
+        return;
       default: {
         // Terminal: the stored snapshot is exactly what this event carries, output included.
         // vLLM ends a response cut at max_output_tokens with `response.completed` whose response is
@@ -260,7 +276,7 @@ export class StreamNormalizer {
           this.#report("response.completed carried an incomplete response: sent as response.incomplete");
           event.type = "response.incomplete";
         }
-        const out = this.#ensureStarted();
+        this.#ensureStarted(out);
         const sent = snapshot.output;
         // An output with something other than items in it (a `null`) would be stored and sent as is.
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
@@ -297,7 +313,7 @@ export class StreamNormalizer {
           this.#errorOnce(error, out);
         }
         out.push(this.#emit(event));
-        return out;
+        return;
       }
     }
   }

@@ -113,6 +113,12 @@ const MID_STREAM: MidStreamFault[] = [
     partial: "w0 w1 ",
   },
   {
+    name: "a first event that breaks the grammar (the start events it was numbered after go out too)",
+    scenario: "grammar:first",
+    message: /^The upstream stream broke the Responses event grammar: .*output index 0/,
+    partial: "",
+  },
+  {
     name: "malformed SSE (invalid UTF-8, unknown fields, an HTML page) and no terminal event",
     scenario: "malformed-sse",
     message: "The upstream stream ended before the response was complete.",
@@ -183,6 +189,26 @@ describe.concurrent("upstream faults mid-stream", () => {
       expectFailedStream(list, message, partial);
       expect(await storedRows(unstored)).toEqual([]);
     });
+  });
+});
+
+describe("a stream whose first upstream event breaks the grammar", () => {
+  it("reaches the SDK's stream helper as response.created and response.in_progress, then the error", async () => {
+    const m = model("grammar:first");
+    const seen: Event[] = [];
+    const stream = client(KEY).responses.stream({ model: m, input: "x" });
+    const read = async () => {
+      for await (const event of stream) seen.push(event as unknown as Event);
+    };
+    await expect(read()).rejects.toBeInstanceOf(APIError);
+    expect(seen.map((event) => [event.type, event.sequence_number])).toEqual([
+      ["response.created", 0],
+      ["response.in_progress", 1],
+    ]);
+    // The stored log is what the client was sent, the error and response.failed after those.
+    const replay = await events(await send(`/responses/${responseOf(seen[0]).id}?stream=true`));
+    expect(replay.slice(0, 2)).toEqual(seen);
+    expect(replay.map((event) => event.type).slice(2)).toEqual(["error", "response.failed"]);
   });
 });
 

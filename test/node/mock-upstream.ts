@@ -439,7 +439,9 @@ async function serveResponses(res: ServerResponse, body: Json) {
     }
     case "grammar": {
       // Two deltas, then a delta for an output index that was never added: the grammar breaks.
+      // `grammar:first`: that delta is the first event, before any the gateway starts the response for.
       const events = textEvents(model, ["w0 ", "w1 ", "w2 "]);
+      if (args[0] === "first") return streamEvents(res, [{ ...(events[4] as Json), output_index: 0 }]);
       events.splice(6, 0, { ...(events[5] as Json), output_index: 7, delta: "stray" });
       return streamEvents(res, events);
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateCreateRequest } from "../../src/responses/create-request";
+import { foldEvents } from "../../src/responses/fold";
 import { StreamNormalizer, type NormalizedEvent } from "../../src/responses/normalizer";
 import { echoOf, newResponseObject } from "../../src/responses/response-object";
 import { responseError, type StreamEvent } from "../../src/responses/types";
@@ -24,6 +25,12 @@ const feed = (n: StreamNormalizer, events: StreamEvent[]) =>
   parse(events.flatMap((event) => n.accept(structuredClone(event))));
 
 const recorded = () => fixtureEvents("responses/azure-text.1.chunks.txt") as StreamEvent[];
+
+/** What the client got is whole: numbered from 0 without a gap, and its fold is the normalizer's snapshot. */
+function expectWhole(n: StreamNormalizer, out: StreamEvent[]) {
+  expect(out.map((e) => e.sequence_number)).toEqual(out.map((_, index) => index));
+  expect(foldEvents(out)).toEqual(n.snapshot);
+}
 
 describe("StreamNormalizer", () => {
   it("numbers events from 0 and puts the gateway's id and echoed fields on every snapshot", () => {
@@ -145,6 +152,62 @@ describe("StreamNormalizer", () => {
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatchObject({ code: "server_error", type: "server_error", param: null });
     expect(failed.output[0]?.status).toBe("incomplete");
+  });
+
+  it("sends the start events a first upstream event that breaks the grammar was numbered after, before the failure", () => {
+    const n = normalizer();
+    const out = feed(n, [
+      { type: "response.output_text.delta", item_id: "msg_1", output_index: 0, content_index: 0, delta: "x" },
+    ]);
+    expect(out.map((e) => e.type)).toEqual(["response.created", "response.in_progress", "error", "response.failed"]);
+    expectWhole(n, out);
+  });
+
+  it("sends the items a grammar error's own call finished before the failure (a reused index, a terminal output)", () => {
+    const events = recorded();
+    const id = ((events[2] as StreamEvent).item as { id: string }).id;
+    // Ollama's call at the open text's index finishes the text first; the call itself has no call_id.
+    const reused = normalizer();
+    const call = { type: "function_call", id: "fc_1", name: "f", arguments: "", status: "in_progress" };
+    const out = feed(reused, [
+      ...events.slice(0, 5),
+      { type: "response.output_item.added", output_index: 0, item: call },
+    ]);
+    expect(out.slice(5).map((e) => e.type)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "error",
+      "response.failed",
+    ]);
+    expectWhole(reused, out);
+    // Two items open at a completed end whose output lists the second with another part type: the
+    // first is finished as listed, the second, which the fold refuses so, as streamed before the failure.
+    const second = structuredClone(events.slice(2, 5)).map((event) => {
+      const moved = { ...event, output_index: 1 } as StreamEvent;
+      if (moved.item !== undefined) moved.item = { ...(moved.item as object), id: "msg_2" };
+      else moved.item_id = "msg_2";
+      return moved;
+    });
+    const listed = structuredClone((events[7] as StreamEvent).item) as { content: unknown[] };
+    const refusal = { ...listed, id: "msg_2", content: [{ type: "refusal", refusal: "Hello" }] };
+    const end = structuredClone(events[8] as StreamEvent);
+    Object.assign(end.response as Record<string, unknown>, { output: [listed, refusal] });
+    const terminal = normalizer();
+    const ended = feed(terminal, [...events.slice(0, 5), ...second, end]);
+    expect(ended.slice(8).map((e) => [e.type, e.output_index])).toEqual([
+      ["response.output_text.done", 0],
+      ["response.content_part.done", 0],
+      ["response.output_item.done", 0],
+      ["response.output_text.done", 1],
+      ["response.content_part.done", 1],
+      ["response.output_item.done", 1],
+      ["error", undefined],
+      ["response.failed", undefined],
+    ]);
+    expect(ended[10]?.item).toMatchObject({ id, status: "completed" });
+    expect(ended[13]?.item).toMatchObject({ id: "msg_2", status: "incomplete" });
+    expectWhole(terminal, ended);
   });
 
   it("fails a stream that ends without a terminal event, once", () => {
