@@ -299,6 +299,7 @@ export class StreamNormalizer {
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
           this.#finishOpenItems(sent as OutputItem[], out, finished);
+          if (finished === "incomplete") this.#keepCutItems(sent as OutputItem[]);
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
@@ -417,6 +418,20 @@ export class StreamNormalizer {
       this.#finish(finished, index, out);
       if (same) sent[index] = structuredClone(finished);
     }
+  }
+
+  /**
+   * The items a failed or incomplete end left open (calls: they are not finished) are listed as the
+   * client saw them streamed, `incomplete`: an output that lists one `completed`, or with arguments
+   * never streamed, would have a client that reads `response.output` run what was cut.
+   */
+  #keepCutItems(sent: OutputItem[]): void {
+    for (const index of this.#fold.openItems) {
+      const listed = sent[index];
+      const streamed = this.snapshot.output[index] as OutputItem;
+      if (listed !== undefined && sameItem(listed, streamed)) sent[index] = structuredClone(streamed);
+    }
+    this.#closeOpenItems(sent);
   }
 
   /** Finishes the open item at `index` as `item`: the `done` events of the parts still open, then its own. */

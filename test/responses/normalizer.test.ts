@@ -415,6 +415,32 @@ describe("StreamNormalizer", () => {
     expect(failed.output[0]).toMatchObject({ type: "function_call", status: "incomplete" });
   });
 
+  it("lists a call a failed or incomplete end cut open as streamed, incomplete, though the upstream lists it completed", () => {
+    const call = { type: "function_call", id: "fc_1", call_id: "call_1", name: "shell", arguments: "" };
+    const cut = { ...call, arguments: '{"cmd":"rm -rf /tmp/', status: "incomplete" };
+    for (const [type, status] of [
+      ["response.incomplete", "incomplete"],
+      ["response.failed", "failed"],
+    ] as const) {
+      const end = structuredClone(recorded()[1] as StreamEvent);
+      end.type = type;
+      // The upstream's own output calls it done, with arguments the stream never finished.
+      const listed = { ...call, arguments: '{"cmd":"rm -rf /tmp/x"}', status: "completed" };
+      Object.assign(end.response as Record<string, unknown>, { status, output: [listed] });
+      const n = normalizer();
+      const out = feed(n, [
+        ...recorded().slice(0, 2),
+        { type: "response.output_item.added", output_index: 0, item: { ...call, status: "in_progress" } },
+        { type: "response.function_call_arguments.delta", output_index: 0, item_id: "fc_1", delta: cut.arguments },
+        end,
+      ]);
+      expect(out.map((e) => e.type)).not.toContain("response.output_item.done");
+      expect((out.at(-1)?.response as { output: unknown[] }).output).toEqual([cut]);
+      expect(n.snapshot.output).toEqual([cut]);
+      expectWhole(n, out);
+    }
+  });
+
   it("finishes the items a completed end left open before it, only the parts still open, and reports it", () => {
     const events = recorded();
     const message = (events[7] as StreamEvent).item;
