@@ -50,6 +50,8 @@ export class StreamNormalizer {
   #spent: JsonObject | undefined;
   /** An item was moved off an output index the upstream gave another (Ollama): see `#reuseIndex`. */
   #moved = false;
+  /** Output indexes of the items finished `incomplete` when the stream failed or the upstream sent `error`. */
+  readonly #cut = new Set<number>();
   /** Repairs already logged (the normalizer's and its translator's): each kind once a response, not once an event. */
   readonly #reported = new Set<string>();
 
@@ -152,6 +154,8 @@ export class StreamNormalizer {
           textOf(flat.message),
           flat.error as JsonObject,
         );
+        // The SDK's stream throws at `error` and reads nothing after it: what it cut is finished first, as in `fail`.
+        this.#finishCut(out);
         out.push(this.#emit(flat));
         return out;
       }
@@ -196,6 +200,7 @@ export class StreamNormalizer {
 
   /** Finishes the items a failure cut open, `incomplete`, into `out`: those the fold cannot finish stay open. */
   #finishCut(out: NormalizedEvent[]): void {
+    const open = this.#fold.openItems;
     try {
       this.#finishOpenItems([], out, "incomplete");
     } catch (broken) {
@@ -203,6 +208,7 @@ export class StreamNormalizer {
       if (!(broken instanceof GrammarError)) throw broken;
       this.#options.onAnomaly?.(broken.message);
     }
+    for (const index of open) if (!this.#fold.openItems.has(index)) this.#cut.add(index);
   }
 
   /** Ends the response as `cancelled` without any event (there is no `response.cancelled` event). */
@@ -299,7 +305,7 @@ export class StreamNormalizer {
           if (this.#mintedIds.size > 0) this.#keepMintedIds(sent as OutputItem[]);
           if (this.#moved) this.#keepStreamedItems(sent as OutputItem[], event.type);
           this.#finishOpenItems(sent as OutputItem[], out, finished);
-          if (finished === "incomplete") this.#keepCutItems(sent as OutputItem[]);
+          this.#keepCutItems(sent as OutputItem[]);
         }
         if (event.type === "response.failed") {
           // Its error gets what the upstream left out (OpenAI's own sends only code and message).
@@ -421,12 +427,13 @@ export class StreamNormalizer {
   }
 
   /**
-   * The items a failed or incomplete end left open (calls: they are not finished) are listed as the
-   * client saw them streamed, `incomplete`: an output that lists one `completed`, or with arguments
-   * never streamed, would have a client that reads `response.output` run what was cut.
+   * The items a failed or incomplete end left open (calls: they are not finished), and those
+   * finished `incomplete` at an upstream's `error`, are listed as the client saw them, `incomplete`:
+   * an output that lists one `completed`, or with arguments never streamed, would have a client that
+   * reads `response.output` run what was cut. (After a completed end's finishing, none is open.)
    */
   #keepCutItems(sent: OutputItem[]): void {
-    for (const index of this.#fold.openItems) {
+    for (const index of new Set([...this.#fold.openItems, ...this.#cut])) {
       const listed = sent[index];
       const streamed = this.snapshot.output[index] as OutputItem;
       if (listed !== undefined && sameItem(listed, streamed)) sent[index] = structuredClone(streamed);

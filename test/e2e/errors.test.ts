@@ -206,6 +206,10 @@ describe("errors", () => {
   it.each([
     ["cut-after:5", "The upstream connection failed before the response was complete."],
     ["end-after:5", "The upstream stream ended before the response was complete."],
+    // The upstream's own error mid-item, then a cut or its response.failed: the SDK reads nothing
+    // after `error`, so the item is finished before it too.
+    ["error-after:5", "The model crashed."],
+    ["error-after:5:failed", "The model crashed."],
   ])(
     "ends a stream broken by %s with error + response.failed, stored as failed with the partial output",
     async (scenario, message) => {
@@ -220,6 +224,13 @@ describe("errors", () => {
         "response.content_part.done",
         "response.output_item.done",
       ]);
+      // The replay follows the run to its end (the SDK stops reading at `error`, before the end).
+      const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
+        headers: { authorization: "Bearer sk-test-errors" },
+      });
+      const text = await replay.text();
+      expect(text).toContain("event: error\n");
+      expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: response\.failed\n/);
       const stored = await openai.responses.retrieve(id);
       expect(stored.status).toBe("failed");
       expect(stored.error).toEqual({ code: "server_error", message, type: "server_error", param: null });
@@ -228,12 +239,6 @@ describe("errors", () => {
         status: "incomplete",
         content: [{ type: "output_text", text: "a" }],
       });
-      const replay = await gatewayFetch(`${GATEWAY_URL}/responses/${id}?stream=true`, {
-        headers: { authorization: "Bearer sk-test-errors" },
-      });
-      const text = await replay.text();
-      expect(text).toContain("event: error\n");
-      expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: response\.failed\n/);
     },
   );
 

@@ -348,6 +348,16 @@ async function serveResponses(res: ServerResponse, body: Json) {
       return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { endAfter: Number(args[0] ?? 3) });
     case "cut-after":
       return streamEvents(res, textEvents(model, ["a", "b", "c", "d"]), { cutAfter: Number(args[0] ?? 3) });
+    case "error-after": {
+      // error-after:N[:failed]  N events, then OpenAI's nested `error` event mid-item, then the body
+      // ends (or, with `failed`, `response.failed` without its output first).
+      const events = textEvents(model, ["a", "b", "c", "d"]).slice(0, Number(args[0] ?? 3));
+      const error = { type: "server_error", code: "server_error", message: "The model crashed.", param: null };
+      events.push({ type: "error", error });
+      if (args[1] === "failed")
+        events.push({ type: "response.failed", response: { ...baseResponse(model, "failed"), error } });
+      return streamEvents(res, events);
+    }
     case "hang-headers":
       return; // never answers; the client gives up
     case "stall-error-body":

@@ -354,6 +354,32 @@ describe("StreamNormalizer", () => {
     });
   });
 
+  it("finishes the items open at an upstream's error event before it, as the SDK reads nothing after it", () => {
+    const events = recorded();
+    const message = { ...((events[7] as StreamEvent).item as object), status: "incomplete" };
+    const error = { type: "error", error: { type: "server_error", code: "server_error", message: "crashed" } };
+    const failed = structuredClone(events[1] as StreamEvent);
+    failed.type = "response.failed";
+    // The upstream's terminal output may list the item as it stood when the error came.
+    const listed = { ...message, status: "in_progress" };
+    Object.assign(failed.response as Record<string, unknown>, { status: "failed", output: [listed] });
+    for (const end of ["cut", "failed"] as const) {
+      const n = normalizer();
+      const sent = feed(n, [...events.slice(0, 5), error, ...(end === "failed" ? [failed] : [])]);
+      const out = [...sent, ...parse(n.finish())];
+      expect(out.slice(5).map((e) => e.type)).toEqual([
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "error",
+        "response.failed",
+      ]);
+      expect(out[7]?.item).toEqual(message);
+      expect((out.at(-1)?.response as { output: unknown[] }).output).toEqual([message]);
+      expectWhole(n, out);
+    }
+  });
+
   it("finishes the items an upstream's failed or incomplete end left open, incomplete, before it, and reports it", () => {
     const events = recorded();
     const message = structuredClone((events[7] as StreamEvent).item) as Record<string, unknown>;
