@@ -13,6 +13,11 @@ import { callUpstream, type CallOptions, type UpstreamTarget } from "./client";
 
 /** How long a missing endpoint is believed: a server may be upgraded, and an isolate can live for hours. */
 const REMEMBERED_MS = 60 * 60 * 1000;
+/**
+ * How long an answer that told nothing (a server down, a 429, a key refused) holds off asking again:
+ * every compacting create would otherwise wait for the same question while the server is down.
+ */
+const INCONCLUSIVE_MS = 60 * 1000;
 /** Servers and models remembered at most: the oldest is forgotten first. */
 const MAX_REMEMBERED = 512;
 /**
@@ -21,13 +26,18 @@ const MAX_REMEMBERED = 512;
  */
 const SERVES_COMPACTION: ReadonlySet<string> = new Set(["api.openai.com"]);
 
-/** Server and model -> whether it lacks `/responses/compact`, and when that was seen (ms). Isolate state, not request state. */
-const seen = new Map<string, { lacks: boolean; at: number }>();
+/**
+ * Server and model -> whether it lacks `/responses/compact` (null: asked, and the answer told nothing),
+ * and when that was seen (ms). Isolate state, not request state.
+ */
+const seen = new Map<string, { lacks: boolean | null; at: number }>();
+/** Questions in flight, per server and model: creates that come meanwhile wait for the same answer. */
+const asking = new Map<string, Promise<boolean | undefined>>();
 
 /** The model name the server knows (a route's rewrite, else the request's), on its base URL. */
 const keyOf = (target: UpstreamTarget, model: string): string => `${target.baseUrl} ${target.model ?? model}`;
 
-function remember(target: UpstreamTarget, model: string, lacks: boolean): void {
+function remember(target: UpstreamTarget, model: string, lacks: boolean | null): void {
   const key = keyOf(target, model);
   seen.delete(key);
   if (seen.size >= MAX_REMEMBERED) seen.delete(seen.keys().next().value as string);
@@ -37,12 +47,15 @@ function remember(target: UpstreamTarget, model: string, lacks: boolean): void {
 /** Remembers that the server of `target` has no `/responses/compact` for `model`. */
 export const rememberNoCompactEndpoint = (target: UpstreamTarget, model: string): void => remember(target, model, true);
 
-/** Whether the server of `target` was seen lacking `/responses/compact` for `model` (true), having it (false), or neither. */
-function known(target: UpstreamTarget, model: string): boolean | undefined {
+/**
+ * Whether the server of `target` was seen lacking `/responses/compact` for `model` (true), having it
+ * (false), asked lately without an answer that told (null), or none of these.
+ */
+function known(target: UpstreamTarget, model: string): boolean | null | undefined {
   const key = keyOf(target, model);
   const entry = seen.get(key);
   if (entry === undefined) return undefined;
-  if (Date.now() - entry.at < REMEMBERED_MS) return entry.lacks;
+  if (Date.now() - entry.at < (entry.lacks === null ? INCONCLUSIVE_MS : REMEMBERED_MS)) return entry.lacks;
   seen.delete(key);
   return undefined;
 }
@@ -59,7 +72,9 @@ export const gatewayCompacts = (target: UpstreamTarget, model: string): boolean 
  * `compaction_trigger`): a Responses server not known either way is asked for `/responses/compact`
  * first, with an empty input (a server that has it answers at once, or refuses it), and its answer
  * remembered. Only a refusal that says the endpoint is missing makes the gateway compact; a server
- * that cannot be asked (down, the key refused) gets the create as it came, and is asked again next time.
+ * that cannot be asked (down, the key refused) gets the create as it came, and is asked again after
+ * INCONCLUSIVE_MS. Creates that come while the question is out wait for its answer: one question an
+ * isolate, not one a create.
  */
 export async function gatewayCompactsFor(
   target: UpstreamTarget,
@@ -67,10 +82,25 @@ export async function gatewayCompactsFor(
   options: CallOptions,
 ): Promise<boolean> {
   if (gatewayCompacts(target, model)) return true;
-  if (known(target, model) === false || SERVES_COMPACTION.has(urlHost(target.baseUrl) ?? "")) return false;
-  const lacks = await lacksCompactEndpoint(target, model, options);
-  if (lacks !== undefined) remember(target, model, lacks);
-  return lacks === true;
+  if (known(target, model) !== undefined || SERVES_COMPACTION.has(urlHost(target.baseUrl) ?? "")) return false;
+  const key = keyOf(target, model);
+  const pending = asking.get(key);
+  // Another create's question: that caller going away (its abort) tells this one nothing.
+  if (pending !== undefined) return (await pending.catch(() => undefined)) === true;
+  const question = ask(target, model, options);
+  asking.set(key, question);
+  return (await question) === true;
+}
+
+/** Asks, and remembers the answer (null for one that told nothing, not an abort). */
+async function ask(target: UpstreamTarget, model: string, options: CallOptions): Promise<boolean | undefined> {
+  try {
+    const lacks = await lacksCompactEndpoint(target, model, options);
+    remember(target, model, lacks ?? null);
+    return lacks;
+  } finally {
+    asking.delete(keyOf(target, model));
+  }
 }
 
 async function lacksCompactEndpoint(

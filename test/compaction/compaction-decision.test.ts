@@ -61,4 +61,44 @@ describe("the compaction decision of a create", () => {
     await compactForUpstream(request, request.input, deps(unknown));
     expect(bodies).toEqual([{ model: "m", input: [] }]);
   });
+
+  it("asks an unknown server once for concurrent creates, and an inconclusive answer only again after a minute", async () => {
+    const request = validateCreateRequest({ model: "m", input: "hi", context_management: contextManagement });
+    const asked: string[] = [];
+    let answer = (): Response => new Response("404 page not found", { status: 404 });
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (url) => {
+      asked.push(url instanceof Request ? url.url : url.toString());
+      await held;
+      return answer();
+    });
+    // Three creates at once, before the isolate knows: one question, the answer for all three.
+    const lacking = targetOf("http://concurrent-lacking.test/v1");
+    const decisions = Promise.all([1, 2, 3].map(() => compactForUpstream(request, request.input, deps(lacking))));
+    release();
+    expect((await decisions).map((decided) => decided.target.gatewayCompaction)).toEqual([true, true, true]);
+    expect(asked).toEqual(["http://concurrent-lacking.test/v1/responses/compact"]);
+
+    // A server that is down (503), rate limited (429) or refuses the key (401) tells nothing: the
+    // create goes as it came, and the next ones within a minute do not ask again.
+    for (const status of [503, 429, 401]) {
+      asked.length = 0;
+      answer = () => new Response(JSON.stringify({ error: { message: "no" } }), { status });
+      const unsure = targetOf(`http://inconclusive-${status}.test/v1`);
+      const first = await Promise.all([1, 2].map(() => compactForUpstream(request, request.input, deps(unsure))));
+      const again = await compactForUpstream(request, request.input, deps(unsure));
+      expect([...first, again].map((decided) => decided.target.gatewayCompaction)).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(asked).toHaveLength(1);
+      const now = Date.now();
+      vi.spyOn(Date, "now").mockReturnValue(now + 61_000);
+      await compactForUpstream(request, request.input, deps(unsure));
+      expect(asked).toHaveLength(2);
+      vi.mocked(Date.now).mockRestore();
+    }
+  });
 });
