@@ -160,6 +160,11 @@ export class StreamNormalizer {
         return out;
       }
       this.#remapItemEvent(event, out);
+      if (type !== "response.output_item.added" && this.#cut.has(event.output_index as number)) {
+        // An upstream that goes on after its `error`: the item it cut was finished, and stays as the client saw it.
+        this.#report("dropped events for an item the upstream's error event ended");
+        return out;
+      }
       out.push(this.#emit(event));
       return out;
     } catch (error) {

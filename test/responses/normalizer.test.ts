@@ -380,6 +380,26 @@ describe("StreamNormalizer", () => {
     }
   });
 
+  it("drops the events an upstream sends after its error for an item that error finished", () => {
+    const events = recorded();
+    const message = { ...((events[7] as StreamEvent).item as object), status: "incomplete" };
+    const error = { type: "error", error: { type: "server_error", code: "server_error", message: "crashed" } };
+    const anomalies: string[] = [];
+    const n = normalizer({}, false, anomalies);
+    // The upstream goes on with the item as if nothing happened, and completes.
+    const out = feed(n, [...events.slice(0, 5), error, ...events.slice(4)]);
+    expect(out.slice(5).map((e) => e.type)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "error",
+      "response.completed",
+    ]);
+    expect((out.at(-1)?.response as { output: unknown[] }).output).toEqual([message]);
+    expectWhole(n, out);
+    expect(anomalies).toContain("dropped events for an item the upstream's error event ended");
+  });
+
   it("finishes the items an upstream's failed or incomplete end left open, incomplete, before it, and reports it", () => {
     const events = recorded();
     const message = structuredClone((events[7] as StreamEvent).item) as Record<string, unknown>;
