@@ -130,10 +130,7 @@ export class BackgroundRun {
     const { request } = spec;
     const target = targetOf(spec.upstream);
     target.protocol.validate(request);
-    const turn =
-      request.conversationId === null
-        ? null
-        : await ConversationTurn.begin(db, spec.tenantId, request.conversationId, spec.responseId, background);
+    const turn = await ConversationTurn.ofCreate(db, spec, background);
     try {
       const context = await expandContext(db, spec.tenantId, request, background, (row) =>
         endLeftRun(db, row, config.recordFlushMs),

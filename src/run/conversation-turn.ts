@@ -26,6 +26,7 @@ import { claimHolders } from "../stream/client-checks";
 import { yieldedClaims } from "../stream/local-stops";
 import { TERMINAL_STATUSES, type InputItem, type ResponseObject } from "../responses/types";
 import type { BackgroundSnapshot } from "./context";
+import type { RunSpec } from "./spec";
 
 /** OpenAI's wording for a conversation another response is running on. */
 export const CONVERSATION_LOCKED_MESSAGE =
@@ -60,6 +61,17 @@ export class ConversationTurn {
     readonly conversationId: string,
     readonly responseId: string,
   ) {}
+
+  /** The turn of `spec`'s create, claimed (see `begin`); null when it names no conversation. */
+  static async ofCreate(
+    db: Db,
+    spec: Pick<RunSpec, "tenantId" | "responseId" | "request">,
+    background?: BackgroundSnapshot,
+  ): Promise<ConversationTurn | null> {
+    const { conversationId } = spec.request;
+    if (conversationId === null) return null;
+    return ConversationTurn.begin(db, spec.tenantId, conversationId, spec.responseId, background);
+  }
 
   /**
    * Claims the conversation for `responseId`; 404 if the tenant has no such conversation, 400 if busy.

@@ -38,16 +38,7 @@ export async function runStateless(
   const { request } = spec;
   const target = targetOf(spec.upstream);
   const db = await tenantDb(env, spec.tenantId);
-  const turn =
-    request.conversationId === null
-      ? null
-      : await ConversationTurn.begin(
-          db,
-          spec.tenantId,
-          request.conversationId,
-          spec.responseId,
-          backgroundSnapshots(env, spec.tenantId),
-        );
+  const turn = await ConversationTurn.ofCreate(db, spec, backgroundSnapshots(env, spec.tenantId));
   turn?.keepAlive();
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");

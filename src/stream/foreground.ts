@@ -100,16 +100,7 @@ export async function runStoredForeground(
   const db = await tenantDb(env, spec.tenantId);
   const { request } = spec;
   const target = targetOf(spec.upstream);
-  const turn =
-    request.conversationId === null
-      ? null
-      : await ConversationTurn.begin(
-          db,
-          spec.tenantId,
-          request.conversationId,
-          spec.responseId,
-          backgroundSnapshots(env, spec.tenantId),
-        );
+  const turn = await ConversationTurn.ofCreate(db, spec, backgroundSnapshots(env, spec.tenantId));
   const identity = { id: spec.responseId, createdAt: spec.createdAt };
   const base = newResponseObject(request, identity, "in_progress");
   const inputItems = identifyItems(request.input);
