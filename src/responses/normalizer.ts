@@ -6,10 +6,12 @@
 import { GrammarError, ResponseFold, doneKey } from "./fold";
 import { isKnownEventType } from "./event-types";
 import { ITEM_ID_PREFIXES, newId } from "./ids";
+import { addWithheld, NOTHING_WITHHELD, type WithheldReasoning } from "./input-transformations";
 import { applyEcho, completeSnapshot, type ResponseEcho } from "./response-object";
 import { finishingEvents, itemEvents } from "./synthesize";
 import type { FailedBy, JsonObject, OutputItem, ResponseError, ResponseObject, StreamEvent } from "./types";
 import { LIFECYCLE_EVENTS, TERMINAL_EVENTS, responseError, textOf } from "./types";
+import { isPlainObject } from "./validation";
 
 export interface NormalizedEvent {
   seq: number;
@@ -54,6 +56,8 @@ export class StreamNormalizer {
   readonly #cut = new Set<number>();
   /** Repairs already logged (the normalizer's and its translator's): each kind once a response, not once an event. */
   readonly #reported = new Set<string>();
+  /** Reasoning items the gateway left out of the call: every snapshot from then on lists them. */
+  #withheld: WithheldReasoning = NOTHING_WITHHELD;
 
   constructor(options: NormalizerOptions) {
     this.#options = options;
@@ -111,6 +115,14 @@ export class StreamNormalizer {
    */
   spend(usage: JsonObject | undefined): void {
     this.#spent = usage;
+  }
+
+  /**
+   * The reasoning items the gateway left out of the upstream call: each snapshot sent from now on
+   * (a background's `response.created` came before the call) lists them in `input_transformations`.
+   */
+  withhold(withheld: WithheldReasoning): void {
+    this.#withheld = withheld;
   }
 
   /** Background responses announce themselves before the upstream is called. */
@@ -228,6 +240,7 @@ export class StreamNormalizer {
     response.status = status as ResponseObject["status"];
     response.completed_at = null;
     if (response.usage == null && this.#spent !== undefined) response.usage = structuredClone(this.#spent);
+    addWithheld(response, this.#withheld);
     this.#closeOpenItems(response.output);
     return response;
   }
@@ -521,6 +534,7 @@ export class StreamNormalizer {
   #emit(event: StreamEvent): NormalizedEvent {
     // Serialized before it is folded: the fold then owns the event's objects and copies nothing.
     event.sequence_number = this.#seq;
+    if (isPlainObject(event.response)) addWithheld(event.response, this.#withheld);
     const json = JSON.stringify(event);
     this.#fold.apply(event);
     const terminal = TERMINAL_EVENTS.has(event.type);

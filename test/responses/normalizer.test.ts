@@ -55,6 +55,23 @@ describe("StreamNormalizer", () => {
     expect((out.at(-1)?.response as Record<string, unknown>).prompt_cache_key).toBe("pk");
   });
 
+  it("lists the reasoning the gateway withheld with the upstream's own input_transformations, in input order", () => {
+    const removed = (id: string, reason = "model_mismatch") => ({ id, action: "removed", reason, type: "reasoning" });
+    const events = recorded();
+    const terminal = events.at(-1)?.response as Record<string, unknown>;
+    terminal.input_transformations = [removed("rs_b", "turn_boundary")];
+    const n = normalizer();
+    n.withhold({ entries: [removed("rs_a"), removed("rs_c")], order: ["rs_a", "rs_b", "rs_c"] });
+    const out = feed(n, events).filter((event) => "response" in event);
+    const listed = out.map((event) => (event.response as Record<string, unknown>).input_transformations);
+    expect(listed.at(0)).toEqual([removed("rs_a"), removed("rs_c")]);
+    expect(listed.at(-1)).toEqual([removed("rs_a"), removed("rs_b", "turn_boundary"), removed("rs_c")]);
+    expect(n.snapshot.input_transformations).toEqual(listed.at(-1));
+    // Nothing withheld: the upstream's own list as it came, and no field where it sent none.
+    const plain = feed(normalizer(), recorded()).filter((event) => "response" in event);
+    expect(plain.some((event) => "input_transformations" in (event.response as object))).toBe(false);
+  });
+
   it("announces a background response as created (queued) then queued, and moves it to in_progress", () => {
     const n = normalizer({}, true);
     const begun = parse(n.begin());

@@ -1,0 +1,43 @@
+// A Response's `input_transformations` (OpenAI's field, openai-node 7.56+): the reasoning inputs
+// withheld from the model, in input order, each `{id, action: "removed", reason, type: "reasoning"}`.
+// The gateway's own (what a route's `reasoning_input`, or a chat route's translation, leaves out:
+// src/upstream/withheld-reasoning.ts) join those an upstream reports. Used by the normalizer.
+
+import type { JsonObject } from "./types";
+
+/** The reasoning items the gateway left out of an upstream call, and the input order to list them in. */
+export interface WithheldReasoning {
+  /** The removed items' entries, in input order. */
+  entries: JsonObject[];
+  /** The ids of every reasoning item of the context sent, in input order. */
+  order: string[];
+}
+
+export const NOTHING_WITHHELD: WithheldReasoning = { entries: [], order: [] };
+
+/** The entry for a reasoning item the gateway left out: another model's reasoning, as it stands here. */
+export const removedEntry = (id: string): JsonObject => ({
+  id,
+  action: "removed",
+  reason: "model_mismatch",
+  type: "reasoning",
+});
+
+const idOf = (entry: unknown): unknown =>
+  typeof entry === "object" && entry !== null && !Array.isArray(entry) ? (entry as JsonObject).id : undefined;
+
+/**
+ * Adds, in place, the gateway's entries to `snapshot`'s (an upstream's own stay as they came), in
+ * input order. Nothing withheld leaves the snapshot as it is: no field when the upstream sent none.
+ */
+export function addWithheld(snapshot: JsonObject, withheld: WithheldReasoning): void {
+  if (withheld.entries.length === 0) return;
+  const sent: unknown[] = Array.isArray(snapshot.input_transformations) ? snapshot.input_transformations : [];
+  const listed = new Set(sent.map(idOf));
+  const merged = [...sent, ...withheld.entries.filter((entry) => !listed.has(entry.id)).map((e) => ({ ...e }))];
+  const position = (entry: unknown): number => {
+    const at = withheld.order.indexOf(idOf(entry) as string);
+    return at === -1 ? Number.MAX_SAFE_INTEGER : at;
+  };
+  snapshot.input_transformations = merged.sort((a, b) => position(a) - position(b));
+}
