@@ -28,6 +28,7 @@ import { notRecorded, refusalOf, unrecordedEnd } from "../stream/outcomes";
 import { framesOf, ResponseRecorder, type FinishOutcome } from "../stream/recorder";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { withheldReasoning } from "../upstream/withheld-reasoning";
 import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
 import { backgroundCapReached, overBackgroundCap } from "./background-cap";
 import { expandContext, type BackgroundSnapshot } from "./context";
@@ -194,7 +195,7 @@ export class BackgroundRun {
       run.#watchedFlushMs = Math.min(WATCHED_FLUSH_MS, config.recordFlushMs);
       run.#accept(normalizer.begin());
       run.#deadline = setTimeout(() => run.#abort.abort(new Stop("deadline")), config.maxRunMs);
-      hooks.background(run.#drive(config, expanded, { request, base }), "run failed");
+      hooks.background(run.#drive(config, context, expanded, { request, base }), "run failed");
       return run;
     } catch (error) {
       await turn?.abandon();
@@ -234,6 +235,8 @@ export class BackgroundRun {
    */
   async #drive(
     config: GatewayConfig,
+    /** The context as read (chain or conversation and input), for what the call leaves out of it. */
+    whole: InputItem[],
     expanded: InputItem[],
     context: { request: RunSpec["request"]; base: ResponseObject },
   ): Promise<void> {
@@ -247,6 +250,8 @@ export class BackgroundRun {
         const deps = compactionDeps(config, { tenantId, target, requestId, signal, observer: this.#trace.summary });
         prepared = await compactForUpstream(context.request, expanded, deps);
         this.normalizer.spend(prepared.compaction?.usage);
+        if (prepared.answer === undefined)
+          this.normalizer.withhold(withheldReasoning(prepared.target, whole, prepared.input));
         upstream =
           prepared.answer ??
           (await callUpstream(

@@ -18,6 +18,7 @@ import { endLeftRun } from "../stream/dead-run";
 import { errorFrame, refusalOf } from "../stream/outcomes";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { withheldReasoning } from "../upstream/withheld-reasoning";
 import { compactionDeps, prepareUpstreamInput, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "./background-snapshot";
 import { expandContext } from "./context";
@@ -74,6 +75,7 @@ export async function runStateless(
     });
     prepared = await prepareUpstreamInput({ request, input, deps });
     normalizer.spend(prepared.compaction?.usage);
+    if (prepared.answer === undefined) normalizer.withhold(withheldReasoning(prepared.target, input, prepared.input));
     summarized = prepared.compaction !== undefined;
     upstream =
       prepared.answer ??

@@ -18,6 +18,7 @@ import { logAnomaly, logD1Problem, logD1Recovered } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
+import { NOTHING_WITHHELD, type WithheldReasoning } from "../responses/input-transformations";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
@@ -26,6 +27,7 @@ import { responseError } from "../responses/types";
 import { encodeFrame, SSE_HEADERS } from "../sse";
 import { callOptions, callUpstream, redact } from "../upstream/client";
 import { targetOf } from "../upstream/registry";
+import { withheldReasoning } from "../upstream/withheld-reasoning";
 import { compactForUpstream, compactionDeps, expandForUpstream, type Compacted } from "../compaction/compact";
 import { backgroundSnapshots } from "../run/background-snapshot";
 import { expandContext } from "../run/context";
@@ -122,6 +124,7 @@ export async function runStoredForeground(
     endAttempts: END_ATTEMPTS,
   });
   let prepared: Compacted;
+  let withheld: WithheldReasoning;
   let summarized: JsonObject | undefined;
   /** The start write (the row and its input). */
   let started: Promise<void> | undefined;
@@ -165,7 +168,9 @@ export async function runStoredForeground(
           target.protocol.buildBody(request, compacted.input),
           callOptions(config, abort.signal, spec.requestId, trace.upstream),
         ));
-      return { answer, compacted };
+      const withheld =
+        compacted.answer !== undefined ? NOTHING_WITHHELD : withheldReasoning(compacted.target, input, compacted.input);
+      return { answer, compacted, withheld };
     };
     const write = () => recorder.start(encodeRow(row));
     const startRow = () => recorder.deferStart(row, config.recordStartMs);
@@ -200,6 +205,7 @@ export async function runStoredForeground(
     started ??= startRow();
     upstream = called.value.answer;
     prepared = called.value.compacted;
+    withheld = called.value.withheld;
   } catch (error) {
     await recorder.stop();
     await turn?.abandon();
@@ -215,6 +221,7 @@ export async function runStoredForeground(
     redact: (text) => redact(text, target.apiKey),
   });
   normalizer.spend(prepared.compaction?.usage);
+  normalizer.withhold(withheld);
   /** The end written instead of the one the run reached, when the next turn took its conversation first. */
   let preempted: ResponseObject | undefined;
   /** Writes the end to D1 (the terminal event waits for it), then the response line. */

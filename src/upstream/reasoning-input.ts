@@ -54,6 +54,9 @@ function sentAs(item: JsonObject, mode: ReasoningInput): JsonObject | null {
   return rest;
 }
 
+/** Whether `mode` leaves the reasoning item out (the gateway reports it: src/upstream/withheld-reasoning.ts). */
+export const leavesOut = (item: JsonObject, mode: ReasoningInput): boolean => sentAs(item, mode) === null;
+
 /** `body` with its input's reasoning items as the route's `reasoning_input` says. */
 export function withReasoningInput(body: JsonObject, mode: ReasoningInput): JsonObject {
   if (!Array.isArray(body.input)) return body;

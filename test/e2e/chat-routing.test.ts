@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { handle } from "../../src/router";
 import { ALT_KEY, received, routed, rowCount } from "../support/chat";
 import { client, GATEWAY_URL, model, upstream } from "../support/gateway";
+import { until } from "../support/hooks";
 import { allRows } from "../support/shards";
 
 const KEY = "sk-test-chat-routing";
@@ -192,6 +193,88 @@ describe("a mixed deployment", () => {
     expect(summaryOnly).toMatchObject({ summary: [{ type: "summary_text", text: "Looking up the weather." }] });
     // What is stored stays as OpenAI made it: a chain back to OpenAI still carries its reasoning.
     expect((await openai.responses.retrieve(first.id)).output[0]).toEqual(reasoning);
+  });
+
+  it("reports the reasoning a route's reasoning_input leaves out in input_transformations: events, answer, retrieve", async () => {
+    // OpenAI's reasoning without a summary: drop_encrypted leaves nothing of it to send.
+    const first = await openai.responses.create({ model: model("think:get_weather"), input: "Weather in Paris?" });
+    const [reasoning, call] = first.output as [{ id: string }, ResponseFunctionToolCall];
+    expect(reasoning).toMatchObject({ type: "reasoning", summary: [] });
+    // Nothing withheld, nothing reported (OpenAI's recorded answers carry no such field either).
+    expect(first).not.toHaveProperty("input_transformations");
+    const removed = [{ id: reasoning.id, action: "removed", reason: "model_mismatch", type: "reasoning" }];
+    const output = [{ type: "function_call_output" as const, call_id: call.call_id, output: "sunny" }];
+    // An item without an id cannot be named: it is left out unreported.
+    const unnamed = { type: "reasoning" as const, summary: [], encrypted_content: "gAAAA-unnamed" };
+
+    const vllm = routed("vllm-think", "vllm/");
+    const stream = openai.responses.stream({
+      model: vllm.model,
+      previous_response_id: first.id,
+      input: [unnamed as never, ...output],
+    });
+    const lifecycle: [string, unknown][] = [];
+    for await (const event of stream)
+      if ("response" in event) lifecycle.push([event.type, event.response.input_transformations]);
+    expect(lifecycle).toEqual([
+      ["response.created", removed],
+      ["response.in_progress", removed],
+      ["response.completed", removed],
+    ]);
+    const streamed = await stream.finalResponse();
+    expect(streamed.input_transformations).toEqual(removed);
+    expect((await openai.responses.retrieve(streamed.id)).input_transformations).toEqual(removed);
+    const [sent] = await received(vllm);
+    expect((sent?.body.input as { type?: string }[]).some((item) => item.type === "reasoning")).toBe(false);
+
+    const answered = await openai.responses.create({
+      model: vllm.model,
+      previous_response_id: first.id,
+      input: output,
+    });
+    expect(answered.input_transformations).toEqual(removed);
+
+    const queued = await openai.responses.create({
+      model: vllm.model,
+      previous_response_id: first.id,
+      input: output,
+      background: true,
+    });
+    const done = await until(
+      () => openai.responses.retrieve(queued.id),
+      (response) => response.status === "completed",
+      "completed",
+    );
+    expect(done.input_transformations).toEqual(removed);
+  });
+
+  it("reports a chat model's reasoning left out of a Responses call, and OpenAI's left out of a chat call", async () => {
+    const chat = routed("fixture:vercel-ai__deepseek-reasoning.chunks.txt");
+    const first = await openai.responses.create({ model: chat.model, input: "How many r's in strawberry?" });
+    const own = first.output[0] as { id: string; type: string };
+    expect(own.type).toBe("reasoning");
+    const second = await openai.responses.create({
+      model: model("think:get_weather"),
+      previous_response_id: first.id,
+      input: "And in raspberry?",
+    });
+    expect(second.input_transformations).toEqual([
+      { id: own.id, action: "removed", reason: "model_mismatch", type: "reasoning" },
+    ]);
+
+    // OpenAI's encrypted reasoning means nothing to a chat server: a store:false create says so too.
+    const call = second.output.find((item) => item.type === "function_call") as ResponseFunctionToolCall;
+    const theirs = second.output.find((item) => item.type === "reasoning") as { id: string };
+    const third = await openai.responses.create({
+      model: routed("text:1").model,
+      previous_response_id: second.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+      store: false,
+    });
+    // The chat model's own reasoning has its text: it goes, as reasoning_content.
+    expect(third.input_transformations).toEqual([
+      { id: theirs.id, action: "removed", reason: "model_mismatch", type: "reasoning" },
+    ]);
   });
 
   it("never returns or stores a route's key, even when the upstream quotes it", async () => {

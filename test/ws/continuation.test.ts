@@ -110,6 +110,33 @@ describe("store:false continuation on the socket", () => {
     socket.close();
   });
 
+  it("reports the reasoning a route leaves out of the continuation in input_transformations, from response.created on", async () => {
+    const socket = new SdkSocket("sk-test-ws-continue");
+    const first = responseOf(
+      await socket.create({ model: model("think:get_weather"), input: "weather?", tools: [weatherTool], store: false }),
+    );
+    const reasoning = first.output[0] as { id: string; summary: unknown[] };
+    expect(reasoning.summary).toEqual([]);
+    // The vLLM route's drop_encrypted leaves out OpenAI's reasoning that has no summary.
+    const vllm = routed("vllm-think", "vllm/");
+    const events = await socket.create({
+      model: vllm.model,
+      previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: callOf(first).call_id, output: "sunny" }],
+      store: false,
+    });
+    const removed = [{ id: reasoning.id, action: "removed", reason: "model_mismatch", type: "reasoning" }];
+    const lifecycle = events.flatMap((event) =>
+      "response" in event ? [[event.type, event.response.input_transformations]] : [],
+    );
+    expect(lifecycle).toEqual([
+      ["response.created", removed],
+      ["response.in_progress", removed],
+      ["response.completed", removed],
+    ]);
+    socket.close();
+  });
+
   it("continues across a tool call over a Chat Completions upstream, tool results after their call", async () => {
     const socket = new SdkSocket("sk-test-ws-continue-chat");
     const m = routed("tools");

@@ -205,7 +205,7 @@ const textsOf = (parts: unknown, type: string): string =>
  * this gateway made, its summary (the raw text, put there for a create that asked for summaries).
  * Another model's summary is not its reasoning: "" then.
  */
-function reasoningOf(item: InputItem): string {
+export function reasoningOf(item: InputItem): string {
   const raw = textsOf(item.content, "reasoning_text");
   if (raw !== "" || !isGatewayReasoning(item)) return raw;
   return textsOf(item.summary, "summary_text");
