@@ -1,0 +1,62 @@
+// What of a create's context the gateway leaves out of its upstream call, as the Response's
+// `input_transformations` lists it: per protocol and route option, in input order, named items only.
+
+import { describe, expect, it } from "vitest";
+import { chatCompletionsProtocol } from "../../src/upstream/chat-completions";
+import type { UpstreamTarget } from "../../src/upstream/client";
+import { responsesProtocol } from "../../src/upstream/responses-protocol";
+import { withheldReasoning } from "../../src/upstream/withheld-reasoning";
+
+const user = { role: "user", content: "a" };
+const openai = { type: "reasoning", id: "rs_openai", summary: [], encrypted_content: "gAAAAABo-blob" };
+const raw = { type: "reasoning", id: "rs_raw", summary: [], content: [{ type: "reasoning_text", text: "hm" }] };
+const unnamed = { type: "reasoning", summary: [], encrypted_content: "gAAAAABo-other" };
+const gateway = {
+  type: "reasoning",
+  id: "rs_gateway",
+  summary: [],
+  content: [{ type: "reasoning_text", text: "x" }],
+  encrypted_content: "gwr1",
+};
+const context = [user, openai, unnamed, raw, gateway];
+
+const target = (options: Partial<UpstreamTarget>): UpstreamTarget => ({
+  baseUrl: "http://upstream.test/v1",
+  protocol: responsesProtocol,
+  apiKey: null,
+  ...options,
+});
+const ids = (t: UpstreamTarget, sent = context) => withheldReasoning(t, context, sent).entries.map((entry) => entry.id);
+
+describe("the reasoning a call withholds", () => {
+  it("lists each item a Responses route leaves out, as model_mismatch, in input order", () => {
+    // The gateway's own items never reach a Responses upstream (expandForUpstream left it out of `sent`).
+    const sent = context.filter((item) => item !== gateway);
+    expect(ids(target({}), sent)).toEqual(["rs_gateway"]);
+    expect(ids(target({ reasoningInput: "drop_encrypted" }), sent)).toEqual(["rs_openai", "rs_gateway"]);
+    expect(ids(target({ reasoningInput: "drop" }), sent)).toEqual(["rs_openai", "rs_raw", "rs_gateway"]);
+    expect(withheldReasoning(target({ reasoningInput: "drop" }), context, sent)).toEqual({
+      entries: ["rs_openai", "rs_raw", "rs_gateway"].map((id) => ({
+        id,
+        action: "removed",
+        reason: "model_mismatch",
+        type: "reasoning",
+      })),
+      order: ["rs_openai", "rs_raw", "rs_gateway"],
+    });
+  });
+
+  it("lists on a chat route the items without raw text, and every item with reasoning_sent_as null", () => {
+    expect(ids(target({ protocol: chatCompletionsProtocol }))).toEqual(["rs_openai"]);
+    expect(ids(target({ protocol: chatCompletionsProtocol, reasoningSentAs: "thinking" }))).toEqual(["rs_openai"]);
+    expect(ids(target({ protocol: chatCompletionsProtocol, reasoningSentAs: null }))).toEqual([
+      "rs_openai",
+      "rs_raw",
+      "rs_gateway",
+    ]);
+  });
+
+  it("lists nothing for a warm-up, which calls no model", () => {
+    expect(ids(target({ reasoningInput: "drop", warmUp: true }))).toEqual([]);
+  });
+});
