@@ -41,3 +41,11 @@ export function addWithheld(snapshot: JsonObject, withheld: WithheldReasoning): 
   };
   snapshot.input_transformations = merged.sort((a, b) => position(a) - position(b));
 }
+
+/** A copy of `response` with `withheld` added (a snapshot made without a normalizer's help). */
+export function withWithheld<T extends JsonObject>(response: T, withheld: WithheldReasoning): T {
+  if (withheld.entries.length === 0) return response;
+  const copy = structuredClone(response);
+  addWithheld(copy, withheld);
+  return copy;
+}

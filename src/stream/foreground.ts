@@ -18,7 +18,7 @@ import { logAnomaly, logD1Problem, logD1Recovered } from "../observe/problems";
 import { failedByOf } from "../observe/failed-by";
 import { recordedOf, RunTrace, runIds } from "../observe/response-end";
 import { newId } from "../responses/ids";
-import { NOTHING_WITHHELD, type WithheldReasoning } from "../responses/input-transformations";
+import { NOTHING_WITHHELD, withWithheld, type WithheldReasoning } from "../responses/input-transformations";
 import { identifyItems } from "../responses/items";
 import { StreamNormalizer, type NormalizedEvent } from "../responses/normalizer";
 import { echoOf, newResponseObject } from "../responses/response-object";
@@ -124,7 +124,7 @@ export async function runStoredForeground(
     endAttempts: END_ATTEMPTS,
   });
   let prepared: Compacted;
-  let withheld: WithheldReasoning;
+  let withheld: WithheldReasoning = NOTHING_WITHHELD;
   let summarized: JsonObject | undefined;
   /** The start write (the row and its input). */
   let started: Promise<void> | undefined;
@@ -161,6 +161,8 @@ export async function runStoredForeground(
     const call = async () => {
       const compacted = await compactForUpstream(request, expanded, deps);
       summarized = compacted.compaction?.usage;
+      // Known before the call: a refused call's failed response lists it too.
+      if (compacted.answer === undefined) withheld = withheldReasoning(compacted.target, input, compacted.input);
       const answer =
         compacted.answer ??
         (await callUpstream(
@@ -168,9 +170,7 @@ export async function runStoredForeground(
           target.protocol.buildBody(request, compacted.input),
           callOptions(config, abort.signal, spec.requestId, trace.upstream),
         ));
-      const withheld =
-        compacted.answer !== undefined ? NOTHING_WITHHELD : withheldReasoning(compacted.target, input, compacted.input);
-      return { answer, compacted, withheld };
+      return { answer, compacted };
     };
     const write = () => recorder.start(encodeRow(row));
     const startRow = () => recorder.deferStart(row, config.recordStartMs);
@@ -197,7 +197,9 @@ export async function runStoredForeground(
           .onNotKept?.()
           .catch((error: unknown) => trace.failure("the Idempotency-Key could not be freed", error));
       }
-      const kept = keep ? await recordRefusal(db, recorder, spec, base, called.reason, summarized) : "not_kept";
+      const kept = keep
+        ? await recordRefusal(db, recorder, spec, withWithheld(base, withheld), called.reason, summarized)
+        : "not_kept";
       trace.refused(refusalOf(called.reason), failedByOf(called.reason), kept);
       throw called.reason;
     }
@@ -205,7 +207,6 @@ export async function runStoredForeground(
     started ??= startRow();
     upstream = called.value.answer;
     prepared = called.value.compacted;
-    withheld = called.value.withheld;
   } catch (error) {
     await recorder.stop();
     await turn?.abandon();

@@ -268,6 +268,20 @@ describe.concurrent("upstream faults before the first byte", () => {
     },
   );
 
+  it("keeps a refused create's reasoning left out of the call in the failed response's input_transformations", async () => {
+    const openai = client(KEY);
+    const failing = model("flaky:3");
+    // Neither encrypted_content nor content: `keep` leaves it out (OpenAI could only look it up by id).
+    const bare = { type: "reasoning" as const, id: "rs_bare", summary: [] };
+    const input = [{ role: "user" as const, content: "x" }, bare];
+    await expect(openai.responses.create({ model: failing, input })).rejects.toMatchObject({ status: 503 });
+    await expectKeptAsFailed(openai, failing, { message: /503/ });
+    const [kept] = await storedFor(openai, failing);
+    expect(kept?.input_transformations).toEqual([
+      { id: "rs_bare", action: "removed", reason: "model_mismatch", type: "reasoning" },
+    ]);
+  });
+
   it("retries a 5xx UPSTREAM_RETRIES (2) times: a third failure reaches the client, a third success wins", async () => {
     const openai = client(KEY);
     const failing = model("flaky:3");
