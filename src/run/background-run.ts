@@ -251,7 +251,7 @@ export class BackgroundRun {
         prepared = await compactForUpstream(context.request, expanded, deps);
         this.normalizer.spend(prepared.compaction?.usage);
         if (prepared.answer === undefined)
-          this.normalizer.withhold(withheldReasoning(prepared.target, whole, prepared.input));
+          this.normalizer.withhold(withheldReasoning(prepared.target, context.request, whole, prepared.input));
         upstream =
           prepared.answer ??
           (await callUpstream(

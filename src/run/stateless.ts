@@ -75,7 +75,8 @@ export async function runStateless(
     });
     prepared = await prepareUpstreamInput({ request, input, deps });
     normalizer.spend(prepared.compaction?.usage);
-    if (prepared.answer === undefined) normalizer.withhold(withheldReasoning(prepared.target, input, prepared.input));
+    if (prepared.answer === undefined)
+      normalizer.withhold(withheldReasoning(prepared.target, request, input, prepared.input));
     summarized = prepared.compaction !== undefined;
     upstream =
       prepared.answer ??

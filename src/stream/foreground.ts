@@ -162,7 +162,8 @@ export async function runStoredForeground(
       const compacted = await compactForUpstream(request, expanded, deps);
       summarized = compacted.compaction?.usage;
       // Known before the call: a refused call's failed response lists it too.
-      if (compacted.answer === undefined) withheld = withheldReasoning(compacted.target, input, compacted.input);
+      if (compacted.answer === undefined)
+        withheld = withheldReasoning(compacted.target, request, input, compacted.input);
       const answer =
         compacted.answer ??
         (await callUpstream(

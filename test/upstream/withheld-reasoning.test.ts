@@ -2,6 +2,7 @@
 // `input_transformations` lists it: per protocol and route option, in input order, named items only.
 
 import { describe, expect, it } from "vitest";
+import { validateCreateRequest } from "../../src/responses/create-request";
 import { chatCompletionsProtocol } from "../../src/upstream/chat-completions";
 import type { UpstreamTarget } from "../../src/upstream/client";
 import { responsesProtocol } from "../../src/upstream/responses-protocol";
@@ -18,7 +19,9 @@ const gateway = {
   content: [{ type: "reasoning_text", text: "x" }],
   encrypted_content: "gwr1",
 };
-const context = [user, openai, unnamed, raw, gateway];
+const answer = { type: "message", role: "assistant", content: [{ type: "output_text", text: "b" }] };
+const context = [user, openai, unnamed, raw, gateway, answer];
+const request = validateCreateRequest({ model: "m", input: "c" });
 
 const target = (options: Partial<UpstreamTarget>): UpstreamTarget => ({
   baseUrl: "http://upstream.test/v1",
@@ -26,7 +29,8 @@ const target = (options: Partial<UpstreamTarget>): UpstreamTarget => ({
   apiKey: null,
   ...options,
 });
-const ids = (t: UpstreamTarget, sent = context) => withheldReasoning(t, context, sent).entries.map((entry) => entry.id);
+const ids = (t: UpstreamTarget, sent = context) =>
+  withheldReasoning(t, request, context, sent).entries.map((entry) => entry.id);
 
 describe("the reasoning a call withholds", () => {
   it("lists each item a Responses route leaves out, as model_mismatch, in input order", () => {
@@ -35,7 +39,7 @@ describe("the reasoning a call withholds", () => {
     expect(ids(target({}), sent)).toEqual(["rs_gateway"]);
     expect(ids(target({ reasoningInput: "drop_encrypted" }), sent)).toEqual(["rs_openai", "rs_gateway"]);
     expect(ids(target({ reasoningInput: "drop" }), sent)).toEqual(["rs_openai", "rs_raw", "rs_gateway"]);
-    expect(withheldReasoning(target({ reasoningInput: "drop" }), context, sent)).toEqual({
+    expect(withheldReasoning(target({ reasoningInput: "drop" }), request, context, sent)).toEqual({
       entries: ["rs_openai", "rs_raw", "rs_gateway"].map((id) => ({
         id,
         action: "removed",
@@ -49,6 +53,11 @@ describe("the reasoning a call withholds", () => {
   it("lists on a chat route the items without raw text, and every item with reasoning_sent_as null", () => {
     expect(ids(target({ protocol: chatCompletionsProtocol }))).toEqual(["rs_openai"]);
     expect(ids(target({ protocol: chatCompletionsProtocol, reasoningSentAs: "thinking" }))).toEqual(["rs_openai"]);
+    // Text that no assistant message follows (a response that failed mid-thought, then a new turn) goes nowhere.
+    const cut = [user, raw, { role: "user", content: "again" }, gateway, answer];
+    expect(withheldReasoning(target({ protocol: chatCompletionsProtocol }), request, cut, cut).entries).toEqual([
+      { id: "rs_raw", action: "removed", reason: "model_mismatch", type: "reasoning" },
+    ]);
     expect(ids(target({ protocol: chatCompletionsProtocol, reasoningSentAs: null }))).toEqual([
       "rs_openai",
       "rs_raw",

@@ -205,7 +205,7 @@ const textsOf = (parts: unknown, type: string): string =>
  * this gateway made, its summary (the raw text, put there for a create that asked for summaries).
  * Another model's summary is not its reasoning: "" then.
  */
-export function reasoningOf(item: InputItem): string {
+function reasoningOf(item: InputItem): string {
   const raw = textsOf(item.content, "reasoning_text");
   if (raw !== "" || !isGatewayReasoning(item)) return raw;
   return textsOf(item.summary, "summary_text");
@@ -226,12 +226,20 @@ export function reasoningOf(item: InputItem): string {
  * Consecutive `function_call` / `custom_tool_call` items (and an assistant message right before
  * them) become one assistant message with `tool_calls`; each output becomes a `tool` message.
  */
-export function toMessages(instructions: string | null, input: InputItem[], tools: ChatToolSet): JsonObject[] {
+export function toMessages(
+  instructions: string | null,
+  input: InputItem[],
+  tools: ChatToolSet,
+  /** Takes the reasoning items whose text went on an assistant message (the others are withheld). */
+  sentReasoning?: InputItem[],
+): JsonObject[] {
   const messages: JsonObject[] = [];
   if (instructions !== null && instructions !== "") messages.push({ role: "system", content: instructions });
   /** The assistant message that following tool calls join (only while it is the last message). */
   let assistant: JsonObject | undefined;
   let reasoning = "";
+  /** The items `reasoning` holds the text of. */
+  let reasoningItems: InputItem[] = [];
   /** The call id of the last server-executed tool search (its output names none). */
   let searchCall: string | undefined;
   /** Calls of the last assistant message that no `tool` message has answered yet. */
@@ -249,14 +257,19 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
 
   const pushAssistant = (message: JsonObject) => {
     release();
-    if (reasoning !== "") message.reasoning_content = reasoning;
+    if (reasoning !== "") {
+      message.reasoning_content = reasoning;
+      sentReasoning?.push(...reasoningItems);
+    }
     reasoning = "";
+    reasoningItems = [];
     messages.push(message);
     assistant = message;
   };
   const push = (message: JsonObject) => {
     if (message.role !== "tool") release();
     reasoning = "";
+    reasoningItems = [];
     assistant = undefined;
     messages.push(message);
     if (message.role !== "tool") return;
@@ -339,6 +352,7 @@ export function toMessages(instructions: string | null, input: InputItem[], tool
         if (text === "") return;
         assistant = undefined;
         reasoning += text;
+        reasoningItems.push(item);
         return;
       }
       case "compaction_trigger":
