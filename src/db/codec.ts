@@ -9,6 +9,7 @@ import { Buffer } from "node:buffer";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { sql, type SQL } from "drizzle-orm";
 import { customType, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { jsonBytes } from "../json-text";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -94,7 +95,8 @@ export function decompressText(value: StoredValue): string {
   return decoder.decode(inflateRawSync(value));
 }
 
-export const compressJson = (value: unknown): Uint8Array => compressText(JSON.stringify(value));
+/** A value's JSON compressed, its text encoded straight to bytes: a 16 MiB input was held as text too. */
+export const compressJson = (value: unknown): Uint8Array => deflateRawSync(jsonBytes(value));
 
 export function decompressJson<T>(value: StoredValue): T {
   return JSON.parse(decompressText(value)) as T;

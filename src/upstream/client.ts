@@ -4,6 +4,7 @@
 
 import type { GatewayConfig } from "../config";
 import { ApiError } from "../errors";
+import { jsonBody } from "../json-text";
 import { watchCall, type UpstreamCall } from "../observe/upstream-call";
 import type { JsonObject } from "../responses/types";
 import {
@@ -304,7 +305,8 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
     ),
     target.reasoningPlaceholder ?? null,
   );
-  const payload = JSON.stringify(
+  // Made as it is sent: held as one string (and the runtime's copy of it) until the model answered.
+  const payload = jsonBody(
     withRequestFields(target.model ? { ...sent, model: target.model } : sent, target.requestFields),
   );
   const host = hostOf(target.baseUrl);
@@ -332,7 +334,7 @@ export async function callUpstream(target: UpstreamTarget, body: JsonObject, opt
       response = await fetch(url, {
         method: "POST",
         headers,
-        body: payload,
+        body: payload(),
         signal: AbortSignal.any([options.signal, firstByte.signal]),
       });
     } catch (error) {

@@ -16,6 +16,7 @@ type Json = Record<string, unknown>;
 interface Recorded {
   path: string;
   authorization: string | null;
+  contentLength: string | null;
   body: Json;
 }
 
@@ -775,7 +776,12 @@ export async function startMockUpstream(): Promise<{ port: number; server: Serve
       }
       const model = typeof body.model === "string" ? body.model : "";
       const list = requests.get(model) ?? [];
-      list.push({ path: url.pathname, authorization: req.headers.authorization ?? null, body });
+      list.push({
+        path: url.pathname,
+        authorization: req.headers.authorization ?? null,
+        contentLength: req.headers["content-length"] ?? null,
+        body,
+      });
       requests.set(model, list);
       res.on("close", () => {
         if (!res.writableFinished) closedEarly.set(model, (closedEarly.get(model) ?? 0) + 1);

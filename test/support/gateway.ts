@@ -27,6 +27,8 @@ const mockUrl = (path: string, model: string) => `${mockOrigin}/__mock/${path}?m
 export interface UpstreamRequest {
   path: string;
   authorization: string | null;
+  /** The `content-length` it was sent with; null when sent chunked. */
+  contentLength: string | null;
   body: Record<string, unknown>;
 }
 
