@@ -10,6 +10,7 @@ import { sql } from "drizzle-orm";
 import type { InputItem } from "../responses/types";
 import type { Db } from "./client";
 import { idArrays, listAsJson } from "./id-lists";
+import { CLOSED_LIST_END } from "./conversations";
 import { joinParts } from "./item-rows";
 
 /** How many of a tenant's most recent conversations a reference is looked up among. */
@@ -93,4 +94,68 @@ export async function findConversationItems(
         if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
   }
   return found;
+}
+
+/** Conversations with a closed list (items added past ITEM_IDS_MAX_CHARS) whose rows a lookup reads, newest first. */
+export const CLOSED_LIST_CONVERSATIONS = 10;
+
+/** What kept a lookup from every stored item: the bounds it met, for the message refusing an id it did not find. */
+export interface ConversationLookupBounds {
+  /** The tenant has more conversations than CONVERSATION_LOOKUP_WINDOW. */
+  pastWindow: boolean;
+  /** Conversations of the window were left out once their lists passed CONVERSATION_LOOKUP_BYTES. */
+  pastBytes: boolean;
+  /** Conversations looked in whose list is closed, beyond the CLOSED_LIST_CONVERSATIONS whose rows were read. */
+  closedUnread: number;
+}
+
+/**
+ * The items with these ids in the conversations whose list of item ids is closed (the items added
+ * after it filled are in no list), the newest CLOSED_LIST_CONVERSATIONS of those the list lookup
+ * looked in, read from their rows (a scan of each conversation: no index on item ids); and what
+ * bounded the lookup. Only for ids the lists did not have: a reference rarely names one.
+ */
+export async function findPastLists(
+  db: Db,
+  tenantId: string,
+  ids: readonly string[],
+): Promise<{ found: Map<string, InputItem>; bounds: ConversationLookupBounds }> {
+  const [window] = await db.all<{ conversations: number; pastBytes: number; closed: string }>(sql`
+    WITH w AS (
+      SELECT id, n, sum(bytes) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS bytes_read FROM (
+        SELECT id, row_number() OVER (ORDER BY created_at DESC) AS n, octet_length(item_ids) AS bytes
+          FROM conversations WHERE tenant_id = ${tenantId}
+         ORDER BY created_at DESC LIMIT ${CONVERSATION_LOOKUP_WINDOW + 1}))
+    SELECT (SELECT count(*) FROM w) AS conversations,
+           (SELECT count(*) FROM w WHERE n <= ${CONVERSATION_LOOKUP_WINDOW} AND bytes_read > ${CONVERSATION_LOOKUP_BYTES}) AS pastBytes,
+           (SELECT json_group_array(id) FROM (
+              SELECT w.id FROM w JOIN conversations c ON c.id = w.id AND c.tenant_id = ${tenantId}
+               WHERE w.n <= ${CONVERSATION_LOOKUP_WINDOW} AND w.bytes_read <= ${CONVERSATION_LOOKUP_BYTES}
+                 AND substr(c.item_ids, -2) = ${CLOSED_LIST_END}
+               ORDER BY w.n)) AS closed`);
+  const closed = JSON.parse(window?.closed ?? "[]") as string[];
+  const read = closed.slice(0, CLOSED_LIST_CONVERSATIONS);
+  const bounds: ConversationLookupBounds = {
+    pastWindow: (window?.conversations ?? 0) > CONVERSATION_LOOKUP_WINDOW,
+    pastBytes: (window?.pastBytes ?? 0) > 0,
+    closedUnread: closed.length - read.length,
+  };
+  const found = new Map<string, InputItem>();
+  const listed = ids.filter((id) => !/\s/.test(id));
+  if (read.length === 0 || listed.length === 0) return { found, bounds };
+  const byConversation = new Map<string, ItemRow[]>();
+  for (const wanted of idArrays(listed)) {
+    const rows = await db.all<ItemRow>(sql`
+      SELECT conversation_id AS conversationId, position, item_id AS itemId, data FROM conversation_items
+       WHERE tenant_id = ${tenantId}
+         AND conversation_id IN (SELECT value FROM json_each(${JSON.stringify(read)}))
+         AND item_id IN (SELECT value FROM json_each(${wanted}))
+       ORDER BY conversation_id, position, part`);
+    for (const row of rows)
+      byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
+  }
+  for (const conversationId of read)
+    for (const row of joinParts(byConversation.get(conversationId) ?? []))
+      if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
+  return { found, bounds };
 }

@@ -36,9 +36,14 @@ const ROW_COLUMNS = {
 
 /**
  * Length at which a conversation's `item_ids` stops growing (some 9,000 ids the gateway mints), far
- * below D1's 2 MB row: items added past it are not found by an `item_reference`.
+ * below D1's 2 MB row. The first append that does not fit closes the list (CLOSED_LIST_END) for
+ * good: the items added from then on are looked up in the conversation's rows instead
+ * (src/db/conversation-item-lookup.ts), which knows the list left them out.
  */
 export const ITEM_IDS_MAX_CHARS = 500_000;
+
+/** How a closed list ends: a list ends each id with one space, so only a closed one ends with two. */
+export const CLOSED_LIST_END = "  ";
 
 /** Ids as `item_ids` lists them after its leading space: each followed by one (none with NUL, see id-lists.ts). */
 const idsListed = (items: readonly StoredItem[]): string =>
@@ -73,7 +78,7 @@ export async function insertConversation(
     ...part,
   }));
   const listed = idsListed(items);
-  const itemIds = listed.length < ITEM_IDS_MAX_CHARS ? ` ${listed}` : " ";
+  const itemIds = listed.length < ITEM_IDS_MAX_CHARS ? ` ${listed}` : CLOSED_LIST_END;
   await db.batch([
     db.insert(conversations).values({ ...values, itemIds }),
     ...chunk(rows, rowsPerStatement(7)).map((group) => db.insert(conversationItems).values(group)),
@@ -154,8 +159,10 @@ export function appendItemsStatements(
       .set({
         nextPosition: sql`${conversations.nextPosition} + ${items.length}`,
         // Listed in the update the append makes anyway: a reference's lookup costs the append no row.
-        itemIds: sql`CASE WHEN length(${conversations.itemIds}) + ${listed.length} <= ${ITEM_IDS_MAX_CHARS}
-          THEN ${conversations.itemIds} || ${listed} ELSE ${conversations.itemIds} END`,
+        // Closed by the first append past the length: one that fits later would leave a gap in it.
+        itemIds: sql`CASE WHEN substr(${conversations.itemIds}, -2) = ${CLOSED_LIST_END} THEN ${conversations.itemIds}
+          WHEN length(${conversations.itemIds}) + ${listed.length} <= ${ITEM_IDS_MAX_CHARS}
+          THEN ${conversations.itemIds} || ${listed} ELSE ${conversations.itemIds} || ' ' END`,
       })
       .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId), guard)),
   ];

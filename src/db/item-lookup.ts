@@ -54,3 +54,11 @@ export async function findOutputItems(
   }
   return found;
 }
+
+/** Whether the tenant has more stored responses than ITEM_LOOKUP_WINDOW: a lookup left its older ones out. */
+export async function pastItemLookupWindow(db: Db, tenantId: string): Promise<boolean> {
+  const rows = await db.all<{ id: string }>(sql`
+    SELECT id FROM responses WHERE tenant_id = ${tenantId} AND store = 1
+     ORDER BY id DESC LIMIT 1 OFFSET ${ITEM_LOOKUP_WINDOW}`);
+  return rows.length > 0;
+}

@@ -5,8 +5,16 @@
 // input_tokens and compact routes.
 
 import type { Db } from "../db/client";
-import { CONVERSATION_LOOKUP_WINDOW, findConversationItems } from "../db/conversation-item-lookup";
-import { findOutputItems, ITEM_LOOKUP_WINDOW } from "../db/item-lookup";
+import {
+  CLOSED_LIST_CONVERSATIONS,
+  CONVERSATION_LOOKUP_BYTES,
+  CONVERSATION_LOOKUP_WINDOW,
+  findConversationItems,
+  findPastLists,
+  type ConversationLookupBounds,
+} from "../db/conversation-item-lookup";
+import { ITEM_IDS_MAX_CHARS } from "../db/conversations";
+import { findOutputItems, ITEM_LOOKUP_WINDOW, pastItemLookupWindow } from "../db/item-lookup";
 import { historyMiss, invalidRequest } from "../errors";
 import type { InputItem } from "../responses/types";
 
@@ -22,13 +30,29 @@ const isReference = (item: InputItem): boolean => item.type === "item_reference"
 
 export const hasItemReferences = (input: readonly InputItem[]): boolean => input.some(isReference);
 
-const itemNotFound = (id: string, param: string) =>
+/** What the lookup read: each bound named only where it left something out. */
+function lookedIn(pastResponses: boolean, bounds: ConversationLookupBounds): string {
+  const count = (n: number) => n.toLocaleString("en-US");
+  const responses = pastResponses
+    ? `your ${count(ITEM_LOOKUP_WINDOW)} most recent stored responses`
+    : "all your stored responses";
+  let conversations = bounds.pastWindow
+    ? `your ${count(CONVERSATION_LOOKUP_WINDOW)} most recent conversations`
+    : "all your conversations";
+  if (bounds.pastBytes)
+    conversations += `, newest first, as far as their lists of item ids total ${count(CONVERSATION_LOOKUP_BYTES / 1_000_000)} MB (older ones were not looked in)`;
+  if (bounds.closedUnread > 0)
+    conversations +=
+      `; items added after a conversation's list of item ids filled (${count(ITEM_IDS_MAX_CHARS)} characters) are looked for ` +
+      `in your ${count(CLOSED_LIST_CONVERSATIONS)} most recent such conversations only, and ${count(bounds.closedUnread)} more were not read`;
+  return `The gateway looked for it in the output of ${responses} and the items of ${conversations}.`;
+}
+
+const itemNotFound = (id: string, param: string, where: string) =>
   historyMiss(
     invalidRequest(
       `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. ` +
-        `Try again with \`store\` set to true, or remove this item from your input. ` +
-        `(The gateway looks for it in the output of your ${ITEM_LOOKUP_WINDOW.toLocaleString("en-US")} most recent stored responses ` +
-        `and the items of your ${CONVERSATION_LOOKUP_WINDOW.toLocaleString("en-US")} most recent conversations.)`,
+        `Try again with \`store\` set to true, or remove this item from your input. (${where})`,
       param,
     ),
   );
@@ -57,7 +81,14 @@ export async function resolveItemReferences(
   const elsewhere = ids.filter((id) => !found.has(id));
   if (elsewhere.length > 0)
     for (const [id, item] of await findConversationItems(db, tenantId, elsewhere)) found.set(id, item);
-  const absent = ids.find((id) => !found.has(id));
-  if (absent !== undefined) throw itemNotFound(absent, param);
+  const unlisted = ids.filter((id) => !found.has(id));
+  if (unlisted.length > 0) {
+    // Not in any list read: in a conversation whose list is closed, or named where the lookup stopped.
+    const past = await findPastLists(db, tenantId, unlisted);
+    for (const [id, item] of past.found) found.set(id, item);
+    const absent = unlisted.find((id) => !found.has(id));
+    if (absent !== undefined)
+      throw itemNotFound(absent, param, lookedIn(await pastItemLookupWindow(db, tenantId), past.bounds));
+  }
   return input.map((item) => (isReference(item) ? (found.get(item.id as string) as InputItem) : item));
 }

@@ -6,7 +6,8 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, type ModelMessage } from "ai";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { findConversationItems } from "../../src/db/conversation-item-lookup";
+import { CONVERSATION_LOOKUP_BYTES, findConversationItems } from "../../src/db/conversation-item-lookup";
+import { ITEM_IDS_MAX_CHARS } from "../../src/db/conversations";
 import { findOutputItems } from "../../src/db/item-lookup";
 import { MAX_ITEM_REFERENCES, resolveItemReferences } from "../../src/run/item-references";
 import { client, gatewayFetch, GATEWAY_URL, model, upstream, words } from "../support/gateway";
@@ -273,6 +274,75 @@ describe("item_reference", () => {
     expect(items.has(nul)).toBe(false);
     await expect(resolveItemReferences(db, tenantId, input)).rejects.toMatchObject({ param: "input" });
     expect(conversation.id).toMatch(/^conv_/);
+  });
+
+  it("finds the items added after a conversation's list of item ids filled, which the list leaves out", async () => {
+    const KEY3 = "sk-test-item-references-full";
+    const full = client(KEY3);
+    const conversation = await full.conversations.create({
+      items: [{ type: "message", role: "user", content: "first" }],
+    });
+    const tenantId = await tenantOf(KEY3);
+    const d1 = await tenantD1(tenantId);
+    // The list as 9,000 items leave it, with room for one id the gateway mints but not two.
+    const minted = (await full.conversations.items.list(conversation.id)).data[0]?.id?.length ?? 0;
+    await d1
+      .prepare("UPDATE conversations SET item_ids = ' ' || replace(hex(zeroblob(?1)), '00', 'x') || ' ' WHERE id = ?2")
+      .bind(ITEM_IDS_MAX_CHARS - 2 - Math.floor((minted + 1) * 1.5), conversation.id)
+      .run();
+    const add = async (...texts: string[]) =>
+      (
+        await full.conversations.items.create(conversation.id, {
+          items: texts.map((text) => ({ type: "message" as const, role: "user" as const, content: text })),
+        })
+      ).data.map((item) => item.id ?? "");
+    // Two do not fit: the list is closed, so the one after them that would fit is not listed either.
+    const added = [...(await add("second", "third")), ...(await add("fourth"))];
+    const list = await d1
+      .prepare("SELECT substr(item_ids, -3) AS tail FROM conversations WHERE id = ?1")
+      .bind(conversation.id)
+      .first<{ tail: string }>();
+    expect(list?.tail).toBe("x  ");
+    const m = model("echo");
+    await full.responses.create({ model: m, input: added.map(reference) });
+    const [sent] = await upstream.requests(m);
+    expect(sent?.body.input).toEqual(
+      ["second", "third", "fourth"].map((content) => ({ type: "message", role: "user", content })),
+    );
+  });
+
+  it("names what bounded the lookup of an id it did not find", async () => {
+    const KEY4 = "sk-test-item-references-bounds";
+    const bounded = client(KEY4);
+    const notFound = async () =>
+      (
+        (await bounded.responses
+          .create({ model: model("echo"), input: [reference("msg_nowhere")] })
+          .catch((error: unknown) => error)) as Error
+      ).message;
+    await bounded.conversations.create({ items: [{ type: "message", role: "user", content: "one" }] });
+    expect(await notFound()).toContain(
+      "(The gateway looked for it in the output of all your stored responses and the items of all your conversations.)",
+    );
+    // Lists of 21 MB: the oldest conversation's is past CONVERSATION_LOOKUP_BYTES, and it was not looked in.
+    await Promise.all(
+      Array.from({ length: 41 }, () =>
+        bounded.conversations.create({ items: [{ type: "message", role: "user", content: "many" }] }),
+      ),
+    );
+    const tenantId = await tenantOf(KEY4);
+    await (
+      await tenantD1(tenantId)
+    )
+      .prepare(
+        "UPDATE conversations SET item_ids = ' ' || replace(hex(zeroblob(?1)), '00', 'x') || ' ' WHERE tenant_id = ?2",
+      )
+      .bind(ITEM_IDS_MAX_CHARS - 2, tenantId)
+      .run();
+    const message = await notFound();
+    expect(message).toContain(
+      `the items of all your conversations, newest first, as far as their lists of item ids total ${CONVERSATION_LOOKUP_BYTES / 1_000_000} MB (older ones were not looked in).`,
+    );
   });
 
   it("reads the items of many conversations in one query, not one query a conversation", async () => {
