@@ -6,7 +6,11 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, type ModelMessage } from "ai";
 import { describe, expect, it } from "vitest";
 import { received, routed, rowCount } from "../support/chat";
-import { CONVERSATION_LOOKUP_BYTES, findConversationItems } from "../../src/db/conversation-item-lookup";
+import {
+  CLOSED_LIST_CONVERSATIONS,
+  CONVERSATION_LOOKUP_BYTES,
+  findConversationItems,
+} from "../../src/db/conversation-item-lookup";
 import { ITEM_IDS_MAX_CHARS } from "../../src/db/conversations";
 import { findOutputItems } from "../../src/db/item-lookup";
 import { MAX_ITEM_REFERENCES, resolveItemReferences } from "../../src/run/item-references";
@@ -324,13 +328,28 @@ describe("item_reference", () => {
     expect(await notFound()).toContain(
       "(The gateway looked for it in the output of all your stored responses and the items of all your conversations.)",
     );
+    // 12 closed lists (ending with two spaces): the rows of the 10 newest are read, the rest named.
+    const tenantId = await tenantOf(KEY4);
+    await Promise.all(
+      Array.from({ length: 11 }, () =>
+        bounded.conversations.create({ items: [{ type: "message", role: "user", content: "closed" }] }),
+      ),
+    );
+    await (
+      await tenantD1(tenantId)
+    )
+      .prepare("UPDATE conversations SET item_ids = item_ids || ' ' WHERE tenant_id = ?1")
+      .bind(tenantId)
+      .run();
+    expect(await notFound()).toContain(
+      `all your conversations; items added after a conversation's list of item ids filled (500,000 characters) are looked for in your ${CLOSED_LIST_CONVERSATIONS} most recent such conversations only, and 2 more were not read.)`,
+    );
     // Lists of 21 MB: the oldest conversation's is past CONVERSATION_LOOKUP_BYTES, and it was not looked in.
     await Promise.all(
       Array.from({ length: 41 }, () =>
         bounded.conversations.create({ items: [{ type: "message", role: "user", content: "many" }] }),
       ),
     );
-    const tenantId = await tenantOf(KEY4);
     await (
       await tenantD1(tenantId)
     )
