@@ -40,7 +40,8 @@ describe("jsonPieces and jsonBytes", () => {
 
 describe("compressJson", () => {
   it("compresses the value's JSON without making its text as one string", () => {
-    const value = { input: [{ role: "user", content: "中文 text ".repeat(100_000) }] };
+    // Past the length made whole by JSON.stringify (WHOLE_CHARS, 4 Mi characters).
+    const value = { input: [{ role: "user", content: "中文 text ".repeat(600_000) }] };
     const stringify = JSON.stringify;
     let longest = 0;
     vi.spyOn(JSON, "stringify").mockImplementation((...args: Parameters<typeof JSON.stringify>) => {

@@ -28,7 +28,7 @@ describe("callUpstream's body", () => {
   it("is sent as the body's JSON with its length, never made as one string", async () => {
     const m = model("text:1");
     // Pairs across every slice boundary, escapes and text of one, two and three UTF-8 bytes.
-    const text = 'a"\\\n é 中 😀 '.repeat(60_000);
+    const text = 'a"\\\n é 中 😀 '.repeat(400_000);
     const body = { model: m, input: [{ role: "user", content: text }], store: false, stream: true };
     const longest = await longestStringified(async () => {
       const response = await callUpstream(
@@ -38,7 +38,8 @@ describe("callUpstream's body", () => {
       );
       await response.body?.cancel();
     });
-    expect(text.length).toBeGreaterThan(600_000);
+    // Past the length made whole by JSON.stringify (WHOLE_CHARS, 4 Mi characters).
+    expect(text.length).toBeGreaterThan(4 * 1_048_576);
     expect(longest).toBeLessThan(200_000);
     const [sent] = await upstream.requests(m);
     expect(sent?.body).toEqual(body);
@@ -47,7 +48,7 @@ describe("callUpstream's body", () => {
 
   it("is sent whole again on a retry", async () => {
     const m = model("flaky:1");
-    const body = { model: m, input: "x".repeat(300_000), store: false, stream: true };
+    const body = { model: m, input: "x".repeat(4_500_000), store: false, stream: true };
     const response = await callUpstream(
       { baseUrl: env.UPSTREAM_BASE_URL, protocol: protocolFor("responses"), apiKey: "sk-test" },
       body,
