@@ -64,5 +64,8 @@ export default tseslint.config(
     },
   },
   // Plain JavaScript outside the TypeScript projects (the Node version guard runs on any Node).
-  { files: ["eslint.config.js", "scripts/check-node.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["eslint.config.js", "scripts/check-node.mjs", "scripts/node-support.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
 );
