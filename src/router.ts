@@ -154,7 +154,10 @@ const router = Router<IRequest, Args>()
   )
   .get("/console/*", route(serveConsole))
   .get("/console", route(redirectToConsole))
-  .get("/", route(redirectToConsole));
+  .get("/", route(redirectToConsole))
+  // HEAD as GET for the console too (`curl -I`, link checkers): ASSETS answers HEAD without a body.
+  .head("/console/*", route(serveConsole))
+  .head("/", route(redirectToConsole));
 
 /**
  * A HEAD answer: a GET's status and headers without its body, and the `content-length` the GET's

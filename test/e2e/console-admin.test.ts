@@ -33,6 +33,25 @@ describe("the console page", () => {
     expect(script.headers.get("content-security-policy")).toBe(csp);
   });
 
+  it("answers HEAD as GET: the same status and headers, no body (curl -I, link checkers)", async () => {
+    for (const path of ["/", "/console"]) {
+      const get = await gatewayFetch(`${ROOT}${path}`, { redirect: "manual" });
+      const res = await gatewayFetch(`${ROOT}${path}`, { method: "HEAD", redirect: "manual" });
+      expect(res.status, path).toBe(get.status);
+      expect(res.headers.get("location"), path).toBe("/console/");
+    }
+    const get = await gatewayFetch(`${ROOT}/console/`);
+    const head = await gatewayFetch(`${ROOT}/console/`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    for (const name of ["content-type", "content-security-policy", "etag"]) {
+      expect(head.headers.get(name), name).toBe(get.headers.get(name));
+    }
+    expect(await head.text()).toBe("");
+    await get.body?.cancel();
+    const missing = await gatewayFetch(`${ROOT}/console/secrets.json`, { method: "HEAD" });
+    expect(missing.status).toBe(404);
+  });
+
   it("answers OpenAI's 404 for a file it does not have", async () => {
     const res = await gatewayFetch(`${ROOT}/console/secrets.json`);
     expect(res.status).toBe(404);
