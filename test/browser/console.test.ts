@@ -449,6 +449,27 @@ describe("the history console", () => {
       ["3", "response.completed", "57 ms", "+16"],
     ]);
     expect(await page.locator(".timeline p").textContent()).toContain("first delta 41 ms");
+    // The table is one Tab stop (a log has hundreds of rows): the arrow keys move between its JSON toggles.
+    const toggles = page.locator(".timeline table summary");
+    expect(await toggles.evaluateAll((all) => all.map((summary) => (summary as HTMLElement).tabIndex))).toEqual([
+      0, -1, -1, -1,
+    ]);
+    const focusedRow = () =>
+      page.evaluate(() => document.activeElement?.closest("tr")?.querySelector("td")?.textContent);
+    await toggles.first().focus();
+    await page.keyboard.press("ArrowDown");
+    expect(await focusedRow()).toBe("1");
+    await page.keyboard.press("End");
+    expect(await focusedRow()).toBe("3");
+    await page.keyboard.press("ArrowUp");
+    expect(await focusedRow()).toBe("2");
+    // One Tab leaves the table; Shift+Tab comes back to the row left, and Enter opens it.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.closest(".timeline table") ?? null)).toBe(null);
+    await page.keyboard.press("Shift+Tab");
+    expect(await focusedRow()).toBe("2");
+    await page.keyboard.press("Enter");
+    expect(await rows.nth(2).locator("pre").textContent()).toBe('{\n  "type": "response.output_text.delta"\n}');
     await page.unroute(`**/v1/responses/${response.id}/events?*`);
   });
 

@@ -66,12 +66,23 @@ const sealedBySize = (key: string, value: unknown): unknown =>
 /**
  * `lazy`: the text is built when the reader first opens it, not with the page: a long timeline's rows
  * (a 1 MB answer's last events hold it whole, megabytes of text folded away).
+ * `tabIndex`: -1 takes its toggle out of the Tab order (a list of them that is one Tab stop).
  */
-export function Json({ value, open = false, lazy = false }: { value: unknown; open?: boolean; lazy?: boolean }) {
+export function Json({
+  value,
+  open = false,
+  lazy = false,
+  tabIndex,
+}: {
+  value: unknown;
+  open?: boolean;
+  lazy?: boolean;
+  tabIndex?: number;
+}) {
   const [opened, setOpened] = useState(open || !lazy);
   return (
     <details class="json" open={open} onToggle={(event) => event.currentTarget.open && setOpened(true)}>
-      <summary>JSON</summary>
+      <summary tabIndex={tabIndex}>JSON</summary>
       {opened && <pre>{JSON.stringify(value, sealedBySize, 2)}</pre>}
     </details>
   );

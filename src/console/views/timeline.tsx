@@ -93,6 +93,29 @@ export async function loadTimeline(session: Session, base: string): Promise<Time
   return { events, timed: false, next: null, end: [], cut };
 }
 
+/**
+ * A keyboard reader crosses the table with one Tab (a log has hundreds of rows): the arrow keys, Home
+ * and End move between its rows' JSON toggles; Enter or Space opens one, as any toggle.
+ */
+function onRowKey(event: KeyboardEvent) {
+  const from = event.target;
+  if (!(from instanceof HTMLElement) || from.tagName !== "SUMMARY" || !ROW_KEYS.includes(event.key)) return;
+  event.preventDefault();
+  const toggles = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>("tr[data-seq] summary")];
+  const at = toggles.indexOf(from);
+  const to =
+    event.key === "Home"
+      ? toggles[0]
+      : event.key === "End"
+        ? toggles.at(-1)
+        : toggles[at + (event.key === "ArrowDown" ? 1 : -1)];
+  if (to === undefined) return;
+  // From the row's start, as Jump does: a narrow screen scrolls the table sideways.
+  to.closest("tr")?.scrollIntoView({ block: "nearest", inline: "start" });
+  to.focus({ preventScroll: true });
+}
+const ROW_KEYS = ["ArrowDown", "ArrowUp", "Home", "End"];
+
 const milliseconds = (value: number | null): string => (value === null ? "—" : `${value.toLocaleString("en-US")} ms`);
 
 /** Reads the next page when `target` scrolls into view (the end of the table), while `more` is set. */
@@ -141,21 +164,24 @@ function useFollowTail(following: boolean, rows: number) {
   };
 }
 
-/** The rows of a run of consecutive events, each with its gap to the one before in the run. */
-function Rows({ events }: { events: TimedEvent[] }) {
+/**
+ * The rows of a run of consecutive events, each with its gap to the one before in the run. Only the
+ * `current` row's JSON toggle is a Tab stop: the arrow keys move between them (see `onRowKey`).
+ */
+function Rows({ events, current }: { events: TimedEvent[]; current: number | undefined }) {
   return (
     <>
       {events.map((event, index) => {
         const previous = index > 0 ? (events[index - 1]?.t_ms ?? null) : null;
         const delta = event.t_ms !== null && previous !== null ? event.t_ms - previous : null;
         return (
-          <tr key={event.sequence_number}>
+          <tr key={event.sequence_number} data-seq={event.sequence_number}>
             <td class="num">{event.sequence_number}</td>
             <td class="mono">{event.type}</td>
             <td class="num">{milliseconds(event.t_ms)}</td>
             <td class="num">{delta === null ? "" : `+${delta}`}</td>
             <td>
-              <Json value={event.event} lazy />
+              <Json value={event.event} lazy tabIndex={event.sequence_number === current ? 0 : -1} />
             </td>
           </tr>
         );
@@ -187,6 +213,8 @@ export function Timeline({
   reading?: boolean;
 }) {
   const [all, setAll] = useState(false);
+  // The row whose JSON toggle is the table's one Tab stop: the last one focused, while it is shown.
+  const [active, setActive] = useState<number | null>(null);
   const last = useRef<HTMLTableSectionElement>(null);
   // The events route's pages are read on demand, so every event read is shown; the replay is read whole.
   const paged = timed;
@@ -198,6 +226,12 @@ export function Timeline({
       ? events.slice(Math.max(SHOWN_EVENTS, events.length - EVENTS_PAGE))
       : [];
   const hidden = latest.length > 0 ? events.length - SHOWN_EVENTS - latest.length : 0;
+  const isShown = (seq: number) => [shown, latest, end].some((rows) => rows.some((e) => e.sequence_number === seq));
+  const current = active !== null && isShown(active) ? active : (shown[0] ?? end[0])?.sequence_number;
+  const onFocusIn = (event: FocusEvent) => {
+    const row = event.target instanceof HTMLElement && event.target.tagName === "SUMMARY" && event.target.closest("tr");
+    if (row && row.dataset.seq !== undefined && Number(row.dataset.seq) !== active) setActive(Number(row.dataset.seq));
+  };
   const tail = useFollowTail(following, events.length);
   const sentinel = useReadOnSight(reading ? undefined : more);
   const partial = more !== undefined;
@@ -254,7 +288,7 @@ export function Timeline({
         )}
       </p>
       <div class="scroll-x">
-        <table>
+        <table onKeyDown={onRowKey} onFocusIn={onFocusIn}>
           <thead>
             <tr>
               <th class="num">#</th>
@@ -265,7 +299,7 @@ export function Timeline({
             </tr>
           </thead>
           <tbody ref={latest.length > 0 || end.length > 0 ? undefined : last}>
-            <Rows events={shown} />
+            <Rows events={shown} current={current} />
           </tbody>
           {latest.length > 0 && (
             <tbody ref={last}>
@@ -276,7 +310,7 @@ export function Timeline({
                   </td>
                 </tr>
               )}
-              <Rows events={latest} />
+              <Rows events={latest} current={current} />
             </tbody>
           )}
           {end.length > 0 && (
@@ -291,7 +325,7 @@ export function Timeline({
                   </div>
                 </td>
               </tr>
-              <Rows events={end} />
+              <Rows events={end} current={current} />
             </tbody>
           )}
         </table>
