@@ -161,6 +161,9 @@ describe("the history console", () => {
   });
 
   it("filters by status, model and metadata, and shows a bad filter's error as the gateway words it", async () => {
+    // A search of the page is of that page: the filtered page starts without it.
+    await page.locator('input[name="search"]').fill("not on any page");
+    expect(await page.locator(".list-tools .muted").textContent()).toBe("0 of 3 shown");
     await page.locator('select[name="status"]').selectOption("failed");
     await page.getByRole("button", { name: "Filter" }).click();
     await until(
@@ -169,6 +172,8 @@ describe("the history console", () => {
       (rows) => rows.length === 1 && rows[0] === ids.failed,
       "the failed response alone",
     );
+    expect(await page.locator('input[name="search"]').inputValue()).toBe("");
+    expect(await page.locator(".list-tools .muted").textContent()).toBe("1 of 1 shown");
     // A failed row says why, by its error's code (its message on hover).
     const { error } = await alice.openai.responses.retrieve(ids.failed!);
     const code = page.locator(`tr[data-id="${ids.failed}"] .error-code`);

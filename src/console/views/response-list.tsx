@@ -40,7 +40,9 @@ const toSeconds = (local: string | null): string | undefined =>
   local === null || local === "" ? undefined : String(Math.floor(new Date(local).getTime() / 1000));
 
 export function ResponseList({ session, params }: { session: Session; params: URLSearchParams }) {
-  const [search, setSearch] = useState("");
+  // The search is of the page read when it was typed: another page (a filter, Older », back) starts
+  // without it, or a filtered page could show "0 of 1 shown" under a search typed for the last one.
+  const [typed, setSearch] = useState<{ list?: List<ResponseObject>; text: string }>({ text: "" });
   const values = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""])) as Record<
     (typeof FILTERS)[number],
     string
@@ -72,7 +74,6 @@ export function ResponseList({ session, params }: { session: Session; params: UR
     window.location.hash = hrefOf("/", next);
   }
 
-  const needle = search.trim().toLowerCase();
   return (
     <main>
       <form class="filters" onSubmit={apply} aria-label="Filters">
@@ -111,6 +112,8 @@ export function ResponseList({ session, params }: { session: Session; params: UR
       </form>
       <Show loaded={page}>
         {(list) => {
+          const search = typed.list === list ? typed.text : "";
+          const needle = search.trim().toLowerCase();
           const rows = list.data.filter(
             (response) => needle === "" || JSON.stringify(response).toLowerCase().includes(needle),
           );
@@ -123,7 +126,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                     type="search"
                     name="search"
                     value={search}
-                    onInput={(event) => setSearch(event.currentTarget.value)}
+                    onInput={(event) => setSearch({ list, text: event.currentTarget.value })}
                   />
                 </label>
                 <span class="muted">
