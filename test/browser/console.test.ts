@@ -924,6 +924,40 @@ describe("the history console", () => {
     expect(await page.locator(".totals").textContent()).toMatch(/\$[0-9.]+ for the priced models/);
     expect(await page.locator("table.bars").last().textContent()).toContain(alice.id);
     await page.screenshot({ path: join(SHOTS, "usage.png"), fullPage: true });
+    // On a phone a name wraps after a separator (text:1#…-3), not mid-word: each part that fits the
+    // column stays on one line.
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      const split = await page.locator("table.bars th").evaluateAll((cells) =>
+        cells.flatMap((cell) => {
+          const nodes: Text[] = [];
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) nodes.push(walker.currentNode as Text);
+          const at = (offset: number): [Text, number] => {
+            for (const node of nodes) {
+              if (offset <= node.length) return [node, offset];
+              offset -= node.length;
+            }
+            throw new Error("past the text");
+          };
+          const column = cell.clientWidth - 16;
+          const broken: string[] = [];
+          for (const part of (cell.textContent ?? "").matchAll(/[^-_:/#.@]+[-_:/#.@]?/g)) {
+            const range = document.createRange();
+            range.setStart(...at(part.index));
+            range.setEnd(...at(part.index + part[0].length));
+            const rects = [...range.getClientRects()].filter((rect) => rect.width > 0);
+            const lines = new Set(rects.map((rect) => Math.round(rect.bottom)));
+            const wide = part[0].length * 8 > column;
+            if (lines.size > 1 && !wide) broken.push(`${cell.textContent}: ${part[0]} (${column} px)`);
+          }
+          return broken;
+        }),
+      );
+      expect(split).toEqual([]);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
     expect(pageErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
   });
 

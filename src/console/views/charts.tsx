@@ -1,7 +1,7 @@
 // Bar charts in plain SVG (no chart library: two shapes are all the page needs). Colours come from
 // the stylesheet by series index, so the strict CSP needs no inline styles.
 
-import { formatNumber } from "./common";
+import { breakable, formatNumber } from "./common";
 
 export interface Bar {
   label: string;
@@ -18,7 +18,7 @@ export function BarList({ bars, unit = "tokens" }: { bars: Bar[]; unit?: string 
       <tbody>
         {bars.map((bar, index) => (
           <tr key={bar.label}>
-            <th class="mono">{bar.label}</th>
+            <th class="mono">{breakable(bar.label)}</th>
             <td class="bar-cell">
               <svg
                 viewBox="0 0 100 10"

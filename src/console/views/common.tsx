@@ -88,6 +88,13 @@ export function Json({
   );
 }
 
+/**
+ * A model's or a tenant's name with a break opportunity after each separator (`text:4#run-1`): a narrow
+ * column wraps it there, not mid-word ("mock-la|rge"); a part wider than the column still breaks.
+ */
+export const breakable = (name: string) =>
+  name.split(/(?<=[-_:/#.@])/).map((part, index) => (index === 0 ? part : [<wbr />, part]));
+
 export const formatNumber = (value: number): string => value.toLocaleString("en-US");
 
 export const formatDollars = (value: number): string =>
