@@ -905,6 +905,17 @@ describe("the history console", () => {
     const table = await page.locator("table.responses").textContent();
     expect(table).toContain(alice.id);
     expect(table).toContain(bob.id);
+    // A phone shows the columns a response is picked by, with no sideways scroll; a wider screen all of them.
+    const headers = () => page.locator("table.responses th:visible").allTextContents();
+    expect(await headers()).toEqual(["Created", "Response", "Status", "Model", "Tenant", "Tokens", "Output"]);
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      expect(await headers()).toEqual(["Created", "Response", "Status", "Model"]);
+      const scroll = page.locator("main .scroll-x").first();
+      expect(await scroll.evaluate((element) => element.scrollWidth - element.clientWidth)).toBe(0);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
     await page.goto(`${stage.origin}/console/#/?tenant_id=${bob.id}`);
     await until(
       () =>

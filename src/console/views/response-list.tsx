@@ -7,7 +7,7 @@ import { getJson, query, responsesPath, type List } from "../api";
 import { hrefOf } from "../route";
 import type { Session } from "../session";
 import { cut } from "../cut";
-import { formatNumber, Show, Status, Time, useLoad, text } from "./common";
+import { breakable, formatNumber, Show, Status, Time, useLoad, text } from "./common";
 import { previewText, type ResponseObject } from "./response-model";
 
 const STATUSES = ["", "queued", "in_progress", "completed", "failed", "incomplete", "cancelled"];
@@ -148,9 +148,9 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                         <th>Response</th>
                         <th>Status</th>
                         <th>Model</th>
-                        {session.mode === "admin" && <th>Tenant</th>}
-                        <th class="num">Tokens</th>
-                        <th>Output</th>
+                        {session.mode === "admin" && <th class="wide">Tenant</th>}
+                        <th class="num wide">Tokens</th>
+                        <th class="wide">Output</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -159,7 +159,7 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                           <td>
                             <Time seconds={response.created_at} />
                           </td>
-                          <td>
+                          <td class="id">
                             <a href={hrefOf(`/responses/${response.id}`)}>{response.id.slice(0, 18)}…</a>
                           </td>
                           <td>
@@ -173,19 +173,21 @@ export function ResponseList({ session, params }: { session: Session; params: UR
                             )}
                           </td>
                           <td>
-                            {response.model}
+                            {breakable(response.model)}
                             {/* Every row was requested under the filter's name: say so where the upstream named it otherwise. */}
                             {values.model !== "" && response.model !== values.model && (
                               <span class="muted small"> (requested as {values.model})</span>
                             )}
                           </td>
                           {session.mode === "admin" && (
-                            <td class="mono">
+                            <td class="mono wide">
                               <a href={hrefOf(`/tenants/${response.tenant_id}`)}>{response.tenant_id}</a>
                             </td>
                           )}
-                          <td class="num">{response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}</td>
-                          <td class="preview">{cut(previewText(response), 90)}</td>
+                          <td class="num wide">
+                            {response.usage ? formatNumber(response.usage.total_tokens ?? 0) : "—"}
+                          </td>
+                          <td class="preview wide">{cut(previewText(response), 90)}</td>
                         </tr>
                       ))}
                     </tbody>
