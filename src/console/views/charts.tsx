@@ -30,7 +30,7 @@ export function BarList({ bars, unit = "tokens" }: { bars: Bar[]; unit?: string 
               </svg>
             </td>
             <td class="num">{formatNumber(bar.value)}</td>
-            <td class="num">{bar.note ?? ""}</td>
+            <td class="num note">{bar.note ?? ""}</td>
           </tr>
         ))}
       </tbody>
