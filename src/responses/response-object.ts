@@ -141,8 +141,13 @@ function completeUsage(usage: JsonObject): void {
  * gateway's clock, as `created_at` is: an upstream's own (its clock, its start) could come before it.
  */
 export function completeSnapshot(snapshot: JsonObject, initial: ResponseObject, nowSeconds: number): void {
-  for (const [field, value] of Object.entries(initial))
-    if (!(field in snapshot)) snapshot[field] = structuredClone(value);
+  // Only objects are copied (the snapshot owns what it holds), and by their keys: structuredClone of a
+  // null or a number, and Object.entries, were most of this function's CPU, three times a response.
+  for (const field of Object.keys(initial)) {
+    if (field in snapshot) continue;
+    const value = initial[field];
+    snapshot[field] = typeof value === "object" && value !== null ? structuredClone(value) : value;
+  }
   if (isObject(snapshot.usage)) completeUsage(snapshot.usage);
   if (Array.isArray(snapshot.tools)) snapshot.tools = echoTools(snapshot.tools);
   if (snapshot.status === "completed") {
