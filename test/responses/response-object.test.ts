@@ -130,6 +130,18 @@ describe("completeSnapshot", () => {
     }
   });
 
+  it("fills every field the snapshot lacks from initial, each object a copy of its own", () => {
+    const base = initial({ metadata: { k: "v" }, reasoning: { effort: "low" } });
+    const snapshot: JsonObject = { status: "in_progress" };
+    completeSnapshot(snapshot, base, 1);
+    expect(snapshot).toEqual({ ...base, status: "in_progress", completed_at: null });
+    // The fold owns the snapshot and changes it in place: initial (the next snapshot's base) must not change with it.
+    for (const field of ["metadata", "reasoning", "text"]) {
+      expect(snapshot[field]).toEqual(base[field]);
+      expect(snapshot[field]).not.toBe(base[field]);
+    }
+  });
+
   it("fills the usage details and tools an upstream left out", () => {
     const snapshot: JsonObject = {
       status: "completed",
