@@ -253,10 +253,16 @@ export class StreamNormalizer {
     }
   }
 
-  /** The start events not yet sent (`response.created`, `response.in_progress`), into `out`. */
-  #ensureStarted(out: NormalizedEvent[]): void {
+  /**
+   * The start events not yet sent (`response.created`, `response.in_progress`), into `out`: OpenAI
+   * always follows its `response.created` with `response.in_progress`, and some servers send none.
+   * `inProgress` false: a foreground response that ends with nothing in it (a `generate: false`
+   * warm-up is `response.created`, then `response.completed`) gets none.
+   */
+  #ensureStarted(out: NormalizedEvent[], inProgress = true): void {
     if (this.#fold.snapshot !== undefined) {
-      if (this.#options.background && !this.#inProgressSent) out.push(this.#inProgress(structuredClone(this.snapshot)));
+      if (!this.#inProgressSent && (inProgress || this.#options.background))
+        out.push(this.#inProgress(structuredClone(this.snapshot)));
       return;
     }
     out.push(
@@ -300,8 +306,8 @@ export class StreamNormalizer {
           this.#report("response.completed carried an incomplete response: sent as response.incomplete");
           event.type = "response.incomplete";
         }
-        this.#ensureStarted(out);
         const sent = snapshot.output;
+        this.#ensureStarted(out, (Array.isArray(sent) && sent.length > 0) || this.snapshot.output.length > 0);
         // An output with something other than items in it (a `null`) would be stored and sent as is.
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
         if (broken)

@@ -48,6 +48,24 @@ describe("StreamNormalizer", () => {
     }
   });
 
+  it("sends response.in_progress after response.created when the upstream sends none, as OpenAI always does", () => {
+    const events = recorded().filter((event) => event.type !== "response.in_progress");
+    const n = normalizer();
+    const out = feed(n, events);
+    expect(out.slice(0, 3).map((event) => event.type)).toEqual([
+      "response.created",
+      "response.in_progress",
+      events[1]?.type,
+    ]);
+    expect(out[1]?.response).toMatchObject({ id: "resp_gateway", status: "in_progress" });
+    expect(out.filter((event) => event.type === "response.in_progress")).toHaveLength(1);
+    expectWhole(n, out);
+    // The upstream's own is sent once, where it came.
+    const own = feed(normalizer(), recorded());
+    expect(own.filter((event) => event.type === "response.in_progress")).toHaveLength(1);
+    expect(own.map((event) => event.type)).toEqual(recorded().map((event) => event.type));
+  });
+
   it("fills fields an upstream left out of a snapshot from the gateway's own", () => {
     const events = recorded();
     for (const event of events) if (event.response) delete (event.response as Record<string, unknown>).prompt_cache_key;
