@@ -225,8 +225,11 @@ export class ResponseRun extends DurableObject<Env> {
     }
     if (!this.#storage.exists()) {
       // A keepalive alarm with no live run: the run's instance died; D1 ends it (if it had not ended).
-      await this.#recover("failed");
-      if (!this.#storage.exists()) await this.ctx.storage.deleteAlarm();
+      const ended = await this.#recover("failed");
+      // D1 refused that end: the alarm tries again, as for a live run's refused end (deleted, the run
+      // would wait for the sweep or a read, and wrangler dev has no sweep).
+      if (ended !== null && !this.#endLanded) await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+      else if (!this.#storage.exists()) await this.ctx.storage.deleteAlarm();
       return;
     }
     if (!(await this.#endIsRecorded())) return this.#schedule();

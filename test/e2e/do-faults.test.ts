@@ -306,6 +306,35 @@ describe("an instance reset after readers were sent events D1 never got", () => 
   });
 });
 
+describe("a lost background run whose end D1 refuses when its keepalive alarm finds it", () => {
+  it("the alarm stays set and ends it failed once D1 takes the end, without waiting for the sweep or a read", async () => {
+    const key = `sk-test-do-faults-${crypto.randomUUID()}`;
+    const openai = client(key);
+    const m = model("gate:6:4");
+    const { id } = await openai.responses.create({ model: m, input: "x", background: true });
+    await until(
+      () => d1Row(id),
+      (row) => (row?.event_count ?? 0) >= 7,
+      "the events in D1",
+    );
+    const reset = await runInDurableObject(await runStub(id, key), (_instance, state) =>
+      state.abort("simulated reset"),
+    ).catch((error: unknown) => error);
+    expect(String(reset)).toContain("simulated reset");
+    const { drop } = await refuseEnds(m);
+    // The keepalive alarm finds the run lost; D1 refuses the end it writes.
+    expect(await runDurableObjectAlarm(await runStub(id, key))).toBe(true);
+    expect((await d1Row(id))?.status).toBe("in_progress");
+    const alarm = await runInDurableObject(await runStub(id, key), (_instance, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    await drop();
+    expect(await runDurableObjectAlarm(await runStub(id, key))).toBe(true);
+    expect((await d1Row(id))?.status).toBe("failed");
+    expect(await openai.responses.retrieve(id)).toMatchObject({ status: "failed", output_text: "w0 w1 " });
+    await upstream.release(m);
+  });
+});
+
 describe("a delete while a foreground run writes its end", () => {
   it("the delete wins; the run's end writes nothing; the client is told its end was not recorded", async () => {
     const key = "sk-test-do-faults-delete";
