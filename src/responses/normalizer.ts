@@ -283,6 +283,15 @@ export class StreamNormalizer {
     if (typeof response !== "object" || response === null || Array.isArray(response))
       throw new GrammarError(`${event.type} has no response object`);
     const snapshot = response as JsonObject;
+    // An upstream that sent `error` and then completed the response anyway: its clients were told it
+    // failed (the SDK's stream throws at `error`), so it ends failed with that error, as OpenAI's
+    // `error` is followed by `response.failed`, and chains and conversations do not take it as done.
+    if (event.type === "response.completed" && this.#lastError !== undefined) {
+      this.#report("response.completed came after an error event: sent as response.failed with that error");
+      event.type = "response.failed";
+      snapshot.status = "failed";
+      snapshot.error = { ...this.#lastError };
+    }
     applyEcho(snapshot, this.#options.echo);
     // Every field OpenAI serializes is present, even when an upstream leaves some out.
     completeSnapshot(snapshot, this.#options.initial, Math.floor(Date.now() / 1000));

@@ -245,6 +245,26 @@ describe("StreamNormalizer", () => {
     expectWhole(terminal, ended);
   });
 
+  it("ends failed, with its error, a response the upstream completed after an error event", () => {
+    const events = recorded();
+    const anomalies: string[] = [];
+    const n = normalizer({}, false, anomalies);
+    const error = { type: "error", code: "server_error", message: "The model crashed." } as StreamEvent;
+    const out = feed(n, [...events.slice(0, 5), error, events.at(-1) as StreamEvent]);
+    // Once: the error event, then response.failed in place of the upstream's response.completed.
+    expect(out.filter((e) => e.type === "error")).toHaveLength(1);
+    expect(out.at(-1)?.type).toBe("response.failed");
+    expect(out.at(-1)?.response).toMatchObject({
+      status: "failed",
+      error: { code: "server_error", message: "The model crashed." },
+    });
+    expect(n.snapshot.status).toBe("failed");
+    expect(anomalies).toContain(
+      "response.completed came after an error event: sent as response.failed with that error",
+    );
+    expectWhole(n, out);
+  });
+
   it("fails a stream that ends without a terminal event, once", () => {
     const n = normalizer();
     feed(n, recorded().slice(0, 6));
@@ -421,14 +441,14 @@ describe("StreamNormalizer", () => {
     const error = { type: "error", error: { type: "server_error", code: "server_error", message: "crashed" } };
     const anomalies: string[] = [];
     const n = normalizer({}, false, anomalies);
-    // The upstream goes on with the item as if nothing happened, and completes.
+    // The upstream goes on with the item as if nothing happened, and completes (ended failed: its error stands).
     const out = feed(n, [...events.slice(0, 5), error, ...events.slice(4)]);
     expect(out.slice(5).map((e) => e.type)).toEqual([
       "response.output_text.done",
       "response.content_part.done",
       "response.output_item.done",
       "error",
-      "response.completed",
+      "response.failed",
     ]);
     expect((out.at(-1)?.response as { output: unknown[] }).output).toEqual([message]);
     expectWhole(n, out);
