@@ -77,6 +77,8 @@ interface MoveProgress {
   after: unknown[] | null;
   /** Rows copied per table over every call (the counts checked). */
   copied: Record<string, number>;
+  /** The call carrying the move on (a random id): a call whose claim was overtaken saves and records nothing. */
+  call?: string;
 }
 
 /** D1 statements a call may still run (MoveBounds.budget). */
@@ -169,8 +171,21 @@ export async function moveTenant(
       throw tenantConflict(
         `Tenant '${tenantId}' is already moving to ${record.moving_to}; to call that move off, move it to ${record.shard}.`,
       );
+    // Claimed before anything is cleared or copied: an earlier call still running (its client gave
+    // up, or the move was sent twice) then finds its progress taken at its next save or its record
+    // and stops, rather than record the new shard over a copy this call cleared.
+    saved = JSON.stringify({ ...(JSON.parse(record.move_progress) as MoveProgress), call: crypto.randomUUID() });
+    const claimed = await control
+      .prepare(
+        "UPDATE tenant_shards SET move_progress = ?1 WHERE tenant_id = ?2 AND moving_to = ?3 AND move_progress = ?4 RETURNING shard",
+      )
+      .bind(saved, tenantId, target, record.move_progress)
+      .first();
+    if (claimed === null)
+      throw tenantConflict(
+        `Another call is carrying on the move of tenant '${tenantId}' to ${target}; send the move again once it has answered.`,
+      );
     from = record.shard;
-    saved = record.move_progress;
   }
   const progress = JSON.parse(saved) as MoveProgress;
   const copiedBefore = { ...progress.copied };

@@ -14,6 +14,7 @@ import * as schema from "../../src/db/schema";
 import { forgetShard } from "../../src/db/shards";
 import { eraseTenant } from "../../src/db/tenant-erase";
 import { moveTenant } from "../../src/db/tenant-move";
+import { ownedRows, tenantTables } from "../../src/db/tenant-tables";
 import { rollUpUsage } from "../../src/db/usage";
 import { idFloorAt } from "../../src/responses/ids";
 
@@ -550,5 +551,103 @@ describe("moving a big tenant in bounded calls", () => {
     const again = await admin("POST", `/tenants/${tenant.tenantId}/move`, { shard: there, drain_seconds: 0 }, THREE);
     expect(again).toMatchObject({ status: 200, body: { from: there, to: there, done: true } });
     expect(await responsesPerShard(tenant.tenantId)).toEqual({ [there]: 2 });
+  });
+});
+
+describe("a move sent again while an earlier call of it still runs", () => {
+  /** The tenant's rows on `name`, per table. */
+  async function rowsOn(name: string, tenantId: string): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const table of await tenantTables(d1(name))) {
+      const row = await d1(name)
+        .prepare(`SELECT count(*) AS n FROM "${table.name}" WHERE ${ownedRows(table)}`)
+        .bind(tenantId)
+        .first<{ n: number }>();
+      if ((row?.n ?? 0) > 0) counts[table.name] = row!.n;
+    }
+    return counts;
+  }
+
+  /** `db` whose copy batches wait at `gate` once `when` held for a statement prepared since. */
+  function pausing(
+    db: D1Database,
+    when: (query: string) => boolean,
+    gate: { reached: () => void; open: Promise<void> },
+  ) {
+    let armed = false;
+    let paused = false;
+    return new Proxy(db, {
+      get(inner, name) {
+        if (name === "prepare")
+          return (query: string) => {
+            if (when(query)) armed = true;
+            return inner.prepare(query);
+          };
+        if (name === "batch")
+          return async (statements: D1PreparedStatement[]) => {
+            if (armed && !paused) {
+              paused = true;
+              gate.reached();
+              await gate.open;
+            }
+            return inner.batch(statements);
+          };
+        return (Reflect.get(inner, name) as (...args: unknown[]) => unknown).bind(inner);
+      },
+    });
+  }
+
+  function newGate() {
+    let reached!: () => void;
+    let open!: () => void;
+    const hit = new Promise<void>((resolve) => (reached = resolve));
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { gate: { reached, open: opened }, hit, open };
+  }
+
+  it("leaves the move to the later call: the earlier one's copy, cleared by it, is never recorded", async () => {
+    const tenant = await newTenantKey("move sent twice");
+    const openai = managedClient(tenant.key, THREE);
+    for (let n = 0; n < 3; n++) await openai.responses.create({ model: model("text:1"), input: `n${n}` });
+    await openai.conversations.create({ items: [{ type: "message", role: "user", content: "kept" }] });
+    const here = (await recordedShard(tenant.tenantId))!;
+    const there = SHARDS.find((name) => name !== here)!;
+    const before = await rowsOn(here, tenant.tenantId);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(["conversations", "responses"]));
+    // The first call stops before it copies the responses, every other table copied; the second
+    // (sent again meanwhile) clears the new shard and stops before its first copy.
+    const first = newGate();
+    const second = newGate();
+    const earlier = moveTenant(
+      { ...env, ...THREE, [there]: pausing(d1(there), (q) => q.includes('INTO "responses"'), first.gate) },
+      tenant.tenantId,
+      there,
+      0,
+    ).then(
+      (moved) => ({ moved }),
+      (error: unknown) => ({ error }),
+    );
+    await first.hit;
+    const later = moveTenant(
+      { ...env, ...THREE, [there]: pausing(d1(there), () => true, second.gate) },
+      tenant.tenantId,
+      there,
+      0,
+    ).then(
+      (moved) => ({ moved }),
+      (error: unknown) => ({ error }),
+    );
+    await second.hit;
+    first.open();
+    await earlier;
+    second.open();
+    await later;
+    // The earlier call stops at its record, which the later call's claim overtook; the later one
+    // copies everything again and records the new shard.
+    expect(await recordedShard(tenant.tenantId)).toBe(there);
+    expect(await rowsOn(there, tenant.tenantId)).toEqual(before);
+    expect(await rowsOn(here, tenant.tenantId)).toEqual({});
+    expect(await earlier).toMatchObject({ error: { status: 409 } });
+    expect(await later).toMatchObject({ moved: { from: here, to: there, done: true } });
   });
 });
