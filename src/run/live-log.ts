@@ -132,56 +132,65 @@ export class LiveLog {
     let stored: AsyncIterator<{ seq: number; frame: string }[]> | undefined;
     /** The last event `stored` reads: memory began after it when that read started. */
     let storedUpTo = -1;
-    return new ReadableStream<Uint8Array>(
-      {
-        pull: async (controller) => {
-          for (;;) {
-            if (cursor < this.#published) {
-              if (cursor + 1 < this.#base) {
-                // Older than memory: D1 has these; one batch per pull. A reader that fell behind
-                // again, past what its last read covered, needs a read of the newly dropped ones.
-                if (stored === undefined || cursor >= storedUpTo) {
-                  await stored?.return?.();
-                  storedUpTo = this.#base - 1;
-                  stored = this.#source.readStored(cursor, storedUpTo)[Symbol.asyncIterator]();
-                }
-                const next = await stored.next();
-                const frames = next.done === true ? [] : next.value.filter((event) => event.seq > cursor);
-                if (frames.length === 0) {
-                  // Frames leave memory only once D1 has them: a gap here is a fault, not an end.
-                  controller.enqueue(encoder.encode(gapError(cursor + 1, this.#base - 1)));
-                  detach();
-                  controller.close();
-                  return;
-                }
-                let text = "";
-                for (const event of frames) text += event.frame;
-                cursor = frames[frames.length - 1]!.seq;
-                controller.enqueue(encoder.encode(text));
-                return;
-              }
-              const { text, last } = this.#piece(cursor, this.#published);
-              if (text !== "") {
-                this.#source.sending?.(last);
-                cursor = last;
-                controller.enqueue(encoder.encode(text));
-                return;
-              }
+    const pullOnce = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+      for (;;) {
+        if (cursor < this.#published) {
+          if (cursor + 1 < this.#base) {
+            // Older than memory: D1 has these; one batch per pull. A reader that fell behind
+            // again, past what its last read covered, needs a read of the newly dropped ones.
+            if (stored === undefined || cursor >= storedUpTo) {
+              await stored?.return?.();
+              storedUpTo = this.#base - 1;
+              stored = this.#source.readStored(cursor, storedUpTo)[Symbol.asyncIterator]();
             }
-            if (this.#closed) {
-              if (this.#end !== undefined && !ended) {
-                ended = true;
-                controller.enqueue(encoder.encode(this.#end));
-                return;
-              }
+            const next = await stored.next();
+            const frames = next.done === true ? [] : next.value.filter((event) => event.seq > cursor);
+            if (frames.length === 0) {
+              // Frames leave memory only once D1 has them: a gap here is a fault, not an end.
+              controller.enqueue(encoder.encode(gapError(cursor + 1, this.#base - 1)));
               detach();
               controller.close();
               return;
             }
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              this.#waiters.add(resolve);
-            });
+            let text = "";
+            for (const event of frames) text += event.frame;
+            cursor = frames[frames.length - 1]!.seq;
+            controller.enqueue(encoder.encode(text));
+            return;
+          }
+          const { text, last } = this.#piece(cursor, this.#published);
+          if (text !== "") {
+            this.#source.sending?.(last);
+            cursor = last;
+            controller.enqueue(encoder.encode(text));
+            return;
+          }
+        }
+        if (this.#closed) {
+          if (this.#end !== undefined && !ended) {
+            ended = true;
+            controller.enqueue(encoder.encode(this.#end));
+            return;
+          }
+          detach();
+          controller.close();
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.#waiters.add(resolve);
+        });
+      }
+    };
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            await pullOnce(controller);
+          } catch (error) {
+            // The stream errors and is never cancelled: counted out here, or the run flushes as if watched.
+            detach();
+            throw error;
           }
         },
         cancel: async () => {

@@ -135,3 +135,23 @@ describe("a late reader of a long background run", () => {
     expect(data.message).toContain("missing from the record");
   });
 });
+
+describe("counting a live log's readers", () => {
+  it("counts out a reader whose read of D1 failed, so the run stops flushing as if watched", async () => {
+    const watched: boolean[] = [];
+    const log = new LiveLog(
+      {
+        readStored: () => ({
+          [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error("D1_ERROR: simulated")) }),
+        }),
+        recordedUpTo: () => 12,
+        watched: (now) => watched.push(now),
+      },
+      10,
+    );
+    for (let seq = 10; seq <= 12; seq++) log.remember(seq, frameOf(seq));
+    log.publish(12);
+    await expect(readAll(log.tail(-1))).rejects.toThrow("D1_ERROR: simulated");
+    expect(watched).toEqual([true, false]);
+  });
+});
