@@ -112,8 +112,9 @@ export async function requireAcceptedKey(caller: Caller, config: GatewayConfig):
  * pass-through mode a wrong key's tenant (its hash) has an empty history, so "not found" would send
  * its user looking for the id while OpenAI answers a wrong key 401 whatever it asked for (as a
  * conversation turn here, which checks the key first). Asks the upstream only on such a miss, and
- * only for a key not accepted lately; with no verdict the miss stands. Never for another path: an
- * admin token must not be sent upstream.
+ * only for a key not accepted lately, and once a minute for a key it refused (repeating a wrong key
+ * waits for no upstream); with no verdict the miss stands. Never for another path, nor for the
+ * admin token: it must not be sent upstream.
  */
 export async function refusalBehindMiss(
   request: Request,
@@ -123,12 +124,34 @@ export async function refusalBehindMiss(
   if (config.authMode !== "passthrough" || !isHistoryMiss(error)) return null;
   if (!new URL(request.url).pathname.startsWith("/v1/")) return null;
   const key = bearerToken(request);
-  if (key === null) return null;
+  // The operator's admin token on a /v1 path is no client's key: it never goes upstream from here.
+  if (key === null || key === config.adminToken) return null;
   const caller = await passthroughCaller(key);
   if (isKeyAccepted(caller)) return null;
+  const now = Date.now();
+  const known = refused.get(caller.tenantId);
+  if (known !== undefined && known.until > now) return known.error;
   const verdict = await verifyKeyUpstream(caller, config);
   if (verdict.kind === "accepted") markKeyAccepted(caller);
-  return verdict.kind === "refused" ? verdict.error : null;
+  if (verdict.kind !== "refused") return null;
+  rememberRefusal(caller.tenantId, verdict.error, now);
+  return verdict.error;
+}
+
+/** How long a refusal answers a wrong key's misses without asking the upstream again. */
+const REFUSAL_TTL_MS = 60_000;
+/** Refusals remembered per isolate (by tenant id, a hash of the key). */
+const MAX_REFUSED_KEYS = 1_000;
+/** Tenant id -> the upstream's refusal of its key and when it lapses; insertion order, oldest first. */
+const refused = new Map<string, { error: ApiError; until: number }>();
+
+function rememberRefusal(tenantId: string, error: ApiError, now: number): void {
+  refused.delete(tenantId);
+  refused.set(tenantId, { error, until: now + REFUSAL_TTL_MS });
+  for (const oldest of refused.keys()) {
+    if (refused.size <= MAX_REFUSED_KEYS) break;
+    refused.delete(oldest);
+  }
 }
 
 /**

@@ -226,6 +226,15 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
     expect(await rowCounts()).toEqual(before);
   });
 
+  it("answers a refused key's repeated lookups with its 401, asking the upstream once a minute", async () => {
+    const key = `sk-refused-${crypto.randomUUID()}`;
+    const openai = client(key);
+    for (const missing of ["resp_0123456789abcdef0123456789abcdef", "resp_fedcba9876543210fedcba9876543210"])
+      for (let attempt = 0; attempt < 2; attempt++)
+        expect(await failure(() => openai.responses.retrieve(missing))).toBeInstanceOf(AuthenticationError);
+    expect(await upstream.keyChecks(key)).toBe(1);
+  });
+
   it("answers an accepted key's lookup that finds nothing with its not found, asking the upstream once", async () => {
     const key = `sk-test-lost-${crypto.randomUUID()}`;
     const openai = client(key);
