@@ -147,9 +147,10 @@ export function redact(text: string, key: string | null): string {
     out = out.replaceAll(form, "[redacted]");
   // A masked quote (OpenAI's `sk-proj-****…abcd`) still shows the key's first and last characters.
   out = out.replace(MASKED_KEY, "[redacted]");
-  // An elided one: the key's head and tail around `...`, `…` or fewer stars (either may be missing, not both).
+  // An elided one: the key's head and tail around `...`, `…` or fewer stars (either may be missing,
+  // not both). One or two characters are no quote: "It's..." is not `s…` of an `sk-` key.
   out = out.replace(ELIDED_QUOTE, (quote, head: string, tail: string) =>
-    head + tail !== "" && key.startsWith(head) && key.endsWith(tail) ? "[redacted]" : quote,
+    head.length + tail.length >= MIN_ELIDED_SHOWN && key.startsWith(head) && key.endsWith(tail) ? "[redacted]" : quote,
   );
   return withoutKeyRuns(out, key);
 }
@@ -191,6 +192,9 @@ export const redactErrorBody = (text: string, key: string | null): string => red
  * took seconds).
  */
 const MASKED_KEY = /(?<![\w-])[\w-]*\*{4,}[\w-]*/g;
+
+/** The fewest of a key's characters an elided quote shows (head and tail) to be taken out. */
+const MIN_ELIDED_SHOWN = 4;
 
 /** A word cut by `...`, `…` or stars, its head and tail captured; as MASKED_KEY, it starts only where a word does. */
 const ELIDED_QUOTE = /(?<![\w-])([\w-]*)(?:\.{2,}|…|\*+)([\w-]*)/g;

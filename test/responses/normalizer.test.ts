@@ -358,6 +358,9 @@ describe("StreamNormalizer", () => {
       // Not the key's: text stays as it was.
       ["Please wait... then retry at api.example.com", "Please wait... then retry at api.example.com"],
       ["sk-other...zz is not valid", "sk-other...zz is not valid"],
+      // A word's last letter before an ellipsis is no quote of the key's start (`s` of `sk-`), nor one digit its end.
+      ["The model's... output was cut", "The model's... output was cut"],
+      ["Let's… try again, ...6 left", "Let's… try again, ...6 left"],
     ];
     for (const [quoted, shown] of quotes) expect(redact(quoted, key)).toBe(shown);
     // Linear in the text: a long error that repeats the key's start costs no more than its length.
