@@ -48,6 +48,8 @@ export function withheldReasoning(
 ): WithheldReasoning {
   // A warm-up calls no model (warm-up.ts).
   if (target.warmUp === true) return NOTHING_WITHHELD;
+  // Most contexts hold no reasoning item: a chat route's would be translated a second time for nothing.
+  if (!context.some(named) && !sent.some(named)) return NOTHING_WITHHELD;
   const removed = new Set<string>();
   if (target.protocol.name === "responses")
     for (const item of context) if (named(item) && isGatewayReasoning(item)) removed.add(item.id as string);

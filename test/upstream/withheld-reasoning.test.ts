@@ -65,6 +65,23 @@ describe("the reasoning a call withholds", () => {
     ]);
   });
 
+  it("does not translate a context without reasoning items for a chat route (once a create is enough)", () => {
+    let reads = 0;
+    const counted = {
+      role: "user",
+      get content() {
+        reads++;
+        return "a";
+      },
+    };
+    const plain = [counted, answer];
+    expect(withheldReasoning(target({ protocol: chatCompletionsProtocol }), request, plain, plain)).toEqual({
+      entries: [],
+      order: [],
+    });
+    expect(reads).toBe(0);
+  });
+
   it("lists nothing for a warm-up, which calls no model", () => {
     expect(ids(target({ reasoningInput: "drop", warmUp: true }))).toEqual([]);
   });
