@@ -33,12 +33,17 @@ const idOf = (entry: unknown): unknown =>
 export function addWithheld(snapshot: JsonObject, withheld: WithheldReasoning): void {
   if (withheld.entries.length === 0) return;
   const sent: unknown[] = Array.isArray(snapshot.input_transformations) ? snapshot.input_transformations : [];
+  const copies = (entries: JsonObject[]) => entries.map((entry) => ({ ...entry }));
+  // The gateway's own are in input order already: most snapshots (the upstream lists none) need no sort.
+  if (sent.length === 0) {
+    snapshot.input_transformations = copies(withheld.entries);
+    return;
+  }
   const listed = new Set(sent.map(idOf));
-  const merged = [...sent, ...withheld.entries.filter((entry) => !listed.has(entry.id)).map((e) => ({ ...e }))];
-  const position = (entry: unknown): number => {
-    const at = withheld.order.indexOf(idOf(entry) as string);
-    return at === -1 ? Number.MAX_SAFE_INTEGER : at;
-  };
+  const merged = [...sent, ...copies(withheld.entries.filter((entry) => !listed.has(entry.id)))];
+  // Positions looked up, not searched for: a long agent context withholds hundreds of items, each snapshot.
+  const positions = new Map(withheld.order.map((id, at) => [id, at]));
+  const position = (entry: unknown): number => positions.get(idOf(entry) as string) ?? Number.MAX_SAFE_INTEGER;
   snapshot.input_transformations = merged.sort((a, b) => position(a) - position(b));
 }
 

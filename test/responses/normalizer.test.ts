@@ -90,6 +90,25 @@ describe("StreamNormalizer", () => {
     expect(plain.some((event) => "input_transformations" in (event.response as object))).toBe(false);
   });
 
+  it("lists thousands of withheld reasoning items on each snapshot in time linear in them", () => {
+    // A long agent context on a route that withholds its reasoning: every snapshot lists each item.
+    const ids = Array.from({ length: 5_000 }, (_, at) => `rs_${String(at).padStart(48, "0")}`);
+    const entries = ids.map((id) => ({ id, action: "removed", reason: "model_mismatch", type: "reasoning" }));
+    const events = recorded();
+    (events.at(-1)?.response as Record<string, unknown>).input_transformations = [
+      { ...entries[4_999], reason: "turn_boundary" },
+    ];
+    const n = normalizer();
+    n.withhold({ entries, order: ids });
+    const started = performance.now();
+    const out = feed(n, events);
+    expect(performance.now() - started).toBeLessThan(250);
+    const last = (out.at(-1)?.response as { input_transformations: { id: string; reason: string }[] })
+      .input_transformations;
+    expect(last.map((entry) => entry.id)).toEqual(ids);
+    expect(last.at(-1)?.reason).toBe("turn_boundary");
+  });
+
   it("announces a background response as created (queued) then queued, and moves it to in_progress", () => {
     const n = normalizer({}, true);
     const begun = parse(n.begin());
