@@ -304,7 +304,8 @@ export class StreamNormalizer {
       case "response.queued":
         return;
       case "response.in_progress":
-        this.#ensureStarted(out);
+        // A foreground response started sends the upstream's own `response.in_progress`, not one made for it.
+        this.#ensureStarted(out, false);
         if (!this.#inProgressSent) out.push(this.#inProgress(snapshot));
         return;
       default: {

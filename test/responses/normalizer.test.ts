@@ -60,10 +60,14 @@ describe("StreamNormalizer", () => {
     expect(out[1]?.response).toMatchObject({ id: "resp_gateway", status: "in_progress" });
     expect(out.filter((event) => event.type === "response.in_progress")).toHaveLength(1);
     expectWhole(n, out);
-    // The upstream's own is sent once, where it came.
-    const own = feed(normalizer(), recorded());
+    // The upstream's own is sent once, where it came, as it came.
+    const upstream = recorded();
+    const inProgress = upstream.find((event) => event.type === "response.in_progress");
+    (inProgress?.response as Record<string, unknown>).x_upstream = "own";
+    const own = feed(normalizer(), upstream);
     expect(own.filter((event) => event.type === "response.in_progress")).toHaveLength(1);
     expect(own.map((event) => event.type)).toEqual(recorded().map((event) => event.type));
+    expect(own.find((event) => event.type === "response.in_progress")?.response).toMatchObject({ x_upstream: "own" });
   });
 
   it("fills fields an upstream left out of a snapshot from the gateway's own", () => {
