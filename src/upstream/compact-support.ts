@@ -14,7 +14,7 @@ import { callUpstream, type CallOptions, type UpstreamTarget } from "./client";
 /** How long a missing endpoint is believed: a server may be upgraded, and an isolate can live for hours. */
 const REMEMBERED_MS = 60 * 60 * 1000;
 /**
- * How long an answer that told nothing (a server down, a 429, a key refused) holds off asking again:
+ * How long an answer that told nothing (a server down, a 429) holds off asking again:
  * every compacting create would otherwise wait for the same question while the server is down.
  */
 const INCONCLUSIVE_MS = 60 * 1000;
@@ -92,22 +92,30 @@ export async function gatewayCompactsFor(
   return (await question) === true;
 }
 
-/** Asks, and remembers the answer (null for one that told nothing, not an abort). */
+/**
+ * Asks, and remembers the answer (null for one that told nothing, not an abort). A refusal of the
+ * caller's key is not remembered: in pass-through mode the next caller's key may be taken, and one
+ * wrong key must not turn the question off for every tenant on that server.
+ */
 async function ask(target: UpstreamTarget, model: string, options: CallOptions): Promise<boolean | undefined> {
   try {
-    const lacks = await lacksCompactEndpoint(target, model, options);
-    remember(target, model, lacks ?? null);
-    return lacks;
+    const told = await lacksCompactEndpoint(target, model, options);
+    if (told === KEY_REFUSED) return undefined;
+    remember(target, model, told ?? null);
+    return told;
   } finally {
     asking.delete(keyOf(target, model));
   }
 }
 
+/** The question's answer was a refusal of the key it was asked with (401, 403): nothing of the server. */
+const KEY_REFUSED = "key_refused";
+
 async function lacksCompactEndpoint(
   target: UpstreamTarget,
   model: string,
   options: CallOptions,
-): Promise<boolean | undefined> {
+): Promise<boolean | undefined | typeof KEY_REFUSED> {
   const asked = { ...options, path: "/responses/compact", accept: "application/json", retries: 0, observer: undefined };
   try {
     const answer = await callUpstream(target, { model, input: [] }, asked);
@@ -122,6 +130,7 @@ async function lacksCompactEndpoint(
     if (options.signal.aborted) throw error;
     if (!(error instanceof ApiError)) return undefined;
     if (isMissingEndpoint(error)) return true;
+    if (error.status === 401 || error.status === 403) return KEY_REFUSED;
     // The endpoint answered the request itself (400 for the empty input, 422 from a FastAPI server);
     // a key refused or a server down says nothing of it.
     return error.status === 400 || error.status === 422 ? false : undefined;

@@ -80,9 +80,9 @@ describe("the compaction decision of a create", () => {
     expect((await decisions).map((decided) => decided.target.gatewayCompaction)).toEqual([true, true, true]);
     expect(asked).toEqual(["http://concurrent-lacking.test/v1/responses/compact"]);
 
-    // A server that is down (503), rate limited (429) or refuses the key (401) tells nothing: the
-    // create goes as it came, and the next ones within a minute do not ask again.
-    for (const status of [503, 429, 401]) {
+    // A server that is down (503) or rate limited (429) tells nothing: the create goes as it came,
+    // and the next ones within a minute do not ask again.
+    for (const status of [503, 429]) {
       asked.length = 0;
       answer = () => new Response(JSON.stringify({ error: { message: "no" } }), { status });
       const unsure = targetOf(`http://inconclusive-${status}.test/v1`);
@@ -100,5 +100,21 @@ describe("the compaction decision of a create", () => {
       expect(asked).toHaveLength(2);
       vi.mocked(Date.now).mockRestore();
     }
+  });
+
+  it("asks again at the next create after a refusal of the caller's key: another tenant's key may be taken", async () => {
+    const request = validateCreateRequest({ model: "m", input: "hi", context_management: contextManagement });
+    const asked: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation((url) => {
+      asked.push(url instanceof Request ? url.url : url.toString());
+      return Promise.resolve(new Response(JSON.stringify({ error: { message: "bad key" } }), { status: 401 }));
+    });
+    // Pass-through: the key is the caller's (a refusal of the operator's key is a 502, the same for all).
+    const target = { ...targetOf("http://refused-key.test/v1"), apiKey: "sk-caller", callersKey: true };
+    for (const _ of [1, 2]) {
+      const decided = await compactForUpstream(request, request.input, deps(target));
+      expect(decided.target.gatewayCompaction).toBeUndefined();
+    }
+    expect(asked).toHaveLength(2);
   });
 });
