@@ -256,7 +256,7 @@ export class StreamNormalizer {
   /**
    * The start events not yet sent (`response.created`, `response.in_progress`), into `out`: OpenAI
    * always follows its `response.created` with `response.in_progress`, and some servers send none.
-   * `inProgress` false: a foreground response that ends with nothing in it (a `generate: false`
+   * `inProgress` false: a foreground response completed with nothing in it (a `generate: false`
    * warm-up is `response.created`, then `response.completed`) gets none.
    */
   #ensureStarted(out: NormalizedEvent[], inProgress = true): void {
@@ -317,7 +317,9 @@ export class StreamNormalizer {
           event.type = "response.incomplete";
         }
         const sent = snapshot.output;
-        this.#ensureStarted(out, (Array.isArray(sent) && sent.length > 0) || this.snapshot.output.length > 0);
+        // Only a completion with nothing in it (a warm-up) goes without `response.in_progress`.
+        const empty = !(Array.isArray(sent) && sent.length > 0) && this.snapshot.output.length === 0;
+        this.#ensureStarted(out, event.type !== "response.completed" || !empty);
         // An output with something other than items in it (a `null`) would be stored and sent as is.
         const broken = Array.isArray(sent) && !sent.every(isOutputItem);
         if (broken)

@@ -68,6 +68,16 @@ describe("StreamNormalizer", () => {
     expect(own.filter((event) => event.type === "response.in_progress")).toHaveLength(1);
     expect(own.map((event) => event.type)).toEqual(recorded().map((event) => event.type));
     expect(own.find((event) => event.type === "response.in_progress")?.response).toMatchObject({ x_upstream: "own" });
+    // A response that fails or is cut with nothing in it has one too; only an empty completion (a warm-up) not.
+    const created = recorded()[0] as StreamEvent;
+    for (const [type, status, expected] of [
+      ["response.failed", "failed", ["response.created", "response.in_progress", "error", "response.failed"]],
+      ["response.incomplete", "incomplete", ["response.created", "response.in_progress", "response.incomplete"]],
+      ["response.completed", "completed", ["response.created", "response.completed"]],
+    ] as const) {
+      const end = { type, response: { ...(created.response as object), status, output: [] } } as StreamEvent;
+      expect(feed(normalizer(), [created, end]).map((event) => event.type)).toEqual(expected);
+    }
   });
 
   it("fills fields an upstream left out of a snapshot from the gateway's own", () => {
