@@ -283,9 +283,12 @@ class CarriedOn extends Error {
 /** Why a call's progress or record missed: the move called off (a 409, its copy deleted), or carried on by another call. */
 async function overtaken(control: D1Database, tenantId: string, target: string, from: string): Promise<never> {
   const record = await control
-    .prepare("SELECT moving_to FROM tenant_shards WHERE tenant_id = ?")
+    .prepare("SELECT shard, moving_to FROM tenant_shards WHERE tenant_id = ?")
     .bind(tenantId)
-    .first<{ moving_to: string | null }>();
+    .first<{ shard: string; moving_to: string | null }>();
+  // Another call of this move recorded it first: the tenant is on `target` (the caller's catch keeps it so).
+  if (record?.moving_to === null && record.shard === target)
+    throw tenantConflict(`Another call of this move finished it: tenant '${tenantId}' is on ${target}.`);
   if (record?.moving_to === target)
     throw new CarriedOn(
       tenantConflict(

@@ -552,7 +552,7 @@ export class StreamNormalizer {
   #emit(event: StreamEvent): NormalizedEvent {
     // Serialized before it is folded: the fold then owns the event's objects and copies nothing.
     event.sequence_number = this.#seq;
-    if (isPlainObject(event.response)) addWithheld(event.response, this.#withheld);
+    if (this.#withheld.entries.length > 0 && isPlainObject(event.response)) addWithheld(event.response, this.#withheld);
     const json = JSON.stringify(event);
     this.#fold.apply(event);
     const terminal = TERMINAL_EVENTS.has(event.type);

@@ -338,7 +338,8 @@ export class ResponseRun extends DurableObject<Env> {
     }
     if (!this.#storage.exists()) {
       // Nothing left to do: the keepalive alarm goes too, and the number noted for readers.
-      if (this.#seenNoted >= 0) await this.ctx.storage.deleteAll();
+      // Read, not this instance's own note: one that noted it may have been evicted since.
+      if (this.ctx.storage.kv.get(SEEN) !== undefined) await this.ctx.storage.deleteAll();
       await this.ctx.storage.deleteAlarm();
       return;
     }
