@@ -78,22 +78,36 @@ export async function findConversationItems(
     const wanted = [...candidates]
       .filter(([id, holders]) => !found.has(id) && holders.some((holder) => group.includes(holder)))
       .map(([id]) => id);
-    const byConversation = new Map<string, ItemRow[]>();
-    for (const ids of idArrays(wanted)) {
-      const rows = await db.all<ItemRow>(sql`
-        SELECT conversation_id AS conversationId, position, item_id AS itemId, data FROM conversation_items
-         WHERE tenant_id = ${tenantId}
-           AND conversation_id IN (SELECT value FROM json_each(${JSON.stringify(group)}))
-           AND item_id IN (SELECT value FROM json_each(${ids}))
-         ORDER BY conversation_id, position, part`);
-      for (const row of rows)
-        byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
-    }
-    for (const conversationId of group)
-      for (const row of joinParts(byConversation.get(conversationId) ?? []))
-        if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
+    await readItemsInto(db, tenantId, group, wanted, found);
   }
   return found;
+}
+
+/**
+ * Reads the items with these ids in these conversations into `found`, the first conversation that
+ * has one giving it (an id already found is kept): a query a chunk of ids, all the conversations in it.
+ */
+async function readItemsInto(
+  db: Db,
+  tenantId: string,
+  conversationIds: readonly string[],
+  ids: readonly string[],
+  found: Map<string, InputItem>,
+): Promise<void> {
+  const byConversation = new Map<string, ItemRow[]>();
+  for (const wanted of idArrays(ids)) {
+    const rows = await db.all<ItemRow>(sql`
+      SELECT conversation_id AS conversationId, position, item_id AS itemId, data FROM conversation_items
+       WHERE tenant_id = ${tenantId}
+         AND conversation_id IN (SELECT value FROM json_each(${JSON.stringify(conversationIds)}))
+         AND item_id IN (SELECT value FROM json_each(${wanted}))
+       ORDER BY conversation_id, position, part`);
+    for (const row of rows)
+      byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
+  }
+  for (const conversationId of conversationIds)
+    for (const row of joinParts(byConversation.get(conversationId) ?? []))
+      if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
 }
 
 /** Conversations with a closed list (items added past ITEM_IDS_MAX_CHARS) whose rows a lookup reads, newest first. */
@@ -143,19 +157,6 @@ export async function findPastLists(
   const found = new Map<string, InputItem>();
   const listed = ids.filter((id) => !/\s/.test(id));
   if (read.length === 0 || listed.length === 0) return { found, bounds };
-  const byConversation = new Map<string, ItemRow[]>();
-  for (const wanted of idArrays(listed)) {
-    const rows = await db.all<ItemRow>(sql`
-      SELECT conversation_id AS conversationId, position, item_id AS itemId, data FROM conversation_items
-       WHERE tenant_id = ${tenantId}
-         AND conversation_id IN (SELECT value FROM json_each(${JSON.stringify(read)}))
-         AND item_id IN (SELECT value FROM json_each(${wanted}))
-       ORDER BY conversation_id, position, part`);
-    for (const row of rows)
-      byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
-  }
-  for (const conversationId of read)
-    for (const row of joinParts(byConversation.get(conversationId) ?? []))
-      if (!found.has(row.itemId)) found.set(row.itemId, JSON.parse(row.data) as InputItem);
+  await readItemsInto(db, tenantId, read, listed, found);
   return { found, bounds };
 }
