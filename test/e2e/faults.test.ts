@@ -312,6 +312,7 @@ describe("a foreground run whose Worker stopped mid-stream", () => {
       const events = await rawEvents(`/responses/${id}?stream=true`);
       expect(events.map((event) => event.type)).toEqual([
         "response.created",
+        "response.in_progress",
         "response.output_item.added",
         "response.content_part.added",
         "response.output_text.delta",

@@ -541,7 +541,8 @@ describe("lines on the side of a run", () => {
       recorded: "written",
       request_id: null,
       upstream: null,
-      events: 3,
+      // response.created (all it recorded), then the end: response.in_progress, error, response.failed.
+      events: 4,
       store: true,
     });
     expect(logs.matching({ event: "sweep", action: "summary" }).at(-1)).toMatchObject({
