@@ -7,7 +7,7 @@
 import { readConfig, refuseIfMisconfigured, type AuthMode } from "../config";
 import { ApiError, internalError } from "../errors";
 import { noteCaller } from "../observe/request-log";
-import { hashGatewayKey, sha256Hex } from "../tenancy/gateway-keys";
+import { hashGatewayKey, sameDigest, sha256Hex } from "../tenancy/gateway-keys";
 import { incorrectKey, managedCaller, type ManagedCaller } from "./managed-keys";
 import { enforceAddressLimit, enforceRateLimit } from "./rate-limit";
 import { RecentKeys } from "./recent-keys";
@@ -78,6 +78,8 @@ export async function identify(
     await addressAdmitted;
     caller = { ...(await knownManagedCaller(key, env, ctx)), upstreamKey: null };
   } else {
+    // Pass-through forwards the caller's key upstream: the operator's admin token must never go there.
+    if (config.adminToken !== null && (await isAdminToken(key, config.adminToken))) throw adminTokenOnV1();
     caller = await passthroughCaller(key);
   }
   const admitted = Promise.all([addressAdmitted, enforceRateLimit(env, caller, config.rateLimitPeriodSeconds)]).then(
@@ -87,6 +89,19 @@ export async function identify(
   noteCaller(request, caller);
   return { caller, admitted };
 }
+
+/** Compared as digests, as the admin API compares it: the time says nothing of the token. */
+async function isAdminToken(key: string, adminToken: string): Promise<boolean> {
+  return sameDigest(await hashGatewayKey(key), await hashGatewayKey(adminToken));
+}
+
+/** OpenAI's 401 for a wrong key, saying where the admin token belongs instead. */
+const adminTokenOnV1 = (): ApiError =>
+  new ApiError(
+    401,
+    "The admin token is not an API key: /v1 sends the caller's key to the model server, which must never see it. Use it on /admin/ (or the console's admin sign-in), and your model server's key on /v1.",
+    { type: "invalid_request_error", code: "invalid_api_key" },
+  );
 
 /**
  * Gateway keys D1 did not know (or knew revoked), remembered for a minute so the same wrong key

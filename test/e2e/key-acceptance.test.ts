@@ -3,8 +3,11 @@
 // once and then remembered for a while; a check the upstream cannot answer writes nothing and can
 // be retried. (The mock upstream refuses keys containing `refused`, and those it was told to revoke.)
 
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import OpenAI, { APIError, AuthenticationError } from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { client, gatewayFetch, GATEWAY_URL, heldBackground, model, upstream } from "../support/gateway";
 import { managedClient, newTenantKey, UPSTREAM_KEY } from "../support/managed";
 import { routed } from "../support/chat";
@@ -233,6 +236,26 @@ describe("pass-through mode: writes for a key the upstream has not accepted", ()
       for (let attempt = 0; attempt < 2; attempt++)
         expect(await failure(() => openai.responses.retrieve(missing))).toBeInstanceOf(AuthenticationError);
     expect(await upstream.keyChecks(key)).toBe(1);
+  });
+
+  it("refuses the operator's admin token as a /v1 key, never sending it upstream", async () => {
+    const token = `adm-passthrough-${crypto.randomUUID()}`;
+    const withAdminToken = { ...env, ADMIN_TOKEN: token } as unknown as Env;
+    const openai = new OpenAI({
+      apiKey: token,
+      baseURL: GATEWAY_URL,
+      maxRetries: 0,
+      fetch: (input, init) => worker.fetch(new Request(input, init), withAdminToken, createExecutionContext()),
+    });
+    const m = model("text:2");
+    for (const attempt of [
+      () => openai.responses.create({ model: m, input: "x" }),
+      () => openai.conversations.create({ items: [message] }),
+      () => openai.responses.retrieve("resp_0123456789abcdef0123456789abcdef"),
+    ])
+      expect(await failure(attempt)).toBeInstanceOf(AuthenticationError);
+    expect(await upstream.requests(m)).toEqual([]);
+    expect(await upstream.keyChecks(token)).toBe(0);
   });
 
   it("answers an accepted key's lookup that finds nothing with its not found, asking the upstream once", async () => {
