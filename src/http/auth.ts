@@ -90,9 +90,13 @@ export async function identify(
   return { caller, admitted };
 }
 
+/** The admin token's digest, made once per isolate (per token: a new deployment may change it). */
+let adminDigest: { token: string; digest: Promise<string> } | undefined;
+
 /** Compared as digests, as the admin API compares it: the time says nothing of the token. */
 async function isAdminToken(key: string, adminToken: string): Promise<boolean> {
-  return sameDigest(await hashGatewayKey(key), await hashGatewayKey(adminToken));
+  if (adminDigest?.token !== adminToken) adminDigest = { token: adminToken, digest: hashGatewayKey(adminToken) };
+  return sameDigest(await hashGatewayKey(key), await adminDigest.digest);
 }
 
 /** OpenAI's 401 for a wrong key, saying where the admin token belongs instead. */
