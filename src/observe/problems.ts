@@ -108,10 +108,22 @@ export function logWebhookRecovered(
  * A tenant's move ended: its history is on `to` (`rows` copied, per table). `from` equal to `to`: a
  * move called off, a tenant with no history placed, or one already there; the tenant's writes go on.
  */
-export function logTenantMoved(tenantId: string, from: string, to: string, rows: Record<string, number>): void {
+export function logTenantMoved(
+  tenantId: string,
+  from: string,
+  to: string,
+  rows: Record<string, number>,
+  done = true,
+): void {
   const copied = Object.values(rows).reduce((sum, n) => sum + n, 0);
-  const msg = from === to ? `tenant is on ${to}, no move pending` : `tenant moved from ${from} to ${to}`;
-  emit("log", "tenant_move", `${msg}: ${copied} rows copied`, { tenant: tenantId, from, to, rows: copied });
+  // A call that ran out of its budget moved nothing yet: it says so, not "moved".
+  const msg =
+    from === to
+      ? `tenant is on ${to}, no move pending`
+      : done
+        ? `tenant moved from ${from} to ${to}`
+        : `tenant moving from ${from} to ${to}, not done (send the move again)`;
+  emit("log", "tenant_move", `${msg}: ${copied} rows copied`, { tenant: tenantId, from, to, rows: copied, done });
 }
 
 /**

@@ -29,7 +29,7 @@ export async function moveTenantRoute({ request, env, config }: RouteContext): P
     );
   const moved = await moveTenant(env, tenantId.slice(0, 128), shard, drain);
   if (moved === null) throw tenantNotFound(tenantId);
-  logTenantMoved(tenantId, moved.from, moved.to, moved.rows);
+  logTenantMoved(tenantId, moved.from, moved.to, moved.rows, moved.done);
   // `done: false`: a big tenant's move ran out of this call's budget; the same move sent again goes on.
   return json({
     object: "tenant.move",
