@@ -120,7 +120,7 @@ async function knownManagedCaller(key: string, env: Env, ctx: ExecutionContext |
   try {
     return await managedCaller(key, env, ctx);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) unknownGatewayKeys.add(hash);
+    if (error instanceof ApiError && error.status === 401) unknownGatewayKeys.add(hash, true);
     throw error;
   }
 }

@@ -41,7 +41,7 @@ export function isKeyAccepted(caller: Caller): boolean {
 
 /** Records that the upstream accepted the caller's key: a call made with it answered 2xx. */
 export function markKeyAccepted(caller: Caller): void {
-  if (caller.apiKeyId === null && caller.upstreamKey !== null) accepted.add(caller.tenantId);
+  if (caller.apiKeyId === null && caller.upstreamKey !== null) accepted.add(caller.tenantId, true);
 }
 
 /**
@@ -113,8 +113,8 @@ export async function requireAcceptedKey(caller: Caller, config: GatewayConfig):
  * its user looking for the id while OpenAI answers a wrong key 401 whatever it asked for (as a
  * conversation turn here, which checks the key first). Asks the upstream only on such a miss, and
  * only for a key not accepted lately, and once a minute for a key it refused (repeating a wrong key
- * waits for no upstream); with no verdict the miss stands. Never for another path, nor for the
- * admin token: it must not be sent upstream.
+ * waits for no upstream); with no verdict the miss stands. Never for another path: an admin token
+ * must not be sent upstream.
  */
 export async function refusalBehindMiss(
   request: Request,
@@ -124,35 +124,23 @@ export async function refusalBehindMiss(
   if (config.authMode !== "passthrough" || !isHistoryMiss(error)) return null;
   if (!new URL(request.url).pathname.startsWith("/v1/")) return null;
   const key = bearerToken(request);
-  // The operator's admin token on a /v1 path is no client's key: it never goes upstream from here.
-  if (key === null || key === config.adminToken) return null;
+  // (The operator's admin token never gets here: authentication refuses it on /v1, src/http/auth.ts.)
+  if (key === null) return null;
   const caller = await passthroughCaller(key);
   if (isKeyAccepted(caller)) return null;
-  const now = Date.now();
   const known = refused.get(caller.tenantId);
-  if (known !== undefined && known.until > now) return known.error;
+  if (known !== undefined) return known;
   const verdict = await verifyKeyUpstream(caller, config);
   if (verdict.kind === "accepted") markKeyAccepted(caller);
   if (verdict.kind !== "refused") return null;
-  rememberRefusal(caller.tenantId, verdict.error, now);
+  refused.add(caller.tenantId, verdict.error);
   return verdict.error;
 }
 
 /** How long a refusal answers a wrong key's misses without asking the upstream again. */
 const REFUSAL_TTL_MS = 60_000;
-/** Refusals remembered per isolate (by tenant id, a hash of the key). */
-const MAX_REFUSED_KEYS = 1_000;
-/** Tenant id -> the upstream's refusal of its key and when it lapses; insertion order, oldest first. */
-const refused = new Map<string, { error: ApiError; until: number }>();
-
-function rememberRefusal(tenantId: string, error: ApiError, now: number): void {
-  refused.delete(tenantId);
-  refused.set(tenantId, { error, until: now + REFUSAL_TTL_MS });
-  for (const oldest of refused.keys()) {
-    if (refused.size <= MAX_REFUSED_KEYS) break;
-    refused.delete(oldest);
-  }
-}
+/** Refusals remembered per isolate (by tenant id, a hash of the key), each with the upstream's error. */
+const refused = new RecentKeys<ApiError>(REFUSAL_TTL_MS, 1_000);
 
 /**
  * A retryable 503, or, when retrying cannot help (`lasting`), a 502 the SDKs do not retry
